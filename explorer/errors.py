@@ -1,0 +1,72 @@
+"""Exceptions the library raises; only the CLI and the dashboard turn them into messages.
+
+Every message names where the problem is (file, criterion, field, column, rows) and what to do,
+so a researcher can fix the input without reading code.
+"""
+
+from __future__ import annotations
+
+
+class ExplorerError(Exception):
+    """Base class of every error the explorer raises on bad input."""
+
+
+class DefinitionError(ExplorerError):
+    """A trial definition file is malformed or inconsistent."""
+
+    def __init__(self, message: str, *, file: str | None = None, criterion: str | None = None,
+                 field: str | None = None):
+        self.file, self.criterion, self.field = file, criterion, field
+        where = ", ".join(
+            part for part in (
+                f"file {file}" if file else "",
+                f"criterion {criterion}" if criterion else "",
+                f"field {field!r}" if field else "",
+            ) if part
+        )
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class ExpressionError(DefinitionError):
+    """A criterion expression does not parse or does not type-check.
+
+    `position` is the 0-based character offset in `expression` where the problem starts.
+    """
+
+    def __init__(self, message: str, *, expression: str = "", position: int | None = None,
+                 file: str | None = None, criterion: str | None = None):
+        self.expression, self.position, self.reason = expression, position, message
+        detail = message
+        if position is not None and expression:
+            detail += f" (at column {position + 1}: {expression!r}\n    {' ' * (position + 1)}^)"
+        super().__init__(detail, file=file, criterion=criterion, field="expression")
+
+    def located(self, *, file: str | None = None, criterion: str | None = None) -> "ExpressionError":
+        """The same error with the file and criterion it came from filled in."""
+        return type(self)(self.reason, expression=self.expression, position=self.position,
+                          file=file or self.file, criterion=criterion or self.criterion)
+
+
+class DataError(ExplorerError):
+    """Subject data cannot be read as the canonical model says."""
+
+    def __init__(self, message: str, *, file: str | None = None, column: str | None = None,
+                 rows: list | None = None):
+        self.file, self.column, self.rows = file, column, list(rows or [])
+        where = ", ".join(
+            part for part in (
+                f"file {file}" if file else "",
+                f"column {column!r}" if column else "",
+                f"rows {', '.join(map(str, self.rows[:5]))}{' ...' if len(self.rows) > 5 else ''}"
+                if self.rows else "",
+            ) if part
+        )
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class UnitError(DataError):
+    """A unit is unknown or cannot be converted to the catalogue's unit."""
+
+
+class ImportFailure(ExplorerError):
+    """A registry record (ClinicalTrials.gov JSON/XML, registry text page) cannot be imported."""
