@@ -16,7 +16,7 @@ class DefinitionError(ExplorerError):
 
     def __init__(self, message: str, *, file: str | None = None, criterion: str | None = None,
                  field: str | None = None):
-        self.file, self.criterion, self.field = file, criterion, field
+        self.file, self.criterion, self.field, self.reason = file, criterion, field, message
         where = ", ".join(
             part for part in (
                 f"file {file}" if file else "",
@@ -25,6 +25,11 @@ class DefinitionError(ExplorerError):
             ) if part
         )
         super().__init__(f"{where}: {message}" if where else message)
+
+    def located(self, *, file: str | None = None, criterion: str | None = None) -> "DefinitionError":
+        """The same error with the file (and criterion) it came from filled in."""
+        return DefinitionError(self.reason, file=self.file or file, criterion=self.criterion or criterion,
+                               field=self.field)
 
 
 class ExpressionError(DefinitionError):
@@ -35,11 +40,12 @@ class ExpressionError(DefinitionError):
 
     def __init__(self, message: str, *, expression: str = "", position: int | None = None,
                  file: str | None = None, criterion: str | None = None):
-        self.expression, self.position, self.reason = expression, position, message
+        self.expression, self.position = expression, position
         detail = message
         if position is not None and expression:
             detail += f" (at column {position + 1}: {expression!r}\n    {' ' * (position + 1)}^)"
         super().__init__(detail, file=file, criterion=criterion, field="expression")
+        self.reason = message
 
     def located(self, *, file: str | None = None, criterion: str | None = None) -> "ExpressionError":
         """The same error with the file and criterion it came from filled in."""

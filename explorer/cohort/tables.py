@@ -12,6 +12,12 @@ measurements  subject_id, time, variable (catalogue name), value (float, in the 
               trial visit id for longitudinal outcomes)
 events        subject_id, time, event (catalogue event name), severity (Int64, may be NA), visit (optional)
 cgm           subject_id, time, glucose (float, mg/dL)
+event_history subject_id, event (catalogue event name), recorded_from (datetime): the source has complete
+              records of that event type for the subject from `recorded_from` up to the index date, so
+              count(event, within_days=N) is known when recorded_from <= index_date - N days. No row means
+              the source does not record that event for the subject (every count is unknown).
+event_counts  subject_id, event, within_days (float), count (float, NaN = unknown): counts reported by
+              sources without event dates (e.g. "severe hypoglycaemia in the last year" from a survey).
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ MEASUREMENT_COLUMNS = {"subject_id": "string", "time": "datetime64[ns]", "variab
                        "value": "float64", "unit": "string", "ref_low": "float64", "ref_high": "float64"}
 EVENT_COLUMNS = {"subject_id": "string", "time": "datetime64[ns]", "event": "string", "severity": "Int64"}
 CGM_COLUMNS = {"subject_id": "string", "time": "datetime64[ns]", "glucose": "float64"}
+EVENT_HISTORY_COLUMNS = {"subject_id": "string", "event": "string", "recorded_from": "datetime64[ns]"}
+EVENT_COUNT_COLUMNS = {"subject_id": "string", "event": "string", "within_days": "float64", "count": "float64"}
 
 
 def empty(columns: dict[str, str]) -> pd.DataFrame:
@@ -40,3 +48,5 @@ class Cohort:
     events: pd.DataFrame = field(default_factory=lambda: empty(EVENT_COLUMNS))
     cgm: pd.DataFrame = field(default_factory=lambda: empty(CGM_COLUMNS))
     source: str = ""
+    event_history: pd.DataFrame = field(default_factory=lambda: empty(EVENT_HISTORY_COLUMNS))
+    event_counts: pd.DataFrame = field(default_factory=lambda: empty(EVENT_COUNT_COLUMNS))

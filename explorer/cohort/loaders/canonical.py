@@ -1,0 +1,192 @@
+"""Loader for a folder in the canonical layout: subjects, measurements, events, cgm (+ event history/counts).
+
+Each table is a CSV or Parquet file named after it (subjects.csv, measurements.parquet, ...); only
+subjects is required. Columns follow explorer.cohort.tables; measurement units may be any spelling
+explorer.cohort.units knows and are converted to the catalogue's; values may be censored ("<0.017").
+Dates are ISO 8601. This is the layout `trial-explorer synth` writes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from explorer.catalogue import Catalogue
+from explorer.errors import DataError
+
+from .common import (Boundary, OnInvalid, finish_cgm, finish_cohort, finish_measurements, loader_catalogue,
+                     normalise_boolean, normalise_category, normalise_sex, numbers, parse_dates,
+                     require_columns, subjects_frame)
+from .readers import read_table
+from .report import LoadReport, Loaded
+
+TABLES = ("subjects", "measurements", "events", "cgm", "event_history", "event_counts")
+SUFFIXES = (".parquet", ".csv", ".pq", ".tsv", ".txt")
+SUBJECT_FIELDS = ("subject_id", "sex", "birth_date", "age", "diagnosis_date", "index_date")
+
+
+def table_files(folder: Path) -> dict[str, Path]:
+    """The canonical table files present in a folder (a table given twice, e.g. .csv and .parquet, is an error)."""
+    found: dict[str, Path] = {}
+    for table in TABLES:
+        candidates = [folder / f"{table}{suffix}" for suffix in SUFFIXES if (folder / f"{table}{suffix}").exists()]
+        if len(candidates) > 1:
+            raise DataError(f"table {table!r} is given twice ({', '.join(p.name for p in candidates)}); keep one",
+                            file=str(folder))
+        if candidates:
+            found[table] = candidates[0]
+    return found
+
+
+def load_canonical(folder: str | Path, *, on_invalid: OnInvalid = "raise",
+                   catalogue: Catalogue | None = None) -> Loaded:
+    """Read a canonical-layout folder into a Cohort and a LoadReport."""
+    folder = Path(folder)
+    files = table_files(folder)
+    if "subjects" not in files:
+        raise DataError("no subjects table (subjects.csv or subjects.parquet) in the folder", file=str(folder))
+    report = LoadReport(source=str(folder), kind="canonical")
+    boundary = Boundary(report, on_invalid, loader_catalogue(catalogue))
+    raw = {table: read_table(path) for table, path in files.items()}
+    for table, frame in raw.items():
+        report.read(files[table].name, len(frame))
+
+    subjects = _subjects(raw["subjects"], boundary, file=str(files["subjects"]))
+    tables = {}
+    if "measurements" in raw:
+        tables["measurements"] = _measurements(raw["measurements"], boundary, file=str(files["measurements"]))
+    if "events" in raw:
+        tables["events"] = _events(raw["events"], boundary, file=str(files["events"]))
+    if "cgm" in raw:
+        tables["cgm"] = _cgm(raw["cgm"], boundary, file=str(files["cgm"]))
+    if "event_history" in raw:
+        tables["event_history"] = _event_history(raw["event_history"], boundary, file=str(files["event_history"]))
+    if "event_counts" in raw:
+        tables["event_counts"] = _event_counts(raw["event_counts"], boundary, file=str(files["event_counts"]))
+
+    cohort = finish_cohort(subjects, boundary, file=str(folder), files={k: str(v) for k, v in files.items()},
+                           source=str(folder), **tables)
+    for table, frame in [("subjects", cohort.subjects), *[(t, getattr(cohort, t)) for t in tables]]:
+        report.kept(files[table].name, len(frame))
+    return Loaded(cohort, report)
+
+
+def _subjects(frame: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.DataFrame:
+    require_columns(frame, ["subject_id", "index_date"], file=file, what="subjects table")
+    catalogue = boundary.catalogue
+    out: dict[str, object] = {"subject_id": frame["subject_id"].astype("string").str.strip()}
+    for column in ("birth_date", "diagnosis_date", "index_date"):
+        if column in frame.columns:
+            out[column] = parse_dates(frame[column], file=file, column=column)
+    if "sex" in frame.columns:
+        out["sex"] = normalise_sex(frame["sex"], file=file, column="sex")
+    if "age" in frame.columns:
+        out["age"] = numbers(frame["age"], file=file, column="age", report=boundary.report)
+    ignored = []
+    for column in frame.columns:
+        if column in SUBJECT_FIELDS:
+            continue
+        var = catalogue.get(column)
+        if var is None or var.kind == "event":
+            ignored.append(column)
+        elif var.kind == "boolean":
+            out[column] = normalise_boolean(frame[column], file=file, column=column)
+        elif var.kind == "category":
+            out[column] = normalise_category(frame[column], var, file=file, column=column)
+        else:
+            out[column] = numbers(frame[column], file=file, column=column, report=boundary.report)
+    if ignored:
+        boundary.report.count_unmapped(f"{Path(file).name} columns (not catalogue variables)",
+                                       pd.Series(ignored))
+    subjects = subjects_frame(out, index=frame.index, catalogue=catalogue)
+    number_columns = [c for c in subjects.columns if c in catalogue and catalogue[c].kind == "number"]
+    for column in number_columns:
+        var = catalogue[column]
+        values = subjects[column].to_numpy(dtype="float64", na_value=np.nan)
+        bad = (values < var.range[0]) | (values > var.range[1]) if var.range else np.zeros(len(values), bool)
+        if bad.any():
+            raise DataError(f"{column} = {values[bad][0]:g} is outside the plausible range "
+                            f"[{var.range[0]:g}, {var.range[1]:g}] {var.unit}", file=file, column=column,
+                            rows=subjects.index[bad][:10].tolist())
+    return subjects
+
+
+def _measurements(frame: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.DataFrame:
+    require_columns(frame, ["subject_id", "time", "variable", "value", "unit"], file=file,
+                    what="measurements table")
+    report, name = boundary.report, Path(file).name
+    draft = pd.DataFrame({
+        "subject_id": frame["subject_id"].astype("string").str.strip(),
+        "time": parse_dates(frame["time"], file=file, column="time"),
+        "variable": frame["variable"].astype("string").str.strip(),
+        "value": numbers(frame["value"], file=file, column="value", report=report),
+        "unit": frame["unit"].astype("string").str.strip(),
+    }, index=frame.index)
+    for column in ("ref_low", "ref_high"):
+        if column in frame.columns:
+            draft[column] = numbers(frame[column], file=file, column=column, report=report)
+    if "visit" in frame.columns:
+        draft["visit"] = frame["visit"].astype("string")
+    missing = draft["value"].isna().to_numpy()
+    report.reject(name, "value missing (unknown; no row needed)", int(missing.sum()))
+    return finish_measurements(draft[~missing], boundary, file=file)
+
+
+def _events(frame: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.DataFrame:
+    require_columns(frame, ["subject_id", "time", "event"], file=file, what="events table")
+    draft = pd.DataFrame({
+        "subject_id": frame["subject_id"].astype("string").str.strip(),
+        "time": parse_dates(frame["time"], file=file, column="time"),
+        "event": frame["event"].astype("string").str.strip(),
+    }, index=frame.index)
+    severity = (numbers(frame["severity"], file=file, column="severity", report=boundary.report)
+                if "severity" in frame.columns else np.full(len(frame), np.nan))
+    draft["severity"] = pd.array(np.where(np.isnan(severity), None, severity), dtype="Int64") \
+        if len(frame) else pd.array([], dtype="Int64")
+    unknown = ~draft["event"].isin(boundary.catalogue.names("event"))
+    draft = boundary.invalid(draft, unknown.to_numpy(), file=file, column="event",
+                             message=f"not a catalogue event (events: {boundary.catalogue.names('event')})")
+    if "visit" in frame.columns:
+        draft["visit"] = frame.loc[draft.index, "visit"].astype("string")
+    return draft
+
+
+def _cgm(frame: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.DataFrame:
+    require_columns(frame, ["subject_id", "time", "glucose"], file=file, what="cgm table")
+    draft = pd.DataFrame({
+        "subject_id": frame["subject_id"].astype("string").str.strip(),
+        "time": parse_dates(frame["time"], file=file, column="time"),
+        "glucose": numbers(frame["glucose"], file=file, column="glucose", report=boundary.report),
+    }, index=frame.index)
+    missing = draft["glucose"].isna().to_numpy()
+    boundary.report.reject(Path(file).name, "glucose missing", int(missing.sum()))
+    return finish_cgm(draft[~missing], boundary, file=file)
+
+
+def _event_history(frame: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.DataFrame:
+    require_columns(frame, ["subject_id", "event", "recorded_from"], file=file, what="event_history table")
+    draft = pd.DataFrame({
+        "subject_id": frame["subject_id"].astype("string").str.strip(),
+        "event": frame["event"].astype("string").str.strip(),
+        "recorded_from": parse_dates(frame["recorded_from"], file=file, column="recorded_from"),
+    }, index=frame.index)
+    unknown = ~draft["event"].isin(boundary.catalogue.names("event"))
+    return boundary.invalid(draft, unknown.to_numpy(), file=file, column="event", message="not a catalogue event")
+
+
+def _event_counts(frame: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.DataFrame:
+    require_columns(frame, ["subject_id", "event", "within_days", "count"], file=file, what="event_counts table")
+    report = boundary.report
+    draft = pd.DataFrame({
+        "subject_id": frame["subject_id"].astype("string").str.strip(),
+        "event": frame["event"].astype("string").str.strip(),
+        "within_days": numbers(frame["within_days"], file=file, column="within_days", report=report),
+        "count": numbers(frame["count"], file=file, column="count", report=report, kind="count"),
+    }, index=frame.index)
+    unknown = ~draft["event"].isin(boundary.catalogue.names("event"))
+    draft = boundary.invalid(draft, unknown.to_numpy(), file=file, column="event", message="not a catalogue event")
+    bad = (draft["within_days"].isna() | (draft["within_days"] <= 0) | (draft["count"] < 0)).to_numpy()
+    return boundary.invalid(draft, bad, file=file, column="within_days",
+                            message="within_days must be a positive number of days and count >= 0")

@@ -1,0 +1,346 @@
+"""Checks and conversions every loader shares: dates, sex, booleans, categories, measurements, the Cohort.
+
+Loaders turn their source into draft canonical tables and hand them to `finish_cohort`, which converts
+units, checks the contract (required columns, unique subjects, plausible values, dates neither in the
+future nor before birth) and either raises a DataError naming the file, column and first rows, or,
+with `on_invalid="reject"`, drops the offending rows and counts them in the load report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from explorer.catalogue import Catalogue, Variable, default_catalogue
+from explorer.cohort.tables import (CGM_COLUMNS, EVENT_COLUMNS, EVENT_COUNT_COLUMNS, EVENT_HISTORY_COLUMNS,
+                                    MEASUREMENT_COLUMNS, Cohort, empty)
+from explorer.cohort.units import to_catalogue_units
+from explorer.cohort.values import parse_numbers
+from explorer.errors import DataError
+
+from .report import LoadReport
+
+OnInvalid = Literal["raise", "reject"]
+
+# Variables some sources measure that the catalogue does not have yet. Loaders keep such rows in the
+# measurements table under these names (units converted, ranges checked) instead of relabelling a
+# non-fasting glucose as fasting; screening_features ignores variables its catalogue does not know.
+PENDING_VARIABLES: tuple[Variable, ...] = (
+    Variable("random_glucose", "number", unit="mmol/L", range=(1.0, 60.0), role="screening",
+             description="Plasma glucose without a stated fasting or post-meal condition"),
+    Variable("random_cpeptide", "number", unit="nmol/L", range=(0.0, 15.0), role="screening",
+             description="Serum C-peptide from a non-fasting (random) sample"),
+)
+
+SEX_VALUES = {"female": "female", "f": "female", "woman": "female", "w": "female",
+              "male": "male", "m": "male", "man": "male"}
+SEX_UNKNOWN = {"u", "unknown", "unk", "undifferentiated", "other", "not reported"}
+BOOLEAN_VALUES = {"true": True, "t": True, "yes": True, "y": True, "1": True, "1.0": True, "positive": True,
+                  "false": False, "f": False, "no": False, "n": False, "0": False, "0.0": False,
+                  "negative": False}
+
+# Plausible CGM readings (mg/dL): sensors report roughly 40-400 (some to 500); below 20 or above 600 is
+# not a glucose value in mg/dL (often a mmol/L file).
+CGM_RANGE = (20.0, 600.0)
+
+
+def loader_catalogue(catalogue: Catalogue | None = None) -> Catalogue:
+    """The catalogue plus the pending variables it does not define yet."""
+    catalogue = catalogue or default_catalogue()
+    return catalogue.extended(v for v in PENDING_VARIABLES if v.name not in catalogue)
+
+
+@dataclass
+class Boundary:
+    """The checking context of one load: where errors point, and what happens to invalid rows."""
+
+    report: LoadReport
+    on_invalid: OnInvalid = "raise"
+    catalogue: Catalogue = field(default_factory=loader_catalogue)
+    now: pd.Timestamp = field(default_factory=lambda: pd.Timestamp.now().normalize() + pd.Timedelta(days=1))
+
+    def invalid(self, frame: pd.DataFrame, mask, *, file: str, column: str, message: str,
+                cells: bool = False) -> pd.DataFrame:
+        """`frame` without the rows in `mask`; raises instead when on_invalid='raise'.
+
+        `cells=True` says the rows are cells of a wide source row (a subject's lab value), so a rejected
+        one is a value made unknown (counted under conversions), not a rejected source row.
+        """
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return frame
+        if "source_column" in frame.columns:  # name the column of the source file, not the draft's
+            column = str(frame["source_column"].to_numpy()[mask][0])
+        if self.on_invalid == "raise":
+            raise DataError(message, file=file, column=column, rows=frame.index[mask][:10].tolist())
+        if cells:
+            self.report.convert(f"{column}: {message} -> unknown", int(mask.sum()))
+        else:
+            self.report.reject(_name(file), f"{column}: {message}", int(mask.sum()))
+        return frame[~mask]
+
+
+def _name(file: str) -> str:
+    return str(file).replace("\\", "/").rsplit("/", 1)[-1]
+
+
+# --- cell conversions ------------------------------------------------------------------------------
+
+def parse_dates(series: pd.Series, *, file: str, column: str) -> pd.Series:
+    """ISO 8601 dates/times (or native datetimes) as datetime64[ns]; a DataError naming rows otherwise.
+
+    Only ISO 8601 ("2021-07-30", "2021-07-30 16:43", "2021-07-30T16:43:00") is accepted for text:
+    "03/04/2021" means different days in different countries, so it is refused rather than guessed.
+    """
+    if pd.api.types.is_datetime64_any_dtype(series):
+        out = series
+    else:
+        text = series.astype("string").str.strip()
+        text = text.mask(text == "")
+        out = pd.to_datetime(text, format="ISO8601", errors="coerce")
+        bad = text.notna() & out.isna()
+        if bad.any():
+            examples = ", ".join(repr(v) for v in text[bad].unique()[:3])
+            raise DataError(f"not an ISO 8601 date (YYYY-MM-DD[ HH:MM[:SS]]): {examples}", file=file,
+                            column=column, rows=series.index[bad.to_numpy()][:10].tolist())
+    if getattr(out.dt, "tz", None) is not None:
+        out = out.dt.tz_localize(None)
+    return out.astype("datetime64[ns]")
+
+
+def normalise_sex(series: pd.Series, *, file: str, column: str) -> pd.Series:
+    """female/male (any case, F/M) -> "female"/"male"; unknown markers -> NA; anything else: DataError."""
+    text = series.astype("string").str.strip().str.lower()
+    mapped = text.map(SEX_VALUES)
+    unknown = text.isna() | (text == "") | text.isin(SEX_UNKNOWN)
+    bad = mapped.isna() & ~unknown
+    if bad.any():
+        raise DataError(f"sex must be female/male (or F/M); got {sorted(set(text[bad]))[:5]}", file=file,
+                        column=column, rows=series.index[bad.to_numpy()][:10].tolist())
+    return mapped.astype("string")
+
+
+def normalise_boolean(series: pd.Series, *, file: str, column: str,
+                      values: dict | None = None) -> pd.Series:
+    """true/false, yes/no, 1/0, positive/negative (or the given mapping) -> pandas boolean; blank -> NA."""
+    if pd.api.types.is_bool_dtype(series):
+        return series.astype("boolean")
+    mapping = {str(k).strip().lower(): v for k, v in (values or BOOLEAN_VALUES).items()}
+    text = series.astype("string").str.strip().str.lower()
+    missing = text.isna() | text.isin({"", "na", "n/a", "/", "unknown", "unk", "nan"})
+    mapped = text.map(mapping)
+    bad = mapped.isna() & ~missing
+    if bad.any():
+        raise DataError(f"not a yes/no value: {sorted(set(text[bad]))[:5]}", file=file, column=column,
+                        rows=series.index[bad.to_numpy()][:10].tolist())
+    return mapped.astype("boolean")
+
+
+def normalise_category(series: pd.Series, variable: Variable, *, file: str, column: str,
+                       values: dict | None = None) -> pd.Series:
+    """Category labels (case-insensitive, or through `values`) -> the catalogue's spelling; others: error."""
+    mapping = {c.lower(): c for c in variable.categories}
+    mapping.update({str(k).strip().lower(): v for k, v in (values or {}).items()})
+    text = series.astype("string").str.strip().str.lower()
+    missing = text.isna() | text.isin({"", "na", "n/a", "/", "unknown", "unk"})
+    mapped = text.map(mapping)
+    bad = mapped.isna() & ~missing
+    if bad.any():
+        raise DataError(f"{variable.name} must be one of {list(variable.categories)}; got "
+                        f"{sorted(set(text[bad]))[:5]}", file=file, column=column,
+                        rows=series.index[bad.to_numpy()][:10].tolist())
+    return mapped.astype("string")
+
+
+def numbers(series: pd.Series, *, file: str, column: str, report: LoadReport, label: str | None = None,
+            kind: str = "measurement", on_text: str = "raise") -> np.ndarray:
+    """Parse a numeric column (explorer.cohort.values) and count every non-plain conversion in the report."""
+    parsed = parse_numbers(series, column=column, file=file, kind=kind, on_text=on_text)
+    for rule, n in parsed.counts.items():
+        if rule != "numeric":
+            report.convert(f"{label or column}: {rule}", n)
+    return parsed.values
+
+
+# --- the tables ------------------------------------------------------------------------------------
+
+def finish_measurements(draft: pd.DataFrame, boundary: Boundary, *, file: str, cells: bool = False) -> pd.DataFrame:
+    """Draft measurement rows (values in source units) -> canonical rows in catalogue units, checked.
+
+    `draft` has subject_id, time, variable, value, unit and optionally ref_low, ref_high, visit, and
+    source_column (named in errors); its index is the source row. Rows whose value is missing must
+    already be removed (and reported). `cells=True` for wide sources (see Boundary.invalid).
+    """
+    if draft.empty:
+        return empty(MEASUREMENT_COLUMNS)
+    draft = draft.copy()
+    for column in ("ref_low", "ref_high"):
+        if column not in draft.columns:
+            draft[column] = np.nan
+    unknown = ~draft["variable"].isin(boundary.catalogue.names("number"))
+    draft = boundary.invalid(draft, unknown.to_numpy(), file=file, column="variable",
+                             message="not a number variable of the catalogue", cells=cells)
+    converted, counts = to_catalogue_units(draft, catalogue=boundary.catalogue, file=file)
+    for what, n in counts.items():
+        boundary.report.convert(f"unit {what}", n)
+    converted = check_ranges(converted, boundary, file=file, cells=cells)
+    columns = list(MEASUREMENT_COLUMNS) + (["visit"] if "visit" in converted.columns else [])
+    out = converted[columns].astype({**MEASUREMENT_COLUMNS, **({"visit": "string"} if "visit" in columns else {})})
+    return out
+
+
+def check_ranges(measurements: pd.DataFrame, boundary: Boundary, *, file: str,
+                 value_column: str = "value", cells: bool = False) -> pd.DataFrame:
+    """Rows whose value lies outside the variable's plausible range are invalid (e.g. HbA1c 90 %)."""
+    variables = measurements["variable"].astype("string")
+    low = variables.map({v.name: v.range[0] for v in boundary.catalogue if v.range}).astype("float64")
+    high = variables.map({v.name: v.range[1] for v in boundary.catalogue if v.range}).astype("float64")
+    value = measurements[value_column].to_numpy(dtype="float64", na_value=np.nan)
+    outside = (value < low.to_numpy()) | (value > high.to_numpy())
+    if outside.any():
+        first = np.flatnonzero(outside)[0]
+        var = boundary.catalogue[variables.iloc[first]]
+        message = (f"{var.name} = {value[first]:g} {var.unit} is outside the plausible range "
+                   f"[{var.range[0]:g}, {var.range[1]:g}] {var.unit} (after unit conversion); check the "
+                   "value and its unit")
+        if boundary.on_invalid == "reject":
+            message = "value outside the plausible range of its variable"
+        measurements = boundary.invalid(measurements, outside, file=file, column=value_column, message=message,
+                                        cells=cells)
+    return measurements
+
+
+def finish_cgm(draft: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.DataFrame:
+    """Draft CGM readings (subject_id, time, glucose in mg/dL) -> checked canonical readings, sorted."""
+    if draft.empty:
+        return empty(CGM_COLUMNS)
+    glucose = draft["glucose"].to_numpy(dtype="float64", na_value=np.nan)
+    outside = (glucose < CGM_RANGE[0]) | (glucose > CGM_RANGE[1])
+    message = (f"CGM glucose outside {CGM_RANGE[0]:g}-{CGM_RANGE[1]:g} mg/dL; is the file in mmol/L? "
+               "(pass unit='mmol/L')")
+    draft = boundary.invalid(draft, outside, file=file, column="glucose", message=message)
+    out = draft[list(CGM_COLUMNS)].astype(CGM_COLUMNS)
+    return out.sort_values(["subject_id", "time"], kind="stable")
+
+
+def finish_cohort(subjects: pd.DataFrame, boundary: Boundary, *, file: str,
+                  measurements: pd.DataFrame | None = None, events: pd.DataFrame | None = None,
+                  cgm: pd.DataFrame | None = None, event_history: pd.DataFrame | None = None,
+                  event_counts: pd.DataFrame | None = None, files: dict[str, str] | None = None,
+                  source: str = "") -> Cohort:
+    """Check the canonical tables against each other and return the Cohort.
+
+    `files` names the file each table came from (for error messages); `file` is the default.
+    """
+    files = files or {}
+    sfile = files.get("subjects", file)
+    _check_subjects(subjects, boundary, file=sfile)
+    tables = {
+        "measurements": measurements if measurements is not None else empty(MEASUREMENT_COLUMNS),
+        "events": events if events is not None else empty(EVENT_COLUMNS),
+        "cgm": cgm if cgm is not None else empty(CGM_COLUMNS),
+        "event_history": event_history if event_history is not None else empty(EVENT_HISTORY_COLUMNS),
+        "event_counts": event_counts if event_counts is not None else empty(EVENT_COUNT_COLUMNS),
+    }
+    known_ids = pd.Index(subjects["subject_id"].astype("string"))
+    birth = subjects.set_index("subject_id")["birth_date"] if "birth_date" in subjects.columns else None
+    for name, table in tables.items():
+        if table.empty:
+            continue
+        tfile = files.get(name, file)
+        orphan = ~table["subject_id"].astype("string").isin(known_ids)
+        table = boundary.invalid(table, orphan.to_numpy(), file=tfile, column="subject_id",
+                                 message="subject id not in the subjects table")
+        time_column = {"event_history": "recorded_from"}.get(name, "time")
+        if time_column in table.columns:
+            table = _check_times(table, time_column, birth, boundary, file=tfile)
+        tables[name] = table.reset_index(drop=True)
+    subjects = subjects.reset_index(drop=True)
+    return Cohort(subjects=subjects, source=source or file, **tables)
+
+
+def _check_subjects(subjects: pd.DataFrame, boundary: Boundary, *, file: str) -> None:
+    for column in ("subject_id", "index_date"):
+        if column not in subjects.columns:
+            raise DataError(f"the subjects table needs a {column!r} column", file=file, column=column)
+    ids = subjects["subject_id"]
+    if ids.isna().any():
+        raise DataError("subject id is missing", file=file, column="subject_id",
+                        rows=subjects.index[ids.isna().to_numpy()][:10].tolist())
+    duplicated = ids.duplicated(keep=False)
+    if duplicated.any():
+        dup = sorted(set(ids[duplicated].astype(str)))[:5]
+        raise DataError(f"duplicate subject ids {dup}; each subject must appear once", file=file,
+                        column="subject_id", rows=subjects.index[duplicated.to_numpy()][:10].tolist())
+    index = subjects["index_date"]
+    if index.isna().any():
+        raise DataError("index (screening) date is missing", file=file, column="index_date",
+                        rows=subjects.index[index.isna().to_numpy()][:10].tolist())
+    for column in ("birth_date", "diagnosis_date", "index_date"):
+        if column in subjects.columns:
+            future = (subjects[column] > boundary.now).to_numpy()
+            if future.any():
+                raise DataError(f"date in the future ({subjects[column][future].iloc[0].date()})", file=file,
+                                column=column, rows=subjects.index[future][:10].tolist())
+    if "birth_date" in subjects.columns:
+        for column in ("diagnosis_date", "index_date"):
+            if column in subjects.columns:
+                before = (subjects[column] < subjects["birth_date"]).to_numpy()
+                if before.any():
+                    raise DataError(f"{column} is before the birth date", file=file, column=column,
+                                    rows=subjects.index[before][:10].tolist())
+    if "diagnosis_date" in subjects.columns:
+        after = (subjects["diagnosis_date"] > subjects["index_date"]).to_numpy()
+        if after.any():
+            raise DataError("diagnosis date is after the index date", file=file, column="diagnosis_date",
+                            rows=subjects.index[after][:10].tolist())
+    if "age" in subjects.columns:
+        age = subjects["age"].to_numpy(dtype="float64", na_value=np.nan)
+        low, high = boundary.catalogue["age"].range
+        bad = (age < low) | (age > high)
+        if bad.any():
+            raise DataError(f"age {age[bad][0]:g} is impossible (must lie in [{low:g}, {high:g}] years)",
+                            file=file, column="age", rows=subjects.index[bad][:10].tolist())
+
+
+def _check_times(table: pd.DataFrame, column: str, birth: pd.Series | None, boundary: Boundary, *,
+                 file: str) -> pd.DataFrame:
+    times = table[column]
+    missing = times.isna().to_numpy()
+    table = boundary.invalid(table, missing, file=file, column=column, message="time is missing")
+    future = (table[column] > boundary.now).to_numpy()
+    table = boundary.invalid(table, future, file=file, column=column, message="date in the future")
+    if birth is not None:
+        born = table["subject_id"].map(birth).to_numpy(dtype="datetime64[ns]")
+        before = table[column].to_numpy(dtype="datetime64[ns]") < born  # NaT compares False
+        table = boundary.invalid(table, before, file=file, column=column, message="date before the birth date")
+    return table
+
+
+def require_columns(frame: pd.DataFrame, columns, *, file: str, what: str = "table") -> None:
+    """A DataError naming the first missing required column and the columns the file does have."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataError(f"the {what} lacks required column(s) {missing}; it has {list(frame.columns)[:20]}",
+                        file=file, column=missing[0])
+
+
+def subjects_frame(columns: dict[str, object], *, index: pd.Index, catalogue: Catalogue) -> pd.DataFrame:
+    """A subjects table with the contract's dtypes: ids and categories as strings, dates as datetime64[ns],
+    numbers as float64, booleans as pandas boolean."""
+    frame = pd.DataFrame(columns, index=index)
+    dtypes: dict[str, str] = {"subject_id": "string", "sex": "string"}
+    for column in frame.columns:
+        if column.endswith("_date"):
+            dtypes[column] = "datetime64[ns]"
+        elif column in catalogue:
+            kind = catalogue[column].kind
+            dtypes[column] = {"number": "float64", "boolean": "boolean", "category": "string"}.get(kind, "string")
+    return frame.astype({c: t for c, t in dtypes.items() if c in frame.columns})
+
+
+def event_names(catalogue: Catalogue) -> list[str]:
+    return catalogue.names("event")

@@ -1,0 +1,171 @@
+"""File reading for the loaders: format detection by content, and tables read as text with row numbers.
+
+The only module of the cohort layer that opens files. Every table comes back with its index set to the
+row number a spreadsheet would show (header = row 1, first data row = 2), so errors can name rows a
+researcher can find. Text formats are read with every cell as a string, so the loaders' own parsing
+(explorer.cohort.values) decides what is a number, a missing marker or an error.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from explorer.errors import DataError
+
+FIRST_DATA_ROW = 2  # the header is row 1
+
+# Which content each extension promises.
+_EXTENSION_FORMAT = {
+    ".csv": "text", ".txt": "text", ".tsv": "text", ".psv": "text",
+    ".parquet": "parquet", ".pq": "parquet",
+    ".xlsx": "xlsx", ".xlsm": "xlsx", ".xls": "xls",
+    ".xpt": "xpt",
+    ".zip": "zip",
+}
+_FORMAT_NAMES = {"text": "a text (CSV) file", "parquet": "a Parquet file", "xlsx": "an Excel (.xlsx) workbook",
+                 "xls": "an old Excel (.xls) workbook", "xpt": "a SAS transport (XPT) file",
+                 "zip": "a ZIP archive", "binary": "a binary file", "empty": "an empty file"}
+
+
+def sniff(path: Path) -> str:
+    """The format of a file from its first bytes: text, parquet, xlsx, xls, xpt, zip, binary or empty."""
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+    if not head.strip():
+        return "empty"
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    if head.startswith(b"PK\x03\x04"):
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+        return "xlsx" if "[Content_Types].xml" in names and any(n.startswith("xl/") for n in names) else "zip"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        return "xls"
+    if head.startswith(b"HEADER RECORD*******LIBRARY HEADER RECORD"):
+        return "xpt"
+    if b"\x00" in head:
+        return "binary"
+    return "text"
+
+
+def check_format(path: Path, expected: str | None = None) -> str:
+    """The file's format; a DataError if it is empty or not what its extension (or `expected`) says."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError("no such file", file=str(path))
+    if path.is_dir():
+        raise DataError("is a folder, not a file", file=str(path))
+    actual = sniff(path)
+    if actual == "empty":
+        raise DataError("the file is empty", file=str(path))
+    promised = expected or _EXTENSION_FORMAT.get(path.suffix.lower())
+    if promised and actual != promised:
+        raise DataError(f"the extension {path.suffix!r} promises {_FORMAT_NAMES[promised]}, but the content is "
+                        f"{_FORMAT_NAMES[actual]}; rename the file or export it again", file=str(path))
+    return actual
+
+
+def read_table(path: Path | str, *, sheet: str | int = 0, sep: str | None = None) -> pd.DataFrame:
+    """A table from CSV/TSV/pipe-delimited text, Parquet, Excel or SAS XPT, with spreadsheet row numbers.
+
+    Text is read with every cell as a string (no type guessing, nothing turned into NaN except truly
+    empty cells). Raises DataError for an empty file, a header without rows, or content that does not
+    match the extension.
+    """
+    path = Path(path)
+    fmt = check_format(path)
+    if fmt == "text":
+        frame = _read_text(path, sep)
+    elif fmt == "parquet":
+        frame = pd.read_parquet(path)
+    elif fmt in ("xlsx", "xls"):
+        frame = _read_excel(path, sheet)
+    elif fmt == "xpt":
+        frame = _read_xpt(path)
+    else:
+        raise DataError(f"cannot read {_FORMAT_NAMES[fmt]} as a table", file=str(path))
+    return _numbered(frame, path)
+
+
+def read_text_bytes(data: bytes, *, name: str, usecols=None, sep: str | None = None) -> pd.DataFrame:
+    """A text table from bytes (e.g. a member of a ZIP archive), read as strings with row numbers."""
+    if not data.strip():
+        raise DataError("the file is empty", file=name)
+    sep = sep or _guess_separator(data[:65536].decode("utf-8", errors="replace"))
+    frame = pd.read_csv(io.BytesIO(data), sep=sep, dtype=str, keep_default_na=False, na_values=[""],
+                        usecols=usecols, encoding="utf-8-sig")
+    return _numbered(frame, Path(name))
+
+
+def zip_members(path: Path) -> dict[str, str]:
+    """Member names of a ZIP archive by lower-case file name without folders (macOS '__MACOSX' skipped)."""
+    check_format(path, "zip")
+    with zipfile.ZipFile(path) as archive:
+        return {Path(n).name.lower(): n for n in archive.namelist()
+                if not n.startswith("__MACOSX/") and not n.endswith("/")}
+
+
+def read_zip_member(path: Path, member: str) -> bytes:
+    with zipfile.ZipFile(path) as archive:
+        return archive.read(member)
+
+
+def _read_text(path: Path, sep: str | None) -> pd.DataFrame:
+    with open(path, encoding="utf-8-sig", errors="replace") as handle:
+        sample = handle.read(65536)
+    sep = sep or _guess_separator(sample)
+    try:
+        return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        raise DataError("the file is empty", file=str(path)) from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise DataError(f"cannot be read as a delimited text table: {err}", file=str(path)) from None
+
+
+def _guess_separator(sample: str) -> str:
+    header = sample.splitlines()[0] if sample.splitlines() else ""
+    try:
+        return csv.Sniffer().sniff(header, delimiters=",|\t;").delimiter
+    except csv.Error:
+        return ","
+
+
+def _read_excel(path: Path, sheet: str | int) -> pd.DataFrame:
+    try:
+        frame = pd.read_excel(path, sheet_name=sheet, dtype=object)
+    except ImportError as err:
+        raise DataError(f"reading Excel needs an extra package: {err}", file=str(path)) from None
+    except ValueError as err:  # e.g. a sheet that does not exist
+        raise DataError(str(err), file=str(path)) from None
+    # Excel cells come typed; keep numbers as numbers and dates as dates, text as text.
+    return frame
+
+
+def _read_xpt(path: Path) -> pd.DataFrame:
+    frame = pd.read_sas(path, format="xport", encoding="latin-1")
+    return frame
+
+
+def _numbered(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    if len(frame.columns) == 0 or len(frame) == 0:
+        raise DataError("the file has a header but no rows" if len(frame.columns) else "the file is empty",
+                        file=str(path))
+    frame.columns = [str(c).strip() for c in frame.columns]
+    frame.index = pd.RangeIndex(FIRST_DATA_ROW, FIRST_DATA_ROW + len(frame), name="row")
+    return frame
+
+
+def blank_to_na(series: pd.Series) -> pd.Series:
+    """Strings stripped, empty strings as missing."""
+    s = series.astype("string").str.strip()
+    return s.mask(s == "")
+
+
+def as_float(series: pd.Series) -> np.ndarray:
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)

@@ -1,0 +1,300 @@
+"""In-memory engine: evaluate an expression tree over a Screening into three-valued NumPy masks.
+
+Kleene's strong three-valued logic, so missing data is reported as unknown instead of silently
+passing or failing a subject. A truth value is two boolean arrays: `value` (true and known) and
+`known`. Columns are converted once per Screening and cached, so re-evaluating one criterion after a
+parameter change costs only the arithmetic of that criterion.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from explorer.catalogue import Catalogue, default_catalogue
+from explorer.cohort.screening import Screening
+from explorer.expr import Arith, Bool, BoolOp, Call, Compare, In, Name, Neg, Node, Not, Num, Str
+from explorer.errors import ExpressionError
+
+# truth codes share the status codes' values: for an inclusion criterion they are its statuses
+from explorer.engine.status import FAIL, PASS, UNKNOWN  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Truth:
+    """Three-valued truth per subject: true, false or unknown."""
+
+    value: np.ndarray  # True where known and true
+    known: np.ndarray
+
+    @classmethod
+    def constant(cls, value: bool, n: int) -> Truth:
+        return cls(np.full(n, value, dtype=bool), np.ones(n, dtype=bool))
+
+    def __and__(self, other: Truth) -> Truth:
+        false_self, false_other = self.known & ~self.value, other.known & ~other.value
+        return Truth(self.value & other.value, (self.known & other.known) | false_self | false_other)
+
+    def __or__(self, other: Truth) -> Truth:
+        return Truth(self.value | other.value, (self.known & other.known) | self.value | other.value)
+
+    def __invert__(self) -> Truth:
+        return Truth(self.known & ~self.value, self.known)
+
+    def codes(self) -> np.ndarray:
+        """int8 array: 1 true, 0 false, 2 unknown."""
+        out = np.where(self.value, np.int8(1), np.int8(0))
+        out[~self.known] = UNKNOWN
+        return out
+
+
+@dataclass(frozen=True)
+class Categorical:
+    codes: np.ndarray  # -1 = unknown
+    categories: tuple[str, ...]
+
+
+_COMPARE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+            "==": operator.eq, "!=": operator.ne}
+
+
+class MemoryContext:
+    """A Screening prepared for repeated evaluation: converted columns and event counts are cached."""
+
+    def __init__(self, screening: Screening, catalogue: Catalogue | None = None):
+        self.screening = screening
+        self.catalogue = catalogue or default_catalogue()
+        self.n = len(screening.features)
+        self._columns: dict[str, object] = {}
+        self._counts: dict[tuple[str, float], np.ndarray] = {}
+        self._aligned: dict[tuple[str, str], np.ndarray] = {}
+        self._event_index: tuple[np.ndarray, pd.Index, np.ndarray, np.ndarray] | None = None
+
+    def column(self, name: str):
+        if name not in self._columns:
+            self._columns[name] = self._convert(name)
+        return self._columns[name]
+
+    def _convert(self, name: str):
+        var = self.catalogue[name]
+        features = self.screening.features
+        present = name in features.columns
+        if var.kind == "number":
+            if not present:
+                return np.full(self.n, np.nan)
+            return pd.to_numeric(features[name], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        if var.kind == "boolean":
+            if not present:
+                return Truth(np.zeros(self.n, bool), np.zeros(self.n, bool))
+            s = features[name].astype("boolean")
+            known = s.notna().to_numpy()
+            return Truth(s.fillna(False).to_numpy(dtype=bool) & known, known)
+        if var.kind == "category":
+            if not present:
+                return Categorical(np.full(self.n, -1, dtype=np.int16), var.categories)
+            codes = pd.Categorical(features[name], categories=list(var.categories)).codes.astype(np.int16)
+            return Categorical(codes, var.categories)
+        raise ExpressionError(f"{name} is an event; use count({name}, within_days=N)")
+
+    def count(self, event: str, within_days: float) -> np.ndarray:
+        """Events of a type in the `within_days` days up to the index date; NaN where not knowable."""
+        key = (event, float(within_days))
+        if key not in self._counts:
+            self._counts[key] = self._count(event, float(within_days))
+        return self._counts[key]
+
+    def _events(self) -> tuple[np.ndarray, pd.Index, np.ndarray, np.ndarray]:
+        """The events table reduced once to integer codes: (event code, event names, subject row, days)."""
+        if self._event_index is None:
+            events = self.screening.events
+            codes, names = pd.factorize(events["event"], use_na_sentinel=True)
+            # row of each event's subject in the features table; -1 for subjects not screened
+            rows = self.screening.features.index.get_indexer(events["subject_id"])
+            days = pd.to_numeric(events["days_before_index"], errors="coerce").to_numpy(dtype="float64",
+                                                                                          na_value=np.nan)
+            self._event_index = (codes, pd.Index(names), rows, days)
+        return self._event_index
+
+    def _aligned_column(self, table: str, column: str) -> np.ndarray:
+        """A float column of event_lookback / event_counts in features row order (NaN where absent)."""
+        key = (table, column)
+        if key not in self._aligned:
+            frame = getattr(self.screening, table)
+            index = self.screening.features.index
+            values = frame[column] if frame.index.equals(index) else frame[column].reindex(index)
+            self._aligned[key] = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        return self._aligned[key]
+
+    def _count(self, event: str, within_days: float) -> np.ndarray:
+        s = self.screening
+        result = np.full(self.n, np.nan)
+        lookback = s.event_lookback
+        if lookback is not None and event in lookback.columns:
+            codes, names, rows, days = self._events()
+            counts = np.zeros(self.n, dtype="float64")
+            if event in names:
+                selected = (codes == names.get_loc(event)) & (days <= within_days) & (rows >= 0)
+                counts = np.bincount(rows[selected], minlength=self.n).astype("float64")
+            with np.errstate(invalid="ignore"):
+                window_ok = self._aligned_column("event_lookback", event) >= within_days
+            result = np.where(window_ok, counts, np.nan)
+        precomputed = s.event_counts
+        column = f"{event}@{int(within_days) if within_days == int(within_days) else within_days}"
+        if precomputed is not None and column in precomputed.columns:
+            given = self._aligned_column("event_counts", column)
+            result = np.where(np.isnan(result), given, result)
+        return result
+
+
+class Evaluator:
+    """Evaluates one tree; `params` gives the criterion's parameter values by name."""
+
+    def __init__(self, context: MemoryContext, params: Mapping[str, float]):
+        self.ctx, self.params = context, params
+
+    def truth(self, node: Node) -> Truth:
+        result = self.eval(node)
+        if not isinstance(result, Truth):
+            raise ExpressionError("the expression is not a true/false condition")
+        return result
+
+    def eval(self, node: Node):
+        match node:
+            case Num(value=v):
+                return float(v)
+            case Str(value=v):
+                return v
+            case Bool(value=v):
+                return Truth.constant(v, self.ctx.n)
+            case Name(name=n):
+                if n in self.params:
+                    return float(self.params[n])
+                return self.ctx.column(n)
+            case Neg(operand=o):
+                return -self.number(o)
+            case Arith(op=op, left=left, right=right):
+                a, b = self.number(left), self.number(right)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    if op == "+":
+                        return a + b
+                    if op == "-":
+                        return a - b
+                    if op == "*":
+                        return a * b
+                    # x / 0 has no value: unknown, not infinity
+                    out = np.divide(a, b)
+                    return np.where(np.isfinite(out), out, np.nan) if np.ndim(out) else (
+                        out if np.isfinite(out) else np.nan)
+            case Compare(ops=ops, operands=operands):
+                values = [self.eval(o) for o in operands]
+                result = None
+                for op, a, b in zip(ops, values, values[1:]):
+                    step = self.compare(op, a, b)
+                    result = step if result is None else result & step
+                return result
+            case In(operand=o, values=values, negated=negated):
+                a = self.eval(o)
+                result = Truth.constant(False, self.ctx.n)
+                for v in values:
+                    result = result | self.compare("==", a, self.eval(v))
+                return ~result if negated else result
+            case Not(operand=o):
+                return ~self.truth(o)
+            case BoolOp(op=op, operands=operands):
+                result = self.truth(operands[0])
+                for o in operands[1:]:
+                    result = (result & self.truth(o)) if op == "and" else (result | self.truth(o))
+                return result
+            case Call():
+                return self.call(node)
+        raise ExpressionError(f"cannot evaluate {node!r}")
+
+    def number(self, node: Node):
+        value = self.eval(node)
+        if isinstance(value, (Truth, Categorical, str)):
+            raise ExpressionError(f"expected a number at {node!r}")
+        return value
+
+    def compare(self, op: str, a, b) -> Truth:
+        n = self.ctx.n
+        if isinstance(a, Categorical) or isinstance(b, Categorical):
+            cat, other = (a, b) if isinstance(a, Categorical) else (b, a)
+            if isinstance(other, str):
+                code = cat.categories.index(other) if other in cat.categories else -2
+                known = cat.codes >= 0
+                equal = known & (cat.codes == code)
+            else:
+                known = (cat.codes >= 0) & (other.codes >= 0)
+                equal = known & (cat.codes == other.codes)
+            return Truth(equal if op == "==" else known & ~equal, known)
+        if isinstance(a, Truth) or isinstance(b, Truth):
+            known = a.known & b.known
+            equal = known & (a.value == b.value)
+            return Truth(equal if op == "==" else known & ~equal, known)
+        a_arr, b_arr = np.broadcast_to(a, (n,)), np.broadcast_to(b, (n,))
+        known = ~(np.isnan(a_arr) | np.isnan(b_arr))
+        return Truth(_COMPARE[op](a_arr, b_arr) & known, known)
+
+    def call(self, node: Call):
+        if node.func == "count":
+            window = node.kwarg("within_days")
+            days = self.params[window.name] if isinstance(window, Name) else window.value
+            return self.ctx.count(node.args[0].name, float(days))
+        if node.func == "known":
+            value = self.eval(node.args[0])
+            n = self.ctx.n
+            if isinstance(value, Truth):
+                known = value.known
+            elif isinstance(value, Categorical):
+                known = value.codes >= 0
+            else:
+                known = ~np.isnan(np.broadcast_to(value, (n,)))
+            return Truth(known.copy(), np.ones(n, dtype=bool))
+        args = [self.number(a) for a in node.args]
+        if node.func == "abs":
+            return np.abs(args[0])
+        # min/max propagate NaN: the smallest of an unknown and 3 is unknown
+        reduce = np.minimum if node.func == "min" else np.maximum
+        result = args[0]
+        for a in args[1:]:
+            result = reduce(result, a)
+        return result
+
+
+def evaluate_expression(tree: Node, screening: Screening | MemoryContext,
+                        params: Mapping[str, float] | None = None,
+                        catalogue: Catalogue | None = None) -> Truth:
+    """Evaluate a (type-checked) expression over every subject."""
+    context = screening if isinstance(screening, MemoryContext) else MemoryContext(screening, catalogue)
+    return Evaluator(context, params or {}).truth(tree)
+
+
+class MemoryBackend:
+    """The in-memory engine behind explorer.engine.matrix.evaluate: one MemoryContext, reused."""
+
+    name = "memory"
+
+    def __init__(self, screening: Screening | MemoryContext, catalogue: Catalogue | None = None):
+        self.context = screening if isinstance(screening, MemoryContext) else MemoryContext(screening, catalogue)
+
+    def subject_ids(self) -> pd.Index:
+        return self.context.screening.features.index
+
+    def truth_codes(self, criteria, catalogue: Catalogue | None = None, progress=None) -> list[np.ndarray]:
+        if catalogue is not None and catalogue is not self.context.catalogue:
+            # a trial's own variables extend the catalogue; converted columns stay valid
+            self.context.catalogue = catalogue
+        out = []
+        for criterion in criteria:
+            try:
+                truth = evaluate_expression(criterion.tree, self.context, criterion.parameter_values())
+            except ExpressionError as err:
+                raise err.located(criterion=criterion.id) from None
+            out.append(truth.codes())
+            if progress is not None:
+                progress.update(1)
+        return out

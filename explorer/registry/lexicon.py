@@ -1,0 +1,256 @@
+"""What the extractor knows, as data: how registry text names catalogue variables, units and conversions.
+
+Adding a synonym, a unit spelling or a conversion is a one-line change here; explorer.registry.extract
+holds the (few) rules that combine them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# --- numeric variables -----------------------------------------------------------------------------
+# name -> regexes (case-insensitive) that name it in eligibility text. Order matters only for overlaps:
+# longer, more specific phrases are matched first (see extract._variable_mentions).
+NUMERIC_TERMS: dict[str, list[str]] = {
+    "hba1c": [r"hb\s?a\s?1\s?c", r"hb\s?ac1", r"hba1", r"hbalc", r"(?<![a-z])a1c",
+              r"glyc(?:os)?(?:yl)?ated\s+h(?:a)?(?:e)?moglobin(?:\s*\(?\s*(?:hb)?a1c\)?)?",
+              r"h(?:a)?emoglobin\s+a1c", r"glycohemoglobin"],
+    "fasting_glucose": [r"fast(?:ing)?\s+(?:plasma\s+|serum\s+|blood\s+|fingerstick\s+|capillary\s+|venous\s+)*"
+                        r"(?:glucose|sugar)(?:\s+level)?", r"\bFPG\b", r"\bFBG\b", r"\bFSG\b", r"\bFBS\b"],
+    "postmeal_glucose": [r"(?:2|two)[- ]?h(?:ours?|r)?\s+post[- ]?(?:prandial|meal)\s+(?:plasma\s+|blood\s+)?glucose",
+                         r"post[- ]?(?:prandial|meal)\s+(?:plasma\s+|blood\s+)?(?:glucose|sugar)", r"\bPPG\b",
+                         r"\bPBG\b"],
+    "fasting_cpeptide": [r"fasting\s+(?:serum\s+|plasma\s+)?c[- ]?peptide"],
+    "postmeal_cpeptide": [r"(?:stimulated|post[- ]?(?:mixed[- ])?meal|mmtt[- ]stimulated|peak)\s+(?:serum\s+)?c[- ]?peptide"],
+    "fasting_insulin": [r"fasting\s+(?:serum\s+|plasma\s+)?insulin(?!\s+(?:dose|therapy|treatment|requirement))"],
+    "insulin_dose": [r"(?:total\s+)?(?:daily\s+)?insulin\s+(?:requirements?|doses?|dosage|needs?)",
+                     r"total\s+daily\s+(?:insulin\s+)?dose", r"\bTDD\b"],
+    "bmi": [r"\bBMI\b", r"body[- ]mass[- ]index"],
+    "weight": [r"(?:total\s+)?body\s+weight(?!\s+(?:gain|loss|change))",
+               r"(?<![a-z])weight(?!\s+(?:gain|loss|change|reduction|management|\[))"],
+    "egfr": [r"\beGFR\b", r"estimated\s+glomerular\s+filtration\s+rate", r"glomerular\s+filtration\s+rate",
+             r"\bGFR\b"],
+    "creatinine": [r"(?:serum\s+|plasma\s+)?creatinine(?!\s+(?:clearance|ratio|kinase))"],
+    "alt": [r"\bALT\b", r"\bSGPT\b", r"alanine\s+(?:amino)?transferase", r"alanine\s+(?:amino)?transaminase"],
+    "ast": [r"\bAST\b", r"\bSGOT\b", r"aspartate\s+(?:amino)?transferase", r"aspartate\s+(?:amino)?transaminase"],
+    "bilirubin": [r"(?:total\s+|serum\s+)?bilirubin"],
+    "systolic_bp": [r"systolic(?:\s+blood)?(?:\s+pressure)?", r"\bSBP\b"],
+    "diastolic_bp": [r"diastolic(?:\s+blood)?(?:\s+pressure)?", r"\bDBP\b"],
+    "tir": [r"time\s+in\s+(?:target\s+)?range", r"\bTIR\b"],
+    "uric_acid": [r"(?:serum\s+)?uric\s+acid", r"(?:serum\s+)?urate"],
+    "age": [r"(?<![a-z])age[ds]?(?![a-z])"],
+}
+# Names that stand for several variables sharing one threshold ("LFTs > 2x ULN": ALT or AST).
+GROUP_TERMS: dict[tuple[str, ...], list[str]] = {
+    ("alt", "ast"): [r"transaminases", r"aminotransferases", r"liver\s+enzymes", r"hepatic\s+enzymes?",
+                     r"\bLFTs?\b", r"liver\s+function\s+tests?"],
+    ("systolic_bp", "diastolic_bp"): [r"blood\s+pressure", r"\bBP\b"],
+}
+# Measurements the catalogue does not hold: recognised so their numbers are not pinned on a neighbour.
+UNMAPPED_TERMS: list[str] = [
+    r"c[- ]?peptide", r"(?:blood\s+|plasma\s+|serum\s+|random\s+)?glucose", r"h(?:a)?emoglobin(?!\s*a1c)", r"\bHgb?\b",
+    r"triglycerides?", r"cholesterol", r"\bLDL\b", r"\bHDL\b", r"\bTSH\b", r"platelets?(?:\s+count)?", r"\bWBC\b",
+    r"white\s+blood\s+cells?", r"calcium", r"albumin(?:uria)?", r"proteinuria", r"creatinine\s+clearance",
+    r"\bQTc?\b", r"ejection\s+fraction", r"potassium", r"sodium", r"testosterone", r"vitamin\s+D", r"25-OHD",
+    r"\bOGTT\b", r"oral\s+glucose\s+tolerance\s+test", r"alkaline\s+phosphatase", r"\bALP\b", r"\bGGT\b",
+    r"\bPRA\b", r"panel[- ]reactive", r"neutrophils?", r"lymphocytes?", r"\bINR\b", r"lipase", r"amylase",
+    r"insulin(?!\s+(?:dose|requirement))", r"ketones?", r"gold\s+score", r"clarke\s+score", r"hypoglyc\w+",
+]
+
+# --- units -----------------------------------------------------------------------------------------
+# canonical unit -> spellings, longest first within the compiled pattern
+UNIT_SPELLINGS: dict[str, list[str]] = {
+    "mL/min/1.73m2": [r"m[lL]\s*/\s*min\s*(?:/|per)\s*1\.73\s*m(?:2|²|\^2)", r"ml/min/1\.73m2"],
+    "mL/min": [r"m[lL]\s*/\s*min(?:ute)?", r"m[lL]\s+per\s+min(?:ute)?"],
+    "U/kg/day": [r"(?:i?u|units?)\s*/\s*kg\s*(?:/|per)\s*d(?:ay)?", r"(?:i?u|units?)\s+per\s+kg\s+per\s+day",
+                 r"(?:i?u|units?)\s*/\s*kg"],
+    "U/day": [r"(?:i?u|units?)\s*(?:/|per)\s*d(?:ay)?"],
+    "mmol/mol": [r"mmol\s*/\s*mol"],
+    "mg/dL": [r"mg\s*/\s*d[lL]", r"mg\s*%", r"milligrams?\s+per\s+deciliter"],
+    "mmol/L": [r"mmol\s*/\s*[lL]", r"millimoles?\s+per\s+lit(?:er|re)"],
+    "umol/L": [r"[uµμ]mol\s*/\s*[lL]", r"micromol(?:es)?\s*(?:/|per)\s*lit(?:er|re)", r"micromol\s*/\s*[lL]"],
+    "nmol/L": [r"nmol\s*/\s*[lL]"],
+    "pmol/mL": [r"pmol\s*/\s*m[lL]"],
+    "pmol/L": [r"pmol\s*/\s*[lL]", r"pmol(?![a-z/])"],
+    "ng/mL": [r"ng\s*/\s*m[lL]"],
+    "microU/mL": [r"(?:[uµμ]|micro)i?u\s*/\s*m[lL]", r"mi?u\s*/\s*[lL]"],
+    "U/L": [r"i?u\s*/\s*[lL]", r"units?\s*/\s*[lL]"],
+    "kg/m2": [r"(?:kg|㎏)\s*/\s*(?:m(?:2|²|\^2)|㎡|sq\.?\s*m)", r"kilograms?\s+per\s+square\s+met(?:er|re)"],
+    "kg": [r"kg(?![a-z/])", r"㎏", r"kilograms?"],
+    "lb": [r"lbs?(?![a-z])", r"pounds?"],
+    "mmHg": [r"mm\s*hg"],
+    "%": [r"%", r"percent", r"per\s+cent"],
+    "years": [r"years?(?:[- ]old)?", r"yrs?\.?", r"y/o", r"y(?=\s|$)"],
+    "months": [r"months?", r"mos?\.?(?=\s|$)"],
+    "weeks": [r"weeks?", r"wks?\.?"],
+    "days": [r"days?"],
+}
+# "2 x ULN", "2.5 times the upper limit of normal", ">2-fold", "1.5 times the ULRR"
+ULN_PATTERN = (r"(?:x|×|\*|times|-?fold)?\s*(?:the\s+)?(?:institutional\s+|local\s+)?"
+               r"(?:ULN|ULRR|upper\s+limits?\s+of\s+(?:the\s+)?(?:normal|reference)(?:\s+range)?(?:\s+\(?ULRR\)?)?"
+               r"|upper\s+normal\s+limits?|upper\s+limit\s+of\s+the\s+reference)")
+FOLD_PATTERN = r"(?:x|×|times|-?fold)"
+
+
+def unit_pattern() -> str:
+    alternatives = []
+    for unit, spellings in UNIT_SPELLINGS.items():
+        for spelling in spellings:
+            alternatives.append((unit, spelling))
+    return "|".join(f"(?:{s})" for _, s in alternatives)
+
+
+def canonical_unit(text: str) -> str | None:
+    """'mg/dl' -> 'mg/dL'; None if the spelling is unknown."""
+    t = text.strip()
+    for unit, spellings in UNIT_SPELLINGS.items():
+        for spelling in spellings:
+            if re.fullmatch(spelling, t, re.I):
+                return unit
+    return None
+
+
+# --- conversions to the catalogue's unit --------------------------------------------------------------
+
+def _ifcc_to_ngsp(mmol_mol: float) -> float:
+    """HbA1c IFCC mmol/mol -> NGSP/DCCT % (master equation: NGSP = 0.09148 x IFCC + 2.152)."""
+    return 0.09148 * mmol_mol + 2.152
+
+
+_AGE_LIKE = {"years": 1.0, "months": 1 / 12, "weeks": 7 / 365.25, "days": 1 / 365.25}
+# variable -> {unit: factor or function} into the catalogue unit (variables.yaml)
+CONVERSIONS: dict[str, dict[str, object]] = {
+    "hba1c": {"%": 1.0, "mmol/mol": _ifcc_to_ngsp},
+    "fasting_glucose": {"mmol/L": 1.0, "mg/dL": 1 / 18.0},
+    "postmeal_glucose": {"mmol/L": 1.0, "mg/dL": 1 / 18.0},
+    "fasting_cpeptide": {"nmol/L": 1.0, "pmol/mL": 1.0, "pmol/L": 0.001, "ng/mL": 0.331},
+    "postmeal_cpeptide": {"nmol/L": 1.0, "pmol/mL": 1.0, "pmol/L": 0.001, "ng/mL": 0.331},
+    "fasting_insulin": {"microU/mL": 1.0, "pmol/L": 1 / 6.0},
+    "insulin_dose": {"U/day": 1.0},
+    "insulin_dose_per_kg": {"U/kg/day": 1.0},
+    "bmi": {"kg/m2": 1.0},
+    "weight": {"kg": 1.0, "lb": 0.45359237},
+    "egfr": {"mL/min/1.73m2": 1.0, "mL/min": 1.0},
+    "creatinine": {"umol/L": 1.0, "mg/dL": 88.42, "mmol/L": 1000.0},
+    "alt": {"U/L": 1.0},
+    "ast": {"U/L": 1.0},
+    "bilirubin": {"umol/L": 1.0, "mg/dL": 17.1},
+    "systolic_bp": {"mmHg": 1.0},
+    "diastolic_bp": {"mmHg": 1.0},
+    "tir": {"%": 1.0},
+    "uric_acid": {"umol/L": 1.0, "mg/dL": 59.48},
+    "age": dict(_AGE_LIKE),
+    "diabetes_duration": dict(_AGE_LIKE),
+    "cancer_remission_years": dict(_AGE_LIKE),
+}
+# The unit to assume when the text gives none, and how sure that is: BMI has one unit; HbA1c below 20 is %.
+DEFAULT_UNITS: dict[str, list[tuple[float, float, str, float]]] = {
+    # variable: [(low, high, unit, confidence)]
+    "bmi": [(8, 90, "kg/m2", 0.95)],
+    "age": [(0, 120, "years", 0.9)],
+    "tir": [(0, 100, "%", 0.85)],
+    "hba1c": [(3, 20, "%", 0.85), (20, 200, "mmol/mol", 0.7)],
+    "systolic_bp": [(50, 300, "mmHg", 0.9)],
+    "diastolic_bp": [(20, 200, "mmHg", 0.9)],
+    "egfr": [(0, 250, "mL/min/1.73m2", 0.85)],
+    "fasting_glucose": [(1, 35, "mmol/L", 0.6), (40, 900, "mg/dL", 0.6)],
+    "creatinine": [(0.1, 15, "mg/dL", 0.6), (20, 3000, "umol/L", 0.6)],
+}
+# decimals kept after conversion (values are thresholds a person reads, not lab results)
+DECIMALS: dict[str, int] = {"hba1c": 1, "fasting_glucose": 1, "postmeal_glucose": 1, "fasting_cpeptide": 3,
+                            "postmeal_cpeptide": 3, "creatinine": 0, "bilirubin": 0, "uric_acid": 0, "weight": 1,
+                            "age": 2, "diabetes_duration": 2, "cancer_remission_years": 2, "fasting_insulin": 1}
+
+
+@dataclass(frozen=True)
+class Slider:
+    min: float
+    max: float
+    step: float
+    noun: str
+
+
+# control ranges for parameters (a dashboard binds them to sliders); the value always lies inside
+SLIDERS: dict[str, Slider] = {
+    "age": Slider(0, 100, 1, "age"), "hba1c": Slider(4, 15, 0.1, "HbA1c"), "bmi": Slider(12, 60, 0.5, "BMI"),
+    "fasting_glucose": Slider(3, 25, 0.1, "fasting glucose"), "postmeal_glucose": Slider(3, 30, 0.1, "2-h glucose"),
+    "fasting_cpeptide": Slider(0, 5, 0.01, "fasting C-peptide"),
+    "postmeal_cpeptide": Slider(0, 10, 0.01, "stimulated C-peptide"),
+    "fasting_insulin": Slider(0, 100, 1, "fasting insulin"), "insulin_dose": Slider(0, 300, 1, "insulin dose"),
+    "insulin_dose_per_kg": Slider(0, 3, 0.05, "insulin dose per kg"), "weight": Slider(20, 250, 0.5, "weight"),
+    "egfr": Slider(0, 150, 1, "eGFR"), "creatinine": Slider(20, 1000, 1, "creatinine"),
+    "alt": Slider(0, 1000, 1, "ALT"), "ast": Slider(0, 1000, 1, "AST"), "bilirubin": Slider(0, 500, 1, "bilirubin"),
+    "systolic_bp": Slider(80, 220, 1, "systolic BP"), "diastolic_bp": Slider(40, 140, 1, "diastolic BP"),
+    "tir": Slider(0, 100, 1, "TIR"), "uric_acid": Slider(100, 900, 10, "uric acid"),
+    "diabetes_duration": Slider(0, 60, 0.5, "diabetes duration"),
+    "cancer_remission_years": Slider(0, 20, 0.5, "years since cure"),
+    "uln_multiple": Slider(1, 10, 0.5, "multiple of the upper limit of normal"),
+    "events": Slider(0, 20, 1, "events"),
+}
+
+# --- boolean and category concepts -------------------------------------------------------------------
+# (expression when the concept is present, regexes). The expression uses catalogue names only.
+CONCEPTS: list[tuple[str, list[str]]] = [
+    ('diabetes_type == "T1D"', [r"type\s*(?:1|I)\s*(?:\(\s*insulin[- ]dependent\s*\)\s*)?diabetes(?:\s+mellitus)?",
+                                r"\bT1DM?\b", r"insulin[- ]dependent\s+diabetes(?:\s+mellitus)?(?:\s+\(type\s*1\))?",
+                                r"\bIDDM\b", r"type-1\s+diabetes(?:\s+mellitus)?"]),
+    ('diabetes_type == "T2D"', [r"type\s*(?:2|II)\s*(?:\(\s*non[- ]insulin[- ]dependent\s*\)\s*)?diabetes(?:\s+mellitus)?",
+                                r"\bT2DM?\b", r"non[- ]insulin[- ]dependent\s+diabetes(?:\s+mellitus)?", r"\bNIDDM\b",
+                                r"type-2\s+diabetes(?:\s+mellitus)?"]),
+    ("pregnant", [r"pregnan(?:t|cy)(?:\s+test)?", r"\bhCG\b"]),
+    ("lactating", [r"lactat(?:ing|ion)", r"breast[- ]?feeding", r"nursing(?!\s+home)", r"breast[- ]?feed"]),
+    ("hypoglycemia_unawareness", [r"hypoglyc(?:a)?emi(?:a|c)\s+unawareness", r"unawareness\s+of\s+hypoglyc(?:a)?emia",
+                                  r"(?:impaired|reduced)\s+awareness\s+of\s+hypoglyc(?:a)?emia"]),
+    ("gada_positive", [r"glutamic\s+acid\s+decarboxylase\s+(?:auto)?antibod(?:y|ies)", r"\bGADA?\b", r"\bGAD-?65\b"]),
+    ("ia2a_positive", [r"insulinoma[- ]associated[- ]2\s+(?:auto)?antibod(?:y|ies)", r"\bIA-?2A?\b"]),
+    ("iaa_positive", [r"insulin\s+autoantibod(?:y|ies)", r"\bIAA\b"]),
+    ("ica_positive", [r"islet\s+cell\s+(?:auto)?antibod(?:y|ies)", r"\bICA\b"]),
+    ("znt8a_positive", [r"zinc\s+transporter\s*8\s+(?:auto)?antibod(?:y|ies)", r"\bZ[na]T8A?\b"]),
+    ("tuberculosis_active", [r"(?:pulmonary\s+|active\s+)?tuberculosis", r"\bTB\b"]),
+    ("hepatitis_b", [r"hepatitis\s+B(?:\s+(?:virus|infection|surface\s+antigen))?", r"\bHBV\b", r"\bHBsAg\b"]),
+    ("hepatitis_c", [r"hepatitis\s+C(?:\s+(?:virus|infection|antibody))?", r"\bHCV\b"]),
+    ("hepatitis_active", [r"active\s+hepatitis"]),
+    ("hiv_positive", [r"\bHIV\b(?:\s+(?:infection|positivity|positive))?", r"human\s+immunodeficiency\s+virus"]),
+    ("syphilis_positive", [r"syphilis(?:\s+treponemal\s+antibody)?", r"treponem\w+\s+antibody"]),
+    ("active_infection", [r"(?:active|uncontrolled|systemic)\s+(?:systemic\s+)?infections?"]),
+    ("unexplained_fever", [r"unexplained\s+febrile\s+illness", r"unexplained\s+fever"]),
+    ("immunodeficiency", [r"immunosuppressive\s+disease", r"immunodeficiency(?!\s+virus)"]),
+    ("severe_cardiac_disease", [r"(?:serious|severe|significant)\s+(?:cardiac|heart)\s+disease", r"heart\s+disease"]),
+    ("severe_pulmonary_disease", [r"(?:serious|severe|significant)?\s*(?:lung|pulmonary)\s+disease"]),
+    ("hematopoietic_dysfunction", [r"h(?:a)?ematopoietic\s+dysfunction"]),
+    ("retinal_hemorrhage", [r"retinal\s+h(?:a)?emorrhage", r"proliferative\s+(?:diabetic\s+)?retinopathy"]),
+    ("diabetic_foot", [r"diabetic\s+foot(?:\s+ulcers?)?", r"charcot\s+foot"]),
+    ("severe_gi_disorder", [r"(?:severe\s+)?gastrointestinal\s+(?:dysfunction|immune\s+diseases?)"]),
+    ("immunosuppression_contraindicated", [r"inability\s+to\s+take\s+immunosuppress\w+",
+                                           r"unable\s+to\s+take\s+immunosuppress\w+"]),
+    ("smoking_history", [r"(?:history\s+of\s+)?smoking"]),
+    ("alcohol_abuse", [r"alcohol\s+(?:abuse|misuse|dependence)", r"alcoholism"]),
+    ("drug_misuse", [r"drug\s+(?:misuse|abuse)", r"substance\s+abuse", r"illicit\s+drug\s+use"]),
+    ("severe_psychiatric_disorder", [r"(?:severe\s+)?(?:mental|psychiatric|psychological)\s+(?:or\s+psychological\s+)?"
+                                     r"(?:disorders?|illness|diseases?)"]),
+    ("advanced_metabolic_disease", [r"advanced\s+metabolic\s+diseases?"]),
+    ("chronic_glucocorticoids", [r"(?:long[- ]term|chronic|high[- ]dose)\s+(?:\S+\s+){0,4}glucocorticoids?"]),
+    ("other_autoimmune_endocrine_disease", [r"(?:endocrine\s+or\s+autoimmune|autoimmune\s+or\s+endocrine)\s+"
+                                            r"(?:abnormalities|diseases?|disorders?)"]),
+    ('cancer_status == "active"', [r"(?:untreated|active)\s+(?:cancer|malignan\w+)", r"active\s+stage\s+of\s+malignan\w+"
+                                   r"(?:\s+tumou?rs?)?", r"active\s+cancer\s+treatment"]),
+    ("on_insulin", [r"(?:currently\s+)?(?:treated\s+with|using|uses|on)\s+insulin(?!\s+(?:pump|dose))",
+                    r"insulin[- ]treated"]),
+]
+# Wording around a concept that changes what it means; the concept is then not taken as present.
+NOT_A_MENTION = re.compile(
+    r"(?:plan(?:ning|s)?|intend(?:s|ing)?|intent(?:ion)?|wish(?:es|ing)?|want(?:s|ing)?|willing|desire)\s+"
+    r"(?:\w+\s+){0,4}$|become\s+$|(?:risk|prevention|family\s+member|relatives?|history\s+in)\s+(?:\w+\s+){0,3}$",
+    re.I)
+
+# a catalogue event -> how text names it
+EVENTS: dict[str, list[str]] = {
+    "severe_hypoglycemia": [r"severe\s+hypoglyc(?:a)?emi(?:a|c)(?:\s+(?:events?|episodes?|reactions?))?",
+                            r"(?:episodes?|events?)\s+of\s+severe\s+hypoglyc(?:a)?emia"],
+    "trial_participation": [r"(?:participat\w+|enrol\w+)\s+(?:in\s+)?(?:any\s+|an(?:other)?\s+|other\s+)?"
+                            r"(?:\w+\s+){0,2}(?:clinical\s+|investigational\s+|interventional\s+)?(?:trials?|stud(?:y|ies))"],
+}
+
+NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+                "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "eighteen": 18, "twenty-four": 24, "a": 1, "an": 1}

@@ -1,0 +1,75 @@
+"""The trial-explorer command: output formats, and errors as one line on stderr with a non-zero exit."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+
+from explorer.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_trials_lists_both_seeds(capsys):
+    code, out, _ = run(capsys, "trials")
+    assert code == 0 and "NCT06196996" in out and "NCT01142050" in out
+    code, out, _ = run(capsys, "trials", "--format", "json")
+    rows = json.loads(out)
+    assert {r["id"]: (r["inclusion"], r["exclusion"]) for r in rows} == {
+        "NCT06196996": (6, 14), "NCT01142050": (9, 4)}
+
+
+@pytest.mark.parametrize("trial_id, n", [("NCT06196996", 20), ("NCT01142050", 13)])
+def test_show_lists_every_criterion(capsys, trial_id, n):
+    code, out, _ = run(capsys, "show", trial_id)
+    assert code == 0
+    for prefix, count in (("I", None), ("E", None)):
+        assert f"\n{prefix}1 " in out
+    code, out, _ = run(capsys, "show", trial_id, "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) == n
+    assert set(rows[0]) == {"id", "kind", "computable", "expression", "parameters", "unknown_policy", "text"}
+    code, out, _ = run(capsys, "show", trial_id, "--format", "json")
+    data = json.loads(out)
+    assert len(data["criteria"]) == n and len(data["criteria_table"]) == n
+
+
+def test_show_accepts_a_file_path(capsys, tmp_path):
+    from explorer.trial import load_trial, save_trial
+    path = save_trial(load_trial("NCT01142050").with_parameter("I3", "age_max", 80), tmp_path / "variant.yaml")
+    code, out, _ = run(capsys, "show", str(path))
+    assert code == 0 and "age_max=80 years" in out
+
+
+def test_errors_are_one_line_on_stderr(capsys, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: X\ntitle: t\ncriteria:\n- {id: I1, kind: inclusion, text: t, expression: 'sex >= 3'}\n")
+    code, out, err = run(capsys, "show", str(bad))
+    assert code == 2 and out == ""
+    assert err.startswith("error: ") and "criterion I1" in err and "Traceback" not in err
+    code, _, err = run(capsys, "show", "NCT00000000")
+    assert code == 2 and "neither a bundled trial" in err
+
+
+def test_check_and_schema_and_variables(capsys):
+    code, out, _ = run(capsys, "check", "data/trials/NCT06196996.yaml")
+    assert code == 0 and "ok (20 criteria" in out
+    code, out, _ = run(capsys, "schema")
+    assert json.loads(out)["title"] == "Trial Explorer trial definition"
+    code, out, _ = run(capsys, "variables", "--format", "csv")
+    assert "hba1c,number,%" in out
+
+
+def test_console_script_has_no_traceback_on_error():
+    result = subprocess.run([sys.executable, "-m", "explorer.cli", "show", "missing.yaml"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr and "missing.yaml" in result.stderr
