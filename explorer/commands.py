@@ -7,3 +7,66 @@ a thin layer of argument parsing.
 from __future__ import annotations
 
 REGISTRARS: list = []
+
+
+def _register_dashboard(sub, add, add_format) -> None:
+    p = add("dashboard", run_dashboard, "serve the dashboard with Voilà (built-in synthetic data by default)")
+    p.add_argument("--port", type=int, default=8866)
+    p.add_argument("--n", type=int, default=None, help="size of the synthetic cohort it opens with (default 10,000)")
+    p.add_argument("--notebook", default=None, help="the notebook to serve (default notebooks/dashboard.ipynb)")
+    p.add_argument("--verbose", action="store_true", help="pass on Voila's log")
+
+
+POOL_READY = "is filled with"  # Voila's log line once the pre-heated kernel has run the notebook
+
+
+def run_dashboard(args) -> int:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from explorer.errors import ExplorerError
+
+    candidates = [Path(args.notebook)] if args.notebook else [
+        Path.cwd() / "notebooks" / "dashboard.ipynb",
+        Path(__file__).resolve().parents[1] / "notebooks" / "dashboard.ipynb",
+    ]
+    notebook = next((p for p in candidates if p.is_file()), None)
+    if notebook is None:
+        raise ExplorerError(f"cannot find the dashboard notebook (looked for {', '.join(map(str, candidates))}); "
+                            "run from the project folder or pass --notebook")
+    root = notebook.resolve().parents[1]  # voila.json lives at the project root and is read from the cwd
+    env = dict(os.environ)
+    if args.n:
+        env["TRIAL_EXPLORER_N"] = str(args.n)
+    url = f"http://127.0.0.1:{args.port}/"
+    print(f"Starting the Trial Explorer dashboard (preparing a kernel with the synthetic cohort)...", flush=True)
+    command = [sys.executable, "-m", "voila", str(notebook.resolve()), f"--port={args.port}", "--no-browser",
+               "--Voila.ip=127.0.0.1"]
+    # Voila answers a page request that arrives while its pre-heated kernel is still running the
+    # notebook with a page whose widgets never connect, so the address is announced only once the
+    # pool is filled (its log line), and Voila's own early "running at" line is not passed on.
+    process = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, bufsize=1)
+    announced = False
+    try:
+        for line in process.stdout:
+            if not announced and POOL_READY in line:
+                print(f"Trial Explorer dashboard: {url}  (Ctrl-C to stop)", flush=True)
+                announced = True
+            elif "Voil" in line and "running at" in line or line.startswith("http://"):
+                continue
+            elif "ERROR" in line or "Traceback" in line or getattr(args, "verbose", False):
+                print(line, end="", file=sys.stderr)
+        return process.wait()
+    except KeyboardInterrupt:
+        process.terminate()
+        return 0
+
+
+REGISTRARS.append(_register_dashboard)
+
+from explorer.registry.command import register as _register_import  # noqa: E402
+
+REGISTRARS.append(_register_import)

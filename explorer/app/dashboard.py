@@ -1,0 +1,125 @@
+"""The dashboard: builds the state and the views and wires them, all in one place.
+
+The notebook Voilà serves only does `Dashboard().show()` (notebooks/dashboard.ipynb).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import ipywidgets as w
+from IPython.display import HTML, display
+
+from explorer.app.scenario import DataSource, Scenario
+from explorer.app.state import ExplorerState
+from explorer.app.views import (
+    BaselineView, CriteriaPanel, DataPanel, ExportPanel, FunnelView, ImpactView, OverlapView, ScenarioPanel,
+    SummaryBar, TrialPicker, guarded,
+)
+from explorer.app.widgets import STYLE, UrlSync
+
+# Size of the built-in synthetic cohort the dashboard opens with (TRIAL_EXPLORER_N overrides it)
+DEFAULT_N = 10_000
+
+
+def initial_scenario() -> Scenario:
+    """The scenario to open: the page address (QUERY_STRING, when Voilà passes it) or the defaults."""
+    n = int(os.environ.get("TRIAL_EXPLORER_N", DEFAULT_N))
+    query = os.environ.get("QUERY_STRING", "")
+    default = Scenario(data=DataSource("synthetic", "t1d", n, 0))
+    if query.strip():
+        try:
+            return Scenario.from_query(query)
+        except Exception:
+            return default
+    return default
+
+
+class Dashboard(w.VBox):
+    """Header with the eligible count, then tabs: eligibility, impact, overlap, baseline, outcomes, data, export."""
+
+    def __init__(self, state: ExplorerState | None = None, *, scenario: Scenario | None = None):
+        self.state = state or ExplorerState(scenario or initial_scenario())
+        s = self.state
+        self.summary = SummaryBar(s)
+        self.trial_picker = TrialPicker(s)
+        self.criteria = CriteriaPanel(s)
+        self.funnel = FunnelView(s)
+        self.impact = ImpactView(s)
+        self.overlap = OverlapView(s)
+        self.baseline = BaselineView(s)
+        self.data = DataPanel(s)
+        self.export = ExportPanel(s)
+        self.scenario_panel = ScenarioPanel(s)
+        self.url = UrlSync()
+        self.outcomes = _outcome_panel(s)
+
+        self._views = [self.summary, self.trial_picker, self.criteria, self.funnel, self.impact, self.overlap,
+                       self.baseline, self.data, self.export, self.scenario_panel]
+        if self.outcomes is not None:
+            self._views.append(self.outcomes)
+        eligibility = w.HBox([self.criteria, self.funnel], layout=w.Layout(align_items="flex-start"))
+        self.criteria.layout = w.Layout(width="46%", min_width="420px", margin="0 12px 0 0")
+        self.funnel.layout = w.Layout(flex="1 1 auto", min_width="420px")
+        tabs = [("Eligibility", eligibility), ("Impact", self.impact), ("Overlap", self.overlap),
+                ("Baseline", self.baseline)]
+        if self.outcomes is not None:
+            tabs.append(("Outcomes", self.outcomes))
+        tabs += [("Data", self.data), ("Export & scenario", w.VBox([self.export, self.scenario_panel]))]
+        self.tabs = w.Tab(children=[t[1] for t in tabs], titles=[t[0] for t in tabs])
+
+        # --- wiring: the state drives the views; the page address follows the scenario -----------
+        # Overlap and baseline are redrawn only while their tab is open (they cost the most).
+        self._lazy_views = {self.overlap, self.baseline}
+        s.observe(lambda _: self.refresh(), "revision")
+        self.tabs.observe(lambda _: self.refresh_visible(), "selected_index")
+        s.observe(lambda _: self.summary.show_error(), "error")
+        s.observe(lambda _: self.summary.show_busy(), "busy")
+        s.observe(lambda _: setattr(self.url, "query", s.scenario.to_query()), "revision")
+        self.url.observe(self._opened_with, "initial_query")
+
+        super().__init__([w.HTML(STYLE), self.summary, self.trial_picker, self.tabs, self.url])
+        self.add_class("te-app")
+        self.refresh()
+        self.url.query = s.scenario.to_query()
+
+    def _opened_with(self, change) -> None:
+        query = change["new"]
+        if query and query != self.state.scenario.to_query():
+            guarded(self.state, lambda: self.state.restore(query))
+
+    def refresh(self) -> None:
+        visible = self.tabs.children[self.tabs.selected_index or 0]
+        for view in self._views:
+            if view in self._lazy_views and view is not visible:
+                view.stale = True
+                continue
+            guarded(self.state, view.refresh)
+
+    def refresh_visible(self) -> None:
+        visible = self.tabs.children[self.tabs.selected_index or 0]
+        if getattr(visible, "stale", False):
+            visible.stale = False
+            guarded(self.state, visible.refresh)
+
+    def show(self) -> Dashboard:
+        display(self)
+        return self
+
+
+def _outcome_panel(state: ExplorerState):
+    try:
+        from explorer.app.outcome_view import OutcomePanel
+    except ImportError:
+        return None
+    return OutcomePanel(state)
+
+
+def notebook_path() -> Path:
+    """The dashboard notebook Voilà serves (in a source checkout)."""
+    return Path(__file__).resolve().parents[2] / "notebooks" / "dashboard.ipynb"
+
+
+def show_message(text: str) -> None:
+    display(HTML(f"<p>{text}</p>"))

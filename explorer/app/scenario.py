@@ -1,0 +1,176 @@
+"""A scenario: everything a researcher chose in the dashboard, as plain data.
+
+Trial, data source, enabled criteria, funnel order, threshold changes, unknown policies and
+small-cell protection. It round-trips through JSON (save / restore) and through a readable page
+address (`?trial=NCT06196996&data=synthetic:t1d:10000:0&off=E7&set=I2.hba1c_min:8`), so a link
+reopens the same view. No widgets, no I/O.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from urllib.parse import parse_qs, quote, urlencode
+
+from explorer.errors import DefinitionError
+
+POPULATIONS = ("t1d", "t2d")
+POLICIES = ("unknown", "pass", "fail")
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Synthetic (population, n, seed) or a file/folder path the loaders read."""
+
+    kind: str = "synthetic"  # "synthetic" | "path"
+    population: str = "t1d"
+    n: int = 10_000
+    seed: int = 0
+    path: str = ""
+
+    def validate(self) -> DataSource:
+        if self.kind == "synthetic":
+            if self.population not in POPULATIONS:
+                raise DefinitionError(f"population {self.population!r}; use one of {list(POPULATIONS)}",
+                                      field="data")
+            if not 1 <= self.n <= 10_000_000:
+                raise DefinitionError(f"synthetic size {self.n}; use 1 to 10,000,000 subjects", field="data")
+        elif self.kind == "path":
+            if not self.path:
+                raise DefinitionError("a data path is needed", field="data")
+        else:
+            raise DefinitionError(f"data source kind {self.kind!r}; use synthetic or path", field="data")
+        return self
+
+    def to_text(self) -> str:
+        if self.kind == "synthetic":
+            return f"synthetic:{self.population}:{self.n}:{self.seed}"
+        return f"path:{self.path}"
+
+    @classmethod
+    def from_text(cls, text: str) -> DataSource:
+        kind, _, rest = text.partition(":")
+        if kind == "synthetic":
+            parts = rest.split(":")
+            try:
+                population = parts[0] or "t1d"
+                n = int(parts[1]) if len(parts) > 1 and parts[1] else 10_000
+                seed = int(parts[2]) if len(parts) > 2 and parts[2] else 0
+            except ValueError:
+                raise DefinitionError(f"cannot read data source {text!r}; expected synthetic:POPULATION:N:SEED",
+                                      field="data") from None
+            return cls("synthetic", population, n, seed).validate()
+        if kind == "path":
+            return cls("path", path=rest).validate()
+        raise DefinitionError(f"cannot read data source {text!r}; expected synthetic:... or path:...", field="data")
+
+    def describe(self) -> str:
+        if self.kind == "synthetic":
+            return f"synthetic {self.population.upper()} clinic population, {self.n:,} subjects (seed {self.seed})"
+        return self.path
+
+
+@dataclass(frozen=True)
+class Scenario:
+    trial: str = "NCT06196996"
+    data: DataSource = field(default_factory=DataSource)
+    disabled: tuple[str, ...] = ()
+    order: tuple[str, ...] = ()                          # empty: the trial's order
+    settings: tuple[tuple[str, str, float], ...] = ()    # (criterion, parameter, value) changed from the file
+    policies: tuple[tuple[str, str], ...] = ()           # (criterion, unknown policy) changed from the file
+    min_cell: int = 0                                    # 0: no small-cell protection
+
+    # --- edits (each returns a new scenario) ---------------------------------------------------
+    def with_enabled(self, criterion: str, on: bool) -> Scenario:
+        disabled = [c for c in self.disabled if c != criterion] + ([] if on else [criterion])
+        return replace(self, disabled=tuple(disabled))
+
+    def with_setting(self, criterion: str, parameter: str, value: float) -> Scenario:
+        kept = [s for s in self.settings if (s[0], s[1]) != (criterion, parameter)]
+        return replace(self, settings=tuple(kept + [(criterion, parameter, float(value))]))
+
+    def with_policy(self, criterion: str, policy: str) -> Scenario:
+        if policy not in POLICIES:
+            raise DefinitionError(f"unknown policy {policy!r}; use one of {list(POLICIES)}", criterion=criterion)
+        kept = [p for p in self.policies if p[0] != criterion]
+        return replace(self, policies=tuple(kept + [(criterion, policy)]))
+
+    # --- JSON ----------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["settings"] = [list(s) for s in self.settings]
+        data["policies"] = [list(p) for p in self.policies]
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Scenario:
+        if not isinstance(data, dict):
+            raise DefinitionError("a scenario must be a JSON object")
+        unknown = set(data) - {f for f in cls.__dataclass_fields__}
+        if unknown:
+            raise DefinitionError(f"unknown scenario fields {sorted(unknown)}")
+        try:
+            source = data.get("data") or {}
+            return cls(
+                trial=str(data.get("trial", cls.trial)),
+                data=DataSource(**source).validate() if isinstance(source, dict) else DataSource.from_text(source),
+                disabled=tuple(str(c) for c in data.get("disabled", ())),
+                order=tuple(str(c) for c in data.get("order", ())),
+                settings=tuple((str(c), str(p), float(v)) for c, p, v in data.get("settings", ())),
+                policies=tuple((str(c), str(p)) for c, p in data.get("policies", ())),
+                min_cell=int(data.get("min_cell", 0)),
+            )
+        except (TypeError, ValueError) as err:
+            raise DefinitionError(f"cannot read the scenario: {err}") from None
+
+    @classmethod
+    def from_json(cls, text: str) -> Scenario:
+        try:
+            return cls.from_dict(json.loads(text))
+        except json.JSONDecodeError as err:
+            raise DefinitionError(f"the scenario is not valid JSON (line {err.lineno}): {err.msg}") from None
+
+    # --- page address --------------------------------------------------------------------------
+    def to_query(self) -> str:
+        """A readable query string; defaults are left out so links stay short."""
+        query: list[tuple[str, str]] = [("trial", self.trial), ("data", self.data.to_text())]
+        if self.disabled:
+            query.append(("off", ",".join(self.disabled)))
+        if self.order:
+            query.append(("order", ",".join(self.order)))
+        for criterion, parameter, value in self.settings:
+            query.append(("set", f"{criterion}.{parameter}:{value:g}"))
+        for criterion, policy in self.policies:
+            query.append(("unknown", f"{criterion}:{policy}"))
+        if self.min_cell:
+            query.append(("min_cell", str(self.min_cell)))
+        return urlencode(query, quote_via=quote, safe=":,./")
+
+    @classmethod
+    def from_query(cls, query: str) -> Scenario:
+        params = parse_qs(query.lstrip("?"), keep_blank_values=False)
+
+        def one(name: str, default: str = "") -> str:
+            return params.get(name, [default])[-1]
+
+        def listed(name: str) -> tuple[str, ...]:
+            return tuple(x for value in params.get(name, []) for x in value.split(",") if x)
+
+        try:
+            settings = []
+            for item in params.get("set", []):
+                target, _, value = item.rpartition(":")
+                criterion, _, parameter = target.partition(".")
+                settings.append((criterion, parameter, float(value)))
+            policies = [tuple(item.split(":", 1)) for item in params.get("unknown", [])]
+            return cls(
+                trial=one("trial", cls.trial),
+                data=DataSource.from_text(one("data")) if "data" in params else DataSource(),
+                disabled=listed("off"), order=listed("order"), settings=tuple(settings),
+                policies=tuple((c, p) for c, p in policies), min_cell=int(one("min_cell", "0")),
+            )
+        except ValueError as err:
+            raise DefinitionError(f"cannot read the page address: {err}") from None

@@ -1,0 +1,479 @@
+"""Thin views over ExplorerState: each is a VBox generated from the trial, calling the state's methods.
+
+Views hold no results of their own; `refresh()` redraws from the state, and dashboard.py decides
+when. Every control is built by one loop over the trial's criteria (no hand-written blocks).
+"""
+
+from __future__ import annotations
+
+import html
+import tempfile
+from pathlib import Path
+
+import ipywidgets as w
+import pandas as pd
+import plotly.graph_objects as go
+from IPython.display import display
+
+from explorer.app.scenario import DataSource
+from explorer.app.state import ExplorerState
+from explorer.app.widgets import download_link, html_table
+from explorer.engine import format_baseline
+from explorer.errors import ExplorerError
+from explorer.plots.eligibility import consort_figure, funnel_figure, overlap_figure, shapley_figure
+
+POLICY_OPTIONS = [("unknown: keep as unknown", "unknown"), ("unknown: count as pass", "pass"),
+                  ("unknown: count as fail", "fail")]
+
+
+def guarded(state: ExplorerState, action):
+    """Run a view callback; anything unexpected becomes a readable message, never a dead widget."""
+    try:
+        action()
+    except ExplorerError as err:
+        state.error = str(err)
+    except Exception as err:  # a bug: say so in the page instead of a traceback in the log
+        state.error = f"Something went wrong ({type(err).__name__}: {err}). The previous results are kept."
+
+
+class FigureOutput(w.Output):
+    """Shows a plotly figure; a new figure replaces the old one without flicker (wait=True)."""
+
+    def show(self, fig: go.Figure) -> None:
+        with self:
+            self.clear_output(wait=True)
+            display(fig)
+
+
+# --- header ---------------------------------------------------------------------------------------
+
+class SummaryBar(w.VBox):
+    """Trial title, the current eligible count (always visible), status and errors."""
+
+    def __init__(self, state: ExplorerState):
+        self._state = state
+        self._title = w.HTML()
+        self._counts = w.HTML(layout=w.Layout(margin="4px 0"))
+        self._error = w.HTML()
+        self._busy = w.HTML()
+        super().__init__([self._title, w.HBox([self._counts, self._busy]), self._error])
+        self.add_class("te-summary")
+
+    def refresh(self) -> None:
+        s = self._state
+        trial = s.trial
+        self._title.value = (f"<p class='te-title'>{html.escape(trial.id)}: {html.escape(trial.title)}</p>"
+                             f"<p class='te-subtitle'>{html.escape(s.scenario.data.describe())}"
+                             f"{' &middot; small cells &lt; ' + str(s.scenario.min_cell) + ' suppressed' if s.scenario.min_cell else ''}"
+                             f"</p>")
+        counts = s.counts
+
+        def shown(key: str) -> str:
+            value = counts[key]
+            k = s.scenario.min_cell
+            return f"&lt;{k}" if k and 0 < value < k else f"{value:,}"
+
+        self._counts.value = (
+            f"<span class='te-count' data-testid='eligible-count'>eligible <b>{shown('eligible')}</b></span>"
+            f"<span class='te-count possibly'>possibly eligible (missing data) <b>{shown('possibly_eligible')}</b></span>"
+            f"<span class='te-count screened'>screened <b>{shown('screened')}</b></span>"
+            f"<span class='te-muted'>updated in {s.last_update_ms:.0f} ms</span>")
+        self.show_error()
+
+    def show_error(self) -> None:
+        error = self._state.error
+        self._error.value = f"<div class='te-error' role='alert'>{html.escape(error)}</div>" if error else ""
+
+    def show_busy(self) -> None:
+        self._busy.value = "<span class='te-muted'>working&hellip;</span>" if self._state.busy else ""
+
+
+# --- criteria panel -------------------------------------------------------------------------------
+
+class CriterionRow(w.VBox):
+    """One criterion: on/off, its text, its threshold controls with units and ranges, its unknown policy."""
+
+    def __init__(self, state: ExplorerState, criterion_id: str):
+        self._state, self.criterion_id = state, criterion_id
+        criterion = state.trial.criterion(criterion_id)
+        self._toggle = w.Checkbox(value=state.enabled(criterion_id), indent=False,
+                                  description=f"{criterion.id} {criterion.display_label}",
+                                  layout=w.Layout(width="auto", flex="1 1 auto"))
+        self._toggle.observe(lambda ch: guarded(state, lambda: state.toggle(criterion_id, ch["new"])), "value")
+        up = w.Button(icon="arrow-up", tooltip=f"move {criterion.id} up the funnel", layout=w.Layout(width="32px"))
+        down = w.Button(icon="arrow-down", tooltip=f"move {criterion.id} down the funnel",
+                        layout=w.Layout(width="32px"))
+        up.on_click(lambda _: guarded(state, lambda: state.move(criterion_id, -1)))
+        down.on_click(lambda _: guarded(state, lambda: state.move(criterion_id, +1)))
+        badge = (f"<span class='te-badge {criterion.kind}'>{'IN' if criterion.kind == 'inclusion' else 'EX'}</span>"
+                 + ("" if criterion.computable else
+                    f"<span class='te-badge assumed'>not computable: assumed {criterion.assumption}</span>"))
+        header = w.HBox([w.HTML(badge, layout=w.Layout(width="auto")), self._toggle, up, down],
+                        layout=w.Layout(align_items="center", flex="0 0 auto"))
+        text = w.HTML(f"<div class='te-criterion-text' title='{html.escape(criterion.text)}'>"
+                      f"{html.escape(' '.join(criterion.text.split()))}"
+                      + (f"<br><code>{html.escape(criterion.expression)}</code>" if criterion.computable else "")
+                      + "</div>")
+        self._inputs: dict[str, w.BoundedFloatText] = {}
+        controls = []
+        for name, parameter in criterion.parameters.items():
+            label = parameter.label or name
+            unit = parameter.unit or ("x ULN" if "uln" in name else "")
+            step = parameter.step or (parameter.max - parameter.min) / 100
+            box = w.BoundedFloatText(value=parameter.value, min=parameter.min, max=parameter.max, step=step,
+                                     description=f"{criterion.id} {label}", style={"description_width": "initial"},
+                                     layout=w.Layout(width="290px"))
+            slider = w.FloatSlider(value=parameter.value, min=parameter.min, max=parameter.max, step=step,
+                                   readout=False, continuous_update=False, layout=w.Layout(width="150px"),
+                                   description_allow_html=False)
+            w.jslink((slider, "value"), (box, "value"))  # the browser keeps them in step; the kernel hears once
+            box.observe(lambda ch, n=name: guarded(state, lambda: state.set_parameter(criterion_id, n, ch["new"])),
+                        "value")
+            self._inputs[name] = box
+            controls.append(w.HBox([box, slider, w.HTML(f"<span class='te-muted'>{html.escape(unit)} "
+                                                        f"(allowed {parameter.min:g}&ndash;{parameter.max:g})</span>")],
+                                   layout=w.Layout(margin="0 0 0 22px", align_items="center")))
+        children = [header, text, *controls]
+        self._policy = None
+        if criterion.computable:
+            self._policy = w.Dropdown(options=POLICY_OPTIONS, value=state.policy(criterion_id),
+                                      description=f"{criterion.id} missing data", style={"description_width": "initial"},
+                                      layout=w.Layout(width="330px", margin="0 0 0 22px"))
+            self._policy.observe(lambda ch: guarded(state, lambda: state.set_policy(criterion_id, ch["new"])),
+                                 "value")
+            children.append(self._policy)
+        # rows keep their natural height inside the scrolling list (flex items shrink by default)
+        super().__init__(children, layout=w.Layout(border_bottom="1px solid #eee", padding="4px 0",
+                                                   flex="0 0 auto", overflow="visible"))
+
+    def sync(self) -> None:
+        """Show the state's values (after a restore) without triggering callbacks that change nothing."""
+        s = self._state
+        if self._toggle.value != s.enabled(self.criterion_id):
+            self._toggle.value = s.enabled(self.criterion_id)
+        current = s.trial.criterion(self.criterion_id)
+        for name, box in self._inputs.items():
+            value = current.parameters[name].value
+            if box.value != value:
+                box.value = value
+        if self._policy is not None and self._policy.value != s.policy(self.criterion_id):
+            self._policy.value = s.policy(self.criterion_id)
+
+
+class CriteriaPanel(w.VBox):
+    """The criteria of the current trial in funnel order, generated from the trial."""
+
+    def __init__(self, state: ExplorerState):
+        self._state = state
+        self._rows: dict[str, CriterionRow] = {}
+        self._key = None
+        self._all_on = w.Button(description="enable all", layout=w.Layout(width="auto"))
+        self._computable_only = w.Button(description="computable only", layout=w.Layout(width="auto"),
+                                         tooltip="switch off the criteria the data cannot decide")
+        self._all_on.on_click(lambda _: guarded(state, self._enable_all))
+        self._computable_only.on_click(lambda _: guarded(state, self._only_computable))
+        self._list = w.VBox(layout=w.Layout(max_height="760px", overflow_y="auto"))
+        super().__init__([w.HTML("<b>Criteria</b> <span class='te-muted'>(toggle, edit thresholds, reorder)</span>"),
+                          w.HBox([self._all_on, self._computable_only]), self._list])
+
+    def _enable_all(self) -> None:
+        from dataclasses import replace
+        self._state.apply(replace(self._state.scenario, disabled=()))
+
+    def _only_computable(self) -> None:
+        from dataclasses import replace
+        off = tuple(c.id for c in self._state.trial.criteria if not c.computable)
+        self._state.apply(replace(self._state.scenario, disabled=off))
+
+    def refresh(self) -> None:
+        s = self._state
+        key = (s.base_trial.id, id(s.base_trial), tuple(s.order))
+        if key != self._key:  # a new trial or a new order: rebuild the rows (kept for reuse)
+            if self._key is None or self._key[:2] != key[:2]:
+                self._rows = {}
+            for cid in s.order:
+                if cid not in self._rows:
+                    self._rows[cid] = CriterionRow(s, cid)
+            self._list.children = [self._rows[cid] for cid in s.order]
+            self._key = key
+        for row in self._rows.values():
+            row.sync()
+
+
+# --- results ---------------------------------------------------------------------------------------
+
+def _pct(value) -> str:
+    return "&ndash;" if pd.isna(value) else f"{value:.1f}%"
+
+
+class FunnelView(w.VBox):
+    """The attrition funnel: a figure with exact counts, and the same numbers as a table."""
+
+    def __init__(self, state: ExplorerState):
+        self._state = state
+        self._figure = FigureOutput()
+        self._table = w.HTML()
+        super().__init__([w.HTML("<b>Attrition funnel</b> <span class='te-muted'>subjects remaining after each "
+                                 "enabled criterion, in order; lighter: status unknown (missing data)</span>"),
+                          self._figure, self._table])
+
+    def refresh(self) -> None:
+        s = self._state
+        funnel = s.protected(s.funnel)
+        self._figure.show(funnel_figure(funnel, min_cell=s.scenario.min_cell))
+        rows = []
+        for r in funnel.itertuples(index=False):
+            rows.append({
+                "step": r.step, "criterion": "" if r.criterion is None else r.criterion, "label": r.label,
+                "remaining": r.remaining, "% of screened": _pct(r.remaining_pct_start),
+                "% of previous": _pct(r.remaining_pct_previous), "excluded here": r.excluded,
+                "eligible": r.eligible, "possibly eligible": r.possibly_eligible, "counting unknowns as": r.policy or "",
+            })
+        table = pd.DataFrame(rows)
+        self._table.value = html_table(table).replace("<td>&lt;", "<td>&lt;")
+
+
+class ImpactView(w.VBox):
+    """Per criterion: failing, unknown, excluded by it alone, eligible if removed, Shapley share."""
+
+    def __init__(self, state: ExplorerState):
+        self._state = state
+        self._table = w.HTML()
+        self._figure = FigureOutput()
+        super().__init__([
+            w.HTML("<b>Per-criterion impact</b> <span class='te-muted'>excluded alone = eligible if only this "
+                   "criterion were dropped; Shapley = its fair share of all exclusions</span>"),
+            self._table, self._figure])
+
+    def refresh(self) -> None:
+        s = self._state
+        impact = s.protected(s.impact)
+        shapley = s.protected(s.shapley).set_index("criterion")
+        table = pd.DataFrame({
+            "criterion": impact["criterion"], "label": impact["label"], "failing": impact["failing"],
+            "unknown": impact["unknown"], "excluded alone": impact["excluded_alone"],
+            "eligible if removed": impact["eligible_if_removed"],
+            "eligible if unknowns pass": impact["eligible_if_unknown_pass"],
+            "Shapley share of exclusions": [shapley["excluded_share"].get(c) for c in impact["criterion"]],
+        })
+        self._table.value = html_table(table)
+        self._figure.show(shapley_figure(s.protected(s.shapley)))
+
+
+class OverlapView(w.VBox):
+    def __init__(self, state: ExplorerState):
+        self._state = state
+        self._figure = FigureOutput()
+        self._table = w.HTML()
+        super().__init__([w.HTML("<b>Overlap of exclusions</b> <span class='te-muted'>subjects per exact "
+                                 "combination of failed criteria, largest first</span>"),
+                          self._figure, self._table])
+
+    def refresh(self) -> None:
+        s = self._state
+        overlap = s.protected(s.overlap)
+        self._figure.show(overlap_figure(overlap, min_cell=s.scenario.min_cell))
+        shown = overlap[overlap["size"] > 0].head(30)
+        self._table.value = html_table(pd.DataFrame({
+            "failed criteria": shown["label"], "criteria": shown["size"], "subjects": shown["count"],
+            "% of screened": [_pct(v) for v in shown["pct_screened"]],
+            "% of excluded": [_pct(v) for v in shown["pct_excluded"]]}))
+
+
+class BaselineView(w.VBox):
+    def __init__(self, state: ExplorerState):
+        self._state = state
+        self._table = w.HTML()
+        super().__init__([w.HTML("<b>Baseline characteristics</b> <span class='te-muted'>eligible pool "
+                                 "against the screened population (table 1)</span>"), self._table])
+
+    def refresh(self) -> None:
+        s = self._state
+        if s.baseline is None:
+            self._table.value = "<p class='te-muted'>not computed</p>"
+            return
+        self._table.value = html_table(format_baseline(s.protected(s.baseline)))
+
+
+# --- trial and data -----------------------------------------------------------------------------
+
+def _save_upload(upload: w.FileUpload) -> list[Path]:
+    folder = Path(tempfile.mkdtemp(prefix="trial-explorer-upload-"))
+    paths = []
+    for item in upload.value:
+        path = folder / Path(item["name"]).name
+        path.write_bytes(bytes(item["content"]))
+        paths.append(path)
+    return paths
+
+
+class TrialPicker(w.HBox):
+    def __init__(self, state: ExplorerState):
+        self._state = state
+        self._dropdown = w.Dropdown(options=state.trial_choices, value=state.trial.id, description="Trial",
+                                    layout=w.Layout(width="260px"))
+        self._dropdown.observe(lambda ch: guarded(state, lambda: self._switch(ch["new"])), "value")
+        self._path = w.Text(placeholder="path/to/trial.yaml", description="or file",
+                            layout=w.Layout(width="320px"))
+        open_button = w.Button(description="Open trial file")
+        open_button.on_click(lambda _: guarded(state, lambda: state.add_trial_file(self._path.value.strip())))
+        self._upload = w.FileUpload(accept=".yaml,.yml,.json", description="Upload trial", multiple=False)
+        self._upload.observe(lambda ch: guarded(state, self._uploaded), "value")
+        super().__init__([self._dropdown, self._path, open_button, self._upload],
+                         layout=w.Layout(flex_flow="row wrap", align_items="center"))
+
+    def _switch(self, trial_id: str) -> None:
+        if trial_id and trial_id != self._state.trial.id:
+            self._state.select_trial(trial_id)
+
+    def _uploaded(self) -> None:
+        if self._upload.value:
+            paths = _save_upload(self._upload)
+            self._state.add_trial_file(paths[0])
+
+    def refresh(self) -> None:
+        s = self._state
+        if tuple(self._dropdown.options) != tuple(s.trial_choices):
+            self._dropdown.options = s.trial_choices
+        if self._dropdown.value != s.trial.id:
+            self._dropdown.value = s.trial.id
+
+
+class DataPanel(w.VBox):
+    """Synthetic population (size, seed) or a real dataset (path or upload)."""
+
+    def __init__(self, state: ExplorerState):
+        self._state = state
+        data = state.scenario.data
+        self._population = w.Dropdown(options=[("type 1 diabetes clinic", "t1d"), ("type 2 diabetes clinic", "t2d")],
+                                      value=data.population, description="Population")
+        self._n = w.BoundedIntText(value=data.n, min=10, max=10_000_000, step=1000, description="Subjects")
+        self._seed = w.IntText(value=data.seed, description="Seed")
+        generate = w.Button(description="Use synthetic data", button_style="primary")
+        generate.on_click(lambda _: guarded(state, lambda: state.select_data(DataSource(
+            "synthetic", self._population.value, int(self._n.value), int(self._seed.value)))))
+        self._path = w.Text(placeholder="file or folder: CSV/Parquet, SDTM (dm.xpt ...), OMOP, CGM",
+                            description="Path", layout=w.Layout(width="520px"))
+        load = w.Button(description="Load real data")
+        load.on_click(lambda _: guarded(state, lambda: state.select_data(DataSource("path", path=self._path.value.strip()))))
+        self._upload = w.FileUpload(accept=".csv,.parquet,.xpt,.zip,.yaml,.xlsx,.txt", multiple=True,
+                                    description="Upload data")
+        self._upload.observe(lambda ch: guarded(state, self._uploaded), "value")
+        super().__init__([
+            w.HTML("<b>Synthetic cohort</b> <span class='te-muted'>(seeded, realistic clinic population)</span>"),
+            w.HBox([self._population, self._n, self._seed, generate], layout=w.Layout(flex_flow="row wrap")),
+            w.HTML("<b>Real data</b> <span class='te-muted'>(a file or folder the loaders read; see docs/data.md)</span>"),
+            w.HBox([self._path, load, self._upload], layout=w.Layout(flex_flow="row wrap")),
+        ])
+
+    def _uploaded(self) -> None:
+        if self._upload.value:
+            paths = _save_upload(self._upload)
+            target = paths[0] if len(paths) == 1 else paths[0].parent
+            self._state.select_data(DataSource("path", path=str(target)))
+
+    def refresh(self) -> None:
+        data = self._state.scenario.data
+        if data.kind == "synthetic":
+            for widget, value in ((self._population, data.population), (self._n, data.n), (self._seed, data.seed)):
+                if widget.value != value:
+                    widget.value = value
+        elif self._path.value != data.path:
+            self._path.value = data.path
+
+
+# --- export and scenario --------------------------------------------------------------------------
+
+class ExportPanel(w.VBox):
+    """Downloads of the edited trial, tables, eligible ids, figures and the CONSORT diagram."""
+
+    def __init__(self, state: ExplorerState):
+        self._state = state
+        self._min_cell = w.BoundedIntText(value=state.scenario.min_cell, min=0, max=1000,
+                                          description="Suppress counts below (0 = off)",
+                                          style={"description_width": "initial"})
+        self._min_cell.observe(lambda ch: guarded(state, lambda: state.set_min_cell(ch["new"])), "value")
+        self._links = w.HTML()
+        buttons = []
+        for label, action in (
+            ("Trial definition (YAML)", self._trial_yaml), ("Funnel (CSV)", lambda: self._table("funnel")),
+            ("Impact (CSV)", lambda: self._table("impact")), ("Shapley (CSV)", lambda: self._table("shapley")),
+            ("Overlap (CSV)", lambda: self._table("overlap")), ("Eligible subject ids (CSV)", self._ids),
+            ("Funnel figure (HTML)", lambda: self._figure("funnel", "html")),
+            ("Funnel figure (PNG)", lambda: self._figure("funnel", "png")),
+            ("CONSORT diagram (PNG)", lambda: self._figure("consort", "png")),
+            ("CONSORT diagram (HTML)", lambda: self._figure("consort", "html")),
+        ):
+            button = w.Button(description=label, layout=w.Layout(width="auto"))
+            button.on_click(lambda _, a=action: guarded(state, a))
+            buttons.append(button)
+        super().__init__([
+            w.HTML("<b>Small-cell protection</b> <span class='te-muted'>for results from real patient data: "
+                   "counts between 1 and the threshold are shown as &lt;k everywhere, exports included</span>"),
+            self._min_cell,
+            w.HTML("<b>Export</b>"), w.HBox(buttons, layout=w.Layout(flex_flow="row wrap")), self._links])
+
+    def _offer(self, content, filename: str, mime: str) -> None:
+        self._links.value = download_link(content, filename, mime)
+
+    def _stem(self) -> str:
+        return f"{self._state.trial.id}"
+
+    def _trial_yaml(self) -> None:
+        self._offer(self._state.export_trial_yaml(), f"{self._stem()}_edited.yaml", "application/x-yaml")
+
+    def _table(self, name: str) -> None:
+        self._offer(self._state.export_table_csv(name), f"{self._stem()}_{name}.csv", "text/csv")
+
+    def _ids(self) -> None:
+        self._offer(self._state.export_eligible_ids_csv(), f"{self._stem()}_eligible_ids.csv", "text/csv")
+
+    def _figure(self, which: str, fmt: str) -> None:
+        s = self._state
+        funnel = s.protected(s.funnel)
+        fig = (funnel_figure(funnel, min_cell=s.scenario.min_cell, title=f"{s.trial.id} attrition funnel")
+               if which == "funnel" else consort_figure(funnel, trial_id=s.trial.id, min_cell=s.scenario.min_cell))
+        if fmt == "html":
+            self._offer(fig.to_html(include_plotlyjs=True, full_html=True), f"{self._stem()}_{which}.html", "text/html")
+        else:
+            try:
+                png = fig.to_image(format="png", width=1100, scale=1)
+            except Exception as err:  # kaleido needs a Chromium; say what to do instead
+                raise ExplorerError(f"PNG export failed ({err}); install chromium or export HTML") from None
+            self._offer(png, f"{self._stem()}_{which}.png", "image/png")
+
+    def refresh(self) -> None:
+        if self._min_cell.value != self._state.scenario.min_cell:
+            self._min_cell.value = self._state.scenario.min_cell
+
+
+class ScenarioPanel(w.VBox):
+    """Save and restore the whole scenario; the page address always reflects it."""
+
+    def __init__(self, state: ExplorerState):
+        self._state = state
+        self._link = w.HTML()
+        self._paste = w.Textarea(placeholder="paste a saved scenario (JSON) or a dashboard link / query",
+                                 layout=w.Layout(width="640px", height="80px"))
+        restore = w.Button(description="Restore scenario")
+        restore.on_click(lambda _: guarded(state, self._restore))
+        save = w.Button(description="Save scenario (JSON)")
+        save.on_click(lambda _: guarded(state, self._save))
+        self._download = w.HTML()
+        super().__init__([w.HTML("<b>Scenario</b> <span class='te-muted'>trial, data, enabled criteria, order, "
+                                 "thresholds, policies</span>"), self._link, w.HBox([save, self._download]),
+                          self._paste, restore])
+
+    def _save(self) -> None:
+        self._download.value = download_link(self._state.scenario.to_json(), f"{self._state.trial.id}_scenario.json",
+                                             "application/json")
+
+    def _restore(self) -> None:
+        text = self._paste.value.strip()
+        if "?" in text and not text.startswith("{"):
+            text = text.split("?", 1)[1]
+        self._state.restore(text)
+
+    def refresh(self) -> None:
+        query = self._state.scenario.to_query()
+        self._link.value = f"<span class='te-muted'>link to this view:</span> <code>?{html.escape(query)}</code>"

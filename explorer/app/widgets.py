@@ -1,0 +1,96 @@
+"""Small widget helpers: the page-address sync widget, download links, HTML tables."""
+
+from __future__ import annotations
+
+import base64
+import html
+
+import anywidget
+import pandas as pd
+import traitlets
+
+
+class UrlSync(anywidget.AnyWidget):
+    """Keeps the browser's address in step with the scenario, and reports the address it was opened with.
+
+    `initial_query` arrives from the browser when the widget is first shown (so a shared link reopens its
+    view, also with preheated Voilà kernels, where the kernel cannot see the request); setting `query`
+    rewrites the address bar without reloading the page.
+    """
+
+    _esm = """
+    function render({ model, el }) {
+      el.style.display = "none";
+      if (!model.get("initial_query_sent")) {
+        model.set("initial_query", window.location.search.replace(/^\\?/, ""));
+        model.set("initial_query_sent", true);
+        model.save_changes();
+      }
+      const write = () => {
+        const q = model.get("query");
+        if (!q) return;
+        const url = window.location.pathname + "?" + q + window.location.hash;
+        try { window.history.replaceState(null, "", url); } catch (e) { /* sandboxed frame */ }
+      };
+      model.on("change:query", write);
+    }
+    export default { render };
+    """
+    query = traitlets.Unicode("").tag(sync=True)
+    initial_query = traitlets.Unicode("").tag(sync=True)
+    initial_query_sent = traitlets.Bool(False).tag(sync=True)
+
+
+def download_link(content: str | bytes, filename: str, mime: str, label: str | None = None) -> str:
+    """An <a download> link carrying the file as a data URI (works in JupyterLab and Voilà alike)."""
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    encoded = base64.b64encode(data).decode("ascii")
+    text = html.escape(label or f"Download {filename}")
+    return (f'<a class="te-download" download="{html.escape(filename)}" href="data:{mime};base64,{encoded}">'
+            f"{text}</a> <span class='te-muted'>({len(data):,} bytes)</span>")
+
+
+def html_table(frame: pd.DataFrame, *, classes: str = "te-table", numeric_digits: int = 1,
+               max_rows: int = 200) -> str:
+    """A compact HTML table: integers with thousands separators, NA shown as given by the caller."""
+    def fmt(value) -> str:
+        if value is None or (not isinstance(value, (str, tuple)) and pd.isna(value)):
+            return "&ndash;"
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if isinstance(value, int) or (hasattr(value, "is_integer") and float(value).is_integer() and abs(value) > 100):
+            return f"{int(value):,}"
+        if isinstance(value, float):
+            return f"{value:,.{numeric_digits}f}"
+        return html.escape(str(value))
+
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    rows = []
+    for row in frame.head(max_rows).itertuples(index=False):
+        rows.append("<tr>" + "".join(f"<td>{fmt(v)}</td>" for v in row) + "</tr>")
+    more = f"<p class='te-muted'>{len(frame) - max_rows} more rows not shown</p>" if len(frame) > max_rows else ""
+    return f"<table class='{classes}'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{more}"
+
+
+STYLE = """
+<style>
+.te-app { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+.te-title { font-size: 1.35em; font-weight: 600; margin: 0; }
+.te-subtitle { color: #555; margin: 2px 0 0 0; }
+.te-muted { color: #666; font-size: 0.9em; }
+.te-count { display: inline-block; margin-right: 18px; }
+.te-count b { font-size: 1.6em; color: #0072B2; }
+.te-count.possibly b { color: #3b8fc4; }
+.te-count.screened b { color: #333; }
+.te-error { background: #fde8e4; border-left: 4px solid #D55E00; padding: 6px 10px; color: #7a2400; white-space: pre-wrap; }
+.te-badge { display: inline-block; font-size: 0.75em; padding: 1px 6px; border-radius: 8px; color: white; margin-right: 4px; }
+.te-badge.inclusion { background: #0072B2; } .te-badge.exclusion { background: #D55E00; }
+.te-badge.assumed { background: #7F7F7F; }
+.te-criterion-text { font-size: 0.85em; color: #444; line-height: 1.3; margin: 0 0 2px 26px; }
+.te-table { border-collapse: collapse; font-size: 0.9em; }
+.te-table th, .te-table td { padding: 3px 8px; border-bottom: 1px solid #e3e3e3; text-align: right; }
+.te-table th { background: #f4f6f8; position: sticky; top: 0; }
+.te-table td:first-child, .te-table th:first-child, .te-table td:nth-child(2) { text-align: left; }
+.te-download { font-weight: 600; }
+</style>
+"""

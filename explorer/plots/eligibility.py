@@ -1,0 +1,143 @@
+"""Eligibility figures: the attrition funnel, Shapley attribution, exclusion overlap and a CONSORT flow.
+
+Pure functions from the engine's DataFrames (explorer.engine.stats) to plotly figures. Counts are
+written out exactly ("%{value:d}"), because plotly's default "9.867k" is not what a protocol reports.
+Suppressed cells (NA after small-cell protection) are labelled "<k", never drawn as zero.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from explorer.plots import NEUTRAL, PALETTE, TEMPLATE
+
+ELIGIBLE, POSSIBLY, EXCLUDED = PALETTE[0], PALETTE[5], PALETTE[3]
+
+
+def _count_text(value, min_cell: int = 0) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or pd.isna(value):
+        return f"<{min_cell}" if min_cell else "-"
+    return f"{int(value):,}"
+
+
+def _wrap(label: str, width: int = 38) -> str:
+    words, lines, line = str(label).split(), [], ""
+    for word in words:
+        if len(line) + len(word) + 1 > width and line:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    lines.append(line)
+    return "<br>".join(lines[:2]) + ("..." if len(lines) > 2 else "")
+
+
+def funnel_steps(funnel: pd.DataFrame) -> list[str]:
+    return [("" if c is None or pd.isna(c) else f"{c} ") + str(lbl)
+            for c, lbl in zip(funnel["criterion"], funnel["label"], strict=True)]
+
+
+def funnel_figure(funnel: pd.DataFrame, *, min_cell: int = 0, title: str | None = None) -> go.Figure:
+    """Horizontal funnel: per step the subjects remaining, split into eligible and possibly eligible.
+
+    One bar per step (top to bottom in funnel order); the eligible part solid, the part whose status is
+    unknown lighter, with the exact counts as text.
+    """
+    steps = [_wrap(s) for s in funnel_steps(funnel)]
+    eligible = funnel["eligible"].astype("Float64")
+    possibly = funnel["possibly_eligible"].astype("Float64")
+    remaining = funnel["remaining"].astype("Float64")
+    fig = go.Figure()
+    fig.add_bar(
+        name="eligible", y=steps, x=eligible.fillna(0).tolist(), orientation="h", marker_color=ELIGIBLE,
+        text=[_count_text(v, min_cell) for v in eligible], textposition="inside", insidetextanchor="start",
+        textangle=0,
+        hovertemplate="%{y}<br>eligible: %{x:,d}<extra></extra>",
+    )
+    fig.add_bar(
+        name="possibly eligible (unknown)", y=steps, x=possibly.fillna(0).tolist(), orientation="h",
+        marker_color=POSSIBLY, text=[_count_text(v, min_cell) for v in possibly], textposition="inside",
+        textangle=0,
+        hovertemplate="%{y}<br>possibly eligible: %{x:,d}<extra></extra>",
+    )
+    start = remaining.iloc[0] if len(remaining) and not pd.isna(remaining.iloc[0]) else 0
+    labels = [f"{_count_text(r, min_cell)}" + (f" ({100 * r / start:.1f}%)" if start and not pd.isna(r) else "")
+              for r in remaining]
+    fig.add_scatter(x=remaining.fillna(0).tolist(), y=steps, mode="text", text=labels, textposition="middle right",
+                    showlegend=False, hoverinfo="skip", name="remaining")
+    fig.update_layout(
+        template=TEMPLATE, barmode="stack", title=title, height=max(320, 34 * len(steps) + 120),
+        margin=dict(l=10, r=130, t=50 if title else 20, b=40), legend=dict(orientation="h", y=-0.08),
+        xaxis_title="subjects remaining", yaxis=dict(autorange="reversed", automargin=True),
+        uniformtext=dict(minsize=9, mode="hide"),
+    )
+    return fig
+
+
+def shapley_figure(shapley: pd.DataFrame, *, title: str | None = None) -> go.Figure:
+    """Each criterion's share of the excluded subjects (Shapley attribution), largest first."""
+    frame = shapley.sort_values("excluded_share", ascending=True)
+    fig = go.Figure(go.Bar(
+        x=frame["excluded_share"], y=[f"{c} {_wrap(lbl, 30)}" for c, lbl in zip(frame["criterion"], frame["label"])],
+        orientation="h", marker_color=EXCLUDED,
+        error_x=dict(type="data", array=(1.96 * frame["se"]).fillna(0).tolist(), visible=bool(frame["se"].fillna(0).any())),
+        hovertemplate="%{y}<br>attributed exclusions: %{x:,.1f}<extra></extra>",
+    ))
+    fig.update_layout(template=TEMPLATE, title=title, height=max(300, 26 * len(frame) + 100),
+                      xaxis_title="excluded subjects attributed (Shapley)", margin=dict(l=10, r=20, t=40, b=40),
+                      yaxis=dict(automargin=True))
+    return fig
+
+
+def overlap_figure(overlap: pd.DataFrame, *, top: int = 15, min_cell: int = 0,
+                   title: str | None = None) -> go.Figure:
+    """The largest combinations of failed criteria (UpSet-style bars)."""
+    frame = overlap[overlap["size"] > 0].head(top).iloc[::-1]
+    counts = frame["count"].astype("Float64")
+    fig = go.Figure(go.Bar(
+        x=counts.fillna(0).tolist(), y=frame["label"].tolist(), orientation="h", marker_color=NEUTRAL,
+        text=[_count_text(v, min_cell) for v in counts], textposition="outside",
+        hovertemplate="fails %{y}<br>%{x:,d} subjects<extra></extra>",
+    ))
+    fig.update_layout(template=TEMPLATE, title=title, height=max(300, 24 * len(frame) + 100),
+                      xaxis_title="subjects excluded by exactly this combination",
+                      margin=dict(l=10, r=40, t=40, b=40), yaxis=dict(automargin=True, type="category"))
+    return fig
+
+
+def consort_figure(funnel: pd.DataFrame, *, trial_id: str = "", min_cell: int = 0) -> go.Figure:
+    """A CONSORT-style flow diagram: assessed, excluded with reasons (first failing criterion), eligible."""
+    screened = funnel["remaining"].iloc[0]
+    steps = funnel.iloc[1:]
+    final = funnel.iloc[-1]
+    excluded_total = (screened - final["remaining"]) if not (pd.isna(screened) or pd.isna(final["remaining"])) else None
+    reasons = [f"{_count_text(n, min_cell):>7}  {c} {lbl}" for c, lbl, n in
+               zip(steps["criterion"], steps["label"], steps["excluded"], strict=True) if pd.isna(n) or n > 0]
+    fig = go.Figure()
+    boxes = [
+        (0.5, 0.92, f"<b>Assessed for eligibility</b><br>n = {_count_text(screened, min_cell)}"),
+        (0.5, 0.12, f"<b>Eligible</b>: n = {_count_text(final['eligible'], min_cell)}<br>"
+                    f"possibly eligible (missing data): n = {_count_text(final['possibly_eligible'], min_cell)}"),
+    ]
+    for x, y, text in boxes:
+        fig.add_annotation(x=x, y=y, text=text, showarrow=False, align="center", bordercolor="#333", borderwidth=1.5,
+                           borderpad=10, bgcolor="white", font=dict(size=14))
+    fig.add_annotation(
+        x=0.98, y=0.52, showarrow=False, align="left", xanchor="right", bgcolor="white",
+        bordercolor="#333", borderwidth=1.5, borderpad=8, font=dict(size=11, family="monospace"),
+        text=f"<b>Excluded (n = {_count_text(excluded_total, min_cell)})</b><br>" + "<br>".join(reasons[:24])
+        + ("<br>..." if len(reasons) > 24 else ""),
+    )
+    # the flow: a line down from "assessed" to an arrow into "eligible", and a branch to "excluded"
+    fig.add_shape(type="line", x0=0.5, x1=0.5, y0=0.86, y1=0.3, line=dict(color="#333", width=2))
+    fig.add_annotation(x=0.5, y=0.19, ax=0.5, ay=0.3, axref="x", ayref="y", showarrow=True, arrowhead=2,
+                       arrowwidth=2, text="")
+    fig.add_shape(type="line", x0=0.5, x1=0.58, y0=0.52, y1=0.52, line=dict(color="#333", width=2))
+    fig.update_layout(template=TEMPLATE, title=f"Eligibility flow{' - ' + trial_id if trial_id else ''}",
+                      height=max(520, 20 * len(reasons) + 300), width=1000,
+                      xaxis=dict(visible=False, range=[0, 1], fixedrange=True),
+                      yaxis=dict(visible=False, range=[0, 1], fixedrange=True), margin=dict(l=20, r=20, t=60, b=20))
+    return fig

@@ -1,0 +1,120 @@
+"""What a researcher sees in the browser changes, exactly as the engine says, when they click."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from explorer.app.scenario import DataSource, Scenario
+from explorer.app.state import ExplorerState
+
+from pathlib import Path
+
+pytestmark = pytest.mark.browser
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+BROWSER_N = 4000  # as in conftest.py: the size the served dashboard opens with
+TIMEOUT = 90_000  # the first page starts a kernel and builds the cohort
+BASE = Scenario(trial="NCT06196996", data=DataSource("synthetic", "t1d", BROWSER_N, 0))
+
+
+def expected(scenario: Scenario) -> dict:
+    """The engine's answer for a scenario, computed here without a browser."""
+    return ExplorerState(scenario).counts
+
+
+def open_dashboard(page: Page, url: str, query: str = "") -> None:
+    page.goto(f"{url}/{'?' + query if query else ''}", wait_until="commit", timeout=TIMEOUT)
+    expect(page.locator(".te-count b").first).to_be_visible(timeout=TIMEOUT)
+    expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=TIMEOUT)
+
+
+def eligible_count(page: Page):
+    return page.locator(".te-count b").first
+
+
+def assert_clean(page: Page) -> None:
+    assert page.locator('[data-mime-type="application/vnd.jupyter.stderr"]').count() == 0
+    assert page.locator(".te-error").count() == 0, page.locator(".te-error").all_inner_texts()
+
+
+def test_page_renders_without_error_output(page: Page, voila_url):
+    open_dashboard(page, voila_url)
+    assert_clean(page)
+    expect(eligible_count(page)).to_have_text(f"{expected(BASE)['eligible']:,}")
+    expect(page.get_by_text("NCT06196996: Allogeneic Regenerative Islet")).to_be_visible()
+    # every criterion of the trial has its toggle
+    assert page.get_by_role("checkbox").count() >= 20
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=False)
+
+
+def test_toggling_a_criterion_updates_funnel_and_count(page: Page, voila_url):
+    open_dashboard(page, voila_url)
+    page.get_by_role("checkbox", name=re.compile(r"^E7 ")).click()
+    want = expected(BASE.with_enabled("E7", False))
+    expect(eligible_count(page)).to_have_text(f"{want['eligible']:,}", timeout=20_000)
+    # the funnel table no longer has the E7 step, and its last step is the new pool
+    funnel_rows = page.locator(".te-table").first.locator("tbody tr")
+    expect(funnel_rows).to_have_count(20, timeout=10_000)  # screened + 19 enabled criteria
+    assert "off=E7" in page.url
+    assert_clean(page)
+
+
+def test_moving_a_threshold_updates_funnel_and_count(page: Page, voila_url):
+    open_dashboard(page, voila_url)
+    box = page.get_by_role("spinbutton", name="I1 Maximum age")
+    box.fill("40")
+    box.press("Enter")
+    want = expected(BASE.with_setting("I1", "age_max", 40.0))
+    assert want["eligible"] != expected(BASE)["eligible"]
+    expect(eligible_count(page)).to_have_text(f"{want['eligible']:,}", timeout=20_000)
+    expect(page).to_have_url(re.compile(r"set=I1\.age_max:40"), timeout=10_000)
+    assert_clean(page)
+
+
+def test_switching_trial(page: Page, voila_url):
+    open_dashboard(page, voila_url)
+    page.get_by_label("Trial", exact=True).select_option("NCT01142050")
+    expect(page.get_by_text("NCT01142050: Stem Cell Therapy")).to_be_visible(timeout=30_000)
+    want = expected(Scenario(trial="NCT01142050", data=replace(BASE.data, population="t2d")))
+    expect(eligible_count(page)).to_have_text(f"{want['eligible']:,}", timeout=30_000)
+    assert_clean(page)
+
+
+def test_a_link_reopens_the_same_view(page: Page, voila_url):
+    scenario = Scenario(trial="NCT01142050", data=DataSource("synthetic", "t2d", 3000, 2)).with_enabled("I6", False)
+    open_dashboard(page, voila_url, scenario.to_query())
+    want = expected(scenario)
+    expect(eligible_count(page)).to_have_text(f"{want['eligible']:,}", timeout=30_000)
+    expect(page.get_by_role("checkbox", name=re.compile(r"^I6 "))).not_to_be_checked()
+
+
+def test_export_produces_a_file(page: Page, voila_url, tmp_path):
+    open_dashboard(page, voila_url)
+    page.get_by_role("tab", name="Export & scenario").click()
+    page.get_by_role("button", name="Funnel (CSV)").click()
+    link = page.locator("a.te-download")
+    expect(link).to_be_visible(timeout=10_000)
+    with page.expect_download() as download_info:
+        link.click()
+    path = tmp_path / "funnel.csv"
+    download_info.value.save_as(path)
+    text = path.read_text()
+    assert text.splitlines()[0].startswith("step,criterion")
+    assert f",{expected(BASE)['eligible']}," in text.splitlines()[-1]
+
+
+def test_library_errors_are_readable_messages(page: Page, voila_url):
+    open_dashboard(page, voila_url)
+    page.get_by_placeholder("path/to/trial.yaml").fill("/nonexistent/trial.yaml")
+    page.get_by_role("button", name="Open trial file").click()
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("no such trial file", timeout=10_000)
+    assert page.locator('[data-mime-type="application/vnd.jupyter.stderr"]').count() == 0
+    # the page still works after the error
+    page.get_by_role("checkbox", name=re.compile(r"^E8 ")).click()
+    want = expected(BASE.with_enabled("E8", False))
+    expect(eligible_count(page)).to_have_text(f"{want['eligible']:,}", timeout=20_000)
