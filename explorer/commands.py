@@ -70,3 +70,53 @@ REGISTRARS.append(_register_dashboard)
 from explorer.registry.command import register as _register_import  # noqa: E402
 
 REGISTRARS.append(_register_import)
+
+
+def _register_funnel(sub, add, add_format) -> None:
+    p = add("funnel", run_funnel_command, "print a trial's eligibility funnel, per-criterion impact and final count")
+    p.add_argument("trial", help="bundled trial id or a definition file")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--synthetic", type=int, metavar="N", help="screen N synthetic subjects")
+    source.add_argument("--data", metavar="PATH", help="screen a real dataset (file or folder the loaders read)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--population", choices=["t1d", "t2d"], help="synthetic population (default: the trial's)")
+    p.add_argument("--engine", choices=["memory", "duckdb"], default="memory")
+    p.add_argument("--min-cell", type=int, default=None, metavar="K", help="hide counts below K (small-cell protection)")
+    p.add_argument("--cell-method", choices=["suppress", "round"], default="suppress")
+    add_format(p)
+
+
+def run_funnel_command(args) -> int:
+    from explorer.engine.command import run_funnel
+
+    code = run_funnel(args.trial, synthetic=args.synthetic, seed=args.seed, data=args.data, engine=args.engine,
+                      fmt=args.format, min_cell=args.min_cell, population=args.population,
+                      cell_method=args.cell_method)
+    return 2 if code else 0
+
+
+def _register_synth(sub, add, add_format) -> None:
+    p = add("synth", run_synth, "write a synthetic screening cohort as canonical tables (Parquet or CSV)")
+    p.add_argument("--population", choices=["t1d", "t2d"], required=True)
+    p.add_argument("--n", type=int, required=True, help="number of subjects")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--csv", action="store_true", help="write CSV instead of Parquet")
+
+
+def run_synth(args) -> int:
+    import sys
+
+    from explorer.cohort.synthetic.canonical_tables import generate_cohort, write_cohort
+    from explorer.errors import DataError
+
+    if args.n < 1:
+        raise DataError("--n must be at least 1")
+    cohort = generate_cohort(args.population, args.n, seed=args.seed, progress=sys.stderr.isatty())
+    paths = write_cohort(cohort, args.out, format="csv" if args.csv else "parquet")
+    for name, path in paths.items():
+        print(f"{name}: {path}")
+    return 0
+
+
+REGISTRARS.extend([_register_funnel, _register_synth])

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from explorer.errors import DataError, UnitError
+from explorer.outcomes import cgm as cgm_module
 from explorer.outcomes.cgm import (
     ambulatory_glucose_profile,
     cgm_metrics,
@@ -110,6 +111,18 @@ def test_row_order_and_missing_values_do_not_matter():
     pd.testing.assert_frame_equal(cgm_metrics(cgm), cgm_metrics(with_gap))
 
 
+@pytest.mark.parametrize("shuffled", [False, True], ids=["sorted", "shuffled"])
+def test_chunked_computation_equals_one_pass(monkeypatch, shuffled):
+    rng = np.random.default_rng(4)
+    cgm = pd.concat([readings(f"S{i}", np.cumsum(rng.choice([5, 5, 5, 10, 40], 60)),
+                              rng.integers(40, 400, 60)) for i in range(9)])
+    if shuffled:
+        cgm = cgm.sample(frac=1, random_state=2)
+    whole = cgm_metrics(cgm)
+    monkeypatch.setattr(cgm_module, "_CHUNK_READINGS", 100)  # about two subjects per chunk
+    pd.testing.assert_frame_equal(cgm_metrics(cgm), whole)
+
+
 def test_one_reading_has_unknown_spread_and_is_not_sufficient():
     metrics = cgm_metrics(readings("A", [0], [100])).iloc[0]
     assert math.isnan(metrics["cgm_sd"]) and math.isnan(metrics["cgm_active"])
@@ -165,6 +178,19 @@ def test_agp_percentiles_by_time_of_day():
     # Linear interpolation on [100, 150, 200]: position 0.05 x 2 = 0.1 -> 105, and so on.
     assert first[["n", "p5", "p25", "p50", "p75", "p95"]].tolist() == [3, 105, 125, 150, 175, 195]
     assert profile.iloc[1][["p5", "p95"]].tolist() == [90, 90]
+
+
+@pytest.mark.parametrize("offset", [0.0, 0.25], ids=["whole mg/dL (histogram path)", "fractional"])
+def test_agp_equals_pandas_quantiles(offset, monkeypatch):
+    monkeypatch.setattr(cgm_module, "_CHUNK_READINGS", 1000)  # several blocks
+    rng = np.random.default_rng(2)
+    minutes = np.sort(rng.uniform(0, 5 * 1440, 3000))
+    cgm = pd.concat([readings(s, minutes, rng.integers(40, 400, 3000) + offset) for s in ("A", "B")])
+    profile = ambulatory_glucose_profile(cgm, by=["subject_id"], bin_minutes=30)
+    bins = (cgm["time"].dt.hour * 60 + cgm["time"].dt.minute) // 30 * 30
+    expected = cgm.groupby(["subject_id", bins])["glucose"].quantile([0.05, 0.25, 0.5, 0.75, 0.95]).unstack()
+    assert np.allclose(profile[["p5", "p25", "p50", "p75", "p95"]].to_numpy(), expected.to_numpy())
+    assert profile["n"].sum() == len(cgm)
 
 
 def test_agp_per_subject_and_bin_checks():

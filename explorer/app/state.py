@@ -20,6 +20,7 @@ from traitlets import Any, Bool, Dict, Float, HasTraits, Instance, Int, Unicode
 from explorer import engine
 from explorer.app.scenario import DataSource, Scenario
 from explorer.cohort.screening import Screening
+from explorer.cohort.tables import Cohort
 from explorer.engine.privacy import suppress_small_cells
 from explorer.errors import DefinitionError, ExplorerError
 from explorer.trial import Trial, bundled_trials, load_trial
@@ -35,10 +36,13 @@ def default_population(trial: Trial) -> str:
     return "t2d" if "type 2" in text else "t1d"
 
 
-def load_screening(source: DataSource, progress: bool = False) -> Screening:
-    """The screening features of a data source (synthetic, or a file/folder the loaders read)."""
+def load_screening(source: DataSource, progress: bool = False) -> Screening | tuple[Screening, Cohort]:
+    """The screening features of a data source (synthetic, or a file/folder the loaders read).
+
+    For real data the loaded canonical tables come along, so outcome views can use their visits.
+    """
     if source.kind == "synthetic":
-        from explorer.cohort.synthetic.screening_table import generate_screening
+        from explorer.cohort.synthetic import generate_screening
         return generate_screening(source.population, source.n, seed=source.seed, progress=progress)
     from explorer.cohort.features import screening_features
     from explorer.cohort.loaders import load
@@ -49,7 +53,7 @@ def load_screening(source: DataSource, progress: bool = False) -> Screening:
                               "(CSV/Parquet, SDTM, OMOP, CGM)", file=str(path))
     loaded = load(path)
     cohort = getattr(loaded, "cohort", loaded)
-    return screening_features(cohort)
+    return screening_features(cohort), cohort
 
 
 class ExplorerState(HasTraits):
@@ -60,6 +64,7 @@ class ExplorerState(HasTraits):
     trial = Instance(Trial, allow_none=True)       # the edited trial the results are for
     base_trial = Instance(Trial, allow_none=True)  # as loaded, before the scenario's edits
     screening = Any(None)
+    cohort = Any(None)  # the canonical tables of a real data source (None for synthetic data)
     matrix = Any(None)
 
     funnel = Instance(pd.DataFrame, allow_none=True)
@@ -77,7 +82,7 @@ class ExplorerState(HasTraits):
                  loader: Callable[[DataSource], Screening] = load_screening, **kwargs):
         super().__init__(**kwargs)
         self._loader = loader
-        self._screenings: OrderedDict[DataSource, Screening] = OrderedDict()
+        self._screenings: OrderedDict[DataSource, tuple[Screening, Cohort | None]] = OrderedDict()
         self._extra_trials: dict[str, Trial] = {}
         self._lazy: dict[str, pd.DataFrame] = {}
         self.with_baseline = with_baseline
@@ -92,7 +97,7 @@ class ExplorerState(HasTraits):
         try:
             base = self.base_trial if old is not None and old.trial == scenario.trial else self._trial(scenario.trial)
             trial = self._edited(base, scenario)
-            screening = self._screening(scenario.data)
+            screening, cohort = self._screening(scenario.data)
             if self.matrix is None or screening is not self.screening or base is not self.base_trial:
                 matrix = engine.evaluate(trial, screening)
             elif trial is not self.trial:
@@ -106,6 +111,7 @@ class ExplorerState(HasTraits):
             return False
         with self.hold_trait_notifications():
             self.base_trial, self.trial, self.screening, self.matrix = base, trial, screening, matrix
+            self.cohort = cohort
             self.scenario = scenario
             for name, value in results.items():
                 setattr(self, name, value)
@@ -275,15 +281,16 @@ class ExplorerState(HasTraits):
             trial = trial.with_parameter(criterion, parameter, value)
         return trial
 
-    def _screening(self, source: DataSource) -> Screening:
+    def _screening(self, source: DataSource) -> tuple[Screening, Cohort | None]:
         if source in self._screenings:
             self._screenings.move_to_end(source)
             return self._screenings[source]
-        screening = self._loader(source)
-        self._screenings[source] = screening
+        loaded = self._loader(source)
+        pair = loaded if isinstance(loaded, tuple) else (loaded, None)
+        self._screenings[source] = pair
         while len(self._screenings) > SCREENING_CACHE:
             self._screenings.popitem(last=False)
-        return screening
+        return pair
 
     def _statistics(self, matrix, screening: Screening, scenario: Scenario, trial: Trial) -> dict:
         ids = [c.id for c in trial.criteria]

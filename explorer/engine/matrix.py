@@ -18,9 +18,10 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from explorer.engine.bits import BitColumns
 from explorer.engine.patterns import PatternHistogram, histogram, pack, set_packed_column
 from explorer.engine.status import ASSUMED, STATUS_NAMES, check_assumption, check_policy, status_from_truth
-from explorer.errors import DefinitionError, ExpressionError
+from explorer.errors import DefinitionError
 
 ENGINES = ("memory", "duckdb")
 
@@ -207,17 +208,27 @@ class EligibilityMatrix:
     def histogram(self) -> PatternHistogram:
         return histogram(self.packed, len(self.criteria))
 
+    @cached_property
+    def bits(self) -> BitColumns:
+        return BitColumns.of(self.columns, self.n_subjects)
+
     # --- new matrices -------------------------------------------------------------------------------
     def _with_columns(self, criteria: Sequence[CriterionInfo], columns: Sequence[np.ndarray], trial: Any,
-                      changed: Sequence[int] = (), *, same_layout: bool = True) -> EligibilityMatrix:
+                      keep: Sequence[int | None]) -> EligibilityMatrix:
+        """A matrix sharing this one's work: keep[j] is the old index of an unchanged column j (or None)."""
         packed = None
-        if same_layout and self._packed is not None:
-            # update only the changed criteria's two bits instead of packing every column again
+        same_layout = len(keep) == len(self.criteria) and all(k in (j, None) for j, k in enumerate(keep))
+        if self._packed is not None and same_layout:
+            # same layout: rewrite only the changed criteria's two bits instead of packing everything again
             packed = self._packed.copy()
-            for j in changed:
-                set_packed_column(packed, j, columns[j])
-        return EligibilityMatrix(self.subject_ids, columns, criteria, trial=trial, backend=self.backend,
-                                 packed=packed)
+            for j, k in enumerate(keep):
+                if k is None:
+                    set_packed_column(packed, j, columns[j])
+        matrix = EligibilityMatrix(self.subject_ids, columns, criteria, trial=trial, backend=self.backend,
+                                   packed=packed)
+        if "bits" in self.__dict__:
+            matrix.__dict__["bits"] = BitColumns.of(matrix.columns, self.n_subjects, reuse=self.bits, keep=keep)
+        return matrix
 
     def with_trial(self, trial: Any, *, progress: bool = False) -> EligibilityMatrix:
         """The matrix of an edited trial, re-evaluating only the criteria whose rule or parameters changed.
@@ -227,13 +238,14 @@ class EligibilityMatrix:
         if self.backend is None:
             raise DefinitionError("this matrix was built without an engine; evaluate the trial again")
         infos = [CriterionInfo.of(c) for c in trial.criteria]
-        old = {c.id: (c, col) for c, col in zip(self.criteria, self.columns, strict=True)}
-        stale = [i for i, info in enumerate(infos)
-                 if info.id not in old or info.needs_evaluation_after(old[info.id][0])]
-        fresh = iter(_status_columns(self.backend, trial, [trial.criteria[i] for i in stale], progress))
-        columns = [next(fresh) if i in set(stale) else old[info.id][1] for i, info in enumerate(infos)]
-        same_layout = [c.id for c in infos] == list(self.ids)
-        return self._with_columns(infos, columns, trial, stale, same_layout=same_layout)
+        old = {c.id: i for i, c in enumerate(self.criteria)}
+        keep = [old[info.id] if info.id in old and not info.needs_evaluation_after(self.criteria[old[info.id]])
+                else None for info in infos]
+        stale = [j for j, k in enumerate(keep) if k is None]
+        fresh = dict(zip(stale, _status_columns(self.backend, trial, [trial.criteria[j] for j in stale], progress),
+                         strict=True))
+        columns = [fresh[j] if k is None else self.columns[k] for j, k in enumerate(keep)]
+        return self._with_columns(infos, columns, trial, keep)
 
     def with_parameter(self, trial: Any, criterion_id: str, name: str, value: float) -> EligibilityMatrix:
         """Change one threshold: a new matrix (whose `.trial` is the edited trial) with one criterion re-evaluated.
@@ -256,10 +268,8 @@ class EligibilityMatrix:
             criteria[i] = replace(criteria[i], assumption=check_assumption(assumed, criterion=cid))
         matrix = EligibilityMatrix(self.subject_ids, self.columns, criteria, trial=self.trial,
                                    backend=self.backend, packed=self._packed)
-        if "histogram" in self.__dict__:  # raw codes are unchanged, so is their histogram
-            matrix.__dict__["histogram"] = self.histogram
+        for cached in ("histogram", "bits"):  # raw codes are unchanged, so are their summaries
+            if cached in self.__dict__:
+                matrix.__dict__[cached] = self.__dict__[cached]
         return matrix
 
-
-def located(err: ExpressionError, criterion_id: str) -> ExpressionError:
-    return err.located(criterion=criterion_id) if isinstance(err, ExpressionError) else err

@@ -14,14 +14,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from explorer.catalogue import Catalogue, default_catalogue
 from explorer.cohort.screening import Screening
-from explorer.expr import Arith, Bool, BoolOp, Call, Compare, In, Name, Neg, Node, Not, Num, Str
-from explorer.errors import ExpressionError
 
-# truth codes share the status codes' values: for an inclusion criterion they are its statuses
-from explorer.engine.status import FAIL, PASS, UNKNOWN  # noqa: E402
+# re-exported: the truth codes (1 true, 0 false, 2 unknown) have the status codes' values
+from explorer.engine.status import FAIL, PASS, UNKNOWN  # noqa: F401
+from explorer.errors import ExpressionError
+from explorer.expr import Arith, Bool, BoolOp, Call, Compare, In, Name, Neg, Node, Not, Num, Str
 
 
 @dataclass(frozen=True)
@@ -47,9 +49,8 @@ class Truth:
 
     def codes(self) -> np.ndarray:
         """int8 array: 1 true, 0 false, 2 unknown."""
-        out = np.where(self.value, np.int8(1), np.int8(0))
-        out[~self.known] = UNKNOWN
-        return out
+        # value is false wherever known is false, so value + 2 * unknown is 0, 1 or 2
+        return self.value.view(np.int8) | ((~self.known).view(np.int8) << 1)
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,28 @@ class Categorical:
 
 _COMPARE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
             "==": operator.eq, "!=": operator.ne}
+
+
+def _arrow_text(values) -> pa.Array:
+    if isinstance(values, (pd.Series, pd.Index)):
+        # the backing array, not the Series: pa.array(series) probes attributes through Series.__getattr__,
+        # which builds the hash table of the whole index
+        values = values.array
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        array = values
+    elif hasattr(values, "__arrow_array__"):  # Arrow-backed pandas strings hand over their buffers
+        array = pa.array(values)
+    else:
+        array = pa.array(np.asarray(values, dtype=object), from_pandas=True)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    return array if array.type == pa.large_string() else pc.cast(array, pa.large_string())
+
+
+def positions(values, universe) -> np.ndarray:
+    """Position of each value in `universe` (whose values are unique), -1 where absent or missing."""
+    found = pc.index_in(_arrow_text(values), value_set=_arrow_text(universe))
+    return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 class MemoryContext:
@@ -86,17 +109,22 @@ class MemoryContext:
         if var.kind == "number":
             if not present:
                 return np.full(self.n, np.nan)
-            return pd.to_numeric(features[name], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+            column = features[name]
+            if column.dtype == np.float64:  # the contract's dtype: use it as it is, no conversion
+                return column.to_numpy()
+            return pd.to_numeric(column, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
         if var.kind == "boolean":
             if not present:
                 return Truth(np.zeros(self.n, bool), np.zeros(self.n, bool))
             s = features[name].astype("boolean")
-            known = s.notna().to_numpy()
-            return Truth(s.fillna(False).to_numpy(dtype=bool) & known, known)
+            known = ~s.isna().to_numpy()
+            return Truth(s.to_numpy(dtype=bool, na_value=False) & known, known)
         if var.kind == "category":
             if not present:
                 return Categorical(np.full(self.n, -1, dtype=np.int16), var.categories)
-            codes = pd.Categorical(features[name], categories=list(var.categories)).codes.astype(np.int16)
+            # a value outside the categories is unknown (-1), as pd.Categorical would code it; Arrow's hash
+            # lookup is several times faster than building a Categorical from strings
+            codes = positions(features[name], list(var.categories)).astype(np.int16)
             return Categorical(codes, var.categories)
         raise ExpressionError(f"{name} is an event; use count({name}, within_days=N)")
 
@@ -111,12 +139,14 @@ class MemoryContext:
         """The events table reduced once to integer codes: (event code, event names, subject row, days)."""
         if self._event_index is None:
             events = self.screening.events
-            codes, names = pd.factorize(events["event"], use_na_sentinel=True)
+            encoded = pc.dictionary_encode(_arrow_text(events["event"]))
+            codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+            names = encoded.dictionary.to_pylist()
             # row of each event's subject in the features table; -1 for subjects not screened
-            rows = self.screening.features.index.get_indexer(events["subject_id"])
+            rows = positions(events["subject_id"], self.screening.features.index)
             days = pd.to_numeric(events["days_before_index"], errors="coerce").to_numpy(dtype="float64",
                                                                                           na_value=np.nan)
-            self._event_index = (codes, pd.Index(names), rows, days)
+            self._event_index = (codes, pd.Index(names, dtype=object), rows, days)
         return self._event_index
 
     def _aligned_column(self, table: str, column: str) -> np.ndarray:
@@ -124,9 +154,21 @@ class MemoryContext:
         key = (table, column)
         if key not in self._aligned:
             frame = getattr(self.screening, table)
-            index = self.screening.features.index
-            values = frame[column] if frame.index.equals(index) else frame[column].reindex(index)
-            self._aligned[key] = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+            values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+            rows = self._rows_of(table)
+            if rows is not None:  # the table lists other subjects, or in another order
+                values = np.where(rows >= 0, values[np.maximum(rows, 0)] if len(values) else np.nan, np.nan)
+            self._aligned[key] = values
+        return self._aligned[key]
+
+    def _rows_of(self, table: str) -> np.ndarray | None:
+        """For each screened subject, its row in event_lookback / event_counts (-1: absent); None if aligned."""
+        key = ("rows", table)
+        if key not in self._aligned:
+            index = getattr(self.screening, table).index
+            features_index = self.screening.features.index
+            same = index is features_index or (len(index) == len(features_index) and index.equals(features_index))
+            self._aligned[key] = None if same else positions(features_index, index)
         return self._aligned[key]
 
     def _count(self, event: str, within_days: float) -> np.ndarray:
@@ -192,7 +234,7 @@ class Evaluator:
             case Compare(ops=ops, operands=operands):
                 values = [self.eval(o) for o in operands]
                 result = None
-                for op, a, b in zip(ops, values, values[1:]):
+                for op, a, b in zip(ops, values, values[1:], strict=False):
                     step = self.compare(op, a, b)
                     result = step if result is None else result & step
                 return result

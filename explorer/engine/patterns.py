@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from explorer.engine.status import FAIL, PASS, UNKNOWN, resolution_table
+from explorer.engine.status import resolution_table
 from explorer.errors import DefinitionError
 
 CRITERIA_PER_BYTE = 4
@@ -157,12 +157,4 @@ def resolve(patterns: np.ndarray, selection: Selection) -> np.ndarray:
     return selection.tables.ravel()[raw + 4 * np.arange(k)]
 
 
-def pattern_status(resolved: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per pattern: (no criterion failed, every criterion passed)."""
-    any_fail = (resolved == FAIL).any(axis=1)
-    all_pass = (resolved == PASS).all(axis=1)
-    return ~any_fail, all_pass
-
-
-__all__ = ["FAIL", "PASS", "UNKNOWN", "PatternHistogram", "Selection", "histogram", "pack", "resolve",
-           "select", "set_packed_column", "pattern_status"]
+__all__ = ["PatternHistogram", "Selection", "histogram", "pack", "resolve", "select", "set_packed_column"]

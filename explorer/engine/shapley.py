@@ -26,6 +26,7 @@ from math import factorial
 import numpy as np
 import pandas as pd
 
+from explorer.engine.bits import count_equals, popcount, vertical_counts
 from explorer.engine.patterns import resolve, select
 from explorer.engine.status import FAIL, PASS
 from explorer.errors import DefinitionError
@@ -44,11 +45,19 @@ def _not_counted(resolved: np.ndarray, value: str) -> np.ndarray:
     raise DefinitionError(f"Shapley value {value!r}; use one of {list(VALUES)}", field="value")
 
 
-def exact_shapley(blocked: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """phi_i = -sum over patterns blocked by i of count / (number of criteria blocking the pattern)."""
-    size = blocked.sum(axis=1)
-    share = np.divide(counts, size, out=np.zeros(len(counts)), where=size > 0)
-    return -(share @ blocked.astype(np.float64))
+def exact_shapley_bits(blocked: list[np.ndarray], zeros: np.ndarray, ones: np.ndarray) -> np.ndarray:
+    """The same closed form over bit-packed columns: group subjects by how many criteria block them
+    (a bit-sliced counter), then phi_i = -sum over c of |blocked by i and by c criteria in all| / c."""
+    k = len(blocked)
+    planes = vertical_counts(blocked, zeros)
+    phi = np.zeros(k)
+    for c in range(1, k + 1):
+        exactly_c = count_equals(planes, c, ones)
+        if not exactly_c.any():
+            continue
+        for i in range(k):
+            phi[i] -= popcount(blocked[i] & exactly_c) / c
+    return phi
 
 
 def enumerated_shapley(blocked: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -116,18 +125,28 @@ def shapley(matrix, enabled: Iterable[str] | Mapping[str, bool] | None = None,
     """
     if method not in METHODS:
         raise DefinitionError(f"Shapley method {method!r}; use one of {list(METHODS)}", field="method")
+    if value not in VALUES:
+        raise DefinitionError(f"Shapley value {value!r}; use one of {list(VALUES)}", field="value")
     sel = select(matrix.criteria, enabled=enabled, policies=policies)
-    h = matrix.histogram
-    blocked = _not_counted(resolve(h.patterns, sel), value)
-    counts = h.counts
+    total = matrix.n_subjects
     if method == "exact":
-        phi, se = exact_shapley(blocked, counts), np.zeros(len(sel.ids))
-    elif method == "enumerate":
-        phi, se = enumerated_shapley(blocked, counts), np.zeros(len(sel.ids))
+        bits = matrix.bits
+        fails, unknowns = bits.resolve(sel)
+        blocked_bits = [f | u for f, u in zip(fails, unknowns, strict=True)] if value == "eligible" else fails
+        phi, se = exact_shapley_bits(blocked_bits, bits.zeros, bits.ones), np.zeros(len(sel.ids))
+        pool_bits = bits.ones
+        for b in blocked_bits:
+            pool_bits = pool_bits & ~b
+        pool = popcount(pool_bits)
     else:
-        phi, se = montecarlo_shapley(blocked, counts, samples, seed)
-    total = int(counts.sum())
-    pool = int(counts[~blocked.any(axis=1)].sum()) if len(counts) else 0
+        h = matrix.histogram
+        blocked = _not_counted(resolve(h.patterns, sel), value)
+        if method == "enumerate":
+            phi, se = enumerated_shapley(blocked, h.counts), np.zeros(len(sel.ids))
+        else:
+            phi, se = montecarlo_shapley(blocked, h.counts, samples, seed)
+        pool = int(h.counts[~blocked.any(axis=1)].sum()) if len(h.counts) else 0
+    phi = phi + 0.0  # no negative zeros in the output
     excluded = total - pool
     info = [matrix.criterion(cid) for cid in sel.ids]
     frame = pd.DataFrame({

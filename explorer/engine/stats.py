@@ -6,8 +6,9 @@ Every function takes an EligibilityMatrix and the same three optional choices:
     enabled   the ids to apply, or {id: bool}; default: every criterion
     policies  unknown-policy overrides {id: "unknown" | "pass" | "fail"}; default: each criterion's own
 
-and works on the matrix's pattern histogram (explorer.engine.patterns), so the cost depends on the
-number of distinct status patterns, not on the number of subjects.
+and never reads subject data. Funnel, impact and final counts are AND / popcount over the matrix's
+bit-packed columns (explorer.engine.bits: a toggle at a million subjects is about a millisecond of
+work); overlap groups the matrix's distinct status patterns (explorer.engine.patterns).
 
 How unknowns flow through the funnel: a subject passes a step when its status is PASS, leaves the
 funnel at the first criterion it FAILs, and moves from the "eligible" stream to the "possibly
@@ -29,23 +30,11 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from explorer.engine.bits import popcount
 from explorer.engine.patterns import Selection, resolve, select
-from explorer.engine.status import FAIL, PASS, UNKNOWN, UNKNOWN_POLICIES
+from explorer.engine.status import FAIL, UNKNOWN
 
 Enabled = Iterable[str] | Mapping[str, bool] | None
-
-
-def _weighted_bins(index: np.ndarray, weights: np.ndarray, size: int) -> np.ndarray:
-    """Sum of weights per integer bin; integer-exact (bincount's float64 is exact below 2**53)."""
-    return np.rint(np.bincount(index, weights=weights, minlength=size)[:size]).astype(np.int64)
-
-
-def _first(mask: np.ndarray) -> np.ndarray:
-    """Per row, the first column where mask is true; the number of columns where it never is."""
-    k = mask.shape[1]
-    if k == 0:
-        return np.zeros(mask.shape[0], dtype=np.intp)
-    return np.where(mask.any(axis=1), mask.argmax(axis=1), k)
 
 
 def _percent(numerator: np.ndarray, denominator: np.ndarray | float) -> np.ndarray:
@@ -60,10 +49,16 @@ def _meta(frame: pd.DataFrame, counts: Sequence[str], percents: Mapping[str, tup
     return frame
 
 
-def _selection(matrix, order=None, enabled: Enabled = None, policies=None) -> tuple[Selection, np.ndarray, np.ndarray]:
+def _policy_labels(matrix, sel: Selection) -> tuple[list, list[str]]:
+    info = [matrix.criterion(cid) for cid in sel.ids]
+    return info, [p if c.computable else f"assumed {c.assumption}" for p, c in zip(sel.policies, info, strict=True)]
+
+
+def _resolved_bits(matrix, order=None, enabled: Enabled = None, policies=None):
     sel = select(matrix.criteria, order=order, enabled=enabled, policies=policies)
-    h = matrix.histogram
-    return sel, resolve(h.patterns, sel), h.counts
+    bits = matrix.bits
+    fails, unknowns = bits.resolve(sel)
+    return sel, bits, fails, unknowns
 
 
 def funnel(matrix, order: Sequence[str] | None = None, enabled: Enabled = None,
@@ -74,34 +69,43 @@ def funnel(matrix, order: Sequence[str] | None = None, enabled: Enabled = None,
     (first FAIL at this step), became_unknown (eligible before, UNKNOWN here), and percentages
     remaining_pct_start, remaining_pct_previous, eligible_pct_start, excluded_pct_previous.
     """
-    sel, resolved, counts = _selection(matrix, order, enabled, policies)
-    k, total = len(sel.ids), int(counts.sum())
-    first_fail = _first(resolved == FAIL)
-    first_unknown = _first(resolved == UNKNOWN)
-    excluded = _weighted_bins(first_fail, counts, k + 1)[:k]
-    left_eligible = _weighted_bins(np.minimum(first_fail, first_unknown), counts, k + 1)[:k]
-    turned = first_unknown < first_fail  # became unknown before (or without) failing
-    became_unknown = _weighted_bins(first_unknown[turned], counts[turned], k + 1)[:k]
-
-    remaining = total - np.concatenate([[0], np.cumsum(excluded)])
-    eligible = total - np.concatenate([[0], np.cumsum(left_eligible)])
-    info = [matrix.criterion(cid) for cid in sel.ids]
+    sel, bits, fails, unknowns = _resolved_bits(matrix, order, enabled, policies)
+    total = bits.n
+    eligible_bits, remaining_bits = bits.ones.copy(), bits.ones.copy()  # updated in place below
+    eligible, remaining, became_unknown = [total], [total], [0]
+    scratch = np.empty_like(bits.ones)
+    for fail, unknown in zip(fails, unknowns, strict=True):
+        # excluded at this step = remaining before - remaining after, so no popcount of its own
+        if fail is not bits.zeros:
+            np.bitwise_and(remaining_bits, np.invert(fail, out=scratch), out=remaining_bits)
+            np.bitwise_and(eligible_bits, scratch, out=eligible_bits)
+        if unknown is not bits.zeros:
+            became_unknown.append(popcount(np.bitwise_and(eligible_bits, unknown, out=scratch)))
+            np.bitwise_and(eligible_bits, np.invert(unknown, out=scratch), out=eligible_bits)
+        else:
+            became_unknown.append(0)
+        remaining.append(popcount(remaining_bits) if fail is not bits.zeros else remaining[-1])
+        eligible.append(popcount(eligible_bits))
+    excluded = [0] + [a - b for a, b in zip(remaining, remaining[1:], strict=False)]
+    k = len(sel.ids)
+    info, policy = _policy_labels(matrix, sel)
+    remaining_arr, eligible_arr = np.array(remaining, dtype=np.int64), np.array(eligible, dtype=np.int64)
     frame = pd.DataFrame({
         "step": np.arange(k + 1),
-        "criterion": [None] + list(sel.ids),
-        "kind": ["screened"] + [c.kind for c in info],
-        "label": ["Screened"] + [c.label for c in info],
-        "policy": [None] + [p if c.computable else f"assumed {c.assumption}" for p, c in zip(sel.policies, info)],
-        "eligible": eligible,
-        "possibly_eligible": remaining - eligible,
-        "remaining": remaining,
-        "excluded": np.concatenate([[0], excluded]),
-        "became_unknown": np.concatenate([[0], became_unknown]),
+        "criterion": [None, *sel.ids],
+        "kind": ["screened", *(c.kind for c in info)],
+        "label": ["Screened", *(c.label for c in info)],
+        "policy": [None, *policy],
+        "eligible": eligible_arr,
+        "possibly_eligible": remaining_arr - eligible_arr,
+        "remaining": remaining_arr,
+        "excluded": np.array(excluded, dtype=np.int64),
+        "became_unknown": np.array(became_unknown, dtype=np.int64),
     })
-    previous = np.concatenate([[total], remaining[:-1]])
-    frame["remaining_pct_start"] = _percent(remaining, total)
-    frame["remaining_pct_previous"] = _percent(remaining, previous)
-    frame["eligible_pct_start"] = _percent(eligible, total)
+    previous = np.concatenate([[total], remaining_arr[:-1]])
+    frame["remaining_pct_start"] = _percent(remaining_arr, total)
+    frame["remaining_pct_previous"] = _percent(remaining_arr, previous)
+    frame["eligible_pct_start"] = _percent(eligible_arr, total)
     frame["excluded_pct_previous"] = _percent(frame["excluded"], previous)
     return _meta(frame, ["eligible", "possibly_eligible", "remaining", "excluded", "became_unknown"], {
         "remaining_pct_start": ("remaining", ("first", "remaining")),
@@ -111,15 +115,36 @@ def funnel(matrix, order: Sequence[str] | None = None, enabled: Enabled = None,
     })
 
 
+def final_bits(matrix, enabled: Enabled = None, policies: Mapping[str, str] | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Bitsets of (eligible: PASS everything, remaining: FAIL nothing) after the enabled criteria."""
+    _, bits, fails, unknowns = _resolved_bits(matrix, None, enabled, policies)
+    eligible, remaining = bits.ones, bits.ones
+    for fail, unknown in zip(fails, unknowns, strict=True):
+        remaining = remaining & ~fail
+        eligible = eligible & ~(fail | unknown)
+    return eligible, remaining
+
+
 def final_counts(matrix, enabled: Enabled = None, policies: Mapping[str, str] | None = None) -> dict[str, int]:
     """{screened, eligible, possibly_eligible, remaining, excluded} after every enabled criterion."""
-    _, resolved, counts = _selection(matrix, None, enabled, policies)
-    no_fail = ~(resolved == FAIL).any(axis=1)
-    all_pass = (resolved == PASS).all(axis=1)
-    total = int(counts.sum())
-    eligible, remaining = int(counts[all_pass].sum()), int(counts[no_fail].sum())
+    eligible_bits, remaining_bits = final_bits(matrix, enabled, policies)
+    total, eligible, remaining = matrix.n_subjects, popcount(eligible_bits), popcount(remaining_bits)
     return {"screened": total, "eligible": eligible, "possibly_eligible": remaining - eligible,
             "remaining": remaining, "excluded": total - remaining}
+
+
+def _all_but_one(bitsets: Sequence[np.ndarray], ones: np.ndarray) -> list[np.ndarray]:
+    """For each i, the AND of every bitset except the i-th (prefix and suffix products: O(k), no division)."""
+    k = len(bitsets)
+    prefix = [ones]
+    for b in bitsets[:-1]:
+        prefix.append(prefix[-1] & b)
+    out, suffix = [None] * k, ones
+    for i in range(k - 1, -1, -1):
+        out[i] = prefix[i] & suffix
+        suffix = suffix & bitsets[i]
+    return out
 
 
 def impact(matrix, enabled: Enabled = None, policies: Mapping[str, str] | None = None) -> pd.DataFrame:
@@ -133,38 +158,37 @@ def impact(matrix, enabled: Enabled = None, policies: Mapping[str, str] | None =
     eligible_if_unknown_pass eligible count if its unknowns (missing data) counted as PASS
     eligible, remaining      the current counts, for reference
     """
-    sel, resolved, counts = _selection(matrix, None, enabled, policies)
-    total = int(counts.sum())
-    raw = matrix.histogram.patterns[:, list(sel.columns)]
-    not_pass = resolved != PASS
-    fail = resolved == FAIL
-    n_not_pass = not_pass.sum(axis=1)
-    n_fail = fail.sum(axis=1)
-    eligible = int(counts[n_not_pass == 0].sum())
-    remaining = int(counts[n_fail == 0].sum())
-
-    others_pass = (n_not_pass[:, None] - not_pass) == 0   # (m, k): every other criterion passes
-    others_no_fail = (n_fail[:, None] - fail) == 0
-    def weighted(mask: np.ndarray) -> np.ndarray:
-        return np.rint(counts @ mask.astype(np.float64)).astype(np.int64) if mask.size else np.zeros(
-            mask.shape[1], np.int64)
-
-    info = [matrix.criterion(cid) for cid in sel.ids]
+    sel, bits, fails, unknowns = _resolved_bits(matrix, None, enabled, policies)
+    ones, total = bits.ones, bits.n
+    passes = [ones & ~(f | u) for f, u in zip(fails, unknowns, strict=True)]
+    no_fails = [ones & ~f for f in fails]
+    others_pass = _all_but_one(passes, ones)
+    others_no_fail = _all_but_one(no_fails, ones)
+    eligible = popcount(others_pass[0] & passes[0]) if passes else total
+    remaining = popcount(others_no_fail[0] & no_fails[0]) if no_fails else total
+    rows = []
+    for s, j in enumerate(sel.columns):
+        fail, op, onf, raw_unknown = fails[s], others_pass[s], others_no_fail[s], bits.unknown[j]
+        rows.append((popcount(fail), popcount(unknowns[s]), popcount(raw_unknown), popcount(fail & op),
+                     popcount(fail & onf & ~op), popcount(op), popcount(onf),
+                     popcount(op & (passes[s] | raw_unknown))))
+    values = np.array(rows, dtype=np.int64).reshape(len(rows), 8)
+    info, policy = _policy_labels(matrix, sel)
     frame = pd.DataFrame({
         "criterion": list(sel.ids),
         "kind": [c.kind for c in info],
         "label": [c.label for c in info],
-        "policy": [p if c.computable else f"assumed {c.assumption}" for p, c in zip(sel.policies, info)],
-        "failing": weighted(fail),
-        "unknown": weighted(resolved == UNKNOWN),
-        "unknown_raw": weighted(raw == UNKNOWN),
-        "excluded_alone": weighted(fail & others_pass),
-        "excluded_alone_possibly": weighted(fail & others_no_fail & ~others_pass),
-        "eligible_if_removed": weighted(others_pass),
-        "remaining_if_removed": weighted(others_no_fail),
-        "eligible_if_unknown_pass": weighted(others_pass & ((resolved == PASS) | (raw == UNKNOWN))),
-        "eligible": np.full(len(sel.ids), eligible, dtype=np.int64),
-        "remaining": np.full(len(sel.ids), remaining, dtype=np.int64),
+        "policy": policy,
+        "failing": values[:, 0],
+        "unknown": values[:, 1],
+        "unknown_raw": values[:, 2],
+        "excluded_alone": values[:, 3],
+        "excluded_alone_possibly": values[:, 4],
+        "eligible_if_removed": values[:, 5],
+        "remaining_if_removed": values[:, 6],
+        "eligible_if_unknown_pass": values[:, 7],
+        "eligible": np.full(len(rows), eligible, dtype=np.int64),
+        "remaining": np.full(len(rows), remaining, dtype=np.int64),
     })
     for col in ("failing", "unknown", "excluded_alone"):
         frame[f"{col}_pct"] = _percent(frame[col], total)
@@ -183,7 +207,9 @@ def overlap(matrix, enabled: Enabled = None, policies: Mapping[str, str] | None 
     unknown_as_fail=True counts UNKNOWN like FAIL; include_none=True adds the row of subjects who
     fail nothing (combination ()).
     """
-    sel, resolved, counts = _selection(matrix, None, enabled, policies)
+    sel = select(matrix.criteria, enabled=enabled, policies=policies)
+    h = matrix.histogram
+    resolved, counts = resolve(h.patterns, sel), h.counts
     total = int(counts.sum())
     failed = (resolved == FAIL) | ((resolved == UNKNOWN) if unknown_as_fail else False)
     if len(failed):
@@ -195,7 +221,7 @@ def overlap(matrix, enabled: Enabled = None, policies: Mapping[str, str] | None 
     else:
         combo_counts, combos = np.zeros(0), np.zeros((0, len(sel.ids)), bool)
     ids = np.array(sel.ids, dtype=object)
-    rows = [(tuple(ids[c]), int(round(n))) for c, n in zip(combos, combo_counts) if include_none or c.any()]
+    rows = [(tuple(ids[c]), int(round(n))) for c, n in zip(combos, combo_counts, strict=True) if include_none or c.any()]
     rows.sort(key=lambda r: (-r[1], len(r[0]), [sel.ids.index(i) for i in r[0]]))
     excluded = sum(n for combo, n in rows if combo)
     frame = pd.DataFrame({
@@ -215,11 +241,3 @@ def membership(overlap_frame: pd.DataFrame, ids: Sequence[str]) -> pd.DataFrame:
     """The overlap table as a boolean membership matrix (one column per criterion), for UpSet plots."""
     return pd.DataFrame({cid: [cid in combo for combo in overlap_frame["combination"]] for cid in ids},
                         index=overlap_frame.index)
-
-
-def policies_all(matrix, policy: str) -> dict[str, str]:
-    """The same unknown policy for every criterion (a what-if: "all unknowns pass")."""
-    if policy not in UNKNOWN_POLICIES:
-        from explorer.engine.status import check_policy
-        check_policy(policy)
-    return {c.id: policy for c in matrix.criteria}

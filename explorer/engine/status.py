@@ -61,6 +61,6 @@ def status_from_truth(truth_codes: np.ndarray, kind: str) -> np.ndarray:
     if kind == "inclusion":
         return codes.copy()
     if kind == "exclusion":
-        # 0 <-> 1, 2 stays: (1 - c) for known, c for unknown; done without branches over the array
-        return np.where(codes == UNKNOWN, np.int8(UNKNOWN), np.int8(1) - codes).astype(np.int8)
+        # 0 <-> 1 and 2 stays: flip the low bit where the code is known
+        return codes ^ (codes != UNKNOWN).view(np.int8)
     raise DefinitionError(f"criterion kind {kind!r}; use 'inclusion' or 'exclusion'", field="kind")

@@ -62,8 +62,13 @@ def add_subgroups(long: pd.DataFrame, attributes: pd.DataFrame,
         raise DataError("subject attributes must have one row per subject", column="subject_id",
                         rows=attributes.index[duplicated].tolist())
     lookup = attributes.set_index("subject_id")[columns]
-    joined = lookup.reindex(long["subject_id"].to_numpy())
-    return long.assign(**{c: joined[c].to_numpy() for c in columns}).astype(lookup.dtypes.to_dict())
+    # Hash each distinct subject once (10^5), not every row (10^6+): factorize, then look up uniques.
+    codes, subjects = pd.factorize(long["subject_id"])
+    rows = np.where(codes >= 0, lookup.index.get_indexer(subjects)[codes], -1)
+    return long.assign(**{
+        c: pd.Series(pd.api.extensions.take(lookup[c].array, rows, allow_fill=True), index=long.index)
+        for c in columns
+    })
 
 
 def baseline_values(long: pd.DataFrame, *, measure: str, baseline_visit: str = "baseline") -> pd.Series:
@@ -93,18 +98,32 @@ def age_bands(age: pd.Series, *, edges: Sequence[float] = (18, 30, 40, 50, 60, 7
 def change_from_baseline(long: pd.DataFrame, *, baseline_visit: str = "baseline") -> pd.DataFrame:
     """The long table with `baseline`, `change` (value - baseline) and `relative_change` (%) columns.
 
-    The baseline is the subject's value of the same measure at `baseline_visit`; relative change is
-    100 x change / baseline and unknown where the baseline is zero or missing.
+    The baseline is the subject's value of the same measure at `baseline_visit` (two such values are
+    an error); relative change is 100 x change / baseline and unknown where the baseline is zero or
+    missing. Rows keep their order and index.
     """
     _require(long, LONG_COLUMNS, "outcome table")
-    base = long.loc[long["visit"] == baseline_visit, ["subject_id", "measure", "value"]]
-    _reject_duplicates(base, ["subject_id", "measure"], "baseline")
-    base = base.rename(columns={"value": "baseline"})
-    out = long.merge(base, on=["subject_id", "measure"], how="left", sort=False)
-    out.index = long.index
-    out["change"] = out["value"] - out["baseline"]
-    out["relative_change"] = 100.0 * out["change"] / out["baseline"].where(out["baseline"] != 0)
-    return out
+    is_baseline = (long["visit"] == baseline_visit).to_numpy(dtype=bool, na_value=False)
+    # One integer per (subject, measure) pair: the baseline lookup is an array index, not a join.
+    subject_codes, subjects = pd.factorize(long["subject_id"])
+    measure_codes, measures = pd.factorize(long["measure"])
+    pair = subject_codes.astype(np.int64) * len(measures) + measure_codes
+    known_pair = (subject_codes >= 0) & (measure_codes >= 0)
+    values = long["value"].to_numpy(dtype="float64")
+    baseline_rows = is_baseline & known_pair
+    per_pair = np.bincount(pair[baseline_rows], minlength=len(subjects) * len(measures))
+    duplicated = baseline_rows & (per_pair[np.where(known_pair, pair, 0)] > 1)
+    if duplicated.any():
+        raise DataError("baseline has more than one value per subject_id and measure",
+                        rows=long.index[duplicated].tolist())
+    by_pair = np.full(len(subjects) * len(measures), np.nan)
+    by_pair[pair[baseline_rows]] = values[baseline_rows]
+    baseline = np.where(known_pair, by_pair[np.where(known_pair, pair, 0)], np.nan)
+
+    change = values - baseline
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relative = np.where(baseline != 0, 100.0 * change / baseline, np.nan)
+    return long.assign(baseline=baseline, change=change, relative_change=relative)
 
 
 # --- descriptive summaries --------------------------------------------------------------------------
@@ -197,7 +216,10 @@ def responder_proportions(flags: pd.DataFrame, *, by: Sequence[str] = ("visit",)
 
 def _median_interval(values: np.ndarray, codes: np.ndarray, n_groups: int, confidence: float):
     """Order-statistic confidence interval of each group's median, from one sort of all values."""
-    order = np.lexsort((values, codes))
+    # Sort by value, then stably by group: values end up ordered within each group. Two argsorts are
+    # about twice as fast as np.lexsort here.
+    by_value = np.argsort(values)
+    order = by_value[np.argsort(codes[by_value], kind="stable")]
     sorted_values = values[order]
     n = np.bincount(codes, minlength=n_groups)
     start = np.concatenate(([0], np.cumsum(n)[:-1]))
@@ -216,8 +238,9 @@ def _ordered_keys(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     frame = frame.copy()
     for column in by:
         if not isinstance(frame[column].dtype, pd.CategoricalDtype):
-            values = frame[column]
-            frame[column] = pd.Categorical(values, categories=values.dropna().unique())
+            # factorize numbers values in order of appearance (missing -> -1 -> NaN), one hashing pass
+            codes, uniques = pd.factorize(frame[column])
+            frame[column] = pd.Categorical.from_codes(codes, categories=uniques)
     return frame
 
 

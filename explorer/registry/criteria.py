@@ -69,7 +69,7 @@ def _split_inline_numbers(line: str) -> list[str]:
     if len(candidates) < 2:
         return [line]
     cuts, expected = [], None
-    for m, following in zip(candidates, candidates[1:] + [None]):
+    for m, following in zip(candidates, candidates[1:] + [None], strict=True):
         n = int(m.group(1))
         if expected is not None and n == expected:
             cuts.append(m.start())
@@ -80,7 +80,7 @@ def _split_inline_numbers(line: str) -> list[str]:
             expected = n + 1
     if len(cuts) < 2:
         return [line]
-    pieces = [line[: cuts[0]]] + [line[a:b] for a, b in zip(cuts, cuts[1:] + [len(line)])]
+    pieces = [line[: cuts[0]]] + [line[a:b] for a, b in zip(cuts, cuts[1:] + [len(line)], strict=True)]
     return [p.rstrip() if i == 0 else "  " + p.strip() for i, p in enumerate(pieces) if p.strip()]
 
 
@@ -187,9 +187,7 @@ def _looks_like_heading(match: re.Match) -> bool:
     line = match.group(0)
     if head in {"inclusion", "inclusions", "exclusion", "exclusions", "criteria"}:
         return bool(re.search(rf"{re.escape(match.group('h'))}\s*[:：]", line, re.I)) or not rest.strip()
-    if re.match(r"\s*\[?\d", rest):  # "Inclusion Criterion [3]" is a reference, not a heading
-        return False
-    return True
+    return not re.match(r"\s*\[?\d", rest)  # "Inclusion Criterion [3]" is a reference, not a heading
 
 
 def _ends_item(current: _Item, line: str) -> bool:
@@ -197,11 +195,14 @@ def _ends_item(current: _Item, line: str) -> bool:
     if current.marker:
         return False
     previous = current.lines[-1]
-    return previous.endswith((";", ".", ":")) and len(previous) < 110 and line[:1].isupper()
+    return previous.endswith((";", ".", ":")) and len(previous) < 110 and (
+        line[:1].isupper() or (previous.endswith(";") and line[:1].isdigit()))
 
 
 def _merged_into_parent(item: _Item) -> bool:
-    return bool(item.children) and bool(_ONE_OF.search(item.text))
+    """Alternatives ("one of the following:") in an inclusion list form one criterion; in an exclusion list
+    each alternative excludes on its own, so they stay separate."""
+    return bool(item.children) and item.kind != "exclusion" and bool(_ONE_OF.search(item.text))
 
 
 def _descendants(item: _Item) -> list[_Item]:

@@ -87,7 +87,7 @@ UNIT_SPELLINGS: dict[str, list[str]] = {
     "days": [r"days?"],
 }
 # "2 x ULN", "2.5 times the upper limit of normal", ">2-fold", "1.5 times the ULRR"
-ULN_PATTERN = (r"(?:x|×|\*|times|-?fold)?\s*(?:the\s+)?(?:institutional\s+|local\s+)?"
+ULN_PATTERN = (r"(?:x|×|\*|times?|-?fold)?\s*(?:the\s+)?(?:institutional\s+|local\s+)?"
                r"(?:ULN|ULRR|upper\s+limits?\s+of\s+(?:the\s+)?(?:normal|reference)(?:\s+range)?(?:\s+\(?ULRR\)?)?"
                r"|upper\s+normal\s+limits?|upper\s+limit\s+of\s+the\s+reference)")
 FOLD_PATTERN = r"(?:x|×|times|-?fold)"
@@ -194,7 +194,8 @@ SLIDERS: dict[str, Slider] = {
 CONCEPTS: list[tuple[str, list[str]]] = [
     ('diabetes_type == "T1D"', [r"type\s*(?:1|I)\s*(?:\(\s*insulin[- ]dependent\s*\)\s*)?diabetes(?:\s+mellitus)?",
                                 r"\bT1DM?\b", r"insulin[- ]dependent\s+diabetes(?:\s+mellitus)?(?:\s+\(type\s*1\))?",
-                                r"\bIDDM\b", r"type-1\s+diabetes(?:\s+mellitus)?"]),
+                                r"\bIDDM\b", r"type-1\s+diabetes(?:\s+mellitus)?",
+                                r"type\s*(?:1|I)(?=\s*(?:,|or|and|/)\s*(?:type\s*)?(?:2|II)\s+diabetes)"]),
     ('diabetes_type == "T2D"', [r"type\s*(?:2|II)\s*(?:\(\s*non[- ]insulin[- ]dependent\s*\)\s*)?diabetes(?:\s+mellitus)?",
                                 r"\bT2DM?\b", r"non[- ]insulin[- ]dependent\s+diabetes(?:\s+mellitus)?", r"\bNIDDM\b",
                                 r"type-2\s+diabetes(?:\s+mellitus)?"]),
@@ -205,7 +206,7 @@ CONCEPTS: list[tuple[str, list[str]]] = [
     ("gada_positive", [r"glutamic\s+acid\s+decarboxylase\s+(?:auto)?antibod(?:y|ies)", r"\bGADA?\b", r"\bGAD-?65\b"]),
     ("ia2a_positive", [r"insulinoma[- ]associated[- ]2\s+(?:auto)?antibod(?:y|ies)", r"\bIA-?2A?\b"]),
     ("iaa_positive", [r"insulin\s+autoantibod(?:y|ies)", r"\bIAA\b"]),
-    ("ica_positive", [r"islet\s+cell\s+(?:auto)?antibod(?:y|ies)", r"\bICA\b"]),
+    ("ica_positive", [r"islet\s+cell\s+(?:\w+\s+){0,2}(?:auto\s*-?)?antibod(?:y|ies)", r"\bICA\b"]),
     ("znt8a_positive", [r"zinc\s+transporter\s*8\s+(?:auto)?antibod(?:y|ies)", r"\bZ[na]T8A?\b"]),
     ("tuberculosis_active", [r"(?:pulmonary\s+|active\s+)?tuberculosis", r"\bTB\b"]),
     ("hepatitis_b", [r"hepatitis\s+B(?:\s+(?:virus|infection|surface\s+antigen))?", r"\bHBV\b", r"\bHBsAg\b"]),
@@ -225,8 +226,10 @@ CONCEPTS: list[tuple[str, list[str]]] = [
     ("immunosuppression_contraindicated", [r"inability\s+to\s+take\s+immunosuppress\w+",
                                            r"unable\s+to\s+take\s+immunosuppress\w+"]),
     ("smoking_history", [r"(?:history\s+of\s+)?smoking"]),
-    ("alcohol_abuse", [r"alcohol\s+(?:abuse|misuse|dependence)", r"alcoholism"]),
-    ("drug_misuse", [r"drug\s+(?:misuse|abuse)", r"substance\s+abuse", r"illicit\s+drug\s+use"]),
+    ("alcohol_abuse", [r"alcohol\s+(?:abuse|misuse|dependence)", r"alcoholism",
+                       r"alcohol(?=\s+(?:or|and|/)\s+(?:drug|substance)\s+(?:abuse|misuse))"]),
+    ("drug_misuse", [r"drug\s+(?:misuse|abuse)", r"substance\s+abuse", r"illicit\s+drug\s+use",
+                     r"drug(?=\s+(?:or|and|/)\s+alcohol\s+(?:abuse|misuse))"]),
     ("severe_psychiatric_disorder", [r"(?:severe\s+)?(?:mental|psychiatric|psychological)\s+(?:or\s+psychological\s+)?"
                                      r"(?:disorders?|illness|diseases?)"]),
     ("advanced_metabolic_disease", [r"advanced\s+metabolic\s+diseases?"]),
@@ -240,6 +243,8 @@ CONCEPTS: list[tuple[str, list[str]]] = [
 ]
 # Wording around a concept that changes what it means; the concept is then not taken as present.
 NOT_A_MENTION = re.compile(
+    r"(?:other\s+than|except(?:\s+for)?|apart\s+from|excluding|exclusion\s+of|outside(?:\s+of)?)\s+(?:\w+\s+){0,1}$|"
+    r"(?:previous(?:ly)?|prior|history\s+of\s+being|ever|past|been)\s+$|"
     r"(?:plan(?:ning|s)?|intend(?:s|ing)?|intent(?:ion)?|wish(?:es|ing)?|want(?:s|ing)?|willing|desire)\s+"
     r"(?:\w+\s+){0,4}$|become\s+$|(?:risk|prevention|family\s+member|relatives?|history\s+in)\s+(?:\w+\s+){0,3}$",
     re.I)
@@ -248,9 +253,25 @@ NOT_A_MENTION = re.compile(
 EVENTS: dict[str, list[str]] = {
     "severe_hypoglycemia": [r"severe\s+hypoglyc(?:a)?emi(?:a|c)(?:\s+(?:events?|episodes?|reactions?))?",
                             r"(?:episodes?|events?)\s+of\s+severe\s+hypoglyc(?:a)?emia"],
-    "trial_participation": [r"(?:participat\w+|enrol\w+)\s+(?:in\s+)?(?:any\s+|an(?:other)?\s+|other\s+)?"
+    "trial_participation": [r"(?:participat\w+|enrol\w+)\s+(?:in\s+)?(?:any\s+(?:other\s+)?|another\s+|other\s+|an\s+)"
                             r"(?:\w+\s+){0,2}(?:clinical\s+|investigational\s+|interventional\s+)?(?:trials?|stud(?:y|ies))"],
 }
 
 NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
                 "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "eighteen": 18, "twenty-four": 24, "a": 1, "an": 1}
+
+# outcome measures name variables more loosely than criteria do ("C-peptide" = fasting and stimulated)
+OUTCOME_TERMS: list[tuple[str, tuple[str, ...]]] = [
+    (r"c[- ]?peptide", ("fasting_cpeptide", "postmeal_cpeptide")),
+    (r"(?:dose|dosage|requirement)s?\s+of\s+(?:exogenous\s+)?insulin|insulin\s+(?:dose|dosage|requirement|use)",
+     ("insulin_dose",)),
+    (r"(?:serum\s+)?insulin(?:\s+levels?)?$|^insulin\b", ("fasting_insulin", "postmeal_insulin")),
+    (r"serious\s+adverse\s+events?", ("serious_adverse_event",)),
+    (r"severe\s+hypoglyc", ("severe_hypoglycemia",)),
+    (r"\bITT\b|insulin\s+tolerance", ("kitt",)),
+    (r"\bHOMA", ("homa_ir",)),
+    (r"\bCV\b|coefficient\s+of\s+variation", ("cgm_cv",)),
+    (r"mean\s+(?:sensor\s+|CGM\s+)?glucose", ("cgm_mean",)),
+    (r"time\s+below\s+range|<\s*70\s*mg", ("tbr_70",)),
+    (r"time\s+above\s+range|>\s*180\s*mg", ("tar_180",)),
+]

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from explorer.errors import ImportFailure
+from explorer.registry.criteria import _EXCLUSION, _INCLUSION
 from explorer.registry.record import Arm, Intervention, OutcomeMeasure, RegistryRecord
 
 MAX_FILE_BYTES = 20_000_000  # a registry record is kilobytes; anything this large is not one
@@ -223,7 +224,9 @@ _SECTION_END = re.compile(
     r"secondary outcome measures?|trial locations|locations?\b|sites\s*/\s*locations|healthy volunteers|"
     r"accepting healthy volunteers|sex:|gender:|minimum age|maximum age|study:|outcome measures|contacts?\b)",
     re.I)
-_CRITERIA_START = re.compile(r"^\s*(?:[-*•]\s*)?(?:key\s+)?(?:inclusion|exclusion|eligibility)\s+criteri", re.I)
+_CRITERIA_START = re.compile(
+    rf"^\s*(?:[-*•]\s*)?(?:(?:key\s+)?(?:inclusion|exclusion|eligibility)\s+criteri|(?:{_INCLUSION}|{_EXCLUSION})\s*[:：])",
+    re.I)
 _PHASES = re.compile(r"^(?:early\s+)?phase\s*[0-4i]+(?:\s*[/|,]\s*phase\s*[0-4i]+)?$|^not applicable$|^n/a$", re.I)
 _STATUSES = re.compile(
     r"^(recruiting|not yet recruiting|active,? not recruiting|completed|terminated|withdrawn|suspended|"
@@ -369,6 +372,8 @@ def read_text(path: str | Path) -> str:
 def records_from_text(text: str, *, source: str = "<text>") -> list[RegistryRecord]:
     """Sniff the format (JSON, XML, or a page) and read every record in the text."""
     head = text.lstrip()[:1]
+    if not head:
+        raise ImportFailure(f"{source}: the file is empty")
     if head in "{[":
         try:
             data = json.loads(text)
@@ -378,8 +383,6 @@ def records_from_text(text: str, *, source: str = "<text>") -> list[RegistryReco
         return records_from_json(data, source=source)
     if head == "<":
         return [record_from_xml(text, source=source)]
-    if not text.strip():
-        raise ImportFailure(f"{source}: the file is empty")
     return [record_from_page(text, source=source)]
 
 

@@ -16,11 +16,23 @@ import pandas as pd
 from explorer.catalogue import Catalogue
 from explorer.errors import DataError
 
-from .common import (Boundary, OnInvalid, finish_cgm, finish_cohort, finish_measurements, loader_catalogue,
-                     normalise_boolean, normalise_category, normalise_sex, numbers, parse_dates,
-                     require_columns, subjects_frame)
+from .common import (
+    Boundary,
+    OnInvalid,
+    finish_cgm,
+    finish_cohort,
+    finish_measurements,
+    loader_catalogue,
+    normalise_boolean,
+    normalise_category,
+    normalise_sex,
+    numbers,
+    parse_dates,
+    require_columns,
+    subjects_frame,
+)
 from .readers import read_table
-from .report import LoadReport, Loaded
+from .report import Loaded, LoadReport
 
 TABLES = ("subjects", "measurements", "events", "cgm", "event_history", "event_counts")
 SUFFIXES = (".parquet", ".csv", ".pq", ".tsv", ".txt")
@@ -121,12 +133,12 @@ def _measurements(frame: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.D
         "subject_id": frame["subject_id"].astype("string").str.strip(),
         "time": parse_dates(frame["time"], file=file, column="time"),
         "variable": frame["variable"].astype("string").str.strip(),
-        "value": numbers(frame["value"], file=file, column="value", report=report),
+        "value": numbers(frame["value"], file=file, column="value", report=report, count_missing=False),
         "unit": frame["unit"].astype("string").str.strip(),
     }, index=frame.index)
     for column in ("ref_low", "ref_high"):
         if column in frame.columns:
-            draft[column] = numbers(frame[column], file=file, column=column, report=report)
+            draft[column] = numbers(frame[column], file=file, column=column, report=report, count_missing=False)
     if "visit" in frame.columns:
         draft["visit"] = frame["visit"].astype("string")
     missing = draft["value"].isna().to_numpy()
@@ -141,10 +153,13 @@ def _events(frame: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.DataFra
         "time": parse_dates(frame["time"], file=file, column="time"),
         "event": frame["event"].astype("string").str.strip(),
     }, index=frame.index)
-    severity = (numbers(frame["severity"], file=file, column="severity", report=boundary.report)
+    severity = (numbers(frame["severity"], file=file, column="severity", report=boundary.report, count_missing=False)
                 if "severity" in frame.columns else np.full(len(frame), np.nan))
-    draft["severity"] = pd.array(np.where(np.isnan(severity), None, severity), dtype="Int64") \
-        if len(frame) else pd.array([], dtype="Int64")
+    fractional = ~np.isnan(severity) & (severity != np.round(severity))
+    if fractional.any():
+        raise DataError("severity must be a whole number (a grade)", file=file, column="severity",
+                        rows=frame.index[fractional][:10].tolist())
+    draft["severity"] = pd.array(severity, dtype="Float64").astype("Int64")  # NaN -> NA
     unknown = ~draft["event"].isin(boundary.catalogue.names("event"))
     draft = boundary.invalid(draft, unknown.to_numpy(), file=file, column="event",
                              message=f"not a catalogue event (events: {boundary.catalogue.names('event')})")
@@ -158,7 +173,7 @@ def _cgm(frame: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.DataFrame:
     draft = pd.DataFrame({
         "subject_id": frame["subject_id"].astype("string").str.strip(),
         "time": parse_dates(frame["time"], file=file, column="time"),
-        "glucose": numbers(frame["glucose"], file=file, column="glucose", report=boundary.report),
+        "glucose": numbers(frame["glucose"], file=file, column="glucose", report=boundary.report, count_missing=False),
     }, index=frame.index)
     missing = draft["glucose"].isna().to_numpy()
     boundary.report.reject(Path(file).name, "glucose missing", int(missing.sum()))

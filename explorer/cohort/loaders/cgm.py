@@ -18,10 +18,18 @@ from explorer.catalogue import Catalogue
 from explorer.cohort.units import canonical_unit, convert_between
 from explorer.errors import DataError
 
-from .common import (Boundary, OnInvalid, finish_cgm, finish_cohort, loader_catalogue, numbers, parse_dates,
-                     subjects_frame)
+from .common import (
+    Boundary,
+    OnInvalid,
+    finish_cgm,
+    finish_cohort,
+    loader_catalogue,
+    numbers,
+    parse_dates,
+    subjects_frame,
+)
 from .readers import read_table
-from .report import LoadReport, Loaded
+from .report import Loaded, LoadReport
 
 ID_COLUMNS = ("subject_id", "id", "ID", "Id", "patient_id", "PtID", "subject", "Subject")
 TIME_COLUMNS = ("time", "Time", "timestamp", "Timestamp", "datetime", "date_time", "DateTime")
@@ -77,7 +85,8 @@ def cgm_readings(frame: pd.DataFrame, boundary: Boundary, *, file: str, unit: st
         frame[find_column(frame, id_column, ID_COLUMNS, what="id", file=file)].astype("string").str.strip()
     tcol = find_column(frame, time_column, TIME_COLUMNS, what="time", file=file)
     gcol = find_column(frame, glucose_column, GLUCOSE_COLUMNS, what="glucose", file=file)
-    glucose = numbers(frame[gcol], file=file, column=gcol, report=boundary.report, label="cgm glucose")
+    glucose = numbers(frame[gcol], file=file, column=gcol, report=boundary.report, label="cgm glucose",
+                      count_missing=False)
     if canonical_unit(unit) != "mg/dL":
         glucose = convert_between(glucose, quantity="glucose", source=unit, target="mg/dL")
         boundary.report.convert(f"cgm glucose: {canonical_unit(unit)} -> mg/dL", int(np.isfinite(glucose).sum()))

@@ -15,8 +15,15 @@ import numpy as np
 import pandas as pd
 
 from explorer.catalogue import Catalogue, Variable, default_catalogue
-from explorer.cohort.tables import (CGM_COLUMNS, EVENT_COLUMNS, EVENT_COUNT_COLUMNS, EVENT_HISTORY_COLUMNS,
-                                    MEASUREMENT_COLUMNS, Cohort, empty)
+from explorer.cohort.tables import (
+    CGM_COLUMNS,
+    EVENT_COLUMNS,
+    EVENT_COUNT_COLUMNS,
+    EVENT_HISTORY_COLUMNS,
+    MEASUREMENT_COLUMNS,
+    Cohort,
+    empty,
+)
 from explorer.cohort.units import to_catalogue_units
 from explorer.cohort.values import parse_numbers
 from explorer.errors import DataError
@@ -79,12 +86,13 @@ class Boundary:
         if cells:
             self.report.convert(f"{column}: {message} -> unknown", int(mask.sum()))
         else:
-            self.report.reject(_name(file), f"{column}: {message}", int(mask.sum()))
+            self.report.reject(table_name(file), f"{column}: {message}", int(mask.sum()))
         return frame[~mask]
 
 
-def _name(file: str) -> str:
-    return str(file).replace("\\", "/").rsplit("/", 1)[-1]
+def table_name(file: str) -> str:
+    """The name a load report uses for a source table: the file name, without folders or the archive."""
+    return str(file).replace("\\", "/").replace("!", "/").rsplit("/", 1)[-1]
 
 
 # --- cell conversions ------------------------------------------------------------------------------
@@ -108,6 +116,12 @@ def parse_dates(series: pd.Series, *, file: str, column: str) -> pd.Series:
                             column=column, rows=series.index[bad.to_numpy()][:10].tolist())
     if getattr(out.dt, "tz", None) is not None:
         out = out.dt.tz_localize(None)
+    # Nanosecond datetimes span 1677-2262; beyond that a date is a typo (e.g. 2999), not a measurement.
+    late, early = (out > pd.Timestamp.max).to_numpy(), (out < pd.Timestamp.min).to_numpy()
+    for bad, what in ((late, "date in the future"), (early, "date before 1678")):
+        if bad.any():
+            raise DataError(f"{what} ({out[bad].iloc[0]})", file=file, column=column,
+                            rows=series.index[bad][:10].tolist())
     return out.astype("datetime64[ns]")
 
 
@@ -156,11 +170,15 @@ def normalise_category(series: pd.Series, variable: Variable, *, file: str, colu
 
 
 def numbers(series: pd.Series, *, file: str, column: str, report: LoadReport, label: str | None = None,
-            kind: str = "measurement", on_text: str = "raise") -> np.ndarray:
-    """Parse a numeric column (explorer.cohort.values) and count every non-plain conversion in the report."""
+            kind: str = "measurement", on_text: str = "raise", count_missing: bool = True) -> np.ndarray:
+    """Parse a numeric column (explorer.cohort.values) and count every non-plain conversion in the report.
+
+    `count_missing=False` for optional columns, and for long tables whose rows without a value are
+    counted as rejected rows instead.
+    """
     parsed = parse_numbers(series, column=column, file=file, kind=kind, on_text=on_text)
     for rule, n in parsed.counts.items():
-        if rule != "numeric":
+        if rule != "numeric" and (count_missing or rule != "missing"):
             report.convert(f"{label or column}: {rule}", n)
     return parsed.values
 
@@ -340,7 +358,3 @@ def subjects_frame(columns: dict[str, object], *, index: pd.Index, catalogue: Ca
             kind = catalogue[column].kind
             dtypes[column] = {"number": "float64", "boolean": "boolean", "category": "string"}.get(kind, "string")
     return frame.astype({c: t for c, t in dtypes.items() if c in frame.columns})
-
-
-def event_names(catalogue: Catalogue) -> list[str]:
-    return catalogue.names("event")

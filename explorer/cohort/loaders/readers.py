@@ -13,7 +13,6 @@ import io
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from explorer.errors import DataError
@@ -143,13 +142,15 @@ def _read_excel(path: Path, sheet: str | int) -> pd.DataFrame:
         raise DataError(f"reading Excel needs an extra package: {err}", file=str(path)) from None
     except ValueError as err:  # e.g. a sheet that does not exist
         raise DataError(str(err), file=str(path)) from None
-    # Excel cells come typed; keep numbers as numbers and dates as dates, text as text.
+    # Excel cells come typed: numbers stay numbers and dates dates; the loaders accept both.
     return frame
 
 
 def _read_xpt(path: Path) -> pd.DataFrame:
-    frame = pd.read_sas(path, format="xport", encoding="latin-1")
-    return frame
+    try:
+        return pd.read_sas(path, format="xport", encoding="latin-1")
+    except (ValueError, OSError) as err:
+        raise DataError(f"cannot be read as a SAS transport (XPT) file: {err}", file=str(path)) from None
 
 
 def _numbered(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
@@ -159,13 +160,3 @@ def _numbered(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     frame.columns = [str(c).strip() for c in frame.columns]
     frame.index = pd.RangeIndex(FIRST_DATA_ROW, FIRST_DATA_ROW + len(frame), name="row")
     return frame
-
-
-def blank_to_na(series: pd.Series) -> pd.Series:
-    """Strings stripped, empty strings as missing."""
-    s = series.astype("string").str.strip()
-    return s.mask(s == "")
-
-
-def as_float(series: pd.Series) -> np.ndarray:
-    return pd.to_numeric(series, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)

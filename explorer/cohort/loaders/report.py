@@ -57,13 +57,17 @@ class LoadReport:
         if n:
             self.conversions[what] = self.conversions.get(what, 0) + int(n)
 
-    def count_unmapped(self, where: str, values: pd.Series) -> None:
-        """Record the distinct values (e.g. lab codes, column names) a loader did not map, with counts."""
+    def count_unmapped(self, where: str, values: pd.Series, label=None) -> None:
+        """Record the distinct values (e.g. lab codes, column names) a loader did not map, with counts.
+
+        `label` turns a distinct value into the text shown (e.g. a concept id into its name).
+        """
         if len(values):
             counts = values.astype("string").fillna("<blank>").value_counts()
             target = self.unmapped.setdefault(where, {})
             for key, n in counts.items():
-                target[str(key)] = target.get(str(key), 0) + int(n)
+                shown = label(str(key)) if label else str(key)
+                target[shown] = target.get(shown, 0) + int(n)
 
     def note(self, text: str) -> None:
         self.notes.append(text)

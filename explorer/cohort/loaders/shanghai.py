@@ -12,8 +12,9 @@ Source-specific decisions (docs/data.md):
 - diabetes duration (years, at the recording) -> diagnosis date = recording date - duration.
 - on_insulin: the "Hypoglycemic Agents" list names an insulin (generic or brand); "none" -> false.
 - smoking_history: pack-years > 0.
-- index date: the day after the patient's last CGM reading when the CGM file is given, otherwise the
-  date of the latest recording, so the labs of that stay lie within the look-back window.
+- index date: the date of the patient's latest recording, or the day after their last CGM reading if
+  that is later (CGM file given), so the labs of every stay lie before the index date and the 14-day CGM
+  window is the end of the last recording.
 Not mapped (listed in the report): glycated albumin, lipids, urea, complications and comorbidity
 free text, other drugs, alcohol ("drinker" is not alcohol abuse), and "Hypoglycemia (yes/no)" (not
 necessarily severe).
@@ -33,7 +34,7 @@ from explorer.errors import DataError
 from .cgm import cgm_readings
 from .common import Boundary, OnInvalid, finish_cgm, finish_cohort, loader_catalogue, numbers
 from .readers import read_table
-from .report import LoadReport, Loaded
+from .report import Loaded, LoadReport
 from .wide import ColumnRule, Field, WideMapping, wide_tables
 
 SUMMARY_FILES = ("Shanghai_T1DM_Summary.csv", "Shanghai_T2DM_Summary.csv")
@@ -100,13 +101,15 @@ def load_shanghai(path: str | Path, *, cgm: str | Path | None = None, on_invalid
     for file in files:
         frame = _normalised_headers(read_table(file))
         report.read(file.name, len(frame))
-        tables = wide_tables(_prepared(frame, boundary, file=str(file), last_reading=last_reading),
-                             _mapping(frame), boundary, file=str(file))
+        prepared = _prepared(frame, boundary, file=str(file), last_reading=last_reading)
+        tables = wide_tables(prepared, _mapping(frame), boundary, file=str(file),
+                             consumed=(ID, DURATION, AGENTS, SMOKING))
         subjects.append(tables["subjects"])
         if tables["measurements"] is not None:
             measurements.append(tables["measurements"])
         report.kept(file.name, len(frame))
     report.note("uric acid: the header says mmol/L but the values are umol/L; read as umol/L")
+    report.note("diabetes duration -> diagnosis date; Hypoglycemic Agents -> on_insulin; pack-years -> smoking_history")
     report.note("index date: the day after the last CGM reading" if cgm is not None
                 else "index date: the latest recording date (no CGM file given)")
     subjects = pd.concat(subjects, ignore_index=True)
@@ -162,9 +165,9 @@ def _prepared(frame: pd.DataFrame, boundary: Boundary, *, file: str, last_readin
     for column in (SEX, AGE, TYPE, "_diagnosed", "_smoker", "_on_insulin"):
         out[column] = out["_patient"].map(latest[column])
     index = pd.to_datetime(out["_patient"].map(latest["_recorded"]))
-    if last_reading is not None:
-        after_cgm = out["_patient"].map(last_reading.dt.normalize() + pd.Timedelta(days=1))
-        index = after_cgm.where(after_cgm.notna(), index)
+    if last_reading is not None:  # never before the latest recording: its labs must not lie after the index
+        after_cgm = pd.to_datetime(out["_patient"].map(last_reading.dt.normalize() + pd.Timedelta(days=1)))
+        index = after_cgm.where(after_cgm > index, index)
     out["_index"] = pd.to_datetime(index).dt.strftime("%Y-%m-%d")
     return out
 
@@ -179,5 +182,5 @@ def _mapping(frame: pd.DataFrame) -> WideMapping:
         subject_id="_patient", index_date=Field(column="_index"), measured_at="_recorded",
         sex=Field(column=SEX, values={"1": "female", "2": "male"}), age=Field(column=AGE),
         diagnosis_date=Field(column="_diagnosed"), columns=columns,
-        ignore=[ID, DURATION, AGENTS, SMOKING, *[c for c in IGNORED if c in frame.columns]],
+        ignore=[c for c in IGNORED if c in frame.columns],
     )

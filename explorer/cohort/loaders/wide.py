@@ -39,11 +39,22 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from explorer.catalogue import Catalogue
 from explorer.errors import DataError
 
-from .common import (Boundary, OnInvalid, finish_cohort, finish_measurements, loader_catalogue,
-                     normalise_boolean, normalise_category, normalise_sex, numbers, parse_dates,
-                     require_columns, subjects_frame)
+from .common import (
+    Boundary,
+    OnInvalid,
+    finish_cohort,
+    finish_measurements,
+    loader_catalogue,
+    normalise_boolean,
+    normalise_category,
+    normalise_sex,
+    numbers,
+    parse_dates,
+    require_columns,
+    subjects_frame,
+)
 from .readers import read_table
-from .report import LoadReport, Loaded
+from .report import Loaded, LoadReport
 
 STATIC_BY_DEFAULT = {"age", "diabetes_duration", "cancer_remission_years"}
 _YAML_TRUE, _YAML_FALSE = ("true", "yes", "y", "on"), ("false", "no", "n", "off")
@@ -162,16 +173,20 @@ def load_wide(path: str | Path | None = None, mapping: str | Path | dict | WideM
 
 
 def wide_tables(frame: pd.DataFrame, spec: WideMapping, boundary: Boundary, *, file: str,
-                mapping_file: str = "mapping") -> dict[str, pd.DataFrame]:
+                mapping_file: str = "mapping", consumed: tuple[str, ...] = ()) -> dict[str, pd.DataFrame]:
     """Draft canonical tables from a wide frame: subjects, measurements, event_counts.
 
     Every source row is used (a row is a subject or a subject's visit), so rows are never rejected
-    here; missing cells become unknown values, counted in the report's conversions.
+    here; missing cells become unknown values, counted in the report's conversions. `consumed` names
+    columns a source-specific loader has already turned into derived columns.
     """
     catalogue, report = boundary.catalogue, boundary.report
-    unmapped = _check_spec(spec, frame, catalogue, file=file, mapping_file=mapping_file)
+    unmapped = [c for c in _check_spec(spec, frame, catalogue, file=file, mapping_file=mapping_file)
+                if c not in consumed]
     if unmapped:
         report.count_unmapped(f"{Path(file).name} columns (neither mapped nor ignored)", pd.Series(unmapped))
+    if spec.ignore:
+        report.note(f"{Path(file).name}: columns ignored as the mapping says: {', '.join(spec.ignore)}")
     missing_tokens = {t.lower() for t in spec.missing}
     frame = frame.apply(lambda s: s.mask(s.astype("string").str.strip().str.lower().isin(missing_tokens))
                         if s.dtype == object or pd.api.types.is_string_dtype(s) else s)

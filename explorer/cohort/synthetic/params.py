@@ -51,11 +51,11 @@ class Conditions:
 
     active_infection: Condition = Condition(0.015, 1.1, source="assumption: ~1-2 % of clinic attenders have an infection needing treatment at screening")
     tuberculosis_active: Condition = Condition(0.001, 1.2, male_odds_ratio=2.0, source="China TB incidence ~55/100,000/y (WHO Global TB Report 2022), about 2-3x higher with diabetes")
-    hepatitis_active: Condition = Condition(0.005, 1.0, male_odds_ratio=1.5, recorded=0.85, source="assumption: most HBV carriers in China are inactive; ~0.5 % active hepatitis of any cause")
-    hepatitis_b: Condition = Condition(0.065, 1.0, male_odds_ratio=1.5, recorded=0.80, source="HBsAg ~6 % in China (Polaris Observatory, Lancet Gastroenterol Hepatol 2018); tested in ~80 % of hospital patients (assumption)")
-    hepatitis_c: Condition = Condition(0.007, 1.3, recorded=0.80, source="anti-HCV ~0.6-0.9 % in Chinese adults (national serosurveys); tested with HBV")
-    hiv_positive: Condition = Condition(0.001, 1.0, male_odds_ratio=3.0, recorded=0.80, source="HIV prevalence ~0.09 % in China (UNAIDS); tested with HBV")
-    syphilis_positive: Condition = Condition(0.006, 1.3, recorded=0.80, source="treponemal antibody positivity ~0.5-1 % in Chinese hospital patients (assumption; antibodies persist after cure)")
+    hepatitis_active: Condition = Condition(0.005, 1.0, male_odds_ratio=1.5, recorded=0.95, source="assumption: most HBV carriers in China are inactive; ~0.5 % active hepatitis of any cause")
+    hepatitis_b: Condition = Condition(0.065, 1.0, male_odds_ratio=1.5, recorded=0.85, source="HBsAg ~6 % in China (Polaris Observatory, Lancet Gastroenterol Hepatol 2018); the infection panel (HBV, HCV, HIV, syphilis) is on record for ~85 % of a tertiary centre's patients (assumption)")
+    hepatitis_c: Condition = Condition(0.007, 1.3, recorded=0.85, source="anti-HCV ~0.6-0.9 % in Chinese adults (national serosurveys); tested with HBV")
+    hiv_positive: Condition = Condition(0.001, 1.0, male_odds_ratio=3.0, recorded=0.85, source="HIV prevalence ~0.09 % in China (UNAIDS); tested with HBV")
+    syphilis_positive: Condition = Condition(0.006, 1.3, recorded=0.85, source="treponemal antibody positivity ~0.5-1 % in Chinese hospital patients (assumption; antibodies persist after cure)")
     immunodeficiency: Condition = Condition(0.003, 1.0, source="assumption: primary or acquired immunodeficiency other than HIV")
     unexplained_fever: Condition = Condition(0.003, 1.0, source="assumption")
     severe_cardiac_disease: Condition = Condition(0.02, 2.0, 1.3, 1.6, source="assumption: significant structural/functional heart disease; rises steeply with age (Chinese T2D outpatients: CVD 12-16 %, Chen et al., Med Sci Monit 2015)")
@@ -66,7 +66,7 @@ class Conditions:
     diabetic_foot: Condition = Condition(0.015, 1.6, 1.6, 1.4, 1.15, source="active or previous foot ulcer ~2-6 % of people with diabetes (assumption; IWGDF)")
     severe_gi_disorder: Condition = Condition(0.015, 1.1, source="assumption: severe GI dysfunction or immune GI disease (coeliac disease is rare in Chinese T1D)")
     immunosuppression_contraindicated: Condition = Condition(0.01, 1.3, source="assumption")
-    smoking_history: Condition = Condition(0.20, 1.1, male_odds_ratio=20.0, min_age=12, source="ever-smoking: ~50 % of Chinese men, ~2-3 % of women (China Adult Tobacco Survey 2018)")
+    smoking_history: Condition = Condition(0.16, 1.1, male_odds_ratio=30.0, min_age=12, source="ever-smoking: ~50 % of Chinese men, ~2-3 % of women (China Adult Tobacco Survey 2018)")
     alcohol_abuse: Condition = Condition(0.02, 1.0, male_odds_ratio=8.0, min_age=15, source="assumption: alcohol use disorder ~4 % of Chinese men, rare in women")
     drug_misuse: Condition = Condition(0.003, 0.8, male_odds_ratio=3.0, min_age=14, source="assumption")
     severe_psychiatric_disorder: Condition = Condition(0.02, 1.0, source="assumption: severe mental illness ~1-2 %; eating disorders add a little in T1D")
@@ -110,7 +110,7 @@ class PopulationParams:
     labs: tuple[LabRanges, ...] = sourced(DEFAULT_LABS, "see each lab's source")
     alt_median_male: float = sourced(24.0, "ALT median ~20-25 U/L in Chinese adult men, ~15-18 in women (WS/T 404.1 reference population)")
     alt_median_female: float = sourced(17.0, "as alt_median_male")
-    alt_sd_log: float = sourced(0.45, "assumption: gives ~2-4 % with ALT >= 2x ULN, as in diabetes clinic populations")
+    alt_sd_log: float = sourced(0.45, "assumption: gives ~0.5 % (T1D) and ~1 % (T2D, fattier livers) with ALT >= 2x the lab's ULN")
     alt_bmi_effect: float = sourced(0.03, "assumption: +3 % ALT per BMI unit above 24 (fatty liver)")
     ast_median_male: float = sourced(22.0, "AST median ~20-24 U/L (WS/T 404.1)")
     ast_median_female: float = sourced(19.0, "as ast_median_male")
@@ -129,25 +129,32 @@ class PopulationParams:
     sbp_sd: float = sourced(13.0, "assumption")
     trial_participation: float = sourced(0.04, "assumption: share with any interventional-trial participation in the record window")
     recorded_vitals: float = sourced(0.98, "assumption: weight, height and blood pressure at the screening visit")
-    recorded_liver: float = sourced(0.80, "assumption: liver panel within 6 months")
-    recorded_kidney: float = sourced(0.82, "assumption: creatinine within 6 months")
-    recorded_uric_acid: float = sourced(0.75, "assumption")
+    recorded_chemistry: float = sourced(0.85, "assumption: the routine chemistry panel (liver and kidney function with uric acid, as Chinese hospital labs report them together) within 6 months")
+    recorded_bilirubin_share: float = sourced(0.97, "assumption: bilirubin now and then missing from the panel")
+    recorded_uric_acid_share: float = sourced(0.95, "assumption")
     recorded_hba1c: float = sourced(0.92, "assumption: HbA1c within 3 months")
     recorded_fasting_glucose: float = sourced(0.88, "assumption")
     recorded_postmeal_glucose: float = sourced(0.45, "assumption: 2-h post-meal glucose in Chinese clinics' routine panel for about half")
     recorded_cpeptide: float = sourced(0.55, "assumption: C-peptide is commonly measured in Chinese diabetes centres")
     recorded_postmeal_share: float = sourced(0.75, "assumption: share of C-peptide/insulin tests that include the 2-h value")
     recorded_insulin: float = sourced(0.35, "assumption: serum insulin with the C-peptide release test")
+    recorded_random_glucose: float = sourced(0.30, "assumption: a non-fasting laboratory glucose on record")
+    recorded_random_cpeptide: float = sourced(0.15, "assumption: a random C-peptide instead of a release test, among those without one (the T1D Exchange's approach; Davis 2015)")
     recorded_kitt: float = sourced(0.0, "assumption: an insulin tolerance test is a research test")
     recorded_insulin_dose: float = sourced(0.95, "assumption: insulin dose in the record")
-    cgm_active_beta: tuple[float, float] = sourced((8.0, 1.0), "assumption: Beta(8, 1) share of possible readings; ~8 % below the 70 % sufficiency rule (Battelino 2019)")
+    recorded_ogld: float = sourced(0.95, "assumption: oral agents and doses in the record")
+    recorded_on_insulin: float = sourced(0.99, "assumption")
+    recorded_history: float = sourced(0.97, "assumption: childbearing potential and cancer history taken")
+    recorded_pregnancy_status: float = sourced(0.92, "assumption: pregnancy status (test or history) for women of childbearing potential")
+    recorded_unawareness: float = sourced(0.7, "assumption: a Clarke/Gold awareness score on record (T1D, age >= 6)")
+    cgm_active_beta: tuple[float, float] = sourced((8.0, 1.0), "assumption: Beta(8, 1) share of possible readings; ~5 % of wearers below the 70 % sufficiency rule (Battelino 2019)")
     conditions: Conditions = sourced(Conditions(), "see each condition's source")
     pregnancy: float = sourced(0.015, "assumption: share of women of childbearing potential pregnant at screening")
     lactation: float = sourced(0.012, "assumption")
     sterile_fraction: float = sourced(0.08, "assumption: premenopausal women not of childbearing potential (sterilisation etc.)")
     menopause_age: float = sourced(50.0, "median age at natural menopause in China ~49-50 y")
-    cancer_active: float = sourced(0.006, "assumption: at age 40; doubles per decade")
-    cancer_remission: float = sourced(0.015, "assumption: at age 40; doubles per decade")
+    cancer_active: float = sourced(0.003, "assumption: share with untreated/active cancer at age 40, doubling per decade (5-year cancer prevalence in China ~1-2 % at 60)")
+    cancer_remission: float = sourced(0.008, "assumption: share cured/in remission at age 40, doubling per decade")
 
 
 @dataclass(frozen=True)
@@ -166,9 +173,9 @@ class T1DClinicParams(PopulationParams):
     adult_bmi_mean: float = sourced(21.8, "assumption: adults with T1D in China are lean (BMI ~21-22); compared with ShanghaiT1DM in docs/synthetic.md")
     adult_bmi_sd: float = sourced(3.2, "assumption")
     hba1c_by_age: tuple[tuple[float, float], ...] = sourced(
-        ((13.0, 8.1), (20.0, 8.8), (30.0, 8.5), (200.0, 8.0)),
+        ((13.0, 8.4), (20.0, 9.1), (30.0, 8.8), (200.0, 8.3)),
         "mean HbA1c by age band (upper bound, %): T1D Exchange (Foster et al., Diabetes Technol Ther 2019) peaks "
-        "~9.3 % at 15-18 y and is ~7.7-7.9 % over 30; Chinese registries report ~0.3-0.5 % higher")
+        "~9.3 % at 15-18 y and is ~7.7-7.9 % over 30; Chinese clinics report ~0.5 % higher (ShanghaiT1DM median 8.5 %)")
     hba1c_sd: float = sourced(1.5, "T1D Exchange SD ~1.4-1.7 %")
     cgm_use: float = sourced(0.40, "assumption: CGM use ~30 % in the T1D Exchange 2016-18 (Foster 2019), rising since; lower in Chinese clinics")
     cgm_hba1c_effect: float = sourced(-0.3, "CGM users have ~0.3-0.5 % lower HbA1c (Foster 2019)")
@@ -176,10 +183,10 @@ class T1DClinicParams(PopulationParams):
     cgm_cv_mean: float = sourced(37.0, "glucose CV 36-38 % in T1D CGM users (Battelino 2019; real-world CGM cohorts)")
     cgm_cv_sd: float = sourced(6.0, "assumption")
     cpeptide_at_diagnosis: float = sourced(0.30, "fasting C-peptide ~0.3 nmol/L at diagnosis; 83 % >= 0.076 nmol/L in year 1 (Greenbaum et al., Diabetes Care 2009)")
-    cpeptide_floor: float = sourced(0.003, "most long-duration T1D are microsecretors (Oram et al., Diabetes Care 2014)")
+    cpeptide_floor: float = sourced(0.005, "most long-duration T1D are microsecretors (Oram et al., Diabetes Care 2014); gives ~20 % detectable after 20+ years, as in the T1D Exchange older-adult study (23 %)")
     cpeptide_tau_child: float = sourced(1.5, "years; residual C-peptide falls faster with childhood onset (Davis et al., Diabetes Care 2015;38:476)")
     cpeptide_tau_adult: float = sourced(4.0, "years; adult onset keeps more C-peptide (Davis 2015)")
-    cpeptide_sd_log: float = sourced(1.2, "gives ~30 % detectable (>= 0.017 nmol/L) beyond 3 years, as in Davis 2015")
+    cpeptide_sd_log: float = sourced(1.3, "gives ~30 % detectable (>= 0.017 nmol/L) beyond 3 years (Davis 2015) and ~11 % >= 0.076 nmol/L after 5 years of childhood-onset diabetes (Greenbaum 2009)")
     cpeptide_detection_limit: float = sourced(0.017, "lower limit of the T1D Exchange C-peptide assay (Davis 2015)")
     cpeptide_stimulation_ratio: float = sourced(2.0, "assumption: 2-h / fasting C-peptide in T1D with residual secretion")
     insulin_per_kg_child: float = sourced(0.8, "ISPAD 2018: prepubertal ~0.7-1.0 U/kg/day, puberty up to 1.2+")
@@ -187,7 +194,7 @@ class T1DClinicParams(PopulationParams):
     insulin_per_kg_adult: float = sourced(0.6, "adults ~0.5-0.8 U/kg/day (T1D Exchange)")
     insulin_sd_log: float = sourced(0.3, "assumption")
     metformin_adjunct: float = sourced(0.05, "assumption: ~5-8 % of adults with T1D take metformin (T1D Exchange)")
-    sh_rate: float = sourced(0.28, "severe hypoglycaemia (needing help) per person-year at the reference profile; calibrated so ~20 % have >= 1 event a year, between the T1D Exchange (8 % with seizure/coma; Weinstock et al., JCEM 2013) and surveys with the broader definition (~35-40 %; Pedersen-Bjergaard 2004)")
+    sh_rate: float = sourced(0.32, "severe hypoglycaemia (needing help) per person-year at the reference profile; calibrated so ~20 % have >= 1 event a year, between the T1D Exchange (8 % with seizure/coma; Weinstock et al., JCEM 2013) and surveys with the broader definition (~35-40 %; Pedersen-Bjergaard 2004)")
     sh_frailty_shape: float = sourced(0.35, "Gamma frailty: 5 % of people have about half of all events (Pedersen-Bjergaard et al., Diabetes Metab Res Rev 2004)")
     sh_rr_unawareness: float = sourced(4.0, "impaired awareness raises severe hypoglycaemia risk up to 6-fold (Geddes et al., Diabet Med 2008)")
     sh_rr_per_decade_duration: float = sourced(1.35, "18.6 % with >= 40 y duration had an event in a year vs ~5 % at < 15 y (Weinstock 2013)")
@@ -205,13 +212,18 @@ class T1DClinicParams(PopulationParams):
         "adult onset. IAA is only meaningful before insulin (half-life 0 = tested at diagnosis only)")
     antibody_correlation: float = sourced(0.5, "assumption: shared autoimmunity factor (Gaussian copula)")
     antibody_tested_recent_dx: float = sourced(0.85, "assumption: share with antibody results on record when diagnosed within ~10 y")
-    antibody_tested_old_dx: float = sourced(0.30, "assumption: long-standing T1D often never tested (diagnosed before routine testing)")
-    antibody_retest: float = sourced(0.10, "assumption: share re-tested recently (results at current duration)")
+    antibody_tested_old_dx: float = sourced(0.45, "assumption: long-standing T1D often never tested (diagnosed before routine testing)")
+    antibody_retest: float = sourced(0.15, "assumption: share re-tested recently (results at current duration)")
     antibody_panel: tuple[tuple[str, float], ...] = sourced(
         (("gada_positive", 0.95), ("ia2a_positive", 0.70), ("znt8a_positive", 0.45), ("iaa_positive", 0.40),
          ("ica_positive", 0.30)),
         "assumption: share of tested people with each antibody in the panel")
     recorded_cpeptide: float = sourced(0.60, "assumption")
+    conditions: Conditions = sourced(
+        dataclasses.replace(Conditions(), smoking_history=Condition(
+            0.11, 1.1, male_odds_ratio=30.0, min_age=12,
+            source="ever-smoking ~40 % of men with T1D, rare in women (assumption, below the general population's ~50 %)")),
+        "shared conditions; smoking lower than in the general population")
 
 
 @dataclass(frozen=True)
@@ -223,7 +235,7 @@ class T2DClinicParams(PopulationParams):
     age_sd: float = sourced(11.0, "assumption")
     min_age: float = sourced(20.0, "assumption")
     max_age: float = sourced(90.0, "assumption")
-    duration_shape: float = sourced(1.6, "assumption: duration ~ Gamma(1.6, 5.5 y), mean ~9 y")
+    duration_shape: float = sourced(1.6, "assumption: duration ~ Gamma(1.6, 5.5 y x exp(0.03 x (age - 58))), mean ~9 y, longer in older people")
     duration_scale: float = sourced(5.5, "as duration_shape")
     bmi_mean: float = sourced(26.0, "BMI < 24: 32 %, 24-28: 37 %, > 28: 30 % (Chen 2015)")
     bmi_sd: float = sourced(3.9, "as bmi_mean")
@@ -237,10 +249,10 @@ class T2DClinicParams(PopulationParams):
     kitt_median: float = sourced(2.5, "short ITT KITT: healthy ~3.5-4.5 %/min, abnormal glucose tolerance ~2.6 (Park et al., J Korean Diabetes Assoc 1998; Gelding et al., Diabet Med 1993); T2D lower, falling with BMI and HOMA-IR (Okita et al., J Diabetes Investig 2014)")
     kitt_sd_log: float = sourced(0.30, "assumption: between-subject CV ~26 % in healthy people (Gelding 1993), wider in T2D")
     kitt_bmi_effect: float = sourced(-0.035, "log KITT per BMI unit (assumption; Okita 2014 shows the negative slope)")
-    cpeptide_median: float = sourced(0.60, "fasting C-peptide ~0.5-0.8 nmol/L in Chinese T2D (assumption; compared with ShanghaiT2DM)")
+    cpeptide_median: float = sourced(0.55, "fasting C-peptide ~0.4-0.7 nmol/L in Chinese T2D (assumption; ShanghaiT2DM inpatients: median 0.43)")
     cpeptide_sd_log: float = sourced(0.45, "assumption")
-    cpeptide_stimulation_ratio: float = sourced(3.0, "assumption: 2-h / fasting C-peptide ~3 in T2D")
-    cpeptide_insulin_molar_ratio: float = sourced(8.0, "peripheral fasting C-peptide / insulin molar ratio ~5-10 (hepatic insulin extraction)")
+    cpeptide_stimulation_ratio: float = sourced(2.3, "assumption: 2-h / fasting C-peptide ~2-3 in T2D C-peptide release tests (ShanghaiT2DM median ratio ~1.8)")
+    cpeptide_insulin_molar_ratio: float = sourced(9.0, "peripheral fasting C-peptide / insulin molar ratio ~5-10 (hepatic insulin extraction)")
     cgm_use: float = sourced(0.12, "assumption: mostly insulin-treated patients")
     glycation_gap_sd: float = sourced(0.5, "Bergenstal 2018")
     cgm_cv_mean: float = sourced(28.0, "glucose CV 23-30 % in T2D CGM users (real-world CGM cohorts)")
@@ -256,6 +268,7 @@ class T2DClinicParams(PopulationParams):
     recorded_cpeptide: float = sourced(0.55, "assumption")
     recorded_insulin: float = sourced(0.45, "assumption: serum insulin with the C-peptide release test")
     recorded_kitt: float = sourced(0.5, "assumption: an insulin tolerance test for about half of a centre's metabolic work-up population; no registry figure")
+    recorded_unawareness: float = sourced(0.4, "assumption: awareness rarely scored in T2D")
 
 
 POPULATIONS = {"t1d": T1DClinicParams, "t2d": T2DClinicParams}
@@ -295,6 +308,30 @@ def resolve_params(population: str, params: PopulationParams | Mapping[str, Any]
         raise DefinitionError(f"population {population!r} needs {type(base).__name__}, got {type(params).__name__}",
                               field="params")
     return params
+
+
+def fully_recorded(params: PopulationParams) -> PopulationParams:
+    """The same population with every test done and every history taken (nothing unknown by omission).
+
+    Each variable's values come from its own random stream, separate from whether it was recorded, so
+    this is the *same* subjects with complete records: the truth the unknowns of a funnel hide. CGM use
+    stays a clinical choice (only wearers have CGM metrics); every recorded_* share, including the insulin
+    tolerance test, becomes 1.
+    """
+    changes: dict[str, Any] = {}
+    for f in fields(params):
+        value = getattr(params, f.name)
+        if f.name.startswith("recorded_") or f.name.startswith("antibody_tested") or f.name in (
+                "gada_tested", "other_antibody_tested"):
+            changes[f.name] = 1.0
+        elif f.name == "short_history_fraction":
+            changes[f.name] = 0.0
+        elif f.name == "antibody_panel":
+            changes[f.name] = tuple((name, 1.0) for name, _ in value)
+        elif f.name == "conditions":
+            changes[f.name] = dataclasses.replace(value, **{c.name: dataclasses.replace(getattr(value, c.name), recorded=1.0)
+                                                            for c in fields(value)})
+    return dataclasses.replace(params, **changes)
 
 
 def parameter_table(params: PopulationParams) -> list[dict[str, str]]:

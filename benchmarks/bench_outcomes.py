@@ -1,0 +1,201 @@
+"""Benchmark the outcome layer: summaries, clinical classes, CGM metrics and figures for 10^3-10^5 subjects.
+
+    .venv/bin/python benchmarks/bench_outcomes.py [--sizes 1000 10000 100000] [--cgm-sizes ...]
+
+Writes benchmarks/results/outcomes.json and prints a table. The data are simple seeded synthetic long
+tables made here (six visits x five measures per subject; 14 days of 15-minute CGM per subject), so the
+numbers measure the code, not a cohort model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from explorer.outcomes.cgm import ambulatory_glucose_profile, cgm_metrics  # noqa: E402
+from explorer.outcomes.clinical import cit07_endpoint, igls_class  # noqa: E402
+from explorer.outcomes.summary import (  # noqa: E402
+    add_subgroups,
+    age_bands,
+    change_from_baseline,
+    responder_proportions,
+    summarise,
+)
+from explorer.plots.outcomes import (  # noqa: E402
+    agp_figure,
+    responder_figure,
+    time_in_range_figure,
+    trajectory_figure,
+)
+
+RESULTS = ROOT / "benchmarks" / "results" / "outcomes.json"
+VISITS = ["baseline", "week 4", "week 12", "week 24", "week 36", "week 48"]
+MEASURES = {"hba1c": (8.5, 1.0, -0.25), "fasting_glucose": (9.0, 2.0, -0.3),
+            "insulin_dose": (40.0, 10.0, -3.0), "fasting_cpeptide": (0.3, 0.1, 0.05),
+            "homa_ir": (3.0, 1.0, -0.1)}
+SEED = 20240601
+
+
+def synthetic_long(n_subjects: int, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Long outcome table (subject x visit x measure) and subject attributes, with ~2 % missing values."""
+    subjects = np.array([f"S{i:06d}" for i in range(n_subjects)])
+    visit_index = np.arange(len(VISITS))
+    frames = []
+    for measure, (level, spread, slope) in MEASURES.items():
+        start = rng.normal(level, spread, n_subjects)
+        values = start[:, None] + slope * visit_index[None, :] + rng.normal(0, spread / 4,
+                                                                           (n_subjects, len(VISITS)))
+        values[rng.random(values.shape) < 0.02] = np.nan
+        frames.append(pd.DataFrame({
+            "subject_id": np.repeat(subjects, len(VISITS)),
+            "visit": np.tile(VISITS, n_subjects),
+            "measure": measure,
+            "value": values.ravel(),
+        }))
+    long = pd.concat(frames, ignore_index=True).dropna(subset=["value"])
+    attributes = pd.DataFrame({
+        "subject_id": subjects,
+        "sex": rng.choice(["female", "male"], n_subjects),
+        "arm": rng.choice(["cells", "placebo"], n_subjects),
+        "age_band": age_bands(pd.Series(rng.uniform(18, 75, n_subjects))).array,
+    })
+    return long, attributes
+
+
+def synthetic_cgm(n_subjects: int, rng: np.random.Generator, days: int = 14) -> pd.DataFrame:
+    """Fourteen days of 15-minute CGM per subject (96 readings a day), a daily rhythm plus noise."""
+    per_subject = days * 96
+    minutes = np.arange(per_subject) * 15
+    rhythm = 30 * np.sin(2 * np.pi * minutes / 1440)
+    level = rng.normal(150, 30, n_subjects)
+    # Sensors report whole mg/dL between 40 and 400.
+    glucose = (level[:, None] + rhythm[None, :]
+               + rng.normal(0, 25, (n_subjects, per_subject))).clip(40, 400).round().ravel()
+    start = np.datetime64("2024-01-01T00:00", "ns")
+    times = start + (np.tile(minutes, n_subjects) * 60 * 10**9).astype("timedelta64[ns]")
+    # A categorical id is what a loader would hand over for a table this long (one string per subject).
+    ids = pd.Categorical.from_codes(np.repeat(np.arange(n_subjects), per_subject),
+                                    categories=[f"S{i:06d}" for i in range(n_subjects)])
+    return pd.DataFrame({"subject_id": ids, "time": times, "glucose": glucose})
+
+
+def timed(function: Callable, repeats: int) -> tuple[float, object]:
+    """Best wall time of `repeats` runs (seconds) and the last result."""
+    best, result = float("inf"), None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = function()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def bench_summaries(n_subjects: int, repeats: int) -> dict[str, float]:
+    rng = np.random.default_rng(SEED)
+    long, attributes = synthetic_long(n_subjects, rng)
+    timings: dict[str, float] = {"rows": float(len(long))}
+
+    timings["change_from_baseline"], change = timed(lambda: change_from_baseline(long), repeats)
+    timings["summarise_visit_measure"], _ = timed(lambda: summarise(change, value="change"), repeats)
+    timings["add_subgroups"], grouped = timed(lambda: add_subgroups(change, attributes), repeats)
+    timings["summarise_by_sex_arm_ageband"], _ = timed(
+        lambda: summarise(grouped, by=["visit", "measure", "sex", "arm", "age_band"]), repeats)
+
+    wide = long.pivot_table(index=["subject_id", "visit"], columns="measure", values="value").reset_index()
+    final = wide[wide["visit"] == "week 48"].set_index("subject_id")
+    severe = pd.Series(rng.poisson(0.3, len(final)), index=final.index)
+    timings["cit07_endpoint"], _ = timed(
+        lambda: cit07_endpoint(hba1c=final["hba1c"], severe_hypo=severe), repeats)
+    timings["igls_class"], _ = timed(lambda: igls_class(
+        hba1c=final["hba1c"], severe_hypo=severe, insulin=final["insulin_dose"] / 70,
+        c_peptide=final["fasting_cpeptide"], hba1c_baseline=8.5, severe_hypo_baseline=4,
+        insulin_baseline=0.6, c_peptide_baseline=0.05), repeats)
+
+    flags = grouped[grouped["measure"] == "hba1c"].assign(
+        responder=lambda d: pd.array(d["value"] < 7.0, dtype="boolean"))
+    timings["responder_proportions"], proportions = timed(
+        lambda: responder_proportions(flags, by=["visit", "arm"]), repeats)
+
+    timings["trajectory_figure_sampled"], _ = timed(
+        lambda: trajectory_figure(grouped, measure="hba1c", by="arm", max_subjects=100), repeats)
+    timings["trajectory_figure_all_subjects"], figure = timed(
+        lambda: trajectory_figure(grouped, measure="hba1c", by="arm", max_subjects=None), repeats)
+    timings["trajectory_all_subjects_to_json"], _ = timed(figure.to_json, 1)
+    timings["responder_figure"], _ = timed(lambda: responder_figure(proportions, by="arm"), repeats)
+
+    tir = pd.DataFrame({"subject_id": np.repeat(attributes["subject_id"], 2), "visit": np.tile(
+        ["baseline", "week 48"], n_subjects)})
+    below = rng.uniform(0, 8, len(tir))
+    above = rng.uniform(5, 60, len(tir))
+    tir = tir.assign(tbr_54=below / 4, tbr_70=below, tar_180=above, tar_250=above / 3,
+                     tir=100 - below - above)
+    timings["time_in_range_figure"], _ = timed(lambda: time_in_range_figure(tir), repeats)
+    return timings
+
+
+def bench_cgm(n_subjects: int, repeats: int) -> dict[str, float]:
+    rng = np.random.default_rng(SEED)
+    start = time.perf_counter()
+    cgm = synthetic_cgm(n_subjects, rng)
+    timings: dict[str, float] = {"readings": float(len(cgm)), "generate": time.perf_counter() - start}
+    timings["cgm_metrics"], metrics = timed(lambda: cgm_metrics(cgm), repeats)
+    assert metrics["cgm_sufficient"].all(), "every synthetic subject has 14 complete days"
+    timings["agp_group_15min"], profile = timed(lambda: ambulatory_glucose_profile(cgm), repeats)
+    timings["agp_figure"], _ = timed(lambda: agp_figure(profile), repeats)
+    return timings
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
+    parser.add_argument("--cgm-sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
+    parser.add_argument("--repeats", type=int, default=3, help="runs per step below 10^5 (best is kept)")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+
+    results = {
+        "environment": {"python": platform.python_version(), "pandas": pd.__version__,
+                        "numpy": np.__version__, "machine": platform.machine(),
+                        "processor_count": os.cpu_count(),
+                        # other jobs on the machine slow every step; the load says how busy it was
+                        "load_average_at_start": os.getloadavg()[0]},
+        "seed": SEED,
+        "summaries": {}, "cgm": {},
+    }
+    for n in args.sizes:
+        results["summaries"][str(n)] = bench_summaries(n, args.repeats if n < 100_000 else 1)
+    for n in args.cgm_sizes:
+        results["cgm"][str(n)] = bench_cgm(n, args.repeats if n < 100_000 else 1)
+
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print_table(results)
+    print(f"\nwritten to {args.output}")
+    return results
+
+
+def print_table(results: dict) -> None:
+    for section, unit_row in (("summaries", "rows"), ("cgm", "readings")):
+        table = pd.DataFrame(results[section])
+        if table.empty:
+            continue
+        table.columns = [f"n={int(c):,}" for c in table.columns]
+        sizes = table.loc[[unit_row]].map(lambda v: f"{int(v):,}")
+        seconds = table.drop(index=unit_row).map(lambda v: f"{v:.3f}")
+        print(f"\n{section} (seconds, best of repeats)")
+        print(pd.concat([sizes, seconds]).to_string())
+
+
+if __name__ == "__main__":
+    main()

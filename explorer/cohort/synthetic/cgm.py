@@ -1,0 +1,131 @@
+"""CGM metrics from a subject's glucose distribution, and 5-minute readings that reproduce them.
+
+A subject's 14-day glucose values are modelled as Gamma(mean, CV): right-skewed like real CGM data and with
+a heavier low tail than a lognormal, so time below range comes out near the 2-4 % seen in type 1 diabetes.
+The fast path computes the consensus metrics (Battelino et al., Diabetes Care 2019;42:1593) from the
+distribution; `readings` draws a trace whose readings are exactly that distribution's quantiles, placed
+in time by a smooth daily pattern plus autocorrelated noise, so metrics computed from the readings agree
+with the fast path (to rounding).
+
+Readings are integers in mg/dL inside the sensor's reporting range (40-400 mg/dL), so the range limits
+are applied at half-units: in range = 70..180 inclusive = [69.5, 180.5).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import signal, special
+
+SENSOR_LOW, SENSOR_HIGH = 40.0, 400.0
+READINGS_PER_DAY = 288
+WINDOW_DAYS = 14
+
+
+def _shape_scale(mean: np.ndarray, cv_percent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    cv = np.asarray(cv_percent, dtype=float) / 100.0
+    shape = 1.0 / (cv * cv)
+    return shape, np.asarray(mean, dtype=float) / shape
+
+
+def summary_metrics(mean: np.ndarray, cv_percent: np.ndarray) -> dict[str, np.ndarray]:
+    """Consensus CGM metrics (percent, mg/dL) of Gamma(mean, CV) glucose read by a 40-400 mg/dL sensor."""
+    k, theta = _shape_scale(mean, cv_percent)
+
+    def cdf(x, shape=k):
+        return special.gammainc(shape, x / theta)
+
+    tbr_54 = cdf(53.5)
+    tbr_70 = cdf(69.5)
+    tar_180 = 1 - cdf(180.5)
+    tar_250 = 1 - cdf(250.5)
+    low, high = cdf(SENSOR_LOW), 1 - cdf(SENSOR_HIGH)
+    # moments of the clipped distribution: E[X; a<X<b] = k*theta*(P(k+1,b) - P(k+1,a)), likewise for X^2
+    m1_mid = k * theta * (cdf(SENSOR_HIGH, k + 1) - cdf(SENSOR_LOW, k + 1))
+    m2_mid = k * (k + 1) * theta * theta * (cdf(SENSOR_HIGH, k + 2) - cdf(SENSOR_LOW, k + 2))
+    m1 = SENSOR_LOW * low + m1_mid + SENSOR_HIGH * high
+    m2 = SENSOR_LOW ** 2 * low + m2_mid + SENSOR_HIGH ** 2 * high
+    sd = np.sqrt(np.maximum(m2 - m1 * m1, 0.0))
+    return {
+        "tir": 100 * (1 - tbr_70 - tar_180), "tbr_70": 100 * tbr_70, "tbr_54": 100 * tbr_54,
+        "tar_180": 100 * tar_180, "tar_250": 100 * tar_250, "cgm_mean": m1,
+        "cgm_cv": 100 * sd / m1, "gmi": 3.31 + 0.02392 * m1,
+    }
+
+
+def mean_from_gmi(gmi: np.ndarray) -> np.ndarray:
+    """Mean glucose (mg/dL) whose GMI is `gmi` (Bergenstal et al., Diabetes Care 2018)."""
+    return (np.asarray(gmi, dtype=float) - 3.31) / 0.02392
+
+
+def _daily_pattern(n_slots: int) -> np.ndarray:
+    """A standardised daily profile: meal peaks at 07:30, 12:30 and 18:30 and a small dawn rise."""
+    minutes = (np.arange(n_slots) * 5) % 1440
+    profile = np.zeros(n_slots)
+    for centre, height in ((450, 1.0), (750, 0.9), (1110, 1.1), (300, 0.3)):
+        profile += height * np.exp(-0.5 * ((minutes - centre - 45) / 60.0) ** 2)
+    return (profile - profile.mean()) / profile.std()
+
+
+def readings(rng: np.random.Generator, mean: np.ndarray, cv_percent: np.ndarray, active_percent: np.ndarray,
+             end_times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """5-minute readings for the 14 days before each end time.
+
+    Returns (row -> subject position, time as datetime64[ns], glucose mg/dL). The kept readings of each
+    subject are the quantiles of its Gamma(mean, CV) distribution; a single sensor gap removes the share
+    of readings not captured (100 - active_percent).
+    """
+    k_subjects = len(mean)
+    n_slots = WINDOW_DAYS * READINGS_PER_DAY
+    if k_subjects == 0:
+        return np.zeros(0, np.int64), np.zeros(0, "datetime64[ns]"), np.zeros(0)
+    shape, theta = _shape_scale(mean, cv_percent)
+    kept = np.clip(np.rint(np.asarray(active_percent) / 100 * n_slots), 1, n_slots).astype(np.int64)
+    gap_start = (rng.random(k_subjects) * (kept + 1)).astype(np.int64)  # the gap (n_slots - kept long) must fit
+    slot = np.arange(n_slots)
+    in_gap = (slot >= gap_start[:, None]) & (slot < (gap_start + n_slots - kept)[:, None])
+
+    phase = rng.integers(-6, 7, size=k_subjects)  # subjects eat at slightly different times
+    pattern = np.stack([np.roll(_daily_pattern(n_slots), int(p)) for p in phase])
+    phi = 0.985  # 5-minute autocorrelation: excursions last a few hours
+    noise = signal.lfilter([np.sqrt(1 - phi * phi)], [1, -phi], rng.standard_normal((k_subjects, n_slots)), axis=1)
+    latent = 0.6 * pattern + 0.8 * noise
+    latent[in_gap] = np.inf  # gaps sort last
+    rank = np.argsort(np.argsort(latent, axis=1, kind="stable"), axis=1, kind="stable")
+
+    q = (rank + 0.5) / kept[:, None]
+    values = _quantiles(q, shape, theta)
+
+    start = np.asarray(end_times, dtype="datetime64[ns]") - np.timedelta64(WINDOW_DAYS, "D")
+    offset = (rng.random(k_subjects) * 300).astype(np.int64)  # seconds: sensors do not start on the minute
+    times = (start.astype(np.int64)[:, None] + (offset[:, None] + slot[None, :] * 300) * 1_000_000_000)
+    keep = ~in_gap
+    subject = np.broadcast_to(np.arange(k_subjects)[:, None], keep.shape)[keep]
+    return subject, times[keep].astype("datetime64[ns]"), values[keep].astype(float)
+
+
+def _quantiles(q: np.ndarray, shape: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """Gamma quantiles read by the sensor (integers clipped to 40-400), by interpolating each subject's CDF
+    on a 0.25 mg/dL grid: exact after rounding, and ten times faster than gammaincinv."""
+    grid = np.arange(SENSOR_LOW - 2, SENSOR_HIGH + 2.25, 0.25)
+    cdf = special.gammainc(shape[:, None], grid[None, :] / theta[:, None])
+    values = np.empty_like(q)
+    for i in range(len(q)):
+        values[i] = np.interp(q[i], cdf[i], grid)
+    return np.clip(np.rint(values), SENSOR_LOW, SENSOR_HIGH)
+
+
+def metrics_from_readings(glucose: pd.Series, subject: pd.Series) -> pd.DataFrame:
+    """Consensus metrics per subject from integer readings (used by tests to check the fast path)."""
+    g = np.asarray(glucose, dtype=float)
+    frame = pd.DataFrame({
+        "subject": np.asarray(subject), "tir": (g >= 70) & (g <= 180), "tbr_70": g < 70, "tbr_54": g < 54,
+        "tar_180": g > 180, "tar_250": g > 250, "g": g,
+    })
+    grouped = frame.groupby("subject", sort=False)
+    out = grouped[["tir", "tbr_70", "tbr_54", "tar_180", "tar_250"]].mean() * 100
+    out["cgm_mean"] = grouped["g"].mean()
+    out["cgm_cv"] = grouped["g"].std(ddof=0) / out["cgm_mean"] * 100
+    out["gmi"] = 3.31 + 0.02392 * out["cgm_mean"]
+    out["n"] = grouped.size()
+    return out

@@ -1,0 +1,149 @@
+"""The fast path: a synthetic population straight to a `Screening` (wide features at the index date).
+
+Memory is proportional to n: each column is allocated once at full length and filled chunk by chunk, and
+the DataFrame takes the arrays without copying them; only the events are concatenated at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from explorer.catalogue import default_catalogue
+from explorer.cohort.screening import Screening
+from explorer.cohort.synthetic.draw import CATEGORIES, NOT_RECORDED, Draw
+from explorer.cohort.synthetic.params import PopulationParams
+from explorer.cohort.synthetic.population import check_size, draw_chunks, subject_ids
+
+EVENT_NAMES = ("severe_hypoglycemia", "trial_participation")
+
+
+@dataclass
+class _Column:
+    kind: str                      # number | boolean | category
+    values: np.ndarray             # float64 / bool / int8 codes
+    missing: np.ndarray | None = None  # booleans: True where unknown
+    other_reason: np.ndarray | None = None  # index into OTHER_REASONS where a subject's reason differs, else -1
+
+
+def generate_screening(population: str, n: int, seed: int = 0,
+                       params: PopulationParams | Mapping[str, Any] | None = None, progress: bool = False,
+                       *, missing_reasons: bool = True) -> Screening:
+    """A seeded synthetic screening population ("t1d" or "t2d") of n subjects.
+
+    Same (population, n, seed, params) -> the same numbers; the first k subjects do not depend on n.
+    `params`: a T1DClinicParams / T2DClinicParams, or a mapping of overrides to the defaults.
+    `missing_reasons=False` skips the table of why each unknown value is unknown (~18 rows a subject).
+    """
+    check_size(n)
+    columns: dict[str, _Column] = {}
+    events: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {e: [] for e in EVENT_NAMES}
+    lookback: dict[str, np.ndarray] = {e: np.full(n, np.nan) for e in EVENT_NAMES}
+    reasons: dict[str, str] = {}
+    other_reasons: list[str] = []
+    for start, d in draw_chunks(population, n, seed, params, progress):
+        _fill_columns(columns, d, start, n, other_reasons)
+        reasons.update(d.reasons)
+        for name in EVENT_NAMES:
+            ev = d.events[name]
+            events[name].append((ev.subject + start, ev.days_before))
+            lookback[name][start:start + d.n] = d.lookback[name]
+
+    ids = subject_ids(population, 0, n)
+    index = pd.Index(pd.arrays.ArrowStringArray(ids), name="subject_id")
+    order = [v for v in default_catalogue().names() if v in columns]
+    features = pd.DataFrame({name: _as_array(name, columns[name]) for name in order}, index=index, copy=False)
+    return Screening(
+        features=features,
+        events=_events_table(events, ids),
+        event_lookback=pd.DataFrame(lookback, index=index, copy=False),
+        missing_reasons=_missing_reasons(order, columns, reasons, other_reasons, index) if missing_reasons else None,
+        source=f"synthetic:{population}:n={n}:seed={seed}",
+    )
+
+
+def _fill_columns(columns: dict[str, _Column], d: Draw, start: int, n: int, other: list[str]) -> None:
+    stop = start + d.n
+    for name, values in d.numbers.items():
+        columns.setdefault(name, _Column("number", np.empty(n))).values[start:stop] = values
+    for name, (values, known) in d.booleans.items():
+        col = columns.setdefault(name, _Column("boolean", np.empty(n, bool), np.empty(n, bool)))
+        col.values[start:stop] = values
+        col.missing[start:stop] = ~known
+    for name, codes in d.categories.items():
+        columns.setdefault(name, _Column("category", np.empty(n, np.int8))).values[start:stop] = codes
+    for name, overrides in d.reason_overrides.items():
+        col = columns[name]
+        if col.other_reason is None:
+            col.other_reason = np.full(n, -1, np.int8)
+        for mask, reason in overrides:
+            if reason not in other:
+                other.append(reason)
+            col.other_reason[start:stop][mask] = other.index(reason)
+
+
+def _as_array(name: str, col: _Column):
+    if col.kind == "number":
+        return col.values
+    if col.kind == "boolean":
+        return pd.arrays.BooleanArray(col.values, col.missing)
+    labels = pa.array(CATEGORIES[name]).take(pa.array(col.values, mask=col.values < 0))
+    return pd.arrays.ArrowStringArray(labels)
+
+
+def _unknown(col: _Column) -> np.ndarray:
+    if col.kind == "number":
+        return np.isnan(col.values)
+    if col.kind == "boolean":
+        return col.missing
+    return col.values < 0
+
+
+def _events_table(events: dict[str, list[tuple[np.ndarray, np.ndarray]]], ids: pa.Array) -> pd.DataFrame:
+    subject = np.concatenate([s for parts in events.values() for s, _ in parts] or [np.zeros(0, np.int64)])
+    days = np.concatenate([t for parts in events.values() for _, t in parts] or [np.zeros(0)])
+    names = np.concatenate([np.full(sum(len(s) for s, _ in parts), i, np.int8)
+                            for i, parts in enumerate(events.values())] or [np.zeros(0, np.int8)])
+    order = np.lexsort((days, subject))  # by subject, most recent first
+    return pd.DataFrame({
+        "subject_id": pd.arrays.ArrowStringArray(ids.take(pa.array(subject[order]))),
+        "event": pd.arrays.ArrowStringArray(pa.array(list(events)).take(pa.array(names[order]))),
+        "days_before_index": days[order].astype(float),
+        "severity": pd.arrays.IntegerArray(np.zeros(len(order), np.int64), np.ones(len(order), bool)),
+    }, copy=False)
+
+
+def _missing_reasons(order: list[str], columns: dict[str, _Column], reasons: dict[str, str], other: list[str],
+                     index: pd.Index) -> pd.DataFrame:
+    """One row per unknown value; categorical columns keep it to ~7 bytes a row."""
+    masks = [(name, _unknown(columns[name])) for name in order]
+    counts = [int(mask.sum()) for _, mask in masks]
+    total = sum(counts)
+    subject = np.empty(total, np.int32)  # filled in place: no concatenation copies
+    variable = np.empty(total, np.int8)
+    reason = np.empty(total, np.int8)
+    names = [name for (name, _), k in zip(masks, counts, strict=True) if k]
+    labels = sorted({reasons.get(v, NOT_RECORDED) for v in names} | set(other))
+    at = 0
+    for (name, mask), k in zip(masks, counts, strict=True):
+        if k:
+            rows = np.flatnonzero(mask)
+            subject[at:at + k] = rows
+            variable[at:at + k] = names.index(name)
+            reason[at:at + k] = labels.index(reasons.get(name, NOT_RECORDED))
+            override = columns[name].other_reason
+            if override is not None:
+                codes = override[rows]
+                mapped = np.array([labels.index(r) for r in other], np.int8)
+                reason[at:at + k] = np.where(codes >= 0, mapped[np.maximum(codes, 0)], reason[at:at + k])
+            at += k
+    return pd.DataFrame({
+        "subject_id": pd.Categorical.from_codes(subject, dtype=pd.CategoricalDtype(index)),
+        "variable": pd.Categorical.from_codes(variable, categories=names),
+        "reason": pd.Categorical.from_codes(reason, categories=labels),
+    }, copy=False)

@@ -1,0 +1,198 @@
+"""Baseline characteristics ("table 1") of the eligible pool against the screened population.
+
+The only statistic that reads subject data besides the matrix: the matrix gives the eligible mask
+(one gather through the pattern histogram), the Screening gives the key variables. A table is cached
+on the matrix per eligible mask, so redrawing a dashboard without a change costs nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from explorer.catalogue import default_catalogue
+from explorer.engine.bits import from_bits
+from explorer.engine.stats import final_bits
+from explorer.errors import DefinitionError
+
+KEY_VARIABLES = ("age", "sex", "bmi", "diabetes_type", "diabetes_duration", "hba1c", "tir", "fasting_cpeptide",
+                 "postmeal_cpeptide", "insulin_dose_per_kg", "egfr", "hypoglycemia_unawareness")
+GROUPS = ("screened", "eligible", "remaining", "excluded")
+_STATS = ("n", "value", "sd", "median", "q1", "q3", "missing")
+
+
+def group_mask(matrix, group: str, enabled=None, policies: Mapping[str, str] | None = None) -> np.ndarray:
+    """Boolean mask over subjects: screened (all), eligible (PASS all), remaining (no FAIL), excluded."""
+    if group not in GROUPS:
+        raise DefinitionError(f"group {group!r}; use one of {list(GROUPS)}", field="groups")
+    if group == "screened":
+        return np.ones(matrix.n_subjects, dtype=bool)
+    eligible, remaining = final_bits(matrix, enabled, policies)
+    if group == "eligible":
+        return from_bits(eligible, matrix.n_subjects)
+    mask = from_bits(remaining, matrix.n_subjects)
+    return ~mask if group == "excluded" else mask
+
+
+def eligible_mask(matrix, enabled=None, policies: Mapping[str, str] | None = None, *,
+                  possibly: bool = False) -> np.ndarray:
+    """Subjects eligible (PASS every enabled criterion); possibly=True also keeps the possibly eligible."""
+    return group_mask(matrix, "remaining" if possibly else "eligible", enabled, policies)
+
+
+def _features(screening: Any, variables: Sequence[str]) -> pd.DataFrame:
+    if isinstance(screening, (str, Path)):
+        from explorer.engine.layout import read_features
+        return read_features(screening, variables)
+    features = screening.features
+    return features[[v for v in variables if v in features.columns]]
+
+
+def _number_stats(values: np.ndarray) -> dict[str, float]:
+    known = values[~np.isnan(values)]
+    if len(known) == 0:
+        return {"n": 0, "value": np.nan, "sd": np.nan, "median": np.nan, "q1": np.nan, "q3": np.nan,
+                "missing": len(values)}
+    q1, median, q3 = np.percentile(known, [25, 50, 75])
+    return {"n": len(known), "value": float(known.mean()), "sd": float(known.std(ddof=1)) if len(known) > 1 else np.nan,
+            "median": float(median), "q1": float(q1), "q3": float(q3), "missing": len(values) - len(known)}
+
+
+def _smd_number(a: dict, b: dict) -> float:
+    pooled = np.sqrt((a["sd"] ** 2 + b["sd"] ** 2) / 2)
+    return float((a["value"] - b["value"]) / pooled) if pooled and np.isfinite(pooled) else np.nan
+
+
+def _smd_proportion(p: float, q: float) -> float:
+    p, q = p / 100, q / 100
+    pooled = np.sqrt((p * (1 - p) + q * (1 - q)) / 2)
+    return float((p - q) / pooled) if pooled and np.isfinite(pooled) else np.nan
+
+
+def _rows(name: str, kind: str, column: pd.Series | None, masks: dict[str, np.ndarray], n: int,
+          categories: Sequence[str]) -> list[dict]:
+    rows = []
+    if kind == "number":
+        values = (np.full(n, np.nan) if column is None
+                  else pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan))
+        row = {"variable": name, "level": "", "statistic": "mean (SD); median [Q1, Q3]"}
+        per_group = {g: _number_stats(values[m]) for g, m in masks.items()}
+        for g, st in per_group.items():
+            row.update({f"{g}_{k}": v for k, v in st.items()})
+        if "eligible" in per_group:
+            row["smd"] = _smd_number(per_group["eligible"], per_group["screened"])
+        return [row]
+    if kind == "boolean":
+        # codes: 1 = true, 0 = false, -1 = unknown; the row reports "yes" among the known
+        levels, level_codes = ["yes"], [1]
+        if column is None:
+            codes = np.full(n, -1)
+        else:
+            flags = column.astype("boolean")
+            codes = np.where(flags.isna().to_numpy(), -1, flags.to_numpy(dtype=bool, na_value=False).astype(int))
+    else:
+        levels = list(categories)
+        codes = (np.full(n, -1) if column is None
+                 else pd.Categorical(column, categories=levels).codes.astype(int))
+        level_codes = list(range(len(levels)))
+    for level, code in zip(levels, level_codes, strict=True):
+        row = {"variable": name, "level": level, "statistic": "n (% of known)"}
+        pct = {}
+        for g, m in masks.items():
+            c = codes[m]
+            known = int((c >= 0).sum())
+            count = int((c == code).sum())
+            pct[g] = 100.0 * count / known if known else np.nan
+            row.update({f"{g}_n": count, f"{g}_value": pct[g], f"{g}_missing": int((c < 0).sum())})
+        if "eligible" in pct:
+            row["smd"] = _smd_proportion(pct["eligible"], pct["screened"])
+        rows.append(row)
+    return rows
+
+
+def baseline_table(matrix, screening: Any, variables: Iterable[str] | None = None, enabled=None,
+                   policies: Mapping[str, str] | None = None, *,
+                   groups: Sequence[str] = ("screened", "eligible")) -> pd.DataFrame:
+    """Table 1: per key variable, the screened population against the eligible pool.
+
+    Numbers: n known, mean, SD, median, quartiles, missing. Booleans ("yes") and category levels:
+    n, % of the known, missing. `smd` is the standardized mean difference eligible vs screened.
+    `screening` is the Screening the matrix was evaluated on (or its layout folder). Default variables:
+    KEY_VARIABLES that the screening has. The first row counts the subjects in each group.
+    """
+    groups = tuple(groups)
+    for g in groups:
+        if g not in GROUPS:
+            raise DefinitionError(f"group {g!r}; use one of {list(GROUPS)}", field="groups")
+    if "screened" not in groups:
+        groups = ("screened", *groups)
+    catalogue = getattr(matrix.trial, "catalogue", None) or default_catalogue()
+    wanted = list(variables) if variables is not None else list(KEY_VARIABLES)
+    for v in wanted:
+        if v not in catalogue or catalogue[v].kind == "event":
+            raise DefinitionError(f"{v!r} is not a number, boolean or category variable of the catalogue",
+                                  field="variables")
+    masks = {g: group_mask(matrix, g, enabled, policies) for g in groups}
+    digest = hashlib.blake2b(b"".join(np.packbits(m).tobytes() for m in masks.values()), digest_size=16).hexdigest()
+    cache = matrix.__dict__.setdefault("_baseline_cache", {})
+    key = (id(screening), digest, tuple(wanted), groups)
+    if key in cache and cache[key][0] is screening:
+        return cache[key][1].copy()
+
+    features = _features(screening, wanted)
+    if len(features) != matrix.n_subjects:
+        raise DefinitionError("the screening has a different number of subjects than the matrix; pass the "
+                              "screening the matrix was evaluated on", field="screening")
+    if variables is None:
+        wanted = [v for v in wanted if v in features.columns]
+    rows = [{"variable": "subjects", "level": "", "statistic": "n",
+             **{f"{g}_n": int(m.sum()) for g, m in masks.items()}}]
+    for name in wanted:
+        var = catalogue[name]
+        column = features[name] if name in features.columns else None
+        rows.extend(_rows(name, var.kind, column, masks, matrix.n_subjects, var.categories))
+    columns = ["variable", "level", "statistic"] + [f"{g}_{s}" for g in groups for s in _STATS]
+    if "eligible" in groups:
+        columns.append("smd")
+    frame = pd.DataFrame(rows).reindex(columns=columns)
+    for g in groups:
+        for s in ("n", "missing"):
+            frame[f"{g}_{s}"] = frame[f"{g}_{s}"].astype("Int64")
+    frame.attrs.update({
+        "counts": [f"{g}_{s}" for g in groups for s in ("n", "missing")],
+        "percents": {},
+        "dependent": {**{f"{g}_{s}": f"{g}_n" for g in groups for s in ("value", "sd", "median", "q1", "q3")},
+                      **({"smd": "eligible_n"} if "eligible" in groups else {})},
+    })
+    cache[key] = (screening, frame)
+    return frame.copy()
+
+
+def format_baseline(table: pd.DataFrame, *, digits: int = 1) -> pd.DataFrame:
+    """Table 1 as text: "54.2 (12.1)" for numbers, "120 (45.3%)" for levels; blanked cells read "<k"."""
+    protected = table.attrs.get("protected")
+    hidden = f"<{protected['min_cell']}" if protected else "-"
+    groups = [c.removesuffix("_n") for c in table.columns if c.endswith("_n")]
+    out = pd.DataFrame({"variable": table["variable"], "level": table["level"]})
+    for g in groups:
+        texts = []
+        for _, row in table.iterrows():
+            n, value = row[f"{g}_n"], row.get(f"{g}_value")
+            if pd.isna(n):
+                texts.append(hidden)
+            elif row["variable"] == "subjects":
+                texts.append(f"{int(n)}")
+            elif row["level"] == "":
+                texts.append("-" if pd.isna(value) else
+                             f"{value:.{digits}f} ({row[f'{g}_sd']:.{digits}f})")
+            else:
+                texts.append(f"{int(n)}" + ("" if pd.isna(value) else f" ({value:.{digits}f}%)"))
+        out[g] = texts
+    if "smd" in table.columns:
+        out["smd"] = ["" if pd.isna(v) else f"{v:.2f}" for v in table["smd"]]
+    return out

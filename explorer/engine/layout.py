@@ -1,0 +1,212 @@
+"""A Screening on disk: a folder of Parquet (or CSV) files that the SQL engine reads directly.
+
+    <folder>/features.parquet        subject_id (string) + one column per catalogue variable:
+                                     number -> DOUBLE, boolean -> BOOLEAN, category -> STRING; null = unknown
+    <folder>/events.parquet          subject_id, event, days_before_index (DOUBLE), severity (INT64, nullable)
+    <folder>/event_lookback.parquet  subject_id + one DOUBLE column per event type (days of complete history)
+    <folder>/event_counts.parquet    subject_id + one DOUBLE column per "event@days" (reported counts)
+    <folder>/screening.json          {"format": "trial-explorer-screening/1", "subjects": n, "source": ...,
+                                      "files": {name: bytes}, "aligned": [tables in features row order]}
+
+Only features is required. The same names with `.csv` work too (header row, empty cell = unknown,
+booleans true/false); the SQL engine casts CSV text to the catalogue's types. Row order of
+features is the subject order of every matrix computed from the folder. write_screening stores
+event_lookback and event_counts in features row order and says so in the manifest (with the file
+sizes, so an edited file voids it): DuckDB then joins them by position, not by hashing subject ids.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from explorer.catalogue import Catalogue, default_catalogue
+from explorer.cohort.screening import Screening, empty_events
+from explorer.errors import DataError
+
+FORMAT = "trial-explorer-screening/1"
+TABLES = ("features", "events", "event_lookback", "event_counts")
+MANIFEST = "screening.json"
+ROW_GROUP_SIZE = 131_072
+
+
+def _with_ids(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    out.insert(0, "subject_id", frame.index.astype(str))
+    return out.reset_index(drop=True)
+
+
+def _arrow(frame: pd.DataFrame) -> pa.Table:
+    # from_pandas turns float NaN into null, so unknown is null on disk whatever the source used
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def screening_tables(screening: Screening) -> dict[str, pa.Table]:
+    """The Screening's tables as Arrow tables in the layout's columns (absent optional tables left out)."""
+    tables = {"features": _arrow(_with_ids(screening.features))}
+    events = screening.events
+    if events is not None:
+        events = events.reindex(columns=["subject_id", "event", "days_before_index", "severity"])
+        tables["events"] = _arrow(events.astype({"subject_id": "string", "event": "string",
+                                                 "days_before_index": "float64", "severity": "Int64"}))
+    for name in ("event_lookback", "event_counts"):
+        frame = getattr(screening, name)
+        if frame is not None:
+            tables[name] = _arrow(_with_ids(aligned(frame, screening.features.index).astype("float64")))
+    return tables
+
+
+def aligned(frame: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
+    """A per-subject table in the features' row order (NaN for subjects it lacks).
+
+    The engines read event_lookback / event_counts by subject id, so this changes no result; written
+    in features order, the tables can be joined by position instead of by hashing every subject id.
+    """
+    if frame.index.equals(index):
+        return frame
+    from explorer.engine.memory import positions
+    rows = positions(index, frame.index)
+    values = frame.to_numpy(dtype="float64", na_value=np.nan)
+    out = np.where((rows >= 0)[:, None], values[np.maximum(rows, 0)] if len(values) else np.nan, np.nan)
+    return pd.DataFrame(out, index=index, columns=frame.columns)
+
+
+def write_screening(screening: Screening, directory: str | Path, *, format: str = "parquet") -> Path:
+    """Write a Screening in the layout (Parquet by default, or CSV); returns the folder."""
+    if format not in ("parquet", "csv"):
+        raise DataError(f"format {format!r}; use 'parquet' or 'csv'")
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for name, table in screening_tables(screening).items():
+        path = folder / f"{name}.{format}"
+        if format == "parquet":
+            # several row groups, so that DuckDB scans a file on every core (one group = one thread)
+            pq.write_table(table, path, row_group_size=ROW_GROUP_SIZE)
+        else:
+            table.to_pandas().to_csv(path, index=False)
+        files[path.name] = path.stat().st_size
+    manifest = {"format": FORMAT, "subjects": len(screening), "source": screening.source, "files": files,
+                "aligned": [t for t in ("event_lookback", "event_counts") if f"{t}.{format}" in files]}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return folder
+
+
+def aligned_tables(directory: str | Path) -> set[str]:
+    """Tables the manifest says are in features row order, if their files are still the ones written."""
+    path = Path(directory) / MANIFEST
+    if not path.is_file():
+        return set()
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError):
+        return set()
+    files = manifest.get("files", {})
+    unchanged = all((Path(directory) / name).is_file() and (Path(directory) / name).stat().st_size == size
+                    for name, size in files.items())
+    return set(manifest.get("aligned", [])) if unchanged and files else set()
+
+
+def find_tables(directory: str | Path) -> dict[str, Path]:
+    """{table: file} for the tables present in a layout folder (Parquet preferred over CSV)."""
+    folder = Path(directory)
+    if not folder.is_dir():
+        raise DataError("not a folder; a screening folder holds features.parquet (or .csv) and optional "
+                        "events / event_lookback / event_counts files", file=str(folder))
+    found = {}
+    for name in TABLES:
+        for suffix in (".parquet", ".csv"):
+            if (folder / f"{name}{suffix}").is_file():
+                found[name] = folder / f"{name}{suffix}"
+                break
+    if "features" not in found:
+        raise DataError("no features.parquet or features.csv in this folder", file=str(folder))
+    return found
+
+
+def _read(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    if path.suffix == ".parquet":
+        return pq.read_table(path, columns=columns).to_pandas()
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], usecols=columns)
+    return frame
+
+
+def _typed_features(frame: pd.DataFrame, catalogue: Catalogue, path: Path) -> pd.DataFrame:
+    if "subject_id" not in frame.columns:
+        raise DataError("features has no subject_id column", file=str(path), column="subject_id")
+    out = pd.DataFrame(index=pd.Index(frame["subject_id"].astype("string"), name="subject_id"))
+    for col in frame.columns:
+        if col == "subject_id":
+            continue
+        var = catalogue.get(col)
+        if var is None:
+            raise DataError(f"{col!r} is not a catalogue variable", file=str(path), column=col)
+        values = frame[col].to_numpy()
+        if var.kind == "number":
+            out[col] = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        elif var.kind == "boolean":
+            series = pd.Series(values)
+            if series.dtype == object or pd.api.types.is_string_dtype(series):
+                series = series.map({"true": True, "false": False, "True": True, "False": False,
+                                     "1": True, "0": False, True: True, False: False}, na_action="ignore")
+            out[col] = pd.array(series.astype("boolean"), dtype="boolean")
+        else:
+            out[col] = pd.array(pd.Series(values).astype("string"), dtype="string")
+    return out
+
+
+def read_features(directory: str | Path, columns: Iterable[str] | None = None,
+                  catalogue: Catalogue | None = None) -> pd.DataFrame:
+    """The features table (indexed by subject_id, typed by the catalogue), only `columns` if given."""
+    catalogue = catalogue or default_catalogue()
+    path = find_tables(directory)["features"]
+    wanted = None
+    if columns is not None:
+        present = _columns(path)
+        wanted = ["subject_id"] + [c for c in columns if c in present and c != "subject_id"]
+    return _typed_features(_read(path, wanted), catalogue, path)
+
+
+def _columns(path: Path) -> list[str]:
+    if path.suffix == ".parquet":
+        return pq.read_schema(path).names
+    return list(pd.read_csv(path, nrows=0).columns)
+
+
+def table_columns(directory: str | Path) -> dict[str, list[str]]:
+    """Column names of every table in the folder (without reading the data)."""
+    return {name: _columns(path) for name, path in find_tables(directory).items()}
+
+
+def read_screening(directory: str | Path, catalogue: Catalogue | None = None) -> Screening:
+    """Load a layout folder into memory as a Screening (the in-memory engine's input)."""
+    catalogue = catalogue or default_catalogue()
+    paths = find_tables(directory)
+    features = _typed_features(_read(paths["features"]), catalogue, paths["features"])
+    events = empty_events()
+    if "events" in paths:
+        raw = _read(paths["events"])
+        events = pd.DataFrame({
+            "subject_id": raw["subject_id"].astype("string"), "event": raw["event"].astype("string"),
+            "days_before_index": pd.to_numeric(raw["days_before_index"], errors="coerce").astype("float64"),
+            "severity": pd.to_numeric(raw.get("severity", pd.Series(pd.NA, index=raw.index)),
+                                      errors="coerce").astype("Int64"),
+        })
+    extra = {}
+    for name in ("event_lookback", "event_counts"):
+        if name in paths:
+            raw = _read(paths[name])
+            frame = raw.drop(columns=["subject_id"]).apply(pd.to_numeric, errors="coerce").astype("float64")
+            frame.index = pd.Index(raw["subject_id"].astype("string"), name="subject_id")
+            extra[name] = frame
+    source = str(directory)
+    manifest = Path(directory) / MANIFEST
+    if manifest.is_file():
+        source = json.loads(manifest.read_text(encoding="utf-8")).get("source") or source
+    return Screening(features, events, extra.get("event_lookback"), extra.get("event_counts"), source=source)
