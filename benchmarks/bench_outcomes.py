@@ -1,6 +1,11 @@
 """Benchmark the outcome layer: summaries, clinical classes, CGM metrics and figures for 10^3-10^5 subjects.
 
     .venv/bin/python benchmarks/bench_outcomes.py [--sizes 1000 10000 100000] [--cgm-sizes ...]
+    .venv/bin/python benchmarks/bench_outcomes.py --sections trial [--trial-sizes 1000 10000 100000]
+
+The "trial" section times the trial-driven measures (explorer.outcomes.measures) on simulated enrolled
+subjects of the islet trial (every outcome, events, endpoints, CGM) and the figures the outcome panel draws;
+running only some sections keeps the others' recorded results.
 
 Writes benchmarks/results/outcomes.json and prints a table. The data are simple seeded synthetic long
 tables made here (six visits x five measures per subject; 14 days of 15-minute CGM per subject), so the
@@ -156,14 +161,52 @@ def bench_cgm(n_subjects: int, repeats: int) -> dict[str, float]:
     return timings
 
 
+def bench_trial_measures(n_subjects: int, repeats: int) -> dict[str, float]:
+    """outcome_measures, its summaries and the panel's figures on n simulated islet-trial subjects."""
+    from explorer.cohort.synthetic import generate_outcomes
+    from explorer.outcomes.measures import (
+        outcome_measures, summarise_endpoints, summarise_events, summarise_outcomes, with_subgroups,
+    )
+    from explorer.trial import load_trial
+
+    trial = load_trial("NCT06196996")
+    start = time.perf_counter()
+    cohort = generate_outcomes(n_subjects, "islet", visits_days=trial.visits, seed=SEED, cgm_readings=20)
+    timings: dict[str, float] = {"measurement_rows": float(len(cohort.measurements)),
+                                 "generate_outcomes": time.perf_counter() - start}
+    timings["outcome_measures"], results = timed(lambda: outcome_measures(trial, cohort), repeats)
+    timings["value_rows"] = float(len(results.values))
+    timings["summarise_outcomes"], _ = timed(lambda: summarise_outcomes(results), repeats)
+    timings["summarise_outcomes_by_sex"], _ = timed(lambda: summarise_outcomes(results, by=["sex"]), repeats)
+    timings["summarise_endpoints"], proportions = timed(lambda: summarise_endpoints(results), repeats)
+    timings["summarise_events"], _ = timed(lambda: summarise_events(results), repeats)
+
+    def trajectory():
+        values = results.values
+        rows = values[(values["outcome"] == "hba1c") & (values["measure"] == "hba1c")]
+        rows = with_subgroups(rows, results, ["sex"]).assign(visit=rows["visit"].cat.remove_unused_categories())
+        return trajectory_figure(rows, measure="hba1c", by="sex", max_subjects=100)
+
+    timings["trajectory_figure_by_sex"], figure = timed(trajectory, repeats)
+    timings["trajectory_to_json"], _ = timed(figure.to_json, 1)
+    proportions = proportions.assign(endpoint=proportions["endpoint"].astype(str))
+    timings["responder_figure_all_endpoints"], _ = timed(lambda: responder_figure(proportions, by="endpoint"), repeats)
+    timings["time_in_range_figure"], _ = timed(lambda: time_in_range_figure(results.tir_bands), repeats)
+    return timings
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
     parser.add_argument("--cgm-sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
+    parser.add_argument("--trial-sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
+    parser.add_argument("--sections", nargs="+", choices=["summaries", "cgm", "trial"],
+                        default=["summaries", "cgm", "trial"])
     parser.add_argument("--repeats", type=int, default=3, help="runs per step below 10^5 (best is kept)")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
 
+    previous = json.loads(args.output.read_text(encoding="utf-8")) if args.output.is_file() else {}
     results = {
         "environment": {"python": platform.python_version(), "pandas": pd.__version__,
                         "numpy": np.__version__, "machine": platform.machine(),
@@ -171,12 +214,26 @@ def main(argv: list[str] | None = None) -> dict:
                         # other jobs on the machine slow every step; the load says how busy it was
                         "load_average_at_start": os.getloadavg()[0]},
         "seed": SEED,
-        "summaries": {}, "cgm": {},
+        "summaries": {}, "cgm": {}, "trial_measures": {},
     }
-    for n in args.sizes:
-        results["summaries"][str(n)] = bench_summaries(n, args.repeats if n < 100_000 else 1)
-    for n in args.cgm_sizes:
-        results["cgm"][str(n)] = bench_cgm(n, args.repeats if n < 100_000 else 1)
+    if "summaries" in args.sections:
+        for n in args.sizes:
+            results["summaries"][str(n)] = bench_summaries(n, args.repeats if n < 100_000 else 1)
+    if "cgm" in args.sections:
+        for n in args.cgm_sizes:
+            results["cgm"][str(n)] = bench_cgm(n, args.repeats if n < 100_000 else 1)
+    if "trial" in args.sections:
+        for n in args.trial_sizes:
+            results["trial_measures"][str(n)] = bench_trial_measures(n, args.repeats if n < 100_000 else 1)
+    # sections not run keep their recorded results (and the environment they were measured in)
+    environments = previous.get("environments", {})
+    for section, key in (("summaries", "summaries"), ("cgm", "cgm"), ("trial", "trial_measures")):
+        if section in args.sections:
+            environments[key] = results["environment"]
+        elif key in previous:
+            results[key] = previous[key]
+            environments.setdefault(key, previous.get("environment"))
+    results["environments"] = environments
 
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
@@ -186,13 +243,14 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 def print_table(results: dict) -> None:
-    for section, unit_row in (("summaries", "rows"), ("cgm", "readings")):
+    for section, unit_row in (("summaries", "rows"), ("cgm", "readings"), ("trial_measures", "measurement_rows")):
         table = pd.DataFrame(results[section])
         if table.empty:
             continue
         table.columns = [f"n={int(c):,}" for c in table.columns]
-        sizes = table.loc[[unit_row]].map(lambda v: f"{int(v):,}")
-        seconds = table.drop(index=unit_row).map(lambda v: f"{v:.3f}")
+        count_rows = [r for r in table.index if r == unit_row or r.endswith("_rows")]
+        sizes = table.loc[count_rows].map(lambda v: f"{int(v):,}")
+        seconds = table.drop(index=count_rows).map(lambda v: f"{v:.3f}")
         print(f"\n{section} (seconds, best of repeats)")
         print(pd.concat([sizes, seconds]).to_string())
 

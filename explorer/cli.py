@@ -76,16 +76,8 @@ def cmd_trials(args) -> int:
     return 0
 
 
-def criteria_table(trial) -> pd.DataFrame:
-    return pd.DataFrame([{
-        "id": c.id, "kind": c.kind, "computable": c.computable,
-        "expression": c.expression if c.computable else f"(not computable: assumed {c.assumption})",
-        "parameters": ", ".join(f"{n}={p.value:g}{' ' + p.unit if p.unit else ''}" for n, p in c.parameters.items()),
-        "unknown_policy": c.unknown, "text": " ".join(c.text.split()),
-    } for c in trial.criteria])
-
-
 def cmd_show(args) -> int:
+    from explorer.describe import criteria_table, outcomes_table
     from explorer.trial import load_trial
 
     trial = load_trial(args.trial)
@@ -106,9 +98,7 @@ def cmd_show(args) -> int:
     emit(table.drop(columns=["unknown_policy"]), "table", max_colwidth=args.width)
     if trial.outcomes:
         print()
-        emit(pd.DataFrame([{"id": o.id, "kind": o.kind, "name": o.name, "variables": ", ".join(o.variables),
-                            "time_frame": o.time_frame or ""} for o in trial.outcomes]),
-             "table", title="Outcomes", max_colwidth=args.width)
+        emit(outcomes_table(trial), "table", title="Outcomes", max_colwidth=args.width)
     return 0
 
 
@@ -130,13 +120,11 @@ def cmd_schema(args) -> int:
 
 
 def cmd_variables(args) -> int:
-    from explorer.trial import load_trial, variable_catalogue
+    from explorer.describe import catalogue_table
+    from explorer.trial import load_trial
 
     trial = load_trial(args.trial) if args.trial else None
-    rows = [{"name": v.name, "kind": v.kind, "unit": v.unit or "", "range": "" if v.range is None else
-             f"{v.range[0]:g}-{v.range[1]:g}", "categories": ", ".join(v.categories), "role": v.role,
-             "description": v.description} for v in variable_catalogue(trial)]
-    emit(pd.DataFrame(rows), args.format, max_colwidth=60)
+    emit(catalogue_table(trial), args.format, max_colwidth=60)
     return 0
 
 

@@ -17,15 +17,16 @@ def _register_dashboard(sub, add, add_format) -> None:
     p.add_argument("--verbose", action="store_true", help="pass on Voila's log")
 
 
-POOL_READY = "is filled with"  # Voila's log line once the pre-heated kernel has run the notebook
-
-
 def run_dashboard(args) -> int:
     import os
     import subprocess
     import sys
+    import tempfile
+    import threading
+    import time
     from pathlib import Path
 
+    from explorer.app.dashboard import READY_FILE_VARIABLE
     from explorer.errors import ExplorerError
 
     candidates = [Path(args.notebook)] if args.notebook else [
@@ -37,28 +38,30 @@ def run_dashboard(args) -> int:
         raise ExplorerError(f"cannot find the dashboard notebook (looked for {', '.join(map(str, candidates))}); "
                             "run from the project folder or pass --notebook")
     root = notebook.resolve().parents[1]  # voila.json lives at the project root and is read from the cwd
-    env = dict(os.environ)
+    ready = Path(tempfile.mkdtemp(prefix="trial-explorer-")) / "ready"
+    env = {**os.environ, READY_FILE_VARIABLE: str(ready)}
     if args.n:
         env["TRIAL_EXPLORER_N"] = str(args.n)
     url = f"http://127.0.0.1:{args.port}/"
-    print(f"Starting the Trial Explorer dashboard (preparing a kernel with the synthetic cohort)...", flush=True)
+    print("Starting the Trial Explorer dashboard (a kernel is preparing the synthetic cohort)...", flush=True)
     command = [sys.executable, "-m", "voila", str(notebook.resolve()), f"--port={args.port}", "--no-browser",
                "--Voila.ip=127.0.0.1"]
-    # Voila answers a page request that arrives while its pre-heated kernel is still running the
-    # notebook with a page whose widgets never connect, so the address is announced only once the
-    # pool is filled (its log line), and Voila's own early "running at" line is not passed on.
     process = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, bufsize=1)
-    announced = False
-    try:
+
+    def relay() -> None:
+        # Voila's own "running at" line comes before its pre-heated kernel is ready (see signal_ready),
+        # so it is not passed on; errors are.
         for line in process.stdout:
-            if not announced and POOL_READY in line:
-                print(f"Trial Explorer dashboard: {url}  (Ctrl-C to stop)", flush=True)
-                announced = True
-            elif "Voil" in line and "running at" in line or line.startswith("http://"):
-                continue
-            elif "ERROR" in line or "Traceback" in line or getattr(args, "verbose", False):
+            if args.verbose or "ERROR" in line or "Traceback" in line:
                 print(line, end="", file=sys.stderr)
+
+    threading.Thread(target=relay, daemon=True).start()
+    try:
+        while process.poll() is None and not ready.exists():
+            time.sleep(0.2)
+        if ready.exists():
+            print(f"Trial Explorer dashboard: {url}  (Ctrl-C to stop)", flush=True)
         return process.wait()
     except KeyboardInterrupt:
         process.terminate()
@@ -120,3 +123,7 @@ def run_synth(args) -> int:
 
 
 REGISTRARS.extend([_register_funnel, _register_synth])
+
+from explorer.outcomes.command import register as _register_outcomes  # noqa: E402
+
+REGISTRARS.append(_register_outcomes)

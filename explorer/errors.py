@@ -43,7 +43,9 @@ class ExpressionError(DefinitionError):
         self.expression, self.position = expression, position
         detail = message
         if position is not None and expression:
-            detail += f" (at column {position + 1}: {expression!r}\n    {' ' * (position + 1)}^)"
+            # the expression on its own line, so the caret stands under the column it names
+            shown = " ".join(expression.split("\n"))
+            detail += f" (at column {position + 1})\n    {shown}\n    {' ' * position}^"
         super().__init__(detail, file=file, criterion=criterion, field="expression")
         self.reason = message
 

@@ -455,6 +455,8 @@ class Type:
     def describe(self) -> str:
         """What the value is, for messages: 'a number in %', 'a category', 'an event', ..."""
         if self.kind == "number":
+            if self.unit == "1":
+                return "a number without a unit"
             return "a number" if self.unit in (None, "?") else f"a number in {self.unit}"
         return {"boolean": "a true/false value", "category": "a category", "event": "an event",
                 "text": "a text"}.get(self.kind, self.kind)
@@ -471,7 +473,11 @@ FUNCTIONS: dict[str, str] = {
 ORDERING_OPS = ("<", "<=", ">", ">=")
 
 
+DIMENSIONLESS = "1"  # the unit of a parameter declared without one (a multiple, a ratio)
+
+
 def _units_compatible(a: str | None, b: str | None) -> bool:
+    """None: a bare number, which takes any unit; "?": a product of units we do not track."""
     return a is None or b is None or a == "?" or b == "?" or a == b
 
 
@@ -499,7 +505,7 @@ class _Checker:
                 return Type("boolean")
             case Name(name=n):
                 if n in self.parameters:
-                    return Type("number", unit=self.parameters[n], label=f"parameter {n}")
+                    return Type("number", unit=self.parameters[n] or DIMENSIONLESS, label=f"parameter {n}")
                 var = self.catalogue.get(n)
                 if var is None:
                     self.unknown_name(node)
@@ -519,12 +525,13 @@ class _Checker:
                                         f"and {lt.describe()}: units differ")
                     return Type("number", unit=lt.unit if lt.unit is not None else rt.unit)
                 if op == "*":
-                    if lt.unit is None or rt.unit is None:
-                        return Type("number", unit=lt.unit if lt.unit is not None else rt.unit)
+                    if lt.unit in (None, DIMENSIONLESS) or rt.unit in (None, DIMENSIONLESS):
+                        other = rt.unit if lt.unit in (None, DIMENSIONLESS) else lt.unit
+                        return Type("number", unit=other if other is not None else lt.unit)
                     return Type("number", unit="?")
                 if lt.unit is not None and lt.unit == rt.unit:
-                    return Type("number")
-                return Type("number", unit=lt.unit if rt.unit is None else "?")
+                    return Type("number", unit=DIMENSIONLESS)
+                return Type("number", unit=lt.unit if rt.unit in (None, DIMENSIONLESS) else "?")
             case Compare(ops=ops, operands=operands):
                 types = [self.type_of(o) for o in operands]
                 for op, (a, ta), (b, tb) in zip(ops, zip(operands, types), zip(operands[1:], types[1:])):
@@ -568,8 +575,12 @@ class _Checker:
                              f"count({_to_text(event)}, within_days=365) >= 1")
         if kinds == {"number"}:
             if not _units_compatible(ta.unit, tb.unit):
-                self.fail(node, f"cannot compare {ta.describe()} with {tb.describe()}: units differ; "
-                                f"give the parameter the variable's unit")
+                hint = ("declare the parameter's unit as the variable's" if DIMENSIONLESS in (ta.unit, tb.unit)
+                        else "give the parameter the variable's unit")
+                self.fail(node, f"cannot compare {_to_text(a)} ({ta.describe()}) with {_to_text(b)} "
+                                f"({tb.describe()}): units differ; {hint}")
+            self.check_plausible(a, b)
+            self.check_plausible(b, a)
             return
         if op in ORDERING_OPS:
             self.fail(node, f"'{op}' orders numbers, but {_to_text(a)} is {ta.describe()} and "
@@ -587,6 +598,20 @@ class _Checker:
                                 f"use one of {', '.join(repr(c) for c in cat.categories)}")
             return
         self.fail(node, f"cannot compare {_to_text(a)} ({ta.describe()}) with {_to_text(b)} ({tb.describe()})")
+
+    def check_plausible(self, variable: Node, literal: Node) -> None:
+        """A bare number compared with a variable must lie in its plausible range: `hba1c > 58` is
+        almost surely mmol/mol written where the catalogue's unit is %."""
+        if not (isinstance(variable, Name) and isinstance(literal, Num)) or variable.name in self.parameters:
+            return
+        var = self.catalogue.get(variable.name)
+        if var is None or var.range is None:
+            return
+        low, high = var.range
+        if not low <= literal.value <= high:
+            self.fail(literal, f"{format_number(literal.value)} is outside the plausible range of {variable.name} "
+                               f"({low:g}-{high:g} {var.unit or ''}); is it in another unit? Write it in "
+                               f"{var.unit or 'the catalogue unit'}")
 
     def check_call(self, node: Call) -> Type:
         func = node.func
@@ -617,7 +642,7 @@ class _Checker:
                 pass
             else:
                 self.fail(window, "within_days must be a number of days or a parameter")
-            return Type("number", unit="events")
+            return Type("number", unit=None)  # a count: compared with bare numbers or "events" thresholds
         if node.kwargs:
             self.fail(node, f"{func}() takes no named arguments")
         if func == "known":

@@ -8,6 +8,7 @@ No pandas here; engines consume the parsed expression trees.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from functools import cached_property, lru_cache
 from importlib import resources
@@ -24,7 +25,18 @@ from explorer.errors import DefinitionError, ExpressionError
 FORMAT = "trial-explorer/1"
 ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_.\-]*$"
 NAME_PATTERN = r"^[a-z_][a-z0-9_]*$"
-SCHEMA_HEADER = "# yaml-language-server: $schema=https://trial-explorer.invalid/schema/trial.schema.json\n"
+SCHEMA_FILE = Path(__file__).resolve().parent / "schema" / "trial.schema.json"
+
+
+def schema_header(saved_at: Path | None = None) -> str:
+    """The comment editors (VS Code's YAML extension) read to validate a trial file against the schema."""
+    target = SCHEMA_FILE
+    if saved_at is not None:
+        try:
+            target = Path(os.path.relpath(SCHEMA_FILE, saved_at.resolve().parent))
+        except ValueError:  # another drive on Windows
+            pass
+    return f"# yaml-language-server: $schema={target.as_posix()}\n"
 
 
 class _Model(BaseModel):
@@ -220,14 +232,14 @@ class Trial(_Model):
                 c.update(changes)
                 for key in [k for k, v in changes.items() if v is None]:
                     c.pop(key)
-        return trial_from_dict(data, source=f"trial {self.id}")
+        return trial_from_dict(data)
 
     def with_parameter(self, criterion_id: str, name: str, value: float) -> Trial:
         """A new trial with one threshold changed; the value must lie within the parameter's range."""
         criterion = self.criterion(criterion_id)
         if name not in criterion.parameters:
-            raise DefinitionError(f"criterion {criterion_id} has no parameter {name!r}; "
-                                  f"it has {sorted(criterion.parameters)}", criterion=criterion_id)
+            raise DefinitionError(f"no parameter {name!r}; this criterion has {sorted(criterion.parameters) or 'none'}",
+                                  criterion=criterion_id)
         parameters = {n: p.model_dump(mode="json", exclude_none=True) for n, p in criterion.parameters.items()}
         parameters[name] = {**parameters[name], "value": float(value)}
         return self.with_criterion(criterion_id, parameters=parameters)
@@ -236,8 +248,9 @@ class Trial(_Model):
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)
 
-    def to_yaml(self) -> str:
-        return SCHEMA_HEADER + yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True, width=100)
+    def to_yaml(self, *, saved_at: Path | None = None) -> str:
+        body = yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True, width=100)
+        return schema_header(saved_at) + body
 
 
 def _check_unique(ids: list[str], what: str, field: str) -> None:
@@ -367,7 +380,7 @@ def save_trial(trial: Trial, path: str | Path) -> Path:
     if path.suffix.lower() == ".json":
         path.write_text(json.dumps(trial.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     else:
-        path.write_text(trial.to_yaml(), encoding="utf-8")
+        path.write_text(trial.to_yaml(saved_at=path), encoding="utf-8")
     return path
 
 

@@ -280,6 +280,14 @@ def test_tables_in_features_order_are_joined_by_position_only_when_they_are(cons
     manifest["files"]["event_lookback.parquet"] = (folder / "event_lookback.parquet").stat().st_size
     (folder / "screening.json").write_text(json.dumps(manifest))
     backend = DuckDBBackend(folder, trial.catalogue)
+    assert "POSITIONAL JOIN lb" in backend.query(counting)[0]  # claimed, not yet checked
+    backend.truth_codes(counting, trial.catalogue)              # the check runs inside the query
     sql, _ = backend.query(counting)
     assert "LEFT JOIN lb ON" in sql and "POSITIONAL JOIN ec" in sql
+    assert_same_matrix(memory, evaluate(trial, folder, engine="duckdb"))
+    # a longer table (an extra subject appended) is not aligned either
+    import pyarrow as pa
+    pq.write_table(pa.concat_tables([table, table.slice(0, 1)]), folder / "event_lookback.parquet")
+    manifest["files"]["event_lookback.parquet"] = (folder / "event_lookback.parquet").stat().st_size
+    (folder / "screening.json").write_text(json.dumps(manifest))
     assert_same_matrix(memory, evaluate(trial, folder, engine="duckdb"))

@@ -177,15 +177,19 @@ def test_parser_on_expression_like_noise(text):
     assert parse(to_text(tree)) == tree
 
 
-VARIABLES = ["hba1c", "tir", "tbr_70", "cgm_cv"]  # one unit (%), so every generated tree type-checks
+# one unit (%) and one plausible range (0-100), so every generated tree type-checks
+VARIABLES = ["tir", "tbr_70", "tbr_54", "tar_180"]
 numbers = st.one_of(st.integers(-1000, 1000).map(float), st.floats(-1e6, 1e6, allow_nan=False).map(
     lambda f: round(f, 3)))
 
 
-def _numeric_trees():
-    leaves = st.one_of(numbers.map(Num), st.sampled_from(VARIABLES).map(Name))
+plausible = st.one_of(st.integers(0, 100).map(float), st.floats(0, 100, allow_nan=False).map(lambda f: round(f, 2)))
+
+
+def _numeric_trees(values=numbers, ops="+-*/"):
+    leaves = st.one_of(values.map(Num), st.sampled_from(VARIABLES).map(Name))
     return st.recursive(leaves, lambda inner: st.one_of(
-        st.builds(Arith, st.sampled_from("+-*/"), inner, inner),
+        st.builds(Arith, st.sampled_from(ops), inner, inner),
         inner.map(lambda t: t if isinstance(t, Num) else Neg(t)),
     ), max_leaves=6)
 
@@ -193,7 +197,7 @@ def _numeric_trees():
 def _boolean_trees():
     comparison = st.builds(lambda ops, xs: Compare(tuple(ops), tuple(xs[:len(ops) + 1])),
                            st.lists(st.sampled_from(["<", "<=", ">", ">=", "==", "!="]), min_size=1, max_size=2),
-                           st.lists(_numeric_trees(), min_size=3, max_size=3))
+                           st.lists(_numeric_trees(plausible, "+-*"), min_size=3, max_size=3))  # % / % has no unit
     leaves = st.one_of(comparison, st.sampled_from(["pregnant", "lactating"]).map(Name), st.booleans().map(Bool),
                        st.builds(In, st.just(Name("sex")), st.just((Str("female"),)), st.booleans()))
     return st.recursive(leaves, lambda inner: st.one_of(
@@ -220,3 +224,24 @@ def test_print_then_parse_is_the_identity_on_trees(tree):
 @given(_numeric_trees())
 def test_numeric_printing_round_trips_exactly(tree):
     assert parse(to_text(tree)) == tree
+
+
+def test_bare_numbers_must_be_plausible_for_the_variable():
+    with pytest.raises(ExpressionError, match="outside the plausible range of hba1c") as info:
+        compile_expression("hba1c > 58")  # mmol/mol written where the catalogue's unit is %
+    assert "another unit" in str(info.value)
+    compile_expression("hba1c > 5.8")
+
+
+def test_a_parameter_without_unit_is_dimensionless():
+    with pytest.raises(ExpressionError, match="declare the parameter's unit"):
+        compile_expression("hba1c >= h", parameters={"h": None})
+    compile_expression("alt >= k * alt_uln", parameters={"k": None})
+
+
+def test_error_caret_stands_under_the_column():
+    with pytest.raises(ExpressionError) as info:
+        compile_expression("age >= 18 and hba1x > 7")
+    lines = str(info.value).splitlines()
+    assert lines[-2].strip() == "age >= 18 and hba1x > 7"
+    assert lines[-1].index("^") == lines[-2].index("hba1x")

@@ -18,6 +18,7 @@ from explorer.app.views import (
     SummaryBar, TrialPicker, guarded,
 )
 from explorer.app.widgets import STYLE, UrlSync
+from explorer.errors import ExplorerError
 
 # Size of the built-in synthetic cohort the dashboard opens with (TRIAL_EXPLORER_N overrides it)
 DEFAULT_N = 10_000
@@ -40,7 +41,13 @@ class Dashboard(w.VBox):
     """Header with the eligible count, then tabs: eligibility, impact, overlap, baseline, outcomes, data, export."""
 
     def __init__(self, state: ExplorerState | None = None, *, scenario: Scenario | None = None):
-        self.state = state or ExplorerState(scenario or initial_scenario())
+        if state is None:
+            try:
+                state = ExplorerState(scenario or initial_scenario())
+            except ExplorerError as err:  # a bad link: open the default view and say what was wrong
+                state = ExplorerState(Scenario(data=DataSource("synthetic", "t1d", DEFAULT_N, 0)))
+                state.error = f"Could not open the requested view: {err}"
+        self.state = state
         s = self.state
         self.summary = SummaryBar(s)
         self.trial_picker = TrialPicker(s)
@@ -71,7 +78,7 @@ class Dashboard(w.VBox):
 
         # --- wiring: the state drives the views; the page address follows the scenario -----------
         # Overlap and baseline are redrawn only while their tab is open (they cost the most).
-        self._lazy_views = {self.overlap, self.baseline}
+        self._lazy_views = {self.overlap, self.baseline} | ({self.outcomes} if self.outcomes is not None else set())
         s.observe(lambda _: self.refresh(), "revision")
         self.tabs.observe(lambda _: self.refresh_visible(), "selected_index")
         s.observe(lambda _: self.summary.show_error(), "error")
@@ -105,7 +112,23 @@ class Dashboard(w.VBox):
 
     def show(self) -> Dashboard:
         display(self)
+        signal_ready()
         return self
+
+
+READY_FILE_VARIABLE = "TRIAL_EXPLORER_READY_FILE"
+
+
+def signal_ready() -> None:
+    """Touch the file named by TRIAL_EXPLORER_READY_FILE, if set, once the dashboard is displayed.
+
+    Voila logs "kernel pool is filled" as soon as its pre-heated kernel starts, not when the notebook has
+    run; a page requested in between never connects its widgets. `trial-explorer dashboard` and the
+    browser tests set this variable and wait for the file before anyone opens the page.
+    """
+    path = os.environ.get(READY_FILE_VARIABLE)
+    if path:
+        Path(path).touch()
 
 
 def _outcome_panel(state: ExplorerState):

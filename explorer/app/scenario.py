@@ -16,6 +16,13 @@ from explorer.errors import DefinitionError
 
 POPULATIONS = ("t1d", "t2d")
 POLICIES = ("unknown", "pass", "fail")
+CELL_METHODS = ("suppress", "round")
+
+
+def _method(name: str) -> str:
+    if name not in CELL_METHODS:
+        raise DefinitionError(f"small-cell method {name!r}; use one of {list(CELL_METHODS)}")
+    return name
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,7 @@ class Scenario:
     settings: tuple[tuple[str, str, float], ...] = ()    # (criterion, parameter, value) changed from the file
     policies: tuple[tuple[str, str], ...] = ()           # (criterion, unknown policy) changed from the file
     min_cell: int = 0                                    # 0: no small-cell protection
+    cell_method: str = "suppress"                        # or "round": also round other counts to 5s
 
     # --- edits (each returns a new scenario) ---------------------------------------------------
     def with_enabled(self, criterion: str, on: bool) -> Scenario:
@@ -122,6 +130,7 @@ class Scenario:
                 settings=tuple((str(c), str(p), float(v)) for c, p, v in data.get("settings", ())),
                 policies=tuple((str(c), str(p)) for c, p in data.get("policies", ())),
                 min_cell=int(data.get("min_cell", 0)),
+                cell_method=_method(str(data.get("cell_method", "suppress"))),
             )
         except (TypeError, ValueError) as err:
             raise DefinitionError(f"cannot read the scenario: {err}") from None
@@ -147,6 +156,8 @@ class Scenario:
             query.append(("unknown", f"{criterion}:{policy}"))
         if self.min_cell:
             query.append(("min_cell", str(self.min_cell)))
+            if self.cell_method != "suppress":
+                query.append(("cells", self.cell_method))
         return urlencode(query, quote_via=quote, safe=":,./")
 
     @classmethod
@@ -171,6 +182,7 @@ class Scenario:
                 data=DataSource.from_text(one("data")) if "data" in params else DataSource(),
                 disabled=listed("off"), order=listed("order"), settings=tuple(settings),
                 policies=tuple((c, p) for c, p in policies), min_cell=int(one("min_cell", "0")),
+                cell_method=_method(one("cells", "suppress")),
             )
         except ValueError as err:
             raise DefinitionError(f"cannot read the page address: {err}") from None

@@ -22,7 +22,7 @@ from explorer.app.scenario import DataSource, Scenario
 from explorer.cohort.screening import Screening
 from explorer.cohort.tables import Cohort
 from explorer.engine.privacy import suppress_small_cells
-from explorer.errors import DefinitionError, ExplorerError
+from explorer.errors import DataError, ExplorerError
 from explorer.trial import Trial, bundled_trials, load_trial
 
 # The population a bundled trial screens by default (any trial can be screened against either)
@@ -49,8 +49,8 @@ def load_screening(source: DataSource, progress: bool = False) -> Screening | tu
 
     path = Path(source.path).expanduser()
     if not path.exists():
-        raise DefinitionError("no such file or folder; give the path of a data file or folder the loaders read "
-                              "(CSV/Parquet, SDTM, OMOP, CGM)", file=str(path))
+        raise DataError("no such file or folder; give the path of a data file or folder the loaders read "
+                        "(CSV/Parquet, SDTM, OMOP, CGM)", file=str(path))
     loaded = load(path)
     cohort = getattr(loaded, "cohort", loaded)
     return screening_features(cohort), cohort
@@ -86,11 +86,16 @@ class ExplorerState(HasTraits):
         self._extra_trials: dict[str, Trial] = {}
         self._lazy: dict[str, pd.DataFrame] = {}
         self.with_baseline = with_baseline
-        self.apply(scenario or Scenario())
+        # the first scenario must work: a state without a trial and data has nothing to show
+        self.apply(scenario or Scenario(), raise_errors=True)
 
     # --- the one entry point every edit goes through -------------------------------------------
-    def apply(self, scenario: Scenario) -> bool:
-        """Move to a new scenario, recomputing only what changed. False (and `error` set) if it failed."""
+    def apply(self, scenario: Scenario, *, raise_errors: bool = False) -> bool:
+        """Move to a new scenario, recomputing only what changed.
+
+        On bad input the previous results stay and `error` says why (False is returned), or, with
+        raise_errors, the ExplorerError is raised.
+        """
         started = time.perf_counter()
         old = self.scenario
         self.busy = True
@@ -106,8 +111,10 @@ class ExplorerState(HasTraits):
                 matrix = self.matrix
             results = self._statistics(matrix, screening, scenario, trial)
         except ExplorerError as err:
-            self.error = str(err)
             self.busy = False
+            if raise_errors:
+                raise
+            self.error = str(err)
             return False
         with self.hold_trait_notifications():
             self.base_trial, self.trial, self.screening, self.matrix = base, trial, screening, matrix
@@ -118,8 +125,9 @@ class ExplorerState(HasTraits):
             self._lazy = {}
             self.error = ""
             self.last_update_ms = 1000 * (time.perf_counter() - started)
-            self.status = (f"{trial.id} on {scenario.data.describe()}: {self.counts['eligible']:,} eligible, "
-                           f"{self.counts['possibly_eligible']:,} possibly eligible")
+            shown = self.shown_counts()
+            self.status = (f"{trial.id} on {scenario.data.describe()}: {shown['eligible']} eligible, "
+                           f"{shown['possibly_eligible']} possibly eligible")
             self.busy = False
             self.revision += 1
         return True
@@ -148,8 +156,9 @@ class ExplorerState(HasTraits):
         order.insert(j, order.pop(i))
         return self.set_order(order)
 
-    def set_min_cell(self, k: int) -> bool:
-        return self.apply(replace(self.scenario, min_cell=max(0, int(k))))
+    def set_min_cell(self, k: int, method: str | None = None) -> bool:
+        return self.apply(replace(self.scenario, min_cell=max(0, int(k)),
+                                  cell_method=method or self.scenario.cell_method))
 
     def select_trial(self, ref: str) -> bool:
         """Switch trial (bundled id, a loaded file's id, or a path); the data follow the trial's population."""
@@ -239,10 +248,23 @@ class ExplorerState(HasTraits):
 
     # --- exports (text/bytes; the view decides where they go) ---------------------------------
     def protected(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """A table as it may be shown or exported: small cells suppressed when protection is on."""
+        """A table as it may be shown or exported: small cells suppressed (or rounded) when protection is on."""
         if frame is None or not self.scenario.min_cell:
             return frame
-        return suppress_small_cells(frame, self.scenario.min_cell)
+        return suppress_small_cells(frame, self.scenario.min_cell, method=self.scenario.cell_method)
+
+    def shown_counts(self) -> dict[str, str]:
+        """The final counts as text, under small-cell protection when it is on."""
+        k, method = self.scenario.min_cell, self.scenario.cell_method
+        out = {}
+        for key, value in self.counts.items():
+            if k and 0 < value < k:
+                out[key] = f"<{k}"
+            elif k and method == "round":
+                out[key] = f"{int(round(value / 5) * 5):,}"
+            else:
+                out[key] = f"{value:,}"
+        return out
 
     def export_trial_yaml(self) -> str:
         trial = self.trial

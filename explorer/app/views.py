@@ -66,12 +66,10 @@ class SummaryBar(w.VBox):
                              f"<p class='te-subtitle'>{html.escape(s.scenario.data.describe())}"
                              f"{' &middot; small cells &lt; ' + str(s.scenario.min_cell) + ' suppressed' if s.scenario.min_cell else ''}"
                              f"</p>")
-        counts = s.counts
+        counts = {key: html.escape(value) for key, value in s.shown_counts().items()}
 
         def shown(key: str) -> str:
-            value = counts[key]
-            k = s.scenario.min_cell
-            return f"&lt;{k}" if k and 0 < value < k else f"{value:,}"
+            return counts[key]
 
         self._counts.value = (
             f"<span class='te-count' data-testid='eligible-count'>eligible <b>{shown('eligible')}</b></span>"
@@ -172,7 +170,7 @@ class CriteriaPanel(w.VBox):
                                          tooltip="switch off the criteria the data cannot decide")
         self._all_on.on_click(lambda _: guarded(state, self._enable_all))
         self._computable_only.on_click(lambda _: guarded(state, self._only_computable))
-        self._list = w.VBox(layout=w.Layout(max_height="760px", overflow_y="auto"))
+        self._list = w.VBox(layout=w.Layout(max_height="760px", overflow="hidden auto"))
         super().__init__([w.HTML("<b>Criteria</b> <span class='te-muted'>(toggle, edit thresholds, reorder)</span>"),
                           w.HBox([self._all_on, self._computable_only]), self._list])
 
@@ -393,6 +391,11 @@ class ExportPanel(w.VBox):
                                           description="Suppress counts below (0 = off)",
                                           style={"description_width": "initial"})
         self._min_cell.observe(lambda ch: guarded(state, lambda: state.set_min_cell(ch["new"])), "value")
+        self._method = w.Dropdown(options=[("suppress small counts", "suppress"),
+                                           ("suppress, and round other counts to 5", "round")],
+                                  value=state.scenario.cell_method, description="Method")
+        self._method.observe(lambda ch: guarded(state, lambda: state.set_min_cell(self._min_cell.value, ch["new"])),
+                             "value")
         self._links = w.HTML()
         buttons = []
         for label, action in (
@@ -410,7 +413,7 @@ class ExportPanel(w.VBox):
         super().__init__([
             w.HTML("<b>Small-cell protection</b> <span class='te-muted'>for results from real patient data: "
                    "counts between 1 and the threshold are shown as &lt;k everywhere, exports included</span>"),
-            self._min_cell,
+            w.HBox([self._min_cell, self._method]),
             w.HTML("<b>Export</b>"), w.HBox(buttons, layout=w.Layout(flex_flow="row wrap")), self._links])
 
     def _offer(self, content, filename: str, mime: str) -> None:
@@ -445,6 +448,8 @@ class ExportPanel(w.VBox):
     def refresh(self) -> None:
         if self._min_cell.value != self._state.scenario.min_cell:
             self._min_cell.value = self._state.scenario.min_cell
+        if self._method.value != self._state.scenario.cell_method:
+            self._method.value = self._state.scenario.cell_method
 
 
 class ScenarioPanel(w.VBox):

@@ -83,7 +83,7 @@ STYLE = """
 .te-count.possibly b { color: #3b8fc4; }
 .te-count.screened b { color: #333; }
 .te-error { background: #fde8e4; border-left: 4px solid #D55E00; padding: 6px 10px; color: #7a2400; white-space: pre-wrap; }
-.te-badge { display: inline-block; font-size: 0.75em; padding: 1px 6px; border-radius: 8px; color: white; margin-right: 4px; }
+.te-badge { display: inline-block; font-size: 0.75em; padding: 1px 6px; border-radius: 8px; color: white; margin-right: 4px; white-space: nowrap; }
 .te-badge.inclusion { background: #0072B2; } .te-badge.exclusion { background: #D55E00; }
 .te-badge.assumed { background: #7F7F7F; }
 .te-criterion-text { font-size: 0.85em; color: #444; line-height: 1.3; margin: 0 0 2px 26px; }

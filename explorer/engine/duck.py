@@ -9,7 +9,9 @@ put back in the file's row order, which is the subject order of the matrix.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from explorer.catalogue import Catalogue, default_catalogue
 from explorer.engine.layout import aligned_tables, find_tables, screening_tables
 from explorer.engine.sql import DUCKDB, CriterionSQL, MatrixQuery, SourceSchema, matrix_query
 from explorer.errors import DataError
+from explorer.expr import Call, walk
 
 ROW = "__row"
 DENSE_EVENTS = "__event_counts_by_row"
@@ -44,6 +47,8 @@ class DuckDBBackend:
                 raise DataError(f"memory_limit {memory_limit!r}; write it like '8GB'")
             self.con.execute(f"SET memory_limit = '{memory_limit}'")
         self.source = source
+        self._arrow_tables: dict[str, pa.Table] = {}
+        self._lock = threading.Lock()
         self.schema = self._register(source)
         self._subject_ids: pd.Index | None = None
         self._n: int | None = None
@@ -53,12 +58,10 @@ class DuckDBBackend:
         tables = SourceSchema(features=frozenset()).tables
         if isinstance(source, (str, Path)):
             row_column, columns = self._register_files(Path(source), tables)
-            # the manifest's word is a hint; _verified_alignment checks it before a positional join relies on it
-            self._claimed_aligned = {t for t in aligned_tables(source) if self._formats.get(t) == ".parquet"}
-            aligned: set[str] = set()
+            # the manifest's word is a hint: every query that joins these by position checks the pairing
+            aligned = {t for t in aligned_tables(source) if self._formats.get(t) == ".parquet"}
         else:
             row_column, columns = self._register_screening(source, tables)
-            self._claimed_aligned = set()
             aligned = {"event_lookback", "event_counts"}  # screening_tables puts them in features order
         return SourceSchema(
             aligned=frozenset(aligned),
@@ -98,6 +101,7 @@ class DuckDBBackend:
             if name == "features":
                 table = table.append_column(ROW, pa.array(np.arange(table.num_rows, dtype=np.int64)))
             self.con.register(tables[name], table)
+            self._arrow_tables[tables[name]] = table
             columns[name] = table.column_names
         return ROW, columns
 
@@ -109,53 +113,98 @@ class DuckDBBackend:
 
     def subject_ids(self) -> pd.Index:
         if self._subject_ids is None:
-            q = DUCKDB.quote
-            relation = self.con.sql(f"SELECT {q(self.schema.row_column)} AS r, CAST(subject_id AS VARCHAR) "
-                                    f"AS subject_id FROM {q(self.schema.tables['features'])}")
-            # DuckDB 1.x names it arrow(), 2.x to_arrow_table()
-            table = relation.to_arrow_table() if hasattr(relation, "to_arrow_table") else relation.arrow()
-            rows = table.column("r").to_numpy()
-            ids = table.column("subject_id")
-            if len(rows) and not np.all(rows[1:] > rows[:-1]):
-                ids = ids.take(pa.array(np.argsort(rows, kind="stable")))
-            self._subject_ids = pd.Index(ids.to_pandas(), name="subject_id")
-            self._n = len(self._subject_ids)
+            self._read_subject_ids()
         return self._subject_ids
+
+    def _read_subject_ids(self) -> None:
+        """The features' subject ids, in row order."""
+        q, t = DUCKDB.quote, self.schema.tables
+        table = self._arrow(f"SELECT {q(self.schema.row_column)} AS r, CAST(subject_id AS VARCHAR) AS subject_id "
+                            f"FROM {q(t['features'])}")
+        rows, ids = table.column("r").to_numpy(), table.column("subject_id")
+        if len(rows) and not np.all(rows[1:] > rows[:-1]):
+            ids = ids.take(pa.array(np.argsort(rows, kind="stable")))
+        self._subject_ids = pd.Index(ids.to_pandas(), name="subject_id")
+        self._n = len(self._subject_ids)
+
+    def _arrow(self, sql: str) -> pa.Table:
+        relation = self.con.sql(sql)
+        # DuckDB 1.x names it arrow(), 2.x to_arrow_table()
+        return relation.to_arrow_table() if hasattr(relation, "to_arrow_table") else relation.arrow()
 
     def truth_codes(self, criteria: Sequence[Any], catalogue: Catalogue | None = None,
                     progress: Any = None) -> list[np.ndarray]:
+        """Truth codes of the criteria, in subject order.
+
+        Criteria that count events need the event aggregate and the per-subject tables, joined by
+        position, and DuckDB runs a positional join on one thread; so they run as their own query,
+        concurrently with the query of all other criteria, which scans on every core.
+        """
         if not criteria:
             return []
         catalogue = catalogue or self.catalogue
         specs = [CriterionSQL(c.id, c.tree, c.parameter_values(), c.expression or "") for c in criteria]
-        query = MatrixQuery(specs, catalogue, self._verified_alignment(), DUCKDB)
         n = self._rows()
+        counting = [i for i, s in enumerate(specs) if any(isinstance(node, Call) and node.func == "count"
+                                                          for node in walk(s.tree))]
+        groups = [g for g in ([i for i in range(len(specs)) if i not in set(counting)], counting) if g]
         try:
-            sql, params = query.sql(dense_events=self._dense_event_counts(query, n))
-            result = self.con.execute(sql, params).fetchnumpy()
+            if len(groups) == 1:
+                parts = [self._evaluate([specs[i] for i in groups[0]], catalogue, n, self.con)]
+            else:
+                with ThreadPoolExecutor(max_workers=len(groups)) as pool:
+                    jobs = [pool.submit(self._evaluate, [specs[i] for i in g], catalogue, n, self._cursor())
+                            for g in groups]
+                    parts = [job.result() for job in jobs]
         except duckdb.Error as err:
             raise DataError(f"DuckDB could not evaluate the criteria: {err}",
                             file=str(self.source) if isinstance(self.source, (str, Path)) else None) from None
+        out: list[np.ndarray] = [None] * len(specs)  # type: ignore[list-item]
+        for group, values in zip(groups, parts, strict=True):
+            for i, codes in zip(group, values, strict=True):
+                out[i] = codes
+        if progress is not None:
+            progress.update(len(specs))
+        return out
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        """Another connection to the same database (views are shared; Arrow registrations are not)."""
+        cursor = self.con.cursor()
+        for name, table in self._arrow_tables.items():
+            cursor.register(name, table)
+        return cursor
+
+    def _evaluate(self, specs: Sequence[CriterionSQL], catalogue: Catalogue, n: int,
+                  con: duckdb.DuckDBPyConnection) -> list[np.ndarray]:
+        while True:
+            query = MatrixQuery(specs, catalogue, self.schema, DUCKDB)
+            sql, params = query.sql(dense_events=self._dense_event_counts(query, n, con))
+            result = con.execute(sql, params).fetchnumpy()
+            misaligned = {name.removeprefix("misaligned_") for name, values in result.items()
+                          if name.startswith("misaligned_") and (len(result["subject_row"]) != n or values.any())}
+            if not misaligned:
+                break
+            # not in features order after all: forget the claim and join those tables by subject id
+            with self._lock:
+                self.schema = replace(self.schema, aligned=self.schema.aligned - misaligned)
         rows = np.asarray(result["subject_row"], dtype=np.int64)
         in_order = len(rows) == n and (n == 0 or (rows[0] == 0 and np.all(np.diff(rows) == 1)))
         out = []
         for i in range(len(specs)):
             values = np.asarray(result[f"t{i}"], dtype=np.int8)
-            if not in_order:  # joins may reorder rows; scatter back to the file's row order
+            if not in_order:  # a hash join may reorder rows; put them back in the file's row order
                 placed = np.empty(n, dtype=np.int8)
                 placed[rows] = values
                 values = placed
             out.append(values)
-        if progress is not None:
-            progress.update(len(specs))
         return out
 
     def query(self, criteria: Sequence[Any], catalogue: Catalogue | None = None) -> tuple[str, dict]:
         """The SQL and bound parameters of the criteria, with events joined by subject id (for inspection)."""
         specs = [CriterionSQL(c.id, c.tree, c.parameter_values(), c.expression or "") for c in criteria]
-        return matrix_query(specs, catalogue or self.catalogue, self._verified_alignment(), DUCKDB)
+        return matrix_query(specs, catalogue or self.catalogue, self.schema, DUCKDB)
 
-    def _dense_event_counts(self, query: MatrixQuery, n: int) -> str | None:
+    def _dense_event_counts(self, query: MatrixQuery, n: int, con: duckdb.DuckDBPyConnection) -> str | None:
         """Spread the event counts over the features' rows and register them for a positional join.
 
         Joining the per-subject event aggregate to the cohort by subject id made DuckDB build its hash
@@ -166,34 +215,15 @@ class DuckDBBackend:
         if not query.counts:
             return None
         sql, params = query.event_counts_sql()
-        found = self.con.execute(sql, params).fetchnumpy()
+        found = con.execute(sql, params).fetchnumpy()
         rows = np.asarray(found["subject_row"], dtype=np.int64)
         dense = {}
         for column in query.counts.values():
             values = np.zeros(n, dtype=np.int64)  # no events of that kind: a count of zero
             values[rows] = np.asarray(found[column], dtype=np.int64)
             dense[column] = values
-        self.con.register(DENSE_EVENTS, pa.table(dense))
+        con.register(DENSE_EVENTS, pa.table(dense))
         return DENSE_EVENTS
-
-    def _verified_alignment(self) -> SourceSchema:
-        """The schema, with the tables the manifest says are in features order once that is checked.
-
-        The check reads the subject ids of both files side by side (a fraction of a hash join's cost);
-        a table that fails it is joined by subject id as any other.
-        """
-        if self._claimed_aligned:
-            q, t = DUCKDB.quote, self.schema.tables
-            confirmed = set(self.schema.aligned)
-            for table in sorted(self._claimed_aligned):
-                mismatched = self.con.execute(
-                    f"SELECT COUNT(*) FROM (SELECT subject_id AS a FROM {q(t['features'])}) POSITIONAL JOIN "
-                    f"(SELECT subject_id AS b FROM {q(t[table])}) WHERE a IS DISTINCT FROM b").fetchone()[0]
-                if mismatched == 0:
-                    confirmed.add(table)
-            self.schema = replace(self.schema, aligned=frozenset(confirmed))
-            self._claimed_aligned = set()
-        return self.schema
 
     def close(self) -> None:
         self.con.close()

@@ -133,7 +133,7 @@ class SourceSchema:
     event_lookback: frozenset[str] = frozenset()
     event_counts: frozenset[str] = frozenset()
     row_column: str = "__row"
-    aligned: frozenset[str] = frozenset()  # per-subject tables stored in features row order
+    aligned: frozenset[str] = frozenset()  # per-subject tables believed to be in features row order
     tables: Mapping[str, str] = field(default_factory=lambda: {
         "features": "features_src", "events": "events_src", "event_lookback": "event_lookback_src",
         "event_counts": "event_counts_src"})
@@ -306,8 +306,10 @@ class MatrixQuery:
             f"{d.count_if(f'{event_sql} = {binder.bind(event)} AND {days_sql} <= {binder.bind(days)}')} AS {col}"
             for (event, days), col in self.compiler.counts.items())
         wanted = ", ".join(binder.bind(event) for event in sorted({e for e, _ in self.compiler.counts}))
-        return (f"ev AS (SELECT CAST(subject_id AS {d.text}) AS subject_id, {counts} "
-                f"FROM {q(t['events'])} WHERE {event_sql} IN ({wanted}) GROUP BY 1)")
+        longest = binder.bind(max(days for _, days in self.compiler.counts))
+        # only the events some window can count: fewer rows to group by subject id
+        return (f"ev AS (SELECT CAST(subject_id AS {d.text}) AS subject_id, {counts} FROM {q(t['events'])} "
+                f"WHERE {event_sql} IN ({wanted}) AND {days_sql} <= {longest} GROUP BY 1)")
 
     def event_counts_sql(self) -> tuple[str, dict[str, Any]]:
         """The counts of the subjects who have events, with their feature row (`subject_row`, n0, n1, ...)."""
@@ -320,10 +322,15 @@ class MatrixQuery:
         return sql, binder.values
 
     def sql(self, dense_events: str | None = None) -> tuple[str, dict[str, Any]]:
-        """The query; `dense_events` names a relation of the counts in features row order (see above)."""
+        """The query; `dense_events` names a relation of the counts in features row order (see above).
+
+        Each table joined by position (schema.aligned) adds a column `misaligned_<table>`, true where
+        its subject id is not the features' one: any true (or a row without `subject_row`) means the
+        table is not in features order after all, and the query must be run again with it joined by id.
+        """
         d, q, t = self.dialect, self.dialect.quote, self.schema.tables
         binder = self.binder.copy()  # values bound below belong to this query text only
-        ctes, joins, positional = [self.features_cte], [], []
+        ctes, joins, positional, checks = [self.features_cte], [], [], []
         if self.compiler.counts:
             if dense_events is not None and d.positional_join:
                 positional.append(f"POSITIONAL JOIN {q(dense_events)} AS ev")
@@ -338,9 +345,11 @@ class MatrixQuery:
             ctes.append(f"{alias} AS (SELECT CAST(subject_id AS {d.text}) AS subject_id, {cols} FROM {q(t[table])})")
             if d.positional_join and table in self.schema.aligned:
                 positional.append(f"POSITIONAL JOIN {alias}")
+                # the pairing by position is checked in the same scan; the caller rejects a mismatch
+                checks.append(f"(f.subject_id IS DISTINCT FROM {alias}.subject_id) AS misaligned_{table}")
             else:
                 joins.append(f"LEFT JOIN {alias} ON {alias}.subject_id = f.subject_id")
-        select = ", ".join(["f.__row AS subject_row", *self.codes])
+        select = ", ".join(["f.__row AS subject_row", *self.codes, *checks])
         # positional joins first: a hash join may reorder the rows they pair by position
         sql = "WITH " + ",\n".join(ctes) + f"\nSELECT {select}\nFROM f\n" + "\n".join(positional + joins)
         return sql, binder.values

@@ -67,7 +67,7 @@ def funnel_figure(funnel: pd.DataFrame, *, min_cell: int = 0, title: str | None 
     labels = [f"{_count_text(r, min_cell)}" + (f" ({100 * r / start:.1f}%)" if start and not pd.isna(r) else "")
               for r in remaining]
     fig.add_scatter(x=remaining.fillna(0).tolist(), y=steps, mode="text", text=labels, textposition="middle right",
-                    showlegend=False, hoverinfo="skip", name="remaining")
+                    showlegend=False, hoverinfo="skip", name="remaining", cliponaxis=False)
     fig.update_layout(
         template=TEMPLATE, barmode="stack", title=title, height=max(320, 34 * len(steps) + 120),
         margin=dict(l=10, r=130, t=50 if title else 20, b=40), legend=dict(orientation="h", y=-0.08),
@@ -126,7 +126,7 @@ def consort_figure(funnel: pd.DataFrame, *, trial_id: str = "", min_cell: int = 
         fig.add_annotation(x=x, y=y, text=text, showarrow=False, align="center", bordercolor="#333", borderwidth=1.5,
                            borderpad=10, bgcolor="white", font=dict(size=14))
     fig.add_annotation(
-        x=0.98, y=0.52, showarrow=False, align="left", xanchor="right", bgcolor="white",
+        x=0.6, y=0.52, showarrow=False, align="left", xanchor="left", bgcolor="white",
         bordercolor="#333", borderwidth=1.5, borderpad=8, font=dict(size=11, family="monospace"),
         text=f"<b>Excluded (n = {_count_text(excluded_total, min_cell)})</b><br>" + "<br>".join(reasons[:24])
         + ("<br>..." if len(reasons) > 24 else ""),
@@ -135,9 +135,9 @@ def consort_figure(funnel: pd.DataFrame, *, trial_id: str = "", min_cell: int = 
     fig.add_shape(type="line", x0=0.5, x1=0.5, y0=0.86, y1=0.3, line=dict(color="#333", width=2))
     fig.add_annotation(x=0.5, y=0.19, ax=0.5, ay=0.3, axref="x", ayref="y", showarrow=True, arrowhead=2,
                        arrowwidth=2, text="")
-    fig.add_shape(type="line", x0=0.5, x1=0.58, y0=0.52, y1=0.52, line=dict(color="#333", width=2))
+    fig.add_shape(type="line", x0=0.5, x1=0.6, y0=0.52, y1=0.52, line=dict(color="#333", width=2))
     fig.update_layout(template=TEMPLATE, title=f"Eligibility flow{' - ' + trial_id if trial_id else ''}",
-                      height=max(520, 20 * len(reasons) + 300), width=1000,
+                      height=max(520, 20 * len(reasons) + 300), width=1200,
                       xaxis=dict(visible=False, range=[0, 1], fixedrange=True),
                       yaxis=dict(visible=False, range=[0, 1], fixedrange=True), margin=dict(l=20, r=20, t=60, b=20))
     return fig

@@ -52,15 +52,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float = 180) -> None:
-    """Up, and its pre-heated kernel ready: a page requested before that never connects its widgets."""
+def _wait_until_up(url: str, process: subprocess.Popen, log: Path, ready: Path, timeout: float = 180) -> None:
+    """Up, and its pre-heated kernel has run the notebook (explorer.app.dashboard.signal_ready):
+    a page requested before that never connects its widgets."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"voila exited with {process.returncode}; see {log}")
         try:
             urllib.request.urlopen(f"{url}/voila/static/voila.js", timeout=2)
-            if "is filled with" in log.read_text(errors="replace"):
+            if ready.exists():
                 return
         except OSError:
             pass
@@ -74,14 +75,16 @@ def voila_url():
     ARTIFACTS.mkdir(exist_ok=True)
     log_path = ARTIFACTS / "voila.log"
     log = open(log_path, "w")  # noqa: SIM115 - closed at teardown
-    env = {**os.environ, "TRIAL_EXPLORER_N": str(BROWSER_N)}
+    ready = ARTIFACTS / "voila.ready"
+    ready.unlink(missing_ok=True)
+    env = {**os.environ, "TRIAL_EXPLORER_N": str(BROWSER_N), "TRIAL_EXPLORER_READY_FILE": str(ready)}
     process = subprocess.Popen(
         [sys.executable, "-m", "voila", str(ROOT / "notebooks" / "dashboard.ipynb"), f"--port={port}",
          "--no-browser", "--Voila.ip=127.0.0.1"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(url, process, log_path)
+        _wait_until_up(url, process, log_path, ready)
         yield url
     finally:
         process.terminate()

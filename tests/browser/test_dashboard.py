@@ -118,3 +118,16 @@ def test_library_errors_are_readable_messages(page: Page, voila_url):
     page.get_by_role("checkbox", name=re.compile(r"^E8 ")).click()
     want = expected(BASE.with_enabled("E8", False))
     expect(eligible_count(page)).to_have_text(f"{want['eligible']:,}", timeout=20_000)
+
+
+def test_switching_to_a_small_real_dataset(page: Page, voila_url):
+    folder = Path(__file__).resolve().parents[1] / "fixtures" / "cohort" / "shanghai"
+    open_dashboard(page, voila_url)
+    page.get_by_role("tab", name="Data").click()
+    page.get_by_placeholder(re.compile("file or folder")).fill(str(folder))
+    page.get_by_role("button", name="Load real data").click()
+    expect(page.get_by_text(str(folder)).first).to_be_visible(timeout=30_000)
+    want = expected(replace(BASE, data=DataSource("path", path=str(folder))))
+    expect(page.locator(".te-count b").nth(2)).to_have_text(f"{want['screened']:,}", timeout=30_000)
+    expect(eligible_count(page)).to_have_text(f"{want['eligible']:,}")
+    assert_clean(page)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import signal, special
+from scipy import special
 
 SENSOR_LOW, SENSOR_HIGH = 40.0, 400.0
 READINGS_PER_DAY = 288
@@ -88,6 +88,9 @@ def readings(rng: np.random.Generator, mean: np.ndarray, cv_percent: np.ndarray,
     phase = rng.integers(-6, 7, size=k_subjects)  # subjects eat at slightly different times
     pattern = np.stack([np.roll(_daily_pattern(n_slots), int(p)) for p in phase])
     phi = 0.985  # 5-minute autocorrelation: excursions last a few hours
+    # imported here: scipy.signal takes about a second to import, and only readings need it
+    from scipy import signal
+
     noise = signal.lfilter([np.sqrt(1 - phi * phi)], [1, -phi], rng.standard_normal((k_subjects, n_slots)), axis=1)
     latent = 0.6 * pattern + 0.8 * noise
     latent[in_gap] = np.inf  # gaps sort last

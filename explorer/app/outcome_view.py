@@ -1,0 +1,319 @@
+"""The dashboard's outcome panel: what happens to the eligible, enrolled subjects, visit by visit.
+
+Pickers (generated from the trial's outcomes and the subgroups the subjects have) choose the outcome,
+its measure, a subgroup split and, for synthetic data, the response model and allocation. Figures are
+pure functions of explorer.plots.outcomes shown through FigureOutput; tables go through the state's
+small-cell protection.
+
+Where the outcomes come from: a real dataset whose measurements carry trial visits (`state.cohort`) is
+used as it is, restricted to the eligible; otherwise the eligible are enrolled (screening order, at most
+MAX_ENROLLED) and their outcomes simulated with the trial's response model (explorer.outcomes.enrolment).
+
+refresh() is called after every state change, so it only compares a key (trial, data, eligible set,
+model, allocation) with the last one: outcomes are recomputed when that changes (and cached for a few
+keys, so going back is instant), figures only when the results or a picker changed.
+"""
+
+from __future__ import annotations
+
+import html
+from collections import OrderedDict
+from contextlib import contextmanager
+
+import ipywidgets as w
+import pandas as pd
+
+from explorer.app.state import ExplorerState
+from explorer.app.views import FigureOutput, guarded
+from explorer.app.widgets import html_table
+from explorer.errors import DataError
+from explorer.outcomes import enrolment
+from explorer.outcomes.cgm import ambulatory_glucose_profile
+from explorer.outcomes.endpoints import ENDPOINT_LABELS
+from explorer.outcomes.measures import (
+    SUBGROUP_LABELS, OutcomeResults, outcome_measures, summarise_endpoints, summarise_outcomes, with_subgroups,
+)
+from explorer.plots.outcomes import agp_figure, responder_figure, time_in_range_figure, trajectory_figure
+
+MAX_ENROLLED = enrolment.DEFAULT_MAX_ENROLLED
+CACHE_SIZE = 4
+FIGURES = ("trajectory", "change", "responders", "tir", "agp")
+ALLOCATIONS = [("as the trial (1:1 when it has 2+ arms)", "trial"), ("all treated", "treated"),
+               ("1:1 randomised vs control", "random")]
+MODEL_LABELS = {"islet": "islet transplantation (CIT-07)", "islet_edmonton": "islet, Edmonton 5-year course",
+                "msc": "UC-MSC (Zang 2022)"}
+TABLE_COLUMNS = ["measure", "statistic", "visit", "n", "mean", "sd", "ci_low", "ci_high", "median", "q1", "q3", "unit"]
+
+
+class OutcomePanel(w.VBox):
+    """Outcome, measure, subgroup and model pickers; trajectory, change, responder, TIR and AGP figures."""
+
+    def __init__(self, state: ExplorerState):
+        self._state = state
+        self.stale = False
+        self.results: OutcomeResults | None = None
+        self.figures: dict[str, object] = {}
+        self._cache: OrderedDict[tuple, OutcomeResults] = OrderedDict()
+        self._key: tuple | None = None
+        self._drawn: dict[str, tuple] = {}
+        self._trial_for_pickers = None
+        self._syncing = False
+
+        def picker(widget: w.Widget) -> w.Widget:
+            widget.observe(lambda _: None if self._syncing else guarded(state, self._picked), "value")
+            return widget
+
+        wide = {"style": {"description_width": "initial"}}
+        self._outcome = picker(w.Dropdown(description="Outcome", layout=w.Layout(width="380px"), **wide))
+        self._measure = picker(w.Dropdown(description="Measure", layout=w.Layout(width="300px"), **wide))
+        self._subgroup = picker(w.Dropdown(description="Subgroup", options=[("none", "")],
+                                           layout=w.Layout(width="300px"), **wide))
+        self._centre = picker(w.ToggleButtons(options=[("mean", "mean"), ("median", "median")], value="mean",
+                                              description="Centre", style={"button_width": "70px"}))
+        self._endpoint = picker(w.Dropdown(description="Responders", layout=w.Layout(width="380px"), **wide))
+        self._agp_visit = picker(w.Dropdown(description="AGP visit", layout=w.Layout(width="220px"), **wide))
+        self._model = picker(w.Dropdown(description="Response model", options=[(MODEL_LABELS[m], m)
+                                        for m in enrolment.MODEL_CHOICES], layout=w.Layout(width="380px"), **wide))
+        self._allocation = picker(w.Dropdown(description="Allocation", options=ALLOCATIONS, value="trial",
+                                             layout=w.Layout(width="380px"), **wide))
+        self._simulation = w.HBox([self._model, self._allocation], layout=w.Layout(flex_flow="row wrap"))
+        self._info = w.HTML()
+        self._outputs = {name: FigureOutput() for name in FIGURES}
+        self._table = w.HTML()
+        super().__init__([
+            w.HTML("<b>Outcomes of the eligible, enrolled subjects</b> <span class='te-muted'>per trial visit; "
+                   "lines: subjects (a sample when many), band: 95% CI of the centre</span>"),
+            self._info, self._simulation,
+            w.HBox([self._outcome, self._measure, self._subgroup, self._centre],
+                   layout=w.Layout(flex_flow="row wrap", align_items="center")),
+            w.HBox([self._outputs["trajectory"], self._outputs["change"]], layout=w.Layout(flex_flow="row wrap")),
+            self._table,
+            self._endpoint, self._outputs["responders"],
+            w.HBox([self._outputs["tir"], w.VBox([self._agp_visit, self._outputs["agp"]])],
+                   layout=w.Layout(flex_flow="row wrap")),
+        ])
+        self.add_class("te-outcomes")
+
+    # --- what the outcomes are computed from --------------------------------------------------------
+    def _uses_real_data(self) -> bool:
+        return enrolment.has_visit_data(self._state.cohort)
+
+    def _data_key(self, enrolled: pd.Index) -> tuple:
+        s = self._state
+        simulated = () if self._uses_real_data() else (self._model.value, self._allocation.value)
+        # the loaded trial, not the edited one: threshold edits change who is eligible, not the outcomes
+        return (s.trial.id, id(s.base_trial), s.scenario.data, id(s.cohort), hash(tuple(enrolled)), *simulated)
+
+    def _compute(self, enrolled: pd.Index) -> OutcomeResults:
+        s = self._state
+        if self._uses_real_data():
+            cohort = enrolment.cohort_subset(s.cohort, enrolled)
+        else:
+            arm = {"trial": False, "treated": None, "random": "random"}[self._allocation.value]
+            seed = s.scenario.data.seed if s.scenario.data.kind == "synthetic" else 0
+            cohort = enrolment.simulate_outcomes(s.trial, s.screening, enrolled, model=self._model.value, arm=arm,
+                                                 seed=seed)
+        return outcome_measures(s.trial, cohort, screening=s.screening, on_missing="skip")
+
+    # --- refresh: called after every state change -----------------------------------------------------
+    def refresh(self) -> None:
+        s = self._state
+        if s.base_trial is not self._trial_for_pickers:
+            self._new_trial()
+        eligible = s.eligible_ids()
+        enrolled = enrolment.enrol(eligible, MAX_ENROLLED)
+        self._simulation.layout.display = "none" if self._uses_real_data() else None
+        if not len(enrolled):
+            self._show_empty()
+            return
+        key = self._data_key(enrolled)
+        if key != self._key:
+            if key not in self._cache:
+                self._cache[key] = self._compute(enrolled)
+                while len(self._cache) > CACHE_SIZE:
+                    self._cache.popitem(last=False)
+            self._cache.move_to_end(key)
+            self._key, self.results = key, self._cache[key]
+            self._info.value = self._describe(len(eligible), len(enrolled))
+            self._sync_pickers()
+        self._draw()
+
+    def _new_trial(self) -> None:
+        trial = self._state.base_trial
+        self._trial_for_pickers = trial
+        with self._hold():
+            self._outcome.options = [(f"{o.name} ({o.id}, {o.kind})", o.id) for o in trial.outcomes]
+            self._outcome.value = trial.outcomes[0].id if trial.outcomes else None
+            self._model.value = enrolment.outcome_model_for(trial)
+            self._allocation.value = "trial"
+        self._key = None
+
+    def _describe(self, eligible: int, enrolled: int) -> str:
+        s = self._state
+        capped = f" (the first {enrolled:,} of {eligible:,} eligible)" if enrolled < eligible else ""
+        if self._uses_real_data():
+            source = "outcomes from the loaded dataset's trial visits"
+        else:
+            source = (f"outcomes simulated with the <b>{html.escape(MODEL_LABELS.get(self._model.value, self._model.value))}"
+                      f"</b> response model (synthetic; not trial results)")
+        skipped = "".join(f"<br><span class='te-muted'>not available: {html.escape(why)}</span>"
+                          for why in self.results.skipped.values())
+        return (f"<span class='te-muted'>{enrolled:,} enrolled subjects{capped}; {source}; "
+                f"{html.escape(s.trial.id)} visits {', '.join(map(html.escape, self.results.visit_labels))}</span>"
+                f"{skipped}")
+
+    def _show_empty(self) -> None:
+        self._key, self.results, self._drawn = None, None, {}
+        self._info.value = ("<span class='te-muted'>No subject is eligible under the current criteria, so there "
+                            "are no outcomes to show; relax a criterion.</span>")
+        self._table.value = ""
+        for output in self._outputs.values():
+            output.clear_output()
+        self.figures = {}
+
+    def _sync_pickers(self) -> None:
+        """Options that depend on the results: subgroups, endpoints, AGP visits (keeping valid choices)."""
+        r = self.results
+        with self._hold():
+            subgroup = self._subgroup.value
+            self._subgroup.options = [("none", "")] + [(SUBGROUP_LABELS[c], c) for c in r.subgroups]
+            self._subgroup.value = subgroup if subgroup in r.subgroups else ""
+            endpoints = list(pd.unique(r.endpoints["endpoint"].astype(str))) if len(r.endpoints) else []
+            chosen = self._endpoint.value
+            self._endpoint.options = ([("all endpoints (no subgroup split)", "all")]
+                                      + [(ENDPOINT_LABELS.get(e, e), e) for e in endpoints]) if endpoints else []
+            self._endpoint.value = chosen if chosen in ["all", *endpoints] else ("all" if endpoints else None)
+            self._endpoint.layout.display = None if endpoints else "none"
+            visits = list(pd.unique(r.cgm_readings["visit"].astype(str))) if len(r.cgm_readings) else []
+            ordered = [v for v in r.visits if v in visits]
+            agp_visit = self._agp_visit.value
+            self._agp_visit.options = ordered
+            self._agp_visit.value = agp_visit if agp_visit in ordered else (ordered[-1] if ordered else None)
+            self._agp_visit.layout.display = None if ordered else "none"
+            self._measure_options()
+
+    def _measure_options(self) -> None:
+        r, outcome = self.results, self._outcome.value
+        measures = r.measures(outcome) if outcome in r.outcomes else []
+        # event outcomes list the count, the rate and grades: the rate reads best first
+        measures = sorted(measures, key=lambda m: 0 if m.endswith("_per_year") else 1) if measures else measures
+        current = self._measure.value
+        self._measure.options = measures
+        self._measure.value = current if current in measures else (measures[0] if measures else None)
+        self._measure.layout.display = None if len(measures) > 1 else "none"
+
+    def _picked(self) -> None:
+        # refresh() recomputes only if the model or allocation changed the key; otherwise it redraws
+        with self._hold():
+            if self.results is not None:
+                self._measure_options()
+        self.refresh()
+
+    # --- figures and table ------------------------------------------------------------------------------
+    def _draw(self) -> None:
+        """Redraw only the parts whose inputs changed (each part keeps the key it was drawn for)."""
+        if self.results is None:
+            return
+        r, outcome, by = self.results, self._outcome.value, self._subgroup.value or None
+        if outcome in r.skipped:
+            self._drawn = {}
+            for name in ("trajectory", "change"):
+                self._clear(name)
+            self._table.value = ""
+            raise DataError(r.skipped[outcome])
+        parts = {
+            "trajectories": ((self._key, outcome, self._measure.value, by, self._centre.value),
+                             lambda: self._trajectories(r, outcome, by)),
+            "table": ((self._key, outcome, self._measure.value, by, self._state.scenario.min_cell),
+                      lambda: self._summary_table(r, outcome, by)),
+            "responders": ((self._key, self._endpoint.value, by), lambda: self._responders(r, by)),
+            "tir": ((self._key, by), lambda: self._time_in_range(r, by)),
+            "agp": ((self._key, self._agp_visit.value), lambda: self._agp(r)),
+        }
+        for name, (key, draw) in parts.items():
+            if self._drawn.get(name) != key:
+                draw()
+                self._drawn[name] = key
+
+    def _show(self, name: str, fig) -> None:
+        self.figures[name] = fig
+        self._outputs[name].show(fig)
+
+    def _clear(self, name: str) -> None:
+        self.figures.pop(name, None)
+        self._outputs[name].clear_output()
+
+    def _trajectories(self, r: OutcomeResults, outcome: str, by: str | None) -> None:
+        measure = self._measure.value
+        info = r.outcomes[outcome]
+        rows = r.values[(r.values["outcome"] == outcome) & (r.values["measure"] == measure)]
+        if not len(rows):
+            for name in ("trajectory", "change"):
+                self._clear(name)
+            return
+        # trajectory_figure re-categorises the visits it finds; unused categories would make pandas warn
+        rows = with_subgroups(rows, r, [by] if by else []).assign(visit=rows["visit"].cat.remove_unused_categories())
+        unit, label = r.unit(outcome, measure), f"{info['name']}: {measure.replace('_', ' ')}"
+        common = dict(measure=measure, by=by, centre=self._centre.value, unit=unit, label=label)
+        self._show("trajectory", trajectory_figure(rows, value="value", title=f"{label} by visit", **common))
+        change = "relative_change" if info["summary"] == "percent_change" else "change"
+        if rows[change].notna().any():
+            self._show("change", trajectory_figure(rows, value=change, title=f"{label}: change from baseline",
+                                                   **common))
+        else:  # e.g. events with no record of the year before baseline: there is nothing to change from
+            self._clear("change")
+
+    def _summary_table(self, r: OutcomeResults, outcome: str, by: str | None) -> None:
+        by_list = [by] if by else []
+        table = summarise_outcomes(r, by=by_list, outcomes=[outcome])
+        table = table[table["measure"].astype(str) == self._measure.value]
+        shown = table[[*TABLE_COLUMNS[:3], *by_list, *TABLE_COLUMNS[3:]]].copy()
+        for column in ("measure", "statistic", "visit", *by_list):
+            shown[column] = shown[column].astype(str)
+        shown["n"] = shown["n"].astype("int64")
+        shown.attrs = {"counts": ["n"], "dependent": {c: "n" for c in ("mean", "sd", "ci_low", "ci_high", "median",
+                                                                        "q1", "q3")}}
+        self._table.value = html_table(self._state.protected(shown), numeric_digits=2)
+
+    def _responders(self, r: OutcomeResults, by: str | None) -> None:
+        endpoint = self._endpoint.value
+        if not len(r.endpoints) or endpoint is None:
+            self._clear("responders")
+            return
+        if endpoint == "all":
+            table = summarise_endpoints(r)
+            table["endpoint"] = table["label"]
+            fig = responder_figure(table, by="endpoint", title="Responders by visit, every endpoint")
+        else:
+            table = summarise_endpoints(r, by=[by] if by else [])
+            table = table[table["endpoint"].astype(str) == endpoint]
+            fig = responder_figure(table, by=by, title=ENDPOINT_LABELS.get(endpoint, endpoint))
+        self._show("responders", fig)
+
+    def _time_in_range(self, r: OutcomeResults, by: str | None) -> None:
+        if not len(r.tir_bands):
+            self._clear("tir")
+            return
+        bands = with_subgroups(r.tir_bands, r, [by] if by else [])
+        self._show("tir", time_in_range_figure(bands, by=by, title="Time in glucose ranges by visit"))
+
+    def _agp(self, r: OutcomeResults) -> None:
+        visit = self._agp_visit.value
+        readings = r.cgm_readings
+        readings = readings[readings["visit"].astype(str) == visit] if visit else readings.iloc[:0]
+        if not len(readings):
+            self._clear("agp")
+            return
+        subjects = readings["subject_id"].nunique()
+        self._show("agp", agp_figure(ambulatory_glucose_profile(readings),
+                                     title=f"Ambulatory Glucose Profile, {visit} ({subjects} subjects with CGM readings)"))
+
+    # --- helpers ----------------------------------------------------------------------------------------
+    @contextmanager
+    def _hold(self):
+        """Change picker options without each change redrawing (their observers check _syncing)."""
+        self._syncing = True
+        try:
+            yield
+        finally:
+            self._syncing = False

@@ -1,0 +1,165 @@
+"""`trial-explorer outcomes`: each outcome of a trial summarised per visit, on simulated or real subjects.
+
+    trial-explorer outcomes NCT06196996 --synthetic 20000 [--seed 0] [--model islet] [--format json]
+    trial-explorer outcomes NCT01142050 --data path/to/trial_data [--eligible-only]
+
+--synthetic N screens N synthetic subjects of the trial's population, keeps those eligible under the
+trial's criteria, enrols them in screening order up to --max-enrolled (default 2,000) and simulates their
+outcomes on the trial's visits with the response model that suits the trial
+(explorer.outcomes.enrolment). --data reads any source explorer.cohort.loaders reads and computes the
+outcomes of every subject in it (--eligible-only: of those the criteria find eligible).
+
+The application edge of the outcome layer: it prints; library errors reach explorer.cli.main.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pandas as pd
+
+from explorer.outcomes.enrolment import DEFAULT_MAX_ENROLLED, MODEL_CHOICES
+
+OUTCOME_COLUMNS = ["measure", "statistic", "visit", "n", "mean", "sd", "median", "q1", "q3", "ci_low", "ci_high",
+                   "unit"]
+ENDPOINT_COLUMNS = ["endpoint", "visit", "n", "responders", "unknown", "proportion", "ci_low", "ci_high"]
+COUNT_COLUMNS = {"n", "responders", "unknown", "subjects", "with_event", "events"}
+EVENT_COLUMNS = ["event", "visit", "subjects", "with_event", "events", "person_years", "rate", "rate_ci_low",
+                 "rate_ci_high"]
+
+
+def register(sub, add, add_format) -> None:
+    p = add("outcomes", run_outcomes_command,
+            "summarise every outcome of a trial per visit (simulated enrolled subjects or a real dataset)")
+    p.add_argument("trial", help="bundled trial id or a definition file")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--synthetic", type=int, metavar="N",
+                        help="screen N synthetic subjects, enrol the eligible and simulate their outcomes")
+    source.add_argument("--data", metavar="PATH", help="a dataset with visits (file or folder the loaders read)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the screening and of the outcome simulation")
+    p.add_argument("--population", choices=["t1d", "t2d"], help="synthetic population (default: the trial's)")
+    p.add_argument("--model", choices=MODEL_CHOICES,
+                   help="response model (default: from the trial's interventions, else its population)")
+    p.add_argument("--allocation", choices=["trial", "treated", "random"], default="trial",
+                   help="trial: 1:1 randomised when the trial has two or more arms, else all treated (default)")
+    p.add_argument("--max-enrolled", type=int, default=DEFAULT_MAX_ENROLLED, metavar="K",
+                   help=f"enrol at most K eligible subjects (default {DEFAULT_MAX_ENROLLED:,})")
+    p.add_argument("--eligible-only", action="store_true", help="with --data: only the subjects found eligible")
+    p.add_argument("--outcome", action="append", metavar="ID", help="only this outcome (repeatable)")
+    p.add_argument("--by", metavar="SUBGROUP",
+                   help="split every summary: sex, age_band, baseline_hba1c_tertile, arm, response_class, ...")
+    p.add_argument("--skip-missing", action="store_true",
+                   help="skip outcomes the data cannot give (default: stop with an error naming them)")
+    add_format(p)
+
+
+def run_outcomes_command(args) -> int:
+    from explorer.trial import load_trial
+
+    trial = load_trial(args.trial)
+    cohort, screening, header = _cohort(trial, args)
+    from explorer.outcomes.measures import outcome_measures
+
+    results = outcome_measures(trial, cohort, outcomes=args.outcome, screening=screening,
+                               on_missing="skip" if args.skip_missing else "raise")
+    by = [args.by] if args.by else []
+    tables = _tables(results, by)
+    for note in (*results.notes, *(f"skipped {o}: {why}" for o, why in results.skipped.items())):
+        print(f"note: {note}", file=sys.stderr)
+    if args.format == "json":
+        payload = {**header, "subjects": len(results.subjects), "by": args.by,
+                   **{name: _records(frame) for name, frame in tables.items()},
+                   "skipped": results.skipped, "notes": list(results.notes)}
+        sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+    elif args.format == "csv":
+        stacked = pd.concat([frame.assign(table=name) for name, frame in tables.items() if len(frame)],
+                            ignore_index=True)
+        for column in COUNT_COLUMNS & set(stacked.columns):  # counts stay whole numbers beside other tables' blanks
+            stacked[column] = stacked[column].round().astype("Int64")
+        stacked[["table", *[c for c in stacked.columns if c != "table"]]].to_csv(sys.stdout, index=False)
+    else:
+        _print_tables(trial, results, tables, header, by)
+    return 0
+
+
+def _cohort(trial, args):
+    """(cohort, screening or None, header) for --synthetic or --data."""
+    from explorer.outcomes import enrolment
+
+    if args.synthetic is not None:
+        screening, eligible = enrolment.screen_synthetic(trial, args.synthetic, seed=args.seed,
+                                                         population=args.population)
+        enrolled = enrolment.enrol(eligible, args.max_enrolled)
+        model = args.model or enrolment.outcome_model_for(trial)
+        arm = {"trial": False, "treated": None, "random": "random"}[args.allocation]
+        cohort = enrolment.simulate_outcomes(trial, screening, enrolled, model=model, arm=arm, seed=args.seed)
+        return cohort, screening, {
+            "trial": trial.id, "source": f"synthetic, seed {args.seed}", "screened": len(screening),
+            "eligible": len(eligible), "enrolled": len(enrolled), "model": model}
+    from explorer.cohort.loaders import load
+
+    cohort = load(args.data).cohort
+    header = {"trial": trial.id, "source": str(args.data), "subjects_in_data": len(cohort.subjects)}
+    if args.eligible_only:
+        from explorer import engine
+        from explorer.cohort.features import screening_features
+
+        matrix = engine.evaluate(trial, screening_features(cohort, catalogue=trial.catalogue))
+        eligible = matrix.subject_ids[engine.eligible_mask(matrix)]
+        cohort = enrolment.cohort_subset(cohort, eligible)
+        header["eligible"] = len(eligible)
+    return cohort, None, header
+
+
+def _tables(results, by: list[str]) -> dict[str, pd.DataFrame]:
+    from explorer.outcomes.measures import summarise_endpoints, summarise_events, summarise_outcomes
+
+    outcomes = summarise_outcomes(results, by=by)
+    endpoints = summarise_endpoints(results, by=by)
+    events = summarise_events(results, by=by)
+    return {
+        "outcomes": outcomes[["outcome", *OUTCOME_COLUMNS[:3], *by, *OUTCOME_COLUMNS[3:]]],
+        "endpoints": endpoints[["outcome", *ENDPOINT_COLUMNS[:2], *by, *ENDPOINT_COLUMNS[2:]]],
+        "events": events[[*EVENT_COLUMNS[:2], *by, *EVENT_COLUMNS[2:]]],
+    }
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    out = frame.astype(object).where(frame.notna(), None)
+    return json.loads(json.dumps(out.to_dict(orient="records"), default=str))
+
+
+def _print_tables(trial, results, tables, header, by) -> None:
+    from explorer.cli import format_table
+
+    out = sys.stdout
+    out.write(f"{trial.id}: {trial.title}\n")
+    if "enrolled" in header:
+        out.write(f"{header['source']}: {header['screened']:,} screened, {header['eligible']:,} eligible, "
+                  f"{header['enrolled']:,} enrolled; outcomes simulated with the {header['model']!r} model\n")
+    else:
+        out.write(f"{header['source']}: {len(results.subjects):,} subjects\n")
+    outcomes = tables["outcomes"]
+    for outcome_id, info in results.outcomes.items():
+        rows = outcomes[outcomes["outcome"].astype(str) == outcome_id].drop(columns="outcome")
+        out.write(f"\n{outcome_id}: {info['name']} (reported as {info['summary'].replace('_', ' ')})\n")
+        out.write(format_table(_rounded(rows)) + "\n")
+    if len(tables["endpoints"]):
+        out.write("\nResponder and composite endpoints (proportion of subjects with a known status; Wilson 95 % CI)\n")
+        out.write(format_table(_rounded(tables["endpoints"].drop(columns="outcome"))) + "\n")
+    if len(tables["events"]):
+        out.write("\nEvents per visit interval (baseline: the year before; rate per person-year, exact 95 % CI)\n")
+        out.write(format_table(_rounded(tables["events"])) + "\n")
+    for outcome_id, why in results.skipped.items():
+        out.write(f"\nnot computed: {why}\n")
+
+
+def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.copy()
+    for column in frame.columns:
+        if isinstance(frame[column].dtype, pd.CategoricalDtype):
+            frame[column] = frame[column].astype(str)
+        elif pd.api.types.is_float_dtype(frame[column]):
+            frame[column] = frame[column].round(3)
+    return frame
