@@ -165,7 +165,11 @@ def bench_trial_measures(n_subjects: int, repeats: int) -> dict[str, float]:
     """outcome_measures, its summaries and the panel's figures on n simulated islet-trial subjects."""
     from explorer.cohort.synthetic import generate_outcomes
     from explorer.outcomes.measures import (
-        outcome_measures, summarise_endpoints, summarise_events, summarise_outcomes, with_subgroups,
+        outcome_measures,
+        summarise_endpoints,
+        summarise_events,
+        summarise_outcomes,
+        with_subgroups,
     )
     from explorer.trial import load_trial
 

@@ -1,6 +1,6 @@
-"""Write docs/outcomes_calibration.md: published trial figures against the synthetic cohorts taken through
-the trial-driven outcome measures (explorer.outcomes.published), the same comparison the test
-tests/test_outcomes_published.py checks.
+"""Write docs/outcomes_calibration.md (and the table between the `published` markers of docs/outcomes.md):
+published trial figures against the synthetic cohorts taken through the trial-driven outcome measures
+(explorer.outcomes.published), the same comparison the test tests/test_outcomes_published.py checks.
 
     .venv/bin/python scripts/outcomes_calibration.py [--n 10000] [--seed 0]
 """
@@ -17,6 +17,8 @@ sys.path.insert(0, str(ROOT))
 from explorer.outcomes.published import comparison_table  # noqa: E402
 
 OUT = ROOT / "docs" / "outcomes_calibration.md"
+SUMMARY = ROOT / "docs" / "outcomes.md"
+MARKERS = ("<!-- published:start -->", "<!-- published:end -->")
 
 HEADER = """# Published figures through the outcome-measures pipeline
 
@@ -52,14 +54,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     table = comparison_table(args.n, seed=args.seed)
-    lines = [HEADER, f"n = {args.n:,} simulated subjects per model, seed {args.seed}.\n",
-             "| study | measure | unit | published | through the pipeline | tolerance | n | within |",
-             "|---|---|---|---|---|---|---|---|"]
+    rows = ["| study | measure | unit | published | through the pipeline | tolerance | n | within |",
+            "|---|---|---|---|---|---|---|---|"]
     for row in table.itertuples(index=False):
-        lines.append(f"| {row.study} | {row.measure} | {row.unit} | {row.published:g} | {row.simulated:g} | "
-                     f"{row.tolerance:g} | {row.n:,} | {'yes' if row.within else '**no**'} |")
-    OUT.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(f"wrote {OUT} ({int(table['within'].sum())} of {len(table)} within tolerance)")
+        rows.append(f"| {row.study} | {row.measure} | {row.unit} | {row.published:g} | {row.simulated:g} | "
+                    f"{row.tolerance:g} | {row.n:,} | {'yes' if row.within else '**no**'} |")
+    intro = f"n = {args.n:,} simulated subjects per model, seed {args.seed}.\n"
+    OUT.write_text("\n".join([HEADER, intro, *rows]) + "\n", encoding="utf-8")
+    text = SUMMARY.read_text(encoding="utf-8")
+    start, end = text.index(MARKERS[0]) + len(MARKERS[0]), text.index(MARKERS[1])
+    SUMMARY.write_text(text[:start] + "\n" + intro + "\n" + "\n".join(rows) + "\n" + text[end:], encoding="utf-8")
+    print(f"wrote {OUT} and {SUMMARY.name} ({int(table['within'].sum())} of {len(table)} within tolerance)")
 
 
 if __name__ == "__main__":

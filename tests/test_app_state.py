@@ -155,7 +155,7 @@ def test_small_cell_protection_applies_to_display_and_export():
     assert shown.loc[small.index, "excluded"].isna().all()
     csv = pd.read_csv(io.StringIO(s.export_table_csv("funnel")))
     assert csv.loc[small.index, "excluded"].isna().all()
-    s.set_min_cell(11, "round")
+    s.set_min_cell(11, "round")  # the default, restated
     assert all(v.startswith("<") or int(v.replace(",", "")) % 5 == 0 for v in s.shown_counts().values())
 
 

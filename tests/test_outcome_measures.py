@@ -16,7 +16,11 @@ from explorer.outcomes import clinical
 from explorer.outcomes.cgm import cgm_metrics
 from explorer.outcomes.enrolment import allocation_for, outcome_model_for
 from explorer.outcomes.measures import (
-    DERIVED, outcome_measures, summarise_endpoints, summarise_events, summarise_outcomes,
+    DERIVED,
+    outcome_measures,
+    summarise_endpoints,
+    summarise_events,
+    summarise_outcomes,
 )
 from explorer.outcomes.summary import change_from_baseline
 from explorer.trial import load_trial, trial_from_dict

@@ -149,6 +149,20 @@ def test_no_eligible_subject_is_a_message_not_an_error(panel, state):
     assert set(panel.figures) >= {"trajectory", "responders"}
 
 
+def test_small_cell_protection_hides_subjects_and_small_counts(panel, state):
+    assert state.set_min_cell(1000)  # more than the enrolled: every count is small
+    try:
+        panel.refresh()
+        names = [t["name"] for t in panel.figures["trajectory"].to_dict()["data"]]
+        assert not any("subjects" in n for n in names)  # no single subject's line
+        assert "&lt;1000 enrolled subjects" in panel._info.value
+        assert "<td>&ndash;</td>" in panel._table.value  # n and the statistics resting on it are blanked
+    finally:
+        state.set_min_cell(0)
+    panel.refresh()
+    assert any("subjects" in t["name"] for t in panel.figures["trajectory"].to_dict()["data"])
+
+
 def test_switching_trial_rebuilds_the_pickers(panel, state):
     assert state.select_trial("NCT01142050")
     try:

@@ -77,6 +77,15 @@ def test_real_data_with_visits(tmp_path, capsys):
     assert kitt["n"].iloc[0] == len(measured) and kitt["mean"].iloc[0] == pytest.approx(measured.mean())
 
 
+def test_eligible_only_screens_the_data_first(tmp_path, capsys):
+    trial = load_trial("NCT06196996")
+    cohort = generate_outcomes(10, "islet", visits_days=trial.visits, seed=2, cgm_readings=0)
+    write_cohort(cohort, tmp_path / "islet", format="csv")
+    # outcome tables hold no screening history (antibodies, past severe hypoglycaemia): nobody is eligible
+    code, out, err = run(capsys, "NCT06196996", "--data", str(tmp_path / "islet"), "--eligible-only")
+    assert code == 2 and "no subject in" in err and "is eligible for NCT06196996 (of 10)" in err
+
+
 def test_missing_outcome_data_is_one_clear_error_or_skipped(tmp_path, capsys):
     trial = load_trial("NCT01142050")
     cohort = generate_outcomes(20, "msc", visits_days=trial.visits, seed=2, cgm_readings=0)

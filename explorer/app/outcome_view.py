@@ -31,7 +31,12 @@ from explorer.outcomes import enrolment
 from explorer.outcomes.cgm import ambulatory_glucose_profile
 from explorer.outcomes.endpoints import ENDPOINT_LABELS
 from explorer.outcomes.measures import (
-    SUBGROUP_LABELS, OutcomeResults, outcome_measures, summarise_endpoints, summarise_outcomes, with_subgroups,
+    SUBGROUP_LABELS,
+    OutcomeResults,
+    outcome_measures,
+    summarise_endpoints,
+    summarise_outcomes,
+    with_subgroups,
 )
 from explorer.plots.outcomes import agp_figure, responder_figure, time_in_range_figure, trajectory_figure
 
@@ -83,9 +88,10 @@ class OutcomePanel(w.VBox):
         super().__init__([
             w.HTML("<b>Outcomes of the eligible, enrolled subjects</b> <span class='te-muted'>per trial visit; "
                    "lines: subjects (a sample when many), band: 95% CI of the centre</span>"),
-            self._info, self._simulation,
+            self._info,
             w.HBox([self._outcome, self._measure, self._subgroup, self._centre],
                    layout=w.Layout(flex_flow="row wrap", align_items="center")),
+            self._simulation,
             w.HBox([self._outputs["trajectory"], self._outputs["change"]], layout=w.Layout(flex_flow="row wrap")),
             self._table,
             self._endpoint, self._outputs["responders"],
@@ -134,8 +140,8 @@ class OutcomePanel(w.VBox):
                     self._cache.popitem(last=False)
             self._cache.move_to_end(key)
             self._key, self.results = key, self._cache[key]
-            self._info.value = self._describe(len(eligible), len(enrolled))
             self._sync_pickers()
+        self._info.value = self._describe(len(eligible), len(enrolled))
         self._draw()
 
     def _new_trial(self) -> None:
@@ -148,17 +154,27 @@ class OutcomePanel(w.VBox):
             self._allocation.value = "trial"
         self._key = None
 
+    def _protection(self) -> tuple:
+        scenario = self._state.scenario
+        return scenario.min_cell, getattr(scenario, "cell_method", "suppress")
+
+    def _count(self, value: int) -> str:
+        """A subject count as the page may show it (small-cell protection)."""
+        k = self._state.scenario.min_cell
+        return f"&lt;{k}" if k and 0 < value < k else f"{value:,}"
+
     def _describe(self, eligible: int, enrolled: int) -> str:
         s = self._state
-        capped = f" (the first {enrolled:,} of {eligible:,} eligible)" if enrolled < eligible else ""
+        capped = (f" (the first {self._count(enrolled)} of {self._count(eligible)} eligible)"
+                  if enrolled < eligible else "")
         if self._uses_real_data():
             source = "outcomes from the loaded dataset's trial visits"
         else:
-            source = (f"outcomes simulated with the <b>{html.escape(MODEL_LABELS.get(self._model.value, self._model.value))}"
-                      f"</b> response model (synthetic; not trial results)")
+            model = html.escape(MODEL_LABELS.get(self._model.value, self._model.value))
+            source = f"outcomes simulated with the <b>{model}</b> response model (synthetic; not trial results)"
         skipped = "".join(f"<br><span class='te-muted'>not available: {html.escape(why)}</span>"
                           for why in self.results.skipped.values())
-        return (f"<span class='te-muted'>{enrolled:,} enrolled subjects{capped}; {source}; "
+        return (f"<span class='te-muted'>{self._count(enrolled)} enrolled subjects{capped}; {source}; "
                 f"{html.escape(s.trial.id)} visits {', '.join(map(html.escape, self.results.visit_labels))}</span>"
                 f"{skipped}")
 
@@ -167,16 +183,16 @@ class OutcomePanel(w.VBox):
         self._info.value = ("<span class='te-muted'>No subject is eligible under the current criteria, so there "
                             "are no outcomes to show; relax a criterion.</span>")
         self._table.value = ""
-        for output in self._outputs.values():
-            output.clear_output()
-        self.figures = {}
+        for name in FIGURES:
+            self._clear(name)
 
     def _sync_pickers(self) -> None:
         """Options that depend on the results: subgroups, endpoints, AGP visits (keeping valid choices)."""
         r = self.results
         with self._hold():
             subgroup = self._subgroup.value
-            self._subgroup.options = [("none", "")] + [(SUBGROUP_LABELS[c], c) for c in r.subgroups]
+            self._subgroup.options = [("none", "")] + [(SUBGROUP_LABELS.get(c, c.replace("_", " ")), c)
+                                                       for c in r.subgroups]
             self._subgroup.value = subgroup if subgroup in r.subgroups else ""
             endpoints = list(pd.unique(r.endpoints["endpoint"].astype(str))) if len(r.endpoints) else []
             chosen = self._endpoint.value
@@ -222,9 +238,9 @@ class OutcomePanel(w.VBox):
             self._table.value = ""
             raise DataError(r.skipped[outcome])
         parts = {
-            "trajectories": ((self._key, outcome, self._measure.value, by, self._centre.value),
+            "trajectories": ((self._key, outcome, self._measure.value, by, self._centre.value, *self._protection()),
                              lambda: self._trajectories(r, outcome, by)),
-            "table": ((self._key, outcome, self._measure.value, by, self._state.scenario.min_cell),
+            "table": ((self._key, outcome, self._measure.value, by, *self._protection()),
                       lambda: self._summary_table(r, outcome, by)),
             "responders": ((self._key, self._endpoint.value, by), lambda: self._responders(r, by)),
             "tir": ((self._key, by), lambda: self._time_in_range(r, by)),
@@ -253,8 +269,11 @@ class OutcomePanel(w.VBox):
             return
         # trajectory_figure re-categorises the visits it finds; unused categories would make pandas warn
         rows = with_subgroups(rows, r, [by] if by else []).assign(visit=rows["visit"].cat.remove_unused_categories())
-        unit, label = r.unit(outcome, measure), f"{info['name']}: {measure.replace('_', ' ')}"
-        common = dict(measure=measure, by=by, centre=self._centre.value, unit=unit, label=label)
+        unit = r.unit(outcome, measure)
+        label = info["name"] if len(info["measures"]) == 1 else f"{info['name']}: {measure.replace('_', ' ')}"
+        # under small-cell protection no single subject's line is drawn, only centres and bands
+        common = dict(measure=measure, by=by, centre=self._centre.value, unit=unit, label=label,
+                      show_subjects=not self._state.scenario.min_cell)
         self._show("trajectory", trajectory_figure(rows, value="value", title=f"{label} by visit", **common))
         change = "relative_change" if info["summary"] == "percent_change" else "change"
         if rows[change].notna().any():

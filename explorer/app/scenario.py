@@ -86,7 +86,9 @@ class Scenario:
     settings: tuple[tuple[str, str, float], ...] = ()    # (criterion, parameter, value) changed from the file
     policies: tuple[tuple[str, str], ...] = ()           # (criterion, unknown policy) changed from the file
     min_cell: int = 0                                    # 0: no small-cell protection
-    cell_method: str = "suppress"                        # or "round": also round other counts to 5s
+    # "round" (default) also rounds the other counts to multiples of 5, so a suppressed cell cannot be
+    # recovered by subtracting two published counts; "suppress" only blanks small counts
+    cell_method: str = "round"
 
     # --- edits (each returns a new scenario) ---------------------------------------------------
     def with_enabled(self, criterion: str, on: bool) -> Scenario:
@@ -130,7 +132,7 @@ class Scenario:
                 settings=tuple((str(c), str(p), float(v)) for c, p, v in data.get("settings", ())),
                 policies=tuple((str(c), str(p)) for c, p in data.get("policies", ())),
                 min_cell=int(data.get("min_cell", 0)),
-                cell_method=_method(str(data.get("cell_method", "suppress"))),
+                cell_method=_method(str(data.get("cell_method", "round"))),
             )
         except (TypeError, ValueError) as err:
             raise DefinitionError(f"cannot read the scenario: {err}") from None
@@ -156,7 +158,7 @@ class Scenario:
             query.append(("unknown", f"{criterion}:{policy}"))
         if self.min_cell:
             query.append(("min_cell", str(self.min_cell)))
-            if self.cell_method != "suppress":
+            if self.cell_method != "round":
                 query.append(("cells", self.cell_method))
         return urlencode(query, quote_via=quote, safe=":,./")
 
@@ -182,7 +184,7 @@ class Scenario:
                 data=DataSource.from_text(one("data")) if "data" in params else DataSource(),
                 disabled=listed("off"), order=listed("order"), settings=tuple(settings),
                 policies=tuple((c, p) for c, p in policies), min_cell=int(one("min_cell", "0")),
-                cell_method=_method(one("cells", "suppress")),
+                cell_method=_method(one("cells", "round")),
             )
         except ValueError as err:
             raise DefinitionError(f"cannot read the page address: {err}") from None

@@ -391,8 +391,8 @@ class ExportPanel(w.VBox):
                                           description="Suppress counts below (0 = off)",
                                           style={"description_width": "initial"})
         self._min_cell.observe(lambda ch: guarded(state, lambda: state.set_min_cell(ch["new"])), "value")
-        self._method = w.Dropdown(options=[("suppress small counts", "suppress"),
-                                           ("suppress, and round other counts to 5", "round")],
+        self._method = w.Dropdown(options=[("suppress small counts, round the rest to 5", "round"),
+                                           ("suppress small counts only", "suppress")],
                                   value=state.scenario.cell_method, description="Method")
         self._method.observe(lambda ch: guarded(state, lambda: state.set_min_cell(self._min_cell.value, ch["new"])),
                              "value")

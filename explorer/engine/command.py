@@ -123,6 +123,8 @@ def run_funnel(trial: Any, synthetic: int | None = None, seed: int = 0, data: st
         # one rectangular table: the funnel rows, each with its criterion's impact
         merged = steps[FUNNEL_COLUMNS].merge(effects[IMPACT_COLUMNS].drop(columns=["kind", "label"]),
                                              on="criterion", how="left")
+        counts = [c for c in IMPACT_COLUMNS if c not in ("criterion", "kind", "label")]
+        merged[counts] = merged[counts].astype("Int64")  # the screened row has none: empty, not 345.0
         merged.to_csv(out, index=False)
     else:
         out.write(f"{trial.id}: {trial.title}\n{source} | engine {engine} | {matrix.n_subjects} subjects screened\n")

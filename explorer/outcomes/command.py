@@ -98,6 +98,7 @@ def _cohort(trial, args):
             "trial": trial.id, "source": f"synthetic, seed {args.seed}", "screened": len(screening),
             "eligible": len(eligible), "enrolled": len(enrolled), "model": model}
     from explorer.cohort.loaders import load
+    from explorer.errors import DataError
 
     cohort = load(args.data).cohort
     header = {"trial": trial.id, "source": str(args.data), "subjects_in_data": len(cohort.subjects)}
@@ -107,6 +108,9 @@ def _cohort(trial, args):
 
         matrix = engine.evaluate(trial, screening_features(cohort, catalogue=trial.catalogue))
         eligible = matrix.subject_ids[engine.eligible_mask(matrix)]
+        if not len(eligible):
+            raise DataError(f"no subject in {args.data} is eligible for {trial.id} (of {len(cohort.subjects):,}); "
+                            "run without --eligible-only to see everyone's outcomes")
         cohort = enrolment.cohort_subset(cohort, eligible)
         header["eligible"] = len(eligible)
     return cohort, None, header
@@ -151,7 +155,7 @@ def _print_tables(trial, results, tables, header, by) -> None:
     if len(tables["events"]):
         out.write("\nEvents per visit interval (baseline: the year before; rate per person-year, exact 95 % CI)\n")
         out.write(format_table(_rounded(tables["events"])) + "\n")
-    for outcome_id, why in results.skipped.items():
+    for why in results.skipped.values():
         out.write(f"\nnot computed: {why}\n")
 
 

@@ -61,6 +61,8 @@ ENDPOINT_LABELS = {e.id: e.label for e in ENDPOINTS}
 ENDPOINTS_BY_ID = {e.id: e for e in ENDPOINTS}
 # Per-visit values an endpoint reads besides its needs, used where the data have them.
 OPTIONAL_INPUTS = ("insulin_dose_per_kg", "weight", "tbr_54")
+# Every variable an endpoint may read: collected per visit whenever the data have it.
+READS = tuple(sorted({v for e in ENDPOINTS for group in e.needs for v in group} | set(OPTIONAL_INPUTS)))
 CLASS_SCHEMES = {"igls_success": "igls", "igls_cgm_success": "igls_cgm"}
 
 

@@ -25,6 +25,7 @@ A missing value stays missing. An outcome whose variable the cohort lacks raises
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -34,12 +35,18 @@ from scipy import stats
 
 from explorer.errors import DataError, DefinitionError
 from explorer.outcomes import endpoints as ep
-from explorer.outcomes.cgm import METRIC_UNITS, cgm_metrics, label_windows
+from explorer.outcomes.cgm import cgm_metrics, label_windows
 from explorer.outcomes.clinical import HOMA_IR_NORMALISER
 from explorer.outcomes.events import DatedEvents, event_grid, prior_year_counts, window_counts
 from explorer.outcomes.summary import add_subgroups, age_bands, responder_proportions, summarise, tertiles
 from explorer.outcomes.visits import (
-    VisitPlan, baseline_dates, cgm_visit_windows, label_codes, subject_positions, tag_rows, visit_dates,
+    VisitPlan,
+    baseline_dates,
+    cgm_visit_windows,
+    label_codes,
+    subject_positions,
+    tag_rows,
+    visit_dates,
 )
 
 DERIVED = "derived"
@@ -90,9 +97,10 @@ class OutcomeResults:
 
     @property
     def subgroups(self) -> list[str]:
-        """Subgroup columns with at least two known values among these subjects."""
-        return [c for c in SUBGROUP_LABELS if c in self.subjects.columns
-                and self.subjects[c].dropna().nunique() >= 2]
+        """Subgroup columns with at least two known values among these subjects (the usual ones first)."""
+        columns = [c for c in SUBGROUP_LABELS if c in self.subjects.columns]
+        columns += [c for c in self.subjects.columns if c not in columns and c != "subject_id"]
+        return [c for c in columns if self.subjects[c].dropna().nunique() >= 2]
 
 
 # --- the measures -------------------------------------------------------------------------------------
@@ -128,7 +136,7 @@ def outcome_measures(trial, cohort, *, outcomes: Sequence[str] | None = None, sc
             if reason:
                 message = f"outcome {outcome.id} ({outcome.name}) needs {name!r}, {reason}"
                 if on_missing == "raise":
-                    raise DataError(message, column=name)
+                    raise DataError(message)
                 skipped.setdefault(outcome.id, message)
         if outcome.id not in skipped:
             available |= set(outcome.variables)
@@ -158,20 +166,22 @@ class _Collector:
     def __init__(self, trial, cohort, plan: VisitPlan, screening, wanted: set[str]):
         self.plan, self.cohort, self.screening = plan, cohort, screening
         self.index = pd.Index(cohort.subjects["subject_id"].astype(str), name="subject_id")
+        if not len(self.index):
+            raise DataError("the cohort has no subjects, so there are no outcomes to compute")
         if not self.index.is_unique:
             raise DataError("the subjects table has duplicate subject ids", column="subject_id")
         catalogue = trial.catalogue
-        numbers = {v for v in wanted if catalogue[v].kind == "number"}
-        extra = set(ep.OPTIONAL_INPUTS) | {"hba1c", "insulin_dose", "fasting_cpeptide", "postmeal_cpeptide", "tir"}
-        if numbers & set(CGM_VARIABLES):
-            extra |= set(TIR_BANDS)  # the stacked time-in-range bars need all five bands
+        # what the outcomes ask for, what endpoints may read, and what either can be derived from
+        wanted_numbers = {v for v in wanted if catalogue[v].kind == "number"}
+        numbers = wanted_numbers | set(ep.READS)
+        if wanted_numbers & set(CGM_VARIABLES):
+            numbers |= set(TIR_BANDS)  # the stacked time-in-range bars need all five bands
         for name, (inputs, _) in DERIVATIONS.items():
-            if name in numbers or name in extra:
-                extra |= set(inputs)
-        self.numbers = sorted(numbers | (extra & set(catalogue.names("number"))))
-        self.event_names = sorted(v for v in wanted if catalogue[v].kind == "event")
-        if "severe_hypoglycemia" in catalogue.names("event"):
-            self.event_names = sorted(set(self.event_names) | {"severe_hypoglycemia"})  # endpoints read it
+            if name in numbers:
+                numbers |= set(inputs)
+        self.numbers = sorted(numbers & set(catalogue.names("number")))
+        events = set(catalogue.names("event"))
+        self.event_names = sorted((wanted | set(ep.READS)) & events)
 
         m = cohort.measurements
         m = m[m["variable"].isin(self.numbers).to_numpy(dtype=bool, na_value=False)]
@@ -409,22 +419,28 @@ def _endpoint_tables(chosen, skipped: dict, available: set[str], c: _Collector) 
             pd.concat(class_frames, ignore_index=True) if class_frames else empty_classes)
 
 
+NOT_SUBGROUPS = {"subject_id", "index_date", "birth_date", "diagnosis_date", "age"}
+MAX_SUBGROUP_LEVELS = 12  # a column with more distinct values is an attribute, not a subgroup
+
+
 def _subject_attributes(cohort, c: _Collector, classes: pd.DataFrame) -> pd.DataFrame:
-    subjects = cohort.subjects.assign(subject_id=cohort.subjects["subject_id"].astype(str))
+    """Subgroup columns per subject: the derived ones (age band, baseline HbA1c tertile, Igls class at the
+    last visit) and every static column of the subjects table with a few distinct values."""
+    lookup = cohort.subjects.assign(subject_id=cohort.subjects["subject_id"].astype(str)).set_index("subject_id")
     out = pd.DataFrame({"subject_id": c.index})
-    lookup = subjects.set_index("subject_id")
-    for column in ("sex", "arm", "response_class", "diabetes_type"):
-        if column in lookup.columns:
-            out[column] = lookup[column].reindex(c.index).astype(str).to_numpy()
+    for column in lookup.columns:
+        if column in NOT_SUBGROUPS or pd.api.types.is_datetime64_any_dtype(lookup[column]):
+            continue
+        values = lookup[column].reindex(c.index)
+        if values.dropna().nunique() <= MAX_SUBGROUP_LEVELS:
+            out[column] = values.astype(str).where(values.notna()).to_numpy()
     if "age" in lookup.columns:
         out["age_band"] = age_bands(lookup["age"].reindex(c.index).astype(float)).to_numpy()
     baseline_a1c = c.grid("hba1c")[:, 0]
     if np.isfinite(baseline_a1c).sum() >= 3:
-        try:
+        with contextlib.suppress(ValueError):  # too few distinct values for three groups: no tertile subgroup
             out["baseline_hba1c_tertile"] = tertiles(pd.Series(baseline_a1c),
                                                      labels=("T1 (lowest)", "T2", "T3 (highest)")).to_numpy()
-        except ValueError:  # too few distinct values for three groups: no tertile subgroup
-            pass
     igls = classes[classes["scheme"] == "igls"] if len(classes) else classes
     if len(igls):
         last = igls[igls["visit"] == c.plan.ids[-1]].set_index("subject_id")["class"]
