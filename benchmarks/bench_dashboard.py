@@ -17,6 +17,7 @@ Writes benchmarks/results/dashboard.json and dashboard.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -57,7 +58,8 @@ def start_voila(n: int, preheat: bool) -> tuple[subprocess.Popen, str, Path, flo
     if not preheat:
         command.append("--VoilaConfiguration.preheat_kernel=False")
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = open(ready.parent / "voila.log", "w")  # noqa: SIM115 - lives as long as the server
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     while True:
         try:
@@ -76,10 +78,8 @@ def first_render(browser, url: str) -> tuple[float, dict, object]:
     sizes: dict[str, int] = {}
 
     def record(response):
-        try:
+        with contextlib.suppress(Exception):  # a redirect or an aborted request has no body
             sizes[response.url] = len(response.body())
-        except Exception:
-            pass
 
     page.on("response", record)
     started = time.perf_counter()
@@ -93,10 +93,15 @@ def first_render(browser, url: str) -> tuple[float, dict, object]:
 
 
 def timed_update(page, action, expected_text: str) -> float:
-    count = page.locator(".te-count b").first
+    """Input event to the page showing the expected count, checked on every animation frame.
+
+    (Playwright's expect() polls at 100, 250, 500 ms ... intervals, which would round a 150 ms update
+    up to about 350 ms.)
+    """
     started = time.perf_counter()
     action()
-    expect(count).to_have_text(expected_text, timeout=60_000)
+    page.wait_for_function("([sel, want]) => document.querySelector(sel)?.textContent === want",
+                           arg=[".te-count b", expected_text], polling="raf", timeout=60_000)
     return 1000 * (time.perf_counter() - started)
 
 
@@ -105,12 +110,24 @@ def measure(n: int, repeats: int, browser) -> dict:
     state = ExplorerState(base, with_baseline=False)
     result: dict = {"subjects": n}
 
-    process, url, _, ready_s = start_voila(n, preheat=True)
+    process, url, ready, ready_s = start_voila(n, preheat=True)
     try:
         result["server_start_to_ready_s"] = round(ready_s, 2)
+        ready.unlink()  # the kernel Voila starts to refill its pool touches it again once it has run
         elapsed, network, page = first_render(browser, url)
         result["first_render_preheated_s"] = round(elapsed, 2)
         result.update(network)
+        # Right after a page takes the pre-heated kernel, Voila runs the notebook again in a new kernel
+        # to refill its pool; on 2 cores that competes with the page. Time one click during the refill,
+        # then wait for it and time the rest in the steady state a researcher works in.
+        state.toggle("E8", False)
+        during = timed_update(page, page.get_by_role("checkbox", name=re.compile(r"^E8 ")).click,
+                              f"{state.counts['eligible']:,}")
+        result["click_during_pool_refill_ms"] = round(during)
+        deadline = time.monotonic() + 120
+        while not ready.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1)
 
         toggles, sliders = [], []
         for i in range(repeats):
@@ -119,7 +136,7 @@ def measure(n: int, repeats: int, browser) -> dict:
             want = f"{state.counts['eligible']:,}"
             box = page.get_by_role("checkbox", name=re.compile(r"^E7 "))
             toggles.append(timed_update(page, box.click, want))
-        state.toggle("E7", True)
+        state.toggle("E7", repeats % 2 == 0)  # the page is where the clicks left it
         for i in range(repeats):
             age = 40 + 5 * i
             state.set_parameter("I1", "age_max", age)
@@ -168,12 +185,14 @@ def main() -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "dashboard.json").write_text(json.dumps(report, indent=2) + "\n")
     lines = ["| subjects | server start to ready (s) | first render, pre-heated (s) | first render, cold (s) | "
-             "click to update (ms, median) | threshold to update (ms, median) | page bytes | of which plotly.js |",
-             "|---|---|---|---|---|---|---|---|"]
+             "click to update (ms, median) | threshold to update (ms, median) | click during pool refill (ms) | "
+             "page bytes | of which plotly.js |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['subjects']:,} | {r['server_start_to_ready_s']} | {r['first_render_preheated_s']} | "
                      f"{r['first_render_cold_s']} | {r['click_to_update_ms']['median']} | "
-                     f"{r['threshold_to_update_ms']['median']} | {r['bytes_total']:,} | {r['bytes_plotly']:,} |")
+                     f"{r['threshold_to_update_ms']['median']} | {r['click_during_pool_refill_ms']} | "
+                     f"{r['bytes_total']:,} | {r['bytes_plotly']:,} |")
     (RESULTS / "dashboard.md").write_text("\n".join(lines) + f"\n\nLoad average at the end: {load[0]:.2f} "
                                            f"on {os.cpu_count()} CPUs.\n")
     print("\n".join(lines))

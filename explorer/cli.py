@@ -51,7 +51,7 @@ def format_table(frame: pd.DataFrame, max_colwidth: int = 70) -> str:
 
     def line(values) -> str:
         return "  ".join(v.rjust(w) if num else v.ljust(w)
-                         for v, w, num in zip(values, widths, numeric)).rstrip()
+                         for v, w, num in zip(values, widths, numeric, strict=True)).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
     return "\n".join([line(columns), rule] + [line(r) for r in cells])

@@ -26,7 +26,7 @@ class DefinitionError(ExplorerError):
         )
         super().__init__(f"{where}: {message}" if where else message)
 
-    def located(self, *, file: str | None = None, criterion: str | None = None) -> "DefinitionError":
+    def located(self, *, file: str | None = None, criterion: str | None = None) -> DefinitionError:
         """The same error with the file (and criterion) it came from filled in."""
         return DefinitionError(self.reason, file=self.file or file, criterion=self.criterion or criterion,
                                field=self.field)
@@ -49,7 +49,7 @@ class ExpressionError(DefinitionError):
         super().__init__(detail, file=file, criterion=criterion, field="expression")
         self.reason = message
 
-    def located(self, *, file: str | None = None, criterion: str | None = None) -> "ExpressionError":
+    def located(self, *, file: str | None = None, criterion: str | None = None) -> ExpressionError:
         """The same error with the file and criterion it came from filled in."""
         return type(self)(self.reason, expression=self.expression, position=self.position,
                           file=file or self.file, criterion=criterion or self.criterion)

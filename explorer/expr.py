@@ -12,7 +12,6 @@ import difflib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Union
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
@@ -154,7 +153,7 @@ class BoolOp:
     span: Span = field(default=(0, 0), compare=False, repr=False)
 
 
-Node = Union[Num, Str, Bool, Name, Call, Neg, Arith, Compare, In, Not, BoolOp]
+Node = Num | Str | Bool | Name | Call | Neg | Arith | Compare | In | Not | BoolOp
 
 
 def children(node: Node) -> tuple[Node, ...]:
@@ -534,8 +533,8 @@ class _Checker:
                 return Type("number", unit=lt.unit if rt.unit in (None, DIMENSIONLESS) else "?")
             case Compare(ops=ops, operands=operands):
                 types = [self.type_of(o) for o in operands]
-                for op, (a, ta), (b, tb) in zip(ops, zip(operands, types), zip(operands[1:], types[1:])):
-                    self.check_comparison(node, op, a, ta, b, tb)
+                for i, op in enumerate(ops):  # a chain compares each neighbouring pair
+                    self.check_comparison(node, op, operands[i], types[i], operands[i + 1], types[i + 1])
                 return Type("boolean")
             case In(operand=o, values=values):
                 t = self.type_of(o)

@@ -7,6 +7,7 @@ No pandas here; engines consume the parsed expression trees.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Mapping
@@ -32,10 +33,8 @@ def schema_header(saved_at: Path | None = None) -> str:
     """The comment editors (VS Code's YAML extension) read to validate a trial file against the schema."""
     target = SCHEMA_FILE
     if saved_at is not None:
-        try:
+        with contextlib.suppress(ValueError):  # another drive on Windows: keep the absolute path
             target = Path(os.path.relpath(SCHEMA_FILE, saved_at.resolve().parent))
-        except ValueError:  # another drive on Windows
-            pass
     return f"# yaml-language-server: $schema={target.as_posix()}\n"
 
 

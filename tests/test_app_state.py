@@ -6,10 +6,8 @@ import contextlib
 import io
 from dataclasses import replace
 
-import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from explorer import engine
 from explorer.app.scenario import DataSource, Scenario
@@ -86,9 +84,9 @@ def test_toggle_threshold_and_policy_match_the_engine():
 
 def test_a_threshold_change_re_evaluates_only_its_criterion():
     s = ExplorerState(T1D)
-    before = {cid: col for cid, col in zip(s.matrix.ids, s.matrix.columns)}
+    before = {cid: col for cid, col in zip(s.matrix.ids, s.matrix.columns, strict=True)}
     s.set_parameter("I2", "hba1c_min", 8.5)
-    after = dict(zip(s.matrix.ids, s.matrix.columns))
+    after = dict(zip(s.matrix.ids, s.matrix.columns, strict=True))
     assert [c for c in after if after[c] is not before[c]] == ["I2"]
 
 

@@ -32,7 +32,7 @@ def test_trials_lists_both_seeds(capsys):
 def test_show_lists_every_criterion(capsys, trial_id, n):
     code, out, _ = run(capsys, "show", trial_id)
     assert code == 0
-    for prefix, count in (("I", None), ("E", None)):
+    for prefix in ("I", "E"):
         assert f"\n{prefix}1 " in out
     code, out, _ = run(capsys, "show", trial_id, "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(out)))

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
+from cohort_helpers import screening
 
-from explorer.catalogue import default_catalogue
-from explorer.cohort.screening import Screening, empty_events
 from explorer.engine import (
     ASSUMED,
     FAIL,
@@ -24,21 +22,6 @@ from explorer.engine.memory import MemoryBackend
 from explorer.engine.random_cohort import random_screening
 from explorer.errors import DefinitionError, ExpressionError
 from explorer.trial import load_trial, trial_from_dict
-
-
-def screening(**columns) -> Screening:
-    n = len(next(iter(columns.values())))
-    index = pd.Index([f"s{i}" for i in range(n)], name="subject_id", dtype="string")
-    frame = pd.DataFrame(index=index)
-    for name, values in columns.items():
-        kind = default_catalogue()[name].kind
-        if kind == "category":
-            frame[name] = pd.array(values, dtype="string")
-        elif kind == "boolean":
-            frame[name] = pd.array(values, dtype="boolean")
-        else:
-            frame[name] = np.array([np.nan if v is None else v for v in values], dtype="float64")
-    return Screening(frame, empty_events())
 
 
 def small_trial(**overrides):

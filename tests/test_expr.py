@@ -8,7 +8,21 @@ from hypothesis import strategies as st
 
 from explorer.errors import ExpressionError
 from explorer.expr import (
-    Arith, Bool, BoolOp, Call, Compare, In, Name, Neg, Not, Num, Str, check, compile_expression, names, parse,
+    Arith,
+    Bool,
+    BoolOp,
+    Call,
+    Compare,
+    In,
+    Name,
+    Neg,
+    Not,
+    Num,
+    Str,
+    check,
+    compile_expression,
+    names,
+    parse,
     to_text,
 )
 

@@ -7,29 +7,14 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
+from cohort_helpers import screening
 
-from explorer.catalogue import default_catalogue
 from explorer.cohort.screening import Screening, empty_events
 from explorer.engine.memory import FAIL, PASS, UNKNOWN, Truth, evaluate_expression
 from explorer.expr import compile_expression
 
 T, F, U = PASS, FAIL, UNKNOWN
 VALUES = {T: True, F: False, U: None}
-
-
-def screening(**columns) -> Screening:
-    n = len(next(iter(columns.values())))
-    index = pd.Index([f"s{i}" for i in range(n)], name="subject_id")
-    frame = pd.DataFrame(index=index)
-    for name, values in columns.items():
-        kind = default_catalogue()[name].kind
-        if kind == "category":
-            frame[name] = pd.array(values, dtype="string")
-        elif kind == "boolean":
-            frame[name] = pd.array(values, dtype="boolean")
-        else:
-            frame[name] = np.array([np.nan if v is None else v for v in values], dtype="float64")
-    return Screening(frame).validate()
 
 
 def codes(text, data, params=None, units=None):

@@ -12,7 +12,12 @@ import yaml
 from explorer import expr
 from explorer.errors import DefinitionError, ExpressionError
 from explorer.trial import (
-    bundled_trials, load_trial, save_trial, trial_from_dict, trial_from_yaml, trial_json_schema,
+    bundled_trials,
+    load_trial,
+    save_trial,
+    trial_from_dict,
+    trial_from_yaml,
+    trial_json_schema,
 )
 
 ROOT = Path(__file__).resolve().parents[1]

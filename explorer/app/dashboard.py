@@ -14,8 +14,17 @@ from IPython.display import HTML, display
 from explorer.app.scenario import DataSource, Scenario
 from explorer.app.state import ExplorerState
 from explorer.app.views import (
-    BaselineView, CriteriaPanel, DataPanel, ExportPanel, FunnelView, ImpactView, OverlapView, ScenarioPanel,
-    SummaryBar, TrialPicker, guarded,
+    BaselineView,
+    CriteriaPanel,
+    DataPanel,
+    ExportPanel,
+    FunnelView,
+    ImpactView,
+    OverlapView,
+    ScenarioPanel,
+    SummaryBar,
+    TrialPicker,
+    guarded,
 )
 from explorer.app.widgets import STYLE, UrlSync
 from explorer.errors import ExplorerError
@@ -77,8 +86,8 @@ class Dashboard(w.VBox):
         self.tabs = w.Tab(children=[t[1] for t in tabs], titles=[t[0] for t in tabs])
 
         # --- wiring: the state drives the views; the page address follows the scenario -----------
-        # Overlap and baseline are redrawn only while their tab is open (they cost the most).
-        self._lazy_views = {self.overlap, self.baseline} | ({self.outcomes} if self.outcomes is not None else set())
+        # Views in other tabs (impact, overlap, baseline, outcomes) redraw when their tab is opened.
+        self._lazy_views = {self.impact, self.overlap, self.baseline} | ({self.outcomes} if self.outcomes is not None else set())
         s.observe(lambda _: self.refresh(), "revision")
         self.tabs.observe(lambda _: self.refresh_visible(), "selected_index")
         s.observe(lambda _: self.summary.show_error(), "error")

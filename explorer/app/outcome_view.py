@@ -25,8 +25,8 @@ import pandas as pd
 
 from explorer.app.state import ExplorerState
 from explorer.app.views import FigureOutput, guarded
-from explorer.app.widgets import html_table
-from explorer.errors import DataError
+from explorer.app.widgets import download_link, html_table
+from explorer.errors import DataError, ExplorerError
 from explorer.outcomes import enrolment
 from explorer.outcomes.cgm import ambulatory_glucose_profile
 from explorer.outcomes.endpoints import ENDPOINT_LABELS
@@ -85,6 +85,14 @@ class OutcomePanel(w.VBox):
         self._info = w.HTML()
         self._outputs = {name: FigureOutput() for name in FIGURES}
         self._table = w.HTML()
+        self._export_which = w.Dropdown(options=[(name, name) for name in FIGURES], description="Export figure",
+                                        layout=w.Layout(width="260px"), **wide)
+        self._export_links = w.HTML()
+        export_buttons = []
+        for fmt in ("html", "png"):
+            button = w.Button(description=f"Outcome figure ({fmt.upper()})", layout=w.Layout(width="auto"))
+            button.on_click(lambda _, f=fmt: guarded(state, lambda: self._export(f)))
+            export_buttons.append(button)
         super().__init__([
             w.HTML("<b>Outcomes of the eligible, enrolled subjects</b> <span class='te-muted'>per trial visit; "
                    "lines: subjects (a sample when many), band: 95% CI of the centre</span>"),
@@ -97,8 +105,26 @@ class OutcomePanel(w.VBox):
             self._endpoint, self._outputs["responders"],
             w.HBox([self._outputs["tir"], w.VBox([self._agp_visit, self._outputs["agp"]])],
                    layout=w.Layout(flex_flow="row wrap")),
+            w.HBox([self._export_which, *export_buttons], layout=w.Layout(flex_flow="row wrap")),
+            self._export_links,
         ])
         self.add_class("te-outcomes")
+
+    def _export(self, fmt: str) -> None:
+        name = self._export_which.value
+        fig = self.figures.get(name)
+        if fig is None:
+            raise ExplorerError(f"the {name} figure is not drawn yet; open a trial with eligible subjects")
+        stem = f"{self._state.trial.id}_{name}"
+        if fmt == "html":
+            self._export_links.value = download_link(fig.to_html(include_plotlyjs=True, full_html=True),
+                                                     f"{stem}.html", "text/html")
+        else:
+            try:
+                png = fig.to_image(format="png", width=1100, scale=1)
+            except Exception as err:  # kaleido needs a Chromium; say what to do instead
+                raise ExplorerError(f"PNG export failed ({err}); install chromium or export HTML") from None
+            self._export_links.value = download_link(png, f"{stem}.png", "image/png")
 
     # --- what the outcomes are computed from --------------------------------------------------------
     def _uses_real_data(self) -> bool:

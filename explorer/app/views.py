@@ -103,12 +103,12 @@ class CriterionRow(w.VBox):
                         layout=w.Layout(width="32px"))
         up.on_click(lambda _: guarded(state, lambda: state.move(criterion_id, -1)))
         down.on_click(lambda _: guarded(state, lambda: state.move(criterion_id, +1)))
-        badge = (f"<span class='te-badge {criterion.kind}'>{'IN' if criterion.kind == 'inclusion' else 'EX'}</span>"
-                 + ("" if criterion.computable else
-                    f"<span class='te-badge assumed'>not computable: assumed {criterion.assumption}</span>"))
-        header = w.HBox([w.HTML(badge, layout=w.Layout(width="auto")), self._toggle, up, down],
+        badge = f"<span class='te-badge {criterion.kind}'>{'IN' if criterion.kind == 'inclusion' else 'EX'}</span>"
+        assumed = ("" if criterion.computable else
+                   f"<span class='te-badge assumed'>not computable: assumed {criterion.assumption}</span> ")
+        header = w.HBox([w.HTML(badge, layout=w.Layout(width="auto", height="auto")), self._toggle, up, down],
                         layout=w.Layout(align_items="center", flex="0 0 auto"))
-        text = w.HTML(f"<div class='te-criterion-text' title='{html.escape(criterion.text)}'>"
+        text = w.HTML(f"<div class='te-criterion-text' title='{html.escape(criterion.text)}'>{assumed}"
                       f"{html.escape(' '.join(criterion.text.split()))}"
                       + (f"<br><code>{html.escape(criterion.expression)}</code>" if criterion.computable else "")
                       + "</div>")
@@ -128,8 +128,9 @@ class CriterionRow(w.VBox):
             box.observe(lambda ch, n=name: guarded(state, lambda: state.set_parameter(criterion_id, n, ch["new"])),
                         "value")
             self._inputs[name] = box
-            controls.append(w.HBox([box, slider, w.HTML(f"<span class='te-muted'>{html.escape(unit)} "
-                                                        f"(allowed {parameter.min:g}&ndash;{parameter.max:g})</span>")],
+            controls.append(w.HBox([box, slider, w.HTML(f"<span class='te-muted' style='white-space: nowrap'>"
+                                                        f"{html.escape(unit)} ({parameter.min:g}&ndash;"
+                                                        f"{parameter.max:g})</span>")],
                                    layout=w.Layout(margin="0 0 0 22px", align_items="center")))
         children = [header, text, *controls]
         self._policy = None

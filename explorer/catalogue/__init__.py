@@ -89,7 +89,7 @@ class Catalogue:
     def names(self, kind: str | None = None) -> list[str]:
         return [v.name for v in self.variables.values() if kind is None or v.kind == kind]
 
-    def extended(self, extra: Iterable[Variable]) -> "Catalogue":
+    def extended(self, extra: Iterable[Variable]) -> Catalogue:
         """A new catalogue with trial-specific variables added (a name may not be redefined)."""
         merged = dict(self.variables)
         for var in extra:

@@ -56,7 +56,7 @@ class Screening:
     def __len__(self) -> int:
         return len(self.features)
 
-    def validate(self, catalogue: Catalogue | None = None) -> "Screening":
+    def validate(self, catalogue: Catalogue | None = None) -> Screening:
         """Check the contract; raise DataError naming the column and rows that break it."""
         catalogue = catalogue or default_catalogue()
         f = self.features

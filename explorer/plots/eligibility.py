@@ -81,7 +81,7 @@ def shapley_figure(shapley: pd.DataFrame, *, title: str | None = None) -> go.Fig
     """Each criterion's share of the excluded subjects (Shapley attribution), largest first."""
     frame = shapley.sort_values("excluded_share", ascending=True)
     fig = go.Figure(go.Bar(
-        x=frame["excluded_share"], y=[f"{c} {_wrap(lbl, 30)}" for c, lbl in zip(frame["criterion"], frame["label"])],
+        x=frame["excluded_share"], y=[f"{c} {_wrap(lbl, 30)}" for c, lbl in zip(frame["criterion"], frame["label"], strict=True)],
         orientation="h", marker_color=EXCLUDED,
         error_x=dict(type="data", array=(1.96 * frame["se"]).fillna(0).tolist(), visible=bool(frame["se"].fillna(0).any())),
         hovertemplate="%{y}<br>attributed exclusions: %{x:,.1f}<extra></extra>",

@@ -57,6 +57,10 @@ def trajectory_figure(long: pd.DataFrame, *, measure: str, value: str = "value",
     frame = long.loc[long["measure"] == measure, columns].dropna(subset=[value])
     if frame.empty:
         raise DataError(f"no values of measure {measure!r}", column="measure")
+    # categories no row uses would become empty groups (and a pandas deprecation) in the summaries
+    for column in {"visit", by} - {None}:
+        if isinstance(frame[column].dtype, pd.CategoricalDtype):
+            frame[column] = frame[column].cat.remove_unused_categories()
     visits = _levels(frame["visit"])
     frame = frame.assign(visit=pd.Categorical(frame["visit"], categories=visits))
     groups = _levels(frame[by]) if by else [None]

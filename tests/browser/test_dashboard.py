@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from explorer.app.scenario import DataSource, Scenario
 from explorer.app.state import ExplorerState
-
-from pathlib import Path
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -33,6 +32,14 @@ def open_dashboard(page: Page, url: str, query: str = "") -> None:
 
 def eligible_count(page: Page):
     return page.locator(".te-count b").first
+
+
+def download(page: Page, link, path: Path) -> str:
+    """Click a download link and return the text of the file it delivers."""
+    with page.expect_download() as download_info:
+        link.click()
+    download_info.value.save_as(path)
+    return path.read_text()
 
 
 def assert_clean(page: Page) -> None:
@@ -98,11 +105,7 @@ def test_export_produces_a_file(page: Page, voila_url, tmp_path):
     page.get_by_role("button", name="Funnel (CSV)").click()
     link = page.locator("a.te-download")
     expect(link).to_be_visible(timeout=10_000)
-    with page.expect_download() as download_info:
-        link.click()
-    path = tmp_path / "funnel.csv"
-    download_info.value.save_as(path)
-    text = path.read_text()
+    text = download(page, link, tmp_path / "funnel.csv")
     assert text.splitlines()[0].startswith("step,criterion")
     assert f",{expected(BASE)['eligible']}," in text.splitlines()[-1]
 
@@ -131,3 +134,25 @@ def test_switching_to_a_small_real_dataset(page: Page, voila_url):
     expect(page.locator(".te-count b").nth(2)).to_have_text(f"{want['screened']:,}", timeout=30_000)
     expect(eligible_count(page)).to_have_text(f"{want['eligible']:,}")
     assert_clean(page)
+
+
+def test_outcome_panel_responds_to_its_pickers(page: Page, voila_url, tmp_path):
+    open_dashboard(page, voila_url)
+    page.get_by_role("tab", name="Outcomes").click()
+    panel = page.locator(".te-outcomes")
+    y_title = panel.locator(".js-plotly-plot .ytitle").first
+    expect(y_title).to_be_visible(timeout=60_000)
+    before = y_title.text_content()
+    outcome = page.get_by_label("Outcome", exact=True)
+    options = [o for o in outcome.locator("option").all_text_contents()]
+    current = outcome.locator("option:checked").text_content()
+    target = next(o for o in options if o != current and "HbA1c" in o) if any(
+        "HbA1c" in o for o in options if o != current) else next(o for o in options if o != current)
+    outcome.select_option(label=target)
+    expect(y_title).not_to_have_text(before, timeout=30_000)
+    assert_clean(page)
+    page.get_by_role("button", name="Outcome figure (HTML)").click()
+    link = panel.locator("a.te-download")
+    expect(link).to_be_visible(timeout=10_000)
+    assert "plotly" in download(page, link, tmp_path / "figure.html")[:200_000].lower()
+    page.screenshot(path=str(ARTIFACTS / "dashboard_outcomes.png"), full_page=False)
