@@ -205,31 +205,69 @@ def _pct(value) -> str:
     return "&ndash;" if pd.isna(value) else f"{value:.1f}%"
 
 
+def funnel_html(funnel: pd.DataFrame, min_cell: int = 0) -> str:
+    """The funnel as an HTML bar chart: one row per step, eligible (dark) and possibly eligible (light).
+
+    Drawn as HTML rather than a plotly figure so that an update is one small widget message that the
+    browser paints at once (a new plotly figure per click costs 300-400 ms to serialise and render);
+    the plotly version (explorer.plots.eligibility.funnel_figure) is what exports and notebooks use.
+    """
+    start = funnel["remaining"].iloc[0]
+    start = 0 if pd.isna(start) else float(start)
+
+    def count(value) -> str:
+        if pd.isna(value):
+            return f"&lt;{min_cell}" if min_cell else "&ndash;"
+        return f"{int(value):,}"
+
+    def width(value) -> float:
+        return 0.0 if pd.isna(value) or not start else 100.0 * float(value) / start
+
+    rows = []
+    for r in funnel.itertuples(index=False):
+        label = html.escape(("" if pd.isna(r.criterion) else f"{r.criterion} ") + str(r.label))
+        eligible, possibly = width(r.eligible), width(r.possibly_eligible)
+        share = "" if pd.isna(r.remaining) or not start else f" ({100 * float(r.remaining) / start:.1f}%)"
+        excluded = ("" if r.step == 0 else "<span class='te-muted'>0</span>" if r.excluded == 0
+                    else f"<span class='te-muted'>&minus;{count(r.excluded)}</span>")
+        rows.append(
+            f"<div class='te-frow'><div class='te-flabel' title='{label}'>{label}</div>"
+            f"<div class='te-fbar'><span class='te-fel' style='width:{eligible:.2f}%'></span>"
+            f"<span class='te-fpo' style='width:{possibly:.2f}%'></span>"
+            f"<span class='te-ftext'><b>{count(r.remaining)}</b>{share} &middot; eligible {count(r.eligible)}"
+            f" &middot; possibly {count(r.possibly_eligible)}</span></div>"
+            f"<div class='te-fexcl'>{excluded}</div></div>")
+    final = funnel.iloc[-1]
+    return (f"<div class='te-funnel' data-final-eligible='{count(final['eligible'])}'>"
+            f"<div class='te-flegend'><span class='te-fel te-key'></span> eligible "
+            f"<span class='te-fpo te-key'></span> possibly eligible (unknown on a step so far) "
+            f"<span class='te-muted'>&middot; right: excluded at the step</span></div>{''.join(rows)}</div>")
+
+
 class FunnelView(w.VBox):
-    """The attrition funnel: a figure with exact counts, and the same numbers as a table."""
+    """The attrition funnel as bars with exact counts, and the same numbers as a table."""
 
     def __init__(self, state: ExplorerState):
         self._state = state
-        self._figure = FigureOutput()
+        self._bars = w.HTML()
         self._table = w.HTML()
         super().__init__([w.HTML("<b>Attrition funnel</b> <span class='te-muted'>subjects remaining after each "
                                  "enabled criterion, in order; lighter: status unknown (missing data)</span>"),
-                          self._figure, self._table])
+                          self._bars, self._table])
 
     def refresh(self) -> None:
         s = self._state
         funnel = s.protected(s.funnel)
-        self._figure.show(funnel_figure(funnel, min_cell=s.scenario.min_cell))
+        self._bars.value = funnel_html(funnel, s.scenario.min_cell)
         rows = []
         for r in funnel.itertuples(index=False):
             rows.append({
-                "step": r.step, "criterion": "" if r.criterion is None else r.criterion, "label": r.label,
+                "step": r.step, "criterion": "" if pd.isna(r.criterion) else r.criterion, "label": r.label,
                 "remaining": r.remaining, "% of screened": _pct(r.remaining_pct_start),
                 "% of previous": _pct(r.remaining_pct_previous), "excluded here": r.excluded,
                 "eligible": r.eligible, "possibly eligible": r.possibly_eligible, "counting unknowns as": r.policy or "",
             })
-        table = pd.DataFrame(rows)
-        self._table.value = html_table(table).replace("<td>&lt;", "<td>&lt;")
+        self._table.value = html_table(pd.DataFrame(rows))
 
 
 class ImpactView(w.VBox):

@@ -92,5 +92,16 @@ STYLE = """
 .te-table th { background: #f4f6f8; position: sticky; top: 0; }
 .te-table td:first-child, .te-table th:first-child, .te-table td:nth-child(2) { text-align: left; }
 .te-download { font-weight: 600; }
+.te-funnel { margin: 6px 0 12px 0; font-size: 0.9em; }
+.te-frow { display: flex; align-items: center; margin: 2px 0; }
+.te-flabel { width: 34%; padding-right: 8px; text-align: right; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.te-fbar { position: relative; flex: 1 1 auto; height: 22px; background: #f4f6f8; display: flex; }
+.te-fel { background: #0072B2; height: 100%; display: inline-block; }
+.te-fpo { background: #56B4E9; height: 100%; display: inline-block; }
+.te-ftext { position: absolute; left: 6px; top: 2px; white-space: nowrap; color: #111;
+            text-shadow: 0 0 3px #fff, 0 0 3px #fff, 0 0 3px #fff; }
+.te-fexcl { width: 70px; text-align: right; padding-left: 6px; }
+.te-key { display: inline-block; width: 12px; height: 12px; vertical-align: middle; }
+.te-flegend { margin-bottom: 4px; }
 </style>
 """

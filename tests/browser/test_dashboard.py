@@ -27,7 +27,7 @@ def expected(scenario: Scenario) -> dict:
 def open_dashboard(page: Page, url: str, query: str = "") -> None:
     page.goto(f"{url}/{'?' + query if query else ''}", wait_until="commit", timeout=TIMEOUT)
     expect(page.locator(".te-count b").first).to_be_visible(timeout=TIMEOUT)
-    expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=TIMEOUT)
+    expect(page.locator(".te-funnel").first).to_be_visible(timeout=TIMEOUT)
 
 
 def eligible_count(page: Page):
@@ -63,6 +63,9 @@ def test_toggling_a_criterion_updates_funnel_and_count(page: Page, voila_url):
     page.get_by_role("checkbox", name=re.compile(r"^E7 ")).click()
     want = expected(BASE.with_enabled("E7", False))
     expect(eligible_count(page)).to_have_text(f"{want['eligible']:,}", timeout=20_000)
+    # the funnel's bars end at the new pool
+    expect(page.locator(".te-funnel .te-frow").last).to_contain_text(f"eligible {want['eligible']:,} ")
+    expect(page.locator(".te-funnel .te-frow")).to_have_count(20)
     # the funnel table no longer has the E7 step, and its last step is the new pool
     funnel_rows = page.locator(".te-table").first.locator("tbody tr")
     expect(funnel_rows).to_have_count(20, timeout=10_000)  # screened + 19 enabled criteria
