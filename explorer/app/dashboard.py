@@ -9,8 +9,9 @@ import os
 from pathlib import Path
 
 import ipywidgets as w
-from IPython.display import HTML, display
+from IPython.display import display
 
+from explorer.app.outcome_view import OutcomePanel
 from explorer.app.scenario import DataSource, Scenario
 from explorer.app.state import ExplorerState
 from explorer.app.views import (
@@ -69,25 +70,21 @@ class Dashboard(w.VBox):
         self.export = ExportPanel(s)
         self.scenario_panel = ScenarioPanel(s)
         self.url = UrlSync()
-        self.outcomes = _outcome_panel(s)
+        self.outcomes = OutcomePanel(s)
 
         self._views = [self.summary, self.trial_picker, self.criteria, self.funnel, self.impact, self.overlap,
-                       self.baseline, self.data, self.export, self.scenario_panel]
-        if self.outcomes is not None:
-            self._views.append(self.outcomes)
+                       self.baseline, self.outcomes, self.data, self.export, self.scenario_panel]
         eligibility = w.HBox([self.criteria, self.funnel], layout=w.Layout(align_items="flex-start"))
         self.criteria.layout = w.Layout(width="46%", min_width="420px", margin="0 12px 0 0")
         self.funnel.layout = w.Layout(flex="1 1 auto", min_width="420px")
         tabs = [("Eligibility", eligibility), ("Impact", self.impact), ("Overlap", self.overlap),
-                ("Baseline", self.baseline)]
-        if self.outcomes is not None:
-            tabs.append(("Outcomes", self.outcomes))
-        tabs += [("Data", self.data), ("Export & scenario", w.VBox([self.export, self.scenario_panel]))]
+                ("Baseline", self.baseline), ("Outcomes", self.outcomes), ("Data", self.data),
+                ("Export & scenario", w.VBox([self.export, self.scenario_panel]))]
         self.tabs = w.Tab(children=[t[1] for t in tabs], titles=[t[0] for t in tabs])
 
         # --- wiring: the state drives the views; the page address follows the scenario -----------
         # Views in other tabs (impact, overlap, baseline, outcomes) redraw when their tab is opened.
-        self._lazy_views = {self.impact, self.overlap, self.baseline} | ({self.outcomes} if self.outcomes is not None else set())
+        self._lazy_views = {self.impact, self.overlap, self.baseline, self.outcomes}
         s.observe(lambda _: self.refresh(), "revision")
         self.tabs.observe(lambda _: self.refresh_visible(), "selected_index")
         s.observe(lambda _: self.summary.show_error(), "error")
@@ -138,20 +135,3 @@ def signal_ready() -> None:
     path = os.environ.get(READY_FILE_VARIABLE)
     if path:
         Path(path).touch()
-
-
-def _outcome_panel(state: ExplorerState):
-    try:
-        from explorer.app.outcome_view import OutcomePanel
-    except ImportError:
-        return None
-    return OutcomePanel(state)
-
-
-def notebook_path() -> Path:
-    """The dashboard notebook Voilà serves (in a source checkout)."""
-    return Path(__file__).resolve().parents[2] / "notebooks" / "dashboard.ipynb"
-
-
-def show_message(text: str) -> None:
-    display(HTML(f"<p>{text}</p>"))

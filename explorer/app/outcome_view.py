@@ -25,7 +25,7 @@ import pandas as pd
 
 from explorer.app.state import ExplorerState
 from explorer.app.views import FigureOutput, guarded
-from explorer.app.widgets import download_link, html_table
+from explorer.app.widgets import figure_download, html_table
 from explorer.errors import DataError, ExplorerError
 from explorer.outcomes import enrolment
 from explorer.outcomes.cgm import ambulatory_glucose_profile
@@ -115,16 +115,7 @@ class OutcomePanel(w.VBox):
         fig = self.figures.get(name)
         if fig is None:
             raise ExplorerError(f"the {name} figure is not drawn yet; open a trial with eligible subjects")
-        stem = f"{self._state.trial.id}_{name}"
-        if fmt == "html":
-            self._export_links.value = download_link(fig.to_html(include_plotlyjs=True, full_html=True),
-                                                     f"{stem}.html", "text/html")
-        else:
-            try:
-                png = fig.to_image(format="png", width=1100, scale=1)
-            except Exception as err:  # kaleido needs a Chromium; say what to do instead
-                raise ExplorerError(f"PNG export failed ({err}); install chromium or export HTML") from None
-            self._export_links.value = download_link(png, f"{stem}.png", "image/png")
+        self._export_links.value = figure_download(fig, f"{self._state.trial.id}_{name}", fmt)
 
     # --- what the outcomes are computed from --------------------------------------------------------
     def _uses_real_data(self) -> bool:

@@ -20,20 +20,14 @@ from traitlets import Any, Bool, Dict, Float, HasTraits, Instance, Int, Unicode
 from explorer import engine
 from explorer.app.scenario import DataSource, Scenario
 from explorer.cohort.screening import Screening
+from explorer.cohort.synthetic.matching import population_for
 from explorer.cohort.tables import Cohort
 from explorer.engine.privacy import suppress_small_cells
 from explorer.errors import DataError, ExplorerError
 from explorer.trial import Trial, bundled_trials, load_trial
 
-# The population a bundled trial screens by default (any trial can be screened against either)
-DEFAULT_POPULATION = {"T1D": "t1d", "T2D": "t2d"}
 SHAPLEY_EXACT_LIMIT = 20  # exact Shapley over the pattern histogram up to 20 enabled criteria
 SCREENING_CACHE = 4
-
-
-def default_population(trial: Trial) -> str:
-    text = " ".join([trial.title, *trial.conditions]).lower()
-    return "t2d" if "type 2" in text else "t1d"
 
 
 def load_screening(source: DataSource, progress: bool = False) -> Screening | tuple[Screening, Cohort]:
@@ -51,9 +45,19 @@ def load_screening(source: DataSource, progress: bool = False) -> Screening | tu
     if not path.exists():
         raise DataError("no such file or folder; give the path of a data file or folder the loaders read "
                         "(CSV/Parquet, SDTM, OMOP, CGM)", file=str(path))
-    loaded = load(path)
-    cohort = getattr(loaded, "cohort", loaded)
+    cohort = load(path).cohort
     return screening_features(cohort), cohort
+
+
+def funnel_order(trial: Trial, scenario: Scenario) -> list[str]:
+    """The scenario's order for the criteria it names, then the rest in the trial's order."""
+    ids = [c.id for c in trial.criteria]
+    chosen = [c for c in scenario.order if c in ids]
+    return chosen + [c for c in ids if c not in chosen]
+
+
+def enabled_ids(trial: Trial, scenario: Scenario) -> list[str]:
+    return [c.id for c in trial.criteria if c.id not in scenario.disabled]
 
 
 class ExplorerState(HasTraits):
@@ -109,7 +113,7 @@ class ExplorerState(HasTraits):
                 matrix = self.matrix.with_trial(trial)  # re-evaluates only criteria whose rule changed
             else:
                 matrix = self.matrix
-            results = self._statistics(matrix, screening, scenario, trial)
+            results = self._statistics(matrix, scenario, trial)
         except ExplorerError as err:
             self.busy = False
             if raise_errors:
@@ -136,6 +140,12 @@ class ExplorerState(HasTraits):
     def toggle(self, criterion: str, on: bool) -> bool:
         self._require(criterion)
         return self.apply(self.scenario.with_enabled(criterion, on))
+
+    def set_disabled(self, criteria: list[str]) -> bool:
+        """Switch off exactly these criteria (every other one on)."""
+        for criterion in criteria:
+            self._require(criterion)
+        return self.apply(replace(self.scenario, disabled=tuple(criteria)))
 
     def set_parameter(self, criterion: str, parameter: str, value: float) -> bool:
         self._require(criterion)
@@ -169,7 +179,7 @@ class ExplorerState(HasTraits):
             return False
         data = self.scenario.data
         if data.kind == "synthetic":
-            data = replace(data, population=default_population(trial))
+            data = replace(data, population=population_for(trial))
         return self.apply(Scenario(trial=trial.id, data=data, min_cell=self.scenario.min_cell))
 
     def add_trial_file(self, path: str | Path) -> bool:
@@ -208,9 +218,7 @@ class ExplorerState(HasTraits):
 
     @property
     def order(self) -> list[str]:
-        ids = [c.id for c in self.trial.criteria]
-        chosen = [c for c in self.scenario.order if c in ids]
-        return chosen + [c for c in ids if c not in chosen]
+        return funnel_order(self.trial, self.scenario)
 
     def enabled(self, criterion: str) -> bool:
         return criterion not in self.scenario.disabled
@@ -224,7 +232,7 @@ class ExplorerState(HasTraits):
 
     def eligible_ids(self, include_possibly: bool = False) -> pd.Index:
         group = "remaining" if include_possibly else "eligible"
-        mask = engine.baseline.group_mask(self.matrix, group, self._enabled_ids(), self.policies)
+        mask = engine.baseline.group_mask(self.matrix, group, enabled_ids(self.trial, self.scenario), self.policies)
         return self.matrix.subject_ids[mask]
 
     # Overlap and table 1 are computed when first asked for after a change: they are the costly ones
@@ -244,7 +252,7 @@ class ExplorerState(HasTraits):
         return self._lazy["baseline"]
 
     def _selection(self) -> dict:
-        return {"enabled": self._enabled_ids(), "policies": self.policies}
+        return {"enabled": enabled_ids(self.trial, self.scenario), "policies": self.policies}
 
     # --- exports (text/bytes; the view decides where they go) ---------------------------------
     def protected(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -287,10 +295,6 @@ class ExplorerState(HasTraits):
         self.trial.criterion(criterion)
         return criterion
 
-    def _enabled_ids(self, scenario: Scenario | None = None, trial: Trial | None = None) -> list[str]:
-        scenario, trial = scenario or self.scenario, trial or self.trial
-        return [c.id for c in trial.criteria if c.id not in scenario.disabled]
-
     def _trial(self, ref: str) -> Trial:
         if ref in self._extra_trials:
             return self._extra_trials[ref]
@@ -314,17 +318,14 @@ class ExplorerState(HasTraits):
             self._screenings.popitem(last=False)
         return pair
 
-    def _statistics(self, matrix, screening: Screening, scenario: Scenario, trial: Trial) -> dict:
-        ids = [c.id for c in trial.criteria]
-        enabled = [c for c in ids if c not in scenario.disabled]
-        order = [c for c in scenario.order if c in ids]
-        order += [c for c in ids if c not in order]
-        policies = dict(scenario.policies)
+    @staticmethod
+    def _statistics(matrix, scenario: Scenario, trial: Trial) -> dict:
+        """The results every view needs after any change (overlap and table 1 are lazy, see above)."""
+        enabled, order, policies = enabled_ids(trial, scenario), funnel_order(trial, scenario), dict(scenario.policies)
         method = "exact" if len(enabled) <= SHAPLEY_EXACT_LIMIT else "montecarlo"
-        results = {
+        return {
             "funnel": engine.funnel(matrix, order=order, enabled=enabled, policies=policies),
             "impact": engine.impact(matrix, enabled=enabled, policies=policies),
             "shapley": engine.shapley(matrix, enabled=enabled, policies=policies, method=method),
             "counts": engine.final_counts(matrix, enabled=enabled, policies=policies),
         }
-        return results

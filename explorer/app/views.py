@@ -17,7 +17,7 @@ from IPython.display import display
 
 from explorer.app.scenario import DataSource
 from explorer.app.state import ExplorerState
-from explorer.app.widgets import download_link, html_table
+from explorer.app.widgets import download_link, figure_download, html_table
 from explorer.engine import format_baseline
 from explorer.errors import ExplorerError
 from explorer.plots.eligibility import consort_figure, funnel_figure, overlap_figure, shapley_figure
@@ -169,20 +169,12 @@ class CriteriaPanel(w.VBox):
         self._all_on = w.Button(description="enable all", layout=w.Layout(width="auto"))
         self._computable_only = w.Button(description="computable only", layout=w.Layout(width="auto"),
                                          tooltip="switch off the criteria the data cannot decide")
-        self._all_on.on_click(lambda _: guarded(state, self._enable_all))
-        self._computable_only.on_click(lambda _: guarded(state, self._only_computable))
+        self._all_on.on_click(lambda _: guarded(state, lambda: state.set_disabled([])))
+        self._computable_only.on_click(lambda _: guarded(state, lambda: state.set_disabled(
+            [c.id for c in state.trial.criteria if not c.computable])))
         self._list = w.VBox(layout=w.Layout(max_height="760px", overflow="hidden auto"))
         super().__init__([w.HTML("<b>Criteria</b> <span class='te-muted'>(toggle, edit thresholds, reorder)</span>"),
                           w.HBox([self._all_on, self._computable_only]), self._list])
-
-    def _enable_all(self) -> None:
-        from dataclasses import replace
-        self._state.apply(replace(self._state.scenario, disabled=()))
-
-    def _only_computable(self) -> None:
-        from dataclasses import replace
-        off = tuple(c.id for c in self._state.trial.criteria if not c.computable)
-        self._state.apply(replace(self._state.scenario, disabled=off))
 
     def refresh(self) -> None:
         s = self._state
@@ -475,14 +467,7 @@ class ExportPanel(w.VBox):
         funnel = s.protected(s.funnel)
         fig = (funnel_figure(funnel, min_cell=s.scenario.min_cell, title=f"{s.trial.id} attrition funnel")
                if which == "funnel" else consort_figure(funnel, trial_id=s.trial.id, min_cell=s.scenario.min_cell))
-        if fmt == "html":
-            self._offer(fig.to_html(include_plotlyjs=True, full_html=True), f"{self._stem()}_{which}.html", "text/html")
-        else:
-            try:
-                png = fig.to_image(format="png", width=1100, scale=1)
-            except Exception as err:  # kaleido needs a Chromium; say what to do instead
-                raise ExplorerError(f"PNG export failed ({err}); install chromium or export HTML") from None
-            self._offer(png, f"{self._stem()}_{which}.png", "image/png")
+        self._links.value = figure_download(fig, f"{self._stem()}_{which}", fmt)
 
     def refresh(self) -> None:
         if self._min_cell.value != self._state.scenario.min_cell:

@@ -50,6 +50,19 @@ def download_link(content: str | bytes, filename: str, mime: str, label: str | N
             f"{text}</a> <span class='te-muted'>({len(data):,} bytes)</span>")
 
 
+def figure_download(fig, stem: str, fmt: str) -> str:
+    """A download link for a plotly figure as self-contained HTML or as PNG (kaleido + Chromium)."""
+    from explorer.errors import ExplorerError
+
+    if fmt == "html":
+        return download_link(fig.to_html(include_plotlyjs=True, full_html=True), f"{stem}.html", "text/html")
+    try:
+        png = fig.to_image(format="png", width=1100, scale=1)
+    except Exception as err:  # kaleido needs a Chromium; say what to do instead
+        raise ExplorerError(f"PNG export failed ({err}); install chromium or export HTML") from None
+    return download_link(png, f"{stem}.png", "image/png")
+
+
 def html_table(frame: pd.DataFrame, *, classes: str = "te-table", numeric_digits: int = 1,
                max_rows: int = 200) -> str:
     """A compact HTML table: integers with thousands separators, NA shown as given by the caller."""

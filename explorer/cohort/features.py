@@ -371,14 +371,12 @@ def _cgm(cgm: pd.DataFrame, ids: pd.Index, index_ns: np.ndarray, cgm_days: float
     if inside.any():
         window = pd.DataFrame({"subject_id": subject[inside], "time": time[inside].astype("datetime64[ns]"),
                                "glucose": glucose[inside]})
-        result = cgm_metrics(window, by=("subject_id",))
+        # Active percent over the whole window (not the span worn): the consensus asks for 70 % of the
+        # readings 14 days could give, which is cgm_metrics' fixed-period mode.
+        result = cgm_metrics(window, by=("subject_id",), period_days=cgm_days)
         rows = result["subject_id"].to_numpy(dtype=np.int64)
-        readings = result["n_readings"].to_numpy(dtype="float64")
-        interval = result["cgm_interval"].to_numpy(dtype="float64")
-        # Share of the possible readings of the whole window (not of the span worn): the consensus asks
-        # for 70 % of the readings 14 days could give.
-        possible = cgm_days * 24 * 60 / interval
-        active[rows] = np.minimum(100.0, 100.0 * readings / possible)
+        # duplicated readings could count above 100 %
+        active[rows] = np.minimum(100.0, result["cgm_active"].to_numpy(dtype="float64"))
         for name in CGM_METRICS:
             metrics[name][rows] = result[name].to_numpy(dtype="float64")
     sufficient = active >= MIN_CGM_ACTIVE

@@ -25,13 +25,6 @@ IMPACT_COLUMNS = ["criterion", "kind", "failing", "unknown", "excluded_alone", "
                   "eligible_if_removed", "remaining_if_removed", "eligible_if_unknown_pass", "label"]
 
 
-def population_for(trial: Any) -> str:
-    """Which synthetic population suits the trial: "t2d" for type 2 diabetes trials, else "t1d"."""
-    text = " ".join([trial.title or "", *trial.conditions]).lower()
-    expressions = " ".join(c.expression or "" for c in trial.criteria)
-    return "t2d" if "type 2" in text or '"T2D"' in expressions or "'T2D'" in expressions else "t1d"
-
-
 def _is_layout(path: Path) -> bool:
     return path.is_dir() and any((path / f"features{s}").is_file() for s in (".parquet", ".csv"))
 
@@ -47,7 +40,9 @@ def load_cohort(trial: Any, *, synthetic: int | None, seed: int, data: str | Pat
     if (synthetic is None) == (data is None):
         raise DefinitionError("give either a synthetic cohort size (--synthetic N) or a data path (--data PATH)")
     if synthetic is not None:
+        from explorer.cohort.synthetic.matching import population_for
         from explorer.cohort.synthetic.screening_table import generate_screening
+
         population = population or population_for(trial)
         return generate_screening(population, int(synthetic), seed=seed), f"synthetic {population} n={synthetic} seed={seed}"
     path = Path(data)

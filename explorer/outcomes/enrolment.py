@@ -49,7 +49,7 @@ def outcome_model_for(trial) -> str:
     for keyword, model in MODEL_KEYWORDS:
         if keyword in text:
             return model
-    from explorer.engine.command import population_for
+    from explorer.cohort.synthetic.matching import population_for
     return POPULATION_MODELS[population_for(trial)]
 
 
@@ -126,7 +126,7 @@ def screen_synthetic(trial, n: int, *, seed: int = 0, population: str | None = N
     """A synthetic screening of n subjects of the trial's population and the ids of the eligible."""
     from explorer import engine
     from explorer.cohort.synthetic import generate_screening
-    from explorer.engine.command import population_for
+    from explorer.cohort.synthetic.matching import population_for
 
     if n < 1:
         raise DataError(f"the synthetic screening needs at least one subject, got {n}")
