@@ -29,7 +29,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from explorer.outcomes.cgm import ambulatory_glucose_profile, cgm_metrics  # noqa: E402
+from explorer.clinical.cgm import ambulatory_glucose_profile, cgm_metrics  # noqa: E402
 from explorer.outcomes.clinical import cit07_endpoint, igls_class  # noqa: E402
 from explorer.outcomes.summary import (  # noqa: E402
     add_subgroups,

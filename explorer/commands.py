@@ -6,6 +6,8 @@ a thin layer of argument parsing.
 
 from __future__ import annotations
 
+from explorer.clinical.populations import POPULATION_NAMES
+
 REGISTRARS: list = []
 
 
@@ -82,7 +84,7 @@ def _register_funnel(sub, add, add_format) -> None:
     source.add_argument("--synthetic", type=int, metavar="N", help="screen N synthetic subjects")
     source.add_argument("--data", metavar="PATH", help="screen a real dataset (file or folder the loaders read)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--population", choices=["t1d", "t2d"], help="synthetic population (default: the trial's)")
+    p.add_argument("--population", choices=POPULATION_NAMES, help="synthetic population (default: the trial's)")
     p.add_argument("--engine", choices=["memory", "duckdb"], default="memory")
     p.add_argument("--min-cell", type=int, default=None, metavar="K", help="hide counts below K (small-cell protection)")
     p.add_argument("--cell-method", choices=["suppress", "round"], default="suppress")
@@ -100,7 +102,7 @@ def run_funnel_command(args) -> int:
 
 def _register_synth(sub, add, add_format) -> None:
     p = add("synth", run_synth, "write a synthetic screening cohort as canonical tables (Parquet or CSV)")
-    p.add_argument("--population", choices=["t1d", "t2d"], required=True)
+    p.add_argument("--population", choices=POPULATION_NAMES, required=True)
     p.add_argument("--n", type=int, required=True, help="number of subjects")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output folder")

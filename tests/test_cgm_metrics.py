@@ -8,14 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from explorer.errors import DataError, UnitError
-from explorer.outcomes import cgm as cgm_module
-from explorer.outcomes.cgm import (
+from explorer.clinical import cgm as cgm_module
+from explorer.clinical.cgm import (
     ambulatory_glucose_profile,
     cgm_metrics,
     label_windows,
     visit_windows,
 )
+from explorer.errors import DataError, UnitError
 
 START = pd.Timestamp("2024-03-01 00:00")
 

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from explorer.clinical.cgm import cgm_metrics
 from explorer.cohort.synthetic import generate_outcomes
 from explorer.errors import DataError
 from explorer.outcomes import clinical
-from explorer.outcomes.cgm import cgm_metrics
 from explorer.outcomes.enrolment import allocation_for, outcome_model_for
 from explorer.outcomes.measures import (
     DERIVED,

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from explorer.clinical.cgm import ambulatory_glucose_profile
 from explorer.errors import DataError, ExplorerError
-from explorer.outcomes.cgm import ambulatory_glucose_profile
 from explorer.outcomes.summary import change_from_baseline, responder_proportions, summarise
 from explorer.plots import CGM_RANGE_COLOURS, PALETTE, save_figure
 from explorer.plots.outcomes import (

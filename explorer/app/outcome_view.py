@@ -26,9 +26,9 @@ import pandas as pd
 from explorer.app.state import ExplorerState
 from explorer.app.views import FigureOutput, guarded
 from explorer.app.widgets import figure_download, html_table
+from explorer.clinical.cgm import ambulatory_glucose_profile
 from explorer.errors import DataError, ExplorerError
 from explorer.outcomes import enrolment
-from explorer.outcomes.cgm import ambulatory_glucose_profile
 from explorer.outcomes.endpoints import ENDPOINT_LABELS
 from explorer.outcomes.measures import (
     SUBGROUP_LABELS,

@@ -12,9 +12,9 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from urllib.parse import parse_qs, quote, urlencode
 
+from explorer.clinical.populations import POPULATION_NAMES as POPULATIONS
 from explorer.errors import DefinitionError
 
-POPULATIONS = ("t1d", "t2d")
 POLICIES = ("unknown", "pass", "fail")
 CELL_METHODS = ("suppress", "round")
 

@@ -16,7 +16,7 @@ Rules (docs/data.md, "Screening features"):
   cgm_active = readings x sensor interval / window length (%, at most 100); when it is at least 70 %
   (International Consensus on Time in Range, Battelino et al., Diabetes Care 2019;42:1593) the consensus
   metrics tir, tbr_70, tbr_54, tar_180, tar_250, cgm_mean, cgm_cv and gmi (3.31 + 0.02392 x mean mg/dL,
-  Bergenstal et al., Diabetes Care 2018) are computed as explorer.outcomes.cgm.cgm_metrics defines them;
+  Bergenstal et al., Diabetes Care 2018) are computed as explorer.clinical.cgm.cgm_metrics defines them;
   otherwise they are unknown with the reason.
 - events: the events table with days_before_index (0 = the index day; later events are not screening
   events); event_lookback from the cohort's event_history; event_counts from its reported counts.
@@ -35,16 +35,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from explorer.catalogue import Catalogue, default_catalogue
+from explorer.clinical.cgm import MIN_ACTIVE_PERCENT, cgm_metrics  # the one definition of the CGM metrics
+from explorer.clinical.homa import NOT_VALID_ON_INSULIN, homa_ir, treated_with_insulin
 from explorer.cohort.screening import Screening, empty_events
 from explorer.cohort.tables import Cohort
 from explorer.errors import DataError
-from explorer.outcomes.cgm import cgm_metrics  # the one definition of the consensus CGM metrics
 
 DAY_NS = 86_400 * 10**9
 DAYS_PER_YEAR = 365.25
 CGM_METRICS = ("tir", "tbr_70", "tbr_54", "tar_180", "tar_250", "cgm_mean", "cgm_cv", "gmi")
-MIN_CGM_ACTIVE = 70.0  # % of possible readings (Battelino 2019)
-HOMA_IR_DIVISOR = 22.5  # Matthews et al. 1985
 SUBJECT_FIELDS = {"subject_id", "birth_date", "diagnosis_date", "index_date", "age"}
 
 
@@ -323,11 +322,8 @@ def _derived(features: dict, times: dict, catalogue: Catalogue, reasons: _Reason
             reasons.add(missing & ~implausible, "bmi", "no BMI, or weight and height, in the look-back window")
     if "fasting_glucose" in features and "fasting_insulin" in features:
         same_sample = times["fasting_glucose"] == times["fasting_insulin"]
-        homa = np.where(same_sample, known("fasting_glucose") * known("fasting_insulin") / HOMA_IR_DIVISOR, np.nan)
-        # HOMA models endogenous insulin; under insulin treatment the measured insulin is partly injected.
-        on_insulin = pd.array(features["on_insulin"], dtype="boolean").fillna(False).to_numpy(dtype=bool) \
-            if "on_insulin" in features else np.zeros(n, bool)
-        homa[on_insulin] = np.nan
+        on_insulin = treated_with_insulin(features["on_insulin"]) if "on_insulin" in features else np.zeros(n, bool)
+        homa = np.where(same_sample, homa_ir(known("fasting_glucose"), known("fasting_insulin"), on_insulin), np.nan)
         low, high = catalogue["homa_ir"].range
         implausible = (homa < low) | (homa > high)
         homa[implausible] = np.nan
@@ -336,7 +332,7 @@ def _derived(features: dict, times: dict, catalogue: Catalogue, reasons: _Reason
             features["homa_ir"] = np.where(np.isnan(given), homa, given)
             reasons.reset("homa_ir")
             missing = np.isnan(features["homa_ir"])
-            reasons.add(missing & on_insulin, "homa_ir", "not valid under insulin treatment")
+            reasons.add(missing & on_insulin, "homa_ir", NOT_VALID_ON_INSULIN)
             reasons.add(missing & implausible, "homa_ir", "glucose and insulin give an implausible HOMA-IR")
             reasons.add(missing & ~on_insulin & ~implausible, "homa_ir",
                         "no fasting glucose and insulin from the same sample in the look-back window")
@@ -379,7 +375,7 @@ def _cgm(cgm: pd.DataFrame, ids: pd.Index, index_ns: np.ndarray, cgm_days: float
         active[rows] = np.minimum(100.0, result["cgm_active"].to_numpy(dtype="float64"))
         for name in CGM_METRICS:
             metrics[name][rows] = result[name].to_numpy(dtype="float64")
-    sufficient = active >= MIN_CGM_ACTIVE
+    sufficient = active >= MIN_ACTIVE_PERCENT
     # Subjects without readings keep the summary values a source reported as measurements (e.g. a
     # clinic's TIR from a CGM report); readings replace them only for the subjects who have readings.
     previous_active = features.get("cgm_active")
@@ -396,7 +392,7 @@ def _cgm(cgm: pd.DataFrame, ids: pd.Index, index_ns: np.ndarray, cgm_days: float
         features[name] = values
         reasons.add(~has_cgm & np.isnan(values), name, "no CGM data")
         reasons.add(has_cgm & ~sufficient, name,
-                    f"CGM insufficient: fewer than {MIN_CGM_ACTIVE:g}% of possible readings in the "
+                    f"CGM insufficient: fewer than {MIN_ACTIVE_PERCENT:g}% of possible readings in the "
                     f"{cgm_days:g} days before the index date")
 
 

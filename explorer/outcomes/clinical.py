@@ -18,11 +18,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from explorer.clinical.homa import homa_ir as clinical_homa_ir
 from explorer.errors import DataError
-
-# Matthews et al., Diabetologia 1985;28:412-419: the product for a normal-weight adult under 35
-# (4.5 mmol/L x 5 microU/mL) sets HOMA-IR = 1.
-HOMA_IR_NORMALISER = 22.5
 
 # Bonora et al., J Clin Endocrinol Metab 1989;68:374-378: KITT = 0.693 / t1/2 x 100, t1/2 from the
 # least-squares slope of ln(glucose) 3-15 min after 0.1 IU/kg intravenous insulin.
@@ -51,13 +48,18 @@ CIT07_HBA1C = 7.0
 
 # --- indices ----------------------------------------------------------------------------------------
 
-def homa_ir(fasting_glucose, fasting_insulin) -> pd.Series:
-    """HOMA-IR = fasting glucose (mmol/L) x fasting insulin (microU/mL) / 22.5 (Matthews et al. 1985).
+def homa_ir(fasting_glucose, fasting_insulin, on_insulin=None) -> pd.Series:
+    """HOMA-IR = fasting glucose (mmol/L) x fasting insulin (microU/mL) / 22.5 (explorer.clinical.homa).
 
-    For glucose in mg/dL divide by 18.016 first (the often-quoted "/ 405" rounds the factor to 18).
+    Not valid under insulin treatment: where `on_insulin` is true the result is NaN. For glucose in
+    mg/dL divide by 18.016 first (the often-quoted "/ 405" rounds the factor to 18).
     """
     glucose, insulin = _numbers(fasting_glucose=fasting_glucose, fasting_insulin=fasting_insulin)
-    return (glucose * insulin / HOMA_IR_NORMALISER).rename("homa_ir")
+    treated = None
+    if on_insulin is not None:
+        treated = (on_insulin.reindex(glucose.index) if isinstance(on_insulin, pd.Series)
+                   else np.broadcast_to(np.asarray(on_insulin, dtype=object), len(glucose)))
+    return pd.Series(clinical_homa_ir(glucose, insulin, treated), index=glucose.index, name="homa_ir")
 
 
 def kitt_from_half_life(half_life_minutes) -> pd.Series:
@@ -168,7 +170,7 @@ def igls_cgm_class(*, hba1c, severe_hypo, insulin, c_peptide, hba1c_baseline, se
 
     As `igls_class`, with optimal also needing TIR >= 80 % and no time below 54 mg/dL, and good also
     needing TIR >= 70 % and < 1 % of time below 54 mg/dL (`tir`, `tbr_54` in %, from
-    explorer.outcomes.cgm.cgm_metrics).
+    explorer.clinical.cgm.cgm_metrics).
     """
     return _igls(hba1c=hba1c, severe_hypo=severe_hypo, insulin=insulin, c_peptide=c_peptide,
                  hba1c_baseline=hba1c_baseline, severe_hypo_baseline=severe_hypo_baseline,

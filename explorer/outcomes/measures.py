@@ -10,7 +10,7 @@ For each outcome of the trial (`Trial.outcomes`) and each of its `variables`:
 
 - a number is read from the measurements at each trial visit (explorer.outcomes.visits assigns rows to
   visits); CGM metrics (tir, tbr_*, tar_*, cgm_mean, cgm_cv, gmi, cgm_active) missing as measurements are
-  computed from the readings of the 14 days before the visit (explorer.outcomes.cgm); HOMA-IR and the
+  computed from the readings of the 14 days before the visit (explorer.clinical.cgm); HOMA-IR and the
   insulin dose per kg are derived from their inputs where not measured;
 - an event (severe hypoglycaemia, serious adverse events) gives the count per visit interval, the rate per
   year and, where events carry a grade, the count per grade (explorer.outcomes.events).
@@ -33,10 +33,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from explorer.clinical.cgm import cgm_metrics, label_windows
+from explorer.clinical.homa import HOMA_IR_NORMALISER
 from explorer.errors import DataError, DefinitionError
 from explorer.outcomes import endpoints as ep
-from explorer.outcomes.cgm import cgm_metrics, label_windows
-from explorer.outcomes.clinical import HOMA_IR_NORMALISER
 from explorer.outcomes.events import DatedEvents, event_grid, prior_year_counts, window_counts
 from explorer.outcomes.summary import add_subgroups, age_bands, responder_proportions, summarise, tertiles
 from explorer.outcomes.visits import (

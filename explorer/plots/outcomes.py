@@ -15,8 +15,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from explorer.catalogue import default_catalogue
+from explorer.clinical.cgm import HIGH, LOW, METRIC_UNITS, VERY_HIGH, VERY_LOW
 from explorer.errors import DataError
-from explorer.outcomes.cgm import HIGH, LOW, METRIC_UNITS, VERY_HIGH, VERY_LOW
 from explorer.outcomes.summary import summarise
 from explorer.plots import CGM_RANGE_COLOURS, NEUTRAL, TEMPLATE, colour
 
