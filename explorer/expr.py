@@ -19,7 +19,22 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from explorer.catalogue import Catalogue, default_catalogue
 from explorer.errors import ExpressionError
 
-MAX_LENGTH = 4000  # a criterion is a sentence, not a program; bounds parse time and nesting
+MAX_LENGTH = 4000  # a criterion is a sentence, not a program; bounds parse time
+# Depth and size are capped here, once, for every engine: the evaluators and printers recurse one
+# level per node (64 levels stay far inside Python's stack, even from a deep dashboard callback),
+# and SQL engines have their own expression-depth limits. Real criteria are under 10 levels deep.
+MAX_DEPTH = 64
+MAX_NODES = 1000
+
+# Names the engines use for their own columns; a variable with one of these names could be confused
+# with them in SQL. subject_id is every table's key; file_row_number is DuckDB's Parquet row number.
+RESERVED_NAMES = frozenset({"subject_id", "file_row_number"})
+RESERVED_PREFIX = "__"
+
+
+def is_reserved(name: str) -> bool:
+    """Whether `name` is kept for the engines (and so cannot be a variable or a data column)."""
+    return name in RESERVED_NAMES or name.startswith(RESERVED_PREFIX)
 
 GRAMMAR = r"""
 ?start: expr
@@ -185,6 +200,32 @@ def names(node: Node) -> set[str]:
     return {n.name for n in walk(node) if isinstance(n, Name)}
 
 
+def depth_and_size(node, kids=children) -> tuple[int, int]:
+    """(levels, nodes) of a tree, iteratively, so a tree too deep to recurse into can still be measured."""
+    deepest, size, stack = 0, 0, [(node, 1)]
+    while stack:
+        current, level = stack.pop()
+        size += 1
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in kids(current))
+    return deepest, size
+
+
+def _too_deep(levels: str, text: str) -> ExpressionError:
+    return ExpressionError(f"the expression is nested {levels} levels deep; the limit is {MAX_DEPTH}: "
+                           f"split the criterion or remove redundant negations", expression=text[:80])
+
+
+def check_size(node, text: str = "", kids=children) -> None:
+    """Raise ExpressionError when a tree is deeper or larger than every engine can evaluate."""
+    depth, size = depth_and_size(node, kids)
+    if depth > MAX_DEPTH:
+        raise _too_deep(str(depth), text)
+    if size > MAX_NODES:
+        raise ExpressionError(f"the expression has {size} parts; the limit is {MAX_NODES}: split the criterion",
+                              expression=text[:80])
+
+
 # --- parsing -------------------------------------------------------------------------------------
 
 @cache
@@ -335,11 +376,18 @@ def parse(text: str) -> Node:
     if not text.strip():
         raise ExpressionError("the expression is empty", expression=text, position=0)
     if len(text) > MAX_LENGTH:
-        raise ExpressionError(f"the expression is longer than {MAX_LENGTH} characters; split the criterion",
-                              expression=text[:80] + "...", position=MAX_LENGTH)
+        raise ExpressionError(f"the expression is {len(text)} characters long, longer than {MAX_LENGTH}; "
+                              f"split the criterion")
     try:
         tree = _parser().parse(text)
-        return _ToTree().transform(tree)
+        # Lark's tree is at most two levels per node of ours (a call wraps its arguments): refused
+        # before the recursive transform walks it, then measured exactly on our tree
+        lark_depth, _ = depth_and_size(tree, lambda t: [c for c in getattr(t, "children", ()) if c is not None])
+        if lark_depth > 2 * MAX_DEPTH + 4:
+            raise _too_deep(f"more than {MAX_DEPTH}", text)
+        node = _ToTree().transform(tree)
+        check_size(node, text)
+        return node
     except UnexpectedInput as err:
         message, position = _syntax_message(err, text)
         raise ExpressionError(message, expression=text, position=position) from None
@@ -461,13 +509,47 @@ class Type:
                 "text": "a text"}.get(self.kind, self.kind)
 
 
-FUNCTIONS: dict[str, str] = {
-    "count": "count(event, within_days=N): events of that type in the N days up to the index date",
-    "known": "known(x): true when x is known for the subject (never unknown)",
-    "abs": "abs(x): absolute value",
-    "min": "min(a, b, ...): the smallest value",
-    "max": "max(a, b, ...): the largest value",
-}
+@dataclass(frozen=True)
+class Function:
+    """A function of the language, declared once: the type checker reads this declaration, and each
+    engine (explorer.engine.memory, explorer.engine.sql) implements every name in FUNCTIONS from it."""
+
+    name: str
+    args: tuple[str, ...]        # kinds of the positional arguments: "number", "value" (not an event), "event"
+    result: str                  # "number" or "boolean"
+    help: str
+    variadic: bool = False       # the last argument may repeat
+    named: tuple[str, ...] = ()  # required named arguments (each a number of days or a parameter)
+    strict: bool = True          # unknown when any argument is unknown (else: never unknown)
+    same_unit: bool = False      # number arguments share one unit, which the result keeps
+
+    def usage(self) -> str:
+        return self.help.split(":", 1)[0]
+
+
+FUNCTIONS: dict[str, Function] = {f.name: f for f in (
+    Function("count", ("event",), "number", "count(event, within_days=N): events of that type in the N days up "
+             "to the index date (unknown if the history is shorter than N days)", named=("within_days",)),
+    Function("known", ("value",), "boolean", "known(x): true when x is known for the subject (never unknown)",
+             strict=False),
+    Function("abs", ("number",), "number", "abs(x): absolute value", same_unit=True),
+    Function("min", ("number", "number"), "number", "min(a, b, ...): the smallest value", variadic=True,
+             same_unit=True),
+    Function("max", ("number", "number"), "number", "max(a, b, ...): the largest value", variadic=True,
+             same_unit=True),
+)}
+
+
+def count_window(call: Call, params: Mapping[str, float]) -> float:
+    """The look-back window of a (checked) count() call in days: a number, or a parameter's value."""
+    window = call.kwarg("within_days")
+    return float(params[window.name] if isinstance(window, Name) else window.value)
+
+
+def count_column(event: str, days: float) -> str:
+    """The event_counts column a source reports count(event, within_days=days) in: "event@365", "event@90.5"."""
+    return f"{event}@{int(days) if days == int(days) else days}"
+
 
 ORDERING_OPS = ("<", "<=", ">", ">=")
 
@@ -494,6 +576,10 @@ class _Checker:
             "; use a catalogue variable (trial-explorer variables) or declare a parameter")
         self.fail(node, f"unknown name {node.name!r}{hint}")
 
+    def reserved(self, node: Name):
+        self.fail(node, f"{node.name!r} is a name the engines keep for themselves (subject_id, file_row_number "
+                        f"and names starting with {RESERVED_PREFIX!r}); rename the variable")
+
     def type_of(self, node: Node) -> Type:
         match node:
             case Num():
@@ -505,6 +591,8 @@ class _Checker:
             case Name(name=n):
                 if n in self.parameters:
                     return Type("number", unit=self.parameters[n] or DIMENSIONLESS, label=f"parameter {n}")
+                if is_reserved(n):
+                    self.reserved(node)
                 var = self.catalogue.get(n)
                 if var is None:
                     self.unknown_name(node)
@@ -613,55 +701,68 @@ class _Checker:
                                f"{var.unit or 'the catalogue unit'}")
 
     def check_call(self, node: Call) -> Type:
-        func = node.func
-        if func not in FUNCTIONS:
-            close = difflib.get_close_matches(func, FUNCTIONS, n=2)
+        """Checks a call against its declaration in FUNCTIONS."""
+        func = FUNCTIONS.get(node.func)
+        if func is None:
+            close = difflib.get_close_matches(node.func, FUNCTIONS, n=2)
             hint = f"; did you mean {' or '.join(close)}?" if close else ""
-            self.fail(node, f"unknown function {func!r}{hint}. Known functions: {', '.join(FUNCTIONS)}")
-        if func == "count":
-            if len(node.args) != 1 or not isinstance(node.args[0], Name):
-                self.fail(node, "count() takes one event name, e.g. count(severe_hypoglycemia, within_days=365)")
-            event = node.args[0]
-            var = self.catalogue.get(event.name)
-            if var is None:
-                self.unknown_name(event)
-            if var.kind != "event":
-                self.fail(event, f"count() counts events, but {event.name} is a {var.kind} variable; "
-                                 f"events are: {', '.join(self.catalogue.names('event'))}")
-            extra = {k for k, _ in node.kwargs} - {"within_days"}
-            if extra:
-                self.fail(node, f"count() has no argument {sorted(extra)[0]!r}; it takes within_days=N")
-            window = node.kwarg("within_days")
-            if window is None:
-                self.fail(node, "count() needs within_days=N (the look-back window in days)")
-            if isinstance(window, Num):
-                if window.value <= 0:
-                    self.fail(window, "within_days must be a positive number of days")
-            elif isinstance(window, Name) and window.name in self.parameters:
-                pass
+            self.fail(node, f"unknown function {node.func!r}{hint}. Known functions: {', '.join(FUNCTIONS)}")
+        n, need = len(node.args), len(func.args)
+        if n < need or (n > need and not func.variadic):
+            if func.variadic:
+                wanted = f"{'two' if need == 2 else need} or more {func.args[-1]}s"
             else:
-                self.fail(window, "within_days must be a number of days or a parameter")
-            return Type("number", unit=None)  # a count: compared with bare numbers or "events" thresholds
-        if node.kwargs:
-            self.fail(node, f"{func}() takes no named arguments")
-        if func == "known":
-            if len(node.args) != 1:
-                self.fail(node, "known() takes exactly one argument")
-            t = self.type_of(node.args[0])
-            if t.kind == "event":
-                self.fail(node, "known() of an event: use count(event, within_days=N) instead")
+                wanted = "exactly one argument" if need == 1 else f"{need} arguments"
+            example = ", e.g. count(severe_hypoglycemia, within_days=365)" if "event" in func.args else ""
+            self.fail(node, f"{func.name}() takes {wanted}{example}: {func.usage()}")
+        given = [k for k, _ in node.kwargs]
+        extra = sorted(set(given) - set(func.named))
+        if extra:
+            takes = f"it takes {', '.join(f'{k}=N' for k in func.named)}" if func.named else "it takes none"
+            self.fail(node, f"{func.name}() has no argument {extra[0]!r}; {takes}")
+        for name in func.named:
+            self.check_days(node, name)
+        kinds = func.args + func.args[-1:] * (n - need)
+        types = [self.check_argument(func, arg, kind) for arg, kind in zip(node.args, kinds, strict=True)]
+        if func.result == "boolean":
             return Type("boolean")
-        if func == "abs":
-            if len(node.args) != 1:
-                self.fail(node, "abs() takes exactly one argument")
-            return Type("number", unit=self.expect_number(node.args[0], "abs()").unit)
-        if len(node.args) < 2:
-            self.fail(node, f"{func}() takes two or more numbers")
-        units = [self.expect_number(a, f"{func}()").unit for a in node.args]
-        defined = {u for u in units if u is not None}
+        if not func.same_unit:
+            return Type("number", unit=None)  # a count: compared with bare numbers or "events" thresholds
+        defined = {t.unit for t in types if t.unit is not None}
         if len(defined - {"?"}) > 1:
-            self.fail(node, f"{func}() of values in different units {sorted(defined)}")
-        return Type("number", unit=next(iter(defined), None))
+            self.fail(node, f"{func.name}() of values in different units {sorted(defined)}")
+        # a tracked unit wins over "?" (a product of units), which wins over a bare number
+        return Type("number", unit=next(iter(sorted(defined - {"?"}) or sorted(defined)), None))
+
+    def check_argument(self, func: Function, arg: Node, kind: str) -> Type:
+        if kind == "number":
+            return self.expect_number(arg, f"{func.name}()")
+        if kind == "event":
+            if not isinstance(arg, Name):
+                self.fail(arg, f"{func.name}() takes an event name, e.g. count(severe_hypoglycemia, within_days=365)")
+            if is_reserved(arg.name):
+                self.reserved(arg)
+            var = self.catalogue.get(arg.name)
+            if var is None:
+                self.unknown_name(arg)
+            if var.kind != "event":
+                self.fail(arg, f"{func.name}() counts events, but {arg.name} is a {var.kind} variable; "
+                               f"events are: {', '.join(self.catalogue.names('event'))}")
+            return Type("event", label=arg.name)
+        t = self.type_of(arg)
+        if t.kind == "event":
+            self.fail(arg, f"{func.name}() of an event: use count(event, within_days=N) instead")
+        return t
+
+    def check_days(self, node: Call, name: str) -> None:
+        window = node.kwarg(name)
+        if window is None:
+            self.fail(node, f"{node.func}() needs {name}=N (the look-back window in days)")
+        if isinstance(window, Num):
+            if window.value <= 0:
+                self.fail(window, f"{name} must be a positive number of days")
+        elif not (isinstance(window, Name) and window.name in self.parameters):
+            self.fail(window, f"{name} must be a number of days or a parameter")
 
 
 def check(node: Node, *, text: str = "", catalogue: Catalogue | None = None,
@@ -671,6 +772,7 @@ def check(node: Node, *, text: str = "", catalogue: Catalogue | None = None,
     Raises ExpressionError naming the position (in `text`) and what to do. With want_boolean, the
     expression must be a true/false condition, as a criterion is.
     """
+    check_size(node, text)  # trees built in code (the importer, tests) meet the parser's limits too
     checker = _Checker(text, catalogue or default_catalogue(), parameters or {})
     try:
         result = checker.type_of(node)

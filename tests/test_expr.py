@@ -259,3 +259,42 @@ def test_error_caret_stands_under_the_column():
     lines = str(info.value).splitlines()
     assert lines[-2].strip() == "age >= 18 and hba1x > 7"
     assert lines[-1].index("^") == lines[-2].index("hba1x")
+
+
+# --- limits and the function table ------------------------------------------------------------------
+
+def test_depth_and_size_are_capped_at_parse_time_for_every_engine():
+    from explorer.expr import MAX_DEPTH, MAX_NODES
+    parse("not " * (MAX_DEPTH - 3) + "(hba1c > 7)")                  # at the limit: accepted
+    for text in ("not " * 480 + "pregnant",                          # once passed check, failed deeper
+                 "-" * 350 + "hba1c < 0",                            # once ran in memory, failed in DuckDB
+                 " + ".join(["hba1c"] * (MAX_DEPTH + 2)) + " > 1"):  # a left-leaning sum is deep too
+        with pytest.raises(ExpressionError, match=f"limit is {MAX_DEPTH}"):
+            parse(text)
+    with pytest.raises(ExpressionError, match=f"limit is {MAX_NODES}"):
+        parse("min(" + ",".join(["x"] * (MAX_NODES + 10)) + ") > 1")
+
+
+def test_trees_built_in_code_meet_the_same_limits():
+    tree = Compare((">",), (Name("hba1c"), Num(7)))
+    for _ in range(100):
+        tree = Not(tree)
+    with pytest.raises(ExpressionError, match="levels deep"):
+        check(tree)
+
+
+@pytest.mark.parametrize("name", ["subject_id", "file_row_number", "__row", "__te_row"])
+def test_reserved_names_are_refused_with_a_clear_error(name):
+    from explorer.catalogue import default_catalogue, variable_from_dict
+    catalogue = default_catalogue().extended([variable_from_dict(name, {"kind": "number", "unit": "1"})])
+    with pytest.raises(ExpressionError, match="rename the variable"):
+        compile_expression(f"{name} > 1", catalogue=catalogue)
+
+
+def test_every_function_is_declared_once_and_implemented_by_each_engine():
+    from explorer.engine.memory import _IMPLEMENTATIONS
+    from explorer.engine.sql import _SQL_FUNCTIONS
+    from explorer.expr import FUNCTIONS
+    assert set(FUNCTIONS) == set(_IMPLEMENTATIONS) == set(_SQL_FUNCTIONS)
+    for func in FUNCTIONS.values():
+        assert func.help.startswith(f"{func.name}(") and func.result in ("number", "boolean")
