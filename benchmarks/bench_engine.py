@@ -49,7 +49,6 @@ from explorer.engine import (  # noqa: E402
     shapley,
     write_screening,
 )
-from explorer.engine.sql import days_label  # noqa: E402
 from explorer.trial import load_trial  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -117,12 +116,11 @@ class PandasChain:
 
     @staticmethod
     def _days(node, params) -> float:
-        window = node.kwarg("within_days")
-        return float(params[window.name] if isinstance(window, expr.Name) else window.value)
+        return expr.count_window(node, params)
 
     @staticmethod
     def _count_column(event: str, days: float) -> str:
-        return f"__{event}_{days_label(days)}"
+        return f"__{expr.count_column(event, days)}"
 
     @staticmethod
     def _count(screening, event: str, days: float) -> pd.Series:

@@ -11,6 +11,7 @@ from explorer.cohort.screening import Screening
 from explorer.engine import (
     FAIL,
     PASS,
+    UNKNOWN,
     evaluate,
     final_counts,
     funnel,
@@ -136,16 +137,42 @@ def constructs():
     return construct_trial(), construct_screening()
 
 
+def valid_for_files(data: Screening, trial) -> Screening:
+    """The constructs without the values a screening folder refuses (categories outside the catalogue's,
+    numbers outside the plausible range such as the zero upper limits that test division by zero)."""
+    features = data.features.copy()
+    for name in features.columns:
+        var = trial.catalogue[name]
+        if var.kind == "number" and var.range is not None:
+            features[name] = features[name].where(features[name].between(*var.range) | features[name].isna())
+    for name in ("diabetes_type", "site"):
+        categories = trial.catalogue[name].categories
+        features[name] = features[name].where(features[name].isin(categories) | features[name].isna(), None)
+    return Screening(features, data.events, data.event_lookback, data.event_counts, source="constructs")
+
+
 def test_every_construct_gives_identical_matrices(constructs, tmp_path):
     trial, data = constructs
     memory = evaluate(trial, data, engine="memory")
     assert_same_matrix(memory, evaluate(trial, data, engine="duckdb"))
-    write_screening(data, tmp_path / "parquet")
-    write_screening(data, tmp_path / "csv", format="csv")
+    valid = valid_for_files(data, trial)
+    memory = evaluate(trial, valid, engine="memory")
+    write_screening(valid, tmp_path / "parquet")
+    write_screening(valid, tmp_path / "csv", format="csv")
     for folder in ("parquet", "csv"):
         assert_same_matrix(memory, evaluate(trial, tmp_path / folder, engine="duckdb"))
         assert_same_matrix(memory, evaluate(trial, tmp_path / folder, engine="memory"))
     assert_same_statistics(memory, evaluate(trial, tmp_path / "parquet", engine="duckdb"))
+
+
+@pytest.mark.parametrize("file_format", ["parquet", "csv"])
+@pytest.mark.parametrize("engine", ["memory", "duckdb"])
+def test_a_folder_with_a_value_outside_the_categories_is_refused(constructs, tmp_path, engine, file_format):
+    trial, data = constructs
+    write_screening(data, tmp_path, format=file_format)  # "bogus" diabetes type, "zzz" site
+    with pytest.raises(DataError, match="not among") as info:
+        evaluate(trial, tmp_path, engine=engine)
+    assert "features" in str(info.value) and "p07" in str(info.value)
 
 
 def test_constructs_by_hand(constructs):
@@ -236,12 +263,12 @@ def test_identifiers_are_checked_and_quoted():
     assert DUCKDB.quote('odd"name') == '"odd""name"'
     assert SPARK.quote("odd`name") == "`odd``name`"
     text, _ = condition_sql(compile_expression("hba1c >= 7"), CAT)
-    assert text == '(f."hba1c" >= $p0)'
+    assert text == '("hba1c" >= $p0)'
 
 
 def test_spark_dialect_compiles():
     text, values = condition_sql(compile_expression("min(alt, ast) / alt_uln >= 2"), CAT, dialect=SPARK)
-    assert ":p0" in text and "`alt`" in text and "isnan" in text
+    assert ":p0" in text and "`alt`" in text and "NULLIF(`__te_b0`, CAST('NaN' AS DOUBLE))" in text
     assert values == {"p0": 2.0}
 
 
@@ -251,7 +278,7 @@ def test_missing_columns_are_unknown_for_everyone():
 
 
 def test_layout_round_trip(tmp_path):
-    data = construct_screening()
+    data = valid_for_files(construct_screening(), construct_trial())
     folder = write_screening(data, tmp_path / "s")
     assert set(find_tables(folder)) == {"features", "events", "event_lookback", "event_counts"}
     assert "site" in table_columns(folder)["features"]
@@ -265,6 +292,7 @@ def test_layout_round_trip(tmp_path):
 
 def test_tables_in_features_order_are_joined_by_position_only_when_they_are(constructs, tmp_path):
     trial, data = constructs
+    data = valid_for_files(data, trial)
     memory = evaluate(trial, data)
     folder = write_screening(data, tmp_path / "s")
     counting = [c for c in trial.criteria if c.expression and "count(" in c.expression]
@@ -291,3 +319,172 @@ def test_tables_in_features_order_are_joined_by_position_only_when_they_are(cons
     manifest["files"]["event_lookback.parquet"] = (folder / "event_lookback.parquet").stat().st_size
     (folder / "screening.json").write_text(json.dumps(manifest))
     assert_same_matrix(memory, evaluate(trial, folder, engine="duckdb"))
+
+
+# --- hostile and broken input (issue 12): the same answer, or the same clear error, from both engines ---
+
+ENGINES = ["memory", "duckdb"]
+
+
+def one_rule_trial(expression: str, variables: dict | None = None):
+    return trial_from_dict({"id": "HOSTILE", "title": "one rule", "variables": variables or {},
+                            "criteria": [{"id": "I1", "kind": "inclusion", "text": "rule", "expression": expression}]})
+
+
+def features_file(folder, frame: pd.DataFrame, file_format: str):
+    folder.mkdir(parents=True, exist_ok=True)
+    if file_format == "csv":
+        frame.to_csv(folder / "features.csv", index=False)
+    else:
+        frame.to_parquet(folder / "features.parquet", index=False)
+    return folder
+
+
+@pytest.mark.parametrize("file_format", ["parquet", "csv"])
+def test_a_variable_named_rowid_is_an_ordinary_column(tmp_path, file_format):
+    # DuckDB's rowid once stood for the row order of a CSV: a user's `rowid` column then moved statuses
+    # to other subjects (1-based values: IndexError; all zeros: one eligible subject silently dropped)
+    trial = one_rule_trial("rowid >= 1", {"rowid": {"kind": "number", "unit": "1"}})
+    folder = features_file(tmp_path / "f", pd.DataFrame({"subject_id": ["a", "b", "c"], "rowid": [0.0, 0.0, 1.0]}),
+                           file_format)
+    for engine in ENGINES:
+        m = evaluate(trial, folder, engine=engine)
+        assert m.subject_ids.tolist() == ["a", "b", "c"]
+        assert m.column("I1").tolist() == [FAIL, FAIL, PASS], engine
+
+
+@pytest.mark.parametrize("name", ["__row", "subject_id", "file_row_number", "__te_row"])
+def test_reserved_names_cannot_be_variables(name):
+    with pytest.raises(ExpressionError, match="keep for themselves"):
+        one_rule_trial(f"{name} >= 1", {name: {"kind": "number", "unit": "1"}})
+
+
+@pytest.mark.parametrize("file_format", ["parquet", "csv"])
+@pytest.mark.parametrize("engine", ENGINES)
+def test_reserved_and_case_colliding_columns_are_refused(tmp_path, engine, file_format):
+    trial = one_rule_trial("Age >= 1", {"Age": {"kind": "number", "unit": "years"},
+                                         "file_row_number": {"kind": "number", "unit": "1"}})
+    frame = pd.DataFrame({"subject_id": ["a", "b"], "Age": [50.0, 5.0], "age": [5.0, 50.0]})
+    with pytest.raises(DataError, match="differ only in case"):
+        evaluate(trial, features_file(tmp_path / "case", frame, file_format), engine=engine)
+    frame = pd.DataFrame({"subject_id": ["a", "b"], "Age": [50.0, 5.0], "file_row_number": [1.0, 0.0]})
+    with pytest.raises(DataError, match="keep for themselves"):
+        evaluate(trial, features_file(tmp_path / "reserved", frame, file_format), engine=engine)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_screening_with_case_colliding_columns_is_refused(engine):
+    trial = one_rule_trial("Age >= 18", {"Age": {"kind": "number", "unit": "years"}})
+    features = pd.DataFrame({"Age": [50.0, 5.0], "age": [5.0, 50.0]},
+                            index=pd.Index(["a", "b"], name="subject_id"))
+    with pytest.raises(DataError, match="differ only in case"):
+        evaluate(trial, Screening(features), engine=engine)
+
+
+@pytest.mark.parametrize("folder, sibling", [("cohort[1]", "cohort1"), ("site*", "site_b"), ("q?x", "qyx"),
+                                             ("a{b,c}", "ab")])
+def test_folder_names_are_literal_not_glob_patterns(tmp_path, folder, sibling):
+    trial = one_rule_trial("age >= 18")
+    features_file(tmp_path / folder, pd.DataFrame({"subject_id": ["mine"], "age": [50.0]}), "parquet")
+    features_file(tmp_path / sibling, pd.DataFrame({"subject_id": ["other"], "age": [5.0]}), "parquet")
+    m = evaluate(trial, tmp_path / folder, engine="duckdb")
+    assert m.subject_ids.tolist() == ["mine"] and m.column("I1").tolist() == [PASS]
+
+
+def test_nan_from_arithmetic_is_unknown_and_overflow_is_infinite_in_both_engines(recwarn):
+    inf = float("inf")
+    features = pd.DataFrame({"alt": [inf, 100.0, 1e300, 0.0, 50.0], "alt_uln": [inf, 40.0, 1e300, inf, 0.0]},
+                            index=pd.Index(list("abcde"), name="subject_id"))
+    data = Screening(features)
+    rules = {
+        "inf - inf": ("alt - alt_uln > 0", [UNKNOWN, PASS, FAIL, FAIL, PASS]),
+        "0 * inf": ("alt * alt_uln >= 0", [PASS, PASS, PASS, UNKNOWN, PASS]),
+        "overflow": ("alt * alt_uln > 1", [PASS, PASS, PASS, UNKNOWN, FAIL]),
+        "inf / inf, x / 0": ("alt / alt_uln >= 1", [UNKNOWN, PASS, PASS, FAIL, UNKNOWN]),
+        "min of NaN": ("min(alt - alt_uln, 5) < 10", [UNKNOWN, PASS, PASS, PASS, PASS]),
+        "known(NaN)": ("known(alt - alt_uln)", [FAIL, PASS, PASS, PASS, PASS]),  # 0 - inf is -inf: known
+    }
+    for name, (rule, expected) in rules.items():
+        trial = one_rule_trial(rule)
+        for engine in ENGINES:
+            assert evaluate(trial, data, engine=engine).column("I1").tolist() == expected, (name, engine)
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]  # nothing leaks to stderr
+
+
+@pytest.mark.parametrize("file_format", ["parquet", "csv"])
+def test_booleans_in_files_mean_the_same_to_both_engines(tmp_path, file_format):
+    trial = one_rule_trial("pregnant")
+    frame = pd.DataFrame({"subject_id": list("abcdef"), "pregnant": ["TRUE", "true", "False", "1", "0", None]})
+    folder = features_file(tmp_path / "ok", frame, file_format)
+    for engine in ENGINES:
+        assert evaluate(trial, folder, engine=engine).column("I1").tolist() == [
+            PASS, PASS, FAIL, PASS, FAIL, UNKNOWN], engine
+    for spelling in ("T", "yes", "maybe", " true"):
+        bad = features_file(tmp_path / spelling, pd.DataFrame({"subject_id": ["a", "b"], "pregnant": ["true", spelling]}),
+                            file_format)
+        for engine in ENGINES:
+            with pytest.raises(DataError, match="not booleans") as info:
+                evaluate(trial, bad, engine=engine)
+            assert "pregnant" in str(info.value) and "b" in str(info.value.rows)
+
+
+BROKEN_FEATURES = {
+    "text in a number": ({"hba1c": ["7.5", "high"]}, "not finite numbers"),
+    "inf": ({"hba1c": ["7.5", "inf"]}, "not finite numbers"),
+    "HbA1c 90 %": ({"hba1c": ["7.5", "90"]}, "plausible range"),
+    "lower-case category": ({"diabetes_type": ["T1D", "t1d"]}, "not among"),
+    "misspelled column": ({"hba1c_": ["7.5", "8"]}, "not a catalogue variable"),
+}
+
+
+@pytest.mark.parametrize("file_format", ["parquet", "csv"])
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("case", list(BROKEN_FEATURES))
+def test_broken_screening_folders_are_refused_by_both_engines(tmp_path, engine, file_format, case):
+    columns, message = BROKEN_FEATURES[case]
+    frame = pd.DataFrame({"subject_id": ["a", "b"], **columns})
+    if file_format == "parquet" and case in ("HbA1c 90 %",):
+        frame = frame.astype({"hba1c": "float64"})  # typed Parquet, still implausible
+    folder = features_file(tmp_path, frame, file_format)
+    with pytest.raises(DataError, match=message) as info:
+        evaluate(one_rule_trial("hba1c >= 7"), folder, engine=engine)
+    assert "features" in str(info.value)
+
+
+@pytest.mark.parametrize("file_format", ["parquet", "csv"])
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("ids, message", [(["a", "a"], "duplicate"), (["a", " "], "blank"), (["a", None], "blank")])
+def test_duplicate_and_blank_ids_are_refused_by_both_engines(tmp_path, engine, file_format, ids, message):
+    folder = features_file(tmp_path, pd.DataFrame({"subject_id": ids, "hba1c": [7.0, 8.0]}), file_format)
+    with pytest.raises(DataError, match=message):
+        evaluate(one_rule_trial("hba1c >= 7"), folder, engine=engine)
+
+
+def test_generated_sql_grows_linearly_with_nesting():
+    def nested(levels: int) -> str:
+        text = "alt"
+        for i in range(levels):
+            text = f"{'min' if i % 2 else 'max'}({text} / alt_uln * ast, ast)"
+        return f"{text} >= 2"
+    sizes = [len(condition_sql(compile_expression(nested(k)), CAT)[0]) for k in (5, 10, 20)]
+    assert sizes[2] < 2.5 * sizes[1] < 6 * sizes[0]  # linear: doubling the depth doubles the text
+    assert sizes[2] < 20_000                         # was 96 MB at 20 levels
+    data = random_screening(200, seed=5)
+    trial = one_rule_trial(nested(20))
+    assert_same_matrix(evaluate(trial, data), evaluate(trial, data, engine="duckdb"))
+
+
+def test_the_deepest_allowed_expression_runs_in_both_engines_from_deep_in_the_stack():
+    from explorer.expr import MAX_DEPTH
+    rule = "not " * (MAX_DEPTH - 3) + "(hba1c > 7)"
+    trial = one_rule_trial(rule)
+    data = random_screening(50, seed=1)
+
+    def deep(frames: int):  # a dashboard callback runs a few hundred frames down
+        return deep(frames - 1) if frames else (evaluate(trial, data), evaluate(trial, data, engine="duckdb"))
+    memory, duck = deep(600)
+    assert_same_matrix(memory, duck)
+    with pytest.raises(ExpressionError, match="limit"):
+        one_rule_trial("not " * 480 + "pregnant")
+    with pytest.raises(ExpressionError, match="limit"):
+        one_rule_trial("-" * 350 + "hba1c < 0")

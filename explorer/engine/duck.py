@@ -22,13 +22,25 @@ import pandas as pd
 import pyarrow as pa
 
 from explorer.catalogue import Catalogue, default_catalogue
-from explorer.engine.layout import aligned_tables, find_tables, screening_tables
-from explorer.engine.sql import DUCKDB, CriterionSQL, MatrixQuery, SourceSchema, matrix_query
+from explorer.engine.layout import (
+    BOOLEAN_TEXT,
+    aligned_tables,
+    check_columns,
+    find_tables,
+    read_screening,
+    screening_tables,
+)
+from explorer.engine.sql import DUCKDB, ROW, CriterionSQL, MatrixQuery, SourceSchema, matrix_query
 from explorer.errors import DataError
 from explorer.expr import Call, walk
 
-ROW = "__row"
-DENSE_EVENTS = "__event_counts_by_row"
+DENSE_EVENTS = "__te_event_counts_by_row"
+
+
+def literal_path(path: Path) -> str:
+    """A path DuckDB reads as itself: its glob characters escaped as one-character classes, so a folder
+    named `cohort[1]` or `site*` is never read as `cohort1` or merged with `site_b`."""
+    return "".join(f"[{c}]" if c in "*?[{" else c for c in str(path))
 
 
 class DuckDBBackend:
@@ -49,6 +61,7 @@ class DuckDBBackend:
         self.source = source
         self._arrow_tables: dict[str, pa.Table] = {}
         self._lock = threading.Lock()
+        self._formats: dict[str, str] = {}
         self.schema = self._register(source)
         self._subject_ids: pd.Index | None = None
         self._n: int | None = None
@@ -63,6 +76,8 @@ class DuckDBBackend:
         else:
             row_column, columns = self._register_screening(source, tables)
             aligned = {"event_lookback", "event_counts"}  # screening_tables puts them in features order
+        if isinstance(source, (str, Path)) and not self._formats:  # a CSV folder, read as a Screening
+            aligned = {"event_lookback", "event_counts"}
         return SourceSchema(
             aligned=frozenset(aligned),
             features=frozenset(c for c in columns.get("features", []) if c not in ("subject_id", row_column)),
@@ -72,30 +87,77 @@ class DuckDBBackend:
             row_column=row_column, tables=tables)
 
     def _register_files(self, folder: Path, tables: dict) -> tuple[str, dict[str, list[str]]]:
+        paths = find_tables(folder)
+        self._formats = {name: path.suffix for name, path in paths.items()}
+        if any(path.suffix != ".parquet" for path in paths.values()):
+            # CSV is text: one reader types and checks it for both engines (layout.read_screening)
+            self._formats = {}
+            return self._register_screening(read_screening(folder, self.catalogue), tables)
         columns = {}
-        row_column = "file_row_number"
-        self._formats = {}
-        for name, path in find_tables(folder).items():
-            self._formats[name] = path.suffix
+        for name, path in paths.items():
+            if name == "features":
+                check_columns(_parquet_columns(path), str(path), self.catalogue)
             try:
-                if path.suffix == ".parquet":
-                    relation = self.con.read_parquet(str(path), file_row_number=(name == "features"))
-                else:
-                    relation = self.con.read_csv(str(path), header=True, all_varchar=True)
+                relation = self.con.read_parquet(literal_path(path), file_row_number=(name == "features"))
             except duckdb.Error as err:
                 raise DataError(f"DuckDB cannot read it: {err}", file=str(path)) from None
-            if name == "features" and path.suffix != ".parquet":
-                # a table keeps the CSV's row order in its rowid; a view over read_csv promises no order
-                relation.create(tables[name])
-                row_column = "rowid"
-            else:
-                relation.create_view(tables[name])
+            relation.create_view(tables[name])
             columns[name] = list(relation.columns)
         if "subject_id" not in columns["features"]:
             raise DataError("features has no subject_id column", file=str(folder), column="subject_id")
-        return row_column, columns
+        self._check_features(paths["features"], tables["features"], columns["features"])
+        return "file_row_number", columns
+
+    def _check_features(self, path: Path, table: str, columns: Sequence[str]) -> None:
+        """The contract read_screening checks for the memory engine (explorer.cohort.screening: unique
+        non-blank ids, finite numbers in the plausible range, known categories), checked in one scan."""
+        q, tests, values = DUCKDB.quote, [], {}
+        ids = f"CAST({q('subject_id')} AS VARCHAR)"
+        tests.append(("subject_id", "blank subject ids; every row needs one", f"{ids} IS NULL OR trim({ids}) = ''"))
+        for col in columns:
+            var = self.catalogue.get(col)
+            if var is None or col == "subject_id":
+                continue
+            ref = q(col)
+            if var.kind == "number":
+                number = f"TRY_CAST({ref} AS DOUBLE)"
+                # NaN is unknown, as an empty cell; DuckDB orders it above every number, hence the isnan
+                bad = f"{number} IS NULL OR isinf({number})"
+                if var.range is not None:
+                    bad += (f" OR (NOT isnan({number}) AND ({number} < {float(var.range[0])!r} "
+                            f"OR {number} > {float(var.range[1])!r}))")
+                bad = f"{ref} IS NOT NULL AND ({bad})"
+                tests.append((col, f"values that are not finite numbers in the plausible range {list(var.range or ())} "
+                                   f"{var.unit or ''}; leave the cell empty when the value is unknown", bad))
+            elif var.kind == "boolean":
+                words = ", ".join(f"'{w}'" for w in BOOLEAN_TEXT)  # layout's own constant, not file text
+                tests.append((col, "values that are not booleans; write true / false (or 1 / 0), empty when unknown",
+                              f"{ref} IS NOT NULL AND lower(CAST({ref} AS VARCHAR)) NOT IN ({words})"))
+            elif var.kind == "category":
+                allowed = []
+                for c in var.categories:  # a trial's categories are bound values, never SQL text
+                    values[f"v{len(values)}"] = c
+                    allowed.append(f"$v{len(values) - 1}")
+                allowed = ", ".join(allowed)
+                tests.append((col, f"values that are not among {list(var.categories)}",
+                              f"{ref} IS NOT NULL AND CAST({ref} AS VARCHAR) NOT IN ({allowed})"))
+        counts = ", ".join(f"COUNT(*) FILTER (WHERE {bad}) AS c{i}" for i, (_, _, bad) in enumerate(tests))
+        found = self.con.execute(f"SELECT {counts}, COUNT(*) - COUNT(DISTINCT {ids}) AS dup FROM {q(table)}",
+                                 values).fetchall()[0]
+        for (col, message, bad), n in zip(tests, found, strict=False):
+            if n:
+                used = {k: v for k, v in values.items() if f"${k}" in bad}
+                rows = [r[0] for r in self.con.execute(
+                    f"SELECT {ids} FROM {q(table)} WHERE {bad} LIMIT 5", used).fetchall()]
+                raise DataError(f"{n} {message}", file=str(path), column=col, rows=rows)
+        if found[-1]:
+            rows = [r[0] for r in self.con.execute(
+                f"SELECT {ids} FROM {q(table)} GROUP BY 1 HAVING COUNT(*) > 1 LIMIT 5").fetchall()]
+            raise DataError("duplicate subject ids; each subject must appear once", file=str(path),
+                            column="subject_id", rows=rows)
 
     def _register_screening(self, screening: Any, tables: dict) -> tuple[str, dict[str, list[str]]]:
+        check_columns(screening.features.columns, screening.source or "the screening")
         columns = {}
         for name, table in screening_tables(screening).items():
             if name == "features":
@@ -119,8 +181,8 @@ class DuckDBBackend:
     def _read_subject_ids(self) -> None:
         """The features' subject ids, in row order."""
         q, t = DUCKDB.quote, self.schema.tables
-        table = self._arrow(f"SELECT {q(self.schema.row_column)} AS r, CAST(subject_id AS VARCHAR) AS subject_id "
-                            f"FROM {q(t['features'])}")
+        table = self._arrow(f"SELECT {q(self.schema.row_column)} AS r, CAST({q('subject_id')} AS VARCHAR) AS "
+                            f"subject_id FROM {q(t['features'])}")
         rows, ids = table.column("r").to_numpy(), table.column("subject_id")
         if len(rows) and not np.all(rows[1:] > rows[:-1]):
             ids = ids.take(pa.array(np.argsort(rows, kind="stable")))
@@ -157,7 +219,7 @@ class DuckDBBackend:
                             for g in groups]
                     parts = [job.result() for job in jobs]
         except duckdb.Error as err:
-            raise DataError(f"DuckDB could not evaluate the criteria: {err}",
+            raise DataError(f"DuckDB could not evaluate the criteria: {' '.join(str(err).split())}",
                             file=str(self.source) if isinstance(self.source, (str, Path)) else None) from None
         out: list[np.ndarray] = [None] * len(specs)  # type: ignore[list-item]
         for group, values in zip(groups, parts, strict=True):
@@ -227,3 +289,11 @@ class DuckDBBackend:
 
     def close(self) -> None:
         self.con.close()
+
+
+def _parquet_columns(path: Path) -> list[str]:
+    import pyarrow.parquet as pq
+    try:
+        return pq.read_schema(path).names
+    except (OSError, pa.ArrowException) as err:
+        raise DataError(f"not a readable Parquet file ({' '.join(str(err).split())[:120]})", file=str(path)) from None

@@ -9,7 +9,11 @@
                                       "files": {name: bytes}, "aligned": [tables in features row order]}
 
 Only features is required. The same names with `.csv` work too (header row, empty cell = unknown,
-booleans true/false); the SQL engine casts CSV text to the catalogue's types. Row order of
+booleans true/false or 1/0 in any case, nothing else); CSV folders are read and checked by
+read_screening for both engines, so a value means the same to each. Both engines refuse a folder whose
+features break the contract (explorer.cohort.screening: unique non-blank ids, finite numbers in the
+plausible range, known categories), and columns that are not catalogue variables, reserved or equal
+but for case (check_columns). Row order of
 features is the subject order of every matrix computed from the folder. write_screening stores
 event_lookback and event_counts in features row order and says so in the manifest (with the file
 sizes, so an edited file voids it): DuckDB then joins them by position, not by hashing subject ids.
@@ -29,6 +33,7 @@ import pyarrow.parquet as pq
 from explorer.catalogue import Catalogue, default_catalogue
 from explorer.cohort.screening import Screening, empty_events
 from explorer.errors import DataError
+from explorer.expr import is_reserved
 
 FORMAT = "trial-explorer-screening/1"
 TABLES = ("features", "events", "event_lookback", "event_counts")
@@ -37,6 +42,8 @@ ROW_GROUP_SIZE = 131_072
 
 
 def _with_ids(frame: pd.DataFrame) -> pd.DataFrame:
+    if "subject_id" in frame.columns:
+        raise DataError("a column is named subject_id, the name of the key; rename it", column="subject_id")
     out = frame.copy()
     out.insert(0, "subject_id", frame.index.astype(str))
     return out.reset_index(drop=True)
@@ -137,27 +144,71 @@ def _read(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
     return frame
 
 
+# What a boolean is in a file, once for both engines (CSV text; Parquet has a BOOLEAN type): these words
+# in any case, nothing else ("T", "yes", " true") is an error naming the rows, never an unknown or a guess.
+BOOLEAN_TEXT = {"true": True, "false": False, "1": True, "0": False}
+
+
+def check_columns(columns: Iterable[str], file: str, catalogue: Catalogue | None = None) -> None:
+    """Column names both engines can read: no reserved name, none equal to another but for case (SQL
+    engines cannot tell `Age` from `age`), and, given a catalogue, each a variable of it."""
+    seen: dict[str, str] = {}
+    for col in columns:
+        if col == "subject_id":
+            continue
+        if is_reserved(col):
+            raise DataError(f"{col!r} is a name the engines keep for themselves; rename the column",
+                            file=file, column=col)
+        if col.lower() in seen:
+            raise DataError(f"columns {seen[col.lower()]!r} and {col!r} differ only in case, which SQL engines "
+                            f"cannot tell apart; rename one", file=file, column=col)
+        seen[col.lower()] = col
+        if catalogue is not None and catalogue.get(col) is None:
+            raise DataError(f"{col!r} is not a catalogue variable; rename it or declare it in the trial's variables",
+                            file=file, column=col)
+
+
+def _bad_rows(ids: pd.Series, bad: np.ndarray) -> list:
+    return ids[bad].tolist()
+
+
 def _typed_features(frame: pd.DataFrame, catalogue: Catalogue, path: Path) -> pd.DataFrame:
     if "subject_id" not in frame.columns:
         raise DataError("features has no subject_id column", file=str(path), column="subject_id")
-    out = pd.DataFrame(index=pd.Index(frame["subject_id"].astype("string"), name="subject_id"))
+    check_columns(frame.columns, str(path), catalogue)
+    ids = frame["subject_id"].astype("string")
+    blank = (ids.isna() | (ids.str.strip() == "")).to_numpy(dtype=bool, na_value=True)
+    if blank.any():
+        raise DataError("blank subject ids; every row needs one", file=str(path), column="subject_id",
+                        rows=[int(i) + 2 for i in np.flatnonzero(blank)[:5]])
+    out = pd.DataFrame(index=pd.Index(ids, name="subject_id"))
     for col in frame.columns:
         if col == "subject_id":
             continue
-        var = catalogue.get(col)
-        if var is None:
-            raise DataError(f"{col!r} is not a catalogue variable", file=str(path), column=col)
-        values = frame[col].to_numpy()
+        var = catalogue[col]
+        values = pd.Series(frame[col].to_numpy())
+        text = values.dtype == object or pd.api.types.is_string_dtype(values)
         if var.kind == "number":
-            out[col] = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+            numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+            # text that is not a number, and "inf" / "nan" written out, are errors: unknown is an empty cell
+            bad = (np.isnan(numbers) & values.notna().to_numpy()) | np.isinf(numbers)
+            if bad.any():
+                raise DataError(f"values {sorted(set(values[bad].astype(str)))[:3]} are not finite numbers; "
+                                f"leave the cell empty when the value is unknown", file=str(path), column=col,
+                                rows=_bad_rows(ids, bad))
+            out[col] = numbers
         elif var.kind == "boolean":
-            series = pd.Series(values)
-            if series.dtype == object or pd.api.types.is_string_dtype(series):
-                series = series.map({"true": True, "false": False, "True": True, "False": False,
-                                     "1": True, "0": False, True: True, False: False}, na_action="ignore")
-            out[col] = pd.array(series.astype("boolean"), dtype="boolean")
+            if text:
+                mapped = values.map(lambda v: BOOLEAN_TEXT.get(str(v).lower()), na_action="ignore")
+                bad = (mapped.isna() & values.notna()).to_numpy()
+                if bad.any():
+                    raise DataError(f"values {sorted(set(values[bad].astype(str)))[:3]} are not booleans; write "
+                                    f"true / false (or 1 / 0), empty when unknown", file=str(path), column=col,
+                                    rows=_bad_rows(ids, bad))
+                values = mapped
+            out[col] = pd.array(values.astype("boolean"), dtype="boolean")
         else:
-            out[col] = pd.array(pd.Series(values).astype("string"), dtype="string")
+            out[col] = pd.array(values.astype("string"), dtype="string")
     return out
 
 
@@ -189,6 +240,8 @@ def read_screening(directory: str | Path, catalogue: Catalogue | None = None) ->
     catalogue = catalogue or default_catalogue()
     paths = find_tables(directory)
     features = _typed_features(_read(paths["features"]), catalogue, paths["features"])
+    # the contract (unique ids, plausible ranges, known categories) checked at the edge, for both engines
+    Screening(features, source=str(paths["features"])).validate(catalogue)
     events = empty_events()
     if "events" in paths:
         raw = _read(paths["events"])

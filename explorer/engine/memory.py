@@ -19,11 +19,27 @@ import pyarrow.compute as pc
 
 from explorer.catalogue import Catalogue, default_catalogue
 from explorer.cohort.screening import Screening
+from explorer.engine.layout import check_columns
 
 # re-exported: the truth codes (1 true, 0 false, 2 unknown) have the status codes' values
 from explorer.engine.status import FAIL, PASS, UNKNOWN  # noqa: F401
 from explorer.errors import ExpressionError
-from explorer.expr import Arith, Bool, BoolOp, Call, Compare, In, Name, Neg, Node, Not, Num, Str
+from explorer.expr import (
+    Arith,
+    Bool,
+    BoolOp,
+    Call,
+    Compare,
+    In,
+    Name,
+    Neg,
+    Node,
+    Not,
+    Num,
+    Str,
+    count_column,
+    count_window,
+)
 
 
 @dataclass(frozen=True)
@@ -185,7 +201,7 @@ class MemoryContext:
                 window_ok = self._aligned_column("event_lookback", event) >= within_days
             result = np.where(window_ok, counts, np.nan)
         precomputed = s.event_counts
-        column = f"{event}@{int(within_days) if within_days == int(within_days) else within_days}"
+        column = count_column(event, within_days)
         if precomputed is not None and column in precomputed.columns:
             given = self._aligned_column("event_counts", column)
             result = np.where(np.isnan(result), given, result)
@@ -220,7 +236,9 @@ class Evaluator:
                 return -self.number(o)
             case Arith(op=op, left=left, right=right):
                 a, b = self.number(left), self.number(right)
-                with np.errstate(divide="ignore", invalid="ignore"):
+                # overflow gives +-inf and inf - inf gives NaN (unknown) in both engines; NumPy's warnings
+                # about them are expected here, not news for the user's terminal
+                with np.errstate(all="ignore"):
                     if op == "+":
                         return a + b
                     if op == "-":
@@ -228,9 +246,8 @@ class Evaluator:
                     if op == "*":
                         return a * b
                     # x / 0 has no value: unknown, not infinity
-                    out = np.divide(a, b)
-                    return np.where(np.isfinite(out), out, np.nan) if np.ndim(out) else (
-                        out if np.isfinite(out) else np.nan)
+                    return np.where(b == 0, np.nan, a / b) if np.ndim(a) or np.ndim(b) else (
+                        np.nan if b == 0 else a / b)
             case Compare(ops=ops, operands=operands):
                 values = [self.eval(o) for o in operands]
                 result = None
@@ -282,29 +299,40 @@ class Evaluator:
         return Truth(_COMPARE[op](a_arr, b_arr) & known, known)
 
     def call(self, node: Call):
-        if node.func == "count":
-            window = node.kwarg("within_days")
-            days = self.params[window.name] if isinstance(window, Name) else window.value
-            return self.ctx.count(node.args[0].name, float(days))
-        if node.func == "known":
-            value = self.eval(node.args[0])
-            n = self.ctx.n
-            if isinstance(value, Truth):
-                known = value.known
-            elif isinstance(value, Categorical):
-                known = value.codes >= 0
-            else:
-                known = ~np.isnan(np.broadcast_to(value, (n,)))
-            return Truth(known.copy(), np.ones(n, dtype=bool))
-        args = [self.number(a) for a in node.args]
-        if node.func == "abs":
-            return np.abs(args[0])
-        # min/max propagate NaN: the smallest of an unknown and 3 is unknown
+        """A function of explorer.expr.FUNCTIONS, by its implementation in _IMPLEMENTATIONS."""
+        return _IMPLEMENTATIONS[node.func](self, node)
+
+    def count(self, node: Call):
+        return self.ctx.count(node.args[0].name, count_window(node, self.params))
+
+    def known(self, node: Call) -> Truth:
+        value = self.eval(node.args[0])
+        n = self.ctx.n
+        if isinstance(value, Truth):
+            known = value.known
+        elif isinstance(value, Categorical):
+            known = value.codes >= 0
+        elif isinstance(value, str):
+            known = np.ones(n, dtype=bool)
+        else:
+            known = ~np.isnan(np.broadcast_to(value, (n,)))
+        return Truth(known.copy(), np.ones(n, dtype=bool))
+
+    def absolute(self, node: Call):
+        return np.abs(self.number(node.args[0]))
+
+    def extreme(self, node: Call):
+        # NumPy's minimum / maximum propagate NaN: the smallest of an unknown and 3 is unknown
         reduce = np.minimum if node.func == "min" else np.maximum
-        result = args[0]
-        for a in args[1:]:
-            result = reduce(result, a)
+        result = self.number(node.args[0])
+        for a in node.args[1:]:
+            result = reduce(result, self.number(a))
         return result
+
+
+# one implementation per function of explorer.expr.FUNCTIONS (tests check that the names agree)
+_IMPLEMENTATIONS = {"count": Evaluator.count, "known": Evaluator.known, "abs": Evaluator.absolute,
+                    "min": Evaluator.extreme, "max": Evaluator.extreme}
 
 
 def evaluate_expression(tree: Node, screening: Screening | MemoryContext,
@@ -322,6 +350,9 @@ class MemoryBackend:
 
     def __init__(self, screening: Screening | MemoryContext, catalogue: Catalogue | None = None):
         self.context = screening if isinstance(screening, MemoryContext) else MemoryContext(screening, catalogue)
+        data = self.context.screening
+        # the column names the DuckDB engine refuses, refused here too: both engines, one answer
+        check_columns(data.features.columns, data.source or "the screening")
 
     def subject_ids(self) -> pd.Index:
         return self.context.screening.features.index

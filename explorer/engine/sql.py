@@ -7,10 +7,14 @@ from each other, or from the in-memory engine, go through a small `Dialect`:
 - every value from a definition (numbers, texts, parameter values, category lists) is a *bound
   parameter*; no definition text is ever pasted into SQL. Identifiers are checked against the catalogue
   and the grammar's name pattern, then quoted.
-- x / 0 has no value (unknown), not infinity: division results that are not finite become NULL.
+- x / 0 has no value (unknown), not infinity: the divisor 0 becomes NULL.
+- NaN is unknown: a number column's NaN is NULL, and so is NaN from arithmetic on infinities
+  (overflow gives +-infinity in every engine) before it is compared, tested or taken min / max of;
+  DuckDB and Spark would order it above every number.
 - min() / max() of an unknown is unknown, while SQL's LEAST / GREATEST skip NULLs.
-- a number column's NaN is NULL (DuckDB orders NaN above every number; the in-memory engine treats
-  NaN as missing), and a category value outside the catalogue's categories is NULL.
+- a category value outside the catalogue's categories is NULL.
+- the SQL is linear in the expression: an operand that would be written twice is bound once, as a
+  column of a layer below (Compiler.bind).
 
 `matrix_query` builds one SELECT that evaluates many criteria at once over the tables of a Screening
 (explorer.engine.layout): one truth code per criterion and subject (1 true, 0 false, 2 unknown) next
@@ -26,7 +30,23 @@ from typing import Any
 
 from explorer.catalogue import Catalogue
 from explorer.errors import ExpressionError
-from explorer.expr import Arith, Bool, BoolOp, Call, Compare, In, Name, Neg, Node, Not, Num, Str
+from explorer.expr import (
+    Arith,
+    Bool,
+    BoolOp,
+    Call,
+    Compare,
+    In,
+    Name,
+    Neg,
+    Node,
+    Not,
+    Num,
+    Str,
+    count_column,
+    count_window,
+    is_reserved,
+)
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SQL_OPS = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "==": "=", "!=": "<>"}
@@ -56,16 +76,15 @@ class Dialect:
     def number_column(self, sql: str) -> str:
         return f"NULLIF({self.try_cast(sql, self.double)}, CAST('NaN' AS {self.double}))"
 
-    def finite_or_null(self, sql: str) -> str:
-        return f"(CASE WHEN isfinite({sql}) THEN {sql} END)"
+    def not_nan(self, column: str) -> str:
+        """NULL where the column is NaN (NaN equals NaN in DuckDB and Spark, unlike IEEE)."""
+        return f"NULLIF({column}, CAST('NaN' AS {self.double}))"
+
+    def isnan(self, column: str) -> str:
+        return f"isnan({column})"
 
     def count_if(self, condition: str) -> str:
         return f"COUNT(*) FILTER (WHERE {condition})"
-
-    def strict_extreme(self, function: str, args: Sequence[str]) -> str:
-        """LEAST / GREATEST that return NULL when any argument is NULL."""
-        any_null = " OR ".join(f"({a}) IS NULL" for a in args)
-        return f"(CASE WHEN {any_null} THEN NULL ELSE {function}({', '.join(args)}) END)"
 
 
 class SparkDialect(Dialect):
@@ -119,9 +138,7 @@ class Binder:
         return self.dialect.placeholder(name)
 
 
-def days_label(days: float) -> str:
-    """The event_counts column suffix for a window: 365 -> "365", 90.5 -> "90.5" (as the memory engine)."""
-    return str(int(days)) if days == int(days) else str(days)
+ROW, ID = "__te_row", "__te_id"  # the engine's own columns; names starting "__" are reserved (explorer.expr)
 
 
 @dataclass(frozen=True)
@@ -132,26 +149,43 @@ class SourceSchema:
     events: bool = False
     event_lookback: frozenset[str] = frozenset()
     event_counts: frozenset[str] = frozenset()
-    row_column: str = "__row"
+    row_column: str = ROW
     aligned: frozenset[str] = frozenset()  # per-subject tables believed to be in features row order
     tables: Mapping[str, str] = field(default_factory=lambda: {
         "features": "features_src", "events": "events_src", "event_lookback": "event_lookback_src",
         "event_counts": "event_counts_src"})
 
 
+@dataclass(frozen=True)
+class Sql:
+    """Compiled SQL of a node: its text, the binding layer whose columns it reads (0: the joined sources),
+    whether it is a single column or bound value (so it may be written twice), and whether it may be NaN."""
+
+    text: str
+    level: int = 0
+    simple: bool = False
+    nan: bool = False
+
+
 class Compiler:
-    """Compiles type-checked trees over the features CTE `f`; count() becomes a join it records."""
+    """Compiles type-checked trees into conditions over the joined sources, binding subexpressions once.
+
+    A node whose SQL would name an operand twice (min / max, a chained comparison, NULLIF, which engines
+    expand into a CASE with a copy of its operand) gets that operand as a column computed in a layer
+    below it (`layers`), so the SQL grows linearly with the expression, never doubling per level.
+    """
 
     def __init__(self, dialect: Dialect, catalogue: Catalogue, schema: SourceSchema, binder: Binder):
         self.dialect, self.catalogue, self.schema, self.binder = dialect, catalogue, schema, binder
-        self.columns: set[str] = set()              # features columns used
-        self.counts: dict[tuple[str, float], str] = {}  # (event, days) -> its count column in `ev`
-        self.lookback: set[str] = set()              # event_lookback columns used
-        self.given_counts: set[str] = set()          # event_counts columns used
+        self.columns: set[str] = set()                  # features columns used
+        self.counts: dict[tuple[str, float], str] = {}  # (event, days) -> its count column from `ev`
+        self.lookback: dict[str, str] = {}              # event_lookback column -> its alias
+        self.given_counts: dict[str, str] = {}          # event_counts column -> its alias
+        self.layers: list[list[tuple[str, str]]] = []   # layers[k]: (column, sql) computed over level k
         self.params: Mapping[str, float] = {}
         self.text = ""
 
-    def condition(self, tree: Node, params: Mapping[str, float], *, text: str = "") -> str:
+    def condition(self, tree: Node, params: Mapping[str, float], *, text: str = "") -> Sql:
         self.params, self.text = params, text
         return self.sql(tree)
 
@@ -159,22 +193,41 @@ class Compiler:
         raise ExpressionError(message, expression=self.text, position=node.span[0] if self.text else None)
 
     def identifier(self, node: Node, name: str) -> str:
-        if not IDENTIFIER.match(name) or name not in self.catalogue:
+        if not IDENTIFIER.match(name) or name not in self.catalogue or is_reserved(name):
             self.fail(node, f"{name!r} is not a catalogue variable")
         return self.dialect.quote(name)
 
-    def sql(self, node: Node) -> str:
+    # --- binding ---------------------------------------------------------------------------------
+    def bind(self, sql: Sql) -> Sql:
+        """The value as a column of the next layer (or itself, when it is already a column or value)."""
+        if sql.simple:
+            return sql
+        while len(self.layers) <= sql.level:
+            self.layers.append([])
+        name = self.dialect.quote(f"__te_b{sum(map(len, self.layers))}")
+        self.layers[sql.level].append((name, sql.text))
+        return Sql(name, sql.level + 1, simple=True, nan=sql.nan)
+
+    def clean(self, sql: Sql) -> Sql:
+        """NaN (inf - inf, 0 * inf) as NULL: unknown in every engine, as in the memory engine."""
+        if not sql.nan:
+            return sql
+        bound = self.bind(sql)
+        return Sql(self.dialect.not_nan(bound.text), bound.level)
+
+    # --- nodes -----------------------------------------------------------------------------------
+    def sql(self, node: Node) -> Sql:
         d = self.dialect
         match node:
             case Num(value=v):
-                return self.binder.bind(float(v))
+                return Sql(self.binder.bind(float(v)), simple=True)
             case Str(value=v):
-                return self.binder.bind(str(v))
+                return Sql(self.binder.bind(str(v)), simple=True)
             case Bool(value=v):
-                return "TRUE" if v else "FALSE"
+                return Sql("TRUE" if v else "FALSE", simple=True)
             case Name(name=n):
                 if n in self.params:
-                    return self.binder.bind(float(self.params[n]))
+                    return Sql(self.binder.bind(float(self.params[n])), simple=True)
                 var = self.catalogue.get(n)
                 if var is None:
                     self.fail(node, f"unknown name {n!r}")
@@ -182,77 +235,98 @@ class Compiler:
                     self.fail(node, f"{n} is an event; use count({n}, within_days=N)")
                 quoted = self.identifier(node, n)
                 if n not in self.schema.features:
-                    return d.null({"number": d.double, "boolean": d.boolean}.get(var.kind, d.text))
+                    return Sql(d.null({"number": d.double, "boolean": d.boolean}.get(var.kind, d.text)), simple=True)
                 self.columns.add(n)
-                return f"f.{quoted}"
+                return Sql(quoted, simple=True)
             case Neg(operand=o):
-                return f"(-({self.sql(o)}))"
+                x = self.sql(o)
+                return Sql(f"(-{x.text})", x.level, nan=x.nan)
             case Arith(op=op, left=left, right=right):
                 a, b = self.sql(left), self.sql(right)
                 if op == "/":
-                    return d.finite_or_null(f"({a} / {b})")
-                return f"({a} {op} {b})"
+                    # x / 0 has no value (unknown), not infinity
+                    b = self.bind(b)
+                    b = Sql(f"NULLIF({b.text}, CAST(0 AS {d.double}))", b.level)
+                # with infinities from overflow, + - * / can give NaN
+                return Sql(f"({a.text} {op} {b.text})", max(a.level, b.level), nan=True)
             case Compare(ops=ops, operands=operands):
-                values = [self.sql(o) for o in operands]
-                steps = [f"({a} {_SQL_OPS[op]} {b})" for op, a, b in zip(ops, values, values[1:], strict=False)]
-                return steps[0] if len(steps) == 1 else "(" + " AND ".join(steps) + ")"
+                values = [self.operand(o) for o in operands]
+                # a chain names its inner operands twice: bind them
+                values = [v if i in (0, len(values) - 1) else self.bind(v) for i, v in enumerate(values)]
+                steps = [f"({a.text} {_SQL_OPS[op]} {b.text})" for op, a, b in zip(ops, values, values[1:], strict=False)]
+                text = steps[0] if len(steps) == 1 else "(" + " AND ".join(steps) + ")"
+                return Sql(text, max(v.level for v in values))
             case In(operand=o, values=values, negated=negated):
-                inside = f"({self.sql(o)} IN ({', '.join(self.sql(v) for v in values)}))"
-                return f"(NOT {inside})" if negated else inside
+                x = self.operand(o)
+                inside = f"({x.text} IN ({', '.join(self.sql(v).text for v in values)}))"
+                return Sql(f"(NOT {inside})" if negated else inside, x.level)
             case Not(operand=o):
-                return f"(NOT {self.sql(o)})"
+                x = self.sql(o)
+                return Sql(f"(NOT {x.text})", x.level)
             case BoolOp(op=op, operands=operands):
+                parts = [self.sql(o) for o in operands]
                 joiner = " AND " if op == "and" else " OR "
-                return "(" + joiner.join(self.sql(o) for o in operands) + ")"
+                return Sql("(" + joiner.join(p.text for p in parts) + ")", max(p.level for p in parts))
             case Call():
-                return self.call(node)
+                return _SQL_FUNCTIONS[node.func](self, node)
         self.fail(node, f"cannot compile {node!r} to SQL")
 
-    def call(self, node: Call) -> str:
-        d = self.dialect
-        if node.func == "count":
-            event = node.args[0]
-            if not isinstance(event, Name):
-                self.fail(node, "count() takes an event name")
-            var = self.catalogue.get(event.name)
-            if var is None or var.kind != "event":
-                self.fail(event, f"{event.name!r} is not a catalogue event")
-            self.identifier(event, event.name)
-            window = node.kwarg("within_days")
-            days = float(self.params[window.name] if isinstance(window, Name) else window.value)
-            return self.count(event.name, days)
-        if node.func == "known":
-            return f"({self.sql(node.args[0])} IS NOT NULL)"
-        args = [self.sql(a) for a in node.args]
-        if node.func == "abs":
-            return f"ABS({args[0]})"
-        if node.func in ("min", "max"):
-            return d.strict_extreme("LEAST" if node.func == "min" else "GREATEST", args)
-        self.fail(node, f"unknown function {node.func!r}")
+    def operand(self, node: Node) -> Sql:
+        """A value about to be compared or tested: NaN made NULL first."""
+        return self.clean(self.sql(node))
+
+    # --- the functions of explorer.expr.FUNCTIONS ---------------------------------------------------
+    def known(self, node: Call) -> Sql:
+        x = self.operand(node.args[0])
+        return Sql(f"({x.text} IS NOT NULL)", x.level)
+
+    def absolute(self, node: Call) -> Sql:
+        x = self.sql(node.args[0])
+        return Sql(f"ABS({x.text})", x.level, nan=x.nan)
+
+    def extreme(self, node: Call) -> Sql:
+        """min / max of an unknown (NULL or NaN) is unknown, while SQL's LEAST / GREATEST skip NULLs."""
+        args = [self.bind(self.sql(a)) for a in node.args]
+        unknown = " OR ".join(f"{a.text} IS NULL OR {self.dialect.isnan(a.text)}" if a.nan else f"{a.text} IS NULL"
+                              for a in args)
+        function = "LEAST" if node.func == "min" else "GREATEST"
+        text = f"(CASE WHEN {unknown} THEN NULL ELSE {function}({', '.join(a.text for a in args)}) END)"
+        return Sql(text, max(a.level for a in args))
+
+    def count_call(self, node: Call) -> Sql:
+        event = node.args[0]
+        var = self.catalogue.get(event.name)
+        if var is None or var.kind != "event":
+            self.fail(event, f"{event.name!r} is not a catalogue event")
+        self.identifier(event, event.name)
+        return Sql(self.count(event.name, count_window(node, self.params)))
 
     def count(self, event: str, days: float) -> str:
         """The same rule as the memory engine: counted events where the history covers the window,
         else a count the source reports for exactly this window, else unknown."""
         d = self.dialect
         parts = []
-        if self.schema.events and event in self.schema.event_lookback:
-            key = (event, days)
-            if key not in self.counts:
-                self.counts[key] = f"n{len(self.counts)}"
-            self.lookback.add(event)
-            parts.append(f"CASE WHEN lb.{d.quote(event)} >= {self.binder.bind(days)} "
-                         f"THEN CAST(COALESCE(ev.{self.counts[key]}, 0) AS {d.double}) END")
-        elif event in self.schema.event_lookback:
-            # a lookback without any events table: a full history with no events is a count of zero
-            self.lookback.add(event)
-            parts.append(f"CASE WHEN lb.{d.quote(event)} >= {self.binder.bind(days)} THEN CAST(0 AS {d.double}) END")
-        column = f"{event}@{days_label(days)}"
+        if event in self.schema.event_lookback:
+            lookback = self.lookback.setdefault(event, d.quote(f"__te_lb{len(self.lookback)}"))
+            if self.schema.events:
+                key = (event, days)
+                if key not in self.counts:
+                    self.counts[key] = d.quote(f"__te_n{len(self.counts)}")
+                counted = f"COALESCE({self.counts[key]}, 0)"
+            else:
+                counted = "0"  # a lookback without any events table: a full history with no events
+            parts.append(f"CASE WHEN {lookback} >= {self.binder.bind(days)} THEN CAST({counted} AS {d.double}) END")
+        column = count_column(event, days)
         if column in self.schema.event_counts:
-            self.given_counts.add(column)
-            parts.append(f"ec.{d.quote(column)}")
+            parts.append(self.given_counts.setdefault(column, d.quote(f"__te_ec{len(self.given_counts)}")))
         if not parts:
             return d.null(d.double)
         return parts[0] if len(parts) == 1 else f"COALESCE({', '.join(parts)})"
+
+
+# one compilation per function of the language (tests check that the names are FUNCTIONS')
+_SQL_FUNCTIONS = {"count": Compiler.count_call, "known": Compiler.known, "abs": Compiler.absolute,
+                  "min": Compiler.extreme, "max": Compiler.extreme}
 
 
 @dataclass(frozen=True)
@@ -277,7 +351,8 @@ class MatrixQuery:
     window the criteria use). A generic engine joins it by subject id; an engine that can join by
     position (DuckDB) may instead run `event_counts_sql`, spread the counts over the features' rows
     and join that aligned table by position (`sql(dense_events=...)`), which avoids hashing every
-    subject id of the cohort.
+    subject id of the cohort. Every column the engine adds is named `__te_...`, a prefix no variable
+    may have (explorer.expr.is_reserved), so no user's name can collide with one.
     """
 
     def __init__(self, criteria: Sequence[CriterionSQL], catalogue: Catalogue, schema: SourceSchema,
@@ -285,40 +360,39 @@ class MatrixQuery:
         self.dialect, self.schema, self.catalogue = dialect, schema, catalogue
         self.binder = Binder(dialect)
         self.compiler = Compiler(dialect, catalogue, schema, self.binder)
-        self.codes = []
-        for i, c in enumerate(criteria):
+        self.conditions: list[Sql] = []
+        for c in criteria:
             try:
-                condition = self.compiler.condition(c.tree, c.params, text=c.text)
+                self.conditions.append(self.compiler.condition(c.tree, c.params, text=c.text))
             except ExpressionError as err:
                 raise err.located(criterion=c.id) from None
-            self.codes.append(f"{truth_code(condition, dialect)} AS t{i}")
         self.features_cte = _features_cte(self.compiler, schema, catalogue, self.binder)
 
     @property
     def counts(self) -> dict[tuple[str, float], str]:
-        """(event, window in days) -> the column of `ev` that counts it."""
-        return dict(self.compiler.counts)
+        """(event, window in days) -> the (unquoted) name of the column of `ev` that counts it."""
+        return {key: column.strip('"') for key, column in self.compiler.counts.items()}
 
     def _events_cte(self, binder: Binder) -> str:
         d, q, t = self.dialect, self.dialect.quote, self.schema.tables
-        event_sql, days_sql = f"CAST(event AS {d.text})", d.number_column(q("days_before_index"))
+        event_sql, days_sql = f"CAST({q('event')} AS {d.text})", d.number_column(q("days_before_index"))
         counts = ", ".join(
             f"{d.count_if(f'{event_sql} = {binder.bind(event)} AND {days_sql} <= {binder.bind(days)}')} AS {col}"
             for (event, days), col in self.compiler.counts.items())
         wanted = ", ".join(binder.bind(event) for event in sorted({e for e, _ in self.compiler.counts}))
         longest = binder.bind(max(days for _, days in self.compiler.counts))
         # only the events some window can count: fewer rows to group by subject id
-        return (f"ev AS (SELECT CAST(subject_id AS {d.text}) AS subject_id, {counts} FROM {q(t['events'])} "
+        return (f"ev AS (SELECT CAST({q('subject_id')} AS {d.text}) AS {q(ID)}, {counts} FROM {q(t['events'])} "
                 f"WHERE {event_sql} IN ({wanted}) AND {days_sql} <= {longest} GROUP BY 1)")
 
     def event_counts_sql(self) -> tuple[str, dict[str, Any]]:
-        """The counts of the subjects who have events, with their feature row (`subject_row`, n0, n1, ...)."""
+        """The counts of the subjects who have events, with their feature row (`subject_row`, __te_n0, ...)."""
         d, q = self.dialect, self.dialect.quote
         binder = Binder(d, prefix="e")
         columns = ", ".join(f"ev.{col}" for col in self.compiler.counts.values())
-        sql = (f"WITH {self._events_cte(binder)},\nr AS (SELECT {q(self.schema.row_column)} AS __row, "
-               f"CAST(subject_id AS {d.text}) AS subject_id FROM {q(self.schema.tables['features'])})\n"
-               f"SELECT r.__row AS subject_row, {columns} FROM ev JOIN r ON r.subject_id = ev.subject_id")
+        sql = (f"WITH {self._events_cte(binder)},\nr AS (SELECT {q(self.schema.row_column)} AS {q(ROW)}, "
+               f"CAST({q('subject_id')} AS {d.text}) AS {q(ID)} FROM {q(self.schema.tables['features'])})\n"
+               f"SELECT r.{q(ROW)} AS subject_row, {columns} FROM ev JOIN r ON r.{q(ID)} = ev.{q(ID)}")
         return sql, binder.values
 
     def sql(self, dense_events: str | None = None) -> tuple[str, dict[str, Any]]:
@@ -331,28 +405,39 @@ class MatrixQuery:
         d, q, t = self.dialect, self.dialect.quote, self.schema.tables
         binder = self.binder.copy()  # values bound below belong to this query text only
         ctes, joins, positional, checks = [self.features_cte], [], [], []
+        select = ["f.*"]
         if self.compiler.counts:
             if dense_events is not None and d.positional_join:
                 positional.append(f"POSITIONAL JOIN {q(dense_events)} AS ev")
             else:
                 ctes.append(self._events_cte(binder))
-                joins.append("LEFT JOIN ev ON ev.subject_id = f.subject_id")
+                joins.append(f"LEFT JOIN ev ON ev.{q(ID)} = f.{q(ID)}")
+            select += [f"ev.{col}" for col in self.compiler.counts.values()]
         for alias, table, used in (("lb", "event_lookback", self.compiler.lookback),
                                    ("ec", "event_counts", self.compiler.given_counts)):
             if not used:
                 continue
-            cols = ", ".join(f"{d.number_column(q(c))} AS {q(c)}" for c in sorted(used))
-            ctes.append(f"{alias} AS (SELECT CAST(subject_id AS {d.text}) AS subject_id, {cols} FROM {q(t[table])})")
+            cols = ", ".join(f"{d.number_column(q(c))} AS {name}" for c, name in sorted(used.items()))
+            ctes.append(f"{alias} AS (SELECT CAST({q('subject_id')} AS {d.text}) AS {q(ID)}, {cols} "
+                        f"FROM {q(t[table])})")
+            select += [f"{alias}.{name}" for name in used.values()]
             if d.positional_join and table in self.schema.aligned:
                 positional.append(f"POSITIONAL JOIN {alias}")
                 # the pairing by position is checked in the same scan; the caller rejects a mismatch
-                checks.append(f"(f.subject_id IS DISTINCT FROM {alias}.subject_id) AS misaligned_{table}")
+                select.append(f"(f.{q(ID)} IS DISTINCT FROM {alias}.{q(ID)}) AS {q('__te_misaligned_' + table)}")
+                checks.append(f"{q('__te_misaligned_' + table)} AS misaligned_{table}")
             else:
-                joins.append(f"LEFT JOIN {alias} ON {alias}.subject_id = f.subject_id")
-        select = ", ".join(["f.__row AS subject_row", *self.codes, *checks])
+                joins.append(f"LEFT JOIN {alias} ON {alias}.{q(ID)} = f.{q(ID)}")
         # positional joins first: a hash join may reorder the rows they pair by position
-        sql = "WITH " + ",\n".join(ctes) + f"\nSELECT {select}\nFROM f\n" + "\n".join(positional + joins)
-        return sql, binder.values
+        ctes.append(f"__te_j AS (SELECT {', '.join(select)} FROM f " + " ".join(positional + joins) + ")")
+        relation = "__te_j"
+        for k, layer in enumerate(self.compiler.layers):
+            columns = ", ".join(f"{text} AS {name}" for name, text in layer)
+            ctes.append(f"__te_l{k + 1} AS (SELECT *, {columns} FROM {relation})")
+            relation = f"__te_l{k + 1}"
+        codes = [f"{truth_code(c.text, d)} AS t{i}" for i, c in enumerate(self.conditions)]
+        select = ", ".join([f"{q(ROW)} AS subject_row", *codes, *checks])
+        return "WITH " + ",\n".join(ctes) + f"\nSELECT {select}\nFROM {relation}", binder.values
 
 
 def matrix_query(criteria: Sequence[CriterionSQL], catalogue: Catalogue, schema: SourceSchema,
@@ -363,7 +448,7 @@ def matrix_query(criteria: Sequence[CriterionSQL], catalogue: Catalogue, schema:
 
 def _features_cte(compiler: Compiler, schema: SourceSchema, catalogue: Catalogue, binder: Binder) -> str:
     d, q = compiler.dialect, compiler.dialect.quote
-    columns = [f"{q(schema.row_column)} AS __row", f"CAST(subject_id AS {d.text}) AS subject_id"]
+    columns = [f"{q(schema.row_column)} AS {q(ROW)}", f"CAST({q('subject_id')} AS {d.text}) AS {q(ID)}"]
     for name in sorted(compiler.columns):
         var, ref = catalogue[name], q(name)
         if var.kind == "number":
@@ -379,11 +464,15 @@ def _features_cte(compiler: Compiler, schema: SourceSchema, catalogue: Catalogue
 
 def condition_sql(tree: Node, catalogue: Catalogue, params: Mapping[str, float] | None = None, *,
                   features: Sequence[str] | None = None, dialect: Dialect = DUCKDB) -> tuple[str, dict[str, Any]]:
-    """The SQL condition of one expression over the features CTE `f` (for inspection and tests)."""
+    """The SQL of one expression over the features (for inspection and tests): its condition, preceded
+    by the layers of bound subexpressions it reads, one `name := sql` line each."""
     schema = SourceSchema(features=frozenset(features if features is not None else catalogue.names()))
     binder = Binder(dialect)
-    return Compiler(dialect, catalogue, schema, binder).condition(tree, params or {}), binder.values
+    compiler = Compiler(dialect, catalogue, schema, binder)
+    condition = compiler.condition(tree, params or {})
+    bound = [f"{name} := {text}" for layer in compiler.layers for name, text in layer]
+    return "\n".join([*bound, condition.text]), binder.values
 
 
 __all__ = ["DUCKDB", "SPARK", "Binder", "Compiler", "CriterionSQL", "Dialect", "MatrixQuery", "SourceSchema", "SparkDialect",
-           "condition_sql", "days_label", "matrix_query", "truth_code"]
+           "condition_sql", "matrix_query", "truth_code"]
