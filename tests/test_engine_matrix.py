@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from cohort_helpers import screening
+from random_cohort import random_screening
 
 from explorer.engine import (
     ASSUMED,
@@ -19,7 +20,6 @@ from explorer.engine import (
     shapley,
 )
 from explorer.engine.memory import MemoryBackend
-from explorer.engine.random_cohort import random_screening
 from explorer.errors import DefinitionError, ExpressionError
 from explorer.trial import load_trial, trial_from_dict
 

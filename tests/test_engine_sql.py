@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from random_cohort import random_screening
 
 from explorer.catalogue import default_catalogue
 from explorer.cohort.screening import Screening
@@ -23,7 +24,6 @@ from explorer.engine import (
 )
 from explorer.engine.duck import DuckDBBackend
 from explorer.engine.layout import find_tables, table_columns
-from explorer.engine.random_cohort import random_screening
 from explorer.engine.sql import DUCKDB, SPARK, condition_sql
 from explorer.errors import DataError, ExpressionError
 from explorer.expr import compile_expression, parse

@@ -1,4 +1,4 @@
-"""Random screenings for testing and benchmarking the engines (not realistic patients).
+"""Random screenings for testing the engines (not realistic patients); only tests use them, so they live here.
 
 Every catalogue variable gets values spread over its plausible range with a share of unknowns, and
 every event type a history of dated events, a look-back that is sometimes too short, and for some
