@@ -7,11 +7,11 @@ import json
 
 import pandas as pd
 import pytest
+from random_cohort import random_screening
 
 from explorer.cohort.synthetic.matching import population_for
 from explorer.engine import evaluate, final_counts, write_screening
 from explorer.engine.command import run_funnel
-from explorer.engine.random_cohort import random_screening
 from explorer.trial import load_trial
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from random_cohort import random_screening
 from test_engine_stats import HAND, make_matrix
 
 from explorer.engine import (
@@ -18,7 +19,6 @@ from explorer.engine import (
     suppress_small_cells,
 )
 from explorer.engine.privacy import protect_counts
-from explorer.engine.random_cohort import random_screening
 from explorer.errors import DefinitionError
 from explorer.trial import load_trial
 
