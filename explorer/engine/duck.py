@@ -157,7 +157,7 @@ class DuckDBBackend:
                             column="subject_id", rows=rows)
 
     def _register_screening(self, screening: Any, tables: dict) -> tuple[str, dict[str, list[str]]]:
-        check_columns(screening.features.columns, screening.source or "the screening")
+        check_columns(screening.features.columns, screening.source or "the screening", keyed=False)
         columns = {}
         for name, table in screening_tables(screening).items():
             if name == "features":

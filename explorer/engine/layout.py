@@ -149,12 +149,14 @@ def _read(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
 BOOLEAN_TEXT = {"true": True, "false": False, "1": True, "0": False}
 
 
-def check_columns(columns: Iterable[str], file: str, catalogue: Catalogue | None = None) -> None:
+def check_columns(columns: Iterable[str], file: str, catalogue: Catalogue | None = None, *,
+                  keyed: bool = True) -> None:
     """Column names both engines can read: no reserved name, none equal to another but for case (SQL
-    engines cannot tell `Age` from `age`), and, given a catalogue, each a variable of it."""
+    engines cannot tell `Age` from `age`), and, given a catalogue, each a variable of it. `keyed`: the
+    columns include the key subject_id (a file's); a Screening's features have it as their index."""
     seen: dict[str, str] = {}
     for col in columns:
-        if col == "subject_id":
+        if col == "subject_id" and keyed:
             continue
         if is_reserved(col):
             raise DataError(f"{col!r} is a name the engines keep for themselves; rename the column",

@@ -352,7 +352,7 @@ class MemoryBackend:
         self.context = screening if isinstance(screening, MemoryContext) else MemoryContext(screening, catalogue)
         data = self.context.screening
         # the column names the DuckDB engine refuses, refused here too: both engines, one answer
-        check_columns(data.features.columns, data.source or "the screening")
+        check_columns(data.features.columns, data.source or "the screening", keyed=False)
 
     def subject_ids(self) -> pd.Index:
         return self.context.screening.features.index
