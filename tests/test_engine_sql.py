@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from random_cohort import random_screening
 
 from explorer.catalogue import default_catalogue
@@ -488,3 +490,43 @@ def test_the_deepest_allowed_expression_runs_in_both_engines_from_deep_in_the_st
         one_rule_trial("not " * 480 + "pregnant")
     with pytest.raises(ExpressionError, match="limit"):
         one_rule_trial("-" * 350 + "hba1c < 0")
+
+
+# --- engine agreement as a property: extreme values, NaN / inf, CSV booleans, colliding names -----------
+
+FLOATS = st.one_of(st.floats(allow_nan=True, allow_infinity=True, width=64),
+                   st.sampled_from([0.0, -0.0, 1e308, -1e308, 5e-324, 40.0, 100.0]), st.none())
+RULES = ["alt - alt_uln > 0", "alt * alt_uln >= ast", "alt / alt_uln >= 2", "min(alt, ast) * 1e300 > alt_uln",
+         "max(alt / alt_uln, ast / alt_uln) < 3", "known(alt * ast - alt_uln)", "abs(-alt) == alt",
+         "2 <= alt / alt_uln <= ast", "not (alt + ast != alt_uln) or alt > ast"]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(values=st.lists(st.tuples(FLOATS, FLOATS, FLOATS), min_size=1, max_size=8), rule=st.sampled_from(RULES))
+def test_engines_agree_on_extreme_numbers(values, rule):
+    columns = {name: np.array([np.nan if v[i] is None else v[i] for v in values], dtype="float64")
+               for i, name in enumerate(("alt", "alt_uln", "ast"))}
+    data = Screening(pd.DataFrame(columns, index=pd.Index([f"s{i}" for i in range(len(values))], name="subject_id")))
+    trial = one_rule_trial(rule)
+    assert_same_matrix(evaluate(trial, data), evaluate(trial, data, engine="duckdb"))
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(flags=st.lists(st.sampled_from(["true", "false", "TRUE", "False", "1", "0", "", "T", "yes"]), min_size=1,
+                      max_size=6),
+       name=st.sampled_from(["rowid", "filename", "row_number", "Age", "site_rowid"]))
+def test_engines_agree_on_csv_booleans_and_colliding_names(tmp_path_factory, flags, name):
+    folder = tmp_path_factory.mktemp("csv")
+    n = len(flags)
+    frame = pd.DataFrame({"subject_id": [f"s{i}" for i in range(n)], "pregnant": flags,
+                          name: [float(i % 3) for i in range(n)]})
+    frame.to_csv(folder / "features.csv", index=False)
+    trial = one_rule_trial(f"pregnant or {name} >= 1", {name: {"kind": "number", "unit": "1"}})
+    results = []
+    for engine in ENGINES:
+        try:
+            results.append(evaluate(trial, folder, engine=engine).column("I1").tolist())
+        except DataError as err:
+            results.append(err.column)
+    assert results[0] == results[1]
+    assert (results[0] == "pregnant") == bool(set(flags) & {"T", "yes"})  # refused exactly when misspelled
