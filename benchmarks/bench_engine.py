@@ -35,11 +35,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from explorer import expr  # noqa: E402
-from explorer.engine import (  # noqa: E402
+from explorer import expr
+from explorer.engine import (
     baseline_table,
     evaluate,
     final_counts,
@@ -49,7 +46,9 @@ from explorer.engine import (  # noqa: E402
     shapley,
     write_screening,
 )
-from explorer.trial import load_trial  # noqa: E402
+from explorer.trial import load_trial
+
+ROOT = Path(__file__).resolve().parents[1]  # the installed package is imported; ROOT only places results
 
 RESULTS = ROOT / "benchmarks" / "results"
 SEED = 20240601
