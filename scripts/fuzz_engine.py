@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import resource
 import sys
 import time
 from collections import defaultdict
@@ -36,7 +37,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="first seed; cases use seed, seed + 1, ...")
     parser.add_argument("--seconds", type=float, default=20.0, help="time limit of one case (a hang)")
     parser.add_argument("--show", type=int, default=5, help="examples printed per defect class")
+    parser.add_argument("--memory-gb", type=float, default=3.0,
+                        help="address-space limit of this process: SQL that grows exponentially becomes a "
+                             "MemoryError (an 'exhaustion' outcome) instead of taking the machine's memory")
     args = parser.parse_args(argv)
+    limit = int(args.memory_gb * 2**30)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     fuzz = load_cases()
     import explorer
     examples: dict[str, list[str]] = defaultdict(list)

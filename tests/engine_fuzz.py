@@ -13,6 +13,7 @@ outcome is one class:
     raw_exception      anything that is not a project error (IndexError, duckdb.Error, RecursionError...)
     warning            a result, but NumPy or pandas warned (it would reach the user's stderr)
     hang               a case ran longer than its time limit
+    exhaustion         a case ran out of memory (MemoryError, or DuckDB's out-of-memory error)
 
 tests/test_fuzz_engine.py runs a bounded number of cases and fails on any of the last five classes;
 scripts/fuzz_engine.py runs as many as asked and prints the counts. Only the public API is used, so
@@ -39,7 +40,7 @@ from explorer.engine import evaluate, write_screening
 from explorer.errors import ExplorerError
 from explorer.trial import trial_from_dict
 
-BAD = ("disagree", "silent_drop", "raw_exception", "warning", "hang")
+BAD = ("disagree", "silent_drop", "raw_exception", "warning", "hang", "exhaustion")
 
 NUMBERS = {"hba1c": (4, 14), "alt": (5, 150), "alt_uln": (30, 60), "ast": (5, 150), "bmi": (15, 45),
            "age": (4, 80), "tir": (0, 100)}
@@ -275,7 +276,11 @@ def run_case(case: Case, workdir: Path, seconds: float = 20.0) -> tuple[str, str
             return "agree", ""
     except Hang:
         return "hang", f"over {seconds} s"
+    except MemoryError:
+        return "exhaustion", "MemoryError"
     except Exception as err:  # noqa: BLE001 - classifying every raw exception is the point
+        if "out of memory" in str(err).lower() or "OutOfMemory" in type(err).__name__:
+            return "exhaustion", f"{type(err).__name__}: {str(err)[:120]}"
         frame = traceback.extract_tb(err.__traceback__)[-1]
         return "raw_exception", f"{type(err).__name__} at {Path(frame.filename).name}:{frame.lineno}: {str(err)[:120]}"
 
