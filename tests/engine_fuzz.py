@@ -221,6 +221,8 @@ def make_case(seed: int) -> Case:
     }) if rng.random() < 0.7 else empty_events()
     lookback = pd.DataFrame({"severe_hypoglycemia": [rng.choice([30.0, 365.0, 1000.0, np.nan]) for _ in range(n)]},
                             index=index)
+    if rng.random() < hostile:  # a subject twice in a per-subject table
+        lookback = pd.concat([lookback, lookback.iloc[:1].assign(severe_hypoglycemia=5.0)])
     return Case(seed, expression, variables, source, screening=Screening(features, events, lookback))
 
 

@@ -315,9 +315,11 @@ def test_tables_in_features_order_are_joined_by_position_only_when_they_are(cons
     sql, _ = backend.query(counting)
     assert "LEFT JOIN lb ON" in sql and "POSITIONAL JOIN ec" in sql
     assert_same_matrix(memory, evaluate(trial, folder, engine="duckdb"))
-    # a longer table (an extra subject appended) is not aligned either
+    # a longer table (a subject not screened appended) is not aligned either
     import pyarrow as pa
-    pq.write_table(pa.concat_tables([table, table.slice(0, 1)]), folder / "event_lookback.parquet")
+    ghost = table.slice(0, 1).set_column(table.schema.get_field_index("subject_id"), "subject_id",
+                                         pa.array(["ghost"], type=table.schema.field("subject_id").type))
+    pq.write_table(pa.concat_tables([table, ghost]), folder / "event_lookback.parquet")
     manifest["files"]["event_lookback.parquet"] = (folder / "event_lookback.parquet").stat().st_size
     (folder / "screening.json").write_text(json.dumps(manifest))
     assert_same_matrix(memory, evaluate(trial, folder, engine="duckdb"))
@@ -530,3 +532,22 @@ def test_engines_agree_on_csv_booleans_and_colliding_names(tmp_path_factory, fla
             results.append(err.column)
     assert results[0] == results[1]
     assert (results[0] == "pregnant") == bool(set(flags) & {"T", "yes"})  # refused exactly when misspelled
+
+
+@pytest.mark.parametrize("source", ["screening", "parquet", "csv"])
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_subject_twice_in_event_lookback_is_refused_by_both_engines(tmp_path, engine, source):
+    index = pd.Index(["a", "b"], name="subject_id")
+    lookback = pd.DataFrame({"severe_hypoglycemia": [400.0, 10.0, 400.0]},
+                            index=pd.Index(["a", "b", "b"], name="subject_id"))
+    data = Screening(pd.DataFrame({"age": [30.0, 40.0]}, index=index), event_lookback=lookback)
+    if source != "screening":
+        folder = tmp_path / source
+        features_file(folder, pd.DataFrame({"subject_id": ["a", "b"], "age": [30.0, 40.0]}), source)
+        frame = lookback.reset_index()
+        frame.to_csv(folder / "event_lookback.csv", index=False) if source == "csv" else frame.to_parquet(
+            folder / "event_lookback.parquet", index=False)
+        data = folder
+    with pytest.raises(DataError, match="lists a subject twice") as info:
+        evaluate(one_rule_trial("count(severe_hypoglycemia, within_days=365) == 0"), data, engine=engine)
+    assert info.value.rows == ["b"]

@@ -26,6 +26,7 @@ from explorer.engine.layout import (
     BOOLEAN_TEXT,
     aligned_tables,
     check_columns,
+    check_screening_tables,
     find_tables,
     read_screening,
     screening_tables,
@@ -106,7 +107,18 @@ class DuckDBBackend:
         if "subject_id" not in columns["features"]:
             raise DataError("features has no subject_id column", file=str(folder), column="subject_id")
         self._check_features(paths["features"], tables["features"], columns["features"])
+        for name in ("event_lookback", "event_counts"):
+            if name in paths:
+                self._check_one_row_per_subject(paths[name], tables[name])
         return "file_row_number", columns
+
+    def _check_one_row_per_subject(self, path: Path, table: str) -> None:
+        q = DUCKDB.quote
+        repeated = [r[0] for r in self.con.execute(
+            f"SELECT CAST({q('subject_id')} AS VARCHAR) FROM {q(table)} GROUP BY 1 HAVING COUNT(*) > 1 LIMIT 5").fetchall()]
+        if repeated:
+            raise DataError(f"{path.stem} lists a subject twice; it needs one row per subject", file=str(path),
+                            column="subject_id", rows=repeated)
 
     def _check_features(self, path: Path, table: str, columns: Sequence[str]) -> None:
         """The contract read_screening checks for the memory engine (explorer.cohort.screening: unique
@@ -158,6 +170,7 @@ class DuckDBBackend:
 
     def _register_screening(self, screening: Any, tables: dict) -> tuple[str, dict[str, list[str]]]:
         check_columns(screening.features.columns, screening.source or "the screening", keyed=False)
+        check_screening_tables(screening)
         columns = {}
         for name, table in screening_tables(screening).items():
             if name == "features":

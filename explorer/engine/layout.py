@@ -170,6 +170,23 @@ def check_columns(columns: Iterable[str], file: str, catalogue: Catalogue | None
                             file=file, column=col)
 
 
+def check_one_row_per_subject(ids: pd.Index, table: str, file: str) -> None:
+    """event_lookback and event_counts hold one row per subject: with two, the engines would each pick
+    one (or count the subject twice), so a repeated id is an error in both."""
+    if not ids.is_unique:
+        raise DataError(f"{table} lists a subject twice; it needs one row per subject", file=file,
+                        column="subject_id", rows=ids[ids.duplicated()].unique().tolist())
+
+
+def check_screening_tables(screening: Screening) -> None:
+    """What both engines need of an in-memory Screening beyond its own contract: one row per subject in
+    its per-subject tables."""
+    for name in ("event_lookback", "event_counts"):
+        frame = getattr(screening, name)
+        if frame is not None:
+            check_one_row_per_subject(frame.index, name, screening.source or "the screening")
+
+
 def _bad_rows(ids: pd.Series, bad: np.ndarray) -> list:
     return ids[bad].tolist()
 
@@ -259,6 +276,7 @@ def read_screening(directory: str | Path, catalogue: Catalogue | None = None) ->
             raw = _read(paths[name])
             frame = raw.drop(columns=["subject_id"]).apply(pd.to_numeric, errors="coerce").astype("float64")
             frame.index = pd.Index(raw["subject_id"].astype("string"), name="subject_id")
+            check_one_row_per_subject(frame.index, name, str(paths[name]))
             extra[name] = frame
     source = str(directory)
     manifest = Path(directory) / MANIFEST

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from explorer.catalogue import Catalogue, default_catalogue
 from explorer.cohort.screening import Screening
-from explorer.engine.layout import check_columns
+from explorer.engine.layout import check_columns, check_screening_tables
 
 # re-exported: the truth codes (1 true, 0 false, 2 unknown) have the status codes' values
 from explorer.engine.status import FAIL, PASS, UNKNOWN  # noqa: F401
@@ -353,6 +353,7 @@ class MemoryBackend:
         data = self.context.screening
         # the column names the DuckDB engine refuses, refused here too: both engines, one answer
         check_columns(data.features.columns, data.source or "the screening", keyed=False)
+        check_screening_tables(data)
 
     def subject_ids(self) -> pd.Index:
         return self.context.screening.features.index
