@@ -124,3 +124,15 @@ def test_truth_operators_match_codes():
 def test_negation_of_unknown_stays_unknown(policy_free_rule):
     data = screening(hba1c=[None])
     assert codes(policy_free_rule, data) == [U]
+
+
+def test_non_numbers_from_arithmetic_are_unknown_and_infinities_are_ordered(recwarn):
+    inf = float("inf")
+    # built without validate(): the contract would refuse these values, the semantics must still hold
+    data = Screening(pd.DataFrame({"alt": [inf, inf, 100.0, 1e300], "alt_uln": [inf, 40.0, 0.0, 1e300]},
+                                  index=pd.Index(list("abcd"), name="subject_id")))
+    assert codes("alt - alt_uln > 0", data) == [U, T, T, F]     # inf - inf is NaN: unknown
+    assert codes("alt / alt_uln > 1", data) == [U, T, U, F]     # inf / inf NaN; x / 0 unknown; inf / 40 is inf
+    assert codes("alt * alt_uln > 1e300", data) == [T, T, F, T]  # overflow is +inf, larger than any number
+    assert codes("known(alt - alt_uln)", data) == [F, T, T, T]
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]  # nothing reaches stderr
