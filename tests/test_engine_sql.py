@@ -500,7 +500,7 @@ FLOATS = st.one_of(st.floats(allow_nan=True, allow_infinity=True, width=64),
                    st.sampled_from([0.0, -0.0, 1e308, -1e308, 5e-324, 40.0, 100.0]), st.none())
 RULES = ["alt - alt_uln > 0", "alt * alt_uln >= ast", "alt / alt_uln >= 2", "min(alt, ast) * 1e300 > alt_uln",
          "max(alt / alt_uln, ast / alt_uln) < 3", "known(alt * ast - alt_uln)", "abs(-alt) == alt",
-         "2 <= alt / alt_uln <= ast", "not (alt + ast != alt_uln) or alt > ast"]
+         "2 <= alt / alt_uln <= ast / alt_uln", "not (alt + ast != alt_uln) or alt > ast"]
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -72,13 +72,13 @@ class DuckDBBackend:
         tables = SourceSchema(features=frozenset()).tables
         if isinstance(source, (str, Path)):
             row_column, columns = self._register_files(Path(source), tables)
-            # the manifest's word is a hint: every query that joins these by position checks the pairing
-            aligned = {t for t in aligned_tables(source) if self._formats.get(t) == ".parquet"}
         else:
             row_column, columns = self._register_screening(source, tables)
+        if self._formats:
+            # Parquet read in place: the manifest's word is a hint, checked by every query that trusts it
+            aligned = {t for t in aligned_tables(source) if self._formats.get(t) == ".parquet"}
+        else:
             aligned = {"event_lookback", "event_counts"}  # screening_tables puts them in features order
-        if isinstance(source, (str, Path)) and not self._formats:  # a CSV folder, read as a Screening
-            aligned = {"event_lookback", "event_counts"}
         return SourceSchema(
             aligned=frozenset(aligned),
             features=frozenset(c for c in columns.get("features", []) if c not in ("subject_id", row_column)),
@@ -101,7 +101,7 @@ class DuckDBBackend:
             try:
                 relation = self.con.read_parquet(literal_path(path), file_row_number=(name == "features"))
             except duckdb.Error as err:
-                raise DataError(f"DuckDB cannot read it: {err}", file=str(path)) from None
+                raise DataError(f"DuckDB cannot read it: {' '.join(str(err).split())}", file=str(path)) from None
             relation.create_view(tables[name])
             columns[name] = list(relation.columns)
         if "subject_id" not in columns["features"]:
