@@ -7,20 +7,18 @@ Suppressed cells (NA after small-cell protection) are labelled "<k", never drawn
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 import plotly.graph_objects as go
 
+from explorer.engine.privacy import Protection
 from explorer.plots import NEUTRAL, PALETTE, TEMPLATE
 
 ELIGIBLE, POSSIBLY, EXCLUDED = PALETTE[0], PALETTE[5], PALETTE[3]
 
 
 def _count_text(value, min_cell: int = 0) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or pd.isna(value):
-        return f"<{min_cell}" if min_cell else "-"
-    return f"{int(value):,}"
+    """A count on a figure: the shared small-cell rule (explorer.engine.privacy.Protection) on a protected table."""
+    return Protection(int(min_cell or 0)).text(value, missing="-")
 
 
 def _wrap(label: str, width: int = 38) -> str:
