@@ -46,8 +46,8 @@ def load_screening(source: DataSource, progress: bool = False) -> Screening | tu
 
     path = Path(source.path).expanduser()
     if not path.exists():
-        raise DataError("no such file or folder; give the path of a data file or folder the loaders read "
-                        "(CSV/Parquet, SDTM, OMOP, CGM)", file=str(path))
+        raise DataError(f"no such file or folder (relative paths are read from {base_dir()}); give the path of "
+                        "a data file or folder the loaders read (CSV/Parquet, SDTM, OMOP, CGM)", file=source.path)
     loaded = load(path)
     return screening_features(loaded.cohort), loaded.cohort, loaded.report
 
@@ -404,7 +404,7 @@ class ExplorerState(HasTraits):
         if self.roots is not None:
             self.roots.append(Path(folder).resolve())
 
-    def readable(self, path: str | Path, what: str = "data path") -> Path:
+    def readable(self, path: str | Path, what: str = "data path", *, must_exist: bool = True) -> Path:
         """A user-given path resolved against the start folder, refused when outside the allowed roots.
 
         The message never shows anything read from the file, only the path as given.
@@ -415,7 +415,7 @@ class ExplorerState(HasTraits):
             raise DataError(f"this dashboard may not read {what}s outside {', '.join(map(str, self.roots))}; "
                             f"relative paths are read from {base_dir()}; start the dashboard with "
                             f"--allow FOLDER to add a folder", file=str(path))
-        if not resolved.exists():
+        if must_exist and not resolved.exists():
             raise DataError(f"no such file or folder (relative paths are read from {base_dir()}); give the "
                             f"path of a {what} the loaders read", file=str(path))
         return resolved
@@ -432,7 +432,8 @@ class ExplorerState(HasTraits):
             self._screenings.move_to_end(source)
             return self._screenings[source]
         # relative paths are read from the start folder; a served dashboard reads only its allowed roots
-        readable = replace(source, path=str(self.readable(source.path))) if source.kind == "path" else source
+        readable = (replace(source, path=str(self.readable(source.path, must_exist=False)))
+                    if source.kind == "path" else source)
         loaded = self._loader(readable)
         loaded = loaded if isinstance(loaded, tuple) else (loaded,)
         screening, cohort, report = (*loaded, None, None)[:3]
