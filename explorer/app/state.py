@@ -379,7 +379,13 @@ class ExplorerState(HasTraits):
         return self.protected(frame).to_csv(index=False)
 
     def export_eligible_ids_csv(self) -> str:
+        """The eligible subjects' ids; refused under protection when there are fewer than k (the list's
+        length would publish the small count)."""
         ids = self.eligible_ids()
+        k = self.protection.min_cell
+        if self.protection.on and 0 < len(ids) < k:
+            raise ExplorerError(f"fewer than {k} subjects are eligible: their ids are not exported while "
+                                f"small-cell protection is on")
         return pd.DataFrame({"subject_id": ids}).to_csv(index=False)
 
     # --- internals -------------------------------------------------------------------------------

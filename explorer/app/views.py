@@ -604,7 +604,9 @@ class ExportPanel(w.VBox):
         s = self._state
         funnel = s.protected(s.funnel)
         fig = (funnel_figure(funnel, min_cell=s.scenario.min_cell, title=f"{s.trial.id} attrition funnel")
-               if which == "funnel" else consort_figure(funnel, trial_id=s.trial.id, min_cell=s.scenario.min_cell))
+               if which == "funnel" else consort_figure(funnel, trial_id=s.trial.id, min_cell=s.scenario.min_cell,
+                                                        off=[(c, s.trial.criterion(c).display_label)
+                                                             for c in s.order if not s.enabled(c)]))
         self._links.value = figure_download(fig, f"{self._stem()}_{which}", fmt)
 
     def refresh(self) -> None:
