@@ -551,3 +551,17 @@ def test_a_subject_twice_in_event_lookback_is_refused_by_both_engines(tmp_path, 
     with pytest.raises(DataError, match="lists a subject twice") as info:
         evaluate(one_rule_trial("count(severe_hypoglycemia, within_days=365) == 0"), data, engine=engine)
     assert info.value.rows == ["b"]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_typed_parquet_numbers_nan_is_unknown_and_infinity_refused(tmp_path, engine):
+    # DuckDB settles most typed columns from the row groups' minimum and maximum; NaN is left out of
+    # those statistics, infinity is not
+    trial = one_rule_trial("hba1c >= 7")
+    ok = features_file(tmp_path / "nan", pd.DataFrame({"subject_id": ["a", "b", "c"], "hba1c": [7.5, np.nan, 6.0]}),
+                       "parquet")
+    assert evaluate(trial, ok, engine=engine).column("I1").tolist() == [PASS, UNKNOWN, FAIL]
+    bad = features_file(tmp_path / "inf", pd.DataFrame({"subject_id": ["a", "b"], "hba1c": [7.5, np.inf]}), "parquet")
+    with pytest.raises(DataError, match="not finite numbers") as info:
+        evaluate(trial, bad, engine=engine)
+    assert info.value.rows == ["b"]

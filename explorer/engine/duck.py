@@ -97,7 +97,8 @@ class DuckDBBackend:
         columns = {}
         for name, path in paths.items():
             if name == "features":
-                check_columns(_parquet_columns(path), str(path), self.catalogue)
+                schema = _parquet_schema(path)
+                check_columns(schema.names, str(path), self.catalogue)
             try:
                 relation = self.con.read_parquet(literal_path(path), file_row_number=(name == "features"))
             except duckdb.Error as err:
@@ -106,7 +107,7 @@ class DuckDBBackend:
             columns[name] = list(relation.columns)
         if "subject_id" not in columns["features"]:
             raise DataError("features has no subject_id column", file=str(folder), column="subject_id")
-        self._check_features(paths["features"], tables["features"], columns["features"])
+        self._check_features(paths["features"], tables["features"], schema)
         for name in ("event_lookback", "event_counts"):
             if name in paths:
                 self._check_one_row_per_subject(paths[name], tables[name])
@@ -120,28 +121,37 @@ class DuckDBBackend:
             raise DataError(f"{path.stem} lists a subject twice; it needs one row per subject", file=str(path),
                             column="subject_id", rows=repeated)
 
-    def _check_features(self, path: Path, table: str, columns: Sequence[str]) -> None:
+    def _check_features(self, path: Path, table: str, schema: pa.Schema) -> None:
         """The contract read_screening checks for the memory engine (explorer.cohort.screening: unique
-        non-blank ids, finite numbers in the plausible range, known categories), checked in one scan."""
+        non-blank ids, finite numbers in the plausible range, known categories), checked in one scan.
+
+        Typed columns skip the text rules: casting every BOOLEAN to text to check its spelling cost
+        more than the criteria themselves (1.8 of 4.4 s of CPU at 10^6 subjects and 78 columns)."""
         q, tests, values = DUCKDB.quote, [], {}
+        statistics = _statistics(path)
         ids = f"CAST({q('subject_id')} AS VARCHAR)"
         tests.append(("subject_id", "blank subject ids; every row needs one", f"{ids} IS NULL OR trim({ids}) = ''"))
-        for col in columns:
-            var = self.catalogue.get(col)
+        for field in schema:
+            col, var = field.name, self.catalogue.get(field.name)
             if var is None or col == "subject_id":
                 continue
             ref = q(col)
             if var.kind == "number":
-                number = f"TRY_CAST({ref} AS DOUBLE)"
-                # NaN is unknown, as an empty cell; DuckDB orders it above every number, hence the isnan
-                bad = f"{number} IS NULL OR isinf({number})"
-                if var.range is not None:
-                    bad += (f" OR (NOT isnan({number}) AND ({number} < {float(var.range[0])!r} "
-                            f"OR {number} > {float(var.range[1])!r}))")
+                typed = pa.types.is_floating(field.type) or pa.types.is_integer(field.type)
+                if typed and var.range is not None and _within(statistics, col, *var.range):
+                    continue  # the row groups' own minimum and maximum settle it, no scan needed
+                number = ref if typed else f"TRY_CAST({ref} AS DOUBLE)"
+                if var.range is None:
+                    bad = f"isinf({number})"
+                else:  # NaN is unknown, like an empty cell, but DuckDB orders it above every number
+                    low, high = float(var.range[0]), float(var.range[1])
+                    bad = f"{number} < {low!r} OR ({number} > {high!r} AND NOT isnan({number}))"
+                if not typed:
+                    bad = f"{number} IS NULL OR {bad}"
                 bad = f"{ref} IS NOT NULL AND ({bad})"
                 tests.append((col, f"values that are not finite numbers in the plausible range {list(var.range or ())} "
                                    f"{var.unit or ''}; leave the cell empty when the value is unknown", bad))
-            elif var.kind == "boolean":
+            elif var.kind == "boolean" and not pa.types.is_boolean(field.type):
                 words = ", ".join(f"'{w}'" for w in BOOLEAN_TEXT)  # layout's own constant, not file text
                 tests.append((col, "values that are not booleans; write true / false (or 1 / 0), empty when unknown",
                               f"{ref} IS NOT NULL AND lower(CAST({ref} AS VARCHAR)) NOT IN ({words})"))
@@ -154,19 +164,20 @@ class DuckDBBackend:
                 tests.append((col, f"values that are not among {list(var.categories)}",
                               f"{ref} IS NOT NULL AND CAST({ref} AS VARCHAR) NOT IN ({allowed})"))
         counts = ", ".join(f"COUNT(*) FILTER (WHERE {bad}) AS c{i}" for i, (_, _, bad) in enumerate(tests))
-        found = self.con.execute(f"SELECT {counts}, COUNT(*) - COUNT(DISTINCT {ids}) AS dup FROM {q(table)}",
-                                 values).fetchall()[0]
-        for (col, message, bad), n in zip(tests, found, strict=False):
+        # one scan for every per-value rule; the repeated ids apart (a DISTINCT aggregate in the same
+        # query made DuckDB take a slow path for all of them: 5 s instead of 1 s of CPU at 10^6 subjects)
+        found = self.con.execute(f"SELECT {counts} FROM {q(table)}", values).fetchall()[0]
+        for (col, message, bad), n in zip(tests, found, strict=True):
             if n:
                 used = {k: v for k, v in values.items() if f"${k}" in bad}
                 rows = [r[0] for r in self.con.execute(
                     f"SELECT {ids} FROM {q(table)} WHERE {bad} LIMIT 5", used).fetchall()]
                 raise DataError(f"{n} {message}", file=str(path), column=col, rows=rows)
-        if found[-1]:
-            rows = [r[0] for r in self.con.execute(
-                f"SELECT {ids} FROM {q(table)} GROUP BY 1 HAVING COUNT(*) > 1 LIMIT 5").fetchall()]
+        repeated = [r[0] for r in self.con.execute(
+            f"SELECT {ids} FROM {q(table)} GROUP BY 1 HAVING COUNT(*) > 1 LIMIT 5").fetchall()]
+        if repeated:
             raise DataError("duplicate subject ids; each subject must appear once", file=str(path),
-                            column="subject_id", rows=rows)
+                            column="subject_id", rows=repeated)
 
     def _register_screening(self, screening: Any, tables: dict) -> tuple[str, dict[str, list[str]]]:
         check_columns(screening.features.columns, screening.source or "the screening", keyed=False)
@@ -304,9 +315,43 @@ class DuckDBBackend:
         self.con.close()
 
 
-def _parquet_columns(path: Path) -> list[str]:
+def _statistics(path: Path) -> dict[str, list]:
+    """Each column's statistics per row group, from the Parquet footer (no data read)."""
     import pyarrow.parquet as pq
     try:
-        return pq.read_schema(path).names
+        meta = pq.ParquetFile(path).metadata
+    except (OSError, pa.ArrowException):
+        return {}
+    out: dict[str, list] = {}
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        for c in range(group.num_columns):
+            column = group.column(c)
+            out.setdefault(column.path_in_schema, []).append(column.statistics)
+    return out
+
+
+def _within(statistics: dict[str, list], column: str, low: float, high: float) -> bool:
+    """Whether every row group records a minimum and maximum inside [low, high] (writers leave NaN out)."""
+    groups = statistics.get(column)
+    if not groups:
+        return False
+    for stats in groups:
+        if stats is None or stats.num_values == 0:
+            continue  # nothing but nulls in this group
+        if not stats.has_min_max:
+            return False
+        try:
+            if not low <= float(stats.min) <= float(stats.max) <= high:
+                return False
+        except (TypeError, ValueError):
+            return False
+    return True
+
+
+def _parquet_schema(path: Path) -> pa.Schema:
+    import pyarrow.parquet as pq
+    try:
+        return pq.read_schema(path)
     except (OSError, pa.ArrowException) as err:
         raise DataError(f"not a readable Parquet file ({' '.join(str(err).split())[:120]})", file=str(path)) from None
