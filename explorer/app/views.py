@@ -9,8 +9,8 @@ from __future__ import annotations
 import atexit
 import html
 import shutil
-import unicodedata
 import tempfile
+import unicodedata
 from pathlib import Path
 
 import ipywidgets as w
