@@ -305,6 +305,17 @@ class ExplorerState(HasTraits):
         return self._lazy["overlap"]
 
     @property
+    def shapley_excluded(self) -> pd.DataFrame:
+        """Shapley shares of the funnel's exclusions (screened - remaining: failing, not unknown), which add up
+        to what the funnel excludes; `shapley` shares screened - eligible (unknowns count as not eligible)."""
+        if "shapley_excluded" not in self._lazy:
+            enabled = enabled_ids(self.trial, self.scenario)
+            method = "exact" if len(enabled) <= SHAPLEY_EXACT_LIMIT else "montecarlo"
+            self._lazy["shapley_excluded"] = engine.shapley(self.matrix, enabled=enabled, policies=self.policies,
+                                                            value="remaining", method=method)
+        return self._lazy["shapley_excluded"]
+
+    @property
     def baseline(self) -> pd.DataFrame | None:
         if not self.with_baseline:
             return None

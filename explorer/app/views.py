@@ -347,16 +347,18 @@ class ImpactView(w.VBox):
     def __init__(self, state: ExplorerState):
         self._state = state
         self._table = w.HTML()
+        self._note = w.HTML()
         self._figure = FigureOutput()
         super().__init__([
             w.HTML("<b>Per-criterion impact</b> <span class='te-muted'>excluded alone = eligible if only this "
-                   "criterion were dropped; Shapley = its fair share of all exclusions</span>"),
-            self._table, self._figure])
+                   "criterion were dropped; Shapley = its fair share (see below)</span>"),
+            self._table, self._note, self._figure])
 
     def refresh(self) -> None:
         s = self._state
         impact = s.protected(s.impact)
         shapley = s.protected(s.shapley).set_index("criterion")
+        excluded = s.protected(s.shapley_excluded).set_index("criterion")
         shown = s.shown_count
 
         def share(value) -> str:
@@ -369,8 +371,17 @@ class ImpactView(w.VBox):
             "excluded alone": [shown(v) for v in impact["excluded_alone"]],
             "eligible if removed": [shown(v) for v in impact["eligible_if_removed"]],
             "eligible if unknowns pass": [shown(v) for v in impact["eligible_if_unknown_pass"]],
-            "Shapley share of exclusions": [share(shapley["excluded_share"].get(c)) for c in impact["criterion"]],
+            "Shapley: not eligible": [share(shapley["excluded_share"].get(c)) for c in impact["criterion"]],
+            "Shapley: excluded (funnel)": [share(excluded["excluded_share"].get(c)) for c in impact["criterion"]],
         })
+        not_eligible = s.counts["screened"] - s.counts["eligible"]
+        excluded_total = s.counts["screened"] - s.counts["remaining"]
+        self._note.value = (
+            "<p class='te-muted'>Shapley shares split each subject among the criteria that stop them, whatever "
+            f"the order. <b>Not eligible</b> shares the {html.escape(s.shown_count(not_eligible))} screened but not "
+            "eligible, counting the possibly eligible (unknown on some criterion) as stopped. <b>Excluded</b> "
+            f"shares only the {html.escape(s.shown_count(excluded_total))} the funnel excludes (failing a "
+            "criterion), so it reconciles with the funnel's exclusions.</p>")
         self._table.value = html_table(table)
         self._figure.show(shapley_figure(s.protected(s.shapley)))
 
