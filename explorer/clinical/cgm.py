@@ -153,6 +153,7 @@ def ambulatory_glucose_profile(cgm: pd.DataFrame, *, by: Sequence[str] = (), bin
     """Percentiles of glucose by time of day (the AGP), pooled over all days and the readings of `by`.
 
     `by=()` pools every reading (a group AGP; filter the table to one subject for a subject's AGP);
+    times with a time zone are binned on their local clock time, not on UTC (see `wall_clock`);
     `by=("subject_id",)` gives one profile per subject, `by=("arm",)` one per arm. Readings are binned by
     clock time into `bin_minutes` bins (must divide 24 h). Percentiles interpolate linearly between order
     statistics (NumPy's default, R's type 7, as iglu uses).
@@ -171,7 +172,7 @@ def ambulatory_glucose_profile(cgm: pd.DataFrame, *, by: Sequence[str] = (), bin
         raise DataError(f"percentiles must lie between 0 and 100, got {list(percentiles)}")
     by = list(by)
     frame = _valid_readings(cgm, by)
-    nanoseconds = frame["time"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    nanoseconds = wall_clock(frame["time"]).to_numpy(dtype="datetime64[ns]").view(np.int64)
     glucose = frame["glucose"].to_numpy(dtype="float64")
     n_bins = _MINUTES_PER_DAY // bin_minutes
     group_codes, keys = _group_codes(frame, by) if by else (None, pd.DataFrame(index=[0]))
@@ -248,6 +249,18 @@ def visit_windows(visit_dates: pd.DataFrame, *, days: float = MIN_DAYS, label: s
         "start": end - pd.Timedelta(days=days),
         "end": end,
     })
+
+
+def wall_clock(times: pd.Series) -> pd.Series:
+    """Times as naive local clock times: a tz-aware column is read on its own zone's clock.
+
+    Time-of-day and calendar-day metrics (the AGP, daily risk ranges, day-to-day differences) follow the
+    clock the patient lived by; binning UTC instants would put a Berlin breakfast at 06:00 or 07:00
+    depending on the season. Naive times (the canonical model's loaders give local time) pass unchanged.
+    """
+    if getattr(times.dt, "tz", None) is None:
+        return times
+    return times.dt.tz_localize(None)
 
 
 # --- internals ---------------------------------------------------------------------------------------
