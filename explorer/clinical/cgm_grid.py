@@ -67,8 +67,10 @@ def interpolated_grid(codes: np.ndarray, nanoseconds: np.ndarray, glucose: np.nd
     `nanoseconds` are naive wall-clock times (datetime64[ns] as int64). Readings need not be sorted.
     A group whose step cannot be inferred (one reading) or does not divide a day gets no grid points.
     """
-    order = np.lexsort((nanoseconds, codes))
-    codes, nanoseconds, glucose = codes[order], nanoseconds[order], glucose[order]
+    code_step, time_step = np.diff(codes), np.diff(nanoseconds)
+    if (code_step < 0).any() or ((code_step == 0) & (time_step < 0)).any():  # callers usually sorted already
+        order = np.lexsort((nanoseconds, codes))
+        codes, nanoseconds, glucose = codes[order], nanoseconds[order], glucose[order]
     n = np.bincount(codes, minlength=n_groups)
     start_of = np.cumsum(n) - n
     present = n > 0
@@ -104,15 +106,17 @@ def interpolated_grid(codes: np.ndarray, nanoseconds: np.ndarray, glucose: np.nd
     index_in_group = np.arange(total) - first_point[point_group]
     point_ns = midnight[point_group] + (index_in_group + 1) * step_of_group[point_group] * _NS_PER_MINUTE
 
-    # Merge readings and grid points by (group, time), readings first at equal times: the readings
-    # before each grid point give its left neighbour.
-    keys_group = np.concatenate((codes, point_group))
-    keys_time = np.concatenate((nanoseconds, point_ns))
-    is_point = np.concatenate((np.zeros(len(codes), bool), np.ones(total, bool)))
-    merged = np.lexsort((is_point, keys_time, keys_group))
-    readings_before = np.cumsum(~is_point[merged])
-    left = np.empty(total, dtype=np.int64)
-    left[merged[is_point[merged]] - len(codes)] = readings_before[is_point[merged]] - 1
+    # Each grid point's left neighbour is the last reading at or before it. A reading at time t is at or
+    # before grid point j (time (j + 1) x dt0 after midnight) exactly when j >= ceil(t / dt0) - 1, so
+    # counting readings per such first point and summing up gives every left neighbour without a sort.
+    reading_step = step_of_group[codes] * _NS_PER_MINUTE
+    on_grid = usable[codes]
+    since_midnight = nanoseconds - midnight[codes]
+    first_point_at_or_after = -(-since_midnight[on_grid] // reading_step[on_grid]) - 1
+    position = first_point[codes[on_grid]] + np.clip(first_point_at_or_after, 0, size[codes[on_grid]] - 1)
+    running = np.cumsum(np.bincount(position, minlength=total))
+    before_group = np.concatenate(([0], running))[first_point]
+    left = start_of[point_group] + (running - before_group[point_group]) - 1
 
     group_first, group_last = start_of[point_group], start_of[point_group] + n[point_group] - 1
     right = left + 1

@@ -133,16 +133,20 @@ def _crossings_walk(gl: np.ndarray, delta: np.ndarray) -> tuple[np.ndarray, np.n
 
 def _extrema(gl: np.ndarray, ids: np.ndarray, is_peak: np.ndarray) -> np.ndarray:
     """The peak or nadir glucose between consecutive crossings, each search starting at the last one."""
+    # Unknown points can never be a peak (-inf) or a nadir (+inf): plain argmax/argmin then skip them,
+    # several times faster per call than nanargmax on the few dozen points between two crossings.
+    for_peaks, for_nadirs = np.where(np.isnan(gl), -np.inf, gl), np.where(np.isnan(gl), np.inf, gl)
     values = np.empty(len(ids) - 1)
     start = int(ids[0])
     for i in range(len(ids) - 1):
-        window = gl[start:int(ids[i + 1]) + 1]
-        if np.isnan(window).all():  # only where a crossing falls in unknown glucose; nothing to find
+        window = (for_peaks if is_peak[i] else for_nadirs)[start:int(ids[i + 1]) + 1]
+        where = int(window.argmax() if is_peak[i] else window.argmin())
+        value = window[where]
+        if np.isinf(value):  # only where a crossing falls in unknown glucose; nothing to find
             values[i] = np.nan
             continue
-        where = np.nanargmax(window) if is_peak[i] else np.nanargmin(window)
-        values[i] = window[where]
-        start += int(where)
+        values[i] = value
+        start += where
     return values
 
 
