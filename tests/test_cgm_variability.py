@@ -197,11 +197,19 @@ def assert_agrees_with_iglu(data: pd.DataFrame) -> None:
     assert (table["max_abs_difference"].fillna(0) <= 1e-6).all(), table
 
 
+# iglu-python 0.4.3 calls set_index(inplace=True), which pandas 3.1 deprecates: its warning, not ours.
+IGLU_WARNINGS = pytest.mark.filterwarnings("ignore:The inplace keyword")
+
+
+@IGLU_WARNINGS
 def test_every_metric_agrees_with_iglu_on_a_gappy_fixture(iglu):
     assert_agrees_with_iglu(gappy_fixture())
 
 
+@IGLU_WARNINGS
 @pytest.mark.shared
 def test_every_metric_agrees_with_iglu_on_its_example_data(iglu, shared_data):
-    path = shared_data / "cgm" / "iglu_r_package" / "example_data_5_subject.csv"
+    # One subject keeps the test to seconds (iglu-python itself is the slow side); every shared trace is
+    # compared by scripts/compare_cgm_iglu.py, whose output is in docs/outcomes.md.
+    path = shared_data / "cgm" / "iglu_r_package" / "example_data_1_subject.csv"
     assert_agrees_with_iglu(load_comparison().read_trace(path))
