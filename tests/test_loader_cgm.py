@@ -141,3 +141,26 @@ def test_censored_limits_in_a_mmol_file_and_a_wider_sensor(tmp_path):
     cohort, _ = load_cgm(tmp_path / "mmol.csv", unit="mmol/L", sensor_range=(40, 500))
     # "<2.2" carries its own limit (2.2 mmol/L); HI is the sensor's limit, stated in mg/dL.
     assert cohort.cgm["glucose"].tolist() == pytest.approx([2.2 * 18.016, 500, 5.5 * 18.016])
+
+
+def test_canonical_folder_reads_censored_cgm_the_same_way(tmp_path):
+    from explorer.cohort.loaders import load_canonical
+
+    (tmp_path / "subjects.csv").write_text("subject_id,index_date\nA,2024-02-01\n")
+    (tmp_path / "cgm.csv").write_text("subject_id,time,glucose\nA,2024-01-01 00:00,<40\nA,2024-01-01 00:05,HI\n"
+                                      "A,2024-01-01 00:10,120\n")
+    cohort, report = load_canonical(tmp_path)
+    assert cohort.cgm["glucose"].tolist() == [40, 400, 120]
+    assert report.conversions["cgm glucose: below the sensor range (<L, LO) -> the limit L"] == 1
+
+
+def test_a_column_pandas_refuses_as_a_whole_is_a_one_line_error(monkeypatch):
+    from explorer.cohort.loaders import common
+
+    def refuse(*args, **kwargs):
+        raise ValueError("Mixed timezones detected. Pass utc=True in to_datetime\nsecond line")
+
+    monkeypatch.setattr(common.pd, "to_datetime", refuse)
+    with pytest.raises(DataError, match="dates cannot be read together") as err:
+        common.parse_dates(pd.Series(["2024-01-01"]), file="cgm.csv", column="time")
+    assert "cgm.csv" in str(err.value) and "'time'" in str(err.value) and "\n" not in str(err.value)
