@@ -320,7 +320,8 @@ class ExplorerState(HasTraits):
         if not self.with_baseline:
             return None
         if "baseline" not in self._lazy:
-            self._lazy["baseline"] = engine.baseline_table(self.matrix, self.screening, **self._selection())
+            self._lazy["baseline"] = engine.baseline_table(self.matrix, self.screening, **self._selection(),
+                                                           groups=("screened", "eligible", "possibly"))
         return self._lazy["baseline"]
 
     @property

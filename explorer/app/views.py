@@ -20,8 +20,8 @@ from IPython.display import display
 
 from explorer.app.scenario import DataSource
 from explorer.app.state import ExplorerState, base_dir
+from explorer.app.tables import format_baseline
 from explorer.app.widgets import download_link, figure_download, html_table
-from explorer.engine import format_baseline
 from explorer.engine.privacy import NO_PROTECTION, Protection
 from explorer.errors import DataError, ExplorerError
 from explorer.plots.eligibility import consort_figure, funnel_figure, overlap_figure, shapley_figure
@@ -427,7 +427,8 @@ class BaselineView(w.VBox):
         if s.baseline is None:
             self._table.value = "<p class='te-muted'>not computed</p>"
             return
-        self._table.value = html_table(format_baseline(s.protected(s.baseline)))
+        self._table.value = html_table(format_baseline(s.protected(s.baseline), catalogue=s.trial.catalogue,
+                                                       protection=s.protection))
 
     def blank(self) -> None:
         self._table.value = ""
