@@ -217,7 +217,9 @@ class CriteriaPanel(w.VBox):
         self._computable_only.on_click(lambda _: guarded(state, lambda: state.set_disabled(
             list(dict.fromkeys([*state.scenario.disabled,
                                 *(c.id for c in state.trial.criteria if not c.computable)])))))
-        self._list = w.VBox(layout=w.Layout(max_height="760px", overflow="hidden auto"))
+        # no inner scroll area: the page scrolls (the counts stay in view, the header is sticky), so no
+        # criterion is hidden in a box at a notebook's width
+        self._list = w.VBox()
         super().__init__([w.HTML("<b>Criteria</b> <span class='te-muted'>(toggle, edit thresholds, reorder)</span>"),
                           w.HBox([self._all_on, self._computable_only]), self._list])
 
