@@ -12,8 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 
 import numpy as np
+import pandas as pd
 from scipy import special
 
+from explorer.clinical.cgm import MIN_ACTIVE_PERCENT
+from explorer.clinical.homa import NOT_VALID_ON_INSULIN, homa_ir
 from explorer.cohort.synthetic import cgm
 from explorer.cohort.synthetic.draws import bernoulli, expit, logit, lognormal_params, round_to
 from explorer.cohort.synthetic.params import Condition, PopulationParams
@@ -24,8 +27,8 @@ DAYS_PER_YEAR = 365.25
 # why a value is unknown (Screening.missing_reasons)
 NOT_MEASURED = "not measured in the look-back window"
 NO_CGM = "no CGM data in the 14 days before the index date"
-CGM_INSUFFICIENT = "CGM insufficient: fewer than 70% of possible readings in the 14 days before the index date"
-MIN_CGM_ACTIVE = 70.0  # % of possible readings (International Consensus on Time in Range, Battelino 2019)
+CGM_INSUFFICIENT = (f"CGM insufficient: fewer than {MIN_ACTIVE_PERCENT:g}% of possible readings in the 14 days "
+                    "before the index date")
 NOT_TESTED = "not tested"
 NOT_RECORDED = "not recorded"
 NOT_APPLICABLE = "not applicable"
@@ -168,7 +171,7 @@ def set_cgm(d: Draw, s: Streams, user: np.ndarray, hba1c_true: np.ndarray, gap_s
     mean = np.clip(cgm.mean_from_gmi(gmi_target), 80, 350)
     cv = np.clip(cv, 15, 65)
     active = round_to(100 * np.clip(s("cgm_active").beta(*active_beta, size=d.n), 0.2, 1.0), 1)
-    sufficient = user & (active >= MIN_CGM_ACTIVE)  # metrics need 70 % of 14 days' readings (Battelino 2019)
+    sufficient = user & (active >= MIN_ACTIVE_PERCENT)  # the consensus sufficiency rule (explorer.clinical.cgm)
     rows = np.flatnonzero(user)  # the special functions are the costly part: users only
     metrics = cgm.summary_metrics(mean[rows], cv[rows])
     for name, values in metrics.items():
@@ -207,9 +210,13 @@ def set_random_samples(d: Draw, p: PopulationParams, s: Streams, hba1c_true: np.
 
 
 def set_homa(d: Draw) -> None:
-    fpg, ins = d.numbers["fasting_glucose"], d.numbers["fasting_insulin"]
-    homa = np.clip(fpg * ins / 22.5, 0, 100)  # Matthews et al., Diabetologia 1985
+    """HOMA-IR from the recorded fasting glucose and insulin, by the one rule of explorer.clinical.homa: not
+    derived for anyone recorded as insulin-treated (their serum insulin is partly injected)."""
+    treated, known = d.booleans["on_insulin"]
+    on_insulin = pd.arrays.BooleanArray(treated, ~known)  # as a record shows it: unknown treatment stays NA
+    homa = np.clip(homa_ir(d.numbers["fasting_glucose"], d.numbers["fasting_insulin"], on_insulin), 0, 100)
     d.set_number("homa_ir", homa, ~np.isnan(homa), INPUT_MISSING, decimals=2)
+    d.reason_overrides["homa_ir"] = [(treated & known, NOT_VALID_ON_INSULIN)]
     d.measured_days_before["homa_ir"] = d.measured_days_before["fasting_insulin"]
 
 
