@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from explorer.catalogue import default_catalogue
 from explorer.clinical.cgm import MIN_ACTIVE_PERCENT
 from explorer.clinical.homa import NOT_VALID_ON_INSULIN, homa_ir
 from explorer.cohort.synthetic import cgm
@@ -35,11 +36,6 @@ NOT_APPLICABLE = "not applicable"
 NO_ITT = "insulin tolerance test not done"
 INPUT_MISSING = "derived from a value that is unknown"
 
-CATEGORIES = {
-    "sex": ("female", "male"),
-    "diabetes_type": ("T1D", "T2D", "other", "none"),
-    "cancer_status": ("none", "active", "remission"),
-}
 
 
 @dataclass
@@ -54,7 +50,7 @@ class Draw:
     n: int
     numbers: dict[str, np.ndarray] = field(default_factory=dict)
     booleans: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # values, known
-    categories: dict[str, np.ndarray] = field(default_factory=dict)  # int8 codes into CATEGORIES, -1 unknown
+    categories: dict[str, np.ndarray] = field(default_factory=dict)  # int8 codes into category_labels, -1 unknown
     reasons: dict[str, str] = field(default_factory=dict)
     reason_overrides: dict[str, list[tuple[np.ndarray, str]]] = field(default_factory=dict)  # other reasons, by mask
     index_day: np.ndarray | None = None        # days since 1970-01-01
@@ -94,6 +90,32 @@ def index_days(p: PopulationParams, s: Streams, m: int) -> np.ndarray:
 
 def whole_days(years: np.ndarray) -> np.ndarray:
     return np.rint(np.asarray(years) * DAYS_PER_YEAR).astype(np.int64)
+
+
+def completed_years(birth_day: np.ndarray, index_day: np.ndarray) -> np.ndarray:
+    """Age in completed years at the index date, as registry age limits mean it (float array).
+
+    Both arguments are days since 1970-01-01. A birthday counts from its calendar day on: someone born on
+    2000-05-10 is 24 from 2024-05-10 and still 23 on 2024-05-09. Someone born on 29 February has their
+    birthday on 1 March in common years (the day after 28 February).
+    """
+    birth = np.asarray(birth_day, dtype=np.int64).astype("datetime64[D]")
+    index = np.asarray(index_day, dtype=np.int64).astype("datetime64[D]")
+
+    def year_month_day(days):
+        year = days.astype("datetime64[Y]")
+        month = days.astype("datetime64[M]")
+        return year.astype(np.int64), (month - year).astype(np.int64), (days - month).astype(np.int64)
+
+    birth_year, birth_month, birth_dom = year_month_day(birth)
+    index_year, index_month, index_dom = year_month_day(index)
+    before_birthday = (index_month < birth_month) | ((index_month == birth_month) & (index_dom < birth_dom))
+    return (index_year - birth_year - before_birthday).astype(float)
+
+
+def category_labels(variable: str) -> tuple[str, ...]:
+    """The catalogue's categories of a category variable; Draw.categories hold codes into them."""
+    return default_catalogue()[variable].categories
 
 
 # --- anthropometry -----------------------------------------------------------------------------------

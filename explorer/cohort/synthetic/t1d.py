@@ -38,7 +38,7 @@ def draw_t1d(p: T1DClinicParams, s: Streams, m: int) -> D.Draw:
     age = age_days / D.DAYS_PER_YEAR
     duration = duration_days / D.DAYS_PER_YEAR
     d.birth_days_before, d.diagnosis_days_before = age_days, duration_days
-    d.set_number("age", age)
+    d.set_number("age", D.completed_years(d.index_day - age_days, d.index_day))  # the screening contract
     d.set_number("diabetes_duration", duration)
     d.categories["sex"] = np.where(female, 0, 1).astype(np.int8)
     d.categories["diabetes_type"] = np.zeros(m, np.int8)
