@@ -52,8 +52,10 @@ def draw_t1d(p: T1DClinicParams, s: Streams, m: int) -> D.Draw:
     D.set_anthropometry(d, p, s, height, bmi_true)
     bmi = d.latent["bmi"]
 
-    # --- residual beta-cell function (Davis 2015; Oram 2014) ---
-    tau = np.where(child_onset, p.cpeptide_tau_child, p.cpeptide_tau_adult)
+    # --- residual beta-cell function: fasting C-peptide decays from diagnosis to a microsecretion floor, at a
+    # rate that differs between people (SEARCH: Greenbaum 2009, Dabelea 2012; DCCT/EDIC: Gubitosi-Klug 2021) ---
+    tau = np.where(child_onset, p.cpeptide_tau_child, p.cpeptide_tau_adult) \
+        * np.exp(p.cpeptide_decline_sd_log * s("cpeptide_decline").standard_normal(m))
     median_cp = p.cpeptide_floor + p.cpeptide_at_diagnosis * np.exp(-duration / tau)
     cpep_true = median_cp * np.exp(p.cpeptide_sd_log * s("cpeptide").standard_normal(m))
     residual = np.clip(cpep_true / 0.3, 0, 1)  # share of "useful" residual secretion
@@ -71,15 +73,17 @@ def draw_t1d(p: T1DClinicParams, s: Streams, m: int) -> D.Draw:
     # --- hypoglycaemia: frailty, awareness, rate, events ---
     frailty = D.unit_gamma(s, "sh_frailty", p.sh_frailty_shape, m)
     z_frailty = D.standardised_log(frailty, p.sh_frailty_shape)
+    detectable = cpep_true >= p.cpeptide_detection_limit
     unaware_logit = logit(p.unawareness_prevalence) + np.log(p.unawareness_or_per_decade) * (duration - 10) / 10 \
-        + p.unawareness_sh_link * z_frailty
+        + np.log(p.unawareness_or_no_cpeptide) * (~detectable - 0.5) + p.unawareness_sh_link * z_frailty
     unaware = s("unawareness").random(m) < expit(unaware_logit)
     unaware_known = (age >= 6) & bernoulli(s("unawareness_known"), p.recorded_unawareness, m)
     d.set_boolean("hypoglycemia_unawareness", unaware, unaware_known)
     rate = p.sh_rate * frailty * np.where(unaware, p.sh_rr_unawareness, 1.0) \
         * p.sh_rr_per_decade_duration ** ((duration - 10) / 10) \
         * p.sh_rr_per_hba1c_point ** (hba1c_true - 8) \
-        * np.where(cpep_true >= 0.1, p.sh_rr_cpeptide, 1.0) * np.where(age < 6, p.sh_rr_under_6, 1.0)
+        * np.where(cpep_true >= 0.1, p.sh_rr_cpeptide, np.where(detectable, p.sh_rr_low_cpeptide, 1.0)) \
+        * np.where(age < 6, p.sh_rr_under_6, 1.0)
     lookback = np.minimum(D.history_lookback(p, s, duration_days), duration_days.astype(float))
     d.events["severe_hypoglycemia"] = D.poisson_events(s, "severe_hypoglycemia", rate, lookback)
     d.lookback["severe_hypoglycemia"] = lookback
