@@ -361,7 +361,7 @@ def test_age_is_completed_years_at_the_index_date(population):
     ("2000-02-29", "2023-02-28", 22), ("2000-02-29", "2023-03-01", 23), ("2000-02-29", "2024-02-29", 24),
 ])
 def test_completed_years_at_birthdays(birth, index, age):
-    from explorer.cohort.synthetic.draw import completed_years
+    from explorer.cohort.synthetic.shared_variables import completed_years
 
     def day(text):
         return np.array([np.datetime64(text, "D").astype(np.int64)])

@@ -20,7 +20,7 @@ from traitlets import Any, Bool, Dict, Float, HasTraits, Instance, Int, Unicode
 from explorer import engine
 from explorer.app.scenario import DataSource, Scenario
 from explorer.cohort.screening import Screening
-from explorer.cohort.synthetic.matching import population_for
+from explorer.cohort.synthetic.trial_match import population_for
 from explorer.cohort.tables import Cohort
 from explorer.engine.privacy import suppress_small_cells
 from explorer.errors import DataError, ExplorerError

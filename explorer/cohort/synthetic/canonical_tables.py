@@ -24,9 +24,9 @@ import pyarrow as pa
 
 from explorer.catalogue import default_catalogue
 from explorer.cohort.synthetic import cgm as cgm_model
-from explorer.cohort.synthetic.draw import Draw, category_labels
+from explorer.cohort.synthetic.chunks import check_size, draw_chunks, subject_ids
 from explorer.cohort.synthetic.params import PopulationParams
-from explorer.cohort.synthetic.population import check_size, draw_chunks, subject_ids
+from explorer.cohort.synthetic.record import Draw, category_labels
 from explorer.cohort.synthetic.screening_table import EVENT_NAMES
 from explorer.cohort.synthetic.streams import Streams
 from explorer.cohort.tables import Cohort

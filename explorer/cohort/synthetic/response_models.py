@@ -28,7 +28,7 @@ from scipy import special
 
 from explorer.clinical.homa import homa_ir
 from explorer.cohort.synthetic import cgm
-from explorer.cohort.synthetic.draw import censor_low, estimated_average_glucose_mmol
+from explorer.cohort.synthetic.shared_variables import censor_low, estimated_average_glucose_mmol
 from explorer.cohort.synthetic.streams import Streams
 
 DAYS_PER_YEAR = 365.25

@@ -16,9 +16,9 @@ import pyarrow as pa
 
 from explorer.catalogue import default_catalogue
 from explorer.cohort.screening import Screening
-from explorer.cohort.synthetic.draw import NOT_RECORDED, Draw, category_labels
+from explorer.cohort.synthetic.chunks import check_size, draw_chunks, subject_ids
 from explorer.cohort.synthetic.params import PopulationParams
-from explorer.cohort.synthetic.population import check_size, draw_chunks, subject_ids
+from explorer.cohort.synthetic.record import NOT_RECORDED, Draw, category_labels
 
 EVENT_NAMES = ("severe_hypoglycemia", "trial_participation")
 

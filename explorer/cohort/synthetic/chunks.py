@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from explorer.cohort.synthetic.draw import Draw
 from explorer.cohort.synthetic.params import PopulationParams, T1DClinicParams, resolve_params
+from explorer.cohort.synthetic.record import Draw
 from explorer.cohort.synthetic.streams import CHUNK, Streams, chunk_bounds
 from explorer.cohort.synthetic.t1d import draw_t1d
 from explorer.cohort.synthetic.t2d import draw_t2d
