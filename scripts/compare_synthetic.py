@@ -28,10 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from explorer.cohort.synthetic import (  # noqa: E402
+from explorer.cohort.synthetic import (
     T1DClinicParams,
     T2DClinicParams,
     calibration_table,
@@ -41,6 +38,7 @@ from explorer.cohort.synthetic import (  # noqa: E402
     parameter_table,
 )
 
+ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 DOC = ROOT / "docs" / "synthetic.md"
 FIGURES = ROOT / "docs" / "figures"

@@ -8,14 +8,11 @@ published trial figures against the synthetic cohorts taken through the trial-dr
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
+from explorer.cohort.synthetic.published import comparison_table
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from explorer.cohort.synthetic.published import comparison_table  # noqa: E402
-
 OUT = ROOT / "docs" / "outcomes_calibration.md"
 SUMMARY = ROOT / "docs" / "outcomes.md"
 MARKERS = ("<!-- published:start -->", "<!-- published:end -->")

@@ -367,3 +367,15 @@ def test_completed_years_at_birthdays(birth, index, age):
         return np.array([np.datetime64(text, "D").astype(np.int64)])
 
     assert completed_years(day(birth), day(index))[0] == age
+
+
+def test_every_named_population_has_a_generator():
+    """explorer.clinical.populations names the populations; the generator covers each, ids prefixed by it."""
+    from explorer.clinical.populations import POPULATION_NAMES
+    from explorer.cohort.synthetic.params import PARAMS_BY_POPULATION
+
+    assert set(PARAMS_BY_POPULATION) == set(POPULATION_NAMES)
+    for population in POPULATION_NAMES:
+        assert generate_screening(population, 3, seed=0).features.index[0] == f"{population.upper()}-0000000"
+    with pytest.raises(DefinitionError, match="t1d"):
+        generate_screening("t3d", 3)

@@ -12,8 +12,6 @@ from explorer.cohort.synthetic.t1d import draw_t1d
 from explorer.cohort.synthetic.t2d import draw_t2d
 from explorer.errors import DefinitionError
 
-ID_PREFIX = {"t1d": "T1D", "t2d": "T2D"}
-
 
 def check_size(n: int) -> int:
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
@@ -52,4 +50,4 @@ def subject_ids(population: str, start: int, stop: int):
 
     width = max(7, len(str(max(stop - 1, 0))))
     numbers = pc.cast(pa.array(np.arange(start, stop, dtype=np.int64)), pa.string())
-    return pc.binary_join_element_wise(f"{ID_PREFIX[population]}-", pc.utf8_lpad(numbers, width, "0"), "")
+    return pc.binary_join_element_wise(f"{population.upper()}-", pc.utf8_lpad(numbers, width, "0"), "")

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from explorer.clinical.populations import POPULATION_NAMES
 from explorer.errors import DefinitionError
 
 
@@ -277,15 +278,16 @@ class T2DClinicParams(PopulationParams):
     recorded_unawareness: float = sourced(0.4, "assumption: awareness rarely scored in T2D")
 
 
-POPULATIONS = {"t1d": T1DClinicParams, "t2d": T2DClinicParams}
+# the generator's parameters for each population of explorer.clinical.populations (tested to cover them all)
+PARAMS_BY_POPULATION = {"t1d": T1DClinicParams, "t2d": T2DClinicParams}
 
 
 def default_params(population: str) -> PopulationParams:
     """The documented default parameters of a population ("t1d" or "t2d")."""
     try:
-        return POPULATIONS[population]()
+        return PARAMS_BY_POPULATION[population]()
     except KeyError:
-        raise DefinitionError(f"unknown population {population!r}; use one of {sorted(POPULATIONS)}",
+        raise DefinitionError(f"unknown population {population!r}; use one of {list(POPULATION_NAMES)}",
                               field="population") from None
 
 
