@@ -21,7 +21,7 @@ from traitlets import Any, Bool, Dict, Float, HasTraits, Instance, Int, Unicode
 from explorer import engine, expr
 from explorer.app.scenario import DataSource, Scenario
 from explorer.cohort.screening import Screening
-from explorer.cohort.synthetic.matching import population_for
+from explorer.cohort.synthetic.trial_match import population_for
 from explorer.cohort.tables import Cohort
 from explorer.engine.privacy import Protection
 from explorer.engine.status import UNKNOWN
