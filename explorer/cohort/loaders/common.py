@@ -8,6 +8,7 @@ with `on_invalid="reject"`, drops the offending rows and counts them in the load
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -125,6 +126,23 @@ def parse_dates(series: pd.Series, *, file: str, column: str) -> pd.Series:
     return out.astype("datetime64[ns]")
 
 
+def dates(series: pd.Series, *, file: str, column: str, report: LoadReport) -> pd.Series:
+    """Dates from a file, where partial ISO dates ("2013", "2013-12") are imputed and counted in the report.
+
+    A partial date is imputed to the middle of its period (1 July, the 15th), off by at most half the
+    period, and each imputation is counted under the column; everything else is parse_dates' rule.
+    """
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return parse_dates(series, file=file, column=column)
+    text = series.astype("string").str.strip()
+    year = text.str.fullmatch(r"[0-9]{4}").fillna(False)
+    month = text.str.fullmatch(r"[0-9]{4}-[0-9]{2}").fillna(False)
+    report.convert(f"{column}: partial date (year only) -> 1 July", int(year.sum()))
+    report.convert(f"{column}: partial date (year-month) -> 15th", int(month.sum()))
+    completed = text.mask(year, text + "-07-01").mask(month, text + "-15")
+    return parse_dates(completed, file=file, column=column)
+
+
 def normalise_sex(series: pd.Series, *, file: str, column: str) -> pd.Series:
     """female/male (any case, F/M) -> "female"/"male"; unknown markers -> NA; anything else: DataError."""
     text = series.astype("string").str.strip().str.lower()
@@ -205,6 +223,9 @@ def finish_measurements(draft: pd.DataFrame, boundary: Boundary, *, file: str, c
     for what, n in counts.items():
         boundary.report.convert(f"unit {what}", n)
     converted = check_ranges(converted, boundary, file=file, cells=cells)
+    keys = ["subject_id", "time", "variable"] + (["visit"] if "visit" in converted.columns else [])
+    converted = drop_duplicates(converted, keys, "value", boundary, file=file, cells=cells,
+                                what="measurement", column="value", conflicts="report")
     columns = list(MEASUREMENT_COLUMNS) + (["visit"] if "visit" in converted.columns else [])
     out = converted[columns].astype({**MEASUREMENT_COLUMNS, **({"visit": "string"} if "visit" in columns else {})})
     return out
@@ -231,6 +252,40 @@ def check_ranges(measurements: pd.DataFrame, boundary: Boundary, *, file: str,
     return measurements
 
 
+def drop_duplicates(frame: pd.DataFrame, keys: list[str], value: str, boundary: Boundary, *, file: str,
+                    what: str, column: str, cells: bool = False,
+                    conflicts: Literal["invalid", "report"] = "invalid") -> pd.DataFrame:
+    """Rows repeating another row's keys: an exact repeat is dropped and counted; different values conflict.
+
+    "Last row wins" would pick one of two conflicting values by file order, which nobody can see.
+    conflicts="invalid" (CGM: a sensor gives one reading per time) makes them invalid rows (raise, or drop
+    and count). conflicts="report" (labs and vital signs, where sources record repeated readings on one
+    day, e.g. three blood pressures at a visit) keeps them and warns with their number; screening
+    features then use their mean (explorer.cohort.features).
+    """
+    if frame.empty:
+        return frame
+    exact = frame.duplicated(keys + [value]).to_numpy()
+    if exact.any():
+        reason = f"duplicate {what} (same {', '.join(keys)} and {value})"
+        if cells:
+            boundary.report.convert(f"{column}: {reason} -> kept once", int(exact.sum()))
+        else:
+            boundary.report.reject(table_name(file), reason, int(exact.sum()))
+        frame = frame[~exact]
+    clash = frame.duplicated(keys, keep=False).to_numpy()
+    if conflicts == "report":
+        if clash.any():
+            variables = sorted(set(frame.loc[clash, "variable"].astype(str))) if "variable" in frame else []
+            boundary.report.warn(f"{table_name(file)}: {int(clash.sum())} {what}s share subject, time and "
+                                 f"variable with a different value ({', '.join(variables[:6])}); screening "
+                                 "uses the mean of such values")
+        return frame
+    return boundary.invalid(frame, clash, file=file, column=column, cells=cells,
+                            message=f"two different values for one {what} (same {', '.join(keys)}); "
+                                    "keep the right one or give them different times")
+
+
 def finish_cgm(draft: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.DataFrame:
     """Draft CGM readings (subject_id, time, glucose in mg/dL) -> checked canonical readings, sorted."""
     if draft.empty:
@@ -240,6 +295,8 @@ def finish_cgm(draft: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.Data
     message = (f"CGM glucose outside {CGM_RANGE[0]:g}-{CGM_RANGE[1]:g} mg/dL; is the file in mmol/L? "
                "(pass unit='mmol/L')")
     draft = boundary.invalid(draft, outside, file=file, column="glucose", message=message)
+    draft = drop_duplicates(draft, ["subject_id", "time"], "glucose", boundary, file=file, what="reading",
+                            column="glucose")
     out = draft[list(CGM_COLUMNS)].astype(CGM_COLUMNS)
     return out.sort_values(["subject_id", "time"], kind="stable")
 
@@ -342,8 +399,13 @@ def require_columns(frame: pd.DataFrame, columns, *, file: str, what: str = "tab
     """A DataError naming the first missing required column and the columns the file does have."""
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise DataError(f"the {what} lacks required column(s) {missing}; it has {list(frame.columns)[:20]}",
-                        file=file, column=missing[0])
+        # Suggest near spellings only, rather than list the header: a file that is not a table would
+        # otherwise have its first line shown as "columns" (see loaders.detect).
+        spelled = {str(c).lower(): str(c) for c in frame.columns if len(str(c)) <= 64}
+        near = difflib.get_close_matches(str(missing[0]).lower(), list(spelled), n=1, cutoff=0.75)
+        hint = (f"; did you mean {spelled[near[0]]!r}?" if near
+                else f"; the file has {len(frame.columns)} other column(s)")
+        raise DataError(f"the {what} lacks required column(s) {missing}{hint}", file=file, column=missing[0])
 
 
 def subjects_frame(columns: dict[str, object], *, index: pd.Index, catalogue: Catalogue) -> pd.DataFrame:

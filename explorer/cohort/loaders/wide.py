@@ -38,10 +38,12 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from explorer.catalogue import Catalogue
 from explorer.errors import DataError
+from explorer.strict_input import RefusedInput, load_yaml
 
 from .common import (
     Boundary,
     OnInvalid,
+    dates,
     finish_cohort,
     finish_measurements,
     loader_catalogue,
@@ -126,9 +128,14 @@ def read_mapping(path: str | Path) -> WideMapping:
     """Parse and validate a mapping file; errors name the file and the offending key."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
+    except RefusedInput as err:
+        raise DataError(str(err), file=str(path)) from None
     except yaml.YAMLError as err:
-        raise DataError(f"not valid YAML: {err}", file=str(path)) from None
+        raise DataError(f"not valid YAML: {' '.join(str(err).split())}", file=str(path)) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise DataError(f"cannot read the mapping file ({type(err).__name__}); is it UTF-8 text?",
+                        file=str(path)) from None
     if not isinstance(data, dict):
         raise DataError("a mapping file must be a YAML mapping (subject_id:, index_date:, columns: ...)",
                         file=str(path))
@@ -192,16 +199,16 @@ def wide_tables(frame: pd.DataFrame, spec: WideMapping, boundary: Boundary, *, f
                         if s.dtype == object or pd.api.types.is_string_dtype(s) else s)
 
     ids = frame[spec.subject_id].astype("string").str.strip()
-    index_date = _field_dates(frame, spec.index_date, file=file, name="index_date")
-    measured_at = (parse_dates(frame[spec.measured_at], file=file, column=spec.measured_at)
+    index_date = _field_dates(frame, spec.index_date, file=file, name="index_date", report=report)
+    measured_at = (dates(frame[spec.measured_at], file=file, column=spec.measured_at, report=report)
                    if spec.measured_at else index_date)
     columns: dict[str, object] = {"subject_id": ids, "index_date": index_date}
     if spec.sex:
         columns["sex"] = normalise_sex(_labelled(frame, spec.sex), file=file, column=spec.sex.column or "sex")
     if spec.birth_date:
-        columns["birth_date"] = _field_dates(frame, spec.birth_date, file=file, name="birth_date")
+        columns["birth_date"] = _field_dates(frame, spec.birth_date, file=file, name="birth_date", report=report)
     if spec.diagnosis_date:
-        columns["diagnosis_date"] = _field_dates(frame, spec.diagnosis_date, file=file, name="diagnosis_date")
+        columns["diagnosis_date"] = _field_dates(frame, spec.diagnosis_date, file=file, name="diagnosis_date", report=report)
     if spec.age:
         columns["age"] = _numbers(_labelled(frame, spec.age), file=file, column=spec.age.column or "age",
                                   report=report)
@@ -221,7 +228,7 @@ def wide_tables(frame: pd.DataFrame, spec: WideMapping, boundary: Boundary, *, f
             columns[var.name] = _numbers(cells, file=file, column=column, report=report, on_text=rule.on_text,
                                          label=var.name)
         else:
-            time = parse_dates(frame[rule.measured_at], file=file, column=rule.measured_at) \
+            time = dates(frame[rule.measured_at], file=file, column=rule.measured_at, report=report) \
                 if rule.measured_at else measured_at
             measurements.append(_measurement(frame, ids, time, column, rule, report, file=file))
 
@@ -294,10 +301,10 @@ def _cell_text(value) -> str:
     return text[:-2] if text.endswith(".0") and text[:-2].isdigit() else text
 
 
-def _field_dates(frame: pd.DataFrame, field: Field, *, file: str, name: str) -> pd.Series:
+def _field_dates(frame: pd.DataFrame, field: Field, *, file: str, name: str, report: LoadReport) -> pd.Series:
     if field.value is not None:
         return parse_dates(pd.Series(field.value, index=frame.index), file=file, column=name)
-    return parse_dates(frame[field.column], file=file, column=field.column)
+    return dates(frame[field.column], file=file, column=field.column, report=report)
 
 
 def _numbers(cells: pd.Series, *, file: str, column: str, report: LoadReport, on_text: str = "raise",
