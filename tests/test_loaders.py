@@ -55,7 +55,7 @@ def test_canonical_folder_loads_with_units_converted(canonical):
     assert cohort.subjects["sex"].tolist() == ["female", "male", "male"]  # "M" normalised
     m = cohort.measurements.set_index(["subject_id", "variable", "time"])
     assert m.loc[("A1", "hba1c", pd.Timestamp("2024-02-01")), "value"] == pytest.approx(8.0, abs=0.01)  # 64 mmol/mol
-    assert m.loc[("A1", "fasting_glucose", pd.Timestamp("2024-02-01")), "value"] == pytest.approx(6.994, abs=1e-3)
+    assert m.loc[("A1", "fasting_glucose", pd.Timestamp("2024-02-01")), "value"] == 7.0  # 126 mg/dL, as reported
     assert m.loc[("A1", "height", pd.Timestamp("2024-02-01")), "value"] == 175.0
     assert m.loc[("A2", "fasting_cpeptide", pd.Timestamp("2024-02-15")), "value"] == pytest.approx(0.0085)
     assert set(cohort.measurements["unit"]) <= {"%", "mmol/L", "cm", "kg", "U/L", "nmol/L", "microU/mL", "umol/L"}
