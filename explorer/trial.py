@@ -89,6 +89,9 @@ class Criterion(_Model):
     assumption: Literal["pass", "fail"] = Field(
         "pass", description="For a non-computable criterion: assumed satisfied (pass) or not (fail)")
     note: str | None = Field(None, description="Why this reading of the text; ambiguities and choices")
+    source: Literal["criteria", "description"] = Field(
+        "criteria", description="Where the criterion comes from: the registry's eligibility list (default), or "
+                                "the study description (a reading of the text a user may switch off)")
 
     @field_validator("parameters")
     @classmethod
