@@ -495,3 +495,50 @@ def test_a_mapping_with_duplicate_keys_or_aliases_is_refused(wide, extra, fragme
     with pytest.raises(DataError, match=fragment) as err:
         load_wide(None, wide / "mapping.yaml")
     assert "mapping.yaml" in str(err.value)
+
+
+# --- lab reference ranges (issue 13) ------------------------------------------------------------------
+
+def test_a_constant_upper_limit_of_normal_per_test(wide):
+    replace(wide / "mapping.yaml", "ALT: {variable: alt, unit: U/L, ref_high: ALT ULN}",
+            "ALT: {variable: alt, unit: U/L, ref_high: {value: 0.75, unit: ukat/L}}")
+    replace(wide / "mapping.yaml", "ignore: [Comments]", "ignore: [Comments, ALT ULN]")
+    cohort, report = load_wide(None, wide / "mapping.yaml")
+    alt = cohort.measurements[cohort.measurements["variable"] == "alt"]
+    assert alt["ref_high"].tolist() == [45.0, 45.0]  # 0.75 ukat/L = 45 U/L for every row
+    assert screening_features(cohort).features["alt_uln"].tolist()[:2] == [45.0, 45.0]
+    assert not report.warnings
+
+
+def test_a_constant_limit_in_another_unit_than_the_values(wide):
+    replace(wide / "mapping.yaml", "FPG (mg/dL): {variable: fasting_glucose, unit: mg/dL}",
+            "FPG (mg/dL): {variable: bilirubin, unit: umol/L, ref_high: {value: 1.2, unit: mg/dL}}")
+    cohort, _ = load_wide(None, wide / "mapping.yaml")
+    bili = cohort.measurements[cohort.measurements["variable"] == "bilirubin"]
+    assert set(bili["ref_high"]) == {21.0}  # 1.2 mg/dL = 20.5 umol/L, reported as 21
+
+
+def test_without_any_uln_the_load_report_warns(wide):
+    replace(wide / "mapping.yaml", "ALT: {variable: alt, unit: U/L, ref_high: ALT ULN}", "ALT: {variable: alt, unit: U/L}")
+    replace(wide / "mapping.yaml", "ignore: [Comments]", "ignore: [Comments, ALT ULN]")
+    cohort, report = load_wide(None, wide / "mapping.yaml")
+    assert len(report.warnings) == 1 and "alt_uln" in report.warnings[0] and "unknown for everyone" in report.warnings[0]
+    assert "warning: alt" in report.summary()
+    assert screening_features(cohort).features.get("alt_uln") is None
+
+
+@pytest.mark.parametrize("limit, fragment", [
+    ("{value: 40, column: ALT ULN}", "exactly one of"), ("{column: ALT ULN, unit: U/L}", "`unit` is for a constant"),
+    ("{value: .inf, unit: U/L}", "finite")])
+def test_bad_limits_name_the_mapping_key(wide, limit, fragment):
+    replace(wide / "mapping.yaml", "ref_high: ALT ULN}", f"ref_high: {limit}}}")
+    with pytest.raises(DataError, match=fragment) as err:
+        load_wide(None, wide / "mapping.yaml")
+    assert "columns.ALT.ref_high" in str(err.value)
+
+
+def test_the_documented_yaml_date_for_everyone_is_accepted(wide):
+    replace(wide / "mapping.yaml", "index_date: Visit date", "index_date: {value: 2024-05-01}")
+    replace(wide / "mapping.yaml", "ignore: [Comments]", "ignore: [Comments, Visit date]")
+    cohort, _ = load_wide(None, wide / "mapping.yaml")
+    assert set(cohort.subjects["index_date"]) == {pd.Timestamp("2024-05-01")}

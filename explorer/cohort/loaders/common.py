@@ -334,7 +334,24 @@ def finish_cohort(subjects: pd.DataFrame, boundary: Boundary, *, file: str,
             table = _check_times(table, time_column, birth, boundary, file=tfile)
         tables[name] = table.reset_index(drop=True)
     subjects = subjects.reset_index(drop=True)
+    _warn_without_uln(tables["measurements"], subjects, boundary)
     return Cohort(subjects=subjects, source=source or file, **tables)
+
+
+def _warn_without_uln(measurements: pd.DataFrame, subjects: pd.DataFrame, boundary: Boundary) -> None:
+    """Warn where a lab has values but no upper limit of normal at all: every "x ULN" rule is then unknown."""
+    if measurements.empty:
+        return
+    variables = measurements["variable"].astype("string")
+    for variable in sorted(set(variables.dropna())):
+        uln = f"{variable}_uln"
+        if uln not in boundary.catalogue or uln in subjects.columns or (variables == uln).any():
+            continue
+        rows = (variables == variable).to_numpy()
+        if measurements.loc[rows, "ref_high"].isna().all():
+            boundary.report.warn(f"{variable}: none of its {int(rows.sum())} values has an upper limit of normal, "
+                                 f"so a criterion using {uln} (\"x ULN\") is unknown for everyone; give "
+                                 "ref_high (a column, or a constant with its unit) in the mapping")
 
 
 def _check_subjects(subjects: pd.DataFrame, boundary: Boundary, *, file: str) -> None:
