@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtri
 
+from explorer.cohort.features import DAY_NS, completed_years
 from explorer.cohort.synthetic import draw as D
 from explorer.cohort.synthetic.draws import bernoulli, expit, logit, round_to, truncated_normal
 from explorer.cohort.synthetic.params import T1DClinicParams
@@ -38,7 +39,7 @@ def draw_t1d(p: T1DClinicParams, s: Streams, m: int) -> D.Draw:
     age = age_days / D.DAYS_PER_YEAR
     duration = duration_days / D.DAYS_PER_YEAR
     d.birth_days_before, d.diagnosis_days_before = age_days, duration_days
-    d.set_number("age", age)
+    d.set_number("age", completed_years((d.index_day - age_days) * DAY_NS, d.index_day * DAY_NS))  # as screening
     d.set_number("diabetes_duration", duration)
     d.categories["sex"] = np.where(female, 0, 1).astype(np.int8)
     d.categories["diabetes_type"] = np.zeros(m, np.int8)
