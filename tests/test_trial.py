@@ -72,7 +72,10 @@ def test_islet_trial_computable_criteria():
     assert trial.criterion("I2").parameters["hba1c_min"].value == 7.5
     assert trial.criterion("I2").parameters["tir_max"].value == 70
     assert trial.criterion("E4").parameters["uln_multiple"].value == 2
-    assert {o.id for o in trial.outcomes if o.kind == "primary"} == {"tir", "hba1c", "c_peptide", "insulin"}
+    # the primary endpoint is "safety and improvement in blood glucose": safety is the adverse-event outcome
+    assert {o.id for o in trial.outcomes if o.kind == "primary"} == {"tir", "hba1c", "c_peptide", "insulin",
+                                                                      "adverse_events"}
+    assert trial.outcome("adverse_events").variables == ["serious_adverse_event"]
     assert {o.id for o in trial.outcomes if o.kind == "secondary"} == {"insulin_dose"}
 
 
