@@ -396,21 +396,21 @@ def append(path: Path, text: str) -> None:
 def test_conflicting_duplicate_measurements_are_reported_and_averaged_not_last_row_wins(canonical):
     append(canonical / "measurements.csv", "A1,2024-02-01,alt,70,U/L,7,40\n")
     cohort, report = load_canonical(canonical)
-    assert any("1 measurements share" in w or "2 measurements share" in w for w in report.warnings), report.warnings
+    assert report.warnings[0].startswith("measurements.csv: 2 measurements share"), report.warnings
     assert "alt" in " ".join(report.warnings) and "warning:" in report.summary()
     # both rows are kept, and screening uses their mean whatever their order in the file
     assert screening_features(cohort).features.loc["A1", "alt"] == 60.0
 
 
-def test_an_exact_duplicate_measurement_is_dropped_and_counted(canonical):
-    append(canonical / "measurements.csv", "A1,2024-02-01,alt,50,U/L,7,40\n")
+def test_equal_repeated_measurements_are_kept_and_counted(canonical):
+    # three blood pressures at one visit may be equal: dropping one would shift the mean of the others
+    append(canonical / "measurements.csv", "A1,2024-02-01,alt,50,U/L,7,40\nA1,2024-02-01,alt,56,U/L,7,40\n")
     cohort, report = load_canonical(canonical)
-    assert report.tables["measurements.csv"].rejected == {
-        **report.tables["measurements.csv"].rejected,
-        "duplicate measurement (same subject_id, time, variable and value)": 1}
-    assert report.balanced() and not report.warnings
-    alt = cohort.measurements[cohort.measurements["variable"] == "alt"]
-    assert len(alt[alt["subject_id"] == "A1"]) == 1
+    assert report.conversions["value: repeated measurements at one time (kept; screening uses their mean)"] == 3
+    assert report.balanced() and report.warnings[0].startswith("measurements.csv: 3 measurements share")
+    alt = cohort.measurements[(cohort.measurements["variable"] == "alt") & (cohort.measurements["subject_id"] == "A1")]
+    assert len(alt) == 3
+    assert screening_features(cohort).features.loc["A1", "alt"] == 52.0  # (50 + 50 + 56) / 3
 
 
 def test_conflicting_readings_in_a_canonical_cgm_table_are_invalid(canonical):

@@ -255,15 +255,30 @@ def check_ranges(measurements: pd.DataFrame, boundary: Boundary, *, file: str,
 def drop_duplicates(frame: pd.DataFrame, keys: list[str], value: str, boundary: Boundary, *, file: str,
                     what: str, column: str, cells: bool = False,
                     conflicts: Literal["invalid", "report"] = "invalid") -> pd.DataFrame:
-    """Rows repeating another row's keys: an exact repeat is dropped and counted; different values conflict.
+    """Rows repeating another row's keys, by `conflicts`:
 
+    "invalid" (CGM: a sensor gives one reading per time): an exact repeat is dropped and counted, two
+    different values are invalid rows (raise, or drop and count).
+    "report" (labs and vital signs): every row is kept, because sources with day-resolution times record
+    real repeated readings (three blood pressures at a visit, equal or not); screening features use their
+    mean (explorer.cohort.features), the repeats are counted and different values are warned of.
     "Last row wins" would pick one of two conflicting values by file order, which nobody can see.
-    conflicts="invalid" (CGM: a sensor gives one reading per time) makes them invalid rows (raise, or drop
-    and count). conflicts="report" (labs and vital signs, where sources record repeated readings on one
-    day, e.g. three blood pressures at a visit) keeps them and warns with their number; screening
-    features then use their mean (explorer.cohort.features).
     """
     if frame.empty:
+        return frame
+    if conflicts == "report":
+        repeated = frame.duplicated(keys, keep=False).to_numpy()
+        if repeated.any():
+            boundary.report.convert(f"{column}: repeated {what}s at one time (kept; screening uses their mean)",
+                                    int(repeated.sum()))
+            distinct = frame[repeated].groupby(keys, dropna=False, observed=True)[value].transform("nunique")
+            differing = int((distinct > 1).sum())
+            if differing:
+                variables = sorted(set(frame[repeated][(distinct > 1).to_numpy()]["variable"].astype(str))) \
+                    if "variable" in frame else []
+                boundary.report.warn(f"{table_name(file)}: {differing} {what}s share subject, time and variable "
+                                     f"with a different value ({', '.join(variables[:6])}); screening uses the "
+                                     "mean of such values")
         return frame
     exact = frame.duplicated(keys + [value]).to_numpy()
     if exact.any():
@@ -274,13 +289,6 @@ def drop_duplicates(frame: pd.DataFrame, keys: list[str], value: str, boundary: 
             boundary.report.reject(table_name(file), reason, int(exact.sum()))
         frame = frame[~exact]
     clash = frame.duplicated(keys, keep=False).to_numpy()
-    if conflicts == "report":
-        if clash.any():
-            variables = sorted(set(frame.loc[clash, "variable"].astype(str))) if "variable" in frame else []
-            boundary.report.warn(f"{table_name(file)}: {int(clash.sum())} {what}s share subject, time and "
-                                 f"variable with a different value ({', '.join(variables[:6])}); screening "
-                                 "uses the mean of such values")
-        return frame
     return boundary.invalid(frame, clash, file=file, column=column, cells=cells,
                             message=f"two different values for one {what} (same {', '.join(keys)}); "
                                     "keep the right one or give them different times")
