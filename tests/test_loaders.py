@@ -542,3 +542,14 @@ def test_the_documented_yaml_date_for_everyone_is_accepted(wide):
     replace(wide / "mapping.yaml", "ignore: [Comments]", "ignore: [Comments, Visit date]")
     cohort, _ = load_wide(None, wide / "mapping.yaml")
     assert set(cohort.subjects["index_date"]) == {pd.Timestamp("2024-05-01")}
+
+
+def test_a_mapping_can_ask_for_full_width_digits_to_be_read(wide):
+    replace(wide / "export.csv", "P01,2024-01-10,1,34,T1DM,64,", "P01,2024-01-10,1,34,T1DM,\uff16\uff14,")
+    with pytest.raises(DataError, match="non-ASCII digits"):
+        load_wide(None, wide / "mapping.yaml")
+    replace(wide / "mapping.yaml", "{variable: hba1c, unit: mmol/mol}", "{variable: hba1c, unit: mmol/mol, digits: normalise}")
+    cohort, report = load_wide(None, wide / "mapping.yaml")
+    assert report.conversions["hba1c: normalised_digits"] == 1
+    hba1c = cohort.measurements.set_index(["subject_id", "variable"])["value"]
+    assert hba1c[("P01", "hba1c")] == 8.0  # 64 mmol/mol

@@ -5,7 +5,8 @@ Rules (docs/data.md, "Censored and categorical values"):
 - Missing: blank, "/", ".", "-", "NA", "N/A", "NaN", "ND", "not done", "unknown", "UNK", "none recorded"
   -> NaN (unknown), counted as `missing`.
 - Plain numbers ("7.9", " 12 ", "+3", "1e-3") -> the number, counted as `numeric`. Only ASCII digits
-  are digits: full-width "１２" (or other scripts' digits) and numbers too large for a float are text.
+  are digits: full-width "１２" (or other scripts' digits) and numbers too large for a float are text,
+  unless `normalise_digits=True` asks for them to be read (NFKC), counted as `normalised_digits`.
 - Censored measurements (kind="measurement"):
   "<L" or "<=L" (below the limit of quantification) -> L / 2, counted as `below_limit`. The true value
   lies in [0, L); L / 2 (Hornung & Reed, Appl Occup Environ Hyg 1990;5:46) gives the right answer for
@@ -24,6 +25,7 @@ Rules (docs/data.md, "Censored and categorical values"):
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -58,7 +60,7 @@ class ParsedNumbers:
 
 
 def parse_numbers(raw: pd.Series, *, column: str, file: str | None = None, kind: Kind = "measurement",
-                  on_text: Literal["raise", "unknown"] = "raise",
+                  on_text: Literal["raise", "unknown"] = "raise", normalise_digits: bool = False,
                   missing_tokens: frozenset[str] = MISSING_TOKENS) -> ParsedNumbers:
     """Parse a column of raw cells (text or numbers) into floats by the module's rules.
 
@@ -85,6 +87,11 @@ def parse_numbers(raw: pd.Series, *, column: str, file: str | None = None, kind:
     unique_rule = np.empty(len(uniques), dtype=object)
     for i, cell in enumerate(uniques):
         unique_values[i], unique_censored[i], unique_rule[i] = _parse_cell(str(cell), kind, missing_tokens)
+        if normalise_digits and unique_rule[i] == "text" and _non_ascii_digit(str(cell)):
+            # asked for: NFKC turns full-width "７.５" into "7.5"; counted apart so the report shows it
+            value, censored, rule = _parse_cell(unicodedata.normalize("NFKC", str(cell)), kind, missing_tokens)
+            if rule != "text":
+                unique_values[i], unique_censored[i], unique_rule[i] = value, censored, "normalised_digits"
 
     bad = np.flatnonzero(unique_rule == "text")
     if bad.size and on_text == "raise":

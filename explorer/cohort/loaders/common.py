@@ -188,13 +188,15 @@ def normalise_category(series: pd.Series, variable: Variable, *, file: str, colu
 
 
 def numbers(series: pd.Series, *, file: str, column: str, report: LoadReport, label: str | None = None,
-            kind: str = "measurement", on_text: str = "raise", count_missing: bool = True) -> np.ndarray:
+            kind: str = "measurement", on_text: str = "raise", count_missing: bool = True,
+            normalise_digits: bool = False) -> np.ndarray:
     """Parse a numeric column (explorer.cohort.values) and count every non-plain conversion in the report.
 
     `count_missing=False` for optional columns, and for long tables whose rows without a value are
     counted as rejected rows instead.
     """
-    parsed = parse_numbers(series, column=column, file=file, kind=kind, on_text=on_text)
+    parsed = parse_numbers(series, column=column, file=file, kind=kind, on_text=on_text,
+                           normalise_digits=normalise_digits)
     for rule, n in parsed.counts.items():
         if rule != "numeric" and (count_missing or rule != "missing"):
             report.convert(f"{label or column}: {rule}", n)

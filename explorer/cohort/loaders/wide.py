@@ -129,6 +129,7 @@ class ColumnRule(BaseModel):
     within_days: float | None = None
     measured_at: str | None = None
     on_text: Literal["raise", "unknown"] = "raise"
+    digits: Literal["ascii", "normalise"] = "ascii"  # normalise: read full-width digits, counted
 
     @model_validator(mode="after")
     def _variable_or_event(self):
@@ -258,6 +259,7 @@ def wide_tables(frame: pd.DataFrame, spec: WideMapping, boundary: Boundary, *, f
             columns[var.name] = normalise_category(cells, var, file=file, column=column)
         elif rule.static or (rule.static is None and var.name in STATIC_BY_DEFAULT):
             columns[var.name] = _numbers(cells, file=file, column=column, report=report, on_text=rule.on_text,
+                                         normalise_digits=rule.digits == "normalise",
                                          label=var.name)
         else:
             time = dates(frame[rule.measured_at], file=file, column=rule.measured_at, report=report) \
@@ -341,13 +343,16 @@ def _field_dates(frame: pd.DataFrame, field: Field, *, file: str, name: str, rep
 
 
 def _numbers(cells: pd.Series, *, file: str, column: str, report: LoadReport, on_text: str = "raise",
+             normalise_digits: bool = False,
              kind: str = "measurement", label: str | None = None) -> np.ndarray:
     return numbers(cells, file=file, column=column, report=report, on_text=on_text, kind=kind,
+                   normalise_digits=normalise_digits,
                    label=label or column)
 
 
 def _measurement(frame, ids, time, column: str, rule: ColumnRule, report: LoadReport, *, file: str) -> pd.DataFrame:
     values = _numbers(frame[column], file=file, column=column, report=report, on_text=rule.on_text,
+                      normalise_digits=rule.digits == "normalise",
                       label=rule.variable)
     unit = (frame[rule.unit_column].astype("string").str.strip() if rule.unit_column
             else pd.Series(rule.unit, index=frame.index, dtype="string"))
