@@ -10,6 +10,7 @@ from dataclasses import fields
 import numpy as np
 import pandas as pd
 
+from explorer.clinical.age import completed_years as clinical_completed_years
 from explorer.clinical.cgm import MIN_ACTIVE_PERCENT
 from explorer.clinical.homa import NOT_VALID_ON_INSULIN, homa_ir
 from explorer.cohort.synthetic import cgm
@@ -42,24 +43,9 @@ def whole_days(years: np.ndarray) -> np.ndarray:
 
 
 def completed_years(birth_day: np.ndarray, index_day: np.ndarray) -> np.ndarray:
-    """Age in completed years at the index date, as registry age limits mean it (float array).
-
-    Both arguments are days since 1970-01-01. A birthday counts from its calendar day on: someone born on
-    2000-05-10 is 24 from 2024-05-10 and still 23 on 2024-05-09. Someone born on 29 February has their
-    birthday on 1 March in common years (the day after 28 February).
-    """
-    birth = np.asarray(birth_day, dtype=np.int64).astype("datetime64[D]")
-    index = np.asarray(index_day, dtype=np.int64).astype("datetime64[D]")
-
-    def year_month_day(days):
-        year = days.astype("datetime64[Y]")
-        month = days.astype("datetime64[M]")
-        return year.astype(np.int64), (month - year).astype(np.int64), (days - month).astype(np.int64)
-
-    birth_year, birth_month, birth_dom = year_month_day(birth)
-    index_year, index_month, index_dom = year_month_day(index)
-    before_birthday = (index_month < birth_month) | ((index_month == birth_month) & (index_dom < birth_dom))
-    return (index_year - birth_year - before_birthday).astype(float)
+    """Age in completed years at the index date (explorer.clinical.age); both in days since 1970-01-01."""
+    return clinical_completed_years(np.asarray(birth_day, dtype=np.int64).astype("datetime64[D]"),
+                                    np.asarray(index_day, dtype=np.int64).astype("datetime64[D]"))
 
 
 # --- anthropometry -----------------------------------------------------------------------------------
