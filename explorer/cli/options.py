@@ -1,0 +1,84 @@
+"""Options several commands share (output format, data source, engine), and the helper that adds a command."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from explorer.cli.output import FORMATS
+from explorer.clinical.populations import POPULATION_NAMES
+from explorer.engine.matrix import ENGINES
+from explorer.errors import DefinitionError
+
+if TYPE_CHECKING:
+    from explorer.sources import DataSource
+
+Handler = Callable[[argparse.Namespace], "int | None"]
+SPARK_MASTER_VARIABLE = "TRIAL_EXPLORER_SPARK_MASTER"
+
+
+def add_command(commands: argparse._SubParsersAction, name: str, handler: Handler, help: str
+                ) -> argparse.ArgumentParser:
+    """A subcommand whose --help repeats its one-line summary; `handler(args)` runs it."""
+    parser = commands.add_parser(name, help=help, description=help)
+    parser.set_defaults(handler=handler)
+    # --debug after the command too (`trial-explorer show x.yaml --debug`); SUPPRESS keeps the top-level value
+    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    return parser
+
+
+def add_format_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+
+
+def add_source_options(parser: argparse.ArgumentParser, *, synthetic_help: str, data_help: str,
+                       seed_help: str = "seed of the synthetic cohort (default 0)") -> None:
+    """--synthetic N | --data PATH (one is required), --seed and --population."""
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--synthetic", type=int, metavar="N", help=synthetic_help)
+    source.add_argument("--data", metavar="PATH", help=data_help)
+    parser.add_argument("--seed", type=int, default=0, help=seed_help)
+    parser.add_argument("--population", choices=POPULATION_NAMES, help="synthetic population (default: the trial's)")
+
+
+def add_engine_options(parser: argparse.ArgumentParser) -> None:
+    """--engine NAME (any of explorer.engine.matrix.ENGINES) and --spark-master URL."""
+    parser.add_argument("--engine", choices=ENGINES, default="memory",
+                        help="evaluation engine (default: memory; duckdb reads screening folders in place)")
+    parser.add_argument("--spark-master", metavar="URL",
+                        help=f"with --engine spark: the Spark master or Spark Connect URL (local[*], spark://..., "
+                             f"sc://...; default: ${SPARK_MASTER_VARIABLE} or local)")
+
+
+def source_from(args: argparse.Namespace, trial) -> DataSource:
+    """The data source --synthetic/--data name; a synthetic cohort is of the trial's population by default."""
+    from explorer.cohort.synthetic.matching import population_for
+    from explorer.sources import DataSource
+
+    if args.synthetic is not None:
+        return DataSource("synthetic", args.population or population_for(trial), args.synthetic, args.seed)
+    return DataSource("path", path=args.data)
+
+
+@contextlib.contextmanager
+def spark_master(args: argparse.Namespace) -> Iterator[None]:
+    """--spark-master, passed to the Spark engine as $TRIAL_EXPLORER_SPARK_MASTER while the command runs."""
+    url = getattr(args, "spark_master", None)
+    if url is None:
+        yield
+        return
+    if args.engine != "spark":
+        raise DefinitionError(f"--spark-master applies to --engine spark only (the engine is {args.engine})",
+                              field="spark_master")
+    before = os.environ.get(SPARK_MASTER_VARIABLE)
+    os.environ[SPARK_MASTER_VARIABLE] = url
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(SPARK_MASTER_VARIABLE, None)
+        else:
+            os.environ[SPARK_MASTER_VARIABLE] = before
