@@ -29,7 +29,6 @@ import pandas as pd
 from scipy import stats
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from explorer.cohort.synthetic import (  # noqa: E402
     T1DClinicParams,

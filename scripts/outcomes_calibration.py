@@ -8,11 +8,9 @@ published trial figures against the synthetic cohorts taken through the trial-dr
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from explorer.outcomes.published import comparison_table  # noqa: E402
 
