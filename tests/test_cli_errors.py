@@ -124,3 +124,25 @@ def test_console_script_has_no_traceback_on_error():
                             capture_output=True, text=True)
     assert result.returncode == EXIT_INPUT and result.stderr.count("\n") == 1
     assert "Traceback" not in result.stderr and "missing.yaml" in result.stderr
+
+
+def test_library_warnings_never_break_the_one_line(capsys, monkeypatch):
+    import warnings
+
+    from explorer.cli import definitions
+
+    def noisy(args, fail: bool):
+        warnings.warn("overflow encountered in multiply\n  (twice)", RuntimeWarning, stacklevel=1)
+        warnings.warn("overflow encountered in multiply\n  (twice)", RuntimeWarning, stacklevel=1)
+        if fail:
+            raise ExpressionError("no such variable 'x'", expression="x > 1", position=0, criterion="I1")
+        print("done")
+
+    monkeypatch.setattr(definitions, "run_schema", lambda args: noisy(args, fail=True))
+    code, out, err = run(capsys, ["schema"])
+    assert code == EXIT_INPUT and err.startswith("error: ") and len(err.splitlines()) == 1
+
+    monkeypatch.setattr(definitions, "run_schema", lambda args: noisy(args, fail=False))
+    code, out, err = run(capsys, ["schema"])
+    assert code == 0 and out == "done\n"
+    assert err == "warning: overflow encountered in multiply (twice)\n"  # shown once, on one line

@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -62,30 +63,42 @@ def _report(error: BaseException, line: str, debug: bool) -> None:
         print(f"error: {line}", file=sys.stderr)
 
 
+def _run(args: argparse.Namespace) -> tuple[int, BaseException | None, str]:
+    """(exit code, the error if any, its one-line message)."""
+    try:
+        return int(args.handler(args) or EXIT_OK), None, ""
+    except BrokenPipeError:  # output piped into `head`: not an error
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        return EXIT_OK, None, ""
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED, None, ""
+    except ExplorerError as error:
+        return EXIT_INPUT, error, one_line(error)
+    # A file that cannot be opened or written (OSError names it), or a value a library below the explorer
+    # (pandas, pyarrow) refused while reading input: the input's problem, not a bug.
+    except (OSError, ValueError) as error:
+        return EXIT_INPUT, error, one_line(error)
+    except Exception as error:  # a bug, not bad input: still one line, with a way to get the details
+        return EXIT_INTERNAL, error, (f"internal error ({type(error).__name__}: {one_line(error)}); "
+                                      "rerun with --debug for the traceback")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as stop:  # --help (0) or a usage error (EXIT_INPUT, one line): a code, as for any error
         return int(stop.code or EXIT_OK)
-    try:
-        return int(args.handler(args) or EXIT_OK)
-    except BrokenPipeError:  # output piped into `head`: not an error
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
-        return EXIT_OK
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
-    except ExplorerError as error:
-        _report(error, one_line(error), args.debug)
-        return EXIT_INPUT
-    # A file that cannot be opened or written (OSError names it), or a value a library below the explorer
-    # (pandas, pyarrow) refused while reading input: the input's problem, not a bug.
-    except (OSError, ValueError) as error:
-        _report(error, one_line(error), args.debug)
-        return EXIT_INPUT
-    except Exception as error:  # a bug, not bad input: still one line, with a way to get the details
-        _report(error, f"internal error ({type(error).__name__}: {one_line(error)}); "
-                       "rerun with --debug for the traceback", args.debug)
-        return EXIT_INTERNAL
+    # Warnings of the libraries below (NumPy, pandas) are held back, so a failed run still prints one line:
+    # after a success (or with --debug) each distinct one is shown once, on one line.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code, error, line = _run(args)
+    if error is None or args.debug:
+        for message in dict.fromkeys(one_line(w.message) for w in caught):
+            print(f"warning: {message}", file=sys.stderr)
+    if error is not None:
+        _report(error, line, args.debug)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover
