@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 
 import pandas as pd
 import pytest
@@ -90,27 +89,24 @@ def test_errors_become_one_line_and_exit_code_2(capsys, folder, tmp_path):
     assert code == 2 and "no such file or folder" in err and len(err.splitlines()) == 1
 
 
-def test_spark_master_needs_the_spark_engine(capsys, folder, monkeypatch):
-    monkeypatch.delenv("TRIAL_EXPLORER_SPARK_MASTER", raising=False)
+def test_spark_master_needs_the_spark_engine(capsys, folder):
     code, out, err = run(capsys, "NCT06196996", "--data", folder, "--spark-master", "local[2]")
     assert code == 2 and out == "" and "--spark-master applies to --engine spark only" in err
 
 
-def test_spark_master_reaches_the_engine_as_an_environment_variable(capsys, folder, monkeypatch):
+def test_spark_master_reaches_the_engine(capsys, folder, monkeypatch):
     import explorer.cli.funnel as command
     from explorer.cli import options
 
     seen = {}
 
-    def fake_evaluate(trial, screening, engine):
-        seen["master"], seen["engine"] = os.environ.get(options.SPARK_MASTER_VARIABLE), engine
+    def fake_evaluate(trial, screening, engine, **engine_options):
+        seen.update(engine=engine, screening=screening, **engine_options)
         return evaluate(trial, screening, engine="duckdb")
 
-    monkeypatch.delenv(options.SPARK_MASTER_VARIABLE, raising=False)
     monkeypatch.setattr(options, "ENGINES", (*options.ENGINES, "spark"))
     monkeypatch.setattr(command, "evaluate", fake_evaluate)
     # the parser takes its --engine choices from ENGINES when it is built, i.e. on each main()
     code, _, err = run(capsys, "NCT06196996", "--data", folder, "--engine", "spark", "--spark-master", "sc://h:15002")
     assert code == 0, err
-    assert seen == {"master": "sc://h:15002", "engine": "spark"}
-    assert options.SPARK_MASTER_VARIABLE not in os.environ  # restored after the command
+    assert seen == {"engine": "spark", "master": "sc://h:15002", "screening": folder}  # the folder, read in place

@@ -13,8 +13,8 @@ from explorer.cli.options import (
     add_engine_options,
     add_format_option,
     add_source_options,
+    engine_options,
     source_from,
-    spark_master,
 )
 from explorer.cli.output import records
 from explorer.engine.matrix import evaluate
@@ -59,10 +59,10 @@ def run_funnel(args: argparse.Namespace) -> None:
     if args.min_cell is not None and args.min_cell < 0:
         raise DefinitionError("--min-cell must be 0 (off) or a positive count", field="min_cell")
     trial = load_trial(args.trial)
-    with spark_master(args):
-        opened = open_source(source_from(args, trial), catalogue=trial.catalogue,
-                             read_folder=args.engine == "memory", on_invalid="reject")
-        matrix = evaluate(trial, opened.screening, engine=args.engine)
+    options = engine_options(args)
+    opened = open_source(source_from(args, trial), catalogue=trial.catalogue,
+                         read_folder=args.engine == "memory", on_invalid="reject")
+    matrix = evaluate(trial, opened.screening, engine=args.engine, **options)
     min_cell, method = args.min_cell, args.cell_method
     steps = _protect(funnel(matrix), min_cell, method)[FUNNEL_COLUMNS]
     effects = _protect(impact(matrix), min_cell, method)[IMPACT_COLUMNS]

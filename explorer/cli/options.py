@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from explorer.cli.output import FORMATS
@@ -17,7 +15,7 @@ if TYPE_CHECKING:
     from explorer.sources import DataSource
 
 Handler = Callable[[argparse.Namespace], "int | None"]
-SPARK_MASTER_VARIABLE = "TRIAL_EXPLORER_SPARK_MASTER"
+SPARK_MASTER_VARIABLE = "TRIAL_EXPLORER_SPARK_MASTER"  # the Spark engine's default master when none is given
 
 
 def add_command(commands: argparse._SubParsersAction, name: str, handler: Handler, help: str
@@ -63,22 +61,11 @@ def source_from(args: argparse.Namespace, trial) -> DataSource:
     return DataSource("path", path=args.data)
 
 
-@contextlib.contextmanager
-def spark_master(args: argparse.Namespace) -> Iterator[None]:
-    """--spark-master, passed to the Spark engine as $TRIAL_EXPLORER_SPARK_MASTER while the command runs."""
-    url = getattr(args, "spark_master", None)
-    if url is None:
-        yield
-        return
+def engine_options(args: argparse.Namespace) -> dict[str, str]:
+    """What --engine's engine is given besides its name: the Spark master (explorer.engine.evaluate(master=))."""
+    if args.spark_master is None:
+        return {}
     if args.engine != "spark":
         raise DefinitionError(f"--spark-master applies to --engine spark only (the engine is {args.engine})",
                               field="spark_master")
-    before = os.environ.get(SPARK_MASTER_VARIABLE)
-    os.environ[SPARK_MASTER_VARIABLE] = url
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(SPARK_MASTER_VARIABLE, None)
-        else:
-            os.environ[SPARK_MASTER_VARIABLE] = before
+    return {"master": args.spark_master}
