@@ -18,7 +18,7 @@ from explorer.cli.options import (
 )
 from explorer.cli.output import records
 from explorer.engine.matrix import evaluate
-from explorer.engine.privacy import METHODS, display_frame, suppress_small_cells
+from explorer.engine.privacy import METHODS, Protection, display_frame
 from explorer.engine.stats import final_counts, funnel, impact
 from explorer.errors import DefinitionError
 from explorer.trial import load_trial
@@ -42,10 +42,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_format_option(p)
 
 
-def _protect(frame: pd.DataFrame, min_cell: int | None, method: str) -> pd.DataFrame:
-    return suppress_small_cells(frame, min_cell, method=method) if min_cell else frame
-
-
 def _final_frame(counts: dict[str, int]) -> pd.DataFrame:
     frame = pd.DataFrame([counts])
     frame.attrs.update({"counts": list(counts), "percents": {}})
@@ -64,9 +60,10 @@ def run_funnel(args: argparse.Namespace) -> None:
                          read_folder=args.engine == "memory", on_invalid="reject")
     matrix = evaluate(trial, opened.screening, engine=args.engine, **options)
     min_cell, method = args.min_cell, args.cell_method
-    steps = _protect(funnel(matrix), min_cell, method)[FUNNEL_COLUMNS]
-    effects = _protect(impact(matrix), min_cell, method)[IMPACT_COLUMNS]
-    final = _protect(_final_frame(final_counts(matrix)), min_cell, method)
+    protection = Protection(min_cell or 0, method)
+    steps = protection.table(funnel(matrix))[FUNNEL_COLUMNS]
+    effects = protection.table(impact(matrix))[IMPACT_COLUMNS]
+    final = protection.table(_final_frame(final_counts(matrix)))
     if opened.report is not None:  # after the work, so a failed run prints only its error line
         sys.stderr.write(opened.report.summary() + "\n")
     out = sys.stdout
