@@ -117,7 +117,8 @@ def is_screening_folder(path: str | Path) -> bool:
 
 
 def open_source(source: DataSource, *, catalogue: Catalogue | None = None, read_folder: bool = True,
-                on_invalid: str = "raise", screen: bool = True, progress: bool = False) -> OpenedSource:
+                on_invalid: str = "raise", screen: bool = True, base_dir: str | Path | None = None,
+                progress: bool = False) -> OpenedSource:
     """The screening of a data source (and, for data the loaders read, its cohort and load report).
 
     `catalogue`: the variables the screening features are typed and derived by (a trial's
@@ -125,6 +126,7 @@ def open_source(source: DataSource, *, catalogue: Catalogue | None = None, read_
     disk, for engines that read it in place (DuckDB). `on_invalid`: the loaders' choice for implausible
     values, "raise" or "reject" (made unknown and counted in the report). `screen=False` skips deriving
     the screening features of data the loaders read (the outcomes of everyone need only the tables).
+    `base_dir`: where a relative path is read from (default: the working directory).
     `progress` shows a bar while a synthetic population is drawn.
     """
     source = source.validate()
@@ -134,8 +136,12 @@ def open_source(source: DataSource, *, catalogue: Catalogue | None = None, read_
         return OpenedSource(source, generate_screening(source.population, source.n, seed=source.seed,
                                                        progress=progress))
     path = Path(source.path).expanduser()
+    if base_dir is not None and not path.is_absolute():
+        path = Path(base_dir) / path
     if not path.exists():
-        raise DataError(NOT_FOUND, file=str(path))
+        where = f" (relative paths are read from {base_dir})" if base_dir is not None else ""
+        raise DataError(NOT_FOUND.replace("no such file or folder", f"no such file or folder{where}", 1),
+                        file=str(path))
     if is_screening_folder(path):
         if not read_folder:
             return OpenedSource(source, path)

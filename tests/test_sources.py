@@ -65,6 +65,13 @@ def test_bad_sources_are_clear_errors(tmp_path):
         open_source(DataSource("path", path=""))
 
 
+def test_relative_paths_are_read_from_base_dir(cohort_folder, tmp_path):
+    relative = DataSource("path", path=cohort_folder.name)
+    assert len(open_source(relative, base_dir=cohort_folder.parent).cohort.subjects) == 60
+    with pytest.raises(DataError, match=f"relative paths are read from {tmp_path}"):
+        open_source(relative, base_dir=tmp_path)
+
+
 def test_text_form_round_trips():
     for source in (DataSource("synthetic", "t2d", 1234, 7), DataSource("path", path="/data/x")):
         assert DataSource.from_text(source.to_text()) == source
