@@ -31,6 +31,8 @@ QUICK_ARGS = {
     "outcomes": ["--sizes", "1000", "--cgm-sizes", "1000", "--trial-sizes", "1000", "--repeats", "1"],
     "synthetic": ["--sizes", "10000"],
     "dashboard": ["--sizes", "10000", "--repeats", "1"],
+    "cgm_metrics": ["--sizes", "100"],
+    "sensitivity": ["--sizes", "1e4", "--repeat", "1"],
 }
 
 

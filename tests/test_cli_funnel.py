@@ -10,7 +10,6 @@ import pytest
 
 from explorer.cli.entry import main
 from explorer.cohort.synthetic import generate_screening
-from explorer.cohort.synthetic.matching import population_for
 from explorer.engine import evaluate, final_counts, write_screening
 from explorer.trial import load_trial
 
@@ -65,7 +64,10 @@ def test_synthetic_cohort_is_the_trials_population(capsys):
     code, out, err = run(capsys, "NCT01142050", "--synthetic", 300, "--seed", 2, "--format", "json")
     assert code == 0, err
     assert json.loads(out)["source"] == "synthetic t2d n=300 seed=2"
-    assert population_for(load_trial("NCT06196996")) == "t1d"
+    code, out, err = run(capsys, "NCT06196996", "--synthetic", 300, "--format", "json")
+    assert code == 0 and json.loads(out)["source"] == "synthetic t1d n=300 seed=0"
+    code, out, err = run(capsys, "NCT06196996", "--synthetic", 300, "--population", "t2d", "--format", "json")
+    assert code == 0 and json.loads(out)["source"] == "synthetic t2d n=300 seed=0"
 
 
 def test_real_data_report_goes_to_stderr_after_success(capsys, tmp_path):
