@@ -93,6 +93,7 @@ class SummaryBar(w.VBox):
                                    f"alone: this dataset lacks what {html.escape(named)} need, so those criteria are "
                                    f"unknown for everyone (see the Data tab).</span>")
         self.show_error()
+        self.shown_revision = s.revision
 
     def show_error(self) -> None:
         error, notice = self._state.error, self._state.notice
@@ -313,8 +314,10 @@ class FunnelView(w.VBox):
                          "% of previous": "", "excluded here": "", "eligible": "", "possibly eligible": "",
                          "counting unknowns as": "switched off"})
         self._table.value = html_table(pd.DataFrame(rows))
+        self.shown_revision = s.revision
 
     def blank(self) -> None:
+        self.shown_revision = None
         self._bars.value = "<p class='te-muted te-concealed'>computing protected counts&hellip;</p>"
         self._table.value = ""
 
