@@ -20,8 +20,8 @@ from IPython.display import display
 
 from explorer.app.scenario import DataSource
 from explorer.app.state import ExplorerState, base_dir
+from explorer.app.tables import format_baseline
 from explorer.app.widgets import download_link, figure_download, html_table
-from explorer.engine import format_baseline
 from explorer.engine.privacy import NO_PROTECTION, Protection
 from explorer.errors import DataError, ExplorerError
 from explorer.plots.eligibility import consort_figure, funnel_figure, overlap_figure, shapley_figure
@@ -217,7 +217,9 @@ class CriteriaPanel(w.VBox):
         self._computable_only.on_click(lambda _: guarded(state, lambda: state.set_disabled(
             list(dict.fromkeys([*state.scenario.disabled,
                                 *(c.id for c in state.trial.criteria if not c.computable)])))))
-        self._list = w.VBox(layout=w.Layout(max_height="760px", overflow="hidden auto"))
+        # no inner scroll area: the page scrolls (the counts stay in view, the header is sticky), so no
+        # criterion is hidden in a box at a notebook's width
+        self._list = w.VBox()
         super().__init__([w.HTML("<b>Criteria</b> <span class='te-muted'>(toggle, edit thresholds, reorder)</span>"),
                           w.HBox([self._all_on, self._computable_only]), self._list])
 
@@ -347,16 +349,18 @@ class ImpactView(w.VBox):
     def __init__(self, state: ExplorerState):
         self._state = state
         self._table = w.HTML()
+        self._note = w.HTML()
         self._figure = FigureOutput()
         super().__init__([
             w.HTML("<b>Per-criterion impact</b> <span class='te-muted'>excluded alone = eligible if only this "
-                   "criterion were dropped; Shapley = its fair share of all exclusions</span>"),
-            self._table, self._figure])
+                   "criterion were dropped; Shapley = its fair share (see below)</span>"),
+            self._table, self._note, self._figure])
 
     def refresh(self) -> None:
         s = self._state
         impact = s.protected(s.impact)
         shapley = s.protected(s.shapley).set_index("criterion")
+        excluded = s.protected(s.shapley_excluded).set_index("criterion")
         shown = s.shown_count
 
         def share(value) -> str:
@@ -369,8 +373,17 @@ class ImpactView(w.VBox):
             "excluded alone": [shown(v) for v in impact["excluded_alone"]],
             "eligible if removed": [shown(v) for v in impact["eligible_if_removed"]],
             "eligible if unknowns pass": [shown(v) for v in impact["eligible_if_unknown_pass"]],
-            "Shapley share of exclusions": [share(shapley["excluded_share"].get(c)) for c in impact["criterion"]],
+            "Shapley: not eligible": [share(shapley["excluded_share"].get(c)) for c in impact["criterion"]],
+            "Shapley: excluded (funnel)": [share(excluded["excluded_share"].get(c)) for c in impact["criterion"]],
         })
+        not_eligible = s.counts["screened"] - s.counts["eligible"]
+        excluded_total = s.counts["screened"] - s.counts["remaining"]
+        self._note.value = (
+            "<p class='te-muted'>Shapley shares split each subject among the criteria that stop them, whatever "
+            f"the order. <b>Not eligible</b> shares the {html.escape(s.shown_count(not_eligible))} screened but not "
+            "eligible, counting the possibly eligible (unknown on some criterion) as stopped. <b>Excluded</b> "
+            f"shares only the {html.escape(s.shown_count(excluded_total))} the funnel excludes (failing a "
+            "criterion), so it reconciles with the funnel's exclusions.</p>")
         self._table.value = html_table(table)
         self._figure.show(shapley_figure(s.protected(s.shapley)))
 
@@ -416,7 +429,8 @@ class BaselineView(w.VBox):
         if s.baseline is None:
             self._table.value = "<p class='te-muted'>not computed</p>"
             return
-        self._table.value = html_table(format_baseline(s.protected(s.baseline)))
+        self._table.value = html_table(format_baseline(s.protected(s.baseline), catalogue=s.trial.catalogue,
+                                                       protection=s.protection))
 
     def blank(self) -> None:
         self._table.value = ""

@@ -53,7 +53,7 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
 
 def source_from(args: argparse.Namespace, trial) -> DataSource:
     """The data source --synthetic/--data name; a synthetic cohort is of the trial's population by default."""
-    from explorer.cohort.synthetic.matching import population_for
+    from explorer.cohort.synthetic.trial_match import population_for
     from explorer.sources import DataSource
 
     if args.synthetic is not None:

@@ -6,7 +6,7 @@
 --synthetic N screens N synthetic subjects of the trial's population, keeps those eligible under the
 trial's criteria, enrols them in screening order up to --max-enrolled (default 2,000) and simulates their
 outcomes on the trial's visits with the response model that suits the trial
-(explorer.outcomes.enrolment). --data reads any source explorer.cohort.loaders reads and computes the
+(explorer.cohort.synthetic.enrolment). --data reads any source explorer.cohort.loaders reads and computes the
 outcomes of every subject in it (--eligible-only: of those the criteria find eligible).
 """
 
@@ -20,8 +20,8 @@ import pandas as pd
 
 from explorer.cli.options import add_command, add_format_option, add_source_options, source_from
 from explorer.cli.output import format_table, records
+from explorer.cohort.synthetic.enrolment import DEFAULT_MAX_ENROLLED, MODEL_CHOICES
 from explorer.errors import DataError
-from explorer.outcomes.enrolment import DEFAULT_MAX_ENROLLED, MODEL_CHOICES
 from explorer.trial import load_trial
 
 OUTCOME_COLUMNS = ["measure", "statistic", "visit", "n", "mean", "sd", "median", "q1", "q3", "ci_low", "ci_high",
@@ -90,7 +90,7 @@ def _eligible(trial, screening) -> pd.Index:
 
 def _cohort(trial, args: argparse.Namespace):
     """(cohort, screening or None, header) for --synthetic or --data."""
-    from explorer.outcomes import enrolment
+    from explorer.cohort.synthetic import enrolment
     from explorer.sources import open_source
 
     source = source_from(args, trial)
