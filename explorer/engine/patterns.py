@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from explorer.engine.status import resolution_table
+from explorer.engine.status import FAIL, PASS, UNKNOWN, resolution_table
 from explorer.errors import DefinitionError
 
 CRITERIA_PER_BYTE = 4
@@ -157,4 +157,85 @@ def resolve(patterns: np.ndarray, selection: Selection) -> np.ndarray:
     return selection.tables.ravel()[raw + 4 * np.arange(k)]
 
 
-__all__ = ["PatternHistogram", "Selection", "histogram", "pack", "resolve", "select", "set_packed_column"]
+# --- the statistics' counts from the histogram alone ----------------------------------------------
+# Each function is the histogram twin of a bit-column computation in explorer.engine.stats / shapley:
+# the same counts, as sums of pattern counts instead of popcounts over subjects, so a matrix that holds
+# only (pattern, count) rows (explorer.engine.histogram) gives identical statistics.
+
+def _first(mask: np.ndarray) -> np.ndarray:
+    """Per pattern, the first selected criterion where mask is true (k when none)."""
+    m, k = mask.shape
+    if k == 0:
+        return np.zeros(m, dtype=np.intp)
+    return np.where(mask.any(axis=1), mask.argmax(axis=1), k)
+
+
+def funnel_counts(h: PatternHistogram, selection: Selection) -> tuple[int, list[int], list[int], list[int]]:
+    """(total, eligible, remaining, became_unknown) per funnel step, step 0 the screened population."""
+    k, counts = len(selection.ids), h.counts
+    total = int(counts.sum())
+    resolved = resolve(h.patterns, selection)
+    first_fail = _first(resolved == FAIL)
+    first_unknown = _first(resolved == UNKNOWN)
+    # a subject leaves `remaining` at its first FAIL and `eligible` at its first FAIL or UNKNOWN
+    left = np.cumsum(np.bincount(first_fail, weights=counts, minlength=k + 1)[:k]).astype(np.int64)
+    lost = np.bincount(np.minimum(first_fail, first_unknown), weights=counts, minlength=k + 1)[:k]
+    # became unknown at step s: eligible before s and UNKNOWN at s (so not FAIL at s or before)
+    became = np.bincount(first_unknown[first_unknown < first_fail], weights=counts[first_unknown < first_fail],
+                         minlength=k + 1)[:k]
+    eligible = [total, *(total - np.cumsum(lost).astype(np.int64)).tolist()]
+    remaining = [total, *(total - left).tolist()]
+    return total, eligible, remaining, [0, *became.astype(np.int64).tolist()]
+
+
+def final_counts(h: PatternHistogram, selection: Selection) -> tuple[int, int, int]:
+    """(total, eligible: PASS every selected criterion, remaining: FAIL none)."""
+    resolved = resolve(h.patterns, selection)
+    counts = h.counts
+    eligible = int(counts[(resolved == PASS).all(axis=1)].sum())
+    remaining = int(counts[~(resolved == FAIL).any(axis=1)].sum())
+    return int(counts.sum()), eligible, remaining
+
+
+def impact_counts(h: PatternHistogram, selection: Selection) -> tuple[np.ndarray, int, int, int]:
+    """Per selected criterion: failing, unknown, unknown_raw, excluded_alone, excluded_alone_possibly,
+    eligible_if_removed, remaining_if_removed, eligible_if_unknown_pass; then eligible, remaining, total."""
+    counts = h.counts
+    total = int(counts.sum())
+    resolved = resolve(h.patterns, selection)
+    fail, unknown = resolved == FAIL, resolved == UNKNOWN
+    passes = resolved == PASS
+    not_passing, failing = (~passes).sum(axis=1), fail.sum(axis=1)
+    rows = []
+    for s, j in enumerate(selection.columns):
+        others_pass = (not_passing - ~passes[:, s]) == 0
+        others_no_fail = (failing - fail[:, s]) == 0
+        raw_unknown = h.patterns[:, j] == UNKNOWN
+        masks = (fail[:, s], unknown[:, s], raw_unknown, fail[:, s] & others_pass,
+                 fail[:, s] & others_no_fail & ~others_pass, others_pass, others_no_fail,
+                 others_pass & (passes[:, s] | raw_unknown))
+        rows.append([int(counts[mask].sum()) for mask in masks])
+    values = np.array(rows, dtype=np.int64).reshape(len(rows), 8)
+    eligible = int(counts[not_passing == 0].sum())
+    remaining = int(counts[failing == 0].sum())
+    return values, eligible, remaining, total
+
+
+def exact_shapley(blocked: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """phi_i = -sum over c of |blocked by i and by c criteria in all| / c (explorer.engine.shapley),
+    summed in the same order as the bit-column version so that the floats are identical."""
+    m, k = blocked.shape
+    size = blocked.sum(axis=1)
+    phi = np.zeros(k)
+    for c in range(1, k + 1):
+        exactly_c = size == c
+        if not exactly_c.any():
+            continue
+        per_criterion = counts[exactly_c] @ blocked[exactly_c].astype(np.int64)
+        for i in range(k):
+            phi[i] -= int(per_criterion[i]) / c
+    return phi
+
+
+__all__ = ["PatternHistogram", "Selection", "exact_shapley", "final_counts", "funnel_counts", "histogram",
+           "impact_counts", "pack", "resolve", "select", "set_packed_column"]
