@@ -29,6 +29,7 @@ $(STAMP): pyproject.toml
 
 browser:
 	@bash scripts/ensure-chromium.sh
+	@bash scripts/ensure-java.sh
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
