@@ -52,9 +52,11 @@ def engine_histogram(backend: Any, criteria: Sequence[Any], catalogue: Any) -> t
     return unique.astype(np.int8), np.bincount(inverse.ravel(), minlength=len(unique)).astype(np.int64)
 
 
-def evaluate_histogram(trial: Any, source: Any, engine: str = "memory", *, backend: Any = None) -> HistogramMatrix:
-    """The trial's status histogram over a cohort (a Screening or a layout folder), from the named engine."""
-    backend = backend if backend is not None else _backend(engine, source, trial)
+def evaluate_histogram(trial: Any, source: Any, engine: str = "memory", *, backend: Any = None,
+                       **options: Any) -> HistogramMatrix:
+    """The trial's status histogram over a cohort (a Screening or a layout folder), from the named engine
+    (`options` go to it, e.g. spark's master= or partitions=), or from an existing `backend`."""
+    backend = backend if backend is not None else _backend(engine, source, trial, **options)
     infos = [CriterionInfo.of(c) for c in trial.criteria]
     computable = [c for c in trial.criteria if c.computable]
     patterns, counts = engine_histogram(backend, computable, trial.catalogue)
@@ -62,12 +64,12 @@ def evaluate_histogram(trial: Any, source: Any, engine: str = "memory", *, backe
     return HistogramMatrix(_merge(full, counts), infos, trial=trial, backend=backend)
 
 
-def _backend(engine: str, source: Any, trial: Any) -> Any:
+def _backend(engine: str, source: Any, trial: Any, **options: Any) -> Any:
     from pathlib import Path
     if engine == "memory" and isinstance(source, (str, Path)):
         from explorer.engine.layout import read_screening
         source = read_screening(source, catalogue=trial.catalogue)
-    return make_backend(engine, source, trial.catalogue)
+    return make_backend(engine, source, trial.catalogue, **options)
 
 
 class HistogramMatrix:
