@@ -156,7 +156,8 @@ def test_spark_gives_the_statuses_of_memory_and_duckdb_on_every_construct(spark,
     write_screening(data, tmp_path / "parquet")
     # subject level from a Screening; the Parquet folder's row order is checked by the ids query below
     assert_same_matrix(memory, evaluate(trial, data, engine="spark", spark=spark))
-    h = evaluate_histogram(trial, tmp_path / "parquet", "spark", spark=spark)
+    # as a URI, the way a cluster's storage is named (hdfs://, s3a://); a plain folder in the next tests
+    h = evaluate_histogram(trial, f"file://{tmp_path / 'parquet'}", "spark", spark=spark)
     pd.testing.assert_frame_equal(histogram_frame(h), histogram_frame(memory))
     assert_same_statistics(memory, h)
     policies = {"C0": "pass", "C2": "fail"}
@@ -203,6 +204,8 @@ def test_spark_matches_on_a_synthetic_cohort_by_partitions(spark, tmp_path):
 def test_spark_errors_name_what_to_fix(spark, tmp_path):
     with pytest.raises(DataError, match="no features"):
         evaluate_histogram(T1D, tmp_path, "spark", spark=spark)
+    with pytest.raises(DataError, match="no features.parquet"):
+        evaluate_histogram(T1D, f"file://{tmp_path}", "spark", spark=spark)
     with pytest.raises(DataError, match="no table 'warehouse.nothing'"):
         make_backend("spark", {"features": "warehouse.nothing"}, T1D.catalogue, spark=spark)
     with pytest.raises(DataError, match="'features' table"):

@@ -1,6 +1,7 @@
 """The Spark engine: the same SQL compilation (explorer.engine.sql, SparkDialect) run by Apache Spark.
 
-Sources: a layout folder (explorer.engine.layout: Parquet read in place, or CSV), an in-memory
+Sources: a layout folder (explorer.engine.layout: Parquet read in place, or CSV; a URI such as
+hdfs://... or s3a://... for a Parquet layout on a cluster's storage), an in-memory
 Screening (handed to Spark as Arrow), or {table: name} naming tables Spark already knows (a warehouse
 table, a view). The session is `local[*]` unless a master is given, as an argument or in the
 environment variable TRIAL_EXPLORER_SPARK_MASTER: `spark://host:7077`, `yarn`, `k8s://...`, or a
@@ -90,7 +91,18 @@ class SparkBackend:
         from pyspark.sql import functions as F
 
         frames = {}
-        if isinstance(source, (str, Path)):
+        if isinstance(source, str) and "://" in source:
+            # a folder Spark reads itself (hdfs://, s3a://, ...): the Parquet layout, tables found by name
+            for name in TABLES:
+                try:
+                    frames[name] = self.spark.read.parquet(f"{source.rstrip('/')}/{name}.parquet")
+                except Exception:  # absent optional table; a missing features table is reported below
+                    continue
+            if "features" not in frames:
+                raise DataError("no features.parquet that Spark can read in this folder", file=source)
+            self._features_bytes = None
+            frames["features"] = frames["features"].select("*", F.col("_metadata.row_index").alias(ROW))
+        elif isinstance(source, (str, Path)):
             for name, path in find_tables(source).items():
                 frames[name] = self._read(path)
             self._features_bytes = find_tables(source)["features"].stat().st_size
