@@ -19,7 +19,7 @@ import pandas as pd
 
 from explorer.engine.histogram_sql import duckdb_histogram, duckdb_subjects, with_assumed
 from explorer.engine.matrix import CriterionInfo, EligibilityMatrix, make_backend
-from explorer.engine.patterns import PatternHistogram, select
+from explorer.engine.patterns import PatternHistogram, histogram, pack, select
 from explorer.engine.status import check_assumption, check_policy, status_from_truth
 from explorer.errors import DefinitionError
 
@@ -46,10 +46,8 @@ def engine_histogram(backend: Any, criteria: Sequence[Any], catalogue: Any) -> t
     n = len(backend.subject_ids())
     codes = np.column_stack([status_from_truth(t, c.kind) for t, c in zip(truths, criteria, strict=True)]) \
         if criteria else np.zeros((n, 0), np.int8)
-    if n == 0:
-        return codes.astype(np.int8), np.zeros(0, np.int64)
-    unique, inverse = np.unique(codes, axis=0, return_inverse=True)
-    return unique.astype(np.int8), np.bincount(inverse.ravel(), minlength=len(unique)).astype(np.int64)
+    reduced = histogram(pack(codes), codes.shape[1])  # pandas' hashing, as the in-memory matrix does
+    return reduced.patterns, reduced.counts
 
 
 def evaluate_histogram(trial: Any, source: Any, engine: str = "memory", *, backend: Any = None,
