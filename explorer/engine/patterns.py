@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
-from explorer.engine.status import FAIL, PASS, UNKNOWN, resolution_table
+from explorer.engine.status import FAIL, UNKNOWN, resolution_table
 from explorer.errors import DefinitionError
 
 CRITERIA_PER_BYTE = 4
@@ -78,6 +79,11 @@ class PatternHistogram:
     @property
     def n_subjects(self) -> int:
         return int(self.counts.sum())
+
+    @cached_property
+    def columns(self) -> tuple[np.ndarray, ...]:
+        """Each criterion's raw codes as a contiguous uint8 array (what the statistics scan, step by step)."""
+        return tuple(np.ascontiguousarray(self.patterns[:, j]).view(np.uint8) for j in range(self.patterns.shape[1]))
 
 
 def histogram(packed: np.ndarray, n_criteria: int) -> PatternHistogram:
@@ -162,39 +168,55 @@ def resolve(patterns: np.ndarray, selection: Selection) -> np.ndarray:
 # the same counts, as sums of pattern counts instead of popcounts over subjects, so a matrix that holds
 # only (pattern, count) rows (explorer.engine.histogram) gives identical statistics.
 
-def _first(mask: np.ndarray) -> np.ndarray:
-    """Per pattern, the first selected criterion where mask is true (k when none)."""
-    m, k = mask.shape
-    if k == 0:
-        return np.zeros(m, dtype=np.intp)
-    return np.where(mask.any(axis=1), mask.argmax(axis=1), k)
+def _code_set(table_row: np.ndarray, wanted: int) -> np.uint8:
+    """The raw codes (bits 0..3) that a criterion's policy resolves to `wanted`."""
+    return np.uint8(sum(1 << code for code in range(4) if table_row[code] == wanted))
+
+
+def _is(column: np.ndarray, codes: np.uint8) -> np.ndarray:
+    """Which patterns have a raw code in `codes`: a shift and a mask on uint8, no index arrays."""
+    return ((codes >> column) & np.uint8(1)).view(bool)
+
+
+def resolved_masks(h: PatternHistogram, selection: Selection) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per selected criterion, in order: which patterns FAIL and which are UNKNOWN after its policy."""
+    fails, unknowns = [], []
+    for s, j in enumerate(selection.columns):
+        column, row = h.columns[j], selection.tables[s]
+        fails.append(_is(column, _code_set(row, FAIL)))
+        unknowns.append(_is(column, _code_set(row, UNKNOWN)))
+    return fails, unknowns
 
 
 def funnel_counts(h: PatternHistogram, selection: Selection) -> tuple[int, list[int], list[int], list[int]]:
     """(total, eligible, remaining, became_unknown) per funnel step, step 0 the screened population."""
     k, counts = len(selection.ids), h.counts
     total = int(counts.sum())
-    resolved = resolve(h.patterns, selection)
-    first_fail = _first(resolved == FAIL)
-    first_unknown = _first(resolved == UNKNOWN)
-    # a subject leaves `remaining` at its first FAIL and `eligible` at its first FAIL or UNKNOWN
-    left = np.cumsum(np.bincount(first_fail, weights=counts, minlength=k + 1)[:k]).astype(np.int64)
+    first_fail = np.full(len(counts), k, dtype=np.int16)
+    first_unknown = np.full(len(counts), k, dtype=np.int16)
+    fails, unknowns = resolved_masks(h, selection)
+    for s in range(k - 1, -1, -1):  # backwards, so the earliest step is written last
+        first_fail[fails[s]] = s
+        first_unknown[unknowns[s]] = s
+    # a subject leaves `remaining` at its first FAIL and `eligible` at its first FAIL or UNKNOWN; it becomes
+    # unknown at step s when it is UNKNOWN there and nothing excluded or made it unknown before
+    left = np.bincount(first_fail, weights=counts, minlength=k + 1)[:k]
     lost = np.bincount(np.minimum(first_fail, first_unknown), weights=counts, minlength=k + 1)[:k]
-    # became unknown at step s: eligible before s and UNKNOWN at s (so not FAIL at s or before)
-    became = np.bincount(first_unknown[first_unknown < first_fail], weights=counts[first_unknown < first_fail],
-                         minlength=k + 1)[:k]
+    turned = first_unknown < first_fail
+    became = np.bincount(first_unknown[turned], weights=counts[turned], minlength=k + 1)[:k]
     eligible = [total, *(total - np.cumsum(lost).astype(np.int64)).tolist()]
-    remaining = [total, *(total - left).tolist()]
+    remaining = [total, *(total - np.cumsum(left).astype(np.int64)).tolist()]
     return total, eligible, remaining, [0, *became.astype(np.int64).tolist()]
 
 
 def final_counts(h: PatternHistogram, selection: Selection) -> tuple[int, int, int]:
     """(total, eligible: PASS every selected criterion, remaining: FAIL none)."""
-    resolved = resolve(h.patterns, selection)
     counts = h.counts
-    eligible = int(counts[(resolved == PASS).all(axis=1)].sum())
-    remaining = int(counts[~(resolved == FAIL).any(axis=1)].sum())
-    return int(counts.sum()), eligible, remaining
+    eligible_mask, remaining_mask = np.ones(len(counts), bool), np.ones(len(counts), bool)
+    for fail, unknown in zip(*resolved_masks(h, selection), strict=True):
+        remaining_mask &= ~fail
+        eligible_mask &= ~(fail | unknown)
+    return int(counts.sum()), int(counts @ eligible_mask), int(counts @ remaining_mask)
 
 
 def impact_counts(h: PatternHistogram, selection: Selection) -> tuple[np.ndarray, int, int, int]:
@@ -202,23 +224,25 @@ def impact_counts(h: PatternHistogram, selection: Selection) -> tuple[np.ndarray
     eligible_if_removed, remaining_if_removed, eligible_if_unknown_pass; then eligible, remaining, total."""
     counts = h.counts
     total = int(counts.sum())
-    resolved = resolve(h.patterns, selection)
-    fail, unknown = resolved == FAIL, resolved == UNKNOWN
-    passes = resolved == PASS
-    not_passing, failing = (~passes).sum(axis=1), fail.sum(axis=1)
+    fails, unknowns = resolved_masks(h, selection)
+    m = len(counts)
+    not_passing, failing = np.zeros(m, np.int32), np.zeros(m, np.int32)
+    for fail, unknown in zip(fails, unknowns, strict=True):
+        not_passing += fail | unknown
+        failing += fail
+    raw_unknown_codes = np.uint8(1 << UNKNOWN)
     rows = []
     for s, j in enumerate(selection.columns):
-        others_pass = (not_passing - ~passes[:, s]) == 0
-        others_no_fail = (failing - fail[:, s]) == 0
-        raw_unknown = h.patterns[:, j] == UNKNOWN
-        masks = (fail[:, s], unknown[:, s], raw_unknown, fail[:, s] & others_pass,
-                 fail[:, s] & others_no_fail & ~others_pass, others_pass, others_no_fail,
-                 others_pass & (passes[:, s] | raw_unknown))
-        rows.append([int(counts[mask].sum()) for mask in masks])
+        fail, unknown = fails[s], unknowns[s]
+        passes = ~(fail | unknown)
+        others_pass = (not_passing - ~passes) == 0
+        others_no_fail = (failing - fail) == 0
+        raw_unknown = _is(h.columns[j], raw_unknown_codes)
+        masks = (fail, unknown, raw_unknown, fail & others_pass, fail & others_no_fail & ~others_pass,
+                 others_pass, others_no_fail, others_pass & (passes | raw_unknown))
+        rows.append([int(counts @ mask) for mask in masks])
     values = np.array(rows, dtype=np.int64).reshape(len(rows), 8)
-    eligible = int(counts[not_passing == 0].sum())
-    remaining = int(counts[failing == 0].sum())
-    return values, eligible, remaining, total
+    return values, int(counts @ (not_passing == 0)), int(counts @ (failing == 0)), total
 
 
 def exact_shapley(blocked: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -238,4 +262,4 @@ def exact_shapley(blocked: np.ndarray, counts: np.ndarray) -> np.ndarray:
 
 
 __all__ = ["PatternHistogram", "Selection", "exact_shapley", "final_counts", "funnel_counts", "histogram",
-           "impact_counts", "pack", "resolve", "select", "set_packed_column"]
+           "impact_counts", "pack", "resolve", "resolved_masks", "select", "set_packed_column"]
