@@ -81,9 +81,36 @@ class PatternHistogram:
         return int(self.counts.sum())
 
     @cached_property
+    def code_bits(self) -> np.ndarray:
+        """(4, k, words) uint64: bit p of [c, j] says pattern p has raw code c on criterion j."""
+        words = -(-len(self.counts) // 64)
+        out = np.zeros((4, self.patterns.shape[1], words), dtype=np.uint64)
+        for code in range(4):
+            for j in range(self.patterns.shape[1]):
+                out[code, j] = _to_bits(self.patterns[:, j] == code, words)
+        return out
+
+    @cached_property
+    def count_planes(self) -> tuple[np.ndarray, np.ndarray]:
+        """The counts in binary, one bitset per bit ((bits, words) uint64) and each bit's weight: a
+        weighted count of a set of patterns is then a few ANDs and popcounts, not a gather."""
+        words = -(-len(self.counts) // 64)
+        n_bits = max(1, int(self.counts.max(initial=0)).bit_length())
+        planes = np.stack([_to_bits(((self.counts >> b) & 1).astype(bool), words) for b in range(n_bits)])
+        return planes, (np.int64(1) << np.arange(n_bits, dtype=np.int64))
+
+    @cached_property
     def columns(self) -> tuple[np.ndarray, ...]:
         """Each criterion's raw codes as a contiguous uint8 array (what the statistics scan, step by step)."""
         return tuple(np.ascontiguousarray(self.patterns[:, j]).view(np.uint8) for j in range(self.patterns.shape[1]))
+
+
+def _to_bits(mask: np.ndarray, words: int) -> np.ndarray:
+    """Bool array -> uint64 words, bit i of the result is element i (little-endian bit order)."""
+    packed = np.zeros(words * 8, dtype=np.uint8)
+    bits = np.packbits(mask, bitorder="little")
+    packed[: len(bits)] = bits
+    return packed.view(np.uint64)
 
 
 def histogram(packed: np.ndarray, n_criteria: int) -> PatternHistogram:
@@ -189,24 +216,41 @@ def resolved_masks(h: PatternHistogram, selection: Selection) -> tuple[list[np.n
 
 
 def funnel_counts(h: PatternHistogram, selection: Selection) -> tuple[int, list[int], list[int], list[int]]:
-    """(total, eligible, remaining, became_unknown) per funnel step, step 0 the screened population."""
+    """(total, eligible, remaining, became_unknown) per funnel step, step 0 the screened population.
+
+    Every step at once over bitsets of patterns: the FAIL / UNKNOWN sets of each step (an OR of the
+    raw-code sets its policy maps there), running ANDs down the steps, then the weighted counts of all
+    3k sets as popcounts against the binary planes of the counts (explorer.engine.stats does the same
+    per subject over the bit columns).
+    """
     k, counts = len(selection.ids), h.counts
     total = int(counts.sum())
-    first_fail = np.full(len(counts), k, dtype=np.int16)
-    first_unknown = np.full(len(counts), k, dtype=np.int16)
-    fails, unknowns = resolved_masks(h, selection)
-    for s in range(k - 1, -1, -1):  # backwards, so the earliest step is written last
-        first_fail[fails[s]] = s
-        first_unknown[unknowns[s]] = s
-    # a subject leaves `remaining` at its first FAIL and `eligible` at its first FAIL or UNKNOWN; it becomes
-    # unknown at step s when it is UNKNOWN there and nothing excluded or made it unknown before
-    left = np.bincount(first_fail, weights=counts, minlength=k + 1)[:k]
-    lost = np.bincount(np.minimum(first_fail, first_unknown), weights=counts, minlength=k + 1)[:k]
-    turned = first_unknown < first_fail
-    became = np.bincount(first_unknown[turned], weights=counts[turned], minlength=k + 1)[:k]
-    eligible = [total, *(total - np.cumsum(lost).astype(np.int64)).tolist()]
-    remaining = [total, *(total - np.cumsum(left).astype(np.int64)).tolist()]
-    return total, eligible, remaining, [0, *became.astype(np.int64).tolist()]
+    if k == 0 or len(counts) == 0:
+        return total, [total] * (k + 1), [total] * (k + 1), [0] * (k + 1)
+    raw = h.code_bits[:, list(selection.columns)]  # (4, k, words)
+    zero = np.uint64(0)
+    fail = np.zeros(raw.shape[1:], dtype=np.uint64)
+    unknown = np.zeros(raw.shape[1:], dtype=np.uint64)
+    for code in range(4):
+        to_fail, to_unknown = selection.tables[:, code] == FAIL, selection.tables[:, code] == UNKNOWN
+        if to_fail.any():
+            fail |= np.where(to_fail[:, None], raw[code], zero)
+        if to_unknown.any():
+            unknown |= np.where(to_unknown[:, None], raw[code], zero)
+    remaining = np.bitwise_and.accumulate(~fail, axis=0)
+    eligible = np.bitwise_and.accumulate(~(fail | unknown), axis=0)
+    # eligible before the step and UNKNOWN at it (a pattern is never FAIL and UNKNOWN at the same step)
+    before = np.concatenate([np.full((1, eligible.shape[1]), ~zero), eligible[:-1]])
+    sets = np.concatenate([remaining, eligible, before & unknown])
+    planes, weights = h.count_planes
+    weighted = np.bitwise_count(sets[:, None, :] & planes[None]).sum(axis=2, dtype=np.int64) @ weights \
+        if hasattr(np, "bitwise_count") else np.array([int(counts @ _from_bits(x, len(counts))) for x in sets])
+    weighted = [int(x) for x in weighted]
+    return (total, [total, *weighted[k:2 * k]], [total, *weighted[:k]], [0, *weighted[2 * k:]])
+
+
+def _from_bits(words: np.ndarray, n: int) -> np.ndarray:
+    return np.unpackbits(words.view(np.uint8), count=n, bitorder="little").astype(bool)
 
 
 def final_counts(h: PatternHistogram, selection: Selection) -> tuple[int, int, int]:
