@@ -227,6 +227,20 @@ def funnel_counts(h: PatternHistogram, selection: Selection) -> tuple[int, list[
     total = int(counts.sum())
     if k == 0 or len(counts) == 0:
         return total, [total] * (k + 1), [total] * (k + 1), [0] * (k + 1)
+    fail, unknown = _step_bits(h, selection)
+    zero = np.uint64(0)
+    remaining = np.bitwise_and.accumulate(~fail, axis=0)
+    eligible = np.bitwise_and.accumulate(~(fail | unknown), axis=0)
+    # eligible before the step and UNKNOWN at it (a pattern is never FAIL and UNKNOWN at the same step)
+    before = np.concatenate([np.full((1, eligible.shape[1]), ~zero), eligible[:-1]])
+    sets = np.concatenate([remaining, eligible, before & unknown])
+    weighted = _weighted(h, sets)
+    return (total, [total, *weighted[k:2 * k]], [total, *weighted[:k]], [0, *weighted[2 * k:]])
+
+
+def _step_bits(h: PatternHistogram, selection: Selection) -> tuple[np.ndarray, np.ndarray]:
+    """(k, words) bitsets of the patterns that FAIL / are UNKNOWN at each selected criterion, after its
+    policy: the OR of the raw-code sets the policy maps there."""
     raw = h.code_bits[:, list(selection.columns)]  # (4, k, words)
     zero = np.uint64(0)
     fail = np.zeros(raw.shape[1:], dtype=np.uint64)
@@ -237,16 +251,16 @@ def funnel_counts(h: PatternHistogram, selection: Selection) -> tuple[int, list[
             fail |= np.where(to_fail[:, None], raw[code], zero)
         if to_unknown.any():
             unknown |= np.where(to_unknown[:, None], raw[code], zero)
-    remaining = np.bitwise_and.accumulate(~fail, axis=0)
-    eligible = np.bitwise_and.accumulate(~(fail | unknown), axis=0)
-    # eligible before the step and UNKNOWN at it (a pattern is never FAIL and UNKNOWN at the same step)
-    before = np.concatenate([np.full((1, eligible.shape[1]), ~zero), eligible[:-1]])
-    sets = np.concatenate([remaining, eligible, before & unknown])
+    return fail, unknown
+
+
+def _weighted(h: PatternHistogram, sets: np.ndarray) -> list[int]:
+    """Subjects in each of the (s, words) pattern bitsets: popcounts against the counts' binary planes."""
     planes, weights = h.count_planes
-    weighted = np.bitwise_count(sets[:, None, :] & planes[None]).sum(axis=2, dtype=np.int64) @ weights \
-        if hasattr(np, "bitwise_count") else np.array([int(counts @ _from_bits(x, len(counts))) for x in sets])
-    weighted = [int(x) for x in weighted]
-    return (total, [total, *weighted[k:2 * k]], [total, *weighted[:k]], [0, *weighted[2 * k:]])
+    if hasattr(np, "bitwise_count"):  # numpy >= 2.0
+        return [int(x) for x in np.bitwise_count(sets[:, None, :] & planes[None]).sum(axis=2, dtype=np.int64)
+                @ weights]
+    return [int(h.counts @ _from_bits(x, len(h.counts))) for x in sets]
 
 
 def _from_bits(words: np.ndarray, n: int) -> np.ndarray:
@@ -265,28 +279,31 @@ def final_counts(h: PatternHistogram, selection: Selection) -> tuple[int, int, i
 
 def impact_counts(h: PatternHistogram, selection: Selection) -> tuple[np.ndarray, int, int, int]:
     """Per selected criterion: failing, unknown, unknown_raw, excluded_alone, excluded_alone_possibly,
-    eligible_if_removed, remaining_if_removed, eligible_if_unknown_pass; then eligible, remaining, total."""
-    counts = h.counts
+    eligible_if_removed, remaining_if_removed, eligible_if_unknown_pass; then eligible, remaining, total.
+    The bit-column computation of explorer.engine.stats over bitsets of patterns (prefix and suffix ANDs
+    for "every criterion but this one"), all sets weighted at once."""
+    k, counts = len(selection.ids), h.counts
     total = int(counts.sum())
-    fails, unknowns = resolved_masks(h, selection)
-    m = len(counts)
-    not_passing, failing = np.zeros(m, np.int32), np.zeros(m, np.int32)
-    for fail, unknown in zip(fails, unknowns, strict=True):
-        not_passing += fail | unknown
-        failing += fail
-    raw_unknown_codes = np.uint8(1 << UNKNOWN)
-    rows = []
-    for s, j in enumerate(selection.columns):
-        fail, unknown = fails[s], unknowns[s]
-        passes = ~(fail | unknown)
-        others_pass = (not_passing - ~passes) == 0
-        others_no_fail = (failing - fail) == 0
-        raw_unknown = _is(h.columns[j], raw_unknown_codes)
-        masks = (fail, unknown, raw_unknown, fail & others_pass, fail & others_no_fail & ~others_pass,
-                 others_pass, others_no_fail, others_pass & (passes | raw_unknown))
-        rows.append([int(counts @ mask) for mask in masks])
-    values = np.array(rows, dtype=np.int64).reshape(len(rows), 8)
-    return values, int(counts @ (not_passing == 0)), int(counts @ (failing == 0)), total
+    if k == 0 or len(counts) == 0:
+        return np.zeros((k, 8), dtype=np.int64), total, total, total
+    fail, unknown = _step_bits(h, selection)
+    passes, no_fails = ~(fail | unknown), ~fail
+    others_pass, others_no_fail = _all_but_one(passes), _all_but_one(no_fails)
+    raw_unknown = h.code_bits[UNKNOWN][list(selection.columns)]
+    sets = np.concatenate([fail, unknown, raw_unknown, fail & others_pass, fail & others_no_fail & ~others_pass,
+                           others_pass, others_no_fail, others_pass & (passes | raw_unknown),
+                           np.bitwise_and.reduce(passes, axis=0)[None], np.bitwise_and.reduce(no_fails, axis=0)[None]])
+    weighted = np.array(_weighted(h, sets), dtype=np.int64)
+    values = weighted[:8 * k].reshape(8, k).T.copy()
+    return values, int(weighted[8 * k]), int(weighted[8 * k + 1]), total
+
+
+def _all_but_one(sets: np.ndarray) -> np.ndarray:
+    """Row i: the AND of every row but the i-th (prefix and suffix ANDs, no division)."""
+    ones = np.full((1, sets.shape[1]), ~np.uint64(0))
+    prefix = np.concatenate([ones, np.bitwise_and.accumulate(sets, axis=0)[:-1]])
+    suffix = np.concatenate([np.bitwise_and.accumulate(sets[::-1], axis=0)[::-1][1:], ones])
+    return prefix & suffix
 
 
 def exact_shapley(blocked: np.ndarray, counts: np.ndarray) -> np.ndarray:
