@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", type=float, default=[1e6, 1e7])
-    parser.add_argument("--memory-sizes", nargs="+", type=float, default=[1e6],
+    parser.add_argument("--memory-sizes", nargs="*", type=float, default=[1e6],
                         help="sizes at which the memory engine runs too (13.5 GB at 10^7: see engine.md)")
     parser.add_argument("--spark-sizes", nargs="*", type=float, default=[1e6])
     parser.add_argument("--partitions", nargs="+", type=int, default=[1, 2, 4, 8])
