@@ -78,8 +78,9 @@ class Dashboard(w.VBox):
         self.url = UrlSync() if address else None
         self.outcomes = OutcomePanel(s)
 
-        self._views = [self.summary, self.trial_picker, self.criteria, self.funnel, self.impact, self.overlap,
-                       self.baseline, self.outcomes, self.data, self.export, self.scenario_panel]
+        # the header goes last: a new title never stands over the previous trial's criteria and funnel
+        self._views = [self.trial_picker, self.criteria, self.funnel, self.impact, self.overlap,
+                       self.baseline, self.outcomes, self.data, self.export, self.scenario_panel, self.summary]
         eligibility = w.HBox([self.criteria, self.funnel], layout=w.Layout(align_items="flex-start"))
         self.criteria.layout = w.Layout(width="46%", min_width="420px", margin="0 12px 0 0")
         self.funnel.layout = w.Layout(flex="1 1 auto", min_width="420px")
@@ -180,7 +181,7 @@ def explore(trial: str = "NCT06196996", data=None, *, n: int = DEFAULT_N, seed: 
     """
     from explorer.clinical.populations import POPULATION_NAMES
     from explorer.cohort.screening import Screening
-    from explorer.cohort.synthetic.matching import population_for
+    from explorer.cohort.synthetic.trial_match import population_for
     from explorer.trial import bundled_trials, load_trial
 
     loaded = load_trial(trial)

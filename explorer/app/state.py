@@ -21,7 +21,7 @@ from traitlets import Any, Bool, Dict, Float, HasTraits, Instance, Int, Unicode
 from explorer import engine, expr
 from explorer.app.scenario import DataSource, Scenario
 from explorer.cohort.screening import Screening
-from explorer.cohort.synthetic.matching import population_for
+from explorer.cohort.synthetic.trial_match import population_for
 from explorer.cohort.tables import Cohort
 from explorer.engine.privacy import Protection
 from explorer.engine.status import UNKNOWN
@@ -305,11 +305,23 @@ class ExplorerState(HasTraits):
         return self._lazy["overlap"]
 
     @property
+    def shapley_excluded(self) -> pd.DataFrame:
+        """Shapley shares of the funnel's exclusions (screened - remaining: failing, not unknown), which add up
+        to what the funnel excludes; `shapley` shares screened - eligible (unknowns count as not eligible)."""
+        if "shapley_excluded" not in self._lazy:
+            enabled = enabled_ids(self.trial, self.scenario)
+            method = "exact" if len(enabled) <= SHAPLEY_EXACT_LIMIT else "montecarlo"
+            self._lazy["shapley_excluded"] = engine.shapley(self.matrix, enabled=enabled, policies=self.policies,
+                                                            value="remaining", method=method)
+        return self._lazy["shapley_excluded"]
+
+    @property
     def baseline(self) -> pd.DataFrame | None:
         if not self.with_baseline:
             return None
         if "baseline" not in self._lazy:
-            self._lazy["baseline"] = engine.baseline_table(self.matrix, self.screening, **self._selection())
+            self._lazy["baseline"] = engine.baseline_table(self.matrix, self.screening, **self._selection(),
+                                                           groups=("screened", "eligible", "possibly"))
         return self._lazy["baseline"]
 
     @property
