@@ -29,6 +29,7 @@ $(STAMP): pyproject.toml
 
 browser:
 	@bash scripts/ensure-chromium.sh
+	@bash scripts/ensure-java.sh
 
 # every benchmarks/bench_*.py through benchmarks/run_all.py; QUICK=1 runs the small sizes only (results kept)
 bench: $(STAMP) browser
