@@ -1,0 +1,8 @@
+"""What researchers do after the funnel: threshold sensitivity, scenario comparison, representativeness,
+outcomes under relaxed criteria. Everything here is arithmetic on the engine's public results
+(explorer.engine: evaluate, funnel, final_counts, eligible_mask, baseline_table); see docs/analysis.md.
+"""
+
+from explorer.analysis.sensitivity import Sensitivity, threshold_sensitivity
+
+__all__ = ["Sensitivity", "threshold_sensitivity"]

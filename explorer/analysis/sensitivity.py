@@ -1,0 +1,340 @@
+"""Threshold sensitivity: the eligible count as a function of one criterion's parameter, and its variable's spread.
+
+For a numeric parameter p of criterion C, with every other enabled criterion applied as it is:
+
+    pool        subjects no other enabled criterion excludes (FAIL); "eligible so far" also PASS them all
+    histogram   the distribution of C's variable in the pool, over p's allowed range, and the share unknown
+    curve       eligible / possibly eligible / remaining counts if p took each value of its allowed range
+
+The curve never re-reads the cohort per point. When p appears once in C's rule, in a comparison with a
+catalogue variable (`x >= p`, `p <= x <= q`, `a >= p or b < q`), the rule is a Kleene function f of that
+one comparison; evaluating C twice with the comparison replaced by `true` and by `false` gives f(true) and
+f(false) per subject, and a subject whose x is unknown has the status it has now. The count at every p
+is then a binary search over the sorted x of the subjects for whom f(true) and f(false) differ:
+O(n log n) once, O(log n) a point. Any other use of p (`count(e, within_days=p)`, `x >= p * y`, p used
+twice) is evaluated exactly at each point, on the pool only, with one engine call for the whole grid.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from explorer import expr
+from explorer.engine import eligible_mask, evaluate
+from explorer.errors import DefinitionError
+
+# swapping the sides of a comparison: p < x is x > p
+_FLIPPED = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
+DEFAULT_BINS = 30
+MAX_EXACT_POINTS = 101  # exact re-evaluation evaluates the rule once per point: keep the grid bounded
+MAX_GRID_POINTS = 2001  # a step too fine for the range is coarsened to this many points
+
+
+@dataclass(frozen=True)
+class Sensitivity:
+    """How the counts move with one parameter; see the module docstring for the definitions."""
+
+    criterion: str
+    parameter: str
+    label: str
+    unit: str | None
+    current: float
+    minimum: float
+    maximum: float
+    method: str                      # "sorted values" or "exact re-evaluation"
+    variable: str | None             # the variable the parameter is compared with, when there is one
+    curve: pd.DataFrame              # value, eligible, possibly_eligible, remaining
+    histogram: pd.DataFrame | None   # left, right, pool, eligible_so_far (counts of known values per bin)
+    pool: int                        # subjects no other enabled criterion excludes
+    eligible_so_far: int             # subjects who PASS every other enabled criterion
+    unknown: int                     # pool subjects whose variable is unknown
+    below: int                       # pool subjects with a known value below the allowed range
+    above: int                       # ... above it
+
+    @property
+    def unknown_share(self) -> float:
+        return self.unknown / self.pool if self.pool else float("nan")
+
+    def at(self, value: float) -> dict[str, int]:
+        """The curve's counts at one of its grid values."""
+        rows = self.curve[np.isclose(self.curve["value"], value, rtol=0, atol=1e-9)]
+        if rows.empty:
+            raise DefinitionError(f"{value:g} is not on the curve's grid of {self.parameter}",
+                                  criterion=self.criterion, field=self.parameter)
+        row = rows.iloc[0]
+        return {k: int(row[k]) for k in ("eligible", "possibly_eligible", "remaining")}
+
+
+def threshold_sensitivity(matrix, screening, criterion: str, parameter: str, *,
+                          enabled: Iterable[str] | None = None, policies: Mapping[str, str] | None = None,
+                          bins: int = DEFAULT_BINS, grid: Iterable[float] | None = None) -> Sensitivity:
+    """The sensitivity of the eligible count to `criterion`.`parameter` (see the module docstring).
+
+    `matrix` is the EligibilityMatrix of the (edited) trial over `screening`; `enabled` and `policies`
+    are the funnel's choices (default: every criterion, each with its own unknown policy). `grid`
+    overrides the parameter values of the curve (default: its allowed range in its control steps).
+    bins=0 leaves the histogram out (the curve alone). `screening` must be a Screening in memory.
+    """
+    trial = matrix.trial
+    if trial is None:
+        raise DefinitionError("the matrix carries no trial; build it with explorer.engine.evaluate")
+    spec = trial.criterion(criterion)
+    if parameter not in spec.parameters:
+        raise DefinitionError(f"no parameter {parameter!r}; this criterion has {sorted(spec.parameters) or 'none'}",
+                              criterion=criterion, field="parameter")
+    param = spec.parameters[parameter]
+    if len(screening.features) != matrix.n_subjects:
+        raise DefinitionError("the screening has a different number of subjects than the matrix; pass the "
+                              "screening the matrix was evaluated on", field="screening")
+    enabled_ids = list(matrix.ids if enabled is None else enabled)
+    policies = dict(policies or {})
+    policy = policies.get(criterion, spec.unknown)
+    others = [c for c in enabled_ids if c != criterion]
+    so_far = eligible_mask(matrix, enabled=others, policies=policies)
+    pool = eligible_mask(matrix, enabled=others, policies=policies, possibly=True)
+    values = _grid(param, grid)
+
+    tree = _split_chains(spec.tree)
+    atom = _sole_comparison(tree, parameter, spec, trial.catalogue)
+    if atom is not None:
+        variable, op = atom
+        x = _variable_values(screening, variable)
+        counts = _sorted_curve(matrix, screening, spec, tree, parameter, op, x, values, policy, so_far, pool)
+        method = "sorted values"
+    else:
+        values = _thinned(values, float(param.value))
+        counts = _exact_curve(matrix, screening, spec, parameter, values, policy, so_far, pool)
+        method = "exact re-evaluation"
+        variable = _compared_variable(tree, parameter, spec, trial.catalogue)
+        x = _variable_values(screening, variable) if variable else None
+    eligible, remaining = counts
+    curve = pd.DataFrame({"value": values, "eligible": eligible, "possibly_eligible": remaining - eligible,
+                          "remaining": remaining})
+    curve.attrs["counts"] = ["eligible", "possibly_eligible", "remaining"]
+    curve.attrs["percents"] = {}
+
+    histogram, unknown, below, above = None, 0, 0, 0
+    if x is not None and bins:
+        histogram, unknown, below, above = _histogram(x, pool, so_far, param.min, param.max, bins)
+    return Sensitivity(criterion=criterion, parameter=parameter, label=param.label or parameter, unit=param.unit,
+                       current=float(param.value), minimum=float(param.min), maximum=float(param.max),
+                       method=method, variable=variable, curve=curve, histogram=histogram,
+                       pool=int(pool.sum()), eligible_so_far=int(so_far.sum()), unknown=unknown,
+                       below=below, above=above)
+
+
+# --- the grid and the histogram -----------------------------------------------------------------------
+
+def _grid(param, grid: Iterable[float] | None) -> np.ndarray:
+    if grid is not None:
+        values = np.asarray(list(grid), dtype=float)
+        outside = values[(values < param.min) | (values > param.max)]
+        if len(outside):
+            raise DefinitionError(f"grid value {outside[0]:g} is outside the allowed range "
+                                  f"[{param.min:g}, {param.max:g}]", field="grid")
+    else:
+        span = param.max - param.min
+        step = param.step or (span / 100 if span else 1.0)
+        count = int(np.floor(span / step + 1e-9)) + 1
+        if count > MAX_GRID_POINTS:
+            count = MAX_GRID_POINTS
+        # multiples of the step from the minimum, as the control offers them (rounded against float drift)
+        values = np.round(param.min + step * np.arange(count), 10) if count > 1 else np.array([param.min])
+        values = np.append(values, param.max)
+    return np.unique(np.append(values, float(param.value)))
+
+
+def _histogram(x: np.ndarray, pool: np.ndarray, so_far: np.ndarray, low: float, high: float, bins: int):
+    known = ~np.isnan(x)
+    in_pool = x[pool & known]
+    span = (low, high) if high > low else (low, low + 1.0)
+    # bins as a count with a range: numpy's equal-width path, no sort of the values
+    counts, edges = np.histogram(in_pool, bins=bins, range=span)
+    eligible_counts, _ = np.histogram(x[so_far & known], bins=bins, range=span)
+    frame = pd.DataFrame({"left": edges[:-1], "right": edges[1:], "pool": counts.astype(np.int64),
+                          "eligible_so_far": eligible_counts.astype(np.int64)})
+    frame.attrs["counts"] = ["pool", "eligible_so_far"]
+    frame.attrs["percents"] = {}
+    unknown = int(np.count_nonzero(pool)) - len(in_pool)
+    return frame, unknown, int(np.count_nonzero(in_pool < edges[0])), int(np.count_nonzero(in_pool > edges[-1]))
+
+
+def _variable_values(screening, variable: str) -> np.ndarray:
+    features = screening.features
+    if variable not in features.columns:  # absent from the source: unknown for every subject
+        return np.full(len(features), np.nan)
+    return pd.to_numeric(features[variable], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+
+
+# --- reading the rule -----------------------------------------------------------------------------------
+
+def _rewrite(node, fn):
+    """The tree with fn applied bottom-up (fn returns a replacement node or the node itself)."""
+    changes = {}
+    for f in dataclasses.fields(node):
+        value = getattr(node, f.name)
+        if isinstance(value, tuple) and value and all(dataclasses.is_dataclass(v) for v in value):
+            changes[f.name] = tuple(_rewrite(v, fn) for v in value)
+        elif isinstance(value, tuple) and value and all(isinstance(v, tuple) and len(v) == 2 for v in value):
+            changes[f.name] = tuple((k, _rewrite(v, fn)) for k, v in value)  # Call kwargs
+        elif dataclasses.is_dataclass(value):
+            changes[f.name] = _rewrite(value, fn)
+    return fn(dataclasses.replace(node, **changes) if changes else node)
+
+
+def _split_chains(tree):
+    """`a <= x <= b` as `a <= x and x <= b`, which the engines evaluate identically, so each part is one atom."""
+    def split(node):
+        if isinstance(node, expr.Compare) and len(node.ops) > 1:
+            pairs = tuple(expr.Compare((op,), (a, b)) for op, a, b in
+                          zip(node.ops, node.operands, node.operands[1:], strict=False))
+            return expr.BoolOp("and", pairs)
+        return node
+    return _rewrite(tree, split)
+
+
+def _uses(tree, parameter: str) -> int:
+    return sum(1 for n in expr.walk(tree) if isinstance(n, expr.Name) and n.name == parameter)
+
+
+def _number_variable(node, spec, catalogue) -> str | None:
+    if (isinstance(node, expr.Name) and node.name not in spec.parameters and node.name in catalogue
+            and catalogue[node.name].kind == "number"):
+        return node.name
+    return None
+
+
+def _sole_comparison(tree, parameter: str, spec, catalogue) -> tuple[str, str] | None:
+    """(variable, op) when the parameter appears once, as `variable op parameter` (either side)."""
+    if _uses(tree, parameter) != 1:
+        return None
+    for node in expr.walk(tree):
+        if isinstance(node, expr.Compare) and len(node.ops) == 1:
+            a, b = node.operands
+            if isinstance(b, expr.Name) and b.name == parameter and (v := _number_variable(a, spec, catalogue)):
+                return v, node.ops[0]
+            if isinstance(a, expr.Name) and a.name == parameter and (v := _number_variable(b, spec, catalogue)):
+                return v, _FLIPPED[node.ops[0]]
+    return None
+
+
+def _compared_variable(tree, parameter: str, spec, catalogue) -> str | None:
+    """For a histogram in the exact case: the one number variable in the comparisons that use the parameter."""
+    found = set()
+    for node in expr.walk(tree):
+        if isinstance(node, expr.Compare) and any(_uses(o, parameter) for o in node.operands):
+            for operand in node.operands:
+                found |= {v for n in expr.walk(operand) if (v := _number_variable(n, spec, catalogue))}
+    return found.pop() if len(found) == 1 else None
+
+
+def _substituted(tree, parameter: str, value: bool) -> str:
+    """The rule's text with the comparison that uses the parameter replaced by a constant."""
+    def replace(node):
+        if isinstance(node, expr.Compare) and any(_uses(o, parameter) for o in node.operands):
+            return expr.Bool(value)
+        return node
+    return expr.to_text(_rewrite(tree, replace))
+
+
+# --- the two ways of computing the curve ------------------------------------------------------------------
+
+def _variant(spec, criterion_id: str, **changes):
+    # model_copy skips validation: the variants are the checked criterion with a constant or another value
+    return spec.model_copy(update={"id": criterion_id, **changes})
+
+
+def _masks(sub, criterion_id: str, policy: str) -> tuple[np.ndarray, np.ndarray]:
+    """(PASS, not FAIL) of one criterion of a matrix under a policy."""
+    policies = {criterion_id: policy}
+    return (eligible_mask(sub, enabled=[criterion_id], policies=policies),
+            eligible_mask(sub, enabled=[criterion_id], policies=policies, possibly=True))
+
+
+def _narrow(screening, tree, rows: np.ndarray):
+    """The screening with only the rows of the pool and the columns the rule reads: evaluating it costs less."""
+    columns = [n for n in expr.names(tree) if n in screening.features.columns]
+    return dataclasses.replace(screening, features=screening.features[columns].iloc[rows])
+
+
+def _uses_events(tree) -> bool:
+    return any(isinstance(n, expr.Call) and n.func == "count" for n in expr.walk(tree))
+
+
+def _variants_matrix(matrix, screening, spec, variants, rows: np.ndarray | None):
+    """The variants evaluated with the matrix's own engine (its converted columns and event index are
+    cached, so this costs only the rule's arithmetic), or, for `rows`, on those rows only. Event counts
+    always use the engine: indexing the events table again for a subset costs more than it saves."""
+    trial = matrix.trial.model_copy(update={"criteria": variants})
+    if matrix.backend is not None and (rows is None or _uses_events(spec.tree)):
+        return matrix.with_trial(trial), None
+    if rows is None:
+        rows = np.arange(matrix.n_subjects)
+    return evaluate(trial, _narrow(screening, spec.tree, rows)), rows
+
+
+def _count_true(sorted_x: np.ndarray, op: str, values: np.ndarray) -> np.ndarray:
+    """For each p in values, how many x satisfy `x op p` (sorted_x sorted, no NaN)."""
+    n = len(sorted_x)
+    less = np.searchsorted(sorted_x, values, side="left")        # x < p
+    at_most = np.searchsorted(sorted_x, values, side="right")    # x <= p
+    return {"<": less, "<=": at_most, ">": n - at_most, ">=": n - less,
+            "==": at_most - less, "!=": n - (at_most - less)}[op].astype(np.int64)
+
+
+def _switching_count(base: int, when_true: np.ndarray, when_false: np.ndarray, op: str,
+                     values: np.ndarray) -> np.ndarray:
+    return (base + _count_true(np.sort(when_true), op, values)
+            + len(when_false) - _count_true(np.sort(when_false), op, values))
+
+
+def _sorted_curve(matrix, screening, spec, tree, parameter, op, x, values, policy, so_far, pool):
+    # f(true) and f(false) depend on the rule alone: kept on the matrix, so toggling other criteria
+    # (which keeps the matrix) costs only the counting below
+    cache = matrix.__dict__.setdefault("_sensitivity_cache", {})
+    key = (spec.id, parameter, spec.kind, spec.expression, tuple(sorted(spec.parameter_values().items())))
+    if key not in cache:
+        variants = [_variant(spec, "T", expression=_substituted(tree, parameter, True)),
+                    _variant(spec, "F", expression=_substituted(tree, parameter, False))]
+        cache[key] = _variants_matrix(matrix, screening, spec, variants, None)[0]
+    sub = cache[key]
+    pass_true, ok_true = _masks(sub, "T", policy)
+    pass_false, ok_false = _masks(sub, "F", policy)
+    pass_now, ok_now = _masks(matrix, spec.id, policy)  # a subject whose x is unknown keeps its status
+    known = ~np.isnan(x)
+
+    def count(group, when_t, when_f, now):
+        g = group & known
+        base = int((g & when_t & when_f).sum()) + int((group & ~known & now).sum())
+        return _switching_count(base, x[g & when_t & ~when_f], x[g & ~when_t & when_f], op, values)
+
+    return count(so_far, pass_true, pass_false, pass_now), count(pool, ok_true, ok_false, ok_now)
+
+
+def _thinned(values: np.ndarray, current: float) -> np.ndarray:
+    """At most MAX_EXACT_POINTS evenly spread grid values, the current value always among them."""
+    if len(values) <= MAX_EXACT_POINTS:
+        return values
+    keep = np.unique(np.round(np.linspace(0, len(values) - 1, MAX_EXACT_POINTS - 1)).astype(int))
+    return np.unique(np.append(values[keep], current))
+
+
+def _exact_curve(matrix, screening, spec, parameter, values, policy, so_far, pool):
+    variants = []
+    for i, v in enumerate(values):
+        parameters = dict(spec.parameters)
+        parameters[parameter] = parameters[parameter].model_copy(update={"value": float(v)})
+        variants.append(_variant(spec, f"P{i}", parameters=parameters))
+    sub, rows = _variants_matrix(matrix, screening, spec, variants, np.flatnonzero(pool))
+    so_far, pool = (so_far, pool) if rows is None else (so_far[rows], pool[rows])
+    eligible, remaining = [], []
+    for i in range(len(values)):
+        passes, ok = _masks(sub, f"P{i}", policy)
+        eligible.append(int((passes & so_far).sum()))
+        remaining.append(int((ok & pool).sum()))
+    return np.array(eligible, dtype=np.int64), np.array(remaining, dtype=np.int64)
