@@ -103,15 +103,13 @@ def threshold_sensitivity(matrix, screening, criterion: str, parameter: str, *,
     atom = _sole_comparison(tree, parameter, spec, trial.catalogue)
     if atom is not None:
         variable, op = atom
-        x = _variable_values(screening, variable)
-        counts = _sorted_curve(matrix, screening, spec, tree, parameter, op, x, values, policy, so_far, pool)
+        counts = _sorted_curve(matrix, screening, spec, tree, parameter, op, variable, values, policy, so_far, pool)
         method = "sorted values"
     else:
         values = _thinned(values, float(param.value))
         counts = _exact_curve(matrix, screening, spec, parameter, values, policy, so_far, pool)
         method = "exact re-evaluation"
         variable = _compared_variable(tree, parameter, spec, trial.catalogue)
-        x = _variable_values(screening, variable) if variable else None
     eligible, remaining = counts
     curve = pd.DataFrame({"value": values, "eligible": eligible, "possibly_eligible": remaining - eligible,
                           "remaining": remaining})
@@ -119,7 +117,8 @@ def threshold_sensitivity(matrix, screening, criterion: str, parameter: str, *,
     curve.attrs["percents"] = {}
 
     histogram, unknown, below, above = None, 0, 0, 0
-    if x is not None and bins:
+    if variable is not None and bins:
+        x = _variable_values(screening, variable)
         histogram, unknown, below, above = _histogram(x, pool, so_far, param.min, param.max, bins)
     return Sensitivity(criterion=criterion, parameter=parameter, label=param.label or parameter, unit=param.unit,
                        current=float(param.value), minimum=float(param.min), maximum=float(param.max),
@@ -168,6 +167,8 @@ def _variable_values(screening, variable: str) -> np.ndarray:
     features = screening.features
     if variable not in features.columns:  # absent from the source: unknown for every subject
         return np.full(len(features), np.nan)
+    if features[variable].dtype == np.float64:  # the Screening contract's dtype: no conversion, no copy
+        return features[variable].to_numpy()
     return pd.to_numeric(features[variable], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
 
 
@@ -278,42 +279,64 @@ def _variants_matrix(matrix, screening, spec, variants, rows: np.ndarray | None)
     return evaluate(trial, _narrow(screening, spec.tree, rows)), rows
 
 
-def _count_true(sorted_x: np.ndarray, op: str, values: np.ndarray) -> np.ndarray:
-    """For each p in values, how many x satisfy `x op p` (sorted_x sorted, no NaN)."""
-    n = len(sorted_x)
-    less = np.searchsorted(sorted_x, values, side="left")        # x < p
-    at_most = np.searchsorted(sorted_x, values, side="right")    # x <= p
-    return {"<": less, "<=": at_most, ">": n - at_most, ">=": n - less,
-            "==": at_most - less, "!=": n - (at_most - less)}[op].astype(np.int64)
+def _count_true(sorted_x: np.ndarray, weights: np.ndarray, op: str, values: np.ndarray) -> np.ndarray:
+    """For each p in values, the summed weights of the x with `x op p` (sorted_x sorted, no NaN)."""
+    cumulative = np.concatenate([[0], np.cumsum(weights, dtype=np.int64)])
+    total = cumulative[-1]
+    less = cumulative[np.searchsorted(sorted_x, values, side="left")]        # x < p
+    at_most = cumulative[np.searchsorted(sorted_x, values, side="right")]    # x <= p
+    return {"<": less, "<=": at_most, ">": total - at_most, ">=": total - less,
+            "==": at_most - less, "!=": total - (at_most - less)}[op]
 
 
-def _switching_count(base: int, when_true: np.ndarray, when_false: np.ndarray, op: str,
-                     values: np.ndarray) -> np.ndarray:
-    return (base + _count_true(np.sort(when_true), op, values)
-            + len(when_false) - _count_true(np.sort(when_false), op, values))
+@dataclass(frozen=True)
+class _Switches:
+    """Who counts at a cut-off, for one outcome (PASS, or not FAIL) of the criterion, whatever the pool."""
+
+    always: np.ndarray      # counts at every value of p (f(true) and f(false) both count, or x unknown and counts now)
+    when_true: np.ndarray   # subjects who count iff `x op p`, ordered by x
+    true_x: np.ndarray
+    when_false: np.ndarray  # subjects who count iff not `x op p`, ordered by x
+    false_x: np.ndarray
+
+    @classmethod
+    def of(cls, x: np.ndarray, known: np.ndarray, if_true: np.ndarray, if_false: np.ndarray,
+           now: np.ndarray) -> _Switches:
+        always = (known & if_true & if_false) | (~known & now)
+        def ordered(mask):
+            rows = np.flatnonzero(known & mask)
+            order = np.argsort(x[rows], kind="stable")
+            return rows[order], x[rows][order]
+        when_true, true_x = ordered(if_true & ~if_false)
+        when_false, false_x = ordered(~if_true & if_false)
+        return cls(always, when_true, true_x, when_false, false_x)
+
+    def counts(self, group: np.ndarray, op: str, values: np.ndarray) -> np.ndarray:
+        """How many of `group` count at each p: a gather and a binary search, no sort."""
+        in_true, in_false = group[self.when_true], group[self.when_false]
+        return (np.count_nonzero(group & self.always) + _count_true(self.true_x, in_true, op, values)
+                + np.count_nonzero(in_false) - _count_true(self.false_x, in_false, op, values))
 
 
-def _sorted_curve(matrix, screening, spec, tree, parameter, op, x, values, policy, so_far, pool):
-    # f(true) and f(false) depend on the rule alone: kept on the matrix, so toggling other criteria
-    # (which keeps the matrix) costs only the counting below
+def _sorted_curve(matrix, screening, spec, tree, parameter, op, variable, values, policy, so_far, pool):
+    # f(true), f(false) and the subjects ordered by x depend on the rule and the policy alone: kept on
+    # the matrix, so toggling other criteria (which keeps the matrix) costs only the counting
     cache = matrix.__dict__.setdefault("_sensitivity_cache", {})
-    key = (spec.id, parameter, spec.kind, spec.expression, tuple(sorted(spec.parameter_values().items())))
-    if key not in cache:
+    key = (spec.id, parameter, spec.kind, spec.expression, tuple(sorted(spec.parameter_values().items())), policy,
+           id(screening))
+    if key not in cache or cache[key][0] is not screening:
         variants = [_variant(spec, "T", expression=_substituted(tree, parameter, True)),
                     _variant(spec, "F", expression=_substituted(tree, parameter, False))]
-        cache[key] = _variants_matrix(matrix, screening, spec, variants, None)[0]
-    sub = cache[key]
-    pass_true, ok_true = _masks(sub, "T", policy)
-    pass_false, ok_false = _masks(sub, "F", policy)
-    pass_now, ok_now = _masks(matrix, spec.id, policy)  # a subject whose x is unknown keeps its status
-    known = ~np.isnan(x)
-
-    def count(group, when_t, when_f, now):
-        g = group & known
-        base = int((g & when_t & when_f).sum()) + int((group & ~known & now).sum())
-        return _switching_count(base, x[g & when_t & ~when_f], x[g & ~when_t & when_f], op, values)
-
-    return count(so_far, pass_true, pass_false, pass_now), count(pool, ok_true, ok_false, ok_now)
+        sub = _variants_matrix(matrix, screening, spec, variants, None)[0]
+        pass_true, ok_true = _masks(sub, "T", policy)
+        pass_false, ok_false = _masks(sub, "F", policy)
+        pass_now, ok_now = _masks(matrix, spec.id, policy)  # a subject whose x is unknown keeps its status
+        x = _variable_values(screening, variable)
+        known = ~np.isnan(x)
+        cache[key] = (screening, _Switches.of(x, known, pass_true, pass_false, pass_now),
+                      _Switches.of(x, known, ok_true, ok_false, ok_now))
+    _, passing, not_failing = cache[key]
+    return passing.counts(so_far, op, values), not_failing.counts(pool, op, values)
 
 
 def _thinned(values: np.ndarray, current: float) -> np.ndarray:
