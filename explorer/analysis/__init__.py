@@ -3,6 +3,8 @@ outcomes under relaxed criteria. Everything here is arithmetic on the engine's p
 (explorer.engine: evaluate, funnel, final_counts, eligible_mask, baseline_table); see docs/analysis.md.
 """
 
+from explorer.analysis.choices import Choices, choices, choices_of
+from explorer.analysis.compare import Comparison, compare
 from explorer.analysis.sensitivity import Sensitivity, threshold_sensitivity
 
-__all__ = ["Sensitivity", "threshold_sensitivity"]
+__all__ = ["Choices", "Comparison", "Sensitivity", "choices", "choices_of", "compare", "threshold_sensitivity"]
