@@ -348,16 +348,28 @@ def _thinned(values: np.ndarray, current: float) -> np.ndarray:
 
 
 def _exact_curve(matrix, screening, spec, parameter, values, policy, so_far, pool):
-    variants = []
-    for i, v in enumerate(values):
-        parameters = dict(spec.parameters)
-        parameters[parameter] = parameters[parameter].model_copy(update={"value": float(v)})
-        variants.append(_variant(spec, f"P{i}", parameters=parameters))
-    sub, rows = _variants_matrix(matrix, screening, spec, variants, np.flatnonzero(pool))
+    def evaluated():
+        variants = []
+        for i, v in enumerate(values):
+            parameters = dict(spec.parameters)
+            parameters[parameter] = parameters[parameter].model_copy(update={"value": float(v)})
+            variants.append(_variant(spec, f"P{i}", parameters=parameters))
+        return _variants_matrix(matrix, screening, spec, variants, np.flatnonzero(pool))
+
+    if matrix.backend is not None and _uses_events(spec.tree):
+        # evaluated over the whole cohort, so it does not depend on the pool: kept for later calls
+        cache = matrix.__dict__.setdefault("_sensitivity_cache", {})
+        key = ("exact", spec.id, parameter, spec.kind, spec.expression,
+               tuple(sorted(spec.parameter_values().items())), tuple(values.tolist()))
+        if key not in cache:
+            cache[key] = evaluated()
+        sub, rows = cache[key]
+    else:
+        sub, rows = evaluated()
     so_far, pool = (so_far, pool) if rows is None else (so_far[rows], pool[rows])
     eligible, remaining = [], []
     for i in range(len(values)):
         passes, ok = _masks(sub, f"P{i}", policy)
-        eligible.append(int((passes & so_far).sum()))
-        remaining.append(int((ok & pool).sum()))
+        eligible.append(int(np.count_nonzero(passes & so_far)))
+        remaining.append(int(np.count_nonzero(ok & pool)))
     return np.array(eligible, dtype=np.int64), np.array(remaining, dtype=np.int64)
