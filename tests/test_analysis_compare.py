@@ -110,3 +110,11 @@ def test_scenarios_of_other_trials_or_data_are_refused(states):
         compare(A, Scenario(trial="NCT06196996", data=A.data), a.matrix, a.screening)
     with pytest.raises(DefinitionError, match="over one cohort"):
         compare(A, replace(A, data=DataSource("synthetic", "t2d", N, 3)), a.matrix, a.screening)
+
+
+def test_the_registered_trial_is_the_default_a(states):
+    a, b = states
+    from explorer.analysis import registered
+    assert registered(B) == A  # A has no edits: undoing B's edits gives it back
+    result = compare(registered(B), B, b.matrix, b.screening)
+    assert result.counts.set_index("count").loc["eligible", "a"] == a.counts["eligible"]

@@ -4,9 +4,10 @@ outcomes under relaxed criteria. Everything here is arithmetic on the engine's p
 """
 
 from explorer.analysis.choices import Choices, choices, choices_of
-from explorer.analysis.compare import Comparison, compare
+from explorer.analysis.compare import Comparison, compare, registered
+from explorer.analysis.relaxed_outcomes import RelaxedOutcomes, relaxed_outcomes
 from explorer.analysis.representativeness import Representativeness, representativeness
 from explorer.analysis.sensitivity import Sensitivity, threshold_sensitivity
 
-__all__ = ["Choices", "Comparison", "Representativeness", "Sensitivity", "choices", "choices_of", "compare",
-           "representativeness", "threshold_sensitivity"]
+__all__ = ["Choices", "Comparison", "RelaxedOutcomes", "Representativeness", "Sensitivity", "choices", "choices_of",
+           "compare", "registered", "relaxed_outcomes", "representativeness", "threshold_sensitivity"]

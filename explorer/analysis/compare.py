@@ -50,6 +50,14 @@ class Comparison:
                        movement=protect(self.movement), protection={"min_cell": min_cell, "method": method})
 
 
+def registered(scenario: Any) -> Any:
+    """The scenario with every edit undone: the trial as registered, over the same data and protection.
+
+    The natural A to compare a variant with.
+    """
+    return replace(scenario, disabled=(), order=(), settings=(), policies=())
+
+
 def compare(a: Any, b: Any, matrix, screening=None, *, base_trial=None, min_cell: int | None = None) -> Comparison:
     """Compare scenario A with scenario B over the cohort of `matrix` (see the module docstring).
 
