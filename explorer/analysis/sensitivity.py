@@ -300,13 +300,13 @@ class _Switches:
     false_x: np.ndarray
 
     @classmethod
-    def of(cls, x: np.ndarray, known: np.ndarray, if_true: np.ndarray, if_false: np.ndarray,
+    def of(cls, x: np.ndarray, by_x: np.ndarray, known: np.ndarray, if_true: np.ndarray, if_false: np.ndarray,
            now: np.ndarray) -> _Switches:
+        """`by_x`: the subjects with a known x, ordered by x (shared by every rule on x: no sort here)."""
         always = (known & if_true & if_false) | (~known & now)
         def ordered(mask):
-            rows = np.flatnonzero(known & mask)
-            order = np.argsort(x[rows], kind="stable")
-            return rows[order], x[rows][order]
+            rows = by_x[mask[by_x]]
+            return rows, x[rows]
         when_true, true_x = ordered(if_true & ~if_false)
         when_false, false_x = ordered(~if_true & if_false)
         return cls(always, when_true, true_x, when_false, false_x)
@@ -333,8 +333,13 @@ def _sorted_curve(matrix, screening, spec, tree, parameter, op, variable, values
         pass_now, ok_now = _masks(matrix, spec.id, policy)  # a subject whose x is unknown keeps its status
         x = _variable_values(screening, variable)
         known = ~np.isnan(x)
-        cache[key] = (screening, _Switches.of(x, known, pass_true, pass_false, pass_now),
-                      _Switches.of(x, known, ok_true, ok_false, ok_now))
+        order_key = ("by", variable, id(screening))
+        if order_key not in cache or cache[order_key][0] is not screening:
+            rows = np.flatnonzero(known)
+            cache[order_key] = (screening, rows[np.argsort(x[rows], kind="stable")])
+        by_x = cache[order_key][1]
+        cache[key] = (screening, _Switches.of(x, by_x, known, pass_true, pass_false, pass_now),
+                      _Switches.of(x, by_x, known, ok_true, ok_false, ok_now))
     _, passing, not_failing = cache[key]
     return passing.counts(so_far, op, values), not_failing.counts(pool, op, values)
 
