@@ -4,15 +4,14 @@ Two views, both from the eligibility matrix and the screening:
 
 - **Standardised mean differences** of the key variables, eligible vs screened (explorer.engine's table 1;
   formulas in explorer.analysis.smd). |SMD| >= 0.1 marks a variable on which the eligible differ.
-- **GIST** (Generalizability Index for Study Traits; He et al. 2016, Sen et al. 2016 "GIST 2.0"): for each
-  quantitative eligibility criterion k, sGIST_k is the share of the target population (here: the screened)
-  that meets criterion k; the multi-trait score mGIST is the share that meets every such criterion at
-  once, which keeps the dependencies between traits (two criteria that exclude the same people do not
-  count twice). GIST 2.0 computes both as weighted shares, sum(w_p * eligible_p) / sum(w_p), over the
-  patients p of the target population; here every screened subject has weight 1 (a representative
-  sample, as the synthetic and clinic cohorts are), so the score is a plain share. GIST 2.0's
-  patient weights (trait significance scaling and residual distances to a hyper-surface fitted through
-  the traits) are not implemented: see docs/analysis.md.
+- **GIST** (Generalizability Index for Study Traits): the proportion of the target population (here: the
+  screened) that a trial's criteria on its quantitative traits admit. sGIST_k is the share that meets
+  criterion k; the multi-trait mGIST is the share that meets every such criterion at once, counted
+  jointly per subject, so it keeps the dependencies between traits (He et al. 2016 assumed independent
+  traits; GIST 2.0, Sen et al. 2016, models the dependencies). GIST 2.0 weights each patient (trait
+  significance scaling, residual distance to a hyper-surface through the traits); those weights are not
+  implemented here, every subject weighs 1, so this score is the unweighted proportion and must not be
+  reported as GIST 2.0. See docs/analysis.md.
 
 Missing data are three-valued here as everywhere: a subject whose trait is unknown is left out of that
 trait's sGIST (it is a share of the known), mGIST is reported over the subjects known on every trait,
@@ -54,8 +53,9 @@ class Representativeness:
     @property
     def definition(self) -> str:
         return ("mGIST: the share of the screened population that meets every quantitative eligibility "
-                "criterion at once (GIST, He et al. 2016; Sen et al. 2016), each subject weighted 1; "
-                "1 = the criteria exclude no one, near 0 = the eligible are a small, atypical corner.")
+                "criterion at once, each subject weighted 1 (GIST after He et al. 2016 and Sen et al. 2016, "
+                "without GIST 2.0's patient weights); 1 = the criteria exclude no one, near 0 = the eligible "
+                "are a small corner of the population.")
 
 
 def quantitative_criteria(matrix, enabled: Iterable[str] | None = None) -> list[str]:
