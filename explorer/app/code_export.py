@@ -13,6 +13,7 @@ from pathlib import Path
 import nbformat
 
 from explorer.app.scenario import Scenario
+from explorer.app.state import base_dir
 from explorer.errors import DefinitionError
 from explorer.trial import Trial, bundled_trials, load_trial
 
@@ -32,8 +33,11 @@ def _data_lines(scenario: Scenario) -> tuple[list[str], list[str]]:
     if data.kind == "synthetic":
         return (["from explorer.cohort.synthetic import generate_screening"],
                 [f"screening = generate_screening({data.population!r}, {data.n!r}, seed={data.seed!r})"])
+    path = Path(data.path).expanduser()
+    # the dashboard reads a relative path from the folder it was started in; the script may run elsewhere
+    path = path if path.is_absolute() else base_dir() / path
     return (["from explorer.cohort.features import screening_features", "from explorer.cohort.loaders import load"],
-            [f"screening = screening_features(load({str(Path(data.path).expanduser())!r}).cohort)"])
+            [f"screening = screening_features(load({str(path)!r}).cohort)"])
 
 
 def _cells(scenario: Scenario, trial: Trial, trial_file: str | Path | None) -> list[tuple[str, str]]:
