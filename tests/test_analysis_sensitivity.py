@@ -170,5 +170,22 @@ def test_bad_requests_name_the_criterion_and_parameter():
         threshold_sensitivity(matrix, screening, "I99", "hba1c_min")
     with pytest.raises(DefinitionError, match="outside the allowed range"):
         threshold_sensitivity(matrix, screening, "I5", "hba1c_min", grid=[20.0])
+    with pytest.raises(DefinitionError, match="read_screening"):
+        threshold_sensitivity(matrix, "cohort_folder/", "I5", "hba1c_min")
     with pytest.raises(DefinitionError, match="different number of subjects"):
         threshold_sensitivity(matrix, generate_screening("t2d", 100, seed=1), "I5", "hba1c_min")
+
+
+def test_the_duckdb_engine_gives_the_same_curves(tmp_path):
+    from explorer.engine import read_screening, write_screening
+
+    trial = load_trial("NCT06196996")
+    screening = generate_screening("t1d", 1500, seed=2)
+    write_screening(screening, tmp_path)
+    on_disk = evaluate(trial, tmp_path, engine="duckdb")
+    in_memory = evaluate(trial, screening)
+    read_back = read_screening(tmp_path, catalogue=trial.catalogue)
+    for criterion, parameter in [("I2", "hba1c_min"), ("I5", "she_year_min"), ("E4", "uln_multiple")]:
+        duck = threshold_sensitivity(on_disk, read_back, criterion, parameter)
+        memory = threshold_sensitivity(in_memory, screening, criterion, parameter)
+        pd.testing.assert_frame_equal(duck.curve, memory.curve)

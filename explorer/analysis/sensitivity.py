@@ -88,6 +88,10 @@ def threshold_sensitivity(matrix, screening, criterion: str, parameter: str, *,
         raise DefinitionError(f"no parameter {parameter!r}; this criterion has {sorted(spec.parameters) or 'none'}",
                               criterion=criterion, field="parameter")
     param = spec.parameters[parameter]
+    if not hasattr(screening, "features"):
+        raise DefinitionError("sensitivity reads the variable's values from a Screening in memory; for a "
+                              "Parquet/CSV layout folder pass explorer.engine.read_screening(folder)",
+                              field="screening")
     if len(screening.features) != matrix.n_subjects:
         raise DefinitionError("the screening has a different number of subjects than the matrix; pass the "
                               "screening the matrix was evaluated on", field="screening")
