@@ -79,3 +79,22 @@ def test_loaded_visits_are_used_and_not_called_simulated(setting):
     assert not result.simulated and "loaded dataset" in result.source
     measured = result.results.values
     assert set(measured["subject_id"].astype(str)) <= set(everyone.astype(str))
+
+
+def test_small_cells_are_blanked_with_the_statistics_resting_on_them(setting):
+    a, _, _ = setting
+    small_change = A.with_setting("I3", "age_max", 73).with_setting("I5", "hba1c_min", 6.8)
+    raw = relaxed_outcomes(A, small_change, a.matrix, a.screening, max_per_group=150)
+    shown = relaxed_outcomes(A, small_change, a.matrix, a.screening, max_per_group=150, min_cell=11)
+    assert shown.protection == {"min_cell": 11, "method": "round"}
+    assert ((raw.groups["eligible"] > 0) & (raw.groups["eligible"] < 11)).any()  # the case this test is about
+    for frame, counts in ((shown.groups, ["eligible", "enrolled"]), (shown.outcomes, ["n"]),
+                          (shown.endpoints, ["n", "responders", "unknown"]), (shown.differences, ["n_kept", "n_added"])):
+        values = frame[counts].to_numpy(dtype=float, na_value=np.nan)
+        assert np.all(np.isnan(values) | (values == 0) | (values >= 11))
+    hidden = shown.outcomes["n"].isna().to_numpy()
+    assert hidden.any() and shown.outcomes.loc[hidden, ["mean", "ci_low", "median"]].isna().all().all()
+    responders = raw.endpoints["responders"].to_numpy(dtype=float)
+    few = (responders > 0) & (responders < 11)
+    assert few.any()
+    assert shown.endpoints.loc[few, "proportion"].isna().all()

@@ -22,7 +22,7 @@ import pandas as pd
 from scipy import stats
 
 from explorer.analysis.choices import choices_of, matrix_for
-from explorer.engine import eligible_mask
+from explorer.engine import eligible_mask, suppress_small_cells
 from explorer.errors import DataError
 from explorer.outcomes import enrolment
 from explorer.outcomes.measures import (
@@ -35,6 +35,9 @@ from explorer.outcomes.measures import (
 KEPT, ADDED, DROPPED = "kept (A and B)", "added by B", "dropped by B"
 GROUPS = (KEPT, ADDED, DROPPED)
 DEFAULT_MAX_PER_GROUP = 1_000
+# statistics that describe a group: shown only where the group's count may be
+_STATISTICS = ("mean", "sd", "se", "ci_low", "ci_high", "median", "median_ci_low", "median_ci_high", "q1", "q3",
+               "iqr", "proportion")
 
 
 @dataclass(frozen=True)
@@ -45,17 +48,51 @@ class RelaxedOutcomes:
     outcomes: pd.DataFrame      # summarise_outcomes by group
     endpoints: pd.DataFrame     # summarise_endpoints by group
     differences: pd.DataFrame   # outcome, measure, statistic, visit, n_kept, n_added, difference, ci_low, ci_high
-    results: OutcomeResults | None
+    results: OutcomeResults | None  # per-subject values: never for display under protection
+    protection: dict | None = None
+
+    def protected(self, min_cell: int, method: str = "round") -> RelaxedOutcomes:
+        """Every table under small-cell protection: counts below min_cell blanked (or all rounded), and a
+        statistic blanked wherever a count it rests on is (a mean of 4 people, a proportion of 3 responders
+        or of all but 3)."""
+        if not min_cell:
+            return self
+        def protect(frame, counts, dependent):
+            if frame is None or frame.empty:
+                return frame
+            frame = frame.copy()
+            frame.attrs.update(counts=[c for c in counts if c in frame.columns], percents={},
+                               dependent={c: dependent for c in frame.columns if c in _STATISTICS})
+            return suppress_small_cells(frame, min_cell, method=method)
+        outcomes = protect(self.outcomes, ["n"], "n")
+        endpoints = protect(self.endpoints, ["n", "responders", "unknown"], "n")
+        if endpoints is not None and not endpoints.empty:
+            responders = self.endpoints["responders"].to_numpy(dtype=float)
+            others = self.endpoints["n"].to_numpy(dtype=float) - responders
+            small = ((responders > 0) & (responders < min_cell)) | ((others > 0) & (others < min_cell))
+            for column in ("proportion", "ci_low", "ci_high"):
+                endpoints[column] = endpoints[column].where(~small)
+        differences = self.differences.copy()
+        if not differences.empty:
+            small = (differences["n_kept"] < min_cell) | (differences["n_added"] < min_cell)
+            for column in ("difference", "ci_low", "ci_high"):
+                differences[column] = differences[column].where(~small)
+            differences.attrs.update(counts=["n_kept", "n_added"], percents={})
+            differences = suppress_small_cells(differences, min_cell, method=method)
+        return replace(self, groups=suppress_small_cells(self.groups, min_cell, method=method), outcomes=outcomes,
+                       endpoints=endpoints, differences=differences,
+                       protection={"min_cell": min_cell, "method": method})
 
 
 def relaxed_outcomes(a: Any, b: Any, matrix, screening, *, cohort=None, base_trial=None, model: str | None = None,
                      seed: int | None = None, max_per_group: int = DEFAULT_MAX_PER_GROUP,
-                     confidence: float = 0.95) -> RelaxedOutcomes:
+                     confidence: float = 0.95, min_cell: int | None = None) -> RelaxedOutcomes:
     """Outcomes of the kept, added and dropped subjects of B vs A (see the module docstring).
 
     `cohort` is the loaded canonical tables of a real data source (None for synthetic data); with trial
     visits in it, its outcomes are used, otherwise they are simulated with `model` (default: the
     trial's) and `seed` (default: the synthetic data's seed, as the dashboard's outcome tab uses).
+    min_cell: small-cell protection of every table (default: the larger of the scenarios').
     """
     ca, cb = choices_of(a, base_trial), choices_of(b, base_trial)
     in_a = eligible_mask(matrix_for(matrix, ca), **ca.selection())
@@ -75,9 +112,12 @@ def relaxed_outcomes(a: Any, b: Any, matrix, screening, *, cohort=None, base_tri
         chosen = model or enrolment.outcome_model_for(trial)
         source = (f"outcomes simulated with the {chosen} response model (synthetic; they show what the model "
                   "assumes, not trial results)")
+    k = max(ca.min_cell, cb.min_cell) if min_cell is None else min_cell
+    method = cb.cell_method if cb.min_cell >= ca.min_cell else ca.cell_method
     if not len(everyone):
         empty = pd.DataFrame()
-        return RelaxedOutcomes(not real, source, groups, empty, empty, _empty_differences(), None)
+        return RelaxedOutcomes(not real, source, groups, empty, empty, _empty_differences(), None).protected(
+            k, method)
     if real:
         outcome_cohort = enrolment.cohort_subset(cohort, everyone)
     else:
@@ -93,7 +133,8 @@ def relaxed_outcomes(a: Any, b: Any, matrix, screening, *, cohort=None, base_tri
     summary = summarise_outcomes(results, by=["group"], confidence=confidence)
     endpoints = summarise_endpoints(results, by=["group"], confidence=confidence)
     return RelaxedOutcomes(not real, source, groups, summary, endpoints,
-                           welch_differences(summary, ADDED, KEPT, confidence=confidence), results)
+                           welch_differences(summary, ADDED, KEPT, confidence=confidence), results).protected(
+        k, method)
 
 
 def _empty_differences() -> pd.DataFrame:
