@@ -189,3 +189,22 @@ def test_the_duckdb_engine_gives_the_same_curves(tmp_path):
         duck = threshold_sensitivity(on_disk, read_back, criterion, parameter)
         memory = threshold_sensitivity(in_memory, screening, criterion, parameter)
         pd.testing.assert_frame_equal(duck.curve, memory.curve)
+
+
+@pytest.mark.shared
+def test_curves_on_a_real_cohort_equal_brute_force(shared_data):
+    from explorer.cohort.features import screening_features
+    from explorer.cohort.loaders import load
+
+    folder = shared_data / "subjects" / "shanghai_summary"
+    if not folder.is_dir():
+        pytest.skip("shanghai_summary is not in ../shared/data")
+    screening = screening_features(load(folder, on_invalid="reject").cohort)
+    trial = load_trial("NCT01142050")
+    matrix = evaluate(trial, screening)
+    # real missingness (HbA1c in mmol/mol converted, '/' as missing): every curve point against the engine
+    for criterion, parameter in [("I5", "hba1c_min"), ("I5", "fpg_min"), ("I4", "bmi_max"), ("E1", "egfr_min")]:
+        result = threshold_sensitivity(matrix, screening, criterion, parameter)
+        for value in result.curve["value"].iloc[::5]:
+            expected = _brute(matrix, criterion, parameter, value, None, None)
+            assert result.at(value) == {k: expected[k] for k in ("eligible", "possibly_eligible", "remaining")}
