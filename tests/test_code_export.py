@@ -121,3 +121,17 @@ def test_a_relative_data_path_is_written_as_the_dashboard_reads_it(monkeypatch, 
     monkeypatch.setenv("TRIAL_EXPLORER_BASE_DIR", str(tmp_path))
     code = scenario_code(Scenario(trial="NCT06196996", data=DataSource("path", path="cohort/canonical")))
     assert f"load({str(tmp_path.resolve() / 'cohort' / 'canonical')!r})" in code
+
+
+def test_the_downloaded_notebook_runs_and_prints_the_state_counts(tmp_path):
+    import ast
+
+    from nbclient import NotebookClient
+
+    scenario = Scenario(trial="NCT01142050", data=DataSource("synthetic", "t2d", 800, 5),
+                        disabled=("I6",), order=("I5",), policies=(("E1", "fail"),)).with_setting("I4", "bmi_max", 35)
+    notebook = nbformat.reads(scenario_notebook(scenario), as_version=4)
+    NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    printed = "".join(o.get("text", "") for o in notebook.cells[-1].outputs if o.get("name") == "stdout")
+    counts = ast.literal_eval(printed.strip().splitlines()[-1])  # the dict the last cell prints (our own code)
+    assert counts == ExplorerState(scenario, with_baseline=False).counts
