@@ -4,7 +4,7 @@
 
 For each bundled trial on its synthetic population (seeded) and every numeric parameter: the time of
 one curve (eligible and possibly-eligible counts at every allowed value of the parameter) without the
-histogram, the time with the histogram, the method (sorted values or exact re-evaluation on the pool)
+histogram, the time with the histogram, the method (single comparison or exact re-evaluation on the pool)
 and the number of points. The first call per parameter is reported apart (it evaluates the rule with
 the comparison replaced by true and false); the median is over `repeat` further calls, each with a
 different set of other criteria switched off, as when a researcher toggles them. The baseline is brute
@@ -84,7 +84,7 @@ def run(sizes: list[int], repeat: int) -> list[dict]:
                            "curve_ms": round(statistics.median(curve), 1),
                            "curve_cpu_ms": round(statistics.median(cpu), 1),
                            "with_histogram_ms": round(statistics.median(full), 1)}
-                    if not brute_done and result.method == "sorted values":
+                    if not brute_done and result.method == "single comparison":
                         values = result.curve["value"].to_numpy()
                         brute_ms, _ = _ms(_brute_force, matrix, criterion.id, name, values)
                         row["brute_force_ms"] = round(brute_ms, 1)
@@ -101,8 +101,8 @@ def write(rows: list[dict]) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "sensitivity.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
     big = [r for r in rows if r["subjects"] == max(r["subjects"] for r in rows)]
-    sorted_rows = [r["curve_ms"] for r in big if r["method"] == "sorted values"]
-    sorted_cpu = [r["curve_cpu_ms"] for r in big if r["method"] == "sorted values"]
+    sorted_rows = [r["curve_ms"] for r in big if r["method"] == "single comparison"]
+    sorted_cpu = [r["curve_cpu_ms"] for r in big if r["method"] == "single comparison"]
     lines = ["# Threshold sensitivity benchmark", "",
              f"{meta['machine']} | run {meta['run']} | load average at the end {meta['load_average_end']}", "",
              "| trial | subjects | criterion.parameter | method | points | first call (ms) | curve (ms, median) "
@@ -114,18 +114,19 @@ def write(rows: list[dict]) -> None:
                      f"{r['with_histogram_ms']} | "
                      f"{r.get('brute_force_ms', '')} |")
     lines += ["", f"Target: a whole curve at {max(r['subjects'] for r in rows):,} subjects in <= {TARGET_MS:g} ms. "
-              f"Sorted-values curves there (wall-clock): median {statistics.median(sorted_rows):.1f} ms, "
+              f"Single-comparison curves there (wall-clock): median {statistics.median(sorted_rows):.1f} ms, "
               f"largest {max(sorted_rows):.1f} ms; CPU: median {statistics.median(sorted_cpu):.1f} ms, largest "
               f"{max(sorted_cpu):.1f} ms." if sorted_rows else "",
               "", "Notes:",
               "- first call: the rule is evaluated with the parameter's comparison replaced by true and by false "
-              "(with the matrix's engine, whose columns are already converted); later calls differ only in the "
-              "other criteria switched on, as in the dashboard",
+              "(with the matrix's engine, whose columns are already converted) and each subject's place on the "
+              "grid is found (binary search); later calls differ only in the other criteria switched on, as in "
+              "the dashboard",
               "- exact re-evaluation (the parameter in arithmetic or in a count window, or used twice) evaluates "
               "the rule at each point, on the pool only (event counts on the whole cohort, with the engine's "
               "cached event index), at most 101 points",
               "- brute force: EligibilityMatrix.with_parameter + final_counts at each point of the first "
-              "sorted-values curve",
+              "single-comparison curve",
               "- wall-clock on a machine shared with other work: see the load average"]
     (RESULTS / "sensitivity.md").write_text("\n".join(lines) + "\n")
 

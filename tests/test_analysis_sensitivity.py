@@ -128,7 +128,7 @@ def test_curve_equals_brute_force_for_or_chains_left_side_arithmetic_and_equalit
     assert _check(matrix, screening, trial, rng, rounds=4) > 100
     methods = {(c.id, p): threshold_sensitivity(matrix, screening, c.id, p).method
                for c in trial.criteria for p in c.parameters}
-    assert methods[("A", "hba1c_min")] == methods[("B", "bmi_max")] == methods[("C", "age_min")] == "sorted values"
+    assert methods[("A", "hba1c_min")] == methods[("B", "bmi_max")] == methods[("C", "age_min")] == "single comparison"
     assert methods[("D", "uric_tenth")] == "exact re-evaluation"
 
 
@@ -154,7 +154,7 @@ def test_curve_is_monotone_for_a_minimum_and_marks_the_current_value():
     screening = generate_screening("t2d", 2000, seed=1)
     matrix = evaluate(trial, screening)
     result = threshold_sensitivity(matrix, screening, "I5", "hba1c_min")
-    assert result.method == "sorted values" and result.variable == "hba1c"
+    assert result.method == "single comparison" and result.variable == "hba1c"
     assert (np.diff(result.curve["eligible"]) <= 0).all()  # a higher minimum never admits more people
     assert result.at(result.current) == {k: v for k, v in final_counts(matrix).items()
                                          if k in ("eligible", "possibly_eligible", "remaining")}

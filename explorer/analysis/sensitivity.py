@@ -9,9 +9,10 @@ For a numeric parameter p of criterion C, with every other enabled criterion app
 The curve never re-reads the cohort per point. When p appears once in C's rule, in a comparison with a
 catalogue variable (`x >= p`, `p <= x <= q`, `a >= p or b < q`), the rule is a Kleene function f of that
 one comparison; evaluating C twice with the comparison replaced by `true` and by `false` gives f(true) and
-f(false) per subject, and a subject whose x is unknown has the status it has now. The count at every p
-is then a binary search over the sorted x of the subjects for whom f(true) and f(false) differ:
-O(n log n) once, O(log n) a point. Any other use of p (`count(e, within_days=p)`, `x >= p * y`, p used
+f(false) per subject, and a subject whose x is unknown has the status it has now. Each subject's place
+on the grid (how many grid values lie below its x) is found once by binary search, O(n log G); the counts
+at all G points are then a cumulative sum over those places of the subjects for whom f(true) and f(false)
+differ, O(n + G) per curve, no sort and no evaluation. Any other use of p (`count(e, within_days=p)`, `x >= p * y`, p used
 twice) is evaluated exactly at each point, on the pool only, with one engine call for the whole grid.
 """
 
@@ -46,7 +47,7 @@ class Sensitivity:
     current: float
     minimum: float
     maximum: float
-    method: str                      # "sorted values" or "exact re-evaluation"
+    method: str                      # "single comparison" or "exact re-evaluation"
     variable: str | None             # the variable the parameter is compared with, when there is one
     curve: pd.DataFrame              # value, eligible, possibly_eligible, remaining
     histogram: pd.DataFrame | None   # left, right, pool, eligible_so_far (counts of known values per bin)
@@ -108,7 +109,7 @@ def threshold_sensitivity(matrix, screening, criterion: str, parameter: str, *,
     if atom is not None:
         variable, op = atom
         counts = _sorted_curve(matrix, screening, spec, tree, parameter, op, variable, values, policy, so_far, pool)
-        method = "sorted values"
+        method = "single comparison"
     else:
         values = _thinned(values, float(param.value))
         counts = _exact_curve(matrix, screening, spec, parameter, values, policy, so_far, pool)
@@ -283,69 +284,85 @@ def _variants_matrix(matrix, screening, spec, variants, rows: np.ndarray | None)
     return evaluate(trial, _narrow(screening, spec.tree, rows)), rows
 
 
-def _count_true(sorted_x: np.ndarray, weights: np.ndarray, op: str, values: np.ndarray) -> np.ndarray:
-    """For each p in values, the summed weights of the x with `x op p` (sorted_x sorted, no NaN)."""
-    cumulative = np.concatenate([[0], np.cumsum(weights, dtype=np.int64)])
-    total = cumulative[-1]
-    less = cumulative[np.searchsorted(sorted_x, values, side="left")]        # x < p
-    at_most = cumulative[np.searchsorted(sorted_x, values, side="right")]    # x <= p
-    return {"<": less, "<=": at_most, ">": total - at_most, ">=": total - less,
-            "==": at_most - less, "!=": total - (at_most - less)}[op]
+def _count_true(left: np.ndarray, right: np.ndarray, op: str, points: int) -> np.ndarray:
+    """For each grid point p_g, how many of these subjects have `x op p_g`.
+
+    left / right: per subject, the number of grid values below its x / at or below it, so that
+    x < p_g iff g >= right, x <= p_g iff g >= left (and the converse for > and >=).
+    """
+    at_left = np.cumsum(np.bincount(left, minlength=points + 1)[:points])    # g >= left:  x <= p_g
+    at_right = np.cumsum(np.bincount(right, minlength=points + 1)[:points])  # g >= right: x < p_g
+    total = len(left)
+    return {"<": at_right, "<=": at_left, ">": total - at_left, ">=": total - at_right,
+            "==": at_left - at_right, "!=": total - (at_left - at_right)}[op]
 
 
 @dataclass(frozen=True)
 class _Switches:
-    """Who counts at a cut-off, for one outcome (PASS, or not FAIL) of the criterion, whatever the pool."""
+    """Who counts at each grid point, for one outcome (PASS, or not FAIL) of the criterion, whatever the pool."""
 
-    always: np.ndarray      # counts at every value of p (f(true) and f(false) both count, or x unknown and counts now)
-    when_true: np.ndarray   # subjects who count iff `x op p`, ordered by x
-    true_x: np.ndarray
-    when_false: np.ndarray  # subjects who count iff not `x op p`, ordered by x
-    false_x: np.ndarray
+    always: np.ndarray      # counts at every p (f(true) and f(false) both count, or x unknown and counts now)
+    when_true: np.ndarray   # subjects who count iff `x op p`
+    true_left: np.ndarray   # their grid positions (see _count_true)
+    true_right: np.ndarray
+    when_false: np.ndarray  # subjects who count iff not `x op p`
+    false_left: np.ndarray
+    false_right: np.ndarray
 
     @classmethod
-    def of(cls, x: np.ndarray, by_x: np.ndarray, known: np.ndarray, if_true: np.ndarray, if_false: np.ndarray,
+    def of(cls, known: np.ndarray, left: np.ndarray, right: np.ndarray, if_true: np.ndarray, if_false: np.ndarray,
            now: np.ndarray) -> _Switches:
-        """`by_x`: the subjects with a known x, ordered by x (shared by every rule on x: no sort here)."""
         always = (known & if_true & if_false) | (~known & now)
-        def ordered(mask):
-            rows = by_x[mask[by_x]]
-            return rows, x[rows]
-        when_true, true_x = ordered(if_true & ~if_false)
-        when_false, false_x = ordered(~if_true & if_false)
-        return cls(always, when_true, true_x, when_false, false_x)
+        when_true = np.flatnonzero(known & if_true & ~if_false)
+        when_false = np.flatnonzero(known & ~if_true & if_false)
+        return cls(always, when_true, left[when_true], right[when_true],
+                   when_false, left[when_false], right[when_false])
 
-    def counts(self, group: np.ndarray, op: str, values: np.ndarray) -> np.ndarray:
-        """How many of `group` count at each p: a gather and a binary search, no sort."""
+    def counts(self, group: np.ndarray, op: str, points: int) -> np.ndarray:
+        """How many of `group` count at each grid point: a gather and two bincounts, no sort, no search."""
         in_true, in_false = group[self.when_true], group[self.when_false]
-        return (np.count_nonzero(group & self.always) + _count_true(self.true_x, in_true, op, values)
-                + np.count_nonzero(in_false) - _count_true(self.false_x, in_false, op, values))
+        return (np.count_nonzero(group & self.always)
+                + _count_true(self.true_left[in_true], self.true_right[in_true], op, points)
+                + np.count_nonzero(in_false)
+                - _count_true(self.false_left[in_false], self.false_right[in_false], op, points))
+
+
+def _cached(cache: dict, key: tuple, screening, make):
+    """cache[key] made once per screening object (ids of freed objects can be reused: check identity)."""
+    if key not in cache or cache[key][0] is not screening:
+        cache[key] = (screening, make())
+    return cache[key][1]
 
 
 def _sorted_curve(matrix, screening, spec, tree, parameter, op, variable, values, policy, so_far, pool):
-    # f(true), f(false) and the subjects ordered by x depend on the rule and the policy alone: kept on
-    # the matrix, so toggling other criteria (which keeps the matrix) costs only the counting
+    # f(true), f(false) and each subject's place on the grid depend on the rule, the policy and the grid
+    # alone: kept on the matrix, so toggling other criteria (which keeps the matrix) costs only the counting
     cache = matrix.__dict__.setdefault("_sensitivity_cache", {})
-    key = (spec.id, parameter, spec.kind, spec.expression, tuple(sorted(spec.parameter_values().items())), policy,
-           id(screening))
-    if key not in cache or cache[key][0] is not screening:
+    rule = (spec.id, parameter, spec.kind, spec.expression, tuple(sorted(spec.parameter_values().items())), policy,
+            id(screening))
+
+    def outcomes():
         variants = [_variant(spec, "T", expression=_substituted(tree, parameter, True)),
                     _variant(spec, "F", expression=_substituted(tree, parameter, False))]
         sub = _variants_matrix(matrix, screening, spec, variants, None)[0]
-        pass_true, ok_true = _masks(sub, "T", policy)
-        pass_false, ok_false = _masks(sub, "F", policy)
-        pass_now, ok_now = _masks(matrix, spec.id, policy)  # a subject whose x is unknown keeps its status
+        # a subject whose x is unknown keeps its current status, whatever p
+        return _masks(sub, "T", policy), _masks(sub, "F", policy), _masks(matrix, spec.id, policy)
+
+    def places():
         x = _variable_values(screening, variable)
-        known = ~np.isnan(x)
-        order_key = ("by", variable, id(screening))
-        if order_key not in cache or cache[order_key][0] is not screening:
-            rows = np.flatnonzero(known)
-            cache[order_key] = (screening, rows[np.argsort(x[rows], kind="stable")])
-        by_x = cache[order_key][1]
-        cache[key] = (screening, _Switches.of(x, by_x, known, pass_true, pass_false, pass_now),
-                      _Switches.of(x, by_x, known, ok_true, ok_false, ok_now))
-    _, passing, not_failing = cache[key]
-    return passing.counts(so_far, op, values), not_failing.counts(pool, op, values)
+        # np.searchsorted puts NaN after every grid value; those subjects are never looked up (x unknown)
+        return (~np.isnan(x), np.searchsorted(values, x, side="left").astype(np.int32),
+                np.searchsorted(values, x, side="right").astype(np.int32))
+
+    def switches():
+        (pass_true, ok_true), (pass_false, ok_false), (pass_now, ok_now) = _cached(cache, rule, screening, outcomes)
+        known, left, right = _cached(cache, ("at", variable, grid, id(screening)), screening, places)
+        return (_Switches.of(known, left, right, pass_true, pass_false, pass_now),
+                _Switches.of(known, left, right, ok_true, ok_false, ok_now))
+
+    grid = tuple(values.tolist())
+    passing, not_failing = _cached(cache, (*rule, grid), screening, switches)
+    return passing.counts(so_far, op, len(values)), not_failing.counts(pool, op, len(values))
 
 
 def _thinned(values: np.ndarray, current: float) -> np.ndarray:
