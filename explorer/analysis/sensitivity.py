@@ -26,11 +26,10 @@ import numpy as np
 import pandas as pd
 
 from explorer import expr
+from explorer.analysis.rules import compared_variable, sole_comparison, split_chains, substituted
 from explorer.engine import eligible_mask, evaluate
 from explorer.errors import DefinitionError
 
-# swapping the sides of a comparison: p < x is x > p
-_FLIPPED = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
 DEFAULT_BINS = 30
 MAX_EXACT_POINTS = 101  # exact re-evaluation evaluates the rule once per point: keep the grid bounded
 MAX_GRID_POINTS = 2001  # a step too fine for the range is coarsened to this many points
@@ -104,17 +103,17 @@ def threshold_sensitivity(matrix, screening, criterion: str, parameter: str, *,
     pool = eligible_mask(matrix, enabled=others, policies=policies, possibly=True)
     values = _grid(param, grid)
 
-    tree = _split_chains(spec.tree)
-    atom = _sole_comparison(tree, parameter, spec, trial.catalogue)
+    tree = split_chains(spec.tree)
+    atom = sole_comparison(tree, parameter, spec, trial.catalogue)
     if atom is not None:
         variable, op = atom
-        counts = _sorted_curve(matrix, screening, spec, tree, parameter, op, variable, values, policy, so_far, pool)
+        counts = _single_comparison_curve(matrix, screening, spec, tree, parameter, op, variable, values, policy, so_far, pool)
         method = "single comparison"
     else:
         values = _thinned(values, float(param.value))
         counts = _exact_curve(matrix, screening, spec, parameter, values, policy, so_far, pool)
         method = "exact re-evaluation"
-        variable = _compared_variable(tree, parameter, spec, trial.catalogue)
+        variable = compared_variable(tree, parameter, spec, trial.catalogue)
     eligible, remaining = counts
     curve = pd.DataFrame({"value": values, "eligible": eligible, "possibly_eligible": remaining - eligible,
                           "remaining": remaining})
@@ -175,77 +174,6 @@ def _variable_values(screening, variable: str) -> np.ndarray:
     if features[variable].dtype == np.float64:  # the Screening contract's dtype: no conversion, no copy
         return features[variable].to_numpy()
     return pd.to_numeric(features[variable], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-
-
-# --- reading the rule -----------------------------------------------------------------------------------
-
-def _rewrite(node, fn):
-    """The tree with fn applied bottom-up (fn returns a replacement node or the node itself)."""
-    changes = {}
-    for f in dataclasses.fields(node):
-        value = getattr(node, f.name)
-        if isinstance(value, tuple) and value and all(dataclasses.is_dataclass(v) for v in value):
-            changes[f.name] = tuple(_rewrite(v, fn) for v in value)
-        elif isinstance(value, tuple) and value and all(isinstance(v, tuple) and len(v) == 2 for v in value):
-            changes[f.name] = tuple((k, _rewrite(v, fn)) for k, v in value)  # Call kwargs
-        elif dataclasses.is_dataclass(value):
-            changes[f.name] = _rewrite(value, fn)
-    return fn(dataclasses.replace(node, **changes) if changes else node)
-
-
-def _split_chains(tree):
-    """`a <= x <= b` as `a <= x and x <= b`, which the engines evaluate identically, so each part is one atom."""
-    def split(node):
-        if isinstance(node, expr.Compare) and len(node.ops) > 1:
-            pairs = tuple(expr.Compare((op,), (a, b)) for op, a, b in
-                          zip(node.ops, node.operands, node.operands[1:], strict=False))
-            return expr.BoolOp("and", pairs)
-        return node
-    return _rewrite(tree, split)
-
-
-def _uses(tree, parameter: str) -> int:
-    return sum(1 for n in expr.walk(tree) if isinstance(n, expr.Name) and n.name == parameter)
-
-
-def _number_variable(node, spec, catalogue) -> str | None:
-    if (isinstance(node, expr.Name) and node.name not in spec.parameters and node.name in catalogue
-            and catalogue[node.name].kind == "number"):
-        return node.name
-    return None
-
-
-def _sole_comparison(tree, parameter: str, spec, catalogue) -> tuple[str, str] | None:
-    """(variable, op) when the parameter appears once, as `variable op parameter` (either side)."""
-    if _uses(tree, parameter) != 1:
-        return None
-    for node in expr.walk(tree):
-        if isinstance(node, expr.Compare) and len(node.ops) == 1:
-            a, b = node.operands
-            if isinstance(b, expr.Name) and b.name == parameter and (v := _number_variable(a, spec, catalogue)):
-                return v, node.ops[0]
-            if isinstance(a, expr.Name) and a.name == parameter and (v := _number_variable(b, spec, catalogue)):
-                return v, _FLIPPED[node.ops[0]]
-    return None
-
-
-def _compared_variable(tree, parameter: str, spec, catalogue) -> str | None:
-    """For a histogram in the exact case: the one number variable in the comparisons that use the parameter."""
-    found = set()
-    for node in expr.walk(tree):
-        if isinstance(node, expr.Compare) and any(_uses(o, parameter) for o in node.operands):
-            for operand in node.operands:
-                found |= {v for n in expr.walk(operand) if (v := _number_variable(n, spec, catalogue))}
-    return found.pop() if len(found) == 1 else None
-
-
-def _substituted(tree, parameter: str, value: bool) -> str:
-    """The rule's text with the comparison that uses the parameter replaced by a constant."""
-    def replace(node):
-        if isinstance(node, expr.Compare) and any(_uses(o, parameter) for o in node.operands):
-            return expr.Bool(value)
-        return node
-    return expr.to_text(_rewrite(tree, replace))
 
 
 # --- the two ways of computing the curve ------------------------------------------------------------------
@@ -334,7 +262,7 @@ def _cached(cache: dict, key: tuple, screening, make):
     return cache[key][1]
 
 
-def _sorted_curve(matrix, screening, spec, tree, parameter, op, variable, values, policy, so_far, pool):
+def _single_comparison_curve(matrix, screening, spec, tree, parameter, op, variable, values, policy, so_far, pool):
     # f(true), f(false) and each subject's place on the grid depend on the rule, the policy and the grid
     # alone: kept on the matrix, so toggling other criteria (which keeps the matrix) costs only the counting
     cache = matrix.__dict__.setdefault("_sensitivity_cache", {})
@@ -342,8 +270,8 @@ def _sorted_curve(matrix, screening, spec, tree, parameter, op, variable, values
             id(screening))
 
     def outcomes():
-        variants = [_variant(spec, "T", expression=_substituted(tree, parameter, True)),
-                    _variant(spec, "F", expression=_substituted(tree, parameter, False))]
+        variants = [_variant(spec, "T", expression=substituted(tree, parameter, True)),
+                    _variant(spec, "F", expression=substituted(tree, parameter, False))]
         sub = _variants_matrix(matrix, screening, spec, variants, None)[0]
         # a subject whose x is unknown keeps its current status, whatever p
         return _masks(sub, "T", policy), _masks(sub, "F", policy), _masks(matrix, spec.id, policy)
