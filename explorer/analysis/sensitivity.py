@@ -10,9 +10,9 @@ The curve never re-reads the cohort per point. When p appears once in C's rule, 
 catalogue variable (`x >= p`, `p <= x <= q`, `a >= p or b < q`), the rule is a Kleene function f of that
 one comparison; evaluating C twice with the comparison replaced by `true` and by `false` gives f(true) and
 f(false) per subject, and a subject whose x is unknown has the status it has now. Each subject's place
-on the grid (how many grid values lie below its x) is found once by binary search, O(n log G); the counts
-at all G points are then a cumulative sum over those places of the subjects for whom f(true) and f(false)
-differ, O(n + G) per curve, no sort and no evaluation. Any other use of p (`count(e, within_days=p)`, `x >= p * y`, p used
+on the grid (how many grid values lie below its x) is found once by binary search, O(n log G), and the
+subjects for whom f(true) and f(false) differ are ordered by place (radix sort, O(n)); the counts at all
+G points are then one cumulative sum of their pool membership, O(n + G) per curve. Any other use of p (`count(e, within_days=p)`, `x >= p * y`, p used
 twice) is evaluated exactly at each point, on the pool only, with one engine call for the whole grid.
 """
 
@@ -212,47 +212,66 @@ def _variants_matrix(matrix, screening, spec, variants, rows: np.ndarray | None)
     return evaluate(trial, _narrow(screening, spec.tree, rows)), rows
 
 
-def _count_true(left: np.ndarray, right: np.ndarray, op: str, points: int) -> np.ndarray:
-    """For each grid point p_g, how many of these subjects have `x op p_g`.
+@dataclass(frozen=True)
+class _Ordered:
+    """Subjects ordered by a grid place (0..G), and how many of them have a place <= g, for each g."""
 
-    left / right: per subject, the number of grid values below its x / at or below it, so that
-    x < p_g iff g >= right, x <= p_g iff g >= left (and the converse for > and >=).
-    """
-    at_left = np.cumsum(np.bincount(left, minlength=points + 1)[:points])    # g >= left:  x <= p_g
-    at_right = np.cumsum(np.bincount(right, minlength=points + 1)[:points])  # g >= right: x < p_g
-    total = len(left)
-    return {"<": at_right, "<=": at_left, ">": total - at_left, ">=": total - at_right,
-            "==": at_left - at_right, "!=": total - (at_left - at_right)}[op]
+    rows: np.ndarray
+    ends: np.ndarray
+
+    @classmethod
+    def of(cls, rows: np.ndarray, place: np.ndarray, points: int) -> _Ordered:
+        places = place[rows]
+        order = np.argsort(places, kind="stable")  # int16 places: NumPy's radix sort, O(n)
+        return cls(rows[order], np.cumsum(np.bincount(places, minlength=points + 1))[:points])
+
+    def at_most(self, group: np.ndarray) -> tuple[np.ndarray, int]:
+        """For each g, how many of `group` among these subjects have a place <= g; and how many in all."""
+        cumulative = np.concatenate([[0], np.cumsum(group[self.rows], dtype=np.int64)])
+        return cumulative[self.ends], int(cumulative[-1])
+
+
+def _places_needed(op: str) -> tuple[str, ...]:
+    # x < p_g iff g >= right; x <= p_g iff g >= left (right / left: grid values at or below / below x)
+    return {"<": ("right",), ">=": ("right",), "<=": ("left",), ">": ("left",)}.get(op, ("left", "right"))
+
+
+def _count_true(ordered: dict[str, _Ordered], group: np.ndarray, op: str) -> np.ndarray:
+    """For each grid point p_g, how many of `group` among these subjects have `x op p_g`."""
+    at = {name: o.at_most(group) for name, o in ordered.items()}
+    total = next(iter(at.values()))[1]
+    if op in ("<", ">="):
+        below = at["right"][0]
+        return below if op == "<" else total - below
+    if op in ("<=", ">"):
+        below = at["left"][0]
+        return below if op == "<=" else total - below
+    equal = at["left"][0] - at["right"][0]
+    return equal if op == "==" else total - equal
 
 
 @dataclass(frozen=True)
 class _Switches:
     """Who counts at each grid point, for one outcome (PASS, or not FAIL) of the criterion, whatever the pool."""
 
-    always: np.ndarray      # counts at every p (f(true) and f(false) both count, or x unknown and counts now)
-    when_true: np.ndarray   # subjects who count iff `x op p`
-    true_left: np.ndarray   # their grid positions (see _count_true)
-    true_right: np.ndarray
-    when_false: np.ndarray  # subjects who count iff not `x op p`
-    false_left: np.ndarray
-    false_right: np.ndarray
+    always: np.ndarray                 # counts at every p (f(true) and f(false) both count, or x unknown and counts now)
+    when_true: dict[str, _Ordered]     # subjects who count iff `x op p`, by grid place
+    when_false: dict[str, _Ordered]    # subjects who count iff not `x op p`
 
     @classmethod
-    def of(cls, known: np.ndarray, left: np.ndarray, right: np.ndarray, if_true: np.ndarray, if_false: np.ndarray,
-           now: np.ndarray) -> _Switches:
+    def of(cls, op: str, points: int, known: np.ndarray, places: dict[str, np.ndarray], if_true: np.ndarray,
+           if_false: np.ndarray, now: np.ndarray) -> _Switches:
         always = (known & if_true & if_false) | (~known & now)
-        when_true = np.flatnonzero(known & if_true & ~if_false)
-        when_false = np.flatnonzero(known & ~if_true & if_false)
-        return cls(always, when_true, left[when_true], right[when_true],
-                   when_false, left[when_false], right[when_false])
+        def ordered(mask):
+            rows = np.flatnonzero(known & mask)
+            return {name: _Ordered.of(rows, places[name], points) for name in _places_needed(op)}
+        return cls(always, ordered(if_true & ~if_false), ordered(~if_true & if_false))
 
-    def counts(self, group: np.ndarray, op: str, points: int) -> np.ndarray:
-        """How many of `group` count at each grid point: a gather and two bincounts, no sort, no search."""
-        in_true, in_false = group[self.when_true], group[self.when_false]
-        return (np.count_nonzero(group & self.always)
-                + _count_true(self.true_left[in_true], self.true_right[in_true], op, points)
-                + np.count_nonzero(in_false)
-                - _count_true(self.false_left[in_false], self.false_right[in_false], op, points))
+    def counts(self, group: np.ndarray, op: str) -> np.ndarray:
+        """How many of `group` count at each grid point: gathers and cumulative sums, no sort, no search."""
+        in_false = next(iter(self.when_false.values())).at_most(group)[1]
+        return (np.count_nonzero(group & self.always) + _count_true(self.when_true, group, op)
+                + in_false - _count_true(self.when_false, group, op))
 
 
 def _cached(cache: dict, key: tuple, screening, make):
@@ -278,19 +297,22 @@ def _single_comparison_curve(matrix, screening, spec, tree, parameter, op, varia
 
     def places():
         x = _variable_values(screening, variable)
-        # np.searchsorted puts NaN after every grid value; those subjects are never looked up (x unknown)
-        return (~np.isnan(x), np.searchsorted(values, x, side="left").astype(np.int32),
-                np.searchsorted(values, x, side="right").astype(np.int32))
+        # each subject's place on the grid: how many grid values lie below its x (left) and at or below it
+        # (right); NaN lands after every grid value, and those subjects are never looked up (x unknown)
+        small = np.int16 if len(values) < np.iinfo(np.int16).max else np.int32  # int16 sorts by radix
+        return (~np.isnan(x), {"left": np.searchsorted(values, x, side="left").astype(small),
+                               "right": np.searchsorted(values, x, side="right").astype(small)})
 
     def switches():
         (pass_true, ok_true), (pass_false, ok_false), (pass_now, ok_now) = _cached(cache, rule, screening, outcomes)
-        known, left, right = _cached(cache, ("at", variable, grid, id(screening)), screening, places)
-        return (_Switches.of(known, left, right, pass_true, pass_false, pass_now),
-                _Switches.of(known, left, right, ok_true, ok_false, ok_now))
+        known, at = _cached(cache, ("at", variable, grid, id(screening)), screening, places)
+        points = len(values)
+        return (_Switches.of(op, points, known, at, pass_true, pass_false, pass_now),
+                _Switches.of(op, points, known, at, ok_true, ok_false, ok_now))
 
     grid = tuple(values.tolist())
     passing, not_failing = _cached(cache, (*rule, grid), screening, switches)
-    return passing.counts(so_far, op, len(values)), not_failing.counts(pool, op, len(values))
+    return passing.counts(so_far, op), not_failing.counts(pool, op)
 
 
 def _thinned(values: np.ndarray, current: float) -> np.ndarray:
