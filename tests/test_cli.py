@@ -25,10 +25,10 @@ def test_trials_lists_both_seeds(capsys):
     code, out, _ = run(capsys, "trials", "--format", "json")
     rows = json.loads(out)
     assert {r["id"]: (r["inclusion"], r["exclusion"]) for r in rows} == {
-        "NCT06196996": (6, 14), "NCT01142050": (9, 4)}
+        "NCT06196996": (6, 14), "NCT01142050": (10, 4)}  # 9 listed + D1 from the description
 
 
-@pytest.mark.parametrize("trial_id, n", [("NCT06196996", 20), ("NCT01142050", 13)])
+@pytest.mark.parametrize("trial_id, n", [("NCT06196996", 20), ("NCT01142050", 14)])
 def test_show_lists_every_criterion(capsys, trial_id, n):
     code, out, _ = run(capsys, "show", trial_id)
     assert code == 0

@@ -8,7 +8,7 @@ import json
 import pandas as pd
 import pytest
 
-from explorer.cohort.synthetic.matching import population_for
+from explorer.cohort.synthetic.trial_match import population_for
 from explorer.engine import evaluate, final_counts, write_screening
 from explorer.engine.command import run_funnel
 from explorer.engine.random_cohort import random_screening

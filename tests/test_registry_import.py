@@ -169,9 +169,10 @@ def _check_meaning(mine, theirs, kind: str, exact: bool):
                                        ("NCT01142050", "NCT01142050_medpath.txt")])
 def test_seed_pages_match_hand_written_definitions(shared_seeds, nct, page):
     trial, report = import_trial(shared_seeds / page)
+    listed = [c for c in load_trial(nct).criteria if c.source == "criteria"]  # not those read from the description
     reference = load_trial(nct)
-    assert [c.id for c in trial.criteria] == [c.id for c in reference.criteria]
-    assert [" ".join(c.text.split()) for c in trial.criteria] == [" ".join(c.text.split()) for c in reference.criteria]
+    assert [c.id for c in trial.criteria] == [c.id for c in listed]
+    assert [" ".join(c.text.split()) for c in trial.criteria] == [" ".join(c.text.split()) for c in listed]
     statuses = {c.id: c.status for c in report.criteria}
     compared = 0
     for mine in trial.criteria:

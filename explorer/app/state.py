@@ -21,7 +21,7 @@ from traitlets import Any, Bool, Dict, Float, HasTraits, Instance, Int, Unicode
 from explorer import engine, expr
 from explorer.app.scenario import DataSource, Scenario
 from explorer.cohort.screening import Screening
-from explorer.cohort.synthetic.matching import population_for
+from explorer.cohort.synthetic.trial_match import population_for
 from explorer.cohort.tables import Cohort
 from explorer.engine.privacy import Protection
 from explorer.engine.status import UNKNOWN
@@ -320,7 +320,8 @@ class ExplorerState(HasTraits):
         if not self.with_baseline:
             return None
         if "baseline" not in self._lazy:
-            self._lazy["baseline"] = engine.baseline_table(self.matrix, self.screening, **self._selection())
+            self._lazy["baseline"] = engine.baseline_table(self.matrix, self.screening, **self._selection(),
+                                                           groups=("screened", "eligible", "possibly"))
         return self._lazy["baseline"]
 
     @property

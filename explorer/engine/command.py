@@ -40,8 +40,8 @@ def load_cohort(trial: Any, *, synthetic: int | None, seed: int, data: str | Pat
     if (synthetic is None) == (data is None):
         raise DefinitionError("give either a synthetic cohort size (--synthetic N) or a data path (--data PATH)")
     if synthetic is not None:
-        from explorer.cohort.synthetic.matching import population_for
         from explorer.cohort.synthetic.screening_table import generate_screening
+        from explorer.cohort.synthetic.trial_match import population_for
 
         population = population or population_for(trial)
         return generate_screening(population, int(synthetic), seed=seed), f"synthetic {population} n={synthetic} seed={seed}"

@@ -6,7 +6,7 @@
 --synthetic N screens N synthetic subjects of the trial's population, keeps those eligible under the
 trial's criteria, enrols them in screening order up to --max-enrolled (default 2,000) and simulates their
 outcomes on the trial's visits with the response model that suits the trial
-(explorer.outcomes.enrolment). --data reads any source explorer.cohort.loaders reads and computes the
+(explorer.cohort.synthetic.enrolment). --data reads any source explorer.cohort.loaders reads and computes the
 outcomes of every subject in it (--eligible-only: of those the criteria find eligible).
 
 The application edge of the outcome layer: it prints; library errors reach explorer.cli.main.
@@ -19,7 +19,7 @@ import sys
 
 import pandas as pd
 
-from explorer.outcomes.enrolment import DEFAULT_MAX_ENROLLED, MODEL_CHOICES
+from explorer.cohort.synthetic.enrolment import DEFAULT_MAX_ENROLLED, MODEL_CHOICES
 
 OUTCOME_COLUMNS = ["measure", "statistic", "visit", "n", "mean", "sd", "median", "q1", "q3", "ci_low", "ci_high",
                    "unit"]
@@ -85,7 +85,7 @@ def run_outcomes_command(args) -> int:
 
 def _cohort(trial, args):
     """(cohort, screening or None, header) for --synthetic or --data."""
-    from explorer.outcomes import enrolment
+    from explorer.cohort.synthetic import enrolment
 
     if args.synthetic is not None:
         screening, eligible = enrolment.screen_synthetic(trial, args.synthetic, seed=args.seed,
