@@ -9,7 +9,7 @@ from scipy import stats
 from explorer.analysis.relaxed_outcomes import ADDED, DROPPED, KEPT, relaxed_outcomes, welch_interval
 from explorer.app.scenario import DataSource, Scenario
 from explorer.app.state import ExplorerState
-from explorer.outcomes import enrolment
+from explorer.cohort.synthetic import enrolment
 
 A = Scenario(trial="NCT01142050", data=DataSource("synthetic", "t2d", 1500, 4))
 B = A.with_setting("I5", "hba1c_min", 6.0).with_enabled("I6", False).with_setting("I3", "age_max", 70)

@@ -3,7 +3,7 @@
 For two scenarios over one cohort the subjects fall into three disjoint groups: eligible under both
 ("kept"), eligible under B only ("added by B") and under A only ("dropped by B"). Their outcomes come
 from the loaded dataset's trial visits when it has them, and otherwise are simulated with the trial's
-response model (explorer.outcomes.enrolment), which `simulated` and `source` say plainly: simulated
+response model (explorer.cohort.synthetic.enrolment), which `simulated` and `source` say plainly: simulated
 outcomes show what the model assumes, not what the trial would find. Each group is enrolled as the
 dashboard enrols (the first `max_per_group` in screening order).
 
@@ -22,9 +22,9 @@ import pandas as pd
 from scipy import stats
 
 from explorer.analysis.choices import choices_of, matrix_for
+from explorer.cohort.synthetic import enrolment
 from explorer.engine import eligible_mask, suppress_small_cells
 from explorer.errors import DataError
-from explorer.outcomes import enrolment
 from explorer.outcomes.measures import (
     OutcomeResults,
     outcome_measures,
