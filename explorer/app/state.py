@@ -108,6 +108,8 @@ class ExplorerState(HasTraits):
         self._screenings: OrderedDict[DataSource, tuple[Screening, Cohort | None]] = OrderedDict()
         self._extra_trials: dict[str, Trial] = {}
         self._reports: dict[DataSource, object] = {}
+        self._trial_files: dict[str, Path] = {}  # definition files of trials opened by path (for exported code)
+        self.pinned: Scenario | None = None        # scenario A of a comparison (None: the registered trial)
         for source, screening in (preloaded or {}).items():  # screenings already in memory (notebooks)
             self._screenings[source] = (screening, None)
         self._lazy: dict[str, pd.DataFrame] = {}
@@ -235,7 +237,9 @@ class ExplorerState(HasTraits):
     def add_trial_file(self, path: str | Path) -> bool:
         """Load any definition file and switch to it."""
         try:
-            trial = load_trial(self.readable(path, "trial file"))
+            readable = self.readable(path, "trial file")
+            trial = load_trial(readable)
+            self._trial_files[trial.id] = readable
         except ExplorerError as err:
             self.error = str(err)
             return False
@@ -336,6 +340,40 @@ class ExplorerState(HasTraits):
                     rows.append({"criterion": criterion.id, "label": criterion.display_label,
                                  "variable": name, "unknown": unknown, "subjects": n})
         return rows
+
+    # --- what researchers ask next (explorer.analysis), computed on demand and cached per change ---------
+    def sensitivity(self, criterion: str, parameter: str):
+        """How the eligible count moves with one threshold (explorer.analysis.sensitivity), for this scenario."""
+        from explorer.analysis.sensitivity import threshold_sensitivity
+
+        key = f"sensitivity:{criterion}.{parameter}"
+        if key not in self._lazy:
+            self._lazy[key] = threshold_sensitivity(self.matrix, self.screening, criterion, parameter,
+                                                    **self._selection())
+        return self._lazy[key]
+
+    def pin(self) -> None:
+        """Keep the current scenario as A; further edits make B."""
+        self.pinned = self.scenario
+        self._lazy.pop("comparison", None)
+
+    def comparison(self):
+        """A (pinned, or the registered trial on the same data) against the current scenario, protected."""
+        from explorer.analysis.compare import compare, registered
+
+        if "comparison" not in self._lazy:
+            a = self.pinned if self.pinned is not None and self.pinned.trial == self.scenario.trial \
+                and self.pinned.data == self.scenario.data else registered(self.scenario)
+            self._lazy["comparison"] = compare(a, self.scenario, self.matrix, self.screening,
+                                               base_trial=self.base_trial, min_cell=self.scenario.min_cell)
+        return self._lazy["comparison"]
+
+    def export_code(self, notebook: bool = False) -> str:
+        """Python (or a notebook) that reproduces this scenario's numbers with the installed package."""
+        from explorer.app.code_export import scenario_code, scenario_notebook
+
+        make = scenario_notebook if notebook else scenario_code
+        return make(self.scenario, trial=self.base_trial, trial_file=self._trial_files.get(self.base_trial.id))
 
     def _selection(self) -> dict:
         return {"enabled": enabled_ids(self.trial, self.scenario), "policies": self.policies}
