@@ -22,7 +22,6 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from explorer.errors import ExplorerError  # noqa: E402
 from explorer.registry import import_trials  # noqa: E402

@@ -26,6 +26,7 @@ from explorer.cohort.tables import Cohort
 from explorer.engine.privacy import Protection
 from explorer.engine.status import UNKNOWN
 from explorer.errors import DataError, ExplorerError
+from explorer.sources import open_source
 from explorer.trial import Trial, bundled_trials, load_trial, trial_from_dict
 
 SHAPLEY_EXACT_LIMIT = 20  # exact Shapley over the pattern histogram up to 20 enabled criteria
@@ -33,23 +34,11 @@ SCREENING_CACHE = 4
 
 
 def load_screening(source: DataSource, progress: bool = False) -> Screening | tuple:
-    """The screening features of a data source (synthetic, or a file/folder the loaders read).
-
-    For real data the loaded canonical tables and the load report come along: (screening, cohort,
-    report), so outcome views can use the visits and the Data tab can say what was read.
-    """
-    if source.kind == "synthetic":
-        from explorer.cohort.synthetic import generate_screening
-        return generate_screening(source.population, source.n, seed=source.seed, progress=progress)
-    from explorer.cohort.features import screening_features
-    from explorer.cohort.loaders import load
-
-    path = Path(source.path).expanduser()
-    if not path.exists():
-        raise DataError(f"no such file or folder (relative paths are read from {base_dir()}); give the path of "
-                        "a data file or folder the loaders read (CSV/Parquet, SDTM, OMOP, CGM)", file=source.path)
-    loaded = load(path)
-    return screening_features(loaded.cohort), loaded.cohort, loaded.report
+    """The screening features of a data source, opened as the CLI and the outcomes open it
+    (explorer.sources.open_source). For real data the loaded canonical tables and the load report
+    come along: (screening, cohort, report), for the outcome views and the Data tab."""
+    opened = open_source(source, base_dir=base_dir(), progress=progress)
+    return opened.screening if opened.cohort is None else (opened.screening, opened.cohort, opened.report)
 
 
 BASE_DIR_VARIABLE = "TRIAL_EXPLORER_BASE_DIR"  # where relative paths are read from (the dashboard's start folder)
@@ -119,6 +108,8 @@ class ExplorerState(HasTraits):
         self._screenings: OrderedDict[DataSource, tuple[Screening, Cohort | None]] = OrderedDict()
         self._extra_trials: dict[str, Trial] = {}
         self._reports: dict[DataSource, object] = {}
+        self._trial_files: dict[str, Path] = {}  # definition files of trials opened by path (for exported code)
+        self.pinned: Scenario | None = None        # scenario A of a comparison (None: the registered trial)
         for source, screening in (preloaded or {}).items():  # screenings already in memory (notebooks)
             self._screenings[source] = (screening, None)
         self._lazy: dict[str, pd.DataFrame] = {}
@@ -246,7 +237,9 @@ class ExplorerState(HasTraits):
     def add_trial_file(self, path: str | Path) -> bool:
         """Load any definition file and switch to it."""
         try:
-            trial = load_trial(self.readable(path, "trial file"))
+            readable = self.readable(path, "trial file")
+            trial = load_trial(readable)
+            self._trial_files[trial.id] = readable
         except ExplorerError as err:
             self.error = str(err)
             return False
@@ -347,6 +340,40 @@ class ExplorerState(HasTraits):
                     rows.append({"criterion": criterion.id, "label": criterion.display_label,
                                  "variable": name, "unknown": unknown, "subjects": n})
         return rows
+
+    # --- what researchers ask next (explorer.analysis), computed on demand and cached per change ---------
+    def sensitivity(self, criterion: str, parameter: str):
+        """How the eligible count moves with one threshold (explorer.analysis.sensitivity), for this scenario."""
+        from explorer.analysis.sensitivity import threshold_sensitivity
+
+        key = f"sensitivity:{criterion}.{parameter}"
+        if key not in self._lazy:
+            self._lazy[key] = threshold_sensitivity(self.matrix, self.screening, criterion, parameter,
+                                                    **self._selection())
+        return self._lazy[key]
+
+    def pin(self) -> None:
+        """Keep the current scenario as A; further edits make B."""
+        self.pinned = self.scenario
+        self._lazy.pop("comparison", None)
+
+    def comparison(self):
+        """A (pinned, or the registered trial on the same data) against the current scenario, protected."""
+        from explorer.analysis.compare import compare, registered
+
+        if "comparison" not in self._lazy:
+            a = self.pinned if self.pinned is not None and self.pinned.trial == self.scenario.trial \
+                and self.pinned.data == self.scenario.data else registered(self.scenario)
+            self._lazy["comparison"] = compare(a, self.scenario, self.matrix, self.screening,
+                                               base_trial=self.base_trial, min_cell=self.scenario.min_cell)
+        return self._lazy["comparison"]
+
+    def export_code(self, notebook: bool = False) -> str:
+        """Python (or a notebook) that reproduces this scenario's numbers with the installed package."""
+        from explorer.app.code_export import scenario_code, scenario_notebook
+
+        make = scenario_notebook if notebook else scenario_code
+        return make(self.scenario, trial=self.base_trial, trial_file=self._trial_files.get(self.base_trial.id))
 
     def _selection(self) -> dict:
         return {"enabled": enabled_ids(self.trial, self.scenario), "policies": self.policies}

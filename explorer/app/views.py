@@ -611,6 +611,10 @@ class ExportPanel(w.VBox):
             ("Funnel figure (PNG)", lambda: self._figure("funnel", "png")),
             ("CONSORT diagram (PNG)", lambda: self._figure("consort", "png")),
             ("CONSORT diagram (HTML)", lambda: self._figure("consort", "html")),
+            ("Python code (.py)", lambda: self._offer(self._state.export_code(), f"{self._stem()}_scenario.py",
+                                                      "text/x-python")),
+            ("Notebook (.ipynb)", lambda: self._offer(self._state.export_code(notebook=True),
+                                                      f"{self._stem()}_scenario.ipynb", "application/x-ipynb+json")),
         ):
             button = w.Button(description=label, layout=w.Layout(width="auto"))
             button.on_click(lambda _, a=action: guarded(state, a))

@@ -140,3 +140,23 @@ def test_edited_thresholds_show_in_labels_and_clamping_is_said(page: Page, voila
     age.press("Enter")
     expect(page.get_by_role("status")).to_contain_text("500 is outside the allowed range", timeout=TIMEOUT)
     expect(age).to_have_value("120", timeout=TIMEOUT)
+
+
+def test_threshold_and_compare_tabs_show_the_engine_counts(page: Page, voila_url):
+    open_dashboard(page, voila_url)
+    page.get_by_role("checkbox", name=re.compile(r"^E7 ")).click()
+    scenario = BASE.with_enabled("E7", False)
+    want = ExplorerState(scenario)
+    expect(page.locator(".te-count b").first).to_have_text(want.shown_counts()["eligible"], timeout=TIMEOUT)
+    page.get_by_role("tab", name="Thresholds").click()
+    expect(page.get_by_test_id("sensitivity-note")).to_be_visible(timeout=TIMEOUT)
+    expect(page.locator(".te-app .js-plotly-plot").first).to_be_visible(timeout=TIMEOUT)
+    page.get_by_role("tab", name="Compare").click()
+    table = page.locator(".te-app table").filter(has_text="B - A").first
+    expect(table).to_be_visible(timeout=TIMEOUT)
+    registered = ExplorerState(BASE).counts
+    row = table.locator("tr").filter(has_text="possibly eligible")
+    eligible_row = table.locator("tbody tr").nth(1)
+    expect(eligible_row).to_contain_text(f"{registered['eligible']:,}")
+    expect(eligible_row).to_contain_text(f"{want.counts['eligible']:,}")
+    assert row.count() == 1

@@ -34,6 +34,10 @@ def lab_url(tmp_path_factory):
     settings = tmp_path_factory.mktemp("lab-settings") / "@jupyterlab" / "notebook-extension"
     settings.mkdir(parents=True)
     (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
+    # never save: Run All must not write outputs into the committed notebooks
+    docmanager = settings.parent / "docmanager-extension"
+    docmanager.mkdir()
+    (docmanager / "plugin.jupyterlab-settings").write_text('{"autosave": false}')
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -57,12 +61,17 @@ def lab_url(tmp_path_factory):
             time.sleep(0.5)
     else:
         raise RuntimeError(f"JupyterLab did not start; see {ARTIFACTS / 'jupyterlab.log'}")
+    committed = {nb: nb.read_bytes() for nb in (ROOT / "notebooks").glob("*.ipynb")}
     try:
         yield url
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=20)
         log.close()
+        changed = [nb.name for nb, text in committed.items() if nb.read_bytes() != text]
+        for nb in changed:  # put them back, then fail: the test must never leave outputs in the repository
+            nb.write_bytes(committed[nb])
+        assert not changed, f"JupyterLab saved {changed}"
 
 
 def run_all(page: Page, url: str, notebook: str) -> None:

@@ -9,7 +9,7 @@ import json
 import pandas as pd
 import pytest
 
-from explorer.cli import main
+from explorer.cli.entry import main
 from explorer.cohort.synthetic import generate_outcomes, write_cohort
 from explorer.trial import load_trial
 
@@ -103,6 +103,5 @@ def test_missing_outcome_data_is_one_clear_error_or_skipped(tmp_path, capsys):
 def test_bad_arguments(capsys):
     code, _, err = run(capsys, "NCT06196996", "--synthetic", "500", "--by", "shoe_size")
     assert code == 2 and "no subgroup 'shoe_size'" in err
-    with pytest.raises(SystemExit):
-        main(["outcomes", "NCT06196996"])  # a source is required
-    capsys.readouterr()
+    code, out, err = run(capsys, "NCT06196996")  # a source is required
+    assert code == 2 and out == "" and "one of the arguments --synthetic --data is required" in err
