@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from random_cohort import random_screening
 from test_engine_sql import assert_same_matrix, assert_same_statistics, construct_screening, construct_trial
 
 from explorer.cohort.screening import Screening
@@ -21,7 +22,6 @@ from explorer.engine import evaluate, final_counts, funnel, impact, overlap, sha
 from explorer.engine.bits import from_bits
 from explorer.engine.histogram import HistogramMatrix, evaluate_histogram
 from explorer.engine.matrix import ENGINES, make_backend
-from random_cohort import random_screening
 from explorer.engine.spark import MASTER_ENV, spark_master
 from explorer.engine.stats import final_bits
 from explorer.errors import DataError, DefinitionError
