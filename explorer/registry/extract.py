@@ -22,27 +22,28 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from explorer.catalogue import default_catalogue
-from explorer.registry import lexicon
+from explorer.registry import faithful, lexicon
 from explorer.registry.negation import negated_spans
 
-MIN_CONFIDENCE = 0.6       # below this a criterion is left non-computable (its reading goes to the note)
+MIN_CONFIDENCE = lexicon.MIN_CONFIDENCE
+CAPS = lexicon.CONFIDENCE_CAPS
 MAX_CRITERION_CHARS = 3000  # longer "criteria" are split failures or prose; not read
 
-_NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+"
+_NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![,\d])|\d+,\d{1,2}(?![\d,])|\d+(?:\.\d+)?(?!,\d)|\.\d+"
 _WORD_NUM = "|".join(sorted((w for w in lexicon.NUMBER_WORDS if len(w) > 2), key=len, reverse=True))
 _CMP_PHRASES: list[tuple[str, str]] = [
-    (">=", r"≥\s*or\s*=|>\s*or\s*=|>\s*/\s*=|≥|≧|⩾|>=|=>|greater\s+than\s+or\s+equal(?:\s+to)?|"
+    (">=", r"at\s+or\s+(?:above|over|greater\s+than|higher\s+than|more\s+than)|≥\s*or\s*=|>\s*or\s*=|>\s*/\s*=|≥|≧|⩾|>=|=>|greater\s+than\s+or\s+equal(?:\s+to)?|"
            r"more\s+than\s+or\s+equal(?:\s+to)?|higher\s+than\s+or\s+equal(?:\s+to)?|equal\s+to\s+or\s+(?:greater|more|higher)\s+than|"
            r"equal\s+or\s+(?:greater|more)\s+than|at\s+least|no\s+less\s+than|not\s+less\s+than|(?:a\s+)?minimum\s+of|"
            r"not\s+below|not\s+lower\s+than"),
-    ("<=", r"≤\s*or\s*=|<\s*or\s*=|<\s*/\s*=|≤|≦|⩽|<=|=<|less\s+than\s+or\s+equal(?:\s+to)?|lower\s+than\s+or\s+equal(?:\s+to)?|"
+    ("<=", r"at\s+or\s+(?:below|under|less\s+than|lower\s+than)|≤\s*or\s*=|<\s*or\s*=|<\s*/\s*=|≤|≦|⩽|<=|=<|less\s+than\s+or\s+equal(?:\s+to)?|lower\s+than\s+or\s+equal(?:\s+to)?|"
            r"equal\s+to\s+or\s+(?:less|lower)\s+than|equal\s+or\s+less\s+than|no\s+more\s+than|not\s+more\s+than|"
            r"not\s+exceeding|not\s+to\s+exceed|no\s+greater\s+than|not\s+greater\s+than|no\s+higher\s+than|at\s+most|"
            r"up\s+to|(?:a\s+)?maximum\s+of|not\s+above"),
-    (">", r">|greater\s+than|more\s+than|higher\s+than|older\s+than|above|over|exceeding|exceeds?|in\s+excess\s+of|elevated\s+>"),
-    ("<", r"<|less\s+than|lower\s+than|younger\s+than|below|under|fewer\s+than|inferior\s+to"),
+    (">", r">|＞|greater\s+than|more\s+than|higher\s+than|older\s+than|above|over|exceeding|exceeds?|in\s+excess\s+of|elevated\s+>"),
+    ("<", r"<|＜|less\s+than|lower\s+than|younger\s+than|below|under|fewer\s+than|inferior\s+to"),
 ]
-_TRAIL_PHRASES = [(">=", r"or\s+(?:more|greater|higher|above|older|over)|and\s+(?:older|above|over)|\+"),
+_TRAIL_PHRASES = [(">=", r"(?:of\s+age\s+)?(?:or|and)\s+(?:more|greater|higher|above|older|over)|\+"),
                   ("<=", r"or\s+(?:less|lower|below|younger|fewer|under)|and\s+(?:under|younger|below)")]
 
 
@@ -86,11 +87,17 @@ _VALUE_PATTERNS: list[tuple[str, re.Pattern]] = [
                           re.I)),
     ("cmprange", re.compile(rf"{_cmp_group('ca')}\s*{_num('a')}{_unit_group('ua')}\s*(?:,?\s*(?:and|but)\s+|,\s*|\s*-\s*)"
                             rf"(?:also\s+)?{_cmp_group('cb')}\s*{_num('b')}{_unit_group('ub')}{_ULN}", re.I)),
-    ("bp", re.compile(rf"{_cmp_group('c')}?\s*{_num('a')}\s*/\s*{_num('b')}\s*(?P<u>mm\s*hg)", re.I)),
+    ("ages", re.compile(rf"\bbetween\s+(?:the\s+)?ages?\s+(?:of\s+)?{_num('a')}{_unit_group('ua')}\s*(?:and|-|–|to)\s*"
+                        rf"{_num('b')}{_unit_group('ub')}", re.I)),
+    ("dashcmp", re.compile(rf"{_num('a')}{_unit_group('ua')}\s*(?:-|–|to)\s*{_cmp_group('cb')}\s*{_num('b')}"
+                           rf"{_unit_group('ub')}", re.I)),
+    # a pair is blood pressure with its unit, or two- or three-digit numbers after a comparator ("above 140/90")
+    ("bp", re.compile(rf"{_cmp_group('c')}?\s*{_num('a')}\s*/\s*{_num('b')}\s*(?P<u>mm\s*hg)|"
+                      rf"{_cmp_group('c2')}\s*(?P<a2>\d{{2,3}})\s*/\s*(?P<b2>\d{{2,3}})(?![\d/])", re.I)),
     ("dash", re.compile(rf"{_num('a')}{_unit_group('ua')}\s*(?:-|–|—|to|through)\s*{_num('b')}{_unit_group('ub')}{_ULN}",
                         re.I)),
     ("cmp", re.compile(rf"{_cmp_group('c')}\s*(?:than\s+)?(?:(?:the\s+)?age\s+(?:of\s+)?)?{_num('a', words=True)}{_unit_group('ua')}{_ULN}", re.I)),
-    ("trail", re.compile(rf"{_num('a', words=True)}{_unit_group('ua')}\s+(?P<t>{'|'.join(p for _, p in _TRAIL_PHRASES)})",
+    ("trail", re.compile(rf"{_num('a', words=True)}{_unit_group('ua')}\s*(?P<t>{'|'.join(p for _, p in _TRAIL_PHRASES)})",
                          re.I)),
     ("bare", re.compile(rf"{_num('a')}{_unit_group('ua')}{_ULN}", re.I)),
 ]
@@ -100,6 +107,12 @@ _WORDS_AFTER_NUMBER_OK = {"and", "or", "to", "in", "at", "of", "for", "on", "as"
                           "minutes", "h", "hrs", "hr", "episodes", "episode", "events", "event", "units", "unit"}
 _AGE_TAIL = re.compile(r"^\s*(?:old|of\s+age|years?\s+old|or\s+older|and\s+older|of\s+age\s+or\s+older)", re.I)
 _TIME_UNITS = {"years", "months", "weeks", "days"}
+_AGE_ALONE = re.compile(r"[\W\d_]*(?:(?:patients?|subjects?|participants?|persons?|people|individuals?|adults?|children|"
+                        r"men|women|males?|females?|aged?|volunteers?|healthy|and|or|of|be|must|are|is|who|between|"
+                        r"from|years?)[\W\d_]*)*", re.I)
+_AGE_ALONE_AFTER = re.compile(r"\s*(?:$|[.;,)]|at\s|on\s+the\s+day|when\b|old\b|of\s+age\b|inclusive\b|\(inclusive)",
+                              re.I)
+_DURATION_OF = re.compile(r"\s*(?:of|since|after|without|from|following|on)\s+(?!age\b)(?!the\s+age\b)[a-z]", re.I)
 _CONDITIONAL = re.compile(
     r"\b(?:if|unless|when|whereas|provided|except(?:\s+for)?|other\s+than|only|note)\b|"
     r"\bfor\s+(?:participants|subjects|patients|those|individuals|people|men|women|males|females)\b|"
@@ -260,6 +273,8 @@ def _number(text: str) -> float:
     t = text.lower()
     if t in lexicon.NUMBER_WORDS:
         return float(lexicon.NUMBER_WORDS[t])
+    if re.fullmatch(r"\d+,\d{1,2}", t):
+        return float(t.replace(",", "."))  # a decimal comma ("8,5 %"); thousands take three digits
     return float(t.replace(",", ""))
 
 
@@ -292,10 +307,15 @@ def find_values(text: str) -> list[Value]:
             units = tuple(lexicon.canonical_unit(g[k]) if g.get(k) else None for k in ("ua", "ub") if k in g)
             uln = bool(g.get("uln") and g["uln"].strip())
             if form == "bp":
+                if g.get("a2"):
+                    numbers = (_number(g["a2"]), _number(g["b2"]))
+                    g["c"] = g["c2"]
                 ops = (_op_of(g["c"]),) if g.get("c") else ("",)
                 numbers = numbers[:2]
                 units = ("mmHg", "mmHg")
-            elif form in {"between", "fromto", "dash"}:
+            elif form == "dashcmp":
+                ops = (">=", _op_of(g["cb"]))
+            elif form in {"between", "fromto", "dash", "ages"}:
                 ops = (">=", "<=")
                 if len(numbers) == 2 and numbers[0] > numbers[1]:
                     numbers = (numbers[1], numbers[0])
@@ -359,6 +379,8 @@ def _attach(text: str, mentions: list[Mention], values: list[Value]) -> tuple[li
         prev = attached[-1] if attached else None
         if prev and re.fullmatch(r"\s*[(\[]\s*", text[prev.value.end:v.start]):
             continue
+        if set(v.units) & _TIME_UNITS and _DURATION_OF.match(text[v.end:]):
+            continue  # "1 year of amenorrhea", "2 years since transplant": the duration of something else
         candidates = [i for i, m in enumerate(mentions) if m.end <= v.start]
         chosen = None
         for i in ([] if lone else reversed(candidates)):
@@ -381,6 +403,11 @@ def _attach(text: str, mentions: list[Mention], values: list[Value]) -> tuple[li
                     attached.append(_Attached(v2, [after[0]]))
                     continue
             if lone:
+                continue
+            if v.form == "ages" or ("years" in v.units and v.ops != ("",) and _AGE_ALONE.fullmatch(
+                    _clause_before(text, v.start)) and _AGE_ALONE_AFTER.match(text[v.end:])):
+                # "Over 18 years.", "30-60 years": a limit in years that stands alone is an age
+                attached.append(_Attached(v, [Mention(v.start, v.end, ("age",), "age")]))
                 continue
             if "years" in v.units and (_AGE_TAIL.match(text[v.end:]) or re.search(r"(?:old|older|younger)$", text[v.start:v.end], re.I)):
                 before = text[max(0, v.start - 40):v.start].lower()
@@ -742,6 +769,8 @@ def _cancer_rule(text: str, kind: str, names: _Names) -> tuple[list[Rule], list[
     window = _CANCER_WINDOW.search(text)
     if not window:
         return [], []
+    if re.search(r"life\s+expectancy|survival|prognosis|expected\s+to\s+(?:live|survive)", text, re.I):
+        return [], ["a life expectancy or survival time is not a time since cure; not read"]
     n = window.group("n") or window.group("n2") or window.group("n3")
     years = _number(n)
     pname = names("remission_min")
@@ -919,8 +948,24 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
         if any(r.expression == kept.expression for kept in rules):
             continue  # "glutamic acid decarboxylase autoantibody (GADA)": one concept, named twice
         rules.append(r)
+    rules = _merge_diagnosis_and_duration(text, rules)
+    rules, faithful_notes, left_out, unsafe = faithful.qualified_concepts(text, kind, rules, _connector)
+    notes += faithful_notes
     skipped = tuple(r for r in rules if r.variable in skip_variables)
     rules = [r for r in rules if r.variable not in skip_variables]
+    unstated = faithful.unstated_parts(text, kind, rules)
+    if unstated:
+        notes += unstated
+        unsafe = True
+    kept = []
+    for r in rules:
+        problem = faithful.check_rule(r)
+        if problem:
+            notes.append(problem)
+            unsafe = True
+        else:
+            kept.append(r)
+    rules = kept
     # a numeric rule for a variable mentioned only as a conditional ("for participants aged 40 or older")
     def is_conditional(r: Rule) -> bool:
         return bool(_CONDITIONAL.search(_clause_before(text, r.span[0]))
@@ -937,7 +982,7 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
     if unread:
         notes.append("values not read: " + ", ".join(repr(text[v.start:v.end]) for v in unread))
     if not rules:
-        status = "covered" if skipped else "none"
+        status = "covered" if skipped and not left_out else ("candidate" if left_out else "none")
         return Extraction(None, {}, (), 0.0, status, tuple(notes), skipped=skipped,
                           uncovered=uncovered_text(text, [r.span for r in skipped], []))
     expression, mixed = _combine(text, kind, rules)
@@ -952,36 +997,61 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
         uncovered = (uncovered + " " + " ".join(text[v.start:v.end] for v in unread)).strip()
     leftover = len(uncovered.split()) + 2 * len(unread)
     if mixed:
-        confidence = min(confidence, 0.5)
+        confidence = min(confidence, CAPS["mixed_and_or"])
         notes.append("the criterion mixes 'and' and 'or'; the grouping is a guess")
     if conditional:
-        confidence = min(confidence, 0.45)
+        confidence = min(confidence, CAPS["conditional"])
         notes.append("a threshold applies only under a condition (if/for/except); not read as a general rule")
     if _same_variable_conflict(rules):
-        confidence = min(confidence, 0.4)
+        confidence = min(confidence, CAPS["conflicting_thresholds"])
         notes.append("the same variable has different thresholds under different conditions")
     if kind == "exclusion" and not any(r.unit == "events" or r.variable == "cancer_status" for r in rules) \
             and _TIME_QUALIFIER.search(text) and any(r.comparator is None for r in rules):
         # "history of drug abuse within the past 2 years": the catalogue's history flag has no date
-        confidence = min(confidence, 0.45)
+        confidence = min(confidence, CAPS["time_window"])
         notes.append("the text limits a history to a time window the catalogue variable does not record")
     if text.count("(") > text.count(")") or text.count("[") > text.count("]"):
-        confidence = min(confidence, 0.45)
+        confidence = min(confidence, CAPS["cut_off"])
         notes.append("the text looks cut off (a bracket is not closed); a list in it may be incomplete")
+    if unsafe:
+        confidence = min(confidence, CAPS["changes_who_qualifies"])
     status = "computable"
+    if left_out and not unsafe:
+        # the unexpressed part is named; the rule kept errs only on the side the text allows
+        status = "partial"
+        confidence = min(confidence, CAPS["partial_safe"])
+        notes.append("partial: leaves out " + "; ".join(repr(p) for p in left_out))
     if leftover > 2:
         status = "partial"
         if _partial_is_safe(text, kind, uncovered, rules):
-            confidence = min(confidence, 0.7)
+            confidence = min(confidence, CAPS["partial_safe"])
             notes.append(f"reads only part of the criterion; not computable: {uncovered!r}")
         else:
-            confidence = min(confidence, 0.45)
+            confidence = min(confidence, CAPS["changes_who_qualifies"])
             notes.append(f"the rest of the criterion ({uncovered!r}) may change who qualifies")
     if confidence < MIN_CONFIDENCE:
         return Extraction(None, {}, tuple(rules), confidence, "candidate", tuple(notes), candidate=expression,
                           uncovered=uncovered, skipped=skipped)
     return Extraction(expression, parameters, tuple(rules), confidence, status, tuple(notes), uncovered=uncovered,
                       skipped=skipped)
+
+
+def _merge_diagnosis_and_duration(text: str, rules: list[Rule]) -> list[Rule]:
+    """'T2DM for less than 1 year' is one condition (type and duration), not two alternatives."""
+    out = list(rules)
+    for d in [r for r in rules if r.variable == "diabetes_duration"]:
+        types = [r for r in out if r.expression.startswith("diabetes_type ==")
+                 and r.span[0] < d.span[1] and d.span[0] < r.span[1]]
+        if not types:
+            continue
+        t = types[0]
+        span = (min(t.span[0], d.span[0]), max(t.span[1], d.span[1]))
+        merged = Rule("diabetes_type+diabetes_duration", f"{t.expression} and {d.expression}", d.parameters, span,
+                      text[span[0]:span[1]],
+                      min(t.confidence, d.confidence), d.comparator, d.value, d.unit, d.source_value, d.source_unit,
+                      d.note, d.thresholds)
+        out = [merged if r is t else r for r in out if r is not d]
+    return out
 
 
 def _clause_before(text: str, start: int) -> str:
@@ -1029,7 +1099,7 @@ def _duration_rules(text: str, kind: str, values: list[Value], attached: list[_A
         before = text[max(0, v.start - 80):v.start]
         m = re.search(r"(?:diabetes(?:\s+mellitus)?|\bT[12]DM?\b|\bIDDM\b|\bNIDDM\b|onset\s+of\s+diabetes|"
                       r"duration\s+of\s+(?:type\s*\w\s+)?diabetes|diabetes\s+duration)"
-                      r"(?:\s*\([^)]*\))?(?:\s+mellitus)?\s*(?:for|since|of|duration|:)?\s*(?:\w+\s+){0,1}$",
+                      r"(?:\s*\([^)]*\))?(?:\s+mellitus)?\s*(?:for|since|of|duration|:)?\s*(?:\w+\s+){0,1}(?:(?:for|since)\s+)?$",
                       before, re.I)
         if not m or re.search(r"insulin|treat|therapy|pump", before[m.start():], re.I):
             continue

@@ -18,6 +18,8 @@ NUMERIC_TERMS: dict[str, list[str]] = {
               r"h(?:a)?emoglobin\s+a1c", r"glycohemoglobin"],
     "fasting_glucose": [r"fast(?:ing)?\s+(?:plasma\s+|serum\s+|blood\s+|fingerstick\s+|capillary\s+|venous\s+)*"
                         r"(?:glucose|sugar)(?:\s+level)?", r"\bFPG\b", r"\bFBG\b", r"\bFSG\b", r"\bFBS\b"],
+    "random_glucose": [r"(?:random|casual|non-?fasting)\s+(?:plasma\s+|serum\s+|blood\s+|capillary\s+|venous\s+)*"
+                       r"(?:glucose|sugar)(?:\s+levels?)?", r"\bRBG\b", r"\bRPG\b"],
     "postmeal_glucose": [r"(?:2|two)[- ]?h(?:ours?|r)?\s+post[- ]?(?:prandial|meal)\s+(?:plasma\s+|blood\s+)?glucose",
                          r"post[- ]?(?:prandial|meal)\s+(?:plasma\s+|blood\s+)?(?:glucose|sugar)", r"\bPPG\b",
                          r"\bPBG\b"],
@@ -56,13 +58,18 @@ UNMAPPED_TERMS: list[str] = [
     r"\bOGTT\b", r"oral\s+glucose\s+tolerance\s+test", r"alkaline\s+phosphatase", r"\bALP\b", r"\bGGT\b",
     r"\bPRA\b", r"panel[- ]reactive", r"neutrophils?", r"lymphocytes?", r"\bINR\b", r"lipase", r"amylase",
     r"insulin(?!\s+(?:dose|requirement))", r"ketones?", r"gold\s+score", r"clarke\s+score", r"hypoglyc\w+",
+    # durations and prognoses the catalogue does not record: "life expectancy < 5 years" is no age
+    r"life\s+expectancy", r"(?:expected\s+)?survival", r"prognosis", r"amenorrh(?:o)?ea", r"menopaus\w*",
+    r"post-?menopausal", r"menstrua\w+",
 ]
 
 # --- units -----------------------------------------------------------------------------------------
 # canonical unit -> spellings, longest first within the compiled pattern
 UNIT_SPELLINGS: dict[str, list[str]] = {
-    "mL/min/1.73m2": [r"m[lL]\s*/\s*min\s*(?:/|per)\s*1\.73\s*m(?:2|²|\^2)", r"ml/min/1\.73m2"],
-    "mL/min": [r"m[lL]\s*/\s*min(?:ute)?", r"m[lL]\s+per\s+min(?:ute)?"],
+    "mL/min/1.73m2": [r"m[lL]\s*/\s*min\s*(?:/|per)\s*1\.73\s*m(?:2|²|\^2)", r"ml/min/1\.73m2",
+                      r"m(?:illi)?lit(?:er|re)s?\s*(?:/|per)\s*min(?:ute)?s?\s*(?:/|per)\s*1\.73\s*"
+                      r"(?:m(?:2|²|\^2)|(?:square\s+)?met(?:er|re)s?(?:\s+squared)?)"],
+    "mL/min": [r"m[lL]\s*/\s*min(?:ute)?", r"m(?:[lL]|illilit(?:er|re)s?)\s+per\s+min(?:ute)?"],
     "U/kg/day": [r"(?:i?u|units?)\s*/\s*kg\s*(?:/|per)\s*d(?:ay)?", r"(?:i?u|units?)\s+per\s+kg\s+per\s+day",
                  r"(?:i?u|units?)\s*/\s*kg"],
     "U/day": [r"(?:i?u|units?)\s*(?:/|per)\s*d(?:ay)?"],
@@ -79,9 +86,9 @@ UNIT_SPELLINGS: dict[str, list[str]] = {
     "kg/m2": [r"(?:kg|㎏)\s*/\s*(?:m(?:2|²|\^2)|㎡|sq\.?\s*m)", r"kilograms?\s+per\s+square\s+met(?:er|re)"],
     "kg": [r"kg(?![a-z/])", r"㎏", r"kilograms?"],
     "lb": [r"lbs?(?![a-z])", r"pounds?"],
-    "mmHg": [r"mm\s*hg"],
+    "mmHg": [r"mm\s*hg", r"millimet(?:er|re)s?\s+of\s+mercury"],
     "%": [r"%", r"percent", r"per\s+cent"],
-    "years": [r"years?(?:[- ]old)?", r"yrs?\.?", r"y/o", r"y(?=\s|$)"],
+    "years": [r"years?(?:[- ]old)?", r"ans(?![a-z])", r"yrs?\.?", r"y/o", r"y(?=\s|$)"],
     "months": [r"months?", r"mos?\.?(?=\s|$)"],
     "weeks": [r"weeks?", r"wks?\.?"],
     "days": [r"days?"],
@@ -89,7 +96,8 @@ UNIT_SPELLINGS: dict[str, list[str]] = {
 # "2 x ULN", "2.5 times the upper limit of normal", ">2-fold", "1.5 times the ULRR"
 ULN_PATTERN = (r"(?:x|×|\*|times?|-?fold)?\s*(?:the\s+)?(?:institutional\s+|local\s+)?"
                r"(?:ULN|ULRR|upper\s+limits?\s+of\s+(?:the\s+)?(?:normal|reference)(?:\s+range)?(?:\s+\(?ULRR\)?)?"
-               r"|upper\s+normal\s+limits?|upper\s+limit\s+of\s+the\s+reference)")
+               r"|upper\s+normal\s+limits?|upper\s+limit\s+of\s+the\s+reference"
+               r"|(?:highest|upper)\s+(?:normal\s+)?reference\s+(?:value|limit)|normal\s+upper\s+limits?)")
 FOLD_PATTERN = r"(?:x|×|times|-?fold)"
 
 
@@ -124,6 +132,7 @@ CONVERSIONS: dict[str, dict[str, object]] = {
     "hba1c": {"%": 1.0, "mmol/mol": _ifcc_to_ngsp},
     "fasting_glucose": {"mmol/L": 1.0, "mg/dL": 1 / 18.0},
     "postmeal_glucose": {"mmol/L": 1.0, "mg/dL": 1 / 18.0},
+    "random_glucose": {"mmol/L": 1.0, "mg/dL": 1 / 18.0},
     "fasting_cpeptide": {"nmol/L": 1.0, "pmol/mL": 1.0, "pmol/L": 0.001, "ng/mL": 0.331},
     "postmeal_cpeptide": {"nmol/L": 1.0, "pmol/mL": 1.0, "pmol/L": 0.001, "ng/mL": 0.331},
     "fasting_insulin": {"microU/mL": 1.0, "pmol/L": 1 / 6.0},
@@ -155,10 +164,11 @@ DEFAULT_UNITS: dict[str, list[tuple[float, float, str, float]]] = {
     "diastolic_bp": [(20, 200, "mmHg", 0.9)],
     "egfr": [(0, 250, "mL/min/1.73m2", 0.85)],
     "fasting_glucose": [(1, 35, "mmol/L", 0.6), (40, 900, "mg/dL", 0.6)],
+    "random_glucose": [(1, 35, "mmol/L", 0.6), (40, 900, "mg/dL", 0.6)],
     "creatinine": [(0.1, 15, "mg/dL", 0.6), (20, 3000, "umol/L", 0.6)],
 }
 # decimals kept after conversion (values are thresholds a person reads, not lab results)
-DECIMALS: dict[str, int] = {"hba1c": 1, "fasting_glucose": 1, "postmeal_glucose": 1, "fasting_cpeptide": 3,
+DECIMALS: dict[str, int] = {"hba1c": 1, "fasting_glucose": 1, "random_glucose": 1, "postmeal_glucose": 1, "fasting_cpeptide": 3,
                             "postmeal_cpeptide": 3, "creatinine": 0, "bilirubin": 0, "uric_acid": 0, "weight": 1,
                             "age": 2, "diabetes_duration": 2, "cancer_remission_years": 2, "fasting_insulin": 1}
 
@@ -174,7 +184,8 @@ class Slider:
 # control ranges for parameters (a dashboard binds them to sliders); the value always lies inside
 SLIDERS: dict[str, Slider] = {
     "age": Slider(0, 100, 1, "age"), "hba1c": Slider(4, 15, 0.1, "HbA1c"), "bmi": Slider(12, 60, 0.5, "BMI"),
-    "fasting_glucose": Slider(3, 25, 0.1, "fasting glucose"), "postmeal_glucose": Slider(3, 30, 0.1, "2-h glucose"),
+    "fasting_glucose": Slider(3, 25, 0.1, "fasting glucose"),
+    "random_glucose": Slider(3, 30, 0.1, "random glucose"), "postmeal_glucose": Slider(3, 30, 0.1, "2-h glucose"),
     "fasting_cpeptide": Slider(0, 5, 0.01, "fasting C-peptide"),
     "postmeal_cpeptide": Slider(0, 10, 0.01, "stimulated C-peptide"),
     "fasting_insulin": Slider(0, 100, 1, "fasting insulin"), "insulin_dose": Slider(0, 300, 1, "insulin dose"),
@@ -258,7 +269,9 @@ EVENTS: dict[str, list[str]] = {
 }
 
 NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-                "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "eighteen": 18, "twenty-four": 24, "a": 1, "an": 1}
+                "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "eighteen": 18, "twenty-four": 24, "a": 1, "an": 1,
+                # multiples of the upper limit of normal in words ("more than twice the ULN")
+                "twice": 2, "thrice": 3}
 
 # outcome measures name variables more loosely than criteria do ("C-peptide" = fasting and stimulated)
 OUTCOME_TERMS: list[tuple[str, tuple[str, ...]]] = [
@@ -275,3 +288,47 @@ OUTCOME_TERMS: list[tuple[str, tuple[str, ...]]] = [
     (r"time\s+below\s+range|<\s*70\s*mg", ("tbr_70",)),
     (r"time\s+above\s+range|>\s*180\s*mg", ("tar_180",)),
 ]
+
+# --- what a concept or a threshold cannot say ------------------------------------------------------------
+# Words that narrow a concept to a part the catalogue cannot tell apart ("poorly controlled type 2 diabetes"
+# is not every type 2 diabetes). Found in the few words before a concept mention, or just after it.
+QUALIFIERS_BEFORE = re.compile(
+    r"(?:\b(?:un|poorly\s+|badly\s+|inadequately\s+|insufficiently\s+|sub-?optimally\s+|well[- ]|adequately\s+|"
+    r"not\s+(?:well\s+)?)controlled|\bunstable|\bstable|\bbrittle|\bmild|\bmoderate|\badvanced|\bend[- ]stage|"
+    r"\bnew(?:ly)?[- ]?(?:onset|diagnosed)|\blong[- ]standing|\brecent(?:ly)?(?:\s+diagnosed)?|\bearly|\blate"
+    r"|\bsymptomatic|\basymptomatic|\bcomplicated|\brefractory|\bprogressive)\s+(?:\w+[- ]?){0,2}$", re.I)
+QUALIFIERS_AFTER = re.compile(
+    r"^\s*(?:\(\s*)?(?:of\s+|in\s+|at\s+|with\s+)?(?:\w+\s+){0,3}?(?:grade|stage|class|wagner|nyha|"
+    r"classification)\s*[:=]?\s*(?:[IVX]+\b|\d|[a-e]\b|>|<|≥|≤)|"
+    r"^\s*(?:requiring|needing|treated\s+with|on\s+treatment|with\s+complications|uncontrolled|not\s+controlled)"
+    r"\b", re.I)
+# Clauses that carve an exception out of a criterion: its rules alone would exclude (or fail) the excepted.
+EXCEPTIONS = re.compile(
+    r"\b(?:may|can|could|will)\s+(?:still\s+)?(?:be\s+)?(?:enrolled|included|eligible|participate|allowed)|"
+    r"\b(?:is|are)\s+(?:acceptable|allowed|permitted|eligible)\b|\bnot\s+(?:be\s+)?excluded\b|"
+    r"\bunless\b|\bexcept(?:ion)?s?\b|\bwith\s+the\s+exception\b|\bother\s+than\b|\bprovided\s+(?:that\b)?|"
+    r"\bin\s+the\s+absence\s+of\b|\bexcluding\b", re.I)
+# "two of the following": a count of criteria the expression language cannot state.
+N_OF_FOLLOWING = re.compile(
+    r"\b(?:(?:at\s+least|any|a\s+minimum\s+of)\s+)?(?:two|three|four|five|[2-9])\s+(?:or\s+more\s+)?"
+    r"(?:of\s+the\s+following|(?:of\s+)?(?:these|the\s+below|the\s+criteria))\b", re.I)
+ANY_OF_FOLLOWING = re.compile(
+    r"\b(?:any|one|either|at\s+least\s+one|one\s+or\s+more)\s+(?:\w+\s+)?of\s+(?:the\s+)?(?:following|these|below)"
+    r"\b|\bany\s+of\s*:", re.I)
+# variables a rule may name without the text naming them: pregnancy applies to women only
+IMPLIED_VARIABLES = {"sex", "childbearing_potential", "cancer_remission_years", "alt_uln", "ast_uln",
+                     "bilirubin_uln"}
+
+# --- confidence ----------------------------------------------------------------------------------------
+MIN_CONFIDENCE = 0.6  # below this a criterion is left non-computable (its reading goes to the note)
+# The most a criterion's confidence can be when the text shows one of these; every cap below
+# MIN_CONFIDENCE keeps the criterion non-computable, with its reading in the note.
+CONFIDENCE_CAPS: dict[str, float] = {
+    "partial_safe": 0.7,            # part left out, and leaving it out errs only on the side the text allows
+    "mixed_and_or": 0.5,            # "and" and "or" mix: the grouping is a guess
+    "conditional": 0.45,            # a threshold applies only under a condition (if, for men, except)
+    "time_window": 0.45,            # a history limited to a window the catalogue flag does not record
+    "cut_off": 0.45,                # a bracket is not closed: a list may be incomplete
+    "changes_who_qualifies": 0.45,  # what is left out could turn someone who meets the text into a failure
+    "conflicting_thresholds": 0.4,  # one variable, different thresholds under different conditions
+}

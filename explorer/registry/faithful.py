@@ -1,0 +1,193 @@
+"""Keep extracted rules faithful to their text: never say more, or other, than the criterion says.
+
+Three checks run on the rules read from one criterion, before they are joined:
+
+- a concept narrowed by a qualifier the catalogue cannot express ("poorly controlled type 2 diabetes",
+  "foot ulcer of grade III") is read with its definition when the text gives one in brackets; otherwise an
+  inclusion keeps the broader concept (it only admits more people, and the part left out is named), and an
+  exclusion drops it (the broader concept would exclude people the text enrols);
+- exceptions ("bilirubin up to 3 x ULN may be enrolled"), "N of the following" and alternatives left
+  unread ("any of the following" with only some read) make the reading unsafe: it could change who is
+  eligible, so the criterion stays non-computable with the reason in its note;
+- every variable a rule names, and every number it compares with, must occur in the rule's own source text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import cache
+
+from explorer import expr
+from explorer.catalogue import default_catalogue
+from explorer.registry import lexicon
+
+_LOOKAHEAD = re.compile(r"\(\?=(?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)")
+_NUMBER = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?|\.\d+")
+
+
+def _is_concept(rule) -> bool:
+    return rule.comparator is None and not rule.thresholds and bool(rule.expression) \
+        and not re.search(r"\b(?:pregnant|lactating)\b", rule.expression)
+
+
+def _qualifier(text: str, rule) -> re.Match | None:
+    """The qualifier narrowing a concept mention, unless the concept's own meaning includes it."""
+    before = text[max(0, rule.span[0] - 40):rule.span[0]]
+    m = lexicon.QUALIFIERS_BEFORE.search(before)
+    found = m.group(0) if m else None
+    if found is None:
+        m = lexicon.QUALIFIERS_AFTER.match(text[rule.span[1]:rule.span[1] + 50])
+        found = m.group(0) if m else None
+    if found is None:
+        return None
+    var = default_catalogue().get(rule.variable)
+    described = (var.description.lower() if var else "")
+    first = re.findall(r"[a-z]+", found.lower())
+    if first and first[0] in described and first[0] not in {"not"}:
+        return None  # "uncontrolled" endocrine disease: the catalogue variable already means uncontrolled
+    return m
+
+
+def _in_brackets_after(text: str, concept, other) -> bool:
+    """Whether `other` lies inside a bracket opening right after the concept: its definition."""
+    opening = re.match(r"\s*[(\[]", text[concept.span[1]:])
+    if not opening:
+        return False
+    start = concept.span[1] + opening.end()
+    close = text.find(")" if opening.group(0).strip() == "(" else "]", start)
+    close = len(text) if close < 0 else close
+    return start <= other.span[0] and other.span[1] <= close + 1
+
+
+def qualified_concepts(text: str, kind: str, rules: list, connector: Callable) -> tuple[list, list[str], list[str], bool]:
+    """(rules kept, notes, parts left out, unsafe) for concepts a qualifier narrows."""
+    from explorer.registry.extract import Rule  # the rule type lives with the extractor
+
+    notes: list[str] = []
+    left_out: list[str] = []
+    unsafe = False
+    out = list(rules)
+    for rule in rules:
+        if rule not in out or not _is_concept(rule):
+            continue
+        m = _qualifier(text, rule)
+        if m is None:
+            continue
+        qualifier = " ".join(m.group(0).split())
+        phrase = text[rule.span[0] - (len(text[max(0, rule.span[0] - 40):rule.span[0]]) - m.start()):rule.span[1]] \
+            if m.re is lexicon.QUALIFIERS_BEFORE else text[rule.span[0]:rule.span[1] + m.end()]
+        phrase = " ".join(phrase.split())
+        definition = next((r for r in out if r is not rule and r.thresholds and _in_brackets_after(text, rule, r)),
+                          None)
+        if definition is not None and not rule.expression.startswith("not"):
+            inner = definition.expression
+            inner = f"({inner})" if " or " in inner else inner
+            span = (rule.span[0], max(rule.span[1], definition.span[1]))
+            merged = Rule(f"{rule.variable}+{definition.variable}", f"{rule.expression} and {inner}",
+                          definition.parameters, span, text[span[0]:span[1]],
+                          min(rule.confidence, definition.confidence), definition.comparator, definition.value,
+                          definition.unit, definition.source_value, definition.source_unit,
+                          f"'{qualifier}' read as its definition in brackets", definition.thresholds)
+            out = [merged if r is rule else r for r in out if r is not definition]
+            continue
+        if kind == "inclusion" and not rule.expression.startswith("not"):
+            left_out.append(f"{qualifier} (the rule reads {rule.source!r} without it, so it admits more people)")
+            continue
+        index = out.index(rule)
+        neighbours = [(out[index - 1], rule)] if index > 0 else []
+        neighbours += [(rule, out[index + 1])] if index + 1 < len(out) else []
+        joined = {connector(text, a, b, kind) for a, b in neighbours}
+        # dropping a term is safe only where it is one more way to be excluded (or) / one more requirement (and)
+        if ("and" if kind == "exclusion" else "or") in joined:
+            unsafe = True
+            notes.append(f"{phrase!r} cannot be expressed ({qualifier!r}), and without it the rule would change "
+                         f"who qualifies; not computable")
+        else:
+            notes.append(f"{phrase!r} is left out: the catalogue cannot express {qualifier!r}")
+        left_out.append(phrase)
+        out.remove(rule)
+    return out, notes, left_out, unsafe
+
+
+def unstated_parts(text: str, kind: str, rules: list) -> list[str]:
+    """Reasons the rules, joined, could not state the criterion: exceptions, counts of criteria, alternatives."""
+    if not rules:
+        return []
+    notes = []
+    m = lexicon.EXCEPTIONS.search(text)
+    if m:
+        notes.append(f"the text makes an exception ({m.group(0)!r}) the rule cannot state; not computable")
+    m = lexicon.N_OF_FOLLOWING.search(text)
+    if m:
+        notes.append(f"{m.group(0)!r}: a count of criteria cannot be expressed; not computable")
+    m = lexicon.ANY_OF_FOLLOWING.search(text)
+    if m and kind == "inclusion":
+        rest = m.end()
+        pieces = [(rest + p.start(), rest + p.end()) for p in re.finditer(r"[^;\n•*]+", text[rest:])
+                  if re.search(r"[A-Za-z]{3,}", p.group(0))]
+        unread = [text[a:b].strip() for a, b in pieces
+                  if not any(r.span[0] < b and a < r.span[1] for r in rules)]
+        if unread:
+            notes.append(f"only some alternatives after {m.group(0)!r} were read (not {unread[0]!r}); "
+                         f"requiring those alone would fail people the text admits; not computable")
+    return notes
+
+
+@cache
+def _mention_patterns() -> dict[str, list[re.Pattern]]:
+    """Each variable name -> the patterns that name it in text (numeric terms, groups, concepts, events)."""
+    out: dict[str, list[re.Pattern]] = {}
+    for name, patterns in lexicon.NUMERIC_TERMS.items():
+        out.setdefault(name, []).extend(re.compile(p, re.I) for p in patterns)
+    for names, patterns in lexicon.GROUP_TERMS.items():
+        for name in names:
+            out.setdefault(name, []).extend(re.compile(p, re.I) for p in patterns)
+    for expression, patterns in lexicon.CONCEPTS:
+        for name in re.findall(r"[a-z_][a-z_0-9]*", expression):
+            # a lookahead looks past the mention ("type 1(?= or type 2 diabetes)"); the mention is what counts
+            out.setdefault(name, []).extend(re.compile(_LOOKAHEAD.sub("", p), re.I) for p in patterns)
+    for name, patterns in lexicon.EVENTS.items():
+        out.setdefault(name, []).extend(re.compile(p, re.I) for p in patterns)
+    # names a text states in other words: an age in years, a duration of diabetes, a cancer history
+    out.setdefault("age", []).append(re.compile(r"\b(?:years?|yrs?|y/o|old|older|younger|adults?|ans)\b", re.I))
+    out.setdefault("diabetes_duration", []).append(re.compile(r"diabet|\bT[12]DM?\b|\bN?IDDM\b", re.I))
+    out.setdefault("cancer_status", []).append(re.compile(r"cancer|malignan|tumou?r|neoplas", re.I))
+    out.setdefault("insulin_dose_per_kg", []).extend(out.get("insulin_dose", []))
+    out.setdefault("random_glucose", []).append(re.compile(r"glucose|sugar", re.I))
+    out.setdefault("hepatitis_c", []).append(re.compile(r"hepatitis\s+B\s*(?:,|or|and|/)\s*C\b", re.I))
+    return out
+
+
+def _numbers(source: str) -> list[float]:
+    found = []
+    for m in _NUMBER.finditer(source):
+        raw = m.group(0)
+        raw = raw.replace(",", ".") if re.fullmatch(r"\d+,\d{1,2}", raw) else raw.replace(",", "")
+        found.append(float(raw))
+    low = source.lower()
+    found += [float(v) for w, v in lexicon.NUMBER_WORDS.items() if len(w) > 2 and re.search(rf"\b{w}\b", low)]
+    return found
+
+
+def _names(expression: str) -> set[str]:
+    """Variable names of an expression, read from its tree (an event is a Name inside count())."""
+    return expr.names(expr.parse(expression))
+
+
+def check_rule(rule) -> str | None:
+    """None when every variable and number of the rule occurs in its source text; else the problem."""
+    if not rule.expression:
+        return None
+    patterns = _mention_patterns()
+    for name in sorted(_names(rule.expression) - set(rule.parameters) - lexicon.IMPLIED_VARIABLES):
+        if not any(p.search(rule.source) for p in patterns.get(name, [])):
+            return f"the rule {rule.expression!r} names {name}, which {rule.source!r} does not mention; not read"
+    numbers = _numbers(rule.source)
+    for t in rule.thresholds:
+        written = t.source_value if t.source_value is not None else t.value
+        if t.unit == "events" and written == 1:
+            continue  # "severe hypoglycaemia in the past year": at least one, unwritten
+        if not any(abs(written - n) <= 1e-9 * max(1.0, abs(n)) for n in numbers):
+            return f"the rule compares with {written:g}, which {rule.source!r} does not contain; not read"
+    return None

@@ -1,0 +1,164 @@
+"""A rule never says more, or other, than its text: the regressions of issue 16, each written afresh.
+
+Each test names the misreading it guards against; the sentences are new wordings of the same patterns.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from explorer.registry import split_criteria
+from explorer.registry.extract import MIN_CONFIDENCE, Rule, Threshold, extract
+from explorer.registry.faithful import check_rule
+
+
+def _thresholds(e):
+    return {(t.variable, t.comparator, t.value, t.unit) for r in e.rules for t in r.thresholds}
+
+
+# --- a qualifier the catalogue cannot express -------------------------------------------------------------
+
+def test_qualified_type_with_its_definition_in_brackets_is_a_conjunction():
+    # was: diabetes_type == "T2D" or hba1c > 11, which excludes every type 2 patient
+    e = extract("Poorly controlled type 2 diabetes (HbA1c above 11%)", "exclusion")
+    assert e.expression == 'diabetes_type == "T2D" and hba1c > hba1c_max'
+    assert e.parameters["hba1c_max"]["value"] == 11
+
+
+def test_qualified_type_without_definition_is_left_out_of_an_exclusion_and_named():
+    e = extract("Type 1 diabetes or badly controlled type 2 diabetes", "exclusion")
+    assert e.expression == 'diabetes_type == "T1D"'
+    assert e.status == "partial"
+    assert any("badly controlled type 2 diabetes" in n for n in e.notes)
+
+
+def test_qualified_type_alone_in_an_exclusion_is_not_computable():
+    e = extract("Inadequately controlled type 2 diabetes", "exclusion")
+    assert e.expression is None and e.status == "candidate"
+    assert any("Inadequately controlled" in n for n in e.notes)
+
+
+def test_qualified_concept_in_an_inclusion_is_kept_broader_and_marked_partial():
+    # an inclusion that drops a qualifier only admits more people; the report must say so
+    e = extract("Well-controlled type 2 diabetes", "inclusion")
+    assert e.expression == 'diabetes_type == "T2D"' and e.status == "partial"
+    assert any("Well-controlled" in n for n in e.notes)
+
+
+def test_a_grade_of_foot_ulcer_is_not_every_foot_ulcer():
+    # was: diabetic_foot, which excludes the grades the trial enrols
+    e = extract("Diabetic foot ulcer classified as Wagner grade 3 or worse", "exclusion")
+    assert e.expression is None
+    assert any("grade" in n for n in e.notes)
+
+
+def test_diagnosis_with_a_duration_is_one_condition_in_an_exclusion():
+    # was: diabetes_type == "T2D" or diabetes_duration < 1
+    e = extract("T2DM diagnosed for less than 12 months", "exclusion")
+    assert e.expression == 'diabetes_type == "T2D" and diabetes_duration < diabetes_duration_min'
+    assert e.parameters["diabetes_duration_min"]["value"] == 1.0
+
+
+# --- durations of other things -----------------------------------------------------------------------------
+
+def test_life_expectancy_is_not_time_since_cure():
+    # was: cancer_remission_years < 5
+    e = extract("Cancer with an expected life expectancy below 5 years", "exclusion")
+    assert e.expression is None
+    assert "cancer_remission_years" not in (e.candidate or "")
+
+
+def test_a_year_of_amenorrhea_is_not_an_age():
+    # was: age >= 1
+    e = extract("Not of childbearing potential (age above 55, or amenorrhea lasting at least 1 year)", "inclusion")
+    assert all(t.value != 1 for r in e.rules for t in r.thresholds if t.variable == "age")
+    assert ("age", ">", 55, "years") in _thresholds(e) or e.expression is None
+
+
+def test_duration_of_something_else_is_not_attached():
+    e = extract("Aged over 50, or at least 2 years since the last menstrual period", "inclusion")
+    assert all(t.value != 2 for r in e.rules for t in r.thresholds)
+
+
+# --- comparators, alternatives, exceptions ---------------------------------------------------------------------
+
+def test_at_or_above_is_inclusive():
+    # was: fasting_glucose > 7.0
+    assert _thresholds(extract("Fasting plasma glucose at or above 126 mg/dL", "inclusion")) == {
+        ("fasting_glucose", ">=", 7.0, "mmol/L")}
+
+
+def test_one_alternative_of_several_is_not_a_requirement():
+    # was: a required fasting-glucose rule, although the text accepts any one of four diagnostic tests
+    text = ("Diabetes confirmed by any of the following: fasting plasma glucose at or above 126 mg/dL; a 2-hour "
+            "OGTT glucose of 200 mg/dL or more; random glucose of 200 mg/dL or more with symptoms; HbA1c of 6.5% "
+            "or more")
+    e = extract(text, "inclusion")
+    assert e.expression is None
+    assert any("alternatives" in n for n in e.notes)
+
+
+def test_n_of_the_following_is_not_computable():
+    e = extract("At least two of the following: BMI over 30 kg/m2; HbA1c over 7%; systolic pressure over 140 mmHg",
+                "inclusion")
+    assert e.expression is None
+    assert any("count of criteria" in n for n in e.notes)
+
+
+def test_an_exception_keeps_the_criterion_non_computable():
+    # was: ast > 3 x ULN and bilirubin <= 3 x ULN with confidence 0.9
+    e = extract("AST above 3 x ULN; people whose bilirubin is up to 3X ULN may still be enrolled", "exclusion")
+    assert e.expression is None and e.confidence < MIN_CONFIDENCE
+    assert any("exception" in n for n in e.notes)
+
+
+def test_an_exclusion_on_two_liver_tests_stays_an_exclusion_of_either():
+    text = "Exclusion Criteria:\n- Either ALT or AST above 3 ULN\n"
+    (item,) = split_criteria(text)
+    assert item.kind == "exclusion"
+    e = extract(item.text, item.kind)
+    assert e.expression == "alt > uln_multiple * alt_uln or ast > uln_multiple * ast_uln"
+
+
+def test_heading_words_on_a_wrapped_line_do_not_switch_the_list():
+    # was: every exclusion after the wrapped line became an inclusion
+    text = ("Exclusion Criteria:\n"
+            "- Enrolled in another protocol whose\n"
+            "  inclusion criteria overlap with this one\n"
+            "- ALT or AST above 3 x ULN\n"
+            "- Pregnancy\n")
+    items = split_criteria(text)
+    assert [c.kind for c in items] == ["exclusion"] * 3
+    assert "inclusion criteria overlap" in items[0].text
+
+
+# --- every rule's names and numbers occur in its source ----------------------------------------------------------
+
+def test_check_rule_refuses_a_number_not_in_the_source():
+    rule = Rule("age", "age >= age_min", {"age_min": {"value": 1}}, (0, 20), "at least 1 year", 0.9, ">=", 1,
+                "years", 1, "years", thresholds=(Threshold("age", ">=", 18, "years", 18, "years"),))
+    assert "18" in check_rule(rule)
+
+
+def test_check_rule_refuses_a_variable_not_in_the_source():
+    rule = Rule("cancer_status", 'cancer_status == "active"', {}, (0, 15), "life expectancy", 0.9)
+    assert "cancer_status" in check_rule(rule)
+
+
+def test_check_rule_accepts_a_faithful_rule():
+    rule = Rule("hba1c", "hba1c <= hba1c_max", {"hba1c_max": {"value": 8.5}}, (0, 12), "HbA1c ≤ 8,5 %", 0.9, "<=",
+                8.5, "%", 8.5, "%", thresholds=(Threshold("hba1c", "<=", 8.5, "%", 8.5, "%"),))
+    assert check_rule(rule) is None
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("Poorly controlled type 2 diabetes (HbA1c above 11%)", "exclusion"),
+    ("Type 1 diabetes or badly controlled type 2 diabetes", "exclusion"),
+    ("AST or ALT greater than 3 x ULN", "exclusion"),
+    ("Adults 18 to 70 years of age", "inclusion"),
+    ("Blood pressure above 160/100", "exclusion"),
+])
+def test_every_extracted_rule_passes_the_source_check(text, kind):
+    e = extract(text, kind)
+    assert e.rules
+    assert [check_rule(r) for r in e.rules] == [None] * len(e.rules)
