@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 from collections.abc import Mapping
 from functools import cached_property, lru_cache
 from importlib import resources
@@ -29,13 +30,43 @@ NAME_PATTERN = r"^[a-z_][a-z0-9_]*$"
 SCHEMA_FILE = Path(__file__).resolve().parent / "schema" / "trial.schema.json"
 
 
+# Where a file not saved to disk (a download, stdout) points editors for the schema: beside the file,
+# as `trial-explorer schema > trial.schema.json` writes it. Never a path of the machine that wrote it.
+DETACHED_SCHEMA_REFERENCE = "trial.schema.json"
+
+
 def schema_header(saved_at: Path | None = None) -> str:
-    """The comment editors (VS Code's YAML extension) read to validate a trial file against the schema."""
+    """The comment editors (VS Code's YAML extension) read to validate a trial file against the schema.
+
+    Saved to disk: the schema's path relative to the file. Otherwise (a download, printed text) a
+    relative reference to `trial.schema.json` beside the file, which `trial-explorer schema` writes.
+    """
+    if saved_at is None:
+        return (f"# yaml-language-server: $schema={DETACHED_SCHEMA_REFERENCE}\n"
+                f"# (write the schema beside this file with: trial-explorer schema > {DETACHED_SCHEMA_REFERENCE})\n")
     target = SCHEMA_FILE
-    if saved_at is not None:
-        with contextlib.suppress(ValueError):  # another drive on Windows: keep the absolute path
-            target = Path(os.path.relpath(SCHEMA_FILE, saved_at.resolve().parent))
+    with contextlib.suppress(ValueError):  # another drive on Windows: keep the absolute path
+        target = Path(os.path.relpath(SCHEMA_FILE, saved_at.resolve().parent))
     return f"# yaml-language-server: $schema={target.as_posix()}\n"
+
+
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.]*\d)")
+
+
+def relabel(label: str, old: float, new: float, name: str) -> str:
+    """A label that states a threshold, after the threshold changed from `old` to `new`.
+
+    When the old value appears exactly once as a number in the label ("HbA1c >= 7.5%"), it is replaced
+    ("HbA1c >= 8%"); otherwise the label cannot say which number is meant and the new value is added
+    ("... [hba1c_min = 8]"), so a label never states a threshold that is not in force.
+    """
+    if old == new:
+        return label
+    matches = [m for m in _NUMBER.finditer(label) if float(m.group()) == old]
+    if len(matches) == 1:
+        m = matches[0]
+        return label[:m.start()] + f"{new:g}" + label[m.end():]
+    return f"{label} [{name} = {new:g}]"
 
 
 class _Model(BaseModel):
@@ -88,6 +119,8 @@ class Criterion(_Model):
     assumption: Literal["pass", "fail"] = Field(
         "pass", description="For a non-computable criterion: assumed satisfied (pass) or not (fail)")
     note: str | None = Field(None, description="Why this reading of the text; ambiguities and choices")
+    enabled: bool = Field(True, description="False: switched off (a scenario saved from the dashboard); the "
+                          "criterion stays in the file but is not applied")
 
     @field_validator("parameters")
     @classmethod
@@ -173,6 +206,8 @@ class Trial(_Model):
     variables: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Trial-specific variables added to the catalogue (same keys as the catalogue)")
     criteria: list[Criterion] = Field(default_factory=list)
+    order: list[str] | None = Field(None, description="Funnel order of criterion ids (default: as listed; "
+                                    "criteria left out follow in the listed order)")
     outcomes: list[Outcome] = Field(default_factory=list)
     source: Source | None = None
 
@@ -184,6 +219,13 @@ class Trial(_Model):
         catalogue = self.catalogue
         for criterion in self.criteria:
             _check_criterion(criterion, catalogue)
+        ids = {c.id for c in self.criteria}
+        for cid in self.order or []:
+            if cid not in ids:
+                raise DefinitionError(f"order names {cid!r}, which is not a criterion of this trial; criteria are "
+                                      f"{[c.id for c in self.criteria]}", field="order")
+        if self.order and len(set(self.order)) != len(self.order):
+            raise DefinitionError("order lists a criterion twice", field="order")
         visit_ids = {v.id for v in self.visits}
         for outcome in self.outcomes:
             for name in outcome.variables:
@@ -241,11 +283,21 @@ class Trial(_Model):
                                   criterion=criterion_id)
         parameters = {n: p.model_dump(mode="json", exclude_none=True) for n, p in criterion.parameters.items()}
         parameters[name] = {**parameters[name], "value": float(value)}
-        return self.with_criterion(criterion_id, parameters=parameters)
+        changes: dict[str, Any] = {"parameters": parameters}
+        if criterion.label:
+            changes["label"] = relabel(criterion.label, criterion.parameters[name].value, float(value), name)
+        return self.with_criterion(criterion_id, **changes)
+
+    def enabled_ids(self) -> list[str]:
+        return [c.id for c in self.criteria if c.enabled]
 
     # --- serialisation ---------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_none=True)
+        data = self.model_dump(mode="json", exclude_none=True)
+        for criterion in data["criteria"]:
+            if criterion.get("enabled", True):
+                criterion.pop("enabled", None)  # written only where a criterion is switched off
+        return data
 
     def to_yaml(self, *, saved_at: Path | None = None) -> str:
         body = yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True, width=100)

@@ -101,13 +101,56 @@ def test_toggling_does_not_touch_the_matrix():
 def test_bad_input_keeps_the_results_and_says_why():
     s = ExplorerState(T1D)
     counts = dict(s.counts)
-    assert not s.set_parameter("I1", "age_max", 500)
-    assert "outside its allowed range" in s.error and "I1" in s.error
+    assert not s.set_parameter("I1", "age_max", float("nan"))
+    assert "give a number between 1 and 120" in s.error and "I1" in s.error
     assert s.counts == counts and s.trial.criterion("I1").parameters["age_max"].value == 65
     assert not s.select_data(DataSource("path", path="/no/such/folder"))
     assert "no such file or folder" in s.error and s.counts == counts
     assert not s.add_trial_file("/no/such/trial.yaml")
-    assert "no such trial file" in s.error
+    assert "no such file or folder" in s.error and "/no/such/trial.yaml" in s.error
+
+
+def test_a_value_outside_the_range_is_clamped_and_said():
+    s = ExplorerState(T1D)
+    assert s.set_parameter("I1", "age_max", 500)
+    assert s.trial.criterion("I1").parameters["age_max"].value == 120
+    assert "500 is outside the allowed range 1-120; using 120" in s.notice
+    assert s.set_parameter("I1", "age_max", 120)  # the view echoing the clamped value keeps the notice
+    assert "using 120" in s.notice
+    s.toggle("E8", False)
+    assert s.notice == ""
+
+
+def test_computable_only_keeps_what_the_user_switched_off():
+    s = ExplorerState(T1D)
+    s.toggle("I2", False)
+    from explorer.app.views import CriteriaPanel
+    panel = CriteriaPanel(s)
+    panel._computable_only.click()
+    assert "I2" in s.scenario.disabled
+    assert {c.id for c in s.trial.criteria if not c.computable} <= set(s.scenario.disabled)
+
+
+def test_relative_paths_are_read_from_the_start_folder(monkeypatch, tmp_path):
+    from explorer.app.state import BASE_DIR_VARIABLE
+    monkeypatch.setenv(BASE_DIR_VARIABLE, str(tmp_path))
+    s = ExplorerState(T1D)
+    assert not s.select_data(DataSource("path", path="cohort"))
+    assert f"relative paths are read from {tmp_path.resolve()}" in s.error
+
+
+def test_a_served_dashboard_reads_only_its_roots(tmp_path):
+    secret = tmp_path / "outside" / "secret.csv"
+    secret.parent.mkdir()
+    secret.write_text("SECRET-FIRST-LINE,x\n1,2\n")
+    s = ExplorerState(T1D, roots=[tmp_path / "allowed"])
+    counts = dict(s.counts)
+    assert not s.select_data(DataSource("path", path=str(secret)))
+    assert "may not read" in s.error and "SECRET-FIRST-LINE" not in s.error and s.counts == counts
+    assert not s.add_trial_file(str(secret))
+    assert "may not read trial files" in s.error
+    assert not s.restore(f"trial={secret}")
+    assert "may not read" in s.error
     assert s.toggle("E7", False) and s.error == ""  # the next good action clears the message
 
 
@@ -138,7 +181,7 @@ def test_restore_from_link_and_json_gives_the_same_view():
     s.toggle("I6", False)
     s.set_parameter("I3", "age_max", 70)
     other = ExplorerState(T1D)
-    assert other.restore("?" + s.scenario.to_query().lstrip("?")) or other.restore(s.scenario.to_query())
+    assert other.restore("?" + s.scenario.to_query())
     assert other.counts == s.counts
     third = ExplorerState(T1D)
     assert third.restore(s.scenario.to_json())
@@ -153,8 +196,12 @@ def test_small_cell_protection_applies_to_display_and_export():
     assert shown.loc[small.index, "excluded"].isna().all()
     csv = pd.read_csv(io.StringIO(s.export_table_csv("funnel")))
     assert csv.loc[small.index, "excluded"].isna().all()
-    s.set_min_cell(11, "round")  # the default, restated
-    assert all(v.startswith("<") or int(v.replace(",", "")) % 5 == 0 for v in s.shown_counts().values())
+    s.set_min_cell(11, "round")
+    # every number shown is 0, "<11", or a multiple of 5 of at least 11
+    for text in s.shown_counts().values():
+        assert text in ("0", "<11") or (int(text.replace(",", "")) >= 11 and int(text.replace(",", "")) % 5 == 0)
+    # the header and every table use one rule: 12 is "<11" under rounding, never "10"
+    assert s.shown_count(12) == "<11" and s.shown_count(13) == "15"
 
 
 def test_exports():
@@ -197,3 +244,50 @@ def test_dashboard_views_follow_the_state():
     assert state.scenario.disabled == ("I5",)
     assert dashboard.criteria._rows["I6"]._toggle.value is True
     assert dashboard.criteria._rows["I5"]._toggle.value is False
+
+
+def test_labels_state_the_threshold_in_force():
+    s = ExplorerState(T1D)
+    assert s.trial.criterion("I2").display_label == "HbA1c >= 7.5% or TIR < 70%"
+    s.set_parameter("I2", "hba1c_min", 8.0)
+    assert s.trial.criterion("I2").display_label == "HbA1c >= 8% or TIR < 70%"
+    step = s.funnel[s.funnel["criterion"] == "I2"].iloc[0]
+    assert step["label"] == "HbA1c >= 8% or TIR < 70%"
+    assert "HbA1c >= 8% or TIR < 70%" in s.export_table_csv("funnel")
+    assert trial_from_yaml(s.export_trial_yaml()).criterion("I2").label == "HbA1c >= 8% or TIR < 70%"
+
+
+def test_exported_yaml_reproduces_the_funnel(tmp_path):
+    s = ExplorerState(T1D)
+    s.toggle("E8", False)
+    s.move("I4", -2)
+    s.set_policy("E7", "pass")
+    s.set_parameter("I1", "age_max", 60)
+    text = s.export_trial_yaml()
+    assert "$schema=trial.schema.json" in text and "/explorer/schema" not in text
+    path = tmp_path / "edited.yaml"
+    path.write_text(text)
+    other = ExplorerState(T1D)
+    assert other.add_trial_file(path)
+    assert other.scenario.disabled == ("E8",)
+    pd.testing.assert_frame_equal(other.funnel, s.funnel)
+    assert other.counts == s.counts
+
+
+def test_real_data_is_protected_by_default():
+    from explorer.app.scenario import Scenario as Sc
+    real = Sc.from_query("trial=NCT01142050&data=path:somewhere")
+    assert (real.min_cell, real.cell_method) == (11, "suppress")
+    assert Sc.from_query(real.to_query()) == real
+    off = replace(real, min_cell=0)
+    assert Sc.from_query(off.to_query()).min_cell == 0  # switching it off is explicit, and links keep it
+    assert T1D.with_data(DataSource("path", path="x")).protection.on
+
+
+def test_no_unprotected_number_while_protection_is_computed():
+    s = ExplorerState(T1D)
+    seen = []
+    s.observe(lambda ch: seen.append((ch["new"], dict(s.counts))), "concealed")
+    s.set_min_cell(11, "suppress")
+    assert seen[0][0] is True and seen[-1][0] is False
+    assert s.scenario.min_cell == 11

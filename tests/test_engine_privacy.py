@@ -17,10 +17,10 @@ from explorer.engine import (
     shapley,
     suppress_small_cells,
 )
-from explorer.engine.privacy import protect_counts
+from explorer.engine.privacy import Protection, protect_counts, shown_count
 from explorer.engine.random_cohort import random_screening
 from explorer.errors import DefinitionError
-from explorer.trial import load_trial
+from explorer.trial import load_trial, trial_from_dict
 
 
 def small_counts_left(frame: pd.DataFrame, k: int) -> list:
@@ -71,11 +71,16 @@ def test_every_statistic_is_protected(method):
 
 def test_baseline_statistics_of_small_groups_are_hidden():
     data = random_screening(300, seed=1)
-    m = evaluate(load_trial("NCT06196996"), data)
-    table = suppress_small_cells(baseline_table(m, data, variables=["age", "sex"]), 11)
+    # a one-criterion trial that leaves 7 of 300 eligible: a group small enough to be blanked
+    trial = trial_from_dict({"id": "SMALL-1", "title": "a small eligible group", "criteria": [
+        {"id": "I1", "kind": "inclusion", "text": "aged 78 or more", "expression": "age >= 78"}]})
+    m = evaluate(trial, data)
+    raw = baseline_table(m, data, variables=["age", "sex"])
+    assert raw.loc[raw["variable"] == "age", "eligible_n"].iloc[0] == 7
+    table = suppress_small_cells(raw, 11)
     age = table[table["variable"] == "age"].iloc[0]
-    if pd.isna(age["eligible_n"]):
-        assert pd.isna(age["eligible_value"]) and pd.isna(age["eligible_median"]) and pd.isna(age["smd"])
+    assert pd.isna(age["eligible_n"])
+    assert pd.isna(age["eligible_value"]) and pd.isna(age["eligible_median"]) and pd.isna(age["smd"])
     assert not pd.isna(age["screened_value"])
 
 
@@ -91,3 +96,14 @@ def test_a_plain_table_takes_integer_columns_as_counts():
     frame = pd.DataFrame({"group": ["a", "b"], "n": [3, 40], "mean": [1.5, 2.5]})
     out = suppress_small_cells(frame, 11)
     assert out["n"].isna().tolist() == [True, False] and out["mean"].tolist() == [1.5, 2.5]
+
+
+def test_one_rule_decides_how_a_count_is_shown():
+    """Protection.text is the only formatter: the header, tables and figures all call it."""
+    suppress, rounded = Protection(11, "suppress"), Protection(11, "round")
+    assert [suppress.text(v) for v in (0, 1, 10, 11, 12, 1234, None)] == ["0", "<11", "<11", "11", "12", "1,234", "<11"]
+    # 12 rounds to 10, which is below 11: it must read "<11" wherever it is shown, never "10"
+    assert [rounded.text(v) for v in (0, 3, 12, 13, 1234)] == ["0", "<11", "<11", "15", "1,235"]
+    assert shown_count(12, 11, "round") == "<11" and shown_count(12, 0) == "12"
+    # idempotent: an already protected (blanked) value is shown the same way again
+    assert rounded.text(rounded.count(12)) == "<11" and rounded.text(rounded.count(13)) == "15"

@@ -13,7 +13,7 @@ from IPython.display import display
 
 from explorer.app.outcome_view import OutcomePanel
 from explorer.app.scenario import DataSource, Scenario
-from explorer.app.state import ExplorerState
+from explorer.app.state import ExplorerState, served_roots
 from explorer.app.views import (
     BaselineView,
     CriteriaPanel,
@@ -52,10 +52,12 @@ class Dashboard(w.VBox):
 
     def __init__(self, state: ExplorerState | None = None, *, scenario: Scenario | None = None):
         if state is None:
+            # a served dashboard reads data and trial files only under its allowed folders
+            roots = served_roots()
             try:
-                state = ExplorerState(scenario or initial_scenario())
+                state = ExplorerState(scenario or initial_scenario(), roots=roots)
             except ExplorerError as err:  # a bad link: open the default view and say what was wrong
-                state = ExplorerState(Scenario(data=DataSource("synthetic", "t1d", DEFAULT_N, 0)))
+                state = ExplorerState(Scenario(data=DataSource("synthetic", "t1d", DEFAULT_N, 0)), roots=roots)
                 state.error = f"Could not open the requested view: {err}"
         self.state = state
         s = self.state
@@ -87,8 +89,9 @@ class Dashboard(w.VBox):
         self._lazy_views = {self.impact, self.overlap, self.baseline, self.outcomes}
         s.observe(lambda _: self.refresh(), "revision")
         self.tabs.observe(lambda _: self.refresh_visible(), "selected_index")
-        s.observe(lambda _: self.summary.show_error(), "error")
+        s.observe(lambda _: self.summary.show_error(), ["error", "notice"])
         s.observe(lambda _: self.summary.show_busy(), "busy")
+        s.observe(lambda _: self._conceal(), "concealed")
         s.observe(lambda _: setattr(self.url, "query", s.scenario.to_query()), "revision")
         self.url.observe(self._opened_with, "initial_query")
 
@@ -107,8 +110,18 @@ class Dashboard(w.VBox):
         for view in self._views:
             if view in self._lazy_views and view is not visible:
                 view.stale = True
+                if self.state.protection.on and hasattr(view, "blank"):
+                    view.blank()  # no unprotected number waits in a closed tab
                 continue
             guarded(self.state, view.refresh)
+
+    def _conceal(self) -> None:
+        """A protected scenario is being computed: hide every count now (all or nothing)."""
+        if self.state.concealed:
+            guarded(self.state, self.summary.refresh)
+            for view in (self.funnel, *self._lazy_views):
+                if hasattr(view, "blank"):
+                    view.blank()
 
     def refresh_visible(self) -> None:
         visible = self.tabs.children[self.tabs.selected_index or 0]

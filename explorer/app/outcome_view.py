@@ -176,9 +176,8 @@ class OutcomePanel(w.VBox):
         return scenario.min_cell, getattr(scenario, "cell_method", "suppress")
 
     def _count(self, value: int) -> str:
-        """A subject count as the page may show it (small-cell protection)."""
-        k = self._state.scenario.min_cell
-        return f"&lt;{k}" if k and 0 < value < k else f"{value:,}"
+        """A subject count as the page may show it (the scenario's small-cell protection)."""
+        return html.escape(self._state.shown_count(value))
 
     def _describe(self, eligible: int, enrolled: int) -> str:
         s = self._state
@@ -194,6 +193,14 @@ class OutcomePanel(w.VBox):
         return (f"<span class='te-muted'>{self._count(enrolled)} enrolled subjects{capped}; {source}; "
                 f"{html.escape(s.trial.id)} visits {', '.join(map(html.escape, self.results.visit_labels))}</span>"
                 f"{skipped}")
+
+    def blank(self) -> None:
+        """Hide every number (a protected scenario is being computed); the next refresh draws again."""
+        self._key, self._drawn = None, {}
+        self._info.value = ""
+        self._table.value = ""
+        for name in FIGURES:
+            self._clear(name)
 
     def _show_empty(self) -> None:
         self._key, self.results, self._drawn = None, None, {}

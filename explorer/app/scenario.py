@@ -13,10 +13,19 @@ from dataclasses import asdict, dataclass, field, replace
 from urllib.parse import parse_qs, quote, urlencode
 
 from explorer.clinical.populations import POPULATION_NAMES as POPULATIONS
+from explorer.engine.privacy import DEFAULT_MIN_CELL, Protection
 from explorer.errors import DefinitionError
 
 POLICIES = ("unknown", "pass", "fail")
 CELL_METHODS = ("suppress", "round")
+# small-cell protection a scenario has unless it says otherwise: none for synthetic data; for real data
+# (anything read from a path) k = 11, suppress
+SYNTHETIC_PROTECTION = (0, "round")
+REAL_DATA_PROTECTION = (DEFAULT_MIN_CELL, "suppress")
+
+
+def default_protection(source: DataSource) -> tuple[int, str]:
+    return SYNTHETIC_PROTECTION if source.kind == "synthetic" else REAL_DATA_PROTECTION
 
 
 def _method(name: str) -> str:
@@ -86,9 +95,22 @@ class Scenario:
     settings: tuple[tuple[str, str, float], ...] = ()    # (criterion, parameter, value) changed from the file
     policies: tuple[tuple[str, str], ...] = ()           # (criterion, unknown policy) changed from the file
     min_cell: int = 0                                    # 0: no small-cell protection
-    # "round" (default) also rounds the other counts to multiples of 5, so a suppressed cell cannot be
-    # recovered by subtracting two published counts; "suppress" only blanks small counts
+    # "round" also rounds the other counts to multiples of 5, so a suppressed cell cannot be recovered by
+    # subtracting two published counts; "suppress" only blanks small counts
     cell_method: str = "round"
+
+    @property
+    def protection(self) -> Protection:
+        """The small-cell rule every view and export of this scenario applies (explorer.engine.privacy)."""
+        return Protection(self.min_cell, self.cell_method)
+
+    def with_data(self, source: DataSource) -> Scenario:
+        """Another data source. Moving from synthetic to real data switches protection on (k = 11,
+        suppress) unless it already is: results from patients are protected by default."""
+        scenario = replace(self, data=source)
+        if source.kind != "synthetic" and not self.min_cell:
+            scenario = replace(scenario, min_cell=REAL_DATA_PROTECTION[0], cell_method=REAL_DATA_PROTECTION[1])
+        return scenario
 
     # --- edits (each returns a new scenario) ---------------------------------------------------
     def with_enabled(self, criterion: str, on: bool) -> Scenario:
@@ -124,15 +146,17 @@ class Scenario:
             raise DefinitionError(f"unknown scenario fields {sorted(unknown)}")
         try:
             source = data.get("data") or {}
+            source = DataSource(**source).validate() if isinstance(source, dict) else DataSource.from_text(source)
+            default_k, default_method = default_protection(source)
             return cls(
                 trial=str(data.get("trial", cls.trial)),
-                data=DataSource(**source).validate() if isinstance(source, dict) else DataSource.from_text(source),
+                data=source,
                 disabled=tuple(str(c) for c in data.get("disabled", ())),
                 order=tuple(str(c) for c in data.get("order", ())),
                 settings=tuple((str(c), str(p), float(v)) for c, p, v in data.get("settings", ())),
                 policies=tuple((str(c), str(p)) for c, p in data.get("policies", ())),
-                min_cell=int(data.get("min_cell", 0)),
-                cell_method=_method(str(data.get("cell_method", "round"))),
+                min_cell=int(data.get("min_cell", default_k)),
+                cell_method=_method(str(data.get("cell_method", default_method))),
             )
         except (TypeError, ValueError) as err:
             raise DefinitionError(f"cannot read the scenario: {err}") from None
@@ -156,10 +180,11 @@ class Scenario:
             query.append(("set", f"{criterion}.{parameter}:{value:g}"))
         for criterion, policy in self.policies:
             query.append(("unknown", f"{criterion}:{policy}"))
-        if self.min_cell:
+        default_k, default_method = default_protection(self.data)
+        if self.min_cell != default_k:
             query.append(("min_cell", str(self.min_cell)))
-            if self.cell_method != "round":
-                query.append(("cells", self.cell_method))
+        if self.min_cell and self.cell_method != default_method:
+            query.append(("cells", self.cell_method))
         return urlencode(query, quote_via=quote, safe=":,./")
 
     @classmethod
@@ -179,12 +204,16 @@ class Scenario:
                 criterion, _, parameter = target.partition(".")
                 settings.append((criterion, parameter, float(value)))
             policies = [tuple(item.split(":", 1)) for item in params.get("unknown", [])]
+            data = DataSource.from_text(one("data")) if "data" in params else DataSource()
+            default_k, default_method = default_protection(data)
+            min_cell = int(one("min_cell", str(default_k)))
+            if min_cell < 0:
+                raise ValueError(f"min_cell {min_cell} is negative")
             return cls(
-                trial=one("trial", cls.trial),
-                data=DataSource.from_text(one("data")) if "data" in params else DataSource(),
+                trial=one("trial", cls.trial), data=data,
                 disabled=listed("off"), order=listed("order"), settings=tuple(settings),
-                policies=tuple((c, p) for c, p in policies), min_cell=int(one("min_cell", "0")),
-                cell_method=_method(one("cells", "round")),
+                policies=tuple((c, p) for c, p in policies), min_cell=min_cell,
+                cell_method=_method(one("cells", default_method)),
             )
         except ValueError as err:
             raise DefinitionError(f"cannot read the page address: {err}") from None

@@ -8,32 +8,35 @@ Library errors become the `error` trait: the previous results stay, nothing is l
 
 from __future__ import annotations
 
+import os
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 from traitlets import Any, Bool, Dict, Float, HasTraits, Instance, Int, Unicode
 
-from explorer import engine
+from explorer import engine, expr
 from explorer.app.scenario import DataSource, Scenario
 from explorer.cohort.screening import Screening
 from explorer.cohort.synthetic.matching import population_for
 from explorer.cohort.tables import Cohort
-from explorer.engine.privacy import suppress_small_cells
+from explorer.engine.privacy import Protection
+from explorer.engine.status import UNKNOWN
 from explorer.errors import DataError, ExplorerError
-from explorer.trial import Trial, bundled_trials, load_trial
+from explorer.trial import Trial, bundled_trials, load_trial, trial_from_dict
 
 SHAPLEY_EXACT_LIMIT = 20  # exact Shapley over the pattern histogram up to 20 enabled criteria
 SCREENING_CACHE = 4
 
 
-def load_screening(source: DataSource, progress: bool = False) -> Screening | tuple[Screening, Cohort]:
+def load_screening(source: DataSource, progress: bool = False) -> Screening | tuple:
     """The screening features of a data source (synthetic, or a file/folder the loaders read).
 
-    For real data the loaded canonical tables come along, so outcome views can use their visits.
+    For real data the loaded canonical tables and the load report come along: (screening, cohort,
+    report), so outcome views can use the visits and the Data tab can say what was read.
     """
     if source.kind == "synthetic":
         from explorer.cohort.synthetic import generate_screening
@@ -43,10 +46,28 @@ def load_screening(source: DataSource, progress: bool = False) -> Screening | tu
 
     path = Path(source.path).expanduser()
     if not path.exists():
-        raise DataError("no such file or folder; give the path of a data file or folder the loaders read "
-                        "(CSV/Parquet, SDTM, OMOP, CGM)", file=str(path))
-    cohort = load(path).cohort
-    return screening_features(cohort), cohort
+        raise DataError(f"no such file or folder (relative paths are read from {base_dir()}); give the path of "
+                        "a data file or folder the loaders read (CSV/Parquet, SDTM, OMOP, CGM)", file=source.path)
+    loaded = load(path)
+    return screening_features(loaded.cohort), loaded.cohort, loaded.report
+
+
+BASE_DIR_VARIABLE = "TRIAL_EXPLORER_BASE_DIR"  # where relative paths are read from (the dashboard's start folder)
+ROOTS_VARIABLE = "TRIAL_EXPLORER_ROOTS"        # folders a served dashboard may read, separated by os.pathsep
+
+
+def base_dir() -> Path:
+    """The folder relative data and trial paths are read from: where the dashboard was started."""
+    return Path(os.environ.get(BASE_DIR_VARIABLE) or os.getcwd()).resolve()
+
+
+def served_roots() -> list[Path]:
+    """The folders a served dashboard may read: TRIAL_EXPLORER_ROOTS, else the folder it was started from,
+    plus the bundled trials (uploads are added as they arrive)."""
+    import explorer
+
+    given = [Path(p).expanduser().resolve() for p in os.environ.get(ROOTS_VARIABLE, "").split(os.pathsep) if p]
+    return [*(given or [base_dir()]), Path(explorer.__file__).resolve().parent / "trials"]
 
 
 def funnel_order(trial: Trial, scenario: Scenario) -> list[str]:
@@ -77,17 +98,26 @@ class ExplorerState(HasTraits):
     counts = Dict()
 
     error = Unicode("")
+    notice = Unicode("")  # what the last edit changed that the user did not ask for (a clamped value)
     status = Unicode("")
     busy = Bool(False)
+    # True while a scenario with other small-cell protection is being computed: views hide every count
+    # until the protected results arrive, so no unprotected number stays on screen meanwhile
+    concealed = Bool(False)
     last_update_ms = Float(0.0)
     revision = Int(0)  # bumps once per recomputation; views that redraw everything observe this one
 
     def __init__(self, scenario: Scenario | None = None, *, with_baseline: bool = True,
-                 loader: Callable[[DataSource], Screening] = load_screening, **kwargs):
+                 loader: Callable[[DataSource], Screening] = load_screening,
+                 roots: Sequence[str | Path] | None = None, **kwargs):
+        """`roots`: the only folders data and trial paths may come from (a dashboard served to others);
+        None (notebooks) reads any path the user gives."""
         super().__init__(**kwargs)
         self._loader = loader
+        self.roots = None if roots is None else [Path(r).expanduser().resolve() for r in roots]
         self._screenings: OrderedDict[DataSource, tuple[Screening, Cohort | None]] = OrderedDict()
         self._extra_trials: dict[str, Trial] = {}
+        self._reports: dict[DataSource, object] = {}
         self._lazy: dict[str, pd.DataFrame] = {}
         self.with_baseline = with_baseline
         # the first scenario must work: a state without a trial and data has nothing to show
@@ -102,9 +132,12 @@ class ExplorerState(HasTraits):
         """
         started = time.perf_counter()
         old = self.scenario
+        if scenario.protection.on and (old is None or old.protection != scenario.protection or old.data != scenario.data):
+            self.concealed = True
         self.busy = True
         try:
-            base = self.base_trial if old is not None and old.trial == scenario.trial else self._trial(scenario.trial)
+            same = old is not None and old.trial == scenario.trial and self._trial(scenario.trial) is self.base_trial
+            base = self.base_trial if same else self._trial(scenario.trial)
             trial = self._edited(base, scenario)
             screening, cohort = self._screening(scenario.data)
             if self.matrix is None or screening is not self.screening or base is not self.base_trial:
@@ -128,6 +161,8 @@ class ExplorerState(HasTraits):
                 setattr(self, name, value)
             self._lazy = {}
             self.error = ""
+            self.notice = ""
+            self.concealed = False
             self.last_update_ms = 1000 * (time.perf_counter() - started)
             shown = self.shown_counts()
             self.status = (f"{trial.id} on {scenario.data.describe()}: {shown['eligible']} eligible, "
@@ -148,8 +183,28 @@ class ExplorerState(HasTraits):
         return self.apply(replace(self.scenario, disabled=tuple(criteria)))
 
     def set_parameter(self, criterion: str, parameter: str, value: float) -> bool:
+        """Change a threshold; a value outside the parameter's allowed range is clamped, and `notice` says so."""
         self._require(criterion)
-        return self.apply(self.scenario.with_setting(criterion, parameter, value))
+        allowed = self.base_trial.criterion(criterion).parameters.get(parameter)
+        if allowed is None:
+            self.error = f"{criterion} has no parameter {parameter!r}"
+            return False
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            self.error = f"{criterion} {parameter}: {value!r} is not a number"
+            return False
+        if value != value:  # NaN: an emptied box
+            self.error = f"{criterion} {parameter}: give a number between {allowed.min:g} and {allowed.max:g}"
+            return False
+        clamped = min(max(value, allowed.min), allowed.max)
+        if clamped == value == self.trial.criterion(criterion).parameters[parameter].value:
+            return True  # nothing changes (e.g. the view showing the clamped value): keep the notice
+        ok = self.apply(self.scenario.with_setting(criterion, parameter, clamped))
+        if ok:
+            self.notice = (f"{criterion} {parameter}: {value:g} is outside the allowed range "
+                           f"{allowed.min:g}-{allowed.max:g}; using {clamped:g}" if clamped != value else "")
+        return ok
 
     def set_policy(self, criterion: str, policy: str) -> bool:
         self._require(criterion)
@@ -180,12 +235,15 @@ class ExplorerState(HasTraits):
         data = self.scenario.data
         if data.kind == "synthetic":
             data = replace(data, population=population_for(trial))
-        return self.apply(Scenario(trial=trial.id, data=data, min_cell=self.scenario.min_cell))
+        return self.apply(Scenario(trial=trial.id, data=data, min_cell=self.scenario.min_cell,
+                                   cell_method=self.scenario.cell_method,
+                                   disabled=tuple(c.id for c in trial.criteria if not c.enabled),
+                                   order=tuple(trial.order or ())))
 
     def add_trial_file(self, path: str | Path) -> bool:
         """Load any definition file and switch to it."""
         try:
-            trial = load_trial(path)
+            trial = load_trial(self.readable(path, "trial file"))
         except ExplorerError as err:
             self.error = str(err)
             return False
@@ -198,7 +256,7 @@ class ExplorerState(HasTraits):
         except ExplorerError as err:
             self.error = str(err)
             return False
-        return self.apply(replace(self.scenario, data=source))
+        return self.apply(self.scenario.with_data(source))
 
     def restore(self, scenario: Scenario | str) -> bool:
         """Apply a saved scenario (a Scenario, its JSON, or a page query string)."""
@@ -251,34 +309,68 @@ class ExplorerState(HasTraits):
             self._lazy["baseline"] = engine.baseline_table(self.matrix, self.screening, **self._selection())
         return self._lazy["baseline"]
 
+    @property
+    def load_report(self):
+        """What loading the current real dataset read, kept, rejected and converted (None for synthetic data)."""
+        return self._reports.get(self.scenario.data)
+
+    def absent_variables(self) -> list[dict]:
+        """Criteria the dataset cannot decide for anyone: a variable it uses is absent (or empty) in this
+        dataset, so the criterion is unknown for every subject. One row per such criterion and variable."""
+        features = self.screening.features
+        n = len(features)
+        rows = []
+        for criterion in self.trial.criteria:
+            if not criterion.computable:
+                continue
+            for name in sorted(expr.names(criterion.tree) - set(criterion.parameters)):
+                variable = self.trial.catalogue.get(name)
+                if variable is None or variable.kind == "event":
+                    continue  # events are judged by their look-back, reported with the counts
+                if name not in features.columns or features[name].isna().all():
+                    unknown = int((self.matrix.column(criterion.id) == UNKNOWN).sum()) if n else 0
+                    rows.append({"criterion": criterion.id, "label": criterion.display_label,
+                                 "variable": name, "unknown": unknown, "subjects": n})
+        return rows
+
     def _selection(self) -> dict:
         return {"enabled": enabled_ids(self.trial, self.scenario), "policies": self.policies}
 
     # --- exports (text/bytes; the view decides where they go) ---------------------------------
+    @property
+    def protection(self) -> Protection:
+        return self.scenario.protection
+
     def protected(self, frame: pd.DataFrame) -> pd.DataFrame:
         """A table as it may be shown or exported: small cells suppressed (or rounded) when protection is on."""
-        if frame is None or not self.scenario.min_cell:
-            return frame
-        return suppress_small_cells(frame, self.scenario.min_cell, method=self.scenario.cell_method)
+        return self.protection.table(frame)
+
+    def shown_count(self, value) -> str:
+        """One count as the page may show it (the scenario's small-cell protection)."""
+        return self.protection.text(value)
 
     def shown_counts(self) -> dict[str, str]:
         """The final counts as text, under small-cell protection when it is on."""
-        k, method = self.scenario.min_cell, self.scenario.cell_method
-        out = {}
-        for key, value in self.counts.items():
-            if k and 0 < value < k:
-                out[key] = f"<{k}"
-            elif k and method == "round":
-                out[key] = f"{int(round(value / 5) * 5):,}"
+        return {key: self.shown_count(value) for key, value in self.counts.items()}
+
+    def edited_trial(self) -> Trial:
+        """The trial as the scenario has it: thresholds, unknown policies, switched-off criteria and the
+        funnel order written into the definition, so loading it reproduces the same funnel."""
+        data = self.trial.to_dict()
+        policies = dict(self.scenario.policies)
+        for criterion in data["criteria"]:
+            if criterion["id"] in policies:
+                criterion["unknown"] = policies[criterion["id"]]
+            if criterion["id"] in self.scenario.disabled:
+                criterion["enabled"] = False
             else:
-                out[key] = f"{value:,}"
-        return out
+                criterion.pop("enabled", None)
+        order = self.order
+        data["order"] = order if order != [c.id for c in self.trial.criteria] else None
+        return trial_from_dict({k: v for k, v in data.items() if v is not None})
 
     def export_trial_yaml(self) -> str:
-        trial = self.trial
-        for criterion, policy in self.scenario.policies:
-            trial = trial.with_criterion(criterion, unknown=policy)
-        return trial.to_yaml()
+        return self.edited_trial().to_yaml()
 
     def export_table_csv(self, name: str) -> str:
         frame = getattr(self, name)
@@ -287,7 +379,13 @@ class ExplorerState(HasTraits):
         return self.protected(frame).to_csv(index=False)
 
     def export_eligible_ids_csv(self) -> str:
+        """The eligible subjects' ids; refused under protection when there are fewer than k (the list's
+        length would publish the small count)."""
         ids = self.eligible_ids()
+        k = self.protection.min_cell
+        if self.protection.on and 0 < len(ids) < k:
+            raise ExplorerError(f"fewer than {k} subjects are eligible: their ids are not exported while "
+                                f"small-cell protection is on")
         return pd.DataFrame({"subject_id": ids}).to_csv(index=False)
 
     # --- internals -------------------------------------------------------------------------------
@@ -298,7 +396,35 @@ class ExplorerState(HasTraits):
     def _trial(self, ref: str) -> Trial:
         if ref in self._extra_trials:
             return self._extra_trials[ref]
-        return load_trial(ref)
+        if ref in bundled_trials():
+            # loaded once per state: `apply` tells a changed trial by identity
+            self._extra_trials[ref] = load_trial(ref)
+            return self._extra_trials[ref]
+        trial = load_trial(self.readable(ref, "trial file"))
+        # a trial opened by path is listed by its id from now on (the picker shows ids)
+        self._extra_trials[trial.id] = self._extra_trials[ref] = trial
+        return trial
+
+    def allow(self, folder: str | Path) -> None:
+        """Let paths under this folder be read (an upload's folder)."""
+        if self.roots is not None:
+            self.roots.append(Path(folder).resolve())
+
+    def readable(self, path: str | Path, what: str = "data path", *, must_exist: bool = True) -> Path:
+        """A user-given path resolved against the start folder, refused when outside the allowed roots.
+
+        The message never shows anything read from the file, only the path as given.
+        """
+        given = Path(path).expanduser()
+        resolved = (given if given.is_absolute() else base_dir() / given).resolve()
+        if self.roots is not None and not any(resolved.is_relative_to(root) for root in self.roots):
+            raise DataError(f"this dashboard may not read {what}s outside {', '.join(map(str, self.roots))}; "
+                            f"relative paths are read from {base_dir()}; start the dashboard with "
+                            f"--allow FOLDER to add a folder", file=str(path))
+        if must_exist and not resolved.exists():
+            raise DataError(f"no such file or folder (relative paths are read from {base_dir()}); give the "
+                            f"path of a {what} the loaders read", file=str(path))
+        return resolved
 
     @staticmethod
     def _edited(base: Trial, scenario: Scenario) -> Trial:
@@ -311,12 +437,18 @@ class ExplorerState(HasTraits):
         if source in self._screenings:
             self._screenings.move_to_end(source)
             return self._screenings[source]
-        loaded = self._loader(source)
-        pair = loaded if isinstance(loaded, tuple) else (loaded, None)
-        self._screenings[source] = pair
+        # relative paths are read from the start folder; a served dashboard reads only its allowed roots
+        readable = (replace(source, path=str(self.readable(source.path, must_exist=False)))
+                    if source.kind == "path" else source)
+        loaded = self._loader(readable)
+        loaded = loaded if isinstance(loaded, tuple) else (loaded,)
+        screening, cohort, report = (*loaded, None, None)[:3]
+        self._screenings[source] = (screening, cohort)
+        self._reports[source] = report
         while len(self._screenings) > SCREENING_CACHE:
-            self._screenings.popitem(last=False)
-        return pair
+            dropped, _ = self._screenings.popitem(last=False)
+            self._reports.pop(dropped, None)
+        return screening, cohort
 
     @staticmethod
     def _statistics(matrix, scenario: Scenario, trial: Trial) -> dict:

@@ -6,7 +6,9 @@ when. Every control is built by one loop over the trial's criteria (no hand-writ
 
 from __future__ import annotations
 
+import atexit
 import html
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -16,10 +18,11 @@ import plotly.graph_objects as go
 from IPython.display import display
 
 from explorer.app.scenario import DataSource
-from explorer.app.state import ExplorerState
+from explorer.app.state import ExplorerState, base_dir
 from explorer.app.widgets import download_link, figure_download, html_table
 from explorer.engine import format_baseline
-from explorer.errors import ExplorerError
+from explorer.engine.privacy import NO_PROTECTION, Protection
+from explorer.errors import DataError, ExplorerError
 from explorer.plots.eligibility import consort_figure, funnel_figure, overlap_figure, shapley_figure
 
 POLICY_OPTIONS = [("unknown: keep as unknown", "unknown"), ("unknown: count as pass", "pass"),
@@ -56,31 +59,45 @@ class SummaryBar(w.VBox):
         self._counts = w.HTML(layout=w.Layout(margin="4px 0"))
         self._error = w.HTML()
         self._busy = w.HTML()
-        super().__init__([self._title, w.HBox([self._counts, self._busy]), self._error])
+        self._why = w.HTML()
+        super().__init__([self._title, w.HBox([self._counts, self._busy]), self._why, self._error])
         self.add_class("te-summary")
 
     def refresh(self) -> None:
         s = self._state
         trial = s.trial
+        protection = s.protection
+        badge = ""
+        if protection.on:
+            how = "hidden" if protection.method == "suppress" else f"hidden, the rest rounded to {protection.base}"
+            badge = (f" <span class='te-badge te-protection' data-testid='protection-on'>small-cell protection on: "
+                     f"counts below {protection.min_cell} {how}</span>")
         self._title.value = (f"<p class='te-title'>{html.escape(trial.id)}: {html.escape(trial.title)}</p>"
-                             f"<p class='te-subtitle'>{html.escape(s.scenario.data.describe())}"
-                             f"{' &middot; small cells &lt; ' + str(s.scenario.min_cell) + ' suppressed' if s.scenario.min_cell else ''}"
-                             f"</p>")
+                             f"<p class='te-subtitle'>{html.escape(s.scenario.data.describe())}{badge}</p>")
         counts = {key: html.escape(value) for key, value in s.shown_counts().items()}
 
         def shown(key: str) -> str:
-            return counts[key]
+            return "&hellip;" if s.concealed else counts[key]
 
         self._counts.value = (
             f"<span class='te-count' data-testid='eligible-count'>eligible <b>{shown('eligible')}</b></span>"
             f"<span class='te-count possibly'>possibly eligible (missing data) <b>{shown('possibly_eligible')}</b></span>"
             f"<span class='te-count screened'>screened <b>{shown('screened')}</b></span>"
             f"<span class='te-muted'>updated in {s.last_update_ms:.0f} ms</span>")
+        self._why.value = ""
+        if not s.concealed and s.counts.get("eligible") == 0 and s.counts.get("possibly_eligible", 0) > 0:
+            absent = s.absent_variables()
+            if absent:
+                named = ", ".join(sorted({f"{r['criterion']} ({r['variable']})" for r in absent}))
+                self._why.value = (f"<span class='te-muted' data-testid='why-none'>No one is eligible from the records "
+                                   f"alone: this dataset lacks what {html.escape(named)} need, so those criteria are "
+                                   f"unknown for everyone (see the Data tab).</span>")
         self.show_error()
 
     def show_error(self) -> None:
-        error = self._state.error
-        self._error.value = f"<div class='te-error' role='alert'>{html.escape(error)}</div>" if error else ""
+        error, notice = self._state.error, self._state.notice
+        self._error.value = (f"<div class='te-error' role='alert'>{html.escape(error)}</div>" if error else
+                             f"<div class='te-notice' role='status'>{html.escape(notice)}</div>" if notice else "")
 
     def show_busy(self) -> None:
         self._busy.value = "<span class='te-muted'>working&hellip;</span>" if self._state.busy else ""
@@ -112,22 +129,26 @@ class CriterionRow(w.VBox):
                       f"{html.escape(' '.join(criterion.text.split()))}"
                       + (f"<br><code>{html.escape(criterion.expression)}</code>" if criterion.computable else "")
                       + "</div>")
-        self._inputs: dict[str, w.BoundedFloatText] = {}
+        self._inputs: dict[str, w.FloatText] = {}
+        self._sliders: dict[str, w.FloatSlider] = {}
         controls = []
         for name, parameter in criterion.parameters.items():
             label = parameter.label or name
             unit = parameter.unit or ("x ULN" if "uln" in name else "")
             step = parameter.step or (parameter.max - parameter.min) / 100
-            box = w.BoundedFloatText(value=parameter.value, min=parameter.min, max=parameter.max, step=step,
-                                     description=f"{criterion.id} {label}", style={"description_width": "initial"},
-                                     layout=w.Layout(width="290px"))
+            # A plain FloatText, not a bounded one: a bounded box clamps in the browser without a word, and
+            # the kernel never learns what was typed. The state clamps and says so (set_parameter).
+            box = w.FloatText(value=parameter.value, step=step,
+                              description=f"{criterion.id} {label}", style={"description_width": "initial"},
+                              layout=w.Layout(width="290px", min_width="240px"))
             slider = w.FloatSlider(value=parameter.value, min=parameter.min, max=parameter.max, step=step,
                                    readout=False, continuous_update=False, layout=w.Layout(width="150px"),
                                    description_allow_html=False)
-            w.jslink((slider, "value"), (box, "value"))  # the browser keeps them in step; the kernel hears once
+            w.jsdlink((slider, "value"), (box, "value"))  # dragging fills the box in the browser; the kernel hears once
             box.observe(lambda ch, n=name: guarded(state, lambda: state.set_parameter(criterion_id, n, ch["new"])),
                         "value")
             self._inputs[name] = box
+            self._sliders[name] = slider
             controls.append(w.HBox([box, slider, w.HTML(f"<span class='te-muted' style='white-space: nowrap'>"
                                                         f"{html.escape(unit)} ({parameter.min:g}&ndash;"
                                                         f"{parameter.max:g})</span>")],
@@ -155,6 +176,8 @@ class CriterionRow(w.VBox):
             value = current.parameters[name].value
             if box.value != value:
                 box.value = value
+            if self._sliders[name].value != value:
+                self._sliders[name].value = value
         if self._policy is not None and self._policy.value != s.policy(self.criterion_id):
             self._policy.value = s.policy(self.criterion_id)
 
@@ -170,8 +193,10 @@ class CriteriaPanel(w.VBox):
         self._computable_only = w.Button(description="computable only", layout=w.Layout(width="auto"),
                                          tooltip="switch off the criteria the data cannot decide")
         self._all_on.on_click(lambda _: guarded(state, lambda: state.set_disabled([])))
+        # adds the non-computable ones to what is off; never switches back on what the user turned off
         self._computable_only.on_click(lambda _: guarded(state, lambda: state.set_disabled(
-            [c.id for c in state.trial.criteria if not c.computable])))
+            list(dict.fromkeys([*state.scenario.disabled,
+                                *(c.id for c in state.trial.criteria if not c.computable)])))))
         self._list = w.VBox(layout=w.Layout(max_height="760px", overflow="hidden auto"))
         super().__init__([w.HTML("<b>Criteria</b> <span class='te-muted'>(toggle, edit thresholds, reorder)</span>"),
                           w.HBox([self._all_on, self._computable_only]), self._list])
@@ -197,20 +222,24 @@ def _pct(value) -> str:
     return "&ndash;" if pd.isna(value) else f"{value:.1f}%"
 
 
-def funnel_html(funnel: pd.DataFrame, min_cell: int = 0) -> str:
+def funnel_html(funnel: pd.DataFrame, protection: Protection = NO_PROTECTION, *,
+                off: list[tuple[int, str, str]] = ()) -> str:
     """The funnel as an HTML bar chart: one row per step, eligible (dark) and possibly eligible (light).
+
+    `funnel` is the protected funnel (explorer.engine.stats.funnel after the scenario's protection); every
+    number goes through `protection.text`, so a blanked cell reads "<k" and nothing else decides how a
+    count is shown. `off` lists switched-off criteria as (position among the steps, id, label): they stay
+    visible as greyed "off" rows, so the funnel explains itself.
 
     Drawn as HTML rather than a plotly figure so that an update is one small widget message that the
     browser paints at once (a new plotly figure per click costs 300-400 ms to serialise and render);
     the plotly version (explorer.plots.eligibility.funnel_figure) is what exports and notebooks use.
     """
     start = funnel["remaining"].iloc[0]
-    start = 0 if pd.isna(start) else float(start)
+    start = 0.0 if pd.isna(start) else float(start)
 
     def count(value) -> str:
-        if pd.isna(value):
-            return f"&lt;{min_cell}" if min_cell else "&ndash;"
-        return f"{int(value):,}"
+        return html.escape(protection.text(value))
 
     def width(value) -> float:
         return 0.0 if pd.isna(value) or not start else 100.0 * float(value) / start
@@ -220,15 +249,27 @@ def funnel_html(funnel: pd.DataFrame, min_cell: int = 0) -> str:
         label = html.escape(("" if pd.isna(r.criterion) else f"{r.criterion} ") + str(r.label))
         eligible, possibly = width(r.eligible), width(r.possibly_eligible)
         share = "" if pd.isna(r.remaining) or not start else f" ({100 * float(r.remaining) / start:.1f}%)"
-        excluded = ("" if r.step == 0 else "<span class='te-muted'>0</span>" if r.excluded == 0
-                    else f"<span class='te-muted'>&minus;{count(r.excluded)}</span>")
+        if r.step == 0:
+            excluded = ""
+        elif not pd.isna(r.excluded) and float(r.excluded) == 0:
+            excluded = "<span class='te-muted'>0</span>"
+        else:
+            excluded = f"<span class='te-muted'>&minus;{count(r.excluded)}</span>"
         rows.append(
-            f"<div class='te-frow'><div class='te-flabel' title='{label}'>{label}</div>"
+            f"<div class='te-frow' data-criterion='{html.escape('' if pd.isna(r.criterion) else str(r.criterion))}'>"
+            f"<div class='te-flabel' title='{label}'>{label}</div>"
             f"<div class='te-fbar'><span class='te-fel' style='width:{eligible:.2f}%'></span>"
             f"<span class='te-fpo' style='width:{possibly:.2f}%'></span>"
             f"<span class='te-ftext'><b>{count(r.remaining)}</b>{share} &middot; eligible {count(r.eligible)}"
             f" &middot; possibly {count(r.possibly_eligible)}</span></div>"
             f"<div class='te-fexcl'>{excluded}</div></div>")
+    for position, criterion, text in sorted(off, key=lambda item: item[0], reverse=True):
+        label = html.escape(f"{criterion} {text}")
+        rows.insert(position + 1,
+                    f"<div class='te-frow te-off' data-criterion='{html.escape(criterion)}'>"
+                    f"<div class='te-flabel' title='{label}'>{label}</div>"
+                    f"<div class='te-fbar'><span class='te-ftext'>off: not applied</span></div>"
+                    f"<div class='te-fexcl'></div></div>")
     final = funnel.iloc[-1]
     return (f"<div class='te-funnel' data-final-eligible='{count(final['eligible'])}'>"
             f"<div class='te-flegend'><span class='te-fel te-key'></span> eligible "
@@ -249,17 +290,33 @@ class FunnelView(w.VBox):
 
     def refresh(self) -> None:
         s = self._state
+        if s.concealed:
+            self.blank()
+            return
         funnel = s.protected(s.funnel)
-        self._bars.value = funnel_html(funnel, s.scenario.min_cell)
+        shown = s.shown_count
+        off = [(sum(1 for c in s.order[:i] if s.enabled(c)), cid, s.trial.criterion(cid).display_label)
+               for i, cid in enumerate(s.order) if not s.enabled(cid)]
+        self._bars.value = funnel_html(funnel, s.protection, off=off)
         rows = []
         for r in funnel.itertuples(index=False):
             rows.append({
                 "step": r.step, "criterion": "" if pd.isna(r.criterion) else r.criterion, "label": r.label,
-                "remaining": r.remaining, "% of screened": _pct(r.remaining_pct_start),
-                "% of previous": _pct(r.remaining_pct_previous), "excluded here": r.excluded,
-                "eligible": r.eligible, "possibly eligible": r.possibly_eligible, "counting unknowns as": r.policy or "",
+                "remaining": shown(r.remaining), "% of screened": _pct(r.remaining_pct_start),
+                "% of previous": _pct(r.remaining_pct_previous),
+                "excluded here": "" if r.step == 0 else shown(r.excluded),
+                "eligible": shown(r.eligible), "possibly eligible": shown(r.possibly_eligible),
+                "counting unknowns as": r.policy or "",
             })
+        for _, cid, label in off:
+            rows.append({"step": "off", "criterion": cid, "label": label, "remaining": "", "% of screened": "",
+                         "% of previous": "", "excluded here": "", "eligible": "", "possibly eligible": "",
+                         "counting unknowns as": "switched off"})
         self._table.value = html_table(pd.DataFrame(rows))
+
+    def blank(self) -> None:
+        self._bars.value = "<p class='te-muted te-concealed'>computing protected counts&hellip;</p>"
+        self._table.value = ""
 
 
 class ImpactView(w.VBox):
@@ -278,15 +335,26 @@ class ImpactView(w.VBox):
         s = self._state
         impact = s.protected(s.impact)
         shapley = s.protected(s.shapley).set_index("criterion")
+        shown = s.shown_count
+
+        def share(value) -> str:
+            # a share rounds to zero for criteria that exclude no one: never print "-0.0"
+            return "" if pd.isna(value) else f"{abs(value) if round(value, 1) == 0 else value:,.1f}"
+
         table = pd.DataFrame({
-            "criterion": impact["criterion"], "label": impact["label"], "failing": impact["failing"],
-            "unknown": impact["unknown"], "excluded alone": impact["excluded_alone"],
-            "eligible if removed": impact["eligible_if_removed"],
-            "eligible if unknowns pass": impact["eligible_if_unknown_pass"],
-            "Shapley share of exclusions": [shapley["excluded_share"].get(c) for c in impact["criterion"]],
+            "criterion": impact["criterion"], "label": impact["label"],
+            "failing": [shown(v) for v in impact["failing"]], "unknown": [shown(v) for v in impact["unknown"]],
+            "excluded alone": [shown(v) for v in impact["excluded_alone"]],
+            "eligible if removed": [shown(v) for v in impact["eligible_if_removed"]],
+            "eligible if unknowns pass": [shown(v) for v in impact["eligible_if_unknown_pass"]],
+            "Shapley share of exclusions": [share(shapley["excluded_share"].get(c)) for c in impact["criterion"]],
         })
         self._table.value = html_table(table)
         self._figure.show(shapley_figure(s.protected(s.shapley)))
+
+    def blank(self) -> None:
+        self._table.value = ""
+        self._figure.clear_output()
 
 
 class OverlapView(w.VBox):
@@ -304,9 +372,14 @@ class OverlapView(w.VBox):
         self._figure.show(overlap_figure(overlap, min_cell=s.scenario.min_cell))
         shown = overlap[overlap["size"] > 0].head(30)
         self._table.value = html_table(pd.DataFrame({
-            "failed criteria": shown["label"], "criteria": shown["size"], "subjects": shown["count"],
+            "failed criteria": shown["label"], "criteria": shown["size"],
+            "subjects": [s.shown_count(v) for v in shown["count"]],
             "% of screened": [_pct(v) for v in shown["pct_screened"]],
             "% of excluded": [_pct(v) for v in shown["pct_excluded"]]}))
+
+    def blank(self) -> None:
+        self._table.value = ""
+        self._figure.clear_output()
 
 
 class BaselineView(w.VBox):
@@ -323,11 +396,33 @@ class BaselineView(w.VBox):
             return
         self._table.value = html_table(format_baseline(s.protected(s.baseline)))
 
+    def blank(self) -> None:
+        self._table.value = ""
+
 
 # --- trial and data -----------------------------------------------------------------------------
 
-def _save_upload(upload: w.FileUpload) -> list[Path]:
+UPLOAD_LIMIT_BYTES = 200 * 2**20  # larger datasets: give a path (docs/data.md)
+_UPLOAD_FOLDERS: list[Path] = []
+
+
+def _remove_uploads() -> None:
+    """Uploaded files live as long as the session (the kernel): removed when it ends."""
+    for folder in _UPLOAD_FOLDERS:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+atexit.register(_remove_uploads)
+
+
+def _save_upload(upload: w.FileUpload, state: ExplorerState) -> list[Path]:
+    size = sum(len(item["content"]) for item in upload.value)
+    if size > UPLOAD_LIMIT_BYTES:
+        raise DataError(f"the upload is {size / 2**20:.0f} MB; uploads are limited to "
+                        f"{UPLOAD_LIMIT_BYTES / 2**20:.0f} MB: give a path to larger data instead")
     folder = Path(tempfile.mkdtemp(prefix="trial-explorer-upload-"))
+    _UPLOAD_FOLDERS.append(folder)
+    state.allow(folder)
     paths = []
     for item in upload.value:
         path = folder / Path(item["name"]).name
@@ -341,6 +436,7 @@ class TrialPicker(w.HBox):
         self._state = state
         self._dropdown = w.Dropdown(options=state.trial_choices, value=state.trial.id, description="Trial",
                                     layout=w.Layout(width="260px"))
+        self._syncing = False  # True while refresh() updates the dropdown: not a user's choice
         self._dropdown.observe(lambda ch: guarded(state, lambda: self._switch(ch["new"])), "value")
         self._path = w.Text(placeholder="path/to/trial.yaml", description="or file",
                             layout=w.Layout(width="320px"))
@@ -352,20 +448,57 @@ class TrialPicker(w.HBox):
                          layout=w.Layout(flex_flow="row wrap", align_items="center"))
 
     def _switch(self, trial_id: str) -> None:
-        if trial_id and trial_id != self._state.trial.id:
+        if not self._syncing and trial_id and trial_id != self._state.trial.id:
             self._state.select_trial(trial_id)
 
     def _uploaded(self) -> None:
         if self._upload.value:
-            paths = _save_upload(self._upload)
+            paths = _save_upload(self._upload, self._state)
             self._state.add_trial_file(paths[0])
 
     def refresh(self) -> None:
         s = self._state
-        if tuple(self._dropdown.options) != tuple(s.trial_choices):
-            self._dropdown.options = s.trial_choices
-        if self._dropdown.value != s.trial.id:
-            self._dropdown.value = s.trial.id
+        self._syncing = True  # new options reset the value in between: that is not a trial switch
+        try:
+            if tuple(self._dropdown.options) != tuple(s.trial_choices):
+                self._dropdown.options = s.trial_choices
+            if self._dropdown.value != s.trial.id:
+                self._dropdown.value = s.trial.id
+        finally:
+            self._syncing = False
+
+
+def absent_html(state: ExplorerState) -> str:
+    """Criteria the dataset cannot decide for anyone, e.g. "I1: kitt absent from this dataset -> unknown for all 112"."""
+    rows = state.absent_variables()
+    if not rows:
+        return ""
+    items = "".join(f"<li><b>{html.escape(r['criterion'])}</b> {html.escape(r['label'])}: "
+                    f"<code>{html.escape(r['variable'])}</code> absent from this dataset &rarr; unknown for "
+                    f"{html.escape(state.shown_count(r['unknown']))} of {html.escape(state.shown_count(r['subjects']))}</li>"
+                    for r in rows)
+    return f"<ul class='te-absent' data-testid='absent-variables'>{items}</ul>"
+
+
+def data_report_html(state: ExplorerState) -> str:
+    """The load report of real data as a compact table, then the criteria it cannot decide."""
+    report = state.load_report
+    if report is None:
+        return ""
+    rows = []
+    for name, t in report.tables.items():
+        reasons = "; ".join(f"{n:,} {why}" for why, n in sorted(t.rejected.items(), key=lambda kv: -kv[1]))
+        rows.append({"table": name, "rows read": f"{t.rows_read:,}", "kept": f"{t.rows_kept:,}",
+                     "rejected": f"{t.rows_rejected:,}", "why rejected": reasons})
+    conversions = "".join(f"<li>{n:,} {html.escape(what)}</li>" for what, n in sorted(report.conversions.items()))
+    notes = "".join(f"<li>{html.escape(text)}</li>" for text in report.notes)
+    absent = absent_html(state)
+    return (f"<div class='te-report' data-testid='load-report'><b>Loaded</b> <span class='te-muted'>"
+            f"{html.escape(report.kind)} from {html.escape(str(report.source))}</span>"
+            f"{html_table(pd.DataFrame(rows))}"
+            + (f"<b>Values converted or read specially</b><ul>{conversions}</ul>" if conversions else "")
+            + (f"<b>Notes</b><ul>{notes}</ul>" if notes else "")
+            + (f"<b>Criteria this dataset cannot decide</b>{absent}" if absent else "") + "</div>")
 
 
 class DataPanel(w.VBox):
@@ -382,26 +515,31 @@ class DataPanel(w.VBox):
         generate.on_click(lambda _: guarded(state, lambda: state.select_data(DataSource(
             "synthetic", self._population.value, int(self._n.value), int(self._seed.value)))))
         self._path = w.Text(placeholder="file or folder: CSV/Parquet, SDTM (dm.xpt ...), OMOP, CGM",
-                            description="Path", layout=w.Layout(width="520px"))
+                            description="Path", layout=w.Layout(width="520px"),
+                            tooltip=f"relative paths are read from {base_dir()}")
         load = w.Button(description="Load real data")
         load.on_click(lambda _: guarded(state, lambda: state.select_data(DataSource("path", path=self._path.value.strip()))))
         self._upload = w.FileUpload(accept=".csv,.parquet,.xpt,.zip,.yaml,.xlsx,.txt", multiple=True,
                                     description="Upload data")
+        self._report = w.HTML()
         self._upload.observe(lambda ch: guarded(state, self._uploaded), "value")
         super().__init__([
             w.HTML("<b>Synthetic cohort</b> <span class='te-muted'>(seeded, realistic clinic population)</span>"),
             w.HBox([self._population, self._n, self._seed, generate], layout=w.Layout(flex_flow="row wrap")),
-            w.HTML("<b>Real data</b> <span class='te-muted'>(a file or folder the loaders read; see docs/data.md)</span>"),
+            w.HTML("<b>Real data</b> <span class='te-muted'>(a file or folder the loaders read; see docs/data.md; "
+                   f"relative paths are read from {html.escape(str(base_dir()))})</span>"),
             w.HBox([self._path, load, self._upload], layout=w.Layout(flex_flow="row wrap")),
+            self._report,
         ])
 
     def _uploaded(self) -> None:
         if self._upload.value:
-            paths = _save_upload(self._upload)
+            paths = _save_upload(self._upload, self._state)
             target = paths[0] if len(paths) == 1 else paths[0].parent
             self._state.select_data(DataSource("path", path=str(target)))
 
     def refresh(self) -> None:
+        self._report.value = data_report_html(self._state)
         data = self._state.scenario.data
         if data.kind == "synthetic":
             for widget, value in ((self._population, data.population), (self._n, data.n), (self._seed, data.seed)):
@@ -466,7 +604,9 @@ class ExportPanel(w.VBox):
         s = self._state
         funnel = s.protected(s.funnel)
         fig = (funnel_figure(funnel, min_cell=s.scenario.min_cell, title=f"{s.trial.id} attrition funnel")
-               if which == "funnel" else consort_figure(funnel, trial_id=s.trial.id, min_cell=s.scenario.min_cell))
+               if which == "funnel" else consort_figure(funnel, trial_id=s.trial.id, min_cell=s.scenario.min_cell,
+                                                        off=[(c, s.trial.criterion(c).display_label)
+                                                             for c in s.order if not s.enabled(c)]))
         self._links.value = figure_download(fig, f"{self._stem()}_{which}", fmt)
 
     def refresh(self) -> None:

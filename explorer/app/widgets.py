@@ -104,6 +104,7 @@ STYLE = """
 .te-table th, .te-table td { padding: 3px 8px; border-bottom: 1px solid #e3e3e3; text-align: right; }
 .te-table th { background: #f4f6f8; position: sticky; top: 0; }
 .te-table td:first-child, .te-table th:first-child, .te-table td:nth-child(2) { text-align: left; }
+.te-notice { background: #fff6dd; border-left: 4px solid #E69F00; padding: 6px 10px; color: #5c4200; }
 .te-download { font-weight: 600; }
 .te-funnel { margin: 6px 0 12px 0; font-size: 0.9em; }
 .te-frow { display: flex; align-items: center; margin: 2px 0; }
@@ -116,5 +117,11 @@ STYLE = """
 .te-fexcl { width: 70px; text-align: right; padding-left: 6px; }
 .te-key { display: inline-block; width: 12px; height: 12px; vertical-align: middle; }
 .te-flegend { margin-bottom: 4px; }
+.te-frow.te-off { color: #767676; }
+.te-frow.te-off .te-fbar { background: repeating-linear-gradient(45deg, #f4f6f8, #f4f6f8 6px, #e9ecef 6px, #e9ecef 12px); }
+.te-frow.te-off .te-ftext { color: #595959; font-style: italic; }
+.te-badge.te-protection { background: #6b3fa0; font-size: 0.8em; }
+/* the counts stay in view while the criteria scroll */
+.te-summary { position: sticky; top: 0; z-index: 20; background: white; border-bottom: 1px solid #e3e3e3; }
 </style>
 """

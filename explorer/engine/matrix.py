@@ -38,6 +38,7 @@ class CriterionInfo:
     parameters: tuple[tuple[str, float], ...] = ()
     unknown: str = "unknown"       # unknown policy
     assumption: str = "pass"       # for non-computable criteria
+    enabled: bool = True           # False: switched off in the trial file; statistics leave it out by default
 
     @property
     def computable(self) -> bool:
@@ -53,6 +54,7 @@ class CriterionInfo:
             parameters=tuple(sorted((k, float(v)) for k, v in criterion.parameter_values().items())),
             unknown=check_policy(getattr(criterion, "unknown", "unknown"), criterion=criterion.id),
             assumption=check_assumption(getattr(criterion, "assumption", "pass"), criterion=criterion.id),
+            enabled=bool(getattr(criterion, "enabled", True)),
         )
 
     def needs_evaluation_after(self, other: CriterionInfo) -> bool:

@@ -125,8 +125,8 @@ def select(criteria: Sequence, *, order: Sequence[str] | None = None,
     if len(set(ordered)) != len(ordered):
         raise DefinitionError("order lists a criterion twice", field="order")
     ordered += [cid for cid in ids if cid not in set(ordered)]
-    if enabled is None:
-        keep = set(ids)
+    if enabled is None:  # what the trial file has switched on (every criterion, unless it says otherwise)
+        keep = {c.id for c in criteria if getattr(c, "enabled", True)}
     elif isinstance(enabled, Mapping):
         keep = {known(cid, "enabled") for cid, on in enabled.items() if on}
         keep |= {cid for cid in ids if cid not in enabled}  # not mentioned = left as it is (enabled)

@@ -18,6 +18,8 @@ For a DataFrame without attrs, every integer column is taken as a count.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -25,6 +27,60 @@ from explorer.errors import DefinitionError
 
 METHODS = ("suppress", "round")
 DEFAULT_MIN_CELL = 11
+
+
+@dataclass(frozen=True)
+class Protection:
+    """The small-cell rule in force: nothing (min_cell 0), or suppress counts below min_cell (and round).
+
+    This is the one place that decides how a count may be shown: `count` gives its protected value and
+    `text` its printed form ("<11", "1,230"); every view, table, hover text, figure, CSV and diagram
+    goes through it. Both are idempotent, so an already protected value (NA for a blanked cell) is
+    shown the same way again.
+    """
+
+    min_cell: int = 0
+    method: str = "suppress"
+    base: int = 5
+
+    @property
+    def on(self) -> bool:
+        return self.min_cell > 0
+
+    @property
+    def marker(self) -> str:
+        return f"<{self.min_cell}"
+
+    def count(self, value) -> float:
+        """The count as it may be published: NaN where it must be blanked."""
+        if value is None or pd.isna(value):
+            return np.nan
+        if not self.on:
+            return float(value)
+        return float(protect_counts([float(value)], self.min_cell, self.method, self.base)[0])
+
+    def text(self, value, *, missing: str = "\u2013") -> str:
+        """A count as text: "<k" when blanked by protection, `missing` when unknown without protection."""
+        if value is None or pd.isna(value):
+            return self.marker if self.on else missing
+        shown = self.count(value)
+        if np.isnan(shown):
+            return self.marker
+        return f"{int(shown):,}" if float(shown).is_integer() else f"{shown:,.1f}"
+
+    def table(self, frame: pd.DataFrame | None) -> pd.DataFrame | None:
+        """A statistics table as it may be shown or exported (see suppress_small_cells)."""
+        if frame is None or not self.on:
+            return frame
+        return suppress_small_cells(frame, self.min_cell, method=self.method, base=self.base)
+
+
+NO_PROTECTION = Protection()
+
+
+def shown_count(value, min_cell: int = 0, method: str = "suppress") -> str:
+    """How a count is shown under small-cell protection (see Protection.text)."""
+    return Protection(int(min_cell or 0), method).text(value)
 
 
 def protect_counts(values, min_cell: int, method: str = "suppress", base: int = 5) -> np.ndarray:
@@ -103,17 +159,23 @@ def suppress_small_cells(frame: pd.DataFrame, min_cell: int = DEFAULT_MIN_CELL, 
     return out
 
 
-def display_frame(frame: pd.DataFrame, *, digits: int = 1) -> pd.DataFrame:
-    """Text for printing: blanked counts read "<min_cell", percentages are rounded."""
+def protection_of(frame: pd.DataFrame) -> Protection:
+    """The protection a table was made under (from its attrs), or none."""
     protected = frame.attrs.get("protected")
-    marker = f"<{protected['min_cell']}" if protected else ""
+    if not protected:
+        return NO_PROTECTION
+    return Protection(int(protected["min_cell"]), protected["method"], int(protected.get("base") or 5))
+
+
+def display_frame(frame: pd.DataFrame, *, digits: int = 1) -> pd.DataFrame:
+    """Text for printing: counts as Protection.text shows them ("<min_cell" when blanked), percentages rounded."""
+    protection = protection_of(frame)
     out = frame.copy()
     counts = set(frame.attrs.get("counts", []))
     percents = set(frame.attrs.get("percents", {}))
     for col in out.columns:
         if col in counts:
-            out[col] = [marker if pd.isna(v) else f"{int(v)}" if float(v).is_integer() else f"{v:.{digits}f}"
-                        for v in frame[col]]
+            out[col] = [protection.text(v, missing="") for v in frame[col]]
         elif col in percents or pd.api.types.is_float_dtype(frame[col]):
             out[col] = ["" if pd.isna(v) else f"{v:.{digits}f}" for v in frame[col]]
     return out

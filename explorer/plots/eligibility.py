@@ -7,20 +7,21 @@ Suppressed cells (NA after small-cell protection) are labelled "<k", never drawn
 
 from __future__ import annotations
 
-import math
+import textwrap
+from collections.abc import Sequence
 
 import pandas as pd
 import plotly.graph_objects as go
 
+from explorer.engine.privacy import Protection
 from explorer.plots import NEUTRAL, PALETTE, TEMPLATE
 
 ELIGIBLE, POSSIBLY, EXCLUDED = PALETTE[0], PALETTE[5], PALETTE[3]
 
 
 def _count_text(value, min_cell: int = 0) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or pd.isna(value):
-        return f"<{min_cell}" if min_cell else "-"
-    return f"{int(value):,}"
+    """A count on a figure: the shared small-cell rule (explorer.engine.privacy.Protection) on a protected table."""
+    return Protection(int(min_cell or 0)).text(value, missing="-")
 
 
 def _wrap(label: str, width: int = 38) -> str:
@@ -108,36 +109,53 @@ def overlap_figure(overlap: pd.DataFrame, *, top: int = 15, min_cell: int = 0,
     return fig
 
 
-def consort_figure(funnel: pd.DataFrame, *, trial_id: str = "", min_cell: int = 0) -> go.Figure:
-    """A CONSORT-style flow diagram: assessed, excluded with reasons (first failing criterion), eligible."""
-    screened = funnel["remaining"].iloc[0]
+def _wrap(text: str, width: int = 46) -> str:
+    """Plotly annotations do not wrap: break long labels into lines so nothing is clipped."""
+    return "<br>".join(textwrap.wrap(" ".join(str(text).split()), width)) or "&nbsp;"
+
+
+def consort_figure(funnel: pd.DataFrame, *, trial_id: str = "", min_cell: int = 0,
+                   off: Sequence[tuple[str, str]] = ()) -> go.Figure:
+    """A CONSORT-style flow diagram: one box per funnel step with the number excluded there and why.
+
+    The left column follows the subjects remaining after each step; each step's box on the right gives
+    the criterion (its label wrapped, never clipped) and how many it excluded. Counts come from the
+    protected funnel and are printed by the shared small-cell rule. Switched-off criteria (`off`, as
+    (id, label)) are listed in a last box, so the diagram says what was not applied.
+    """
     steps = funnel.iloc[1:]
     final = funnel.iloc[-1]
-    excluded_total = (screened - final["remaining"]) if not (pd.isna(screened) or pd.isna(final["remaining"])) else None
-    reasons = [f"{_count_text(n, min_cell):>7}  {c} {lbl}" for c, lbl, n in
-               zip(steps["criterion"], steps["label"], steps["excluded"], strict=True) if pd.isna(n) or n > 0]
+    row_height = 64
+    n_rows = len(steps) + 2 + (1 if off else 0)
+    height = max(520, row_height * n_rows + 120)
+
+    def y(row: int) -> float:  # rows from the top, in paper coordinates
+        return 1 - (row + 0.5) / n_rows
+
     fig = go.Figure()
-    boxes = [
-        (0.5, 0.92, f"<b>Assessed for eligibility</b><br>n = {_count_text(screened, min_cell)}"),
-        (0.5, 0.12, f"<b>Eligible</b>: n = {_count_text(final['eligible'], min_cell)}<br>"
-                    f"possibly eligible (missing data): n = {_count_text(final['possibly_eligible'], min_cell)}"),
-    ]
-    for x, y, text in boxes:
-        fig.add_annotation(x=x, y=y, text=text, showarrow=False, align="center", bordercolor="#333", borderwidth=1.5,
-                           borderpad=10, bgcolor="white", font=dict(size=14))
-    fig.add_annotation(
-        x=0.6, y=0.52, showarrow=False, align="left", xanchor="left", bgcolor="white",
-        bordercolor="#333", borderwidth=1.5, borderpad=8, font=dict(size=11, family="monospace"),
-        text=f"<b>Excluded (n = {_count_text(excluded_total, min_cell)})</b><br>" + "<br>".join(reasons[:24])
-        + ("<br>..." if len(reasons) > 24 else ""),
-    )
-    # the flow: a line down from "assessed" to an arrow into "eligible", and a branch to "excluded"
-    fig.add_shape(type="line", x0=0.5, x1=0.5, y0=0.86, y1=0.3, line=dict(color="#333", width=2))
-    fig.add_annotation(x=0.5, y=0.19, ax=0.5, ay=0.3, axref="x", ayref="y", showarrow=True, arrowhead=2,
-                       arrowwidth=2, text="")
-    fig.add_shape(type="line", x0=0.5, x1=0.6, y0=0.52, y1=0.52, line=dict(color="#333", width=2))
+    box = dict(showarrow=False, bordercolor="#333", borderwidth=1.2, borderpad=6, bgcolor="white")
+    fig.add_annotation(x=0.25, y=y(0), text=f"<b>Assessed for eligibility</b><br>n = "
+                       f"{_count_text(funnel['remaining'].iloc[0], min_cell)}", font=dict(size=13), **box)
+    for row, step in enumerate(steps.itertuples(index=False), start=1):
+        fig.add_annotation(x=0.25, y=y(row), text=f"remaining n = {_count_text(step.remaining, min_cell)}",
+                           font=dict(size=11), **box)
+        fig.add_annotation(x=0.52, y=y(row), xanchor="left", align="left", font=dict(size=11),
+                           text=f"<b>Excluded: n = {_count_text(step.excluded, min_cell)}</b><br>"
+                                f"{step.criterion} {_wrap(step.label)}", **box)
+        fig.add_shape(type="line", x0=0.36, x1=0.52, y0=y(row), y1=y(row), xref="paper", yref="paper",
+                      line=dict(color="#333", width=1))
+    last = len(steps) + 1
+    fig.add_annotation(x=0.25, y=y(last), font=dict(size=13),
+                       text=f"<b>Eligible</b>: n = {_count_text(final['eligible'], min_cell)}<br>possibly "
+                            f"eligible (missing data): n = {_count_text(final['possibly_eligible'], min_cell)}", **box)
+    fig.add_shape(type="line", x0=0.25, x1=0.25, y0=y(0), y1=y(last), xref="paper", yref="paper",
+                  line=dict(color="#333", width=1.5), layer="below")
+    if off:
+        listed = "<br>".join(f"{cid} {_wrap(label, 60)}" for cid, label in off)
+        fig.add_annotation(x=0.52, y=y(last + 1), xanchor="left", align="left", font=dict(size=11),
+                           text=f"<b>Not applied (switched off)</b><br>{listed}", **box)
     fig.update_layout(template=TEMPLATE, title=f"Eligibility flow{' - ' + trial_id if trial_id else ''}",
-                      height=max(520, 20 * len(reasons) + 300), width=1200,
+                      height=height, width=1100,
                       xaxis=dict(visible=False, range=[0, 1], fixedrange=True),
                       yaxis=dict(visible=False, range=[0, 1], fixedrange=True), margin=dict(l=20, r=20, t=60, b=20))
     return fig

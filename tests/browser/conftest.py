@@ -77,7 +77,8 @@ def voila_url():
     log = open(log_path, "w")  # noqa: SIM115 - closed at teardown
     ready = ARTIFACTS / "voila.ready"
     ready.unlink(missing_ok=True)
-    env = {**os.environ, "TRIAL_EXPLORER_N": str(BROWSER_N), "TRIAL_EXPLORER_READY_FILE": str(ready)}
+    env = {**os.environ, "TRIAL_EXPLORER_N": str(BROWSER_N), "TRIAL_EXPLORER_READY_FILE": str(ready),
+           "TRIAL_EXPLORER_BASE_DIR": str(ROOT)}
     process = subprocess.Popen(
         [sys.executable, "-m", "voila", str(ROOT / "notebooks" / "dashboard.ipynb"), f"--port={port}",
          "--no-browser", "--Voila.ip=127.0.0.1"],
