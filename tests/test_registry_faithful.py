@@ -162,3 +162,37 @@ def test_every_extracted_rule_passes_the_source_check(text, kind):
     e = extract(text, kind)
     assert e.rules
     assert [check_rule(r) for r in e.rules] == [None] * len(e.rules)
+
+
+# --- found by the hand-checked sample of the Chia development set (sentences written afresh) --------------
+
+def test_a_classification_stage_after_a_disease_is_a_qualifier():
+    # "lung disease (GOLD) 0" means no lung disease yet; reading severe_pulmonary_disease contradicts it
+    e = extract("Chronic obstructive lung disease (GOLD) 0: normal spirometry", "inclusion")
+    assert e.expression is None
+
+
+def test_a_threshold_for_a_subgroup_is_not_the_general_rule():
+    e = extract("ALT at most 2.5 x ULN (in case of liver metastases at most 5 x ULN)", "inclusion")
+    assert e.expression is None
+    e = extract("Age 65 years or older in persons with hypertension, 50 years or older in persons with diabetes",
+                "inclusion")
+    assert e.expression is None
+
+
+def test_a_concept_named_as_what_a_measurement_indicates_is_not_present():
+    e = extract("Arm circumference under 115 mm (a field indicator of chronic immunodeficiency)", "exclusion")
+    assert "immunodeficiency" not in (e.expression or "")
+
+
+def test_a_loose_disease_word_is_not_required_as_the_severe_variable():
+    # severe_pulmonary_disease as an inclusion would fail people with mild lung disease the text admits
+    assert extract("Lung disease", "inclusion").expression is None
+    e = extract("Lung disease", "exclusion")
+    assert e.expression == "severe_pulmonary_disease" and e.status == "partial"
+
+
+def test_a_subtype_of_a_loose_disease_word_is_not_the_broader_variable():
+    # "coronary heart disease" excluded as severe_cardiac_disease would also exclude valve disease
+    e = extract("History of stroke or coronary heart disease", "exclusion")
+    assert "severe_cardiac_disease" not in (e.expression or "")

@@ -60,8 +60,30 @@ def _in_brackets_after(text: str, concept, other) -> bool:
     return start <= other.span[0] and other.span[1] <= close + 1
 
 
+def _reading_vs_text(text: str, rule) -> tuple[str, str] | None:
+    """How the concept reading compares with the words it came from: ("broader" | "narrower" | "unknown", why),
+    or None when it says the same."""
+    m = _qualifier(text, rule)
+    loose = lexicon.LOOSE_CONCEPTS.get(rule.variable)
+    loose = loose is not None and bool(loose.fullmatch(rule.source.strip()))
+    if m is not None:
+        # a qualified loose wording ("lung disease, GOLD stage 0") relates to the variable in no known way
+        return ("unknown" if loose else "broader"), " ".join(m.group(0).split())
+    if not loose:
+        return None
+    before = re.findall(r"[A-Za-z-]+", text[max(0, rule.span[0] - 30):rule.span[0]])
+    if before and before[-1].lower() not in lexicon.NOT_A_SUBTYPE:
+        return "unknown", f"{before[-1]} {rule.source}"
+    return "narrower", f"{rule.source!r} read as {rule.variable}"
+
+
 def qualified_concepts(text: str, kind: str, rules: list, connector: Callable) -> tuple[list, list[str], list[str], bool]:
-    """(rules kept, notes, parts left out, unsafe) for concepts a qualifier narrows."""
+    """(rules kept, notes, parts left out, unsafe) for concepts whose reading is broader or narrower than the text.
+
+    An inclusion may keep a broader reading (it admits more), an exclusion a narrower one (it excludes fewer);
+    the part that differs is named. Any other reading is dropped: safe when the term was one more way to be
+    excluded (or) or one more requirement (and), otherwise the criterion is not computable.
+    """
     from explorer.registry.extract import Rule  # the rule type lives with the extractor
 
     notes: list[str] = []
@@ -71,16 +93,14 @@ def qualified_concepts(text: str, kind: str, rules: list, connector: Callable) -
     for rule in rules:
         if rule not in out or not _is_concept(rule):
             continue
-        m = _qualifier(text, rule)
-        if m is None:
+        found = _reading_vs_text(text, rule)
+        if found is None:
             continue
-        qualifier = " ".join(m.group(0).split())
-        phrase = text[rule.span[0] - (len(text[max(0, rule.span[0] - 40):rule.span[0]]) - m.start()):rule.span[1]] \
-            if m.re is lexicon.QUALIFIERS_BEFORE else text[rule.span[0]:rule.span[1] + m.end()]
-        phrase = " ".join(phrase.split())
+        direction, what = found
+        positive = not rule.expression.startswith("not")
         definition = next((r for r in out if r is not rule and r.thresholds and _in_brackets_after(text, rule, r)),
                           None)
-        if definition is not None and not rule.expression.startswith("not"):
+        if direction == "broader" and definition is not None and positive:
             inner = definition.expression
             inner = f"({inner})" if " or " in inner else inner
             span = (rule.span[0], max(rule.span[1], definition.span[1]))
@@ -88,11 +108,15 @@ def qualified_concepts(text: str, kind: str, rules: list, connector: Callable) -
                           definition.parameters, span, text[span[0]:span[1]],
                           min(rule.confidence, definition.confidence), definition.comparator, definition.value,
                           definition.unit, definition.source_value, definition.source_unit,
-                          f"'{qualifier}' read as its definition in brackets", definition.thresholds)
+                          f"'{what}' read as its definition in brackets", definition.thresholds)
             out = [merged if r is rule else r for r in out if r is not definition]
             continue
-        if kind == "inclusion" and not rule.expression.startswith("not"):
-            left_out.append(f"{qualifier} (the rule reads {rule.source!r} without it, so it admits more people)")
+        if not positive and direction != "unknown":
+            direction = "narrower" if direction == "broader" else "broader"
+        allowed = "broader" if kind == "inclusion" else "narrower"
+        if direction == allowed:
+            more = "admits more people" if kind == "inclusion" else "excludes fewer people"
+            left_out.append(f"{what} (the reading of {rule.source!r} {more} than the text)")
             continue
         index = out.index(rule)
         neighbours = [(out[index - 1], rule)] if index > 0 else []
@@ -101,11 +125,11 @@ def qualified_concepts(text: str, kind: str, rules: list, connector: Callable) -
         # dropping a term is safe only where it is one more way to be excluded (or) / one more requirement (and)
         if ("and" if kind == "exclusion" else "or") in joined:
             unsafe = True
-            notes.append(f"{phrase!r} cannot be expressed ({qualifier!r}), and without it the rule would change "
-                         f"who qualifies; not computable")
+            notes.append(f"{rule.source!r} cannot be read as the text means it ({what!r}), and without it the "
+                         f"rule would change who qualifies; not computable")
         else:
-            notes.append(f"{phrase!r} is left out: the catalogue cannot express {qualifier!r}")
-        left_out.append(phrase)
+            notes.append(f"{rule.source!r} is left out: the catalogue cannot express {what!r}")
+        left_out.append(what if what.endswith(rule.source) else f"{what} {rule.source}")
         out.remove(rule)
     return out, notes, left_out, unsafe
 

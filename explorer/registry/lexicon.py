@@ -256,6 +256,7 @@ CONCEPTS: list[tuple[str, list[str]]] = [
 NOT_A_MENTION = re.compile(
     r"(?:other\s+than|except(?:\s+for)?|apart\s+from|excluding|exclusion\s+of|outside(?:\s+of)?)\s+(?:\w+\s+){0,1}$|"
     r"(?:previous(?:ly)?|prior|history\s+of\s+being|ever|past|been)\s+$|"
+    r"(?:indicator|indicative|marker|proxy|surrogate|suggestive)\s+of\s+(?:\w+\s+){0,3}$|"
     r"(?:plan(?:ning|s)?|intend(?:s|ing)?|intent(?:ion)?|wish(?:es|ing)?|want(?:s|ing)?|willing|desire)\s+"
     r"(?:\w+\s+){0,4}$|become\s+$|(?:risk|prevention|family\s+member|relatives?|history\s+in)\s+(?:\w+\s+){0,3}$",
     re.I)
@@ -298,8 +299,8 @@ QUALIFIERS_BEFORE = re.compile(
     r"\bnew(?:ly)?[- ]?(?:onset|diagnosed)|\blong[- ]standing|\brecent(?:ly)?(?:\s+diagnosed)?|\bearly|\blate"
     r"|\bsymptomatic|\basymptomatic|\bcomplicated|\brefractory|\bprogressive)\s+(?:\w+[- ]?){0,2}$", re.I)
 QUALIFIERS_AFTER = re.compile(
-    r"^\s*(?:\(\s*)?(?:of\s+|in\s+|at\s+|with\s+)?(?:\w+\s+){0,3}?(?:grade|stage|class|wagner|nyha|"
-    r"classification)\s*[:=]?\s*(?:[IVX]+\b|\d|[a-e]\b|>|<|≥|≤)|"
+    r"^\s*(?:\(\s*)?(?:of\s+|in\s+|at\s+|with\s+)?(?:\w+\s+){0,3}?(?:grade|stage|class|wagner|nyha|gold|"
+    r"classification)\)?\s*[:=]?\s*(?:[IVX]+\b|\d|[a-e]\b|>|<|≥|≤)|"
     r"^\s*(?:requiring|needing|treated\s+with|on\s+treatment|with\s+complications|uncontrolled|not\s+controlled)"
     r"\b", re.I)
 # Clauses that carve an exception out of a criterion: its rules alone would exclude (or fail) the excepted.
@@ -307,7 +308,10 @@ EXCEPTIONS = re.compile(
     r"\b(?:may|can|could|will)\s+(?:still\s+)?(?:be\s+)?(?:enrolled|included|eligible|participate|allowed)|"
     r"\b(?:is|are)\s+(?:acceptable|allowed|permitted|eligible)\b|\bnot\s+(?:be\s+)?excluded\b|"
     r"\bunless\b|\bexcept(?:ion)?s?\b|\bwith\s+the\s+exception\b|\bother\s+than\b|\bprovided\s+(?:that\b)?|"
-    r"\bin\s+the\s+absence\s+of\b|\bexcluding\b", re.I)
+    r"\bin\s+the\s+absence\s+of\b|\bexcluding\b|\bin\s+(?:the\s+)?case\s+of\b|"
+    # "< 150 mmHg in persons aged 60 or older, < 140 in persons 40 through 59": thresholds for subgroups
+    r"\b(?:in|for)\s+(?:persons|people|patients|subjects|participants|those|individuals|children|adults)\s+"
+    r"(?:aged|with|who|older|younger|over|under|between|from|\d)", re.I)
 # "two of the following": a count of criteria the expression language cannot state.
 N_OF_FOLLOWING = re.compile(
     r"\b(?:(?:at\s+least|any|a\s+minimum\s+of)\s+)?(?:two|three|four|five|[2-9])\s+(?:or\s+more\s+)?"
@@ -315,6 +319,19 @@ N_OF_FOLLOWING = re.compile(
 ANY_OF_FOLLOWING = re.compile(
     r"\b(?:any|one|either|at\s+least\s+one|one\s+or\s+more)\s+(?:\w+\s+)?of\s+(?:the\s+)?(?:following|these|below)"
     r"\b|\bany\s+of\s*:", re.I)
+# Wordings broader than the catalogue variable they are read as: "heart disease" is read as
+# severe_cardiac_disease (significant heart disease), "substance abuse" as drug_misuse (alcohol aside).
+# As an exclusion such a reading excludes fewer people than the text (kept, named as partial); as an
+# inclusion it would fail people the text admits (not kept).
+LOOSE_CONCEPTS: dict[str, re.Pattern] = {
+    "severe_cardiac_disease": re.compile(r"(?:cardiac|heart)\s+disease", re.I),
+    "severe_pulmonary_disease": re.compile(r"(?:lung|pulmonary)\s+disease", re.I),
+    "drug_misuse": re.compile(r"substance\s+abuse", re.I),
+}
+# words before a loose wording that do not name a subtype ("known heart disease" vs "ischemic heart disease")
+NOT_A_SUBTYPE = {"of", "with", "or", "and", "any", "known", "history", "significant", "severe", "serious",
+                 "clinically", "relevant", "major", "the", "a", "an", "other", "documented", "current", "active",
+                 "uncontrolled", "unstable", "evidence", "presence", "no", "without", "has", "have", "had"}
 # variables a rule may name without the text naming them: pregnancy applies to women only
 IMPLIED_VARIABLES = {"sex", "childbearing_potential", "cancer_remission_years", "alt_uln", "ast_uln",
                      "bilirubin_uln"}
