@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from explorer import expr
 from explorer.registry import split_criteria
 from explorer.registry.extract import MIN_CONFIDENCE, Rule, Threshold, extract
 from explorer.registry.faithful import check_rule
@@ -135,18 +136,18 @@ def test_heading_words_on_a_wrapped_line_do_not_switch_the_list():
 # --- every rule's names and numbers occur in its source ----------------------------------------------------------
 
 def test_check_rule_refuses_a_number_not_in_the_source():
-    rule = Rule("age", "age >= age_min", {"age_min": {"value": 1}}, (0, 20), "at least 1 year", 0.9, ">=", 1,
+    rule = Rule("age", expr.parse("age >= age_min"), {"age_min": {"value": 1}}, (0, 20), "at least 1 year", 0.9, ">=", 1,
                 "years", 1, "years", thresholds=(Threshold("age", ">=", 18, "years", 18, "years"),))
     assert "18" in check_rule(rule)
 
 
 def test_check_rule_refuses_a_variable_not_in_the_source():
-    rule = Rule("cancer_status", 'cancer_status == "active"', {}, (0, 15), "life expectancy", 0.9)
+    rule = Rule("cancer_status", expr.parse('cancer_status == "active"'), {}, (0, 15), "life expectancy", 0.9)
     assert "cancer_status" in check_rule(rule)
 
 
 def test_check_rule_accepts_a_faithful_rule():
-    rule = Rule("hba1c", "hba1c <= hba1c_max", {"hba1c_max": {"value": 8.5}}, (0, 12), "HbA1c ≤ 8,5 %", 0.9, "<=",
+    rule = Rule("hba1c", expr.parse("hba1c <= hba1c_max"), {"hba1c_max": {"value": 8.5}}, (0, 12), "HbA1c ≤ 8,5 %", 0.9, "<=",
                 8.5, "%", 8.5, "%", thresholds=(Threshold("hba1c", "<=", 8.5, "%", 8.5, "%"),))
     assert check_rule(rule) is None
 

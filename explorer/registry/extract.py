@@ -21,8 +21,9 @@ import re
 from dataclasses import dataclass, field
 from functools import cache
 
+from explorer import expr
 from explorer.catalogue import default_catalogue
-from explorer.registry import faithful, lexicon
+from explorer.registry import faithful, lexicon, trees
 from explorer.registry.negation import negated_spans
 
 MIN_CONFIDENCE = lexicon.MIN_CONFIDENCE
@@ -172,7 +173,7 @@ class Rule:
     """One extracted comparison or concept, in catalogue units, with where it came from."""
 
     variable: str
-    expression: str
+    tree: expr.Node | None        # None only for a reading that failed (mixed pregnancy wording)
     parameters: dict = field(default_factory=dict, compare=False)
     span: tuple[int, int] = (0, 0)
     source: str = ""
@@ -184,6 +185,11 @@ class Rule:
     source_unit: str | None = None
     note: str = ""
     thresholds: tuple[Threshold, ...] = ()
+
+    @property
+    def expression(self) -> str:
+        """The rule as expression text, printed from its tree."""
+        return trees.text(self.tree)
 
     def to_dict(self) -> dict:
         out = {"variable": self.variable, "expression": self.expression, "span": list(self.span),
@@ -540,9 +546,9 @@ def _numeric_rules(text: str, kind: str, item: _Attached, names: _Names) -> tupl
         name = names("uln_multiple")
         param = {"value": multiple, "min": min(1.0, multiple), "max": max(10.0, multiple), "step": 0.5,
                  "label": "Multiple of the upper limit of normal"}
-        atoms = [f"{n} {v.ops[0]} {name} * {n}_uln" for n in variables]
-        joiner = " or " if kind == "exclusion" else " and "
-        expression = joiner.join(atoms)
+        atoms = [trees.uln_compare(n, v.ops[0], name) for n in variables]
+        # an exclusion on several tests excludes on any of them; an inclusion requires each
+        expression = trees.any_of(atoms) if kind == "exclusion" else trees.all_of(atoms)
         rules.append(Rule(variables[0] if len(variables) == 1 else "+".join(variables), expression, {name: param},
                           span, source, 0.9, v.ops[0], multiple, "x ULN", multiple, "x ULN",
                           "several tests share one multiple: " + ("any one excludes" if kind == "exclusion" else
@@ -560,10 +566,12 @@ def _numeric_rules(text: str, kind: str, item: _Attached, names: _Names) -> tupl
                 return [], [f"{source!r}: {problem}"]
             pname = names(_bound_name(var_name, op, kind))
             params[pname] = _parameter(var_name, value, op)
-            parts.append(f"{var_name} {op} {pname}")
+            parts.append(trees.compare(var_name, op, pname))
             found.append(Threshold(var_name, op, value, "mmHg", number, "mmHg"))
+        # "> 140/90" is high when either is high; "< 140/90" is controlled when both are below
         joiner = " or " if op in (">", ">=") else " and "
-        return [Rule("systolic_bp+diastolic_bp", joiner.join(parts), params, span, source, 0.85, op,
+        joined = trees.any_of(parts) if op in (">", ">=") else trees.all_of(parts)
+        return [Rule("systolic_bp+diastolic_bp", joined, params, span, source, 0.85, op,
                      v.numbers[0], "mmHg", v.numbers[0], "mmHg",
                      f"read as systolic {op} {v.numbers[0]:g} {joiner.strip()} diastolic {op} {v.numbers[1]:g}",
                      tuple(found))], notes
@@ -595,18 +603,18 @@ def _numeric_rules(text: str, kind: str, item: _Attached, names: _Names) -> tupl
             pname = names(_bound_name(var_name, op, kind) if len(ops) == 1 or kind == "inclusion" else
                           f"{var_name}_{'low' if op in ('>=', '>') else 'high'}")
             params[pname] = _parameter(var_name, value, op)
-            pieces.append(f"{var_name} {op} {pname}")
+            pieces.append(trees.compare(var_name, op, pname))
             found.append(Threshold(var_name, op, value, default_catalogue()[var_name].unit, number, read_unit))
             if first_rule is None:
                 first_rule = (op, value, default_catalogue()[var_name].unit, number, read_unit)
         if len(ops) == 2 and (ops[0] in (">", ">=")) == (ops[1] in (">", ">=")):
             return [], [f"{source!r}: two bounds in the same direction; not read"]
         if len(pieces) == 2 and ops[0] in ("<", "<=") and "or" in text[v.start:v.end].lower():
-            atoms.append(" or ".join(pieces))
+            atoms.append(trees.any_of(pieces))  # "< 18 or > 40": outside the range
         else:
-            atoms.append(" and ".join(pieces) if len(pieces) > 1 else pieces[0])
+            atoms.append(trees.all_of(pieces))
     if joiner and len(atoms) > 1:
-        expression = joiner.join(f"({a})" if " and " in a or " or " in a else a for a in atoms)
+        expression = trees.any_of(atoms) if joiner.strip() == "or" else trees.all_of(atoms)
     else:
         expression = atoms[0]
     variable = "+".join(variables)
@@ -656,15 +664,9 @@ def _concept_rules(text: str, kind: str, values_spans: list[tuple[int, int]]) ->
         if expression in _PREGNANCY:
             pregnancy.append((start, end, expression, source, positive, note))
             continue
-        if expression.startswith("diabetes_type") and not positive and kind == "inclusion":
-            expression_text = f"not ({expression})"
-        elif positive:
-            expression_text = expression
-        else:
-            expression_text = f"not ({expression})" if " " in expression else f"not {expression}"
+        tree = trees.concept(expression) if positive else trees.negate(trees.concept(expression))
         conf = 0.9 if expression.startswith(("diabetes_type", "cancer_status")) else 0.8
-        rules.append(Rule(_concept_variable(expression), expression_text, {}, (start, end), source, conf,
-                          note=note))
+        rules.append(Rule(_concept_variable(expression), tree, {}, (start, end), source, conf, note=note))
     if pregnancy:
         rules.append(_pregnancy_rule(text, kind, pregnancy))
     rules.sort(key=lambda r: r.span)
@@ -681,21 +683,23 @@ def _pregnancy_rule(text: str, kind: str, found: list[tuple]) -> Rule:
     positive = [f[4] for f in found]
     source = text[start:end]
     is_test = all("test" in f[3].lower() for f in found)
-    inner = " or ".join(names)
+    inner = trees.any_of(trees.name(n) for n in names)
     note = next((f[5] for f in found if f[5]), "")
+    expression: expr.Node | None
     if all(positive):
-        expression = f'sex == "female" and {inner}' if len(names) == 1 else f'sex == "female" and ({inner})'
+        expression = trees.all_of([trees.equals("sex", "female"), inner])
         confidence = 0.85
     elif not any(positive):
-        if is_test:
-            expression = 'sex == "male" or not childbearing_potential or not pregnant'
+        if is_test:  # a negative test is required only of women who could be pregnant
+            expression = trees.any_of([trees.equals("sex", "male"), trees.negate(trees.name("childbearing_potential")),
+                                       trees.negate(trees.name("pregnant"))])
         else:
-            expression = f'sex == "male" or not {inner}' if len(names) == 1 else f'sex == "male" or not ({inner})'
+            expression = trees.any_of([trees.equals("sex", "male"), trees.negate(inner)])
         confidence = 0.85
     else:
         expression, confidence = None, 0.3
         note = "pregnancy and lactation mentioned both negated and not; not read"
-    return Rule("+".join(names), expression or "", {}, (start, end), source, confidence,
+    return Rule("+".join(names), expression, {}, (start, end), source, confidence,
                 note=note or "pregnancy and lactation apply to women only")
 
 
@@ -749,7 +753,7 @@ def _event_rules(text: str, kind: str, names: _Names) -> tuple[list[Rule], list[
                               f"({'at least' if op == '>=' else op})"}
             start = count.start() + max(0, m.start() - 40) if count and count.group("n") else m.start()
             end = m.end() + window.end()
-            rules.append(Rule(event, f"count({event}, within_days={days}) {op} {pname}", {pname: param},
+            rules.append(Rule(event, trees.count(event, days, op, pname), {pname: param},
                               (start, end), text[start:end], 0.85, op, threshold, "events", threshold, "events",
                               f"window {number:g} {unit}(s) read as {days} days",
                               (Threshold(f"count({event}, within_days={days})", op, threshold, "events"),)))
@@ -776,7 +780,9 @@ def _cancer_rule(text: str, kind: str, names: _Names) -> tuple[list[Rule], list[
     pname = names("remission_min")
     param = {"value": years, "unit": "years", "min": 0, "max": max(20, years), "step": 0.5,
              "label": "Minimum years since cure"}
-    expression = f'cancer_status == "active" or (cancer_status == "remission" and cancer_remission_years < {pname})'
+    expression = trees.any_of([trees.equals("cancer_status", "active"),
+                               trees.all_of([trees.equals("cancer_status", "remission"),
+                                             trees.compare("cancer_remission_years", "<", pname)])])
     start, end = min(mention.start(), window.start()), max(mention.end(), window.end())
     confidence, note = 0.85, "active or cured less than the given years ago"
     rest = text[:window.start()] + text[window.end():]
@@ -813,32 +819,26 @@ def _is_list_gap(text: str, a: Rule, b: Rule) -> bool:
     return bool(re.fullmatch(r"[\s,()\[\]/]*(?:(?:and\s*/\s*or|or|and)\s*)?[\s,()\[\]/]*", between))
 
 
-def _paren(e: str) -> str:
-    return f"({e})" if " or " in e or " and " in e else e
-
-
-def _combine(text: str, kind: str, rules: list[Rule]) -> tuple[str, bool]:
-    """Join rules with the text's own connectors. Returns (expression, whether 'and' and 'or' mix).
+def _combine(text: str, kind: str, rules: list[Rule]) -> tuple[expr.Node, bool]:
+    """Join rules with the text's own connectors. Returns (tree, whether 'and' and 'or' mix).
 
     A list ("GADA, IA-2A or IAA") binds tighter than the sentence around it; otherwise "and" binds
     tighter than "or", as in the expression language.
     """
     if len(rules) == 1:
-        return rules[0].expression, False
+        return rules[0].tree, False
     connectors = [_connector(text, a, b, kind) for a, b in zip(rules, rules[1:], strict=False)]
     # 1. lists joined by "or" become one unit
-    units: list[list[str]] = [[rules[0].expression]]
+    units: list[list[expr.Node]] = [[rules[0].tree]]
     unit_connectors: list[str] = []
     for conn, a, b in zip(connectors, rules, rules[1:], strict=False):
         if conn == "or" and _is_list_gap(text, a, b):
-            units[-1].append(b.expression)
+            units[-1].append(b.tree)
         else:
-            units.append([b.expression])
+            units.append([b.tree])
             unit_connectors.append(conn)
-    atoms = [u[0] if len(u) == 1 else " or ".join(_paren(e) if " and " in e else e for e in u) for u in units]
+    atoms = [trees.any_of(u) for u in units]
     mixed = len(set(unit_connectors)) > 1
-    if not unit_connectors:
-        return atoms[0], False
     # 2. "and" before "or"
     groups, current = [], [atoms[0]]
     for conn, atom in zip(unit_connectors, atoms[1:], strict=True):
@@ -848,10 +848,7 @@ def _combine(text: str, kind: str, rules: list[Rule]) -> tuple[str, bool]:
             groups.append(current)
             current = [atom]
     groups.append(current)
-    parts = [" and ".join(_paren(a) if " or " in a else a for a in g) if len(g) > 1 else g[0] for g in groups]
-    if len(parts) == 1:
-        return parts[0], mixed
-    return " or ".join(_paren(p) if " and " in p else p for p in parts), mixed
+    return trees.any_of(trees.all_of(g) for g in groups), mixed
 
 
 def _covered_words(rules: list[Rule]) -> set[str]:
@@ -859,7 +856,7 @@ def _covered_words(rules: list[Rule]) -> set[str]:
     catalogue = default_catalogue()
     words: set[str] = set()
     for rule in rules:
-        for name in re.findall(r"[a-z_0-9]+", rule.expression):
+        for name in sorted(expr.names(rule.tree)) if rule.tree is not None else ():
             var = catalogue.get(name)
             if var:
                 words.update(w.lower() for w in re.findall(r"[A-Za-z]{3,}", var.description))
@@ -985,7 +982,8 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
         status = "covered" if skipped and not left_out else ("candidate" if left_out else "none")
         return Extraction(None, {}, (), 0.0, status, tuple(notes), skipped=skipped,
                           uncovered=uncovered_text(text, [r.span for r in skipped], []))
-    expression, mixed = _combine(text, kind, rules)
+    tree, mixed = _combine(text, kind, rules)
+    expression = trees.text(tree)
     parameters: dict = {}
     for r in rules:
         parameters.update(r.parameters)
@@ -1046,7 +1044,7 @@ def _merge_diagnosis_and_duration(text: str, rules: list[Rule]) -> list[Rule]:
             continue
         t = types[0]
         span = (min(t.span[0], d.span[0]), max(t.span[1], d.span[1]))
-        merged = Rule("diabetes_type+diabetes_duration", f"{t.expression} and {d.expression}", d.parameters, span,
+        merged = Rule("diabetes_type+diabetes_duration", trees.all_of([t.tree, d.tree]), d.parameters, span,
                       text[span[0]:span[1]],
                       min(t.confidence, d.confidence), d.comparator, d.value, d.unit, d.source_value, d.source_unit,
                       d.note, d.thresholds)
@@ -1111,7 +1109,7 @@ def _duration_rules(text: str, kind: str, values: list[Value], attached: list[_A
         pname = names(_bound_name("diabetes_duration", op, kind))
         param = _parameter("diabetes_duration", value, op)
         start = v.start - (len(before) - m.start())
-        rules.append(Rule("diabetes_duration", f"diabetes_duration {op} {pname}", {pname: param}, (start, v.end),
+        rules.append(Rule("diabetes_duration", trees.compare("diabetes_duration", op, pname), {pname: param}, (start, v.end),
                           text[start:v.end], 0.85, op, value, "years", v.numbers[0], v.units[0],
                           "time since diagnosis" + (f"; converted from {v.units[0]}" if v.units[0] != "years" else ""),
                           (Threshold("diabetes_duration", op, value, "years", v.numbers[0], v.units[0]),)))

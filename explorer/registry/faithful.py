@@ -20,7 +20,7 @@ from functools import cache
 
 from explorer import expr
 from explorer.catalogue import default_catalogue
-from explorer.registry import lexicon
+from explorer.registry import lexicon, trees
 
 _LOOKAHEAD = re.compile(r"\(\?=(?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)")
 _NUMBER = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?|\.\d+")
@@ -101,10 +101,8 @@ def qualified_concepts(text: str, kind: str, rules: list, connector: Callable) -
         definition = next((r for r in out if r is not rule and r.thresholds and _in_brackets_after(text, rule, r)),
                           None)
         if direction == "broader" and definition is not None and positive:
-            inner = definition.expression
-            inner = f"({inner})" if " or " in inner else inner
             span = (rule.span[0], max(rule.span[1], definition.span[1]))
-            merged = Rule(f"{rule.variable}+{definition.variable}", f"{rule.expression} and {inner}",
+            merged = Rule(f"{rule.variable}+{definition.variable}", trees.all_of([rule.tree, definition.tree]),
                           definition.parameters, span, text[span[0]:span[1]],
                           min(rule.confidence, definition.confidence), definition.comparator, definition.value,
                           definition.unit, definition.source_value, definition.source_unit,
@@ -194,17 +192,13 @@ def _numbers(source: str) -> list[float]:
     return found
 
 
-def _names(expression: str) -> set[str]:
-    """Variable names of an expression, read from its tree (an event is a Name inside count())."""
-    return expr.names(expr.parse(expression))
-
-
 def check_rule(rule) -> str | None:
     """None when every variable and number of the rule occurs in its source text; else the problem."""
-    if not rule.expression:
+    if rule.tree is None:
         return None
     patterns = _mention_patterns()
-    for name in sorted(_names(rule.expression) - set(rule.parameters) - lexicon.IMPLIED_VARIABLES):
+    # an event is a Name inside count(); parameters are the rule's own names
+    for name in sorted(expr.names(rule.tree) - set(rule.parameters) - lexicon.IMPLIED_VARIABLES):
         if not any(p.search(rule.source) for p in patterns.get(name, [])):
             return f"the rule {rule.expression!r} names {name}, which {rule.source!r} does not mention; not read"
     numbers = _numbers(rule.source)
