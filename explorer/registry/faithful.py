@@ -21,6 +21,7 @@ from functools import cache
 from explorer import expr
 from explorer.catalogue import default_catalogue
 from explorer.registry import lexicon, trees
+from explorer.registry.model import Rule
 
 _LOOKAHEAD = re.compile(r"\(\?=(?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)")
 _NUMBER = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?|\.\d+")
@@ -84,8 +85,6 @@ def qualified_concepts(text: str, kind: str, rules: list, connector: Callable) -
     the part that differs is named. Any other reading is dropped: safe when the term was one more way to be
     excluded (or) or one more requirement (and), otherwise the criterion is not computable.
     """
-    from explorer.registry.extract import Rule  # the rule type lives with the extractor
-
     notes: list[str] = []
     left_out: list[str] = []
     unsafe = False

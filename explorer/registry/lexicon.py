@@ -349,3 +349,25 @@ CONFIDENCE_CAPS: dict[str, float] = {
     "changes_who_qualifies": 0.45,  # what is left out could turn someone who meets the text into a failure
     "conflicting_thresholds": 0.4,  # one variable, different thresholds under different conditions
 }
+
+# words that say nothing a rule leaves out ("patients with", "at screening"): ignored when measuring what
+# part of a criterion its rules did not read
+UNCOVERED_STOP_WORDS: frozenset[str] = frozenset({
+    "a", "an", "the", "and", "or", "of", "with", "without", "to", "in", "on", "at", "for", "by", "as", "be",
+    "is", "are", "was", "were", "been", "being", "has", "have", "had", "having", "must", "should", "will",
+    "would", "can", "could", "may", "might", "who", "whom", "which", "that", "this", "these", "those", "any",
+    "all", "either", "both", "each", "per", "than", "from", "into", "during", "prior", "before", "after",
+    "within", "since", "over", "under", "between", "current", "currently", "presence", "present", "history",
+    "known", "documented", "diagnosis", "diagnosed", "patients", "patient", "subjects", "subject",
+    "participants", "participant", "individuals", "people", "persons", "adults", "women", "men", "female",
+    "females", "male", "males", "level", "levels", "value", "values", "serum", "plasma", "blood", "test",
+    "tests", "result", "results", "measured", "measurement", "screening", "visit", "baseline", "enrollment",
+    "enrolment", "study", "trial", "following", "etc", "greater", "less", "more", "equal", "least", "most",
+    "high", "low", "higher", "lower", "normal", "upper", "limit", "limits", "times", "fold", "old", "age",
+    "aged", "years", "year", "months", "month", "weeks", "week", "days", "day", "inclusive", "concentration",
+    "count", "total", "clinical", "clinically", "significant", "evidence", "diabetes", "mellitus", "type",
+    "not", "no", "non", "negative", "positive", "also", "other", "various", "due", "signs", "sign", "such",
+    "experiencing", "experience", "experienced", "undergoing", "suffering", "presenting", "show", "shows",
+    "showing", "meet", "meets", "whose", "where", "there", "their", "they", "them", "his", "her", "its", "one",
+    "two", "three", "past", "last", "previous", "preceding",
+})
