@@ -4,7 +4,9 @@ worse than a miss, so decimal commas are read as decimals or not at all."""
 from __future__ import annotations
 
 import pytest
+from registry_helpers import evaluate
 
+from explorer import expr
 from explorer.registry.extract import extract
 
 
@@ -67,3 +69,25 @@ def test_a_comma_list_is_never_read_as_a_decimal(text):
 
 def test_bmi_with_decimal_comma_range():
     assert thresholds("BMI > 18,5 and < 32 kg/m2") == {("bmi", ">", 18.5, "kg/m2"), ("bmi", "<", 32, "kg/m2")}
+
+
+@pytest.mark.parametrize("text", [
+    "serum creatinine \u22651.7 and \u22651.4 mg/dL in males and females, respectively",
+    "Serum creatinine above 1.7 mg/dL in men, or above 1.4 mg/dL in women",
+])
+def test_sex_specific_thresholds(text):
+    e = extract(text, "exclusion")
+    assert e.expression is not None, e.notes
+    tree = expr.parse(e.expression)
+    params = {n: p["value"] for n, p in e.parameters.items()}
+    man, woman = {"sex": "male", "creatinine": 140.0}, {"sex": "female", "creatinine": 140.0}
+    # 140 umol/L (1.58 mg/dL) is above the women's limit only
+    assert evaluate(tree, man, params) is False and evaluate(tree, woman, params) is True
+    assert evaluate(tree, {"sex": None, "creatinine": 140.0}, params) is None
+
+
+def test_a_threshold_for_one_sex_leaves_the_other_free_in_an_inclusion():
+    e = extract("Creatinine below 1.5 mg/dL in men", "inclusion")
+    tree, params = expr.parse(e.expression), {n: p["value"] for n, p in e.parameters.items()}
+    assert evaluate(tree, {"sex": "female", "creatinine": 500.0}, params) is True
+    assert evaluate(tree, {"sex": "male", "creatinine": 500.0}, params) is False

@@ -36,7 +36,7 @@ _GAP_OK = re.compile(
     r"screening|baseline|in|the|a|an|range|result|results|by|central|laboratory|lab|local|than|be|should|must|"
     r"have|has|had|with|\(\w+\)|\w{2,6}\)|serum|plasma|blood|total|test|score|index|between|from|ratio|"
     r"elevated|elevation|increased|reduced|decreased|documented|most|recent|current|within|range|dl|mg|"
-    r"and|or)[\s:,(\[\])=]*){0,8}$", re.I)
+    r"and|or|(?:in|for)\s+(?:men|women|males?|females?))[\s:,(\[\])=]*){0,8}$", re.I)
 
 
 def _gap_clean(gap: str) -> bool:

@@ -24,7 +24,6 @@ CONDITION_AFTER = re.compile(
 TIME_QUALIFIER = re.compile(
     r"\bwithin\b|\b(?:past|last|preceding|previous|prior)\s+(?:\d+(?:\.\d+)?\s+|\w+\s+)?(?:years?|months?|weeks?|days?)\b"
     r"|\brecent(?:ly)?\b|\bin\s+the\s+\d+\s+(?:years?|months?|weeks?)\s+(?:prior|before)", re.I)
-_SEX_QUALIFIER = re.compile(r"^\s*(?:\(|,)?\s*(?:for|in)?\s*(?P<sex>men|males?|women|females?)\b\)?", re.I)
 _DEFINITION = re.compile(
     r"\((?:[^()]|\([^()]*\))*\)|\[(?:[^\[\]])*\]|\b(?:defined\s+(?:as|by)|as\s+defined|e\.g\.|i\.e\.|such\s+as|"
     r"based\s+on|according\s+to|as\s+guideline|as\s+per|as\s+determined\s+by|including\s+but\s+not\s+limited\s+to"

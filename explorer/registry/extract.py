@@ -111,6 +111,7 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
             continue  # "glutamic acid decarboxylase autoantibody (GADA)": one concept, named twice
         rules.append(r)
     rules = readings.merge_diagnosis_and_duration(text, rules)
+    rules = readings.merge_sex_specific(text, kind, rules)
     rules, faithful_notes, left_out, unsafe = faithful.qualified_concepts(text, kind, rules, connector)
     notes += faithful_notes
     skipped = tuple(r for r in rules if r.variable in skip_variables)
@@ -130,6 +131,8 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
     rules = kept
     # a numeric rule for a variable mentioned only as a conditional ("for participants aged 40 or older")
     def is_conditional(r: Rule) -> bool:
+        if r.applies_to:
+            return False  # a threshold per sex is read as such (merge_sex_specific)
         return bool(CONDITIONAL.search(clause_before(text, r.span[0]))
                     or CONDITION_AFTER.match(text[r.span[1]:r.span[1] + 40]))
 

@@ -61,6 +61,7 @@ class Rule:
     source_unit: str | None = None
     note: str = ""
     thresholds: tuple[Threshold, ...] = ()
+    applies_to: str = ""          # "male" / "female": a threshold the text states for one sex only
 
     @property
     def expression(self) -> str:

@@ -148,6 +148,9 @@ def numeric_rules(text: str, kind: str, item: Attached, names: ParameterNames) -
             if first_rule is None:
                 first_rule = (op, value, default_catalogue()[var_name].unit, number, read_unit)
         if len(ops) == 2 and (ops[0] in (">", ">=")) == (ops[1] in (">", ">=")):
+            pair = SEX_PAIR.match(text[v.end:v.end + 60])
+            if pair and len(variables) == 1:
+                return _per_sex(kind, var_name, found, pair, span, source, confidence, names), notes
             return [], [f"{source!r}: two bounds in the same direction; not read"]
         if len(pieces) == 2 and ops[0] in ("<", "<=") and "or" in text[v.start:v.end].lower():
             atoms.append(trees.any_of(pieces))  # "< 18 or > 40": outside the range
@@ -164,9 +167,78 @@ def numeric_rules(text: str, kind: str, item: Attached, names: ParameterNames) -
         note = "range read with both limits inclusive" if v.form in {"between", "fromto", "dash"} else ""
     if read_unit and unit and read_unit != unit:
         note = (note + "; " if note else "") + f"converted from {read_unit}"
+    sex = SEX_AFTER.match(text[v.end:v.end + 30]) if len(variables) == 1 else None
     rules.append(Rule(variable, expression, params, span, source, 0.95 * confidence, op, value, unit, number,
-                      read_unit, note, tuple(found)))
+                      read_unit, note, tuple(found),
+                      applies_to=_sex(sex.group("sex") or sex.group("sex2")) if sex else ""))
     return rules, notes
+
+
+# "1.5 and 1.4 mg/dL in men and women (respectively)"; "> 2.5 mg/dL in men"
+SEX_PAIR = re.compile(r"\s*,?\s*(?:respectively\s*,?\s*)?(?:in|for)\s+(?P<a>men|males?|women|females?)\s+and\s+"
+                      r"(?P<b>men|males?|women|females?)\b", re.I)
+SEX_AFTER = re.compile(r"\s*,?\s*(?:(?:in|for)\s+(?P<sex>men|males?|women|females?)\b|"
+                       r"\(\s*(?:(?:in|for)\s+)?(?P<sex2>men|males?|women|females?)\s*\))", re.I)
+
+
+def _sex(word: str) -> str:
+    return "male" if word.lower() in {"men", "male", "males"} else "female"
+
+
+def _per_sex(kind: str, variable: str, found: list[Threshold], pair: re.Match, span: tuple[int, int], source: str,
+             confidence: float, names: ParameterNames) -> list[Rule]:
+    """Two thresholds in the same direction, one per sex: two rules, joined by merge_sex_specific."""
+    sexes = (_sex(pair.group("a")), _sex(pair.group("b")))
+    if sexes[0] == sexes[1]:
+        return []
+    out = []
+    for threshold, sex in zip(found, sexes, strict=True):
+        name = names(f"{_bound_name(variable, threshold.comparator, kind)}_{sex}")
+        param = _parameter(variable, threshold.value, threshold.comparator)
+        piece = trees.compare(variable, threshold.comparator, name)
+        out.append(Rule(variable, piece, {name: param}, span, source, 0.9 * confidence, threshold.comparator,
+                        threshold.value, threshold.unit, threshold.source_value, threshold.source_unit,
+                        f"threshold for {sex}s", (threshold,), applies_to=sex))
+    return out
+
+
+def merge_sex_specific(text: str, kind: str, rules: list[Rule]) -> list[Rule]:
+    """Thresholds stated per sex become one rule: `sex == "male" and x > a or sex == "female" and x > b`.
+
+    Whatever connector the text uses between them ("and" or "or"), each subject is one sex, so the
+    disjunction of (sex and threshold) is what the text says, for inclusions and exclusions alike. A
+    threshold stated for one sex only constrains that sex: an inclusion lets the other sex through, an
+    exclusion excludes only that sex.
+    """
+    out: list[Rule] = []
+    for rule in rules:
+        last = out[-1] if out else None
+        if (rule.applies_to and last is not None and last.applies_to and last.variable == rule.variable
+                and rule.applies_to not in last.applies_to.split("+")):
+            span = (min(last.span[0], rule.span[0]), max(last.span[1], rule.span[1]))
+            tree = trees.any_of([last.tree, trees.all_of([trees.equals("sex", rule.applies_to), rule.tree])])
+            out[-1] = Rule(rule.variable, tree, {**last.parameters, **rule.parameters}, span, text[span[0]:span[1]],
+                           min(last.confidence, rule.confidence), last.comparator, last.value, last.unit,
+                           last.source_value, last.source_unit, "thresholds differ by sex",
+                           last.thresholds + rule.thresholds, applies_to=f"{last.applies_to}+{rule.applies_to}")
+            continue
+        if rule.applies_to:
+            rule = Rule(rule.variable, trees.all_of([trees.equals("sex", rule.applies_to), rule.tree]),
+                        rule.parameters, rule.span, rule.source, rule.confidence, rule.comparator, rule.value,
+                        rule.unit, rule.source_value, rule.source_unit, rule.note, rule.thresholds,
+                        applies_to=rule.applies_to)
+        out.append(rule)
+    # a threshold for one sex only: an inclusion does not constrain the other sex
+    final = []
+    for rule in out:
+        if rule.applies_to in {"male", "female"} and kind == "inclusion":
+            other = "female" if rule.applies_to == "male" else "male"
+            rule = Rule(rule.variable, trees.any_of([trees.equals("sex", other), rule.tree]), rule.parameters,
+                        rule.span, rule.source, rule.confidence, rule.comparator, rule.value, rule.unit,
+                        rule.source_value, rule.source_unit, f"applies to {rule.applies_to}s only", rule.thresholds,
+                        applies_to=rule.applies_to)
+        final.append(rule)
+    return final
 
 
 _PREGNANCY = {"pregnant", "lactating"}
