@@ -197,3 +197,12 @@ def test_a_subtype_of_a_loose_disease_word_is_not_the_broader_variable():
     # "coronary heart disease" excluded as severe_cardiac_disease would also exclude valve disease
     e = extract("History of stroke or coronary heart disease", "exclusion")
     assert "severe_cardiac_disease" not in (e.expression or "")
+
+
+def test_an_exception_to_another_term_of_an_exclusion_leaves_the_rule_alone():
+    text = "ALT at least 2.5 times the ULN, or a history of gallbladder disease (except treated gall stones)"
+    e = extract(text, "exclusion")
+    assert "alt >= uln_multiple * alt_uln" in (e.expression or e.candidate or "")
+    assert not any("exception" in n for n in e.notes)
+    e = extract("Bilirubin above 1.5 x ULN (except Gilbert's syndrome)", "exclusion")
+    assert e.expression is None and any("exception" in n for n in e.notes)

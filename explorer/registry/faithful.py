@@ -131,12 +131,27 @@ def qualified_concepts(text: str, kind: str, rules: list, connector: Callable) -
     return out, notes, left_out, unsafe
 
 
+def _exception_touches(text: str, kind: str, m: re.Match, rules: list) -> bool:
+    """Whether an exception could change what the rules say. In an exclusion list, an exception in brackets
+    after another, unread term ("... or biliary disease (except treated gall stones)") carves only that term
+    out: the rules before it still exclude exactly whom the text excludes."""
+    opening = text.rfind("(", 0, m.start())
+    if kind != "exclusion" or opening < 0 or ")" in text[opening:m.start()]:
+        return True
+    before = [r for r in rules if r.span[1] <= opening]
+    if len(before) != len(rules):
+        return True
+    last = max(r.span[1] for r in before)
+    host = re.findall(r"[A-Za-z]{3,}", text[last:opening])
+    return len([w for w in host if w.lower() not in {"and", "or", "any", "the", "with", "history"}]) < 2
+
+
 def unstated_parts(text: str, kind: str, rules: list) -> list[str]:
     """Reasons the rules, joined, could not state the criterion: exceptions, counts of criteria, alternatives."""
     if not rules:
         return []
     notes = []
-    m = lexicon.EXCEPTIONS.search(text)
+    m = next((m for m in lexicon.EXCEPTIONS.finditer(text) if _exception_touches(text, kind, m, rules)), None)
     if m:
         notes.append(f"the text makes an exception ({m.group(0)!r}) the rule cannot state; not computable")
     m = lexicon.N_OF_FOLLOWING.search(text)
