@@ -27,6 +27,11 @@ def thresholds(text, kind="inclusion"):
     ("25-70 years", {("age", ">=", 25, "years"), ("age", "<=", 70, "years")}),
     ("between the ages of 21 and 70", {("age", ">=", 21, "years"), ("age", "<=", 70, "years")}),
     ("children aged 3 to <11 years", {("age", ">=", 3, "years"), ("age", "<", 11, "years")}),
+    ("participants were 21 years old or more,", {("age", ">=", 21, "years")}),
+    ("at least 21yrs of age", {("age", ">=", 21, "years")}),
+    ("older than 21 years (either sex)", {("age", ">", 21, "years")}),
+    ("Above the age of 75", {("age", ">", 75, "years")}),
+    ("infants younger than 6 months of age", {("age", "<", 0.5, "years")}),
 ])
 def test_age_phrasings(text, expected):
     assert thresholds(text) == expected
@@ -91,3 +96,10 @@ def test_a_threshold_for_one_sex_leaves_the_other_free_in_an_inclusion():
     tree, params = expr.parse(e.expression), {n: p["value"] for n, p in e.parameters.items()}
     assert evaluate(tree, {"sex": "female", "creatinine": 500.0}, params) is True
     assert evaluate(tree, {"sex": "male", "creatinine": 500.0}, params) is False
+
+
+def test_a_bound_without_unit_shares_the_age_unit_and_the_connector():
+    e = extract("younger than 21 or older than 60 years of age", "exclusion")
+    tree, params = expr.parse(e.expression), {n: p["value"] for n, p in e.parameters.items()}
+    assert {(t.comparator, t.value) for r in e.rules for t in r.thresholds} == {("<", 21), (">", 60)}
+    assert [evaluate(tree, {"age": a}, params) for a in (18, 40, 70)] == [True, False, True]

@@ -19,10 +19,13 @@ from explorer.registry.values import cmp_group, op_of
 _AGE_TAIL = re.compile(r"^\s*(?:old|of\s+age|years?\s+old|or\s+older|and\s+older|of\s+age\s+or\s+older)", re.I)
 TIME_UNITS = {"years", "months", "weeks", "days"}
 _AGE_ALONE = re.compile(r"[\W\d_]*(?:(?:patients?|subjects?|participants?|persons?|people|individuals?|adults?|children|"
-                        r"men|women|males?|females?|aged?|volunteers?|healthy|and|or|of|be|must|are|is|who|between|"
-                        r"from|years?)[\W\d_]*)*", re.I)
-_AGE_ALONE_AFTER = re.compile(r"\s*(?:$|[.;,)]|at\s|on\s+the\s+day|when\b|old\b|of\s+age\b|inclusive\b|\(inclusive)",
+                        r"men|women|males?|females?|aged?|volunteers?|healthy|and|or|of|be|must|are|is|were|was|who|"
+                        r"between|from|years?|adolescents?|infants?|boys?|girls?|recipients?|donors?|either|sex|"
+                        r"gender)[\W\d_]*)*", re.I)
+_AGE_ALONE_AFTER = re.compile(r"\s*(?:$|[.;,()]|at\s|on\s+the\s+day|when\b|old\b|of\s+age\b|inclusive\b)",
                               re.I)
+_AGE_WORDS = re.compile(r"\b(?:old|older|younger)\b", re.I)
+_AGE_OF = re.compile(r"\bage\s+(?:of\s+)?\d", re.I)
 _DURATION_OF = re.compile(r"\s*(?:of|since|after|without|from|following|on)\s+(?!age\b)(?!the\s+age\b)[a-z]", re.I)
 
 
@@ -102,13 +105,16 @@ def attach(text: str, mentions: list[Mention], values: list[Value]) -> tuple[lis
                 # "Over 18 years.", "30-60 years": a limit in years that stands alone is an age
                 attached.append(Attached(v, [Mention(v.start, v.end, ("age",), "age")]))
                 continue
-            if "years" in v.units and (_AGE_TAIL.match(text[v.end:]) or re.search(r"(?:old|older|younger)$", text[v.start:v.end], re.I)):
+            if (set(v.units) & TIME_UNITS and (_AGE_TAIL.match(text[v.end:]) or _AGE_WORDS.search(text[v.start:v.end]))
+                    or (not any(v.units) and v.ops != ("",) and _AGE_OF.search(text[v.start:v.end]))):
+                # "3 months of age", "18 years old or more", "over the age of 80"
                 before = text[max(0, v.start - 40):v.start].lower()
                 if not re.search(r"onset|diagnos|since|duration|for\s*$", before):
                     attached.append(Attached(v, [Mention(v.start, v.end, ("age",), "age")]))
             continue
         shared = _list_before(text, mentions, chosen)
         attached.append(Attached(v, shared))
+    attached = _share_age_unit(text, values, attached)
     # a value before a bare comparator chain: "19≤BMI≤30" -> the two halves become one range
     merged: list[Attached] = []
     for a in attached:
@@ -125,6 +131,25 @@ def attach(text: str, mentions: list[Mention], values: list[Value]) -> tuple[lis
             continue
         merged.append(a)
     return merged, notes
+
+
+def _share_age_unit(text: str, values: list[Value], attached: list[Attached]) -> list[Attached]:
+    """'under 18 or over 50 years of age': a bound without unit joined by or/and to an age bound shares its
+    unit; the two become one value, so the text's own connector between them is kept."""
+    taken = {id(a.value) for a in attached}
+    out = list(attached)
+    for v, following in zip(values, values[1:], strict=False):
+        if id(v) in taken or any(v.units) or v.uln or len(v.ops) != 1 or v.ops == ("",):
+            continue
+        partner = next((a for a in out if a.value is following and a.mentions[0].variables == ("age",)), None)
+        if partner is None or len(following.ops) != 1 or \
+                not re.fullmatch(r"\s*,?\s*(?:or|and)\s*", text[v.end:following.start], re.I):
+            continue
+        unit = next(u for u in following.units if u)
+        joined = Value(v.start, following.end, "cmprange", v.ops + following.ops, v.numbers + following.numbers,
+                       (unit, unit), False)
+        out[out.index(partner)] = Attached(joined, partner.mentions)
+    return out
 
 
 def _reverse(op: str) -> str:

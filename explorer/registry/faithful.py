@@ -186,7 +186,8 @@ def _mention_patterns() -> dict[str, list[re.Pattern]]:
     for name, patterns in lexicon.EVENTS.items():
         out.setdefault(name, []).extend(re.compile(p, re.I) for p in patterns)
     # names a text states in other words: an age in years, a duration of diabetes, a cancer history
-    out.setdefault("age", []).append(re.compile(r"\b(?:years?|yrs?|y/o|old|older|younger|adults?|ans)\b", re.I))
+    out.setdefault("age", []).append(re.compile(r"(?:(?<=\d)|\b)(?:years?|yrs?|y/o|old|older|younger|adults?|ans|"
+                                                r"months?|weeks?|days?)\b", re.I))
     out.setdefault("diabetes_duration", []).append(re.compile(r"diabet|\bT[12]DM?\b|\bN?IDDM\b", re.I))
     out.setdefault("cancer_status", []).append(re.compile(r"cancer|malignan|tumou?r|neoplas", re.I))
     out.setdefault("insulin_dose_per_kg", []).extend(out.get("insulin_dose", []))
