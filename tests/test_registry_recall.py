@@ -103,3 +103,13 @@ def test_a_bound_without_unit_shares_the_age_unit_and_the_connector():
     tree, params = expr.parse(e.expression), {n: p["value"] for n, p in e.parameters.items()}
     assert {(t.comparator, t.value) for r in e.rules for t in r.thresholds} == {("<", 21), (">", 60)}
     assert [evaluate(tree, {"age": a}, params) for a in (18, 40, 70)] == [True, False, True]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Hypertension with systolic BP >165 mmHg or diastolic BP >105 mmHg",
+     {("systolic_bp", ">", 165, "mmHg"), ("diastolic_bp", ">", 105, "mmHg")}),
+    ("hypertension (> 175/105 mmHg)", {("systolic_bp", ">", 175, "mmHg"), ("diastolic_bp", ">", 105, "mmHg")}),
+    ("ALT above 2.5 UNL", {("alt", ">", 2.5, "x ULN")}),
+])
+def test_pressure_and_liver_spellings(text, expected):
+    assert thresholds(text, "exclusion") == expected

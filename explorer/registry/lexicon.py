@@ -37,8 +37,8 @@ NUMERIC_TERMS: dict[str, list[str]] = {
     "alt": [r"\bALT\b", r"\bSGPT\b", r"alanine\s+(?:amino)?transferase", r"alanine\s+(?:amino)?transaminase"],
     "ast": [r"\bAST\b", r"\bSGOT\b", r"aspartate\s+(?:amino)?transferase", r"aspartate\s+(?:amino)?transaminase"],
     "bilirubin": [r"(?:total\s+|serum\s+)?bilirubin"],
-    "systolic_bp": [r"systolic(?:\s+blood)?(?:\s+pressure)?", r"\bSBP\b"],
-    "diastolic_bp": [r"diastolic(?:\s+blood)?(?:\s+pressure)?", r"\bDBP\b"],
+    "systolic_bp": [r"systolic(?:\s+blood)?(?:\s+pressure|\s+BP\b)?", r"\bSBP\b"],
+    "diastolic_bp": [r"diastolic(?:\s+blood)?(?:\s+pressure|\s+BP\b)?", r"\bDBP\b"],
     "tir": [r"time\s+in\s+(?:target\s+)?range", r"\bTIR\b"],
     "uric_acid": [r"(?:serum\s+)?uric\s+acid", r"(?:serum\s+)?urate"],
     "age": [r"(?<![a-z])age[ds]?(?![a-z])"],
@@ -47,7 +47,7 @@ NUMERIC_TERMS: dict[str, list[str]] = {
 GROUP_TERMS: dict[tuple[str, ...], list[str]] = {
     ("alt", "ast"): [r"transaminases", r"aminotransferases", r"liver\s+enzymes", r"hepatic\s+enzymes?",
                      r"\bLFTs?\b", r"liver\s+function\s+tests?"],
-    ("systolic_bp", "diastolic_bp"): [r"blood\s+pressure", r"\bBP\b"],
+    ("systolic_bp", "diastolic_bp"): [r"blood\s+pressure", r"\bBP\b", r"hypertension"],
 }
 # Measurements the catalogue does not hold: recognised so their numbers are not pinned on a neighbour.
 UNMAPPED_TERMS: list[str] = [
@@ -95,7 +95,7 @@ UNIT_SPELLINGS: dict[str, list[str]] = {
 }
 # "2 x ULN", "2.5 times the upper limit of normal", ">2-fold", "1.5 times the ULRR"
 ULN_PATTERN = (r"(?:x|×|\*|times?|-?fold)?\s*(?:the\s+)?(?:institutional\s+|local\s+)?"
-               r"(?:ULN|ULRR|upper\s+limits?\s+of\s+(?:the\s+)?(?:normal|reference)(?:\s+range)?(?:\s+\(?ULRR\)?)?"
+               r"(?:ULN|UNL|ULRR|upper\s+limits?\s+of\s+(?:the\s+)?(?:normal|reference)(?:\s+range)?(?:\s+\(?ULRR\)?)?"
                r"|upper\s+normal\s+limits?|upper\s+limit\s+of\s+the\s+reference"
                r"|(?:highest|upper)\s+(?:normal\s+)?reference\s+(?:value|limit)|normal\s+upper\s+limits?)")
 FOLD_PATTERN = r"(?:x|×|times|-?fold)"
