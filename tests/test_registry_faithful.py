@@ -206,3 +206,13 @@ def test_an_exception_to_another_term_of_an_exclusion_leaves_the_rule_alone():
     assert not any("exception" in n for n in e.notes)
     e = extract("Bilirubin above 1.5 x ULN (except Gilbert's syndrome)", "exclusion")
     assert e.expression is None and any("exception" in n for n in e.notes)
+
+
+def test_an_age_limit_stated_for_one_sex_is_not_everyones():
+    assert extract("Men, 40-75 years; women, postmenopausal up to 75 years", "inclusion").expression is None
+    assert extract("Men or women, 40-75 years", "inclusion").expression == "age >= age_min and age <= age_max"
+
+
+def test_no_older_than_some_days_is_recency_not_age():
+    e = extract("Major surgery no older than 14 days", "exclusion")
+    assert all(t.variable != "age" for r in e.rules for t in r.thresholds)

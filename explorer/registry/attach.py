@@ -100,12 +100,15 @@ def attach(text: str, mentions: list[Mention], values: list[Value]) -> tuple[lis
                     continue
             if lone:
                 continue
-            if v.form == "ages" or ("years" in v.units and v.ops != ("",) and _AGE_ALONE.fullmatch(
-                    clause_before(text, v.start)) and _AGE_ALONE_AFTER.match(text[v.end:])):
+            clause = clause_before(text, v.start)
+            if v.form == "ages" or ("years" in v.units and v.ops != ("",) and _AGE_ALONE.fullmatch(clause)
+                                    and _AGE_ALONE_AFTER.match(text[v.end:]) and not _one_sex(clause)):
                 # "Over 18 years.", "30-60 years": a limit in years that stands alone is an age
                 attached.append(Attached(v, [Mention(v.start, v.end, ("age",), "age")]))
                 continue
-            if (set(v.units) & TIME_UNITS and (_AGE_TAIL.match(text[v.end:]) or _AGE_WORDS.search(text[v.start:v.end]))
+            # "older than 30 days" after a surgery is recency, not age: other time units need "of age"/"old"
+            if (set(v.units) & TIME_UNITS and (_AGE_TAIL.match(text[v.end:])
+                                               or ("years" in v.units and _AGE_WORDS.search(text[v.start:v.end])))
                     or (not any(v.units) and v.ops != ("",) and _AGE_OF.search(text[v.start:v.end]))):
                 # "3 months of age", "18 years old or more", "over the age of 80"
                 before = text[max(0, v.start - 40):v.start].lower()
@@ -131,6 +134,14 @@ def attach(text: str, mentions: list[Mention], values: list[Value]) -> tuple[lis
             continue
         merged.append(a)
     return merged, notes
+
+
+def _one_sex(clause: str) -> bool:
+    """'Male, 35-80 years; female, ...': an age limit stated for one sex is not everyone's age limit."""
+    words = {w.lower() for w in re.findall(r"[A-Za-z]+", clause)}
+    male = bool(words & {"male", "males", "men", "man", "boys"})
+    female = bool(words & {"female", "females", "women", "woman", "girls"})
+    return male != female
 
 
 def _share_age_unit(text: str, values: list[Value], attached: list[Attached]) -> list[Attached]:
