@@ -443,11 +443,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chia", help="the Chia corpus (zip or folder of brat .txt/.ann pairs)")
     parser.add_argument("--sample", type=int, default=0, help="with --chia: sample this many computable criteria")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--details", action="store_true",
+                        help="with --chia: also write every wrong and missed item with its text (not for committing: "
+                             "it copies the corpus)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "import_quality.json"))
     parser.add_argument("--markdown", help="markdown table path (default: --out with .md)")
     args = parser.parse_args(argv)
     if args.chia:
         result = evaluate_chia(read_chia(Path(args.chia)), sample=args.sample, seed=args.seed)
+        if not args.details:
+            result = {k: v for k, v in result.items() if k not in {"wrong", "missed"}}
         _write(result, markdown_chia(result), args)
         return 0
     if not args.paths:

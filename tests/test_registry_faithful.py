@@ -216,3 +216,44 @@ def test_an_age_limit_stated_for_one_sex_is_not_everyones():
 def test_no_older_than_some_days_is_recency_not_age():
     e = extract("Major surgery no older than 14 days", "exclusion")
     assert all(t.variable != "age" for r in e.rules for t in r.thresholds)
+
+
+# --- found by the second hand-checked sample (sentences written afresh) -------------------------------------
+
+def test_a_concept_that_modifies_another_noun_is_not_present():
+    # "hepatitis B vaccine" is no hepatitis B; "HIV regimens" are no HIV infection
+    assert "hepatitis_b" not in (extract("Willing to be given a hepatitis B vaccine series", "inclusion").expression
+                                 or "")
+    assert "hiv_positive" not in (extract("HIV regimens that contain efavirenz", "exclusion").expression or "")
+
+
+def test_a_concept_read_present_and_absent_is_not_computable():
+    # was: hepatitis_b and not hepatitis_b, which no one meets
+    e = extract("HBsAg negative, hepatitis B virus DNA detectable", "inclusion")
+    assert e.expression is None
+    assert any("both as present and as absent" in n for n in e.notes)
+
+
+def test_a_kind_of_pregnancy_is_not_every_pregnancy():
+    e = extract("Women carrying a twin pregnancy", "exclusion")
+    assert "pregnant" not in (e.expression or "")
+
+
+def test_a_concept_tied_by_with_to_an_unread_condition_is_not_an_exclusion_alone():
+    e = extract("Valvular heart disease with pregnancy", "exclusion")
+    assert e.expression is None
+
+
+def test_examples_of_something_else_are_not_the_criterion():
+    e = extract("Reversible causes of arrhythmia like thyrotoxicosis or alcoholism", "exclusion")
+    assert "alcohol_abuse" not in (e.expression or "")
+
+
+def test_a_past_value_is_not_the_current_one():
+    e = extract("Documented history of blood pressure above 150/95; current blood pressure below 165/95", "inclusion")
+    assert "systolic_bp > " not in (e.expression or "")
+
+
+def test_one_or_more_is_a_count_not_a_connector():
+    e = extract("BMI above 27 kg/m2, taking 1 or more lipid-lowering drugs, HbA1c below 9%", "inclusion")
+    assert " or " not in (e.expression or e.candidate or "")

@@ -39,6 +39,8 @@ def connector(text: str, a: Rule, b: Rule, kind: str) -> str:
     """How two neighbouring rules combine, from the words between them (and before a list)."""
     between = re.sub(r"\b(?:e\.g|i\.e|etc|vs)\.", " ", text[a.span[1]:b.span[0]].lower())
     between = re.sub(r"\([^()]{0,15}\)", " ", between)  # "(GADA), ": an abbreviation, not a connector
+    between = re.sub(r"\b(?:\d+|one|two|three)\s+or\s+more\b|\bor\s+(?:more|less|greater|older|younger)\b", " ",
+                     between)  # "1 or more medications": a count, not a connector
     if re.search(r"\band\s*/\s*or\b|\bor\b|\beither\b", between):
         return "or"
     if kind == "exclusion":
@@ -124,6 +126,16 @@ def same_variable_conflict(rules: list[Rule]) -> bool:
     return False
 
 
+def _joins_unread(text: str, masked: str, conjunctive: str) -> bool:
+    """'Cardiac disease with pregnancy': a conjunctive word after unread content words ties the rule to them
+    (both are needed to be excluded). 'Patients with HIV' names only who, which is no condition."""
+    for m in re.finditer(conjunctive, masked, re.I):
+        before = re.findall(r"[A-Za-z][A-Za-z'-]{2,}", re.split(r"[;.]", masked[:m.start()])[-1])
+        if any(w.lower() not in lexicon.UNCOVERED_STOP_WORDS for w in before):
+            return True
+    return False
+
+
 def partial_is_safe(text: str, kind: str, uncovered: str, rules: list[Rule]) -> bool:
     """Leaving part of a criterion out is safe when that part is one more requirement (inclusion) or one
     more way to be excluded (exclusion): the rule kept then never contradicts the text."""
@@ -136,6 +148,8 @@ def partial_is_safe(text: str, kind: str, uncovered: str, rules: list[Rule]) -> 
     lo, hi = min(r.span[0] for r in rules), max(r.span[1] for r in rules)
     for i in range(lo, hi):  # connectors among the rules were read already
         masked[i] = " "
+    if kind == "exclusion" and _joins_unread(text, "".join(masked), conjunctive):
+        return False
     outside = re.sub(r"\((?:[^()]|\([^()]*\))*\)|\[[^\[\]]*\]", " ", "".join(masked)).lower()
     if kind == "inclusion":
         return not re.search(r"\bor\b|\beither\b|and\s*/\s*or", outside)

@@ -28,8 +28,7 @@ _NUMBER = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?|\
 
 
 def _is_concept(rule) -> bool:
-    return rule.comparator is None and not rule.thresholds and bool(rule.expression) \
-        and not re.search(r"\b(?:pregnant|lactating)\b", rule.expression)
+    return rule.comparator is None and not rule.thresholds and rule.tree is not None
 
 
 def _qualifier(text: str, rule) -> re.Match | None:
@@ -64,6 +63,15 @@ def _in_brackets_after(text: str, concept, other) -> bool:
 def _reading_vs_text(text: str, rule) -> tuple[str, str] | None:
     """How the concept reading compares with the words it came from: ("broader" | "narrower" | "unknown", why),
     or None when it says the same."""
+    if "pregnant" in rule.variable.split("+"):
+        kind_of = lexicon.PREGNANCY_SUBTYPES.search(text[max(0, rule.span[0] - 30):rule.span[0]])
+        return ("broader", " ".join(kind_of.group(0).split()) + " pregnancy") if kind_of else None
+    if rule.thresholds:
+        measured = all(t.variable in lexicon.NUMERIC_TERMS and t.variable not in {"age", "diabetes_duration"}
+                       for t in rule.thresholds)  # a history of cancer or of events is what those variables record
+        if measured and lexicon.HISTORICAL.search(text[max(0, rule.span[0] - 30):rule.span[0]]):
+            return "unknown", "a past value (the catalogue holds the current one)"
+        return None
     m = _qualifier(text, rule)
     loose = lexicon.LOOSE_CONCEPTS.get(rule.variable)
     loose = loose is not None and bool(loose.fullmatch(rule.source.strip()))
@@ -90,13 +98,13 @@ def qualified_concepts(text: str, kind: str, rules: list, connector: Callable) -
     unsafe = False
     out = list(rules)
     for rule in rules:
-        if rule not in out or not _is_concept(rule):
+        if rule not in out or not (_is_concept(rule) or rule.thresholds):
             continue
         found = _reading_vs_text(text, rule)
         if found is None:
             continue
         direction, what = found
-        positive = not rule.expression.startswith("not")
+        positive = not any(isinstance(n, expr.Not) for n in expr.walk(rule.tree))
         definition = next((r for r in out if r is not rule and r.thresholds and _in_brackets_after(text, rule, r)),
                           None)
         if direction == "broader" and definition is not None and positive:
@@ -154,6 +162,11 @@ def unstated_parts(text: str, kind: str, rules: list) -> list[str]:
     m = next((m for m in lexicon.EXCEPTIONS.finditer(text) if _exception_touches(text, kind, m, rules)), None)
     if m:
         notes.append(f"the text makes an exception ({m.group(0)!r}) the rule cannot state; not computable")
+    read = {(trees.text(r.tree.operand) if isinstance(r.tree, expr.Not) else trees.text(r.tree),
+             isinstance(r.tree, expr.Not)) for r in rules if r.tree is not None}
+    both = sorted(t for t, negated in read if negated and (t, False) in read)
+    if both:
+        notes.append(f"{both[0]!r} is read both as present and as absent; not computable")
     m = lexicon.N_OF_FOLLOWING.search(text)
     if m:
         notes.append(f"{m.group(0)!r}: a count of criteria cannot be expressed; not computable")

@@ -257,9 +257,23 @@ NOT_A_MENTION = re.compile(
     r"(?:other\s+than|except(?:\s+for)?|apart\s+from|excluding|exclusion\s+of|outside(?:\s+of)?)\s+(?:\w+\s+){0,1}$|"
     r"(?:previous(?:ly)?|prior|history\s+of\s+being|ever|past|been)\s+$|"
     r"(?:indicator|indicative|marker|proxy|surrogate|suggestive)\s+of\s+(?:\w+\s+){0,3}$|"
+    r"\blike\s+(?:\w+\s+){0,3}$|"  # examples of something else: "causes of AF like alcoholism"
     r"(?:plan(?:ning|s)?|intend(?:s|ing)?|intent(?:ion)?|wish(?:es|ing)?|want(?:s|ing)?|willing|desire)\s+"
     r"(?:\w+\s+){0,4}$|become\s+$|(?:risk|prevention|family\s+member|relatives?|history\s+in)\s+(?:\w+\s+){0,3}$",
     re.I)
+
+# Words after a concept that make it a modifier, not a condition the person has: "hepatitis B vaccine",
+# "HIV regimens containing tenofovir".
+NOT_A_MENTION_AFTER = re.compile(
+    r"^\s*(?:vaccin\w*|immuni[sz]ation|regimens?|medications?|drugs?|prophylaxis|programs?|programmes?|clinics?|"
+    r"educat\w*|counsel\w*|prevention|awareness)\b", re.I)
+# Kinds of pregnancy the catalogue's `pregnant` does not tell apart ("multi-fetal pregnancy").
+PREGNANCY_SUBTYPES = re.compile(
+    r"\b(?:multi-?fetal|multiple|twin|singleton|ectopic|molar|tubal|high[- ]risk|complicated|uncomplicated|"
+    r"term|preterm|planned|unplanned|first|second|third|previous|prior)[\s-]+(?:\w+\s+)?$", re.I)
+# Before a measurement: a value in the past, which the catalogue's current value does not record.
+HISTORICAL = re.compile(r"\b(?:history\s+of|previous(?:ly)?|prior|past|ever\s+had|at\s+diagnosis)\s+(?:\w+\s+){0,2}$",
+                        re.I)
 
 # a catalogue event -> how text names it
 EVENTS: dict[str, list[str]] = {
