@@ -257,3 +257,15 @@ def test_a_past_value_is_not_the_current_one():
 def test_one_or_more_is_a_count_not_a_connector():
     e = extract("BMI above 27 kg/m2, taking 1 or more lipid-lowering drugs, HbA1c below 9%", "inclusion")
     assert " or " not in (e.expression or e.candidate or "")
+
+
+def test_a_concept_name_inside_a_longer_word_is_no_mention():
+    # "mental disorders" inside "neurodevelopmental disorders"
+    assert extract("Neurodevelopmental disorders such as fragile X", "exclusion").expression is None
+
+
+def test_a_with_phrase_nothing_was_read_from_narrows_the_concept():
+    e = extract("Type 2 diabetes with albuminuria", "exclusion")
+    assert e.expression is None
+    e = extract("Type 2 diabetes with HbA1c above 10%", "exclusion")
+    assert e.expression == 'diabetes_type == "T2D" and hba1c > hba1c_max'

@@ -31,13 +31,20 @@ def _is_concept(rule) -> bool:
     return rule.comparator is None and not rule.thresholds and rule.tree is not None
 
 
-def _qualifier(text: str, rule) -> re.Match | None:
+def _qualifier(text: str, rule, others: list) -> re.Match | None:
     """The qualifier narrowing a concept mention, unless the concept's own meaning includes it."""
     before = text[max(0, rule.span[0] - 40):rule.span[0]]
     m = lexicon.QUALIFIERS_BEFORE.search(before)
     found = m.group(0) if m else None
     if found is None:
         m = lexicon.QUALIFIERS_AFTER.match(text[rule.span[1]:rule.span[1] + 50])
+        found = m.group(0) if m else None
+    if found is None:
+        # "type 2 diabetes with microalbuminuria": a "with" phrase nothing was read from narrows the concept;
+        # "type 2 diabetes with HbA1c > 10%" is read, and joined by "and"
+        m = lexicon.WITH_PHRASE.match(text[rule.span[1]:rule.span[1] + 60])
+        if m and any(rule.span[1] <= o.span[0] < rule.span[1] + m.end() for o in others):
+            m = None
         found = m.group(0) if m else None
     if found is None:
         return None
@@ -60,7 +67,7 @@ def _in_brackets_after(text: str, concept, other) -> bool:
     return start <= other.span[0] and other.span[1] <= close + 1
 
 
-def _reading_vs_text(text: str, rule) -> tuple[str, str] | None:
+def _reading_vs_text(text: str, rule, others: list) -> tuple[str, str] | None:
     """How the concept reading compares with the words it came from: ("broader" | "narrower" | "unknown", why),
     or None when it says the same."""
     if "pregnant" in rule.variable.split("+"):
@@ -72,7 +79,7 @@ def _reading_vs_text(text: str, rule) -> tuple[str, str] | None:
         if measured and lexicon.HISTORICAL.search(text[max(0, rule.span[0] - 30):rule.span[0]]):
             return "unknown", "a past value (the catalogue holds the current one)"
         return None
-    m = _qualifier(text, rule)
+    m = _qualifier(text, rule, others)
     loose = lexicon.LOOSE_CONCEPTS.get(rule.variable)
     loose = loose is not None and bool(loose.fullmatch(rule.source.strip()))
     if m is not None:
@@ -100,7 +107,7 @@ def qualified_concepts(text: str, kind: str, rules: list, connector: Callable) -
     for rule in rules:
         if rule not in out or not (_is_concept(rule) or rule.thresholds):
             continue
-        found = _reading_vs_text(text, rule)
+        found = _reading_vs_text(text, rule, [r for r in out if r is not rule])
         if found is None:
             continue
         direction, what = found

@@ -317,6 +317,7 @@ QUALIFIERS_AFTER = re.compile(
     r"classification)\)?\s*[:=]?\s*(?:[IVX]+\b|\d|[a-e]\b|>|<|≥|≤)|"
     r"^\s*(?:requiring|needing|treated\s+with|on\s+treatment|with\s+complications|uncontrolled|not\s+controlled)"
     r"\b", re.I)
+WITH_PHRASE = re.compile(r"^\s*(?:,\s*)?with\s+(?:\w+[- ]?){1,4}", re.I)
 # Clauses that carve an exception out of a criterion: its rules alone would exclude (or fail) the excepted.
 EXCEPTIONS = re.compile(
     r"\b(?:may|can|could|will)\s+(?:still\s+)?(?:be\s+)?(?:enrolled|included|eligible|participate|allowed)|"

@@ -14,7 +14,8 @@ def compiled_terms():
     numeric = [(re.compile(p, re.I), (name,)) for name, pats in lexicon.NUMERIC_TERMS.items() for p in pats]
     groups = [(re.compile(p, re.I), names) for names, pats in lexicon.GROUP_TERMS.items() for p in pats]
     unmapped = [(re.compile(p, re.I), ()) for p in lexicon.UNMAPPED_TERMS]
-    concepts = [(re.compile(p, re.I), expr) for expr, pats in lexicon.CONCEPTS for p in pats]
+    # a concept starts a word: "mental disorders" inside "neurodevelopmental disorders" is no mention
+    concepts = [(re.compile(rf"(?<![A-Za-z])(?:{p})", re.I), expr) for expr, pats in lexicon.CONCEPTS for p in pats]
     events = [(re.compile(p, re.I), name) for name, pats in lexicon.EVENTS.items() for p in pats]
     return numeric + groups, unmapped, concepts, events
 
