@@ -269,3 +269,37 @@ def test_a_with_phrase_nothing_was_read_from_narrows_the_concept():
     assert e.expression is None
     e = extract("Type 2 diabetes with HbA1c above 10%", "exclusion")
     assert e.expression == 'diabetes_type == "T2D" and hba1c > hba1c_max'
+
+
+# --- found by the fourth hand-checked sample (sentences written afresh) -------------------------------------
+
+@pytest.mark.parametrize("text, kind", [
+    ("ALT at most 2.5 x ULN (at most 5 x ULN for a subject with liver metastases)", "inclusion"),
+    ("Autoimmune disease (in addition to HBV infection, for the HBV cohort)", "exclusion"),
+])
+def test_thresholds_for_a_subgroup_or_cohort_are_not_general(text, kind):
+    assert extract(text, kind).expression is None
+
+
+@pytest.mark.parametrize("text, kind, concept", [
+    ("Earlier interferon anti hepatitis B virus treatment", "exclusion", "hepatitis_b"),
+    ("Does not know own HIV status", "inclusion", "hiv_positive"),
+])
+def test_a_concept_that_is_a_target_or_a_status_is_not_present(text, kind, concept):
+    assert concept not in (extract(text, kind).expression or "")
+
+
+def test_an_age_in_hours_is_not_an_age_in_years():
+    assert extract("Age of at least 12 hours", "inclusion").expression is None
+
+
+def test_a_loose_psychiatric_wording_is_not_required_as_severe():
+    # "psychiatric disorder" required as severe_psychiatric_disorder would fail people with a mild one
+    assert extract("Diagnosed psychiatric disorder (DSM-5)", "inclusion").expression is None
+    e = extract("Psychiatric disorders", "exclusion")
+    assert e.expression == "severe_psychiatric_disorder" and e.status == "partial"
+
+
+def test_heavy_use_is_a_qualifier():
+    e = extract("Depression together with heavy smoking", "exclusion")
+    assert "smoking_history" not in (e.expression or "")

@@ -258,6 +258,7 @@ NOT_A_MENTION = re.compile(
     r"(?:previous(?:ly)?|prior|history\s+of\s+being|ever|past|been)\s+$|"
     r"(?:indicator|indicative|marker|proxy|surrogate|suggestive)\s+of\s+(?:\w+\s+){0,3}$|"
     r"\blike\s+(?:\w+\s+){0,3}$|"  # examples of something else: "causes of AF like alcoholism"
+    r"\bin\s+addition\s+to\s+(?:\w+\s+){0,2}$|\banti[- ]?$|"  # given, not excluded; the target of a drug
     r"(?:plan(?:ning|s)?|intend(?:s|ing)?|intent(?:ion)?|wish(?:es|ing)?|want(?:s|ing)?|willing|desire)\s+"
     r"(?:\w+\s+){0,4}$|become\s+$|(?:risk|prevention|family\s+member|relatives?|history\s+in)\s+(?:\w+\s+){0,3}$",
     re.I)
@@ -266,7 +267,7 @@ NOT_A_MENTION = re.compile(
 # "HIV regimens containing tenofovir".
 NOT_A_MENTION_AFTER = re.compile(
     r"^\s*(?:vaccin\w*|immuni[sz]ation|regimens?|medications?|drugs?|prophylaxis|programs?|programmes?|clinics?|"
-    r"educat\w*|counsel\w*|prevention|awareness)\b", re.I)
+    r"educat\w*|counsel\w*|prevention|awareness|treatments?|therap(?:y|ies)|status|serostatus|testing)\b", re.I)
 # Kinds of pregnancy the catalogue's `pregnant` does not tell apart ("multi-fetal pregnancy").
 PREGNANCY_SUBTYPES = re.compile(
     r"\b(?:multi-?fetal|multiple|twin|singleton|ectopic|molar|tubal|high[- ]risk|complicated|uncomplicated|"
@@ -308,7 +309,7 @@ OUTCOME_TERMS: list[tuple[str, tuple[str, ...]]] = [
 # Words that narrow a concept to a part the catalogue cannot tell apart ("poorly controlled type 2 diabetes"
 # is not every type 2 diabetes). Found in the few words before a concept mention, or just after it.
 QUALIFIERS_BEFORE = re.compile(
-    r"(?:\b(?:un|poorly\s+|badly\s+|inadequately\s+|insufficiently\s+|sub-?optimally\s+|well[- ]|adequately\s+|"
+    r"(?:\b(?:heavy|excessive)|\b(?:un|poorly\s+|badly\s+|inadequately\s+|insufficiently\s+|sub-?optimally\s+|well[- ]|adequately\s+|"
     r"not\s+(?:well\s+)?)controlled|\bunstable|\bstable|\bbrittle|\bmild|\bmoderate|\badvanced|\bend[- ]stage|"
     r"\bnew(?:ly)?[- ]?(?:onset|diagnosed)|\blong[- ]standing|\brecent(?:ly)?(?:\s+diagnosed)?|\bearly|\blate"
     r"|\bsymptomatic|\basymptomatic|\bcomplicated|\brefractory|\bprogressive)\s+(?:\w+[- ]?){0,2}$", re.I)
@@ -325,8 +326,9 @@ EXCEPTIONS = re.compile(
     r"\bunless\b|\bexcept(?:ion)?s?\b|\bwith\s+the\s+exception\b|\bother\s+than\b|\bprovided\s+(?:that\b)?|"
     r"\bin\s+the\s+absence\s+of\b|\bexcluding\b|\bin\s+(?:the\s+)?case\s+of\b|"
     # "< 150 mmHg in persons aged 60 or older, < 140 in persons 40 through 59": thresholds for subgroups
-    r"\b(?:in|for)\s+(?:persons|people|patients|subjects|participants|those|individuals|children|adults)\s+"
-    r"(?:aged|with|who|older|younger|over|under|between|from|\d)", re.I)
+    r"\b(?:in|for)\s+(?:(?:a|an|the)\s+)?(?:persons?|people|patients?|subjects?|participants?|those|individuals?|children|adults?)\s+"
+    r"(?:aged|with|who|older|younger|over|under|between|from|\d)|"
+    r"\bfor\s+(?:the\s+)?[\w-]+\s+(?:group|cohort|arm)\b", re.I)
 # "two of the following": a count of criteria the expression language cannot state.
 N_OF_FOLLOWING = re.compile(
     r"\b(?:(?:at\s+least|any|a\s+minimum\s+of)\s+)?(?:two|three|four|five|[2-9])\s+(?:or\s+more\s+)?"
@@ -342,6 +344,8 @@ LOOSE_CONCEPTS: dict[str, re.Pattern] = {
     "severe_cardiac_disease": re.compile(r"(?:cardiac|heart)\s+disease", re.I),
     "severe_pulmonary_disease": re.compile(r"(?:lung|pulmonary)\s+disease", re.I),
     "drug_misuse": re.compile(r"substance\s+abuse", re.I),
+    "severe_psychiatric_disorder": re.compile(r"(?:mental|psychiatric|psychological)\s+(?:or\s+psychological\s+)?"
+                                              r"(?:disorders?|illness|diseases?)", re.I),
 }
 # words before a loose wording that do not name a subtype ("known heart disease" vs "ischemic heart disease")
 NOT_A_SUBTYPE = {"of", "with", "or", "and", "any", "known", "history", "significant", "severe", "serious",

@@ -86,8 +86,8 @@ _VALUE_PATTERNS: list[tuple[str, re.Pattern]] = [
 ]
 _WORDS_AFTER_NUMBER_OK = {"and", "or", "to", "in", "at", "of", "for", "on", "as", "with", "within", "prior", "before",
                           "after", "during", "the", "a", "an", "times", "x", "fold", "per", "than", "is", "are", "was",
-                          "were", "be", "if", "by", "from", "measured", "but", "mg", "g", "ml", "l", "hours", "hour",
-                          "minutes", "h", "hrs", "hr", "episodes", "episode", "events", "event", "units", "unit"}
+                          "were", "be", "if", "by", "from", "measured", "but", "mg", "g", "ml", "l",
+                          "episodes", "episode", "events", "event", "units", "unit"}  # not hours or minutes: "age of 10 hours" is no age in years
 
 
 def parse_number(text: str) -> float:
