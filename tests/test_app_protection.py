@@ -4,6 +4,7 @@ the CONSORT diagram and the figures)."""
 
 from __future__ import annotations
 
+import contextlib
 import html
 import io
 import re
@@ -73,13 +74,8 @@ def shown_counts(d: Dashboard) -> list[int]:
     for fig in (funnel_figure(protected, min_cell=k), overlap_figure(s.protected(s.overlap), min_cell=k)):
         for trace in fig.data:
             found += _numbers(t for t in (trace.text or ()) if t is not None)
-    with_ids = None
-    try:
-        with_ids = pd.read_csv(io.StringIO(s.export_eligible_ids_csv()))
-    except ExplorerError:
-        pass  # refused: too few to export without revealing a small count
-    if with_ids is not None:
-        found.append(len(with_ids))
+    with contextlib.suppress(ExplorerError):  # refused when too few: the list's length would be a small count
+        found.append(len(pd.read_csv(io.StringIO(s.export_eligible_ids_csv()))))
     return found
 
 

@@ -272,3 +272,12 @@ def test_whole_day_agp_bin_matches_iglu_quantiles(iglu_example, iglu):
     reference = iglu.quantile_glu(iglu_example, quantiles=[5, 25, 50, 75, 95]).set_index("id")
     for p in (5, 25, 50, 75, 95):
         assert (profile[f"p{p}"] - reference[str(p)]).abs().max() <= IGLU_TOLERANCE
+
+
+def test_agp_of_tz_aware_times_bins_on_local_clock_time():
+    # Berlin in summer is UTC+2: readings at 08:00 local are 06:00 UTC and must fall in the 08:00 bin.
+    local = pd.date_range("2024-07-01 08:00", periods=5, freq="D", tz="Europe/Berlin")
+    winter = pd.date_range("2024-01-08 08:00", periods=5, freq="D", tz="Europe/Berlin")
+    cgm = pd.DataFrame({"subject_id": "A", "time": local.append(winter), "glucose": 150.0})
+    profile = ambulatory_glucose_profile(cgm, bin_minutes=60)
+    assert profile["minute"].tolist() == [8 * 60] and profile["n"].tolist() == [10]

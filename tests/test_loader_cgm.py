@@ -79,3 +79,88 @@ def test_shanghai_cgm_long_file(shared_data):
     s = screening_features(cohort)
     assert s.features["cgm_active"].between(0, 100).all()
     assert s.features["tir"].notna().sum() > 50
+
+
+# --- time zones and censored readings ----------------------------------------------------------------
+
+def test_offsets_that_change_at_daylight_saving_keep_wall_clock_time(tmp_path):
+    # Berlin: 02:00 +01:00 became 03:00 +02:00 on 2021-03-28, and 03:00 +02:00 became 02:00 +01:00 on
+    # 2021-10-31, so 02:30 came twice; the repeat is dropped and counted, not an error.
+    (tmp_path / "dst.csv").write_text(
+        "id,time,gl\n"
+        "A,2021-03-28T01:45:00+01:00,100\n"
+        "A,2021-03-28T03:00:00+02:00,110\n"
+        "A,2021-10-31T02:30:00+02:00,120\n"
+        "A,2021-10-31T02:30:00+01:00,121\n"
+        "A,2021-10-31T03:00:00+01:00,122\n")
+    cohort, report = load_cgm(tmp_path / "dst.csv")
+    assert cohort.cgm["time"].tolist() == [pd.Timestamp("2021-03-28 01:45"), pd.Timestamp("2021-03-28 03:00"),
+                                           pd.Timestamp("2021-10-31 02:30"), pd.Timestamp("2021-10-31 03:00")]
+    assert cohort.cgm["glucose"].tolist() == [100, 110, 120, 122]
+    assert report.tables["dst.csv"].rejected == {
+        "second reading in the hour repeated when daylight-saving time ends": 1}
+    assert report.balanced()
+
+
+def test_same_instant_twice_is_still_a_clash(tmp_path):
+    (tmp_path / "c.csv").write_text("id,time,gl\nA,2021-10-31T02:30:00+02:00,120\nA,2021-10-31T02:30:00+02:00,130\n")
+    with pytest.raises(DataError, match="two different glucose readings at the same time"):
+        load_cgm(tmp_path / "c.csv")
+
+
+def test_offsets_mixed_with_plain_dates_load(tmp_path):
+    (tmp_path / "mixed.csv").write_text(
+        "id,time,gl\nA,2024-05-01 08:00+05:00,100\nA,2024-05-01 08:15,110\nA,2024-05-02,120\nA,2024-05-02 00:15Z,130\n")
+    cohort, _ = load_cgm(tmp_path / "mixed.csv")
+    assert cohort.cgm["time"].tolist() == [pd.Timestamp("2024-05-01 08:00"), pd.Timestamp("2024-05-01 08:15"),
+                                           pd.Timestamp("2024-05-02 00:00"), pd.Timestamp("2024-05-02 00:15")]
+
+
+def test_unreadable_zone_names_the_file_and_column(tmp_path):
+    (tmp_path / "zone.csv").write_text("id,time,gl\nA,2024-05-01 08:00+05:00,100\nA,2024-05-01 08:15 CEST,110\n")
+    with pytest.raises(DataError, match="not an ISO 8601 date") as err:
+        load_cgm(tmp_path / "zone.csv")
+    message = str(err.value)
+    assert "zone.csv" in message and "'time'" in message and "rows 3" in message and "\n" not in message
+
+
+def test_censored_readings_become_the_sensor_limit(tmp_path):
+    (tmp_path / "censored.csv").write_text(
+        "id,time,gl\nA,2024-01-01 00:00,<40\nA,2024-01-01 00:05,LO\nA,2024-01-01 00:10,100\n"
+        "A,2024-01-01 00:15,>400\nA,2024-01-01 00:20,High\nA,2024-01-01 00:25,  low \n")
+    cohort, report = load_cgm(tmp_path / "censored.csv")
+    assert cohort.cgm["glucose"].tolist() == [40, 40, 100, 400, 400, 40]
+    assert report.conversions["cgm glucose: below the sensor range (<L, LO) -> the limit L"] == 3
+    assert report.conversions["cgm glucose: above the sensor range (>U, HI) -> the limit U"] == 2
+    assert report.balanced()
+
+
+def test_censored_limits_in_a_mmol_file_and_a_wider_sensor(tmp_path):
+    (tmp_path / "mmol.csv").write_text("id,time,gl\nA,2024-01-01 00:00,<2.2\nA,2024-01-01 00:05,HI\n"
+                                       "A,2024-01-01 00:10,5.5\n")
+    cohort, _ = load_cgm(tmp_path / "mmol.csv", unit="mmol/L", sensor_range=(40, 500))
+    # "<2.2" carries its own limit (2.2 mmol/L); HI is the sensor's limit, stated in mg/dL.
+    assert cohort.cgm["glucose"].tolist() == pytest.approx([2.2 * 18.016, 500, 5.5 * 18.016])
+
+
+def test_canonical_folder_reads_censored_cgm_the_same_way(tmp_path):
+    from explorer.cohort.loaders import load_canonical
+
+    (tmp_path / "subjects.csv").write_text("subject_id,index_date\nA,2024-02-01\n")
+    (tmp_path / "cgm.csv").write_text("subject_id,time,glucose\nA,2024-01-01 00:00,<40\nA,2024-01-01 00:05,HI\n"
+                                      "A,2024-01-01 00:10,120\n")
+    cohort, report = load_canonical(tmp_path)
+    assert cohort.cgm["glucose"].tolist() == [40, 400, 120]
+    assert report.conversions["cgm glucose: below the sensor range (<L, LO) -> the limit L"] == 1
+
+
+def test_a_column_pandas_refuses_as_a_whole_is_a_one_line_error(monkeypatch):
+    from explorer.cohort.loaders import common
+
+    def refuse(*args, **kwargs):
+        raise ValueError("Mixed timezones detected. Pass utc=True in to_datetime\nsecond line")
+
+    monkeypatch.setattr(common.pd, "to_datetime", refuse)
+    with pytest.raises(DataError, match="dates cannot be read together") as err:
+        common.parse_dates(pd.Series(["2024-01-01"]), file="cgm.csv", column="time")
+    assert "cgm.csv" in str(err.value) and "'time'" in str(err.value) and "\n" not in str(err.value)

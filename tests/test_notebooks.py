@@ -16,6 +16,7 @@ for errors in it, and stores no widget state.
 from __future__ import annotations
 
 import re
+import signal
 import time
 from pathlib import Path
 
@@ -26,7 +27,28 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-CELL_TIMEOUT = 300  # seconds for any one cell; a notebook's metadata.execution.timeout overrides it (as in nbmake)
+CELL_TIMEOUT = 60  # seconds for any one cell: a cell that waits longer is stuck, not slow
+# the whole notebook, as a guard against a kernel or widget message left waiting after the last cell
+# (seen once: cells done in 8 s, then idle until a 600 s timeout); the test fails, it never hangs
+NOTEBOOK_TIMEOUT = 240
+# run after the last cell, in the same kernel: every explorer must show its state's current results and no
+# state may hold an error (the explorer's own banner, which is not a cell error)
+HEALTH_CHECK = """
+import gc as _gc
+from explorer.app.dashboard import Dashboard as _Dashboard
+from explorer.app.state import ExplorerState as _State
+_problems = []
+for _o in _gc.get_objects():
+    try:
+        _is_explorer, _is_state = isinstance(_o, _Dashboard), isinstance(_o, _State)
+    except ReferenceError:  # a dead weak proxy
+        continue
+    if _is_explorer:
+        _problems += [f"explorer of {_o.state.trial.id}: {_p}" for _p in _o.health()]
+    elif _is_state and _o.error:
+        _problems.append(f"state of {_o.trial.id}: {_o.error}")
+print("HEALTH", repr(_problems))
+"""
 # A notebook runs wherever the project is checked out: paths are relative to it or come from the package
 ABSOLUTE_PATH = re.compile(r"""["'](/(work|home|root|tmp|Users|mnt)/|[A-Za-z]:\\)""")
 
@@ -52,7 +74,17 @@ class _Client(NotebookClient):
 
     def widget_errors(self) -> list[dict]:
         return [out for entry in self.widget_state.values() for out in entry.get("outputs", [])
-                if out.get("output_type") == "error"]
+                if out.get("output_type") == "error"
+                or (out.get("output_type") == "stream" and out.get("name") == "stderr")]
+
+    def text_only_outputs(self) -> list[str]:
+        """Output widgets (interactive outputs) that show only text where a figure or table belongs."""
+        found = []
+        for entry in self.widget_state.values():
+            outputs = entry.get("outputs", [])
+            if outputs and not any(o.get("output_type") in ("display_data", "execute_result") for o in outputs):
+                found.append("".join(o.get("text", "") for o in outputs).strip()[:200])
+        return found
 
 
 def _strip_ansi(text: str) -> str:
@@ -63,22 +95,37 @@ def _strip_ansi(text: str) -> str:
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids)
 def test_notebook_runs(path: Path, record_property):
     nb = nbformat.read(path, as_version=4)
-    timeout = nb.metadata.get("execution", {}).get("timeout", CELL_TIMEOUT)
-    client = _Client(nb, timeout=timeout, kernel_name="python3", allow_errors=False,
-                     store_widget_state=False, record_timing=False)
+    nb.cells.append(nbformat.v4.new_code_cell(HEALTH_CHECK))
+    client = _Client(nb, timeout=CELL_TIMEOUT, kernel_name="python3", allow_errors=False, iopub_timeout=10,
+                     shutdown_kernel="immediate", store_widget_state=False, record_timing=False)
+
+    def stuck(*_):
+        raise TimeoutError(f"{path.name} did not finish within {NOTEBOOK_TIMEOUT} s")
+
+    previous = signal.signal(signal.SIGALRM, stuck)
+    signal.alarm(NOTEBOOK_TIMEOUT)
     started = time.perf_counter()
     try:
         client.execute(cwd=str(path.parent))
     except CellTimeoutError as err:
-        pytest.fail(f"{path.name}: a cell ran longer than {timeout} s\n{_strip_ansi(str(err))}", pytrace=False)
+        pytest.fail(f"{path.name}: a cell ran longer than {CELL_TIMEOUT} s\n{_strip_ansi(str(err))}", pytrace=False)
     except CellExecutionError as err:
         pytest.fail(f"{path.name}: a cell failed\n{_strip_ansi(str(err))}", pytrace=False)
+    except TimeoutError as err:
+        pytest.fail(str(err), pytrace=False)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
     record_property("seconds", round(time.perf_counter() - started, 1))
     errors = client.widget_errors()
     if errors:
-        shown = "\n\n".join(_strip_ansi("\n".join(e.get("traceback", [])) or f"{e['ename']}: {e['evalue']}")
-                            for e in errors)
+        shown = "\n\n".join(_strip_ansi("\n".join(e.get("traceback", [])) or e.get("text", "")
+                                        or f"{e['ename']}: {e['evalue']}") for e in errors)
         pytest.fail(f"{path.name}: an Output widget shows an error\n{shown}", pytrace=False)
+    text_only = client.text_only_outputs()
+    assert not text_only, f"{path.name}: interactive outputs show text where a figure belongs: {text_only}"
+    health = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.get("output_type") == "stream")
+    assert health.strip() == "HEALTH []", f"{path.name}: after Run All, {health.strip()}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids)

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from explorer.clinical.cgm import cgm_metrics
+from explorer.clinical.cgm_table import cgm_metric_table, compute_cgm_metrics
 from explorer.cohort.synthetic import generate_outcomes
 from explorer.errors import DataError
 from explorer.outcomes import clinical
@@ -39,9 +40,13 @@ def islet(islet_cohort):
 
 
 @pytest.fixture(scope="module")
-def msc():
-    cohort = generate_outcomes(150, "msc", visits_days=MSC.visits, seed=3, arm="random", cgm_readings=0)
-    return outcome_measures(MSC, cohort)
+def msc_cohort():
+    return generate_outcomes(150, "msc", visits_days=MSC.visits, seed=3, arm="random", cgm_readings=0)
+
+
+@pytest.fixture(scope="module")
+def msc(msc_cohort):
+    return outcome_measures(MSC, msc_cohort)
 
 
 def variant(trial, **changes):
@@ -160,6 +165,33 @@ def test_cgm_metrics_come_from_readings_when_not_measured(islet_cohort):
     assert (tir - original).abs().max() < 0.5
 
 
+def test_a_trial_outcome_can_name_the_full_cgm_metric_set(islet_cohort):
+    names = ["mage", "lbgi", "hbgi", "gri", "modd", "conga", "hypo_54_per_week", "hyper_250_episodes"]
+    outcome = {"id": "variability", "name": "Glycaemic variability", "kind": "secondary", "variables": names,
+               "summary": "change"}
+    trial = variant(ISLET, outcomes=[outcome])
+    results = outcome_measures(trial, islet_cohort)
+    expected = compute_cgm_metrics(islet_cohort.cgm, by=("subject_id", "visit"), names=names, period_days=14)
+    expected = expected.set_index([expected["subject_id"].astype(str), expected["visit"].astype(str)])
+    table = cgm_metric_table().set_index("name")
+    for name in names:
+        got = values_of(results, "variability", name)
+        want = expected[name].dropna()
+        assert len(got) and set(got.index) == set(want.index)
+        pd.testing.assert_series_equal(got.sort_index(), want.sort_index(), check_names=False)
+        assert results.unit("variability", name) == table.loc[name, "unit"] == trial.catalogue[name].unit
+        assert table.loc[name, "reference"] in results.definition("variability", name)
+    summary = summarise_outcomes(results)
+    mage = summary[(summary["measure"] == "mage") & (summary["statistic"] == "value")]
+    assert (mage["unit"] == "mg/dL").all() and mage["definition"].str.startswith("MAGE: mean amplitude").all()
+
+
+def test_every_cgm_metric_is_a_catalogue_variable_with_the_tables_unit():
+    catalogue = ISLET.catalogue
+    for row in cgm_metric_table().itertuples():
+        assert catalogue[row.name].unit == row.unit, row.name
+
+
 def test_events_are_counted_per_visit_interval(islet_cohort, islet):
     events = islet_cohort.events
     she = events[events["event"] == "severe_hypoglycemia"]
@@ -185,13 +217,59 @@ def test_serious_adverse_events_frequency_and_severity(msc):
     pd.testing.assert_series_equal(by_grade, total, check_names=False)
 
 
-def test_homa_ir_derived_from_fasting_glucose_and_insulin(msc):
+def test_homa_ir_derived_from_fasting_glucose_and_insulin(msc_cohort):
+    # The same subjects as if none took insulin: HOMA-IR is valid for all of them.
+    m = msc_cohort.measurements
+    off_insulin = replace(msc_cohort, measurements=m[m["variable"] != "insulin_dose"],
+                          subjects=msc_cohort.subjects.assign(on_insulin=pd.array([False] * 150, dtype="boolean")))
+    msc = outcome_measures(MSC, off_insulin, on_missing="skip")
     homa = values_of(msc, DERIVED, "homa_ir")
+    assert len(homa) > 800
     glucose, insulin = values_of(msc, "glucose", "fasting_glucose"), values_of(msc, "serum_insulin", "fasting_insulin")
     expected = clinical.homa_ir(glucose, insulin).dropna()
     measured_homa = homa.reindex(expected.index)
     # the synthetic cohort reports HOMA-IR itself (rounded to 0.01); derived values fill only gaps
     assert (measured_homa - expected).abs().max() < 0.006
+
+
+def test_homa_ir_is_not_given_under_insulin_treatment(msc):
+    # NCT01142050's simulated recipients all take insulin (a dose at every recorded visit): no HOMA-IR is
+    # reported for any of them, measured or derived, and the notes say why.
+    dose = values_of(msc, "insulin_dosage", "insulin_dose")
+    assert (dose > 0).all() and dose.index.get_level_values(0).nunique() == 150
+    assert values_of(msc, DERIVED, "homa_ir").empty
+    assert "homa_ir: unknown for 150 subject(s)" in " ".join(msc.notes)
+
+
+def homa_cohort(on_insulin, dose=None):
+    """Two subjects with fasting glucose 5.0 mmol/L and insulin 9 microU/mL at baseline (HOMA-IR 2.0)."""
+    from explorer.cohort.tables import Cohort
+
+    ids = ["a", "b"]
+    subjects = pd.DataFrame({"subject_id": pd.array(ids, dtype="string"), "index_date": pd.Timestamp("2024-01-01"),
+                             "on_insulin": pd.array(on_insulin, dtype="boolean")})
+    rows = [(i, "fasting_glucose", 5.0, "mmol/L") for i in ids] + [(i, "fasting_insulin", 9.0, "microU/mL")
+                                                                     for i in ids]
+    rows += [(i, "insulin_dose", d, "U/day") for i, d in zip(ids, dose or [], strict=False) if d is not None]
+    m = pd.DataFrame(rows, columns=["subject_id", "variable", "value", "unit"])
+    m = m.assign(time=pd.Timestamp("2024-01-01"), ref_low=np.nan, ref_high=np.nan, visit="baseline")
+    return Cohort(subjects=subjects, measurements=m.astype({"subject_id": "string", "variable": "string",
+                                                            "unit": "string", "visit": "string"}))
+
+
+@pytest.mark.parametrize(("on_insulin", "dose", "expected"), [
+    ([True, False], None, {"b": 2.0}),            # the subjects table says who takes insulin
+    ([None, None], [20.0, 0.0], {"b": 2.0}),      # the visit's insulin dose says it
+    ([True, True], [0.0, None], {"a": 2.0}),      # a dose of 0 at the visit overrides the static flag
+    ([None, None], None, {"a": 2.0, "b": 2.0}),   # unknown treatment: HOMA-IR is given (explorer.clinical.homa)
+    ([False, False], [None, None], {"a": 2.0, "b": 2.0}),
+])
+def test_homa_ir_validity_rule_in_outcome_measures(on_insulin, dose, expected):
+    outcomes = [{"id": v, "name": v, "kind": "primary", "variables": [v], "summary": "change"}
+                for v in ("fasting_glucose", "fasting_insulin")]
+    results = outcome_measures(variant(MSC, outcomes=outcomes), homa_cohort(on_insulin, dose))
+    homa = values_of(results, DERIVED, "homa_ir").droplevel(1)
+    assert homa.to_dict() == pytest.approx(expected)
 
 
 def test_prior_year_of_events_from_the_screening(islet_cohort):

@@ -6,6 +6,7 @@ The notebook Voilà serves only does `Dashboard().show()` (notebooks/dashboard.i
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import ipywidgets as w
@@ -50,7 +51,10 @@ def initial_scenario() -> Scenario:
 class Dashboard(w.VBox):
     """Header with the eligible count, then tabs: eligibility, impact, overlap, baseline, outcomes, data, export."""
 
-    def __init__(self, state: ExplorerState | None = None, *, scenario: Scenario | None = None):
+    def __init__(self, state: ExplorerState | None = None, *, scenario: Scenario | None = None,
+                 address: bool = True):
+        """`address`: keep the browser's address in step with the scenario (the served dashboard); a
+        notebook's explorer leaves JupyterLab's address alone."""
         if state is None:
             # a served dashboard reads data and trial files only under its allowed folders
             roots = served_roots()
@@ -71,11 +75,12 @@ class Dashboard(w.VBox):
         self.data = DataPanel(s)
         self.export = ExportPanel(s)
         self.scenario_panel = ScenarioPanel(s)
-        self.url = UrlSync()
+        self.url = UrlSync() if address else None
         self.outcomes = OutcomePanel(s)
 
-        self._views = [self.summary, self.trial_picker, self.criteria, self.funnel, self.impact, self.overlap,
-                       self.baseline, self.outcomes, self.data, self.export, self.scenario_panel]
+        # the header goes last: a new title never stands over the previous trial's criteria and funnel
+        self._views = [self.trial_picker, self.criteria, self.funnel, self.impact, self.overlap,
+                       self.baseline, self.outcomes, self.data, self.export, self.scenario_panel, self.summary]
         eligibility = w.HBox([self.criteria, self.funnel], layout=w.Layout(align_items="flex-start"))
         self.criteria.layout = w.Layout(width="46%", min_width="420px", margin="0 12px 0 0")
         self.funnel.layout = w.Layout(flex="1 1 auto", min_width="420px")
@@ -92,18 +97,33 @@ class Dashboard(w.VBox):
         s.observe(lambda _: self.summary.show_error(), ["error", "notice"])
         s.observe(lambda _: self.summary.show_busy(), "busy")
         s.observe(lambda _: self._conceal(), "concealed")
-        s.observe(lambda _: setattr(self.url, "query", s.scenario.to_query()), "revision")
-        self.url.observe(self._opened_with, "initial_query")
+        if self.url is not None:
+            s.observe(lambda _: setattr(self.url, "query", s.scenario.to_query()), "revision")
+            self.url.observe(self._opened_with, "initial_query")
 
-        super().__init__([w.HTML(STYLE), self.summary, self.trial_picker, self.tabs, self.url])
+        super().__init__([w.HTML(STYLE), self.summary, self.trial_picker, self.tabs,
+                          *([self.url] if self.url is not None else [])])
         self.add_class("te-app")
         self.refresh()
-        self.url.query = s.scenario.to_query()
+        if self.url is not None:
+            self.url.query = s.scenario.to_query()
 
     def _opened_with(self, change) -> None:
         query = change["new"]
         if query and query != self.state.scenario.to_query():
             guarded(self.state, lambda: self.state.restore(query))
+
+    def health(self) -> list[str]:
+        """What is wrong with what this explorer shows: an error, or a view not showing the state's
+        current results. Empty when every visible count is the current scenario's (tests check it)."""
+        problems = [f"error: {self.state.error}"] if self.state.error else []
+        for name, view in (("header", self.summary), ("funnel", self.funnel)):
+            if getattr(view, "shown_revision", None) != self.state.revision:
+                problems.append(f"the {name} shows revision {getattr(view, 'shown_revision', None)}, "
+                                f"the state is at {self.state.revision}")
+        if "data-final-eligible" not in self.funnel._bars.value:
+            problems.append("the funnel is not drawn")
+        return problems
 
     def refresh(self) -> None:
         visible = self.tabs.children[self.tabs.selected_index or 0]
@@ -148,3 +168,42 @@ def signal_ready() -> None:
     path = os.environ.get(READY_FILE_VARIABLE)
     if path:
         Path(path).touch()
+
+
+def explore(trial: str = "NCT06196996", data=None, *, n: int = DEFAULT_N, seed: int = 0,
+            min_cell: int | None = None, cell_method: str | None = None) -> Dashboard:
+    """The explorer in one call, for notebooks: `explore("NCT01142050")`, `explore(trial, "path/to/data")`.
+
+    `trial` is a bundled id or a trial file's path. `data` is None (the trial's synthetic population of
+    `n` subjects drawn with `seed`), a path the loaders read, a DataSource, or a Screening already in
+    memory. Real data is protected by default (k = 11, suppress); `min_cell` / `cell_method` override.
+    Each call builds its own state: explorers in one notebook never take each other over.
+    """
+    from explorer.clinical.populations import POPULATION_NAMES
+    from explorer.cohort.screening import Screening
+    from explorer.cohort.synthetic.matching import population_for
+    from explorer.trial import bundled_trials, load_trial
+
+    loaded = load_trial(trial)
+    trial_ref = trial if trial in bundled_trials() else loaded.id
+    preloaded = {}
+    if data is None:
+        source = DataSource("synthetic", population_for(loaded), int(n), int(seed))
+    elif isinstance(data, DataSource):
+        source = data
+    elif isinstance(data, Screening):
+        source = DataSource("path", path=f"in memory: {data.source or 'a screening'}")
+        preloaded = {source: data}
+    elif isinstance(data, str) and data in POPULATION_NAMES:
+        source = DataSource("synthetic", data, int(n), int(seed))
+    else:
+        source = DataSource("path", path=str(data))
+    scenario = Scenario(trial=trial_ref).with_data(source)
+    if min_cell is not None:
+        scenario = replace(scenario, min_cell=int(min_cell))
+    if cell_method is not None:
+        scenario = replace(scenario, cell_method=cell_method)
+    state = ExplorerState(scenario, preloaded=preloaded)
+    if trial_ref != trial:  # a trial file: make it the state's trial under its id
+        state.add_trial_file(trial)
+    return Dashboard(state, address=False)

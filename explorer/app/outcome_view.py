@@ -22,6 +22,7 @@ from contextlib import contextmanager
 
 import ipywidgets as w
 import pandas as pd
+from IPython.display import HTML, display
 
 from explorer.app.state import ExplorerState
 from explorer.app.views import FigureOutput, guarded
@@ -333,9 +334,20 @@ class OutcomePanel(w.VBox):
             fig = responder_figure(table, by=by, title=ENDPOINT_LABELS.get(endpoint, endpoint))
         self._show("responders", fig)
 
+    def _say(self, name: str, message: str) -> None:
+        """A panel with nothing to draw says why instead of staying empty."""
+        self.figures.pop(name, None)
+        with self._outputs[name]:
+            self._outputs[name].clear_output(wait=True)
+            display(HTML(f"<p class='te-muted te-panel-note'>{message}</p>"))
+
+    def _with_cgm(self, r: OutcomeResults) -> str:
+        with_cgm = r.cgm_readings["subject_id"].nunique() if len(r.cgm_readings) else 0
+        return f"{self._count(with_cgm)} of {self._count(len(r.subjects))} enrolled have CGM readings"
+
     def _time_in_range(self, r: OutcomeResults, by: str | None) -> None:
         if not len(r.tir_bands):
-            self._clear("tir")
+            self._say("tir", f"Time in range: too few subjects with CGM data to show ({self._with_cgm(r)}).")
             return
         bands = with_subgroups(r.tir_bands, r, [by] if by else [])
         self._show("tir", time_in_range_figure(bands, by=by, title="Time in glucose ranges by visit"))
@@ -345,7 +357,7 @@ class OutcomePanel(w.VBox):
         readings = r.cgm_readings
         readings = readings[readings["visit"].astype(str) == visit] if visit else readings.iloc[:0]
         if not len(readings):
-            self._clear("agp")
+            self._say("agp", f"Ambulatory Glucose Profile: no CGM readings at this visit ({self._with_cgm(r)}).")
             return
         subjects = readings["subject_id"].nunique()
         self._show("agp", agp_figure(ambulatory_glucose_profile(readings),

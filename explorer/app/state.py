@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -109,7 +109,8 @@ class ExplorerState(HasTraits):
 
     def __init__(self, scenario: Scenario | None = None, *, with_baseline: bool = True,
                  loader: Callable[[DataSource], Screening] = load_screening,
-                 roots: Sequence[str | Path] | None = None, **kwargs):
+                 roots: Sequence[str | Path] | None = None,
+                 preloaded: Mapping[DataSource, Screening] | None = None, **kwargs):
         """`roots`: the only folders data and trial paths may come from (a dashboard served to others);
         None (notebooks) reads any path the user gives."""
         super().__init__(**kwargs)
@@ -118,6 +119,8 @@ class ExplorerState(HasTraits):
         self._screenings: OrderedDict[DataSource, tuple[Screening, Cohort | None]] = OrderedDict()
         self._extra_trials: dict[str, Trial] = {}
         self._reports: dict[DataSource, object] = {}
+        for source, screening in (preloaded or {}).items():  # screenings already in memory (notebooks)
+            self._screenings[source] = (screening, None)
         self._lazy: dict[str, pd.DataFrame] = {}
         self.with_baseline = with_baseline
         # the first scenario must work: a state without a trial and data has nothing to show
@@ -300,6 +303,17 @@ class ExplorerState(HasTraits):
         if "overlap" not in self._lazy:
             self._lazy["overlap"] = engine.overlap(self.matrix, **self._selection())
         return self._lazy["overlap"]
+
+    @property
+    def shapley_excluded(self) -> pd.DataFrame:
+        """Shapley shares of the funnel's exclusions (screened - remaining: failing, not unknown), which add up
+        to what the funnel excludes; `shapley` shares screened - eligible (unknowns count as not eligible)."""
+        if "shapley_excluded" not in self._lazy:
+            enabled = enabled_ids(self.trial, self.scenario)
+            method = "exact" if len(enabled) <= SHAPLEY_EXACT_LIMIT else "montecarlo"
+            self._lazy["shapley_excluded"] = engine.shapley(self.matrix, enabled=enabled, policies=self.policies,
+                                                            value="remaining", method=method)
+        return self._lazy["shapley_excluded"]
 
     @property
     def baseline(self) -> pd.DataFrame | None:

@@ -10,6 +10,7 @@ import atexit
 import html
 import shutil
 import tempfile
+import unicodedata
 from pathlib import Path
 
 import ipywidgets as w
@@ -27,6 +28,21 @@ from explorer.plots.eligibility import consort_figure, funnel_figure, overlap_fi
 
 POLICY_OPTIONS = [("unknown: keep as unknown", "unknown"), ("unknown: count as pass", "pass"),
                   ("unknown: count as fail", "fail")]
+
+
+# units as people write them; the catalogue keeps plain ASCII names
+UNIT_DISPLAY = {"kg/m2": "kg/m\u00b2", "mL/min/1.73m2": "mL/min/1.73 m\u00b2", "m2": "m\u00b2",
+                "x ULN": "\u00d7 ULN", "uln": "\u00d7 ULN"}
+
+
+def display_unit(unit: str) -> str:
+    return UNIT_DISPLAY.get(unit, unit)
+
+
+def readable_text(text: str) -> str:
+    """Registry text for the page: compatibility characters that many fonts lack (the squared units
+    \u338f, \u33a1) folded to plain ones (NFKC), runs of whitespace joined."""
+    return " ".join(unicodedata.normalize("NFKC", text).split())
 
 
 def guarded(state: ExplorerState, action):
@@ -93,6 +109,7 @@ class SummaryBar(w.VBox):
                                    f"alone: this dataset lacks what {html.escape(named)} need, so those criteria are "
                                    f"unknown for everyone (see the Data tab).</span>")
         self.show_error()
+        self.shown_revision = s.revision
 
     def show_error(self) -> None:
         error, notice = self._state.error, self._state.notice
@@ -125,8 +142,9 @@ class CriterionRow(w.VBox):
                    f"<span class='te-badge assumed'>not computable: assumed {criterion.assumption}</span> ")
         header = w.HBox([w.HTML(badge, layout=w.Layout(width="auto", height="auto")), self._toggle, up, down],
                         layout=w.Layout(align_items="center", flex="0 0 auto"))
-        text = w.HTML(f"<div class='te-criterion-text' title='{html.escape(criterion.text)}'>{assumed}"
-                      f"{html.escape(' '.join(criterion.text.split()))}"
+        shown_text = readable_text(criterion.text)
+        text = w.HTML(f"<div class='te-criterion-text' title='{html.escape(shown_text)}'>{assumed}"
+                      f"{html.escape(shown_text)}"
                       + (f"<br><code>{html.escape(criterion.expression)}</code>" if criterion.computable else "")
                       + "</div>")
         self._inputs: dict[str, w.FloatText] = {}
@@ -134,15 +152,17 @@ class CriterionRow(w.VBox):
         controls = []
         for name, parameter in criterion.parameters.items():
             label = parameter.label or name
-            unit = parameter.unit or ("x ULN" if "uln" in name else "")
+            unit = display_unit(parameter.unit or ("x ULN" if "uln" in name else ""))
             step = parameter.step or (parameter.max - parameter.min) / 100
             # A plain FloatText, not a bounded one: a bounded box clamps in the browser without a word, and
             # the kernel never learns what was typed. The state clamps and says so (set_parameter).
             box = w.FloatText(value=parameter.value, step=step,
-                              description=f"{criterion.id} {label}", style={"description_width": "initial"},
-                              layout=w.Layout(width="290px", min_width="240px"))
+                              description=f"{criterion.id} {label}", style={"description_width": "180px"},
+                              layout=w.Layout(width="280px", min_width="280px"))
+            box.add_class("te-param")  # its label wraps instead of squeezing the number box
             slider = w.FloatSlider(value=parameter.value, min=parameter.min, max=parameter.max, step=step,
-                                   readout=False, continuous_update=False, layout=w.Layout(width="150px"),
+                                   readout=False, continuous_update=False,
+                                   layout=w.Layout(width="130px", min_width="110px"),
                                    description_allow_html=False)
             w.jsdlink((slider, "value"), (box, "value"))  # dragging fills the box in the browser; the kernel hears once
             box.observe(lambda ch, n=name: guarded(state, lambda: state.set_parameter(criterion_id, n, ch["new"])),
@@ -152,7 +172,7 @@ class CriterionRow(w.VBox):
             controls.append(w.HBox([box, slider, w.HTML(f"<span class='te-muted' style='white-space: nowrap'>"
                                                         f"{html.escape(unit)} ({parameter.min:g}&ndash;"
                                                         f"{parameter.max:g})</span>")],
-                                   layout=w.Layout(margin="0 0 0 22px", align_items="center")))
+                                   layout=w.Layout(margin="0 0 0 22px", align_items="center", flex_flow="row wrap")))
         children = [header, text, *controls]
         self._policy = None
         if criterion.computable:
@@ -258,17 +278,17 @@ def funnel_html(funnel: pd.DataFrame, protection: Protection = NO_PROTECTION, *,
         rows.append(
             f"<div class='te-frow' data-criterion='{html.escape('' if pd.isna(r.criterion) else str(r.criterion))}'>"
             f"<div class='te-flabel' title='{label}'>{label}</div>"
-            f"<div class='te-fbar'><span class='te-fel' style='width:{eligible:.2f}%'></span>"
-            f"<span class='te-fpo' style='width:{possibly:.2f}%'></span>"
-            f"<span class='te-ftext'><b>{count(r.remaining)}</b>{share} &middot; eligible {count(r.eligible)}"
-            f" &middot; possibly {count(r.possibly_eligible)}</span></div>"
+            f"<div class='te-fcell'><div class='te-fbar'><span class='te-fel' style='width:{eligible:.2f}%'></span>"
+            f"<span class='te-fpo' style='width:{possibly:.2f}%'></span></div>"
+            f"<div class='te-ftext'><b>{count(r.remaining)}</b>{share} &middot; eligible {count(r.eligible)}"
+            f" &middot; possibly {count(r.possibly_eligible)}</div></div>"
             f"<div class='te-fexcl'>{excluded}</div></div>")
     for position, criterion, text in sorted(off, key=lambda item: item[0], reverse=True):
         label = html.escape(f"{criterion} {text}")
         rows.insert(position + 1,
                     f"<div class='te-frow te-off' data-criterion='{html.escape(criterion)}'>"
                     f"<div class='te-flabel' title='{label}'>{label}</div>"
-                    f"<div class='te-fbar'><span class='te-ftext'>off: not applied</span></div>"
+                    f"<div class='te-fcell'><div class='te-fbar'></div><div class='te-ftext'>off: not applied</div></div>"
                     f"<div class='te-fexcl'></div></div>")
     final = funnel.iloc[-1]
     return (f"<div class='te-funnel' data-final-eligible='{count(final['eligible'])}'>"
@@ -313,8 +333,10 @@ class FunnelView(w.VBox):
                          "% of previous": "", "excluded here": "", "eligible": "", "possibly eligible": "",
                          "counting unknowns as": "switched off"})
         self._table.value = html_table(pd.DataFrame(rows))
+        self.shown_revision = s.revision
 
     def blank(self) -> None:
+        self.shown_revision = None
         self._bars.value = "<p class='te-muted te-concealed'>computing protected counts&hellip;</p>"
         self._table.value = ""
 
@@ -325,16 +347,18 @@ class ImpactView(w.VBox):
     def __init__(self, state: ExplorerState):
         self._state = state
         self._table = w.HTML()
+        self._note = w.HTML()
         self._figure = FigureOutput()
         super().__init__([
             w.HTML("<b>Per-criterion impact</b> <span class='te-muted'>excluded alone = eligible if only this "
-                   "criterion were dropped; Shapley = its fair share of all exclusions</span>"),
-            self._table, self._figure])
+                   "criterion were dropped; Shapley = its fair share (see below)</span>"),
+            self._table, self._note, self._figure])
 
     def refresh(self) -> None:
         s = self._state
         impact = s.protected(s.impact)
         shapley = s.protected(s.shapley).set_index("criterion")
+        excluded = s.protected(s.shapley_excluded).set_index("criterion")
         shown = s.shown_count
 
         def share(value) -> str:
@@ -347,8 +371,17 @@ class ImpactView(w.VBox):
             "excluded alone": [shown(v) for v in impact["excluded_alone"]],
             "eligible if removed": [shown(v) for v in impact["eligible_if_removed"]],
             "eligible if unknowns pass": [shown(v) for v in impact["eligible_if_unknown_pass"]],
-            "Shapley share of exclusions": [share(shapley["excluded_share"].get(c)) for c in impact["criterion"]],
+            "Shapley: not eligible": [share(shapley["excluded_share"].get(c)) for c in impact["criterion"]],
+            "Shapley: excluded (funnel)": [share(excluded["excluded_share"].get(c)) for c in impact["criterion"]],
         })
+        not_eligible = s.counts["screened"] - s.counts["eligible"]
+        excluded_total = s.counts["screened"] - s.counts["remaining"]
+        self._note.value = (
+            "<p class='te-muted'>Shapley shares split each subject among the criteria that stop them, whatever "
+            f"the order. <b>Not eligible</b> shares the {html.escape(s.shown_count(not_eligible))} screened but not "
+            "eligible, counting the possibly eligible (unknown on some criterion) as stopped. <b>Excluded</b> "
+            f"shares only the {html.escape(s.shown_count(excluded_total))} the funnel excludes (failing a "
+            "criterion), so it reconciles with the funnel's exclusions.</p>")
         self._table.value = html_table(table)
         self._figure.show(shapley_figure(s.protected(s.shapley)))
 

@@ -107,19 +107,21 @@ STYLE = """
 .te-notice { background: #fff6dd; border-left: 4px solid #E69F00; padding: 6px 10px; color: #5c4200; }
 .te-download { font-weight: 600; }
 .te-funnel { margin: 6px 0 12px 0; font-size: 0.9em; }
-.te-frow { display: flex; align-items: center; margin: 2px 0; }
-.te-flabel { width: 34%; padding-right: 8px; text-align: right; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
-.te-fbar { position: relative; flex: 1 1 auto; height: 22px; background: #f4f6f8; display: flex; }
+.te-frow { display: flex; align-items: center; margin: 3px 0; }
+.te-flabel { width: 34%; padding-right: 8px; text-align: right; line-height: 1.15;
+             overflow-wrap: anywhere; display: -webkit-box; -webkit-line-clamp: 2; -webkit-box-orient: vertical; overflow: hidden; }
+.te-fcell { flex: 1 1 auto; min-width: 0; }
+.te-fbar { position: relative; height: 12px; background: #f4f6f8; display: flex; }
 .te-fel { background: #0072B2; height: 100%; display: inline-block; }
 .te-fpo { background: #56B4E9; height: 100%; display: inline-block; }
-.te-ftext { position: absolute; left: 6px; top: 2px; white-space: nowrap; color: #111;
-            text-shadow: 0 0 3px #fff, 0 0 3px #fff, 0 0 3px #fff; }
-.te-fexcl { width: 70px; text-align: right; padding-left: 6px; }
+.te-ftext { color: #1a1a1a; font-size: 0.88em; line-height: 1.25; white-space: normal; }
+.te-fexcl { width: 64px; flex: 0 0 64px; text-align: right; padding-left: 6px; }
 .te-key { display: inline-block; width: 12px; height: 12px; vertical-align: middle; }
 .te-flegend { margin-bottom: 4px; }
 .te-frow.te-off { color: #767676; }
 .te-frow.te-off .te-fbar { background: repeating-linear-gradient(45deg, #f4f6f8, #f4f6f8 6px, #e9ecef 6px, #e9ecef 12px); }
 .te-frow.te-off .te-ftext { color: #595959; font-style: italic; }
+.te-param .widget-label { white-space: normal !important; line-height: 1.15; height: auto; overflow: visible; }
 .te-badge.te-protection { background: #6b3fa0; font-size: 0.8em; }
 /* the counts stay in view while the criteria scroll */
 .te-summary { position: sticky; top: 0; z-index: 20; background: white; border-bottom: 1px solid #e3e3e3; }

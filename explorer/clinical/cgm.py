@@ -94,8 +94,8 @@ def cgm_metrics(cgm: pd.DataFrame, *, by: Sequence[str] = ("subject_id",),
     if interval_minutes is not None and interval_minutes <= 0:
         raise DataError(f"interval_minutes must be positive, got {interval_minutes}")
     by = list(by)
-    frame = _valid_readings(cgm, by)
-    codes, keys = _group_codes(frame, by)
+    frame = valid_readings(cgm, by)
+    codes, keys = group_codes(frame, by)
     nanoseconds = frame["time"].to_numpy(dtype="datetime64[ns]").view(np.int64)
     glucose = frame["glucose"].to_numpy(dtype="float64")
     n = np.bincount(codes, minlength=len(keys))
@@ -153,6 +153,7 @@ def ambulatory_glucose_profile(cgm: pd.DataFrame, *, by: Sequence[str] = (), bin
     """Percentiles of glucose by time of day (the AGP), pooled over all days and the readings of `by`.
 
     `by=()` pools every reading (a group AGP; filter the table to one subject for a subject's AGP);
+    times with a time zone are binned on their local clock time, not on UTC (see `wall_clock`);
     `by=("subject_id",)` gives one profile per subject, `by=("arm",)` one per arm. Readings are binned by
     clock time into `bin_minutes` bins (must divide 24 h). Percentiles interpolate linearly between order
     statistics (NumPy's default, R's type 7, as iglu uses).
@@ -170,16 +171,16 @@ def ambulatory_glucose_profile(cgm: pd.DataFrame, *, by: Sequence[str] = (), bin
     if not percentiles or any(not 0 <= p <= 100 for p in percentiles):
         raise DataError(f"percentiles must lie between 0 and 100, got {list(percentiles)}")
     by = list(by)
-    frame = _valid_readings(cgm, by)
-    nanoseconds = frame["time"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    frame = valid_readings(cgm, by)
+    nanoseconds = wall_clock(frame["time"]).to_numpy(dtype="datetime64[ns]").view(np.int64)
     glucose = frame["glucose"].to_numpy(dtype="float64")
     n_bins = _MINUTES_PER_DAY // bin_minutes
-    group_codes, keys = _group_codes(frame, by) if by else (None, pd.DataFrame(index=[0]))
+    codes, keys = group_codes(frame, by) if by else (None, pd.DataFrame(index=[0]))
     key_codes = np.empty(len(glucose), dtype=np.int64)
     for rows in _blocks(len(glucose)):
         # Clock time of naive timestamps; floor division keeps it right before 1970 too.
         key = (nanoseconds[rows] // _NS_PER_MINUTE) % _MINUTES_PER_DAY // bin_minutes
-        key_codes[rows] = key if group_codes is None else key + group_codes[rows] * n_bins
+        key_codes[rows] = key if codes is None else key + codes[rows] * n_bins
 
     probabilities = np.asarray(percentiles, dtype="float64") / 100
     counts, values = _quantiles(key_codes, glucose, probabilities, len(keys) * n_bins)
@@ -250,6 +251,18 @@ def visit_windows(visit_dates: pd.DataFrame, *, days: float = MIN_DAYS, label: s
     })
 
 
+def wall_clock(times: pd.Series) -> pd.Series:
+    """Times as naive local clock times: a tz-aware column is read on its own zone's clock.
+
+    Time-of-day and calendar-day metrics (the AGP, daily risk ranges, day-to-day differences) follow the
+    clock the patient lived by; binning UTC instants would put a Berlin breakfast at 06:00 or 07:00
+    depending on the season. Naive times (the canonical model's loaders give local time) pass unchanged.
+    """
+    if getattr(times.dt, "tz", None) is None:
+        return times
+    return times.dt.tz_localize(None)
+
+
 # --- internals ---------------------------------------------------------------------------------------
 
 def _percentile_name(p: float) -> str:
@@ -263,7 +276,7 @@ def _require_columns(frame: pd.DataFrame, columns: Sequence[str]) -> None:
                         column=missing[0])
 
 
-def _valid_readings(cgm: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+def valid_readings(cgm: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """The readings with known glucose, time and grouping values, checked against the mg/dL contract."""
     _require_columns(cgm, ["time", "glucose", *by])
     frame = cgm[[*dict.fromkeys([*by, "time", "glucose"])]]
@@ -287,7 +300,7 @@ def _valid_readings(cgm: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return frame
 
 
-def _group_codes(frame: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+def group_codes(frame: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
     """Integer code per row (0 .. groups - 1, in sorted key order) and the keys of each code."""
     if len(by) == 1:  # the common per-subject case: factorize is several times faster than ngroup
         codes, uniques = pd.factorize(frame[by[0]], sort=True)

@@ -67,6 +67,8 @@ _ALIASES: dict[str, str] = {
     "u/day": "U/day", "iu/day": "U/day", "units/day": "U/day", "u/d": "U/day",
     "u/kg/day": "U/kg/day", "iu/kg/day": "U/kg/day", "u/kg/d": "U/kg/day",
     "%/min": "%/min", "%ofmaxdose": "% of max dose",
+    # CGM outcome measures (explorer/clinical/cgm_metrics.yaml)
+    "mg/dl/h": "mg/dL/h", "events": "events", "events/week": "events/week",
 }
 # Spellings that mean different things in different places; refuse them rather than pick one.
 _AMBIGUOUS = {"mm": "'mm' could be millimetres or mmol/L", "u": "'U' alone could be units or uU/mL",

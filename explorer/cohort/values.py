@@ -12,6 +12,9 @@ Rules (docs/data.md, "Censored and categorical values"):
   where screening thresholds sit; below L nothing could.
   ">U" or ">=U" (above the measuring range, e.g. a meter's "HI" of 600 mg/dL) -> U, counted as
   `above_limit`; right for every threshold below U.
+- Censored sensor readings (kind="reading", CGM): "<L" -> L and ">U" -> U, the limits of the sensor's
+  reporting range (a CGM's "LO" is a reading at its 40 mg/dL floor, not somewhere in [0, 40)), counted as
+  `below_limit` / `above_limit`.
 - Categorical counts (kind="count"): "a - b" or "a-b" or "a to b" -> a, counted as `range`; ">k" -> k + 1
   (counts are integers), ">=k" -> k, "<k" or "<=k" -> 0, each counted as `open_range`. The lower bound
   is conservative for "count >= k" criteria: a subject is counted as having at least k events only when
@@ -41,7 +44,7 @@ _PLAIN = re.compile(rf"^-?{_NUMBER}$")
 _CENSORED = re.compile(rf"^(?P<op><=|>=|<|>|≤|≥)\s*(?P<limit>{_NUMBER})$")
 _RANGE = re.compile(rf"^(?P<low>{_NUMBER})\s*(?:-|–|to)\s*(?P<high>{_NUMBER})$", re.IGNORECASE)
 
-Kind = Literal["measurement", "count"]
+Kind = Literal["measurement", "count", "reading"]
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,7 @@ def _parse_cell(cell: str, kind: Kind, missing_tokens: frozenset[str]) -> tuple[
             low = {"<": 0.0, "<=": 0.0, ">": np.floor(limit) + 1, ">=": np.ceil(limit)}[op]
             return low, 0, "open_range"
         if op.startswith("<"):
-            return limit / 2, -1, "below_limit"
+            return (limit if kind == "reading" else limit / 2), -1, "below_limit"
         return limit, 1, "above_limit"
     if kind == "count" and (m := _RANGE.match(cell)):
         low, high = float(m["low"]), float(m["high"])

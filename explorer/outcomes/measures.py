@@ -9,9 +9,12 @@
 For each outcome of the trial (`Trial.outcomes`) and each of its `variables`:
 
 - a number is read from the measurements at each trial visit (explorer.outcomes.visits assigns rows to
-  visits); CGM metrics (tir, tbr_*, tar_*, cgm_mean, cgm_cv, gmi, cgm_active) missing as measurements are
-  computed from the readings of the 14 days before the visit (explorer.clinical.cgm); HOMA-IR and the
-  insulin dose per kg are derived from their inputs where not measured;
+  visits); CGM metrics missing as measurements are computed from the readings of the 14 days before the
+  visit: every metric of explorer/clinical/cgm_metrics.yaml (consensus percentages, mean, CV, GMI; LBGI,
+  HBGI, ADRR, GRI, GRADE, J-index, MAGE, MODD, CONGA1, MAG; hypo- and hyperglycaemic episodes and their
+  rate per week), so a trial's outcome can name any of them; HOMA-IR and the insulin dose per kg are
+  derived from their inputs where not measured, HOMA-IR only for subjects not treated with insulin
+  (explorer.clinical.homa: it is not valid under insulin treatment);
 - an event (severe hypoglycaemia, serious adverse events) gives the count per visit interval, the rate per
   year and, where events carry a grade, the count per grade (explorer.outcomes.events).
 
@@ -33,8 +36,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from explorer.clinical.cgm import cgm_metrics, label_windows
-from explorer.clinical.homa import HOMA_IR_NORMALISER
+from explorer.clinical.cgm import label_windows
+from explorer.clinical.cgm_table import cgm_metric_table, compute_cgm_metrics, metric_names
+from explorer.clinical.homa import NOT_VALID_ON_INSULIN, homa_ir, treated_with_insulin
 from explorer.errors import DataError, DefinitionError
 from explorer.outcomes import endpoints as ep
 from explorer.outcomes.events import DatedEvents, event_grid, prior_year_counts, window_counts
@@ -50,13 +54,20 @@ from explorer.outcomes.visits import (
 )
 
 DERIVED = "derived"
-CGM_VARIABLES = ("tir", "tbr_54", "tbr_70", "tar_180", "tar_250", "cgm_mean", "cgm_cv", "gmi", "cgm_active")
+CGM_VARIABLES = metric_names()
+# A CGM measure's short definition with its reference, from the one table of CGM metrics.
+CGM_DEFINITIONS = {row.name: f"{row.label}: {row.definition} ({row.reference})"
+                   for row in cgm_metric_table().itertuples()}
 TIR_BANDS = ("tbr_54", "tbr_70", "tir", "tar_180", "tar_250")
-# Derived where not measured: name -> (inputs, formula on their grids)
+# Derived where not measured: name -> (inputs, formula on their grids and the insulin-treatment grid)
 DERIVATIONS = {
-    "homa_ir": (("fasting_glucose", "fasting_insulin"), lambda g, i: g * i / HOMA_IR_NORMALISER),  # Matthews 1985
-    "insulin_dose_per_kg": (("insulin_dose", "weight"), lambda dose, weight: dose / weight),
+    # Matthews 1985, and not valid under insulin treatment: the one rule of explorer.clinical.homa
+    "homa_ir": (("fasting_glucose", "fasting_insulin"),
+                lambda g, i, treated: homa_ir(g.ravel(), i.ravel(), treated.ravel()).reshape(g.shape)),
+    "insulin_dose_per_kg": (("insulin_dose", "weight"), lambda dose, weight, treated: dose / weight),
 }
+# What tells whether a subject is treated with insulin at a visit (explorer.clinical.homa's validity rule).
+INSULIN_DOSE, ON_INSULIN, HOMA_IR = "insulin_dose", "on_insulin", "homa_ir"
 # How each outcome's summary is reported: the statistics summarise_outcomes gives per visit.
 STATISTICS = {"value": ("value",), "change": ("value", "change"), "percent_change": ("value", "relative_change"),
               "event_rate": ("value",), "responder": ()}
@@ -94,6 +105,10 @@ class OutcomeResults:
 
     def unit(self, outcome: str, measure: str) -> str:
         return self.outcomes[outcome]["units"][measure]
+
+    def definition(self, outcome: str, measure: str) -> str:
+        """A short definition of the measure (with its reference for CGM metrics), for tables and panels."""
+        return self.outcomes[outcome]["definitions"][measure]
 
     @property
     def subgroups(self) -> list[str]:
@@ -179,6 +194,8 @@ class _Collector:
         for name, (inputs, _) in DERIVATIONS.items():
             if name in numbers:
                 numbers |= set(inputs)
+        if set(DERIVATIONS["homa_ir"][0]) <= numbers:
+            numbers.add(INSULIN_DOSE)  # HOMA-IR may be derived: whether insulin is taken decides if it is valid
         self.numbers = sorted(numbers & set(catalogue.names("number")))
         events = set(catalogue.names("event"))
         self.event_names = sorted((wanted | set(ep.READS)) & events)
@@ -192,18 +209,56 @@ class _Collector:
         self.dates, self.attended = visit_dates(tagged, len(self.index), self.base_ns, plan)
         self.grids = self._value_grids(tagged)
         self.readings = self._cgm_fill()
+        treated = self._insulin_treated()
         for name, (inputs, formula) in DERIVATIONS.items():
             if all(i in self.grids for i in inputs):
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    derived = formula(*(self.grids[i] for i in inputs))
+                    derived = formula(*(self.grids[i] for i in inputs), treated=treated)
                 derived[~np.isfinite(derived)] = np.nan
                 self.grids[name] = derived if name not in self.grids else np.where(
                     np.isnan(self.grids[name]), derived, self.grids[name])
+        if HOMA_IR in self.grids:
+            self._withhold_homa_under_insulin(treated)
         self.events = {name: self._events(name) for name in self.event_names}
 
     @property
     def shape(self) -> tuple[int, int]:
         return len(self.index), len(self.plan)
+
+    def _insulin_treated(self) -> np.ndarray:
+        """Per subject and visit: True (on insulin), False, or None (unknown), as an object array.
+
+        The insulin dose decides where the subject has one (> 0: treated). Treatment is a lasting state, so
+        a visit without a dose record takes the subject's nearest earlier dose, else the nearest later one:
+        a missing record does not mean the insulin stopped. Subjects without any dose record take the
+        subjects table's static `on_insulin`. Unknown stays unknown; explorer.clinical.homa decides what
+        that means for HOMA-IR.
+        """
+        treated = np.full(self.shape, None, dtype=object)
+        subjects = self.cohort.subjects
+        if ON_INSULIN in subjects.columns:
+            static = subjects.assign(subject_id=subjects["subject_id"].astype(str)).set_index("subject_id")[ON_INSULIN]
+            static = static.reindex(self.index).astype("boolean")
+            treated[:] = np.asarray(static.astype(object).where(static.notna(), None))[:, None]
+        dose = self.grids.get(INSULIN_DOSE)
+        if dose is not None:
+            by_dose = pd.DataFrame(np.where(np.isnan(dose), np.nan, dose > 0)).ffill(axis=1).bfill(axis=1).to_numpy()
+            known = ~np.isnan(by_dose)
+            treated[known] = by_dose[known] > 0
+        return treated
+
+    def _withhold_homa_under_insulin(self, treated: np.ndarray) -> None:
+        """HOMA-IR is not valid under insulin treatment (explorer.clinical.homa), measured or derived."""
+        grid = self.grids[HOMA_IR]
+        on_insulin = treated_with_insulin(treated.ravel()).reshape(grid.shape)
+        withheld = on_insulin & ~np.isnan(grid)
+        inputs = DERIVATIONS[HOMA_IR][0]
+        if all(i in self.grids for i in inputs):  # count also the values the derivation left out
+            withheld |= on_insulin & ~np.isnan(self.grids[inputs[0]]) & ~np.isnan(self.grids[inputs[1]])
+        if withheld.any():
+            self.grids[HOMA_IR] = np.where(on_insulin, np.nan, grid)
+            self.notes.append(f"homa_ir: unknown for {int(withheld.any(axis=1).sum())} subject(s) at visits where "
+                              f"they were treated with insulin ({NOT_VALID_ON_INSULIN})")
 
     def _value_grids(self, tagged) -> dict[str, np.ndarray]:
         n, k = self.shape
@@ -247,7 +302,7 @@ class _Collector:
         if not len(readings):
             self.notes.append("no CGM readings fall in the 14 days before a visit")
             return readings
-        metrics = cgm_metrics(readings, by=("subject_id", "visit"), period_days=14)
+        metrics = compute_cgm_metrics(readings, by=("subject_id", "visit"), names=wanted, period_days=14)
         n, k = self.shape
         cell = subject_positions(metrics["subject_id"], self.index) * k + self.plan.codes_of_labels(metrics["visit"])
         for name in wanted:
@@ -324,19 +379,25 @@ class _LongBuilder:
         self.outcomes: dict[str, dict] = {}
 
     def add_outcome(self, outcome_id: str, name: str, summary: str, variables, visits: set[str] | None) -> None:
-        info = {"name": name, "summary": summary, "variables": list(variables), "measures": [], "units": {}}
+        info = {"name": name, "summary": summary, "variables": list(variables), "measures": [], "units": {},
+                "definitions": {}}
         self.outcomes[outcome_id] = info
         keep_visit = np.array([visits is None or v in visits or i == 0 for i, v in enumerate(self.c.plan.ids)])
         for variable in variables:
+            described = self.catalogue[variable].description
             if variable in self.c.event_names:
                 _, grid = self.c.events[variable]
-                series = [(variable, grid.count, "events"), (f"{variable}_per_year", grid.per_year, "events/year")]
-                series += [(f"{variable}_grade{g}", counts, "events") for g, counts in grid.grades.items()]
+                series = [(variable, grid.count, "events", f"{described}: events per visit interval"),
+                          (f"{variable}_per_year", grid.per_year, "events/year", f"{described}: events per year")]
+                series += [(f"{variable}_grade{g}", counts, "events", f"{described}: events of grade {g}")
+                           for g, counts in grid.grades.items()]
             else:
-                series = [(variable, self.c.grid(variable), self.catalogue[variable].unit or "")]
-            for measure, grid, unit in series:
+                series = [(variable, self.c.grid(variable), self.catalogue[variable].unit or "",
+                           CGM_DEFINITIONS.get(variable, described))]
+            for measure, grid, unit, definition in series:
                 info["measures"].append(measure)
                 info["units"][measure] = unit
+                info["definitions"][measure] = definition
                 self._add(outcome_id, measure, unit, grid, keep_visit)
 
     def _add(self, outcome_id: str, measure: str, unit: str, grid: np.ndarray, keep_visit: np.ndarray) -> None:
@@ -465,9 +526,9 @@ def with_subgroups(frame: pd.DataFrame, results: OutcomeResults, by: Sequence[st
 def summarise_outcomes(results: OutcomeResults, *, by: Sequence[str] = (), outcomes: Sequence[str] | None = None,
                        confidence: float = 0.95) -> pd.DataFrame:
     """Per outcome, measure, statistic and visit (and subgroup): n, mean, SD, SE, 95 % CI of the mean,
-    median with its CI, quartiles and IQR. Statistics follow each outcome's `summary`: the value, plus the
-    change from baseline (`change`) or the relative change in % (`percent_change`); baseline rows are
-    left out of change summaries."""
+    median with its CI, quartiles and IQR, the unit and the measure's short definition. Statistics follow
+    each outcome's `summary`: the value, plus the change from baseline (`change`) or the relative change
+    in % (`percent_change`); baseline rows are left out of change summaries."""
     by = [b for b in by if b]
     values = results.values
     if outcomes is not None:
@@ -485,11 +546,16 @@ def summarise_outcomes(results: OutcomeResults, *, by: Sequence[str] = (), outco
         table.insert(2, "statistic", statistic)
         frames.append(table)
     if not frames:
-        return pd.DataFrame(columns=["outcome", "measure", "statistic", "visit", *by, *SUMMARY_COLUMNS, "unit"])
+        return pd.DataFrame(columns=["outcome", "measure", "statistic", "visit", *by, *SUMMARY_COLUMNS, "unit",
+                                     "definition"])
     table = pd.concat(frames, ignore_index=True)
     units = {(o, m): u for o, info in results.outcomes.items() for m, u in info["units"].items()}
     table["unit"] = [("%" if s == "relative_change" else units.get((str(o), str(m)), ""))
                      for o, m, s in zip(table["outcome"], table["measure"], table["statistic"], strict=True)]
+    definitions = {(o, m): d for o, info in results.outcomes.items()
+                   for m, d in info.get("definitions", {}).items()}
+    table["definition"] = [definitions.get((str(o), str(m)), "") for o, m in zip(table["outcome"], table["measure"],
+                                                                                   strict=True)]
     order = {o: i for i, o in enumerate(results.outcomes)}
     statistic_order = {"value": 0, "change": 1, "relative_change": 2}
     table = table.assign(_o=table["outcome"].astype(str).map(order), _s=table["statistic"].map(statistic_order))
@@ -497,7 +563,7 @@ def summarise_outcomes(results: OutcomeResults, *, by: Sequence[str] = (), outco
     table["_m"] = table["measure"].astype(str).map(measure_rank)
     sort = ["_o", "_m", "_s", "visit"]
     return (table.sort_values(sort, kind="stable").drop(columns=["_o", "_s", "_m"]).reset_index(drop=True)
-            [["outcome", "measure", "statistic", "visit", *by, *SUMMARY_COLUMNS, "unit"]])
+            [["outcome", "measure", "statistic", "visit", *by, *SUMMARY_COLUMNS, "unit", "definition"]])
 
 
 def summarise_endpoints(results: OutcomeResults, *, by: Sequence[str] = (), complete_cases: bool = True,

@@ -7,44 +7,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from dashboard_page import ARTIFACTS, BASE, assert_clean, download, eligible_count, expected, open_dashboard
 from playwright.sync_api import Page, expect
 
 from explorer.app.scenario import DataSource, Scenario
 from explorer.app.state import ExplorerState
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-BROWSER_N = 4000  # as in conftest.py: the size the served dashboard opens with
-TIMEOUT = 90_000  # the first page starts a kernel and builds the cohort
-BASE = Scenario(trial="NCT06196996", data=DataSource("synthetic", "t1d", BROWSER_N, 0))
-
-
-def expected(scenario: Scenario) -> dict:
-    """The engine's answer for a scenario, computed here without a browser."""
-    return ExplorerState(scenario).counts
-
-
-def open_dashboard(page: Page, url: str, query: str = "") -> None:
-    page.goto(f"{url}/{'?' + query if query else ''}", wait_until="commit", timeout=TIMEOUT)
-    expect(page.locator(".te-count b").first).to_be_visible(timeout=TIMEOUT)
-    expect(page.locator(".te-funnel").first).to_be_visible(timeout=TIMEOUT)
-
-
-def eligible_count(page: Page):
-    return page.locator(".te-count b").first
-
-
-def download(page: Page, link, path: Path) -> str:
-    """Click a download link and return the text of the file it delivers."""
-    with page.expect_download() as download_info:
-        link.click()
-    download_info.value.save_as(path)
-    return path.read_text()
-
-
-def assert_clean(page: Page) -> None:
-    assert page.locator('[data-mime-type="application/vnd.jupyter.stderr"]').count() == 0
-    assert page.locator(".te-error").count() == 0, page.locator(".te-error").all_inner_texts()
 
 
 def test_page_renders_without_error_output(page: Page, voila_url):
@@ -65,10 +34,12 @@ def test_toggling_a_criterion_updates_funnel_and_count(page: Page, voila_url):
     expect(eligible_count(page)).to_have_text(f"{want['eligible']:,}", timeout=20_000)
     # the funnel's bars end at the new pool
     expect(page.locator(".te-funnel .te-frow").last).to_contain_text(f"eligible {want['eligible']:,} ")
-    expect(page.locator(".te-funnel .te-frow")).to_have_count(20)
+    # 19 steps and the screened row, and E7 still shown, greyed, as "off"
+    expect(page.locator(".te-funnel .te-frow")).to_have_count(21)
+    expect(page.locator(".te-funnel .te-frow.te-off")).to_contain_text("E7")
     # the funnel table no longer has the E7 step, and its last step is the new pool
     funnel_rows = page.locator(".te-table").first.locator("tbody tr")
-    expect(funnel_rows).to_have_count(20, timeout=10_000)  # screened + 19 enabled criteria
+    expect(funnel_rows).to_have_count(21, timeout=10_000)  # screened + 19 enabled criteria + E7 marked off
     assert "off=E7" in page.url
     assert_clean(page)
 
@@ -118,7 +89,7 @@ def test_library_errors_are_readable_messages(page: Page, voila_url):
     page.get_by_placeholder("path/to/trial.yaml").fill("/nonexistent/trial.yaml")
     page.get_by_role("button", name="Open trial file").click()
     alert = page.get_by_role("alert")
-    expect(alert).to_contain_text("no such trial file", timeout=10_000)
+    expect(alert).to_contain_text("may not read trial files outside", timeout=10_000)
     assert page.locator('[data-mime-type="application/vnd.jupyter.stderr"]').count() == 0
     # the page still works after the error
     page.get_by_role("checkbox", name=re.compile(r"^E8 ")).click()
@@ -133,9 +104,12 @@ def test_switching_to_a_small_real_dataset(page: Page, voila_url):
     page.get_by_placeholder(re.compile("file or folder")).fill(str(folder))
     page.get_by_role("button", name="Load real data").click()
     expect(page.get_by_text(str(folder)).first).to_be_visible(timeout=30_000)
-    want = expected(replace(BASE, data=DataSource("path", path=str(folder))))
-    expect(page.locator(".te-count b").nth(2)).to_have_text(f"{want['screened']:,}", timeout=30_000)
-    expect(eligible_count(page)).to_have_text(f"{want['eligible']:,}")
+    # real data: small-cell protection switches on (k = 11, suppress), and the page says so
+    want = ExplorerState(BASE.with_data(DataSource("path", path=str(folder)))).shown_counts()
+    expect(page.locator(".te-count b").nth(2)).to_have_text(want["screened"], timeout=30_000)
+    expect(eligible_count(page)).to_have_text(want["eligible"])
+    expect(page.get_by_test_id("protection-on")).to_contain_text("counts below 11")
+    expect(page.get_by_test_id("load-report")).to_contain_text("rows read")
     assert_clean(page)
 
 

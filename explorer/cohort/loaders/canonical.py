@@ -16,6 +16,7 @@ import pandas as pd
 from explorer.catalogue import Catalogue
 from explorer.errors import DataError
 
+from .cgm import SENSOR_RANGE_MG_DL, sensor_glucose
 from .common import (
     Boundary,
     OnInvalid,
@@ -173,7 +174,9 @@ def _cgm(frame: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.DataFrame:
     draft = pd.DataFrame({
         "subject_id": frame["subject_id"].astype("string").str.strip(),
         "time": parse_dates(frame["time"], file=file, column="time"),
-        "glucose": numbers(frame["glucose"], file=file, column="glucose", report=boundary.report, count_missing=False),
+        # censored readings at the sensor's limit, as every CGM source reads them (loaders/cgm.py)
+        "glucose": sensor_glucose(frame["glucose"], boundary, file=file, column="glucose", unit="mg/dL",
+                                  sensor_range=SENSOR_RANGE_MG_DL),
     }, index=frame.index)
     missing = draft["glucose"].isna().to_numpy()
     boundary.report.reject(Path(file).name, "glucose missing", int(missing.sum()))

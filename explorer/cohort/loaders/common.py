@@ -98,24 +98,34 @@ def table_name(file: str) -> str:
 # --- cell conversions ------------------------------------------------------------------------------
 
 def parse_dates(series: pd.Series, *, file: str, column: str) -> pd.Series:
-    """ISO 8601 dates/times (or native datetimes) as datetime64[ns]; a DataError naming rows otherwise.
+    """ISO 8601 dates/times (or native datetimes) as naive datetime64[ns] in local wall-clock time.
 
     Only ISO 8601 ("2021-07-30", "2021-07-30 16:43", "2021-07-30T16:43:00") is accepted for text:
     "03/04/2021" means different days in different countries, so it is refused rather than guessed.
+    A UTC offset after a time ("+05:00", "-0400", "Z") is dropped and the wall-clock time kept, whether
+    one offset runs through the column, the offset changes at daylight-saving time, or offsets mix with
+    plain dates: the canonical model is local time, because the consensus metrics and the AGP read the
+    clock the patient lived by (a reading at 08:00 is a breakfast reading in summer and in winter).
+    Anything else that pandas cannot read is a DataError naming the file, column and rows.
     """
     if pd.api.types.is_datetime64_any_dtype(series):
         out = series
+        if getattr(out.dt, "tz", None) is not None:
+            out = out.dt.tz_localize(None)  # wall-clock time in the column's own zone
     else:
         text = series.astype("string").str.strip()
         text = text.mask(text == "")
-        out = pd.to_datetime(text, format="ISO8601", errors="coerce")
+        wall_clock = text.str.replace(_UTC_OFFSET, r"\1", regex=True)
+        try:
+            out = pd.to_datetime(wall_clock, format="ISO8601", errors="coerce")
+        except (ValueError, TypeError, OverflowError) as error:  # pandas refuses the column as a whole
+            raise DataError(f"dates cannot be read together ({str(error).splitlines()[0]}); write them as "
+                            "ISO 8601 (YYYY-MM-DD[ HH:MM[:SS]][+HH:MM])", file=file, column=column) from None
         bad = text.notna() & out.isna()
         if bad.any():
             examples = ", ".join(repr(v) for v in text[bad].unique()[:3])
             raise DataError(f"not an ISO 8601 date (YYYY-MM-DD[ HH:MM[:SS]]): {examples}", file=file,
                             column=column, rows=series.index[bad.to_numpy()][:10].tolist())
-    if getattr(out.dt, "tz", None) is not None:
-        out = out.dt.tz_localize(None)
     # Nanosecond datetimes span 1677-2262; beyond that a date is a typo (e.g. 2999), not a measurement.
     late, early = (out > pd.Timestamp.max).to_numpy(), (out < pd.Timestamp.min).to_numpy()
     for bad, what in ((late, "date in the future"), (early, "date before 1678")):
@@ -123,6 +133,11 @@ def parse_dates(series: pd.Series, *, file: str, column: str) -> pd.Series:
             raise DataError(f"{what} ({out[bad].iloc[0]})", file=file, column=column,
                             rows=series.index[bad][:10].tolist())
     return out.astype("datetime64[ns]")
+
+
+# A UTC offset (or Z) right after a clock time; group 1 is everything up to the offset. Requiring the
+# clock time keeps the day of a plain date ("2021-07-30") from being read as an offset "-30".
+_UTC_OFFSET = r"^(.*\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)\s*(?:Z|UTC|[+-]\d{2}(?::?\d{2})?)$"
 
 
 def normalise_sex(series: pd.Series, *, file: str, column: str) -> pd.Series:
