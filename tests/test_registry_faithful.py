@@ -303,3 +303,12 @@ def test_a_loose_psychiatric_wording_is_not_required_as_severe():
 def test_heavy_use_is_a_qualifier():
     e = extract("Depression together with heavy smoking", "exclusion")
     assert "smoking_history" not in (e.expression or "")
+
+
+def test_a_family_history_is_not_the_subjects_own():
+    assert "immunodeficiency" not in (extract("Family history of inherited immunodeficiency", "exclusion").expression
+                                      or "")
+
+
+def test_active_hepatitis_b_is_not_any_active_hepatitis():
+    assert "hepatitis_active" not in (extract("Active hepatitis B or HIV", "exclusion").expression or "")

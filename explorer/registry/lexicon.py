@@ -222,7 +222,7 @@ CONCEPTS: list[tuple[str, list[str]]] = [
     ("tuberculosis_active", [r"(?:pulmonary\s+|active\s+)?tuberculosis", r"\bTB\b"]),
     ("hepatitis_b", [r"hepatitis\s+B(?:\s+(?:virus|infection|surface\s+antigen))?", r"\bHBV\b", r"\bHBsAg\b"]),
     ("hepatitis_c", [r"hepatitis\s+C(?:\s+(?:virus|infection|antibody))?", r"\bHCV\b"]),
-    ("hepatitis_active", [r"active\s+hepatitis"]),
+    ("hepatitis_active", [r"active\s+hepatitis(?!\s+[BC]\b)"]),  # "active hepatitis B" is hepatitis B, not any
     ("hiv_positive", [r"\bHIV\b(?:\s+(?:infection|positivity|positive))?", r"human\s+immunodeficiency\s+virus"]),
     ("syphilis_positive", [r"syphilis(?:\s+treponemal\s+antibody)?", r"treponem\w+\s+antibody"]),
     ("active_infection", [r"(?:active|uncontrolled|systemic)\s+(?:systemic\s+)?infections?"]),
@@ -260,7 +260,7 @@ NOT_A_MENTION = re.compile(
     r"\blike\s+(?:\w+\s+){0,3}$|"  # examples of something else: "causes of AF like alcoholism"
     r"\bin\s+addition\s+to\s+(?:\w+\s+){0,2}$|\banti[- ]?$|"  # given, not excluded; the target of a drug
     r"(?:plan(?:ning|s)?|intend(?:s|ing)?|intent(?:ion)?|wish(?:es|ing)?|want(?:s|ing)?|willing|desire)\s+"
-    r"(?:\w+\s+){0,4}$|become\s+$|(?:risk|prevention|family\s+member|relatives?|history\s+in)\s+(?:\w+\s+){0,3}$",
+    r"(?:\w+\s+){0,4}$|become\s+$|(?:risk|prevention|family\s+member|family\s+history|relatives?|history\s+in)\s+(?:\w+\s+){0,4}$",
     re.I)
 
 # Words after a concept that make it a modifier, not a condition the person has: "hepatitis B vaccine",
