@@ -260,7 +260,8 @@ NOT_A_MENTION = re.compile(
     r"\blike\s+(?:\w+\s+){0,3}$|"  # examples of something else: "causes of AF like alcoholism"
     r"\bin\s+addition\s+to\s+(?:\w+\s+){0,2}$|\banti[- ]?$|"  # given, not excluded; the target of a drug
     r"(?:plan(?:ning|s)?|intend(?:s|ing)?|intent(?:ion)?|wish(?:es|ing)?|want(?:s|ing)?|willing|desire)\s+"
-    r"(?:\w+\s+){0,4}$|become\s+$|(?:risk|prevention|family\s+member|family\s+history|relatives?|history\s+in)\s+(?:\w+\s+){0,4}$",
+    r"(?:\w+\s+){0,4}$|become\s+$|(?:risk|prevention|family\s+member|family\s+history|relatives?|history\s+in)\s+"
+    r"(?:[\w,-]+\s+){0,5}$",
     re.I)
 
 # Words after a concept that make it a modifier, not a condition the person has: "hepatitis B vaccine",

@@ -250,7 +250,7 @@ def concept_rules(text: str, kind: str, values_spans: list[tuple[int, int]]) -> 
     found = []
     for pattern, expression in concepts:
         for m in pattern.finditer(text):
-            if lexicon.NOT_A_MENTION.search(text[max(0, m.start() - 40):m.start()]) or \
+            if lexicon.NOT_A_MENTION.search(text[max(0, m.start() - 60):m.start()]) or \
                     lexicon.NOT_A_MENTION_AFTER.match(text[m.end():m.end() + 30]):
                 continue
             found.append((m.start(), m.end(), expression, m.group(0)))
