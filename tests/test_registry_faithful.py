@@ -313,3 +313,29 @@ def test_a_family_history_is_not_the_subjects_own():
 
 def test_active_hepatitis_b_is_not_any_active_hepatitis():
     assert "hepatitis_active" not in (extract("Active hepatitis B or HIV", "exclusion").expression or "")
+
+
+# --- found by the sixth hand-checked sample (sentences written afresh) ---------------------------------------
+
+def test_a_converted_glucose_limit_keeps_two_decimals():
+    # 125 mg/dL is 6.94 mmol/L: an inclusive upper limit of 6.9 would fail someone the text admits
+    e = extract("Fasting glucose 110-125 mg/dL", "inclusion")
+    assert e.parameters["fasting_glucose_max"]["value"] == 6.94
+    assert e.parameters["fasting_glucose_min"]["value"] == 6.11
+
+
+@pytest.mark.parametrize("text, kind, concept", [
+    ("HBeAg (hepatitis B e antigen) negative", "inclusion", "hepatitis_b"),
+    ("Not trying to conceive a pregnancy during the study", "inclusion", "pregnant"),
+    ("Expected poor response judged from HIV genotypic resistance results", "exclusion", "hiv_positive"),
+])
+def test_other_markers_wishes_and_tests_are_not_the_concept(text, kind, concept):
+    assert concept not in (extract(text, kind).expression or "")
+
+
+def test_a_misuse_limited_to_months_before_screening_is_not_any_history():
+    assert extract("Drug abuse in the 12 months before screening", "exclusion").expression is None
+
+
+def test_an_impossible_range_is_not_read():
+    assert extract("BMI below 30 and above 55 kg/m2", "exclusion").expression is None

@@ -23,7 +23,8 @@ CONDITION_AFTER = re.compile(
     r"\((?:males?|females?|men|women)\))", re.I)
 TIME_QUALIFIER = re.compile(
     r"\bwithin\b|\b(?:past|last|preceding|previous|prior)\s+(?:\d+(?:\.\d+)?\s+|\w+\s+)?(?:years?|months?|weeks?|days?)\b"
-    r"|\brecent(?:ly)?\b|\bin\s+the\s+\d+\s+(?:years?|months?|weeks?)\s+(?:prior|before)", re.I)
+    r"|\brecent(?:ly)?\b|\bin\s+the\s+\d+\s+(?:years?|months?|weeks?)\s+(?:prior|before)"
+    r"|\b\d+\s+(?:years?|months?|weeks?|days?)\s+(?:prior|before)\b", re.I)
 _DEFINITION = re.compile(
     r"\((?:[^()]|\([^()]*\))*\)|\[(?:[^\[\]])*\]|\b(?:defined\s+(?:as|by)|as\s+defined|e\.g\.|i\.e\.|such\s+as|"
     r"based\s+on|according\s+to|as\s+guideline|as\s+per|as\s+determined\s+by|including\s+but\s+not\s+limited\s+to"

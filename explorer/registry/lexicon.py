@@ -167,8 +167,9 @@ DEFAULT_UNITS: dict[str, list[tuple[float, float, str, float]]] = {
     "random_glucose": [(1, 35, "mmol/L", 0.6), (40, 900, "mg/dL", 0.6)],
     "creatinine": [(0.1, 15, "mg/dL", 0.6), (20, 3000, "umol/L", 0.6)],
 }
-# decimals kept after conversion (values are thresholds a person reads, not lab results)
-DECIMALS: dict[str, int] = {"hba1c": 1, "fasting_glucose": 1, "random_glucose": 1, "postmeal_glucose": 1, "fasting_cpeptide": 3,
+# decimals kept after conversion (values are thresholds a person reads, not lab results); glucose keeps two,
+# because one would move a limit by up to 0.9 mg/dL: 125 mg/dL is 6.94 mmol/L, and "<= 6.9" fails 6.92
+DECIMALS: dict[str, int] = {"hba1c": 1, "fasting_glucose": 2, "random_glucose": 2, "postmeal_glucose": 2, "fasting_cpeptide": 3,
                             "postmeal_cpeptide": 3, "creatinine": 0, "bilirubin": 0, "uric_acid": 0, "weight": 1,
                             "age": 2, "diabetes_duration": 2, "cancer_remission_years": 2, "fasting_insulin": 1}
 
@@ -220,7 +221,8 @@ CONCEPTS: list[tuple[str, list[str]]] = [
     ("ica_positive", [r"islet\s+cell\s+(?:\w+\s+){0,2}(?:auto\s*-?)?antibod(?:y|ies)", r"\bICA\b"]),
     ("znt8a_positive", [r"zinc\s+transporter\s*8\s+(?:auto)?antibod(?:y|ies)", r"\bZ[na]T8A?\b"]),
     ("tuberculosis_active", [r"(?:pulmonary\s+|active\s+)?tuberculosis", r"\bTB\b"]),
-    ("hepatitis_b", [r"hepatitis\s+B(?:\s+(?:virus|infection|surface\s+antigen))?", r"\bHBV\b", r"\bHBsAg\b"]),
+    ("hepatitis_b", [r"hepatitis\s+B(?!\s+(?:e\b|core\b|vaccin))(?:\s+(?:virus|infection|surface\s+antigen))?",
+                     r"\bHBV\b", r"\bHBsAg\b"]),  # HBeAg and anti-HBc are other markers
     ("hepatitis_c", [r"hepatitis\s+C(?:\s+(?:virus|infection|antibody))?", r"\bHCV\b"]),
     ("hepatitis_active", [r"active\s+hepatitis(?!\s+[BC]\b)"]),  # "active hepatitis B" is hepatitis B, not any
     ("hiv_positive", [r"\bHIV\b(?:\s+(?:infection|positivity|positive))?", r"human\s+immunodeficiency\s+virus"]),
@@ -259,7 +261,7 @@ NOT_A_MENTION = re.compile(
     r"(?:indicator|indicative|marker|proxy|surrogate|suggestive)\s+of\s+(?:\w+\s+){0,3}$|"
     r"\blike\s+(?:\w+\s+){0,3}$|"  # examples of something else: "causes of AF like alcoholism"
     r"\bin\s+addition\s+to\s+(?:\w+\s+){0,2}$|\banti[- ]?$|"  # given, not excluded; the target of a drug
-    r"(?:plan(?:ning|s)?|intend(?:s|ing)?|intent(?:ion)?|wish(?:es|ing)?|want(?:s|ing)?|willing|desire)\s+"
+    r"(?:seek(?:s|ing)?|trying|attempting|considering|plan(?:ning|s)?|intend(?:s|ing)?|intent(?:ion)?|wish(?:es|ing)?|want(?:s|ing)?|willing|desire)\s+"
     r"(?:\w+\s+){0,4}$|become\s+$|(?:risk|prevention|family\s+member|family\s+history|relatives?|history\s+in)\s+"
     r"(?:[\w,-]+\s+){0,5}$",
     re.I)
@@ -268,7 +270,8 @@ NOT_A_MENTION = re.compile(
 # "HIV regimens containing tenofovir".
 NOT_A_MENTION_AFTER = re.compile(
     r"^\s*(?:vaccin\w*|immuni[sz]ation|regimens?|medications?|drugs?|prophylaxis|programs?|programmes?|clinics?|"
-    r"educat\w*|counsel\w*|prevention|awareness|treatments?|therap(?:y|ies)|status|serostatus|testing)\b", re.I)
+    r"educat\w*|counsel\w*|prevention|awareness|treatments?|therap(?:y|ies)|status|serostatus|testing|genotyp\w*|"
+    r"resistance)\b", re.I)
 # Kinds of pregnancy the catalogue's `pregnant` does not tell apart ("multi-fetal pregnancy").
 PREGNANCY_SUBTYPES = re.compile(
     r"\b(?:multi-?fetal|multiple|twin|singleton|ectopic|molar|tubal|high[- ]risk|complicated|uncomplicated|"

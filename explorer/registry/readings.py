@@ -147,6 +147,8 @@ def numeric_rules(text: str, kind: str, item: Attached, names: ParameterNames) -
             found.append(Threshold(var_name, op, value, default_catalogue()[var_name].unit, number, read_unit))
             if first_rule is None:
                 first_rule = (op, value, default_catalogue()[var_name].unit, number, read_unit)
+        if len(ops) == 2 and ops[0] in ("<", "<=") and ops[1] in (">", ">=") and "or" not in text[v.start:v.end]:
+            return [], [f"{source!r}: below one limit and above a higher one at once; not read"]
         if len(ops) == 2 and (ops[0] in (">", ">=")) == (ops[1] in (">", ">=")):
             pair = SEX_PAIR.match(text[v.end:v.end + 60])
             if pair and len(variables) == 1:
