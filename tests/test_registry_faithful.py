@@ -339,3 +339,19 @@ def test_a_misuse_limited_to_months_before_screening_is_not_any_history():
 
 def test_an_impossible_range_is_not_read():
     assert extract("BMI below 30 and above 55 kg/m2", "exclusion").expression is None
+
+
+# --- found by the seventh hand-checked sample (sentences written afresh) -------------------------------------
+
+def test_not_older_than_is_an_upper_limit():
+    # was: age > 75 ("older than" read, "not" dropped)
+    e = extract("Participant is at least 21 and not older than 70 years old.", "inclusion")
+    assert e.expression == "age >= age_min and age <= age_max"
+    assert {n: p["value"] for n, p in e.parameters.items()} == {"age_min": 21, "age_max": 70}
+
+
+@pytest.mark.parametrize("text", ["Symptoms suspicious for acute HIV infection",
+                                  "Organ from a donor who tested positive for HIV, HBsAg or hepatitis C"])
+def test_a_suspicion_or_a_donors_infection_is_not_the_subjects(text):
+    e = extract(text, "exclusion")
+    assert e.expression is None

@@ -258,12 +258,12 @@ CONCEPTS: list[tuple[str, list[str]]] = [
 NOT_A_MENTION = re.compile(
     r"(?:other\s+than|except(?:\s+for)?|apart\s+from|excluding|exclusion\s+of|outside(?:\s+of)?)\s+(?:\w+\s+){0,1}$|"
     r"(?:previous(?:ly)?|prior|history\s+of\s+being|ever|past|been)\s+$|"
-    r"(?:indicator|indicative|marker|proxy|surrogate|suggestive)\s+of\s+(?:\w+\s+){0,3}$|"
+    r"(?:(?:indicator|indicative|marker|proxy|surrogate|suggestive)\s+of|suspicious\s+(?:for|of))\s+(?:\w+\s+){0,4}$|"
     r"\blike\s+(?:\w+\s+){0,3}$|"  # examples of something else: "causes of AF like alcoholism"
     r"\bin\s+addition\s+to\s+(?:\w+\s+){0,2}$|\banti[- ]?$|"  # given, not excluded; the target of a drug
     r"(?:seek(?:s|ing)?|trying|attempting|considering|plan(?:ning|s)?|intend(?:s|ing)?|intent(?:ion)?|wish(?:es|ing)?|want(?:s|ing)?|willing|desire)\s+"
-    r"(?:\w+\s+){0,4}$|become\s+$|(?:risk|prevention|family\s+member|family\s+history|relatives?|history\s+in)\s+"
-    r"(?:[\w,-]+\s+){0,5}$",
+    r"(?:\w+\s+){0,4}$|become\s+$|(?:risk|prevention|family\s+member|family\s+history|relatives?|donors?|history\s+in)\s+"
+    r"(?:[\w,-]+\s+){0,7}$",
     re.I)
 
 # Words after a concept that make it a modifier, not a condition the person has: "hepatitis B vaccine",
