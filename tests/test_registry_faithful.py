@@ -355,3 +355,14 @@ def test_not_older_than_is_an_upper_limit():
 def test_a_suspicion_or_a_donors_infection_is_not_the_subjects(text):
     e = extract(text, "exclusion")
     assert e.expression is None
+
+
+# --- found by the eighth hand-checked sample (sentences written afresh) --------------------------------------
+
+@pytest.mark.parametrize("text, kind", [
+    ("HIV/HBV co-infected participants must also have HIV RNA below 50 copies/mL", "inclusion"),
+    ("A recent STI (chlamydia or syphilis)", "inclusion"),
+    ("Blood pressure above 170/100 mmHg in patients receiving two antihypertensive drugs", "exclusion"),
+])
+def test_subgroup_requirements_and_unread_alternatives_in_brackets(text, kind):
+    assert extract(text, kind).expression is None

@@ -107,7 +107,10 @@ def uncovered_text(text: str, spans: list[tuple[int, int]], rules: list[Rule]) -
     for start, end in spans:
         for i in range(start, min(end, len(masked))):
             masked[i] = " "
-    rest = _DEFINITION.sub(" ", "".join(masked))
+    # a bracket that holds a rule lists alternatives read from it ("STI (chlamydia or syphilis)"), no definition
+    inside = [r.span for r in rules]
+    rest = _DEFINITION.sub(lambda m: m.group(0) if m.group(0).startswith(("(", "[")) and any(
+        m.start() <= a < m.end() for a, _ in inside) else " ", "".join(masked))
     extra = _covered_words(rules)
     prefixes = {w[:6] for w in extra if len(w) >= 6}
     words = [w for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}|\b(?:if|or)\b", rest)
@@ -151,7 +154,10 @@ def partial_is_safe(text: str, kind: str, uncovered: str, rules: list[Rule]) -> 
         masked[i] = " "
     if kind == "exclusion" and _joins_unread(text, "".join(masked), conjunctive):
         return False
-    outside = re.sub(r"\((?:[^()]|\([^()]*\))*\)|\[[^\[\]]*\]", " ", "".join(masked)).lower()
+    # brackets that hold no rule define or restate; a bracket holding a rule is part of what was read
+    outside = re.sub(r"\((?:[^()]|\([^()]*\))*\)|\[[^\[\]]*\]",
+                     lambda m: m.group(0) if any(m.start() <= r.span[0] < m.end() for r in rules) else " ",
+                     "".join(masked)).lower()
     if kind == "inclusion":
         return not re.search(r"\bor\b|\beither\b|and\s*/\s*or", outside)
     return bool(re.search(r"\bor\b|,|;|\band\b", outside) or hi - lo >= len(text.strip()) * 0.5)

@@ -331,7 +331,9 @@ EXCEPTIONS = re.compile(
     r"\bin\s+the\s+absence\s+of\b|\bexcluding\b|\bin\s+(?:the\s+)?case\s+of\b|"
     # "< 150 mmHg in persons aged 60 or older, < 140 in persons 40 through 59": thresholds for subgroups
     r"\b(?:in|for)\s+(?:(?:a|an|the)\s+)?(?:persons?|people|patients?|subjects?|participants?|those|individuals?|children|adults?)\s+"
-    r"(?:aged|with|who|older|younger|over|under|between|from|\d)|"
+    r"(?:aged|with|who|older|younger|over|under|between|from|receiving|taking|treated|on|\d)|"
+    # "co-infected subjects must also have ...": a requirement for a subgroup, not for everyone
+    r"\b(?:subjects?|patients?|participants?|those)\s+(?:\([^)]*\)\s+)?(?:must|should)\s+also\b|"
     r"\bfor\s+(?:the\s+)?[\w-]+\s+(?:group|cohort|arm)\b", re.I)
 # "two of the following": a count of criteria the expression language cannot state.
 N_OF_FOLLOWING = re.compile(
