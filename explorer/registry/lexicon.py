@@ -221,8 +221,9 @@ CONCEPTS: list[tuple[str, list[str]]] = [
     ("ica_positive", [r"islet\s+cell\s+(?:\w+\s+){0,2}(?:auto\s*-?)?antibod(?:y|ies)", r"\bICA\b"]),
     ("znt8a_positive", [r"zinc\s+transporter\s*8\s+(?:auto)?antibod(?:y|ies)", r"\bZ[na]T8A?\b"]),
     ("tuberculosis_active", [r"(?:pulmonary\s+|active\s+)?tuberculosis", r"\bTB\b"]),
-    ("hepatitis_b", [r"hepatitis\s+B(?!\s+(?:e\b|core\b|vaccin))(?:\s+(?:virus|infection|surface\s+antigen))?",
-                     r"\bHBV\b", r"\bHBsAg\b"]),  # HBeAg and anti-HBc are other markers
+    ("hepatitis_b", [r"hepatitis\s+B(?!\s+(?:e\b|core\b|vaccin|(?:virus\s+)?(?:DNA|RNA)\b))"
+                     r"(?:\s+(?:virus|infection|surface\s+antigen))?",
+                     r"\bHBV\b(?!\s+(?:DNA|RNA)\b)", r"\bHBsAg\b"]),  # HBeAg, anti-HBc, HBV DNA: other markers
     ("hepatitis_c", [r"hepatitis\s+C(?:\s+(?:virus|infection|antibody))?", r"\bHCV\b"]),
     ("hepatitis_active", [r"active\s+hepatitis(?!\s+[BC]\b)"]),  # "active hepatitis B" is hepatitis B, not any
     ("hiv_positive", [r"\bHIV\b(?:\s+(?:infection|positivity|positive))?", r"human\s+immunodeficiency\s+virus"]),
@@ -269,7 +270,7 @@ NOT_A_MENTION = re.compile(
 # Words after a concept that make it a modifier, not a condition the person has: "hepatitis B vaccine",
 # "HIV regimens containing tenofovir".
 NOT_A_MENTION_AFTER = re.compile(
-    r"^\s*(?:vaccin\w*|immuni[sz]ation|regimens?|medications?|drugs?|prophylaxis|programs?|programmes?|clinics?|"
+    r"^\s*(?:-?\s*[12]\b\s*)?(?:vaccin\w*|immuni[sz]ation|regimens?|medications?|drugs?|prophylaxis|programs?|programmes?|clinics?|"
     r"educat\w*|counsel\w*|prevention|awareness|treatments?|therap(?:y|ies)|status|serostatus|testing|genotyp\w*|"
     r"resistance)\b", re.I)
 # Kinds of pregnancy the catalogue's `pregnant` does not tell apart ("multi-fetal pregnancy").
