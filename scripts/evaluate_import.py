@@ -8,10 +8,11 @@ text match the registry's structured fields. With a hand-labelled gold file (rec
 comparator, value, unit}]}), precision and recall of numeric thresholds: an extracted threshold is right when
 variable, comparator, value (within 1%) and unit all match a gold one. Two levels are scored: every threshold
 the importer read (also readings it judged too uncertain to make computable), and only those in computable
-expressions. Writes JSON and a markdown table (default: benchmarks/results/import_quality.{json,md}).
+expressions. Writes JSON and a markdown table (default: benchmarks/results/import_quality.legacy_xml.{json,md};
+benchmarks/results/import_quality.md is the hand-written summary of both measurements and is never overwritten).
 
     .venv/bin/python scripts/evaluate_import.py --chia ../shared/data/ctgov/chia_dev_non_diabetes.zip \
-        --out benchmarks/results/import_quality_chia.json --sample 50
+        --out benchmarks/results/import_quality.chia.json --sample 50
 
 With --chia, the brat-annotated Chia corpus is read instead (see the section "Chia gold" below): recall and
 precision per variable family, for every reading and for readings inside computable expressions, and
@@ -446,9 +447,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--details", action="store_true",
                         help="with --chia: also write every wrong and missed item with its text (not for committing: "
                              "it copies the corpus)")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "import_quality.json"))
+    parser.add_argument("--out", help="JSON path (default: benchmarks/results/import_quality.chia.json with --chia, "
+                                      "else import_quality.legacy_xml.json)")
     parser.add_argument("--markdown", help="markdown table path (default: --out with .md)")
     args = parser.parse_args(argv)
+    if args.out is None:
+        name = "import_quality.chia.json" if args.chia else "import_quality.legacy_xml.json"
+        args.out = str(ROOT / "benchmarks" / "results" / name)
     if args.chia:
         result = evaluate_chia(read_chia(Path(args.chia)), sample=args.sample, seed=args.seed)
         if not args.details:
