@@ -29,9 +29,11 @@ $(STAMP): pyproject.toml
 
 browser:
 	@bash scripts/ensure-chromium.sh
+	@bash scripts/ensure-java.sh
 
-bench: $(STAMP)
-	$(BIN)/python benchmarks/run_all.py
+# every benchmarks/bench_*.py through benchmarks/run_all.py; QUICK=1 runs the small sizes only (results kept)
+bench: $(STAMP) browser
+	$(BIN)/python benchmarks/run_all.py $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check explorer tests benchmarks scripts

@@ -34,7 +34,6 @@ from playwright.sync_api import expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-sys.path.insert(0, str(ROOT))
 
 from explorer.app.scenario import DataSource, Scenario  # noqa: E402
 from explorer.app.state import ExplorerState  # noqa: E402

@@ -36,7 +36,6 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from explorer import expr  # noqa: E402
 from explorer.engine import (  # noqa: E402

@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import platform
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +26,6 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from explorer.clinical.cgm import ambulatory_glucose_profile, cgm_metrics  # noqa: E402
 from explorer.outcomes.clinical import cit07_endpoint, igls_class  # noqa: E402

@@ -33,7 +33,6 @@ def _maxrss_mb() -> float:
 
 
 def child(kind: str, population: str, n: int, trace: bool) -> dict:
-    sys.path.insert(0, str(ROOT))
     import tracemalloc
 
     from explorer.cohort.synthetic import generate_cohort, generate_screening

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from explorer import expr
 from explorer.catalogue import Catalogue, Variable, default_catalogue, variable_from_dict
 from explorer.errors import DefinitionError, ExpressionError
+from explorer.strict_input import MAX_DEPTH, RefusedInput, load_json, load_yaml, nesting_depth
 
 FORMAT = "trial-explorer/1"
 ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_.\-]*$"
@@ -119,6 +120,9 @@ class Criterion(_Model):
     assumption: Literal["pass", "fail"] = Field(
         "pass", description="For a non-computable criterion: assumed satisfied (pass) or not (fail)")
     note: str | None = Field(None, description="Why this reading of the text; ambiguities and choices")
+    source: Literal["criteria", "description"] = Field(
+        "criteria", description="Where the criterion comes from: the registry's eligibility list (default), or "
+                                "the study description (a reading of the text a user may switch off)")
     enabled: bool = Field(True, description="False: switched off (a scenario saved from the dashboard); the "
                           "criterion stays in the file but is not applied")
 
@@ -239,8 +243,12 @@ class Trial(_Model):
 
     @cached_property
     def catalogue(self) -> Catalogue:
-        extra = [variable_from_dict(name, spec, source=f"trial {self.id} variables")
-                 for name, spec in self.variables.items()]
+        extra = []
+        for name, spec in self.variables.items():
+            try:
+                extra.append(variable_from_dict(name, spec, source=""))
+            except DefinitionError as err:  # name the trial file (filled in by the loader) and the field
+                raise DefinitionError(err.reason, field=f"variables.{name}") from None
         return default_catalogue().extended(extra)
 
     def criterion(self, criterion_id: str) -> Criterion:
@@ -360,6 +368,8 @@ def trial_from_dict(data: Any, *, source: str | None = None) -> Trial:
     if not isinstance(data, Mapping):
         raise DefinitionError(f"a trial definition must be a mapping of fields, got {type(data).__name__}",
                               file=source)
+    if nesting_depth(data) > MAX_DEPTH:
+        raise DefinitionError(f"nested more than {MAX_DEPTH} levels deep; no definition needs that", file=source)
     try:
         return Trial.model_validate(dict(data))
     except DefinitionError as err:
@@ -377,6 +387,8 @@ def trial_from_dict(data: Any, *, source: str | None = None) -> Trial:
 
 
 def _yaml_error(err: yaml.YAMLError, path: str) -> DefinitionError:
+    if isinstance(err, RefusedInput):
+        return DefinitionError(str(err), file=path)
     mark = getattr(err, "problem_mark", None)
     where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
     problem = getattr(err, "problem", None) or str(err)
@@ -385,7 +397,7 @@ def _yaml_error(err: yaml.YAMLError, path: str) -> DefinitionError:
 
 def trial_from_yaml(text: str, *, source: str | None = None) -> Trial:
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as err:
         raise _yaml_error(err, source or "<text>") from None
     if data is None:
@@ -412,10 +424,13 @@ def load_trial(ref: str | Path) -> Trial:
             raise DefinitionError("the file is not UTF-8 text; save it as UTF-8 YAML", file=str(path)) from None
         if path.suffix.lower() == ".json":
             try:
-                return trial_from_dict(json.loads(text), source=str(path))
+                data = load_json(text)
             except json.JSONDecodeError as err:
                 raise DefinitionError(f"not valid JSON at line {err.lineno}, column {err.colno}: {err.msg}",
                                       file=str(path)) from None
+            except RefusedInput as err:
+                raise DefinitionError(str(err), file=str(path)) from None
+            return trial_from_dict(data, source=str(path))
         return trial_from_yaml(text, source=str(path))
     name = str(ref)
     if name in bundled_trials():

@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from explorer.clinical.cgm import cgm_metrics  # noqa: E402
 from explorer.clinical.cgm_episodes import glycaemic_episodes  # noqa: E402

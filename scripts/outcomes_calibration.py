@@ -1,6 +1,6 @@
 """Write docs/outcomes_calibration.md (and the table between the `published` markers of docs/outcomes.md):
 published trial figures against the synthetic cohorts taken through the trial-driven outcome measures
-(explorer.outcomes.published), the same comparison the test tests/test_outcomes_published.py checks.
+(explorer.cohort.synthetic.published), the same comparison the test tests/test_outcomes_published.py checks.
 
     .venv/bin/python scripts/outcomes_calibration.py [--n 10000] [--seed 0]
 """
@@ -8,14 +8,11 @@ published trial figures against the synthetic cohorts taken through the trial-dr
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
+from explorer.cohort.synthetic.published import comparison_table
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from explorer.outcomes.published import comparison_table  # noqa: E402
-
 OUT = ROOT / "docs" / "outcomes_calibration.md"
 SUMMARY = ROOT / "docs" / "outcomes.md"
 MARKERS = ("<!-- published:start -->", "<!-- published:end -->")

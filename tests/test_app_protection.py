@@ -94,8 +94,9 @@ def test_no_small_count_is_shown_or_exported(dashboard, off, k, method, hba1c):
 
 def test_eligible_ids_are_not_exported_when_too_few():
     s = ExplorerState(Scenario(trial=BASE.trial, data=BASE.data, min_cell=11, cell_method="suppress"))
-    assert s.counts["eligible"] == 7  # this seed's islet-eligible pool: a small count
+    eligible = s.counts["eligible"]
+    assert 0 < eligible < 11  # this seed's islet-eligible pool: a small count (its size follows the synthetic model)
     with pytest.raises(ExplorerError, match="fewer than 11"):
         s.export_eligible_ids_csv()
     s.set_min_cell(0)
-    assert len(pd.read_csv(io.StringIO(s.export_eligible_ids_csv()))) == 7
+    assert len(pd.read_csv(io.StringIO(s.export_eligible_ids_csv()))) == eligible

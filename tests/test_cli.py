@@ -1,16 +1,18 @@
-"""The trial-explorer command: output formats, and errors as one line on stderr with a non-zero exit."""
+"""The trial-explorer command: the definition commands' output formats, and the package's shape (no circle)."""
 
 from __future__ import annotations
 
+import ast
 import csv
 import io
 import json
-import subprocess
-import sys
+from pathlib import Path
 
 import pytest
 
-from explorer.cli import main
+from explorer.cli.entry import main
+
+PACKAGE = Path(__file__).resolve().parents[1] / "explorer"
 
 
 def run(capsys, *argv):
@@ -25,10 +27,10 @@ def test_trials_lists_both_seeds(capsys):
     code, out, _ = run(capsys, "trials", "--format", "json")
     rows = json.loads(out)
     assert {r["id"]: (r["inclusion"], r["exclusion"]) for r in rows} == {
-        "NCT06196996": (6, 14), "NCT01142050": (9, 4)}
+        "NCT06196996": (6, 14), "NCT01142050": (10, 4)}  # 9 listed + D1 from the description
 
 
-@pytest.mark.parametrize("trial_id, n", [("NCT06196996", 20), ("NCT01142050", 13)])
+@pytest.mark.parametrize("trial_id, n", [("NCT06196996", 20), ("NCT01142050", 14)])
 def test_show_lists_every_criterion(capsys, trial_id, n):
     code, out, _ = run(capsys, "show", trial_id)
     assert code == 0
@@ -69,7 +71,31 @@ def test_check_and_schema_and_variables(capsys):
     assert "hba1c,number,%" in out
 
 
-def test_console_script_has_no_traceback_on_error():
-    result = subprocess.run([sys.executable, "-m", "explorer.cli", "show", "missing.yaml"],
-                            capture_output=True, text=True)
-    assert result.returncode == 2 and "Traceback" not in result.stderr and "missing.yaml" in result.stderr
+def _imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def test_no_arrow_back_up_to_the_front_ends():
+    """The front ends (cli, app) sit on top: nothing below imports them, and sources stays below both."""
+    for path in PACKAGE.rglob("*.py"):
+        room = path.relative_to(PACKAGE).parts[0]
+        climbs = {m for m in _imports(path) if m.split(".")[:2] in (["explorer", "cli"], ["explorer", "app"])}
+        if room == "cli":
+            assert not {m for m in climbs if m.startswith("explorer.app")} - {"explorer.app.dashboard"}, path
+        elif room != "app":
+            assert not climbs, f"{path.relative_to(PACKAGE)} imports {sorted(climbs)}"
+
+
+def test_cli_command_modules_do_not_import_the_entry_point():
+    """entry imports each command group; a group importing entry (or another group) would close a circle."""
+    groups = {"definitions", "funnel", "outcomes", "synth", "registry", "dashboard"}
+    for name in groups:
+        modules = _imports(PACKAGE / "cli" / f"{name}.py")
+        imported = {m.rsplit(".", 1)[-1] for m in modules if m.split(".")[:2] == ["explorer", "cli"]}
+        assert imported <= {"options", "output"}, (name, imported)

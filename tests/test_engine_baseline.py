@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from test_engine_matrix import screening, small_trial
 
-from explorer.engine import baseline_table, evaluate, format_baseline, write_screening
+from explorer.app.tables import format_baseline
+from explorer.engine import baseline_table, evaluate, write_screening
 from explorer.errors import DefinitionError
 
 DATA = screening(age=[30.0, 10.0, None, 50.0, 40.0, 20.0],
@@ -38,7 +39,7 @@ def test_table_one_by_hand():
     assert hba1c.smd == pytest.approx((np.mean([7.0, 6.0, 7.5]) - 7.5) / pooled)
     text = format_baseline(t)
     assert text.loc[1, "screened"] == "30.0 (15.8)"
-    assert text[(text["variable"] == "sex") & (text["level"] == "female")]["screened"].item() == "3 (60.0%)"
+    assert text[(text["characteristic"] == "Sex") & (text["level"] == "female")]["screened"].item() == "3 (60.0%)"
 
 
 def test_table_one_is_cached_per_mask_and_follows_toggles():

@@ -129,7 +129,7 @@ def test_progress_bar(capsys):
 
 def test_errors_name_the_criterion_and_engine():
     with pytest.raises(DefinitionError, match="engine"):
-        evaluate(small_trial(), DATA, engine="spark")
+        evaluate(small_trial(), DATA, engine="oracle")
     m = evaluate(small_trial(), DATA)
     with pytest.raises(DefinitionError, match="no criterion"):
         m.column("X9")

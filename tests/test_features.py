@@ -203,3 +203,37 @@ def test_vectorised_for_large_cohorts():
     s = screening_features(Cohort(subjects=subj, measurements=m))
     assert time.process_time() - start < 5.0  # about 0.4 s of CPU on a laptop-class core
     assert len(s.features) == n and s.features["alt_uln"].max() == 40.0
+
+
+# --- age in completed years (issue 13) -----------------------------------------------------------------
+
+@pytest.mark.parametrize("birth, index, age", [
+    ("1959-03-15", "2024-09-15", 65),   # 65 years and 6 months is 65: "Age 6-65" admits them
+    ("1959-03-15", "2024-03-14", 64),   # the day before the 65th birthday
+    ("1959-03-15", "2024-03-15", 65),   # the birthday itself
+    ("1959-03-15", "2024-03-16", 65),   # the day after
+    ("2000-02-29", "2023-02-28", 22),   # born on a leap day: not yet 23 on 28 February ...
+    ("2000-02-29", "2023-03-01", 23),   # ... but on 1 March of a common year
+    ("2000-02-29", "2024-02-28", 23),
+    ("2000-02-29", "2024-02-29", 24),   # and on 29 February of a leap year
+    ("2004-01-01", "2022-12-31", 18),   # 18 the day before a 19th birthday
+    ("2006-12-31", "2024-12-31", 18),   # 18th birthday on the last day of a leap year
+])
+def test_age_is_completed_years_by_the_calendar(birth, index, age):
+    frame = pd.DataFrame({"subject_id": pd.array(["A"], dtype="string"), "birth_date": pd.to_datetime([birth]),
+                          "index_date": pd.to_datetime([index])})
+    assert screening_features(Cohort(subjects=frame)).features.loc["A", "age"] == age
+
+
+def test_a_given_fractional_age_counts_completed_years():
+    frame = subjects(age=[np.nan, 65.5, np.nan])
+    assert screening_features(Cohort(subjects=frame)).features.loc["B", "age"] == 65.0
+
+
+def test_same_time_measurements_give_their_mean_whatever_the_row_order():
+    rows = [("A", "2024-02-01", "systolic_bp", 120.0, "mmHg", np.nan),
+            ("A", "2024-02-01", "systolic_bp", 130.0, "mmHg", np.nan),
+            ("A", "2024-02-01", "systolic_bp", 110.0, "mmHg", np.nan)]
+    for order in (rows, rows[::-1]):
+        f = screening_features(Cohort(subjects=subjects(), measurements=measurements(order))).features
+        assert f.loc["A", "systolic_bp"] == 120.0

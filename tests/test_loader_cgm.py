@@ -24,7 +24,7 @@ def test_iglu_style_fixture(fixtures_dir):
 def test_mmol_file_is_converted(tmp_path):
     (tmp_path / "mmol.csv").write_text("subject_id,timestamp,glucose\nA,2024-01-01 00:00,5.5\nA,2024-01-01 00:05,10.0\n")
     cohort, report = load_cgm(tmp_path / "mmol.csv", unit="mmol/L")
-    assert cohort.cgm["glucose"].tolist() == pytest.approx([99.088, 180.16])
+    assert cohort.cgm["glucose"].tolist() == [99.0, 180.0]  # rounded to whole mg/dL (units.convert_between)
     assert report.conversions["cgm glucose: mmol/L -> mg/dL"] == 2
 
 
@@ -139,8 +139,9 @@ def test_censored_limits_in_a_mmol_file_and_a_wider_sensor(tmp_path):
     (tmp_path / "mmol.csv").write_text("id,time,gl\nA,2024-01-01 00:00,<2.2\nA,2024-01-01 00:05,HI\n"
                                        "A,2024-01-01 00:10,5.5\n")
     cohort, _ = load_cgm(tmp_path / "mmol.csv", unit="mmol/L", sensor_range=(40, 500))
-    # "<2.2" carries its own limit (2.2 mmol/L); HI is the sensor's limit, stated in mg/dL.
-    assert cohort.cgm["glucose"].tolist() == pytest.approx([2.2 * 18.016, 500, 5.5 * 18.016])
+    # "<2.2" carries its own limit (2.2 mmol/L); HI is the sensor's limit, stated in mg/dL. Converted
+    # readings are rounded to whole mg/dL, as sensors report them (docs/data.md): 39.6 -> 40, 99.09 -> 99
+    assert cohort.cgm["glucose"].tolist() == [40, 500, 99]
 
 
 def test_canonical_folder_reads_censored_cgm_the_same_way(tmp_path):

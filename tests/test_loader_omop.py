@@ -35,7 +35,7 @@ def test_omop_fixture(omop):
     m = cohort.measurements.set_index(["subject_id", "variable"])
     assert m.loc[("1", "hba1c"), "value"] == 7.4
     assert m.loc[("1", "alt"), ["value", "ref_high"]].tolist() == [55.0, 40.0]  # unit from unit_source_value
-    assert m.loc[("1", "random_glucose"), "value"] == pytest.approx(20 / 18.016)  # "<40 mg/dL" -> 20 mg/dL
+    assert m.loc[("1", "random_glucose"), "value"] == 1.1  # "<40 mg/dL" -> 20 mg/dL -> 1.11 mmol/L, to 0.1
     assert m.loc[("2", "weight"), "value"] == 90.5
     assert report.tables["MEASUREMENT.csv"].rejected == {"concept not mapped to a catalogue variable": 1,
                                                         "value_as_number blank": 1}

@@ -20,8 +20,8 @@ def test_t1d_exchange_fixture(fixtures_dir):
     assert s.loc["11", "index_date"] == pd.Timestamp("2014-01-08")  # enrolment + chart visit day 7
     assert (s["diabetes_type"] == "T1D").all()
     m = cohort.measurements.set_index(["subject_id", "variable"])
-    assert m.loc[("11", "weight"), "value"] == pytest.approx(154 * 0.45359237)
-    assert m.loc[("11", "height"), "value"] == pytest.approx(64 * 2.54)
+    assert m.loc[("11", "weight"), "value"] == 69.9  # 154 lb = 69.85 kg, reported to 0.1 kg
+    assert m.loc[("11", "height"), "value"] == 162.6  # 64 in = 162.56 cm
     assert m.loc[("11", "random_cpeptide"), "value"] == pytest.approx(0.0085)  # "<0.017" -> half the limit
     assert m.loc[("11", "hba1c"), "value"] == 7.9
     assert report.conversions["lab value: below_limit"] == 1

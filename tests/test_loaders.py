@@ -55,7 +55,7 @@ def test_canonical_folder_loads_with_units_converted(canonical):
     assert cohort.subjects["sex"].tolist() == ["female", "male", "male"]  # "M" normalised
     m = cohort.measurements.set_index(["subject_id", "variable", "time"])
     assert m.loc[("A1", "hba1c", pd.Timestamp("2024-02-01")), "value"] == pytest.approx(8.0, abs=0.01)  # 64 mmol/mol
-    assert m.loc[("A1", "fasting_glucose", pd.Timestamp("2024-02-01")), "value"] == pytest.approx(6.994, abs=1e-3)
+    assert m.loc[("A1", "fasting_glucose", pd.Timestamp("2024-02-01")), "value"] == 7.0  # 126 mg/dL, as reported
     assert m.loc[("A1", "height", pd.Timestamp("2024-02-01")), "value"] == 175.0
     assert m.loc[("A2", "fasting_cpeptide", pd.Timestamp("2024-02-15")), "value"] == pytest.approx(0.0085)
     assert set(cohort.measurements["unit"]) <= {"%", "mmol/L", "cm", "kg", "U/L", "nmol/L", "microU/mL", "umol/L"}
@@ -385,3 +385,171 @@ columns:
     assert len(report.unmapped["Shanghai_T1DM_Summary.xlsx columns (neither mapped nor ignored)"]) == 26  # 33 - 7 used
     f = screening_features(cohort).features
     assert f["hba1c"].dropna().between(5, 17.5).all() and (f["diabetes_type"] == "T1D").all()  # up to 17.3 %
+
+
+# --- silent wrong results and hostile files (issue 12) ------------------------------------------------
+
+def append(path: Path, text: str) -> None:
+    path.write_text(path.read_text() + text)
+
+
+def test_conflicting_duplicate_measurements_are_reported_and_averaged_not_last_row_wins(canonical):
+    append(canonical / "measurements.csv", "A1,2024-02-01,alt,70,U/L,7,40\n")
+    cohort, report = load_canonical(canonical)
+    assert report.warnings[0].startswith("measurements.csv: 2 measurements share"), report.warnings
+    assert "alt" in " ".join(report.warnings) and "warning:" in report.summary()
+    # both rows are kept, and screening uses their mean whatever their order in the file
+    assert screening_features(cohort).features.loc["A1", "alt"] == 60.0
+
+
+def test_equal_repeated_measurements_are_kept_and_counted(canonical):
+    # three blood pressures at one visit may be equal: dropping one would shift the mean of the others
+    append(canonical / "measurements.csv", "A1,2024-02-01,alt,50,U/L,7,40\nA1,2024-02-01,alt,56,U/L,7,40\n")
+    cohort, report = load_canonical(canonical)
+    assert report.conversions["value: repeated measurements at one time (kept; screening uses their mean)"] == 3
+    assert report.balanced() and report.warnings[0].startswith("measurements.csv: 3 measurements share")
+    alt = cohort.measurements[(cohort.measurements["variable"] == "alt") & (cohort.measurements["subject_id"] == "A1")]
+    assert len(alt) == 3
+    assert screening_features(cohort).features.loc["A1", "alt"] == 52.0  # (50 + 50 + 56) / 3
+
+
+def test_conflicting_readings_in_a_canonical_cgm_table_are_invalid(canonical):
+    append(canonical / "cgm.csv", "A1,2024-02-16 00:15:00,180\n")
+    with pytest.raises(DataError, match="two different values for one reading") as err:
+        load_canonical(canonical)
+    assert_located(err, "cgm.csv", "glucose")
+    cohort, report = load_canonical(canonical, on_invalid="reject")
+    rejected = report.tables["cgm.csv"].rejected
+    assert sum(n for reason, n in rejected.items() if "two different values" in reason) == 2
+    assert not ((cohort.cgm["subject_id"] == "A1") & (cohort.cgm["time"] == pd.Timestamp("2024-02-16 00:15"))).any()
+
+
+def test_an_exact_duplicate_cgm_reading_is_dropped_and_counted(canonical):
+    append(canonical / "cgm.csv", "A1,2024-02-16 00:15:00,50\n")
+    _, report = load_canonical(canonical)
+    assert report.tables["cgm.csv"].rejected["duplicate reading (same subject_id, time and glucose)"] == 1
+    assert report.balanced()
+
+
+def test_partial_dates_are_imputed_to_mid_period_and_counted(canonical):
+    append(canonical / "measurements.csv", "A2,2023-11,alt,30,U/L,,\nA2,2023,ast,30,U/L,,\n")
+    cohort, report = load_canonical(canonical)
+    assert report.conversions["time: partial date (year-month) -> 15th"] == 1
+    assert report.conversions["time: partial date (year only) -> 1 July"] == 1
+    times = cohort.measurements.set_index(["subject_id", "variable"])["time"]
+    assert times[("A2", "alt")] == pd.Timestamp("2023-11-15") and times[("A2", "ast")] == pd.Timestamp("2023-07-01")
+
+
+def test_full_width_digits_are_not_numbers(canonical):
+    append(canonical / "measurements.csv", "A2,2024-02-01,alt,\uff15\uff10,U/L,,\n")
+    with pytest.raises(DataError, match="full-width") as err:
+        load_canonical(canonical)
+    assert_located(err, "measurements.csv", "value")
+
+
+def test_a_file_that_is_not_a_table_is_never_echoed(tmp_path):
+    secret = tmp_path / "shadow"
+    secret.write_text("root:$6$SECRETHASH$abc:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n")
+    for attempt in (lambda: load(secret), lambda: load(secret, kind="cgm"), lambda: load_canonical(tmp_path)):
+        with pytest.raises(DataError) as err:
+            attempt()
+        assert "SECRETHASH" not in str(err.value) and "99999" not in str(err.value)
+
+
+def test_a_missing_column_suggests_a_near_spelling_only(canonical):
+    replace(canonical / "subjects.csv", "subject_id,", "Subject_ID,")
+    with pytest.raises(DataError, match="did you mean 'Subject_ID'"):
+        load_canonical(canonical)
+
+
+@pytest.mark.parametrize("name, content, fragment", [
+    ("broken.parquet", b"PAR1" + b"\x00garbage" * 20, "cannot be read as a Parquet file"),
+    ("fake.xlsx", b"PK\x03\x04 this is not a zip archive at all", "cannot be opened as one"),
+    ("fake.csv", b"PK\x05\x06" + b"\x00" * 18, "the content is a ZIP archive"),
+    ("random.xlsx", b"PK" + bytes(range(256)) * 4, "cannot be opened as one"),
+])
+def test_corrupt_binary_files_are_data_errors(tmp_path, name, content, fragment):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(DataError, match=fragment) as err:
+        load(path, kind="cgm")
+    assert name in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_corrupt_xlsx_inside_a_valid_zip_is_a_data_error(tmp_path):
+    import zipfile
+    path = tmp_path / "book.xlsx"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/workbook.xml", "not xml <<<")
+    with pytest.raises(DataError, match="book.xlsx"):
+        load(path, kind="cgm")
+
+
+@pytest.mark.parametrize("extra, fragment", [
+    ("subject_id: Patient ID\n", "duplicate key 'subject_id'"),
+    ("x: &a [1, 2]\ny: *a\n", "aliases"),
+])
+def test_a_mapping_with_duplicate_keys_or_aliases_is_refused(wide, extra, fragment):
+    append(wide / "mapping.yaml", extra)
+    with pytest.raises(DataError, match=fragment) as err:
+        load_wide(None, wide / "mapping.yaml")
+    assert "mapping.yaml" in str(err.value)
+
+
+# --- lab reference ranges (issue 13) ------------------------------------------------------------------
+
+def test_a_constant_upper_limit_of_normal_per_test(wide):
+    replace(wide / "mapping.yaml", "ALT: {variable: alt, unit: U/L, ref_high: ALT ULN}",
+            "ALT: {variable: alt, unit: U/L, ref_high: {value: 0.75, unit: ukat/L}}")
+    replace(wide / "mapping.yaml", "ignore: [Comments]", "ignore: [Comments, ALT ULN]")
+    cohort, report = load_wide(None, wide / "mapping.yaml")
+    alt = cohort.measurements[cohort.measurements["variable"] == "alt"]
+    assert alt["ref_high"].tolist() == [45.0, 45.0]  # 0.75 ukat/L = 45 U/L for every row
+    assert screening_features(cohort).features["alt_uln"].tolist()[:2] == [45.0, 45.0]
+    assert not report.warnings
+
+
+def test_a_constant_limit_in_another_unit_than_the_values(wide):
+    replace(wide / "mapping.yaml", "FPG (mg/dL): {variable: fasting_glucose, unit: mg/dL}",
+            "FPG (mg/dL): {variable: bilirubin, unit: umol/L, ref_high: {value: 1.2, unit: mg/dL}}")
+    cohort, _ = load_wide(None, wide / "mapping.yaml")
+    bili = cohort.measurements[cohort.measurements["variable"] == "bilirubin"]
+    assert set(bili["ref_high"]) == {21.0}  # 1.2 mg/dL = 20.5 umol/L, reported as 21
+
+
+def test_without_any_uln_the_load_report_warns(wide):
+    replace(wide / "mapping.yaml", "ALT: {variable: alt, unit: U/L, ref_high: ALT ULN}", "ALT: {variable: alt, unit: U/L}")
+    replace(wide / "mapping.yaml", "ignore: [Comments]", "ignore: [Comments, ALT ULN]")
+    cohort, report = load_wide(None, wide / "mapping.yaml")
+    assert len(report.warnings) == 1 and "alt_uln" in report.warnings[0] and "unknown for everyone" in report.warnings[0]
+    assert "warning: alt" in report.summary()
+    assert screening_features(cohort).features.get("alt_uln") is None
+
+
+@pytest.mark.parametrize("limit, fragment", [
+    ("{value: 40, column: ALT ULN}", "exactly one of"), ("{column: ALT ULN, unit: U/L}", "`unit` is for a constant"),
+    ("{value: .inf, unit: U/L}", "finite")])
+def test_bad_limits_name_the_mapping_key(wide, limit, fragment):
+    replace(wide / "mapping.yaml", "ref_high: ALT ULN}", f"ref_high: {limit}}}")
+    with pytest.raises(DataError, match=fragment) as err:
+        load_wide(None, wide / "mapping.yaml")
+    assert "columns.ALT.ref_high" in str(err.value)
+
+
+def test_the_documented_yaml_date_for_everyone_is_accepted(wide):
+    replace(wide / "mapping.yaml", "index_date: Visit date", "index_date: {value: 2024-05-01}")
+    replace(wide / "mapping.yaml", "ignore: [Comments]", "ignore: [Comments, Visit date]")
+    cohort, _ = load_wide(None, wide / "mapping.yaml")
+    assert set(cohort.subjects["index_date"]) == {pd.Timestamp("2024-05-01")}
+
+
+def test_a_mapping_can_ask_for_full_width_digits_to_be_read(wide):
+    replace(wide / "export.csv", "P01,2024-01-10,1,34,T1DM,64,", "P01,2024-01-10,1,34,T1DM,\uff16\uff14,")
+    with pytest.raises(DataError, match="non-ASCII digits"):
+        load_wide(None, wide / "mapping.yaml")
+    replace(wide / "mapping.yaml", "{variable: hba1c, unit: mmol/mol}", "{variable: hba1c, unit: mmol/mol, digits: normalise}")
+    cohort, report = load_wide(None, wide / "mapping.yaml")
+    assert report.conversions["hba1c: normalised_digits"] == 1
+    hba1c = cohort.measurements.set_index(["subject_id", "variable"])["value"]
+    assert hba1c[("P01", "hba1c")] == 8.0  # 64 mmol/mol

@@ -13,9 +13,9 @@ import pytest
 from explorer.clinical.cgm import cgm_metrics
 from explorer.clinical.cgm_table import cgm_metric_table, compute_cgm_metrics
 from explorer.cohort.synthetic import generate_outcomes
+from explorer.cohort.synthetic.enrolment import allocation_for, outcome_model_for
 from explorer.errors import DataError
 from explorer.outcomes import clinical
-from explorer.outcomes.enrolment import allocation_for, outcome_model_for
 from explorer.outcomes.measures import (
     DERIVED,
     outcome_measures,

@@ -15,7 +15,7 @@ from explorer.app.outcome_view import OutcomePanel
 from explorer.app.scenario import DataSource, Scenario
 from explorer.app.state import ExplorerState
 from explorer.cohort.synthetic import generate_outcomes, generate_screening
-from explorer.outcomes.enrolment import screening_subset
+from explorer.cohort.synthetic.enrolment import screening_subset
 from explorer.trial import load_trial
 
 N = 6000  # about two dozen subjects eligible for the islet trial

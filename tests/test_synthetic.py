@@ -8,6 +8,8 @@ import pandas as pd
 import pytest
 
 from explorer.catalogue import default_catalogue
+from explorer.clinical.age import completed_years
+from explorer.cohort import features
 from explorer.cohort.synthetic import (
     T1DClinicParams,
     generate_cohort,
@@ -100,7 +102,7 @@ def test_every_variable_the_seed_trials_use(t1d, t2d):
 def test_plausible_ranges(t1d, t2d):
     for s in (t1d, t2d):
         f = s.features
-        assert (f["diabetes_duration"] <= f["age"] + 1e-9).all()
+        assert (f["diabetes_duration"] < f["age"] + 1).all()  # age in completed years
         assert f["age"].between(0.5, 90).all()
         assert f["tir"].dropna().between(0, 100).all()
         parts = f[["tbr_70", "tir", "tar_180"]].dropna().sum(axis=1)
@@ -234,8 +236,9 @@ def test_canonical_subjects_and_events_equal_the_fast_path(pair):
     screening, cohort = pair
     subjects = cohort.subjects.set_index("subject_id")
     f = screening.features
-    age = (subjects["index_date"] - subjects["birth_date"]).dt.days / 365.25
-    assert np.allclose(age, f["age"])
+    age = completed_years(subjects["birth_date"].to_numpy("datetime64[ns]"),
+                          subjects["index_date"].to_numpy("datetime64[ns]"))  # completed years
+    assert np.array_equal(age, f["age"].to_numpy())
     duration = (subjects["index_date"] - subjects["diagnosis_date"]).dt.days / 365.25
     assert np.allclose(duration, f["diabetes_duration"])
     for column in ("gada_positive", "smoking_history", "pregnant", "cancer_status", "sex"):
@@ -318,19 +321,22 @@ def test_funnels_are_plausible_with_the_bundled_trials():
 def test_features_derived_from_the_canonical_tables_equal_the_fast_path(population):
     """explorer.cohort.features on generate_cohort reproduces generate_screening (CGM metrics from readings
     agree to rounding; a variable never measured is simply absent from the derived features)."""
-    features = pytest.importorskip("explorer.cohort.features")
     fast = generate_screening(population, 600, seed=9)
     derived = features.screening_features(generate_cohort(population, 600, seed=9, cgm_readings=None))
     f, g = fast.features, derived.features.reindex(fast.features.index)
     loose = {"tir": 0.25, "tbr_70": 0.25, "tbr_54": 0.25, "tar_180": 0.25, "tar_250": 0.25, "cgm_cv": 0.25,
              "cgm_mean": 1.0, "gmi": 0.06, "cgm_active": 0.06}
-    for column in f.columns:
+    # age: the contract is completed years (see test_age_is_completed_years_at_the_index_date); features may
+    # still derive fractional years from the birth date, which agree to within the year
+    assert ((f["age"] - g["age"]).abs() < 1).all()
+    for column in f.columns.drop("age"):
         if column not in g.columns:
             assert f[column].isna().all(), column
             continue
         if f[column].dtype.kind == "f":
             assert (f[column].isna() == g[column].isna()).all(), column
-            assert np.nanmax(np.abs(f[column] - g[column]), initial=0) <= loose.get(column, 1e-9), column
+            difference = np.abs(f[column] - g[column]).dropna()  # all NaN where never known (HOMA-IR in T1D)
+            assert np.max(difference.to_numpy(), initial=0.0) <= loose.get(column, 1e-9), column
         else:
             pd.testing.assert_series_equal(f[column].astype(object), g[column].astype(object), check_names=False,
                                            check_index_type=False)
@@ -339,3 +345,40 @@ def test_features_derived_from_the_canonical_tables_equal_the_fast_path(populati
     derived_events = sorted(zip(derived.events["subject_id"], derived.events["event"],
                                 derived.events["days_before_index"], strict=True))
     assert fast_events == derived_events
+
+
+@pytest.mark.parametrize("population", ["t1d", "t2d"])
+def test_age_is_completed_years_at_the_index_date(population):
+    """The screening contract: `age` is whole years completed at the index date (65 years and 6 months is 65)."""
+    fast = generate_screening(population, 3000, seed=4)
+    subjects = generate_cohort(population, 3000, seed=4, cgm_readings=0).subjects.set_index("subject_id")
+    expected = [index.year - birth.year - ((index.month, index.day) < (birth.month, birth.day))
+                for birth, index in zip(subjects["birth_date"], subjects["index_date"], strict=True)]
+    assert fast.features["age"].tolist() == pytest.approx(expected)
+    assert subjects["age"].tolist() == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("birth", "index", "age"), [
+    ("1959-05-10", "2024-05-09", 64), ("1959-05-10", "2024-05-10", 65), ("1959-05-10", "2024-05-11", 65),
+    ("1958-11-10", "2024-05-10", 65),                                     # 65 years and 6 months
+    ("2000-02-29", "2023-02-28", 22), ("2000-02-29", "2023-03-01", 23), ("2000-02-29", "2024-02-29", 24),
+])
+def test_completed_years_at_birthdays(birth, index, age):
+    from explorer.cohort.synthetic.shared_variables import completed_years
+
+    def day(text):
+        return np.array([np.datetime64(text, "D").astype(np.int64)])
+
+    assert completed_years(day(birth), day(index))[0] == age
+
+
+def test_every_named_population_has_a_generator():
+    """explorer.clinical.populations names the populations; the generator covers each, ids prefixed by it."""
+    from explorer.clinical.populations import POPULATION_NAMES
+    from explorer.cohort.synthetic.params import PARAMS_BY_POPULATION
+
+    assert set(PARAMS_BY_POPULATION) == set(POPULATION_NAMES)
+    for population in POPULATION_NAMES:
+        assert generate_screening(population, 3, seed=0).features.index[0] == f"{population.upper()}-0000000"
+    with pytest.raises(DefinitionError, match="t1d"):
+        generate_screening("t3d", 3)

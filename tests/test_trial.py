@@ -43,12 +43,13 @@ def test_bundled_trials_are_the_two_seeds():
     assert (ROOT / "data" / "trials" / "NCT01142050.yaml").is_file()
 
 
-@pytest.mark.parametrize("trial_id, n_inclusion, n_exclusion", [("NCT06196996", 6, 14), ("NCT01142050", 9, 4)])
+@pytest.mark.parametrize("trial_id, n_inclusion, n_exclusion", [("NCT06196996", 6, 14), ("NCT01142050", 10, 4)])
 def test_every_seed_criterion_is_represented(trial_id, n_inclusion, n_exclusion):
     trial = load_trial(trial_id)
     assert len(trial.inclusion) == n_inclusion
     assert len(trial.exclusion) == n_exclusion
-    assert [c.id for c in trial.inclusion] == [f"I{i}" for i in range(1, n_inclusion + 1)]
+    listed = [c.id for c in trial.inclusion if c.source == "criteria"]
+    assert listed == [f"I{i}" for i in range(1, len(listed) + 1)]
     assert [c.id for c in trial.exclusion] == [f"E{i}" for i in range(1, n_exclusion + 1)]
 
 
@@ -71,7 +72,10 @@ def test_islet_trial_computable_criteria():
     assert trial.criterion("I2").parameters["hba1c_min"].value == 7.5
     assert trial.criterion("I2").parameters["tir_max"].value == 70
     assert trial.criterion("E4").parameters["uln_multiple"].value == 2
-    assert {o.id for o in trial.outcomes if o.kind == "primary"} == {"tir", "hba1c", "c_peptide", "insulin"}
+    # the primary endpoint is "safety and improvement in blood glucose": safety is the adverse-event outcome
+    assert {o.id for o in trial.outcomes if o.kind == "primary"} == {"tir", "hba1c", "c_peptide", "insulin",
+                                                                      "adverse_events"}
+    assert trial.outcome("adverse_events").variables == ["serious_adverse_event"]
     assert {o.id for o in trial.outcomes if o.kind == "secondary"} == {"insulin_dose"}
 
 
@@ -265,3 +269,96 @@ def test_binary_file_is_a_clear_error(tmp_path):
     path.write_bytes(b"\xff\xfe\x00binary")
     with pytest.raises(DefinitionError, match="UTF-8"):
         load_trial(path)
+
+
+# --- hostile and malformed definition files (issue 12) -----------------------------------------------
+
+DUPLICATE_KEY = """\
+id: DUP1
+title: Duplicate key
+criteria:
+  - id: E1
+    kind: exclusion
+    text: HIV positive
+    expression: hiv_positive
+    expression: 'false'
+"""
+
+
+def test_a_duplicate_key_is_an_error_not_a_silently_disabled_rule(tmp_path):
+    with pytest.raises(DefinitionError, match=r"line 8.*duplicate key 'expression' \(first given at line 7\)"):
+        load_trial(write(tmp_path, DUPLICATE_KEY))
+
+
+def test_a_duplicate_key_in_json_is_an_error(tmp_path):
+    text = json.dumps(minimal())[:-1] + ', "title": "again"}'
+    with pytest.raises(DefinitionError, match="duplicate key 'title'"):
+        load_trial(write(tmp_path, text, name="trial.json"))
+
+
+def test_yaml_aliases_are_refused_before_they_expand(tmp_path):
+    bomb = "a: &a ['lol','lol','lol','lol','lol','lol','lol','lol','lol']\n" + "".join(
+        f"{c}: &{c} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True))
+    text = f"{bomb}id: BOMB\ntitle: x\nvariables:\n  v: {{kind: boolean, description: *i}}\n"
+    with pytest.raises(DefinitionError, match=r"aliases \(\*\w\) are not accepted"):
+        trial_from_yaml(text, source="bomb.yaml")
+
+
+@pytest.mark.parametrize("text, name", [
+    ("id: DEEP\ntitle: x\nnote: " + "[" * 900 + "]" * 900 + "\n", "deep.yaml"),
+    ("id: DEEP\ntitle: x\nnote:\n" + "".join("  " * i + "- \n" for i in range(1, 900)), "deep_block.yaml"),
+    ('{"id": "DEEP", "title": "x", "note": ' + "[" * 1000 + "]" * 1000 + "}", "deep.json"),
+])
+def test_deep_nesting_is_a_clear_error_not_a_recursion_error(tmp_path, text, name):
+    with pytest.raises(DefinitionError, match="nested more than 64 levels deep") as err:
+        load_trial(write(tmp_path, text, name=name))
+    assert name in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_deep_mapping_given_directly_is_refused():
+    data = minimal()
+    for _ in range(200):
+        data = {"x": data}
+    with pytest.raises(DefinitionError, match="nested more than"):
+        trial_from_dict({**minimal(), "summary": data})
+
+
+@pytest.mark.parametrize("spec, fragment", [
+    ({"kind": "number", "range": 5}, "range must be [low, high]"),
+    ({"kind": "number", "range": [None, 1]}, "range must be [low, high]"),
+    ({"kind": "number", "range": [1, 2, 3]}, "range must be [low, high]"),
+    ({"kind": "number", "range": ["a", 2]}, "range must be [low, high]"),
+    ({"kind": "number", "range": [2, 1]}, "range must be [low, high]"),
+    ({"kind": "number", "range": [0, int("9" * 400)]}, "a bound is too large"),
+    ({"kind": "number", "range": [0, float("inf")]}, "two finite numbers"),
+    ({"kind": "category", "categories": 5}, "categories must be a list"),
+    ({"kind": "category", "categories": "abc"}, "categories must be a list"),
+    ({"kind": "number", "unit": {"a": 1}}, "unit must be text"),
+])
+def test_bad_trial_variables_are_definition_errors(spec, fragment):
+    with pytest.raises(DefinitionError, match="variable 'v'") as err:
+        trial_from_dict(minimal(variables={"v": spec}), source="t.yaml")
+    assert fragment in str(err.value) and "t.yaml" in str(err.value)
+
+
+def test_a_400_digit_range_in_a_yaml_file(tmp_path):
+    text = f"id: BIG\ntitle: x\nvariables:\n  v: {{kind: number, range: [0, {'9' * 400}]}}\n"
+    with pytest.raises(DefinitionError, match="too large"):
+        load_trial(write(tmp_path, text))
+
+
+def test_the_insulin_criterion_read_from_the_description_can_be_switched_off():
+    trial = load_trial("NCT01142050")
+    d1 = trial.criterion("D1")
+    assert d1.source == "description" and d1.kind == "inclusion" and d1.expression == "on_insulin"
+    assert "undergoing insulin injection treatments" in d1.text
+    assert {c.id for c in trial.criteria if c.source == "description"} == {"D1"}
+    with pytest.raises(DefinitionError, match="source"):
+        trial_from_dict(minimal(criteria=[{"id": "I1", "kind": "inclusion", "text": "x", "source": "guess"}]))
+
+
+def test_the_islet_trial_uses_its_own_severe_hypoglycaemia_definition():
+    trial = load_trial("NCT06196996")
+    assert "2.9 mmol/L (52 mg/dL)" in " ".join(trial.criterion("I5").note.split())
+    described = trial.catalogue["severe_hypoglycemia"].description
+    assert "54 mg/dL" not in described  # 2.9 mmol/L is 52 mg/dL; the old text paired it with 54

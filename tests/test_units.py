@@ -32,13 +32,16 @@ def test_hba1c_fraction_as_in_sdtm_standard_units():
 
 
 def test_glucose_7_mmol_is_126_mg_dl():
-    assert convert_between([7.0], quantity="glucose", source="mmol/L", target="mg/dL")[0] == pytest.approx(126.1, abs=0.1)
-    assert convert([126.0], variable="fasting_glucose", unit="mg/dl")[0] == pytest.approx(6.994, abs=1e-3)
-    assert convert([7.0], variable="cgm_mean", unit="mmol/L")[0] == pytest.approx(126.112)
+    # the factor is 18.016; converted values are rounded as reported (7.0 mmol/L, 126 mg/dL)
+    assert conversion("fasting_glucose", "mg/dL")[0] == pytest.approx(1 / 18.016)
+    assert convert_between([7.0], quantity="glucose", source="mmol/L", target="mg/dL")[0] == 126.0
+    assert convert([126.0], variable="fasting_glucose", unit="mg/dl")[0] == 7.0
+    assert convert([7.0], variable="cgm_mean", unit="mmol/L")[0] == 126.0
 
 
 def test_cpeptide_insulin_factors():
-    assert convert([0.5], variable="fasting_cpeptide", unit="ng/mL")[0] == pytest.approx(0.1656, abs=1e-4)
+    assert conversion("fasting_cpeptide", "ng/mL")[0] == pytest.approx(1 / 3.02)
+    assert convert([0.5], variable="fasting_cpeptide", unit="ng/mL")[0] == 0.17  # 0.1656, reported to 0.01
     assert convert([170.0], variable="fasting_cpeptide", unit="pmol/L")[0] == pytest.approx(0.17)
     # harmonised 6.0 pmol/L per microU/mL, not 6.945
     assert convert([60.0], variable="fasting_insulin", unit="pmol/L")[0] == pytest.approx(10.0)
@@ -58,7 +61,8 @@ def test_cpeptide_insulin_factors():
     ("systolic_bp", "kPa", 16.0, 120.01),
 ])
 def test_other_factors(variable, unit, value, expected):
-    assert convert([value], variable=variable, unit=unit)[0] == pytest.approx(expected, rel=1e-4)
+    scale, offset = conversion(variable, unit)
+    assert value * scale + offset == pytest.approx(expected, rel=1e-4)
 
 
 @pytest.mark.parametrize(("text", "canonical"), [
@@ -102,3 +106,73 @@ def test_table_conversion_counts_and_names_rows():
     with pytest.raises(UnitError) as err:
         to_catalogue_units(bad, file="labs.csv")
     assert "labs.csv" in str(err.value) and "'unit'" in str(err.value) and "rows 3" in str(err.value)
+
+
+# --- thresholds at their boundaries (issue 13): clinically equivalent statements agree ----------------
+# (variable, unit a, value a, unit b, value b): the same cut-off as stated in either unit. A value in one
+# unit converted to the other is rounded to the precision it is reported in there, so each pair maps
+# onto itself in both directions. The same table is in docs/data.md ("Units").
+EQUIVALENT_CUTOFFS = [
+    ("fasting_glucose", "mg/dL", 126, "mmol/L", 7.0),
+    ("fasting_glucose", "mg/dL", 200, "mmol/L", 11.1),
+    ("fasting_glucose", "mg/dL", 180, "mmol/L", 10.0),
+    ("fasting_glucose", "mg/dL", 70, "mmol/L", 3.9),
+    ("fasting_glucose", "mg/dL", 54, "mmol/L", 3.0),
+    ("fasting_glucose", "mg/dL", 250, "mmol/L", 13.9),
+    ("hba1c", "%", 6.5, "mmol/mol", 48),
+    ("hba1c", "%", 7.0, "mmol/mol", 53),
+    ("hba1c", "%", 8.0, "mmol/mol", 64),
+    ("creatinine", "mg/dL", 1.5, "umol/L", 133),
+    ("creatinine", "mg/dL", 1.0, "umol/L", 88),
+    ("fasting_cpeptide", "ng/mL", 0.9, "nmol/L", 0.3),
+    ("fasting_cpeptide", "ng/mL", 0.6, "nmol/L", 0.2),
+    ("fasting_cpeptide", "pmol/L", 300, "nmol/L", 0.3),
+    ("fasting_insulin", "microU/mL", 25, "pmol/L", 150),
+    ("fasting_insulin", "microU/mL", 10, "pmol/L", 60),
+    ("bilirubin", "mg/dL", 2.0, "umol/L", 34),
+    ("bilirubin", "mg/dL", 1.2, "umol/L", 21),
+    ("bilirubin", "mg/dL", 1.5, "umol/L", 26),
+]
+
+
+def _catalogue_in(variable: str, unit: str):
+    """The catalogue with `variable` stated in `unit`: thresholds (and converted data) in that unit."""
+    from dataclasses import replace
+
+    from explorer.catalogue import Catalogue
+    base = default_catalogue()
+    return Catalogue({**base.variables, variable: replace(base[variable], unit=unit)})
+
+
+@pytest.mark.parametrize("variable, unit_a, a, unit_b, b", EQUIVALENT_CUTOFFS)
+def test_equivalent_cutoffs_agree_in_both_directions(variable, unit_a, a, unit_b, b):
+    for (source, value), (target, expected) in (((unit_a, a), (unit_b, b)), ((unit_b, b), (unit_a, a))):
+        catalogue = _catalogue_in(variable, target)
+        # data in either unit, loaded against a threshold stated in the other: exactly equal, so ">=",
+        # "<=" and "==" at the cut-off all hold for the subject whose value is the cut-off
+        assert convert([value], variable=variable, unit=source, catalogue=catalogue)[0] == expected
+        table = pd.DataFrame({"variable": [variable, variable], "unit": [source, target],
+                              "value": [value, expected]})
+        converted, _ = to_catalogue_units(table, catalogue=catalogue)
+        assert converted["value"].tolist() == [expected, expected]
+
+
+@pytest.mark.parametrize("mmol, mg", [(10.0, 180), (3.9, 70), (3.0, 54), (13.9, 250), (11.1, 200), (7.0, 126)])
+def test_cgm_readings_in_mmol_load_as_the_equivalent_mg_dl(tmp_path, mmol, mg):
+    from explorer.cohort.loaders import load_cgm
+    path = tmp_path / "mmol.csv"
+    path.write_text(f"id,time,gl\nA,2024-01-01 00:00,{mmol}\nA,2024-01-01 00:15,{mmol}5\n")
+    cohort, _ = load_cgm(path, unit="mmol/L")
+    assert cohort.cgm["glucose"].iloc[0] == mg  # 10.0 mmol/L is 180 mg/dL, in range, not 180.16
+
+
+@pytest.mark.parametrize("value, decimals, expected", [
+    (6.95, 1, 7.0), (2.675, 2, 2.68), (-1.25, 1, -1.3), (126.5, 0, 127.0), (np.nan, 1, np.nan)])
+def test_rounding_is_half_away_from_zero_as_labs_report(value, decimals, expected):
+    from explorer.cohort.units import round_reported
+    np.testing.assert_equal(round_reported([value], decimals)[0], expected)
+
+
+def test_exact_decimal_conversions_are_not_rounded():
+    assert convert([17.0], variable="fasting_cpeptide", unit="pmol/L")[0] == 0.017  # not 0.02
+    assert convert([0.0825], variable="hba1c", unit="1")[0] == pytest.approx(8.25)

@@ -68,3 +68,33 @@ def test_many_cells_cost_distinct_texts():
 
 def test_merge_counts():
     assert merge_counts({"a": 1}, {"a": 2, "b": 1}) == {"a": 3, "b": 1}
+
+
+# --- digits (issue 12) ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("cell", ["\uff17.\uff15", "\uff11\uff12", "\u0661\u0662", "7.\uff15", "<\uff10.\uff11"])
+def test_non_ascii_digits_are_text_not_numbers(cell):
+    with pytest.raises(DataError, match="non-ASCII digits"):
+        parse_numbers(pd.Series([cell, "7.0"]), column="value", file="f.csv")
+    parsed = parse_numbers(pd.Series([cell, "7.0"]), column="value", on_text="unknown")
+    assert np.isnan(parsed.values[0]) and parsed.counts["text_as_unknown"] == 1
+
+
+def test_non_ascii_digits_normalised_when_asked_and_counted():
+    parsed = parse_numbers(pd.Series(["\uff17.\uff15", "<\uff10.\uff11", "7.0", "abc"]), column="value",
+                           on_text="unknown", normalise_digits=True)
+    assert parsed.values[:3].tolist() == [7.5, 0.05, 7.0] and parsed.censored[1] == -1
+    assert parsed.counts["normalised_digits"] == 2 and parsed.counts["text_as_unknown"] == 1
+
+
+@pytest.mark.parametrize("cell", ["1e999", "-1e400", "<1e999"])
+def test_numbers_too_large_for_a_float_are_text(cell):
+    with pytest.raises(DataError, match="text in a numeric column"):
+        parse_numbers(pd.Series([cell]), column="value")
+
+
+def test_infinity_in_a_typed_column_is_an_error():
+    with pytest.raises(DataError, match="infinite value"):
+        parse_numbers(pd.Series([1.0, np.inf]), column="value", file="f.parquet")
+    parsed = parse_numbers(pd.Series([1.0, -np.inf]), column="value", on_text="unknown")
+    assert np.isnan(parsed.values[1]) and parsed.counts == {"numeric": 1, "missing": 0, "text_as_unknown": 1}

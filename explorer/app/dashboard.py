@@ -181,7 +181,7 @@ def explore(trial: str = "NCT06196996", data=None, *, n: int = DEFAULT_N, seed: 
     """
     from explorer.clinical.populations import POPULATION_NAMES
     from explorer.cohort.screening import Screening
-    from explorer.cohort.synthetic.matching import population_for
+    from explorer.cohort.synthetic.trial_match import population_for
     from explorer.trial import bundled_trials, load_trial
 
     loaded = load_trial(trial)

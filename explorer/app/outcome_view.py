@@ -7,7 +7,7 @@ small-cell protection.
 
 Where the outcomes come from: a real dataset whose measurements carry trial visits (`state.cohort`) is
 used as it is, restricted to the eligible; otherwise the eligible are enrolled (screening order, at most
-MAX_ENROLLED) and their outcomes simulated with the trial's response model (explorer.outcomes.enrolment).
+MAX_ENROLLED) and their outcomes simulated with the trial's response model (explorer.cohort.synthetic.enrolment).
 
 refresh() is called after every state change, so it only compares a key (trial, data, eligible set,
 model, allocation) with the last one: outcomes are recomputed when that changes (and cached for a few
@@ -28,8 +28,8 @@ from explorer.app.state import ExplorerState
 from explorer.app.views import FigureOutput, guarded
 from explorer.app.widgets import figure_download, html_table
 from explorer.clinical.cgm import ambulatory_glucose_profile
+from explorer.cohort.synthetic import enrolment
 from explorer.errors import DataError, ExplorerError
-from explorer.outcomes import enrolment
 from explorer.outcomes.endpoints import ENDPOINT_LABELS
 from explorer.outcomes.measures import (
     SUBGROUP_LABELS,

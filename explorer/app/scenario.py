@@ -12,9 +12,9 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from urllib.parse import parse_qs, quote, urlencode
 
-from explorer.clinical.populations import POPULATION_NAMES as POPULATIONS
 from explorer.engine.privacy import DEFAULT_MIN_CELL, Protection
 from explorer.errors import DefinitionError
+from explorer.sources import DataSource  # the one data-source description (CLI, dashboard, outcomes)
 
 POLICIES = ("unknown", "pass", "fail")
 CELL_METHODS = ("suppress", "round")
@@ -32,58 +32,6 @@ def _method(name: str) -> str:
     if name not in CELL_METHODS:
         raise DefinitionError(f"small-cell method {name!r}; use one of {list(CELL_METHODS)}")
     return name
-
-
-@dataclass(frozen=True)
-class DataSource:
-    """Synthetic (population, n, seed) or a file/folder path the loaders read."""
-
-    kind: str = "synthetic"  # "synthetic" | "path"
-    population: str = "t1d"
-    n: int = 10_000
-    seed: int = 0
-    path: str = ""
-
-    def validate(self) -> DataSource:
-        if self.kind == "synthetic":
-            if self.population not in POPULATIONS:
-                raise DefinitionError(f"population {self.population!r}; use one of {list(POPULATIONS)}",
-                                      field="data")
-            if not 1 <= self.n <= 10_000_000:
-                raise DefinitionError(f"synthetic size {self.n}; use 1 to 10,000,000 subjects", field="data")
-        elif self.kind == "path":
-            if not self.path:
-                raise DefinitionError("a data path is needed", field="data")
-        else:
-            raise DefinitionError(f"data source kind {self.kind!r}; use synthetic or path", field="data")
-        return self
-
-    def to_text(self) -> str:
-        if self.kind == "synthetic":
-            return f"synthetic:{self.population}:{self.n}:{self.seed}"
-        return f"path:{self.path}"
-
-    @classmethod
-    def from_text(cls, text: str) -> DataSource:
-        kind, _, rest = text.partition(":")
-        if kind == "synthetic":
-            parts = rest.split(":")
-            try:
-                population = parts[0] or "t1d"
-                n = int(parts[1]) if len(parts) > 1 and parts[1] else 10_000
-                seed = int(parts[2]) if len(parts) > 2 and parts[2] else 0
-            except ValueError:
-                raise DefinitionError(f"cannot read data source {text!r}; expected synthetic:POPULATION:N:SEED",
-                                      field="data") from None
-            return cls("synthetic", population, n, seed).validate()
-        if kind == "path":
-            return cls("path", path=rest).validate()
-        raise DefinitionError(f"cannot read data source {text!r}; expected synthetic:... or path:...", field="data")
-
-    def describe(self) -> str:
-        if self.kind == "synthetic":
-            return f"synthetic {self.population.upper()} clinic population, {self.n:,} subjects (seed {self.seed})"
-        return self.path
 
 
 @dataclass(frozen=True)

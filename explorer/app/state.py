@@ -21,11 +21,12 @@ from traitlets import Any, Bool, Dict, Float, HasTraits, Instance, Int, Unicode
 from explorer import engine, expr
 from explorer.app.scenario import DataSource, Scenario
 from explorer.cohort.screening import Screening
-from explorer.cohort.synthetic.matching import population_for
+from explorer.cohort.synthetic.trial_match import population_for
 from explorer.cohort.tables import Cohort
 from explorer.engine.privacy import Protection
 from explorer.engine.status import UNKNOWN
 from explorer.errors import DataError, ExplorerError
+from explorer.sources import open_source
 from explorer.trial import Trial, bundled_trials, load_trial, trial_from_dict
 
 SHAPLEY_EXACT_LIMIT = 20  # exact Shapley over the pattern histogram up to 20 enabled criteria
@@ -33,23 +34,11 @@ SCREENING_CACHE = 4
 
 
 def load_screening(source: DataSource, progress: bool = False) -> Screening | tuple:
-    """The screening features of a data source (synthetic, or a file/folder the loaders read).
-
-    For real data the loaded canonical tables and the load report come along: (screening, cohort,
-    report), so outcome views can use the visits and the Data tab can say what was read.
-    """
-    if source.kind == "synthetic":
-        from explorer.cohort.synthetic import generate_screening
-        return generate_screening(source.population, source.n, seed=source.seed, progress=progress)
-    from explorer.cohort.features import screening_features
-    from explorer.cohort.loaders import load
-
-    path = Path(source.path).expanduser()
-    if not path.exists():
-        raise DataError(f"no such file or folder (relative paths are read from {base_dir()}); give the path of "
-                        "a data file or folder the loaders read (CSV/Parquet, SDTM, OMOP, CGM)", file=source.path)
-    loaded = load(path)
-    return screening_features(loaded.cohort), loaded.cohort, loaded.report
+    """The screening features of a data source, opened as the CLI and the outcomes open it
+    (explorer.sources.open_source). For real data the loaded canonical tables and the load report
+    come along: (screening, cohort, report), for the outcome views and the Data tab."""
+    opened = open_source(source, base_dir=base_dir(), progress=progress)
+    return opened.screening if opened.cohort is None else (opened.screening, opened.cohort, opened.report)
 
 
 BASE_DIR_VARIABLE = "TRIAL_EXPLORER_BASE_DIR"  # where relative paths are read from (the dashboard's start folder)
@@ -320,7 +309,8 @@ class ExplorerState(HasTraits):
         if not self.with_baseline:
             return None
         if "baseline" not in self._lazy:
-            self._lazy["baseline"] = engine.baseline_table(self.matrix, self.screening, **self._selection())
+            self._lazy["baseline"] = engine.baseline_table(self.matrix, self.screening, **self._selection(),
+                                                           groups=("screened", "eligible", "possibly"))
         return self._lazy["baseline"]
 
     @property

@@ -20,8 +20,8 @@ from IPython.display import display
 
 from explorer.app.scenario import DataSource
 from explorer.app.state import ExplorerState, base_dir
+from explorer.app.tables import format_baseline
 from explorer.app.widgets import download_link, figure_download, html_table
-from explorer.engine import format_baseline
 from explorer.engine.privacy import NO_PROTECTION, Protection
 from explorer.errors import DataError, ExplorerError
 from explorer.plots.eligibility import consort_figure, funnel_figure, overlap_figure, shapley_figure
@@ -217,7 +217,9 @@ class CriteriaPanel(w.VBox):
         self._computable_only.on_click(lambda _: guarded(state, lambda: state.set_disabled(
             list(dict.fromkeys([*state.scenario.disabled,
                                 *(c.id for c in state.trial.criteria if not c.computable)])))))
-        self._list = w.VBox(layout=w.Layout(max_height="760px", overflow="hidden auto"))
+        # no inner scroll area: the page scrolls (the counts stay in view, the header is sticky), so no
+        # criterion is hidden in a box at a notebook's width
+        self._list = w.VBox()
         super().__init__([w.HTML("<b>Criteria</b> <span class='te-muted'>(toggle, edit thresholds, reorder)</span>"),
                           w.HBox([self._all_on, self._computable_only]), self._list])
 
@@ -427,7 +429,8 @@ class BaselineView(w.VBox):
         if s.baseline is None:
             self._table.value = "<p class='te-muted'>not computed</p>"
             return
-        self._table.value = html_table(format_baseline(s.protected(s.baseline)))
+        self._table.value = html_table(format_baseline(s.protected(s.baseline), catalogue=s.trial.catalogue,
+                                                       protection=s.protection))
 
     def blank(self) -> None:
         self._table.value = ""

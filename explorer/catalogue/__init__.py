@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Literal
 
-import yaml
-
 from explorer.errors import DefinitionError
+from explorer.strict_input import load_yaml
 
 Kind = Literal["number", "boolean", "category", "event"]
 KINDS: tuple[str, ...] = ("number", "boolean", "category", "event")
@@ -51,18 +51,41 @@ def variable_from_dict(name: str, spec: Mapping, *, source: str = "catalogue") -
     if kind not in KINDS:
         raise DefinitionError(f"variable {name!r} has kind {kind!r}; use one of {list(KINDS)}",
                               file=source, field=name)
-    rng = spec.get("range")
-    if rng is not None and (len(rng) != 2 or float(rng[0]) > float(rng[1])):
-        raise DefinitionError(f"variable {name!r}: range must be [low, high]", file=source, field=name)
-    cats = tuple(str(c) for c in spec.get("categories", ()))
+    rng = _range(name, spec.get("range"), source)
+    raw_categories = spec.get("categories", ())
+    if isinstance(raw_categories, str) or not isinstance(raw_categories, list | tuple) \
+            or any(isinstance(c, dict | list) for c in raw_categories):
+        raise DefinitionError(f"variable {name!r}: categories must be a list of labels, e.g. [low, high]",
+                              file=source, field=name)
+    cats = tuple(str(c) for c in raw_categories)
     if kind == "category" and not cats:
         raise DefinitionError(f"category variable {name!r} needs `categories`", file=source, field=name)
+    for key in ("unit", "role", "description"):
+        if isinstance(spec.get(key), dict | list):
+            raise DefinitionError(f"variable {name!r}: {key} must be text", file=source, field=name)
     return Variable(
         name=name, kind=kind, description=str(spec.get("description", "")),
         unit=None if spec.get("unit") is None else str(spec["unit"]),
-        range=None if rng is None else (float(rng[0]), float(rng[1])),
+        range=rng,
         categories=cats, role=str(spec.get("role", "screening")),
     )
+
+
+def _range(name: str, rng, source: str) -> tuple[float, float] | None:
+    """[low, high] as two finite numbers, low <= high; anything else is a DefinitionError naming the variable."""
+    if rng is None:
+        return None
+    problem = f"variable {name!r}: range must be [low, high], two finite numbers with low <= high"
+    if not isinstance(rng, list | tuple) or len(rng) != 2 \
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in rng):
+        raise DefinitionError(f"{problem}; got {str(rng)[:40]}", file=source, field=name)
+    try:
+        low, high = float(rng[0]), float(rng[1])
+    except OverflowError:  # a 400-digit integer does not fit a float
+        raise DefinitionError(f"{problem}; a bound is too large", file=source, field=name) from None
+    if not (math.isfinite(low) and math.isfinite(high)) or low > high:
+        raise DefinitionError(problem, file=source, field=name)
+    return low, high
 
 
 @dataclass(frozen=True)
@@ -104,5 +127,5 @@ class Catalogue:
 def default_catalogue() -> Catalogue:
     """The packaged catalogue (explorer/catalogue/variables.yaml)."""
     text = resources.files(__package__).joinpath("variables.yaml").read_text(encoding="utf-8")
-    data = yaml.safe_load(text)["variables"]
+    data = load_yaml(text)["variables"]  # strict: a duplicated variable name is an error
     return Catalogue({name: variable_from_dict(name, spec) for name, spec in data.items()})

@@ -2,11 +2,15 @@
 
 Rules (docs/data.md, "Screening features"):
 
-- age: (index date - birth date) in years of 365.25 days, else the subjects table's `age`.
+- age: completed years at the index date, as registries state age limits ("18-65 years": 65 years and
+  6 months is 65): from the birth date by the calendar (the birthday itself counts; someone born on
+  29 February turns a year older on 1 March in other years), else the subjects table's `age` rounded
+  down to whole years.
 - diabetes_duration: (index date - diagnosis date) in years, else a static `diabetes_duration` column.
 - static subject columns that are catalogue variables (sex, diabetes_type, hiv_positive, ...) as they are.
 - measurements: for each catalogue number variable, the latest value measured within the look-back
-  window: from `lookback_days` before the index date through the end of the index day. Where the
+  window: from `lookback_days` before the index date through the end of the index day (several values
+  at that latest time: their mean, the loaders warn of them). Where the
   latest lab row carries a reference range, its upper limit becomes `<variable>_uln` when the catalogue
   has that variable (alt_uln, ast_uln, bilirubin_uln): the ULN of the lab that measured the value.
 - derived when absent: bmi = weight / height^2 (kg, m); homa_ir = fasting glucose (mmol/L) x fasting
@@ -35,6 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from explorer.catalogue import Catalogue, default_catalogue
+from explorer.clinical.age import completed_years  # the one age rule
 from explorer.clinical.cgm import MIN_ACTIVE_PERCENT, cgm_metrics  # the one definition of the CGM metrics
 from explorer.clinical.homa import NOT_VALID_ON_INSULIN, homa_ir, treated_with_insulin
 from explorer.cohort.screening import Screening, empty_events
@@ -182,9 +187,9 @@ def _age(subjects: pd.DataFrame, index_ns: np.ndarray, features: dict, reasons: 
     if "birth_date" in subjects.columns:
         birth = _ns(subjects["birth_date"])
         known = birth != _NAT
-        age[known] = (index_ns[known] - birth[known]) / DAY_NS / DAYS_PER_YEAR
+        age[known] = completed_years(birth[known].astype("datetime64[ns]"), index_ns[known].astype("datetime64[ns]"))
     if "age" in subjects.columns:
-        given = subjects["age"].to_numpy(dtype="float64", na_value=np.nan)
+        given = np.floor(subjects["age"].to_numpy(dtype="float64", na_value=np.nan))
         age = np.where(np.isnan(age), given, age)
     if "birth_date" in subjects.columns or "age" in subjects.columns:
         features["age"] = age
@@ -252,18 +257,17 @@ def _latest_measurements(measurements: pd.DataFrame, ids: pd.Index, index_ns: np
     seen_after = np.zeros(n * n_vars, bool)
     seen_after[cell[after]] = True
 
-    # Latest time per cell without sorting: a running maximum, then the rows that reach it (ties: the
-    # last such row of the table wins). Cells remember the row, so values are gathered once per cell.
+    # Latest time per cell without sorting: a running maximum, then the rows that reach it. Several rows
+    # at that time (three blood pressures at a visit; the load report warns of them) give their mean, so
+    # the result never depends on row order; equal values give that value exactly.
     inside_rows = np.flatnonzero(inside)
     inside_cells = cell[inside_rows]
     latest_time = np.full(n * n_vars, _NAT, dtype=np.int64)
     np.maximum.at(latest_time, inside_cells, time[inside_rows])
     reaches = time[inside_rows] == latest_time[inside_cells]
-    row_of_cell = np.full(n * n_vars, -1, dtype=np.int64)
-    row_of_cell[inside_cells[reaches]] = inside_rows[reaches]
-    has = row_of_cell >= 0
-    latest = np.where(has, value[np.where(has, row_of_cell, 0)], np.nan) if len(value) else np.full(n * n_vars, np.nan)
-    latest_uln = np.where(has, ref_high[np.where(has, row_of_cell, 0)], np.nan) if len(value) else latest.copy()
+    latest = _mean_per_cell(inside_cells[reaches], value[inside_rows[reaches]], n * n_vars)
+    has = ~np.isnan(latest)
+    latest_uln = _mean_per_cell(inside_cells[reaches], ref_high[inside_rows[reaches]], n * n_vars)
     latest, latest_uln = latest.reshape(n, n_vars), latest_uln.reshape(n, n_vars)
     latest_time = latest_time.reshape(n, n_vars)
     seen_before, seen_after = seen_before.reshape(n, n_vars), seen_after.reshape(n, n_vars)
@@ -293,6 +297,20 @@ def _latest_measurements(measurements: pd.DataFrame, ids: pd.Index, index_ns: np
             reasons.add(np.isnan(uln) & ~missing, uln_name, f"the latest {variable} has no reference range")
             reasons.add(np.isnan(uln) & missing, uln_name, f"no {variable} in the look-back window")
     return times
+
+
+def _mean_per_cell(cells: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    """Per cell: the value when all its (non-NaN) values agree, else their mean; NaN for cells without any."""
+    known = ~np.isnan(values)
+    cells, values = cells[known], values[known]
+    low, high = np.full(size, np.inf), np.full(size, -np.inf)
+    np.minimum.at(low, cells, values)
+    np.maximum.at(high, cells, values)
+    total, count = np.zeros(size), np.zeros(size)
+    np.add.at(total, cells, values)
+    np.add.at(count, cells, 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count == 0, np.nan, np.where(low == high, low, total / count))
 
 
 def _windows(lookback_days, variables: list[str]) -> np.ndarray:

@@ -1,7 +1,11 @@
 """Unit handling: read a unit string, convert values to the catalogue unit of their variable.
 
 Every conversion is an affine map onto one base unit per quantity (base = scale x value + offset), so a
-value in any listed unit converts to any other listed unit of the same quantity. A unit that is not
+value in any listed unit converts to any other listed unit of the same quantity. A converted value is
+rounded to the precision at which the quantity is reported in the target unit (Quantity.decimals), so
+clinically equivalent statements agree: 126 mg/dL -> 6.9938 -> 7.0 mmol/L passes "FPG >= 7.0 mmol/L",
+as the criterion's own text (">= 126 mg/dL") admits it. Conversions that only move the decimal point
+(pmol/L -> nmol/L, fraction -> %) are exact and not rounded. A unit that is not
 listed for the variable's quantity is an error (`UnitError` naming the variable and the unit), never a
 guess. Factors and their sources (see also ../shared/REFERENCES.md):
 
@@ -77,11 +81,13 @@ _AMBIGUOUS = {"mm": "'mm' could be millimetres or mmol/L", "u": "'U' alone could
 
 @dataclass(frozen=True)
 class Quantity:
-    """One measured quantity: its base unit and, per unit, base = scale x value + offset."""
+    """One measured quantity: its base unit; per unit, base = scale x value + offset and the decimals
+    to which labs report it in that unit (see `report_precision`)."""
 
     name: str
     base: str
     units: dict[str, tuple[float, float]]
+    decimals: dict[str, int]
 
 
 _GLUCOSE_MG_DL_PER_MMOL_L = 18.016       # molar mass 180.16 g/mol (REFERENCES.md)
@@ -92,26 +98,40 @@ _BILIRUBIN_UMOL_L_PER_MG_DL = 17.1       # molar mass 584.66 g/mol
 _URIC_ACID_UMOL_L_PER_MG_DL = 59.48      # molar mass 168.11 g/mol
 _NGSP_PER_IFCC, _NGSP_AT_IFCC_ZERO = 0.09148, 2.152  # IFCC-NGSP master equation (Hoelzel 2004)
 
+# decimals: the precision at which the quantity is reported in each unit (glucose 7.0 mmol/L or 126 mg/dL;
+# HbA1c 6.5 % or 48 mmol/mol; creatinine 133 umol/L or 1.50 mg/dL). A converted value is rounded to it,
+# so that clinically equivalent statements give identical results (docs/data.md, "Units").
 QUANTITIES: dict[str, Quantity] = {q.name: q for q in [
-    Quantity("glucose", "mmol/L", {"mmol/L": (1.0, 0.0), "mg/dL": (1 / _GLUCOSE_MG_DL_PER_MMOL_L, 0.0)}),
-    Quantity("glucose_mg", "mg/dL", {"mg/dL": (1.0, 0.0), "mmol/L": (_GLUCOSE_MG_DL_PER_MMOL_L, 0.0)}),
+    Quantity("glucose", "mmol/L", {"mmol/L": (1.0, 0.0), "mg/dL": (1 / _GLUCOSE_MG_DL_PER_MMOL_L, 0.0)},
+             {"mmol/L": 1, "mg/dL": 0}),
+    Quantity("glucose_mg", "mg/dL", {"mg/dL": (1.0, 0.0), "mmol/L": (_GLUCOSE_MG_DL_PER_MMOL_L, 0.0)},
+             {"mmol/L": 1, "mg/dL": 0}),
     Quantity("hba1c", "%", {"%": (1.0, 0.0), "1": (100.0, 0.0),
-                            "mmol/mol": (_NGSP_PER_IFCC, _NGSP_AT_IFCC_ZERO)}),
+                            "mmol/mol": (_NGSP_PER_IFCC, _NGSP_AT_IFCC_ZERO)},
+             {"%": 1, "1": 3, "mmol/mol": 0}),
     Quantity("cpeptide", "nmol/L", {"nmol/L": (1.0, 0.0), "pmol/L": (1e-3, 0.0),
-                                    "ng/mL": (1 / _CPEPTIDE_NG_ML_PER_NMOL_L, 0.0)}),
+                                    "ng/mL": (1 / _CPEPTIDE_NG_ML_PER_NMOL_L, 0.0)},
+             {"nmol/L": 2, "pmol/L": 0, "ng/mL": 1}),
     Quantity("insulin", "microU/mL", {"microU/mL": (1.0, 0.0),
-                                      "pmol/L": (1 / _INSULIN_PMOL_L_PER_MICROU_ML, 0.0)}),
+                                      "pmol/L": (1 / _INSULIN_PMOL_L_PER_MICROU_ML, 0.0)},
+             {"microU/mL": 1, "pmol/L": 0}),
     Quantity("creatinine", "umol/L", {"umol/L": (1.0, 0.0), "mmol/L": (1000.0, 0.0),
-                                      "mg/dL": (_CREATININE_UMOL_L_PER_MG_DL, 0.0)}),
-    Quantity("bilirubin", "umol/L", {"umol/L": (1.0, 0.0), "mg/dL": (_BILIRUBIN_UMOL_L_PER_MG_DL, 0.0)}),
+                                      "mg/dL": (_CREATININE_UMOL_L_PER_MG_DL, 0.0)},
+             {"umol/L": 0, "mmol/L": 3, "mg/dL": 2}),
+    Quantity("bilirubin", "umol/L", {"umol/L": (1.0, 0.0), "mg/dL": (_BILIRUBIN_UMOL_L_PER_MG_DL, 0.0)},
+             {"umol/L": 0, "mg/dL": 1}),
     Quantity("uric_acid", "umol/L", {"umol/L": (1.0, 0.0), "mmol/L": (1000.0, 0.0),
-                                     "mg/dL": (_URIC_ACID_UMOL_L_PER_MG_DL, 0.0)}),
-    Quantity("enzyme", "U/L", {"U/L": (1.0, 0.0), "ukat/L": (60.0, 0.0)}),
-    Quantity("length", "cm", {"cm": (1.0, 0.0), "m": (100.0, 0.0), "in": (2.54, 0.0)}),
-    Quantity("mass", "kg", {"kg": (1.0, 0.0), "g": (1e-3, 0.0), "lb": (0.45359237, 0.0)}),
-    Quantity("pressure", "mmHg", {"mmHg": (1.0, 0.0), "kPa": (7.50062, 0.0)}),
-    Quantity("percent", "%", {"%": (1.0, 0.0), "1": (100.0, 0.0)}),
+                                     "mg/dL": (_URIC_ACID_UMOL_L_PER_MG_DL, 0.0)},
+             {"umol/L": 0, "mmol/L": 3, "mg/dL": 1}),
+    Quantity("enzyme", "U/L", {"U/L": (1.0, 0.0), "ukat/L": (60.0, 0.0)}, {"U/L": 0, "ukat/L": 2}),
+    Quantity("length", "cm", {"cm": (1.0, 0.0), "m": (100.0, 0.0), "in": (2.54, 0.0)},
+             {"cm": 1, "m": 3, "in": 1}),
+    Quantity("mass", "kg", {"kg": (1.0, 0.0), "g": (1e-3, 0.0), "lb": (0.45359237, 0.0)},
+             {"kg": 1, "g": 0, "lb": 1}),
+    Quantity("pressure", "mmHg", {"mmHg": (1.0, 0.0), "kPa": (7.50062, 0.0)}, {"mmHg": 0, "kPa": 1}),
+    Quantity("percent", "%", {"%": (1.0, 0.0), "1": (100.0, 0.0)}, {"%": 1, "1": 3}),
 ]}
+
 
 # Which quantity a catalogue variable measures (variables not listed accept only their catalogue unit).
 VARIABLE_QUANTITY: dict[str, str] = {
@@ -178,20 +198,60 @@ def conversion(variable: str, unit: str, *, catalogue: Catalogue | None = None) 
     return a_source / a_target, (b_source - b_target) / a_target
 
 
+def report_precision(variable: str, unit: str, *, catalogue: Catalogue | None = None) -> int | None:
+    """Decimals to which `variable` is reported in `unit` (None: no rounding, e.g. a unit-less score)."""
+    quantity = QUANTITIES.get(VARIABLE_QUANTITY.get(variable, ""))
+    target = canonical_unit(unit, variable=variable)
+    return None if quantity is None else quantity.decimals.get(target)
+
+
+def round_reported(values, decimals: int | None) -> np.ndarray:
+    """Values rounded half away from zero to `decimals` (as a lab rounds: 6.95 -> 7.0, not to even).
+
+    Dividing the rounded integer by an exact power of ten gives the double nearest the decimal, so
+    126 mg/dL -> 6.9938 -> 7.0 compares equal to a threshold written 7.0.
+    """
+    values = np.asarray(values, dtype="float64")
+    if decimals is None:
+        return values
+    factor = 10.0 ** decimals
+    with np.errstate(invalid="ignore", over="ignore"):
+        scaled = np.abs(values) * factor
+        # a relative 1e-12 nudge keeps 2.675 (stored as 2.67499999...) rounding up, as written
+        rounded = np.floor(scaled * (1 + 1e-12) + 0.5) / factor
+    return np.copysign(rounded, values)
+
+
+def _exact(scale: float, offset: float) -> bool:
+    """Whether a conversion only moves the decimal point (pmol/L -> nmol/L, % -> fraction): no rounding."""
+    if offset != 0.0 or scale <= 0:
+        return False
+    power = np.log10(scale)
+    return bool(abs(power - round(power)) < 1e-9)
+
+
+def convert_values(values, scale: float, offset: float, decimals: int | None) -> np.ndarray:
+    """scale x value + offset, rounded to the target unit's reported precision unless the map is exact."""
+    out = np.asarray(values, dtype="float64") * scale + offset
+    return out if _exact(scale, offset) or (scale, offset) == (1.0, 0.0) else round_reported(out, decimals)
+
+
 def convert(values, *, variable: str, unit: str, catalogue: Catalogue | None = None) -> np.ndarray:
-    """Values in `unit` converted to the catalogue unit of `variable` (NaN stays NaN)."""
+    """Values in `unit` converted to the catalogue unit of `variable` (NaN stays NaN), rounded as reported."""
     scale, offset = conversion(variable, unit, catalogue=catalogue)
-    return np.asarray(values, dtype="float64") * scale + offset
+    target = _variable(variable, catalogue).unit
+    return convert_values(values, scale, offset, report_precision(variable, target, catalogue=catalogue))
 
 
 def convert_between(values, *, quantity: str, source: str, target: str) -> np.ndarray:
-    """Values of a quantity (a key of QUANTITIES) from one unit to another, e.g. for display."""
+    """Values of a quantity (a key of QUANTITIES) from one unit to another, rounded to the precision at
+    which the quantity is reported in the target unit (10.0 mmol/L -> 180 mg/dL, not 180.16)."""
     q = QUANTITIES[quantity]
     s, t = canonical_unit(source), canonical_unit(target)
     if s not in q.units or t not in q.units:
         raise UnitError(f"{quantity}: cannot convert {source!r} to {target!r}; units: {sorted(q.units)}")
     (a_s, b_s), (a_t, b_t) = q.units[s], q.units[t]
-    return (np.asarray(values, dtype="float64") * a_s + b_s - b_t) / a_t
+    return convert_values(values, a_s / a_t, (b_s - b_t) / a_t, q.decimals.get(t))
 
 
 def to_catalogue_units(measurements: pd.DataFrame, *, catalogue: Catalogue | None = None,
@@ -223,8 +283,9 @@ def to_catalogue_units(measurements: pd.DataFrame, *, catalogue: Catalogue | Non
             raise UnitError(str(err), file=file, column=column, rows=out.index[positions[:5]].tolist()) from None
         target = _variable(variable, catalogue).unit
         if (scale, offset) != (1.0, 0.0):
+            decimals = report_precision(variable, target, catalogue=catalogue)
             for c in columns:
-                arrays[c][positions] = arrays[c][positions] * scale + offset
+                arrays[c][positions] = convert_values(arrays[c][positions], scale, offset, decimals)
             label = f"{variable}: {canonical_unit(unit)} -> {target}"
             counts[label] = counts.get(label, 0) + len(positions)
         new_units[positions] = target

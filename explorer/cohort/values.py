@@ -4,7 +4,9 @@ Rules (docs/data.md, "Censored and categorical values"):
 
 - Missing: blank, "/", ".", "-", "NA", "N/A", "NaN", "ND", "not done", "unknown", "UNK", "none recorded"
   -> NaN (unknown), counted as `missing`.
-- Plain numbers ("7.9", " 12 ", "+3", "1e-3") -> the number, counted as `numeric`.
+- Plain numbers ("7.9", " 12 ", "+3", "1e-3") -> the number, counted as `numeric`. Only ASCII digits
+  are digits: full-width "１２" (or other scripts' digits) and numbers too large for a float are text,
+  unless `normalise_digits=True` asks for them to be read (NFKC), counted as `normalised_digits`.
 - Censored measurements (kind="measurement"):
   "<L" or "<=L" (below the limit of quantification) -> L / 2, counted as `below_limit`. The true value
   lies in [0, L); L / 2 (Hornung & Reed, Appl Occup Environ Hyg 1990;5:46) gives the right answer for
@@ -26,6 +28,7 @@ Rules (docs/data.md, "Censored and categorical values"):
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -39,7 +42,10 @@ MISSING_TOKENS = frozenset({
     "missing", "null", "none", "#n/a",
 })
 
-_NUMBER = r"[+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
+# ASCII digits only: Python's \d also matches full-width "１２" and other scripts' digits, which float()
+# accepts; a cell written that way is not what the lab reported as a number, so it is text (an error, or
+# unknown with on_text="unknown"), and the message says how to fix it.
+_NUMBER = r"[+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 _PLAIN = re.compile(rf"^-?{_NUMBER}$")
 _CENSORED = re.compile(rf"^(?P<op><=|>=|<|>|≤|≥)\s*(?P<limit>{_NUMBER})$")
 _RANGE = re.compile(rf"^(?P<low>{_NUMBER})\s*(?:-|–|to)\s*(?P<high>{_NUMBER})$", re.IGNORECASE)
@@ -57,7 +63,7 @@ class ParsedNumbers:
 
 
 def parse_numbers(raw: pd.Series, *, column: str, file: str | None = None, kind: Kind = "measurement",
-                  on_text: Literal["raise", "unknown"] = "raise",
+                  on_text: Literal["raise", "unknown"] = "raise", normalise_digits: bool = False,
                   missing_tokens: frozenset[str] = MISSING_TOKENS) -> ParsedNumbers:
     """Parse a column of raw cells (text or numbers) into floats by the module's rules.
 
@@ -65,10 +71,17 @@ def parse_numbers(raw: pd.Series, *, column: str, file: str | None = None, kind:
     cost a few hundred regular-expression matches.
     """
     if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
-        values = raw.to_numpy(dtype="float64", na_value=np.nan)
-        n_missing = int(np.isnan(values).sum())
-        return ParsedNumbers(values, np.zeros(len(values), np.int8),
-                             {"numeric": len(values) - n_missing, "missing": n_missing})
+        values = raw.to_numpy(dtype="float64", na_value=np.nan).copy()
+        infinite = np.isinf(values)  # a typed column (Parquet, Excel) may hold inf: not a measurement
+        if infinite.any() and on_text == "raise":
+            raise DataError("infinite value in a numeric column; fix the cells or declare them missing",
+                            file=file, column=column, rows=raw.index[infinite][:10].tolist())
+        values[infinite] = np.nan
+        n_missing = int(np.isnan(values).sum()) - int(infinite.sum())
+        counts = {"numeric": len(values) - n_missing - int(infinite.sum()), "missing": n_missing}
+        if infinite.any():
+            counts["text_as_unknown"] = int(infinite.sum())
+        return ParsedNumbers(values, np.zeros(len(values), np.int8), counts)
 
     text = raw.astype("string").str.strip()
     codes, uniques = pd.factorize(text, use_na_sentinel=True)
@@ -77,12 +90,19 @@ def parse_numbers(raw: pd.Series, *, column: str, file: str | None = None, kind:
     unique_rule = np.empty(len(uniques), dtype=object)
     for i, cell in enumerate(uniques):
         unique_values[i], unique_censored[i], unique_rule[i] = _parse_cell(str(cell), kind, missing_tokens)
+        if normalise_digits and unique_rule[i] == "text" and _non_ascii_digit(str(cell)):
+            # asked for: NFKC turns full-width "７.５" into "7.5"; counted apart so the report shows it
+            value, censored, rule = _parse_cell(unicodedata.normalize("NFKC", str(cell)), kind, missing_tokens)
+            if rule != "text":
+                unique_values[i], unique_censored[i], unique_rule[i] = value, censored, "normalised_digits"
 
     bad = np.flatnonzero(unique_rule == "text")
     if bad.size and on_text == "raise":
         rows = np.flatnonzero(np.isin(codes, bad))
-        examples = ", ".join(repr(str(uniques[i])) for i in bad[:3])
-        raise DataError(f"text in a numeric column ({examples}); fix the cells or declare them missing",
+        examples = ", ".join(repr(str(uniques[i])[:20]) for i in bad[:3])
+        hint = ("; non-ASCII digits (e.g. full-width) are not read as numbers: retype them as 0-9"
+                if any(_non_ascii_digit(str(uniques[i])) for i in bad) else "")
+        raise DataError(f"text in a numeric column ({examples}); fix the cells or declare them missing{hint}",
                         file=file, column=column, rows=raw.index[rows[:10]].tolist())
 
     has_value = codes >= 0
@@ -101,10 +121,13 @@ def _parse_cell(cell: str, kind: Kind, missing_tokens: frozenset[str]) -> tuple[
     """(value, censoring, rule) for one distinct cell text."""
     if cell.lower() in missing_tokens:
         return np.nan, 0, "missing"
-    if _PLAIN.match(cell):  # not float(): it would also accept "inf" and "1_000"
-        return float(cell), 0, "numeric"
+    if _PLAIN.match(cell):  # not float() alone: it would also accept "inf", "1_000" and "１２"
+        value = float(cell)
+        return (value, 0, "numeric") if np.isfinite(value) else (np.nan, 0, "text")  # "1e999" overflows
     if m := _CENSORED.match(cell):
         op, limit = m["op"].replace("≤", "<=").replace("≥", ">="), float(m["limit"])
+        if not np.isfinite(limit):
+            return np.nan, 0, "text"
         if kind == "count":
             low = {"<": 0.0, "<=": 0.0, ">": np.floor(limit) + 1, ">=": np.ceil(limit)}[op]
             return low, 0, "open_range"
@@ -113,9 +136,13 @@ def _parse_cell(cell: str, kind: Kind, missing_tokens: frozenset[str]) -> tuple[
         return limit, 1, "above_limit"
     if kind == "count" and (m := _RANGE.match(cell)):
         low, high = float(m["low"]), float(m["high"])
-        if low <= high:
+        if low <= high and np.isfinite(high):
             return low, 0, "range"
     return np.nan, 0, "text"
+
+
+def _non_ascii_digit(text: str) -> bool:
+    return any(c.isdigit() and not c.isascii() for c in text)
 
 
 def merge_counts(*counts: dict[str, int]) -> dict[str, int]:

@@ -10,7 +10,7 @@
 See docs/engine.md for the semantics.
 """
 
-from explorer.engine.baseline import KEY_VARIABLES, baseline_table, eligible_mask, format_baseline
+from explorer.engine.baseline import KEY_VARIABLES, baseline_table, eligible_mask
 from explorer.engine.layout import read_screening, write_screening
 from explorer.engine.matrix import CriterionInfo, EligibilityMatrix, evaluate
 from explorer.engine.privacy import display_frame, suppress_small_cells
@@ -20,6 +20,6 @@ from explorer.engine.status import ASSUMED, FAIL, PASS, UNKNOWN
 
 __all__ = [
     "ASSUMED", "FAIL", "KEY_VARIABLES", "PASS", "UNKNOWN", "CriterionInfo", "EligibilityMatrix", "baseline_table",
-    "display_frame", "eligible_mask", "evaluate", "final_counts", "format_baseline", "funnel", "impact",
+    "display_frame", "eligible_mask", "evaluate", "final_counts", "funnel", "impact",
     "membership", "overlap", "read_screening", "shapley", "suppress_small_cells", "write_screening",
 ]

@@ -22,7 +22,7 @@ from explorer.errors import DefinitionError
 
 KEY_VARIABLES = ("age", "sex", "bmi", "diabetes_type", "diabetes_duration", "hba1c", "tir", "fasting_cpeptide",
                  "postmeal_cpeptide", "insulin_dose_per_kg", "egfr", "hypoglycemia_unawareness")
-GROUPS = ("screened", "eligible", "remaining", "excluded")
+GROUPS = ("screened", "eligible", "possibly", "remaining", "excluded")  # possibly: remaining, not eligible
 _STATS = ("n", "value", "sd", "median", "q1", "q3", "missing")
 
 
@@ -36,6 +36,8 @@ def group_mask(matrix, group: str, enabled=None, policies: Mapping[str, str] | N
     if group == "eligible":
         return from_bits(eligible, matrix.n_subjects)
     mask = from_bits(remaining, matrix.n_subjects)
+    if group == "possibly":
+        return mask & ~from_bits(eligible, matrix.n_subjects)
     return ~mask if group == "excluded" else mask
 
 
@@ -171,28 +173,3 @@ def baseline_table(matrix, screening: Any, variables: Iterable[str] | None = Non
     })
     cache[key] = (screening, frame)
     return frame.copy()
-
-
-def format_baseline(table: pd.DataFrame, *, digits: int = 1) -> pd.DataFrame:
-    """Table 1 as text: "54.2 (12.1)" for numbers, "120 (45.3%)" for levels; blanked cells read "<k"."""
-    protected = table.attrs.get("protected")
-    hidden = f"<{protected['min_cell']}" if protected else "-"
-    groups = [c.removesuffix("_n") for c in table.columns if c.endswith("_n")]
-    out = pd.DataFrame({"variable": table["variable"], "level": table["level"]})
-    for g in groups:
-        texts = []
-        for _, row in table.iterrows():
-            n, value = row[f"{g}_n"], row.get(f"{g}_value")
-            if pd.isna(n):
-                texts.append(hidden)
-            elif row["variable"] == "subjects":
-                texts.append(f"{int(n)}")
-            elif row["level"] == "":
-                texts.append("-" if pd.isna(value) else
-                             f"{value:.{digits}f} ({row[f'{g}_sd']:.{digits}f})")
-            else:
-                texts.append(f"{int(n)}" + ("" if pd.isna(value) else f" ({value:.{digits}f}%)"))
-        out[g] = texts
-    if "smd" in table.columns:
-        out["smd"] = ["" if pd.isna(v) else f"{v:.2f}" for v in table["smd"]]
-    return out

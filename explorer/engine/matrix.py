@@ -23,7 +23,7 @@ from explorer.engine.patterns import PatternHistogram, histogram, pack, set_pack
 from explorer.engine.status import ASSUMED, STATUS_NAMES, check_assumption, check_policy, status_from_truth
 from explorer.errors import DefinitionError
 
-ENGINES = ("memory", "duckdb")
+ENGINES = ("memory", "duckdb", "spark")
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,13 @@ class Backend(Protocol):
     def truth_codes(self, criteria: Sequence[Any], catalogue: Any, progress: Any = None) -> list[np.ndarray]: ...
 
 
-def make_backend(engine: str, source: Any, catalogue: Any) -> Backend:
+def make_backend(engine: str, source: Any, catalogue: Any, **options: Any) -> Backend:
+    """The named engine over a source; options go to the engine (spark: master=, spark=, partitions=)."""
+    if engine == "spark":
+        from explorer.engine.spark import SparkBackend
+        return SparkBackend(source, catalogue, **options)
+    if options:
+        raise DefinitionError(f"engine {engine!r} takes no options; got {sorted(options)}", field="engine")
     if engine == "memory":
         from explorer.engine.memory import MemoryBackend
         return MemoryBackend(source, catalogue)
@@ -106,18 +112,21 @@ def _status_columns(backend: Backend, trial: Any, criteria: Sequence[Any], progr
             bar.close()
 
 
-def evaluate(trial: Any, screening: Any, engine: str = "memory", progress: bool = False) -> EligibilityMatrix:
+def evaluate(trial: Any, screening: Any, engine: str = "memory", progress: bool = False,
+             **options: Any) -> EligibilityMatrix:
     """Evaluate every criterion of `trial` over a cohort into an EligibilityMatrix.
 
     `screening` is an explorer.cohort.screening.Screening, or the path of a folder in the Parquet/CSV
     layout of explorer.engine.layout (write_screening). engine="memory" evaluates with NumPy;
-    engine="duckdb" compiles each criterion to SQL and lets DuckDB read the files. Both give the same
-    matrix. progress=True shows a tqdm bar over the criteria.
+    engine="duckdb" / "spark" compile each criterion to SQL and let DuckDB / Spark read the files
+    (`options` go to the engine, e.g. master="spark://host:7077"). All give the same matrix.
+    progress=True shows a tqdm bar over the criteria. For cohorts too large to hold one status per
+    subject, explorer.engine.histogram.evaluate_histogram brings back only the pattern histogram.
     """
     if isinstance(screening, (str, Path)) and engine == "memory":
         from explorer.engine.layout import read_screening
         screening = read_screening(screening, catalogue=trial.catalogue)
-    backend = make_backend(engine, screening, trial.catalogue)
+    backend = make_backend(engine, screening, trial.catalogue, **options)
     criteria = list(trial.criteria)
     columns = _status_columns(backend, trial, criteria, progress)
     return EligibilityMatrix(backend.subject_ids(), columns, [CriterionInfo.of(c) for c in criteria],

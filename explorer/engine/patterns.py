@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
-from explorer.engine.status import resolution_table
+from explorer.engine.status import FAIL, UNKNOWN, resolution_table
 from explorer.errors import DefinitionError
 
 CRITERIA_PER_BYTE = 4
@@ -78,6 +79,38 @@ class PatternHistogram:
     @property
     def n_subjects(self) -> int:
         return int(self.counts.sum())
+
+    @cached_property
+    def code_bits(self) -> np.ndarray:
+        """(4, k, words) uint64: bit p of [c, j] says pattern p has raw code c on criterion j."""
+        words = -(-len(self.counts) // 64)
+        out = np.zeros((4, self.patterns.shape[1], words), dtype=np.uint64)
+        for code in range(4):
+            for j in range(self.patterns.shape[1]):
+                out[code, j] = _to_bits(self.patterns[:, j] == code, words)
+        return out
+
+    @cached_property
+    def count_planes(self) -> tuple[np.ndarray, np.ndarray]:
+        """The counts in binary, one bitset per bit ((bits, words) uint64) and each bit's weight: a
+        weighted count of a set of patterns is then a few ANDs and popcounts, not a gather."""
+        words = -(-len(self.counts) // 64)
+        n_bits = max(1, int(self.counts.max(initial=0)).bit_length())
+        planes = np.stack([_to_bits(((self.counts >> b) & 1).astype(bool), words) for b in range(n_bits)])
+        return planes, (np.int64(1) << np.arange(n_bits, dtype=np.int64))
+
+    @cached_property
+    def columns(self) -> tuple[np.ndarray, ...]:
+        """Each criterion's raw codes as a contiguous uint8 array (what the statistics scan, step by step)."""
+        return tuple(np.ascontiguousarray(self.patterns[:, j]).view(np.uint8) for j in range(self.patterns.shape[1]))
+
+
+def _to_bits(mask: np.ndarray, words: int) -> np.ndarray:
+    """Bool array -> uint64 words, bit i of the result is element i (little-endian bit order)."""
+    packed = np.zeros(words * 8, dtype=np.uint8)
+    bits = np.packbits(mask, bitorder="little")
+    packed[: len(bits)] = bits
+    return packed.view(np.uint64)
 
 
 def histogram(packed: np.ndarray, n_criteria: int) -> PatternHistogram:
@@ -157,4 +190,137 @@ def resolve(patterns: np.ndarray, selection: Selection) -> np.ndarray:
     return selection.tables.ravel()[raw + 4 * np.arange(k)]
 
 
-__all__ = ["PatternHistogram", "Selection", "histogram", "pack", "resolve", "select", "set_packed_column"]
+# --- the statistics' counts from the histogram alone ----------------------------------------------
+# Each function is the histogram twin of a bit-column computation in explorer.engine.stats / shapley:
+# the same counts, as sums of pattern counts instead of popcounts over subjects, so a matrix that holds
+# only (pattern, count) rows (explorer.engine.histogram) gives identical statistics.
+
+def _code_set(table_row: np.ndarray, wanted: int) -> np.uint8:
+    """The raw codes (bits 0..3) that a criterion's policy resolves to `wanted`."""
+    return np.uint8(sum(1 << code for code in range(4) if table_row[code] == wanted))
+
+
+def _is(column: np.ndarray, codes: np.uint8) -> np.ndarray:
+    """Which patterns have a raw code in `codes`: a shift and a mask on uint8, no index arrays."""
+    return ((codes >> column) & np.uint8(1)).view(bool)
+
+
+def resolved_masks(h: PatternHistogram, selection: Selection) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per selected criterion, in order: which patterns FAIL and which are UNKNOWN after its policy."""
+    fails, unknowns = [], []
+    for s, j in enumerate(selection.columns):
+        column, row = h.columns[j], selection.tables[s]
+        fails.append(_is(column, _code_set(row, FAIL)))
+        unknowns.append(_is(column, _code_set(row, UNKNOWN)))
+    return fails, unknowns
+
+
+def funnel_counts(h: PatternHistogram, selection: Selection) -> tuple[int, list[int], list[int], list[int]]:
+    """(total, eligible, remaining, became_unknown) per funnel step, step 0 the screened population.
+
+    Every step at once over bitsets of patterns: the FAIL / UNKNOWN sets of each step (an OR of the
+    raw-code sets its policy maps there), running ANDs down the steps, then the weighted counts of all
+    3k sets as popcounts against the binary planes of the counts (explorer.engine.stats does the same
+    per subject over the bit columns).
+    """
+    k, counts = len(selection.ids), h.counts
+    total = int(counts.sum())
+    if k == 0 or len(counts) == 0:
+        return total, [total] * (k + 1), [total] * (k + 1), [0] * (k + 1)
+    fail, unknown = _step_bits(h, selection)
+    zero = np.uint64(0)
+    remaining = np.bitwise_and.accumulate(~fail, axis=0)
+    eligible = np.bitwise_and.accumulate(~(fail | unknown), axis=0)
+    # eligible before the step and UNKNOWN at it (a pattern is never FAIL and UNKNOWN at the same step)
+    before = np.concatenate([np.full((1, eligible.shape[1]), ~zero), eligible[:-1]])
+    sets = np.concatenate([remaining, eligible, before & unknown])
+    weighted = _weighted(h, sets)
+    return (total, [total, *weighted[k:2 * k]], [total, *weighted[:k]], [0, *weighted[2 * k:]])
+
+
+def _step_bits(h: PatternHistogram, selection: Selection) -> tuple[np.ndarray, np.ndarray]:
+    """(k, words) bitsets of the patterns that FAIL / are UNKNOWN at each selected criterion, after its
+    policy: the OR of the raw-code sets the policy maps there."""
+    raw = h.code_bits[:, list(selection.columns)]  # (4, k, words)
+    zero = np.uint64(0)
+    fail = np.zeros(raw.shape[1:], dtype=np.uint64)
+    unknown = np.zeros(raw.shape[1:], dtype=np.uint64)
+    for code in range(4):
+        to_fail, to_unknown = selection.tables[:, code] == FAIL, selection.tables[:, code] == UNKNOWN
+        if to_fail.any():
+            fail |= np.where(to_fail[:, None], raw[code], zero)
+        if to_unknown.any():
+            unknown |= np.where(to_unknown[:, None], raw[code], zero)
+    return fail, unknown
+
+
+def _weighted(h: PatternHistogram, sets: np.ndarray) -> list[int]:
+    """Subjects in each of the (s, words) pattern bitsets: popcounts against the counts' binary planes."""
+    planes, weights = h.count_planes
+    if hasattr(np, "bitwise_count"):  # numpy >= 2.0
+        return [int(x) for x in np.bitwise_count(sets[:, None, :] & planes[None]).sum(axis=2, dtype=np.int64)
+                @ weights]
+    return [int(h.counts @ _from_bits(x, len(h.counts))) for x in sets]
+
+
+def _from_bits(words: np.ndarray, n: int) -> np.ndarray:
+    return np.unpackbits(words.view(np.uint8), count=n, bitorder="little").astype(bool)
+
+
+def final_counts(h: PatternHistogram, selection: Selection) -> tuple[int, int, int]:
+    """(total, eligible: PASS every selected criterion, remaining: FAIL none)."""
+    counts = h.counts
+    eligible_mask, remaining_mask = np.ones(len(counts), bool), np.ones(len(counts), bool)
+    for fail, unknown in zip(*resolved_masks(h, selection), strict=True):
+        remaining_mask &= ~fail
+        eligible_mask &= ~(fail | unknown)
+    return int(counts.sum()), int(counts @ eligible_mask), int(counts @ remaining_mask)
+
+
+def impact_counts(h: PatternHistogram, selection: Selection) -> tuple[np.ndarray, int, int, int]:
+    """Per selected criterion: failing, unknown, unknown_raw, excluded_alone, excluded_alone_possibly,
+    eligible_if_removed, remaining_if_removed, eligible_if_unknown_pass; then eligible, remaining, total.
+    The bit-column computation of explorer.engine.stats over bitsets of patterns (prefix and suffix ANDs
+    for "every criterion but this one"), all sets weighted at once."""
+    k, counts = len(selection.ids), h.counts
+    total = int(counts.sum())
+    if k == 0 or len(counts) == 0:
+        return np.zeros((k, 8), dtype=np.int64), total, total, total
+    fail, unknown = _step_bits(h, selection)
+    passes, no_fails = ~(fail | unknown), ~fail
+    others_pass, others_no_fail = _all_but_one(passes), _all_but_one(no_fails)
+    raw_unknown = h.code_bits[UNKNOWN][list(selection.columns)]
+    sets = np.concatenate([fail, unknown, raw_unknown, fail & others_pass, fail & others_no_fail & ~others_pass,
+                           others_pass, others_no_fail, others_pass & (passes | raw_unknown),
+                           np.bitwise_and.reduce(passes, axis=0)[None], np.bitwise_and.reduce(no_fails, axis=0)[None]])
+    weighted = np.array(_weighted(h, sets), dtype=np.int64)
+    values = weighted[:8 * k].reshape(8, k).T.copy()
+    return values, int(weighted[8 * k]), int(weighted[8 * k + 1]), total
+
+
+def _all_but_one(sets: np.ndarray) -> np.ndarray:
+    """Row i: the AND of every row but the i-th (prefix and suffix ANDs, no division)."""
+    ones = np.full((1, sets.shape[1]), ~np.uint64(0))
+    prefix = np.concatenate([ones, np.bitwise_and.accumulate(sets, axis=0)[:-1]])
+    suffix = np.concatenate([np.bitwise_and.accumulate(sets[::-1], axis=0)[::-1][1:], ones])
+    return prefix & suffix
+
+
+def exact_shapley(blocked: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """phi_i = -sum over c of |blocked by i and by c criteria in all| / c (explorer.engine.shapley),
+    summed in the same order as the bit-column version so that the floats are identical."""
+    m, k = blocked.shape
+    size = blocked.sum(axis=1)
+    phi = np.zeros(k)
+    for c in range(1, k + 1):
+        exactly_c = size == c
+        if not exactly_c.any():
+            continue
+        per_criterion = counts[exactly_c] @ blocked[exactly_c].astype(np.int64)
+        for i in range(k):
+            phi[i] -= int(per_criterion[i]) / c
+    return phi
+
+
+__all__ = ["PatternHistogram", "Selection", "exact_shapley", "final_counts", "funnel_counts", "histogram",
+           "impact_counts", "pack", "resolve", "resolved_masks", "select", "set_packed_column"]

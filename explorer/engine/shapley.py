@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from explorer.engine.bits import count_equals, popcount, vertical_counts
-from explorer.engine.patterns import resolve, select
+from explorer.engine.patterns import exact_shapley, resolve, select
 from explorer.engine.status import FAIL, PASS
 from explorer.errors import DefinitionError
 
@@ -129,7 +129,13 @@ def shapley(matrix, enabled: Iterable[str] | Mapping[str, bool] | None = None,
         raise DefinitionError(f"Shapley value {value!r}; use one of {list(VALUES)}", field="value")
     sel = select(matrix.criteria, enabled=enabled, policies=policies)
     total = matrix.n_subjects
-    if method == "exact":
+    if method == "exact" and getattr(matrix, "histogram_only", False):
+        # a matrix holding only (pattern, count) rows: the same closed form over the histogram
+        h = matrix.histogram
+        blocked = _not_counted(resolve(h.patterns, sel), value)
+        phi, se = exact_shapley(blocked, h.counts), np.zeros(len(sel.ids))
+        pool = int(h.counts[~blocked.any(axis=1)].sum()) if len(h.counts) else 0
+    elif method == "exact":
         bits = matrix.bits
         fails, unknowns = bits.resolve(sel)
         blocked_bits = [f | u for f, u in zip(fails, unknowns, strict=True)] if value == "eligible" else fails

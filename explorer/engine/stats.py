@@ -30,9 +30,11 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from explorer.engine import patterns
 from explorer.engine.bits import popcount
 from explorer.engine.patterns import Selection, resolve, select
 from explorer.engine.status import FAIL, UNKNOWN
+from explorer.errors import DefinitionError
 
 Enabled = Iterable[str] | Mapping[str, bool] | None
 
@@ -61,15 +63,13 @@ def _resolved_bits(matrix, order=None, enabled: Enabled = None, policies=None):
     return sel, bits, fails, unknowns
 
 
-def funnel(matrix, order: Sequence[str] | None = None, enabled: Enabled = None,
-           policies: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """The attrition funnel: one row for the screened population, then one per enabled criterion in order.
-
-    Columns: step, criterion, kind, label, policy, eligible, possibly_eligible, remaining, excluded
-    (first FAIL at this step), became_unknown (eligible before, UNKNOWN here), and percentages
-    remaining_pct_start, remaining_pct_previous, eligible_pct_start, excluded_pct_previous.
-    """
-    sel, bits, fails, unknowns = _resolved_bits(matrix, order, enabled, policies)
+def _funnel_counts(matrix, sel: Selection) -> tuple[int, list[int], list[int], list[int]]:
+    """(total, eligible, remaining, became_unknown) per step: popcounts over the bit columns, or sums over
+    the pattern histogram for a matrix that holds only the histogram (explorer.engine.histogram)."""
+    if getattr(matrix, "histogram_only", False):
+        return patterns.funnel_counts(matrix.histogram, sel)
+    bits = matrix.bits
+    fails, unknowns = bits.resolve(sel)
     total = bits.n
     eligible_bits, remaining_bits = bits.ones.copy(), bits.ones.copy()  # updated in place below
     eligible, remaining, became_unknown = [total], [total], [0]
@@ -86,6 +86,19 @@ def funnel(matrix, order: Sequence[str] | None = None, enabled: Enabled = None,
             became_unknown.append(0)
         remaining.append(popcount(remaining_bits) if fail is not bits.zeros else remaining[-1])
         eligible.append(popcount(eligible_bits))
+    return total, eligible, remaining, became_unknown
+
+
+def funnel(matrix, order: Sequence[str] | None = None, enabled: Enabled = None,
+           policies: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """The attrition funnel: one row for the screened population, then one per enabled criterion in order.
+
+    Columns: step, criterion, kind, label, policy, eligible, possibly_eligible, remaining, excluded
+    (first FAIL at this step), became_unknown (eligible before, UNKNOWN here), and percentages
+    remaining_pct_start, remaining_pct_previous, eligible_pct_start, excluded_pct_previous.
+    """
+    sel = select(matrix.criteria, order=order, enabled=enabled, policies=policies)
+    total, eligible, remaining, became_unknown = _funnel_counts(matrix, sel)
     excluded = [0] + [a - b for a, b in zip(remaining, remaining[1:], strict=False)]
     k = len(sel.ids)
     info, policy = _policy_labels(matrix, sel)
@@ -118,6 +131,9 @@ def funnel(matrix, order: Sequence[str] | None = None, enabled: Enabled = None,
 def final_bits(matrix, enabled: Enabled = None, policies: Mapping[str, str] | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
     """Bitsets of (eligible: PASS everything, remaining: FAIL nothing) after the enabled criteria."""
+    if getattr(matrix, "histogram_only", False):
+        raise DefinitionError("this matrix holds only the pattern histogram, no subjects; ask its engine "
+                              "for subject-level answers (matrix.eligible_ids())")
     _, bits, fails, unknowns = _resolved_bits(matrix, None, enabled, policies)
     eligible, remaining = bits.ones, bits.ones
     for fail, unknown in zip(fails, unknowns, strict=True):
@@ -128,8 +144,12 @@ def final_bits(matrix, enabled: Enabled = None, policies: Mapping[str, str] | No
 
 def final_counts(matrix, enabled: Enabled = None, policies: Mapping[str, str] | None = None) -> dict[str, int]:
     """{screened, eligible, possibly_eligible, remaining, excluded} after every enabled criterion."""
-    eligible_bits, remaining_bits = final_bits(matrix, enabled, policies)
-    total, eligible, remaining = matrix.n_subjects, popcount(eligible_bits), popcount(remaining_bits)
+    if getattr(matrix, "histogram_only", False):
+        total, eligible, remaining = patterns.final_counts(
+            matrix.histogram, select(matrix.criteria, enabled=enabled, policies=policies))
+    else:
+        eligible_bits, remaining_bits = final_bits(matrix, enabled, policies)
+        total, eligible, remaining = matrix.n_subjects, popcount(eligible_bits), popcount(remaining_bits)
     return {"screened": total, "eligible": eligible, "possibly_eligible": remaining - eligible,
             "remaining": remaining, "excluded": total - remaining}
 
@@ -147,18 +167,12 @@ def _all_but_one(bitsets: Sequence[np.ndarray], ones: np.ndarray) -> list[np.nda
     return out
 
 
-def impact(matrix, enabled: Enabled = None, policies: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """What each enabled criterion does, given all the others (order plays no part).
-
-    failing / unknown        subjects FAIL / UNKNOWN on it (after its policy); unknown_raw: before the policy
-    excluded_alone (gain)    FAIL on it and PASS on every other criterion: eligible if only it were dropped
-    excluded_alone_possibly  FAIL on it, no other FAIL but some UNKNOWN: possibly eligible if it were dropped
-    eligible_if_removed      eligible count with the criterion dropped
-    remaining_if_removed     eligible + possibly eligible with it dropped
-    eligible_if_unknown_pass eligible count if its unknowns (missing data) counted as PASS
-    eligible, remaining      the current counts, for reference
-    """
-    sel, bits, fails, unknowns = _resolved_bits(matrix, None, enabled, policies)
+def _impact_counts(matrix, sel: Selection) -> tuple[np.ndarray, int, int, int]:
+    """impact's eight counts per criterion, then eligible, remaining, total (bit columns or histogram)."""
+    if getattr(matrix, "histogram_only", False):
+        return patterns.impact_counts(matrix.histogram, sel)
+    bits = matrix.bits
+    fails, unknowns = bits.resolve(sel)
     ones, total = bits.ones, bits.n
     passes = [ones & ~(f | u) for f, u in zip(fails, unknowns, strict=True)]
     no_fails = [ones & ~f for f in fails]
@@ -173,6 +187,22 @@ def impact(matrix, enabled: Enabled = None, policies: Mapping[str, str] | None =
                      popcount(fail & onf & ~op), popcount(op), popcount(onf),
                      popcount(op & (passes[s] | raw_unknown))))
     values = np.array(rows, dtype=np.int64).reshape(len(rows), 8)
+    return values, eligible, remaining, total
+
+
+def impact(matrix, enabled: Enabled = None, policies: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """What each enabled criterion does, given all the others (order plays no part).
+
+    failing / unknown        subjects FAIL / UNKNOWN on it (after its policy); unknown_raw: before the policy
+    excluded_alone (gain)    FAIL on it and PASS on every other criterion: eligible if only it were dropped
+    excluded_alone_possibly  FAIL on it, no other FAIL but some UNKNOWN: possibly eligible if it were dropped
+    eligible_if_removed      eligible count with the criterion dropped
+    remaining_if_removed     eligible + possibly eligible with it dropped
+    eligible_if_unknown_pass eligible count if its unknowns (missing data) counted as PASS
+    eligible, remaining      the current counts, for reference
+    """
+    sel = select(matrix.criteria, enabled=enabled, policies=policies)
+    values, eligible, remaining, total = _impact_counts(matrix, sel)
     info, policy = _policy_labels(matrix, sel)
     frame = pd.DataFrame({
         "criterion": list(sel.ids),
@@ -187,8 +217,8 @@ def impact(matrix, enabled: Enabled = None, policies: Mapping[str, str] | None =
         "eligible_if_removed": values[:, 5],
         "remaining_if_removed": values[:, 6],
         "eligible_if_unknown_pass": values[:, 7],
-        "eligible": np.full(len(rows), eligible, dtype=np.int64),
-        "remaining": np.full(len(rows), remaining, dtype=np.int64),
+        "eligible": np.full(len(values), eligible, dtype=np.int64),
+        "remaining": np.full(len(values), remaining, dtype=np.int64),
     })
     for col in ("failing", "unknown", "excluded_alone"):
         frame[f"{col}_pct"] = _percent(frame[col], total)

@@ -95,5 +95,8 @@ def detect(path: Path) -> str:
     if ({"id", "subject_id"} & lower) and ({"time", "timestamp"} & lower) and ({"gl", "glucose"} & lower) \
             and len(columns) <= 5:
         return "cgm"
-    raise DataError(f"cannot tell what this table holds (columns {sorted(columns)[:8]}); for a spreadsheet "
-                    "export write a mapping file and pass mapping=, or pass kind=", file=str(path))
+    # The columns are not listed: the "header" of a file that is not a table (a path typed by mistake,
+    # or /etc/shadow in a served dashboard) is its first line, and an error must never show file contents.
+    raise DataError(f"cannot tell what this table holds ({len(columns)} column(s), none that a known layout "
+                    "needs); for a spreadsheet export write a mapping file and pass mapping=, or pass kind=",
+                    file=str(path))

@@ -20,6 +20,7 @@ from .cgm import SENSOR_RANGE_MG_DL, sensor_glucose
 from .common import (
     Boundary,
     OnInvalid,
+    dates,
     finish_cgm,
     finish_cohort,
     finish_measurements,
@@ -28,7 +29,6 @@ from .common import (
     normalise_category,
     normalise_sex,
     numbers,
-    parse_dates,
     require_columns,
     subjects_frame,
 )
@@ -92,7 +92,7 @@ def _subjects(frame: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.DataF
     out: dict[str, object] = {"subject_id": frame["subject_id"].astype("string").str.strip()}
     for column in ("birth_date", "diagnosis_date", "index_date"):
         if column in frame.columns:
-            out[column] = parse_dates(frame[column], file=file, column=column)
+            out[column] = dates(frame[column], file=file, column=column, report=boundary.report)
     if "sex" in frame.columns:
         out["sex"] = normalise_sex(frame["sex"], file=file, column="sex")
     if "age" in frame.columns:
@@ -132,7 +132,7 @@ def _measurements(frame: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.D
     report, name = boundary.report, Path(file).name
     draft = pd.DataFrame({
         "subject_id": frame["subject_id"].astype("string").str.strip(),
-        "time": parse_dates(frame["time"], file=file, column="time"),
+        "time": dates(frame["time"], file=file, column="time", report=boundary.report),
         "variable": frame["variable"].astype("string").str.strip(),
         "value": numbers(frame["value"], file=file, column="value", report=report, count_missing=False),
         "unit": frame["unit"].astype("string").str.strip(),
@@ -151,7 +151,7 @@ def _events(frame: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.DataFra
     require_columns(frame, ["subject_id", "time", "event"], file=file, what="events table")
     draft = pd.DataFrame({
         "subject_id": frame["subject_id"].astype("string").str.strip(),
-        "time": parse_dates(frame["time"], file=file, column="time"),
+        "time": dates(frame["time"], file=file, column="time", report=boundary.report),
         "event": frame["event"].astype("string").str.strip(),
     }, index=frame.index)
     severity = (numbers(frame["severity"], file=file, column="severity", report=boundary.report, count_missing=False)
@@ -173,7 +173,7 @@ def _cgm(frame: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.DataFrame:
     require_columns(frame, ["subject_id", "time", "glucose"], file=file, what="cgm table")
     draft = pd.DataFrame({
         "subject_id": frame["subject_id"].astype("string").str.strip(),
-        "time": parse_dates(frame["time"], file=file, column="time"),
+        "time": dates(frame["time"], file=file, column="time", report=boundary.report),
         # censored readings at the sensor's limit, as every CGM source reads them (loaders/cgm.py)
         "glucose": sensor_glucose(frame["glucose"], boundary, file=file, column="glucose", unit="mg/dL",
                                   sensor_range=SENSOR_RANGE_MG_DL),
@@ -188,7 +188,7 @@ def _event_history(frame: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.
     draft = pd.DataFrame({
         "subject_id": frame["subject_id"].astype("string").str.strip(),
         "event": frame["event"].astype("string").str.strip(),
-        "recorded_from": parse_dates(frame["recorded_from"], file=file, column="recorded_from"),
+        "recorded_from": dates(frame["recorded_from"], file=file, column="recorded_from", report=boundary.report),
     }, index=frame.index)
     unknown = ~draft["event"].isin(boundary.catalogue.names("event"))
     return boundary.invalid(draft, unknown.to_numpy(), file=file, column="event", message="not a catalogue event")

@@ -8,6 +8,7 @@ with `on_invalid="reject"`, drops the offending rows and counts them in the load
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -135,6 +136,23 @@ def parse_dates(series: pd.Series, *, file: str, column: str) -> pd.Series:
     return out.astype("datetime64[ns]")
 
 
+def dates(series: pd.Series, *, file: str, column: str, report: LoadReport) -> pd.Series:
+    """Dates from a file, where partial ISO dates ("2013", "2013-12") are imputed and counted in the report.
+
+    A partial date is imputed to the middle of its period (1 July, the 15th), off by at most half the
+    period, and each imputation is counted under the column; everything else is parse_dates' rule.
+    """
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return parse_dates(series, file=file, column=column)
+    text = series.astype("string").str.strip()
+    year = text.str.fullmatch(r"[0-9]{4}").fillna(False)
+    month = text.str.fullmatch(r"[0-9]{4}-[0-9]{2}").fillna(False)
+    report.convert(f"{column}: partial date (year only) -> 1 July", int(year.sum()))
+    report.convert(f"{column}: partial date (year-month) -> 15th", int(month.sum()))
+    completed = text.mask(year, text + "-07-01").mask(month, text + "-15")
+    return parse_dates(completed, file=file, column=column)
+
+
 # A UTC offset (or Z) right after a clock time; group 1 is everything up to the offset. Requiring the
 # clock time keeps the day of a plain date ("2021-07-30") from being read as an offset "-30".
 _UTC_OFFSET = r"^(.*\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)\s*(?:Z|UTC|[+-]\d{2}(?::?\d{2})?)$"
@@ -185,13 +203,15 @@ def normalise_category(series: pd.Series, variable: Variable, *, file: str, colu
 
 
 def numbers(series: pd.Series, *, file: str, column: str, report: LoadReport, label: str | None = None,
-            kind: str = "measurement", on_text: str = "raise", count_missing: bool = True) -> np.ndarray:
+            kind: str = "measurement", on_text: str = "raise", count_missing: bool = True,
+            normalise_digits: bool = False) -> np.ndarray:
     """Parse a numeric column (explorer.cohort.values) and count every non-plain conversion in the report.
 
     `count_missing=False` for optional columns, and for long tables whose rows without a value are
     counted as rejected rows instead.
     """
-    parsed = parse_numbers(series, column=column, file=file, kind=kind, on_text=on_text)
+    parsed = parse_numbers(series, column=column, file=file, kind=kind, on_text=on_text,
+                           normalise_digits=normalise_digits)
     for rule, n in parsed.counts.items():
         if rule != "numeric" and (count_missing or rule != "missing"):
             report.convert(f"{label or column}: {rule}", n)
@@ -220,6 +240,9 @@ def finish_measurements(draft: pd.DataFrame, boundary: Boundary, *, file: str, c
     for what, n in counts.items():
         boundary.report.convert(f"unit {what}", n)
     converted = check_ranges(converted, boundary, file=file, cells=cells)
+    keys = ["subject_id", "time", "variable"] + (["visit"] if "visit" in converted.columns else [])
+    converted = drop_duplicates(converted, keys, "value", boundary, file=file, cells=cells,
+                                what="measurement", column="value", conflicts="report")
     columns = list(MEASUREMENT_COLUMNS) + (["visit"] if "visit" in converted.columns else [])
     out = converted[columns].astype({**MEASUREMENT_COLUMNS, **({"visit": "string"} if "visit" in columns else {})})
     return out
@@ -246,6 +269,48 @@ def check_ranges(measurements: pd.DataFrame, boundary: Boundary, *, file: str,
     return measurements
 
 
+def drop_duplicates(frame: pd.DataFrame, keys: list[str], value: str, boundary: Boundary, *, file: str,
+                    what: str, column: str, cells: bool = False,
+                    conflicts: Literal["invalid", "report"] = "invalid") -> pd.DataFrame:
+    """Rows repeating another row's keys, by `conflicts`:
+
+    "invalid" (CGM: a sensor gives one reading per time): an exact repeat is dropped and counted, two
+    different values are invalid rows (raise, or drop and count).
+    "report" (labs and vital signs): every row is kept, because sources with day-resolution times record
+    real repeated readings (three blood pressures at a visit, equal or not); screening features use their
+    mean (explorer.cohort.features), the repeats are counted and different values are warned of.
+    "Last row wins" would pick one of two conflicting values by file order, which nobody can see.
+    """
+    if frame.empty:
+        return frame
+    if conflicts == "report":
+        repeated = frame.duplicated(keys, keep=False).to_numpy()
+        if repeated.any():
+            boundary.report.convert(f"{column}: repeated {what}s at one time (kept; screening uses their mean)",
+                                    int(repeated.sum()))
+            distinct = frame[repeated].groupby(keys, dropna=False, observed=True)[value].transform("nunique")
+            differing = int((distinct > 1).sum())
+            if differing:
+                variables = sorted(set(frame[repeated][(distinct > 1).to_numpy()]["variable"].astype(str))) \
+                    if "variable" in frame else []
+                boundary.report.warn(f"{table_name(file)}: {differing} {what}s share subject, time and variable "
+                                     f"with a different value ({', '.join(variables[:6])}); screening uses the "
+                                     "mean of such values")
+        return frame
+    exact = frame.duplicated(keys + [value]).to_numpy()
+    if exact.any():
+        reason = f"duplicate {what} (same {', '.join(keys)} and {value})"
+        if cells:
+            boundary.report.convert(f"{column}: {reason} -> kept once", int(exact.sum()))
+        else:
+            boundary.report.reject(table_name(file), reason, int(exact.sum()))
+        frame = frame[~exact]
+    clash = frame.duplicated(keys, keep=False).to_numpy()
+    return boundary.invalid(frame, clash, file=file, column=column, cells=cells,
+                            message=f"two different values for one {what} (same {', '.join(keys)}); "
+                                    "keep the right one or give them different times")
+
+
 def finish_cgm(draft: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.DataFrame:
     """Draft CGM readings (subject_id, time, glucose in mg/dL) -> checked canonical readings, sorted."""
     if draft.empty:
@@ -255,6 +320,8 @@ def finish_cgm(draft: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.Data
     message = (f"CGM glucose outside {CGM_RANGE[0]:g}-{CGM_RANGE[1]:g} mg/dL; is the file in mmol/L? "
                "(pass unit='mmol/L')")
     draft = boundary.invalid(draft, outside, file=file, column="glucose", message=message)
+    draft = drop_duplicates(draft, ["subject_id", "time"], "glucose", boundary, file=file, what="reading",
+                            column="glucose")
     out = draft[list(CGM_COLUMNS)].astype(CGM_COLUMNS)
     return out.sort_values(["subject_id", "time"], kind="stable")
 
@@ -292,7 +359,24 @@ def finish_cohort(subjects: pd.DataFrame, boundary: Boundary, *, file: str,
             table = _check_times(table, time_column, birth, boundary, file=tfile)
         tables[name] = table.reset_index(drop=True)
     subjects = subjects.reset_index(drop=True)
+    _warn_without_uln(tables["measurements"], subjects, boundary)
     return Cohort(subjects=subjects, source=source or file, **tables)
+
+
+def _warn_without_uln(measurements: pd.DataFrame, subjects: pd.DataFrame, boundary: Boundary) -> None:
+    """Warn where a lab has values but no upper limit of normal at all: every "x ULN" rule is then unknown."""
+    if measurements.empty:
+        return
+    variables = measurements["variable"].astype("string")
+    for variable in sorted(set(variables.dropna())):
+        uln = f"{variable}_uln"
+        if uln not in boundary.catalogue or uln in subjects.columns or (variables == uln).any():
+            continue
+        rows = (variables == variable).to_numpy()
+        if measurements.loc[rows, "ref_high"].isna().all():
+            boundary.report.warn(f"{variable}: none of its {int(rows.sum())} values has an upper limit of normal, "
+                                 f"so a criterion using {uln} (\"x ULN\") is unknown for everyone; give "
+                                 "ref_high (a column, or a constant with its unit) in the mapping")
 
 
 def _check_subjects(subjects: pd.DataFrame, boundary: Boundary, *, file: str) -> None:
@@ -357,8 +441,13 @@ def require_columns(frame: pd.DataFrame, columns, *, file: str, what: str = "tab
     """A DataError naming the first missing required column and the columns the file does have."""
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise DataError(f"the {what} lacks required column(s) {missing}; it has {list(frame.columns)[:20]}",
-                        file=file, column=missing[0])
+        # Suggest near spellings only, rather than list the header: a file that is not a table would
+        # otherwise have its first line shown as "columns" (see loaders.detect).
+        spelled = {str(c).lower(): str(c) for c in frame.columns if len(str(c)) <= 64}
+        near = difflib.get_close_matches(str(missing[0]).lower(), list(spelled), n=1, cutoff=0.75)
+        hint = (f"; did you mean {spelled[near[0]]!r}?" if near
+                else f"; the file has {len(frame.columns)} other column(s)")
+        raise DataError(f"the {what} lacks required column(s) {missing}{hint}", file=file, column=missing[0])
 
 
 def subjects_frame(columns: dict[str, object], *, index: pd.Index, catalogue: Catalogue) -> pd.DataFrame:

@@ -30,6 +30,7 @@ import yaml
 
 from explorer.catalogue import Catalogue
 from explorer.errors import DataError
+from explorer.strict_input import load_yaml
 
 from .common import (
     Boundary,
@@ -42,7 +43,7 @@ from .common import (
     subjects_frame,
     table_name,
 )
-from .readers import check_format, read_table, read_text_bytes
+from .readers import check_format, read_table, read_text_bytes, read_zip_member
 from .report import Loaded, LoadReport
 
 GENDER = {"8532": "female", "8507": "male"}
@@ -93,8 +94,7 @@ class _Source:
         if table in self.files:
             frame = read_table(self.files[table])
         else:
-            with zipfile.ZipFile(self.path) as archive:
-                data = archive.read(self.members[table])
+            data = read_zip_member(self.path, self.members[table])
             frame = read_text_bytes(data, name=self.where(table),
                                     usecols=lambda c: c.strip().lower() in wanted)
         frame.columns = [c.strip().lower() for c in frame.columns]
@@ -103,7 +103,7 @@ class _Source:
 
 def default_mapping() -> dict:
     text = resources.files(__package__).joinpath("omop_concepts.yaml").read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    return load_yaml(text)
 
 
 def load_omop(path: str | Path, *, mapping: str | Path | dict | None = None,
@@ -156,8 +156,8 @@ def _read_mapping(mapping) -> dict:
     if isinstance(mapping, dict):
         return mapping
     try:
-        data = yaml.safe_load(Path(mapping).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as err:
+        data = load_yaml(Path(mapping).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
         raise DataError(f"cannot read the OMOP mapping: {err}", file=str(mapping)) from None
     if not isinstance(data, dict):
         raise DataError("an OMOP mapping must have sections measurement/condition/observation/drug", file=str(mapping))

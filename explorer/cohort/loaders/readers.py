@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
+import zlib
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from explorer.errors import DataError
 
@@ -29,7 +32,8 @@ _EXTENSION_FORMAT = {
 }
 _FORMAT_NAMES = {"text": "a text (CSV) file", "parquet": "a Parquet file", "xlsx": "an Excel (.xlsx) workbook",
                  "xls": "an old Excel (.xls) workbook", "xpt": "a SAS transport (XPT) file",
-                 "zip": "a ZIP archive", "binary": "a binary file", "empty": "an empty file"}
+                 "zip": "a ZIP archive", "binary": "a binary file", "empty": "an empty file",
+                 "damaged_zip": "a damaged ZIP container (an .xlsx is one)"}
 
 
 def sniff(path: Path) -> str:
@@ -40,9 +44,12 @@ def sniff(path: Path) -> str:
         return "empty"
     if head.startswith(b"PAR1"):
         return "parquet"
-    if head.startswith(b"PK\x03\x04"):
-        with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
+    if head.startswith(b"PK"):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+        except (zipfile.BadZipFile, OSError, ValueError):
+            return "damaged_zip"
         return "xlsx" if "[Content_Types].xml" in names and any(n.startswith("xl/") for n in names) else "zip"
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         return "xls"
@@ -63,6 +70,9 @@ def check_format(path: Path, expected: str | None = None) -> str:
     actual = sniff(path)
     if actual == "empty":
         raise DataError("the file is empty", file=str(path))
+    if actual == "damaged_zip":
+        raise DataError("starts like a ZIP container (as .xlsx and .zip files do) but cannot be opened as one; "
+                        "it is damaged or not what its name says: export it again", file=str(path))
     promised = expected or _EXTENSION_FORMAT.get(path.suffix.lower())
     if promised and actual != promised:
         raise DataError(f"the extension {path.suffix!r} promises {_FORMAT_NAMES[promised]}, but the content is "
@@ -82,7 +92,7 @@ def read_table(path: Path | str, *, sheet: str | int = 0, sep: str | None = None
     if fmt == "text":
         frame = _read_text(path, sep)
     elif fmt == "parquet":
-        frame = pd.read_parquet(path)
+        frame = _read_parquet(path)
     elif fmt in ("xlsx", "xls"):
         frame = _read_excel(path, sheet)
     elif fmt == "xpt":
@@ -97,22 +107,30 @@ def read_text_bytes(data: bytes, *, name: str, usecols=None, sep: str | None = N
     if not data.strip():
         raise DataError("the file is empty", file=name)
     sep = sep or _guess_separator(data[:65536].decode("utf-8", errors="replace"))
-    frame = pd.read_csv(io.BytesIO(data), sep=sep, dtype=str, keep_default_na=False, na_values=[""],
-                        usecols=usecols, encoding="utf-8-sig")
+    try:
+        frame = pd.read_csv(io.BytesIO(data), sep=sep, dtype=str, keep_default_na=False, na_values=[""],
+                            usecols=usecols, encoding="utf-8-sig")
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
+        raise DataError(f"cannot be read as a delimited text table ({type(err).__name__}{_line_of(err)}); "
+                        "check its separator and quoting", file=name) from None
     return _numbered(frame, Path(name))
 
 
 def zip_members(path: Path) -> dict[str, str]:
     """Member names of a ZIP archive by lower-case file name without folders (macOS '__MACOSX' skipped)."""
     check_format(path, "zip")
-    with zipfile.ZipFile(path) as archive:
+    with zipfile.ZipFile(path) as archive:  # check_format has opened it once already
         return {Path(n).name.lower(): n for n in archive.namelist()
                 if not n.startswith("__MACOSX/") and not n.endswith("/")}
 
 
 def read_zip_member(path: Path, member: str) -> bytes:
-    with zipfile.ZipFile(path) as archive:
-        return archive.read(member)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.read(member)
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as err:
+        raise DataError(f"member {member} of the archive cannot be read ({type(err).__name__}); the archive is "
+                        "damaged: download or zip it again", file=str(path)) from None
 
 
 def _read_text(path: Path, sep: str | None) -> pd.DataFrame:
@@ -123,8 +141,15 @@ def _read_text(path: Path, sep: str | None) -> pd.DataFrame:
         return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
     except pd.errors.EmptyDataError:
         raise DataError("the file is empty", file=str(path)) from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise DataError(f"cannot be read as a delimited text table: {err}", file=str(path)) from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
+        # pandas' message can quote a line of the file; say only where and why
+        raise DataError(f"cannot be read as a delimited text table ({type(err).__name__}{_line_of(err)}); "
+                        "check its separator and quoting", file=str(path)) from None
+
+
+def _line_of(err: Exception) -> str:
+    found = re.search(r"line (\d+)", str(err))
+    return f" at line {found.group(1)}" if found else ""
 
 
 def _guess_separator(sample: str) -> str:
@@ -135,13 +160,26 @@ def _guess_separator(sample: str) -> str:
         return ","
 
 
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path)
+    except (pa.ArrowException, OSError, ValueError) as err:
+        # Arrow's message names byte offsets and thrift fields, never the file's contents
+        raise DataError(f"cannot be read as a Parquet file ({type(err).__name__}); it is damaged or cut off: "
+                        "write it again", file=str(path)) from None
+
+
 def _read_excel(path: Path, sheet: str | int) -> pd.DataFrame:
     try:
         frame = pd.read_excel(path, sheet_name=sheet, dtype=object)
     except ImportError as err:
         raise DataError(f"reading Excel needs an extra package: {err}", file=str(path)) from None
     except ValueError as err:  # e.g. a sheet that does not exist
-        raise DataError(str(err), file=str(path)) from None
+        raise DataError(" ".join(str(err).split())[:200], file=str(path)) from None
+    except (zipfile.BadZipFile, KeyError, OSError, TypeError, AttributeError, IndexError) as err:
+        # a workbook whose parts are missing or damaged: openpyxl fails in many ways, none of them useful
+        raise DataError(f"cannot be read as an Excel workbook ({type(err).__name__}); it is damaged or not "
+                        "an .xlsx: open and save it again in Excel, or export CSV", file=str(path)) from None
     # Excel cells come typed: numbers stay numbers and dates dates; the loaders accept both.
     return frame
 

@@ -37,6 +37,7 @@ class LoadReport:
     conversions: dict[str, int] = field(default_factory=dict)
     unmapped: dict[str, dict[str, int]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     # --- building --------------------------------------------------------------------------------
     def table(self, name: str) -> TableCounts:
@@ -72,6 +73,11 @@ class LoadReport:
     def note(self, text: str) -> None:
         self.notes.append(text)
 
+    def warn(self, text: str) -> None:
+        """Something the researcher should look at: the data loaded, but a result may mislead."""
+        if text not in self.warnings:
+            self.warnings.append(text)
+
     # --- reading ---------------------------------------------------------------------------------
     def balanced(self) -> bool:
         """Whether every table's rows read equal rows kept plus rows rejected."""
@@ -99,6 +105,7 @@ class LoadReport:
             shown = ", ".join(f"{k} ({n})" for k, n in top[:12]) + (" ..." if len(top) > 12 else "")
             lines.append(f"  not mapped in {where}: {shown}")
         lines += [f"  note: {text}" for text in self.notes]
+        lines += [f"  warning: {text}" for text in self.warnings]
         return "\n".join(lines)
 
     def __str__(self) -> str:

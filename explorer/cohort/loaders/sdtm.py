@@ -29,6 +29,7 @@ from explorer.errors import DataError
 from .common import (
     Boundary,
     OnInvalid,
+    dates,
     finish_cohort,
     finish_measurements,
     loader_catalogue,
@@ -102,20 +103,8 @@ def load_sdtm(folder: str | Path, *, files: dict[str, str | Path] | None = None,
 
 
 def parse_partial_dates(series: pd.Series, *, file: str, column: str, report) -> pd.Series:
-    """ISO 8601 dates that may be partial ("2013", "2013-12"), imputed to the middle of the period."""
-    text = series.astype("string").str.strip()
-    text = text.mask(text == "")
-    year = text.str.fullmatch(r"\d{4}")
-    month = text.str.fullmatch(r"\d{4}-\d{2}")
-    completed = text.mask(year.fillna(False), text + "-07-01").mask(month.fillna(False), text + "-15")
-    report.convert(f"{column}: partial date (year only) -> 1 July", int(year.fillna(False).sum()))
-    report.convert(f"{column}: partial date (year-month) -> 15th", int(month.fillna(False).sum()))
-    out = pd.to_datetime(completed, format="ISO8601", errors="coerce")
-    bad = text.notna() & out.isna()
-    if bad.any():
-        raise DataError(f"not an ISO 8601 date: {text[bad].iloc[0]!r}", file=file, column=column,
-                        rows=series.index[bad.to_numpy()][:10].tolist())
-    return out.astype("datetime64[ns]")
+    """ISO 8601 dates that may be partial ("2013", "2013-12"): the loaders' one rule (common.dates)."""
+    return dates(series, file=file, column=column, report=report)
 
 
 def _dm(dm: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.DataFrame:

@@ -14,7 +14,7 @@ reference):
     missing: ["n.d."]                    # extra missing markers besides blank, "/", "NA", ...
     columns:
       HbA1c (mmol/mol): {variable: hba1c, unit: mmol/mol}
-      ALT: {variable: alt, unit: U/L, ref_high: ALT ULN}
+      ALT: {variable: alt, unit: U/L, ref_high: ALT ULN}     # or ref_high: {value: 40, unit: U/L}
       Diabetes: {variable: diabetes_type, values: {T1DM: T1D, T2DM: T2D}}
       Hypos last year: {event: severe_hypoglycemia, within_days: 365}
     ignore: [Comments]
@@ -28,6 +28,7 @@ given (one per visit); subject columns must then agree across a subject's rows.
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -37,11 +38,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from explorer.catalogue import Catalogue
+from explorer.cohort.units import conversion, convert
 from explorer.errors import DataError
+from explorer.strict_input import RefusedInput, load_yaml
 
 from .common import (
     Boundary,
     OnInvalid,
+    dates,
     finish_cohort,
     finish_measurements,
     loader_catalogue,
@@ -71,12 +75,42 @@ class Field(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _from_text(cls, data):
-        return {"column": data} if isinstance(data, str) else data
+        if isinstance(data, str):
+            return {"column": data}
+        if isinstance(data, dict) and isinstance(data.get("value"), datetime.date | int | float):
+            # YAML reads `{value: 2024-05-01}` as a date (and `{value: 40}` as a number): take it as written
+            value = data["value"]
+            return {**data, "value": value.isoformat() if isinstance(value, datetime.date) else str(value)}
+        return data
 
     @model_validator(mode="after")
     def _one_source(self):
         if (self.column is None) == (self.value is None):
             raise ValueError("give exactly one of `column` or `value`")
+        return self
+
+
+class Limit(BaseModel):
+    """A reference limit (ref_low / ref_high): a column of per-row limits, or one constant with its unit."""
+
+    model_config = ConfigDict(extra="forbid")
+    column: str | None = None
+    value: float | None = None
+    unit: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _limit_from_text(cls, data):
+        return {"column": data} if isinstance(data, str) else data
+
+    @model_validator(mode="after")
+    def _limit_source(self):
+        if (self.column is None) == (self.value is None):
+            raise ValueError("give exactly one of `column` or `value` (a constant limit, with its `unit`)")
+        if self.value is not None and not np.isfinite(self.value):
+            raise ValueError("a constant limit must be a finite number")
+        if self.column is not None and self.unit is not None:
+            raise ValueError("a column of limits is in the unit of its values; `unit` is for a constant")
         return self
 
 
@@ -87,14 +121,15 @@ class ColumnRule(BaseModel):
     variable: str | None = None
     unit: str | None = None
     unit_column: str | None = None
-    ref_low: str | None = None
-    ref_high: str | None = None
+    ref_low: Limit | None = None
+    ref_high: Limit | None = None
     values: dict[str | int | float | bool, str | bool] | None = None
     static: bool | None = None
     event: str | None = None
     within_days: float | None = None
     measured_at: str | None = None
     on_text: Literal["raise", "unknown"] = "raise"
+    digits: Literal["ascii", "normalise"] = "ascii"  # normalise: read full-width digits, counted
 
     @model_validator(mode="after")
     def _variable_or_event(self):
@@ -126,9 +161,14 @@ def read_mapping(path: str | Path) -> WideMapping:
     """Parse and validate a mapping file; errors name the file and the offending key."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
+    except RefusedInput as err:
+        raise DataError(str(err), file=str(path)) from None
     except yaml.YAMLError as err:
-        raise DataError(f"not valid YAML: {err}", file=str(path)) from None
+        raise DataError(f"not valid YAML: {' '.join(str(err).split())}", file=str(path)) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise DataError(f"cannot read the mapping file ({type(err).__name__}); is it UTF-8 text?",
+                        file=str(path)) from None
     if not isinstance(data, dict):
         raise DataError("a mapping file must be a YAML mapping (subject_id:, index_date:, columns: ...)",
                         file=str(path))
@@ -192,16 +232,16 @@ def wide_tables(frame: pd.DataFrame, spec: WideMapping, boundary: Boundary, *, f
                         if s.dtype == object or pd.api.types.is_string_dtype(s) else s)
 
     ids = frame[spec.subject_id].astype("string").str.strip()
-    index_date = _field_dates(frame, spec.index_date, file=file, name="index_date")
-    measured_at = (parse_dates(frame[spec.measured_at], file=file, column=spec.measured_at)
+    index_date = _field_dates(frame, spec.index_date, file=file, name="index_date", report=report)
+    measured_at = (dates(frame[spec.measured_at], file=file, column=spec.measured_at, report=report)
                    if spec.measured_at else index_date)
     columns: dict[str, object] = {"subject_id": ids, "index_date": index_date}
     if spec.sex:
         columns["sex"] = normalise_sex(_labelled(frame, spec.sex), file=file, column=spec.sex.column or "sex")
     if spec.birth_date:
-        columns["birth_date"] = _field_dates(frame, spec.birth_date, file=file, name="birth_date")
+        columns["birth_date"] = _field_dates(frame, spec.birth_date, file=file, name="birth_date", report=report)
     if spec.diagnosis_date:
-        columns["diagnosis_date"] = _field_dates(frame, spec.diagnosis_date, file=file, name="diagnosis_date")
+        columns["diagnosis_date"] = _field_dates(frame, spec.diagnosis_date, file=file, name="diagnosis_date", report=report)
     if spec.age:
         columns["age"] = _numbers(_labelled(frame, spec.age), file=file, column=spec.age.column or "age",
                                   report=report)
@@ -219,9 +259,10 @@ def wide_tables(frame: pd.DataFrame, spec: WideMapping, boundary: Boundary, *, f
             columns[var.name] = normalise_category(cells, var, file=file, column=column)
         elif rule.static or (rule.static is None and var.name in STATIC_BY_DEFAULT):
             columns[var.name] = _numbers(cells, file=file, column=column, report=report, on_text=rule.on_text,
+                                         normalise_digits=rule.digits == "normalise",
                                          label=var.name)
         else:
-            time = parse_dates(frame[rule.measured_at], file=file, column=rule.measured_at) \
+            time = dates(frame[rule.measured_at], file=file, column=rule.measured_at, report=report) \
                 if rule.measured_at else measured_at
             measurements.append(_measurement(frame, ids, time, column, rule, report, file=file))
 
@@ -245,7 +286,8 @@ def _check_spec(spec: WideMapping, frame: pd.DataFrame, catalogue: Catalogue, *,
         if f is not None:
             referenced.append(f.column)
     for column, rule in spec.columns.items():
-        referenced += [column, rule.unit_column, rule.ref_low, rule.ref_high, rule.measured_at]
+        referenced += [column, rule.unit_column, rule.measured_at]
+        referenced += [limit.column for limit in (rule.ref_low, rule.ref_high) if limit is not None]
         if rule.variable is not None:
             var = catalogue.get(rule.variable)
             if var is None:
@@ -294,30 +336,51 @@ def _cell_text(value) -> str:
     return text[:-2] if text.endswith(".0") and text[:-2].isdigit() else text
 
 
-def _field_dates(frame: pd.DataFrame, field: Field, *, file: str, name: str) -> pd.Series:
+def _field_dates(frame: pd.DataFrame, field: Field, *, file: str, name: str, report: LoadReport) -> pd.Series:
     if field.value is not None:
         return parse_dates(pd.Series(field.value, index=frame.index), file=file, column=name)
-    return parse_dates(frame[field.column], file=file, column=field.column)
+    return dates(frame[field.column], file=file, column=field.column, report=report)
 
 
 def _numbers(cells: pd.Series, *, file: str, column: str, report: LoadReport, on_text: str = "raise",
+             normalise_digits: bool = False,
              kind: str = "measurement", label: str | None = None) -> np.ndarray:
     return numbers(cells, file=file, column=column, report=report, on_text=on_text, kind=kind,
+                   normalise_digits=normalise_digits,
                    label=label or column)
 
 
 def _measurement(frame, ids, time, column: str, rule: ColumnRule, report: LoadReport, *, file: str) -> pd.DataFrame:
     values = _numbers(frame[column], file=file, column=column, report=report, on_text=rule.on_text,
+                      normalise_digits=rule.digits == "normalise",
                       label=rule.variable)
     unit = (frame[rule.unit_column].astype("string").str.strip() if rule.unit_column
             else pd.Series(rule.unit, index=frame.index, dtype="string"))
     draft = pd.DataFrame({"subject_id": ids, "time": time, "variable": rule.variable, "value": values,
                           "unit": unit, "source_column": column}, index=frame.index)
-    for limit in ("ref_low", "ref_high"):
-        source = getattr(rule, limit)
-        if source:
-            draft[limit] = _numbers(frame[source], file=file, column=source, report=report, label=source)
+    for name in ("ref_low", "ref_high"):
+        limit = getattr(rule, name)
+        if limit is not None and limit.column is not None:
+            draft[name] = _numbers(frame[limit.column], file=file, column=limit.column, report=report,
+                                   label=limit.column)
+        elif limit is not None:
+            draft[name] = _constant_limit(limit, rule, unit, file=file, column=column, name=name)
     return draft[draft["value"].notna()]
+
+
+def _constant_limit(limit: Limit, rule: ColumnRule, units: pd.Series, *, file: str, column: str,
+                    name: str) -> np.ndarray:
+    """A constant limit (e.g. ALT ULN 40 U/L) in each row's unit, so it converts with the row's value."""
+    stated = limit.unit or rule.unit
+    if stated is None:
+        raise DataError(f"the constant {name} needs a `unit` (the values' unit comes from a column)",
+                        file=file, column=f"columns.{column}.{name}")
+    in_catalogue_unit = convert([limit.value], variable=rule.variable, unit=stated)[0]
+    out = np.full(len(units), np.nan)
+    for row_unit in units.dropna().unique():
+        scale, offset = conversion(rule.variable, str(row_unit))
+        out[(units == row_unit).to_numpy(dtype=bool, na_value=False)] = (in_catalogue_unit - offset) / scale
+    return out
 
 
 def _event_count(frame, ids, column: str, rule: ColumnRule, report: LoadReport, *, file: str) -> pd.DataFrame:

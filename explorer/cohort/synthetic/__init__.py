@@ -9,6 +9,25 @@ calibration against published trials and the comparison with real cohorts.
     generate_cohort("t2d", 10_000, seed=0)                   -> Cohort     (canonical long tables)
     write_cohort(cohort, "out/", format="parquet")
     generate_outcomes(screening, "islet", seed=0)            -> Cohort     (visit-tagged outcomes)
+
+What lives here:
+    params.py            every population parameter with its source
+    streams.py           named, seeded random streams (one per variable and chunk)
+    distributions.py     probability helpers: logits, truncated/correlated normals, lognormal and Gamma draws
+    record.py            `Draw`: what a clinic's records show for one chunk of subjects, with why a value is unknown
+    shared_variables.py  variables both clinics draw the same way (dates, body size, glucose, labs, history, events)
+    t1d.py, t2d.py       the two clinic populations' structural models
+    chunks.py            draws a population chunk by chunk; subject ids
+    screening_table.py   the fast path: chunks -> Screening
+    canonical_tables.py  chunks -> Cohort (canonical long tables); write_cohort
+    cgm.py               CGM summaries from a mean and CV, and 5-minute readings
+    response_models.py   treatment-response models (islet, MSC) for enrolled subjects
+    outcomes.py          generate_outcomes: visit-tagged outcome tables from a response model
+    trial_match.py       which population and response model suit a trial (read from its text)
+    enrolment.py         screen, enrol the eligible, simulate their outcomes under the trial's model
+    calibration.py       response models against published figures, on raw trajectories
+    published.py         the same figures through the trial-driven outcome-measures pipeline
+    recipients.py        the islet-eligible pool against published islet recipients
 """
 
 from explorer.cohort.synthetic.calibration import calibration_table

@@ -24,9 +24,9 @@ import pyarrow as pa
 
 from explorer.catalogue import default_catalogue
 from explorer.cohort.synthetic import cgm as cgm_model
-from explorer.cohort.synthetic.draw import CATEGORIES, Draw
+from explorer.cohort.synthetic.chunks import check_size, draw_chunks, subject_ids
 from explorer.cohort.synthetic.params import PopulationParams
-from explorer.cohort.synthetic.population import check_size, draw_chunks, subject_ids
+from explorer.cohort.synthetic.record import Draw, category_labels
 from explorer.cohort.synthetic.screening_table import EVENT_NAMES
 from explorer.cohort.synthetic.streams import Streams
 from explorer.cohort.tables import Cohort
@@ -170,17 +170,17 @@ def _subjects_table(parts: list[dict], ids: pa.Array) -> pd.DataFrame:
         return np.concatenate([p[key] for p in parts]) if parts else np.zeros(0)
 
     frame: dict[str, Any] = {"subject_id": pd.arrays.ArrowStringArray(ids)}
-    frame["sex"] = _labels(CATEGORIES["sex"], cat("category:sex").astype(np.int8))
+    frame["sex"] = _labels(category_labels("sex"), cat("category:sex").astype(np.int8))
     frame["birth_date"] = cat("birth_ns").astype(np.int64).astype("datetime64[ns]")
     frame["age"] = cat("age").astype(float)
-    frame["diabetes_type"] = _labels(CATEGORIES["diabetes_type"], cat("category:diabetes_type").astype(np.int8))
+    frame["diabetes_type"] = _labels(category_labels("diabetes_type"), cat("category:diabetes_type").astype(np.int8))
     frame["diagnosis_date"] = cat("diagnosis_ns").astype(np.int64).astype("datetime64[ns]")
     frame["index_date"] = cat("index_ns").astype(np.int64).astype("datetime64[ns]")
     keys = parts[0].keys() if parts else []
     for key in keys:
         if key.startswith("category:") and key not in ("category:sex", "category:diabetes_type"):
             name = key.split(":", 1)[1]
-            frame[name] = _labels(CATEGORIES[name], cat(key).astype(np.int8))
+            frame[name] = _labels(category_labels(name), cat(key).astype(np.int8))
         elif key.startswith("boolean:"):
             values = np.concatenate([p[key][0] for p in parts])
             known = np.concatenate([p[key][1] for p in parts])

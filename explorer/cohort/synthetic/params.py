@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from explorer.clinical.populations import POPULATION_NAMES
 from explorer.errors import DefinitionError
 
 
@@ -182,11 +183,15 @@ class T1DClinicParams(PopulationParams):
     glycation_gap_sd: float = sourced(0.55, "GMI and HbA1c differ by >= 0.5 % in about half of people (Bergenstal et al., Diabetes Care 2018;41:2275)")
     cgm_cv_mean: float = sourced(37.0, "glucose CV 36-38 % in T1D CGM users (Battelino 2019; real-world CGM cohorts)")
     cgm_cv_sd: float = sourced(6.0, "assumption")
-    cpeptide_at_diagnosis: float = sourced(0.30, "fasting C-peptide ~0.3 nmol/L at diagnosis; 83 % >= 0.076 nmol/L in year 1 (Greenbaum et al., Diabetes Care 2009)")
-    cpeptide_floor: float = sourced(0.005, "most long-duration T1D are microsecretors (Oram et al., Diabetes Care 2014); gives ~20 % detectable after 20+ years, as in the T1D Exchange older-adult study (23 %)")
-    cpeptide_tau_child: float = sourced(1.5, "years; residual C-peptide falls faster with childhood onset (Davis et al., Diabetes Care 2015;38:476)")
-    cpeptide_tau_adult: float = sourced(4.0, "years; adult onset keeps more C-peptide (Davis 2015)")
-    cpeptide_sd_log: float = sourced(1.3, "gives ~30 % detectable (>= 0.017 nmol/L) beyond 3 years (Davis 2015) and ~11 % >= 0.076 nmol/L after 5 years of childhood-onset diabetes (Greenbaum 2009)")
+    # Residual secretion is calibrated to FASTING C-peptide (what the screening variable holds) of Chinese
+    # autoimmune T1D, the seed trials' setting; random (non-fasting) C-peptide runs higher, so Davis 2015's 29 %
+    # detectable (random, T1D Exchange) is an upper bound, not a target. docs/synthetic.md has the comparison.
+    cpeptide_at_diagnosis: float = sourced(0.085, "nmol/L, median fasting C-peptide at diagnosis above the floor; with the decline and spread below gives 69, 44, 24, 14 and 8 % with fasting C-peptide >= 0.05 nmol/L at 0, 1, 2, 3 and 4 years, against 67, 44, 24, 13 and 7 % without failure in Chinese autoimmune T1D followed from diagnosis ('Tapering decay of beta-cell function in Chinese patients with autoimmune type 1 diabetes: a four-year prospective study', n = 325; fasting < 50 pmol/L with postprandial < 100 pmol/L counted as failure)")
+    cpeptide_floor: float = sourced(0.003, "nmol/L, median long-term microsecretion: most long-duration T1D secrete a little C-peptide, mostly below standard assays (Oram et al., Diabetes Care 2015;38:323); gives ~4 % fasting >= 0.017 nmol/L after 30-40 years, below the 7.5 % with a stimulated peak > 0.03 nmol/L at 35 years in DCCT/EDIC (Gubitosi-Klug et al., J Clin Invest 2021;131:e143011)")
+    cpeptide_tau_child: float = sourced(1.1, "years, median time constant of the decline with onset before 18 (fitted with the other C-peptide parameters to the Chinese four-year study above)")
+    cpeptide_tau_adult: float = sourced(1.65, "years; C-peptide falls more slowly with adult onset (Davis et al., Diabetes Care 2015;38:476; Japanese acute-onset T1D, J Diabetes Investig 2018, PMC6031490); 1.5x the childhood value is an assumption")
+    cpeptide_decline_sd_log: float = sourced(0.5, "between-person SD of log tau: some people lose C-peptide slowly, which gives the tapering decline of the Chinese four-year study")
+    cpeptide_sd_log: float = sourced(1.0, "between-person SD of log fasting C-peptide around the curve (fitted with the parameters above)")
     cpeptide_detection_limit: float = sourced(0.017, "lower limit of the T1D Exchange C-peptide assay (Davis 2015)")
     cpeptide_stimulation_ratio: float = sourced(2.0, "assumption: 2-h / fasting C-peptide in T1D with residual secretion")
     insulin_per_kg_child: float = sourced(0.8, "ISPAD 2018: prepubertal ~0.7-1.0 U/kg/day, puberty up to 1.2+")
@@ -194,16 +199,18 @@ class T1DClinicParams(PopulationParams):
     insulin_per_kg_adult: float = sourced(0.6, "adults ~0.5-0.8 U/kg/day (T1D Exchange)")
     insulin_sd_log: float = sourced(0.3, "assumption")
     metformin_adjunct: float = sourced(0.05, "assumption: ~5-8 % of adults with T1D take metformin (T1D Exchange)")
-    sh_rate: float = sourced(0.32, "severe hypoglycaemia (needing help) per person-year at the reference profile; calibrated so ~20 % have >= 1 event a year, between the T1D Exchange (8 % with seizure/coma; Weinstock et al., JCEM 2013) and surveys with the broader definition (~35-40 %; Pedersen-Bjergaard 2004)")
-    sh_frailty_shape: float = sourced(0.35, "Gamma frailty: 5 % of people have about half of all events (Pedersen-Bjergaard et al., Diabetes Metab Res Rev 2004)")
-    sh_rr_unawareness: float = sourced(4.0, "impaired awareness raises severe hypoglycaemia risk up to 6-fold (Geddes et al., Diabet Med 2008)")
-    sh_rr_per_decade_duration: float = sourced(1.35, "18.6 % with >= 40 y duration had an event in a year vs ~5 % at < 15 y (Weinstock 2013)")
+    sh_rate: float = sourced(0.22, "severe hypoglycaemia (needing help) per person-year at the reference profile (10 y, aware, no C-peptide, HbA1c 8 %); gives 23 % with >= 1 event a year, between the T1D Exchange (8 % with seizure/coma; Weinstock et al., JCEM 2013) and surveys with the broader definition (~35-40 %; Pedersen-Bjergaard 2004)")
+    sh_frailty_shape: float = sourced(0.7, "Gamma frailty for what the named risk markers (awareness, duration, C-peptide, HbA1c) leave unexplained; with them, 5 % of people have 51 % of a year's events (Pedersen-Bjergaard et al., Diabetes Metab Res Rev 2004: 5 % had 54 %)")
+    sh_rr_unawareness: float = sourced(6.0, "impaired awareness: a six-fold higher rate of severe hypoglycaemia (Geddes et al., Diabet Med 2008;25:501)")
+    sh_rr_per_decade_duration: float = sourced(1.0, "direct effect of duration: none beyond what it does through impaired awareness and C-peptide loss, which together give adults 3.0x the rate with > 15 y of T1D as with < 5 y, as the UK Hypoglycaemia Study Group found (Diabetologia 2007;50:1140: 1.10 vs 3.20 events per person-year, 2.9x); a direct effect on top overshot it (9x)")
     sh_rr_per_hba1c_point: float = sourced(0.87, "lower HbA1c, more severe hypoglycaemia (DCCT: 3x with intensive therapy); weaker in modern cohorts (Weinstock 2013)")
-    sh_rr_cpeptide: float = sourced(0.5, "detectable C-peptide roughly halves the risk (DCCT C-peptide responders)")
+    sh_rr_cpeptide: float = sourced(0.35, "fasting C-peptide >= 0.1 nmol/L (about a stimulated peak > 0.2): history of severe hypoglycaemia in 27 % vs 70 % of non-responders at 35 years (Gubitosi-Klug 2021); ~65 % lower risk in DCCT C-peptide responders (Steffes et al., Diabetes Care 2003;26:832)")
+    sh_rr_low_cpeptide: float = sourced(0.6, "detectable fasting C-peptide below 0.1 nmol/L: history of severe hypoglycaemia in 48 % with a stimulated peak 0.03-0.2 vs 70 % (Gubitosi-Klug 2021); rate ratio an assumption")
     sh_rr_under_6: float = sourced(1.5, "highest rate in children < 6 y (Cengiz et al., Pediatr Diabetes 2013)")
     unawareness_prevalence: float = sourced(0.15, "impaired awareness ~20 % of adults with T1D (Geddes 2008), more with longer duration; value at 10 y duration")
-    unawareness_or_per_decade: float = sourced(1.8, "assumption: > 40 % after 30 years")
-    unawareness_sh_link: float = sourced(0.8, "assumption: log-odds of unawareness per SD of the hypoglycaemia frailty (recurrent hypoglycaemia blunts awareness)")
+    unawareness_or_per_decade: float = sourced(2.5, "impaired awareness becomes more common with duration (Geddes 2008); assumption: ~8 % in the first years, about half after 30 years")
+    unawareness_or_no_cpeptide: float = sourced(2.0, "assumption: odds of impaired awareness with undetectable C-peptide vs detectable; residual secretion keeps the glucagon and symptom response to hypoglycaemia (Gubitosi-Klug 2021 saw fewer severe events with any stimulated C-peptide > 0.03)")
+    unawareness_sh_link: float = sourced(0.5, "assumption: log-odds of unawareness per SD of the hypoglycaemia frailty (recurrent hypoglycaemia blunts awareness)")
     antibody_at_diagnosis: tuple[tuple[str, float, float], ...] = sourced(
         (("gada_positive", 0.62, 10.0), ("ia2a_positive", 0.40, 6.0), ("znt8a_positive", 0.30, 4.0),
          ("iaa_positive", 0.30, 0.0), ("ica_positive", 0.40, 5.0)),
@@ -271,15 +278,16 @@ class T2DClinicParams(PopulationParams):
     recorded_unawareness: float = sourced(0.4, "assumption: awareness rarely scored in T2D")
 
 
-POPULATIONS = {"t1d": T1DClinicParams, "t2d": T2DClinicParams}
+# the generator's parameters for each population of explorer.clinical.populations (tested to cover them all)
+PARAMS_BY_POPULATION = {"t1d": T1DClinicParams, "t2d": T2DClinicParams}
 
 
 def default_params(population: str) -> PopulationParams:
     """The documented default parameters of a population ("t1d" or "t2d")."""
     try:
-        return POPULATIONS[population]()
+        return PARAMS_BY_POPULATION[population]()
     except KeyError:
-        raise DefinitionError(f"unknown population {population!r}; use one of {sorted(POPULATIONS)}",
+        raise DefinitionError(f"unknown population {population!r}; use one of {list(POPULATION_NAMES)}",
                               field="population") from None
 
 

@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import special
 
+from explorer.clinical.homa import homa_ir
 from explorer.cohort.synthetic import cgm
-from explorer.cohort.synthetic.draw import censor_low, estimated_average_glucose_mmol
+from explorer.cohort.synthetic.shared_variables import censor_low, estimated_average_glucose_mmol
 from explorer.cohort.synthetic.streams import Streams
 
 DAYS_PER_YEAR = 365.25
@@ -89,6 +90,15 @@ def cgm_at_visits(s: Streams, glycaemia_a1c: np.ndarray, gap: np.ndarray, cv: np
 def serum_insulin(cpeptide_nmol: np.ndarray, exogenous: np.ndarray, molar_ratio: float = 8.0) -> np.ndarray:
     """microU/mL: endogenous (C-peptide pmol/L / molar ratio / 6 pmol per microU) plus injected insulin."""
     return np.clip(cpeptide_nmol * 1000 / molar_ratio / 6 + exogenous, 0.5, 1000)
+
+
+def visit_homa_ir(values: dict[str, np.ndarray]) -> np.ndarray:
+    """HOMA-IR at each visit by the one rule of explorer.clinical.homa: NaN (not derived) at visits where the
+    subject injects insulin, whose serum insulin is then partly exogenous."""
+    on_insulin = values["insulin_dose"] > 0
+    glucose, insulin = values["fasting_glucose"], values["fasting_insulin"]
+    homa = homa_ir(glucose.ravel(), insulin.ravel(), on_insulin.ravel()).reshape(on_insulin.shape)
+    return np.round(np.clip(homa, 0, 100), 2)
 
 
 # --- islet transplantation --------------------------------------------------------------------------
@@ -244,7 +254,7 @@ class IsletModel:
         exo = 0.25 * values["insulin_dose"] * np.exp(0.4 * noise[6])
         values["fasting_insulin"] = np.round(serum_insulin(values["fasting_cpeptide"], exo), 1)
         values["postmeal_insulin"] = np.round(serum_insulin(values["postmeal_cpeptide"], 2.5 * exo, 6.0), 1)
-        values["homa_ir"] = np.round(np.clip(values["fasting_glucose"] * values["fasting_insulin"] / 22.5, 0, 100), 2)
+        values["homa_ir"] = visit_homa_ir(values)
 
         on_treatment = active[:, None] * np.minimum(visit_days / 30.0, 1)[None, :]
         values["kitt"] = np.round(base["kitt"][:, None] * (1 + self.immunosuppression_kitt_effect * on_treatment)
@@ -376,7 +386,7 @@ class MscModel:
         sens = 1 + kitt_gain
         values["fasting_insulin"] = np.round(serum_insulin(values["fasting_cpeptide"] / np.sqrt(sens), exo), 1)
         values["postmeal_insulin"] = np.round(serum_insulin(values["postmeal_cpeptide"] / np.sqrt(sens), 2.0 * exo, 6.4), 1)
-        values["homa_ir"] = np.round(np.clip(values["fasting_glucose"] * values["fasting_insulin"] / 22.5, 0, 100), 2)
+        values["homa_ir"] = visit_homa_ir(values)
         ogld = base["ogld_dose"][:, None] * (1 - np.clip(0.15 * r[:, None] * f_ins, 0, 0.5))
         values["ogld_dose"] = 25 * np.round(ogld / 25)
         weight = base["weight"][:, None] + 1.0 * s("weight_noise").standard_normal((n, len(visit_days)))

@@ -16,9 +16,9 @@ import pyarrow as pa
 
 from explorer.catalogue import default_catalogue
 from explorer.cohort.screening import Screening
-from explorer.cohort.synthetic.draw import CATEGORIES, NOT_RECORDED, Draw
+from explorer.cohort.synthetic.chunks import check_size, draw_chunks, subject_ids
 from explorer.cohort.synthetic.params import PopulationParams
-from explorer.cohort.synthetic.population import check_size, draw_chunks, subject_ids
+from explorer.cohort.synthetic.record import NOT_RECORDED, Draw, category_labels
 
 EVENT_NAMES = ("severe_hypoglycemia", "trial_participation")
 
@@ -92,7 +92,7 @@ def _as_array(name: str, col: _Column):
         return col.values
     if col.kind == "boolean":
         return pd.arrays.BooleanArray(col.values, col.missing)
-    labels = pa.array(CATEGORIES[name]).take(pa.array(col.values, mask=col.values < 0))
+    labels = pa.array(category_labels(name)).take(pa.array(col.values, mask=col.values < 0))
     return pd.arrays.ArrowStringArray(labels)
 
 

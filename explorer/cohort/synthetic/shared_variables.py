@@ -1,85 +1,34 @@
-"""The result of drawing one chunk of a screening population, and the pieces both populations share.
-
-A `Draw` holds what a clinic's records would show at each subject's index (screening) date: values as a
-lab reports them (rounded, censored at detection limits), NaN/unknown where nothing was recorded, with the
-reason; dated events; the lab that measured each liver test; and when each measurement was taken.
-Both the fast path (`generate_screening`) and the canonical tables (`generate_cohort`) are built from it,
-which is what keeps them consistent.
+"""Variables both clinic populations draw the same way: dates, body size, glucose and CGM summaries, serum
+insulin and HOMA-IR, labs with each lab's reference ranges, history items, events. Each `set_*` writes into a
+chunk's `Draw` (explorer.cohort.synthetic.record); t1d.py and t2d.py call them in causal order.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import fields
 
 import numpy as np
-from scipy import special
+import pandas as pd
 
+from explorer.clinical.age import completed_years as clinical_completed_years
+from explorer.clinical.cgm import MIN_ACTIVE_PERCENT
+from explorer.clinical.homa import NOT_VALID_ON_INSULIN, homa_ir
 from explorer.cohort.synthetic import cgm
-from explorer.cohort.synthetic.draws import bernoulli, expit, logit, lognormal_params, round_to
+from explorer.cohort.synthetic.distributions import bernoulli, expit, logit, round_to
 from explorer.cohort.synthetic.params import Condition, PopulationParams
+from explorer.cohort.synthetic.record import (
+    CGM_INSUFFICIENT,
+    INPUT_MISSING,
+    NO_CGM,
+    NOT_APPLICABLE,
+    NOT_RECORDED,
+    NOT_TESTED,
+    Draw,
+    Events,
+)
 from explorer.cohort.synthetic.streams import Streams
 
 DAYS_PER_YEAR = 365.25
-
-# why a value is unknown (Screening.missing_reasons)
-NOT_MEASURED = "not measured in the look-back window"
-NO_CGM = "no CGM data in the 14 days before the index date"
-CGM_INSUFFICIENT = "CGM insufficient: fewer than 70% of possible readings in the 14 days before the index date"
-MIN_CGM_ACTIVE = 70.0  # % of possible readings (International Consensus on Time in Range, Battelino 2019)
-NOT_TESTED = "not tested"
-NOT_RECORDED = "not recorded"
-NOT_APPLICABLE = "not applicable"
-NO_ITT = "insulin tolerance test not done"
-INPUT_MISSING = "derived from a value that is unknown"
-
-CATEGORIES = {
-    "sex": ("female", "male"),
-    "diabetes_type": ("T1D", "T2D", "other", "none"),
-    "cancer_status": ("none", "active", "remission"),
-}
-
-
-@dataclass
-class Events:
-    subject: np.ndarray        # position of the subject in the draw (int64)
-    days_before: np.ndarray    # float, >= 0
-    severity: np.ndarray | None = None  # Int64 values or None (all NA)
-
-
-@dataclass
-class Draw:
-    n: int
-    numbers: dict[str, np.ndarray] = field(default_factory=dict)
-    booleans: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # values, known
-    categories: dict[str, np.ndarray] = field(default_factory=dict)  # int8 codes into CATEGORIES, -1 unknown
-    reasons: dict[str, str] = field(default_factory=dict)
-    reason_overrides: dict[str, list[tuple[np.ndarray, str]]] = field(default_factory=dict)  # other reasons, by mask
-    index_day: np.ndarray | None = None        # days since 1970-01-01
-    birth_days_before: np.ndarray | None = None
-    diagnosis_days_before: np.ndarray | None = None
-    measured_days_before: dict[str, np.ndarray] = field(default_factory=dict)  # variable -> days before index
-    lab: np.ndarray | None = None               # index into params.labs
-    ref_ranges: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # variable -> (low, high)
-    events: dict[str, Events] = field(default_factory=dict)
-    lookback: dict[str, np.ndarray] = field(default_factory=dict)
-    latent: dict[str, np.ndarray] = field(default_factory=dict)  # model truths used by outcomes and tests
-
-    def set_number(self, name: str, values: np.ndarray, known: np.ndarray | None = None, reason: str = NOT_MEASURED,
-                   *, decimals: int | None = None) -> None:
-        values = np.asarray(values, dtype=float)
-        if decimals is not None:
-            values = round_to(values, decimals)
-        if known is not None:
-            values = np.where(known, values, np.nan)
-            self.reasons[name] = reason
-        self.numbers[name] = values
-
-    def set_boolean(self, name: str, values: np.ndarray, known: np.ndarray | None = None,
-                    reason: str = NOT_RECORDED) -> None:
-        values = np.asarray(values, dtype=bool)
-        known = np.ones(self.n, bool) if known is None else np.asarray(known, dtype=bool)
-        self.booleans[name] = (values & known, known)
-        self.reasons[name] = reason
 
 
 # --- dates ------------------------------------------------------------------------------------------
@@ -91,6 +40,12 @@ def index_days(p: PopulationParams, s: Streams, m: int) -> np.ndarray:
 
 def whole_days(years: np.ndarray) -> np.ndarray:
     return np.rint(np.asarray(years) * DAYS_PER_YEAR).astype(np.int64)
+
+
+def completed_years(birth_day: np.ndarray, index_day: np.ndarray) -> np.ndarray:
+    """Age in completed years at the index date (explorer.clinical.age); both in days since 1970-01-01."""
+    return clinical_completed_years(np.asarray(birth_day, dtype=np.int64).astype("datetime64[D]"),
+                                    np.asarray(index_day, dtype=np.int64).astype("datetime64[D]"))
 
 
 # --- anthropometry -----------------------------------------------------------------------------------
@@ -153,14 +108,6 @@ def estimated_average_glucose_mmol(hba1c: np.ndarray) -> np.ndarray:
     return (28.7 * hba1c - 46.7) / 18.016
 
 
-def shifted_lognormal(z: np.ndarray, mean: np.ndarray, sd: float, floor: float) -> np.ndarray:
-    """floor + lognormal with the given mean and SD, driven by standard normals z (right skew, as HbA1c)."""
-    mean = np.asarray(mean, dtype=float)
-    sigma = np.sqrt(np.log1p((sd / (mean - floor)) ** 2))
-    mu = np.log(mean - floor) - sigma ** 2 / 2
-    return floor + np.exp(mu + sigma * z)
-
-
 def set_cgm(d: Draw, s: Streams, user: np.ndarray, hba1c_true: np.ndarray, gap_sd: float, cv: np.ndarray,
             active_beta: tuple[float, float]) -> None:
     """CGM metrics for users: mean glucose from HbA1c through GMI plus a person's glycation gap."""
@@ -168,7 +115,7 @@ def set_cgm(d: Draw, s: Streams, user: np.ndarray, hba1c_true: np.ndarray, gap_s
     mean = np.clip(cgm.mean_from_gmi(gmi_target), 80, 350)
     cv = np.clip(cv, 15, 65)
     active = round_to(100 * np.clip(s("cgm_active").beta(*active_beta, size=d.n), 0.2, 1.0), 1)
-    sufficient = user & (active >= MIN_CGM_ACTIVE)  # metrics need 70 % of 14 days' readings (Battelino 2019)
+    sufficient = user & (active >= MIN_ACTIVE_PERCENT)  # the consensus sufficiency rule (explorer.clinical.cgm)
     rows = np.flatnonzero(user)  # the special functions are the costly part: users only
     metrics = cgm.summary_metrics(mean[rows], cv[rows])
     for name, values in metrics.items():
@@ -207,9 +154,13 @@ def set_random_samples(d: Draw, p: PopulationParams, s: Streams, hba1c_true: np.
 
 
 def set_homa(d: Draw) -> None:
-    fpg, ins = d.numbers["fasting_glucose"], d.numbers["fasting_insulin"]
-    homa = np.clip(fpg * ins / 22.5, 0, 100)  # Matthews et al., Diabetologia 1985
+    """HOMA-IR from the recorded fasting glucose and insulin, by the one rule of explorer.clinical.homa: not
+    derived for anyone recorded as insulin-treated (their serum insulin is partly injected)."""
+    treated, known = d.booleans["on_insulin"]
+    on_insulin = pd.arrays.BooleanArray(treated, ~known)  # as a record shows it: unknown treatment stays NA
+    homa = np.clip(homa_ir(d.numbers["fasting_glucose"], d.numbers["fasting_insulin"], on_insulin), 0, 100)
     d.set_number("homa_ir", homa, ~np.isnan(homa), INPUT_MISSING, decimals=2)
+    d.reason_overrides["homa_ir"] = [(treated & known, NOT_VALID_ON_INSULIN)]
     d.measured_days_before["homa_ir"] = d.measured_days_before["fasting_insulin"]
 
 
@@ -412,18 +363,3 @@ def set_trial_participation(d: Draw, p: PopulationParams, s: Streams, lookback: 
     d.lookback["trial_participation"] = lookback
 
 
-def unit_gamma(s: Streams, name: str, shape: float, m: int) -> np.ndarray:
-    """Gamma frailty with mean 1."""
-    return s(name).gamma(shape, 1.0 / shape, m)
-
-
-def standardised_log(frailty: np.ndarray, shape: float) -> np.ndarray:
-    """log of a mean-1 Gamma frailty as a z-score (clipped to +-3), to link other traits to it."""
-    mean = special.digamma(shape) - np.log(shape)
-    sd = np.sqrt(special.polygamma(1, shape))
-    return np.clip((np.log(np.maximum(frailty, 1e-300)) - mean) / sd, -3, 3)
-
-
-def lognormal(s: Streams, name: str, mean: float, sd: float, m: int) -> np.ndarray:
-    mu, sigma = lognormal_params(mean, sd)
-    return np.exp(mu + sigma * s(name).standard_normal(m))

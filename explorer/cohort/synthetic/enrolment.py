@@ -1,12 +1,8 @@
-"""From screening to enrolled subjects with outcomes: who is enrolled, which response model simulates them.
+"""From screening to enrolled subjects with outcomes: who is enrolled, and their simulated outcomes.
 
 The explorer's default data are synthetic, so "what happens to the eligible" needs a treatment-response
-model (explorer.cohort.synthetic.response_models). The model is chosen from the trial file, never from
-its id:
-
-1. the first keyword found in the trial's interventions and arms (name, type, description), title and
-   conditions: "islet" -> "islet"; "mesenchymal", "stromal", "stem cell", "msc" -> "msc";
-2. otherwise the population the trial screens: type 2 diabetes -> "msc", anything else -> "islet".
+model (explorer.cohort.synthetic.response_models), chosen from the trial file by
+explorer.cohort.synthetic.trial_match.outcome_model_for.
 
 Allocation: a trial with two or more arms is simulated 1:1 randomised (`arm="random"`), a single-arm trial
 treats everyone. Enrolment takes the eligible subjects in screening order (a synthetic screening is a
@@ -21,36 +17,13 @@ import numpy as np
 import pandas as pd
 
 from explorer.cohort.screening import Screening
+from explorer.cohort.synthetic.response_models import MODELS
+from explorer.cohort.synthetic.trial_match import outcome_model_for, population_for
 from explorer.cohort.tables import Cohort
 from explorer.errors import DataError
 
-MODEL_KEYWORDS: tuple[tuple[str, str], ...] = (
-    ("islet", "islet"), ("mesenchymal", "msc"), ("stromal", "msc"), ("stem cell", "msc"), ("msc", "msc"),
-)
-POPULATION_MODELS = {"t1d": "islet", "t2d": "msc"}
-MODEL_CHOICES = ("islet", "islet_edmonton", "msc")
+MODEL_CHOICES = tuple(MODELS)
 DEFAULT_MAX_ENROLLED = 2_000
-
-
-def trial_text(trial) -> str:
-    """Interventions and arms first, then title and conditions, lower case."""
-    parts = []
-    for arm in trial.arms:
-        for intervention in arm.interventions:
-            parts += [intervention.name, intervention.type or "", intervention.description or ""]
-        parts += [arm.name, arm.type or "", arm.description or ""]
-    parts += [trial.title, *trial.conditions]
-    return " ".join(p for p in parts if p).lower()
-
-
-def outcome_model_for(trial) -> str:
-    """The response model that suits the trial (module docstring: keywords first, then the population)."""
-    text = trial_text(trial)
-    for keyword, model in MODEL_KEYWORDS:
-        if keyword in text:
-            return model
-    from explorer.cohort.synthetic.matching import population_for
-    return POPULATION_MODELS[population_for(trial)]
 
 
 def allocation_for(trial) -> str | None:
@@ -126,7 +99,6 @@ def screen_synthetic(trial, n: int, *, seed: int = 0, population: str | None = N
     """A synthetic screening of n subjects of the trial's population and the ids of the eligible."""
     from explorer import engine
     from explorer.cohort.synthetic import generate_screening
-    from explorer.cohort.synthetic.matching import population_for
 
     if n < 1:
         raise DataError(f"the synthetic screening needs at least one subject, got {n}")

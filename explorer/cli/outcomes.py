@@ -6,20 +6,23 @@
 --synthetic N screens N synthetic subjects of the trial's population, keeps those eligible under the
 trial's criteria, enrols them in screening order up to --max-enrolled (default 2,000) and simulates their
 outcomes on the trial's visits with the response model that suits the trial
-(explorer.outcomes.enrolment). --data reads any source explorer.cohort.loaders reads and computes the
+(explorer.cohort.synthetic.enrolment). --data reads any source explorer.cohort.loaders reads and computes the
 outcomes of every subject in it (--eligible-only: of those the criteria find eligible).
-
-The application edge of the outcome layer: it prints; library errors reach explorer.cli.main.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
 import pandas as pd
 
-from explorer.outcomes.enrolment import DEFAULT_MAX_ENROLLED, MODEL_CHOICES
+from explorer.cli.options import add_command, add_format_option, add_source_options, source_from
+from explorer.cli.output import format_table, records
+from explorer.cohort.synthetic.enrolment import DEFAULT_MAX_ENROLLED, MODEL_CHOICES
+from explorer.errors import DataError
+from explorer.trial import load_trial
 
 OUTCOME_COLUMNS = ["measure", "statistic", "visit", "n", "mean", "sd", "median", "q1", "q3", "ci_low", "ci_high",
                    "unit"]
@@ -27,21 +30,19 @@ ENDPOINT_COLUMNS = ["endpoint", "visit", "n", "responders", "unknown", "proporti
 COUNT_COLUMNS = {"n", "responders", "unknown", "subjects", "with_event", "events"}
 EVENT_COLUMNS = ["event", "visit", "subjects", "with_event", "events", "person_years", "rate", "rate_ci_low",
                  "rate_ci_high"]
+ALLOCATIONS = {"trial": False, "treated": None, "random": "random"}  # --allocation -> simulate_outcomes(arm=)
 
 
-def register(sub, add, add_format) -> None:
-    p = add("outcomes", run_outcomes_command,
-            "summarise every outcome of a trial per visit (simulated enrolled subjects or a real dataset)")
+def register(commands: argparse._SubParsersAction) -> None:
+    p = add_command(commands, "outcomes", run_outcomes,
+                    "summarise every outcome of a trial per visit (simulated enrolled subjects or a real dataset)")
     p.add_argument("trial", help="bundled trial id or a definition file")
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--synthetic", type=int, metavar="N",
-                        help="screen N synthetic subjects, enrol the eligible and simulate their outcomes")
-    source.add_argument("--data", metavar="PATH", help="a dataset with visits (file or folder the loaders read)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the screening and of the outcome simulation")
-    p.add_argument("--population", choices=["t1d", "t2d"], help="synthetic population (default: the trial's)")
+    add_source_options(p, synthetic_help="screen N synthetic subjects, enrol the eligible and simulate their outcomes",
+                       data_help="a dataset with visits (file or folder the loaders read)",
+                       seed_help="seed of the screening and of the outcome simulation")
     p.add_argument("--model", choices=MODEL_CHOICES,
                    help="response model (default: from the trial's interventions, else its population)")
-    p.add_argument("--allocation", choices=["trial", "treated", "random"], default="trial",
+    p.add_argument("--allocation", choices=list(ALLOCATIONS), default="trial",
                    help="trial: 1:1 randomised when the trial has two or more arms, else all treated (default)")
     p.add_argument("--max-enrolled", type=int, default=DEFAULT_MAX_ENROLLED, metavar="K",
                    help=f"enrol at most K eligible subjects (default {DEFAULT_MAX_ENROLLED:,})")
@@ -51,16 +52,14 @@ def register(sub, add, add_format) -> None:
                    help="split every summary: sex, age_band, baseline_hba1c_tertile, arm, response_class, ...")
     p.add_argument("--skip-missing", action="store_true",
                    help="skip outcomes the data cannot give (default: stop with an error naming them)")
-    add_format(p)
+    add_format_option(p)
 
 
-def run_outcomes_command(args) -> int:
-    from explorer.trial import load_trial
+def run_outcomes(args: argparse.Namespace) -> None:
+    from explorer.outcomes.measures import outcome_measures
 
     trial = load_trial(args.trial)
     cohort, screening, header = _cohort(trial, args)
-    from explorer.outcomes.measures import outcome_measures
-
     results = outcome_measures(trial, cohort, outcomes=args.outcome, screening=screening,
                                on_missing="skip" if args.skip_missing else "raise")
     by = [args.by] if args.by else []
@@ -69,7 +68,7 @@ def run_outcomes_command(args) -> int:
         print(f"note: {note}", file=sys.stderr)
     if args.format == "json":
         payload = {**header, "subjects": len(results.subjects), "by": args.by,
-                   **{name: _records(frame) for name, frame in tables.items()},
+                   **{name: records(frame) for name, frame in tables.items()},
                    "skipped": results.skipped, "notes": list(results.notes)}
         sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     elif args.format == "csv":
@@ -80,34 +79,39 @@ def run_outcomes_command(args) -> int:
         stacked[["table", *[c for c in stacked.columns if c != "table"]]].to_csv(sys.stdout, index=False)
     else:
         _print_tables(trial, results, tables, header, by)
-    return 0
 
 
-def _cohort(trial, args):
+def _eligible(trial, screening) -> pd.Index:
+    from explorer import engine
+
+    matrix = engine.evaluate(trial, screening)
+    return matrix.subject_ids[engine.eligible_mask(matrix)]
+
+
+def _cohort(trial, args: argparse.Namespace):
     """(cohort, screening or None, header) for --synthetic or --data."""
-    from explorer.outcomes import enrolment
+    from explorer.cohort.synthetic import enrolment
+    from explorer.sources import open_source
 
-    if args.synthetic is not None:
-        screening, eligible = enrolment.screen_synthetic(trial, args.synthetic, seed=args.seed,
-                                                         population=args.population)
+    source = source_from(args, trial)
+    if source.kind == "synthetic":
+        screening = open_source(source, catalogue=trial.catalogue).screening
+        eligible = _eligible(trial, screening)
         enrolled = enrolment.enrol(eligible, args.max_enrolled)
         model = args.model or enrolment.outcome_model_for(trial)
-        arm = {"trial": False, "treated": None, "random": "random"}[args.allocation]
-        cohort = enrolment.simulate_outcomes(trial, screening, enrolled, model=model, arm=arm, seed=args.seed)
+        cohort = enrolment.simulate_outcomes(trial, screening, enrolled, model=model,
+                                             arm=ALLOCATIONS[args.allocation], seed=args.seed)
         return cohort, screening, {
             "trial": trial.id, "source": f"synthetic, seed {args.seed}", "screened": len(screening),
             "eligible": len(eligible), "enrolled": len(enrolled), "model": model}
-    from explorer.cohort.loaders import load
-    from explorer.errors import DataError
-
-    cohort = load(args.data).cohort
+    opened = open_source(source, catalogue=trial.catalogue, screen=args.eligible_only)
+    cohort = opened.cohort
+    if cohort is None:
+        raise DataError("a screening folder has no visits to compute outcomes from; give the subject data "
+                        "(canonical tables or another source the loaders read)", file=args.data)
     header = {"trial": trial.id, "source": str(args.data), "subjects_in_data": len(cohort.subjects)}
     if args.eligible_only:
-        from explorer import engine
-        from explorer.cohort.features import screening_features
-
-        matrix = engine.evaluate(trial, screening_features(cohort, catalogue=trial.catalogue))
-        eligible = matrix.subject_ids[engine.eligible_mask(matrix)]
+        eligible = _eligible(trial, opened.screening)
         if not len(eligible):
             raise DataError(f"no subject in {args.data} is eligible for {trial.id} (of {len(cohort.subjects):,}); "
                             "run without --eligible-only to see everyone's outcomes")
@@ -129,14 +133,7 @@ def _tables(results, by: list[str]) -> dict[str, pd.DataFrame]:
     }
 
 
-def _records(frame: pd.DataFrame) -> list[dict]:
-    out = frame.astype(object).where(frame.notna(), None)
-    return json.loads(json.dumps(out.to_dict(orient="records"), default=str))
-
-
 def _print_tables(trial, results, tables, header, by) -> None:
-    from explorer.cli import format_table
-
     out = sys.stdout
     out.write(f"{trial.id}: {trial.title}\n")
     if "enrolled" in header:

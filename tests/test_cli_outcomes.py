@@ -9,7 +9,7 @@ import json
 import pandas as pd
 import pytest
 
-from explorer.cli import main
+from explorer.cli.entry import main
 from explorer.cohort.synthetic import generate_outcomes, write_cohort
 from explorer.trial import load_trial
 
@@ -41,11 +41,11 @@ def test_synthetic_json_has_every_outcome_per_visit(islet_json):
     assert {"n", "mean", "sd", "median", "q1", "q3", "ci_low", "ci_high"} <= set(rows.columns)
     endpoints = pd.DataFrame(islet_json["endpoints"])
     assert {"cit07", "igls_success"} <= set(endpoints["endpoint"])
-    assert set(pd.DataFrame(islet_json["events"])["event"]) == {"severe_hypoglycemia"}
+    assert set(pd.DataFrame(islet_json["events"])["event"]) == {"severe_hypoglycemia", "serious_adverse_event"}
 
 
 def test_table_output_names_each_outcome_and_the_model(capsys):
-    code, out, _ = run(capsys, "NCT01142050", "--synthetic", "1500", "--max-enrolled", "40")
+    code, out, _ = run(capsys, "NCT01142050", "--synthetic", "3000", "--max-enrolled", "40")
     assert code == 0
     assert "40 enrolled; outcomes simulated with the 'msc' model" in out
     for outcome in load_trial("NCT01142050").outcomes:
@@ -103,6 +103,5 @@ def test_missing_outcome_data_is_one_clear_error_or_skipped(tmp_path, capsys):
 def test_bad_arguments(capsys):
     code, _, err = run(capsys, "NCT06196996", "--synthetic", "500", "--by", "shoe_size")
     assert code == 2 and "no subgroup 'shoe_size'" in err
-    with pytest.raises(SystemExit):
-        main(["outcomes", "NCT06196996"])  # a source is required
-    capsys.readouterr()
+    code, out, err = run(capsys, "NCT06196996")  # a source is required
+    assert code == 2 and out == "" and "one of the arguments --synthetic --data is required" in err

@@ -5,14 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from explorer.cohort.synthetic.draw import Draw
 from explorer.cohort.synthetic.params import PopulationParams, T1DClinicParams, resolve_params
+from explorer.cohort.synthetic.record import Draw
 from explorer.cohort.synthetic.streams import CHUNK, Streams, chunk_bounds
 from explorer.cohort.synthetic.t1d import draw_t1d
 from explorer.cohort.synthetic.t2d import draw_t2d
 from explorer.errors import DefinitionError
-
-ID_PREFIX = {"t1d": "T1D", "t2d": "T2D"}
 
 
 def check_size(n: int) -> int:
@@ -52,4 +50,4 @@ def subject_ids(population: str, start: int, stop: int):
 
     width = max(7, len(str(max(stop - 1, 0))))
     numbers = pc.cast(pa.array(np.arange(start, stop, dtype=np.int64)), pa.string())
-    return pc.binary_join_element_wise(f"{ID_PREFIX[population]}-", pc.utf8_lpad(numbers, width, "0"), "")
+    return pc.binary_join_element_wise(f"{population.upper()}-", pc.utf8_lpad(numbers, width, "0"), "")

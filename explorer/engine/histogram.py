@@ -1,0 +1,181 @@
+"""A matrix that holds only the pattern histogram: the (raw-status pattern, count) rows an engine returned.
+
+`evaluate_histogram(trial, source, engine)` asks the engine for the histogram alone: DuckDB and Spark
+group the packed statuses where the data lies (explorer.engine.histogram_sql), so a cohort of 10^7 or
+10^9 subjects comes back as a few thousand rows; the memory engine evaluates and reduces in NumPy.
+The funnel, impact, Shapley, overlap, final counts and policies (explorer.engine.stats / shapley) work
+on a HistogramMatrix exactly as on an EligibilityMatrix, with identical results. What needs subjects
+(the eligible ids) is a query pushed to the engine: `matrix.eligible_ids(enabled, policies)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from explorer.engine.histogram_sql import duckdb_histogram, duckdb_subjects, with_assumed
+from explorer.engine.matrix import CriterionInfo, EligibilityMatrix, make_backend
+from explorer.engine.patterns import PatternHistogram, histogram, pack, select
+from explorer.engine.status import check_assumption, check_policy, status_from_truth
+from explorer.errors import DefinitionError
+
+_NO_SUBJECTS = np.zeros(0, dtype=np.int64)
+
+
+def _merge(patterns: np.ndarray, counts: np.ndarray) -> PatternHistogram:
+    """One row per distinct pattern (an engine may split a group, e.g. over partitions), in a fixed order."""
+    if len(patterns) == 0:
+        return PatternHistogram(patterns.astype(np.int8), counts.astype(np.int64), _NO_SUBJECTS)
+    unique, inverse = np.unique(patterns, axis=0, return_inverse=True)
+    merged = np.bincount(inverse.ravel(), weights=counts, minlength=len(unique)).astype(np.int64)
+    return PatternHistogram(unique.astype(np.int8), merged, _NO_SUBJECTS)
+
+
+def engine_histogram(backend: Any, criteria: Sequence[Any], catalogue: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(raw status patterns, counts) of the computable `criteria`, computed by the backend."""
+    if hasattr(backend, "status_histogram"):
+        return backend.status_histogram(criteria, catalogue)
+    if getattr(backend, "name", "") == "duckdb":
+        return duckdb_histogram(backend, criteria, catalogue)
+    # the memory engine: statuses in NumPy, reduced to the histogram here
+    truths = backend.truth_codes(criteria, catalogue)
+    n = len(backend.subject_ids())
+    codes = np.column_stack([status_from_truth(t, c.kind) for t, c in zip(truths, criteria, strict=True)]) \
+        if criteria else np.zeros((n, 0), np.int8)
+    reduced = histogram(pack(codes), codes.shape[1])  # pandas' hashing, as the in-memory matrix does
+    return reduced.patterns, reduced.counts
+
+
+def evaluate_histogram(trial: Any, source: Any, engine: str = "memory", *, backend: Any = None,
+                       **options: Any) -> HistogramMatrix:
+    """The trial's status histogram over a cohort (a Screening or a layout folder), from the named engine
+    (`options` go to it, e.g. spark's master= or partitions=), or from an existing `backend`."""
+    backend = backend if backend is not None else _backend(engine, source, trial, **options)
+    infos = [CriterionInfo.of(c) for c in trial.criteria]
+    computable = [c for c in trial.criteria if c.computable]
+    patterns, counts = engine_histogram(backend, computable, trial.catalogue)
+    full = with_assumed(patterns, [info.computable for info in infos])
+    return HistogramMatrix(_merge(full, counts), infos, trial=trial, backend=backend)
+
+
+def _backend(engine: str, source: Any, trial: Any, **options: Any) -> Any:
+    from pathlib import Path
+    if engine == "memory" and isinstance(source, (str, Path)):
+        from explorer.engine.layout import read_screening
+        source = read_screening(source, catalogue=trial.catalogue)
+    return make_backend(engine, source, trial.catalogue, **options)
+
+
+class HistogramMatrix:
+    """Distinct raw-status patterns and their counts, with the criteria, trial and engine behind them.
+
+    Immutable, like EligibilityMatrix; it has no subject-level columns (`histogram_only`), so the
+    statistics use the histogram arithmetic of explorer.engine.patterns.
+    """
+
+    histogram_only = True
+
+    def __init__(self, histogram: PatternHistogram, criteria: Sequence[CriterionInfo], *, trial: Any = None,
+                 backend: Any = None):
+        if histogram.patterns.shape[1] != len(criteria):
+            raise ValueError("one pattern column per criterion")
+        self.histogram = histogram
+        self.criteria: tuple[CriterionInfo, ...] = tuple(criteria)
+        self.trial, self.backend = trial, backend
+        self._position = {c.id: i for i, c in enumerate(self.criteria)}
+
+    @classmethod
+    def of(cls, matrix: EligibilityMatrix) -> HistogramMatrix:
+        """The histogram of an in-memory matrix, without its subjects."""
+        h = matrix.histogram
+        return cls(_merge(h.patterns, h.counts), matrix.criteria, trial=matrix.trial, backend=matrix.backend)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(c.id for c in self.criteria)
+
+    @property
+    def engine(self) -> str:
+        return getattr(self.backend, "name", "memory")
+
+    @property
+    def n_subjects(self) -> int:
+        return self.histogram.n_subjects
+
+    def __len__(self) -> int:
+        return self.n_subjects
+
+    def __repr__(self) -> str:
+        return (f"<HistogramMatrix trial={getattr(self.trial, 'id', '?')} subjects={self.n_subjects} "
+                f"patterns={len(self.histogram.counts)} criteria={len(self.criteria)} engine={self.engine}>")
+
+    def index(self, criterion_id: str) -> int:
+        if criterion_id not in self._position:
+            raise DefinitionError(f"no criterion {criterion_id!r}; the matrix has {list(self.ids)}",
+                                  criterion=criterion_id)
+        return self._position[criterion_id]
+
+    def criterion(self, criterion_id: str) -> CriterionInfo:
+        return self.criteria[self.index(criterion_id)]
+
+    @property
+    def subject_ids(self):
+        raise DefinitionError("a histogram matrix holds no subjects; use matrix.eligible_ids(), which asks the "
+                              "engine")
+
+    def to_frame(self) -> pd.DataFrame:
+        """The histogram: one row per pattern, a column of raw codes per criterion, and `count`."""
+        frame = pd.DataFrame(self.histogram.patterns, columns=list(self.ids))
+        frame["count"] = self.histogram.counts
+        return frame
+
+    # --- new matrices ---------------------------------------------------------------------------
+    def with_policies(self, unknown: Mapping[str, str] | None = None,
+                      assumption: Mapping[str, str] | None = None) -> HistogramMatrix:
+        criteria = list(self.criteria)
+        for cid, policy in (unknown or {}).items():
+            i = self.index(cid)
+            criteria[i] = replace(criteria[i], unknown=check_policy(policy, criterion=cid))
+        for cid, assumed in (assumption or {}).items():
+            i = self.index(cid)
+            criteria[i] = replace(criteria[i], assumption=check_assumption(assumed, criterion=cid))
+        return HistogramMatrix(self.histogram, criteria, trial=self.trial, backend=self.backend)
+
+    def with_trial(self, trial: Any) -> HistogramMatrix:
+        """The histogram of an edited trial, counted again by the engine (a pattern spans every criterion)."""
+        if self.backend is None:
+            raise DefinitionError("this histogram was built without an engine; evaluate the trial again")
+        return evaluate_histogram(trial, None, backend=self.backend)
+
+    def with_parameter(self, trial: Any, criterion_id: str, name: str, value: float) -> HistogramMatrix:
+        base = trial if trial is not None else self.trial
+        return self.with_trial(base.with_parameter(criterion_id, name, value))
+
+    # --- subject-level answers, pushed to the engine ------------------------------------------------
+    def eligible_ids(self, enabled: Any = None, policies: Mapping[str, str] | None = None, *,
+                     which: str = "eligible") -> pd.Index:
+        """Subject ids that are eligible (or `which="remaining"`: eligible or possibly eligible), in
+        source order, after the enabled criteria and policies; the engine runs the query."""
+        if self.backend is None or self.trial is None:
+            raise DefinitionError("this histogram was built without an engine; subject ids need one")
+        selection = select(self.criteria, enabled=enabled, policies=policies)
+        computable = [c for c in self.trial.criteria if c.computable]
+        if hasattr(self.backend, "subjects"):
+            return self.backend.subjects(self.criteria, computable, selection, self.trial.catalogue, which)
+        if getattr(self.backend, "name", "") == "duckdb":
+            return duckdb_subjects(self.backend, self.criteria, computable, selection, self.trial.catalogue, which)
+        # the memory engine has the subjects at hand: evaluate them (with this matrix's policies)
+        from explorer.engine.bits import from_bits
+        from explorer.engine.stats import final_bits
+        empty = EligibilityMatrix(self.backend.subject_ids(), [], [], trial=self.trial, backend=self.backend)
+        evaluated = empty.with_trial(self.trial)
+        matrix = EligibilityMatrix(evaluated.subject_ids, evaluated.columns, self.criteria, trial=self.trial)
+        eligible, remaining = final_bits(matrix, enabled, policies)
+        return matrix.subject_ids[from_bits(eligible if which == "eligible" else remaining, matrix.n_subjects)]
+
+
+__all__ = ["HistogramMatrix", "engine_histogram", "evaluate_histogram"]

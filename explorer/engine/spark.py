@@ -1,0 +1,233 @@
+"""The Spark engine: the same SQL compilation (explorer.engine.sql, SparkDialect) run by Apache Spark.
+
+Sources: a layout folder (explorer.engine.layout: Parquet read in place, or CSV; a URI such as
+hdfs://... or s3a://... for a Parquet layout on a cluster's storage), an in-memory
+Screening (handed to Spark as Arrow), or {table: name} naming tables Spark already knows (a warehouse
+table, a view). The session is `local[*]` unless a master is given, as an argument or in the
+environment variable TRIAL_EXPLORER_SPARK_MASTER: `spark://host:7077`, `yarn`, `k8s://...`, or a
+Spark Connect server `sc://host:15002`.
+
+Only small results come back to Python: the status histogram (explorer.engine.histogram_sql), a
+selection of subject ids, or, for an in-memory EligibilityMatrix, one truth code per subject.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from explorer.catalogue import Catalogue, default_catalogue
+from explorer.engine.histogram_sql import histogram_sql, n_words, specs_of, subjects_sql, unpack
+from explorer.engine.layout import find_tables, screening_tables
+from explorer.engine.patterns import Selection
+from explorer.engine.sql import SPARK, SourceSchema, matrix_query
+from explorer.errors import DataError
+
+MASTER_ENV = "TRIAL_EXPLORER_SPARK_MASTER"
+ROW = "__row"
+TABLES = ("features", "events", "event_lookback", "event_counts")
+
+
+def spark_master(master: str | None = None) -> str:
+    """The master to use: the argument, else $TRIAL_EXPLORER_SPARK_MASTER, else local[*]."""
+    return master or os.environ.get(MASTER_ENV) or "local[*]"
+
+
+def spark_session(master: str | None = None, *, shuffle_partitions: int | None = None):
+    """A SparkSession for the engine (an active one is reused; its master then stays as it was).
+
+    Local sessions run without the web UI and with few shuffle partitions (Spark's default of 200
+    costs seconds on a laptop for a few thousand histogram rows).
+    """
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise DataError("the Spark engine needs PySpark: pip install 'pyspark>=4' (and a Java 17+ runtime)") from None
+    master = spark_master(master)
+    if master.startswith("sc://"):
+        builder = SparkSession.builder.remote(master)
+    else:
+        builder = (SparkSession.builder.master(master).config("spark.ui.enabled", "false")
+                   .config("spark.ui.showConsoleProgress", "false"))
+        if master.startswith("local"):
+            partitions = shuffle_partitions or max(2, os.cpu_count() or 2)
+            builder = builder.config("spark.sql.shuffle.partitions", str(partitions))
+    try:
+        session = builder.appName("trial-explorer").getOrCreate()
+    except Exception as err:  # PySpark raises its own runtime errors when the JVM or the server is missing
+        raise DataError(f"could not start Spark at {master!r}: {str(err).splitlines()[0] if str(err) else err!r}; "
+                        "a local master needs a Java 17+ runtime (`java -version`)") from None
+    # x / 0 must be NULL (unknown), as in the other engines; ANSI mode (Spark 4's default) raises instead
+    session.conf.set("spark.sql.ansi.enabled", "false")
+    return session
+
+
+class SparkBackend:
+    """Evaluates criteria with Spark SQL over a layout folder, a Screening or named Spark tables."""
+
+    name = "spark"
+
+    def __init__(self, source: Any, catalogue: Catalogue | None = None, *, spark: Any = None,
+                 master: str | None = None, partitions: int | None = None):
+        self.catalogue = catalogue or default_catalogue()
+        self.spark = spark if spark is not None else spark_session(master)
+        self.source = source
+        self.partitions = partitions
+        # view names of their own, so that several backends can share one session
+        self.tables = {t: f"te_{uuid.uuid4().hex[:10]}_{t}" for t in TABLES}
+        self.schema = self._register(source)
+        self._subject_ids: pd.Index | None = None
+        self._order: np.ndarray | None = None
+
+    # --- sources -----------------------------------------------------------------------------
+    def _register(self, source: Any) -> SourceSchema:
+        from pyspark.sql import functions as F
+
+        frames = {}
+        if isinstance(source, str) and "://" in source:
+            # a folder Spark reads itself (hdfs://, s3a://, ...): the Parquet layout, tables found by name
+            for name in TABLES:
+                try:
+                    frames[name] = self.spark.read.parquet(f"{source.rstrip('/')}/{name}.parquet")
+                except Exception:  # absent optional table; a missing features table is reported below
+                    continue
+            if "features" not in frames:
+                raise DataError("no features.parquet that Spark can read in this folder", file=source)
+            self._features_bytes = None
+            frames["features"] = frames["features"].select("*", F.col("_metadata.row_index").alias(ROW))
+        elif isinstance(source, (str, Path)):
+            for name, path in find_tables(source).items():
+                frames[name] = self._read(path)
+            self._features_bytes = find_tables(source)["features"].stat().st_size
+            features = frames["features"]
+            if find_tables(source)["features"].suffix == ".parquet":
+                # the row's position in the file: the subject order of the matrix (Spark 3.5+)
+                frames["features"] = features.select("*", F.col("_metadata.row_index").alias(ROW))
+            else:
+                frames["features"] = features.withColumn(ROW, F.monotonically_increasing_id())
+        elif isinstance(source, Mapping):
+            unknown = set(source) - set(TABLES)
+            if unknown or "features" not in source:
+                raise DataError(f"Spark tables {sorted(source)}: name a 'features' table and optionally "
+                                f"{list(TABLES[1:])}")
+            for name, table in source.items():
+                frames[name] = self._table(table)
+            self._features_bytes = None
+            # a warehouse table has no row order: the subject order is the one Spark assigns
+            frames["features"] = frames["features"].withColumn(ROW, F.monotonically_increasing_id())
+        else:
+            self._features_bytes = None
+            for name, table in screening_tables(source).items():
+                if name == "features":
+                    table = table.append_column(ROW, pa.array(np.arange(table.num_rows, dtype=np.int64)))
+                frames[name] = self.spark.createDataFrame(table)
+        for name, frame in frames.items():
+            frame.createOrReplaceTempView(self.tables[name])
+        columns = {name: frame.columns for name, frame in frames.items()}
+        if "subject_id" not in columns["features"]:
+            raise DataError("features has no subject_id column", file=str(source) if isinstance(source, (str, Path))
+                            else None, column="subject_id")
+        return SourceSchema(
+            features=frozenset(c for c in columns["features"] if c not in ("subject_id", ROW)),
+            events="events" in columns,
+            event_lookback=frozenset(c for c in columns.get("event_lookback", []) if c != "subject_id"),
+            event_counts=frozenset(c for c in columns.get("event_counts", []) if c != "subject_id"),
+            row_column=ROW, tables=dict(self.tables))
+
+    def _read(self, path: Path):
+        try:
+            if path.suffix == ".parquet":
+                return self.spark.read.parquet(str(path))
+            return self.spark.read.option("header", True).csv(str(path))  # text; the SQL casts it
+        except Exception as err:
+            raise DataError(f"Spark cannot read it: {str(err).splitlines()[0]}", file=str(path)) from None
+
+    def _table(self, table: Any):
+        if isinstance(table, str):
+            try:
+                return self.spark.table(table)
+            except Exception as err:
+                raise DataError(f"Spark has no table {table!r}: {str(err).splitlines()[0]}") from None
+        return table  # a Spark DataFrame
+
+    def _sql(self, sql: str, params: Mapping[str, Any], what: str):
+        self._configure()
+        try:
+            return self.spark.sql(sql, args=dict(params)).toArrow()
+        except Exception as err:
+            raise DataError(f"Spark could not {what}: {str(err).splitlines()[0]}",
+                            file=str(self.source) if isinstance(self.source, (str, Path)) else None) from None
+
+    def _configure(self) -> None:
+        """With `partitions`: that many input splits of the features file and shuffle partitions."""
+        if not self.partitions:
+            return
+        self.spark.conf.set("spark.sql.shuffle.partitions", str(int(self.partitions)))
+        if self._features_bytes:
+            split = max(1 << 16, self._features_bytes // int(self.partitions) + 1)
+            self.spark.conf.set("spark.sql.files.maxPartitionBytes", str(split))
+            self.spark.conf.set("spark.sql.files.openCostInBytes", "0")
+
+    # --- the Backend protocol (subject level) ----------------------------------------------------
+    def subject_ids(self) -> pd.Index:
+        if self._subject_ids is None:
+            q = SPARK.quote
+            table = self._sql(f"SELECT {q(ROW)} AS r, CAST(subject_id AS STRING) AS subject_id "
+                              f"FROM {q(self.tables['features'])}", {}, "read the subject ids")
+            self._order = np.argsort(table.column("r").to_numpy(), kind="stable")
+            ids = table.column("subject_id").take(pa.array(self._order))
+            self._subject_ids = pd.Index(pd.array(ids.to_pylist(), dtype="string"), name="subject_id")
+        return self._subject_ids
+
+    def truth_codes(self, criteria: Sequence[Any], catalogue: Catalogue | None = None,
+                    progress: Any = None) -> list[np.ndarray]:
+        """One truth code per subject and criterion, in subject order (brings n rows back: for the
+        in-memory matrix; the histogram interface brings back only counts)."""
+        if not criteria:
+            return []
+        n = len(self.subject_ids())
+        sql, params = matrix_query(specs_of(criteria), catalogue or self.catalogue, self.schema, SPARK)
+        table = self._sql(sql, params, "evaluate the criteria")
+        if table.num_rows != n:
+            raise DataError(f"Spark returned {table.num_rows} rows for {n} subjects: a subject_id appears more "
+                            "than once in event_lookback or event_counts; keep one row per subject")
+        order = np.argsort(table.column("subject_row").to_numpy(), kind="stable")
+        out = [np.asarray(table.column(f"t{i}").to_numpy(), dtype=np.int8)[order] for i in range(len(criteria))]
+        if progress is not None:
+            progress.update(len(criteria))
+        return out
+
+    # --- the histogram interface ---------------------------------------------------------------------
+    def status_histogram(self, criteria: Sequence[Any], catalogue: Catalogue | None = None
+                         ) -> tuple[np.ndarray, np.ndarray]:
+        """(raw status patterns, counts) of the computable criteria, grouped inside Spark."""
+        sql, params = histogram_sql(list(criteria), catalogue or self.catalogue, self.schema, SPARK)
+        table = self._sql(sql, params, "count the status patterns")
+        words = np.column_stack([table.column(f"w{w}").to_numpy(zero_copy_only=False).astype(np.int64)
+                                 for w in range(n_words(len(criteria)))]) if table.num_rows else \
+            np.zeros((0, n_words(len(criteria))), np.int64)
+        counts = table.column("n").to_numpy(zero_copy_only=False).astype(np.int64)
+        return unpack(words, len(criteria)), counts
+
+    def subjects(self, criteria: Sequence[Any], computable: Sequence[Any], selection: Selection,
+                 catalogue: Catalogue | None, which: str = "eligible") -> pd.Index:
+        """The ids of the eligible (or remaining) subjects, selected inside Spark, in source order."""
+        sql, params = subjects_sql(criteria, computable, selection, catalogue or self.catalogue, self.schema,
+                                   SPARK, which)
+        table = self._sql(sql, params, "select the subjects")
+        return pd.Index(pd.array(table.column("subject_id").to_pylist(), dtype="string"), name="subject_id")
+
+    def close(self) -> None:
+        """Drop this backend's views (the session stays: it is shared)."""
+        for view in self.tables.values():
+            self.spark.catalog.dropTempView(view)
+
+
+__all__ = ["MASTER_ENV", "SparkBackend", "spark_master", "spark_session"]

@@ -1,0 +1,151 @@
+"""Open a data source: a synthetic population, data the loaders read, or a screening folder -> screening.
+
+Every front end (the command line, the dashboard, the outcome views) opens its subjects here, so a source
+means the same subjects everywhere:
+
+    opened = open_source(DataSource("synthetic", "t1d", 10_000, 0))    # drawn with the seed
+    opened = open_source(DataSource("path", path="cohort/"))          # any source explorer.cohort.loaders reads
+    opened = open_source(DataSource("path", path="screening/"))       # a screening folder (explorer.engine.layout)
+    matrix = evaluate(trial, opened.screening)
+
+Real data also gives its canonical tables (`opened.cohort`, with visits for the outcomes) and the load
+report. A screening folder can be left on disk for an engine that reads it in place (`read_folder=False`).
+This module sits below explorer.app and explorer.cli and above explorer.cohort and explorer.engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from explorer.catalogue import Catalogue
+from explorer.clinical.populations import POPULATION_NAMES as POPULATIONS
+from explorer.cohort.features import screening_features
+from explorer.cohort.loaders import load
+from explorer.cohort.loaders.report import LoadReport
+from explorer.cohort.screening import Screening
+from explorer.cohort.tables import Cohort
+from explorer.engine.layout import TABLES as SCREENING_TABLES
+from explorer.engine.layout import read_screening
+from explorer.errors import DataError, DefinitionError
+
+MAX_SYNTHETIC = 10_000_000
+NOT_FOUND = ("no such file or folder; give the path of a data file or folder the loaders read "
+             "(CSV/Parquet, SDTM, OMOP, CGM) or a screening folder")
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Synthetic (population, n, seed) or a file/folder path the loaders read."""
+
+    kind: str = "synthetic"  # "synthetic" | "path"
+    population: str = "t1d"
+    n: int = 10_000
+    seed: int = 0
+    path: str = ""
+
+    def validate(self) -> DataSource:
+        if self.kind == "synthetic":
+            if self.population not in POPULATIONS:
+                raise DefinitionError(f"population {self.population!r}; use one of {list(POPULATIONS)}",
+                                      field="data")
+            if not 1 <= self.n <= MAX_SYNTHETIC:
+                raise DefinitionError(f"synthetic size {self.n}; use 1 to {MAX_SYNTHETIC:,} subjects", field="data")
+        elif self.kind == "path":
+            if not self.path:
+                raise DefinitionError("a data path is needed", field="data")
+        else:
+            raise DefinitionError(f"data source kind {self.kind!r}; use synthetic or path", field="data")
+        return self
+
+    def to_text(self) -> str:
+        if self.kind == "synthetic":
+            return f"synthetic:{self.population}:{self.n}:{self.seed}"
+        return f"path:{self.path}"
+
+    @classmethod
+    def from_text(cls, text: str) -> DataSource:
+        kind, _, rest = text.partition(":")
+        if kind == "synthetic":
+            parts = rest.split(":")
+            try:
+                population = parts[0] or "t1d"
+                n = int(parts[1]) if len(parts) > 1 and parts[1] else 10_000
+                seed = int(parts[2]) if len(parts) > 2 and parts[2] else 0
+            except ValueError:
+                raise DefinitionError(f"cannot read data source {text!r}; expected synthetic:POPULATION:N:SEED",
+                                      field="data") from None
+            return cls("synthetic", population, n, seed).validate()
+        if kind == "path":
+            return cls("path", path=rest).validate()
+        raise DefinitionError(f"cannot read data source {text!r}; expected synthetic:... or path:...", field="data")
+
+    def describe(self) -> str:
+        if self.kind == "synthetic":
+            return f"synthetic {self.population.upper()} clinic population, {self.n:,} subjects (seed {self.seed})"
+        return self.path
+
+
+@dataclass(frozen=True)
+class OpenedSource:
+    """What a data source gave: the engines' input, and for real data its canonical tables and load report.
+
+    `screening` is a Path for a screening folder opened with read_folder=False, and None for data opened
+    with screen=False (only its canonical tables were wanted).
+    """
+
+    source: DataSource
+    screening: Screening | Path | None
+    cohort: Cohort | None = None
+    report: LoadReport | None = None
+
+    @property
+    def label(self) -> str:
+        """One line naming what was opened, e.g. "synthetic t2d n=300 seed=2" or "cohort/ (canonical)"."""
+        s = self.source
+        if s.kind == "synthetic":
+            return f"synthetic {s.population} n={s.n} seed={s.seed}"
+        if self.report is None:
+            return f"screening folder {s.path}"
+        return f"{s.path} ({self.report.kind})"
+
+
+def is_screening_folder(path: str | Path) -> bool:
+    """A folder in the layout of explorer.engine.layout: it holds features.parquet or features.csv."""
+    path = Path(path)
+    return path.is_dir() and any((path / f"{SCREENING_TABLES[0]}{suffix}").is_file() for suffix in (".parquet", ".csv"))
+
+
+def open_source(source: DataSource, *, catalogue: Catalogue | None = None, read_folder: bool = True,
+                on_invalid: str = "raise", screen: bool = True, base_dir: str | Path | None = None,
+                progress: bool = False) -> OpenedSource:
+    """The screening of a data source (and, for data the loaders read, its cohort and load report).
+
+    `catalogue`: the variables the screening features are typed and derived by (a trial's
+    `trial.catalogue`; default: the bundled catalogue). `read_folder=False` leaves a screening folder on
+    disk, for engines that read it in place (DuckDB). `on_invalid`: the loaders' choice for implausible
+    values, "raise" or "reject" (made unknown and counted in the report). `screen=False` skips deriving
+    the screening features of data the loaders read (the outcomes of everyone need only the tables).
+    `base_dir`: where a relative path is read from (default: the working directory).
+    `progress` shows a bar while a synthetic population is drawn.
+    """
+    source = source.validate()
+    if source.kind == "synthetic":
+        from explorer.cohort.synthetic import generate_screening  # the generator's imports are heavy
+
+        return OpenedSource(source, generate_screening(source.population, source.n, seed=source.seed,
+                                                       progress=progress))
+    path = Path(source.path).expanduser()
+    if base_dir is not None and not path.is_absolute():
+        path = Path(base_dir) / path
+    if not path.exists():
+        where = f" (relative paths are read from {base_dir})" if base_dir is not None else ""
+        raise DataError(NOT_FOUND.replace("no such file or folder", f"no such file or folder{where}", 1),
+                        file=str(path))
+    if is_screening_folder(path):
+        if not read_folder:
+            return OpenedSource(source, path)
+        return OpenedSource(source, read_screening(path, catalogue=catalogue))
+    loaded = load(path, on_invalid=on_invalid)
+    screening = screening_features(loaded.cohort, catalogue=catalogue) if screen else None
+    return OpenedSource(source, screening, loaded.cohort, loaded.report)
