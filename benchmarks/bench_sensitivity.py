@@ -20,14 +20,12 @@ import json
 import os
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from explorer.analysis import threshold_sensitivity  # noqa: E402
 from explorer.cohort.synthetic import generate_screening  # noqa: E402

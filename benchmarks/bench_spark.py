@@ -33,10 +33,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_engine import PandasChain, cohort, peak_rss_mb  # noqa: E402
+from bench_engine import PandasChain, cohort, peak_rss_mb  # noqa: E402  (a sibling script: run from benchmarks/)
 
 from explorer.engine import evaluate, final_counts, funnel  # noqa: E402
 from explorer.engine.histogram import HistogramMatrix, evaluate_histogram  # noqa: E402

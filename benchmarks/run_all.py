@@ -33,6 +33,7 @@ QUICK_ARGS = {
     "dashboard": ["--sizes", "10000", "--repeats", "1"],
     "cgm_metrics": ["--sizes", "100"],
     "sensitivity": ["--sizes", "1e4", "--repeat", "1"],
+    "spark": ["--sizes", "1e4", "--memory-sizes", "--spark-sizes", "1e4", "--partitions", "1"],
 }
 
 

@@ -8,7 +8,15 @@ text match the registry's structured fields. With a hand-labelled gold file (rec
 comparator, value, unit}]}), precision and recall of numeric thresholds: an extracted threshold is right when
 variable, comparator, value (within 1%) and unit all match a gold one. Two levels are scored: every threshold
 the importer read (also readings it judged too uncertain to make computable), and only those in computable
-expressions. Writes JSON and a markdown table (default: benchmarks/results/import_quality.{json,md}).
+expressions. Writes JSON and a markdown table (default: benchmarks/results/import_quality.legacy_xml.{json,md};
+benchmarks/results/import_quality.md is the hand-written summary of both measurements and is never overwritten).
+
+    .venv/bin/python scripts/evaluate_import.py --chia ../shared/data/ctgov/chia_dev_non_diabetes.zip \
+        --out benchmarks/results/import_quality.chia.json --sample 50
+
+With --chia, the brat-annotated Chia corpus is read instead (see the section "Chia gold" below): recall and
+precision per variable family, for every reading and for readings inside computable expressions, and
+(--sample N) a seeded random sample of computable criteria to hand-check against their text.
 """
 
 from __future__ import annotations
@@ -16,15 +24,19 @@ from __future__ import annotations
 import argparse
 import glob
 import json
+import random
+import re
 import sys
+import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+from explorer.errors import ExplorerError
+from explorer.registry import extract, import_trials, split_criteria
 
-from explorer.errors import ExplorerError  # noqa: E402
-from explorer.registry import import_trials  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 SUFFIXES = {".xml", ".json", ".txt", ".md"}
 
@@ -148,13 +160,308 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+# --- Chia gold -------------------------------------------------------------------------------------------
+
+# family -> pattern the annotated entity text must match (case-insensitive); written apart from the
+# importer's lexicon on purpose, so the measurement does not grade the lexicon against itself
+FAMILY_TERMS: dict[str, str] = {
+    "age": r"^(?:age[sd]?|old|years?(?:\s+old)?|adults?|children|child|patients?\s+aged?)$|\bage\b(?!.*gestation)",
+    "hba1c": r"hb\s?a1c|\ba1c\b|glyc\w*\s+h\w*globin|hemoglobin\s+a1c",
+    "glucose": r"glucose|\bfpg\b|\bfbg\b|\bfbs\b|blood\s+sugar|glyc(?:a)?emia",
+    "bmi": r"\bbmi\b|body\s+mass\s+index",
+    "blood pressure": r"blood\s+pressure|\b[sd]?bp\b|systolic|diastolic|hypertension|hypotension",
+    "kidney": r"creatinine(?!\s+clearance)|\begfr\b|\bgfr\b|glomerular\s+filtration",
+    "liver x ULN": r"\balt\b|\bast\b|sgpt|sgot|transaminase|aminotransferase|bilirubin|liver\s+(?:enzymes|function)"
+                   r"|\blfts?\b|hepatic\s+(?:enzymes|function)",
+    "C-peptide": r"c[- ]?peptide",
+    "diabetes duration": r"diabet|\bt[12]dm?\b",
+    "pregnancy": r"pregnan|lactat|breast[- ]?feed|nursing",
+}
+# the catalogue variables each family stands for, on the importer's side
+FAMILY_VARIABLES: dict[str, set[str]] = {
+    "age": {"age"}, "hba1c": {"hba1c"},
+    "glucose": {"fasting_glucose", "postmeal_glucose", "random_glucose"},
+    "bmi": {"bmi"}, "blood pressure": {"systolic_bp", "diastolic_bp"}, "kidney": {"egfr", "creatinine"},
+    "liver x ULN": {"alt", "ast", "bilirubin"}, "C-peptide": {"fasting_cpeptide", "postmeal_cpeptide"},
+    "diabetes duration": {"diabetes_duration"}, "pregnancy": {"pregnant", "lactating"},
+}
+_ULN = re.compile(r"\buln\b|\bunl\b|upper\s+(?:limit|normal)|normal\s+(?:upper|range)|\bx\s*n\b|times?\s+normal", re.I)
+_NUMBER = re.compile(r"(?<![\d.])\d+(?:[.,]\d+)?")
+_WORD_NUMBERS = {"twice": 2.0, "double": 2.0, "three times": 3.0, "two times": 2.0}
+# numbers that belong to a unit, not to a threshold: "mL/min/1.73 m2", "x 10^9/L"
+_UNIT_NUMBERS = re.compile(r"1[.,]73\s*m|10\s*\^?\s*\d+|10\s*[eE]\d+|m2\b|m²", re.I)
+
+
+@dataclass(frozen=True)
+class GoldItem:
+    line: int
+    family: str
+    number: float | None     # None for a family scored per line (pregnancy)
+    text: str
+
+
+@dataclass(frozen=True)
+class ChiaLine:
+    trial: str
+    kind: str                # inclusion | exclusion
+    index: int               # line number in the file
+    text: str
+    gold: tuple[GoldItem, ...]
+
+
+def numbers_of(value_text: str) -> list[float]:
+    """The threshold numbers of an annotated Value ("= 18 years" -> [18], "8,5 %" -> [8.5])."""
+    text = _UNIT_NUMBERS.sub(" ", value_text)
+    out = []
+    for m in _NUMBER.finditer(text):
+        raw = m.group(0)
+        # a comma followed by one or two digits is a decimal comma; three digits group thousands
+        raw = raw.replace(",", ".") if re.fullmatch(r"\d+,\d{1,2}", raw) else raw.replace(",", "")
+        out.append(float(raw))
+    if not out:
+        out = [v for w, v in _WORD_NUMBERS.items() if w in value_text.lower()]
+    return out
+
+
+def family_of(entity_text: str) -> str | None:
+    for family, pattern in FAMILY_TERMS.items():
+        if family != "pregnancy" and re.search(pattern, entity_text, re.I):
+            return family
+    return None
+
+
+def _parse_ann(ann: str) -> tuple[dict[str, tuple[str, int, int, str]], list[tuple[str, str, str]]]:
+    entities, relations = {}, []
+    for row in ann.splitlines():
+        parts = row.split("\t")
+        if row.startswith("T") and len(parts) >= 3:
+            head = parts[1].split(" ")
+            # discontinuous spans "12 15;20 25": first start, last end
+            start, end = int(head[1]), int(head[-1])
+            entities[parts[0]] = (head[0], start, end, parts[2])
+        elif row.startswith("R") and len(parts) >= 2:
+            rel, a1, a2 = parts[1].split(" ")[:3]
+            relations.append((rel, a1.split(":", 1)[1], a2.split(":", 1)[1]))
+    return entities, relations
+
+
+def read_file_pair(trial: str, kind: str, text: str, ann: str) -> list[ChiaLine]:
+    lines = text.split("\n")
+    starts, pos = [], 0
+    for line in lines:
+        starts.append(pos)
+        pos += len(line) + 1
+
+    def line_of(offset: int) -> int:
+        i = 0
+        while i + 1 < len(starts) and starts[i + 1] <= offset:
+            i += 1
+        return i
+
+    entities, relations = _parse_ann(ann)
+    gold: dict[int, list[GoldItem]] = {}
+    for rel, a1, a2 in relations:
+        if rel != "Has_value" or a1 not in entities or a2 not in entities:
+            continue
+        etype, start, _, etext = entities[a1]
+        vtype, vstart, vend, vtext = entities[a2]
+        if etype not in {"Measurement", "Person", "Condition", "Observation"} or vtype != "Value":
+            continue
+        family = family_of(etext)
+        if family is None or family == "diabetes duration":
+            continue
+        after = text[vend:vend + 40]
+        if family == "liver x ULN" and not (_ULN.search(vtext) or _ULN.search(after[:25])):
+            continue  # absolute liver values are not this family
+        line = line_of(start)
+        for number in numbers_of(vtext):
+            if any(g.family == family and g.number == number for g in gold.get(line, [])):
+                continue  # "AST or ALT > 3 x ULN": one value in the text, however many entities share it
+            gold.setdefault(line, []).append(GoldItem(line, family, number, f"{etext} {vtext}"))
+    for rel, a1, a2 in relations:  # "diabetes for more than 5 years": the duration hangs on the condition
+        if rel == "Has_temporal" and a1 in entities and a2 in entities:
+            etype, start, _, etext = entities[a1]
+            if etype == "Condition" and re.search(FAMILY_TERMS["diabetes duration"], etext, re.I):
+                line = line_of(start)
+                for number in numbers_of(entities[a2][3]):
+                    gold.setdefault(line, []).append(GoldItem(line, "diabetes duration", number,
+                                                              f"{etext} {entities[a2][3]}"))
+    for etype, start, _, etext in entities.values():
+        if etype != "Negation" and re.search(FAMILY_TERMS["pregnancy"], etext, re.I):
+            line = line_of(start)
+            if not any(g.family == "pregnancy" for g in gold.get(line, [])):
+                gold.setdefault(line, []).append(GoldItem(line, "pregnancy", None, etext))
+    return [ChiaLine(trial, kind, i, line, tuple(gold.get(i, ()))) for i, line in enumerate(lines) if line.strip()]
+
+
+def read_chia(path: Path) -> list[ChiaLine]:
+    """Every criterion line of a Chia zip (or folder), with its gold items."""
+    path = Path(path)
+    out: list[ChiaLine] = []
+    if path.is_dir():
+        names = {p.name: p for p in path.rglob("*") if p.is_file()}
+        def read(name):
+            return names[name].read_text(encoding="utf-8") if name in names else None
+    else:
+        archive = zipfile.ZipFile(path)
+        names = {Path(n).name: n for n in archive.namelist()}
+        def read(name):
+            return archive.read(names[name]).decode("utf-8") if name in names else None
+    for name in sorted(names):
+        m = re.fullmatch(r"(NCT\d+)_(inc|exc)\.txt", name)
+        if not m:
+            continue
+        ann = read(name[:-4] + ".ann")
+        if ann is None:
+            continue
+        kind = "inclusion" if m.group(2) == "inc" else "exclusion"
+        out += read_file_pair(m.group(1), kind, read(name), ann)
+    return out
+
+
+def _rule_family(variable: str, unit: str | None) -> str | None:
+    for family, variables in FAMILY_VARIABLES.items():
+        if variable in variables:
+            if family == "liver x ULN" and unit != "x ULN":
+                return None
+            return family
+    return None
+
+
+def readings(line: ChiaLine) -> list[dict]:
+    """What the importer reads from one Chia line: one dict per threshold (and one per pregnancy rule)."""
+    out = []
+    for piece in split_criteria(line.text) or []:
+        result = extract(piece.text, line.kind)
+        computable = result.expression is not None
+        for rule in tuple(result.rules) + tuple(result.skipped):
+            if re.search(r"\b(?:pregnant|lactating)\b", rule.expression):
+                out.append({"family": "pregnancy", "number": None, "computable": computable,
+                            "source": rule.source, "expression": rule.expression})
+            for t in rule.thresholds:
+                family = _rule_family(t.variable, t.unit)
+                if family is not None:
+                    number = t.source_value if t.source_value is not None else t.value
+                    out.append({"family": family, "number": number, "computable": computable,
+                                "source": rule.source, "variable": t.variable, "comparator": t.comparator,
+                                "value": t.value, "unit": t.unit})
+    # one value in the text is one item, however many variables share it ("ALT or AST > 3 x ULN")
+    unique = {}
+    for item in out:
+        unique.setdefault((item["family"], item["number"], item["computable"]), item)
+    return list(unique.values())
+
+
+def _match(item: dict, gold: list[GoldItem]) -> GoldItem | None:
+    for g in gold:
+        if g.family != item["family"]:
+            continue
+        if g.number is None or (item["number"] is not None
+                                and abs(item["number"] - g.number) <= max(0.01 * abs(g.number), 1e-6)):
+            return g
+    return None
+
+
+def evaluate_chia(lines: list[ChiaLine], *, sample: int = 0, seed: int = 0) -> dict:
+    counts = {f: {"gold": 0, "read": [0, 0], "computable": [0, 0]} for f in FAMILY_TERMS}  # [right, extracted]
+    wrong, missed, computable_criteria = [], [], []
+    for line in lines:
+        for g in line.gold:
+            counts[g.family]["gold"] += 1
+        items = readings(line)
+        for level in ("read", "computable"):
+            open_gold = list(line.gold)
+            for item in items:
+                if level == "computable" and not item["computable"]:
+                    continue
+                counts[item["family"]][level][1] += 1
+                hit = _match(item, open_gold)
+                if hit is not None:
+                    counts[item["family"]][level][0] += 1
+                    open_gold.remove(hit)
+                elif level == "read":
+                    wrong.append({"trial": line.trial, "line": line.index, "text": line.text, **item})
+            if level == "read":
+                missed += [{"trial": line.trial, "line": line.index, "family": g.family, "gold": g.text,
+                            "text": line.text} for g in open_gold]
+        if any(i["computable"] for i in items):
+            computable_criteria.append(line)
+    families = {}
+    for family, c in counts.items():
+        families[family] = {"gold": c["gold"]}
+        for level in ("read", "computable"):
+            right, extracted = c[level]
+            families[family][level] = {"right": right, "extracted": extracted,
+                                       "precision": _ratio(right, extracted), "recall": _ratio(right, c["gold"])}
+    total = {"gold": sum(c["gold"] for c in counts.values())}
+    for level in ("read", "computable"):
+        right = sum(c[level][0] for c in counts.values())
+        extracted = sum(c[level][1] for c in counts.values())
+        total[level] = {"right": right, "extracted": extracted, "precision": _ratio(right, extracted),
+                        "recall": _ratio(right, total["gold"])}
+    result = {"summary": {"lines": len(lines), "trials": len({(ln.trial) for ln in lines}), "total": total},
+              "families": families, "wrong": wrong, "missed": missed}
+    if sample:
+        result["sample"] = sample_rules(lines, sample, seed)
+    return result
+
+
+def sample_rules(lines: list[ChiaLine], n: int, seed: int) -> list[dict]:
+    """A seeded random sample of computable criteria (any variable), for a person to check against the text."""
+    rows = []
+    for line in lines:
+        for piece in split_criteria(line.text) or []:
+            result = extract(piece.text, line.kind)
+            if result.expression is not None:
+                rows.append({"trial": line.trial, "kind": line.kind, "line": line.index, "text": piece.text,
+                             "expression": result.expression, "status": result.status,
+                             "confidence": round(result.confidence, 2),
+                             "parameters": {k: v["value"] for k, v in result.parameters.items()}})
+    return random.Random(seed).sample(rows, min(n, len(rows)))
+
+
+def markdown_chia(result: dict) -> str:
+    s = result["summary"]
+    t = s["total"]
+    lines = ["# Registry import quality on the Chia development set", "",
+             f"{s['lines']} criterion lines of {s['trials']} trials; {t['gold']} gold items. A reading is right when "
+             "its line, family and number (as written) match a gold value; comparators are not judged (Chia "
+             "flattened >= and <= to '=').", "",
+             "| family | gold | read: recall | read: precision | computable: recall | computable: precision |",
+             "|---|---|---|---|---|---|"]
+    for family, f in list(result["families"].items()) + [("all", t)]:
+        r, c = f["read"], f["computable"]
+        lines.append(f"| {family} | {f['gold']} | {r['recall']} ({r['right']}) | {r['precision']} "
+                     f"({r['right']}/{r['extracted']}) | {c['recall']} ({c['right']}) | {c['precision']} "
+                     f"({c['right']}/{c['extracted']}) |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("paths", nargs="+", help="record files, folders or glob patterns")
+    parser.add_argument("paths", nargs="*", help="record files, folders or glob patterns")
     parser.add_argument("--gold", help="hand-labelled thresholds (YAML: records: {id: [...]})")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "import_quality.json"))
+    parser.add_argument("--chia", help="the Chia corpus (zip or folder of brat .txt/.ann pairs)")
+    parser.add_argument("--sample", type=int, default=0, help="with --chia: sample this many computable criteria")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--details", action="store_true",
+                        help="with --chia: also write every wrong and missed item with its text (not for committing: "
+                             "it copies the corpus)")
+    parser.add_argument("--out", help="JSON path (default: benchmarks/results/import_quality.chia.json with --chia, "
+                                      "else import_quality.legacy_xml.json)")
     parser.add_argument("--markdown", help="markdown table path (default: --out with .md)")
     args = parser.parse_args(argv)
+    if args.out is None:
+        name = "import_quality.chia.json" if args.chia else "import_quality.legacy_xml.json"
+        args.out = str(ROOT / "benchmarks" / "results" / name)
+    if args.chia:
+        result = evaluate_chia(read_chia(Path(args.chia)), sample=args.sample, seed=args.seed)
+        if not args.details:
+            result = {k: v for k, v in result.items() if k not in {"wrong", "missed"}}
+        _write(result, markdown_chia(result), args)
+        return 0
+    if not args.paths:
+        parser.error("give record paths, or --chia")
     files = collect(args.paths)
     if not files:
         parser.error(f"no record files found in {args.paths}")
@@ -163,13 +470,17 @@ def main(argv: list[str] | None = None) -> int:
         gold = yaml.safe_load(Path(args.gold).read_text(encoding="utf-8"))["records"]
         gold = {k: v or [] for k, v in gold.items()}
     result = evaluate(files, gold)
+    _write(result, markdown(result), args)
+    return 0
+
+
+def _write(result: dict, text: str, args) -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
     md = Path(args.markdown) if args.markdown else out.with_suffix(".md")
-    md.write_text(markdown(result), encoding="utf-8")
-    sys.stdout.write(markdown(result))
-    return 0
+    md.write_text(text, encoding="utf-8")
+    sys.stdout.write(text)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from IPython.display import display
 from explorer.app.analysis_views import CompareView, ThresholdView
 from explorer.app.outcome_view import OutcomePanel
 from explorer.app.scenario import DataSource, Scenario
-from explorer.app.state import ExplorerState, served_roots
+from explorer.app.state import BASE_DIR_VARIABLE, ROOTS_VARIABLE, ExplorerState, served_roots
 from explorer.app.views import (
     BaselineView,
     CriteriaPanel,
@@ -159,6 +159,8 @@ class Dashboard(w.VBox):
         return self
 
 
+# what `trial-explorer dashboard` tells the served notebook (explorer.cli.dashboard sets them)
+__all__ = ["BASE_DIR_VARIABLE", "READY_FILE_VARIABLE", "ROOTS_VARIABLE", "Dashboard", "explore"]
 READY_FILE_VARIABLE = "TRIAL_EXPLORER_READY_FILE"
 
 

@@ -45,12 +45,11 @@ def find_notebook(given: str | None) -> Path:
 
 def run_dashboard(args: argparse.Namespace) -> int:
     # imported here: it loads the widget libraries, which no other command needs
-    from explorer.app.dashboard import READY_FILE_VARIABLE
+    from explorer.app.dashboard import BASE_DIR_VARIABLE, READY_FILE_VARIABLE, ROOTS_VARIABLE
 
     notebook = find_notebook(args.notebook)
     root = notebook.parents[1]  # voila.json lives at the project root and is read from the cwd
     ready = Path(tempfile.mkdtemp(prefix="trial-explorer-")) / "ready"
-    from explorer.app.state import BASE_DIR_VARIABLE, ROOTS_VARIABLE
 
     # the page reads relative paths from where the command was started, and only under the allowed folders
     started_in = Path.cwd().resolve()

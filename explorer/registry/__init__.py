@@ -6,6 +6,11 @@
 Readers (sources) produce one neutral RegistryRecord; criteria.split_criteria splits the eligibility text;
 extract.extract reads computable rules from one criterion; build.trial_from_record assembles the Trial and
 an ImportReport (what was read from each criterion, with spans and confidences).
+
+Extraction, one module per step: mentions (where variables are named), values (comparators, numbers,
+units), attach (value -> variable, unit conversion), readings (rules as expr trees, built with trees.py),
+combine (the criterion's connectors, what is left unread), faithful (no rule says more than its text);
+model holds the data passed between them and lexicon every word list and confidence cap.
 """
 
 from explorer.registry.build import (

@@ -108,11 +108,8 @@ def _age_limits(rules: list[tuple[str, Rule]]) -> tuple[float | None, float | No
     """The inclusive age limits (years) the text's age rules state; exclusion rules are turned round."""
     low = high = None
     for kind, r in rules:
-        for name, param in r.parameters.items():
-            op = re.search(rf"age\s*(<=|>=|<|>)\s*{name}\b", r.expression)
-            if not op:
-                continue
-            value, comparator = param["value"], op.group(1)
+        for name, comparator in _age_bounds(r):
+            value = r.parameters[name]["value"]
             if kind == "exclusion":  # excluded if age < 18  ->  included from 18
                 comparator = {"<": ">=", "<=": ">", ">": "<=", ">=": "<"}[comparator]
             # "> 17" means 18 and over in whole years, as registries state limits
@@ -127,6 +124,17 @@ def _age_limits(rules: list[tuple[str, Rule]]) -> tuple[float | None, float | No
             else:
                 high = value if high is None else max(high, value)
     return low, high
+
+
+def _age_bounds(rule: Rule) -> list[tuple[str, str]]:
+    """(parameter, comparator) of each `age <op> parameter` comparison in the rule's tree."""
+    out = []
+    for node in expr.walk(rule.tree) if rule.tree is not None else ():
+        if (isinstance(node, expr.Compare) and len(node.ops) == 1 and node.operands[0] == expr.Name("age")
+                and isinstance(node.operands[1], expr.Name) and node.operands[1].name in rule.parameters
+                and node.ops[0] in ("<", "<=", ">", ">=")):
+            out.append((node.operands[1].name, node.ops[0]))
+    return out
 
 
 def _age_criterion(record: RegistryRecord) -> dict | None:
@@ -243,7 +251,7 @@ def _text_criteria(raw: list[RawCriterion], record: RegistryRecord, has_structur
 def _shift(rule: Rule, offset: int) -> Rule:
     if not offset:
         return rule
-    return Rule(rule.variable, rule.expression, rule.parameters, (rule.span[0] + offset, rule.span[1] + offset),
+    return Rule(rule.variable, rule.tree, rule.parameters, (rule.span[0] + offset, rule.span[1] + offset),
                 rule.source, rule.confidence, rule.comparator, rule.value, rule.unit, rule.source_value,
                 rule.source_unit, rule.note, rule.thresholds)
 

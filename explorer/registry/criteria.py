@@ -185,6 +185,8 @@ def _looks_like_heading(match: re.Match) -> bool:
     rest = match.group("rest")
     head = match.group("h").lower()
     line = match.group(0)
+    if rest.strip() and match.group("h")[:1].islower() and not re.search(r"[:：]", line[:match.end("h") + 3]):
+        return False  # "inclusion criteria of another study" on a wrapped line continues the item above it
     if head in {"inclusion", "inclusions", "exclusion", "exclusions", "criteria"}:
         return bool(re.search(rf"{re.escape(match.group('h'))}\s*[:：]", line, re.I)) or not rest.strip()
     return not re.match(r"\s*\[?\d", rest)  # "Inclusion Criterion [3]" is a reference, not a heading

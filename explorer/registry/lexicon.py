@@ -18,6 +18,8 @@ NUMERIC_TERMS: dict[str, list[str]] = {
               r"h(?:a)?emoglobin\s+a1c", r"glycohemoglobin"],
     "fasting_glucose": [r"fast(?:ing)?\s+(?:plasma\s+|serum\s+|blood\s+|fingerstick\s+|capillary\s+|venous\s+)*"
                         r"(?:glucose|sugar)(?:\s+level)?", r"\bFPG\b", r"\bFBG\b", r"\bFSG\b", r"\bFBS\b"],
+    "random_glucose": [r"(?:random|casual|non-?fasting)\s+(?:plasma\s+|serum\s+|blood\s+|capillary\s+|venous\s+)*"
+                       r"(?:glucose|sugar)(?:\s+levels?)?", r"\bRBG\b", r"\bRPG\b"],
     "postmeal_glucose": [r"(?:2|two)[- ]?h(?:ours?|r)?\s+post[- ]?(?:prandial|meal)\s+(?:plasma\s+|blood\s+)?glucose",
                          r"post[- ]?(?:prandial|meal)\s+(?:plasma\s+|blood\s+)?(?:glucose|sugar)", r"\bPPG\b",
                          r"\bPBG\b"],
@@ -35,8 +37,8 @@ NUMERIC_TERMS: dict[str, list[str]] = {
     "alt": [r"\bALT\b", r"\bSGPT\b", r"alanine\s+(?:amino)?transferase", r"alanine\s+(?:amino)?transaminase"],
     "ast": [r"\bAST\b", r"\bSGOT\b", r"aspartate\s+(?:amino)?transferase", r"aspartate\s+(?:amino)?transaminase"],
     "bilirubin": [r"(?:total\s+|serum\s+)?bilirubin"],
-    "systolic_bp": [r"systolic(?:\s+blood)?(?:\s+pressure)?", r"\bSBP\b"],
-    "diastolic_bp": [r"diastolic(?:\s+blood)?(?:\s+pressure)?", r"\bDBP\b"],
+    "systolic_bp": [r"systolic(?:\s+blood)?(?:\s+pressure|\s+BP\b)?", r"\bSBP\b"],
+    "diastolic_bp": [r"diastolic(?:\s+blood)?(?:\s+pressure|\s+BP\b)?", r"\bDBP\b"],
     "tir": [r"time\s+in\s+(?:target\s+)?range", r"\bTIR\b"],
     "uric_acid": [r"(?:serum\s+)?uric\s+acid", r"(?:serum\s+)?urate"],
     "age": [r"(?<![a-z])age[ds]?(?![a-z])"],
@@ -45,7 +47,7 @@ NUMERIC_TERMS: dict[str, list[str]] = {
 GROUP_TERMS: dict[tuple[str, ...], list[str]] = {
     ("alt", "ast"): [r"transaminases", r"aminotransferases", r"liver\s+enzymes", r"hepatic\s+enzymes?",
                      r"\bLFTs?\b", r"liver\s+function\s+tests?"],
-    ("systolic_bp", "diastolic_bp"): [r"blood\s+pressure", r"\bBP\b"],
+    ("systolic_bp", "diastolic_bp"): [r"blood\s+pressure", r"\bBP\b", r"hypertension"],
 }
 # Measurements the catalogue does not hold: recognised so their numbers are not pinned on a neighbour.
 UNMAPPED_TERMS: list[str] = [
@@ -56,13 +58,18 @@ UNMAPPED_TERMS: list[str] = [
     r"\bOGTT\b", r"oral\s+glucose\s+tolerance\s+test", r"alkaline\s+phosphatase", r"\bALP\b", r"\bGGT\b",
     r"\bPRA\b", r"panel[- ]reactive", r"neutrophils?", r"lymphocytes?", r"\bINR\b", r"lipase", r"amylase",
     r"insulin(?!\s+(?:dose|requirement))", r"ketones?", r"gold\s+score", r"clarke\s+score", r"hypoglyc\w+",
+    # durations and prognoses the catalogue does not record: "life expectancy < 5 years" is no age
+    r"life\s+expectancy", r"(?:expected\s+)?survival", r"prognosis", r"amenorrh(?:o)?ea", r"menopaus\w*",
+    r"post-?menopausal", r"menstrua\w+",
 ]
 
 # --- units -----------------------------------------------------------------------------------------
 # canonical unit -> spellings, longest first within the compiled pattern
 UNIT_SPELLINGS: dict[str, list[str]] = {
-    "mL/min/1.73m2": [r"m[lL]\s*/\s*min\s*(?:/|per)\s*1\.73\s*m(?:2|²|\^2)", r"ml/min/1\.73m2"],
-    "mL/min": [r"m[lL]\s*/\s*min(?:ute)?", r"m[lL]\s+per\s+min(?:ute)?"],
+    "mL/min/1.73m2": [r"m[lL]\s*/\s*min\s*(?:/|per)\s*1\.73\s*m(?:2|²|\^2)", r"ml/min/1\.73m2",
+                      r"m(?:illi)?lit(?:er|re)s?\s*(?:/|per)\s*min(?:ute)?s?\s*(?:/|per)\s*1\.73\s*"
+                      r"(?:m(?:2|²|\^2)|(?:square\s+)?met(?:er|re)s?(?:\s+squared)?)"],
+    "mL/min": [r"m[lL]\s*/\s*min(?:ute)?", r"m(?:[lL]|illilit(?:er|re)s?)\s+per\s+min(?:ute)?"],
     "U/kg/day": [r"(?:i?u|units?)\s*/\s*kg\s*(?:/|per)\s*d(?:ay)?", r"(?:i?u|units?)\s+per\s+kg\s+per\s+day",
                  r"(?:i?u|units?)\s*/\s*kg"],
     "U/day": [r"(?:i?u|units?)\s*(?:/|per)\s*d(?:ay)?"],
@@ -79,17 +86,18 @@ UNIT_SPELLINGS: dict[str, list[str]] = {
     "kg/m2": [r"(?:kg|㎏)\s*/\s*(?:m(?:2|²|\^2)|㎡|sq\.?\s*m)", r"kilograms?\s+per\s+square\s+met(?:er|re)"],
     "kg": [r"kg(?![a-z/])", r"㎏", r"kilograms?"],
     "lb": [r"lbs?(?![a-z])", r"pounds?"],
-    "mmHg": [r"mm\s*hg"],
+    "mmHg": [r"mm\s*hg", r"millimet(?:er|re)s?\s+of\s+mercury"],
     "%": [r"%", r"percent", r"per\s+cent"],
-    "years": [r"years?(?:[- ]old)?", r"yrs?\.?", r"y/o", r"y(?=\s|$)"],
+    "years": [r"years?(?:[- ]old)?", r"ans(?![a-z])", r"yrs?\.?", r"y/o", r"y(?=\s|$)"],
     "months": [r"months?", r"mos?\.?(?=\s|$)"],
     "weeks": [r"weeks?", r"wks?\.?"],
     "days": [r"days?"],
 }
 # "2 x ULN", "2.5 times the upper limit of normal", ">2-fold", "1.5 times the ULRR"
 ULN_PATTERN = (r"(?:x|×|\*|times?|-?fold)?\s*(?:the\s+)?(?:institutional\s+|local\s+)?"
-               r"(?:ULN|ULRR|upper\s+limits?\s+of\s+(?:the\s+)?(?:normal|reference)(?:\s+range)?(?:\s+\(?ULRR\)?)?"
-               r"|upper\s+normal\s+limits?|upper\s+limit\s+of\s+the\s+reference)")
+               r"(?:ULN|UNL|ULRR|upper\s+limits?\s+of\s+(?:the\s+)?(?:normal|reference)(?:\s+range)?(?:\s+\(?ULRR\)?)?"
+               r"|upper\s+normal\s+limits?|upper\s+limit\s+of\s+the\s+reference"
+               r"|(?:highest|upper)\s+(?:normal\s+)?reference\s+(?:value|limit)|normal\s+upper\s+limits?)")
 FOLD_PATTERN = r"(?:x|×|times|-?fold)"
 
 
@@ -124,6 +132,7 @@ CONVERSIONS: dict[str, dict[str, object]] = {
     "hba1c": {"%": 1.0, "mmol/mol": _ifcc_to_ngsp},
     "fasting_glucose": {"mmol/L": 1.0, "mg/dL": 1 / 18.0},
     "postmeal_glucose": {"mmol/L": 1.0, "mg/dL": 1 / 18.0},
+    "random_glucose": {"mmol/L": 1.0, "mg/dL": 1 / 18.0},
     "fasting_cpeptide": {"nmol/L": 1.0, "pmol/mL": 1.0, "pmol/L": 0.001, "ng/mL": 0.331},
     "postmeal_cpeptide": {"nmol/L": 1.0, "pmol/mL": 1.0, "pmol/L": 0.001, "ng/mL": 0.331},
     "fasting_insulin": {"microU/mL": 1.0, "pmol/L": 1 / 6.0},
@@ -155,10 +164,12 @@ DEFAULT_UNITS: dict[str, list[tuple[float, float, str, float]]] = {
     "diastolic_bp": [(20, 200, "mmHg", 0.9)],
     "egfr": [(0, 250, "mL/min/1.73m2", 0.85)],
     "fasting_glucose": [(1, 35, "mmol/L", 0.6), (40, 900, "mg/dL", 0.6)],
+    "random_glucose": [(1, 35, "mmol/L", 0.6), (40, 900, "mg/dL", 0.6)],
     "creatinine": [(0.1, 15, "mg/dL", 0.6), (20, 3000, "umol/L", 0.6)],
 }
-# decimals kept after conversion (values are thresholds a person reads, not lab results)
-DECIMALS: dict[str, int] = {"hba1c": 1, "fasting_glucose": 1, "postmeal_glucose": 1, "fasting_cpeptide": 3,
+# decimals kept after conversion (values are thresholds a person reads, not lab results); glucose keeps two,
+# because one would move a limit by up to 0.9 mg/dL: 125 mg/dL is 6.94 mmol/L, and "<= 6.9" fails 6.92
+DECIMALS: dict[str, int] = {"hba1c": 1, "fasting_glucose": 2, "random_glucose": 2, "postmeal_glucose": 2, "fasting_cpeptide": 3,
                             "postmeal_cpeptide": 3, "creatinine": 0, "bilirubin": 0, "uric_acid": 0, "weight": 1,
                             "age": 2, "diabetes_duration": 2, "cancer_remission_years": 2, "fasting_insulin": 1}
 
@@ -174,7 +185,8 @@ class Slider:
 # control ranges for parameters (a dashboard binds them to sliders); the value always lies inside
 SLIDERS: dict[str, Slider] = {
     "age": Slider(0, 100, 1, "age"), "hba1c": Slider(4, 15, 0.1, "HbA1c"), "bmi": Slider(12, 60, 0.5, "BMI"),
-    "fasting_glucose": Slider(3, 25, 0.1, "fasting glucose"), "postmeal_glucose": Slider(3, 30, 0.1, "2-h glucose"),
+    "fasting_glucose": Slider(3, 25, 0.1, "fasting glucose"),
+    "random_glucose": Slider(3, 30, 0.1, "random glucose"), "postmeal_glucose": Slider(3, 30, 0.1, "2-h glucose"),
     "fasting_cpeptide": Slider(0, 5, 0.01, "fasting C-peptide"),
     "postmeal_cpeptide": Slider(0, 10, 0.01, "stimulated C-peptide"),
     "fasting_insulin": Slider(0, 100, 1, "fasting insulin"), "insulin_dose": Slider(0, 300, 1, "insulin dose"),
@@ -209,9 +221,11 @@ CONCEPTS: list[tuple[str, list[str]]] = [
     ("ica_positive", [r"islet\s+cell\s+(?:\w+\s+){0,2}(?:auto\s*-?)?antibod(?:y|ies)", r"\bICA\b"]),
     ("znt8a_positive", [r"zinc\s+transporter\s*8\s+(?:auto)?antibod(?:y|ies)", r"\bZ[na]T8A?\b"]),
     ("tuberculosis_active", [r"(?:pulmonary\s+|active\s+)?tuberculosis", r"\bTB\b"]),
-    ("hepatitis_b", [r"hepatitis\s+B(?:\s+(?:virus|infection|surface\s+antigen))?", r"\bHBV\b", r"\bHBsAg\b"]),
+    ("hepatitis_b", [r"hepatitis\s+B(?!\s+(?:e\b|core\b|vaccin|(?:virus\s+)?(?:DNA|RNA)\b))"
+                     r"(?:\s+(?:virus|infection|surface\s+antigen))?",
+                     r"\bHBV\b(?!\s+(?:DNA|RNA)\b)", r"\bHBsAg\b"]),  # HBeAg, anti-HBc, HBV DNA: other markers
     ("hepatitis_c", [r"hepatitis\s+C(?:\s+(?:virus|infection|antibody))?", r"\bHCV\b"]),
-    ("hepatitis_active", [r"active\s+hepatitis"]),
+    ("hepatitis_active", [r"active\s+hepatitis(?!\s+[BC]\b)"]),  # "active hepatitis B" is hepatitis B, not any
     ("hiv_positive", [r"\bHIV\b(?:\s+(?:infection|positivity|positive))?", r"human\s+immunodeficiency\s+virus"]),
     ("syphilis_positive", [r"syphilis(?:\s+treponemal\s+antibody)?", r"treponem\w+\s+antibody"]),
     ("active_infection", [r"(?:active|uncontrolled|systemic)\s+(?:systemic\s+)?infections?"]),
@@ -245,9 +259,27 @@ CONCEPTS: list[tuple[str, list[str]]] = [
 NOT_A_MENTION = re.compile(
     r"(?:other\s+than|except(?:\s+for)?|apart\s+from|excluding|exclusion\s+of|outside(?:\s+of)?)\s+(?:\w+\s+){0,1}$|"
     r"(?:previous(?:ly)?|prior|history\s+of\s+being|ever|past|been)\s+$|"
-    r"(?:plan(?:ning|s)?|intend(?:s|ing)?|intent(?:ion)?|wish(?:es|ing)?|want(?:s|ing)?|willing|desire)\s+"
-    r"(?:\w+\s+){0,4}$|become\s+$|(?:risk|prevention|family\s+member|relatives?|history\s+in)\s+(?:\w+\s+){0,3}$",
+    r"(?:(?:indicator|indicative|marker|proxy|surrogate|suggestive)\s+of|suspicious\s+(?:for|of))\s+(?:\w+\s+){0,4}$|"
+    r"\blike\s+(?:\w+\s+){0,3}$|"  # examples of something else: "causes of AF like alcoholism"
+    r"\bin\s+addition\s+to\s+(?:\w+\s+){0,2}$|\banti[- ]?$|"  # given, not excluded; the target of a drug
+    r"(?:seek(?:s|ing)?|trying|attempting|considering|plan(?:ning|s)?|intend(?:s|ing)?|intent(?:ion)?|wish(?:es|ing)?|want(?:s|ing)?|willing|desire)\s+"
+    r"(?:\w+\s+){0,4}$|become\s+$|(?:risk|prevention|family\s+member|family\s+history|relatives?|donors?|history\s+in)\s+"
+    r"(?:[\w,-]+\s+){0,7}$",
     re.I)
+
+# Words after a concept that make it a modifier, not a condition the person has: "hepatitis B vaccine",
+# "HIV regimens containing tenofovir".
+NOT_A_MENTION_AFTER = re.compile(
+    r"^\s*(?:-?\s*[12]\b\s*)?(?:vaccin\w*|immuni[sz]ation|regimens?|medications?|drugs?|prophylaxis|programs?|programmes?|clinics?|"
+    r"educat\w*|counsel\w*|prevention|awareness|treatments?|therap(?:y|ies)|status|serostatus|testing|genotyp\w*|"
+    r"resistance)\b", re.I)
+# Kinds of pregnancy the catalogue's `pregnant` does not tell apart ("multi-fetal pregnancy").
+PREGNANCY_SUBTYPES = re.compile(
+    r"\b(?:multi-?fetal|multiple|twin|singleton|ectopic|molar|tubal|high[- ]risk|complicated|uncomplicated|"
+    r"term|preterm|planned|unplanned|first|second|third|previous|prior)[\s-]+(?:\w+\s+)?$", re.I)
+# Before a measurement: a value in the past, which the catalogue's current value does not record.
+HISTORICAL = re.compile(r"\b(?:history\s+of|previous(?:ly)?|prior|past|ever\s+had|at\s+diagnosis)\s+(?:\w+\s+){0,2}$",
+                        re.I)
 
 # a catalogue event -> how text names it
 EVENTS: dict[str, list[str]] = {
@@ -258,7 +290,9 @@ EVENTS: dict[str, list[str]] = {
 }
 
 NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-                "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "eighteen": 18, "twenty-four": 24, "a": 1, "an": 1}
+                "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "eighteen": 18, "twenty-four": 24, "a": 1, "an": 1,
+                # multiples of the upper limit of normal in words ("more than twice the ULN")
+                "twice": 2, "thrice": 3}
 
 # outcome measures name variables more loosely than criteria do ("C-peptide" = fasting and stimulated)
 OUTCOME_TERMS: list[tuple[str, tuple[str, ...]]] = [
@@ -275,3 +309,91 @@ OUTCOME_TERMS: list[tuple[str, tuple[str, ...]]] = [
     (r"time\s+below\s+range|<\s*70\s*mg", ("tbr_70",)),
     (r"time\s+above\s+range|>\s*180\s*mg", ("tar_180",)),
 ]
+
+# --- what a concept or a threshold cannot say ------------------------------------------------------------
+# Words that narrow a concept to a part the catalogue cannot tell apart ("poorly controlled type 2 diabetes"
+# is not every type 2 diabetes). Found in the few words before a concept mention, or just after it.
+QUALIFIERS_BEFORE = re.compile(
+    r"(?:\b(?:heavy|excessive)|\b(?:un|poorly\s+|badly\s+|inadequately\s+|insufficiently\s+|sub-?optimally\s+|well[- ]|adequately\s+|"
+    r"not\s+(?:well\s+)?)controlled|\bunstable|\bstable|\bbrittle|\bmild|\bmoderate|\badvanced|\bend[- ]stage|"
+    r"\bnew(?:ly)?[- ]?(?:onset|diagnosed)|\blong[- ]standing|\brecent(?:ly)?(?:\s+diagnosed)?|\bearly|\blate"
+    r"|\bsymptomatic|\basymptomatic|\bcomplicated|\brefractory|\bprogressive)\s+(?:\w+[- ]?){0,2}$", re.I)
+QUALIFIERS_AFTER = re.compile(
+    r"^\s*(?:\(\s*)?(?:of\s+|in\s+|at\s+|with\s+)?(?:\w+\s+){0,3}?(?:grade|stage|class|wagner|nyha|gold|"
+    r"classification)\)?\s*[:=]?\s*(?:[IVX]+\b|\d|[a-e]\b|>|<|≥|≤)|"
+    r"^\s*(?:requiring|needing|treated\s+with|on\s+treatment|with\s+complications|uncontrolled|not\s+controlled)"
+    r"\b", re.I)
+WITH_PHRASE = re.compile(r"^\s*(?:,\s*)?with\s+(?:\w+[- ]?){1,4}", re.I)
+# Clauses that carve an exception out of a criterion: its rules alone would exclude (or fail) the excepted.
+EXCEPTIONS = re.compile(
+    r"\b(?:may|can|could|will)\s+(?:still\s+)?(?:be\s+)?(?:enrolled|included|eligible|participate|allowed)|"
+    r"\b(?:is|are)\s+(?:acceptable|allowed|permitted|eligible)\b|\bnot\s+(?:be\s+)?excluded\b|"
+    r"\bunless\b|\bexcept(?:ion)?s?\b|\bwith\s+the\s+exception\b|\bother\s+than\b|\bprovided\s+(?:that\b)?|"
+    r"\bin\s+the\s+absence\s+of\b|\bexcluding\b|\bin\s+(?:the\s+)?case\s+of\b|"
+    # "< 150 mmHg in persons aged 60 or older, < 140 in persons 40 through 59": thresholds for subgroups
+    r"\b(?:in|for)\s+(?:(?:a|an|the)\s+)?(?:persons?|people|patients?|subjects?|participants?|those|individuals?|children|adults?)\s+"
+    r"(?:aged|with|who|older|younger|over|under|between|from|receiving|taking|treated|on|\d)|"
+    # "co-infected subjects must also have ...": a requirement for a subgroup, not for everyone
+    r"\b(?:subjects?|patients?|participants?|those)\s+(?:\([^)]*\)\s+)?(?:must|should)\s+also\b|"
+    r"\bfor\s+(?:the\s+)?[\w-]+\s+(?:group|cohort|arm)\b", re.I)
+# "two of the following": a count of criteria the expression language cannot state.
+N_OF_FOLLOWING = re.compile(
+    r"\b(?:(?:at\s+least|any|a\s+minimum\s+of)\s+)?(?:two|three|four|five|[2-9])\s+(?:or\s+more\s+)?"
+    r"(?:of\s+the\s+following|(?:of\s+)?(?:these|the\s+below|the\s+criteria))\b", re.I)
+ANY_OF_FOLLOWING = re.compile(
+    r"\b(?:any|one|either|at\s+least\s+one|one\s+or\s+more)\s+(?:\w+\s+)?of\s+(?:the\s+)?(?:following|these|below)"
+    r"\b|\bany\s+of\s*:", re.I)
+# Wordings broader than the catalogue variable they are read as: "heart disease" is read as
+# severe_cardiac_disease (significant heart disease), "substance abuse" as drug_misuse (alcohol aside).
+# As an exclusion such a reading excludes fewer people than the text (kept, named as partial); as an
+# inclusion it would fail people the text admits (not kept).
+LOOSE_CONCEPTS: dict[str, re.Pattern] = {
+    "severe_cardiac_disease": re.compile(r"(?:cardiac|heart)\s+disease", re.I),
+    "severe_pulmonary_disease": re.compile(r"(?:lung|pulmonary)\s+disease", re.I),
+    "drug_misuse": re.compile(r"substance\s+abuse", re.I),
+    "severe_psychiatric_disorder": re.compile(r"(?:mental|psychiatric|psychological)\s+(?:or\s+psychological\s+)?"
+                                              r"(?:disorders?|illness|diseases?)", re.I),
+}
+# words before a loose wording that do not name a subtype ("known heart disease" vs "ischemic heart disease")
+NOT_A_SUBTYPE = {"of", "with", "or", "and", "any", "known", "history", "significant", "severe", "serious",
+                 "clinically", "relevant", "major", "the", "a", "an", "other", "documented", "current", "active",
+                 "uncontrolled", "unstable", "evidence", "presence", "no", "without", "has", "have", "had"}
+# variables a rule may name without the text naming them: pregnancy applies to women only
+IMPLIED_VARIABLES = {"sex", "childbearing_potential", "cancer_remission_years", "alt_uln", "ast_uln",
+                     "bilirubin_uln"}
+
+# --- confidence ----------------------------------------------------------------------------------------
+MIN_CONFIDENCE = 0.6  # below this a criterion is left non-computable (its reading goes to the note)
+# The most a criterion's confidence can be when the text shows one of these; every cap below
+# MIN_CONFIDENCE keeps the criterion non-computable, with its reading in the note.
+CONFIDENCE_CAPS: dict[str, float] = {
+    "partial_safe": 0.7,            # part left out, and leaving it out errs only on the side the text allows
+    "mixed_and_or": 0.5,            # "and" and "or" mix: the grouping is a guess
+    "conditional": 0.45,            # a threshold applies only under a condition (if, for men, except)
+    "time_window": 0.45,            # a history limited to a window the catalogue flag does not record
+    "cut_off": 0.45,                # a bracket is not closed: a list may be incomplete
+    "changes_who_qualifies": 0.45,  # what is left out could turn someone who meets the text into a failure
+    "conflicting_thresholds": 0.4,  # one variable, different thresholds under different conditions
+}
+
+# words that say nothing a rule leaves out ("patients with", "at screening"): ignored when measuring what
+# part of a criterion its rules did not read
+UNCOVERED_STOP_WORDS: frozenset[str] = frozenset({
+    "a", "an", "the", "and", "or", "of", "with", "without", "to", "in", "on", "at", "for", "by", "as", "be",
+    "is", "are", "was", "were", "been", "being", "has", "have", "had", "having", "must", "should", "will",
+    "would", "can", "could", "may", "might", "who", "whom", "which", "that", "this", "these", "those", "any",
+    "all", "either", "both", "each", "per", "than", "from", "into", "during", "prior", "before", "after",
+    "within", "since", "over", "under", "between", "current", "currently", "presence", "present", "history",
+    "known", "documented", "diagnosis", "diagnosed", "patients", "patient", "subjects", "subject",
+    "participants", "participant", "individuals", "people", "persons", "adults", "women", "men", "female",
+    "females", "male", "males", "level", "levels", "value", "values", "serum", "plasma", "blood", "test",
+    "tests", "result", "results", "measured", "measurement", "screening", "visit", "baseline", "enrollment",
+    "enrolment", "study", "trial", "following", "etc", "greater", "less", "more", "equal", "least", "most",
+    "high", "low", "higher", "lower", "normal", "upper", "limit", "limits", "times", "fold", "old", "age",
+    "aged", "years", "year", "months", "month", "weeks", "week", "days", "day", "inclusive", "concentration",
+    "count", "total", "clinical", "clinically", "significant", "evidence", "diabetes", "mellitus", "type",
+    "not", "no", "non", "negative", "positive", "also", "other", "various", "due", "signs", "sign", "such",
+    "experiencing", "experience", "experienced", "undergoing", "suffering", "presenting", "show", "shows",
+    "showing", "meet", "meets", "whose", "where", "there", "their", "they", "them", "his", "her", "its", "one",
+    "two", "three", "past", "last", "previous", "preceding",
+})

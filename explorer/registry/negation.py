@@ -14,6 +14,7 @@ EXTRA_PRECEDING = ["negative", "non", "non-", "free of", "must not", "should not
                    "neither", "nor", "absent", "lack of", "no history of", "no evidence of", "no known"]
 EXTRA_PSEUDO = ["not limited to", "no more than", "not more than", "no less than", "not less than",
                 "not exceeding", "not to exceed", "no greater than", "not greater than", "not only"]
+EXTRA_FOLLOWING = ["negative", "-negative", "not detected", "not detectable", "undetectable"]  # "HBsAg negative"
 EXTRA_TERMINATION = ["but", "except", "other than", "unless", "however", "although", "whereas", ";", "with the exception"]
 
 
@@ -25,7 +26,7 @@ def _pipeline():
 
     terms = termset("en_clinical")
     terms.add_patterns({"preceding_negations": EXTRA_PRECEDING, "pseudo_negations": EXTRA_PSEUDO,
-                        "termination": EXTRA_TERMINATION})
+                        "following_negations": EXTRA_FOLLOWING, "termination": EXTRA_TERMINATION})
     nlp = spacy.blank("en")
     nlp.add_pipe("sentencizer")
     nlp.add_pipe("negex", config={"neg_termset": terms.get_patterns(), "ent_types": [], "chunk_prefix": ["no"]})

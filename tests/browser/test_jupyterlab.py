@@ -83,11 +83,10 @@ def run_all(page: Page, url: str, notebook: str) -> None:
     page.wait_for_function("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'",
                            timeout=120_000)
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    # done when the kernel is idle and no cell is queued or running ([*])
-    page.wait_for_timeout(1500)
+    # done when every code cell has run (a number in its prompt) and the kernel is idle again
     page.wait_for_function(
         "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'"
-        " && ![...document.querySelectorAll('.jp-InputPrompt')].some(p => p.textContent.includes('*'))",
+        " && [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].every(p => /\\[\\d+\\]/.test(p.textContent))",
         timeout=RUN_ALL_TIMEOUT, polling=500)
     page.wait_for_timeout(1500)  # the last widget messages
 
@@ -118,7 +117,7 @@ def test_explorer_notebook_runs_and_its_controls_recount(page: Page, lab_url):
     run_all(page, lab_url, "02_eligibility_explorer.ipynb")
     assert_no_errors(page, "02")
     assert_figures_drawn(page, 1)  # the CONSORT diagram
-    explorer = page.locator(".te-app").first
+    explorer = page.locator(".te-app").filter(has=page.locator(".te-count")).first
     explorer.scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "notebook_02.png"))
     # the notebook left: E7 off, I2 >= 8.0 %, protection k = 11 (round); now switch E8 off in the page

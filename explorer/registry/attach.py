@@ -1,0 +1,195 @@
+"""Step 3 of extraction: attach each value to the variable it follows and convert it to the catalogue unit.
+
+A short, clean gap joins a value to its variable; a list ("bilirubin, ALT and AST") shares one value; a
+restatement in other units in brackets is skipped; a limit in years that stands alone is an age; a
+duration of something else ("1 year of amenorrhea") is attached to nothing. Unknown units and
+implausible numbers are refused.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from explorer.catalogue import default_catalogue
+from explorer.registry import lexicon
+from explorer.registry.model import Mention, Value
+from explorer.registry.values import cmp_group, op_of
+
+_AGE_TAIL = re.compile(r"^\s*(?:old|of\s+age|years?\s+old|or\s+older|and\s+older|of\s+age\s+or\s+older)", re.I)
+TIME_UNITS = {"years", "months", "weeks", "days"}
+_AGE_ALONE = re.compile(r"[\W\d_]*(?:(?:patients?|subjects?|participants?|persons?|people|individuals?|adults?|children|"
+                        r"men|women|males?|females?|aged?|volunteers?|healthy|and|or|of|be|must|are|is|were|was|who|"
+                        r"between|from|years?|adolescents?|infants?|boys?|girls?|recipients?|donors?|either|sex|"
+                        r"gender)[\W\d_]*)*", re.I)
+_AGE_ALONE_AFTER = re.compile(r"\s*(?:$|[.;,()]|at\s|on\s+the\s+day|when\b|old\b|of\s+age\b|inclusive\b)",
+                              re.I)
+_AGE_WORDS = re.compile(r"\b(?:old|older|younger)\b", re.I)
+_AGE_OF = re.compile(r"\bage\s+(?:of\s+)?\d", re.I)
+_DURATION_OF = re.compile(r"\s*(?:of|since|after|without|from|following|on)\s+(?!age\b)(?!the\s+age\b)[a-z]", re.I)
+
+
+def clause_before(text: str, start: int) -> str:
+    clause = re.split(r"[;.]\s|,\s(?=(?:and|or)\b)", text[:start])[-1]
+    return clause[-60:]
+
+
+_GAP_OK = re.compile(
+    r"^[\s:,(\[\])=]*(?:(?:of|is|was|that|which|level|levels|value|values|concentration|count|measured|measurement|at|"
+    r"screening|baseline|in|the|a|an|range|result|results|by|central|laboratory|lab|local|than|be|should|must|"
+    r"have|has|had|with|\(\w+\)|\w{2,6}\)|serum|plasma|blood|total|test|score|index|between|from|ratio|"
+    r"elevated|elevation|increased|reduced|decreased|documented|most|recent|current|within|range|dl|mg|"
+    r"and|or|(?:in|for)\s+(?:men|women|males?|females?))[\s:,(\[\])=]*){0,8}$", re.I)
+
+
+def _gap_clean(gap: str) -> bool:
+    return len(gap) <= 70 and ";" not in gap and not re.search(r"\.\s", gap) and bool(_GAP_OK.match(gap))
+
+
+def _list_before(text: str, mentions: list[Mention], index: int) -> list[Mention]:
+    """'total bilirubin, ALT, and AST' -> the mentions joined by commas/and/or ending at mentions[index]."""
+    out = [mentions[index]]
+    j = index - 1
+    while j >= 0:
+        between = text[mentions[j].end:out[0].start]
+        if re.fullmatch(r"\s*(?:\([^()]{0,12}\))?\s*(?:,|,?\s*and|,?\s*or|/)\s*", between):
+            out.insert(0, mentions[j])
+            j -= 1
+        else:
+            break
+    return out
+
+
+@dataclass
+class Attached:
+    value: Value
+    mentions: list[Mention]
+
+
+def attach(text: str, mentions: list[Mention], values: list[Value]) -> tuple[list[Attached], list[str]]:
+    notes: list[str] = []
+    attached: list[Attached] = []
+    for v in values:
+        lone = v.form == "bare" and not any(v.units) and not v.uln  # "2 hour", "Visit 1": no threshold alone
+        # a value in parentheses right after another value restates it in other units: "126 mg/dl (7.0 mmol/l)"
+        prev = attached[-1] if attached else None
+        if prev and re.fullmatch(r"\s*[(\[]\s*", text[prev.value.end:v.start]):
+            continue
+        if set(v.units) & TIME_UNITS and _DURATION_OF.match(text[v.end:]):
+            continue  # "1 year of amenorrhea", "2 years since transplant": the duration of something else
+        candidates = [i for i, m in enumerate(mentions) if m.end <= v.start]
+        chosen = None
+        for i in ([] if lone else reversed(candidates)):
+            gap = text[mentions[i].end:v.start]
+            # values already attached to this mention may sit in between ("BMI <22 or >43")
+            if prev and prev.mentions and prev.mentions[-1] is mentions[i] and prev.value.end <= v.start:
+                gap = text[prev.value.end:v.start]
+            if _gap_clean(gap):
+                chosen = i
+            break
+        if chosen is None:
+            # "19 <= BMI" / "7.0% <= HbA1c": a value before the variable with a comparator between
+            after = [m for m in mentions if m.start >= v.end and m.start - v.end <= 4]
+            if after and v.form == "bare":
+                between = text[v.end:after[0].start]
+                cmp_m = re.match(rf"\s*{cmp_group('c')}\s*$", between, re.I)
+                if cmp_m:
+                    flipped = {">=": "<=", "<=": ">=", ">": "<", "<": ">"}[op_of(cmp_m.group("c"))]
+                    v2 = Value(v.start, after[0].end, "cmp", (flipped,), v.numbers, v.units, v.uln, v.unknown_unit)
+                    attached.append(Attached(v2, [after[0]]))
+                    continue
+            if lone:
+                continue
+            clause = clause_before(text, v.start)
+            if v.form == "ages" or ("years" in v.units and v.ops != ("",) and _AGE_ALONE.fullmatch(clause)
+                                    and _AGE_ALONE_AFTER.match(text[v.end:]) and not _one_sex(clause)):
+                # "Over 18 years.", "30-60 years": a limit in years that stands alone is an age
+                attached.append(Attached(v, [Mention(v.start, v.end, ("age",), "age")]))
+                continue
+            # "older than 30 days" after a surgery is recency, not age: other time units need "of age"/"old"
+            if (set(v.units) & TIME_UNITS and (_AGE_TAIL.match(text[v.end:])
+                                               or ("years" in v.units and _AGE_WORDS.search(text[v.start:v.end])))
+                    or (not any(v.units) and v.ops != ("",) and _AGE_OF.search(text[v.start:v.end]))):
+                # "3 months of age", "18 years old or more", "over the age of 80"
+                before = text[max(0, v.start - 40):v.start].lower()
+                if not re.search(r"onset|diagnos|since|duration|for\s*$", before):
+                    attached.append(Attached(v, [Mention(v.start, v.end, ("age",), "age")]))
+            continue
+        shared = _list_before(text, mentions, chosen)
+        attached.append(Attached(v, shared))
+    attached = _share_age_unit(text, values, attached)
+    # a value before a bare comparator chain: "19≤BMI≤30" -> the two halves become one range
+    merged: list[Attached] = []
+    for a in attached:
+        last = merged[-1] if merged else None
+        if (last and last.mentions == a.mentions and len(last.value.ops) == 1 and len(a.value.ops) == 1
+                and last.value.ops[0] in ("<=", "<") and a.value.ops[0] in (">=", ">", "<=", "<")
+                and last.value.end >= a.mentions[0].end and a.value.start >= last.value.end
+                and text[last.value.start:last.value.end].endswith(a.mentions[0].text)):
+            v1, v2 = last.value, a.value
+            merged[-1] = Attached(Value(v1.start, v2.end, "chain", (_reverse(v1.ops[0]), v2.ops[0]),
+                                         (v1.numbers[0], v2.numbers[0]), (v1.units[0] if v1.units else None,
+                                                                          v2.units[0] if v2.units else None),
+                                         v1.uln or v2.uln), a.mentions)
+            continue
+        merged.append(a)
+    return merged, notes
+
+
+def _one_sex(clause: str) -> bool:
+    """'Male, 35-80 years; female, ...': an age limit stated for one sex is not everyone's age limit."""
+    words = {w.lower() for w in re.findall(r"[A-Za-z]+", clause)}
+    male = bool(words & {"male", "males", "men", "man", "boys"})
+    female = bool(words & {"female", "females", "women", "woman", "girls"})
+    return male != female
+
+
+def _share_age_unit(text: str, values: list[Value], attached: list[Attached]) -> list[Attached]:
+    """'under 18 or over 50 years of age': a bound without unit joined by or/and to an age bound shares its
+    unit; the two become one value, so the text's own connector between them is kept."""
+    taken = {id(a.value) for a in attached}
+    out = list(attached)
+    for v, following in zip(values, values[1:], strict=False):
+        if id(v) in taken or any(v.units) or v.uln or len(v.ops) != 1 or v.ops == ("",):
+            continue
+        partner = next((a for a in out if a.value is following and a.mentions[0].variables == ("age",)), None)
+        if partner is None or len(following.ops) != 1 or \
+                not re.fullmatch(r"\s*,?\s*(?:or|and)\s*", text[v.end:following.start], re.I):
+            continue
+        unit = next(u for u in following.units if u)
+        joined = Value(v.start, following.end, "cmprange", v.ops + following.ops, v.numbers + following.numbers,
+                       (unit, unit), False)
+        out[out.index(partner)] = Attached(joined, partner.mentions)
+    return out
+
+
+def _reverse(op: str) -> str:
+    return {">=": "<=", "<=": ">=", ">": "<", "<": ">"}[op]
+
+
+def convert(variable: str, number: float, unit: str | None, value_numbers: tuple[float, ...]
+             ) -> tuple[float | None, str | None, float, str]:
+    """(value in catalogue unit, the unit read, confidence, problem)."""
+    catalogue = default_catalogue()
+    var = catalogue.get(variable)
+    target = var.unit if var else None
+    confidence = 0.95
+    if unit is None:
+        for low, high, default, conf in lexicon.DEFAULT_UNITS.get(variable, []):
+            if all(low <= n <= high for n in value_numbers):
+                unit, confidence = default, conf
+                break
+        else:
+            return None, None, 0.0, f"no unit given for {variable} and none can be assumed"
+    table = lexicon.CONVERSIONS.get(variable, {})
+    if unit not in table:
+        return None, unit, 0.0, f"unit {unit} is not one {variable} can be converted from (catalogue unit {target})"
+    factor = table[unit]
+    value = factor(number) if callable(factor) else number * factor
+    value = round(value, lexicon.DECIMALS.get(variable, 2))
+    if var and var.range and not (var.range[0] <= value <= var.range[1]):
+        return None, unit, 0.0, (f"{number:g} {unit} is {value:g} {target}, outside the plausible range "
+                                 f"{var.range[0]:g}-{var.range[1]:g} {target} of {variable}")
+    if variable == "egfr" and unit == "mL/min":
+        confidence = min(confidence, 0.75)
+    return value, unit, confidence, ""

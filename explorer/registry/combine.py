@@ -1,0 +1,163 @@
+"""Step 5 of extraction: join a criterion's rules with its own connectors and measure what they leave unread.
+
+A list ("GADA, IA-2A or IAA") binds tighter than the sentence; "and" binds tighter than "or". What the rules
+do not cover is named, and a partial reading is kept only when leaving the rest out cannot turn someone who
+meets the text into someone who fails it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from explorer import expr
+from explorer.catalogue import default_catalogue
+from explorer.registry import lexicon, trees
+from explorer.registry.model import Rule
+
+CONDITIONAL = re.compile(
+    r"\b(?:if|unless|when|whereas|provided|except(?:\s+for)?|other\s+than|only|note)\b|"
+    r"\bfor\s+(?:participants|subjects|patients|those|individuals|people|men|women|males|females)\b|"
+    r"\bin\s+(?:men|women|males|females)\b|\((?:males?|females?)\)", re.I)
+CONDITION_AFTER = re.compile(
+    r"\s*[(,]?\s*(?:if|unless|when|only|except|for\s+(?:men|women|males?|females?)|in\s+(?:men|women)|"
+    r"\((?:males?|females?|men|women)\))", re.I)
+TIME_QUALIFIER = re.compile(
+    r"\bwithin\b|\b(?:past|last|preceding|previous|prior)\s+(?:\d+(?:\.\d+)?\s+|\w+\s+)?(?:years?|months?|weeks?|days?)\b"
+    r"|\brecent(?:ly)?\b|\bin\s+the\s+\d+\s+(?:years?|months?|weeks?)\s+(?:prior|before)"
+    r"|\b\d+\s+(?:years?|months?|weeks?|days?)\s+(?:prior|before)\b", re.I)
+_DEFINITION = re.compile(
+    r"\((?:[^()]|\([^()]*\))*\)|\[(?:[^\[\]])*\]|\b(?:defined\s+(?:as|by)|as\s+defined|e\.g\.|i\.e\.|such\s+as|"
+    r"based\s+on|according\s+to|as\s+guideline|as\s+per|as\s+determined\s+by|including\s+but\s+not\s+limited\s+to"
+    r"|including)\b[^;.]*", re.I)
+
+
+_CONJUNCTION = re.compile(r"\bwith\b|\bplus\b|\btogether\b|\bcombin\w*|\bboth\b|\band\s+(?:also|has|had|have|is|are|was|"
+                          r"were|must|who)\b|;|\.\s", re.I)
+_ANY_OF = re.compile(r"\b(?:at\s+least\s+one|any(?:\s+one)?\s+of|one\s+of|either|any)\b[^.;]*$", re.I)
+
+
+def connector(text: str, a: Rule, b: Rule, kind: str) -> str:
+    """How two neighbouring rules combine, from the words between them (and before a list)."""
+    between = re.sub(r"\b(?:e\.g|i\.e|etc|vs)\.", " ", text[a.span[1]:b.span[0]].lower())
+    between = re.sub(r"\([^()]{0,15}\)", " ", between)  # "(GADA), ": an abbreviation, not a connector
+    between = re.sub(r"\b(?:\d+|one|two|three)\s+or\s+more\b|\bor\s+(?:more|less|greater|older|younger)\b", " ",
+                     between)  # "1 or more medications": a count, not a connector
+    if re.search(r"\band\s*/\s*or\b|\bor\b|\beither\b", between):
+        return "or"
+    if kind == "exclusion":
+        # an exclusion list names ways to be excluded: "A, B, and C" excludes any of them
+        return "and" if _CONJUNCTION.search(between) else "or"
+    if re.fullmatch(r"[\s,()\[\]/]*(?:and\s*)?[\s,()\[\]/]*", between) and _ANY_OF.search(text[:a.span[0]]):
+        return "or"
+    return "and"
+
+
+def _is_list_gap(text: str, a: Rule, b: Rule) -> bool:
+    between = re.sub(r"\([^()]{0,15}\)", " ", text[a.span[1]:b.span[0]])
+    return bool(re.fullmatch(r"[\s,()\[\]/]*(?:(?:and\s*/\s*or|or|and)\s*)?[\s,()\[\]/]*", between))
+
+
+def combine(text: str, kind: str, rules: list[Rule]) -> tuple[expr.Node, bool]:
+    """Join rules with the text's own connectors. Returns (tree, whether 'and' and 'or' mix).
+
+    A list ("GADA, IA-2A or IAA") binds tighter than the sentence around it; otherwise "and" binds
+    tighter than "or", as in the expression language.
+    """
+    if len(rules) == 1:
+        return rules[0].tree, False
+    connectors = [connector(text, a, b, kind) for a, b in zip(rules, rules[1:], strict=False)]
+    # 1. lists joined by "or" become one unit
+    units: list[list[expr.Node]] = [[rules[0].tree]]
+    unit_connectors: list[str] = []
+    for conn, a, b in zip(connectors, rules, rules[1:], strict=False):
+        if conn == "or" and _is_list_gap(text, a, b):
+            units[-1].append(b.tree)
+        else:
+            units.append([b.tree])
+            unit_connectors.append(conn)
+    atoms = [trees.any_of(u) for u in units]
+    mixed = len(set(unit_connectors)) > 1
+    # 2. "and" before "or"
+    groups, current = [], [atoms[0]]
+    for conn, atom in zip(unit_connectors, atoms[1:], strict=True):
+        if conn == "and":
+            current.append(atom)
+        else:
+            groups.append(current)
+            current = [atom]
+    groups.append(current)
+    return trees.any_of(trees.all_of(g) for g in groups), mixed
+
+
+def _covered_words(rules: list[Rule]) -> set[str]:
+    """Words of the catalogue descriptions of the variables used: 'requiring treatment' is part of active_infection."""
+    catalogue = default_catalogue()
+    words: set[str] = set()
+    for rule in rules:
+        for name in sorted(expr.names(rule.tree)) if rule.tree is not None else ():
+            var = catalogue.get(name)
+            if var:
+                words.update(w.lower() for w in re.findall(r"[A-Za-z]{3,}", var.description))
+                words.update(name.split("_"))
+    return words
+
+
+def uncovered_text(text: str, spans: list[tuple[int, int]], rules: list[Rule]) -> str:
+    masked = list(text)
+    for start, end in spans:
+        for i in range(start, min(end, len(masked))):
+            masked[i] = " "
+    # a bracket that holds a rule lists alternatives read from it ("STI (chlamydia or syphilis)"), no definition
+    inside = [r.span for r in rules]
+    rest = _DEFINITION.sub(lambda m: m.group(0) if m.group(0).startswith(("(", "[")) and any(
+        m.start() <= a < m.end() for a, _ in inside) else " ", "".join(masked))
+    extra = _covered_words(rules)
+    prefixes = {w[:6] for w in extra if len(w) >= 6}
+    words = [w for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}|\b(?:if|or)\b", rest)
+             if w.lower() != "or"
+             and w.lower() not in lexicon.UNCOVERED_STOP_WORDS and w.lower() not in extra and w.lower()[:6] not in prefixes]
+    return " ".join(words)
+
+
+def same_variable_conflict(rules: list[Rule]) -> bool:
+    seen: dict[tuple[str, str], float] = {}
+    for r in rules:
+        if r.comparator and r.value is not None and r.unit != "events":
+            key = (r.variable, r.comparator)
+            if key in seen and seen[key] != r.value:
+                return True
+            seen[key] = r.value
+    return False
+
+
+def _joins_unread(text: str, masked: str, conjunctive: str) -> bool:
+    """'Cardiac disease with pregnancy': a conjunctive word after unread content words ties the rule to them
+    (both are needed to be excluded). 'Patients with HIV' names only who, which is no condition."""
+    for m in re.finditer(conjunctive, masked, re.I):
+        before = re.findall(r"[A-Za-z][A-Za-z'-]{2,}", re.split(r"[;.]", masked[:m.start()])[-1])
+        if any(w.lower() not in lexicon.UNCOVERED_STOP_WORDS for w in before):
+            return True
+    return False
+
+
+def partial_is_safe(text: str, kind: str, uncovered: str, rules: list[Rule]) -> bool:
+    """Leaving part of a criterion out is safe when that part is one more requirement (inclusion) or one
+    more way to be excluded (exclusion): the rule kept then never contradicts the text."""
+    conditional = r"\b(?:if|unless|except|other\s+than|provided|only|when|whether)\b"
+    conjunctive = r"\b(?:with|despite|after|following|failure|requiring|required|due\s+to|because|while|both)\b"
+    low = uncovered.lower()
+    if re.search(conditional, low) or (kind == "exclusion" and re.search(conjunctive, low)):
+        return False
+    masked = list(text)
+    lo, hi = min(r.span[0] for r in rules), max(r.span[1] for r in rules)
+    for i in range(lo, hi):  # connectors among the rules were read already
+        masked[i] = " "
+    if kind == "exclusion" and _joins_unread(text, "".join(masked), conjunctive):
+        return False
+    # brackets that hold no rule define or restate; a bracket holding a rule is part of what was read
+    outside = re.sub(r"\((?:[^()]|\([^()]*\))*\)|\[[^\[\]]*\]",
+                     lambda m: m.group(0) if any(m.start() <= r.span[0] < m.end() for r in rules) else " ",
+                     "".join(masked)).lower()
+    if kind == "inclusion":
+        return not re.search(r"\bor\b|\beither\b|and\s*/\s*or", outside)
+    return bool(re.search(r"\bor\b|,|;|\band\b", outside) or hi - lo >= len(text.strip()) * 0.5)

@@ -1,0 +1,246 @@
+"""Keep extracted rules faithful to their text: never say more, or other, than the criterion says.
+
+Three checks run on the rules read from one criterion, before they are joined:
+
+- a concept narrowed by a qualifier the catalogue cannot express ("poorly controlled type 2 diabetes",
+  "foot ulcer of grade III") is read with its definition when the text gives one in brackets; otherwise an
+  inclusion keeps the broader concept (it only admits more people, and the part left out is named), and an
+  exclusion drops it (the broader concept would exclude people the text enrols);
+- exceptions ("bilirubin up to 3 x ULN may be enrolled"), "N of the following" and alternatives left
+  unread ("any of the following" with only some read) make the reading unsafe: it could change who is
+  eligible, so the criterion stays non-computable with the reason in its note;
+- every variable a rule names, and every number it compares with, must occur in the rule's own source text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import cache
+
+from explorer import expr
+from explorer.catalogue import default_catalogue
+from explorer.registry import lexicon, trees
+from explorer.registry.model import Rule
+
+_LOOKAHEAD = re.compile(r"\(\?=(?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)")
+_NUMBER = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?|\.\d+")
+
+
+def _is_concept(rule) -> bool:
+    return rule.comparator is None and not rule.thresholds and rule.tree is not None
+
+
+def _qualifier(text: str, rule, others: list) -> re.Match | None:
+    """The qualifier narrowing a concept mention, unless the concept's own meaning includes it."""
+    before = text[max(0, rule.span[0] - 40):rule.span[0]]
+    m = lexicon.QUALIFIERS_BEFORE.search(before)
+    found = m.group(0) if m else None
+    if found is None:
+        m = lexicon.QUALIFIERS_AFTER.match(text[rule.span[1]:rule.span[1] + 50])
+        found = m.group(0) if m else None
+    if found is None:
+        # "type 2 diabetes with microalbuminuria": a "with" phrase nothing was read from narrows the concept;
+        # "type 2 diabetes with HbA1c > 10%" is read, and joined by "and"
+        m = lexicon.WITH_PHRASE.match(text[rule.span[1]:rule.span[1] + 60])
+        if m and any(rule.span[1] <= o.span[0] < rule.span[1] + m.end() for o in others):
+            m = None
+        found = m.group(0) if m else None
+    if found is None:
+        return None
+    var = default_catalogue().get(rule.variable)
+    described = (var.description.lower() if var else "")
+    first = re.findall(r"[a-z]+", found.lower())
+    if first and first[0] in described and first[0] not in {"not"}:
+        return None  # "uncontrolled" endocrine disease: the catalogue variable already means uncontrolled
+    return m
+
+
+def _in_brackets_after(text: str, concept, other) -> bool:
+    """Whether `other` lies inside a bracket opening right after the concept: its definition."""
+    opening = re.match(r"\s*[(\[]", text[concept.span[1]:])
+    if not opening:
+        return False
+    start = concept.span[1] + opening.end()
+    close = text.find(")" if opening.group(0).strip() == "(" else "]", start)
+    close = len(text) if close < 0 else close
+    return start <= other.span[0] and other.span[1] <= close + 1
+
+
+def _reading_vs_text(text: str, rule, others: list) -> tuple[str, str] | None:
+    """How the concept reading compares with the words it came from: ("broader" | "narrower" | "unknown", why),
+    or None when it says the same."""
+    if "pregnant" in rule.variable.split("+"):
+        kind_of = lexicon.PREGNANCY_SUBTYPES.search(text[max(0, rule.span[0] - 30):rule.span[0]])
+        return ("broader", " ".join(kind_of.group(0).split()) + " pregnancy") if kind_of else None
+    if rule.thresholds:
+        measured = all(t.variable in lexicon.NUMERIC_TERMS and t.variable not in {"age", "diabetes_duration"}
+                       for t in rule.thresholds)  # a history of cancer or of events is what those variables record
+        if measured and lexicon.HISTORICAL.search(text[max(0, rule.span[0] - 30):rule.span[0]]):
+            return "unknown", "a past value (the catalogue holds the current one)"
+        return None
+    m = _qualifier(text, rule, others)
+    loose = lexicon.LOOSE_CONCEPTS.get(rule.variable)
+    loose = loose is not None and bool(loose.fullmatch(rule.source.strip()))
+    if m is not None:
+        # a qualified loose wording ("lung disease, GOLD stage 0") relates to the variable in no known way
+        return ("unknown" if loose else "broader"), " ".join(m.group(0).split())
+    if not loose:
+        return None
+    before = re.findall(r"[A-Za-z-]+", text[max(0, rule.span[0] - 30):rule.span[0]])
+    if before and before[-1].lower() not in lexicon.NOT_A_SUBTYPE:
+        return "unknown", f"{before[-1]} {rule.source}"
+    return "narrower", f"{rule.source!r} read as {rule.variable}"
+
+
+def qualified_concepts(text: str, kind: str, rules: list, connector: Callable) -> tuple[list, list[str], list[str], bool]:
+    """(rules kept, notes, parts left out, unsafe) for concepts whose reading is broader or narrower than the text.
+
+    An inclusion may keep a broader reading (it admits more), an exclusion a narrower one (it excludes fewer);
+    the part that differs is named. Any other reading is dropped: safe when the term was one more way to be
+    excluded (or) or one more requirement (and), otherwise the criterion is not computable.
+    """
+    notes: list[str] = []
+    left_out: list[str] = []
+    unsafe = False
+    out = list(rules)
+    for rule in rules:
+        if rule not in out or not (_is_concept(rule) or rule.thresholds):
+            continue
+        found = _reading_vs_text(text, rule, [r for r in out if r is not rule])
+        if found is None:
+            continue
+        direction, what = found
+        positive = not any(isinstance(n, expr.Not) for n in expr.walk(rule.tree))
+        definition = next((r for r in out if r is not rule and r.thresholds and _in_brackets_after(text, rule, r)),
+                          None)
+        if direction == "broader" and definition is not None and positive:
+            span = (rule.span[0], max(rule.span[1], definition.span[1]))
+            merged = Rule(f"{rule.variable}+{definition.variable}", trees.all_of([rule.tree, definition.tree]),
+                          definition.parameters, span, text[span[0]:span[1]],
+                          min(rule.confidence, definition.confidence), definition.comparator, definition.value,
+                          definition.unit, definition.source_value, definition.source_unit,
+                          f"'{what}' read as its definition in brackets", definition.thresholds)
+            out = [merged if r is rule else r for r in out if r is not definition]
+            continue
+        if not positive and direction != "unknown":
+            direction = "narrower" if direction == "broader" else "broader"
+        allowed = "broader" if kind == "inclusion" else "narrower"
+        if direction == allowed:
+            more = "admits more people" if kind == "inclusion" else "excludes fewer people"
+            left_out.append(f"{what} (the reading of {rule.source!r} {more} than the text)")
+            continue
+        index = out.index(rule)
+        neighbours = [(out[index - 1], rule)] if index > 0 else []
+        neighbours += [(rule, out[index + 1])] if index + 1 < len(out) else []
+        joined = {connector(text, a, b, kind) for a, b in neighbours}
+        # dropping a term is safe only where it is one more way to be excluded (or) / one more requirement (and)
+        if ("and" if kind == "exclusion" else "or") in joined:
+            unsafe = True
+            notes.append(f"{rule.source!r} cannot be read as the text means it ({what!r}), and without it the "
+                         f"rule would change who qualifies; not computable")
+        else:
+            notes.append(f"{rule.source!r} is left out: the catalogue cannot express {what!r}")
+        left_out.append(what if what.endswith(rule.source) else f"{what} {rule.source}")
+        out.remove(rule)
+    return out, notes, left_out, unsafe
+
+
+def _exception_touches(text: str, kind: str, m: re.Match, rules: list) -> bool:
+    """Whether an exception could change what the rules say. In an exclusion list, an exception in brackets
+    after another, unread term ("... or biliary disease (except treated gall stones)") carves only that term
+    out: the rules before it still exclude exactly whom the text excludes."""
+    opening = text.rfind("(", 0, m.start())
+    if kind != "exclusion" or opening < 0 or ")" in text[opening:m.start()]:
+        return True
+    before = [r for r in rules if r.span[1] <= opening]
+    if len(before) != len(rules):
+        return True
+    last = max(r.span[1] for r in before)
+    host = re.findall(r"[A-Za-z]{3,}", text[last:opening])
+    return len([w for w in host if w.lower() not in {"and", "or", "any", "the", "with", "history"}]) < 2
+
+
+def unstated_parts(text: str, kind: str, rules: list) -> list[str]:
+    """Reasons the rules, joined, could not state the criterion: exceptions, counts of criteria, alternatives."""
+    if not rules:
+        return []
+    notes = []
+    m = next((m for m in lexicon.EXCEPTIONS.finditer(text) if _exception_touches(text, kind, m, rules)), None)
+    if m:
+        notes.append(f"the text makes an exception ({m.group(0)!r}) the rule cannot state; not computable")
+    read = {(trees.text(r.tree.operand) if isinstance(r.tree, expr.Not) else trees.text(r.tree),
+             isinstance(r.tree, expr.Not)) for r in rules if r.tree is not None}
+    both = sorted(t for t, negated in read if negated and (t, False) in read)
+    if both:
+        notes.append(f"{both[0]!r} is read both as present and as absent; not computable")
+    m = lexicon.N_OF_FOLLOWING.search(text)
+    if m:
+        notes.append(f"{m.group(0)!r}: a count of criteria cannot be expressed; not computable")
+    m = lexicon.ANY_OF_FOLLOWING.search(text)
+    if m and kind == "inclusion":
+        rest = m.end()
+        pieces = [(rest + p.start(), rest + p.end()) for p in re.finditer(r"[^;\n•*]+", text[rest:])
+                  if re.search(r"[A-Za-z]{3,}", p.group(0))]
+        unread = [text[a:b].strip() for a, b in pieces
+                  if not any(r.span[0] < b and a < r.span[1] for r in rules)]
+        if unread:
+            notes.append(f"only some alternatives after {m.group(0)!r} were read (not {unread[0]!r}); "
+                         f"requiring those alone would fail people the text admits; not computable")
+    return notes
+
+
+@cache
+def _mention_patterns() -> dict[str, list[re.Pattern]]:
+    """Each variable name -> the patterns that name it in text (numeric terms, groups, concepts, events)."""
+    out: dict[str, list[re.Pattern]] = {}
+    for name, patterns in lexicon.NUMERIC_TERMS.items():
+        out.setdefault(name, []).extend(re.compile(p, re.I) for p in patterns)
+    for names, patterns in lexicon.GROUP_TERMS.items():
+        for name in names:
+            out.setdefault(name, []).extend(re.compile(p, re.I) for p in patterns)
+    for expression, patterns in lexicon.CONCEPTS:
+        for name in re.findall(r"[a-z_][a-z_0-9]*", expression):
+            # a lookahead looks past the mention ("type 1(?= or type 2 diabetes)"); the mention is what counts
+            out.setdefault(name, []).extend(re.compile(_LOOKAHEAD.sub("", p), re.I) for p in patterns)
+    for name, patterns in lexicon.EVENTS.items():
+        out.setdefault(name, []).extend(re.compile(p, re.I) for p in patterns)
+    # names a text states in other words: an age in years, a duration of diabetes, a cancer history
+    out.setdefault("age", []).append(re.compile(r"(?:(?<=\d)|\b)(?:years?|yrs?|y/o|old|older|younger|adults?|ans|"
+                                                r"months?|weeks?|days?)\b", re.I))
+    out.setdefault("diabetes_duration", []).append(re.compile(r"diabet|\bT[12]DM?\b|\bN?IDDM\b", re.I))
+    out.setdefault("cancer_status", []).append(re.compile(r"cancer|malignan|tumou?r|neoplas", re.I))
+    out.setdefault("insulin_dose_per_kg", []).extend(out.get("insulin_dose", []))
+    out.setdefault("random_glucose", []).append(re.compile(r"glucose|sugar", re.I))
+    out.setdefault("hepatitis_c", []).append(re.compile(r"hepatitis\s+B\s*(?:,|or|and|/)\s*C\b", re.I))
+    return out
+
+
+def _numbers(source: str) -> list[float]:
+    found = []
+    for m in _NUMBER.finditer(source):
+        raw = m.group(0)
+        raw = raw.replace(",", ".") if re.fullmatch(r"\d+,\d{1,2}", raw) else raw.replace(",", "")
+        found.append(float(raw))
+    low = source.lower()
+    found += [float(v) for w, v in lexicon.NUMBER_WORDS.items() if len(w) > 2 and re.search(rf"\b{w}\b", low)]
+    return found
+
+
+def check_rule(rule) -> str | None:
+    """None when every variable and number of the rule occurs in its source text; else the problem."""
+    if rule.tree is None:
+        return None
+    patterns = _mention_patterns()
+    # an event is a Name inside count(); parameters are the rule's own names
+    for name in sorted(expr.names(rule.tree) - set(rule.parameters) - lexicon.IMPLIED_VARIABLES):
+        if not any(p.search(rule.source) for p in patterns.get(name, [])):
+            return f"the rule {rule.expression!r} names {name}, which {rule.source!r} does not mention; not read"
+    numbers = _numbers(rule.source)
+    for t in rule.thresholds:
+        written = t.source_value if t.source_value is not None else t.value
+        if t.unit == "events" and written == 1:
+            continue  # "severe hypoglycaemia in the past year": at least one, unwritten
+        if not any(abs(written - n) <= 1e-9 * max(1.0, abs(n)) for n in numbers):
+            return f"the rule compares with {written:g}, which {rule.source!r} does not contain; not read"
+    return None

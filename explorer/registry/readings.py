@@ -1,0 +1,456 @@
+"""Step 4 of extraction: rules from attached values, concepts (with NegEx negation), events, cancer history
+and diabetes duration, each an explorer.expr tree with named parameters in catalogue units."""
+
+from __future__ import annotations
+
+import re
+
+from explorer import expr
+from explorer.catalogue import default_catalogue
+from explorer.registry import lexicon, trees
+from explorer.registry.attach import TIME_UNITS, Attached, convert
+from explorer.registry.mentions import compiled_terms, non_overlapping
+from explorer.registry.model import Rule, Threshold, Value
+from explorer.registry.negation import negated_spans
+from explorer.registry.values import CMP_PHRASES, NUM, WORD_NUM, op_of, parse_number
+
+_NOUNS = {name: s.noun for name, s in lexicon.SLIDERS.items()}
+
+
+def _param_label(variable: str, op: str) -> str:
+    noun = _NOUNS.get(variable, variable.replace("_", " "))
+    noun = noun[:1].upper() + noun[1:]
+    return {">=": f"{noun} at or above", ">": f"{noun} above", "<=": f"{noun} at or below", "<": f"{noun} below"}[op]
+
+
+def _parameter(variable: str, value: float, op: str, slider_key: str | None = None, unit: str | None = None) -> dict:
+    slider = lexicon.SLIDERS.get(slider_key or variable)
+    var = default_catalogue().get(variable)
+    unit = unit if unit is not None else (var.unit if var else None)
+    if slider is None:
+        low, high = (var.range if var and var.range else (0, max(1.0, value * 2)))
+        slider = lexicon.Slider(low, high, 1, variable)
+    param = {"value": value, "min": min(slider.min, value), "max": max(slider.max, value), "step": slider.step,
+             "label": _param_label(variable, op) if slider_key is None else slider.noun.capitalize()}
+    if unit is not None:
+        param = {"value": value, "unit": unit, **{k: v for k, v in param.items() if k != "value"}}
+    return param
+
+
+class ParameterNames:
+    """Parameter names unique within one criterion: hba1c_min, hba1c_min_2, ..."""
+
+    def __init__(self):
+        self.used: set[str] = set()
+
+    def __call__(self, base: str) -> str:
+        name, i = base, 2
+        while name in self.used:
+            name, i = f"{base}_{i}", i + 1
+        self.used.add(name)
+        return name
+
+
+def _bound_name(variable: str, op: str, kind: str) -> str:
+    lower = op in (">=", ">")
+    if kind == "exclusion":
+        lower = not lower
+    return f"{variable}_{'min' if lower else 'max'}"
+
+
+def numeric_rules(text: str, kind: str, item: Attached, names: ParameterNames) -> tuple[list[Rule], list[str]]:
+    v = item.value
+    notes: list[str] = []
+    source = text[min(m.start for m in item.mentions):v.end] if item.mentions[0].start < v.start else \
+        text[v.start:max(m.end for m in item.mentions)]
+    span = (min(v.start, item.mentions[0].start), max(v.end, item.mentions[-1].end))
+    variables = [n for m in item.mentions for n in m.variables]
+    if not variables:
+        return [], []
+    if v.unknown_unit:
+        return [], [f"{source!r}: unknown unit {v.unknown_unit!r}; not read"]
+    # insulin doses: the unit says whether it is per kg
+    if variables == ["insulin_dose"] and any(u == "U/kg/day" for u in v.units):
+        variables = ["insulin_dose_per_kg"]
+    rules: list[Rule] = []
+    if v.uln:
+        bad = [n for n in variables if n not in {"alt", "ast", "bilirubin"}]
+        if bad:
+            return [], [f"{source!r}: a multiple of the upper limit of normal, but the catalogue has no ULN for "
+                        f"{', '.join(bad)}; not read"]
+        if len(v.numbers) != 1 or v.ops[0] == "":
+            return [], [f"{source!r}: ULN range not read"]
+        multiple = v.numbers[0]
+        if not 0.5 <= multiple <= 50:
+            return [], [f"{source!r}: {multiple:g} x ULN is not a plausible threshold; not read"]
+        name = names("uln_multiple")
+        param = {"value": multiple, "min": min(1.0, multiple), "max": max(10.0, multiple), "step": 0.5,
+                 "label": "Multiple of the upper limit of normal"}
+        atoms = [trees.uln_compare(n, v.ops[0], name) for n in variables]
+        # an exclusion on several tests excludes on any of them; an inclusion requires each
+        expression = trees.any_of(atoms) if kind == "exclusion" else trees.all_of(atoms)
+        rules.append(Rule(variables[0] if len(variables) == 1 else "+".join(variables), expression, {name: param},
+                          span, source, 0.9, v.ops[0], multiple, "x ULN", multiple, "x ULN",
+                          "several tests share one multiple: " + ("any one excludes" if kind == "exclusion" else
+                                                                 "each must hold") if len(variables) > 1 else "",
+                          tuple(Threshold(n, v.ops[0], multiple, "x ULN", multiple, "x ULN") for n in variables)))
+        return rules, notes
+    if v.form == "bp":
+        if variables not in (["systolic_bp", "diastolic_bp"],) and set(variables) != {"systolic_bp", "diastolic_bp"}:
+            return [], []
+        op = v.ops[0] or ("<" if kind == "inclusion" else ">")
+        parts, params, found = [], {}, []
+        for var_name, number in zip(("systolic_bp", "diastolic_bp"), v.numbers, strict=False):
+            value, unit, conf, problem = convert(var_name, number, "mmHg", v.numbers)
+            if problem:
+                return [], [f"{source!r}: {problem}"]
+            pname = names(_bound_name(var_name, op, kind))
+            params[pname] = _parameter(var_name, value, op)
+            parts.append(trees.compare(var_name, op, pname))
+            found.append(Threshold(var_name, op, value, "mmHg", number, "mmHg"))
+        # "> 140/90" is high when either is high; "< 140/90" is controlled when both are below
+        joiner = " or " if op in (">", ">=") else " and "
+        joined = trees.any_of(parts) if op in (">", ">=") else trees.all_of(parts)
+        return [Rule("systolic_bp+diastolic_bp", joined, params, span, source, 0.85, op,
+                     v.numbers[0], "mmHg", v.numbers[0], "mmHg",
+                     f"read as systolic {op} {v.numbers[0]:g} {joiner.strip()} diastolic {op} {v.numbers[1]:g}",
+                     tuple(found))], notes
+    if len(variables) > 1:
+        if set(variables) == {"systolic_bp", "diastolic_bp"}:
+            return [], [f"{source!r}: blood pressure without systolic/diastolic pair; not read"]
+        joiner = " or " if kind == "exclusion" else " and "
+    else:
+        joiner = ""
+    atoms, params, confidence = [], {}, 1.0
+    first_rule = None
+    found: list[Threshold] = []
+    for var_name in variables:
+        ops, numbers = v.ops, v.numbers
+        if ops == ("",):
+            # a bare value after a variable ("HbA1c 8%") says nothing about direction
+            return [], [f"{source!r}: a value without a comparator; not read"]
+        units = list(v.units) + [None] * (len(numbers) - len(v.units))
+        if len(numbers) == 2 and units[0] is None and units[1] is not None:
+            units[0] = units[1]
+        if len(numbers) == 2 and units[1] is None and units[0] is not None:
+            units[1] = units[0]
+        pieces = []
+        for op, number, unit in zip(ops, numbers, units, strict=False):
+            value, read_unit, conf, problem = convert(var_name, number, unit, numbers)
+            if problem:
+                return [], [f"{source!r}: {problem}; not read"]
+            confidence = min(confidence, conf)
+            pname = names(_bound_name(var_name, op, kind) if len(ops) == 1 or kind == "inclusion" else
+                          f"{var_name}_{'low' if op in ('>=', '>') else 'high'}")
+            params[pname] = _parameter(var_name, value, op)
+            pieces.append(trees.compare(var_name, op, pname))
+            found.append(Threshold(var_name, op, value, default_catalogue()[var_name].unit, number, read_unit))
+            if first_rule is None:
+                first_rule = (op, value, default_catalogue()[var_name].unit, number, read_unit)
+        if len(ops) == 2 and ops[0] in ("<", "<=") and ops[1] in (">", ">=") and "or" not in text[v.start:v.end]:
+            return [], [f"{source!r}: below one limit and above a higher one at once; not read"]
+        if len(ops) == 2 and (ops[0] in (">", ">=")) == (ops[1] in (">", ">=")):
+            pair = SEX_PAIR.match(text[v.end:v.end + 60])
+            if pair and len(variables) == 1:
+                return _per_sex(kind, var_name, found, pair, span, source, confidence, names), notes
+            return [], [f"{source!r}: two bounds in the same direction; not read"]
+        if len(pieces) == 2 and ops[0] in ("<", "<=") and "or" in text[v.start:v.end].lower():
+            atoms.append(trees.any_of(pieces))  # "< 18 or > 40": outside the range
+        else:
+            atoms.append(trees.all_of(pieces))
+    if joiner and len(atoms) > 1:
+        expression = trees.any_of(atoms) if joiner.strip() == "or" else trees.all_of(atoms)
+    else:
+        expression = atoms[0]
+    variable = "+".join(variables)
+    op, value, unit, number, read_unit = first_rule
+    note = ""
+    if v.form in {"between", "fromto", "dash", "chain"} or (len(v.ops) == 2):
+        note = "range read with both limits inclusive" if v.form in {"between", "fromto", "dash"} else ""
+    if read_unit and unit and read_unit != unit:
+        note = (note + "; " if note else "") + f"converted from {read_unit}"
+    sex = SEX_AFTER.match(text[v.end:v.end + 30]) if len(variables) == 1 else None
+    rules.append(Rule(variable, expression, params, span, source, 0.95 * confidence, op, value, unit, number,
+                      read_unit, note, tuple(found),
+                      applies_to=_sex(sex.group("sex") or sex.group("sex2")) if sex else ""))
+    return rules, notes
+
+
+# "1.5 and 1.4 mg/dL in men and women (respectively)"; "> 2.5 mg/dL in men"
+SEX_PAIR = re.compile(r"\s*,?\s*(?:respectively\s*,?\s*)?(?:in|for)\s+(?P<a>men|males?|women|females?)\s+and\s+"
+                      r"(?P<b>men|males?|women|females?)\b", re.I)
+SEX_AFTER = re.compile(r"\s*,?\s*(?:(?:in|for)\s+(?P<sex>men|males?|women|females?)\b|"
+                       r"\(\s*(?:(?:in|for)\s+)?(?P<sex2>men|males?|women|females?)\s*\))", re.I)
+
+
+def _sex(word: str) -> str:
+    return "male" if word.lower() in {"men", "male", "males"} else "female"
+
+
+def _per_sex(kind: str, variable: str, found: list[Threshold], pair: re.Match, span: tuple[int, int], source: str,
+             confidence: float, names: ParameterNames) -> list[Rule]:
+    """Two thresholds in the same direction, one per sex: two rules, joined by merge_sex_specific."""
+    sexes = (_sex(pair.group("a")), _sex(pair.group("b")))
+    if sexes[0] == sexes[1]:
+        return []
+    out = []
+    for threshold, sex in zip(found, sexes, strict=True):
+        name = names(f"{_bound_name(variable, threshold.comparator, kind)}_{sex}")
+        param = _parameter(variable, threshold.value, threshold.comparator)
+        piece = trees.compare(variable, threshold.comparator, name)
+        out.append(Rule(variable, piece, {name: param}, span, source, 0.9 * confidence, threshold.comparator,
+                        threshold.value, threshold.unit, threshold.source_value, threshold.source_unit,
+                        f"threshold for {sex}s", (threshold,), applies_to=sex))
+    return out
+
+
+def merge_sex_specific(text: str, kind: str, rules: list[Rule]) -> list[Rule]:
+    """Thresholds stated per sex become one rule: `sex == "male" and x > a or sex == "female" and x > b`.
+
+    Whatever connector the text uses between them ("and" or "or"), each subject is one sex, so the
+    disjunction of (sex and threshold) is what the text says, for inclusions and exclusions alike. A
+    threshold stated for one sex only constrains that sex: an inclusion lets the other sex through, an
+    exclusion excludes only that sex.
+    """
+    out: list[Rule] = []
+    for rule in rules:
+        last = out[-1] if out else None
+        if (rule.applies_to and last is not None and last.applies_to and last.variable == rule.variable
+                and rule.applies_to not in last.applies_to.split("+")):
+            span = (min(last.span[0], rule.span[0]), max(last.span[1], rule.span[1]))
+            tree = trees.any_of([last.tree, trees.all_of([trees.equals("sex", rule.applies_to), rule.tree])])
+            out[-1] = Rule(rule.variable, tree, {**last.parameters, **rule.parameters}, span, text[span[0]:span[1]],
+                           min(last.confidence, rule.confidence), last.comparator, last.value, last.unit,
+                           last.source_value, last.source_unit, "thresholds differ by sex",
+                           last.thresholds + rule.thresholds, applies_to=f"{last.applies_to}+{rule.applies_to}")
+            continue
+        if rule.applies_to:
+            rule = Rule(rule.variable, trees.all_of([trees.equals("sex", rule.applies_to), rule.tree]),
+                        rule.parameters, rule.span, rule.source, rule.confidence, rule.comparator, rule.value,
+                        rule.unit, rule.source_value, rule.source_unit, rule.note, rule.thresholds,
+                        applies_to=rule.applies_to)
+        out.append(rule)
+    # a threshold for one sex only: an inclusion does not constrain the other sex
+    final = []
+    for rule in out:
+        if rule.applies_to in {"male", "female"} and kind == "inclusion":
+            other = "female" if rule.applies_to == "male" else "male"
+            rule = Rule(rule.variable, trees.any_of([trees.equals("sex", other), rule.tree]), rule.parameters,
+                        rule.span, rule.source, rule.confidence, rule.comparator, rule.value, rule.unit,
+                        rule.source_value, rule.source_unit, f"applies to {rule.applies_to}s only", rule.thresholds,
+                        applies_to=rule.applies_to)
+        final.append(rule)
+    return final
+
+
+_PREGNANCY = {"pregnant", "lactating"}
+
+
+def concept_rules(text: str, kind: str, values_spans: list[tuple[int, int]]) -> tuple[list[Rule], list[str], list]:
+    """Boolean and category concepts, with NegEx deciding which are negated."""
+    _, _, concepts, _ = compiled_terms()
+    found = []
+    for pattern, expression in concepts:
+        for m in pattern.finditer(text):
+            if lexicon.NOT_A_MENTION.search(text[max(0, m.start() - 60):m.start()]) or \
+                    lexicon.NOT_A_MENTION_AFTER.match(text[m.end():m.end() + 30]):
+                continue
+            found.append((m.start(), m.end(), expression, m.group(0)))
+    found = non_overlapping(found)
+    # "hepatitis B or C": the C belongs to hepatitis
+    for m in re.finditer(r"hepatitis\s+B\s*(?:,|or|and|/)\s*C\b", text, re.I):
+        found = [f for f in found if not (f[0] >= m.start() and f[1] <= m.end())]
+        found.append((m.start(), m.end(), "hepatitis_b or hepatitis_c", m.group(0)))
+    found.sort()
+    if not found:
+        return [], [], []
+    negated = negated_spans(text, [(s, e) for s, e, _, _ in found])
+    rules, notes = [], []
+    pregnancy: list[tuple] = []
+    for (start, end, expression, source), neg in zip(found, negated, strict=True):
+        requirement = kind == "exclusion" and neg and re.search(
+            r"\b(?:must|should|may|can|will)\s+not\b|\bcannot\b|\bmust\s+have\s+no\b|\bnot\s+(?:be|have)\b|"
+            r"\bhave\s+(?:no|not)\b|\bneither\b", text[max(0, start - 60):start], re.I)
+        if kind == "exclusion" and neg and not requirement:
+            notes.append(f"{source!r} is negated inside an exclusion criterion; the direction is ambiguous; not read")
+            continue
+        positive = not neg or bool(requirement)
+        note = "negated wording in an exclusion list read as a requirement (who has it is excluded)" if requirement else ""
+        if expression in _PREGNANCY:
+            pregnancy.append((start, end, expression, source, positive, note))
+            continue
+        tree = trees.concept(expression) if positive else trees.negate(trees.concept(expression))
+        conf = 0.9 if expression.startswith(("diabetes_type", "cancer_status")) else 0.8
+        rules.append(Rule(_concept_variable(expression), tree, {}, (start, end), source, conf, note=note))
+    if pregnancy:
+        rules.append(_pregnancy_rule(text, kind, pregnancy))
+    rules.sort(key=lambda r: r.span)
+    return rules, notes, found
+
+
+def _concept_variable(expression: str) -> str:
+    return re.match(r"[a-z_0-9]+", expression).group(0)
+
+
+def _pregnancy_rule(text: str, kind: str, found: list[tuple]) -> Rule:
+    start, end = min(f[0] for f in found), max(f[1] for f in found)
+    names = sorted({f[2] for f in found}, key=["pregnant", "lactating"].index)
+    positive = [f[4] for f in found]
+    source = text[start:end]
+    is_test = all("test" in f[3].lower() for f in found)
+    inner = trees.any_of(trees.name(n) for n in names)
+    note = next((f[5] for f in found if f[5]), "")
+    expression: expr.Node | None
+    if all(positive):
+        expression = trees.all_of([trees.equals("sex", "female"), inner])
+        confidence = 0.85
+    elif not any(positive):
+        if is_test:  # a negative test is required only of women who could be pregnant
+            expression = trees.any_of([trees.equals("sex", "male"), trees.negate(trees.name("childbearing_potential")),
+                                       trees.negate(trees.name("pregnant"))])
+        else:
+            expression = trees.any_of([trees.equals("sex", "male"), trees.negate(inner)])
+        confidence = 0.85
+    else:
+        expression, confidence = None, 0.3
+        note = "pregnancy and lactation mentioned both negated and not; not read"
+    return Rule("+".join(names), expression, {}, (start, end), source, confidence,
+                note=note or "pregnancy and lactation apply to women only")
+
+
+_WINDOW = re.compile(
+    rf"\b(?:in|within|during|over|for)\s+(?:the\s+)?(?:past|last|previous|preceding|prior)?\s*"
+    rf"(?P<n>{NUM}|{WORD_NUM})?\s*(?P<u>years?|months?|weeks?|days?)\b(?:\s+(?:prior|before|preceding))?"
+    rf"|\b(?:in|within|during)\s+the\s+(?:past|last|previous|preceding)\s+(?P<u2>year|month)\b", re.I)
+_COUNT = re.compile(
+    rf"(?P<c>{'|'.join(f'(?:{p})' for _, p in CMP_PHRASES)})?\s*(?P<n>{NUM}|{WORD_NUM})\s*(?P<t>or\s+more|\+)?"
+    rf"\s*(?:episodes?\s+of\s+|(?:or\s+more\s+)?)?$", re.I)
+
+
+def event_rules(text: str, kind: str, names: ParameterNames) -> tuple[list[Rule], list[str]]:
+    _, _, _, events = compiled_terms()
+    rules, notes = [], []
+    seen: list[tuple[int, int]] = []
+    for pattern, event in events:
+        for m in pattern.finditer(text):
+            if any(m.start() < e and m.end() > s for s, e in seen):
+                continue
+            seen.append((m.start(), m.end()))
+            after = text[m.end():m.end() + 80]
+            if re.match(r"\s*(?:is\s+|was\s+)?defined", after, re.I) or text[max(0, m.start() - 1):m.start()] == "(":
+                continue  # "(severe hypoglycemia defined as ...)" explains a term, it is no requirement
+            window = _WINDOW.search(after)
+            if not window or window.start() > 40:
+                notes.append(f"{m.group(0)!r}: no time window; not read")
+                continue
+            n = window.group("n")
+            unit = (window.group("u") or window.group("u2") or "").lower().rstrip("s")
+            number = parse_number(n) if n else 1.0
+            days = round(number * {"year": 365, "month": 365 / 12, "week": 7, "day": 1}[unit])
+            before = text[max(0, m.start() - 40):m.start()]
+            count = _COUNT.search(before)
+            op, threshold = ">=", 1.0
+            if count and count.group("n"):
+                threshold = parse_number(count.group("n"))
+                if count.group("t"):
+                    op = ">="
+                elif count.group("c"):
+                    op = op_of(count.group("c"))
+            elif re.search(r"\bno\s*$|\bwithout\s*$", before, re.I):
+                notes.append(f"{m.group(0)!r}: negated event count; not read")
+                continue
+            if not 0 <= threshold <= 100 or not 0 < days <= 36500:
+                notes.append(f"{m.group(0)!r}: implausible count or window; not read")
+                continue
+            pname = names(f"{event}_min" if (op in (">=", ">")) == (kind == "inclusion") else f"{event}_max")
+            param = {"value": threshold, "unit": "events", "min": 0, "max": max(20, threshold), "step": 1,
+                     "label": f"{event.replace('_', ' ').capitalize()} in {days} days "
+                              f"({'at least' if op == '>=' else op})"}
+            start = count.start() + max(0, m.start() - 40) if count and count.group("n") else m.start()
+            end = m.end() + window.end()
+            rules.append(Rule(event, trees.count(event, days, op, pname), {pname: param},
+                              (start, end), text[start:end], 0.85, op, threshold, "events", threshold, "events",
+                              f"window {number:g} {unit}(s) read as {days} days",
+                              (Threshold(f"count({event}, within_days={days})", op, threshold, "events"),)))
+    return rules, notes
+
+
+_CANCER_WINDOW = re.compile(
+    rf"(?:less\s+than|within(?:\s+the\s+(?:past|last))?|<)\s*(?P<n>{NUM}|{WORD_NUM})\s*years?\s*(?:since\s+(?:cure|remission)"
+    rf"|ago)?|not\s+in\s+remission\s+for\s+at\s+least\s+(?P<n2>{NUM}|{WORD_NUM})\s*years?"
+    rf"|(?:disease[- ]free|in\s+remission)\s+for\s+(?:at\s+least\s+)?(?P<n3>{NUM}|{WORD_NUM})\s*years?", re.I)
+
+
+def cancer_rule(text: str, kind: str, names: ParameterNames) -> tuple[list[Rule], list[str]]:
+    mention = re.search(r"cancer|malignan\w+|tumou?rs?|neoplas\w+", text, re.I)
+    if not mention or kind != "exclusion":
+        return [], []
+    window = _CANCER_WINDOW.search(text)
+    if not window:
+        return [], []
+    if re.search(r"life\s+expectancy|survival|prognosis|expected\s+to\s+(?:live|survive)", text, re.I):
+        return [], ["a life expectancy or survival time is not a time since cure; not read"]
+    n = window.group("n") or window.group("n2") or window.group("n3")
+    years = parse_number(n)
+    pname = names("remission_min")
+    param = {"value": years, "unit": "years", "min": 0, "max": max(20, years), "step": 0.5,
+             "label": "Minimum years since cure"}
+    expression = trees.any_of([trees.equals("cancer_status", "active"),
+                               trees.all_of([trees.equals("cancer_status", "remission"),
+                                             trees.compare("cancer_remission_years", "<", pname)])])
+    start, end = min(mention.start(), window.start()), max(mention.end(), window.end())
+    confidence, note = 0.85, "active or cured less than the given years ago"
+    rest = text[:window.start()] + text[window.end():]
+    if re.search(r"\b(?:except|other\s+than|excluding|apart\s+from|but\s+not)\b", rest, re.I):
+        confidence, note = 0.45, "the text excepts some cancers, which cancer_status cannot tell apart"
+    return [Rule("cancer_status", expression, {pname: param}, (start, end), text[start:end], confidence, "<", years,
+                 "years", years, "years", note,
+                 (Threshold("cancer_remission_years", "<", years, "years", years, "years"),))], []
+
+
+def merge_diagnosis_and_duration(text: str, rules: list[Rule]) -> list[Rule]:
+    """'T2DM for less than 1 year' is one condition (type and duration), not two alternatives."""
+    out = list(rules)
+    for d in [r for r in rules if r.variable == "diabetes_duration"]:
+        types = [r for r in out if r.expression.startswith("diabetes_type ==")
+                 and r.span[0] < d.span[1] and d.span[0] < r.span[1]]
+        if not types:
+            continue
+        t = types[0]
+        span = (min(t.span[0], d.span[0]), max(t.span[1], d.span[1]))
+        merged = Rule("diabetes_type+diabetes_duration", trees.all_of([t.tree, d.tree]), d.parameters, span,
+                      text[span[0]:span[1]],
+                      min(t.confidence, d.confidence), d.comparator, d.value, d.unit, d.source_value, d.source_unit,
+                      d.note, d.thresholds)
+        out = [merged if r is t else r for r in out if r is not d]
+    return out
+
+
+def duration_rules(text: str, kind: str, values: list[Value], attached: list[Attached], names: ParameterNames
+                    ) -> tuple[list[Rule], list[str]]:
+    """'T1DM for at least 5 years', 'duration of diabetes > 2 years', 'diagnosed with T2D >= 1 year'."""
+    used = {id(a.value) for a in attached}
+    rules, notes = [], []
+    for v in values:
+        if id(v) in used or not v.units or v.units[0] not in TIME_UNITS or v.ops == ("",) or len(v.numbers) != 1:
+            continue
+        before = text[max(0, v.start - 80):v.start]
+        m = re.search(r"(?:diabetes(?:\s+mellitus)?|\bT[12]DM?\b|\bIDDM\b|\bNIDDM\b|onset\s+of\s+diabetes|"
+                      r"duration\s+of\s+(?:type\s*\w\s+)?diabetes|diabetes\s+duration)"
+                      r"(?:\s*\([^)]*\))?(?:\s+mellitus)?\s*(?:for|since|of|duration|:)?\s*(?:\w+\s+){0,1}(?:(?:for|since)\s+)?$",
+                      before, re.I)
+        if not m or re.search(r"insulin|treat|therapy|pump", before[m.start():], re.I):
+            continue
+        value, unit, conf, problem = convert("diabetes_duration", v.numbers[0], v.units[0], v.numbers)
+        if problem:
+            notes.append(f"{text[v.start:v.end]!r}: {problem}")
+            continue
+        op = v.ops[0]
+        pname = names(_bound_name("diabetes_duration", op, kind))
+        param = _parameter("diabetes_duration", value, op)
+        start = v.start - (len(before) - m.start())
+        rules.append(Rule("diabetes_duration", trees.compare("diabetes_duration", op, pname), {pname: param}, (start, v.end),
+                          text[start:v.end], 0.85, op, value, "years", v.numbers[0], v.units[0],
+                          "time since diagnosis" + (f"; converted from {v.units[0]}" if v.units[0] != "years" else ""),
+                          (Threshold("diabetes_duration", op, value, "years", v.numbers[0], v.units[0]),)))
+    return rules, notes

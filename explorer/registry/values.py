@@ -1,0 +1,157 @@
+"""Step 2 of extraction: values in a criterion's text (comparator + number + unit, ranges, ULN multiples).
+
+Comparators in symbols and words, ranges written the usual ways ("7.0-10.0%", "between 7% and 10%",
+">= 7 and <= 10", "2 to <12 years"), blood pressure pairs ("150/100 mmHg", "above 140/90"), decimal commas
+("8,5 %": read as 8.5, never as 8), and multiples of the upper limit of normal ("2 x ULN", "twice the ULN").
+"""
+
+from __future__ import annotations
+
+import re
+
+from explorer.registry import lexicon
+from explorer.registry.model import Value
+
+NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![,\d])|\d+,\d{1,2}(?![\d,])|\d+(?:\.\d+)?(?!,\d)|\.\d+"
+WORD_NUM = "|".join(sorted((w for w in lexicon.NUMBER_WORDS if len(w) > 2), key=len, reverse=True))
+CMP_PHRASES: list[tuple[str, str]] = [
+    (">=", r"(?:not|no)\s+(?:younger|lower|less)\s+than|at\s+or\s+(?:above|over|greater\s+than|higher\s+than|more\s+than)|≥\s*or\s*=|>\s*or\s*=|>\s*/\s*=|≥|≧|⩾|>=|=>|greater\s+than\s+or\s+equal(?:\s+to)?|"
+           r"more\s+than\s+or\s+equal(?:\s+to)?|higher\s+than\s+or\s+equal(?:\s+to)?|equal\s+to\s+or\s+(?:greater|more|higher)\s+than|"
+           r"equal\s+or\s+(?:greater|more)\s+than|at\s+least|no\s+less\s+than|not\s+less\s+than|(?:a\s+)?minimum\s+of|"
+           r"not\s+below|not\s+lower\s+than"),
+    ("<=", r"(?:not|no)\s+(?:older|higher|more|greater)\s+than|at\s+or\s+(?:below|under|less\s+than|lower\s+than)|≤\s*or\s*=|<\s*or\s*=|<\s*/\s*=|≤|≦|⩽|<=|=<|less\s+than\s+or\s+equal(?:\s+to)?|lower\s+than\s+or\s+equal(?:\s+to)?|"
+           r"equal\s+to\s+or\s+(?:less|lower)\s+than|equal\s+or\s+less\s+than|no\s+more\s+than|not\s+more\s+than|"
+           r"not\s+exceeding|not\s+to\s+exceed|no\s+greater\s+than|not\s+greater\s+than|no\s+higher\s+than|at\s+most|"
+           r"up\s+to|(?:a\s+)?maximum\s+of|not\s+above"),
+    (">", r">|＞|greater\s+than|more\s+than|higher\s+than|older\s+than|above|over|exceeding|exceeds?|in\s+excess\s+of|elevated\s+>"),
+    ("<", r"<|＜|less\s+than|lower\s+than|younger\s+than|below|under|fewer\s+than|inferior\s+to"),
+]
+_TRAIL_PHRASES = [(">=", r"(?:of\s+age\s+)?(?:or|and)\s+(?:more|greater|higher|above|older|over)|\+"),
+                  ("<=", r"or\s+(?:less|lower|below|younger|fewer|under)|and\s+(?:under|younger|below)")]
+
+
+def cmp_group(name: str) -> str:
+    alternatives = "|".join(f"(?:{p})" for _, p in CMP_PHRASES)
+    return f"(?P<{name}>{alternatives})"
+
+
+def op_of(phrase: str) -> str:
+    for op, pattern in CMP_PHRASES:
+        if re.fullmatch(pattern, phrase.strip(), re.I):
+            return op
+    raise ValueError(phrase)
+
+
+def _trail_op(phrase: str) -> str:
+    for op, pattern in _TRAIL_PHRASES:
+        if re.fullmatch(pattern, phrase.strip(), re.I):
+            return op
+    raise ValueError(phrase)
+
+
+_UNIT = lexicon.unit_pattern()
+_UNIT_WORD_GUARD = r"(?![A-Za-z])"
+
+
+def _unit_group(name: str) -> str:
+    return rf"(?:\s*(?P<{name}>(?:{_UNIT}){_UNIT_WORD_GUARD}))?"
+
+
+def _num(name: str, words: bool = False) -> str:
+    alternatives = NUM + (f"|{WORD_NUM}" if words else "")
+    return rf"(?<![\d.,])(?P<{name}>{alternatives})(?![\d])"
+
+
+_ULN = rf"(?P<uln>\s*{lexicon.ULN_PATTERN})?"
+_VALUE_PATTERNS: list[tuple[str, re.Pattern]] = [
+    ("between", re.compile(rf"\bbetween\s+{_num('a')}{_unit_group('ua')}\s*(?:and|-|–|to)\s*{_num('b')}"
+                           rf"{_unit_group('ub')}{_ULN}", re.I)),
+    ("fromto", re.compile(rf"\bfrom\s+{_num('a')}{_unit_group('ua')}\s*(?:to|-|–)\s*{_num('b')}{_unit_group('ub')}",
+                          re.I)),
+    ("cmprange", re.compile(rf"{cmp_group('ca')}\s*{_num('a')}{_unit_group('ua')}\s*(?:,?\s*(?:and|but)\s+|,\s*|\s*-\s*)"
+                            rf"(?:also\s+)?{cmp_group('cb')}\s*{_num('b')}{_unit_group('ub')}{_ULN}", re.I)),
+    ("ages", re.compile(rf"\bbetween\s+(?:the\s+)?ages?\s+(?:of\s+)?{_num('a')}{_unit_group('ua')}\s*(?:and|-|–|to)\s*"
+                        rf"{_num('b')}{_unit_group('ub')}", re.I)),
+    ("dashcmp", re.compile(rf"{_num('a')}{_unit_group('ua')}\s*(?:-|–|to)\s*{cmp_group('cb')}\s*{_num('b')}"
+                           rf"{_unit_group('ub')}", re.I)),
+    # a pair is blood pressure with its unit, or two- or three-digit numbers after a comparator ("above 140/90")
+    ("bp", re.compile(rf"{cmp_group('c')}?\s*{_num('a')}\s*/\s*{_num('b')}\s*(?P<u>mm\s*hg)|"
+                      rf"{cmp_group('c2')}\s*(?P<a2>\d{{2,3}})\s*/\s*(?P<b2>\d{{2,3}})(?![\d/])", re.I)),
+    ("dash", re.compile(rf"{_num('a')}{_unit_group('ua')}\s*(?:-|–|—|to|through)\s*{_num('b')}{_unit_group('ub')}{_ULN}",
+                        re.I)),
+    ("cmp", re.compile(rf"{cmp_group('c')}\s*(?:than\s+)?(?:(?:the\s+)?age\s+(?:of\s+)?)?{_num('a', words=True)}{_unit_group('ua')}{_ULN}", re.I)),
+    ("trail", re.compile(rf"{_num('a', words=True)}{_unit_group('ua')}\s*(?P<t>{'|'.join(p for _, p in _TRAIL_PHRASES)})",
+                         re.I)),
+    ("bare", re.compile(rf"{_num('a')}{_unit_group('ua')}{_ULN}", re.I)),
+]
+_WORDS_AFTER_NUMBER_OK = {"and", "or", "to", "in", "at", "of", "for", "on", "as", "with", "within", "prior", "before",
+                          "after", "during", "the", "a", "an", "times", "x", "fold", "per", "than", "is", "are", "was",
+                          "were", "be", "if", "by", "from", "measured", "but", "mg", "g", "ml", "l",
+                          "episodes", "episode", "events", "event", "units", "unit"}  # not hours or minutes: "age of 10 hours" is no age in years
+
+
+def parse_number(text: str) -> float:
+    t = text.lower()
+    if t in lexicon.NUMBER_WORDS:
+        return float(lexicon.NUMBER_WORDS[t])
+    if re.fullmatch(r"\d+,\d{1,2}", t):
+        return float(t.replace(",", "."))  # a decimal comma ("8,5 %"); thousands take three digits
+    return float(t.replace(",", ""))
+
+
+def _unit_after(text: str, end: int) -> str:
+    """The word right after a number when it is not a known unit (to reject '7 furlongs')."""
+    m = re.match(r"\s*([A-Za-zµμ][A-Za-zµμ0-9/.^²]*)", text[end:])
+    if not m:
+        return ""
+    word = m.group(1).rstrip(".")
+    if word.lower() in _WORDS_AFTER_NUMBER_OK or word.lower() in lexicon.NUMBER_WORDS:
+        return ""
+    return word
+
+
+def find_values(text: str) -> list[Value]:
+    values: list[Value] = []
+    occupied: list[tuple[int, int]] = []
+    for form, pattern in _VALUE_PATTERNS:
+        for m in pattern.finditer(text):
+            start, end = m.start(), m.end()
+            while end > start and text[end - 1].isspace():
+                end -= 1
+            if any(start < e and end > s for s, e in occupied):
+                continue
+            g = m.groupdict()
+            try:
+                numbers = tuple(parse_number(g[k]) for k in ("a", "b") if g.get(k))
+            except ValueError:
+                continue
+            units = tuple(lexicon.canonical_unit(g[k]) if g.get(k) else None for k in ("ua", "ub") if k in g)
+            uln = bool(g.get("uln") and g["uln"].strip())
+            if form == "bp":
+                if g.get("a2"):
+                    numbers = (parse_number(g["a2"]), parse_number(g["b2"]))
+                    g["c"] = g["c2"]
+                ops = (op_of(g["c"]),) if g.get("c") else ("",)
+                numbers = numbers[:2]
+                units = ("mmHg", "mmHg")
+            elif form == "dashcmp":
+                ops = (">=", op_of(g["cb"]))
+            elif form in {"between", "fromto", "dash", "ages"}:
+                ops = (">=", "<=")
+                if len(numbers) == 2 and numbers[0] > numbers[1]:
+                    numbers = (numbers[1], numbers[0])
+                    units = tuple(reversed(units))
+            elif form == "cmprange":
+                ops = (op_of(g["ca"]), op_of(g["cb"]))
+            elif form == "cmp":
+                ops = (op_of(g["c"]),)
+            elif form == "trail":
+                ops = (_trail_op(g["t"]),)
+            else:
+                ops = ("",)
+            unknown = ""
+            if not any(units) and not uln:
+                unknown = _unit_after(text, end)
+            occupied.append((start, end))
+            values.append(Value(start, end, form, ops, numbers, units, uln, unknown))
+    return sorted(values, key=lambda v: v.start)
