@@ -202,8 +202,8 @@ def explore(trial: str = "NCT06196996", data=None, *, n: int = DEFAULT_N, seed: 
         preloaded = {source: data}
     elif isinstance(data, str) and data in POPULATION_NAMES:
         source = DataSource("synthetic", data, int(n), int(seed))
-    else:
-        source = DataSource("path", path=str(data))
+    else:  # a path means what it means where explore() is called (the notebook's folder)
+        source = DataSource("path", path=str(Path(data).expanduser().resolve()))
     scenario = Scenario(trial=trial_ref).with_data(source)
     if min_cell is not None:
         scenario = replace(scenario, min_cell=int(min_cell))

@@ -48,8 +48,10 @@ def lab_url(tmp_path_factory):
          "--ServerApp.token=", "--ServerApp.password=", "--ServerApp.ip=127.0.0.1",
          f"--ServerApp.root_dir={ROOT}", "--expose-app-in-browser", "--LabApp.news_url=",
          f"--LabApp.user_settings_dir={settings.parents[1]}",
+         # a workspace of its own: never reopen notebooks a previous session left open
+         f"--LabApp.workspaces_dir={tmp_path_factory.mktemp('lab-workspaces')}",
          "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        cwd=ROOT, env={**os.environ, "TRIAL_EXPLORER_BASE_DIR": str(ROOT)}, stdout=log,
+        cwd=ROOT, env=os.environ, stdout=log,
         stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -75,7 +77,7 @@ def lab_url(tmp_path_factory):
 
 
 def run_all(page: Page, url: str, notebook: str) -> None:
-    page.goto(f"{url}/lab/tree/notebooks/{notebook}", timeout=RUN_ALL_TIMEOUT)
+    page.goto(f"{url}/lab/tree/notebooks/{notebook}?reset", timeout=RUN_ALL_TIMEOUT)
     page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
                            " && window.jupyterapp.shell.currentWidget.sessionContext"
                            " && window.jupyterapp.shell.currentWidget.sessionContext.session"
@@ -86,7 +88,8 @@ def run_all(page: Page, url: str, notebook: str) -> None:
     # done when every code cell has run (a number in its prompt) and the kernel is idle again
     page.wait_for_function(
         "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'"
-        " && [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].every(p => /\\[\\d+\\]/.test(p.textContent))",
+        " && [...window.jupyterapp.shell.currentWidget.node.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]"
+        ".every(p => /\\[\\d+\\]/.test(p.textContent))",
         timeout=RUN_ALL_TIMEOUT, polling=500)
     page.wait_for_timeout(1500)  # the last widget messages
 
