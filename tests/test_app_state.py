@@ -132,7 +132,7 @@ def test_computable_only_keeps_what_the_user_switched_off():
 
 
 def test_relative_paths_are_read_from_the_start_folder(monkeypatch, tmp_path):
-    from explorer.app.state import BASE_DIR_VARIABLE
+    from explorer.app.folders import BASE_DIR_VARIABLE
     monkeypatch.setenv(BASE_DIR_VARIABLE, str(tmp_path))
     s = ExplorerState(T1D)
     assert not s.select_data(DataSource("path", path="cohort"))

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import nbformat
 
+from explorer.app.folders import base_dir
 from explorer.app.scenario import Scenario
-from explorer.app.state import base_dir
 from explorer.errors import DefinitionError
 from explorer.trial import Trial, bundled_trials, load_trial
 

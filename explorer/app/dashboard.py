@@ -13,9 +13,10 @@ import ipywidgets as w
 from IPython.display import display
 
 from explorer.app.analysis_views import CompareView, ThresholdView
+from explorer.app.folders import BASE_DIR_VARIABLE, ROOTS_VARIABLE, served_roots
 from explorer.app.outcome_view import OutcomePanel
 from explorer.app.scenario import DataSource, Scenario
-from explorer.app.state import BASE_DIR_VARIABLE, ROOTS_VARIABLE, ExplorerState, served_roots
+from explorer.app.state import ExplorerState
 from explorer.app.views import (
     BaselineView,
     CriteriaPanel,

@@ -8,7 +8,6 @@ Library errors become the `error` trait: the previous results stay, nothing is l
 
 from __future__ import annotations
 
-import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -19,6 +18,7 @@ import pandas as pd
 from traitlets import Any, Bool, Dict, Float, HasTraits, Instance, Int, Unicode
 
 from explorer import engine, expr
+from explorer.app.folders import base_dir
 from explorer.app.scenario import DataSource, Scenario
 from explorer.cohort.screening import Screening
 from explorer.cohort.synthetic.trial_match import population_for
@@ -39,24 +39,6 @@ def load_screening(source: DataSource, progress: bool = False) -> Screening | tu
     come along: (screening, cohort, report), for the outcome views and the Data tab."""
     opened = open_source(source, base_dir=base_dir(), progress=progress)
     return opened.screening if opened.cohort is None else (opened.screening, opened.cohort, opened.report)
-
-
-BASE_DIR_VARIABLE = "TRIAL_EXPLORER_BASE_DIR"  # where relative paths are read from (the dashboard's start folder)
-ROOTS_VARIABLE = "TRIAL_EXPLORER_ROOTS"        # folders a served dashboard may read, separated by os.pathsep
-
-
-def base_dir() -> Path:
-    """The folder relative data and trial paths are read from: where the dashboard was started."""
-    return Path(os.environ.get(BASE_DIR_VARIABLE) or os.getcwd()).resolve()
-
-
-def served_roots() -> list[Path]:
-    """The folders a served dashboard may read: TRIAL_EXPLORER_ROOTS, else the folder it was started from,
-    plus the bundled trials (uploads are added as they arrive)."""
-    import explorer
-
-    given = [Path(p).expanduser().resolve() for p in os.environ.get(ROOTS_VARIABLE, "").split(os.pathsep) if p]
-    return [*(given or [base_dir()]), Path(explorer.__file__).resolve().parent / "trials"]
 
 
 def funnel_order(trial: Trial, scenario: Scenario) -> list[str]:

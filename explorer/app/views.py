@@ -18,8 +18,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from IPython.display import display
 
+from explorer.app.folders import base_dir
 from explorer.app.scenario import DataSource
-from explorer.app.state import ExplorerState, base_dir
+from explorer.app.state import ExplorerState
 from explorer.app.tables import format_baseline
 from explorer.app.widgets import download_link, figure_download, html_table
 from explorer.engine.privacy import NO_PROTECTION, Protection

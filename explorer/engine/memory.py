@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from explorer.catalogue import Catalogue, default_catalogue
@@ -22,6 +21,7 @@ from explorer.cohort.screening import Screening
 from explorer.engine.layout import check_columns, check_screening_tables
 
 # re-exported: the truth codes (1 true, 0 false, 2 unknown) have the status codes' values
+from explorer.engine.lookup import arrow_text, positions
 from explorer.engine.status import FAIL, PASS, UNKNOWN  # noqa: F401
 from explorer.errors import ExpressionError
 from explorer.expr import (
@@ -79,28 +79,6 @@ _COMPARE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operato
             "==": operator.eq, "!=": operator.ne}
 
 
-def _arrow_text(values) -> pa.Array:
-    if isinstance(values, (pd.Series, pd.Index)):
-        # the backing array, not the Series: pa.array(series) probes attributes through Series.__getattr__,
-        # which builds the hash table of the whole index
-        values = values.array
-    if isinstance(values, (pa.Array, pa.ChunkedArray)):
-        array = values
-    elif hasattr(values, "__arrow_array__"):  # Arrow-backed pandas strings hand over their buffers
-        array = pa.array(values)
-    else:
-        array = pa.array(np.asarray(values, dtype=object), from_pandas=True)
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    return array if array.type == pa.large_string() else pc.cast(array, pa.large_string())
-
-
-def positions(values, universe) -> np.ndarray:
-    """Position of each value in `universe` (whose values are unique), -1 where absent or missing."""
-    found = pc.index_in(_arrow_text(values), value_set=_arrow_text(universe))
-    return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-
-
 class MemoryContext:
     """A Screening prepared for repeated evaluation: converted columns and event counts are cached."""
 
@@ -155,7 +133,7 @@ class MemoryContext:
         """The events table reduced once to integer codes: (event code, event names, subject row, days)."""
         if self._event_index is None:
             events = self.screening.events
-            encoded = pc.dictionary_encode(_arrow_text(events["event"]))
+            encoded = pc.dictionary_encode(arrow_text(events["event"]))
             codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
             names = encoded.dictionary.to_pylist()
             # row of each event's subject in the features table; -1 for subjects not screened
