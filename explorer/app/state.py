@@ -256,6 +256,11 @@ class ExplorerState(HasTraits):
     def order(self) -> list[str]:
         return funnel_order(self.trial, self.scenario)
 
+    @property
+    def switched_off(self) -> list[tuple[str, str]]:
+        """(id, label) of the criteria switched off, in funnel order: views and diagrams list them as "off"."""
+        return [(c, self.trial.criterion(c).display_label) for c in self.order if not self.enabled(c)]
+
     def enabled(self, criterion: str) -> bool:
         return criterion not in self.scenario.disabled
 

@@ -318,8 +318,8 @@ class FunnelView(w.VBox):
             return
         funnel = s.protected(s.funnel)
         shown = s.shown_count
-        off = [(sum(1 for c in s.order[:i] if s.enabled(c)), cid, s.trial.criterion(cid).display_label)
-               for i, cid in enumerate(s.order) if not s.enabled(cid)]
+        order = s.order  # computed once: each step's position counts the enabled criteria before it
+        off = [(sum(1 for c in order[:order.index(cid)] if s.enabled(c)), cid, label) for cid, label in s.switched_off]
         self._bars.value = funnel_html(funnel, s.protection, off=off)
         rows = []
         for r in funnel.itertuples(index=False):
@@ -646,8 +646,7 @@ class ExportPanel(w.VBox):
         funnel = s.protected(s.funnel)
         fig = (funnel_figure(funnel, min_cell=s.scenario.min_cell, title=f"{s.trial.id} attrition funnel")
                if which == "funnel" else consort_figure(funnel, trial_id=s.trial.id, min_cell=s.scenario.min_cell,
-                                                        off=[(c, s.trial.criterion(c).display_label)
-                                                             for c in s.order if not s.enabled(c)]))
+                                                        off=s.switched_off))
         self._links.value = figure_download(fig, f"{self._stem()}_{which}", fmt)
 
     def refresh(self) -> None:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from explorer.engine.histogram_sql import duckdb_histogram, duckdb_subjects, with_assumed
-from explorer.engine.matrix import CriterionInfo, EligibilityMatrix, make_backend
+from explorer.engine.matrix import CriteriaHeld, CriterionInfo, EligibilityMatrix, make_backend
 from explorer.engine.patterns import PatternHistogram, histogram, pack, select
 from explorer.engine.status import check_assumption, check_policy, status_from_truth
 from explorer.errors import DefinitionError
@@ -70,7 +70,7 @@ def _backend(engine: str, source: Any, trial: Any, **options: Any) -> Any:
     return make_backend(engine, source, trial.catalogue, **options)
 
 
-class HistogramMatrix:
+class HistogramMatrix(CriteriaHeld):
     """Distinct raw-status patterns and their counts, with the criteria, trial and engine behind them.
 
     Immutable, like EligibilityMatrix; it has no subject-level columns (`histogram_only`), so the
@@ -95,32 +95,12 @@ class HistogramMatrix:
         return cls(_merge(h.patterns, h.counts), matrix.criteria, trial=matrix.trial, backend=matrix.backend)
 
     @property
-    def ids(self) -> tuple[str, ...]:
-        return tuple(c.id for c in self.criteria)
-
-    @property
-    def engine(self) -> str:
-        return getattr(self.backend, "name", "memory")
-
-    @property
     def n_subjects(self) -> int:
         return self.histogram.n_subjects
-
-    def __len__(self) -> int:
-        return self.n_subjects
 
     def __repr__(self) -> str:
         return (f"<HistogramMatrix trial={getattr(self.trial, 'id', '?')} subjects={self.n_subjects} "
                 f"patterns={len(self.histogram.counts)} criteria={len(self.criteria)} engine={self.engine}>")
-
-    def index(self, criterion_id: str) -> int:
-        if criterion_id not in self._position:
-            raise DefinitionError(f"no criterion {criterion_id!r}; the matrix has {list(self.ids)}",
-                                  criterion=criterion_id)
-        return self._position[criterion_id]
-
-    def criterion(self, criterion_id: str) -> CriterionInfo:
-        return self.criteria[self.index(criterion_id)]
 
     @property
     def subject_ids(self):

@@ -133,7 +133,38 @@ def evaluate(trial: Any, screening: Any, engine: str = "memory", progress: bool 
                              trial=trial, backend=backend)
 
 
-class EligibilityMatrix:
+class CriteriaHeld:
+    """What every matrix kind (subject columns or a pattern histogram) knows of its criteria and engine.
+
+    Subclasses set `criteria`, `backend` and `_position` ({id: column}) in their constructors.
+    """
+
+    criteria: tuple[CriterionInfo, ...]
+    backend: Any
+    _position: dict[str, int]
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(c.id for c in self.criteria)
+
+    @property
+    def engine(self) -> str:
+        return getattr(self.backend, "name", "memory")
+
+    def __len__(self) -> int:
+        return self.n_subjects
+
+    def index(self, criterion_id: str) -> int:
+        if criterion_id not in self._position:
+            raise DefinitionError(f"no criterion {criterion_id!r}; the matrix has {list(self.ids)}",
+                                  criterion=criterion_id)
+        return self._position[criterion_id]
+
+    def criterion(self, criterion_id: str) -> CriterionInfo:
+        return self.criteria[self.index(criterion_id)]
+
+
+class EligibilityMatrix(CriteriaHeld):
     """Subjects x criteria raw status codes (int8), with the trial and engine that produced them.
 
     Immutable: every `with_*` method returns a new matrix sharing the unchanged columns.
@@ -161,33 +192,13 @@ class EligibilityMatrix:
 
     # --- looking at it --------------------------------------------------------------------------
     @property
-    def ids(self) -> tuple[str, ...]:
-        return tuple(c.id for c in self.criteria)
-
-    @property
-    def engine(self) -> str:
-        return getattr(self.backend, "name", "memory")
-
-    @property
     def n_subjects(self) -> int:
         return len(self.subject_ids)
-
-    def __len__(self) -> int:
-        return self.n_subjects
 
     def __repr__(self) -> str:
         trial = getattr(self.trial, "id", "?")
         return (f"<EligibilityMatrix trial={trial} subjects={self.n_subjects} criteria={len(self.criteria)} "
                 f"engine={self.engine}>")
-
-    def index(self, criterion_id: str) -> int:
-        if criterion_id not in self._position:
-            raise DefinitionError(f"no criterion {criterion_id!r}; the matrix has {list(self.ids)}",
-                                  criterion=criterion_id)
-        return self._position[criterion_id]
-
-    def criterion(self, criterion_id: str) -> CriterionInfo:
-        return self.criteria[self.index(criterion_id)]
 
     def column(self, criterion_id: str) -> np.ndarray:
         return self.columns[self.index(criterion_id)]
