@@ -12,6 +12,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +20,7 @@ from traitlets import Any, Bool, Dict, Float, HasTraits, Instance, Int, Unicode
 
 from explorer import engine, expr
 from explorer.app.folders import base_dir
+from explorer.app.outcome_state import OutcomeState
 from explorer.app.scenario import DataSource, Scenario
 from explorer.cohort.screening import Screening
 from explorer.cohort.synthetic.trial_match import population_for
@@ -364,6 +366,12 @@ class ExplorerState(HasTraits):
 
     def _selection(self) -> dict:
         return {"enabled": enabled_ids(self.trial, self.scenario), "policies": self.policies}
+
+    # --- outcomes of the enrolled (explorer.app.outcome_state): computed when first asked for ------------
+    @cached_property
+    def outcomes(self) -> OutcomeState:
+        """The outcome results, their simulation choices and protected tables, cached per eligible set."""
+        return OutcomeState(self)
 
     # --- exports (text/bytes; the view decides where they go) ---------------------------------
     @property
