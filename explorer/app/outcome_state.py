@@ -14,7 +14,6 @@ A few keys are kept, so going back to an earlier eligible set is instant.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -26,9 +25,6 @@ from explorer.outcomes.measures import (
     summarise_endpoints,
     summarise_outcomes,
 )
-
-if TYPE_CHECKING:
-    from explorer.app.state import ExplorerState
 
 CACHE_SIZE = 4
 # how enrolled subjects are allocated to arms, by name -> the `arm` argument of enrolment.simulate_outcomes
@@ -44,7 +40,8 @@ class OutcomeState:
     `model` and `allocation` are the simulation's inputs (ignored for real data with visits); a new trial
     resets them to the trial's own (enrolment.outcome_model_for, "trial")."""
 
-    def __init__(self, state: ExplorerState):
+    def __init__(self, state):
+        # the ExplorerState that owns this one (not imported: the state imports this module)
         self._state = state
         self._cache: OrderedDict[tuple, OutcomeResults] = OrderedDict()
         self._trial = None
