@@ -60,6 +60,11 @@ def cohort(population: str, n: int):
     return generate_screening(population, n, seed=SEED, missing_reasons=False)
 
 
+def shown(value, unit: str, digits: int = 3) -> str:
+    """A measured value for a results table: "-" where it was not measured."""
+    return "-" if value is None else f"{value:.{digits}f} {unit}"
+
+
 def child(script: str | Path, args: list[str], timeout: float = 3600) -> dict:
     """Run `script --child ARGS` in a fresh interpreter (its own peak memory); it prints one JSON line last.
     A failure comes back as {"error": its last line of stderr}."""

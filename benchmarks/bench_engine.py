@@ -37,6 +37,7 @@ from _common import (  # sibling modules (run as a file)
     machine,
     mem_available_gb,
     peak_rss_mb,
+    shown,
     timed,
 )
 from pandas_chain import PandasChain
@@ -202,17 +203,16 @@ def markdown(report: dict) -> str:
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for size in report["sizes"]:
         m, d = size.get("memory", {}), size.get("duckdb", {})
-
-        def f(value, unit="s", digits=3):
-            return "-" if value is None else f"{value:.{digits}f} {unit}"
         lines.append(
-            f"| {size['n']:,} | {f(m.get('evaluate_s'))} | {f(m.get('parameter_change_to_funnel_s'))} | "
-            f"{f(m.get('toggle_funnel_ms'), 'ms', 2)} | {f(m.get('dashboard_refresh_ms'), 'ms', 1)} | "
-            f"{f(m.get('shapley_exact_s'))} | {f(m.get('shapley_enumerate_s'))} | {f(m.get('pandas_chain_s'))} | "
+            f"| {size['n']:,} | {shown(m.get('evaluate_s'), 's')} | "
+            f"{shown(m.get('parameter_change_to_funnel_s'), 's')} | "
+            f"{shown(m.get('toggle_funnel_ms'), 'ms', 2)} | {shown(m.get('dashboard_refresh_ms'), 'ms', 1)} | "
+            f"{shown(m.get('shapley_exact_s'), 's')} | {shown(m.get('shapley_enumerate_s'), 's')} | "
+            f"{shown(m.get('pandas_chain_s'), 's')} | "
             f"{'-' if 'toggle_speedup_vs_pandas' not in m else format(m['toggle_speedup_vs_pandas'], '.0f') + 'x'} | "
-            f"{f(d.get('duckdb_parquet_s'))} ({f(d.get('duckdb_parquet_cpu_s'), 's', 1)}) | "
+            f"{shown(d.get('duckdb_parquet_s'), 's')} ({shown(d.get('duckdb_parquet_cpu_s'), 's', 1)}) | "
             f"{m.get('distinct_patterns', '-')} | "
-            f"{f(m.get('peak_rss_mb'), 'MB', 0)} / {f(d.get('peak_rss_mb'), 'MB', 0)} |")
+            f"{shown(m.get('peak_rss_mb'), 'MB', 0)} / {shown(d.get('peak_rss_mb'), 'MB', 0)} |")
     lines += ["", "## Targets", "", "| target | limit | measured | met |", "|---|---:|---:|---|"]
     for name, row in report["targets"].items():
         lines.append(f"| {name} | {row['limit']} | {row['measured'] if row['measured'] is not None else '-'} | "

@@ -28,7 +28,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import RESULTS, ROOT, child, cohort, machine, peak_rss_mb  # sibling modules (run as a file)
+from _common import (  # sibling modules (run as a file)
+    RESULTS,
+    ROOT,
+    child,
+    cohort,
+    machine,
+    peak_rss_mb,
+    shown,
+)
 from pandas_chain import PandasChain
 
 from explorer.engine import evaluate, final_counts, funnel
@@ -168,17 +176,15 @@ def markdown(report: dict) -> str:
              "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for size in report["sizes"]:
         d, mem = size.get("duckdb", {}), size.get("memory", {})
-
-        def f(value, unit="ms", digits=3):
-            return "-" if value is None else f"{value:.{digits}f} {unit}"
         pandas_ms = report["pandas_chain_1e6_s"] * 1e3 if report.get("pandas_chain_1e6_s") else None
         ratio = (f"{pandas_ms / d['histogram_toggle_ms']:,.0f}x / {pandas_ms / d['histogram_counts_ms']:,.0f}x"
                  if pandas_ms and d.get("histogram_toggle_ms") else None)
-        lines.append(f"| {size['n']:,} | {d.get('patterns', '-')} | {f(d.get('histogram_toggle_ms'))} / "
-                     f"{f(d.get('histogram_counts_ms'))} | "
-                     f"{f(mem.get('bits_toggle_ms'))} | {f(mem.get('histogram_toggle_ms'))} | "
-                     f"{f(mem.get('pandas_chain_s'), 's')} | {'-' if ratio is None else ratio} | "
-                     f"{d.get('peak_rss_mb', 0):.0f} MB / {f(mem.get('peak_rss_mb'), 'MB', 0)} |")
+        lines.append(f"| {size['n']:,} | {d.get('patterns', '-')} | "
+                     f"{shown(d.get('histogram_toggle_ms'), 'ms')} / "
+                     f"{shown(d.get('histogram_counts_ms'), 'ms')} | "
+                     f"{shown(mem.get('bits_toggle_ms'), 'ms')} | {shown(mem.get('histogram_toggle_ms'), 'ms')} | "
+                     f"{shown(mem.get('pandas_chain_s'), 's')} | {'-' if ratio is None else ratio} | "
+                     f"{d.get('peak_rss_mb', 0):.0f} MB / {shown(mem.get('peak_rss_mb'), 'MB', 0)} |")
     lines += ["", "## Cohort -> status histogram", "",
               "| subjects | engine | partitions | time | identical to DuckDB |", "|---:|---|---:|---:|---|"]
     for size in report["sizes"]:
