@@ -11,8 +11,8 @@ from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
 import pytest
+from project_paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "explorer"
 FLOORS_DOC = ROOT / "docs" / "architecture.md"
 
