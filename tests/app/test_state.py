@@ -371,3 +371,30 @@ def test_real_data_outcomes_are_protected_as_the_scenario_says():
     assert (s.protection.min_cell, s.protection.method) == (11, "suppress")
     table = s.outcomes.summary_table("hba1c", "hba1c")
     assert len(table) and table["n"].isna().all()  # every n is below 11: blanked
+
+
+def test_a_toggle_computes_only_what_the_header_and_funnel_show(monkeypatch):
+    """Issue 17: at 10^6 subjects impact and Shapley for closed tabs took most of a click. They are now
+    computed when a view asks, once per change, and always for the current scenario."""
+    s = ExplorerState(T1D, with_baseline=False)
+    calls = []
+
+    def counted(name, original):
+        def wrapper(*args, **kwargs):
+            calls.append(name)
+            return original(*args, **kwargs)
+        return wrapper
+
+    for name in ("impact", "shapley", "overlap"):
+        monkeypatch.setattr(engine, name, counted(name, getattr(engine, name)))
+    s.toggle("E7", False)
+    assert calls == []
+    first = s.impact
+    assert s.impact is first and s.shapley is s.shapley
+    assert calls == ["impact", "shapley"]  # once each, cached until the next change
+    enabled = [c.id for c in s.trial.criteria if c.id != "E7"]
+    pd.testing.assert_frame_equal(first, engine.impact(s.matrix, enabled=enabled, policies={}))
+    s.toggle("E7", True)
+    assert calls == ["impact", "shapley", "impact"]
+    assert "E7" in set(s.impact["criterion"]) and "E7" not in set(first["criterion"])
+    assert s.shapley["shapley"].sum() == pytest.approx(s.counts["eligible"] - s.counts["screened"])
