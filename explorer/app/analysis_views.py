@@ -166,8 +166,8 @@ def sensitivity_svg(result, protection, *, width: int = 190, height: int = 64) -
         return 4 + (width - 8) * (min(max(value, low), high) - low) / span
 
     cut = x_of(result.current)
-    marks = (f"<text x='4' y='{height + 12}' class='te-svg-axis'>{low:g}</text>"
-             f"<text x='{width - 4}' y='{height + 12}' text-anchor='end' class='te-svg-axis'>{high:g}</text>")
+    marks = (f"<text x='4' y='{height + 12}' font-size='10' fill='#666'>{low:g}</text>"
+             f"<text x='{width - 4}' y='{height + 12}' text-anchor='end' font-size='10' fill='#666'>{high:g}</text>")
     bars = ""
     if result.histogram is not None:
         counts = [protection.count(v) for v in result.histogram["pool"]]
@@ -178,7 +178,7 @@ def sensitivity_svg(result, protection, *, width: int = 190, height: int = 64) -
                 bars += (f"<rect x='{x_of(left):.1f}' y='{height - h:.1f}' width='{max(x_of(right) - x_of(left) - 1, 1):.1f}'"
                          f" height='{h:.1f}' fill='{PALETTE[5]}'/>")
     else:
-        bars = f"<text x='{width / 2}' y='{height / 2}' text-anchor='middle' class='te-svg-axis'>no single variable</text>"
+        bars = f"<text x='{width / 2}' y='{height / 2}' text-anchor='middle' font-size='10' fill='#666'>no single variable</text>"
     left_panel = (f"<svg width='{width}' height='{height + 16}' role='img' aria-label='distribution in the pool'>"
                   f"{bars}<line x1='{cut:.1f}' x2='{cut:.1f}' y1='0' y2='{height}' stroke='{PALETTE[3]}' "
                   f"stroke-dasharray='3,2' stroke-width='1.5'/>{marks}</svg>")
@@ -195,7 +195,7 @@ def sensitivity_svg(result, protection, *, width: int = 190, height: int = 64) -
                    f"<path d='{_svg_path(points)}' fill='none' stroke='{PALETTE[0]}' stroke-width='1.5'/>"
                    f"<line x1='{cut:.1f}' x2='{cut:.1f}' y1='0' y2='{height}' stroke='{PALETTE[3]}' "
                    f"stroke-dasharray='3,2' stroke-width='1'/>{dot}"
-                   f"<text x='{width - 4}' y='10' text-anchor='end' class='te-svg-axis'>max "
+                   f"<text x='{width - 4}' y='10' text-anchor='end' font-size='10' fill='#666'>max "
                    f"{html.escape(protection.text(max(curve['eligible'])))}</text>{marks}</svg>")
     return left_panel + right_panel
 
@@ -357,7 +357,7 @@ class RelaxedOutcomesView(w.VBox):
                              + " &middot; B: the current scenario</p>")
         self._source.value = "<p class='te-muted'>computing the outcomes of each group&hellip;</p>"
         r = self._result = s.relaxed_outcomes()
-        badge = "<span class='te-badge te-simulated'>simulated</span> " if r.simulated else ""
+        badge = "<span class='te-badge te-simulated' style='background: #D55E00'>simulated</span> " if r.simulated else ""
         self._source.value = (f"<p data-testid='relaxed-source'>{badge}{html.escape(r.source)}</p>")
         groups = pd.DataFrame({"group": r.groups["group"], "eligible": [s.shown_count(v) for v in r.groups["eligible"]],
                                "enrolled": [s.shown_count(v) for v in r.groups["enrolled"]]})

@@ -346,12 +346,10 @@ class ExplorerState(HasTraits):
 
     def comparison(self):
         """A (pinned, or the registered trial on the same data) against the current scenario, protected."""
-        from explorer.analysis.compare import compare, registered
+        from explorer.analysis.compare import compare
 
         if "comparison" not in self._lazy:
-            a = self.pinned if self.pinned is not None and self.pinned.trial == self.scenario.trial \
-                and self.pinned.data == self.scenario.data else registered(self.scenario)
-            self._lazy["comparison"] = compare(a, self.scenario, self.matrix, self.screening,
+            self._lazy["comparison"] = compare(self.scenario_a(), self.scenario, self.matrix, self.screening,
                                                base_trial=self.base_trial, min_cell=self.scenario.min_cell)
         return self._lazy["comparison"]
 
