@@ -271,7 +271,6 @@ class RepresentativenessView(w.VBox):
             f"(unknown counted as meeting)</span></p>"
             f"<p class='te-muted'>{html.escape(r.definition)} <b>This is the unweighted score: it is not the "
             f"weighted GIST 2.0</b> (whose patient weights are not implemented).</p></div>")
-        self._figure.show(smd_figure(r.smd))
         traits = pd.DataFrame({"criterion": r.traits["criterion"], "trait": r.traits["label"],
                                "known": [shown(v) for v in r.traits["known"]],
                                "meeting": [shown(v) for v in r.traits["meeting"]],
@@ -290,6 +289,7 @@ class RepresentativenessView(w.VBox):
                              "&radic;((sd&sup2;<sub>eligible</sub> + sd&sup2;<sub>screened</sub>) / 2), for a level "
                              "with p(1&minus;p) (Austin 2009). References: "
                              + " ".join(f"[{i + 1}] {html.escape(ref)}" for i, ref in enumerate(REFERENCES)) + "</p>")
+        self._figure.show(smd_figure(r.smd))  # last: the numbers are on the page while plotly draws
 
     def blank(self) -> None:
         for part in (self._scores, self._sgist, self._table):
