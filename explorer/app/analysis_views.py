@@ -236,6 +236,11 @@ def smd_figure(smd: pd.DataFrame) -> go.Figure:
     return fig
 
 
+def _value(value) -> str:
+    """A mean or % with three significant digits: C-peptide 0.0241 nmol/L and eGFR 113 mL/min alike."""
+    return "–" if pd.isna(value) else f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
 def _share(value) -> str:
     return "– (hidden: small cell)" if pd.isna(value) else f"{value:.3f}"
 
@@ -277,11 +282,13 @@ class RepresentativenessView(w.VBox):
                                "sGIST": [_share(v) for v in r.traits["sgist"]]})
         self._sgist.value = ("<b>sGIST per quantitative criterion</b> <span class='te-muted'>share of the screened "
                               "known on the trait who meet it</span>" + html_table(traits))
-        smd = r.smd
+        smd = r.smd[r.smd["screened_n"].fillna(1) != 0]  # levels nobody screened has (T2D in a T1D clinic)
         table = pd.DataFrame({"variable": smd["variable"], "level": smd["level"].fillna(""),
                               "screened n": [shown(v) for v in smd["screened_n"]],
-                              "screened": smd["screened_value"], "eligible n": [shown(v) for v in smd["eligible_n"]],
-                              "eligible": smd["eligible_value"], "SMD": smd["smd"].round(2)})
+                              "screened": [_value(v) for v in smd["screened_value"]],
+                              "eligible n": [shown(v) for v in smd["eligible_n"]],
+                              "eligible": [_value(v) for v in smd["eligible_value"]],
+                              "SMD": ["–" if pd.isna(v) else f"{v:+.2f}" for v in smd["smd"]]})
         self._table.value = ("<b>Key variables</b> <span class='te-muted'>mean, or % of the known for a level</span>"
                              + html_table(table).replace("<table class='te-table'>",
                                                          "<table class='te-table' data-testid='smd-table'>", 1))
