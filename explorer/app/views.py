@@ -257,6 +257,10 @@ class CriteriaPanel(w.VBox):
         super().__init__([w.HTML("<b>Criteria</b> <span class='te-muted'>(toggle, edit thresholds, reorder)</span>"),
                           w.HBox([self._all_on, self._computable_only]), self._list])
 
+    def show_sensitivity(self, criterion: str, parameter: str, shown: bool = True) -> None:
+        """Open (or close) the sensitivity beside one threshold, as its button does (notebooks, tests)."""
+        self._rows[criterion]._open[parameter].value = shown
+
     def refresh(self) -> None:
         s = self._state
         key = (s.base_trial.id, id(s.base_trial), tuple(s.order))
