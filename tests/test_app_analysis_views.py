@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from explorer.app import explore
 from explorer.app.scenario import Scenario
@@ -165,3 +170,52 @@ def test_sensitivity_svg_breaks_the_curve_where_protection_hides_a_count():
     shown = [not 0 < v < 11 for v in result.curve["eligible"]]
     runs = sum(1 for i, ok in enumerate(shown) if ok and (i == 0 or not shown[i - 1]))
     assert path.count("M") == runs and path.count("M") + path.count("L") == sum(shown)
+
+
+def _column_numbers(table_html: str, columns) -> list[int]:
+    """The integers in the named columns of one of our html tables ("<k" and "–" are not numbers)."""
+    head = re.findall(r"<th>(.*?)</th>", table_html)
+    found = []
+    for row in re.findall(r"<tr>(.*?)</tr>", table_html)[1:]:
+        cells = dict(zip(head, re.findall(r"<td>(.*?)</td>", row), strict=False))
+        found += [int(c.replace(",", "")) for name in columns if re.fullmatch(r"[\d,]+", c := cells.get(name, ""))]
+    return found
+
+
+def _tagged_numbers(text: str, testids) -> list[int]:
+    return [int(m.replace(",", "")) for t in testids
+            for m in re.findall(rf"data-testid='{t}'>([\d,]+)<", text)]
+
+
+@pytest.fixture(scope="module")
+def protected_explorer():
+    return explore("NCT06196996", n=1500, seed=3)
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(off=st.sets(st.sampled_from(["E1", "E2", "E6", "E7", "E8", "E11", "I4", "I6"]), max_size=4),
+       k=st.integers(2, 25), method=st.sampled_from(["suppress", "round"]))
+def test_no_small_count_in_the_analysis_views(protected_explorer, off, k, method):
+    ex = protected_explorer
+    s = ex.state
+    assert s.restore(Scenario(trial="NCT06196996", data=s.scenario.data, disabled=tuple(sorted(off)),
+                              min_cell=k, cell_method=method))
+    ex.representativeness.refresh()
+    ex.relaxed.refresh()
+    ex.criteria.show_sensitivity("I2", "hba1c_min")
+    ex.criteria.show_sensitivity("I1", "age_max")
+    rep, rel = ex.representativeness, ex.relaxed
+    found = _tagged_numbers(rep._scores.value, ["gist-complete", "gist-screened"])
+    found += _column_numbers(rep._sgist.value, ["known", "meeting"])
+    found += _column_numbers(rep._table.value, ["screened n", "eligible n"])
+    found += _column_numbers(rel._groups.value, ["eligible", "enrolled"])
+    found += _column_numbers(rel._differences.value, ["kept n", "added n"])
+    found += _column_numbers(rel._endpoints.value, ["n", "responders"])
+    for criterion, parameter in (("I2", "hba1c_min"), ("I1", "age_max")):
+        glance = ex.criteria._rows[criterion]._sensitivity[parameter].value
+        found += _tagged_numbers(glance, ["sensitivity-pool", "sensitivity-eligible"])
+        found += [int(v.replace(",", "")) for pair in re.findall(r"([\d,]+) of them unknown|>max ([\d,]+)<", glance)
+                  for v in pair if v]
+    assert found, "the views show counts"
+    assert [c for c in found if 0 < c < k] == []
+    assert s.error == ""
