@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
+from project_paths import ROOT
 
 from explorer.app.scenario import DataSource, Scenario
 from explorer.app.state import ExplorerState
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ARTIFACTS = ROOT / "test-artifacts"
 BROWSER_N = 4000  # as in conftest.py: the size the served dashboard opens with
 TIMEOUT = 90_000  # the first page starts a kernel and builds the cohort
 BASE = Scenario(trial="NCT06196996", data=DataSource("synthetic", "t1d", BROWSER_N, 0))

@@ -122,7 +122,7 @@ def test_unknown_units_and_absurd_numbers_are_refused(text, reason):
 @pytest.mark.parametrize("text, kind", [
     ("HbA1c 7.5%-9% (if on more drugs) or 7.5%-11% (if on fewer drugs)", "inclusion"),
     ("For participants aged 40 years or older, history of CVD", "inclusion"),
-    # (sex-specific thresholds are now read as such: tests/test_registry_recall.py)
+    # (sex-specific thresholds are now read as such: tests/registry/test_recall.py)
     ("Hba1c>8.0% and/or a history of repeated symptomatic hypoglycaemias", "inclusion"),
     ("History of malignancy except basal cell carcinoma, unless disease free for 5 years", "exclusion"),
     ("History of drug abuse within the past 2 years", "exclusion"),

@@ -6,12 +6,12 @@ import json
 import subprocess
 import sys
 from dataclasses import replace
-from pathlib import Path
 
 import nbformat
 import numpy as np
 import pandas as pd
 import pytest
+from project_paths import FIXTURES
 
 from explorer.app.code_export import scenario_code, scenario_notebook
 from explorer.app.scenario import DataSource, Scenario
@@ -19,7 +19,7 @@ from explorer.app.state import ExplorerState
 from explorer.errors import DefinitionError
 from explorer.trial import load_trial
 
-FIXTURE_COHORT = Path(__file__).resolve().parent / "fixtures" / "cohort" / "canonical"
+FIXTURE_COHORT = FIXTURES / "cohort" / "canonical"
 
 # runs each exported file unmodified (runpy) and reports the numbers it left behind
 RUNNER = """

@@ -5,17 +5,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
+from project_paths import ROOT
 from registry_helpers import names_of, random_subjects, truth_table
 
 from explorer.errors import ImportFailure
 from explorer.registry import import_trial, import_trials, render_report
 from explorer.trial import load_trial, trial_from_yaml
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_import_json_fixture(fixtures_dir):

@@ -11,16 +11,16 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from random_cohort import random_screening
-from test_engine_sql import (
+from engine_cases import (
     assert_same_matrix,
     assert_same_statistics,
     construct_screening,
     construct_trial,
     valid_for_files,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from random_cohort import random_screening
 
 from explorer.cohort.screening import Screening
 from explorer.cohort.synthetic.screening_table import generate_screening

@@ -9,10 +9,11 @@ import json
 from pathlib import Path
 
 import pytest
+from project_paths import ROOT
 
 from explorer.cli.entry import main
 
-PACKAGE = Path(__file__).resolve().parents[1] / "explorer"
+PACKAGE = ROOT / "explorer"
 
 
 def run(capsys, *argv):

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import importlib.util
 import textwrap
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
+from project_paths import ROOT
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from cohort_helpers import screening
+from engine_cases import small_trial
 from random_cohort import random_screening
 
 from explorer.engine import (
@@ -21,22 +22,7 @@ from explorer.engine import (
 )
 from explorer.engine.memory import MemoryBackend
 from explorer.errors import DefinitionError, ExpressionError
-from explorer.trial import load_trial, trial_from_dict
-
-
-def small_trial(**overrides):
-    data = {
-        "id": "T1", "title": "A small trial",
-        "criteria": [
-            {"id": "I1", "kind": "inclusion", "text": "Adults", "expression": "age >= age_min",
-             "parameters": {"age_min": {"value": 18, "unit": "years", "min": 0, "max": 100}}},
-            {"id": "E1", "kind": "exclusion", "text": "Pregnant", "expression": "pregnant"},
-            {"id": "I2", "kind": "inclusion", "text": "Consent", "assumption": "pass"},
-        ],
-    }
-    data.update(overrides)
-    return trial_from_dict(data)
-
+from explorer.trial import load_trial
 
 DATA = screening(age=[30.0, 10.0, None, 50.0], pregnant=[False, None, True, False])
 

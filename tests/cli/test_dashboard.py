@@ -8,11 +8,9 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
+from project_paths import ROOT
 
 
 def _free_port() -> int:

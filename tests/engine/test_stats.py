@@ -6,8 +6,8 @@ import itertools
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
+from engine_cases import HAND, make_matrix
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -29,23 +29,6 @@ from explorer.engine.baseline import eligible_mask, group_mask
 from explorer.errors import DefinitionError
 
 P, F, U, A = PASS, FAIL, UNKNOWN, ASSUMED
-
-# ten subjects x criteria A (inclusion), B (exclusion), C (inclusion); raw statuses, worked out by hand below
-HAND = {
-    "s0": (P, P, P), "s1": (P, P, P), "s2": (F, P, P), "s3": (F, F, P), "s4": (P, F, P),
-    "s5": (P, U, P), "s6": (U, P, F), "s7": (U, U, P), "s8": (P, P, F), "s9": (F, U, F),
-}
-
-
-def make_matrix(rows: dict[str, tuple], kinds=("inclusion", "exclusion", "inclusion"), ids=("A", "B", "C"),
-                **info) -> EligibilityMatrix:
-    codes = np.array(list(rows.values()), dtype=np.int8).reshape(len(rows), len(ids))
-    criteria = [CriterionInfo(id=i, kind=k, text=f"criterion {i}", label=i, expression=None if
-                              (codes[:, j] == ASSUMED).all() and len(rows) else f"x{j}", **info.get(i, {}))
-                for j, (i, k) in enumerate(zip(ids, kinds, strict=True))]
-    return EligibilityMatrix(pd.Index(list(rows), name="subject_id"), [codes[:, j] for j in range(len(ids))],
-                             criteria)
-
 
 @pytest.fixture
 def hand() -> EligibilityMatrix:

@@ -5,6 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from engine_cases import (
+    CONSTRUCTS,
+    INJECTION,
+    assert_same_matrix,
+    assert_same_statistics,
+    construct_screening,
+    construct_trial,
+    valid_for_files,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from random_cohort import random_screening
@@ -16,12 +25,7 @@ from explorer.engine import (
     PASS,
     UNKNOWN,
     evaluate,
-    final_counts,
-    funnel,
-    impact,
-    overlap,
     read_screening,
-    shapley,
     write_screening,
 )
 from explorer.engine.duck import DuckDBBackend
@@ -32,125 +36,10 @@ from explorer.expr import compile_expression, parse
 from explorer.trial import load_trial, trial_from_dict
 
 CAT = default_catalogue()
-INJECTION = 'x"; DROP TABLE features_src; --'
-
-# one criterion per construct where two engines could part ways
-CONSTRUCTS = {
-    "chain": "7 <= hba1c <= 10",
-    "in": 'diabetes_type in ("T1D", "other")',
-    "not_in": 'diabetes_type not in ("T2D")',
-    "known": "known(tir) and tir >= tir_min",
-    "count_year": "count(severe_hypoglycemia, within_days=365) >= 2",
-    "count_param": "count(trial_participation, within_days=window) == 0",
-    "division": "alt / alt_uln >= 2",
-    "min_max": "max(alt, ast) >= 3 * min(alt_uln, ast_uln)",
-    "abs_neg": "abs(bmi - 25) > 10 or -bmi < -40",
-    "booleans": "pregnant == true or lactating != false",
-    "not": "not (smoking_history or alcohol_abuse)",
-    "category_and_number": 'cancer_status == "remission" and cancer_remission_years < 1',
-    "own_variable": f"site in (\"a'b\", '{INJECTION}')",
-    "sex": 'sex == "female"',
-    "constant": "true",
-}
-
-
-def construct_trial():
-    criteria = []
-    for i, (name, expression) in enumerate(CONSTRUCTS.items()):
-        c = {"id": f"C{i}", "kind": "inclusion" if i % 2 == 0 else "exclusion", "text": name,
-             "expression": expression}
-        if "tir_min" in expression:
-            c["parameters"] = {"tir_min": {"value": 70, "unit": "%", "min": 0, "max": 100}}
-        if "window" in expression:
-            c["parameters"] = {"window": {"value": 91, "unit": "days", "min": 1, "max": 730}}
-        criteria.append(c)
-    return trial_from_dict({"id": "CONSTRUCTS", "title": "every construct", "criteria": criteria,
-                            "variables": {"site": {"kind": "category", "categories": ["a'b", INJECTION, "c"]}}})
-
-
-def construct_screening() -> Screening:
-    """Twelve subjects with unknowns, out-of-range and impossible values, short histories, reported counts."""
-    nan = np.nan
-    ids = pd.Index([f"p{i:02d}" for i in range(12)], name="subject_id", dtype="string")
-    f = pd.DataFrame(index=ids)
-    f["hba1c"] = [7.0, 10.0, 10.1, 6.9, nan, 8.0, float("nan"), 9.0, 7.5, 12.0, 5.0, 8.5]
-    f["diabetes_type"] = pd.array(["T1D", "T2D", "other", None, "T1D", "none", "T1D", "bogus", "T2D", "T1D",
-                                   "other", "T1D"], dtype="string")  # "bogus" is outside the categories
-    f["tir"] = [80.0, 60.0, nan, 70.0, 90.0, nan, 50.0, 71.0, 69.9, 100.0, 0.0, nan]
-    f["alt"] = [50.0, 100.0, nan, 80.0, 10.0, 30.0, 200.0, 60.0, 0.0, nan, 45.0, 90.0]
-    f["alt_uln"] = [40.0, 0.0, 40.0, 40.0, nan, 30.0, 40.0, 0.0, 40.0, 40.0, 45.0, 30.0]  # 0: division by zero
-    f["ast"] = [30.0, nan, 20.0, 200.0, 40.0, 31.0, 10.0, 70.0, 5.0, 40.0, 44.0, 91.0]
-    f["ast_uln"] = [35.0, 35.0, nan, 35.0, 35.0, 31.0, 35.0, 35.0, 35.0, nan, 15.0, 30.0]
-    f["bmi"] = [25.0, 36.0, 14.0, nan, 41.0, 35.0, 15.0, 24.0, 22.0, 40.0, 40.1, 30.0]
-    f["pregnant"] = pd.array([True, False, None, False, None, True, False, False, None, False, True, None],
-                             dtype="boolean")
-    f["lactating"] = pd.array([False, None, False, True, None, None, False, False, False, True, None, False],
-                              dtype="boolean")
-    f["smoking_history"] = pd.array([False, True, None, False, None, False, True, None, False, False, True, None],
-                                    dtype="boolean")
-    f["alcohol_abuse"] = pd.array([None, False, False, False, True, None, None, False, True, False, False, None],
-                                  dtype="boolean")
-    f["cancer_status"] = pd.array(["remission", "remission", "none", None, "active", "remission", "remission",
-                                   None, "none", "remission", "active", "none"], dtype="string")
-    f["cancer_remission_years"] = [0.5, 2.0, nan, 0.2, nan, nan, 1.0, 0.1, nan, 0.99, 3.0, nan]
-    f["site"] = pd.array(["a'b", INJECTION, "c", None, "a'b", "c", INJECTION, "zzz", None, "a'b", "c", "c"],
-                         dtype="string")
-    # sex is absent: unknown for everyone
-    events = pd.DataFrame({
-        "subject_id": pd.array(["p00", "p00", "p00", "p01", "p01", "p02", "p04", "p04", "p05", "ghost", "p06",
-                                "p07", "p07"], dtype="string"),
-        "event": pd.array(["severe_hypoglycemia"] * 3 + ["severe_hypoglycemia", "trial_participation",
-                                                          "severe_hypoglycemia", "severe_hypoglycemia",
-                                                          "severe_hypoglycemia", "trial_participation",
-                                                          "severe_hypoglycemia", "trial_participation",
-                                                          None, "trial_participation"], dtype="string"),
-        "days_before_index": [10.0, 365.0, 366.0, 5.0, 30.0, 100.0, 364.0, nan, 91.0, 1.0, 92.0, 3.0, 0.0],
-        "severity": pd.array([3] * 13, dtype="Int64"),
-    })
-    lookback = pd.DataFrame({
-        "severe_hypoglycemia": [400.0, 100.0, nan, 1000.0, 365.0, 365.0, 0.0, 500.0, 400.0, nan, 365.0, 364.9],
-        "trial_participation": [91.0, 90.0, 91.0, nan, 200.0, 91.0, 100.0, 91.0, nan, 91.0, 30.0, 1000.0],
-    }, index=ids)
-    counts = pd.DataFrame({
-        "severe_hypoglycemia@365": [nan, 5.0, 1.0, nan, 0.0, nan, nan, nan, nan, 2.0, nan, 3.0],
-        "trial_participation@91": [nan, 0.0, nan, 1.0, nan, nan, nan, nan, 0.0, nan, 2.0, nan],
-    }, index=ids).iloc[::-1]  # stored in another order than the features
-    return Screening(f, events, lookback, counts, source="constructs")
-
-
-def assert_same_matrix(a, b):
-    assert a.ids == b.ids
-    assert [str(x) for x in a.subject_ids] == [str(x) for x in b.subject_ids]
-    for cid, x, y in zip(a.ids, a.columns, b.columns, strict=True):
-        assert x.dtype == y.dtype == np.int8
-        assert np.array_equal(x, y), f"{cid}: memory {x.tolist()} vs duckdb {y.tolist()}"
-
-
-def assert_same_statistics(a, b):
-    pd.testing.assert_frame_equal(funnel(a), funnel(b))
-    pd.testing.assert_frame_equal(impact(a), impact(b))
-    pd.testing.assert_frame_equal(shapley(a), shapley(b))
-    pd.testing.assert_frame_equal(overlap(a), overlap(b))
-    assert final_counts(a) == final_counts(b)
-
 
 @pytest.fixture(scope="module")
 def constructs():
     return construct_trial(), construct_screening()
-
-
-def valid_for_files(data: Screening, trial) -> Screening:
-    """The constructs without the values a screening folder refuses (categories outside the catalogue's,
-    numbers outside the plausible range such as the zero upper limits that test division by zero)."""
-    features = data.features.copy()
-    for name in features.columns:
-        var = trial.catalogue[name]
-        if var.kind == "number" and var.range is not None:
-            features[name] = features[name].where(features[name].between(*var.range) | features[name].isna())
-    for name in ("diabetes_type", "site"):
-        categories = trial.catalogue[name].categories
-        features[name] = features[name].where(features[name].isin(categories) | features[name].isna(), None)
-    return Screening(features, data.events, data.event_lookback, data.event_counts, source="constructs")
 
 
 def test_every_construct_gives_identical_matrices(constructs, tmp_path):

@@ -8,13 +8,13 @@ import importlib.util
 import numpy as np
 import pandas as pd
 import pytest
+from project_paths import ROOT
 
 from explorer.clinical import mage as mage_module
 from explorer.clinical.cgm_grid import interpolated_grid
 from explorer.clinical.cgm_table import cgm_metric_table, compute_cgm_metrics, metric_names
 from explorer.clinical.glycaemic_variability import VARIABILITY_COLUMNS, risk_function, variability_metrics
 from explorer.errors import DefinitionError
-from tests.conftest import ROOT
 
 START = pd.Timestamp("2024-03-01 00:00")
 

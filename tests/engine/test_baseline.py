@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from test_engine_matrix import screening, small_trial
+from cohort_helpers import screening
+from engine_cases import small_trial
 
 from explorer.app.tables import format_baseline
 from explorer.engine import baseline_table, evaluate, write_screening

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from engine_cases import HAND, make_matrix
 from random_cohort import random_screening
-from test_engine_stats import HAND, make_matrix
 
 from explorer.engine import (
     baseline_table,
