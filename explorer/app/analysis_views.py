@@ -20,11 +20,19 @@ from explorer.app.widgets import html_table
 from explorer.plots import PALETTE, TEMPLATE
 
 
+def unknown_share(result, protection) -> str:
+    """The pool's share with no value, as text; "" when it would publish a hidden count (3 unknown of 400,
+    or all but 3), so it is shown only where both the unknown and the known are counts protection shows."""
+    unknown, known = protection.count(result.unknown), protection.count(result.pool - result.unknown)
+    return f"{result.unknown_share:.0%}" if result.pool and unknown == unknown and known == known else ""
+
+
 def sensitivity_figure(result, protection) -> go.Figure:
     """Left: the variable among the subjects still in the pool with this criterion set aside, the cut-off
     drawn on it; right: the eligible (and possibly eligible) count across the allowed range."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=(
-        f"{result.variable or result.parameter} among the pool ({result.unknown_share:.0%} unknown)"
+        f"{result.variable or result.parameter} among the pool ({unknown_share(result, protection) or 'share hidden'}"
+        " unknown)"
         if result.pool else "no subject in the pool", "eligible count by cut-off"))
     if result.histogram is not None:
         h = result.histogram
@@ -83,7 +91,9 @@ class ThresholdView(w.VBox):
         self._note.value = (f"<p class='te-muted' data-testid='sensitivity-note'>{html.escape(criterion)} "
                             f"{html.escape(result.label)} = {result.current:g}: "
                             f"{html.escape(s.shown_count(result.pool))} subjects pass or are unknown on every other "
-                            f"criterion; {result.unknown_share:.0%} of them have no value ({html.escape(result.method)})"
+                            f"criterion; {html.escape(s.shown_count(result.unknown))} of them "
+                            f"({unknown_share(result, s.protection) or 'share hidden'}) have no value "
+                            f"({html.escape(result.method)})"
                             f"</p>")
         self._figure.show(sensitivity_figure(result, s.protection))
 
@@ -202,9 +212,7 @@ def sensitivity_svg(result, protection, *, width: int = 190, height: int = 64) -
 
 def sensitivity_caption(result, protection, *, enabled: bool) -> str:
     """The counts of the two small panels, in words: the pool, its unknown share, the eligible count now."""
-    unknown = protection.count(result.unknown)
-    known = protection.count(result.pool - result.unknown)
-    share = (f" ({result.unknown_share:.0%})" if result.pool and unknown == unknown and known == known else "")
+    share = f" ({unknown_share(result, protection)})" if unknown_share(result, protection) else ""
     now = result.at(result.current)["eligible"]
     switched = "" if enabled else " if it were switched on"
     variable = html.escape(result.variable or result.parameter)

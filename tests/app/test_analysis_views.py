@@ -1,4 +1,5 @@
-"""The Thresholds and Compare tabs and the code export, wired to the state (no browser)."""
+"""The analysis views (Thresholds, Compare, Representativeness, Relaxed outcomes, the sensitivity beside each
+threshold) and the code export, wired to the state (no browser)."""
 
 from __future__ import annotations
 
@@ -219,3 +220,19 @@ def test_no_small_count_in_the_analysis_views(protected_explorer, off, k, method
     assert found, "the views show counts"
     assert [c for c in found if 0 < c < k] == []
     assert s.error == ""
+
+
+def test_the_unknown_share_is_not_shown_when_it_would_publish_a_hidden_count():
+    from dataclasses import replace
+
+    from explorer.app.analysis_views import sensitivity_caption, unknown_share
+    from explorer.engine.privacy import Protection
+
+    result = explore("NCT06196996", n=3000, seed=1).state.sensitivity("I2", "hba1c_min")
+    k11 = Protection(11, "suppress")
+    assert unknown_share(replace(result, pool=400, unknown=3), k11) == ""     # 3 unknown
+    assert unknown_share(replace(result, pool=400, unknown=397), k11) == ""   # 3 known
+    assert unknown_share(replace(result, pool=400, unknown=100), k11) == "25%"
+    assert unknown_share(replace(result, pool=400, unknown=3), Protection(0)) == "1%"
+    caption = sensitivity_caption(replace(result, pool=400, unknown=3), k11, enabled=True)
+    assert "&lt;11 of them unknown;" in caption and "%" not in caption.split("right:")[0]
