@@ -102,6 +102,10 @@ class ThresholdView(w.VBox):
         self._figure.clear_output()
 
 
+MOVEMENT_COLUMNS = {"in_both": "in both", "only_a (moved out)": "only in A (moved out)",
+                    "only_b (moved in)": "only in B (moved in)", "a": "A", "b": "B"}
+
+
 class CompareView(w.VBox):
     """Scenario A (pinned, or the registered trial) beside the current scenario B."""
 
@@ -136,12 +140,16 @@ class CompareView(w.VBox):
         movement = c.movement.copy()
         for col in movement.attrs.get("counts", []):
             movement[col] = [shown(v) for v in movement[col]]
-        self._movement.value = "<b>Subjects</b>" + html_table(movement)
-        funnels = c.funnels.copy()
-        for col in funnels.attrs.get("counts", []):
-            if col in funnels:
-                funnels[col] = [shown(v) for v in funnels[col]]
-        self._funnels.value = "<b>Funnels, step by step</b>" + html_table(funnels)
+        self._movement.value = "<b>Subjects</b>" + html_table(movement.rename(columns=MOVEMENT_COLUMNS))
+        # one column per scenario and count, the difference beside them: fits the page, unlike every count
+        f = c.funnels
+        steps = pd.DataFrame({"criterion": f["criterion"], "label": f["label"]})
+        for count, name in (("eligible", "eligible"), ("remaining", "eligible or possibly")):
+            steps[f"A {name}"] = [shown(v) for v in f[f"a_{count}"]]
+            steps[f"B {name}"] = [shown(v) for v in f[f"b_{count}"]]
+            steps[f"B - A {name}"] = ["–" if pd.isna(v) else f"{int(v):+,}" for v in f[f"diff_{count}"]]
+        self._funnels.value = ("<b>Funnels, step by step</b> <span class='te-muted'>after each criterion; – where "
+                               "a scenario does not apply it</span>" + html_table(steps))
         if c.baseline is not None:
             from explorer.app.tables import format_baseline
             self._baseline.value = "<b>Table 1: A-eligible and B-eligible</b>" + html_table(
