@@ -366,14 +366,43 @@ class ExplorerState(HasTraits):
 
     def comparison(self):
         """A (pinned, or the registered trial on the same data) against the current scenario, protected."""
-        from explorer.analysis.compare import compare, registered
+        from explorer.analysis.compare import compare
 
         if "comparison" not in self._lazy:
-            a = self.pinned if self.pinned is not None and self.pinned.trial == self.scenario.trial \
-                and self.pinned.data == self.scenario.data else registered(self.scenario)
-            self._lazy["comparison"] = compare(a, self.scenario, self.matrix, self.screening,
+            self._lazy["comparison"] = compare(self.scenario_a(), self.scenario, self.matrix, self.screening,
                                                base_trial=self.base_trial, min_cell=self.scenario.min_cell)
         return self._lazy["comparison"]
+
+    # --- representativeness and outcomes under relaxed criteria (views: explorer.app.analysis_views) -----
+    def scenario_a(self) -> Scenario:
+        """Scenario A of a comparison: the pinned one when it is of this trial and data, else the registered trial."""
+        from explorer.analysis.compare import registered
+
+        pinned = self.pinned
+        if pinned is not None and pinned.trial == self.scenario.trial and pinned.data == self.scenario.data:
+            return pinned
+        return registered(self.scenario)
+
+    def representativeness(self):
+        """The eligible vs the screened (explorer.analysis.representativeness), under this scenario's protection."""
+        from explorer.analysis.representativeness import representativeness
+
+        if "representativeness" not in self._lazy:
+            result = representativeness(self.matrix, self.screening, **self._selection())
+            self._lazy["representativeness"] = result.protected(self.protection)
+        return self._lazy["representativeness"]
+
+    def relaxed_outcomes(self):
+        """Outcomes of the subjects A already had vs those B adds (explorer.analysis.relaxed_outcomes), protected;
+        simulated on synthetic data. The costliest result: computed only when its view asks."""
+        from explorer.analysis.relaxed_outcomes import relaxed_outcomes
+
+        a = self.scenario_a()
+        key = f"relaxed_outcomes:{a.to_query()}"  # a new pin is a new A: no stale result
+        if key not in self._lazy:
+            self._lazy[key] = relaxed_outcomes(a, self.scenario, self.matrix, self.screening, cohort=self.cohort,
+                                               base_trial=self.base_trial, min_cell=self.scenario.min_cell)
+        return self._lazy[key]
 
     def export_code(self, notebook: bool = False) -> str:
         """Python (or a notebook) that reproduces this scenario's numbers with the installed package."""
