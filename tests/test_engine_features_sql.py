@@ -8,6 +8,8 @@ statuses a trial gives on both screenings.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -223,3 +225,47 @@ def test_duckdb_derives_the_pandas_features_of_each_shared_dataset(shared_data, 
     got = screening_features_sql(cohort, engine="duckdb")
     assert_same_screening(expected, got)
     assert_same_statuses(expected, got)
+
+
+# --- trial-explorer funnel --engine duckdb / spark on canonical tables --------------------------------
+
+def funnel_json(capsys, data, engine: str) -> dict:
+    from explorer.cli.entry import main
+
+    code = main(["funnel", "NCT06196996", "--data", str(data), "--engine", engine, "--format", "json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    out = json.loads(captured.out)
+    assert out.pop("engine") == engine
+    return out
+
+
+@pytest.fixture(scope="module")
+def synthetic_folder(tmp_path_factory):
+    from explorer.cohort.synthetic.canonical_tables import write_cohort
+
+    path = tmp_path_factory.mktemp("canonical")
+    write_cohort(generate_cohort("t1d", 300, seed=4), path)
+    return path
+
+
+def test_funnel_with_duckdb_features_equals_memory_on_synthetic_tables(capsys, synthetic_folder):
+    assert funnel_json(capsys, synthetic_folder, "duckdb") == funnel_json(capsys, synthetic_folder, "memory")
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("name", sorted(SHARED_DATASETS))
+def test_funnel_with_duckdb_equals_memory_on_each_shared_dataset(capsys, shared_data, name):
+    path = shared_data / SHARED_DATASETS[name]
+    if not path.exists():
+        pytest.skip(f"{path} is not in this copy of ../shared/data")
+    assert funnel_json(capsys, path, "duckdb") == funnel_json(capsys, path, "memory")
+
+
+@pytest.mark.shared
+def test_funnel_with_spark_equals_memory_on_the_shared_datasets(spark, capsys, shared_data):
+    """One test for all datasets: each Spark run costs seconds, and the session is the shared one."""
+    for name, relative in sorted(SHARED_DATASETS.items()):
+        path = shared_data / relative
+        if path.exists():
+            assert funnel_json(capsys, path, "spark") == funnel_json(capsys, path, "memory"), name
