@@ -362,7 +362,7 @@ def _match(item: dict, gold: list[GoldItem]) -> GoldItem | None:
     return None
 
 
-def evaluate_chia(lines: list[ChiaLine], *, sample: int = 0, seed: int = 0) -> dict:
+def evaluate_chia(lines: list[ChiaLine], *, sample: int = 0, seed: int = 0, records: list[Path] = ()) -> dict:
     counts = {f: {"gold": 0, "read": [0, 0], "computable": [0, 0]} for f in FAMILY_TERMS}  # [right, extracted]
     wrong, missed, computable_criteria = [], [], []
     for line in lines:
@@ -402,12 +402,12 @@ def evaluate_chia(lines: list[ChiaLine], *, sample: int = 0, seed: int = 0) -> d
     result = {"summary": {"lines": len(lines), "trials": len({(ln.trial) for ln in lines}), "total": total},
               "families": families, "wrong": wrong, "missed": missed}
     if sample:
-        result["sample"] = sample_rules(lines, sample, seed)
+        result["sample"], result["sample_pool"] = sample_rules(lines, sample, seed, records)
     return result
 
 
-def sample_rules(lines: list[ChiaLine], n: int, seed: int) -> list[dict]:
-    """A seeded random sample of computable criteria (any variable), for a person to check against the text."""
+def computable_rows(lines: list[ChiaLine], records: list[Path] = ()) -> list[dict]:
+    """Every computable criterion of the Chia lines and of whole registry records (legacy XML, JSON, pages)."""
     rows = []
     for line in lines:
         for piece in split_criteria(line.text) or []:
@@ -417,7 +417,34 @@ def sample_rules(lines: list[ChiaLine], n: int, seed: int) -> list[dict]:
                              "expression": result.expression, "status": result.status,
                              "confidence": round(result.confidence, 2),
                              "parameters": {k: v["value"] for k, v in result.parameters.items()}})
-    return random.Random(seed).sample(rows, min(n, len(rows)))
+    for path in records:
+        for trial, report in import_trials(path):
+            for c in report.text_criteria:
+                if c.computable:
+                    params = {name: p.value for name, p in trial.criterion(c.id).parameters.items()}
+                    rows.append({"trial": trial.id, "kind": c.kind, "line": c.id, "text": c.text,
+                                 "expression": c.expression, "status": c.status,
+                                 "confidence": round(c.confidence, 2), "parameters": params})
+    return rows
+
+
+def sample_rules(lines: list[ChiaLine], n: int, seed: int, records: list[Path] = ()) -> tuple[list[dict], int]:
+    """A seeded random sample of computable criteria (any variable), for a person to check against the text;
+    and how many there were to draw from."""
+    rows = computable_rows(lines, records)
+    return random.Random(seed).sample(rows, min(n, len(rows))), len(rows)
+
+
+def markdown_sample(rows: list[dict], seed: int, sources: str, pool: int) -> str:
+    """The sample as a table to fill in by hand: one row per criterion, verdict and why left blank."""
+    lines = [f"# Hand-checked sample of computable rules (seed {seed})", "",
+             f"Drawn by `scripts/evaluate_import.py {sources} --sample {len(rows)} --seed {seed}` from {pool} "
+             "computable criteria.", "",
+             "| # | trial | kind | text | expression | status | verdict | why |", "|---|---|---|---|---|---|---|---|"]
+    for i, r in enumerate(rows, 1):
+        text = " ".join(r["text"].split()).replace("|", "\\|")
+        lines.append(f"| {i} | {r['trial']} | {r['kind']} | {text} | `{r['expression']}` | {r['status']} |  |  |")
+    return "\n".join(lines) + "\n"
 
 
 def markdown_chia(result: dict) -> str:
@@ -444,6 +471,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chia", help="the Chia corpus (zip or folder of brat .txt/.ann pairs)")
     parser.add_argument("--sample", type=int, default=0, help="with --chia: sample this many computable criteria")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sample-markdown", help="with --sample: also write the sample as a table to check by hand "
+                                                  "(records given as PATHS join the Chia criteria in the draw)")
     parser.add_argument("--details", action="store_true",
                         help="with --chia: also write every wrong and missed item with its text (not for committing: "
                              "it copies the corpus)")
@@ -455,7 +484,13 @@ def main(argv: list[str] | None = None) -> int:
         name = "import_quality.chia.json" if args.chia else "import_quality.legacy_xml.json"
         args.out = str(ROOT / "benchmarks" / "results" / name)
     if args.chia:
-        result = evaluate_chia(read_chia(Path(args.chia)), sample=args.sample, seed=args.seed)
+        records = collect(args.paths) if args.paths else []
+        result = evaluate_chia(read_chia(Path(args.chia)), sample=args.sample, seed=args.seed, records=records)
+        if args.sample_markdown and "sample" in result:
+            sources = " ".join(args.paths + ["--chia", args.chia])
+            Path(args.sample_markdown).write_text(markdown_sample(result["sample"], args.seed, sources,
+                                                                  result["sample_pool"]),
+                                                  encoding="utf-8")
         if not args.details:
             result = {k: v for k, v in result.items() if k not in {"wrong", "missed"}}
         _write(result, markdown_chia(result), args)

@@ -140,6 +140,29 @@ def _joins_unread(text: str, masked: str, conjunctive: str) -> bool:
     return False
 
 
+_CONJOINED_AFTER = re.compile(
+    r"^[\s,]*(?:(?:of|age|years?|old|or|older|and)\s+){0,4}(?:with|who|whose|undergoing|requiring|receiving|treated|after|following|during|despite|scheduled|"
+    r"presenting|having|due\s+to|because|while|when)\b", re.I)
+
+
+def conjoined_unread(text: str, rules: list[Rule], uncovered: str) -> str | None:
+    """The unread words a rule is tied to ("over 65 with heart failure"): the text needs both, so the rule
+    alone excludes (in an exclusion) people the text keeps. None when nothing unread hangs on a rule."""
+    unread = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", uncovered)}
+    if not unread:
+        return None
+    for r in rules:
+        m = _CONJOINED_AFTER.match(text[r.span[1]:])
+        if not m:
+            continue
+        start = r.span[1] + m.end()
+        end = next((o.span[0] for o in rules if o.span[0] >= start), len(text))
+        clause = re.split(r"[;.](?:\s|$)", text[start:end])[0]
+        if unread & {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", clause)}:
+            return " ".join((m.group(0) + clause).split())
+    return None
+
+
 def partial_is_safe(text: str, kind: str, uncovered: str, rules: list[Rule]) -> bool:
     """Leaving part of a criterion out is safe when that part is one more requirement (inclusion) or one
     more way to be excluded (exclusion): the rule kept then never contradicts the text."""

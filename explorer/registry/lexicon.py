@@ -88,8 +88,8 @@ UNIT_SPELLINGS: dict[str, list[str]] = {
     "lb": [r"lbs?(?![a-z])", r"pounds?"],
     "mmHg": [r"mm\s*hg", r"millimet(?:er|re)s?\s+of\s+mercury"],
     "%": [r"%", r"percent", r"per\s+cent"],
-    "years": [r"years?(?:[- ]old)?", r"ans(?![a-z])", r"yrs?\.?", r"y/o", r"y(?=\s|$)"],
-    "months": [r"months?", r"mos?\.?(?=\s|$)"],
+    "years": [r"years?(?:[- ]old)?", r"ans(?![a-z])", r"yrs?\.?", r"y/o", r"y\.?o\.?(?![a-z])", r"y(?=\s|$)"],
+    "months": [r"months?", r"mos?\.?(?=\s|$|-)"],
     "weeks": [r"weeks?", r"wks?\.?"],
     "days": [r"days?"],
 }
@@ -211,7 +211,10 @@ CONCEPTS: list[tuple[str, list[str]]] = [
     ('diabetes_type == "T2D"', [r"type\s*(?:2|II)\s*(?:\(\s*non[- ]insulin[- ]dependent\s*\)\s*)?diabetes(?:\s+mellitus)?",
                                 r"\bT2DM?\b", r"non[- ]insulin[- ]dependent\s+diabetes(?:\s+mellitus)?", r"\bNIDDM\b",
                                 r"type-2\s+diabetes(?:\s+mellitus)?"]),
-    ("pregnant", [r"pregnan(?:t|cy)(?:\s+test)?", r"\bhCG\b"]),
+    # hCG names a pregnancy test only when written as one ("serum beta-hCG", "hCG test"); "hCG trigger day" is a drug
+    ("pregnant", [r"pregnan(?:t|cy)(?:\s+test)?",
+                  r"\b(?:(?:serum|urine|urinary|beta|β|b)[- ]?){1,2}hCG\b(?!\s+(?:trigger\w*|injection|administration))",
+                  r"\bhCG\b(?=\s+(?:pregnancy\s+)?(?:test\w*|positive|negative))"]),
     ("lactating", [r"lactat(?:ing|ion)", r"breast[- ]?feeding", r"nursing(?!\s+home)", r"breast[- ]?feed"]),
     ("hypoglycemia_unawareness", [r"hypoglyc(?:a)?emi(?:a|c)\s+unawareness", r"unawareness\s+of\s+hypoglyc(?:a)?emia",
                                   r"(?:impaired|reduced)\s+awareness\s+of\s+hypoglyc(?:a)?emia"]),
@@ -239,7 +242,8 @@ CONCEPTS: list[tuple[str, list[str]]] = [
     ("severe_gi_disorder", [r"(?:severe\s+)?gastrointestinal\s+(?:dysfunction|immune\s+diseases?)"]),
     ("immunosuppression_contraindicated", [r"inability\s+to\s+take\s+immunosuppress\w+",
                                            r"unable\s+to\s+take\s+immunosuppress\w+"]),
-    ("smoking_history", [r"(?:history\s+of\s+)?smoking"]),
+    # the catalogue records a history of smoking: "current smoking" is a narrower state, never read as it
+    ("smoking_history", [r"history\s+of\s+(?:cigarette\s+|tobacco\s+)?smoking", r"(?:ever|former|past)\s+smok(?:ing|ers?)"]),
     ("alcohol_abuse", [r"alcohol\s+(?:abuse|misuse|dependence)", r"alcoholism",
                        r"alcohol(?=\s+(?:or|and|/)\s+(?:drug|substance)\s+(?:abuse|misuse))"]),
     ("drug_misuse", [r"drug\s+(?:misuse|abuse)", r"substance\s+abuse", r"illicit\s+drug\s+use",
@@ -262,7 +266,9 @@ NOT_A_MENTION = re.compile(
     r"(?:(?:indicator|indicative|marker|proxy|surrogate|suggestive)\s+of|suspicious\s+(?:for|of))\s+(?:\w+\s+){0,4}$|"
     r"\blike\s+(?:\w+\s+){0,3}$|"  # examples of something else: "causes of AF like alcoholism"
     r"\bin\s+addition\s+to\s+(?:\w+\s+){0,2}$|\banti[- ]?$|"  # given, not excluded; the target of a drug
-    r"(?:seek(?:s|ing)?|trying|attempting|considering|plan(?:ning|s)?|intend(?:s|ing)?|intent(?:ion)?|wish(?:es|ing)?|want(?:s|ing)?|willing|desire)\s+"
+    r"(?:seek(?:s|ing)?|trying|attempting|considering|plan(?:ning|s|ned)?|intend(?:s|ing|ed)?|intent(?:ion)?|"
+    r"wish(?:es|ing|ed)?|want(?:s|ing|ed)?|willing|desir(?:e|es|ed|ing|ous)|hop(?:e|es|ing)\s+(?:for|to)|"
+    r"contemplat(?:e|es|ing))\s+"
     r"(?:\w+\s+){0,4}$|become\s+$|(?:risk|prevention|family\s+member|family\s+history|relatives?|donors?|history\s+in)\s+"
     r"(?:[\w,-]+\s+){0,7}$",
     re.I)
@@ -272,7 +278,9 @@ NOT_A_MENTION = re.compile(
 NOT_A_MENTION_AFTER = re.compile(
     r"^\s*(?:-?\s*[12]\b\s*)?(?:vaccin\w*|immuni[sz]ation|regimens?|medications?|drugs?|prophylaxis|programs?|programmes?|clinics?|"
     r"educat\w*|counsel\w*|prevention|awareness|treatments?|therap(?:y|ies)|status|serostatus|testing|genotyp\w*|"
-    r"resistance)\b", re.I)
+    r"resistance)\b|"
+    # a time to come: "pregnancy in the next year" is a plan, not the current pregnancy the catalogue records
+    r"^\s*(?:\w+\s+){0,2}?(?:in|within|during|over)\s+the\s+(?:next|coming|following|upcoming)\b", re.I)
 # Kinds of pregnancy the catalogue's `pregnant` does not tell apart ("multi-fetal pregnancy").
 PREGNANCY_SUBTYPES = re.compile(
     r"\b(?:multi-?fetal|multiple|twin|singleton|ectopic|molar|tubal|high[- ]risk|complicated|uncomplicated|"
@@ -317,12 +325,19 @@ QUALIFIERS_BEFORE = re.compile(
     r"(?:\b(?:heavy|excessive)|\b(?:un|poorly\s+|badly\s+|inadequately\s+|insufficiently\s+|sub-?optimally\s+|well[- ]|adequately\s+|"
     r"not\s+(?:well\s+)?)controlled|\bunstable|\bstable|\bbrittle|\bmild|\bmoderate|\badvanced|\bend[- ]stage|"
     r"\bnew(?:ly)?[- ]?(?:onset|diagnosed)|\blong[- ]standing|\brecent(?:ly)?(?:\s+diagnosed)?|\bearly|\blate"
-    r"|\bsymptomatic|\basymptomatic|\bcomplicated|\brefractory|\bprogressive)\s+(?:\w+[- ]?){0,2}$", re.I)
+    r"|\bsymptomatic|\basymptomatic|\bcomplicated|\brefractory|\bprogressive)\s+"
+    r"(?:(?:\w+[- ]?){0,2}|(?:[\w-]+,\s+){0,3}[\w-]+,?\s+(?:and\s*/\s*or|or|and)\s+)$", re.I)
 QUALIFIERS_AFTER = re.compile(
     r"^\s*(?:\(\s*)?(?:of\s+|in\s+|at\s+|with\s+)?(?:\w+\s+){0,3}?(?:grade|stage|class|wagner|nyha|gold|"
     r"classification)\)?\s*[:=]?\s*(?:[IVX]+\b|\d|[a-e]\b|>|<|≥|≤)|"
     r"^\s*(?:requiring|needing|treated\s+with|on\s+treatment|with\s+complications|uncontrolled|not\s+controlled)"
-    r"\b", re.I)
+    r"\b|"
+    # one eye of two: the catalogue records the person ("retinopathy in the study eye")
+    r"^\s*(?:\([^()]{0,12}\)\s*)?(?:in|of|involving)\s+(?:the\s+)?(?:study|fellow|treated|non-?study|other|one)\s+eye|"
+    # a restrictive clause: "disorder that, in the opinion of the investigator, would interfere with the study"
+    r"^\s*(?:[\w-]+\s+){0,2}(?:that|which)\b[^.;]{0,80}?\b(?:is|are|would|could|may|might|will|likely\s+to|"
+    r"expected\s+to)\s+(?:\w+\s+){0,2}?(?:affect|interfere|compromise|preclude|jeopardi[sz]e|limit|prevent|"
+    r"confound|impair|put)", re.I)
 WITH_PHRASE = re.compile(r"^\s*(?:,\s*)?with\s+(?:\w+[- ]?){1,4}", re.I)
 # Clauses that carve an exception out of a criterion: its rules alone would exclude (or fail) the excepted.
 EXCEPTIONS = re.compile(
@@ -358,6 +373,11 @@ LOOSE_CONCEPTS: dict[str, re.Pattern] = {
 NOT_A_SUBTYPE = {"of", "with", "or", "and", "any", "known", "history", "significant", "severe", "serious",
                  "clinically", "relevant", "major", "the", "a", "an", "other", "documented", "current", "active",
                  "uncontrolled", "unstable", "evidence", "presence", "no", "without", "has", "have", "had"}
+# a criterion whose subject names one sex: "Women under the age of 18", "Male patients with HIV"
+SUBJECT_SEX = re.compile(r"^\W*(?:(?:any|all|adult|elderly|older|young|postmenopausal|premenopausal|healthy)\s+)?"
+                         r"(?P<sex>women|woman|females?|men|man|males?|girls|boys)\b(?!\s*(?:and|or|/|,)\s*\w)", re.I)
+MALE_WORDS = {"male", "males", "men", "man", "boys", "boy"}
+FEMALE_WORDS = {"female", "females", "women", "woman", "girls", "girl"}
 # variables a rule may name without the text naming them: pregnancy applies to women only
 IMPLIED_VARIABLES = {"sex", "childbearing_potential", "cancer_remission_years", "alt_uln", "ast_uln",
                      "bilirubin_uln"}

@@ -243,6 +243,28 @@ def merge_sex_specific(text: str, kind: str, rules: list[Rule]) -> list[Rule]:
     return final
 
 
+def subject_sex(text: str, kind: str, rules: list[Rule]) -> list[Rule]:
+    """An exclusion whose subject is one sex excludes only that sex: `sex == "female" and age < age_min`.
+
+    Read without the sex, "Women under the age of 18" would also exclude boys, whom the text does not name.
+    (An inclusion read without it only admits more people; the structured sex field states the sex there.)
+    """
+    m = lexicon.SUBJECT_SEX.match(text)
+    if kind != "exclusion" or m is None:
+        return rules
+    word = m.group("sex").lower()
+    sex = "male" if word in lexicon.MALE_WORDS else "female"
+    out = []
+    for rule in rules:
+        if rule.tree is not None and "sex" not in expr.names(rule.tree):
+            rule = Rule(rule.variable, trees.all_of([trees.equals("sex", sex), rule.tree]), rule.parameters,
+                        rule.span, rule.source, rule.confidence, rule.comparator, rule.value, rule.unit,
+                        rule.source_value, rule.source_unit, rule.note or f"the criterion names {word} only",
+                        rule.thresholds, applies_to=rule.applies_to)
+        out.append(rule)
+    return out
+
+
 _PREGNANCY = {"pregnant", "lactating"}
 
 
