@@ -464,3 +464,27 @@ def test_a_condition_of_one_eye_is_not_the_persons_condition():
     # was: retinal_hemorrhage, excluding people whose other eye is the one affected
     e = extract("Proliferative retinopathy in the fellow eye", "exclusion")
     assert e.expression is None
+
+
+# --- found in the hand-checked draw of seed 20261208 (sentences written afresh) ---------------------------
+
+def test_infection_tests_in_a_work_up_are_not_infections():
+    # was: hepatitis_b and hepatitis_c and hiv_positive, required of healthy volunteers
+    e = extract("Healthy at the screening visit (blood count, HIV and hepatitis C serology, urine drug screen)",
+                "inclusion")
+    assert "hiv_positive" not in (e.candidate or "") and "hiv_positive" not in (e.expression or "")
+
+
+def test_a_test_result_before_the_test_is_still_a_finding():
+    assert extract("Reactive HIV test at screening", "exclusion").expression == "hiv_positive"
+
+
+def test_a_requirement_for_carriers_of_a_marker_is_an_exception():
+    # was: hepatitis_c, excluding antibody-positive people whose RNA test is negative, whom the text admits
+    e = extract("Hepatitis C infection; anti-HCV positive participants must have undetectable HCV RNA", "exclusion")
+    assert e.expression is None
+
+
+def test_urine_hcg_is_a_pregnancy_test_required_only_of_women_who_could_be_pregnant():
+    e = extract("Women able to bear children need a negative serum hCG", "inclusion")
+    assert e.expression == 'sex == "male" or not childbearing_potential or not pregnant'

@@ -83,7 +83,8 @@ UNIT_SPELLINGS: dict[str, list[str]] = {
     "ng/mL": [r"ng\s*/\s*m[lL]"],
     "microU/mL": [r"(?:[uµμ]|micro)i?u\s*/\s*m[lL]", r"mi?u\s*/\s*[lL]"],
     "U/L": [r"i?u\s*/\s*[lL]", r"units?\s*/\s*[lL]"],
-    "kg/m2": [r"(?:kg|㎏)\s*/\s*(?:m(?:2|²|\^2)|㎡|sq\.?\s*m)", r"kilograms?\s+per\s+square\s+met(?:er|re)"],
+    "kg/m2": [r"(?:kg|㎏)\s*/\s*(?:m(?:2|²|\^2)|㎡|sq\.?\s*m)", r"kilograms?\s+per\s+square\s+met(?:er|re)",
+              r"kg\s*[.·]\s*m\s*(?:-2|⁻²|\^-2)"],
     "kg": [r"kg(?![a-z/])", r"㎏", r"kilograms?"],
     "lb": [r"lbs?(?![a-z])", r"pounds?"],
     "mmHg": [r"mm\s*hg", r"millimet(?:er|re)s?\s+of\s+mercury"],
@@ -94,10 +95,12 @@ UNIT_SPELLINGS: dict[str, list[str]] = {
     "days": [r"days?"],
 }
 # "2 x ULN", "2.5 times the upper limit of normal", ">2-fold", "1.5 times the ULRR"
-ULN_PATTERN = (r"(?:x|×|\*|times?|-?fold)?\s*(?:the\s+)?(?:institutional\s+|local\s+)?"
+ULN_PATTERN = (r"(?:(?:x|×|\*|times?|-?folds?)?\s*(?:the\s+)?normal\s+(?:values?|range)\b|"
+               r"(?:x|×|\*|times?|-?folds?)\s*(?:the\s+)?normal\b(?!\s+(?:upper|limit))|"
+               r"(?:x|×|\*|times?|-?folds?)?\s*(?:the\s+)?(?:institutional\s+|local\s+)?"
                r"(?:ULN|UNL|ULRR|upper\s+limits?\s+of\s+(?:the\s+)?(?:normal|reference)(?:\s+range)?(?:\s+\(?ULRR\)?)?"
                r"|upper\s+normal\s+limits?|upper\s+limit\s+of\s+the\s+reference"
-               r"|(?:highest|upper)\s+(?:normal\s+)?reference\s+(?:value|limit)|normal\s+upper\s+limits?)")
+               r"|(?:highest|upper)\s+(?:normal\s+)?reference\s+(?:value|limit)|normal\s+upper\s+limits?))")
 FOLD_PATTERN = r"(?:x|×|times|-?fold)"
 
 
@@ -278,9 +281,14 @@ NOT_A_MENTION = re.compile(
 NOT_A_MENTION_AFTER = re.compile(
     r"^\s*(?:-?\s*[12]\b\s*)?(?:vaccin\w*|immuni[sz]ation|regimens?|medications?|drugs?|prophylaxis|programs?|programmes?|clinics?|"
     r"educat\w*|counsel\w*|prevention|awareness|treatments?|therap(?:y|ies)|status|serostatus|testing|genotyp\w*|"
+    # the test, not its result: "hepatitis B and C tests, HIV test" as part of a screening work-up
+    r"tests?(?!\s+(?:positive|result\w*\s+positive))|screens?|serolog\w*|assays?|"
     r"resistance)\b|"
     # a time to come: "pregnancy in the next year" is a plan, not the current pregnancy the catalogue records
     r"^\s*(?:\w+\s+){0,2}?(?:in|within|during|over)\s+the\s+(?:next|coming|following|upcoming)\b", re.I)
+# "hepatitis B and hepatitis C tests": a list of concepts sharing the word "tests" names the tests, not results
+TEST_WORDS = re.compile(r"\b(?:tests?|screens?|serolog\w*|assays?)\b", re.I)
+RESULT_WORDS = re.compile(r"\b(?:positive|negative|reactive|results?|detect\w*)\b|[+]", re.I)
 # Kinds of pregnancy the catalogue's `pregnant` does not tell apart ("multi-fetal pregnancy").
 PREGNANCY_SUBTYPES = re.compile(
     r"\b(?:multi-?fetal|multiple|twin|singleton|ectopic|molar|tubal|high[- ]risk|complicated|uncomplicated|"
@@ -350,7 +358,10 @@ EXCEPTIONS = re.compile(
     r"(?:aged|with|who|older|younger|over|under|between|from|receiving|taking|treated|on|\d)|"
     # "co-infected subjects must also have ...": a requirement for a subgroup, not for everyone
     r"\b(?:subjects?|patients?|participants?|those)\s+(?:\([^)]*\)\s+)?(?:must|should)\s+also\b|"
-    r"\bfor\s+(?:the\s+)?[\w-]+\s+(?:group|cohort|arm)\b", re.I)
+    r"\bfor\s+(?:the\s+)?[\w-]+\s+(?:group|cohort|arm)\b|"
+    # "HCV ab+ must be PCR-": who carries the marker may still qualify when a further test says so
+    r"(?:\+|\bpositive)\s*(?:(?:patients?|subjects?|participants?|individuals?)\s+)?(?:must|should|need\s+to)\s+"
+    r"(?:be|have|show)\b", re.I)
 # "two of the following": a count of criteria the expression language cannot state.
 N_OF_FOLLOWING = re.compile(
     r"\b(?:(?:at\s+least|any|a\s+minimum\s+of)\s+)?(?:two|three|four|five|[2-9])\s+(?:or\s+more\s+)?"
@@ -399,6 +410,7 @@ CONFIDENCE_CAPS: dict[str, float] = {
 # words that say nothing a rule leaves out ("patients with", "at screening"): ignored when measuring what
 # part of a criterion its rules did not read
 UNCOVERED_STOP_WORDS: frozenset[str] = frozenset({
+    "formula", "equation",  # how a value is estimated ("by the Cockcroft-Gault formula"), not a condition
     "a", "an", "the", "and", "or", "of", "with", "without", "to", "in", "on", "at", "for", "by", "as", "be",
     "is", "are", "was", "were", "been", "being", "has", "have", "had", "having", "must", "should", "will",
     "would", "can", "could", "may", "might", "who", "whom", "which", "that", "this", "these", "those", "any",

@@ -275,7 +275,8 @@ def concept_rules(text: str, kind: str, values_spans: list[tuple[int, int]]) -> 
     for pattern, expression in concepts:
         for m in pattern.finditer(text):
             if lexicon.NOT_A_MENTION.search(text[max(0, m.start() - 60):m.start()]) or \
-                    lexicon.NOT_A_MENTION_AFTER.match(text[m.end():m.end() + 30]):
+                    (lexicon.NOT_A_MENTION_AFTER.match(text[m.end():m.end() + 30]) and not _result_before(text, m.start())) \
+                    or _names_a_test(text, m.end()):
                 continue
             found.append((m.start(), m.end(), expression, m.group(0)))
     found = non_overlapping(found)
@@ -310,6 +311,21 @@ def concept_rules(text: str, kind: str, values_spans: list[tuple[int, int]]) -> 
     return rules, notes, found
 
 
+def _result_before(text: str, start: int) -> bool:
+    """'positive HIV test': a result written before the test is a finding, not the test's name."""
+    return bool(re.search(r"\b(?:positive|reactive)\s+(?:[\w-]+\s+){0,1}$", text[max(0, start - 25):start], re.I))
+
+
+def _names_a_test(text: str, end: int) -> bool:
+    """'hepatitis B and hepatitis C tests, HIV test': a list of concepts ending in a test word, with no result."""
+    after = text[end:end + 60]
+    m = lexicon.TEST_WORDS.search(after)
+    if not m or lexicon.RESULT_WORDS.search(after[:m.end()]):
+        return False
+    between = after[:m.start()]
+    return bool(re.fullmatch(r"(?:\s*(?:,|and|or|/|&)\s*(?:[\w-]+\s+){0,2}[\w-]+)+\s+", between, re.I))
+
+
 def _concept_variable(expression: str) -> str:
     return re.match(r"[a-z_0-9]+", expression).group(0)
 
@@ -319,7 +335,7 @@ def _pregnancy_rule(text: str, kind: str, found: list[tuple]) -> Rule:
     names = sorted({f[2] for f in found}, key=["pregnant", "lactating"].index)
     positive = [f[4] for f in found]
     source = text[start:end]
-    is_test = all("test" in f[3].lower() for f in found)
+    is_test = all(re.search(r"test|hcg", f[3], re.I) for f in found)  # "urine beta-hCG" is a test
     inner = trees.any_of(trees.name(n) for n in names)
     note = next((f[5] for f in found if f[5]), "")
     expression: expr.Node | None
