@@ -150,3 +150,27 @@ def test_years_with_a_condition_and_no_person_are_no_age():
 def test_ages_stated_per_sex_are_not_everyones_age():
     e = extract("Men 35-80 years; women 40-80 years", "inclusion")
     assert e.expression is None and not e.rules
+
+
+# --- diabetes phrasings the hand-labelled diabetes set showed missing, written afresh ---------------------
+
+@pytest.mark.parametrize("text, expected", [
+    ("Diabetes duration of 8 years or longer", {("diabetes_duration", ">=", 8, "years")}),
+    ("T2DM with a disease duration between 2 and 12 years",
+     {("diabetes_duration", ">=", 2, "years"), ("diabetes_duration", "<=", 12, "years")}),
+    ("Type 1 diabetes with onset at least 3 years before screening", {("diabetes_duration", ">=", 3, "years")}),
+    ("Non-fasting C-peptide above 0.8 nmol/L", {("random_cpeptide", ">", 0.8, "nmol/L")}),
+])
+def test_diabetes_durations_and_random_c_peptide_are_read(text, expected):
+    assert thresholds(text) == expected
+
+
+def test_age_at_diagnosis_is_not_a_diabetes_duration():
+    # was: diabetes_duration < 35, a time since diagnosis instead of an age at it
+    e = extract("Age at onset of diabetes below 35 years", "inclusion")
+    assert "diabetes_duration" not in {t.variable for r in e.rules for t in r.thresholds}
+
+
+def test_avoiding_pregnancy_is_not_being_pregnant():
+    e = extract("Not willing to use contraception to prevent pregnancy", "exclusion")
+    assert "pregnant" not in (e.expression or "") and "pregnant" not in (e.candidate or "")

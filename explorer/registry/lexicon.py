@@ -25,6 +25,7 @@ NUMERIC_TERMS: dict[str, list[str]] = {
                          r"\bPBG\b"],
     "fasting_cpeptide": [r"fasting\s+(?:serum\s+|plasma\s+)?c[- ]?peptide"],
     "postmeal_cpeptide": [r"(?:stimulated|post[- ]?(?:mixed[- ])?meal|mmtt[- ]stimulated|peak)\s+(?:serum\s+)?c[- ]?peptide"],
+    "random_cpeptide": [r"(?:random|casual|non-?fasting)\s+(?:serum\s+|plasma\s+)?c[- ]?peptide"],
     "fasting_insulin": [r"fasting\s+(?:serum\s+|plasma\s+)?insulin(?!\s+(?:dose|therapy|treatment|requirement))"],
     "insulin_dose": [r"(?:total\s+)?(?:daily\s+)?insulin\s+(?:requirements?|doses?|dosage|needs?)",
                      r"total\s+daily\s+(?:insulin\s+)?dose", r"\bTDD\b"],
@@ -138,6 +139,7 @@ CONVERSIONS: dict[str, dict[str, object]] = {
     "random_glucose": {"mmol/L": 1.0, "mg/dL": 1 / 18.0},
     "fasting_cpeptide": {"nmol/L": 1.0, "pmol/mL": 1.0, "pmol/L": 0.001, "ng/mL": 0.331},
     "postmeal_cpeptide": {"nmol/L": 1.0, "pmol/mL": 1.0, "pmol/L": 0.001, "ng/mL": 0.331},
+    "random_cpeptide": {"nmol/L": 1.0, "pmol/mL": 1.0, "pmol/L": 0.001, "ng/mL": 0.331},
     "fasting_insulin": {"microU/mL": 1.0, "pmol/L": 1 / 6.0},
     "insulin_dose": {"U/day": 1.0},
     "insulin_dose_per_kg": {"U/kg/day": 1.0},
@@ -173,7 +175,7 @@ DEFAULT_UNITS: dict[str, list[tuple[float, float, str, float]]] = {
 # decimals kept after conversion (values are thresholds a person reads, not lab results); glucose keeps two,
 # because one would move a limit by up to 0.9 mg/dL: 125 mg/dL is 6.94 mmol/L, and "<= 6.9" fails 6.92
 DECIMALS: dict[str, int] = {"hba1c": 1, "fasting_glucose": 2, "random_glucose": 2, "postmeal_glucose": 2, "fasting_cpeptide": 3,
-                            "postmeal_cpeptide": 3, "creatinine": 0, "bilirubin": 0, "uric_acid": 0, "weight": 1,
+                            "postmeal_cpeptide": 3, "random_cpeptide": 3, "creatinine": 0, "bilirubin": 0, "uric_acid": 0, "weight": 1,
                             "age": 2, "diabetes_duration": 2, "cancer_remission_years": 2, "fasting_insulin": 1}
 
 
@@ -192,6 +194,7 @@ SLIDERS: dict[str, Slider] = {
     "random_glucose": Slider(3, 30, 0.1, "random glucose"), "postmeal_glucose": Slider(3, 30, 0.1, "2-h glucose"),
     "fasting_cpeptide": Slider(0, 5, 0.01, "fasting C-peptide"),
     "postmeal_cpeptide": Slider(0, 10, 0.01, "stimulated C-peptide"),
+    "random_cpeptide": Slider(0, 10, 0.01, "random C-peptide"),
     "fasting_insulin": Slider(0, 100, 1, "fasting insulin"), "insulin_dose": Slider(0, 300, 1, "insulin dose"),
     "insulin_dose_per_kg": Slider(0, 3, 0.05, "insulin dose per kg"), "weight": Slider(20, 250, 0.5, "weight"),
     "egfr": Slider(0, 150, 1, "eGFR"), "creatinine": Slider(20, 1000, 1, "creatinine"),
@@ -269,7 +272,7 @@ NOT_A_MENTION = re.compile(
     r"(?:(?:indicator|indicative|marker|proxy|surrogate|suggestive)\s+of|suspicious\s+(?:for|of))\s+(?:\w+\s+){0,4}$|"
     r"\blike\s+(?:\w+\s+){0,3}$|"  # examples of something else: "causes of AF like alcoholism"
     r"\bin\s+addition\s+to\s+(?:\w+\s+){0,2}$|\banti[- ]?$|"  # given, not excluded; the target of a drug
-    r"(?:seek(?:s|ing)?|trying|attempting|considering|plan(?:ning|s|ned)?|intend(?:s|ing|ed)?|intent(?:ion)?|"
+    r"(?:avoid(?:s|ing)?|prevent(?:s|ing)?|seek(?:s|ing)?|trying|attempting|considering|plan(?:ning|s|ned)?|intend(?:s|ing|ed)?|intent(?:ion)?|"
     r"wish(?:es|ing|ed)?|want(?:s|ing|ed)?|willing|desir(?:e|es|ed|ing|ous)|hop(?:e|es|ing)\s+(?:for|to)|"
     r"contemplat(?:e|es|ing))\s+"
     r"(?:\w+\s+){0,4}$|become\s+$|(?:risk|prevention|family\s+member|family\s+history|relatives?|donors?|history\s+in)\s+"

@@ -470,25 +470,45 @@ def duration_rules(text: str, kind: str, values: list[Value], attached: list[Att
     used = {id(a.value) for a in attached}
     rules, notes = [], []
     for v in values:
-        if id(v) in used or not v.units or v.units[0] not in TIME_UNITS or v.ops == ("",) or len(v.numbers) != 1:
+        unit_written = next((u for u in v.units if u), None)
+        if id(v) in used or unit_written not in TIME_UNITS or v.ops == ("",) or len(v.numbers) != len(v.ops):
             continue
         before = text[max(0, v.start - 80):v.start]
         m = re.search(r"(?:diabetes(?:\s+mellitus)?|\bT[12]DM?\b|\bIDDM\b|\bNIDDM\b|onset\s+of\s+diabetes|"
                       r"duration\s+of\s+(?:type\s*\w\s+)?diabetes|diabetes\s+duration)"
                       r"(?:\s*\([^)]*\))?(?:\s+mellitus)?\s*(?:for|since|of|duration|:)?\s*(?:\w+\s+){0,1}(?:(?:for|since)\s+)?$",
                       before, re.I)
+        named = None
+        if m is None:
+            # "T1DM with a disease duration between 3 and 15 years", "onset at least 2 years before enrolment":
+            # the rule's text runs from the diabetes it is the duration of
+            named = [d for d in _DIABETES.finditer(text[:v.start]) if v.start - d.start() <= 80]
+            m = _DISEASE_DURATION.search(before) if named else None
         if not m or re.search(r"insulin|treat|therapy|pump", before[m.start():], re.I):
             continue
-        value, unit, conf, problem = convert("diabetes_duration", v.numbers[0], v.units[0], v.numbers)
-        if problem:
-            notes.append(f"{text[v.start:v.end]!r}: {problem}")
-            continue
-        op = v.ops[0]
-        pname = names(_bound_name("diabetes_duration", op, kind))
-        param = _parameter("diabetes_duration", value, op)
-        start = v.start - (len(before) - m.start())
-        rules.append(Rule("diabetes_duration", trees.compare("diabetes_duration", op, pname), {pname: param}, (start, v.end),
-                          text[start:v.end], 0.85, op, value, "years", v.numbers[0], v.units[0],
-                          "time since diagnosis" + (f"; converted from {v.units[0]}" if v.units[0] != "years" else ""),
-                          (Threshold("diabetes_duration", op, value, "years", v.numbers[0], v.units[0]),)))
+        if _AGE_AT_DIAGNOSIS.search(before):
+            continue  # "age at diagnosis of diabetes under 40 years" is an age, not a time since diagnosis
+        thresholds, trees_, params = [], [], {}
+        for op, number in zip(v.ops, v.numbers, strict=True):
+            value, unit, conf, problem = convert("diabetes_duration", number, unit_written, v.numbers)
+            if problem:
+                notes.append(f"{text[v.start:v.end]!r}: {problem}")
+                break
+            pname = names(_bound_name("diabetes_duration", op, kind))
+            params[pname] = _parameter("diabetes_duration", value, op)
+            trees_.append(trees.compare("diabetes_duration", op, pname))
+            thresholds.append(Threshold("diabetes_duration", op, value, "years", number, unit_written))
+        else:
+            start = named[-1].start() if named else v.start - (len(before) - m.start())
+            first = thresholds[0]
+            rules.append(Rule("diabetes_duration", trees.all_of(trees_), params, (start, v.end), text[start:v.end], 0.85,
+                              first.comparator, first.value, "years", first.source_value, unit_written,
+                              "time since diagnosis" + (f"; converted from {unit_written}" if unit_written != "years" else ""),
+                              tuple(thresholds)))
     return rules, notes
+
+
+_DIABETES = re.compile(r"diabet|\bT[12]DM?\b|\bN?IDDM\b", re.I)
+_DISEASE_DURATION = re.compile(r"(?:(?:disease|illness)\s+duration(?:\s+(?:of|is))?|\bonset(?:\s+(?:of\s+)?(?:at\s+least|more\s+than))?)"
+                               r"\s*(?:of\s+)?(?::\s*)?$", re.I)
+_AGE_AT_DIAGNOSIS = re.compile(r"\bage\s+(?:at|of)\s+(?:the\s+)?(?:diagnosis|onset)\b", re.I)
