@@ -488,3 +488,26 @@ def test_a_requirement_for_carriers_of_a_marker_is_an_exception():
 def test_urine_hcg_is_a_pregnancy_test_required_only_of_women_who_could_be_pregnant():
     e = extract("Women able to bear children need a negative serum hCG", "inclusion")
     assert e.expression == 'sex == "male" or not childbearing_potential or not pregnant'
+
+
+# --- found in the hand-checked draw of seed 20261209 (sentences written afresh) ---------------------------
+
+@pytest.mark.parametrize("text", [
+    "Current infection, i.e., pneumonia, that the study doctor judges serious enough to preclude enrolment",
+    "Smoking history or drug abuse, which the investigator believes could compromise adherence",
+])
+def test_a_restrictive_clause_after_examples_or_on_a_list_narrows_it(text):
+    # was: active_infection / drug_misuse for every infection or history, whatever the investigator judges
+    assert extract(text, "exclusion").expression is None
+
+
+def test_a_clause_after_any_other_condition_has_its_own_head():
+    e = extract("Breast-feeding, or any other condition which might compromise the visits", "exclusion")
+    assert e.expression == 'sex == "female" and lactating'
+
+
+def test_an_age_outside_a_range_is_named_by_the_trials_own_limits():
+    # was: age < age_high or age > age_low (18 named high, 50 named low)
+    e = extract("younger than 21 or older than 60 years of age", "exclusion")
+    assert e.expression == "age < age_min or age > age_max"
+    assert (e.parameters["age_min"]["value"], e.parameters["age_max"]["value"]) == (21, 60)

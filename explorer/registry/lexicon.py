@@ -345,10 +345,10 @@ QUALIFIERS_AFTER = re.compile(
     r"\b|"
     # one eye of two: the catalogue records the person ("retinopathy in the study eye")
     r"^\s*(?:\([^()]{0,12}\)\s*)?(?:in|of|involving)\s+(?:the\s+)?(?:study|fellow|treated|non-?study|other|one)\s+eye|"
-    # a restrictive clause: "disorder that, in the opinion of the investigator, would interfere with the study"
-    r"^\s*(?:[\w-]+\s+){0,2}(?:that|which)\b[^.;]{0,80}?\b(?:is|are|would|could|may|might|will|likely\s+to|"
-    r"expected\s+to)\s+(?:\w+\s+){0,2}?(?:affect|interfere|compromise|preclude|jeopardi[sz]e|limit|prevent|"
-    r"confound|impair|put)", re.I)
+    # a restrictive clause on the concept, or on the list it ends ("alcohol or drug use, which in the investigator's
+    # opinion may affect participation"); a clause after "any other condition" has a head of its own
+    r"^(?:(?!\bother\b|\bany\b)(?:\b[ei]\.[ge]\.|[^.;])){0,120}?\b(?:that|which)\b[^.;]{0,100}?\b(?:affect|interfere|compromise|"
+    r"preclude|jeopardi[sz]e|limit|prevent|confound|impair|invalidate|put)\w*", re.I)
 WITH_PHRASE = re.compile(r"^\s*(?:,\s*)?with\s+(?:\w+[- ]?){1,4}", re.I)
 # Clauses that carve an exception out of a criterion: its rules alone would exclude (or fail) the excepted.
 EXCEPTIONS = re.compile(

@@ -135,12 +135,14 @@ def numeric_rules(text: str, kind: str, item: Attached, names: ParameterNames) -
         if len(numbers) == 2 and units[1] is None and units[0] is not None:
             units[1] = units[0]
         pieces = []
+        # "under 18 or over 50" in an exclusion: the trial's own minimum and maximum, not a range's low and high
+        outside = len(ops) == 2 and ops[0] in ("<", "<=") and "or" in text[v.start:v.end].lower()
         for op, number, unit in zip(ops, numbers, units, strict=False):
             value, read_unit, conf, problem = convert(var_name, number, unit, numbers)
             if problem:
                 return [], [f"{source!r}: {problem}; not read"]
             confidence = min(confidence, conf)
-            pname = names(_bound_name(var_name, op, kind) if len(ops) == 1 or kind == "inclusion" else
+            pname = names(_bound_name(var_name, op, kind) if len(ops) == 1 or kind == "inclusion" or outside else
                           f"{var_name}_{'low' if op in ('>=', '>') else 'high'}")
             params[pname] = _parameter(var_name, value, op)
             pieces.append(trees.compare(var_name, op, pname))
