@@ -317,7 +317,10 @@ class OutcomePanel(w.VBox):
         shown["n"] = shown["n"].astype("int64")
         shown.attrs = {"counts": ["n"], "dependent": {c: "n" for c in ("mean", "sd", "ci_low", "ci_high", "median",
                                                                         "q1", "q3")}}
-        self._table.value = html_table(self._state.protected(shown), numeric_digits=2)
+        self._table.value = html_table(self._state.protected(shown), numeric_digits=2) + (
+            f"<p class='te-muted' data-testid='measure-definition'>{html.escape(self._measure.value)} "
+            f"({html.escape(r.unit(outcome, self._measure.value))}): "
+            f"{html.escape(r.definition(outcome, self._measure.value))}</p>")
 
     def _responders(self, r: OutcomeResults, by: str | None) -> None:
         endpoint = self._endpoint.value
