@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import pytest
 
 from explorer.cohort.synthetic import generate_outcomes
-from explorer.simulation.published import ZANG_2022_DAY, _visit_on_day
 from explorer.outcomes.measures import outcome_measures, summarise_outcomes
+from explorer.simulation.published import ZANG_2022_DAY, _visit_on_day
 from explorer.trial import load_trial
 
 
