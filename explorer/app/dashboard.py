@@ -14,7 +14,12 @@ from pathlib import Path
 import ipywidgets as w
 from IPython.display import display
 
-from explorer.app.analysis_views import CompareView, ThresholdView
+from explorer.app.analysis_views import (
+    CompareView,
+    RelaxedOutcomesView,
+    RepresentativenessView,
+    ThresholdView,
+)
 from explorer.app.folders import BASE_DIR_VARIABLE, ROOTS_VARIABLE, served_roots
 from explorer.app.outcome_view import OutcomePanel
 from explorer.app.scenario import DataSource, Scenario
@@ -84,22 +89,27 @@ class Dashboard(w.VBox):
         self.outcomes = OutcomePanel(s)
         self.thresholds = ThresholdView(s)
         self.compare = CompareView(s)
+        self.representativeness = RepresentativenessView(s)
+        self.relaxed = RelaxedOutcomesView(s)
 
         # the header goes last: a new title never stands over the previous trial's criteria and funnel
         self._views = [self.trial_picker, self.criteria, self.funnel, self.impact, self.overlap,
-                       self.baseline, self.outcomes, self.thresholds, self.compare, self.data, self.export, self.scenario_panel, self.summary]
+                       self.baseline, self.outcomes, self.thresholds, self.compare,
+                       self.representativeness, self.relaxed, self.data, self.export, self.scenario_panel, self.summary]
         eligibility = w.HBox([self.criteria, self.funnel], layout=w.Layout(align_items="flex-start"))
         self.criteria.layout = w.Layout(width="46%", min_width="420px", margin="0 12px 0 0")
         self.funnel.layout = w.Layout(flex="1 1 auto", min_width="420px")
         tabs = [("Eligibility", eligibility), ("Impact", self.impact), ("Overlap", self.overlap),
                 ("Baseline", self.baseline), ("Thresholds", self.thresholds), ("Compare", self.compare),
+                ("Representativeness", self.representativeness), ("Relaxed outcomes", self.relaxed),
                 ("Outcomes", self.outcomes), ("Data", self.data),
                 ("Export & scenario", w.VBox([self.export, self.scenario_panel]))]
         self.tabs = w.Tab(children=[t[1] for t in tabs], titles=[t[0] for t in tabs])
 
         # --- wiring: the state drives the views; the page address follows the scenario -----------
         # Views in other tabs (impact, overlap, baseline, outcomes) redraw when their tab is opened.
-        self._lazy_views = {self.impact, self.overlap, self.baseline, self.outcomes, self.thresholds, self.compare}
+        self._lazy_views = {self.impact, self.overlap, self.baseline, self.outcomes, self.thresholds, self.compare,
+                            self.representativeness, self.relaxed}
         s.observe(lambda _: self.refresh(), "revision")
         self.tabs.observe(lambda _: self.refresh_visible(), "selected_index")
         s.observe(lambda _: self.summary.show_error(), ["error", "notice"])

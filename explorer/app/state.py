@@ -12,6 +12,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +20,7 @@ from traitlets import Any, Bool, Dict, Float, HasTraits, Instance, Int, Unicode
 
 from explorer import engine, expr
 from explorer.app.folders import base_dir
+from explorer.app.outcome_state import OutcomeState
 from explorer.app.scenario import DataSource, Scenario
 from explorer.cohort.screening import Screening
 from explorer.cohort.synthetic.trial_match import population_for
@@ -364,14 +366,43 @@ class ExplorerState(HasTraits):
 
     def comparison(self):
         """A (pinned, or the registered trial on the same data) against the current scenario, protected."""
-        from explorer.analysis.compare import compare, registered
+        from explorer.analysis.compare import compare
 
         if "comparison" not in self._lazy:
-            a = self.pinned if self.pinned is not None and self.pinned.trial == self.scenario.trial \
-                and self.pinned.data == self.scenario.data else registered(self.scenario)
-            self._lazy["comparison"] = compare(a, self.scenario, self.matrix, self.screening,
+            self._lazy["comparison"] = compare(self.scenario_a(), self.scenario, self.matrix, self.screening,
                                                base_trial=self.base_trial, min_cell=self.scenario.min_cell)
         return self._lazy["comparison"]
+
+    # --- representativeness and outcomes under relaxed criteria (views: explorer.app.analysis_views) -----
+    def scenario_a(self) -> Scenario:
+        """Scenario A of a comparison: the pinned one when it is of this trial and data, else the registered trial."""
+        from explorer.analysis.compare import registered
+
+        pinned = self.pinned
+        if pinned is not None and pinned.trial == self.scenario.trial and pinned.data == self.scenario.data:
+            return pinned
+        return registered(self.scenario)
+
+    def representativeness(self):
+        """The eligible vs the screened (explorer.analysis.representativeness), under this scenario's protection."""
+        from explorer.analysis.representativeness import representativeness
+
+        if "representativeness" not in self._lazy:
+            result = representativeness(self.matrix, self.screening, **self._selection())
+            self._lazy["representativeness"] = result.protected(self.protection)
+        return self._lazy["representativeness"]
+
+    def relaxed_outcomes(self):
+        """Outcomes of the subjects A already had vs those B adds (explorer.analysis.relaxed_outcomes), protected;
+        simulated on synthetic data. The costliest result: computed only when its view asks."""
+        from explorer.analysis.relaxed_outcomes import relaxed_outcomes
+
+        a = self.scenario_a()
+        key = f"relaxed_outcomes:{a.to_query()}"  # a new pin is a new A: no stale result
+        if key not in self._lazy:
+            self._lazy[key] = relaxed_outcomes(a, self.scenario, self.matrix, self.screening, cohort=self.cohort,
+                                               base_trial=self.base_trial, min_cell=self.scenario.min_cell)
+        return self._lazy[key]
 
     def export_code(self, notebook: bool = False) -> str:
         """Python (or a notebook) that reproduces this scenario's numbers with the installed package."""
@@ -382,6 +413,12 @@ class ExplorerState(HasTraits):
 
     def _selection(self) -> dict:
         return {"enabled": enabled_ids(self.trial, self.scenario), "policies": self.policies}
+
+    # --- outcomes of the enrolled (explorer.app.outcome_state): computed when first asked for ------------
+    @cached_property
+    def outcomes(self) -> OutcomeState:
+        """The outcome results, their simulation choices and protected tables, cached per eligible set."""
+        return OutcomeState(self)
 
     # --- exports (text/bytes; the view decides where they go) ---------------------------------
     @property

@@ -44,3 +44,8 @@ def assert_clean(page: Page) -> None:
     assert page.locator(".te-error").count() == 0, page.locator(".te-error").all_inner_texts()
 
 
+
+
+def open_tab(page: Page, name: str) -> None:
+    """Open a results tab by its title (closed tabs draw when opened)."""
+    page.get_by_role("tab", name=name, exact=True).click()
