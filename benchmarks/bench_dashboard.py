@@ -169,14 +169,14 @@ def first_charts(page) -> dict:
     out = {}
     for tab, selector in TAB_FIRST.items():
         page.evaluate(WATCH, [selector, tab])
-        page.get_by_role("tab", name=tab).click()
+        page.get_by_role("tab", name=tab, exact=True).click()
         page.wait_for_function("() => window.__te.shown !== null && (window.__te.busy === null || window.__te.idle !== null)",
                                polling="raf", timeout=TIMEOUT_MS)
         seen = page.evaluate("() => window.__te")
         out[tab] = {"first_chart_ms": round(seen["shown"]),
                     "indicator_ms": None if seen["busy"] is None else round(seen["busy"]),
                     "indicator_gone_ms": None if seen["idle"] is None else round(seen["idle"])}
-    page.get_by_role("tab", name="Eligibility").click()
+    page.get_by_role("tab", name="Eligibility", exact=True).click()
     return out
 
 
