@@ -259,7 +259,8 @@ class FeatureQuery:
         self.last = "s_base"
         self.features: dict[str, str] = {}
         self.exists: dict[str, str | None] = {}
-        self.reasons: dict[str, list[str]] = {}
+        self.reasons: dict[str, list[tuple[str, str]]] = {}  # variable -> (condition, reason text)
+        self.reason_columns: dict[str, tuple[str, str]] = {}  # output column -> (variable, reason text)
         self.n_columns = 0
         self.settled: set[str] = set()  # feature expressions that are columns already
 
@@ -274,15 +275,15 @@ class FeatureQuery:
         return floor_day(ns, self.d)
 
     def add_reason(self, variable: str, condition: str, reason: str) -> None:
-        self.reasons.setdefault(variable, []).append(f"CASE WHEN {condition} THEN {self.text(reason)} END")
+        # a condition per reason, the text stays in Python: booleans cost far less than strings per subject
+        self.reasons.setdefault(variable, []).append((f"COALESCE({condition}, FALSE)", reason))
 
     def reset(self, variable: str, unless_flag: str | None = None) -> None:
         """Forget a variable's reasons (only where `unless_flag` is 1, when given)."""
         if unless_flag is None:
             self.reasons.pop(variable, None)
         elif variable in self.reasons:
-            self.reasons[variable] = [f"CASE WHEN {unless_flag} = 1 THEN NULL ELSE {r} END"
-                                      for r in self.reasons[variable]]
+            self.reasons[variable] = [(f"({unless_flag} = 0 AND {c})", r) for c, r in self.reasons[variable]]
 
     def null(self) -> str:
         return self.d.null(self.d.double)
@@ -310,10 +311,12 @@ class FeatureQuery:
                 self.features[var] = self.q(col)
                 self.settled.add(self.q(col))
         for items in self.reasons.values():
-            for i, sql in enumerate(items):
-                col = self._column()
-                columns[col] = sql
-                items[i] = self.q(col)
+            for i, (sql, reason) in enumerate(items):
+                if sql not in self.settled:
+                    col = self._column()
+                    columns[col] = sql
+                    items[i] = (self.q(col), reason)
+                    self.settled.add(self.q(col))
         if columns:
             self.layer(columns)
         if self.boundaries:
@@ -359,9 +362,13 @@ class FeatureQuery:
             if self.exists.get(var):
                 outputs.append(f"{self.exists[var]} AS {q('x_' + var)}")
         for var, items in self.reasons.items():
-            outputs += [f"{sql} AS {q(f'r{i}_{var}')}" for i, sql in enumerate(items)]
+            for sql, reason in items:
+                name = f"r{len(self.reason_columns)}"
+                self.reason_columns[name] = (var, reason)
+                outputs.append(f"{sql} AS {q(name)}")
         with_ = f"WITH {', '.join(self.ctes)} " if self.ctes else ""
-        sql = f"{with_}SELECT {', '.join(outputs)} FROM {self.last} ORDER BY {q(ROW)}"
+        # no ORDER BY: sorting hundreds of columns costs more than placing the rows by __row afterwards
+        sql = f"{with_}SELECT {', '.join(outputs)} FROM {self.last}"
         return sql, dict(self.b.values)
 
     def _static(self) -> None:
@@ -695,6 +702,9 @@ def derive(run, tables: set[str], subject_columns: list[str], *, lookback_days: 
     for name, stage in query.statements:
         run.materialize(name, stage, _used(stage, params, run.dialect))
     result = run.arrow(sql, _used(sql, params, run.dialect))
+    rows = result.column(ROW).to_numpy()
+    if len(rows) and not np.all(rows[1:] > rows[:-1]):
+        result = result.take(pa.array(np.argsort(rows, kind="stable")))
     ids = pd.Index(pd.array(result.column("subject_id").to_pylist(), dtype="string"), name="subject_id")
     features, exists = {}, {}
     names = result.column_names
@@ -713,7 +723,7 @@ def derive(run, tables: set[str], subject_columns: list[str], *, lookback_days: 
         events=_events(run, plan),
         event_lookback=_lookback(run, plan, ids),
         event_counts=_counts(run, plan, ids),
-        missing_reasons=_reasons(result, ids),
+        missing_reasons=_reasons(result, query.reason_columns, ids),
         source=source,
     )
     return screening.validate(catalogue)
@@ -733,19 +743,15 @@ def _counts(run, plan: Plan, ids: pd.Index) -> pd.DataFrame | None:
                  lambda event, days: f"{event}@{float(days):g}")
 
 
-def _reasons(result: pa.Table, ids: pd.Index) -> pd.DataFrame:
+def _reasons(result: pa.Table, columns: Mapping[str, tuple[str, str]], ids: pd.Index) -> pd.DataFrame:
     """The long table of missing reasons (subject_id, variable, reason) from the reason columns."""
     positions, variables, reasons = [], [], []
-    for name in result.column_names:
-        if not name.startswith("r") or "_" not in name or not name[1:name.index("_")].isdigit():
-            continue
-        variable = name[name.index("_") + 1:]
-        column = result.column(name).to_pandas()
-        known = column.notna().to_numpy()
-        if known.any():
-            positions.append(np.flatnonzero(known))
-            variables.append(np.full(int(known.sum()), variable, dtype=object))
-            reasons.append(column[known].to_numpy(dtype=object))
+    for name, (variable, reason) in columns.items():
+        flagged = np.flatnonzero(result.column(name).to_numpy(zero_copy_only=False).astype(bool))
+        if flagged.size:
+            positions.append(flagged)
+            variables.append(np.full(flagged.size, variable, dtype=object))
+            reasons.append(np.full(flagged.size, reason, dtype=object))
     if not positions:
         return pd.DataFrame({"subject_id": pd.Categorical([], categories=ids), "variable": pd.Categorical([]),
                              "reason": pd.Categorical([])})
