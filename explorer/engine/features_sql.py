@@ -134,7 +134,6 @@ class DuckRunner:
     """Runs the feature SQL in DuckDB (a connection of its own unless one is given)."""
 
     dialect = DUCKDB
-    boundaries = False  # DuckDB plans the one query well; its layers stay CTEs
 
     def __init__(self, con: Any = None):
         import duckdb
@@ -158,7 +157,6 @@ class SparkRunner:
     """Runs the feature SQL in Spark (the given session, else explorer.engine.spark's)."""
 
     dialect = SPARK
-    boundaries = True
 
     def __init__(self, spark: Any = None, master: str | None = None):
         from explorer.engine.spark import spark_session
@@ -169,15 +167,6 @@ class SparkRunner:
 
     def register(self, name: str, table: pa.Table) -> None:
         self.spark.createDataFrame(table).createOrReplaceTempView(name)
-        self.views.append(name)
-
-    def materialize(self, name: str, sql: str, params: Mapping[str, Any]) -> None:
-        """Compute a stage once and keep it as a view, its plan cut off from what comes after."""
-        try:
-            frame = self.spark.sql(sql, args=dict(params)).localCheckpoint()
-        except Exception as err:
-            raise DataError(f"Spark could not derive the screening features: {str(err).splitlines()[0]}") from None
-        frame.createOrReplaceTempView(name)
         self.views.append(name)
 
     def arrow(self, sql: str, params: Mapping[str, Any]) -> pa.Table:
@@ -248,10 +237,8 @@ class FeatureQuery:
     """
 
     def __init__(self, plan: Plan, catalogue: Catalogue, dialect: Dialect, *,
-                 lookback_days: float | Mapping[str, float] = 365, cgm_days: float = 14, boundaries: bool = False):
+                 lookback_days: float | Mapping[str, float] = 365, cgm_days: float = 14):
         self.plan, self.catalogue, self.d = plan, catalogue, dialect
-        self.boundaries = boundaries
-        self.statements: list[tuple[str, str]] = []  # (view, SELECT) materialised before the final query
         self.lookback_days, self.cgm_days = lookback_days, float(cgm_days)
         self.b = Binder(dialect, "f")
         self.q = dialect.quote
@@ -319,12 +306,6 @@ class FeatureQuery:
                     self.settled.add(self.q(col))
         if columns:
             self.layer(columns)
-        if self.boundaries:
-            # a real boundary: Spark's optimiser would otherwise fold every layer back into one
-            # projection whose expressions grow with each step (minutes of planning for 300 subjects)
-            name = f"te_feat_stage{len(self.statements)}"
-            self.statements.append((name, f"WITH {', '.join(self.ctes)} SELECT * FROM {self.last}"))
-            self.ctes, self.last = [], name
 
     def flags(self, conditions: Mapping[str, str]) -> dict[str, str]:
         """One-row aggregates (1 when the condition holds for any subject) joined onto every subject."""
@@ -696,11 +677,8 @@ def derive(run, tables: set[str], subject_columns: list[str], *, lookback_days: 
     catalogue = catalogue or default_catalogue()
     _check_subjects(run)
     plan = plan_of(run, catalogue, tables, subject_columns)
-    query = FeatureQuery(plan, catalogue, run.dialect, lookback_days=lookback_days, cgm_days=cgm_days,
-                         boundaries=run.boundaries)
+    query = FeatureQuery(plan, catalogue, run.dialect, lookback_days=lookback_days, cgm_days=cgm_days)
     sql, params = query.sql()
-    for name, stage in query.statements:
-        run.materialize(name, stage, _used(stage, params, run.dialect))
     result = run.arrow(sql, _used(sql, params, run.dialect))
     rows = result.column(ROW).to_numpy()
     if len(rows) and not np.all(rows[1:] > rows[:-1]):
