@@ -6,10 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-SHARED = ROOT.parent / "shared"
+from project_paths import FIXTURES, ROOT, SHARED  # noqa: F401 (ROOT kept for tests that import it)
 
 
 @pytest.fixture(scope="session")
