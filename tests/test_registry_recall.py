@@ -174,3 +174,15 @@ def test_age_at_diagnosis_is_not_a_diabetes_duration():
 def test_avoiding_pregnancy_is_not_being_pregnant():
     e = extract("Not willing to use contraception to prevent pregnancy", "exclusion")
     assert "pregnant" not in (e.expression or "") and "pregnant" not in (e.candidate or "")
+
+
+def test_words_between_unread_alternatives_of_a_test_do_not_block_it():
+    # "serum or urine" names how the test is done, not an alternative to it
+    e = extract("Women able to have children: negative serum or urine pregnancy test", "inclusion")
+    assert e.expression == 'sex == "male" or not childbearing_potential or not pregnant'
+
+
+def test_an_alternative_after_or_is_not_tied_to_the_rule():
+    # "or having the intention ...": one more way to be excluded, so the pregnancy rule stands
+    e = extract("Currently pregnant or having plans to conceive before the study ends", "exclusion")
+    assert e.expression == 'sex == "female" and pregnant'

@@ -163,7 +163,7 @@ def _joins_unread(text: str, masked: str, conjunctive: str) -> bool:
 
 
 _CONJOINED_AFTER = re.compile(
-    r"^[\s,)\]]*(?:(?:of|age|years?|old|or|older|and)\s+){0,4}(?:with|who|whose|undergoing|requiring|receiving|treated|after|following|during|despite|scheduled|"
+    r"^[\s,)\]]*(?:(?:of\s+age|years?\s+(?:of\s+age|old)|old|or\s+older|and\s+older)\s+){0,2}(?:with|who|whose|undergoing|requiring|receiving|treated|after|following|during|despite|scheduled|"
     r"presenting|having|due\s+to|because|while|when)\b", re.I)
 
 
@@ -182,6 +182,21 @@ def conjoined_unread(text: str, rules: list[Rule], uncovered: str) -> str | None
         clause = re.split(r"[;.](?:\s|$)", text[start:end])[0]
         if unread & {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", clause)}:
             return " ".join((m.group(0) + clause).split())
+    return None
+
+
+def unread_alternative(text: str, rules: list[Rule], uncovered: str) -> str | None:
+    """An unread word joined to a rule by nothing but 'or' ("pregnant or lactating, or trying to conceive"): an
+    alternative the rules leave out, so an inclusion read without it fails people the text admits."""
+    after_rule = re.compile(r"[\s,;]*(?:or|either|and\s*/\s*or)\s+(?:[\w-]+\s+){0,2}", re.I)
+    before_rule = re.compile(r"[\s,;]+(?:or|and\s*/\s*or)[\s,;]+", re.I)
+    for w in dict.fromkeys(re.findall(r"[A-Za-z][A-Za-z'-]{2,}", uncovered)):
+        for m in re.finditer(rf"(?<![A-Za-z]){re.escape(w)}(?![A-Za-z])", text):
+            for r in rules:
+                if r.span[1] <= m.start() and after_rule.fullmatch(text[r.span[1]:m.start()]):
+                    return w
+                if m.end() <= r.span[0] and before_rule.fullmatch(text[m.end():r.span[0]]):
+                    return w
     return None
 
 

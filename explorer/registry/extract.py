@@ -31,6 +31,7 @@ from explorer.registry.combine import (
     partial_is_safe,
     same_variable_conflict,
     uncovered_text,
+    unread_alternative,
 )
 from explorer.registry.mentions import variable_mentions
 from explorer.registry.model import Extraction, Mention, Rule, Threshold, Value
@@ -197,10 +198,11 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
         status = "partial"
         confidence = min(confidence, CAPS["partial_safe"])
         notes.append("partial: leaves out " + "; ".join(repr(p) for p in left_out))
-    if kind == "inclusion" and 0 < leftover <= 2 and not partial_is_safe(text, kind, uncovered, rules):
+    alternative = unread_alternative(text, rules, uncovered) if kind == "inclusion" and 0 < leftover <= 2 else None
+    if alternative:
         # even a few words left out can be an alternative ("pregnant or lactating, or trying to conceive")
         confidence = min(confidence, CAPS["changes_who_qualifies"])
-        notes.append(f"the rest of the criterion ({uncovered!r}) may change who qualifies")
+        notes.append(f"{alternative!r} is an alternative the rule leaves out; it would fail people the text admits")
     if leftover > 2:
         status = "partial"
         if partial_is_safe(text, kind, uncovered, rules):
