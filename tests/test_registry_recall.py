@@ -186,3 +186,18 @@ def test_an_alternative_after_or_is_not_tied_to_the_rule():
     # "or having the intention ...": one more way to be excluded, so the pregnancy rule stands
     e = extract("Currently pregnant or having plans to conceive before the study ends", "exclusion")
     assert e.expression == 'sex == "female" and pregnant'
+
+
+@pytest.mark.parametrize("text, expression", [
+    # "male or female", "either sex" and "or" inside an unread requirement are no alternatives to the age
+    ("Male or female participants aged 50 years or over at the first visit", "age >= age_min"),
+    ("Aged 20 to 60 years, of either sex", "age >= age_min and age <= age_max"),
+    ("Age 21 or older with a left or right knee injury", "age >= age_min"),
+])
+def test_an_or_among_unread_words_keeps_a_partial_inclusion(text, expression):
+    assert extract(text, "inclusion").expression == expression
+
+
+def test_an_unread_alternative_joined_by_or_blocks_an_inclusion():
+    # "age >= 18, or emancipated minor": requiring the age alone would fail the minors the text admits
+    assert extract("Age 18 or above, or an emancipated minor under local law", "inclusion").expression is None

@@ -188,7 +188,7 @@ def conjoined_unread(text: str, rules: list[Rule], uncovered: str) -> str | None
 def unread_alternative(text: str, rules: list[Rule], uncovered: str) -> str | None:
     """An unread word joined to a rule by nothing but 'or' ("pregnant or lactating, or trying to conceive"): an
     alternative the rules leave out, so an inclusion read without it fails people the text admits."""
-    after_rule = re.compile(r"[\s,;]*(?:or|either|and\s*/\s*or)\s+(?:[\w-]+\s+){0,2}", re.I)
+    after_rule = re.compile(r"[\s,;]*(?:or|either|and\s*/\s*or)\s+(?:[\w-]+\s+){0,4}", re.I)
     before_rule = re.compile(r"[\s,;]+(?:or|and\s*/\s*or)[\s,;]+", re.I)
     for w in dict.fromkeys(re.findall(r"[A-Za-z][A-Za-z'-]{2,}", uncovered)):
         for m in re.finditer(rf"(?<![A-Za-z]){re.escape(w)}(?![A-Za-z])", text):
@@ -219,5 +219,7 @@ def partial_is_safe(text: str, kind: str, uncovered: str, rules: list[Rule]) -> 
                      lambda m: m.group(0) if any(m.start() <= r.span[0] < m.end() for r in rules) else " ",
                      "".join(masked)).lower()
     if kind == "inclusion":
-        return not re.search(r"\bor\b|\beither\b|and\s*/\s*or", outside)
+        # what is left out is one more requirement unless "or" joins it to what was read ("age >= 18, or of
+        # legal age"); an "or" among the unread words ("unilateral or bilateral hernia") is part of that requirement
+        return unread_alternative(text, rules, uncovered) is None
     return bool(re.search(r"\bor\b|,|;|\band\b", outside) or hi - lo >= len(text.strip()) * 0.5)

@@ -414,6 +414,7 @@ CONFIDENCE_CAPS: dict[str, float] = {
 # part of a criterion its rules did not read
 UNCOVERED_STOP_WORDS: frozenset[str] = frozenset({
     "formula", "equation",  # how a value is estimated ("by the Cockcroft-Gault formula"), not a condition
+    "gender", "sex", "sexes",  # "of either sex": who may take part, not a condition
     "a", "an", "the", "and", "or", "of", "with", "without", "to", "in", "on", "at", "for", "by", "as", "be",
     "is", "are", "was", "were", "been", "being", "has", "have", "had", "having", "must", "should", "will",
     "would", "can", "could", "may", "might", "who", "whom", "which", "that", "this", "these", "those", "any",
