@@ -511,3 +511,22 @@ def test_an_age_outside_a_range_is_named_by_the_trials_own_limits():
     e = extract("younger than 21 or older than 60 years of age", "exclusion")
     assert e.expression == "age < age_min or age > age_max"
     assert (e.parameters["age_min"]["value"], e.parameters["age_max"]["value"]) == (21, 60)
+
+
+# --- found in the hand-checked draw of seed 20261211 (sentences written afresh) ---------------------------
+
+def test_a_blood_pressure_pair_without_a_comparator_is_not_read():
+    # was: systolic_bp > ... or diastolic_bp > ..., a guessed direction that leaves out 150/95 itself
+    e = extract("Resting blood pressure 150/95 mmHg at screening", "exclusion")
+    assert e.expression is None
+
+
+def test_an_active_viral_hepatitis_is_not_any_active_hepatitis():
+    # was: hepatitis_active (any cause), excluding autoimmune hepatitis the text does not name
+    assert extract("Active hepatitis virus infection at screening", "exclusion").expression is None
+
+
+def test_without_ties_an_exclusion_rule_to_an_unread_part():
+    # was: severe_psychiatric_disorder, excluding people with a disorder who do have a carer
+    e = extract("Psychiatric illness without a family member able to help", "exclusion")
+    assert e.expression is None

@@ -163,7 +163,7 @@ def _joins_unread(text: str, masked: str, conjunctive: str) -> bool:
 
 
 _CONJOINED_AFTER = re.compile(
-    r"^[\s,)\]]*(?:(?:of\s+age|years?\s+(?:of\s+age|old)|old|or\s+older|and\s+older)\s+){0,2}(?:with|who|whose|undergoing|requiring|receiving|treated|after|following|during|despite|scheduled|"
+    r"^[\s,)\]]*(?:(?:of\s+age|years?\s+(?:of\s+age|old)|old|or\s+older|and\s+older)\s+){0,2}(?:with|without|who|whose|undergoing|requiring|receiving|treated|after|following|during|despite|scheduled|"
     r"presenting|having|due\s+to|because|while|when)\b", re.I)
 
 
@@ -204,7 +204,7 @@ def partial_is_safe(text: str, kind: str, uncovered: str, rules: list[Rule]) -> 
     """Leaving part of a criterion out is safe when that part is one more requirement (inclusion) or one
     more way to be excluded (exclusion): the rule kept then never contradicts the text."""
     conditional = r"\b(?:if|unless|except|other\s+than|provided|only|when|whether)\b"
-    conjunctive = r"\b(?:with|despite|after|following|failure|requiring|required|due\s+to|because|while|both)\b"
+    conjunctive = r"\b(?:with|without|despite|after|following|failure|requiring|required|due\s+to|because|while|both)\b"
     low = uncovered.lower()
     if re.search(conditional, low) or (kind == "exclusion" and re.search(conjunctive, low)):
         return False

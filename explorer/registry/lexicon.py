@@ -234,7 +234,8 @@ CONCEPTS: list[tuple[str, list[str]]] = [
                      r"(?:\s+(?:virus|infection|surface\s+antigen))?",
                      r"\bHBV\b(?!\s+(?:DNA|RNA)\b)", r"\bHBsAg\b"]),  # HBeAg, anti-HBc, HBV DNA: other markers
     ("hepatitis_c", [r"hepatitis\s+C(?:\s+(?:virus|infection|antibody))?", r"\bHCV\b"]),
-    ("hepatitis_active", [r"active\s+hepatitis(?!\s+[BC]\b)"]),  # "active hepatitis B" is hepatitis B, not any
+    # "active hepatitis B" is hepatitis B, and "active hepatitis virus infection" a viral one, not any hepatitis
+    ("hepatitis_active", [r"active\s+hepatitis(?!\s+(?:[BC]\b|virus|viral))"]),  # "active hepatitis B" is hepatitis B, not any
     ("hiv_positive", [r"\bHIV\b(?:\s+(?:infection|positivity|positive))?", r"human\s+immunodeficiency\s+virus"]),
     ("syphilis_positive", [r"syphilis(?:\s+treponemal\s+antibody)?", r"treponem\w+\s+antibody"]),
     ("active_infection", [r"(?:active|uncontrolled|systemic)\s+(?:systemic\s+)?infections?"]),

@@ -98,7 +98,10 @@ def numeric_rules(text: str, kind: str, item: Attached, names: ParameterNames) -
     if v.form == "bp":
         if variables not in (["systolic_bp", "diastolic_bp"],) and set(variables) != {"systolic_bp", "diastolic_bp"}:
             return [], []
-        op = v.ops[0] or ("<" if kind == "inclusion" else ">")
+        if not v.ops[0]:
+            # "Blood pressure 140/90 mmHg" says nothing about direction, nor whether 140/90 itself is in or out
+            return [], [f"{source!r}: a blood pressure pair without a comparator; not read"]
+        op = v.ops[0]
         parts, params, found = [], {}, []
         for var_name, number in zip(("systolic_bp", "diastolic_bp"), v.numbers, strict=False):
             value, unit, conf, problem = convert(var_name, number, "mmHg", v.numbers)
