@@ -530,3 +530,18 @@ def test_without_ties_an_exclusion_rule_to_an_unread_part():
     # was: severe_psychiatric_disorder, excluding people with a disorder who do have a carer
     e = extract("Psychiatric illness without a family member able to help", "exclusion")
     assert e.expression is None
+
+
+# --- found in the hand-checked draw of seed 20261212 (sentences written afresh) ---------------------------
+
+def test_a_blood_pressure_under_treatment_is_not_any_blood_pressure():
+    # was: systolic_bp > ... or diastolic_bp > ..., excluding untreated people the text does not name
+    e = extract("Poorly controlled hypertension (on-treatment systolic pressure above 165 mmHg or diastolic "
+                "pressure above 100 mmHg)", "exclusion")
+    assert e.expression is None
+
+
+def test_a_concept_named_as_a_cause_of_something_else_is_not_read():
+    # was: syphilis_positive, excluding everyone with syphilis instead of those whose neuropathy it causes
+    e = extract("Known infectious causes of neuropathy (e.g., syphilis, HIV)", "exclusion")
+    assert e.expression is None

@@ -201,3 +201,9 @@ def test_an_or_among_unread_words_keeps_a_partial_inclusion(text, expression):
 def test_an_unread_alternative_joined_by_or_blocks_an_inclusion():
     # "age >= 18, or emancipated minor": requiring the age alone would fail the minors the text admits
     assert extract("Age 18 or above, or an emancipated minor under local law", "inclusion").expression is None
+
+
+def test_kilogram_per_metre_squared_in_words():
+    # was: the upper limit dropped, its unit taken for kilograms
+    assert thresholds("BMI from 19 to 29 kilograms per metre squared") == {("bmi", ">=", 19, "kg/m2"),
+                                                                          ("bmi", "<=", 29, "kg/m2")}

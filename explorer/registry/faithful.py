@@ -79,6 +79,9 @@ def _reading_vs_text(text: str, rule, others: list) -> tuple[str, str] | None:
                        for t in rule.thresholds)  # a history of cancer or of events is what those variables record
         if measured and lexicon.HISTORICAL.search(text[max(0, rule.span[0] - 30):rule.span[0]]):
             return "unknown", "a past value (the catalogue holds the current one)"
+        # "treated systolic > 155 or diastolic > 95": the qualifier holds for both limits of the clause
+        if measured and lexicon.UNDER_TREATMENT.search(text[max(0, rule.span[0] - 80):rule.span[0]]):
+            return "unknown", "a value under treatment (the catalogue's value does not say whether treated)"
         return None
     m = _qualifier(text, rule, others)
     loose = lexicon.LOOSE_CONCEPTS.get(rule.variable)

@@ -85,6 +85,7 @@ UNIT_SPELLINGS: dict[str, list[str]] = {
     "microU/mL": [r"(?:[uµμ]|micro)i?u\s*/\s*m[lL]", r"mi?u\s*/\s*[lL]"],
     "U/L": [r"i?u\s*/\s*[lL]", r"units?\s*/\s*[lL]"],
     "kg/m2": [r"(?:kg|㎏)\s*/\s*(?:m(?:2|²|\^2)|㎡|sq\.?\s*m)", r"kilograms?\s+per\s+square\s+met(?:er|re)",
+              r"kilograms?\s+per\s+met(?:er|re)s?\s+squared?",
               r"kg\s*[.·]\s*m\s*(?:-2|⁻²|\^-2)"],
     "kg": [r"kg(?![a-z/])", r"㎏", r"kilograms?"],
     "lb": [r"lbs?(?![a-z])", r"pounds?"],
@@ -298,6 +299,12 @@ PREGNANCY_SUBTYPES = re.compile(
     r"\b(?:multi-?fetal|multiple|twin|singleton|ectopic|molar|tubal|high[- ]risk|complicated|uncomplicated|"
     r"term|preterm|planned|unplanned|first|second|third|previous|prior)[\s-]+(?:\w+\s+)?$", re.I)
 # Before a measurement: a value in the past, which the catalogue's current value does not record.
+# Before a measurement: a value under treatment ("treated systolic blood pressure > 155"), which the catalogue's
+# value (treated or not) does not tell apart.
+UNDER_TREATMENT = re.compile(r"(?<!un)\b(?:treated|on[- ]treatment|under\s+treatment)\s+(?!with\b)[^.;]*$", re.I)
+# Before a concept: the concept is named as a cause of something else ("infectious causes of myelopathy (e.g.
+# syphilis)"), not as a condition in its own right.
+AS_A_CAUSE = re.compile(r"\b(?:causes?|etiolog\w*|aetiolog\w*)\s+of\b(?:\b[ei]\.[ge]\.|[^.;])*$", re.I)
 HISTORICAL = re.compile(r"\b(?:history\s+of|previous(?:ly)?|prior|past|ever\s+had|at\s+diagnosis)\s+(?:\w+\s+){0,2}$",
                         re.I)
 

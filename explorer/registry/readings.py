@@ -281,7 +281,8 @@ def concept_rules(text: str, kind: str, values_spans: list[tuple[int, int]]) -> 
         for m in pattern.finditer(text):
             if lexicon.NOT_A_MENTION.search(text[max(0, m.start() - 60):m.start()]) or \
                     (lexicon.NOT_A_MENTION_AFTER.match(text[m.end():m.end() + 30]) and not _result_before(text, m.start())) \
-                    or _names_a_test(text, m.end()):
+                    or _names_a_test(text, m.end()) \
+                    or lexicon.AS_A_CAUSE.search(text[max(0, m.start() - 150):m.start()]):
                 continue
             found.append((m.start(), m.end(), expression, m.group(0)))
     found = non_overlapping(found)
