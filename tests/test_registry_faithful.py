@@ -545,3 +545,17 @@ def test_a_concept_named_as_a_cause_of_something_else_is_not_read():
     # was: syphilis_positive, excluding everyone with syphilis instead of those whose neuropathy it causes
     e = extract("Known infectious causes of neuropathy (e.g., syphilis, HIV)", "exclusion")
     assert e.expression is None
+
+
+# --- found by the held-out diabetes set (measured once; sentences written afresh) -------------------------
+
+def test_an_event_count_after_the_event_is_the_count():
+    # was: count(...) >= 1, admitting people with one or two events where the text requires four
+    e = extract("Frequent severe hypoglycemia (four or more episodes within the past 18 months)", "inclusion")
+    assert [(t.comparator, t.value) for r in e.rules for t in r.thresholds] == [(">=", 4.0)]
+
+
+def test_an_unwritten_count_is_not_one():
+    # "repeated severe hypoglycaemia" is more than one, but how many is not said
+    e = extract("Repeated severe hypoglycaemic events over the last 12 months", "inclusion")
+    assert e.expression is None

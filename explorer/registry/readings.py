@@ -371,6 +371,11 @@ _COUNT = re.compile(
     rf"\s*(?:episodes?\s+of\s+|(?:or\s+more\s+)?)?$", re.I)
 
 
+_COUNT_AFTER = re.compile(
+    rf"(?:(?P<c>{'|'.join(f'(?:{p})' for _, p in CMP_PHRASES)})\s*)?(?P<n>{NUM}|{WORD_NUM})\s*(?P<t>or\s+more|\+)?\s*"
+    rf"(?:severe\s+)?(?:events?|episodes?)\b", re.I)
+
+
 def event_rules(text: str, kind: str, names: ParameterNames) -> tuple[list[Rule], list[str]]:
     _, _, _, events = compiled_terms()
     rules, notes = [], []
@@ -400,8 +405,16 @@ def event_rules(text: str, kind: str, names: ParameterNames) -> tuple[list[Rule]
                     op = ">="
                 elif count.group("c"):
                     op = op_of(count.group("c"))
+            elif (inner := _COUNT_AFTER.search(after[:window.start()])) is not None:
+                # "severe hypoglycaemia (3 or more events in the past 2 years)": the count follows the event
+                threshold = parse_number(inner.group("n"))
+                op = op_of(inner.group("c")) if inner.group("c") and not inner.group("t") else ">="
             elif re.search(r"\bno\s*$|\bwithout\s*$", before, re.I):
                 notes.append(f"{m.group(0)!r}: negated event count; not read")
+                continue
+            elif re.search(r"\b(?:recurrent|repeated|multiple|frequent|several)\s+(?:\w+\s+)?$", before, re.I):
+                # "recurrent severe hypoglycaemia": more than one, but how many is not written
+                notes.append(f"{m.group(0)!r}: a count that is not written ({before.split()[-1]!r}); not read")
                 continue
             if not 0 <= threshold <= 100 or not 0 < days <= 36500:
                 notes.append(f"{m.group(0)!r}: implausible count or window; not read")
