@@ -559,3 +559,31 @@ def test_an_unwritten_count_is_not_one():
     # "repeated severe hypoglycaemia" is more than one, but how many is not said
     e = extract("Repeated severe hypoglycaemic events over the last 12 months", "inclusion")
     assert e.expression is None
+
+
+# --- found in the hand-checked draw of seed 20261214 (sentences written afresh) ---------------------------
+
+@pytest.mark.parametrize("text", [
+    "Aged 30 to 60 years. Carriers of the variant may be 25 to 70 years old.",   # a subgroup's own age limits
+    "Body weight of at least 70 kg for a man and 55 kg for a woman",            # per sex, in the singular
+])
+def test_a_second_unread_limit_in_the_same_unit_blocks_the_first(text):
+    # was: age 30-60 / weight >= 70 for everyone, failing people the text admits
+    assert extract(text, "inclusion").expression is None
+
+
+def test_a_lost_pregnancy_is_not_a_current_pregnancy():
+    # was: sex == "female" and pregnant, required of women with recurrent miscarriage
+    e = extract("Women with a history of recurrent pregnancy loss", "inclusion")
+    assert "pregnant" not in (e.expression or "")
+
+
+def test_a_comparator_before_a_range_is_kept():
+    # was: age >= age_min (">21" read as ">= 21")
+    assert extract(">21 to <65 years of age", "inclusion").expression == "age > age_min and age < age_max"
+
+
+def test_a_capitalised_and_joins_both_limits_in_an_exclusion():
+    # was: "or", excluding everyone with one raised value where the text needs both
+    e = extract("ALT above 3 x ULN AND total bilirubin above 2 x ULN", "exclusion")
+    assert " and " in e.expression and " or " not in e.expression

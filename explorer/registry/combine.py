@@ -51,8 +51,9 @@ def connector(text: str, a: Rule, b: Rule, kind: str) -> str:
     if re.search(r"\band\s*/\s*or\b|\bor\b|\beither\b", between):
         return "or"
     if kind == "exclusion":
-        # an exclusion list names ways to be excluded: "A, B, and C" excludes any of them
-        return "and" if _CONJUNCTION.search(between) else "or"
+        # an exclusion list names ways to be excluded: "A, B, and C" excludes any of them; a capitalised "AND"
+        # insists on both
+        return "and" if _CONJUNCTION.search(between) or re.search(r"\bAND\b", text[a.span[1]:b.span[0]]) else "or"
     if re.fullmatch(r"[\s,()\[\]/]*(?:and\s*)?[\s,()\[\]/]*", between) and _ANY_OF.search(text[:a.span[0]]):
         return "or"
     return "and"

@@ -288,6 +288,8 @@ NOT_A_MENTION_AFTER = re.compile(
     r"educat\w*|counsel\w*|prevention|awareness|treatments?|therap(?:y|ies)|status|serostatus|testing|genotyp\w*|"
     # the test, not its result: "hepatitis B and C tests, HIV test" as part of a screening work-up
     r"tests?(?!\s+(?:positive|result\w*\s+positive))|screens?|serolog\w*|assays?|"
+    # a pregnancy that was lost or ended is no current pregnancy ("recurrent pregnancy loss")
+    r"loss(?:es)?|outcomes?|terminations?|"
     r"resistance)\b|"
     # a time to come: "pregnancy in the next year" is a plan, not the current pregnancy the catalogue records
     r"^\s*(?:\w+\s+){0,2}?(?:in|within|during|over)\s+the\s+(?:next|coming|following|upcoming)\b", re.I)
