@@ -225,7 +225,9 @@ CONCEPTS: list[tuple[str, list[str]]] = [
     ("lactating", [r"lactat(?:ing|ion)", r"breast[- ]?feeding", r"nursing(?!\s+home)", r"breast[- ]?feed"]),
     ("hypoglycemia_unawareness", [r"hypoglyc(?:a)?emi(?:a|c)\s+unawareness", r"unawareness\s+of\s+hypoglyc(?:a)?emia",
                                   r"(?:impaired|reduced)\s+awareness\s+of\s+hypoglyc(?:a)?emia"]),
-    ("gada_positive", [r"glutamic\s+acid\s+decarboxylase\s+(?:auto)?antibod(?:y|ies)", r"\bGADA?\b", r"\bGAD-?65\b"]),
+    # "GAD" alone is also generalised anxiety disorder: the antibody only when written as one
+    ("gada_positive", [r"glutamic\s+acid\s+decarboxylase\s+(?:auto)?antibod(?:y|ies)", r"\bGADA\b", r"\bGAD-?65\b",
+                       r"\banti-?GAD\b", r"\bGAD\b(?=\s*(?:\+|positive|negative|(?:auto)?antibod|ab\b|,?\s*IA-?2|,?\s*ICA\b))"]),
     ("ia2a_positive", [r"insulinoma[- ]associated[- ]2\s+(?:auto)?antibod(?:y|ies)", r"\bIA-?2A?\b"]),
     ("iaa_positive", [r"insulin\s+autoantibod(?:y|ies)", r"\bIAA\b"]),
     ("ica_positive", [r"islet\s+cell\s+(?:\w+\s+){0,2}(?:auto\s*-?)?antibod(?:y|ies)", r"\bICA\b"]),
@@ -390,6 +392,8 @@ LOOSE_CONCEPTS: dict[str, re.Pattern] = {
     "severe_cardiac_disease": re.compile(r"(?:cardiac|heart)\s+disease", re.I),
     "severe_pulmonary_disease": re.compile(r"(?:lung|pulmonary)\s+disease", re.I),
     "drug_misuse": re.compile(r"substance\s+abuse", re.I),
+    # any tuberculosis read as active pulmonary tuberculosis: narrower, so kept only in exclusions
+    "tuberculosis_active": re.compile(r"tuberculosis|TB", re.I),
     "severe_psychiatric_disorder": re.compile(r"(?:mental|psychiatric|psychological)\s+(?:or\s+psychological\s+)?"
                                               r"(?:disorders?|illness|diseases?)", re.I),
 }

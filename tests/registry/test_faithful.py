@@ -587,3 +587,18 @@ def test_a_capitalised_and_joins_both_limits_in_an_exclusion():
     # was: "or", excluding everyone with one raised value where the text needs both
     e = extract("ALT above 3 x ULN AND total bilirubin above 2 x ULN", "exclusion")
     assert " and " in e.expression and " or " not in e.expression
+
+
+# --- found in the hand-checked draw of seed 20261215 (sentences written afresh) ---------------------------
+
+def test_gad_as_anxiety_disorder_is_not_the_antibody():
+    # was: gada_positive, required of people with generalised anxiety disorder
+    e = extract("Primary diagnosis of generalized anxiety disorder (GAD) per DSM-5", "inclusion")
+    assert "gada_positive" not in (e.expression or "") and "gada_positive" not in (e.candidate or "")
+    assert extract("Positive anti-GAD antibodies", "inclusion").expression == "gada_positive"
+
+
+def test_any_tuberculosis_is_not_required_as_active_pulmonary_tuberculosis():
+    # was: tuberculosis_active in an inclusion, failing people with tuberculosis elsewhere than the lungs
+    assert extract("Confirmed tuberculosis diagnosis", "inclusion").expression is None
+    assert extract("Tuberculosis", "exclusion").expression == "tuberculosis_active"
