@@ -276,6 +276,8 @@ NOT_A_MENTION = re.compile(
     r"(?:(?:indicator|indicative|marker|proxy|surrogate|suggestive)\s+of|suspicious\s+(?:for|of))\s+(?:\w+\s+){0,4}$|"
     r"\blike\s+(?:\w+\s+){0,3}$|"  # examples of something else: "causes of AF like alcoholism"
     r"\bin\s+addition\s+to\s+(?:\w+\s+){0,2}$|\banti[- ]?$|"  # given, not excluded; the target of a drug
+    # the target of a treatment: "pharmacotherapy for alcohol dependence" is the treatment, not any dependence
+    r"\b(?:treatment|therapy|pharmacotherapy|medications?|drugs?|prophylaxis)\s+(?:for|of|against)\s+(?:\w+\s+){0,1}$|"
     r"(?:avoid(?:s|ing)?|prevent(?:s|ing)?|seek(?:s|ing)?|trying|attempting|considering|plan(?:ning|s|ned)?|intend(?:s|ing|ed)?|intent(?:ion)?|"
     r"wish(?:es|ing|ed)?|want(?:s|ing|ed)?|willing|desir(?:e|es|ed|ing|ous)|hop(?:e|es|ing)\s+(?:for|to)|"
     r"contemplat(?:e|es|ing))\s+"

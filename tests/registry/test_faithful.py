@@ -602,3 +602,11 @@ def test_any_tuberculosis_is_not_required_as_active_pulmonary_tuberculosis():
     # was: tuberculosis_active in an inclusion, failing people with tuberculosis elsewhere than the lungs
     assert extract("Confirmed tuberculosis diagnosis", "inclusion").expression is None
     assert extract("Tuberculosis", "exclusion").expression == "tuberculosis_active"
+
+
+# --- found in the hand-checked draw of seed 20261216 (sentences written afresh) ---------------------------
+
+def test_the_target_of_a_treatment_is_not_the_condition_itself():
+    # was: alcohol_abuse, excluding everyone with alcohol abuse instead of those treated for it
+    assert extract("Currently on medication for alcohol dependence", "exclusion").expression is None
+    assert extract("Alcohol dependence", "exclusion").expression == "alcohol_abuse"
