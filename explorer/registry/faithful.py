@@ -33,6 +33,9 @@ def _is_concept(rule) -> bool:
 
 def _qualifier(text: str, rule, others: list) -> re.Match | None:
     """The qualifier narrowing a concept mention, unless the concept's own meaning includes it."""
+    narrow = lexicon.NARROW_DEFINITION.match(text[rule.span[1]:rule.span[1] + 60])
+    if narrow:
+        return narrow  # checked first: the catalogue's description names the test among others
     before = text[max(0, rule.span[0] - 40):rule.span[0]]
     m = lexicon.QUALIFIERS_BEFORE.search(before)
     found = m.group(0) if m else None

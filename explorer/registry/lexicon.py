@@ -37,7 +37,8 @@ NUMERIC_TERMS: dict[str, list[str]] = {
     "creatinine": [r"(?:serum\s+|plasma\s+)?creatinine(?!\s+(?:clearance|ratio|kinase))"],
     "alt": [r"\bALT\b", r"\bSGPT\b", r"alanine\s+(?:amino)?transferase", r"alanine\s+(?:amino)?transaminase"],
     "ast": [r"\bAST\b", r"\bSGOT\b", r"aspartate\s+(?:amino)?transferase", r"aspartate\s+(?:amino)?transaminase"],
-    "bilirubin": [r"(?:total\s+|serum\s+)?bilirubin"],
+    # direct (conjugated) and indirect bilirubin are fractions, not the total the catalogue holds
+    "bilirubin": [r"(?<!direct\s)(?<!indirect\s)(?<!conjugated\s)(?:total\s+|serum\s+)?bilirubin"],
     "systolic_bp": [r"systolic(?:\s+blood)?(?:\s+pressure|\s+BP\b)?", r"\bSBP\b"],
     "diastolic_bp": [r"diastolic(?:\s+blood)?(?:\s+pressure|\s+BP\b)?", r"\bDBP\b"],
     "tir": [r"time\s+in\s+(?:target\s+)?range", r"\bTIR\b"],
@@ -52,7 +53,8 @@ GROUP_TERMS: dict[tuple[str, ...], list[str]] = {
 }
 # Measurements the catalogue does not hold: recognised so their numbers are not pinned on a neighbour.
 UNMAPPED_TERMS: list[str] = [
-    r"c[- ]?peptide", r"(?:blood\s+|plasma\s+|serum\s+|random\s+)?glucose", r"h(?:a)?emoglobin(?!\s*a1c)", r"\bHgb?\b",
+    r"c[- ]?peptide", r"(?:blood\s+|plasma\s+|serum\s+|random\s+)?glucose",
+    r"(?:direct|indirect|(?:un)?conjugated)\s+bilirubin", r"h(?:a)?emoglobin(?!\s*a1c)", r"\bHgb?\b",
     r"triglycerides?", r"cholesterol", r"\bLDL\b", r"\bHDL\b", r"\bTSH\b", r"platelets?(?:\s+count)?", r"\bWBC\b",
     r"white\s+blood\s+cells?", r"calcium", r"albumin(?:uria)?", r"proteinuria", r"creatinine\s+clearance",
     r"\bQTc?\b", r"ejection\s+fraction", r"potassium", r"sodium", r"testosterone", r"vitamin\s+D", r"25-OHD",
@@ -362,7 +364,13 @@ QUALIFIERS_AFTER = re.compile(
     # a restrictive clause on the concept, or on the list it ends ("alcohol or drug use, which in the investigator's
     # opinion may affect participation"); a clause after "any other condition" has a head of its own
     r"^(?:(?!\bother\b|\bany\b)(?:\b[ei]\.[ge]\.|[^.;])){0,120}?\b(?:that|which)\b[^.;]{0,100}?\b(?:affect|interfere|compromise|"
-    r"preclude|jeopardi[sz]e|limit|prevent|confound|impair|invalidate|put)\w*", re.I)
+    r"preclude|jeopardi[sz]e|limit|prevent|confound|impair|invalidate|put|pose|hinder|endanger|obstruct)\w*|"
+    # a place: "active infection in the anal fistula" is local, the catalogue's infection systemic
+    r"^\s*(?:in|of|at|on|involving)\s+(?:the\s+|a\s+)?(?:[a-z-]+\s+){0,2}(?:fistula|wound|eyes?|skin|site|area|"
+    r"joints?|foot|feet|tooth|teeth|mouth|ears?|bladder|tract|region|organ|graft|implant|catheter|lesion)s?\b", re.I)
+# A narrower definition in brackets: "Hepatitis C (HCV RNA detected)" is not every positive antibody, even though
+# the catalogue's description names RNA among its tests.
+NARROW_DEFINITION = re.compile(r"^\s*\(\s*(?:[\w-]+\s+){0,2}(?:RNA|DNA|PCR|viral\s+load)\b", re.I)
 WITH_PHRASE = re.compile(r"^\s*(?:,\s*)?with\s+(?:\w+[- ]?){1,4}", re.I)
 # Clauses that carve an exception out of a criterion: its rules alone would exclude (or fail) the excepted.
 EXCEPTIONS = re.compile(

@@ -610,3 +610,19 @@ def test_the_target_of_a_treatment_is_not_the_condition_itself():
     # was: alcohol_abuse, excluding everyone with alcohol abuse instead of those treated for it
     assert extract("Currently on medication for alcohol dependence", "exclusion").expression is None
     assert extract("Alcohol dependence", "exclusion").expression == "alcohol_abuse"
+
+
+# --- found in the hand-checked draw of seed 20261217 (sentences written afresh) ---------------------------
+
+@pytest.mark.parametrize("text", [
+    # a restrictive clause with another verb
+    "Drug or alcohol misuse which, in the study physician's view, could pose a risk to adherence",
+    # a narrower definition in brackets than the catalogue's variable
+    "Hepatitis C (detectable HCV RNA by PCR)",
+    # a local infection is not the catalogue's systemic infection
+    "Active infection at the catheter site",
+    # a bilirubin fraction is not total bilirubin
+    "Conjugated bilirubin above 2 x ULN",
+])
+def test_draw_20261217_patterns_are_not_read_as_the_broader_variable(text):
+    assert extract(text, "exclusion").expression is None
