@@ -23,7 +23,7 @@ from explorer.catalogue import default_catalogue
 from explorer.registry import lexicon, trees
 from explorer.registry.model import Rule
 
-_LOOKAHEAD = re.compile(r"\(\?=(?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)")
+_LOOKAHEAD = re.compile(r"\(\?<?=(?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)")  # lookaheads and lookbehinds
 _NUMBER = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?|\.\d+")
 
 

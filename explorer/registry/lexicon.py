@@ -219,7 +219,9 @@ CONCEPTS: list[tuple[str, list[str]]] = [
                                 r"type\s*(?:1|I)(?=\s*(?:,|or|and|/)\s*(?:type\s*)?(?:2|II)\s+diabetes)"]),
     ('diabetes_type == "T2D"', [r"type\s*(?:2|II)\s*(?:\(\s*non[- ]insulin[- ]dependent\s*\)\s*)?diabetes(?:\s+mellitus)?",
                                 r"\bT2DM?\b", r"non[- ]insulin[- ]dependent\s+diabetes(?:\s+mellitus)?", r"\bNIDDM\b",
-                                r"type-2\s+diabetes(?:\s+mellitus)?"]),
+                                r"type-2\s+diabetes(?:\s+mellitus)?",
+                                # "type 1 or 2 diabetes": the 2 is type 2 diabetes too
+                                r"(?:(?<=1 or )|(?<=I or )|(?<=1 and )|(?<=1, )|(?<=1/)|(?<=I/))(?:2|II)(?=\s+diabetes)"]),
     # hCG names a pregnancy test only when written as one ("serum beta-hCG", "hCG test"); "hCG trigger day" is a drug
     ("pregnant", [r"pregnan(?:t|cy)(?:\s+test)?",
                   r"\b(?:(?:serum|urine|urinary|beta|β|b)[- ]?){1,2}hCG\b(?!\s+(?:trigger\w*|injection|administration))",

@@ -626,3 +626,17 @@ def test_the_target_of_a_treatment_is_not_the_condition_itself():
 ])
 def test_draw_20261217_patterns_are_not_read_as_the_broader_variable(text):
     assert extract(text, "exclusion").expression is None
+
+
+# --- found in the hand-checked draw of seed 20261218 (sentences written afresh) ---------------------------
+
+def test_type_1_or_2_diabetes_admits_both_types():
+    # was: diabetes_type == "T1D", failing the type 2 patients the inclusion admits
+    assert extract("People with type 1 or 2 diabetes", "inclusion").expression == \
+        'diabetes_type == "T1D" or diabetes_type == "T2D"'
+
+
+def test_the_age_of_a_thing_in_brackets_is_not_the_persons_age():
+    # was: age >= age_min from "(at least 1 month old)" describing a dialysis access
+    e = extract("A functioning arteriovenous fistula (at least 3 months old)", "inclusion")
+    assert "age" not in {t.variable for r in e.rules for t in r.thresholds}
