@@ -115,7 +115,9 @@ def construct_screening() -> Screening:
         "severe_hypoglycemia@365": [nan, 5.0, 1.0, nan, 0.0, nan, nan, nan, nan, 2.0, nan, 3.0],
         "trial_participation@91": [nan, 0.0, nan, 1.0, nan, nan, nan, nan, 0.0, nan, 2.0, nan],
     }, index=ids).iloc[::-1]  # stored in another order than the features
-    return Screening(f, events, lookback, counts, source="constructs")
+    # values the checks refuse (a "bogus" category, a ghost subject's event, ...), kept to pin down what
+    # each engine does with them: marked checked, so the engines take the constructs as they are
+    return Screening(f, events, lookback, counts, source="constructs", checked=True)
 
 
 def assert_same_matrix(a, b):
@@ -141,7 +143,8 @@ def constructs():
 
 def valid_for_files(data: Screening, trial) -> Screening:
     """The constructs without the values a screening folder refuses (categories outside the catalogue's,
-    numbers outside the plausible range such as the zero upper limits that test division by zero)."""
+    numbers outside the plausible range such as the zero upper limits that test division by zero, events
+    of subjects not screened, without a day or without a name)."""
     features = data.features.copy()
     for name in features.columns:
         var = trial.catalogue[name]
@@ -150,7 +153,9 @@ def valid_for_files(data: Screening, trial) -> Screening:
     for name in ("diabetes_type", "site"):
         categories = trial.catalogue[name].categories
         features[name] = features[name].where(features[name].isin(categories) | features[name].isna(), None)
-    return Screening(features, data.events, data.event_lookback, data.event_counts, source="constructs")
+    events = data.events[data.events["subject_id"].isin(features.index).to_numpy(dtype=bool, na_value=False)
+                         & data.events["event"].notna().to_numpy() & data.events["days_before_index"].notna().to_numpy()]
+    return Screening(features, events, data.event_lookback, data.event_counts, source="constructs")
 
 
 def test_every_construct_gives_identical_matrices(constructs, tmp_path):
@@ -315,14 +320,15 @@ def test_tables_in_features_order_are_joined_by_position_only_when_they_are(cons
     sql, _ = backend.query(counting)
     assert "LEFT JOIN lb ON" in sql and "POSITIONAL JOIN ec" in sql
     assert_same_matrix(memory, evaluate(trial, folder, engine="duckdb"))
-    # a longer table (a subject not screened appended) is not aligned either
+    # a longer table (a subject not screened appended) is refused, not joined by position
     import pyarrow as pa
     ghost = table.slice(0, 1).set_column(table.schema.get_field_index("subject_id"), "subject_id",
                                          pa.array(["ghost"], type=table.schema.field("subject_id").type))
     pq.write_table(pa.concat_tables([table, ghost]), folder / "event_lookback.parquet")
     manifest["files"]["event_lookback.parquet"] = (folder / "event_lookback.parquet").stat().st_size
     (folder / "screening.json").write_text(json.dumps(manifest))
-    assert_same_matrix(memory, evaluate(trial, folder, engine="duckdb"))
+    with pytest.raises(DataError, match="not in features"):
+        evaluate(trial, folder, engine="duckdb")
 
 
 # --- hostile and broken input (issue 12): the same answer, or the same clear error, from both engines ---
@@ -399,7 +405,7 @@ def test_nan_from_arithmetic_is_unknown_and_overflow_is_infinite_in_both_engines
     inf = float("inf")
     features = pd.DataFrame({"alt": [inf, 100.0, 1e300, 0.0, 50.0], "alt_uln": [inf, 40.0, 1e300, inf, 0.0]},
                             index=pd.Index(list("abcde"), name="subject_id"))
-    data = Screening(features)
+    data = Screening(features, checked=True)  # infinities the checks refuse: what the engines do with them
     rules = {
         "inf - inf": ("alt - alt_uln > 0", [UNKNOWN, PASS, FAIL, FAIL, PASS]),
         "0 * inf": ("alt * alt_uln >= 0", [PASS, PASS, PASS, UNKNOWN, PASS]),
@@ -508,7 +514,8 @@ RULES = ["alt - alt_uln > 0", "alt * alt_uln >= ast", "alt / alt_uln >= 2", "min
 def test_engines_agree_on_extreme_numbers(values, rule):
     columns = {name: np.array([np.nan if v[i] is None else v[i] for v in values], dtype="float64")
                for i, name in enumerate(("alt", "alt_uln", "ast"))}
-    data = Screening(pd.DataFrame(columns, index=pd.Index([f"s{i}" for i in range(len(values))], name="subject_id")))
+    data = Screening(pd.DataFrame(columns, index=pd.Index([f"s{i}" for i in range(len(values))], name="subject_id")),
+                     checked=True)  # extremes the checks refuse: what the engines do with them
     trial = one_rule_trial(rule)
     assert_same_matrix(evaluate(trial, data), evaluate(trial, data, engine="duckdb"))
 
