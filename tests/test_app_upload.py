@@ -46,6 +46,16 @@ def test_files_arrive_whole_in_pieces_in_a_fresh_folder():
     assert picker.status == "received a.csv, b.csv (10.2 MB)"
 
 
+def test_names_stay_in_the_upload_folder_and_apart():
+    picker = FilePicker(multiple=True)
+    got = outcomes(picker)
+    send(picker, {"..": b"1", "a.csv": b"2", "x/a.csv": b"3", "..\\..\\b.csv": b"4"})
+    paths = got[0]()
+    assert [p.name for p in paths] == ["file0", "a.csv", "a-2.csv", "b.csv"]
+    assert all(p.parent == paths[0].parent for p in paths)
+    assert [p.read_bytes() for p in paths] == [b"1", b"2", b"3", b"4"]
+
+
 def test_a_file_over_the_limit_is_refused_in_one_line_naming_it_and_the_limit():
     picker = FilePicker()
     got = outcomes(picker)

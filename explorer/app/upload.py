@@ -58,11 +58,26 @@ def check_size(size: int, names: list[str]) -> None:
                         "dashboard may read and give its path instead")
 
 
+def _safe_names(given: list[str]) -> list[str]:
+    """File names that stay inside the upload folder and do not overwrite each other."""
+    names: list[str] = []
+    for i, name in enumerate(given):
+        name = Path(name.replace("\\", "/")).name
+        if name in ("", ".", ".."):
+            name = f"file{i}"
+        stem, suffix, n = Path(name).stem, Path(name).suffix, 1
+        while name in names:
+            n += 1
+            name = f"{stem}-{n}{suffix}"
+        names.append(name)
+    return names
+
+
 class _Receiving:
     """One upload as its pieces arrive: the files it announced, written to a fresh folder."""
 
     def __init__(self, files: list[dict]):
-        self.names = [Path(str(f.get("name", ""))).name or f"file{i}" for i, f in enumerate(files)]
+        self.names = _safe_names([str(f.get("name", "")) for f in files])
         self.sizes = [int(f.get("size", 0)) for f in files]
         self.folder = Path(tempfile.mkdtemp(prefix=FOLDER_PREFIX))
         _UPLOAD_FOLDERS.append(self.folder)
