@@ -11,10 +11,10 @@
 Only features is required. The same names with `.csv` work too (header row, empty cell = unknown,
 booleans true/false or 1/0 in any case, nothing else); CSV folders are read and checked by
 read_screening for both engines, so a value means the same to each. Both engines refuse a folder whose
-features break the contract (explorer.cohort.screening: unique non-blank ids, finite numbers in the
-plausible range, known categories), and columns that are not catalogue variables, reserved or equal
-but for case (check_columns). Row order of
-features is the subject order of every matrix computed from the folder. write_screening stores
+tables break the contract (explorer.cohort.checks: unique non-blank ids, finite numbers in the
+plausible range, known categories; events of screened subjects and catalogue events with days >= 0;
+lookbacks and counts >= 0), and columns that are not catalogue variables, reserved or equal but for
+case (check_columns). Row order of features is the subject order of every matrix computed from the folder. write_screening stores
 event_lookback and event_counts in features row order and says so in the manifest (with the file
 sizes, so an edited file voids it): DuckDB then joins them by position, not by hashing subject ids.
 """
