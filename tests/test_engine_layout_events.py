@@ -44,7 +44,7 @@ def folder_with(screening, tmp_path: Path, file_format: str, table: str, change)
     if file_format == "csv":
         frame.to_csv(path, index=False)
     else:  # a changed column as numbers where it still is numbers, else as text (Parquet has one type)
-        for col in frame.columns[frame.dtypes == object]:
+        for col in [c for c in frame.columns if pd.api.types.is_object_dtype(frame[c])]:
             numbers = pd.to_numeric(frame[col], errors="coerce")
             text = numbers.isna() & frame[col].notna()
             frame[col] = frame[col].astype("string") if text.any() else numbers

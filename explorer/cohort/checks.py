@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from explorer.catalogue import Catalogue
+from explorer.cohort.lookup import positions
 from explorer.errors import DataError
 
 # What a boolean is in a file, once for every reader (CSV text; Parquet has a BOOLEAN type): these words
@@ -28,6 +29,16 @@ from explorer.errors import DataError
 BOOLEAN_TEXT = {"true": True, "false": False, "1": True, "0": False}
 COUNT_COLUMN = re.compile(r"^(?P<event>[^@]+)@(?P<days>\d+(\.0+)?)$")  # "severe_hypoglycemia@365"
 SHOWN = 3  # offending values quoted in a message
+
+
+EVENT_COLUMNS = ["subject_id", "event", "days_before_index", "severity"]
+
+
+def empty_events() -> pd.DataFrame:
+    return pd.DataFrame({
+        "subject_id": pd.Series(dtype="string"), "event": pd.Series(dtype="string"),
+        "days_before_index": pd.Series(dtype="float64"), "severity": pd.Series(dtype="Int64"),
+    })
 
 
 def _quoted(values) -> str:
@@ -62,10 +73,7 @@ def check_ids(ids, *, file: str | None, table: str, unique: bool = True) -> pd.I
 def known_subjects(ids: pd.Index, subjects: pd.Index, *, file: str | None, table: str,
                    rows: np.ndarray | None = None) -> np.ndarray:
     """Position of each id among the screened subjects; an id not screened is an error, not a drop."""
-    # hashed in Arrow (a leaf module that imports nothing of ours, so no circle): 10^6 ids in milliseconds
-    from explorer.engine.lookup import positions
-
-    found = positions(ids, subjects)
+    found = positions(ids, subjects)  # hashed in Arrow: 10^6 ids in milliseconds
     unknown = found < 0
     if unknown.any():
         at = np.flatnonzero(unknown)
@@ -179,8 +187,6 @@ def typed_events(frame: pd.DataFrame, subjects: pd.Index, catalogue: Catalogue, 
                  file: str | None) -> pd.DataFrame:
     """The dated-events table checked and typed: every row a screened subject, a catalogue event, a
     finite days_before_index >= 0 (0 = the index day) and a whole-number severity or none."""
-    from explorer.cohort.screening import empty_events
-
     if frame is None or (len(frame) == 0 and len(frame.columns) == 0):
         return empty_events()
     missing = [c for c in ("subject_id", "event", "days_before_index") if c not in frame.columns]

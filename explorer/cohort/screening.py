@@ -27,16 +27,13 @@ from dataclasses import dataclass, field, replace
 import pandas as pd
 
 from explorer.catalogue import Catalogue, default_catalogue
-from explorer.cohort.checks import typed_events, typed_features, typed_per_subject
-
-EVENT_COLUMNS = ["subject_id", "event", "days_before_index", "severity"]
-
-
-def empty_events() -> pd.DataFrame:
-    return pd.DataFrame({
-        "subject_id": pd.Series(dtype="string"), "event": pd.Series(dtype="string"),
-        "days_before_index": pd.Series(dtype="float64"), "severity": pd.Series(dtype="Int64"),
-    })
+from explorer.cohort.checks import (  # noqa: F401 - EVENT_COLUMNS, empty_events: the model's, read from here
+    EVENT_COLUMNS,
+    empty_events,
+    typed_events,
+    typed_features,
+    typed_per_subject,
+)
 
 
 @dataclass(frozen=True)

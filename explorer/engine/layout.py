@@ -84,7 +84,7 @@ def aligned(frame: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
     """
     if frame.index.equals(index):
         return frame
-    from explorer.engine.lookup import positions
+    from explorer.cohort.lookup import positions
     rows = positions(index, frame.index)
     values = frame.to_numpy(dtype="float64", na_value=np.nan)
     out = np.where((rows >= 0)[:, None], values[np.maximum(rows, 0)] if len(values) else np.nan, np.nan)
