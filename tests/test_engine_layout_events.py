@@ -140,3 +140,20 @@ def test_identical_event_rows_are_two_events_in_both_engines(trial, tmp_path, fi
         assert evaluate(two, folder, engine=engine).columns[0].tolist() == [1, 0], engine
 
 
+
+
+def test_writing_a_folder_checks_the_screening_first(tmp_path):
+    """write_screening once cast a severity of 1.5 with a raw TypeError (fuzz seed 93) and dropped the
+    event_lookback rows of subjects not screened without a word; both are now the checks' errors."""
+    from explorer.cohort.screening import Screening
+
+    ids = pd.Index(["a", "b"], name="subject_id", dtype="string")
+    features = pd.DataFrame({"age": [30.0, 40.0]}, index=ids)
+    events = pd.DataFrame({"subject_id": ["a"], "event": ["severe_hypoglycemia"], "days_before_index": [3.0],
+                           "severity": [1.5]})
+    with pytest.raises(DataError, match=r"column 'severity', rows 1: 1 values \['1.5'\] are not whole numbers"):
+        write_screening(Screening(features, events, source="mine"), tmp_path / "a")
+    lookback = pd.DataFrame({"severe_hypoglycemia": [365.0, 365.0, 365.0]},
+                            index=pd.Index(["a", "b", "ghost"], name="subject_id", dtype="string"))
+    with pytest.raises(DataError, match="event_lookback|not in features"):
+        write_screening(Screening(features, event_lookback=lookback, source="mine"), tmp_path / "b")

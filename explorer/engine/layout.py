@@ -95,6 +95,8 @@ def write_screening(screening: Screening, directory: str | Path, *, format: str 
     """Write a Screening in the layout (Parquet by default, or CSV); returns the folder."""
     if format not in ("parquet", "csv"):
         raise DataError(f"format {format!r}; use 'parquet' or 'csv'")
+    if not screening.checked:  # a folder holds only what a folder may hold: the same checks, before writing
+        screening = screening.validate(default_catalogue(), undeclared="keep")
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     files = {}
