@@ -22,8 +22,7 @@ from IPython.display import HTML, display
 
 from explorer.app.outcome_state import ALLOCATIONS as ALLOCATION_ARMS
 from explorer.app.state import ExplorerState
-from explorer.app.views import FigureOutput, guarded
-from explorer.app.widgets import figure_download, html_table
+from explorer.app.widgets import FigureOutput, figure_download, guarded, html_table
 from explorer.clinical.cgm import ambulatory_glucose_profile
 from explorer.cohort.synthetic import enrolment
 from explorer.errors import DataError, ExplorerError

@@ -7,24 +7,27 @@ when. Every control is built by one loop over the trial's criteria (no hand-writ
 from __future__ import annotations
 
 import html
-import json
 import unicodedata
 from pathlib import Path
 
 import ipywidgets as w
 import pandas as pd
 import plotly.graph_objects as go
-import plotly.io as pio
-from IPython.display import display
 
 from explorer.app.folders import base_dir
 from explorer.app.scenario import DataSource
 from explorer.app.state import ExplorerState
 from explorer.app.tables import format_baseline
 from explorer.app.upload import FilePicker
-from explorer.app.widgets import download_link, figure_download, html_table
+from explorer.app.widgets import (  # FigureOutput, guarded, plotly_bundle: helpers every view uses
+    FigureOutput,
+    download_link,
+    figure_download,
+    guarded,
+    html_table,
+    plotly_bundle,
+)
 from explorer.engine.privacy import NO_PROTECTION, Protection
-from explorer.errors import ExplorerError
 from explorer.plots.eligibility import consort_figure, funnel_figure, overlap_figure, shapley_figure
 
 POLICY_OPTIONS = [("unknown: keep as unknown", "unknown"), ("unknown: count as pass", "pass"),
@@ -46,29 +49,6 @@ def readable_text(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).split())
 
 
-def guarded(state: ExplorerState, action):
-    """Run a view callback; anything unexpected becomes a readable message, never a dead widget."""
-    try:
-        action()
-    except ExplorerError as err:
-        state.error = str(err)
-    except Exception as err:  # a bug: say so in the page instead of a traceback in the log
-        state.error = f"Something went wrong ({type(err).__name__}: {err}). The previous results are kept."
-
-
-PLOTLY_MIME = "application/vnd.plotly.v1+json"
-
-
-def plotly_bundle(fig: go.Figure) -> dict:
-    """The figure as the plotly mimetype bundle, built without `plotly.io.show`.
-
-    `display(fig)` goes through plotly.io's renderers, whose first use imports nbformat and with it
-    jsonschema, which compiles dozens of grammars on import: 20-45 s before the first chart of a session
-    (issue 17). The bundle is the same one the "plotly_mimetype" renderer sends.
-    """
-    return {PLOTLY_MIME: json.loads(pio.to_json(fig, validate=False, remove_uids=False))}
-
-
 def warm_up_figures() -> None:
     """Build and serialise one small figure of each kind the views draw, so that plotly loads its
     validators and the template (1-2 s the first time) before anyone opens a tab with a chart."""
@@ -77,16 +57,6 @@ def warm_up_figures() -> None:
     fig = go.Figure([go.Bar(x=[1], y=["a"], orientation="h"), go.Scatter(x=[1], y=[1])])
     fig.update_layout(template=TEMPLATE, title="warm-up")
     plotly_bundle(fig)
-
-
-class FigureOutput(w.Output):
-    """Shows a plotly figure; a new figure replaces the old one without flicker (wait=True)."""
-
-    def show(self, fig: go.Figure) -> None:
-        bundle = plotly_bundle(fig)
-        with self:
-            self.clear_output(wait=True)
-            display(bundle, raw=True)
 
 
 # --- header ---------------------------------------------------------------------------------------
