@@ -12,6 +12,10 @@ DataError) of one line that names the file. Anything else is a defect, counted b
                     duplicate measurements or partial dates absent from the load report
     unlocated       a project error that does not name the file it is about
     echo            an error that shows the contents of a file that is not a table
+    disagree        a screening folder one engine evaluates and the other refuses
+
+Screening folders (every third case) carry a mutation in their event tables (events, event_lookback,
+event_counts): each is evaluated by both engines and must load only when the mutation is valid.
 
 Usage: .venv/bin/python scripts/fuzz_inputs.py [--seconds 120] [--seed 0] [--cases N]
 tests/test_fuzz_inputs.py runs the same generator, seeded and bounded, in the test suite.
@@ -30,7 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFECTS = ("raw_exception", "hang", "silent_drop", "silent_accept", "unlocated", "echo")
+DEFECTS = ("raw_exception", "hang", "silent_drop", "silent_accept", "unlocated", "echo", "disagree")
 SECRET = "SECRET-7f3a-DO-NOT-SHOW"
 
 # --- trial files -----------------------------------------------------------------------------------
@@ -216,6 +220,103 @@ def data_case(rng: random.Random, folder: Path, n: int, cells: list[str] = CELLS
     return DataCase(target, None, len(subjects), True, tuple(must_report), must_fail)
 
 
+# --- screening folders with event tables ----------------------------------------------------------
+
+# cells of the event tables: (column, cell, whether a folder holding it must be refused)
+EVENT_CELLS = {
+    ("events", "subject_id"): [("ghost", True), ("", True), (" ", True), ("S0", False)],
+    ("events", "event"): [("severe_hypo", True), ("", True), ("hba1c", True), ("Severe_Hypoglycemia", True),
+                          ("trial_participation", False)],
+    ("events", "days_before_index"): [("2024-03", True), ("2024-03-01", True), ("-1", True), ("inf", True),
+                                      ("", True), ("ten", True), ("1e999", True), ("nan", True),
+                                      ("\uff17", True), ("0", False), ("3.5", False), ("365", False)],
+    ("events", "severity"): [("1.5", True), ("-1", True), ("high", True), ("", False), ("3", False)],
+    ("event_lookback", "severe_hypoglycemia"): [("-1", True), ("inf", True), ("forever", True), ("", False),
+                                                ("0", False), ("730", False)],
+    ("event_counts", "severe_hypoglycemia@365"): [("1.5", True), ("-1", True), ("two", True), ("", False),
+                                                  ("2", False)],
+}
+
+
+@dataclass
+class ScreeningCase:
+    path: Path
+    fmt: str
+    must_fail: bool
+    what: str
+
+
+def screening_case(rng: random.Random, folder: Path, n: int) -> ScreeningCase:
+    """A small screening folder (CSV or Parquet) whose event tables carry one generated mutation."""
+    import pandas as pd
+
+    target = folder / f"case{n}"
+    target.mkdir()
+    ids = [f"S{i}" for i in range(rng.randint(1, 6))]
+    tables = {
+        "features": pd.DataFrame({"subject_id": ids, "age": [str(rng.randint(18, 80)) for _ in ids],
+                                  "hba1c": [rng.choice(["", "7.5", "9.1"]) for _ in ids]}),
+        "events": pd.DataFrame([{"subject_id": rng.choice(ids), "event": "severe_hypoglycemia",
+                                 "days_before_index": str(rng.randint(0, 400)), "severity": rng.choice(["", "3"])}
+                                for _ in range(rng.randint(1, 6))]),
+        "event_lookback": pd.DataFrame({"subject_id": ids, "severe_hypoglycemia": ["365"] * len(ids)}),
+        "event_counts": pd.DataFrame({"subject_id": ids, "severe_hypoglycemia@365": ["1"] * len(ids)}),
+    }
+    kind = rng.choice(["cell", "cell", "cell", "duplicate", "column"])
+    must_fail, what = False, kind
+    if kind == "cell":
+        (table, column), = rng.sample(list(EVENT_CELLS), 1)
+        cell, must_fail = rng.choice(EVENT_CELLS[(table, column)])
+        tables[table].loc[rng.randrange(len(tables[table])), column] = cell
+        what = f"{table}.{column}={cell!r}"
+    elif kind == "duplicate":  # an identical event row is a second event; a subject twice per subject is not
+        table = rng.choice(["events", "event_lookback"])
+        tables[table] = pd.concat([tables[table], tables[table].iloc[:1]], ignore_index=True)
+        must_fail, what = table != "events", f"{table} row repeated"
+    else:
+        table = rng.choice(["events", "event_lookback", "event_counts"])
+        old = rng.choice([c for c in tables[table].columns if c != "subject_id"])
+        new = rng.choice(["date", "hypos", "severe_hypoglycemia@year", "Severe_Hypoglycemia"])
+        tables[table] = tables[table].rename(columns={old: new})
+        must_fail, what = True, f"{table}.{old} renamed {new}"
+    fmt = rng.choice(["csv", "csv", "parquet"])
+    for name, frame in tables.items():
+        if fmt == "csv":
+            frame.to_csv(target / f"{name}.csv", index=False)
+        else:  # a column of numbers where every cell is one, else text, as an exporter would write it
+            for col in frame.columns:
+                numbers = pd.to_numeric(frame[col], errors="coerce")
+                if col != "subject_id" and not (numbers.isna() & (frame[col] != "")).any():
+                    frame[col] = numbers
+            frame.to_parquet(target / f"{name}.parquet", index=False)
+    return ScreeningCase(target, fmt, must_fail, what)
+
+
+def run_screening(case: ScreeningCase, limit: float) -> tuple[str, str]:
+    """Both engines read the folder: both evaluate it, or both refuse it with a clear error."""
+    from explorer.engine import evaluate
+    from explorer.trial import load_trial
+    trial = load_trial("NCT06196996")
+    outcomes = []
+    for engine in ("memory", "duckdb"):
+        try:
+            with time_limit(limit):
+                evaluate(trial, case.path, engine=engine)
+            outcomes.append(("loaded", ""))
+        except BaseException as err:  # noqa: BLE001
+            if isinstance(err, KeyboardInterrupt):
+                raise
+            outcomes.append((classify_error(err, case.path, True), f"{type(err).__name__}: {str(err)[:160]}"))
+    (memory, detail), (duck, duck_detail) = outcomes
+    if (memory == "loaded") != (duck == "loaded"):
+        return "disagree", f"{case.what} ({case.fmt}): memory {memory} {detail}, duckdb {duck} {duck_detail}"
+    if memory == "loaded" and case.must_fail:
+        return "silent_accept", f"{case.what} ({case.fmt}) was evaluated without a word"
+    if memory != "clear_error" and memory != "loaded":
+        return memory, f"{case.what} ({case.fmt}): {detail}"
+    return duck, f"{case.what} ({case.fmt}): {duck_detail}"
+
+
 # --- running ---------------------------------------------------------------------------------------
 
 class _Timeout(Exception):
@@ -286,10 +387,11 @@ def run_data(case: DataCase, limit: float) -> tuple[str, str]:
 
 def fuzz(seed: int, *, cases: int | None = None, seconds: float | None = None, limit: float = 5.0,
          folder: Path | None = None, without_cells: tuple[str, ...] = ()) -> tuple[Counter, list[tuple[str, str, str]]]:
-    """Run generated cases (alternating trial and data files) until `cases` or `seconds` is reached.
+    """Run generated cases (trial files, data files and screening folders in turn) until `cases` or
+    `seconds` is reached.
 
     `without_cells` leaves cell texts out of the generated data (a defect being fixed elsewhere).
-    Returns counts per "trial:<class>" / "data:<class>" and the defects (kind, class, detail).
+    Returns counts per "trial:<class>" / "data:<class>" / "screening:<class>" and the defects (kind, class, detail).
     """
     cells = [c for c in CELLS if c not in without_cells]
     rng = random.Random(seed)
@@ -301,14 +403,17 @@ def fuzz(seed: int, *, cases: int | None = None, seconds: float | None = None, l
         root = Path(tmp)
         n = 0
         while (cases is None or n < cases) and (seconds is None or time.monotonic() - start < seconds):
-            if n % 2 == 0:
+            if n % 3 == 0:
                 path, must_refuse = trial_case(rng, root, n)
                 outcome, detail = run_trial(path, limit, must_refuse)
                 where = "trial"
-            else:
+            elif n % 3 == 1:
                 case = data_case(rng, root, n, cells)
                 outcome, detail = run_data(case, limit)
                 where = "data"
+            else:
+                outcome, detail = run_screening(screening_case(rng, root, n), limit)
+                where = "screening"
             counts[f"{where}:{outcome}"] += 1
             if outcome in DEFECTS:
                 defects.append((where, outcome, detail))
@@ -325,8 +430,9 @@ def main() -> None:
     args = parser.parse_args()
     counts, defects = fuzz(args.seed, cases=args.cases, seconds=None if args.cases else args.seconds,
                            limit=args.limit)
-    files = {w: sum(n for k, n in counts.items() if k.startswith(w + ":")) for w in ("trial", "data")}
-    print(f"files: {files['trial']} trial files, {files['data']} data files (seed {args.seed})")
+    files = {w: sum(n for k, n in counts.items() if k.startswith(w + ":")) for w in ("trial", "data", "screening")}
+    print(f"files: {files['trial']} trial files, {files['data']} data files, {files['screening']} screening "
+          f"folders (seed {args.seed})")
     for key in sorted(counts):
         print(f"  {key:28s} {counts[key]}")
     by_class = Counter((w, c) for w, c, _ in defects)

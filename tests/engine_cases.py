@@ -139,7 +139,9 @@ def construct_screening() -> Screening:
         "severe_hypoglycemia@365": [nan, 5.0, 1.0, nan, 0.0, nan, nan, nan, nan, 2.0, nan, 3.0],
         "trial_participation@91": [nan, 0.0, nan, 1.0, nan, nan, nan, nan, 0.0, nan, 2.0, nan],
     }, index=ids).iloc[::-1]  # stored in another order than the features
-    return Screening(f, events, lookback, counts, source="constructs")
+    # values the checks refuse (a "bogus" category, a ghost subject's event, ...), kept to pin down what
+    # each engine does with them: marked checked, so the engines take the constructs as they are
+    return Screening(f, events, lookback, counts, source="constructs", checked=True)
 
 
 def assert_same_matrix(a, b):
@@ -160,7 +162,8 @@ def assert_same_statistics(a, b):
 
 def valid_for_files(data: Screening, trial) -> Screening:
     """The constructs without the values a screening folder refuses (categories outside the catalogue's,
-    numbers outside the plausible range such as the zero upper limits that test division by zero)."""
+    numbers outside the plausible range such as the zero upper limits that test division by zero, events
+    of subjects not screened, without a day or without a name)."""
     features = data.features.copy()
     for name in features.columns:
         var = trial.catalogue[name]
@@ -169,4 +172,6 @@ def valid_for_files(data: Screening, trial) -> Screening:
     for name in ("diabetes_type", "site"):
         categories = trial.catalogue[name].categories
         features[name] = features[name].where(features[name].isin(categories) | features[name].isna(), None)
-    return Screening(features, data.events, data.event_lookback, data.event_counts, source="constructs")
+    events = data.events[data.events["subject_id"].isin(features.index).to_numpy(dtype=bool, na_value=False)
+                         & data.events["event"].notna().to_numpy() & data.events["days_before_index"].notna().to_numpy()]
+    return Screening(features, events, data.event_lookback, data.event_counts, source="constructs")

@@ -10,6 +10,7 @@ outcome is one class:
     refused_alike      both engines refuse the data with a project error
     disagree           different statuses, or one engine refuses what the other evaluates
     silent_drop        a matrix whose subjects are not the cohort's
+    silent_accept      an event table with a planted defect (EVENT_DEFECTS) evaluated without a word
     raw_exception      anything that is not a project error (IndexError, duckdb.Error, RecursionError...)
     warning            a result, but NumPy or pandas warned (it would reach the user's stderr)
     hang               a case ran longer than its time limit
@@ -40,7 +41,7 @@ from explorer.engine import evaluate, write_screening
 from explorer.errors import ExplorerError
 from explorer.trial import trial_from_dict
 
-BAD = ("disagree", "silent_drop", "raw_exception", "warning", "hang", "exhaustion")
+BAD = ("disagree", "silent_drop", "silent_accept", "raw_exception", "warning", "hang", "exhaustion")
 
 NUMBERS = {"hba1c": (4, 14), "alt": (5, 150), "alt_uln": (30, 60), "ast": (5, 150), "bmi": (15, 45),
            "age": (4, 80), "tir": (0, 100)}
@@ -51,6 +52,11 @@ CATEGORIES = {"sex": ("female", "male"), "diabetes_type": ("T1D", "T2D", "other"
 COLLIDING = ("rowid", "file_row_number", "__row", "subject_id", "Age", "filename")
 EXTREME = (0.0, -0.0, 1e300, -1e300, 1e-300, 1e308, float("inf"), float("-inf"), float("nan"))
 CSV_BOOLEANS = ("true", "false", "TRUE", "False", "1", "0", "T", "yes", "", " true")
+# what an events table may get wrong (explorer.cohort.checks): each must be refused alike by both engines
+EVENT_DEFECTS = ("ghost subject", "blank subject", "unknown event", "negative days", "missing days",
+                 "infinite days", "fractional severity", "negative lookback", "lookback ghost",
+                 "fractional count", "count column")
+CSV_DAYS = ("2024-03", "2024-03-01", "ten", "1e999", " ", "3,5")  # text a days column must not read as days
 
 
 class Hang(Exception):
@@ -79,6 +85,8 @@ class Case:
     source: str  # "screening" | "parquet" | "csv"
     screening: Screening | None = None
     csv_features: pd.DataFrame | None = None
+    csv_events: pd.DataFrame | None = None
+    event_defect: str = ""  # one of EVENT_DEFECTS planted in the event tables, or none
 
 
 class Generator:
@@ -194,6 +202,7 @@ def make_case(seed: int) -> Case:
     for name, cats in CATEGORIES.items():
         columns[name] = [cats[0].lower() if rng.random() < hostile else rng.choice([*cats, None]) for _ in range(n)]
     index = pd.Index(ids, name="subject_id", dtype="string")
+    defect = rng.choice(EVENT_DEFECTS) if rng.random() < max(hostile, 0.1) else ""
     if source == "csv":
         frame = pd.DataFrame({"subject_id": ids})
         for name, values in columns.items():
@@ -204,7 +213,8 @@ def make_case(seed: int) -> Case:
                 frame[name] = ["" if v is None else str(v) for v in values]
         if rng.random() < hostile:
             frame.loc[len(frame) - 1, "subject_id"] = rng.choice(["s0", "", " "])
-        return Case(seed, expression, variables, source, csv_features=frame)
+        events = _csv_events(rng, ids, defect)
+        return Case(seed, expression, variables, source, csv_features=frame, csv_events=events, event_defect=defect)
     features = pd.DataFrame(index=index)
     for name, values in columns.items():
         if name in BOOLEANS:
@@ -223,7 +233,83 @@ def make_case(seed: int) -> Case:
                             index=index)
     if rng.random() < hostile:  # a subject twice in a per-subject table
         lookback = pd.concat([lookback, lookback.iloc[:1].assign(severe_hypoglycemia=5.0)])
-    return Case(seed, expression, variables, source, screening=Screening(features, events, lookback))
+    counts = pd.DataFrame({"severe_hypoglycemia@365": [float(rng.randint(0, 3)) for _ in range(n)]}, index=index) \
+        if rng.random() < 0.3 or defect in ("fractional count", "count column") else None
+    events, lookback, counts = _plant(rng, defect, events, lookback, counts)
+    if source == "screening" and rng.random() < hostile:  # right values, not the dtype the engines read
+        name = rng.choice([c for c in features.columns if c in NUMBERS] or ["age"])
+        features[name] = pd.array(np.round(features[name].fillna(30.0)).clip(0, 100).astype(int), dtype="Int64")
+    return Case(seed, expression, variables, source, screening=Screening(features, events, lookback, counts),
+                event_defect=defect)
+
+
+def _plant(rng: random.Random, defect: str, events: pd.DataFrame, lookback: pd.DataFrame,
+           counts: pd.DataFrame | None):
+    """The event tables with `defect` planted in one row (typed values: a Screening or a Parquet folder)."""
+    if defect in ("ghost subject", "blank subject", "unknown event", "negative days", "missing days",
+                  "infinite days", "fractional severity"):
+        if events.empty:
+            events = pd.DataFrame({"subject_id": pd.array([lookback.index[0]], dtype="string"),
+                                   "event": pd.array(["severe_hypoglycemia"], dtype="string"),
+                                   "days_before_index": [3.0], "severity": pd.array([None], dtype="Int64")})
+        events = events.copy()
+        row = rng.randrange(len(events))
+        if defect in ("ghost subject", "blank subject"):
+            ids = events["subject_id"].astype(object)
+            ids.iloc[row] = "ghost" if defect == "ghost subject" else rng.choice(["", " ", None])
+            events["subject_id"] = pd.array(ids, dtype="string")
+        elif defect == "unknown event":
+            names = events["event"].astype(object)
+            names.iloc[row] = rng.choice(["severe_hypo", "Severe_Hypoglycemia", "hba1c", None])
+            events["event"] = pd.array(names, dtype="string")
+        elif defect == "fractional severity":
+            events["severity"] = events["severity"].astype("float64")
+            events.loc[events.index[row], "severity"] = rng.choice([1.5, -1.0])
+        else:
+            value = {"negative days": -rng.choice([1.0, 0.5, 400.0]), "missing days": np.nan,
+                     "infinite days": rng.choice([np.inf, -np.inf])}[defect]
+            events.loc[events.index[row], "days_before_index"] = value
+    elif defect == "negative lookback":
+        lookback = lookback.copy()
+        lookback.iloc[rng.randrange(len(lookback)), 0] = -rng.choice([1.0, 365.0])
+    elif defect == "lookback ghost":
+        lookback = pd.concat([lookback, pd.DataFrame({"severe_hypoglycemia": [365.0]},
+                                                     index=pd.Index(["ghost"], name="subject_id", dtype="string"))])
+    elif defect == "fractional count" and counts is not None:
+        counts = counts.copy()
+        counts.iloc[rng.randrange(len(counts)), 0] = rng.choice([0.5, -1.0, np.inf])
+    elif defect == "count column" and counts is not None:
+        counts = counts.rename(columns={"severe_hypoglycemia@365": rng.choice(["severe_hypoglycemia@year",
+                                                                              "hypos@365", "severe_hypoglycemia"])})
+    return events, lookback, counts
+
+
+def _csv_events(rng: random.Random, ids: list[str], defect: str) -> pd.DataFrame | None:
+    """An events.csv for a CSV folder (text cells), with `defect` (or a text day) planted in one row."""
+    if rng.random() < 0.4 and not defect:
+        return None
+    rows = [{"subject_id": rng.choice(ids), "event": "severe_hypoglycemia",
+             "days_before_index": str(rng.randint(0, 400)), "severity": rng.choice(["", "3"])}
+            for _ in range(rng.randint(1, 6))]
+    row = rng.choice(rows)
+    planted = {"ghost subject": ("subject_id", "ghost"), "blank subject": ("subject_id", rng.choice(["", " "])),
+               "unknown event": ("event", rng.choice(["severe_hypo", "", "SEVERE_HYPOGLYCEMIA"])),
+               "negative days": ("days_before_index", "-1"), "missing days": ("days_before_index", ""),
+               "infinite days": ("days_before_index", rng.choice(CSV_DAYS)),
+               "fractional severity": ("severity", rng.choice(["1.5", "-1", "high"]))}.get(defect)
+    if planted is not None:
+        row[planted[0]] = planted[1]
+    return pd.DataFrame(rows)
+
+
+def _planted(case: Case) -> bool:
+    """Whether the case's event defect reached what the engines read: a CSV folder has only an events
+    file, and write_screening keeps event_lookback to the screened subjects (a ghost's row is not written)."""
+    if not case.event_defect:
+        return False
+    if case.source == "csv":
+        return case.event_defect in EVENT_DEFECTS[:7]
+    return not (case.source == "parquet" and case.event_defect == "lookback ghost")
 
 
 def _matrix(trial, source, engine: str):
@@ -246,6 +332,8 @@ def run_case(case: Case, workdir: Path, seconds: float = 20.0) -> tuple[str, str
             if case.source == "csv":
                 folder.mkdir(parents=True, exist_ok=True)
                 case.csv_features.to_csv(folder / "features.csv", index=False)
+                if case.csv_events is not None:
+                    case.csv_events.to_csv(folder / "events.csv", index=False)
                 source, expected = folder, None
             elif case.source == "parquet":
                 try:
@@ -264,6 +352,8 @@ def run_case(case: Case, workdir: Path, seconds: float = 20.0) -> tuple[str, str
             errors = [isinstance(r, ExplorerError) for r in results.values()]
             if all(errors):
                 return "refused_alike", type(results["memory"]).__name__
+            if _planted(case) and not any(errors):
+                return "silent_accept", f"{case.event_defect} in the event tables was evaluated without a word"
             if any(errors):
                 refused = [e for e, r in results.items() if isinstance(r, ExplorerError)][0]
                 return "disagree", f"only {refused} refused: {' '.join(str(results[refused]).split())[:160]}"

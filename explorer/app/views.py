@@ -6,10 +6,7 @@ when. Every control is built by one loop over the trial's criteria (no hand-writ
 
 from __future__ import annotations
 
-import atexit
 import html
-import shutil
-import tempfile
 import unicodedata
 from pathlib import Path
 
@@ -21,6 +18,7 @@ from explorer.app.folders import base_dir
 from explorer.app.scenario import DataSource
 from explorer.app.state import ExplorerState
 from explorer.app.tables import format_baseline
+from explorer.app.upload import FilePicker
 from explorer.app.widgets import (  # FigureOutput, guarded, plotly_bundle: helpers every view uses
     FigureOutput,
     download_link,
@@ -30,7 +28,6 @@ from explorer.app.widgets import (  # FigureOutput, guarded, plotly_bundle: help
     plotly_bundle,
 )
 from explorer.engine.privacy import NO_PROTECTION, Protection
-from explorer.errors import DataError
 from explorer.plots.eligibility import consort_figure, funnel_figure, overlap_figure, shapley_figure
 
 POLICY_OPTIONS = [("unknown: keep as unknown", "unknown"), ("unknown: count as pass", "pass"),
@@ -486,35 +483,6 @@ class BaselineView(w.VBox):
 
 # --- trial and data -----------------------------------------------------------------------------
 
-UPLOAD_LIMIT_BYTES = 200 * 2**20  # larger datasets: give a path (docs/data.md)
-_UPLOAD_FOLDERS: list[Path] = []
-
-
-def _remove_uploads() -> None:
-    """Uploaded files live as long as the session (the kernel): removed when it ends."""
-    for folder in _UPLOAD_FOLDERS:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-atexit.register(_remove_uploads)
-
-
-def _save_upload(upload: w.FileUpload, state: ExplorerState) -> list[Path]:
-    size = sum(len(item["content"]) for item in upload.value)
-    if size > UPLOAD_LIMIT_BYTES:
-        raise DataError(f"the upload is {size / 2**20:.0f} MB; uploads are limited to "
-                        f"{UPLOAD_LIMIT_BYTES / 2**20:.0f} MB: give a path to larger data instead")
-    folder = Path(tempfile.mkdtemp(prefix="trial-explorer-upload-"))
-    _UPLOAD_FOLDERS.append(folder)
-    state.allow(folder)
-    paths = []
-    for item in upload.value:
-        path = folder / Path(item["name"]).name
-        path.write_bytes(bytes(item["content"]))
-        paths.append(path)
-    return paths
-
-
 class TrialPicker(w.HBox):
     def __init__(self, state: ExplorerState):
         self._state = state
@@ -526,8 +494,8 @@ class TrialPicker(w.HBox):
                             layout=w.Layout(width="320px"))
         open_button = w.Button(description="Open trial file")
         open_button.on_click(lambda _: guarded(state, lambda: state.add_trial_file(self._path.value.strip())))
-        self._upload = w.FileUpload(accept=".yaml,.yml,.json", description="Upload trial", multiple=False)
-        self._upload.observe(lambda ch: guarded(state, self._uploaded), "value")
+        self._upload = FilePicker(accept=".yaml,.yml,.json", description="Upload trial", testid="upload-trial")
+        self._upload.on_upload(lambda saved: guarded(state, lambda: self._uploaded(saved())))
         super().__init__([self._dropdown, self._path, open_button, self._upload],
                          layout=w.Layout(flex_flow="row wrap", align_items="center"))
 
@@ -535,10 +503,9 @@ class TrialPicker(w.HBox):
         if not self._syncing and trial_id and trial_id != self._state.trial.id:
             self._state.select_trial(trial_id)
 
-    def _uploaded(self) -> None:
-        if self._upload.value:
-            paths = _save_upload(self._upload, self._state)
-            self._state.add_trial_file(paths[0])
+    def _uploaded(self, paths: list[Path]) -> None:
+        self._state.allow(paths[0].parent)
+        self._state.add_trial_file(paths[0])
 
     def refresh(self) -> None:
         s = self._state
@@ -603,10 +570,10 @@ class DataPanel(w.VBox):
                             tooltip=f"relative paths are read from {base_dir()}")
         load = w.Button(description="Load real data")
         load.on_click(lambda _: guarded(state, lambda: state.select_data(DataSource("path", path=self._path.value.strip()))))
-        self._upload = w.FileUpload(accept=".csv,.parquet,.xpt,.zip,.yaml,.xlsx,.txt", multiple=True,
-                                    description="Upload data")
+        self._upload = FilePicker(accept=".csv,.parquet,.xpt,.zip,.yaml,.xlsx,.txt", multiple=True,
+                                  description="Upload data", testid="upload-data")
         self._report = w.HTML()
-        self._upload.observe(lambda ch: guarded(state, self._uploaded), "value")
+        self._upload.on_upload(lambda saved: guarded(state, lambda: self._uploaded(saved())))
         super().__init__([
             w.HTML("<b>Synthetic cohort</b> <span class='te-muted'>(seeded, realistic clinic population)</span>"),
             w.HBox([self._population, self._n, self._seed, generate], layout=w.Layout(flex_flow="row wrap")),
@@ -616,11 +583,10 @@ class DataPanel(w.VBox):
             self._report,
         ])
 
-    def _uploaded(self) -> None:
-        if self._upload.value:
-            paths = _save_upload(self._upload, self._state)
-            target = paths[0] if len(paths) == 1 else paths[0].parent
-            self._state.select_data(DataSource("path", path=str(target)))
+    def _uploaded(self, paths: list[Path]) -> None:
+        self._state.allow(paths[0].parent)
+        target = paths[0] if len(paths) == 1 else paths[0].parent
+        self._state.select_data(DataSource("path", path=str(target)))
 
     def refresh(self) -> None:
         self._report.value = data_report_html(self._state)

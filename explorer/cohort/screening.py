@@ -22,22 +22,18 @@ trusts it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-import numpy as np
 import pandas as pd
 
 from explorer.catalogue import Catalogue, default_catalogue
-from explorer.errors import DataError
-
-EVENT_COLUMNS = ["subject_id", "event", "days_before_index", "severity"]
-
-
-def empty_events() -> pd.DataFrame:
-    return pd.DataFrame({
-        "subject_id": pd.Series(dtype="string"), "event": pd.Series(dtype="string"),
-        "days_before_index": pd.Series(dtype="float64"), "severity": pd.Series(dtype="Int64"),
-    })
+from explorer.cohort.checks import (  # noqa: F401 - EVENT_COLUMNS, empty_events: the model's, read from here
+    EVENT_COLUMNS,
+    empty_events,
+    typed_events,
+    typed_features,
+    typed_per_subject,
+)
 
 
 @dataclass(frozen=True)
@@ -48,6 +44,9 @@ class Screening:
     event_counts: pd.DataFrame | None = None
     missing_reasons: pd.DataFrame | None = None
     source: str = ""
+    # set by validate(): every value was checked, so an engine need not check again (a copy that keeps
+    # fewer subjects, as dataclasses.replace makes, stays checked: dropping rows makes no value bad)
+    checked: bool = field(default=False, repr=False, compare=False)
 
     @property
     def subject_ids(self) -> pd.Index:
@@ -56,47 +55,16 @@ class Screening:
     def __len__(self) -> int:
         return len(self.features)
 
-    def validate(self, catalogue: Catalogue | None = None) -> Screening:
-        """Check the contract; raise DataError naming the column and rows that break it."""
+    def validate(self, catalogue: Catalogue | None = None, *, undeclared: str = "refuse") -> Screening:
+        """The Screening checked against its contract and typed (explorer.cohort.checks): raises DataError
+        naming the table, column and rows of the first bad value; a folder, a loader and a Screening built
+        in Python all pass through here. `undeclared="keep"` leaves columns outside the catalogue unchecked."""
         catalogue = catalogue or default_catalogue()
-        f = self.features
-        if f.index.name != "subject_id":
-            raise DataError("features must be indexed by 'subject_id'", file=self.source or None)
-        if not f.index.is_unique:
-            dup = f.index[f.index.duplicated()].unique().tolist()
-            raise DataError("duplicate subject ids; each subject must appear once",
-                            file=self.source or None, column="subject_id", rows=dup)
-        for col in f.columns:
-            var = catalogue.get(col)
-            if var is None:
-                raise DataError(f"{col!r} is not a catalogue variable; rename it or add it to the catalogue",
-                                file=self.source or None, column=col)
-            s = f[col]
-            if var.kind == "number":
-                if not pd.api.types.is_float_dtype(s):
-                    raise DataError(f"number variable must be float64, got {s.dtype}", column=col,
-                                    file=self.source or None)
-                if var.range is not None:
-                    lo, hi = var.range
-                    bad = s[(s < lo) | (s > hi)]
-                    if len(bad):
-                        raise DataError(f"values outside the plausible range [{lo}, {hi}] {var.unit or ''}",
-                                        file=self.source or None, column=col, rows=bad.index.tolist())
-            elif var.kind == "boolean":
-                if str(s.dtype) != "boolean":
-                    raise DataError(f"boolean variable must have dtype 'boolean', got {s.dtype}", column=col,
-                                    file=self.source or None)
-            elif var.kind == "category":
-                bad = s[s.notna() & ~s.isin(var.categories)]
-                if len(bad):
-                    raise DataError(f"values {sorted(set(bad.astype(str)))[:5]} are not among {list(var.categories)}",
-                                    file=self.source or None, column=col, rows=bad.index.tolist())
-            else:
-                raise DataError(f"event {col!r} belongs in the events table, not in features", column=col)
-        missing = [c for c in EVENT_COLUMNS if c not in self.events.columns]
-        if missing:
-            raise DataError(f"events table lacks columns {missing}", file=self.source or None)
-        if len(self.events) and (np.asarray(self.events["days_before_index"], dtype=float) < 0).any():
-            raise DataError("events after the index date (days_before_index < 0) are not screening events",
-                            column="days_before_index")
-        return self
+        source = self.source or None
+        features = typed_features(self.features, catalogue, file=source, undeclared=undeclared)
+        ids = features.index
+        events = typed_events(self.events, ids, catalogue, file=source)
+        per_subject = {name: None if getattr(self, name) is None else
+                       typed_per_subject(getattr(self, name), name, ids, catalogue, file=source)
+                       for name in ("event_lookback", "event_counts")}
+        return replace(self, features=features, events=events, checked=True, **per_subject)

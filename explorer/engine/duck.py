@@ -26,6 +26,7 @@ from explorer.engine.layout import (
     BOOLEAN_TEXT,
     aligned_tables,
     check_columns,
+    check_event_files,
     check_screening_tables,
     find_tables,
     read_screening,
@@ -108,6 +109,7 @@ class DuckDBBackend:
         if "subject_id" not in columns["features"]:
             raise DataError("features has no subject_id column", file=str(folder), column="subject_id")
         self._check_features(paths["features"], tables["features"], schema)
+        check_event_files(paths, self.catalogue)  # the same checks as read_screening's, so the same messages
         for name in ("event_lookback", "event_counts"):
             if name in paths:
                 self._check_one_row_per_subject(paths[name], tables[name])

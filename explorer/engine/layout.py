@@ -11,10 +11,10 @@
 Only features is required. The same names with `.csv` work too (header row, empty cell = unknown,
 booleans true/false or 1/0 in any case, nothing else); CSV folders are read and checked by
 read_screening for both engines, so a value means the same to each. Both engines refuse a folder whose
-features break the contract (explorer.cohort.screening: unique non-blank ids, finite numbers in the
-plausible range, known categories), and columns that are not catalogue variables, reserved or equal
-but for case (check_columns). Row order of
-features is the subject order of every matrix computed from the folder. write_screening stores
+tables break the contract (explorer.cohort.checks: unique non-blank ids, finite numbers in the
+plausible range, known categories; events of screened subjects and catalogue events with days >= 0;
+lookbacks and counts >= 0), and columns that are not catalogue variables, reserved or equal but for
+case (check_columns). Row order of features is the subject order of every matrix computed from the folder. write_screening stores
 event_lookback and event_counts in features row order and says so in the manifest (with the file
 sizes, so an edited file voids it): DuckDB then joins them by position, not by hashing subject ids.
 """
@@ -31,7 +31,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from explorer.catalogue import Catalogue, default_catalogue
-from explorer.cohort.screening import Screening, empty_events
+from explorer.cohort.checks import (
+    BOOLEAN_TEXT,  # noqa: F401 - the DuckDB engine's checks read it from here
+    typed_events,
+    typed_features,
+    typed_per_subject,
+    untyped_columns,
+)
+from explorer.cohort.screening import Screening
 from explorer.errors import DataError
 from explorer.expr import is_reserved
 
@@ -77,7 +84,7 @@ def aligned(frame: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
     """
     if frame.index.equals(index):
         return frame
-    from explorer.engine.lookup import positions
+    from explorer.cohort.lookup import positions
     rows = positions(index, frame.index)
     values = frame.to_numpy(dtype="float64", na_value=np.nan)
     out = np.where((rows >= 0)[:, None], values[np.maximum(rows, 0)] if len(values) else np.nan, np.nan)
@@ -88,6 +95,8 @@ def write_screening(screening: Screening, directory: str | Path, *, format: str 
     """Write a Screening in the layout (Parquet by default, or CSV); returns the folder."""
     if format not in ("parquet", "csv"):
         raise DataError(f"format {format!r}; use 'parquet' or 'csv'")
+    if not screening.checked:  # a folder holds only what a folder may hold: the same checks, before writing
+        screening = screening.validate(default_catalogue(), undeclared="keep")
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     files = {}
@@ -144,11 +153,6 @@ def _read(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
     return frame
 
 
-# What a boolean is in a file, once for both engines (CSV text; Parquet has a BOOLEAN type): these words
-# in any case, nothing else ("T", "yes", " true") is an error naming the rows, never an unknown or a guess.
-BOOLEAN_TEXT = {"true": True, "false": False, "1": True, "0": False}
-
-
 def check_columns(columns: Iterable[str], file: str, catalogue: Catalogue | None = None, *,
                   keyed: bool = True) -> None:
     """Column names both engines can read: no reserved name, none equal to another but for case (SQL
@@ -170,65 +174,34 @@ def check_columns(columns: Iterable[str], file: str, catalogue: Catalogue | None
                             file=file, column=col)
 
 
-def check_one_row_per_subject(ids: pd.Index, table: str, file: str) -> None:
-    """event_lookback and event_counts hold one row per subject: with two, the engines would each pick
-    one (or count the subject twice), so a repeated id is an error in both."""
-    if not ids.is_unique:
-        raise DataError(f"{table} lists a subject twice; it needs one row per subject", file=file,
-                        column="subject_id", rows=ids[ids.duplicated()].unique().tolist())
-
-
 def check_screening_tables(screening: Screening) -> None:
-    """What both engines need of an in-memory Screening beyond its own contract: one row per subject in
-    its per-subject tables."""
-    for name in ("event_lookback", "event_counts"):
-        frame = getattr(screening, name)
-        if frame is not None:
-            check_one_row_per_subject(frame.index, name, screening.source or "the screening")
+    """What both engines check of an in-memory Screening before reading it: every value, exactly as in a
+    screening folder (Screening.validate; columns outside the catalogue are left to the trial that
+    declares them), and that its features are already typed, since the engines read the dtypes as given."""
+    if screening.checked:
+        return
+    catalogue = default_catalogue()
+    screening.validate(catalogue, undeclared="keep")
+    for col in untyped_columns(screening.features, catalogue):
+        raise DataError(f"the engines read a {catalogue[col].kind} column in its own dtype, this one is "
+                        f"{screening.features[col].dtype}; Screening.validate() returns the screening typed",
+                        file=screening.source or None, column=col)
 
 
-def _bad_rows(ids: pd.Series, bad: np.ndarray) -> list:
-    return ids[bad].tolist()
-
-
-def _typed_features(frame: pd.DataFrame, catalogue: Catalogue, path: Path) -> pd.DataFrame:
-    if "subject_id" not in frame.columns:
-        raise DataError("features has no subject_id column", file=str(path), column="subject_id")
-    check_columns(frame.columns, str(path), catalogue)
-    ids = frame["subject_id"].astype("string")
-    blank = (ids.isna() | (ids.str.strip() == "")).to_numpy(dtype=bool, na_value=True)
-    if blank.any():
-        raise DataError("blank subject ids; every row needs one", file=str(path), column="subject_id",
-                        rows=[int(i) + 2 for i in np.flatnonzero(blank)[:5]])
-    out = pd.DataFrame(index=pd.Index(ids, name="subject_id"))
-    for col in frame.columns:
-        if col == "subject_id":
-            continue
-        var = catalogue[col]
-        values = pd.Series(frame[col].to_numpy())
-        text = values.dtype == object or pd.api.types.is_string_dtype(values)
-        if var.kind == "number":
-            numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-            # text that is not a number, and "inf" / "nan" written out, are errors: unknown is an empty cell
-            bad = (np.isnan(numbers) & values.notna().to_numpy()) | np.isinf(numbers)
-            if bad.any():
-                raise DataError(f"values {sorted(set(values[bad].astype(str)))[:3]} are not finite numbers; "
-                                f"leave the cell empty when the value is unknown", file=str(path), column=col,
-                                rows=_bad_rows(ids, bad))
-            out[col] = numbers
-        elif var.kind == "boolean":
-            if text:
-                mapped = values.map(lambda v: BOOLEAN_TEXT.get(str(v).lower()), na_action="ignore")
-                bad = (mapped.isna() & values.notna()).to_numpy()
-                if bad.any():
-                    raise DataError(f"values {sorted(set(values[bad].astype(str)))[:3]} are not booleans; write "
-                                    f"true / false (or 1 / 0), empty when unknown", file=str(path), column=col,
-                                    rows=_bad_rows(ids, bad))
-                values = mapped
-            out[col] = pd.array(values.astype("boolean"), dtype="boolean")
-        else:
-            out[col] = pd.array(values.astype("string"), dtype="string")
-    return out
+def check_event_files(paths: dict[str, Path], catalogue: Catalogue | None = None) -> None:
+    """The events, event_lookback and event_counts files of a folder the SQL engine reads in place, checked
+    as read_screening checks them for the memory engine (the same functions, so the same messages)."""
+    catalogue = catalogue or default_catalogue()
+    if not {"events", "event_lookback", "event_counts"} & set(paths):
+        return
+    ids = pd.Index(_read(paths["features"], ["subject_id"])["subject_id"].astype("string"))
+    for name in ("events", "event_lookback", "event_counts"):
+        if name in paths:
+            raw = _read(paths[name])
+            if name == "events":
+                typed_events(raw, ids, catalogue, file=str(paths[name]))
+            else:
+                typed_per_subject(raw, name, ids, catalogue, file=str(paths[name]))
 
 
 def read_features(directory: str | Path, columns: Iterable[str] | None = None,
@@ -240,7 +213,9 @@ def read_features(directory: str | Path, columns: Iterable[str] | None = None,
     if columns is not None:
         present = _columns(path)
         wanted = ["subject_id"] + [c for c in columns if c in present and c != "subject_id"]
-    return _typed_features(_read(path, wanted), catalogue, path)
+    frame = _read(path, wanted)
+    check_columns(frame.columns, str(path), catalogue)
+    return typed_features(frame, catalogue, file=str(path))
 
 
 def _columns(path: Path) -> list[str]:
@@ -255,31 +230,22 @@ def table_columns(directory: str | Path) -> dict[str, list[str]]:
 
 
 def read_screening(directory: str | Path, catalogue: Catalogue | None = None) -> Screening:
-    """Load a layout folder into memory as a Screening (the in-memory engine's input)."""
+    """Load a layout folder into memory as a Screening (the in-memory engine's input), every table checked
+    and typed by Screening.validate: the contract is checked at the edge, the same for both engines."""
     catalogue = catalogue or default_catalogue()
     paths = find_tables(directory)
-    features = _typed_features(_read(paths["features"]), catalogue, paths["features"])
-    # the contract (unique ids, plausible ranges, known categories) checked at the edge, for both engines
-    Screening(features, source=str(paths["features"])).validate(catalogue)
-    events = empty_events()
-    if "events" in paths:
-        raw = _read(paths["events"])
-        events = pd.DataFrame({
-            "subject_id": raw["subject_id"].astype("string"), "event": raw["event"].astype("string"),
-            "days_before_index": pd.to_numeric(raw["days_before_index"], errors="coerce").astype("float64"),
-            "severity": pd.to_numeric(raw.get("severity", pd.Series(pd.NA, index=raw.index)),
-                                      errors="coerce").astype("Int64"),
-        })
-    extra = {}
-    for name in ("event_lookback", "event_counts"):
+    raw = _read(paths["features"])
+    check_columns(raw.columns, str(paths["features"]), catalogue)
+    features = typed_features(raw, catalogue, file=str(paths["features"]))
+    tables = {}
+    for name in ("events", "event_lookback", "event_counts"):
         if name in paths:
-            raw = _read(paths[name])
-            frame = raw.drop(columns=["subject_id"]).apply(pd.to_numeric, errors="coerce").astype("float64")
-            frame.index = pd.Index(raw["subject_id"].astype("string"), name="subject_id")
-            check_one_row_per_subject(frame.index, name, str(paths[name]))
-            extra[name] = frame
+            file = str(paths[name])
+            frame = _read(paths[name])
+            tables[name] = (typed_events(frame, features.index, catalogue, file=file) if name == "events" else
+                            typed_per_subject(frame, name, features.index, catalogue, file=file))
     source = str(directory)
     manifest = Path(directory) / MANIFEST
     if manifest.is_file():
         source = json.loads(manifest.read_text(encoding="utf-8")).get("source") or source
-    return Screening(features, events, extra.get("event_lookback"), extra.get("event_counts"), source=source)
+    return Screening(features, source=source, checked=True, **tables)  # each table checked above

@@ -17,11 +17,11 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from explorer.catalogue import Catalogue, default_catalogue
-from explorer.cohort.screening import Screening
-from explorer.engine.layout import check_columns, check_screening_tables
 
 # re-exported: the truth codes (1 true, 0 false, 2 unknown) have the status codes' values
-from explorer.engine.lookup import arrow_text, positions
+from explorer.cohort.lookup import arrow_text, positions
+from explorer.cohort.screening import Screening
+from explorer.engine.layout import check_columns, check_screening_tables
 from explorer.engine.status import FAIL, PASS, UNKNOWN  # noqa: F401
 from explorer.errors import ExpressionError
 from explorer.expr import (

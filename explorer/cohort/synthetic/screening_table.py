@@ -64,7 +64,7 @@ def generate_screening(population: str, n: int, seed: int = 0,
         event_lookback=pd.DataFrame(lookback, index=index, copy=False),
         missing_reasons=_missing_reasons(order, columns, reasons, other_reasons, index) if missing_reasons else None,
         source=f"synthetic:{population}:n={n}:seed={seed}",
-    )
+    ).validate()  # checked once here, so the engines and every narrowed copy need not check it again
 
 
 def _fill_columns(columns: dict[str, _Column], d: Draw, start: int, n: int, other: list[str]) -> None:

@@ -1,7 +1,7 @@
-"""Text lookups on Arrow arrays that the engine and the screening-folder checks share.
+"""Text lookups on Arrow arrays that the screening checks, the folder format and the NumPy engine share.
 
-Kept apart so that explorer.engine.layout (the folder format) and explorer.engine.memory (the NumPy
-engine) need not import each other.
+One floor below the engines (explorer.cohort), so that explorer.cohort.checks, explorer.engine.layout
+and explorer.engine.memory use one lookup without importing each other or upwards.
 """
 
 from __future__ import annotations
