@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from project_paths import ROOT
 
 from explorer.app import upload
 from explorer.app.upload import CHUNK_BYTES, UPLOAD_LIMIT_BYTES, FilePicker
@@ -127,7 +128,7 @@ def test_an_uploaded_cohort_and_trial_are_opened_from_an_allowed_folder(tmp_path
     assert state.load_report.kind == "canonical" and len(state.screening.features) == 60
     assert Path(state.scenario.data.path).name.startswith(upload.FOLDER_PREFIX)
 
-    text = (Path(__file__).parents[1] / "explorer" / "trials" / "NCT01142050.yaml").read_text()
+    text = (ROOT / "explorer" / "trials" / "NCT01142050.yaml").read_text()
     send(picker._upload, {"mine.yaml": text.replace("id: NCT01142050", "id: UPLOADED-1", 1).encode()}, upload_id=2)
     assert state.error == "" and state.trial.id == "UPLOADED-1"
 
