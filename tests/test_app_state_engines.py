@@ -118,3 +118,29 @@ def test_the_engine_is_part_of_the_data_source_and_its_address():
         DataSource(engine="duckdb", master="spark://h:7077").validate()
     with pytest.raises(DefinitionError, match="cannot read data source"):
         DataSource.from_text("engine=duckdb,threads=2;path:/x")
+
+
+def test_the_data_panel_opens_a_source_with_the_chosen_engine():
+    from explorer.app.views import DataPanel
+
+    state = state_on(DataSource("synthetic", "t1d", 300, 1))
+    panel = DataPanel(state)
+
+    def button(label):
+        stack = [panel]
+        while stack:
+            widget = stack.pop()
+            if getattr(widget, "description", None) == label and hasattr(widget, "click"):
+                return widget
+            stack.extend(getattr(widget, "children", ()))
+        raise AssertionError(f"no button {label!r}")
+
+    assert panel._master.layout.display == "none"
+    panel._engine.value = "spark"
+    assert panel._master.layout.display == ""  # the master field shows for Spark only
+    panel._engine.value = "duckdb"
+    button("Use synthetic data").click()
+    assert state.error == "" and state.histogram_only and state.scenario.data.engine == "duckdb"
+    panel._engine.value = "memory"
+    panel.refresh()  # the panel shows the engine the state has
+    assert panel._engine.value == "duckdb"
