@@ -144,3 +144,21 @@ def test_the_data_panel_opens_a_source_with_the_chosen_engine():
     panel._engine.value = "memory"
     panel.refresh()  # the panel shows the engine the state has
     assert panel._engine.value == "duckdb"
+
+
+def test_outcome_enrolment_reads_only_the_enrolled_from_a_folder(folder):
+    """The outcome panel enrols the eligible and simulates their outcomes: over DuckDB the engine names
+    them and only their rows are read from the folder; the outcomes equal the memory state's."""
+    from explorer.app.outcome_view import OutcomePanel
+
+    results = {}
+    for engine in ("memory", "duckdb"):
+        state = state_on(DataSource("path", path=str(folder), engine=engine))
+        panel = OutcomePanel(state)
+        guarded(state, panel.refresh)
+        assert state.error == ""
+        results[engine] = panel.results
+    enrolled = state.screening_of(state.eligible_ids())
+    assert list(enrolled.features.index) == list(state.eligible_ids())  # their rows, not the cohort's
+    for table in ("values", "endpoints", "subjects"):
+        pd.testing.assert_frame_equal(getattr(results["memory"], table), getattr(results["duckdb"], table))

@@ -472,6 +472,32 @@ class ExplorerState(HasTraits):
                                                        which=group)
         return self._lazy[key]
 
+    def screening_of(self, ids) -> Screening:
+        """The screening of these subjects (the outcome panel's enrolled): the state's own when it is in
+        memory; for a folder read in place, only their rows are read from it (never the whole cohort)."""
+        if not isinstance(self.screening, (str, Path)):
+            return self.screening
+        import tempfile
+
+        import pyarrow as pa
+        import pyarrow.dataset as ds
+        import pyarrow.parquet as pq
+
+        from explorer.engine.layout import find_tables, read_screening
+        wanted = [str(i) for i in ids]
+        key = f"screening_of:{hash(tuple(wanted))}"
+        if key not in self._lazy:
+            with tempfile.TemporaryDirectory() as tmp:
+                for path in find_tables(self.screening).values():
+                    if path.suffix == ".parquet":
+                        rows = ds.dataset(path).to_table(filter=ds.field("subject_id").isin(pa.array(wanted, pa.string())))
+                        pq.write_table(rows, Path(tmp) / path.name)
+                    else:
+                        table = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+                        table[table["subject_id"].isin(wanted)].to_csv(Path(tmp) / path.name, index=False)
+                self._lazy[key] = read_screening(tmp, catalogue=self.trial.catalogue)
+        return self._lazy[key]
+
     def _engine_baseline(self) -> pd.DataFrame | None:
         raise self.engine_limit("Table 1 (baseline characteristics)")
 
