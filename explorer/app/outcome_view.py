@@ -135,9 +135,9 @@ class OutcomePanel(w.VBox):
         else:
             arm = {"trial": False, "treated": None, "random": "random"}[self._allocation.value]
             seed = s.scenario.data.seed if s.scenario.data.kind == "synthetic" else 0
-            cohort = enrolment.simulate_outcomes(s.trial, s.screening, enrolled, model=self._model.value, arm=arm,
-                                                 seed=seed)
-        return outcome_measures(s.trial, cohort, screening=s.screening, on_missing="skip")
+            cohort = enrolment.simulate_outcomes(s.trial, s.screening_of(enrolled), enrolled, model=self._model.value,
+                                                 arm=arm, seed=seed)
+        return outcome_measures(s.trial, cohort, screening=s.screening_of(enrolled), on_missing="skip")
 
     # --- refresh: called after every state change -----------------------------------------------------
     def refresh(self) -> None:
