@@ -80,18 +80,40 @@ def test_a_spark_state_gives_the_memory_numbers(spark, folder):  # noqa: F811
     for method, args in EDITS:
         assert getattr(memory, method)(*args) and getattr(on_spark, method)(*args), on_spark.error
     assert_same_numbers(memory, on_spark, ids=(False,))
+    assert_same_baseline(memory, on_spark)
+
+
+def assert_same_baseline(memory: ExplorerState, other: ExplorerState) -> None:
+    """Table 1 from the engine's aggregates: counts equal, means, SDs and quartiles to the last bits."""
+    memory.with_baseline = other.with_baseline = True
+    expected, got = memory.baseline, other.baseline
+    assert len(got) > 10 and got["eligible_n"].iloc[0] == memory.counts["eligible"]
+    pd.testing.assert_frame_equal(expected, got, check_exact=False, rtol=1e-9)
+    for column in [c for c in expected.columns if c.endswith(("_n", "_missing"))]:
+        pd.testing.assert_series_equal(expected[column], got[column], check_exact=True)
+    assert expected.attrs == got.attrs
+
+
+def test_table_1_is_one_aggregate_query_with_the_memory_numbers(folder):
+    memory = state_on(DataSource("path", path=str(folder)))
+    duck = state_on(DataSource("path", path=str(folder), engine="duckdb"))
+    assert_same_baseline(memory, duck)
+    assert memory.set_policy("E4", "pass") and duck.set_policy("E4", "pass") and memory.toggle("I5", False) \
+        and duck.toggle("I5", False)
+    assert_same_baseline(memory, duck)
+    view = BaselineView(duck)
+    guarded(duck, view.refresh)
+    assert duck.error == "" and "hba1c" in view._table.value.lower()
 
 
 def test_what_the_histogram_cannot_answer_is_said_never_guessed(folder):
     duck = state_on(DataSource("path", path=str(folder), engine="duckdb"))
-    duck.with_baseline = True
-    for ask, what in ((lambda: duck.baseline, "Table 1"), (lambda: duck.sensitivity("I2", "hba1c_min"), "threshold"),
-                      (duck.comparison, "comparison")):
+    for ask, what in ((lambda: duck.sensitivity("I2", "hba1c_min"), "threshold"), (duck.comparison, "comparison")):
         with pytest.raises(ExplorerError, match=f"{what}.*duckdb engine.*memory engine"):
             ask()
-    view = BaselineView(duck)
-    guarded(duck, view.refresh)
-    assert "Table 1" in duck.error and "duckdb" in duck.error
+    from explorer.app.analysis_views import CompareView
+    guarded(duck, CompareView(duck).refresh)
+    assert "comparison" in duck.error and "duckdb" in duck.error
 
 
 def test_variables_a_source_lacks_are_named_from_its_columns(tmp_path):

@@ -499,7 +499,11 @@ class ExplorerState(HasTraits):
         return self._lazy[key]
 
     def _engine_baseline(self) -> pd.DataFrame | None:
-        raise self.engine_limit("Table 1 (baseline characteristics)")
+        """Table 1 as one aggregate query the engine runs (only the table's numbers come back)."""
+        if "baseline" not in self._lazy:
+            self._lazy["baseline"] = self.matrix.baseline_table(**self._selection(),
+                                                                groups=("screened", "eligible", "possibly"))
+        return self._lazy["baseline"]
 
     def _absent_in_histogram(self) -> list[dict]:
         """absent_variables from the histogram (unknown counts) and the source's column names: a variable
