@@ -213,7 +213,7 @@ def child_toggle(n: int, histogram_file: str) -> dict:
     trial = load_trial(TRIAL)
     if not Path(histogram_file).is_file():  # the same cohort as the 10^6 Parquet folder (one chunk, seed SEED)
         sys.path.insert(0, str(ROOT / "benchmarks"))
-        from bench_engine import cohort
+        from _common import cohort
 
         from explorer.engine import evaluate
         built = HistogramMatrix.of(evaluate(trial, cohort(POPULATION, n))).histogram
@@ -241,7 +241,8 @@ def child_toggle(n: int, histogram_file: str) -> dict:
               "funnel": funnel(h).to_dict(orient="list")}
     if n == 10 ** 6 and "--with-baselines" in sys.argv:
         sys.path.insert(0, str(ROOT / "benchmarks"))
-        from bench_engine import PandasChain, cohort
+        from _common import cohort
+        from pandas_chain import PandasChain
 
         from explorer.engine import evaluate
         screening = cohort(POPULATION, n)

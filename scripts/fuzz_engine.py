@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/fuzz_engine.py --cases 3000 [--seed 0] [--seconds 20] [--show 5]
 
-The cases and classes are those of tests/engine_fuzz.py (the bounded run is tests/test_fuzz_engine.py).
+The cases and classes are those of tests/engine_fuzz.py (the bounded run is tests/engine/test_fuzz.py).
 It prints the count of each outcome class and a few examples of each class that is a defect, and exits
 1 if any defect was found. The case generator lives with the tests, the only other code that uses it;
 this script loads it from there by path. Run it under another checkout's Python to measure that version:

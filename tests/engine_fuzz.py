@@ -15,7 +15,7 @@ outcome is one class:
     hang               a case ran longer than its time limit
     exhaustion         a case ran out of memory (MemoryError, or DuckDB's out-of-memory error)
 
-tests/test_fuzz_engine.py runs a bounded number of cases and fails on any of the last five classes;
+tests/engine/test_fuzz.py runs a bounded number of cases and fails on any of the last five classes;
 scripts/fuzz_engine.py runs as many as asked and prints the counts. Only the public API is used, so
 the script can measure an older version of the package too.
 """

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from test_engine_spark import spark  # noqa: F401  (the one Spark session of the test run)
 
 from explorer.app.scenario import Scenario
 from explorer.app.state import ExplorerState
@@ -71,7 +70,7 @@ def test_a_synthetic_source_through_duckdb_matches_memory():
     assert_same_numbers(memory, duck)
 
 
-def test_a_spark_state_gives_the_memory_numbers(spark, folder):  # noqa: F811
+def test_a_spark_state_gives_the_memory_numbers(spark, folder):
     memory = state_on(DataSource("path", path=str(folder)))
     on_spark = state_on(DataSource("path", path=str(folder), engine="spark"))
     assert on_spark.matrix.engine == "spark"

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from pathlib import Path
 
 import pytest
+from project_paths import ROOT
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "fuzz_inputs.py"
+SCRIPT = ROOT / "scripts" / "fuzz_inputs.py"
 
 
 @pytest.fixture(scope="module")

@@ -24,8 +24,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError
+from project_paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 CELL_TIMEOUT = 60  # seconds for any one cell: a cell that waits longer is stuck, not slow
 # the whole notebook, as a guard against a kernel or widget message left waiting after the last cell

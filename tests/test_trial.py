@@ -8,6 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
+from project_paths import ROOT
 
 from explorer import expr
 from explorer.errors import DefinitionError, ExpressionError
@@ -20,7 +21,6 @@ from explorer.trial import (
     trial_json_schema,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_FILE = ROOT / "explorer" / "schema" / "trial.schema.json"
 
 

@@ -21,13 +21,14 @@ and its bounds count the unknown as failing (low) or meeting (high) the criteria
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from explorer.analysis.smd import NEGLIGIBLE
 from explorer.engine import FAIL, PASS, UNKNOWN, baseline_table
+from explorer.engine.privacy import Protection
 
 REFERENCES = (
     "He Z, Ryan P, Hoxha J, Wang S, Carini S, Sim I, Weng C. Multivariate analysis of the population "
@@ -49,6 +50,26 @@ class Representativeness:
     mgist_high: float     # unknown counted as meeting
     complete: int         # subjects known on every trait
     screened: int
+
+    def protected(self, protection: Protection) -> Representativeness:
+        """Under small-cell protection: tables through the one rule, and a share blanked (NaN) wherever the
+        subjects it counts as meeting, or as not meeting, are a blanked count (0.98 of 500 publishes 10)."""
+        if not protection.on:
+            return self
+
+        def share(value, denominator):
+            if pd.isna(value) or not denominator:
+                return float("nan")
+            meeting = round(value * denominator)
+            hidden = np.isnan(protection.count(meeting)) or np.isnan(protection.count(denominator - meeting))
+            return float("nan") if hidden else value
+
+        traits = protection.table(self.traits)
+        traits["sgist"] = [share(v, k) for v, k in zip(self.traits["sgist"], self.traits["known"], strict=True)]
+        traits["sgist"] = traits["sgist"].where(traits["known"].notna())
+        return replace(self, smd=protection.table(self.smd), traits=traits,
+                       mgist=share(self.mgist, self.complete), mgist_low=share(self.mgist_low, self.screened),
+                       mgist_high=share(self.mgist_high, self.screened))
 
     @property
     def definition(self) -> str:

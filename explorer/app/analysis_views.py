@@ -1,7 +1,8 @@
-"""Views of what researchers ask next: where a cut-off should be, and how a variant compares with A.
+"""Views of what researchers ask next: where a cut-off should be, how a variant compares with A, how
+representative the eligible are, and how the subjects a relaxed criterion adds fare.
 
-Thin like the others: the state computes (ExplorerState.sensitivity, .comparison), these display, with
-every count through the scenario's small-cell rule.
+Thin like the others: the state computes (ExplorerState.sensitivity, .comparison, .representativeness,
+.relaxed_outcomes), these display, with every count through the scenario's small-cell rule.
 """
 
 from __future__ import annotations
@@ -19,11 +20,19 @@ from explorer.app.widgets import html_table
 from explorer.plots import PALETTE, TEMPLATE
 
 
+def unknown_share(result, protection) -> str:
+    """The pool's share with no value, as text; "" when it would publish a hidden count (3 unknown of 400,
+    or all but 3), so it is shown only where both the unknown and the known are counts protection shows."""
+    unknown, known = protection.count(result.unknown), protection.count(result.pool - result.unknown)
+    return f"{result.unknown_share:.0%}" if result.pool and unknown == unknown and known == known else ""
+
+
 def sensitivity_figure(result, protection) -> go.Figure:
     """Left: the variable among the subjects still in the pool with this criterion set aside, the cut-off
     drawn on it; right: the eligible (and possibly eligible) count across the allowed range."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=(
-        f"{result.variable or result.parameter} among the pool ({result.unknown_share:.0%} unknown)"
+        f"{result.variable or result.parameter} among the pool ({unknown_share(result, protection) or 'share hidden'}"
+        " unknown)"
         if result.pool else "no subject in the pool", "eligible count by cut-off"))
     if result.histogram is not None:
         h = result.histogram
@@ -82,13 +91,19 @@ class ThresholdView(w.VBox):
         self._note.value = (f"<p class='te-muted' data-testid='sensitivity-note'>{html.escape(criterion)} "
                             f"{html.escape(result.label)} = {result.current:g}: "
                             f"{html.escape(s.shown_count(result.pool))} subjects pass or are unknown on every other "
-                            f"criterion; {result.unknown_share:.0%} of them have no value ({html.escape(result.method)})"
+                            f"criterion; {html.escape(s.shown_count(result.unknown))} of them "
+                            f"({unknown_share(result, s.protection) or 'share hidden'}) have no value "
+                            f"({html.escape(result.method)})"
                             f"</p>")
         self._figure.show(sensitivity_figure(result, s.protection))
 
     def blank(self) -> None:
         self._note.value = ""
         self._figure.clear_output()
+
+
+MOVEMENT_COLUMNS = {"in_both": "in both", "only_a (moved out)": "only in A (moved out)",
+                    "only_b (moved in)": "only in B (moved in)", "a": "A", "b": "B"}
 
 
 class CompareView(w.VBox):
@@ -114,7 +129,7 @@ class CompareView(w.VBox):
         s = self._state
         c = s.comparison()
         shown = s.shown_count
-        pinned = s.pinned is not None and s.pinned.trial == s.scenario.trial and s.pinned.data == s.scenario.data
+        pinned = s.pinned is not None and s.scenario_a() is s.pinned
         self._which.value = ("<p class='te-muted'>A: the scenario you pinned" if pinned else
                              "<p class='te-muted'>A: the trial as registered (no edits)") + \
             " &middot; B: the current scenario</p>"
@@ -125,12 +140,16 @@ class CompareView(w.VBox):
         movement = c.movement.copy()
         for col in movement.attrs.get("counts", []):
             movement[col] = [shown(v) for v in movement[col]]
-        self._movement.value = "<b>Subjects</b>" + html_table(movement)
-        funnels = c.funnels.copy()
-        for col in funnels.attrs.get("counts", []):
-            if col in funnels:
-                funnels[col] = [shown(v) for v in funnels[col]]
-        self._funnels.value = "<b>Funnels, step by step</b>" + html_table(funnels)
+        self._movement.value = "<b>Subjects</b>" + html_table(movement.rename(columns=MOVEMENT_COLUMNS))
+        # one column per scenario and count, the difference beside them: fits the page, unlike every count
+        f = c.funnels
+        steps = pd.DataFrame({"criterion": f["criterion"], "label": f["label"]})
+        for count, name in (("eligible", "eligible"), ("remaining", "eligible or possibly")):
+            steps[f"A {name}"] = [shown(v) for v in f[f"a_{count}"]]
+            steps[f"B {name}"] = [shown(v) for v in f[f"b_{count}"]]
+            steps[f"B - A {name}"] = ["–" if pd.isna(v) else f"{int(v):+,}" for v in f[f"diff_{count}"]]
+        self._funnels.value = ("<b>Funnels, step by step</b> <span class='te-muted'>after each criterion; – where "
+                               "a scenario does not apply it</span>" + html_table(steps))
         if c.baseline is not None:
             from explorer.app.tables import format_baseline
             self._baseline.value = "<b>Table 1: A-eligible and B-eligible</b>" + html_table(
@@ -139,3 +158,294 @@ class CompareView(w.VBox):
     def blank(self) -> None:
         for part in (self._counts, self._movement, self._funnels, self._baseline):
             part.value = ""
+
+
+# --- sensitivity beside a threshold: a tiny inline SVG, drawn only when its disclosure is open -------------
+
+def _svg_path(points) -> str:
+    """An SVG path through (x, y) points, broken where y is NaN (a count protection hides)."""
+    parts, pen = [], "M"
+    for x, y in points:
+        if y != y:
+            pen = "M"
+            continue
+        parts.append(f"{pen}{x:.1f},{y:.1f}")
+        pen = "L"
+    return " ".join(parts)
+
+
+def sensitivity_svg(result, protection, *, width: int = 190, height: int = 64) -> str:
+    """Two small panels: the variable among the pool (bars, cut-off drawn) and the eligible count by cut-off
+    (line, current value marked). Plain SVG: no plotly bundle for a glance beside a control."""
+    low, high = result.minimum, result.maximum
+    span = (high - low) or 1.0
+
+    def x_of(value: float) -> float:
+        return 4 + (width - 8) * (min(max(value, low), high) - low) / span
+
+    cut = x_of(result.current)
+    marks = (f"<text x='4' y='{height + 12}' font-size='10' fill='#666'>{low:g}</text>"
+             f"<text x='{width - 4}' y='{height + 12}' text-anchor='end' font-size='10' fill='#666'>{high:g}</text>")
+    bars = ""
+    if result.histogram is not None:
+        counts = [protection.count(v) for v in result.histogram["pool"]]
+        top = max([c for c in counts if c == c] + [1.0])
+        for left, right, c in zip(result.histogram["left"], result.histogram["right"], counts, strict=True):
+            if c == c and c > 0:
+                h = (height - 4) * c / top
+                bars += (f"<rect x='{x_of(left):.1f}' y='{height - h:.1f}' width='{max(x_of(right) - x_of(left) - 1, 1):.1f}'"
+                         f" height='{h:.1f}' fill='{PALETTE[5]}'/>")
+    else:
+        bars = f"<text x='{width / 2}' y='{height / 2}' text-anchor='middle' font-size='10' fill='#666'>no single variable</text>"
+    left_panel = (f"<svg width='{width}' height='{height + 16}' role='img' aria-label='distribution in the pool'>"
+                  f"{bars}<line x1='{cut:.1f}' x2='{cut:.1f}' y1='0' y2='{height}' stroke='{PALETTE[3]}' "
+                  f"stroke-dasharray='3,2' stroke-width='1.5'/>{marks}</svg>")
+    curve = result.curve
+    eligible = [protection.count(v) for v in curve["eligible"]]
+    top = max([c for c in eligible if c == c] + [1.0])
+    points = [(x_of(v), height - (height - 4) * c / top if c == c else float("nan"))
+              for v, c in zip(curve["value"], eligible, strict=True)]
+    now = int(np.argmin(np.abs(curve["value"].to_numpy() - result.current)))
+    dot = ""
+    if eligible[now] == eligible[now]:
+        dot = f"<circle cx='{points[now][0]:.1f}' cy='{points[now][1]:.1f}' r='3.5' fill='{PALETTE[3]}'/>"
+    right_panel = (f"<svg width='{width}' height='{height + 16}' role='img' aria-label='eligible count by cut-off'>"
+                   f"<path d='{_svg_path(points)}' fill='none' stroke='{PALETTE[0]}' stroke-width='1.5'/>"
+                   f"<line x1='{cut:.1f}' x2='{cut:.1f}' y1='0' y2='{height}' stroke='{PALETTE[3]}' "
+                   f"stroke-dasharray='3,2' stroke-width='1'/>{dot}"
+                   f"<text x='{width - 4}' y='10' text-anchor='end' font-size='10' fill='#666'>max "
+                   f"{html.escape(protection.text(max(curve['eligible'])))}</text>{marks}</svg>")
+    return left_panel + right_panel
+
+
+def sensitivity_caption(result, protection, *, enabled: bool) -> str:
+    """The counts of the two small panels, in words: the pool, its unknown share, the eligible count now."""
+    share = f" ({unknown_share(result, protection)})" if unknown_share(result, protection) else ""
+    now = result.at(result.current)["eligible"]
+    switched = "" if enabled else " if it were switched on"
+    variable = html.escape(result.variable or result.parameter)
+    return (f"<div class='te-muted te-sens-caption' data-testid='param-sensitivity' data-criterion="
+            f"'{html.escape(result.criterion)}' data-parameter='{html.escape(result.parameter)}'>"
+            f"left: {variable} among the <span data-testid='sensitivity-pool'>{html.escape(protection.text(result.pool))}"
+            f"</span> subjects every other criterion keeps, {html.escape(protection.text(result.unknown))} of them "
+            f"unknown{share}; right: eligible by cut-off, at {result.current:g}{switched} "
+            f"<b data-testid='sensitivity-eligible'>{html.escape(protection.text(now))}</b></div>")
+
+
+# --- representativeness -------------------------------------------------------------------------------------
+
+def smd_figure(smd: pd.DataFrame) -> go.Figure:
+    """Standardised mean differences, eligible vs screened, one dot per variable (or level); |SMD| 0.1 marked."""
+    rows = smd[smd["smd"].notna()].copy()
+    rows["name"] = [f"{v}: {lv}" if isinstance(lv, str) and lv else str(v)
+                    for v, lv in zip(rows["variable"], rows["level"], strict=True)]
+    rows = rows.iloc[::-1]  # first variable on top
+    colours = [PALETTE[3] if d else PALETTE[0] for d in rows["differs"]]
+    fig = go.Figure(go.Scatter(x=rows["smd"], y=rows["name"], mode="markers", marker=dict(size=10, color=colours),
+                               hovertemplate="%{y}: SMD %{x:.2f}<extra></extra>", name="SMD"))
+    for x in (-0.1, 0.1):
+        fig.add_vline(x=x, line_dash="dot", line_color="#999")
+    fig.add_vline(x=0, line_color="#666")
+    fig.update_layout(template=TEMPLATE, height=max(240, 26 * len(rows) + 90), margin=dict(l=10, r=20, t=40, b=40),
+                      title="eligible vs screened: standardised mean difference",
+                      xaxis_title="SMD (|SMD| ≥ 0.1 in vermillion: the eligible differ)", showlegend=False)
+    return fig
+
+
+def _value(value) -> str:
+    """A mean or % with three significant digits: C-peptide 0.0241 nmol/L and eGFR 113 mL/min alike."""
+    return "–" if pd.isna(value) else f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def _share(value) -> str:
+    return "– (hidden: small cell)" if pd.isna(value) else f"{value:.3f}"
+
+
+class RepresentativenessView(w.VBox):
+    """How the eligible compare with the screened: an SMD plot per key variable and the GIST scores."""
+
+    def __init__(self, state: ExplorerState):
+        from explorer.app.views import FigureOutput
+
+        self._state = state
+        self.stale = False
+        self._scores = w.HTML()
+        self._figure = FigureOutput()
+        self._sgist = w.HTML()
+        self._table = w.HTML()
+        self._about = w.HTML()
+        super().__init__([w.HTML("<b>Representativeness</b> <span class='te-muted'>the eligible against the screened "
+                                 "population; follows the current scenario</span>"),
+                          self._scores, self._figure, self._sgist, self._table, self._about])
+
+    def refresh(self) -> None:
+        from explorer.analysis.representativeness import REFERENCES
+
+        s = self._state
+        r = s.representativeness()
+        shown = s.shown_count
+        self._scores.value = (
+            f"<div class='te-scores' data-testid='gist'><p><b>mGIST {_share(r.mgist)}</b> "
+            f"<span class='te-muted'>over the <span data-testid='gist-complete'>{html.escape(shown(r.complete))}</span> "
+            f"of <span data-testid='gist-screened'>{html.escape(shown(r.screened))}</span> screened known on every "
+            f"trait; bounds {_share(r.mgist_low)} (unknown counted as not meeting) to {_share(r.mgist_high)} "
+            f"(unknown counted as meeting)</span></p>"
+            f"<p class='te-muted'>{html.escape(r.definition)} <b>This is the unweighted score: it is not the "
+            f"weighted GIST 2.0</b> (whose patient weights are not implemented).</p></div>")
+        traits = pd.DataFrame({"criterion": r.traits["criterion"], "trait": r.traits["label"],
+                               "known": [shown(v) for v in r.traits["known"]],
+                               "meeting": [shown(v) for v in r.traits["meeting"]],
+                               "sGIST": [_share(v) for v in r.traits["sgist"]]})
+        self._sgist.value = ("<b>sGIST per quantitative criterion</b> <span class='te-muted'>share of the screened "
+                              "known on the trait who meet it</span>" + html_table(traits))
+        smd = r.smd[r.smd["screened_n"].fillna(1) != 0]  # levels nobody screened has (T2D in a T1D clinic)
+        table = pd.DataFrame({"variable": smd["variable"], "level": smd["level"].fillna(""),
+                              "screened n": [shown(v) for v in smd["screened_n"]],
+                              "screened": [_value(v) for v in smd["screened_value"]],
+                              "eligible n": [shown(v) for v in smd["eligible_n"]],
+                              "eligible": [_value(v) for v in smd["eligible_value"]],
+                              "SMD": ["–" if pd.isna(v) else f"{v:+.2f}" for v in smd["smd"]]})
+        self._table.value = ("<b>Key variables</b> <span class='te-muted'>mean, or % of the known for a level</span>"
+                             + html_table(table).replace("<table class='te-table'>",
+                                                         "<table class='te-table' data-testid='smd-table'>", 1))
+        self._about.value = ("<p class='te-muted'>SMD: (mean<sub>eligible</sub> &minus; mean<sub>screened</sub>) / "
+                             "&radic;((sd&sup2;<sub>eligible</sub> + sd&sup2;<sub>screened</sub>) / 2), for a level "
+                             "with p(1&minus;p) (Austin 2009). References: "
+                             + " ".join(f"[{i + 1}] {html.escape(ref)}" for i, ref in enumerate(REFERENCES)) + "</p>")
+        self._figure.show(smd_figure(r.smd))  # last: the numbers are on the page while plotly draws
+
+    def blank(self) -> None:
+        for part in (self._scores, self._sgist, self._table):
+            part.value = ""
+        self._figure.clear_output()
+
+
+# --- outcomes under relaxed criteria --------------------------------------------------------------------------
+
+GROUP_COLOURS = {"kept (A and B)": PALETTE[0], "added by B": PALETTE[3], "dropped by B": PALETTE[7]}
+
+
+def relaxed_figure(outcomes: pd.DataFrame, measure: str, statistic: str, *, simulated: bool) -> go.Figure:
+    """Mean by visit with its confidence interval, one line per group (kept, added, dropped)."""
+    rows = outcomes[(outcomes["measure"].astype(str) == measure) & (outcomes["statistic"].astype(str) == statistic)]
+    fig = go.Figure()
+    for group, colour in GROUP_COLOURS.items():
+        g = rows[rows["group"].astype(str) == group]
+        if g.empty or g["n"].fillna(0).sum() == 0:
+            continue
+        mean, low, high = (g[c].astype(float) for c in ("mean", "ci_low", "ci_high"))
+        fig.add_scatter(x=g["visit"].astype(str), y=mean, mode="lines+markers", name=group,
+                        line=dict(color=colour), error_y=dict(type="data", symmetric=False, array=high - mean,
+                                                              arrayminus=mean - low))
+    if not fig.data:
+        fig.add_annotation(text="no group has enough subjects to show (small-cell protection or nobody enrolled)",
+                           showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
+    unit = rows["unit"].dropna().astype(str)
+    what = "change from baseline" if statistic == "change" else "value"
+    title = f"{measure} ({what}), mean with 95% CI" + (" · SIMULATED" if simulated else "")
+    fig.update_layout(template=TEMPLATE, height=340, margin=dict(l=40, r=20, t=50, b=40), title=title,
+                      yaxis_title=unit.iloc[0] if len(unit) else "", xaxis_title="visit")
+    return fig
+
+
+class RelaxedOutcomesView(w.VBox):
+    """A (pinned, or the registered trial) vs the current B: outcomes of the subjects A already had and of
+    those B adds, with confidence intervals; says plainly when the outcomes are simulated."""
+
+    def __init__(self, state: ExplorerState):
+        from explorer.app.views import FigureOutput, guarded
+
+        self._state = state
+        self.stale = False
+        self._which = w.HTML()
+        self._source = w.HTML()
+        self._groups = w.HTML()
+        self._measure = w.Dropdown(description="Outcome", layout=w.Layout(width="420px"),
+                                   style={"description_width": "initial"})
+        self._measure.observe(lambda _: guarded(state, self._draw_measure), "value")
+        self._figure = FigureOutput()
+        self._differences = w.HTML()
+        self._endpoints = w.HTML()
+        self._result = None
+        super().__init__([w.HTML("<b>Outcomes under relaxed criteria</b> <span class='te-muted'>who B adds to A, "
+                                 "and how they fare next to those A already had</span>"),
+                          self._which, self._source, self._groups, self._measure, self._figure, self._differences,
+                          self._endpoints])
+
+    def refresh(self) -> None:
+        s = self._state
+        pinned = s.pinned is not None and s.scenario_a() is s.pinned
+        self._which.value = ("<p class='te-muted'>A: " + ("the scenario you pinned (Compare tab)" if pinned else
+                             "the trial as registered (no edits); pin a scenario in the Compare tab to change A")
+                             + " &middot; B: the current scenario</p>")
+        self._source.value = "<p class='te-muted'>computing the outcomes of each group&hellip;</p>"
+        r = self._result = s.relaxed_outcomes()
+        badge = "<span class='te-badge te-simulated' style='background: #D55E00'>simulated</span> " if r.simulated else ""
+        self._source.value = (f"<p data-testid='relaxed-source'>{badge}{html.escape(r.source)}</p>")
+        groups = pd.DataFrame({"group": r.groups["group"], "eligible": [s.shown_count(v) for v in r.groups["eligible"]],
+                               "enrolled": [s.shown_count(v) for v in r.groups["enrolled"]]})
+        self._groups.value = html_table(groups).replace("<table class='te-table'>",
+                                                        "<table class='te-table' data-testid='relaxed-groups'>", 1)
+        options = []
+        if not r.outcomes.empty:
+            pairs = r.outcomes[["measure", "statistic"]].astype(str).drop_duplicates()
+            options = [(f"{m} ({'change from baseline' if st == 'change' else 'value'})", f"{m}|{st}")
+                       for m, st in pairs.itertuples(index=False)]
+        if [o[1] for o in self._measure.options] != [o[1] for o in options]:
+            current = self._measure.value
+            self._measure.options = options
+            values = [o[1] for o in options]
+            self._measure.value = current if current in values else (values[0] if values else None)
+        self._draw_measure()
+        self._endpoints.value = self._endpoint_table(r)
+
+    def _draw_measure(self) -> None:
+        r, s = self._result, self._state
+        if r is None or not self._measure.value:
+            self._figure.clear_output()
+            self._differences.value = "<p class='te-muted'>No outcome to show: no group has enrolled subjects.</p>"
+            return
+        measure, statistic = self._measure.value.split("|", 1)
+        self._figure.show(relaxed_figure(r.outcomes, measure, statistic, simulated=r.simulated))
+        d = r.differences
+        d = d[(d["measure"].astype(str) == measure) & (d["statistic"].astype(str) == statistic)]
+        table = pd.DataFrame({"visit": d["visit"].astype(str), "kept n": [s.shown_count(v) for v in d["n_kept"]],
+                              "added n": [s.shown_count(v) for v in d["n_added"]],
+                              "added − kept": d["difference"].astype(float),
+                              "95% CI": [_interval(lo, hi) for lo, hi in zip(d["ci_low"], d["ci_high"], strict=True)]})
+        self._differences.value = ("<b>Difference in means, added − kept</b> <span class='te-muted'>Welch's "
+                                   "interval</span>" + html_table(table, numeric_digits=2))
+
+    @staticmethod
+    def _endpoint_table(r) -> str:
+        e = r.endpoints
+        if e is None or e.empty:
+            return ""
+        last = e.groupby("endpoint", observed=True)["visit"].transform(lambda v: v.astype(str).iloc[-1])
+        e = e[e["visit"].astype(str) == last.astype(str)]
+        table = pd.DataFrame({"endpoint": e["label"], "visit": e["visit"].astype(str), "group": e["group"].astype(str),
+                              "n": [_text(r, v) for v in e["n"]], "responders": [_text(r, v) for v in e["responders"]],
+                              "rate": [("–" if pd.isna(p) else f"{p:.0%}") for p in e["proportion"].astype(float)],
+                              "95% CI": [_interval(lo, hi, percent=True) for lo, hi in
+                                         zip(e["ci_low"], e["ci_high"], strict=True)]})
+        return ("<b>Endpoint rates at the last visit</b> <span class='te-muted'>Wilson intervals</span>"
+                + html_table(table))
+
+    def blank(self) -> None:
+        for part in (self._source, self._groups, self._differences, self._endpoints):
+            part.value = ""
+        self._figure.clear_output()
+
+
+def _text(result, value) -> str:
+    """A count of a protected result: NA is a blanked cell."""
+    protection = result.protection
+    if pd.isna(value):
+        return f"<{protection['min_cell']}" if protection else "–"
+    return f"{int(value):,}"
+
+
+def _interval(low, high, *, percent: bool = False) -> str:
+    if pd.isna(low) or pd.isna(high):
+        return "–"
+    return f"{low:.0%} to {high:.0%}" if percent else f"{low:.2f} to {high:.2f}"

@@ -6,13 +6,20 @@ The notebook Voilà serves only does `Dashboard().show()` (notebooks/dashboard.i
 from __future__ import annotations
 
 import os
+import threading
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 import ipywidgets as w
 from IPython.display import display
 
-from explorer.app.analysis_views import CompareView, ThresholdView
+from explorer.app.analysis_views import (
+    CompareView,
+    RelaxedOutcomesView,
+    RepresentativenessView,
+    ThresholdView,
+)
 from explorer.app.folders import BASE_DIR_VARIABLE, ROOTS_VARIABLE, served_roots
 from explorer.app.outcome_view import OutcomePanel
 from explorer.app.scenario import DataSource, Scenario
@@ -29,6 +36,7 @@ from explorer.app.views import (
     SummaryBar,
     TrialPicker,
     guarded,
+    warm_up_figures,
 )
 from explorer.app.widgets import STYLE, UrlSync
 from explorer.errors import ExplorerError
@@ -81,26 +89,32 @@ class Dashboard(w.VBox):
         self.outcomes = OutcomePanel(s)
         self.thresholds = ThresholdView(s)
         self.compare = CompareView(s)
+        self.representativeness = RepresentativenessView(s)
+        self.relaxed = RelaxedOutcomesView(s)
 
         # the header goes last: a new title never stands over the previous trial's criteria and funnel
         self._views = [self.trial_picker, self.criteria, self.funnel, self.impact, self.overlap,
-                       self.baseline, self.outcomes, self.thresholds, self.compare, self.data, self.export, self.scenario_panel, self.summary]
+                       self.baseline, self.outcomes, self.thresholds, self.compare,
+                       self.representativeness, self.relaxed, self.data, self.export, self.scenario_panel, self.summary]
         eligibility = w.HBox([self.criteria, self.funnel], layout=w.Layout(align_items="flex-start"))
         self.criteria.layout = w.Layout(width="46%", min_width="420px", margin="0 12px 0 0")
         self.funnel.layout = w.Layout(flex="1 1 auto", min_width="420px")
         tabs = [("Eligibility", eligibility), ("Impact", self.impact), ("Overlap", self.overlap),
                 ("Baseline", self.baseline), ("Thresholds", self.thresholds), ("Compare", self.compare),
+                ("Representativeness", self.representativeness), ("Relaxed outcomes", self.relaxed),
                 ("Outcomes", self.outcomes), ("Data", self.data),
                 ("Export & scenario", w.VBox([self.export, self.scenario_panel]))]
         self.tabs = w.Tab(children=[t[1] for t in tabs], titles=[t[0] for t in tabs])
 
         # --- wiring: the state drives the views; the page address follows the scenario -----------
         # Views in other tabs (impact, overlap, baseline, outcomes) redraw when their tab is opened.
-        self._lazy_views = {self.impact, self.overlap, self.baseline, self.outcomes, self.thresholds, self.compare}
+        self._lazy_views = {self.impact, self.overlap, self.baseline, self.outcomes, self.thresholds, self.compare,
+                            self.representativeness, self.relaxed}
         s.observe(lambda _: self.refresh(), "revision")
         self.tabs.observe(lambda _: self.refresh_visible(), "selected_index")
         s.observe(lambda _: self.summary.show_error(), ["error", "notice"])
-        s.observe(lambda _: self.summary.show_busy(), "busy")
+        self._working = 0  # > 0 while the dashboard redraws views (after the state's own busy time)
+        s.observe(lambda _: self.summary.show_busy(s.busy or self._working > 0), "busy")
         s.observe(lambda _: self._conceal(), "concealed")
         if self.url is not None:
             s.observe(lambda _: setattr(self.url, "query", s.scenario.to_query()), "revision")
@@ -130,15 +144,29 @@ class Dashboard(w.VBox):
             problems.append("the funnel is not drawn")
         return problems
 
+    @contextmanager
+    def working(self):
+        """Show the loading indicator while the dashboard does something that may take a while (an open
+        tab computing its statistics and drawing its figure); SummaryBar decides when it becomes visible."""
+        self._working += 1
+        self.summary.show_busy(True)
+        try:
+            yield
+        finally:
+            self._working -= 1
+            if not self._working:
+                self.summary.show_busy(self.state.busy)
+
     def refresh(self) -> None:
         visible = self.tabs.children[self.tabs.selected_index or 0]
-        for view in self._views:
-            if view in self._lazy_views and view is not visible:
-                view.stale = True
-                if self.state.protection.on and hasattr(view, "blank"):
-                    view.blank()  # no unprotected number waits in a closed tab
-                continue
-            guarded(self.state, view.refresh)
+        with self.working():
+            for view in self._views:
+                if view in self._lazy_views and view is not visible:
+                    view.stale = True
+                    if self.state.protection.on and hasattr(view, "blank"):
+                        view.blank()  # no unprotected number waits in a closed tab
+                    continue
+                guarded(self.state, view.refresh)
 
     def _conceal(self) -> None:
         """A protected scenario is being computed: hide every count now (all or nothing)."""
@@ -152,10 +180,13 @@ class Dashboard(w.VBox):
         visible = self.tabs.children[self.tabs.selected_index or 0]
         if getattr(visible, "stale", False):
             visible.stale = False
-            guarded(self.state, visible.refresh)
+            with self.working():
+                guarded(self.state, visible.refresh)
 
     def show(self) -> Dashboard:
         display(self)
+        # after the first paint, in the background: the first chart of a tab then costs its own work only
+        threading.Thread(target=warm_up_figures, name="warm-up-figures", daemon=True).start()
         signal_ready()
         return self
 

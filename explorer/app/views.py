@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import html
+import json
 import shutil
 import tempfile
 import unicodedata
@@ -16,6 +17,7 @@ from pathlib import Path
 import ipywidgets as w
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 from IPython.display import display
 
 from explorer.app.folders import base_dir
@@ -56,13 +58,37 @@ def guarded(state: ExplorerState, action):
         state.error = f"Something went wrong ({type(err).__name__}: {err}). The previous results are kept."
 
 
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+
+
+def plotly_bundle(fig: go.Figure) -> dict:
+    """The figure as the plotly mimetype bundle, built without `plotly.io.show`.
+
+    `display(fig)` goes through plotly.io's renderers, whose first use imports nbformat and with it
+    jsonschema, which compiles dozens of grammars on import: 20-45 s before the first chart of a session
+    (issue 17). The bundle is the same one the "plotly_mimetype" renderer sends.
+    """
+    return {PLOTLY_MIME: json.loads(pio.to_json(fig, validate=False, remove_uids=False))}
+
+
+def warm_up_figures() -> None:
+    """Build and serialise one small figure of each kind the views draw, so that plotly loads its
+    validators and the template (1-2 s the first time) before anyone opens a tab with a chart."""
+    from explorer.plots import TEMPLATE
+
+    fig = go.Figure([go.Bar(x=[1], y=["a"], orientation="h"), go.Scatter(x=[1], y=[1])])
+    fig.update_layout(template=TEMPLATE, title="warm-up")
+    plotly_bundle(fig)
+
+
 class FigureOutput(w.Output):
     """Shows a plotly figure; a new figure replaces the old one without flicker (wait=True)."""
 
     def show(self, fig: go.Figure) -> None:
+        bundle = plotly_bundle(fig)
         with self:
             self.clear_output(wait=True)
-            display(fig)
+            display(bundle, raw=True)
 
 
 # --- header ---------------------------------------------------------------------------------------
@@ -117,8 +143,12 @@ class SummaryBar(w.VBox):
         self._error.value = (f"<div class='te-error' role='alert'>{html.escape(error)}</div>" if error else
                              f"<div class='te-notice' role='status'>{html.escape(notice)}</div>" if notice else "")
 
-    def show_busy(self) -> None:
-        self._busy.value = "<span class='te-muted'>working&hellip;</span>" if self._state.busy else ""
+    def show_busy(self, on: bool | None = None) -> None:
+        """The loading indicator: on while the state computes (or `on`, for work the dashboard does around
+        it). The page shows it only once it has lasted 80 ms (CSS .te-busy), so quick updates never flicker."""
+        on = self._state.busy if on is None else on
+        self._busy.value = ("<span class='te-busy' data-testid='busy'>working&hellip;</span>"
+                            if on else "")
 
 
 # --- criteria panel -------------------------------------------------------------------------------
@@ -150,6 +180,8 @@ class CriterionRow(w.VBox):
                       + "</div>")
         self._inputs: dict[str, w.FloatText] = {}
         self._sliders: dict[str, w.FloatSlider] = {}
+        self._open: dict[str, w.ToggleButton] = {}  # per parameter: is its sensitivity shown
+        self._sensitivity: dict[str, w.HTML] = {}
         controls = []
         for name, parameter in criterion.parameters.items():
             label = parameter.label or name
@@ -170,10 +202,14 @@ class CriterionRow(w.VBox):
                         "value")
             self._inputs[name] = box
             self._sliders[name] = slider
-            controls.append(w.HBox([box, slider, w.HTML(f"<span class='te-muted' style='white-space: nowrap'>"
-                                                        f"{html.escape(unit)} ({parameter.min:g}&ndash;"
-                                                        f"{parameter.max:g})</span>")],
-                                   layout=w.Layout(margin="0 0 0 22px", align_items="center", flex_flow="row wrap")))
+            row = [box, slider, w.HTML(f"<span class='te-muted' style='white-space: nowrap'>"
+                                       f"{html.escape(unit)} ({parameter.min:g}&ndash;{parameter.max:g})</span>")]
+            if criterion.computable:
+                row.append(self._sensitivity_toggle(name, f"{criterion.id} {label}"))
+            controls.append(w.HBox(row, layout=w.Layout(margin="0 0 0 22px", align_items="center",
+                                                        flex_flow="row wrap")))
+            if criterion.computable:
+                controls.append(self._sensitivity[name])
         children = [header, text, *controls]
         self._policy = None
         if criterion.computable:
@@ -186,6 +222,31 @@ class CriterionRow(w.VBox):
         # rows keep their natural height inside the scrolling list (flex items shrink by default)
         super().__init__(children, layout=w.Layout(border_bottom="1px solid #eee", padding="4px 0",
                                                    flex="0 0 auto", overflow="visible"))
+
+    def _sensitivity_toggle(self, name: str, title: str) -> w.ToggleButton:
+        """A disclosure beside the threshold: opening it draws the sensitivity; closed ones cost nothing."""
+        toggle = w.ToggleButton(value=False, icon="bar-chart", tooltip=f"{title}: distribution and eligible count "
+                                "by cut-off", layout=w.Layout(width="32px", height="26px"))
+        toggle.add_class("te-sens-toggle")
+        toggle.add_class(f"te-sens-{self.criterion_id}-{name}")
+        self._open[name] = toggle
+        self._sensitivity[name] = w.HTML(layout=w.Layout(margin="0 0 0 22px"))
+        toggle.observe(lambda _: guarded(self._state, lambda: self.draw_sensitivity(name)), "value")
+        return toggle
+
+    def draw_sensitivity(self, name: str | None = None) -> None:
+        """Redraw the open sensitivity panels (or one), from the state's cached result for this scenario."""
+        from explorer.app.analysis_views import sensitivity_caption, sensitivity_svg
+
+        s = self._state
+        for parameter in [name] if name else list(self._open):
+            out = self._sensitivity[parameter]
+            if not self._open[parameter].value or s.concealed:
+                out.value = ""
+                continue
+            result = s.sensitivity(self.criterion_id, parameter)
+            out.value = (f"<div class='te-sens'>{sensitivity_svg(result, s.protection)}"
+                         f"{sensitivity_caption(result, s.protection, enabled=s.enabled(self.criterion_id))}</div>")
 
     def sync(self) -> None:
         """Show the state's values (after a restore) without triggering callbacks that change nothing."""
@@ -221,8 +282,14 @@ class CriteriaPanel(w.VBox):
         # no inner scroll area: the page scrolls (the counts stay in view, the header is sticky), so no
         # criterion is hidden in a box at a notebook's width
         self._list = w.VBox()
+        # a protected scenario being computed: the open sensitivity panels hide their counts too (all or nothing)
+        state.observe(lambda ch: ch["new"] and [row.draw_sensitivity() for row in self._rows.values()], "concealed")
         super().__init__([w.HTML("<b>Criteria</b> <span class='te-muted'>(toggle, edit thresholds, reorder)</span>"),
                           w.HBox([self._all_on, self._computable_only]), self._list])
+
+    def show_sensitivity(self, criterion: str, parameter: str, shown: bool = True) -> None:
+        """Open (or close) the sensitivity beside one threshold, as its button does (notebooks, tests)."""
+        self._rows[criterion]._open[parameter].value = shown
 
     def refresh(self) -> None:
         s = self._state
@@ -237,6 +304,7 @@ class CriteriaPanel(w.VBox):
             self._key = key
         for row in self._rows.values():
             row.sync()
+            row.draw_sensitivity()  # only the open ones draw: a closed disclosure costs nothing per click
 
 
 # --- results ---------------------------------------------------------------------------------------

@@ -16,8 +16,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from project_paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
 # Small enough for a quick page, large enough that every funnel step has subjects

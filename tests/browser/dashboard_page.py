@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
+from project_paths import ROOT
 
 from explorer.app.scenario import DataSource, Scenario
 from explorer.app.state import ExplorerState
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ARTIFACTS = ROOT / "test-artifacts"
 BROWSER_N = 4000  # as in conftest.py: the size the served dashboard opens with
 TIMEOUT = 90_000  # the first page starts a kernel and builds the cohort
 BASE = Scenario(trial="NCT06196996", data=DataSource("synthetic", "t1d", BROWSER_N, 0))
@@ -43,3 +44,8 @@ def assert_clean(page: Page) -> None:
     assert page.locator(".te-error").count() == 0, page.locator(".te-error").all_inner_texts()
 
 
+
+
+def open_tab(page: Page, name: str) -> None:
+    """Open a results tab by its title (closed tabs draw when opened)."""
+    page.get_by_role("tab", name=name, exact=True).click()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from dashboard_page import ARTIFACTS, BASE, assert_clean, download, eligible_count, expected, open_dashboard
 from playwright.sync_api import Page, expect
+from project_paths import TESTS
 
 from explorer.app.scenario import DataSource, Scenario
 from explorer.app.state import ExplorerState
@@ -98,7 +98,7 @@ def test_library_errors_are_readable_messages(page: Page, voila_url):
 
 
 def test_switching_to_a_small_real_dataset(page: Page, voila_url):
-    folder = Path(__file__).resolve().parents[1] / "fixtures" / "cohort" / "shanghai"
+    folder = TESTS / "fixtures" / "cohort" / "shanghai"
     open_dashboard(page, voila_url)
     page.get_by_role("tab", name="Data").click()
     page.get_by_placeholder(re.compile("file or folder")).fill(str(folder))

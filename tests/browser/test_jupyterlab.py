@@ -14,16 +14,15 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
+from project_paths import ROOT
 
 from explorer.app.scenario import DataSource, Scenario
 from explorer.app.state import ExplorerState
 
 pytestmark = pytest.mark.browser
-ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 RUN_ALL_TIMEOUT = 240_000
 

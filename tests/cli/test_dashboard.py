@@ -1,0 +1,47 @@
+"""`trial-explorer dashboard`: stopping it (SIGTERM or Ctrl-C) stops Voila too; nothing keeps the port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from project_paths import ROOT
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.mark.parametrize("stop_with", [signal.SIGTERM, signal.SIGINT])
+def test_stopping_the_dashboard_stops_voila(stop_with):
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "-m", "explorer.cli", "dashboard", "--port", str(port), "--n", "500"],
+                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env={**os.environ, "TRIAL_EXPLORER_READY_FILE": ""})
+    try:
+        deadline = time.monotonic() + 90
+        while not _listening(port):
+            assert time.monotonic() < deadline, "the dashboard did not start listening"
+            assert process.poll() is None, "the dashboard exited"
+            time.sleep(0.3)
+        process.send_signal(stop_with)
+        process.wait(timeout=30)
+        deadline = time.monotonic() + 15
+        while _listening(port) and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert not _listening(port), "Voila still listens after the dashboard stopped"
+    finally:
+        if process.poll() is None:
+            process.kill()
