@@ -323,7 +323,10 @@ def markdown(report: dict) -> str:
         same = {True: "yes", False: "NO"}.get(same, same)
         lines.append(f"| {row['n']:,} | {row['step']} | {time_text} | {rss} | {row.get('patterns', '-')} | {same} |")
     duck = [(r["n"], r["seconds"]) for r in report["rows"] if r["step"] == "DuckDB histogram" and "seconds" in r]
-    lines += ["", f"DuckDB time against size: {growth(duck)}."]
+    cpu = [(r["n"], r["cpu_s"]) for r in report["rows"] if r["step"] == "DuckDB histogram" and "cpu_s" in r]
+    lines += ["", f"DuckDB wall-clock time against size: {growth(duck)}.",
+              f"DuckDB CPU time (all its threads, the work whatever the load) against size: {growth(cpu)}; "
+              + ", ".join(f"{c:.1f} s at {n:,}" for n, c in cpu) + "."]
     for p in sorted({r["partitions"] for r in report["rows"] if "partitions" in r}):
         spark = [(r["n"], r["seconds"]) for r in report["rows"] if r.get("partitions") == p and "seconds" in r]
         if len(spark) > 1:
@@ -430,6 +433,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "--child":
         run_child(argv[1], argv[2:])
+        return 0
+    if argv and argv[0] == "--report":  # render the markdown again from the JSON (notes added by hand stay)
+        out = argv[1] if len(argv) > 1 else "scale"
+        (RESULTS / f"{out}.md").write_text(markdown(json.loads((RESULTS / f"{out}.json").read_text())))
         return 0
     if argv and argv[0] == "--interactive":
         parser = argparse.ArgumentParser(description="toggle and state-memory measurements")
