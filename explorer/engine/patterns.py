@@ -115,6 +115,16 @@ class PatternHistogram:
             weights.append(np.full(words - start, 1 << b, dtype=np.int64))
         return np.concatenate(index), np.concatenate(planes), np.concatenate(weights)
 
+    def scratch(self, rows: int, words: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Work buffers of the weighted counts for `rows` sets (reused from call to call; one thread at a
+        time, as a dashboard's state runs): gathered words, their popcounts, the same as float64, and the
+        count planes' weights as float64."""
+        cache = self.__dict__.setdefault("_scratch", {})
+        if (rows, words) not in cache:
+            cache[(rows, words)] = (np.empty((rows, words), np.uint64), np.empty((rows, words), np.uint8),
+                                    np.empty((rows, words), np.float64), self.count_planes[2].astype(np.float64))
+        return cache[(rows, words)]
+
     @cached_property
     def columns(self) -> tuple[np.ndarray, ...]:
         """Each criterion's raw codes as a contiguous uint8 array (what the statistics scan, step by step)."""
@@ -270,7 +280,14 @@ def _weighted(h: PatternHistogram, sets: np.ndarray) -> list[int]:
     if not hasattr(np, "bitwise_count"):  # numpy < 2.0
         return [int(h.counts[h.order] @ _from_bits(x, len(h.counts))) for x in sets]
     index, planes, weights = h.count_planes
-    return (np.bitwise_count(sets[:, index] & planes).astype(np.int64) @ weights).tolist()
+    # into buffers kept on the histogram: fresh megabyte temporaries on every toggle cost more in page
+    # faults than the arithmetic; the dot product in float64 is exact (every sum is far below 2^53)
+    words, bits, floats, ones = h.scratch(len(sets), len(index))
+    np.take(sets, index, axis=1, out=words)
+    np.bitwise_and(words, planes, out=words)
+    np.bitwise_count(words, out=bits)
+    np.copyto(floats, bits)
+    return [int(x) for x in floats @ ones]
 
 
 def _from_bits(words: np.ndarray, n: int) -> np.ndarray:
