@@ -212,8 +212,7 @@ def child_toggle(n: int, histogram_file: str) -> dict:
 
     trial = load_trial(TRIAL)
     if not Path(histogram_file).is_file():  # the same cohort as the 10^6 Parquet folder (one chunk, seed SEED)
-        sys.path.insert(0, str(ROOT / "benchmarks"))
-        from _common import cohort
+        from _common import cohort  # a sibling module: this file runs as a script from benchmarks/
 
         from explorer.engine import evaluate
         built = HistogramMatrix.of(evaluate(trial, cohort(POPULATION, n))).histogram
@@ -243,7 +242,6 @@ def child_toggle(n: int, histogram_file: str) -> dict:
     result = {"n": n, "patterns": len(h.histogram.counts), "frame_ms": frame, "counts_ms": counts,
               "funnel": funnel(h).to_dict(orient="list")}
     if n == 10 ** 6 and "--with-baselines" in sys.argv:
-        sys.path.insert(0, str(ROOT / "benchmarks"))
         from _common import cohort
         from pandas_chain import PandasChain
 
@@ -465,7 +463,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--deadline", default=None, help="HH:MM (UTC): start nothing new after it, stop what runs")
     parser.add_argument("--work", default="/tmp/bench-scale", help="folder for the Parquet cohorts (removed after)")
     parser.add_argument("--out", default="scale", help="results file stem in benchmarks/results/")
+    parser.add_argument("--quick", action="store_true", help="one small size, no Spark (make bench QUICK=1)")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.sizes, args.spark_sizes = [2e4], []
     deadline = float("inf")
     if args.deadline:
         hh, mm = map(int, args.deadline.split(":"))
@@ -507,7 +508,7 @@ def main(argv: list[str] | None = None) -> int:
 
     duck: dict[int, dict] = {}
     try:
-        warm = folder_of(WARM)
+        warm = folder_of(WARM) if args.spark_sizes else ""
         for size in args.sizes:
             n = int(size)
             if left() <= 60:
