@@ -169,14 +169,14 @@ def first_charts(page) -> dict:
     out = {}
     for tab, selector in TAB_FIRST.items():
         page.evaluate(WATCH, [selector, tab])
-        page.get_by_role("tab", name=tab).click()
+        page.get_by_role("tab", name=tab, exact=True).click()
         page.wait_for_function("() => window.__te.shown !== null && (window.__te.busy === null || window.__te.idle !== null)",
                                polling="raf", timeout=TIMEOUT_MS)
         seen = page.evaluate("() => window.__te")
         out[tab] = {"first_chart_ms": round(seen["shown"]),
                     "indicator_ms": None if seen["busy"] is None else round(seen["busy"]),
                     "indicator_gone_ms": None if seen["idle"] is None else round(seen["idle"])}
-    page.get_by_role("tab", name="Eligibility").click()
+    page.get_by_role("tab", name="Eligibility", exact=True).click()
     return out
 
 
@@ -321,6 +321,68 @@ def table(rows: list[dict]) -> list[str]:
     return lines
 
 
+# Runs in a Jupyter kernel of the code measured: the kernel's own time to handle a click (the checkbox
+# value the browser would send, through the state and every view's redraw) and a tab's first opening.
+KERNEL_CODE = """
+import json, statistics, time
+from explorer.app.dashboard import Dashboard
+from explorer.app.scenario import Scenario
+d = Dashboard(scenario=Scenario.from_query({query!r}), address=False)
+d.show()
+time.sleep(3)  # what a page has before its first click
+box = d.criteria._rows[{toggled!r}]._toggle
+clicks = []
+for i in range({repeats}):
+    started = time.perf_counter()
+    box.value = not box.value
+    clicks.append(1000 * (time.perf_counter() - started))
+tabs = {{}}
+for title in {tabs!r}:
+    started = time.perf_counter()
+    d.tabs.selected_index = list(d.tabs.titles).index(title)
+    tabs[title] = round(1000 * (time.perf_counter() - started))
+print("RESULT" + json.dumps({{"click_ms": round(statistics.median(clicks), 1), "tabs_ms": tabs}}))
+"""
+
+
+def kernel_side(code: Path, trial: str, n: int, repeats: int) -> dict:
+    """The kernel's share of a click and of a tab's first opening, in a kernel running `code`'s package."""
+    from jupyter_client.manager import start_new_kernel
+
+    base = scenario_for(trial, n)
+    state = ExplorerState(base, with_baseline=False)
+    toggled = toggle_criterion(state)
+    del state
+    gc.collect()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(code), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    manager, client = start_new_kernel(kernel_name="python3", env=env, cwd=str(code))
+    printed: list[str] = []
+    try:
+        client.execute_interactive(
+            KERNEL_CODE.format(query=base.to_query(), toggled=toggled, repeats=repeats, tabs=list(TAB_FIRST)),
+            timeout=1800, output_hook=lambda m: printed.append(m["content"].get("text", ""))
+            if m["msg_type"] == "stream" else None)
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    result = next((line for line in "".join(printed).splitlines() if line.startswith("RESULT")), None)
+    if result is None:
+        raise RuntimeError(f"the kernel measurement printed no result: {''.join(printed)[-2000:]}")
+    return json.loads(result.removeprefix("RESULT"))
+
+
+def kernel_table(rows: list[dict]) -> list[str]:
+    lines = ["", "Kernel side (a Jupyter kernel of the code measured, no browser): a click handled through the state "
+             "and every view's redraw (median), and each tab's first opening (ms):", "",
+             "| code | trial | subjects | click | " + " | ".join(TAB_FIRST) + " |",
+             "|---|---|---|---|" + "---|" * len(TAB_FIRST)]
+    for r in rows:
+        k = r["kernel"]
+        lines.append(f"| {r['code']} | {r['trial']} | {r['subjects']:,} | {k['click_ms']} | "
+                     + " | ".join(str(k["tabs_ms"][t]) for t in TAB_FIRST) + " |")
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
@@ -328,7 +390,11 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--baseline", metavar="REF", help="also measure this git revision, first, in the same run")
     parser.add_argument("--no-cold", action="store_true", help="skip the first render without pre-heating")
+    parser.add_argument("--kernel-only", action="store_true",
+                        help="measure only the kernel's side (no browser): dashboard.kernel.md")
     args = parser.parse_args()
+    if args.kernel_only:
+        return kernel_main(args)
     rows = []
     codes = [(args.baseline, args.baseline)] if args.baseline else []
     codes.append((None, "this tree"))
@@ -352,6 +418,30 @@ def main() -> int:
     lines = table(rows)
     (RESULTS / "dashboard.md").write_text("\n".join(lines) + f"\n\nLoad average at the end: {load[0]:.2f} "
                                            f"on {os.cpu_count()} CPUs.\n")
+    print("\n".join(lines))
+    return 0
+
+
+def kernel_main(args) -> int:
+    rows = []
+    codes = [(args.baseline, args.baseline)] if args.baseline else []
+    codes.append((None, "this tree"))
+    for n in args.sizes:
+        for trial in args.trials:
+            for ref, name in codes:
+                print(f"kernel side, {name}: {trial} at {n:,} subjects...", file=sys.stderr, flush=True)
+                with checkout(ref) as code:
+                    rows.append({"code": name, "trial": trial, "subjects": n,
+                                 "kernel": kernel_side(code, trial, n, args.repeats)})
+                print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    load = os.getloadavg()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "dashboard.kernel.json").write_text(json.dumps(
+        {"machine": {"cpus": os.cpu_count(), "load_average_1m_at_end": round(load[0], 2)}, "results": rows},
+        indent=2) + "\n")
+    lines = kernel_table(rows)
+    (RESULTS / "dashboard.kernel.md").write_text("\n".join(lines).lstrip() + f"\n\nLoad average at the end: "
+                                                  f"{load[0]:.2f} on {os.cpu_count()} CPUs.\n")
     print("\n".join(lines))
     return 0
 

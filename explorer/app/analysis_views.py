@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from explorer.app.state import ExplorerState
-from explorer.app.widgets import html_table
+from explorer.app.widgets import FigureOutput, guarded, html_table
 from explorer.plots import PALETTE, TEMPLATE
 
 
@@ -60,8 +60,6 @@ class ThresholdView(w.VBox):
     """Pick a numeric threshold: its variable's distribution and the eligible count across its range."""
 
     def __init__(self, state: ExplorerState):
-        from explorer.app.views import FigureOutput, guarded
-
         self._state = state
         self.stale = False
         self._choice = w.Dropdown(description="Threshold", layout=w.Layout(width="460px"),
@@ -110,8 +108,6 @@ class CompareView(w.VBox):
     """Scenario A (pinned, or the registered trial) beside the current scenario B."""
 
     def __init__(self, state: ExplorerState):
-        from explorer.app.views import guarded
-
         self._state = state
         self.stale = False
         pin = w.Button(description="Pin current scenario as A", layout=w.Layout(width="auto"))
@@ -265,8 +261,6 @@ class RepresentativenessView(w.VBox):
     """How the eligible compare with the screened: an SMD plot per key variable and the GIST scores."""
 
     def __init__(self, state: ExplorerState):
-        from explorer.app.views import FigureOutput
-
         self._state = state
         self.stale = False
         self._scores = w.HTML()
@@ -353,8 +347,6 @@ class RelaxedOutcomesView(w.VBox):
     those B adds, with confidence intervals; says plainly when the outcomes are simulated."""
 
     def __init__(self, state: ExplorerState):
-        from explorer.app.views import FigureOutput, guarded
-
         self._state = state
         self.stale = False
         self._which = w.HTML()

@@ -22,8 +22,7 @@ from IPython.display import HTML, display
 
 from explorer.app.outcome_state import ALLOCATIONS as ALLOCATION_ARMS
 from explorer.app.state import ExplorerState
-from explorer.app.views import FigureOutput, guarded
-from explorer.app.widgets import figure_download, html_table
+from explorer.app.widgets import FigureOutput, figure_download, guarded, html_table
 from explorer.clinical.cgm import ambulatory_glucose_profile
 from explorer.cohort.synthetic import enrolment
 from explorer.errors import DataError, ExplorerError
@@ -267,7 +266,10 @@ class OutcomePanel(w.VBox):
 
     def _summary_table(self, outcome: str, by: str | None) -> None:
         table = self._state.outcomes.summary_table(outcome, self._measure.value, by)
-        self._table.value = html_table(table, numeric_digits=2)
+        r, measure = self.results, self._measure.value
+        self._table.value = html_table(table, numeric_digits=2) + (
+            f"<p class='te-muted' data-testid='measure-definition'>{html.escape(measure)} "
+            f"({html.escape(r.unit(outcome, measure))}): {html.escape(r.definition(outcome, measure))}</p>")
 
     def _responders(self, r: OutcomeResults, by: str | None) -> None:
         endpoint = self._endpoint.value

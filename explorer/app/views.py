@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import atexit
 import html
-import json
 import shutil
 import tempfile
 import unicodedata
@@ -17,16 +16,21 @@ from pathlib import Path
 import ipywidgets as w
 import pandas as pd
 import plotly.graph_objects as go
-import plotly.io as pio
-from IPython.display import display
 
 from explorer.app.folders import base_dir
 from explorer.app.scenario import DataSource
 from explorer.app.state import ExplorerState
 from explorer.app.tables import format_baseline
-from explorer.app.widgets import download_link, figure_download, html_table
+from explorer.app.widgets import (  # FigureOutput, guarded, plotly_bundle: helpers every view uses
+    FigureOutput,
+    download_link,
+    figure_download,
+    guarded,
+    html_table,
+    plotly_bundle,
+)
 from explorer.engine.privacy import NO_PROTECTION, Protection
-from explorer.errors import DataError, ExplorerError
+from explorer.errors import DataError
 from explorer.plots.eligibility import consort_figure, funnel_figure, overlap_figure, shapley_figure
 
 POLICY_OPTIONS = [("unknown: keep as unknown", "unknown"), ("unknown: count as pass", "pass"),
@@ -48,29 +52,6 @@ def readable_text(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).split())
 
 
-def guarded(state: ExplorerState, action):
-    """Run a view callback; anything unexpected becomes a readable message, never a dead widget."""
-    try:
-        action()
-    except ExplorerError as err:
-        state.error = str(err)
-    except Exception as err:  # a bug: say so in the page instead of a traceback in the log
-        state.error = f"Something went wrong ({type(err).__name__}: {err}). The previous results are kept."
-
-
-PLOTLY_MIME = "application/vnd.plotly.v1+json"
-
-
-def plotly_bundle(fig: go.Figure) -> dict:
-    """The figure as the plotly mimetype bundle, built without `plotly.io.show`.
-
-    `display(fig)` goes through plotly.io's renderers, whose first use imports nbformat and with it
-    jsonschema, which compiles dozens of grammars on import: 20-45 s before the first chart of a session
-    (issue 17). The bundle is the same one the "plotly_mimetype" renderer sends.
-    """
-    return {PLOTLY_MIME: json.loads(pio.to_json(fig, validate=False, remove_uids=False))}
-
-
 def warm_up_figures() -> None:
     """Build and serialise one small figure of each kind the views draw, so that plotly loads its
     validators and the template (1-2 s the first time) before anyone opens a tab with a chart."""
@@ -79,16 +60,6 @@ def warm_up_figures() -> None:
     fig = go.Figure([go.Bar(x=[1], y=["a"], orientation="h"), go.Scatter(x=[1], y=[1])])
     fig.update_layout(template=TEMPLATE, title="warm-up")
     plotly_bundle(fig)
-
-
-class FigureOutput(w.Output):
-    """Shows a plotly figure; a new figure replaces the old one without flicker (wait=True)."""
-
-    def show(self, fig: go.Figure) -> None:
-        bundle = plotly_bundle(fig)
-        with self:
-            self.clear_output(wait=True)
-            display(bundle, raw=True)
 
 
 # --- header ---------------------------------------------------------------------------------------
@@ -103,7 +74,8 @@ class SummaryBar(w.VBox):
         self._error = w.HTML()
         self._busy = w.HTML()
         self._why = w.HTML()
-        super().__init__([self._title, w.HBox([self._counts, self._busy]), self._why, self._error])
+        self._uln = w.HTML()  # "x ULN" criteria no ULN in the data can decide
+        super().__init__([self._title, w.HBox([self._counts, self._busy]), self._why, self._uln, self._error])
         self.add_class("te-summary")
 
     def refresh(self) -> None:
@@ -135,6 +107,13 @@ class SummaryBar(w.VBox):
                 self._why.value = (f"<span class='te-muted' data-testid='why-none'>No one is eligible from the records "
                                    f"alone: this dataset lacks what {html.escape(named)} need, so those criteria are "
                                    f"unknown for everyone (see the Data tab).</span>")
+        self._uln.value = "".join(
+            f"<div class='te-notice' role='status' data-testid='uln-unknown'>{html.escape(r['criterion'])} "
+            f"({html.escape(r['label'])}): no upper limit of normal is known for {html.escape(', '.join(r['labs']))} "
+            f"in this dataset, so its &times; ULN test is unknown for every subject ({html.escape(s.shown_count(r['unknown']))} "
+            f"of {html.escape(s.shown_count(r['subjects']))} unknown). Give the ULN in the mapping: "
+            f"<code>ref_high: {{value: 40, unit: U/L}}</code> (a constant) or <code>ref_high: &lt;column&gt;</code>.</div>"
+            for r in ([] if s.concealed else s.unknown_uln()))
         self.show_error()
         self.shown_revision = s.revision
 

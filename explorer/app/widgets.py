@@ -1,13 +1,21 @@
-"""Small widget helpers: the page-address sync widget, download links, HTML tables."""
+"""Small widget helpers every view uses: the page-address sync widget, download links, HTML tables,
+guarded callbacks and the figure output."""
 
 from __future__ import annotations
 
 import base64
 import html
+import json
 
 import anywidget
+import ipywidgets as w
 import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
 import traitlets
+from IPython.display import display
+
+from explorer.errors import ExplorerError
 
 
 class UrlSync(anywidget.AnyWidget):
@@ -135,3 +143,36 @@ STYLE = """
 .te-summary { position: sticky; top: 0; z-index: 20; background: white; border-bottom: 1px solid #e3e3e3; }
 </style>
 """
+
+
+def guarded(state, action):
+    """Run a view callback; anything unexpected becomes the state's `error`, a readable message, never a dead widget."""
+    try:
+        action()
+    except ExplorerError as err:
+        state.error = str(err)
+    except Exception as err:  # a bug: say so in the page instead of a traceback in the log
+        state.error = f"Something went wrong ({type(err).__name__}: {err}). The previous results are kept."
+
+
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+
+
+def plotly_bundle(fig: go.Figure) -> dict:
+    """The figure as the plotly mimetype bundle, built without `plotly.io.show`.
+
+    `display(fig)` goes through plotly.io's renderers, whose first use imports nbformat and with it
+    jsonschema, which compiles dozens of grammars on import: 20-45 s before the first chart of a session
+    (issue 17). The bundle is the same one the "plotly_mimetype" renderer sends.
+    """
+    return {PLOTLY_MIME: json.loads(pio.to_json(fig, validate=False, remove_uids=False))}
+
+
+class FigureOutput(w.Output):
+    """Shows a plotly figure; a new figure replaces the old one without flicker (wait=True)."""
+
+    def show(self, fig: go.Figure) -> None:
+        bundle = plotly_bundle(fig)
+        with self:
+            self.clear_output(wait=True)
+            display(bundle, raw=True)

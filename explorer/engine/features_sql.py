@@ -134,7 +134,6 @@ class DuckRunner:
     """Runs the feature SQL in DuckDB (a connection of its own unless one is given)."""
 
     dialect = DUCKDB
-    boundaries = False  # DuckDB plans the one query well; its layers stay CTEs
 
     def __init__(self, con: Any = None):
         import duckdb
@@ -158,7 +157,6 @@ class SparkRunner:
     """Runs the feature SQL in Spark (the given session, else explorer.engine.spark's)."""
 
     dialect = SPARK
-    boundaries = True
 
     def __init__(self, spark: Any = None, master: str | None = None):
         from explorer.engine.spark import spark_session
@@ -169,15 +167,6 @@ class SparkRunner:
 
     def register(self, name: str, table: pa.Table) -> None:
         self.spark.createDataFrame(table).createOrReplaceTempView(name)
-        self.views.append(name)
-
-    def materialize(self, name: str, sql: str, params: Mapping[str, Any]) -> None:
-        """Compute a stage once and keep it as a view, its plan cut off from what comes after."""
-        try:
-            frame = self.spark.sql(sql, args=dict(params)).localCheckpoint()
-        except Exception as err:
-            raise DataError(f"Spark could not derive the screening features: {str(err).splitlines()[0]}") from None
-        frame.createOrReplaceTempView(name)
         self.views.append(name)
 
     def arrow(self, sql: str, params: Mapping[str, Any]) -> pa.Table:
@@ -248,10 +237,8 @@ class FeatureQuery:
     """
 
     def __init__(self, plan: Plan, catalogue: Catalogue, dialect: Dialect, *,
-                 lookback_days: float | Mapping[str, float] = 365, cgm_days: float = 14, boundaries: bool = False):
+                 lookback_days: float | Mapping[str, float] = 365, cgm_days: float = 14):
         self.plan, self.catalogue, self.d = plan, catalogue, dialect
-        self.boundaries = boundaries
-        self.statements: list[tuple[str, str]] = []  # (view, SELECT) materialised before the final query
         self.lookback_days, self.cgm_days = lookback_days, float(cgm_days)
         self.b = Binder(dialect, "f")
         self.q = dialect.quote
@@ -259,7 +246,8 @@ class FeatureQuery:
         self.last = "s_base"
         self.features: dict[str, str] = {}
         self.exists: dict[str, str | None] = {}
-        self.reasons: dict[str, list[str]] = {}
+        self.reasons: dict[str, list[tuple[str, str]]] = {}  # variable -> (condition, reason text)
+        self.reason_columns: dict[str, tuple[str, str]] = {}  # output column -> (variable, reason text)
         self.n_columns = 0
         self.settled: set[str] = set()  # feature expressions that are columns already
 
@@ -274,15 +262,15 @@ class FeatureQuery:
         return floor_day(ns, self.d)
 
     def add_reason(self, variable: str, condition: str, reason: str) -> None:
-        self.reasons.setdefault(variable, []).append(f"CASE WHEN {condition} THEN {self.text(reason)} END")
+        # a condition per reason, the text stays in Python: booleans cost far less than strings per subject
+        self.reasons.setdefault(variable, []).append((f"COALESCE({condition}, FALSE)", reason))
 
     def reset(self, variable: str, unless_flag: str | None = None) -> None:
         """Forget a variable's reasons (only where `unless_flag` is 1, when given)."""
         if unless_flag is None:
             self.reasons.pop(variable, None)
         elif variable in self.reasons:
-            self.reasons[variable] = [f"CASE WHEN {unless_flag} = 1 THEN NULL ELSE {r} END"
-                                      for r in self.reasons[variable]]
+            self.reasons[variable] = [(f"({unless_flag} = 0 AND {c})", r) for c, r in self.reasons[variable]]
 
     def null(self) -> str:
         return self.d.null(self.d.double)
@@ -310,18 +298,14 @@ class FeatureQuery:
                 self.features[var] = self.q(col)
                 self.settled.add(self.q(col))
         for items in self.reasons.values():
-            for i, sql in enumerate(items):
-                col = self._column()
-                columns[col] = sql
-                items[i] = self.q(col)
+            for i, (sql, reason) in enumerate(items):
+                if sql not in self.settled:
+                    col = self._column()
+                    columns[col] = sql
+                    items[i] = (self.q(col), reason)
+                    self.settled.add(self.q(col))
         if columns:
             self.layer(columns)
-        if self.boundaries:
-            # a real boundary: Spark's optimiser would otherwise fold every layer back into one
-            # projection whose expressions grow with each step (minutes of planning for 300 subjects)
-            name = f"te_feat_stage{len(self.statements)}"
-            self.statements.append((name, f"WITH {', '.join(self.ctes)} SELECT * FROM {self.last}"))
-            self.ctes, self.last = [], name
 
     def flags(self, conditions: Mapping[str, str]) -> dict[str, str]:
         """One-row aggregates (1 when the condition holds for any subject) joined onto every subject."""
@@ -359,9 +343,13 @@ class FeatureQuery:
             if self.exists.get(var):
                 outputs.append(f"{self.exists[var]} AS {q('x_' + var)}")
         for var, items in self.reasons.items():
-            outputs += [f"{sql} AS {q(f'r{i}_{var}')}" for i, sql in enumerate(items)]
+            for sql, reason in items:
+                name = f"r{len(self.reason_columns)}"
+                self.reason_columns[name] = (var, reason)
+                outputs.append(f"{sql} AS {q(name)}")
         with_ = f"WITH {', '.join(self.ctes)} " if self.ctes else ""
-        sql = f"{with_}SELECT {', '.join(outputs)} FROM {self.last} ORDER BY {q(ROW)}"
+        # no ORDER BY: sorting hundreds of columns costs more than placing the rows by __row afterwards
+        sql = f"{with_}SELECT {', '.join(outputs)} FROM {self.last}"
         return sql, dict(self.b.values)
 
     def _static(self) -> None:
@@ -689,12 +677,12 @@ def derive(run, tables: set[str], subject_columns: list[str], *, lookback_days: 
     catalogue = catalogue or default_catalogue()
     _check_subjects(run)
     plan = plan_of(run, catalogue, tables, subject_columns)
-    query = FeatureQuery(plan, catalogue, run.dialect, lookback_days=lookback_days, cgm_days=cgm_days,
-                         boundaries=run.boundaries)
+    query = FeatureQuery(plan, catalogue, run.dialect, lookback_days=lookback_days, cgm_days=cgm_days)
     sql, params = query.sql()
-    for name, stage in query.statements:
-        run.materialize(name, stage, _used(stage, params, run.dialect))
     result = run.arrow(sql, _used(sql, params, run.dialect))
+    rows = result.column(ROW).to_numpy()
+    if len(rows) and not np.all(rows[1:] > rows[:-1]):
+        result = result.take(pa.array(np.argsort(rows, kind="stable")))
     ids = pd.Index(pd.array(result.column("subject_id").to_pylist(), dtype="string"), name="subject_id")
     features, exists = {}, {}
     names = result.column_names
@@ -713,7 +701,7 @@ def derive(run, tables: set[str], subject_columns: list[str], *, lookback_days: 
         events=_events(run, plan),
         event_lookback=_lookback(run, plan, ids),
         event_counts=_counts(run, plan, ids),
-        missing_reasons=_reasons(result, ids),
+        missing_reasons=_reasons(result, query.reason_columns, ids),
         source=source,
     )
     return screening.validate(catalogue)
@@ -733,19 +721,15 @@ def _counts(run, plan: Plan, ids: pd.Index) -> pd.DataFrame | None:
                  lambda event, days: f"{event}@{float(days):g}")
 
 
-def _reasons(result: pa.Table, ids: pd.Index) -> pd.DataFrame:
+def _reasons(result: pa.Table, columns: Mapping[str, tuple[str, str]], ids: pd.Index) -> pd.DataFrame:
     """The long table of missing reasons (subject_id, variable, reason) from the reason columns."""
     positions, variables, reasons = [], [], []
-    for name in result.column_names:
-        if not name.startswith("r") or "_" not in name or not name[1:name.index("_")].isdigit():
-            continue
-        variable = name[name.index("_") + 1:]
-        column = result.column(name).to_pandas()
-        known = column.notna().to_numpy()
-        if known.any():
-            positions.append(np.flatnonzero(known))
-            variables.append(np.full(int(known.sum()), variable, dtype=object))
-            reasons.append(column[known].to_numpy(dtype=object))
+    for name, (variable, reason) in columns.items():
+        flagged = np.flatnonzero(result.column(name).to_numpy(zero_copy_only=False).astype(bool))
+        if flagged.size:
+            positions.append(flagged)
+            variables.append(np.full(flagged.size, variable, dtype=object))
+            reasons.append(np.full(flagged.size, reason, dtype=object))
     if not positions:
         return pd.DataFrame({"subject_id": pd.Categorical([], categories=ids), "variable": pd.Categorical([]),
                              "reason": pd.Categorical([])})

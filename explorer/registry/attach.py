@@ -123,6 +123,10 @@ def attach(text: str, mentions: list[Mention], values: list[Value]) -> tuple[lis
                         and _AGE_OF.search(text[v.start:v.end]))):
                 # "3 months of age", "18 years old or more", "over the age of 80"
                 before = text[max(0, v.start - 40):v.start].lower()
+                opening = text.rfind("(", 0, v.start)
+                if opening >= 0 and ")" not in text[opening:v.start] and \
+                        not _PERSON.search(text[max(0, opening - 30):opening]):
+                    continue  # "a vascular access (at least 1 month old)": the age of a thing, not of the person
                 if not re.search(r"onset|diagnos|since|duration|for\s*$", before):
                     attached.append(Attached(v, [Mention(v.start, v.end, ("age",), "age")]))
             continue

@@ -51,8 +51,9 @@ def connector(text: str, a: Rule, b: Rule, kind: str) -> str:
     if re.search(r"\band\s*/\s*or\b|\bor\b|\beither\b", between):
         return "or"
     if kind == "exclusion":
-        # an exclusion list names ways to be excluded: "A, B, and C" excludes any of them
-        return "and" if _CONJUNCTION.search(between) else "or"
+        # an exclusion list names ways to be excluded: "A, B, and C" excludes any of them; a capitalised "AND"
+        # insists on both
+        return "and" if _CONJUNCTION.search(between) or re.search(r"\bAND\b", text[a.span[1]:b.span[0]]) else "or"
     if re.fullmatch(r"[\s,()\[\]/]*(?:and\s*)?[\s,()\[\]/]*", between) and _ANY_OF.search(text[:a.span[0]]):
         return "or"
     return "and"
@@ -163,7 +164,7 @@ def _joins_unread(text: str, masked: str, conjunctive: str) -> bool:
 
 
 _CONJOINED_AFTER = re.compile(
-    r"^[\s,)\]]*(?:(?:of|age|years?|old|or|older|and)\s+){0,4}(?:with|who|whose|undergoing|requiring|receiving|treated|after|following|during|despite|scheduled|"
+    r"^[\s,)\]]*(?:(?:of\s+age|years?\s+(?:of\s+age|old)|old|or\s+older|and\s+older)\s+){0,2}(?:with|without|who|whose|undergoing|requiring|receiving|treated|after|following|during|despite|scheduled|"
     r"presenting|having|due\s+to|because|while|when)\b", re.I)
 
 
@@ -185,11 +186,26 @@ def conjoined_unread(text: str, rules: list[Rule], uncovered: str) -> str | None
     return None
 
 
+def unread_alternative(text: str, rules: list[Rule], uncovered: str) -> str | None:
+    """An unread word joined to a rule by nothing but 'or' ("pregnant or lactating, or trying to conceive"): an
+    alternative the rules leave out, so an inclusion read without it fails people the text admits."""
+    after_rule = re.compile(r"[\s,;]*(?:or|either|and\s*/\s*or)\s+(?:[\w-]+\s+){0,4}", re.I)
+    before_rule = re.compile(r"[\s,;]+(?:or|and\s*/\s*or)[\s,;]+", re.I)
+    for w in dict.fromkeys(re.findall(r"[A-Za-z][A-Za-z'-]{2,}", uncovered)):
+        for m in re.finditer(rf"(?<![A-Za-z]){re.escape(w)}(?![A-Za-z])", text):
+            for r in rules:
+                if r.span[1] <= m.start() and after_rule.fullmatch(text[r.span[1]:m.start()]):
+                    return w
+                if m.end() <= r.span[0] and before_rule.fullmatch(text[m.end():r.span[0]]):
+                    return w
+    return None
+
+
 def partial_is_safe(text: str, kind: str, uncovered: str, rules: list[Rule]) -> bool:
     """Leaving part of a criterion out is safe when that part is one more requirement (inclusion) or one
     more way to be excluded (exclusion): the rule kept then never contradicts the text."""
     conditional = r"\b(?:if|unless|except|other\s+than|provided|only|when|whether)\b"
-    conjunctive = r"\b(?:with|despite|after|following|failure|requiring|required|due\s+to|because|while|both)\b"
+    conjunctive = r"\b(?:with|without|despite|after|following|failure|requiring|required|due\s+to|because|while|both)\b"
     low = uncovered.lower()
     if re.search(conditional, low) or (kind == "exclusion" and re.search(conjunctive, low)):
         return False
@@ -204,5 +220,7 @@ def partial_is_safe(text: str, kind: str, uncovered: str, rules: list[Rule]) -> 
                      lambda m: m.group(0) if any(m.start() <= r.span[0] < m.end() for r in rules) else " ",
                      "".join(masked)).lower()
     if kind == "inclusion":
-        return not re.search(r"\bor\b|\beither\b|and\s*/\s*or", outside)
+        # what is left out is one more requirement unless "or" joins it to what was read ("age >= 18, or of
+        # legal age"); an "or" among the unread words ("unilateral or bilateral hernia") is part of that requirement
+        return unread_alternative(text, rules, uncovered) is None
     return bool(re.search(r"\bor\b|,|;|\band\b", outside) or hi - lo >= len(text.strip()) * 0.5)

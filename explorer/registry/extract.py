@@ -31,6 +31,7 @@ from explorer.registry.combine import (
     partial_is_safe,
     same_variable_conflict,
     uncovered_text,
+    unread_alternative,
 )
 from explorer.registry.mentions import variable_mentions
 from explorer.registry.model import Extraction, Mention, Rule, Threshold, Value
@@ -148,6 +149,8 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
               and not re.fullmatch(r"\s*[(\[]\s*", text[max(0, v.start - 3):v.start][-3:] or " ")]
     if unread:
         notes.append("values not read: " + ", ".join(repr(text[v.start:v.end]) for v in unread))
+    read_units = {t.source_unit for r in rules for t in r.thresholds if t.source_unit}
+    other = next((v for v in unread if set(v.units) & read_units), None)
     if not rules:
         status = "covered" if skipped and not left_out else ("candidate" if left_out else "none")
         return Extraction(None, {}, (), 0.0, status, tuple(notes), skipped=skipped,
@@ -170,6 +173,12 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
     if conditional:
         confidence = min(confidence, CAPS["conditional"])
         notes.append("a threshold applies only under a condition (if/for/except); not read as a general rule")
+    if other is not None:
+        # "at least 60 kg for men and 48 kg for women", "subgroup X may be 18 to 65 years": a second limit in the
+        # same unit, unread, may be the same variable's limit for some people
+        confidence = min(confidence, CAPS["conflicting_thresholds"])
+        notes.append(f"another value in the same unit ({text[other.start:other.end]!r}) is not read; the limit may "
+                     "differ for some people")
     if same_variable_conflict(rules):
         confidence = min(confidence, CAPS["conflicting_thresholds"])
         notes.append("the same variable has different thresholds under different conditions")
@@ -197,10 +206,11 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
         status = "partial"
         confidence = min(confidence, CAPS["partial_safe"])
         notes.append("partial: leaves out " + "; ".join(repr(p) for p in left_out))
-    if kind == "inclusion" and 0 < leftover <= 2 and not partial_is_safe(text, kind, uncovered, rules):
+    alternative = unread_alternative(text, rules, uncovered) if kind == "inclusion" and 0 < leftover <= 2 else None
+    if alternative:
         # even a few words left out can be an alternative ("pregnant or lactating, or trying to conceive")
         confidence = min(confidence, CAPS["changes_who_qualifies"])
-        notes.append(f"the rest of the criterion ({uncovered!r}) may change who qualifies")
+        notes.append(f"{alternative!r} is an alternative the rule leaves out; it would fail people the text admits")
     if leftover > 2:
         status = "partial"
         if partial_is_safe(text, kind, uncovered, rules):

@@ -23,7 +23,7 @@ from explorer.catalogue import default_catalogue
 from explorer.registry import lexicon, trees
 from explorer.registry.model import Rule
 
-_LOOKAHEAD = re.compile(r"\(\?=(?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)")
+_LOOKAHEAD = re.compile(r"\(\?<?=(?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)")  # lookaheads and lookbehinds
 _NUMBER = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?|\.\d+")
 
 
@@ -33,6 +33,9 @@ def _is_concept(rule) -> bool:
 
 def _qualifier(text: str, rule, others: list) -> re.Match | None:
     """The qualifier narrowing a concept mention, unless the concept's own meaning includes it."""
+    narrow = lexicon.NARROW_DEFINITION.match(text[rule.span[1]:rule.span[1] + 60])
+    if narrow:
+        return narrow  # checked first: the catalogue's description names the test among others
     before = text[max(0, rule.span[0] - 40):rule.span[0]]
     m = lexicon.QUALIFIERS_BEFORE.search(before)
     found = m.group(0) if m else None
@@ -79,6 +82,9 @@ def _reading_vs_text(text: str, rule, others: list) -> tuple[str, str] | None:
                        for t in rule.thresholds)  # a history of cancer or of events is what those variables record
         if measured and lexicon.HISTORICAL.search(text[max(0, rule.span[0] - 30):rule.span[0]]):
             return "unknown", "a past value (the catalogue holds the current one)"
+        # "treated systolic > 155 or diastolic > 95": the qualifier holds for both limits of the clause
+        if measured and lexicon.UNDER_TREATMENT.search(text[max(0, rule.span[0] - 80):rule.span[0]]):
+            return "unknown", "a value under treatment (the catalogue's value does not say whether treated)"
         return None
     m = _qualifier(text, rule, others)
     loose = lexicon.LOOSE_CONCEPTS.get(rule.variable)

@@ -37,7 +37,8 @@ NUMERIC_TERMS: dict[str, list[str]] = {
     "creatinine": [r"(?:serum\s+|plasma\s+)?creatinine(?!\s+(?:clearance|ratio|kinase))"],
     "alt": [r"\bALT\b", r"\bSGPT\b", r"alanine\s+(?:amino)?transferase", r"alanine\s+(?:amino)?transaminase"],
     "ast": [r"\bAST\b", r"\bSGOT\b", r"aspartate\s+(?:amino)?transferase", r"aspartate\s+(?:amino)?transaminase"],
-    "bilirubin": [r"(?:total\s+|serum\s+)?bilirubin"],
+    # direct (conjugated) and indirect bilirubin are fractions, not the total the catalogue holds
+    "bilirubin": [r"(?<!direct\s)(?<!indirect\s)(?<!conjugated\s)(?:total\s+|serum\s+)?bilirubin"],
     "systolic_bp": [r"systolic(?:\s+blood)?(?:\s+pressure|\s+BP\b)?", r"\bSBP\b"],
     "diastolic_bp": [r"diastolic(?:\s+blood)?(?:\s+pressure|\s+BP\b)?", r"\bDBP\b"],
     "tir": [r"time\s+in\s+(?:target\s+)?range", r"\bTIR\b"],
@@ -52,7 +53,8 @@ GROUP_TERMS: dict[tuple[str, ...], list[str]] = {
 }
 # Measurements the catalogue does not hold: recognised so their numbers are not pinned on a neighbour.
 UNMAPPED_TERMS: list[str] = [
-    r"c[- ]?peptide", r"(?:blood\s+|plasma\s+|serum\s+|random\s+)?glucose", r"h(?:a)?emoglobin(?!\s*a1c)", r"\bHgb?\b",
+    r"c[- ]?peptide", r"(?:blood\s+|plasma\s+|serum\s+|random\s+)?glucose",
+    r"(?:direct|indirect|(?:un)?conjugated)\s+bilirubin", r"h(?:a)?emoglobin(?!\s*a1c)", r"\bHgb?\b",
     r"triglycerides?", r"cholesterol", r"\bLDL\b", r"\bHDL\b", r"\bTSH\b", r"platelets?(?:\s+count)?", r"\bWBC\b",
     r"white\s+blood\s+cells?", r"calcium", r"albumin(?:uria)?", r"proteinuria", r"creatinine\s+clearance",
     r"\bQTc?\b", r"ejection\s+fraction", r"potassium", r"sodium", r"testosterone", r"vitamin\s+D", r"25-OHD",
@@ -85,6 +87,7 @@ UNIT_SPELLINGS: dict[str, list[str]] = {
     "microU/mL": [r"(?:[uµμ]|micro)i?u\s*/\s*m[lL]", r"mi?u\s*/\s*[lL]"],
     "U/L": [r"i?u\s*/\s*[lL]", r"units?\s*/\s*[lL]"],
     "kg/m2": [r"(?:kg|㎏)\s*/\s*(?:m(?:2|²|\^2)|㎡|sq\.?\s*m)", r"kilograms?\s+per\s+square\s+met(?:er|re)",
+              r"kilograms?\s+per\s+met(?:er|re)s?\s+squared?",
               r"kg\s*[.·]\s*m\s*(?:-2|⁻²|\^-2)"],
     "kg": [r"kg(?![a-z/])", r"㎏", r"kilograms?"],
     "lb": [r"lbs?(?![a-z])", r"pounds?"],
@@ -216,7 +219,9 @@ CONCEPTS: list[tuple[str, list[str]]] = [
                                 r"type\s*(?:1|I)(?=\s*(?:,|or|and|/)\s*(?:type\s*)?(?:2|II)\s+diabetes)"]),
     ('diabetes_type == "T2D"', [r"type\s*(?:2|II)\s*(?:\(\s*non[- ]insulin[- ]dependent\s*\)\s*)?diabetes(?:\s+mellitus)?",
                                 r"\bT2DM?\b", r"non[- ]insulin[- ]dependent\s+diabetes(?:\s+mellitus)?", r"\bNIDDM\b",
-                                r"type-2\s+diabetes(?:\s+mellitus)?"]),
+                                r"type-2\s+diabetes(?:\s+mellitus)?",
+                                # "type 1 or 2 diabetes": the 2 is type 2 diabetes too
+                                r"(?:(?<=1 or )|(?<=I or )|(?<=1 and )|(?<=1, )|(?<=1/)|(?<=I/))(?:2|II)(?=\s+diabetes)"]),
     # hCG names a pregnancy test only when written as one ("serum beta-hCG", "hCG test"); "hCG trigger day" is a drug
     ("pregnant", [r"pregnan(?:t|cy)(?:\s+test)?",
                   r"\b(?:(?:serum|urine|urinary|beta|β|b)[- ]?){1,2}hCG\b(?!\s+(?:trigger\w*|injection|administration))",
@@ -224,7 +229,9 @@ CONCEPTS: list[tuple[str, list[str]]] = [
     ("lactating", [r"lactat(?:ing|ion)", r"breast[- ]?feeding", r"nursing(?!\s+home)", r"breast[- ]?feed"]),
     ("hypoglycemia_unawareness", [r"hypoglyc(?:a)?emi(?:a|c)\s+unawareness", r"unawareness\s+of\s+hypoglyc(?:a)?emia",
                                   r"(?:impaired|reduced)\s+awareness\s+of\s+hypoglyc(?:a)?emia"]),
-    ("gada_positive", [r"glutamic\s+acid\s+decarboxylase\s+(?:auto)?antibod(?:y|ies)", r"\bGADA?\b", r"\bGAD-?65\b"]),
+    # "GAD" alone is also generalised anxiety disorder: the antibody only when written as one
+    ("gada_positive", [r"glutamic\s+acid\s+decarboxylase\s+(?:auto)?antibod(?:y|ies)", r"\bGADA\b", r"\bGAD-?65\b",
+                       r"\banti-?GAD\b", r"\bGAD\b(?=\s*(?:\+|positive|negative|(?:auto)?antibod|ab\b|,?\s*IA-?2|,?\s*ICA\b))"]),
     ("ia2a_positive", [r"insulinoma[- ]associated[- ]2\s+(?:auto)?antibod(?:y|ies)", r"\bIA-?2A?\b"]),
     ("iaa_positive", [r"insulin\s+autoantibod(?:y|ies)", r"\bIAA\b"]),
     ("ica_positive", [r"islet\s+cell\s+(?:\w+\s+){0,2}(?:auto\s*-?)?antibod(?:y|ies)", r"\bICA\b"]),
@@ -234,7 +241,8 @@ CONCEPTS: list[tuple[str, list[str]]] = [
                      r"(?:\s+(?:virus|infection|surface\s+antigen))?",
                      r"\bHBV\b(?!\s+(?:DNA|RNA)\b)", r"\bHBsAg\b"]),  # HBeAg, anti-HBc, HBV DNA: other markers
     ("hepatitis_c", [r"hepatitis\s+C(?:\s+(?:virus|infection|antibody))?", r"\bHCV\b"]),
-    ("hepatitis_active", [r"active\s+hepatitis(?!\s+[BC]\b)"]),  # "active hepatitis B" is hepatitis B, not any
+    # "active hepatitis B" is hepatitis B, and "active hepatitis virus infection" a viral one, not any hepatitis
+    ("hepatitis_active", [r"active\s+hepatitis(?!\s+(?:[BC]\b|virus|viral))"]),  # "active hepatitis B" is hepatitis B, not any
     ("hiv_positive", [r"\bHIV\b(?:\s+(?:infection|positivity|positive))?", r"human\s+immunodeficiency\s+virus"]),
     ("syphilis_positive", [r"syphilis(?:\s+treponemal\s+antibody)?", r"treponem\w+\s+antibody"]),
     ("active_infection", [r"(?:active|uncontrolled|systemic)\s+(?:systemic\s+)?infections?"]),
@@ -272,6 +280,8 @@ NOT_A_MENTION = re.compile(
     r"(?:(?:indicator|indicative|marker|proxy|surrogate|suggestive)\s+of|suspicious\s+(?:for|of))\s+(?:\w+\s+){0,4}$|"
     r"\blike\s+(?:\w+\s+){0,3}$|"  # examples of something else: "causes of AF like alcoholism"
     r"\bin\s+addition\s+to\s+(?:\w+\s+){0,2}$|\banti[- ]?$|"  # given, not excluded; the target of a drug
+    # the target of a treatment: "pharmacotherapy for alcohol dependence" is the treatment, not any dependence
+    r"\b(?:treatment|therapy|pharmacotherapy|medications?|drugs?|prophylaxis)\s+(?:for|of|against)\s+(?:\w+\s+){0,1}$|"
     r"(?:avoid(?:s|ing)?|prevent(?:s|ing)?|seek(?:s|ing)?|trying|attempting|considering|plan(?:ning|s|ned)?|intend(?:s|ing|ed)?|intent(?:ion)?|"
     r"wish(?:es|ing|ed)?|want(?:s|ing|ed)?|willing|desir(?:e|es|ed|ing|ous)|hop(?:e|es|ing)\s+(?:for|to)|"
     r"contemplat(?:e|es|ing))\s+"
@@ -286,6 +296,8 @@ NOT_A_MENTION_AFTER = re.compile(
     r"educat\w*|counsel\w*|prevention|awareness|treatments?|therap(?:y|ies)|status|serostatus|testing|genotyp\w*|"
     # the test, not its result: "hepatitis B and C tests, HIV test" as part of a screening work-up
     r"tests?(?!\s+(?:positive|result\w*\s+positive))|screens?|serolog\w*|assays?|"
+    # a pregnancy that was lost or ended is no current pregnancy ("recurrent pregnancy loss")
+    r"loss(?:es)?|outcomes?|terminations?|"
     r"resistance)\b|"
     # a time to come: "pregnancy in the next year" is a plan, not the current pregnancy the catalogue records
     r"^\s*(?:\w+\s+){0,2}?(?:in|within|during|over)\s+the\s+(?:next|coming|following|upcoming)\b", re.I)
@@ -297,6 +309,12 @@ PREGNANCY_SUBTYPES = re.compile(
     r"\b(?:multi-?fetal|multiple|twin|singleton|ectopic|molar|tubal|high[- ]risk|complicated|uncomplicated|"
     r"term|preterm|planned|unplanned|first|second|third|previous|prior)[\s-]+(?:\w+\s+)?$", re.I)
 # Before a measurement: a value in the past, which the catalogue's current value does not record.
+# Before a measurement: a value under treatment ("treated systolic blood pressure > 155"), which the catalogue's
+# value (treated or not) does not tell apart.
+UNDER_TREATMENT = re.compile(r"(?<!un)\b(?:treated|on[- ]treatment|under\s+treatment)\s+(?!with\b)[^.;]*$", re.I)
+# Before a concept: the concept is named as a cause of something else ("infectious causes of myelopathy (e.g.
+# syphilis)"), not as a condition in its own right.
+AS_A_CAUSE = re.compile(r"\b(?:causes?|etiolog\w*|aetiolog\w*)\s+of\b(?:\b[ei]\.[ge]\.|[^.;])*$", re.I)
 HISTORICAL = re.compile(r"\b(?:history\s+of|previous(?:ly)?|prior|past|ever\s+had|at\s+diagnosis)\s+(?:\w+\s+){0,2}$",
                         re.I)
 
@@ -348,7 +366,13 @@ QUALIFIERS_AFTER = re.compile(
     # a restrictive clause on the concept, or on the list it ends ("alcohol or drug use, which in the investigator's
     # opinion may affect participation"); a clause after "any other condition" has a head of its own
     r"^(?:(?!\bother\b|\bany\b)(?:\b[ei]\.[ge]\.|[^.;])){0,120}?\b(?:that|which)\b[^.;]{0,100}?\b(?:affect|interfere|compromise|"
-    r"preclude|jeopardi[sz]e|limit|prevent|confound|impair|invalidate|put)\w*", re.I)
+    r"preclude|jeopardi[sz]e|limit|prevent|confound|impair|invalidate|put|pose|hinder|endanger|obstruct)\w*|"
+    # a place: "active infection in the anal fistula" is local, the catalogue's infection systemic
+    r"^\s*(?:in|of|at|on|involving)\s+(?:the\s+|a\s+)?(?:[a-z-]+\s+){0,2}(?:fistula|wound|eyes?|skin|site|area|"
+    r"joints?|foot|feet|tooth|teeth|mouth|ears?|bladder|tract|region|organ|graft|implant|catheter|lesion)s?\b", re.I)
+# A narrower definition in brackets: "Hepatitis C (HCV RNA detected)" is not every positive antibody, even though
+# the catalogue's description names RNA among its tests.
+NARROW_DEFINITION = re.compile(r"^\s*\(\s*(?:[\w-]+\s+){0,2}(?:RNA|DNA|PCR|viral\s+load)\b", re.I)
 WITH_PHRASE = re.compile(r"^\s*(?:,\s*)?with\s+(?:\w+[- ]?){1,4}", re.I)
 # Clauses that carve an exception out of a criterion: its rules alone would exclude (or fail) the excepted.
 EXCEPTIONS = re.compile(
@@ -380,6 +404,8 @@ LOOSE_CONCEPTS: dict[str, re.Pattern] = {
     "severe_cardiac_disease": re.compile(r"(?:cardiac|heart)\s+disease", re.I),
     "severe_pulmonary_disease": re.compile(r"(?:lung|pulmonary)\s+disease", re.I),
     "drug_misuse": re.compile(r"substance\s+abuse", re.I),
+    # any tuberculosis read as active pulmonary tuberculosis: narrower, so kept only in exclusions
+    "tuberculosis_active": re.compile(r"tuberculosis|TB", re.I),
     "severe_psychiatric_disorder": re.compile(r"(?:mental|psychiatric|psychological)\s+(?:or\s+psychological\s+)?"
                                               r"(?:disorders?|illness|diseases?)", re.I),
 }
@@ -414,6 +440,7 @@ CONFIDENCE_CAPS: dict[str, float] = {
 # part of a criterion its rules did not read
 UNCOVERED_STOP_WORDS: frozenset[str] = frozenset({
     "formula", "equation",  # how a value is estimated ("by the Cockcroft-Gault formula"), not a condition
+    "gender", "sex", "sexes",  # "of either sex": who may take part, not a condition
     "a", "an", "the", "and", "or", "of", "with", "without", "to", "in", "on", "at", "for", "by", "as", "be",
     "is", "are", "was", "were", "been", "being", "has", "have", "had", "having", "must", "should", "will",
     "would", "can", "could", "may", "might", "who", "whom", "which", "that", "this", "these", "those", "any",

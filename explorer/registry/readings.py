@@ -98,7 +98,10 @@ def numeric_rules(text: str, kind: str, item: Attached, names: ParameterNames) -
     if v.form == "bp":
         if variables not in (["systolic_bp", "diastolic_bp"],) and set(variables) != {"systolic_bp", "diastolic_bp"}:
             return [], []
-        op = v.ops[0] or ("<" if kind == "inclusion" else ">")
+        if not v.ops[0]:
+            # "Blood pressure 140/90 mmHg" says nothing about direction, nor whether 140/90 itself is in or out
+            return [], [f"{source!r}: a blood pressure pair without a comparator; not read"]
+        op = v.ops[0]
         parts, params, found = [], {}, []
         for var_name, number in zip(("systolic_bp", "diastolic_bp"), v.numbers, strict=False):
             value, unit, conf, problem = convert(var_name, number, "mmHg", v.numbers)
@@ -278,7 +281,8 @@ def concept_rules(text: str, kind: str, values_spans: list[tuple[int, int]]) -> 
         for m in pattern.finditer(text):
             if lexicon.NOT_A_MENTION.search(text[max(0, m.start() - 60):m.start()]) or \
                     (lexicon.NOT_A_MENTION_AFTER.match(text[m.end():m.end() + 30]) and not _result_before(text, m.start())) \
-                    or _names_a_test(text, m.end()):
+                    or _names_a_test(text, m.end()) \
+                    or lexicon.AS_A_CAUSE.search(text[max(0, m.start() - 150):m.start()]):
                 continue
             found.append((m.start(), m.end(), expression, m.group(0)))
     found = non_overlapping(found)
@@ -367,6 +371,11 @@ _COUNT = re.compile(
     rf"\s*(?:episodes?\s+of\s+|(?:or\s+more\s+)?)?$", re.I)
 
 
+_COUNT_AFTER = re.compile(
+    rf"(?:(?P<c>{'|'.join(f'(?:{p})' for _, p in CMP_PHRASES)})\s*)?(?P<n>{NUM}|{WORD_NUM})\s*(?P<t>or\s+more|\+)?\s*"
+    rf"(?:severe\s+)?(?:events?|episodes?)\b", re.I)
+
+
 def event_rules(text: str, kind: str, names: ParameterNames) -> tuple[list[Rule], list[str]]:
     _, _, _, events = compiled_terms()
     rules, notes = [], []
@@ -396,8 +405,16 @@ def event_rules(text: str, kind: str, names: ParameterNames) -> tuple[list[Rule]
                     op = ">="
                 elif count.group("c"):
                     op = op_of(count.group("c"))
+            elif (inner := _COUNT_AFTER.search(after[:window.start()])) is not None:
+                # "severe hypoglycaemia (3 or more events in the past 2 years)": the count follows the event
+                threshold = parse_number(inner.group("n"))
+                op = op_of(inner.group("c")) if inner.group("c") and not inner.group("t") else ">="
             elif re.search(r"\bno\s*$|\bwithout\s*$", before, re.I):
                 notes.append(f"{m.group(0)!r}: negated event count; not read")
+                continue
+            elif re.search(r"\b(?:recurrent|repeated|multiple|frequent|several)\s+(?:\w+\s+)?$", before, re.I):
+                # "recurrent severe hypoglycaemia": more than one, but how many is not written
+                notes.append(f"{m.group(0)!r}: a count that is not written ({before.split()[-1]!r}); not read")
                 continue
             if not 0 <= threshold <= 100 or not 0 < days <= 36500:
                 notes.append(f"{m.group(0)!r}: implausible count or window; not read")

@@ -72,7 +72,7 @@ _VALUE_PATTERNS: list[tuple[str, re.Pattern]] = [
                             rf"(?:also\s+)?{cmp_group('cb')}\s*{_num('b')}{_unit_group('ub')}{_ULN}", re.I)),
     ("ages", re.compile(rf"\bbetween\s+(?:the\s+)?ages?\s+(?:of\s+)?{_num('a')}{_unit_group('ua')}\s*(?:and|-|–|to)\s*"
                         rf"{_num('b')}{_unit_group('ub')}", re.I)),
-    ("dashcmp", re.compile(rf"{_num('a')}{_unit_group('ua')}\s*(?:-|–|to)\s*{cmp_group('cb')}\s*{_num('b')}"
+    ("dashcmp", re.compile(rf"(?:{cmp_group('ca')}\s*)?{_num('a')}{_unit_group('ua')}\s*(?:-|–|to)\s*{cmp_group('cb')}\s*{_num('b')}"
                            rf"{_unit_group('ub')}", re.I)),
     # a pair is blood pressure with its unit, or two- or three-digit numbers after a comparator ("above 140/90")
     ("bp", re.compile(rf"{cmp_group('c')}?\s*{_num('a')}\s*/\s*{_num('b')}\s*(?P<u>mm\s*hg)|"
@@ -140,7 +140,7 @@ def find_values(text: str) -> list[Value]:
                 numbers = numbers[:2]
                 units = ("mmHg", "mmHg")
             elif form == "dashcmp":
-                ops = (">=", op_of(g["cb"]))
+                ops = (op_of(g["ca"]) if g.get("ca") else ">=", op_of(g["cb"]))  # ">18 to < 90": both as written
             elif form in {"between", "fromto", "dash", "ages"}:
                 ops = (">=", "<=")
                 if len(numbers) == 2 and numbers[0] > numbers[1]:

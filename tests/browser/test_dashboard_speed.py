@@ -19,7 +19,7 @@ def test_a_slow_action_shows_the_loading_indicator_and_clears_it(page: Page, voi
     open_dashboard(page, voila_url)
     busy = page.get_by_test_id("busy")
     expect(busy).to_have_count(0)  # nothing is running once the page has opened
-    page.get_by_role("tab", name="Data").click()
+    page.get_by_role("tab", name="Data", exact=True).click()
     page.get_by_role("spinbutton", name="Subjects").fill("100000")
     page.get_by_role("button", name="Use synthetic data").click()  # builds a 100,000-subject cohort: seconds
     expect(busy).to_be_visible(timeout=TIMEOUT)
@@ -31,7 +31,7 @@ def test_a_slow_action_shows_the_loading_indicator_and_clears_it(page: Page, voi
 def test_every_results_tab_shows_its_first_chart(page: Page, voila_url):
     open_dashboard(page, voila_url)
     for tab, selector in FIRST_SHOWN.items():
-        page.get_by_role("tab", name=tab).click()
+        page.get_by_role("tab", name=tab, exact=True).click()
         shown = page.locator(f".te-app {selector} >> visible=true").first
         expect(shown, f"the {tab} tab shows nothing").to_be_visible(timeout=TIMEOUT)
     expect(page.get_by_test_id("busy")).to_have_count(0, timeout=TIMEOUT)

@@ -38,9 +38,10 @@ def handmade_cohort() -> Cohort:
     subjects = pd.DataFrame({
         "subject_id": pd.array(ids, dtype="string"),
         "sex": pd.array(["female", "male", None, "male", "female", "male", None], dtype="string"),
-        # 29 February, a birthday on the index day, before 1970, unknown with and without a given age
+        # 29 February, a birthday on the index day (G's at 23:00 before 1970: floor, not truncated, days),
+        # before 1970, unknown with and without a given age
         "birth_date": pd.to_datetime(["1996-02-29", "1960-03-01", None, "1955-12-31", None, "2000-03-02",
-                                      "1969-12-31 23:00"], format="ISO8601"),
+                                      "1969-03-01 23:00"], format="ISO8601"),
         "age": [np.nan, np.nan, 41.9, np.nan, np.nan, np.nan, np.nan],
         "diagnosis_date": pd.to_datetime(["2014-03-01", "2025-01-01", None, "1965-06-01", None, None,
                                           "2020-01-01"], format="ISO8601"),
@@ -49,6 +50,8 @@ def handmade_cohort() -> Cohort:
         "on_insulin": pd.array([True, False, None, False, True, None, False], dtype="boolean"),
         "alt_uln": [np.nan, np.nan, np.nan, np.nan, 45.0, np.nan, np.nan],
         "tir": [np.nan, np.nan, np.nan, np.nan, np.nan, 55.0, np.nan],
+        # a given BMI that the derived one fills around: its reasons are recomputed for the whole cohort
+        "bmi": [np.nan, np.nan, np.nan, np.nan, 30.0, np.nan, np.nan],
     })
     m = [
         ("A", "2024-02-01", "hba1c", 7.1, np.nan), ("A", "2024-03-01 18:00", "hba1c", 7.3, np.nan),  # index day counts
@@ -85,10 +88,12 @@ def handmade_cohort() -> Cohort:
                                    "glucose": rng.integers(45, 300, len(times)).astype(float)}))
     cgm = pd.concat(parts, ignore_index=True).astype({"subject_id": "string"})
     events = pd.DataFrame({
-        "subject_id": pd.array(["A", "A", "B", "D", "Z", "C"], dtype="string"),
-        "time": pd.to_datetime(["2023-06-01", "2024-03-05", "2024-03-01 23:00", "1969-01-01", "2024-01-01", None], format="ISO8601"),
-        "event": pd.array(["severe_hypoglycemia"] * 4 + ["trial_participation"] * 2, dtype="string"),
-        "severity": pd.array([3, 3, None, 2, 1, 1], dtype="Int64"),
+        "subject_id": pd.array(["A", "A", "B", "D", "D", "Z", "C"], dtype="string"),
+        # D's second event is on the day before its 1969 index date: floor, not truncated, days
+        "time": pd.to_datetime(["2023-06-01", "2024-03-05", "2024-03-01 23:00", "1969-01-01", "1969-06-29 12:00",
+                                "2024-01-01", None], format="ISO8601"),
+        "event": pd.array(["severe_hypoglycemia"] * 5 + ["trial_participation"] * 2, dtype="string"),
+        "severity": pd.array([3, 3, None, 2, 2, 1, 1], dtype="Int64"),
     })
     history = pd.DataFrame({
         "subject_id": pd.array(["A", "B", "C", "A"], dtype="string"),
@@ -197,9 +202,11 @@ def test_a_subject_without_index_date_or_twice_is_refused():
 
 def test_values_from_the_tables_are_bound_never_pasted_into_sql():
     plan = Plan(("subject_id", "__row", "__index", "sex"), ("hba1c",), frozenset({"subjects", "measurements", "cgm"}))
-    sql, params = FeatureQuery(plan, load_trial("NCT06196996").catalogue, DUCKDB).sql()
+    query = FeatureQuery(plan, load_trial("NCT06196996").catalogue, DUCKDB)
+    sql, params = query.sql()
     assert "'hba1c'" not in sql and "hba1c" in params.values()
-    assert "never measured" not in sql and "never measured" in params.values()
+    # reasons come back as booleans; their texts never enter the SQL
+    assert "never measured" not in sql and ("hba1c", "never measured") in query.reason_columns.values()
 
 
 # --- every real dataset the loaders read, as canonical tables -------------------------------------------

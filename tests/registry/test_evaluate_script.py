@@ -47,3 +47,36 @@ def test_chia_zip_reads(shared_data, tmp_path):
     lines = evaluate_import.read_chia(chia)
     assert len({line.trial for line in lines}) > 900
     assert sum(len(line.gold) for line in lines) > 1500
+
+
+def test_brat_fixture_and_records_are_drawn_together_into_a_table_to_check(tmp_path, fixtures_dir):
+    table = tmp_path / "sample.md"
+    result = subprocess.run([sys.executable, str(SCRIPT), str(fixtures_dir / "registry" / "ctgov_v2_study.json"),
+                             "--chia", str(fixtures_dir / "registry" / "chia"), "--out", str(tmp_path / "q.json"),
+                             "--sample", "50", "--seed", "7", "--sample-markdown", str(table)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    drawn = json.loads((tmp_path / "q.json").read_text())["sample"]
+    trials = {row["trial"] for row in drawn}
+    assert "NCT00000001" in trials and len(trials) == 2    # the Chia fixture's trial and the JSON record
+    text = table.read_text()
+    assert "(seed 7)" in text and text.count("\n| ") == len(drawn) + 1
+
+
+def test_hand_labelled_criteria_are_scored_per_family(tmp_path, fixtures_dir):
+    items = tmp_path / "items.yaml"
+    items.write_text(
+        "items:\n"
+        "  - {kind: inclusion, family: HbA1c, text: 'HbA1c between 7% and 9%', gold: [[hba1c, '>=', 7, '%'], "
+        "[hba1c, '<=', 9, '%']]}\n"
+        "  - {kind: inclusion, family: diabetes duration, text: 'Age at diagnosis of diabetes under 30 years', gold: []}\n"
+        "  - {kind: exclusion, family: pregnancy, text: 'Planning a pregnancy within a year', gold: [], pregnancy: false}\n"
+        "  - {kind: exclusion, family: pregnancy, text: 'Pregnant or nursing', gold: [], pregnancy: true}\n")
+    out = tmp_path / "d.json"
+    result = subprocess.run([sys.executable, str(SCRIPT), "--criteria", str(items), "--out", str(out)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    families = json.loads(out.read_text())["families"]
+    assert families["HbA1c"]["computable"] == {"right": 2, "extracted": 2, "recall": 1.0, "precision": 1.0}
+    assert "diabetes duration" not in families          # nothing gold, nothing read
+    assert families["pregnancy"]["read"]["right"] == 1 and families["pregnancy"]["read"]["extracted"] == 1

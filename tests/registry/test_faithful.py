@@ -511,3 +511,132 @@ def test_an_age_outside_a_range_is_named_by_the_trials_own_limits():
     e = extract("younger than 21 or older than 60 years of age", "exclusion")
     assert e.expression == "age < age_min or age > age_max"
     assert (e.parameters["age_min"]["value"], e.parameters["age_max"]["value"]) == (21, 60)
+
+
+# --- found in the hand-checked draw of seed 20261211 (sentences written afresh) ---------------------------
+
+def test_a_blood_pressure_pair_without_a_comparator_is_not_read():
+    # was: systolic_bp > ... or diastolic_bp > ..., a guessed direction that leaves out 150/95 itself
+    e = extract("Resting blood pressure 150/95 mmHg at screening", "exclusion")
+    assert e.expression is None
+
+
+def test_an_active_viral_hepatitis_is_not_any_active_hepatitis():
+    # was: hepatitis_active (any cause), excluding autoimmune hepatitis the text does not name
+    assert extract("Active hepatitis virus infection at screening", "exclusion").expression is None
+
+
+def test_without_ties_an_exclusion_rule_to_an_unread_part():
+    # was: severe_psychiatric_disorder, excluding people with a disorder who do have a carer
+    e = extract("Psychiatric illness without a family member able to help", "exclusion")
+    assert e.expression is None
+
+
+# --- found in the hand-checked draw of seed 20261212 (sentences written afresh) ---------------------------
+
+def test_a_blood_pressure_under_treatment_is_not_any_blood_pressure():
+    # was: systolic_bp > ... or diastolic_bp > ..., excluding untreated people the text does not name
+    e = extract("Poorly controlled hypertension (on-treatment systolic pressure above 165 mmHg or diastolic "
+                "pressure above 100 mmHg)", "exclusion")
+    assert e.expression is None
+
+
+def test_a_concept_named_as_a_cause_of_something_else_is_not_read():
+    # was: syphilis_positive, excluding everyone with syphilis instead of those whose neuropathy it causes
+    e = extract("Known infectious causes of neuropathy (e.g., syphilis, HIV)", "exclusion")
+    assert e.expression is None
+
+
+# --- found by the held-out diabetes set (measured once; sentences written afresh) -------------------------
+
+def test_an_event_count_after_the_event_is_the_count():
+    # was: count(...) >= 1, admitting people with one or two events where the text requires four
+    e = extract("Frequent severe hypoglycemia (four or more episodes within the past 18 months)", "inclusion")
+    assert [(t.comparator, t.value) for r in e.rules for t in r.thresholds] == [(">=", 4.0)]
+
+
+def test_an_unwritten_count_is_not_one():
+    # "repeated severe hypoglycaemia" is more than one, but how many is not said
+    e = extract("Repeated severe hypoglycaemic events over the last 12 months", "inclusion")
+    assert e.expression is None
+
+
+# --- found in the hand-checked draw of seed 20261214 (sentences written afresh) ---------------------------
+
+@pytest.mark.parametrize("text", [
+    "Aged 30 to 60 years. Carriers of the variant may be 25 to 70 years old.",   # a subgroup's own age limits
+    "Body weight of at least 70 kg for a man and 55 kg for a woman",            # per sex, in the singular
+])
+def test_a_second_unread_limit_in_the_same_unit_blocks_the_first(text):
+    # was: age 30-60 / weight >= 70 for everyone, failing people the text admits
+    assert extract(text, "inclusion").expression is None
+
+
+def test_a_lost_pregnancy_is_not_a_current_pregnancy():
+    # was: sex == "female" and pregnant, required of women with recurrent miscarriage
+    e = extract("Women with a history of recurrent pregnancy loss", "inclusion")
+    assert "pregnant" not in (e.expression or "")
+
+
+def test_a_comparator_before_a_range_is_kept():
+    # was: age >= age_min (">21" read as ">= 21")
+    assert extract(">21 to <65 years of age", "inclusion").expression == "age > age_min and age < age_max"
+
+
+def test_a_capitalised_and_joins_both_limits_in_an_exclusion():
+    # was: "or", excluding everyone with one raised value where the text needs both
+    e = extract("ALT above 3 x ULN AND total bilirubin above 2 x ULN", "exclusion")
+    assert " and " in e.expression and " or " not in e.expression
+
+
+# --- found in the hand-checked draw of seed 20261215 (sentences written afresh) ---------------------------
+
+def test_gad_as_anxiety_disorder_is_not_the_antibody():
+    # was: gada_positive, required of people with generalised anxiety disorder
+    e = extract("Primary diagnosis of generalized anxiety disorder (GAD) per DSM-5", "inclusion")
+    assert "gada_positive" not in (e.expression or "") and "gada_positive" not in (e.candidate or "")
+    assert extract("Positive anti-GAD antibodies", "inclusion").expression == "gada_positive"
+
+
+def test_any_tuberculosis_is_not_required_as_active_pulmonary_tuberculosis():
+    # was: tuberculosis_active in an inclusion, failing people with tuberculosis elsewhere than the lungs
+    assert extract("Confirmed tuberculosis diagnosis", "inclusion").expression is None
+    assert extract("Tuberculosis", "exclusion").expression == "tuberculosis_active"
+
+
+# --- found in the hand-checked draw of seed 20261216 (sentences written afresh) ---------------------------
+
+def test_the_target_of_a_treatment_is_not_the_condition_itself():
+    # was: alcohol_abuse, excluding everyone with alcohol abuse instead of those treated for it
+    assert extract("Currently on medication for alcohol dependence", "exclusion").expression is None
+    assert extract("Alcohol dependence", "exclusion").expression == "alcohol_abuse"
+
+
+# --- found in the hand-checked draw of seed 20261217 (sentences written afresh) ---------------------------
+
+@pytest.mark.parametrize("text", [
+    # a restrictive clause with another verb
+    "Drug or alcohol misuse which, in the study physician's view, could pose a risk to adherence",
+    # a narrower definition in brackets than the catalogue's variable
+    "Hepatitis C (detectable HCV RNA by PCR)",
+    # a local infection is not the catalogue's systemic infection
+    "Active infection at the catheter site",
+    # a bilirubin fraction is not total bilirubin
+    "Conjugated bilirubin above 2 x ULN",
+])
+def test_draw_20261217_patterns_are_not_read_as_the_broader_variable(text):
+    assert extract(text, "exclusion").expression is None
+
+
+# --- found in the hand-checked draw of seed 20261218 (sentences written afresh) ---------------------------
+
+def test_type_1_or_2_diabetes_admits_both_types():
+    # was: diabetes_type == "T1D", failing the type 2 patients the inclusion admits
+    assert extract("People with type 1 or 2 diabetes", "inclusion").expression == \
+        'diabetes_type == "T1D" or diabetes_type == "T2D"'
+
+
+def test_the_age_of_a_thing_in_brackets_is_not_the_persons_age():
+    # was: age >= age_min from "(at least 1 month old)" describing a dialysis access
+    e = extract("A functioning arteriovenous fistula (at least 3 months old)", "inclusion")
+    assert "age" not in {t.variable for r in e.rules for t in r.thresholds}

@@ -174,3 +174,36 @@ def test_age_at_diagnosis_is_not_a_diabetes_duration():
 def test_avoiding_pregnancy_is_not_being_pregnant():
     e = extract("Not willing to use contraception to prevent pregnancy", "exclusion")
     assert "pregnant" not in (e.expression or "") and "pregnant" not in (e.candidate or "")
+
+
+def test_words_between_unread_alternatives_of_a_test_do_not_block_it():
+    # "serum or urine" names how the test is done, not an alternative to it
+    e = extract("Negative serum or urine pregnancy test at the baseline visit", "inclusion")
+    assert e.expression == 'sex == "male" or not childbearing_potential or not pregnant'
+
+
+def test_an_alternative_after_or_is_not_tied_to_the_rule():
+    # "or having the intention ...": one more way to be excluded, so the pregnancy rule stands
+    e = extract("Currently pregnant or having plans to conceive before the study ends", "exclusion")
+    assert e.expression == 'sex == "female" and pregnant'
+
+
+@pytest.mark.parametrize("text, expression", [
+    # "male or female", "either sex" and "or" inside an unread requirement are no alternatives to the age
+    ("Male or female participants aged 50 years or over at the first visit", "age >= age_min"),
+    ("Aged 20 to 60 years, of either sex", "age >= age_min and age <= age_max"),
+    ("Age 21 or older with a left or right knee injury", "age >= age_min"),
+])
+def test_an_or_among_unread_words_keeps_a_partial_inclusion(text, expression):
+    assert extract(text, "inclusion").expression == expression
+
+
+def test_an_unread_alternative_joined_by_or_blocks_an_inclusion():
+    # "age >= 18, or emancipated minor": requiring the age alone would fail the minors the text admits
+    assert extract("Age 18 or above, or an emancipated minor under local law", "inclusion").expression is None
+
+
+def test_kilogram_per_metre_squared_in_words():
+    # was: the upper limit dropped, its unit taken for kilograms
+    assert thresholds("BMI from 19 to 29 kilograms per metre squared") == {("bmi", ">=", 19, "kg/m2"),
+                                                                          ("bmi", "<=", 29, "kg/m2")}
