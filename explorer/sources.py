@@ -36,15 +36,25 @@ NOT_FOUND = ("no such file or folder; give the path of a data file or folder the
 
 @dataclass(frozen=True)
 class DataSource:
-    """Synthetic (population, n, seed) or a file/folder path the loaders read."""
+    """Synthetic (population, n, seed) or a file/folder path the loaders read, and the engine that
+    evaluates it: "memory" (every status in NumPy) or "duckdb" / "spark" (only the status histogram
+    comes back; a screening folder is then read in place; `master` names a Spark cluster)."""
 
     kind: str = "synthetic"  # "synthetic" | "path"
     population: str = "t1d"
     n: int = 10_000
     seed: int = 0
     path: str = ""
+    engine: str = "memory"
+    master: str = ""
 
     def validate(self) -> DataSource:
+        from explorer.engine.matrix import ENGINES
+        if self.engine not in ENGINES:
+            raise DefinitionError(f"engine {self.engine!r}; use one of {list(ENGINES)}", field="engine")
+        if self.master and self.engine != "spark":
+            raise DefinitionError(f"a Spark master ({self.master}) is for the spark engine, not {self.engine}",
+                                  field="engine")
         if self.kind == "synthetic":
             if self.population not in POPULATIONS:
                 raise DefinitionError(f"population {self.population!r}; use one of {list(POPULATIONS)}",
@@ -59,12 +69,23 @@ class DataSource:
         return self
 
     def to_text(self) -> str:
-        if self.kind == "synthetic":
-            return f"synthetic:{self.population}:{self.n}:{self.seed}"
-        return f"path:{self.path}"
+        text = f"synthetic:{self.population}:{self.n}:{self.seed}" if self.kind == "synthetic" else f"path:{self.path}"
+        if self.engine == "memory":
+            return text
+        # the engine goes in front ("engine=spark,master=sc://h:15002;path:/data"): a path may hold anything
+        return f"engine={self.engine}{f',master={self.master}' if self.master else ''};{text}"
 
     @classmethod
     def from_text(cls, text: str) -> DataSource:
+        if text.startswith("engine="):
+            head, _, rest = text.partition(";")
+            settings = dict(part.partition("=")[::2] for part in head.split(","))
+            unknown = set(settings) - {"engine", "master"}
+            if unknown or not rest:
+                raise DefinitionError(f"cannot read data source {text!r}; expected engine=NAME[,master=URL];"
+                                      "synthetic:... or ...;path:...", field="data")
+            from dataclasses import replace
+            return replace(cls.from_text(rest), engine=settings["engine"], master=settings.get("master", "")).validate()
         kind, _, rest = text.partition(":")
         if kind == "synthetic":
             parts = rest.split(":")
@@ -81,9 +102,11 @@ class DataSource:
         raise DefinitionError(f"cannot read data source {text!r}; expected synthetic:... or path:...", field="data")
 
     def describe(self) -> str:
-        if self.kind == "synthetic":
-            return f"synthetic {self.population.upper()} clinic population, {self.n:,} subjects (seed {self.seed})"
-        return self.path
+        what = (f"synthetic {self.population.upper()} clinic population, {self.n:,} subjects (seed {self.seed})"
+                if self.kind == "synthetic" else self.path)
+        if self.engine == "memory":
+            return what
+        return f"{what} [{self.engine}{f' at {self.master}' if self.master else ''}]"
 
 
 @dataclass(frozen=True)
@@ -116,14 +139,14 @@ def is_screening_folder(path: str | Path) -> bool:
     return path.is_dir() and any((path / f"{SCREENING_TABLES[0]}{suffix}").is_file() for suffix in (".parquet", ".csv"))
 
 
-def open_source(source: DataSource, *, catalogue: Catalogue | None = None, read_folder: bool = True,
+def open_source(source: DataSource, *, catalogue: Catalogue | None = None, read_folder: bool | None = None,
                 on_invalid: str = "raise", screen: bool = True, base_dir: str | Path | None = None,
                 progress: bool = False, engine: str = "memory", **engine_options) -> OpenedSource:
     """The screening of a data source (and, for data the loaders read, its cohort and load report).
 
     `catalogue`: the variables the screening features are typed and derived by (a trial's
     `trial.catalogue`; default: the bundled catalogue). `read_folder=False` leaves a screening folder on
-    disk, for engines that read it in place (DuckDB). `on_invalid`: the loaders' choice for implausible
+    disk, for engines that read it in place (default: read it for the memory engine only). `on_invalid`: the loaders' choice for implausible
     values, "raise" or "reject" (made unknown and counted in the report). `screen=False` skips deriving
     the screening features of data the loaders read (the outcomes of everyone need only the tables).
     `base_dir`: where a relative path is read from (default: the working directory).
@@ -132,6 +155,7 @@ def open_source(source: DataSource, *, catalogue: Catalogue | None = None, read_
     the same features as the pandas derivation; `engine_options`: its Spark `master` or `spark` session).
     """
     source = source.validate()
+    read_folder = source.engine == "memory" if read_folder is None else read_folder
     if source.kind == "synthetic":
         from explorer.cohort.synthetic import generate_screening  # the generator's imports are heavy
 

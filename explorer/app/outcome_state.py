@@ -113,9 +113,10 @@ class OutcomeState:
             cohort = enrolment.cohort_subset(s.cohort, enrolled)
         else:
             seed = s.scenario.data.seed if s.scenario.data.kind == "synthetic" else 0
-            cohort = enrolment.simulate_outcomes(s.trial, s.screening, enrolled, model=self.model,
+            # the enrolled subjects' rows only (a DuckDB or Spark source leaves the cohort on disk)
+            cohort = enrolment.simulate_outcomes(s.trial, s.screening_of(enrolled), enrolled, model=self.model,
                                                  arm=ALLOCATIONS[self.allocation], seed=seed)
-        return outcome_measures(s.trial, cohort, screening=s.screening, on_missing="skip")
+        return outcome_measures(s.trial, cohort, screening=s.screening_of(enrolled), on_missing="skip")
 
     # --- tables as they may be shown ------------------------------------------------------------------
     def summary_table(self, outcome: str, measure: str, by: str | None = None) -> pd.DataFrame:

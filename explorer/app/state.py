@@ -43,6 +43,20 @@ def load_screening(source: DataSource, progress: bool = False) -> Screening | tu
     return opened.screening if opened.cohort is None else (opened.screening, opened.cohort, opened.report)
 
 
+def _source_columns(screening) -> set[str] | None:
+    """The features' column names of a Screening or a screening folder (its file schema; no rows read)."""
+    if isinstance(screening, Screening):
+        return set(screening.features.columns)
+    if isinstance(screening, (str, Path)):
+        from explorer.engine.layout import find_tables
+        features = find_tables(screening)["features"]
+        if features.suffix == ".parquet":
+            import pyarrow.parquet as pq
+            return set(pq.read_schema(features).names)
+        return set(pd.read_csv(features, nrows=0).columns)
+    return None
+
+
 def funnel_order(trial: Trial, scenario: Scenario) -> list[str]:
     """The scenario's order for the criteria it names, then the rest in the trial's order."""
     ids = [c.id for c in trial.criteria]
@@ -122,7 +136,7 @@ class ExplorerState(HasTraits):
             trial = self._edited(base, scenario)
             screening, cohort = self._screening(scenario.data)
             if self.matrix is None or screening is not self.screening or base is not self.base_trial:
-                matrix = engine.evaluate(trial, screening)
+                matrix = self._evaluate(trial, screening, scenario.data)
             elif trial is not self.trial:
                 matrix = self.matrix.with_trial(trial)  # re-evaluates only criteria whose rule changed
             else:
@@ -278,6 +292,8 @@ class ExplorerState(HasTraits):
 
     def eligible_ids(self, include_possibly: bool = False) -> pd.Index:
         group = "remaining" if include_possibly else "eligible"
+        if self.histogram_only:
+            return self._engine_ids(group)
         mask = engine.baseline.group_mask(self.matrix, group, enabled_ids(self.trial, self.scenario), self.policies)
         return self.matrix.subject_ids[mask]
 
@@ -319,6 +335,8 @@ class ExplorerState(HasTraits):
     def baseline(self) -> pd.DataFrame | None:
         if not self.with_baseline:
             return None
+        if self.histogram_only:
+            return self._engine_baseline()
         if "baseline" not in self._lazy:
             self._lazy["baseline"] = engine.baseline_table(self.matrix, self.screening, **self._selection(),
                                                            groups=("screened", "eligible", "possibly"))
@@ -332,6 +350,8 @@ class ExplorerState(HasTraits):
     def absent_variables(self) -> list[dict]:
         """Criteria the dataset cannot decide for anyone: a variable it uses is absent (or empty) in this
         dataset, so the criterion is unknown for every subject. One row per such criterion and variable."""
+        if self.histogram_only:
+            return self._absent_in_histogram()
         features = self.screening.features
         n = len(features)
         rows = []
@@ -366,6 +386,8 @@ class ExplorerState(HasTraits):
         from explorer.analysis.sensitivity import threshold_sensitivity
 
         key = f"sensitivity:{criterion}.{parameter}"
+        if self.histogram_only:
+            raise self.engine_limit("The threshold curve (the eligible count across the cut-off's range)")
         if key not in self._lazy:
             self._lazy[key] = threshold_sensitivity(self.matrix, self.screening, criterion, parameter,
                                                     **self._selection())
@@ -380,6 +402,8 @@ class ExplorerState(HasTraits):
         """A (pinned, or the registered trial on the same data) against the current scenario, protected."""
         from explorer.analysis.compare import compare
 
+        if self.histogram_only:
+            raise self.engine_limit("The comparison of two scenarios (who moves in or out)")
         if "comparison" not in self._lazy:
             self._lazy["comparison"] = compare(self.scenario_a(), self.scenario, self.matrix, self.screening,
                                                base_trial=self.base_trial, min_cell=self.scenario.min_cell)
@@ -399,6 +423,8 @@ class ExplorerState(HasTraits):
         """The eligible vs the screened (explorer.analysis.representativeness), under this scenario's protection."""
         from explorer.analysis.representativeness import representativeness
 
+        if self.histogram_only:
+            raise self.engine_limit("Representativeness (the eligible against the screened, variable by variable)")
         if "representativeness" not in self._lazy:
             result = representativeness(self.matrix, self.screening, **self._selection())
             self._lazy["representativeness"] = result.protected(self.protection)
@@ -409,6 +435,8 @@ class ExplorerState(HasTraits):
         simulated on synthetic data. The costliest result: computed only when its view asks."""
         from explorer.analysis.relaxed_outcomes import relaxed_outcomes
 
+        if self.histogram_only:
+            raise self.engine_limit("Outcomes under relaxed criteria (who B adds to A)")
         a = self.scenario_a()
         key = f"relaxed_outcomes:{a.to_query()}"  # a new pin is a new A: no stale result
         if key not in self._lazy:
@@ -483,6 +511,91 @@ class ExplorerState(HasTraits):
             raise ExplorerError(f"fewer than {k} subjects are eligible: their ids are not exported while "
                                 f"small-cell protection is on")
         return pd.DataFrame({"subject_id": ids}).to_csv(index=False)
+
+    # --- the engine behind the data source (DataSource.engine) --------------------------------------
+    # "memory" holds one status per subject (an EligibilityMatrix); "duckdb" and "spark" leave the subjects
+    # where they lie and the state holds only the status histogram (a HistogramMatrix): funnel, impact,
+    # Shapley, overlap and counts are arithmetic on it, a threshold change is counted again by the engine,
+    # and subject-level answers are queries the engine runs, returning only what is asked.
+    @staticmethod
+    def _evaluate(trial: Trial, screening, source: DataSource):
+        if source.engine == "memory":
+            return engine.evaluate(trial, screening)
+        from explorer.engine.histogram import evaluate_histogram
+        options = {"master": source.master} if source.master else {}
+        return evaluate_histogram(trial, screening, source.engine, **options)
+
+    @property
+    def histogram_only(self) -> bool:
+        """True when the state holds only the status histogram (a DuckDB or Spark source)."""
+        return bool(getattr(self.matrix, "histogram_only", False))
+
+    def engine_limit(self, what: str) -> ExplorerError:
+        """The error a view shows for what the histogram engines cannot answer (never a made-up number)."""
+        return ExplorerError(f"{what} needs every subject's values, which the {self.matrix.engine} engine keeps "
+                             f"where the data lie; it is not available for this source. Open the data with the "
+                             f"memory engine (Data tab) for it.")
+
+    def _engine_ids(self, group: str) -> pd.Index:
+        key = f"ids:{group}"
+        if key not in self._lazy:
+            self._lazy[key] = self.matrix.eligible_ids(enabled_ids(self.trial, self.scenario), self.policies,
+                                                       which=group)
+        return self._lazy[key]
+
+    def screening_of(self, ids) -> Screening:
+        """The screening of these subjects (the outcome panel's enrolled): the state's own when it is in
+        memory; for a folder read in place, only their rows are read from it (never the whole cohort)."""
+        if not isinstance(self.screening, (str, Path)):
+            return self.screening
+        import tempfile
+
+        import pyarrow as pa
+        import pyarrow.dataset as ds
+        import pyarrow.parquet as pq
+
+        from explorer.engine.layout import find_tables, read_screening
+        wanted = [str(i) for i in ids]
+        key = f"screening_of:{hash(tuple(wanted))}"
+        if key not in self._lazy:
+            with tempfile.TemporaryDirectory() as tmp:
+                for path in find_tables(self.screening).values():
+                    if path.suffix == ".parquet":
+                        rows = ds.dataset(path).to_table(filter=ds.field("subject_id").isin(pa.array(wanted, pa.string())))
+                        pq.write_table(rows, Path(tmp) / path.name)
+                    else:
+                        table = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+                        table[table["subject_id"].isin(wanted)].to_csv(Path(tmp) / path.name, index=False)
+                self._lazy[key] = read_screening(tmp, catalogue=self.trial.catalogue)
+        return self._lazy[key]
+
+    def _engine_baseline(self) -> pd.DataFrame | None:
+        """Table 1 as one aggregate query the engine runs (only the table's numbers come back)."""
+        if "baseline" not in self._lazy:
+            self._lazy["baseline"] = self.matrix.baseline_table(**self._selection(),
+                                                                groups=("screened", "eligible", "possibly"))
+        return self._lazy["baseline"]
+
+    def _absent_in_histogram(self) -> list[dict]:
+        """absent_variables from the histogram (unknown counts) and the source's column names: a variable
+        the source lacks (a present but empty column would need a scan, and is not named)."""
+        h = self.matrix.histogram
+        n = h.n_subjects
+        columns = _source_columns(self.screening)
+        rows = []
+        for criterion in self.trial.criteria:
+            if not criterion.computable or columns is None:
+                continue
+            unknown = int(h.counts[h.patterns[:, self.matrix.index(criterion.id)] == UNKNOWN].sum())
+            for name in sorted(expr.names(criterion.tree) - set(criterion.parameters)):
+                variable = self.trial.catalogue.get(name)
+                if variable is None or variable.kind == "event":
+                    continue
+                # a column present but empty is not named here: telling it needs a scan of the data
+                if name not in columns:
+                    rows.append({"criterion": criterion.id, "label": criterion.display_label,
+                                 "variable": name, "unknown": unknown, "subjects": n})
+        return rows
 
     # --- internals -------------------------------------------------------------------------------
     def _require(self, criterion: str) -> str:

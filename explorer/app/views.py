@@ -562,14 +562,25 @@ class DataPanel(w.VBox):
                                       value=data.population, description="Population")
         self._n = w.BoundedIntText(value=data.n, min=10, max=10_000_000, step=1000, description="Subjects")
         self._seed = w.IntText(value=data.seed, description="Seed")
+        # which engine evaluates the data: memory holds every status; DuckDB and Spark only the histogram
+        self._engine = w.Dropdown(options=[("in memory (NumPy)", "memory"), ("DuckDB (one machine, larger than memory)",
+                                                                              "duckdb"),
+                                           ("Spark (local or a cluster)", "spark")],
+                                  value=data.engine, description="Engine")
+        self._master = w.Text(value=data.master, description="Spark master",
+                              placeholder="local[*], spark://host:7077 or sc://host:15002",
+                              layout=w.Layout(width="420px", display="" if data.engine == "spark" else "none"))
+        self._engine.observe(lambda ch: setattr(self._master.layout, "display", "" if ch["new"] == "spark" else "none"),
+                             "value")
         generate = w.Button(description="Use synthetic data", button_style="primary")
         generate.on_click(lambda _: guarded(state, lambda: state.select_data(DataSource(
-            "synthetic", self._population.value, int(self._n.value), int(self._seed.value)))))
+            "synthetic", self._population.value, int(self._n.value), int(self._seed.value), **self._engine_choice()))))
         self._path = w.Text(placeholder="file or folder: CSV/Parquet, SDTM (dm.xpt ...), OMOP, CGM",
                             description="Path", layout=w.Layout(width="520px"),
                             tooltip=f"relative paths are read from {base_dir()}")
         load = w.Button(description="Load real data")
-        load.on_click(lambda _: guarded(state, lambda: state.select_data(DataSource("path", path=self._path.value.strip()))))
+        load.on_click(lambda _: guarded(state, lambda: state.select_data(DataSource("path", path=self._path.value.strip(),
+                                                                                    **self._engine_choice()))))
         self._upload = FilePicker(accept=".csv,.parquet,.xpt,.zip,.yaml,.xlsx,.txt", multiple=True,
                                   description="Upload data", testid="upload-data")
         self._report = w.HTML()
@@ -580,17 +591,29 @@ class DataPanel(w.VBox):
             w.HTML("<b>Real data</b> <span class='te-muted'>(a file or folder the loaders read; see docs/data.md; "
                    f"relative paths are read from {html.escape(str(base_dir()))})</span>"),
             w.HBox([self._path, load, self._upload], layout=w.Layout(flex_flow="row wrap")),
+            w.HTML("<b>Engine</b> <span class='te-muted'>DuckDB and Spark keep the subjects where the data lie and "
+                   "send back only the count of each status pattern: funnel, impact, Shapley and overlap as in "
+                   "memory; eligible ids are a query; table 1, threshold curves and comparisons need the memory "
+                   "engine. A screening folder is read in place.</span>"),
+            w.HBox([self._engine, self._master], layout=w.Layout(flex_flow="row wrap")),
             self._report,
         ])
+
+    def _engine_choice(self) -> dict:
+        master = self._master.value.strip() if self._engine.value == "spark" else ""
+        return {"engine": self._engine.value, "master": master}
 
     def _uploaded(self, paths: list[Path]) -> None:
         self._state.allow(paths[0].parent)
         target = paths[0] if len(paths) == 1 else paths[0].parent
-        self._state.select_data(DataSource("path", path=str(target)))
+        self._state.select_data(DataSource("path", path=str(target), **self._engine_choice()))
 
     def refresh(self) -> None:
         self._report.value = data_report_html(self._state)
         data = self._state.scenario.data
+        for widget, value in ((self._engine, data.engine), (self._master, data.master)):
+            if widget.value != value:
+                widget.value = value
         if data.kind == "synthetic":
             for widget, value in ((self._population, data.population), (self._n, data.n), (self._seed, data.seed)):
                 if widget.value != value:

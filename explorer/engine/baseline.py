@@ -158,6 +158,14 @@ def baseline_table(matrix, screening: Any, variables: Iterable[str] | None = Non
         var = catalogue[name]
         column = features[name] if name in features.columns else None
         rows.extend(_rows(name, var.kind, column, masks, matrix.n_subjects, var.categories))
+    frame = table_frame(rows, groups)
+    cache[key] = (screening, frame)
+    return frame.copy()
+
+
+def table_frame(rows: list[dict], groups: Sequence[str]) -> pd.DataFrame:
+    """Table 1's rows as its frame: the columns in order, counts as Int64, and the attrs small-cell
+    protection reads (explorer.engine.histogram builds the same rows from an engine's aggregates)."""
     columns = ["variable", "level", "statistic"] + [f"{g}_{s}" for g in groups for s in _STATS]
     if "eligible" in groups:
         columns.append("smd")
@@ -171,5 +179,4 @@ def baseline_table(matrix, screening: Any, variables: Iterable[str] | None = Non
         "dependent": {**{f"{g}_{s}": f"{g}_n" for g in groups for s in ("value", "sd", "median", "q1", "q3")},
                       **({"smd": "eligible_n"} if "eligible" in groups else {})},
     })
-    cache[key] = (screening, frame)
-    return frame.copy()
+    return frame

@@ -125,6 +125,41 @@ class HistogramMatrix(CriteriaHeld):
         return evaluate_histogram(trial, None, backend=self.backend)
 
     # --- subject-level answers, pushed to the engine ------------------------------------------------
+    def baseline_table(self, variables: Sequence[str] | None = None, enabled: Any = None,
+                       policies: Mapping[str, str] | None = None, *,
+                       groups: Sequence[str] = ("screened", "eligible")) -> pd.DataFrame:
+        """Table 1 (explorer.engine.baseline.baseline_table's frame) as one aggregate query the engine runs:
+        per group and key variable a few numbers come back, never the subjects. Counts equal the in-memory
+        table's; means, SDs, quartiles and percentages may differ in the last bits (the engine adds and
+        interpolates in its own order)."""
+        from explorer.engine.baseline import GROUPS, KEY_VARIABLES, table_frame
+        from explorer.engine.histogram_sql import baseline_rows, baseline_sql, duckdb_aggregate
+        if self.backend is None or self.trial is None or getattr(self.backend, "schema", None) is None:
+            raise DefinitionError("table 1 of a histogram needs the SQL engine it came from")
+        groups = tuple(groups)
+        for g in groups:
+            if g not in GROUPS:
+                raise DefinitionError(f"group {g!r}; use one of {list(GROUPS)}", field="groups")
+        groups = groups if "screened" in groups else ("screened", *groups)
+        catalogue = self.trial.catalogue
+        wanted = list(variables) if variables is not None else list(KEY_VARIABLES)
+        for v in wanted:
+            if v not in catalogue or catalogue[v].kind == "event":
+                raise DefinitionError(f"{v!r} is not a number, boolean or category variable of the catalogue",
+                                      field="variables")
+        if variables is None:
+            wanted = [v for v in wanted if v in self.backend.schema.features]
+        selection = select(self.criteria, enabled=enabled, policies=policies)
+        computable = [c for c in self.trial.criteria if c.computable]
+        from explorer.engine.histogram_sql import backend_dialect
+        sql, params, layout = baseline_sql(self.criteria, computable, selection, catalogue, self.backend.schema,
+                                           backend_dialect(self.backend), wanted, groups)
+        if getattr(self.backend, "name", "") == "duckdb":
+            values = duckdb_aggregate(self.backend, sql, params)
+        else:
+            values = list(self.backend._sql(sql, params, "compute table 1").to_pylist()[0].values())
+        return table_frame(baseline_rows(values, layout, wanted, catalogue, groups), groups)
+
     def eligible_ids(self, enabled: Any = None, policies: Mapping[str, str] | None = None, *,
                      which: str = "eligible") -> pd.Index:
         """Subject ids that are eligible (or `which="remaining"`: eligible or possibly eligible), in

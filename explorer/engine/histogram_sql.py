@@ -92,6 +92,19 @@ def subjects_sql(criteria: Sequence, computable: Sequence, selection: Selection,
     if which not in ("eligible", "remaining"):
         raise DefinitionError(f"subjects {which!r}; use 'eligible' or 'remaining'", field="which")
     inner, params = _query(computable, catalogue, schema, dialect) if computable else (None, {})
+    q, t = dialect.quote, schema.tables
+    where = selection_condition(criteria, computable, selection, which)
+    ids = f"CAST(src.subject_id AS {dialect.text})"
+    if inner is None:
+        return f"SELECT {ids} AS subject_id FROM {q(t['features'])} AS src WHERE {where} " \
+               f"ORDER BY src.{q(schema.row_column)}", params
+    return (f"SELECT {ids} AS subject_id FROM ({inner}) AS m JOIN {q(t['features'])} AS src "
+            f"ON src.{q(schema.row_column)} = m.subject_row WHERE {where} ORDER BY m.subject_row"), params
+
+
+def selection_condition(criteria: Sequence, computable: Sequence, selection: Selection, which: str) -> str:
+    """A boolean SQL expression over the matrix query's truth codes: the subject is `which` ("eligible":
+    PASS every selected criterion after its policy; "remaining": FAIL none)."""
     sql_index = {c.id: i for i, c in enumerate(computable)}
     conditions = []
     for s, j in enumerate(selection.columns):
@@ -108,14 +121,122 @@ def subjects_sql(criteria: Sequence, computable: Sequence, selection: Selection,
             continue
         status = status_sql(sql_index[info.id], info.kind)
         conditions.append(f"({status} IN ({', '.join(str(a) for a in allowed)}))" if allowed else "FALSE")
+    return " AND ".join(conditions) or "TRUE"
+
+
+# --- table 1 as one aggregate query --------------------------------------------------------------------
+
+def baseline_sql(criteria: Sequence, computable: Sequence, selection: Selection, catalogue, schema: SourceSchema,
+                 dialect: Dialect, variables: Sequence[str], groups: Sequence[str]
+                 ) -> tuple[str, dict, list[tuple[str, ...]]]:
+    """Table 1's aggregates per group in one row: (sql, params, what each column a0, a1, ... is).
+
+    Groups are conditions on the statuses (screened: all; eligible; possibly: remaining, not eligible;
+    remaining; excluded); numbers give count, mean, sample SD, linear quartiles (numpy's default);
+    booleans and category levels give counts among the known. Only these few numbers come back.
+    Category levels are bound parameters, never pasted (a trial's catalogue may come from a file).
+    """
+    from explorer.engine.sql import Binder
+    inner, params = _query(computable, catalogue, schema, dialect) if computable else (None, {})
+    binder = Binder(dialect, prefix="te_level_")
     q, t = dialect.quote, schema.tables
-    where = " AND ".join(conditions) or "TRUE"
-    ids = f"CAST(src.subject_id AS {dialect.text})"
+    eligible = selection_condition(criteria, computable, selection, "eligible")
+    remaining = selection_condition(criteria, computable, selection, "remaining")
+    member = {"screened": "TRUE", "eligible": "(__te_e)", "remaining": "(__te_r)",
+              "possibly": "(__te_r AND NOT __te_e)", "excluded": "(NOT __te_r)"}
+    quantile = "quantile_cont" if dialect.name == "duckdb" else "percentile"
+    columns, layout = [], []
+
+    def add(sql: str, *what: str) -> None:
+        columns.append(f"{sql} AS a{len(columns)}")
+        layout.append(what)
+
+    for g in groups:
+        add(f"SUM(CASE WHEN {member[g]} THEN 1 ELSE 0 END)", g, "", "size")
+        for name in variables:
+            var = catalogue[name]
+            if name not in schema.features:
+                continue
+            column = f"src.{q(name)}"
+            if var.kind == "number":
+                x = f"(CASE WHEN {member[g]} THEN {dialect.number_column(column)} END)"
+                add(f"COUNT({x})", g, name, "n")
+                add(f"AVG({x})", g, name, "value")
+                add(f"STDDEV_SAMP({x})", g, name, "sd")
+                for stat, p in (("q1", 0.25), ("median", 0.5), ("q3", 0.75)):
+                    add(f"{quantile}({x}, {p})", g, name, stat)
+            elif var.kind == "boolean":
+                flag = dialect.try_cast(column, dialect.boolean)
+                add(f"SUM(CASE WHEN {member[g]} AND {flag} THEN 1 ELSE 0 END)", g, name, "count", "yes")
+                add(f"SUM(CASE WHEN {member[g]} AND {flag} IS NOT NULL THEN 1 ELSE 0 END)", g, name, "known")
+            else:
+                text = f"CAST({column} AS {dialect.text})"
+                levels = [binder.bind(level) for level in var.categories]
+                for level, placeholder in zip(var.categories, levels, strict=True):
+                    add(f"SUM(CASE WHEN {member[g]} AND {text} = {placeholder} THEN 1 ELSE 0 END)", g, name,
+                        "count", level)
+                known = f"{text} IN ({', '.join(levels)})" if levels else "FALSE"
+                add(f"SUM(CASE WHEN {member[g]} AND {known} THEN 1 ELSE 0 END)", g, name, "known")
+    flags = f"({eligible}) AS __te_e, ({remaining}) AS __te_r"
     if inner is None:
-        return f"SELECT {ids} AS subject_id FROM {q(t['features'])} AS src WHERE {where} " \
-               f"ORDER BY src.{q(schema.row_column)}", params
-    return (f"SELECT {ids} AS subject_id FROM ({inner}) AS m JOIN {q(t['features'])} AS src "
-            f"ON src.{q(schema.row_column)} = m.subject_row WHERE {where} ORDER BY m.subject_row"), params
+        source = f"(SELECT src.*, {flags} FROM {q(t['features'])} AS src) AS src"
+    else:
+        source = (f"(SELECT src.*, {flags} FROM ({inner}) AS m JOIN {q(t['features'])} AS src "
+                  f"ON src.{q(schema.row_column)} = m.subject_row) AS src")
+    return f"SELECT {', '.join(columns)} FROM {source}", {**params, **binder.values}, layout
+
+
+def baseline_rows(values: Sequence, layout: Sequence[tuple[str, ...]], variables: Sequence[str], catalogue,
+                  groups: Sequence[str]) -> list[dict]:
+    """The engine's one row of aggregates as table 1's rows (explorer.engine.baseline's layout)."""
+    from explorer.engine.baseline import _smd_number, _smd_proportion
+    got: dict[tuple, float] = {}
+    for value, what in zip(values, layout, strict=True):
+        got[what] = np.nan if value is None else value
+    size = {g: int(got[(g, "", "size")]) for g in groups}
+    rows = [{"variable": "subjects", "level": "", "statistic": "n", **{f"{g}_n": size[g] for g in groups}}]
+    for name in variables:
+        var = catalogue[name]
+        present = (groups[0], name, "n") in got or (groups[0], name, "known") in got
+        if var.kind == "number":
+            row = {"variable": name, "level": "", "statistic": "mean (SD); median [Q1, Q3]"}
+            per_group = {}
+            for g in groups:
+                n = int(got[(g, name, "n")]) if present else 0
+                per_group[g] = {"n": n, **{k: (float(got[(g, name, k)]) if present and n else np.nan)
+                                           for k in ("value", "sd", "median", "q1", "q3")},
+                                "missing": size[g] - n}
+                if n < 2:
+                    per_group[g]["sd"] = np.nan
+                row.update({f"{g}_{k}": v for k, v in per_group[g].items()})
+            if "eligible" in per_group:
+                row["smd"] = _smd_number(per_group["eligible"], per_group["screened"])
+            rows.append(row)
+            continue
+        levels = ["yes"] if var.kind == "boolean" else list(var.categories)
+        for level in levels:
+            row = {"variable": name, "level": level, "statistic": "n (% of known)"}
+            pct = {}
+            for g in groups:
+                known = int(got[(g, name, "known")]) if present else 0
+                count = int(got[(g, name, "count", level)]) if present else 0
+                pct[g] = 100.0 * count / known if known else np.nan
+                row.update({f"{g}_n": count, f"{g}_value": pct[g], f"{g}_missing": size[g] - known})
+            if "eligible" in pct:
+                row["smd"] = _smd_proportion(pct["eligible"], pct["screened"])
+            rows.append(row)
+    return rows
+
+
+def duckdb_aggregate(backend, sql: str, params: dict) -> tuple:
+    """One row of aggregates computed inside DuckDB."""
+    import duckdb
+
+    from explorer.errors import DataError
+    try:
+        return backend.con.execute(sql, params).fetchone()
+    except duckdb.Error as err:
+        raise DataError(f"DuckDB could not compute table 1: {err}") from None
 
 
 def duckdb_histogram(backend, criteria: Sequence, catalogue) -> tuple[np.ndarray, np.ndarray]:
@@ -153,4 +274,4 @@ def backend_dialect(backend) -> Dialect:
     return SPARK if getattr(backend, "name", "") == "spark" else DUCKDB
 
 
-__all__ = ["PER_WORD", "duckdb_histogram", "duckdb_subjects", "histogram_sql", "status_sql", "subjects_sql", "unpack", "with_assumed"]
+__all__ = ["PER_WORD", "baseline_rows", "baseline_sql", "duckdb_aggregate", "duckdb_histogram", "duckdb_subjects", "histogram_sql", "status_sql", "subjects_sql", "unpack", "with_assumed"]

@@ -81,23 +81,49 @@ class PatternHistogram:
         return int(self.counts.sum())
 
     @cached_property
+    def order(self) -> np.ndarray:
+        """The patterns by ascending count: the bitsets below list them in this order, so that each high
+        bit of the counts is set only in a short tail (most patterns are rare) and a weighted count reads
+        only that tail (explorer.engine.patterns._weighted)."""
+        return np.argsort(self.counts, kind="stable")
+
+    @cached_property
     def code_bits(self) -> np.ndarray:
-        """(4, k, words) uint64: bit p of [c, j] says pattern p has raw code c on criterion j."""
+        """(4, k, words) uint64: bit p of [c, j] says pattern order[p] has raw code c on criterion j."""
         words = -(-len(self.counts) // 64)
-        out = np.zeros((4, self.patterns.shape[1], words), dtype=np.uint64)
+        patterns = self.patterns[self.order]
+        out = np.zeros((4, patterns.shape[1], words), dtype=np.uint64)
         for code in range(4):
-            for j in range(self.patterns.shape[1]):
-                out[code, j] = _to_bits(self.patterns[:, j] == code, words)
+            for j in range(patterns.shape[1]):
+                out[code, j] = _to_bits(patterns[:, j] == code, words)
         return out
 
     @cached_property
-    def count_planes(self) -> tuple[np.ndarray, np.ndarray]:
-        """The counts in binary, one bitset per bit ((bits, words) uint64) and each bit's weight: a
-        weighted count of a set of patterns is then a few ANDs and popcounts, not a gather."""
+    def count_planes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The counts in binary, one bitset per bit, in `order`, each plane kept only from the first word
+        in which its bit is set, all planes end to end: (word index into a pattern bitset, plane word, the
+        bit's weight) per kept word. A weighted count of a set of patterns is then one gather, AND,
+        popcount and dot product over about two planes' worth of words, whatever the largest count."""
         words = -(-len(self.counts) // 64)
-        n_bits = max(1, int(self.counts.max(initial=0)).bit_length())
-        planes = np.stack([_to_bits(((self.counts >> b) & 1).astype(bool), words) for b in range(n_bits)])
-        return planes, (np.int64(1) << np.arange(n_bits, dtype=np.int64))
+        counts = self.counts[self.order]
+        index, planes, weights = [], [], []
+        for b in range(max(1, int(counts.max(initial=0)).bit_length())):
+            plane = _to_bits(((counts >> b) & 1).astype(bool), words)
+            start = int(np.argmax(plane != 0)) if plane.any() else words
+            index.append(np.arange(start, words))
+            planes.append(plane[start:])
+            weights.append(np.full(words - start, 1 << b, dtype=np.int64))
+        return np.concatenate(index), np.concatenate(planes), np.concatenate(weights)
+
+    def scratch(self, rows: int, words: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Work buffers of the weighted counts for `rows` sets (reused from call to call; one thread at a
+        time, as a dashboard's state runs): gathered words, their popcounts, the same as float64, and the
+        count planes' weights as float64."""
+        cache = self.__dict__.setdefault("_scratch", {})
+        if (rows, words) not in cache:
+            cache[(rows, words)] = (np.empty((rows, words), np.uint64), np.empty((rows, words), np.uint8),
+                                    np.empty((rows, words), np.float64), self.count_planes[2].astype(np.float64))
+        return cache[(rows, words)]
 
     @cached_property
     def columns(self) -> tuple[np.ndarray, ...]:
@@ -242,25 +268,26 @@ def _step_bits(h: PatternHistogram, selection: Selection) -> tuple[np.ndarray, n
     """(k, words) bitsets of the patterns that FAIL / are UNKNOWN at each selected criterion, after its
     policy: the OR of the raw-code sets the policy maps there."""
     raw = h.code_bits[:, list(selection.columns)]  # (4, k, words)
-    zero = np.uint64(0)
-    fail = np.zeros(raw.shape[1:], dtype=np.uint64)
-    unknown = np.zeros(raw.shape[1:], dtype=np.uint64)
-    for code in range(4):
-        to_fail, to_unknown = selection.tables[:, code] == FAIL, selection.tables[:, code] == UNKNOWN
-        if to_fail.any():
-            fail |= np.where(to_fail[:, None], raw[code], zero)
-        if to_unknown.any():
-            unknown |= np.where(to_unknown[:, None], raw[code], zero)
-    return fail, unknown
+    everything, nothing = ~np.uint64(0), np.uint64(0)
+    to_fail = np.where(selection.tables.T == FAIL, everything, nothing)[:, :, None]  # (4, k, 1)
+    to_unknown = np.where(selection.tables.T == UNKNOWN, everything, nothing)[:, :, None]
+    return np.bitwise_or.reduce(raw & to_fail, axis=0), np.bitwise_or.reduce(raw & to_unknown, axis=0)
 
 
 def _weighted(h: PatternHistogram, sets: np.ndarray) -> list[int]:
-    """Subjects in each of the (s, words) pattern bitsets: popcounts against the counts' binary planes."""
-    planes, weights = h.count_planes
-    if hasattr(np, "bitwise_count"):  # numpy >= 2.0
-        return [int(x) for x in np.bitwise_count(sets[:, None, :] & planes[None]).sum(axis=2, dtype=np.int64)
-                @ weights]
-    return [int(h.counts @ _from_bits(x, len(h.counts))) for x in sets]
+    """Subjects in each of the (s, words) pattern bitsets (in h.order): popcounts against the counts' binary
+    planes (PatternHistogram.count_planes), each over the words where its bit is set at all."""
+    if not hasattr(np, "bitwise_count"):  # numpy < 2.0
+        return [int(h.counts[h.order] @ _from_bits(x, len(h.counts))) for x in sets]
+    index, planes, weights = h.count_planes
+    # into buffers kept on the histogram: fresh megabyte temporaries on every toggle cost more in page
+    # faults than the arithmetic; the dot product in float64 is exact (every sum is far below 2^53)
+    words, bits, floats, ones = h.scratch(len(sets), len(index))
+    np.take(sets, index, axis=1, out=words)
+    np.bitwise_and(words, planes, out=words)
+    np.bitwise_count(words, out=bits)
+    np.copyto(floats, bits)
+    return [int(x) for x in floats @ ones]
 
 
 def _from_bits(words: np.ndarray, n: int) -> np.ndarray:

@@ -99,27 +99,30 @@ def funnel(matrix, order: Sequence[str] | None = None, enabled: Enabled = None,
     """
     sel = select(matrix.criteria, order=order, enabled=enabled, policies=policies)
     total, eligible, remaining, became_unknown = _funnel_counts(matrix, sel)
-    excluded = [0] + [a - b for a, b in zip(remaining, remaining[1:], strict=False)]
     k = len(sel.ids)
     info, policy = _policy_labels(matrix, sel)
     remaining_arr, eligible_arr = np.array(remaining, dtype=np.int64), np.array(eligible, dtype=np.int64)
+    excluded = np.zeros(k + 1, dtype=np.int64)
+    excluded[1:] = remaining_arr[:-1] - remaining_arr[1:]
+    previous = np.concatenate([[total], remaining_arr[:-1]])
+    # every column at once, so the frame is built in one go (a toggle at any size costs well under a
+    # millisecond; adding columns one by one cost more than the counts)
     frame = pd.DataFrame({
         "step": np.arange(k + 1),
-        "criterion": [None, *sel.ids],
-        "kind": ["screened", *(c.kind for c in info)],
-        "label": ["Screened", *(c.label for c in info)],
-        "policy": [None, *policy],
+        "criterion": pd.array([None, *sel.ids], dtype="str"),
+        "kind": pd.array(["screened", *(c.kind for c in info)], dtype="str"),
+        "label": pd.array(["Screened", *(c.label for c in info)], dtype="str"),
+        "policy": pd.array([None, *policy], dtype="str"),
         "eligible": eligible_arr,
         "possibly_eligible": remaining_arr - eligible_arr,
         "remaining": remaining_arr,
-        "excluded": np.array(excluded, dtype=np.int64),
+        "excluded": excluded,
         "became_unknown": np.array(became_unknown, dtype=np.int64),
-    })
-    previous = np.concatenate([[total], remaining_arr[:-1]])
-    frame["remaining_pct_start"] = _percent(remaining_arr, total)
-    frame["remaining_pct_previous"] = _percent(remaining_arr, previous)
-    frame["eligible_pct_start"] = _percent(eligible_arr, total)
-    frame["excluded_pct_previous"] = _percent(frame["excluded"], previous)
+        "remaining_pct_start": _percent(remaining_arr, total),
+        "remaining_pct_previous": _percent(remaining_arr, previous),
+        "eligible_pct_start": _percent(eligible_arr, total),
+        "excluded_pct_previous": _percent(excluded, previous),
+    }, copy=False)
     return _meta(frame, ["eligible", "possibly_eligible", "remaining", "excluded", "became_unknown"], {
         "remaining_pct_start": ("remaining", ("first", "remaining")),
         "remaining_pct_previous": ("remaining", ("previous", "remaining")),

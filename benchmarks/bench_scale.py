@@ -1,0 +1,568 @@
+"""Scale runs: synthetic Parquet -> status histogram with DuckDB (10^6 .. 10^8) and Spark local (by partitions).
+
+    nice -n 10 .venv/bin/python benchmarks/bench_scale.py [--sizes 1e6 1e7 1e8] [--spark-sizes 1e6 1e7]
+        [--partitions 1 2 4 8] [--deadline 08:20] [--work /tmp/scale] [--out scale]
+
+Cohorts are written to Parquet in chunks of 10^6 subjects (each chunk its own seed, ids prefixed by the
+chunk), so no process ever holds more than one chunk: 10^8 subjects need no more memory than 10^6. Each
+measurement runs in its own interpreter; its peak memory is the largest resident set of its whole process
+tree (Spark's JVM included), sampled every 0.2 s. Results are written after every measurement, so a run
+stopped at the deadline keeps what it measured; what the deadline stopped is listed as "not run".
+Spark runs are warmed by one query on a 10^5 folder in the same session (the first query of a session
+compiles code for seconds); their histograms are checked identical to DuckDB's at the same size.
+
+Writes benchmarks/results/<out>.json and <out>.md.
+
+    nice -n 10 .venv/bin/python benchmarks/bench_scale.py --interactive [--sizes 1e6 1e7] [--memory FOLDER]
+
+measures toggle -> funnel on the histograms the DuckDB runs saved (and at 10^6 the bit columns and the pandas
+chain), and the memory of a process holding an ExplorerState over a folder, with this code and with main's
+(/work/main/.venv) for the before figures: benchmarks/results/scale_interactive.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+TRIAL = "NCT06196996"
+POPULATION = "t1d"
+CHUNK = 1_000_000
+SEED = 20240601
+WARM = 100_000
+HISTOGRAMS = Path("/tmp/bench-scale-histograms")  # outside --work, which is removed after the run
+
+
+# --- memory of a process tree --------------------------------------------------------------------
+
+def _tree_rss_kb(root: int) -> int:
+    """Resident kB of a process and all its descendants (from /proc; no extra dependency)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(entry))
+            rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE") // 1024
+        except (OSError, IndexError, ValueError):
+            continue
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total
+
+
+def run_measured(args: list[str], log, timeout: float, python: str = sys.executable) -> tuple[list[dict], float, str]:
+    """Run a child; returns (its JSON lines, peak tree RSS in MB, error text or "")."""
+    proc = subprocess.Popen([python, __file__, "--child", *args], stdout=subprocess.PIPE,
+                            stderr=log, text=True, cwd=ROOT)
+    peak = [0]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], _tree_rss_kb(proc.pid))
+            done.wait(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    lines = []
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+        lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        error = "" if proc.returncode == 0 else f"exit {proc.returncode} (see the log)"
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+        lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        error = f"stopped at the deadline after {timeout:.0f} s"
+    done.set()
+    sampler.join()
+    return lines, peak[0] / 1024, error
+
+
+# --- children --------------------------------------------------------------------------------------
+
+def write_chunked(n: int, folder: str) -> dict:
+    """The synthetic cohort as a screening folder, written chunk by chunk (a progress bar on stderr)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+    from tqdm import tqdm
+
+    from explorer.cohort.synthetic.screening_table import generate_screening
+    from explorer.engine.layout import FORMAT, MANIFEST, ROW_GROUP_SIZE, screening_tables
+
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    writers: dict[str, pq.ParquetWriter] = {}
+    start = time.perf_counter()
+    chunks = -(-n // CHUNK)
+    try:
+        for i in tqdm(range(chunks), desc=f"writing {n:,}", unit="chunk", file=sys.stderr, mininterval=5):
+            size = min(CHUNK, n - i * CHUNK)
+            tables = screening_tables(generate_screening(POPULATION, size, seed=SEED + i, missing_reasons=False))
+            for name, table in tables.items():
+                if chunks > 1:  # ids unique across chunks: each chunk draws its own T1D-0000000...
+                    at = table.schema.get_field_index("subject_id")
+                    table = table.set_column(at, "subject_id",
+                                             pc.binary_join_element_wise(
+                        pa.scalar(f"c{i:04d}-", table["subject_id"].type), table["subject_id"],
+                        pa.scalar("", table["subject_id"].type)))
+                if name not in writers:
+                    writers[name] = pq.ParquetWriter(out / f"{name}.parquet", table.schema)
+                writers[name].write_table(table.cast(writers[name].schema), row_group_size=ROW_GROUP_SIZE)
+    finally:
+        for writer in writers.values():
+            writer.close()
+    files = {f"{name}.parquet": (out / f"{name}.parquet").stat().st_size for name in writers}
+    manifest = {"format": FORMAT, "subjects": n, "source": f"synthetic {POPULATION} in {chunks} chunks",
+                "files": files, "aligned": [t for t in ("event_lookback", "event_counts") if f"{t}.parquet" in files]}
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return {"n": n, "write_s": time.perf_counter() - start, "parquet_mb": round(sum(files.values()) / 1e6, 1)}
+
+
+def checksum(h) -> list:
+    """The histogram as a hash of its sorted (pattern, count) rows and its number of rows, to compare engines."""
+    import hashlib
+
+    import numpy as np
+    patterns, counts = h.histogram.patterns, h.histogram.counts
+    order = np.lexsort(patterns.T[::-1])
+    digest = hashlib.sha256(patterns[order].tobytes() + counts[order].astype(np.int64).tobytes()).hexdigest()
+    return [digest[:16], len(counts)]
+
+
+def child_duckdb(folder: str, n: int) -> dict:
+    from explorer.engine import final_counts
+    from explorer.engine.histogram import evaluate_histogram
+    from explorer.trial import load_trial
+
+    trial = load_trial(TRIAL)
+    cpu, start = time.process_time(), time.perf_counter()
+    h = evaluate_histogram(trial, folder, "duckdb")
+    seconds = time.perf_counter() - start
+    import numpy as np
+    HISTOGRAMS.mkdir(parents=True, exist_ok=True)  # kept for the toggle measurement (--toggles)
+    np.savez(HISTOGRAMS / f"hist_{n}.npz", patterns=h.histogram.patterns, counts=h.histogram.counts)
+    keep = HISTOGRAMS / f"n{n}"  # the folder's files, hard-linked, for the memory measurement (--memory)
+    if n >= 10 ** 7 and not keep.exists():
+        keep.mkdir()
+        for file in Path(folder).iterdir():
+            os.link(file, keep / file.name)
+    return {"n": n, "seconds": seconds, "cpu_s": time.process_time() - cpu,
+            "patterns": len(h.histogram.counts), "final_counts": final_counts(h), "checksum": checksum(h)}
+
+
+def child_spark(folder: str, warm: str, n: int, deadline: float, partitions: list[int]) -> None:
+    """One session: warm up on the small folder, then one histogram per partition count (a JSON line each)."""
+    from explorer.engine import final_counts
+    from explorer.engine.histogram import evaluate_histogram
+    from explorer.engine.spark import SparkBackend, spark_session
+    from explorer.trial import load_trial
+
+    trial = load_trial(TRIAL)
+    start = time.perf_counter()
+    spark = spark_session("local[*]")
+    spark.sparkContext.setLogLevel("ERROR")
+    startup = time.perf_counter() - start
+    start = time.perf_counter()
+    evaluate_histogram(trial, warm, "spark", spark=spark)
+    print(json.dumps({"startup_s": startup, "warm_query_s": time.perf_counter() - start}), flush=True)
+    for p in partitions:
+        if time.time() > deadline:
+            print(json.dumps({"partitions": p, "skipped": "deadline"}), flush=True)
+            continue
+        backend = SparkBackend(folder, trial.catalogue, spark=spark, partitions=p)
+        start = time.perf_counter()
+        h = evaluate_histogram(trial, None, backend=backend)
+        print(json.dumps({"partitions": p, "seconds": time.perf_counter() - start,
+                          "final_counts": final_counts(h), "checksum": checksum(h)}), flush=True)
+        backend.close()
+    spark.stop()
+
+
+def child_toggle(n: int, histogram_file: str) -> dict:
+    """Toggle -> funnel on a HistogramMatrix loaded from a saved histogram (whatever code is importable:
+    this worktree's, or main's for the before figure); at 10^6 also the bit columns and the pandas chain."""
+    import statistics
+
+    import numpy as np
+
+    from explorer.engine import funnel
+    from explorer.engine.histogram import HistogramMatrix
+    from explorer.engine.matrix import CriterionInfo
+    from explorer.engine.patterns import PatternHistogram, funnel_counts, select
+    from explorer.trial import load_trial
+
+    trial = load_trial(TRIAL)
+    if not Path(histogram_file).is_file():  # the same cohort as the 10^6 Parquet folder (one chunk, seed SEED)
+        from _common import cohort  # a sibling module: this file runs as a script from benchmarks/
+
+        from explorer.engine import evaluate
+        built = HistogramMatrix.of(evaluate(trial, cohort(POPULATION, n))).histogram
+        Path(histogram_file).parent.mkdir(parents=True, exist_ok=True)
+        np.savez(histogram_file, patterns=built.patterns, counts=built.counts)
+    saved = np.load(histogram_file)
+    h = HistogramMatrix(PatternHistogram(saved["patterns"], saved["counts"], np.zeros(0, np.int64)),
+                        [CriterionInfo.of(c) for c in trial.criteria])
+    ids = list(h.ids)
+
+    def timed(fn) -> tuple[float, float, float]:
+        """(median, min) wall-clock ms and median CPU ms of one toggle: on a machine whose load average is
+        ten times its cores, wall-clock time is mostly waiting for a core; CPU time is the work itself."""
+        fn({c: True for c in ids})  # caches (bitsets of the histogram) built once, as a state does
+        times, cpu = [], []
+        for _ in range(5):
+            for cid in ids:
+                enabled = {c: c != cid for c in ids}
+                start, start_cpu = time.perf_counter(), time.process_time()
+                fn(enabled)
+                cpu.append(time.process_time() - start_cpu)
+                times.append(time.perf_counter() - start)
+        return statistics.median(times) * 1e3, min(times) * 1e3, statistics.median(cpu) * 1e3
+
+    frame = timed(lambda enabled: funnel(h, enabled=enabled))
+    counts = timed(lambda enabled: funnel_counts(h.histogram, select(h.criteria, enabled=enabled)))
+    result = {"n": n, "patterns": len(h.histogram.counts), "frame_ms": frame, "counts_ms": counts,
+              "funnel": funnel(h).to_dict(orient="list")}
+    if n == 10 ** 6 and "--with-baselines" in sys.argv:
+        from _common import cohort
+        from pandas_chain import PandasChain
+
+        from explorer.engine import evaluate
+        screening = cohort(POPULATION, n)
+        matrix = evaluate(trial, screening)
+        same = HistogramMatrix.of(matrix)
+        result["memory_histogram_identical"] = bool(
+            checksum(same) == checksum(h))
+        result["bits_ms"] = timed(lambda enabled: funnel(matrix, enabled=enabled))
+        chain = PandasChain(trial, screening)
+        chain_times, chain_cpu = [], []
+        for cid in ids[:5]:
+            start, start_cpu = time.perf_counter(), time.process_time()
+            chain.funnel(set(ids) - {cid})
+            chain_cpu.append(time.process_time() - start_cpu)
+            chain_times.append(time.perf_counter() - start)
+        result["pandas_chain_s"] = statistics.median(chain_times)
+        result["pandas_chain_cpu_s"] = statistics.median(chain_cpu)
+    return result
+
+
+def child_state(folder: str, engine: str) -> dict:
+    """Peak memory of a process holding an ExplorerState over the folder (and one toggle on it)."""
+    import resource
+
+    from explorer.app.scenario import Scenario
+    from explorer.app.state import ExplorerState
+    from explorer.sources import DataSource
+
+    start = time.perf_counter()
+    source = DataSource("path", path=folder) if engine == "memory" else DataSource("path", path=folder, engine=engine)
+    state = ExplorerState(Scenario(data=source), with_baseline=False)
+    opened = time.perf_counter() - start
+    start = time.perf_counter()
+    state.toggle("I2", False)
+    toggle_ms = (time.perf_counter() - start) * 1e3
+    with open(f"/proc/{os.getpid()}/status") as f:
+        held = next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
+    return {"engine": engine, "open_s": opened, "toggle_ms": toggle_ms, "held_mb": held,
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "counts": state.counts,
+            "matrix": type(state.matrix).__name__}
+
+
+def run_child(kind: str, rest: list[str]) -> None:
+    if kind == "toggle":
+        print(json.dumps(child_toggle(int(rest[0]), rest[1]), default=float))
+    elif kind == "state":
+        print(json.dumps(child_state(rest[0], rest[1]), default=float))
+    elif kind == "write":
+        print(json.dumps(write_chunked(int(rest[0]), rest[1])))
+    elif kind == "duckdb":
+        print(json.dumps(child_duckdb(rest[0], int(rest[1]))))
+    else:
+        child_spark(rest[0], rest[1], int(rest[2]), float(rest[3]), [int(p) for p in rest[4:]])
+
+
+# --- report ------------------------------------------------------------------------------------------
+
+def growth(points: list[tuple[int, float]]) -> str:
+    """How time grows with size: the exponent b of time ~ n^b between consecutive sizes."""
+    import math
+    parts = []
+    for (n0, t0), (n1, t1) in zip(points, points[1:], strict=False):
+        if t0 > 0 and t1 > 0:
+            parts.append(f"{n0:.0e} -> {n1:.0e}: x{t1 / t0:.1f} time for x{n1 / n0:.0f} subjects "
+                         f"(n^{math.log(t1 / t0) / math.log(n1 / n0):.2f})")
+    return "; ".join(parts) or "-"
+
+
+def markdown(report: dict) -> str:
+    m = report["machine"]
+    lines = [f"# Scale runs: synthetic Parquet -> status histogram ({TRIAL}, synthetic {POPULATION})", "",
+             f"{m['machine']}, {m['cores']} cores, {m['memory_gb']:.0f} GB, Python {m['python']} | run "
+             f"{report['run']} | load average at start {m['load']} | every process under `nice -n 10`", "",
+             "| subjects | step | time | peak RSS (process tree) | patterns | identical to DuckDB |",
+             "|---:|---|---:|---:|---:|---|"]
+    for row in report["rows"]:
+        time_text = f"{row['seconds']:.1f} s" if "seconds" in row else row.get("error", "-")
+        rss = f"{row['peak_rss_mb']:,.0f} MB" if row.get("peak_rss_mb") else "-"
+        same = row.get("identical", "-")
+        same = {True: "yes", False: "NO"}.get(same, same)
+        lines.append(f"| {row['n']:,} | {row['step']} | {time_text} | {rss} | {row.get('patterns', '-')} | {same} |")
+    duck = [(r["n"], r["seconds"]) for r in report["rows"] if r["step"] == "DuckDB histogram" and "seconds" in r]
+    cpu = [(r["n"], r["cpu_s"]) for r in report["rows"] if r["step"] == "DuckDB histogram" and "cpu_s" in r]
+    lines += ["", f"DuckDB wall-clock time against size: {growth(duck)}.",
+              f"DuckDB CPU time (all its threads, the work whatever the load) against size: {growth(cpu)}; "
+              + ", ".join(f"{c:.1f} s at {n:,}" for n, c in cpu) + "."]
+    for p in sorted({r["partitions"] for r in report["rows"] if "partitions" in r}):
+        spark = [(r["n"], r["seconds"]) for r in report["rows"] if r.get("partitions") == p and "seconds" in r]
+        if len(spark) > 1:
+            lines.append(f"Spark, {p} partition(s), time against size: {growth(spark)}.")
+    if report.get("not_run"):
+        lines += ["", "Not run (deadline or disk): " + "; ".join(report["not_run"]) + "."]
+    lines += ["", "## Notes", ""] + [f"- {note}" for note in report["notes"]]
+    return "\n".join(lines) + "\n"
+
+
+def save(report: dict, out: str) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{out}.json").write_text(json.dumps(report, indent=2, default=float) + "\n")
+    (RESULTS / f"{out}.md").write_text(markdown(report))
+
+
+BEFORE = Path("/work/main/.venv/bin/python")  # main's interpreter imports main's package: the before figures
+
+
+def interactive(args) -> int:
+    """Toggle -> funnel on the saved histograms, and the memory a state holds, this code against main's."""
+    report = {"run": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load": [round(x, 2) for x in os.getloadavg()],
+              "toggle": [], "state": []}
+    log = open(RESULTS / f"{args.out}.log", "w")  # noqa: SIM115
+    interpreters = [("this branch", sys.executable)] + ([("main (before)", str(BEFORE))] if BEFORE.is_file() else [])
+
+    def run(python: str, child_args: list[str]) -> tuple[dict, float]:
+        done = subprocess.run([python, __file__, "--child", *child_args], capture_output=True, text=True, cwd=ROOT)
+        log.write(done.stderr)
+        lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+        return (lines[-1] if lines and done.returncode == 0 else {"error": f"exit {done.returncode}"}), 0.0
+
+    for size in args.sizes:
+        n = int(size)
+        file = str(HISTOGRAMS / f"hist_{n}.npz")
+        for label, python in interpreters:
+            extra = ["--with-baselines"] if n == 10 ** 6 and label == "this branch" else []
+            print(f"toggle {n:,} ({label})", file=sys.stderr, flush=True)
+            result, _ = run(python, ["toggle", str(n), file, *extra])
+            report["toggle"].append({"code": label, **result})
+            (RESULTS / f"{args.out}.json").write_text(json.dumps(report, indent=2, default=float) + "\n")
+    for folder in args.memory:
+        for label, python, engine in [("this branch", sys.executable, "duckdb"), ("this branch", sys.executable, "memory"),
+                                      *([("main (before)", str(BEFORE), "memory")] if BEFORE.is_file() else [])]:
+            print(f"state over {folder} ({engine}, {label})", file=sys.stderr, flush=True)
+            lines, peak, error = run_measured(["state", folder, engine], log, 3600, python)
+            report["state"].append({"code": label, "folder": folder, "tree_peak_mb": peak,
+                                    **(lines[-1] if lines and not error else {"engine": engine, "error": error})})
+            (RESULTS / f"{args.out}.json").write_text(json.dumps(report, indent=2, default=float) + "\n")
+    log.close()
+    (RESULTS / f"{args.out}.md").write_text(interactive_markdown(report))
+    print(interactive_markdown(report))
+    return 0
+
+
+def interactive_markdown(report: dict) -> str:
+    lines = [f"# Toggle -> funnel on the histogram, and the memory a state holds ({TRIAL}, synthetic {POPULATION})",
+             "", f"run {report['run']} | load average at start {report['load']} (2 cores shared with other work: "
+             "medians move with the load, minima show the work itself)", "",
+             "| subjects | patterns | code | whole funnel table: wall median / min; CPU median | counts only: wall "
+             "median / min; CPU median |", "|---:|---:|---|---:|---:|"]
+    chain = next((t["pandas_chain_s"] for t in report["toggle"] if "pandas_chain_s" in t), None)
+    for t in report["toggle"]:
+        if "error" in t:
+            lines.append(f"| - | - | {t['code']} | {t['error']} | - |")
+            continue
+        lines.append(f"| {t['n']:,} | {t['patterns']:,} | {t['code']} | {_ms(t['frame_ms'])} | {_ms(t['counts_ms'])} |")
+    for t in report["toggle"]:
+        if "bits_ms" in t:
+            lines.append(f"| {t['n']:,} | - | bit columns (memory engine, this branch) | {_ms(t['bits_ms'])} | - |")
+    chain_cpu = next((t["pandas_chain_cpu_s"] for t in report["toggle"] if "pandas_chain_cpu_s" in t), None)
+    if chain:
+        lines += ["", f"pandas re-filter chain at 10^6 (same run, median of 5 changes): {chain:.2f} s wall"
+                      + (f", {chain_cpu:.2f} s CPU" if chain_cpu else "") + "; against the histogram's whole funnel "
+                      "table (this branch): " + ", ".join(
+                          f"{t['n']:.0e} {chain * 1e3 / t['frame_ms'][0]:,.0f}x (wall medians)"
+                          + (f" / {chain_cpu * 1e3 / t['frame_ms'][2]:,.0f}x (CPU medians)"
+                             if chain_cpu and len(t["frame_ms"]) > 2 else "")
+                          for t in report["toggle"] if t.get("code") == "this branch" and "frame_ms" in t) + "."]
+    same = [t.get("memory_histogram_identical") for t in report["toggle"] if "memory_histogram_identical" in t]
+    if same:
+        lines.append(f"The 10^6 histogram from the memory engine equals the saved one: {'yes' if same[0] else 'NO'}; "
+                     "every funnel equals main's: " + ("yes" if _same_funnels(report) else "NO") + ".")
+    if report["state"]:
+        lines += ["", "| state over a screening folder | code | engine | matrix held | open | toggle | resident after | "
+                  "peak (process) | peak (tree) |", "|---|---|---|---|---:|---:|---:|---:|---:|"]
+    for s in report["state"]:
+        if "error" in s:
+            lines.append(f"| {s['folder']} | {s['code']} | {s['engine']} | {s['error']} | | | | | |")
+            continue
+        lines.append(f"| {s['folder']} ({s['counts']['screened']:,}) | {s['code']} | {s['engine']} | {s['matrix']} | "
+                     f"{s['open_s']:.1f} s | {s['toggle_ms']:.1f} ms | {s['held_mb']:,.0f} MB | {s['peak_mb']:,.0f} MB | "
+                     f"{s['tree_peak_mb']:,.0f} MB |")
+    if report.get("notes"):
+        lines += ["", "## Notes", ""] + [f"- {note}" for note in report["notes"]]
+    return "\n".join(lines) + "\n"
+
+
+def _ms(values: list[float]) -> str:
+    text = f"{values[0]:.3f} / {values[1]:.3f} ms"
+    return text + (f"; {values[2]:.3f} ms" if len(values) > 2 else "")
+
+
+def _same_funnels(report: dict) -> bool:
+    by = {}
+    for t in report["toggle"]:
+        if "funnel" in t:
+            by.setdefault(t["n"], []).append(t["funnel"])
+    return all(all(f == group[0] for f in group) for group in by.values())
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "--child":
+        run_child(argv[1], argv[2:])
+        return 0
+    if argv and argv[0] == "--report":  # render the markdown again from the JSON (notes added by hand stay)
+        out = argv[1] if len(argv) > 1 else "scale"
+        (RESULTS / f"{out}.md").write_text(markdown(json.loads((RESULTS / f"{out}.json").read_text())))
+        return 0
+    if argv and argv[0] == "--interactive":
+        parser = argparse.ArgumentParser(description="toggle and state-memory measurements")
+        parser.add_argument("--sizes", nargs="+", type=float, default=[1e6, 1e7])
+        parser.add_argument("--memory", nargs="*", default=[], help="screening folders to hold in a state")
+        parser.add_argument("--out", default="scale_interactive")
+        return interactive(parser.parse_args(argv[1:]))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", nargs="+", type=float, default=[1e6, 1e7, 1e8])
+    parser.add_argument("--spark-sizes", nargs="*", type=float, default=[1e6, 1e7])
+    parser.add_argument("--partitions", nargs="+", type=int, default=[1, 2, 4, 8])
+    parser.add_argument("--deadline", default=None, help="HH:MM (UTC): start nothing new after it, stop what runs")
+    parser.add_argument("--work", default="/tmp/bench-scale", help="folder for the Parquet cohorts (removed after)")
+    parser.add_argument("--out", default="scale", help="results file stem in benchmarks/results/")
+    parser.add_argument("--quick", action="store_true", help="one small size, no Spark (make bench QUICK=1)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.sizes, args.spark_sizes = [2e4], []
+    deadline = float("inf")
+    if args.deadline:
+        hh, mm = map(int, args.deadline.split(":"))
+        now = time.gmtime()
+        deadline = time.time() + ((hh * 60 + mm) - (now.tm_hour * 60 + now.tm_min)) * 60 - now.tm_sec
+    with open("/proc/meminfo") as f:
+        memory_gb = int(f.readline().split()[1]) / 1024 ** 2
+    report = {"run": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "rows": [], "not_run": [], "machine": {
+        "machine": platform.machine(), "cores": os.cpu_count(), "python": platform.python_version(),
+        "memory_gb": memory_gb, "load": [round(x, 2) for x in os.getloadavg()]}}
+    report["notes"] = [
+        "write: the synthetic cohort drawn and written to Parquet in chunks of 10^6 subjects (one process)",
+        "DuckDB histogram: features.parquet -> the GROUP BY of packed statuses (explorer.engine.histogram_sql), "
+        "all criteria of the trial; peak RSS is the whole process (DuckDB works in it)",
+        "Spark: local[*] on this machine, one session per size, spark.sql.files.maxPartitionBytes set so "
+        "features.parquet splits into that many input splits (row groups of 131,072 rows bound how many are real); "
+        "peak RSS is the Python driver plus the JVM; 'identical' compares the sorted (pattern, count) rows",
+        "wall-clock times on a 2-core machine shared with other work (load average above)",
+    ]
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    log = open(RESULTS / f"{args.out}.log", "w")  # noqa: SIM115  (the children's stderr: progress bars, errors)
+
+    def left() -> float:
+        return min(deadline - time.time(), 24 * 3600.0)
+
+    def folder_of(n: int) -> str:
+        path = str(work / f"n{n}")
+        if not (Path(path) / "features.parquet").is_file():
+            lines, peak, error = run_measured(["write", str(n), path], log, max(1.0, left()))
+            row = {"n": n, "step": "write Parquet (chunked)", "peak_rss_mb": peak}
+            row.update({"seconds": lines[-1]["write_s"], "parquet_mb": lines[-1]["parquet_mb"]} if lines and not error
+                       else {"error": error})
+            report["rows"].append(row)
+            save(report, args.out)
+            if error:
+                return ""
+        return path
+
+    duck: dict[int, dict] = {}
+    try:
+        warm = folder_of(WARM) if args.spark_sizes else ""
+        for size in args.sizes:
+            n = int(size)
+            if left() <= 60:
+                report["not_run"].append(f"{n:,} subjects (deadline)")
+                continue
+            written = [r for r in report["rows"] if r["step"].startswith("write") and "seconds" in r and r["n"] > WARM]
+            if written and written[-1]["seconds"] * n / written[-1]["n"] > left():
+                report["not_run"].append(f"{n:,} subjects (writing it would take about "
+                                         f"{written[-1]['seconds'] * n / written[-1]['n'] / 60:.0f} min at the "
+                                         f"rate measured at {written[-1]['n']:,}; the deadline was closer)")
+                continue
+            free = shutil.disk_usage(work).free / 1e9
+            if n >= 10 ** 8 and free < 30:
+                report["not_run"].append(f"{n:,} subjects ({free:.0f} GB free)")
+                continue
+            folder = folder_of(n)
+            if not folder:
+                continue
+            lines, peak, error = run_measured(["duckdb", folder, str(n)], log, max(1.0, left()))
+            row = {"n": n, "step": "DuckDB histogram", "peak_rss_mb": peak}
+            row.update(lines[-1] if lines and not error else {"error": error})
+            duck[n] = row
+            report["rows"].append(row)
+            save(report, args.out)
+            if size in args.spark_sizes and left() > 120:
+                lines, peak, error = run_measured(["spark", folder, warm, str(n), str(deadline),
+                                                   *map(str, args.partitions)], log, max(1.0, left()))
+                for line in lines:
+                    if "startup_s" in line:
+                        report["rows"].append({"n": n, "step": f"Spark start-up {line['startup_s']:.1f} s, "
+                                                                f"warm-up query (10^5) {line['warm_query_s']:.1f} s"})
+                    elif "skipped" in line:
+                        report["not_run"].append(f"Spark {n:,} with {line['partitions']} partition(s) (deadline)")
+                    else:
+                        same = line["checksum"] == duck[n].get("checksum") and \
+                            line["final_counts"] == duck[n].get("final_counts")
+                        report["rows"].append({"n": n, "step": f"Spark local[*], {line['partitions']} partition(s)",
+                                               "partitions": line["partitions"], "seconds": line["seconds"],
+                                               "patterns": line["checksum"][1], "identical": same,
+                                               "final_counts": line["final_counts"]})
+                report["rows"].append({"n": n, "step": "Spark session (peak of the whole run)", "peak_rss_mb": peak,
+                                       **({"error": error} if error else {})})
+                save(report, args.out)
+            elif size in args.spark_sizes:
+                report["not_run"].append(f"Spark {n:,} (deadline)")
+            if n >= 10 ** 7:  # keep the disk for the next size
+                shutil.rmtree(folder, ignore_errors=True)
+    finally:
+        save(report, args.out)
+        log.close()
+        shutil.rmtree(work, ignore_errors=True)
+    print(markdown(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
