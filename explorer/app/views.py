@@ -196,7 +196,7 @@ class CriterionRow(w.VBox):
     def _sensitivity_toggle(self, name: str, title: str) -> w.ToggleButton:
         """A disclosure beside the threshold: opening it draws the sensitivity; closed ones cost nothing."""
         toggle = w.ToggleButton(value=False, icon="bar-chart", tooltip=f"{title}: distribution and eligible count "
-                                "by cut-off", layout=w.Layout(width="32px", height="26px"))
+                                "by cut-off", layout=w.Layout(width="36px", height="26px", padding="0px"))
         toggle.add_class("te-sens-toggle")
         toggle.add_class(f"te-sens-{self.criterion_id}-{name}")
         self._open[name] = toggle
