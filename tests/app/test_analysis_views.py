@@ -236,3 +236,18 @@ def test_the_unknown_share_is_not_shown_when_it_would_publish_a_hidden_count():
     assert unknown_share(replace(result, pool=400, unknown=3), Protection(0)) == "1%"
     caption = sensitivity_caption(replace(result, pool=400, unknown=3), k11, enabled=True)
     assert "&lt;11 of them unknown;" in caption and "%" not in caption.split("right:")[0]
+
+
+def test_the_new_tabs_draw_only_when_opened():
+    ex = explore("NCT06196996", n=3000, seed=1)
+    s = ex.state
+    titles = list(ex.tabs.titles)
+    assert {"Representativeness", "Relaxed outcomes"} <= set(titles)
+    s.toggle("E7", False)
+    assert not any(key.startswith(("relaxed_outcomes:", "representativeness")) for key in s._lazy)
+    assert ex.relaxed.stale and ex.representativeness.stale
+    ex.tabs.selected_index = titles.index("Relaxed outcomes")
+    assert any(key.startswith("relaxed_outcomes:") for key in s._lazy)
+    assert "data-testid='relaxed-groups'" in ex.relaxed._groups.value
+    s.toggle("E8", False)  # the open tab follows the scenario
+    assert any(key.startswith("relaxed_outcomes:") for key in s._lazy)
