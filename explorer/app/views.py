@@ -253,9 +253,13 @@ class CriteriaPanel(w.VBox):
         # criterion is hidden in a box at a notebook's width
         self._list = w.VBox()
         # a protected scenario being computed: the open sensitivity panels hide their counts too (all or nothing)
-        state.observe(lambda ch: ch["new"] and [row.draw_sensitivity() for row in self._rows.values()], "concealed")
+        state.observe(lambda ch: self._conceal() if ch["new"] else None, "concealed")
         super().__init__([w.HTML("<b>Criteria</b> <span class='te-muted'>(toggle, edit thresholds, reorder)</span>"),
                           w.HBox([self._all_on, self._computable_only]), self._list])
+
+    def _conceal(self) -> None:
+        for row in self._rows.values():
+            row.draw_sensitivity()  # blanks every open panel while the state is concealed
 
     def show_sensitivity(self, criterion: str, parameter: str, shown: bool = True) -> None:
         """Open (or close) the sensitivity beside one threshold, as its button does (notebooks, tests)."""

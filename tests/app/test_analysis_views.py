@@ -251,3 +251,16 @@ def test_the_new_tabs_draw_only_when_opened():
     assert "data-testid='relaxed-groups'" in ex.relaxed._groups.value
     s.toggle("E8", False)  # the open tab follows the scenario
     assert any(key.startswith("relaxed_outcomes:") for key in s._lazy)
+
+
+def test_an_open_sensitivity_panel_hides_its_counts_while_a_protected_scenario_is_computed():
+    ex = explore("NCT06196996", n=3000, seed=1)
+    s = ex.state
+    ex.criteria.show_sensitivity("I2", "hba1c_min")
+    panel = ex.criteria._rows["I2"]._sensitivity["hba1c_min"]
+    seen = []
+    s.observe(lambda ch: seen.append(panel.value) if ch["new"] else None, "busy")
+    assert "sensitivity-eligible" in panel.value
+    s.set_min_cell(11, "suppress")
+    assert seen[0] == ""  # blank when the computing starts, then redrawn under protection
+    assert "sensitivity-eligible" in panel.value
