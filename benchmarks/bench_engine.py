@@ -21,21 +21,27 @@ import argparse
 import gc
 import json
 import os
-import platform
-import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _common import (  # sibling modules (run as a file)
+    RESULTS,
+    child,
+    cohort,
+    machine,
+    mem_available_gb,
+    peak_rss_mb,
+    shown,
+    timed,
+)
+from pandas_chain import PandasChain
 
-from explorer import expr
 from explorer.engine import (
     baseline_table,
     evaluate,
@@ -48,158 +54,11 @@ from explorer.engine import (
 )
 from explorer.trial import load_trial
 
-ROOT = Path(__file__).resolve().parents[1]  # the installed package is imported; ROOT only places results
-
-RESULTS = ROOT / "benchmarks" / "results"
-SEED = 20240601
 TARGETS = {
     "toggle_funnel_1e6_ms": 5.0, "toggle_vs_pandas_1e6_ratio": 100.0, "shapley_exact_1e6_s": 1.0,
     "memory_evaluation_1e6_s": 1.0, "duckdb_parquet_1e7_s": 10.0,
 }
 PARAMETER_CHANGE = ("I2", "hba1c_min", [7.0, 8.0, 7.6, 8.4, 7.5])  # a slider moved five times
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports kB
-
-
-def mem_available_gb() -> float:
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemAvailable"):
-                return int(line.split()[1]) / 1024 ** 2
-    return 0.0
-
-
-def timed(fn: Callable, repeat: int, *, warmup: int = 0) -> tuple[float, list[float], object]:
-    """Median seconds over `repeat` runs (after `warmup` untimed ones), all times, the last result."""
-    result = None
-    for _ in range(warmup):
-        result = fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), times, result
-
-
-def cohort(population: str, n: int):
-    from explorer.cohort.synthetic.screening_table import generate_screening
-    return generate_screening(population, n, seed=SEED, missing_reasons=False)
-
-
-# --- the baseline: a researcher's pandas chain -----------------------------------------------------
-
-class PandasChain:
-    """Each criterion as the pandas filter one would write by hand; every change re-filters from the top.
-
-    Two-valued, as such code usually is: a comparison with a missing value is False, a missing flag
-    counts as False. Event counts are precomputed once as columns (generous to the baseline).
-    """
-
-    def __init__(self, trial, screening):
-        self.trial = trial
-        names = set()
-        for c in trial.criteria:
-            if c.computable:
-                names |= {n for n in expr.names(c.tree) if n in screening.features.columns}
-        self.frame = screening.features[sorted(names)].copy()
-        for c in trial.criteria:
-            if not c.computable:
-                continue
-            for node in expr.walk(c.tree):
-                if isinstance(node, expr.Call) and node.func == "count":
-                    days = self._days(node, c.parameter_values())
-                    self.frame[self._count_column(node.args[0].name, days)] = self._count(screening, node.args[0].name, days)
-
-    @staticmethod
-    def _days(node, params) -> float:
-        return expr.count_window(node, params)
-
-    @staticmethod
-    def _count_column(event: str, days: float) -> str:
-        return f"__{expr.count_column(event, days)}"
-
-    @staticmethod
-    def _count(screening, event: str, days: float) -> pd.Series:
-        ev = screening.events
-        counts = ev[(ev["event"] == event) & (ev["days_before_index"] <= days)].groupby("subject_id").size()
-        counts = counts.reindex(screening.features.index, fill_value=0).astype(float)
-        lookback = screening.event_lookback[event].reindex(screening.features.index)
-        return counts.where(lookback >= days)
-
-    def mask(self, df: pd.DataFrame, node, params) -> pd.Series:
-        e = lambda n: self.value(df, n, params)  # noqa: E731
-        match node:
-            case expr.BoolOp(op=op, operands=ops):
-                out = self.mask(df, ops[0], params)
-                for o in ops[1:]:
-                    out = (out & self.mask(df, o, params)) if op == "and" else (out | self.mask(df, o, params))
-                return out
-            case expr.Not(operand=o):
-                return ~self.mask(df, o, params)
-            case expr.Compare(ops=ops, operands=operands):
-                out = None
-                for op, a, b in zip(ops, operands, operands[1:], strict=False):
-                    left, right = e(a), e(b)
-                    step = {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right,
-                            "==": left == right, "!=": left != right}[op]
-                    step = step.fillna(False).astype(bool) if isinstance(step, pd.Series) else step
-                    out = step if out is None else out & step
-                return out
-            case expr.In(operand=o, values=values, negated=negated):
-                out = e(o).isin([v.value for v in values]).fillna(False).astype(bool)
-                return ~out if negated else out
-            case expr.Name(name=n) if n in df.columns:
-                return df[n].fillna(False).astype(bool)
-            case expr.Bool(value=v):
-                return pd.Series(v, index=df.index)
-            case expr.Call(func="known", args=args):
-                return e(args[0]).notna()
-        raise ValueError(f"no pandas form for {node!r}")
-
-    def value(self, df, node, params):
-        match node:
-            case expr.Num(value=v):
-                return v
-            case expr.Str(value=v):
-                return v
-            case expr.Bool(value=v):
-                return v
-            case expr.Name(name=n):
-                if n in params:
-                    return params[n]
-                return df[n] if n in df.columns else pd.Series(np.nan, index=df.index)
-            case expr.Arith(op=op, left=a, right=b):
-                x, y = self.value(df, a, params), self.value(df, b, params)
-                if op == "+":
-                    return x + y
-                if op == "-":
-                    return x - y
-                return x * y if op == "*" else x / y
-            case expr.Neg(operand=o):
-                return -self.value(df, o, params)
-            case expr.Call(func="count", args=args):
-                return df[self._count_column(args[0].name, self._days(node, params))]
-            case expr.Call(func="abs", args=args):
-                return self.value(df, args[0], params).abs()
-            case expr.Call(func=f, args=args) if f in ("min", "max"):
-                parts = pd.concat([self.value(df, a, params) for a in args], axis=1)
-                return parts.min(axis=1) if f == "min" else parts.max(axis=1)
-        return self.mask(df, node, params)
-
-    def funnel(self, enabled: set[str]) -> list[int]:
-        """The whole chain, as re-run after a change: filter criterion by criterion, count what is left."""
-        df, counts = self.frame, [len(self.frame)]
-        for c in self.trial.criteria:
-            if c.id not in enabled or not c.computable:
-                counts.append(len(df))
-                continue
-            keep = self.mask(df, c.tree, c.parameter_values())
-            df = df[~keep] if c.kind == "exclusion" else df[keep]
-            counts.append(len(df))
-        return counts
 
 
 # --- one size in memory ----------------------------------------------------------------------------
@@ -322,15 +181,6 @@ def checksum_memory(trial_id: str, population: str, n: int) -> dict:
 
 # --- orchestration ---------------------------------------------------------------------------------
 
-def child(args: list[str], timeout: float = 3600) -> dict:
-    """Run one measurement in a fresh interpreter (its own peak memory); it prints one JSON line."""
-    done = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT)
-    if done.returncode != 0:
-        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"}
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def run_child(kind: str, rest: list[str]) -> None:
     if kind == "memory":
         result = bench_memory(rest[0], rest[1], int(rest[2]))
@@ -353,17 +203,16 @@ def markdown(report: dict) -> str:
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for size in report["sizes"]:
         m, d = size.get("memory", {}), size.get("duckdb", {})
-
-        def f(value, unit="s", digits=3):
-            return "-" if value is None else f"{value:.{digits}f} {unit}"
         lines.append(
-            f"| {size['n']:,} | {f(m.get('evaluate_s'))} | {f(m.get('parameter_change_to_funnel_s'))} | "
-            f"{f(m.get('toggle_funnel_ms'), 'ms', 2)} | {f(m.get('dashboard_refresh_ms'), 'ms', 1)} | "
-            f"{f(m.get('shapley_exact_s'))} | {f(m.get('shapley_enumerate_s'))} | {f(m.get('pandas_chain_s'))} | "
+            f"| {size['n']:,} | {shown(m.get('evaluate_s'), 's')} | "
+            f"{shown(m.get('parameter_change_to_funnel_s'), 's')} | "
+            f"{shown(m.get('toggle_funnel_ms'), 'ms', 2)} | {shown(m.get('dashboard_refresh_ms'), 'ms', 1)} | "
+            f"{shown(m.get('shapley_exact_s'), 's')} | {shown(m.get('shapley_enumerate_s'), 's')} | "
+            f"{shown(m.get('pandas_chain_s'), 's')} | "
             f"{'-' if 'toggle_speedup_vs_pandas' not in m else format(m['toggle_speedup_vs_pandas'], '.0f') + 'x'} | "
-            f"{f(d.get('duckdb_parquet_s'))} ({f(d.get('duckdb_parquet_cpu_s'), 's', 1)}) | "
+            f"{shown(d.get('duckdb_parquet_s'), 's')} ({shown(d.get('duckdb_parquet_cpu_s'), 's', 1)}) | "
             f"{m.get('distinct_patterns', '-')} | "
-            f"{f(m.get('peak_rss_mb'), 'MB', 0)} / {f(d.get('peak_rss_mb'), 'MB', 0)} |")
+            f"{shown(m.get('peak_rss_mb'), 'MB', 0)} / {shown(d.get('peak_rss_mb'), 'MB', 0)} |")
     lines += ["", "## Targets", "", "| target | limit | measured | met |", "|---|---:|---:|---|"]
     for name, row in report["targets"].items():
         lines.append(f"| {name} | {row['limit']} | {row['measured'] if row['measured'] is not None else '-'} | "
@@ -388,11 +237,11 @@ def main(argv: list[str] | None = None) -> int:
         run_child(args.child[0], args.child[1:])
         return 0
 
+    m = machine()
     report = {"trial": args.trial, "population": args.population, "date": time.strftime("%Y-%m-%d %H:%M"),
-              "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-                         f"{round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 1024 ** 3)} GB, "
-                         f"Python {platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}",
-              "load_average": [round(x, 2) for x in os.getloadavg()], "sizes": [], "notes": []}
+              "machine": f"{m['machine']}, {m['cores']} cores, {m['memory_gb']} GB, Python {m['python']}, "
+                         f"numpy {np.__version__}, pandas {pd.__version__}",
+              "load_average": m["load"], "sizes": [], "notes": []}
     scratch = Path(tempfile.mkdtemp(prefix="bench_engine_"))
     try:
         for size in args.sizes:
@@ -400,15 +249,15 @@ def main(argv: list[str] | None = None) -> int:
             row: dict = {"n": n}
             print(f"n = {n:,}", file=sys.stderr, flush=True)
             if n < 10 ** 7 or mem_available_gb() >= args.memory_10m_gb:
-                row["memory"] = child(["memory", args.trial, args.population, str(n)])
+                row["memory"] = child(__file__, ["memory", args.trial, args.population, str(n)])
             else:
                 report["notes"].append(f"memory engine skipped at {n:,}: {mem_available_gb():.1f} GB available")
             folder = scratch / str(n)
-            row["parquet"] = child(["write", args.population, str(n), str(folder)])
-            row["duckdb"] = child(["duckdb", args.trial, str(folder), str(n)])
+            row["parquet"] = child(__file__, ["write", args.population, str(n), str(folder)])
+            row["duckdb"] = child(__file__, ["duckdb", args.trial, str(folder), str(n)])
             if "memory" in row and "checksum" in row["duckdb"]:
                 if n <= 10 ** 6:
-                    row["identical"] = child(["checksum", args.trial, args.population, str(n)])["checksum"] == \
+                    row["identical"] = child(__file__, ["checksum", args.trial, args.population, str(n)])["checksum"] == \
                         row["duckdb"]["checksum"]
                 row["same_final_counts"] = row["memory"].get("final_counts") == row["duckdb"].get("final_counts")
             shutil.rmtree(folder, ignore_errors=True)

@@ -5,7 +5,7 @@
 Measures, in one run so that the ratios compare like with like:
 - toggle -> funnel on the pattern histogram (a HistogramMatrix), at each size, beside the same toggle on
   the in-memory bit columns (at the sizes the memory engine is run) and the pandas re-filter chain
-  (benchmarks/bench_engine.py's PandasChain) at 10^6;
+  (benchmarks/pandas_chain.py) at 10^6;
 - DuckDB over Parquet -> histogram: time, distinct patterns, and the peak resident memory of a process
   that holds the cohort only as its histogram;
 - Spark local over the same Parquet -> histogram, by partition count (input splits and shuffle
@@ -20,28 +20,30 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from _common import (  # sibling modules (run as a file)
+    RESULTS,
+    ROOT,
+    child,
+    cohort,
+    machine,
+    peak_rss_mb,
+    shown,
+)
+from pandas_chain import PandasChain
 
-ROOT = Path(__file__).resolve().parents[1]
+from explorer.engine import evaluate, final_counts, funnel
+from explorer.engine.histogram import HistogramMatrix, evaluate_histogram
+from explorer.engine.patterns import funnel_counts, select
+from explorer.trial import load_trial
 
-from bench_engine import PandasChain, cohort, peak_rss_mb  # noqa: E402  (a sibling script: run from benchmarks/)
-
-from explorer.engine import evaluate, final_counts, funnel  # noqa: E402
-from explorer.engine.histogram import HistogramMatrix, evaluate_histogram  # noqa: E402
-from explorer.engine.patterns import funnel_counts, select  # noqa: E402
-from explorer.trial import load_trial  # noqa: E402
-
-RESULTS = ROOT / "benchmarks" / "results"
 TRIAL = "NCT06196996"
 POPULATION = "t1d"
 ROUNDS = 3
@@ -143,14 +145,6 @@ def bench_spark(folder: str, n: int, partitions: list[int]) -> dict:
             "driver_peak_rss_mb": peak_rss_mb()}
 
 
-def child(args: list[str], timeout: float = 7200) -> dict:
-    done = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT)
-    if done.returncode != 0:
-        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"}
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def run_child(kind: str, rest: list[str]) -> None:
     if kind == "memory":
         result = bench_memory(int(rest[0]))
@@ -162,11 +156,10 @@ def run_child(kind: str, rest: list[str]) -> None:
 
 
 def write_folder(n: int, folder: str) -> dict:
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_engine.py"), "--child", "write",
-                           POPULATION, str(n), folder], capture_output=True, text=True, cwd=ROOT)
-    if done.returncode != 0:
-        raise SystemExit(f"writing the {n:,} cohort failed: {done.stderr.strip().splitlines()[-1]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    written = child(ROOT / "benchmarks" / "bench_engine.py", ["write", POPULATION, str(n), folder])
+    if "error" in written:
+        raise SystemExit(f"writing the {n:,} cohort failed: {written['error']}")
+    return written
 
 
 # --- report -----------------------------------------------------------------------------------------
@@ -183,17 +176,15 @@ def markdown(report: dict) -> str:
              "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for size in report["sizes"]:
         d, mem = size.get("duckdb", {}), size.get("memory", {})
-
-        def f(value, unit="ms", digits=3):
-            return "-" if value is None else f"{value:.{digits}f} {unit}"
         pandas_ms = report["pandas_chain_1e6_s"] * 1e3 if report.get("pandas_chain_1e6_s") else None
         ratio = (f"{pandas_ms / d['histogram_toggle_ms']:,.0f}x / {pandas_ms / d['histogram_counts_ms']:,.0f}x"
                  if pandas_ms and d.get("histogram_toggle_ms") else None)
-        lines.append(f"| {size['n']:,} | {d.get('patterns', '-')} | {f(d.get('histogram_toggle_ms'))} / "
-                     f"{f(d.get('histogram_counts_ms'))} | "
-                     f"{f(mem.get('bits_toggle_ms'))} | {f(mem.get('histogram_toggle_ms'))} | "
-                     f"{f(mem.get('pandas_chain_s'), 's')} | {'-' if ratio is None else ratio} | "
-                     f"{d.get('peak_rss_mb', 0):.0f} MB / {f(mem.get('peak_rss_mb'), 'MB', 0)} |")
+        lines.append(f"| {size['n']:,} | {d.get('patterns', '-')} | "
+                     f"{shown(d.get('histogram_toggle_ms'), 'ms')} / "
+                     f"{shown(d.get('histogram_counts_ms'), 'ms')} | "
+                     f"{shown(mem.get('bits_toggle_ms'), 'ms')} | {shown(mem.get('histogram_toggle_ms'), 'ms')} | "
+                     f"{shown(mem.get('pandas_chain_s'), 's')} | {'-' if ratio is None else ratio} | "
+                     f"{d.get('peak_rss_mb', 0):.0f} MB / {shown(mem.get('peak_rss_mb'), 'MB', 0)} |")
     lines += ["", "## Cohort -> status histogram", "",
               "| subjects | engine | partitions | time | identical to DuckDB |", "|---:|---|---:|---:|---|"]
     for size in report["sizes"]:
@@ -228,9 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--partitions", nargs="+", type=int, default=[1, 2, 4, 8])
     parser.add_argument("--out", default="spark", help="results file stem in benchmarks/results/")
     args = parser.parse_args(argv)
-    report = {"run": time.strftime("%Y-%m-%d %H:%M"), "sizes": [], "machine": {
-        "machine": platform.machine(), "cores": os.cpu_count(), "python": platform.python_version(),
-        "load": [round(x, 2) for x in os.getloadavg()]}}
+    report = {"run": time.strftime("%Y-%m-%d %H:%M"), "sizes": [], "machine": machine()}
     work = Path(tempfile.mkdtemp(prefix="bench-spark-"))
     try:
         for size in args.sizes:
@@ -239,13 +228,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"n={n:,}: writing Parquet", file=sys.stderr, flush=True)
             entry = {"n": n, "write": write_folder(n, folder)}
             print(f"n={n:,}: DuckDB histogram", file=sys.stderr, flush=True)
-            entry["duckdb"] = child(["duckdb", folder, str(n)])
+            entry["duckdb"] = child(__file__, ["duckdb", folder, str(n)])
             if size in args.memory_sizes:
                 print(f"n={n:,}: memory engine", file=sys.stderr, flush=True)
-                entry["memory"] = child(["memory", str(n)])
+                entry["memory"] = child(__file__, ["memory", str(n)])
             if size in args.spark_sizes:
                 print(f"n={n:,}: Spark by partitions {args.partitions}", file=sys.stderr, flush=True)
-                entry["spark"] = child(["spark", folder, str(n), *map(str, args.partitions)])
+                entry["spark"] = child(__file__, ["spark", folder, str(n), *map(str, args.partitions)], timeout=7200)
             report["sizes"].append(entry)
             if n == 10 ** 6 and "pandas_chain_s" in entry.get("memory", {}):
                 report["pandas_chain_1e6_s"] = entry["memory"]["pandas_chain_s"]
@@ -255,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     report["notes"] = [
         "toggle -> funnel: median over every criterion switched off in turn (3 rounds); the histogram column "
         "is a HistogramMatrix holding only (pattern, count) rows, so its cost follows the number of patterns",
-        "pandas chain: bench_engine.py's criterion-by-criterion DataFrame filter, re-run in full per change "
+        "pandas chain: pandas_chain.py's criterion-by-criterion DataFrame filter, re-run in full per change "
         "(median of 5 changes), on the 10^6 cohort in the same run; the ratio at every size is against that "
         "10^6 chain (the chain grows with the cohort, the histogram does not)",
         "peak RSS of the histogram-only process includes DuckDB's working memory while it groups; "

@@ -118,7 +118,7 @@ def is_screening_folder(path: str | Path) -> bool:
 
 def open_source(source: DataSource, *, catalogue: Catalogue | None = None, read_folder: bool = True,
                 on_invalid: str = "raise", screen: bool = True, base_dir: str | Path | None = None,
-                progress: bool = False) -> OpenedSource:
+                progress: bool = False, engine: str = "memory", **engine_options) -> OpenedSource:
     """The screening of a data source (and, for data the loaders read, its cohort and load report).
 
     `catalogue`: the variables the screening features are typed and derived by (a trial's
@@ -127,7 +127,9 @@ def open_source(source: DataSource, *, catalogue: Catalogue | None = None, read_
     values, "raise" or "reject" (made unknown and counted in the report). `screen=False` skips deriving
     the screening features of data the loaders read (the outcomes of everyone need only the tables).
     `base_dir`: where a relative path is read from (default: the working directory).
-    `progress` shows a bar while a synthetic population is drawn.
+    `progress` shows a bar while a synthetic population is drawn. `engine` "duckdb" or "spark" derives
+    the screening features of data the loaders read by SQL in that engine (explorer.engine.features_sql,
+    the same features as the pandas derivation; `engine_options`: its Spark `master` or `spark` session).
     """
     source = source.validate()
     if source.kind == "synthetic":
@@ -147,5 +149,12 @@ def open_source(source: DataSource, *, catalogue: Catalogue | None = None, read_
             return OpenedSource(source, path)
         return OpenedSource(source, read_screening(path, catalogue=catalogue))
     loaded = load(path, on_invalid=on_invalid)
-    screening = screening_features(loaded.cohort, catalogue=catalogue) if screen else None
+    if not screen:
+        screening = None
+    elif engine in ("duckdb", "spark"):
+        from explorer.engine.features_sql import screening_features_sql  # DuckDB / PySpark only when asked
+
+        screening = screening_features_sql(loaded.cohort, engine=engine, catalogue=catalogue, **engine_options)
+    else:
+        screening = screening_features(loaded.cohort, catalogue=catalogue)
     return OpenedSource(source, screening, loaded.cohort, loaded.report)

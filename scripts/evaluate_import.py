@@ -362,7 +362,7 @@ def _match(item: dict, gold: list[GoldItem]) -> GoldItem | None:
     return None
 
 
-def evaluate_chia(lines: list[ChiaLine], *, sample: int = 0, seed: int = 0) -> dict:
+def evaluate_chia(lines: list[ChiaLine], *, sample: int = 0, seed: int = 0, records: list[Path] = ()) -> dict:
     counts = {f: {"gold": 0, "read": [0, 0], "computable": [0, 0]} for f in FAMILY_TERMS}  # [right, extracted]
     wrong, missed, computable_criteria = [], [], []
     for line in lines:
@@ -402,12 +402,12 @@ def evaluate_chia(lines: list[ChiaLine], *, sample: int = 0, seed: int = 0) -> d
     result = {"summary": {"lines": len(lines), "trials": len({(ln.trial) for ln in lines}), "total": total},
               "families": families, "wrong": wrong, "missed": missed}
     if sample:
-        result["sample"] = sample_rules(lines, sample, seed)
+        result["sample"], result["sample_pool"] = sample_rules(lines, sample, seed, records)
     return result
 
 
-def sample_rules(lines: list[ChiaLine], n: int, seed: int) -> list[dict]:
-    """A seeded random sample of computable criteria (any variable), for a person to check against the text."""
+def computable_rows(lines: list[ChiaLine], records: list[Path] = ()) -> list[dict]:
+    """Every computable criterion of the Chia lines and of whole registry records (legacy XML, JSON, pages)."""
     rows = []
     for line in lines:
         for piece in split_criteria(line.text) or []:
@@ -417,7 +417,34 @@ def sample_rules(lines: list[ChiaLine], n: int, seed: int) -> list[dict]:
                              "expression": result.expression, "status": result.status,
                              "confidence": round(result.confidence, 2),
                              "parameters": {k: v["value"] for k, v in result.parameters.items()}})
-    return random.Random(seed).sample(rows, min(n, len(rows)))
+    for path in records:
+        for trial, report in import_trials(path):
+            for c in report.text_criteria:
+                if c.computable:
+                    params = {name: p.value for name, p in trial.criterion(c.id).parameters.items()}
+                    rows.append({"trial": trial.id, "kind": c.kind, "line": c.id, "text": c.text,
+                                 "expression": c.expression, "status": c.status,
+                                 "confidence": round(c.confidence, 2), "parameters": params})
+    return rows
+
+
+def sample_rules(lines: list[ChiaLine], n: int, seed: int, records: list[Path] = ()) -> tuple[list[dict], int]:
+    """A seeded random sample of computable criteria (any variable), for a person to check against the text;
+    and how many there were to draw from."""
+    rows = computable_rows(lines, records)
+    return random.Random(seed).sample(rows, min(n, len(rows))), len(rows)
+
+
+def markdown_sample(rows: list[dict], seed: int, sources: str, pool: int) -> str:
+    """The sample as a table to fill in by hand: one row per criterion, verdict and why left blank."""
+    lines = [f"# Hand-checked sample of computable rules (seed {seed})", "",
+             f"Drawn by `scripts/evaluate_import.py {sources} --sample {len(rows)} --seed {seed}` from {pool} "
+             "computable criteria.", "",
+             "| # | trial | kind | text | expression | status | verdict | why |", "|---|---|---|---|---|---|---|---|"]
+    for i, r in enumerate(rows, 1):
+        text = " ".join(r["text"].split()).replace("|", "\\|")
+        lines.append(f"| {i} | {r['trial']} | {r['kind']} | {text} | `{r['expression']}` | {r['status']} |  |  |")
+    return "\n".join(lines) + "\n"
 
 
 def markdown_chia(result: dict) -> str:
@@ -437,13 +464,123 @@ def markdown_chia(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+# --- hand-labelled criteria (tests/fixtures/registry/diabetes_criteria.yaml) ------------------------------
+
+CRITERIA_FAMILIES: dict[str, set[str]] = {
+    **{f: v for f, v in FAMILY_VARIABLES.items() if f not in {"C-peptide", "pregnancy", "hba1c", "bmi"}},
+    "C-peptide": {"fasting_cpeptide", "postmeal_cpeptide", "random_cpeptide"},
+    "hypoglycaemia": {"severe_hypoglycemia"},
+    "insulin dose": {"insulin_dose", "insulin_dose_per_kg"},
+    "BMI": {"bmi"}, "HbA1c": {"hba1c"},
+}
+_COUNT = re.compile(r"count\((?P<event>\w+)(?:,\s*within_days=(?P<days>\d+))?\)")
+
+
+def _criteria_family(variable: str) -> str | None:
+    m = _COUNT.fullmatch(variable)
+    name = m.group("event") if m else variable
+    return next((f for f, names in CRITERIA_FAMILIES.items() if name in names), None)
+
+
+def _same_threshold(item: tuple, gold: list) -> bool:
+    variable, comparator, value, unit = item
+    gv, gc, gval, gu = gold
+    a, b = _COUNT.fullmatch(variable), _COUNT.fullmatch(str(gv))
+    if a and b:  # a window of "6 months" is 182 or 183 days: equal within 1 %
+        same_var = a.group("event") == b.group("event") and abs(int(a.group("days") or 0) - int(b.group("days") or 0)) \
+            <= 0.01 * int(b.group("days") or 0) + 0.5
+    else:
+        same_var = variable == gv
+    return (same_var and comparator == gc and str(unit) == str(gu)
+            and abs(float(value) - float(gval)) <= max(0.01 * abs(float(gval)), 0.011))
+
+
+def evaluate_criteria(items: list[dict]) -> dict:
+    """Per family: of the gold thresholds (and pregnancy flags), how many were read, and how many readings were right."""
+    families = {}
+
+    def count(family: str) -> dict:
+        return families.setdefault(family, {"gold": 0, "read": [0, 0], "computable": [0, 0]})
+
+    rows = []
+    for item in items:
+        e = extract(item["text"], item["kind"])
+        computable = e.expression is not None
+        for g in item.get("gold") or []:
+            count(_criteria_family(g[0]) or item["family"])["gold"] += 1
+        found = [(t.variable, t.comparator, t.value, t.unit) for r in tuple(e.rules) + tuple(e.skipped)
+                 for t in r.thresholds]
+        gold_by_family: dict[str, list] = {}
+        for g in item.get("gold") or []:
+            gold_by_family.setdefault(_criteria_family(g[0]) or item["family"], []).append(list(g))
+        for level in ("read", "computable"):
+            if level == "computable" and not computable:
+                continue
+            open_gold = {f: list(v) for f, v in gold_by_family.items()}
+            for t in found:
+                family = _criteria_family(t[0])
+                if family is None:
+                    continue
+                count(family)[level][1] += 1
+                hit = next((g for g in open_gold.get(family, []) if _same_threshold(t, g)), None)
+                if hit is not None:
+                    count(family)[level][0] += 1
+                    open_gold[family].remove(hit)
+        if "pregnancy" in item:
+            said = any(re.search(r"\b(?:pregnant|lactating)\b", r.expression) for r in e.rules if r.tree is not None)
+            c = count("pregnancy")
+            c["gold"] += bool(item["pregnancy"])
+            for level in ("read", "computable"):
+                if said and (level == "read" or computable):
+                    c[level][1] += 1
+                    c[level][0] += bool(item["pregnancy"])
+        rows.append({"text": item["text"], "kind": item["kind"], "family": item["family"], "status": e.status,
+                     "expression": e.expression or (f"(candidate) {e.candidate}" if e.candidate else None),
+                     "read": [list(t) for t in found], "gold": item.get("gold") or [],
+                     **({"pregnancy": item["pregnancy"]} if "pregnancy" in item else {})})
+    out = {}
+    for family, c in families.items():
+        out[family] = {"gold": c["gold"]}
+        for level in ("read", "computable"):
+            right, extracted = c[level]
+            out[family][level] = {"right": right, "extracted": extracted, "recall": _ratio(right, c["gold"]),
+                                  "precision": _ratio(right, extracted)}
+    total = {"gold": sum(c["gold"] for c in families.values())}
+    for level in ("read", "computable"):
+        right = sum(c[level][0] for c in families.values())
+        extracted = sum(c[level][1] for c in families.values())
+        total[level] = {"right": right, "extracted": extracted, "recall": _ratio(right, total["gold"]),
+                        "precision": _ratio(right, extracted)}
+    return {"summary": {"criteria": len(items), "total": total}, "families": out, "criteria": rows}
+
+
+def markdown_criteria(result: dict) -> str:
+    s = result["summary"]
+    lines = ["# Registry import quality on the hand-labelled diabetes criteria", "",
+             f"{s['criteria']} criteria written for this project (tests/fixtures/registry/diabetes_criteria.yaml). "
+             "A reading is right when variable, comparator, value (1 %) and catalogue unit match a gold threshold; "
+             "pregnancy is scored per criterion (a rule about being pregnant or lactating, or none).", "",
+             "| family | gold | read: recall | read: precision | computable: recall | computable: precision |",
+             "|---|---|---|---|---|---|"]
+    for family, f in sorted(result["families"].items()) + [("all", s["total"])]:
+        r, c = f["read"], f["computable"]
+        lines.append(f"| {family} | {f['gold']} | {r['recall']} ({r['right']}) | {r['precision']} "
+                     f"({r['right']}/{r['extracted']}) | {c['recall']} ({c['right']}) | {c['precision']} "
+                     f"({c['right']}/{c['extracted']}) |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("paths", nargs="*", help="record files, folders or glob patterns")
     parser.add_argument("--gold", help="hand-labelled thresholds (YAML: records: {id: [...]})")
     parser.add_argument("--chia", help="the Chia corpus (zip or folder of brat .txt/.ann pairs)")
+    parser.add_argument("--criteria", help="hand-labelled criteria (YAML: items: [{text, kind, family, gold}]), "
+                                           "e.g. tests/fixtures/registry/diabetes_criteria.yaml")
     parser.add_argument("--sample", type=int, default=0, help="with --chia: sample this many computable criteria")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sample-markdown", help="with --sample: also write the sample as a table to check by hand "
+                                                  "(records given as PATHS join the Chia criteria in the draw)")
     parser.add_argument("--details", action="store_true",
                         help="with --chia: also write every wrong and missed item with its text (not for committing: "
                              "it copies the corpus)")
@@ -452,10 +589,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", help="markdown table path (default: --out with .md)")
     args = parser.parse_args(argv)
     if args.out is None:
-        name = "import_quality.chia.json" if args.chia else "import_quality.legacy_xml.json"
+        name = ("import_quality.chia.json" if args.chia else "import_quality.diabetes.json" if args.criteria
+                else "import_quality.legacy_xml.json")
         args.out = str(ROOT / "benchmarks" / "results" / name)
+    if args.criteria:
+        items = yaml.safe_load(Path(args.criteria).read_text(encoding="utf-8"))["items"]
+        result = evaluate_criteria(items)
+        _write(result, markdown_criteria(result), args)
+        return 0
     if args.chia:
-        result = evaluate_chia(read_chia(Path(args.chia)), sample=args.sample, seed=args.seed)
+        records = collect(args.paths) if args.paths else []
+        result = evaluate_chia(read_chia(Path(args.chia)), sample=args.sample, seed=args.seed, records=records)
+        if args.sample_markdown and "sample" in result:
+            sources = " ".join(args.paths + ["--chia", args.chia])
+            Path(args.sample_markdown).write_text(markdown_sample(result["sample"], args.seed, sources,
+                                                                  result["sample_pool"]),
+                                                  encoding="utf-8")
         if not args.details:
             result = {k: v for k, v in result.items() if k not in {"wrong", "missed"}}
         _write(result, markdown_chia(result), args)

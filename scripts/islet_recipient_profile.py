@@ -2,7 +2,7 @@
 published profile of islet-alone recipients, and the clinic's fasting C-peptide by duration against the
 published fasting figures; write both tables into docs/synthetic.md.
 
-The profile (explorer.cohort.synthetic.recipients) is taken twice: with the trial as bundled, and with
+The profile (explorer.simulation.recipients) is taken twice: with the trial as bundled, and with
 CIT-07's adult and duration limits (18-65 years, > 5 years of T1D) set through the trial's own parameters,
 each on the clinic as recorded and with every test done (`fully_recorded`: no one is left "possibly
 eligible" for want of an antibody or C-peptide result).
@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 from explorer.cohort.synthetic import default_params, fully_recorded
-from explorer.cohort.synthetic.recipients import PUBLISHED_RANGES, eligible_profile, islet_eligible
 from explorer.cohort.synthetic.screening_table import generate_screening
+from explorer.simulation.recipients import PUBLISHED_RANGES, eligible_profile, islet_eligible
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "synthetic.md"
 

@@ -1,6 +1,6 @@
 """Write docs/outcomes_calibration.md (and the table between the `published` markers of docs/outcomes.md):
 published trial figures against the synthetic cohorts taken through the trial-driven outcome measures
-(explorer.cohort.synthetic.published), the same comparison the test tests/cohort/synthetic/test_published.py checks.
+(explorer.simulation.published), the same comparison the test tests/cohort/synthetic/test_published.py checks.
 
     .venv/bin/python scripts/outcomes_calibration.py [--n 10000] [--seed 0]
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from explorer.cohort.synthetic.published import comparison_table
+from explorer.simulation.published import comparison_table
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "outcomes_calibration.md"

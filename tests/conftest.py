@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -28,3 +29,16 @@ def shared_seeds() -> Path:
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """The one Spark session of the test run (starting one costs seconds; every Spark test shares it)."""
+    pytest.importorskip("pyspark", reason="PySpark is not installed (make setup installs it)")
+    if shutil.which("java") is None:
+        pytest.skip("no Java runtime for Spark (make test installs openjdk-17-jre-headless)")
+    from explorer.engine.spark import spark_session
+    session = spark_session("local[2]", shuffle_partitions=2)
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()

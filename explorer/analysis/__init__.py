@@ -1,6 +1,13 @@
 """What researchers do after the funnel: threshold sensitivity, scenario comparison, representativeness,
 outcomes under relaxed criteria. Everything here is arithmetic on the engine's public results
 (explorer.engine: evaluate, funnel, final_counts, eligible_mask, baseline_table); see docs/analysis.md.
+
+    choices.py             a scenario's eligibility choices in the engine's terms
+    rules.py               where a criterion's rule compares one of its parameters
+    sensitivity.py         the eligible count across one threshold's range, and its variable's spread
+    compare.py             scenario A against B: funnels, counts, table 1, who moves in or out
+    representativeness.py  standardised differences (smd.py) and a GIST score, eligible vs screened
+    relaxed_outcomes.py    outcomes of the subjects a relaxed scenario adds, beside those it keeps
 """
 
 from explorer.analysis.choices import Choices, choices, choices_of

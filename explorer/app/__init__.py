@@ -4,9 +4,18 @@
     explore("NCT06196996")                       # synthetic clinic population of the trial's kind
     explore("NCT01142050", "path/to/data")       # real data: small-cell protection on by default
 
-scenario.py (what the user chose, as data), state.py (results, no widgets), views.py and outcome_view.py
-(VBoxes generated from the trial), widgets.py (address sync, downloads, tables), dashboard.py (wiring,
-`Dashboard` for Voilà and `explore` for notebooks).
+    scenario.py        what the user chose, as data (round-trips through JSON and the page address)
+    state.py           the results, no widgets: every edit goes through `apply`; lazy tables
+    outcome_state.py   the enrolled subjects' outcomes, computed and cached for the state
+    folders.py         the start folder relative paths are read from
+    views.py           VBoxes generated from the trial: header, criteria, funnel, impact, overlap, table 1,
+                       trial and data pickers, export and scenario panels; FigureOutput
+    outcome_view.py    the outcome panel: pickers and figures drawn from the state's outcomes
+    analysis_views.py  thresholds and compare tabs
+    tables.py          tables as text (labels, units, protected counts)
+    widgets.py         the page-address sync widget, download links, HTML tables
+    code_export.py     a scenario as Python code or a notebook
+    dashboard.py       wiring: `Dashboard` for Voilà and `explore` for notebooks
 """
 
 __all__ = ["Dashboard", "explore"]

@@ -6,6 +6,8 @@ The notebook Voilà serves only does `Dashboard().show()` (notebooks/dashboard.i
 from __future__ import annotations
 
 import os
+import threading
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -34,6 +36,7 @@ from explorer.app.views import (
     SummaryBar,
     TrialPicker,
     guarded,
+    warm_up_figures,
 )
 from explorer.app.widgets import STYLE, UrlSync
 from explorer.errors import ExplorerError
@@ -110,7 +113,8 @@ class Dashboard(w.VBox):
         s.observe(lambda _: self.refresh(), "revision")
         self.tabs.observe(lambda _: self.refresh_visible(), "selected_index")
         s.observe(lambda _: self.summary.show_error(), ["error", "notice"])
-        s.observe(lambda _: self.summary.show_busy(), "busy")
+        self._working = 0  # > 0 while the dashboard redraws views (after the state's own busy time)
+        s.observe(lambda _: self.summary.show_busy(s.busy or self._working > 0), "busy")
         s.observe(lambda _: self._conceal(), "concealed")
         if self.url is not None:
             s.observe(lambda _: setattr(self.url, "query", s.scenario.to_query()), "revision")
@@ -140,15 +144,29 @@ class Dashboard(w.VBox):
             problems.append("the funnel is not drawn")
         return problems
 
+    @contextmanager
+    def working(self):
+        """Show the loading indicator while the dashboard does something that may take a while (an open
+        tab computing its statistics and drawing its figure); SummaryBar decides when it becomes visible."""
+        self._working += 1
+        self.summary.show_busy(True)
+        try:
+            yield
+        finally:
+            self._working -= 1
+            if not self._working:
+                self.summary.show_busy(self.state.busy)
+
     def refresh(self) -> None:
         visible = self.tabs.children[self.tabs.selected_index or 0]
-        for view in self._views:
-            if view in self._lazy_views and view is not visible:
-                view.stale = True
-                if self.state.protection.on and hasattr(view, "blank"):
-                    view.blank()  # no unprotected number waits in a closed tab
-                continue
-            guarded(self.state, view.refresh)
+        with self.working():
+            for view in self._views:
+                if view in self._lazy_views and view is not visible:
+                    view.stale = True
+                    if self.state.protection.on and hasattr(view, "blank"):
+                        view.blank()  # no unprotected number waits in a closed tab
+                    continue
+                guarded(self.state, view.refresh)
 
     def _conceal(self) -> None:
         """A protected scenario is being computed: hide every count now (all or nothing)."""
@@ -162,10 +180,13 @@ class Dashboard(w.VBox):
         visible = self.tabs.children[self.tabs.selected_index or 0]
         if getattr(visible, "stale", False):
             visible.stale = False
-            guarded(self.state, visible.refresh)
+            with self.working():
+                guarded(self.state, visible.refresh)
 
     def show(self) -> Dashboard:
         display(self)
+        # after the first paint, in the background: the first chart of a tab then costs its own work only
+        threading.Thread(target=warm_up_figures, name="warm-up-figures", daemon=True).start()
         signal_ready()
         return self
 

@@ -1,29 +1,26 @@
 """The dashboard's outcome panel: what happens to the eligible, enrolled subjects, visit by visit.
 
 Pickers (generated from the trial's outcomes and the subgroups the subjects have) choose the outcome,
-its measure, a subgroup split and, for synthetic data, the response model and allocation. Figures are
-pure functions of explorer.plots.outcomes shown through FigureOutput; tables go through the state's
-small-cell protection.
+its measure, a subgroup split and, for synthetic data, the response model and allocation. The panel only
+displays: the state computes and caches the outcomes and their protected tables
+(explorer.app.outcome_state, `state.outcomes`); figures are pure functions of explorer.plots.outcomes
+shown through FigureOutput.
 
-Where the outcomes come from: a real dataset whose measurements carry trial visits (`state.cohort`) is
-used as it is, restricted to the eligible; otherwise the eligible are enrolled (screening order, at most
-MAX_ENROLLED) and their outcomes simulated with the trial's response model (explorer.cohort.synthetic.enrolment).
-
-refresh() is called after every state change, so it only compares a key (trial, data, eligible set,
-model, allocation) with the last one: outcomes are recomputed when that changes (and cached for a few
-keys, so going back is instant), figures only when the results or a picker changed.
+refresh() is called after every state change: it asks the state for the results (recomputed there only
+when the trial, data, enrolled set, protection or simulation choices changed) and redraws a figure only
+when its results or a picker changed.
 """
 
 from __future__ import annotations
 
 import html
-from collections import OrderedDict
 from contextlib import contextmanager
 
 import ipywidgets as w
 import pandas as pd
 from IPython.display import HTML, display
 
+from explorer.app.outcome_state import ALLOCATIONS as ALLOCATION_ARMS
 from explorer.app.state import ExplorerState
 from explorer.app.views import FigureOutput, guarded
 from explorer.app.widgets import figure_download, html_table
@@ -31,24 +28,15 @@ from explorer.clinical.cgm import ambulatory_glucose_profile
 from explorer.cohort.synthetic import enrolment
 from explorer.errors import DataError, ExplorerError
 from explorer.outcomes.endpoints import ENDPOINT_LABELS
-from explorer.outcomes.measures import (
-    SUBGROUP_LABELS,
-    OutcomeResults,
-    outcome_measures,
-    summarise_endpoints,
-    summarise_outcomes,
-    with_subgroups,
-)
+from explorer.outcomes.measures import SUBGROUP_LABELS, OutcomeResults, with_subgroups
 from explorer.plots.outcomes import agp_figure, responder_figure, time_in_range_figure, trajectory_figure
 
-MAX_ENROLLED = enrolment.DEFAULT_MAX_ENROLLED
-CACHE_SIZE = 4
 FIGURES = ("trajectory", "change", "responders", "tir", "agp")
-ALLOCATIONS = [("as the trial (1:1 when it has 2+ arms)", "trial"), ("all treated", "treated"),
-               ("1:1 randomised vs control", "random")]
+ALLOCATION_LABELS = {"trial": "as the trial (1:1 when it has 2+ arms)", "treated": "all treated",
+                     "random": "1:1 randomised vs control"}
+ALLOCATIONS = [(ALLOCATION_LABELS[a], a) for a in ALLOCATION_ARMS]
 MODEL_LABELS = {"islet": "islet transplantation (CIT-07)", "islet_edmonton": "islet, Edmonton 5-year course",
                 "msc": "UC-MSC (Zang 2022)"}
-TABLE_COLUMNS = ["measure", "statistic", "visit", "n", "mean", "sd", "ci_low", "ci_high", "median", "q1", "q3", "unit"]
 
 
 class OutcomePanel(w.VBox):
@@ -57,10 +45,10 @@ class OutcomePanel(w.VBox):
     def __init__(self, state: ExplorerState):
         self._state = state
         self.stale = False
-        self.results: OutcomeResults | None = None
+        self.results: OutcomeResults | None = None  # what is drawn: the state's results at the last refresh
         self.figures: dict[str, object] = {}
-        self._cache: OrderedDict[tuple, OutcomeResults] = OrderedDict()
-        self._key: tuple | None = None
+        self._key: int | None = None  # bumps when the drawn results change (figure keys hold it, not the results)
+        self._generation = 0
         self._drawn: dict[str, tuple] = {}
         self._trial_for_pickers = None
         self._syncing = False
@@ -118,48 +106,21 @@ class OutcomePanel(w.VBox):
             raise ExplorerError(f"the {name} figure is not drawn yet; open a trial with eligible subjects")
         self._export_links.value = figure_download(fig, f"{self._state.trial.id}_{name}", fmt)
 
-    # --- what the outcomes are computed from --------------------------------------------------------
-    def _uses_real_data(self) -> bool:
-        return enrolment.has_visit_data(self._state.cohort)
-
-    def _data_key(self, enrolled: pd.Index) -> tuple:
-        s = self._state
-        simulated = () if self._uses_real_data() else (self._model.value, self._allocation.value)
-        # the loaded trial, not the edited one: threshold edits change who is eligible, not the outcomes
-        return (s.trial.id, id(s.base_trial), s.scenario.data, id(s.cohort), hash(tuple(enrolled)), *simulated)
-
-    def _compute(self, enrolled: pd.Index) -> OutcomeResults:
-        s = self._state
-        if self._uses_real_data():
-            cohort = enrolment.cohort_subset(s.cohort, enrolled)
-        else:
-            arm = {"trial": False, "treated": None, "random": "random"}[self._allocation.value]
-            seed = s.scenario.data.seed if s.scenario.data.kind == "synthetic" else 0
-            cohort = enrolment.simulate_outcomes(s.trial, s.screening, enrolled, model=self._model.value, arm=arm,
-                                                 seed=seed)
-        return outcome_measures(s.trial, cohort, screening=s.screening, on_missing="skip")
-
     # --- refresh: called after every state change -----------------------------------------------------
     def refresh(self) -> None:
-        s = self._state
+        s, outcomes = self._state, self._state.outcomes
         if s.base_trial is not self._trial_for_pickers:
             self._new_trial()
-        eligible = s.eligible_ids()
-        enrolled = enrolment.enrol(eligible, MAX_ENROLLED)
-        self._simulation.layout.display = "none" if self._uses_real_data() else None
-        if not len(enrolled):
+        self._simulation.layout.display = "none" if outcomes.uses_real_data else None
+        results = outcomes.results()
+        if results is None:
             self._show_empty()
             return
-        key = self._data_key(enrolled)
-        if key != self._key:
-            if key not in self._cache:
-                self._cache[key] = self._compute(enrolled)
-                while len(self._cache) > CACHE_SIZE:
-                    self._cache.popitem(last=False)
-            self._cache.move_to_end(key)
-            self._key, self.results = key, self._cache[key]
+        if results is not self.results or self._key is None:
+            self._generation += 1
+            self._key, self.results = self._generation, results
             self._sync_pickers()
-        self._info.value = self._describe(len(eligible), len(enrolled))
+        self._info.value = self._describe(len(s.eligible_ids()), len(results.subjects))
         self._draw()
 
     def _new_trial(self) -> None:
@@ -168,13 +129,9 @@ class OutcomePanel(w.VBox):
         with self._hold():
             self._outcome.options = [(f"{o.name} ({o.id}, {o.kind})", o.id) for o in trial.outcomes]
             self._outcome.value = trial.outcomes[0].id if trial.outcomes else None
-            self._model.value = enrolment.outcome_model_for(trial)
-            self._allocation.value = "trial"
+            self._model.value = self._state.outcomes.model
+            self._allocation.value = self._state.outcomes.allocation
         self._key = None
-
-    def _protection(self) -> tuple:
-        scenario = self._state.scenario
-        return scenario.min_cell, getattr(scenario, "cell_method", "suppress")
 
     def _count(self, value: int) -> str:
         """A subject count as the page may show it (the scenario's small-cell protection)."""
@@ -184,10 +141,10 @@ class OutcomePanel(w.VBox):
         s = self._state
         capped = (f" (the first {self._count(enrolled)} of {self._count(eligible)} eligible)"
                   if enrolled < eligible else "")
-        if self._uses_real_data():
+        if s.outcomes.uses_real_data:
             source = "outcomes from the loaded dataset's trial visits"
         else:
-            model = html.escape(MODEL_LABELS.get(self._model.value, self._model.value))
+            model = html.escape(MODEL_LABELS.get(s.outcomes.model, s.outcomes.model))
             source = f"outcomes simulated with the <b>{model}</b> response model (synthetic; not trial results)"
         skipped = "".join(f"<br><span class='te-muted'>not available: {html.escape(why)}</span>"
                           for why in self.results.skipped.values())
@@ -244,7 +201,8 @@ class OutcomePanel(w.VBox):
         self._measure.layout.display = None if len(measures) > 1 else "none"
 
     def _picked(self) -> None:
-        # refresh() recomputes only if the model or allocation changed the key; otherwise it redraws
+        # the state recomputes only if the model or allocation changed its key; otherwise refresh() redraws
+        self._state.outcomes.choose(model=self._model.value, allocation=self._allocation.value)
         with self._hold():
             if self.results is not None:
                 self._measure_options()
@@ -263,10 +221,10 @@ class OutcomePanel(w.VBox):
             self._table.value = ""
             raise DataError(r.skipped[outcome])
         parts = {
-            "trajectories": ((self._key, outcome, self._measure.value, by, self._centre.value, *self._protection()),
+            "trajectories": ((self._key, outcome, self._measure.value, by, self._centre.value, self._state.protection),
                              lambda: self._trajectories(r, outcome, by)),
-            "table": ((self._key, outcome, self._measure.value, by, *self._protection()),
-                      lambda: self._summary_table(r, outcome, by)),
+            "table": ((self._key, outcome, self._measure.value, by, self._state.protection),
+                      lambda: self._summary_table(outcome, by)),
             "responders": ((self._key, self._endpoint.value, by), lambda: self._responders(r, by)),
             "tir": ((self._key, by), lambda: self._time_in_range(r, by)),
             "agp": ((self._key, self._agp_visit.value), lambda: self._agp(r)),
@@ -307,30 +265,19 @@ class OutcomePanel(w.VBox):
         else:  # e.g. events with no record of the year before baseline: there is nothing to change from
             self._clear("change")
 
-    def _summary_table(self, r: OutcomeResults, outcome: str, by: str | None) -> None:
-        by_list = [by] if by else []
-        table = summarise_outcomes(r, by=by_list, outcomes=[outcome])
-        table = table[table["measure"].astype(str) == self._measure.value]
-        shown = table[[*TABLE_COLUMNS[:3], *by_list, *TABLE_COLUMNS[3:]]].copy()
-        for column in ("measure", "statistic", "visit", *by_list):
-            shown[column] = shown[column].astype(str)
-        shown["n"] = shown["n"].astype("int64")
-        shown.attrs = {"counts": ["n"], "dependent": {c: "n" for c in ("mean", "sd", "ci_low", "ci_high", "median",
-                                                                        "q1", "q3")}}
-        self._table.value = html_table(self._state.protected(shown), numeric_digits=2)
+    def _summary_table(self, outcome: str, by: str | None) -> None:
+        table = self._state.outcomes.summary_table(outcome, self._measure.value, by)
+        self._table.value = html_table(table, numeric_digits=2)
 
     def _responders(self, r: OutcomeResults, by: str | None) -> None:
         endpoint = self._endpoint.value
         if not len(r.endpoints) or endpoint is None:
             self._clear("responders")
             return
+        table = self._state.outcomes.endpoint_table(endpoint, by)
         if endpoint == "all":
-            table = summarise_endpoints(r)
-            table["endpoint"] = table["label"]
             fig = responder_figure(table, by="endpoint", title="Responders by visit, every endpoint")
         else:
-            table = summarise_endpoints(r, by=[by] if by else [])
-            table = table[table["endpoint"].astype(str) == endpoint]
             fig = responder_figure(table, by=by, title=ENDPOINT_LABELS.get(endpoint, endpoint))
         self._show("responders", fig)
 

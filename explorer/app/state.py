@@ -12,6 +12,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +20,7 @@ from traitlets import Any, Bool, Dict, Float, HasTraits, Instance, Int, Unicode
 
 from explorer import engine, expr
 from explorer.app.folders import base_dir
+from explorer.app.outcome_state import OutcomeState
 from explorer.app.scenario import DataSource, Scenario
 from explorer.cohort.screening import Screening
 from explorer.cohort.synthetic.trial_match import population_for
@@ -52,9 +54,13 @@ def enabled_ids(trial: Trial, scenario: Scenario) -> list[str]:
     return [c.id for c in trial.criteria if c.id not in scenario.disabled]
 
 
+def shapley_method(enabled: Sequence[str]) -> str:
+    return "exact" if len(enabled) <= SHAPLEY_EXACT_LIMIT else "montecarlo"
+
+
 class ExplorerState(HasTraits):
-    """Inputs: `scenario`. Results: `trial`, `matrix`, `funnel`, `impact`, `shapley`, `counts`, and on
-    demand `overlap` and `baseline`. Messages: `error`, `status`."""
+    """Inputs: `scenario`. Results: `trial`, `matrix`, `funnel`, `counts`, and on demand `impact`,
+    `shapley`, `overlap` and `baseline`. Messages: `error`, `status`."""
 
     scenario = Instance(Scenario, allow_none=True)
     trial = Instance(Trial, allow_none=True)       # the edited trial the results are for
@@ -64,9 +70,8 @@ class ExplorerState(HasTraits):
     matrix = Any(None)
 
     funnel = Instance(pd.DataFrame, allow_none=True)
-    impact = Instance(pd.DataFrame, allow_none=True)
-    shapley = Instance(pd.DataFrame, allow_none=True)
     counts = Dict()
+    # impact and shapley are computed when a view first asks after a change (see "on demand" below)
 
     error = Unicode("")
     notice = Unicode("")  # what the last edit changed that the user did not ask for (a clamped value)
@@ -276,8 +281,24 @@ class ExplorerState(HasTraits):
         mask = engine.baseline.group_mask(self.matrix, group, enabled_ids(self.trial, self.scenario), self.policies)
         return self.matrix.subject_ids[mask]
 
-    # Overlap and table 1 are computed when first asked for after a change: they are the costly ones
-    # (table 1 reads the raw features), and only their own tabs show them.
+    # On demand: impact, Shapley, overlap and table 1 are computed when first asked for after a change
+    # and cached until the next one. Only their own tabs show them, and a click must cost only what the
+    # header and the funnel need (at 10^6 subjects impact and Shapley took most of a toggle, issue 17).
+    @property
+    def impact(self) -> pd.DataFrame:
+        if "impact" not in self._lazy:
+            self._lazy["impact"] = engine.impact(self.matrix, **self._selection())
+        return self._lazy["impact"]
+
+    @property
+    def shapley(self) -> pd.DataFrame:
+        """Shapley shares of screened - eligible (unknowns count as not eligible)."""
+        if "shapley" not in self._lazy:
+            enabled = enabled_ids(self.trial, self.scenario)
+            self._lazy["shapley"] = engine.shapley(self.matrix, enabled=enabled, policies=self.policies,
+                                                   method=shapley_method(enabled))
+        return self._lazy["shapley"]
+
     @property
     def overlap(self) -> pd.DataFrame:
         if "overlap" not in self._lazy:
@@ -290,9 +311,8 @@ class ExplorerState(HasTraits):
         to what the funnel excludes; `shapley` shares screened - eligible (unknowns count as not eligible)."""
         if "shapley_excluded" not in self._lazy:
             enabled = enabled_ids(self.trial, self.scenario)
-            method = "exact" if len(enabled) <= SHAPLEY_EXACT_LIMIT else "montecarlo"
             self._lazy["shapley_excluded"] = engine.shapley(self.matrix, enabled=enabled, policies=self.policies,
-                                                            value="remaining", method=method)
+                                                            value="remaining", method=shapley_method(enabled))
         return self._lazy["shapley_excluded"]
 
     @property
@@ -393,6 +413,12 @@ class ExplorerState(HasTraits):
 
     def _selection(self) -> dict:
         return {"enabled": enabled_ids(self.trial, self.scenario), "policies": self.policies}
+
+    # --- outcomes of the enrolled (explorer.app.outcome_state): computed when first asked for ------------
+    @cached_property
+    def outcomes(self) -> OutcomeState:
+        """The outcome results, their simulation choices and protected tables, cached per eligible set."""
+        return OutcomeState(self)
 
     # --- exports (text/bytes; the view decides where they go) ---------------------------------
     @property
@@ -510,12 +536,9 @@ class ExplorerState(HasTraits):
 
     @staticmethod
     def _statistics(matrix, scenario: Scenario, trial: Trial) -> dict:
-        """The results every view needs after any change (overlap and table 1 are lazy, see above)."""
+        """The results the header and the funnel show after any change; the rest is on demand (see above)."""
         enabled, order, policies = enabled_ids(trial, scenario), funnel_order(trial, scenario), dict(scenario.policies)
-        method = "exact" if len(enabled) <= SHAPLEY_EXACT_LIMIT else "montecarlo"
         return {
             "funnel": engine.funnel(matrix, order=order, enabled=enabled, policies=policies),
-            "impact": engine.impact(matrix, enabled=enabled, policies=policies),
-            "shapley": engine.shapley(matrix, enabled=enabled, policies=policies, method=method),
             "counts": engine.final_counts(matrix, enabled=enabled, policies=policies),
         }

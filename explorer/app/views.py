@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import html
+import json
 import shutil
 import tempfile
 import unicodedata
@@ -16,6 +17,7 @@ from pathlib import Path
 import ipywidgets as w
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 from IPython.display import display
 
 from explorer.app.folders import base_dir
@@ -56,13 +58,37 @@ def guarded(state: ExplorerState, action):
         state.error = f"Something went wrong ({type(err).__name__}: {err}). The previous results are kept."
 
 
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+
+
+def plotly_bundle(fig: go.Figure) -> dict:
+    """The figure as the plotly mimetype bundle, built without `plotly.io.show`.
+
+    `display(fig)` goes through plotly.io's renderers, whose first use imports nbformat and with it
+    jsonschema, which compiles dozens of grammars on import: 20-45 s before the first chart of a session
+    (issue 17). The bundle is the same one the "plotly_mimetype" renderer sends.
+    """
+    return {PLOTLY_MIME: json.loads(pio.to_json(fig, validate=False, remove_uids=False))}
+
+
+def warm_up_figures() -> None:
+    """Build and serialise one small figure of each kind the views draw, so that plotly loads its
+    validators and the template (1-2 s the first time) before anyone opens a tab with a chart."""
+    from explorer.plots import TEMPLATE
+
+    fig = go.Figure([go.Bar(x=[1], y=["a"], orientation="h"), go.Scatter(x=[1], y=[1])])
+    fig.update_layout(template=TEMPLATE, title="warm-up")
+    plotly_bundle(fig)
+
+
 class FigureOutput(w.Output):
     """Shows a plotly figure; a new figure replaces the old one without flicker (wait=True)."""
 
     def show(self, fig: go.Figure) -> None:
+        bundle = plotly_bundle(fig)
         with self:
             self.clear_output(wait=True)
-            display(fig)
+            display(bundle, raw=True)
 
 
 # --- header ---------------------------------------------------------------------------------------
@@ -117,8 +143,12 @@ class SummaryBar(w.VBox):
         self._error.value = (f"<div class='te-error' role='alert'>{html.escape(error)}</div>" if error else
                              f"<div class='te-notice' role='status'>{html.escape(notice)}</div>" if notice else "")
 
-    def show_busy(self) -> None:
-        self._busy.value = "<span class='te-muted'>working&hellip;</span>" if self._state.busy else ""
+    def show_busy(self, on: bool | None = None) -> None:
+        """The loading indicator: on while the state computes (or `on`, for work the dashboard does around
+        it). The page shows it only once it has lasted 80 ms (CSS .te-busy), so quick updates never flicker."""
+        on = self._state.busy if on is None else on
+        self._busy.value = ("<span class='te-busy' data-testid='busy'>working&hellip;</span>"
+                            if on else "")
 
 
 # --- criteria panel -------------------------------------------------------------------------------

@@ -123,6 +123,14 @@ STYLE = """
 .te-frow.te-off .te-ftext { color: #595959; font-style: italic; }
 .te-param .widget-label { white-space: normal !important; line-height: 1.15; height: auto; overflow: visible; }
 .te-badge.te-protection { background: #6b3fa0; font-size: 0.8em; }
+/* the loading indicator appears 80 ms after the kernel starts work, so that anything slower than 100 ms
+   shows it and a quick update never flickers (explorer.app.views.SummaryBar.show_busy) */
+.te-busy { visibility: hidden; animation: te-busy-show 0s linear 80ms forwards; color: #0072B2; font-weight: 600; }
+.te-busy::before { content: ""; display: inline-block; width: 0.8em; height: 0.8em; margin-right: 4px;
+                   vertical-align: -1px; border: 2px solid #0072B2; border-right-color: transparent;
+                   border-radius: 50%; animation: te-spin 0.8s linear infinite; }
+@keyframes te-busy-show { to { visibility: visible; } }
+@keyframes te-spin { to { transform: rotate(360deg); } }
 /* the counts stay in view while the criteria scroll */
 .te-summary { position: sticky; top: 0; z-index: 20; background: white; border-bottom: 1px solid #e3e3e3; }
 </style>

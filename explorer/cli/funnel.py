@@ -56,8 +56,9 @@ def run_funnel(args: argparse.Namespace) -> None:
         raise DefinitionError("--min-cell must be 0 (off) or a positive count", field="min_cell")
     trial = load_trial(args.trial)
     options = engine_options(args)
+    # with --engine duckdb/spark the features of real data are derived in that engine too
     opened = open_source(source_from(args, trial), catalogue=trial.catalogue,
-                         read_folder=args.engine == "memory", on_invalid="reject")
+                         read_folder=args.engine == "memory", on_invalid="reject", engine=args.engine, **options)
     matrix = evaluate(trial, opened.screening, engine=args.engine, **options)
     min_cell, method = args.min_cell, args.cell_method
     protection = Protection(min_cell or 0, method)

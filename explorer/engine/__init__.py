@@ -7,7 +7,17 @@
     suppress_small_cells(funnel(matrix), 11)                 # before sharing real-data results
     matrix.with_parameter(trial, "I1", "age_max", 70)        # re-evaluates one criterion
 
-See docs/engine.md for the semantics.
+What lives here (docs/engine.md has the semantics):
+
+    status.py, matrix.py      raw status codes and policies; the subject x criterion matrix, `evaluate`
+    memory.py                 NumPy three-valued evaluation of an expression tree
+    sql.py, duck.py, spark.py expression -> SQL; DuckDB over Parquet; the same SQL on Spark
+    layout.py, lookup.py      a Screening as a folder of Parquet/CSV files; Arrow text lookups
+    histogram.py, histogram_sql.py  matrices that hold only (pattern, count) rows, grouped where the data lies
+    bits.py, patterns.py      packed statuses and the pattern histogram every statistic works on
+    stats.py, shapley.py      funnel, impact, overlap; exact Shapley attribution
+    baseline.py               table 1 and the group masks (eligible, possibly eligible)
+    privacy.py                small-cell protection: the one `Protection` rule for every count shown
 """
 
 from explorer.engine.baseline import KEY_VARIABLES, baseline_table, eligible_mask

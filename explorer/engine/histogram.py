@@ -11,7 +11,6 @@ on a HistogramMatrix exactly as on an EligibilityMatrix, with identical results.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -20,7 +19,7 @@ import pandas as pd
 from explorer.engine.histogram_sql import duckdb_histogram, duckdb_subjects, with_assumed
 from explorer.engine.matrix import CriteriaHeld, CriterionInfo, EligibilityMatrix, make_backend
 from explorer.engine.patterns import PatternHistogram, histogram, pack, select
-from explorer.engine.status import check_assumption, check_policy, status_from_truth
+from explorer.engine.status import status_from_truth
 from explorer.errors import DefinitionError
 
 _NO_SUBJECTS = np.zeros(0, dtype=np.int64)
@@ -116,24 +115,14 @@ class HistogramMatrix(CriteriaHeld):
     # --- new matrices ---------------------------------------------------------------------------
     def with_policies(self, unknown: Mapping[str, str] | None = None,
                       assumption: Mapping[str, str] | None = None) -> HistogramMatrix:
-        criteria = list(self.criteria)
-        for cid, policy in (unknown or {}).items():
-            i = self.index(cid)
-            criteria[i] = replace(criteria[i], unknown=check_policy(policy, criterion=cid))
-        for cid, assumed in (assumption or {}).items():
-            i = self.index(cid)
-            criteria[i] = replace(criteria[i], assumption=check_assumption(assumed, criterion=cid))
-        return HistogramMatrix(self.histogram, criteria, trial=self.trial, backend=self.backend)
+        return HistogramMatrix(self.histogram, self._criteria_with(unknown, assumption), trial=self.trial,
+                               backend=self.backend)
 
     def with_trial(self, trial: Any) -> HistogramMatrix:
         """The histogram of an edited trial, counted again by the engine (a pattern spans every criterion)."""
         if self.backend is None:
             raise DefinitionError("this histogram was built without an engine; evaluate the trial again")
         return evaluate_histogram(trial, None, backend=self.backend)
-
-    def with_parameter(self, trial: Any, criterion_id: str, name: str, value: float) -> HistogramMatrix:
-        base = trial if trial is not None else self.trial
-        return self.with_trial(base.with_parameter(criterion_id, name, value))
 
     # --- subject-level answers, pushed to the engine ------------------------------------------------
     def eligible_ids(self, enabled: Any = None, policies: Mapping[str, str] | None = None, *,

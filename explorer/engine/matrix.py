@@ -136,10 +136,12 @@ def evaluate(trial: Any, screening: Any, engine: str = "memory", progress: bool 
 class CriteriaHeld:
     """What every matrix kind (subject columns or a pattern histogram) knows of its criteria and engine.
 
-    Subclasses set `criteria`, `backend` and `_position` ({id: column}) in their constructors.
+    Subclasses set `criteria`, `trial`, `backend` and `_position` ({id: column}) in their constructors,
+    and define `with_trial` and `with_policies`.
     """
 
     criteria: tuple[CriterionInfo, ...]
+    trial: Any
     backend: Any
     _position: dict[str, int]
 
@@ -162,6 +164,24 @@ class CriteriaHeld:
 
     def criterion(self, criterion_id: str) -> CriterionInfo:
         return self.criteria[self.index(criterion_id)]
+
+    def with_parameter(self, trial: Any, criterion_id: str, name: str, value: float):
+        """Change one threshold: a new matrix (whose `.trial` is the edited trial) with that criterion
+        evaluated again. `trial` is the trial the matrix was built from (None: the matrix's own)."""
+        base = trial if trial is not None else self.trial
+        return self.with_trial(base.with_parameter(criterion_id, name, value))
+
+    def _criteria_with(self, unknown: Mapping[str, str] | None,
+                       assumption: Mapping[str, str] | None) -> list[CriterionInfo]:
+        """The criteria under other unknown policies / assumptions (each checked); for `with_policies`."""
+        criteria = list(self.criteria)
+        for cid, policy in (unknown or {}).items():
+            i = self.index(cid)
+            criteria[i] = replace(criteria[i], unknown=check_policy(policy, criterion=cid))
+        for cid, assumed in (assumption or {}).items():
+            i = self.index(cid)
+            criteria[i] = replace(criteria[i], assumption=check_assumption(assumed, criterion=cid))
+        return criteria
 
 
 class EligibilityMatrix(CriteriaHeld):
@@ -269,27 +289,11 @@ class EligibilityMatrix(CriteriaHeld):
         columns = [fresh[j] if k is None else self.columns[k] for j, k in enumerate(keep)]
         return self._with_columns(infos, columns, trial, keep)
 
-    def with_parameter(self, trial: Any, criterion_id: str, name: str, value: float) -> EligibilityMatrix:
-        """Change one threshold: a new matrix (whose `.trial` is the edited trial) with one criterion re-evaluated.
-
-        `trial` is the trial the matrix was built from (None: the matrix's own).
-        """
-        base = trial if trial is not None else self.trial
-        edited = base.with_parameter(criterion_id, name, value)
-        return self.with_trial(edited)
-
     def with_policies(self, unknown: Mapping[str, str] | None = None,
                       assumption: Mapping[str, str] | None = None) -> EligibilityMatrix:
         """The same statuses counted under other unknown policies / assumptions (nothing re-evaluated)."""
-        criteria = list(self.criteria)
-        for cid, policy in (unknown or {}).items():
-            i = self.index(cid)
-            criteria[i] = replace(criteria[i], unknown=check_policy(policy, criterion=cid))
-        for cid, assumed in (assumption or {}).items():
-            i = self.index(cid)
-            criteria[i] = replace(criteria[i], assumption=check_assumption(assumed, criterion=cid))
-        matrix = EligibilityMatrix(self.subject_ids, self.columns, criteria, trial=self.trial,
-                                   backend=self.backend, packed=self._packed)
+        matrix = EligibilityMatrix(self.subject_ids, self.columns, self._criteria_with(unknown, assumption),
+                                   trial=self.trial, backend=self.backend, packed=self._packed)
         for cached in ("histogram", "bits"):  # raw codes are unchanged, so are their summaries
             if cached in self.__dict__:
                 matrix.__dict__[cached] = self.__dict__[cached]

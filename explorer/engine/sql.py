@@ -86,6 +86,29 @@ class Dialect:
     def count_if(self, condition: str) -> str:
         return f"COUNT(*) FILTER (WHERE {condition})"
 
+    # --- hooks of the feature derivation (explorer.engine.features_sql) ---
+    materialized = "MATERIALIZED "  # a CTE read twice is computed once (Spark decides that itself)
+
+    def int_div(self, a: str, b: str) -> str:
+        """Integer division of BIGINTs (exact when b divides a; DuckDB's `/` would give a DOUBLE)."""
+        return f"({a} // {b})"
+
+    def round_even(self, sql: str) -> str:
+        """Round half to even, as NumPy's np.round (SQL's ROUND rounds halves away from zero)."""
+        return f"round_even({sql}, 0)"
+
+    def median(self, sql: str) -> str:
+        """The exact median (the mean of the two middle values), as pandas' median."""
+        return f"median({sql})"
+
+    def date_of_day(self, sql: str) -> str:
+        """The DATE `sql` days after 1970-01-01."""
+        return f"(DATE '1970-01-01' + CAST({sql} AS INTEGER))"
+
+    def epoch_ns(self, sql: str) -> str:
+        """A TIMESTAMP as BIGINT nanoseconds since 1970 (the pandas derivation's clock)."""
+        return f"epoch_ns({sql})"
+
 
 class SparkDialect(Dialect):
     """Spark SQL (3.4+ named parameters). Compiles; not run in this project's tests."""
@@ -114,6 +137,23 @@ class SparkDialect(Dialect):
 
     def count_if(self, condition: str) -> str:
         return f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)"
+
+    materialized = ""
+
+    def int_div(self, a: str, b: str) -> str:
+        return f"({a} div {b})"
+
+    def round_even(self, sql: str) -> str:
+        return f"bround({sql}, 0)"
+
+    def median(self, sql: str) -> str:
+        return f"percentile({sql}, 0.5)"
+
+    def date_of_day(self, sql: str) -> str:
+        return f"date_from_unix_date(CAST({sql} AS INT))"
+
+    def epoch_ns(self, sql: str) -> str:
+        return f"(unix_micros(CAST({sql} AS TIMESTAMP)) * 1000)"
 
 
 DUCKDB = Dialect()

@@ -1,6 +1,7 @@
 """Figures as pure functions returning plotly figures, a shared colour-blind-safe palette, and export.
 
-Figure functions live in submodules (outcomes.py: trajectories, time in range, AGP, responders); they
+Figure functions live in submodules (eligibility.py: funnel, Shapley, overlap, CONSORT flow; outcomes.py:
+trajectories, time in range, AGP, responders); they
 build a `plotly.graph_objects.Figure` from DataFrames and do no I/O. `save_figure` is the one place a
 figure touches the disk.
 """

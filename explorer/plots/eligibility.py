@@ -24,18 +24,6 @@ def _count_text(value, min_cell: int = 0) -> str:
     return Protection(int(min_cell or 0)).text(value, missing="-")
 
 
-def _wrap(label: str, width: int = 38) -> str:
-    words, lines, line = str(label).split(), [], ""
-    for word in words:
-        if len(line) + len(word) + 1 > width and line:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}".strip()
-    lines.append(line)
-    return "<br>".join(lines[:2]) + ("..." if len(lines) > 2 else "")
-
-
 def funnel_steps(funnel: pd.DataFrame) -> list[str]:
     return [("" if c is None or pd.isna(c) else f"{c} ") + str(lbl)
             for c, lbl in zip(funnel["criterion"], funnel["label"], strict=True)]

@@ -24,6 +24,12 @@ _AGE_ALONE = re.compile(r"[\W\d_]*(?:(?:patients?|subjects?|participants?|person
                         r"gender)[\W\d_]*)*", re.I)
 _AGE_ALONE_AFTER = re.compile(r"\s*(?:$|[.;,()]|at\s|on\s+the\s+day|when\b|old\b|of\s+age\b|inclusive\b)",
                               re.I)
+# "Children 2-5 years with ...", "Patients over 18 years weighing ...": after a noun for people, a limit in
+# years followed by what describes them is their age (without such a noun, "5 years with diabetes" is a duration)
+_PERSON = re.compile(r"\b(?:patients?|subjects?|participants?|persons?|people|individuals?|adults?|children|"
+                     r"men|women|males?|females?|volunteers?|adolescents?|infants?|boys?|girls?)\b", re.I)
+_PERSON_AFTER = re.compile(r"\s*(?:with|who|whose|undergoing|admitted|scheduled|presenting|weighing|having|"
+                           r"requiring|referred|attending|hospitali[sz]ed|diagnosed)\b", re.I)
 _AGE_WORDS = re.compile(r"\b(?:old|older|younger)\b", re.I)
 _AGE_OF = re.compile(r"\bage\s+(?:of\s+)?\d", re.I)
 _DURATION_OF = re.compile(r"\s*(?:of|since|after|without|from|following|on)\s+(?!age\b)(?!the\s+age\b)[a-z]", re.I)
@@ -75,9 +81,11 @@ def attach(text: str, mentions: list[Mention], values: list[Value]) -> tuple[lis
         prev = attached[-1] if attached else None
         if prev and re.fullmatch(r"\s*[(\[]\s*", text[prev.value.end:v.start]):
             continue
-        if set(v.units) & TIME_UNITS and _DURATION_OF.match(text[v.end:]):
-            continue  # "1 year of amenorrhea", "2 years since transplant": the duration of something else
         candidates = [i for i, m in enumerate(mentions) if m.end <= v.start]
+        after_age = bool(candidates) and mentions[candidates[-1]].variables == ("age",) and \
+            _gap_clean(text[mentions[candidates[-1]].end:v.start])
+        if set(v.units) & TIME_UNITS and _DURATION_OF.match(text[v.end:]) and not after_age:
+            continue  # "1 year of amenorrhea", "2 years since transplant": the duration of something else
         chosen = None
         for i in ([] if lone else reversed(candidates)):
             gap = text[mentions[i].end:v.start]
@@ -102,14 +110,17 @@ def attach(text: str, mentions: list[Mention], values: list[Value]) -> tuple[lis
                 continue
             clause = clause_before(text, v.start)
             if v.form == "ages" or ("years" in v.units and v.ops != ("",) and _AGE_ALONE.fullmatch(clause)
-                                    and _AGE_ALONE_AFTER.match(text[v.end:]) and not _one_sex(clause)):
+                                    and (_AGE_ALONE_AFTER.match(text[v.end:])
+                                         or (_PERSON.search(clause) and _PERSON_AFTER.match(text[v.end:])))
+                                    and not _one_sex(clause, text)):
                 # "Over 18 years.", "30-60 years": a limit in years that stands alone is an age
                 attached.append(Attached(v, [Mention(v.start, v.end, ("age",), "age")]))
                 continue
             # "older than 30 days" after a surgery is recency, not age: other time units need "of age"/"old"
             if (set(v.units) & TIME_UNITS and (_AGE_TAIL.match(text[v.end:])
                                                or ("years" in v.units and _AGE_WORDS.search(text[v.start:v.end])))
-                    or (not any(v.units) and v.ops != ("",) and _AGE_OF.search(text[v.start:v.end]))):
+                    or (not set(v.units) - TIME_UNITS - {None} and v.ops != ("",)
+                        and _AGE_OF.search(text[v.start:v.end]))):
                 # "3 months of age", "18 years old or more", "over the age of 80"
                 before = text[max(0, v.start - 40):v.start].lower()
                 if not re.search(r"onset|diagnos|since|duration|for\s*$", before):
@@ -136,12 +147,21 @@ def attach(text: str, mentions: list[Mention], values: list[Value]) -> tuple[lis
     return merged, notes
 
 
-def _one_sex(clause: str) -> bool:
-    """'Male, 35-80 years; female, ...': an age limit stated for one sex is not everyone's age limit."""
-    words = {w.lower() for w in re.findall(r"[A-Za-z]+", clause)}
-    male = bool(words & {"male", "males", "men", "man", "boys"})
-    female = bool(words & {"female", "females", "women", "woman", "girls"})
-    return male != female
+def _sexes(text: str) -> tuple[bool, bool]:
+    words = {w.lower() for w in re.findall(r"[A-Za-z]+", text)}
+    return bool(words & lexicon.MALE_WORDS), bool(words & lexicon.FEMALE_WORDS)
+
+
+def _one_sex(clause: str, text: str) -> bool:
+    """'Male, 35-80 years; female, ...': an age limit stated for one sex is not everyone's age limit.
+
+    When the whole criterion is about that one sex ("Men between 45 and 80 years"), the limit is the age
+    limit of everyone the criterion speaks of: an exclusion reads it with the sex (readings.subject_sex).
+    """
+    male, female = _sexes(clause)
+    if male == female:
+        return False
+    return not (lexicon.SUBJECT_SEX.match(text) and _sexes(text) == (male, female))
 
 
 def _share_age_unit(text: str, values: list[Value], attached: list[Attached]) -> list[Attached]:

@@ -28,7 +28,13 @@ TIME_QUALIFIER = re.compile(
 _DEFINITION = re.compile(
     r"\((?:[^()]|\([^()]*\))*\)|\[(?:[^\[\]])*\]|\b(?:defined\s+(?:as|by)|as\s+defined|e\.g\.|i\.e\.|such\s+as|"
     r"based\s+on|according\s+to|as\s+guideline|as\s+per|as\s+determined\s+by|including\s+but\s+not\s+limited\s+to"
-    r"|including)\b[^;.]*", re.I)
+    r"|including)\b[^;.]*|"
+    # how a value is measured or estimated: "using the Cockcroft-Gault formula", "calculated by MDRD"
+    r"\b(?:using|by|with|per|calculated\s+(?:by|with|using))\s+(?:the\s+)?(?:[\w-]+\s+){0,3}(?:formula|equation|method)\b"
+    r"|\b(?:calculated|estimated|measured)\s+(?:by|with|using)\s+(?:the\s+)?(?:MDRD|CKD-?EPI|Cockcroft[- ]Gault)\b",
+    re.I)
+# "Renal function deficiency (GFR < 30 ml/min)": words naming what a bracket right after them defines
+_DEFINED_HEAD = re.compile(r"(?:^|(?<=[;:]))\s*(?P<head>[A-Za-z][A-Za-z' -]{2,60}?)\s*[(\[]")
 
 
 _CONJUNCTION = re.compile(r"\bwith\b|\bplus\b|\btogether\b|\bcombin\w*|\bboth\b|\band\s+(?:also|has|had|have|is|are|was|"
@@ -102,9 +108,25 @@ def _covered_words(rules: list[Rule]) -> set[str]:
     return words
 
 
+def _defined_heads(text: str, rules: list[Rule]) -> list[tuple[int, int]]:
+    """Spans of the words a bracket defines when every rule lies inside that bracket: the rules state the head."""
+    out = []
+    for m in _DEFINED_HEAD.finditer(text):
+        opening = m.end() - 1
+        close = text.find(")" if text[opening] == "(" else "]", opening)
+        if close < 0 or not rules:
+            continue
+        while text.count("(", opening, close) > text.count(")", opening, close + 1) and close + 1 < len(text):
+            close = text.find(")", close + 1) if text.find(")", close + 1) >= 0 else len(text) - 1
+        if all(opening < r.span[0] and r.span[1] <= close + 1 for r in rules) and \
+                not re.search(r"\b(?:or|and|with|without|not|no|history|prior|previous)\b", m.group("head"), re.I):
+            out.append(m.span("head"))
+    return out
+
+
 def uncovered_text(text: str, spans: list[tuple[int, int]], rules: list[Rule]) -> str:
     masked = list(text)
-    for start, end in spans:
+    for start, end in spans + _defined_heads(text, rules):
         for i in range(start, min(end, len(masked))):
             masked[i] = " "
     # a bracket that holds a rule lists alternatives read from it ("STI (chlamydia or syphilis)"), no definition
@@ -138,6 +160,29 @@ def _joins_unread(text: str, masked: str, conjunctive: str) -> bool:
         if any(w.lower() not in lexicon.UNCOVERED_STOP_WORDS for w in before):
             return True
     return False
+
+
+_CONJOINED_AFTER = re.compile(
+    r"^[\s,)\]]*(?:(?:of|age|years?|old|or|older|and)\s+){0,4}(?:with|who|whose|undergoing|requiring|receiving|treated|after|following|during|despite|scheduled|"
+    r"presenting|having|due\s+to|because|while|when)\b", re.I)
+
+
+def conjoined_unread(text: str, rules: list[Rule], uncovered: str) -> str | None:
+    """The unread words a rule is tied to ("over 65 with heart failure"): the text needs both, so the rule
+    alone excludes (in an exclusion) people the text keeps. None when nothing unread hangs on a rule."""
+    unread = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", uncovered)}
+    if not unread:
+        return None
+    for r in rules:
+        m = _CONJOINED_AFTER.match(text[r.span[1]:])
+        if not m:
+            continue
+        start = r.span[1] + m.end()
+        end = next((o.span[0] for o in rules if o.span[0] >= start), len(text))
+        clause = re.split(r"[;.](?:\s|$)", text[start:end])[0]
+        if unread & {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", clause)}:
+            return " ".join((m.group(0) + clause).split())
+    return None
 
 
 def partial_is_safe(text: str, kind: str, uncovered: str, rules: list[Rule]) -> bool:

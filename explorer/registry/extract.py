@@ -26,6 +26,7 @@ from explorer.registry.combine import (
     CONDITIONAL,
     TIME_QUALIFIER,
     combine,
+    conjoined_unread,
     connector,
     partial_is_safe,
     same_variable_conflict,
@@ -112,6 +113,7 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
         rules.append(r)
     rules = readings.merge_diagnosis_and_duration(text, rules)
     rules = readings.merge_sex_specific(text, kind, rules)
+    rules = readings.subject_sex(text, kind, rules)
     rules, faithful_notes, left_out, unsafe = faithful.qualified_concepts(text, kind, rules, connector)
     notes += faithful_notes
     skipped = tuple(r for r in rules if r.variable in skip_variables)
@@ -179,6 +181,14 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
     if text.count("(") > text.count(")") or text.count("[") > text.count("]"):
         confidence = min(confidence, CAPS["cut_off"])
         notes.append("the text looks cut off (a bracket is not closed); a list in it may be incomplete")
+    tied = conjoined_unread(text, rules, uncovered)
+    if tied and kind == "exclusion":
+        # "older than 70 years with renal impairment": excluding everyone over 70 excludes people the text keeps
+        unsafe = True
+        notes.append(f"the rule is tied to a part not read ({tied!r}); alone it would exclude people the text "
+                     "keeps; not computable")
+    elif tied:
+        left_out.append(f"{tied} (the rule alone admits more people than the text)")
     if unsafe:
         confidence = min(confidence, CAPS["changes_who_qualifies"])
     status = "computable"
@@ -187,6 +197,10 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
         status = "partial"
         confidence = min(confidence, CAPS["partial_safe"])
         notes.append("partial: leaves out " + "; ".join(repr(p) for p in left_out))
+    if kind == "inclusion" and 0 < leftover <= 2 and not partial_is_safe(text, kind, uncovered, rules):
+        # even a few words left out can be an alternative ("pregnant or lactating, or trying to conceive")
+        confidence = min(confidence, CAPS["changes_who_qualifies"])
+        notes.append(f"the rest of the criterion ({uncovered!r}) may change who qualifies")
     if leftover > 2:
         status = "partial"
         if partial_is_safe(text, kind, uncovered, rules):

@@ -37,7 +37,8 @@ def _qualifier(text: str, rule, others: list) -> re.Match | None:
     m = lexicon.QUALIFIERS_BEFORE.search(before)
     found = m.group(0) if m else None
     if found is None:
-        m = lexicon.QUALIFIERS_AFTER.match(text[rule.span[1]:rule.span[1] + 50])
+        # wide enough for a restrictive clause: "illness that, in the opinion of the investigator, would affect"
+        m = lexicon.QUALIFIERS_AFTER.match(text[rule.span[1]:rule.span[1] + 140])
         found = m.group(0) if m else None
     if found is None:
         # "type 2 diabetes with microalbuminuria": a "with" phrase nothing was read from narrows the concept;
@@ -51,7 +52,7 @@ def _qualifier(text: str, rule, others: list) -> re.Match | None:
     var = default_catalogue().get(rule.variable)
     described = (var.description.lower() if var else "")
     first = re.findall(r"[a-z]+", found.lower())
-    if first and first[0] in described and first[0] not in {"not"}:
+    if first and re.search(rf"\b{first[0]}\b", described) and first[0] not in {"not"}:
         return None  # "uncontrolled" endocrine disease: the catalogue variable already means uncontrolled
     return m
 
@@ -157,6 +158,10 @@ def _exception_touches(text: str, kind: str, m: re.Match, rules: list) -> bool:
     if len(before) != len(rules):
         return True
     last = max(r.span[1] for r in before)
+    if not re.search(r"[,;]", text[last:opening]):
+        # no list separator: the bracket qualifies the last rule's own term ("participated in another study
+        # within 30 days (other than study X)")
+        return True
     host = re.findall(r"[A-Za-z]{3,}", text[last:opening])
     return len([w for w in host if w.lower() not in {"and", "or", "any", "the", "with", "history"}]) < 2
 

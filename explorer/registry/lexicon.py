@@ -25,6 +25,7 @@ NUMERIC_TERMS: dict[str, list[str]] = {
                          r"\bPBG\b"],
     "fasting_cpeptide": [r"fasting\s+(?:serum\s+|plasma\s+)?c[- ]?peptide"],
     "postmeal_cpeptide": [r"(?:stimulated|post[- ]?(?:mixed[- ])?meal|mmtt[- ]stimulated|peak)\s+(?:serum\s+)?c[- ]?peptide"],
+    "random_cpeptide": [r"(?:random|casual|non-?fasting)\s+(?:serum\s+|plasma\s+)?c[- ]?peptide"],
     "fasting_insulin": [r"fasting\s+(?:serum\s+|plasma\s+)?insulin(?!\s+(?:dose|therapy|treatment|requirement))"],
     "insulin_dose": [r"(?:total\s+)?(?:daily\s+)?insulin\s+(?:requirements?|doses?|dosage|needs?)",
                      r"total\s+daily\s+(?:insulin\s+)?dose", r"\bTDD\b"],
@@ -83,21 +84,24 @@ UNIT_SPELLINGS: dict[str, list[str]] = {
     "ng/mL": [r"ng\s*/\s*m[lL]"],
     "microU/mL": [r"(?:[uµμ]|micro)i?u\s*/\s*m[lL]", r"mi?u\s*/\s*[lL]"],
     "U/L": [r"i?u\s*/\s*[lL]", r"units?\s*/\s*[lL]"],
-    "kg/m2": [r"(?:kg|㎏)\s*/\s*(?:m(?:2|²|\^2)|㎡|sq\.?\s*m)", r"kilograms?\s+per\s+square\s+met(?:er|re)"],
+    "kg/m2": [r"(?:kg|㎏)\s*/\s*(?:m(?:2|²|\^2)|㎡|sq\.?\s*m)", r"kilograms?\s+per\s+square\s+met(?:er|re)",
+              r"kg\s*[.·]\s*m\s*(?:-2|⁻²|\^-2)"],
     "kg": [r"kg(?![a-z/])", r"㎏", r"kilograms?"],
     "lb": [r"lbs?(?![a-z])", r"pounds?"],
     "mmHg": [r"mm\s*hg", r"millimet(?:er|re)s?\s+of\s+mercury"],
     "%": [r"%", r"percent", r"per\s+cent"],
-    "years": [r"years?(?:[- ]old)?", r"ans(?![a-z])", r"yrs?\.?", r"y/o", r"y(?=\s|$)"],
-    "months": [r"months?", r"mos?\.?(?=\s|$)"],
+    "years": [r"years?(?:[- ]old)?", r"ans(?![a-z])", r"yrs?\.?", r"y/o", r"y\.?o\.?(?![a-z])", r"y(?=\s|$)"],
+    "months": [r"months?", r"mos?\.?(?=\s|$|-)"],
     "weeks": [r"weeks?", r"wks?\.?"],
     "days": [r"days?"],
 }
 # "2 x ULN", "2.5 times the upper limit of normal", ">2-fold", "1.5 times the ULRR"
-ULN_PATTERN = (r"(?:x|×|\*|times?|-?fold)?\s*(?:the\s+)?(?:institutional\s+|local\s+)?"
+ULN_PATTERN = (r"(?:(?:x|×|\*|times?|-?folds?)?\s*(?:the\s+)?normal\s+(?:values?|range)\b|"
+               r"(?:x|×|\*|times?|-?folds?)\s*(?:the\s+)?normal\b(?!\s+(?:upper|limit))|"
+               r"(?:x|×|\*|times?|-?folds?)?\s*(?:the\s+)?(?:institutional\s+|local\s+)?"
                r"(?:ULN|UNL|ULRR|upper\s+limits?\s+of\s+(?:the\s+)?(?:normal|reference)(?:\s+range)?(?:\s+\(?ULRR\)?)?"
                r"|upper\s+normal\s+limits?|upper\s+limit\s+of\s+the\s+reference"
-               r"|(?:highest|upper)\s+(?:normal\s+)?reference\s+(?:value|limit)|normal\s+upper\s+limits?)")
+               r"|(?:highest|upper)\s+(?:normal\s+)?reference\s+(?:value|limit)|normal\s+upper\s+limits?))")
 FOLD_PATTERN = r"(?:x|×|times|-?fold)"
 
 
@@ -135,6 +139,7 @@ CONVERSIONS: dict[str, dict[str, object]] = {
     "random_glucose": {"mmol/L": 1.0, "mg/dL": 1 / 18.0},
     "fasting_cpeptide": {"nmol/L": 1.0, "pmol/mL": 1.0, "pmol/L": 0.001, "ng/mL": 0.331},
     "postmeal_cpeptide": {"nmol/L": 1.0, "pmol/mL": 1.0, "pmol/L": 0.001, "ng/mL": 0.331},
+    "random_cpeptide": {"nmol/L": 1.0, "pmol/mL": 1.0, "pmol/L": 0.001, "ng/mL": 0.331},
     "fasting_insulin": {"microU/mL": 1.0, "pmol/L": 1 / 6.0},
     "insulin_dose": {"U/day": 1.0},
     "insulin_dose_per_kg": {"U/kg/day": 1.0},
@@ -170,7 +175,7 @@ DEFAULT_UNITS: dict[str, list[tuple[float, float, str, float]]] = {
 # decimals kept after conversion (values are thresholds a person reads, not lab results); glucose keeps two,
 # because one would move a limit by up to 0.9 mg/dL: 125 mg/dL is 6.94 mmol/L, and "<= 6.9" fails 6.92
 DECIMALS: dict[str, int] = {"hba1c": 1, "fasting_glucose": 2, "random_glucose": 2, "postmeal_glucose": 2, "fasting_cpeptide": 3,
-                            "postmeal_cpeptide": 3, "creatinine": 0, "bilirubin": 0, "uric_acid": 0, "weight": 1,
+                            "postmeal_cpeptide": 3, "random_cpeptide": 3, "creatinine": 0, "bilirubin": 0, "uric_acid": 0, "weight": 1,
                             "age": 2, "diabetes_duration": 2, "cancer_remission_years": 2, "fasting_insulin": 1}
 
 
@@ -189,6 +194,7 @@ SLIDERS: dict[str, Slider] = {
     "random_glucose": Slider(3, 30, 0.1, "random glucose"), "postmeal_glucose": Slider(3, 30, 0.1, "2-h glucose"),
     "fasting_cpeptide": Slider(0, 5, 0.01, "fasting C-peptide"),
     "postmeal_cpeptide": Slider(0, 10, 0.01, "stimulated C-peptide"),
+    "random_cpeptide": Slider(0, 10, 0.01, "random C-peptide"),
     "fasting_insulin": Slider(0, 100, 1, "fasting insulin"), "insulin_dose": Slider(0, 300, 1, "insulin dose"),
     "insulin_dose_per_kg": Slider(0, 3, 0.05, "insulin dose per kg"), "weight": Slider(20, 250, 0.5, "weight"),
     "egfr": Slider(0, 150, 1, "eGFR"), "creatinine": Slider(20, 1000, 1, "creatinine"),
@@ -211,7 +217,10 @@ CONCEPTS: list[tuple[str, list[str]]] = [
     ('diabetes_type == "T2D"', [r"type\s*(?:2|II)\s*(?:\(\s*non[- ]insulin[- ]dependent\s*\)\s*)?diabetes(?:\s+mellitus)?",
                                 r"\bT2DM?\b", r"non[- ]insulin[- ]dependent\s+diabetes(?:\s+mellitus)?", r"\bNIDDM\b",
                                 r"type-2\s+diabetes(?:\s+mellitus)?"]),
-    ("pregnant", [r"pregnan(?:t|cy)(?:\s+test)?", r"\bhCG\b"]),
+    # hCG names a pregnancy test only when written as one ("serum beta-hCG", "hCG test"); "hCG trigger day" is a drug
+    ("pregnant", [r"pregnan(?:t|cy)(?:\s+test)?",
+                  r"\b(?:(?:serum|urine|urinary|beta|β|b)[- ]?){1,2}hCG\b(?!\s+(?:trigger\w*|injection|administration))",
+                  r"\bhCG\b(?=\s+(?:pregnancy\s+)?(?:test\w*|positive|negative))"]),
     ("lactating", [r"lactat(?:ing|ion)", r"breast[- ]?feeding", r"nursing(?!\s+home)", r"breast[- ]?feed"]),
     ("hypoglycemia_unawareness", [r"hypoglyc(?:a)?emi(?:a|c)\s+unawareness", r"unawareness\s+of\s+hypoglyc(?:a)?emia",
                                   r"(?:impaired|reduced)\s+awareness\s+of\s+hypoglyc(?:a)?emia"]),
@@ -239,7 +248,8 @@ CONCEPTS: list[tuple[str, list[str]]] = [
     ("severe_gi_disorder", [r"(?:severe\s+)?gastrointestinal\s+(?:dysfunction|immune\s+diseases?)"]),
     ("immunosuppression_contraindicated", [r"inability\s+to\s+take\s+immunosuppress\w+",
                                            r"unable\s+to\s+take\s+immunosuppress\w+"]),
-    ("smoking_history", [r"(?:history\s+of\s+)?smoking"]),
+    # the catalogue records a history of smoking: "current smoking" is a narrower state, never read as it
+    ("smoking_history", [r"history\s+of\s+(?:cigarette\s+|tobacco\s+)?smoking", r"(?:ever|former|past)\s+smok(?:ing|ers?)"]),
     ("alcohol_abuse", [r"alcohol\s+(?:abuse|misuse|dependence)", r"alcoholism",
                        r"alcohol(?=\s+(?:or|and|/)\s+(?:drug|substance)\s+(?:abuse|misuse))"]),
     ("drug_misuse", [r"drug\s+(?:misuse|abuse)", r"substance\s+abuse", r"illicit\s+drug\s+use",
@@ -262,7 +272,9 @@ NOT_A_MENTION = re.compile(
     r"(?:(?:indicator|indicative|marker|proxy|surrogate|suggestive)\s+of|suspicious\s+(?:for|of))\s+(?:\w+\s+){0,4}$|"
     r"\blike\s+(?:\w+\s+){0,3}$|"  # examples of something else: "causes of AF like alcoholism"
     r"\bin\s+addition\s+to\s+(?:\w+\s+){0,2}$|\banti[- ]?$|"  # given, not excluded; the target of a drug
-    r"(?:seek(?:s|ing)?|trying|attempting|considering|plan(?:ning|s)?|intend(?:s|ing)?|intent(?:ion)?|wish(?:es|ing)?|want(?:s|ing)?|willing|desire)\s+"
+    r"(?:avoid(?:s|ing)?|prevent(?:s|ing)?|seek(?:s|ing)?|trying|attempting|considering|plan(?:ning|s|ned)?|intend(?:s|ing|ed)?|intent(?:ion)?|"
+    r"wish(?:es|ing|ed)?|want(?:s|ing|ed)?|willing|desir(?:e|es|ed|ing|ous)|hop(?:e|es|ing)\s+(?:for|to)|"
+    r"contemplat(?:e|es|ing))\s+"
     r"(?:\w+\s+){0,4}$|become\s+$|(?:risk|prevention|family\s+member|family\s+history|relatives?|donors?|history\s+in)\s+"
     r"(?:[\w,-]+\s+){0,7}$",
     re.I)
@@ -272,7 +284,14 @@ NOT_A_MENTION = re.compile(
 NOT_A_MENTION_AFTER = re.compile(
     r"^\s*(?:-?\s*[12]\b\s*)?(?:vaccin\w*|immuni[sz]ation|regimens?|medications?|drugs?|prophylaxis|programs?|programmes?|clinics?|"
     r"educat\w*|counsel\w*|prevention|awareness|treatments?|therap(?:y|ies)|status|serostatus|testing|genotyp\w*|"
-    r"resistance)\b", re.I)
+    # the test, not its result: "hepatitis B and C tests, HIV test" as part of a screening work-up
+    r"tests?(?!\s+(?:positive|result\w*\s+positive))|screens?|serolog\w*|assays?|"
+    r"resistance)\b|"
+    # a time to come: "pregnancy in the next year" is a plan, not the current pregnancy the catalogue records
+    r"^\s*(?:\w+\s+){0,2}?(?:in|within|during|over)\s+the\s+(?:next|coming|following|upcoming)\b", re.I)
+# "hepatitis B and hepatitis C tests": a list of concepts sharing the word "tests" names the tests, not results
+TEST_WORDS = re.compile(r"\b(?:tests?|screens?|serolog\w*|assays?)\b", re.I)
+RESULT_WORDS = re.compile(r"\b(?:positive|negative|reactive|results?|detect\w*)\b|[+]", re.I)
 # Kinds of pregnancy the catalogue's `pregnant` does not tell apart ("multi-fetal pregnancy").
 PREGNANCY_SUBTYPES = re.compile(
     r"\b(?:multi-?fetal|multiple|twin|singleton|ectopic|molar|tubal|high[- ]risk|complicated|uncomplicated|"
@@ -317,12 +336,19 @@ QUALIFIERS_BEFORE = re.compile(
     r"(?:\b(?:heavy|excessive)|\b(?:un|poorly\s+|badly\s+|inadequately\s+|insufficiently\s+|sub-?optimally\s+|well[- ]|adequately\s+|"
     r"not\s+(?:well\s+)?)controlled|\bunstable|\bstable|\bbrittle|\bmild|\bmoderate|\badvanced|\bend[- ]stage|"
     r"\bnew(?:ly)?[- ]?(?:onset|diagnosed)|\blong[- ]standing|\brecent(?:ly)?(?:\s+diagnosed)?|\bearly|\blate"
-    r"|\bsymptomatic|\basymptomatic|\bcomplicated|\brefractory|\bprogressive)\s+(?:\w+[- ]?){0,2}$", re.I)
+    r"|\bsymptomatic|\basymptomatic|\bcomplicated|\brefractory|\bprogressive)\s+"
+    r"(?:(?:\w+[- ]?){0,2}|(?:[\w-]+,\s+){0,3}[\w-]+,?\s+(?:and\s*/\s*or|or|and)\s+)$", re.I)
 QUALIFIERS_AFTER = re.compile(
     r"^\s*(?:\(\s*)?(?:of\s+|in\s+|at\s+|with\s+)?(?:\w+\s+){0,3}?(?:grade|stage|class|wagner|nyha|gold|"
     r"classification)\)?\s*[:=]?\s*(?:[IVX]+\b|\d|[a-e]\b|>|<|≥|≤)|"
     r"^\s*(?:requiring|needing|treated\s+with|on\s+treatment|with\s+complications|uncontrolled|not\s+controlled)"
-    r"\b", re.I)
+    r"\b|"
+    # one eye of two: the catalogue records the person ("retinopathy in the study eye")
+    r"^\s*(?:\([^()]{0,12}\)\s*)?(?:in|of|involving)\s+(?:the\s+)?(?:study|fellow|treated|non-?study|other|one)\s+eye|"
+    # a restrictive clause on the concept, or on the list it ends ("alcohol or drug use, which in the investigator's
+    # opinion may affect participation"); a clause after "any other condition" has a head of its own
+    r"^(?:(?!\bother\b|\bany\b)(?:\b[ei]\.[ge]\.|[^.;])){0,120}?\b(?:that|which)\b[^.;]{0,100}?\b(?:affect|interfere|compromise|"
+    r"preclude|jeopardi[sz]e|limit|prevent|confound|impair|invalidate|put)\w*", re.I)
 WITH_PHRASE = re.compile(r"^\s*(?:,\s*)?with\s+(?:\w+[- ]?){1,4}", re.I)
 # Clauses that carve an exception out of a criterion: its rules alone would exclude (or fail) the excepted.
 EXCEPTIONS = re.compile(
@@ -335,7 +361,10 @@ EXCEPTIONS = re.compile(
     r"(?:aged|with|who|older|younger|over|under|between|from|receiving|taking|treated|on|\d)|"
     # "co-infected subjects must also have ...": a requirement for a subgroup, not for everyone
     r"\b(?:subjects?|patients?|participants?|those)\s+(?:\([^)]*\)\s+)?(?:must|should)\s+also\b|"
-    r"\bfor\s+(?:the\s+)?[\w-]+\s+(?:group|cohort|arm)\b", re.I)
+    r"\bfor\s+(?:the\s+)?[\w-]+\s+(?:group|cohort|arm)\b|"
+    # "HCV ab+ must be PCR-": who carries the marker may still qualify when a further test says so
+    r"(?:\+|\bpositive)\s*(?:(?:patients?|subjects?|participants?|individuals?)\s+)?(?:must|should|need\s+to)\s+"
+    r"(?:be|have|show)\b", re.I)
 # "two of the following": a count of criteria the expression language cannot state.
 N_OF_FOLLOWING = re.compile(
     r"\b(?:(?:at\s+least|any|a\s+minimum\s+of)\s+)?(?:two|three|four|five|[2-9])\s+(?:or\s+more\s+)?"
@@ -358,6 +387,11 @@ LOOSE_CONCEPTS: dict[str, re.Pattern] = {
 NOT_A_SUBTYPE = {"of", "with", "or", "and", "any", "known", "history", "significant", "severe", "serious",
                  "clinically", "relevant", "major", "the", "a", "an", "other", "documented", "current", "active",
                  "uncontrolled", "unstable", "evidence", "presence", "no", "without", "has", "have", "had"}
+# a criterion whose subject names one sex: "Women under the age of 18", "Male patients with HIV"
+SUBJECT_SEX = re.compile(r"^\W*(?:(?:any|all|adult|elderly|older|young|postmenopausal|premenopausal|healthy)\s+)?"
+                         r"(?P<sex>women|woman|females?|men|man|males?|girls|boys)\b(?!\s*(?:and|or|/|,)\s*\w)", re.I)
+MALE_WORDS = {"male", "males", "men", "man", "boys", "boy"}
+FEMALE_WORDS = {"female", "females", "women", "woman", "girls", "girl"}
 # variables a rule may name without the text naming them: pregnancy applies to women only
 IMPLIED_VARIABLES = {"sex", "childbearing_potential", "cancer_remission_years", "alt_uln", "ast_uln",
                      "bilirubin_uln"}
@@ -379,6 +413,7 @@ CONFIDENCE_CAPS: dict[str, float] = {
 # words that say nothing a rule leaves out ("patients with", "at screening"): ignored when measuring what
 # part of a criterion its rules did not read
 UNCOVERED_STOP_WORDS: frozenset[str] = frozenset({
+    "formula", "equation",  # how a value is estimated ("by the Cockcroft-Gault formula"), not a condition
     "a", "an", "the", "and", "or", "of", "with", "without", "to", "in", "on", "at", "for", "by", "as", "be",
     "is", "are", "was", "were", "been", "being", "has", "have", "had", "having", "must", "should", "will",
     "would", "can", "could", "may", "might", "who", "whom", "which", "that", "this", "these", "those", "any",

@@ -135,12 +135,14 @@ def numeric_rules(text: str, kind: str, item: Attached, names: ParameterNames) -
         if len(numbers) == 2 and units[1] is None and units[0] is not None:
             units[1] = units[0]
         pieces = []
+        # "under 18 or over 50" in an exclusion: the trial's own minimum and maximum, not a range's low and high
+        outside = len(ops) == 2 and ops[0] in ("<", "<=") and "or" in text[v.start:v.end].lower()
         for op, number, unit in zip(ops, numbers, units, strict=False):
             value, read_unit, conf, problem = convert(var_name, number, unit, numbers)
             if problem:
                 return [], [f"{source!r}: {problem}; not read"]
             confidence = min(confidence, conf)
-            pname = names(_bound_name(var_name, op, kind) if len(ops) == 1 or kind == "inclusion" else
+            pname = names(_bound_name(var_name, op, kind) if len(ops) == 1 or kind == "inclusion" or outside else
                           f"{var_name}_{'low' if op in ('>=', '>') else 'high'}")
             params[pname] = _parameter(var_name, value, op)
             pieces.append(trees.compare(var_name, op, pname))
@@ -243,6 +245,28 @@ def merge_sex_specific(text: str, kind: str, rules: list[Rule]) -> list[Rule]:
     return final
 
 
+def subject_sex(text: str, kind: str, rules: list[Rule]) -> list[Rule]:
+    """An exclusion whose subject is one sex excludes only that sex: `sex == "female" and age < age_min`.
+
+    Read without the sex, "Women under the age of 18" would also exclude boys, whom the text does not name.
+    (An inclusion read without it only admits more people; the structured sex field states the sex there.)
+    """
+    m = lexicon.SUBJECT_SEX.match(text)
+    if kind != "exclusion" or m is None:
+        return rules
+    word = m.group("sex").lower()
+    sex = "male" if word in lexicon.MALE_WORDS else "female"
+    out = []
+    for rule in rules:
+        if rule.tree is not None and "sex" not in expr.names(rule.tree):
+            rule = Rule(rule.variable, trees.all_of([trees.equals("sex", sex), rule.tree]), rule.parameters,
+                        rule.span, rule.source, rule.confidence, rule.comparator, rule.value, rule.unit,
+                        rule.source_value, rule.source_unit, rule.note or f"the criterion names {word} only",
+                        rule.thresholds, applies_to=rule.applies_to)
+        out.append(rule)
+    return out
+
+
 _PREGNANCY = {"pregnant", "lactating"}
 
 
@@ -253,7 +277,8 @@ def concept_rules(text: str, kind: str, values_spans: list[tuple[int, int]]) -> 
     for pattern, expression in concepts:
         for m in pattern.finditer(text):
             if lexicon.NOT_A_MENTION.search(text[max(0, m.start() - 60):m.start()]) or \
-                    lexicon.NOT_A_MENTION_AFTER.match(text[m.end():m.end() + 30]):
+                    (lexicon.NOT_A_MENTION_AFTER.match(text[m.end():m.end() + 30]) and not _result_before(text, m.start())) \
+                    or _names_a_test(text, m.end()):
                 continue
             found.append((m.start(), m.end(), expression, m.group(0)))
     found = non_overlapping(found)
@@ -288,6 +313,21 @@ def concept_rules(text: str, kind: str, values_spans: list[tuple[int, int]]) -> 
     return rules, notes, found
 
 
+def _result_before(text: str, start: int) -> bool:
+    """'positive HIV test': a result written before the test is a finding, not the test's name."""
+    return bool(re.search(r"\b(?:positive|reactive)\s+(?:[\w-]+\s+){0,1}$", text[max(0, start - 25):start], re.I))
+
+
+def _names_a_test(text: str, end: int) -> bool:
+    """'hepatitis B and hepatitis C tests, HIV test': a list of concepts ending in a test word, with no result."""
+    after = text[end:end + 60]
+    m = lexicon.TEST_WORDS.search(after)
+    if not m or lexicon.RESULT_WORDS.search(after[:m.end()]):
+        return False
+    between = after[:m.start()]
+    return bool(re.fullmatch(r"(?:\s*(?:,|and|or|/|&)\s*(?:[\w-]+\s+){0,2}[\w-]+)+\s+", between, re.I))
+
+
 def _concept_variable(expression: str) -> str:
     return re.match(r"[a-z_0-9]+", expression).group(0)
 
@@ -297,7 +337,7 @@ def _pregnancy_rule(text: str, kind: str, found: list[tuple]) -> Rule:
     names = sorted({f[2] for f in found}, key=["pregnant", "lactating"].index)
     positive = [f[4] for f in found]
     source = text[start:end]
-    is_test = all("test" in f[3].lower() for f in found)
+    is_test = all(re.search(r"test|hcg", f[3], re.I) for f in found)  # "urine beta-hCG" is a test
     inner = trees.any_of(trees.name(n) for n in names)
     note = next((f[5] for f in found if f[5]), "")
     expression: expr.Node | None
@@ -432,25 +472,45 @@ def duration_rules(text: str, kind: str, values: list[Value], attached: list[Att
     used = {id(a.value) for a in attached}
     rules, notes = [], []
     for v in values:
-        if id(v) in used or not v.units or v.units[0] not in TIME_UNITS or v.ops == ("",) or len(v.numbers) != 1:
+        unit_written = next((u for u in v.units if u), None)
+        if id(v) in used or unit_written not in TIME_UNITS or v.ops == ("",) or len(v.numbers) != len(v.ops):
             continue
         before = text[max(0, v.start - 80):v.start]
         m = re.search(r"(?:diabetes(?:\s+mellitus)?|\bT[12]DM?\b|\bIDDM\b|\bNIDDM\b|onset\s+of\s+diabetes|"
                       r"duration\s+of\s+(?:type\s*\w\s+)?diabetes|diabetes\s+duration)"
                       r"(?:\s*\([^)]*\))?(?:\s+mellitus)?\s*(?:for|since|of|duration|:)?\s*(?:\w+\s+){0,1}(?:(?:for|since)\s+)?$",
                       before, re.I)
+        named = None
+        if m is None:
+            # "T1DM with a disease duration between 3 and 15 years", "onset at least 2 years before enrolment":
+            # the rule's text runs from the diabetes it is the duration of
+            named = [d for d in _DIABETES.finditer(text[:v.start]) if v.start - d.start() <= 80]
+            m = _DISEASE_DURATION.search(before) if named else None
         if not m or re.search(r"insulin|treat|therapy|pump", before[m.start():], re.I):
             continue
-        value, unit, conf, problem = convert("diabetes_duration", v.numbers[0], v.units[0], v.numbers)
-        if problem:
-            notes.append(f"{text[v.start:v.end]!r}: {problem}")
-            continue
-        op = v.ops[0]
-        pname = names(_bound_name("diabetes_duration", op, kind))
-        param = _parameter("diabetes_duration", value, op)
-        start = v.start - (len(before) - m.start())
-        rules.append(Rule("diabetes_duration", trees.compare("diabetes_duration", op, pname), {pname: param}, (start, v.end),
-                          text[start:v.end], 0.85, op, value, "years", v.numbers[0], v.units[0],
-                          "time since diagnosis" + (f"; converted from {v.units[0]}" if v.units[0] != "years" else ""),
-                          (Threshold("diabetes_duration", op, value, "years", v.numbers[0], v.units[0]),)))
+        if _AGE_AT_DIAGNOSIS.search(before):
+            continue  # "age at diagnosis of diabetes under 40 years" is an age, not a time since diagnosis
+        thresholds, trees_, params = [], [], {}
+        for op, number in zip(v.ops, v.numbers, strict=True):
+            value, unit, conf, problem = convert("diabetes_duration", number, unit_written, v.numbers)
+            if problem:
+                notes.append(f"{text[v.start:v.end]!r}: {problem}")
+                break
+            pname = names(_bound_name("diabetes_duration", op, kind))
+            params[pname] = _parameter("diabetes_duration", value, op)
+            trees_.append(trees.compare("diabetes_duration", op, pname))
+            thresholds.append(Threshold("diabetes_duration", op, value, "years", number, unit_written))
+        else:
+            start = named[-1].start() if named else v.start - (len(before) - m.start())
+            first = thresholds[0]
+            rules.append(Rule("diabetes_duration", trees.all_of(trees_), params, (start, v.end), text[start:v.end], 0.85,
+                              first.comparator, first.value, "years", first.source_value, unit_written,
+                              "time since diagnosis" + (f"; converted from {unit_written}" if unit_written != "years" else ""),
+                              tuple(thresholds)))
     return rules, notes
+
+
+_DIABETES = re.compile(r"diabet|\bT[12]DM?\b|\bN?IDDM\b", re.I)
+_DISEASE_DURATION = re.compile(r"(?:(?:disease|illness)\s+duration(?:\s+(?:of|is))?|\bonset(?:\s+(?:of\s+)?(?:at\s+least|more\s+than))?)"
+                               r"\s*(?:of\s+)?(?::\s*)?$", re.I)
+_AGE_AT_DIAGNOSIS = re.compile(r"\bage\s+(?:at|of)\s+(?:the\s+)?(?:diagnosis|onset)\b", re.I)

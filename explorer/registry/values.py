@@ -26,7 +26,7 @@ CMP_PHRASES: list[tuple[str, str]] = [
     (">", r">|＞|greater\s+than|more\s+than|higher\s+than|older\s+than|above|over|exceeding|exceeds?|in\s+excess\s+of|elevated\s+>"),
     ("<", r"<|＜|less\s+than|lower\s+than|younger\s+than|below|under|fewer\s+than|inferior\s+to"),
 ]
-_TRAIL_PHRASES = [(">=", r"(?:of\s+age\s+)?(?:or|and)\s+(?:more|greater|higher|above|older|over)|\+"),
+_TRAIL_PHRASES = [(">=", r"(?:of\s+age\s+)?(?:or|and)\s+(?:more|greater|higher|above|older|over|longer)|\+"),
                   ("<=", r"or\s+(?:less|lower|below|younger|fewer|under)|and\s+(?:under|younger|below)")]
 
 
@@ -64,7 +64,7 @@ def _num(name: str, words: bool = False) -> str:
 
 _ULN = rf"(?P<uln>\s*{lexicon.ULN_PATTERN})?"
 _VALUE_PATTERNS: list[tuple[str, re.Pattern]] = [
-    ("between", re.compile(rf"\bbetween\s+{_num('a')}{_unit_group('ua')}\s*(?:and|-|–|to)\s*{_num('b')}"
+    ("between", re.compile(rf"\bbetween\s+{_num('a', words=True)}{_unit_group('ua')}\s*(?:and|-|–|to)\s*{_num('b')}"
                            rf"{_unit_group('ub')}{_ULN}", re.I)),
     ("fromto", re.compile(rf"\bfrom\s+{_num('a')}{_unit_group('ua')}\s*(?:to|-|–)\s*{_num('b')}{_unit_group('ub')}",
                           re.I)),
@@ -87,7 +87,12 @@ _VALUE_PATTERNS: list[tuple[str, re.Pattern]] = [
 _WORDS_AFTER_NUMBER_OK = {"and", "or", "to", "in", "at", "of", "for", "on", "as", "with", "within", "prior", "before",
                           "after", "during", "the", "a", "an", "times", "x", "fold", "per", "than", "is", "are", "was",
                           "were", "be", "if", "by", "from", "measured", "but", "mg", "g", "ml", "l",
-                          "episodes", "episode", "events", "event", "units", "unit"}  # not hours or minutes: "age of 10 hours" is no age in years
+                          "episodes", "episode", "events", "event", "units", "unit",
+                          # who the number is about, or what follows it: never a unit ("Age 18-64 patients who ...")
+                          "who", "whose", "that", "which", "patients", "subjects", "participants", "people", "persons",
+                          "individuals", "adults", "men", "women", "males", "females", "children", "volunteers",
+                          "undergoing", "admitted", "scheduled", "presenting", "having", "weighing", "inclusive",
+                          "enrollment", "enrolment", "will", "not", "must", "should", "can", "may"}  # not hours or minutes: "age of 10 hours" is no age in years
 
 
 def parse_number(text: str) -> float:

@@ -3,8 +3,12 @@ tests rely on."""
 
 from __future__ import annotations
 
+import re
+
+from explorer import engine
 from explorer.app import explore
 from explorer.app.scenario import DataSource
+from explorer.app.widgets import STYLE
 from explorer.cohort.synthetic import generate_screening
 
 
@@ -32,3 +36,39 @@ def test_health_reports_errors_and_stale_views():
     assert any("funnel shows revision" in p for p in ex.health())
     ex.refresh()
     assert ex.health() == []
+
+
+
+def test_a_closed_tab_computes_nothing_until_it_is_opened(monkeypatch):
+    """Issue 17: a click recomputes only what the open tab shows; a tab computes its statistics when opened."""
+    ex = explore("NCT06196996", n=2000)
+    calls = []
+    original = engine.shapley
+    monkeypatch.setattr(engine, "shapley", lambda *a, **k: calls.append(k.get("value", "eligible")) or original(*a, **k))
+    ex.state.toggle("E7", False)
+    assert calls == [] and ex.health() == []
+    ex.tabs.selected_index = ex.tabs.titles.index("Impact")
+    assert calls == ["eligible", "remaining"]  # the two Shapley columns, for the scenario now in force
+    assert "<td>E8</td>" in ex.impact._table.value and "<td>E7</td>" not in ex.impact._table.value
+
+
+def test_the_loading_indicator_covers_the_work_and_clears():
+    ex = explore("NCT06196996", n=2000)
+    seen = []
+    refresh = ex.impact.refresh
+    ex.impact.refresh = lambda: (seen.append(ex.summary._busy.value), refresh())
+    ex.tabs.selected_index = ex.tabs.titles.index("Impact")
+    assert "te-busy" in seen[0]  # shown while the tab computes and draws
+    assert ex.summary._busy.value == ""  # and gone when it is done
+    states = []
+    ex.state.observe(lambda change: states.append(ex.summary._busy.value), "busy")
+    ex.state.toggle("E7", False)
+    assert "te-busy" in states[0] and ex.summary._busy.value == ""
+
+
+def test_the_loading_indicator_appears_within_100_ms_and_never_for_quick_updates():
+    """The indicator is put on the page when work starts, and CSS shows it only after a delay: long enough
+    that a quick update never flickers, short enough that anything slower than 100 ms shows it."""
+    rule = re.search(r"\.te-busy \{[^}]*animation: te-busy-show 0s linear (\d+)ms forwards", STYLE)
+    assert rule is not None and 30 <= int(rule.group(1)) < 100
+    assert re.search(r"\.te-busy \{[^}]*visibility: hidden", STYLE)

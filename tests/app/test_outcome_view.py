@@ -1,6 +1,7 @@
 """The dashboard's outcome panel, driven in Python without a browser: pickers change what the figures
-contain (checked through fig.to_dict()), refresh recomputes only when the eligible set or model changes,
-real data with visits is used as loaded, and problems become readable messages."""
+contain (checked through fig.to_dict()), the results come from the state (recomputed only when the
+eligible set or model changes), real data with visits is used as loaded, and problems become readable
+messages."""
 
 from __future__ import annotations
 
@@ -70,6 +71,7 @@ def test_default_view_has_every_figure_for_the_enrolled(panel, state):
     enrolled = len(state.eligible_ids())
     assert f"{enrolled:,} enrolled subjects" in panel._info.value and "islet transplantation" in panel._info.value
     assert len(panel.results.subjects) == enrolled
+    assert panel.results is state.outcomes.results()  # the panel draws what the state computed
     assert [v for _, v in panel._outcome.options] == [o.id for o in state.trial.outcomes]
     assert "Time in Range" in panel.figures["trajectory"].to_dict()["layout"]["title"]["text"]
     assert "<table" in panel._table.value and ">baseline<" in panel._table.value

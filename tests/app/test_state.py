@@ -291,3 +291,110 @@ def test_no_unprotected_number_while_protection_is_computed():
     s.set_min_cell(11, "suppress")
     assert seen[0][0] is True and seen[-1][0] is False
     assert s.scenario.min_cell == 11
+
+
+# --- outcomes of the enrolled: computed by the state (explorer.app.outcome_state), no widgets -------------
+
+T1D_OUTCOMES = replace(T1D, data=DataSource("synthetic", "t1d", 6000, 0))  # about two dozen eligible
+
+
+def test_outcomes_are_recomputed_only_when_the_enrolled_set_or_data_change():
+    s = ExplorerState(T1D_OUTCOMES, with_baseline=False)
+    assert s.outcomes.computations == 0  # lazy: nothing until asked
+    first = s.outcomes.results()
+    assert len(first.subjects) == len(s.eligible_ids()) > 0 and s.outcomes.computations == 1
+    assert s.set_order(list(reversed(s.order)))  # the same eligible set
+    assert s.set_parameter("I1", "age_min", s.trial.criterion("I1").parameters["age_min"].value)
+    assert s.outcomes.results() is first and s.outcomes.computations == 1
+    assert s.toggle("E7", False)
+    assert s.toggle("E7", True)  # changed and back before anyone asked: nothing computed
+    assert s.outcomes.computations == 1
+    assert s.toggle("E7", False)
+    wider = s.outcomes.results()
+    assert wider is not first and len(wider.subjects) == len(s.eligible_ids()) > len(first.subjects)
+    assert s.toggle("E7", True)
+    assert s.outcomes.results() is first and s.outcomes.computations == 2  # the earlier set is cached
+    assert s.select_data(DataSource("synthetic", "t1d", 6000, 1))
+    assert s.outcomes.results() is not first and s.outcomes.computations == 3
+
+
+def test_simulation_choices_follow_the_trial_and_key_the_outcomes():
+    s = ExplorerState(T1D_OUTCOMES, with_baseline=False)
+    assert (s.outcomes.model, s.outcomes.allocation) == ("islet", "trial")
+    first = s.outcomes.results()
+    s.outcomes.choose(model="islet_edmonton")
+    assert s.outcomes.results() is not first
+    s.outcomes.choose(model="islet")
+    assert s.outcomes.results() is first
+    with pytest.raises(DataError, match="no response model 'nope'"):
+        s.outcomes.choose(model="nope")
+    assert s.select_trial("NCT01142050")
+    assert (s.outcomes.model, s.outcomes.allocation) == ("msc", "trial")
+
+
+def test_outcome_tables_use_the_same_protection_as_the_header():
+    from explorer.engine.privacy import Protection
+    from explorer.outcomes.measures import summarise_outcomes
+
+    s = ExplorerState(T1D_OUTCOMES, with_baseline=False)
+    first = s.outcomes.results()
+    assert s.set_min_cell(5, "round")
+    assert s.outcomes.protection == s.protection == Protection(5, "round")
+    assert s.outcomes.results() is not first  # protection is part of the key
+    raw = summarise_outcomes(s.outcomes.results(), outcomes=["hba1c"])
+    raw = raw[raw["measure"].astype(str) == "hba1c"]
+    shown = s.outcomes.summary_table("hba1c", "hba1c")
+    assert len(shown) == len(raw) > 0
+    assert shown["n"].tolist() == [s.protection.count(n) for n in raw["n"]]
+    assert all(n % 5 == 0 for n in shown["n"].dropna())
+    assert s.shown_counts()["eligible"] == s.protection.text(s.counts["eligible"])
+
+
+def test_real_data_outcomes_are_protected_as_the_scenario_says():
+    from explorer.cohort.synthetic import generate_outcomes
+    from explorer.cohort.synthetic.enrolment import screening_subset
+
+    trial = load_trial("NCT06196996")
+
+    def load(source):  # a "real" dataset with trial visits: fewer than 11 subjects per visit
+        screening = generate_screening("t1d", 6000, seed=0)
+        matrix = engine.evaluate(trial, screening)
+        eligible = matrix.subject_ids[engine.eligible_mask(matrix)][:8]
+        cohort = generate_outcomes(screening_subset(screening, eligible), "islet", visits_days=trial.visits,
+                                   seed=5, cgm_readings=0)
+        return screening, cohort
+
+    s = ExplorerState(Scenario.from_query("trial=NCT06196996&data=path:trial-data"), loader=load,
+                      with_baseline=False)
+    assert s.outcomes.uses_real_data
+    assert s.outcomes.protection == s.protection == s.scenario.protection
+    assert (s.protection.min_cell, s.protection.method) == (11, "suppress")
+    table = s.outcomes.summary_table("hba1c", "hba1c")
+    assert len(table) and table["n"].isna().all()  # every n is below 11: blanked
+
+
+def test_a_toggle_computes_only_what_the_header_and_funnel_show(monkeypatch):
+    """Issue 17: at 10^6 subjects impact and Shapley for closed tabs took most of a click. They are now
+    computed when a view asks, once per change, and always for the current scenario."""
+    s = ExplorerState(T1D, with_baseline=False)
+    calls = []
+
+    def counted(name, original):
+        def wrapper(*args, **kwargs):
+            calls.append(name)
+            return original(*args, **kwargs)
+        return wrapper
+
+    for name in ("impact", "shapley", "overlap"):
+        monkeypatch.setattr(engine, name, counted(name, getattr(engine, name)))
+    s.toggle("E7", False)
+    assert calls == []
+    first = s.impact
+    assert s.impact is first and s.shapley is s.shapley
+    assert calls == ["impact", "shapley"]  # once each, cached until the next change
+    enabled = [c.id for c in s.trial.criteria if c.id != "E7"]
+    pd.testing.assert_frame_equal(first, engine.impact(s.matrix, enabled=enabled, policies={}))
+    s.toggle("E7", True)
+    assert calls == ["impact", "shapley", "impact"]
+    assert "E7" in set(s.impact["criterion"]) and "E7" not in set(first["criterion"])
+    assert s.shapley["shapley"].sum() == pytest.approx(s.counts["eligible"] - s.counts["screened"])

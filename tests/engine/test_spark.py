@@ -6,8 +6,6 @@ The histogram tests run on the memory and DuckDB engines. The Spark tests share 
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -144,18 +142,6 @@ def test_the_spark_master_comes_from_the_argument_then_the_environment(monkeypat
 
 
 # --- Spark --------------------------------------------------------------------------------------
-
-@pytest.fixture(scope="session")
-def spark():
-    pytest.importorskip("pyspark", reason="PySpark is not installed (make setup installs it)")
-    if shutil.which("java") is None:
-        pytest.skip("no Java runtime for Spark (make test installs openjdk-17-jre-headless)")
-    from explorer.engine.spark import spark_session
-    session = spark_session("local[2]", shuffle_partitions=2)
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
-
 
 def test_spark_gives_the_statuses_of_memory_and_duckdb_on_every_construct(spark, constructs, tmp_path):
     trial, data = constructs

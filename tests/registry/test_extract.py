@@ -99,7 +99,7 @@ def test_ambiguous_negation_in_exclusion_is_not_read():
     "HbA1c change > 0.9 % within the last 3 months",          # a change, not a level
     "Weight change of > 1.9 kg",                              # a change, not a weight
     "Severe hypoglycemia (defined as blood glucose below 2.9 mmol/L)",  # a definition, no window
-    "Random C-peptide < 200 pMol",                            # not a catalogue variable
+    "Serum ferritin < 200 ng/mL",                             # not a catalogue variable
     "Hemoglobin < 11 g/dL",                                   # not a catalogue variable
 ])
 def test_no_rule_invented(text):

@@ -375,3 +375,139 @@ def test_subgroup_requirements_and_unread_alternatives_in_brackets(text, kind):
 def test_a_test_or_another_marker_of_a_virus_is_not_its_infection(text):
     e = extract(text, "inclusion")
     assert "hiv_positive" not in (e.expression or "") and "hepatitis_b" not in (e.expression or "")
+
+
+# --- found in the hand-checked draw of seed 20261206 (sentences written afresh) ---------------------------
+
+def test_hcg_given_as_a_trigger_drug_is_not_a_pregnancy():
+    # was: sex == "female" and pregnant, required of every woman in an IVF inclusion
+    e = extract("Serum progesterone below 1.5 ng/mL on the day of hCG administration", "inclusion")
+    assert "pregnant" not in (e.expression or "") and "pregnant" not in (e.candidate or "")
+
+
+def test_hcg_written_as_a_test_is_still_a_pregnancy_test():
+    e = extract("Positive urine beta-hCG at screening", "exclusion")
+    assert e.expression == 'sex == "female" and pregnant'
+
+
+@pytest.mark.parametrize("text", ["Wishing to conceive a pregnancy within the study period",
+                                  "Women who desire pregnancy during the coming 12 months",
+                                  "Pregnancy in the next two years is planned"])
+def test_a_wished_or_future_pregnancy_is_not_a_current_pregnancy(text):
+    # was: sex == "female" and pregnant, which excludes the pregnant instead of those planning one
+    e = extract(text, "exclusion")
+    assert "pregnant" not in (e.expression or "")
+
+
+def test_a_qualifier_heading_a_list_narrows_every_item():
+    # was: drug_misuse, which excludes every history of drug misuse, stable or not
+    e = extract("Unstable cardiac, renal, or drug abuse disorders", "exclusion")
+    assert e.expression is None
+    assert any("Unstable" in n for n in e.notes)
+
+
+def test_a_restrictive_clause_narrows_the_concept():
+    # was: severe_psychiatric_disorder for any psychiatric illness, whatever its effect on the study
+    e = extract("Psychiatric illness which, in the investigator's judgement, would interfere with follow-up",
+                "exclusion")
+    assert e.expression is None
+
+
+def test_an_exclusion_whose_subject_is_one_sex_excludes_only_that_sex():
+    # was: age < age_min, which also excludes boys the text never names
+    e = extract("Girls younger than 16 years", "exclusion")
+    assert e.expression == 'sex == "female" and age < age_min'
+    e = extract("Male participants with serum creatinine above 1.8 mg/dL", "exclusion")
+    assert e.expression == 'sex == "male" and creatinine > creatinine_max'
+    assert extract("Men and women younger than 16 years", "exclusion").expression == "age < age_min"
+
+
+def test_an_exclusion_rule_tied_by_with_to_an_unread_part_is_not_computable():
+    # was: age > age_max, excluding everyone over 70 although the text excludes only those with the disease
+    e = extract("Participants above 70 years of age with chronic heart failure", "exclusion")
+    assert e.expression is None
+    assert any("tied to a part not read" in n for n in e.notes)
+    # in an inclusion the same reading only admits more people, and says so
+    e = extract("Participants above 70 years of age with chronic heart failure", "inclusion")
+    assert e.expression == "age > age_min" and e.status == "partial"
+
+
+# --- found in the hand-checked draw of seed 20261207 (sentences written afresh) ---------------------------
+
+def test_a_long_restrictive_clause_still_narrows_the_concept():
+    # was: severe_psychiatric_disorder; the clause ran past the 50 characters looked at
+    e = extract("Any serious mental illness which, according to the treating physician or the study team, "
+                "could compromise adherence to the protocol", "exclusion")
+    assert e.expression is None
+
+
+def test_a_short_unread_alternative_in_an_inclusion_keeps_it_non_computable():
+    # was: sex == "female" and (pregnant or lactating), failing women who plan a pregnancy, whom the text admits
+    e = extract("Pregnant, nursing, or hoping to conceive", "inclusion")
+    assert e.expression is None
+
+
+def test_an_exception_in_brackets_on_the_rules_own_term_blocks_it():
+    # was: count(trial_participation, within_days=30) >= ..., excluding the participants the text allows
+    e = extract("Took part in another interventional trial during the last 60 days (apart from the parent "
+                "study of this extension)", "exclusion")
+    assert e.expression is None
+
+
+def test_current_smoking_is_not_a_history_of_smoking():
+    # was: smoking_history, which also excludes former smokers
+    assert extract("Active tobacco smoking", "exclusion").expression is None
+    assert extract("History of smoking", "exclusion").expression == "smoking_history"
+
+
+def test_a_condition_of_one_eye_is_not_the_persons_condition():
+    # was: retinal_hemorrhage, excluding people whose other eye is the one affected
+    e = extract("Proliferative retinopathy in the fellow eye", "exclusion")
+    assert e.expression is None
+
+
+# --- found in the hand-checked draw of seed 20261208 (sentences written afresh) ---------------------------
+
+def test_infection_tests_in_a_work_up_are_not_infections():
+    # was: hepatitis_b and hepatitis_c and hiv_positive, required of healthy volunteers
+    e = extract("Healthy at the screening visit (blood count, HIV and hepatitis C serology, urine drug screen)",
+                "inclusion")
+    assert "hiv_positive" not in (e.candidate or "") and "hiv_positive" not in (e.expression or "")
+
+
+def test_a_test_result_before_the_test_is_still_a_finding():
+    assert extract("Reactive HIV test at screening", "exclusion").expression == "hiv_positive"
+
+
+def test_a_requirement_for_carriers_of_a_marker_is_an_exception():
+    # was: hepatitis_c, excluding antibody-positive people whose RNA test is negative, whom the text admits
+    e = extract("Hepatitis C infection; anti-HCV positive participants must have undetectable HCV RNA", "exclusion")
+    assert e.expression is None
+
+
+def test_urine_hcg_is_a_pregnancy_test_required_only_of_women_who_could_be_pregnant():
+    e = extract("Women able to bear children need a negative serum hCG", "inclusion")
+    assert e.expression == 'sex == "male" or not childbearing_potential or not pregnant'
+
+
+# --- found in the hand-checked draw of seed 20261209 (sentences written afresh) ---------------------------
+
+@pytest.mark.parametrize("text", [
+    "Current infection, i.e., pneumonia, that the study doctor judges serious enough to preclude enrolment",
+    "Smoking history or drug abuse, which the investigator believes could compromise adherence",
+])
+def test_a_restrictive_clause_after_examples_or_on_a_list_narrows_it(text):
+    # was: active_infection / drug_misuse for every infection or history, whatever the investigator judges
+    assert extract(text, "exclusion").expression is None
+
+
+def test_a_clause_after_any_other_condition_has_its_own_head():
+    e = extract("Breast-feeding, or any other condition which might compromise the visits", "exclusion")
+    assert e.expression == 'sex == "female" and lactating'
+
+
+def test_an_age_outside_a_range_is_named_by_the_trials_own_limits():
+    # was: age < age_high or age > age_low (18 named high, 50 named low)
+    e = extract("younger than 21 or older than 60 years of age", "exclusion")
+    assert e.expression == "age < age_min or age > age_max"
+    assert (e.parameters["age_min"]["value"], e.parameters["age_max"]["value"]) == (21, 60)

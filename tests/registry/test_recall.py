@@ -113,3 +113,64 @@ def test_a_bound_without_unit_shares_the_age_unit_and_the_connector():
 ])
 def test_pressure_and_liver_spellings(text, expected):
     assert thresholds(text, "exclusion") == expected
+
+
+# --- age phrasings the Chia development set showed missing (round 2), each written afresh ----------------
+
+@pytest.mark.parametrize("text, expected", [
+    # a time after the age is not a duration of something else when "age" names the variable
+    ("Aged 2 to 10 years on the date of consent", {("age", ">=", 2, "years"), ("age", "<=", 10, "years")}),
+    # "the age of" inside the value, whatever follows
+    ("Volunteers over the age of 30 years who can attend weekly visits", {("age", ">", 30, "years")}),
+    ("Infants under the age of 9 months.", {("age", "<", 0.75, "years")}),
+    # a word that is no unit after the number
+    ("Age 30-60 patients who live locally", {("age", ">=", 30, "years"), ("age", "<=", 60, "years")}),
+    ("age >= 21 y.o.", {("age", ">=", 21, "years")}),
+    ("Age between two and 17 years", {("age", ">=", 2, "years"), ("age", "<=", 17, "years")}),
+    # after a noun for people, years followed by what describes them
+    ("Children 6-11 years attending the asthma clinic", {("age", ">=", 6, "years"), ("age", "<=", 11, "years")}),
+    # the criterion is about one sex only
+    ("Men between 40 and 70 years", {("age", ">=", 40, "years"), ("age", "<=", 70, "years")}),
+])
+def test_more_age_phrasings_are_read(text, expected):
+    assert thresholds(text) == expected
+
+
+def test_a_one_sex_age_limit_is_that_sexs_limit_in_an_exclusion():
+    e = extract("Women aged 45 to 55 years", "exclusion")
+    assert e.expression == 'sex == "female" and age >= age_low and age <= age_high'
+
+
+def test_years_with_a_condition_and_no_person_are_no_age():
+    # "at least 5 years with type 1 diabetes" is a duration, never an age
+    e = extract("At least 5 years with type 1 diabetes", "inclusion")
+    assert "age" not in {t.variable for r in e.rules for t in r.thresholds}
+
+
+def test_ages_stated_per_sex_are_not_everyones_age():
+    e = extract("Men 35-80 years; women 40-80 years", "inclusion")
+    assert e.expression is None and not e.rules
+
+
+# --- diabetes phrasings the hand-labelled diabetes set showed missing, written afresh ---------------------
+
+@pytest.mark.parametrize("text, expected", [
+    ("Diabetes duration of 8 years or longer", {("diabetes_duration", ">=", 8, "years")}),
+    ("T2DM with a disease duration between 2 and 12 years",
+     {("diabetes_duration", ">=", 2, "years"), ("diabetes_duration", "<=", 12, "years")}),
+    ("Type 1 diabetes with onset at least 3 years before screening", {("diabetes_duration", ">=", 3, "years")}),
+    ("Non-fasting C-peptide above 0.8 nmol/L", {("random_cpeptide", ">", 0.8, "nmol/L")}),
+])
+def test_diabetes_durations_and_random_c_peptide_are_read(text, expected):
+    assert thresholds(text) == expected
+
+
+def test_age_at_diagnosis_is_not_a_diabetes_duration():
+    # was: diabetes_duration < 35, a time since diagnosis instead of an age at it
+    e = extract("Age at onset of diabetes below 35 years", "inclusion")
+    assert "diabetes_duration" not in {t.variable for r in e.rules for t in r.thresholds}
+
+
+def test_avoiding_pregnancy_is_not_being_pregnant():
+    e = extract("Not willing to use contraception to prevent pregnancy", "exclusion")
+    assert "pregnant" not in (e.expression or "") and "pregnant" not in (e.candidate or "")

@@ -24,10 +24,11 @@ What lives here:
     response_models.py   treatment-response models (islet, MSC) for enrolled subjects
     outcomes.py          generate_outcomes: visit-tagged outcome tables from a response model
     trial_match.py       which population and response model suit a trial (read from its text)
-    enrolment.py         screen, enrol the eligible, simulate their outcomes under the trial's model
+    enrolment.py         enrol the eligible, simulate their outcomes under the trial's model
     calibration.py       response models against published figures, on raw trajectories
-    published.py         the same figures through the trial-driven outcome-measures pipeline
-    recipients.py        the islet-eligible pool against published islet recipients
+
+Whatever also needs the engine or the outcome measures (screening with a trial's criteria, published
+figures through the measures pipeline, the islet-eligible pool) stands a floor above, in explorer.simulation.
 """
 
 from explorer.cohort.synthetic.calibration import calibration_table

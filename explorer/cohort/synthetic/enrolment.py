@@ -6,19 +6,19 @@ explorer.cohort.synthetic.trial_match.outcome_model_for.
 
 Allocation: a trial with two or more arms is simulated 1:1 randomised (`arm="random"`), a single-arm trial
 treats everyone. Enrolment takes the eligible subjects in screening order (a synthetic screening is a
-random sample, so the first k are one too), up to `max_enrolled`.
+random sample, so the first k are one too), up to `max_enrolled`. Screening a synthetic clinic with a
+trial's criteria needs the engine, a floor above: explorer.simulation.screening.screen_synthetic.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
 
 from explorer.cohort.screening import Screening
 from explorer.cohort.synthetic.response_models import MODELS
-from explorer.cohort.synthetic.trial_match import outcome_model_for, population_for
+from explorer.cohort.synthetic.trial_match import outcome_model_for
 from explorer.cohort.tables import Cohort
 from explorer.errors import DataError
 
@@ -93,16 +93,3 @@ def simulate_outcomes(trial, screening: Screening, ids: Sequence[str] | pd.Index
     subset = screening_subset(screening, ids)
     return generate_outcomes(subset, model or outcome_model_for(trial), visits_days=trial.visits, seed=seed,
                              arm=allocation_for(trial) if arm is False else arm, cgm_readings=cgm_readings)
-
-
-def screen_synthetic(trial, n: int, *, seed: int = 0, population: str | None = None) -> tuple[Screening, pd.Index]:
-    """A synthetic screening of n subjects of the trial's population and the ids of the eligible."""
-    from explorer import engine
-    from explorer.cohort.synthetic import generate_screening
-
-    if n < 1:
-        raise DataError(f"the synthetic screening needs at least one subject, got {n}")
-    screening = generate_screening(population or population_for(trial), int(n), seed=seed)
-    matrix = engine.evaluate(trial, screening)
-    mask = engine.eligible_mask(matrix)
-    return screening, matrix.subject_ids[np.asarray(mask, dtype=bool)]

@@ -1,12 +1,12 @@
 """The synthetic cohorts taken through the trial-driven measures pipeline reproduce the published figures
 (../shared/REFERENCES.md): CIT-07 at 1 year on the islet trial's visits, Zang 2022 at 48 weeks on the MSC
-trial's visits, each within the tolerance stated in explorer.cohort.synthetic.published."""
+trial's visits, each within the tolerance stated in explorer.simulation.published."""
 
 from __future__ import annotations
 
 import pytest
 
-from explorer.cohort.synthetic.published import comparison_table
+from explorer.simulation.published import comparison_table
 
 N = 10_000  # the size the tolerances are stated for (about 4 s)
 

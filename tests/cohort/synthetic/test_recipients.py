@@ -8,14 +8,14 @@ import pandas as pd
 import pytest
 
 from explorer.cohort.synthetic import default_params, fully_recorded
-from explorer.cohort.synthetic.recipients import (
+from explorer.cohort.synthetic.screening_table import generate_screening
+from explorer.simulation.recipients import (
     PUBLISHED_RANGES,
     Range,
     comparison,
     eligible_profile,
     islet_eligible,
 )
-from explorer.cohort.synthetic.screening_table import generate_screening
 
 
 @pytest.fixture(scope="module")

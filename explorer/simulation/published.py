@@ -1,6 +1,6 @@
 """Published trial figures against the synthetic cohorts taken through the trial-driven measures pipeline.
 
-explorer.cohort.synthetic.calibration checks the response models on their raw trajectories. This module
+explorer.cohort.synthetic.calibration checks the response models on their raw trajectories, a floor below. This module
 checks the whole path a researcher uses: generate_outcomes on a bundled trial's visits -> canonical tables
 -> outcome_measures -> summaries, so visit assignment, event windows, endpoint rules and summaries are
 checked too. Published figures: ../shared/REFERENCES.md.
@@ -18,6 +18,10 @@ simulated value and whether it lies within them.
 from __future__ import annotations
 
 import pandas as pd
+
+from explorer.cohort.synthetic import generate_outcomes
+from explorer.outcomes.measures import outcome_measures, summarise_endpoints, summarise_outcomes
+from explorer.trial import load_trial
 
 ISLET_TRIAL, MSC_TRIAL = "NCT06196996", "NCT01142050"
 
@@ -39,13 +43,6 @@ def _pick(table: pd.DataFrame, **where) -> pd.Series:
 
 def islet_comparison(n: int = 10_000, seed: int = 0) -> pd.DataFrame:
     """CIT-07's 1-year figures from the islet trial's outcome measures on n simulated recipients."""
-    from explorer.cohort.synthetic import generate_outcomes
-
-    # the outcome measures stand a floor above cohort/: imported where used, so importing this package never
-    # loads them (the pipeline check is the one place that needs the floor above)
-    from explorer.outcomes.measures import outcome_measures, summarise_endpoints, summarise_outcomes
-    from explorer.trial import load_trial
-
     trial = load_trial(ISLET_TRIAL)
     year = trial.visits[-1].id
     results = outcome_measures(trial, generate_outcomes(n, "islet", visits_days=trial.visits, seed=seed, cgm_readings=0))
@@ -60,10 +57,6 @@ def islet_comparison(n: int = 10_000, seed: int = 0) -> pd.DataFrame:
 
 def msc_comparison(n: int = 10_000, seed: int = 0) -> pd.DataFrame:
     """Zang 2022's 48-week figures per arm from the MSC trial's outcome measures (1:1 MSC vs placebo)."""
-    from explorer.cohort.synthetic import generate_outcomes
-    from explorer.outcomes.measures import outcome_measures, summarise_endpoints, summarise_outcomes
-    from explorer.trial import load_trial
-
     trial = load_trial(MSC_TRIAL)
     baseline, week48 = trial.visits[0].id, trial.visits[-1].id
     cohort = generate_outcomes(n, "msc", visits_days=trial.visits, seed=seed, arm="random", cgm_readings=0)

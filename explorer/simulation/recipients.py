@@ -16,7 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from explorer import engine
 from explorer.cohort.screening import Screening
+from explorer.cohort.synthetic.screening_table import generate_screening
+from explorer.trial import load_trial
 
 ISLET_TRIAL = "NCT06196996"
 DETECTABLE_CPEPTIDE = 0.017  # nmol/L, the assay limit the synthetic clinic reports below (params.py)
@@ -86,8 +89,6 @@ CIT07_LIMITS = (("I1", "age_min", 18.0), ("I5", "duration_min", 5.0))
 
 def islet_trial(cit07_limits: bool = False):
     """NCT06196996 as bundled, or with CIT-07's age and duration limits (`CIT07_LIMITS`)."""
-    from explorer.trial import load_trial
-
     trial = load_trial(ISLET_TRIAL)
     if cit07_limits:
         for criterion, name, value in CIT07_LIMITS:
@@ -98,9 +99,6 @@ def islet_trial(cit07_limits: bool = False):
 def islet_eligible(n: int = 100_000, seed: int = 0, params=None, *,
                    cit07_limits: bool = False) -> tuple[Screening, np.ndarray]:
     """A synthetic type 1 clinic of n screened with NCT06196996 and the mask of who is eligible."""
-    from explorer import engine
-    from explorer.cohort.synthetic.screening_table import generate_screening
-
     screening = generate_screening("t1d", n, seed=seed, params=params, missing_reasons=False)
     matrix = engine.evaluate(islet_trial(cit07_limits), screening)
     return screening, np.asarray(engine.eligible_mask(matrix), dtype=bool)

@@ -1,0 +1,75 @@
+"""What every benchmark script shares: where results go, the seeded cohort, timing, memory and child runs.
+
+The scripts are run as files (`python benchmarks/bench_x.py`), so this sibling module is on their path;
+each measurement that reports its own peak memory runs in a fresh interpreter (`child`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]  # the installed package is imported; ROOT only places results
+RESULTS = ROOT / "benchmarks" / "results"
+SEED = 20240601
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports kB
+
+
+def mem_available_gb() -> float:
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemAvailable"):
+                return int(line.split()[1]) / 1024 ** 2
+    return 0.0
+
+
+def machine() -> dict:
+    """The machine a run measured on (shared machines: the load average says how busy it was)."""
+    return {"machine": platform.machine(), "cores": os.cpu_count(), "python": platform.python_version(),
+            "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024 ** 3),
+            "load": [round(x, 2) for x in os.getloadavg()]}
+
+
+def timed(fn: Callable, repeat: int, *, warmup: int = 0) -> tuple[float, list[float], object]:
+    """Median seconds over `repeat` runs (after `warmup` untimed ones), all times, the last result."""
+    result = None
+    for _ in range(warmup):
+        result = fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), times, result
+
+
+def cohort(population: str, n: int):
+    """The benchmarks' synthetic screening: seeded, without the reasons values are missing."""
+    from explorer.cohort.synthetic.screening_table import generate_screening
+    return generate_screening(population, n, seed=SEED, missing_reasons=False)
+
+
+def shown(value, unit: str, digits: int = 3) -> str:
+    """A measured value for a results table: "-" where it was not measured."""
+    return "-" if value is None else f"{value:.{digits}f} {unit}"
+
+
+def child(script: str | Path, args: list[str], timeout: float = 3600) -> dict:
+    """Run `script --child ARGS` in a fresh interpreter (its own peak memory); it prints one JSON line last.
+    A failure comes back as {"error": its last line of stderr}."""
+    done = subprocess.run([sys.executable, str(script), "--child", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT)
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"}
+    return json.loads(done.stdout.strip().splitlines()[-1])

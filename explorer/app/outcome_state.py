@@ -1,0 +1,141 @@
+"""The outcomes of the eligible, enrolled subjects, computed and cached for the state: no widgets.
+
+ExplorerState owns one OutcomeState (`state.outcomes`); the outcome panel asks it and draws. Where the
+outcomes come from: a real dataset whose measurements carry trial visits (`state.cohort`) is used as it
+is, restricted to the enrolled; otherwise the eligible are enrolled (screening order, at most
+enrolment.DEFAULT_MAX_ENROLLED) and their outcomes simulated with a response model (explorer.cohort.synthetic.enrolment).
+
+Outcomes are computed lazily, the first time they are asked for after a change, and only when their key
+changes: the trial as loaded (threshold edits change who is eligible, not the outcomes' definitions), the
+data, the enrolled set, the small-cell protection and, for simulated outcomes, the model and allocation.
+A few keys are kept, so going back to an earlier eligible set is instant.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import pandas as pd
+
+from explorer.cohort.synthetic import enrolment
+from explorer.errors import DataError
+from explorer.outcomes.measures import (
+    OutcomeResults,
+    outcome_measures,
+    summarise_endpoints,
+    summarise_outcomes,
+)
+
+CACHE_SIZE = 4
+# how enrolled subjects are allocated to arms, by name -> the `arm` argument of enrolment.simulate_outcomes
+# (False: as the trial, 1:1 randomised when it has two or more arms)
+ALLOCATIONS = {"trial": False, "treated": None, "random": "random"}
+SUMMARY_STATISTICS = ("mean", "sd", "ci_low", "ci_high", "median", "q1", "q3")
+SUMMARY_COLUMNS = ["measure", "statistic", "visit", "n", *SUMMARY_STATISTICS, "unit"]
+
+
+class OutcomeState:
+    """Outcome results for the current scenario, the simulation choices they use, and protected tables.
+
+    `model` and `allocation` are the simulation's inputs (ignored for real data with visits); a new trial
+    resets them to the trial's own (enrolment.outcome_model_for, "trial")."""
+
+    def __init__(self, state):
+        # the ExplorerState that owns this one (not imported: the state imports this module)
+        self._state = state
+        self._cache: OrderedDict[tuple, OutcomeResults] = OrderedDict()
+        self._trial = None
+        self._model: str | None = None
+        self.allocation = "trial"
+        self.computations = 0  # how many times outcomes were computed (not taken from the cache)
+
+    # --- the simulation's choices ---------------------------------------------------------------------
+    @property
+    def model(self) -> str:
+        self._follow_trial()
+        return self._model
+
+    def choose(self, *, model: str | None = None, allocation: str | None = None) -> None:
+        """Set the response model and/or the allocation of simulated outcomes."""
+        self._follow_trial()
+        if model is not None:
+            if model not in enrolment.MODEL_CHOICES:
+                raise DataError(f"no response model {model!r}; choose one of {', '.join(enrolment.MODEL_CHOICES)}")
+            self._model = model
+        if allocation is not None:
+            if allocation not in ALLOCATIONS:
+                raise DataError(f"no allocation {allocation!r}; choose one of {', '.join(ALLOCATIONS)}")
+            self.allocation = allocation
+
+    def _follow_trial(self) -> None:
+        trial = self._state.base_trial
+        if trial is not self._trial:
+            self._trial, self._model, self.allocation = trial, enrolment.outcome_model_for(trial), "trial"
+
+    # --- who and from where ---------------------------------------------------------------------------
+    @property
+    def uses_real_data(self) -> bool:
+        return enrolment.has_visit_data(self._state.cohort)
+
+    @property
+    def protection(self):
+        """The scenario's small-cell protection: the same rule the header and every other count uses."""
+        return self._state.protection
+
+    def enrolled(self) -> pd.Index:
+        return enrolment.enrol(self._state.eligible_ids())
+
+    def key(self, enrolled: pd.Index | None = None) -> tuple:
+        s = self._state
+        enrolled = self.enrolled() if enrolled is None else enrolled
+        simulated = () if self.uses_real_data else (self.model, self.allocation)
+        return (s.trial.id, id(s.base_trial), s.scenario.data, id(s.cohort), hash(tuple(enrolled)),
+                self.protection, *simulated)
+
+    # --- results ----------------------------------------------------------------------------------------
+    def results(self) -> OutcomeResults | None:
+        """The enrolled subjects' outcomes (None when no one is eligible), computed when the key changed."""
+        enrolled = self.enrolled()
+        if not len(enrolled):
+            return None
+        key = self.key(enrolled)
+        if key not in self._cache:
+            self._cache[key] = self._compute(enrolled)
+            self.computations += 1
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+        self._cache.move_to_end(key)
+        return self._cache[key]
+
+    def _compute(self, enrolled: pd.Index) -> OutcomeResults:
+        s = self._state
+        if self.uses_real_data:
+            cohort = enrolment.cohort_subset(s.cohort, enrolled)
+        else:
+            seed = s.scenario.data.seed if s.scenario.data.kind == "synthetic" else 0
+            cohort = enrolment.simulate_outcomes(s.trial, s.screening, enrolled, model=self.model,
+                                                 arm=ALLOCATIONS[self.allocation], seed=seed)
+        return outcome_measures(s.trial, cohort, screening=s.screening, on_missing="skip")
+
+    # --- tables as they may be shown ------------------------------------------------------------------
+    def summary_table(self, outcome: str, measure: str, by: str | None = None) -> pd.DataFrame:
+        """Per-visit summary of one measure (split by a subgroup), under the scenario's protection: a small
+        n is blanked with every statistic resting on it."""
+        results, by_list = self.results(), [by] if by else []
+        table = summarise_outcomes(results, by=by_list, outcomes=[outcome])
+        table = table[table["measure"].astype(str) == measure]
+        shown = table[[*SUMMARY_COLUMNS[:3], *by_list, *SUMMARY_COLUMNS[3:]]].copy()
+        for column in ("measure", "statistic", "visit", *by_list):
+            shown[column] = shown[column].astype(str)
+        shown["n"] = shown["n"].astype("int64")
+        shown.attrs = {"counts": ["n"], "dependent": dict.fromkeys(SUMMARY_STATISTICS, "n")}
+        return self._state.protected(shown)
+
+    def endpoint_table(self, endpoint: str, by: str | None = None) -> pd.DataFrame:
+        """Responders per visit: of one endpoint (split by a subgroup), or of every endpoint ("all")."""
+        results = self.results()
+        if endpoint == "all":
+            table = summarise_endpoints(results)
+            return table.assign(endpoint=table["label"])
+        table = summarise_endpoints(results, by=[by] if by else [])
+        return table[table["endpoint"].astype(str) == endpoint]

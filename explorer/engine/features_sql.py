@@ -1,0 +1,775 @@
+"""Screening features derived by SQL where the canonical tables lie (DuckDB or Spark), as explorer.cohort.features.
+
+The pandas derivation (explorer.cohort.features, its docstring states every rule) is the reference; this
+module compiles the same steps, in the same order, into one SELECT per cohort and runs it in DuckDB or in
+Spark (the dialects of explorer.engine.sql). Each pandas step that replaces a feature replaces its SQL
+expression here, and each `reasons.add` / `reasons.reset` has its SQL twin, so the values, the missing
+reasons and the columns that exist are those of the pandas derivation:
+
+- times travel as BIGINT nanoseconds since 1970, as the pandas code compares them (`_ns`); days are floor
+  divisions, so times before 1970 land on the same day in both;
+- the data-dependent choices of the pandas code ("is there any ULN among the latest labs", "does the
+  derived BMI fill any gap") are one-row aggregates cross-joined onto every subject;
+- floating point sums (means of same-time values, CGM mean and SD) may differ from NumPy's in the last
+  bits, because SQL engines add in their own order; everything else is exact.
+
+CGM: only the consensus metrics that are plain aggregates of the window's readings run in SQL (readings,
+mean, SD, CV, GMI, TIR/TBR/TAR, and the active percent from the median step, which is what the pandas
+derivation uses). Nothing else is derived from CGM at the index date, so nothing falls back to pandas.
+
+Tables go in as a Cohort, whatever loader read it (`cohort_tables` hands them over as Arrow, times as
+nanoseconds); the query reads only the prepared views named in `VIEWS`, so any source that fills those
+views (a Parquet folder read in place, Spark tables) can be derived the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from explorer.catalogue import Catalogue, default_catalogue
+from explorer.clinical.cgm import (
+    HIGH,
+    LOW,
+    MIN_ACTIVE_PERCENT,
+    VERY_HIGH,
+    VERY_LOW,
+    glucose_management_indicator,
+)
+from explorer.clinical.homa import HOMA_IR_NORMALISER, NOT_VALID_ON_INSULIN
+from explorer.cohort.features import CGM_METRICS, DAY_NS, DAYS_PER_YEAR, SUBJECT_FIELDS, _ns, _typed
+from explorer.cohort.screening import Screening, empty_events
+from explorer.cohort.tables import Cohort
+from explorer.engine.sql import DUCKDB, SPARK, Binder, Dialect
+from explorer.errors import DataError
+
+# The prepared views the query reads (names the engine registers) and their columns.
+VIEWS = {name: f"te_feat_{name}" for name in ("subjects", "measurements", "events", "cgm", "event_history",
+                                               "event_counts")}
+ROW, INDEX, BIRTH, DIAGNOSIS, TIME = "__row", "__index", "__birth", "__diagnosis", "__time"
+NS_PER_MINUTE = 60 * 10**9
+MINUTES_PER_DAY = 24 * 60
+
+
+# --- the tables, prepared ----------------------------------------------------------------------------
+
+def _ns_array(values) -> pa.Array:
+    """Datetimes as BIGINT nanoseconds (the pandas derivation's clock), NULL where unknown."""
+    ns = _ns(values)
+    return pa.array(ns, type=pa.int64(), mask=ns == np.iinfo(np.int64).min)
+
+
+def _floats(values) -> pa.Array:
+    return pa.array(pd.Series(values).to_numpy(dtype="float64", na_value=np.nan), type=pa.float64(), from_pandas=True)
+
+
+def _strings(values) -> pa.Array:
+    return pa.array(pd.Series(values).astype("string").array, type=pa.string())
+
+
+def cohort_tables(cohort: Cohort, catalogue: Catalogue) -> dict[str, pa.Table]:
+    """A Cohort's tables as the Arrow views the query reads (times as nanoseconds, a row number each)."""
+    s = cohort.subjects
+    if "index_date" not in s.columns or s["index_date"].isna().any():
+        raise DataError("every subject needs an index_date to derive screening features", column="index_date")
+    columns = {"subject_id": _strings(s["subject_id"]), ROW: pa.array(np.arange(len(s), dtype=np.int64)),
+               INDEX: _ns_array(s["index_date"])}
+    if "birth_date" in s.columns:
+        columns[BIRTH] = _ns_array(s["birth_date"])
+    if "diagnosis_date" in s.columns:
+        columns[DIAGNOSIS] = _ns_array(s["diagnosis_date"])
+    if "age" in s.columns:
+        columns["age"] = _floats(s["age"])
+    for column in s.columns:
+        var = catalogue.get(column)
+        if column in SUBJECT_FIELDS or var is None or var.kind == "event":
+            continue
+        if var.kind == "number":
+            columns[column] = _floats(s[column])
+        elif var.kind == "boolean":
+            columns[column] = pa.array(pd.array(s[column].to_numpy(dtype=object), dtype="boolean"), type=pa.bool_())
+        else:
+            columns[column] = _strings(s[column])
+    tables = {"subjects": pa.table(columns)}
+    m = cohort.measurements
+    if m is not None and len(m):
+        tables["measurements"] = pa.table({
+            "subject_id": _strings(m["subject_id"]), "variable": _strings(m["variable"]),
+            "value": _floats(m["value"]),
+            "ref_high": _floats(m["ref_high"] if "ref_high" in m.columns else np.full(len(m), np.nan)),
+            TIME: _ns_array(m["time"])})
+    c = cohort.cgm
+    if c is not None and len(c):
+        tables["cgm"] = pa.table({"subject_id": _strings(c["subject_id"]), "glucose": _floats(c["glucose"]),
+                                  TIME: _ns_array(c["time"])})
+    e = cohort.events
+    if e is not None and len(e):
+        severity = e["severity"] if "severity" in e.columns else pd.Series(pd.NA, index=e.index)
+        tables["events"] = pa.table({
+            ROW: pa.array(np.arange(len(e), dtype=np.int64)), "subject_id": _strings(e["subject_id"]),
+            "event": _strings(e["event"]), "severity": pa.array(pd.array(severity, dtype="Int64"), type=pa.int64()),
+            TIME: _ns_array(e["time"])})
+    h = cohort.event_history
+    if h is not None and len(h):
+        tables["event_history"] = pa.table({
+            ROW: pa.array(np.arange(len(h), dtype=np.int64)), "subject_id": _strings(h["subject_id"]),
+            "event": _strings(h["event"]), TIME: _ns_array(h["recorded_from"])})
+    k = cohort.event_counts
+    if k is not None and len(k):
+        tables["event_counts"] = pa.table({
+            ROW: pa.array(np.arange(len(k), dtype=np.int64)), "subject_id": _strings(k["subject_id"]),
+            "event": _strings(k["event"]), "within_days": _floats(k["within_days"]), "count": _floats(k["count"])})
+    return tables
+
+
+# --- where the query runs ----------------------------------------------------------------------------
+
+class DuckRunner:
+    """Runs the feature SQL in DuckDB (a connection of its own unless one is given)."""
+
+    dialect = DUCKDB
+    boundaries = False  # DuckDB plans the one query well; its layers stay CTEs
+
+    def __init__(self, con: Any = None):
+        import duckdb
+
+        self.con = con if con is not None else duckdb.connect(":memory:")
+        self._error = duckdb.Error
+
+    def register(self, name: str, table: pa.Table) -> None:
+        self.con.register(name, table)
+
+    def arrow(self, sql: str, params: Mapping[str, Any]) -> pa.Table:
+        try:
+            relation = self.con.sql(sql, params=dict(params))
+            # DuckDB 2.x names it to_arrow_table(), 1.x arrow()
+            return relation.to_arrow_table() if hasattr(relation, "to_arrow_table") else relation.arrow()
+        except self._error as err:
+            raise DataError(f"DuckDB could not derive the screening features: {' '.join(str(err).split())}") from None
+
+
+class SparkRunner:
+    """Runs the feature SQL in Spark (the given session, else explorer.engine.spark's)."""
+
+    dialect = SPARK
+    boundaries = True
+
+    def __init__(self, spark: Any = None, master: str | None = None):
+        from explorer.engine.spark import spark_session
+
+        self.spark = spark if spark is not None else spark_session(master)
+        self.spark.conf.set("spark.sql.ansi.enabled", "false")  # x / 0 is NULL, as in DuckDB
+        self.views: list[str] = []
+
+    def register(self, name: str, table: pa.Table) -> None:
+        self.spark.createDataFrame(table).createOrReplaceTempView(name)
+        self.views.append(name)
+
+    def materialize(self, name: str, sql: str, params: Mapping[str, Any]) -> None:
+        """Compute a stage once and keep it as a view, its plan cut off from what comes after."""
+        try:
+            frame = self.spark.sql(sql, args=dict(params)).localCheckpoint()
+        except Exception as err:
+            raise DataError(f"Spark could not derive the screening features: {str(err).splitlines()[0]}") from None
+        frame.createOrReplaceTempView(name)
+        self.views.append(name)
+
+    def arrow(self, sql: str, params: Mapping[str, Any]) -> pa.Table:
+        try:
+            return self.spark.sql(sql, args=dict(params)).toArrow()
+        except Exception as err:  # PySpark raises its own analysis and runtime errors
+            raise DataError(f"Spark could not derive the screening features: {str(err).splitlines()[0]}") from None
+
+    def close(self) -> None:
+        for view in self.views:
+            self.spark.catalog.dropTempView(view)
+
+
+def runner(engine: str, **options: Any) -> DuckRunner | SparkRunner:
+    if engine == "duckdb":
+        return DuckRunner(options.get("con"))
+    if engine == "spark":
+        return SparkRunner(options.get("spark"), options.get("master"))
+    raise DataError(f"features in SQL run on duckdb or spark, not {engine!r}")
+
+
+def floor_day(ns: str, dialect: Dialect) -> str:
+    """Days since 1970 of BIGINT nanoseconds, floored as NumPy's `//` (SQL's division truncates toward 0)."""
+    day = str(DAY_NS)
+    return dialect.int_div(f"({ns} - ((({ns}) % {day}) + {day}) % {day})", day)
+
+
+# --- the query ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Plan:
+    """What the source holds, read before the query is built (the pandas code branches on the same)."""
+
+    subject_columns: tuple[str, ...]
+    variables: tuple[str, ...]  # number variables with measurements, in catalogue order
+    tables: frozenset[str]
+
+
+class _Sym:
+    """A number in SQL that arithmetic written for NumPy can be applied to (one formula, two engines)."""
+
+    def __init__(self, sql: str, binder: Binder):
+        self.sql, self.binder = sql, binder
+
+    def _other(self, other) -> str:
+        return other.sql if isinstance(other, _Sym) else self.binder.bind(float(other))
+
+    def __add__(self, other):
+        return _Sym(f"({self.sql} + {self._other(other)})", self.binder)
+
+    def __radd__(self, other):
+        return _Sym(f"({self._other(other)} + {self.sql})", self.binder)
+
+    def __mul__(self, other):
+        return _Sym(f"({self.sql} * {self._other(other)})", self.binder)
+
+    def __rmul__(self, other):
+        return _Sym(f"({self._other(other)} * {self.sql})", self.binder)
+
+
+class FeatureQuery:
+    """The SELECT of the screening features, built by replaying explorer.cohort.features step by step.
+
+    `features` maps a variable to its SQL expression now; `reasons` maps it to its reason expressions
+    (text or NULL per subject); `exists` maps it to None (a column for everyone) or to a flag column (the
+    column exists when the flag is 1). Every few steps the expressions become columns of a new layer
+    (`_settle`), which keeps the SQL linear in the number of steps.
+    """
+
+    def __init__(self, plan: Plan, catalogue: Catalogue, dialect: Dialect, *,
+                 lookback_days: float | Mapping[str, float] = 365, cgm_days: float = 14, boundaries: bool = False):
+        self.plan, self.catalogue, self.d = plan, catalogue, dialect
+        self.boundaries = boundaries
+        self.statements: list[tuple[str, str]] = []  # (view, SELECT) materialised before the final query
+        self.lookback_days, self.cgm_days = lookback_days, float(cgm_days)
+        self.b = Binder(dialect, "f")
+        self.q = dialect.quote
+        self.ctes: list[str] = []
+        self.last = "s_base"
+        self.features: dict[str, str] = {}
+        self.exists: dict[str, str | None] = {}
+        self.reasons: dict[str, list[str]] = {}
+        self.n_columns = 0
+        self.settled: set[str] = set()  # feature expressions that are columns already
+
+    # --- helpers --------------------------------------------------------------------------------
+    def num(self, value: float) -> str:
+        return self.b.bind(float(value))
+
+    def text(self, value: str) -> str:
+        return self.b.bind(str(value))
+
+    def floor_day(self, ns: str) -> str:
+        return floor_day(ns, self.d)
+
+    def add_reason(self, variable: str, condition: str, reason: str) -> None:
+        self.reasons.setdefault(variable, []).append(f"CASE WHEN {condition} THEN {self.text(reason)} END")
+
+    def reset(self, variable: str, unless_flag: str | None = None) -> None:
+        """Forget a variable's reasons (only where `unless_flag` is 1, when given)."""
+        if unless_flag is None:
+            self.reasons.pop(variable, None)
+        elif variable in self.reasons:
+            self.reasons[variable] = [f"CASE WHEN {unless_flag} = 1 THEN NULL ELSE {r} END"
+                                      for r in self.reasons[variable]]
+
+    def null(self) -> str:
+        return self.d.null(self.d.double)
+
+    def missing(self, sql: str) -> str:
+        return f"({sql} IS NULL)"
+
+    def _column(self) -> str:
+        self.n_columns += 1
+        return f"c{self.n_columns}"
+
+    def layer(self, columns: Mapping[str, str], join: str = "") -> None:
+        name = f"s{len(self.ctes)}"
+        selected = ", ".join([f"{self.last}.*"] + [f"{sql} AS {self.q(col)}" for col, sql in columns.items()])
+        self.ctes.append(f"{name} AS (SELECT {selected} FROM {self.last} {join})")
+        self.last = name
+
+    def _settle(self) -> None:
+        """Every feature and reason expression becomes a column of a new layer."""
+        columns = {}
+        for var, sql in self.features.items():
+            if sql not in self.settled:
+                col = self._column()
+                columns[col] = sql
+                self.features[var] = self.q(col)
+                self.settled.add(self.q(col))
+        for items in self.reasons.values():
+            for i, sql in enumerate(items):
+                col = self._column()
+                columns[col] = sql
+                items[i] = self.q(col)
+        if columns:
+            self.layer(columns)
+        if self.boundaries:
+            # a real boundary: Spark's optimiser would otherwise fold every layer back into one
+            # projection whose expressions grow with each step (minutes of planning for 300 subjects)
+            name = f"te_feat_stage{len(self.statements)}"
+            self.statements.append((name, f"WITH {', '.join(self.ctes)} SELECT * FROM {self.last}"))
+            self.ctes, self.last = [], name
+
+    def flags(self, conditions: Mapping[str, str]) -> dict[str, str]:
+        """One-row aggregates (1 when the condition holds for any subject) joined onto every subject."""
+        if not conditions:
+            return {}
+        names = {key: self._column() for key in conditions}
+        # the layer is read twice (the aggregate and the join): computed once, not twice
+        if self.ctes and self.ctes[-1].startswith(f"{self.last} AS ("):
+            self.ctes[-1] = self.ctes[-1].replace(f"{self.last} AS (", f"{self.last} AS {self.d.materialized}(", 1)
+        aggregates = ", ".join(f"MAX(CASE WHEN {cond} THEN 1 ELSE 0 END) AS {self.q(names[key])}"
+                               for key, cond in conditions.items())
+        self.layer({names[k]: f"g.{self.q(names[k])}" for k in conditions},
+                   join=f"CROSS JOIN (SELECT {aggregates} FROM {self.last}) g")
+        return {key: self.q(name) for key, name in names.items()}
+
+    # --- the steps of explorer.cohort.features -----------------------------------------------------
+    def sql(self) -> tuple[str, dict[str, Any]]:
+        q, v = self.q, VIEWS
+        self.ctes.append(f"s_base AS (SELECT * FROM {q(v['subjects'])})")
+        self._static()
+        self._age()
+        self._duration()
+        self._settle()
+        if self.plan.variables:
+            self._measurements()
+            self._settle()
+            self._derived()
+            self._settle()
+        if "cgm" in self.plan.tables:
+            self._cgm()
+            self._settle()
+        outputs = [q(ROW), q("subject_id")]
+        for var, sql in self.features.items():
+            outputs.append(f"{sql} AS {q('v_' + var)}")
+            if self.exists.get(var):
+                outputs.append(f"{self.exists[var]} AS {q('x_' + var)}")
+        for var, items in self.reasons.items():
+            outputs += [f"{sql} AS {q(f'r{i}_{var}')}" for i, sql in enumerate(items)]
+        with_ = f"WITH {', '.join(self.ctes)} " if self.ctes else ""
+        sql = f"{with_}SELECT {', '.join(outputs)} FROM {self.last} ORDER BY {q(ROW)}"
+        return sql, dict(self.b.values)
+
+    def _static(self) -> None:
+        for column in self.plan.subject_columns:
+            var = self.catalogue.get(column)
+            if column in SUBJECT_FIELDS or column.startswith("__") or var is None or var.kind == "event":
+                continue
+            self.features[column] = f"s_base.{self.q(column)}"
+            self.exists[column] = None
+            self.add_reason(column, self.missing(self.features[column]), "not recorded in the source")
+
+    def _age(self) -> None:
+        cols = self.plan.subject_columns
+        if BIRTH not in cols and "age" not in cols:
+            return
+        parts = []
+        if BIRTH in cols:
+            birth = self.d.date_of_day(self.floor_day(f"s_base.{self.q(BIRTH)}"))
+            at = self.d.date_of_day(self.floor_day(f"s_base.{self.q(INDEX)}"))
+            before = (f"(month({at}) < month({birth}) OR (month({at}) = month({birth}) AND "
+                      f"dayofmonth({at}) < dayofmonth({birth})))")
+            parts.append(f"CAST(year({at}) - year({birth}) - CASE WHEN {before} THEN 1 ELSE 0 END AS {self.d.double})")
+        if "age" in cols:
+            parts.append(f"floor(CAST(s_base.{self.q('age')} AS {self.d.double}))")
+        age = parts[0] if len(parts) == 1 else f"COALESCE({', '.join(parts)})"
+        self.features["age"] = age
+        self.exists["age"] = None
+        self.add_reason("age", self.missing(age), "no birth date or age in the source")
+
+    def _duration(self) -> None:
+        cols = self.plan.subject_columns
+        given = self.features.get("diabetes_duration")
+        if DIAGNOSIS not in cols and given is None:
+            return
+        after = "FALSE"
+        duration = self.null()
+        if DIAGNOSIS in cols:
+            ix, dg = f"s_base.{self.q(INDEX)}", f"s_base.{self.q(DIAGNOSIS)}"
+            raw = f"(CAST({ix} - {dg} AS {self.d.double}) / {self.num(DAY_NS)} / {self.num(DAYS_PER_YEAR)})"
+            after = f"COALESCE({raw} < 0, FALSE)"
+            duration = f"(CASE WHEN {raw} < 0 THEN NULL ELSE {raw} END)"
+        if given is not None:
+            duration = f"COALESCE({duration}, {given})"
+        self.features["diabetes_duration"] = duration
+        self.exists["diabetes_duration"] = None
+        self.reset("diabetes_duration")
+        self.add_reason("diabetes_duration", after, "diagnosis date after the index date")
+        self.add_reason("diabetes_duration", f"{self.missing(duration)} AND NOT {after}",
+                        "no diagnosis date or diabetes duration in the source")
+
+    def _windows(self) -> list[float]:
+        days = self.lookback_days
+        if isinstance(days, Mapping):
+            default = float(days.get("default", 365))
+            return [float(days.get(var, default)) for var in self.plan.variables]
+        return [float(days)] * len(self.plan.variables)
+
+    def _measurements(self) -> None:
+        q, d = self.q, self.d
+        variables, windows = self.plan.variables, self._windows()
+        names = [self.text(var) for var in variables]
+        window_ns = " ".join(f"WHEN {n} THEN {self.b.bind(int(np.int64(w * DAY_NS)))}"
+                             for n, w in zip(names, windows, strict=True))
+        value = f"CAST(m.{q('value')} AS {d.double})"
+        rows = (f"SELECT s.{q(ROW)} AS r, m.{q('variable')} AS v, {value} AS x, "
+                f"CAST(m.{q('ref_high')} AS {d.double}) AS u, m.{q(TIME)} AS t, s.{q(INDEX)} AS ix, "
+                f"CASE m.{q('variable')} {window_ns} END AS w "
+                f"FROM {q(VIEWS['measurements'])} m JOIN {q(VIEWS['subjects'])} s ON m.{q('subject_id')} = s.{q('subject_id')} "
+                f"WHERE m.{q('variable')} IN ({', '.join(names)}) AND {value} IS NOT NULL AND NOT {d.isnan(value)} "
+                f"AND m.{q(TIME)} IS NOT NULL")
+        day = str(DAY_NS)
+
+        def same_time_mean(x: str) -> str:
+            # several values at the latest time: their mean; all equal: that value exactly (as _mean_per_cell)
+            return f"CASE WHEN MIN({x}) = MAX({x}) THEN MIN({x}) ELSE SUM({x}) / COUNT({x}) END"
+
+        self.ctes += [
+            f"m_rows AS ({rows})",
+            f"m_flag AS (SELECT r, v, x, u, t, t >= ix + {day} AS after, t < ix - w AS before FROM m_rows)",
+            "m_in AS (SELECT r, v, x, u, t, MAX(t) OVER (PARTITION BY r, v) AS lt FROM m_flag "
+            "WHERE NOT after AND NOT before)",
+            f"m_last AS (SELECT r, v, MAX(t) AS t, {same_time_mean('x')} AS x, {same_time_mean('u')} AS u "
+            "FROM m_in WHERE t = lt GROUP BY r, v)",
+            "m_seen AS (SELECT r, v, MAX(CASE WHEN before THEN 1 ELSE 0 END) AS b, "
+            "MAX(CASE WHEN after THEN 1 ELSE 0 END) AS a FROM m_flag GROUP BY r, v)",
+        ]
+        pivot = []
+        for j, n in enumerate(names):
+            for part, source in (("x", "l.x"), ("t", "l.t"), ("u", "l.u"), ("b", "sn.b"), ("a", "sn.a")):
+                pivot.append(f"MAX(CASE WHEN sn.v = {n} THEN {source} END) AS {part}{j}")
+        self.ctes.append(f"m_wide AS (SELECT sn.r, {', '.join(pivot)} FROM m_seen sn LEFT JOIN m_last l "
+                         "ON sn.r = l.r AND sn.v = l.v GROUP BY sn.r)")
+        cols = {f"m{part}{j}": f"mw.{part}{j}" for j in range(len(variables)) for part in "xtuba"}
+        self.layer(cols, join=f"LEFT JOIN m_wide mw ON mw.r = {self.last}.{q(ROW)}")
+        uln_flags = self.flags({var: f"{q(f'mu{j}')} IS NOT NULL" for j, var in enumerate(variables)
+                                if f"{var}_uln" in self.catalogue})
+        self.times = {}
+        for j, var in enumerate(variables):
+            x, t, u = q(f"mx{j}"), q(f"mt{j}"), q(f"mu{j}")
+            before, after = f"COALESCE({q(f'mb{j}')}, 0) = 1", f"COALESCE({q(f'ma{j}')}, 0) = 1"
+            column = x
+            if var in self.features:  # a static column of the same variable fills the gaps
+                column = f"COALESCE({x}, {self.features[var]})"
+                self.reset(var)
+            self.features[var] = column
+            self.exists.setdefault(var, None)
+            self.times[var] = t
+            missing = self.missing(column)
+            seen = f"({x} IS NOT NULL OR {before} OR {after})"
+            self.add_reason(var, f"{missing} AND {before}",
+                            f"last measured more than {windows[j]:g} days before the index date")
+            self.add_reason(var, f"{missing} AND {seen} AND NOT {before}", "measured only after the index date")
+            self.add_reason(var, f"{missing} AND NOT {seen}", "never measured")
+            uln_name = f"{var}_uln"
+            if var not in uln_flags:
+                continue
+            flag = uln_flags[var]
+            prior = self.features.get(uln_name)
+            uln = u if prior is None else f"COALESCE({u}, {prior})"
+            if prior is not None:
+                self.reset(uln_name, unless_flag=flag)
+                self.features[uln_name] = f"(CASE WHEN {flag} = 1 THEN {uln} ELSE {prior} END)"
+            else:
+                self.features[uln_name] = f"(CASE WHEN {flag} = 1 THEN {uln} END)"
+                self.exists[uln_name] = flag
+            self.add_reason(uln_name, f"{flag} = 1 AND {uln} IS NULL AND NOT {missing}",
+                            f"the latest {var} has no reference range")
+            self.add_reason(uln_name, f"{flag} = 1 AND {uln} IS NULL AND {missing}",
+                            f"no {var} in the look-back window")
+
+    def _range(self, var: str, sql: str) -> tuple[str, str]:
+        """(the value made NULL outside the variable's plausible range, the implausible condition)."""
+        low, high = self.catalogue[var].range
+        implausible = f"COALESCE({sql} < {self.num(low)} OR {sql} > {self.num(high)}, FALSE)"
+        return f"(CASE WHEN {implausible} THEN NULL ELSE {sql} END)", implausible
+
+    def _derived(self) -> None:
+        f = self.features
+        conditions, steps = {}, []
+        if "weight" in f and "height" in f:
+            metres = f"({f['height']} / {self.num(100.0)})"
+            bmi, implausible = self._range("bmi", f"({f['weight']} / ({metres} * {metres}))")
+            given = f.get("bmi", self.null())
+            conditions["bmi"] = f"{given} IS NULL AND {bmi} IS NOT NULL"
+            steps.append(("bmi", bmi, given, [(implausible, "weight and height give an implausible BMI"),
+                                              (f"NOT {implausible}",
+                                               "no BMI, or weight and height, in the look-back window")]))
+        if "fasting_glucose" in f and "fasting_insulin" in f:
+            tg, ti = self.times.get("fasting_glucose"), self.times.get("fasting_insulin")
+            same = f"({tg} = {ti} OR ({tg} IS NULL AND {ti} IS NULL))" if tg and ti else "TRUE"
+            on_insulin = f"COALESCE({f['on_insulin']}, FALSE)" if "on_insulin" in f else "FALSE"
+            raw = f"({f['fasting_glucose']} * {f['fasting_insulin']} / {self.num(HOMA_IR_NORMALISER)})"
+            homa, implausible = self._range("homa_ir", f"(CASE WHEN {same} AND NOT {on_insulin} THEN {raw} END)")
+            given = f.get("homa_ir", self.null())
+            conditions["homa_ir"] = f"{given} IS NULL AND {homa} IS NOT NULL"
+            steps.append(("homa_ir", homa, given, [
+                (on_insulin, NOT_VALID_ON_INSULIN), (implausible, "glucose and insulin give an implausible HOMA-IR"),
+                (f"NOT {on_insulin} AND NOT {implausible}",
+                 "no fasting glucose and insulin from the same sample in the look-back window")]))
+        if "insulin_dose" in f and "weight" in f:
+            per_kg, _ = self._range("insulin_dose_per_kg", f"({f['insulin_dose']} / {f['weight']})")
+            given = f.get("insulin_dose_per_kg", self.null())
+            conditions["insulin_dose_per_kg"] = f"{given} IS NULL AND {per_kg} IS NOT NULL"
+            steps.append(("insulin_dose_per_kg", per_kg, given,
+                          [("TRUE", "no insulin dose and weight in the look-back window")]))
+        # a given value is replaced (and its reasons recomputed) only where the derived one fills a gap
+        # somewhere, as the pandas code decides on the whole cohort
+        flags = self.flags({var: cond for var, cond in conditions.items() if var in f})
+        for var, derived, given, reasons in steps:
+            flag = flags.get(var)
+            value = f"COALESCE({given}, {derived})"
+            if flag is None:
+                self.reset(var)
+            else:
+                self.reset(var, unless_flag=flag)
+            self.features[var] = value
+            self.exists.setdefault(var, None)
+            guard = "" if flag is None else f"{flag} = 1 AND "
+            for condition, reason in reasons:
+                self.add_reason(var, f"{guard}{self.missing(value)} AND {condition}", reason)
+
+    def _cgm(self) -> None:
+        q, d = self.q, self.d
+        glucose = f"CAST(c.{q('glucose')} AS {d.double})"
+        window_ns = self.b.bind(int(self.cgm_days * DAY_NS))
+        minute = self.num(NS_PER_MINUTE)
+        hundred = self.num(100.0)
+        self.ctes += [
+            f"c_rows AS (SELECT s.{q(ROW)} AS r, c.{q(TIME)} AS t, {glucose} AS g, s.{q(INDEX)} AS ix "
+            f"FROM {q(VIEWS['cgm'])} c JOIN {q(VIEWS['subjects'])} s ON c.{q('subject_id')} = s.{q('subject_id')} "
+            f"WHERE c.{q(TIME)} IS NOT NULL AND {glucose} IS NOT NULL AND NOT {d.isnan(glucose)})",
+            "c_has AS (SELECT r, COUNT(*) AS readings FROM c_rows GROUP BY r)",
+            f"c_win AS (SELECT r, t, g, CAST(t - LAG(t) OVER (PARTITION BY r ORDER BY t) AS {d.double}) / {minute} "
+            f"AS step, SUM(g) OVER (PARTITION BY r) / COUNT(*) OVER (PARTITION BY r) AS mean "
+            f"FROM c_rows WHERE t < ix AND t >= ix - {window_ns})",
+            "c_agg AS (SELECT r, COUNT(*) AS n, SUM(g) / COUNT(*) AS mean, "
+            f"sqrt(SUM((g - mean) * (g - mean)) / (COUNT(*) - 1)) AS sd, {d.median('step')} AS median_step, "
+            f"SUM(CASE WHEN g < {VERY_LOW} THEN 1 ELSE 0 END) AS n54, SUM(CASE WHEN g < {LOW} THEN 1 ELSE 0 END) AS n70, "
+            f"SUM(CASE WHEN g >= {LOW} AND g <= {HIGH} THEN 1 ELSE 0 END) AS nin, "
+            f"SUM(CASE WHEN g > {HIGH} THEN 1 ELSE 0 END) AS n180, SUM(CASE WHEN g > {VERY_HIGH} THEN 1 ELSE 0 END) "
+            "AS n250 FROM c_win GROUP BY r)",
+        ]
+        interval = f"(CASE WHEN {d.round_even('ca.median_step')} > 0 THEN {d.round_even('ca.median_step')} END)"
+        active = (f"({hundred} * ca.n / ({self.num(self.cgm_days)} * {MINUTES_PER_DAY} / {interval}))")
+        self.layer({"cg_has": "(ch.r IS NOT NULL)",
+                    "cg_active": f"(CASE WHEN ch.r IS NULL THEN NULL WHEN ca.r IS NULL THEN {self.num(0.0)} "
+                                 f"WHEN {active} > {hundred} THEN {hundred} ELSE {active} END)",
+                    "cg_n": "ca.n", "cg_mean": "ca.mean", "cg_sd": "(CASE WHEN ca.n > 1 THEN ca.sd END)",
+                    "cg_n54": "ca.n54", "cg_n70": "ca.n70", "cg_nin": "ca.nin", "cg_n180": "ca.n180",
+                    "cg_n250": "ca.n250"},
+                   join=f"LEFT JOIN c_has ch ON ch.r = {self.last}.{q(ROW)} "
+                        f"LEFT JOIN c_agg ca ON ca.r = {self.last}.{q(ROW)}")
+        has, active_now = q("cg_has"), q("cg_active")
+        sufficient = f"COALESCE({active_now} >= {self.num(MIN_ACTIVE_PERCENT)}, FALSE)"
+
+        def percent(count: str) -> str:
+            return f"({hundred} * {q(count)} / {q('cg_n')})"
+
+        mean, sd = q("cg_mean"), q("cg_sd")
+        metrics = {"tir": percent("cg_nin"), "tbr_70": percent("cg_n70"), "tbr_54": percent("cg_n54"),
+                   "tar_180": percent("cg_n180"), "tar_250": percent("cg_n250"), "cgm_mean": mean,
+                   "cgm_cv": f"({hundred} * {sd} / {mean})",
+                   "gmi": glucose_management_indicator(_Sym(mean, self.b)).sql}
+        assert set(metrics) == set(CGM_METRICS), "the CGM metrics of explorer.cohort.features changed"
+        previous = self.features.get("cgm_active")
+        value = active_now if previous is None else f"(CASE WHEN {has} THEN {active_now} ELSE {previous} END)"
+        self.features["cgm_active"] = value
+        self.exists.setdefault("cgm_active", None)
+        self.add_reason("cgm_active", f"NOT {has} AND {value} IS NULL", "no CGM data")
+        self.add_reason("cgm_active", f"{has} AND {value} IS NULL", "too few readings to infer the sensor interval")
+        for name in CGM_METRICS:
+            values = f"(CASE WHEN {sufficient} THEN {metrics[name]} END)"
+            previous = self.features.get(name)
+            if previous is not None:
+                values = f"(CASE WHEN {has} THEN {values} ELSE {previous} END)"
+            self.features[name] = values
+            self.exists.setdefault(name, None)
+            self.add_reason(name, f"NOT {has} AND {values} IS NULL", "no CGM data")
+            self.add_reason(name, f"{has} AND NOT {sufficient}",
+                            f"CGM insufficient: fewer than {MIN_ACTIVE_PERCENT:g}% of possible readings in the "
+                            f"{self.cgm_days:g} days before the index date")
+
+
+# --- events, event history, reported counts ----------------------------------------------------------
+
+def _events(run, plan: Plan) -> pd.DataFrame:
+    if "events" not in plan.tables:
+        return empty_events()
+    q, d = run.dialect.quote, run.dialect
+    days = f"({floor_day('s.' + q(INDEX), d)} - {floor_day('e.' + q(TIME), d)})"
+    table = run.arrow(
+        f"SELECT s.{q('subject_id')} AS subject_id, e.{q('event')} AS event, CAST({days} AS {d.double}) AS days, "
+        f"e.{q('severity')} AS severity FROM {q(VIEWS['events'])} e JOIN {q(VIEWS['subjects'])} s "
+        f"ON e.{q('subject_id')} = s.{q('subject_id')} WHERE e.{q(TIME)} IS NOT NULL AND {days} >= 0 "
+        f"ORDER BY e.{q(ROW)}", {})
+    return pd.DataFrame({
+        "subject_id": pd.array(table.column("subject_id").to_pylist(), dtype="string"),
+        "event": pd.array(table.column("event").to_pylist(), dtype="string"),
+        "days_before_index": table.column("days").to_numpy(zero_copy_only=False).astype("float64"),
+        "severity": pd.array(table.column("severity").to_pylist(), dtype="Int64"),
+    })
+
+
+def _wide(run, plan: Plan, view: str, key_sql: list[str], value: str, ids: pd.Index, label) -> pd.DataFrame | None:
+    """One float column per key (named by `label(key)`, in order of first appearance), max per subject.
+
+    `value` is the SQL of a row's value over the table `t` and the subject `s` (NULL: unknown)."""
+    if view not in plan.tables:
+        return None
+    q = run.dialect.quote
+    keys = ", ".join(f"t.{k}" for k in key_sql)
+    order = run.arrow(f"SELECT {keys}, MIN(t.{q(ROW)}) AS first FROM {q(VIEWS[view])} t GROUP BY {keys} "
+                      "ORDER BY first", {})
+    found = run.arrow(
+        f"SELECT s.{q(ROW)} AS r, {keys}, MAX({value}) AS value FROM {q(VIEWS[view])} t "
+        f"JOIN {q(VIEWS['subjects'])} s ON t.{q('subject_id')} = s.{q('subject_id')} "
+        f"WHERE {value} IS NOT NULL GROUP BY s.{q(ROW)}, {keys}", {}).to_pandas()
+    out = {}
+    key_names = [k.strip('`"') for k in key_sql]
+    for row in order.to_pylist():
+        key = tuple(row[k] for k in key_names)
+        name = label(*key)
+        rows = found
+        for k, v in zip(key_names, key, strict=True):
+            rows = rows[rows[k].isna()] if v is None else rows[rows[k] == v]
+        full = np.full(len(ids), np.nan)
+        full[rows["r"].to_numpy(dtype=np.int64)] = rows["value"].to_numpy(dtype="float64")
+        if name in out:  # two keys with one label (365 and 365.0 days): the max, as one column
+            full = np.fmax(out[name], full)
+        out[name] = full
+    return pd.DataFrame(out, index=ids)
+
+
+# --- the whole derivation ----------------------------------------------------------------------------
+
+def plan_of(run, catalogue: Catalogue, tables: set[str], subject_columns: list[str]) -> Plan:
+    variables: tuple[str, ...] = ()
+    if "measurements" in tables:
+        q = run.dialect.quote
+        found = run.arrow(f"SELECT DISTINCT {q('variable')} AS v FROM {q(VIEWS['measurements'])}", {})
+        in_source = {v for v in found.column("v").to_pylist() if v is not None}
+        variables = tuple(v for v in catalogue.names("number") if v in in_source)
+    return Plan(tuple(subject_columns), variables, frozenset(tables))
+
+
+def _used(sql: str, params: Mapping[str, Any], dialect: Dialect) -> dict[str, Any]:
+    """The parameters a statement uses (engines refuse, or warn about, the others)."""
+    return {k: v for k, v in params.items() if re.search(re.escape(dialect.placeholder(k)) + r"(?![0-9A-Za-z_])", sql)}
+
+
+def _check_subjects(run) -> None:
+    q = run.dialect.quote
+    t = q(VIEWS["subjects"])
+    if run.arrow(f"SELECT COUNT(*) AS n FROM {t} WHERE {q(INDEX)} IS NULL", {}).column("n")[0].as_py():
+        raise DataError("every subject needs an index_date to derive screening features", column="index_date")
+    repeated = run.arrow(f"SELECT {q('subject_id')} AS id FROM {t} GROUP BY {q('subject_id')} HAVING COUNT(*) > 1 "
+                         "LIMIT 10", {}).column("id").to_pylist()
+    if repeated:
+        raise DataError("duplicate subject ids", column="subject_id", rows=repeated)
+
+
+def derive(run, tables: set[str], subject_columns: list[str], *, lookback_days: float | Mapping[str, float] = 365,
+           cgm_days: float = 14, catalogue: Catalogue | None = None, source: str = "") -> Screening:
+    """The Screening of the prepared views `VIEWS` registered in `run`'s engine (see cohort_tables)."""
+    catalogue = catalogue or default_catalogue()
+    _check_subjects(run)
+    plan = plan_of(run, catalogue, tables, subject_columns)
+    query = FeatureQuery(plan, catalogue, run.dialect, lookback_days=lookback_days, cgm_days=cgm_days,
+                         boundaries=run.boundaries)
+    sql, params = query.sql()
+    for name, stage in query.statements:
+        run.materialize(name, stage, _used(stage, params, run.dialect))
+    result = run.arrow(sql, _used(sql, params, run.dialect))
+    ids = pd.Index(pd.array(result.column("subject_id").to_pylist(), dtype="string"), name="subject_id")
+    features, exists = {}, {}
+    names = result.column_names
+    for name in names:
+        if name.startswith("x_"):
+            exists[name[2:]] = bool(len(result) and result.column(name)[0].as_py())
+    for name in names:
+        if name.startswith("v_") and exists.get(name[2:], True):
+            features[name[2:]] = result.column(name).to_pandas().to_numpy(
+                dtype=object if catalogue[name[2:]].kind != "number" else "float64",
+                **({"na_value": np.nan} if catalogue[name[2:]].kind == "number" else {}))
+    frame = pd.DataFrame(_typed(features, catalogue), index=ids)
+    frame = frame[[c for c in catalogue.names() if c in frame.columns]]
+    screening = Screening(
+        features=frame,
+        events=_events(run, plan),
+        event_lookback=_lookback(run, plan, ids),
+        event_counts=_counts(run, plan, ids),
+        missing_reasons=_reasons(result, ids),
+        source=source,
+    )
+    return screening.validate(catalogue)
+
+
+def _lookback(run, plan: Plan, ids: pd.Index) -> pd.DataFrame | None:
+    q = run.dialect.quote
+    days = f"({floor_day('s.' + q(INDEX), run.dialect)} - {floor_day('t.' + q(TIME), run.dialect)})"
+    value = f"(CASE WHEN {days} >= 0 THEN CAST({days} AS {run.dialect.double}) END)"
+    return _wide(run, plan, "event_history", [q("event")], value, ids, lambda event: str(event))
+
+
+def _counts(run, plan: Plan, ids: pd.Index) -> pd.DataFrame | None:
+    q = run.dialect.quote
+    value = f"(CASE WHEN NOT {run.dialect.isnan('t.' + q('count'))} THEN t.{q('count')} END)"
+    return _wide(run, plan, "event_counts", [q("event"), q("within_days")], value, ids,
+                 lambda event, days: f"{event}@{float(days):g}")
+
+
+def _reasons(result: pa.Table, ids: pd.Index) -> pd.DataFrame:
+    """The long table of missing reasons (subject_id, variable, reason) from the reason columns."""
+    positions, variables, reasons = [], [], []
+    for name in result.column_names:
+        if not name.startswith("r") or "_" not in name or not name[1:name.index("_")].isdigit():
+            continue
+        variable = name[name.index("_") + 1:]
+        column = result.column(name).to_pandas()
+        known = column.notna().to_numpy()
+        if known.any():
+            positions.append(np.flatnonzero(known))
+            variables.append(np.full(int(known.sum()), variable, dtype=object))
+            reasons.append(column[known].to_numpy(dtype=object))
+    if not positions:
+        return pd.DataFrame({"subject_id": pd.Categorical([], categories=ids), "variable": pd.Categorical([]),
+                             "reason": pd.Categorical([])})
+    return pd.DataFrame({
+        "subject_id": pd.Categorical.from_codes(np.concatenate(positions), categories=ids),
+        "variable": pd.Categorical(np.concatenate(variables)),
+        "reason": pd.Categorical(np.concatenate(reasons)),
+    })
+
+
+def screening_features_sql(cohort: Cohort, *, engine: str = "duckdb", lookback_days: float | Mapping[str, float] = 365,
+                           cgm_days: float = 14, catalogue: Catalogue | None = None, **options: Any) -> Screening:
+    """The Screening of a Cohort with its features derived by SQL in DuckDB or Spark (as the pandas derivation).
+
+    `options`: `con` (a DuckDB connection) or `spark` / `master` (a Spark session or master URL).
+    """
+    catalogue = catalogue or default_catalogue()
+    tables = cohort_tables(cohort, catalogue)
+    run = runner(engine, **options)
+    for name, table in tables.items():
+        run.register(VIEWS[name], table)
+    try:
+        return derive(run, set(tables), tables["subjects"].column_names, lookback_days=lookback_days,
+                      cgm_days=cgm_days, catalogue=catalogue, source=cohort.source)
+    finally:
+        if isinstance(run, SparkRunner):
+            run.close()

@@ -1,0 +1,38 @@
+"""What a person sees while the dashboard works (issue 17): a loading indicator that appears for slow work
+and clears, and a first chart on every results tab. Functional checks only: times are measured by
+benchmarks/bench_dashboard.py, not asserted here."""
+
+from __future__ import annotations
+
+import pytest
+from dashboard_page import TIMEOUT, assert_clean, open_dashboard
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.browser
+
+# what each results tab shows first: a plotly chart, or a table where the tab has no chart
+FIRST_SHOWN = {"Impact": ".js-plotly-plot", "Overlap": ".js-plotly-plot", "Baseline": ".te-table",
+               "Thresholds": ".js-plotly-plot", "Compare": ".te-table", "Outcomes": ".js-plotly-plot"}
+
+
+def test_a_slow_action_shows_the_loading_indicator_and_clears_it(page: Page, voila_url):
+    open_dashboard(page, voila_url)
+    busy = page.get_by_test_id("busy")
+    expect(busy).to_have_count(0)  # nothing is running once the page has opened
+    page.get_by_role("tab", name="Data").click()
+    page.get_by_role("spinbutton", name="Subjects").fill("100000")
+    page.get_by_role("button", name="Use synthetic data").click()  # builds a 100,000-subject cohort: seconds
+    expect(busy).to_be_visible(timeout=TIMEOUT)
+    expect(busy).to_have_count(0, timeout=TIMEOUT)
+    expect(page.locator(".te-count b").nth(2)).to_have_text("100,000")
+    assert_clean(page)
+
+
+def test_every_results_tab_shows_its_first_chart(page: Page, voila_url):
+    open_dashboard(page, voila_url)
+    for tab, selector in FIRST_SHOWN.items():
+        page.get_by_role("tab", name=tab).click()
+        shown = page.locator(f".te-app {selector} >> visible=true").first
+        expect(shown, f"the {tab} tab shows nothing").to_be_visible(timeout=TIMEOUT)
+    expect(page.get_by_test_id("busy")).to_have_count(0, timeout=TIMEOUT)
+    assert_clean(page)

@@ -1,0 +1,271 @@
+"""Screening features derived in SQL (explorer.engine.features_sql) equal the pandas derivation.
+
+Every test compares against explorer.cohort.features.screening_features on the same Cohort: the feature
+values (floats to 1e-12 relative: SQL engines add in their own order), the columns that exist, the missing
+reasons (subject, variable, reason), the events, the event look-back and the reported counts, and the
+statuses a trial gives on both screenings.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from explorer.cohort.features import screening_features
+from explorer.cohort.loaders import load
+from explorer.cohort.synthetic.canonical_tables import generate_cohort
+from explorer.cohort.tables import Cohort
+from explorer.engine.features_sql import FeatureQuery, Plan, screening_features_sql
+from explorer.engine.matrix import evaluate
+from explorer.engine.sql import DUCKDB
+from explorer.errors import DataError
+from explorer.trial import load_trial
+
+INDEX = pd.Timestamp("2024-03-01")
+TRIALS = ("NCT06196996", "NCT01142050")
+
+
+def _frame(rows, columns, dtypes) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=columns).astype(dtypes)
+
+
+def handmade_cohort() -> Cohort:
+    """Seven subjects with every branch of the pandas derivation: unknowns, edges, ties, old dates."""
+    ids = ["A", "B", "C", "D", "E", "F", "G"]
+    subjects = pd.DataFrame({
+        "subject_id": pd.array(ids, dtype="string"),
+        "sex": pd.array(["female", "male", None, "male", "female", "male", None], dtype="string"),
+        # 29 February, a birthday on the index day, before 1970, unknown with and without a given age
+        "birth_date": pd.to_datetime(["1996-02-29", "1960-03-01", None, "1955-12-31", None, "2000-03-02",
+                                      "1969-12-31 23:00"], format="ISO8601"),
+        "age": [np.nan, np.nan, 41.9, np.nan, np.nan, np.nan, np.nan],
+        "diagnosis_date": pd.to_datetime(["2014-03-01", "2025-01-01", None, "1965-06-01", None, None,
+                                          "2020-01-01"], format="ISO8601"),
+        "diabetes_duration": [np.nan, 3.0, 7.5, np.nan, np.nan, np.nan, np.nan],
+        "index_date": [INDEX, INDEX, INDEX, pd.Timestamp("1969-06-30"), INDEX, pd.Timestamp("2025-02-28"), INDEX],
+        "on_insulin": pd.array([True, False, None, False, True, None, False], dtype="boolean"),
+        "alt_uln": [np.nan, np.nan, np.nan, np.nan, 45.0, np.nan, np.nan],
+        "tir": [np.nan, np.nan, np.nan, np.nan, np.nan, 55.0, np.nan],
+    })
+    m = [
+        ("A", "2024-02-01", "hba1c", 7.1, np.nan), ("A", "2024-03-01 18:00", "hba1c", 7.3, np.nan),  # index day counts
+        ("A", "2024-03-02", "hba1c", 9.9, np.nan),  # after the index day
+        ("B", "2022-01-01", "hba1c", 8.0, np.nan),  # before the window
+        ("C", "2024-05-01", "hba1c", 6.0, np.nan),  # only after
+        ("A", "2024-01-10", "weight", 70.0, np.nan), ("A", "2024-01-10", "height", 170.0, np.nan),
+        ("B", "2024-01-10", "weight", 5.0, np.nan), ("B", "2024-01-10", "height", 200.0, np.nan),  # implausible BMI
+        ("C", "2024-01-10", "weight", 80.0, np.nan), ("C", "2024-01-10", "weight", 81.0, np.nan),  # same time: mean
+        ("C", "2024-01-10", "height", 180.0, np.nan),
+        ("A", "2024-02-02 08:00", "fasting_glucose", 6.0, np.nan), ("A", "2024-02-02 08:00", "fasting_insulin", 10.0, np.nan),
+        ("B", "2024-02-02 08:00", "fasting_glucose", 6.0, np.nan), ("B", "2024-02-02 08:00", "fasting_insulin", 10.0, np.nan),
+        ("C", "2024-02-02 08:00", "fasting_glucose", 6.0, np.nan), ("C", "2024-02-03 08:00", "fasting_insulin", 10.0, np.nan),
+        ("A", "2024-02-01", "insulin_dose", 35.0, np.nan),
+        ("A", "2024-02-01", "alt", 30.0, 40.0), ("B", "2024-02-01", "alt", 31.0, 40.0), ("B", "2024-02-01", "alt", 33.0, 50.0),
+        ("C", "2024-02-01", "alt", 25.0, np.nan), ("E", "2023-01-01", "alt", 22.0, 35.0),
+        ("D", "1969-06-01", "hba1c", 8.5, np.nan), ("D", "1969-06-29 23:59", "alt", 12.0, 41.0),
+        ("F", "2025-02-01", "hba1c", 6.5, np.nan), ("G", "2024-02-20", "creatinine", 80.0, np.nan),
+        ("G", "2024-02-20", "hba1c", np.nan, np.nan), ("Z", "2024-02-20", "hba1c", 7.0, np.nan),  # unknown subject
+    ]
+    measurements = pd.DataFrame(m, columns=["subject_id", "time", "variable", "value", "ref_high"])
+    measurements = measurements.assign(time=pd.to_datetime(measurements["time"], format="ISO8601"), unit="", ref_low=np.nan).astype(
+        {"subject_id": "string", "variable": "string", "unit": "string"})
+    # CGM: A 14 full days every 15 min (sufficient), B 5 days (insufficient), C one reading, D none in the
+    # window (worn a month earlier), G every 5 min with duplicated times
+    parts = []
+    rng = np.random.default_rng(3)
+    for sid, start, days, step in (("A", "2024-02-16", 14, 15), ("B", "2024-02-24", 5, 15), ("C", "2024-02-28", 0.005, 15),
+                                   ("D", "1969-05-01", 3, 15), ("G", "2024-02-16", 14, 5)):
+        times = pd.date_range(start, periods=max(1, int(days * 1440 / step)), freq=f"{step}min")
+        if sid == "G":
+            times = times.append(times[:50])
+        parts.append(pd.DataFrame({"subject_id": sid, "time": times,
+                                   "glucose": rng.integers(45, 300, len(times)).astype(float)}))
+    cgm = pd.concat(parts, ignore_index=True).astype({"subject_id": "string"})
+    events = pd.DataFrame({
+        "subject_id": pd.array(["A", "A", "B", "D", "Z", "C"], dtype="string"),
+        "time": pd.to_datetime(["2023-06-01", "2024-03-05", "2024-03-01 23:00", "1969-01-01", "2024-01-01", None], format="ISO8601"),
+        "event": pd.array(["severe_hypoglycemia"] * 4 + ["trial_participation"] * 2, dtype="string"),
+        "severity": pd.array([3, 3, None, 2, 1, 1], dtype="Int64"),
+    })
+    history = pd.DataFrame({
+        "subject_id": pd.array(["A", "B", "C", "A"], dtype="string"),
+        "event": pd.array(["severe_hypoglycemia", "severe_hypoglycemia", "severe_hypoglycemia", "trial_participation"],
+                          dtype="string"),
+        "recorded_from": pd.to_datetime(["2020-01-01", "2024-06-01", "2023-09-01", "2023-01-01"], format="ISO8601"),
+    })
+    counts = pd.DataFrame({
+        "subject_id": pd.array(["E", "F", "F"], dtype="string"),
+        "event": pd.array(["severe_hypoglycemia"] * 3, dtype="string"),
+        "within_days": [365.0, 365.0, 730.0], "count": [2.0, np.nan, 1.0],
+    })
+    return Cohort(subjects, measurements, events, cgm, source="handmade", event_history=history, event_counts=counts)
+
+
+def assert_same_screening(expected, got) -> None:
+    """The pandas screening and the SQL one agree on every table (floats to 1e-12 relative)."""
+    fa, fb = expected.features, got.features
+    assert list(fa.columns) == list(fb.columns)
+    assert fa.index.equals(fb.index)
+    for column in fa.columns:
+        if fa[column].dtype == "float64":
+            np.testing.assert_allclose(fb[column].to_numpy(), fa[column].to_numpy(), rtol=1e-12, atol=0,
+                                       equal_nan=True, err_msg=column)
+        else:
+            pd.testing.assert_series_equal(fb[column], fa[column], check_names=False)
+
+    def reasons(s):
+        r = s.missing_reasons.astype(str)
+        return r.sort_values(list(r.columns)).reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(reasons(got), reasons(expected))
+    pd.testing.assert_frame_equal(got.events.reset_index(drop=True), expected.events.reset_index(drop=True))
+    for table in ("event_lookback", "event_counts"):
+        a, b = getattr(expected, table), getattr(got, table)
+        assert (a is None) == (b is None), table
+        if a is not None:
+            pd.testing.assert_frame_equal(b, a, check_names=False)
+
+
+def assert_same_statuses(expected, got) -> None:
+    for trial_id in TRIALS:
+        trial = load_trial(trial_id)
+        a, b = evaluate(trial, expected), evaluate(trial, got)
+        np.testing.assert_array_equal(b.codes, a.codes, err_msg=trial_id)
+
+
+@pytest.fixture(scope="module")
+def handmade():
+    cohort = handmade_cohort()
+    return cohort, screening_features(cohort, lookback_days={"hba1c": 90, "default": 365})
+
+
+def test_the_handmade_cohort_exercises_every_branch(handmade):
+    # the fixture must keep covering what it names, or the comparison below proves little
+    _, expected = handmade
+    reasons = set(expected.missing_reasons["reason"].astype(str))
+    for text in ("last measured more than 90 days before the index date", "measured only after the index date",
+                 "never measured", "weight and height give an implausible BMI", "not valid under insulin treatment",
+                 "no fasting glucose and insulin from the same sample in the look-back window",
+                 "diagnosis date after the index date", "too few readings to infer the sensor interval",
+                 "the latest alt has no reference range", "no CGM data"):
+        assert text in reasons, text
+    assert any(r.startswith("CGM insufficient") for r in reasons)
+    f = expected.features
+    assert f.loc["A", "tir"] == f.loc["A", "tir"]  # A's CGM is sufficient: a number, not NaN
+    assert f.loc["C", "weight"] == 80.5 and f.loc["B", "alt_uln"] == 45.0
+
+
+def test_duckdb_derives_the_pandas_features_of_the_handmade_cohort(handmade):
+    cohort, expected = handmade
+    got = screening_features_sql(cohort, engine="duckdb", lookback_days={"hba1c": 90, "default": 365})
+    assert_same_screening(expected, got)
+
+
+@pytest.mark.parametrize("population", ["t1d", "t2d"])
+def test_duckdb_derives_the_pandas_features_of_synthetic_canonical_tables(population):
+    cohort = generate_cohort(population, 400, seed=7)
+    expected = screening_features(cohort)
+    got = screening_features_sql(cohort, engine="duckdb")
+    assert_same_screening(expected, got)
+    assert_same_statuses(expected, got)
+
+
+def test_spark_derives_the_pandas_features(spark, handmade):
+    """One Spark test for the derivation (a Spark query costs seconds here): hand-made and synthetic."""
+    cohort, expected = handmade
+    got = screening_features_sql(cohort, engine="spark", spark=spark, lookback_days={"hba1c": 90, "default": 365})
+    assert_same_screening(expected, got)
+    synthetic = generate_cohort("t1d", 60, seed=2)
+    expected = screening_features(synthetic)
+    got = screening_features_sql(synthetic, engine="spark", spark=spark)
+    assert_same_screening(expected, got)
+    assert_same_statuses(expected, got)
+
+
+def test_a_subject_without_index_date_or_twice_is_refused():
+    cohort = handmade_cohort()
+    no_index = Cohort(cohort.subjects.assign(index_date=[INDEX] * 6 + [pd.NaT]))
+    with pytest.raises(DataError, match="index_date"):
+        screening_features_sql(no_index)
+    twice = Cohort(cohort.subjects.assign(subject_id=pd.array(["A", "A", "C", "D", "E", "F", "G"], dtype="string")))
+    with pytest.raises(DataError, match="duplicate subject ids"):
+        screening_features_sql(twice)
+
+
+def test_values_from_the_tables_are_bound_never_pasted_into_sql():
+    plan = Plan(("subject_id", "__row", "__index", "sex"), ("hba1c",), frozenset({"subjects", "measurements", "cgm"}))
+    sql, params = FeatureQuery(plan, load_trial("NCT06196996").catalogue, DUCKDB).sql()
+    assert "'hba1c'" not in sql and "hba1c" in params.values()
+    assert "never measured" not in sql and "never measured" in params.values()
+
+
+# --- every real dataset the loaders read, as canonical tables -------------------------------------------
+
+SHARED_DATASETS = {
+    "shanghai": "subjects/shanghai_summary",
+    "t1d_exchange": "subjects/weinstock2016_t1d_exchange",
+    "sdtm": "subjects/cdisc_pilot_pharmaversesdtm",
+    "omop": "subjects/omop_synthea27nj/Synthea27Nj_5.4.zip",
+    "shanghai_cgm": "cgm/shanghai_t1dm_t2dm/shanghai_cgm_long.csv",
+    "iglu_cgm": "cgm/iglu_r_package/example_data_5_subject.csv",
+}
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("name", sorted(SHARED_DATASETS))
+def test_duckdb_derives_the_pandas_features_of_each_shared_dataset(shared_data, name):
+    path = shared_data / SHARED_DATASETS[name]
+    if not path.exists():
+        pytest.skip(f"{path} is not in this copy of ../shared/data")
+    cohort = load(path, on_invalid="reject").cohort
+    expected = screening_features(cohort)
+    got = screening_features_sql(cohort, engine="duckdb")
+    assert_same_screening(expected, got)
+    assert_same_statuses(expected, got)
+
+
+# --- trial-explorer funnel --engine duckdb / spark on canonical tables --------------------------------
+
+def funnel_json(capsys, data, engine: str) -> dict:
+    from explorer.cli.entry import main
+
+    code = main(["funnel", "NCT06196996", "--data", str(data), "--engine", engine, "--format", "json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    out = json.loads(captured.out)
+    assert out.pop("engine") == engine
+    return out
+
+
+@pytest.fixture(scope="module")
+def synthetic_folder(tmp_path_factory):
+    from explorer.cohort.synthetic.canonical_tables import write_cohort
+
+    path = tmp_path_factory.mktemp("canonical")
+    write_cohort(generate_cohort("t1d", 300, seed=4), path)
+    return path
+
+
+def test_funnel_with_duckdb_features_equals_memory_on_synthetic_tables(capsys, synthetic_folder):
+    assert funnel_json(capsys, synthetic_folder, "duckdb") == funnel_json(capsys, synthetic_folder, "memory")
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("name", sorted(SHARED_DATASETS))
+def test_funnel_with_duckdb_equals_memory_on_each_shared_dataset(capsys, shared_data, name):
+    path = shared_data / SHARED_DATASETS[name]
+    if not path.exists():
+        pytest.skip(f"{path} is not in this copy of ../shared/data")
+    assert funnel_json(capsys, path, "duckdb") == funnel_json(capsys, path, "memory")
+
+
+@pytest.mark.shared
+def test_funnel_with_spark_equals_memory_on_the_shared_datasets(spark, capsys, shared_data):
+    """One test for all datasets: each Spark run costs seconds, and the session is the shared one."""
+    for name, relative in sorted(SHARED_DATASETS.items()):
+        path = shared_data / relative
+        if path.exists():
+            assert funnel_json(capsys, path, "spark") == funnel_json(capsys, path, "memory"), name
