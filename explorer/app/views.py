@@ -21,6 +21,7 @@ import plotly.io as pio
 from IPython.display import display
 
 from explorer.app.folders import base_dir
+from explorer.app.glance import sensitivity_caption, sensitivity_svg
 from explorer.app.scenario import DataSource
 from explorer.app.state import ExplorerState
 from explorer.app.tables import format_baseline
@@ -236,8 +237,6 @@ class CriterionRow(w.VBox):
 
     def draw_sensitivity(self, name: str | None = None) -> None:
         """Redraw the open sensitivity panels (or one), from the state's cached result for this scenario."""
-        from explorer.app.analysis_views import sensitivity_caption, sensitivity_svg
-
         s = self._state
         for parameter in [name] if name else list(self._open):
             out = self._sensitivity[parameter]

@@ -159,7 +159,7 @@ def test_sensitivity_beside_a_threshold_draws_only_when_open_and_follows_other_c
 
 
 def test_sensitivity_svg_breaks_the_curve_where_protection_hides_a_count():
-    from explorer.app.analysis_views import sensitivity_svg
+    from explorer.app.glance import sensitivity_svg
     from explorer.engine.privacy import Protection
 
     ex = explore("NCT06196996", n=3000, seed=1)
@@ -225,7 +225,7 @@ def test_no_small_count_in_the_analysis_views(protected_explorer, off, k, method
 def test_the_unknown_share_is_not_shown_when_it_would_publish_a_hidden_count():
     from dataclasses import replace
 
-    from explorer.app.analysis_views import sensitivity_caption, unknown_share
+    from explorer.app.glance import sensitivity_caption, unknown_share
     from explorer.engine.privacy import Protection
 
     result = explore("NCT06196996", n=3000, seed=1).state.sensitivity("I2", "hba1c_min")
