@@ -282,7 +282,7 @@ class RelaxedOutcomesView(w.VBox):
         self._which = w.HTML()
         self._source = w.HTML()
         self._groups = w.HTML()
-        self._measure = w.Dropdown(description="Outcome", layout=w.Layout(width="420px"),
+        self._measure = w.Dropdown(description="Kept vs added", layout=w.Layout(width="460px"),
                                    style={"description_width": "initial"})
         self._measure.observe(lambda _: guarded(state, self._draw_measure), "value")
         self._figure = FigureOutput()

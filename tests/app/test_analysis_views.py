@@ -1,4 +1,4 @@
-"""The analysis views (Thresholds, Compare, Representativeness, Relaxed outcomes, the sensitivity beside each
+"""The analysis views (Thresholds, Compare, Representativeness, Relaxed criteria, the sensitivity beside each
 threshold) and the code export, wired to the state (no browser)."""
 
 from __future__ import annotations
@@ -242,11 +242,11 @@ def test_the_new_tabs_draw_only_when_opened():
     ex = explore("NCT06196996", n=3000, seed=1)
     s = ex.state
     titles = list(ex.tabs.titles)
-    assert {"Representativeness", "Relaxed outcomes"} <= set(titles)
+    assert {"Representativeness", "Relaxed criteria"} <= set(titles)
     s.toggle("E7", False)
     assert not any(key.startswith(("relaxed_outcomes:", "representativeness")) for key in s._lazy)
     assert ex.relaxed.stale and ex.representativeness.stale
-    ex.tabs.selected_index = titles.index("Relaxed outcomes")
+    ex.tabs.selected_index = titles.index("Relaxed criteria")
     assert any(key.startswith("relaxed_outcomes:") for key in s._lazy)
     assert "data-testid='relaxed-groups'" in ex.relaxed._groups.value
     s.toggle("E8", False)  # the open tab follows the scenario

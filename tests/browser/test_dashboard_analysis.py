@@ -1,4 +1,4 @@
-"""The analysis views in a real browser: Thresholds, Compare, Representativeness, Relaxed outcomes and the
+"""The analysis views in a real browser: Thresholds, Compare, Representativeness, Relaxed criteria and the
 sensitivity beside a threshold each show the counts the engine gives for the same scenario."""
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def test_relaxed_outcomes_tab_counts_kept_and_added_and_says_simulated(page: Pag
     open_dashboard(page, voila_url, EDITED.to_query())
     movement = ExplorerState(EDITED).comparison().movement.set_index("group").loc["eligible"]
     assert movement["only_b (moved in)"] > 0
-    open_tab(page, "Relaxed outcomes")
+    open_tab(page, "Relaxed criteria")
     groups = page.get_by_test_id("relaxed-groups")
     expect(groups.locator("tr").filter(has_text="kept (A and B)")).to_contain_text(
         f"{movement['in_both']:,}", timeout=TIMEOUT)
