@@ -267,7 +267,10 @@ class OutcomePanel(w.VBox):
 
     def _summary_table(self, outcome: str, by: str | None) -> None:
         table = self._state.outcomes.summary_table(outcome, self._measure.value, by)
-        self._table.value = html_table(table, numeric_digits=2)
+        r, measure = self.results, self._measure.value
+        self._table.value = html_table(table, numeric_digits=2) + (
+            f"<p class='te-muted' data-testid='measure-definition'>{html.escape(measure)} "
+            f"({html.escape(r.unit(outcome, measure))}): {html.escape(r.definition(outcome, measure))}</p>")
 
     def _responders(self, r: OutcomeResults, by: str | None) -> None:
         endpoint = self._endpoint.value

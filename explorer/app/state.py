@@ -348,6 +348,18 @@ class ExplorerState(HasTraits):
                                  "variable": name, "unknown": unknown, "subjects": n})
         return rows
 
+    # --- "x ULN" criteria the data cannot decide (issue 13): said in the header, not only in the load report
+    def unknown_uln(self) -> list[dict]:
+        """"x ULN" criteria the data cannot decide: a `<lab>_uln` variable (the ULN of the lab that measured
+        `<lab>`) is absent or empty in this dataset, so the comparison with it is unknown for every subject.
+        One row per criterion: its id, label, the labs without a ULN, and how many subjects it leaves unknown."""
+        catalogue, rows = self.trial.catalogue, {}
+        for row in self.absent_variables():
+            lab = row["variable"].removesuffix("_uln")
+            if row["variable"].endswith("_uln") and lab in catalogue:
+                rows.setdefault(row["criterion"], {**row, "labs": []})["labs"].append(lab)
+        return [{k: v for k, v in row.items() if k != "variable"} for row in rows.values()]
+
     # --- what researchers ask next (explorer.analysis), computed on demand and cached per change ---------
     def sensitivity(self, criterion: str, parameter: str):
         """How the eligible count moves with one threshold (explorer.analysis.sensitivity), for this scenario."""

@@ -104,7 +104,8 @@ class SummaryBar(w.VBox):
         self._error = w.HTML()
         self._busy = w.HTML()
         self._why = w.HTML()
-        super().__init__([self._title, w.HBox([self._counts, self._busy]), self._why, self._error])
+        self._uln = w.HTML()  # "x ULN" criteria no ULN in the data can decide
+        super().__init__([self._title, w.HBox([self._counts, self._busy]), self._why, self._uln, self._error])
         self.add_class("te-summary")
 
     def refresh(self) -> None:
@@ -136,6 +137,13 @@ class SummaryBar(w.VBox):
                 self._why.value = (f"<span class='te-muted' data-testid='why-none'>No one is eligible from the records "
                                    f"alone: this dataset lacks what {html.escape(named)} need, so those criteria are "
                                    f"unknown for everyone (see the Data tab).</span>")
+        self._uln.value = "".join(
+            f"<div class='te-notice' role='status' data-testid='uln-unknown'>{html.escape(r['criterion'])} "
+            f"({html.escape(r['label'])}): no upper limit of normal is known for {html.escape(', '.join(r['labs']))} "
+            f"in this dataset, so its &times; ULN test is unknown for every subject ({html.escape(s.shown_count(r['unknown']))} "
+            f"of {html.escape(s.shown_count(r['subjects']))} unknown). Give the ULN in the mapping: "
+            f"<code>ref_high: {{value: 40, unit: U/L}}</code> (a constant) or <code>ref_high: &lt;column&gt;</code>.</div>"
+            for r in ([] if s.concealed else s.unknown_uln()))
         self.show_error()
         self.shown_revision = s.revision
 

@@ -19,7 +19,7 @@ from explorer.cohort.synthetic import generate_outcomes, generate_screening
 from explorer.cohort.synthetic.enrolment import screening_subset
 from explorer.trial import load_trial
 
-N = 6000  # about two dozen subjects eligible for the islet trial
+N = 20_000  # about 30 subjects eligible for the islet trial (an adult clinic: ~0.17 % of it)
 
 
 @pytest.fixture(autouse=True)

@@ -52,3 +52,10 @@ def test_criteria_a_dataset_cannot_decide_are_named():
     ex = explore("NCT06196996", without_hba1c)
     rows = pd.DataFrame(ex.state.absent_variables())
     assert {"I2"} <= set(rows.loc[rows["variable"] == "hba1c", "criterion"])
+    ex.summary.refresh()
+    assert "uln-unknown" not in ex.summary._uln.value  # every ULN is known here: no header warning
+    no_uln = type(screening)(**{**screening.__dict__, "features": screening.features.drop(
+        columns=["alt_uln", "ast_uln", "bilirubin_uln"])})
+    ex = explore("NCT06196996", no_uln)
+    ex.summary.refresh()
+    assert "E4" in ex.summary._uln.value and "ref_high" in ex.summary._uln.value  # said in the header

@@ -46,7 +46,7 @@ CASES = [
     ("funnel", ["NCT06196996"], "one of the arguments --synthetic --data is required"),
     ("outcomes", ["NCT06196996", "--data", "{root}/screening"], "no visits"),
     ("outcomes", ["NCT06196996", "--synthetic", "0"], "synthetic size 0"),
-    ("outcomes", ["NCT06196996", "--synthetic", "200", "--by", "shoe_size"], "no subgroup 'shoe_size'"),
+    ("outcomes", ["NCT06196996", "--synthetic", "3000", "--by", "shoe_size"], "no subgroup 'shoe_size'"),
     ("synth", ["--population", "t1d", "--n", "0", "--out", "{root}/out"], "--n must be at least 1"),
     ("synth", ["--population", "t3d", "--n", "5", "--out", "{root}/out"], "invalid choice"),
     ("import", ["{root}/missing.xml"], "no such file"),

@@ -101,7 +101,7 @@ def test_missing_outcome_data_is_one_clear_error_or_skipped(tmp_path, capsys):
 
 
 def test_bad_arguments(capsys):
-    code, _, err = run(capsys, "NCT06196996", "--synthetic", "500", "--by", "shoe_size")
+    code, _, err = run(capsys, "NCT06196996", "--synthetic", "3000", "--by", "shoe_size")  # 3000: someone eligible
     assert code == 2 and "no subgroup 'shoe_size'" in err
     code, out, err = run(capsys, "NCT06196996")  # a source is required
     assert code == 2 and out == "" and "one of the arguments --synthetic --data is required" in err

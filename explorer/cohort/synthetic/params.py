@@ -163,13 +163,17 @@ class T1DClinicParams(PopulationParams):
     """A type 1 diabetes clinic of a Chinese tertiary centre (children and adults)."""
 
     female_fraction: float = sourced(0.50, "similar T1D incidence in both sexes in China (Weng et al., BMJ 2018;360:j5295)")
-    childhood_onset_fraction: float = sourced(0.35, "65.3 % of incident T1D in China is diagnosed at age >= 20 (Weng 2018)")
-    child_onset_mean: float = sourced(9.5, "incidence peaks at 10-14 y (Weng 2018)")
-    child_onset_sd: float = sourced(4.0, "assumption")
-    adult_onset_shape: float = sourced(1.8, "adult onset = 18 + Gamma(1.8, 9 y): incidence 1.28/100,000 at 15-29 y and 0.69 at >= 30 y (Weng 2018)")
-    adult_onset_scale: float = sourced(9.0, "as adult_onset_shape")
-    duration_shape: float = sourced(1.4, "assumption: duration of prevalent clinic patients ~ Gamma(1.4, 7 y), mean ~10 y (Chinese clinics see younger disease than Western registries)")
-    duration_scale: float = sourced(7.0, "as duration_shape")
+    # The clinic's age structure comes first and onset is drawn given age from age-specific incidence, so
+    # duration grows with age (t1d.py). Prevalent adults then have the long durations real adult clinics see.
+    child_fraction: float = sourced(0.03, "assumption: children are a small share of a tertiary centre's type 1 clinic (most are seen in paediatric hospitals); ages 1-17 uniform")
+    adult_age_mean: float = sourced(48.0, "assumption: adults attending a type 1 clinic ~ Normal(48, 12) truncated to 18-85 y; with onset drawn from incidence below, adults have a median duration of ~27 y, as in Western adult clinics where islet-alone recipients are found (recipients 43-48 y old with 25-30 y of diabetes: Ryan 2005, Hering 2016)")
+    adult_age_sd: float = sourced(12.0, "as adult_age_mean")
+    incidence_by_age: tuple[tuple[float, float], ...] = sourced(
+        ((5.0, 1.2), (10.0, 1.9), (15.0, 2.7), (30.0, 1.28), (200.0, 0.69)),
+        "T1D incidence per 100,000 person-years by age band (upper age, rate): 1.93 at 0-14 y (peaking at 10-14; "
+        "the split within 0-14 is an assumption with that mean), 1.28 at 15-29 y and 0.69 at >= 30 y (Weng et al., "
+        "BMJ 2018;360:j5295); onset given the current age follows these rates, so 65 % of incident cases are adults "
+        "in a population of China's age structure while a prevalent adult's diabetes mostly began young")
     max_age: float = sourced(85.0, "assumption")
     adult_bmi_mean: float = sourced(21.8, "assumption: adults with T1D in China are lean (BMI ~21-22); compared with ShanghaiT1DM in docs/synthetic.md")
     adult_bmi_sd: float = sourced(3.2, "assumption")
@@ -199,16 +203,16 @@ class T1DClinicParams(PopulationParams):
     insulin_per_kg_adult: float = sourced(0.6, "adults ~0.5-0.8 U/kg/day (T1D Exchange)")
     insulin_sd_log: float = sourced(0.3, "assumption")
     metformin_adjunct: float = sourced(0.05, "assumption: ~5-8 % of adults with T1D take metformin (T1D Exchange)")
-    sh_rate: float = sourced(0.22, "severe hypoglycaemia (needing help) per person-year at the reference profile (10 y, aware, no C-peptide, HbA1c 8 %); gives 23 % with >= 1 event a year, between the T1D Exchange (8 % with seizure/coma; Weinstock et al., JCEM 2013) and surveys with the broader definition (~35-40 %; Pedersen-Bjergaard 2004)")
+    sh_rate: float = sourced(0.15, "severe hypoglycaemia (needing help) per person-year at the reference profile (10 y, aware, no C-peptide, HbA1c 8 %); gives 22 % with >= 1 event a year, between the T1D Exchange (8 % with seizure/coma; Weinstock et al., JCEM 2013) and surveys with the broader definition (~35-40 %; Pedersen-Bjergaard 2004)")
     sh_frailty_shape: float = sourced(0.7, "Gamma frailty for what the named risk markers (awareness, duration, C-peptide, HbA1c) leave unexplained; with them, 5 % of people have 51 % of a year's events (Pedersen-Bjergaard et al., Diabetes Metab Res Rev 2004: 5 % had 54 %)")
     sh_rr_unawareness: float = sourced(6.0, "impaired awareness: a six-fold higher rate of severe hypoglycaemia (Geddes et al., Diabet Med 2008;25:501)")
-    sh_rr_per_decade_duration: float = sourced(1.0, "direct effect of duration: none beyond what it does through impaired awareness and C-peptide loss, which together give adults 3.0x the rate with > 15 y of T1D as with < 5 y, as the UK Hypoglycaemia Study Group found (Diabetologia 2007;50:1140: 1.10 vs 3.20 events per person-year, 2.9x); a direct effect on top overshot it (9x)")
+    sh_rr_per_decade_duration: float = sourced(1.0, "direct effect of duration: none beyond what it does through impaired awareness and C-peptide loss, which together give adults about 3x the rate with > 15 y of T1D as with < 5 y, as the UK Hypoglycaemia Study Group found (Diabetologia 2007;50:1140: 1.10 vs 3.20 events per person-year, 2.9x); a direct effect on top overshot it (9x); the ratio is 3.4x since the clinic became an adult one with longer diabetes (issue 13)")
     sh_rr_per_hba1c_point: float = sourced(0.87, "lower HbA1c, more severe hypoglycaemia (DCCT: 3x with intensive therapy); weaker in modern cohorts (Weinstock 2013)")
     sh_rr_cpeptide: float = sourced(0.35, "fasting C-peptide >= 0.1 nmol/L (about a stimulated peak > 0.2): history of severe hypoglycaemia in 27 % vs 70 % of non-responders at 35 years (Gubitosi-Klug 2021); ~65 % lower risk in DCCT C-peptide responders (Steffes et al., Diabetes Care 2003;26:832)")
     sh_rr_low_cpeptide: float = sourced(0.6, "detectable fasting C-peptide below 0.1 nmol/L: history of severe hypoglycaemia in 48 % with a stimulated peak 0.03-0.2 vs 70 % (Gubitosi-Klug 2021); rate ratio an assumption")
     sh_rr_under_6: float = sourced(1.5, "highest rate in children < 6 y (Cengiz et al., Pediatr Diabetes 2013)")
-    unawareness_prevalence: float = sourced(0.15, "impaired awareness ~20 % of adults with T1D (Geddes 2008), more with longer duration; value at 10 y duration")
-    unawareness_or_per_decade: float = sourced(2.5, "impaired awareness becomes more common with duration (Geddes 2008); assumption: ~8 % in the first years, about half after 30 years")
+    unawareness_prevalence: float = sourced(0.08, "impaired awareness at 10 y duration; with the odds rising 2x per decade (and with C-peptide loss) it is ~6 % at 1-5 y, ~23 % at 20-25 y, ~41 % at 30-40 y and ~33 % of the whole clinic (median duration ~27 y); ~20 % of adults in Geddes 2008 (Diabet Med 25:501)")
+    unawareness_or_per_decade: float = sourced(2.0, "impaired awareness becomes more common with duration (Geddes 2008); assumption: odds x 2 per decade, which gives adults with > 15 y of diabetes ~3.4x the severe-hypoglycaemia rate of those with < 5 y (UK Hypoglycaemia Study Group 2007: 2.9x)")
     unawareness_or_no_cpeptide: float = sourced(2.0, "assumption: odds of impaired awareness with undetectable C-peptide vs detectable; residual secretion keeps the glucagon and symptom response to hypoglycaemia (Gubitosi-Klug 2021 saw fewer severe events with any stimulated C-peptide > 0.03)")
     unawareness_sh_link: float = sourced(0.5, "assumption: log-odds of unawareness per SD of the hypoglycaemia frailty (recurrent hypoglycaemia blunts awareness)")
     antibody_at_diagnosis: tuple[tuple[str, float, float], ...] = sourced(

@@ -322,7 +322,7 @@ class MscModel:
     baseline_kitt: tuple[float, float] = (2.1, 0.3)      # insulin resistant by the entry criterion (assumption)
     baseline_cpeptide: tuple[float, float] = (0.45, 0.5)
     default_visits: tuple[tuple[str, int], ...] = (("baseline", 0), ("w4", 28), ("w12", 84), ("w24", 168),
-                                                   ("w36", 252), ("w48", 336))
+                                                   ("w36", 252), ("w48", 336), ("w52", 364))
     diabetes_type: str = "T2D"
 
     @property

@@ -1,12 +1,13 @@
 """A type 1 diabetes clinic population: the structural model, one chunk at a time.
 
-Causal order (each step may use the ones before): sex, age at onset and duration -> residual C-peptide
+Causal order (each step may use the ones before): sex, current age, age at onset given age (so duration
+grows with age) -> residual C-peptide
 -> CGM use -> HbA1c -> hypoglycaemia frailty, awareness and severe-hypoglycaemia rate -> CGM metrics ->
 insulin, glucose, labs, history items. The links the seed trials' criteria depend on:
   - HbA1c with TIR (through mean glucose: GMI plus a personal glycation gap),
   - HbA1c, duration, awareness and C-peptide with severe-hypoglycaemia frequency,
   - duration with C-peptide loss and with autoantibodies being untested or gone negative,
-  - age with duration (age = onset + duration).
+  - age with duration (onset drawn from age-specific incidence up to the current age).
 Every number comes from `T1DClinicParams`, whose fields cite their sources.
 """
 
@@ -37,14 +38,16 @@ def draw_t1d(p: T1DClinicParams, s: Streams, m: int) -> Draw:
     d.index_day = shared.index_days(p, s, m)
     female = s("sex").random(m) < p.female_fraction
 
-    # --- onset, duration, age ---
-    child_onset = s("onset_group").random(m) < p.childhood_onset_fraction
-    onset = np.where(child_onset,
-                     truncated_normal(s("child_onset"), p.child_onset_mean, p.child_onset_sd, 0.5, 17.9, m),
-                     18 + s("adult_onset").gamma(p.adult_onset_shape, p.adult_onset_scale, m))
-    onset = np.minimum(onset, p.max_age - 1)
-    duration_days = shared.whole_days(np.minimum(s("duration").gamma(p.duration_shape, p.duration_scale, m),
-                                            p.max_age - onset))
+    # --- age, then onset given age: duration grows with age ---
+    # A prevalent clinic patient's age is drawn first (children and an adult age distribution); onset is the
+    # age at which incidence struck, drawn from the age-specific incidence up to the current age (inverse of
+    # the piecewise-linear cumulative incidence), so duration = age - onset grows with age as in real clinics.
+    child = s("age_group").random(m) < p.child_fraction
+    age_years = np.where(child, s("child_age").uniform(1.0, 18.0, m),
+                         truncated_normal(s("adult_age"), p.adult_age_mean, p.adult_age_sd, 18.0, p.max_age, m))
+    onset = onset_given_age(p.incidence_by_age, age_years, s("onset").random(m))
+    child_onset = onset < 18
+    duration_days = shared.whole_days(age_years - onset)
     age_days = shared.whole_days(onset) + duration_days
     age = age_days / shared.DAYS_PER_YEAR
     duration = duration_days / shared.DAYS_PER_YEAR
@@ -180,6 +183,17 @@ def draw_t1d(p: T1DClinicParams, s: Streams, m: int) -> Draw:
     shared.set_reproductive(d, p, s, age, female)
     shared.set_cancer(d, p, s, age)
     return d
+
+
+def onset_given_age(incidence_by_age, age: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Age at onset of people who have diabetes at `age`: incidence is piecewise constant by age band
+    (`incidence_by_age`: (upper age of the band, rate)), so the cumulative incidence is piecewise linear and
+    its inverse at u x (cumulative incidence at `age`) is exact. Onset is at least 0.5 years."""
+    edges = np.array([0.5] + [upper for upper, _ in incidence_by_age], dtype=float)
+    rates = np.array([rate for _, rate in incidence_by_age], dtype=float)
+    cumulative = np.concatenate([[0.0], np.cumsum(rates * np.diff(edges))])
+    reached = np.interp(np.maximum(age, 0.5), edges, cumulative)
+    return np.minimum(np.interp(u * reached, cumulative, edges), age)
 
 
 def _set_autoantibodies(d: Draw, p: T1DClinicParams, s: Streams, duration, age, child_onset) -> None:

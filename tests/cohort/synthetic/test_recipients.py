@@ -21,7 +21,7 @@ from explorer.simulation.recipients import (
 @pytest.fixture(scope="module")
 def clinic():
     """Every test done, so shares are of the whole clinic, not of who happened to be tested."""
-    s = generate_screening("t1d", 30_000, seed=5, params=fully_recorded(default_params("t1d")), missing_reasons=False)
+    s = generate_screening("t1d", 60_000, seed=5, params=fully_recorded(default_params("t1d")), missing_reasons=False)
     events = s.events[(s.events["event"] == "severe_hypoglycemia") & (s.events["days_before_index"] < 365)]
     counts = events.groupby("subject_id", observed=True).size().reindex(s.features.index, fill_value=0)
     return s.features, counts
@@ -34,7 +34,8 @@ def test_fasting_cpeptide_persistence_follows_the_chinese_four_year_study(clinic
     duration = f["diabetes_duration"]
     near = (duration >= max(years - 0.5, 0)) & (duration < years + 0.5)
     share = (f.loc[near, "fasting_cpeptide"] >= 0.05).mean()
-    assert near.sum() > 500
+    # an adult clinic sees few new diagnoses (~560 of 60,000 in the first half year): enough for +-0.07
+    assert near.sum() > 300
     assert share == pytest.approx(published, abs=0.07)
 
 
@@ -75,14 +76,16 @@ def test_a_few_people_have_half_of_the_events(clinic):
     assert ordered[: len(ordered) // 20].sum() / ordered.sum() == pytest.approx(0.54, abs=0.08)
 
 
-def test_islet_eligible_pool_has_no_residual_cpeptide_and_recurrent_severe_hypoglycaemia():
-    screening, eligible = islet_eligible(60_000, seed=1)
+def test_islet_eligible_pool_resembles_published_islet_alone_recipients():
+    """Every published range holds: age 43-48, duration 25-30 years, no C-peptide, recurrent severe
+    hypoglycaemia (Edmonton, CIT-07). Before the adult clinic structure: mean age 30, median duration 8 y.
+    400,000 screened (~650 eligible) so that sampling noise (SE of the mean age ~0.5 y) stays well inside."""
+    screening, eligible = islet_eligible(400_000, seed=0)
     profile = eligible_profile(screening, eligible)
-    assert profile["eligible"] > 100
+    assert profile["eligible"] > 400
     table = comparison(profile).set_index("measure")
-    for measure in ("fasting C-peptide detectable (>= 0.017 nmol/L)", "fasting C-peptide >= 0.1 nmol/L (0.3 ng/mL)",
-                    "severe hypoglycaemic events in the past year, median"):
-        assert table.loc[measure, "within"], measure
+    for measure in table.index:
+        assert table.loc[measure, "within"], (measure, table.loc[measure, "synthetic"])
     assert profile["impaired awareness of hypoglycaemia"] > 60
 
 
