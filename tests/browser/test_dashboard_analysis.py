@@ -81,8 +81,8 @@ def test_sensitivity_beside_a_threshold_opens_and_follows_other_criteria(page: P
                                                                          timeout=TIMEOUT)
     expect(caption.get_by_test_id("sensitivity-pool")).to_have_text(f"{want.sensitivity('I2', 'hba1c_min').pool:,}")
     # another criterion switched off: the open panel follows
-    page.get_by_role("checkbox", name=re.compile(r"^E8 ")).click()
-    after = ExplorerState(EDITED.with_enabled("E8", False))
+    page.get_by_role("checkbox", name=re.compile(r"^E1 ")).click()
+    after = ExplorerState(EDITED.with_enabled("E1", False))
     assert after.counts["eligible"] != want.counts["eligible"]
     expect(eligible_count(page)).to_have_text(after.shown_counts()["eligible"], timeout=TIMEOUT)
     expect(caption.get_by_test_id("sensitivity-eligible")).to_have_text(f"{after.counts['eligible']:,}")
