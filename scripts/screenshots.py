@@ -1,5 +1,5 @@
 """Screenshots of the dashboard for the docs: the criteria panel of both bundled trials at 1440x900 and
-1024x768, and the analysis views (Thresholds, Compare, Representativeness, Relaxed outcomes, the
+1024x768, and the analysis views (Thresholds, Compare, Representativeness, Relaxed criteria, the
 sensitivity beside a threshold) on the islet trial with E7 switched off. Starts its own Voila server
 (as the browser tests do).
 
@@ -80,7 +80,7 @@ ANALYSIS_TABS = {
     "Thresholds": ("view_thresholds.png", ".js-plotly-plot"),
     "Compare": ("view_compare.png", "text=Funnels, step by step"),
     "Representativeness": ("view_representativeness.png", ".js-plotly-plot"),
-    "Relaxed outcomes": ("view_relaxed_outcomes.png", ".js-plotly-plot"),
+    "Relaxed criteria": ("view_relaxed_outcomes.png", ".js-plotly-plot"),
 }
 
 

@@ -101,7 +101,7 @@ class Dashboard(w.VBox):
         self.funnel.layout = w.Layout(flex="1 1 auto", min_width="420px")
         tabs = [("Eligibility", eligibility), ("Impact", self.impact), ("Overlap", self.overlap),
                 ("Baseline", self.baseline), ("Thresholds", self.thresholds), ("Compare", self.compare),
-                ("Representativeness", self.representativeness), ("Relaxed outcomes", self.relaxed),
+                ("Representativeness", self.representativeness), ("Relaxed criteria", self.relaxed),
                 ("Outcomes", self.outcomes), ("Data", self.data),
                 ("Export & scenario", w.VBox([self.export, self.scenario_panel]))]
         self.tabs = w.Tab(children=[t[1] for t in tabs], titles=[t[0] for t in tabs])

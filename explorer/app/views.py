@@ -15,6 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from explorer.app.folders import base_dir
+from explorer.app.glance import sensitivity_caption, sensitivity_svg
 from explorer.app.scenario import DataSource
 from explorer.app.state import ExplorerState
 from explorer.app.tables import format_baseline
@@ -202,7 +203,7 @@ class CriterionRow(w.VBox):
     def _sensitivity_toggle(self, name: str, title: str) -> w.ToggleButton:
         """A disclosure beside the threshold: opening it draws the sensitivity; closed ones cost nothing."""
         toggle = w.ToggleButton(value=False, icon="bar-chart", tooltip=f"{title}: distribution and eligible count "
-                                "by cut-off", layout=w.Layout(width="32px", height="26px"))
+                                "by cut-off", layout=w.Layout(width="36px", height="26px", padding="0px"))
         toggle.add_class("te-sens-toggle")
         toggle.add_class(f"te-sens-{self.criterion_id}-{name}")
         self._open[name] = toggle
@@ -212,8 +213,6 @@ class CriterionRow(w.VBox):
 
     def draw_sensitivity(self, name: str | None = None) -> None:
         """Redraw the open sensitivity panels (or one), from the state's cached result for this scenario."""
-        from explorer.app.analysis_views import sensitivity_caption, sensitivity_svg
-
         s = self._state
         for parameter in [name] if name else list(self._open):
             out = self._sensitivity[parameter]
@@ -259,9 +258,13 @@ class CriteriaPanel(w.VBox):
         # criterion is hidden in a box at a notebook's width
         self._list = w.VBox()
         # a protected scenario being computed: the open sensitivity panels hide their counts too (all or nothing)
-        state.observe(lambda ch: ch["new"] and [row.draw_sensitivity() for row in self._rows.values()], "concealed")
+        state.observe(lambda ch: self._conceal() if ch["new"] else None, "concealed")
         super().__init__([w.HTML("<b>Criteria</b> <span class='te-muted'>(toggle, edit thresholds, reorder)</span>"),
                           w.HBox([self._all_on, self._computable_only]), self._list])
+
+    def _conceal(self) -> None:
+        for row in self._rows.values():
+            row.draw_sensitivity()  # blanks every open panel while the state is concealed
 
     def show_sensitivity(self, criterion: str, parameter: str, shown: bool = True) -> None:
         """Open (or close) the sensitivity beside one threshold, as its button does (notebooks, tests)."""

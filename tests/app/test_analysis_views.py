@@ -1,4 +1,4 @@
-"""The analysis views (Thresholds, Compare, Representativeness, Relaxed outcomes, the sensitivity beside each
+"""The analysis views (Thresholds, Compare, Representativeness, Relaxed criteria, the sensitivity beside each
 threshold) and the code export, wired to the state (no browser)."""
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ def test_sensitivity_beside_a_threshold_draws_only_when_open_and_follows_other_c
 
 
 def test_sensitivity_svg_breaks_the_curve_where_protection_hides_a_count():
-    from explorer.app.analysis_views import sensitivity_svg
+    from explorer.app.glance import sensitivity_svg
     from explorer.engine.privacy import Protection
 
     ex = explore("NCT06196996", n=3000, seed=1)
@@ -225,7 +225,7 @@ def test_no_small_count_in_the_analysis_views(protected_explorer, off, k, method
 def test_the_unknown_share_is_not_shown_when_it_would_publish_a_hidden_count():
     from dataclasses import replace
 
-    from explorer.app.analysis_views import sensitivity_caption, unknown_share
+    from explorer.app.glance import sensitivity_caption, unknown_share
     from explorer.engine.privacy import Protection
 
     result = explore("NCT06196996", n=3000, seed=1).state.sensitivity("I2", "hba1c_min")
@@ -236,3 +236,31 @@ def test_the_unknown_share_is_not_shown_when_it_would_publish_a_hidden_count():
     assert unknown_share(replace(result, pool=400, unknown=3), Protection(0)) == "1%"
     caption = sensitivity_caption(replace(result, pool=400, unknown=3), k11, enabled=True)
     assert "&lt;11 of them unknown;" in caption and "%" not in caption.split("right:")[0]
+
+
+def test_the_new_tabs_draw_only_when_opened():
+    ex = explore("NCT06196996", n=3000, seed=1)
+    s = ex.state
+    titles = list(ex.tabs.titles)
+    assert {"Representativeness", "Relaxed criteria"} <= set(titles)
+    s.toggle("E7", False)
+    assert not any(key.startswith(("relaxed_outcomes:", "representativeness")) for key in s._lazy)
+    assert ex.relaxed.stale and ex.representativeness.stale
+    ex.tabs.selected_index = titles.index("Relaxed criteria")
+    assert any(key.startswith("relaxed_outcomes:") for key in s._lazy)
+    assert "data-testid='relaxed-groups'" in ex.relaxed._groups.value
+    s.toggle("E8", False)  # the open tab follows the scenario
+    assert any(key.startswith("relaxed_outcomes:") for key in s._lazy)
+
+
+def test_an_open_sensitivity_panel_hides_its_counts_while_a_protected_scenario_is_computed():
+    ex = explore("NCT06196996", n=3000, seed=1)
+    s = ex.state
+    ex.criteria.show_sensitivity("I2", "hba1c_min")
+    panel = ex.criteria._rows["I2"]._sensitivity["hba1c_min"]
+    seen = []
+    s.observe(lambda ch: seen.append(panel.value) if ch["new"] else None, "busy")
+    assert "sensitivity-eligible" in panel.value
+    s.set_min_cell(11, "suppress")
+    assert seen[0] == ""  # blank when the computing starts, then redrawn under protection
+    assert "sensitivity-eligible" in panel.value

@@ -1,4 +1,4 @@
-"""The analysis views in a real browser: Thresholds, Compare, Representativeness, Relaxed outcomes and the
+"""The analysis views in a real browser: Thresholds, Compare, Representativeness, Relaxed criteria and the
 sensitivity beside a threshold each show the counts the engine gives for the same scenario."""
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def test_relaxed_outcomes_tab_counts_kept_and_added_and_says_simulated(page: Pag
     open_dashboard(page, voila_url, EDITED.to_query())
     movement = ExplorerState(EDITED).comparison().movement.set_index("group").loc["eligible"]
     assert movement["only_b (moved in)"] > 0
-    open_tab(page, "Relaxed outcomes")
+    open_tab(page, "Relaxed criteria")
     groups = page.get_by_test_id("relaxed-groups")
     expect(groups.locator("tr").filter(has_text="kept (A and B)")).to_contain_text(
         f"{movement['in_both']:,}", timeout=TIMEOUT)
@@ -81,8 +81,8 @@ def test_sensitivity_beside_a_threshold_opens_and_follows_other_criteria(page: P
                                                                          timeout=TIMEOUT)
     expect(caption.get_by_test_id("sensitivity-pool")).to_have_text(f"{want.sensitivity('I2', 'hba1c_min').pool:,}")
     # another criterion switched off: the open panel follows
-    page.get_by_role("checkbox", name=re.compile(r"^E8 ")).click()
-    after = ExplorerState(EDITED.with_enabled("E8", False))
+    page.get_by_role("checkbox", name=re.compile(r"^E1 ")).click()
+    after = ExplorerState(EDITED.with_enabled("E1", False))
     assert after.counts["eligible"] != want.counts["eligible"]
     expect(eligible_count(page)).to_have_text(after.shown_counts()["eligible"], timeout=TIMEOUT)
     expect(caption.get_by_test_id("sensitivity-eligible")).to_have_text(f"{after.counts['eligible']:,}")
