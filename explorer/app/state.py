@@ -302,9 +302,7 @@ class ExplorerState(HasTraits):
     # header and the funnel need (at 10^6 subjects impact and Shapley took most of a toggle, issue 17).
     @property
     def impact(self) -> pd.DataFrame:
-        if "impact" not in self._lazy:
-            self._lazy["impact"] = engine.impact(self.matrix, **self._selection())
-        return self._lazy["impact"]
+        return self._cached("impact", lambda: engine.impact(self.matrix, **self._selection()))
 
     @property
     def shapley(self) -> pd.DataFrame:
@@ -317,9 +315,7 @@ class ExplorerState(HasTraits):
 
     @property
     def overlap(self) -> pd.DataFrame:
-        if "overlap" not in self._lazy:
-            self._lazy["overlap"] = engine.overlap(self.matrix, **self._selection())
-        return self._lazy["overlap"]
+        return self._cached("overlap", lambda: engine.overlap(self.matrix, **self._selection()))
 
     @property
     def shapley_excluded(self) -> pd.DataFrame:
@@ -337,10 +333,8 @@ class ExplorerState(HasTraits):
             return None
         if self.histogram_only:
             return self._engine_baseline()
-        if "baseline" not in self._lazy:
-            self._lazy["baseline"] = engine.baseline_table(self.matrix, self.screening, **self._selection(),
-                                                           groups=("screened", "eligible", "possibly"))
-        return self._lazy["baseline"]
+        return self._cached("baseline", lambda: engine.baseline_table(self.matrix, self.screening, **self._selection(),
+                                                                      groups=("screened", "eligible", "possibly")))
 
     @property
     def load_report(self):
@@ -388,10 +382,8 @@ class ExplorerState(HasTraits):
         key = f"sensitivity:{criterion}.{parameter}"
         if self.histogram_only:
             raise self.engine_limit("The threshold curve (the eligible count across the cut-off's range)")
-        if key not in self._lazy:
-            self._lazy[key] = threshold_sensitivity(self.matrix, self.screening, criterion, parameter,
-                                                    **self._selection())
-        return self._lazy[key]
+        return self._cached(key, lambda: threshold_sensitivity(self.matrix, self.screening, criterion, parameter,
+                                                               **self._selection()))
 
     def pin(self) -> None:
         """Keep the current scenario as A; further edits make B."""
@@ -404,10 +396,8 @@ class ExplorerState(HasTraits):
 
         if self.histogram_only:
             raise self.engine_limit("The comparison of two scenarios (who moves in or out)")
-        if "comparison" not in self._lazy:
-            self._lazy["comparison"] = compare(self.scenario_a(), self.scenario, self.matrix, self.screening,
-                                               base_trial=self.base_trial, min_cell=self.scenario.min_cell)
-        return self._lazy["comparison"]
+        return self._cached("comparison", lambda: compare(self.scenario_a(), self.scenario, self.matrix, self.screening,
+                                                          base_trial=self.base_trial, min_cell=self.scenario.min_cell))
 
     # --- representativeness and outcomes under relaxed criteria (views: explorer.app.analysis_views) -----
     def scenario_a(self) -> Scenario:
@@ -439,10 +429,8 @@ class ExplorerState(HasTraits):
             raise self.engine_limit("Outcomes under relaxed criteria (who B adds to A)")
         a = self.scenario_a()
         key = f"relaxed_outcomes:{a.to_query()}"  # a new pin is a new A: no stale result
-        if key not in self._lazy:
-            self._lazy[key] = relaxed_outcomes(a, self.scenario, self.matrix, self.screening, cohort=self.cohort,
-                                               base_trial=self.base_trial, min_cell=self.scenario.min_cell)
-        return self._lazy[key]
+        return self._cached(key, lambda: relaxed_outcomes(a, self.scenario, self.matrix, self.screening, cohort=self.cohort,
+                                                          base_trial=self.base_trial, min_cell=self.scenario.min_cell))
 
     def export_code(self, notebook: bool = False) -> str:
         """Python (or a notebook) that reproduces this scenario's numbers with the installed package."""
@@ -536,12 +524,16 @@ class ExplorerState(HasTraits):
                              f"where the data lie; it is not available for this source. Open the data with the "
                              f"memory engine (Data tab) for it.")
 
+    def _cached(self, key: str, compute):
+        """The result kept under `key` since the last change, computed now if it is not there yet."""
+        if key not in self._lazy:
+            self._lazy[key] = compute()
+        return self._lazy[key]
+
     def _engine_ids(self, group: str) -> pd.Index:
         key = f"ids:{group}"
-        if key not in self._lazy:
-            self._lazy[key] = self.matrix.eligible_ids(enabled_ids(self.trial, self.scenario), self.policies,
-                                                       which=group)
-        return self._lazy[key]
+        return self._cached(key, lambda: self.matrix.eligible_ids(enabled_ids(self.trial, self.scenario), self.policies,
+                                                                  which=group))
 
     def screening_of(self, ids) -> Screening:
         """The screening of these subjects (the outcome panel's enrolled): the state's own when it is in
@@ -571,10 +563,8 @@ class ExplorerState(HasTraits):
 
     def _engine_baseline(self) -> pd.DataFrame | None:
         """Table 1 as one aggregate query the engine runs (only the table's numbers come back)."""
-        if "baseline" not in self._lazy:
-            self._lazy["baseline"] = self.matrix.baseline_table(**self._selection(),
-                                                                groups=("screened", "eligible", "possibly"))
-        return self._lazy["baseline"]
+        return self._cached("baseline", lambda: self.matrix.baseline_table(**self._selection(),
+                                                                           groups=("screened", "eligible", "possibly")))
 
     def _absent_in_histogram(self) -> list[dict]:
         """absent_variables from the histogram (unknown counts) and the source's column names: a variable
