@@ -346,6 +346,15 @@ class ExplorerState(HasTraits):
         dataset, so the criterion is unknown for every subject. One row per such criterion and variable."""
         if self.histogram_only:
             return self._absent_in_histogram()
+        # the header asks on every click; the answer changes only with the data, the trial or a re-evaluation
+        # (a toggle keeps all three), and scanning every column of 10^6 subjects would cost more than the recount
+        key = (self.matrix, self.screening, self.trial)
+        cached = getattr(self, "_absent_cache", None)
+        if cached is None or any(a is not b for a, b in zip(cached[0], key, strict=True)):
+            self._absent_cache = (key, self._absent_in_memory())
+        return self._absent_cache[1]
+
+    def _absent_in_memory(self) -> list[dict]:
         features = self.screening.features
         n = len(features)
         rows = []
