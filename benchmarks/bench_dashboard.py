@@ -5,7 +5,9 @@ Measures, for each bundled trial on its synthetic population at each size (defau
     (eligible count and funnel visible) with a pre-heated kernel; the same without pre-heating;
   - click-to-updated-funnel (toggle a criterion) and threshold-to-updated-funnel (type a value);
   - for each results tab, tab click to its first chart (or table) on screen, and to the loading
-    indicator being visible when that takes longer than 100 ms;
+    indicators being visible when that takes longer than 100 ms (the header's, drawn by the kernel, and
+    the page's own, explorer.app.pending);
+  - the websocket frames between the page and its kernel that one criterion click costs;
   - bytes the page loads over HTTP before the first render and in all (every tab opened), and how much
     of them is the plotly.js bundle.
 Each update is timed from the input event to the moment the page shows the count the engine computes
