@@ -27,7 +27,7 @@ class PendingIndicator(anywidget.AnyWidget):
     _esm = """
     const INPUTS = ["pointerdown", "keydown", "change", "input"];
     function render({ model, el }) {
-      el.innerHTML = '<span class="te-pending" data-testid="pending" role="status" hidden>working&hellip;</span>';
+      el.innerHTML = '<span class="te-pending" data-testid="pending" aria-live="polite" hidden>working&hellip;</span>';
       const badge = el.firstChild;
       const kernel = model.widget_manager && model.widget_manager.kernel;
       if (!kernel || !kernel.anyMessage || !kernel.iopubMessage) return;
