@@ -173,7 +173,8 @@ class SparkRunner:
         try:
             return self.spark.sql(sql, args=dict(params)).toArrow()
         except Exception as err:  # PySpark raises its own analysis and runtime errors
-            raise DataError(f"Spark could not derive the screening features: {str(err).splitlines()[0]}") from None
+            from explorer.engine.spark import spark_error  # without the JVM stack trace Spark Connect appends
+            raise DataError(f"Spark could not derive the screening features: {spark_error(err)}") from None
 
     def close(self) -> None:
         for view in self.views:
