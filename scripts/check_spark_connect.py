@@ -1,6 +1,6 @@
 """Check the Spark engine over Spark Connect: a local Connect server, the CLI's funnel equal to the memory engine's.
 
-    .venv/bin/python scripts/check_spark_connect.py [--port 15002] [--data PATH ...] [--synthetic 2000]
+    .venv/bin/python scripts/check_spark_connect.py [--port 15002] [--data PATH ...] [--only-data] [--synthetic 2000]
 
 Starts a Spark Connect server from the jar that PySpark ships (spark-connect_2.13-*.jar, through its
 bin/spark-submit and the server class that sbin/start-connect-server.sh names), then runs
@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", nargs="*", default=[], help="more datasets or screening folders to compare")
     parser.add_argument("--synthetic", type=int, default=2000, help="subjects of the synthetic cases")
     parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for the server")
+    parser.add_argument("--only-data", action="store_true", help="compare the --data cases only")
     args = parser.parse_args(argv)
 
     from explorer.cohort.synthetic import generate_cohort, generate_screening
@@ -92,10 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="connect-check-"))
     write_screening(generate_screening("t1d", args.synthetic, seed=8), work / "screening")
     write_cohort(generate_cohort("t1d", max(1, args.synthetic // 10), seed=4), work / "canonical")
-    cases = {"screening folder": ["--data", str(work / "screening")],
-             "canonical tables": ["--data", str(work / "canonical")],
-             "in-memory synthetic": ["--synthetic", str(args.synthetic), "--seed", "3"],
-             **{f"--data {path}": ["--data", path] for path in args.data}}
+    cases = {} if args.only_data else {"screening folder": ["--data", str(work / "screening")],
+                                       "canonical tables": ["--data", str(work / "canonical")],
+                                       "in-memory synthetic": ["--synthetic", str(args.synthetic), "--seed", "3"]}
+    cases.update({f"--data {path}": ["--data", path] for path in args.data})
     log = work / "connect-server.log"
     server = start_server(args.port, log)
     failed = 0

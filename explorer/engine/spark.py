@@ -106,6 +106,18 @@ def spark_error(err: BaseException) -> str:
     return re.split(r"\s+(?:SQLSTATE: \w+\s+)?JVM stacktrace:", text.splitlines()[0])[0].strip()
 
 
+def arrow_frame(spark: Any, table: pa.Table):
+    """A Spark DataFrame of an Arrow table, its schema given: Spark Connect cannot infer one from an empty
+    table (a cohort without events or CGM), where a local session can."""
+    if table.num_rows:
+        return spark.createDataFrame(table)
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    # timestamps as Spark would infer them from rows (its session's timestamp type)
+    ntz = spark.conf.get("spark.sql.timestampType", "TIMESTAMP_LTZ") == "TIMESTAMP_NTZ"
+    return spark.createDataFrame(table, schema=from_arrow_schema(table.schema, prefer_timestamp_ntz=ntz))
+
+
 def local_path(path: Path | str) -> str:
     """An absolute path: a Spark Connect server resolves a relative path against its own working folder,
     not the caller's."""
@@ -172,7 +184,7 @@ class SparkBackend:
             for name, table in screening_tables(source).items():
                 if name == "features":
                     table = table.append_column(ROW, pa.array(np.arange(table.num_rows, dtype=np.int64)))
-                frames[name] = self.spark.createDataFrame(table)
+                frames[name] = arrow_frame(self.spark, table)
         columns = {}
         for name, frame in frames.items():
             try:  # Spark Connect reads lazily: a missing or unreadable file is found here, not at read time
@@ -282,4 +294,4 @@ class SparkBackend:
             self.spark.catalog.dropTempView(view)
 
 
-__all__ = ["MASTER_ENV", "SparkBackend", "check_connect_server", "spark_error", "spark_master", "spark_session"]
+__all__ = ["MASTER_ENV", "SparkBackend", "arrow_frame", "check_connect_server", "spark_error", "spark_master", "spark_session"]
