@@ -166,7 +166,9 @@ class SparkRunner:
         self.views: list[str] = []
 
     def register(self, name: str, table: pa.Table) -> None:
-        self.spark.createDataFrame(table).createOrReplaceTempView(name)
+        from explorer.engine.spark import arrow_frame  # Spark Connect needs the schema of an empty table
+
+        arrow_frame(self.spark, table).createOrReplaceTempView(name)
         self.views.append(name)
 
     def arrow(self, sql: str, params: Mapping[str, Any]) -> pa.Table:
