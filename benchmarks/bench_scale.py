@@ -335,7 +335,7 @@ def markdown(report: dict) -> str:
     m = report["machine"]
     lines = [f"# Scale runs: synthetic Parquet -> status histogram ({TRIAL}, synthetic {POPULATION})", "",
              f"{m['machine']}, {m['cores']} cores, {m['memory_gb']:.0f} GB, Python {m['python']} | run "
-             f"{report['run']} | load average at start {m['load']} | every process under `nice -n 10`", "",
+             f"{report['run']} | load average at start {m['load']} | every process under `nice -n {m.get('nice', 10)}`", "",
              "| subjects | step | time | peak RSS (process tree) | patterns | identical to DuckDB |",
              "|---:|---|---:|---:|---:|---|"]
     for row in report["rows"]:
@@ -497,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
         memory_gb = int(f.readline().split()[1]) / 1024 ** 2
     report = {"run": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "rows": [], "not_run": [], "machine": {
         "machine": platform.machine(), "cores": os.cpu_count(), "python": platform.python_version(),
-        "memory_gb": memory_gb, "load": [round(x, 2) for x in os.getloadavg()]}}
+        "memory_gb": memory_gb, "load": [round(x, 2) for x in os.getloadavg()], "nice": os.nice(0)}}
     report["notes"] = [
         "write: the synthetic cohort drawn and written to Parquet in chunks of 10^6 subjects (one process)",
         "DuckDB histogram: features.parquet -> the GROUP BY of packed statuses (explorer.engine.histogram_sql), "
