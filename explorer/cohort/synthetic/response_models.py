@@ -185,7 +185,7 @@ class IsletModel:
     baseline_weight: tuple[float, float] = (68.0, 11.0)
     # brittle T1D: high glucose variability; CV median 35.2 % (IQR 30.6-37.7) before islets in TRIMECO (Acta
     # Diabetol 2020, PMID 31602530), 43 % (SD 3.3 at 7.7 mmol/L) in Edmonton's brittle T1D (Paty 2006)
-    baseline_cv: tuple[float, float] = (38.0, 5.0)
+    baseline_cv: tuple[float, float] = (37.0, 5.0)
     default_visits: tuple[tuple[str, int], ...] = (("baseline", 0), ("m1", 30), ("m3", 91), ("m6", 182),
                                                    ("m9", 274), ("m12", 365))
     diabetes_type: str = "T1D"
