@@ -7,12 +7,12 @@ showed in published CGM studies (`CGM_RANGES`). scripts/islet_recipient_profile.
 docs/synthetic.md.
 
 Published sources (each Range names its own):
-- Paty et al., Diabetes Technol Ther 2006;8:165 (Edmonton): brittle T1D without a transplant had a CGM mean
+- Paty et al., Diabetes Technol Ther 2006;8:165, PMID 16734547 (Edmonton): brittle T1D without a transplant had a CGM mean
   of 7.7 mmol/L, SD 3.3 and 11.8 % of time below 3.0 mmol/L; C-peptide-positive recipients on insulin 7.8,
   2.0 and 2.4 %; recipients off insulin 6.7, 1.2 and 0 %.
-- CIT Consortium candidates (Diabetes Technol Ther 2015;17:235): a median 97 min/day (6.7 %) below 54 mg/dL.
-- TRIMECO's glycaemic-variability analysis (Acta Diabetol 2020, PMID 31602530), medians (IQR) before and
-  6 months after islets: CV 35.2 % (30.6-37.7) -> 17.3 % (12.0-20.5), MAGE 134.9 (111.2-155.8) -> 51.9
+- CIT Consortium candidates (Diabetes Technol Ther 2015, doi:10.1089/dia.2014.0289): a median 97 min/day
+  (6.7 %) below 54 mg/dL.
+- TRIMECO's glycaemic-variability analysis (PMID 31602530), medians (IQR) before and 6 months after islets: CV 35.2 % (30.6-37.7) -> 17.3 % (12.0-20.5), MAGE 134.9 (111.2-155.8) -> 51.9
   (32.4-62.4) mg/dL, SD 53.9 -> 20.1 mg/dL.
 - The Igls criteria (Rickels et al., Transpl Int 2018;31:343, Table 2): time below 54 mg/dL >= 5 % as an
   indication, < 1 % as a goal; CV >= 30 % an indication; time in range > 70 % a goal, time below 70 mg/dL
@@ -29,7 +29,8 @@ import pandas as pd
 
 from explorer.clinical.cgm_table import compute_cgm_metrics
 from explorer.cohort.synthetic import generate_outcomes
-from explorer.simulation.recipients import Range
+from explorer.cohort.synthetic.enrolment import simulate_outcomes
+from explorer.simulation.recipients import Range, islet_eligible, islet_trial
 
 BASELINE, YEAR = "baseline", "m12"
 VISITS = {BASELINE: 0, YEAR: 365}
@@ -74,6 +75,16 @@ def recipient_cgm(n: int = 120, seed: int = 3, model="islet", arm: str | None = 
     metrics = compute_cgm_metrics(cohort.cgm, by=["subject_id", "visit"])
     classes = cohort.subjects[["subject_id", "response_class"]]
     return metrics.merge(classes, on="subject_id", how="left")
+
+
+def screened_recipient_cgm(n_screened: int = 50_000, seed: int = 0) -> pd.DataFrame:
+    """As `recipient_cgm`, for everyone a synthetic type 1 clinic of n_screened finds eligible for
+    NCT06196996, on the trial's visits: baseline HbA1c, CGM CV and severe-hypoglycaemia rate are theirs."""
+    screening, eligible = islet_eligible(n_screened, seed)
+    ids = screening.features.index[eligible]
+    cohort = simulate_outcomes(islet_trial(), screening, ids, seed=seed, cgm_readings=len(ids))
+    metrics = compute_cgm_metrics(cohort.cgm, by=["subject_id", "visit"])
+    return metrics.merge(cohort.subjects[["subject_id", "response_class"]], on="subject_id", how="left")
 
 
 def medians(metrics: pd.DataFrame, by: str | list[str] = "visit") -> pd.DataFrame:

@@ -2,22 +2,21 @@
 
 A single Gamma(mean, CV) cannot be brittle diabetes: at a mean of ~160 mg/dL and a CV of ~40 % it puts
 under 1 % of readings below 54 mg/dL, where C-peptide-negative candidates for islet transplantation spend a
-median 97 min/day, 6.7 % (Clinical Islet Transplantation Consortium, Diabetes Technol Ther 2015;17:235,
+median 97 min/day, 6.7 % (Clinical Islet Transplantation Consortium, Diabetes Technol Ther 2015,
 doi:10.1089/dia.2014.0289), and Edmonton's non-transplanted brittle T1D 11.8 % below 3.0 mmol/L (Paty et
 al., Diabetes Technol Ther 2006;8:165). So glucose here is a mixture:
 
 - *dips*: a share `dip` of the time in hypoglycaemic dips, lognormal with a median nadir of DIP_MEDIAN;
   people with impaired awareness mostly do not feel glucose until it is below 54 mg/dL, so they do not
   treat it sooner (T1D Exchange survey: > 70 % with impaired awareness had no regular symptoms below
-  54 mg/dL; J Endocr Soc 2024, PMID 39657003);
+  54 mg/dL; registry survey of 1,480 adults, 2024, PMID 39657003);
 - *the rest*: `floor` + Gamma, with the mean and spread that make the whole mixture's mean and CV the ones
   asked for. The floor is where a working graft holds glucose up: its insulin secretion stops as glucose
   falls. Recipients off insulin had a mean daily low of 4.5 mmol/L (81 mg/dL) against 3.0 without a
   transplant, and no CGM time below 3.0 mmol/L (Paty 2006).
 
 The response model (explorer.cohort.synthetic.response_models.IsletModel) shrinks `dip` and raises `floor`
-as the graft works. The consensus
-metrics come from the mixture's parts (explorer.cohort.synthetic.cgm.Parts), and readings are its quantiles
+as the graft works. The consensus metrics come from the mixture's parts (explorer.cohort.synthetic.cgm.Parts), and readings are its quantiles
 (`cdf_on_grid` for explorer.cohort.synthetic.cgm.readings), so both agree as the Gamma model's do.
 """
 

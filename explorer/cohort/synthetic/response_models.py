@@ -146,7 +146,7 @@ class IsletModel:
     meal_increment_full: float = 0.88         # nmol/L: 0.76 off insulin vs 0.44 on insulin (Ryan 2005)
     sh_exponent: float = 4.0                  # SHE rate x (1 - G) ** 4: even partial function protects
     # glucose CV = cv_with_graft + (baseline CV - cv_with_graft) x (1 - G) ** cv_exponent: 17 % with a full
-    # graft (TRIMECO, 6 months: median 17.3 %, Acta Diabetol 2020, PMID 31602530; Edmonton off insulin: SD
+    # graft (TRIMECO, 6 months: median 17.3 %, PMID 31602530; Edmonton off insulin: SD
     # 1.2 at 6.7 mmol/L = 18 %, Paty 2006); on insulin with a partial graft 26 % (2.0 at 7.8 mmol/L) against
     # 43 % without one (3.3 at 7.7): 17 + 26 x 0.5 ** 1.5 = 26
     cv_with_graft: float = 17.0
@@ -159,18 +159,18 @@ class IsletModel:
     dip_exponent: float = 2.3
     # median share of time in dips and SD of its log: with the mixture's other part this gives a median 6-7 %
     # of time below 54 mg/dL at baseline, as in the CIT Consortium's candidates (97 min/day; Diabetes Technol
-    # Ther 2015;17:235) and within the >= 5 % the Igls report names as an indication (Rickels et al., Transpl
+    # Ther 2015, doi:10.1089/dia.2014.0289) and within the >= 5 % the Igls report names as an indication (Rickels et al., Transpl
     # Int 2018;31:343, Table 2)
     baseline_dip: tuple[float, float] = (0.12, 0.5)
     # HbA1c reads low against CGM glucose in recipients (anaemia and drugs under immunosuppression: the Igls
     # report advises mean glucose instead of HbA1c then; Rickels 2018): GMI = HbA1c + gap + this x G. 0.7
     # puts full-graft CGM means at ~115-120 mg/dL, as measured in insulin-independent recipients (6.7 mmol/L,
-    # Paty 2006; SD 20.1 mg/dL at CV 17.3 % = ~116 mg/dL, TRIMECO, Acta Diabetol 2020, PMID 31602530), while
+    # Paty 2006; SD 20.1 mg/dL at CV 17.3 % = ~116 mg/dL, TRIMECO, PMID 31602530), while
     # HbA1c stays at CIT-07's median 5.6 % (assumption: the GMI-HbA1c gap grows with graft function)
     graft_gmi_gap: float = 0.7
     # glucose floor (mg/dL) of the non-dip readings with a full graft, x G (islet_cgm): a working graft stops
     # secreting as glucose falls, so off insulin the daily lows average 81 mg/dL and no time is spent below
-    # 54 mg/dL (Paty 2006). Assumption: 50 mg/dL leaves ~0.1 % of a full graft's readings below 70 mg/dL
+    # 54 mg/dL (Paty 2006). Assumption: 50 mg/dL leaves full grafts a median < 1 % of readings below 70 mg/dL
     graft_glucose_floor: float = 50.0
     procedure_sae: float = 0.104              # bleeds needing transfusion in 10.4 % (Hering 2016)
     sae_rate_per_year: float = 0.25           # immunosuppression-related; with procedures ~0.31/patient-year (Rickels et al., Diabetes Care 2022)
@@ -183,8 +183,8 @@ class IsletModel:
     baseline_sh_rate: tuple[float, float] = (3.0, 0.6)  # median SHE per year, SD of log (assumption)
     baseline_insulin_per_kg: tuple[float, float] = (0.55, 0.25)
     baseline_weight: tuple[float, float] = (68.0, 11.0)
-    # brittle T1D: high glucose variability; CV median 35.2 % (IQR 30.6-37.7) before islets in TRIMECO (Acta
-    # Diabetol 2020, PMID 31602530), 43 % (SD 3.3 at 7.7 mmol/L) in Edmonton's brittle T1D (Paty 2006)
+    # brittle T1D: high glucose variability; CV median 35.2 % (IQR 30.6-37.7) before islets in TRIMECO (PMID
+    # 31602530), 43 % (SD 3.3 at 7.7 mmol/L) in Edmonton's brittle T1D (Paty 2006)
     baseline_cv: tuple[float, float] = (37.0, 5.0)
     default_visits: tuple[tuple[str, int], ...] = (("baseline", 0), ("m1", 30), ("m3", 91), ("m6", 182),
                                                    ("m9", 274), ("m12", 365))
