@@ -5,10 +5,12 @@ drawn from (20 subjects, one visit), each as the best of several repeats so that
 counts as little as possible, and reports islet / Gamma ratios.
 
     .venv/bin/python benchmarks/bench_islet_cgm.py      # prints, writes benchmarks/results/islet_cgm.json
+    .venv/bin/python benchmarks/bench_islet_cgm.py --quick   # one repeat, writes nothing (checks it runs)
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import timeit
@@ -21,11 +23,16 @@ from explorer.cohort.synthetic import cgm, islet_cgm
 OUT = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "islet_cgm.json"
 
 
-def best(fn, repeat: int = 7, number: int = 3) -> float:
-    return min(timeit.repeat(fn, repeat=repeat, number=number)) / number
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one repeat; the recorded results are kept")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    repeat, number = (1, 1) if args.quick else (7, 3)
 
+    def best(fn) -> float:
+        return min(timeit.repeat(fn, repeat=repeat, number=number)) / number
 
-def main() -> int:
     rng = np.random.default_rng(0)
     shape = (10_000, 6)
     mean, cv = rng.uniform(100, 220, shape), rng.uniform(17, 45, shape)
@@ -43,8 +50,9 @@ def main() -> int:
         report["results"].append({"what": name, "gamma_ms": round(1000 * gamma, 2), "islet_ms": round(1000 * islet, 2),
                                   "ratio": round(islet / gamma, 2)})
         print(f"{name:28s} Gamma {1000 * gamma:8.2f} ms  islet {1000 * islet:8.2f} ms  ratio {islet / gamma:5.2f}")
-    OUT.write_text(json.dumps(report, indent=1))
-    print(f"wrote {OUT.relative_to(OUT.parents[2])}")
+    if not args.quick:
+        args.out.write_text(json.dumps(report, indent=1))
+        print(f"wrote {args.out}")
     return 0
 
 
