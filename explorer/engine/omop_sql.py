@@ -35,6 +35,7 @@ from explorer.cohort.loaders import omop
 from explorer.cohort.loaders.common import (
     _UTC_OFFSET,
     Boundary,
+    check_unique_ids,
     loader_catalogue,
     parse_dates,
     require_columns,
@@ -192,6 +193,13 @@ class _Load:
             examples = ", ".join(repr(v) for v in list(dict.fromkeys(v for v, _ in found))[:3])
             raise DataError(f"not an ISO 8601 date (YYYY-MM-DD[ HH:MM[:SS]]): {examples}", file=file,
                             column=column, rows=[r for _, r in found[:10]])
+        # parse_dates' bounds: nanosecond datetimes span 1677-2262, beyond that a date is a typo
+        for bound, what in ((f"> CAST('{pd.Timestamp.max}' AS TIMESTAMP)", "date in the future"),
+                            (f"< CAST('{pd.Timestamp.min}' AS TIMESTAMP)", "date before 1678")):
+            found = self.con.execute(f"SELECT {parsed}, {ORDER} FROM {relation} WHERE {parsed} {bound} "
+                                     f"ORDER BY {ORDER} LIMIT 10").fetchall()
+            if found:
+                raise DataError(f"{what} ({found[0][0]})", file=file, column=column, rows=[r for _, r in found])
 
     def invalid(self, table: str, condition: str, *, file: str, column: str, message: str,
                 rows: str = ORDER) -> None:
@@ -248,6 +256,11 @@ def _persons(run: _Load, *, index_date) -> None:
     columns = set(cdm.columns("person"))
     require_columns(pd.DataFrame(columns=sorted(columns)), ["person_id", "gender_concept_id", "year_of_birth"],
                          file=file)
+    # each person once, before anything is looked up by person id (the loader's check, on the repeated rows)
+    repeated = con.execute(f"SELECT {_text('person_id')}, {ORDER} FROM {person} WHERE {_text('person_id')} IN "
+                           f"(SELECT {_text('person_id')} FROM {person} GROUP BY 1 HAVING COUNT(*) > 1) "
+                           f"ORDER BY {ORDER}").fetchall()
+    check_unique_ids(pd.Series([i for i, _ in repeated], index=[r for _, r in repeated], dtype="string"), file=file)
     sex = "CASE " + " ".join(f"WHEN {_text('gender_concept_id')} = {_literal(k)} THEN {_literal(v)}"
                              for k, v in omop.GENDER.items()) + " END"
     birth = _date("birth_datetime") if "birth_datetime" in columns else "CAST(NULL AS TIMESTAMP)"
@@ -427,7 +440,8 @@ def _ranges(run: _Load, file: str) -> None:
                "value and its unit")
     if run.boundary.on_invalid == "reject":
         message = "value outside the plausible range of its variable"
-    run.invalid("te_omop_m", outside, file=file, column="value", message=message)
+    # the loader names the source column of the value (Boundary.invalid reads it from the draft)
+    run.invalid("te_omop_m", outside, file=file, column="value_as_number", message=message)
 
 
 def _repeats(run: _Load, file: str) -> None:
