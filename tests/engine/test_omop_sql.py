@@ -280,3 +280,20 @@ def test_synthea_in_place_equals_the_pandas_loader(shared_data, tmp_path, capsys
     assert_same_statuses(expected, got)
     assert report.summary() == expected_report.summary()
     assert funnel_json(capsys, folder, "duckdb") == funnel_json(capsys, folder, "memory")
+
+
+def test_a_duckdb_database_opens_with_the_memory_engine_and_refuses_outcomes(capsys, cdm, tmp_path):
+    from explorer.cli.entry import main
+
+    database = tmp_path / "cdm.duckdb"
+    con = duckdb.connect(str(database))
+    for table in TABLES:
+        con.execute(f"CREATE TABLE {table.lower()} AS SELECT * FROM read_csv('{cdm / (table + '.csv')}', "
+                    "all_varchar = true)")
+    con.close()
+    from_database, _ = funnel_json(capsys, database, "memory")
+    from_folder, _ = funnel_json(capsys, cdm, "memory")
+    assert from_database.pop("source") != from_folder.pop("source")
+    assert from_database == from_folder
+    assert main(["outcomes", "NCT06196996", "--data", str(database)]) != 0
+    assert "DuckDB database is read in place by DuckDB for screening only" in capsys.readouterr().err
