@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from project_paths import SHARED
 from screening_compare import assert_same_screening, assert_same_statuses
 
 from explorer.cohort.features import screening_features
@@ -21,6 +22,8 @@ from explorer.cohort.loaders import load
 from explorer.cohort.loaders.omop import default_mapping
 from explorer.engine.omop_sql import omop_screening_sql, rounded
 from explorer.errors import DataError, UnitError
+
+SHARED_SYNTHEA = SHARED / "data/subjects/omop_synthea27nj/Synthea27Nj_5.4.zip"
 
 # --- a hand-made CDM that reaches every mapping branch -------------------------------------------------
 
@@ -213,15 +216,17 @@ def test_rejected_rows_are_the_loaders(tmp_path, name):
     assert report.summary() == expected_report.summary()
 
 
-def test_a_zip_archive_or_spark_is_refused_in_one_line(cdm, tmp_path):
+def test_a_zip_archive_or_a_database_for_spark_is_refused_in_one_line(cdm, tmp_path):
     archive = tmp_path / "cdm.zip"
     with zipfile.ZipFile(archive, "w") as z:
         for table in TABLES:
             z.write(cdm / f"{table}.csv", f"{table}.csv")
     with pytest.raises(DataError, match="ZIP archive is read by the pandas loader"):
         omop_screening_sql(archive)
-    with pytest.raises(DataError, match="read in place by duckdb, not 'spark'"):
-        omop_screening_sql(cdm, engine="spark")
+    database = tmp_path / "cdm.duckdb"
+    duckdb.connect(str(database)).close()
+    with pytest.raises(DataError, match="a DuckDB database is read with --engine duckdb"):
+        omop_screening_sql(database, engine="spark")
 
 
 def test_sql_rounding_is_the_units_rounding():
@@ -263,24 +268,27 @@ def test_funnel_duckdb_reads_the_cdm_in_place_and_equals_memory(capsys, cdm, mon
 
 # --- the shared Synthea CDM --------------------------------------------------------------------------------
 
-@pytest.mark.shared
-def test_synthea_in_place_equals_the_pandas_loader(shared_data, tmp_path, capsys):
-    archive = shared_data / "subjects/omop_synthea27nj/Synthea27Nj_5.4.zip"
-    if not archive.exists():
-        pytest.skip(f"{archive} is not in this copy of ../shared/data")
-    folder = tmp_path / "synthea"
+def unzip(archive: Path, folder: Path) -> Path:
+    """The CSV tables of a CDM archive as files in a folder (in place means files the engine can read)."""
+    folder.mkdir(parents=True)
     with zipfile.ZipFile(archive) as z:
         for member in z.namelist():
             if member.lower().endswith(".csv") and not member.startswith("__MACOSX/"):
-                (folder / Path(member).name).parent.mkdir(exist_ok=True)
                 (folder / Path(member).name).write_bytes(z.read(member))
+    return folder
+
+
+@pytest.mark.shared
+def test_synthea_in_place_equals_the_pandas_loader(shared_data, tmp_path, capsys):
+    if not SHARED_SYNTHEA.exists():
+        pytest.skip(f"{SHARED_SYNTHEA} is not in this copy of ../shared/data")
+    folder = unzip(SHARED_SYNTHEA, tmp_path / "synthea")
     expected, expected_report = pandas_path(folder)
     got, report = omop_screening_sql(folder)
     assert_same_screening(expected, got)
     assert_same_statuses(expected, got)
     assert report.summary() == expected_report.summary()
     assert funnel_json(capsys, folder, "duckdb") == funnel_json(capsys, folder, "memory")
-
 
 def test_a_duckdb_database_opens_with_the_memory_engine_and_refuses_outcomes(capsys, cdm, tmp_path):
     from explorer.cli.entry import main
@@ -297,3 +305,15 @@ def test_a_duckdb_database_opens_with_the_memory_engine_and_refuses_outcomes(cap
     assert from_database == from_folder
     assert main(["outcomes", "NCT06196996", "--data", str(database)]) != 0
     assert "DuckDB database is read in place by DuckDB for screening only" in capsys.readouterr().err
+
+
+def test_spark_reads_the_handmade_and_synthea_cdms_in_place(spark, cdm, tmp_path):
+    expected, expected_report = pandas_path(cdm, mapping=event_mapping())
+    got, report = omop_screening_sql(cdm, engine="spark", spark=spark, mapping=event_mapping())
+    assert_same_screening(expected, got)
+    assert report.summary() == expected_report.summary()
+    if SHARED_SYNTHEA.exists():  # ../shared is optional; the hand-made CDM above covers the same rules
+        folder = unzip(SHARED_SYNTHEA, tmp_path / "synthea")
+        expected, _ = pandas_path(folder)
+        got, _ = omop_screening_sql(folder, engine="spark", spark=spark)
+        assert_same_screening(expected, got)
