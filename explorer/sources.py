@@ -153,8 +153,8 @@ def open_source(source: DataSource, *, catalogue: Catalogue | None = None, read_
     `progress` shows a bar while a synthetic population is drawn. `engine` "duckdb" or "spark" derives
     the screening features of data the loaders read by SQL in that engine (explorer.engine.features_sql,
     the same features as the pandas derivation; `engine_options`: its Spark `master` or `spark` session).
-    An OMOP CDM folder with engine "duckdb", or a DuckDB database file, is read in place by DuckDB
-    (explorer.engine.omop_sql: no pandas Cohort; `cohort` is then None).
+    An OMOP CDM folder with engine "duckdb" or "spark", or a DuckDB database file, is read in place by that
+    engine (explorer.engine.omop_sql: no pandas Cohort; `cohort` is then None).
     """
     source = source.validate()
     read_folder = source.engine == "memory" if read_folder is None else read_folder
@@ -176,10 +176,10 @@ def open_source(source: DataSource, *, catalogue: Catalogue | None = None, read_
         return OpenedSource(source, read_screening(path, catalogue=catalogue))
     in_place = _omop_in_place(path, engine, screen)
     if in_place:
-        from explorer.engine.omop_sql import omop_screening_sql  # DuckDB only when asked
+        from explorer.engine.omop_sql import omop_screening_sql  # DuckDB / PySpark only when asked
 
-        screening, report = omop_screening_sql(path, catalogue=catalogue, on_invalid=on_invalid,
-                                               con=engine_options.get("con"))
+        screening, report = omop_screening_sql(path, engine="spark" if engine == "spark" else "duckdb",
+                                               catalogue=catalogue, on_invalid=on_invalid, **engine_options)
         return OpenedSource(source, screening, None, report)
     loaded = load(path, on_invalid=on_invalid)
     if not screen:
@@ -194,8 +194,8 @@ def open_source(source: DataSource, *, catalogue: Catalogue | None = None, read_
 
 
 def _omop_in_place(path: Path, engine: str, screen: bool) -> bool:
-    """Whether DuckDB reads an OMOP CDM where it lies (explorer.engine.omop_sql) instead of the pandas loader:
-    a CDM folder with --engine duckdb, and a DuckDB database file (no pandas loader reads one) for screening."""
+    """Whether DuckDB or Spark reads an OMOP CDM where it lies (explorer.engine.omop_sql) instead of the pandas
+    loader: a CDM folder with --engine duckdb|spark, and a DuckDB database file (no pandas loader reads one)."""
     from explorer.engine.omop_sql import DATABASE_SUFFIXES  # no DuckDB import: only its file names
 
     if path.is_file() and path.suffix.lower() in DATABASE_SUFFIXES:
@@ -203,4 +203,4 @@ def _omop_in_place(path: Path, engine: str, screen: bool) -> bool:
             raise DataError("a DuckDB database is read in place by DuckDB for screening only; its outcomes and the "
                             "spark engine need the CDM as CSV files (a folder or ZIP archive)", file=str(path))
         return True
-    return engine == "duckdb" and screen and path.is_dir() and detect(path) == "omop"
+    return engine in ("duckdb", "spark") and screen and path.is_dir() and detect(path) == "omop"
