@@ -11,7 +11,7 @@ a code's run is skipped (and said so) when less memory is available than that co
 size times ten plus 1 GB, so that a run never takes the memory other work on the machine is using.
 
     nice -n 10 .venv/bin/python benchmarks/bench_memory.py [--sizes 1e6 1e7] [--engines memory duckdb]
-        [--baseline main] [--out memory]
+        [--baseline main] [--out memory] [--quick]
 
 Writes benchmarks/results/<out>.json and <out>.md.
 """
@@ -131,7 +131,10 @@ def main() -> None:
     parser.add_argument("--baseline", default=None, help="a git revision measured in the same run, first")
     parser.add_argument("--out", default="memory")
     parser.add_argument("--note", action="append", default=[], help="a line for the notes")
+    parser.add_argument("--quick", action="store_true", help="one small size, no baseline (make bench QUICK=1)")
     args = parser.parse_args()
+    if args.quick:
+        args.sizes, args.baseline = [2e4], None
     report = {"machine": machine(), "run": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "rows": [],
               "notes": args.note}
     log = open(RESULTS / f"{args.out}.log", "w")  # noqa: SIM115 - the children's stderr, for the whole run
@@ -165,7 +168,7 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        sys.path.insert(0, os.getcwd())  # the measured code (this tree or the baseline's worktree)
+        # the measured code (this tree or the baseline's worktree) comes first on PYTHONPATH (run_child)
         print(json.dumps(child(int(sys.argv[2]), sys.argv[3])))
     else:
         main()
