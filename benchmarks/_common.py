@@ -6,13 +6,16 @@ each measurement that reports its own peak memory runs in a fresh interpreter (`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -73,3 +76,20 @@ def child(script: str | Path, args: list[str], timeout: float = 3600) -> dict:
     if done.returncode != 0:
         return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"}
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@contextlib.contextmanager
+def checkout(ref: str | None):
+    """The code to measure: the working tree (ref None), or `ref` checked out into a temporary worktree
+    (a `--baseline REF` measured in the same run as the working tree)."""
+    if ref is None:
+        yield ROOT
+        return
+    folder = Path(tempfile.mkdtemp(prefix="bench-baseline-")) / "code"
+    subprocess.run(["git", "worktree", "add", "--detach", str(folder), ref], cwd=ROOT, check=True,
+                   capture_output=True)
+    try:
+        yield folder
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=ROOT, capture_output=True)
+        shutil.rmtree(folder.parent, ignore_errors=True)

@@ -30,7 +30,6 @@ import gc
 import json
 import os
 import re
-import shutil
 import socket
 import statistics
 import subprocess
@@ -40,6 +39,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from _common import checkout  # noqa: E402 - a sibling module: this file runs as a script from benchmarks/
 from playwright.sync_api import expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -338,22 +338,6 @@ def measure(code: Path, trial: str, n: int, repeats: int, browser, cold: bool) -
     del state
     gc.collect()
     return result
-
-
-@contextlib.contextmanager
-def checkout(ref: str | None):
-    """The code to measure: the working tree (ref None), or `ref` checked out into a temporary worktree."""
-    if ref is None:
-        yield ROOT
-        return
-    folder = Path(tempfile.mkdtemp(prefix="bench-dashboard-")) / "code"
-    subprocess.run(["git", "worktree", "add", "--detach", str(folder), ref], cwd=ROOT, check=True,
-                   capture_output=True)
-    try:
-        yield folder
-    finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=ROOT, capture_output=True)
-        shutil.rmtree(folder.parent, ignore_errors=True)
 
 
 def table(rows: list[dict]) -> list[str]:

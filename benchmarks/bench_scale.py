@@ -40,7 +40,8 @@ POPULATION = "t1d"
 CHUNK = 1_000_000
 SEED = 20240601
 WARM = 100_000
-HISTOGRAMS = Path("/tmp/bench-scale-histograms")  # outside --work, which is removed after the run
+HISTOGRAMS = Path("/tmp/bench-scale-histograms")
+ROUNDS = 25  # toggle measurements: each criterion switched off in turn, this many times (500 toggles for 20)  # outside --work, which is removed after the run
 
 
 # --- memory of a process tree --------------------------------------------------------------------
@@ -230,11 +231,18 @@ def child_toggle(n: int, histogram_file: str) -> dict:
     from explorer.trial import load_trial
 
     trial = load_trial(TRIAL)
-    if not Path(histogram_file).is_file():  # the same cohort as the 10^6 Parquet folder (one chunk, seed SEED)
-        from _common import cohort  # a sibling module: this file runs as a script from benchmarks/
-
+    if not Path(histogram_file).is_file():
+        # the cohort of the Parquet folder of that size (write_chunked: chunk i is 10^6 subjects drawn with
+        # seed SEED + i), one chunk at a time: a histogram is the sum of its chunks' histograms
+        from explorer.cohort.synthetic.screening_table import generate_screening
         from explorer.engine import evaluate
-        built = HistogramMatrix.of(evaluate(trial, cohort(POPULATION, n))).histogram
+        from explorer.engine.histogram import _merge
+        parts = []
+        for i in range(-(-n // CHUNK)):
+            chunk = generate_screening(POPULATION, min(CHUNK, n - i * CHUNK), seed=SEED + i, missing_reasons=False)
+            parts.append(HistogramMatrix.of(evaluate(trial, chunk)).histogram)
+            del chunk
+        built = _merge(np.concatenate([p.patterns for p in parts]), np.concatenate([p.counts for p in parts]))
         Path(histogram_file).parent.mkdir(parents=True, exist_ok=True)
         np.savez(histogram_file, patterns=built.patterns, counts=built.counts)
     saved = np.load(histogram_file)
@@ -247,7 +255,7 @@ def child_toggle(n: int, histogram_file: str) -> dict:
         ten times its cores, wall-clock time is mostly waiting for a core; CPU time is the work itself."""
         fn({c: True for c in ids})  # caches (bitsets of the histogram) built once, as a state does
         times, cpu = [], []
-        for _ in range(5):
+        for _ in range(ROUNDS):
             for cid in ids:
                 enabled = {c: c != cid for c in ids}
                 start, start_cpu = time.perf_counter(), time.process_time()

@@ -143,6 +143,10 @@ def typed_features(frame: pd.DataFrame, catalogue: Catalogue, *, file: str | Non
     else:
         raise DataError("features has no subject_id column (or index)", file=file, column="subject_id")
     index = check_ids(ids, file=file, table="features")
+    # a typed frame (a generator's or a loader's) is only checked and comes back as it is: keeping each
+    # checked column until the end would hold a second copy of the whole frame for nothing
+    typed = frame.index.name == "subject_id" and isinstance(frame.index.dtype, pd.StringDtype) and \
+        not untyped_columns(frame, catalogue)
     out = {}
     for col in columns:
         values = pd.Series(frame[col].array, index=index, copy=False)  # by position: the index may repeat
@@ -168,9 +172,10 @@ def typed_features(frame: pd.DataFrame, catalogue: Catalogue, *, file: str | Non
             out[col] = pd.array(text, dtype="string")
         else:
             raise DataError(f"event {col!r} belongs in the events table, not in features", file=file, column=col)
-    if frame.index.name == "subject_id" and isinstance(frame.index.dtype, pd.StringDtype) and \
-            not untyped_columns(frame, catalogue):
-        return frame  # already typed (a generator's or a loader's): no copy of a million rows
+        if typed:
+            del out[col]
+    if typed:
+        return frame  # already typed: no copy of a million rows
     return pd.DataFrame(out, index=index, columns=columns)
 
 

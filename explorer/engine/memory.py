@@ -92,9 +92,15 @@ class MemoryContext:
         self._event_index: tuple[np.ndarray, pd.Index, np.ndarray, np.ndarray] | None = None
 
     def column(self, name: str):
-        if name not in self._columns:
-            self._columns[name] = self._convert(name)
-        return self._columns[name]
+        if name in self._columns:
+            return self._columns[name]
+        value = self._convert(name)
+        # numbers are the features' own array (no copy) and category codes take 2 bytes a subject, so both
+        # are kept for the next threshold change; a boolean's two masks would be a second copy of its
+        # column for every subject (0.5 GB for a trial's booleans at 10^7), and rebuilding them is cheap
+        if not isinstance(value, Truth):
+            self._columns[name] = value
+        return value
 
     def _convert(self, name: str):
         var = self.catalogue[name]

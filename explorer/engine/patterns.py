@@ -82,9 +82,9 @@ class PatternHistogram:
 
     @cached_property
     def order(self) -> np.ndarray:
-        """The patterns by ascending count: the bitsets below list them in this order, so that each high
-        bit of the counts is set only in a short tail (most patterns are rare) and a weighted count reads
-        only that tail (explorer.engine.patterns._weighted)."""
+        """The patterns by ascending count: the bitsets below list them in this order, so that most words of
+        a bitset hold patterns of one count and the large counts sit in a short tail (most patterns are
+        rare); a weighted count then reads few words (PatternHistogram.count_planes)."""
         return np.argsort(self.counts, kind="stable")
 
     @cached_property
@@ -100,30 +100,52 @@ class PatternHistogram:
 
     @cached_property
     def count_planes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The counts in binary, one bitset per bit, in `order`, each plane kept only from the first word
-        in which its bit is set, all planes end to end: (word index into a pattern bitset, plane word, the
-        bit's weight) per kept word. A weighted count of a set of patterns is then one gather, AND,
-        popcount and dot product over about two planes' worth of words, whatever the largest count."""
-        words = -(-len(self.counts) // 64)
+        """What a weighted count reads, as (word index into a pattern bitset, mask word, weight) per entry:
+        the subjects in a set of patterns are sum(weight * popcount(set[index] & mask)).
+
+        In `order` (ascending counts) most 64-pattern words hold patterns of one count (44 % of the patterns
+        of a 10^7 cohort have count 1): such a word is one entry, weighted by that count, masked to its
+        patterns. Each other word (where the counts change, and the rare large counts) gets one entry per
+        binary digit of its counts that is set in any of its patterns, weighted by that digit's value. At
+        10^7 subjects this reads 2,278 words instead of 3,808 for the binary planes alone."""
+        words, m = -(-len(self.counts) // 64), len(self.counts)
         counts = self.counts[self.order]
-        index, planes, weights = [], [], []
+        padded = np.zeros(words * 64, dtype=np.int64)
+        padded[:m] = counts
+        by_word = padded.reshape(words, 64)
+        valid = _to_bits(np.arange(words * 64) < m, words)
+        last = counts[np.minimum(np.arange(words) * 64 + 63, m - 1)] if m else np.zeros(0, np.int64)
+        uniform = by_word[:, 0] == last  # ascending: the first and the last pattern of a word bound it
+        index, masks, weights = [np.flatnonzero(uniform)], [valid[uniform]], [by_word[uniform, 0]]
         for b in range(max(1, int(counts.max(initial=0)).bit_length())):
             plane = _to_bits(((counts >> b) & 1).astype(bool), words)
-            start = int(np.argmax(plane != 0)) if plane.any() else words
-            index.append(np.arange(start, words))
-            planes.append(plane[start:])
-            weights.append(np.full(words - start, 1 << b, dtype=np.int64))
-        return np.concatenate(index), np.concatenate(planes), np.concatenate(weights)
+            keep = ~uniform & (plane != 0)
+            index.append(np.flatnonzero(keep))
+            masks.append(plane[keep])
+            weights.append(np.full(int(keep.sum()), 1 << b, dtype=np.int64))
+        return np.concatenate(index), np.concatenate(masks), np.concatenate(weights)
 
     def scratch(self, rows: int, words: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Work buffers of the weighted counts for `rows` sets (reused from call to call; one thread at a
         time, as a dashboard's state runs): gathered words, their popcounts, the same as float64, and the
-        count planes' weights as float64."""
+        entries' weights as float64."""
         cache = self.__dict__.setdefault("_scratch", {})
         if (rows, words) not in cache:
             cache[(rows, words)] = (np.empty((rows, words), np.uint64), np.empty((rows, words), np.uint8),
                                     np.empty((rows, words), np.float64), self.count_planes[2].astype(np.float64))
         return cache[(rows, words)]
+
+    def resolved_bits(self, j: int, table_row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Bitsets (in `order`) of the patterns that FAIL / are UNKNOWN on criterion j once its raw codes are
+        resolved by `table_row` (raw code -> resolved code); kept per (criterion, policy), of which a trial
+        has only a few."""
+        cache = self.__dict__.setdefault("_resolved", {})
+        key = (j, table_row.tobytes())
+        if key not in cache:
+            raw = self.code_bits[:, j]  # (4, words)
+            cache[key] = (np.bitwise_or.reduce(raw[table_row == FAIL], axis=0, initial=np.uint64(0)),
+                          np.bitwise_or.reduce(raw[table_row == UNKNOWN], axis=0, initial=np.uint64(0)))
+        return cache[key]
 
     @cached_property
     def columns(self) -> tuple[np.ndarray, ...]:
@@ -254,40 +276,43 @@ def funnel_counts(h: PatternHistogram, selection: Selection) -> tuple[int, list[
     if k == 0 or len(counts) == 0:
         return total, [total] * (k + 1), [total] * (k + 1), [0] * (k + 1)
     fail, unknown = _step_bits(h, selection)
-    zero = np.uint64(0)
-    remaining = np.bitwise_and.accumulate(~fail, axis=0)
-    eligible = np.bitwise_and.accumulate(~(fail | unknown), axis=0)
+    sets = np.empty((3 * k, fail.shape[1]), np.uint64)  # filled in place: no temporaries
+    remaining, eligible, became = sets[:k], sets[k:2 * k], sets[2 * k:]
+    np.bitwise_and.accumulate(np.invert(fail, out=remaining), axis=0, out=remaining)
+    np.bitwise_or(fail, unknown, out=eligible)
+    np.bitwise_and.accumulate(np.invert(eligible, out=eligible), axis=0, out=eligible)
     # eligible before the step and UNKNOWN at it (a pattern is never FAIL and UNKNOWN at the same step)
-    before = np.concatenate([np.full((1, eligible.shape[1]), ~zero), eligible[:-1]])
-    sets = np.concatenate([remaining, eligible, before & unknown])
+    became[0] = unknown[0]
+    np.bitwise_and(eligible[:-1], unknown[1:], out=became[1:])
     weighted = _weighted(h, sets)
     return (total, [total, *weighted[k:2 * k]], [total, *weighted[:k]], [0, *weighted[2 * k:]])
 
 
 def _step_bits(h: PatternHistogram, selection: Selection) -> tuple[np.ndarray, np.ndarray]:
     """(k, words) bitsets of the patterns that FAIL / are UNKNOWN at each selected criterion, after its
-    policy: the OR of the raw-code sets the policy maps there."""
-    raw = h.code_bits[:, list(selection.columns)]  # (4, k, words)
-    everything, nothing = ~np.uint64(0), np.uint64(0)
-    to_fail = np.where(selection.tables.T == FAIL, everything, nothing)[:, :, None]  # (4, k, 1)
-    to_unknown = np.where(selection.tables.T == UNKNOWN, everything, nothing)[:, :, None]
-    return np.bitwise_or.reduce(raw & to_fail, axis=0), np.bitwise_or.reduce(raw & to_unknown, axis=0)
+    policy: the OR of the raw-code sets the policy maps there (explorer.engine.patterns.PatternHistogram
+    keeps each criterion's pair per policy, so a toggle only copies them into place)."""
+    k, words = len(selection.ids), h.code_bits.shape[2]
+    fail, unknown = np.empty((k, words), np.uint64), np.empty((k, words), np.uint64)
+    for s, j in enumerate(selection.columns):
+        fail[s], unknown[s] = h.resolved_bits(j, selection.tables[s])
+    return fail, unknown
 
 
 def _weighted(h: PatternHistogram, sets: np.ndarray) -> list[int]:
-    """Subjects in each of the (s, words) pattern bitsets (in h.order): popcounts against the counts' binary
-    planes (PatternHistogram.count_planes), each over the words where its bit is set at all."""
+    """Subjects in each of the (s, words) pattern bitsets (in h.order): weighted popcounts of the words
+    PatternHistogram.count_planes lists, masked as it says."""
     if not hasattr(np, "bitwise_count"):  # numpy < 2.0
         return [int(h.counts[h.order] @ _from_bits(x, len(h.counts))) for x in sets]
     index, planes, weights = h.count_planes
     # into buffers kept on the histogram: fresh megabyte temporaries on every toggle cost more in page
     # faults than the arithmetic; the dot product in float64 is exact (every sum is far below 2^53)
-    words, bits, floats, ones = h.scratch(len(sets), len(index))
+    words, bits, floats, weight = h.scratch(len(sets), len(index))
     np.take(sets, index, axis=1, out=words)
     np.bitwise_and(words, planes, out=words)
     np.bitwise_count(words, out=bits)
     np.copyto(floats, bits)
-    return [int(x) for x in floats @ ones]
+    return [int(x) for x in floats @ weight]
 
 
 def _from_bits(words: np.ndarray, n: int) -> np.ndarray:

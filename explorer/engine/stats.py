@@ -36,6 +36,11 @@ from explorer.engine.patterns import Selection, resolve, select
 from explorer.engine.status import FAIL, UNKNOWN
 from explorer.errors import DefinitionError
 
+try:  # pandas >= 3: a DataFrame straight from its blocks (public API for libraries)
+    from pandas.api.internals import create_dataframe_from_blocks as _from_blocks
+except ImportError:  # pragma: no cover - older pandas
+    _from_blocks = None
+
 Enabled = Iterable[str] | Mapping[str, bool] | None
 
 
@@ -100,35 +105,56 @@ def funnel(matrix, order: Sequence[str] | None = None, enabled: Enabled = None,
     sel = select(matrix.criteria, order=order, enabled=enabled, policies=policies)
     total, eligible, remaining, became_unknown = _funnel_counts(matrix, sel)
     k = len(sel.ids)
-    info, policy = _policy_labels(matrix, sel)
     remaining_arr, eligible_arr = np.array(remaining, dtype=np.int64), np.array(eligible, dtype=np.int64)
     excluded = np.zeros(k + 1, dtype=np.int64)
     excluded[1:] = remaining_arr[:-1] - remaining_arr[1:]
     previous = np.concatenate([[total], remaining_arr[:-1]])
-    # every column at once, so the frame is built in one go (a toggle at any size costs well under a
-    # millisecond; adding columns one by one cost more than the counts)
-    frame = pd.DataFrame({
-        "step": np.arange(k + 1),
-        "criterion": pd.array([None, *sel.ids], dtype="str"),
-        "kind": pd.array(["screened", *(c.kind for c in info)], dtype="str"),
-        "label": pd.array(["Screened", *(c.label for c in info)], dtype="str"),
-        "policy": pd.array([None, *policy], dtype="str"),
-        "eligible": eligible_arr,
-        "possibly_eligible": remaining_arr - eligible_arr,
-        "remaining": remaining_arr,
-        "excluded": excluded,
-        "became_unknown": np.array(became_unknown, dtype=np.int64),
-        "remaining_pct_start": _percent(remaining_arr, total),
-        "remaining_pct_previous": _percent(remaining_arr, previous),
-        "eligible_pct_start": _percent(eligible_arr, total),
-        "excluded_pct_previous": _percent(excluded, previous),
-    }, copy=False)
+    counts = np.stack([np.arange(k + 1), eligible_arr, remaining_arr - eligible_arr, remaining_arr, excluded,
+                       np.array(became_unknown, dtype=np.int64)])
+    percents = np.stack([_percent(remaining_arr, total), _percent(remaining_arr, previous),
+                         _percent(eligible_arr, total), _percent(excluded, previous)])
+    frame = _funnel_frame(_funnel_texts(matrix, sel), counts, percents)
     return _meta(frame, ["eligible", "possibly_eligible", "remaining", "excluded", "became_unknown"], {
         "remaining_pct_start": ("remaining", ("first", "remaining")),
         "remaining_pct_previous": ("remaining", ("previous", "remaining")),
         "eligible_pct_start": ("eligible", ("first", "remaining")),
         "excluded_pct_previous": ("excluded", ("previous", "remaining")),
     })
+
+
+_FUNNEL_COLUMNS = pd.Index(["step", "criterion", "kind", "label", "policy", "eligible", "possibly_eligible",
+                            "remaining", "excluded", "became_unknown", "remaining_pct_start",
+                            "remaining_pct_previous", "eligible_pct_start", "excluded_pct_previous"])
+_FUNNEL_PLACES = (np.array([0, 5, 6, 7, 8, 9]), np.arange(10, 14))  # where the count and percent rows go
+
+
+def _funnel_texts(matrix, sel: Selection) -> list:
+    """The criterion, kind, label and policy columns, kept per selection on the matrix (a dashboard goes
+    back and forth between a few): building string arrays from Python objects cost more than the whole
+    funnel's counts. Arrays are immutable here: every frame gets its own take of them."""
+    cache = matrix.__dict__.setdefault("_funnel_texts", {})
+    key = (sel.ids, sel.policies)
+    if key not in cache:
+        if len(cache) >= 256:  # a bound, not a policy: one entry per distinct selection seen
+            cache.clear()
+        info, policy = _policy_labels(matrix, sel)
+        cache[key] = (pd.array([None, *sel.ids], dtype="str"), pd.array(["screened", *(c.kind for c in info)], dtype="str"),
+                      pd.array(["Screened", *(c.label for c in info)], dtype="str"), pd.array([None, *policy], dtype="str"))
+    return [text.copy() for text in cache[key]]
+
+
+def _funnel_frame(texts: list, counts: np.ndarray, percents: np.ndarray) -> pd.DataFrame:
+    """The funnel table from its blocks: (6, steps) int64 counts, (4, steps) float64 percents and the four
+    text columns. pandas' block constructor takes them as they are; a DataFrame built from a dict of
+    fourteen columns sorted them into blocks again and cost two to three times the funnel's counts."""
+    index = pd.RangeIndex(counts.shape[1])
+    if _from_blocks is None:  # pandas < 3: the dict constructor
+        columns = dict(zip(_FUNNEL_COLUMNS[[0, *range(5, 14)]], [*counts, *percents], strict=True))
+        columns.update(zip(_FUNNEL_COLUMNS[1:5], texts, strict=True))
+        return pd.DataFrame(columns, index=index, columns=_FUNNEL_COLUMNS, copy=False)
+    blocks = [(counts, _FUNNEL_PLACES[0]), (percents, _FUNNEL_PLACES[1])]
+    blocks += [(text, np.array([1 + i])) for i, text in enumerate(texts)]
+    return _from_blocks(blocks, index=index, columns=_FUNNEL_COLUMNS)
 
 
 def final_bits(matrix, enabled: Enabled = None, policies: Mapping[str, str] | None = None

@@ -80,3 +80,19 @@ def test_the_largest_count_alone_is_counted_once():
     criteria = [CriterionInfo("A", "inclusion", expression="a"), CriterionInfo("B", "inclusion", expression="b")]
     assert funnel_counts(h, select(criteria)) == (10 ** 12 + 1, [10 ** 12 + 1, 10 ** 12, 10 ** 12],
                                                   [10 ** 12 + 1, 10 ** 12, 10 ** 12], [0, 0, 0])
+
+
+def test_words_of_one_count_and_words_where_the_counts_change():
+    """Runs of equal counts that fill whole 64-pattern words (each read once, weighted by its count), runs
+    that end inside a word, and a last word with padding bits that a complemented set has switched on."""
+    rng = np.random.default_rng(3)
+    counts = np.array([1] * 128 + [2] * 70 + [7] * 5 + [3 * 10 ** 9] + [5] * 3, dtype=np.int64)
+    patterns = np.unique(rng.integers(0, 3, size=(3 * len(counts), 10)).astype(np.int8), axis=0)[:len(counts)]
+    h = PatternHistogram(patterns, counts[rng.permutation(len(counts))], np.zeros(0, np.int64))
+    criteria = [CriterionInfo(f"C{j}", "inclusion", expression=f"x{j} > 0") for j in range(10)]
+    index, _, weights = h.count_planes
+    # words 0-2 hold one count each (1, 1, 2) and are read once; word 3 (2, 7, 5 and 3e9) by binary digits
+    assert index[:3].tolist() == [0, 1, 2] and weights[:3].tolist() == [1, 1, 2] and set(index[3:]) == {3}
+    for policy in POLICIES:
+        selection = select(criteria, policies={c.id: policy for c in criteria})
+        assert funnel_counts(h, selection) == reference_funnel(h, selection)

@@ -6,6 +6,7 @@ import itertools
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from engine_cases import HAND, make_matrix
 from hypothesis import HealthCheck, given, settings
@@ -250,3 +251,22 @@ def test_many_criteria_and_an_empty_cohort():
     empty = make_matrix({}, kinds=("inclusion",), ids=("A",))
     assert funnel(empty)["remaining"].tolist() == [0, 0]
     assert overlap(empty).empty and impact(empty)["failing"].tolist() == [0]
+
+
+def test_a_funnel_edited_by_its_caller_leaves_the_next_funnel_alone(hand):
+    # the text columns are kept per selection on the matrix (explorer.engine.stats._funnel_texts)
+    first = funnel(hand, policies={"A": "pass"})
+    first.loc[1, "label"] = "edited"
+    first.loc[1, "policy"] = "edited"
+    again = funnel(hand, policies={"A": "pass"})
+    assert again.loc[1, "label"] != "edited" and again.loc[1, "policy"] == "pass"
+
+
+def test_the_funnel_table_has_the_columns_and_dtypes_it_always_had(hand):
+    f = funnel(hand, enabled=["A", "C"], policies={"C": "fail"})
+    assert list(f.columns) == ["step", "criterion", "kind", "label", "policy", "eligible", "possibly_eligible",
+                               "remaining", "excluded", "became_unknown", "remaining_pct_start",
+                               "remaining_pct_previous", "eligible_pct_start", "excluded_pct_previous"]
+    assert [str(t) for t in f.dtypes] == ["int64", "str", "str", "str", "str", *["int64"] * 5, *["float64"] * 4]
+    assert f["criterion"].tolist()[1:] == ["A", "C"] and f["policy"].tolist()[1:] == ["unknown", "fail"]
+    assert f["step"].tolist() == [0, 1, 2] and f.index.equals(pd.RangeIndex(3))

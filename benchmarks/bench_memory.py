@@ -1,0 +1,174 @@
+"""Peak resident memory of a process holding a dashboard state (ExplorerState) on a synthetic cohort.
+
+Each measurement runs in a fresh interpreter: it builds the state on the synthetic t1d population
+(NCT06196996; the funnel is computed), toggles criteria off and on, changes a threshold twice, then reports
+its resident memory after each step (VmRSS), its peak (ru_maxrss) and what the state holds (features frame,
+events, the status matrix), with the counts it showed, so the before and after runs can be compared.
+
+`--baseline REF` runs the same child with the code of a git revision (checked out into a temporary
+worktree, put first on PYTHONPATH) in the same run, before this working tree's. Sizes run one at a time;
+a code's run is skipped (and said so) when less memory is available than that code's peak at the previous
+size times ten plus 1 GB, so that a run never takes the memory other work on the machine is using.
+
+    nice -n 10 .venv/bin/python benchmarks/bench_memory.py [--sizes 1e6 1e7] [--engines memory duckdb]
+        [--baseline main] [--out memory] [--quick]
+
+Writes benchmarks/results/<out>.json and <out>.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from _common import RESULTS, checkout, machine, mem_available_gb
+
+TRIAL = "NCT06196996"
+POPULATION = "t1d"
+SEED = 0
+
+
+def _resident_mb() -> float:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
+
+
+def child(n: int, engine: str) -> dict:
+    """One state, step by step: (step, resident MB, peak MB so far, seconds) and the counts shown."""
+    from explorer.app.scenario import DataSource, Scenario
+    from explorer.app.state import ExplorerState
+
+    steps, start = [], time.perf_counter()
+
+    def step(name: str) -> None:
+        steps.append({"step": name, "resident_mb": round(_resident_mb()),
+                      "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+                      "seconds": round(time.perf_counter() - start, 1)})
+
+    step("imports")
+    source = DataSource("synthetic", POPULATION, n, SEED)
+    if engine != "memory":
+        source = DataSource("synthetic", POPULATION, n, SEED, engine=engine)
+    state = ExplorerState(Scenario(trial=TRIAL, data=source), with_baseline=False)
+    step("state built (funnel)")
+    shown = [dict(state.counts)]
+    for criterion, on in (("I2", False), ("E3", False), ("I2", True)):
+        state.toggle(criterion, on)
+        shown.append(dict(state.counts))
+    step("three toggles")
+    for factor in (1.05, 1.10):
+        state.set_parameter("I1", "age_min", 6.0 * factor)
+        shown.append(dict(state.counts))
+    step("two threshold changes")
+    held = {"matrix": type(state.matrix).__name__}
+    screening = state.screening
+    if hasattr(screening, "features"):
+        held["features_mb"] = round(screening.features.memory_usage(deep=True).sum() / 1e6)
+        held["features_columns"] = len(screening.features.columns)
+        held["events_mb"] = round(screening.events.memory_usage(deep=True).sum() / 1e6)
+        held["missing_reasons_mb"] = (None if screening.missing_reasons is None else
+                                      round(screening.missing_reasons.memory_usage(deep=True).sum() / 1e6))
+    return {"n": n, "engine": engine, "steps": steps, "held": held, "counts": shown}
+
+
+def run_child(code: Path, n: int, engine: str, log) -> dict:
+    """The child in a fresh interpreter with `code`'s package first on the path (this tree or a baseline)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(code), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    done = subprocess.run([sys.executable, __file__, "--child", str(n), engine], capture_output=True, text=True,
+                          cwd=code, env=env)
+    log.write(done.stderr)
+    if done.returncode != 0:
+        last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
+        return {"n": n, "engine": engine, "error": last}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def markdown(report: dict) -> str:
+    m = report["machine"]
+    lines = [f"# Memory of a process holding a dashboard state ({TRIAL}, synthetic {POPULATION}, seed {SEED})", "",
+             f"{m['machine']}, {m['cores']} cores, {m['memory_gb']} GB, Python {m['python']} | run {report['run']} | "
+             f"load average at start {m['load']} | one child at a time, under `nice -n 10`", "",
+             "| subjects | engine | code | peak resident | resident after the edits | features frame | events | "
+             "missing reasons | time | counts equal to the baseline's |",
+             "|---:|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    for row in report["rows"]:
+        if "error" in row:
+            lines.append(f"| {row['n']:,} | {row['engine']} | {row['code']} | {row['error']} | | | | | | |")
+            continue
+        last, held = row["steps"][-1], row["held"]
+
+        def mb(key, held=held):
+            return "-" if held.get(key) is None else f"{held[key]:,} MB"
+
+        lines.append(f"| {row['n']:,} | {row['engine']} | {row['code']} | **{last['peak_mb']:,} MB** | "
+                     f"{last['resident_mb']:,} MB | {mb('features_mb')} ({held.get('features_columns', '-')} "
+                     f"columns) | {mb('events_mb')} | {mb('missing_reasons_mb')} | {last['seconds']:.0f} s | "
+                     f"{row.get('same_counts', '-')} |")
+    lines += ["", "Per step (resident / peak so far, MB):", ""]
+    for row in report["rows"]:
+        if "steps" in row:
+            parts = "; ".join(f"{s['step']}: {s['resident_mb']:,} / {s['peak_mb']:,}" for s in row["steps"])
+            lines.append(f"- {row['n']:,} {row['engine']} {row['code']}: {parts}")
+    lines += ["", "## Notes", "",
+              "- peak resident: the child's ru_maxrss (its whole life: generating the cohort, evaluating, the edits); "
+              "resident: VmRSS after the step. Freed memory that the allocators keep for reuse stays in VmRSS.",
+              "- counts: the eligible / possibly eligible counts after each of the six edits, compared with the "
+              "baseline's at the same size and engine.",
+              *[f"- {note}" for note in report.get("notes", [])]]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", nargs="+", type=float, default=[1e6, 1e7])
+    parser.add_argument("--engines", nargs="+", default=["memory"], choices=["memory", "duckdb"])
+    parser.add_argument("--baseline", default=None, help="a git revision measured in the same run, first")
+    parser.add_argument("--out", default="memory")
+    parser.add_argument("--note", action="append", default=[], help="a line for the notes")
+    parser.add_argument("--quick", action="store_true", help="one small size, no baseline (make bench QUICK=1)")
+    args = parser.parse_args()
+    if args.quick:
+        args.sizes, args.baseline = [2e4], None
+    report = {"machine": machine(), "run": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "rows": [],
+              "notes": args.note}
+    log = open(RESULTS / f"{args.out}.log", "w")  # noqa: SIM115 - the children's stderr, for the whole run
+    codes = [("baseline " + args.baseline, args.baseline)] if args.baseline else []
+    codes.append(("this branch", None))
+    last_peak_gb: dict[str, float] = {}  # per code: its peak at the previous size
+    for n in (int(s) for s in args.sizes):
+        for engine in args.engines:
+            baseline_counts = None
+            for label, ref in codes:
+                needed = last_peak_gb.get(label, 0.0) * 10 + 1
+                if label in last_peak_gb and mem_available_gb() < needed:
+                    report["rows"].append({"n": n, "engine": engine, "code": label,
+                                           "error": f"not run: {mem_available_gb():.1f} GB available, "
+                                                    f"{needed:.0f} GB wanted"})
+                    continue
+                with checkout(ref) as code:
+                    row = {**run_child(code, n, engine, log), "code": label}
+                if "counts" in row:
+                    if baseline_counts is None:
+                        baseline_counts = row["counts"]
+                    else:
+                        row["same_counts"] = "yes" if row["counts"] == baseline_counts else "NO"
+                    last_peak_gb[label] = max(last_peak_gb.get(label, 0.0), row["steps"][-1]["peak_mb"] / 1024)
+                report["rows"].append(row)
+                print(json.dumps({k: v for k, v in row.items() if k != "counts"}), flush=True)
+                (RESULTS / f"{args.out}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+                (RESULTS / f"{args.out}.md").write_text(markdown(report), encoding="utf-8")
+    log.close()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        # the measured code (this tree or the baseline's worktree) comes first on PYTHONPATH (run_child)
+        print(json.dumps(child(int(sys.argv[2]), sys.argv[3])))
+    else:
+        main()
