@@ -3,7 +3,10 @@ tests rely on."""
 
 from __future__ import annotations
 
+import json
 import re
+
+from project_paths import ROOT
 
 from explorer import engine
 from explorer.app import explore
@@ -72,3 +75,15 @@ def test_the_loading_indicator_appears_within_100_ms_and_never_for_quick_updates
     rule = re.search(r"\.te-busy \{[^}]*animation: te-busy-show 0s linear (\d+)ms forwards", STYLE)
     assert rule is not None and 30 <= int(rule.group(1)) < 100
     assert re.search(r"\.te-busy \{[^}]*visibility: hidden", STYLE)
+
+
+def test_voila_leaves_out_plotly_lab_extension_by_its_installed_name():
+    """voila.json denies jupyterlab-plotly (4.85 MB; figures come through explorer.app.plotly_loader). A
+    name that matches no installed extension would deny nothing, silently."""
+    from jupyter_core.paths import jupyter_path
+    from jupyterlab_server.config import get_federated_extensions
+
+    denied = json.loads((ROOT / "voila.json").read_text())["VoilaConfiguration"]["extension_denylist"]
+    installed = get_federated_extensions(jupyter_path("labextensions"))
+    assert "jupyterlab-plotly" in denied
+    assert set(denied) <= set(installed), f"not installed: {set(denied) - set(installed)}"
