@@ -36,3 +36,20 @@ def test_every_results_tab_shows_its_first_chart(page: Page, voila_url):
         expect(shown, f"the {tab} tab shows nothing").to_be_visible(timeout=TIMEOUT)
     expect(page.get_by_test_id("busy")).to_have_count(0, timeout=TIMEOUT)
     assert_clean(page)
+
+
+def test_the_page_renders_without_plotly_js_and_loads_it_after_the_first_paint(page: Page, voila_url):
+    """Page weight (issue 17): plotly's lab extension (4.85 MB) is not among the files the page loads
+    before its first render (voila.json denies it); plotly.js arrives once, over the websocket, after the
+    page has painted, and the first chart draws with it."""
+    before_render: list[str] = []
+    page.on("request", lambda request: before_render.append(request.url))
+    open_dashboard(page, voila_url)
+    plotly_files = [url for url in before_render if "plotly" in url.lower()]
+    assert not plotly_files, plotly_files
+    page.wait_for_function("() => window.Plotly && window.Plotly.react", timeout=TIMEOUT)  # not waiting for a tab
+    page.get_by_role("tab", name="Impact", exact=True).click()
+    chart = page.locator(".te-app .js-plotly-plot >> visible=true").first
+    expect(chart).to_be_visible(timeout=TIMEOUT)
+    expect(chart.locator(".barlayer .point").first).to_be_attached()  # the Shapley bars are drawn
+    assert_clean(page)
