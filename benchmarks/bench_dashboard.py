@@ -11,6 +11,9 @@ Measures, for each bundled trial on its synthetic population at each size (defau
 Each update is timed from the input event to the moment the page shows the count the engine computes
 for the new scenario (computed in this process, as the browser tests do).
 
+`--first-render-only` measures only the pre-heated first render, `--repeats` pages in a row, and what each
+page downloads before it, by resource (dashboard.first_render.md).
+
 `--baseline REF` measures the code of a git revision (checked out into a temporary worktree: its
 notebook, voila.json and package) in the same run, before the working tree, so that the table compares
 the two under the same machine load.
@@ -103,14 +106,21 @@ def stop(process: subprocess.Popen) -> None:
     process.wait(timeout=60)
 
 
-def open_page(browser, url: str, sizes: dict[str, int]):
+def open_page(browser, url: str, sizes: dict[str, int], frames: list[int] | None = None):
+    """Open the dashboard; (seconds to its first complete render, page). `sizes` collects each HTTP
+    response's body size by address; `frames`, if given, each websocket message's size (the widget state
+    and, on the tree with explorer.app.plotly_loader, plotly.js itself)."""
     page = browser.new_page(viewport={"width": 1500, "height": 1000})
 
     def record(response):
+        if not response.url.startswith("http"):  # a blob: or data: address is no download
+            return
         with contextlib.suppress(Exception):  # a redirect or an aborted request has no body
             sizes[response.url] = len(response.body())
 
     page.on("response", record)
+    if frames is not None:
+        page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(len(payload))))
     started = time.perf_counter()
     page.goto(url, wait_until="commit", timeout=TIMEOUT_MS)
     expect(page.locator(".te-count b").first).to_be_visible(timeout=TIMEOUT_MS)
@@ -120,6 +130,23 @@ def open_page(browser, url: str, sizes: dict[str, int]):
 
 def weight(sizes: dict[str, int]) -> dict[str, int]:
     return {"total": sum(sizes.values()), "plotly": sum(v for k, v in sizes.items() if "plotly" in k.lower())}
+
+
+# what the page downloads, by the part of Voilà's page it belongs to (first match wins)
+RESOURCE_GROUPS = {"plotly.js (jupyterlab-plotly lab extension)": "/voila/labextensions/jupyterlab-plotly/",
+                   "widget lab extensions (ipywidgets, Voilà's manager, anywidget)": "/voila/labextensions/",
+                   "Voilà's application (voila/static)": "/voila/static/",
+                   "Voilà's lab template (theme CSS and style)": "/voila/templates/",
+                   "page HTML and the rest": ""}
+
+
+def by_resource(sizes: dict[str, int]) -> dict[str, dict[str, int]]:
+    groups = {name: {"files": 0, "bytes": 0} for name in RESOURCE_GROUPS}
+    for address, size in sizes.items():
+        name = next(name for name, part in RESOURCE_GROUPS.items() if part in address)
+        groups[name]["files"] += 1
+        groups[name]["bytes"] += size
+    return groups
 
 
 FUNNEL_SHOWS = """([want]) => {
@@ -392,9 +419,14 @@ def main() -> int:
     parser.add_argument("--no-cold", action="store_true", help="skip the first render without pre-heating")
     parser.add_argument("--kernel-only", action="store_true",
                         help="measure only the kernel's side (no browser): dashboard.kernel.md")
+    parser.add_argument("--first-render-only", action="store_true",
+                        help="measure only pre-heated first renders and what the page downloads before them "
+                             "(`--repeats` pages each): dashboard.first_render.md")
     args = parser.parse_args()
     if args.kernel_only:
         return kernel_main(args)
+    if args.first_render_only:
+        return first_render_main(args)
     rows = []
     codes = [(args.baseline, args.baseline)] if args.baseline else []
     codes.append((None, "this tree"))
@@ -418,6 +450,87 @@ def main() -> int:
     lines = table(rows)
     (RESULTS / "dashboard.md").write_text("\n".join(lines) + f"\n\nLoad average at the end: {load[0]:.2f} "
                                            f"on {os.cpu_count()} CPUs.\n")
+    print("\n".join(lines))
+    return 0
+
+
+def first_render(code: Path, trial: str, n: int, repeats: int, browser) -> dict:
+    """`repeats` pages, each taking a pre-heated kernel (the next page waits until the pool has refilled):
+    seconds to the first complete render, what the page downloaded before it (HTTP by resource, and the
+    websocket's messages), and when plotly.js was on the page after the render."""
+    base = scenario_for(trial, n)
+    process, url, ready, ready_s = start_voila(code, base.to_query(), preheat=True)
+    renders, plotly_after = [], []
+    try:
+        for _ in range(repeats):
+            ready.unlink(missing_ok=True)
+            sizes: dict[str, int] = {}
+            frames: list[int] = []
+            elapsed, page = open_page(browser, url + "/", sizes, frames)
+            renders.append(round(elapsed, 2))
+            http, websocket = by_resource(sizes), sum(frames)
+            started = time.perf_counter()
+            with contextlib.suppress(Exception):  # the lab extension keeps plotly.js to itself: no window.Plotly
+                page.wait_for_function("() => window.Plotly && window.Plotly.react", timeout=30_000)
+                plotly_after.append(round(1000 * (time.perf_counter() - started)))
+            page.close()
+            deadline = time.monotonic() + 600
+            while not ready.exists() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            time.sleep(1)
+    finally:
+        stop(process)
+    gc.collect()
+    return {"trial": trial, "subjects": n, "server_start_to_ready_s": round(ready_s, 2),
+            "first_render_preheated_s": {"median": round(statistics.median(renders), 2), "all": renders},
+            "http_bytes_first_render": http, "websocket_bytes_first_render": websocket,
+            "plotly_js_ready_after_render_ms": round(statistics.median(plotly_after)) if plotly_after else None}
+
+
+def first_render_table(rows: list[dict]) -> list[str]:
+    lines = ["| code | trial | subjects | first render, pre-heated (s, median) | all (s) | HTTP bytes before first "
+             "render | of which plotly.js | websocket bytes before first render | plotly.js on the page after "
+             "the render (ms) |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        http = r["http_bytes_first_render"]
+        plotly = http["plotly.js (jupyterlab-plotly lab extension)"]["bytes"]
+        ready = r["plotly_js_ready_after_render_ms"]
+        lines.append(f"| {r['code']} | {r['trial']} | {r['subjects']:,} | {r['first_render_preheated_s']['median']} | "
+                     f"{', '.join(map(str, r['first_render_preheated_s']['all']))} | "
+                     f"{sum(g['bytes'] for g in http.values()):,} | {plotly:,} | "
+                     f"{r['websocket_bytes_first_render']:,} | {'–' if ready is None else ready} |")
+    lines += ["", "HTTP bytes before the first render, by resource (files, bytes):", "",
+              "| code | trial | subjects | " + " | ".join(RESOURCE_GROUPS) + " |",
+              "|---|---|---|" + "---|" * len(RESOURCE_GROUPS)]
+    for r in rows:
+        http = r["http_bytes_first_render"]
+        lines.append(f"| {r['code']} | {r['trial']} | {r['subjects']:,} | "
+                     + " | ".join(f"{http[g]['files']}: {http[g]['bytes']:,}" for g in RESOURCE_GROUPS) + " |")
+    return lines
+
+
+def first_render_main(args) -> int:
+    rows = []
+    codes = [(args.baseline, args.baseline)] if args.baseline else []
+    codes.append((None, "this tree"))
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        for n in args.sizes:
+            for trial in args.trials:
+                for ref, name in codes:
+                    print(f"first render, {name}: {trial} at {n:,} subjects...", file=sys.stderr, flush=True)
+                    with checkout(ref) as code:
+                        rows.append({"code": name, **first_render(code, trial, n, args.repeats, browser)})
+                    print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+        browser.close()
+    load = os.getloadavg()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "dashboard.first_render.json").write_text(json.dumps(
+        {"machine": {"cpus": os.cpu_count(), "load_average_1m_at_end": round(load[0], 2)}, "results": rows,
+         "targets": {"first_render_preheated_s": 1.5}}, indent=2) + "\n")
+    lines = first_render_table(rows)
+    (RESULTS / "dashboard.first_render.md").write_text("\n".join(lines) + f"\n\nLoad average at the end: "
+                                                        f"{load[0]:.2f} on {os.cpu_count()} CPUs.\n")
     print("\n".join(lines))
     return 0
 

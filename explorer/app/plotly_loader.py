@@ -1,4 +1,4 @@
-"""plotly.js for the page, sent once when the page is idle, and the widget that draws figures with it.
+"""plotly.js for the page, sent once the page has rendered, and the widget that draws figures with it.
 
 Voilà loads every installed JupyterLab extension with the page. jupyterlab-plotly's is plotly.js itself,
 4.85 of the 10.3 MB the dashboard downloaded before its first render, for charts that sit in closed tabs.
@@ -7,7 +7,7 @@ voila.json denies that extension (`extension_denylist`), so the dashboard draws 
 
 - `PlotlyLibrary` (one per kernel) carries plotly.js from the installed plotly package
   (`plotly.offline.get_plotlyjs`, the same bundle the lab extension ships). Its source is empty until the
-  browser asks for it, once the page is idle after its first paint (the dashboard notebook displays it),
+  browser asks for it, once the page has rendered and settled (the dashboard notebook displays it),
   or until the first figure is shown (notebooks, where nothing is displayed to ask). The browser then
   runs it once per page, as a script, which defines `window.Plotly`.
 - `PlotlyFigure` holds one figure's JSON and draws it with `Plotly.react` once plotly.js is there; a new
@@ -64,6 +64,26 @@ function ask(model) {
   model.save_changes();
 }
 
+// Calls `then` once the page has stopped changing for `quiet` ms (no element added, removed or edited),
+// or after `longest` ms. The browser has idle moments while the page still waits for its widgets, so an
+// idle callback alone can fire before the first render; a page still drawing keeps changing.
+function whenSettled(then, quiet = 400, longest = 15000) {
+  let timer = null, called = false;
+  const done = () => {
+    if (called) return;
+    called = true;
+    observer.disconnect();
+    clearTimeout(timer);
+    clearTimeout(cap);
+    if (globalThis.requestIdleCallback) requestIdleCallback(then, { timeout: 2000 });
+    else then();
+  };
+  const observer = new MutationObserver(() => { clearTimeout(timer); timer = setTimeout(done, quiet); });
+  observer.observe(document.body, { childList: true, subtree: true, characterData: true });
+  timer = setTimeout(done, quiet);
+  const cap = setTimeout(done, longest);
+}
+
 export default {
   initialize({ model }) {
     model.on("change:source", () => load(model));
@@ -71,9 +91,8 @@ export default {
   },
   render({ model, el }) {
     el.style.display = "none";
-    // once the page has painted and has nothing else to do, so the 5 MB never delays the first render
-    if (globalThis.requestIdleCallback) requestIdleCallback(() => ask(model), { timeout: 3000 });
-    else setTimeout(() => ask(model), 500);
+    // once the page has rendered, so that the 5 MB never delay the first render
+    whenSettled(() => ask(model));
   },
 };
 """
