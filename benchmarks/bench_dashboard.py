@@ -12,7 +12,9 @@ Each update is timed from the input event to the moment the page shows the count
 for the new scenario (computed in this process, as the browser tests do).
 
 `--first-render-only` measures only the pre-heated first render, `--repeats` pages in a row, and what each
-page downloads before it, by resource (dashboard.first_render.md).
+page downloads before it: HTTP by resource, the same files gzipped, and the websocket's messages
+(dashboard.first_render.md, or `--output NAME`). `--floor` adds a page of two widgets served with the same
+voila.json: what the first render costs before any of our code.
 
 `--baseline REF` measures the code of a git revision (checked out into a temporary worktree: its
 notebook, voila.json and package) in the same run, before the working tree, so that the table compares
@@ -28,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import gzip
 import json
 import os
 import re
@@ -106,17 +109,21 @@ def stop(process: subprocess.Popen) -> None:
     process.wait(timeout=60)
 
 
-def open_page(browser, url: str, sizes: dict[str, int], frames: list[int] | None = None):
+def open_page(browser, url: str, sizes: dict[str, int], frames: list[int] | None = None,
+              bodies: dict[str, bytes] | None = None):
     """Open the dashboard; (seconds to its first complete render, page). `sizes` collects each HTTP
-    response's body size by address; `frames`, if given, each websocket message's size (the widget state
-    and, on the tree with explorer.app.plotly_loader, plotly.js itself)."""
+    response's body size by address (`bodies`, if given, the bodies); `frames`, if given, each websocket
+    message's size (the widget state and, on the tree with explorer.app.plotly_loader, plotly.js itself)."""
     page = browser.new_page(viewport={"width": 1500, "height": 1000})
 
     def record(response):
         if not response.url.startswith("http"):  # a blob: or data: address is no download
             return
         with contextlib.suppress(Exception):  # a redirect or an aborted request has no body
-            sizes[response.url] = len(response.body())
+            body = response.body()
+            sizes[response.url] = len(body)
+            if bodies is not None:
+                bodies[response.url] = body
 
     page.on("response", record)
     if frames is not None:
@@ -422,6 +429,8 @@ def main() -> int:
     parser.add_argument("--first-render-only", action="store_true",
                         help="measure only pre-heated first renders and what the page downloads before them "
                              "(`--repeats` pages each): dashboard.first_render.md")
+    parser.add_argument("--output", default="dashboard.first_render",
+                        help="with --first-render-only: the results' file name in benchmarks/results, without suffix")
     parser.add_argument("--floor", action="store_true",
                         help="with --first-render-only: also a page of two widgets under the same voila.json")
     args = parser.parse_args()
@@ -468,9 +477,11 @@ def first_render(code: Path, trial: str, n: int, repeats: int, browser) -> dict:
             ready.unlink(missing_ok=True)
             sizes: dict[str, int] = {}
             frames: list[int] = []
-            elapsed, page = open_page(browser, url + "/", sizes, frames)
+            bodies: dict[str, bytes] = {}
+            elapsed, page = open_page(browser, url + "/", sizes, frames, bodies)
             renders.append(round(elapsed, 2))
             http, websocket = by_resource(sizes), sum(frames)
+            before_render = dict(bodies)  # the page goes on loading after its render
             started = time.perf_counter()
             if http[next(iter(RESOURCE_GROUPS))]["files"] == 0 and n:  # else the lab extension keeps it to itself
                 page.wait_for_function("() => window.Plotly && window.Plotly.react", timeout=TIMEOUT_MS)
@@ -482,10 +493,14 @@ def first_render(code: Path, trial: str, n: int, repeats: int, browser) -> dict:
             time.sleep(1)
     finally:
         stop(process)
+    # what a server that compresses (gzip level 6, as tornado's compress_response does; Voilà 0.5 cannot
+    # turn it on) or a compressing proxy in front of it would send of the same files
+    gzipped = sum(len(gzip.compress(body, 6)) for body in before_render.values())
     gc.collect()
     return {"trial": trial, "subjects": n, "server_start_to_ready_s": round(ready_s, 2),
             "first_render_preheated_s": {"median": round(statistics.median(renders), 2), "all": renders},
-            "http_bytes_first_render": http, "websocket_bytes_first_render": websocket,
+            "http_bytes_first_render": http, "http_bytes_first_render_gzipped": gzipped,
+            "websocket_bytes_first_render": websocket,
             "plotly_js_ready_after_render_ms": round(statistics.median(plotly_after)) if plotly_after else None}
 
 
@@ -519,8 +534,8 @@ def subjects(row: dict) -> str:
 
 def first_render_table(rows: list[dict]) -> list[str]:
     lines = ["| code | trial | subjects | first render, pre-heated (s, median) | all (s) | HTTP bytes before first "
-             "render | of which plotly.js | websocket bytes before first render | plotly.js on the page after "
-             "the render (ms) |", "|---|---|---|---|---|---|---|---|---|"]
+             "render | of which plotly.js | the same gzipped | websocket bytes before first render | plotly.js on "
+             "the page after the render (ms) |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         http = r["http_bytes_first_render"]
         plotly = http["plotly.js (jupyterlab-plotly lab extension)"]["bytes"]
@@ -528,7 +543,7 @@ def first_render_table(rows: list[dict]) -> list[str]:
         lines.append(f"| {r['code']} | {r['trial']} | {subjects(r)} | {r['first_render_preheated_s']['median']} | "
                      f"{', '.join(map(str, r['first_render_preheated_s']['all']))} | "
                      f"{sum(g['bytes'] for g in http.values()):,} | {plotly:,} | "
-                     f"{r['websocket_bytes_first_render']:,} | {'–' if ready is None else ready} |")
+                     f"{r['http_bytes_first_render_gzipped']:,} | {r['websocket_bytes_first_render']:,} | {'–' if ready is None else ready} |")
     lines += ["", "HTTP bytes before the first render, by resource (files, bytes):", "",
               "| code | trial | subjects | " + " | ".join(RESOURCE_GROUPS) + " |",
               "|---|---|---|" + "---|" * len(RESOURCE_GROUPS)]
@@ -559,12 +574,12 @@ def first_render_main(args) -> int:
         browser.close()
     load = os.getloadavg()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "dashboard.first_render.json").write_text(json.dumps(
+    (RESULTS / f"{args.output}.json").write_text(json.dumps(
         {"machine": {"cpus": os.cpu_count(), "load_average_1m_at_end": round(load[0], 2)}, "results": rows,
          "targets": {"first_render_preheated_s": 1.5}}, indent=2) + "\n")
     lines = first_render_table(rows)
-    (RESULTS / "dashboard.first_render.md").write_text("\n".join(lines) + f"\n\nLoad average at the end: "
-                                                        f"{load[0]:.2f} on {os.cpu_count()} CPUs.\n")
+    (RESULTS / f"{args.output}.md").write_text("\n".join(lines) + f"\n\nLoad average at the end: "
+                                                f"{load[0]:.2f} on {os.cpu_count()} CPUs.\n")
     print("\n".join(lines))
     return 0
 
