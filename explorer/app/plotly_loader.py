@@ -7,8 +7,8 @@ voila.json denies that extension (`extension_denylist`), so the dashboard draws 
 
 - `PlotlyLibrary` (one per kernel) carries plotly.js from the installed plotly package
   (`plotly.offline.get_plotlyjs`, the same bundle the lab extension ships). Its source is empty until the
-  browser asks for it, once the page has rendered and settled (the dashboard notebook displays it),
-  or until the first figure is shown (notebooks, where nothing is displayed to ask). The browser then
+  page asks for it, once it has rendered and stopped changing (the dashboard notebook makes the library
+  with the dashboard, so the page's copy of it asks), or until the first figure is shown. The browser then
   runs it once per page, as a script, which defines `window.Plotly`.
 - `PlotlyFigure` holds one figure's JSON and draws it with `Plotly.react` once plotly.js is there; a new
   figure redraws the same chart in place.
@@ -64,10 +64,11 @@ function ask(model) {
   model.save_changes();
 }
 
-// Calls `then` once the page has stopped changing for `quiet` ms (no element added, removed or edited),
-// or after `longest` ms. The browser has idle moments while the page still waits for its widgets, so an
-// idle callback alone can fire before the first render; a page still drawing keeps changing.
-function whenSettled(then, quiet = 400, longest = 15000) {
+// Calls `then` once the page, after it next changes (the widget views being drawn), has stopped changing
+// for `quiet` ms, or after `longest` ms. Models are made before any view, so the page is still quiet
+// then; and the browser has idle moments while the page waits for its kernel, so an idle callback
+// alone fired before the first render.
+function whenSettled(then, quiet = 500, longest = 15000) {
   let timer = null, called = false;
   const done = () => {
     if (called) return;
@@ -80,19 +81,20 @@ function whenSettled(then, quiet = 400, longest = 15000) {
   };
   const observer = new MutationObserver(() => { clearTimeout(timer); timer = setTimeout(done, quiet); });
   observer.observe(document.body, { childList: true, subtree: true, characterData: true });
-  timer = setTimeout(done, quiet);
   const cap = setTimeout(done, longest);
 }
 
 export default {
+  // The model exists on the page as soon as the kernel made the widget: nothing needs displaying it
+  // (a display message can be lost while Voilà pre-heats under load; the widget's state is not).
   initialize({ model }) {
     model.on("change:source", () => load(model));
     load(model);
+    // ask once the page has rendered, so that the 5 MB never delay the first render
+    if (!pagePlotly().started) whenSettled(() => ask(model));
   },
-  render({ model, el }) {
+  render({ el }) {
     el.style.display = "none";
-    // once the page has rendered, so that the 5 MB never delay the first render
-    whenSettled(() => ask(model));
   },
 };
 """
@@ -125,7 +127,7 @@ export default { render };
 
 
 class PlotlyLibrary(anywidget.AnyWidget):
-    """plotly.js for the page: empty until the browser asks (`requested`) or a figure is shown."""
+    """plotly.js for the page: empty until the page asks (`requested`) or a figure is shown."""
 
     _esm = _LIBRARY_ESM
     requested = traitlets.Bool(False).tag(sync=True)
