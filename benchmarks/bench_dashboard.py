@@ -13,6 +13,11 @@ Measures, for each bundled trial on its synthetic population at each size (defau
 Each update is timed from the input event to the moment the page shows the count the engine computes
 for the new scenario (computed in this process, as the browser tests do).
 
+`--first-render-only` measures only the pre-heated first render, `--repeats` pages in a row, and what each
+page downloads before it: HTTP by resource, the same files gzipped, and the websocket's messages
+(dashboard.first_render.md, or `--output NAME`). `--floor` adds a page of two widgets served with the same
+voila.json: what the first render costs before any of our code.
+
 `--baseline REF` measures the code of a git revision (checked out into a temporary worktree: its
 notebook, voila.json and package) in the same run, before the working tree, so that the table compares
 the two under the same machine load.
@@ -27,9 +32,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import gzip
 import json
 import os
 import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -40,6 +47,7 @@ import urllib.request
 from pathlib import Path
 
 from _common import checkout  # noqa: E402 - a sibling module: this file runs as a script from benchmarks/
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,16 +113,28 @@ def stop(process: subprocess.Popen) -> None:
     process.wait(timeout=60)
 
 
-def open_page(browser, url: str, sizes: dict[str, int], frames: dict[str, int] | None = None):
+def open_page(browser, url: str, sizes: dict[str, int], frames: dict[str, int] | None = None,
+              ws_sizes: list[int] | None = None, bodies: dict[str, bytes] | None = None):
+    """Open the dashboard; (seconds to its first complete render, page). `sizes` collects each HTTP
+    response's body size by address (`bodies`, if given, the bodies); `frames`, if given, counts the kernel
+    channel's frames (watch_kernel_messages); `ws_sizes`, if given, each websocket message's size (the
+    widget state and, on the tree with explorer.app.plotly_loader, plotly.js itself)."""
     page = browser.new_page(viewport={"width": 1500, "height": 1000})
     if frames is not None:
         watch_kernel_messages(page, frames)
 
     def record(response):
+        if not response.url.startswith("http"):  # a blob: or data: address is no download
+            return
         with contextlib.suppress(Exception):  # a redirect or an aborted request has no body
-            sizes[response.url] = len(response.body())
+            body = response.body()
+            sizes[response.url] = len(body)
+            if bodies is not None:
+                bodies[response.url] = body
 
     page.on("response", record)
+    if ws_sizes is not None:
+        page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: ws_sizes.append(len(payload))))
     started = time.perf_counter()
     page.goto(url, wait_until="commit", timeout=TIMEOUT_MS)
     expect(page.locator(".te-count b").first).to_be_visible(timeout=TIMEOUT_MS)
@@ -168,6 +188,23 @@ MARK_INPUT = """() => {
   document.addEventListener("pointerdown", mark, true);
   document.addEventListener("keydown", mark, true);
 }"""
+
+# what the page downloads, by the part of Voilà's page it belongs to (first match wins)
+RESOURCE_GROUPS = {"plotly.js (jupyterlab-plotly lab extension)": "/voila/labextensions/jupyterlab-plotly/",
+                   "widget lab extensions (ipywidgets, Voilà's manager, anywidget)": "/voila/labextensions/",
+                   "Voilà's application (voila/static)": "/voila/static/",
+                   "Voilà's lab template (theme CSS and style)": "/voila/templates/",
+                   "page HTML and the rest": ""}
+
+
+def by_resource(sizes: dict[str, int]) -> dict[str, dict[str, int]]:
+    groups = {name: {"files": 0, "bytes": 0} for name in RESOURCE_GROUPS}
+    for address, size in sizes.items():
+        name = next(name for name, part in RESOURCE_GROUPS.items() if part in address)
+        groups[name]["files"] += 1
+        groups[name]["bytes"] += size
+    return groups
+
 
 FUNNEL_SHOWS = """([want]) => {
   const count = document.querySelector(".te-count b")?.textContent === want;
@@ -447,9 +484,18 @@ def main() -> int:
     parser.add_argument("--no-cold", action="store_true", help="skip the first render without pre-heating")
     parser.add_argument("--kernel-only", action="store_true",
                         help="measure only the kernel's side (no browser): dashboard.kernel.md")
+    parser.add_argument("--first-render-only", action="store_true",
+                        help="measure only pre-heated first renders and what the page downloads before them "
+                             "(`--repeats` pages each): dashboard.first_render.md")
+    parser.add_argument("--output", default="dashboard.first_render",
+                        help="with --first-render-only: the results' file name in benchmarks/results, without suffix")
+    parser.add_argument("--floor", action="store_true",
+                        help="with --first-render-only: also a page of two widgets under the same voila.json")
     args = parser.parse_args()
     if args.kernel_only:
         return kernel_main(args)
+    if args.first_render_only:
+        return first_render_main(args)
     rows = []
     codes = [(args.baseline, args.baseline)] if args.baseline else []
     codes.append((None, "this tree"))
@@ -473,6 +519,128 @@ def main() -> int:
     lines = table(rows)
     (RESULTS / "dashboard.md").write_text("\n".join(lines) + f"\n\nLoad average at the end: {load[0]:.2f} "
                                            f"on {os.cpu_count()} CPUs.\n")
+    print("\n".join(lines))
+    return 0
+
+
+def first_render(code: Path, trial: str, n: int, repeats: int, browser) -> dict:
+    """`repeats` pages, each taking a pre-heated kernel (the next page waits until the pool has refilled):
+    seconds to the first complete render, what the page downloaded before it (HTTP by resource, and the
+    websocket's messages), and when plotly.js was on the page after the render."""
+    query = scenario_for(trial, n).to_query() if n else ""
+    process, url, ready, ready_s = start_voila(code, query, preheat=True)
+    renders, plotly_after = [], []
+    try:
+        for _ in range(repeats):
+            ready.unlink(missing_ok=True)
+            sizes: dict[str, int] = {}
+            frames: list[int] = []
+            bodies: dict[str, bytes] = {}
+            elapsed, page = open_page(browser, url + "/", sizes, ws_sizes=frames, bodies=bodies)
+            renders.append(round(elapsed, 2))
+            http, websocket = by_resource(sizes), sum(frames)
+            before_render = dict(bodies)  # the page goes on loading after its render
+            started = time.perf_counter()
+            if http[next(iter(RESOURCE_GROUPS))]["files"] == 0 and n:  # else the lab extension keeps it to itself
+                try:
+                    page.wait_for_function("() => window.Plotly && window.Plotly.react", timeout=60_000)
+                    plotly_after.append(round(1000 * (time.perf_counter() - started)))
+                except PlaywrightTimeout:  # say so in the table rather than lose the run
+                    plotly_after.append(float("inf"))
+            page.close()
+            deadline = time.monotonic() + 600
+            while not ready.exists() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            time.sleep(1)
+    finally:
+        stop(process)
+    # what a server that compresses (gzip level 6, as tornado's compress_response does; Voilà 0.5 cannot
+    # turn it on) or a compressing proxy in front of it would send of the same files
+    gzipped = sum(len(gzip.compress(body, 6)) for body in before_render.values())
+    gc.collect()
+    return {"trial": trial, "subjects": n, "server_start_to_ready_s": round(ready_s, 2),
+            "first_render_preheated_s": {"median": round(statistics.median(renders), 2), "all": renders},
+            "http_bytes_first_render": http, "http_bytes_first_render_gzipped": gzipped,
+            "websocket_bytes_first_render": websocket,
+            "plotly_js_ready_after_render_ms": statistics.median(plotly_after) if plotly_after else None}
+
+
+# The floor: Voilà with this tree's voila.json serving a page of two small widgets that carry what
+# open_page waits for. Whatever the dashboard's first render costs above it is ours.
+FLOOR_NOTEBOOK = {
+    "cells": [{"cell_type": "code", "execution_count": None, "id": "floor", "metadata": {}, "outputs": [],
+               "source": "import os, pathlib\nimport ipywidgets as w\n"
+                         "display(w.VBox([w.HTML(\"<span class='te-count'><b>1</b></span>\"),\n"
+                         "                w.HTML(\"<div class='te-funnel'>funnel</div>\")]))\n"
+                         "pathlib.Path(os.environ['TRIAL_EXPLORER_READY_FILE']).touch()\n"}],
+    "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+    "nbformat": 4, "nbformat_minor": 5}
+
+
+@contextlib.contextmanager
+def floor_code():
+    folder = Path(tempfile.mkdtemp(prefix="bench-dashboard-floor-"))
+    (folder / "notebooks").mkdir()
+    (folder / "notebooks" / "dashboard.ipynb").write_text(json.dumps(FLOOR_NOTEBOOK))
+    shutil.copy(ROOT / "voila.json", folder / "voila.json")
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def subjects(row: dict) -> str:
+    return f"{row['subjects']:,}" if row["subjects"] else "–"
+
+
+def first_render_table(rows: list[dict]) -> list[str]:
+    lines = ["| code | trial | subjects | first render, pre-heated (s, median) | all (s) | HTTP bytes before first "
+             "render | of which plotly.js | the same gzipped | websocket bytes before first render | plotly.js on "
+             "the page after the render (ms) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        http = r["http_bytes_first_render"]
+        plotly = http["plotly.js (jupyterlab-plotly lab extension)"]["bytes"]
+        ready = r["plotly_js_ready_after_render_ms"]
+        lines.append(f"| {r['code']} | {r['trial']} | {subjects(r)} | {r['first_render_preheated_s']['median']} | "
+                     f"{', '.join(map(str, r['first_render_preheated_s']['all']))} | "
+                     f"{sum(g['bytes'] for g in http.values()):,} | {plotly:,} | "
+                     f"{r['http_bytes_first_render_gzipped']:,} | {r['websocket_bytes_first_render']:,} | {'–' if ready is None else 'not within 60 s' if ready == float('inf') else round(ready)} |")
+    lines += ["", "HTTP bytes before the first render, by resource (files, bytes):", "",
+              "| code | trial | subjects | " + " | ".join(RESOURCE_GROUPS) + " |",
+              "|---|---|---|" + "---|" * len(RESOURCE_GROUPS)]
+    for r in rows:
+        http = r["http_bytes_first_render"]
+        lines.append(f"| {r['code']} | {r['trial']} | {subjects(r)} | "
+                     + " | ".join(f"{http[g]['files']}: {http[g]['bytes']:,}" for g in RESOURCE_GROUPS) + " |")
+    return lines
+
+
+def first_render_main(args) -> int:
+    rows = []
+    codes = [(args.baseline, args.baseline)] if args.baseline else []
+    codes.append((None, "this tree"))
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        if args.floor:
+            print("first render, the floor (two widgets)...", file=sys.stderr, flush=True)
+            with floor_code() as code:
+                rows.append({"code": "floor: two widgets", **first_render(code, "–", 0, args.repeats, browser)})
+        for n in args.sizes:
+            for trial in args.trials:
+                for ref, name in codes:
+                    print(f"first render, {name}: {trial} at {n:,} subjects...", file=sys.stderr, flush=True)
+                    with checkout(ref) as code:
+                        rows.append({"code": name, **first_render(code, trial, n, args.repeats, browser)})
+                    print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+        browser.close()
+    load = os.getloadavg()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{args.output}.json").write_text(json.dumps(
+        {"machine": {"cpus": os.cpu_count(), "load_average_1m_at_end": round(load[0], 2)}, "results": rows,
+         "targets": {"first_render_preheated_s": 1.5}}, indent=2) + "\n")
+    lines = first_render_table(rows)
+    (RESULTS / f"{args.output}.md").write_text("\n".join(lines) + f"\n\nLoad average at the end: "
+                                                f"{load[0]:.2f} on {os.cpu_count()} CPUs.\n")
     print("\n".join(lines))
     return 0
 

@@ -14,6 +14,7 @@
     analysis_views.py  thresholds and compare tabs
     tables.py          tables as text (labels, units, protected counts)
     widgets.py         the page-address sync widget, download links, HTML tables
+    plotly_loader.py   plotly.js sent to the page once it has rendered; PlotlyFigure draws with it
     code_export.py     a scenario as Python code or a notebook
     dashboard.py       wiring: `Dashboard` for Voilà and `explore` for notebooks
 """

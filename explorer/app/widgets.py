@@ -15,6 +15,7 @@ import plotly.io as pio
 import traitlets
 from IPython.display import display
 
+from explorer.app.plotly_loader import PlotlyFigure
 from explorer.errors import ExplorerError
 
 
@@ -169,10 +170,24 @@ def plotly_bundle(fig: go.Figure) -> dict:
 
 
 class FigureOutput(w.Output):
-    """Shows a plotly figure; a new figure replaces the old one without flicker (wait=True)."""
+    """Shows a plotly figure through one PlotlyFigure (explorer.app.plotly_loader), which a new figure
+    redraws in place; as an Output it can show a message instead (clear_output, then display)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.plot: PlotlyFigure | None = None  # the chart, made at the first figure
+        self._showing = False
 
     def show(self, fig: go.Figure) -> None:
-        bundle = plotly_bundle(fig)
-        with self:
-            self.clear_output(wait=True)
-            display(bundle, raw=True)
+        if self.plot is None:
+            self.plot = PlotlyFigure()
+        self.plot.figure = plotly_bundle(fig)[PLOTLY_MIME]
+        if not self._showing:
+            with self:
+                self.clear_output(wait=True)
+                display(self.plot)
+            self._showing = True
+
+    def clear_output(self, *args, **kwargs) -> None:
+        self._showing = False
+        super().clear_output(*args, **kwargs)

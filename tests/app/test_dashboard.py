@@ -3,7 +3,10 @@ tests rely on."""
 
 from __future__ import annotations
 
+import json
 import re
+
+from project_paths import ROOT
 
 from explorer import engine
 from explorer.app import explore
@@ -83,3 +86,15 @@ def test_the_page_side_indicator_is_on_every_explorer_and_shows_before_100_ms():
     assert isinstance(ex.pending, PendingIndicator) and ex.pending in ex.children
     assert 30 <= ex.pending.show_after_ms <= 100 - 17
     assert 'data-testid="pending"' in ex.pending._esm
+
+
+def test_voila_leaves_out_plotly_lab_extension_by_its_installed_name():
+    """voila.json denies jupyterlab-plotly (4.85 MB; figures come through explorer.app.plotly_loader). A
+    name that matches no installed extension would deny nothing, silently."""
+    from jupyter_core.paths import jupyter_path
+    from jupyterlab_server.config import get_federated_extensions
+
+    denied = json.loads((ROOT / "voila.json").read_text())["VoilaConfiguration"]["extension_denylist"]
+    installed = get_federated_extensions(jupyter_path("labextensions"))
+    assert "jupyterlab-plotly" in denied
+    assert set(denied) <= set(installed), f"not installed: {set(denied) - set(installed)}"

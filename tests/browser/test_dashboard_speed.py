@@ -69,4 +69,44 @@ def test_input_the_kernel_has_nothing_to_answer_for_shows_no_indicator(page: Pag
     want = expected(BASE.with_enabled("E7", False))
     expect(page.locator(".te-count b").first).to_have_text(f"{want['eligible']:,}", timeout=TIMEOUT)
     expect(pending).to_be_hidden(timeout=TIMEOUT)
+
+
+# Notes, in the page's own clock, when the dashboard first shows its counts and funnel and when plotly.js
+# defines window.Plotly.
+WATCH_RENDER_AND_PLOTLY = """
+(() => {
+  const tick = () => {
+    if (document.querySelector(".te-count b") && document.querySelector(".te-funnel")) {
+      window.__teRendered = performance.now();
+    } else requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+  Object.defineProperty(window, "Plotly", {
+    configurable: true,
+    set(value) {
+      Object.defineProperty(window, "Plotly", { value, writable: true, configurable: true });
+      window.__tePlotlyAt = performance.now();
+    },
+  });
+})();
+"""
+
+
+def test_the_page_renders_without_plotly_js_and_loads_it_after_the_first_paint(page: Page, voila_url):
+    """Page weight (issue 17): plotly's lab extension (4.85 MB) is not among the files the page loads
+    before its first render (voila.json denies it); plotly.js arrives once, over the websocket, after the
+    page has rendered, and the first chart draws with it."""
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.add_init_script(WATCH_RENDER_AND_PLOTLY)
+    open_dashboard(page, voila_url)
+    plotly_files = [url for url in requested if "plotly" in url.lower()]
+    assert not plotly_files, plotly_files
+    page.wait_for_function("() => window.Plotly && window.Plotly.react", timeout=TIMEOUT)  # no tab opened
+    rendered, plotly_at = page.evaluate("() => [window.__teRendered, window.__tePlotlyAt]")
+    assert rendered < plotly_at, f"plotly.js ran at {plotly_at:.0f} ms, before the first render at {rendered:.0f} ms"
+    page.get_by_role("tab", name="Impact", exact=True).click()
+    chart = page.locator(".te-app .js-plotly-plot >> visible=true").first
+    expect(chart).to_be_visible(timeout=TIMEOUT)
+    expect(chart.locator(".barlayer .point").first).to_be_attached()  # the Shapley bars are drawn
     assert_clean(page)

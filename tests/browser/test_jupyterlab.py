@@ -129,3 +129,7 @@ def test_explorer_notebook_runs_and_its_controls_recount(page: Page, lab_url):
     want = ExplorerState(scenario).shown_counts()
     expect(explorer.locator(".te-count b").first).to_have_text(want["eligible"], timeout=60_000)
     expect(explorer.locator(".te-funnel").first).to_have_attribute("data-final-eligible", want["eligible"])
+    # an explorer's charts are drawn by explorer.app.plotly_loader (not plotly's lab extension) in JupyterLab too
+    explorer.get_by_role("tab", name="Impact", exact=True).click()
+    chart = explorer.locator(".js-plotly-plot >> visible=true").first
+    expect(chart.locator(".main-svg").first).to_be_attached(timeout=60_000)
