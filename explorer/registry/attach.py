@@ -81,6 +81,11 @@ def attach(text: str, mentions: list[Mention], values: list[Value]) -> tuple[lis
         prev = attached[-1] if attached else None
         if prev and re.fullmatch(r"\s*[(\[]\s*", text[prev.value.end:v.start]):
             continue
+        named_after = _name_after(text, mentions, v)
+        if named_after is not None:
+            # ">140 mm Hg systolic or >90 mm Hg diastolic": the name follows its value
+            attached.append(Attached(v, [named_after]))
+            continue
         candidates = [i for i, m in enumerate(mentions) if m.end <= v.start]
         after_age = bool(candidates) and mentions[candidates[-1]].variables == ("age",) and \
             _gap_clean(text[mentions[candidates[-1]].end:v.start])
@@ -149,6 +154,20 @@ def attach(text: str, mentions: list[Mention], values: list[Value]) -> tuple[lis
             continue
         merged.append(a)
     return merged, notes
+
+
+_NAME_ENDS = re.compile(r"\s*(?:$|[,;.)\]]|(?:or|and|based|on|at|in|measured|during|while|when)\b)", re.I)
+
+
+def _name_after(text: str, mentions: list[Mention], v: Value) -> Mention | None:
+    """The variable named right after a value with its unit, when nothing else follows that name: "90 mm Hg
+    diastolic". A name followed by a value of its own ("7% fasting glucose > 10") is that value's."""
+    if not any(v.units) or set(v.units) & TIME_UNITS:
+        return None
+    following = next((m for m in mentions if m.start >= v.end), None)
+    if following is None or not following.variables or not re.fullmatch(r"[ \t]{1,3}", text[v.end:following.start]):
+        return None
+    return following if _NAME_ENDS.match(text[following.end:]) else None
 
 
 def _sexes(text: str) -> tuple[bool, bool]:

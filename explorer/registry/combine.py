@@ -207,13 +207,16 @@ def partial_is_safe(text: str, kind: str, uncovered: str, rules: list[Rule]) -> 
     conditional = r"\b(?:if|unless|except|other\s+than|provided|only|when|whether)\b"
     conjunctive = r"\b(?:with|without|despite|after|following|failure|requiring|required|due\s+to|because|while|both)\b"
     low = uncovered.lower()
+    # "... enrolled in another study and is < 2 months old": "and" with a verb joins a second condition on the
+    # same person; an exclusion needs both (one blank: a masked rule between "and" and the verb is no such join)
+    joined = r"\band\s(?:is|are|was|were|has|have|had|also|who|whose|currently)\b"
     if re.search(conditional, low) or (kind == "exclusion" and re.search(conjunctive, low)):
         return False
     masked = list(text)
     lo, hi = min(r.span[0] for r in rules), max(r.span[1] for r in rules)
     for i in range(lo, hi):  # connectors among the rules were read already
         masked[i] = " "
-    if kind == "exclusion" and _joins_unread(text, "".join(masked), conjunctive):
+    if kind == "exclusion" and _joins_unread(text, "".join(masked), rf"{conjunctive}|{joined}"):
         return False
     # brackets that hold no rule define or restate; a bracket holding a rule is part of what was read
     outside = re.sub(r"\((?:[^()]|\([^()]*\))*\)|\[[^\[\]]*\]",

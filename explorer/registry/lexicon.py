@@ -105,6 +105,7 @@ ULN_PATTERN = (r"(?:(?:x|×|\*|times?|-?folds?)?\s*(?:the\s+)?normal\s+(?:values
                r"(?:ULN|UNL|ULRR|upper\s+limits?\s+of\s+(?:the\s+)?(?:normal|reference)(?:\s+range)?(?:\s+\(?ULRR\)?)?"
                r"|upper\s+normal\s+limits?|upper\s+limit\s+of\s+the\s+reference"
                r"|(?:highest|upper)\s+(?:normal\s+)?reference\s+(?:value|limit)|normal\s+upper\s+limits?))")
+ULN_UNIT = "x ULN"  # the unit of a threshold written as a multiple of the upper limit of normal
 FOLD_PATTERN = r"(?:x|×|times|-?fold)"
 
 
@@ -212,6 +213,8 @@ SLIDERS: dict[str, Slider] = {
 
 # --- boolean and category concepts -------------------------------------------------------------------
 # (expression when the concept is present, regexes). The expression uses catalogue names only.
+# what follows a feeding word when the one fed is the subject, not a lactating woman
+_FED_INFANT = r"(?![a-z]*\s+(?:(?:term|preterm|healthy|newborn)\s+)?(?:infants?|babies|baby|newborns?|neonates?|children|child|toddlers?)\b)"
 CONCEPTS: list[tuple[str, list[str]]] = [
     ('diabetes_type == "T1D"', [r"type\s*(?:1|I)\s*(?:\(\s*insulin[- ]dependent\s*\)\s*)?diabetes(?:\s+mellitus)?",
                                 r"\bT1DM?\b", r"insulin[- ]dependent\s+diabetes(?:\s+mellitus)?(?:\s+\(type\s*1\))?",
@@ -226,7 +229,8 @@ CONCEPTS: list[tuple[str, list[str]]] = [
     ("pregnant", [r"pregnan(?:t|cy)(?:\s+test)?",
                   r"\b(?:(?:serum|urine|urinary|beta|β|b)[- ]?){1,2}hCG\b(?!\s+(?:trigger\w*|injection|administration))",
                   r"\bhCG\b(?=\s+(?:pregnancy\s+)?(?:test\w*|positive|negative))"]),
-    ("lactating", [r"lactat(?:ing|ion)", r"breast[- ]?feeding", r"nursing(?!\s+home)", r"breast[- ]?feed"]),
+    # "breastfeeding infants", "nursing babies": the infant is fed; no one in the criterion is lactating
+    ("lactating", [rf"(?:lactat(?:ing|ion)|breast[- ]?feeding|nursing(?!\s+home)|breast[- ]?feed){_FED_INFANT}"]),
     ("hypoglycemia_unawareness", [r"hypoglyc(?:a)?emi(?:a|c)\s+unawareness", r"unawareness\s+of\s+hypoglyc(?:a)?emia",
                                   r"(?:impaired|reduced)\s+awareness\s+of\s+hypoglyc(?:a)?emia"]),
     # "GAD" alone is also generalised anxiety disorder: the antibody only when written as one

@@ -90,10 +90,10 @@ def numeric_rules(text: str, kind: str, item: Attached, names: ParameterNames) -
         # an exclusion on several tests excludes on any of them; an inclusion requires each
         expression = trees.any_of(atoms) if kind == "exclusion" else trees.all_of(atoms)
         rules.append(Rule(variables[0] if len(variables) == 1 else "+".join(variables), expression, {name: param},
-                          span, source, 0.9, v.ops[0], multiple, "x ULN", multiple, "x ULN",
+                          span, source, 0.9, v.ops[0], multiple, lexicon.ULN_UNIT, multiple, lexicon.ULN_UNIT,
                           "several tests share one multiple: " + ("any one excludes" if kind == "exclusion" else
                                                                  "each must hold") if len(variables) > 1 else "",
-                          tuple(Threshold(n, v.ops[0], multiple, "x ULN", multiple, "x ULN") for n in variables)))
+                          tuple(Threshold(n, v.ops[0], multiple, lexicon.ULN_UNIT, multiple, lexicon.ULN_UNIT) for n in variables)))
         return rules, notes
     if v.form == "bp":
         if variables not in (["systolic_bp", "diastolic_bp"],) and set(variables) != {"systolic_bp", "diastolic_bp"}:

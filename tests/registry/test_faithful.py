@@ -640,3 +640,56 @@ def test_the_age_of_a_thing_in_brackets_is_not_the_persons_age():
     # was: age >= age_min from "(at least 1 month old)" describing a dialysis access
     e = extract("A functioning arteriovenous fistula (at least 3 months old)", "inclusion")
     assert "age" not in {t.variable for r in e.rules for t in r.thresholds}
+
+
+# --- found among the Chia false positives of this round (sentences written afresh) -------------------------
+
+def test_a_unit_then_the_variable_name_goes_to_that_name():
+    # was: both values hung on the systolic named before them (and the criterion left non-computable)
+    e = extract("Seated pressure above 150 mm Hg systolic or above 95 mm Hg diastolic", "exclusion")
+    assert e.expression == "systolic_bp > systolic_bp_max or diastolic_bp > diastolic_bp_max"
+    assert {k: p["value"] for k, p in e.parameters.items()} == {"systolic_bp_max": 150, "diastolic_bp_max": 95}
+
+
+def test_a_name_with_its_own_value_after_it_keeps_that_value():
+    # the value before it is not moved onto it: "150 mmHg" here has no comparator and stays unread
+    e = extract("Systolic blood pressure 150 mmHg diastolic blood pressure > 95 mmHg", "exclusion")
+    assert _thresholds(e) == {("diastolic_bp", ">", 95.0, "mmHg")}
+
+
+def test_breastfeeding_infants_are_fed_not_lactating():
+    # was: sex == "female" and lactating, for a trial that enrols the infants
+    e = extract("Healthy breastfeeding babies aged 2 to 10 weeks", "inclusion")
+    assert "lactating" not in (e.expression or "") + (e.candidate or "")
+    assert "lactating" in extract("Breastfeeding mothers", "exclusion").expression
+
+
+def test_a_quoted_question_is_no_criterion():
+    # was: age >= 6 months, read from a question put to the parents
+    e = extract("Parents who answer yes to 'will your baby be at least 4 months old when you start solid food'",
+                "inclusion")
+    assert "age" not in {t.variable for r in e.rules for t in r.thresholds}
+
+
+def test_a_quota_on_the_enrolled_group_is_not_every_participants_limit():
+    # was: age >= 40 and age <= 75 and age > 65, failing everyone aged 40 to 65
+    e = extract("Adults aged 40 to 75 years; at least 20% of the study population must be older than 65 years",
+                "inclusion")
+    assert e.expression == "age >= age_min and age <= age_max"
+    assert e.status == "partial" and any("quota" in n for n in e.notes)
+
+
+def test_a_subgroup_multiple_of_the_uln_after_the_same_lab_keeps_the_criterion_non_computable():
+    # was: bilirubin <= 1.5 x ULN, failing the Gilbert patients the text admits up to 3 x ULN
+    e = extract("Total bilirubin no more than 1.5 x ULN (participants with Gilbert syndrome: no more than 3 x ULN)",
+                "inclusion")
+    assert e.expression is None
+    # a multiple after another lab is that lab's limit, and the inclusion reads the rest
+    other = extract("Total bilirubin below 1.5 x ULN, alkaline phosphatase below 5 x ULN", "inclusion")
+    assert other.expression == "bilirubin < uln_multiple * bilirubin_uln"
+
+
+def test_an_exclusion_joined_by_and_is_to_an_unread_condition_is_not_computable():
+    # was: age < age_min alone, excluding every young infant, not only those in the other study
+    e = extract("The participant lives in a nursing home and is older than 80 years", "exclusion")
+    assert e.expression is None
