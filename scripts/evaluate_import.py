@@ -199,7 +199,7 @@ _SEX = re.compile(r"^(?:men|women|males?|females?|boys?|girls?)$", re.I)
 _PREGNANCY_WORDS = re.compile(r"\bpregnan\w*|\blactat\w*|\bbreast[- ]?feed\w*|\bnursing\b", re.I)
 # numbers that belong to a unit, not to a threshold: "mL/min/1.73 m2", "x 10^9/L"
 # (a power of ten needs its caret or its "x": "100 mmHg" is a hundred, not 10^0)
-_UNIT_NUMBERS = re.compile(r"1[.,]73\s*m|(?:[x×*]\s*)10\s*\^?\s*\d+|10\s*\^\s*\d+|10\s*[eE]\d+|m2\b|m²", re.I)
+_UNIT_NUMBERS = re.compile(r"1[.,]73\s*m(?:2|²|\^2)?|(?:[x×*]\s*)10\s*\^?\s*\d+|10\s*\^\s*\d+|10\s*[eE]\d+|m2\b|m²", re.I)
 
 
 @dataclass(frozen=True)
@@ -294,7 +294,7 @@ def read_file_pair(trial: str, kind: str, text: str, ann: str) -> list[ChiaLine]
                 family = _measurement_before(entities, line_of, vstart)
         if family is None or family == "diabetes duration":
             continue
-        after = text[vend:vend + 40]
+        after = text[vend:vend + 40].split("\n")[0]  # "ULN" on the next criterion line is not this value's
         if family == "liver x ULN" and not (_ULN.search(vtext) or _ULN.search(after[:25])):
             continue  # absolute liver values are not this family
         line = line_of(start)
