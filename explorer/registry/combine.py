@@ -189,7 +189,8 @@ def conjoined_unread(text: str, rules: list[Rule], uncovered: str) -> str | None
 def unread_alternative(text: str, rules: list[Rule], uncovered: str) -> str | None:
     """An unread word joined to a rule by nothing but 'or' ("pregnant or lactating, or trying to conceive"): an
     alternative the rules leave out, so an inclusion read without it fails people the text admits."""
-    after_rule = re.compile(r"[\s,;]*(?:or|either|and\s*/\s*or)\s+(?:[\w-]+\s+){0,4}", re.I)
+    # a bracketed abbreviation may close the rule first: "1.5 x Upper Limit of Normal (ULN), or creatinine clearance"
+    after_rule = re.compile(r"[\s,;]*(?:\([^()]{0,15}\))?[\s,;]*(?:or|either|and\s*/\s*or)\s+(?:[\w-]+\s+){0,4}", re.I)
     before_rule = re.compile(r"[\s,;]+(?:or|and\s*/\s*or)[\s,;]+", re.I)
     for w in dict.fromkeys(re.findall(r"[A-Za-z][A-Za-z'-]{2,}", uncovered)):
         for m in re.finditer(rf"(?<![A-Za-z]){re.escape(w)}(?![A-Za-z])", text):

@@ -424,7 +424,7 @@ MALE_WORDS = {"male", "males", "men", "man", "boys", "boy"}
 FEMALE_WORDS = {"female", "females", "women", "woman", "girls", "girl"}
 # variables a rule may name without the text naming them: pregnancy applies to women only
 IMPLIED_VARIABLES = {"sex", "childbearing_potential", "cancer_remission_years", "alt_uln", "ast_uln",
-                     "bilirubin_uln"}
+                     "bilirubin_uln", "creatinine_uln"}
 
 # --- confidence ----------------------------------------------------------------------------------------
 MIN_CONFIDENCE = 0.6  # below this a criterion is left non-computable (its reading goes to the note)

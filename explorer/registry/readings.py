@@ -74,7 +74,8 @@ def numeric_rules(text: str, kind: str, item: Attached, names: ParameterNames) -
         variables = ["insulin_dose_per_kg"]
     rules: list[Rule] = []
     if v.uln:
-        bad = [n for n in variables if n not in {"alt", "ast", "bilirubin"}]
+        catalogue = default_catalogue()
+        bad = [n for n in variables if f"{n}_uln" not in catalogue]  # the lab's ULN must be a variable
         if bad:
             return [], [f"{source!r}: a multiple of the upper limit of normal, but the catalogue has no ULN for "
                         f"{', '.join(bad)}; not read"]
