@@ -165,7 +165,9 @@ def markdown(result: dict) -> str:
 # family -> pattern the annotated entity text must match (case-insensitive); written apart from the
 # importer's lexicon on purpose, so the measurement does not grade the lexicon against itself
 FAMILY_TERMS: dict[str, str] = {
-    "age": r"^(?:age[sd]?|old|years?(?:\s+old)?|adults?|children|child|patients?\s+aged?)$|\bage\b(?!.*gestation)",
+    # a gestational or bone age is not the person's age (the lookbehinds: "Gestational age", "bone age reading")
+    "age": r"^(?:age[sd]?|old|years?(?:\s+old)?|adults?|children|child|patients?\s+aged?)$"
+           r"|(?<!gestational\s)(?<!bone\s)\bage\b(?!.*gestation)",
     "hba1c": r"hb\s?a1c|\ba1c\b|glyc\w*\s+h\w*globin|hemoglobin\s+a1c",
     "glucose": r"glucose|\bfpg\b|\bfbg\b|\bfbs\b|blood\s+sugar|glyc(?:a)?emia",
     "bmi": r"\bbmi\b|body\s+mass\s+index",
