@@ -248,3 +248,14 @@ def test_a_duration_of_something_else_is_still_no_age():
     # the new reading of a time point ("on the date of ...") leaves durations alone
     assert extract("at least 2 years of menopause", "inclusion").expression is None
     assert extract("5 years since the last transplant", "inclusion").expression is None
+
+
+def test_a_bracket_is_its_own_negation_scope():
+    # was: not read, the bracket's "negative" taken to negate the pregnancy the exclusion names
+    e = extract("Pregnant or lactating (a negative urine pregnancy test is required at screening)", "exclusion")
+    assert e.expression == 'sex == "female" and (pregnant or lactating)'
+    # a bracket without a cue of its own shares the scope before it: the hCG it names is the negative test
+    assert extract("Women who could become pregnant need a negative pregnancy test (serum beta-hCG)",
+                   "inclusion").expression == 'sex == "male" or not childbearing_potential or not pregnant'
+    # a cue inside the bracket stays inside: the positive marker outside is read as present
+    assert extract("HBsAg-positive (HBeAg-positive or HBeAg-negative)", "inclusion").expression == "hepatitis_b"
