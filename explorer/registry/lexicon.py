@@ -72,7 +72,8 @@ UNIT_SPELLINGS: dict[str, list[str]] = {
     "mL/min/1.73m2": [r"m[lL]\s*/\s*min\s*(?:/|per)\s*1\.73\s*m(?:2|²|\^2)", r"ml/min/1\.73m2",
                       r"m(?:illi)?lit(?:er|re)s?\s*(?:/|per)\s*min(?:ute)?s?\s*(?:/|per)\s*1\.73\s*"
                       r"(?:m(?:2|²|\^2)|(?:square\s+)?met(?:er|re)s?(?:\s+squared)?)"],
-    "mL/min": [r"m[lL]\s*/\s*min(?:ute)?", r"m(?:[lL]|illilit(?:er|re)s?)\s+per\s+min(?:ute)?"],
+    "mL/min": [r"m[lL]\s*/\s*min(?:ute)?", r"m(?:[lL]|illilit(?:er|re)s?)\s+per\s+min(?:ute)?",
+               r"cc\s*(?:/|per)\s*min(?:ute)?"],
     "U/kg/day": [r"(?:i?u|units?)\s*/\s*kg\s*(?:/|per)\s*d(?:ay)?", r"(?:i?u|units?)\s+per\s+kg\s+per\s+day",
                  r"(?:i?u|units?)\s*/\s*kg"],
     "U/day": [r"(?:i?u|units?)\s*(?:/|per)\s*d(?:ay)?"],
@@ -91,7 +92,7 @@ UNIT_SPELLINGS: dict[str, list[str]] = {
               r"kg\s*[.·]\s*m\s*(?:-2|⁻²|\^-2)"],
     "kg": [r"kg(?![a-z/])", r"㎏", r"kilograms?"],
     "lb": [r"lbs?(?![a-z])", r"pounds?"],
-    "mmHg": [r"mm\s*hg", r"millimet(?:er|re)s?\s+of\s+mercury"],
+    "mmHg": [r"mm\.?\s*hg", r"millimet(?:er|re)s?\s+of\s+mercury"],
     "%": [r"%", r"percent", r"per\s+cent"],
     "years": [r"years?(?:[- ]old)?", r"ans(?![a-z])", r"yrs?\.?", r"y/o", r"y\.?o\.?(?![a-z])", r"y(?=\s|$)"],
     "months": [r"months?", r"mos?\.?(?=\s|$|-)"],

@@ -259,3 +259,16 @@ def test_a_bracket_is_its_own_negation_scope():
                    "inclusion").expression == 'sex == "male" or not childbearing_potential or not pregnant'
     # a cue inside the bracket stays inside: the positive marker outside is read as present
     assert extract("HBsAg-positive (HBeAg-positive or HBeAg-negative)", "inclusion").expression == "hepatitis_b"
+
+
+@pytest.mark.parametrize("text, kind, expected", [
+    # a word comparator restated by its sign in brackets
+    ("Resting SBP lower than (<) 95 mmHg", "exclusion", {("systolic_bp", "<", 95, "mmHg")}),
+    ("Age greater than or equal to (>=) 21 years", "inclusion", {("age", ">=", 21, "years")}),
+    # "<_" typed for "less than or equal to"; "mm.hg"; "cc/min"
+    ("BMI <_ 35 kg/m2", "inclusion", {("bmi", "<=", 35, "kg/m2")}),
+    ("Diastolic pressure above 105 mm.hg", "exclusion", {("diastolic_bp", ">", 105, "mmHg")}),
+    ("Glomerular filtration rate below 45 cc/min", "exclusion", {("egfr", "<", 45, "mL/min/1.73m2")}),
+])
+def test_comparators_and_units_typed_other_ways(text, kind, expected):
+    assert thresholds(text, kind) == expected
