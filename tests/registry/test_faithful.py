@@ -693,3 +693,19 @@ def test_an_exclusion_joined_by_and_is_to_an_unread_condition_is_not_computable(
     # was: age < age_min alone, excluding every young infant, not only those in the other study
     e = extract("The participant lives in a nursing home and is older than 80 years", "exclusion")
     assert e.expression is None
+
+
+def test_an_exclusions_last_or_alternative_left_unread_leaves_one_way_less_to_be_excluded():
+    # was: not computable, the alternative's own "if" taken as a condition on the whole criterion
+    e = extract("Pregnant or breastfeeding women, or unwilling to use birth control if able to conceive", "exclusion")
+    assert e.expression == 'sex == "female" and (pregnant or lactating)' and e.status == "partial"
+    # an "except" right after the rule is still a condition on the rule itself
+    assert extract("Older than 80 years except with the sponsor's agreement", "exclusion").expression is None
+    # and an inclusion's unread alternative still fails people the text admits
+    assert extract("Age 18 or over, or an emancipated minor if allowed by local law", "inclusion").expression is None
+
+
+def test_how_a_condition_is_shown_is_part_of_what_was_read():
+    # was: not computable, "as confirmed by a urine test" left as unread words
+    e = extract("Current pregnancy as confirmed by a urine hCG test", "exclusion")
+    assert e.expression == 'sex == "female" and pregnant' and e.status == "computable"
