@@ -38,6 +38,10 @@ def _qualifier(text: str, rule, others: list) -> re.Match | None:
         return narrow  # checked first: the catalogue's description names the test among others
     before = text[max(0, rule.span[0] - 40):rule.span[0]]
     m = lexicon.QUALIFIERS_BEFORE.search(before)
+    opening = text.rfind("(", 0, rule.span[0])
+    if m is None and opening > 0 and ")" not in text[opening:rule.span[0]]:
+        # "uncontrolled systemic illness (uncontrolled diabetes, HIV, ...)": the examples are of the qualified head
+        m = lexicon.QUALIFIERS_BEFORE.search(text[max(0, opening - 40):opening].rstrip() + " ")
     found = m.group(0) if m else None
     if found is None:
         # wide enough for a restrictive clause: "illness that, in the opinion of the investigator, would affect"
@@ -76,7 +80,10 @@ def _reading_vs_text(text: str, rule, others: list) -> tuple[str, str] | None:
     or None when it says the same."""
     if "pregnant" in rule.variable.split("+"):
         kind_of = lexicon.PREGNANCY_SUBTYPES.search(text[max(0, rule.span[0] - 30):rule.span[0]])
-        return ("broader", " ".join(kind_of.group(0).split()) + " pregnancy") if kind_of else None
+        if kind_of:
+            return "broader", " ".join(kind_of.group(0).split()) + " pregnancy"
+        kind_after = lexicon.PREGNANCY_KIND_AFTER.match(text[rule.span[1]:rule.span[1] + 60])
+        return ("broader", "pregnancy " + " ".join(kind_after.group(0).split())) if kind_after else None
     if rule.thresholds:
         measured = all(t.variable in lexicon.NUMERIC_TERMS and t.variable not in {"age", "diabetes_duration"}
                        for t in rule.thresholds)  # a history of cancer or of events is what those variables record

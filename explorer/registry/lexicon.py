@@ -181,7 +181,7 @@ DEFAULT_UNITS: dict[str, list[tuple[float, float, str, float]]] = {
 # because one would move a limit by up to 0.9 mg/dL: 125 mg/dL is 6.94 mmol/L, and "<= 6.9" fails 6.92
 DECIMALS: dict[str, int] = {"hba1c": 1, "fasting_glucose": 2, "random_glucose": 2, "postmeal_glucose": 2, "fasting_cpeptide": 3,
                             "postmeal_cpeptide": 3, "random_cpeptide": 3, "creatinine": 0, "bilirubin": 0, "uric_acid": 0, "weight": 1,
-                            "age": 2, "diabetes_duration": 2, "cancer_remission_years": 2, "fasting_insulin": 1}
+                            "age": 4, "diabetes_duration": 2, "cancer_remission_years": 2, "fasting_insulin": 1}
 
 
 @dataclass(frozen=True)
@@ -310,6 +310,11 @@ NOT_A_MENTION_AFTER = re.compile(
 TEST_WORDS = re.compile(r"\b(?:tests?|screens?|serolog\w*|assays?)\b", re.I)
 RESULT_WORDS = re.compile(r"\b(?:positive|negative|reactive|results?|detect\w*)\b|[+]", re.I)
 # Kinds of pregnancy the catalogue's `pregnant` does not tell apart ("multi-fetal pregnancy").
+# ... or after it: "pregnant women in the first trimester", "pregnancy beyond 20 weeks", "pregnancy complicated by"
+PREGNANCY_KIND_AFTER = re.compile(
+    r"^\s*(?:[A-Za-z]+\s+)?(?:(?:complicated|associated|accompanied)\s+(?:with|by)|(?:in|during|at|of)\s+(?:the\s+|their\s+)?(?:first|second|third|1st|2nd|3rd|"
+    r"early|late)\s+(?:trimester|stage)|(?:at|beyond|after|before|under|over|below|above|less\s+than|more\s+than|greater\s+than|"
+    r"<|>|≤|≥)\s*\d+\s*(?:completed\s+)?weeks?|(?:with\s+)?gestational\s+age)", re.I)
 PREGNANCY_SUBTYPES = re.compile(
     r"\b(?:multi-?fetal|multiple|twin|singleton|ectopic|molar|tubal|high[- ]risk|complicated|uncomplicated|"
     r"term|preterm|planned|unplanned|first|second|third|previous|prior)[\s-]+(?:\w+\s+)?$", re.I)
@@ -364,7 +369,8 @@ QUALIFIERS_BEFORE = re.compile(
 QUALIFIERS_AFTER = re.compile(
     r"^\s*(?:\(\s*)?(?:of\s+|in\s+|at\s+|with\s+)?(?:\w+\s+){0,3}?(?:grade|stage|class|wagner|nyha|gold|"
     r"classification)\)?\s*[:=]?\s*(?:[IVX]+\b|\d|[a-e]\b|>|<|≥|≤)|"
-    r"^\s*(?:requiring|needing|treated\s+with|on\s+treatment|with\s+complications|uncontrolled|not\s+controlled)"
+    r"^\s*(?:requiring|needing|treated\s+with|on\s+treatment|with\s+complications|uncontrolled|not\s+controlled|"
+    r"(?:complicated|associated|accompanied)\s+(?:with|by))"
     r"\b|"
     # one eye of two: the catalogue records the person ("retinopathy in the study eye")
     r"^\s*(?:\([^()]{0,12}\)\s*)?(?:in|of|involving)\s+(?:the\s+)?(?:study|fellow|treated|non-?study|other|one)\s+eye|"

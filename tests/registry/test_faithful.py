@@ -709,3 +709,24 @@ def test_how_a_condition_is_shown_is_part_of_what_was_read():
     # was: not computable, "as confirmed by a urine test" left as unread words
     e = extract("Current pregnancy as confirmed by a urine hCG test", "exclusion")
     assert e.expression == 'sex == "female" and pregnant' and e.status == "computable"
+
+
+# --- found in the hand-checked draw of seed 20261219 (sentences written afresh) ---------------------------
+
+@pytest.mark.parametrize("text", [
+    # was: sex == "female" and pregnant, excluding every pregnancy, not only the complicated ones
+    "Pregnancy complicated with gestational hypertension",
+    # was: the same, for a stage written after the mention
+    "Pregnant participants in the third trimester",
+    # was: hiv_positive, though the bracket lists examples of the uncontrolled illness its head names
+    "Uncontrolled systemic disease (diabetes, HIV, hypertension)",
+])
+def test_draw_20261219_patterns_are_not_read_as_the_broader_exclusion(text):
+    assert extract(text, "exclusion").expression is None
+
+
+def test_an_age_in_days_keeps_its_boundary():
+    # was: age <= 0.08 years (29 days) for "28 days or younger"
+    e = extract("Newborns with a postnatal age of 21 days or less", "inclusion")
+    assert e.expression == "age <= age_max"
+    assert e.parameters["age_max"]["value"] == pytest.approx(21 / 365.25, abs=1e-4)
