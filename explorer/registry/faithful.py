@@ -93,6 +93,11 @@ def _reading_vs_text(text: str, rule, others: list) -> tuple[str, str] | None:
         if measured and lexicon.UNDER_TREATMENT.search(text[max(0, rule.span[0] - 80):rule.span[0]]):
             return "unknown", "a value under treatment (the catalogue's value does not say whether treated)"
         return None
+    var = default_catalogue().get(rule.variable)
+    current = lexicon.CURRENT_BEFORE.search(text[max(0, rule.span[0] - 30):rule.span[0]])
+    if current and var is not None and var.description.lower().startswith("history of"):
+        # "active alcohol dependence" read as a history flag: the flag also holds everyone with a past episode
+        return "broader", " ".join(current.group(0).split()) + " " + rule.source
     m = _qualifier(text, rule, others)
     loose = lexicon.LOOSE_CONCEPTS.get(rule.variable)
     loose = loose is not None and bool(loose.fullmatch(rule.source.strip()))

@@ -227,7 +227,9 @@ CONCEPTS: list[tuple[str, list[str]]] = [
                                 # "type 1 or 2 diabetes": the 2 is type 2 diabetes too
                                 r"(?:(?<=1 or )|(?<=I or )|(?<=1 and )|(?<=1, )|(?<=1/)|(?<=I/))(?:2|II)(?=\s+diabetes)"]),
     # hCG names a pregnancy test only when written as one ("serum beta-hCG", "hCG test"); "hCG trigger day" is a drug
-    ("pregnant", [r"pregnan(?:t|cy)(?:\s+test)?",
+    # a partner's pregnancy is not the participant's ("pregnant female partners", "partner who is pregnant")
+    ("pregnant", [r"(?<!partner\s)(?<!partners\s)(?<!partner's\s)(?<!partner\swho\sis\s)(?<!partner\sis\s)"
+                  r"(?<!partners\sare\s)pregnan(?:t|cy)(?!\s+(?:female\s+|women\s+)?partners?\b)(?:\s+test)?",
                   r"\b(?:(?:serum|urine|urinary|beta|β|b)[- ]?){1,2}hCG\b(?!\s+(?:trigger\w*|injection|administration))",
                   r"\bhCG\b(?=\s+(?:pregnancy\s+)?(?:test\w*|positive|negative))"]),
     # "breastfeeding infants", "nursing babies": the infant is fed; no one in the criterion is lactating
@@ -360,6 +362,9 @@ OUTCOME_TERMS: list[tuple[str, tuple[str, ...]]] = [
 # --- what a concept or a threshold cannot say ------------------------------------------------------------
 # Words that narrow a concept to a part the catalogue cannot tell apart ("poorly controlled type 2 diabetes"
 # is not every type 2 diabetes). Found in the few words before a concept mention, or just after it.
+# Before a concept the catalogue records as a history ("History of alcohol abuse"): the current state only
+CURRENT_BEFORE = re.compile(r"\b(?:active|current(?:ly)?|ongoing|present)\s+"
+                            r"(?:(?:\w+\s+)?|(?:[\w-]+,\s+){0,3}[\w-]+,?\s+(?:and\s*/\s*or|or|and)\s+)$", re.I)
 QUALIFIERS_BEFORE = re.compile(
     r"(?:\b(?:heavy|excessive)|\b(?:un|poorly\s+|badly\s+|inadequately\s+|insufficiently\s+|sub-?optimally\s+|well[- ]|adequately\s+|"
     r"not\s+(?:well\s+)?)controlled|\bunstable|\bstable|\bbrittle|\bmild|\bmoderate|\badvanced|\bend[- ]stage|"

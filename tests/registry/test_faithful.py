@@ -730,3 +730,25 @@ def test_an_age_in_days_keeps_its_boundary():
     e = extract("Newborns with a postnatal age of 21 days or less", "inclusion")
     assert e.expression == "age <= age_max"
     assert e.parameters["age_max"]["value"] == pytest.approx(21 / 365.25, abs=1e-4)
+
+
+# --- found in the hand-checked draw of seed 20261220 (sentences written afresh) ---------------------------
+
+def test_a_current_state_is_not_read_as_a_history_flag_in_an_exclusion():
+    # was: alcohol_abuse (a history), excluding people whose abuse is past while the text excludes current abuse
+    assert extract("Ongoing alcohol dependence", "exclusion").expression is None
+    assert extract("Current tobacco or drug abuse", "exclusion").expression is None
+    assert extract("A history of drug abuse", "exclusion").expression == "drug_misuse"
+
+
+def test_a_partners_pregnancy_is_not_the_participants():
+    # was: sex == "female" and pregnant, an inclusion only pregnant women could meet
+    e = extract("Men whose partners are pregnant must use condoms; with a pregnant partner, abstinence is advised",
+                "inclusion")
+    assert "pregnant" not in (e.expression or "") + (e.candidate or "")
+
+
+def test_a_result_written_on_the_mention_is_not_negated_by_a_later_cue():
+    # was: not hepatitis_b, failing subgroup 1 (surface antigen positive) that the text admits
+    e = extract("HBsAg-positive with low viral load, or HBsAg-negative and anti-HBc positive", "inclusion")
+    assert e.expression is None
