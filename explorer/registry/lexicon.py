@@ -286,6 +286,9 @@ NOT_A_MENTION = re.compile(
     r"(?:previous(?:ly)?|prior|history\s+of\s+being|ever|past|been)\s+$|"
     r"(?:(?:indicator|indicative|marker|proxy|surrogate|suggestive)\s+of|suspicious\s+(?:for|of))\s+(?:\w+\s+){0,4}$|"
     r"\blike\s+(?:\w+\s+){0,3}$|"  # examples of something else: "causes of AF like alcoholism"
+    r"\bmanual\s+of\s+$|"  # the Diagnostic and Statistical Manual of Mental Disorders is a book, not a disorder
+    # what to do if it happens: "should a woman become pregnant or suspect that she is pregnant, she must ..."
+    r"\b(?:should|if|in\s+case|in\s+the\s+event)\s+(?:\w+\s+){0,4}(?:become|becomes|becoming|suspects?)\s+(?:\w+\s+){0,6}$|"
     r"\bin\s+addition\s+to\s+(?:\w+\s+){0,2}$|\banti[- ]?$|"  # given, not excluded; the target of a drug
     # the target of a treatment: "pharmacotherapy for alcohol dependence" is the treatment, not any dependence
     r"\b(?:treatment|therapy|pharmacotherapy|medications?|drugs?|prophylaxis)\s+(?:for|of|against)\s+(?:\w+\s+){0,1}$|"

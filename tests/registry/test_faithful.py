@@ -752,3 +752,19 @@ def test_a_result_written_on_the_mention_is_not_negated_by_a_later_cue():
     # was: not hepatitis_b, failing subgroup 1 (surface antigen positive) that the text admits
     e = extract("HBsAg-positive with low viral load, or HBsAg-negative and anti-HBc positive", "inclusion")
     assert e.expression is None
+
+
+# --- found in the hand-checked draw of seed 20261221 (sentences written afresh) ---------------------------
+
+def test_what_to_do_if_a_pregnancy_happens_is_no_pregnancy_requirement():
+    # was: sex == "female" and pregnant, an inclusion only pregnant women could meet
+    e = extract("Participants must use contraception; if a participant becomes pregnant or suspects she is pregnant, "
+                "she must tell the study team", "inclusion")
+    assert "pregnant" not in (e.expression or "") + (e.candidate or "")
+
+
+def test_the_diagnostic_manuals_name_is_no_mental_disorder():
+    # was: severe_psychiatric_disorder from the manual's title, excluding every severe mental illness
+    e = extract("Current panic disorder according to the Diagnostic and Statistical Manual of Mental Disorders",
+                "exclusion")
+    assert "severe_psychiatric_disorder" not in (e.expression or "") + (e.candidate or "")
