@@ -193,12 +193,16 @@ def unread_alternative(text: str, rules: list[Rule], uncovered: str) -> str | No
     # a bracketed abbreviation may close the rule first: "1.5 x Upper Limit of Normal (ULN), or creatinine clearance"
     after_rule = re.compile(r"[\s,;]*(?:\([^()]{0,15}\))?[\s,;]*(?:or|either|and\s*/\s*or)\s+(?:[\w-]+\s+){0,4}", re.I)
     before_rule = re.compile(r"[\s,;]+(?:or|and\s*/\s*or)[\s,;]+", re.I)
+    # "A, B, C, or D": a comma between items is an "or" when the list ends in one (after the rule, same sentence)
+    comma = re.compile(r"[\s,;]*,[\s,;]*")
     for w in dict.fromkeys(re.findall(r"[A-Za-z][A-Za-z'-]{2,}", uncovered)):
         for m in re.finditer(rf"(?<![A-Za-z]){re.escape(w)}(?![A-Za-z])", text):
             for r in rules:
+                or_list = bool(re.search(r"\bor\b", re.split(r"[.;](?:\s|$)", text[r.span[1]:])[0]))
                 if r.span[1] <= m.start() and after_rule.fullmatch(text[r.span[1]:m.start()]):
                     return w
-                if m.end() <= r.span[0] and before_rule.fullmatch(text[m.end():r.span[0]]):
+                if m.end() <= r.span[0] and (before_rule.fullmatch(text[m.end():r.span[0]])
+                                             or or_list and comma.fullmatch(text[m.end():r.span[0]])):
                     return w
     return None
 

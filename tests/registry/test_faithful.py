@@ -768,3 +768,9 @@ def test_the_diagnostic_manuals_name_is_no_mental_disorder():
     e = extract("Current panic disorder according to the Diagnostic and Statistical Manual of Mental Disorders",
                 "exclusion")
     assert "severe_psychiatric_disorder" not in (e.expression or "") + (e.candidate or "")
+
+
+def test_one_item_of_a_comma_list_ending_in_or_is_one_alternative_of_an_inclusion():
+    # draw 20261222; was: hiv_positive, failing the patients with the other listed diagnoses the text admits
+    e = extract("Diagnosed with migraine, HIV, epilepsy, or another chronic neurological condition", "inclusion")
+    assert e.expression is None
