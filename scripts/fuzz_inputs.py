@@ -26,11 +26,9 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import signal
 import tempfile
 import time
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -319,21 +317,24 @@ def run_screening(case: ScreeningCase, limit: float) -> tuple[str, str]:
 
 # --- running ---------------------------------------------------------------------------------------
 
-class _Timeout(Exception):
-    pass
+def _engine_fuzz():
+    """tests/engine_fuzz.py, loaded by path as scripts/fuzz_engine.py does: its SIGALRM time limit is the
+    one both fuzzers use, so a hang is defined in one place."""
+    import importlib.util
+    import sys
+    spec = importlib.util.spec_from_file_location("engine_fuzz", Path(__file__).resolve().parent.parent
+                                                  / "tests" / "engine_fuzz.py")
+    module = sys.modules.get(spec.name)
+    if module is None:
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses look their module up there
+        spec.loader.exec_module(module)
+    return module
 
 
-@contextmanager
-def time_limit(seconds: float):
-    def fire(signum, frame):
-        raise _Timeout()
-    previous = signal.signal(signal.SIGALRM, fire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+_FUZZ = _engine_fuzz()
+time_limit = _FUZZ.time_limit
+_Timeout = _FUZZ.Hang
 
 
 def classify_error(err: BaseException, path: Path, table_like: bool) -> str:
