@@ -59,6 +59,11 @@ def _qualifier(text: str, rule, others: list) -> re.Match | None:
     var = default_catalogue().get(rule.variable)
     described = (var.description.lower() if var else "")
     first = re.findall(r"[a-z]+", found.lower())
+    if first and first[0] in {"requiring", "needing"}:
+        # "infection requiring parenteral antibiotics" is narrower than the catalogue's "requiring treatment"
+        what = re.findall(r"[a-z]+", text[rule.span[1] + m.end():rule.span[1] + m.end() + 40].lower())[:2]
+        if any(w not in described and w not in {"treatment", "therapy", "the", "a", "an"} for w in what):
+            return m
     if first and re.search(rf"\b{first[0]}\b", described) and first[0] not in {"not"}:
         return None  # "uncontrolled" endocrine disease: the catalogue variable already means uncontrolled
     return m
@@ -189,6 +194,10 @@ def unstated_parts(text: str, kind: str, rules: list) -> list[str]:
     if not rules:
         return []
     notes = []
+    subgroup = lexicon.SUBGROUP_REQUIREMENT.match(text)
+    if subgroup and kind == "inclusion":
+        notes.append(f"the requirement holds only for a subgroup ({' '.join(subgroup.group(0).split())!r}); "
+                     "not computable")
     m = next((m for m in lexicon.EXCEPTIONS.finditer(text) if _exception_touches(text, kind, m, rules)), None)
     if m:
         notes.append(f"the text makes an exception ({m.group(0)!r}) the rule cannot state; not computable")

@@ -365,6 +365,11 @@ OUTCOME_TERMS: list[tuple[str, tuple[str, ...]]] = [
 # --- what a concept or a threshold cannot say ------------------------------------------------------------
 # Words that narrow a concept to a part the catalogue cannot tell apart ("poorly controlled type 2 diabetes"
 # is not every type 2 diabetes). Found in the few words before a concept mention, or just after it.
+# "Patients with HIV neuropathy must have had HIV ...": a requirement for a subgroup of the participants only
+SUBGROUP_REQUIREMENT = re.compile(
+    r"^\W*(?:patients|subjects|participants|those)\s+(?:with|who\s+have|who\s+are|on|receiving)\s+"
+    r"(?![^.;,]{0,30}(?:child-?\s?bearing|reproductive|fertile))"
+    r"[^.;,]{1,60}?\s+(?:must|should|need\s+to|are\s+required\s+to)\b", re.I)
 # Before a concept the catalogue records as a history ("History of alcohol abuse"): the current state only
 CURRENT_BEFORE = re.compile(r"\b(?:active|current(?:ly)?|ongoing|present)\s+"
                             r"(?:(?:\w+\s+)?|(?:[\w-]+,\s+){0,3}[\w-]+,?\s+(?:and\s*/\s*or|or|and)\s+)$", re.I)

@@ -774,3 +774,20 @@ def test_one_item_of_a_comma_list_ending_in_or_is_one_alternative_of_an_inclusio
     # draw 20261222; was: hiv_positive, failing the patients with the other listed diagnoses the text admits
     e = extract("Diagnosed with migraine, HIV, epilepsy, or another chronic neurological condition", "inclusion")
     assert e.expression is None
+
+
+# --- found in the hand-checked draw of seed 20261223 (sentences written afresh) ---------------------------
+
+def test_a_requirement_for_a_subgroup_is_not_everyones():
+    # was: hiv_positive, an inclusion every participant without HIV fails
+    e = extract("Participants with HIV-related neuropathy must have a documented HIV infection", "inclusion")
+    assert e.expression is None
+    # a negative test asked of women who could be pregnant is that very rule, not a subgroup's requirement
+    assert extract("Women with childbearing potential must have a negative pregnancy test", "inclusion").expression \
+        == 'sex == "male" or not childbearing_potential or not pregnant'
+
+
+def test_a_qualifier_narrower_than_the_catalogues_own_wording_is_not_dropped():
+    # was: active_infection (any infection requiring treatment), excluding infections treated by mouth
+    assert extract("Active infection requiring intravenous antibiotics", "exclusion").expression is None
+    assert extract("Active infection requiring treatment", "exclusion").expression == "active_infection"
