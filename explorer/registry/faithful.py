@@ -194,6 +194,8 @@ def unstated_parts(text: str, kind: str, rules: list) -> list[str]:
     if not rules:
         return []
     notes = []
+    if kind == "inclusion" and lexicon.INELIGIBLE.search(text):
+        notes.append("an inclusion that says who is ineligible states an exclusion; not computable")
     subgroup = lexicon.SUBGROUP_REQUIREMENT.match(text)
     if subgroup and kind == "inclusion":
         notes.append(f"the requirement holds only for a subgroup ({' '.join(subgroup.group(0).split())!r}); "

@@ -365,6 +365,8 @@ OUTCOME_TERMS: list[tuple[str, tuple[str, ...]]] = [
 # --- what a concept or a threshold cannot say ------------------------------------------------------------
 # Words that narrow a concept to a part the catalogue cannot tell apart ("poorly controlled type 2 diabetes"
 # is not every type 2 diabetes). Found in the few words before a concept mention, or just after it.
+# an exclusion written inside an inclusion list: "Patients who test positive for HBsAg are ineligible"
+INELIGIBLE = re.compile(r"\b(?:is|are|will\s+be)\s+(?:ineligible|not\s+eligible|excluded)\b", re.I)
 # "Patients with HIV neuropathy must have had HIV ...": a requirement for a subgroup of the participants only
 SUBGROUP_REQUIREMENT = re.compile(
     r"^\W*(?:patients|subjects|participants|those)\s+(?:with|who\s+have|who\s+are|on|receiving)\s+"

@@ -791,3 +791,8 @@ def test_a_qualifier_narrower_than_the_catalogues_own_wording_is_not_dropped():
     # was: active_infection (any infection requiring treatment), excluding infections treated by mouth
     assert extract("Active infection requiring intravenous antibiotics", "exclusion").expression is None
     assert extract("Active infection requiring treatment", "exclusion").expression == "active_infection"
+
+
+def test_an_inclusion_that_names_who_is_ineligible_is_not_read_as_a_requirement():
+    # draw 20261224; was: hepatitis_b, an inclusion only the people the text turns away could meet
+    assert extract("Participants who test positive for hepatitis C are not eligible", "inclusion").expression is None
