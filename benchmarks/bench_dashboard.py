@@ -5,7 +5,9 @@ Measures, for each bundled trial on its synthetic population at each size (defau
     (eligible count and funnel visible) with a pre-heated kernel; the same without pre-heating;
   - click-to-updated-funnel (toggle a criterion) and threshold-to-updated-funnel (type a value);
   - for each results tab, tab click to its first chart (or table) on screen, and to the loading
-    indicator being visible when that takes longer than 100 ms;
+    indicators being visible when that takes longer than 100 ms (the header's, drawn by the kernel, and
+    the page's own, explorer.app.pending);
+  - the websocket frames between the page and its kernel that one criterion click costs;
   - bytes the page loads over HTTP before the first render and in all (every tab opened), and how much
     of them is the plotly.js bundle.
 Each update is timed from the input event to the moment the page shows the count the engine computes
@@ -103,8 +105,10 @@ def stop(process: subprocess.Popen) -> None:
     process.wait(timeout=60)
 
 
-def open_page(browser, url: str, sizes: dict[str, int]):
+def open_page(browser, url: str, sizes: dict[str, int], frames: dict[str, int] | None = None):
     page = browser.new_page(viewport={"width": 1500, "height": 1000})
+    if frames is not None:
+        watch_kernel_messages(page, frames)
 
     def record(response):
         with contextlib.suppress(Exception):  # a redirect or an aborted request has no body
@@ -122,36 +126,86 @@ def weight(sizes: dict[str, int]) -> dict[str, int]:
     return {"total": sum(sizes.values()), "plotly": sum(v for k, v in sizes.items() if "plotly" in k.lower())}
 
 
+def watch_kernel_messages(page, frames: dict[str, int]) -> None:
+    """Count the websocket frames between the page and its kernel (widget messages, status messages):
+    frames["received"], frames["received_bytes"], frames["sent"]."""
+    frames.update(received=0, received_bytes=0, sent=0)
+
+    def on_frame(key: str, payload) -> None:
+        frames[key] += 1
+        if key == "received":
+            frames["received_bytes"] += len(payload)
+
+    def on_websocket(ws) -> None:
+        if "/channels" in ws.url:
+            ws.on("framereceived", lambda payload: on_frame("received", payload))
+            ws.on("framesent", lambda payload: on_frame("sent", payload))
+
+    page.on("websocket", on_websocket)
+
+
+def messages_per_update(page, frames: dict[str, int], action, expected_text: str) -> tuple[float, dict]:
+    """timed_update, and the kernel-channel frames from the input until the page has been quiet for 300 ms."""
+    before = dict(frames)
+    elapsed = timed_update(page, action, expected_text)
+    last = None
+    while last != frames["received"]:
+        last = frames["received"]
+        page.wait_for_timeout(300)
+    return elapsed, {k: frames[k] - before[k] for k in frames}
+
+
+# Notes the page's time of the next input event (a pointer press, or Enter in a field): updates are timed
+# from it, in the page, so Playwright's own work before it dispatches the event is not counted.
+MARK_INPUT = """() => {
+  window.__te_input = null;
+  const mark = (event) => {
+    if (event.type === "keydown" && event.key !== "Enter") return;
+    window.__te_input = event.timeStamp;
+    document.removeEventListener("pointerdown", mark, true);
+    document.removeEventListener("keydown", mark, true);
+  };
+  document.addEventListener("pointerdown", mark, true);
+  document.addEventListener("keydown", mark, true);
+}"""
+
 FUNNEL_SHOWS = """([want]) => {
   const count = document.querySelector(".te-count b")?.textContent === want;
-  return count && document.querySelector(".te-funnel")?.dataset.finalEligible === want;
+  if (!(count && document.querySelector(".te-funnel")?.dataset.finalEligible === want)) return false;
+  return window.__te_input === null || window.__te_input === undefined ? -1 : performance.now() - window.__te_input;
 }"""
 
 
 def timed_update(page, action, expected_text: str) -> float:
     """Input event to the page showing the expected count in the header and as the funnel's final
-    eligible count, checked on every animation frame.
+    eligible count, checked on every animation frame, timed in the page from the input event (from
+    before the action, in this process, if the page saw no input event).
 
     (Playwright's expect() polls at 100, 250, 500 ms ... intervals, which would round a 150 ms update
     up to about 350 ms.)
     """
+    page.evaluate(MARK_INPUT)
     started = time.perf_counter()
     action()
-    page.wait_for_function(FUNNEL_SHOWS, arg=[expected_text], polling="raf", timeout=TIMEOUT_MS)
-    return 1000 * (time.perf_counter() - started)
+    shown = page.wait_for_function(FUNNEL_SHOWS, arg=[expected_text], polling="raf", timeout=TIMEOUT_MS).json_value()
+    return 1000 * (time.perf_counter() - started) if shown < 0 else shown
 
 
-# Watches, on every animation frame from the moment it is installed, for the loading indicator being
+# Watches, on every animation frame from the tab's pointer press, for the loading indicator being
 # visible and for the target (the tab's first chart or table) being on screen.
 WATCH = """([selector, tab]) => {
-  const t0 = performance.now();
-  window.__te = {busy: null, idle: null, shown: null};
+  let t0 = performance.now();  // then the tab's pointer press, when the page sees it
+  document.addEventListener("pointerdown", (event) => { t0 = event.timeStamp; }, {capture: true, once: true});
+  window.__te = {busy: null, idle: null, shown: null, pending: null};
   const visible = (el) => el && el.offsetParent !== null && getComputedStyle(el).visibility === "visible";
   const tick = () => {
     const now = performance.now() - t0;
     const busy = document.querySelector(".te-busy");
     if (window.__te.busy === null && visible(busy)) window.__te.busy = now;
     if (window.__te.busy !== null && window.__te.idle === null && !busy) window.__te.idle = now;
+    // the page's own indicator (explorer.app.pending; position: fixed, so no offsetParent)
+    const pending = document.querySelector(".te-pending");
+    if (window.__te.pending === null && pending && !pending.hidden) window.__te.pending = now;
     const current = document.querySelector('.te-app [role="tab"][aria-selected="true"]');
     if (!current || current.textContent.trim() !== tab) { requestAnimationFrame(tick); return; }
     const targets = [...document.querySelectorAll(".te-app " + selector)];
@@ -175,6 +229,7 @@ def first_charts(page) -> dict:
         seen = page.evaluate("() => window.__te")
         out[tab] = {"first_chart_ms": round(seen["shown"]),
                     "indicator_ms": None if seen["busy"] is None else round(seen["busy"]),
+                    "page_indicator_ms": None if seen.get("pending") is None else round(seen["pending"]),
                     "indicator_gone_ms": None if seen["idle"] is None else round(seen["idle"])}
     page.get_by_role("tab", name="Eligibility", exact=True).click()
     return out
@@ -226,7 +281,8 @@ def measure(code: Path, trial: str, n: int, repeats: int, browser, cold: bool) -
         result["server_start_to_ready_s"] = round(ready_s, 2)
         ready.unlink()  # the kernel Voila starts to refill its pool touches it again once it has run
         sizes: dict[str, int] = {}
-        elapsed, page = open_page(browser, url + "/", sizes)
+        frames: dict[str, int] = {}
+        elapsed, page = open_page(browser, url + "/", sizes, frames)
         result["first_render_preheated_s"] = round(elapsed, 2)
         result["bytes_first_render"] = weight(sizes)
         # Right after a page takes the pre-heated kernel, Voila runs the notebook again in a new kernel
@@ -240,10 +296,15 @@ def measure(code: Path, trial: str, n: int, repeats: int, browser, cold: bool) -
             time.sleep(0.2)
         time.sleep(1)
 
-        toggles, thresholds = [], []
+        toggles, thresholds, messages = [], [], []
         for i in range(repeats):
             state.toggle(toggled, i % 2 == 0)  # the refill click left it off: on, off, on, ...
             toggles.append(timed_update(page, box.click, f"{state.counts['eligible']:,}"))
+        # then the same click again, counting the messages it costs (waiting for quiet after each)
+        for i in range(2):
+            state.toggle(toggled, (repeats + i) % 2 == 0)
+            messages.append(messages_per_update(page, frames, box.click, f"{state.counts['eligible']:,}")[1])
+        result["click_messages"] = messages
         state.toggle(toggled, True)
         if not page.get_by_role("checkbox", name=re.compile(rf"^{toggled} ")).is_checked():
             box.click()
@@ -318,6 +379,16 @@ def table(rows: list[dict]) -> list[str]:
         cells = [f"{r['tabs'][t]['first_chart_ms']}" + ("" if r["tabs"][t]["indicator_ms"] is None
                                                         else f" ({r['tabs'][t]['indicator_ms']})") for t in TAB_FIRST]
         lines.append(f"| {r['code']} | {r['trial']} | {r['subjects']:,} | " + " | ".join(cells) + " |")
+    lines += ["", "The page's own loading indicator (explorer.app.pending), first visible frame after each tab click "
+              "(ms), and the kernel-channel websocket frames one criterion click costs (received / bytes / sent, "
+              "until the page is quiet):", "",
+              "| code | trial | subjects | " + " | ".join(TAB_FIRST) + " | frames per click |",
+              "|---|---|---|" + "---|" * len(TAB_FIRST) + "---|"]
+    for r in rows:
+        cells = ["–" if r["tabs"][t].get("page_indicator_ms") is None else str(r["tabs"][t]["page_indicator_ms"])
+                 for t in TAB_FIRST]
+        clicks = "; ".join(f"{m['received']} / {m['received_bytes']:,} / {m['sent']}" for m in r.get("click_messages", []))
+        lines.append(f"| {r['code']} | {r['trial']} | {r['subjects']:,} | " + " | ".join(cells) + f" | {clicks} |")
     return lines
 
 

@@ -67,6 +67,23 @@ def _tree_rss_kb(root: int) -> int:
     return total
 
 
+def _tree_cpu_s(root: int) -> float:
+    """CPU seconds (user + system) of a process and its live descendants, e.g. the driver and Spark's JVM:
+    the work done whatever the load, where wall-clock time is mostly waiting for a core."""
+    ticks, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+            with open(f"/proc/{pid}/task/{pid}/children") as f:
+                stack.extend(int(child) for child in f.read().split())
+        except (OSError, IndexError, ValueError):
+            continue
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def run_measured(args: list[str], log, timeout: float, python: str = sys.executable) -> tuple[list[dict], float, str]:
     """Run a child; returns (its JSON lines, peak tree RSS in MB, error text or "")."""
     proc = subprocess.Popen([python, __file__, "--child", *args], stdout=subprocess.PIPE,
@@ -177,21 +194,23 @@ def child_spark(folder: str, warm: str, n: int, deadline: float, partitions: lis
     from explorer.trial import load_trial
 
     trial = load_trial(TRIAL)
+    me = os.getpid()
     start = time.perf_counter()
     spark = spark_session("local[*]")
     spark.sparkContext.setLogLevel("ERROR")
     startup = time.perf_counter() - start
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _tree_cpu_s(me)
     evaluate_histogram(trial, warm, "spark", spark=spark)
-    print(json.dumps({"startup_s": startup, "warm_query_s": time.perf_counter() - start}), flush=True)
+    print(json.dumps({"startup_s": startup, "startup_cpu_s": cpu, "warm_query_s": time.perf_counter() - start,
+                      "warm_cpu_s": _tree_cpu_s(me) - cpu}), flush=True)
     for p in partitions:
         if time.time() > deadline:
             print(json.dumps({"partitions": p, "skipped": "deadline"}), flush=True)
             continue
         backend = SparkBackend(folder, trial.catalogue, spark=spark, partitions=p)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), _tree_cpu_s(me)
         h = evaluate_histogram(trial, None, backend=backend)
-        print(json.dumps({"partitions": p, "seconds": time.perf_counter() - start,
+        print(json.dumps({"partitions": p, "seconds": time.perf_counter() - start, "cpu_s": _tree_cpu_s(me) - cpu,
                           "final_counts": final_counts(h), "checksum": checksum(h)}), flush=True)
         backend.close()
     spark.stop()
@@ -316,11 +335,13 @@ def markdown(report: dict) -> str:
     m = report["machine"]
     lines = [f"# Scale runs: synthetic Parquet -> status histogram ({TRIAL}, synthetic {POPULATION})", "",
              f"{m['machine']}, {m['cores']} cores, {m['memory_gb']:.0f} GB, Python {m['python']} | run "
-             f"{report['run']} | load average at start {m['load']} | every process under `nice -n 10`", "",
+             f"{report['run']} | load average at start {m['load']} | every process under `nice -n {m.get('nice', 10)}`", "",
              "| subjects | step | time | peak RSS (process tree) | patterns | identical to DuckDB |",
              "|---:|---|---:|---:|---:|---|"]
     for row in report["rows"]:
         time_text = f"{row['seconds']:.1f} s" if "seconds" in row else row.get("error", "-")
+        if "cpu_s" in row and "seconds" in row:
+            time_text += f" (CPU {row['cpu_s']:.1f} s)"
         rss = f"{row['peak_rss_mb']:,.0f} MB" if row.get("peak_rss_mb") else "-"
         same = row.get("identical", "-")
         same = {True: "yes", False: "NO"}.get(same, same)
@@ -476,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
         memory_gb = int(f.readline().split()[1]) / 1024 ** 2
     report = {"run": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "rows": [], "not_run": [], "machine": {
         "machine": platform.machine(), "cores": os.cpu_count(), "python": platform.python_version(),
-        "memory_gb": memory_gb, "load": [round(x, 2) for x in os.getloadavg()]}}
+        "memory_gb": memory_gb, "load": [round(x, 2) for x in os.getloadavg()], "nice": os.nice(0)}}
     report["notes"] = [
         "write: the synthetic cohort drawn and written to Parquet in chunks of 10^6 subjects (one process)",
         "DuckDB histogram: features.parquet -> the GROUP BY of packed statuses (explorer.engine.histogram_sql), "
@@ -538,8 +559,11 @@ def main(argv: list[str] | None = None) -> int:
                                                    *map(str, args.partitions)], log, max(1.0, left()))
                 for line in lines:
                     if "startup_s" in line:
+                        cpu = (f" (CPU {line['startup_cpu_s']:.0f} s / {line['warm_cpu_s']:.0f} s)"
+                               if "warm_cpu_s" in line else "")
                         report["rows"].append({"n": n, "step": f"Spark start-up {line['startup_s']:.1f} s, "
-                                                                f"warm-up query (10^5) {line['warm_query_s']:.1f} s"})
+                                                                f"warm-up query (10^5) {line['warm_query_s']:.1f} s"
+                                                                + cpu})
                     elif "skipped" in line:
                         report["not_run"].append(f"Spark {n:,} with {line['partitions']} partition(s) (deadline)")
                     else:
@@ -547,6 +571,7 @@ def main(argv: list[str] | None = None) -> int:
                             line["final_counts"] == duck[n].get("final_counts")
                         report["rows"].append({"n": n, "step": f"Spark local[*], {line['partitions']} partition(s)",
                                                "partitions": line["partitions"], "seconds": line["seconds"],
+                                               **({"cpu_s": line["cpu_s"]} if "cpu_s" in line else {}),
                                                "patterns": line["checksum"][1], "identical": same,
                                                "final_counts": line["final_counts"]})
                 report["rows"].append({"n": n, "step": "Spark session (peak of the whole run)", "peak_rss_mb": peak,

@@ -8,6 +8,7 @@ Each measurement runs in a fresh Python process, so peak memory is that run's al
 
     .venv/bin/python benchmarks/bench_synthetic.py                       # all sizes, both paths
     .venv/bin/python benchmarks/bench_synthetic.py --sizes 10000 100000   # quicker
+    .venv/bin/python benchmarks/bench_synthetic.py --kinds outcomes --populations islet --sizes 1000 10000
 
 Writes benchmarks/results/synthetic.json and prints a table.
 """
@@ -35,7 +36,7 @@ def _maxrss_mb() -> float:
 def child(kind: str, population: str, n: int, trace: bool) -> dict:
     import tracemalloc
 
-    from explorer.cohort.synthetic import generate_cohort, generate_screening
+    from explorer.cohort.synthetic import generate_cohort, generate_outcomes, generate_screening
 
     before = _maxrss_mb()
     if trace:
@@ -45,6 +46,9 @@ def child(kind: str, population: str, n: int, trace: bool) -> dict:
         result = generate_screening(population, n, seed=0)
         rows = {"features": len(result.features), "events": len(result.events),
                 "missing_reasons": len(result.missing_reasons)}
+    elif kind == "outcomes":  # population is a response model here ("islet", "msc"); 20 subjects get readings
+        result = generate_outcomes(n, population, seed=0)
+        rows = {t: len(getattr(result, t)) for t in ("subjects", "measurements", "events", "cgm")}
     else:
         result = generate_cohort(population, n, seed=0)
         rows = {t: len(getattr(result, t)) for t in ("subjects", "measurements", "events", "cgm", "event_history")}

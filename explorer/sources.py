@@ -21,7 +21,7 @@ from pathlib import Path
 from explorer.catalogue import Catalogue
 from explorer.clinical.populations import POPULATION_NAMES as POPULATIONS
 from explorer.cohort.features import screening_features
-from explorer.cohort.loaders import load
+from explorer.cohort.loaders import detect, load
 from explorer.cohort.loaders.report import LoadReport
 from explorer.cohort.screening import Screening
 from explorer.cohort.tables import Cohort
@@ -153,6 +153,8 @@ def open_source(source: DataSource, *, catalogue: Catalogue | None = None, read_
     `progress` shows a bar while a synthetic population is drawn. `engine` "duckdb" or "spark" derives
     the screening features of data the loaders read by SQL in that engine (explorer.engine.features_sql,
     the same features as the pandas derivation; `engine_options`: its Spark `master` or `spark` session).
+    An OMOP CDM folder with engine "duckdb" or "spark", or a DuckDB database file, is read in place by that
+    engine (explorer.engine.omop_sql: no pandas Cohort; `cohort` is then None).
     """
     source = source.validate()
     read_folder = source.engine == "memory" if read_folder is None else read_folder
@@ -172,6 +174,13 @@ def open_source(source: DataSource, *, catalogue: Catalogue | None = None, read_
         if not read_folder:
             return OpenedSource(source, path)
         return OpenedSource(source, read_screening(path, catalogue=catalogue))
+    in_place = _omop_in_place(path, engine, screen)
+    if in_place:
+        from explorer.engine.omop_sql import omop_screening_sql  # DuckDB / PySpark only when asked
+
+        screening, report = omop_screening_sql(path, engine="spark" if engine == "spark" else "duckdb",
+                                               catalogue=catalogue, on_invalid=on_invalid, **engine_options)
+        return OpenedSource(source, screening, None, report)
     loaded = load(path, on_invalid=on_invalid)
     if not screen:
         screening = None
@@ -182,3 +191,16 @@ def open_source(source: DataSource, *, catalogue: Catalogue | None = None, read_
     else:
         screening = screening_features(loaded.cohort, catalogue=catalogue)
     return OpenedSource(source, screening, loaded.cohort, loaded.report)
+
+
+def _omop_in_place(path: Path, engine: str, screen: bool) -> bool:
+    """Whether DuckDB or Spark reads an OMOP CDM where it lies (explorer.engine.omop_sql) instead of the pandas
+    loader: a CDM folder with --engine duckdb|spark, and a DuckDB database file (no pandas loader reads one)."""
+    from explorer.engine.omop_sql import DATABASE_SUFFIXES  # no DuckDB import: only its file names
+
+    if path.is_file() and path.suffix.lower() in DATABASE_SUFFIXES:
+        if not screen or engine == "spark":
+            raise DataError("a DuckDB database is read in place by DuckDB for screening only; its outcomes and the "
+                            "spark engine need the CDM as CSV files (a folder or ZIP archive)", file=str(path))
+        return True
+    return engine in ("duckdb", "spark") and screen and path.is_dir() and detect(path) == "omop"

@@ -1,6 +1,7 @@
 """Measure who the synthetic type 1 clinic finds eligible for the islet trial (NCT06196996), against the
 published profile of islet-alone recipients, and the clinic's fasting C-peptide by duration against the
-published fasting figures; write both tables into docs/synthetic.md.
+published fasting figures, and the simulated recipients' CGM before and one year after transplantation
+against published CGM ranges (explorer.simulation.recipient_cgm); write the tables into docs/synthetic.md.
 
 The profile (explorer.simulation.recipients) is taken twice: with the trial as bundled, and with
 CIT-07's adult and duration limits (18-65 years, > 5 years of T1D) set through the trial's own parameters,
@@ -9,6 +10,7 @@ eligible" for want of an antibody or C-peptide result).
 
     .venv/bin/python scripts/islet_recipient_profile.py              # print and write docs/synthetic.md
     .venv/bin/python scripts/islet_recipient_profile.py --n 50000 --print-only
+    .venv/bin/python scripts/islet_recipient_profile.py --only cgm    # only the CGM tables (about a minute)
 """
 
 from __future__ import annotations
@@ -22,6 +24,14 @@ import pandas as pd
 
 from explorer.cohort.synthetic import default_params, fully_recorded
 from explorer.cohort.synthetic.screening_table import generate_screening
+from explorer.simulation.recipient_cgm import (
+    BASELINE,
+    YEAR,
+    cgm_comparison,
+    medians,
+    recipient_cgm,
+    screened_recipient_cgm,
+)
 from explorer.simulation.recipients import PUBLISHED_RANGES, eligible_profile, islet_eligible
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "synthetic.md"
@@ -67,6 +77,29 @@ def cpeptide_table(n: int, seed: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+CGM_COLUMNS = {"cgm_mean": "mean", "cgm_cv": "CV %", "tir": "TIR %", "tbr_70": "< 70 %", "tbr_54": "< 54 %",
+               "lbgi": "LBGI", "mage": "MAGE", "hypo_70_per_week": "episodes < 70 /wk",
+               "hypo_54_per_week": "episodes < 54 /wk"}
+
+
+def cgm_tables(n: int, seed: int, n_screened: int, screened_seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The published-range comparison, and medians by graft class and visit for the model's enrolled
+    population (n recipients) and for everyone a clinic of n_screened finds eligible for NCT06196996."""
+    enrolled = recipient_cgm(n, seed)
+    comparison = cgm_comparison(enrolled)
+    by_class = medians(enrolled, ["visit", "response_class"]).reset_index()
+    by_class.insert(0, "recipients", f"model's population, n = {n}, seed {seed}")
+    screened = screened_recipient_cgm(n_screened, screened_seed)
+    everyone = medians(screened[screened["visit"].isin([BASELINE, YEAR])]).reset_index()
+    everyone.insert(1, "response_class", "all")
+    everyone.insert(0, "recipients", f"eligible in a clinic of {n_screened:,}, seed {screened_seed}: "
+                                     f"{screened['subject_id'].nunique()}")
+    rows = pd.concat([by_class, everyone], ignore_index=True)
+    rows = rows[["recipients", "visit", "response_class", *CGM_COLUMNS]].rename(
+        columns={"response_class": "graft", **CGM_COLUMNS})
+    return comparison, rows.round(2)
+
+
 def markdown(frame: pd.DataFrame, index: bool = False) -> str:
     frame = frame.reset_index() if index else frame
     head = "| " + " | ".join(str(c) for c in frame.columns) + " |"
@@ -93,14 +126,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000, help="clinic size (default 100,000)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cgm-n", type=int, default=200, help="simulated recipients for the CGM tables")
+    parser.add_argument("--cgm-seed", type=int, default=3)
+    parser.add_argument("--cgm-screened", type=int, default=50_000,
+                        help="clinic size screened for the CGM table's trial recipients (default 50,000)")
+    parser.add_argument("--only", choices=["profile", "cgm"], help="compute and write only these tables")
     parser.add_argument("--print-only", action="store_true", help="print the tables, do not write the docs")
     args = parser.parse_args(argv)
-    profile = markdown(profile_table(args.n, args.seed).rename_axis("measure"), index=True)
-    cpeptide = markdown(cpeptide_table(args.n, args.seed))
-    print(profile, cpeptide, sep="\n\n")
+    sections = {}
+    if args.only in (None, "profile"):
+        sections["recipients"] = markdown(profile_table(args.n, args.seed).rename_axis("measure"), index=True)
+        sections["cpeptide"] = markdown(cpeptide_table(args.n, args.seed))
+    if args.only in (None, "cgm"):
+        comparison, by_class = cgm_tables(args.cgm_n, args.cgm_seed, args.cgm_screened, args.seed)
+        sections["recipient-cgm"] = markdown(comparison)
+        sections["recipient-cgm-classes"] = markdown(by_class)
+    print(*sections.values(), sep="\n\n")
     if not args.print_only:
-        text = replace_section(DOC.read_text(), "recipients", profile)
-        DOC.write_text(replace_section(text, "cpeptide", cpeptide))
+        text = DOC.read_text()
+        for name, body in sections.items():
+            text = replace_section(text, name, body)
+        DOC.write_text(text)
         print(f"wrote {DOC}")
     return 0
 

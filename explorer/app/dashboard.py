@@ -22,6 +22,7 @@ from explorer.app.analysis_views import (
 )
 from explorer.app.folders import BASE_DIR_VARIABLE, ROOTS_VARIABLE, served_roots
 from explorer.app.outcome_view import OutcomePanel
+from explorer.app.pending import PendingIndicator
 from explorer.app.scenario import DataSource, Scenario
 from explorer.app.state import ExplorerState
 from explorer.app.views import (
@@ -120,7 +121,9 @@ class Dashboard(w.VBox):
             s.observe(lambda _: setattr(self.url, "query", s.scenario.to_query()), "revision")
             self.url.observe(self._opened_with, "initial_query")
 
-        super().__init__([w.HTML(STYLE), self.summary, self.trial_picker, self.tabs,
+        # the page's own indicator: within 100 ms of any input the kernel has not answered (issue 17)
+        self.pending = PendingIndicator()
+        super().__init__([w.HTML(STYLE), self.pending, self.summary, self.trial_picker, self.tabs,
                           *([self.url] if self.url is not None else [])])
         self.add_class("te-app")
         self.refresh()
@@ -186,9 +189,16 @@ class Dashboard(w.VBox):
     def show(self) -> Dashboard:
         display(self)
         # after the first paint, in the background: the first chart of a tab then costs its own work only
-        threading.Thread(target=warm_up_figures, name="warm-up-figures", daemon=True).start()
+        threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
         signal_ready()
         return self
+
+
+def warm_up() -> None:
+    """What a tab's first chart would otherwise wait for, loaded after the first paint: plotly's validators
+    and template, and scipy.signal, which the outcomes tab's simulated CGM readings import (0.2-0.5 s)."""
+    warm_up_figures()
+    import scipy.signal  # noqa: F401
 
 
 # what `trial-explorer dashboard` tells the served notebook (explorer.cli.dashboard sets them)

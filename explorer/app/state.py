@@ -297,6 +297,15 @@ class ExplorerState(HasTraits):
         mask = engine.baseline.group_mask(self.matrix, group, enabled_ids(self.trial, self.scenario), self.policies)
         return self.matrix.subject_ids[mask]
 
+    def eligible_positions(self):
+        """Row positions (NumPy) of the eligible in `matrix.subject_ids`, in screening order; None when the
+        engine returns only counts (DuckDB, Spark). The outcome state takes the enrolled subjects' rows by
+        position: looking 2,000 ids up in a 10^6-subject index costs about 0.8 s (issue 17)."""
+        if self.histogram_only:
+            return None
+        return engine.baseline.group_mask(self.matrix, "eligible", enabled_ids(self.trial, self.scenario),
+                                          self.policies).nonzero()[0]
+
     # On demand: impact, Shapley, overlap and table 1 are computed when first asked for after a change
     # and cached until the next one. Only their own tabs show them, and a click must cost only what the
     # header and the funnel need (at 10^6 subjects impact and Shapley took most of a toggle, issue 17).

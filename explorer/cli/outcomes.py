@@ -107,8 +107,8 @@ def _cohort(trial, args: argparse.Namespace):
     opened = open_source(source, catalogue=trial.catalogue, screen=args.eligible_only)
     cohort = opened.cohort
     if cohort is None:
-        raise DataError("a screening folder has no visits to compute outcomes from; give the subject data "
-                        "(canonical tables or another source the loaders read)", file=args.data)
+        raise DataError("a screening folder or a DuckDB database has no visits to compute outcomes from; give "
+                        "the subject data (canonical tables or another source the loaders read)", file=args.data)
     header = {"trial": trial.id, "source": str(args.data), "subjects_in_data": len(cohort.subjects)}
     if args.eligible_only:
         eligible = _eligible(trial, opened.screening)

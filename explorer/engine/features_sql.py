@@ -166,14 +166,17 @@ class SparkRunner:
         self.views: list[str] = []
 
     def register(self, name: str, table: pa.Table) -> None:
-        self.spark.createDataFrame(table).createOrReplaceTempView(name)
+        from explorer.engine.spark import arrow_frame  # Spark Connect needs the schema of an empty table
+
+        arrow_frame(self.spark, table).createOrReplaceTempView(name)
         self.views.append(name)
 
     def arrow(self, sql: str, params: Mapping[str, Any]) -> pa.Table:
         try:
             return self.spark.sql(sql, args=dict(params)).toArrow()
         except Exception as err:  # PySpark raises its own analysis and runtime errors
-            raise DataError(f"Spark could not derive the screening features: {str(err).splitlines()[0]}") from None
+            from explorer.engine.spark import spark_error  # without the JVM stack trace Spark Connect appends
+            raise DataError(f"Spark could not derive the screening features: {spark_error(err)}") from None
 
     def close(self) -> None:
         for view in self.views:

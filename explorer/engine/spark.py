@@ -14,6 +14,8 @@ selection of subject ids, or, for an in-memory EligibilityMatrix, one truth code
 from __future__ import annotations
 
 import os
+import re
+import socket
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -31,6 +33,7 @@ from explorer.engine.sql import SPARK, SourceSchema, matrix_query
 from explorer.errors import DataError
 
 MASTER_ENV = "TRIAL_EXPLORER_SPARK_MASTER"
+CONNECT_TIMEOUT = 10.0  # seconds to wait for a Spark Connect server to accept a connection
 ROW = "__row"
 TABLES = ("features", "events", "event_lookback", "event_counts")
 
@@ -52,6 +55,7 @@ def spark_session(master: str | None = None, *, shuffle_partitions: int | None =
         raise DataError("the Spark engine needs PySpark: pip install 'pyspark>=4' (and a Java 17+ runtime)") from None
     master = spark_master(master)
     if master.startswith("sc://"):
+        check_connect_server(master)
         builder = SparkSession.builder.remote(master)
     else:
         builder = (SparkSession.builder.master(master).config("spark.ui.enabled", "false")
@@ -62,11 +66,62 @@ def spark_session(master: str | None = None, *, shuffle_partitions: int | None =
     try:
         session = builder.appName("trial-explorer").getOrCreate()
     except Exception as err:  # PySpark raises its own runtime errors when the JVM or the server is missing
-        raise DataError(f"could not start Spark at {master!r}: {str(err).splitlines()[0] if str(err) else err!r}; "
-                        "a local master needs a Java 17+ runtime (`java -version`)") from None
+        hint = ("check that the Spark Connect server runs" if master.startswith("sc://")
+                else "a local master needs a Java 17+ runtime (`java -version`)")
+        raise DataError(f"could not start Spark at {master!r}: {spark_error(err)}; {hint}") from None
     # x / 0 must be NULL (unknown), as in the other engines; ANSI mode (Spark 4's default) raises instead
     session.conf.set("spark.sql.ansi.enabled", "false")
     return session
+
+
+def check_connect_server(master: str) -> None:
+    """Refuse a Spark Connect address that is malformed or where no server listens, in one line.
+
+    Without this check the Connect client retries an unreachable server for minutes in silence.
+    """
+    try:
+        from pyspark.sql.connect.client import DefaultChannelBuilder
+    except ImportError as err:
+        raise DataError(f"Spark Connect ({master}) needs its client packages: pip install "
+                        f"'trial-explorer[spark-connect]' ({spark_error(err)})") from None
+    try:
+        endpoint = DefaultChannelBuilder(master).endpoint  # PySpark's own parsing of sc://host:port/;k=v
+        host, port = endpoint.rsplit(":", 1)
+        port_number = int(port)
+    except ValueError as err:  # PySparkValueError is a ValueError
+        raise DataError(f"{master!r} is not a Spark Connect address ({spark_error(err)}); "
+                        "write sc://host:port, for example sc://localhost:15002") from None
+    try:
+        with socket.create_connection((host.strip("[]"), port_number), timeout=CONNECT_TIMEOUT):
+            pass
+    except OSError as err:
+        raise DataError(f"no Spark Connect server answers at {master} ({err.strerror or err}); start one "
+                        "(sbin/start-connect-server.sh of a Spark distribution) or correct the host and port") from None
+
+
+def spark_error(err: BaseException) -> str:
+    """The useful part of a Spark error: its first line, without the JVM stack trace that Spark Connect
+    appends to the same line."""
+    text = str(err).strip() or repr(err)
+    return re.split(r"\s+(?:SQLSTATE: \w+\s+)?JVM stacktrace:", text.splitlines()[0])[0].strip()
+
+
+def arrow_frame(spark: Any, table: pa.Table):
+    """A Spark DataFrame of an Arrow table, its schema given: Spark Connect cannot infer one from an empty
+    table (a cohort without events or CGM), where a local session can."""
+    if table.num_rows:
+        return spark.createDataFrame(table)
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    # timestamps as Spark would infer them from rows (its session's timestamp type)
+    ntz = spark.conf.get("spark.sql.timestampType", "TIMESTAMP_LTZ") == "TIMESTAMP_NTZ"
+    return spark.createDataFrame(table, schema=from_arrow_schema(table.schema, prefer_timestamp_ntz=ntz))
+
+
+def local_path(path: Path | str) -> str:
+    """An absolute path: a Spark Connect server resolves a relative path against its own working folder,
+    not the caller's."""
+    return str(Path(path).resolve())
 
 
 class SparkBackend:
@@ -95,9 +150,11 @@ class SparkBackend:
             # a folder Spark reads itself (hdfs://, s3a://, ...): the Parquet layout, tables found by name
             for name in TABLES:
                 try:
-                    frames[name] = self.spark.read.parquet(f"{source.rstrip('/')}/{name}.parquet")
+                    frame = self.spark.read.parquet(f"{source.rstrip('/')}/{name}.parquet")
+                    frame.columns  # noqa: B018 (Spark Connect reads lazily: asking the schema reads the file)
                 except Exception:  # absent optional table; a missing features table is reported below
                     continue
+                frames[name] = frame
             if "features" not in frames:
                 raise DataError("no features.parquet that Spark can read in this folder", file=source)
             self._features_bytes = None
@@ -127,10 +184,17 @@ class SparkBackend:
             for name, table in screening_tables(source).items():
                 if name == "features":
                     table = table.append_column(ROW, pa.array(np.arange(table.num_rows, dtype=np.int64)))
-                frames[name] = self.spark.createDataFrame(table)
+                frames[name] = arrow_frame(self.spark, table)
+        columns = {}
         for name, frame in frames.items():
-            frame.createOrReplaceTempView(self.tables[name])
-        columns = {name: frame.columns for name, frame in frames.items()}
+            try:  # Spark Connect reads lazily: a missing or unreadable file is found here, not at read time
+                frame.createOrReplaceTempView(self.tables[name])
+                columns[name] = frame.columns
+            except Exception as err:
+                what = (f"table {source[name]!r}" if isinstance(source, Mapping) and isinstance(source[name], str)
+                        else f"the {name} table")
+                raise DataError(f"Spark cannot read {what}: {spark_error(err)}",
+                                file=str(source) if isinstance(source, (str, Path)) else None) from None
         if "subject_id" not in columns["features"]:
             raise DataError("features has no subject_id column", file=str(source) if isinstance(source, (str, Path))
                             else None, column="subject_id")
@@ -144,17 +208,17 @@ class SparkBackend:
     def _read(self, path: Path):
         try:
             if path.suffix == ".parquet":
-                return self.spark.read.parquet(str(path))
-            return self.spark.read.option("header", True).csv(str(path))  # text; the SQL casts it
+                return self.spark.read.parquet(local_path(path))
+            return self.spark.read.option("header", True).csv(local_path(path))  # text; the SQL casts it
         except Exception as err:
-            raise DataError(f"Spark cannot read it: {str(err).splitlines()[0]}", file=str(path)) from None
+            raise DataError(f"Spark cannot read it: {spark_error(err)}", file=str(path)) from None
 
     def _table(self, table: Any):
         if isinstance(table, str):
             try:
                 return self.spark.table(table)
             except Exception as err:
-                raise DataError(f"Spark has no table {table!r}: {str(err).splitlines()[0]}") from None
+                raise DataError(f"Spark has no table {table!r}: {spark_error(err)}") from None
         return table  # a Spark DataFrame
 
     def _sql(self, sql: str, params: Mapping[str, Any], what: str):
@@ -162,7 +226,7 @@ class SparkBackend:
         try:
             return self.spark.sql(sql, args=dict(params)).toArrow()
         except Exception as err:
-            raise DataError(f"Spark could not {what}: {str(err).splitlines()[0]}",
+            raise DataError(f"Spark could not {what}: {spark_error(err)}",
                             file=str(self.source) if isinstance(self.source, (str, Path)) else None) from None
 
     def _configure(self) -> None:
@@ -230,4 +294,4 @@ class SparkBackend:
             self.spark.catalog.dropTempView(view)
 
 
-__all__ = ["MASTER_ENV", "SparkBackend", "spark_master", "spark_session"]
+__all__ = ["MASTER_ENV", "SparkBackend", "arrow_frame", "check_connect_server", "spark_error", "spark_master", "spark_session"]

@@ -8,6 +8,8 @@ it stands above explorer.engine, explorer.outcomes and explorer.cohort (nothing 
                     trial-driven outcome-measures pipeline (scripts/outcomes_calibration.py writes the table)
     recipients.py   the islet-eligible synthetic pool against published islet-alone recipients
                     (scripts/islet_recipient_profile.py writes the comparison)
+    recipient_cgm.py  the simulated recipients' CGM metrics (explorer.clinical on their readings) before and
+                    one year after transplantation against published CGM ranges (same script)
 
 The response models themselves, and their calibration on raw trajectories, live in explorer.cohort.synthetic.
 """

@@ -7,6 +7,7 @@ import re
 
 from explorer import engine
 from explorer.app import explore
+from explorer.app.pending import PendingIndicator
 from explorer.app.scenario import DataSource
 from explorer.app.widgets import STYLE
 from explorer.cohort.synthetic import generate_screening
@@ -72,3 +73,13 @@ def test_the_loading_indicator_appears_within_100_ms_and_never_for_quick_updates
     rule = re.search(r"\.te-busy \{[^}]*animation: te-busy-show 0s linear (\d+)ms forwards", STYLE)
     assert rule is not None and 30 <= int(rule.group(1)) < 100
     assert re.search(r"\.te-busy \{[^}]*visibility: hidden", STYLE)
+
+
+def test_the_page_side_indicator_is_on_every_explorer_and_shows_before_100_ms():
+    """The page's own indicator (explorer.app.pending) is part of the served dashboard and of a notebook's
+    explorer; it shows after its delay plus at most a frame, so within 100 ms of the input. The browser
+    test (tests/browser/test_dashboard_speed.py) checks that it appears and clears."""
+    ex = explore("NCT06196996", n=2000)
+    assert isinstance(ex.pending, PendingIndicator) and ex.pending in ex.children
+    assert 30 <= ex.pending.show_after_ms <= 100 - 17
+    assert 'data-testid="pending"' in ex.pending._esm

@@ -10,6 +10,7 @@ from engine_cases import small_trial
 
 from explorer.app.tables import format_baseline
 from explorer.engine import baseline_table, evaluate, write_screening
+from explorer.engine.baseline import _PREPARED, level_codes
 from explorer.errors import DefinitionError
 
 DATA = screening(age=[30.0, 10.0, None, 50.0, 40.0, 20.0],
@@ -76,3 +77,30 @@ def test_bad_requests():
         baseline_table(m, DATA, groups=["everyone"])
     with pytest.raises(DefinitionError, match="different number"):
         baseline_table(m, screening(age=[1.0]))
+
+
+@pytest.mark.parametrize("dtype", ["string", "object", "category"])
+def test_level_codes_are_the_positions_of_the_levels(dtype):
+    # one factorisation replaced pd.Categorical(column, categories=levels) (issue 17): the level's position,
+    # -1 for unknown and for a value that is not a level
+    column = pd.Series(["male", None, "female", "other", "female", None, "male"], dtype=dtype)
+    levels = ["female", "male"]
+    assert list(level_codes(column, levels)) == [1, -1, 0, -1, 0, -1, 1]
+
+
+def test_what_is_kept_per_cohort_never_crosses_cohorts():
+    # the screened column's statistics are kept per screening: a second cohort of the same size with other
+    # values gets its own, and a table after a toggle equals one computed with nothing kept
+    m = evaluate(small_trial(), DATA)
+    other = screening(age=[60.0, 70.0, 80.0, None, 65.0, 75.0], pregnant=[True, True, None, False, False, False],
+                      sex=["male", "male", "male", "female", None, "male"], hba1c=[9.0, 9.5, 8.0, 7.0, None, 6.5])
+    first = baseline_table(m, DATA, variables=["age", "sex", "pregnant"])
+    second = baseline_table(evaluate(small_trial(), other), other, variables=["age", "sex", "pregnant"])
+    assert first.loc[1, "screened_value"] == pytest.approx(30.0)
+    assert second.loc[1, "screened_value"] == pytest.approx(70.0)
+    assert second.set_index(["variable", "level"]).loc[("sex", "male"), "screened_n"] == 4
+    toggled = baseline_table(m, DATA, variables=["age", "sex", "pregnant"], enabled=[m.ids[0]])
+    _PREPARED.clear()
+    m.__dict__.pop("_baseline_cache", None)
+    pd.testing.assert_frame_equal(toggled, baseline_table(m, DATA, variables=["age", "sex", "pregnant"],
+                                                          enabled=[m.ids[0]]))

@@ -204,3 +204,58 @@ def test_spark_errors_name_what_to_fix(spark, tmp_path):
         make_backend("spark", {"features": "warehouse.nothing"}, T1D.catalogue, spark=spark)
     with pytest.raises(DataError, match="'features' table"):
         make_backend("spark", {"subjects": "x"}, T1D.catalogue, spark=spark)
+
+
+# --- Spark Connect addresses (a server to talk to: scripts/check_spark_connect.py) -----------------------
+
+def test_a_connect_address_where_no_server_listens_is_refused_at_once():
+    """The Connect client alone retries an absent server for minutes in silence."""
+    import socket
+    import time
+
+    from explorer.engine.spark import CONNECT_TIMEOUT, spark_session
+
+    with socket.socket() as s:  # a port that was free a moment ago, and now has no listener
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    start = time.monotonic()
+    with pytest.raises(DataError, match=rf"no Spark Connect server answers at sc://127.0.0.1:{port} "):
+        spark_session(f"sc://127.0.0.1:{port}")
+    assert time.monotonic() - start < CONNECT_TIMEOUT
+
+
+@pytest.mark.parametrize("master", ["sc://", "sc://warehouse:port", "sc:/warehouse:15002"])
+def test_a_malformed_connect_address_says_how_to_write_one(master):
+    from explorer.engine.spark import check_connect_server
+
+    with pytest.raises(DataError, match="is not a Spark Connect address .*write sc://host:port"):
+        check_connect_server(master)
+
+
+def test_connect_without_its_client_packages_says_what_to_install(monkeypatch):
+    import sys
+
+    from explorer.engine.spark import check_connect_server
+
+    monkeypatch.setitem(sys.modules, "pyspark.sql.connect.client", None)  # what an absent grpcio leads to
+    with pytest.raises(DataError, match=r"pip install 'trial-explorer\[spark-connect\]'"):
+        check_connect_server("sc://localhost:15002")
+
+
+def test_spark_errors_lose_the_jvm_stack_trace_connect_puts_on_their_first_line():
+    from explorer.engine.spark import spark_error
+
+    connect = RuntimeError("[PATH_NOT_FOUND] Path does not exist: file:/x/features.parquet. SQLSTATE: 42K03 "
+                           "JVM stacktrace: org.apache.spark.sql.AnalysisException at org.apache.spark.sql...")
+    assert spark_error(connect) == "[PATH_NOT_FOUND] Path does not exist: file:/x/features.parquet."
+    assert spark_error(ValueError("first line\nsecond")) == "first line"
+
+
+def test_a_relative_folder_is_read_from_the_callers_folder(spark, tmp_path, monkeypatch):
+    """A Connect server (and the JVM of a local session) resolves relative paths against its own working
+    folder: the engine hands Spark absolute paths."""
+    data = generate_screening("t1d", 300, seed=2)
+    write_screening(data, tmp_path / "relative")
+    monkeypatch.chdir(tmp_path)
+    h = evaluate_histogram(T1D, "relative", "spark", spark=spark)
+    pd.testing.assert_frame_equal(histogram_frame(h), histogram_frame(evaluate(T1D, data)))

@@ -387,11 +387,7 @@ def _check_subjects(subjects: pd.DataFrame, boundary: Boundary, *, file: str) ->
     if ids.isna().any():
         raise DataError("subject id is missing", file=file, column="subject_id",
                         rows=subjects.index[ids.isna().to_numpy()][:10].tolist())
-    duplicated = ids.duplicated(keep=False)
-    if duplicated.any():
-        dup = sorted(set(ids[duplicated].astype(str)))[:5]
-        raise DataError(f"duplicate subject ids {dup}; each subject must appear once", file=file,
-                        column="subject_id", rows=subjects.index[duplicated.to_numpy()][:10].tolist())
+    check_unique_ids(ids, file=file)
     index = subjects["index_date"]
     if index.isna().any():
         raise DataError("index (screening) date is missing", file=file, column="index_date",
@@ -421,6 +417,15 @@ def _check_subjects(subjects: pd.DataFrame, boundary: Boundary, *, file: str) ->
         if bad.any():
             raise DataError(f"age {age[bad][0]:g} is impossible (must lie in [{low:g}, {high:g}] years)",
                             file=file, column="age", rows=subjects.index[bad][:10].tolist())
+
+
+def check_unique_ids(ids: pd.Series, *, file: str, column: str = "subject_id") -> None:
+    """Each subject once: a DataError naming the repeated ids and their rows (`ids` indexed by source row)."""
+    duplicated = ids.duplicated(keep=False)
+    if duplicated.any():
+        dup = sorted(set(ids[duplicated].astype(str)))[:5]
+        raise DataError(f"duplicate subject ids {dup}; each subject must appear once", file=file,
+                        column=column, rows=ids.index[duplicated.to_numpy()][:10].tolist())
 
 
 def _check_times(table: pd.DataFrame, column: str, birth: pd.Series | None, boundary: Boundary, *,

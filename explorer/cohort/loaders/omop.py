@@ -35,6 +35,7 @@ from explorer.strict_input import load_yaml
 from .common import (
     Boundary,
     OnInvalid,
+    check_unique_ids,
     finish_cohort,
     finish_measurements,
     loader_catalogue,
@@ -185,6 +186,7 @@ def _persons(raw, source: _Source, boundary: Boundary, *, index_date) -> tuple[p
     require_columns(person, ["person_id", "gender_concept_id", "year_of_birth"], file=file)
     report = boundary.report
     ids = person["person_id"].astype("string").str.strip()
+    check_unique_ids(ids, file=file)  # before the look-ups by person id below, which need unique ids
     sex = person["gender_concept_id"].astype("string").str.strip().map(GENDER).astype("string")
     birth = parse_dates(person["birth_datetime"], file=file, column="birth_datetime") \
         if "birth_datetime" in person.columns else pd.Series(pd.NaT, index=person.index, dtype="datetime64[ns]")

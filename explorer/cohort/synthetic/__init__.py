@@ -21,6 +21,7 @@ What lives here:
     screening_table.py   the fast path: chunks -> Screening
     canonical_tables.py  chunks -> Cohort (canonical long tables); write_cohort
     cgm.py               CGM summaries from a mean and CV, and 5-minute readings
+    islet_cgm.py         islet recipients' glucose: brittle hypoglycaemic dips that a working graft removes
     response_models.py   treatment-response models (islet, MSC) for enrolled subjects
     outcomes.py          generate_outcomes: visit-tagged outcome tables from a response model
     trial_match.py       which population and response model suit a trial (read from its text)

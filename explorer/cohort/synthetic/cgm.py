@@ -13,6 +13,8 @@ are applied at half-units: in range = 70..180 inclusive = [69.5, 180.5).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from scipy import special
@@ -28,29 +30,65 @@ def _shape_scale(mean: np.ndarray, cv_percent: np.ndarray) -> tuple[np.ndarray, 
     return shape, np.asarray(mean, dtype=float) / shape
 
 
-def summary_metrics(mean: np.ndarray, cv_percent: np.ndarray) -> dict[str, np.ndarray]:
-    """Consensus CGM metrics (percent, mg/dL) of Gamma(mean, CV) glucose read by a 40-400 mg/dL sensor."""
+# The cut-offs the consensus metrics and the sensor's clipping read a distribution at (half-units: see above)
+CUTS = {"tbr_54": 53.5, "tbr_70": 69.5, "tar_180": 180.5, "tar_250": 250.5, "low": SENSOR_LOW, "high": SENSOR_HIGH}
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What the consensus metrics need from a glucose distribution: its CDF at each of CUTS, and its first and
+    second partial moments E[X; low < X < high], E[X^2; low < X < high] inside the sensor's range.
+
+    All are linear in the distribution, so a mixture's parts are the weighted parts of its components
+    (`mix`): another model of glucose (explorer.cohort.synthetic.islet_cgm) reuses `metrics_from_parts`."""
+
+    cdf: dict[str, np.ndarray]
+    m1_mid: np.ndarray
+    m2_mid: np.ndarray
+
+    def mix(self, weight: np.ndarray, other: Parts) -> Parts:
+        """(1 - weight) x self + weight x other."""
+        w = np.asarray(weight, dtype=float)
+        return Parts({k: (1 - w) * v + w * other.cdf[k] for k, v in self.cdf.items()},
+                     (1 - w) * self.m1_mid + w * other.m1_mid, (1 - w) * self.m2_mid + w * other.m2_mid)
+
+
+def gamma_parts(mean: np.ndarray, cv_percent: np.ndarray, shift: np.ndarray | float = 0.0) -> Parts:
+    """Parts of shift + Gamma(mean, CV) (a shift of 0: plain Gamma)."""
     k, theta = _shape_scale(mean, cv_percent)
 
     def cdf(x, shape=k):
-        return special.gammainc(shape, x / theta)
+        return special.gammainc(shape, np.maximum(x - shift, 0.0) / theta)
 
-    tbr_54 = cdf(53.5)
-    tbr_70 = cdf(69.5)
-    tar_180 = 1 - cdf(180.5)
-    tar_250 = 1 - cdf(250.5)
-    low, high = cdf(SENSOR_LOW), 1 - cdf(SENSOR_HIGH)
-    # moments of the clipped distribution: E[X; a<X<b] = k*theta*(P(k+1,b) - P(k+1,a)), likewise for X^2
-    m1_mid = k * theta * (cdf(SENSOR_HIGH, k + 1) - cdf(SENSOR_LOW, k + 1))
-    m2_mid = k * (k + 1) * theta * theta * (cdf(SENSOR_HIGH, k + 2) - cdf(SENSOR_LOW, k + 2))
-    m1 = SENSOR_LOW * low + m1_mid + SENSOR_HIGH * high
-    m2 = SENSOR_LOW ** 2 * low + m2_mid + SENSOR_HIGH ** 2 * high
+    # moments of the clipped distribution: E[Y; a<Y<b] = k*theta*(P(k+1,b) - P(k+1,a)), likewise for Y^2;
+    # X = shift + Y adds shift^2 P(a<X<b) + 2 shift E[Y; ...] to the second and shift P(a<X<b) to the first
+    inside = cdf(SENSOR_HIGH) - cdf(SENSOR_LOW)
+    y1 = k * theta * (cdf(SENSOR_HIGH, k + 1) - cdf(SENSOR_LOW, k + 1))
+    y2 = k * (k + 1) * theta * theta * (cdf(SENSOR_HIGH, k + 2) - cdf(SENSOR_LOW, k + 2))
+    m1_mid = shift * inside + y1
+    m2_mid = shift * shift * inside + 2 * shift * y1 + y2
+    return Parts({name: cdf(x) for name, x in CUTS.items()}, m1_mid, m2_mid)
+
+
+def metrics_from_parts(parts: Parts) -> dict[str, np.ndarray]:
+    """Consensus CGM metrics (percent, mg/dL) of a distribution read by a 40-400 mg/dL sensor."""
+    c = parts.cdf
+    tbr_54, tbr_70 = c["tbr_54"], c["tbr_70"]
+    tar_180, tar_250 = 1 - c["tar_180"], 1 - c["tar_250"]
+    low, high = c["low"], 1 - c["high"]
+    m1 = SENSOR_LOW * low + parts.m1_mid + SENSOR_HIGH * high
+    m2 = SENSOR_LOW ** 2 * low + parts.m2_mid + SENSOR_HIGH ** 2 * high
     sd = np.sqrt(np.maximum(m2 - m1 * m1, 0.0))
     return {
         "tir": 100 * (1 - tbr_70 - tar_180), "tbr_70": 100 * tbr_70, "tbr_54": 100 * tbr_54,
         "tar_180": 100 * tar_180, "tar_250": 100 * tar_250, "cgm_mean": m1,
         "cgm_cv": 100 * sd / m1, "gmi": 3.31 + 0.02392 * m1,
     }
+
+
+def summary_metrics(mean: np.ndarray, cv_percent: np.ndarray) -> dict[str, np.ndarray]:
+    """Consensus CGM metrics (percent, mg/dL) of Gamma(mean, CV) glucose read by a 40-400 mg/dL sensor."""
+    return metrics_from_parts(gamma_parts(mean, cv_percent))
 
 
 def mean_from_gmi(gmi: np.ndarray) -> np.ndarray:
@@ -68,18 +106,18 @@ def _daily_pattern(n_slots: int) -> np.ndarray:
 
 
 def readings(rng: np.random.Generator, mean: np.ndarray, cv_percent: np.ndarray, active_percent: np.ndarray,
-             end_times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+             end_times: np.ndarray, *, cdf: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """5-minute readings for the 14 days before each end time.
 
     Returns (row -> subject position, time as datetime64[ns], glucose mg/dL). The kept readings of each
-    subject are the quantiles of its Gamma(mean, CV) distribution; a single sensor gap removes the share
-    of readings not captured (100 - active_percent).
+    subject are the quantiles of its Gamma(mean, CV) distribution, or of `cdf` when given (subjects x
+    QUANTILE_GRID: another glucose model's CDF on that grid); a single sensor gap removes the share of
+    readings not captured (100 - active_percent).
     """
     k_subjects = len(mean)
     n_slots = WINDOW_DAYS * READINGS_PER_DAY
     if k_subjects == 0:
         return np.zeros(0, np.int64), np.zeros(0, "datetime64[ns]"), np.zeros(0)
-    shape, theta = _shape_scale(mean, cv_percent)
     kept = np.clip(np.rint(np.asarray(active_percent) / 100 * n_slots), 1, n_slots).astype(np.int64)
     gap_start = (rng.random(k_subjects) * (kept + 1)).astype(np.int64)  # the gap (n_slots - kept long) must fit
     slot = np.arange(n_slots)
@@ -97,7 +135,7 @@ def readings(rng: np.random.Generator, mean: np.ndarray, cv_percent: np.ndarray,
     rank = np.argsort(np.argsort(latent, axis=1, kind="stable"), axis=1, kind="stable")
 
     q = (rank + 0.5) / kept[:, None]
-    values = _quantiles(q, shape, theta)
+    values = _quantiles(q, gamma_cdf_on_grid(mean, cv_percent) if cdf is None else cdf)
 
     start = np.asarray(end_times, dtype="datetime64[ns]") - np.timedelta64(WINDOW_DAYS, "D")
     offset = (rng.random(k_subjects) * 300).astype(np.int64)  # seconds: sensors do not start on the minute
@@ -107,14 +145,23 @@ def readings(rng: np.random.Generator, mean: np.ndarray, cv_percent: np.ndarray,
     return subject, times[keep].astype("datetime64[ns]"), values[keep].astype(float)
 
 
-def _quantiles(q: np.ndarray, shape: np.ndarray, theta: np.ndarray) -> np.ndarray:
-    """Gamma quantiles read by the sensor (integers clipped to 40-400), by interpolating each subject's CDF
-    on a 0.25 mg/dL grid: exact after rounding, and ten times faster than gammaincinv."""
-    grid = np.arange(SENSOR_LOW - 2, SENSOR_HIGH + 2.25, 0.25)
-    cdf = special.gammainc(shape[:, None], grid[None, :] / theta[:, None])
+# where the readings' quantiles are read off each subject's CDF: 0.25 mg/dL steps around the sensor's range
+QUANTILE_GRID = np.arange(SENSOR_LOW - 2, SENSOR_HIGH + 2.25, 0.25)
+
+
+def gamma_cdf_on_grid(mean: np.ndarray, cv_percent: np.ndarray, shift: np.ndarray | float = 0.0) -> np.ndarray:
+    """Each subject's shift + Gamma(mean, CV) CDF on QUANTILE_GRID (subjects x grid)."""
+    shape, theta = _shape_scale(mean, cv_percent)
+    above = np.maximum(QUANTILE_GRID[None, :] - np.asarray(shift, dtype=float).reshape(-1, 1), 0.0)
+    return special.gammainc(shape[:, None], above / theta[:, None])
+
+
+def _quantiles(q: np.ndarray, cdf: np.ndarray) -> np.ndarray:
+    """Quantiles read by the sensor (integers clipped to 40-400), by interpolating each subject's CDF on
+    QUANTILE_GRID: exact after rounding, and ten times faster than gammaincinv."""
     values = np.empty_like(q)
     for i in range(len(q)):
-        values[i] = np.interp(q[i], cdf[i], grid)
+        values[i] = np.interp(q[i], cdf[i], QUANTILE_GRID)
     return np.clip(np.rint(values), SENSOR_LOW, SENSOR_HIGH)
 
 

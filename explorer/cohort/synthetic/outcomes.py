@@ -12,6 +12,7 @@ import pyarrow as pa
 from explorer.catalogue import default_catalogue
 from explorer.cohort.screening import Screening
 from explorer.cohort.synthetic import cgm as cgm_model
+from explorer.cohort.synthetic import islet_cgm
 from explorer.cohort.synthetic.canonical_tables import FIXED_RANGES, NS_PER_DAY
 from explorer.cohort.synthetic.response_models import MODELS, IsletModel, MscModel, Trajectories
 from explorer.cohort.synthetic.streams import Streams
@@ -249,10 +250,14 @@ def _cgm(traj: Trajectories, ids, labels, days, day0_ns, s: Streams, limit: int)
     frames = []
     if k > 0:
         rng = s("cgm_readings")
+        inputs = traj.cgm_inputs
         for j, day in enumerate(days):
             end = (day0_ns[:k] + day * NS_PER_DAY).astype("datetime64[ns]")
-            pos, times, glucose = cgm_model.readings(rng, traj.cgm_inputs["mean"][:k, j], traj.cgm_inputs["cv"][:k, j],
-                                                     traj.cgm_inputs["active"][:k, j], end)
+            # a model with hypoglycaemic dips (the islet model) gives its own glucose distribution
+            cdf = (islet_cgm.cdf_on_grid(inputs["mean"][:k, j], inputs["cv"][:k, j], inputs["dip"][:k, j],
+                                         inputs["floor"][:k, j]) if "dip" in inputs else None)
+            pos, times, glucose = cgm_model.readings(rng, inputs["mean"][:k, j], inputs["cv"][:k, j],
+                                                     inputs["active"][:k, j], end, cdf=cdf)
             frames.append((pos, times, glucose, np.full(len(pos), j)))
     if not frames:
         from explorer.cohort.tables import CGM_COLUMNS, empty

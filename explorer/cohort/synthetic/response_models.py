@@ -27,7 +27,7 @@ import numpy as np
 from scipy import special
 
 from explorer.clinical.homa import homa_ir
-from explorer.cohort.synthetic import cgm
+from explorer.cohort.synthetic import cgm, islet_cgm
 from explorer.cohort.synthetic.shared_variables import censor_low, estimated_average_glucose_mmol
 from explorer.cohort.synthetic.streams import Streams
 
@@ -75,11 +75,21 @@ def severities(s: Streams, name: str, k: int, probabilities: tuple[float, ...]) 
 
 
 def cgm_at_visits(s: Streams, glycaemia_a1c: np.ndarray, gap: np.ndarray, cv: np.ndarray,
-                  out: dict[str, np.ndarray], inputs: dict[str, np.ndarray]) -> None:
-    """CGM metrics of the 14 days before each visit from current glycaemia (as HbA1c-equivalent) and CV."""
-    mean = np.clip(cgm.mean_from_gmi(glycaemia_a1c + gap[:, None]), 70, 350)
+                  out: dict[str, np.ndarray], inputs: dict[str, np.ndarray],
+                  low_tail: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+    """CGM metrics of the 14 days before each visit from current glycaemia (as HbA1c-equivalent) and CV.
+
+    `gap` is the GMI minus HbA1c: per subject, or per subject and visit. With `low_tail` = (dip, floor)
+    (subjects x visits: the share of time in hypoglycaemic dips, and the glucose floor of the rest) glucose
+    is islet_cgm's mixture, otherwise Gamma(mean, CV)."""
+    gap = gap if gap.ndim == 2 else gap[:, None]
+    mean = np.clip(cgm.mean_from_gmi(glycaemia_a1c + gap), 70, 350)
     cv = np.clip(cv, 14, 65)
-    metrics = cgm.summary_metrics(mean, cv)
+    if low_tail is None:
+        metrics = cgm.summary_metrics(mean, cv)
+    else:
+        metrics = islet_cgm.summary_metrics(mean, cv, *low_tail)
+        inputs.update(dip=low_tail[0], floor=low_tail[1])
     active = 100 * np.clip(s("cgm_active").beta(12.0, 1.0, size=mean.shape), 0.3, 1.0)
     for name, values in metrics.items():
         out[name] = np.round(values, 1)
@@ -135,7 +145,33 @@ class IsletModel:
     fasting_cpeptide_full: float = 0.6        # nmol/L with a full graft (assumption)
     meal_increment_full: float = 0.88         # nmol/L: 0.76 off insulin vs 0.44 on insulin (Ryan 2005)
     sh_exponent: float = 4.0                  # SHE rate x (1 - G) ** 4: even partial function protects
-    cv_with_graft: float = 19.0               # glucose CV with a functioning graft, near non-diabetic ~17 % (assumption)
+    # glucose CV = cv_with_graft + (baseline CV - cv_with_graft) x (1 - G) ** cv_exponent: 17 % with a full
+    # graft (TRIMECO, 6 months: median 17.3 %, PMID 31602530; Edmonton off insulin: SD
+    # 1.2 at 6.7 mmol/L = 18 %, Paty 2006); on insulin with a partial graft 26 % (2.0 at 7.8 mmol/L) against
+    # 43 % without one (3.3 at 7.7): 17 + 26 x 0.5 ** 1.5 = 26
+    cv_with_graft: float = 17.0
+    cv_exponent: float = 1.5
+    # CGM hypoglycaemia (explorer.cohort.synthetic.islet_cgm): the share of time in hypoglycaemic dips is the
+    # baseline share x (1 - G) ** dip_exponent. Edmonton's C-peptide-positive recipients still on insulin
+    # (G ~ 0.5) spent 2.4 % of CGM time below 3.0 mmol/L against 11.8 % without a transplant, and those off
+    # insulin 0 % (Paty et al., Diabetes Technol Ther 2006;8:165): 0.5 ** 2.3 = 0.20 = 2.4 / 11.8. Partial
+    # function is enough to abolish most hypoglycaemia (Vantyghem et al., JCEM 2012;97:E2078: beta-score > 3).
+    dip_exponent: float = 2.3
+    # median share of time in dips and SD of its log: with the mixture's other part this gives a median 6-7 %
+    # of time below 54 mg/dL at baseline, as in the CIT Consortium's candidates (97 min/day; Diabetes Technol
+    # Ther 2015, doi:10.1089/dia.2014.0289) and within the >= 5 % the Igls report names as an indication (Rickels et al., Transpl
+    # Int 2018;31:343, Table 2)
+    baseline_dip: tuple[float, float] = (0.12, 0.5)
+    # HbA1c reads low against CGM glucose in recipients (anaemia and drugs under immunosuppression: the Igls
+    # report advises mean glucose instead of HbA1c then; Rickels 2018): GMI = HbA1c + gap + this x G. 0.7
+    # puts full-graft CGM means at ~115-120 mg/dL, as measured in insulin-independent recipients (6.7 mmol/L,
+    # Paty 2006; SD 20.1 mg/dL at CV 17.3 % = ~116 mg/dL, TRIMECO, PMID 31602530), while
+    # HbA1c stays at CIT-07's median 5.6 % (assumption: the GMI-HbA1c gap grows with graft function)
+    graft_gmi_gap: float = 0.7
+    # glucose floor (mg/dL) of the non-dip readings with a full graft, x G (islet_cgm): a working graft stops
+    # secreting as glucose falls, so off insulin the daily lows average 81 mg/dL and no time is spent below
+    # 54 mg/dL (Paty 2006). Assumption: 50 mg/dL leaves full grafts a median < 1 % of readings below 70 mg/dL
+    graft_glucose_floor: float = 50.0
     procedure_sae: float = 0.104              # bleeds needing transfusion in 10.4 % (Hering 2016)
     sae_rate_per_year: float = 0.25           # immunosuppression-related; with procedures ~0.31/patient-year (Rickels et al., Diabetes Care 2022)
     sae_grades: tuple[float, ...] = (0.75, 0.22, 0.03)  # grades 3, 4, 5
@@ -147,7 +183,9 @@ class IsletModel:
     baseline_sh_rate: tuple[float, float] = (3.0, 0.6)  # median SHE per year, SD of log (assumption)
     baseline_insulin_per_kg: tuple[float, float] = (0.55, 0.25)
     baseline_weight: tuple[float, float] = (68.0, 11.0)
-    baseline_cv: tuple[float, float] = (42.0, 6.0)      # brittle T1D: high glucose variability
+    # brittle T1D: high glucose variability; CV median 35.2 % (IQR 30.6-37.7) before islets in TRIMECO (PMID
+    # 31602530), 43 % (SD 3.3 at 7.7 mmol/L) in Edmonton's brittle T1D (Paty 2006)
+    baseline_cv: tuple[float, float] = (37.0, 5.0)
     default_visits: tuple[tuple[str, int], ...] = (("baseline", 0), ("m1", 30), ("m3", 91), ("m6", 182),
                                                    ("m9", 274), ("m12", 365))
     diabetes_type: str = "T1D"
@@ -184,6 +222,8 @@ class IsletModel:
                                                        * np.exp(self.baseline_insulin_per_kg[1] * z[3]), 0.2, 1.5), 1),
             "weight": np.round(weight, 1), "height": np.round(height, 1),
             "cgm_cv": np.clip(self.baseline_cv[0] + self.baseline_cv[1] * z[4], 25, 60),
+            "cgm_dip": np.clip(self.baseline_dip[0] * np.exp(self.baseline_dip[1]
+                                                             * s("baseline_cgm_dip").standard_normal(n)), 0.01, 0.4),
             "fasting_cpeptide": np.full(n, CPEPTIDE_LIMIT / 2), "postmeal_cpeptide": np.full(n, CPEPTIDE_LIMIT / 2),
             "kitt": np.round(3.8 * np.exp(0.25 * s("baseline_kitt").standard_normal(n)), 2),
             "ogld_dose": np.zeros(n),
@@ -266,9 +306,12 @@ class IsletModel:
         values["insulin_dose_per_kg"] = np.round(values["insulin_dose"] / values["weight"], 3)
         values["ogld_dose"] = np.repeat(base["ogld_dose"][:, None], len(visit_days), axis=1)
 
-        cv = base["cgm_cv"][:, None] - (base["cgm_cv"][:, None] - self.cv_with_graft) * gv + 2.0 * z[2][:, None]
+        cv = self.cv_with_graft + (base["cgm_cv"][:, None] - self.cv_with_graft) * (1 - gv) ** self.cv_exponent \
+            + 2.0 * z[2][:, None]
+        dip = base["cgm_dip"][:, None] * (1 - gv) ** self.dip_exponent
         inputs: dict[str, np.ndarray] = {}
-        cgm_at_visits(s, current, 0.4 * z[3], cv, values, inputs)
+        cgm_at_visits(s, current, 0.4 * z[3][:, None] + self.graft_gmi_gap * gv, cv, values, inputs,
+                      (dip, self.graft_glucose_floor * gv))
 
         sh_factor = np.where(active, 1.0, self.control_sh_factor)
         sh_daily = (base["sh_rate"] * sh_factor)[:, None] * (1 - g) ** self.sh_exponent / DAYS_PER_YEAR

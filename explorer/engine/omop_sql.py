@@ -1,0 +1,898 @@
+"""An OMOP CDM read in place by DuckDB or Spark: the CDM tables become, in SQL, the canonical tables features_sql reads.
+
+The pandas OMOP loader (explorer.cohort.loaders.omop, its docstring states every rule) is the reference.
+Here the same rules run as SQL over the CDM where it lies: for DuckDB a database file or CDM tables as
+CSV/Parquet files in a folder, for Spark such a folder. Nothing of the CDM passes through pandas; only the
+small things the rules are made of do: the concept mapping (resolved by the loader's own `_concept_ids`),
+the unit conversions (one `explorer.cohort.units.conversion` per distinct (variable, unit) found in the
+data), the plausible ranges of the catalogue, and the rows named in an error.
+
+Every step is a SELECT over the previous ones, kept as a table (DuckDB: a temporary table, which DuckDB
+spills to disk when it outgrows memory; Spark: a checkpointed temporary view), so one SQL text serves both
+engines through a few dialect hooks. The last steps are the tables named in features_sql.VIEWS, from which
+`features_sql.derive` derives the screening features exactly as from a loaded Cohort. Checks follow the
+loader's order and wording: a value that is not a number, a unit that cannot be converted, a value outside
+its plausible range, duplicate person ids, records of persons not in PERSON, times missing, in the future
+or before birth. With on_invalid="raise" each is the loader's DataError (file, column, first rows: the
+file's row numbers, header = row 1); with "reject" the same rows are dropped and counted in the report.
+
+A ZIP archive is not read in place (neither engine reads archive members): the pandas loader reads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from explorer.catalogue import Catalogue, default_catalogue
+from explorer.cohort.features import DAY_NS, SUBJECT_FIELDS
+from explorer.cohort.loaders import omop
+from explorer.cohort.loaders.common import (
+    _UTC_OFFSET,
+    Boundary,
+    check_unique_ids,
+    loader_catalogue,
+    parse_dates,
+    require_columns,
+    table_name,
+)
+from explorer.cohort.loaders.readers import FIRST_DATA_ROW
+from explorer.cohort.loaders.report import LoadReport
+from explorer.cohort.screening import Screening
+from explorer.cohort.units import _exact, canonical_unit, conversion, report_precision
+from explorer.engine.features_sql import VIEWS, DuckRunner, SparkRunner, derive
+from explorer.engine.sql import DUCKDB, SPARK
+from explorer.errors import DataError, UnitError
+
+DATABASE_SUFFIXES = (".duckdb", ".db", ".ddb")
+FILE_SUFFIXES = (".csv", ".parquet")
+ORDER = "te_src"  # the source row number of a CDM row (header = row 1), as the loader's errors name rows
+MICROS_PER_DAY = DAY_NS // 1000
+
+
+def is_omop_in_place(path: str | Path) -> bool:
+    """A DuckDB database file, or a folder of CDM CSV/Parquet files with a PERSON table."""
+    path = Path(path)
+    if path.is_file():
+        return path.suffix.lower() in DATABASE_SUFFIXES
+    return path.is_dir() and any(p.stem.lower() == "person" and p.suffix.lower() in FILE_SUFFIXES
+                                 for p in path.iterdir())
+
+
+def _literal(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+# --- the two engines -----------------------------------------------------------------------------------
+
+class _Duck:
+    """Steps as DuckDB temporary tables; DuckDB's spellings of what differs."""
+
+    dialect = DUCKDB
+    group = "\\1"  # a regexp_replace back-reference
+
+    def __init__(self, con):
+        self.con = con
+
+    def rows(self, sql: str) -> list[tuple]:
+        cursor = self.con.execute(sql)  # DuckDB 2 keeps a result pending until it is fetched
+        return [tuple(r) for r in cursor.fetchall()]
+
+    def table(self, name: str, select: str) -> None:
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {select}").fetchall()
+
+    def register(self, name: str, table: pa.Table) -> None:
+        self.con.register(name, table)
+
+    def columns(self, relation: str) -> list[str]:
+        cursor = self.con.execute(f"SELECT * FROM {relation} LIMIT 0")
+        names = [d[0] for d in cursor.description]
+        cursor.fetchall()
+        return names
+
+    def scan(self, path: Path, name: str) -> None:
+        literal = _literal(str(path))
+        if path.suffix.lower() == ".csv":
+            # every cell as text, as the loader reads CSV; row numbers in file order
+            select = (f"SELECT *, row_number() OVER () + {FIRST_DATA_ROW - 1} AS {ORDER} "
+                      f"FROM read_csv({literal}, all_varchar = true, header = true)")
+        else:
+            select = (f"SELECT * EXCLUDE (file_row_number), file_row_number + {FIRST_DATA_ROW} AS {ORDER} "
+                      f"FROM read_parquet({literal}, file_row_number = true)")
+        # a view: the file is read where it lies each time a step reads it, never copied
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {select}").fetchall()
+
+    def attach(self, path: Path) -> dict[str, str]:
+        self.con.execute(f"ATTACH {_literal(str(path))} AS te_cdm (READ_ONLY)").fetchall()
+        found = self.rows("SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = 'te_cdm'")
+        out: dict[str, str] = {}
+        for schema, table in found:
+            if table.lower() in out:
+                raise DataError(f"table {table.lower()!r} is in more than one schema of the database; keep one",
+                                file=str(path))
+            out[table.lower()] = f'(SELECT *, rowid + {FIRST_DATA_ROW} AS {ORDER} FROM te_cdm."{schema}"."{table}")'
+        return out
+
+    def make_date(self, year: str, month: str, day: str) -> str:
+        return f"CAST(TRY(make_date({year}, {month}, {day})) AS TIMESTAMP)"
+
+    def plus_micros(self, ts: str, micros: str) -> str:
+        return f"({ts} + to_microseconds(CAST({micros} AS BIGINT)))"
+
+    def runner(self):
+        return DuckRunner(self.con)
+
+    def close(self) -> None:
+        pass
+
+
+class _Spark:
+    """Steps as checkpointed Spark temporary views; Spark's spellings of what differs."""
+
+    dialect = SPARK
+    group = "$1"
+
+    def __init__(self, spark):
+        self.spark = spark
+        self.views: list[str] = []
+        self.frames: list[Any] = []
+        # timestamps are wall-clock times, as in pandas: parse and count them in UTC, whatever the session says
+        self.zone = spark.conf.get("spark.sql.session.timeZone")
+        spark.conf.set("spark.sql.session.timeZone", "UTC")
+        spark.conf.set("spark.sql.ansi.enabled", "false")  # an impossible date or cast is NULL, as TRY in DuckDB
+
+    def rows(self, sql: str) -> list[tuple]:
+        return [tuple(r) for r in self.spark.sql(sql).collect()]
+
+    def _keep(self, name: str, frame) -> None:
+        # computed now and cut from its lineage: later steps then plan over a flat table, not every step before
+        frame = frame.localCheckpoint()
+        frame.createOrReplaceTempView(name)
+        self.views.append(name)
+        self.frames.append(frame)
+
+    def table(self, name: str, select: str) -> None:
+        self._keep(name, self.spark.sql(select))
+
+    def register(self, name: str, table: pa.Table) -> None:
+        schema = ", ".join(f"`{f.name}` {_SPARK_TYPES[f.type]}" for f in table.schema)
+        rows = table.to_pylist()
+        frame = self.spark.createDataFrame([tuple(r.values()) for r in rows], schema=schema)
+        self._keep(name, frame)
+
+    def scan(self, path: Path, name: str) -> None:
+        from pyspark.sql import Window
+        from pyspark.sql import functions as F
+
+        reader = self.spark.read
+        frame = reader.option("header", True).csv(str(path)) if path.suffix.lower() == ".csv" \
+            else reader.parquet(str(path))
+        frame = frame.toDF(*[c.strip().lower() for c in frame.columns])
+        # one file is read in order, partition after partition: this id grows with the file's row
+        order = Window.orderBy(F.monotonically_increasing_id())
+        self._keep(name, frame.withColumn(ORDER, F.row_number().over(order) + (FIRST_DATA_ROW - 1)))
+
+    def columns(self, relation: str) -> list[str]:
+        return self.spark.table(relation).columns
+
+    def attach(self, path: Path) -> dict[str, str]:
+        raise DataError("Spark reads an OMOP CDM as CSV/Parquet files in a folder; a DuckDB database is read "
+                        "with --engine duckdb", file=str(path))
+
+    def make_date(self, year: str, month: str, day: str) -> str:
+        return f"CAST(make_date({year}, {month}, {day}) AS TIMESTAMP)"
+
+    def plus_micros(self, ts: str, micros: str) -> str:
+        return f"timestamp_micros(unix_micros({ts}) + CAST({micros} AS BIGINT))"
+
+    def runner(self):
+        return SparkRunner(self.spark)
+
+    def close(self) -> None:
+        for name, frame in zip(self.views, self.frames, strict=True):
+            self.spark.catalog.dropTempView(name)
+            frame.unpersist()  # frees the checkpointed blocks
+        self.spark.conf.set("spark.sql.session.timeZone", self.zone)
+
+
+_SPARK_TYPES = {pa.string(): "STRING", pa.int64(): "BIGINT", pa.float64(): "DOUBLE", pa.bool_(): "BOOLEAN",
+                pa.timestamp("ns"): "TIMESTAMP"}
+
+
+# --- cells -------------------------------------------------------------------------------------------
+
+def _text(column: str) -> str:
+    """A CDM cell as trimmed text, NULL when blank (the loader reads text, blank cells as missing)."""
+    return f"NULLIF(TRIM(CAST({column} AS STRING)), '')"
+
+
+def _number(column: str) -> str:
+    cast = f"TRY_CAST({_text(column)} AS DOUBLE)"
+    return f"(CASE WHEN isnan({cast}) THEN NULL ELSE {cast} END)"
+
+
+class Cdm:
+    """The CDM tables where they lie, each a relation with its source row number (`te_src`)."""
+
+    def __init__(self, path: Path, engine: _Duck | _Spark):
+        self.path = path
+        self.relations: dict[str, str] = {}
+        self.files: dict[str, str] = {}
+        self.names: dict[str, list[str]] = {}
+        if path.is_dir():
+            for p in sorted(path.iterdir()):
+                table = p.stem.lower()
+                if p.suffix.lower() not in FILE_SUFFIXES or table not in omop.TABLES:
+                    continue
+                if table in self.relations:
+                    raise DataError(f"table {table!r} is given twice; keep one file", file=str(path))
+                engine.scan(p, f"te_cdm_{table}")
+                self.relations[table], self.files[table] = f"te_cdm_{table}", str(p)
+        elif path.is_file() and path.suffix.lower() in DATABASE_SUFFIXES:
+            self.relations = engine.attach(path)
+            self.files = {t: f"{path}!{t}" for t in self.relations}
+        else:
+            raise DataError("an OMOP CDM read in place is a DuckDB database file (.duckdb) or a folder of CDM "
+                            "CSV/Parquet files; a ZIP archive is read by the pandas loader (--engine memory), "
+                            "or unzip it into a folder", file=str(path))
+        self.engine = engine
+
+    def has(self, table: str) -> bool:
+        return table in self.relations
+
+    def where(self, table: str) -> str:
+        return self.files[table]
+
+    def columns(self, table: str) -> set[str]:
+        if table not in self.names:
+            self.names[table] = [c.lower() for c in self.engine.columns(self.relations[table])]
+        return set(self.names[table])
+
+    def require(self, table: str, columns: list[str]) -> set[str]:
+        have = self.columns(table)
+        require_columns(pd.DataFrame(columns=sorted(have)), columns, file=self.where(table))
+        return have
+
+
+@dataclass
+class _Load:
+    """One in-place load: the engine, the CDM, the checks' context."""
+
+    engine: _Duck | _Spark
+    cdm: Cdm
+    boundary: Boundary
+    features: Catalogue  # the catalogue the screening features are typed by (a trial's)
+    steps: int = field(default=0)
+
+    @property
+    def now(self) -> pd.Timestamp:
+        return self.boundary.now
+
+    @property
+    def report(self) -> LoadReport:
+        return self.boundary.report
+
+    def timestamp(self, value: pd.Timestamp) -> str:
+        return f"CAST({_literal(value.isoformat(sep=' '))} AS TIMESTAMP)"
+
+    def date(self, column: str) -> str:
+        """ISO 8601 text (or a native date) as a TIMESTAMP in wall-clock time, the loader's parse_dates rule."""
+        return (f"TRY_CAST(regexp_replace({_text(column)}, {_literal(_UTC_OFFSET)}, {_literal(self.engine.group)}) "
+                "AS TIMESTAMP)")
+
+    def ns(self, column: str) -> str:
+        return self.engine.dialect.epoch_ns(column)
+
+    def count(self, condition: str) -> str:
+        return f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)"
+
+    def one(self, sql: str):
+        value = self.engine.rows(sql)[0][0]
+        return 0 if value is None else value
+
+    def column(self, sql: str) -> list:
+        return [r[0] for r in self.engine.rows(sql)]
+
+    def table(self, stem: str, select: str) -> str:
+        """A new step named after `stem`; its name is returned (a step never replaces one it reads)."""
+        self.steps += 1
+        name = f"te_omop_{stem}_{self.steps}"
+        self.engine.table(name, select)
+        return name
+
+    def bad_dates(self, relation: str, column: str, raw: str, *, file: str) -> None:
+        """parse_dates' errors: text that is no ISO 8601 date, and dates beyond what pandas can hold."""
+        parsed = self.date(raw)
+        found = self.engine.rows(f"SELECT {_text(raw)}, {ORDER} FROM {relation} "
+                                 f"WHERE {_text(raw)} IS NOT NULL AND {parsed} IS NULL ORDER BY {ORDER}")
+        if found:
+            examples = ", ".join(repr(v) for v in list(dict.fromkeys(v for v, _ in found))[:3])
+            raise DataError(f"not an ISO 8601 date (YYYY-MM-DD[ HH:MM[:SS]]): {examples}", file=file,
+                            column=column, rows=[r for _, r in found[:10]])
+        # nanosecond datetimes span 1677-2262; beyond that a date is a typo
+        for bound, what in ((f"> {self.timestamp(pd.Timestamp.max.floor('us'))}", "date in the future"),
+                            (f"< {self.timestamp(pd.Timestamp.min.ceil('us'))}", "date before 1678")):
+            found = self.engine.rows(f"SELECT {parsed}, {ORDER} FROM {relation} WHERE {parsed} {bound} "
+                                     f"ORDER BY {ORDER} LIMIT 10")
+            if found:
+                raise DataError(f"{what} ({found[0][0]})", file=file, column=column, rows=[r for _, r in found])
+
+    def invalid(self, table: str, condition: str, *, file: str, column: str, message: str,
+                rows: str = ORDER) -> str:
+        """Boundary.invalid in SQL: raise naming the first rows, or drop and count them (the new step's name)."""
+        n = self.one(f"SELECT COUNT(*) FROM {table} WHERE {condition}")
+        if not n:
+            return table
+        if self.boundary.on_invalid == "raise":
+            raise DataError(message, file=file, column=column,
+                            rows=self.column(f"SELECT {rows} FROM {table} WHERE {condition} ORDER BY {rows} LIMIT 10"))
+        self.report.reject(table_name(file), f"{column}: {message}", n)
+        return self.table("kept", f"SELECT * FROM {table} WHERE NOT COALESCE({condition}, FALSE)")
+
+    def register(self, name: str, columns: dict[str, pa.Array]) -> str:
+        self.engine.register(name, pa.table(columns))
+        return name
+
+
+# --- the mapping ---------------------------------------------------------------------------------------
+
+def _concepts(run: _Load, spec: dict) -> pd.Series:
+    """"VOCAB code" -> [concept_id], for the codes the mapping names (the loader's `by_key`)."""
+    wanted = sorted({str(k).strip() for section in ("measurement", "condition", "observation")
+                     for k in spec.get(section, {}) if not str(k).strip().isdigit()})
+    keys = run.register("te_omop_keys", {"key": pa.array(wanted, type=pa.string())})
+    found = run.engine.rows(
+        f"SELECT key, CAST(concept_id AS STRING) FROM (SELECT concept_id, {ORDER}, "
+        f"TRIM(CAST(vocabulary_id AS STRING)) || ' ' || TRIM(CAST(concept_code AS STRING)) AS key "
+        f"FROM {run.cdm.relations['concept']}) c WHERE key IN (SELECT key FROM {keys}) ORDER BY {ORDER}")
+    by_key: dict[str, list] = {}
+    for key, cid in found:
+        by_key.setdefault(key, []).append(cid)
+    return pd.Series(by_key, dtype=object)
+
+
+def _rule_tables(run: _Load, spec: dict, by_key: pd.Series) -> None:
+    """The mapping as small tables: measurement concept -> variable; condition/observation concept -> rules."""
+    variable_of = {cid: r[0]["variable"] for cid, r in omop._concept_ids(spec.get("measurement", {}), by_key).items()}
+    run.register("te_omop_mmap", {"concept_id": pa.array(list(variable_of), type=pa.string()),
+                                  "variable": pa.array(list(variable_of.values()), type=pa.string())})
+    rows = []
+    for section in ("condition", "observation"):
+        for cid, rules in omop._concept_ids(spec.get(section, {}), by_key).items():
+            for number, rule in enumerate(rules):
+                value = rule.get("value")
+                rows.append((section, cid, number, rule.get("variable"), None if value is None else str(value),
+                             bool(rule.get("value", True)), rule.get("ongoing_days"), rule.get("event")))
+    names = ("section", "concept_id", "rule_no", "variable", "value", "truth", "ongoing_days", "event")
+    types = (pa.string(), pa.string(), pa.int64(), pa.string(), pa.string(), pa.bool_(), pa.float64(), pa.string())
+    run.register("te_omop_rules", {n: pa.array([r[i] for r in rows], type=t)
+                                   for i, (n, t) in enumerate(zip(names, types, strict=True))})
+
+
+def _concept_column(run: _Load, column: str) -> str:
+    """concept_id (text) -> `column` of the CONCEPT table, one row per concept id."""
+    return run.table("concept", f"SELECT CAST(concept_id AS STRING) AS cid, MIN(CAST({column} AS STRING)) AS v "
+                                f"FROM {run.cdm.relations['concept']} GROUP BY 1")
+
+
+# --- persons ---------------------------------------------------------------------------------------
+
+def _persons(run: _Load, *, index_date) -> str:
+    cdm, report, engine = run.cdm, run.report, run.engine
+    person, file = cdm.relations["person"], cdm.where("person")
+    columns = cdm.require("person", ["person_id", "gender_concept_id", "year_of_birth"])
+    # each person once, before anything is looked up by person id (the loader's check, on the repeated rows)
+    repeated = engine.rows(f"SELECT {_text('person_id')}, {ORDER} FROM {person} WHERE {_text('person_id')} IN "
+                           f"(SELECT {_text('person_id')} FROM {person} GROUP BY 1 HAVING COUNT(*) > 1) "
+                           f"ORDER BY {ORDER}")
+    check_unique_ids(pd.Series([i for i, _ in repeated], index=[r for _, r in repeated], dtype="string"), file=file)
+    sex = "CASE " + " ".join(f"WHEN {_text('gender_concept_id')} = {_literal(k)} THEN {_literal(v)}"
+                             for k, v in omop.GENDER.items()) + " END"
+    given = run.date("birth_datetime") if "birth_datetime" in columns else "CAST(NULL AS TIMESTAMP)"
+    if "birth_datetime" in columns:
+        run.bad_dates(person, "birth_datetime", "birth_datetime", file=file)
+    month = _number("month_of_birth") if "month_of_birth" in columns else "CAST(NULL AS DOUBLE)"
+    day = _number("day_of_birth") if "day_of_birth" in columns else "CAST(NULL AS DOUBLE)"
+    # pandas builds the date from the parts and gives NaT for an impossible one
+    parts = engine.make_date(f"CAST({_number('year_of_birth')} AS BIGINT)", f"CAST(COALESCE({month}, 7) AS BIGINT)",
+                             f"CAST(COALESCE({day}, 15) AS BIGINT)")
+    p0 = run.table("person", f"SELECT {ORDER}, {_text('person_id')} AS subject_id, {sex} AS sex, "
+                             f"{given} AS birth_given, {parts} AS birth_parts, "
+                             f"({month} IS NULL OR {day} IS NULL) AS partial FROM {person}")
+    report.convert("birth date: month or day missing -> middle of the period",
+                   run.one(f"SELECT COUNT(*) FROM {p0} WHERE birth_given IS NULL AND birth_parts IS NOT NULL "
+                           "AND partial"))
+    joins, index = [], "CAST(NULL AS TIMESTAMP)"
+    periods = None
+    if cdm.has("observation_period"):
+        opfile, op = cdm.where("observation_period"), cdm.relations["observation_period"]
+        run.bad_dates(op, "observation_period_start_date", "observation_period_start_date", file=opfile)
+        run.bad_dates(op, "observation_period_end_date", "observation_period_end_date", file=opfile)
+        periods = run.table("periods", f"SELECT {_text('person_id')} AS subject_id, "
+                                       f"{run.date('observation_period_start_date')} AS start_, "
+                                       f"{run.date('observation_period_end_date')} AS end_ FROM {op}")
+        report.kept(table_name(opfile), run.one(f"SELECT COUNT(*) FROM {periods}"))
+        latest = run.table("latest", f"SELECT subject_id, MAX(end_) AS latest FROM {periods} GROUP BY 1")
+        joins.append(f"LEFT JOIN {latest} l ON l.subject_id = p.subject_id")
+        index = "l.latest"
+    if cdm.has("death"):
+        dfile, death = cdm.where("death"), cdm.relations["death"]
+        run.bad_dates(death, "death_date", "death_date", file=dfile)
+        died = run.table("death", f"SELECT {_text('person_id')} AS subject_id, MIN({run.date('death_date')}) AS died "
+                                  f"FROM {death} GROUP BY 1")
+        joins.append(f"LEFT JOIN {died} d ON d.subject_id = p.subject_id")
+        earlier = run.one(f"SELECT COUNT(*) FROM {p0} p {' '.join(joins)} WHERE d.died < {index}")
+        index = f"(CASE WHEN d.died < {index} THEN d.died ELSE {index} END)"
+        report.kept(table_name(dfile), run.one(f"SELECT COUNT(*) FROM {death}"))
+        report.note(f"index date capped at the death date for {earlier} person(s)")
+    if index_date is not None:
+        if isinstance(index_date, Mapping):
+            given_ix = pd.Series({str(k): v for k, v in index_date.items()}, dtype=object)
+            parsed = parse_dates(given_ix, file="index_date argument", column="index_date")
+            table = run.register("te_omop_index", {
+                "subject_id": pa.array(list(given_ix.index), type=pa.string()),
+                "ix": pa.array(parsed.to_numpy(), type=pa.timestamp("ns"))})
+            joins.append(f"LEFT JOIN {table} g ON g.subject_id = p.subject_id")
+            index = "CAST(g.ix AS TIMESTAMP)"
+        else:
+            index = run.timestamp(pd.Timestamp(index_date))
+        report.note("index date: given by the caller")
+    else:
+        report.note("index date: end of the latest observation period (or the death date if earlier)")
+    p1 = run.table("person", f"SELECT p.*, COALESCE(p.birth_given, p.birth_parts) AS birth, {index} AS ix "
+                             f"FROM {p0} p {' '.join(joins)}")
+    if periods is None:
+        p2 = run.table("person", f"SELECT p.*, CAST(NULL AS TIMESTAMP) AS observed_from FROM {p1} p")
+    else:
+        # observed at the index date: the period containing it; its start is when records begin
+        inside = run.table("observed", f"SELECT p.subject_id, MIN(o.start_) AS observed_from FROM {periods} o "
+                                       f"JOIN {p1} p ON o.subject_id = p.subject_id AND o.start_ <= p.ix "
+                                       f"AND p.ix <= {engine.plus_micros('o.end_', str(MICROS_PER_DAY))} GROUP BY 1")
+        p2 = run.table("person", f"SELECT p.*, i.observed_from FROM {p1} p LEFT JOIN {inside} i "
+                                 "ON i.subject_id = p.subject_id")
+    report.kept(table_name(file), run.one(f"SELECT COUNT(*) FROM {p2}"))
+    return p2
+
+
+# --- measurements ----------------------------------------------------------------------------------
+
+def _measurements(run: _Load) -> str:
+    cdm, report = run.cdm, run.report
+    file = cdm.where("measurement")
+    name = table_name(file)
+    columns = cdm.require("measurement", ["person_id", "measurement_concept_id", "measurement_date",
+                                          "value_as_number"])
+    mapped = run.table("m", f"SELECT m.*, k.variable AS te_variable FROM {cdm.relations['measurement']} m "
+                            f"LEFT JOIN te_omop_mmap k ON k.concept_id = {_text('m.measurement_concept_id')}")
+    _count_unmapped(run, f"{name} concepts", mapped, "measurement_concept_id", "te_variable IS NULL")
+    report.reject(name, "concept not mapped to a catalogue variable",
+                  run.one(f"SELECT COUNT(*) FROM {mapped} WHERE te_variable IS NULL"))
+    mapped = run.table("m", f"SELECT * FROM {mapped} WHERE te_variable IS NOT NULL")
+    bad = f"{_text('value_as_number')} IS NOT NULL AND {_number('value_as_number')} IS NULL"
+    rows = run.column(f"SELECT {ORDER} FROM {mapped} WHERE {bad} ORDER BY {ORDER} LIMIT 10")
+    if rows:
+        raise DataError("value_as_number is not a number", file=file, column="value_as_number", rows=rows)
+    below_ops = [k for k, v in omop.OPERATORS.items() if v in ("<", "<=")]
+    above_ops = [k for k, v in omop.OPERATORS.items() if v in (">", ">=")]
+    operator = _text("operator_concept_id") if "operator_concept_id" in columns else "CAST(NULL AS STRING)"
+    below = f"COALESCE({operator} IN ({', '.join(map(_literal, below_ops))}), FALSE)"
+    above = f"COALESCE({operator} IN ({', '.join(map(_literal, above_ops))}), FALSE)"
+    n_below, n_above = run.engine.rows(f"SELECT {run.count(below)}, {run.count(above)} FROM {mapped}")[0]
+    report.convert("measurement: operator '<' (below limit) -> half the limit", int(n_below or 0))
+    report.convert("measurement: operator '>' (above limit) -> the limit", int(n_above or 0))
+    source_unit = _text("m.unit_source_value") if "unit_source_value" in columns else "CAST(NULL AS STRING)"
+    unit, join = source_unit, ""
+    if "unit_concept_id" in columns:
+        codes = _concept_column(run, "concept_code")
+        unit, join = f"COALESCE(u.v, {source_unit})", f"LEFT JOIN {codes} u ON u.cid = {_text('m.unit_concept_id')}"
+    when = _text("m.measurement_datetime") if "measurement_datetime" in columns else "CAST(NULL AS STRING)"
+    ref = {c: (_number(f"m.range_{c}") if f"range_{c}" in columns else "CAST(NULL AS DOUBLE)") for c in ("low", "high")}
+    value = _number("m.value_as_number")
+    drafted = run.table("m", f"SELECT m.{ORDER}, {_text('m.person_id')} AS subject_id, "
+                             f"COALESCE({when}, {_text('m.measurement_date')}) AS time_text, m.te_variable AS variable, "
+                             f"(CASE WHEN {below} "
+                             f"THEN {value} / 2 ELSE {value} END) AS value, {unit} AS unit, {ref['low']} AS ref_low, "
+                             f"{ref['high']} AS ref_high FROM {mapped} m {join}")
+    run.bad_dates(drafted, "measurement_datetime", "time_text", file=file)
+    report.reject(name, "value_as_number blank", run.one(f"SELECT COUNT(*) FROM {drafted} WHERE value IS NULL"))
+    dated = run.table("m", f"SELECT {ORDER}, subject_id, {run.date('time_text')} AS time, variable, value, unit, "
+                           f"ref_low, ref_high FROM {drafted} WHERE value IS NOT NULL")
+    converted = _ranges(run, _units(run, dated, file), file)
+    _repeats(run, converted, file)
+    report.kept(name, run.one(f"SELECT COUNT(*) FROM {converted}"))
+    return converted
+
+
+def _units(run: _Load, table: str, file: str) -> str:
+    """explorer.cohort.units.to_catalogue_units over the distinct (variable, unit) pairs, applied in SQL."""
+    catalogue = run.boundary.catalogue
+    pairs = run.engine.rows(f"SELECT variable, COALESCE(unit, '') AS unit, MIN({ORDER}) AS first_row, COUNT(*) AS n "
+                            f"FROM {table} GROUP BY variable, COALESCE(unit, '') ORDER BY first_row")
+    rows = []
+    for variable, unit, _, n in pairs:
+        try:
+            scale, offset = conversion(variable, unit, catalogue=catalogue)
+        except UnitError as err:
+            first = run.column(f"SELECT {ORDER} FROM {table} WHERE variable = {_literal(variable)} "
+                               f"AND COALESCE(unit, '') = {_literal(unit)} ORDER BY {ORDER} LIMIT 5")
+            raise UnitError(str(err), file=file, column="value_as_number", rows=first) from None
+        if (scale, offset) == (1.0, 0.0):
+            continue
+        target = catalogue[variable].unit
+        decimals = None if _exact(scale, offset) else report_precision(variable, target, catalogue=catalogue)
+        rows.append((variable, unit, scale, offset, decimals))
+        run.report.convert(f"unit {variable}: {canonical_unit(unit)} -> {target}", int(n))
+    factors = run.register("te_omop_units", {
+        "variable": pa.array([r[0] for r in rows], type=pa.string()),
+        "unit": pa.array([r[1] for r in rows], type=pa.string()),
+        "scale": pa.array([r[2] for r in rows], type=pa.float64()),
+        "offset_": pa.array([r[3] for r in rows], type=pa.float64()),
+        "decimals": pa.array([r[4] for r in rows], type=pa.int64())})
+    converted = {c: f"(CASE WHEN u.variable IS NULL THEN m.{c} ELSE "
+                    f"{rounded(f'(u.scale * m.{c} + u.offset_)', 'u.decimals')} END) AS {c}"
+                 for c in ("value", "ref_low", "ref_high")}
+    return run.table("m", f"SELECT m.{ORDER}, m.subject_id, m.time, m.variable, {converted['value']}, "
+                          f"{converted['ref_low']}, {converted['ref_high']} FROM {table} m LEFT JOIN {factors} u "
+                          "ON u.variable = m.variable AND u.unit = COALESCE(m.unit, '')")
+
+
+def rounded(value: str, decimals: str) -> str:
+    """explorer.cohort.units.round_reported in SQL: half away from zero, with its 1e-12 relative nudge."""
+    factor = f"power(10.0, {decimals})"
+    return (f"(CASE WHEN {decimals} IS NULL THEN {value} ELSE "
+            f"sign({value}) * floor(abs({value}) * {factor} * (1 + 1e-12) + 0.5) / {factor} END)")
+
+
+def _ranges(run: _Load, table: str, file: str) -> str:
+    """common.check_ranges: a value outside its variable's plausible range (after unit conversion)."""
+    catalogue = run.boundary.catalogue
+    ranged = [v for v in catalogue if v.range]
+    limits = run.register("te_omop_ranges", {
+        "variable": pa.array([v.name for v in ranged], type=pa.string()),
+        "low": pa.array([float(v.range[0]) for v in ranged], type=pa.float64()),
+        "high": pa.array([float(v.range[1]) for v in ranged], type=pa.float64())})
+    checked = run.table("m", f"SELECT m.*, COALESCE(m.value < r.low OR m.value > r.high, FALSE) AS outside "
+                             f"FROM {table} m LEFT JOIN {limits} r ON r.variable = m.variable")
+    first = run.engine.rows(f"SELECT variable, value FROM {checked} WHERE outside ORDER BY {ORDER} LIMIT 1")
+    if first:
+        var, value = catalogue[first[0][0]], first[0][1]
+        message = (f"{var.name} = {value:g} {var.unit} is outside the plausible range "
+                   f"[{var.range[0]:g}, {var.range[1]:g}] {var.unit} (after unit conversion); check the "
+                   "value and its unit")
+        if run.boundary.on_invalid == "reject":
+            message = "value outside the plausible range of its variable"
+        # the loader names the source column of the value (Boundary.invalid reads it from the draft)
+        checked = run.invalid(checked, "outside", file=file, column="value_as_number", message=message)
+    return checked
+
+
+def _repeats(run: _Load, table: str, file: str) -> None:
+    """common.drop_duplicates(conflicts="report"): repeated labs are kept and counted; different values warned."""
+    groups = run.table("repeats", f"SELECT variable, COUNT(*) AS n, COUNT(DISTINCT value) AS d FROM {table} "
+                                  "GROUP BY subject_id, time, variable HAVING COUNT(*) > 1")
+    repeated, differing = run.engine.rows(f"SELECT SUM(n), SUM(CASE WHEN d > 1 THEN n ELSE 0 END) FROM {groups}")[0]
+    if repeated:
+        run.report.convert("value: repeated measurements at one time (kept; screening uses their mean)", int(repeated))
+    if differing:
+        variables = run.column(f"SELECT DISTINCT variable FROM {groups} WHERE d > 1 ORDER BY variable")
+        run.report.warn(f"{table_name(file)}: {int(differing)} measurements share subject, time and variable "
+                        f"with a different value ({', '.join(variables[:6])}); screening uses the "
+                        "mean of such values")
+
+
+def _count_unmapped(run: _Load, where: str, table: str, column: str, condition: str) -> None:
+    """LoadReport.count_unmapped of the concepts left out, labelled "name [id]" as the loader does."""
+    found = run.engine.rows(
+        f"SELECT {_text(column)} AS cid, COUNT(*) AS n, MIN({ORDER}) AS first_row FROM {table} "
+        f"WHERE {condition} AND {_text(column)} IS NOT NULL GROUP BY {_text(column)} ORDER BY first_row")
+    if not found:  # ordered by first appearance: the loader's order among equal counts
+        return
+    wanted = ", ".join(_literal(c) for c, _, _ in found)
+    names = dict(run.engine.rows(f"SELECT CAST(concept_id AS STRING), CAST(concept_name AS STRING) FROM "
+                                 f"{run.cdm.relations['concept']} WHERE CAST(concept_id AS STRING) IN ({wanted})"))
+    values = pd.Series(np.repeat([c for c, _, _ in found], [n for _, n, _ in found]), dtype=object)
+    run.report.count_unmapped(where, values, label=lambda c: f"{names.get(c, c)} [{c}]")
+
+
+# --- conditions, observations, drugs -------------------------------------------------------------
+
+RECORD_COLUMNS = ("tab", "src", "rule_no", "subject_id", "start_", "end_", "variable", "value", "truth",
+                  "ongoing_days", "event")
+
+
+def _records(run: _Load, spec: dict, persons: str) -> str:
+    """Every mapped record (subject, start, end, rule) with its place in the loader's list (`pos`)."""
+    cdm, report = run.cdm, run.report
+    selects = []
+    for number, (table, section, concept_col, start_col, end_col) in enumerate((
+            ("condition_occurrence", "condition", "condition_concept_id", "condition_start_date", "condition_end_date"),
+            ("observation", "observation", "observation_concept_id", "observation_date", None))):
+        if not cdm.has(table):
+            continue
+        file, relation = cdm.where(table), cdm.relations[table]
+        name = table_name(file)
+        columns = cdm.require(table, ["person_id", concept_col, start_col])
+        mapped = f"{_text(concept_col)} IN (SELECT concept_id FROM te_omop_rules WHERE section = {_literal(section)})"
+        total, kept = run.engine.rows(f"SELECT COUNT(*), {run.count(mapped)} FROM {relation}")[0]
+        kept = int(kept or 0)
+        report.reject(name, "concept not mapped to a catalogue variable", total - kept)
+        report.kept(name, kept)
+        _count_unmapped(run, f"{name} concepts", relation, concept_col, f"NOT ({mapped})")
+        rows = run.table("rows", f"SELECT * FROM {relation} WHERE {mapped}")
+        run.bad_dates(rows, start_col, start_col, file=file)
+        has_end = bool(end_col) and end_col in columns
+        if has_end:
+            run.bad_dates(rows, end_col, end_col, file=file)
+        end = run.date(f"t.{end_col}") if has_end else "CAST(NULL AS TIMESTAMP)"
+        selects.append(
+            f"SELECT {number} AS tab, t.{ORDER} AS src, r.rule_no, {_text('t.person_id')} AS subject_id, "
+            f"{run.date('t.' + start_col)} AS start_, {end} AS end_, r.variable, r.value, r.truth, r.ongoing_days, "
+            f"r.event FROM {rows} t JOIN te_omop_rules r ON r.section = {_literal(section)} "
+            f"AND r.concept_id = {_text('t.' + concept_col)}")
+    if cdm.has("drug_exposure"):
+        selects += _drugs(run, spec.get("drug", {}), persons)
+    if not selects:
+        selects = ["SELECT 0 AS tab, 0 AS src, 0 AS rule_no, CAST(NULL AS STRING) AS subject_id, "
+                   "CAST(NULL AS TIMESTAMP) AS start_, CAST(NULL AS TIMESTAMP) AS end_, CAST(NULL AS STRING) AS "
+                   "variable, CAST(NULL AS STRING) AS value, TRUE AS truth, CAST(NULL AS DOUBLE) AS ongoing_days, "
+                   "CAST(NULL AS STRING) AS event FROM te_omop_rules WHERE FALSE"]
+    union = " UNION ALL ".join(f"SELECT {', '.join(RECORD_COLUMNS)} FROM ({s}) s{i}" for i, s in enumerate(selects))
+    return run.table("records", f"SELECT u.*, row_number() OVER (ORDER BY tab, src, rule_no) - 1 AS pos "
+                                f"FROM ({union}) u")
+
+
+def _drugs(run: _Load, section: dict, persons: str) -> list[str]:
+    """The loader's _drug_records: exposures whose concept name matches, current at the index date."""
+    cdm, engine = run.cdm, run.engine
+    file, relation = cdm.where("drug_exposure"), cdm.relations["drug_exposure"]
+    name = table_name(file)
+    columns = cdm.require("drug_exposure", ["person_id", "drug_concept_id", "drug_exposure_start_date"])
+    run.bad_dates(relation, "drug_exposure_start_date", "drug_exposure_start_date", file=file)
+    if "drug_exposure_end_date" in columns:
+        run.bad_dates(relation, "drug_exposure_end_date", "drug_exposure_end_date", file=file)
+    start = run.date("d.drug_exposure_start_date")
+    end = run.date("d.drug_exposure_end_date") if "drug_exposure_end_date" in columns else "CAST(NULL AS TIMESTAMP)"
+    supply = _number("d.days_supply") if "days_supply" in columns else "CAST(NULL AS DOUBLE)"
+    names = _concept_column(run, "concept_name")
+    drugs = run.table("drugs", f"SELECT d.{ORDER} AS src, {_text('d.person_id')} AS subject_id, "
+                               f"lower(COALESCE(c.v, '')) AS name, {start} AS start_, COALESCE({end}, "
+                               f"{engine.plus_micros(start, f'COALESCE({supply}, 0) * {MICROS_PER_DAY}')}) AS end_, "
+                               f"p.ix FROM {relation} d LEFT JOIN {names} c ON c.cid = {_text('d.drug_concept_id')} "
+                               f"LEFT JOIN {persons} p ON p.subject_id = {_text('d.person_id')}")
+    selects, used = [], []
+    for number, (variable, rule) in enumerate(section.items()):
+        patterns = [str(p).lower() for p in rule.get("name_contains", [])]
+        hit = "(" + " OR ".join(f"instr(name, {_literal(p)}) > 0" for p in patterns) + ")" if patterns else "FALSE"
+        window = float(rule.get("within_days", 0)) * MICROS_PER_DAY
+        current = f"{hit} AND start_ <= ix AND end_ >= {engine.plus_micros('ix', repr(-window))}"
+        used.append(hit)
+        selects.append(f"SELECT 2 AS tab, src, {number} AS rule_no, subject_id, start_, CAST(NULL AS TIMESTAMP) AS end_, "
+                       f"{_literal(variable)} AS variable, CAST(NULL AS STRING) AS value, TRUE AS truth, "
+                       f"CAST(NULL AS DOUBLE) AS ongoing_days, CAST(NULL AS STRING) AS event FROM {drugs} "
+                       f"WHERE {current}")
+    total, n_used = run.engine.rows(f"SELECT COUNT(*), {run.count(' OR '.join(used) or 'FALSE')} FROM {drugs}")[0]
+    run.report.reject(name, "drug not mapped to a catalogue variable", total - int(n_used or 0))
+    run.report.kept(name, int(n_used or 0))
+    return selects
+
+
+def _static(run: _Load, spec: dict, records: str, persons: str) -> tuple[list[str], str]:
+    """The subject columns the records set at the index date, as a table (subject_id, columns...)."""
+    before = run.table("before", f"SELECT b.*, q.ix FROM {records} b JOIN {persons} q ON q.subject_id = b.subject_id "
+                                 "WHERE b.start_ <= q.ix")
+    names, selects, joins = [], [], []
+    for variable in sorted(omop._all_static(spec)):
+        if variable == "diabetes_type":
+            tally = run.table("tally", f"SELECT subject_id, value, COUNT(*) AS n, MAX(start_) AS last FROM {before} "
+                                       "WHERE variable = 'diabetes_type' AND value IS NOT NULL GROUP BY subject_id, value")
+            # the most frequent stated type, ties -> the latest (the loader's sort on n, then last)
+            kinds = run.table("kinds", "SELECT subject_id, value AS kind, kinds FROM (SELECT subject_id, value, "
+                                       "row_number() OVER (PARTITION BY subject_id ORDER BY n DESC, last DESC) AS k, "
+                                       f"COUNT(*) OVER (PARTITION BY subject_id) AS kinds FROM {tally}) t WHERE k = 1")
+            run.report.convert("diabetes_type: records of more than one type -> the most frequent",
+                               run.one(f"SELECT COUNT(*) FROM {kinds} WHERE kinds > 1"))
+            first = run.table("first", f"SELECT subject_id, MIN(start_) AS first FROM {before} "
+                                       "WHERE variable = 'diabetes_type' GROUP BY subject_id")
+            any_kind = run.one(f"SELECT COUNT(*) FROM {kinds}") > 0
+            joins += [f"LEFT JOIN {kinds} k ON k.subject_id = p.subject_id",
+                      f"LEFT JOIN {first} f ON f.subject_id = p.subject_id"]
+            selects += ["COALESCE(k.kind, CASE WHEN p.observed_from IS NOT NULL THEN 'none' END) AS diabetes_type",
+                        ("f.first" if any_kind else "CAST(NULL AS TIMESTAMP)") + " AS diagnosis_date"]
+            names += ["diabetes_type", "diagnosis_date"]
+            continue
+        elapsed = f"({run.ns('b.ix')} - {run.ns('b.start_')})"  # whole days, as pandas' Timedelta.days
+        days = f"CAST({run.engine.dialect.int_div(elapsed, str(DAY_NS))} AS DOUBLE)"
+        still = f"(COALESCE(b.end_ >= b.ix, FALSE) OR (b.end_ IS NULL AND {days} <= COALESCE(b.ongoing_days, 0)))"
+        alias = f"v{len(names)}"
+        hits = run.table("hits", f"SELECT b.subject_id, MAX(CASE WHEN b.truth THEN 1 ELSE 0 END) AS truth FROM {before} b "
+                                 f"WHERE b.variable = {_literal(variable)} AND (b.ongoing_days IS NULL OR {still}) "
+                                 "GROUP BY b.subject_id")
+        joins.append(f"LEFT JOIN {hits} {alias} ON {alias}.subject_id = p.subject_id")
+        selects.append(f"COALESCE({alias}.truth = 1, CASE WHEN p.observed_from IS NOT NULL THEN FALSE END) "
+                       f"AS {run.engine.dialect.quote(variable)}")
+        names.append(variable)
+    columns = "".join(f", {s}" for s in selects)
+    return names, run.table("subjects", f"SELECT p.{ORDER}, p.subject_id, p.sex, p.birth, p.ix, p.observed_from"
+                                        f"{columns} FROM {persons} p {' '.join(joins)}")
+
+
+# --- the canonical tables ----------------------------------------------------------------------------
+
+def _subjects_checks(run: _Load, subjects: str, file: str, static: list[str]) -> None:
+    """common._check_subjects on the subjects (the loader's order and messages)."""
+    t = subjects
+    rows = run.column(f"SELECT {ORDER} FROM {t} WHERE subject_id IS NULL ORDER BY {ORDER} LIMIT 10")
+    if rows:
+        raise DataError("subject id is missing", file=file, column="subject_id", rows=rows)
+    rows = run.column(f"SELECT {ORDER} FROM {t} WHERE ix IS NULL ORDER BY {ORDER} LIMIT 10")
+    if rows:
+        raise DataError("index (screening) date is missing", file=file, column="index_date", rows=rows)
+    dated = [("birth_date", "birth")] + [(c, c) for c in static if c == "diagnosis_date"] + [("index_date", "ix")]
+    for column, sql in dated:
+        found = run.engine.rows(f"SELECT {sql}, {ORDER} FROM {t} WHERE {sql} > {run.timestamp(run.now)} "
+                                f"ORDER BY {ORDER} LIMIT 10")
+        if found:
+            raise DataError(f"date in the future ({found[0][0].date()})", file=file, column=column,
+                            rows=[r for _, r in found])
+    for column, sql in dated[1:]:
+        rows = run.column(f"SELECT {ORDER} FROM {t} WHERE {sql} < birth ORDER BY {ORDER} LIMIT 10")
+        if rows:
+            raise DataError(f"{column} is before the birth date", file=file, column=column, rows=rows)
+
+
+def _check_times(run: _Load, table: str, subjects: str, file: str, column: str, rows: str) -> str:
+    """common.finish_cohort's per-table checks: known subject, time present, not in the future, not before birth."""
+    with_birth = run.table("timed", f"SELECT t.*, s.birth AS te_birth, s.subject_id IS NOT NULL AS te_known "
+                                    f"FROM {table} t LEFT JOIN {subjects} s ON s.subject_id = t.subject_id")
+    checked = run.invalid(with_birth, "NOT te_known", file=file, column="subject_id",
+                          message="subject id not in the subjects table", rows=rows)
+    checked = run.invalid(checked, "time IS NULL", file=file, column=column, message="time is missing", rows=rows)
+    checked = run.invalid(checked, f"time > {run.timestamp(run.now)}", file=file, column=column,
+                          message="date in the future", rows=rows)
+    return run.invalid(checked, "time < te_birth", file=file, column=column, message="date before the birth date",
+                       rows=rows)
+
+
+def _warn_without_uln(run: _Load, measurements: str) -> None:
+    catalogue = run.boundary.catalogue
+    found = run.engine.rows(f"SELECT variable, COUNT(*), COUNT(ref_high) FROM {measurements} GROUP BY variable "
+                            "ORDER BY variable")
+    variables = {v for v, _, _ in found}
+    for variable, n, with_uln in found:
+        uln = f"{variable}_uln"
+        if uln not in catalogue or uln in variables or with_uln:
+            continue
+        run.report.warn(f"{variable}: none of its {n} values has an upper limit of normal, "
+                        f"so a criterion using {uln} (\"x ULN\") is unknown for everyone; give "
+                        "ref_high (a column, or a constant with its unit) in the mapping")
+
+
+def load_omop_sql(path: str | Path, engine: _Duck | _Spark, *, mapping: str | Path | dict | None = None,
+                  index_date: str | pd.Timestamp | Mapping | None = None, on_invalid: str = "raise",
+                  features_catalogue: Catalogue | None = None) -> tuple[list[str], set[str], LoadReport]:
+    """Build features_sql's canonical tables (VIEWS) in the engine from the CDM at `path`, by the loader's rules.
+
+    Returns the subject columns, the tables that hold rows, and the load report.
+    """
+    path = Path(path)
+    cdm = Cdm(path, engine)
+    for table in ("person", "concept"):
+        if not cdm.has(table):
+            raise DataError(f"no {table} table ({table.upper()}.csv) in the OMOP CDM", file=str(path))
+    spec = omop._read_mapping(mapping)
+    report = LoadReport(source=str(path), kind="omop")
+    boundary = Boundary(report, on_invalid, loader_catalogue())
+    omop.check_mapping(spec, boundary.catalogue,
+                       source=str(mapping) if isinstance(mapping, str | Path) else "OMOP mapping")
+    run = _Load(engine, cdm, boundary, features_catalogue or default_catalogue())
+    for table in omop.TABLES:  # the loader's order, so the reports read alike
+        if table != "concept" and cdm.has(table):
+            report.read(table_name(cdm.where(table)), run.one(f"SELECT COUNT(*) FROM {cdm.relations[table]}"))
+    _rule_tables(run, spec, _concepts(run, spec))
+    persons = _persons(run, index_date=index_date)
+    measurements = _measurements(run) if cdm.has("measurement") else None
+    records = _records(run, spec, persons)
+    static, subjects = _static(run, spec, records, persons)
+
+    pfile = cdm.where("person")
+    _subjects_checks(run, subjects, pfile, static)
+    if measurements is not None:
+        measurements = _check_times(run, measurements, subjects, cdm.where("measurement"), "time", ORDER)
+    events = run.table("events", f"SELECT pos, subject_id, start_ AS time, event FROM {records} WHERE event IS NOT NULL")
+    events = _check_times(run, events, subjects, pfile, "time", "pos")
+    types = sorted({r["event"] for rules in spec.get("condition", {}).values() for r in omop._rules(rules)
+                    if "event" in r})
+    kinds = run.register("te_omop_event_types", {"event": pa.array(types, type=pa.string()),
+                                                 "e": pa.array(range(len(types)), type=pa.int64())})
+    history = run.table("history", f"SELECT row_number() OVER (ORDER BY e.e, p.{ORDER}) - 1 AS pos, p.subject_id, "
+                                   f"e.event, p.observed_from AS time FROM {kinds} e CROSS JOIN {subjects} p "
+                                   "WHERE p.observed_from IS NOT NULL")
+    history = _check_times(run, history, subjects, pfile, "recorded_from", "pos")
+    if measurements is not None:
+        _warn_without_uln(run, measurements)
+    return _canonical(run, subjects, static, measurements, events, history)
+
+
+def _canonical(run: _Load, subjects: str, static: list[str], measurements: str | None, events: str,
+               history: str) -> tuple[list[str], set[str], LoadReport]:
+    """The prepared tables of features_sql (cohort_tables' columns and order)."""
+    catalogue, engine, q = run.features, run.engine, run.engine.dialect.quote
+    columns = ["subject_id", f"row_number() OVER (ORDER BY {ORDER}) - 1 AS {q('__row')}",
+               f"{run.ns('ix')} AS {q('__index')}", f"{run.ns('birth')} AS {q('__birth')}"]
+    names = ["subject_id", "__row", "__index", "__birth"]
+    if "diagnosis_date" in static:
+        columns.append(f"{run.ns('diagnosis_date')} AS {q('__diagnosis')}")
+        names.append("__diagnosis")
+    for column in ["sex"] + static:
+        var = catalogue.get(column)
+        if column in SUBJECT_FIELDS or var is None or var.kind == "event":
+            continue
+        sql_type = {"number": "DOUBLE", "boolean": "BOOLEAN"}.get(var.kind, "STRING")
+        columns.append(f"CAST({q(column)} AS {sql_type}) AS {q(column)}")
+        names.append(column)
+    engine.table(VIEWS["subjects"], f"SELECT {', '.join(columns)} FROM {subjects}")
+    tables = {"subjects"}
+    if measurements is not None and run.one(f"SELECT COUNT(*) FROM {measurements}"):
+        engine.table(VIEWS["measurements"], f"SELECT subject_id, variable, value, ref_high, {run.ns('time')} AS "
+                                            f"{q('__time')} FROM {measurements}")
+        tables.add("measurements")
+    if run.one(f"SELECT COUNT(*) FROM {events}"):
+        engine.table(VIEWS["events"], f"SELECT row_number() OVER (ORDER BY pos) - 1 AS {q('__row')}, subject_id, "
+                                      f"event, CAST(NULL AS BIGINT) AS severity, {run.ns('time')} AS {q('__time')} "
+                                      f"FROM {events}")
+        tables.add("events")
+    if run.one(f"SELECT COUNT(*) FROM {history}"):
+        engine.table(VIEWS["event_history"], f"SELECT row_number() OVER (ORDER BY pos) - 1 AS {q('__row')}, "
+                                             f"subject_id, event, {run.ns('time')} AS {q('__time')} FROM {history}")
+        tables.add("event_history")
+    return names, tables, run.report
+
+
+def omop_screening_sql(path: str | Path, *, engine: str = "duckdb", mapping: str | Path | dict | None = None,
+                       index_date: str | pd.Timestamp | Mapping | None = None, on_invalid: str = "raise",
+                       lookback_days: float | Mapping[str, float] = 365, cgm_days: float = 14,
+                       catalogue: Catalogue | None = None, con: Any = None, spark: Any = None,
+                       master: str | None = None) -> tuple[Screening, LoadReport]:
+    """The screening of an OMOP CDM read in place (features derived by features_sql), and its load report.
+
+    `catalogue`: the variables the features are typed and derived by (a trial's); the CDM is read, as by
+    the loader, against the bundled catalogue. `con`: a DuckDB connection; `spark` / `master`: a Spark
+    session or master URL.
+    """
+    if engine == "duckdb":
+        import duckdb
+
+        own = con is None
+        tables: _Duck | _Spark = _Duck(duckdb.connect(":memory:") if own else con)
+        errors: tuple = (duckdb.Error,)
+    elif engine == "spark":
+        if Path(path).suffix.lower() in DATABASE_SUFFIXES:  # said before a Spark session is started
+            _Spark.attach(None, Path(path))
+        from pyspark.errors import PySparkException
+
+        from explorer.engine.spark import spark_session
+
+        own = False
+        tables = _Spark(spark if spark is not None else spark_session(master))
+        errors = (PySparkException,)
+    else:
+        raise DataError(f"an OMOP CDM is read in place by duckdb or spark, not {engine!r}", file=str(path))
+    try:
+        names, built, report = load_omop_sql(path, tables, mapping=mapping, index_date=index_date,
+                                             on_invalid=on_invalid, features_catalogue=catalogue)
+        screening = derive(tables.runner(), built, names, lookback_days=lookback_days, cgm_days=cgm_days,
+                           catalogue=catalogue or default_catalogue(), source=str(path))
+        return screening, report
+    except errors as err:
+        first = " ".join(str(err).split()) if engine == "duckdb" else str(err).splitlines()[0]
+        raise DataError(f"{engine} could not read the OMOP CDM: {first}", file=str(path)) from None
+    finally:
+        tables.close()
+        if own:
+            tables.con.close()

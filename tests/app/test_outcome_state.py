@@ -1,0 +1,62 @@
+"""The outcome state: the enrolled subjects' outcomes, computed from their screening rows only (taken by
+position, issue 17), are the numbers the whole screening gives."""
+
+from __future__ import annotations
+
+from dataclasses import fields, replace
+
+import pandas as pd
+import pytest
+
+from explorer.app.outcome_state import ALLOCATIONS, aligned_tables, rows_at
+from explorer.app.scenario import DataSource, Scenario
+from explorer.app.state import ExplorerState
+from explorer.cohort.synthetic import enrolment
+from explorer.cohort.synthetic.trial_match import population_for
+from explorer.outcomes.measures import OutcomeResults, outcome_measures
+from explorer.trial import load_trial
+
+N = 20_000  # some eligible for both bundled trials
+
+
+@pytest.fixture(scope="module", params=["NCT06196996", "NCT01142050"])
+def state(request):
+    trial = request.param
+    return ExplorerState(Scenario(trial=trial, data=DataSource("synthetic", population_for(load_trial(trial)), N, 0)),
+                         with_baseline=False)
+
+
+def whole_screening_results(state: ExplorerState) -> OutcomeResults:
+    """The outcomes as they were computed before: the simulation and the measures given the whole screening."""
+    outcomes, enrolled = state.outcomes, state.outcomes.enrolled()
+    cohort = enrolment.simulate_outcomes(state.trial, state.screening, enrolled, model=outcomes.model,
+                                         arm=ALLOCATIONS[outcomes.allocation], seed=state.scenario.data.seed)
+    return outcome_measures(state.trial, cohort, screening=state.screening, on_missing="skip")
+
+
+def test_the_enrolled_rows_are_what_the_whole_screening_gives(state):
+    results, expected = state.outcomes.results(), whole_screening_results(state)
+    assert len(results.subjects) >= 10
+    for field in fields(OutcomeResults):
+        got, want = getattr(results, field.name), getattr(expected, field.name)
+        if isinstance(want, pd.DataFrame):
+            pd.testing.assert_frame_equal(got, want, obj=field.name)
+        else:
+            assert got == want, field.name
+
+
+def test_rows_by_position_are_the_screening_subset(state):
+    enrolled = state.outcomes.enrolled()
+    positions = state.eligible_positions()[:len(enrolled)]
+    screening = state.screening
+    shuffled = replace(screening, event_lookback=screening.event_lookback.iloc[::-1])  # rows in another order
+    for source in (screening, shuffled):
+        subset = rows_at(source, positions, aligned_tables(source))
+        expected = enrolment.screening_subset(source, enrolled)
+        for name in ("features", "events", "event_lookback", "event_counts"):
+            if getattr(expected, name) is None:
+                assert getattr(subset, name) is None
+            else:
+                pd.testing.assert_frame_equal(getattr(subset, name), getattr(expected, name), obj=name)
+    assert "event_lookback" in aligned_tables(screening)
+    assert "event_lookback" not in aligned_tables(shuffled)
