@@ -140,7 +140,7 @@ VARIABLE_QUANTITY: dict[str, str] = {
     "hba1c": "hba1c", "gmi": "hba1c",
     "fasting_cpeptide": "cpeptide", "postmeal_cpeptide": "cpeptide", "random_cpeptide": "cpeptide",
     "fasting_insulin": "insulin", "postmeal_insulin": "insulin",
-    "creatinine": "creatinine",
+    "creatinine": "creatinine", "creatinine_uln": "creatinine",
     "bilirubin": "bilirubin", "bilirubin_uln": "bilirubin",
     "uric_acid": "uric_acid",
     "alt": "enzyme", "alt_uln": "enzyme", "ast": "enzyme", "ast_uln": "enzyme",

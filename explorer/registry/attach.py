@@ -22,7 +22,7 @@ _AGE_ALONE = re.compile(r"[\W\d_]*(?:(?:patients?|subjects?|participants?|person
                         r"men|women|males?|females?|aged?|volunteers?|healthy|and|or|of|be|must|are|is|were|was|who|"
                         r"between|from|years?|adolescents?|infants?|boys?|girls?|recipients?|donors?|either|sex|"
                         r"gender)[\W\d_]*)*", re.I)
-_AGE_ALONE_AFTER = re.compile(r"\s*(?:$|[.;,()]|at\s|on\s+the\s+day|when\b|old\b|of\s+age\b|inclusive\b)",
+_AGE_ALONE_AFTER = re.compile(r"\s*(?:$|[.;,()]|at\s|on\s+the\s+day|when\b|old\b|of\s+age\b|inclusive\b|(?:or|and)\b)",
                               re.I)
 # "Children 2-5 years with ...", "Patients over 18 years weighing ...": after a noun for people, a limit in
 # years followed by what describes them is their age (without such a noun, "5 years with diabetes" is a duration)
@@ -32,7 +32,8 @@ _PERSON_AFTER = re.compile(r"\s*(?:with|who|whose|undergoing|admitted|scheduled|
                            r"requiring|referred|attending|hospitali[sz]ed|diagnosed)\b", re.I)
 _AGE_WORDS = re.compile(r"\b(?:old|older|younger)\b", re.I)
 _AGE_OF = re.compile(r"\bage\s+(?:of\s+)?\d", re.I)
-_DURATION_OF = re.compile(r"\s*(?:of|since|after|without|from|following|on)\s+(?!age\b)(?!the\s+age\b)[a-z]", re.I)
+_DURATION_OF = re.compile(r"\s*(?:of|since|after|without|from|following|on)\s+(?!age\b)(?!the\s+age\b)"
+                          r"(?!the\s+(?:day|date|time)\s+of\b)[a-z]", re.I)
 
 
 def clause_before(text: str, start: int) -> str:
@@ -43,7 +44,8 @@ def clause_before(text: str, start: int) -> str:
 _GAP_OK = re.compile(
     r"^[\s:,(\[\])=]*(?:(?:of|is|was|that|which|level|levels|value|values|concentration|count|measured|measurement|at|"
     r"screening|baseline|in|the|a|an|range|result|results|by|central|laboratory|lab|local|than|be|should|must|"
-    r"have|has|had|with|\(\w+\)|\w{2,6}\)|serum|plasma|blood|total|test|score|index|between|from|ratio|"
+    r"have|has|had|with|\(\w+\)|\w{2,6}\)|serum|plasma|blood|total|test|score|index|between|from|ratio|to\s+be|"
+    r"ranging|ranged|averag(?:e|ing)|"
     r"elevated|elevation|increased|reduced|decreased|documented|most|recent|current|within|range|dl|mg|"
     r"and|or|(?:in|for)\s+(?:men|women|males?|females?))[\s:,(\[\])=]*){0,8}$", re.I)
 
@@ -80,6 +82,11 @@ def attach(text: str, mentions: list[Mention], values: list[Value]) -> tuple[lis
         # a value in parentheses right after another value restates it in other units: "126 mg/dl (7.0 mmol/l)"
         prev = attached[-1] if attached else None
         if prev and re.fullmatch(r"\s*[(\[]\s*", text[prev.value.end:v.start]):
+            continue
+        named_after = _name_after(text, mentions, v)
+        if named_after is not None:
+            # ">140 mm Hg systolic or >90 mm Hg diastolic": the name follows its value
+            attached.append(Attached(v, [named_after]))
             continue
         candidates = [i for i, m in enumerate(mentions) if m.end <= v.start]
         after_age = bool(candidates) and mentions[candidates[-1]].variables == ("age",) and \
@@ -151,9 +158,27 @@ def attach(text: str, mentions: list[Mention], values: list[Value]) -> tuple[lis
     return merged, notes
 
 
+_NAME_ENDS = re.compile(r"\s*(?:$|[,;.)\]]|(?:or|and|based|on|at|in|measured|during|while|when)\b)", re.I)
+
+
+def _name_after(text: str, mentions: list[Mention], v: Value) -> Mention | None:
+    """The variable named right after a value with its unit, when nothing else follows that name: "90 mm Hg
+    diastolic". A name followed by a value of its own ("7% fasting glucose > 10") is that value's."""
+    if not any(v.units) or set(v.units) & TIME_UNITS:
+        return None
+    following = next((m for m in mentions if m.start >= v.end), None)
+    if following is None or not following.variables or not re.fullmatch(r"[ \t]{1,3}", text[v.end:following.start]):
+        return None
+    return following if _NAME_ENDS.match(text[following.end:]) else None
+
+
 def _sexes(text: str) -> tuple[bool, bool]:
     words = {w.lower() for w in re.findall(r"[A-Za-z]+", text)}
     return bool(words & lexicon.MALE_WORDS), bool(words & lexicon.FEMALE_WORDS)
+
+
+_BOTH_SEXES = re.compile(r"\b(?:males?|men|boys)\s*,?\s*(?:or|and|and/or|&)\s*(?:females?|women|girls)\b|"
+                         r"\b(?:females?|women|girls)\s*,?\s*(?:or|and|and/or|&)\s*(?:males?|men|boys)\b", re.I)
 
 
 def _one_sex(clause: str, text: str) -> bool:
@@ -163,8 +188,8 @@ def _one_sex(clause: str, text: str) -> bool:
     limit of everyone the criterion speaks of: an exclusion reads it with the sex (readings.subject_sex).
     """
     male, female = _sexes(clause)
-    if male == female:
-        return False
+    if male == female or _BOTH_SEXES.search(text):
+        return False  # "Male, or female, 19 years to 75 years": the clause split the pair, the limit is everyone's
     return not (lexicon.SUBJECT_SEX.match(text) and _sexes(text) == (male, female))
 
 

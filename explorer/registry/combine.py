@@ -26,7 +26,8 @@ TIME_QUALIFIER = re.compile(
     r"|\brecent(?:ly)?\b|\bin\s+the\s+\d+\s+(?:years?|months?|weeks?)\s+(?:prior|before)"
     r"|\b\d+\s+(?:years?|months?|weeks?|days?)\s+(?:prior|before)\b", re.I)
 _DEFINITION = re.compile(
-    r"\((?:[^()]|\([^()]*\))*\)|\[(?:[^\[\]])*\]|\b(?:defined\s+(?:as|by)|as\s+defined|e\.g\.|i\.e\.|such\s+as|"
+    r"\((?:[^()]|\([^()]*\))*\)|\[(?:[^\[\]])*\]|\b(?:defined\s+(?:as|by)|as\s+defined|"
+    r"as\s+(?:assessed|verified|documented|confirmed|determined|evidenced|shown|measured)\s+by|e\.g\.|i\.e\.|such\s+as|"
     r"based\s+on|according\s+to|as\s+guideline|as\s+per|as\s+determined\s+by|including\s+but\s+not\s+limited\s+to"
     r"|including)\b[^;.]*|"
     # how a value is measured or estimated: "using the Cockcroft-Gault formula", "calculated by MDRD"
@@ -189,16 +190,35 @@ def conjoined_unread(text: str, rules: list[Rule], uncovered: str) -> str | None
 def unread_alternative(text: str, rules: list[Rule], uncovered: str) -> str | None:
     """An unread word joined to a rule by nothing but 'or' ("pregnant or lactating, or trying to conceive"): an
     alternative the rules leave out, so an inclusion read without it fails people the text admits."""
-    after_rule = re.compile(r"[\s,;]*(?:or|either|and\s*/\s*or)\s+(?:[\w-]+\s+){0,4}", re.I)
+    # a bracketed abbreviation may close the rule first: "1.5 x Upper Limit of Normal (ULN), or creatinine clearance"
+    after_rule = re.compile(r"[\s,;]*(?:\([^()]{0,15}\))?[\s,;]*(?:or|either|and\s*/\s*or)\s+(?:[\w-]+\s+){0,4}", re.I)
     before_rule = re.compile(r"[\s,;]+(?:or|and\s*/\s*or)[\s,;]+", re.I)
+    # "A, B, C, or D": a comma between items is an "or" when the list ends in one (after the rule, same sentence)
+    comma = re.compile(r"[\s,;]*,[\s,;]*")
     for w in dict.fromkeys(re.findall(r"[A-Za-z][A-Za-z'-]{2,}", uncovered)):
         for m in re.finditer(rf"(?<![A-Za-z]){re.escape(w)}(?![A-Za-z])", text):
             for r in rules:
+                or_list = bool(re.search(r"\bor\b", re.split(r"[.;](?:\s|$)", text[r.span[1]:])[0]))
                 if r.span[1] <= m.start() and after_rule.fullmatch(text[r.span[1]:m.start()]):
                     return w
-                if m.end() <= r.span[0] and before_rule.fullmatch(text[m.end():r.span[0]]):
+                if m.end() <= r.span[0] and (before_rule.fullmatch(text[m.end():r.span[0]])
+                                             or or_list and comma.fullmatch(text[m.end():r.span[0]])):
                     return w
     return None
+
+
+def _only_a_last_alternative(text: str, uncovered: str, rules: list[Rule]) -> bool:
+    """Whether everything unread is one more alternative after the last rule, joined by "or" in the same
+    sentence: "pregnant or lactating, or unwilling to use contraception if of childbearing potential"."""
+    end = max(r.span[1] for r in rules)
+    tail = re.split(r"[.;](?:\s|$)", text[end:])[0]
+    # a word or two already read may close the rule first ("pregnant or breastfeeding women, or ...")
+    joined = re.match(r"((?:[\s,]*[A-Za-z'-]+){0,2}?)[\s,]*(?:or|and\s*/\s*or)\b", tail, re.I)
+    unread = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", uncovered)}
+    if not joined or re.search(r"[.;]\s", text[:end]) or \
+            {w.lower() for w in re.findall(r"[A-Za-z'-]+", joined.group(1))} & unread:
+        return False
+    return bool(unread) and unread <= {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", tail[joined.end():])}
 
 
 def partial_is_safe(text: str, kind: str, uncovered: str, rules: list[Rule]) -> bool:
@@ -206,14 +226,19 @@ def partial_is_safe(text: str, kind: str, uncovered: str, rules: list[Rule]) -> 
     more way to be excluded (exclusion): the rule kept then never contradicts the text."""
     conditional = r"\b(?:if|unless|except|other\s+than|provided|only|when|whether)\b"
     conjunctive = r"\b(?:with|without|despite|after|following|failure|requiring|required|due\s+to|because|while|both)\b"
+    if kind == "exclusion" and _only_a_last_alternative(text, uncovered, rules):
+        return True  # its own "if" or "with" belongs to it; leaving it out only leaves one way to be excluded
     low = uncovered.lower()
+    # "... enrolled in another study and is < 2 months old": "and" with a verb joins a second condition on the
+    # same person; an exclusion needs both (one blank: a masked rule between "and" and the verb is no such join)
+    joined = r"\band\s(?:is|are|was|were|has|have|had|also|who|whose|currently)\b"
     if re.search(conditional, low) or (kind == "exclusion" and re.search(conjunctive, low)):
         return False
     masked = list(text)
     lo, hi = min(r.span[0] for r in rules), max(r.span[1] for r in rules)
     for i in range(lo, hi):  # connectors among the rules were read already
         masked[i] = " "
-    if kind == "exclusion" and _joins_unread(text, "".join(masked), conjunctive):
+    if kind == "exclusion" and _joins_unread(text, "".join(masked), rf"{conjunctive}|{joined}"):
         return False
     # brackets that hold no rule define or restate; a bracket holding a rule is part of what was read
     outside = re.sub(r"\((?:[^()]|\([^()]*\))*\)|\[[^\[\]]*\]",

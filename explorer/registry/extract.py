@@ -45,6 +45,16 @@ CAPS = lexicon.CONFIDENCE_CAPS
 MAX_CRITERION_CHARS = 3000  # longer "criteria" are split failures or prose; not read
 
 
+# quoted words of some length, opened and closed by quotes standing apart from letters ("Gilbert's" is no quote)
+_QUOTED = re.compile(r"(?<![A-Za-z])(['\"“‘])(?=[A-Za-z])[^'\"“”‘’]{12,}?[^\s'\"“”‘’]['\"”’](?![A-Za-z])")
+# a share of the enrolled group: "At least 15 (25%) children of the total study population must be ...",
+# "no more than 30% of participants will be ..."; up to the end of its sentence
+_QUOTA = re.compile(r"\b(?:at\s+least|up\s+to|no\s+more\s+than|not\s+more\s+than|approximately|about|a\s+maximum\s+of|"
+                    r"a\s+minimum\s+of)\s+\d+(?:\.\d+)?\s*(?:%|percent|\(\s*\d+(?:\.\d+)?\s*%\s*\))\s*"
+                    r"(?:\w+\s+){0,3}?of\s+(?:the\s+)?(?:total\s+|overall\s+|enrolled\s+)?(?:study\s+)?"
+                    r"(?:population|participants|subjects|patients|sample|cohort|enrollment|enrolment)\b[^.;]*", re.I)
+
+
 def latin_script(text: str) -> bool:
     letters = re.findall(r"[^\W\d_]", text)
     return not letters or sum(1 for c in letters if c.isascii() or c in "µμéèàçñäöüïëâêîôû") / len(letters) >= 0.8
@@ -84,7 +94,14 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
     names = readings.ParameterNames()
     notes: list[str] = []
     mentions = variable_mentions(text)
-    values = find_values(text)
+    # a question put to the person ("'do you intend to ... until your infant is 6 months of age'") and a quota on
+    # the enrolled group ("at least 25% of the study population must be aged 5 to 8") are no one's criterion
+    not_criteria = [m.span() for m in (*_QUOTED.finditer(text), *_QUOTA.finditer(text))]
+
+    def outside(span: tuple[int, int]) -> bool:
+        return not any(s0 <= span[0] < e0 for s0, e0 in not_criteria)
+
+    values = [v for v in find_values(text) if outside((v.start, v.end))]
     attached, attach_notes = attach(text, mentions, values)
     notes += attach_notes
     numeric: list[Rule] = []
@@ -109,6 +126,8 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
     rules = []
     for r in sorted(numeric + event_rules + cancer_rules + [r for r in concept_rules if r.expression],
                     key=lambda r: r.span):
+        if not outside(r.span):
+            continue
         if any(r.expression == kept.expression for kept in rules):
             continue  # "glutamic acid decarboxylase autoantibody (GADA)": one concept, named twice
         rules.append(r)
@@ -117,6 +136,8 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
     rules = readings.subject_sex(text, kind, rules)
     rules, faithful_notes, left_out, unsafe = faithful.qualified_concepts(text, kind, rules, connector)
     notes += faithful_notes
+    for m in _QUOTA.finditer(text):
+        left_out.append(f"{' '.join(m.group(0).split())} (a quota on the enrolled group, no one's criterion)")
     skipped = tuple(r for r in rules if r.variable in skip_variables)
     rules = [r for r in rules if r.variable not in skip_variables]
     unstated = faithful.unstated_parts(text, kind, rules)
@@ -145,12 +166,20 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
         skipped = tuple(r for r in skipped if not is_conditional(r))
     used = [(a.value.start, a.value.end) for a in attached] + [r.span for r in rules + list(skipped)]
     unread = [v for v in values if not any(s0 < v.end and v.start < e0 for s0, e0 in used)
-              and any(v.units)
+              and (any(v.units) or v.uln)
               and not re.fullmatch(r"\s*[(\[]\s*", text[max(0, v.start - 3):v.start][-3:] or " ")]
     if unread:
         notes.append("values not read: " + ", ".join(repr(text[v.start:v.end]) for v in unread))
     read_units = {t.source_unit for r in rules for t in r.thresholds if t.source_unit}
-    other = next((v for v in unread if set(v.units) & read_units), None)
+    uln_variables = {t.variable for r in rules for t in r.thresholds if t.unit == lexicon.ULN_UNIT}
+
+    def same_lab(v) -> bool:
+        # "bilirubin <= 1.5 x ULN (Gilbert's syndrome: <= 3 x ULN)": an unread multiple after a read lab (or after
+        # no lab) may be that lab's limit for some people; after another lab ("alkaline phosphatase < 5 ULN") not
+        named = [m for m in mentions if m.end <= v.start]
+        return bool(uln_variables) and (not named or bool(set(named[-1].variables) & uln_variables))
+
+    other = next((v for v in unread if set(v.units) & read_units or (v.uln and same_lab(v))), None)
     if not rules:
         status = "covered" if skipped and not left_out else ("candidate" if left_out else "none")
         return Extraction(None, {}, (), 0.0, status, tuple(notes), skipped=skipped,

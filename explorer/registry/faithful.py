@@ -38,6 +38,10 @@ def _qualifier(text: str, rule, others: list) -> re.Match | None:
         return narrow  # checked first: the catalogue's description names the test among others
     before = text[max(0, rule.span[0] - 40):rule.span[0]]
     m = lexicon.QUALIFIERS_BEFORE.search(before)
+    opening = text.rfind("(", 0, rule.span[0])
+    if m is None and opening > 0 and ")" not in text[opening:rule.span[0]]:
+        # "uncontrolled systemic illness (uncontrolled diabetes, HIV, ...)": the examples are of the qualified head
+        m = lexicon.QUALIFIERS_BEFORE.search(text[max(0, opening - 40):opening].rstrip() + " ")
     found = m.group(0) if m else None
     if found is None:
         # wide enough for a restrictive clause: "illness that, in the opinion of the investigator, would affect"
@@ -55,6 +59,11 @@ def _qualifier(text: str, rule, others: list) -> re.Match | None:
     var = default_catalogue().get(rule.variable)
     described = (var.description.lower() if var else "")
     first = re.findall(r"[a-z]+", found.lower())
+    if first and first[0] in {"requiring", "needing"}:
+        # "infection requiring parenteral antibiotics" is narrower than the catalogue's "requiring treatment"
+        what = re.findall(r"[a-z]+", text[rule.span[1] + m.end():rule.span[1] + m.end() + 40].lower())[:2]
+        if any(w not in described and w not in {"treatment", "therapy", "the", "a", "an"} for w in what):
+            return m
     if first and re.search(rf"\b{first[0]}\b", described) and first[0] not in {"not"}:
         return None  # "uncontrolled" endocrine disease: the catalogue variable already means uncontrolled
     return m
@@ -76,7 +85,10 @@ def _reading_vs_text(text: str, rule, others: list) -> tuple[str, str] | None:
     or None when it says the same."""
     if "pregnant" in rule.variable.split("+"):
         kind_of = lexicon.PREGNANCY_SUBTYPES.search(text[max(0, rule.span[0] - 30):rule.span[0]])
-        return ("broader", " ".join(kind_of.group(0).split()) + " pregnancy") if kind_of else None
+        if kind_of:
+            return "broader", " ".join(kind_of.group(0).split()) + " pregnancy"
+        kind_after = lexicon.PREGNANCY_KIND_AFTER.match(text[rule.span[1]:rule.span[1] + 60])
+        return ("broader", "pregnancy " + " ".join(kind_after.group(0).split())) if kind_after else None
     if rule.thresholds:
         measured = all(t.variable in lexicon.NUMERIC_TERMS and t.variable not in {"age", "diabetes_duration"}
                        for t in rule.thresholds)  # a history of cancer or of events is what those variables record
@@ -86,6 +98,11 @@ def _reading_vs_text(text: str, rule, others: list) -> tuple[str, str] | None:
         if measured and lexicon.UNDER_TREATMENT.search(text[max(0, rule.span[0] - 80):rule.span[0]]):
             return "unknown", "a value under treatment (the catalogue's value does not say whether treated)"
         return None
+    var = default_catalogue().get(rule.variable)
+    current = lexicon.CURRENT_BEFORE.search(text[max(0, rule.span[0] - 30):rule.span[0]])
+    if current and var is not None and var.description.lower().startswith("history of"):
+        # "active alcohol dependence" read as a history flag: the flag also holds everyone with a past episode
+        return "broader", " ".join(current.group(0).split()) + " " + rule.source
     m = _qualifier(text, rule, others)
     loose = lexicon.LOOSE_CONCEPTS.get(rule.variable)
     loose = loose is not None and bool(loose.fullmatch(rule.source.strip()))
@@ -177,6 +194,12 @@ def unstated_parts(text: str, kind: str, rules: list) -> list[str]:
     if not rules:
         return []
     notes = []
+    if kind == "inclusion" and lexicon.INELIGIBLE.search(text):
+        notes.append("an inclusion that says who is ineligible states an exclusion; not computable")
+    subgroup = lexicon.SUBGROUP_REQUIREMENT.match(text)
+    if subgroup and kind == "inclusion":
+        notes.append(f"the requirement holds only for a subgroup ({' '.join(subgroup.group(0).split())!r}); "
+                     "not computable")
     m = next((m for m in lexicon.EXCEPTIONS.finditer(text) if _exception_touches(text, kind, m, rules)), None)
     if m:
         notes.append(f"the text makes an exception ({m.group(0)!r}) the rule cannot state; not computable")

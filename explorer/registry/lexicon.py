@@ -72,7 +72,8 @@ UNIT_SPELLINGS: dict[str, list[str]] = {
     "mL/min/1.73m2": [r"m[lL]\s*/\s*min\s*(?:/|per)\s*1\.73\s*m(?:2|²|\^2)", r"ml/min/1\.73m2",
                       r"m(?:illi)?lit(?:er|re)s?\s*(?:/|per)\s*min(?:ute)?s?\s*(?:/|per)\s*1\.73\s*"
                       r"(?:m(?:2|²|\^2)|(?:square\s+)?met(?:er|re)s?(?:\s+squared)?)"],
-    "mL/min": [r"m[lL]\s*/\s*min(?:ute)?", r"m(?:[lL]|illilit(?:er|re)s?)\s+per\s+min(?:ute)?"],
+    "mL/min": [r"m[lL]\s*/\s*min(?:ute)?", r"m(?:[lL]|illilit(?:er|re)s?)\s+per\s+min(?:ute)?",
+               r"cc\s*(?:/|per)\s*min(?:ute)?"],
     "U/kg/day": [r"(?:i?u|units?)\s*/\s*kg\s*(?:/|per)\s*d(?:ay)?", r"(?:i?u|units?)\s+per\s+kg\s+per\s+day",
                  r"(?:i?u|units?)\s*/\s*kg"],
     "U/day": [r"(?:i?u|units?)\s*(?:/|per)\s*d(?:ay)?"],
@@ -91,7 +92,7 @@ UNIT_SPELLINGS: dict[str, list[str]] = {
               r"kg\s*[.·]\s*m\s*(?:-2|⁻²|\^-2)"],
     "kg": [r"kg(?![a-z/])", r"㎏", r"kilograms?"],
     "lb": [r"lbs?(?![a-z])", r"pounds?"],
-    "mmHg": [r"mm\s*hg", r"millimet(?:er|re)s?\s+of\s+mercury"],
+    "mmHg": [r"mm\.?\s*hg", r"millimet(?:er|re)s?\s+of\s+mercury"],
     "%": [r"%", r"percent", r"per\s+cent"],
     "years": [r"years?(?:[- ]old)?", r"ans(?![a-z])", r"yrs?\.?", r"y/o", r"y\.?o\.?(?![a-z])", r"y(?=\s|$)"],
     "months": [r"months?", r"mos?\.?(?=\s|$|-)"],
@@ -105,6 +106,7 @@ ULN_PATTERN = (r"(?:(?:x|×|\*|times?|-?folds?)?\s*(?:the\s+)?normal\s+(?:values
                r"(?:ULN|UNL|ULRR|upper\s+limits?\s+of\s+(?:the\s+)?(?:normal|reference)(?:\s+range)?(?:\s+\(?ULRR\)?)?"
                r"|upper\s+normal\s+limits?|upper\s+limit\s+of\s+the\s+reference"
                r"|(?:highest|upper)\s+(?:normal\s+)?reference\s+(?:value|limit)|normal\s+upper\s+limits?))")
+ULN_UNIT = "x ULN"  # the unit of a threshold written as a multiple of the upper limit of normal
 FOLD_PATTERN = r"(?:x|×|times|-?fold)"
 
 
@@ -179,7 +181,7 @@ DEFAULT_UNITS: dict[str, list[tuple[float, float, str, float]]] = {
 # because one would move a limit by up to 0.9 mg/dL: 125 mg/dL is 6.94 mmol/L, and "<= 6.9" fails 6.92
 DECIMALS: dict[str, int] = {"hba1c": 1, "fasting_glucose": 2, "random_glucose": 2, "postmeal_glucose": 2, "fasting_cpeptide": 3,
                             "postmeal_cpeptide": 3, "random_cpeptide": 3, "creatinine": 0, "bilirubin": 0, "uric_acid": 0, "weight": 1,
-                            "age": 2, "diabetes_duration": 2, "cancer_remission_years": 2, "fasting_insulin": 1}
+                            "age": 4, "diabetes_duration": 2, "cancer_remission_years": 2, "fasting_insulin": 1}
 
 
 @dataclass(frozen=True)
@@ -212,6 +214,8 @@ SLIDERS: dict[str, Slider] = {
 
 # --- boolean and category concepts -------------------------------------------------------------------
 # (expression when the concept is present, regexes). The expression uses catalogue names only.
+# what follows a feeding word when the one fed is the subject, not a lactating woman
+_FED_INFANT = r"(?![a-z]*\s+(?:(?:term|preterm|healthy|newborn)\s+)?(?:infants?|babies|baby|newborns?|neonates?|children|child|toddlers?)\b)"
 CONCEPTS: list[tuple[str, list[str]]] = [
     ('diabetes_type == "T1D"', [r"type\s*(?:1|I)\s*(?:\(\s*insulin[- ]dependent\s*\)\s*)?diabetes(?:\s+mellitus)?",
                                 r"\bT1DM?\b", r"insulin[- ]dependent\s+diabetes(?:\s+mellitus)?(?:\s+\(type\s*1\))?",
@@ -223,10 +227,13 @@ CONCEPTS: list[tuple[str, list[str]]] = [
                                 # "type 1 or 2 diabetes": the 2 is type 2 diabetes too
                                 r"(?:(?<=1 or )|(?<=I or )|(?<=1 and )|(?<=1, )|(?<=1/)|(?<=I/))(?:2|II)(?=\s+diabetes)"]),
     # hCG names a pregnancy test only when written as one ("serum beta-hCG", "hCG test"); "hCG trigger day" is a drug
-    ("pregnant", [r"pregnan(?:t|cy)(?:\s+test)?",
+    # a partner's pregnancy is not the participant's ("pregnant female partners", "partner who is pregnant")
+    ("pregnant", [r"(?<!partner\s)(?<!partners\s)(?<!partner's\s)(?<!partner\swho\sis\s)(?<!partner\sis\s)"
+                  r"(?<!partners\sare\s)pregnan(?:t|cy)(?!\s+(?:female\s+|women\s+)?partners?\b)(?:\s+test)?",
                   r"\b(?:(?:serum|urine|urinary|beta|β|b)[- ]?){1,2}hCG\b(?!\s+(?:trigger\w*|injection|administration))",
                   r"\bhCG\b(?=\s+(?:pregnancy\s+)?(?:test\w*|positive|negative))"]),
-    ("lactating", [r"lactat(?:ing|ion)", r"breast[- ]?feeding", r"nursing(?!\s+home)", r"breast[- ]?feed"]),
+    # "breastfeeding infants", "nursing babies": the infant is fed; no one in the criterion is lactating
+    ("lactating", [rf"(?:lactat(?:ing|ion)|breast[- ]?feeding|nursing(?!\s+home)|breast[- ]?feed){_FED_INFANT}"]),
     ("hypoglycemia_unawareness", [r"hypoglyc(?:a)?emi(?:a|c)\s+unawareness", r"unawareness\s+of\s+hypoglyc(?:a)?emia",
                                   r"(?:impaired|reduced)\s+awareness\s+of\s+hypoglyc(?:a)?emia"]),
     # "GAD" alone is also generalised anxiety disorder: the antibody only when written as one
@@ -279,6 +286,9 @@ NOT_A_MENTION = re.compile(
     r"(?:previous(?:ly)?|prior|history\s+of\s+being|ever|past|been)\s+$|"
     r"(?:(?:indicator|indicative|marker|proxy|surrogate|suggestive)\s+of|suspicious\s+(?:for|of))\s+(?:\w+\s+){0,4}$|"
     r"\blike\s+(?:\w+\s+){0,3}$|"  # examples of something else: "causes of AF like alcoholism"
+    r"\bmanual\s+of\s+$|"  # the Diagnostic and Statistical Manual of Mental Disorders is a book, not a disorder
+    # what to do if it happens: "should a woman become pregnant or suspect that she is pregnant, she must ..."
+    r"\b(?:should|if|in\s+case|in\s+the\s+event)\s+(?:\w+\s+){0,4}(?:become|becomes|becoming|suspects?)\s+(?:\w+\s+){0,6}$|"
     r"\bin\s+addition\s+to\s+(?:\w+\s+){0,2}$|\banti[- ]?$|"  # given, not excluded; the target of a drug
     # the target of a treatment: "pharmacotherapy for alcohol dependence" is the treatment, not any dependence
     r"\b(?:treatment|therapy|pharmacotherapy|medications?|drugs?|prophylaxis)\s+(?:for|of|against)\s+(?:\w+\s+){0,1}$|"
@@ -305,6 +315,11 @@ NOT_A_MENTION_AFTER = re.compile(
 TEST_WORDS = re.compile(r"\b(?:tests?|screens?|serolog\w*|assays?)\b", re.I)
 RESULT_WORDS = re.compile(r"\b(?:positive|negative|reactive|results?|detect\w*)\b|[+]", re.I)
 # Kinds of pregnancy the catalogue's `pregnant` does not tell apart ("multi-fetal pregnancy").
+# ... or after it: "pregnant women in the first trimester", "pregnancy beyond 20 weeks", "pregnancy complicated by"
+PREGNANCY_KIND_AFTER = re.compile(
+    r"^\s*(?:[A-Za-z]+\s+)?(?:(?:complicated|associated|accompanied)\s+(?:with|by)|(?:in|during|at|of)\s+(?:the\s+|their\s+)?(?:first|second|third|1st|2nd|3rd|"
+    r"early|late)\s+(?:trimester|stage)|(?:at|beyond|after|before|under|over|below|above|less\s+than|more\s+than|greater\s+than|"
+    r"<|>|≤|≥)\s*\d+\s*(?:completed\s+)?weeks?|(?:with\s+)?gestational\s+age)", re.I)
 PREGNANCY_SUBTYPES = re.compile(
     r"\b(?:multi-?fetal|multiple|twin|singleton|ectopic|molar|tubal|high[- ]risk|complicated|uncomplicated|"
     r"term|preterm|planned|unplanned|first|second|third|previous|prior)[\s-]+(?:\w+\s+)?$", re.I)
@@ -350,6 +365,16 @@ OUTCOME_TERMS: list[tuple[str, tuple[str, ...]]] = [
 # --- what a concept or a threshold cannot say ------------------------------------------------------------
 # Words that narrow a concept to a part the catalogue cannot tell apart ("poorly controlled type 2 diabetes"
 # is not every type 2 diabetes). Found in the few words before a concept mention, or just after it.
+# an exclusion written inside an inclusion list: "Patients who test positive for HBsAg are ineligible"
+INELIGIBLE = re.compile(r"\b(?:is|are|will\s+be)\s+(?:ineligible|not\s+eligible|excluded)\b", re.I)
+# "Patients with HIV neuropathy must have had HIV ...": a requirement for a subgroup of the participants only
+SUBGROUP_REQUIREMENT = re.compile(
+    r"^\W*(?:patients|subjects|participants|those)\s+(?:with|who\s+have|who\s+are|on|receiving)\s+"
+    r"(?![^.;,]{0,30}(?:child-?\s?bearing|reproductive|fertile))"
+    r"[^.;,]{1,60}?\s+(?:must|should|need\s+to|are\s+required\s+to)\b", re.I)
+# Before a concept the catalogue records as a history ("History of alcohol abuse"): the current state only
+CURRENT_BEFORE = re.compile(r"\b(?:active|current(?:ly)?|ongoing|present)\s+"
+                            r"(?:(?:\w+\s+)?|(?:[\w-]+,\s+){0,3}[\w-]+,?\s+(?:and\s*/\s*or|or|and)\s+)$", re.I)
 QUALIFIERS_BEFORE = re.compile(
     r"(?:\b(?:heavy|excessive)|\b(?:un|poorly\s+|badly\s+|inadequately\s+|insufficiently\s+|sub-?optimally\s+|well[- ]|adequately\s+|"
     r"not\s+(?:well\s+)?)controlled|\bunstable|\bstable|\bbrittle|\bmild|\bmoderate|\badvanced|\bend[- ]stage|"
@@ -359,7 +384,8 @@ QUALIFIERS_BEFORE = re.compile(
 QUALIFIERS_AFTER = re.compile(
     r"^\s*(?:\(\s*)?(?:of\s+|in\s+|at\s+|with\s+)?(?:\w+\s+){0,3}?(?:grade|stage|class|wagner|nyha|gold|"
     r"classification)\)?\s*[:=]?\s*(?:[IVX]+\b|\d|[a-e]\b|>|<|≥|≤)|"
-    r"^\s*(?:requiring|needing|treated\s+with|on\s+treatment|with\s+complications|uncontrolled|not\s+controlled)"
+    r"^\s*(?:requiring|needing|treated\s+with|on\s+treatment|with\s+complications|uncontrolled|not\s+controlled|"
+    r"(?:complicated|associated|accompanied)\s+(?:with|by))"
     r"\b|"
     # one eye of two: the catalogue records the person ("retinopathy in the study eye")
     r"^\s*(?:\([^()]{0,12}\)\s*)?(?:in|of|involving)\s+(?:the\s+)?(?:study|fellow|treated|non-?study|other|one)\s+eye|"
@@ -420,7 +446,7 @@ MALE_WORDS = {"male", "males", "men", "man", "boys", "boy"}
 FEMALE_WORDS = {"female", "females", "women", "woman", "girls", "girl"}
 # variables a rule may name without the text naming them: pregnancy applies to women only
 IMPLIED_VARIABLES = {"sex", "childbearing_potential", "cancer_remission_years", "alt_uln", "ast_uln",
-                     "bilirubin_uln"}
+                     "bilirubin_uln", "creatinine_uln"}
 
 # --- confidence ----------------------------------------------------------------------------------------
 MIN_CONFIDENCE = 0.6  # below this a criterion is left non-computable (its reading goes to the note)

@@ -7,6 +7,7 @@ few additions common in eligibility lists ("negative", "non-", "free of", "must 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import cache
 
@@ -33,10 +34,39 @@ def _pipeline():
     return nlp
 
 
+_BRACKET = re.compile(r"\([^()]*\)|\[[^\[\]]*\]")
+# a bracket with a negation cue of its own: "(negative pregnancy test)", "(HBeAg-positive or HBeAg-negative)"
+_CUE = re.compile(r"\b(?:no|not|non|negative|without|free\s+of|absent|neither|nor|never|disproved|ruled\s+out)\b"
+                  r"|-negative\b", re.I)
+
+
 def negated_spans(text: str, spans: Sequence[tuple[int, int]]) -> list[bool]:
-    """For each (start, end) character span of `text`, whether NegEx puts it in a negation's scope."""
+    """For each (start, end) character span of `text`, whether NegEx puts it in a negation's scope.
+
+    A bracket with a negation cue of its own is a scope of its own: "Pregnancy or nursing (negative pregnancy
+    test)" names how the exclusion is checked, and its "negative" does not negate what stands outside, nor does
+    a cue outside reach in. A bracket without a cue ("negative pregnancy test (urine hCG)") restates or names
+    what stands before it and shares its scope.
+    """
     if not spans:
         return []
+    brackets = [m.span() for m in _BRACKET.finditer(text) if _CUE.search(m.group(0))]
+    scopes: dict[int, list[int]] = {}  # bracket index (-1: outside every bracket) -> indices of spans
+    for i, (start, _) in enumerate(spans):
+        scopes.setdefault(next((b for b, (s0, e0) in enumerate(brackets) if s0 < start < e0), -1), []).append(i)
+    result = [False] * len(spans)
+    for b, indices in scopes.items():
+        if b < 0:  # outside: every bracket blanked (same length, so offsets hold)
+            view = _BRACKET.sub(lambda m: " " * len(m.group(0)) if _CUE.search(m.group(0)) else m.group(0), text)
+        else:
+            s0, e0 = brackets[b]
+            view = " " * s0 + text[s0:e0] + " " * (len(text) - e0)
+        for i, negated in zip(indices, _negex(view, [spans[i] for i in indices]), strict=True):
+            result[i] = negated
+    return result
+
+
+def _negex(text: str, spans: Sequence[tuple[int, int]]) -> list[bool]:
     nlp = _pipeline()
     doc = nlp.make_doc(text)
     entities, index_of = [], {}

@@ -74,7 +74,8 @@ def numeric_rules(text: str, kind: str, item: Attached, names: ParameterNames) -
         variables = ["insulin_dose_per_kg"]
     rules: list[Rule] = []
     if v.uln:
-        bad = [n for n in variables if n not in {"alt", "ast", "bilirubin"}]
+        catalogue = default_catalogue()
+        bad = [n for n in variables if f"{n}_uln" not in catalogue]  # the lab's ULN must be a variable
         if bad:
             return [], [f"{source!r}: a multiple of the upper limit of normal, but the catalogue has no ULN for "
                         f"{', '.join(bad)}; not read"]
@@ -90,10 +91,10 @@ def numeric_rules(text: str, kind: str, item: Attached, names: ParameterNames) -
         # an exclusion on several tests excludes on any of them; an inclusion requires each
         expression = trees.any_of(atoms) if kind == "exclusion" else trees.all_of(atoms)
         rules.append(Rule(variables[0] if len(variables) == 1 else "+".join(variables), expression, {name: param},
-                          span, source, 0.9, v.ops[0], multiple, "x ULN", multiple, "x ULN",
+                          span, source, 0.9, v.ops[0], multiple, lexicon.ULN_UNIT, multiple, lexicon.ULN_UNIT,
                           "several tests share one multiple: " + ("any one excludes" if kind == "exclusion" else
                                                                  "each must hold") if len(variables) > 1 else "",
-                          tuple(Threshold(n, v.ops[0], multiple, "x ULN", multiple, "x ULN") for n in variables)))
+                          tuple(Threshold(n, v.ops[0], multiple, lexicon.ULN_UNIT, multiple, lexicon.ULN_UNIT) for n in variables)))
         return rules, notes
     if v.form == "bp":
         if variables not in (["systolic_bp", "diastolic_bp"],) and set(variables) != {"systolic_bp", "diastolic_bp"}:
@@ -297,6 +298,8 @@ def concept_rules(text: str, kind: str, values_spans: list[tuple[int, int]]) -> 
     rules, notes = [], []
     pregnancy: list[tuple] = []
     for (start, end, expression, source), neg in zip(found, negated, strict=True):
+        if neg and re.match(r"[\s-]*(?:positive|\+)", text[end:end + 12], re.I):
+            neg = False  # "HBsAg-positive ... or HBsAg-negative": a result written on the mention is its own
         requirement = kind == "exclusion" and neg and re.search(
             r"\b(?:must|should|may|can|will)\s+not\b|\bcannot\b|\bmust\s+have\s+no\b|\bnot\s+(?:be|have)\b|"
             r"\bhave\s+(?:no|not)\b|\bneither\b", text[max(0, start - 60):start], re.I)

@@ -15,16 +15,16 @@ from explorer.registry.model import Value
 NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![,\d])|\d+,\d{1,2}(?![\d,])|\d+(?:\.\d+)?(?!,\d)|\.\d+"
 WORD_NUM = "|".join(sorted((w for w in lexicon.NUMBER_WORDS if len(w) > 2), key=len, reverse=True))
 CMP_PHRASES: list[tuple[str, str]] = [
-    (">=", r"(?:not|no)\s+(?:younger|lower|less)\s+than|at\s+or\s+(?:above|over|greater\s+than|higher\s+than|more\s+than)|≥\s*or\s*=|>\s*or\s*=|>\s*/\s*=|≥|≧|⩾|>=|=>|greater\s+than\s+or\s+equal(?:\s+to)?|"
+    (">=", r"(?:greater|more|higher)\s+than\s+or\s+equal(?:\s+to)?\s*\(\s*(?:≥|>=)\s*\)|>\s*_|(?:not|no)\s+(?:younger|lower|less)\s+than|at\s+or\s+(?:above|over|greater\s+than|higher\s+than|more\s+than)|≥\s*or\s*=|>\s*or\s*=|>\s*/\s*=|≥|≧|⩾|>=|=>|greater\s+than\s+or\s+equal(?:\s+to)?|"
            r"more\s+than\s+or\s+equal(?:\s+to)?|higher\s+than\s+or\s+equal(?:\s+to)?|equal\s+to\s+or\s+(?:greater|more|higher)\s+than|"
-           r"equal\s+or\s+(?:greater|more)\s+than|at\s+least|no\s+less\s+than|not\s+less\s+than|(?:a\s+)?minimum\s+of|"
+           r"equal\s+or\s+(?:greater|more)\s+than|equal\s+or\s+superior\s+to|=\s*/\s*>|at\s+least|no\s+less\s+than|not\s+less\s+than|(?:a\s+)?minimum\s+of|"
            r"not\s+below|not\s+lower\s+than"),
-    ("<=", r"(?:not|no)\s+(?:older|higher|more|greater)\s+than|at\s+or\s+(?:below|under|less\s+than|lower\s+than)|≤\s*or\s*=|<\s*or\s*=|<\s*/\s*=|≤|≦|⩽|<=|=<|less\s+than\s+or\s+equal(?:\s+to)?|lower\s+than\s+or\s+equal(?:\s+to)?|"
-           r"equal\s+to\s+or\s+(?:less|lower)\s+than|equal\s+or\s+less\s+than|no\s+more\s+than|not\s+more\s+than|"
+    ("<=", r"(?:less|lower)\s+than\s+or\s+equal(?:\s+to)?\s*\(\s*(?:≤|<=)\s*\)|<\s*_|(?:not|no)\s+(?:older|higher|more|greater)\s+than|at\s+or\s+(?:below|under|less\s+than|lower\s+than)|≤\s*or\s*=|<\s*or\s*=|<\s*/\s*=|≤|≦|⩽|<=|=<|less\s+than\s+or\s+equal(?:\s+to)?|lower\s+than\s+or\s+equal(?:\s+to)?|"
+           r"equal\s+to\s+or\s+(?:less|lower)\s+than|equal\s+or\s+less\s+than|equal\s+or\s+inferior\s+to|=\s*/\s*<|no\s+more\s+than|not\s+more\s+than|"
            r"not\s+exceeding|not\s+to\s+exceed|no\s+greater\s+than|not\s+greater\s+than|no\s+higher\s+than|at\s+most|"
            r"up\s+to|(?:a\s+)?maximum\s+of|not\s+above"),
-    (">", r">|＞|greater\s+than|more\s+than|higher\s+than|older\s+than|above|over|exceeding|exceeds?|in\s+excess\s+of|elevated\s+>"),
-    ("<", r"<|＜|less\s+than|lower\s+than|younger\s+than|below|under|fewer\s+than|inferior\s+to"),
+    (">", r"(?:greater|more|higher)\s+than\s*\(\s*>\s*\)|>|＞|greater\s+than|more\s+than|higher\s+than|older\s+than|above|over|exceeding|exceeds?|in\s+excess\s+of|elevated\s+>|superior\s+to"),
+    ("<", r"(?:less|lower)\s+than\s*\(\s*<\s*\)|<|＜|less\s+than|lower\s+than|younger\s+than|below|under|fewer\s+than|inferior\s+to"),
 ]
 _TRAIL_PHRASES = [(">=", r"(?:of\s+age\s+)?(?:or|and)\s+(?:more|greater|higher|above|older|over|longer)|\+"),
                   ("<=", r"or\s+(?:less|lower|below|younger|fewer|under)|and\s+(?:under|younger|below)")]
@@ -64,13 +64,13 @@ def _num(name: str, words: bool = False) -> str:
 
 _ULN = rf"(?P<uln>\s*{lexicon.ULN_PATTERN})?"
 _VALUE_PATTERNS: list[tuple[str, re.Pattern]] = [
-    ("between", re.compile(rf"\bbetween\s+{_num('a', words=True)}{_unit_group('ua')}\s*(?:and|-|–|to)\s*{_num('b')}"
+    ("between", re.compile(rf"\bbetween(?:,?\s+and\s+including,?)?\s+{_num('a', words=True)}{_unit_group('ua')}\s*(?:and|-|–|to)\s*{_num('b')}"
                            rf"{_unit_group('ub')}{_ULN}", re.I)),
     ("fromto", re.compile(rf"\bfrom\s+{_num('a')}{_unit_group('ua')}\s*(?:to|-|–)\s*{_num('b')}{_unit_group('ub')}",
                           re.I)),
     ("cmprange", re.compile(rf"{cmp_group('ca')}\s*{_num('a')}{_unit_group('ua')}\s*(?:,?\s*(?:and|but)\s+|,\s*|\s*-\s*)"
                             rf"(?:also\s+)?{cmp_group('cb')}\s*{_num('b')}{_unit_group('ub')}{_ULN}", re.I)),
-    ("ages", re.compile(rf"\bbetween\s+(?:the\s+)?ages?\s+(?:of\s+)?{_num('a')}{_unit_group('ua')}\s*(?:and|-|–|to)\s*"
+    ("ages", re.compile(rf"\b(?:between\s+(?:the\s+)?ages?|ages)\s+(?:of\s+)?{_num('a')}{_unit_group('ua')}\s*(?:and|-|–|to)\s*"
                         rf"{_num('b')}{_unit_group('ub')}", re.I)),
     ("dashcmp", re.compile(rf"(?:{cmp_group('ca')}\s*)?{_num('a')}{_unit_group('ua')}\s*(?:-|–|to)\s*{cmp_group('cb')}\s*{_num('b')}"
                            rf"{_unit_group('ub')}", re.I)),

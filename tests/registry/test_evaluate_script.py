@@ -23,15 +23,37 @@ def _run(tmp_path, source, *extra):
 def test_brat_fixture_scores_per_family(tmp_path, fixtures_dir):
     result, md = _run(tmp_path, fixtures_dir / "registry" / "chia", "--sample", "3")
     families = result["families"]
-    # gold: age 18; HbA1c 7.5 and 10 (a decimal comma); ALT 3 x ULN; systolic 160; pregnancy on one line
-    assert families["age"]["gold"] == 1 and families["age"]["read"]["right"] == 1
+    # NCT00000001: age 18; HbA1c 7.5 and 10 (a decimal comma); ALT 3 x ULN; systolic 160; pregnancy on one line
     assert families["hba1c"]["gold"] == 2 and families["hba1c"]["computable"]["right"] == 2
-    assert families["liver x ULN"]["read"]["right"] == 1
-    assert families["blood pressure"]["read"]["right"] == 1
+    assert families["liver x ULN"]["read"]["right"] == 2  # with NCT00000002's AST
     assert families["pregnancy"]["gold"] == 1 and families["pregnancy"]["read"]["right"] == 1
-    assert result["summary"]["total"]["read"]["precision"] == 1.0
     assert len(result["sample"]) == 3
     assert md.startswith("# Registry import quality on the Chia development set")
+
+
+def test_gold_chia_hangs_on_a_person_or_spells_out_is_counted(tmp_path, fixtures_dir):
+    """NCT00000002: an age hung on the Person "Women", a creatinine limit hung on "men", "one" written as a
+    word, 100 mmHg (once taken for the unit number 10^0 and dropped from the gold), units with numbers."""
+    result, _ = _run(tmp_path, fixtures_dir / "registry" / "chia")
+    families = result["families"]
+    assert families["age"]["gold"] == 4             # 18; 35 on "Women"; 1 ("one") and 12
+    assert families["age"]["read"]["right"] == 4
+    # creatinine on "men", and eGFR 45 "mL/min/1.73m2" (whose "2" was once a second gold number)
+    assert families["kidney"]["gold"] == 2 and families["kidney"]["read"]["right"] == 2
+    # ALT 3 x ULN (NCT00000001) and AST 3 x ULN; "Bilirubin above 2 mg/dL" is no multiple of the ULN, though
+    # the next line names one
+    assert families["liver x ULN"]["gold"] == 2
+    assert families["blood pressure"]["gold"] == 2 and families["blood pressure"]["read"]["right"] == 2
+
+
+def test_readings_the_gold_is_silent_on_are_counted_apart(tmp_path, fixtures_dir):
+    """"BMI > 40 kg/m2" has its Value annotated but joined to nothing: a wrong reading for the raw precision,
+    set apart in the precision without the gold's silences."""
+    result, _ = _run(tmp_path, fixtures_dir / "registry" / "chia", "--details")
+    read = result["summary"]["total"]["read"]
+    assert read["extracted"] - read["right"] == 1 and read["gold_silent"] == 1
+    assert read["precision"] < 1.0 and read["precision_without_gold_silent"] == 1.0
+    assert [w["gold_silent"] for w in result["wrong"]] == ["value joined to nothing"]
 
 
 @pytest.mark.shared
@@ -58,7 +80,7 @@ def test_brat_fixture_and_records_are_drawn_together_into_a_table_to_check(tmp_p
     assert result.returncode == 0, result.stderr
     drawn = json.loads((tmp_path / "q.json").read_text())["sample"]
     trials = {row["trial"] for row in drawn}
-    assert "NCT00000001" in trials and len(trials) == 2    # the Chia fixture's trial and the JSON record
+    assert {"NCT00000001", "NCT00000002"} <= trials and len(trials) == 3  # the Chia fixture's trials, the JSON record
     text = table.read_text()
     assert "(seed 7)" in text and text.count("\n| ") == len(drawn) + 1
 

@@ -640,3 +640,159 @@ def test_the_age_of_a_thing_in_brackets_is_not_the_persons_age():
     # was: age >= age_min from "(at least 1 month old)" describing a dialysis access
     e = extract("A functioning arteriovenous fistula (at least 3 months old)", "inclusion")
     assert "age" not in {t.variable for r in e.rules for t in r.thresholds}
+
+
+# --- found among the Chia false positives of this round (sentences written afresh) -------------------------
+
+def test_a_unit_then_the_variable_name_goes_to_that_name():
+    # was: both values hung on the systolic named before them (and the criterion left non-computable)
+    e = extract("Seated pressure above 150 mm Hg systolic or above 95 mm Hg diastolic", "exclusion")
+    assert e.expression == "systolic_bp > systolic_bp_max or diastolic_bp > diastolic_bp_max"
+    assert {k: p["value"] for k, p in e.parameters.items()} == {"systolic_bp_max": 150, "diastolic_bp_max": 95}
+
+
+def test_a_name_with_its_own_value_after_it_keeps_that_value():
+    # the value before it is not moved onto it: "150 mmHg" here has no comparator and stays unread
+    e = extract("Systolic blood pressure 150 mmHg diastolic blood pressure > 95 mmHg", "exclusion")
+    assert _thresholds(e) == {("diastolic_bp", ">", 95.0, "mmHg")}
+
+
+def test_breastfeeding_infants_are_fed_not_lactating():
+    # was: sex == "female" and lactating, for a trial that enrols the infants
+    e = extract("Healthy breastfeeding babies aged 2 to 10 weeks", "inclusion")
+    assert "lactating" not in (e.expression or "") + (e.candidate or "")
+    assert "lactating" in extract("Breastfeeding mothers", "exclusion").expression
+
+
+def test_a_quoted_question_is_no_criterion():
+    # was: age >= 6 months, read from a question put to the parents
+    e = extract("Parents who answer yes to 'will your baby be at least 4 months old when you start solid food'",
+                "inclusion")
+    assert "age" not in {t.variable for r in e.rules for t in r.thresholds}
+
+
+def test_a_quota_on_the_enrolled_group_is_not_every_participants_limit():
+    # was: age >= 40 and age <= 75 and age > 65, failing everyone aged 40 to 65
+    e = extract("Adults aged 40 to 75 years; at least 20% of the study population must be older than 65 years",
+                "inclusion")
+    assert e.expression == "age >= age_min and age <= age_max"
+    assert e.status == "partial" and any("quota" in n for n in e.notes)
+
+
+def test_a_subgroup_multiple_of_the_uln_after_the_same_lab_keeps_the_criterion_non_computable():
+    # was: bilirubin <= 1.5 x ULN, failing the Gilbert patients the text admits up to 3 x ULN
+    e = extract("Total bilirubin no more than 1.5 x ULN (participants with Gilbert syndrome: no more than 3 x ULN)",
+                "inclusion")
+    assert e.expression is None
+    # a multiple after another lab is that lab's limit, and the inclusion reads the rest
+    other = extract("Total bilirubin below 1.5 x ULN, alkaline phosphatase below 5 x ULN", "inclusion")
+    assert other.expression == "bilirubin < uln_multiple * bilirubin_uln"
+
+
+def test_an_exclusion_joined_by_and_is_to_an_unread_condition_is_not_computable():
+    # was: age < age_min alone, excluding every young infant, not only those in the other study
+    e = extract("The participant lives in a nursing home and is older than 80 years", "exclusion")
+    assert e.expression is None
+
+
+def test_an_exclusions_last_or_alternative_left_unread_leaves_one_way_less_to_be_excluded():
+    # was: not computable, the alternative's own "if" taken as a condition on the whole criterion
+    e = extract("Pregnant or breastfeeding women, or unwilling to use birth control if able to conceive", "exclusion")
+    assert e.expression == 'sex == "female" and (pregnant or lactating)' and e.status == "partial"
+    # an "except" right after the rule is still a condition on the rule itself
+    assert extract("Older than 80 years except with the sponsor's agreement", "exclusion").expression is None
+    # and an inclusion's unread alternative still fails people the text admits
+    assert extract("Age 18 or over, or an emancipated minor if allowed by local law", "inclusion").expression is None
+
+
+def test_how_a_condition_is_shown_is_part_of_what_was_read():
+    # was: not computable, "as confirmed by a urine test" left as unread words
+    e = extract("Current pregnancy as confirmed by a urine hCG test", "exclusion")
+    assert e.expression == 'sex == "female" and pregnant' and e.status == "computable"
+
+
+# --- found in the hand-checked draw of seed 20261219 (sentences written afresh) ---------------------------
+
+@pytest.mark.parametrize("text", [
+    # was: sex == "female" and pregnant, excluding every pregnancy, not only the complicated ones
+    "Pregnancy complicated with gestational hypertension",
+    # was: the same, for a stage written after the mention
+    "Pregnant participants in the third trimester",
+    # was: hiv_positive, though the bracket lists examples of the uncontrolled illness its head names
+    "Uncontrolled systemic disease (diabetes, HIV, hypertension)",
+])
+def test_draw_20261219_patterns_are_not_read_as_the_broader_exclusion(text):
+    assert extract(text, "exclusion").expression is None
+
+
+def test_an_age_in_days_keeps_its_boundary():
+    # was: age <= 0.08 years (29 days) for "28 days or younger"
+    e = extract("Newborns with a postnatal age of 21 days or less", "inclusion")
+    assert e.expression == "age <= age_max"
+    assert e.parameters["age_max"]["value"] == pytest.approx(21 / 365.25, abs=1e-4)
+
+
+# --- found in the hand-checked draw of seed 20261220 (sentences written afresh) ---------------------------
+
+def test_a_current_state_is_not_read_as_a_history_flag_in_an_exclusion():
+    # was: alcohol_abuse (a history), excluding people whose abuse is past while the text excludes current abuse
+    assert extract("Ongoing alcohol dependence", "exclusion").expression is None
+    assert extract("Current tobacco or drug abuse", "exclusion").expression is None
+    assert extract("A history of drug abuse", "exclusion").expression == "drug_misuse"
+
+
+def test_a_partners_pregnancy_is_not_the_participants():
+    # was: sex == "female" and pregnant, an inclusion only pregnant women could meet
+    e = extract("Men whose partners are pregnant must use condoms; with a pregnant partner, abstinence is advised",
+                "inclusion")
+    assert "pregnant" not in (e.expression or "") + (e.candidate or "")
+
+
+def test_a_result_written_on_the_mention_is_not_negated_by_a_later_cue():
+    # was: not hepatitis_b, failing subgroup 1 (surface antigen positive) that the text admits
+    e = extract("HBsAg-positive with low viral load, or HBsAg-negative and anti-HBc positive", "inclusion")
+    assert e.expression is None
+
+
+# --- found in the hand-checked draw of seed 20261221 (sentences written afresh) ---------------------------
+
+def test_what_to_do_if_a_pregnancy_happens_is_no_pregnancy_requirement():
+    # was: sex == "female" and pregnant, an inclusion only pregnant women could meet
+    e = extract("Participants must use contraception; if a participant becomes pregnant or suspects she is pregnant, "
+                "she must tell the study team", "inclusion")
+    assert "pregnant" not in (e.expression or "") + (e.candidate or "")
+
+
+def test_the_diagnostic_manuals_name_is_no_mental_disorder():
+    # was: severe_psychiatric_disorder from the manual's title, excluding every severe mental illness
+    e = extract("Current panic disorder according to the Diagnostic and Statistical Manual of Mental Disorders",
+                "exclusion")
+    assert "severe_psychiatric_disorder" not in (e.expression or "") + (e.candidate or "")
+
+
+def test_one_item_of_a_comma_list_ending_in_or_is_one_alternative_of_an_inclusion():
+    # draw 20261222; was: hiv_positive, failing the patients with the other listed diagnoses the text admits
+    e = extract("Diagnosed with migraine, HIV, epilepsy, or another chronic neurological condition", "inclusion")
+    assert e.expression is None
+
+
+# --- found in the hand-checked draw of seed 20261223 (sentences written afresh) ---------------------------
+
+def test_a_requirement_for_a_subgroup_is_not_everyones():
+    # was: hiv_positive, an inclusion every participant without HIV fails
+    e = extract("Participants with HIV-related neuropathy must have a documented HIV infection", "inclusion")
+    assert e.expression is None
+    # a negative test asked of women who could be pregnant is that very rule, not a subgroup's requirement
+    assert extract("Women with childbearing potential must have a negative pregnancy test", "inclusion").expression \
+        == 'sex == "male" or not childbearing_potential or not pregnant'
+
+
+def test_a_qualifier_narrower_than_the_catalogues_own_wording_is_not_dropped():
+    # was: active_infection (any infection requiring treatment), excluding infections treated by mouth
+    assert extract("Active infection requiring intravenous antibiotics", "exclusion").expression is None
+    assert extract("Active infection requiring treatment", "exclusion").expression == "active_infection"
+
+
+def test_an_inclusion_that_names_who_is_ineligible_is_not_read_as_a_requirement():
+    # draw 20261224; was: hepatitis_b, an inclusion only the people the text turns away could meet
+    assert extract("Participants who test positive for hepatitis C are not eligible", "inclusion").expression is None

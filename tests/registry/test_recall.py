@@ -207,3 +207,68 @@ def test_kilogram_per_metre_squared_in_words():
     # was: the upper limit dropped, its unit taken for kilograms
     assert thresholds("BMI from 19 to 29 kilograms per metre squared") == {("bmi", ">=", 19, "kg/m2"),
                                                                           ("bmi", "<=", 29, "kg/m2")}
+
+
+# --- the largest classes of Chia misses this round (phrasings written afresh) ------------------------------
+
+def test_creatinine_as_a_multiple_of_the_uln_is_read_with_the_labs_own_uln():
+    e = extract("Plasma creatinine more than 1.5 times the upper limit of normal", "exclusion")
+    assert e.expression == "creatinine > uln_multiple * creatinine_uln"
+    assert e.parameters["uln_multiple"]["value"] == 1.5
+    # creatinine clearance is another test, with no ULN in the catalogue
+    assert extract("Creatinine clearance above 2 x ULN", "exclusion").expression is None
+
+
+def test_an_unread_alternative_after_a_bracketed_abbreviation_keeps_an_inclusion_non_computable():
+    # the ULN rule ends before "(ULN)"; the "or" after it still offers an alternative the rule cannot hold
+    e = extract("Creatinine no more than 1.5 x upper limit of normal (ULN), or creatinine clearance of 60 mL/min "
+                "or more", "inclusion")
+    assert e.expression is None
+
+
+@pytest.mark.parametrize("text, kind, expected", [
+    ("Participant is 70 years or older on the date of randomisation", "inclusion", {("age", ">=", 70, "years")}),
+    ("Male, or female, 20 years to 64 years.", "inclusion", {("age", ">=", 20, "years"), ("age", "<=", 64, "years")}),
+    ("Patients under 16 years or unable to swallow tablets", "exclusion", {("age", "<", 16, "years")}),
+    ("Men and women, with age ranging 30-70.", "inclusion", {("age", ">=", 30, "years"), ("age", "<=", 70, "years")}),
+    ("Age equal or superior to 21 years", "inclusion", {("age", ">=", 21, "years")}),
+    ("Adults aged =/> 21 years", "inclusion", {("age", ">=", 21, "years")}),
+    ("ages of 12 and 17 years", "inclusion", {("age", ">=", 12, "years"), ("age", "<=", 17, "years")}),
+    ("Healthy volunteers between, and including, 20 and 45 years of age", "inclusion",
+     {("age", ">=", 20, "years"), ("age", "<=", 45, "years")}),
+    ("Body mass index to be between 19 to 32 kg/m2", "inclusion", {("bmi", ">=", 19, "kg/m2"), ("bmi", "<=", 32, "kg/m2")}),
+    ("Seated blood pressure averaging > 165/105 mmHg", "exclusion",
+     {("systolic_bp", ">", 165, "mmHg"), ("diastolic_bp", ">", 105, "mmHg")}),
+])
+def test_phrasings_of_the_largest_miss_classes(text, kind, expected):
+    assert thresholds(text, kind) == expected
+
+
+def test_a_duration_of_something_else_is_still_no_age():
+    # the new reading of a time point ("on the date of ...") leaves durations alone
+    assert extract("at least 2 years of menopause", "inclusion").expression is None
+    assert extract("5 years since the last transplant", "inclusion").expression is None
+
+
+def test_a_bracket_is_its_own_negation_scope():
+    # was: not read, the bracket's "negative" taken to negate the pregnancy the exclusion names
+    e = extract("Pregnant or lactating (a negative urine pregnancy test is required at screening)", "exclusion")
+    assert e.expression == 'sex == "female" and (pregnant or lactating)'
+    # a bracket without a cue of its own shares the scope before it: the hCG it names is the negative test
+    assert extract("Women who could become pregnant need a negative pregnancy test (serum beta-hCG)",
+                   "inclusion").expression == 'sex == "male" or not childbearing_potential or not pregnant'
+    # a cue inside the bracket stays inside: the positive marker outside is read as present
+    assert extract("HBsAg-positive (HBeAg-positive or HBeAg-negative)", "inclusion").expression == "hepatitis_b"
+
+
+@pytest.mark.parametrize("text, kind, expected", [
+    # a word comparator restated by its sign in brackets
+    ("Resting SBP lower than (<) 95 mmHg", "exclusion", {("systolic_bp", "<", 95, "mmHg")}),
+    ("Age greater than or equal to (>=) 21 years", "inclusion", {("age", ">=", 21, "years")}),
+    # "<_" typed for "less than or equal to"; "mm.hg"; "cc/min"
+    ("BMI <_ 35 kg/m2", "inclusion", {("bmi", "<=", 35, "kg/m2")}),
+    ("Diastolic pressure above 105 mm.hg", "exclusion", {("diastolic_bp", ">", 105, "mmHg")}),
+    ("Glomerular filtration rate below 45 cc/min", "exclusion", {("egfr", "<", 45, "mL/min/1.73m2")}),
+])
+def test_comparators_and_units_typed_other_ways(text, kind, expected):
+    assert thresholds(text, kind) == expected
