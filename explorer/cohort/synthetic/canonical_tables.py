@@ -34,7 +34,7 @@ from explorer.errors import DataError
 
 NS_PER_DAY = 86_400 * 1_000_000_000
 # reported in the subjects table or as another row's reference range, not as measurements of their own
-NOT_MEASUREMENTS = {"age", "diabetes_duration", "alt_uln", "ast_uln", "bilirubin_uln"}
+NOT_MEASUREMENTS = {"age", "diabetes_duration", "alt_uln", "ast_uln", "bilirubin_uln", "creatinine_uln"}
 FIXED_RANGES = {  # typical reference intervals where the lab does not matter for the criteria
     "hba1c": (4.0, 6.0), "fasting_glucose": (3.9, 6.1), "postmeal_glucose": (np.nan, 7.8),
     "fasting_cpeptide": (0.37, 1.47), "fasting_insulin": (2.6, 24.9),  # Roche Elecsys package inserts

@@ -254,8 +254,11 @@ def set_kidney(d: Draw, p: PopulationParams, s: Streams, age, female, height, eg
     d.set_number("egfr", egfr, known)
     d.measured_days_before["creatinine"] = panel_days
     d.measured_days_before["egfr"] = panel_days
-    # creatinine reference interval, WS/T 404.5-2015 (adults ~20-59 y): men 57-97, women 41-73 umol/L
-    d.ref_ranges["creatinine"] = (np.where(female, 41.0, 57.0), np.where(female, 73.0, 97.0))
+    # creatinine reference interval, WS/T 404.5-2015 (adults ~20-59 y): men 57-97, women 41-73 umol/L;
+    # its upper limit is the ULN a "creatinine > 1.5 x ULN" criterion reads, as the loaders derive it
+    creatinine_uln = np.where(female, 73.0, 97.0)
+    d.ref_ranges["creatinine"] = (np.where(female, 41.0, 57.0), creatinine_uln)
+    d.set_number("creatinine_uln", creatinine_uln, known)
     d.latent["egfr"] = egfr
 
 
