@@ -59,8 +59,47 @@ def initial_scenario() -> Scenario:
     return default
 
 
+# The tabs in order and the views each holds; the Eligibility tab (criteria and funnel) is the first screen.
+_TABS: list[tuple[str, tuple[str, ...]]] = [
+    ("Eligibility", ("criteria", "funnel")), ("Impact", ("impact",)), ("Overlap", ("overlap",)),
+    ("Baseline", ("baseline",)), ("Thresholds", ("thresholds",)), ("Compare", ("compare",)),
+    ("Representativeness", ("representativeness",)), ("Relaxed criteria", ("relaxed",)),
+    ("Outcomes", ("outcomes",)), ("Data", ("data",)), ("Export & scenario", ("export", "scenario_panel"))]
+_TAB_VIEWS = {"impact": ImpactView, "overlap": OverlapView, "baseline": BaselineView, "thresholds": ThresholdView,
+              "compare": CompareView, "representativeness": RepresentativenessView, "relaxed": RelaxedOutcomesView,
+              "outcomes": OutcomePanel, "data": DataPanel, "export": ExportPanel, "scenario_panel": ScenarioPanel}
+# views that compute statistics or figures: they redraw only while their tab is open (stale until then)
+_REDRAWN_WHEN_OPEN = frozenset({"impact", "overlap", "baseline", "outcomes", "thresholds", "compare",
+                                "representativeness", "relaxed"})
+# the order views redraw in; the header goes last: a new title never stands over the previous trial's criteria
+_REDRAW_ORDER = ("trial_picker", "criteria", "funnel", "impact", "overlap", "baseline", "outcomes", "thresholds",
+                 "compare", "representativeness", "relaxed", "data", "export", "scenario_panel", "summary")
+
+
+class _TabView:
+    """A view of a closed tab as an attribute (`dashboard.impact`): built the first time it is asked for."""
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.name = name
+
+    def __get__(self, dashboard, owner=None):
+        return self if dashboard is None else dashboard.view(self.name)
+
+
 class Dashboard(w.VBox):
     """Header with the eligible count, then tabs: eligibility, impact, overlap, baseline, outcomes, data, export."""
+
+    impact = _TabView()
+    overlap = _TabView()
+    baseline = _TabView()
+    thresholds = _TabView()
+    compare = _TabView()
+    representativeness = _TabView()
+    relaxed = _TabView()
+    outcomes = _TabView()
+    data = _TabView()
+    export = _TabView()
+    scenario_panel = _TabView()
 
     def __init__(self, state: ExplorerState | None = None, *, scenario: Scenario | None = None,
                  address: bool = True):
@@ -76,41 +115,27 @@ class Dashboard(w.VBox):
                 state.error = f"Could not open the requested view: {err}"
         self.state = state
         s = self.state
+        # The first screen (header, trial picker, the Eligibility tab) is built now; every other tab's views
+        # are built the first time the tab opens or code asks for them (`_TabView`): the first render then
+        # sends only what it shows (issue 17; benchmarks/results/dashboard.first_render.lazytabs.md).
         self.summary = SummaryBar(s)
         self.trial_picker = TrialPicker(s)
         self.criteria = CriteriaPanel(s)
         self.funnel = FunnelView(s)
-        self.impact = ImpactView(s)
-        self.overlap = OverlapView(s)
-        self.baseline = BaselineView(s)
-        self.data = DataPanel(s)
-        self.export = ExportPanel(s)
-        self.scenario_panel = ScenarioPanel(s)
+        self._built: dict[str, w.Widget] = {"summary": self.summary, "trial_picker": self.trial_picker,
+                                            "criteria": self.criteria, "funnel": self.funnel}
         self.url = UrlSync() if address else None
-        self.outcomes = OutcomePanel(s)
-        self.thresholds = ThresholdView(s)
-        self.compare = CompareView(s)
-        self.representativeness = RepresentativenessView(s)
-        self.relaxed = RelaxedOutcomesView(s)
 
-        # the header goes last: a new title never stands over the previous trial's criteria and funnel
-        self._views = [self.trial_picker, self.criteria, self.funnel, self.impact, self.overlap,
-                       self.baseline, self.outcomes, self.thresholds, self.compare,
-                       self.representativeness, self.relaxed, self.data, self.export, self.scenario_panel, self.summary]
         eligibility = w.HBox([self.criteria, self.funnel], layout=w.Layout(align_items="flex-start"))
         self.criteria.layout = w.Layout(width="46%", min_width="420px", margin="0 12px 0 0")
         self.funnel.layout = w.Layout(flex="1 1 auto", min_width="420px")
-        tabs = [("Eligibility", eligibility), ("Impact", self.impact), ("Overlap", self.overlap),
-                ("Baseline", self.baseline), ("Thresholds", self.thresholds), ("Compare", self.compare),
-                ("Representativeness", self.representativeness), ("Relaxed criteria", self.relaxed),
-                ("Outcomes", self.outcomes), ("Data", self.data),
-                ("Export & scenario", w.VBox([self.export, self.scenario_panel]))]
-        self.tabs = w.Tab(children=[t[1] for t in tabs], titles=[t[0] for t in tabs])
+        placeholder = w.HTML("<span class='te-muted'>Opening&hellip;</span>")  # one model, shown by every closed tab
+        tab_layout = w.Layout()  # the closed tabs' boxes are alike: one Layout model for all
+        self._closed = {title: w.VBox([placeholder], layout=tab_layout) for title, _ in _TABS[1:]}
+        self.tabs = w.Tab(children=[eligibility, *self._closed.values()], titles=[title for title, _ in _TABS])
 
         # --- wiring: the state drives the views; the page address follows the scenario -----------
-        # Views in other tabs (impact, overlap, baseline, outcomes) redraw when their tab is opened.
-        self._lazy_views = {self.impact, self.overlap, self.baseline, self.outcomes, self.thresholds, self.compare,
-                            self.representativeness, self.relaxed}
+        # Views in other tabs (impact, overlap, baseline, outcomes, ...) redraw when their tab is opened.
         s.observe(lambda _: self.refresh(), "revision")
         self.tabs.observe(lambda _: self.refresh_visible(), "selected_index")
         s.observe(lambda _: self.summary.show_error(), ["error", "notice"])
@@ -160,11 +185,38 @@ class Dashboard(w.VBox):
             if not self._working:
                 self.summary.show_busy(self.state.busy)
 
+    def view(self, name: str) -> w.Widget:
+        """The view called `name` (`"impact"`, `"export"`, ...), building its tab if it is still closed."""
+        if name not in self._built:
+            self._build_tab(next(title for title, names in _TABS if name in names))
+        return self._built[name]
+
+    def _build_tab(self, title: str) -> None:
+        """Put a closed tab's views in place of its placeholder; they draw the scenario current now."""
+        names = dict(_TABS)[title]
+        if names[0] in self._built:
+            return
+        views = {name: _TAB_VIEWS[name](self.state) for name in names}
+        self._built.update(views)
+        self._closed[title].children = list(views.values())
+        for name, view in views.items():
+            if name in _REDRAWN_WHEN_OPEN:
+                view.stale = True  # drawn when its tab shows (refresh_visible), not when code reads it
+            else:
+                guarded(self.state, view.refresh)
+
+    def _visible(self) -> tuple[str, tuple[str, ...]]:
+        return _TABS[self.tabs.selected_index or 0]
+
     def refresh(self) -> None:
-        visible = self.tabs.children[self.tabs.selected_index or 0]
+        title, visible = self._visible()
         with self.working():
-            for view in self._views:
-                if view in self._lazy_views and view is not visible:
+            self._build_tab(title)
+            for name in _REDRAW_ORDER:
+                view = self._built.get(name)
+                if view is None:  # a tab never opened: nothing to redraw
+                    continue
+                if name in _REDRAWN_WHEN_OPEN and name not in visible:
                     view.stale = True
                     if self.state.protection.on and hasattr(view, "blank"):
                         view.blank()  # no unprotected number waits in a closed tab
@@ -175,16 +227,18 @@ class Dashboard(w.VBox):
         """A protected scenario is being computed: hide every count now (all or nothing)."""
         if self.state.concealed:
             guarded(self.state, self.summary.refresh)
-            for view in (self.funnel, *self._lazy_views):
-                if hasattr(view, "blank"):
+            for name, view in self._built.items():
+                if (name == "funnel" or name in _REDRAWN_WHEN_OPEN) and hasattr(view, "blank"):
                     view.blank()
 
     def refresh_visible(self) -> None:
-        visible = self.tabs.children[self.tabs.selected_index or 0]
-        if getattr(visible, "stale", False):
-            visible.stale = False
-            with self.working():
-                guarded(self.state, visible.refresh)
+        title, visible = self._visible()
+        self._build_tab(title)
+        for view in (self._built[name] for name in visible):
+            if getattr(view, "stale", False):
+                view.stale = False
+                with self.working():
+                    guarded(self.state, view.refresh)
 
     def show(self) -> Dashboard:
         display(self)

@@ -98,3 +98,43 @@ def test_voila_leaves_out_plotly_lab_extension_by_its_installed_name():
     installed = get_federated_extensions(jupyter_path("labextensions"))
     assert "jupyterlab-plotly" in denied
     assert set(denied) <= set(installed), f"not installed: {set(denied) - set(installed)}"
+
+
+def _widgets_built_by(build) -> int:
+    """How many widget models `build()` creates: each one is a comm the first render sends to the page."""
+    from ipywidgets.widgets.widget import _instances  # Widget.widgets, without its deprecation warning
+
+    before = len(_instances)
+    build()
+    return len(_instances) - before
+
+
+# The first screen of NCT06196996 (20 criteria): 1,012 models before issue 17, 343 with lazy tabs and the
+# criterion rows sharing their Layouts and styles (719 with lazy tabs alone)
+FIRST_SCREEN_MODELS = 360
+
+
+def test_the_first_render_sends_only_the_first_screen():
+    """Issue 17: closed tabs are placeholders (no models of their own) until opened; the count fails if it
+    grows back."""
+    box = {}
+    built = _widgets_built_by(lambda: box.setdefault("ex", explore("NCT06196996", n=2000)))
+    ex = box["ex"]
+    assert built <= FIRST_SCREEN_MODELS, f"{built} widget models for the first render"
+    placeholders = {tab.children[0].model_id for tab in ex.tabs.children[1:]}
+    assert len(placeholders) == 1 and "Opening" in ex.tabs.children[1].children[0].value
+    opened = _widgets_built_by(lambda: setattr(ex.tabs, "selected_index", ex.tabs.titles.index("Outcomes")))
+    assert opened > 20 and ex.tabs.children[ex.tabs.selected_index].children == (ex.outcomes,)
+
+
+def test_a_tab_opened_later_shows_the_scenario_current_then():
+    """A tab built after edits draws the scenario in force when it opens, not the one at page load."""
+    ex = explore("NCT06196996", n=2000)
+    ex.state.toggle("E7", False)
+    ex.state.set_min_cell(5)
+    ex.tabs.selected_index = ex.tabs.titles.index("Export & scenario")
+    assert ex.export._min_cell.value == 5
+    ex.tabs.selected_index = ex.tabs.titles.index("Overlap")
+    assert ex.overlap.stale is False and ex.health() == []
+    ex.tabs.selected_index = ex.tabs.titles.index("Impact")
+    assert "<td>E8</td>" in ex.impact._table.value and "<td>E7</td>" not in ex.impact._table.value

@@ -59,3 +59,18 @@ def test_criteria_a_dataset_cannot_decide_are_named():
     ex = explore("NCT06196996", no_uln)
     ex.summary.refresh()
     assert "E4" in ex.summary._uln.value and "ref_high" in ex.summary._uln.value  # said in the header
+
+
+def test_criterion_rows_share_one_layout_and_style_per_kind_of_widget():
+    """Issue 17: a Layout or style per widget is a model the first render must send; alike widgets share one,
+    also across a switch of trial (the rows are rebuilt with the panel's models)."""
+    ex = explore("NCT06196996", n=2000)
+    first, second = list(ex.criteria._rows.values())[:2]
+    assert first.layout is second.layout and first._toggle.layout is second._toggle.layout
+    assert first._toggle.style is second._toggle.style
+    boxes = [box for row in ex.criteria._rows.values() for box in row._inputs.values()]
+    assert len(boxes) > 2 and len({id(box.layout) for box in boxes}) == 1 and len({id(b.style) for b in boxes}) == 1
+    ex.state.select_trial("NCT01142050")
+    other = next(iter(ex.criteria._rows.values()))
+    assert ex.state.trial.id == "NCT01142050" and other is not first  # a new row, the same models
+    assert other.layout is first.layout and other._toggle.style is first._toggle.style
