@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from explorer.clinical.cgm_grid import interpolated_grid
+from explorer.clinical.cgm_grid import Grid, interpolated_grid
 
 GRID_MINUTES = 5
 SHORT_WINDOW, LONG_WINDOW = 5, 32
@@ -35,10 +35,18 @@ MAX_GAP_MINUTES = 180
 MIN_POINTS = 7
 
 
-def mage_per_group(codes: np.ndarray, nanoseconds: np.ndarray, glucose: np.ndarray, n_groups: int) -> np.ndarray:
-    """MAGE (mg/dL) per group code; NaN where no segment has an excursion larger than its SD."""
-    grid = interpolated_grid(codes, nanoseconds, glucose, n_groups, dt0=GRID_MINUTES,
-                             inter_gap=INTER_GAP_MINUTES)
+def mage_per_group(codes: np.ndarray, nanoseconds: np.ndarray, glucose: np.ndarray, n_groups: int, *,
+                   grid: Grid | None = None) -> np.ndarray:
+    """MAGE (mg/dL) per group code; NaN where no segment has an excursion larger than its SD.
+
+    `grid`: the caller's grid of the same readings at each group's own step, if it has one. Where every
+    group of more than one reading has a 5-minute step (a Dexcom-like sensor) it is the very grid MAGE
+    needs, and is not built again (a group of one reading has no MAGE on either grid).
+    """
+    n = np.bincount(codes, minlength=n_groups)
+    if grid is None or grid.inter_gap != INTER_GAP_MINUTES or (grid.dt0[n > 1] != GRID_MINUTES).any():
+        grid = interpolated_grid(codes, nanoseconds, glucose, n_groups, dt0=GRID_MINUTES,
+                                 inter_gap=INTER_GAP_MINUTES)
     result = np.full(n_groups, np.nan)
     for group in np.flatnonzero(grid.size > 0):
         values = grid.glucose[grid.first[group]:grid.first[group] + grid.size[group]]

@@ -1,4 +1,4 @@
-"""MAGE's excursion walk: the faster path gives the very floats of the one it replaced.
+"""MAGE's excursion walk and shared grid: the faster path gives the very floats of the one it replaced.
 
 The walk used to take, at every candidate end, a fresh NumPy array of rises over the whole window (iglu's
 algorithm as written); it now keeps a running extreme on Python floats. `_numpy_walk_up/_down` below are
@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from explorer.clinical import mage
+from explorer.clinical.cgm_readings import GroupedReadings
 
 
 def _numpy_walk_up(extrema: np.ndarray, sd: float) -> float:
@@ -81,3 +82,23 @@ def test_walk_counts_the_excursions_a_hand_made_sequence_has():
     extrema = np.array([100.0, 200.0, 90.0, 150.0])
     assert mage._excursions_up(extrema, 30.0) == pytest.approx((100 + 60) / 2)
     assert mage._excursions_down(extrema, 30.0) == pytest.approx(110)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("by", [["subject_id"], ["subject_id", "visit"]])
+def test_mage_on_the_shared_grid_equals_mage_on_its_own(random_cgm, seed, by):
+    readings = GroupedReadings(random_cgm(seed), by)
+    codes, nanoseconds, glucose = readings.in_time_order
+    own = mage.mage_per_group(codes, nanoseconds, glucose, readings.n_groups)
+    shared = mage.mage_per_group(codes, nanoseconds, glucose, readings.n_groups, grid=readings.grid)
+    np.testing.assert_array_equal(shared, own)
+    assert np.isfinite(own).sum() >= 6  # the traces have excursions: the comparison is not of NaNs only
+
+
+def test_a_grid_at_another_step_is_not_taken_for_the_5_minute_one(random_cgm):
+    readings = GroupedReadings(random_cgm(0), ["subject_id"])
+    codes, nanoseconds, glucose = readings.in_time_order
+    assert (readings.grid.dt0 == 15).any()  # some groups are on a 15-minute grid
+    own = mage.mage_per_group(codes, nanoseconds, glucose, readings.n_groups)
+    np.testing.assert_array_equal(mage.mage_per_group(codes, nanoseconds, glucose, readings.n_groups,
+                                                      grid=readings.grid), own)
