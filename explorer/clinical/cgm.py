@@ -96,6 +96,14 @@ def cgm_metrics(cgm: pd.DataFrame, *, by: Sequence[str] = ("subject_id",),
     by = list(by)
     frame = valid_readings(cgm, by)
     codes, keys = group_codes(frame, by)
+    return consensus_of(frame, codes, keys, interval_minutes=interval_minutes, period_days=period_days,
+                        min_days=min_days, min_active_percent=min_active_percent)
+
+
+def consensus_of(frame: pd.DataFrame, codes: np.ndarray, keys: pd.DataFrame, *, interval_minutes: float | None = None,
+                 period_days: float | None = None, min_days: float = MIN_DAYS,
+                 min_active_percent: float = MIN_ACTIVE_PERCENT) -> pd.DataFrame:
+    """cgm_metrics of readings already checked (`valid_readings`) and grouped (`group_codes`)."""
     nanoseconds = frame["time"].to_numpy(dtype="datetime64[ns]").view(np.int64)
     glucose = frame["glucose"].to_numpy(dtype="float64")
     n = np.bincount(codes, minlength=len(keys))

@@ -21,8 +21,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from explorer.clinical.cgm import VERY_HIGH, group_codes, valid_readings, wall_clock
-from explorer.clinical.cgm_grid import MINUTES_PER_DAY, interpolated_grid
+from explorer.clinical.cgm import VERY_HIGH
+from explorer.clinical.cgm_grid import MINUTES_PER_DAY
+from explorer.clinical.cgm_readings import GroupedReadings
 
 EPISODE_MINUTES = 15
 # (column prefix, side, threshold in mg/dL)
@@ -42,11 +43,12 @@ def glycaemic_episodes(cgm: pd.DataFrame, *, by: Sequence[str] = ("subject_id",)
     Returns the `by` columns and `<kind>_episodes`, `<kind>_per_week` for hypo_54, hypo_70, hyper_250.
     A group without a grid (one reading) has NaN counts: unknown, not zero.
     """
-    by = list(by)
-    frame = valid_readings(cgm, by)
-    codes, keys = group_codes(frame, by)
-    nanoseconds = wall_clock(frame["time"]).to_numpy(dtype="datetime64[ns]").view(np.int64)
-    grid = interpolated_grid(codes, nanoseconds, frame["glucose"].to_numpy(dtype="float64"), len(keys))
+    return episodes_of(GroupedReadings(cgm, by), minutes=minutes)
+
+
+def episodes_of(readings: GroupedReadings, *, minutes: float = EPISODE_MINUTES) -> pd.DataFrame:
+    """glycaemic_episodes of readings already grouped (shared with the other metric functions)."""
+    keys, grid = readings.keys, readings.grid
     known = ~np.isnan(grid.glucose)
     known_points = np.bincount(grid.group[known], minlength=len(keys))
     weeks = known_points * grid.dt0 / _MINUTES_PER_WEEK

@@ -37,7 +37,8 @@ class Grid:
     """Interpolated glucose of every group, concatenated group after group.
 
     `glucose` (NaN = no value) and `group` (the group code) per point; `dt0` (minutes; 0 where the
-    group has no grid), `first` and `size` (where the group's points lie) per group.
+    group has no grid), `first` and `size` (where the group's points lie) per group; `inter_gap`
+    (minutes) the gap length it was built with.
     """
 
     glucose: np.ndarray
@@ -45,6 +46,7 @@ class Grid:
     dt0: np.ndarray
     first: np.ndarray
     size: np.ndarray
+    inter_gap: float = INTER_GAP_MINUTES
 
     def lagged_differences(self, lag_points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(difference glucose[j + lag] - glucose[j] within each group, its group), NaN pairs dropped.
@@ -150,4 +152,5 @@ def interpolated_grid(codes: np.ndarray, nanoseconds: np.ndarray, glucose: np.nd
     np.add.at(marks, first_point[gap_group[nonempty]] + high[nonempty], -1)
     values[np.cumsum(marks[:-1]) > 0] = np.nan
 
-    return Grid(glucose=values, group=point_group, dt0=step_of_group, first=first_point, size=size)
+    return Grid(glucose=values, group=point_group, dt0=step_of_group, first=first_point, size=size,
+                inter_gap=inter_gap)

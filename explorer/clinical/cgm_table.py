@@ -2,7 +2,8 @@
 
 One table feeds the outcome panel, the outcomes CLI and docs/outcomes.md, so a metric's unit and
 definition are written once. `compute_cgm_metrics` runs the three functions the table's `source` names
-and returns one wide table, per subject or subject and visit.
+(on one GroupedReadings, so the readings are grouped and interpolated once) and returns one wide table,
+per subject or subject and visit.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from importlib import resources
 import pandas as pd
 import yaml
 
-from explorer.clinical.cgm import cgm_metrics
-from explorer.clinical.cgm_episodes import glycaemic_episodes
-from explorer.clinical.glycaemic_variability import variability_metrics
+from explorer.clinical.cgm import consensus_of
+from explorer.clinical.cgm_episodes import episodes_of
+from explorer.clinical.cgm_readings import GroupedReadings
+from explorer.clinical.glycaemic_variability import variability_of
 from explorer.errors import DefinitionError
 
 TABLE_COLUMNS = ("name", "label", "unit", "source", "definition", "reference")
@@ -52,16 +54,19 @@ def compute_cgm_metrics(cgm: pd.DataFrame, *, by: Sequence[str] = ("subject_id",
         raise DefinitionError(f"not a CGM metric: {unknown}; known are {list(sources)}", field="names")
     by = list(by)
     table = None
+    readings = None
     for source in SOURCES:
         columns = [n for n in wanted if sources[n] == source]
         if not columns:
             continue
+        # the three functions share one grouping of the readings and one grid (cgm_readings)
+        readings = GroupedReadings(cgm, by) if readings is None else readings
         if source == "consensus":
-            part = cgm_metrics(cgm, by=by, period_days=period_days)
+            part = consensus_of(readings.frame, readings.codes, readings.keys, period_days=period_days)
         elif source == "variability":
-            part = variability_metrics(cgm, by=by)
+            part = variability_of(readings)
         else:
-            part = glycaemic_episodes(cgm, by=by)
+            part = episodes_of(readings)
         part = part[[*by, *columns]]
         table = part if table is None else table.merge(part, on=by, how="outer")
     return table if table is not None else pd.DataFrame(columns=by)

@@ -29,8 +29,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from explorer.clinical.cgm import HIGH, LOW, VERY_HIGH, VERY_LOW, group_codes, valid_readings, wall_clock
-from explorer.clinical.cgm_grid import MINUTES_PER_DAY, interpolated_grid
+from explorer.clinical.cgm import HIGH, LOW, VERY_HIGH, VERY_LOW
+from explorer.clinical.cgm_grid import MINUTES_PER_DAY
+from explorer.clinical.cgm_readings import GroupedReadings
 from explorer.clinical.mage import mage_per_group
 
 # Kovatchev's symmetrising transform: f(g) = 1.509 (ln(g)^1.084 - 5.381) is 0 at 112.5 mg/dL.
@@ -55,14 +56,13 @@ def variability_metrics(cgm: pd.DataFrame, *, by: Sequence[str] = ("subject_id",
     (one reading for SD-based ones, no two grid points a lag apart for MODD/CONGA/MAG) has NaN there.
     Tz-aware times are read on their local clock (calendar days for ADRR, the 24-h lag of MODD).
     """
-    by = list(by)
-    frame = valid_readings(cgm, by)
-    codes, keys = group_codes(frame, by)
-    n_groups = len(keys)
-    nanoseconds = wall_clock(frame["time"]).to_numpy(dtype="datetime64[ns]").view(np.int64)
-    glucose = frame["glucose"].to_numpy(dtype="float64")
-    order = np.lexsort((nanoseconds, codes))
-    codes, nanoseconds, glucose = codes[order], nanoseconds[order], glucose[order]
+    return variability_of(GroupedReadings(cgm, by), conga_hours=conga_hours)
+
+
+def variability_of(readings: GroupedReadings, *, conga_hours: int = CONGA_HOURS) -> pd.DataFrame:
+    """variability_metrics of readings already grouped (shared with the other metric functions)."""
+    codes, nanoseconds, glucose = readings.in_time_order
+    n_groups, keys = readings.n_groups, readings.keys
 
     n = np.bincount(codes, minlength=n_groups)
     risk = risk_function(glucose)
@@ -77,7 +77,7 @@ def variability_metrics(cgm: pd.DataFrame, *, by: Sequence[str] = ("subject_id",
         sd = np.sqrt(np.bincount(codes, weights=(glucose - mean[codes]) ** 2, minlength=n_groups) / (n - 1))
     sd[n < 2] = np.nan
 
-    grid = interpolated_grid(codes, nanoseconds, glucose, n_groups)
+    grid = readings.grid
     table = pd.DataFrame({
         "lbgi": lbgi,
         "hbgi": hbgi,
@@ -88,7 +88,7 @@ def variability_metrics(cgm: pd.DataFrame, *, by: Sequence[str] = ("subject_id",
         "modd": _modd(grid, n_groups),
         "conga": _conga(grid, n_groups, conga_hours),
         "mag": _mag(grid, n_groups),
-        "mage": mage_per_group(codes, nanoseconds, glucose, n_groups),
+        "mage": mage_per_group(codes, nanoseconds, glucose, n_groups, grid=grid),
     })
     return pd.concat([keys, table[list(VARIABILITY_COLUMNS)]], axis=1)
 

@@ -15,14 +15,18 @@ values agree with iglu-python (scripts/compare_cgm_iglu.py):
 4. the result is the mean of every segment's MAGE+ and MAGE-, weighted by the segment's duration.
 
 The crossings are found with array operations; the excursion walk is sequential by nature (each excursion
-starts where the previous one ended), so it runs per segment over the few dozen peaks and nadirs a day has.
+starts where the previous one ended), so it runs per segment on Python floats, with a running extreme in
+place of iglu's re-scan of the window at every step (`_excursions`: linear instead of quadratic, the same
+floats).
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from explorer.clinical.cgm_grid import interpolated_grid
+from explorer.clinical.cgm_grid import Grid, interpolated_grid
 
 GRID_MINUTES = 5
 SHORT_WINDOW, LONG_WINDOW = 5, 32
@@ -31,10 +35,18 @@ MAX_GAP_MINUTES = 180
 MIN_POINTS = 7
 
 
-def mage_per_group(codes: np.ndarray, nanoseconds: np.ndarray, glucose: np.ndarray, n_groups: int) -> np.ndarray:
-    """MAGE (mg/dL) per group code; NaN where no segment has an excursion larger than its SD."""
-    grid = interpolated_grid(codes, nanoseconds, glucose, n_groups, dt0=GRID_MINUTES,
-                             inter_gap=INTER_GAP_MINUTES)
+def mage_per_group(codes: np.ndarray, nanoseconds: np.ndarray, glucose: np.ndarray, n_groups: int, *,
+                   grid: Grid | None = None) -> np.ndarray:
+    """MAGE (mg/dL) per group code; NaN where no segment has an excursion larger than its SD.
+
+    `grid`: the caller's grid of the same readings at each group's own step, if it has one. Where every
+    group of more than one reading has a 5-minute step (a Dexcom-like sensor) it is the very grid MAGE
+    needs, and is not built again (a group of one reading has no MAGE on either grid).
+    """
+    n = np.bincount(codes, minlength=n_groups)
+    if grid is None or grid.inter_gap != INTER_GAP_MINUTES or (grid.dt0[n > 1] != GRID_MINUTES).any():
+        grid = interpolated_grid(codes, nanoseconds, glucose, n_groups, dt0=GRID_MINUTES,
+                                 inter_gap=INTER_GAP_MINUTES)
     result = np.full(n_groups, np.nan)
     for group in np.flatnonzero(grid.size > 0):
         values = grid.glucose[grid.first[group]:grid.first[group] + grid.size[group]]
@@ -152,45 +164,55 @@ def _extrema(gl: np.ndarray, ids: np.ndarray, is_peak: np.ndarray) -> np.ndarray
 
 def _excursions_up(extrema: np.ndarray, sd: float) -> float:
     """Mean height of rises larger than `sd` that end with a fall larger than `sd` (iglu mage+)."""
-    heights = []
-    n = len(extrema)
-    j = previous = 0
-    while j < n:
-        rise = extrema[j] - extrema[previous:j + 1]
-        i = int(np.argmax(rise)) + previous
-        if rise.max() > sd:
-            k = j
-            while k < n:
-                if extrema[k] >= extrema[j]:
-                    j = k
-                if extrema[k] - extrema[j] < -sd or k == n - 1:
-                    heights.append(extrema[j] - extrema[i])
-                    previous = j = k
-                    break
-                k += 1
-        else:
-            j += 1
-    return float(np.mean(heights)) if heights else np.nan
+    return _excursions(extrema.tolist(), sd, rising=True)
 
 
 def _excursions_down(extrema: np.ndarray, sd: float) -> float:
     """Mean depth (positive) of falls larger than `sd` that end with a rise larger than `sd` (iglu mage-)."""
+    return _excursions(extrema.tolist(), sd, rising=False)
+
+
+def _excursions(e: list[float], sd: float, *, rising: bool) -> float:
+    """iglu's excursion walk over the peaks and nadirs `e`, on Python floats.
+
+    iglu takes, at each candidate end j, the largest rise (fall) e[j] - e[t] over t in previous..j, a new
+    array each step: quadratic, and NumPy's per-call cost on a few hundred values made it most of MAGE's
+    time. The largest rise is e[j] - min(e[previous..j]) (rounding is monotone, so the same float), kept
+    as a running minimum (maximum for falls); NaN anywhere in the window makes iglu's max NaN (no
+    excursion), so that is tracked too. The start i is searched only when an excursion is counted, as the
+    first t whose e[j] - e[t] equals that extreme (np.argmax's choice), so the height is the same float.
+    """
     heights = []
-    n = len(extrema)
+    n = len(e)
     j = previous = 0
+    fresh = True  # the window e[previous:scanned] must start again at `previous`
     while j < n:
-        fall = extrema[j] - extrema[previous:j + 1]
-        i = int(np.argmin(fall)) + previous
-        if fall.min() < -sd:
-            k = j
-            while k < n:
-                if extrema[k] <= extrema[j]:
+        if fresh:
+            scanned, extreme, has_nan, fresh = previous, math.inf if rising else -math.inf, False, False
+        while scanned <= j:
+            value = e[scanned]
+            if value != value:
+                has_nan = True
+            elif (value < extreme) if rising else (value > extreme):
+                extreme = value
+            scanned += 1
+        ej = e[j]
+        best = ej - extreme
+        if not has_nan and (best > sd if rising else best < -sd):
+            i = next(t for t in range(previous, j + 1) if ej - e[t] == best)
+            for k in range(j, n):
+                if (e[k] >= e[j]) if rising else (e[k] <= e[j]):
                     j = k
-                if extrema[k] - extrema[j] > sd or k == n - 1:
-                    heights.append(extrema[j] - extrema[i])
-                    previous, j = j, k
+                ended = (e[k] - e[j] < -sd) if rising else (e[k] - e[j] > sd)
+                if ended or k == n - 1:
+                    heights.append(e[j] - e[i])
+                    # a rise's walk restarts at its end; a fall's at its nadir (as iglu does)
+                    previous, j = (k, k) if rising else (j, k)
+                    fresh = True
                     break
-                k += 1
         else:
             j += 1
-    return float(abs(np.mean(heights))) if heights else np.nan
+    if not heights:
+        return np.nan
+    mean = np.mean(heights)
+    return float(mean) if rising else float(abs(mean))

@@ -124,7 +124,7 @@ def readings(rng: np.random.Generator, mean: np.ndarray, cv_percent: np.ndarray,
     in_gap = (slot >= gap_start[:, None]) & (slot < (gap_start + n_slots - kept)[:, None])
 
     phase = rng.integers(-6, 7, size=k_subjects)  # subjects eat at slightly different times
-    pattern = np.stack([np.roll(_daily_pattern(n_slots), int(p)) for p in phase])
+    pattern = shifted_patterns(phase, n_slots)
     phi = 0.985  # 5-minute autocorrelation: excursions last a few hours
     # imported here: scipy.signal takes about a second to import, and only readings need it
     from scipy import signal
@@ -132,7 +132,7 @@ def readings(rng: np.random.Generator, mean: np.ndarray, cv_percent: np.ndarray,
     noise = signal.lfilter([np.sqrt(1 - phi * phi)], [1, -phi], rng.standard_normal((k_subjects, n_slots)), axis=1)
     latent = 0.6 * pattern + 0.8 * noise
     latent[in_gap] = np.inf  # gaps sort last
-    rank = np.argsort(np.argsort(latent, axis=1, kind="stable"), axis=1, kind="stable")
+    rank = row_ranks(latent)
 
     q = (rank + 0.5) / kept[:, None]
     values = _quantiles(q, gamma_cdf_on_grid(mean, cv_percent) if cdf is None else cdf)
@@ -143,6 +143,21 @@ def readings(rng: np.random.Generator, mean: np.ndarray, cv_percent: np.ndarray,
     keep = ~in_gap
     subject = np.broadcast_to(np.arange(k_subjects)[:, None], keep.shape)[keep]
     return subject, times[keep].astype("datetime64[ns]"), values[keep].astype(float)
+
+
+def shifted_patterns(phase: np.ndarray, n_slots: int) -> np.ndarray:
+    """The daily pattern rolled by each subject's phase (subjects x slots), the pattern computed once."""
+    slot = np.arange(n_slots)
+    return _daily_pattern(n_slots)[(slot[None, :] - np.asarray(phase)[:, None]) % n_slots]
+
+
+def row_ranks(values: np.ndarray) -> np.ndarray:
+    """Each value's rank in its row (0 = smallest; ties in row order), as argsort(argsort(.)) with stable
+    sorts gives it: the inverse of one sort's permutation, scattered instead of sorted a second time."""
+    order = np.argsort(values, axis=1, kind="stable")
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.broadcast_to(np.arange(values.shape[1]), order.shape), axis=1)
+    return rank
 
 
 # where the readings' quantiles are read off each subject's CDF: 0.25 mg/dL steps around the sensor's range
