@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 
-from explorer.registry import faithful, lexicon, readings, trees
+from explorer.registry import examples, faithful, lexicon, readings, trees
 from explorer.registry.attach import attach, clause_before
 from explorer.registry.combine import (
     CONDITION_AFTER,
@@ -136,6 +136,9 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
     rules = readings.subject_sex(text, kind, rules)
     rules, faithful_notes, left_out, unsafe = faithful.qualified_concepts(text, kind, rules, connector)
     notes += faithful_notes
+    rules, example_notes, example_left_out = examples.examples_read(text, kind, rules)
+    notes += example_notes
+    left_out += example_left_out
     for m in _QUOTA.finditer(text):
         left_out.append(f"{' '.join(m.group(0).split())} (a quota on the enrolled group, no one's criterion)")
     skipped = tuple(r for r in rules if r.variable in skip_variables)

@@ -796,3 +796,40 @@ def test_a_qualifier_narrower_than_the_catalogues_own_wording_is_not_dropped():
 def test_an_inclusion_that_names_who_is_ineligible_is_not_read_as_a_requirement():
     # draw 20261224; was: hepatitis_b, an inclusion only the people the text turns away could meet
     assert extract("Participants who test positive for hepatitis C are not eligible", "inclusion").expression is None
+
+
+# --- examples ("such as", "e.g.", "for instance", "including") are alternatives, never required together -----
+# found in the hand-checked draw of seed 20261224: an inclusion's "such as" examples became one required condition
+
+@pytest.mark.parametrize("text", [
+    "Treated for a chronic infection, e.g. HIV and hepatitis C, with stable viral load",
+    "Has a condition that rules out the benefit of the operation, for instance immunosuppressive disease",
+    "A long-standing viral infection, such as HIV or hepatitis C, that is stable on treatment",
+])
+def test_examples_in_an_inclusion_are_not_required(text):
+    # was: hiv_positive and hepatitis_c (both examples required), not immunodeficiency, hiv_positive or hepatitis_c;
+    # each fails people whose case of the head is another one than the examples
+    e = extract(text, "inclusion")
+    assert e.expression is None
+    assert any("given as examples" in n and "would fail people the text admits" in n for n in e.notes)
+
+
+@pytest.mark.parametrize(("text", "head"), [
+    ("Ongoing viral disease (for example HIV with hepatitis B)", "Ongoing viral disease"),
+    ("People with a blood-borne infection, including HIV, hepatitis B and hepatitis C", "blood-borne infection"),
+])
+def test_examples_in_an_exclusion_are_alternatives_and_the_rest_of_the_head_is_named(text, head):
+    e = extract(text, "exclusion")
+    names = expr.names(expr.parse(e.expression))
+    assert "hiv_positive" in names and "hepatitis_b" in names
+    assert " and " not in e.expression  # any one example excludes; "with" between examples joins nothing
+    assert e.status == "partial"
+    assert any(head in n and "other than the examples read" in n for n in e.notes)
+
+
+def test_a_definition_after_i_e_is_no_list_of_examples():
+    # "i.e." states what the head means: all of it holds, so it stays a requirement
+    e = extract("Adults, i.e. 18 years of age or older", "inclusion")
+    assert e.expression == "age >= age_min"
+    assert not any("examples" in n for n in e.notes)
+
