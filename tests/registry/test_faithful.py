@@ -833,3 +833,33 @@ def test_a_definition_after_i_e_is_no_list_of_examples():
     assert e.expression == "age >= age_min"
     assert not any("examples" in n for n in e.notes)
 
+
+# --- a bracketed limit or qualifier no rule read is named, never dropped silently -----------------------------
+# found in the hand-checked draws of seeds 20261212 and 20261219: "(up to the age of 35 ...)" dropped, status computable
+
+def test_a_bracketed_upper_limit_left_out_of_an_inclusion_is_named():
+    e = extract("Aged 21 or above (the programme takes people up to the age of 40 only)", "inclusion")
+    assert e.expression == "age >= age_min"
+    assert e.status == "partial"
+    assert any("up to the age of 40" in n and "admits more people" in n for n in e.notes)
+
+
+def test_a_bracketed_alternative_left_out_of_an_inclusion_keeps_it_non_computable():
+    # leaving out "(or 25 ...)" would fail people the text admits
+    e = extract("At least 30 years old (or 25 with an affected sibling)", "inclusion")
+    assert e.expression is None
+    assert any("(or 25 with an affected sibling)" in n and "not computable" in n for n in e.notes)
+
+
+def test_a_bracketed_qualifier_right_after_an_exclusion_rule_keeps_it_non_computable():
+    # "> 75 (in the second cohort only)": excluding everyone over 75 excludes people the text keeps
+    e = extract("Age above 75 years (second cohort only)", "exclusion")
+    assert e.expression is None
+
+
+@pytest.mark.parametrize("text", ["Age 18 to 65 years (inclusive)", "eGFR below 30 ml/min (per 1.73 m2)",
+                                  "Pregnancy (see section 5.2 of the protocol)"])
+def test_brackets_without_a_limit_leave_the_rule_whole(text):
+    kind = "inclusion" if text.startswith("Age") else "exclusion"
+    e = extract(text, kind)
+    assert e.status == "computable"
