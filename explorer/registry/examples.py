@@ -20,7 +20,10 @@ _CUE_WORDS = (r"such\s+as|e\.\s?g\.?|eg\.|for\s+example|for\s+instance|"
 _CUE = re.compile(rf"\b(?:{_CUE_WORDS})(?=[\s:,(])", re.I)
 _CUE_AT_END = re.compile(rf"[\s,(\[:]*\b(?:{_CUE_WORDS})\s*$", re.I)
 # a list ends at its bracket's close, else at the end of its clause
-_CLAUSE_END = re.compile(r";|\.(?:\s|$)|\n")
+# or where the sentence's own verb or a relative clause takes over again: "WOCBP, including those on birth control,
+# must have ...", "an infection, such as HIV, that is stable"
+_CLAUSE_END = re.compile(r";|\.(?:\s|$)|\n|,\s*(?:and\s+)?(?:must|should|shall|will|need|needs|are|is|has|have|who|"
+                         r"which|that|whose)\b", re.I)
 
 
 def example_spans(text: str) -> list[tuple[int, int, str]]:

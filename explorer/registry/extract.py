@@ -187,7 +187,8 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
         status = "covered" if skipped and not left_out else ("candidate" if left_out else "none")
         return Extraction(None, {}, (), 0.0, status, tuple(notes), skipped=skipped,
                           uncovered=uncovered_text(text, [r.span for r in skipped], []))
-    bracket_left_out, bracket_notes, bracket_unsafe = faithful.unread_brackets(text, kind, rules, used)
+    bracket_left_out, bracket_notes, bracket_unsafe = faithful.unread_brackets(
+        text, kind, rules, used + [(v.start, v.end) for v in values if any(v.units) or v.uln])
     left_out += bracket_left_out
     notes += bracket_notes
     unsafe = unsafe or bracket_unsafe

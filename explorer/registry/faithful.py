@@ -292,7 +292,7 @@ _ALTERNATIVE = re.compile(r"^\W*(?:or|either|and\s*/\s*or|unless|except|otherwis
 
 def unread_brackets(text: str, kind: str, rules: list, read: list[tuple[int, int]]) -> tuple[list[str], list[str], bool]:
     """(parts left out, notes, unsafe) for brackets no rule read that hold a number or a limit ("Aged 18 or over (up
-    to the age of 35 ...)"). Left out silently, such a bracket would change who qualifies without saying so: it is
+    to the age of 35 ...)"). `read` spans values accounted for elsewhere (read, or with a unit: reported unread). Left out silently, such a bracket would change who qualifies without saying so: it is
     named (partial), and where leaving it out errs on the side the text forbids (an alternative in an inclusion, a
     qualifier right after an exclusion's rule) the criterion is not computable."""
     left_out: list[str] = []
@@ -303,12 +303,13 @@ def unread_brackets(text: str, kind: str, rules: list, read: list[tuple[int, int
             continue  # the bracket was read, or is part of what a rule read
         inner = m.group(0)[1:-1]
         numbers = [n for n in _BARE_NUMBER.finditer(inner)
-                   if not any(s <= m.start() + 1 + n.start() < e for s, e in read)]
+                   if not any(s <= m.start() + 1 + n.start() < e for s, e in read)
+                   and not re.fullmatch(r"(?:19|20)\d\d", n.group(0))]  # a year: "(Allen 2014)" cites a source
         if not numbers and not _LIMIT_WORDS.search(inner) or _REFERENCE.search(inner):
             continue
         what = " ".join(m.group(0).split())
         alternative = bool(_ALTERNATIVE.match(inner))
-        qualifies = any(re.fullmatch(r"[\s,]*", text[r.span[1]:m.start()]) for r in rules)
+        qualifies = any(r.span[1] <= m.start() and re.fullmatch(r"[\s,]*", text[r.span[1]:m.start()]) for r in rules)
         if (kind == "inclusion" and alternative) or (kind == "exclusion" and qualifies and not alternative):
             unsafe = True
             notes.append(f"the bracket {what!r} is not read, and without it the rule would change who qualifies; "

@@ -863,3 +863,17 @@ def test_brackets_without_a_limit_leave_the_rule_whole(text):
     kind = "inclusion" if text.startswith("Age") else "exclusion"
     e = extract(text, kind)
     assert e.status == "computable"
+
+
+def test_a_list_of_examples_ends_where_the_sentence_goes_on():
+    # "including those ..., must have": the requirement after the examples is the sentence's own, and is read
+    e = extract("Women able to bear children, including those using contraception, must have a negative pregnancy "
+                "test", "inclusion")
+    assert e.expression is not None and "pregnant" in e.expression
+
+
+def test_an_unread_bracket_after_the_rules_does_not_qualify_a_later_one():
+    # the bracket qualifies "psychotic disorder" (unread), not the HIV rule after it
+    e = extract("A psychotic disorder (DSM axis 1), or HIV infection", "exclusion")
+    assert e.expression == "hiv_positive"
+    assert any("(DSM axis 1)" in n for n in e.notes)
