@@ -248,6 +248,12 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
         # even a few words left out can be an alternative ("pregnant or lactating, or trying to conceive")
         confidence = min(confidence, CAPS["changes_who_qualifies"])
         notes.append(f"{alternative!r} is an alternative the rule leaves out; it would fail people the text admits")
+    if 0 < leftover <= 2 and status == "computable" and not alternative:
+        # a word or two the rule does not express ("known or suspected pregnancy", "HCV naive") is named, not
+        # dropped silently; whether it narrows or widens the reading is for the reader of the note to judge
+        status = "partial"
+        confidence = min(confidence, CAPS["partial_safe"])
+        notes.append(f"partial: leaves out {uncovered!r}")
     if leftover > 2:
         status = "partial"
         if partial_is_safe(text, kind, uncovered, rules):
