@@ -169,7 +169,7 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
         skipped = tuple(r for r in skipped if not is_conditional(r))
     used = [(a.value.start, a.value.end) for a in attached] + [r.span for r in rules + list(skipped)]
     unread = [v for v in values if not any(s0 < v.end and v.start < e0 for s0, e0 in used)
-              and (any(v.units) or v.uln)
+              and (any(v.units) or v.uln or (v.unknown_unit and v.form != "bare"))
               and not re.fullmatch(r"\s*[(\[]\s*", text[max(0, v.start - 3):v.start][-3:] or " ")]
     if unread:
         notes.append("values not read: " + ", ".join(repr(text[v.start:v.end]) for v in unread))

@@ -891,3 +891,12 @@ def test_a_few_words_left_out_are_named(text, kind, named):
     assert e.expression is not None
     assert e.status == "partial"
     assert any(n.startswith("partial: leaves out") and named in n for n in e.notes)
+
+
+def test_a_value_in_a_unit_the_catalogue_lacks_is_named_when_left_out():
+    # found in the hand-checked draw of seed 20261225: "HBsAg positive and <1500 IU/mL" was computable as
+    # hepatitis_b, the quantity limit dropped without a word
+    e = extract("Surface antigen of hepatitis B (HBsAg) positive, titre below 2000 IU/mL", "inclusion")
+    assert e.expression == "hepatitis_b"
+    assert e.status == "partial"
+    assert any("below 2000" in n for n in e.notes)
