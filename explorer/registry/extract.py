@@ -12,7 +12,8 @@ The pipeline is small and readable, one module per step:
 5. (combine.py) join the rules with the criterion's own "and"/"or", and measure how much of the text they cover.
    A rule that reads only part of the criterion is kept only when leaving the rest out cannot turn a
    subject who meets the text into one who fails it; anything less certain stays non-computable, with the
-   candidate reading in the note. faithful.py checks that no rule says more, or other, than its text.
+   candidate reading in the note. faithful.py checks that no rule says more, or other, than its text;
+   examples.py reads examples ("such as", "e.g.") as alternatives, never as requirements.
 """
 
 from __future__ import annotations
