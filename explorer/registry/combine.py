@@ -11,7 +11,7 @@ import re
 
 from explorer import expr
 from explorer.catalogue import default_catalogue
-from explorer.registry import lexicon, trees
+from explorer.registry import examples, lexicon, trees
 from explorer.registry.model import Rule
 
 CONDITIONAL = re.compile(
@@ -45,6 +45,8 @@ _ANY_OF = re.compile(r"\b(?:at\s+least\s+one|any(?:\s+one)?\s+of|one\s+of|either
 
 def connector(text: str, a: Rule, b: Rule, kind: str) -> str:
     """How two neighbouring rules combine, from the words between them (and before a list)."""
+    if examples.same_list(text, a, b):
+        return "or"  # examples of one head: any one of them is a case of it
     between = re.sub(r"\b(?:e\.g|i\.e|etc|vs)\.", " ", text[a.span[1]:b.span[0]].lower())
     between = re.sub(r"\([^()]{0,15}\)", " ", between)  # "(GADA), ": an abbreviation, not a connector
     between = re.sub(r"\b(?:\d+|one|two|three)\s+or\s+more\b|\bor\s+(?:more|less|greater|older|younger)\b", " ",

@@ -12,14 +12,15 @@ The pipeline is small and readable, one module per step:
 5. (combine.py) join the rules with the criterion's own "and"/"or", and measure how much of the text they cover.
    A rule that reads only part of the criterion is kept only when leaving the rest out cannot turn a
    subject who meets the text into one who fails it; anything less certain stays non-computable, with the
-   candidate reading in the note. faithful.py checks that no rule says more, or other, than its text.
+   candidate reading in the note. faithful.py checks that no rule says more, or other, than its text;
+   examples.py reads examples ("such as", "e.g.") as alternatives, never as requirements.
 """
 
 from __future__ import annotations
 
 import re
 
-from explorer.registry import faithful, lexicon, readings, trees
+from explorer.registry import examples, faithful, lexicon, readings, trees
 from explorer.registry.attach import attach, clause_before
 from explorer.registry.combine import (
     CONDITION_AFTER,
@@ -136,6 +137,9 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
     rules = readings.subject_sex(text, kind, rules)
     rules, faithful_notes, left_out, unsafe = faithful.qualified_concepts(text, kind, rules, connector)
     notes += faithful_notes
+    rules, example_notes, example_left_out = examples.examples_read(text, kind, rules)
+    notes += example_notes
+    left_out += example_left_out
     for m in _QUOTA.finditer(text):
         left_out.append(f"{' '.join(m.group(0).split())} (a quota on the enrolled group, no one's criterion)")
     skipped = tuple(r for r in rules if r.variable in skip_variables)
@@ -166,7 +170,7 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
         skipped = tuple(r for r in skipped if not is_conditional(r))
     used = [(a.value.start, a.value.end) for a in attached] + [r.span for r in rules + list(skipped)]
     unread = [v for v in values if not any(s0 < v.end and v.start < e0 for s0, e0 in used)
-              and (any(v.units) or v.uln)
+              and (any(v.units) or v.uln or (v.unknown_unit and v.form != "bare"))
               and not re.fullmatch(r"\s*[(\[]\s*", text[max(0, v.start - 3):v.start][-3:] or " ")]
     if unread:
         notes.append("values not read: " + ", ".join(repr(text[v.start:v.end]) for v in unread))
@@ -184,6 +188,11 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
         status = "covered" if skipped and not left_out else ("candidate" if left_out else "none")
         return Extraction(None, {}, (), 0.0, status, tuple(notes), skipped=skipped,
                           uncovered=uncovered_text(text, [r.span for r in skipped], []))
+    bracket_left_out, bracket_notes, bracket_unsafe = faithful.unread_brackets(
+        text, kind, rules, used + [(v.start, v.end) for v in values if any(v.units) or v.uln])
+    left_out += bracket_left_out
+    notes += bracket_notes
+    unsafe = unsafe or bracket_unsafe
     tree, mixed = combine(text, kind, rules)
     expression = trees.text(tree)
     parameters: dict = {}
@@ -240,6 +249,12 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
         # even a few words left out can be an alternative ("pregnant or lactating, or trying to conceive")
         confidence = min(confidence, CAPS["changes_who_qualifies"])
         notes.append(f"{alternative!r} is an alternative the rule leaves out; it would fail people the text admits")
+    if 0 < leftover <= 2 and status == "computable" and not alternative:
+        # a word or two the rule does not express ("known or suspected pregnancy", "HCV naive") is named, not
+        # dropped silently; whether it narrows or widens the reading is for the reader of the note to judge
+        status = "partial"
+        confidence = min(confidence, CAPS["partial_safe"])
+        notes.append(f"partial: leaves out {uncovered!r}")
     if leftover > 2:
         status = "partial"
         if partial_is_safe(text, kind, uncovered, rules):

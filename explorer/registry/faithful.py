@@ -278,3 +278,43 @@ def check_rule(rule) -> str | None:
         if not any(abs(written - n) <= 1e-9 * max(1.0, abs(n)) for n in numbers):
             return f"the rule compares with {written:g}, which {rule.source!r} does not contain; not read"
     return None
+
+
+_BRACKET = re.compile(r"\((?:[^()]|\([^()]*\))*\)|\[[^\[\]]*\]")
+# a number standing alone: not part of a name or a unit ("type 2" is, "IgG4", "m2" and "1.73 m2" are not)
+_BARE_NUMBER = re.compile(r"(?<![A-Za-z\d.,/^-])\d+(?:[.,]\d+)?(?![\d.,]*\d|\s*(?:m2|m\^2|m²)\b|[A-Za-z])")
+_LIMIT_WORDS = re.compile(r"\b(?:up\s+to|at\s+(?:least|most)|no\s+(?:more|less|older|younger)\s+than|maximum|minimum|"
+                          r"limit|only|under|over|older|younger|above|below|until)\b", re.I)
+# a pointer to elsewhere in a document, no limit of the criterion
+_REFERENCE = re.compile(r"\b(?:sections?|appendix|annex|table|figure|page|version|protocol|see)\b", re.I)
+_ALTERNATIVE = re.compile(r"^\W*(?:or|either|and\s*/\s*or|unless|except|otherwise)\b", re.I)
+
+
+def unread_brackets(text: str, kind: str, rules: list, read: list[tuple[int, int]]) -> tuple[list[str], list[str], bool]:
+    """(parts left out, notes, unsafe) for brackets no rule read that hold a number or a limit ("Aged 18 or over (up
+    to the age of 35 ...)"). `read` spans values accounted for elsewhere (read, or with a unit: reported unread). Left out silently, such a bracket would change who qualifies without saying so: it is
+    named (partial), and where leaving it out errs on the side the text forbids (an alternative in an inclusion, a
+    qualifier right after an exclusion's rule) the criterion is not computable."""
+    left_out: list[str] = []
+    notes: list[str] = []
+    unsafe = False
+    for m in _BRACKET.finditer(text):
+        if any(m.start() < r.span[1] and r.span[0] < m.end() for r in rules):
+            continue  # the bracket was read, or is part of what a rule read
+        inner = m.group(0)[1:-1]
+        numbers = [n for n in _BARE_NUMBER.finditer(inner)
+                   if not any(s <= m.start() + 1 + n.start() < e for s, e in read)
+                   and not re.fullmatch(r"(?:19|20)\d\d", n.group(0))]  # a year: "(Allen 2014)" cites a source
+        if not numbers and not _LIMIT_WORDS.search(inner) or _REFERENCE.search(inner):
+            continue
+        what = " ".join(m.group(0).split())
+        alternative = bool(_ALTERNATIVE.match(inner))
+        qualifies = any(r.span[1] <= m.start() and re.fullmatch(r"[\s,]*", text[r.span[1]:m.start()]) for r in rules)
+        if (kind == "inclusion" and alternative) or (kind == "exclusion" and qualifies and not alternative):
+            unsafe = True
+            notes.append(f"the bracket {what!r} is not read, and without it the rule would change who qualifies; "
+                         "not computable")
+        else:
+            more = "admits more people" if kind == "inclusion" else "excludes fewer people"
+            left_out.append(f"{what} (a bracketed limit or qualifier not read; the rule {more} than the text)")
+    return left_out, notes, unsafe
