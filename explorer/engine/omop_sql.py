@@ -47,6 +47,7 @@ from explorer.cohort.loaders.report import LoadReport
 from explorer.cohort.screening import Screening
 from explorer.cohort.units import _exact, canonical_unit, conversion, report_precision
 from explorer.engine.features_sql import VIEWS, DuckRunner, SparkRunner, derive
+from explorer.engine.spark import arrow_frame
 from explorer.engine.sql import DUCKDB, SPARK
 from explorer.errors import DataError, UnitError
 
@@ -161,10 +162,7 @@ class _Spark:
         self._keep(name, self.spark.sql(select))
 
     def register(self, name: str, table: pa.Table) -> None:
-        schema = ", ".join(f"`{f.name}` {_SPARK_TYPES[f.type]}" for f in table.schema)
-        rows = table.to_pylist()
-        frame = self.spark.createDataFrame([tuple(r.values()) for r in rows], schema=schema)
-        self._keep(name, frame)
+        self._keep(name, arrow_frame(self.spark, table))
 
     def scan(self, path: Path, name: str) -> None:
         from pyspark.sql import Window
@@ -199,10 +197,6 @@ class _Spark:
             self.spark.catalog.dropTempView(name)
             frame.unpersist()  # frees the checkpointed blocks
         self.spark.conf.set("spark.sql.session.timeZone", self.zone)
-
-
-_SPARK_TYPES = {pa.string(): "STRING", pa.int64(): "BIGINT", pa.float64(): "DOUBLE", pa.bool_(): "BOOLEAN",
-                pa.timestamp("ns"): "TIMESTAMP"}
 
 
 # --- cells -------------------------------------------------------------------------------------------
