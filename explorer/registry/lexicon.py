@@ -51,6 +51,18 @@ GROUP_TERMS: dict[tuple[str, ...], list[str]] = {
                      r"\bLFTs?\b", r"liver\s+function\s+tests?"],
     ("systolic_bp", "diastolic_bp"): [r"blood\s+pressure", r"\bBP\b", r"hypertension"],
 }
+# What a named panel or group of tests covers (catalogue names where the catalogue holds the test, words where it
+# does not). A rule that reads the panel as some of its members names the others (faithful.panel_left_out), whatever
+# GROUP_TERMS reads it as: "liver function tests > 3 x ULN" read as ALT or AST leaves bilirubin and ALP out.
+PANELS: dict[str, tuple[str, ...]] = {
+    r"\bLFTs?\b|liver\s+function\s+(?:tests?|panel)|hepatic\s+function\s+(?:tests?|panel)|liver\s+(?:tests?|panel)":
+        ("alt", "ast", "bilirubin", "alkaline phosphatase"),
+    r"liver\s+enzymes|hepatic\s+enzymes?": ("alt", "ast", "alkaline phosphatase", "GGT"),
+    r"transaminases|aminotransferases": ("alt", "ast"),
+    r"(?:renal|kidney)\s+function\s+(?:tests?|panel)": ("creatinine", "urea"),
+    r"lipid\s+(?:panel|profile)|\blipids\b": ("LDL cholesterol", "HDL cholesterol", "triglycerides"),
+    r"blood\s+pressure|\bBP\b": ("systolic_bp", "diastolic_bp"),
+}
 # Measurements the catalogue does not hold: recognised so their numbers are not pinned on a neighbour.
 UNMAPPED_TERMS: list[str] = [
     r"c[- ]?peptide", r"(?:blood\s+|plasma\s+|serum\s+|random\s+)?glucose",
