@@ -140,6 +140,10 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
     rules, example_notes, example_left_out = examples.examples_read(text, kind, rules)
     notes += example_notes
     left_out += example_left_out
+    panel_out, panel_notes, panel_unsafe = faithful.panel_left_out(text, kind, rules)
+    left_out += panel_out
+    notes += panel_notes
+    unsafe = unsafe or panel_unsafe
     for m in _QUOTA.finditer(text):
         left_out.append(f"{' '.join(m.group(0).split())} (a quota on the enrolled group, no one's criterion)")
     skipped = tuple(r for r in rules if r.variable in skip_variables)

@@ -318,3 +318,43 @@ def unread_brackets(text: str, kind: str, rules: list, read: list[tuple[int, int
             more = "admits more people" if kind == "inclusion" else "excludes fewer people"
             left_out.append(f"{what} (a bracketed limit or qualifier not read; the rule {more} than the text)")
     return left_out, notes, unsafe
+
+
+def _named_by_own_term(name: str, source: str) -> bool:
+    """Whether the source names the variable itself ("ALT"), not only a group it belongs to ("LFTs")."""
+    return any(re.search(p, source, re.I) for p in lexicon.NUMERIC_TERMS.get(name, []))
+
+
+def panel_left_out(text: str, kind: str, rules: list) -> tuple[list[str], list[str], bool]:
+    """(parts left out, notes, unsafe) for rules that read a named panel ("liver function tests > 3 x ULN") as
+    some of its members (ALT or AST): the members not read are named. An exclusion that excludes on any member read
+    excludes fewer people than the text, an inclusion that requires each member read admits more: both err on the
+    side the text allows (partial). Read any other way (an exclusion needing every member, an inclusion any one),
+    the rule would change who qualifies: not computable. A panel whose members the text lists itself ("LFTs (ALT,
+    AST) > 2 x ULN") is what the text says."""
+    left_out: list[str] = []
+    notes: list[str] = []
+    unsafe = False
+    for rule in rules:
+        read = {t.variable for t in rule.thresholds}
+        if not read or rule.tree is None:
+            continue
+        for pattern, members in lexicon.PANELS.items():
+            panel = re.search(pattern, rule.source, re.I)
+            if panel is None or not read <= set(members) or any(_named_by_own_term(v, rule.source) for v in read):
+                continue
+            missing = [m for m in members if m not in read]
+            if not missing:
+                continue
+            # an exclusion excludes on any member read (or), an inclusion requires each (and): anything else errs the
+            # wrong way once the other members count
+            joined = "or" if kind == "exclusion" else "and"
+            if len(read) > 1 and not (isinstance(rule.tree, expr.BoolOp) and rule.tree.op == joined):
+                unsafe = True
+                notes.append(f"{panel.group(0)!r} is read as {' and '.join(sorted(read))} joined the wrong way for "
+                             f"a panel that also covers {', '.join(missing)}; not computable")
+                continue
+            more = "admits more people" if kind == "inclusion" else "excludes fewer people"
+            left_out.append(f"{', '.join(missing)} of the {' '.join(panel.group(0).split())} (the panel is read as "
+                            f"{' and '.join(sorted(read))} only; the rule {more} than the text)")
+    return left_out, notes, unsafe

@@ -10,7 +10,7 @@ import pytest
 from explorer import expr
 from explorer.registry import split_criteria
 from explorer.registry.extract import MIN_CONFIDENCE, Rule, Threshold, extract
-from explorer.registry.faithful import check_rule
+from explorer.registry.faithful import check_rule, panel_left_out
 
 
 def _thresholds(e):
@@ -900,3 +900,70 @@ def test_a_value_in_a_unit_the_catalogue_lacks_is_named_when_left_out():
     assert e.expression == "hepatitis_b"
     assert e.status == "partial"
     assert any("below 2000" in n for n in e.notes)
+
+
+# --- a named panel read as some of its members -------------------------------------------------------------
+
+def _left_out_note(e) -> str:
+    return next(n for n in e.notes if n.startswith("partial: leaves out"))
+
+
+def test_liver_function_tests_in_an_exclusion_name_the_members_not_read():
+    # was: computable `alt > ... or ast > ...`, silent on bilirubin and alkaline phosphatase
+    e = extract("Results of liver function tests above 2.5 times the upper limit of normal", "exclusion")
+    assert e.expression == "alt > uln_multiple * alt_uln or ast > uln_multiple * ast_uln"
+    assert e.status == "partial"
+    note = _left_out_note(e)
+    assert "bilirubin" in note and "alkaline phosphatase" in note and "excludes fewer" in note
+
+
+def test_lfts_in_an_inclusion_name_the_members_not_read():
+    e = extract("LFTs no more than twice the upper limit of normal", "inclusion")
+    assert e.expression == "alt <= uln_multiple * alt_uln and ast <= uln_multiple * ast_uln"
+    assert e.status == "partial"
+    note = _left_out_note(e)
+    assert "bilirubin" in note and "alkaline phosphatase" in note and "admits more" in note
+
+
+def test_liver_enzymes_name_the_enzymes_not_read():
+    e = extract("Hepatic enzymes over 3 x ULN at screening", "exclusion")
+    assert e.status == "partial"
+    note = _left_out_note(e)
+    assert "alkaline phosphatase" in note and "GGT" in note
+
+
+@pytest.mark.parametrize("panel", ["LFTs", "LFT", "Liver function tests", "liver function panel", "Liver enzymes",
+                                   "hepatic enzyme"])
+@pytest.mark.parametrize("kind", ["inclusion", "exclusion"])
+def test_no_panel_is_read_as_a_subset_without_saying_so(panel, kind):
+    e = extract(f"{panel} > 3 x ULN", kind)
+    read = {t.variable for r in e.rules for t in r.thresholds}
+    assert e.status != "computable" or read >= {"alt", "ast", "bilirubin"}, (e.status, read)
+    if e.expression is not None:
+        assert "alkaline phosphatase" in " ".join(e.notes)
+
+
+def test_a_panel_whose_members_the_text_lists_is_what_the_text_says():
+    e = extract("LFTs (ALT and AST) greater than 3 x ULN", "exclusion")
+    assert e.status == "computable"
+    assert not any("alkaline phosphatase" in n for n in e.notes)
+
+
+def test_transaminases_are_exactly_alt_and_ast():
+    e = extract("Transaminases below 2.5 x ULN", "inclusion")
+    assert e.status == "computable"
+    assert {t.variable for r in e.rules for t in r.thresholds} == {"alt", "ast"}
+
+
+def test_a_panel_joined_the_wrong_way_is_not_computable():
+    # an exclusion that needs ALT and AST both over the limit excludes fewer than "LFTs > 3 x ULN" only while
+    # bilirubin and ALP are ignored; joined by "and" it is no subset reading: unsafe
+    both = expr.parse("alt > 3 and ast > 3")
+    rule = Rule("alt+ast", both, {}, (0, 14), "LFTs > 3 x ULN", 0.9, ">", 3.0, "x ULN",
+                thresholds=(Threshold("alt", ">", 3.0, "x ULN"), Threshold("ast", ">", 3.0, "x ULN")))
+    left_out, notes, unsafe = panel_left_out("LFTs > 3 x ULN", "exclusion", [rule])
+    assert unsafe and not left_out and "not computable" in notes[0]
+    either = expr.parse("alt > 3 or ast > 3")
+    left_out, notes, unsafe = panel_left_out("LFTs > 3 x ULN", "exclusion", [Rule(
+        "alt+ast", either, {}, (0, 14), "LFTs > 3 x ULN", 0.9, ">", 3.0, "x ULN", thresholds=rule.thresholds)])
+    assert not unsafe and "bilirubin" in left_out[0]
