@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-from explorer.registry import examples, faithful, lexicon, readings, trees
+from explorer.registry import conditions, examples, faithful, lexicon, readings, trees
 from explorer.registry.attach import attach, clause_before
 from explorer.registry.combine import (
     CONDITION_AFTER,
@@ -135,6 +135,7 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
     rules = readings.merge_diagnosis_and_duration(text, rules)
     rules = readings.merge_sex_specific(text, kind, rules)
     rules = readings.subject_sex(text, kind, rules)
+    rules = conditions.conditioned(text, kind, rules)
     rules, faithful_notes, left_out, unsafe = faithful.qualified_concepts(text, kind, rules, connector)
     notes += faithful_notes
     rules, example_notes, example_left_out = examples.examples_read(text, kind, rules)

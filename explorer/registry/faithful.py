@@ -200,7 +200,10 @@ def unstated_parts(text: str, kind: str, rules: list) -> list[str]:
     if subgroup and kind == "inclusion":
         notes.append(f"the requirement holds only for a subgroup ({' '.join(subgroup.group(0).split())!r}); "
                      "not computable")
-    m = next((m for m in lexicon.EXCEPTIONS.finditer(text) if _exception_touches(text, kind, m, rules)), None)
+    # a group a rule states (conditions.conditioned: "for patients on insulin") is no exception left unread
+    stated = [r.span for r in rules if r.applies_to]
+    m = next((m for m in lexicon.EXCEPTIONS.finditer(text) if _exception_touches(text, kind, m, rules)
+              and not any(a <= m.start() < b for a, b in stated)), None)
     if m:
         notes.append(f"the text makes an exception ({m.group(0)!r}) the rule cannot state; not computable")
     read = {(trees.text(r.tree.operand) if isinstance(r.tree, expr.Not) else trees.text(r.tree),
