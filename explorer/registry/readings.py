@@ -176,15 +176,22 @@ def numeric_rules(text: str, kind: str, item: Attached, names: ParameterNames) -
     if read_unit and unit and read_unit != unit:
         note = (note + "; " if note else "") + f"converted from {read_unit}"
     sex = SEX_AFTER.match(text[v.end:v.end + 30]) if len(variables) == 1 else None
+    word = (sex.group("sex") or sex.group("sex2")) if sex else None
+    if word is None and len(variables) == 1:
+        # "(women with a BMI > 35 or men with a BMI > 42)": the sex names whom this threshold is for
+        before = SEX_BEFORE.search(text[:span[0]])
+        word = before.group("sex") if before else None
     rules.append(Rule(variable, expression, params, span, source, 0.95 * confidence, op, value, unit, number,
-                      read_unit, note, tuple(found),
-                      applies_to=_sex(sex.group("sex") or sex.group("sex2")) if sex else ""))
+                      read_unit, note, tuple(found), applies_to=_sex(word) if word else ""))
     return rules, notes
 
 
 # "1.5 and 1.4 mg/dL in men and women (respectively)"; "> 2.5 mg/dL in men"
 SEX_PAIR = re.compile(r"\s*,?\s*(?:respectively\s*,?\s*)?(?:in|for)\s+(?P<a>men|males?|women|females?)\s+and\s+"
                       r"(?P<b>men|males?|women|females?)\b", re.I)
+# a sex word after a bracket, comma or "or"/"and", not the criterion's subject (subject_sex reads that)
+SEX_BEFORE = re.compile(r"(?:[(\[,;:]|\b(?:or|and))\s*(?P<sex>men|males?|women|females?)\s+(?:with|having)\s+"
+                        r"(?:an?\s+|the\s+)?$", re.I)
 SEX_AFTER = re.compile(r"\s*,?\s*(?:(?:in|for)\s+(?P<sex>men|males?|women|females?)\b|"
                        r"\(\s*(?:(?:in|for)\s+)?(?P<sex2>men|males?|women|females?)\s*\))", re.I)
 
