@@ -480,7 +480,8 @@ def computable_rows(lines: list[ChiaLine], records: list[Path] = ()) -> list[dic
                 rows.append({"trial": line.trial, "kind": line.kind, "line": line.index, "text": piece.text,
                              "expression": result.expression, "status": result.status,
                              "confidence": round(result.confidence, 2),
-                             "parameters": {k: v["value"] for k, v in result.parameters.items()}})
+                             "parameters": {k: v["value"] for k, v in result.parameters.items()},
+                             "named": named_parts(result.notes)})
     for path in records:
         for trial, report in import_trials(path):
             for c in report.text_criteria:
@@ -488,8 +489,17 @@ def computable_rows(lines: list[ChiaLine], records: list[Path] = ()) -> list[dic
                     params = {name: p.value for name, p in trial.criterion(c.id).parameters.items()}
                     rows.append({"trial": trial.id, "kind": c.kind, "line": c.id, "text": c.text,
                                  "expression": c.expression, "status": c.status,
-                                 "confidence": round(c.confidence, 2), "parameters": params})
+                                 "confidence": round(c.confidence, 2), "parameters": params,
+                                 "named": named_parts(c.notes)})
     return rows
+
+
+def named_parts(notes) -> str:
+    """What a partial reading says it leaves out (its notes "partial: leaves out ..." and "reads only part of the
+    criterion ...: ..."), for the person checking it."""
+    named = (re.match(r"(?:partial: leaves out |reads only part of the criterion; not computable: )(.*)", n, re.S)
+             for n in notes)
+    return "; ".join(m.group(1) for m in named if m)
 
 
 def sample_rules(lines: list[ChiaLine], n: int, seed: int, records: list[Path] = ()) -> tuple[list[dict], int]:
@@ -504,10 +514,12 @@ def markdown_sample(rows: list[dict], seed: int, sources: str, pool: int) -> str
     lines = [f"# Hand-checked sample of computable rules (seed {seed})", "",
              f"Drawn by `scripts/evaluate_import.py {sources} --sample {len(rows)} --seed {seed}` from {pool} "
              "computable criteria.", "",
-             "| # | trial | kind | text | expression | status | verdict | why |", "|---|---|---|---|---|---|---|---|"]
+             "| # | trial | kind | text | expression | status | named as left out | verdict | why |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for i, r in enumerate(rows, 1):
         text = " ".join(r["text"].split()).replace("|", "\\|")
-        lines.append(f"| {i} | {r['trial']} | {r['kind']} | {text} | `{r['expression']}` | {r['status']} |  |  |")
+        named = " ".join(r.get("named", "").split()).replace("|", "\\|")
+        lines.append(f"| {i} | {r['trial']} | {r['kind']} | {text} | `{r['expression']}` | {r['status']} | {named} |  |  |")
     return "\n".join(lines) + "\n"
 
 

@@ -102,3 +102,18 @@ def test_hand_labelled_criteria_are_scored_per_family(tmp_path, fixtures_dir):
     assert families["HbA1c"]["computable"] == {"right": 2, "extracted": 2, "recall": 1.0, "precision": 1.0}
     assert "diabetes duration" not in families          # nothing gold, nothing read
     assert families["pregnancy"]["read"]["right"] == 1 and families["pregnancy"]["read"]["extracted"] == 1
+
+
+def test_a_drawn_partial_rule_shows_what_it_names_as_left_out(tmp_path):
+    # the person checking a draw judges "named" against this column; without it a named part looks unnamed
+    corpus = tmp_path / "chia"
+    corpus.mkdir()
+    (corpus / "NCT00000009_exc.txt").write_text("Liver function tests above 3 x ULN\n")
+    (corpus / "NCT00000009_exc.ann").write_text("")
+    table = tmp_path / "sample.md"
+    _run(tmp_path, corpus, "--sample", "5", "--seed", "1", "--sample-markdown", str(table))
+    drawn = json.loads((tmp_path / "q.json").read_text())["sample"]
+    assert [row["status"] for row in drawn] == ["partial"]
+    assert "alkaline phosphatase" in drawn[0]["named"]
+    text = table.read_text()
+    assert "| named as left out |" in text and "alkaline phosphatase" in text
