@@ -42,7 +42,8 @@ def _merged(text: str, rules: list[Rule], tree, threshold: Rule, group: Rule) ->
     for r in rules:
         parameters.update(r.parameters)
     thresholds = tuple(t for r in rules for t in r.thresholds)
-    return Rule(threshold.variable, tree, parameters, span, text[span[0]:span[1]], min(r.confidence for r in rules),
+    # both variables name the rule: an age limit for a group is no general age limit the registry's fields cover
+    return Rule(f"{threshold.variable}+{group.variable}", tree, parameters, span, text[span[0]:span[1]], min(r.confidence for r in rules),
                 threshold.comparator, threshold.value, threshold.unit, threshold.source_value, threshold.source_unit,
                 f"the threshold {threshold.source!r} holds only for people with {group.source!r}", thresholds,
                 applies_to=group.source)

@@ -63,3 +63,10 @@ def test_a_group_not_read_whole_keeps_the_criterion_non_computable():
     # a group the catalogue cannot name at all
     e = extract("ALT or AST above 3 x ULN for patients with bone metastases", "exclusion")
     assert e.expression is None
+
+
+def test_an_age_limit_for_a_group_is_not_left_to_the_registry_age_fields():
+    # the structured age fields replace general age limits only; this one binds people with type 1 diabetes alone
+    e = extract("Age 16 years or older for patients with type 1 diabetes", "inclusion", skip_variables=("age",))
+    assert not e.skipped
+    assert e.expression == 'not diabetes_type == "T1D" or age >= age_min'
