@@ -967,3 +967,28 @@ def test_a_panel_joined_the_wrong_way_is_not_computable():
     left_out, notes, unsafe = panel_left_out("LFTs > 3 x ULN", "exclusion", [Rule(
         "alt+ast", either, {}, (0, 14), "LFTs > 3 x ULN", 0.9, ">", 3.0, "x ULN", thresholds=rule.thresholds)])
     assert not unsafe and "bilirubin" in left_out[0]
+
+
+# --- found in the hand-checked draw of seed 20261227: narrowings left unnamed -------------------------------------
+
+def test_a_value_attached_to_a_variable_but_not_read_is_named():
+    # was: computable `age > age_max`, the "< 3m" (a unit the reader does not know) dropped without a word
+    e = extract("Age <3m or >36 months of age at screening", "exclusion")
+    assert e.expression == "age > age_max"
+    assert e.status == "partial"
+    assert any("3" in n and ("not read" in n or "leaves out" in n or "part of the criterion" in n) for n in e.notes)
+
+
+def test_words_between_two_pregnancy_mentions_are_not_taken_as_read():
+    # was: computable, "unsure whether" hidden inside the span from the first pregnancy mention to the last
+    e = extract("Women who are pregnant, or women unsure whether they might be pregnant", "exclusion")
+    assert e.expression == 'sex == "female" and pregnant'
+    assert e.status == "partial"
+    assert any("unsure" in n for n in e.notes)
+
+
+def test_an_unread_value_joined_by_or_in_an_inclusion_keeps_it_non_computable():
+    # "= 7 years" (a flattened sign, not read) is an alternative: requiring age < 2 alone fails 7-year-olds
+    e = extract("Aged < 2 or = 7 years at enrolment", "inclusion")
+    assert e.expression is None
+    assert any("joined to the rule by 'or'" in n for n in e.notes)
