@@ -66,7 +66,8 @@ PANELS: dict[str, tuple[str, ...]] = {
 # Measurements the catalogue does not hold: recognised so their numbers are not pinned on a neighbour.
 UNMAPPED_TERMS: list[str] = [
     r"c[- ]?peptide", r"(?:blood\s+|plasma\s+|serum\s+|random\s+)?glucose",
-    r"(?:direct|indirect|(?:un)?conjugated)\s+bilirubin", r"h(?:a)?emoglobin(?!\s*a1c)", r"\bHgb?\b",
+    r"(?:direct|indirect|(?:un)?conjugated)\s+bilirubin", r"h(?:a)?emoglobin(?!\s*a1c)",
+    r"(?<![mM][mM][\s.])(?<![mM][mM])\bHgb?\b",  # "mm Hg" is a unit, not haemoglobin
     r"triglycerides?", r"cholesterol", r"\bLDL\b", r"\bHDL\b", r"\bTSH\b", r"platelets?(?:\s+count)?", r"\bWBC\b",
     r"white\s+blood\s+cells?", r"calcium", r"albumin(?:uria)?", r"proteinuria", r"creatinine\s+clearance",
     r"\bQTc?\b", r"ejection\s+fraction", r"potassium", r"sodium", r"testosterone", r"vitamin\s+D", r"25-OHD",
@@ -298,7 +299,9 @@ NOT_A_MENTION = re.compile(
     r"(?:previous(?:ly)?|prior|history\s+of\s+being|ever|past|been)\s+$|"
     r"(?:(?:indicator|indicative|marker|proxy|surrogate|suggestive)\s+of|suspicious\s+(?:for|of))\s+(?:\w+\s+){0,4}$|"
     r"\blike\s+(?:\w+\s+){0,3}$|"  # examples of something else: "causes of AF like alcoholism"
-    r"\bmanual\s+of\s+$|"  # the Diagnostic and Statistical Manual of Mental Disorders is a book, not a disorder
+    r"\bmanual\s+of\s+$|"
+    # someone else's condition: "close contact with a case of active TB", "exposure to HIV"
+    r"\bcontacts?\s+(?:with|of)\s+(?:[\w-]+\s+){0,6}$|\bexpos(?:ed|ure)\s+to\s+(?:[\w-]+\s+){0,4}$|"  # the Diagnostic and Statistical Manual of Mental Disorders is a book, not a disorder
     # what to do if it happens: "should a woman become pregnant or suspect that she is pregnant, she must ..."
     r"\b(?:should|if|in\s+case|in\s+the\s+event)\s+(?:\w+\s+){0,4}(?:become|becomes|becoming|suspects?)\s+(?:\w+\s+){0,6}$|"
     r"\bin\s+addition\s+to\s+(?:\w+\s+){0,2}$|\banti[- ]?$|"  # given, not excluded; the target of a drug
@@ -334,7 +337,9 @@ PREGNANCY_KIND_AFTER = re.compile(
     r"<|>|≤|≥)\s*\d+\s*(?:completed\s+)?weeks?|(?:with\s+)?gestational\s+age)", re.I)
 PREGNANCY_SUBTYPES = re.compile(
     r"\b(?:multi-?fetal|multiple|twin|singleton|ectopic|molar|tubal|high[- ]risk|complicated|uncomplicated|"
-    r"term|preterm|planned|unplanned|first|second|third|previous|prior)[\s-]+(?:\w+\s+)?$", re.I)
+    r"term|preterm|planned|unplanned|first|second|third|previous|prior)[\s-]+(?:\w+\s+)?$"
+    # a complication of pregnancy ("hypertensive disorders of pregnancy") is not every pregnancy
+    r"|\b(?:disorders?|diseases?|complications?|loss(?:es)?|termination)\s+(?:of|in|during)\s+(?:the\s+)?$", re.I)
 # Before a measurement: a value in the past, which the catalogue's current value does not record.
 # Before a measurement: a value under treatment ("treated systolic blood pressure > 155"), which the catalogue's
 # value (treated or not) does not tell apart.
