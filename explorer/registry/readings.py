@@ -307,6 +307,9 @@ def concept_rules(text: str, kind: str, values_spans: list[tuple[int, int]]) -> 
     for (start, end, expression, source), neg in zip(found, negated, strict=True):
         if neg and re.match(r"[\s-]*(?:positive|\+)", text[end:end + 12], re.I):
             neg = False  # "HBsAg-positive ... or HBsAg-negative": a result written on the mention is its own
+        if not neg and re.match(r"\s*(?:[-−–]\s*(?:negative|uninfected|non-?reactive)\b|[-−–](?![\w])|"
+                                r"(?:negative|uninfected|non-?reactive|seronegative)\b)", text[end:end + 16], re.I):
+            neg = True  # "HIV- uninfected women", "HIV-negative": a negative result written on the mention
         requirement = kind == "exclusion" and neg and re.search(
             r"\b(?:must|should|may|can|will)\s+not\b|\bcannot\b|\bmust\s+have\s+no\b|\bnot\s+(?:be|have)\b|"
             r"\bhave\s+(?:no|not)\b|\bneither\b", text[max(0, start - 60):start], re.I)

@@ -992,3 +992,39 @@ def test_an_unread_value_joined_by_or_in_an_inclusion_keeps_it_non_computable():
     e = extract("Aged < 2 or = 7 years at enrolment", "inclusion")
     assert e.expression is None
     assert any("joined to the rule by 'or'" in n for n in e.notes)
+
+
+# --- found in the hand-checked draw of seed 20261228 ---------------------------------------------------------------
+
+def test_the_disease_of_a_contact_is_not_the_participants():
+    # was: `... and not tuberculosis_active`: the household member's TB became the child's, and children with TB failed
+    e = extract("Infants aged 1-3 years living in close contact with an adult with pulmonary tuberculosis", "inclusion")
+    assert "tuberculosis_active" not in (e.expression or "")
+    e = extract("Adults with recent exposure to HIV through their partner", "inclusion")
+    assert "hiv_positive" not in (e.expression or "")
+
+
+def test_a_negative_result_written_on_the_mention_negates_it():
+    # was: `hiv_positive` from "HIV- uninfected": the trial for uninfected women required infection
+    e = extract("HIV- uninfected adolescents seeking pre-exposure prophylaxis", "inclusion")
+    assert e.expression == "not hiv_positive"
+    assert extract("Hepatitis C-negative adults", "inclusion").expression == "not hepatitis_c"
+
+
+def test_a_complication_of_pregnancy_is_not_every_pregnancy():
+    # was: `sex == "female" and pregnant` for the exclusion of "hypertensive disorders of pregnancy"
+    e = extract("Known complications of pregnancy such as eclampsia", "exclusion")
+    assert "pregnant" not in (e.expression or "")
+
+
+def test_mm_hg_is_no_haemoglobin_and_keeps_the_or_between_two_limits():
+    # was: `systolic_bp >= a and diastolic_bp >= b` ("mm Hg" read as Hg, haemoglobin, swallowing the "or")
+    e = extract("Raised blood pressure (systolic at least 145 mm Hg or diastolic at least 95 mm Hg)", "inclusion")
+    assert e.expression == "systolic_bp >= systolic_bp_min or diastolic_bp >= diastolic_bp_min"
+
+
+def test_an_alternative_after_a_closing_bracket_is_not_dropped():
+    # was: partial, 'treated' named, while requiring the limits fails treated people the text admits
+    e = extract("High blood pressure, untreated (systolic ≥ 150 mm Hg or diastolic ≥ 95 mm Hg) or treated", "inclusion")
+    assert e.expression is None
+    assert any("alternative" in n for n in e.notes)
