@@ -301,6 +301,7 @@ NOT_A_MENTION = re.compile(
     r"\blike\s+(?:\w+\s+){0,3}$|"  # examples of something else: "causes of AF like alcoholism"
     r"\bmanual\s+of\s+$|"
     # someone else's condition: "close contact with a case of active TB", "exposure to HIV"
+    r"\bpartners?\s+(?:with|who\s+(?:is|are|has|have))\s+(?:[\w-]+\s+){0,2}$|"
     r"\bcontacts?\s+(?:with|of)\s+(?:[\w-]+\s+){0,6}$|\bexpos(?:ed|ure)\s+to\s+(?:[\w-]+\s+){0,4}$|"  # the Diagnostic and Statistical Manual of Mental Disorders is a book, not a disorder
     # what to do if it happens: "should a woman become pregnant or suspect that she is pregnant, she must ..."
     r"\b(?:should|if|in\s+case|in\s+the\s+event)\s+(?:\w+\s+){0,4}(?:become|becomes|becoming|suspects?)\s+(?:\w+\s+){0,6}$|"
@@ -324,6 +325,8 @@ NOT_A_MENTION_AFTER = re.compile(
     # a pregnancy that was lost or ended is no current pregnancy ("recurrent pregnancy loss")
     r"loss(?:es)?|outcomes?|terminations?|"
     r"resistance)\b|"
+    # a partner's condition is not the participant's: "an HIV-infected sexual partner"
+    r"[-\s]*(?:infected|positive|seropositive)?\s*(?:(?:sexual|sex|male|female|regular|primary|stable)\s+)?partners?\b|"
     # a time to come: "pregnancy in the next year" is a plan, not the current pregnancy the catalogue records
     r"^\s*(?:\w+\s+){0,2}?(?:in|within|during|over)\s+the\s+(?:next|coming|following|upcoming)\b", re.I)
 # "hepatitis B and hepatitis C tests": a list of concepts sharing the word "tests" names the tests, not results

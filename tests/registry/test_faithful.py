@@ -1028,3 +1028,13 @@ def test_an_alternative_after_a_closing_bracket_is_not_dropped():
     e = extract("High blood pressure, untreated (systolic ≥ 150 mm Hg or diastolic ≥ 95 mm Hg) or treated", "inclusion")
     assert e.expression is None
     assert any("alternative" in n for n in e.notes)
+
+
+# --- found in the hand-checked draw of seed 20261229 ---------------------------------------------------------------
+
+def test_a_partners_infection_is_not_the_participants():
+    # was: `hiv_positive` for "at least one HIV-infected sexual partner": the partner's infection required of the person
+    e = extract("Reports a regular HIV-positive sex partner in the past 6 months", "inclusion")
+    assert "hiv_positive" not in (e.expression or "")
+    e = extract("Has a partner who is living with HIV", "inclusion")
+    assert "hiv_positive" not in (e.expression or "")
