@@ -301,7 +301,7 @@ NOT_A_MENTION = re.compile(
     r"\blike\s+(?:\w+\s+){0,3}$|"  # examples of something else: "causes of AF like alcoholism"
     r"\bmanual\s+of\s+$|"
     # someone else's condition: "close contact with a case of active TB", "exposure to HIV"
-    r"\bpartners?\s+(?:with|who\s+(?:is|are|has|have))\s+(?:[\w-]+\s+){0,2}$|"
+    r"\bpartners?\s+(?:with|of|who\s+(?:is|are|has|have))\s+(?:[\w-]+\s+){0,2}$|"
     r"\bcontacts?\s+(?:with|of)\s+(?:[\w-]+\s+){0,6}$|\bexpos(?:ed|ure)\s+to\s+(?:[\w-]+\s+){0,4}$|"  # the Diagnostic and Statistical Manual of Mental Disorders is a book, not a disorder
     # what to do if it happens: "should a woman become pregnant or suspect that she is pregnant, she must ..."
     r"\b(?:should|if|in\s+case|in\s+the\s+event)\s+(?:\w+\s+){0,4}(?:become|becomes|becoming|suspects?)\s+(?:\w+\s+){0,6}$|"
@@ -324,7 +324,7 @@ NOT_A_MENTION_AFTER = re.compile(
     r"tests?(?!\s+(?:positive|result\w*\s+positive))|screens?|serolog\w*|assays?|"
     # a pregnancy that was lost or ended is no current pregnancy ("recurrent pregnancy loss")
     r"loss(?:es)?|outcomes?|terminations?|"
-    r"resistance)\b|"
+    r"resistance|prevalence|incidence|endemic|epidemic)\b|"
     # a partner's condition is not the participant's: "an HIV-infected sexual partner"
     r"[-\s]*(?:infected|positive|seropositive)?\s*(?:(?:sexual|sex|male|female|regular|primary|stable)\s+)?partners?\b|"
     # a time to come: "pregnancy in the next year" is a plan, not the current pregnancy the catalogue records
@@ -398,13 +398,15 @@ CURRENT_BEFORE = re.compile(r"\b(?:active|current(?:ly)?|ongoing|present)\s+"
 QUALIFIERS_BEFORE = re.compile(
     r"(?:\b(?:heavy|excessive)|\b(?:un|poorly\s+|badly\s+|inadequately\s+|insufficiently\s+|sub-?optimally\s+|well[- ]|adequately\s+|"
     r"not\s+(?:well\s+)?)controlled|\bunstable|\bstable|\bbrittle|\bmild|\bmoderate|\badvanced|\bend[- ]stage|"
-    r"\bnew(?:ly)?[- ]?(?:onset|diagnosed)|\blong[- ]standing|\brecent(?:ly)?(?:\s+diagnosed)?|\bearly|\blate"
+    r"\bnew(?:ly)?[- ]?(?:onset|diagnosed)|\blong[- ]standing|\bchronic|\brecent(?:ly)?(?:\s+diagnosed)?|\bearly|\blate"
     r"|\bsymptomatic|\basymptomatic|\bcomplicated|\brefractory|\bprogressive)\s+"
     r"(?:(?:\w+[- ]?){0,2}|(?:[\w-]+,\s+){0,3}[\w-]+,?\s+(?:and\s*/\s*or|or|and)\s+)$", re.I)
 QUALIFIERS_AFTER = re.compile(
     r"^\s*(?:\(\s*)?(?:of\s+|in\s+|at\s+|with\s+)?(?:\w+\s+){0,3}?(?:grade|stage|class|wagner|nyha|gold|"
     r"classification)\)?\s*[:=]?\s*(?:[IVX]+\b|\d|[a-e]\b|>|<|≥|≤)|"
     r"^\s*(?:requiring|needing|treated\s+with|on\s+treatment|with\s+complications|uncontrolled|not\s+controlled|"
+    # a strain or course the catalogue does not record: "tuberculosis resistant to any of the study drugs"
+    r"(?:multi-?drug[- ])?(?:resistant|susceptible|sensitive)\s+to|"
     r"(?:complicated|associated|accompanied)\s+(?:with|by))"
     r"\b|"
     # one eye of two: the catalogue records the person ("retinopathy in the study eye")

@@ -1038,3 +1038,27 @@ def test_a_partners_infection_is_not_the_participants():
     assert "hiv_positive" not in (e.expression or "")
     e = extract("Has a partner who is living with HIV", "inclusion")
     assert "hiv_positive" not in (e.expression or "")
+
+
+# --- found in the hand-checked draw of seed 20261230 ---------------------------------------------------------------
+
+def test_a_strain_resistant_to_the_study_drugs_is_not_every_case():
+    # was: `tuberculosis_active` for "Tuberculosis resistant to ...": in a TB trial it excluded every patient
+    e = extract("Active tuberculosis resistant to one or more of the trial medicines", "exclusion")
+    assert "tuberculosis_active" not in (e.expression or "")
+
+
+def test_the_prevalence_of_an_infection_is_no_infection():
+    # was: `hiv_positive` for a PrEP trial's "from a country with HIV prevalence >1%"
+    e = extract("Lived in a region where HIV prevalence exceeds 2% in the past year", "inclusion")
+    assert "hiv_positive" not in (e.expression or "")
+    e = extract("Sex with partners of unknown HIV status", "inclusion")
+    assert "hiv_positive" not in (e.expression or "")
+
+
+def test_a_chronic_infection_in_an_exclusion_is_not_every_infection():
+    # was: `hepatitis_b` for "Chronic HBV": the exclusion also excluded acute infections the text keeps
+    e = extract("Chronic hepatitis B virus infection", "exclusion")
+    assert "hepatitis_b" not in (e.expression or "")
+    e = extract("Known chronic hepatitis B", "inclusion")   # an inclusion may read it broader, and names it
+    assert e.expression == "hepatitis_b" and e.status == "partial"
