@@ -100,12 +100,13 @@ def _reading_vs_text(text: str, rule, others: list) -> tuple[str, str] | None:
         return None
     var = default_catalogue().get(rule.variable)
     current = lexicon.CURRENT_BEFORE.search(text[max(0, rule.span[0] - 30):rule.span[0]])
-    if current and var is not None and var.description.lower().startswith("history of"):
-        # "active alcohol dependence" read as a history flag: the flag also holds everyone with a past episode
-        return "broader", " ".join(current.group(0).split()) + " " + rule.source
-    m = _qualifier(text, rule, others)
     loose = lexicon.LOOSE_CONCEPTS.get(rule.variable)
     loose = loose is not None and bool(loose.fullmatch(rule.source.strip()))
+    if current and var is not None and var.description.lower().startswith("history of"):
+        # "active alcohol dependence" read as a history flag: the flag also holds everyone with a past episode; a
+        # loose wording read as a narrower flag ("current substance abuse" as drug misuse) is also narrower: neither
+        return ("unknown" if loose else "broader"), " ".join(current.group(0).split()) + " " + rule.source
+    m = _qualifier(text, rule, others)
     if m is not None:
         # a qualified loose wording ("lung disease, GOLD stage 0") relates to the variable in no known way
         return ("unknown" if loose else "broader"), " ".join(m.group(0).split())

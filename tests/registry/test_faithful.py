@@ -1062,3 +1062,11 @@ def test_a_chronic_infection_in_an_exclusion_is_not_every_infection():
     assert "hepatitis_b" not in (e.expression or "")
     e = extract("Known chronic hepatitis B", "inclusion")   # an inclusion may read it broader, and names it
     assert e.expression == "hepatitis_b" and e.status == "partial"
+
+
+# --- found in the hand-checked draw of seed 20261231 ---------------------------------------------------------------
+
+def test_a_current_loose_wording_is_neither_broader_nor_narrower():
+    # was: `drug_misuse` required by "Current substance abuse (e.g., alcohol, ...)": fails people abusing alcohol only
+    e = extract("Ongoing substance abuse, for example alcohol or opioids", "inclusion")
+    assert "drug_misuse" not in (e.expression or "")
