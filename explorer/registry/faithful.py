@@ -1,6 +1,6 @@
 """Keep extracted rules faithful to their text: never say more, or other, than the criterion says.
 
-Three checks run on the rules read from one criterion, before they are joined:
+Four checks run on the rules read from one criterion, before they are joined:
 
 - a concept narrowed by a qualifier the catalogue cannot express ("poorly controlled type 2 diabetes",
   "foot ulcer of grade III") is read with its definition when the text gives one in brackets; otherwise an
@@ -9,6 +9,7 @@ Three checks run on the rules read from one criterion, before they are joined:
 - exceptions ("bilirubin up to 3 x ULN may be enrolled"), "N of the following" and alternatives left
   unread ("any of the following" with only some read) make the reading unsafe: it could change who is
   eligible, so the criterion stays non-computable with the reason in its note;
+- a named panel read as some of its members ("liver function tests" as ALT or AST) names the members left out;
 - every variable a rule names, and every number it compares with, must occur in the rule's own source text.
 """
 
