@@ -446,10 +446,50 @@ def evaluate_chia(lines: list[ChiaLine], *, sample: int = 0, seed: int = 0, reco
     for level in ("read", "computable"):
         total[level] = _level(*(sum(c[level][i] for c in counts.values()) for i in range(3)), total["gold"])
     result = {"summary": {"lines": len(lines), "trials": len({(ln.trial) for ln in lines}), "total": total},
-              "families": families, "wrong": wrong, "missed": missed}
+              "families": families, "miss_classes": count_miss_classes(missed), "wrong": wrong, "missed": missed}
     if sample:
         result["sample"], result["sample_pool"] = sample_rules(lines, sample, seed, records)
     return result
+
+
+# --- classes of misses (what a reader would have to do to read them; counted, never tuned to sentences) --------
+
+# a comparator stated in signs or words, or a range (whose bounds say the direction)
+_STATED = re.compile(r"[<>≤≥＜＞⩽⩾≦≧]|\b(?:greater|more|less|fewer|higher|lower|over|under|above|below|older|younger|"
+                     r"least|most|up\s+to|exceed\w*|minimum|maximum|within|until|prior|before|after|beyond|"
+                     r"between|from|through|ranging|range|to|and\s+(?:older|over|above)|or\s+(?:older|greater|more|"
+                     r"higher|less|lower|younger)|superior|inferior|max|min|no\s+more|no\s+less|\+)|"
+                     r"\d\s*[-–]\s*\d|\d\s*\+|\+\s*$", re.I)
+# an "=" right before a number: Chia's flattened >= or <= (at least one bound of the item lost its direction)
+_FLATTENED = re.compile(r"(?<![<>≤≥!=])=\s*(?=\d)")
+# pregnancy gold about something other than being pregnant or lactating now: a faithful reader leaves it unread
+_NOT_CURRENT_PREGNANCY = re.compile(
+    r"plan\w*|desir\w*|intent\w*|intend\w*|wish\w*|attempt\w*|trying|seeking|avoid\w*|prevent\w*|become\s+pregnant|"
+    r"multiple|multi-?fetal|twin|singleton|ectopic|molar|unknown\s+location|previous|history|loss|complicated|"
+    r"trimester|partner|nursing\s+homes?|lactate|impregnat\w*|contracep\w*|should\s+a\s+woman|fetal|fetus\w*",
+    re.I)
+
+
+def miss_class(family: str, gold_text: str) -> str:
+    """The class of a gold item the importer did not read, from its annotated text alone."""
+    if family == "pregnancy":
+        if _NOT_CURRENT_PREGNANCY.search(gold_text):
+            return "pregnancy: not a current pregnancy (planned, multiple, ectopic, a partner's, nursing home)"
+        return "pregnancy: current pregnancy or lactation"
+    if _FLATTENED.search(gold_text):
+        return "comparator flattened to '=' by Chia"
+    if not _STATED.search(gold_text):
+        return "no comparator in the text"
+    return "comparator stated"
+
+
+def count_miss_classes(missed: list[dict]) -> dict[str, dict[str, int]]:
+    """{class: {family: misses}}, the classes of miss_class."""
+    out: dict[str, dict[str, int]] = {}
+    for item in missed:
+        row = out.setdefault(miss_class(item["family"], item["gold"]), {})
+        row[item["family"]] = row.get(item["family"], 0) + 1
+    return dict(sorted(out.items(), key=lambda kv: -sum(kv[1].values())))
 
 
 def gold_silent(line: ChiaLine, item: dict) -> str:
@@ -529,6 +569,13 @@ def markdown_chia(result: dict) -> str:
                      f"({r['right']}/{r['extracted']}) [{r['precision_without_gold_silent']}, {r['gold_silent']}] | "
                      f"{c['recall']} ({c['right']}) | {c['precision']} ({c['right']}/{c['extracted']}) "
                      f"[{c['precision_without_gold_silent']}, {c['gold_silent']}] |")
+    if result.get("miss_classes"):
+        families = list(result["families"])
+        lines += ["", "Gold items not read, by class (`miss_class`: decided from the annotated text alone):", "",
+                  "| class | misses | " + " | ".join(families) + " |", "|---|---|" + "---|" * len(families)]
+        for name, row in result["miss_classes"].items():
+            lines.append(f"| {name} | {sum(row.values())} | " + " | ".join(str(row.get(f, 0)) for f in families)
+                         + " |")
     return "\n".join(lines) + "\n"
 
 

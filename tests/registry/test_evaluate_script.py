@@ -102,3 +102,26 @@ def test_hand_labelled_criteria_are_scored_per_family(tmp_path, fixtures_dir):
     assert families["HbA1c"]["computable"] == {"right": 2, "extracted": 2, "recall": 1.0, "precision": 1.0}
     assert "diabetes duration" not in families          # nothing gold, nothing read
     assert families["pregnancy"]["read"]["right"] == 1 and families["pregnancy"]["read"]["extracted"] == 1
+
+
+def _script_module():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("evaluate_import", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("family, gold, expected", [
+    ("age", "Age = 18 years", "comparator flattened to '=' by Chia"),
+    ("age", "aged =18 to =65 years", "comparator flattened to '=' by Chia"),   # a range still lost its bounds
+    ("age", "Age 18 years", "no comparator in the text"),
+    ("liver x ULN", "LFT 3X upper limit of normal", "no comparator in the text"),
+    ("age", "Greater than or 18 years", "comparator stated"),
+    ("bmi", "BMI 18-30 kg/m2", "comparator stated"),                            # a range states both bounds
+    ("pregnancy", "Planning pregnancy within 2 years", "pregnancy: not a current pregnancy (planned, multiple, "
+                                                       "ectopic, a partner's, nursing home)"),
+    ("pregnancy", "breast feeding", "pregnancy: current pregnancy or lactation"),
+])
+def test_misses_are_put_in_classes_from_the_gold_text(family, gold, expected):
+    assert _script_module().miss_class(family, gold) == expected
