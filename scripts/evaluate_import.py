@@ -391,10 +391,21 @@ def readings(line: ChiaLine) -> list[dict]:
                     out.append({"family": family, "number": number, "computable": computable,
                                 "source": rule.source, "variable": t.variable, "comparator": t.comparator,
                                 "value": t.value, "unit": t.unit})
-    # one value in the text is one item, however many variables share it ("ALT or AST > 3 x ULN")
+        # a value whose comparator the text does not state ("Age 18 years", Chia's "Age = 18 years") counts as read,
+        # since comparators are not judged on Chia; it is never computable, and its share is reported apart
+        for t in getattr(result, "unstated", ()):  # getattr: the script also measures older code ("before")
+            family = _rule_family(t.variable, t.unit)
+            if family is not None:
+                out.append({"family": family, "number": t.source_value if t.source_value is not None else t.value,
+                            "computable": False, "comparator_stated": False, "source": piece.text,
+                            "variable": t.variable, "comparator": t.comparator, "value": t.value, "unit": t.unit})
+    # one value in the text is one item, however many variables share it ("ALT or AST > 3 x ULN"); a value read with
+    # its comparator wins over the same value read without
     unique = {}
     for item in out:
-        unique.setdefault((item["family"], item["number"], item["computable"]), item)
+        if item.get("comparator_stated", True) or not any(
+                (item["family"], item["number"]) == key[:2] for key in unique):
+            unique.setdefault((item["family"], item["number"], item["computable"]), item)
     return list(unique.values())
 
 
@@ -412,6 +423,7 @@ def evaluate_chia(lines: list[ChiaLine], *, sample: int = 0, seed: int = 0, reco
     # [right, extracted, of the rest: readings the gold is silent on (a Value no relation joins, pregnancy unmarked)]
     counts = {f: {"gold": 0, "read": [0, 0, 0], "computable": [0, 0, 0]} for f in FAMILY_TERMS}
     wrong, missed, computable_criteria = [], [], []
+    unstated: dict[str, int] = {}  # family -> right readings whose comparator the text does not state
     for line in lines:
         for g in line.gold:
             counts[g.family]["gold"] += 1
@@ -426,6 +438,8 @@ def evaluate_chia(lines: list[ChiaLine], *, sample: int = 0, seed: int = 0, reco
                 if hit is not None:
                     counts[item["family"]][level][0] += 1
                     open_gold.remove(hit)
+                    if level == "read" and not item.get("comparator_stated", True):
+                        unstated[item["family"]] = unstated.get(item["family"], 0) + 1
                     continue
                 silent = gold_silent(line, item)
                 counts[item["family"]][level][2] += bool(silent)
@@ -445,6 +459,9 @@ def evaluate_chia(lines: list[ChiaLine], *, sample: int = 0, seed: int = 0, reco
     total = {"gold": sum(c["gold"] for c in counts.values())}
     for level in ("read", "computable"):
         total[level] = _level(*(sum(c[level][i] for c in counts.values()) for i in range(3)), total["gold"])
+    total["read"]["right_comparator_unstated"] = sum(unstated.values())
+    for family, n in unstated.items():
+        families[family]["read"]["right_comparator_unstated"] = n
     result = {"summary": {"lines": len(lines), "trials": len({(ln.trial) for ln in lines}), "total": total},
               "families": families, "miss_classes": count_miss_classes(missed), "wrong": wrong, "missed": missed}
     if sample:
@@ -569,6 +586,13 @@ def markdown_chia(result: dict) -> str:
                      f"({r['right']}/{r['extracted']}) [{r['precision_without_gold_silent']}, {r['gold_silent']}] | "
                      f"{c['recall']} ({c['right']}) | {c['precision']} ({c['right']}/{c['extracted']}) "
                      f"[{c['precision_without_gold_silent']}, {c['gold_silent']}] |")
+    unstated = t["read"].get("right_comparator_unstated", 0)
+    lines += ["", f"Of the {t['read']['right']} right readings, {unstated} "
+                  f"({_ratio(unstated, t['gold']) or 0} of the gold) are values whose comparator the text does not "
+                  "state (\"Age 18 years\", Chia's flattened \"=\"): read, never computable. Read recall without them: "
+                  f"{_ratio(t['read']['right'] - unstated, t['gold'])}. Per family: "
+                  + (", ".join(f"{f} {v['read']['right_comparator_unstated']}" for f, v in result["families"].items()
+                               if v["read"].get("right_comparator_unstated")) or "none") + "."]
     if result.get("miss_classes"):
         families = list(result["families"])
         lines += ["", "Gold items not read, by class (`miss_class`: decided from the annotated text alone):", "",
