@@ -19,10 +19,10 @@ from explorer.registry.values import cmp_group, op_of
 _AGE_TAIL = re.compile(r"^\s*(?:old|of\s+age|years?\s+old|or\s+older|and\s+older|of\s+age\s+or\s+older)", re.I)
 TIME_UNITS = {"years", "months", "weeks", "days"}
 _AGE_ALONE = re.compile(r"[\W\d_]*(?:(?:patients?|subjects?|participants?|persons?|people|individuals?|adults?|children|"
-                        r"men|women|males?|females?|aged?|volunteers?|healthy|and|or|of|be|must|are|is|were|was|who|"
+                        r"men|women|males?|females?|aged?|aging|volunteers?|healthy|and|or|of|be|must|are|is|were|was|who|"
                         r"between|from|years?|adolescents?|infants?|boys?|girls?|recipients?|donors?|either|sex|"
                         r"gender)[\W\d_]*)*", re.I)
-_AGE_ALONE_AFTER = re.compile(r"\s*(?:$|[.;,()]|at\s|on\s+the\s+day|when\b|old\b|of\s+age\b|inclusive\b|(?:or|and)\b)",
+_AGE_ALONE_AFTER = re.compile(r"\s*(?:$|[.;,()]|at\s|on\s+the\s+day|when\b|old\b|(?:of\s+)?ages?\b|inclusive\b|(?:or|and)\b)",
                               re.I)
 # "Children 2-5 years with ...", "Patients over 18 years weighing ...": after a noun for people, a limit in
 # years followed by what describes them is their age (without such a noun, "5 years with diabetes" is a duration)
@@ -42,7 +42,7 @@ def clause_before(text: str, start: int) -> str:
 
 
 _GAP_OK = re.compile(
-    r"^[\s:,(\[\])=]*(?:(?:of|is|was|that|which|level|levels|value|values|concentration|count|measured|measurement|at|"
+    r"^[\s:,(\[\])=]*(?:(?:of|is|was|are|were|that|which|level|levels|value|values|concentrations?|count|measured|measurement|at|"
     r"screening|baseline|in|the|a|an|range|result|results|by|central|laboratory|lab|local|than|be|should|must|"
     r"have|has|had|with|\(\w+\)|\w{2,6}\)|serum|plasma|blood|total|test|score|index|between|from|ratio|to\s+be|"
     r"ranging|ranged|averag(?:e|ing)|"
@@ -114,6 +114,11 @@ def attach(text: str, mentions: list[Mention], values: list[Value]) -> tuple[lis
                     attached.append(Attached(v2, [after[0]]))
                     continue
             if lone:
+                continue
+            if v.form == "trail" and not any(v.units) and not v.uln and _AGE_WORDS.search(text[v.start:v.end]) \
+                    and not re.search(r"onset|diagnos|since|duration|for\s*$", text[max(0, v.start - 40):v.start], re.I):
+                # "Adults (18 and older)": only an age is older or younger; its years are implied
+                attached.append(Attached(v, [Mention(v.start, v.end, ("age",), "age")]))
                 continue
             clause = clause_before(text, v.start)
             if v.form == "ages" or ("years" in v.units and v.ops != ("",) and _AGE_ALONE.fullmatch(clause)
