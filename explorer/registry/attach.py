@@ -54,6 +54,36 @@ def _gap_clean(gap: str) -> bool:
     return len(gap) <= 70 and ";" not in gap and not re.search(r"\.\s", gap) and bool(_GAP_OK.match(gap))
 
 
+_NO_LIMIT = re.compile(r"[<>≤≥=]|\d")  # a comparator or a number (a unit's exponent is taken out first)
+
+
+def _defined_in_bracket(text: str, mentions: list[Mention], candidates: list[int], v: Value) -> int | None:
+    """'Body Mass Index (BMI, weight in kg divided by height in m²) of 18 to 30': the name restated at the start
+    of a bracket that defines it, the value after the bracket: the index of that name's mention. The bracket
+    holds no comparator and no number (an exponent such as the 2 of "m^2)" aside), so no condition or limit
+    of its own is skipped; other names inside it ("weight") are part of the definition."""
+    for i in reversed(candidates):
+        mention = mentions[i]
+        if "(" in mention.text and ")" not in mention.text[mention.text.index("("):]:
+            opening = mention.start + mention.text.index("(")   # "Body mass index (BMI"
+        else:
+            opening = text.rfind("(", 0, mention.start)
+            if opening < 0 or text[opening + 1:mention.start].strip() or i == 0 \
+                    or mentions[i - 1].variables != mention.variables or text[mentions[i - 1].end:opening].strip():
+                continue
+        depth = 0
+        for k in range(opening, v.start):
+            depth += 1 if text[k] in "([" else -1 if text[k] in ")]" else 0
+            if depth == 0:
+                inside, rest = text[opening + 1:k], text[k + 1:v.start]
+                if len(inside) <= 90 and not _NO_LIMIT.search(re.sub(r"\^\s*2|(?<=m)\s*2\b|²", "", inside)) \
+                        and _gap_clean(rest) and all(m.end <= k for m in mentions[i:] if m.start < v.start):
+                    return i
+                return None
+        return None
+    return None
+
+
 def _list_before(text: str, mentions: list[Mention], index: int) -> list[Mention]:
     """'total bilirubin, ALT, and AST' -> the mentions joined by commas/and/or ending at mentions[index]."""
     out = [mentions[index]]
@@ -102,6 +132,8 @@ def attach(text: str, mentions: list[Mention], values: list[Value]) -> tuple[lis
             if _gap_clean(gap):
                 chosen = i
             break
+        if chosen is None and not lone:
+            chosen = _defined_in_bracket(text, mentions, candidates, v)
         if chosen is None:
             # "19 <= BMI" / "7.0% <= HbA1c": a value before the variable with a comparator between
             after = [m for m in mentions if m.start >= v.end and m.start - v.end <= 4]

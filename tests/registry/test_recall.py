@@ -310,3 +310,19 @@ def test_classes_of_stated_comparators_once_missed(text, kind, expected):
 def test_the_new_classes_do_not_reach_further(text, kind):
     e = extract(text, kind)
     assert not {t.variable for r in e.rules for t in r.thresholds} & {"alt", "ast", "age"}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Body mass index (BMI, body weight in kilograms over height in metres squared) of 19 to 32 kg/m2",
+     {("bmi", ">=", 19, "kg/m2"), ("bmi", "<=", 32, "kg/m2")}),
+    ("Body mass index (BMI; weight [kg]/height^2 [m^2]) between 20 and 35 kg/m^2",
+     {("bmi", ">=", 20, "kg/m2"), ("bmi", "<=", 35, "kg/m2")}),
+])
+def test_a_name_defined_in_a_bracket_before_its_value(text, expected):
+    assert thresholds(text) == expected
+
+
+def test_a_bracket_with_a_limit_of_its_own_is_not_skipped():
+    # the bracket holds another range for some people: the value after it is not simply the BMI's
+    e = extract("Body mass index (BMI; over 65 years: 22-30) of 18 to 30", "inclusion")
+    assert not any(t.variable == "bmi" for r in e.rules for t in r.thresholds)
