@@ -182,7 +182,8 @@ FAMILY_TERMS: dict[str, str] = {
 # the catalogue variables each family stands for, on the importer's side
 FAMILY_VARIABLES: dict[str, set[str]] = {
     "age": {"age"}, "hba1c": {"hba1c"},
-    "glucose": {"fasting_glucose", "postmeal_glucose", "random_glucose"},
+    # "glucose": a glucose whose timing the text does not state, read but never computable (registry/unstated.py)
+    "glucose": {"fasting_glucose", "postmeal_glucose", "random_glucose", "glucose"},
     "bmi": {"bmi"}, "blood pressure": {"systolic_bp", "diastolic_bp"}, "kidney": {"egfr", "creatinine"},
     "liver x ULN": {"alt", "ast", "bilirubin"}, "C-peptide": {"fasting_cpeptide", "postmeal_cpeptide"},
     "diabetes duration": {"diabetes_duration"}, "pregnancy": {"pregnant", "lactating"},
@@ -398,6 +399,7 @@ def readings(line: ChiaLine) -> list[dict]:
             if family is not None:
                 out.append({"family": family, "number": t.source_value if t.source_value is not None else t.value,
                             "computable": False, "comparator_stated": False, "source": piece.text,
+                            "unread_part": "comparator" if t.comparator == "" else "timing",
                             "variable": t.variable, "comparator": t.comparator, "value": t.value, "unit": t.unit})
     # one value in the text is one item, however many variables share it ("ALT or AST > 3 x ULN"); a value read with
     # its comparator wins over the same value read without
@@ -423,7 +425,8 @@ def evaluate_chia(lines: list[ChiaLine], *, sample: int = 0, seed: int = 0, reco
     # [right, extracted, of the rest: readings the gold is silent on (a Value no relation joins, pregnancy unmarked)]
     counts = {f: {"gold": 0, "read": [0, 0, 0], "computable": [0, 0, 0]} for f in FAMILY_TERMS}
     wrong, missed, computable_criteria = [], [], []
-    unstated: dict[str, int] = {}  # family -> right readings whose comparator the text does not state
+    # "comparator" | "timing" -> family -> right readings the text leaves that part out of (registry/unstated.py)
+    unstated: dict[str, dict[str, int]] = {}
     for line in lines:
         for g in line.gold:
             counts[g.family]["gold"] += 1
@@ -439,7 +442,8 @@ def evaluate_chia(lines: list[ChiaLine], *, sample: int = 0, seed: int = 0, reco
                     counts[item["family"]][level][0] += 1
                     open_gold.remove(hit)
                     if level == "read" and not item.get("comparator_stated", True):
-                        unstated[item["family"]] = unstated.get(item["family"], 0) + 1
+                        by_family = unstated.setdefault(item["unread_part"], {})
+                        by_family[item["family"]] = by_family.get(item["family"], 0) + 1
                     continue
                 silent = gold_silent(line, item)
                 counts[item["family"]][level][2] += bool(silent)
@@ -459,9 +463,10 @@ def evaluate_chia(lines: list[ChiaLine], *, sample: int = 0, seed: int = 0, reco
     total = {"gold": sum(c["gold"] for c in counts.values())}
     for level in ("read", "computable"):
         total[level] = _level(*(sum(c[level][i] for c in counts.values()) for i in range(3)), total["gold"])
-    total["read"]["right_comparator_unstated"] = sum(unstated.values())
-    for family, n in unstated.items():
-        families[family]["read"]["right_comparator_unstated"] = n
+    for part in ("comparator", "timing"):
+        total["read"][f"right_{part}_unstated"] = sum(unstated.get(part, {}).values())
+        for family, n in unstated.get(part, {}).items():
+            families[family]["read"][f"right_{part}_unstated"] = n
     result = {"summary": {"lines": len(lines), "trials": len({(ln.trial) for ln in lines}), "total": total},
               "families": families, "miss_classes": count_miss_classes(missed), "wrong": wrong, "missed": missed}
     if sample:
@@ -587,12 +592,14 @@ def markdown_chia(result: dict) -> str:
                      f"{c['recall']} ({c['right']}) | {c['precision']} ({c['right']}/{c['extracted']}) "
                      f"[{c['precision_without_gold_silent']}, {c['gold_silent']}] |")
     unstated = t["read"].get("right_comparator_unstated", 0)
-    lines += ["", f"Of the {t['read']['right']} right readings, {unstated} "
-                  f"({_ratio(unstated, t['gold']) or 0} of the gold) are values whose comparator the text does not "
-                  "state (\"Age 18 years\", Chia's flattened \"=\"): read, never computable. Read recall without them: "
-                  f"{_ratio(t['read']['right'] - unstated, t['gold'])}. Per family: "
-                  + (", ".join(f"{f} {v['read']['right_comparator_unstated']}" for f, v in result["families"].items()
-                               if v["read"].get("right_comparator_unstated")) or "none") + "."]
+    untimed = t["read"].get("right_timing_unstated", 0)
+    lines += ["", f"Of the {t['read']['right']} right readings, {unstated} ({_ratio(unstated, t['gold']) or 0} of the gold) "
+                  "are values whose comparator the text does not state (\"Age 18 years\", Chia's flattened \"=\"; per "
+                  "family: " + (", ".join(f"{f} {v['read']['right_comparator_unstated']}" for f, v in result["families"].items()
+                                          if v["read"].get("right_comparator_unstated")) or "none")
+              + f") and {untimed} are glucose values whose timing (fasting, after a meal, random) it does not state. Both "
+                f"are read and never computable. Read recall without them: "
+                f"{_ratio(t['read']['right'] - unstated - untimed, t['gold'])}."]
     if result.get("miss_classes"):
         families = list(result["families"])
         lines += ["", "Gold items not read, by class (`miss_class`: decided from the annotated text alone):", "",

@@ -125,3 +125,13 @@ def _script_module():
 ])
 def test_misses_are_put_in_classes_from_the_gold_text(family, gold, expected):
     assert _script_module().miss_class(family, gold) == expected
+
+
+def test_readings_without_comparator_or_timing_count_as_read_and_are_reported_apart(tmp_path, fixtures_dir):
+    """"Age = 21 years" (a flattened comparator) and "Blood glucose > 200 mg/dL" (no timing) are read, never
+    computable, and their share of the read recall is given apart."""
+    result, md = _run(tmp_path, fixtures_dir / "registry" / "chia_unstated")
+    read, computable = result["summary"]["total"]["read"], result["summary"]["total"]["computable"]
+    assert read["right"] == 2 and read["extracted"] == 2 and computable["extracted"] == 0
+    assert read["right_comparator_unstated"] == 1 and read["right_timing_unstated"] == 1
+    assert "Read recall without them: 0.0" in md

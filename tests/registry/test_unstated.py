@@ -68,3 +68,25 @@ def test_the_import_report_names_the_value_read_without_comparator(tmp_path):
     text = render_report(report)
     assert "value read (age 30 years), comparator not stated" in text
     assert all("age" not in (c.expression or "") for c in report.text_criteria)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Serum glucose above 180 mg/dL", {("glucose", ">", 10.0, "mmol/L")}),
+    ("Blood glucose level 4-10 mmol/l", {("glucose", ">=", 4, "mmol/L"), ("glucose", "<=", 10, "mmol/L")}),
+    ("blood glucose 270 mg/dL", {("glucose", "", 15.0, "mmol/L")}),
+])
+def test_a_glucose_whose_timing_is_not_stated_is_read_and_never_computable(text, expected):
+    e, found = unstated(text, "exclusion")
+    assert found == expected
+    assert e.expression is None and any("not said whether fasting" in n for n in e.notes)
+
+
+@pytest.mark.parametrize("text", ["urine glucose > 100 mg/dL", "glucose 200 mg/dL 2 hours after the OGTT load",
+                                  "plasma glucose after 2 hours above 11.1 mmol/L"])
+def test_a_glucose_with_a_timing_or_another_fluid_is_no_untimed_glucose(text):
+    assert unstated(text, "exclusion")[1] == set()
+
+
+def test_a_timed_glucose_is_still_a_rule():
+    e, found = unstated("Fasting plasma glucose above 7.0 mmol/L", "exclusion")
+    assert e.expression == "fasting_glucose > fasting_glucose_max" and found == set()
