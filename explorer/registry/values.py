@@ -55,8 +55,13 @@ _UNIT = lexicon.unit_pattern()
 _UNIT_WORD_GUARD = r"(?![A-Za-z])"
 
 
+# "18-year or older", "3-mo to 5-yrs", "<12-months": a hyphen joins a number to its unit of age only (never "2-hour
+# glucose" or "10-mg dose", whose hyphen makes an adjective of another kind)
+_AGE_UNIT_HYPHEN = r"-(?=(?:years?|yrs?|months?|mos?)(?![A-Za-z]))"
+
+
 def _unit_group(name: str) -> str:
-    return rf"(?:\s*(?P<{name}>(?:{_UNIT}){_UNIT_WORD_GUARD}))?"
+    return rf"(?:(?:\s*|{_AGE_UNIT_HYPHEN})(?P<{name}>(?:{_UNIT}){_UNIT_WORD_GUARD}))?"
 
 
 def _num(name: str, words: bool = False) -> str:

@@ -326,3 +326,18 @@ def test_a_bracket_with_a_limit_of_its_own_is_not_skipped():
     # the bracket holds another range for some people: the value after it is not simply the BMI's
     e = extract("Body mass index (BMI; over 65 years: 22-30) of 18 to 30", "inclusion")
     assert not any(t.variable == "bmi" for r in e.rules for t in r.thresholds)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("21-year or older outpatients", {("age", ">=", 21, "years")}),
+    ("infants aged 2-mo to 4-yrs", {("age", ">=", 0.1667, "years"), ("age", "<=", 4, "years")}),
+    ("age <18-months", {("age", "<", 1.5, "years")}),
+])
+def test_a_hyphen_joins_a_number_to_its_unit_of_age(text, expected):
+    assert thresholds(text) == expected
+
+
+def test_a_hyphen_before_another_unit_makes_no_value():
+    # "2-hour" and "10-mg" are adjectives of another kind: no age, no duration, no dose is read from them
+    e = extract("a 2-hour glucose above 11.1 mmol/L after a 75-g load", "exclusion")
+    assert not [t for r in e.rules for t in r.thresholds]
