@@ -113,7 +113,8 @@ def _untimed_glucose(text: str, item: Attached) -> tuple[list[Threshold], str]:
     """A value of a glucose whose timing is not stated, in mmol/L, comparators as written ("" if none)."""
     v = item.value
     mention = item.mentions[-1]
-    if len(item.mentions) != 1 or not _GLUCOSE.fullmatch(mention.text.strip()) or v.uln \
+    # the unit must be written: a bare number after "glucose" is as often a count ("monitor blood glucose >4/day")
+    if len(item.mentions) != 1 or not _GLUCOSE.fullmatch(mention.text.strip()) or v.uln or not any(v.units) \
             or _GLUCOSE_TIMED.search(text[max(0, mention.start - 30):mention.start]) \
             or _GLUCOSE_TIMED.search(text[mention.end:v.start]) \
             or _GLUCOSE_TIMED.match(text[v.end:v.end + 25].lstrip(" ,(")):
@@ -123,8 +124,7 @@ def _untimed_glucose(text: str, item: Attached) -> tuple[list[Threshold], str]:
     here = []
     for op, number, unit in zip(ops, v.numbers, units, strict=False):
         # the three glucoses share units, conversion and plausible range: any of them converts the value
-        value, read_unit, _, problem = convert("random_glucose", number, unit or next(filter(None, units), None),
-                                               v.numbers)
+        value, read_unit, _, problem = convert("random_glucose", number, unit or next(filter(None, units)), v.numbers)
         if problem:
             return [], ""
         here.append(Threshold(UNTIMED_GLUCOSE, op, value, "mmol/L", number, read_unit))

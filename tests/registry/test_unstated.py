@@ -90,3 +90,8 @@ def test_a_glucose_with_a_timing_or_another_fluid_is_no_untimed_glucose(text):
 def test_a_timed_glucose_is_still_a_rule():
     e, found = unstated("Fasting plasma glucose above 7.0 mmol/L", "exclusion")
     assert e.expression == "fasting_glucose > fasting_glucose_max" and found == set()
+
+
+def test_a_number_after_glucose_without_unit_is_no_glucose_value():
+    # found in the legacy XML records: a frequency of self-monitoring, not a glucose level
+    assert unstated("Checks blood glucose >3/day", "inclusion")[1] == set()
