@@ -175,7 +175,7 @@ FAMILY_TERMS: dict[str, str] = {
     "kidney": r"creatinine(?!\s+clearance)|\begfr\b|\bgfr\b|glomerular\s+filtration",
     "liver x ULN": r"\balt\b|\bast\b|sgpt|sgot|transaminase|aminotransferase|bilirubin|liver\s+(?:enzymes|function)"
                    r"|\blfts?\b|hepatic\s+(?:enzymes|function)",
-    "C-peptide": r"c[- ]?peptide",
+    "C-peptide": r"\bc[- ]?peptide",  # not the "...c peptide" of "natriuretic peptide"
     "diabetes duration": r"diabet|\bt[12]dm?\b",
     "pregnancy": r"pregnan|lactat|breast[- ]?feed|nursing",
 }

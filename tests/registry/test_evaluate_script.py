@@ -105,11 +105,13 @@ def test_hand_labelled_criteria_are_scored_per_family(tmp_path, fixtures_dir):
 
 
 def _script_module():
+    """The script as a module (loaded once); its dataclasses look their module up in sys.modules while built."""
     import importlib.util
-    spec = importlib.util.spec_from_file_location("evaluate_import", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    if "evaluate_import" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("evaluate_import", SCRIPT)
+        sys.modules["evaluate_import"] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules["evaluate_import"])
+    return sys.modules["evaluate_import"]
 
 
 @pytest.mark.parametrize("family, gold, expected", [
@@ -135,3 +137,9 @@ def test_readings_without_comparator_or_timing_count_as_read_and_are_reported_ap
     assert read["right"] == 2 and read["extracted"] == 2 and computable["extracted"] == 0
     assert read["right_comparator_unstated"] == 1 and read["right_timing_unstated"] == 1
     assert "Read recall without them: 0.0" in md
+
+
+@pytest.mark.parametrize("entity, family", [("fasting C-peptide", "C-peptide"), ("B-type natriuretic peptide", None),
+                                            ("Type B natriuretic peptide (BNP)", None)])
+def test_a_natriuretic_peptide_is_no_c_peptide(entity, family):
+    assert _script_module().family_of(entity) == family
