@@ -106,7 +106,7 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
     values = [v for v in find_values(text) if outside((v.start, v.end))]
     attached, attach_notes = attach(text, mentions, values)
     notes += attach_notes
-    # values with no comparator stated ("Age 18 years"): reported with the extraction, never made computable
+    # values with no comparator stated ("Age 18 years") or an untimed glucose: reported, never made computable
     comparator_unstated, unstated_notes, unstated_values = unstated_thresholds(text, attached)
     notes += unstated_notes
     numeric: list[Rule] = []
