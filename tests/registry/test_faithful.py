@@ -988,8 +988,8 @@ def test_words_between_two_pregnancy_mentions_are_not_taken_as_read():
 
 
 def test_an_unread_value_joined_by_or_in_an_inclusion_keeps_it_non_computable():
-    # "= 7 years" (a flattened sign, not read) is an alternative: requiring age < 2 alone fails 7-year-olds
-    e = extract("Aged < 2 or = 7 years at enrolment", "inclusion")
+    # "< 2m" (a unit the reader does not know) is an alternative: requiring age > 7 alone fails infants
+    e = extract("Aged > 7 years or < 2m at enrolment", "inclusion")
     assert e.expression is None
     assert any("joined to the rule by 'or'" in n for n in e.notes)
 
