@@ -276,10 +276,14 @@ def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--folder-child":  # a state over a folder (folder_child)
         print(json.dumps(folder_child(sys.argv[2], sys.argv[3])))
-    elif len(sys.argv) > 1 and sys.argv[1] == "--folders":  # --folders F1 [F2 ...] --engines memory duckdb [spark]
-        rest = sys.argv[2:]
-        cut = rest.index("--engines") if "--engines" in rest else len(rest)
-        folder_runs(rest[:cut], rest[cut + 1:] or ["memory", "duckdb"], "memory_engines")
+    elif len(sys.argv) > 1 and sys.argv[1] == "--folders":
+        # --folders F1 [F2 ...] [--engines memory duckdb spark] [--out memory_engines]: a run per folder and engine
+        folders_args = argparse.ArgumentParser(description="states over screening folders")
+        folders_args.add_argument("folders", nargs="+")
+        folders_args.add_argument("--engines", nargs="+", default=["memory", "duckdb"])
+        folders_args.add_argument("--out", default="memory_engines")
+        parsed = folders_args.parse_args(sys.argv[2:])
+        folder_runs(parsed.folders, parsed.engines, parsed.out)
     elif len(sys.argv) > 1 and sys.argv[1] == "--child":
         # the measured code (this tree or the baseline's worktree) comes first on PYTHONPATH (run_child)
         print(json.dumps(child(int(sys.argv[2]), sys.argv[3])))

@@ -40,7 +40,7 @@ POPULATION = "t1d"
 CHUNK = 1_000_000
 SEED = 20240601
 WARM = 100_000
-DUCK_MEMORY = "1GB"  # DuckDB's memory limit in the canonical runs (it spills to disk beyond it)
+DUCK_MEMORY = "4GB"  # DuckDB's memory limit in the feature step (it spills to disk beyond it; 1 GB spilled 4 GB at 10^6)
 HISTOGRAMS = Path("/tmp/bench-scale-histograms")
 ROUNDS = 25  # toggle measurements: each criterion switched off in turn, this many times (500 toggles for 20)  # outside --work, which is removed after the run
 
@@ -204,7 +204,7 @@ def write_canonical(n: int, folder: str, workers: int = 2) -> dict:
 def duckdb_settings(con, spill: str) -> None:
     """What the size runs set on DuckDB: a memory limit (it spills to `spill` past it) and no insertion
     order (a GROUP BY or a COPY of 10^8 rows need not keep it)."""
-    con.execute(f"SET memory_limit = '{DUCK_MEMORY}'")
+    con.execute(f"SET memory_limit = '{os.environ.get('BENCH_DUCK_MEMORY', DUCK_MEMORY)}'")
     con.execute(f"SET temp_directory = '{spill}'")
     con.execute("SET preserve_insertion_order = false")
 
@@ -537,8 +537,9 @@ def canonical_runs(args) -> int:
     deadline and fits the disk."""
     deadline = _deadline(args.deadline)
     report = {"run": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "rows": [], "not_run": [],
-              "machine": _machine(), "duckdb": {"memory_limit": DUCK_MEMORY, "threads": "default (all cores)",
+              "machine": _machine(), "duckdb": {"memory_limit": args.duck_memory, "threads": "default (all cores)",
                                                 "preserve_insertion_order": False}}
+    os.environ["BENCH_DUCK_MEMORY"] = args.duck_memory  # read by the feature child (duckdb_settings)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     log = open(RESULTS / f"{args.out}.log", "w")  # noqa: SIM115  (the children's stderr: progress, errors)
@@ -601,6 +602,44 @@ def canonical_runs(args) -> int:
         log.close()
         shutil.rmtree(work, ignore_errors=True)
     print(markdown(report))
+    return 0
+
+
+def writer_runs(args) -> int:
+    """The chunked writer at one size with 1 and with 2 worker processes, in the same run: wall and CPU time
+    (the child and its workers), peak RSS of the tree, and whether the two folders are byte-identical."""
+    import filecmp
+
+    report = {"run": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": _machine(), "rows": []}
+    work = Path(args.work)
+    log = open(RESULTS / f"{args.out}.log", "w")  # noqa: SIM115
+    try:
+        n = int(args.size)
+        for workers in args.workers:
+            folder = work / f"w{workers}"
+            lines, peak, error = run_measured(["write", str(n), str(folder), str(workers)], log, 24 * 3600.0)
+            row = {"n": n, "workers": workers, "peak_rss_mb": round(peak)}
+            row.update({"seconds": round(lines[-1]["write_s"], 1), "cpu_s": lines[-1]["tree_cpu_s"],
+                        "parquet_mb": lines[-1]["parquet_mb"]} if lines and not error else {"error": error})
+            report["rows"].append(row)
+        folders = [work / f"w{w}" for w in args.workers]
+        names = sorted(p.name for p in folders[0].glob("*.parquet"))
+        report["identical_files"] = all(filecmp.cmp(folders[0] / name, f / name, shallow=False)
+                                        for f in folders[1:] for name in names)
+    finally:
+        log.close()
+        shutil.rmtree(work, ignore_errors=True)
+    lines = [f"# Chunked writer: synthetic screening folder of {int(args.size):,} subjects, pieces of {CHUNK:,}", "",
+             f"run {report['run']} | load average at start {report['machine']['load']} | under `nice -n 10`; CPU is "
+             "the child's and its workers' (user + system)", "",
+             "| workers | wall | CPU | peak RSS (tree) | Parquet |", "|---:|---:|---:|---:|---:|"]
+    for r in report["rows"]:
+        lines.append(f"| {r['workers']} | {r['seconds']:.1f} s | {r['cpu_s']:.1f} s | {r['peak_rss_mb']:,} MB | "
+                     f"{r['parquet_mb']} MB |" if "error" not in r else f"| {r['workers']} | {r['error']} | | | |")
+    lines += ["", f"Files byte-identical across worker counts: {'yes' if report['identical_files'] else 'NO'}."]
+    (RESULTS / f"{args.out}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (RESULTS / f"{args.out}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
     return 0
 
 
@@ -730,6 +769,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--memory", nargs="*", default=[], help="screening folders to hold in a state")
         parser.add_argument("--out", default="scale_interactive")
         return interactive(parser.parse_args(argv[1:]))
+    if argv and argv[0] == "--writer":
+        parser = argparse.ArgumentParser(description="the chunked writer by worker count")
+        parser.add_argument("--size", type=float, default=4e6)
+        parser.add_argument("--workers", nargs="+", type=int, default=[1, 2])
+        parser.add_argument("--work", default="/tmp/bench-scale-writer")
+        parser.add_argument("--out", default="scale_writer")
+        return writer_runs(parser.parse_args(argv[1:]))
     if argv and argv[0] == "--canonical":
         parser = argparse.ArgumentParser(description="canonical tables -> features -> histogram, in DuckDB")
         parser.add_argument("--sizes", nargs="+", type=float, default=[1e6, 1e7, 3e7, 1e8])
@@ -737,6 +783,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--deadline", default=None, help="HH:MM (UTC): start no size projected to end after it")
         parser.add_argument("--work", default="/tmp/bench-scale-canonical", help="folder for the Parquet (removed after)")
         parser.add_argument("--out", default="scale_canonical")
+        parser.add_argument("--duck-memory", default=DUCK_MEMORY, help="DuckDB's memory_limit in the feature step")
         return canonical_runs(parser.parse_args(argv[1:]))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", type=float, default=[1e6, 1e7, 1e8])
