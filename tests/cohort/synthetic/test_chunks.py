@@ -6,7 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 from chunk_pieces import drawn_piece, inconsistent_piece
 
-from explorer.cohort.synthetic.chunks import write_parquet_pieces
+from explorer.cohort.synthetic.chunks import idle_workers, write_parquet_pieces
 from explorer.errors import DataError, DefinitionError
 
 
@@ -56,3 +56,12 @@ def test_a_piece_with_other_columns_is_refused_by_name(tmp_path):
 def test_piece_size_must_be_a_positive_integer(tmp_path, piece):
     with pytest.raises(DefinitionError, match="piece must be a positive number of subjects"):
         write_parquet_pieces(tmp_path, 10, inconsistent_piece, piece=piece, progress=False)
+
+
+@pytest.mark.parametrize(("cores", "load", "workers"), [(2, 0.1, 2), (2, 0.8, 1), (2, 16.0, 1), (8, 0.0, 2), (1, 0.0, 1)])
+def test_workers_follow_the_idle_cores(monkeypatch, cores, load, workers):
+    import os
+
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    assert idle_workers() == workers
