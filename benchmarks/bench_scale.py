@@ -597,6 +597,9 @@ def canonical_runs(args) -> int:
             shutil.rmtree(canonical, ignore_errors=True)
             shutil.rmtree(screening, ignore_errors=True)
             save(report, args.out)
+            if last is None or last["n"] != n:  # this size failed or was stopped: a larger one has no projection
+                report["not_run"] += [f"{int(s):,} subjects ({n:,} did not finish)" for s in args.sizes if s > n]
+                break
     finally:
         save(report, args.out)
         log.close()
