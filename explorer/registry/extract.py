@@ -36,6 +36,7 @@ from explorer.registry.combine import (
 )
 from explorer.registry.mentions import variable_mentions
 from explorer.registry.model import Extraction, Mention, Rule, Threshold, Value
+from explorer.registry.unstated import no_comparator, unstated_thresholds
 from explorer.registry.values import find_values
 
 __all__ = ["MIN_CONFIDENCE", "Extraction", "Mention", "Rule", "Threshold", "Value", "extract", "find_values",
@@ -105,6 +106,9 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
     values = [v for v in find_values(text) if outside((v.start, v.end))]
     attached, attach_notes = attach(text, mentions, values)
     notes += attach_notes
+    # values with no comparator stated ("Age 18 years") or an untimed glucose: reported, never made computable
+    comparator_unstated, unstated_notes, unstated_values = unstated_thresholds(text, attached)
+    notes += unstated_notes
     numeric: list[Rule] = []
     for item in attached:
         # a time value after a diabetes mention is the diabetes duration ("T1DM for at least 5 years")
@@ -168,12 +172,15 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
     if any(is_conditional(r) for r in skipped):
         notes.append("an age limit applies only under a condition; not compared with the registry fields")
         skipped = tuple(r for r in skipped if not is_conditional(r))
-    used = [(a.value.start, a.value.end) for a in attached] + [r.span for r in rules + list(skipped)]
+    # a value read without a comparator is in no rule: it counts as unread, so a rule beside it is never silently whole
+    used = [(a.value.start, a.value.end) for a in attached if not no_comparator(a.value)] + \
+        [r.span for r in rules + list(skipped)]
     unread = [v for v in values if not any(s0 < v.end and v.start < e0 for s0, e0 in used)
               and (any(v.units) or v.uln or (v.unknown_unit and v.form != "bare"))
               and not re.fullmatch(r"\s*[(\[]\s*", text[max(0, v.start - 3):v.start][-3:] or " ")]
-    if unread:
-        notes.append("values not read: " + ", ".join(repr(text[v.start:v.end]) for v in unread))
+    if [v for v in unread if v not in unstated_values]:
+        notes.append("values not read: " + ", ".join(repr(text[v.start:v.end]) for v in unread
+                                                     if v not in unstated_values))
     read_units = {t.source_unit for r in rules for t in r.thresholds if t.source_unit}
     uln_variables = {t.variable for r in rules for t in r.thresholds if t.unit == lexicon.ULN_UNIT}
 
@@ -187,7 +194,7 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
     if not rules:
         status = "covered" if skipped and not left_out else ("candidate" if left_out else "none")
         return Extraction(None, {}, (), 0.0, status, tuple(notes), skipped=skipped,
-                          uncovered=uncovered_text(text, [r.span for r in skipped], []))
+                          uncovered=uncovered_text(text, [r.span for r in skipped], []), unstated=tuple(comparator_unstated))
     bracket_left_out, bracket_notes, bracket_unsafe = faithful.unread_brackets(
         text, kind, rules, used + [(v.start, v.end) for v in values if any(v.units) or v.uln])
     left_out += bracket_left_out
@@ -265,6 +272,6 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
             notes.append(f"the rest of the criterion ({uncovered!r}) may change who qualifies")
     if confidence < MIN_CONFIDENCE:
         return Extraction(None, {}, tuple(rules), confidence, "candidate", tuple(notes), candidate=expression,
-                          uncovered=uncovered, skipped=skipped)
+                          uncovered=uncovered, skipped=skipped, unstated=tuple(comparator_unstated))
     return Extraction(expression, parameters, tuple(rules), confidence, status, tuple(notes), uncovered=uncovered,
-                      skipped=skipped)
+                      skipped=skipped, unstated=tuple(comparator_unstated))

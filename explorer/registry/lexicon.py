@@ -47,7 +47,9 @@ NUMERIC_TERMS: dict[str, list[str]] = {
 }
 # Names that stand for several variables sharing one threshold ("LFTs > 2x ULN": ALT or AST).
 GROUP_TERMS: dict[tuple[str, ...], list[str]] = {
-    ("alt", "ast"): [r"transaminases", r"aminotransferases", r"liver\s+enzymes", r"hepatic\s+enzymes?",
+    ("alt", "ast"): [r"transaminases", r"aminotransferases", r"liver\s+enzymes?", r"hepatic\s+enzymes?",
+                     # the singular used for the class ("serum aminotransferase 3x ULN"), not a named one
+                     r"(?<!alanine\s)(?<!aspartate\s)(?<!oxalacetic\s)(?<!pyruvic\s)\b(?:aminotransferase|transaminase)\b",
                      r"\bLFTs?\b", r"liver\s+function\s+tests?"],
     ("systolic_bp", "diastolic_bp"): [r"blood\s+pressure", r"\bBP\b", r"hypertension"],
 }
@@ -102,7 +104,7 @@ UNIT_SPELLINGS: dict[str, list[str]] = {
 # "2 x ULN", "2.5 times the upper limit of normal", ">2-fold", "1.5 times the ULRR"
 ULN_PATTERN = (r"(?:(?:x|×|\*|times?|-?folds?)?\s*(?:the\s+)?normal\s+(?:values?|range)\b|"
                r"(?:x|×|\*|times?|-?folds?)\s*(?:the\s+)?normal\b(?!\s+(?:upper|limit))|"
-               r"(?:x|×|\*|times?|-?folds?)?\s*(?:the\s+)?(?:institutional\s+|local\s+)?"
+               r"(?:x|×|\*|times?|-?folds?)?\s*(?:of\s+)?(?:the\s+)?(?:institutional\s+|local\s+)?"
                r"(?:ULN|UNL|ULRR|upper\s+limits?\s+of\s+(?:the\s+)?(?:normal|reference)(?:\s+range)?(?:\s+\(?ULRR\)?)?"
                r"|upper\s+normal\s+limits?|upper\s+limit\s+of\s+the\s+reference"
                r"|(?:highest|upper)\s+(?:normal\s+)?reference\s+(?:value|limit)|normal\s+upper\s+limits?))")

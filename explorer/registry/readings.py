@@ -12,6 +12,7 @@ from explorer.registry.attach import TIME_UNITS, Attached, convert
 from explorer.registry.mentions import compiled_terms, non_overlapping
 from explorer.registry.model import Rule, Threshold, Value
 from explorer.registry.negation import negated_spans
+from explorer.registry.unstated import no_comparator
 from explorer.registry.values import CMP_PHRASES, NUM, WORD_NUM, op_of, parse_number
 
 _NOUNS = {name: s.noun for name, s in lexicon.SLIDERS.items()}
@@ -79,7 +80,9 @@ def numeric_rules(text: str, kind: str, item: Attached, names: ParameterNames) -
         if bad:
             return [], [f"{source!r}: a multiple of the upper limit of normal, but the catalogue has no ULN for "
                         f"{', '.join(bad)}; not read"]
-        if len(v.numbers) != 1 or v.ops[0] == "":
+        if no_comparator(v):
+            return [], []  # read as a value without comparator (unstated.py), never as a rule
+        if len(v.numbers) != 1:
             return [], [f"{source!r}: ULN range not read"]
         multiple = v.numbers[0]
         if not 0.5 <= multiple <= 50:
@@ -99,9 +102,10 @@ def numeric_rules(text: str, kind: str, item: Attached, names: ParameterNames) -
     if v.form == "bp":
         if variables not in (["systolic_bp", "diastolic_bp"],) and set(variables) != {"systolic_bp", "diastolic_bp"}:
             return [], []
-        if not v.ops[0]:
-            # "Blood pressure 140/90 mmHg" says nothing about direction, nor whether 140/90 itself is in or out
-            return [], [f"{source!r}: a blood pressure pair without a comparator; not read"]
+        if no_comparator(v):
+            # "Blood pressure 140/90 mmHg" says nothing about direction, nor whether 140/90 itself is in or out:
+            # read as a value without comparator (unstated.py), never as a rule
+            return [], []
         op = v.ops[0]
         parts, params, found = [], {}, []
         for var_name, number in zip(("systolic_bp", "diastolic_bp"), v.numbers, strict=False):
@@ -130,9 +134,10 @@ def numeric_rules(text: str, kind: str, item: Attached, names: ParameterNames) -
     found: list[Threshold] = []
     for var_name in variables:
         ops, numbers = v.ops, v.numbers
-        if ops == ("",):
-            # a bare value after a variable ("HbA1c 8%") says nothing about direction
-            return [], [f"{source!r}: a value without a comparator; not read"]
+        if no_comparator(v):
+            # a bare value after a variable ("HbA1c 8%") says nothing about direction: read as a value without
+            # comparator (unstated.py), never as a rule
+            return [], []
         units = list(v.units) + [None] * (len(numbers) - len(v.units))
         if len(numbers) == 2 and units[0] is None and units[1] is not None:
             units[0] = units[1]
