@@ -145,3 +145,24 @@ def test_msc_model_reproduces_zang2022():
     assert abs(table.loc["msc: insulin dose reduction", "simulated"] - 27.8) < 5
     assert abs(table.loc["msc: HbA1c < 7 % with >= 50 % less insulin", "simulated"] - 20) < 5
     assert table.loc["placebo: HbA1c < 7 % with >= 50 % less insulin", "simulated"] < 9
+
+
+# Fingerprints of every table generate_outcomes gives, taken from the code before the subject-id columns
+# were built by Arrow (issue 17, speed only): a change in any value, order or dtype changes them.
+BEFORE_ID_COLUMNS = {"islet": "fd728a7bd28d5641", "msc": "268b1e95d65a0ee1", "islet_edmonton": "d7958e9c57d67515"}
+
+
+def _fingerprint(cohort) -> str:
+    import hashlib
+    digest = hashlib.sha256()
+    for name in ("subjects", "measurements", "events", "cgm"):
+        frame = getattr(cohort, name)
+        digest.update(repr(frame.dtypes.to_dict()).encode())
+        digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+@pytest.mark.parametrize("model", sorted(BEFORE_ID_COLUMNS))
+def test_outcome_tables_identical_to_before_the_speed_change(model):
+    cohort = generate_outcomes(60, model=model, seed=3, cgm_readings=7, arm="random")
+    assert _fingerprint(cohort) == BEFORE_ID_COLUMNS[model]
