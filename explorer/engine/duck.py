@@ -8,6 +8,7 @@ put back in the file's row order, which is the subject order of the matrix.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Sequence
@@ -38,7 +39,9 @@ from explorer.expr import Call, walk
 
 DENSE_EVENTS = "__te_event_counts_by_row"
 # DuckDB's own default is 80 % of the machine; a dashboard holding a 10^7 cohort must stay under 2 GB in all
-# (docs/engine.md, "Memory"), and DuckDB spills what does not fit. None: DuckDB's default.
+# (docs/engine.md, "Memory"), and DuckDB spills what does not fit. A researcher with
+# memory to spare (or a query DuckDB cannot spill) raises it without code: TRIAL_EXPLORER_DUCKDB_MEMORY=8GB.
+MEMORY_ENV = "TRIAL_EXPLORER_DUCKDB_MEMORY"
 MEMORY_LIMIT = "1GB"
 CHECK_BATCH = 1 << 20  # rows of an event table checked at a time (explorer.cohort.checks' pandas rules)
 
@@ -55,14 +58,16 @@ class DuckDBBackend:
     name = "duckdb"
 
     def __init__(self, source: Any, catalogue: Catalogue | None = None, *, threads: int | None = None,
-                 memory_limit: str | None = MEMORY_LIMIT):
+                 memory_limit: str | None = None):
         self.catalogue = catalogue or default_catalogue()
         self.con = duckdb.connect(":memory:")
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
+        memory_limit = memory_limit or os.environ.get(MEMORY_ENV) or MEMORY_LIMIT
         if memory_limit:
             if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", str(memory_limit)):
-                raise DataError(f"memory_limit {memory_limit!r}; write it like '8GB'")
+                raise DataError(f"DuckDB memory limit {memory_limit!r} (argument memory_limit or environment "
+                                f"variable {MEMORY_ENV}); write it like '8GB'")
             self.con.execute(f"SET memory_limit = '{memory_limit}'")
         # Past the limit DuckDB spills joins and groupings to its temporary directory (in the system's temp
         # folder, not the folder the dashboard was started in). No query here needs rows in file order kept

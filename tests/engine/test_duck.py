@@ -38,6 +38,16 @@ def test_duckdb_is_held_to_the_memory_limit_and_spills_outside_the_working_folde
         "SELECT current_setting('memory_limit')").fetchone()[0] != _setting(backend, "memory_limit")
 
 
+def test_the_memory_limit_is_raised_by_an_environment_variable_and_a_bad_one_is_named(folder, trial, monkeypatch):
+    monkeypatch.setenv(duck.MEMORY_ENV, "3GB")
+    raised = _setting(DuckDBBackend(folder, trial.catalogue), "memory_limit")
+    assert raised != _setting(DuckDBBackend(folder, trial.catalogue, memory_limit="1GB"), "memory_limit")
+    assert raised in ("2.7 GiB", "2.8 GiB", "3.0 GiB", "3000.0 MB")
+    monkeypatch.setenv(duck.MEMORY_ENV, "lots")
+    with pytest.raises(DataError, match=duck.MEMORY_ENV):
+        DuckDBBackend(folder, trial.catalogue)
+
+
 def test_a_valid_folder_is_checked_without_reading_whole_event_tables_into_pandas(folder, trial, monkeypatch):
     """The whole-file check (every id and every event row in pandas) made DuckDB's peak 4.3 GB at 10^7
     subjects; a valid folder must pass on the batched check alone, with the memory engine's statuses."""
