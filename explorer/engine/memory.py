@@ -144,9 +144,14 @@ class MemoryContext:
             return Categorical(codes, var.categories)
         raise ExpressionError(f"{name} is an event; use count({name}, within_days=N)")
 
-    def count(self, event: str, within_days: float) -> Levels | np.ndarray:
-        """Events of a type in the `within_days` days up to the index date; NaN where not knowable. Kept as
-        level codes (a count has few distinct values: 1 byte a subject instead of 8, the same numbers)."""
+    def count(self, event: str, within_days: float) -> np.ndarray:
+        """Events of a type in the `within_days` days up to the index date; NaN where not knowable."""
+        counts = self.count_levels(event, within_days)
+        return counts.floats() if isinstance(counts, Levels) else counts
+
+    def count_levels(self, event: str, within_days: float) -> Levels | np.ndarray:
+        """count(), kept as level codes (a count has few distinct values: 1 byte a subject instead of 8, the
+        same numbers); what the evaluator compares."""
         key = (event, float(within_days))
         if key not in self._counts:
             counts = compact_number(self._count(event, float(within_days)))
@@ -322,7 +327,7 @@ class Evaluator:
         return _IMPLEMENTATIONS[node.func](self, node)
 
     def count(self, node: Call):
-        return self.ctx.count(node.args[0].name, count_window(node, self.params))
+        return self.ctx.count_levels(node.args[0].name, count_window(node, self.params))
 
     def known(self, node: Call) -> Truth:
         value = self.eval(node.args[0])

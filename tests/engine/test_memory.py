@@ -118,3 +118,15 @@ def test_statuses_funnel_table_one_sensitivity_and_enrolment_equal_the_float64_f
                 generate_outcomes(screening_subset(wide, ids), "islet", seed=3))
     for table in ("subjects", "measurements", "events"):
         pd.testing.assert_frame_equal(getattr(enrolled[0], table), getattr(enrolled[1], table))
+
+
+def test_event_counts_are_kept_as_level_codes_with_the_float_counts(compact_and_wide):
+    compact, _ = compact_and_wide
+    context = MemoryContext(compact)
+    floats = MemoryContext(compact)._count("severe_hypoglycemia", 365.0)
+    kept = context.count_levels("severe_hypoglycemia", 365)
+    assert kept.codes.dtype == np.int8 and np.isnan(floats).any() and (floats > 1).any()
+    assert np.array_equal(context.count("severe_hypoglycemia", 365), floats, equal_nan=True)
+    for t in (0.0, 1.0, 2.0, 1.5):
+        got = evaluate_expression(parse("count(severe_hypoglycemia, within_days=365) >= t"), context, {"t": t})
+        assert np.array_equal(got.known, ~np.isnan(floats)) and np.array_equal(got.value, floats >= t)
