@@ -62,6 +62,7 @@ def readers() -> dict[str, list[str]]:
         read.setdefault(name, []).append("table 1 / compare")
     for name in BASELINE_FROM_SCREENING:
         read.setdefault(name, []).append("outcome enrolment")
+    read["(index: subject ids)"] = ["everything (row order, ids)"]
     return read
 
 
@@ -83,7 +84,7 @@ def markdown(n: int, columns: dict[str, dict], read: dict[str, list[str]]) -> st
             cells.append(f"{dtype} | {size:.1f} | {size * 10:,.0f}")
         who = read.get(name, [])
         shown = ", ".join(who[:4]) + (f" (+{len(who) - 4})" if len(who) > 4 else "")
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {shown or 'nothing the dashboard does'} |")
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {shown or 'no bundled criterion, table 1 or enrolment'} |")
     lines.append("| **total** | " + " | ".join(f"| **{totals[c]:.0f}** | **{totals[c] * 10:,.0f}**" for c in codes)
                  + " | |")
     return "\n".join(lines) + "\n"
