@@ -3,12 +3,14 @@ calibrated against the published trials within stated tolerances."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from explorer.cohort.compact import widened
 from explorer.cohort.synthetic import IsletModel, generate_outcomes, generate_screening
 from explorer.cohort.synthetic.calibration import islet_cit07, islet_edmonton, msc_zang2022
 from explorer.cohort.synthetic.cgm import metrics_from_readings
@@ -16,6 +18,13 @@ from explorer.errors import DefinitionError
 
 OUTCOME_VARIABLES = {"hba1c", "tir", "fasting_cpeptide", "postmeal_cpeptide", "fasting_insulin", "postmeal_insulin",
                      "insulin_dose", "ogld_dose", "fasting_glucose", "postmeal_glucose", "kitt"}
+
+
+def wide_screening(*args, **kwargs):
+    """generate_screening with its compact number columns read back as float64 (explorer.cohort.compact),
+    so these checks can do pandas arithmetic on them; the values are the generator's, bit for bit."""
+    screening = generate_screening(*args, **kwargs)
+    return replace(screening, features=widened(screening.features))
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +93,7 @@ def test_cgm_readings_match_the_visit_metrics(islet):
 
 
 def test_from_a_screening_uses_its_baseline_values():
-    screening = generate_screening("t1d", 4000, seed=8)
+    screening = wide_screening("t1d", 4000, seed=8)
     f = screening.features
     enrolled = f[(f["hba1c"] >= 7.5) & f["weight"].notna()].head(30)
     subset = type(screening)(features=enrolled, events=screening.events[screening.events["subject_id"].isin(enrolled.index)],
