@@ -30,7 +30,7 @@ def child(n: int) -> dict:
     """{column: [dtype, bytes a subject]} of the generated features frame, plus the index."""
     from explorer.cohort.synthetic import generate_screening
 
-    features = generate_screening(POPULATION, n, SEED, missing_reasons=False).features
+    features = generate_screening(POPULATION, n, SEED, missing_reasons=False, compact=True).features
     out = {name: [str(features[name].dtype), features[name].memory_usage(deep=True, index=False) / n]
            for name in features.columns}
     out["(index: subject ids)"] = [str(features.index.dtype), features.index.memory_usage(deep=True) / n]

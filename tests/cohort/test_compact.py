@@ -78,3 +78,24 @@ def test_widened_gives_float64_numbers_and_leaves_other_columns_alone():
 def test_a_column_without_known_values(empty):
     compact = compact_number(empty)
     assert len(compact.categories) == 0 and np.isnan(as_floats(*number_levels(pd.Series(compact)))).all()
+
+
+def test_the_generator_gives_float64_numbers_by_default_and_the_same_values_compact():
+    """Analysis code does arithmetic on a generated cohort's numbers; only `compact=True` (what an opened
+    data source holds) keeps them as level codes, and both are the same float64 values."""
+    from explorer.cohort.synthetic import generate_screening
+
+    plain = generate_screening("t1d", 500, seed=4, missing_reasons=False)
+    compact = generate_screening("t1d", 500, seed=4, missing_reasons=False, compact=True)
+    numbers = [c for c in compact.features.columns if is_number_levels(compact.features[c].dtype)]
+    assert numbers and not any(is_number_levels(plain.features[c].dtype) for c in plain.features.columns)
+    assert plain.features["hba1c"].dtype == np.float64
+    assert (plain.features["hba1c"] >= 7.5).sum() > 0  # comparisons and means work as on any float column
+    pd.testing.assert_frame_equal(widened(compact.features), plain.features)
+
+
+def test_an_opened_synthetic_source_holds_compact_numbers():
+    from explorer.sources import DataSource, open_source
+
+    opened = open_source(DataSource(kind="synthetic", population="t1d", n=300, seed=1))
+    assert is_number_levels(opened.screening.features["hba1c"].dtype)

@@ -23,7 +23,7 @@ from explorer.trial import load_trial
 def test_booleans_are_not_kept_and_evaluate_the_same_every_time():
     """A boolean's two masks are rebuilt from the features when asked (keeping them cost a second copy of
     each boolean column for every subject); numbers stay the features' own level codes, with no copy."""
-    screening = generate_screening("t1d", 3_000, seed=5, missing_reasons=False)
+    screening = generate_screening("t1d", 3_000, seed=5, missing_reasons=False, compact=True)
     context = MemoryContext(screening)
     tree = parse("hiv_positive or (pregnant and hba1c > 7)")
     first = evaluate_expression(tree, context)
@@ -54,7 +54,7 @@ COMPARATORS = ("<", "<=", ">", ">=", "==", "!=")
 @pytest.fixture(scope="module")
 def compact_and_wide():
     """The generator's screening (numbers as level codes) and the same screening with float64 numbers."""
-    compact = generate_screening("t1d", 4_000, seed=21, missing_reasons=False)
+    compact = generate_screening("t1d", 4_000, seed=21, missing_reasons=False, compact=True)
     wide = replace(compact, features=widened(compact.features))
     assert any(is_number_levels(compact.features[c].dtype) for c in compact.features.columns)
     assert not any(is_number_levels(wide.features[c].dtype) for c in wide.features.columns)
