@@ -534,6 +534,9 @@ WIRE_BYTES = """() => {
   return Object.fromEntries(entries.map((entry) => [entry.name, entry.transferSize]));
 }"""
 PLOTLY_ON_PAGE = "() => window.Plotly && window.Plotly.react"
+# A page that gets a pre-heated kernel still running its notebook can stay blank (docs/architecture.md): it
+# is counted as "not within" this many ms, and the run goes on.
+RENDER_TIMEOUT_MS = 180_000
 
 
 def dashboard_server(code: Path) -> str:
@@ -563,9 +566,12 @@ def visit(page, go, plotly_expected: bool) -> dict:
     page.on("websocket", on_websocket)
     started = time.perf_counter()
     go(page)
-    expect(page.locator(".te-count b").first).to_be_visible(timeout=TIMEOUT_MS)
-    expect(page.locator(".te-funnel").first).to_be_visible(timeout=TIMEOUT_MS)
-    elapsed = time.perf_counter() - started
+    try:
+        expect(page.locator(".te-count b").first).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+        expect(page.locator(".te-funnel").first).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+        elapsed = time.perf_counter() - started
+    except AssertionError:
+        elapsed, plotly_expected = float("inf"), False
     wire, websocket, before = sum(page.evaluate(WIRE_BYTES).values()), sum(frames), dict(bodies)
     http = by_resource(dict(sizes))
     plotly_after = None
@@ -599,11 +605,11 @@ def first_render(code: Path, trial: str, n: int, repeats: int, browser, server: 
         deadline = time.monotonic() + 600
         while not ready.exists() and time.monotonic() < deadline:
             time.sleep(0.2)
-        time.sleep(1)
+        time.sleep(3)  # the pool's other kernel may still be running its notebook
         ready.unlink(missing_ok=True)
 
     try:
-        ready.unlink(missing_ok=True)
+        refilled()
         for _ in range(repeats):
             page = browser.new_page(viewport={"width": 1500, "height": 1000})  # its own context: no cache
             loads["first"].append(visit(page, lambda p: p.goto(url + "/", wait_until="commit", timeout=TIMEOUT_MS),
