@@ -8,6 +8,7 @@ additions, both for the page's weight (issue 17):
   with the plotly version in the address (`?v=`), which tornado's StaticFileHandler answers with a ten-year
   max-age and an ETag: a browser downloads it once per plotly version, not once per page load as over the
   widget channel. The route names one file; nothing else of the package folder is served.
+- lab extension files asked for with their content hash (`?v=`) keep a long max-age, which Voilà takes away.
 - gzip for every compressible response (HTML, JavaScript, CSS, JSON). Voilà applies its
   `Voila.tornado_settings` after it has built its tornado Application, and tornado reads
   `compress_response` only while building one, so the setting alone does nothing here.
@@ -50,6 +51,12 @@ class DashboardVoila(Voila):
         folder, name = PLOTLY_JS_PATH.rsplit("/", 1)
         route = url_path_join(self.server_url, "voila", folder, f"({re.escape(name)})")
         handlers.insert(0, (route, tornado.web.StaticFileHandler, {"path": str(PLOTLY_JS.parent)}))
+        # Voilà has the browser revalidate every lab extension file on every page load ("no_cache_paths"),
+        # about 20 requests before a reload can render. A file asked for with its content hash (`?v=`) cannot
+        # change under that address: it keeps jupyter_server's long max-age; the rest still revalidates.
+        for handler in handlers:
+            if handler[0].endswith("/voila/labextensions/(.*)"):
+                handler[2]["no_cache_paths"] = []
         return handlers
 
     def listen(self) -> None:

@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import plotly
 import plotly.offline
@@ -93,3 +94,14 @@ def test_compression_can_be_turned_off():
         assert "Content-Encoding" not in headers
     finally:
         _stop(process)
+
+
+def test_lab_extension_files_asked_for_by_content_hash_stay_cached(server):
+    """Voilà sends every lab extension file with "no-cache"; one whose address carries its hash cannot
+    change, so the dashboard's server lets the browser keep it (a reload then asks for none of them)."""
+    chunk = next((Path(sys.prefix) / "share" / "jupyter" / "labextensions" / "@jupyter-widgets" / "jupyterlab-manager"
+                  / "static").glob("*.*.js"))
+    base = f"{server}/voila/labextensions/@jupyter-widgets/jupyterlab-manager/static/{chunk.name}"
+    status, headers, _ = _get(f"{base}?v={chunk.name.split('.')[1]}")
+    assert status == 200 and int(headers["Cache-Control"].removeprefix("max-age=")) >= 365 * 24 * 3600, headers
+    assert _get(base)[1]["Cache-Control"] == "no-cache"  # without its hash it may change: revalidated
