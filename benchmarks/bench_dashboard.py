@@ -16,7 +16,9 @@ for the new scenario (computed in this process, as the browser tests do).
 `--first-render-only` measures only the pre-heated first render, `--repeats` pages in a row, and what each
 page downloads before it: HTTP by resource, the same files gzipped, and the websocket's messages
 (dashboard.first_render.md, or `--output NAME`). `--floor` adds a page of two widgets served with the same
-voila.json: what the first render costs before any of our code.
+voila.json: what the first render costs before any of our code. Each repeat is a first visit in a fresh
+browser and a reload of it; the server is the tree's own (explorer.app.voila_server where it has one).
+`--phases` says where the floor page's time goes (dashboard.first_render.phases.md).
 
 `--baseline REF` measures the code of a git revision (checked out into a temporary worktree: its
 notebook, voila.json and package) in the same run, before the working tree, so that the table compares
@@ -493,11 +495,16 @@ def main() -> int:
                         help="with --first-render-only: the results' file name in benchmarks/results, without suffix")
     parser.add_argument("--floor", action="store_true",
                         help="with --first-render-only: also a page of two widgets under the same voila.json")
+    parser.add_argument("--phases", action="store_true",
+                        help="where the floor page's first render goes, under plain Voila and the tree's server: "
+                             "dashboard.first_render.phases.md")
     parser.add_argument("--gzip-off", action="store_true",
                         help="with --first-render-only: also this tree with its server's gzip turned off")
     args = parser.parse_args()
     if args.kernel_only:
         return kernel_main(args)
+    if args.phases:
+        return phases_main(args)
     if args.first_render_only:
         return first_render_main(args)
     rows = []
@@ -644,6 +651,96 @@ def first_render(code: Path, trial: str, n: int, repeats: int, browser, server: 
             "websocket_bytes_first_render": first["websocket_bytes_first_render"],
             "plotly_js_ready_after_render_ms": first["plotly_js_ready_after_render_ms"],
             "with_plotly_js": first["with_plotly_js"], "reload": summary("reload")}
+
+
+# Where a first render's time goes, in the page's clock (ms from navigation): the page HTML; Voilà's
+# application (voila/static) and the lab extensions fetched before the page asks for its kernel; the kernel
+# request; the chunks fetched after it (loaded lazily); the websocket opened, first sent and first answered;
+# the render. `long_tasks_ms`: the main thread's tasks over 50 ms (script evaluation, layout), summed.
+PHASES_INIT = """window.__teLongTasks = [];
+new PerformanceObserver((list) => list.getEntries().forEach((e) => window.__teLongTasks.push(e.duration)))
+  .observe({ type: "longtask", buffered: true });"""
+PHASES = """() => {
+  const res = performance.getEntriesByType("resource");
+  const end = (keep) => Math.max(0, ...res.filter(keep).map((r) => r.responseEnd));
+  const kernel = Math.min(1e9, ...res.filter((r) => r.name.includes("/api/kernels/")).map((r) => r.startTime));
+  return {
+    html: performance.getEntriesByType("navigation")[0].responseEnd,
+    voila_app_fetched: end((r) => r.name.includes("/voila/static/") && r.startTime < kernel),
+    lab_extensions_fetched: end((r) => r.name.includes("/voila/labextensions/") && r.startTime < kernel),
+    kernel_requested: kernel,
+    lazy_chunks_fetched: end((r) => r.startTime >= kernel && /\\.js(\\?|$)/.test(r.name)),
+    long_tasks_ms: window.__teLongTasks.reduce((a, b) => a + b, 0),
+  };
+}"""
+
+
+def phases(code: Path, trial: str, n: int, repeats: int, browser, server: str) -> dict:
+    """`repeats` times, a first visit (fresh browser) and a reload: the moments of PHASES, the websocket's
+    (opened, first frame sent, first received) and the render; medians."""
+    query = scenario_for(trial, n).to_query() if n else ""
+    process, url, ready, _ = start_voila(code, query, preheat=True, server=server)
+    loads: dict[str, list[dict]] = {"first": [], "reload": []}
+    try:
+        for _ in range(repeats):
+            page = browser.new_page(viewport={"width": 1500, "height": 1000})
+            page.add_init_script(PHASES_INIT)
+            for kind in loads:
+                while not ready.exists():
+                    time.sleep(0.2)
+                time.sleep(3)  # the pool's other kernel may still be running its notebook
+                ready.unlink(missing_ok=True)
+                socket_at: dict[str, float] = {}
+
+                def on_websocket(ws, socket_at=socket_at):
+                    socket_at.setdefault("websocket_open", time.perf_counter())
+                    ws.on("framesent", lambda _: socket_at.setdefault("first_sent", time.perf_counter()))
+                    ws.on("framereceived", lambda _: socket_at.setdefault("first_received", time.perf_counter()))
+
+                page.on("websocket", on_websocket)
+                started = time.perf_counter()
+                if kind == "first":
+                    page.goto(url + "/", wait_until="commit", timeout=TIMEOUT_MS)
+                else:
+                    page.reload(wait_until="commit", timeout=TIMEOUT_MS)
+                expect(page.locator(".te-count b").first).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+                expect(page.locator(".te-funnel").first).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+                row = {**page.evaluate(PHASES), **{k: 1000 * (v - started) for k, v in socket_at.items()},
+                       "render": 1000 * (time.perf_counter() - started)}
+                loads[kind].append({k: round(v) for k, v in row.items()})
+                page.remove_listener("websocket", on_websocket)
+            page.close()
+    finally:
+        stop(process)
+    return {"trial": trial, "subjects": n, "server": server,
+            **{kind: {k: statistics.median(r.get(k, 0) for r in rows) for k in rows[0]}
+               for kind, rows in loads.items()}}
+
+
+def phases_main(args) -> int:
+    rows = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        for server in dict.fromkeys(["voila", dashboard_server(ROOT)]):
+            print(f"phases, the floor (two widgets, {server})...", file=sys.stderr, flush=True)
+            with floor_code() as code:
+                rows.append({"code": "floor: two widgets", **phases(code, "–", 0, args.repeats, browser, server)})
+        browser.close()
+    load = os.getloadavg()
+    keys = list(rows[0]["first"])
+    lines = ["Moments of a first render (ms from navigation, medians; see PHASES in bench_dashboard.py):", "",
+             "| code | server | load | " + " | ".join(keys) + " |", "|---|---|---|" + "---|" * len(keys)]
+    for r in rows:
+        for kind in ("first", "reload"):
+            lines.append(f"| {r['code']} | {r['server']} | {kind} | " + " | ".join(str(round(r[kind][k])) for k in keys) + " |")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "dashboard.first_render.phases.json").write_text(json.dumps(
+        {"machine": {"cpus": os.cpu_count(), "load_average_1m_at_end": round(load[0], 2)}, "results": rows},
+        indent=2) + "\n")
+    (RESULTS / "dashboard.first_render.phases.md").write_text("\n".join(lines) + f"\n\nLoad average at the end: "
+                                                              f"{load[0]:.2f} on {os.cpu_count()} CPUs.\n")
+    print("\n".join(lines))
+    return 0
 
 
 # The floor: Voilà with this tree's voila.json serving a page of two small widgets that carry what
