@@ -1,7 +1,9 @@
 """The fast path: a synthetic population straight to a `Screening` (wide features at the index date).
 
 Memory is proportional to n: each column is allocated once at full length and filled chunk by chunk, and
-the DataFrame takes the arrays without copying them; only the events are concatenated at the end.
+the DataFrame takes the arrays without copying them; only the events are concatenated at the end. Number
+columns are filled as level codes (explorer.cohort.compact: the same float64 values, 1-2 bytes a subject),
+so the generator never holds them as float64 too.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from explorer.catalogue import default_catalogue
+from explorer.cohort.compact import NumberLevels
 from explorer.cohort.screening import Screening
 from explorer.cohort.synthetic.chunks import check_size, draw_chunks, subject_ids
 from explorer.cohort.synthetic.params import PopulationParams
@@ -26,7 +29,7 @@ EVENT_NAMES = ("severe_hypoglycemia", "trial_participation")
 @dataclass
 class _Column:
     kind: str                      # number | boolean | category
-    values: np.ndarray             # float64 / bool / int8 codes
+    values: np.ndarray | NumberLevels  # numbers: level codes; booleans: bool; categories: int8 codes
     missing: np.ndarray | None = None  # booleans: True where unknown
     other_reason: np.ndarray | None = None  # index into OTHER_REASONS where a subject's reason differs, else -1
 
@@ -70,7 +73,7 @@ def generate_screening(population: str, n: int, seed: int = 0,
 def _fill_columns(columns: dict[str, _Column], d: Draw, start: int, n: int, other: list[str]) -> None:
     stop = start + d.n
     for name, values in d.numbers.items():
-        columns.setdefault(name, _Column("number", np.empty(n))).values[start:stop] = values
+        columns.setdefault(name, _Column("number", NumberLevels(n))).values.add(start, values)
     for name, (values, known) in d.booleans.items():
         col = columns.setdefault(name, _Column("boolean", np.empty(n, bool), np.empty(n, bool)))
         col.values[start:stop] = values
@@ -89,7 +92,7 @@ def _fill_columns(columns: dict[str, _Column], d: Draw, start: int, n: int, othe
 
 def _as_array(name: str, col: _Column):
     if col.kind == "number":
-        return col.values
+        return col.values.finish()
     if col.kind == "boolean":
         return pd.arrays.BooleanArray(col.values, col.missing)
     labels = pa.array(category_labels(name)).take(pa.array(col.values, mask=col.values < 0))
@@ -98,7 +101,7 @@ def _as_array(name: str, col: _Column):
 
 def _unknown(col: _Column) -> np.ndarray:
     if col.kind == "number":
-        return np.isnan(col.values)
+        return col.values.unknown()
     if col.kind == "boolean":
         return col.missing
     return col.values < 0
