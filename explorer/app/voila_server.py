@@ -13,6 +13,9 @@ additions, both for the page's weight (issue 17):
   `Voila.tornado_settings` after it has built its tornado Application, and tornado reads
   `compress_response` only while building one, so the setting alone does nothing here.
 
+- a closed or reloaded page's kernel is shut down (Voilà 0.5 refuses the page's own request: see
+  BeaconShutdownHandler), instead of living, with its cohort, until the server stops.
+
 Everything else is Voilà's, with voila.json read as usual. Under another front end (JupyterLab, a plain
 `voila`) the route is absent and PlotlyLibrary sends plotly.js over the widget channel instead.
 """
@@ -29,10 +32,23 @@ import tornado.web
 import traitlets
 from jupyter_server.utils import url_path_join
 from voila.app import Voila
+from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
 
 from explorer.app.plotly_loader import PLOTLY_JS_PATH, PLOTLY_JS_VARIABLE
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+
+class BeaconShutdownHandler(VoilaShutdownKernelHandler):
+    """Voilà's kernel shutdown, as the page sends it when it is closed or reloaded.
+
+    The page sends it with `navigator.sendBeacon`, which cannot carry the `X-XSRFToken` header, so Voilà 0.5
+    answers 403 ("'_xsrf' argument missing", voila-dashboards/voila#1458) and the kernel of every closed
+    page lives, holding its cohort, until the server stops. The kernel's id, a random UUID that only the
+    page that owns the kernel is given, is what authorises the request here."""
+
+    def check_xsrf_cookie(self) -> None:
+        return None
 
 
 class DashboardVoila(Voila):
@@ -57,7 +73,8 @@ class DashboardVoila(Voila):
         for handler in handlers:
             if handler[0].endswith("/voila/labextensions/(.*)"):
                 handler[2]["no_cache_paths"] = []
-        return handlers
+        return [(handler[0], BeaconShutdownHandler, *handler[2:]) if handler[1] is VoilaShutdownKernelHandler
+                else handler for handler in handlers]
 
     def listen(self) -> None:
         # Voilà has built its Application by now (start), and listen is where it starts serving it

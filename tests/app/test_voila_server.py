@@ -30,10 +30,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(*options: str):
+def _serve(*options: str, notebook: Path = ROOT / "notebooks" / "dashboard.ipynb"):
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "explorer.app.voila_server", str(ROOT / "notebooks" / "dashboard.ipynb"),
+        [sys.executable, "-m", "explorer.app.voila_server", str(notebook),
          f"--port={port}", "--no-browser", "--Voila.ip=127.0.0.1", "--VoilaConfiguration.preheat_kernel=False",
          *options], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
@@ -105,3 +105,30 @@ def test_lab_extension_files_asked_for_by_content_hash_stay_cached(server):
     status, headers, _ = _get(f"{base}?v={chunk.name.split('.')[1]}")
     assert status == 200 and int(headers["Cache-Control"].removeprefix("max-age=")) >= 365 * 24 * 3600, headers
     assert _get(base)[1]["Cache-Control"] == "no-cache"  # without its hash it may change: revalidated
+
+
+def test_a_closed_pages_kernel_is_shut_down_by_the_pages_own_request(tmp_path):
+    """The page asks for its kernel's shutdown with navigator.sendBeacon, which carries no XSRF token; plain
+    Voila 0.5 answers 403 and the kernel lives until the server stops (voila-dashboards/voila#1458)."""
+    import json
+    import re
+
+    notebook = tmp_path / "tiny.ipynb"
+    notebook.write_text(json.dumps({
+        "cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": ["x = 1"]}],
+        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+        "nbformat": 4, "nbformat_minor": 5}))
+    process, url = _serve(notebook=notebook)
+    try:
+        status, _, page = _get(url + "/")
+        kernel = re.search(rb'"kernelId": "([0-9a-f-]{36})"', page).group(1).decode()
+        assert _get(f"{url}/api/kernels/{kernel}")[0] == 200
+        beacon = urllib.request.Request(f"{url}/voila/api/shutdown/{kernel}", data=b"", method="POST")
+        with urllib.request.urlopen(beacon, timeout=30) as response:  # no cookie, no X-XSRFToken: a beacon
+            assert response.status == 204
+        deadline = time.monotonic() + 30
+        while _get(f"{url}/api/kernels/{kernel}")[0] != 404:
+            assert time.monotonic() < deadline, "the kernel is still running"
+            time.sleep(0.3)
+    finally:
+        _stop(process)
