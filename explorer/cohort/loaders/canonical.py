@@ -53,13 +53,18 @@ def table_files(folder: Path) -> dict[str, Path]:
     return found
 
 
+def require_subjects(files: dict[str, Path], folder: Path) -> None:
+    """The one required table: a DataError naming the folder when it has no subjects table."""
+    if "subjects" not in files:
+        raise DataError("no subjects table (subjects.csv or subjects.parquet) in the folder", file=str(folder))
+
+
 def load_canonical(folder: str | Path, *, on_invalid: OnInvalid = "raise",
                    catalogue: Catalogue | None = None) -> Loaded:
     """Read a canonical-layout folder into a Cohort and a LoadReport."""
     folder = Path(folder)
     files = table_files(folder)
-    if "subjects" not in files:
-        raise DataError("no subjects table (subjects.csv or subjects.parquet) in the folder", file=str(folder))
+    require_subjects(files, folder)
     report = LoadReport(source=str(folder), kind="canonical")
     boundary = Boundary(report, on_invalid, loader_catalogue(catalogue))
     raw = {table: read_table(path) for table, path in files.items()}

@@ -116,7 +116,7 @@ def parse_dates(series: pd.Series, *, file: str, column: str) -> pd.Series:
     else:
         text = series.astype("string").str.strip()
         text = text.mask(text == "")
-        wall_clock = text.str.replace(_UTC_OFFSET, r"\1", regex=True)
+        wall_clock = text.str.replace(UTC_OFFSET, r"\1", regex=True)
         try:
             out = pd.to_datetime(wall_clock, format="ISO8601", errors="coerce")
         except (ValueError, TypeError, OverflowError) as error:  # pandas refuses the column as a whole
@@ -153,9 +153,9 @@ def dates(series: pd.Series, *, file: str, column: str, report: LoadReport) -> p
     return parse_dates(completed, file=file, column=column)
 
 
-# A UTC offset (or Z) right after a clock time; group 1 is everything up to the offset. Requiring the
+# A UTC offset (or Z) right after a clock time (public: the SQL readers strip it with the same pattern); group 1 is everything up to the offset. Requiring the
 # clock time keeps the day of a plain date ("2021-07-30") from being read as an offset "-30".
-_UTC_OFFSET = r"^(.*\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)\s*(?:Z|UTC|[+-]\d{2}(?::?\d{2})?)$"
+UTC_OFFSET = r"^(.*\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)\s*(?:Z|UTC|[+-]\d{2}(?::?\d{2})?)$"
 
 
 def normalise_sex(series: pd.Series, *, file: str, column: str) -> pd.Series:
