@@ -45,7 +45,7 @@ from explorer.cohort.loaders.common import (
 from explorer.cohort.loaders.readers import FIRST_DATA_ROW
 from explorer.cohort.loaders.report import LoadReport
 from explorer.cohort.screening import Screening
-from explorer.cohort.units import exact_conversion, canonical_unit, conversion, report_precision
+from explorer.cohort.units import canonical_unit, conversion, exact_conversion, report_precision
 from explorer.engine.features_sql import VIEWS, DuckRunner, SparkRunner, derive
 from explorer.engine.spark import arrow_frame
 from explorer.engine.sql import DUCKDB, SPARK
@@ -495,8 +495,8 @@ def _measurements(run: SqlLoad) -> str:
     below_ops = [k for k, v in omop.OPERATORS.items() if v in ("<", "<=")]
     above_ops = [k for k, v in omop.OPERATORS.items() if v in (">", ">=")]
     operator = text_cell("operator_concept_id") if "operator_concept_id" in columns else "CAST(NULL AS STRING)"
-    below = f"COALESCE({operator} IN ({', '.join(map(_literal, below_ops))}), FALSE)"
-    above = f"COALESCE({operator} IN ({', '.join(map(_literal, above_ops))}), FALSE)"
+    below = f"COALESCE({operator} IN ({', '.join(map(literal, below_ops))}), FALSE)"
+    above = f"COALESCE({operator} IN ({', '.join(map(literal, above_ops))}), FALSE)"
     n_below, n_above = run.engine.rows(f"SELECT {run.count(below)}, {run.count(above)} FROM {mapped}")[0]
     report.convert("measurement: operator '<' (below limit) -> half the limit", int(n_below or 0))
     report.convert("measurement: operator '>' (above limit) -> the limit", int(n_above or 0))
