@@ -114,7 +114,8 @@ def funnel_child(code: Path, folder: Path) -> dict:
         raise RuntimeError(f"funnel with {code} failed:\n{proc.stderr[-2000:]}")
     peak_kb = int(proc.stderr.rsplit("PEAK_RSS_KB", 1)[1].split()[0])
     out = proc.stdout
-    funnel = json.loads(out)
+    # the JSON document is the output's one line that is "{" onwards (anything else printed stays out of it)
+    funnel = json.loads(out[out.index("{\n"):]) if not out.startswith("{") else json.loads(out)
     funnel.pop("source", None)
     return {"wall_s": wall, "peak_rss_mb": peak_kb / 1024, "funnel": funnel}
 
@@ -152,7 +153,7 @@ def funnel_main(args) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(args.folder.format(n=n)) if args.folder else Path(tmp)
             row = {"n": n, **(generate(n, folder) if not args.folder else _rows(folder))}
-            for name, code in (("before", base), ("in_place", ROOT)):
+            for name, code in (("before", base), ("in_place", Path(args.code).resolve() if args.code else ROOT)):
                 row[name] = funnel_child(code, folder)
                 print(n, name, {k: v for k, v in row[name].items() if k != "funnel"}, flush=True)
             if row["before"]["funnel"] != row["in_place"]["funnel"]:
@@ -205,6 +206,7 @@ def main() -> None:
     parser.add_argument("--funnel", action="store_true", help="time `funnel --engine duckdb`: --base code vs this")
     parser.add_argument("--base", help="with --funnel: a checkout of the code to compare against (e.g. main)")
     parser.add_argument("--base-label", help="with --funnel: how the results name --base (e.g. a commit)")
+    parser.add_argument("--code", help="with --funnel: the checkout measured as \"in place\" (default: this one)")
     parser.add_argument("--folder", help="with --funnel: canonical Parquet folders written before, {n} the size")
     args = parser.parse_args()
     if args.funnel:

@@ -910,7 +910,10 @@ def screening_in_place(path: str | Path, build, *, what: str, engine: str = "duc
         import duckdb
 
         own = con is None
-        tables: DuckTables | SparkTables = DuckTables(duckdb.connect(":memory:") if own else con)
+        if own:
+            con = duckdb.connect(":memory:")
+            con.execute("SET enable_progress_bar = false")  # DuckDB draws it on stdout, into the CLI's JSON
+        tables: DuckTables | SparkTables = DuckTables(con)
         errors: tuple = (duckdb.Error,)
     elif engine == "spark":
         from pyspark.errors import PySparkException
