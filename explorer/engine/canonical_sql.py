@@ -30,9 +30,15 @@ import pyarrow as pa
 
 from explorer.catalogue import Catalogue, default_catalogue
 from explorer.cohort.features import SUBJECT_FIELDS as FEATURE_SUBJECT_FIELDS
-from explorer.cohort.loaders.canonical import SUBJECT_FIELDS, require_subjects, table_files
+from explorer.cohort.loaders.canonical import (
+    SUBJECT_FIELDS,
+    require_subjects,
+    subject_outside_range,
+    table_files,
+)
 from explorer.cohort.loaders.cgm import SENSOR_RANGE_MG_DL, sensor_glucose
 from explorer.cohort.loaders.common import (
+    CGM_OUTSIDE,
     CGM_RANGE,
     Boundary,
     check_unique_ids,
@@ -312,8 +318,7 @@ def _subjects(run: SqlLoad, folder: Folder) -> tuple[str, list[str]]:
         found = run.engine.rows(f"SELECT {q(column)}, {ORDER} FROM {subjects} WHERE {q(column)} < {var.range[0]!r} "
                                 f"OR {q(column)} > {var.range[1]!r} ORDER BY {ORDER} LIMIT 10")
         if found:
-            raise DataError(f"{column} = {found[0][0]:g} is outside the plausible range "
-                            f"[{var.range[0]:g}, {var.range[1]:g}] {var.unit}", file=file, column=column,
+            raise DataError(subject_outside_range(var, found[0][0]), file=file, column=column,
                             rows=[r for _, r in found])
     return subjects, list(out)
 
@@ -334,14 +339,14 @@ def _measurements(run: SqlLoad, folder: Folder) -> tuple[str, bool]:
     name = table_name(file)
     run.report.reject(name, "value missing (unknown; no row needed)",
                       run.one(f"SELECT COUNT(*) FROM {step} WHERE value IS NULL"))
-    step = run.table("m", f"SELECT * FROM {step} WHERE value IS NOT NULL")
+    step = run.then(step, run.table("m", f"SELECT * FROM {step} WHERE value IS NOT NULL"))
     # common.finish_measurements
     numbers = _names(run, "numbers", run.boundary.catalogue.names("number"))
-    step = run.invalid(step, f"NOT COALESCE(variable IN (SELECT name FROM {numbers}), FALSE)", file=file,
-                       column="variable", message="not a number variable of the catalogue")
+    step = run.then(step, run.invalid(step, f"NOT COALESCE(variable IN (SELECT name FROM {numbers}), FALSE)",
+                                      file=file, column="variable", message="not a number variable of the catalogue"))
     keep = ("visit",) if visit else ()
-    step = convert_units(run, step, file, column="unit", keep=keep)
-    step = check_ranges(run, step, file, column="value")
+    step = run.then(step, convert_units(run, step, file, column="unit", keep=keep))
+    step = run.then(step, check_ranges(run, step, file, column="value"))
     count_repeats(run, step, file, keys=("subject_id", "time", "variable") + keep)
     return step, visit
 
@@ -360,8 +365,8 @@ def _events(run: SqlLoad, folder: Folder) -> str:
         raise DataError("severity must be a whole number (a grade)", file=file, column="severity", rows=rows)
     events = run.boundary.catalogue.names("event")
     known = _names(run, "events", events)
-    return run.invalid(step, f"NOT COALESCE(event IN (SELECT name FROM {known}), FALSE)", file=file, column="event",
-                       message=f"not a catalogue event (events: {events})")
+    return run.then(step, run.invalid(step, f"NOT COALESCE(event IN (SELECT name FROM {known}), FALSE)", file=file, column="event",
+                       message=f"not a catalogue event (events: {events})"))
 
 
 def _cgm(run: SqlLoad, folder: Folder) -> str:
@@ -371,21 +376,21 @@ def _cgm(run: SqlLoad, folder: Folder) -> str:
     step = d.step("cgm", {"subject_id": d.trimmed("subject_id"), "time": d.dates("time"),
                           "glucose": d.glucose("glucose")})
     run.report.reject(table_name(file), "glucose missing", run.one(f"SELECT COUNT(*) FROM {step} WHERE glucose IS NULL"))
-    step = run.table("cgm", f"SELECT * FROM {step} WHERE glucose IS NOT NULL")
+    step = run.then(step, run.table("cgm", f"SELECT * FROM {step} WHERE glucose IS NOT NULL"))
     # common.finish_cgm: a reading outside what sensors give, then one reading per subject and time
     low, high = CGM_RANGE
-    step = run.invalid(step, f"(glucose < {low!r} OR glucose > {high!r})", file=file, column="glucose",
-                       message=f"CGM glucose outside {low:g}-{high:g} mg/dL; is the file in mmol/L? "
-                               "(pass unit='mmol/L')")
+    step = run.then(step, run.invalid(step, f"(glucose < {low!r} OR glucose > {high!r})", file=file,
+                                      column="glucose", message=CGM_OUTSIDE))
     ranked = run.table("cgm", f"SELECT *, row_number() OVER (PARTITION BY subject_id, time, glucose ORDER BY {ORDER}) "
                               f"AS te_copy FROM {step}")
     run.report.reject(table_name(file), "duplicate reading (same subject_id, time and glucose)",
                       run.one(f"SELECT COUNT(*) FROM {ranked} WHERE te_copy > 1"))
-    step = run.table("cgm", f"SELECT *, COUNT(*) OVER (PARTITION BY subject_id, time) AS te_same FROM {ranked} "
-                            "WHERE te_copy = 1")
-    return run.invalid(step, "te_same > 1", file=file, column="glucose",
+    run.then(step, ranked)
+    step = run.then(ranked, run.table("cgm", f"SELECT *, COUNT(*) OVER (PARTITION BY subject_id, time) AS te_same "
+                                             f"FROM {ranked} WHERE te_copy = 1"))
+    return run.then(step, run.invalid(step, "te_same > 1", file=file, column="glucose",
                        message="two different values for one reading (same subject_id, time); keep the right one "
-                               "or give them different times")
+                               "or give them different times"))
 
 
 def _event_history(run: SqlLoad, folder: Folder) -> str:
@@ -494,14 +499,14 @@ def load_canonical_sql(folder: str | Path, engine: DuckTables | SparkTables, *, 
     sfile = tables.where("subjects")
     _check_subjects(run, subjects, sfile, columns)
     birth = "birth_date" if "birth_date" in columns else "CAST(NULL AS TIMESTAMP)"
-    checked_subjects = run.table("subjects", f"SELECT *, {birth} AS birth FROM {subjects}")
+    checked_subjects = run.then(subjects, run.table("subjects", f"SELECT *, {birth} AS birth FROM {subjects}"))
     for table, step in drafted.items():
         file = tables.where(table)
         if table == "event_counts":
             drafted[table] = _orphans(run, step, checked_subjects, file)
         else:
             column = "recorded_from" if table == "event_history" else "time"
-            drafted[table] = check_times(run, step, checked_subjects, file, column, ORDER)
+            drafted[table] = run.then(step, check_times(run, step, checked_subjects, file, column, ORDER))
     if "measurements" in drafted:
         warn_without_uln(run, drafted["measurements"], tuple(columns))
     report.kept(Path(sfile).name, run.one(f"SELECT COUNT(*) FROM {checked_subjects}"))
@@ -531,7 +536,8 @@ def _views(run: SqlLoad, subjects: str, columns: list[str], drafted: dict[str, s
         sql_type = {"number": "DOUBLE", "boolean": "BOOLEAN"}.get(var.kind, "STRING")
         selected.append(f"CAST({q(column)} AS {sql_type}) AS {q(column)}")
         names.append(column)
-    engine.table(VIEWS["subjects"], f"SELECT {', '.join(selected)} FROM {subjects}")
+    # views over the last steps: the feature query reads them where they are, without another copy
+    engine.view(VIEWS["subjects"], f"SELECT {', '.join(selected)} FROM {subjects}")
     tables = {"subjects"}
     bodies = {
         "measurements": f"SELECT subject_id, variable, value, ref_high, {run.ns('time')} AS {q('__time')}",
@@ -545,7 +551,7 @@ def _views(run: SqlLoad, subjects: str, columns: list[str], drafted: dict[str, s
     }
     for table, step in drafted.items():
         if run.one(f"SELECT COUNT(*) FROM {step}"):
-            engine.table(VIEWS[table], f"{bodies[table]} FROM {step}")
+            engine.view(VIEWS[table], f"{bodies[table]} FROM {step}")
             tables.add(table)
     return names, tables, run.report
 

@@ -38,6 +38,7 @@ from explorer.cohort.loaders.common import (
     Boundary,
     check_unique_ids,
     loader_catalogue,
+    outside_range,
     parse_dates,
     require_columns,
     table_name,
@@ -90,6 +91,13 @@ class DuckTables:
 
     def table(self, name: str, select: str) -> None:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {select}").fetchall()
+
+    def view(self, name: str, select: str) -> None:
+        """A step computed each time it is read: no copy (the last projections, read by the feature query)."""
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {select}").fetchall()
+
+    def drop(self, name: str) -> None:
+        self.con.execute(f"DROP TABLE IF EXISTS {name}").fetchall()
 
     def register(self, name: str, table: pa.Table) -> None:
         self.con.register(name, table)
@@ -171,6 +179,16 @@ class SparkTables:
 
     def table(self, name: str, select: str) -> None:
         self._keep(name, self.spark.sql(select))
+
+    def view(self, name: str, select: str) -> None:
+        self.table(name, select)  # checkpointed: a Spark view would replan every step before it
+
+    def drop(self, name: str) -> None:
+        if name in self.views:
+            at = self.views.index(name)
+            self.spark.catalog.dropTempView(name)
+            self.frames.pop(at).unpersist()
+            self.views.pop(at)
 
     def register(self, name: str, table: pa.Table) -> None:
         self._keep(name, arrow_frame(self.spark, table))
@@ -336,6 +354,12 @@ class SqlLoad:
                                      f"ORDER BY {ORDER} LIMIT 10")
             if found:
                 raise DataError(f"{what} ({found[0][0]})", file=file, column=column, rows=[r for _, r in found])
+
+    def then(self, old: str, new: str) -> str:
+        """`new`, after dropping the step `old` it was made from (a copy less held at once)."""
+        if new != old and old.startswith("te_omop_"):
+            self.engine.drop(old)
+        return new
 
     def invalid(self, table: str, condition: str, *, file: str, column: str, message: str,
                 rows: str = ORDER) -> str:
@@ -581,12 +605,7 @@ def check_ranges(run: SqlLoad, table: str, file: str, column: str = "value_as_nu
                              f"FROM {table} m LEFT JOIN {limits} r ON r.variable = m.variable")
     first = run.engine.rows(f"SELECT variable, value FROM {checked} WHERE outside ORDER BY {ORDER} LIMIT 1")
     if first:
-        var, value = catalogue[first[0][0]], first[0][1]
-        message = (f"{var.name} = {value:g} {var.unit} is outside the plausible range "
-                   f"[{var.range[0]:g}, {var.range[1]:g}] {var.unit} (after unit conversion); check the "
-                   "value and its unit")
-        if run.boundary.on_invalid == "reject":
-            message = "value outside the plausible range of its variable"
+        message = outside_range(catalogue[first[0][0]], first[0][1], run.boundary.on_invalid)
         # the loader names the source column of the value (Boundary.invalid reads it from the draft)
         checked = run.invalid(checked, "outside", file=file, column=column, message=message)
     return checked
@@ -770,13 +789,14 @@ def check_times(run: SqlLoad, table: str, subjects: str, file: str, column: str,
     """common.finish_cohort's per-table checks: known subject, time present, not in the future, not before birth."""
     with_birth = run.table("timed", f"SELECT t.*, s.birth AS te_birth, s.subject_id IS NOT NULL AS te_known "
                                     f"FROM {table} t LEFT JOIN {subjects} s ON s.subject_id = t.subject_id")
-    checked = run.invalid(with_birth, "NOT te_known", file=file, column="subject_id",
-                          message="subject id not in the subjects table", rows=rows)
-    checked = run.invalid(checked, "time IS NULL", file=file, column=column, message="time is missing", rows=rows)
-    checked = run.invalid(checked, f"time > {run.timestamp(run.now)}", file=file, column=column,
-                          message="date in the future", rows=rows)
-    return run.invalid(checked, "time < te_birth", file=file, column=column, message="date before the birth date",
-                       rows=rows)
+    checked = run.then(with_birth, run.invalid(with_birth, "NOT te_known", file=file, column="subject_id",
+                                                message="subject id not in the subjects table", rows=rows))
+    checked = run.then(checked, run.invalid(checked, "time IS NULL", file=file, column=column,
+                                            message="time is missing", rows=rows))
+    checked = run.then(checked, run.invalid(checked, f"time > {run.timestamp(run.now)}", file=file, column=column,
+                                            message="date in the future", rows=rows))
+    return run.then(checked, run.invalid(checked, "time < te_birth", file=file, column=column,
+                                         message="date before the birth date", rows=rows))
 
 
 def warn_without_uln(run: SqlLoad, measurements: str, subject_columns: tuple[str, ...] = ()) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from explorer.catalogue import Catalogue
+from explorer.catalogue import Catalogue, Variable
 from explorer.errors import DataError
 
 from .cgm import SENSOR_RANGE_MG_DL, sensor_glucose
@@ -125,10 +125,14 @@ def _subjects(frame: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.DataF
         values = subjects[column].to_numpy(dtype="float64", na_value=np.nan)
         bad = (values < var.range[0]) | (values > var.range[1]) if var.range else np.zeros(len(values), bool)
         if bad.any():
-            raise DataError(f"{column} = {values[bad][0]:g} is outside the plausible range "
-                            f"[{var.range[0]:g}, {var.range[1]:g}] {var.unit}", file=file, column=column,
+            raise DataError(subject_outside_range(var, values[bad][0]), file=file, column=column,
                             rows=subjects.index[bad][:10].tolist())
     return subjects
+
+
+def subject_outside_range(var: Variable, value: float) -> str:
+    """The message for a subject column's first value outside its plausible range (always an error)."""
+    return f"{var.name} = {value:g} is outside the plausible range [{var.range[0]:g}, {var.range[1]:g}] {var.unit}"
 
 
 def _measurements(frame: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.DataFrame:
