@@ -110,6 +110,8 @@ def funnel_child(code: Path, folder: Path) -> dict:
     proc = subprocess.run([sys.executable, "-c", script, str(folder)], env=env, cwd=str(code), capture_output=True,
                           text=True, check=False)
     wall = time.perf_counter() - start
+    if proc.returncode < 0:  # killed, on this shared machine by the kernel's out-of-memory killer
+        return {"wall_s": wall, "peak_rss_mb": None, "funnel": None, "killed_by_signal": -proc.returncode}
     if proc.returncode:
         raise RuntimeError(f"funnel with {code} failed:\n{proc.stderr[-2000:]}")
     peak_kb = int(proc.stderr.rsplit("PEAK_RSS_KB", 1)[1].split()[0])
@@ -137,8 +139,13 @@ def funnel_markdown(results: dict) -> str:
     for size in results["sizes"]:
         before, now = size["before"], size["in_place"]
         for name, r in (("before (pandas loader)", before), ("in place", now)):
-            ratio = "1" if r is before else f"{r['wall_s'] / before['wall_s']:.2f}x"
-            rss = "1" if r is before else f"{r['peak_rss_mb'] / before['peak_rss_mb']:.2f}x"
+            if r["peak_rss_mb"] is None:
+                lines.append(f"| {size['n']:,} | {size['measurements']:,} | {size['cgm']:,} | {name} | killed "
+                             f"(signal {r['killed_by_signal']}) after {r['wall_s']:.0f} s | - | - | - |")
+                continue
+            ok = before["peak_rss_mb"] is not None and r is not before
+            ratio = f"{r['wall_s'] / before['wall_s']:.2f}x" if ok else ("1" if r is before else "-")
+            rss = f"{r['peak_rss_mb'] / before['peak_rss_mb']:.2f}x" if ok else ("1" if r is before else "-")
             lines.append(f"| {size['n']:,} | {size['measurements']:,} | {size['cgm']:,} | {name} | {r['wall_s']:.1f} | "
                          f"{r['peak_rss_mb']:,.0f} | {ratio} | {rss} |")
     return "\n".join(lines) + "\n"
@@ -156,7 +163,8 @@ def funnel_main(args) -> None:
             for name, code in (("before", base), ("in_place", Path(args.code).resolve() if args.code else ROOT)):
                 row[name] = funnel_child(code, folder)
                 print(n, name, {k: v for k, v in row[name].items() if k != "funnel"}, flush=True)
-            if row["before"]["funnel"] != row["in_place"]["funnel"]:
+            if None not in (row["before"]["funnel"], row["in_place"]["funnel"]) and \
+                    row["before"]["funnel"] != row["in_place"]["funnel"]:
                 raise SystemExit(f"funnels differ at {n:,} subjects")
             results["sizes"].append(row)
     if not args.quick:

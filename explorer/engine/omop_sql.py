@@ -21,6 +21,8 @@ A ZIP archive is not read in place (neither engine reads archive members): the p
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +61,7 @@ TEXT_SUFFIXES = (".csv", ".tsv", ".txt")  # read with every cell as text, as the
 PLAIN_ISO = r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[ T][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?)?"
 ORDER = "te_src"  # the source row number of a CDM row (header = row 1), as the loader's errors name rows
 MICROS_PER_DAY = DAY_NS // 1000
+MEMORY_LIMIT = "1GB"  # DuckDB's share when a reader opens its own connection (10^5 subjects: no slower than 80 % of RAM)
 
 
 def is_omop_in_place(path: str | Path) -> bool:
@@ -931,8 +934,12 @@ def screening_in_place(path: str | Path, build, *, what: str, engine: str = "duc
 
         own = con is None
         if own:
-            con = duckdb.connect(":memory:")
-            con.execute("SET enable_progress_bar = false")  # DuckDB draws it on stdout, into the CLI's JSON
+            spill = tempfile.mkdtemp(prefix="trial-explorer-duckdb-")
+            # The steps copy the tables a few times: DuckDB holds them within MEMORY_LIMIT and spills the rest
+            # to a folder of its own (by default it takes 80 % of RAM, and an in-memory database spills into
+            # the working directory). The progress bar goes off: DuckDB draws it on stdout, into the CLI's JSON.
+            con = duckdb.connect(":memory:", config={"memory_limit": MEMORY_LIMIT, "temp_directory": spill})
+            con.execute("SET enable_progress_bar = false").fetchall()
         tables: DuckTables | SparkTables = DuckTables(con)
         errors: tuple = (duckdb.Error,)
     elif engine == "spark":
@@ -957,3 +964,4 @@ def screening_in_place(path: str | Path, build, *, what: str, engine: str = "duc
         tables.close()
         if own:
             tables.con.close()
+            shutil.rmtree(spill, ignore_errors=True)
