@@ -17,6 +17,10 @@ or before birth. With on_invalid="raise" each is the loader's DataError (file, c
 file's row numbers, header = row 1); with "reject" the same rows are dropped and counted in the report.
 
 A ZIP archive is not read in place (neither engine reads archive members): the pandas loader reads it.
+
+The engines' classes (DuckTables, SparkTables), the load context (SqlLoad) and the steps the canonical
+tables share (convert_units, check_ranges, count_repeats, check_times, warn_without_uln) are public:
+explorer.engine.canonical_sql reads the project's own canonical folders with them.
 """
 
 from __future__ import annotations
@@ -294,7 +298,7 @@ class Cdm:
 
 @dataclass
 class SqlLoad:
-    """One in-place load: the engine, the CDM, the checks' context."""
+    """One in-place load: the engine, the source's tables (a Cdm, or canonical_sql.Folder), the checks' context."""
 
     engine: DuckTables | SparkTables
     cdm: Cdm
