@@ -76,12 +76,6 @@ TIME_TYPES = ("TIMESTAMP", "DATE")
 FINITE = "1.7976931348623157e308"  # the largest double: a plain number beyond it overflows (the loader: text)
 
 
-def is_canonical_in_place(path: str | Path) -> bool:
-    """A folder holding a canonical subjects table as CSV or Parquet (what this module reads)."""
-    path = Path(path)
-    return path.is_dir() and "subjects" in table_files(path)
-
-
 class Folder:
     """The canonical tables of a folder where they lie, each a view with its source row number (`te_src`)."""
 
