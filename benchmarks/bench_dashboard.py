@@ -16,7 +16,9 @@ for the new scenario (computed in this process, as the browser tests do).
 `--first-render-only` measures only the pre-heated first render, `--repeats` pages in a row, and what each
 page downloads before it: HTTP by resource, the same files gzipped, and the websocket's messages
 (dashboard.first_render.md, or `--output NAME`). `--floor` adds a page of two widgets served with the same
-voila.json: what the first render costs before any of our code.
+voila.json: what the first render costs before any of our code. Each repeat is a first visit in a fresh
+browser and a reload of it; the server is the tree's own (explorer.app.voila_server where it has one).
+`--phases` says where the floor page's time goes (dashboard.first_render.phases.md).
 
 `--baseline REF` measures the code of a git revision (checked out into a temporary worktree: its
 notebook, voila.json and package) in the same run, before the working tree, so that the table compares
@@ -77,15 +79,17 @@ def scenario_for(trial: str, n: int) -> Scenario:
     return Scenario(trial=trial, data=DataSource("synthetic", population_for(load_trial(trial)), n, 0))
 
 
-def start_voila(code: Path, query: str, preheat: bool) -> tuple[subprocess.Popen, str, Path, float]:
-    """Voila serving `code`'s dashboard notebook with `code`'s package and voila.json. A pre-heated kernel
-    cannot see the page's address, so the scenario comes in QUERY_STRING (explorer.app.dashboard)."""
+def start_voila(code: Path, query: str, preheat: bool, server: str = "voila",
+                options: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str, Path, float]:
+    """Voila (or the module `server` that runs it) serving `code`'s dashboard notebook with `code`'s package
+    and voila.json. A pre-heated kernel cannot see the page's address, so the scenario comes in QUERY_STRING
+    (explorer.app.dashboard). `options`: more command-line options for the server."""
     port = free_port()
     ready = Path(tempfile.mkdtemp()) / "ready"
     env = {**os.environ, "TRIAL_EXPLORER_READY_FILE": str(ready), "QUERY_STRING": query,
            "PYTHONPATH": os.pathsep.join([str(code), *filter(None, [os.environ.get("PYTHONPATH")])])}
-    command = [sys.executable, "-m", "voila", str(code / "notebooks" / "dashboard.ipynb"), f"--port={port}",
-               "--no-browser", "--Voila.ip=127.0.0.1"]
+    command = [sys.executable, "-m", server, str(code / "notebooks" / "dashboard.ipynb"), f"--port={port}",
+               "--no-browser", "--Voila.ip=127.0.0.1", *options]
     if not preheat:
         command.append("--VoilaConfiguration.preheat_kernel=False")
     started = time.perf_counter()
@@ -491,9 +495,16 @@ def main() -> int:
                         help="with --first-render-only: the results' file name in benchmarks/results, without suffix")
     parser.add_argument("--floor", action="store_true",
                         help="with --first-render-only: also a page of two widgets under the same voila.json")
+    parser.add_argument("--phases", action="store_true",
+                        help="where the floor page's first render goes, under plain Voila and the tree's server: "
+                             "dashboard.first_render.phases.md")
+    parser.add_argument("--gzip-off", action="store_true",
+                        help="with --first-render-only: also this tree with its server's gzip turned off")
     args = parser.parse_args()
     if args.kernel_only:
         return kernel_main(args)
+    if args.phases:
+        return phases_main(args)
     if args.first_render_only:
         return first_render_main(args)
     rows = []
@@ -523,46 +534,213 @@ def main() -> int:
     return 0
 
 
-def first_render(code: Path, trial: str, n: int, repeats: int, browser) -> dict:
-    """`repeats` pages, each taking a pre-heated kernel (the next page waits until the pool has refilled):
-    seconds to the first complete render, what the page downloaded before it (HTTP by resource, and the
-    websocket's messages), and when plotly.js was on the page after the render."""
-    query = scenario_for(trial, n).to_query() if n else ""
-    process, url, ready, ready_s = start_voila(code, query, preheat=True)
-    renders, plotly_after = [], []
+# Bytes the page's own Resource Timing saw: on the wire (transferSize: headers and the body as sent, gzipped
+# or not; 0 for a file from the browser's cache), by file, and the page itself.
+WIRE_BYTES = """() => {
+  const entries = [...performance.getEntriesByType("navigation"), ...performance.getEntriesByType("resource")];
+  return Object.fromEntries(entries.map((entry) => [entry.name, entry.transferSize]));
+}"""
+PLOTLY_ON_PAGE = "() => window.Plotly && window.Plotly.react"
+# A page that gets a pre-heated kernel still running its notebook can stay blank (docs/architecture.md): it
+# is counted as "not within" this many ms, and the run goes on.
+RENDER_TIMEOUT_MS = 180_000
+
+
+def dashboard_server(code: Path) -> str:
+    """How `code` serves its dashboard: trial-explorer dashboard's server where the tree has one."""
+    return "explorer.app.voila_server" if (code / "explorer" / "app" / "voila_server.py").exists() else "voila"
+
+
+def visit(page, go, plotly_expected: bool) -> dict:
+    """One page load (`go`: a first visit or a reload) up to the first complete render, then until plotly.js
+    is on the page: seconds, HTTP bytes before the render (decoded, by file; on the wire in all), the
+    websocket's bytes before it, and what the whole load sent by the time plotly.js ran."""
+    sizes: dict[str, int] = {}
+    bodies: dict[str, bytes] = {}
+    frames: list[int] = []
+
+    def record(response):
+        if not response.url.startswith("http"):  # a blob: or data: address is no download
+            return
+        with contextlib.suppress(Exception):  # a redirect or an aborted request has no body
+            bodies[response.url] = response.body()
+            sizes[response.url] = len(bodies[response.url])
+
+    def on_websocket(ws):
+        ws.on("framereceived", lambda payload: frames.append(len(payload)))
+
+    page.on("response", record)
+    page.on("websocket", on_websocket)
+    started = time.perf_counter()
+    go(page)
     try:
+        expect(page.locator(".te-count b").first).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+        expect(page.locator(".te-funnel").first).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+        elapsed = time.perf_counter() - started
+    except AssertionError:
+        elapsed, plotly_expected = float("inf"), False
+    wire, websocket, before = sum(page.evaluate(WIRE_BYTES).values()), sum(frames), dict(bodies)
+    http = by_resource(dict(sizes))
+    plotly_after = None
+    if plotly_expected and http[next(iter(RESOURCE_GROUPS))]["files"] == 0:  # else the lab extension keeps it
+        started = time.perf_counter()
+        try:
+            page.wait_for_function(PLOTLY_ON_PAGE, timeout=60_000)
+            plotly_after = round(1000 * (time.perf_counter() - started))
+        except PlaywrightTimeout:  # say so in the table rather than lose the run
+            plotly_after = float("inf")
+    page.remove_listener("response", record)
+    page.remove_listener("websocket", on_websocket)
+    return {"seconds": round(elapsed, 2), "http": http, "wire": wire, "websocket": websocket, "bodies": before,
+            "plotly_after_ms": plotly_after,
+            "with_plotly": {"wire": sum(page.evaluate(WIRE_BYTES).values()), "websocket": sum(frames)}}
+
+
+def first_render(code: Path, trial: str, n: int, repeats: int, browser, server: str | None = None,
+                 options: tuple[str, ...] = ()) -> dict:
+    """`repeats` times: a first visit in a fresh browser (empty cache), then a reload of the same page, each
+    taking a pre-heated kernel (the next load waits until the pool has refilled): seconds to the first
+    complete render, what the page downloaded before it (HTTP by resource, decoded and on the wire, and the
+    websocket's messages), when plotly.js was on the page after the render, and all the load had sent by
+    then. `server`: the module that serves (default: the tree's own, dashboard_server), with `options`."""
+    query = scenario_for(trial, n).to_query() if n else ""
+    server = server or dashboard_server(code)
+    process, url, ready, ready_s = start_voila(code, query, preheat=True, server=server, options=options)
+    loads: dict[str, list[dict]] = {"first": [], "reload": []}
+
+    def refilled():
+        deadline = time.monotonic() + 600
+        while not ready.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(3)  # the pool's other kernel may still be running its notebook
+        ready.unlink(missing_ok=True)
+
+    try:
+        refilled()
         for _ in range(repeats):
-            ready.unlink(missing_ok=True)
-            sizes: dict[str, int] = {}
-            frames: list[int] = []
-            bodies: dict[str, bytes] = {}
-            elapsed, page = open_page(browser, url + "/", sizes, ws_sizes=frames, bodies=bodies)
-            renders.append(round(elapsed, 2))
-            http, websocket = by_resource(sizes), sum(frames)
-            before_render = dict(bodies)  # the page goes on loading after its render
-            started = time.perf_counter()
-            if http[next(iter(RESOURCE_GROUPS))]["files"] == 0 and n:  # else the lab extension keeps it to itself
-                try:
-                    page.wait_for_function("() => window.Plotly && window.Plotly.react", timeout=60_000)
-                    plotly_after.append(round(1000 * (time.perf_counter() - started)))
-                except PlaywrightTimeout:  # say so in the table rather than lose the run
-                    plotly_after.append(float("inf"))
+            page = browser.new_page(viewport={"width": 1500, "height": 1000})  # its own context: no cache
+            loads["first"].append(visit(page, lambda p: p.goto(url + "/", wait_until="commit", timeout=TIMEOUT_MS),
+                                        bool(n)))
+            refilled()
+            loads["reload"].append(visit(page, lambda p: p.reload(wait_until="commit", timeout=TIMEOUT_MS), bool(n)))
             page.close()
-            deadline = time.monotonic() + 600
-            while not ready.exists() and time.monotonic() < deadline:
-                time.sleep(0.2)
-            time.sleep(1)
+            refilled()
     finally:
         stop(process)
-    # what a server that compresses (gzip level 6, as tornado's compress_response does; Voilà 0.5 cannot
-    # turn it on) or a compressing proxy in front of it would send of the same files
-    gzipped = sum(len(gzip.compress(body, 6)) for body in before_render.values())
+    # what a server that compresses (gzip level 6, as tornado's compress_response does) or a compressing
+    # proxy in front of it would send of the same files
+    gzipped = sum(len(gzip.compress(body, 6)) for body in loads["first"][-1]["bodies"].values())
     gc.collect()
-    return {"trial": trial, "subjects": n, "server_start_to_ready_s": round(ready_s, 2),
-            "first_render_preheated_s": {"median": round(statistics.median(renders), 2), "all": renders},
-            "http_bytes_first_render": http, "http_bytes_first_render_gzipped": gzipped,
-            "websocket_bytes_first_render": websocket,
-            "plotly_js_ready_after_render_ms": statistics.median(plotly_after) if plotly_after else None}
+
+    def summary(kind: str) -> dict:
+        rows = loads[kind]
+        plotly = [r["plotly_after_ms"] for r in rows if r["plotly_after_ms"] is not None]
+        return {"first_render_s": {"median": round(statistics.median(r["seconds"] for r in rows), 2),
+                                   "all": [r["seconds"] for r in rows]},
+                "http_wire_bytes_first_render": int(statistics.median(r["wire"] for r in rows)),
+                "websocket_bytes_first_render": int(statistics.median(r["websocket"] for r in rows)),
+                "plotly_js_ready_after_render_ms": statistics.median(plotly) if plotly else None,
+                "with_plotly_js": {k: int(statistics.median(r["with_plotly"][k] for r in rows))
+                                   for k in ("wire", "websocket")}}
+
+    first = summary("first")
+    return {"trial": trial, "subjects": n, "server": " ".join([server, *options]), "server_start_to_ready_s": round(ready_s, 2),
+            "first_render_preheated_s": first["first_render_s"],
+            "http_bytes_first_render": loads["first"][-1]["http"], "http_bytes_first_render_gzipped": gzipped,
+            "http_wire_bytes_first_render": first["http_wire_bytes_first_render"],
+            "websocket_bytes_first_render": first["websocket_bytes_first_render"],
+            "plotly_js_ready_after_render_ms": first["plotly_js_ready_after_render_ms"],
+            "with_plotly_js": first["with_plotly_js"], "reload": summary("reload")}
+
+
+# Where a first render's time goes, in the page's clock (ms from navigation): the page HTML; Voilà's
+# application (voila/static) and the lab extensions fetched before the page asks for its kernel; the kernel
+# request; the chunks fetched after it (loaded lazily); the websocket opened, first sent and first answered;
+# the render. `long_tasks_ms`: the main thread's tasks over 50 ms (script evaluation, layout), summed.
+PHASES_INIT = """window.__teLongTasks = [];
+new PerformanceObserver((list) => list.getEntries().forEach((e) => window.__teLongTasks.push(e.duration)))
+  .observe({ type: "longtask", buffered: true });"""
+PHASES = """() => {
+  const res = performance.getEntriesByType("resource");
+  const end = (keep) => Math.max(0, ...res.filter(keep).map((r) => r.responseEnd));
+  const kernel = Math.min(1e9, ...res.filter((r) => r.name.includes("/api/kernels/")).map((r) => r.startTime));
+  return {
+    html: performance.getEntriesByType("navigation")[0].responseEnd,
+    voila_app_fetched: end((r) => r.name.includes("/voila/static/") && r.startTime < kernel),
+    lab_extensions_fetched: end((r) => r.name.includes("/voila/labextensions/") && r.startTime < kernel),
+    kernel_requested: kernel,
+    lazy_chunks_fetched: end((r) => r.startTime >= kernel && /\\.js(\\?|$)/.test(r.name)),
+    long_tasks_ms: window.__teLongTasks.reduce((a, b) => a + b, 0),
+  };
+}"""
+
+
+def phases(code: Path, trial: str, n: int, repeats: int, browser, server: str) -> dict:
+    """`repeats` times, a first visit (fresh browser) and a reload: the moments of PHASES, the websocket's
+    (opened, first frame sent, first received) and the render; medians."""
+    query = scenario_for(trial, n).to_query() if n else ""
+    process, url, ready, _ = start_voila(code, query, preheat=True, server=server)
+    loads: dict[str, list[dict]] = {"first": [], "reload": []}
+    try:
+        for _ in range(repeats):
+            page = browser.new_page(viewport={"width": 1500, "height": 1000})
+            page.add_init_script(PHASES_INIT)
+            for kind in loads:
+                while not ready.exists():
+                    time.sleep(0.2)
+                time.sleep(3)  # the pool's other kernel may still be running its notebook
+                ready.unlink(missing_ok=True)
+                socket_at: dict[str, float] = {}
+
+                def on_websocket(ws, socket_at=socket_at):
+                    socket_at.setdefault("websocket_open", time.perf_counter())
+                    ws.on("framesent", lambda _: socket_at.setdefault("first_sent", time.perf_counter()))
+                    ws.on("framereceived", lambda _: socket_at.setdefault("first_received", time.perf_counter()))
+
+                page.on("websocket", on_websocket)
+                started = time.perf_counter()
+                if kind == "first":
+                    page.goto(url + "/", wait_until="commit", timeout=TIMEOUT_MS)
+                else:
+                    page.reload(wait_until="commit", timeout=TIMEOUT_MS)
+                expect(page.locator(".te-count b").first).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+                expect(page.locator(".te-funnel").first).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+                row = {**page.evaluate(PHASES), **{k: 1000 * (v - started) for k, v in socket_at.items()},
+                       "render": 1000 * (time.perf_counter() - started)}
+                loads[kind].append({k: round(v) for k, v in row.items()})
+                page.remove_listener("websocket", on_websocket)
+            page.close()
+    finally:
+        stop(process)
+    return {"trial": trial, "subjects": n, "server": server,
+            **{kind: {k: statistics.median(r.get(k, 0) for r in rows) for k in rows[0]}
+               for kind, rows in loads.items()}}
+
+
+def phases_main(args) -> int:
+    rows = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        for server in dict.fromkeys(["voila", dashboard_server(ROOT)]):
+            print(f"phases, the floor (two widgets, {server})...", file=sys.stderr, flush=True)
+            with floor_code() as code:
+                rows.append({"code": "floor: two widgets", **phases(code, "–", 0, args.repeats, browser, server)})
+        browser.close()
+    load = os.getloadavg()
+    keys = list(rows[0]["first"])
+    lines = ["Moments of a first render (ms from navigation, medians; see PHASES in bench_dashboard.py):", "",
+             "| code | server | load | " + " | ".join(keys) + " |", "|---|---|---|" + "---|" * len(keys)]
+    for r in rows:
+        for kind in ("first", "reload"):
+            lines.append(f"| {r['code']} | {r['server']} | {kind} | " + " | ".join(str(round(r[kind][k])) for k in keys) + " |")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "dashboard.first_render.phases.json").write_text(json.dumps(
+        {"machine": {"cpus": os.cpu_count(), "load_average_1m_at_end": round(load[0], 2)}, "results": rows},
+        indent=2) + "\n")
+    (RESULTS / "dashboard.first_render.phases.md").write_text("\n".join(lines) + f"\n\nLoad average at the end: "
+                                                              f"{load[0]:.2f} on {os.cpu_count()} CPUs.\n")
+    print("\n".join(lines))
+    return 0
 
 
 # The floor: Voilà with this tree's voila.json serving a page of two small widgets that carry what
@@ -593,44 +771,72 @@ def subjects(row: dict) -> str:
     return f"{row['subjects']:,}" if row["subjects"] else "–"
 
 
+def _ms(value) -> str:
+    return "–" if value is None else "not within 60 s" if value == float("inf") else str(round(value))
+
+
 def first_render_table(rows: list[dict]) -> list[str]:
-    lines = ["| code | trial | subjects | first render, pre-heated (s, median) | all (s) | HTTP bytes before first "
-             "render | of which plotly.js | the same gzipped | websocket bytes before first render | plotly.js on "
-             "the page after the render (ms) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["First visit (a fresh browser, nothing cached):", "",
+             "| code | server | trial | subjects | first render, pre-heated (s, median) | all (s) | HTTP bytes before "
+             "first render (decoded) | of which plotly.js | the same gzipped (level 6) | HTTP bytes on the wire "
+             "before first render | websocket bytes before first render | plotly.js on the page after the render "
+             "(ms) | the load by then: HTTP on the wire + websocket |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         http = r["http_bytes_first_render"]
         plotly = http["plotly.js (jupyterlab-plotly lab extension)"]["bytes"]
-        ready = r["plotly_js_ready_after_render_ms"]
-        lines.append(f"| {r['code']} | {r['trial']} | {subjects(r)} | {r['first_render_preheated_s']['median']} | "
-                     f"{', '.join(map(str, r['first_render_preheated_s']['all']))} | "
-                     f"{sum(g['bytes'] for g in http.values()):,} | {plotly:,} | "
-                     f"{r['http_bytes_first_render_gzipped']:,} | {r['websocket_bytes_first_render']:,} | {'–' if ready is None else 'not within 60 s' if ready == float('inf') else round(ready)} |")
-    lines += ["", "HTTP bytes before the first render, by resource (files, bytes):", "",
-              "| code | trial | subjects | " + " | ".join(RESOURCE_GROUPS) + " |",
-              "|---|---|---|" + "---|" * len(RESOURCE_GROUPS)]
+        whole = r.get("with_plotly_js")
+        by_then = f"{whole['wire']:,} + {whole['websocket']:,}" if whole else "–"
+        lines.append(f"| {r['code']} | {r.get('server', 'voila')} | {r['trial']} | {subjects(r)} | "
+                     f"{r['first_render_preheated_s']['median']} | {', '.join(map(str, r['first_render_preheated_s']['all']))} | "
+                     f"{sum(g['bytes'] for g in http.values()):,} | {plotly:,} | {r['http_bytes_first_render_gzipped']:,} | "
+                     f"{r.get('http_wire_bytes_first_render', 0):,} | {r['websocket_bytes_first_render']:,} | "
+                     f"{_ms(r['plotly_js_ready_after_render_ms'])} | "
+                     f"{by_then} |")
+    lines += ["", "Reload of the same page (the browser's cache as it left it):", "",
+              "| code | server | trial | subjects | first render, pre-heated (s, median) | all (s) | HTTP bytes on the "
+              "wire before first render | websocket bytes before first render | plotly.js on the page after the "
+              "render (ms) | the load by then: HTTP on the wire + websocket |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if "reload" not in r:
+            continue
+        x = r["reload"]
+        lines.append(f"| {r['code']} | {r.get('server', 'voila')} | {r['trial']} | {subjects(r)} | "
+                     f"{x['first_render_s']['median']} | {', '.join(map(str, x['first_render_s']['all']))} | "
+                     f"{x['http_wire_bytes_first_render']:,} | {x['websocket_bytes_first_render']:,} | "
+                     f"{_ms(x['plotly_js_ready_after_render_ms'])} | "
+                     f"{x['with_plotly_js']['wire']:,} + {x['with_plotly_js']['websocket']:,} |")
+    lines += ["", "HTTP bytes before the first render (first visit, decoded), by resource (files, bytes):", "",
+              "| code | server | trial | subjects | " + " | ".join(RESOURCE_GROUPS) + " |",
+              "|---|---|---|---|" + "---|" * len(RESOURCE_GROUPS)]
     for r in rows:
         http = r["http_bytes_first_render"]
-        lines.append(f"| {r['code']} | {r['trial']} | {subjects(r)} | "
+        lines.append(f"| {r['code']} | {r.get('server', 'voila')} | {r['trial']} | {subjects(r)} | "
                      + " | ".join(f"{http[g]['files']}: {http[g]['bytes']:,}" for g in RESOURCE_GROUPS) + " |")
     return lines
 
 
 def first_render_main(args) -> int:
     rows = []
-    codes = [(args.baseline, args.baseline)] if args.baseline else []
-    codes.append((None, "this tree"))
+    codes = [(args.baseline, args.baseline, ())] if args.baseline else []
+    codes.append((None, "this tree", ()))
+    if args.gzip_off:
+        codes.append((None, "this tree, gzip off", ("--DashboardVoila.compress=False",)))
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         if args.floor:
-            print("first render, the floor (two widgets)...", file=sys.stderr, flush=True)
-            with floor_code() as code:
-                rows.append({"code": "floor: two widgets", **first_render(code, "–", 0, args.repeats, browser)})
+            # the two-widget page under plain Voilà and under this tree's server
+            for server in dict.fromkeys(["voila", dashboard_server(ROOT)]):
+                print(f"first render, the floor (two widgets, {server})...", file=sys.stderr, flush=True)
+                with floor_code() as code:
+                    rows.append({"code": "floor: two widgets",
+                                 **first_render(code, "–", 0, args.repeats, browser, server=server)})
         for n in args.sizes:
             for trial in args.trials:
-                for ref, name in codes:
+                for ref, name, options in codes:
                     print(f"first render, {name}: {trial} at {n:,} subjects...", file=sys.stderr, flush=True)
                     with checkout(ref) as code:
-                        rows.append({"code": name, **first_render(code, trial, n, args.repeats, browser)})
+                        rows.append({"code": name, **first_render(code, trial, n, args.repeats, browser,
+                                                                   options=options)})
                     print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
         browser.close()
     load = os.getloadavg()

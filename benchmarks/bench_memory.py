@@ -124,6 +124,113 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+# --- a state over a screening folder read in place (DuckDB, Spark) against the memory engine ----------------
+
+FOLDER_EDITS = (("toggle", "I2", False), ("toggle", "E3", False), ("toggle", "I2", True),
+                ("threshold", "I1", "age_min", 6.3), ("threshold", "I1", "age_min", 6.6))
+
+
+def _jvm_rss_mb() -> float:
+    """Resident MB of this process's descendants (Spark's JVM), which ru_maxrss of this process leaves out."""
+    total, stack = 0, [os.getpid()]
+    while stack:
+        pid = stack.pop()
+        try:
+            with open(f"/proc/{pid}/task/{pid}/children") as f:
+                kids = [int(k) for k in f.read().split()]
+        except OSError:
+            continue
+        for kid in kids:
+            try:
+                with open(f"/proc/{kid}/status") as f:
+                    total += next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
+            except (OSError, StopIteration):
+                pass
+        stack.extend(kids)
+    return round(total)
+
+
+def folder_child(folder: str, engine: str) -> dict:
+    """A state over a screening folder with `engine`: open (funnel), three toggles, two threshold changes;
+    resident and peak MB of this process after each step, the JVM's apart, and the counts shown."""
+    from explorer.app.scenario import Scenario
+    from explorer.app.state import ExplorerState
+    from explorer.sources import DataSource
+
+    steps, start = [], time.perf_counter()
+
+    def step(name: str) -> None:
+        steps.append({"step": name, "resident_mb": round(_resident_mb()),
+                      "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+                      "children_mb": _jvm_rss_mb(), "seconds": round(time.perf_counter() - start, 1)})
+
+    step("imports")
+    state = ExplorerState(Scenario(trial=TRIAL, data=DataSource("path", path=folder, engine=engine)),
+                          with_baseline=False)
+    step("state built (funnel)")
+    shown = [dict(state.counts)]
+    for edit in FOLDER_EDITS:
+        if edit[0] == "toggle":
+            state.toggle(edit[1], edit[2])
+        else:
+            state.set_parameter(edit[1], edit[2], edit[3])
+        shown.append(dict(state.counts))
+        step(" ".join(map(str, edit)))
+    return {"folder": folder, "engine": engine, "matrix": type(state.matrix).__name__, "steps": steps,
+            "counts": shown}
+
+
+def folder_runs(folders: list[str], engines: list[str], out: str) -> None:
+    """Each folder with each engine in a fresh interpreter; counts compared with the first engine's."""
+    report = {"machine": machine(), "run": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "rows": []}
+    log = open(RESULTS / f"{out}.log", "w")  # noqa: SIM115 - the children's stderr, for the whole run
+    for folder in folders:
+        first = None
+        for engine in engines:
+            done = subprocess.run([sys.executable, __file__, "--folder-child", folder, engine], capture_output=True,
+                                  text=True, cwd=Path(__file__).parent)
+            log.write(done.stderr)
+            if done.returncode != 0:
+                row = {"folder": folder, "engine": engine, "error": (done.stderr.strip().splitlines() or ["?"])[-1]}
+            else:
+                row = json.loads(done.stdout.strip().splitlines()[-1])
+                if first is None:
+                    first = row["counts"]
+                else:
+                    row["same_counts"] = "yes" if row["counts"] == first else "NO"
+            report["rows"].append(row)
+            print(json.dumps({k: v for k, v in row.items() if k != "counts"}), flush=True)
+            (RESULTS / f"{out}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+            (RESULTS / f"{out}.md").write_text(folder_markdown(report), encoding="utf-8")
+    log.close()
+
+
+def folder_markdown(report: dict) -> str:
+    m = report["machine"]
+    lines = [f"# Memory of a process holding a dashboard state over a screening folder ({TRIAL})", "",
+             f"{m['machine']}, {m['cores']} cores, {m['memory_gb']} GB, Python {m['python']} | run {report['run']} | "
+             f"load average at start {m['load']} | one child at a time, under `nice -n 10`", "",
+             "| folder | engine | held | peak resident (Python process) | resident after the edits | "
+             "JVM resident (after) | open | each edit | counts equal to the first engine's |",
+             "|---|---|---|---:|---:|---:|---:|---:|---|"]
+    for row in report["rows"]:
+        if "error" in row:
+            lines.append(f"| {row['folder']} | {row['engine']} | {row['error']} | | | | | | |")
+            continue
+        s = row["steps"]
+        edits = [b["seconds"] - a["seconds"] for a, b in zip(s[1:], s[2:], strict=False)]
+        lines.append(f"| {row['folder']} ({row['counts'][0].get('screened', 0):,}) | {row['engine']} | {row['matrix']} | "
+                     f"**{s[-1]['peak_mb']:,} MB** | {s[-1]['resident_mb']:,} MB | {s[-1]['children_mb']:,} MB | "
+                     f"{s[1]['seconds'] - s[0]['seconds']:.1f} s | {min(edits):.1f}-{max(edits):.1f} s | "
+                     f"{row.get('same_counts', '(first)')} |")
+    lines += ["", "Per step (resident / peak so far, MB):", ""]
+    for row in report["rows"]:
+        if "steps" in row:
+            lines.append(f"- {row['folder']} {row['engine']}: " + "; ".join(
+                f"{s['step']}: {s['resident_mb']:,} / {s['peak_mb']:,}" for s in row["steps"]))
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", type=float, default=[1e6, 1e7])
@@ -167,7 +274,17 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+    if len(sys.argv) > 1 and sys.argv[1] == "--folder-child":  # a state over a folder (folder_child)
+        print(json.dumps(folder_child(sys.argv[2], sys.argv[3])))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--folders":
+        # --folders F1 [F2 ...] [--engines memory duckdb spark] [--out memory_engines]: a run per folder and engine
+        folders_args = argparse.ArgumentParser(description="states over screening folders")
+        folders_args.add_argument("folders", nargs="+")
+        folders_args.add_argument("--engines", nargs="+", default=["memory", "duckdb"])
+        folders_args.add_argument("--out", default="memory_engines")
+        parsed = folders_args.parse_args(sys.argv[2:])
+        folder_runs(parsed.folders, parsed.engines, parsed.out)
+    elif len(sys.argv) > 1 and sys.argv[1] == "--child":
         # the measured code (this tree or the baseline's worktree) comes first on PYTHONPATH (run_child)
         print(json.dumps(child(int(sys.argv[2]), sys.argv[3])))
     else:

@@ -40,6 +40,7 @@ POPULATION = "t1d"
 CHUNK = 1_000_000
 SEED = 20240601
 WARM = 100_000
+DUCK_MEMORY = "4GB"  # DuckDB's memory limit in the feature step (it spills to disk beyond it; 1 GB spilled 4 GB at 10^6)
 HISTOGRAMS = Path("/tmp/bench-scale-histograms")
 ROUNDS = 25  # toggle measurements: each criterion switched off in turn, this many times (500 toggles for 20)  # outside --work, which is removed after the run
 
@@ -87,6 +88,9 @@ def _tree_cpu_s(root: int) -> float:
 
 def run_measured(args: list[str], log, timeout: float, python: str = sys.executable) -> tuple[list[dict], float, str]:
     """Run a child; returns (its JSON lines, peak tree RSS in MB, error text or "")."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen([python, __file__, "--child", *args], stdout=subprocess.PIPE,
                             stderr=log, text=True, cwd=ROOT)
     peak = [0]
@@ -111,48 +115,194 @@ def run_measured(args: list[str], log, timeout: float, python: str = sys.executa
         error = f"stopped at the deadline after {timeout:.0f} s"
     done.set()
     sampler.join()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the child and every process it waited for (workers)
+    if lines:
+        lines[-1]["tree_cpu_s"] = round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 1)
     return lines, peak[0] / 1024, error
 
 
 # --- children --------------------------------------------------------------------------------------
 
-def write_chunked(n: int, folder: str) -> dict:
-    """The synthetic cohort as a screening folder, written chunk by chunk (a progress bar on stderr)."""
+def _prefixed(table, index: int, chunks: int):
+    """Ids unique across pieces: each piece draws its own T1D-0000000... so piece i's get the prefix c000i-."""
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-    from tqdm import tqdm
 
+    if chunks <= 1 or "subject_id" not in table.column_names:
+        return table
+    at = table.schema.get_field_index("subject_id")
+    ids = table["subject_id"]
+    return table.set_column(at, "subject_id", pc.binary_join_element_wise(
+        pa.scalar(f"c{index:04d}-", ids.type), ids, pa.scalar("", ids.type)))
+
+
+def screening_piece(chunks: int, index: int, start: int, size: int) -> dict:
+    """Piece `index` of the screening layout: its own seed (SEED + index), so any worker count gives the same files."""
     from explorer.cohort.synthetic.screening_table import generate_screening
-    from explorer.engine.layout import FORMAT, MANIFEST, ROW_GROUP_SIZE, screening_tables
+    from explorer.engine.layout import screening_tables
+
+    tables = screening_tables(generate_screening(POPULATION, size, seed=SEED + index, missing_reasons=False))
+    return {name: _prefixed(table, index, chunks) for name, table in tables.items()}
+
+
+def write_chunked(n: int, folder: str, workers: int = 2) -> dict:
+    """The synthetic cohort as a screening folder, written piece by piece (a progress bar and a log on stderr)."""
+    from functools import partial
+
+    from explorer.cohort.synthetic.chunks import write_parquet_pieces
+    from explorer.engine.layout import FORMAT, MANIFEST, ROW_GROUP_SIZE
 
     out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
-    writers: dict[str, pq.ParquetWriter] = {}
     start = time.perf_counter()
     chunks = -(-n // CHUNK)
-    try:
-        for i in tqdm(range(chunks), desc=f"writing {n:,}", unit="chunk", file=sys.stderr, mininterval=5):
-            size = min(CHUNK, n - i * CHUNK)
-            tables = screening_tables(generate_screening(POPULATION, size, seed=SEED + i, missing_reasons=False))
-            for name, table in tables.items():
-                if chunks > 1:  # ids unique across chunks: each chunk draws its own T1D-0000000...
-                    at = table.schema.get_field_index("subject_id")
-                    table = table.set_column(at, "subject_id",
-                                             pc.binary_join_element_wise(
-                        pa.scalar(f"c{i:04d}-", table["subject_id"].type), table["subject_id"],
-                        pa.scalar("", table["subject_id"].type)))
-                if name not in writers:
-                    writers[name] = pq.ParquetWriter(out / f"{name}.parquet", table.schema)
-                writers[name].write_table(table.cast(writers[name].schema), row_group_size=ROW_GROUP_SIZE)
-    finally:
-        for writer in writers.values():
-            writer.close()
-    files = {f"{name}.parquet": (out / f"{name}.parquet").stat().st_size for name in writers}
+    files = write_parquet_pieces(out, n, partial(screening_piece, chunks), piece=CHUNK, workers=workers,
+                                 row_group_size=ROW_GROUP_SIZE, log=lambda line: print(line, file=sys.stderr, flush=True))
     manifest = {"format": FORMAT, "subjects": n, "source": f"synthetic {POPULATION} in {chunks} chunks",
                 "files": files, "aligned": [t for t in ("event_lookback", "event_counts") if f"{t}.parquet" in files]}
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    return {"n": n, "write_s": time.perf_counter() - start, "parquet_mb": round(sum(files.values()) / 1e6, 1)}
+    return {"n": n, "write_s": time.perf_counter() - start, "parquet_mb": round(sum(files.values()) / 1e6, 1),
+            "workers": workers}
+
+
+# --- canonical tables -> features (SQL) -> histogram, all in DuckDB over Parquet ----------------------
+
+def canonical_piece(chunks: int, index: int, start: int, size: int) -> dict:
+    """Piece `index` of the canonical tables (generate_cohort, seed SEED + index: the draws screening_piece
+    makes), prepared as explorer.engine.features_sql reads them (cohort_tables: times as nanoseconds, row
+    numbers), with row numbers made unique over the whole folder."""
+    import pyarrow.compute as pc
+
+    from explorer.catalogue import default_catalogue
+    from explorer.cohort.synthetic.canonical_tables import generate_cohort
+    from explorer.engine.features_sql import ROW, cohort_tables
+
+    tables = cohort_tables(generate_cohort(POPULATION, size, seed=SEED + index), default_catalogue())
+    out = {}
+    for name, table in tables.items():
+        table = _prefixed(table, index, chunks)
+        if ROW in table.column_names:  # subjects: their place in the cohort; other tables: only an order
+            offset = start if name == "subjects" else index << 40
+            table = table.set_column(table.schema.get_field_index(ROW), ROW, pc.add(table[ROW], offset))
+        out[name] = table
+    return out
+
+
+def write_canonical(n: int, folder: str, workers: int = 2) -> dict:
+    from functools import partial
+
+    from explorer.cohort.synthetic.chunks import write_parquet_pieces
+
+    start = time.perf_counter()
+    files = write_parquet_pieces(Path(folder), n, partial(canonical_piece, -(-n // CHUNK)), piece=CHUNK,
+                                 workers=workers, log=lambda line: print(line, file=sys.stderr, flush=True))
+    import pyarrow.parquet as pq
+    rows = {name: pq.ParquetFile(Path(folder) / name).metadata.num_rows for name in files}
+    return {"n": n, "write_s": time.perf_counter() - start, "parquet_mb": round(sum(files.values()) / 1e6, 1),
+            "rows": rows, "workers": workers}
+
+
+def duckdb_settings(con, spill: str) -> None:
+    """What the size runs set on DuckDB: a memory limit (it spills to `spill` past it) and no insertion
+    order (a GROUP BY or a COPY of 10^8 rows need not keep it)."""
+    con.execute(f"SET memory_limit = '{os.environ.get('BENCH_DUCK_MEMORY', DUCK_MEMORY)}'")
+    con.execute(f"SET temp_directory = '{spill}'")
+    con.execute("SET preserve_insertion_order = false")
+
+
+def child_features(canonical: str, out: str, n: int) -> dict:
+    """Screening features derived in DuckDB from the prepared canonical Parquet tables (features_sql's query
+    over views of the files, nothing loaded into Python), written as a screening folder (layout)."""
+    import duckdb
+
+    from explorer.catalogue import default_catalogue
+    from explorer.engine.features_sql import (
+        INDEX,
+        TIME,
+        VIEWS,
+        DuckRunner,
+        FeatureQuery,
+        _check_subjects,
+        _used,
+        floor_day,
+        plan_of,
+    )
+    from explorer.engine.sql import DUCKDB
+
+    catalogue, q = default_catalogue(), DUCKDB.quote
+    folder, target = Path(canonical), Path(out)
+    target.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(":memory:")
+    duckdb_settings(con, str(target.parent / "spill"))
+    tables = set()
+    for path in sorted(folder.glob("*.parquet")):
+        con.execute(f"CREATE VIEW {q(VIEWS[path.stem])} AS SELECT * FROM read_parquet('{path}')")
+        tables.add(path.stem)
+    run = DuckRunner(con)
+    cpu, start, steps = time.process_time(), time.perf_counter(), {}
+    _check_subjects(run)
+    subject_columns = [r[0] for r in con.execute(f"DESCRIBE {q(VIEWS['subjects'])}").fetchall()]
+    plan = plan_of(run, catalogue, tables, subject_columns)
+    sql, params = FeatureQuery(plan, catalogue, DUCKDB).sql()
+    raw = target.parent / "features_raw.parquet"
+    con.execute(f"COPY ({sql}) TO '{raw}' (FORMAT parquet)", _used(sql, params, DUCKDB))
+    steps["feature query"] = time.perf_counter() - start
+    columns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{raw}')").fetchall()]
+    flags = [c for c in columns if c.startswith("x_")]
+    exists = dict(zip(flags, con.execute(f"SELECT {', '.join(q(c) for c in flags)} FROM read_parquet('{raw}') "
+                                         "LIMIT 1").fetchone() if flags else [], strict=True))
+    types = {"number": "DOUBLE", "boolean": "BOOLEAN", "category": "VARCHAR"}
+    select = [q("subject_id")]
+    for c in columns:
+        name = c[2:]
+        if c.startswith("v_") and exists.get("x_" + name, True):
+            kind = catalogue[name].kind
+            value = f"CAST({q(c)} AS {types[kind]})"
+            if kind == "number":  # the layout's unknown is null, whatever the derivation used
+                value = f"(CASE WHEN isnan({value}) THEN NULL ELSE {value} END)"
+            select.append(f"{value} AS {q(name)}")
+    con.execute(f"COPY (SELECT {', '.join(select)} FROM read_parquet('{raw}')) TO '{target / 'features.parquet'}' "
+                "(FORMAT parquet, ROW_GROUP_SIZE 131072)")
+    raw.unlink()
+    steps["features.parquet"] = time.perf_counter() - start - sum(steps.values())
+    # events and the look-back, as features_sql's _events and _lookback compute them, to the layout's tables
+    d = DUCKDB
+    if "events" in tables:
+        days = f"({floor_day('s.' + q(INDEX), d)} - {floor_day('e.' + q(TIME), d)})"
+        con.execute(f"COPY (SELECT s.{q('subject_id')} AS subject_id, e.{q('event')} AS event, CAST({days} AS DOUBLE) "
+                    f"AS days_before_index, e.{q('severity')} AS severity FROM {q(VIEWS['events'])} e JOIN "
+                    f"{q(VIEWS['subjects'])} s ON e.{q('subject_id')} = s.{q('subject_id')} WHERE e.{q(TIME)} IS NOT "
+                    f"NULL AND {days} >= 0) TO '{target / 'events.parquet'}' (FORMAT parquet)")
+    if "event_history" in tables:
+        names = [r[0] for r in con.execute(f"SELECT DISTINCT {q('event')} FROM {q(VIEWS['event_history'])} "
+                                           "WHERE event IS NOT NULL ORDER BY 1").fetchall()]
+        days = f"({floor_day('s.' + q(INDEX), d)} - {floor_day('t.' + q(TIME), d)})"
+        value = f"(CASE WHEN {days} >= 0 THEN CAST({days} AS DOUBLE) END)"
+        pivot = ", ".join(f"MAX(CASE WHEN t.{q('event')} = $e{i} THEN {value} END) AS {q(name)}"
+                          for i, name in enumerate(names))
+        con.execute(f"COPY (SELECT s.{q('subject_id')} AS subject_id, {pivot} FROM {q(VIEWS['event_history'])} t "
+                    f"JOIN {q(VIEWS['subjects'])} s ON t.{q('subject_id')} = s.{q('subject_id')} "
+                    f"GROUP BY s.{q('subject_id')}) TO '{target / 'event_lookback.parquet'}' (FORMAT parquet)",
+                    {f"e{i}": name for i, name in enumerate(names)})
+    steps["events and look-back"] = time.perf_counter() - start - sum(steps.values())
+    size = sum(p.stat().st_size for p in target.glob("*.parquet"))
+    return {"n": n, "seconds": time.perf_counter() - start, "cpu_s": time.process_time() - cpu,
+            "steps": {k: round(v, 1) for k, v in steps.items()}, "parquet_mb": round(size / 1e6, 1)}
+
+
+def child_memory(n: int) -> dict:
+    """The memory engine's histogram of the cohort a single piece holds (n <= CHUNK: seed SEED, no id prefix)."""
+    from explorer.cohort.synthetic.screening_table import generate_screening
+    from explorer.engine import final_counts
+    from explorer.engine.histogram import evaluate_histogram
+    from explorer.trial import load_trial
+
+    if n > CHUNK:
+        raise SystemExit(f"the memory check draws one piece; {n:,} is more than {CHUNK:,}")
+    cpu, start = time.process_time(), time.perf_counter()
+    h = evaluate_histogram(load_trial(TRIAL), generate_screening(POPULATION, n, seed=SEED, missing_reasons=False),
+                           "memory")
+    return {"n": n, "seconds": time.perf_counter() - start, "cpu_s": time.process_time() - cpu,
+            "patterns": len(h.histogram.counts), "final_counts": final_counts(h), "checksum": checksum(h)}
 
 
 def checksum(h) -> list:
@@ -319,7 +469,13 @@ def run_child(kind: str, rest: list[str]) -> None:
     elif kind == "state":
         print(json.dumps(child_state(rest[0], rest[1]), default=float))
     elif kind == "write":
-        print(json.dumps(write_chunked(int(rest[0]), rest[1])))
+        print(json.dumps(write_chunked(int(rest[0]), rest[1], *map(int, rest[2:3]))))
+    elif kind == "write_canonical":
+        print(json.dumps(write_canonical(int(rest[0]), rest[1], *map(int, rest[2:3]))))
+    elif kind == "memory":
+        print(json.dumps(child_memory(int(rest[0]))))
+    elif kind == "features":
+        print(json.dumps(child_features(rest[0], rest[1], int(rest[2]))))
     elif kind == "duckdb":
         print(json.dumps(child_duckdb(rest[0], int(rest[1]))))
     else:
@@ -365,7 +521,7 @@ def markdown(report: dict) -> str:
             lines.append(f"Spark, {p} partition(s), time against size: {growth(spark)}.")
     if report.get("not_run"):
         lines += ["", "Not run (deadline or disk): " + "; ".join(report["not_run"]) + "."]
-    lines += ["", "## Notes", ""] + [f"- {note}" for note in report["notes"]]
+    lines += ["", "## Notes", ""] + [f"- {note}" for note in report.get("notes", [])]
     return "\n".join(lines) + "\n"
 
 
@@ -373,6 +529,121 @@ def save(report: dict, out: str) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{out}.json").write_text(json.dumps(report, indent=2, default=float) + "\n")
     (RESULTS / f"{out}.md").write_text(markdown(report))
+
+
+def canonical_runs(args) -> int:
+    """Canonical tables -> features -> histogram at each size, each step its own measured child; a size starts
+    only if its projection (the last size's time and bytes per subject, scaled linearly) ends before the
+    deadline and fits the disk."""
+    deadline = _deadline(args.deadline)
+    report = {"run": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "rows": [], "not_run": [],
+              "machine": _machine(), "duckdb": {"memory_limit": args.duck_memory, "threads": "default (all cores)",
+                                                "preserve_insertion_order": False}}
+    os.environ["BENCH_DUCK_MEMORY"] = args.duck_memory  # read by the feature child (duckdb_settings)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    log = open(RESULTS / f"{args.out}.log", "w")  # noqa: SIM115  (the children's stderr: progress, errors)
+    last: dict | None = None
+    try:
+        for size in args.sizes:
+            n = int(size)
+            if last is not None:
+                scale = n / last["n"]
+                need_s, need_gb = last["seconds"] * scale, last["bytes"] * scale / 1e9
+                free = shutil.disk_usage(work).free / 1e9
+                if time.time() + need_s > deadline:
+                    report["not_run"].append(f"{n:,} subjects (projected {need_s / 60:.0f} min at the rate of "
+                                             f"{last['n']:,}; it would end after the deadline {args.deadline})")
+                    continue
+                if need_gb > free - 10:
+                    report["not_run"].append(f"{n:,} subjects (projected {need_gb:.0f} GB of Parquet, {free:.0f} GB free)")
+                    continue
+            canonical, screening = str(work / f"canonical_{n}"), str(work / f"screening_{n}")
+            total, used = 0.0, 0
+            steps = [("write canonical tables (chunked)", ["write_canonical", str(n), canonical, str(args.workers)]),
+                     ("features in DuckDB SQL -> screening folder", ["features", canonical, screening, str(n)]),
+                     ("DuckDB histogram", ["duckdb", screening, str(n)])]
+            for step, child_args in steps:
+                print(f"{time.strftime('%H:%M:%S')} {n:,}: {step}", file=sys.stderr, flush=True)
+                lines, peak, error = run_measured(child_args, log, min(24 * 3600.0, max(1.0, deadline - time.time())))
+                row = {"n": n, "step": step, "peak_rss_mb": peak}
+                if lines and not error:
+                    result = lines[-1]
+                    row.update({k: v for k, v in result.items() if k not in ("n", "write_s")})
+                    row["seconds"] = result.get("write_s", result.get("seconds"))
+                    total += row["seconds"]
+                else:
+                    row["error"] = error
+                report["rows"].append(row)
+                save(report, args.out)
+                if error:
+                    break
+                if step.startswith("write"):
+                    used = sum(p.stat().st_size for p in Path(canonical).glob("*.parquet"))
+            else:
+                used += sum(p.stat().st_size for p in Path(screening).glob("*.parquet"))
+                if n <= CHUNK:  # the same subjects drawn straight into memory and evaluated there
+                    lines, peak, error = run_measured(["memory", str(n)], log, min(24 * 3600.0, max(1.0, deadline - time.time())))
+                    duck = report["rows"][-1]
+                    row = {"n": n, "step": "memory engine, same cohort (check)", "peak_rss_mb": peak,
+                           **({"error": error} if error or not lines else
+                              {"seconds": lines[-1]["seconds"], "cpu_s": lines[-1]["cpu_s"],
+                               "patterns": lines[-1]["patterns"],
+                               "identical": lines[-1]["checksum"] == duck.get("checksum")
+                               and lines[-1]["final_counts"] == duck.get("final_counts")})}
+                    report["rows"].append(row)
+                last = {"n": n, "seconds": total, "bytes": used}
+                report["rows"].append({"n": n, "step": "total", "seconds": total, "bytes_per_subject": used / n})
+            shutil.rmtree(canonical, ignore_errors=True)
+            shutil.rmtree(screening, ignore_errors=True)
+            save(report, args.out)
+            if last is None or last["n"] != n:  # this size failed or was stopped: a larger one has no projection
+                report["not_run"] += [f"{int(s):,} subjects ({n:,} did not finish)" for s in args.sizes if s > n]
+                break
+    finally:
+        save(report, args.out)
+        log.close()
+        shutil.rmtree(work, ignore_errors=True)
+    print(markdown(report))
+    return 0
+
+
+def writer_runs(args) -> int:
+    """The chunked writer at one size with 1 and with 2 worker processes, in the same run: wall and CPU time
+    (the child and its workers), peak RSS of the tree, and whether the two folders are byte-identical."""
+    import filecmp
+
+    report = {"run": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": _machine(), "rows": []}
+    work = Path(args.work)
+    log = open(RESULTS / f"{args.out}.log", "w")  # noqa: SIM115
+    try:
+        n = int(args.size)
+        for workers in args.workers:
+            folder = work / f"w{workers}"
+            lines, peak, error = run_measured(["write", str(n), str(folder), str(workers)], log, 24 * 3600.0)
+            row = {"n": n, "workers": workers, "peak_rss_mb": round(peak)}
+            row.update({"seconds": round(lines[-1]["write_s"], 1), "cpu_s": lines[-1]["tree_cpu_s"],
+                        "parquet_mb": lines[-1]["parquet_mb"]} if lines and not error else {"error": error})
+            report["rows"].append(row)
+        folders = [work / f"w{w}" for w in args.workers]
+        names = sorted(p.name for p in folders[0].glob("*.parquet"))
+        report["identical_files"] = all(filecmp.cmp(folders[0] / name, f / name, shallow=False)
+                                        for f in folders[1:] for name in names)
+    finally:
+        log.close()
+        shutil.rmtree(work, ignore_errors=True)
+    lines = [f"# Chunked writer: synthetic screening folder of {int(args.size):,} subjects, pieces of {CHUNK:,}", "",
+             f"run {report['run']} | load average at start {report['machine']['load']} | under `nice -n 10`; CPU is "
+             "the child's and its workers' (user + system)", "",
+             "| workers | wall | CPU | peak RSS (tree) | Parquet |", "|---:|---:|---:|---:|---:|"]
+    for r in report["rows"]:
+        lines.append(f"| {r['workers']} | {r['seconds']:.1f} s | {r['cpu_s']:.1f} s | {r['peak_rss_mb']:,} MB | "
+                     f"{r['parquet_mb']} MB |" if "error" not in r else f"| {r['workers']} | {r['error']} | | | |")
+    lines += ["", f"Files byte-identical across worker counts: {'yes' if report['identical_files'] else 'NO'}."]
+    (RESULTS / f"{args.out}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (RESULTS / f"{args.out}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
 
 
 BEFORE = Path("/work/main/.venv/bin/python")  # main's interpreter imports main's package: the before figures
@@ -453,7 +724,7 @@ def interactive_markdown(report: dict) -> str:
                      f"{s['open_s']:.1f} s | {s['toggle_ms']:.1f} ms | {s['held_mb']:,.0f} MB | {s['peak_mb']:,.0f} MB | "
                      f"{s['tree_peak_mb']:,.0f} MB |")
     if report.get("notes"):
-        lines += ["", "## Notes", ""] + [f"- {note}" for note in report["notes"]]
+        lines += ["", "## Notes", ""] + [f"- {note}" for note in report.get("notes", [])]
     return "\n".join(lines) + "\n"
 
 
@@ -468,6 +739,22 @@ def _same_funnels(report: dict) -> bool:
         if "funnel" in t:
             by.setdefault(t["n"], []).append(t["funnel"])
     return all(all(f == group[0] for f in group) for group in by.values())
+
+
+def _deadline(text: str | None) -> float:
+    """HH:MM (UTC) today as a time.time() value; none: no deadline."""
+    if not text:
+        return float("inf")
+    hh, mm = map(int, text.split(":"))
+    now = time.gmtime()
+    return time.time() + ((hh * 60 + mm) - (now.tm_hour * 60 + now.tm_min)) * 60 - now.tm_sec
+
+
+def _machine() -> dict:
+    with open("/proc/meminfo") as f:
+        memory_gb = int(f.readline().split()[1]) / 1024 ** 2
+    return {"machine": platform.machine(), "cores": os.cpu_count(), "python": platform.python_version(),
+            "memory_gb": memory_gb, "load": [round(x, 2) for x in os.getloadavg()], "nice": os.nice(0)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -485,6 +772,22 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--memory", nargs="*", default=[], help="screening folders to hold in a state")
         parser.add_argument("--out", default="scale_interactive")
         return interactive(parser.parse_args(argv[1:]))
+    if argv and argv[0] == "--writer":
+        parser = argparse.ArgumentParser(description="the chunked writer by worker count")
+        parser.add_argument("--size", type=float, default=4e6)
+        parser.add_argument("--workers", nargs="+", type=int, default=[1, 2])
+        parser.add_argument("--work", default="/tmp/bench-scale-writer")
+        parser.add_argument("--out", default="scale_writer")
+        return writer_runs(parser.parse_args(argv[1:]))
+    if argv and argv[0] == "--canonical":
+        parser = argparse.ArgumentParser(description="canonical tables -> features -> histogram, in DuckDB")
+        parser.add_argument("--sizes", nargs="+", type=float, default=[1e6, 1e7, 3e7, 1e8])
+        parser.add_argument("--workers", type=int, default=2, help="processes drawing the pieces")
+        parser.add_argument("--deadline", default=None, help="HH:MM (UTC): start no size projected to end after it")
+        parser.add_argument("--work", default="/tmp/bench-scale-canonical", help="folder for the Parquet (removed after)")
+        parser.add_argument("--out", default="scale_canonical")
+        parser.add_argument("--duck-memory", default=DUCK_MEMORY, help="DuckDB's memory_limit in the feature step")
+        return canonical_runs(parser.parse_args(argv[1:]))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", type=float, default=[1e6, 1e7, 1e8])
     parser.add_argument("--spark-sizes", nargs="*", type=float, default=[1e6, 1e7])
@@ -496,16 +799,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.spark_sizes = [2e4], []
-    deadline = float("inf")
-    if args.deadline:
-        hh, mm = map(int, args.deadline.split(":"))
-        now = time.gmtime()
-        deadline = time.time() + ((hh * 60 + mm) - (now.tm_hour * 60 + now.tm_min)) * 60 - now.tm_sec
-    with open("/proc/meminfo") as f:
-        memory_gb = int(f.readline().split()[1]) / 1024 ** 2
-    report = {"run": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "rows": [], "not_run": [], "machine": {
-        "machine": platform.machine(), "cores": os.cpu_count(), "python": platform.python_version(),
-        "memory_gb": memory_gb, "load": [round(x, 2) for x in os.getloadavg()], "nice": os.nice(0)}}
+    deadline = _deadline(args.deadline)
+    report = {"run": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "rows": [], "not_run": [],
+              "machine": _machine()}
     report["notes"] = [
         "write: the synthetic cohort drawn and written to Parquet in chunks of 10^6 subjects (one process)",
         "DuckDB histogram: features.parquet -> the GROUP BY of packed statuses (explorer.engine.histogram_sql), "

@@ -163,9 +163,10 @@ def open_source(source: DataSource, *, catalogue: Catalogue | None = None, read_
         from explorer.cohort.synthetic import generate_screening  # the generator's imports are heavy
 
         # without the table of why values are unknown (~14 rows a subject, 1.4 GB at 10^7): nothing that
-        # opens a data source reads it; generate_screening gives it when asked
+        # opens a data source reads it; generate_screening gives it when asked. Number columns as level codes
+        # (compact): every consumer of an opened source reads them, and a 10^7 state stays under 4 GB
         return OpenedSource(source, generate_screening(source.population, source.n, seed=source.seed,
-                                                       progress=progress, missing_reasons=False))
+                                                       progress=progress, missing_reasons=False, compact=True))
     path = Path(source.path).expanduser()
     if base_dir is not None and not path.is_absolute():
         path = Path(base_dir) / path

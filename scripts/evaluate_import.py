@@ -175,14 +175,15 @@ FAMILY_TERMS: dict[str, str] = {
     "kidney": r"creatinine(?!\s+clearance)|\begfr\b|\bgfr\b|glomerular\s+filtration",
     "liver x ULN": r"\balt\b|\bast\b|sgpt|sgot|transaminase|aminotransferase|bilirubin|liver\s+(?:enzymes|function)"
                    r"|\blfts?\b|hepatic\s+(?:enzymes|function)",
-    "C-peptide": r"c[- ]?peptide",
+    "C-peptide": r"\bc[- ]?peptide",  # not the "...c peptide" of "natriuretic peptide"
     "diabetes duration": r"diabet|\bt[12]dm?\b",
     "pregnancy": r"pregnan|lactat|breast[- ]?feed|nursing",
 }
 # the catalogue variables each family stands for, on the importer's side
 FAMILY_VARIABLES: dict[str, set[str]] = {
     "age": {"age"}, "hba1c": {"hba1c"},
-    "glucose": {"fasting_glucose", "postmeal_glucose", "random_glucose"},
+    # "glucose": a glucose whose timing the text does not state, read but never computable (registry/unstated.py)
+    "glucose": {"fasting_glucose", "postmeal_glucose", "random_glucose", "glucose"},
     "bmi": {"bmi"}, "blood pressure": {"systolic_bp", "diastolic_bp"}, "kidney": {"egfr", "creatinine"},
     "liver x ULN": {"alt", "ast", "bilirubin"}, "C-peptide": {"fasting_cpeptide", "postmeal_cpeptide"},
     "diabetes duration": {"diabetes_duration"}, "pregnancy": {"pregnant", "lactating"},
@@ -391,10 +392,22 @@ def readings(line: ChiaLine) -> list[dict]:
                     out.append({"family": family, "number": number, "computable": computable,
                                 "source": rule.source, "variable": t.variable, "comparator": t.comparator,
                                 "value": t.value, "unit": t.unit})
-    # one value in the text is one item, however many variables share it ("ALT or AST > 3 x ULN")
+        # a value whose comparator the text does not state ("Age 18 years", Chia's "Age = 18 years") counts as read,
+        # since comparators are not judged on Chia; it is never computable, and its share is reported apart
+        for t in getattr(result, "unstated", ()):  # getattr: the script also measures older code ("before")
+            family = _rule_family(t.variable, t.unit)
+            if family is not None:
+                out.append({"family": family, "number": t.source_value if t.source_value is not None else t.value,
+                            "computable": False, "comparator_stated": False, "source": piece.text,
+                            "unread_part": "comparator" if t.comparator == "" else "timing",
+                            "variable": t.variable, "comparator": t.comparator, "value": t.value, "unit": t.unit})
+    # one value in the text is one item, however many variables share it ("ALT or AST > 3 x ULN"); a value read with
+    # its comparator wins over the same value read without
     unique = {}
     for item in out:
-        unique.setdefault((item["family"], item["number"], item["computable"]), item)
+        if item.get("comparator_stated", True) or not any(
+                (item["family"], item["number"]) == key[:2] for key in unique):
+            unique.setdefault((item["family"], item["number"], item["computable"]), item)
     return list(unique.values())
 
 
@@ -412,6 +425,8 @@ def evaluate_chia(lines: list[ChiaLine], *, sample: int = 0, seed: int = 0, reco
     # [right, extracted, of the rest: readings the gold is silent on (a Value no relation joins, pregnancy unmarked)]
     counts = {f: {"gold": 0, "read": [0, 0, 0], "computable": [0, 0, 0]} for f in FAMILY_TERMS}
     wrong, missed, computable_criteria = [], [], []
+    # "comparator" | "timing" -> family -> right readings the text leaves that part out of (registry/unstated.py)
+    unstated: dict[str, dict[str, int]] = {}
     for line in lines:
         for g in line.gold:
             counts[g.family]["gold"] += 1
@@ -426,6 +441,9 @@ def evaluate_chia(lines: list[ChiaLine], *, sample: int = 0, seed: int = 0, reco
                 if hit is not None:
                     counts[item["family"]][level][0] += 1
                     open_gold.remove(hit)
+                    if level == "read" and not item.get("comparator_stated", True):
+                        by_family = unstated.setdefault(item["unread_part"], {})
+                        by_family[item["family"]] = by_family.get(item["family"], 0) + 1
                     continue
                 silent = gold_silent(line, item)
                 counts[item["family"]][level][2] += bool(silent)
@@ -445,11 +463,55 @@ def evaluate_chia(lines: list[ChiaLine], *, sample: int = 0, seed: int = 0, reco
     total = {"gold": sum(c["gold"] for c in counts.values())}
     for level in ("read", "computable"):
         total[level] = _level(*(sum(c[level][i] for c in counts.values()) for i in range(3)), total["gold"])
+    for part in ("comparator", "timing"):
+        total["read"][f"right_{part}_unstated"] = sum(unstated.get(part, {}).values())
+        for family, n in unstated.get(part, {}).items():
+            families[family]["read"][f"right_{part}_unstated"] = n
     result = {"summary": {"lines": len(lines), "trials": len({(ln.trial) for ln in lines}), "total": total},
-              "families": families, "wrong": wrong, "missed": missed}
+              "families": families, "miss_classes": count_miss_classes(missed), "wrong": wrong, "missed": missed}
     if sample:
         result["sample"], result["sample_pool"] = sample_rules(lines, sample, seed, records)
     return result
+
+
+# --- classes of misses (what a reader would have to do to read them; counted, never tuned to sentences) --------
+
+# a comparator stated in signs or words, or a range (whose bounds say the direction)
+_STATED = re.compile(r"[<>≤≥＜＞⩽⩾≦≧]|\b(?:greater|more|less|fewer|higher|lower|over|under|above|below|older|younger|"
+                     r"least|most|up\s+to|exceed\w*|minimum|maximum|within|until|prior|before|after|beyond|"
+                     r"between|from|through|ranging|range|to|and\s+(?:older|over|above)|or\s+(?:older|greater|more|"
+                     r"higher|less|lower|younger)|superior|inferior|max|min|no\s+more|no\s+less|\+)|"
+                     r"\d\s*[-–]\s*\d|\d\s*\+|\+\s*$", re.I)
+# an "=" right before a number: Chia's flattened >= or <= (at least one bound of the item lost its direction)
+_FLATTENED = re.compile(r"(?<![<>≤≥!=])=\s*(?=\d)")
+# pregnancy gold about something other than being pregnant or lactating now: a faithful reader leaves it unread
+_NOT_CURRENT_PREGNANCY = re.compile(
+    r"plan\w*|desir\w*|intent\w*|intend\w*|wish\w*|attempt\w*|trying|seeking|avoid\w*|prevent\w*|become\s+pregnant|"
+    r"multiple|multi-?fetal|twin|singleton|ectopic|molar|unknown\s+location|previous|history|loss|complicated|"
+    r"trimester|partner|nursing\s+homes?|lactate|impregnat\w*|contracep\w*|should\s+a\s+woman|fetal|fetus\w*",
+    re.I)
+
+
+def miss_class(family: str, gold_text: str) -> str:
+    """The class of a gold item the importer did not read, from its annotated text alone."""
+    if family == "pregnancy":
+        if _NOT_CURRENT_PREGNANCY.search(gold_text):
+            return "pregnancy: not a current pregnancy (planned, multiple, ectopic, a partner's, nursing home)"
+        return "pregnancy: current pregnancy or lactation"
+    if _FLATTENED.search(gold_text):
+        return "comparator flattened to '=' by Chia"
+    if not _STATED.search(gold_text):
+        return "no comparator in the text"
+    return "comparator stated"
+
+
+def count_miss_classes(missed: list[dict]) -> dict[str, dict[str, int]]:
+    """{class: {family: misses}}, the classes of miss_class."""
+    out: dict[str, dict[str, int]] = {}
+    for item in missed:
+        row = out.setdefault(miss_class(item["family"], item["gold"]), {})
+        row[item["family"]] = row.get(item["family"], 0) + 1
+    return dict(sorted(out.items(), key=lambda kv: -sum(kv[1].values())))
 
 
 def gold_silent(line: ChiaLine, item: dict) -> str:
@@ -480,7 +542,8 @@ def computable_rows(lines: list[ChiaLine], records: list[Path] = ()) -> list[dic
                 rows.append({"trial": line.trial, "kind": line.kind, "line": line.index, "text": piece.text,
                              "expression": result.expression, "status": result.status,
                              "confidence": round(result.confidence, 2),
-                             "parameters": {k: v["value"] for k, v in result.parameters.items()}})
+                             "parameters": {k: v["value"] for k, v in result.parameters.items()},
+                             "named": named_parts(result.notes)})
     for path in records:
         for trial, report in import_trials(path):
             for c in report.text_criteria:
@@ -488,8 +551,17 @@ def computable_rows(lines: list[ChiaLine], records: list[Path] = ()) -> list[dic
                     params = {name: p.value for name, p in trial.criterion(c.id).parameters.items()}
                     rows.append({"trial": trial.id, "kind": c.kind, "line": c.id, "text": c.text,
                                  "expression": c.expression, "status": c.status,
-                                 "confidence": round(c.confidence, 2), "parameters": params})
+                                 "confidence": round(c.confidence, 2), "parameters": params,
+                                 "named": named_parts(c.notes)})
     return rows
+
+
+def named_parts(notes) -> str:
+    """What a partial reading says it leaves out (its notes "partial: leaves out ..." and "reads only part of the
+    criterion ...: ..."), for the person checking it."""
+    named = (re.match(r"(?:partial: leaves out |reads only part of the criterion; not computable: )(.*)", n, re.S)
+             for n in notes)
+    return "; ".join(m.group(1) for m in named if m)
 
 
 def sample_rules(lines: list[ChiaLine], n: int, seed: int, records: list[Path] = ()) -> tuple[list[dict], int]:
@@ -504,10 +576,12 @@ def markdown_sample(rows: list[dict], seed: int, sources: str, pool: int) -> str
     lines = [f"# Hand-checked sample of computable rules (seed {seed})", "",
              f"Drawn by `scripts/evaluate_import.py {sources} --sample {len(rows)} --seed {seed}` from {pool} "
              "computable criteria.", "",
-             "| # | trial | kind | text | expression | status | verdict | why |", "|---|---|---|---|---|---|---|---|"]
+             "| # | trial | kind | text | expression | status | named as left out | verdict | why |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for i, r in enumerate(rows, 1):
         text = " ".join(r["text"].split()).replace("|", "\\|")
-        lines.append(f"| {i} | {r['trial']} | {r['kind']} | {text} | `{r['expression']}` | {r['status']} |  |  |")
+        named = " ".join(r.get("named", "").split()).replace("|", "\\|")
+        lines.append(f"| {i} | {r['trial']} | {r['kind']} | {text} | `{r['expression']}` | {r['status']} | {named} |  |  |")
     return "\n".join(lines) + "\n"
 
 
@@ -529,6 +603,22 @@ def markdown_chia(result: dict) -> str:
                      f"({r['right']}/{r['extracted']}) [{r['precision_without_gold_silent']}, {r['gold_silent']}] | "
                      f"{c['recall']} ({c['right']}) | {c['precision']} ({c['right']}/{c['extracted']}) "
                      f"[{c['precision_without_gold_silent']}, {c['gold_silent']}] |")
+    unstated = t["read"].get("right_comparator_unstated", 0)
+    untimed = t["read"].get("right_timing_unstated", 0)
+    lines += ["", f"Of the {t['read']['right']} right readings, {unstated} ({_ratio(unstated, t['gold']) or 0} of the gold) "
+                  "are values whose comparator the text does not state (\"Age 18 years\", Chia's flattened \"=\"; per "
+                  "family: " + (", ".join(f"{f} {v['read']['right_comparator_unstated']}" for f, v in result["families"].items()
+                                          if v["read"].get("right_comparator_unstated")) or "none")
+              + f") and {untimed} are glucose values whose timing (fasting, after a meal, random) it does not state. Both "
+                f"are read and never computable. Read recall without them: "
+                f"{_ratio(t['read']['right'] - unstated - untimed, t['gold'])}."]
+    if result.get("miss_classes"):
+        families = list(result["families"])
+        lines += ["", "Gold items not read, by class (`miss_class`: decided from the annotated text alone):", "",
+                  "| class | misses | " + " | ".join(families) + " |", "|---|---|" + "---|" * len(families)]
+        for name, row in result["miss_classes"].items():
+            lines.append(f"| {name} | {sum(row.values())} | " + " | ".join(str(row.get(f, 0)) for f in families)
+                         + " |")
     return "\n".join(lines) + "\n"
 
 

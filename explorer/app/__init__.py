@@ -8,8 +8,10 @@
     state.py           the results, no widgets: every edit goes through `apply`; lazy tables
     outcome_state.py   the enrolled subjects' outcomes, computed and cached for the state
     folders.py         the start folder relative paths are read from
-    views.py           VBoxes generated from the trial: header, criteria, funnel, impact, overlap, table 1,
-                       trial and data pickers, export and scenario panels; FigureOutput
+    views.py           names every view below in one place (each VBox, generated from the trial, in a module
+                       of its own): summary_bar (header), criteria_view, funnel_view, impact_view,
+                       overlap_view, baseline_view (table 1), trial_picker, data_panel, export_panel,
+                       scenario_panel; warm_up (plotly's first use)
     outcome_view.py    the outcome panel: pickers and figures drawn from the state's outcomes
     analysis_views.py  thresholds and compare tabs
     tables.py          tables as text (labels, units, protected counts)

@@ -1,28 +1,41 @@
-"""plotly.js for the page, sent once the page has rendered, and the widget that draws figures with it.
+"""plotly.js for the page, fetched once the page has rendered, and the widget that draws figures with it.
 
 Voilà loads every installed JupyterLab extension with the page. jupyterlab-plotly's is plotly.js itself,
 4.85 of the 10.3 MB the dashboard downloaded before its first render, for charts that sit in closed tabs.
 voila.json denies that extension (`extension_denylist`), so the dashboard draws its figures with
 `PlotlyFigure` instead:
 
-- `PlotlyLibrary` (one per kernel) carries plotly.js from the installed plotly package
-  (`plotly.offline.get_plotlyjs`, the same bundle the lab extension ships). Its source is empty until the
-  page asks for it, once it has rendered and stopped changing (the dashboard notebook makes the library
-  with the dashboard, so the page's copy of it asks), or until the first figure is shown. The browser then
-  runs it once per page, as a script, which defines `window.Plotly`.
+- `PlotlyLibrary` (one per kernel) gets plotly.js onto the page once it has rendered and stopped changing
+  (the dashboard notebook makes the library with the dashboard, so the page's copy of it acts), or as soon
+  as a figure is drawn. Where the dashboard's server (explorer.app.voila_server) serves plotly.js as a
+  static file, it says so to its kernels (PLOTLY_JS_VARIABLE) and the page loads that file, with the plotly
+  version in its address: the browser keeps it (a ten-year max-age and an ETag), so a reload or a second
+  page downloads nothing. Elsewhere (JupyterLab, a plain `voila`), or if that file cannot be loaded, the
+  library carries plotly.js from the installed plotly package (`plotly.offline.get_plotlyjs`, the same
+  file) over the widget channel when the page asks for it (`requested`), or, without the static file, when
+  the first figure is made. Either way the browser runs it once per page, as a script, which defines
+  `window.Plotly`. Nothing comes from a CDN.
 - `PlotlyFigure` holds one figure's JSON and draws it with `Plotly.react` once plotly.js is there; a new
   figure redraws the same chart in place.
 
 It works the same in Voilà and in JupyterLab (any widget front end with anywidget), with or without the
-plotly lab extension. A page that reloads gets plotly.js again over the kernel's websocket (about 5 MB,
-after its first paint); HTTP caching does not apply to it.
+plotly lab extension.
 """
 
 from __future__ import annotations
 
+import os
+
 import anywidget
+import plotly
 import plotly.offline
 import traitlets
+
+# Where the page finds plotly.js beside Voilà's own files (relative to the page's `data-base-url`, Voilà's
+# address + "voila/"), when the server serves it (explorer.app.voila_server).
+PLOTLY_JS_PATH = "trial-explorer/plotly.min.js"
+# Set by that server for its kernels (they inherit its environment): the path above, or absent.
+PLOTLY_JS_VARIABLE = "TRIAL_EXPLORER_PLOTLY_JS"
 
 # One promise per page that resolves to window.Plotly; the library and every figure share it, whichever
 # module the page evaluates first creates it.
@@ -30,7 +43,7 @@ _PAGE_PLOTLY_JS = """
 const KEY = "__trialExplorerPlotly";
 function pagePlotly() {
   if (!globalThis[KEY]) {
-    const slot = { started: false };
+    const slot = { started: false, wanted: false, kick: null };
     slot.promise = new Promise((resolve, reject) => { slot.resolve = resolve; slot.reject = reject; });
     globalThis[KEY] = slot;
   }
@@ -39,7 +52,42 @@ function pagePlotly() {
 """
 
 _LIBRARY_ESM = _PAGE_PLOTLY_JS + """
+function run(slot, src, onerror) {  // plotly.js as a classic script: it defines window.Plotly
+  const script = document.createElement("script");
+  script.src = src;
+  script.onload = () => {
+    if (src.startsWith("blob:")) URL.revokeObjectURL(src);
+    slot.resolve(globalThis.Plotly);
+  };
+  script.onerror = onerror;
+  document.head.appendChild(script);
+}
+
+// plotly.js that came over the widget channel
 function load(model) {
+  const slot = pagePlotly();
+  const source = model.get("source");
+  if (slot.started || !source || !source.byteLength) return;
+  slot.started = true;
+  const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
+  run(slot, url, () => { slot.started = false; slot.reject(new Error("plotly.js did not load")); });
+}
+
+function ask(model) {
+  if (model.get("requested")) return;
+  model.set("requested", true);
+  model.save_changes();
+}
+
+// The server's static copy, under the page's Voila address; null where there is none.
+function staticUrl(model) {
+  const path = model.get("static_path");
+  const base = document.body && document.body.dataset.voila !== undefined && document.body.dataset.baseUrl;
+  return path && base ? `${base}${path}?v=${encodeURIComponent(model.get("version"))}` : null;
+}
+
+// Once per page: plotly.js by the cheapest way the page has.
+function start(model) {
   const slot = pagePlotly();
   if (slot.started) return;
   if (globalThis.Plotly && globalThis.Plotly.react) {  // the page already has plotly.js
@@ -47,21 +95,11 @@ function load(model) {
     slot.resolve(globalThis.Plotly);
     return;
   }
-  const source = model.get("source");
-  if (!source || !source.byteLength) return;
+  const url = staticUrl(model);
+  if (!url) { ask(model); return; }
   slot.started = true;
-  const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
-  const script = document.createElement("script");
-  script.src = url;
-  script.onload = () => { URL.revokeObjectURL(url); slot.resolve(globalThis.Plotly); };
-  script.onerror = () => { slot.started = false; slot.reject(new Error("plotly.js did not load")); };
-  document.head.appendChild(script);
-}
-
-function ask(model) {
-  if (model.get("requested")) return;
-  model.set("requested", true);
-  model.save_changes();
+  // the static file failed (a proxy that does not pass it on): the kernel sends it instead
+  run(slot, url, () => { slot.started = false; ask(model); });
 }
 
 // Calls `then` once the page, after it next changes (the widget views being drawn), has stopped changing
@@ -90,8 +128,11 @@ export default {
   initialize({ model }) {
     model.on("change:source", () => load(model));
     load(model);
-    // ask once the page has rendered, so that the 5 MB never delay the first render
-    if (!pagePlotly().started) whenSettled(() => ask(model));
+    const slot = pagePlotly();
+    slot.kick = () => start(model);
+    // a figure is waiting: now; else once the page has rendered, so that the 5 MB never delay it
+    if (slot.wanted) start(model);
+    else if (!slot.started) whenSettled(() => start(model));
   },
   render({ el }) {
     el.style.display = "none";
@@ -105,7 +146,10 @@ async function render({ model, el }) {
   graph.className = "te-plotly-figure";
   graph.textContent = "Loading the chart\u2026";
   el.appendChild(graph);
-  const Plotly = await pagePlotly().promise;
+  const slot = pagePlotly();
+  if (slot.kick) slot.kick();  // plotly.js is needed now, not once the page has settled
+  else slot.wanted = true;
+  const Plotly = await slot.promise;
   graph.textContent = "";
   const draw = () => {
     const { data = [], layout = {}, config = {} } = model.get("figure");
@@ -127,11 +171,18 @@ export default { render };
 
 
 class PlotlyLibrary(anywidget.AnyWidget):
-    """plotly.js for the page: empty until the page asks (`requested`) or a figure is shown."""
+    """plotly.js for the page: the server's static file (`static_path`, for this plotly `version`) where
+    there is one; else `source`, empty until the page asks (`requested`) or a figure is made."""
 
     _esm = _LIBRARY_ESM
     requested = traitlets.Bool(False).tag(sync=True)
     source = traitlets.Bytes(b"").tag(sync=True)
+    static_path = traitlets.Unicode().tag(sync=True)
+    version = traitlets.Unicode(plotly.__version__).tag(sync=True)
+
+    @traitlets.default("static_path")
+    def _static_path(self) -> str:
+        return os.environ.get(PLOTLY_JS_VARIABLE, "")
 
     @traitlets.observe("requested")
     def _on_request(self, change) -> None:
@@ -163,4 +214,8 @@ class PlotlyFigure(anywidget.AnyWidget):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        plotly_library().send_source()  # the figure cannot draw before plotly.js is on the page
+        library = plotly_library()  # the page needs one to get plotly.js with
+        if not library.static_path:
+            # no static file: send it now, since a page that asks (JupyterLab running all cells) is
+            # answered only once the kernel is idle
+            library.send_source()

@@ -294,8 +294,7 @@ class ExplorerState(HasTraits):
         group = "remaining" if include_possibly else "eligible"
         if self.histogram_only:
             return self._engine_ids(group)
-        mask = engine.baseline.group_mask(self.matrix, group, enabled_ids(self.trial, self.scenario), self.policies)
-        return self.matrix.subject_ids[mask]
+        return self._cached(f"ids:{group}", lambda: self.matrix.subject_ids[self._group_mask(group)])
 
     def eligible_positions(self):
         """Row positions (NumPy) of the eligible in `matrix.subject_ids`, in screening order; None when the
@@ -303,8 +302,13 @@ class ExplorerState(HasTraits):
         position: looking 2,000 ids up in a 10^6-subject index costs about 0.8 s (issue 17)."""
         if self.histogram_only:
             return None
-        return engine.baseline.group_mask(self.matrix, "eligible", enabled_ids(self.trial, self.scenario),
-                                          self.policies).nonzero()[0]
+        return self._cached("positions:eligible", lambda: self._group_mask("eligible").nonzero()[0])
+
+    # The one place the eligible (or remaining) subjects' mask is built, once per change: the ids and the
+    # positions above both read it (each built it again before, and the outcomes tab asks for both).
+    def _group_mask(self, group: str):
+        return self._cached(f"mask:{group}", lambda: engine.baseline.group_mask(
+            self.matrix, group, enabled_ids(self.trial, self.scenario), self.policies))
 
     # On demand: impact, Shapley, overlap and table 1 are computed when first asked for after a change
     # and cached until the next one. Only their own tabs show them, and a click must cost only what the

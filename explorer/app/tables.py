@@ -20,6 +20,11 @@ ACRONYMS = {"hba1c": "HbA1c", "bmi": "BMI", "egfr": "eGFR", "alt": "ALT", "ast":
             "t2d": "T2D", "gad": "GAD", "ia2": "IA-2", "znt8": "ZnT8", "iaa": "IAA", "mage": "MAGE", "cpeptide": "C-peptide", "postmeal": "post-meal"}
 
 
+def percent_text(value) -> str:
+    """A percentage for a table cell; a dash where it is unknown (the funnel's and the overlap's tables)."""
+    return "&ndash;" if pd.isna(value) else f"{value:.1f}%"
+
+
 def characteristic(variable: str, catalogue: Catalogue | None) -> str:
     """A variable as a reader names it, with its unit: "HbA1c (%)", "Fasting glucose (mmol/L)", "Sex"."""
     if variable == "subjects":

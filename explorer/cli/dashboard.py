@@ -60,7 +60,8 @@ def run_dashboard(args: argparse.Namespace) -> int:
         env[SIZE_VARIABLE] = str(args.n)
     url = f"http://127.0.0.1:{args.port}/"
     print("Starting the Trial Explorer dashboard (a kernel is preparing the synthetic cohort)...", flush=True)
-    command = [sys.executable, "-m", "voila", str(notebook), f"--port={args.port}", "--no-browser",
+    # Voila plus plotly.js as a cacheable file and gzip (explorer.app.voila_server)
+    command = [sys.executable, "-m", "explorer.app.voila_server", str(notebook), f"--port={args.port}", "--no-browser",
                "--Voila.ip=127.0.0.1"]
     # its own process group: stopping the dashboard stops Voila and every kernel it started
     process = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

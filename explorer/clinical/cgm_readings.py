@@ -36,10 +36,23 @@ class GroupedReadings:
         """(codes, wall-clock nanoseconds, glucose), sorted by group and time (stable among equal times)."""
         nanoseconds = wall_clock(self.frame["time"]).to_numpy(dtype="datetime64[ns]").view(np.int64)
         glucose = self.frame["glucose"].to_numpy(dtype="float64")
-        order = np.lexsort((nanoseconds, self.codes))
+        order = group_time_order(self.codes, nanoseconds)
         return self.codes[order], nanoseconds[order], glucose[order]
 
     @cached_property
     def grid(self) -> Grid:
         """The day-by-day grid at each group's own step (cgm_grid's defaults)."""
         return interpolated_grid(*self.in_time_order, self.n_groups)
+
+
+def group_time_order(codes: np.ndarray, nanoseconds: np.ndarray) -> np.ndarray:
+    """np.lexsort((nanoseconds, codes)): rows by group, then time, equal times in their order.
+
+    Readings usually arrive in time order within each group (a sensor's export, the simulation), and then a
+    stable sort by group alone is that same order, found several times faster than the two-key lexsort.
+    """
+    order = np.argsort(codes, kind="stable")
+    times, groups = nanoseconds[order], codes[order]
+    if ((np.diff(times) >= 0) | (groups[1:] != groups[:-1])).all():
+        return order
+    return np.lexsort((nanoseconds, codes))

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from explorer.catalogue import Catalogue
+from explorer.cohort.compact import as_floats, is_number_levels, number_levels
 from explorer.cohort.lookup import positions
 from explorer.errors import DataError
 
@@ -90,7 +91,8 @@ def _numbers(values: pd.Series, *, file: str | None, column: str, rows, rule: st
     """Finite numbers (optionally whole, within [low, high]) or empty; anything else names its rows."""
     if pd.api.types.is_bool_dtype(values):
         raise DataError(f"true/false where {rule} belong", file=file, column=column)
-    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    numbers = (as_floats(*number_levels(values)) if is_number_levels(values.dtype)  # compact: no value parsing
+               else pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan))
     given = values.notna().to_numpy()  # an empty cell is unknown; " " is text that is not a number
     with np.errstate(invalid="ignore"):
         bad = (np.isnan(numbers) & given) | np.isinf(numbers)
@@ -182,7 +184,8 @@ def typed_features(frame: pd.DataFrame, catalogue: Catalogue, *, file: str | Non
 def untyped_columns(frame: pd.DataFrame, catalogue: Catalogue) -> list[str]:
     """Columns of catalogue variables not in the dtype the engines read (float64, boolean, string)."""
     def typed(dtype, kind: str) -> bool:
-        return {"number": dtype == "float64", "boolean": dtype == "boolean",
+        # a number may also be held as level codes (explorer.cohort.compact): the same float64 values
+        return {"number": dtype == "float64" or is_number_levels(dtype), "boolean": dtype == "boolean",
                 "category": isinstance(dtype, pd.StringDtype)}.get(kind, True)
     return [c for c in frame.columns
             if (var := catalogue.get(c)) is not None and not typed(frame[c].dtype, var.kind)]

@@ -5,7 +5,10 @@ and the engines (explorer.engine). Everything upstream ends in a `Screening`; ev
 trusts it.
 
     features        index `subject_id` (str, unique); one column per catalogue variable that the source
-                    provides. number -> float64 (NaN = unknown); boolean -> pandas "boolean" (NA = unknown);
+                    provides. number -> float64 (NaN = unknown), or the same values as level codes
+                    (explorer.cohort.compact: a Categorical of float64 levels, -1 = unknown; the synthetic
+                    generator's form, 1-2 bytes a subject; `compact.widened` gives float64 back for pandas
+                    arithmetic); boolean -> pandas "boolean" (NA = unknown);
                     category -> pandas "string" with values from the variable's categories (NA = unknown).
                     A variable absent from the columns is unknown for every subject.
     events          long table of dated events: subject_id, event (catalogue event name),

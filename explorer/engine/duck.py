@@ -8,6 +8,7 @@ put back in the file's row order, which is the subject order of the matrix.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Sequence
@@ -37,6 +38,12 @@ from explorer.errors import DataError
 from explorer.expr import Call, walk
 
 DENSE_EVENTS = "__te_event_counts_by_row"
+# DuckDB's own default is 80 % of the machine; a dashboard holding a 10^7 cohort must stay under 2 GB in all
+# (docs/engine.md, "Memory"), and DuckDB spills what does not fit. A researcher with
+# memory to spare (or a query DuckDB cannot spill) raises it without code: TRIAL_EXPLORER_DUCKDB_MEMORY=8GB.
+MEMORY_ENV = "TRIAL_EXPLORER_DUCKDB_MEMORY"
+MEMORY_LIMIT = "1GB"
+CHECK_BATCH = 1 << 20  # rows of an event table checked at a time (explorer.cohort.checks' pandas rules)
 
 
 def literal_path(path: Path) -> str:
@@ -56,10 +63,17 @@ class DuckDBBackend:
         self.con = duckdb.connect(":memory:")
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
+        memory_limit = memory_limit or os.environ.get(MEMORY_ENV) or MEMORY_LIMIT
         if memory_limit:
             if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", str(memory_limit)):
-                raise DataError(f"memory_limit {memory_limit!r}; write it like '8GB'")
+                raise DataError(f"DuckDB memory limit {memory_limit!r} (argument memory_limit or environment "
+                                f"variable {MEMORY_ENV}); write it like '8GB'")
             self.con.execute(f"SET memory_limit = '{memory_limit}'")
+        # Past the limit DuckDB spills joins and groupings to its temporary directory (in the system's temp
+        # folder, not the folder the dashboard was started in). No query here needs rows in file order kept
+        # by DuckDB: truth codes are put back by row number, histograms and checks have no order.
+        self.con.execute(f"SET temp_directory = '{_spill_directory()}'")
+        self.con.execute("SET preserve_insertion_order = false")
         self.source = source
         self._arrow_tables: dict[str, pa.Table] = {}
         self._lock = threading.Lock()
@@ -109,11 +123,45 @@ class DuckDBBackend:
         if "subject_id" not in columns["features"]:
             raise DataError("features has no subject_id column", file=str(folder), column="subject_id")
         self._check_features(paths["features"], tables["features"], schema)
-        check_event_files(paths, self.catalogue)  # the same checks as read_screening's, so the same messages
+        self._check_event_files(paths, tables)
         for name in ("event_lookback", "event_counts"):
             if name in paths:
                 self._check_one_row_per_subject(paths[name], tables[name])
         return "file_row_number", columns
+
+    def _check_event_files(self, paths: dict[str, Path], tables: dict[str, str]) -> None:
+        """layout.check_event_files' rules (the same functions, so the same messages) in bounded memory.
+
+        That check reads every subject id and whole event tables into pandas: 3 GB at 10^7 subjects, the
+        DuckDB engine's peak. Here membership in features is one anti-join in DuckDB (which spills), and the
+        per-row rules run on batches of CHECK_BATCH rows; on any failure the whole-file check runs, so the
+        error names the rows as read_screening's does."""
+        import pyarrow.parquet as pq
+
+        from explorer.cohort.checks import typed_events, typed_per_subject
+
+        q = DUCKDB.quote
+        key = f"CAST({q('subject_id')} AS VARCHAR)"
+        for name in ("events", "event_lookback", "event_counts"):
+            if name not in paths:
+                continue
+            unknown = self.con.execute(
+                f"SELECT COUNT(*) FROM {q(tables[name])} WHERE {key} IS NOT NULL AND {key} NOT IN "
+                f"(SELECT {key} FROM {q(tables['features'])})").fetchall()[0][0]  # fetchone leaves the result open
+            try:
+                if unknown:
+                    raise DataError(f"{unknown} rows of {name} name subjects not in features")
+                for batch in pq.ParquetFile(paths[name]).iter_batches(batch_size=CHECK_BATCH):
+                    frame = batch.to_pandas()
+                    ids = pd.Index(frame["subject_id"].astype("string").dropna().unique()) \
+                        if "subject_id" in frame.columns else pd.Index([], dtype="string")
+                    if name == "events":
+                        typed_events(frame, ids, self.catalogue, file=str(paths[name]))
+                    else:
+                        typed_per_subject(frame, name, ids, self.catalogue, file=str(paths[name]))
+            except DataError:
+                check_event_files(paths, self.catalogue)  # raises, naming the rows over the whole file
+                raise
 
     def _check_one_row_per_subject(self, path: Path, table: str) -> None:
         q = DUCKDB.quote
@@ -315,6 +363,11 @@ class DuckDBBackend:
 
     def close(self) -> None:
         self.con.close()
+
+
+def _spill_directory() -> str:
+    import tempfile
+    return str(Path(tempfile.gettempdir()) / "trial-explorer-duckdb").replace("'", "''")
 
 
 def _statistics(path: Path) -> dict[str, list]:

@@ -38,6 +38,7 @@ from explorer.cohort.checks import (
     typed_per_subject,
     untyped_columns,
 )
+from explorer.cohort.compact import widened
 from explorer.cohort.screening import Screening
 from explorer.errors import DataError
 from explorer.expr import is_reserved
@@ -63,7 +64,8 @@ def _arrow(frame: pd.DataFrame) -> pa.Table:
 
 def screening_tables(screening: Screening) -> dict[str, pa.Table]:
     """The Screening's tables as Arrow tables in the layout's columns (absent optional tables left out)."""
-    tables = {"features": _arrow(_with_ids(screening.features))}
+    # compact numbers (explorer.cohort.compact) as float64: the SQL engines read the columns they always read
+    tables = {"features": _arrow(_with_ids(widened(screening.features)))}
     events = screening.events
     if events is not None:
         events = events.reindex(columns=["subject_id", "event", "days_before_index", "severity"])

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from explorer.catalogue import Catalogue, default_catalogue
 
 # re-exported: the truth codes (1 true, 0 false, 2 unknown) have the status codes' values
+from explorer.cohort.compact import as_floats, compact_number, is_number_levels, number_levels
 from explorer.cohort.lookup import arrow_text, positions
 from explorer.cohort.screening import Screening
 from explorer.engine.layout import check_columns, check_screening_tables
@@ -70,6 +71,19 @@ class Truth:
 
 
 @dataclass(frozen=True)
+class Levels:
+    """A number column held as level codes (explorer.cohort.compact): a comparison with a constant is made
+    once per distinct value and spread by the codes, which gives exactly the float64 answer; anything else
+    reads the float64 values back (`floats`), kept only while the criterion is evaluated."""
+
+    levels: np.ndarray  # float64, distinct
+    codes: np.ndarray   # -1 = unknown
+
+    def floats(self) -> np.ndarray:
+        return as_floats(self.levels, self.codes)
+
+
+@dataclass(frozen=True)
 class Categorical:
     codes: np.ndarray  # -1 = unknown
     categories: tuple[str, ...]
@@ -87,7 +101,7 @@ class MemoryContext:
         self.catalogue = catalogue or default_catalogue()
         self.n = len(screening.features)
         self._columns: dict[str, object] = {}
-        self._counts: dict[tuple[str, float], np.ndarray] = {}
+        self._counts: dict[tuple[str, float], Levels | np.ndarray] = {}
         self._aligned: dict[tuple[str, str], np.ndarray] = {}
         self._event_index: tuple[np.ndarray, pd.Index, np.ndarray, np.ndarray] | None = None
 
@@ -95,8 +109,8 @@ class MemoryContext:
         if name in self._columns:
             return self._columns[name]
         value = self._convert(name)
-        # numbers are the features' own array (no copy) and category codes take 2 bytes a subject, so both
-        # are kept for the next threshold change; a boolean's two masks would be a second copy of its
+        # numbers are the features' own array or level codes (no copy) and category codes take 2 bytes a
+        # subject, so they are kept for the next threshold change; a boolean's two masks would be a second copy of its
         # column for every subject (0.5 GB for a trial's booleans at 10^7), and rebuilding them is cheap
         if not isinstance(value, Truth):
             self._columns[name] = value
@@ -112,6 +126,8 @@ class MemoryContext:
             column = features[name]
             if column.dtype == np.float64:  # the contract's dtype: use it as it is, no conversion
                 return column.to_numpy()
+            if is_number_levels(column.dtype):  # compact: compared level by level, never widened and kept
+                return Levels(*number_levels(column))
             return pd.to_numeric(column, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
         if var.kind == "boolean":
             if not present:
@@ -130,9 +146,17 @@ class MemoryContext:
 
     def count(self, event: str, within_days: float) -> np.ndarray:
         """Events of a type in the `within_days` days up to the index date; NaN where not knowable."""
+        counts = self.count_levels(event, within_days)
+        return counts.floats() if isinstance(counts, Levels) else counts
+
+    def count_levels(self, event: str, within_days: float) -> Levels | np.ndarray:
+        """count(), kept as level codes (a count has few distinct values: 1 byte a subject instead of 8, the
+        same numbers); what the evaluator compares."""
         key = (event, float(within_days))
         if key not in self._counts:
-            self._counts[key] = self._count(event, float(within_days))
+            counts = compact_number(self._count(event, float(within_days)))
+            self._counts[key] = counts if isinstance(counts, np.ndarray) else Levels(
+                counts.categories.to_numpy(dtype=np.float64), counts.codes)
         return self._counts[key]
 
     def _events(self) -> tuple[np.ndarray, pd.Index, np.ndarray, np.ndarray]:
@@ -140,12 +164,15 @@ class MemoryContext:
         if self._event_index is None:
             events = self.screening.events
             encoded = pc.dictionary_encode(arrow_text(events["event"]))
-            codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+            # the smallest exact dtypes: kept for the session, so at 10^7 subjects int64 would cost 0.1 GB more
+            codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int32)
             names = encoded.dictionary.to_pylist()
             # row of each event's subject in the features table; -1 for subjects not screened
             rows = positions(events["subject_id"], self.screening.features.index)
-            days = pd.to_numeric(events["days_before_index"], errors="coerce").to_numpy(dtype="float64",
-                                                                                          na_value=np.nan)
+            rows = rows.astype(np.int32) if self.n < np.iinfo(np.int32).max else rows
+            days = (events["days_before_index"].to_numpy() if events["days_before_index"].dtype == np.float64
+                    else pd.to_numeric(events["days_before_index"], errors="coerce").to_numpy(dtype="float64",
+                                                                                               na_value=np.nan))
             self._event_index = (codes, pd.Index(names, dtype=object), rows, days)
         return self._event_index
 
@@ -154,7 +181,8 @@ class MemoryContext:
         key = (table, column)
         if key not in self._aligned:
             frame = getattr(self.screening, table)
-            values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+            values = (frame[column].to_numpy() if frame[column].dtype == np.float64  # the contract's: no copy
+                      else pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype="float64", na_value=np.nan))
             rows = self._rows_of(table)
             if rows is not None:  # the table lists other subjects, or in another order
                 values = np.where(rows >= 0, values[np.maximum(rows, 0)] if len(values) else np.nan, np.nan)
@@ -258,6 +286,8 @@ class Evaluator:
 
     def number(self, node: Node):
         value = self.eval(node)
+        if isinstance(value, Levels):
+            return value.floats()
         if isinstance(value, (Truth, Categorical, str)):
             raise ExpressionError(f"expected a number at {node!r}")
         return value
@@ -278,6 +308,16 @@ class Evaluator:
             known = a.known & b.known
             equal = known & (a.value == b.value)
             return Truth(equal if op == "==" else known & ~equal, known)
+        if isinstance(a, Levels) or isinstance(b, Levels):
+            other = b if isinstance(a, Levels) else a
+            if not isinstance(other, Levels) and np.ndim(other) == 0:  # against a constant: once per level
+                by_level = (_COMPARE[op](a.levels, b) if isinstance(a, Levels) else _COMPARE[op](a, b.levels))
+                codes = (a if isinstance(a, Levels) else b).codes
+                known = codes >= 0
+                if np.isnan(other):
+                    known = np.zeros(n, dtype=bool)
+                return Truth(np.append(by_level, False)[codes] & known, known)
+            a, b = (v.floats() if isinstance(v, Levels) else v for v in (a, b))
         a_arr, b_arr = np.broadcast_to(a, (n,)), np.broadcast_to(b, (n,))
         known = ~(np.isnan(a_arr) | np.isnan(b_arr))
         return Truth(_COMPARE[op](a_arr, b_arr) & known, known)
@@ -287,14 +327,14 @@ class Evaluator:
         return _IMPLEMENTATIONS[node.func](self, node)
 
     def count(self, node: Call):
-        return self.ctx.count(node.args[0].name, count_window(node, self.params))
+        return self.ctx.count_levels(node.args[0].name, count_window(node, self.params))
 
     def known(self, node: Call) -> Truth:
         value = self.eval(node.args[0])
         n = self.ctx.n
         if isinstance(value, Truth):
             known = value.known
-        elif isinstance(value, Categorical):
+        elif isinstance(value, (Categorical, Levels)):
             known = value.codes >= 0
         elif isinstance(value, str):
             known = np.ones(n, dtype=bool)

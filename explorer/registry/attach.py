@@ -19,10 +19,10 @@ from explorer.registry.values import cmp_group, op_of
 _AGE_TAIL = re.compile(r"^\s*(?:old|of\s+age|years?\s+old|or\s+older|and\s+older|of\s+age\s+or\s+older)", re.I)
 TIME_UNITS = {"years", "months", "weeks", "days"}
 _AGE_ALONE = re.compile(r"[\W\d_]*(?:(?:patients?|subjects?|participants?|persons?|people|individuals?|adults?|children|"
-                        r"men|women|males?|females?|aged?|volunteers?|healthy|and|or|of|be|must|are|is|were|was|who|"
+                        r"men|women|males?|females?|aged?|aging|volunteers?|healthy|and|or|of|be|must|are|is|were|was|who|"
                         r"between|from|years?|adolescents?|infants?|boys?|girls?|recipients?|donors?|either|sex|"
                         r"gender)[\W\d_]*)*", re.I)
-_AGE_ALONE_AFTER = re.compile(r"\s*(?:$|[.;,()]|at\s|on\s+the\s+day|when\b|old\b|of\s+age\b|inclusive\b|(?:or|and)\b)",
+_AGE_ALONE_AFTER = re.compile(r"\s*(?:$|[.;,()]|at\s|on\s+the\s+day|when\b|old\b|(?:of\s+)?ages?\b|inclusive\b|(?:or|and)\b)",
                               re.I)
 # "Children 2-5 years with ...", "Patients over 18 years weighing ...": after a noun for people, a limit in
 # years followed by what describes them is their age (without such a noun, "5 years with diabetes" is a duration)
@@ -42,7 +42,7 @@ def clause_before(text: str, start: int) -> str:
 
 
 _GAP_OK = re.compile(
-    r"^[\s:,(\[\])=]*(?:(?:of|is|was|that|which|level|levels|value|values|concentration|count|measured|measurement|at|"
+    r"^[\s:,(\[\])=]*(?:(?:of|is|was|are|were|that|which|level|levels|value|values|concentrations?|count|measured|measurement|at|"
     r"screening|baseline|in|the|a|an|range|result|results|by|central|laboratory|lab|local|than|be|should|must|"
     r"have|has|had|with|\(\w+\)|\w{2,6}\)|serum|plasma|blood|total|test|score|index|between|from|ratio|to\s+be|"
     r"ranging|ranged|averag(?:e|ing)|"
@@ -52,6 +52,36 @@ _GAP_OK = re.compile(
 
 def _gap_clean(gap: str) -> bool:
     return len(gap) <= 70 and ";" not in gap and not re.search(r"\.\s", gap) and bool(_GAP_OK.match(gap))
+
+
+_NO_LIMIT = re.compile(r"[<>≤≥=]|\d")  # a comparator or a number (a unit's exponent is taken out first)
+
+
+def _defined_in_bracket(text: str, mentions: list[Mention], candidates: list[int], v: Value) -> int | None:
+    """'Body Mass Index (BMI, weight in kg divided by height in m²) of 18 to 30': the name restated at the start
+    of a bracket that defines it, the value after the bracket: the index of that name's mention. The bracket
+    holds no comparator and no number (an exponent such as the 2 of "m^2)" aside), so no condition or limit
+    of its own is skipped; other names inside it ("weight") are part of the definition."""
+    for i in reversed(candidates):
+        mention = mentions[i]
+        if "(" in mention.text and ")" not in mention.text[mention.text.index("("):]:
+            opening = mention.start + mention.text.index("(")   # "Body mass index (BMI"
+        else:
+            opening = text.rfind("(", 0, mention.start)
+            if opening < 0 or text[opening + 1:mention.start].strip() or i == 0 \
+                    or mentions[i - 1].variables != mention.variables or text[mentions[i - 1].end:opening].strip():
+                continue
+        depth = 0
+        for k in range(opening, v.start):
+            depth += 1 if text[k] in "([" else -1 if text[k] in ")]" else 0
+            if depth == 0:
+                inside, rest = text[opening + 1:k], text[k + 1:v.start]
+                if len(inside) <= 90 and not _NO_LIMIT.search(re.sub(r"\^\s*2|(?<=m)\s*2\b|²", "", inside)) \
+                        and _gap_clean(rest) and all(m.end <= k for m in mentions[i:] if m.start < v.start):
+                    return i
+                return None
+        return None
+    return None
 
 
 def _list_before(text: str, mentions: list[Mention], index: int) -> list[Mention]:
@@ -102,6 +132,8 @@ def attach(text: str, mentions: list[Mention], values: list[Value]) -> tuple[lis
             if _gap_clean(gap):
                 chosen = i
             break
+        if chosen is None and not lone:
+            chosen = _defined_in_bracket(text, mentions, candidates, v)
         if chosen is None:
             # "19 <= BMI" / "7.0% <= HbA1c": a value before the variable with a comparator between
             after = [m for m in mentions if m.start >= v.end and m.start - v.end <= 4]
@@ -114,6 +146,11 @@ def attach(text: str, mentions: list[Mention], values: list[Value]) -> tuple[lis
                     attached.append(Attached(v2, [after[0]]))
                     continue
             if lone:
+                continue
+            if v.form == "trail" and not any(v.units) and not v.uln and _AGE_WORDS.search(text[v.start:v.end]) \
+                    and not re.search(r"onset|diagnos|since|duration|for\s*$", text[max(0, v.start - 40):v.start], re.I):
+                # "Adults (18 and older)": only an age is older or younger; its years are implied
+                attached.append(Attached(v, [Mention(v.start, v.end, ("age",), "age")]))
                 continue
             clause = clause_before(text, v.start)
             if v.form == "ages" or ("years" in v.units and v.ops != ("",) and _AGE_ALONE.fullmatch(clause)

@@ -193,7 +193,9 @@ def unread_alternative(text: str, rules: list[Rule], uncovered: str) -> str | No
     """An unread word joined to a rule by nothing but 'or' ("pregnant or lactating, or trying to conceive"): an
     alternative the rules leave out, so an inclusion read without it fails people the text admits."""
     # a bracketed abbreviation may close the rule first: "1.5 x Upper Limit of Normal (ULN), or creatinine clearance"
-    after_rule = re.compile(r"[\s,;]*(?:\([^()]{0,15}\))?[\s,;]*(?:or|either|and\s*/\s*or)\s+(?:[\w-]+\s+){0,4}", re.I)
+    # or a bracket holding the rule closes ("(SBP >= 140 or DBP >= 90) or treated")
+    after_rule = re.compile(r"[\s,;)\]]*(?:\([^()]{0,15}\))?[\s,;)\]]*(?:or|either|and\s*/\s*or)\s+(?:[\w-]+\s+){0,4}",
+                            re.I)
     before_rule = re.compile(r"[\s,;]+(?:or|and\s*/\s*or)[\s,;]+", re.I)
     # "A, B, C, or D": a comma between items is an "or" when the list ends in one (after the rule, same sentence)
     comma = re.compile(r"[\s,;]*,[\s,;]*")

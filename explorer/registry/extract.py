@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-from explorer.registry import examples, faithful, lexicon, readings, trees
+from explorer.registry import conditions, examples, faithful, lexicon, readings, trees
 from explorer.registry.attach import attach, clause_before
 from explorer.registry.combine import (
     CONDITION_AFTER,
@@ -36,6 +36,7 @@ from explorer.registry.combine import (
 )
 from explorer.registry.mentions import variable_mentions
 from explorer.registry.model import Extraction, Mention, Rule, Threshold, Value
+from explorer.registry.unstated import no_comparator, unstated_thresholds
 from explorer.registry.values import find_values
 
 __all__ = ["MIN_CONFIDENCE", "Extraction", "Mention", "Rule", "Threshold", "Value", "extract", "find_values",
@@ -105,6 +106,9 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
     values = [v for v in find_values(text) if outside((v.start, v.end))]
     attached, attach_notes = attach(text, mentions, values)
     notes += attach_notes
+    # values with no comparator stated ("Age 18 years") or an untimed glucose: reported, never made computable
+    comparator_unstated, unstated_notes, unstated_values = unstated_thresholds(text, attached)
+    notes += unstated_notes
     numeric: list[Rule] = []
     for item in attached:
         # a time value after a diabetes mention is the diabetes duration ("T1DM for at least 5 years")
@@ -117,7 +121,7 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
     event_rules, event_notes = readings.event_rules(text, kind, names)
     notes += event_notes
     cancer_rules, cancer_notes = readings.cancer_rule(text, kind, names)
-    concept_rules, concept_notes, _ = readings.concept_rules(text, kind, [(v.start, v.end) for v in values])
+    concept_rules, concept_notes, concept_found = readings.concept_rules(text, kind, [(v.start, v.end) for v in values])
     notes += concept_notes
     if cancer_rules:
         concept_rules = [r for r in concept_rules if r.variable != "cancer_status"]
@@ -135,11 +139,16 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
     rules = readings.merge_diagnosis_and_duration(text, rules)
     rules = readings.merge_sex_specific(text, kind, rules)
     rules = readings.subject_sex(text, kind, rules)
+    rules = conditions.conditioned(text, kind, rules)
     rules, faithful_notes, left_out, unsafe = faithful.qualified_concepts(text, kind, rules, connector)
     notes += faithful_notes
     rules, example_notes, example_left_out = examples.examples_read(text, kind, rules)
     notes += example_notes
     left_out += example_left_out
+    panel_out, panel_notes, panel_unsafe = faithful.panel_left_out(text, kind, rules)
+    left_out += panel_out
+    notes += panel_notes
+    unsafe = unsafe or panel_unsafe
     for m in _QUOTA.finditer(text):
         left_out.append(f"{' '.join(m.group(0).split())} (a quota on the enrolled group, no one's criterion)")
     skipped = tuple(r for r in rules if r.variable in skip_variables)
@@ -168,12 +177,21 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
     if any(is_conditional(r) for r in skipped):
         notes.append("an age limit applies only under a condition; not compared with the registry fields")
         skipped = tuple(r for r in skipped if not is_conditional(r))
-    used = [(a.value.start, a.value.end) for a in attached] + [r.span for r in rules + list(skipped)]
+    read_spans = [r.span for r in rules + list(skipped)]
+    # a value attached to a catalogue variable that no rule kept ("Age <1m": unit 'm' unknown) is unread, and named:
+    # dropped silently it would leave an exclusion with one way less to be excluded and say nothing (a value read
+    # without a comparator is handled as unstated, below)
+    failed = [a for a in attached if any(m.variables for m in a.mentions) and not no_comparator(a.value)
+              and not any(s0 < a.value.end and a.value.start < e0 for s0, e0 in read_spans)]
+    # a value read without a comparator is in no rule: it counts as unread, so a rule beside it is never silently whole
+    used = [(a.value.start, a.value.end) for a in attached if a not in failed and not no_comparator(a.value)] + \
+        read_spans
     unread = [v for v in values if not any(s0 < v.end and v.start < e0 for s0, e0 in used)
               and (any(v.units) or v.uln or (v.unknown_unit and v.form != "bare"))
               and not re.fullmatch(r"\s*[(\[]\s*", text[max(0, v.start - 3):v.start][-3:] or " ")]
-    if unread:
-        notes.append("values not read: " + ", ".join(repr(text[v.start:v.end]) for v in unread))
+    if [v for v in unread if v not in unstated_values]:
+        notes.append("values not read: " + ", ".join(repr(text[v.start:v.end]) for v in unread
+                                                     if v not in unstated_values))
     read_units = {t.source_unit for r in rules for t in r.thresholds if t.source_unit}
     uln_variables = {t.variable for r in rules for t in r.thresholds if t.unit == lexicon.ULN_UNIT}
 
@@ -183,11 +201,24 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
         named = [m for m in mentions if m.end <= v.start]
         return bool(uln_variables) and (not named or bool(set(named[-1].variables) & uln_variables))
 
-    other = next((v for v in unread if set(v.units) & read_units or (v.uln and same_lab(v))), None)
+    # a value of a read variable that could not be read (a unit not known, no comparator) is named, not taken for
+    # another group's limit
+    failed_values = [a.value for a in failed]
+    for v in failed_values:
+        # "Aged < 1 or = 6 years": an unread value joined to a rule by "or" is an alternative an inclusion would fail
+        # (by "and", a requirement an exclusion would drop); named is not enough
+        before = [r for r in rules if r.span[1] <= v.start]
+        joint = re.match(r"[\s,;]*(and\s*/\s*or|or|and)\b", text[max(r.span[1] for r in before):v.start]) if before else None
+        if joint and (joint.group(1) != "and") == (kind == "inclusion"):
+            unsafe = True
+            notes.append(f"the value {text[v.start:v.end]!r} is not read and is joined to the rule by "
+                         f"{joint.group(1)!r}; without it the rule would change who qualifies; not computable")
+    other = next((v for v in unread if v not in failed_values and (set(v.units) & read_units or (v.uln and same_lab(v)))),
+                 None)
     if not rules:
         status = "covered" if skipped and not left_out else ("candidate" if left_out else "none")
         return Extraction(None, {}, (), 0.0, status, tuple(notes), skipped=skipped,
-                          uncovered=uncovered_text(text, [r.span for r in skipped], []))
+                          uncovered=uncovered_text(text, [r.span for r in skipped], []), unstated=tuple(comparator_unstated))
     bracket_left_out, bracket_notes, bracket_unsafe = faithful.unread_brackets(
         text, kind, rules, used + [(v.start, v.end) for v in values if any(v.units) or v.uln])
     left_out += bracket_left_out
@@ -199,7 +230,13 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
     for r in rules:
         parameters.update(r.parameters)
     confidence = min(r.confidence for r in rules)
-    spans = [r.span for r in rules + list(skipped)] + [(m.start, m.end) for m in mentions if m.variables]
+    # one pregnancy rule spans all its mentions: the words between them ("Pregnant women or women who are uncertain
+    # about a possible pregnancy") are not read by it, so only the mentions count as read
+    pregnancy = [(f[0], f[1]) for f in concept_found if f[2] in {"pregnant", "lactating"}]
+    spans = [s for r in rules + list(skipped)
+             for s in ([p for p in pregnancy if r.span[0] <= p[0] and p[1] <= r.span[1]]
+                       if set(r.variable.split("+")) <= {"pregnant", "lactating"} else [r.span])]
+    spans += [(m.start, m.end) for m in mentions if m.variables]
     negation_cues = [m.span() for m in re.finditer(r"\b(?:not|no|non|negative|without|neither|nor)\b", text, re.I)]
     uncovered = uncovered_text(text, spans + negation_cues, rules)
     if unread:
@@ -265,6 +302,6 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
             notes.append(f"the rest of the criterion ({uncovered!r}) may change who qualifies")
     if confidence < MIN_CONFIDENCE:
         return Extraction(None, {}, tuple(rules), confidence, "candidate", tuple(notes), candidate=expression,
-                          uncovered=uncovered, skipped=skipped)
+                          uncovered=uncovered, skipped=skipped, unstated=tuple(comparator_unstated))
     return Extraction(expression, parameters, tuple(rules), confidence, status, tuple(notes), uncovered=uncovered,
-                      skipped=skipped)
+                      skipped=skipped, unstated=tuple(comparator_unstated))

@@ -1,6 +1,6 @@
 """Keep extracted rules faithful to their text: never say more, or other, than the criterion says.
 
-Three checks run on the rules read from one criterion, before they are joined:
+Four checks run on the rules read from one criterion, before they are joined:
 
 - a concept narrowed by a qualifier the catalogue cannot express ("poorly controlled type 2 diabetes",
   "foot ulcer of grade III") is read with its definition when the text gives one in brackets; otherwise an
@@ -9,6 +9,7 @@ Three checks run on the rules read from one criterion, before they are joined:
 - exceptions ("bilirubin up to 3 x ULN may be enrolled"), "N of the following" and alternatives left
   unread ("any of the following" with only some read) make the reading unsafe: it could change who is
   eligible, so the criterion stays non-computable with the reason in its note;
+- a named panel read as some of its members ("liver function tests" as ALT or AST) names the members left out;
 - every variable a rule names, and every number it compares with, must occur in the rule's own source text.
 """
 
@@ -100,12 +101,13 @@ def _reading_vs_text(text: str, rule, others: list) -> tuple[str, str] | None:
         return None
     var = default_catalogue().get(rule.variable)
     current = lexicon.CURRENT_BEFORE.search(text[max(0, rule.span[0] - 30):rule.span[0]])
-    if current and var is not None and var.description.lower().startswith("history of"):
-        # "active alcohol dependence" read as a history flag: the flag also holds everyone with a past episode
-        return "broader", " ".join(current.group(0).split()) + " " + rule.source
-    m = _qualifier(text, rule, others)
     loose = lexicon.LOOSE_CONCEPTS.get(rule.variable)
     loose = loose is not None and bool(loose.fullmatch(rule.source.strip()))
+    if current and var is not None and var.description.lower().startswith("history of"):
+        # "active alcohol dependence" read as a history flag: the flag also holds everyone with a past episode; a
+        # loose wording read as a narrower flag ("current substance abuse" as drug misuse) is also narrower: neither
+        return ("unknown" if loose else "broader"), " ".join(current.group(0).split()) + " " + rule.source
+    m = _qualifier(text, rule, others)
     if m is not None:
         # a qualified loose wording ("lung disease, GOLD stage 0") relates to the variable in no known way
         return ("unknown" if loose else "broader"), " ".join(m.group(0).split())
@@ -200,7 +202,10 @@ def unstated_parts(text: str, kind: str, rules: list) -> list[str]:
     if subgroup and kind == "inclusion":
         notes.append(f"the requirement holds only for a subgroup ({' '.join(subgroup.group(0).split())!r}); "
                      "not computable")
-    m = next((m for m in lexicon.EXCEPTIONS.finditer(text) if _exception_touches(text, kind, m, rules)), None)
+    # a group a rule states (conditions.conditioned: "for patients on insulin") is no exception left unread
+    stated = [r.span for r in rules if r.applies_to]
+    m = next((m for m in lexicon.EXCEPTIONS.finditer(text) if _exception_touches(text, kind, m, rules)
+              and not any(a <= m.start() < b for a, b in stated)), None)
     if m:
         notes.append(f"the text makes an exception ({m.group(0)!r}) the rule cannot state; not computable")
     read = {(trees.text(r.tree.operand) if isinstance(r.tree, expr.Not) else trees.text(r.tree),
@@ -317,4 +322,44 @@ def unread_brackets(text: str, kind: str, rules: list, read: list[tuple[int, int
         else:
             more = "admits more people" if kind == "inclusion" else "excludes fewer people"
             left_out.append(f"{what} (a bracketed limit or qualifier not read; the rule {more} than the text)")
+    return left_out, notes, unsafe
+
+
+def _named_by_own_term(name: str, source: str) -> bool:
+    """Whether the source names the variable itself ("ALT"), not only a group it belongs to ("LFTs")."""
+    return any(re.search(p, source, re.I) for p in lexicon.NUMERIC_TERMS.get(name, []))
+
+
+def panel_left_out(text: str, kind: str, rules: list) -> tuple[list[str], list[str], bool]:
+    """(parts left out, notes, unsafe) for rules that read a named panel ("liver function tests > 3 x ULN") as
+    some of its members (ALT or AST): the members not read are named. An exclusion that excludes on any member read
+    excludes fewer people than the text, an inclusion that requires each member read admits more: both err on the
+    side the text allows (partial). Read any other way (an exclusion needing every member, an inclusion any one),
+    the rule would change who qualifies: not computable. A panel whose members the text lists itself ("LFTs (ALT,
+    AST) > 2 x ULN") is what the text says."""
+    left_out: list[str] = []
+    notes: list[str] = []
+    unsafe = False
+    for rule in rules:
+        read = {t.variable for t in rule.thresholds}
+        if not read or rule.tree is None:
+            continue
+        for pattern, members in lexicon.PANELS.items():
+            panel = re.search(pattern, rule.source, re.I)
+            if panel is None or not read <= set(members) or any(_named_by_own_term(v, rule.source) for v in read):
+                continue
+            missing = [m for m in members if m not in read]
+            if not missing:
+                continue
+            # an exclusion excludes on any member read (or), an inclusion requires each (and): anything else errs the
+            # wrong way once the other members count
+            joined = "or" if kind == "exclusion" else "and"
+            if len(read) > 1 and not (isinstance(rule.tree, expr.BoolOp) and rule.tree.op == joined):
+                unsafe = True
+                notes.append(f"{panel.group(0)!r} is read as {' and '.join(sorted(read))} joined the wrong way for "
+                             f"a panel that also covers {', '.join(missing)}; not computable")
+                continue
+            more = "admits more people" if kind == "inclusion" else "excludes fewer people"
+            left_out.append(f"{', '.join(missing)} of the {' '.join(panel.group(0).split())} (the panel is read as "
+                            f"{' and '.join(sorted(read))} only; the rule {more} than the text)")
     return left_out, notes, unsafe

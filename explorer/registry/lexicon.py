@@ -47,14 +47,29 @@ NUMERIC_TERMS: dict[str, list[str]] = {
 }
 # Names that stand for several variables sharing one threshold ("LFTs > 2x ULN": ALT or AST).
 GROUP_TERMS: dict[tuple[str, ...], list[str]] = {
-    ("alt", "ast"): [r"transaminases", r"aminotransferases", r"liver\s+enzymes", r"hepatic\s+enzymes?",
+    ("alt", "ast"): [r"transaminases", r"aminotransferases", r"liver\s+enzymes?", r"hepatic\s+enzymes?",
+                     # the singular used for the class ("serum aminotransferase 3x ULN"), not a named one
+                     r"(?<!alanine\s)(?<!aspartate\s)(?<!oxalacetic\s)(?<!pyruvic\s)\b(?:aminotransferase|transaminase)\b",
                      r"\bLFTs?\b", r"liver\s+function\s+tests?"],
     ("systolic_bp", "diastolic_bp"): [r"blood\s+pressure", r"\bBP\b", r"hypertension"],
+}
+# What a named panel or group of tests covers (catalogue names where the catalogue holds the test, words where it
+# does not). A rule that reads the panel as some of its members names the others (faithful.panel_left_out), whatever
+# GROUP_TERMS reads it as: "liver function tests > 3 x ULN" read as ALT or AST leaves bilirubin and ALP out.
+PANELS: dict[str, tuple[str, ...]] = {
+    r"\bLFTs?\b|liver\s+function\s+(?:tests?|panel)|hepatic\s+function\s+(?:tests?|panel)|liver\s+(?:tests?|panel)":
+        ("alt", "ast", "bilirubin", "alkaline phosphatase"),
+    r"liver\s+enzymes|hepatic\s+enzymes?": ("alt", "ast", "alkaline phosphatase", "GGT"),
+    r"transaminases|aminotransferases": ("alt", "ast"),
+    r"(?:renal|kidney)\s+function\s+(?:tests?|panel)": ("creatinine", "urea"),
+    r"lipid\s+(?:panel|profile)|\blipids\b": ("LDL cholesterol", "HDL cholesterol", "triglycerides"),
+    r"blood\s+pressure|\bBP\b": ("systolic_bp", "diastolic_bp"),
 }
 # Measurements the catalogue does not hold: recognised so their numbers are not pinned on a neighbour.
 UNMAPPED_TERMS: list[str] = [
     r"c[- ]?peptide", r"(?:blood\s+|plasma\s+|serum\s+|random\s+)?glucose",
-    r"(?:direct|indirect|(?:un)?conjugated)\s+bilirubin", r"h(?:a)?emoglobin(?!\s*a1c)", r"\bHgb?\b",
+    r"(?:direct|indirect|(?:un)?conjugated)\s+bilirubin", r"h(?:a)?emoglobin(?!\s*a1c)",
+    r"(?<![mM][mM][\s.])(?<![mM][mM])\bHgb?\b",  # "mm Hg" is a unit, not haemoglobin
     r"triglycerides?", r"cholesterol", r"\bLDL\b", r"\bHDL\b", r"\bTSH\b", r"platelets?(?:\s+count)?", r"\bWBC\b",
     r"white\s+blood\s+cells?", r"calcium", r"albumin(?:uria)?", r"proteinuria", r"creatinine\s+clearance",
     r"\bQTc?\b", r"ejection\s+fraction", r"potassium", r"sodium", r"testosterone", r"vitamin\s+D", r"25-OHD",
@@ -102,7 +117,7 @@ UNIT_SPELLINGS: dict[str, list[str]] = {
 # "2 x ULN", "2.5 times the upper limit of normal", ">2-fold", "1.5 times the ULRR"
 ULN_PATTERN = (r"(?:(?:x|×|\*|times?|-?folds?)?\s*(?:the\s+)?normal\s+(?:values?|range)\b|"
                r"(?:x|×|\*|times?|-?folds?)\s*(?:the\s+)?normal\b(?!\s+(?:upper|limit))|"
-               r"(?:x|×|\*|times?|-?folds?)?\s*(?:the\s+)?(?:institutional\s+|local\s+)?"
+               r"(?:x|×|\*|times?|-?folds?)?\s*(?:of\s+)?(?:the\s+)?(?:institutional\s+|local\s+)?"
                r"(?:ULN|UNL|ULRR|upper\s+limits?\s+of\s+(?:the\s+)?(?:normal|reference)(?:\s+range)?(?:\s+\(?ULRR\)?)?"
                r"|upper\s+normal\s+limits?|upper\s+limit\s+of\s+the\s+reference"
                r"|(?:highest|upper)\s+(?:normal\s+)?reference\s+(?:value|limit)|normal\s+upper\s+limits?))")
@@ -286,7 +301,10 @@ NOT_A_MENTION = re.compile(
     r"(?:previous(?:ly)?|prior|history\s+of\s+being|ever|past|been)\s+$|"
     r"(?:(?:indicator|indicative|marker|proxy|surrogate|suggestive)\s+of|suspicious\s+(?:for|of))\s+(?:\w+\s+){0,4}$|"
     r"\blike\s+(?:\w+\s+){0,3}$|"  # examples of something else: "causes of AF like alcoholism"
-    r"\bmanual\s+of\s+$|"  # the Diagnostic and Statistical Manual of Mental Disorders is a book, not a disorder
+    r"\bmanual\s+of\s+$|"
+    # someone else's condition: "close contact with a case of active TB", "exposure to HIV"
+    r"\bpartners?\s+(?:with|of|who\s+(?:is|are|has|have))\s+(?:[\w-]+\s+){0,2}$|"
+    r"\bcontacts?\s+(?:with|of)\s+(?:[\w-]+\s+){0,6}$|\bexpos(?:ed|ure)\s+to\s+(?:[\w-]+\s+){0,4}$|"  # the Diagnostic and Statistical Manual of Mental Disorders is a book, not a disorder
     # what to do if it happens: "should a woman become pregnant or suspect that she is pregnant, she must ..."
     r"\b(?:should|if|in\s+case|in\s+the\s+event)\s+(?:\w+\s+){0,4}(?:become|becomes|becoming|suspects?)\s+(?:\w+\s+){0,6}$|"
     r"\bin\s+addition\s+to\s+(?:\w+\s+){0,2}$|\banti[- ]?$|"  # given, not excluded; the target of a drug
@@ -308,7 +326,9 @@ NOT_A_MENTION_AFTER = re.compile(
     r"tests?(?!\s+(?:positive|result\w*\s+positive))|screens?|serolog\w*|assays?|"
     # a pregnancy that was lost or ended is no current pregnancy ("recurrent pregnancy loss")
     r"loss(?:es)?|outcomes?|terminations?|"
-    r"resistance)\b|"
+    r"resistance|prevalence|incidence|endemic|epidemic)\b|"
+    # a partner's condition is not the participant's: "an HIV-infected sexual partner"
+    r"[-\s]*(?:infected|positive|seropositive)?\s*(?:(?:sexual|sex|male|female|regular|primary|stable)\s+)?partners?\b|"
     # a time to come: "pregnancy in the next year" is a plan, not the current pregnancy the catalogue records
     r"^\s*(?:\w+\s+){0,2}?(?:in|within|during|over)\s+the\s+(?:next|coming|following|upcoming)\b", re.I)
 # "hepatitis B and hepatitis C tests": a list of concepts sharing the word "tests" names the tests, not results
@@ -322,7 +342,9 @@ PREGNANCY_KIND_AFTER = re.compile(
     r"<|>|≤|≥)\s*\d+\s*(?:completed\s+)?weeks?|(?:with\s+)?gestational\s+age)", re.I)
 PREGNANCY_SUBTYPES = re.compile(
     r"\b(?:multi-?fetal|multiple|twin|singleton|ectopic|molar|tubal|high[- ]risk|complicated|uncomplicated|"
-    r"term|preterm|planned|unplanned|first|second|third|previous|prior)[\s-]+(?:\w+\s+)?$", re.I)
+    r"term|preterm|planned|unplanned|first|second|third|previous|prior)[\s-]+(?:\w+\s+)?$"
+    # a complication of pregnancy ("hypertensive disorders of pregnancy") is not every pregnancy
+    r"|\b(?:disorders?|diseases?|complications?|loss(?:es)?|termination)\s+(?:of|in|during)\s+(?:the\s+)?$", re.I)
 # Before a measurement: a value in the past, which the catalogue's current value does not record.
 # Before a measurement: a value under treatment ("treated systolic blood pressure > 155"), which the catalogue's
 # value (treated or not) does not tell apart.
@@ -378,13 +400,15 @@ CURRENT_BEFORE = re.compile(r"\b(?:active|current(?:ly)?|ongoing|present)\s+"
 QUALIFIERS_BEFORE = re.compile(
     r"(?:\b(?:heavy|excessive)|\b(?:un|poorly\s+|badly\s+|inadequately\s+|insufficiently\s+|sub-?optimally\s+|well[- ]|adequately\s+|"
     r"not\s+(?:well\s+)?)controlled|\bunstable|\bstable|\bbrittle|\bmild|\bmoderate|\badvanced|\bend[- ]stage|"
-    r"\bnew(?:ly)?[- ]?(?:onset|diagnosed)|\blong[- ]standing|\brecent(?:ly)?(?:\s+diagnosed)?|\bearly|\blate"
+    r"\bnew(?:ly)?[- ]?(?:onset|diagnosed)|\blong[- ]standing|\bchronic|\brecent(?:ly)?(?:\s+diagnosed)?|\bearly|\blate"
     r"|\bsymptomatic|\basymptomatic|\bcomplicated|\brefractory|\bprogressive)\s+"
     r"(?:(?:\w+[- ]?){0,2}|(?:[\w-]+,\s+){0,3}[\w-]+,?\s+(?:and\s*/\s*or|or|and)\s+)$", re.I)
 QUALIFIERS_AFTER = re.compile(
     r"^\s*(?:\(\s*)?(?:of\s+|in\s+|at\s+|with\s+)?(?:\w+\s+){0,3}?(?:grade|stage|class|wagner|nyha|gold|"
     r"classification)\)?\s*[:=]?\s*(?:[IVX]+\b|\d|[a-e]\b|>|<|≥|≤)|"
     r"^\s*(?:requiring|needing|treated\s+with|on\s+treatment|with\s+complications|uncontrolled|not\s+controlled|"
+    # a strain or course the catalogue does not record: "tuberculosis resistant to any of the study drugs"
+    r"(?:multi-?drug[- ])?(?:resistant|susceptible|sensitive)\s+to|"
     r"(?:complicated|associated|accompanied)\s+(?:with|by))"
     r"\b|"
     # one eye of two: the catalogue records the person ("retinopathy in the study eye")

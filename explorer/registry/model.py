@@ -91,3 +91,6 @@ class Extraction:
     candidate: str | None = None  # the reading that was not confident enough, for the note
     uncovered: str = ""
     skipped: tuple[Rule, ...] = ()  # rules read but left to another criterion (age: the registry fields)
+    # values read that no rule can hold: no comparator stated (comparator ""), or a glucose of unstated timing
+    # (variable "glucose"); reported, never computable (unstated.py)
+    unstated: tuple[Threshold, ...] = ()

@@ -12,6 +12,7 @@ from explorer.registry.attach import TIME_UNITS, Attached, convert
 from explorer.registry.mentions import compiled_terms, non_overlapping
 from explorer.registry.model import Rule, Threshold, Value
 from explorer.registry.negation import negated_spans
+from explorer.registry.unstated import no_comparator
 from explorer.registry.values import CMP_PHRASES, NUM, WORD_NUM, op_of, parse_number
 
 _NOUNS = {name: s.noun for name, s in lexicon.SLIDERS.items()}
@@ -79,7 +80,9 @@ def numeric_rules(text: str, kind: str, item: Attached, names: ParameterNames) -
         if bad:
             return [], [f"{source!r}: a multiple of the upper limit of normal, but the catalogue has no ULN for "
                         f"{', '.join(bad)}; not read"]
-        if len(v.numbers) != 1 or v.ops[0] == "":
+        if no_comparator(v):
+            return [], []  # read as a value without comparator (unstated.py), never as a rule
+        if len(v.numbers) != 1:
             return [], [f"{source!r}: ULN range not read"]
         multiple = v.numbers[0]
         if not 0.5 <= multiple <= 50:
@@ -99,9 +102,10 @@ def numeric_rules(text: str, kind: str, item: Attached, names: ParameterNames) -
     if v.form == "bp":
         if variables not in (["systolic_bp", "diastolic_bp"],) and set(variables) != {"systolic_bp", "diastolic_bp"}:
             return [], []
-        if not v.ops[0]:
-            # "Blood pressure 140/90 mmHg" says nothing about direction, nor whether 140/90 itself is in or out
-            return [], [f"{source!r}: a blood pressure pair without a comparator; not read"]
+        if no_comparator(v):
+            # "Blood pressure 140/90 mmHg" says nothing about direction, nor whether 140/90 itself is in or out:
+            # read as a value without comparator (unstated.py), never as a rule
+            return [], []
         op = v.ops[0]
         parts, params, found = [], {}, []
         for var_name, number in zip(("systolic_bp", "diastolic_bp"), v.numbers, strict=False):
@@ -130,9 +134,10 @@ def numeric_rules(text: str, kind: str, item: Attached, names: ParameterNames) -
     found: list[Threshold] = []
     for var_name in variables:
         ops, numbers = v.ops, v.numbers
-        if ops == ("",):
-            # a bare value after a variable ("HbA1c 8%") says nothing about direction
-            return [], [f"{source!r}: a value without a comparator; not read"]
+        if no_comparator(v):
+            # a bare value after a variable ("HbA1c 8%") says nothing about direction: read as a value without
+            # comparator (unstated.py), never as a rule
+            return [], []
         units = list(v.units) + [None] * (len(numbers) - len(v.units))
         if len(numbers) == 2 and units[0] is None and units[1] is not None:
             units[0] = units[1]
@@ -176,15 +181,22 @@ def numeric_rules(text: str, kind: str, item: Attached, names: ParameterNames) -
     if read_unit and unit and read_unit != unit:
         note = (note + "; " if note else "") + f"converted from {read_unit}"
     sex = SEX_AFTER.match(text[v.end:v.end + 30]) if len(variables) == 1 else None
+    word = (sex.group("sex") or sex.group("sex2")) if sex else None
+    if word is None and len(variables) == 1:
+        # "(women with a BMI > 35 or men with a BMI > 42)": the sex names whom this threshold is for
+        before = SEX_BEFORE.search(text[:span[0]])
+        word = before.group("sex") if before else None
     rules.append(Rule(variable, expression, params, span, source, 0.95 * confidence, op, value, unit, number,
-                      read_unit, note, tuple(found),
-                      applies_to=_sex(sex.group("sex") or sex.group("sex2")) if sex else ""))
+                      read_unit, note, tuple(found), applies_to=_sex(word) if word else ""))
     return rules, notes
 
 
 # "1.5 and 1.4 mg/dL in men and women (respectively)"; "> 2.5 mg/dL in men"
 SEX_PAIR = re.compile(r"\s*,?\s*(?:respectively\s*,?\s*)?(?:in|for)\s+(?P<a>men|males?|women|females?)\s+and\s+"
                       r"(?P<b>men|males?|women|females?)\b", re.I)
+# a sex word after a bracket, comma or "or"/"and", not the criterion's subject (subject_sex reads that)
+SEX_BEFORE = re.compile(r"(?:[(\[,;:]|\b(?:or|and))\s*(?P<sex>men|males?|women|females?)\s+(?:with|having)\s+"
+                        r"(?:an?\s+|the\s+)?$", re.I)
 SEX_AFTER = re.compile(r"\s*,?\s*(?:(?:in|for)\s+(?P<sex>men|males?|women|females?)\b|"
                        r"\(\s*(?:(?:in|for)\s+)?(?P<sex2>men|males?|women|females?)\s*\))", re.I)
 
@@ -300,6 +312,9 @@ def concept_rules(text: str, kind: str, values_spans: list[tuple[int, int]]) -> 
     for (start, end, expression, source), neg in zip(found, negated, strict=True):
         if neg and re.match(r"[\s-]*(?:positive|\+)", text[end:end + 12], re.I):
             neg = False  # "HBsAg-positive ... or HBsAg-negative": a result written on the mention is its own
+        if not neg and re.match(r"\s*(?:[-−–]\s*(?:negative|uninfected|non-?reactive)\b|[-−–](?![\w])|"
+                                r"(?:negative|uninfected|non-?reactive|seronegative)\b)", text[end:end + 16], re.I):
+            neg = True  # "HIV- uninfected women", "HIV-negative": a negative result written on the mention
         requirement = kind == "exclusion" and neg and re.search(
             r"\b(?:must|should|may|can|will)\s+not\b|\bcannot\b|\bmust\s+have\s+no\b|\bnot\s+(?:be|have)\b|"
             r"\bhave\s+(?:no|not)\b|\bneither\b", text[max(0, start - 60):start], re.I)

@@ -23,7 +23,9 @@ CMP_PHRASES: list[tuple[str, str]] = [
            r"equal\s+to\s+or\s+(?:less|lower)\s+than|equal\s+or\s+less\s+than|equal\s+or\s+inferior\s+to|=\s*/\s*<|no\s+more\s+than|not\s+more\s+than|"
            r"not\s+exceeding|not\s+to\s+exceed|no\s+greater\s+than|not\s+greater\s+than|no\s+higher\s+than|at\s+most|"
            r"up\s+to|(?:a\s+)?maximum\s+of|not\s+above"),
-    (">", r"(?:greater|more|higher)\s+than\s*\(\s*>\s*\)|>|＞|greater\s+than|more\s+than|higher\s+than|older\s+than|above|over|exceeding|exceeds?|in\s+excess\s+of|elevated\s+>|superior\s+to"),
+    (">", r"(?:greater|more|higher)\s+than\s*\(\s*>\s*\)|>|＞|greater\s+than|more\s+than|higher\s+than|older\s+than|above|over|exceeding|exceeds?|in\s+excess\s+of|elevated\s+>|superior\s+to|"
+           # "than" dropped ("Fasting glucose greater 150 mg/dL"): only ever before the number (values.cmp)
+           r"greater"),
     ("<", r"(?:less|lower)\s+than\s*\(\s*<\s*\)|<|＜|less\s+than|lower\s+than|younger\s+than|below|under|fewer\s+than|inferior\s+to"),
 ]
 _TRAIL_PHRASES = [(">=", r"(?:of\s+age\s+)?(?:or|and)\s+(?:more|greater|higher|above|older|over|longer)|\+"),
@@ -53,8 +55,13 @@ _UNIT = lexicon.unit_pattern()
 _UNIT_WORD_GUARD = r"(?![A-Za-z])"
 
 
+# "18-year or older", "3-mo to 5-yrs", "<12-months": a hyphen joins a number to its unit of age only (never "2-hour
+# glucose" or "10-mg dose", whose hyphen makes an adjective of another kind)
+_AGE_UNIT_HYPHEN = r"-(?=(?:years?|yrs?|months?|mos?)(?![A-Za-z]))"
+
+
 def _unit_group(name: str) -> str:
-    return rf"(?:\s*(?P<{name}>(?:{_UNIT}){_UNIT_WORD_GUARD}))?"
+    return rf"(?:(?:\s*|{_AGE_UNIT_HYPHEN})(?P<{name}>(?:{_UNIT}){_UNIT_WORD_GUARD}))?"
 
 
 def _num(name: str, words: bool = False) -> str:
@@ -74,11 +81,18 @@ _VALUE_PATTERNS: list[tuple[str, re.Pattern]] = [
                         rf"{_num('b')}{_unit_group('ub')}", re.I)),
     ("dashcmp", re.compile(rf"(?:{cmp_group('ca')}\s*)?{_num('a')}{_unit_group('ua')}\s*(?:-|–|to)\s*{cmp_group('cb')}\s*{_num('b')}"
                            rf"{_unit_group('ub')}", re.I)),
+    # the bound after a stated lower bound ("BMI >27 to 45"): read like the "to" of a range, inclusive
+    ("cmpto", re.compile(rf"{cmp_group('ca')}\s*{_num('a')}{_unit_group('ua')}\s*(?:-|–|to)\s*{_num('b')}{_unit_group('ub')}"
+                         rf"(?!\s*{lexicon.ULN_PATTERN})", re.I)),
     # a pair is blood pressure with its unit, or two- or three-digit numbers after a comparator ("above 140/90")
     ("bp", re.compile(rf"{cmp_group('c')}?\s*{_num('a')}\s*/\s*{_num('b')}\s*(?P<u>mm\s*hg)|"
                       rf"{cmp_group('c2')}\s*(?P<a2>\d{{2,3}})\s*/\s*(?P<b2>\d{{2,3}})(?![\d/])", re.I)),
     ("dash", re.compile(rf"{_num('a')}{_unit_group('ua')}\s*(?:-|–|—|to|through)\s*{_num('b')}{_unit_group('ub')}{_ULN}",
                         re.I)),
+    # a multiple of the ULN bounded in words after it or before it ("3x ULN or higher", "within 2 times the ULN")
+    ("ulnwithin", re.compile(rf"\bwithin\s+{_num('a', words=True)}\s*(?P<uln>{lexicon.ULN_PATTERN})", re.I)),
+    ("ulntrail", re.compile(rf"{_num('a', words=True)}\s*(?P<uln>{lexicon.ULN_PATTERN})\s*"
+                            rf"(?P<t>or\s+(?:more|greater|higher|above))\b", re.I)),
     ("cmp", re.compile(rf"{cmp_group('c')}\s*(?:than\s+)?(?:(?:the\s+)?age\s+(?:of\s+)?)?{_num('a', words=True)}{_unit_group('ua')}{_ULN}", re.I)),
     ("trail", re.compile(rf"{_num('a', words=True)}{_unit_group('ua')}\s*(?P<t>{'|'.join(p for _, p in _TRAIL_PHRASES)})",
                          re.I)),
@@ -116,6 +130,8 @@ def _unit_after(text: str, end: int) -> str:
 
 
 def find_values(text: str) -> list[Value]:
+    # the fraction slash of "mg⁄dL" is a slash; one character for one, so every offset stays the text's
+    text = text.replace("\u2044", "/")
     values: list[Value] = []
     occupied: list[tuple[int, int]] = []
     for form, pattern in _VALUE_PATTERNS:
@@ -148,6 +164,14 @@ def find_values(text: str) -> list[Value]:
                     units = tuple(reversed(units))
             elif form == "cmprange":
                 ops = (op_of(g["ca"]), op_of(g["cb"]))
+            elif form == "cmpto":
+                if op_of(g["ca"]) not in (">", ">="):
+                    continue  # "< 5 to 10" is no range
+                ops = (op_of(g["ca"]), "<=")
+            elif form == "ulnwithin":
+                ops = ("<=",)
+            elif form == "ulntrail":
+                ops = (">=",)
             elif form == "cmp":
                 ops = (op_of(g["c"]),)
             elif form == "trail":

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from explorer import engine
+from explorer.cohort.compact import widened
 from explorer.cohort.screening import Screening
 from explorer.cohort.synthetic.screening_table import generate_screening
 from explorer.trial import load_trial
@@ -64,7 +65,7 @@ def eligible_profile(screening: Screening, eligible: np.ndarray) -> dict[str, fl
     Percentages of C-peptide are among the eligible whose fasting C-peptide is known. Severe hypoglycaemic
     events are those in the 365 days before the index date.
     """
-    f = screening.features[np.asarray(eligible, dtype=bool)]
+    f = widened(screening.features[np.asarray(eligible, dtype=bool)])  # numbers as float64, for the means
     cpeptide = f["fasting_cpeptide"].dropna()
     events = screening.events
     recent = events[(events["event"] == "severe_hypoglycemia") & (events["days_before_index"] < 365)]

@@ -12,6 +12,7 @@ from explorer.analysis import compare
 from explorer.analysis.smd import smd_means, smd_proportions
 from explorer.app.scenario import DataSource, Scenario
 from explorer.app.state import ExplorerState
+from explorer.cohort.compact import widened
 from explorer.errors import DefinitionError
 
 N = 3000
@@ -67,7 +68,7 @@ def test_subjects_moving_in_and_out_equal_the_eligible_id_sets(states, result):
 
 def test_baseline_compares_a_eligible_with_b_eligible(states, result):
     a, b = states
-    features = a.screening.features
+    features = widened(a.screening.features)
     in_a, in_b = features.loc[a.eligible_ids()], features.loc[b.eligible_ids()]
     table = result.baseline.set_index(["variable", "level"])
     hba1c = table.loc[("hba1c", "")]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 
+import plotly
 import plotly.graph_objects as go
 import pytest
 
@@ -18,6 +19,7 @@ from explorer.app.widgets import PLOTLY_MIME, FigureOutput, plotly_bundle
 def fresh_library(monkeypatch):
     """Each test starts as a new kernel does: no library made, nothing sent."""
     monkeypatch.setattr(plotly_loader, "_library", None)
+    monkeypatch.delenv(plotly_loader.PLOTLY_JS_VARIABLE, raising=False)  # as in JupyterLab or a plain voila
     # outside a notebook, display() prints a repr
     with contextlib.redirect_stdout(io.StringIO()):
         yield
@@ -71,3 +73,21 @@ def test_figure_output_shows_its_chart_again_after_a_message(monkeypatch):
     out.clear_output()  # a panel that says why it has nothing to draw clears the chart first
     out.show(bar([3]))
     assert displayed == [out.plot, out.plot]  # shown again after the message
+
+
+def test_under_the_dashboard_server_a_figure_leaves_plotly_js_to_the_static_file(monkeypatch):
+    """explorer.app.voila_server tells its kernels that the page can load plotly.js as a file: the kernel
+    then sends nothing, and the page is told where the file is and for which plotly version."""
+    monkeypatch.setenv(plotly_loader.PLOTLY_JS_VARIABLE, plotly_loader.PLOTLY_JS_PATH)
+    PlotlyFigure()
+    library = plotly_library()
+    assert library.source == b""
+    assert library.static_path == plotly_loader.PLOTLY_JS_PATH
+    assert library.version == plotly.__version__
+    library.requested = True  # the page could not load the file: the widget channel is the fallback
+    assert library.source.startswith(b"/**\n* plotly.js v")
+
+
+def test_elsewhere_the_page_has_no_static_file_to_load(monkeypatch):
+    monkeypatch.delenv(plotly_loader.PLOTLY_JS_VARIABLE, raising=False)
+    assert plotly_library().static_path == ""

@@ -398,3 +398,17 @@ def test_a_toggle_computes_only_what_the_header_and_funnel_show(monkeypatch):
     assert calls == ["impact", "shapley", "impact"]
     assert "E7" in set(s.impact["criterion"]) and "E7" not in set(first["criterion"])
     assert s.shapley["shapley"].sum() == pytest.approx(s.counts["eligible"] - s.counts["screened"])
+
+
+def test_the_eligible_mask_is_built_once_per_change_for_ids_and_positions(monkeypatch):
+    built = []
+    group_mask = engine.baseline.group_mask
+    monkeypatch.setattr(engine.baseline, "group_mask", lambda *a, **k: built.append(a[1]) or group_mask(*a, **k))
+    s = ExplorerState(T1D)
+    built.clear()
+    ids, positions = s.eligible_ids(), s.eligible_positions()
+    assert s.eligible_ids() is ids and built == ["eligible"]
+    assert ids.equals(s.matrix.subject_ids[positions])
+    s.apply(s.scenario.with_enabled("I5", False))  # a change: the next question builds the new mask
+    assert len(s.eligible_ids()) > len(ids) and built == ["eligible", "eligible"]
+    assert s.eligible_ids().equals(s.matrix.subject_ids[s.eligible_positions()])

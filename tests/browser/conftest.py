@@ -82,7 +82,7 @@ def voila_url():
     env = {**os.environ, "TRIAL_EXPLORER_N": str(BROWSER_N), "TRIAL_EXPLORER_READY_FILE": str(ready),
            "TRIAL_EXPLORER_BASE_DIR": str(ROOT)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "voila", str(ROOT / "notebooks" / "dashboard.ipynb"), f"--port={port}",
+        [sys.executable, "-m", "explorer.app.voila_server", str(ROOT / "notebooks" / "dashboard.ipynb"), f"--port={port}",
          "--no-browser", "--Voila.ip=127.0.0.1"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

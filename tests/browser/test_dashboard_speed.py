@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from dashboard_page import BASE, TIMEOUT, assert_clean, expected, open_dashboard
+from dashboard_page import BASE, TIMEOUT, assert_clean, expected, open_dashboard, open_tab
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
@@ -94,8 +94,8 @@ WATCH_RENDER_AND_PLOTLY = """
 
 def test_the_page_renders_without_plotly_js_and_loads_it_after_the_first_paint(page: Page, voila_url):
     """Page weight (issue 17): plotly's lab extension (4.85 MB) is not among the files the page loads
-    before its first render (voila.json denies it); plotly.js arrives once, over the websocket, after the
-    page has rendered, and the first chart draws with it."""
+    before its first render (voila.json denies it); plotly.js arrives once, after the page has rendered,
+    and the first chart draws with it."""
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
     page.add_init_script(WATCH_RENDER_AND_PLOTLY)
@@ -109,4 +109,46 @@ def test_the_page_renders_without_plotly_js_and_loads_it_after_the_first_paint(p
     chart = page.locator(".te-app .js-plotly-plot >> visible=true").first
     expect(chart).to_be_visible(timeout=TIMEOUT)
     expect(chart.locator(".barlayer .point").first).to_be_attached()  # the Shapley bars are drawn
+    assert_clean(page)
+
+
+# plotly.js as the page records it: how many bytes came over the network for it (0: the browser's cache)
+# and how large it is
+PLOTLY_JS_ENTRIES = """() => performance.getEntriesByType("resource")
+  .filter((entry) => entry.name.includes("/voila/trial-explorer/plotly.min.js"))
+  .map((entry) => ({ transferred: entry.transferSize, size: entry.decodedBodySize }))"""
+
+
+def test_plotly_js_is_one_cacheable_file_that_a_reload_does_not_fetch_again(page: Page, voila_url):
+    """plotly.js once per browser, not per page load (issue 17): the page loads it as a static file (a
+    long max-age and an ETag, explorer.app.voila_server) instead of the kernel sending 4.85 MB over the
+    widget channel, and after a reload the browser takes it from its cache, while figures still draw."""
+    responses = []
+    page.on("response", lambda response: responses.append(response)
+            if "/voila/trial-explorer/plotly.min.js" in response.url else None)
+    channel_bytes = [0]
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: channel_bytes.__setitem__(
+        0, channel_bytes[0] + len(payload))))
+    for visit in ("first", "reload"):
+        if visit == "first":
+            open_dashboard(page, voila_url)
+        else:
+            page.reload(wait_until="commit")
+            expect(page.locator(".te-count b").first).to_be_visible(timeout=TIMEOUT)
+        page.wait_for_function("() => window.Plotly && window.Plotly.react", timeout=TIMEOUT)  # no tab opened
+        open_tab(page, "Impact")
+        chart = page.locator(".te-app .js-plotly-plot >> visible=true").first
+        expect(chart.locator(".barlayer .point").first).to_be_attached(timeout=TIMEOUT)  # the Shapley bars
+        entries = page.evaluate(PLOTLY_JS_ENTRIES)
+        assert len(entries) == 1 and entries[0]["size"] > 4_000_000, (visit, entries)
+        if visit == "first":
+            assert entries[0]["transferred"] > 0, entries  # downloaded, not already cached
+            headers = responses[0].headers
+            assert re.fullmatch(r"max-age=\d{8,}", headers["cache-control"]), headers
+            assert headers["etag"], headers
+        else:
+            assert entries[0]["transferred"] == 0, entries  # from the browser's cache: nothing sent again
+        # the widget channel carried the widgets, not plotly.js (4.85 MB)
+        assert channel_bytes[0] < 2_000_000, (visit, channel_bytes[0])
+        channel_bytes[0] = 0
     assert_clean(page)

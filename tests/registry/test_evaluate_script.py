@@ -102,3 +102,59 @@ def test_hand_labelled_criteria_are_scored_per_family(tmp_path, fixtures_dir):
     assert families["HbA1c"]["computable"] == {"right": 2, "extracted": 2, "recall": 1.0, "precision": 1.0}
     assert "diabetes duration" not in families          # nothing gold, nothing read
     assert families["pregnancy"]["read"]["right"] == 1 and families["pregnancy"]["read"]["extracted"] == 1
+
+
+def test_a_drawn_partial_rule_shows_what_it_names_as_left_out(tmp_path):
+    # the person checking a draw judges "named" against this column; without it a named part looks unnamed
+    corpus = tmp_path / "chia"
+    corpus.mkdir()
+    (corpus / "NCT00000009_exc.txt").write_text("Liver function tests above 3 x ULN\n")
+    (corpus / "NCT00000009_exc.ann").write_text("")
+    table = tmp_path / "sample.md"
+    _run(tmp_path, corpus, "--sample", "5", "--seed", "1", "--sample-markdown", str(table))
+    drawn = json.loads((tmp_path / "q.json").read_text())["sample"]
+    assert [row["status"] for row in drawn] == ["partial"]
+    assert "alkaline phosphatase" in drawn[0]["named"]
+    text = table.read_text()
+    assert "| named as left out |" in text and "alkaline phosphatase" in text
+
+
+def _script_module():
+    """The script as a module (loaded once); its dataclasses look their module up in sys.modules while built."""
+    import importlib.util
+    if "evaluate_import" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("evaluate_import", SCRIPT)
+        sys.modules["evaluate_import"] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules["evaluate_import"])
+    return sys.modules["evaluate_import"]
+
+
+@pytest.mark.parametrize("family, gold, expected", [
+    ("age", "Age = 18 years", "comparator flattened to '=' by Chia"),
+    ("age", "aged =18 to =65 years", "comparator flattened to '=' by Chia"),   # a range still lost its bounds
+    ("age", "Age 18 years", "no comparator in the text"),
+    ("liver x ULN", "LFT 3X upper limit of normal", "no comparator in the text"),
+    ("age", "Greater than or 18 years", "comparator stated"),
+    ("bmi", "BMI 18-30 kg/m2", "comparator stated"),                            # a range states both bounds
+    ("pregnancy", "Planning pregnancy within 2 years", "pregnancy: not a current pregnancy (planned, multiple, "
+                                                       "ectopic, a partner's, nursing home)"),
+    ("pregnancy", "breast feeding", "pregnancy: current pregnancy or lactation"),
+])
+def test_misses_are_put_in_classes_from_the_gold_text(family, gold, expected):
+    assert _script_module().miss_class(family, gold) == expected
+
+
+def test_readings_without_comparator_or_timing_count_as_read_and_are_reported_apart(tmp_path, fixtures_dir):
+    """"Age = 21 years" (a flattened comparator) and "Blood glucose > 200 mg/dL" (no timing) are read, never
+    computable, and their share of the read recall is given apart."""
+    result, md = _run(tmp_path, fixtures_dir / "registry" / "chia_unstated")
+    read, computable = result["summary"]["total"]["read"], result["summary"]["total"]["computable"]
+    assert read["right"] == 2 and read["extracted"] == 2 and computable["extracted"] == 0
+    assert read["right_comparator_unstated"] == 1 and read["right_timing_unstated"] == 1
+    assert "Read recall without them: 0.0" in md
+
+
+@pytest.mark.parametrize("entity, family", [("fasting C-peptide", "C-peptide"), ("B-type natriuretic peptide", None),
+                                            ("Type B natriuretic peptide (BNP)", None)])
+def test_a_natriuretic_peptide_is_no_c_peptide(entity, family):
+    assert _script_module().family_of(entity) == family

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from explorer.cohort.compact import widened
 from explorer.cohort.synthetic import default_params, fully_recorded
 from explorer.cohort.synthetic.screening_table import generate_screening
 from explorer.simulation.recipients import (
@@ -24,7 +25,7 @@ def clinic():
     s = generate_screening("t1d", 60_000, seed=5, params=fully_recorded(default_params("t1d")), missing_reasons=False)
     events = s.events[(s.events["event"] == "severe_hypoglycemia") & (s.events["days_before_index"] < 365)]
     counts = events.groupby("subject_id", observed=True).size().reindex(s.features.index, fill_value=0)
-    return s.features, counts
+    return widened(s.features), counts
 
 
 @pytest.mark.parametrize(("years", "published"), [(0, 0.667), (1, 0.442), (2, 0.244), (3, 0.133), (4, 0.073)])

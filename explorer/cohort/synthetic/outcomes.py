@@ -174,6 +174,12 @@ def _strings(values: Sequence[str], codes: np.ndarray) -> pd.arrays.ArrowStringA
     return pd.arrays.ArrowStringArray(pa.array(list(values), pa.string()).take(pa.array(codes)))
 
 
+def _id_column(ids, rows: np.ndarray) -> pd.arrays.ArrowStringArray:
+    """The subject id of each row (`rows`: positions in `ids`). Each id is converted to text once and the
+    texts repeated by Arrow: converting one Python string per CGM reading was most of _cgm (issue 17)."""
+    return pd.array(np.asarray(ids), dtype="string").take(rows)
+
+
 def _subjects_table(ids, m, arms, traj: Trajectories, day0_ns, screening, s: Streams) -> pd.DataFrame:
     n = len(ids)
     frame = {"subject_id": pd.array(ids, dtype="string")}
@@ -213,7 +219,7 @@ def _measurements(traj: Trajectories, ids, labels, days, day0_ns, s: Streams, mi
     low = np.array([FIXED_RANGES.get(v, (np.nan, np.nan))[0] for v in names])[code]
     high = np.array([FIXED_RANGES.get(v, (np.nan, np.nan))[1] for v in names])[code]
     return pd.DataFrame({
-        "subject_id": pd.array(np.asarray(ids)[subject], dtype="string"),
+        "subject_id": _id_column(ids, subject),
         "time": (day0_ns[subject] + days[visit] * NS_PER_DAY).astype("datetime64[ns]"),
         "variable": _strings(names, code),
         "value": value,
@@ -237,7 +243,7 @@ def _events(traj: Trajectories, ids, labels, days, day0_ns) -> pd.DataFrame:
     subject, day, code, grade = subject[order], day[order], code[order], grade[order]
     visit = np.searchsorted(days, day, side="left")  # the first visit on or after the event
     return pd.DataFrame({
-        "subject_id": pd.array(np.asarray(ids)[subject], dtype="string"),
+        "subject_id": _id_column(ids, subject),
         "time": (day0_ns[subject] + day * NS_PER_DAY).astype("datetime64[ns]"),
         "event": _strings(OUTCOME_EVENTS, code),
         "severity": pd.arrays.IntegerArray(np.maximum(grade, 0), grade < 0),
@@ -267,7 +273,7 @@ def _cgm(traj: Trajectories, ids, labels, days, day0_ns, s: Streams, limit: int)
     pos, times, glucose, visit = (np.concatenate(x) for x in zip(*frames, strict=True))
     order = np.lexsort((times, pos))
     return pd.DataFrame({
-        "subject_id": pd.array(np.asarray(ids)[pos[order]], dtype="string"),
+        "subject_id": _id_column(ids, pos[order]),
         "time": times[order].astype("datetime64[ns]"),
         "glucose": glucose[order],
         "visit": _strings(labels, visit[order]),

@@ -1,7 +1,9 @@
 """The fast path: a synthetic population straight to a `Screening` (wide features at the index date).
 
 Memory is proportional to n: each column is allocated once at full length and filled chunk by chunk, and
-the DataFrame takes the arrays without copying them; only the events are concatenated at the end.
+the DataFrame takes the arrays without copying them; only the events are concatenated at the end. Number
+columns are filled as level codes (explorer.cohort.compact: the same float64 values, 1-2 bytes a subject),
+so the generator never holds them as float64 too; they are kept so with `compact=True`, else widened at the end.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from explorer.catalogue import default_catalogue
+from explorer.cohort.compact import NumberLevels, as_floats
 from explorer.cohort.screening import Screening
 from explorer.cohort.synthetic.chunks import check_size, draw_chunks, subject_ids
 from explorer.cohort.synthetic.params import PopulationParams
@@ -26,19 +29,23 @@ EVENT_NAMES = ("severe_hypoglycemia", "trial_participation")
 @dataclass
 class _Column:
     kind: str                      # number | boolean | category
-    values: np.ndarray             # float64 / bool / int8 codes
+    values: np.ndarray | NumberLevels  # numbers: level codes; booleans: bool; categories: int8 codes
     missing: np.ndarray | None = None  # booleans: True where unknown
     other_reason: np.ndarray | None = None  # index into OTHER_REASONS where a subject's reason differs, else -1
 
 
 def generate_screening(population: str, n: int, seed: int = 0,
                        params: PopulationParams | Mapping[str, Any] | None = None, progress: bool = False,
-                       *, missing_reasons: bool = True) -> Screening:
+                       *, missing_reasons: bool = True, compact: bool = False) -> Screening:
     """A seeded synthetic screening population ("t1d" or "t2d") of n subjects.
 
     Same (population, n, seed, params) -> the same numbers; the first k subjects do not depend on n.
     `params`: a T1DClinicParams / T2DClinicParams, or a mapping of overrides to the defaults.
     `missing_reasons=False` skips the table of why each unknown value is unknown (~18 rows a subject).
+    `compact=True` keeps number columns as level codes (explorer.cohort.compact: the same float64 values in
+    1-2 bytes a subject; the engines, table 1 and the dashboard read them, but pandas arithmetic on them needs
+    `compact.widened`): what a 10^7-subject dashboard holds. By default they are plain float64 columns, as
+    analysis code expects; either way the generator fills them as codes, so it never holds both.
     """
     check_size(n)
     columns: dict[str, _Column] = {}
@@ -57,7 +64,8 @@ def generate_screening(population: str, n: int, seed: int = 0,
     ids = subject_ids(population, 0, n)
     index = pd.Index(pd.arrays.ArrowStringArray(ids), name="subject_id")
     order = [v for v in default_catalogue().names() if v in columns]
-    features = pd.DataFrame({name: _as_array(name, columns[name]) for name in order}, index=index, copy=False)
+    features = pd.DataFrame({name: _as_array(name, columns[name], compact) for name in order}, index=index,
+                            copy=False)
     return Screening(
         features=features,
         events=_events_table(events, ids),
@@ -70,7 +78,7 @@ def generate_screening(population: str, n: int, seed: int = 0,
 def _fill_columns(columns: dict[str, _Column], d: Draw, start: int, n: int, other: list[str]) -> None:
     stop = start + d.n
     for name, values in d.numbers.items():
-        columns.setdefault(name, _Column("number", np.empty(n))).values[start:stop] = values
+        columns.setdefault(name, _Column("number", NumberLevels(n))).values.add(start, values)
     for name, (values, known) in d.booleans.items():
         col = columns.setdefault(name, _Column("boolean", np.empty(n, bool), np.empty(n, bool)))
         col.values[start:stop] = values
@@ -87,9 +95,12 @@ def _fill_columns(columns: dict[str, _Column], d: Draw, start: int, n: int, othe
             col.other_reason[start:stop][mask] = other.index(reason)
 
 
-def _as_array(name: str, col: _Column):
+def _as_array(name: str, col: _Column, compact: bool):
     if col.kind == "number":
-        return col.values
+        values = col.values.finish()
+        if compact or isinstance(values, np.ndarray):
+            return values
+        return as_floats(values.categories.to_numpy(dtype=np.float64), values.codes)
     if col.kind == "boolean":
         return pd.arrays.BooleanArray(col.values, col.missing)
     labels = pa.array(category_labels(name)).take(pa.array(col.values, mask=col.values < 0))
@@ -98,7 +109,7 @@ def _as_array(name: str, col: _Column):
 
 def _unknown(col: _Column) -> np.ndarray:
     if col.kind == "number":
-        return np.isnan(col.values)
+        return col.values.unknown()
     if col.kind == "boolean":
         return col.missing
     return col.values < 0

@@ -3,6 +3,8 @@ and the same population whether read from the fast path or from the canonical ta
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from explorer.catalogue import default_catalogue
 from explorer.clinical.age import completed_years
 from explorer.cohort import features
+from explorer.cohort.compact import widened
 from explorer.cohort.synthetic import (
     T1DClinicParams,
     generate_cohort,
@@ -20,17 +23,25 @@ from explorer.cohort.synthetic import (
 from explorer.cohort.synthetic.cgm import metrics_from_readings
 from explorer.errors import DataError, DefinitionError
 
+
+def wide_screening(*args, **kwargs):
+    """generate_screening with its compact number columns read back as float64 (explorer.cohort.compact),
+    so these checks can do pandas arithmetic on them; the values are the generator's, bit for bit."""
+    screening = generate_screening(*args, **kwargs)
+    return replace(screening, features=widened(screening.features))
+
+
 N = 20_000
 
 
 @pytest.fixture(scope="module")
 def t1d():
-    return generate_screening("t1d", N, seed=11)
+    return wide_screening("t1d", N, seed=11)
 
 
 @pytest.fixture(scope="module")
 def t2d():
-    return generate_screening("t2d", N, seed=11)
+    return wide_screening("t2d", N, seed=11)
 
 
 def sh_counts(screening, days: int) -> pd.Series:
@@ -46,15 +57,15 @@ def sh_counts(screening, days: int) -> pd.Series:
 # --- reproducibility ------------------------------------------------------------------------------
 
 def test_same_seed_same_numbers_and_other_seed_differs():
-    a, b = generate_screening("t2d", 3000, seed=5), generate_screening("t2d", 3000, seed=5)
+    a, b = wide_screening("t2d", 3000, seed=5), wide_screening("t2d", 3000, seed=5)
     pd.testing.assert_frame_equal(a.features, b.features)
     pd.testing.assert_frame_equal(a.events, b.events)
-    c = generate_screening("t2d", 3000, seed=6)
+    c = wide_screening("t2d", 3000, seed=6)
     assert not np.allclose(a.features["hba1c"].fillna(0), c.features["hba1c"].fillna(0))
 
 
 def test_first_subjects_do_not_depend_on_n():
-    small, large = generate_screening("t1d", 700, seed=2), generate_screening("t1d", 70_000, seed=2)
+    small, large = wide_screening("t1d", 700, seed=2), wide_screening("t1d", 70_000, seed=2)
     pd.testing.assert_frame_equal(small.features, large.features.iloc[:700])
     ev = large.events[large.events["subject_id"].isin(small.features.index)].reset_index(drop=True)
     pd.testing.assert_frame_equal(small.events, ev)
@@ -64,7 +75,7 @@ def test_no_global_random_state_is_used():
     np.random.seed(0)
     before = np.random.random()
     np.random.seed(0)
-    generate_screening("t1d", 100, seed=1)
+    wide_screening("t1d", 100, seed=1)
     assert np.random.random() == before
 
 
@@ -184,9 +195,9 @@ def test_lab_ulns_vary_by_lab_and_sex(t1d):
 
 
 def test_parameters_override_and_document_their_sources():
-    more_cgm = generate_screening("t1d", 3000, seed=1, params={"cgm_use": 0.9})
+    more_cgm = wide_screening("t1d", 3000, seed=1, params={"cgm_use": 0.9})
     assert more_cgm.features["tir"].notna().mean() > 0.8
-    no_smokers = generate_screening("t1d", 3000, seed=1,
+    no_smokers = wide_screening("t1d", 3000, seed=1,
                                     params={"conditions": {"smoking_history": {"prevalence": 1e-6}}})
     assert no_smokers.features["smoking_history"].sum() == 0
     rows = parameter_table(T1DClinicParams())
@@ -195,18 +206,18 @@ def test_parameters_override_and_document_their_sources():
 
 def test_bad_input_raises():
     with pytest.raises(DefinitionError, match="population"):
-        generate_screening("t3d", 10)
+        wide_screening("t3d", 10)
     with pytest.raises(DefinitionError, match="n must be"):
-        generate_screening("t1d", -1)
+        wide_screening("t1d", -1)
     with pytest.raises(DefinitionError, match="no parameter"):
-        generate_screening("t1d", 10, params={"not_a_parameter": 1})
+        wide_screening("t1d", 10, params={"not_a_parameter": 1})
     with pytest.raises(DataError, match="format"):
         write_cohort(generate_cohort("t1d", 5), "/tmp/never", format="xlsx")
 
 
 def test_empty_and_progress(capsys):
-    assert len(generate_screening("t2d", 0)) == 0
-    s = generate_screening("t2d", 10, progress=True)
+    assert len(wide_screening("t2d", 0)) == 0
+    s = wide_screening("t2d", 10, progress=True)
     assert len(s) == 10 and "synthetic t2d" in capsys.readouterr().err
 
 
@@ -214,7 +225,7 @@ def test_empty_and_progress(capsys):
 
 @pytest.fixture(scope="module")
 def pair():
-    return generate_screening("t1d", 3000, seed=3), generate_cohort("t1d", 3000, seed=3, cgm_readings=25)
+    return wide_screening("t1d", 3000, seed=3), generate_cohort("t1d", 3000, seed=3, cgm_readings=25)
 
 
 def test_canonical_measurements_equal_the_fast_path(pair):
@@ -287,8 +298,8 @@ def test_write_cohort_round_trip(tmp_path, fmt):
 def test_fully_recorded_is_the_same_subjects_with_nothing_missing_by_omission():
     from explorer.cohort.synthetic import default_params, fully_recorded
 
-    usual = generate_screening("t2d", 2000, seed=4)
-    complete = generate_screening("t2d", 2000, seed=4, params=fully_recorded(default_params("t2d")))
+    usual = wide_screening("t2d", 2000, seed=4)
+    complete = wide_screening("t2d", 2000, seed=4, params=fully_recorded(default_params("t2d")))
     for column in ("hba1c", "alt", "kitt", "hepatitis_b", "smoking_history"):
         known = usual.features[column].notna()
         assert complete.features[column].notna().all(), column
@@ -303,7 +314,7 @@ def test_funnels_are_plausible_with_the_bundled_trials():
     from explorer.cohort.synthetic import default_params, fully_recorded
 
     def eligible(trial_id, population, params=None):
-        screening = generate_screening(population, 30_000, seed=1, params=params, missing_reasons=False)
+        screening = wide_screening(population, 30_000, seed=1, params=params, missing_reasons=False)
         codes = matrix_module.evaluate(trial_module.load_trial(trial_id), screening).codes
         sure = ((codes == 1) | (codes == 3)).all(axis=1).mean()
         possible = (codes != 0).all(axis=1).mean()
@@ -321,7 +332,7 @@ def test_funnels_are_plausible_with_the_bundled_trials():
 def test_features_derived_from_the_canonical_tables_equal_the_fast_path(population):
     """explorer.cohort.features on generate_cohort reproduces generate_screening (CGM metrics from readings
     agree to rounding; a variable never measured is simply absent from the derived features)."""
-    fast = generate_screening(population, 600, seed=9)
+    fast = wide_screening(population, 600, seed=9)
     derived = features.screening_features(generate_cohort(population, 600, seed=9, cgm_readings=None))
     f, g = fast.features, derived.features.reindex(fast.features.index)
     loose = {"tir": 0.25, "tbr_70": 0.25, "tbr_54": 0.25, "tar_180": 0.25, "tar_250": 0.25, "cgm_cv": 0.25,
@@ -350,7 +361,7 @@ def test_features_derived_from_the_canonical_tables_equal_the_fast_path(populati
 @pytest.mark.parametrize("population", ["t1d", "t2d"])
 def test_age_is_completed_years_at_the_index_date(population):
     """The screening contract: `age` is whole years completed at the index date (65 years and 6 months is 65)."""
-    fast = generate_screening(population, 3000, seed=4)
+    fast = wide_screening(population, 3000, seed=4)
     subjects = generate_cohort(population, 3000, seed=4, cgm_readings=0).subjects.set_index("subject_id")
     expected = [index.year - birth.year - ((index.month, index.day) < (birth.month, birth.day))
                 for birth, index in zip(subjects["birth_date"], subjects["index_date"], strict=True)]
@@ -379,6 +390,6 @@ def test_every_named_population_has_a_generator():
 
     assert set(PARAMS_BY_POPULATION) == set(POPULATION_NAMES)
     for population in POPULATION_NAMES:
-        assert generate_screening(population, 3, seed=0).features.index[0] == f"{population.upper()}-0000000"
+        assert wide_screening(population, 3, seed=0).features.index[0] == f"{population.upper()}-0000000"
     with pytest.raises(DefinitionError, match="t1d"):
-        generate_screening("t3d", 3)
+        wide_screening("t3d", 3)

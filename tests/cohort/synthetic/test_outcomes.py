@@ -3,12 +3,14 @@ calibrated against the published trials within stated tolerances."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from explorer.cohort.compact import widened
 from explorer.cohort.synthetic import IsletModel, generate_outcomes, generate_screening
 from explorer.cohort.synthetic.calibration import islet_cit07, islet_edmonton, msc_zang2022
 from explorer.cohort.synthetic.cgm import metrics_from_readings
@@ -16,6 +18,13 @@ from explorer.errors import DefinitionError
 
 OUTCOME_VARIABLES = {"hba1c", "tir", "fasting_cpeptide", "postmeal_cpeptide", "fasting_insulin", "postmeal_insulin",
                      "insulin_dose", "ogld_dose", "fasting_glucose", "postmeal_glucose", "kitt"}
+
+
+def wide_screening(*args, **kwargs):
+    """generate_screening with its compact number columns read back as float64 (explorer.cohort.compact),
+    so these checks can do pandas arithmetic on them; the values are the generator's, bit for bit."""
+    screening = generate_screening(*args, **kwargs)
+    return replace(screening, features=widened(screening.features))
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +93,7 @@ def test_cgm_readings_match_the_visit_metrics(islet):
 
 
 def test_from_a_screening_uses_its_baseline_values():
-    screening = generate_screening("t1d", 4000, seed=8)
+    screening = wide_screening("t1d", 4000, seed=8)
     f = screening.features
     enrolled = f[(f["hba1c"] >= 7.5) & f["weight"].notna()].head(30)
     subset = type(screening)(features=enrolled, events=screening.events[screening.events["subject_id"].isin(enrolled.index)],
@@ -145,3 +154,24 @@ def test_msc_model_reproduces_zang2022():
     assert abs(table.loc["msc: insulin dose reduction", "simulated"] - 27.8) < 5
     assert abs(table.loc["msc: HbA1c < 7 % with >= 50 % less insulin", "simulated"] - 20) < 5
     assert table.loc["placebo: HbA1c < 7 % with >= 50 % less insulin", "simulated"] < 9
+
+
+# Fingerprints of every table generate_outcomes gives, taken from the code before the subject-id columns
+# were built by Arrow (issue 17, speed only): a change in any value, order or dtype changes them.
+BEFORE_ID_COLUMNS = {"islet": "fd728a7bd28d5641", "msc": "268b1e95d65a0ee1", "islet_edmonton": "d7958e9c57d67515"}
+
+
+def _fingerprint(cohort) -> str:
+    import hashlib
+    digest = hashlib.sha256()
+    for name in ("subjects", "measurements", "events", "cgm"):
+        frame = getattr(cohort, name)
+        digest.update(repr(frame.dtypes.to_dict()).encode())
+        digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+@pytest.mark.parametrize("model", sorted(BEFORE_ID_COLUMNS))
+def test_outcome_tables_identical_to_before_the_speed_change(model):
+    cohort = generate_outcomes(60, model=model, seed=3, cgm_readings=7, arm="random")
+    assert _fingerprint(cohort) == BEFORE_ID_COLUMNS[model]

@@ -1,0 +1,83 @@
+"""Thresholds that hold only for people the catalogue can name: "HbA1c < 9% for patients on insulin".
+
+A threshold stated for a group ("for / in patients with C", "for subjects on C") says nothing about anyone else.
+When the group is itself read as a rule C (a catalogue concept, or an age), the pair is one rule:
+
+- an inclusion requires the threshold of the group only: `not C or threshold`;
+- an exclusion excludes only the group over it: `C and threshold`;
+- a general threshold followed by the group's own ("HbA1c <= 8.5% (<= 9.5% for subjects on insulin)") gives each
+  their limit: `C and group_threshold or not C and general_threshold`, in both kinds.
+
+The condition must end the clause: anything unread after it ("for patients with C who ...") leaves the group
+partly unread, and the pair is not merged (the criterion then stays non-computable, as before). Under three-valued
+logic an unknown C keeps the threshold deciding where it passes for both groups, and unknown otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+
+from explorer.registry import trees
+from explorer.registry.model import Rule
+
+# the words between a threshold and the rule naming its group; the group's rule may start with its own verb
+# ("on insulin", "treated with insulin"), so the introduction may stop before "with" / "on"
+_INTRO = re.compile(
+    r"\s*,?\s*[(\[]?\s*(?:only\s+)?(?:in|for|among)\s+(?:(?:a|an|the|all)\s+)?"
+    r"(?:persons?|people|patients?|subjects?|participants?|those|individuals?|adults?)\s*"
+    r"(?:(?:with|who\s+(?:have|has|are)|having|receiving|taking)\s+(?:(?:an?|known|a\s+diagnosis\s+of)\s+)?)?", re.I)
+# after the group's rule: the clause ends (a closing bracket, a full stop or semicolon, the end of the criterion)
+_CLAUSE_END = re.compile(r"\s*[)\]]?\s*(?:[.;]|$)")
+# a general threshold, then the group's in brackets or after a comma / "or"
+_ALTERNATIVE_GAP = re.compile(r"\s*(?:[(\[,;]|\bor\b)\s*", re.I)
+
+
+def _variables(rule: Rule) -> set[str]:
+    return {t.variable for t in rule.thresholds}
+
+
+def _merged(text: str, rules: list[Rule], tree, threshold: Rule, group: Rule) -> Rule:
+    span = (min(r.span[0] for r in rules), max(r.span[1] for r in rules))
+    parameters: dict = {}
+    for r in rules:
+        parameters.update(r.parameters)
+    thresholds = tuple(t for r in rules for t in r.thresholds)
+    # both variables name the rule: an age limit for a group is no general age limit the registry's fields cover
+    return Rule(f"{threshold.variable}+{group.variable}", tree, parameters, span, text[span[0]:span[1]], min(r.confidence for r in rules),
+                threshold.comparator, threshold.value, threshold.unit, threshold.source_value, threshold.source_unit,
+                f"the threshold {threshold.source!r} holds only for people with {group.source!r}", thresholds,
+                applies_to=group.source)
+
+
+def conditioned(text: str, kind: str, rules: list[Rule]) -> list[Rule]:
+    """The rules, with each threshold stated for a group the catalogue names merged with that group's rule."""
+    out = list(rules)
+    for group in list(rules):
+        if group not in out or group.tree is None or not _CLAUSE_END.match(text, group.span[1]):
+            continue
+        before = [r for r in out if r.span[1] <= group.span[0] and r.thresholds and r is not group]
+        if not before:
+            continue
+        threshold = max(before, key=lambda r: r.span[1])
+        intro = _INTRO.match(text, threshold.span[1])
+        if intro is None or intro.end() != group.span[0] or threshold.applies_to:
+            continue
+        # the group's own limit after a general one of the same variables: each group its limit
+        general = [r for r in out if r.span[1] <= threshold.span[0] and _variables(r) == _variables(threshold)
+                   and not r.applies_to]
+        same = [r for r in out if r is not threshold and r is not group and _variables(r) & _variables(threshold)]
+        if general and same == [general[-1]] and _ALTERNATIVE_GAP.fullmatch(text, general[-1].span[1],
+                                                                             threshold.span[0]):
+            first = general[-1]
+            tree = trees.any_of([trees.all_of([group.tree, threshold.tree]),
+                                 trees.all_of([trees.negate(group.tree), first.tree])])
+            merged = _merged(text, [first, threshold, group], tree, threshold, group)
+            out = [merged if r is first else r for r in out if r is not threshold and r is not group]
+            continue
+        if same:
+            continue  # another limit of the same variable, not the general one just before: not guessed
+        tree = (trees.any_of([trees.negate(group.tree), threshold.tree]) if kind == "inclusion"
+                else trees.all_of([group.tree, threshold.tree]))
+        merged = _merged(text, [threshold, group], tree, threshold, group)
+        out = [merged if r is threshold else r for r in out if r is not group]
+    return out

@@ -1,0 +1,72 @@
+"""A threshold stated for a group the catalogue names holds for that group only (explorer/registry/conditions.py).
+
+Sentences written for these tests; each checks the expression and what it means for people in and out of the group.
+"""
+
+from __future__ import annotations
+
+from registry_helpers import evaluate
+
+from explorer import expr
+from explorer.registry.extract import extract
+
+
+def _values(e):
+    return {k: v["value"] for k, v in e.parameters.items()}
+
+
+def _decide(e, **subject):
+    return evaluate(expr.parse(e.expression), subject, _values(e))
+
+
+def test_an_inclusion_threshold_for_a_group_binds_only_that_group():
+    # was: non-computable ("an exception the rule cannot state"); read alone it would fail everyone over 9 %
+    e = extract("HbA1c under 9% for participants treated with insulin", "inclusion")
+    assert e.status == "computable"
+    assert e.expression == "not on_insulin or hba1c < hba1c_max"
+    assert _decide(e, on_insulin=False, hba1c=10.5) is True      # not in the group: not bound by it
+    assert _decide(e, on_insulin=True, hba1c=10.5) is False
+    assert _decide(e, on_insulin=True, hba1c=7.5) is True
+    assert _decide(e, on_insulin=None, hba1c=10.5) is None       # group unknown: unknown, never eligible
+
+
+def test_an_exclusion_threshold_for_a_group_excludes_only_that_group():
+    e = extract("Fasting plasma glucose over 13 mmol/L in patients with type 1 diabetes", "exclusion")
+    assert e.expression == 'diabetes_type == "T1D" and fasting_glucose > fasting_glucose_max'
+    assert _decide(e, diabetes_type="T2D", fasting_glucose=15.0) is False
+    assert _decide(e, diabetes_type="T1D", fasting_glucose=15.0) is True
+
+
+def test_a_group_defined_by_age_is_a_condition_too():
+    e = extract("BMI from 20 to 35 kg/m2 for patients aged 12 to 17 years", "inclusion")
+    assert e.status == "computable"
+    assert _decide(e, age=40, bmi=38) is True
+    assert _decide(e, age=15, bmi=38) is False
+
+
+def test_the_general_limit_and_the_group_limit_each_hold_for_their_own_people():
+    e = extract("HbA1c ≤ 8.0% (HbA1c ≤ 10.0% for subjects on insulin)", "inclusion")
+    assert e.status == "computable"
+    assert _decide(e, on_insulin=True, hba1c=9.0) is True
+    assert _decide(e, on_insulin=False, hba1c=9.0) is False
+    assert _decide(e, on_insulin=False, hba1c=7.5) is True
+    assert _decide(e, on_insulin=True, hba1c=10.5) is False
+    x = extract("AST > 2.5 x ULN (AST > 5 x ULN in patients with HIV infection)", "exclusion")
+    assert _decide(x, hiv_positive=True, ast=100, ast_uln=30) is False    # 3.3 x ULN: under the group's limit
+    assert _decide(x, hiv_positive=False, ast=100, ast_uln=30) is True
+
+
+def test_a_group_not_read_whole_keeps_the_criterion_non_computable():
+    # "who use a pump" narrows the group; merged without it, the rule would bind people the text does not
+    e = extract("HbA1c < 8% for patients with type 2 diabetes who use a pump", "inclusion")
+    assert e.expression is None
+    # a group the catalogue cannot name at all
+    e = extract("ALT or AST above 3 x ULN for patients with bone metastases", "exclusion")
+    assert e.expression is None
+
+
+def test_an_age_limit_for_a_group_is_not_left_to_the_registry_age_fields():
+    # the structured age fields replace general age limits only; this one binds people with type 1 diabetes alone
+    e = extract("Age 16 years or older for patients with type 1 diabetes", "inclusion", skip_variables=("age",))
+    assert not e.skipped
+    assert e.expression == 'not diabetes_type == "T1D" or age >= age_min'

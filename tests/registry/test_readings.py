@@ -1,0 +1,25 @@
+"""Rules built from attached values (explorer/registry/readings.py): thresholds stated per sex."""
+
+from __future__ import annotations
+
+from registry_helpers import evaluate
+
+from explorer import expr
+from explorer.registry.extract import extract
+
+
+def test_a_sex_named_before_each_threshold_gives_each_sex_its_limit():
+    # was: `bmi > bmi_max or bmi > bmi_max_2`, non-computable ("different thresholds for the same variable")
+    e = extract("Severe obesity (men with a BMI over 45 kg/m2, or women with a BMI over 40 kg/m2)", "exclusion")
+    assert e.status == "computable"
+    values = {k: v["value"] for k, v in e.parameters.items()}
+    tree = expr.parse(e.expression)
+    assert evaluate(tree, {"sex": "female", "bmi": 42}, values) is True
+    assert evaluate(tree, {"sex": "male", "bmi": 42}, values) is False
+    assert evaluate(tree, {"sex": "male", "bmi": 46}, values) is True
+
+
+def test_the_criterion_subject_is_not_taken_for_a_per_sex_threshold():
+    # "Women with ..." at the start is who the criterion is about (subject_sex), not one of two limits
+    e = extract("Women with a BMI over 40 kg/m2", "exclusion")
+    assert e.expression == 'sex == "female" and bmi > bmi_max'
