@@ -13,6 +13,14 @@ Times: features, histogram, total (loading the Parquet tables is timed apart and
 both). The histograms are checked identical. Ratios are DuckDB over pandas in the same run.
 
 Writes benchmarks/results/features_sql.json and features_sql.md.
+
+    nice -n 10 .venv/bin/python benchmarks/bench_features_sql.py --funnel --base /tmp/main-checkout [--sizes 1e6]
+
+`--funnel` measures what a user runs instead: `trial-explorer funnel NCT06196996 --data <folder> --engine duckdb`
+on the written Parquet folder, each run in its own interpreter (wall time, and its peak RSS from wait4):
+"before" with the code of the checkout `--base` (e.g. `git archive <commit> | tar -x -C DIR`; there the
+pandas loader reads the folder into a Cohort first), "in place" with this checkout (explorer.engine.canonical_sql
+reads the files where they lie). The two funnels are checked identical. Writes features_sql.funnel.json and .md.
 """
 
 from __future__ import annotations
@@ -90,6 +98,89 @@ def child(path: str, folder: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def funnel_child(code: Path, folder: Path) -> dict:
+    """`trial-explorer funnel --engine duckdb` with the package at `code`: wall time, peak RSS, the funnel."""
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    # the child prints its own peak RSS last (resource.getrusage of itself, at exit)
+    script = ("import atexit, resource, sys; from explorer.cli.entry import main; "
+              "atexit.register(lambda: print('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
+              "file=sys.stderr)); "
+              f"sys.exit(main(['funnel', '{TRIAL}', '--data', sys.argv[1], '--engine', 'duckdb', '--format', 'json']))")
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", script, str(folder)], env=env, cwd=str(code), capture_output=True,
+                          text=True, check=False)
+    wall = time.perf_counter() - start
+    if proc.returncode < 0:  # killed, on this shared machine by the kernel's out-of-memory killer
+        return {"wall_s": wall, "peak_rss_mb": None, "funnel": None, "killed_by_signal": -proc.returncode}
+    if proc.returncode:
+        raise RuntimeError(f"funnel with {code} failed:\n{proc.stderr[-2000:]}")
+    peak_kb = int(proc.stderr.rsplit("PEAK_RSS_KB", 1)[1].split()[0])
+    out = proc.stdout
+    # the JSON document is the output's one line that is "{" onwards (anything else printed stays out of it)
+    funnel = json.loads(out[out.index("{\n"):]) if not out.startswith("{") else json.loads(out)
+    funnel.pop("source", None)
+    return {"wall_s": wall, "peak_rss_mb": peak_kb / 1024, "funnel": funnel}
+
+
+def funnel_markdown(results: dict) -> str:
+    lines = [
+        "# `trial-explorer funnel --engine duckdb` on a canonical Parquet folder: pandas loader first vs read in place",
+        "",
+        f"`benchmarks/bench_features_sql.py --funnel`, {results['machine']}, {results['date']}. Synthetic t1d "
+        f"canonical tables written as Parquet, trial {TRIAL}. \"before\" is the code at {results['base']} (the "
+        "pandas loader reads the folder into a Cohort, then DuckDB derives the features); \"in place\" is "
+        "explorer.engine.canonical_sql (DuckDB reads the files, the loader's checks run as SQL). Each run in its own "
+        "interpreter, one at a time, under `nice -n 10`, on a machine shared with other work (load average at "
+        f"start: {results['load']}); read the ratios, not the seconds. Funnels identical in every row.",
+        "",
+        "| subjects | measurements | CGM readings | path | wall s | peak RSS MB | ratio (wall) | ratio (RSS) |",
+        "|---:|---:|---:|---|---:|---:|---:|---:|",
+    ]
+    for size in results["sizes"]:
+        before, now = size["before"], size["in_place"]
+        for name, r in (("before (pandas loader)", before), ("in place", now)):
+            if r["peak_rss_mb"] is None:
+                lines.append(f"| {size['n']:,} | {size['measurements']:,} | {size['cgm']:,} | {name} | killed "
+                             f"(signal {r['killed_by_signal']}) after {r['wall_s']:.0f} s | - | - | - |")
+                continue
+            ok = before["peak_rss_mb"] is not None and r is not before
+            ratio = f"{r['wall_s'] / before['wall_s']:.2f}x" if ok else ("1" if r is before else "-")
+            rss = f"{r['peak_rss_mb'] / before['peak_rss_mb']:.2f}x" if ok else ("1" if r is before else "-")
+            lines.append(f"| {size['n']:,} | {size['measurements']:,} | {size['cgm']:,} | {name} | {r['wall_s']:.1f} | "
+                         f"{r['peak_rss_mb']:,.0f} | {ratio} | {rss} |")
+    return "\n".join(lines) + "\n"
+
+
+def funnel_main(args) -> None:
+    sizes = [10_000] if args.quick else [int(s) for s in args.sizes]
+    base = Path(args.base).resolve()
+    results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores", "date": time.strftime("%Y-%m-%d"),
+               "load": f"{os.getloadavg()[0]:.1f}", "base": args.base_label or str(base), "sizes": []}
+    for n in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(args.folder.format(n=n)) if args.folder else Path(tmp)
+            row = {"n": n, **(generate(n, folder) if not args.folder else _rows(folder))}
+            for name, code in (("before", base), ("in_place", Path(args.code).resolve() if args.code else ROOT)):
+                row[name] = funnel_child(code, folder)
+                print(n, name, {k: v for k, v in row[name].items() if k != "funnel"}, flush=True)
+            if None not in (row["before"]["funnel"], row["in_place"]["funnel"]) and \
+                    row["before"]["funnel"] != row["in_place"]["funnel"]:
+                raise SystemExit(f"funnels differ at {n:,} subjects")
+            results["sizes"].append(row)
+    if not args.quick:
+        (RESULTS / f"{args.out}.funnel.json").write_text(json.dumps(results, indent=2) + "\n")
+        (RESULTS / f"{args.out}.funnel.md").write_text(funnel_markdown(results))
+    print(funnel_markdown(results))
+
+
+def _rows(folder: Path) -> dict:
+    """Row counts of a folder written before (--folder): the Parquet footers, not the data."""
+    import pyarrow.parquet as pq
+
+    return {t: pq.ParquetFile(folder / f"{t}.parquet").metadata.num_rows if (folder / f"{t}.parquet").exists() else 0
+            for t in ("measurements", "cgm", "events")}
+
+
 def markdown(results: dict) -> str:
     lines = [
         "# Canonical tables -> features -> status histogram: DuckDB SQL vs pandas",
@@ -120,7 +211,17 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", type=float, default=[1e5, 1e6])
     parser.add_argument("--quick", action="store_true", help="10^4 subjects only (a smoke run)")
     parser.add_argument("--out", default="features_sql")
+    parser.add_argument("--funnel", action="store_true", help="time `funnel --engine duckdb`: --base code vs this")
+    parser.add_argument("--base", help="with --funnel: a checkout of the code to compare against (e.g. main)")
+    parser.add_argument("--base-label", help="with --funnel: how the results name --base (e.g. a commit)")
+    parser.add_argument("--code", help="with --funnel: the checkout measured as \"in place\" (default: this one)")
+    parser.add_argument("--folder", help="with --funnel: canonical Parquet folders written before, {n} the size")
     args = parser.parse_args()
+    if args.funnel:
+        if not args.base:
+            parser.error("--funnel needs --base")
+        funnel_main(args)
+        return
     sizes = [10_000] if args.quick else [int(s) for s in args.sizes]
     results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores", "date": time.strftime("%Y-%m-%d"),
                "load": f"{os.getloadavg()[0]:.1f}", "sizes": []}

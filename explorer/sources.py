@@ -154,7 +154,8 @@ def open_source(source: DataSource, *, catalogue: Catalogue | None = None, read_
     the screening features of data the loaders read by SQL in that engine (explorer.engine.features_sql,
     the same features as the pandas derivation; `engine_options`: its Spark `master` or `spark` session).
     An OMOP CDM folder with engine "duckdb" or "spark", or a DuckDB database file, is read in place by that
-    engine (explorer.engine.omop_sql: no pandas Cohort; `cohort` is then None).
+    engine (explorer.engine.omop_sql: no pandas Cohort; `cohort` is then None), and so is a folder of
+    canonical tables (explorer.engine.canonical_sql).
     """
     source = source.validate()
     read_folder = source.engine == "memory" if read_folder is None else read_folder
@@ -183,6 +184,12 @@ def open_source(source: DataSource, *, catalogue: Catalogue | None = None, read_
 
         screening, report = omop_screening_sql(path, engine="spark" if engine == "spark" else "duckdb",
                                                catalogue=catalogue, on_invalid=on_invalid, **engine_options)
+        return OpenedSource(source, screening, None, report)
+    if engine in ("duckdb", "spark") and screen and path.is_dir() and detect(path) == "canonical":
+        from explorer.engine.canonical_sql import canonical_screening_sql  # DuckDB / PySpark only when asked
+
+        screening, report = canonical_screening_sql(path, engine=engine, catalogue=catalogue, on_invalid=on_invalid,
+                                                    **engine_options)
         return OpenedSource(source, screening, None, report)
     loaded = load(path, on_invalid=on_invalid)
     if not screen:

@@ -222,7 +222,7 @@ def round_reported(values, decimals: int | None) -> np.ndarray:
     return np.copysign(rounded, values)
 
 
-def _exact(scale: float, offset: float) -> bool:
+def exact_conversion(scale: float, offset: float) -> bool:
     """Whether a conversion only moves the decimal point (pmol/L -> nmol/L, % -> fraction): no rounding."""
     if offset != 0.0 or scale <= 0:
         return False
@@ -233,7 +233,7 @@ def _exact(scale: float, offset: float) -> bool:
 def convert_values(values, scale: float, offset: float, decimals: int | None) -> np.ndarray:
     """scale x value + offset, rounded to the target unit's reported precision unless the map is exact."""
     out = np.asarray(values, dtype="float64") * scale + offset
-    return out if _exact(scale, offset) or (scale, offset) == (1.0, 0.0) else round_reported(out, decimals)
+    return out if exact_conversion(scale, offset) or (scale, offset) == (1.0, 0.0) else round_reported(out, decimals)
 
 
 def convert(values, *, variable: str, unit: str, catalogue: Catalogue | None = None) -> np.ndarray:

@@ -46,7 +46,8 @@ MISSING_TOKENS = frozenset({
 # accepts; a cell written that way is not what the lab reported as a number, so it is text (an error, or
 # unknown with on_text="unknown"), and the message says how to fix it.
 _NUMBER = r"[+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
-_PLAIN = re.compile(rf"^-?{_NUMBER}$")
+PLAIN_NUMBER = rf"^-?{_NUMBER}$"  # a plain number; public: the SQL readers match it where the data lie
+_PLAIN = re.compile(PLAIN_NUMBER)
 _CENSORED = re.compile(rf"^(?P<op><=|>=|<|>|≤|≥)\s*(?P<limit>{_NUMBER})$")
 _RANGE = re.compile(rf"^(?P<low>{_NUMBER})\s*(?:-|–|to)\s*(?P<high>{_NUMBER})$", re.IGNORECASE)
 
@@ -89,10 +90,10 @@ def parse_numbers(raw: pd.Series, *, column: str, file: str | None = None, kind:
     unique_censored = np.zeros(len(uniques), np.int8)
     unique_rule = np.empty(len(uniques), dtype=object)
     for i, cell in enumerate(uniques):
-        unique_values[i], unique_censored[i], unique_rule[i] = _parse_cell(str(cell), kind, missing_tokens)
+        unique_values[i], unique_censored[i], unique_rule[i] = parse_cell(str(cell), kind, missing_tokens)
         if normalise_digits and unique_rule[i] == "text" and _non_ascii_digit(str(cell)):
             # asked for: NFKC turns full-width "７.５" into "7.5"; counted apart so the report shows it
-            value, censored, rule = _parse_cell(unicodedata.normalize("NFKC", str(cell)), kind, missing_tokens)
+            value, censored, rule = parse_cell(unicodedata.normalize("NFKC", str(cell)), kind, missing_tokens)
             if rule != "text":
                 unique_values[i], unique_censored[i], unique_rule[i] = value, censored, "normalised_digits"
 
@@ -117,8 +118,8 @@ def parse_numbers(raw: pd.Series, *, column: str, file: str | None = None, kind:
     return ParsedNumbers(values, censored, {str(k): int(v) for k, v in zip(names, n, strict=True)})
 
 
-def _parse_cell(cell: str, kind: Kind, missing_tokens: frozenset[str]) -> tuple[float, int, str]:
-    """(value, censoring, rule) for one distinct cell text."""
+def parse_cell(cell: str, kind: Kind, missing_tokens: frozenset[str]) -> tuple[float, int, str]:
+    """(value, censoring, rule) for one distinct cell text, stripped (the SQL readers call it on distinct texts)."""
     if cell.lower() in missing_tokens:
         return np.nan, 0, "missing"
     if _PLAIN.match(cell):  # not float() alone: it would also accept "inf", "1_000" and "１２"

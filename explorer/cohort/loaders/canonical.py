@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from explorer.catalogue import Catalogue
+from explorer.catalogue import Catalogue, Variable
 from explorer.errors import DataError
 
 from .cgm import SENSOR_RANGE_MG_DL, sensor_glucose
@@ -53,13 +53,18 @@ def table_files(folder: Path) -> dict[str, Path]:
     return found
 
 
+def require_subjects(files: dict[str, Path], folder: Path) -> None:
+    """The one required table: a DataError naming the folder when it has no subjects table."""
+    if "subjects" not in files:
+        raise DataError("no subjects table (subjects.csv or subjects.parquet) in the folder", file=str(folder))
+
+
 def load_canonical(folder: str | Path, *, on_invalid: OnInvalid = "raise",
                    catalogue: Catalogue | None = None) -> Loaded:
     """Read a canonical-layout folder into a Cohort and a LoadReport."""
     folder = Path(folder)
     files = table_files(folder)
-    if "subjects" not in files:
-        raise DataError("no subjects table (subjects.csv or subjects.parquet) in the folder", file=str(folder))
+    require_subjects(files, folder)
     report = LoadReport(source=str(folder), kind="canonical")
     boundary = Boundary(report, on_invalid, loader_catalogue(catalogue))
     raw = {table: read_table(path) for table, path in files.items()}
@@ -120,10 +125,14 @@ def _subjects(frame: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.DataF
         values = subjects[column].to_numpy(dtype="float64", na_value=np.nan)
         bad = (values < var.range[0]) | (values > var.range[1]) if var.range else np.zeros(len(values), bool)
         if bad.any():
-            raise DataError(f"{column} = {values[bad][0]:g} is outside the plausible range "
-                            f"[{var.range[0]:g}, {var.range[1]:g}] {var.unit}", file=file, column=column,
+            raise DataError(subject_outside_range(var, values[bad][0]), file=file, column=column,
                             rows=subjects.index[bad][:10].tolist())
     return subjects
+
+
+def subject_outside_range(var: Variable, value: float) -> str:
+    """The message for a subject column's first value outside its plausible range (always an error)."""
+    return f"{var.name} = {value:g} is outside the plausible range [{var.range[0]:g}, {var.range[1]:g}] {var.unit}"
 
 
 def _measurements(frame: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.DataFrame:

@@ -53,6 +53,8 @@ BOOLEAN_VALUES = {"true": True, "t": True, "yes": True, "y": True, "1": True, "1
 # Plausible CGM readings (mg/dL): sensors report roughly 40-400 (some to 500); below 20 or above 600 is
 # not a glucose value in mg/dL (often a mmol/L file).
 CGM_RANGE = (20.0, 600.0)
+CGM_OUTSIDE = (f"CGM glucose outside {CGM_RANGE[0]:g}-{CGM_RANGE[1]:g} mg/dL; is the file in mmol/L? "
+               "(pass unit='mmol/L')")
 
 
 def loader_catalogue(catalogue: Catalogue | None = None) -> Catalogue:
@@ -116,7 +118,7 @@ def parse_dates(series: pd.Series, *, file: str, column: str) -> pd.Series:
     else:
         text = series.astype("string").str.strip()
         text = text.mask(text == "")
-        wall_clock = text.str.replace(_UTC_OFFSET, r"\1", regex=True)
+        wall_clock = text.str.replace(UTC_OFFSET, r"\1", regex=True)
         try:
             out = pd.to_datetime(wall_clock, format="ISO8601", errors="coerce")
         except (ValueError, TypeError, OverflowError) as error:  # pandas refuses the column as a whole
@@ -153,9 +155,9 @@ def dates(series: pd.Series, *, file: str, column: str, report: LoadReport) -> p
     return parse_dates(completed, file=file, column=column)
 
 
-# A UTC offset (or Z) right after a clock time; group 1 is everything up to the offset. Requiring the
+# A UTC offset (or Z) right after a clock time (public: the SQL readers strip it with the same pattern); group 1 is everything up to the offset. Requiring the
 # clock time keeps the day of a plain date ("2021-07-30") from being read as an offset "-30".
-_UTC_OFFSET = r"^(.*\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)\s*(?:Z|UTC|[+-]\d{2}(?::?\d{2})?)$"
+UTC_OFFSET = r"^(.*\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)\s*(?:Z|UTC|[+-]\d{2}(?::?\d{2})?)$"
 
 
 def normalise_sex(series: pd.Series, *, file: str, column: str) -> pd.Series:
@@ -258,15 +260,18 @@ def check_ranges(measurements: pd.DataFrame, boundary: Boundary, *, file: str,
     outside = (value < low.to_numpy()) | (value > high.to_numpy())
     if outside.any():
         first = np.flatnonzero(outside)[0]
-        var = boundary.catalogue[variables.iloc[first]]
-        message = (f"{var.name} = {value[first]:g} {var.unit} is outside the plausible range "
-                   f"[{var.range[0]:g}, {var.range[1]:g}] {var.unit} (after unit conversion); check the "
-                   "value and its unit")
-        if boundary.on_invalid == "reject":
-            message = "value outside the plausible range of its variable"
+        message = outside_range(boundary.catalogue[variables.iloc[first]], value[first], boundary.on_invalid)
         measurements = boundary.invalid(measurements, outside, file=file, column=value_column, message=message,
                                         cells=cells)
     return measurements
+
+
+def outside_range(var: Variable, value: float, on_invalid: OnInvalid) -> str:
+    """check_ranges' message for the first value outside its variable's range (one line for all when rejected)."""
+    if on_invalid == "reject":
+        return "value outside the plausible range of its variable"
+    return (f"{var.name} = {value:g} {var.unit} is outside the plausible range [{var.range[0]:g}, "
+            f"{var.range[1]:g}] {var.unit} (after unit conversion); check the value and its unit")
 
 
 def drop_duplicates(frame: pd.DataFrame, keys: list[str], value: str, boundary: Boundary, *, file: str,
@@ -317,9 +322,7 @@ def finish_cgm(draft: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.Data
         return empty(CGM_COLUMNS)
     glucose = draft["glucose"].to_numpy(dtype="float64", na_value=np.nan)
     outside = (glucose < CGM_RANGE[0]) | (glucose > CGM_RANGE[1])
-    message = (f"CGM glucose outside {CGM_RANGE[0]:g}-{CGM_RANGE[1]:g} mg/dL; is the file in mmol/L? "
-               "(pass unit='mmol/L')")
-    draft = boundary.invalid(draft, outside, file=file, column="glucose", message=message)
+    draft = boundary.invalid(draft, outside, file=file, column="glucose", message=CGM_OUTSIDE)
     draft = drop_duplicates(draft, ["subject_id", "time"], "glucose", boundary, file=file, what="reading",
                             column="glucose")
     out = draft[list(CGM_COLUMNS)].astype(CGM_COLUMNS)

@@ -116,7 +116,7 @@ def load_omop(path: str | Path, *, mapping: str | Path | dict | None = None,
     for table in ("person", "concept"):
         if not source.has(table):
             raise DataError(f"no {table} table ({table.upper()}.csv) in the OMOP CDM export", file=str(path))
-    spec = _read_mapping(mapping)
+    spec = read_mapping(mapping)
     report = LoadReport(source=str(path), kind="omop")
     boundary = Boundary(report, on_invalid, loader_catalogue(catalogue))
     check_mapping(spec, boundary.catalogue, source=str(mapping) if isinstance(mapping, str | Path) else "OMOP mapping")
@@ -140,7 +140,7 @@ def load_omop(path: str | Path, *, mapping: str | Path | dict | None = None,
         subjects[column] = subjects["subject_id"].map(values)
     subjects = subjects_frame({c: subjects[c] for c in subjects.columns}, index=subjects.index,
                               catalogue=boundary.catalogue)
-    event_types = sorted({r["event"] for rules in spec.get("condition", {}).values() for r in _rules(rules) if "event" in r})
+    event_types = sorted({r["event"] for rules in spec.get("condition", {}).values() for r in mapping_rules(rules) if "event" in r})
     history = pd.DataFrame([(sid, e, start) for e in event_types for sid, start in observed_from.items()
                             if pd.notna(start)], columns=["subject_id", "event", "recorded_from"])
     cohort = finish_cohort(subjects, boundary, file=source.where("person"), source=str(path),
@@ -151,7 +151,8 @@ def load_omop(path: str | Path, *, mapping: str | Path | dict | None = None,
     return Loaded(cohort, report)
 
 
-def _read_mapping(mapping) -> dict:
+def read_mapping(mapping) -> dict:
+    """The concept mapping: the bundled omop_concepts.yaml (None), a dict, or a YAML file (a DataError if unreadable)."""
     if mapping is None:
         return default_mapping()
     if isinstance(mapping, dict):
@@ -165,18 +166,19 @@ def _read_mapping(mapping) -> dict:
     return data
 
 
-def _rules(entry) -> list[dict]:
+def mapping_rules(entry) -> list[dict]:
+    """A mapping entry as its list of rules (one rule may be written without the list)."""
     return entry if isinstance(entry, list) else [entry]
 
 
-def _concept_ids(spec_section: dict, by_key: pd.Series) -> dict[str, list[dict]]:
+def concept_ids(spec_section: dict, by_key: pd.Series) -> dict[str, list[dict]]:
     """concept_id (string) -> rules, from "VOCAB code" keys (or plain concept ids)."""
     out: dict[str, list[dict]] = {}
     for key, entry in spec_section.items():
         key = str(key).strip()
         ids = [key] if key.isdigit() else by_key.get(key, [])
         for cid in ids:
-            out.setdefault(str(cid), []).extend(_rules(entry))
+            out.setdefault(str(cid), []).extend(mapping_rules(entry))
     return out
 
 
@@ -248,7 +250,7 @@ def _measurements(frame, section: dict, by_key, names, codes, source: _Source, b
     name = table_name(file)
     require_columns(frame, ["person_id", "measurement_concept_id", "measurement_date", "value_as_number"], file=file)
     report = boundary.report
-    rules = _concept_ids(section, by_key)
+    rules = concept_ids(section, by_key)
     variable_of = {cid: r[0]["variable"] for cid, r in rules.items()}
     concept = frame["measurement_concept_id"].astype("string").str.strip()
     variable = concept.map(variable_of)
@@ -311,7 +313,7 @@ def _conditions(raw, spec: dict, by_key, names, source: _Source, boundary: Bound
         frame, file = raw[table], source.where(table)
         name = table_name(file)
         require_columns(frame, ["person_id", concept_col, start_col], file=file)
-        rules = _concept_ids(spec.get(section, {}), by_key)
+        rules = concept_ids(spec.get(section, {}), by_key)
         concept = frame[concept_col].astype("string").str.strip()
         mapped = concept.isin(list(rules)).to_numpy()
         report.reject(name, "concept not mapped to a catalogue variable", int((~mapped).sum()))
@@ -334,7 +336,7 @@ def _conditions(raw, spec: dict, by_key, names, source: _Source, boundary: Bound
     frame["index"] = frame["subject_id"].map(index)
     before = frame[frame["start"] <= frame["index"]]
     static: dict[str, pd.Series] = {}
-    for variable in sorted(_all_static(spec)):
+    for variable in sorted(static_variables(spec)):
         rows = before[before["rule"].map(lambda r, v=variable: r.get("variable") == v).astype(bool)]
         if variable == "diabetes_type":
             static.update(_diabetes(rows, subjects, observed, report))
@@ -374,7 +376,7 @@ def check_mapping(spec: dict, catalogue, *, source: str = "OMOP mapping") -> Non
     """Every rule names a catalogue variable of a kind its section can set, or a catalogue event."""
     for section in ("measurement", "condition", "observation"):
         for key, entry in spec.get(section, {}).items():
-            for rule in _rules(entry):
+            for rule in mapping_rules(entry):
                 where = f"{section}.{key}"
                 if not isinstance(rule, dict) or ("variable" in rule) == ("event" in rule):
                     raise DataError("each rule needs exactly one of `variable` or `event`", file=source, column=where)
@@ -394,11 +396,12 @@ def check_mapping(spec: dict, catalogue, *, source: str = "OMOP mapping") -> Non
             raise DataError(f"{variable!r} is not a catalogue boolean variable", file=source, column=f"drug.{variable}")
 
 
-def _all_static(spec: dict) -> set[str]:
+def static_variables(spec: dict) -> set[str]:
+    """The subject columns the conditions, observations and drugs of the mapping set (booleans, diabetes_type)."""
     names = set()
     for section in ("condition", "observation"):
         for entry in spec.get(section, {}).values():
-            names |= {r["variable"] for r in _rules(entry) if "variable" in r}
+            names |= {r["variable"] for r in mapping_rules(entry) if "variable" in r}
     return names | set(spec.get("drug", {}))
 
 

@@ -1,0 +1,231 @@
+"""Canonical tables read in place by DuckDB and Spark (explorer/engine/canonical_sql.py) against the pandas loader.
+
+The reference is the pandas path (load_canonical, then explorer.cohort.features): the in-place path must
+give the same features, missing reasons, events and statuses, the same load report, and the same one-line
+error for every breakage the loader names.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from screening_compare import assert_same_screening, assert_same_statuses
+
+from explorer.cohort.features import screening_features
+from explorer.cohort.loaders import load, load_canonical
+from explorer.cohort.synthetic.canonical_tables import generate_cohort, write_cohort
+from explorer.engine.canonical_sql import canonical_screening_sql, register
+from explorer.engine.features_sql import DuckRunner, derive
+from explorer.errors import DataError
+
+# Cells the loader has a rule for, added to the canonical fixture: missing markers, censored values, partial
+# dates, repeated labs with different values, a column the catalogue lacks, CGM words and censored readings,
+# categorical counts.
+MESSY = {
+    "measurements.csv": ["A1,2024-02-01,fasting_cpeptide,NA,nmol/L,,", "A2,2024-02-15,fasting_glucose,>600,mg/dL,,",
+                         "A3,2023,hba1c,7.1,%,,", "A3,2023-12,weight,80,kg,,", "A1,2024-02-01,weight,72,kg,,",
+                         "A2,2024-02-15,fasting_insulin,  12 ,microU/mL,,"],
+    "cgm.csv": ["A2,2024-02-20 00:00:00,LO", "A2,2024-02-20 00:15:00,HI", "A2,2024-02-20 00:30:00,<45",
+                "A2,2024-02-20 00:45:00,", "A2,2024-02-20 01:00:00,>400", "A1,2024-02-16 00:00:00,50"],
+    "event_counts.csv": ["A1,severe_hypoglycemia,365,>3", "A2,severe_hypoglycemia,730,<=2"],
+}
+
+
+@pytest.fixture
+def folder(fixtures_dir, tmp_path) -> Path:
+    """The canonical fixture with messy cells added."""
+    target = tmp_path / "canonical"
+    shutil.copytree(fixtures_dir / "cohort" / "canonical", target)
+    for name, rows in MESSY.items():
+        with open(target / name, "a") as handle:
+            handle.write("\n".join(rows) + "\n")
+    subjects = pd.read_csv(target / "subjects.csv", dtype=str, keep_default_na=False)
+    subjects["favourite_colour"] = ["red", "", "blue"]
+    subjects.to_csv(target / "subjects.csv", index=False)
+    return target
+
+
+def pandas_path(path, **options):
+    loaded = load_canonical(path, **options)
+    return screening_features(loaded.cohort), loaded.report
+
+
+def assert_same(path, **options) -> None:
+    expected, expected_report = pandas_path(path, **options)
+    got, report = canonical_screening_sql(path, **options)
+    assert_same_screening(expected, got)
+    assert_same_statuses(expected, got)
+    assert report.summary() == expected_report.summary()
+
+
+def replace(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path.name}"
+    path.write_text(text.replace(old, new, 1))
+
+
+# --- the same screening and report ----------------------------------------------------------------------------
+
+def test_the_messy_fixture_reaches_the_loaders_rules(folder):
+    _, report = pandas_path(folder)
+    text = report.summary()
+    for expected in ("value: below_limit", "value: above_limit", "time: partial date (year only)",
+                     "time: partial date (year-month)", "unit hba1c: mmol/mol -> %", "favourite_colour",
+                     "repeated measurements at one time", "below the sensor range", "above the sensor range",
+                     "glucose missing", "duplicate reading", "count: open_range", "count: range"):
+        assert expected in text, expected
+
+
+def test_in_place_equals_the_pandas_loader_on_the_messy_fixture(folder):
+    assert_same(folder)
+
+
+def test_parquet_text_tables_equal_the_csv(folder, tmp_path):
+    parquet = tmp_path / "parquet"
+    parquet.mkdir()
+    for csv in folder.glob("*.csv"):
+        pd.read_csv(csv, dtype=str, keep_default_na=False, na_values=[""]).to_parquet(parquet / f"{csv.stem}.parquet")
+    assert_same(parquet)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_a_synthetic_export_equals_the_pandas_loader(tmp_path, fmt):
+    # typed Parquet columns (doubles, timestamps, booleans) take the loader's typed paths
+    out = tmp_path / fmt
+    write_cohort(generate_cohort("t1d", 120, seed=5, cgm_readings=3), out, format=fmt)
+    assert_same(out)
+
+
+def test_register_fills_the_views_a_benchmark_derives_from(tmp_path):
+    out = tmp_path / "synthetic"
+    write_cohort(generate_cohort("t2d", 60, seed=2, cgm_readings=0), out)
+    expected, _ = pandas_path(out)
+    con = duckdb.connect()
+    columns, views, report = register(con, out)
+    assert "measurements" in views and report.kind == "canonical"
+    assert_same_screening(expected, derive(DuckRunner(con), views, columns, source=str(out)))
+
+
+# --- the loader's errors and rejects ------------------------------------------------------------------------
+
+BREAKAGES = {
+    "text in a number": ("measurements.csv", "hba1c,7.5,", "hba1c,seven,"),
+    "unit of another quantity": ("measurements.csv", "hba1c,7.5,%", "hba1c,7.5,mg/dL"),
+    "unknown unit": ("measurements.csv", "weight,70,kg", "weight,70,stone-ish"),
+    "out of range": ("measurements.csv", "hba1c,7.5,", "hba1c,95,"),
+    "duplicate subject ids": ("subjects.csv", "A3,male", "A1,male"),
+    "not an ISO date": ("measurements.csv", "A1,2023-06-01", "A1,06/01/2023"),
+    "date beyond 2262": ("measurements.csv", "A1,2023-06-01", "A1,2999-06-01"),
+    "missing column": ("subjects.csv", "index_date", "index_day"),
+    "bad sex": ("subjects.csv", "A1,female", "A1,femme"),
+    "bad yes/no": ("subjects.csv", "T1D,false", "T1D,maybe"),
+    "bad category": ("subjects.csv", "T2D", "T3D"),
+    "unknown subject": ("events.csv", "A2,2024-01-10", "Z9,2024-01-10"),
+    "before birth": ("measurements.csv", "A1,2023-06-01", "A1,1970-06-01"),
+    "event in the future": ("events.csv", "2024-05-01", "2099-05-01"),
+    "fractional severity": ("events.csv", "severe_hypoglycemia,3", "severe_hypoglycemia,2.5"),
+    "unknown event": ("events.csv", "2023-12-01,severe_hypoglycemia", "2023-12-01,alien_abduction"),
+    "CGM outside the sensor range": ("cgm.csv", "2024-02-16 00:00:00,50", "2024-02-16 00:00:00,5"),
+    "two CGM values at one time": ("cgm.csv", "A1,2024-02-16 00:15:00,50", "A1,2024-02-16 00:00:00,55"),
+    "diagnosis after the index date": ("subjects.csv", "2000-01-01", "2025-01-01"),
+    "negative count window": ("event_counts.csv", "365,5 - 9", "-1,5 - 9"),
+    "unknown subject of a count": ("event_counts.csv", "A3,", "Q7,"),
+}
+REJECTABLE = ("out of range", "unknown subject", "before birth", "event in the future", "unknown event",
+              "CGM outside the sensor range", "two CGM values at one time", "negative count window",
+              "unknown subject of a count")
+
+
+@pytest.mark.parametrize("name", list(BREAKAGES))
+def test_a_breakage_gives_the_loaders_error(folder, name):
+    file, old, new = BREAKAGES[name]
+    replace(folder / file, old, new)
+    with pytest.raises(DataError) as expected:
+        load_canonical(folder)
+    with pytest.raises(DataError) as got:
+        canonical_screening_sql(folder)
+    assert type(got.value) is type(expected.value)
+    assert str(got.value) == str(expected.value)
+
+
+@pytest.mark.parametrize("name", REJECTABLE)
+def test_rejected_rows_are_the_loaders(folder, name):
+    file, old, new = BREAKAGES[name]
+    replace(folder / file, old, new)
+    assert_same(folder, on_invalid="reject")
+
+
+# --- trial-explorer funnel --engine duckdb equals --engine memory ------------------------------------------
+
+def funnel_json(capsys, data, engine: str) -> dict:
+    from explorer.cli.entry import main
+
+    code = main(["funnel", "NCT06196996", "--data", str(data), "--engine", engine, "--format", "json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    out = json.loads(captured.out)
+    assert out.pop("engine") == engine
+    return out
+
+
+def no_pandas_loader(*args, **kwargs):
+    raise AssertionError("the in-place path must not load the canonical tables through pandas")
+
+
+def test_funnel_duckdb_reads_the_folder_in_place_and_equals_memory(capsys, folder, tmp_path, monkeypatch):
+    import explorer.cohort.loaders as loaders
+
+    synthetic = tmp_path / "synthetic"
+    write_cohort(generate_cohort("t1d", 150, seed=9, cgm_readings=2), synthetic, format="csv")
+    memory = {data: funnel_json(capsys, data, "memory") for data in (folder, synthetic)}
+    monkeypatch.setattr(loaders, "load", no_pandas_loader)
+    monkeypatch.setattr(loaders, "load_canonical", no_pandas_loader)
+    monkeypatch.setattr("explorer.sources.load", no_pandas_loader)
+    for data, expected in memory.items():
+        assert funnel_json(capsys, data, "duckdb") == expected
+
+
+# --- every shared dataset the loaders read, exported as canonical tables --------------------------------------
+
+SHARED_SOURCES = {
+    "sdtm": "subjects/cdisc_pilot_pharmaversesdtm",
+    "shanghai": "subjects/shanghai_summary",
+    "t1d_exchange": "subjects/weinstock2016_t1d_exchange",
+    "omop": "subjects/omop_synthea27nj/Synthea27Nj_5.4.zip",
+    "iglu": "cgm/iglu_r_package/example_data_5_subject.csv",
+    "shanghai_cgm": "cgm/shanghai_t1dm_t2dm/shanghai_cgm_long.csv",
+}
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("name", list(SHARED_SOURCES))
+def test_a_shared_dataset_exported_to_canonical_tables_reads_in_place(shared_data, tmp_path, name):
+    source = shared_data / SHARED_SOURCES[name]
+    if not source.exists():
+        pytest.skip(f"{source} is not in this copy of ../shared/data")
+    if source.suffix == ".zip":  # the OMOP archive: its tables as a folder, as the loader reads them
+        folder = tmp_path / "cdm"
+        folder.mkdir()
+        with zipfile.ZipFile(source) as z:
+            for member in z.namelist():
+                if member.lower().endswith(".csv") and not member.startswith("__MACOSX/"):
+                    (folder / Path(member).name).write_bytes(z.read(member))
+        source = folder
+    out = tmp_path / "canonical"
+    write_cohort(load(source).cohort, out, format="csv")
+    assert_same(out)
+
+
+# --- Spark ------------------------------------------------------------------------------------------
+
+def test_spark_reads_the_messy_fixture_in_place(spark, folder):
+    expected, expected_report = pandas_path(folder)
+    got, report = canonical_screening_sql(folder, engine="spark", spark=spark)
+    assert_same_screening(expected, got)
+    assert report.summary() == expected_report.summary()
