@@ -74,6 +74,8 @@ class DuckDBBackend:
         # by DuckDB: truth codes are put back by row number, histograms and checks have no order.
         self.con.execute(f"SET temp_directory = '{_spill_directory()}'")
         self.con.execute("SET preserve_insertion_order = false")
+        # DuckDB draws a progress bar on stdout for a query over 2 s: into `funnel --format json`'s output
+        self.con.execute("SET enable_progress_bar = false")
         self.source = source
         self._arrow_tables: dict[str, pa.Table] = {}
         self._lock = threading.Lock()

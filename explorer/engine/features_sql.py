@@ -138,7 +138,11 @@ class DuckRunner:
     def __init__(self, con: Any = None):
         import duckdb
 
-        self.con = con if con is not None else duckdb.connect(":memory:")
+        if con is None:
+            con = duckdb.connect(":memory:")
+            # no progress bar: DuckDB draws it on stdout (into the CLI's JSON) for a query over 2 s
+            con.execute("SET enable_progress_bar = false")
+        self.con = con
         self._error = duckdb.Error
 
     def register(self, name: str, table: pa.Table) -> None:

@@ -33,6 +33,7 @@ def test_duckdb_is_held_to_the_memory_limit_and_spills_outside_the_working_folde
     backend = DuckDBBackend(folder, trial.catalogue)
     assert _setting(backend, "memory_limit") in ("953.6 MiB", "1.0 GiB", "1000.0 MB")  # DuckDB prints 1GB so
     assert _setting(backend, "preserve_insertion_order") is False
+    assert _setting(backend, "enable_progress_bar") is False  # it is drawn on stdout, into the CLI's JSON
     assert not str(_setting(backend, "temp_directory")).startswith(str(tmp_path))
     assert DuckDBBackend(folder, trial.catalogue, memory_limit="2GB").con.execute(
         "SELECT current_setting('memory_limit')").fetchone()[0] != _setting(backend, "memory_limit")
