@@ -66,6 +66,7 @@ from explorer.engine.omop_sql import (
     count_repeats,
     literal,
     screening_in_place,
+    typed_column,
     warn_without_uln,
 )
 from explorer.errors import DataError
@@ -527,8 +528,7 @@ def _views(run: SqlLoad, subjects: str, columns: list[str], drafted: dict[str, s
         var = catalogue.get(column)
         if column in FEATURE_SUBJECT_FIELDS or var is None or var.kind == "event":
             continue
-        sql_type = {"number": "DOUBLE", "boolean": "BOOLEAN"}.get(var.kind, "STRING")
-        selected.append(f"CAST({q(column)} AS {sql_type}) AS {q(column)}")
+        selected.append(typed_column(q, column, var.kind))
         names.append(column)
     # views over the last steps: the feature query reads them where they are, without another copy
     engine.view(VIEWS["subjects"], f"SELECT {', '.join(selected)} FROM {subjects}")

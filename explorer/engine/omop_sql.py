@@ -77,6 +77,15 @@ def is_omop_in_place(path: str | Path) -> bool:
                                  for p in path.iterdir())
 
 
+SQL_TYPES = {"number": "DOUBLE", "boolean": "BOOLEAN"}  # a catalogue kind's column type; categories are text
+
+
+def typed_column(quote, column: str, kind: str) -> str:
+    """A subject column CAST to its catalogue kind's SQL type, as the feature query reads it (`quote`: the
+    dialect's identifier quoting)."""
+    return f"CAST({quote(column)} AS {SQL_TYPES.get(kind, 'STRING')}) AS {quote(column)}"
+
+
 def literal(value: str) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
@@ -881,8 +890,7 @@ def _canonical(run: SqlLoad, subjects: str, static: list[str], measurements: str
         var = catalogue.get(column)
         if column in SUBJECT_FIELDS or var is None or var.kind == "event":
             continue
-        sql_type = {"number": "DOUBLE", "boolean": "BOOLEAN"}.get(var.kind, "STRING")
-        columns.append(f"CAST({q(column)} AS {sql_type}) AS {q(column)}")
+        columns.append(typed_column(q, column, var.kind))
         names.append(column)
     engine.table(VIEWS["subjects"], f"SELECT {', '.join(columns)} FROM {subjects}")
     tables = {"subjects"}
