@@ -53,6 +53,7 @@ from explorer.cohort.loaders.readers import FIRST_DATA_ROW
 from explorer.cohort.loaders.report import LoadReport
 from explorer.cohort.screening import Screening
 from explorer.cohort.units import canonical_unit, conversion, exact_conversion, report_precision
+from explorer.engine.duck import literal_path
 from explorer.engine.features_sql import VIEWS, DuckRunner, SparkRunner, derive
 from explorer.engine.spark import arrow_frame
 from explorer.engine.sql import DUCKDB, SPARK
@@ -125,7 +126,8 @@ class DuckTables:
         return names
 
     def scan(self, path: Path, name: str) -> None:
-        quoted = literal(str(path))
+        # glob characters escaped: a folder named `site[1]` or `cohort*` is read as itself, never another's files
+        quoted = literal(literal_path(path))
         if path.suffix.lower() in TEXT_SUFFIXES:
             # every cell as text, as the loader reads CSV; row numbers in file order
             select = (f"SELECT *, row_number() OVER () + {FIRST_DATA_ROW - 1} AS {ORDER} "

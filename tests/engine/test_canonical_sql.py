@@ -86,6 +86,19 @@ def test_in_place_equals_the_pandas_loader_on_the_messy_fixture(folder):
     assert_same(folder)
 
 
+def test_a_folder_named_like_a_glob_is_read_as_itself(folder, tmp_path):
+    """DuckDB globs the paths it reads: `site[1]` would read `site1`'s files, and `site*` both folders."""
+    named = tmp_path / "site[1]*"
+    shutil.copytree(folder, named)
+    decoy = tmp_path / "site1"
+    shutil.copytree(folder, decoy)
+    subjects = pd.read_csv(decoy / "subjects.csv", dtype=str, keep_default_na=False)
+    pd.concat([subjects, subjects.assign(subject_id=subjects["subject_id"] + "-decoy")]).to_csv(
+        decoy / "subjects.csv", index=False)
+    assert_same(named)
+    assert len(canonical_screening_sql(named)[0].features) == len(pandas_path(named)[0].features)
+
+
 def test_parquet_text_tables_equal_the_csv(folder, tmp_path):
     parquet = tmp_path / "parquet"
     parquet.mkdir()
