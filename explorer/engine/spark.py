@@ -119,9 +119,10 @@ def arrow_frame(spark: Any, table: pa.Table):
 
 
 def local_path(path: Path | str) -> str:
-    """An absolute path: a Spark Connect server resolves a relative path against its own working folder,
-    not the caller's."""
-    return str(Path(path).resolve())
+    """An absolute path, read as itself: a Spark Connect server resolves a relative path against its own
+    working folder, not the caller's; and Spark (Hadoop) globs what it reads, so `site[1]` would read
+    `site1`'s files and `site*` every site's: its glob characters are escaped with a backslash."""
+    return re.sub(r"([\\\[\]{}*?])", r"\\\1", str(Path(path).resolve()))
 
 
 class SparkBackend:

@@ -259,3 +259,16 @@ def test_a_relative_folder_is_read_from_the_callers_folder(spark, tmp_path, monk
     monkeypatch.chdir(tmp_path)
     h = evaluate_histogram(T1D, "relative", "spark", spark=spark)
     pd.testing.assert_frame_equal(histogram_frame(h), histogram_frame(evaluate(T1D, data)))
+
+
+def test_spark_reads_a_folder_named_like_a_glob_as_itself(spark, tmp_path):
+    """Spark (Hadoop) globs the paths it reads: `site[1]` read `site1`'s file, and `site*` every site's."""
+    from explorer.engine.spark import local_path
+
+    named, decoy = tmp_path / "site[1]*", tmp_path / "site1"
+    named.mkdir()
+    decoy.mkdir()
+    (named / "t.csv").write_text("a\n1\n")
+    (decoy / "t.csv").write_text("a\n8\n9\n")
+    rows = spark.read.option("header", True).csv(local_path(named / "t.csv")).collect()
+    assert [r["a"] for r in rows] == ["1"]
