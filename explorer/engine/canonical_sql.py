@@ -66,7 +66,7 @@ from explorer.engine.omop_sql import (
     count_repeats,
     literal,
     screening_in_place,
-    typed_column,
+    typed_columns,
     warn_without_uln,
 )
 from explorer.errors import DataError
@@ -524,11 +524,8 @@ def _views(run: SqlLoad, subjects: str, columns: list[str], drafted: dict[str, s
     if "age" in columns:
         selected.append(f"CAST(age AS DOUBLE) AS {q('age')}")
         names.append("age")
-    for column in columns:
-        var = catalogue.get(column)
-        if column in FEATURE_SUBJECT_FIELDS or var is None or var.kind == "event":
-            continue
-        selected.append(typed_column(q, column, var.kind))
+    for item, column in typed_columns(q, catalogue, columns, FEATURE_SUBJECT_FIELDS):
+        selected.append(item)
         names.append(column)
     # views over the last steps: the feature query reads them where they are, without another copy
     engine.view(VIEWS["subjects"], f"SELECT {', '.join(selected)} FROM {subjects}")

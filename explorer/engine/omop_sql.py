@@ -81,10 +81,16 @@ def is_omop_in_place(path: str | Path) -> bool:
 SQL_TYPES = {"number": "DOUBLE", "boolean": "BOOLEAN"}  # a catalogue kind's column type; categories are text
 
 
-def typed_column(quote, column: str, kind: str) -> str:
-    """A subject column CAST to its catalogue kind's SQL type, as the feature query reads it (`quote`: the
-    dialect's identifier quoting)."""
-    return f"CAST({quote(column)} AS {SQL_TYPES.get(kind, 'STRING')}) AS {quote(column)}"
+def typed_columns(quote, catalogue: Catalogue, columns, skip) -> list[tuple[str, str]]:
+    """(SELECT item, name) of each subject column that is a catalogue variable other than an event (and not in
+    `skip`), CAST to its kind's SQL type as the feature query reads it (`quote`: the dialect's quoting)."""
+    typed = []
+    for column in columns:
+        var = catalogue.get(column)
+        if column in skip or var is None or var.kind == "event":
+            continue
+        typed.append((f"CAST({quote(column)} AS {SQL_TYPES.get(var.kind, 'STRING')}) AS {quote(column)}", column))
+    return typed
 
 
 def literal(value: str) -> str:
@@ -888,11 +894,8 @@ def _canonical(run: SqlLoad, subjects: str, static: list[str], measurements: str
     if "diagnosis_date" in static:
         columns.append(f"{run.ns('diagnosis_date')} AS {q('__diagnosis')}")
         names.append("__diagnosis")
-    for column in ["sex"] + static:
-        var = catalogue.get(column)
-        if column in SUBJECT_FIELDS or var is None or var.kind == "event":
-            continue
-        columns.append(typed_column(q, column, var.kind))
+    for item, column in typed_columns(q, catalogue, ["sex"] + static, SUBJECT_FIELDS):
+        columns.append(item)
         names.append(column)
     engine.table(VIEWS["subjects"], f"SELECT {', '.join(columns)} FROM {subjects}")
     tables = {"subjects"}
