@@ -130,3 +130,20 @@ def test_event_counts_are_kept_as_level_codes_with_the_float_counts(compact_and_
     for t in (0.0, 1.0, 2.0, 1.5):
         got = evaluate_expression(parse("count(severe_hypoglycemia, within_days=365) >= t"), context, {"t": t})
         assert np.array_equal(got.known, ~np.isnan(floats)) and np.array_equal(got.value, floats >= t)
+
+
+@pytest.mark.parametrize("block", [7, 1000, 1 << 20])
+def test_event_counts_made_in_blocks_equal_a_tally_of_the_events_table(compact_and_wide, monkeypatch, block):
+    """Counts are made a block of subjects at a time (memory at 10^7); blocks that split the subjects anywhere
+    give the counts a plain tally of the events table gives, unknown where the records are too short."""
+    from explorer.engine import memory
+
+    monkeypatch.setattr(memory, "_BLOCK", block)
+    compact, _ = compact_and_wide
+    events, ids = compact.events, compact.features.index
+    for event, days in (("severe_hypoglycemia", 365.0), ("severe_hypoglycemia", 91.0), ("trial_participation", 91.0)):
+        chosen = events[(events["event"] == event) & (events["days_before_index"] <= days)]
+        tally = chosen.groupby("subject_id").size().reindex(ids, fill_value=0).to_numpy(dtype=float)
+        expected = np.where(compact.event_lookback[event].to_numpy() >= days, tally, np.nan)
+        assert np.isnan(expected).any() and (expected > 0).any()
+        assert np.array_equal(MemoryContext(compact).count(event, days), expected, equal_nan=True), (event, days)
