@@ -30,7 +30,7 @@ PHASES = (
     "explorer.engine.memory:MemoryBackend.__init__",
     "explorer.engine.memory:MemoryBackend.truth_codes",
     "explorer.engine.memory:MemoryContext._events",
-    "explorer.engine.memory:MemoryContext._count",
+    "explorer.engine.memory:MemoryContext.count_levels",
     "explorer.engine.memory:MemoryContext._convert",
     "explorer.engine.matrix:_status_columns",
     "explorer.engine.matrix:EligibilityMatrix.__init__",
