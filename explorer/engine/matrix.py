@@ -98,7 +98,7 @@ def _status_columns(backend: Backend, trial: Any, criteria: Sequence[Any], progr
         bar = tqdm(total=len(criteria), desc=f"evaluating {getattr(trial, 'id', 'trial')}", unit="criterion")
     try:
         # each criterion's truth codes are let go as its status is made: holding every truth array until the
-        # end kept two copies of the matrix (0.4 GB at 10^7 subjects and 20 criteria)
+        # end held a second copy of the matrix (0.2 GB at 10^7 subjects and 20 criteria)
         truths = list(backend.truth_codes(computable, trial.catalogue, progress=bar))[::-1]
         columns = []
         for c in criteria:

@@ -127,7 +127,7 @@ def test_errors_name_the_criterion_and_engine():
 
 def test_each_truth_array_is_let_go_as_its_status_is_made(monkeypatch):
     """Holding every criterion's truth codes until all statuses existed kept two copies of the matrix at the
-    peak (0.4 GB at 10^7 subjects): when a status is made, the truths already converted are gone."""
+    peak (0.2 GB more at 10^7 subjects): when a status is made, the truths already converted are gone."""
     import weakref
 
     import pandas as pd
