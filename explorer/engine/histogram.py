@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from explorer.engine.edit_histogram import EditTables, trial_key
 from explorer.engine.histogram_sql import duckdb_histogram, duckdb_subjects, with_assumed
 from explorer.engine.matrix import CriteriaHeld, CriterionInfo, EligibilityMatrix, make_backend
 from explorer.engine.patterns import PatternHistogram, histogram, pack, select
@@ -50,15 +51,24 @@ def engine_histogram(backend: Any, criteria: Sequence[Any], catalogue: Any) -> t
 
 
 def evaluate_histogram(trial: Any, source: Any, engine: str = "memory", *, backend: Any = None,
-                       **options: Any) -> HistogramMatrix:
+                       edits: EditTables | None = None, **options: Any) -> HistogramMatrix:
     """The trial's status histogram over a cohort (a Screening or a layout folder), from the named engine
-    (`options` go to it, e.g. spark's master= or partitions=), or from an existing `backend`."""
+    (`options` go to it, e.g. spark's master= or partitions=), or from an existing `backend`. `edits`: the
+    source's edit tables, kept for the matrices of later edits (a new set for an SQL engine by default)."""
     backend = backend if backend is not None else _backend(engine, source, trial, **options)
-    infos = [CriterionInfo.of(c) for c in trial.criteria]
     computable = [c for c in trial.criteria if c.computable]
     patterns, counts = engine_histogram(backend, computable, trial.catalogue)
+    if edits is None and getattr(backend, "name", "") in ("duckdb", "spark"):
+        edits = EditTables()
+    return _matrix(trial, patterns, counts, backend, edits)
+
+
+def _matrix(trial: Any, patterns: np.ndarray, counts: np.ndarray, backend: Any,
+            edits: EditTables | None) -> HistogramMatrix:
+    """The matrix of the computable criteria's (patterns, counts), with the non-computable ones ASSUMED."""
+    infos = [CriterionInfo.of(c) for c in trial.criteria]
     full = with_assumed(patterns, [info.computable for info in infos])
-    return HistogramMatrix(_merge(full, counts), infos, trial=trial, backend=backend)
+    return HistogramMatrix(_merge(full, counts), infos, trial=trial, backend=backend, edits=edits)
 
 
 def _backend(engine: str, source: Any, trial: Any, **options: Any) -> Any:
@@ -79,12 +89,13 @@ class HistogramMatrix(CriteriaHeld):
     histogram_only = True
 
     def __init__(self, histogram: PatternHistogram, criteria: Sequence[CriterionInfo], *, trial: Any = None,
-                 backend: Any = None):
+                 backend: Any = None, edits: EditTables | None = None):
         if histogram.patterns.shape[1] != len(criteria):
             raise ValueError("one pattern column per criterion")
         self.histogram = histogram
         self.criteria: tuple[CriterionInfo, ...] = tuple(criteria)
         self.trial, self.backend = trial, backend
+        self.edits = edits  # the source's edit tables (explorer.engine.edit_histogram), shared along edits
         self._position = {c.id: i for i, c in enumerate(self.criteria)}
 
     @classmethod
@@ -116,13 +127,23 @@ class HistogramMatrix(CriteriaHeld):
     def with_policies(self, unknown: Mapping[str, str] | None = None,
                       assumption: Mapping[str, str] | None = None) -> HistogramMatrix:
         return HistogramMatrix(self.histogram, self._criteria_with(unknown, assumption), trial=self.trial,
-                               backend=self.backend)
+                               backend=self.backend, edits=self.edits)
 
     def with_trial(self, trial: Any) -> HistogramMatrix:
-        """The histogram of an edited trial, counted again by the engine (a pattern spans every criterion)."""
+        """The histogram of an edited trial. Unchanged rules keep it as it is; a change of one criterion's
+        parameters is arithmetic on that criterion's edit table when one answers it exactly
+        (explorer.engine.edit_histogram); anything else is counted again by the engine."""
         if self.backend is None:
             raise DefinitionError("this histogram was built without an engine; evaluate the trial again")
-        return evaluate_histogram(trial, None, backend=self.backend)
+        if self.trial is not None and trial_key(trial) == trial_key(self.trial):
+            # no rule changed (labels, switches, policies): the raw statuses are the same
+            return HistogramMatrix(self.histogram, [CriterionInfo.of(c) for c in trial.criteria], trial=trial,
+                                   backend=self.backend, edits=self.edits)
+        if self.edits is not None and self.trial is not None:
+            edited = self.edits.edited(self.trial, trial, self.backend)
+            if edited is not None:
+                return _matrix(trial, *edited, self.backend, self.edits)
+        return evaluate_histogram(trial, None, backend=self.backend, edits=self.edits)
 
     # --- subject-level answers, pushed to the engine ------------------------------------------------
     def baseline_table(self, variables: Sequence[str] | None = None, enabled: Any = None,
