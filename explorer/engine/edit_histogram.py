@@ -37,12 +37,17 @@ import pandas as pd
 import pyarrow as pa
 
 from explorer.cohort.screening import Screening
-from explorer.engine.histogram_sql import duckdb_edit_table, n_words, unpack
+from explorer.engine.histogram_sql import duckdb_edit_table, n_words, unpack, with_assumed
+from explorer.engine.matrix import EligibilityMatrix
 from explorer.engine.memory import MemoryBackend
 from explorer.engine.patterns import histogram, pack
 from explorer.engine.status import status_from_truth
+from explorer.errors import DefinitionError
 from explorer.expr import Call, Name, walk
 
+# subjects a threshold analysis stands in for the cohort (EditTables.stand_in): 10^6 cost about as much memory as
+# the memory engine's state at 10^6; a larger cohort on DuckDB or Spark keeps to its memory budget instead
+MAX_STAND_IN = 5_000_000
 MAX_EDIT_ROWS = 1_000_000  # rows of one edit table (about 30 MB of numbers); above it the engine counts (docs/engine.md)
 KEEP_TABLES = 4            # edit tables kept per source (the criteria edited last)
 _TOO_LARGE = "too large"
@@ -78,10 +83,13 @@ class EditTable:
     values: pd.DataFrame   # (m rows) the variables, typed as the Screening contract; absent ones left out
     counts: np.ndarray     # (m,) int64
 
+    def screening(self, criterion: Any) -> Screening:
+        """The value rows as a Screening (checked where the source was read) for the memory engine."""
+        return Screening(self.values, source=f"the edit table of criterion {criterion.id}", checked=True)
+
     def histogram(self, criterion: Any, catalogue: Any) -> tuple[np.ndarray, np.ndarray]:
         """(raw status patterns of the computable criteria, counts) with `criterion` at its new values."""
-        screening = Screening(self.values, source=f"the edit table of criterion {criterion.id}", checked=True)
-        truth = MemoryBackend(screening, catalogue).truth_codes([criterion], catalogue)[0]
+        truth = MemoryBackend(self.screening(criterion), catalogue).truth_codes([criterion], catalogue)[0]
         codes = np.insert(self.others, self.position, status_from_truth(truth, criterion.kind), axis=1)
         merged = histogram(pack(codes), codes.shape[1])  # the memory engine's hashing of patterns
         counts = np.bincount(merged.inverse, weights=self.counts, minlength=len(merged.counts))
@@ -146,30 +154,67 @@ class EditTables:
             return None
         j = changed[0]
         criterion, catalogue = computable[j], new_trial.catalogue
-        variables = rule_variables(criterion, catalogue)
-        if variables is None:
-            self.last = "the rule counts events"
+        table = self._table(new_trial, j, backend)
+        if isinstance(table, str):
+            self.last = table
             return None
+        return table.histogram(criterion, catalogue)
+
+    def _table(self, trial: Any, j: int, backend: Any) -> EditTable | str:
+        """The edit table of the trial's j-th computable criterion, kept or taken now; or why there is none.
+        Sets `last` to "table" (kept) or "new table" (taken)."""
+        computable = [c for c in trial.criteria if c.computable]
+        variables = rule_variables(computable[j], trial.catalogue)
+        if variables is None:
+            return "the rule counts events"
         # the table holds for every value of this criterion's parameters, while the others stay as they are
         key = (tuple(rule_key(c) if i != j else (c.id, c.kind, c.expression, tuple(sorted(c.parameters)))
-                     for i, c in enumerate(computable)), new[1])
+                     for i, c in enumerate(computable)), trial_key(trial)[1])
         with self._lock:
             table = self._tables.get(key)
             if table is not None:
                 self._tables.move_to_end(key)
         self.last = "table"
         if table is None:
-            table = edit_table(backend, computable, j, variables, catalogue, self.limit) or _TOO_LARGE
+            table = edit_table(backend, computable, j, variables, trial.catalogue, self.limit) or _TOO_LARGE
             self.last = "new table"
             with self._lock:
                 self._tables[key] = table
                 while len(self._tables) > self.keep:
                     self._tables.popitem(last=False)
-        if table is _TOO_LARGE:
-            self.last = f"the edit table has more than {self.limit:,} rows"
-            return None
-        return table.histogram(criterion, catalogue)
+        return f"the edit table has more than {self.limit:,} rows" if table is _TOO_LARGE else table
+
+    def stand_in(self, trial: Any, criterion_id: str, criteria: Sequence[Any], backend: Any,
+                 limit: int = MAX_STAND_IN) -> tuple[EligibilityMatrix, Screening]:
+        """Subjects that stand in for the cohort in an analysis of one criterion's threshold: the edit table's
+        rows, each repeated as many times as subjects it counts, with every criterion's raw status (`criteria`:
+        the matrix's CriterionInfo, policies included) and the values the criterion's rule reads. Every count
+        over them is the cohort's (explorer.analysis.sensitivity runs on them unchanged); they are not the
+        cohort's subjects, and have no ids. Raises DefinitionError when the table cannot be had."""
+        computable = [c for c in trial.criteria if c.computable]
+        positions = [i for i, c in enumerate(computable) if c.id == criterion_id]
+        if not positions:
+            raise DefinitionError(f"criterion {criterion_id} has no rule the data can decide", criterion=criterion_id)
+        j = positions[0]
+        table = self._table(trial, j, backend)
+        if isinstance(table, str):
+            raise DefinitionError(f"its threshold analysis over this source needs the criterion's edit table, and "
+                                  f"{table}", criterion=criterion_id)
+        n = int(table.counts.sum())
+        if n > limit:
+            raise DefinitionError(f"its threshold analysis over this source stands {n:,} subjects in for the cohort; "
+                                  f"the limit is {limit:,}", criterion=criterion_id)
+        criterion = computable[j]
+        screening = table.screening(criterion)
+        truth = MemoryBackend(screening, trial.catalogue).truth_codes([criterion], trial.catalogue)[0]
+        codes = np.insert(table.others, j, status_from_truth(truth, criterion.kind), axis=1)
+        full = with_assumed(codes, [c.computable for c in criteria])
+        rows = np.repeat(np.arange(len(table.counts)), table.counts)
+        ids = pd.RangeIndex(n, name="subject_id")
+        values = table.values.iloc[rows].set_axis(ids)
+        matrix = EligibilityMatrix(ids, [full[rows, i] for i in range(full.shape[1])], criteria, trial=trial)
+        return matrix, Screening(values, source=screening.source, checked=True)
 
 
-__all__ = ["KEEP_TABLES", "MAX_EDIT_ROWS", "EditTable", "EditTables", "edit_table", "rule_key", "rule_variables",
+__all__ = ["KEEP_TABLES", "MAX_EDIT_ROWS", "MAX_STAND_IN", "EditTable", "EditTables", "edit_table", "rule_key", "rule_variables",
            "trial_key"]

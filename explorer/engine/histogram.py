@@ -145,6 +145,15 @@ class HistogramMatrix(CriteriaHeld):
                 return _matrix(trial, *edited, self.backend, self.edits)
         return evaluate_histogram(trial, None, backend=self.backend, edits=self.edits)
 
+    def stand_in(self, criterion_id: str) -> tuple[EligibilityMatrix, Any]:
+        """(EligibilityMatrix, Screening) of subjects that stand in for the cohort in an analysis of one
+        criterion's threshold (explorer.analysis.sensitivity): its edit table's rows repeated by their counts
+        (explorer.engine.edit_histogram.EditTables.stand_in). DefinitionError when no table answers."""
+        if self.edits is None or self.trial is None:
+            raise DefinitionError("a threshold analysis of a histogram needs the SQL engine it came from",
+                                  criterion=criterion_id)
+        return self.edits.stand_in(self.trial, criterion_id, self.criteria, self.backend)
+
     # --- subject-level answers, pushed to the engine ------------------------------------------------
     def baseline_table(self, variables: Sequence[str] | None = None, enabled: Any = None,
                        policies: Mapping[str, str] | None = None, *,

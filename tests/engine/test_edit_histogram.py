@@ -8,12 +8,14 @@ import random
 
 import numpy as np
 import pandas as pd
+import pytest
 from random_cohort import random_screening
 
 from explorer.cohort.screening import Screening
 from explorer.engine import evaluate
 from explorer.engine.edit_histogram import EditTables, rule_variables
 from explorer.engine.histogram import HistogramMatrix, evaluate_histogram
+from explorer.errors import DefinitionError
 from explorer.trial import trial_from_dict
 
 PCT = {"unit": "%", "min": 0, "max": 100}
@@ -177,3 +179,25 @@ def test_threshold_edits_on_spark_equal_the_memory_engine(spark):
     matrix = check_edits(matrix, screening, edits, fresh_every=False)
     assert matrix.edits.last == "table"
     assert_same(matrix, evaluate_histogram(matrix.trial, None, backend=matrix.backend), "fresh Spark count")
+
+
+def test_the_stand_in_gives_the_memory_engines_threshold_curves_and_refuses_what_it_cannot_answer():
+    from explorer.analysis.sensitivity import threshold_sensitivity
+
+    screening = boundary_screening()
+    matrix = evaluate_histogram(make_trial(), screening, "duckdb").with_policies(unknown={"LE": "pass"})
+    memory = evaluate(make_trial(), screening).with_policies(unknown={"LE": "pass"})
+    for criterion, parameter in (("GE", "a"), ("LE", "b"), ("CH", "a"), ("RA", "m")):
+        stand_in, values = matrix.stand_in(criterion)
+        assert stand_in.n_subjects == len(screening.features)
+        for enabled in (None, ["GE", "CH", criterion, "NE"]):
+            a = threshold_sensitivity(memory, screening, criterion, parameter, enabled=enabled)
+            b = threshold_sensitivity(stand_in, values, criterion, parameter, enabled=enabled)
+            pd.testing.assert_frame_equal(a.curve, b.curve, obj=f"{criterion} curve")
+            assert (a.pool, a.unknown, a.below, a.above) == (b.pool, b.unknown, b.below, b.above)
+            if a.histogram is not None:
+                pd.testing.assert_frame_equal(a.histogram, b.histogram, obj=f"{criterion} histogram")
+    with pytest.raises(DefinitionError, match="counts events"):
+        matrix.stand_in("CN")
+    with pytest.raises(DefinitionError, match="stands 14 subjects in.*limit is 5"):
+        matrix.edits.stand_in(matrix.trial, "GE", matrix.criteria, matrix.backend, limit=5)
