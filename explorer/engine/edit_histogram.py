@@ -40,7 +40,6 @@ from explorer.cohort.screening import Screening
 from explorer.engine.histogram_sql import duckdb_edit_table, n_words, unpack, with_assumed
 from explorer.engine.matrix import EligibilityMatrix
 from explorer.engine.memory import MemoryBackend
-from explorer.engine.patterns import histogram, pack
 from explorer.engine.status import status_from_truth
 from explorer.errors import DefinitionError
 from explorer.expr import Call, Name, walk
@@ -79,7 +78,8 @@ class EditTable:
     """One criterion's edit table: the others' raw statuses, the values its rule reads, and the counts."""
 
     position: int          # the criterion's place among the computable criteria
-    others: np.ndarray     # (m, k - 1) int8 raw statuses of the other computable criteria
+    others: np.ndarray     # (g, k - 1) int8: the distinct raw-status patterns of the other computable criteria
+    groups: np.ndarray     # (m,) each row's pattern of the others (a row of `others`)
     values: pd.DataFrame   # (m rows) the variables, typed as the Screening contract; absent ones left out
     counts: np.ndarray     # (m,) int64
 
@@ -89,11 +89,17 @@ class EditTable:
 
     def histogram(self, criterion: Any, catalogue: Any) -> tuple[np.ndarray, np.ndarray]:
         """(raw status patterns of the computable criteria, counts) with `criterion` at its new values."""
+        status = self.statuses(criterion, catalogue)
+        # (pattern of the others, new status) -> subjects: one weighted bincount over the rows, no hashing
+        sums = np.bincount(self.groups * 4 + status, weights=self.counts, minlength=4 * len(self.others))
+        found = np.flatnonzero(sums)
+        patterns = np.insert(self.others[found // 4], self.position, (found % 4).astype(np.int8), axis=1)
+        return patterns, sums[found].astype(np.int64)
+
+    def statuses(self, criterion: Any, catalogue: Any) -> np.ndarray:
+        """The criterion's raw status on each row, evaluated by the memory engine."""
         truth = MemoryBackend(self.screening(criterion), catalogue).truth_codes([criterion], catalogue)[0]
-        codes = np.insert(self.others, self.position, status_from_truth(truth, criterion.kind), axis=1)
-        merged = histogram(pack(codes), codes.shape[1])  # the memory engine's hashing of patterns
-        counts = np.bincount(merged.inverse, weights=self.counts, minlength=len(merged.counts))
-        return merged.patterns, counts.astype(np.int64)
+        return status_from_truth(truth, criterion.kind)
 
 
 def edit_table(backend: Any, computable: Sequence[Any], j: int, variables: Sequence[str], catalogue: Any,
@@ -110,7 +116,13 @@ def edit_table(backend: Any, computable: Sequence[Any], j: int, variables: Seque
         np.zeros((0, n_words(k)), np.int64)
     values = pd.DataFrame({name: _typed(found.column(f"v{n}"), catalogue[name].kind)
                            for n, name in enumerate(kept)}, index=pd.RangeIndex(found.num_rows, name="subject_id"))
-    return EditTable(j, unpack(words, k), values, _int64(found.column("n")))
+    if words.shape[1] == 1:  # up to 31 other criteria: one word, hashed by pandas
+        groups, distinct = pd.factorize(words[:, 0])
+        distinct = np.asarray(distinct).reshape(-1, 1)
+    else:
+        distinct, groups = np.unique(words, axis=0, return_inverse=True)
+    return EditTable(j, unpack(distinct, k), np.asarray(groups, dtype=np.int64).ravel(), values,
+                     _int64(found.column("n")))
 
 
 def _int64(column: pa.ChunkedArray) -> np.ndarray:
@@ -205,15 +217,13 @@ class EditTables:
             raise DefinitionError(f"its threshold analysis over this source stands {n:,} subjects in for the cohort; "
                                   f"the limit is {limit:,}", criterion=criterion_id)
         criterion = computable[j]
-        screening = table.screening(criterion)
-        truth = MemoryBackend(screening, trial.catalogue).truth_codes([criterion], trial.catalogue)[0]
-        codes = np.insert(table.others, j, status_from_truth(truth, criterion.kind), axis=1)
+        codes = np.insert(table.others[table.groups], j, table.statuses(criterion, trial.catalogue), axis=1)
         full = with_assumed(codes, [c.computable for c in criteria])
         rows = np.repeat(np.arange(len(table.counts)), table.counts)
         ids = pd.RangeIndex(n, name="subject_id")
         values = table.values.iloc[rows].set_axis(ids)
         matrix = EligibilityMatrix(ids, [full[rows, i] for i in range(full.shape[1])], criteria, trial=trial)
-        return matrix, Screening(values, source=screening.source, checked=True)
+        return matrix, Screening(values, source=table.screening(criterion).source, checked=True)
 
 
 __all__ = ["KEEP_TABLES", "MAX_EDIT_ROWS", "MAX_STAND_IN", "EditTable", "EditTables", "edit_table", "rule_key", "rule_variables",

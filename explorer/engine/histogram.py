@@ -27,12 +27,17 @@ _NO_SUBJECTS = np.zeros(0, dtype=np.int64)
 
 
 def _merge(patterns: np.ndarray, counts: np.ndarray) -> PatternHistogram:
-    """One row per distinct pattern (an engine may split a group, e.g. over partitions), in a fixed order."""
-    if len(patterns) == 0:
-        return PatternHistogram(patterns.astype(np.int8), counts.astype(np.int64), _NO_SUBJECTS)
-    unique, inverse = np.unique(patterns, axis=0, return_inverse=True)
-    merged = np.bincount(inverse.ravel(), weights=counts, minlength=len(unique)).astype(np.int64)
-    return PatternHistogram(unique.astype(np.int8), merged, _NO_SUBJECTS)
+    """One row per distinct pattern (an engine may split a group, e.g. over partitions), in a fixed order:
+    the rows sorted column by column, as np.unique(axis=0) sorts them (which took 0.3 s for 3 x 10^4 patterns
+    of 21 criteria, as long as the rest of a threshold edit; pandas' hashing and lexsort take milliseconds)."""
+    patterns = np.asarray(patterns, dtype=np.int8)
+    if len(patterns) == 0 or patterns.shape[1] == 0:
+        total = np.asarray([counts.sum()] if len(patterns) else [], dtype=np.int64)
+        return PatternHistogram(patterns[:len(total)], total, _NO_SUBJECTS)
+    distinct = histogram(pack(patterns), patterns.shape[1])
+    merged = np.bincount(distinct.inverse, weights=counts, minlength=len(distinct.counts)).astype(np.int64)
+    order = np.lexsort(distinct.patterns.T[::-1])  # the last key sorts first: column 0 first
+    return PatternHistogram(distinct.patterns[order], merged[order], _NO_SUBJECTS)
 
 
 def engine_histogram(backend: Any, criteria: Sequence[Any], catalogue: Any) -> tuple[np.ndarray, np.ndarray]:
