@@ -9,6 +9,7 @@ import random
 import numpy as np
 import pandas as pd
 import pytest
+from engine_cases import INJECTION
 from random_cohort import random_screening
 
 from explorer.cohort.screening import Screening
@@ -34,6 +35,8 @@ CRITERIA = [
                     "b": {"value": 35.0, "unit": "kg/m2", "min": 8, "max": 90}}},
     {"id": "RA", "kind": "exclusion", "expression": "alt >= m * alt_uln or not known(alt)",
      "parameters": {"m": {"value": 2.0, "min": 0, "max": 10}}},
+    {"id": "SI", "kind": "inclusion", "expression": f"site in (\"a'b\", '{INJECTION}') or age >= a",
+     "parameters": {"a": {"value": 60.0, "unit": "years", "min": 0, "max": 120}}},
     {"id": "PL", "kind": "inclusion", "text": "Consent"},
     {"id": "CN", "kind": "exclusion", "expression": "count(severe_hypoglycemia, within_days=w) >= 1",
      "parameters": {"w": {"value": 91, "unit": "days", "min": 0, "max": 730}}},
@@ -43,7 +46,8 @@ PARAMETERS = [(c["id"], p) for c in CRITERIA for p in c.get("parameters", {})]
 
 def make_trial(criteria=CRITERIA):
     return trial_from_dict({"id": "EDITS", "title": "threshold edits",
-                            "criteria": [{"text": c["id"], **c} for c in criteria]})
+                            "criteria": [{"text": c["id"], **c} for c in criteria],
+                            "variables": {"site": {"kind": "category", "categories": ["a'b", INJECTION, "c"]}}})
 
 
 def boundary_screening() -> Screening:
@@ -63,7 +67,10 @@ def boundary_screening() -> Screening:
                               False], dtype="boolean")
     f["diabetes_type"] = pd.array(["T1D", "T2D", "other", None, "T1D", "T1D", "none", "T1D", "other", None, "T1D",
                                    "T2D", "T1D", "other"], dtype="string")
-    return Screening(f, source="boundaries")
+    # the trial's own category, with quotes, SQL text and a value outside its categories (unknown)
+    f["site"] = pd.array(["a'b", INJECTION, "c", None, "zzz", "a'b", "c", INJECTION, None, "c", "a'b", "c", "c", "zzz"],
+                         dtype="string")
+    return Screening(f, source="boundaries", checked=True)
 
 
 def memory_histogram(trial, screening) -> HistogramMatrix:
@@ -95,14 +102,15 @@ def test_every_comparator_at_its_boundaries_equals_a_fresh_count_and_the_memory_
     edits = [("GE", "a", 8.0), ("GE", "a", 7.6), ("GE", "a", 7.4), ("GT", "a", 11.1), ("GT", "a", 9.0),
              ("LE", "a", 69.9), ("LE", "b", 7.5), ("LE", "a", 100.0), ("EQ", "a", 18.0), ("EQ", "a", 35.0),
              ("NE", "a", 41.0), ("NE", "a", 12.0), ("CH", "a", 30.0), ("CH", "b", 30.0), ("CH", "a", 35.1),
-             ("RA", "m", 3.0), ("RA", "m", 0.0), ("RA", "m", 2.5)]
+             ("RA", "m", 3.0), ("RA", "m", 0.0), ("RA", "m", 2.5), ("SI", "a", 40.0), ("SI", "a", 12.0)]
     answers = []
     for edit in edits:
         matrix = check_edits(matrix, screening, [edit])
         answers.append(matrix.edits.last)
     # the first edit of a criterion takes its table, the next ones (same others) are arithmetic on it
     assert answers[:3] == ["new table", "table", "table"]
-    assert answers[3:5] == ["new table", "table"] and answers[-2:] == ["table", "table"]
+    assert answers[3:5] == ["new table", "table"]
+    assert answers[-5:] == ["new table", "table", "table", "new table", "table"]
 
 
 def test_an_edit_table_keeps_null_as_its_own_value_and_leaves_out_a_variable_the_source_lacks():
