@@ -258,12 +258,13 @@ def edits_child(folder: str, engine: str) -> dict:
     opened = time.perf_counter() - start
     for criterion, parameter, values in EDIT_RUNS:
         for i, value in enumerate(values):
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()  # CPU of every thread (DuckDB's too)
             assert state.set_parameter(criterion, parameter, value), state.error
-            seconds = time.perf_counter() - started
+            seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
             edits = getattr(state.matrix, "edits", None)
             rows.append({"criterion": criterion, "parameter": parameter, "value": value, "edit": i + 1,
-                         "seconds": seconds, "answer": getattr(edits, "last", "") if edits is not None else ""})
+                         "seconds": seconds, "cpu_s": cpu,
+                         "answer": getattr(edits, "last", "") if edits is not None else ""})
             shown.append(dict(state.counts))
     return {"folder": folder, "engine": engine, "open_s": opened, "edits": rows, "counts": shown,
             "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
@@ -305,25 +306,36 @@ def edits_markdown(report: dict) -> str:
              f"{m['machine']}, {m['cores']} cores, {m['memory_gb']} GB, Python {m['python']} | run {report['run']} | "
              f"load average at start {m['load']} | one child at a time, under `nice -n 10` | before = "
              f"`{report['baseline']}` (every edit a full GROUP BY), after = this tree (edit tables)", "",
-             "Each parameter is set to three values in a row (`ExplorerState.set_parameter`, the funnel included). "
-             "Seconds per edit: the first edit of a criterion, then the median of the later two. Ratios are within "
-             "this run.", "",
-             "| criterion.parameter | memory | DuckDB before: first / later | DuckDB after: first / later | "
-             "after (later) vs before (later) | after (later) vs memory | how the after run answered |",
+             "Each parameter is set to three values in a row (`ExplorerState.set_parameter`, the funnel included): "
+             "the first edit of a criterion, then the later two (their mean). Wall time moves with the machine's "
+             "load, which other work changes from one child to the next; CPU seconds (every thread of the process) "
+             "much less, so the ratios are of CPU, within this run.", "",
+             "| criterion.parameter | memory engine: wall / CPU | DuckDB before, first / later: wall (CPU) | "
+             "DuckDB after, first / later: wall (CPU) | later edits, CPU: before / after | later edits, CPU: after / "
+             "memory | how the after run answered |",
              "|---|---:|---:|---:|---:|---:|---|"]
 
-    def times(label: str, criterion: str) -> list[float]:
-        return [e["seconds"] for e in runs[label]["edits"] if e["criterion"] == criterion] if label in runs else []
+    def times(label: str, criterion: str, key: str) -> list[float]:
+        return [e[key] for e in runs[label]["edits"] if e["criterion"] == criterion] if label in runs else []
+
+    def ms(value: float) -> str:
+        return f"{1000 * value:,.0f} ms"
 
     for criterion, parameter, _ in EDIT_RUNS:
-        mem, before, after = times("memory", criterion), times("duckdb before", criterion), times("duckdb after", criterion)
-        if not (mem and before and after):
+        wall = {k: times(label, criterion, "seconds") for k, label in
+                (("mem", "memory"), ("before", "duckdb before"), ("after", "duckdb after"))}
+        cpu = {k: times(label, criterion, "cpu_s") for k, label in
+               (("mem", "memory"), ("before", "duckdb before"), ("after", "duckdb after"))}
+        if not all(wall.values()) or not all(cpu.values()):
             continue
-        later = {k: sorted(v[1:])[len(v[1:]) // 2] for k, v in (("mem", mem), ("before", before), ("after", after))}
+        later = {k: sum(v[1:]) / len(v[1:]) for k, v in wall.items()}
+        later_cpu = {k: sum(v[1:]) / len(v[1:]) for k, v in cpu.items()}
+        mem_wall, mem_cpu = sum(wall["mem"]) / len(wall["mem"]), sum(cpu["mem"]) / len(cpu["mem"])
         answers = [e["answer"] for e in runs["duckdb after"]["edits"] if e["criterion"] == criterion]
-        lines.append(f"| {criterion}.{parameter} | {1000 * sorted(mem)[1]:.1f} ms | {before[0]:.2f} / "
-                     f"{later['before']:.2f} s | {after[0]:.2f} s / {1000 * later['after']:.1f} ms | "
-                     f"{later['before'] / later['after']:,.0f}x faster | {later['after'] / later['mem']:.1f}x | "
+        lines.append(f"| {criterion}.{parameter} | {ms(mem_wall)} / {ms(mem_cpu)} | "
+                     f"{ms(wall['before'][0])} ({ms(cpu['before'][0])}) / {ms(later['before'])} ({ms(later_cpu['before'])}) | "
+                     f"{ms(wall['after'][0])} ({ms(cpu['after'][0])}) / {ms(later['after'])} ({ms(later_cpu['after'])}) | "
+                     f"{later_cpu['before'] / later_cpu['after']:,.1f}x | {later_cpu['after'] / mem_cpu:.2f}x | "
                      f"{' ; '.join(answers)} |")
     lines += ["", "Open (funnel) and peak resident memory of each process:", ""]
     for label, row in runs.items():
