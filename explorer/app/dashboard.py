@@ -38,6 +38,7 @@ from explorer.app.views import (
     TrialPicker,
     guarded,
     warm_up_figures,
+    warm_up_outcomes,
 )
 from explorer.app.widgets import STYLE, UrlSync
 from explorer.errors import ExplorerError
@@ -246,16 +247,19 @@ class Dashboard(w.VBox):
     def show(self) -> Dashboard:
         display(self)
         # after the first paint, in the background: the first chart of a tab then costs its own work only
-        threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
+        threading.Thread(target=warm_up, args=(self.state,), name="warm-up", daemon=True).start()
         signal_ready()
         return self
 
 
-def warm_up() -> None:
+def warm_up(state: ExplorerState | None = None) -> None:
     """What a tab's first chart would otherwise wait for, loaded after the first paint: plotly's validators
-    and template, and scipy.signal, which the outcomes tab's simulated CGM readings import (0.2-0.5 s)."""
+    and template, scipy.signal, which the outcomes tab's simulated CGM readings import (0.2-0.5 s), and the
+    opening scenario's outcomes."""
     warm_up_figures()
     import scipy.signal  # noqa: F401
+    if state is not None:
+        warm_up_outcomes(state)
 
 
 # what `trial-explorer dashboard` tells the served notebook (explorer.cli.dashboard sets them)

@@ -159,3 +159,13 @@ def test_a_tab_opened_later_shows_the_scenario_current_then():
     assert ex.overlap.stale is False and ex.health() == []
     ex.tabs.selected_index = ex.tabs.titles.index("Impact")
     assert "<td>E8</td>" in ex.impact._table.value and "<td>E7</td>" not in ex.impact._table.value
+
+
+def test_the_warm_up_computes_the_opening_outcomes_so_the_tab_only_draws():
+    from explorer.app.dashboard import warm_up
+
+    ex = explore("NCT06196996", n=2000)
+    warm_up(ex.state)  # what Dashboard.show starts in the background after the first paint
+    assert ex.state.outcomes.computations == 1
+    ex.tabs.selected_index = ex.tabs.titles.index("Outcomes")
+    assert ex.state.outcomes.computations == 1 and "trajectory" in ex.outcomes.figures
