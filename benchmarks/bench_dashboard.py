@@ -420,24 +420,46 @@ def table(rows: list[dict]) -> list[str]:
 # Runs in a Jupyter kernel of the code measured: the kernel's own time to handle a click (the checkbox
 # value the browser would send, through the state and every view's redraw) and a tab's first opening.
 KERNEL_CODE = """
-import json, statistics, time
+import json, statistics, threading, time
+import ipywidgets
 from explorer.app.dashboard import Dashboard
 from explorer.app.scenario import Scenario
 d = Dashboard(scenario=Scenario.from_query({query!r}), address=False)
 d.show()
 time.sleep(3)  # what a page has before its first click
+for thread in threading.enumerate():  # a pre-heated kernel has finished its warm-up before any page comes
+    if thread.name == "warm-up":
+        thread.join(300)
+opening = d.state.scenario
 box = d.criteria._rows[{toggled!r}]._toggle
-clicks = []
+sent = []  # the widget messages the kernel sends to the page (count, bytes of their JSON)
+_send = ipywidgets.Widget._send
+def counted(self, msg, buffers=None):
+    sent.append(len(json.dumps(msg, default=str)))
+    return _send(self, msg, buffers)
+ipywidgets.Widget._send = counted
+clicks, messages = [], []
 for i in range({repeats}):
+    sent.clear()
     started = time.perf_counter()
     box.value = not box.value
     clicks.append(1000 * (time.perf_counter() - started))
+    messages.append((len(sent), sum(sent)))
+ipywidgets.Widget._send = _send
 tabs = {{}}
 for title in {tabs!r}:
     started = time.perf_counter()
     d.tabs.selected_index = list(d.tabs.titles).index(title)
     tabs[title] = round(1000 * (time.perf_counter() - started))
-print("RESULT" + json.dumps({{"click_ms": round(statistics.median(clicks), 1), "tabs_ms": tabs}}))
+# the Outcomes tab on the opening scenario (the pre-heated kernel's warm-up may have computed its outcomes)
+d.tabs.selected_index = 0
+d.state.restore(opening)
+started = time.perf_counter()
+d.tabs.selected_index = list(d.tabs.titles).index("Outcomes")
+opening_ms = round(1000 * (time.perf_counter() - started))
+print("RESULT" + json.dumps({{"click_ms": round(statistics.median(clicks), 1), "tabs_ms": tabs,
+                             "outcomes_opening_ms": opening_ms,
+                             "click_messages": list(messages[len(messages) // 2])}}))
 """
 
 
@@ -469,13 +491,17 @@ def kernel_side(code: Path, trial: str, n: int, repeats: int) -> dict:
 
 def kernel_table(rows: list[dict]) -> list[str]:
     lines = ["", "Kernel side (a Jupyter kernel of the code measured, no browser): a click handled through the state "
-             "and every view's redraw (median), and each tab's first opening (ms):", "",
-             "| code | trial | subjects | click | " + " | ".join(TAB_FIRST) + " |",
-             "|---|---|---|---|" + "---|" * len(TAB_FIRST)]
+             "and every view's redraw (median) with the widget messages it sends the page (count / bytes), each "
+             "tab's first opening, and the Outcomes tab opened again back on the opening scenario (ms):", "",
+             "| code | trial | subjects | click | messages per click | " + " | ".join(TAB_FIRST)
+             + " | Outcomes, opening scenario |",
+             "|---|---|---|---|---|" + "---|" * len(TAB_FIRST) + "---|"]
     for r in rows:
         k = r["kernel"]
-        lines.append(f"| {r['code']} | {r['trial']} | {r['subjects']:,} | {k['click_ms']} | "
-                     + " | ".join(str(k["tabs_ms"][t]) for t in TAB_FIRST) + " |")
+        count, size = k.get("click_messages", ("–", 0))
+        lines.append(f"| {r['code']} | {r['trial']} | {r['subjects']:,} | {k['click_ms']} | {count} / {size:,} | "
+                     + " | ".join(str(k["tabs_ms"][t]) for t in TAB_FIRST)
+                     + f" | {k.get('outcomes_opening_ms', '–')} |")
     return lines
 
 
