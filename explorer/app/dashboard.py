@@ -247,19 +247,25 @@ class Dashboard(w.VBox):
     def show(self) -> Dashboard:
         display(self)
         # after the first paint, in the background: the first chart of a tab then costs its own work only
-        threading.Thread(target=warm_up, args=(self.state,), name="warm-up", daemon=True).start()
+        threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
+        if self.url is not None:
+            self.url.observe(self._page_opened, "initial_query_sent")
         signal_ready()
         return self
 
+    def _page_opened(self, change) -> None:
+        """A page has rendered and reported its address (after the link's scenario is restored): compute that
+        scenario's outcomes in the background, so the Outcomes tab opened on it only draws. Not before: in a
+        pre-heated kernel that work would share the CPU with the page's first render."""
+        if change["new"]:
+            threading.Thread(target=warm_up_outcomes, args=(self.state,), name="warm-up-outcomes", daemon=True).start()
 
-def warm_up(state: ExplorerState | None = None) -> None:
+
+def warm_up() -> None:
     """What a tab's first chart would otherwise wait for, loaded after the first paint: plotly's validators
-    and template, scipy.signal, which the outcomes tab's simulated CGM readings import (0.2-0.5 s), and the
-    opening scenario's outcomes."""
+    and template, and scipy.signal, which the outcomes tab's simulated CGM readings import (0.2-0.5 s)."""
     warm_up_figures()
     import scipy.signal  # noqa: F401
-    if state is not None:
-        warm_up_outcomes(state)
 
 
 # what `trial-explorer dashboard` tells the served notebook (explorer.cli.dashboard sets them)
