@@ -427,11 +427,12 @@ import json, statistics, threading, time
 import ipywidgets
 from explorer.app.dashboard import Dashboard
 from explorer.app.scenario import Scenario
-d = Dashboard(scenario=Scenario.from_query({query!r}), address=False)
+d = Dashboard(scenario=Scenario.from_query({query!r}))
 d.show()
+d.url.initial_query_sent = True  # what the page sends once it has rendered
 time.sleep(3)  # what a page has before its first click
-for thread in threading.enumerate():  # a pre-heated kernel has finished its warm-up before any page comes
-    if thread.name == "warm-up":
+for thread in threading.enumerate():  # the warm-ups a kernel starts before and after a page comes
+    if thread.name.startswith("warm-up"):
         thread.join(300)
 opening = d.state.scenario
 box = d.criteria._rows[{toggled!r}]._toggle
@@ -454,7 +455,7 @@ for title in {tabs!r}:
     started = time.perf_counter()
     d.tabs.selected_index = list(d.tabs.titles).index(title)
     tabs[title] = round(1000 * (time.perf_counter() - started))
-# the Outcomes tab on the opening scenario (the pre-heated kernel's warm-up may have computed its outcomes)
+# the Outcomes tab on the opening scenario (a warm-up may have computed its outcomes)
 d.tabs.selected_index = 0
 d.state.restore(opening)
 started = time.perf_counter()
