@@ -67,8 +67,8 @@ TRIALS = ["NCT06196996", "NCT01142050"]
 TAB_FIRST = {"Impact": ".js-plotly-plot", "Overlap": ".js-plotly-plot", "Baseline": ".te-table",
              "Thresholds": ".js-plotly-plot", "Compare": ".te-table", "Outcomes": ".js-plotly-plot"}
 TIMEOUT_MS = 600_000
-# after the refilled kernel's ready file: its background warm-up (plotly, the opening scenario's outcomes,
-# about 1.5 s of CPU at 10^6 on a quiet machine) still runs, and would share the 2 cores with the clicks timed
+# after the refilled kernel's ready file: its background warm-up (plotly's first figure, 1-2 s of CPU under
+# load) still runs, and would share the 2 cores with the clicks timed
 REFILL_WARM_UP_S = 8
 
 
