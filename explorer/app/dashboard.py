@@ -38,7 +38,6 @@ from explorer.app.views import (
     TrialPicker,
     guarded,
     warm_up_figures,
-    warm_up_outcomes,
 )
 from explorer.app.widgets import STYLE, UrlSync
 from explorer.errors import ExplorerError
@@ -248,17 +247,8 @@ class Dashboard(w.VBox):
         display(self)
         # after the first paint, in the background: the first chart of a tab then costs its own work only
         threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
-        if self.url is not None:
-            self.url.observe(self._page_opened, "initial_query_sent")
         signal_ready()
         return self
-
-    def _page_opened(self, change) -> None:
-        """A page has rendered and reported its address (after the link's scenario is restored): compute that
-        scenario's outcomes in the background, so the Outcomes tab opened on it only draws. Not before: in a
-        pre-heated kernel that work would share the CPU with the page's first render."""
-        if change["new"]:
-            threading.Thread(target=warm_up_outcomes, args=(self.state,), name="warm-up-outcomes", daemon=True).start()
 
 
 def warm_up() -> None:

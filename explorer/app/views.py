@@ -14,7 +14,7 @@ over the trial's criteria (no hand-written blocks).
     data_panel       synthetic or real data, and the load report
     export_panel     downloads and small-cell protection
     scenario_panel   save and restore the scenario
-    warm_up          plotly's first use and the opening scenario's outcomes, ahead of any chart
+    warm_up          plotly's first use, ahead of any chart
 """
 
 from explorer.app.baseline_view import BaselineView
@@ -34,10 +34,10 @@ from explorer.app.overlap_view import OverlapView
 from explorer.app.scenario_panel import ScenarioPanel
 from explorer.app.summary_bar import SummaryBar
 from explorer.app.trial_picker import TrialPicker
-from explorer.app.warm_up import warm_up_figures, warm_up_outcomes
+from explorer.app.warm_up import warm_up_figures
 from explorer.app.widgets import guarded
 
 __all__ = ["POLICY_OPTIONS", "BaselineView", "CriteriaPanel", "CriterionRow", "DataPanel", "ExportPanel",
            "FunnelView", "ImpactView", "OverlapView", "RowLook", "ScenarioPanel", "SummaryBar", "TrialPicker",
            "absent_html", "data_report_html", "display_unit", "funnel_html", "guarded", "readable_text",
-           "warm_up_figures", "warm_up_outcomes"]
+           "warm_up_figures"]

@@ -1,5 +1,4 @@
-"""Work a tab's first chart would otherwise wait for, done ahead: plotly's first use (one small figure built and
-serialised) and the opening scenario's outcomes."""
+"""Plotly's first use made cheap: one small figure of each kind built and serialised ahead of any chart."""
 
 from __future__ import annotations
 
@@ -16,12 +15,3 @@ def warm_up_figures() -> None:
     fig = go.Figure([go.Bar(x=[1], y=["a"], orientation="h"), go.Scatter(x=[1], y=[1])])
     fig.update_layout(template=TEMPLATE, title="warm-up")
     plotly_bundle(fig)
-
-
-def warm_up_outcomes(state) -> None:
-    """The opening scenario's outcomes (explorer.app.outcome_state), computed before anyone opens the Outcomes
-    tab: on it, the tab then only draws (the outcomes cost about 1 s at 10^6 subjects, issue 17)."""
-    try:
-        state.outcomes.prepare()
-    except Exception:  # the tab computes them again when opened, and says there what is wrong
-        return

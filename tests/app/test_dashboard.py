@@ -159,21 +159,3 @@ def test_a_tab_opened_later_shows_the_scenario_current_then():
     assert ex.overlap.stale is False and ex.health() == []
     ex.tabs.selected_index = ex.tabs.titles.index("Impact")
     assert "<td>E8</td>" in ex.impact._table.value and "<td>E7</td>" not in ex.impact._table.value
-
-
-def test_a_page_that_opened_gets_its_outcomes_computed_so_the_tab_only_draws():
-    import threading
-
-    from explorer.app.dashboard import Dashboard
-
-    ex = Dashboard(explore("NCT06196996", n=2000).state)  # served: with the page-address widget
-    ex.show()
-    assert ex.state.outcomes.computations == 0  # nothing before a page has rendered (its first paint)
-    ex.url.initial_query = "trial=NCT06196996&data=synthetic:t1d:2000:0&off=E7"  # what the page reports
-    ex.url.initial_query_sent = True
-    for thread in threading.enumerate():
-        if thread.name == "warm-up-outcomes":
-            thread.join(120)
-    assert ex.state.outcomes.computations == 1 and not ex.state.enabled("E7")  # the link's scenario
-    ex.tabs.selected_index = ex.tabs.titles.index("Outcomes")
-    assert ex.state.outcomes.computations == 1 and "trajectory" in ex.outcomes.figures
