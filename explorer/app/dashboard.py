@@ -140,7 +140,10 @@ class Dashboard(w.VBox):
         self.tabs.observe(lambda _: self.refresh_visible(), "selected_index")
         s.observe(lambda _: self.summary.show_error(), ["error", "notice"])
         self._working = 0  # > 0 while the dashboard redraws views (after the state's own busy time)
-        s.observe(lambda _: self.summary.show_busy(s.busy or self._working > 0), "busy")
+        # a finished computation leaves the indicator on while a newer revision waits for the redraw that
+        # follows: one "on" and one "off" per click, not two of each (issue 17)
+        s.observe(lambda _: self.summary.show_busy(s.busy or self._working > 0
+                                                   or self.summary.shown_revision != s.revision), "busy")
         s.observe(lambda _: self._conceal(), "concealed")
         if self.url is not None:
             s.observe(lambda _: setattr(self.url, "query", s.scenario.to_query()), "revision")

@@ -9,24 +9,26 @@ import pandas as pd
 
 from explorer.app.state import ExplorerState
 from explorer.app.tables import percent_text
-from explorer.app.widgets import html_table
+from explorer.app.widgets import frame_rows, rows_table
 from explorer.engine.privacy import NO_PROTECTION, Protection
 
 
 def funnel_html(funnel: pd.DataFrame, protection: Protection = NO_PROTECTION, *,
-                off: list[tuple[int, str, str]] = ()) -> str:
+                off: list[tuple[int, str, str]] = (), rows: list[tuple] | None = None) -> str:
     """The funnel as an HTML bar chart: one row per step, eligible (dark) and possibly eligible (light).
 
     `funnel` is the protected funnel (explorer.engine.stats.funnel after the scenario's protection); every
     number goes through `protection.text`, so a blanked cell reads "<k" and nothing else decides how a
     count is shown. `off` lists switched-off criteria as (position among the steps, id, label): they stay
-    visible as greyed "off" rows, so the funnel explains itself.
+    visible as greyed "off" rows, so the funnel explains itself. `rows`: the funnel's rows as
+    widgets.frame_rows gives them, when the caller has them already.
 
     Drawn as HTML rather than a plotly figure so that an update is one small widget message that the
     browser paints at once (a new plotly figure per click costs 300-400 ms to serialise and render);
     the plotly version (explorer.plots.eligibility.funnel_figure) is what exports and notebooks use.
     """
-    start = funnel["remaining"].iloc[0]
+    rows_in = frame_rows(funnel) if rows is None else rows
+    start = rows_in[0].remaining
     start = 0.0 if pd.isna(start) else float(start)
 
     def count(value) -> str:
@@ -36,7 +38,7 @@ def funnel_html(funnel: pd.DataFrame, protection: Protection = NO_PROTECTION, *,
         return 0.0 if pd.isna(value) or not start else 100.0 * float(value) / start
 
     rows = []
-    for r in funnel.itertuples(index=False):
+    for r in rows_in:
         label = html.escape(("" if pd.isna(r.criterion) else f"{r.criterion} ") + str(r.label))
         eligible, possibly = width(r.eligible), width(r.possibly_eligible)
         share = "" if pd.isna(r.remaining) or not start else f" ({100 * float(r.remaining) / start:.1f}%)"
@@ -61,11 +63,14 @@ def funnel_html(funnel: pd.DataFrame, protection: Protection = NO_PROTECTION, *,
                     f"<div class='te-flabel' title='{label}'>{label}</div>"
                     f"<div class='te-fcell'><div class='te-fbar'></div><div class='te-ftext'>off: not applied</div></div>"
                     f"<div class='te-fexcl'></div></div>")
-    final = funnel.iloc[-1]
-    return (f"<div class='te-funnel' data-final-eligible='{count(final['eligible'])}'>"
+    return (f"<div class='te-funnel' data-final-eligible='{count(rows_in[-1].eligible)}'>"
             f"<div class='te-flegend'><span class='te-fel te-key'></span> eligible "
             f"<span class='te-fpo te-key'></span> possibly eligible (unknown on a step so far) "
             f"<span class='te-muted'>&middot; right: excluded at the step</span></div>{''.join(rows)}</div>")
+
+
+TABLE_COLUMNS = ["step", "criterion", "label", "remaining", "% of screened", "% of previous", "excluded here",
+                 "eligible", "possibly eligible", "counting unknowns as"]
 
 
 class FunnelView(w.VBox):
@@ -89,22 +94,16 @@ class FunnelView(w.VBox):
         shown = s.shown_count
         order = s.order  # computed once: each step's position counts the enabled criteria before it
         off = [(sum(1 for c in order[:order.index(cid)] if s.enabled(c)), cid, label) for cid, label in s.switched_off]
-        self._bars.value = funnel_html(funnel, s.protection, off=off)
-        rows = []
-        for r in funnel.itertuples(index=False):
-            rows.append({
-                "step": r.step, "criterion": "" if pd.isna(r.criterion) else r.criterion, "label": r.label,
-                "remaining": shown(r.remaining), "% of screened": percent_text(r.remaining_pct_start),
-                "% of previous": percent_text(r.remaining_pct_previous),
-                "excluded here": "" if r.step == 0 else shown(r.excluded),
-                "eligible": shown(r.eligible), "possibly eligible": shown(r.possibly_eligible),
-                "counting unknowns as": r.policy or "",
-            })
-        for _, cid, label in off:
-            rows.append({"step": "off", "criterion": cid, "label": label, "remaining": "", "% of screened": "",
-                         "% of previous": "", "excluded here": "", "eligible": "", "possibly eligible": "",
-                         "counting unknowns as": "switched off"})
-        self._table.value = html_table(pd.DataFrame(rows))
+        records = frame_rows(funnel)
+        self._bars.value = funnel_html(funnel, s.protection, off=off, rows=records)
+        # the table's cells as tuples, straight to HTML: a DataFrame built per click only to be taken apart
+        # again cost more than the rest of the redraw (issue 17)
+        rows = [(r.step, "" if pd.isna(r.criterion) else r.criterion, r.label, shown(r.remaining),
+                 percent_text(r.remaining_pct_start), percent_text(r.remaining_pct_previous),
+                 "" if r.step == 0 else shown(r.excluded), shown(r.eligible), shown(r.possibly_eligible),
+                 r.policy or "") for r in records]
+        rows += [("off", cid, label, "", "", "", "", "", "", "switched off") for _, cid, label in off]
+        self._table.value = rows_table(TABLE_COLUMNS, rows)
         self.shown_revision = s.revision
 
     def blank(self) -> None:

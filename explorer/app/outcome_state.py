@@ -13,6 +13,7 @@ A few keys are kept, so going back to an earlier eligible set is instant.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 
 import pandas as pd
@@ -52,6 +53,9 @@ class OutcomeState:
         self.allocation = "trial"
         self.computations = 0  # how many times outcomes were computed (not taken from the cache)
         self._aligned: tuple[Screening, frozenset[str]] | None = None  # see _aligned_tables
+        # results() and prepare() (the warm-up's thread) take turns: a tab opened during the warm-up waits for
+        # its result instead of computing the same outcomes beside it
+        self._lock = threading.RLock()
 
     # --- the simulation's choices ---------------------------------------------------------------------
     @property
@@ -99,17 +103,40 @@ class OutcomeState:
     # --- results ----------------------------------------------------------------------------------------
     def results(self) -> OutcomeResults | None:
         """The enrolled subjects' outcomes (None when no one is eligible), computed when the key changed."""
-        enrolled = self.enrolled()
-        if not len(enrolled):
-            return None
-        key = self.key(enrolled)
-        if key not in self._cache:
-            self._cache[key] = self._compute(enrolled)
-            self.computations += 1
-            while len(self._cache) > CACHE_SIZE:
-                self._cache.popitem(last=False)
-        self._cache.move_to_end(key)
-        return self._cache[key]
+        with self._lock:
+            enrolled = self.enrolled()
+            if not len(enrolled):
+                return None
+            key = self.key(enrolled)
+            if key not in self._cache:
+                self._keep(key, self._compute(enrolled))
+            self._cache.move_to_end(key)
+            return self._cache[key]
+
+    def prepare(self) -> None:
+        """Compute the current scenario's outcomes ahead of anyone asking (explorer.app.warm_up, from a
+        background thread), so that opening the Outcomes tab on it only draws.
+
+        The state may move meanwhile (an edit on the main thread): what was read could then mix two
+        scenarios, so the result is kept only if the state's revision is the same after as before.
+        """
+        revision = self._state.revision
+        with self._lock:
+            enrolled = self.enrolled()
+            if not len(enrolled):
+                return
+            key = self.key(enrolled)
+            if key in self._cache:
+                return
+            results = self._compute(enrolled)
+            if self._state.revision == revision:
+                self._keep(key, results)
+
+    def _keep(self, key: tuple, results: OutcomeResults) -> None:
+        self._cache[key] = results
+        self.computations += 1
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
 
     def _compute(self, enrolled: pd.Index) -> OutcomeResults:
         s = self._state

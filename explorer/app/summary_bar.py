@@ -21,6 +21,7 @@ class SummaryBar(w.VBox):
         self._busy = w.HTML()
         self._why = w.HTML()
         self._uln = w.HTML()  # "x ULN" criteria no ULN in the data can decide
+        self.shown_revision: int | None = None  # the state revision the header shows
         super().__init__([self._title, w.HBox([self._counts, self._busy]), self._why, self._uln, self._error])
         self.add_class("te-summary")
 

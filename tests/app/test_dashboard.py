@@ -14,6 +14,7 @@ from explorer.app.pending import PendingIndicator
 from explorer.app.scenario import DataSource
 from explorer.app.widgets import STYLE
 from explorer.cohort.synthetic import generate_screening
+from explorer.errors import DataError
 
 
 def test_explore_builds_its_own_explorer_each_time():
@@ -68,6 +69,26 @@ def test_the_loading_indicator_covers_the_work_and_clears():
     ex.state.observe(lambda change: states.append(ex.summary._busy.value), "busy")
     ex.state.toggle("E7", False)
     assert "te-busy" in states[0] and ex.summary._busy.value == ""
+
+
+def test_a_click_switches_the_loading_indicator_on_once_and_off_once_after_every_redraw():
+    """Each switch is a websocket message to the page: a click used to send on, off, on, off (issue 17)."""
+    ex = explore("NCT06196996", n=2000)
+    shown = []
+    ex.summary._busy.observe(lambda change: shown.append(("busy", bool(change["new"]))), "value")
+    ex.funnel._bars.observe(lambda _: shown.append(("funnel", ex.state.busy)), "value")
+    ex.summary._counts.observe(lambda _: shown.append(("counts", ex.state.busy)), "value")
+    ex.state.toggle("E7", False)
+    assert [event for event in shown if event[0] == "busy"] == [("busy", True), ("busy", False)]
+    assert shown[0] == ("busy", True) and shown[-1] == ("busy", False)  # the redraws come between
+    assert {event[0] for event in shown[1:-1]} == {"funnel", "counts"}
+    shown.clear()
+    def refuse(*_):
+        raise DataError("refused")
+
+    ex.state._statistics = refuse  # an edit that fails: no new revision, and the indicator still clears
+    assert not ex.state.toggle("E7", True)
+    assert shown == [("busy", True), ("busy", False)] and ex.state.error == "refused"
 
 
 def test_the_loading_indicator_appears_within_100_ms_and_never_for_quick_updates():

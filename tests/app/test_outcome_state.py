@@ -3,6 +3,7 @@ position, issue 17), are the numbers the whole screening gives."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import fields, replace
 
 import pandas as pd
@@ -60,3 +61,58 @@ def test_rows_by_position_are_the_screening_subset(state):
                 pd.testing.assert_frame_equal(getattr(subset, name), getattr(expected, name), obj=name)
     assert "event_lookback" in aligned_tables(screening)
     assert "event_lookback" not in aligned_tables(shuffled)
+
+
+@pytest.fixture()
+def fresh():
+    """A state of its own (these tests count computations and change the scenario)."""
+    return ExplorerState(Scenario(data=DataSource("synthetic", "t1d", 5_000, 0)), with_baseline=False)
+
+
+def test_prepared_outcomes_are_the_ones_the_tab_then_takes(fresh):
+    fresh.outcomes.prepare()
+    assert fresh.outcomes.computations == 1
+    prepared = fresh.outcomes.results()
+    assert fresh.outcomes.computations == 1  # taken from the cache
+    expected = whole_screening_results(fresh)
+    pd.testing.assert_frame_equal(prepared.values, expected.values)
+    pd.testing.assert_frame_equal(prepared.cgm_readings, expected.cgm_readings)
+    fresh.outcomes.prepare()  # already there: nothing computed
+    assert fresh.outcomes.computations == 1
+
+
+def test_outcomes_prepared_while_the_state_moved_are_not_kept(fresh):
+    compute = fresh.outcomes._compute
+
+    def edited_meanwhile(enrolled):
+        results = compute(enrolled)
+        fresh.toggle("E7", False)  # what an edit on the main thread does while the warm-up computes
+        return results
+
+    fresh.outcomes._compute = edited_meanwhile
+    fresh.outcomes.prepare()
+    assert fresh.outcomes.computations == 0 and not fresh.outcomes._cache
+
+
+def test_a_tab_opened_during_the_warm_up_waits_for_its_outcomes(fresh):
+    started, release = threading.Event(), threading.Event()
+    compute = fresh.outcomes._compute
+
+    def slow(enrolled):
+        started.set()
+        release.wait(60)
+        return compute(enrolled)
+
+    fresh.outcomes._compute = slow
+    warm = threading.Thread(target=fresh.outcomes.prepare)
+    warm.start()
+    assert started.wait(60)
+    got = []
+    asking = threading.Thread(target=lambda: got.append(fresh.outcomes.results()))
+    asking.start()
+    asking.join(0.3)
+    assert asking.is_alive()  # waiting for the warm-up, not computing beside it
+    release.set()
+    warm.join(120)
+    asking.join(120)
+    assert fresh.outcomes.computations == 1 and got[0] is fresh.outcomes.results()

@@ -199,3 +199,17 @@ def test_save_figure_png_and_svg(tmp_path: Path, cgm_metrics_table):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     svg = save_figure(fig, tmp_path / "tir.svg")
     assert "<svg" in svg.read_text(encoding="utf-8")[:500]
+
+
+def test_outcome_figures_carry_the_house_template_as_a_copy(hba1c_long):
+    """The template is set without plotly's validating deep copy (issue 17): the same template, and a
+    change to one figure's template reaches neither the registered one nor the next figure."""
+    import plotly.io as pio
+
+    from explorer.plots import TEMPLATE
+
+    fig = trajectory_figure(hba1c_long, measure="hba1c")
+    assert fig.to_dict()["layout"]["template"] == pio.templates[TEMPLATE].to_plotly_json()
+    fig.layout.template.layout.font.size = 99
+    assert pio.templates[TEMPLATE].layout.font.size is None
+    assert trajectory_figure(hba1c_long, measure="hba1c").layout.template.layout.font.size is None

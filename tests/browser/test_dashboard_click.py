@@ -1,0 +1,35 @@
+"""What one criterion click sends the page (issue 17): the header's loading indicator arrives once, not on,
+off, on, off; the funnel and the header show the engine's counts. Times are the benchmark's
+(benchmarks/bench_dashboard.py), not asserted here."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from dashboard_page import BASE, TIMEOUT, assert_clean, eligible_count, expected, open_dashboard
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.browser
+
+# Counts every arrival of the header's indicator (a MutationObserver keeps a node added and removed within
+# one frame, which polling would miss on a starved machine).
+COUNT_INDICATOR = """() => { window.__busyAdded = 0;
+    const busy = (n) => n.nodeType === 1 && (n.matches('[data-testid="busy"]') || n.querySelector('[data-testid="busy"]'));
+    new MutationObserver((records) => {
+        for (const r of records) window.__busyAdded += [...r.addedNodes].filter(busy).length;
+    }).observe(document.body, {childList: true, subtree: true}); }"""
+
+
+def test_a_click_brings_the_loading_indicator_once_and_the_engines_counts(page: Page, voila_url):
+    open_dashboard(page, voila_url)
+    expect(page.get_by_test_id("busy")).to_have_count(0, timeout=TIMEOUT)
+    page.evaluate(COUNT_INDICATOR)
+    page.get_by_role("checkbox", name=re.compile(r"^E7 ")).click()
+    want = f"{expected(BASE.with_enabled('E7', False))['eligible']:,}"
+    expect(eligible_count(page)).to_have_text(want, timeout=20_000)
+    expect(page.locator(".te-funnel")).to_have_attribute("data-final-eligible", want)
+    expect(page.get_by_test_id("busy")).to_have_count(0, timeout=TIMEOUT)
+    page.wait_for_timeout(300)  # anything the kernel still sent for this click has arrived
+    assert page.evaluate("() => window.__busyAdded") == 1
+    assert_clean(page)
