@@ -28,8 +28,10 @@ TIME_QUALIFIER = re.compile(
 _DEFINITION = re.compile(
     r"\((?:[^()]|\([^()]*\))*\)|\[(?:[^\[\]])*\]|\b(?:defined\s+(?:as|by)|as\s+defined|"
     r"as\s+(?:assessed|verified|documented|confirmed|determined|evidenced|shown|measured)\s+by|e\.g\.|i\.e\.|such\s+as|"
-    r"based\s+on|according\s+to|as\s+guideline|as\s+per|as\s+determined\s+by|including\s+but\s+not\s+limited\s+to"
-    r"|including)\b[^;.]*|"
+    r"as\s+guideline|including\s+but\s+not\s+limited\s+to|including)\b[^;.]*|"
+    # the rule a diagnosis is judged by ("according to ICD-10 or DSM-5") ends at a comma that opens a run-on line's
+    # next item ("..., Age 18-45 years, Never treated with ..."): that item is no part of the reference
+    r"\b(?:based\s+on|according\s+to|as\s+per|as\s+determined\s+by)\b(?:[^;.,]|,(?!\s*[A-Z][a-z]))*|"
     # how a value is measured or estimated: "using the Cockcroft-Gault formula", "calculated by MDRD"
     r"\b(?:using|by|with|per|calculated\s+(?:by|with|using))\s+(?:the\s+)?(?:[\w-]+\s+){0,3}(?:formula|equation|method)\b"
     r"|\b(?:calculated|estimated|measured)\s+(?:by|with|using)\s+(?:the\s+)?(?:MDRD|CKD-?EPI|Cockcroft[- ]Gault)\b",

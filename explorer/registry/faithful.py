@@ -107,6 +107,14 @@ def _reading_vs_text(text: str, rule, others: list) -> tuple[str, str] | None:
         # "active alcohol dependence" read as a history flag: the flag also holds everyone with a past episode; a
         # loose wording read as a narrower flag ("current substance abuse" as drug misuse) is also narrower: neither
         return ("unknown" if loose else "broader"), " ".join(current.group(0).split()) + " " + rule.source
+    past = lexicon.PAST_BEFORE.search(re.split(r"[.;:]", text[max(0, rule.span[0] - 80):rule.span[0]])[-1])
+    # "history of stroke and active TB": a current word after a list's joint starts an item of the present
+    present = lexicon.CURRENT_WORD.search(past.group(0)) if past else None
+    if past and lexicon.CURRENT_WORD.match(rule.source) and re.search(r"\b(?:and|or)\b|,", past.group(0)):
+        present = True
+    if past and rule.variable in lexicon.CURRENT_STATE_ONLY and not present:
+        # "a history of a positive HBsAg test" read as the current infection leaves out those who cleared it
+        return "narrower", f"{' '.join(past.group('cue').split())} ... {rule.source} (the catalogue holds only the current state)"
     m = _qualifier(text, rule, others)
     if m is not None:
         # a qualified loose wording ("lung disease, GOLD stage 0") relates to the variable in no known way

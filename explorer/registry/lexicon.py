@@ -394,6 +394,16 @@ SUBGROUP_REQUIREMENT = re.compile(
     r"^\W*(?:patients|subjects|participants|those)\s+(?:with|who\s+have|who\s+are|on|receiving)\s+"
     r"(?![^.;,]{0,30}(?:child-?\s?bearing|reproductive|fertile))"
     r"[^.;,]{1,60}?\s+(?:must|should|need\s+to|are\s+required\s+to)\b", re.I)
+# Catalogue variables that hold only a current state: a past one ("a history of a positive HBsAg test", "previous
+# active tuberculosis") is not recorded, so reading the past as them leaves out everyone who has cleared it
+CURRENT_STATE_ONLY: frozenset[str] = frozenset({"hepatitis_b", "hepatitis_active", "tuberculosis_active",
+                                                "active_infection", "unexplained_fever", "on_insulin"})
+# Before a concept: the text asks about the past, at most a few words back in the same clause ("a history of a
+# positive test for", "previously"); "prior to" is a time, not a past state
+PAST_BEFORE = re.compile(r"\b(?P<cue>history\s+of|previous(?:ly)?|past|ever\s+(?:had|been|tested|diagnosed)|prior(?!\s+to\b))"
+                         r"\b[^.;:]{0,60}$", re.I)
+# a word that brings the text back to the present ("history of stroke and active hepatitis B")
+CURRENT_WORD = re.compile(r"\b(?:active|current(?:ly)?|ongoing|present|now)\b", re.I)
 # Before a concept the catalogue records as a history ("History of alcohol abuse"): the current state only
 CURRENT_BEFORE = re.compile(r"\b(?:active|current(?:ly)?|ongoing|present)\s+"
                             r"(?:(?:\w+\s+)?|(?:[\w-]+,\s+){0,3}[\w-]+,?\s+(?:and\s*/\s*or|or|and)\s+)$", re.I)
