@@ -130,9 +130,22 @@ def _defined_heads(text: str, rules: list[Rule]) -> list[tuple[int, int]]:
     return out
 
 
+def _heads_defined_by_value(text: str, rules: list[Rule]) -> list[tuple[int, int]]:
+    """Spans of an organ's failure named right before the value that states it ("Severe renal failure with eGFR
+    < 30"): lexicon.DEFINED_BY_VALUE."""
+    out = []
+    for rule in rules:
+        for organ, variables in lexicon.DEFINED_BY_VALUE.items():
+            if rule.thresholds and all(t.variable in variables for t in rule.thresholds):
+                m = re.search(lexicon.DEFINED_BY_VALUE_FRAME.format(organ=organ), text[:rule.span[0]], re.I)
+                if m:
+                    out.append((m.start("head"), rule.span[0]))  # the head and the words that join it
+    return out
+
+
 def uncovered_text(text: str, spans: list[tuple[int, int]], rules: list[Rule]) -> str:
     masked = list(text)
-    for start, end in spans + _defined_heads(text, rules):
+    for start, end in spans + _defined_heads(text, rules) + _heads_defined_by_value(text, rules):
         for i in range(start, min(end, len(masked))):
             masked[i] = " "
     # a bracket that holds a rule lists alternatives read from it ("STI (chlamydia or syphilis)"), no definition
@@ -225,6 +238,14 @@ def _only_a_last_alternative(text: str, uncovered: str, rules: list[Rule]) -> bo
             {w.lower() for w in re.findall(r"[A-Za-z'-]+", joined.group(1))} & unread:
         return False
     return bool(unread) and unread <= {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", tail[joined.end():])}
+
+
+def window_in_last_alternative(text: str, uncovered: str, rules: list[Rule]) -> bool:
+    """Whether every time window of the text lies in one more alternative after the last rule ("pregnant or
+    lactating, or planning a pregnancy within 6 months"): the window limits that alternative, not what was read."""
+    end = max(r.span[1] for r in rules)
+    return _only_a_last_alternative(text, uncovered, rules) and all(
+        m.start() >= end for m in TIME_QUALIFIER.finditer(text))
 
 
 def partial_is_safe(text: str, kind: str, uncovered: str, rules: list[Rule]) -> bool:

@@ -65,6 +65,19 @@ PANELS: dict[str, tuple[str, ...]] = {
     r"lipid\s+(?:panel|profile)|\blipids\b": ("LDL cholesterol", "HDL cholesterol", "triglycerides"),
     r"blood\s+pressure|\bBP\b": ("systolic_bp", "diastolic_bp"),
 }
+# An organ's failure named and then stated as its own measure ("Severe renal failure with eGFR < 30 mL/min",
+# "significant renal disease manifested by creatinine > 2.5 mg/dL"): the value defines the head, so the head adds
+# nothing the rule leaves out. Only a head that opens its clause, with at most a severity word: "chronic", "acute",
+# "end-stage" or a stage say more than one value can (an acute injury is no chronic disease).
+DEFINED_BY_VALUE: dict[str, tuple[str, ...]] = {
+    r"(?:renal|kidney)\s+(?:failure|insufficiency|impairment|dysfunction|disease)": ("egfr", "creatinine"),
+    r"(?:hepatic|liver)\s+(?:dysfunction|impairment|injury)": ("alt", "ast", "bilirubin"),
+}
+DEFINED_BY_VALUE_FRAME = (
+    r"(?:^|(?<=[;:,(])|(?<=\bwith\s)|(?<=\bof\s))\s*(?P<head>(?:(?:severe|serious|significant|clinically\s+significant|"
+    r"moderate(?:\s+(?:to|or)\s+severe)?|advanced|marked|known)\s+)?{organ})\s*,?\s*"
+    r"(?:with|defined\s+(?:as|by)|manifested\s+by|as\s+(?:documented|evidenced|shown|defined|measured)\s+by|[:–-])\s*"
+    r"(?:(?:a|an|the|estimated|calculated|serum|plasma)\s+){{0,3}}$")
 # Measurements the catalogue does not hold: recognised so their numbers are not pinned on a neighbour.
 UNMAPPED_TERMS: list[str] = [
     r"c[- ]?peptide", r"(?:blood\s+|plasma\s+|serum\s+|random\s+)?glucose",
