@@ -185,6 +185,8 @@ def _exception_touches(text: str, kind: str, m: re.Match, rules: list) -> bool:
     after another, unread term ("... or biliary disease (except treated gall stones)") carves only that term
     out: the rules before it still exclude exactly whom the text excludes."""
     opening = text.rfind("(", 0, m.start())
+    if kind == "exclusion" and (opening < 0 or ")" in text[opening:m.start()]):
+        return _touches_past_a_later_alternative(text, m, rules)
     if kind != "exclusion" or opening < 0 or ")" in text[opening:m.start()]:
         return True
     before = [r for r in rules if r.span[1] <= opening]
@@ -197,6 +199,22 @@ def _exception_touches(text: str, kind: str, m: re.Match, rules: list) -> bool:
         return True
     host = re.findall(r"[A-Za-z]{3,}", text[last:opening])
     return len([w for w in host if w.lower() not in {"and", "or", "any", "the", "with", "history"}]) < 2
+
+
+def _touches_past_a_later_alternative(text: str, m: re.Match, rules: list) -> bool:
+    """An exclusion's exception after one more alternative that opens with a joint of the list and has a head of its
+    own ("pregnant or lactating, or of childbearing potential unless using contraception"): it carves people out of
+    that alternative only, so the rules before it still exclude exactly whom the text excludes."""
+    if not rules or any(r.span[1] > m.start() for r in rules):
+        return True
+    last = max(r.span[1] for r in rules)
+    between = text[last:m.start()]
+    joint = re.match(r"[\s,;]*(?:(?:and\s*/\s*or|or|as\s+well\s+as|and)\b|,)", between, re.I)
+    if not joint or re.search(r"[.;](?:\s|$)", between):
+        return True
+    host = re.findall(r"[A-Za-z]{3,}", between[joint.end():])
+    return len([w for w in host if w.lower() not in lexicon.UNCOVERED_STOP_WORDS
+                and w.lower() not in {"and", "any", "the", "who", "are", "those", "with"}]) < 2
 
 
 def unstated_parts(text: str, kind: str, rules: list) -> list[str]:

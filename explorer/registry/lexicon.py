@@ -131,7 +131,7 @@ UNIT_SPELLINGS: dict[str, list[str]] = {
 ULN_PATTERN = (r"(?:(?:x|×|\*|times?|-?folds?)?\s*(?:the\s+)?normal\s+(?:values?|range)\b|"
                r"(?:x|×|\*|times?|-?folds?)\s*(?:the\s+)?normal\b(?!\s+(?:upper|limit))|"
                r"(?:x|×|\*|times?|-?folds?)?\s*(?:of\s+)?(?:the\s+)?(?:institutional\s+|local\s+)?"
-               r"(?:ULN|UNL|ULRR|upper\s+limits?\s+of\s+(?:the\s+)?(?:normal|reference)(?:\s+range)?(?:\s+\(?ULRR\)?)?"
+               r"(?:(?:ULN|UNL|ULRR)(?![A-Za-z])|upper\s+limits?\s+of\s+(?:the\s+)?(?:normal|reference)(?:\s+range)?(?:\s+\(?ULRR\)?)?"
                r"|upper\s+normal\s+limits?|upper\s+limit\s+of\s+the\s+reference"
                r"|(?:highest|upper)\s+(?:normal\s+)?reference\s+(?:value|limit)|normal\s+upper\s+limits?))")
 ULN_UNIT = "x ULN"  # the unit of a threshold written as a multiple of the upper limit of normal

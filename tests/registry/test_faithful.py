@@ -1118,3 +1118,33 @@ def test_a_reference_clause_still_covers_its_own_words():
     # "according to the CKD-EPI equation" says how the value is estimated: nothing is left out
     e = extract("eGFR below 40 mL/min/1.73 m2 according to the CKD-EPI equation", "exclusion")
     assert e.expression == "egfr < egfr_min" and e.status == "computable", e.notes
+
+
+# --- classes found measuring why read thresholds stay non-computable (Chia development set, this round) ------------
+
+@pytest.mark.parametrize("text, expression", [
+    ("Systolic blood pressure above 170 mmHg, or heart failure of any class except NYHA class I",
+     "systolic_bp > systolic_bp_max"),
+    ("Body mass index over 40 kg/m2, or chronic skin disease except mild eczema", "bmi > bmi_max"),
+])
+def test_an_exception_of_a_later_unread_alternative_leaves_the_rules_before_it(text, expression):
+    # the exception carves people out of the alternative it follows: everyone the rule excludes, the text excludes too;
+    # the alternative (and its exception) is named
+    e = extract(text, "exclusion")
+    assert e.expression == expression and e.status == "partial", (e.expression, e.notes)
+
+
+@pytest.mark.parametrize("text", [
+    "Body mass index over 40 kg/m2 except in athletes",            # the rule's own exception
+    "Pregnancy or breast-feeding, unless the baby has been weaned",
+    "BMI over 40 kg/m2, or diabetes unless controlled by diet",     # one word: no head of its own
+])
+def test_an_exception_that_may_touch_the_rule_keeps_it_non_computable(text):
+    assert extract(text, "exclusion").expression is None
+
+
+def test_a_word_beginning_with_unl_is_no_upper_limit_of_normal():
+    # was: "... below 18 kg/m2 unless ..." read "18 kg/m2 unl" as a multiple of the ULN ("UNL", any case)
+    e = extract("BMI above 35 kg/m2 or below 18 kg/m2 unless a trained athlete", "exclusion")
+    assert not any("upper limit of normal" in n for n in e.notes), e.notes
+    assert extract("AST > 2.5 x UNL", "exclusion").expression == "ast > uln_multiple * ast_uln"
