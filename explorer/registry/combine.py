@@ -242,7 +242,13 @@ def _only_a_last_alternative(text: str, uncovered: str, rules: list[Rule]) -> bo
 
 def window_in_last_alternative(text: str, uncovered: str, rules: list[Rule]) -> bool:
     """Whether every time window of the text lies in one more alternative after the last rule ("pregnant or
-    lactating, or planning a pregnancy within 6 months"): the window limits that alternative, not what was read."""
+    lactating, or planning a pregnancy within 6 months"): the window limits that alternative, not what was read.
+    Never when a rule reads a history flag: "alcohol or drug abuse or dependence within 1 month" may put the window
+    on every alternative, and the undated flag would then exclude people the text keeps."""
+    catalogue = default_catalogue()
+    if any((var := catalogue.get(name)) is not None and var.description.lower().startswith("history of")
+           for r in rules if r.tree is not None for name in expr.names(r.tree)):
+        return False
     end = max(r.span[1] for r in rules)
     return _only_a_last_alternative(text, uncovered, rules) and all(
         m.start() >= end for m in TIME_QUALIFIER.finditer(text))

@@ -385,3 +385,10 @@ def test_a_time_window_on_what_was_read_still_blocks_it():
     # "drug abuse within the last year" is read as the undated history flag: excluding every past abuser is wrong
     e = extract("Alcohol abuse, or drug abuse within the last 12 months", "exclusion")
     assert e.expression is None
+
+
+def test_a_time_window_after_a_history_flag_still_blocks_it():
+    # the window may hold for every alternative ("alcohol or drug abuse or dependence within 1 month"): the catalogue's
+    # undated history flags would exclude people whose abuse ended years ago
+    e = extract("History of drug or alcohol misuse or addiction within the 3 months before screening", "exclusion")
+    assert e.expression is None, (e.expression, e.notes)
