@@ -26,16 +26,20 @@ TIME_QUALIFIER = re.compile(
     r"|\brecent(?:ly)?\b|\bin\s+the\s+\d+\s+(?:years?|months?|weeks?)\s+(?:prior|before)"
     r"|\b\d+\s+(?:years?|months?|weeks?|days?)\s+(?:prior|before)\b", re.I)
 _DEFINITION = re.compile(
-    r"\((?:[^()]|\([^()]*\))*\)|\[(?:[^\[\]])*\]|\b(?:defined\s+(?:as|by)|as\s+defined|"
-    r"as\s+(?:assessed|verified|documented|confirmed|determined|evidenced|shown|measured)\s+by|e\.g\.|i\.e\.|such\s+as|"
+    r"\((?:[^()]|\([^()]*\))*\)|\[(?:[^\[\]])*\]|\b(?:e\.g\.|i\.e\.|such\s+as|"
     r"as\s+guideline|including\s+but\s+not\s+limited\s+to|including)\b[^;.]*|"
-    # the rule a diagnosis is judged by ("according to ICD-10 or DSM-5") ends at a comma that opens a run-on line's
-    # next item ("..., Age 18-45 years, Never treated with ..."): that item is no part of the reference
-    r"\b(?:based\s+on|according\s+to|as\s+per|as\s+determined\s+by)\b(?:[^;.,]|,(?!\s*[A-Z][a-z]))*|"
+    # the rule a diagnosis is judged by ("according to ICD-10 or DSM-5", "as defined by the ADA"): it ends where a
+    # run-on line's next item begins (_NEXT_ITEM, found in uncovered_text)
+    r"\b(?P<reference>based\s+on|according\s+to|as\s+per|defined\s+(?:as|by)|as\s+defined|"
+    r"as\s+(?:assessed|verified|documented|confirmed|determined|evidenced|shown|measured)\s+by)\b[^;.]*|"
     # how a value is measured or estimated: "using the Cockcroft-Gault formula", "calculated by MDRD"
     r"\b(?:using|by|with|per|calculated\s+(?:by|with|using))\s+(?:the\s+)?(?:[\w-]+\s+){0,3}(?:formula|equation|method)\b"
     r"|\b(?:calculated|estimated|measured)\s+(?:by|with|using)\s+(?:the\s+)?(?:MDRD|CKD-?EPI|Cockcroft[- ]Gault)\b",
     re.I)
+# where a reference clause ends: a comma before a capital (", Age 18-45 years, Never treated with ...") or before
+# "or"/"and" (", or with a history of ..."), or "and"/"or" before a new requirement ("... by the ADA and currently taking metformin")
+_NEXT_ITEM = re.compile(r",\s*(?-i:[A-Z][a-z])|,\s*(?:and\s*/\s*or|or|and)\b|\b(?:and|or)\s+(?:currently|must|should|is|are|has|have|had|who|not|no|"
+                        r"never|without|receiving|taking|treated|on)\b", re.I)
 # "Renal function deficiency (GFR < 30 ml/min)": words naming what a bracket right after them defines
 _DEFINED_HEAD = re.compile(r"(?:^|(?<=[;:]))\s*(?P<head>[A-Za-z][A-Za-z' -]{2,60}?)\s*[(\[]")
 
@@ -55,6 +59,8 @@ def connector(text: str, a: Rule, b: Rule, kind: str) -> str:
                      between)  # "1 or more medications": a count, not a connector
     if re.search(r"\band\s*/\s*or\b|\bor\b|\beither\b", between):
         return "or"
+    if kind == "exclusion" and _two_values_joined_by_and(text, a, b, between):
+        return "and"
     if kind == "exclusion":
         # an exclusion list names ways to be excluded: "A, B, and C" excludes any of them; a capitalised "AND"
         # insists on both
@@ -62,6 +68,16 @@ def connector(text: str, a: Rule, b: Rule, kind: str) -> str:
     if re.fullmatch(r"[\s,()\[\]/]*(?:and\s*)?[\s,()\[\]/]*", between) and _ANY_OF.search(text[:a.span[0]]):
         return "or"
     return "and"
+
+
+def _two_values_joined_by_and(text: str, a: Rule, b: Rule, between: str) -> bool:
+    """"systolic > 200 mmHg and diastolic > 110 mmHg": two variables, each with its own value, joined by a bare
+    "and" are both required (read as "or", an exclusion would exclude people the text keeps). One variable's two
+    limits ("< 18 years and > 70 years") cannot both hold: that "and" lists ways to be excluded."""
+    if a.value is None or b.value is None or a.variable == b.variable:
+        return False
+    own_value = re.search(r"\d", text[a.span[0]:a.span[1]]) and re.search(r"\d", text[b.span[0]:b.span[1]])
+    return bool(own_value) and re.fullmatch(r"\s*and\s+", between) is not None  # "A, and B" is a list
 
 
 def _is_list_gap(text: str, a: Rule, b: Rule) -> bool:
@@ -150,8 +166,17 @@ def uncovered_text(text: str, spans: list[tuple[int, int]], rules: list[Rule]) -
             masked[i] = " "
     # a bracket that holds a rule lists alternatives read from it ("STI (chlamydia or syphilis)"), no definition
     inside = [r.span for r in rules]
-    rest = _DEFINITION.sub(lambda m: m.group(0) if m.group(0).startswith(("(", "[")) and any(
-        m.start() <= a < m.end() for a, _ in inside) else " ", "".join(masked))
+    for m in _DEFINITION.finditer("".join(masked)):
+        if m.group(0).startswith(("(", "[")) and any(m.start() <= a < m.end() for a, _ in inside):
+            continue
+        end = m.end()
+        if m.group("reference"):
+            # where the next item begins is read in the text itself: a blanked negation cue (", Not receiving ...")
+            # would hide it
+            stop = _NEXT_ITEM.search(text, m.start("reference"), m.end())
+            end = stop.start() if stop else end
+        masked[m.start():end] = " " * (end - m.start())
+    rest = "".join(masked)
     extra = _covered_words(rules)
     prefixes = {w[:6] for w in extra if len(w) >= 6}
     words = [w for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}|\b(?:if|or)\b", rest)

@@ -1148,3 +1148,30 @@ def test_a_word_beginning_with_unl_is_no_upper_limit_of_normal():
     e = extract("BMI above 35 kg/m2 or below 18 kg/m2 unless a trained athlete", "exclusion")
     assert not any("upper limit of normal" in n for n in e.notes), e.notes
     assert extract("AST > 2.5 x UNL", "exclusion").expression == "ast > uln_multiple * ast_uln"
+
+
+# --- found checking every computable rule of more than 14 words that names nothing left out (this round) ------------
+
+@pytest.mark.parametrize("text, expression", [
+    ("Systolic pressure over 190 mmHg and diastolic pressure over 105 mmHg at rest",
+     "systolic_bp > systolic_bp_max and diastolic_bp > diastolic_bp_max"),
+    ("AST > 5 x ULN and total bilirubin > 3 x ULN",
+     "ast > uln_multiple * ast_uln and bilirubin > uln_multiple_2 * bilirubin_uln"),
+    ("Patients < 16 years of age and > 80 years of age", "age < age_min or age > age_max"),  # one variable: either
+])
+def test_two_values_of_two_variables_joined_by_and_are_both_required_to_exclude(text, expression):
+    # was: `systolic_bp > ... or diastolic_bp > ...`, excluding people over one limit only, whom the text keeps
+    assert extract(text, "exclusion").expression == expression
+
+
+def test_a_definition_clause_ends_where_another_requirement_begins():
+    # was: `diabetes_type == "T2D"`, computable with nothing named: "as defined by ..." hid "and currently taking ..."
+    e = extract("Type 2 diabetes as defined by the WHO criteria and currently treated with metformin", "inclusion")
+    assert e.status == "partial" and "metformin" in e.uncovered, (e.status, e.uncovered)
+
+
+def test_a_reference_clause_ends_at_a_comma_before_the_next_alternative():
+    # was: "according to DSM-IV, or with a history of ..." hid every later alternative: an exclusion with fewer ways to
+    # be excluded and nothing named
+    e = extract("Schizophrenia according to DSM-IV, or with a history of epilepsy, or pregnant", "exclusion")
+    assert "epilepsy" in e.uncovered, (e.expression, e.uncovered, e.notes)
