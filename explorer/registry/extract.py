@@ -288,6 +288,10 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
         # even a few words left out can be an alternative ("pregnant or lactating, or trying to conceive")
         confidence = min(confidence, CAPS["changes_who_qualifies"])
         notes.append(f"{alternative!r} is an alternative the rule leaves out; it would fail people the text admits")
+    if 0 < leftover <= 2 and status == "partial" and not alternative and uncovered and not any(
+            w.lower() in " ".join(left_out).lower() for w in uncovered.split()):
+        # "Heart disease, kidney disease or diabetes": a word left beside a part already named is named too
+        notes.append(f"partial: leaves out {uncovered!r}")
     if 0 < leftover <= 2 and status == "computable" and not alternative:
         # a word or two the rule does not express ("known or suspected pregnancy", "HCV naive") is named, not
         # dropped silently; whether it narrows or widens the reading is for the reader of the note to judge

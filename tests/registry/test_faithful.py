@@ -1175,3 +1175,10 @@ def test_a_reference_clause_ends_at_a_comma_before_the_next_alternative():
     # be excluded and nothing named
     e = extract("Schizophrenia according to DSM-IV, or with a history of epilepsy, or pregnant", "exclusion")
     assert "epilepsy" in e.uncovered, (e.expression, e.uncovered, e.notes)
+
+
+def test_a_word_left_beside_a_part_already_named_is_named_too():
+    # found in the draw of seed 20261232: "Heart disease, kidney disease or diabetes" named only the heart-disease
+    # reading; the kidney disease it leaves out went unnamed
+    e = extract("Heart disease, liver disease or diabetes", "exclusion")
+    assert e.status == "partial" and "partial: leaves out 'liver'" in e.notes, e.notes

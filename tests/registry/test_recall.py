@@ -392,3 +392,15 @@ def test_a_time_window_after_a_history_flag_still_blocks_it():
     # undated history flags would exclude people whose abuse ended years ago
     e = extract("History of drug or alcohol misuse or addiction within the 3 months before screening", "exclusion")
     assert e.expression is None, (e.expression, e.notes)
+
+
+# --- found in the hand-checked draw of seed 20261232 ---------------------------------------------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    # was: `age >= age_min` only, computable with nothing named: the bound after "and" was a bare number, never read
+    ("Adults between ages >=21 and 70.", {("age", ">=", 21, "years"), ("age", "<=", 70, "years")}),
+    ("Age between >16 and 75", {("age", ">", 16, "years"), ("age", "<=", 75, "years")}),
+    ("Age between 20 and <60 years", {("age", ">=", 20, "years"), ("age", "<", 60, "years")}),
+])
+def test_a_sign_inside_a_between_range_states_that_bound(text, expected):
+    assert thresholds(text) == expected
