@@ -40,6 +40,7 @@ _DEFINITION = re.compile(
 # "or"/"and" (", or with a history of ..."), or "and"/"or" before a new requirement ("... by the ADA and currently taking metformin")
 _NEXT_ITEM = re.compile(r",\s*(?-i:[A-Z][a-z])|,\s*(?:and\s*/\s*or|or|and)\b|\b(?:and|or)\s+(?:currently|must|should|is|are|has|have|had|who|not|no|"
                         r"never|without|receiving|taking|treated|on)\b", re.I)
+_DEFINITION_ITEM = re.compile(rf"{_NEXT_ITEM.pattern}|\b(?:and|or)\b(?=[^;.]*\d)", re.I)  # another value follows
 # "Renal function deficiency (GFR < 30 ml/min)": words naming what a bracket right after them defines
 _DEFINED_HEAD = re.compile(r"(?:^|(?<=[;:]))\s*(?P<head>[A-Za-z][A-Za-z' -]{2,60}?)\s*[(\[]")
 
@@ -173,7 +174,10 @@ def uncovered_text(text: str, spans: list[tuple[int, int]], rules: list[Rule]) -
         if m.group("reference"):
             # where the next item begins is read in the text itself: a blanked negation cue (", Not receiving ...")
             # would hide it
-            stop = _NEXT_ITEM.search(text, m.start("reference"), m.end())
+            # a definition lists the values that define: after its "and"/"or" comes another value, read or not
+            # ("defined as bilirubin > 2 mg/dL or serum albumin < 25 g/L"), never more of the definition's words
+            items = _DEFINITION_ITEM if re.match(r"(?:as\s+)?defined", m.group("reference"), re.I) else _NEXT_ITEM
+            stop = items.search(text, m.start("reference"), m.end())
             end = stop.start() if stop else end
         masked[m.start():end] = " " * (end - m.start())
     rest = "".join(masked)

@@ -305,6 +305,12 @@ CONCEPTS: list[tuple[str, list[str]]] = [
                                             r"(?:abnormalities|diseases?|disorders?)"]),
     ('cancer_status == "active"', [r"(?:untreated|active)\s+(?:cancer|malignan\w+)", r"active\s+stage\s+of\s+malignan\w+"
                                    r"(?:\s+tumou?rs?)?", r"active\s+cancer\s+treatment"]),
+    # a history of cancer is active or cured cancer: the catalogue's "none" is the one who never had it
+    # only a bare mention: "history of cancer (within the last year)", "malignancies related to the NK cell line",
+    # "malignant hyperthermia" say more, or other, than the catalogue's status
+    ('cancer_status != "none"', [r"(?<!family\s)(?:history\s+of|prior|previous|past)\s+(?:(?:a|any)\s+)?(?:prior\s+)?"
+                                  r"(?:cancers?|malignanc(?:y|ies)|malignant\s+(?:tumou?rs?|neoplasms?|diseases?))"
+                                  r"(?=\s*(?:[.;,]|$|\bor\b|\band\b))"]),
     ("on_insulin", [r"(?:currently\s+)?(?:treated\s+with|using|uses|on)\s+insulin(?!\s+(?:pump|dose))",
                     r"insulin[- ]treated"]),
 ]

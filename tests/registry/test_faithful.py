@@ -1182,3 +1182,29 @@ def test_a_word_left_beside_a_part_already_named_is_named_too():
     # reading; the kidney disease it leaves out went unnamed
     e = extract("Heart disease, liver disease or diabetes", "exclusion")
     assert e.status == "partial" and "partial: leaves out 'liver'" in e.notes, e.notes
+
+
+# --- found in the hand-checked draw of seed 20261233: narrowings of exclusions left unnamed ----------------------------
+
+def test_a_history_of_cancer_is_active_or_cured_cancer():
+    # was: `cancer_status == "active"`, computable, for "active cancer or a history of cancer": the cured were kept
+    e = extract("Active cancer or a history of cancer", "exclusion")
+    assert e.expression == 'cancer_status == "active" or cancer_status != "none"', (e.expression, e.notes)
+    assert extract("Prior malignancy.", "exclusion").expression == 'cancer_status != "none"'
+
+
+@pytest.mark.parametrize("text", ["Family history of malignancy", "History of cancer in a first-degree relative",
+                                  "History of malignant hyperthermia", "History of malignancies of the blood"])
+def test_a_cancer_history_that_says_more_or_other_is_not_the_status(text):
+    assert "cancer_status" not in (extract(text, "exclusion").expression or "")
+
+
+def test_a_cancer_history_in_a_window_is_still_read_with_its_window():
+    e = extract("History of cancer (within the past two years)", "exclusion")
+    assert 'cancer_status != "none"' not in e.expression and "cancer_remission_years" in e.expression
+
+
+def test_a_definition_ends_at_its_and_or():
+    # was: "defined as ..." hid the unread alternative "or serum albumin < 28 g/L": fewer excluded, nothing named
+    e = extract("Hepatic impairment defined as total bilirubin > 3 mg/dL or serum albumin < 28 g/L", "exclusion")
+    assert e.expression == "bilirubin > bilirubin_max" and "albumin" in e.uncovered, (e.expression, e.uncovered)
