@@ -384,7 +384,8 @@ def readings(line: ChiaLine) -> list[dict]:
         for rule in tuple(result.rules) + tuple(result.skipped):
             if re.search(r"\b(?:pregnant|lactating)\b", rule.expression):
                 out.append({"family": "pregnancy", "number": None, "computable": computable,
-                            "source": rule.source, "expression": rule.expression})
+                            "source": rule.source, "expression": rule.expression,
+                            "why": () if computable else result.notes})
             for t in rule.thresholds:
                 family = _rule_family(t.variable, t.unit)
                 if family is not None:
