@@ -384,14 +384,15 @@ def readings(line: ChiaLine) -> list[dict]:
         for rule in tuple(result.rules) + tuple(result.skipped):
             if re.search(r"\b(?:pregnant|lactating)\b", rule.expression):
                 out.append({"family": "pregnancy", "number": None, "computable": computable,
-                            "source": rule.source, "expression": rule.expression})
+                            "source": rule.source, "expression": rule.expression,
+                            "why": () if computable else result.notes})
             for t in rule.thresholds:
                 family = _rule_family(t.variable, t.unit)
                 if family is not None:
                     number = t.source_value if t.source_value is not None else t.value
                     out.append({"family": family, "number": number, "computable": computable,
                                 "source": rule.source, "variable": t.variable, "comparator": t.comparator,
-                                "value": t.value, "unit": t.unit})
+                                "value": t.value, "unit": t.unit, "why": () if computable else result.notes})
         # a value whose comparator the text does not state ("Age 18 years", Chia's "Age = 18 years") counts as read,
         # since comparators are not judged on Chia; it is never computable, and its share is reported apart
         for t in getattr(result, "unstated", ()):  # getattr: the script also measures older code ("before")
@@ -427,6 +428,7 @@ def evaluate_chia(lines: list[ChiaLine], *, sample: int = 0, seed: int = 0, reco
     wrong, missed, computable_criteria = [], [], []
     # "comparator" | "timing" -> family -> right readings the text leaves that part out of (registry/unstated.py)
     unstated: dict[str, dict[str, int]] = {}
+    not_computable: dict[str, dict[str, int]] = {}  # why_class -> family -> right readings left non-computable
     for line in lines:
         for g in line.gold:
             counts[g.family]["gold"] += 1
@@ -443,6 +445,9 @@ def evaluate_chia(lines: list[ChiaLine], *, sample: int = 0, seed: int = 0, reco
                     open_gold.remove(hit)
                     if level == "read" and not item.get("comparator_stated", True):
                         by_family = unstated.setdefault(item["unread_part"], {})
+                        by_family[item["family"]] = by_family.get(item["family"], 0) + 1
+                    elif level == "read" and not item["computable"]:
+                        by_family = not_computable.setdefault(why_class(item.get("why", ())), {})
                         by_family[item["family"]] = by_family.get(item["family"], 0) + 1
                     continue
                 silent = gold_silent(line, item)
@@ -468,7 +473,9 @@ def evaluate_chia(lines: list[ChiaLine], *, sample: int = 0, seed: int = 0, reco
         for family, n in unstated.get(part, {}).items():
             families[family]["read"][f"right_{part}_unstated"] = n
     result = {"summary": {"lines": len(lines), "trials": len({(ln.trial) for ln in lines}), "total": total},
-              "families": families, "miss_classes": count_miss_classes(missed), "wrong": wrong, "missed": missed}
+              "families": families, "miss_classes": count_miss_classes(missed),
+              "not_computable_classes": dict(sorted(not_computable.items(), key=lambda kv: -sum(kv[1].values()))),
+              "wrong": wrong, "missed": missed}
     if sample:
         result["sample"], result["sample_pool"] = sample_rules(lines, sample, seed, records)
     return result
@@ -503,6 +510,32 @@ def miss_class(family: str, gold_text: str) -> str:
     if not _STATED.search(gold_text):
         return "no comparator in the text"
     return "comparator stated"
+
+
+# why a right reading (comparator stated) stayed out of a computable rule: the first class its criterion's notes
+# fall in, in this order (the order puts what the catalogue cannot express before the looser notes that follow it)
+WHY_CLASSES: list[tuple[str, str]] = [
+    ("an exception or 'N of the following' the rule cannot state", r"exception|of the following|ineligible"),
+    ("a threshold under a condition (if, for a group, except)", r"applies only under a condition"),
+    ("different thresholds for the same variable, or another value in its unit", r"same variable has different|"
+                                                                                   r"another value in the same unit"),
+    ("a history limited to a time window the catalogue does not record", r"time window"),
+    ("an unread alternative of an inclusion, or an unread value joined to the rule", r"is an alternative the rule|"
+                                                                                     r"joined to the rule by|only some alternatives"),
+    ("a concept the catalogue cannot express as the text means it", r"cannot be read as the text means|negated inside"),
+    ("the rule tied to an unread part ('with', 'despite')", r"is tied to a part not read"),
+    ("'and' and 'or' mixed: the grouping is a guess", r"mixes 'and' and 'or'"),
+    ("the text looks cut off", r"looks cut off"),
+    ("the rest of the criterion may change who qualifies (run-on lines, unread conditions)", r"may change who qualifies"),
+]
+
+
+def why_class(notes) -> str:
+    """The class of why a criterion's readings were not made computable, from its notes (WHY_CLASSES)."""
+    for name, pattern in WHY_CLASSES:
+        if any(re.search(pattern, n) for n in notes):
+            return name
+    return "other"
 
 
 def count_miss_classes(missed: list[dict]) -> dict[str, dict[str, int]]:
@@ -617,6 +650,14 @@ def markdown_chia(result: dict) -> str:
         lines += ["", "Gold items not read, by class (`miss_class`: decided from the annotated text alone):", "",
                   "| class | misses | " + " | ".join(families) + " |", "|---|---|" + "---|" * len(families)]
         for name, row in result["miss_classes"].items():
+            lines.append(f"| {name} | {sum(row.values())} | " + " | ".join(str(row.get(f, 0)) for f in families)
+                         + " |")
+    if result.get("not_computable_classes"):
+        families = list(result["families"])
+        lines += ["", "Right readings (comparator stated) left out of computable rules, by why (`why_class`: the first "
+                      "class the criterion's notes fall in):", "",
+                  "| why | readings | " + " | ".join(families) + " |", "|---|---|" + "---|" * len(families)]
+        for name, row in result["not_computable_classes"].items():
             lines.append(f"| {name} | {sum(row.values())} | " + " | ".join(str(row.get(f, 0)) for f in families)
                          + " |")
     return "\n".join(lines) + "\n"

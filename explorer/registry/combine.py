@@ -26,14 +26,21 @@ TIME_QUALIFIER = re.compile(
     r"|\brecent(?:ly)?\b|\bin\s+the\s+\d+\s+(?:years?|months?|weeks?)\s+(?:prior|before)"
     r"|\b\d+\s+(?:years?|months?|weeks?|days?)\s+(?:prior|before)\b", re.I)
 _DEFINITION = re.compile(
-    r"\((?:[^()]|\([^()]*\))*\)|\[(?:[^\[\]])*\]|\b(?:defined\s+(?:as|by)|as\s+defined|"
-    r"as\s+(?:assessed|verified|documented|confirmed|determined|evidenced|shown|measured)\s+by|e\.g\.|i\.e\.|such\s+as|"
-    r"based\s+on|according\s+to|as\s+guideline|as\s+per|as\s+determined\s+by|including\s+but\s+not\s+limited\s+to"
-    r"|including)\b[^;.]*|"
+    r"\((?:[^()]|\([^()]*\))*\)|\[(?:[^\[\]])*\]|\b(?:e\.g\.|i\.e\.|such\s+as|"
+    r"as\s+guideline|including\s+but\s+not\s+limited\s+to|including)\b[^;.]*|"
+    # the rule a diagnosis is judged by ("according to ICD-10 or DSM-5", "as defined by the ADA"): it ends where a
+    # run-on line's next item begins (_NEXT_ITEM, found in uncovered_text)
+    r"\b(?P<reference>based\s+on|according\s+to|as\s+per|defined\s+(?:as|by)|as\s+defined|"
+    r"as\s+(?:assessed|verified|documented|confirmed|determined|evidenced|shown|measured)\s+by)\b[^;.]*|"
     # how a value is measured or estimated: "using the Cockcroft-Gault formula", "calculated by MDRD"
     r"\b(?:using|by|with|per|calculated\s+(?:by|with|using))\s+(?:the\s+)?(?:[\w-]+\s+){0,3}(?:formula|equation|method)\b"
     r"|\b(?:calculated|estimated|measured)\s+(?:by|with|using)\s+(?:the\s+)?(?:MDRD|CKD-?EPI|Cockcroft[- ]Gault)\b",
     re.I)
+# where a reference clause ends: a comma before a capital (", Age 18-45 years, Never treated with ...") or before
+# "or"/"and" (", or with a history of ..."), or "and"/"or" before a new requirement ("... by the ADA and currently taking metformin")
+_NEXT_ITEM = re.compile(r",\s*(?-i:[A-Z][a-z])|,\s*(?:and\s*/\s*or|or|and)\b|\b(?:and|or)\s+(?:currently|must|should|is|are|has|have|had|who|not|no|"
+                        r"never|without|receiving|taking|treated|on)\b", re.I)
+_DEFINITION_ITEM = re.compile(rf"{_NEXT_ITEM.pattern}|\b(?:and|or)\b(?=[^;.]*\d)", re.I)  # another value follows
 # "Renal function deficiency (GFR < 30 ml/min)": words naming what a bracket right after them defines
 _DEFINED_HEAD = re.compile(r"(?:^|(?<=[;:]))\s*(?P<head>[A-Za-z][A-Za-z' -]{2,60}?)\s*[(\[]")
 
@@ -53,6 +60,8 @@ def connector(text: str, a: Rule, b: Rule, kind: str) -> str:
                      between)  # "1 or more medications": a count, not a connector
     if re.search(r"\band\s*/\s*or\b|\bor\b|\beither\b", between):
         return "or"
+    if kind == "exclusion" and _two_values_joined_by_and(text, a, b, between):
+        return "and"
     if kind == "exclusion":
         # an exclusion list names ways to be excluded: "A, B, and C" excludes any of them; a capitalised "AND"
         # insists on both
@@ -60,6 +69,16 @@ def connector(text: str, a: Rule, b: Rule, kind: str) -> str:
     if re.fullmatch(r"[\s,()\[\]/]*(?:and\s*)?[\s,()\[\]/]*", between) and _ANY_OF.search(text[:a.span[0]]):
         return "or"
     return "and"
+
+
+def _two_values_joined_by_and(text: str, a: Rule, b: Rule, between: str) -> bool:
+    """"systolic > 200 mmHg and diastolic > 110 mmHg": two variables, each with its own value, joined by a bare
+    "and" are both required (read as "or", an exclusion would exclude people the text keeps). One variable's two
+    limits ("< 18 years and > 70 years") cannot both hold: that "and" lists ways to be excluded."""
+    if a.value is None or b.value is None or a.variable == b.variable:
+        return False
+    own_value = re.search(r"\d", text[a.span[0]:a.span[1]]) and re.search(r"\d", text[b.span[0]:b.span[1]])
+    return bool(own_value) and re.fullmatch(r"\s*and\s+", between) is not None  # "A, and B" is a list
 
 
 def _is_list_gap(text: str, a: Rule, b: Rule) -> bool:
@@ -128,15 +147,40 @@ def _defined_heads(text: str, rules: list[Rule]) -> list[tuple[int, int]]:
     return out
 
 
+def _heads_defined_by_value(text: str, rules: list[Rule]) -> list[tuple[int, int]]:
+    """Spans of an organ's failure named right before the value that states it ("Severe renal failure with eGFR
+    < 30"): lexicon.DEFINED_BY_VALUE."""
+    out = []
+    for rule in rules:
+        for organ, variables in lexicon.DEFINED_BY_VALUE.items():
+            if rule.thresholds and all(t.variable in variables for t in rule.thresholds):
+                m = re.search(lexicon.DEFINED_BY_VALUE_FRAME.format(organ=organ), text[:rule.span[0]], re.I)
+                if m:
+                    out.append((m.start("head"), rule.span[0]))  # the head and the words that join it
+    return out
+
+
 def uncovered_text(text: str, spans: list[tuple[int, int]], rules: list[Rule]) -> str:
     masked = list(text)
-    for start, end in spans + _defined_heads(text, rules):
+    for start, end in spans + _defined_heads(text, rules) + _heads_defined_by_value(text, rules):
         for i in range(start, min(end, len(masked))):
             masked[i] = " "
     # a bracket that holds a rule lists alternatives read from it ("STI (chlamydia or syphilis)"), no definition
     inside = [r.span for r in rules]
-    rest = _DEFINITION.sub(lambda m: m.group(0) if m.group(0).startswith(("(", "[")) and any(
-        m.start() <= a < m.end() for a, _ in inside) else " ", "".join(masked))
+    for m in _DEFINITION.finditer("".join(masked)):
+        if m.group(0).startswith(("(", "[")) and any(m.start() <= a < m.end() for a, _ in inside):
+            continue
+        end = m.end()
+        if m.group("reference"):
+            # where the next item begins is read in the text itself: a blanked negation cue (", Not receiving ...")
+            # would hide it
+            # a definition lists the values that define: after its "and"/"or" comes another value, read or not
+            # ("defined as bilirubin > 2 mg/dL or serum albumin < 25 g/L"), never more of the definition's words
+            items = _DEFINITION_ITEM if re.match(r"(?:as\s+)?defined", m.group("reference"), re.I) else _NEXT_ITEM
+            stop = items.search(text, m.start("reference"), m.end())
+            end = stop.start() if stop else end
+        masked[m.start():end] = " " * (end - m.start())
+    rest = "".join(masked)
     extra = _covered_words(rules)
     prefixes = {w[:6] for w in extra if len(w) >= 6}
     words = [w for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}|\b(?:if|or)\b", rest)
@@ -223,6 +267,20 @@ def _only_a_last_alternative(text: str, uncovered: str, rules: list[Rule]) -> bo
             {w.lower() for w in re.findall(r"[A-Za-z'-]+", joined.group(1))} & unread:
         return False
     return bool(unread) and unread <= {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", tail[joined.end():])}
+
+
+def window_in_last_alternative(text: str, uncovered: str, rules: list[Rule]) -> bool:
+    """Whether every time window of the text lies in one more alternative after the last rule ("pregnant or
+    lactating, or planning a pregnancy within 6 months"): the window limits that alternative, not what was read.
+    Never when a rule reads a history flag: "alcohol or drug abuse or dependence within 1 month" may put the window
+    on every alternative, and the undated flag would then exclude people the text keeps."""
+    catalogue = default_catalogue()
+    if any((var := catalogue.get(name)) is not None and var.description.lower().startswith("history of")
+           for r in rules if r.tree is not None for name in expr.names(r.tree)):
+        return False
+    end = max(r.span[1] for r in rules)
+    return _only_a_last_alternative(text, uncovered, rules) and all(
+        m.start() >= end for m in TIME_QUALIFIER.finditer(text))
 
 
 def partial_is_safe(text: str, kind: str, uncovered: str, rules: list[Rule]) -> bool:

@@ -33,6 +33,7 @@ from explorer.registry.combine import (
     same_variable_conflict,
     uncovered_text,
     unread_alternative,
+    window_in_last_alternative,
 )
 from explorer.registry.mentions import variable_mentions
 from explorer.registry.model import Extraction, Mention, Rule, Threshold, Value
@@ -258,7 +259,8 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
         confidence = min(confidence, CAPS["conflicting_thresholds"])
         notes.append("the same variable has different thresholds under different conditions")
     if kind == "exclusion" and not any(r.unit == "events" or r.variable == "cancer_status" for r in rules) \
-            and TIME_QUALIFIER.search(text) and any(r.comparator is None for r in rules):
+            and TIME_QUALIFIER.search(text) and any(r.comparator is None for r in rules) \
+            and not window_in_last_alternative(text, uncovered, rules):
         # "history of drug abuse within the past 2 years": the catalogue's history flag has no date
         confidence = min(confidence, CAPS["time_window"])
         notes.append("the text limits a history to a time window the catalogue variable does not record")
@@ -286,6 +288,10 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
         # even a few words left out can be an alternative ("pregnant or lactating, or trying to conceive")
         confidence = min(confidence, CAPS["changes_who_qualifies"])
         notes.append(f"{alternative!r} is an alternative the rule leaves out; it would fail people the text admits")
+    if 0 < leftover <= 2 and status == "partial" and not alternative and uncovered and not any(
+            w.lower() in " ".join(left_out).lower() for w in uncovered.split()):
+        # "Heart disease, kidney disease or diabetes": a word left beside a part already named is named too
+        notes.append(f"partial: leaves out {uncovered!r}")
     if 0 < leftover <= 2 and status == "computable" and not alternative:
         # a word or two the rule does not express ("known or suspected pregnancy", "HCV naive") is named, not
         # dropped silently; whether it narrows or widens the reading is for the reader of the note to judge

@@ -107,6 +107,14 @@ def _reading_vs_text(text: str, rule, others: list) -> tuple[str, str] | None:
         # "active alcohol dependence" read as a history flag: the flag also holds everyone with a past episode; a
         # loose wording read as a narrower flag ("current substance abuse" as drug misuse) is also narrower: neither
         return ("unknown" if loose else "broader"), " ".join(current.group(0).split()) + " " + rule.source
+    past = lexicon.PAST_BEFORE.search(re.split(r"[.;:]", text[max(0, rule.span[0] - 80):rule.span[0]])[-1])
+    # "history of stroke and active TB": a current word after a list's joint starts an item of the present
+    present = lexicon.CURRENT_WORD.search(past.group(0)) if past else None
+    if past and lexicon.CURRENT_WORD.match(rule.source) and re.search(r"\b(?:and|or)\b|,", past.group(0)):
+        present = True
+    if past and rule.variable in lexicon.CURRENT_STATE_ONLY and not present:
+        # "a history of a positive HBsAg test" read as the current infection leaves out those who cleared it
+        return "narrower", f"{' '.join(past.group('cue').split())} ... {rule.source} (the catalogue holds only the current state)"
     m = _qualifier(text, rule, others)
     if m is not None:
         # a qualified loose wording ("lung disease, GOLD stage 0") relates to the variable in no known way
@@ -177,6 +185,8 @@ def _exception_touches(text: str, kind: str, m: re.Match, rules: list) -> bool:
     after another, unread term ("... or biliary disease (except treated gall stones)") carves only that term
     out: the rules before it still exclude exactly whom the text excludes."""
     opening = text.rfind("(", 0, m.start())
+    if kind == "exclusion" and (opening < 0 or ")" in text[opening:m.start()]):
+        return _touches_past_a_later_alternative(text, m, rules)
     if kind != "exclusion" or opening < 0 or ")" in text[opening:m.start()]:
         return True
     before = [r for r in rules if r.span[1] <= opening]
@@ -189,6 +199,22 @@ def _exception_touches(text: str, kind: str, m: re.Match, rules: list) -> bool:
         return True
     host = re.findall(r"[A-Za-z]{3,}", text[last:opening])
     return len([w for w in host if w.lower() not in {"and", "or", "any", "the", "with", "history"}]) < 2
+
+
+def _touches_past_a_later_alternative(text: str, m: re.Match, rules: list) -> bool:
+    """An exclusion's exception after one more alternative that opens with a joint of the list and has a head of its
+    own ("pregnant or lactating, or of childbearing potential unless using contraception"): it carves people out of
+    that alternative only, so the rules before it still exclude exactly whom the text excludes."""
+    if not rules or any(r.span[1] > m.start() for r in rules):
+        return True
+    last = max(r.span[1] for r in rules)
+    between = text[last:m.start()]
+    joint = re.match(r"[\s,;]*(?:(?:and\s*/\s*or|or|as\s+well\s+as|and)\b|,)", between, re.I)
+    if not joint or re.search(r"[.;](?:\s|$)", between):
+        return True
+    host = re.findall(r"[A-Za-z]{3,}", between[joint.end():])
+    return len([w for w in host if w.lower() not in lexicon.UNCOVERED_STOP_WORDS
+                and w.lower() not in {"and", "any", "the", "who", "are", "those", "with"}]) < 2
 
 
 def unstated_parts(text: str, kind: str, rules: list) -> list[str]:

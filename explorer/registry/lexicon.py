@@ -65,6 +65,19 @@ PANELS: dict[str, tuple[str, ...]] = {
     r"lipid\s+(?:panel|profile)|\blipids\b": ("LDL cholesterol", "HDL cholesterol", "triglycerides"),
     r"blood\s+pressure|\bBP\b": ("systolic_bp", "diastolic_bp"),
 }
+# An organ's failure named and then stated as its own measure ("Severe renal failure with eGFR < 30 mL/min",
+# "significant renal disease manifested by creatinine > 2.5 mg/dL"): the value defines the head, so the head adds
+# nothing the rule leaves out. Only a head that opens its clause, with at most a severity word: "chronic", "acute",
+# "end-stage" or a stage say more than one value can (an acute injury is no chronic disease).
+DEFINED_BY_VALUE: dict[str, tuple[str, ...]] = {
+    r"(?:renal|kidney)\s+(?:failure|insufficiency|impairment|dysfunction|disease)": ("egfr", "creatinine"),
+    r"(?:hepatic|liver)\s+(?:dysfunction|impairment|injury)": ("alt", "ast", "bilirubin"),
+}
+DEFINED_BY_VALUE_FRAME = (
+    r"(?:^|(?<=[;:,(])|(?<=\bwith\s)|(?<=\bof\s))\s*(?P<head>(?:(?:severe|serious|significant|clinically\s+significant|"
+    r"moderate(?:\s+(?:to|or)\s+severe)?|advanced|marked|known)\s+)?{organ})\s*,?\s*"
+    r"(?:with|defined\s+(?:as|by)|manifested\s+by|as\s+(?:documented|evidenced|shown|defined|measured)\s+by|[:–-])\s*"
+    r"(?:(?:a|an|the|estimated|calculated|serum|plasma)\s+){{0,3}}$")
 # Measurements the catalogue does not hold: recognised so their numbers are not pinned on a neighbour.
 UNMAPPED_TERMS: list[str] = [
     r"c[- ]?peptide", r"(?:blood\s+|plasma\s+|serum\s+|random\s+)?glucose",
@@ -118,7 +131,7 @@ UNIT_SPELLINGS: dict[str, list[str]] = {
 ULN_PATTERN = (r"(?:(?:x|×|\*|times?|-?folds?)?\s*(?:the\s+)?normal\s+(?:values?|range)\b|"
                r"(?:x|×|\*|times?|-?folds?)\s*(?:the\s+)?normal\b(?!\s+(?:upper|limit))|"
                r"(?:x|×|\*|times?|-?folds?)?\s*(?:of\s+)?(?:the\s+)?(?:institutional\s+|local\s+)?"
-               r"(?:ULN|UNL|ULRR|upper\s+limits?\s+of\s+(?:the\s+)?(?:normal|reference)(?:\s+range)?(?:\s+\(?ULRR\)?)?"
+               r"(?:(?:ULN|UNL|ULRR)(?![A-Za-z])|upper\s+limits?\s+of\s+(?:the\s+)?(?:normal|reference)(?:\s+range)?(?:\s+\(?ULRR\)?)?"
                r"|upper\s+normal\s+limits?|upper\s+limit\s+of\s+the\s+reference"
                r"|(?:highest|upper)\s+(?:normal\s+)?reference\s+(?:value|limit)|normal\s+upper\s+limits?))")
 ULN_UNIT = "x ULN"  # the unit of a threshold written as a multiple of the upper limit of normal
@@ -292,6 +305,12 @@ CONCEPTS: list[tuple[str, list[str]]] = [
                                             r"(?:abnormalities|diseases?|disorders?)"]),
     ('cancer_status == "active"', [r"(?:untreated|active)\s+(?:cancer|malignan\w+)", r"active\s+stage\s+of\s+malignan\w+"
                                    r"(?:\s+tumou?rs?)?", r"active\s+cancer\s+treatment"]),
+    # a history of cancer is active or cured cancer: the catalogue's "none" is the one who never had it
+    # only a bare mention: "history of cancer (within the last year)", "malignancies related to the NK cell line",
+    # "malignant hyperthermia" say more, or other, than the catalogue's status
+    ('cancer_status != "none"', [r"(?<!family\s)(?:history\s+of|prior|previous|past)\s+(?:(?:a|any)\s+)?(?:prior\s+)?"
+                                  r"(?:cancers?|malignanc(?:y|ies)|malignant\s+(?:tumou?rs?|neoplasms?|diseases?))"
+                                  r"(?=\s*(?:[.;,]|$|\bor\b|\band\b))"]),
     ("on_insulin", [r"(?:currently\s+)?(?:treated\s+with|using|uses|on)\s+insulin(?!\s+(?:pump|dose))",
                     r"insulin[- ]treated"]),
 ]
@@ -394,6 +413,16 @@ SUBGROUP_REQUIREMENT = re.compile(
     r"^\W*(?:patients|subjects|participants|those)\s+(?:with|who\s+have|who\s+are|on|receiving)\s+"
     r"(?![^.;,]{0,30}(?:child-?\s?bearing|reproductive|fertile))"
     r"[^.;,]{1,60}?\s+(?:must|should|need\s+to|are\s+required\s+to)\b", re.I)
+# Catalogue variables that hold only a current state: a past one ("a history of a positive HBsAg test", "previous
+# active tuberculosis") is not recorded, so reading the past as them leaves out everyone who has cleared it
+CURRENT_STATE_ONLY: frozenset[str] = frozenset({"hepatitis_b", "hepatitis_active", "tuberculosis_active",
+                                                "active_infection", "unexplained_fever", "on_insulin"})
+# Before a concept: the text asks about the past, at most a few words back in the same clause ("a history of a
+# positive test for", "previously"); "prior to" is a time, not a past state
+PAST_BEFORE = re.compile(r"\b(?P<cue>history\s+of|previous(?:ly)?|past|ever\s+(?:had|been|tested|diagnosed)|prior(?!\s+to\b))"
+                         r"\b[^.;:]{0,60}$", re.I)
+# a word that brings the text back to the present ("history of stroke and active hepatitis B")
+CURRENT_WORD = re.compile(r"\b(?:active|current(?:ly)?|ongoing|present|now)\b", re.I)
 # Before a concept the catalogue records as a history ("History of alcohol abuse"): the current state only
 CURRENT_BEFORE = re.compile(r"\b(?:active|current(?:ly)?|ongoing|present)\s+"
                             r"(?:(?:\w+\s+)?|(?:[\w-]+,\s+){0,3}[\w-]+,?\s+(?:and\s*/\s*or|or|and)\s+)$", re.I)

@@ -70,15 +70,18 @@ def _num(name: str, words: bool = False) -> str:
 
 
 _ULN = rf"(?P<uln>\s*{lexicon.ULN_PATTERN})?"
+# an inclusive sign written inside a "between" range ("between ages >=18 and 65"): the range's own bounds, restated
+_AT_LEAST, _AT_MOST = r"(?:(?P<lo>>=|≥|=>|>)\s*)?", r"(?:(?P<hi><=|≤|=<|<)\s*)?"
 _VALUE_PATTERNS: list[tuple[str, re.Pattern]] = [
-    ("between", re.compile(rf"\bbetween(?:,?\s+and\s+including,?)?\s+{_num('a', words=True)}{_unit_group('ua')}\s*(?:and|-|–|to)\s*{_num('b')}"
+    ("between", re.compile(rf"\bbetween(?:,?\s+and\s+including,?)?\s+{_AT_LEAST}{_num('a', words=True)}{_unit_group('ua')}"
+                           rf"\s*(?:and|-|–|to)\s*{_AT_MOST}{_num('b')}"
                            rf"{_unit_group('ub')}{_ULN}", re.I)),
     ("fromto", re.compile(rf"\bfrom\s+{_num('a')}{_unit_group('ua')}\s*(?:to|-|–)\s*{_num('b')}{_unit_group('ub')}",
                           re.I)),
     ("cmprange", re.compile(rf"{cmp_group('ca')}\s*{_num('a')}{_unit_group('ua')}\s*(?:,?\s*(?:and|but)\s+|,\s*|\s*-\s*)"
                             rf"(?:also\s+)?{cmp_group('cb')}\s*{_num('b')}{_unit_group('ub')}{_ULN}", re.I)),
-    ("ages", re.compile(rf"\b(?:between\s+(?:the\s+)?ages?|ages)\s+(?:of\s+)?{_num('a')}{_unit_group('ua')}\s*(?:and|-|–|to)\s*"
-                        rf"{_num('b')}{_unit_group('ub')}", re.I)),
+    ("ages", re.compile(rf"\b(?:between\s+(?:the\s+)?ages?|ages)\s+(?:of\s+)?{_AT_LEAST}{_num('a')}{_unit_group('ua')}"
+                        rf"\s*(?:and|-|–|to)\s*{_AT_MOST}{_num('b')}{_unit_group('ub')}", re.I)),
     ("dashcmp", re.compile(rf"(?:{cmp_group('ca')}\s*)?{_num('a')}{_unit_group('ua')}\s*(?:-|–|to)\s*{cmp_group('cb')}\s*{_num('b')}"
                            rf"{_unit_group('ub')}", re.I)),
     # the bound after a stated lower bound ("BMI >27 to 45"): read like the "to" of a range, inclusive
@@ -158,8 +161,11 @@ def find_values(text: str) -> list[Value]:
             elif form == "dashcmp":
                 ops = (op_of(g["ca"]) if g.get("ca") else ">=", op_of(g["cb"]))  # ">18 to < 90": both as written
             elif form in {"between", "fromto", "dash", "ages"}:
-                ops = (">=", "<=")
+                # a sign written inside "between" states that bound as written ("between >18 and 65": over 18)
+                ops = (op_of(g["lo"]) if g.get("lo") else ">=", op_of(g["hi"]) if g.get("hi") else "<=")
                 if len(numbers) == 2 and numbers[0] > numbers[1]:
+                    if g.get("lo") or g.get("hi"):
+                        continue  # a sign on a range written high to low: which bound it states is a guess
                     numbers = (numbers[1], numbers[0])
                     units = tuple(reversed(units))
             elif form == "cmprange":

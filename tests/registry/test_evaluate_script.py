@@ -158,3 +158,27 @@ def test_readings_without_comparator_or_timing_count_as_read_and_are_reported_ap
                                             ("Type B natriuretic peptide (BNP)", None)])
 def test_a_natriuretic_peptide_is_no_c_peptide(entity, family):
     assert _script_module().family_of(entity) == family
+
+
+@pytest.mark.parametrize("notes, expected", [
+    (("a threshold applies only under a condition (if/for/except); not read as a general rule",
+      "the rest of the criterion ('x') may change who qualifies"), "a threshold under a condition (if, for a group, except)"),
+    (("the text limits a history to a time window the catalogue variable does not record",),
+     "a history limited to a time window the catalogue does not record"),
+    (("the rest of the criterion ('Severe renal failure') may change who qualifies",),
+     "the rest of the criterion may change who qualifies (run-on lines, unread conditions)"),
+    ((), "other"),
+])
+def test_readings_left_non_computable_are_put_in_classes_from_their_notes(notes, expected):
+    # the first class in WHY_CLASSES order wins: a condition is why, the rest-of-criterion note only follows from it
+    assert _script_module().why_class(notes) == expected
+
+
+def test_right_readings_left_non_computable_are_counted_by_why(tmp_path, fixtures_dir):
+    """A creatinine limit for a group ("for patients on dialysis") is read right and left non-computable, and
+    counted under its class; the eGFR limit beside it is computable and counted nowhere."""
+    result, md = _run(tmp_path, fixtures_dir / "registry" / "chia_why")
+    assert result["summary"]["total"]["read"]["right"] == 2
+    assert result["summary"]["total"]["computable"]["right"] == 1
+    assert result["not_computable_classes"] == {"an exception or 'N of the following' the rule cannot state": {"kidney": 1}}
+    assert "left out of computable rules, by why" in md

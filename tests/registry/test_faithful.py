@@ -1070,3 +1070,141 @@ def test_a_current_loose_wording_is_neither_broader_nor_narrower():
     # was: `drug_misuse` required by "Current substance abuse (e.g., alcohol, ...)": fails people abusing alcohol only
     e = extract("Ongoing substance abuse, for example alcohol or opioids", "inclusion")
     assert "drug_misuse" not in (e.expression or "")
+
+
+# --- unnamed narrowings noted in the draws of seeds 20261229-20261231 -------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    "A history of a positive hepatitis B surface antigen",
+    "Subjects with a past positive test for hepatitis B surface antigen",
+    "History of active tuberculosis",
+])
+def test_a_past_state_read_as_a_current_one_is_named_in_an_exclusion(text):
+    # was: `hepatitis_b` (computable, nothing named) for "a history of a positive HBsAg test": the catalogue holds the
+    # current infection, so people who cleared it are kept although the text excludes them
+    e = extract(text, "exclusion")
+    assert e.expression is not None and e.status == "partial", (e.expression, e.notes)
+    assert any("only the current state" in n for n in e.notes), e.notes
+
+
+def test_a_past_state_is_never_required_as_a_current_one():
+    # an inclusion asking for a past infection fails, read as the current one, everyone who has cleared it
+    e = extract("A history of hepatitis B virus infection", "inclusion")
+    assert "hepatitis_b" not in (e.expression or "")
+    e = extract("Subjects with a history of active tuberculosis", "inclusion")
+    assert "tuberculosis_active" not in (e.expression or "")
+
+
+def test_the_present_after_a_history_is_read_as_the_present():
+    e = extract("History of stroke and active tuberculosis", "exclusion")
+    assert not any("only the current state" in n for n in e.notes), e.notes
+    e = extract("Hepatitis B (surface antigen positive) prior to randomisation", "exclusion")
+    assert not any("only the current state" in n for n in e.notes), e.notes
+
+
+@pytest.mark.parametrize("text, hidden", [
+    # was: "according to ..." hid everything up to the end of the sentence, so a run-on line's next items went unnamed
+    ("Adults meeting criteria for bipolar disorder according to DSM-5, aged 20-50 years, Not receiving lithium, "
+     "Able to swallow tablets", "lithium"),
+    ("Major depressive disorder as per DSM-IV, Age: 25-60 years, Free of psychotropic drugs", "psychotropic"),
+])
+def test_a_reference_clause_ends_where_a_run_on_lines_next_item_begins(text, hidden):
+    e = extract(text, "inclusion")
+    assert e.expression == "age >= age_min and age <= age_max"
+    assert e.status == "partial" and hidden in e.uncovered, (e.uncovered, e.notes)
+
+
+def test_a_reference_clause_still_covers_its_own_words():
+    # "according to the CKD-EPI equation" says how the value is estimated: nothing is left out
+    e = extract("eGFR below 40 mL/min/1.73 m2 according to the CKD-EPI equation", "exclusion")
+    assert e.expression == "egfr < egfr_min" and e.status == "computable", e.notes
+
+
+# --- classes found measuring why read thresholds stay non-computable (Chia development set, this round) ------------
+
+@pytest.mark.parametrize("text, expression", [
+    ("Systolic blood pressure above 170 mmHg, or heart failure of any class except NYHA class I",
+     "systolic_bp > systolic_bp_max"),
+    ("Body mass index over 40 kg/m2, or chronic skin disease except mild eczema", "bmi > bmi_max"),
+])
+def test_an_exception_of_a_later_unread_alternative_leaves_the_rules_before_it(text, expression):
+    # the exception carves people out of the alternative it follows: everyone the rule excludes, the text excludes too;
+    # the alternative (and its exception) is named
+    e = extract(text, "exclusion")
+    assert e.expression == expression and e.status == "partial", (e.expression, e.notes)
+
+
+@pytest.mark.parametrize("text", [
+    "Body mass index over 40 kg/m2 except in athletes",            # the rule's own exception
+    "Pregnancy or breast-feeding, unless the baby has been weaned",
+    "BMI over 40 kg/m2, or diabetes unless controlled by diet",     # one word: no head of its own
+])
+def test_an_exception_that_may_touch_the_rule_keeps_it_non_computable(text):
+    assert extract(text, "exclusion").expression is None
+
+
+def test_a_word_beginning_with_unl_is_no_upper_limit_of_normal():
+    # was: "... below 18 kg/m2 unless ..." read "18 kg/m2 unl" as a multiple of the ULN ("UNL", any case)
+    e = extract("BMI above 35 kg/m2 or below 18 kg/m2 unless a trained athlete", "exclusion")
+    assert not any("upper limit of normal" in n for n in e.notes), e.notes
+    assert extract("AST > 2.5 x UNL", "exclusion").expression == "ast > uln_multiple * ast_uln"
+
+
+# --- found checking every computable rule of more than 14 words that names nothing left out (this round) ------------
+
+@pytest.mark.parametrize("text, expression", [
+    ("Systolic pressure over 190 mmHg and diastolic pressure over 105 mmHg at rest",
+     "systolic_bp > systolic_bp_max and diastolic_bp > diastolic_bp_max"),
+    ("AST > 5 x ULN and total bilirubin > 3 x ULN",
+     "ast > uln_multiple * ast_uln and bilirubin > uln_multiple_2 * bilirubin_uln"),
+    ("Patients < 16 years of age and > 80 years of age", "age < age_min or age > age_max"),  # one variable: either
+])
+def test_two_values_of_two_variables_joined_by_and_are_both_required_to_exclude(text, expression):
+    # was: `systolic_bp > ... or diastolic_bp > ...`, excluding people over one limit only, whom the text keeps
+    assert extract(text, "exclusion").expression == expression
+
+
+def test_a_definition_clause_ends_where_another_requirement_begins():
+    # was: `diabetes_type == "T2D"`, computable with nothing named: "as defined by ..." hid "and currently taking ..."
+    e = extract("Type 2 diabetes as defined by the WHO criteria and currently treated with metformin", "inclusion")
+    assert e.status == "partial" and "metformin" in e.uncovered, (e.status, e.uncovered)
+
+
+def test_a_reference_clause_ends_at_a_comma_before_the_next_alternative():
+    # was: "according to DSM-IV, or with a history of ..." hid every later alternative: an exclusion with fewer ways to
+    # be excluded and nothing named
+    e = extract("Schizophrenia according to DSM-IV, or with a history of epilepsy, or pregnant", "exclusion")
+    assert "epilepsy" in e.uncovered, (e.expression, e.uncovered, e.notes)
+
+
+def test_a_word_left_beside_a_part_already_named_is_named_too():
+    # found in the draw of seed 20261232: "Heart disease, kidney disease or diabetes" named only the heart-disease
+    # reading; the kidney disease it leaves out went unnamed
+    e = extract("Heart disease, liver disease or diabetes", "exclusion")
+    assert e.status == "partial" and "partial: leaves out 'liver'" in e.notes, e.notes
+
+
+# --- found in the hand-checked draw of seed 20261233: narrowings of exclusions left unnamed ----------------------------
+
+def test_a_history_of_cancer_is_active_or_cured_cancer():
+    # was: `cancer_status == "active"`, computable, for "active cancer or a history of cancer": the cured were kept
+    e = extract("Active cancer or a history of cancer", "exclusion")
+    assert e.expression == 'cancer_status == "active" or cancer_status != "none"', (e.expression, e.notes)
+    assert extract("Prior malignancy.", "exclusion").expression == 'cancer_status != "none"'
+
+
+@pytest.mark.parametrize("text", ["Family history of malignancy", "History of cancer in a first-degree relative",
+                                  "History of malignant hyperthermia", "History of malignancies of the blood"])
+def test_a_cancer_history_that_says_more_or_other_is_not_the_status(text):
+    assert "cancer_status" not in (extract(text, "exclusion").expression or "")
+
+
+def test_a_cancer_history_in_a_window_is_still_read_with_its_window():
+    e = extract("History of cancer (within the past two years)", "exclusion")
+    assert 'cancer_status != "none"' not in e.expression and "cancer_remission_years" in e.expression
+
+
+def test_a_definition_ends_at_its_and_or():
+    # was: "defined as ..." hid the unread alternative "or serum albumin < 28 g/L": fewer excluded, nothing named
+    e = extract("Hepatic impairment defined as total bilirubin > 3 mg/dL or serum albumin < 28 g/L", "exclusion")
+    assert e.expression == "bilirubin > bilirubin_max" and "albumin" in e.uncovered, (e.expression, e.uncovered)

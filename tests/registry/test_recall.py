@@ -341,3 +341,66 @@ def test_a_hyphen_before_another_unit_makes_no_value():
     # "2-hour" and "10-mg" are adjectives of another kind: no age, no duration, no dose is read from them
     e = extract("a 2-hour glucose above 11.1 mmol/L after a 75-g load", "exclusion")
     assert not [t for r in e.rules for t in r.thresholds]
+
+
+# --- read thresholds that stayed non-computable: classes measured on the Chia development set (this round) -------
+
+@pytest.mark.parametrize("text, expression", [
+    ("Serious kidney impairment with an estimated GFR under 25 mL/min/1.73 m2", "egfr < egfr_min"),
+    ("Renal dysfunction defined as serum creatinine above 2.0 mg/dL", "creatinine > creatinine_max"),
+    ("Significant hepatic impairment as evidenced by ALT more than 4 times the upper limit of normal",
+     "alt > uln_multiple * alt_uln"),
+])
+def test_an_organ_failure_stated_by_its_own_value_is_that_value(text, expression):
+    # the head names what the value defines: "severe renal insufficiency with eGFR < 30" excludes exactly eGFR < 30
+    e = extract(text, "exclusion")
+    assert e.expression == expression and e.status == "computable", (e.expression, e.status, e.notes)
+
+
+@pytest.mark.parametrize("text", [
+    "Chronic renal failure with eGFR below 30 mL/min/1.73 m2",       # chronicity is more than one value
+    "Patients with acute kidney injury with creatinine > 3 mg/dL",
+    "Kidney disease stage 4 with an eGFR < 30 mL/min/1.73 m2",
+])
+def test_an_organ_failure_that_says_more_than_its_value_is_not_read_as_it(text):
+    # an exclusion of everyone under the value would exclude people the text keeps (an acute injury is no CKD)
+    e = extract(text, "exclusion")
+    assert e.expression is None, (e.expression, e.notes)
+
+
+@pytest.mark.parametrize("text, expression", [
+    ("Breast-feeding or pregnant women, or women who plan to conceive within 9 months of the last dose",
+     'sex == "female" and (pregnant or lactating)'),
+    ("Currently pregnant, or intending to become pregnant within the 6 months after the last dose",
+     'sex == "female" and pregnant'),
+])
+def test_a_time_window_of_an_unread_last_alternative_does_not_block_the_rest(text, expression):
+    # the window limits the left-out alternative (planning a pregnancy), not the pregnancy that was read: the
+    # exclusion keeps fewer ways to be excluded and names the rest
+    e = extract(text, "exclusion")
+    assert e.expression == expression and e.status == "partial", (e.expression, e.notes)
+
+
+def test_a_time_window_on_what_was_read_still_blocks_it():
+    # "drug abuse within the last year" is read as the undated history flag: excluding every past abuser is wrong
+    e = extract("Alcohol abuse, or drug abuse within the last 12 months", "exclusion")
+    assert e.expression is None
+
+
+def test_a_time_window_after_a_history_flag_still_blocks_it():
+    # the window may hold for every alternative ("alcohol or drug abuse or dependence within 1 month"): the catalogue's
+    # undated history flags would exclude people whose abuse ended years ago
+    e = extract("History of drug or alcohol misuse or addiction within the 3 months before screening", "exclusion")
+    assert e.expression is None, (e.expression, e.notes)
+
+
+# --- found in the hand-checked draw of seed 20261232 ---------------------------------------------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    # was: `age >= age_min` only, computable with nothing named: the bound after "and" was a bare number, never read
+    ("Adults between ages >=21 and 70.", {("age", ">=", 21, "years"), ("age", "<=", 70, "years")}),
+    ("Age between >16 and 75", {("age", ">", 16, "years"), ("age", "<=", 75, "years")}),
+    ("Age between 20 and <60 years", {("age", ">=", 20, "years"), ("age", "<", 60, "years")}),
+])
+def test_a_sign_inside_a_between_range_states_that_bound(text, expected):
+    assert thresholds(text) == expected
