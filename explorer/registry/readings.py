@@ -93,10 +93,16 @@ def numeric_rules(text: str, kind: str, item: Attached, names: ParameterNames) -
         atoms = [trees.uln_compare(n, v.ops[0], name) for n in variables]
         # an exclusion on several tests excludes on any of them; an inclusion requires each
         expression = trees.any_of(atoms) if kind == "exclusion" else trees.all_of(atoms)
+        shared = ("any one excludes" if kind == "exclusion" else "each must hold")
+        between = text[item.mentions[0].end:item.mentions[-1].start]
+        if kind == "exclusion" and re.search(r"\band\b|&", between, re.IGNORECASE):
+            # "ALT and AST > 3 x ULN" may mean both raised: any one excluding is the safer reading (never
+            # more eligible than the text), but it is more than the words say, so the note says so
+            shared = ("the text joins them with 'and'; read as any one excluding, which excludes more than "
+                      "both together would: edit the rule if both must be raised")
         rules.append(Rule(variables[0] if len(variables) == 1 else "+".join(variables), expression, {name: param},
                           span, source, 0.9, v.ops[0], multiple, lexicon.ULN_UNIT, multiple, lexicon.ULN_UNIT,
-                          "several tests share one multiple: " + ("any one excludes" if kind == "exclusion" else
-                                                                 "each must hold") if len(variables) > 1 else "",
+                          "several tests share one multiple: " + shared if len(variables) > 1 else "",
                           tuple(Threshold(n, v.ops[0], multiple, lexicon.ULN_UNIT, multiple, lexicon.ULN_UNIT) for n in variables)))
         return rules, notes
     if v.form == "bp":

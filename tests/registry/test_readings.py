@@ -23,3 +23,15 @@ def test_the_criterion_subject_is_not_taken_for_a_per_sex_threshold():
     # "Women with ..." at the start is who the criterion is about (subject_sex), not one of two limits
     e = extract("Women with a BMI over 40 kg/m2", "exclusion")
     assert e.expression == 'sex == "female" and bmi > bmi_max'
+
+
+def test_tests_joined_by_and_under_one_multiple_are_read_as_either_and_the_note_says_the_text_said_and():
+    # "AST and ALT > 3 x ULN" may mean both raised; either excluding is never more eligible than the text,
+    # but it says more than the words, so the note must say so (it said only "any one excludes")
+    joined = extract("Aspartate aminotransferase and alanine aminotransferase above 4 x ULN", "exclusion")
+    assert joined.status == "computable"
+    assert "joins them with 'and'" in " ".join(r.note for r in joined.rules)
+    either = extract("ALT or AST above 4 x ULN", "exclusion")
+    assert "joins them with 'and'" not in " ".join(r.note for r in either.rules)
+    assert "any one excludes" in " ".join(r.note for r in either.rules)
+    assert joined.expression.count(" or ") == 1 == either.expression.count(" or ")
