@@ -13,6 +13,8 @@ additions, both for the page's weight (issue 17):
   `Voila.tornado_settings` after it has built its tornado Application, and tornado reads
   `compress_response` only while building one, so the setting alone does nothing here.
 
+- nothing leaves the machine: the page is Voilà's lab template without its Font Awesome links to a CDN
+  (explorer/app/voila_template/index.html.j2 says why that loses no icon).
 - a closed or reloaded page's kernel is shut down (Voilà 0.5 refuses the page's own request: see
   BeaconShutdownHandler), instead of living, with its cohort, until the server stops.
 
@@ -37,6 +39,7 @@ from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
 from explorer.app.plotly_loader import PLOTLY_JS_PATH, PLOTLY_JS_VARIABLE
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+TEMPLATE = Path(__file__).parent / "voila_template"
 
 
 class BeaconShutdownHandler(VoilaShutdownKernelHandler):
@@ -60,6 +63,12 @@ class DashboardVoila(Voila):
         super().initialize(argv)
         # the kernels, started after this, inherit it: their PlotlyLibrary points the page at the file
         os.environ[PLOTLY_JS_VARIABLE] = PLOTLY_JS_PATH
+
+    def setup_template_dirs(self) -> None:
+        super().setup_template_dirs()
+        # first, so that the page's index.html.j2 is ours; it extends Voilà's lab template, found further on
+        if self.voila_configuration.template == "lab":
+            self.template_paths.insert(0, str(TEMPLATE))
 
     def init_handlers(self) -> list:
         handlers = super().init_handlers()

@@ -4,7 +4,9 @@ plotly's package folder served. A real server, without a pre-heated kernel, so t
 from __future__ import annotations
 
 import gzip
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -107,18 +109,20 @@ def test_lab_extension_files_asked_for_by_content_hash_stay_cached(server):
     assert _get(base)[1]["Cache-Control"] == "no-cache"  # without its hash it may change: revalidated
 
 
-def test_a_closed_pages_kernel_is_shut_down_by_the_pages_own_request(tmp_path):
-    """The page asks for its kernel's shutdown with navigator.sendBeacon, which carries no XSRF token; plain
-    Voila 0.5 answers 403 and the kernel lives until the server stops (voila-dashboards/voila#1458)."""
-    import json
-    import re
-
-    notebook = tmp_path / "tiny.ipynb"
+def _tiny_notebook(folder: Path) -> Path:
+    """A one-cell notebook: a page Voilà renders in a moment."""
+    notebook = folder / "tiny.ipynb"
     notebook.write_text(json.dumps({
         "cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": ["x = 1"]}],
         "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
         "nbformat": 4, "nbformat_minor": 5}))
-    process, url = _serve(notebook=notebook)
+    return notebook
+
+
+def test_a_closed_pages_kernel_is_shut_down_by_the_pages_own_request(tmp_path):
+    """The page asks for its kernel's shutdown with navigator.sendBeacon, which carries no XSRF token; plain
+    Voila 0.5 answers 403 and the kernel lives until the server stops (voila-dashboards/voila#1458)."""
+    process, url = _serve(notebook=_tiny_notebook(tmp_path))
     try:
         status, _, page = _get(url + "/")
         kernel = re.search(rb'"kernelId": "([0-9a-f-]{36})"', page).group(1).decode()
@@ -130,5 +134,20 @@ def test_a_closed_pages_kernel_is_shut_down_by_the_pages_own_request(tmp_path):
         while _get(f"{url}/api/kernels/{kernel}")[0] != 404:
             assert time.monotonic() < deadline, "the kernel is still running"
             time.sleep(0.3)
+    finally:
+        _stop(process)
+
+
+def test_the_page_links_nothing_outside_the_machine(tmp_path):
+    """Voilà's lab template links Font Awesome on cdn.jsdelivr.net and nbconvert's imports mermaid.js from
+    cdnjs; the dashboard's template (explorer/app/voila_template) keeps the page to its own server, and still
+    includes voila-style.js, which brings Font Awesome with it."""
+    process, url = _serve(notebook=_tiny_notebook(tmp_path))
+    try:
+        status, _, page = _get(url + "/")
+        assert status == 200
+        outside = re.findall(rb"""(?:src|href)=["'](?:https?:)?//[^"']+|import\(["']https?://[^"']+""", page)
+        assert not outside, outside
+        assert b"/voila/templates/lab/static/voila-style.js" in page
     finally:
         _stop(process)
