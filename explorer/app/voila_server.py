@@ -11,7 +11,8 @@ additions, both for the page's weight (issue 17):
 - lab extension files asked for with their content hash (`?v=`) keep a long max-age, which Voilà takes away.
 - gzip for every compressible response (HTML, JavaScript, CSS, JSON). Voilà applies its
   `Voila.tornado_settings` after it has built its tornado Application, and tornado reads
-  `compress_response` only while building one, so the setting alone does nothing here.
+  `compress_response` only while building one, so the setting alone does nothing here. Voilà's and the lab
+  extensions' files are compressed once per server, not once per page load (CachedGZip).
 
 - nothing leaves the machine: the page is Voilà's lab template without its Font Awesome links to a CDN
   (explorer/app/voila_template/index.html.j2 says why that loses no icon).
@@ -54,6 +55,51 @@ class BeaconShutdownHandler(VoilaShutdownKernelHandler):
         return None
 
 
+class CachedGZip(tornado.web.GZipContentEncoding):
+    """tornado's gzip, with each of Voilà's static files compressed once per server instead of once per request.
+
+    A first visit fetches about 5.4 MB of Voilà's and the lab extensions' JavaScript and CSS; compressing it
+    again for every page costs the server's one thread about half a second while the page waits for it
+    (benchmarks/results/dashboard.first_render.*). A static file's ETag is the hash of its content, so the
+    file's address and ETag name its compressed bytes for as long as the server runs; what is kept is bounded by
+    the installed files. Anything else (the page, the API, a range or a HEAD request) is compressed as tornado
+    does it."""
+
+    STATIC = ("/voila/static/", "/voila/templates/", "/voila/labextensions/")
+    _compressed: dict[tuple[str, str], bytes] = {}
+
+    def __init__(self, request) -> None:
+        super().__init__(request)
+        path = request.path
+        self._static = request.method == "GET" and any(prefix in path for prefix in self.STATIC)
+        self._path, self._key, self._parts, self._replaying = path, None, [], False
+
+    def transform_first_chunk(self, status_code, headers, chunk, finishing):
+        if self._static and self._gzipping and status_code == 200 and "Etag" in headers:
+            self._key = (self._path, headers["Etag"])
+            cached = self._compressed.get(self._key)
+            if cached is not None:  # the whole compressed file now; what the handler writes after is dropped
+                self._replaying = True
+                headers["Vary"] = f"{headers['Vary']}, Accept-Encoding" if "Vary" in headers else "Accept-Encoding"
+                headers["Content-Encoding"] = "gzip"
+                if finishing:
+                    headers["Content-Length"] = str(len(cached))
+                else:
+                    headers.pop("Content-Length", None)
+                return status_code, headers, cached
+        return super().transform_first_chunk(status_code, headers, chunk, finishing)
+
+    def transform_chunk(self, chunk: bytes, finishing: bool) -> bytes:
+        if self._replaying:
+            return b""
+        chunk = super().transform_chunk(chunk, finishing)
+        if self._key is not None and self._gzipping:
+            self._parts.append(chunk)
+            if finishing:
+                self._compressed[self._key] = b"".join(self._parts)
+        return chunk
+
+
 class DashboardVoila(Voila):
     """Voilà plus the plotly.js route and gzip (see the module docstring)."""
 
@@ -88,7 +134,7 @@ class DashboardVoila(Voila):
     def listen(self) -> None:
         # Voilà has built its Application by now (start), and listen is where it starts serving it
         if self.compress:
-            self.app.transforms.append(tornado.web.GZipContentEncoding)
+            self.app.transforms.append(CachedGZip)
         super().listen()
 
 

@@ -20,6 +20,7 @@ import plotly
 import plotly.offline
 import pytest
 from project_paths import ROOT
+from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
 
 from explorer.app.plotly_loader import PLOTLY_JS_PATH
 
@@ -151,3 +152,36 @@ def test_the_page_links_nothing_outside_the_machine(tmp_path):
         assert b"/voila/templates/lab/static/voila-style.js" in page
     finally:
         _stop(process)
+
+
+def _through(transform_class, path: str, body: bytes, etag: str, chunk: int = 65536) -> bytes:
+    """What a transform sends for a static file written in pieces, as tornado's StaticFileHandler writes it."""
+    request = HTTPServerRequest(start_line=RequestStartLine("GET", path, "HTTP/1.1"),
+                                headers=HTTPHeaders({"Host": "127.0.0.1", "Accept-Encoding": "gzip"}))
+    transform = transform_class(request)
+    headers = HTTPHeaders({"Content-Type": "application/javascript", "Etag": etag, "Content-Length": str(len(body))})
+    pieces = [body[i:i + chunk] for i in range(0, len(body), chunk)]
+    _, headers, sent = transform.transform_first_chunk(200, headers, pieces[0], False)
+    sent += b"".join(transform.transform_chunk(piece, False) for piece in pieces[1:])
+    sent += transform.transform_chunk(b"", True)
+    assert headers["Content-Encoding"] == "gzip" and "Content-Length" not in headers
+    return sent
+
+
+def test_a_static_file_is_compressed_once_and_sent_whole_again(monkeypatch):
+    from explorer.app.voila_server import CachedGZip
+
+    monkeypatch.setattr(CachedGZip, "_compressed", {})
+    body = (ROOT / "explorer" / "app" / "voila_server.py").read_bytes() * 40  # several pieces
+    first = _through(CachedGZip, "/voila/static/1.voila.js", body, '"abc"')
+    assert gzip.decompress(first) == body
+
+    def no_compression(*args, **kwargs):
+        raise AssertionError("compressed again")
+
+    monkeypatch.setattr(gzip, "GzipFile", no_compression)
+    assert _through(CachedGZip, "/voila/static/1.voila.js", body, '"abc"') == first
+    # another content (another ETag) under the same address, or a file the cache does not cover, is compressed
+    for path, etag in (("/voila/static/1.voila.js", '"def"'), ("/api/kernels", '"abc"')):
+        with pytest.raises(AssertionError, match="compressed again"):
+            _through(CachedGZip, path, body, etag)
