@@ -14,6 +14,8 @@ additions, both for the page's weight (issue 17):
   `compress_response` only while building one, so the setting alone does nothing here. Voilà's and the lab
   extensions' files are compressed once per server, not once per page load (CachedGZip).
 
+- the JavaScript files the page will need are named in its head (`<link rel="preload">`,
+  explorer.app.voila_preload), so the browser fetches them in its first wave instead of in dependent ones.
 - nothing leaves the machine: the page is Voilà's lab template without its Font Awesome links to a CDN
   (explorer/app/voila_template/index.html.j2 says why that loses no icon).
 - a closed or reloaded page's kernel is shut down (Voilà 0.5 refuses the page's own request: see
@@ -38,6 +40,7 @@ from voila.app import Voila
 from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
 
 from explorer.app.plotly_loader import PLOTLY_JS_PATH, PLOTLY_JS_VARIABLE
+from explorer.app.voila_preload import preload_addresses
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 TEMPLATE = Path(__file__).parent / "voila_template"
@@ -104,9 +107,16 @@ class DashboardVoila(Voila):
     """Voilà plus the plotly.js route and gzip (see the module docstring)."""
 
     compress = traitlets.Bool(True, config=True, help="gzip compressible responses (HTML, JavaScript, CSS, JSON)")
+    preload = traitlets.Bool(True, config=True, help="name the JavaScript the page will need in its head")
 
     def initialize(self, argv=None) -> None:
         super().initialize(argv)
+        if self.preload and self.voila_configuration.template == "lab":
+            # read once here; the template (voila_template/index.html.j2) writes them into every page's head
+            config = self.voila_configuration.config.VoilaConfiguration
+            resources = config.resources if isinstance(config.get("resources"), dict) else {}
+            config.resources = {**resources, "trial_explorer_preload": preload_addresses(
+                self.base_url, self.voila_configuration, self.static_paths)}
         # the kernels, started after this, inherit it: their PlotlyLibrary points the page at the file
         os.environ[PLOTLY_JS_VARIABLE] = PLOTLY_JS_PATH
 

@@ -185,3 +185,26 @@ def test_a_static_file_is_compressed_once_and_sent_whole_again(monkeypatch):
     for path, etag in (("/voila/static/1.voila.js", '"def"'), ("/api/kernels", '"abc"')):
         with pytest.raises(AssertionError, match="compressed again"):
             _through(CachedGZip, path, body, etag)
+
+
+def test_the_page_names_the_javascript_it_will_need_and_the_server_has_it(tmp_path):
+    """explorer.app.voila_preload's addresses are in the page's head, and each is a file the server serves:
+    a wrong address would cost the page a useless download and still leave the real one to a later wave."""
+    process, url = _serve(notebook=_tiny_notebook(tmp_path))
+    try:
+        _, _, page = _get(url + "/")
+        head = page.split(b"</head>")[0]
+        preloaded = re.findall(rb'<link rel="preload" as="script" href="([^"]+)">', head)
+        assert preloaded[0] == b"/voila/static/voila.js"
+        assert any(b"/voila/labextensions/@jupyter-widgets/jupyterlab-manager/static/remoteEntry." in a
+                   for a in preloaded)
+        assert head.index(b"voila-style.js") < head.index(b'rel="preload"')  # the page's own first
+        for address in preloaded:
+            assert _get(url + address.decode())[0] == 200, address
+    finally:
+        _stop(process)
+    process, url = _serve("--DashboardVoila.preload=False", notebook=_tiny_notebook(tmp_path))
+    try:
+        assert b'rel="preload"' not in _get(url + "/")[2]
+    finally:
+        _stop(process)
