@@ -500,6 +500,11 @@ def main() -> int:
                              "dashboard.first_render.phases.md")
     parser.add_argument("--gzip-off", action="store_true",
                         help="with --first-render-only: also this tree with its server's gzip turned off")
+    parser.add_argument("--interleave", action="store_true",
+                        help="with --first-render-only: every variant's server up at once, their rounds in turn")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME:OPTIONS",
+                        help="with --first-render-only: also this tree served with these server options "
+                             "(split on spaces), named NAME in the table; may be repeated")
     args = parser.parse_args()
     if args.kernel_only:
         return kernel_main(args)
@@ -596,61 +601,88 @@ def visit(page, go, plotly_expected: bool) -> dict:
             "with_plotly": {"wire": sum(page.evaluate(WIRE_BYTES).values()), "websocket": sum(frames)}}
 
 
-def first_render(code: Path, trial: str, n: int, repeats: int, browser, server: str | None = None,
-                 options: tuple[str, ...] = ()) -> dict:
-    """`repeats` times: a first visit in a fresh browser (empty cache), then a reload of the same page, each
-    taking a pre-heated kernel (the next load waits until the pool has refilled): seconds to the first
-    complete render, what the page downloaded before it (HTTP by resource, decoded and on the wire, and the
-    websocket's messages), when plotly.js was on the page after the render, and all the load had sent by
-    then. `server`: the module that serves (default: the tree's own, dashboard_server), with `options`."""
-    query = scenario_for(trial, n).to_query() if n else ""
-    server = server or dashboard_server(code)
-    process, url, ready, ready_s = start_voila(code, query, preheat=True, server=server, options=options)
-    loads: dict[str, list[dict]] = {"first": [], "reload": []}
+class FirstRenders:
+    """One server (`code`'s dashboard for `trial` at `n` subjects, pre-heated) and its first renders.
 
-    def refilled():
+    Each `round()` is a first visit in a fresh browser (empty cache), then a reload of the same page, each taking a
+    pre-heated kernel (the next load waits until the pool has refilled): seconds to the first complete render,
+    what the page downloaded before it (HTTP by resource, decoded and on the wire, and the websocket's messages),
+    when plotly.js was on the page after the render, and all the load had sent by then. `server`: the module that
+    serves (default: the tree's own, dashboard_server), with `options`. Several of them can be open at once and
+    their rounds taken in turn (first_render_main --interleave), so that a machine whose load changes during the
+    run weighs on every variant alike."""
+
+    def __init__(self, code: Path, trial: str, n: int, server: str | None = None, options: tuple[str, ...] = ()):
+        self.trial, self.n, self.options = trial, n, options
+        self.server = server or dashboard_server(code)
+        query = scenario_for(trial, n).to_query() if n else ""
+        self.process, self.url, self.ready, self.ready_s = start_voila(code, query, preheat=True, server=self.server,
+                                                                       options=options)
+        self.loads: dict[str, list[dict]] = {"first": [], "reload": []}
+        self.load_average: list[float] = []  # the machine's, as each round began
+        self.refilled()
+
+    def refilled(self) -> None:
         deadline = time.monotonic() + 600
-        while not ready.exists() and time.monotonic() < deadline:
+        while not self.ready.exists() and time.monotonic() < deadline:
             time.sleep(0.2)
         time.sleep(3)  # the pool's other kernel may still be running its notebook
-        ready.unlink(missing_ok=True)
+        self.ready.unlink(missing_ok=True)
 
+    def round(self, browser) -> None:
+        self.load_average.append(os.getloadavg()[0])
+        page = browser.new_page(viewport={"width": 1500, "height": 1000})  # its own context: no cache
+        self.loads["first"].append(visit(page, lambda p: p.goto(self.url + "/", wait_until="commit",
+                                                                timeout=TIMEOUT_MS), bool(self.n)))
+        self.refilled()
+        self.loads["reload"].append(visit(page, lambda p: p.reload(wait_until="commit", timeout=TIMEOUT_MS),
+                                          bool(self.n)))
+        page.close()
+        self.refilled()
+
+    def stop(self) -> None:
+        stop(self.process)
+
+    def result(self) -> dict:
+        loads = self.loads
+        # what a server that compresses (gzip level 6, as tornado's compress_response does) or a compressing
+        # proxy in front of it would send of the same files
+        gzipped = sum(len(gzip.compress(body, 6)) for body in loads["first"][-1]["bodies"].values())
+        gc.collect()
+
+        def summary(kind: str) -> dict:
+            rows = loads[kind]
+            plotly = [r["plotly_after_ms"] for r in rows if r["plotly_after_ms"] is not None]
+            return {"first_render_s": {"median": round(statistics.median(r["seconds"] for r in rows), 2),
+                                       "all": [r["seconds"] for r in rows]},
+                    "http_wire_bytes_first_render": int(statistics.median(r["wire"] for r in rows)),
+                    "websocket_bytes_first_render": int(statistics.median(r["websocket"] for r in rows)),
+                    "plotly_js_ready_after_render_ms": statistics.median(plotly) if plotly else None,
+                    "with_plotly_js": {k: int(statistics.median(r["with_plotly"][k] for r in rows))
+                                       for k in ("wire", "websocket")}}
+
+        first = summary("first")
+        return {"trial": self.trial, "subjects": self.n, "server": " ".join([self.server, *self.options]),
+                "server_start_to_ready_s": round(self.ready_s, 2),
+                "first_render_preheated_s": first["first_render_s"],
+                "http_bytes_first_render": loads["first"][-1]["http"], "http_bytes_first_render_gzipped": gzipped,
+                "http_wire_bytes_first_render": first["http_wire_bytes_first_render"],
+                "websocket_bytes_first_render": first["websocket_bytes_first_render"],
+                "plotly_js_ready_after_render_ms": first["plotly_js_ready_after_render_ms"],
+                "with_plotly_js": first["with_plotly_js"], "reload": summary("reload"),
+                "load_average_at_rounds": [round(x, 1) for x in self.load_average]}
+
+
+def first_render(code: Path, trial: str, n: int, repeats: int, browser, server: str | None = None,
+                 options: tuple[str, ...] = ()) -> dict:
+    """`repeats` rounds of FirstRenders on one server, then its result."""
+    renders = FirstRenders(code, trial, n, server, options)
     try:
-        refilled()
         for _ in range(repeats):
-            page = browser.new_page(viewport={"width": 1500, "height": 1000})  # its own context: no cache
-            loads["first"].append(visit(page, lambda p: p.goto(url + "/", wait_until="commit", timeout=TIMEOUT_MS),
-                                        bool(n)))
-            refilled()
-            loads["reload"].append(visit(page, lambda p: p.reload(wait_until="commit", timeout=TIMEOUT_MS), bool(n)))
-            page.close()
-            refilled()
+            renders.round(browser)
     finally:
-        stop(process)
-    # what a server that compresses (gzip level 6, as tornado's compress_response does) or a compressing
-    # proxy in front of it would send of the same files
-    gzipped = sum(len(gzip.compress(body, 6)) for body in loads["first"][-1]["bodies"].values())
-    gc.collect()
-
-    def summary(kind: str) -> dict:
-        rows = loads[kind]
-        plotly = [r["plotly_after_ms"] for r in rows if r["plotly_after_ms"] is not None]
-        return {"first_render_s": {"median": round(statistics.median(r["seconds"] for r in rows), 2),
-                                   "all": [r["seconds"] for r in rows]},
-                "http_wire_bytes_first_render": int(statistics.median(r["wire"] for r in rows)),
-                "websocket_bytes_first_render": int(statistics.median(r["websocket"] for r in rows)),
-                "plotly_js_ready_after_render_ms": statistics.median(plotly) if plotly else None,
-                "with_plotly_js": {k: int(statistics.median(r["with_plotly"][k] for r in rows))
-                                   for k in ("wire", "websocket")}}
-
-    first = summary("first")
-    return {"trial": trial, "subjects": n, "server": " ".join([server, *options]), "server_start_to_ready_s": round(ready_s, 2),
-            "first_render_preheated_s": first["first_render_s"],
-            "http_bytes_first_render": loads["first"][-1]["http"], "http_bytes_first_render_gzipped": gzipped,
-            "http_wire_bytes_first_render": first["http_wire_bytes_first_render"],
-            "websocket_bytes_first_render": first["websocket_bytes_first_render"],
-            "plotly_js_ready_after_render_ms": first["plotly_js_ready_after_render_ms"],
-            "with_plotly_js": first["with_plotly_js"], "reload": summary("reload")}
+        renders.stop()
+    return renders.result()
 
 
 # Where a first render's time goes, in the page's clock (ms from navigation): the page HTML; Voilà's
@@ -821,6 +853,8 @@ def first_render_main(args) -> int:
     codes.append((None, "this tree", ()))
     if args.gzip_off:
         codes.append((None, "this tree, gzip off", ("--DashboardVoila.compress=False",)))
+    codes += [(None, f"this tree, {name}", tuple(options.split()))
+              for name, options in (variant.split(":", 1) for variant in args.variant)]
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         if args.floor:
@@ -832,6 +866,9 @@ def first_render_main(args) -> int:
                                  **first_render(code, "–", 0, args.repeats, browser, server=server)})
         for n in args.sizes:
             for trial in args.trials:
+                if args.interleave:
+                    rows += interleaved(codes, trial, n, args.repeats, browser)
+                    continue
                 for ref, name, options in codes:
                     print(f"first render, {name}: {trial} at {n:,} subjects...", file=sys.stderr, flush=True)
                     with checkout(ref) as code:
@@ -845,10 +882,37 @@ def first_render_main(args) -> int:
         {"machine": {"cpus": os.cpu_count(), "load_average_1m_at_end": round(load[0], 2)}, "results": rows,
          "targets": {"first_render_preheated_s": 1.5}}, indent=2) + "\n")
     lines = first_render_table(rows)
+    loads = [x for r in rows for x in r.get("load_average_at_rounds", [])]
+    if loads:
+        lines += ["", f"Load average (1 min) as the rounds began: {min(loads)}-{max(loads)}, median "
+                      f"{statistics.median(loads)}."]
+    if args.interleave:
+        lines = ["Every variant's server was up at once and the rounds (a first visit, then a reload) were taken in "
+                 "turn, variant after variant, so that the machine's load weighs on all alike.", "", *lines]
     (RESULTS / f"{args.output}.md").write_text("\n".join(lines) + f"\n\nLoad average at the end: "
                                                 f"{load[0]:.2f} on {os.cpu_count()} CPUs.\n")
     print("\n".join(lines))
     return 0
+
+
+def interleaved(codes: list, trial: str, n: int, repeats: int, browser) -> list[dict]:
+    """Every code's server up at once, a round of each in turn, `repeats` times: rows as first_render's."""
+    with contextlib.ExitStack() as stack:
+        renders = []
+        for ref, name, options in codes:
+            print(f"starting {name}: {trial} at {n:,} subjects...", file=sys.stderr, flush=True)
+            code = stack.enter_context(checkout(ref))
+            renders.append((name, FirstRenders(code, trial, n, options=options)))
+            stack.callback(renders[-1][1].stop)
+        for repeat in range(repeats):
+            for name, render in renders:
+                print(f"round {repeat + 1} of {repeats}, {name}: load {os.getloadavg()[0]:.1f}", file=sys.stderr,
+                      flush=True)
+                render.round(browser)
+        rows = [{"code": name, **render.result()} for name, render in renders]
+    for row in rows:
+        print(json.dumps(row), file=sys.stderr, flush=True)
+    return rows
 
 
 def kernel_main(args) -> int:
