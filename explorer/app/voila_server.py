@@ -27,6 +27,7 @@ Everything else is Voilà's, with voila.json read as usual. Under another front 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import sys
@@ -35,6 +36,7 @@ from pathlib import Path
 import plotly
 import tornado.web
 import traitlets
+from jupyter_core.utils import ensure_async
 from jupyter_server.utils import url_path_join
 from voila.app import Voila
 from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
@@ -44,6 +46,7 @@ from explorer.app.voila_preload import preload_addresses
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 TEMPLATE = Path(__file__).parent / "voila_template"
+SHUTDOWN_DELAY = "trial_explorer_shutdown_delay"  # the tornado setting BeaconShutdownHandler reads
 
 
 class BeaconShutdownHandler(VoilaShutdownKernelHandler):
@@ -52,10 +55,25 @@ class BeaconShutdownHandler(VoilaShutdownKernelHandler):
     The page sends it with `navigator.sendBeacon`, which cannot carry the `X-XSRFToken` header, so Voilà 0.5
     answers 403 ("'_xsrf' argument missing", voila-dashboards/voila#1458) and the kernel of every closed
     page lives, holding its cohort, until the server stops. The kernel's id, a random UUID that only the
-    page that owns the kernel is given, is what authorises the request here."""
+    page that owns the kernel is given, is what authorises the request here.
+
+    The kernel is shut down `shutdown_delay` seconds later (DashboardVoila's), not at once: the page sends the
+    request as it is reloaded, and a kernel stopping (its process freeing a cohort) would take CPU from the
+    new page's first render on a small machine."""
 
     def check_xsrf_cookie(self) -> None:
         return None
+
+    @tornado.web.authenticated
+    async def post(self, kernel_id: str) -> None:
+        asyncio.ensure_future(self._shut_down_later(kernel_id, self.settings.get(SHUTDOWN_DELAY, 0.0)))
+        self.set_status(204)
+        self.finish()
+
+    async def _shut_down_later(self, kernel_id: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        if kernel_id in self.kernel_manager:  # not already stopped (the server's own shutdown, a second beacon)
+            await ensure_async(self.kernel_manager.shutdown_kernel(kernel_id))
 
 
 class CachedGZip(tornado.web.GZipContentEncoding):
@@ -107,7 +125,9 @@ class DashboardVoila(Voila):
     """Voilà plus the plotly.js route and gzip (see the module docstring)."""
 
     compress = traitlets.Bool(True, config=True, help="gzip compressible responses (HTML, JavaScript, CSS, JSON)")
-    preload = traitlets.Bool(True, config=True, help="name the JavaScript the page will need in its head")
+    preload = traitlets.Bool(False, config=True, help="name the JavaScript the page will need in its head")
+    shutdown_delay = traitlets.Float(10.0, config=True,
+                                     help="seconds between a closed page's request and its kernel's shutdown")
 
     def initialize(self, argv=None) -> None:
         super().initialize(argv)
@@ -125,6 +145,11 @@ class DashboardVoila(Voila):
         # first, so that the page's index.html.j2 is ours; it extends Voilà's lab template, found further on
         if self.voila_configuration.template == "lab":
             self.template_paths.insert(0, str(TEMPLATE))
+
+    def init_settings(self) -> dict:
+        settings = super().init_settings()
+        settings[SHUTDOWN_DELAY] = self.shutdown_delay
+        return settings
 
     def init_handlers(self) -> list:
         handlers = super().init_handlers()

@@ -204,24 +204,3 @@ def test_nothing_leaves_the_machine_and_the_icons_come_from_the_server(page: Pag
     assert "Font Awesome 5 Free" in drawn["family"], drawn
     assert "Font Awesome 5 Free" in drawn["loaded"], drawn
     assert_clean(page)
-
-
-# Voilà's and the lab extensions' JavaScript as the page fetched it: by a preload link in its head ("link") or
-# by a script asking for it ("script")
-SCRIPT_FETCHES = """() => performance.getEntriesByType("resource")
-  .filter((e) => /\\/voila\\/(static|labextensions)\\/.*\\.js(\\?|$)/.test(e.name))
-  .map((e) => ({ address: e.name, by: e.initiatorType }))"""
-
-
-def test_the_javascript_the_page_needs_comes_from_its_preload_links(page: Page, voila_url):
-    """First render (issue 17): the files Voilà's page needs before it connects to its kernel are named in its
-    head (explorer.app.voila_preload), so they come in one wave. A preload at another address than the one
-    the page's scripts ask for would be a useless download, and the file would come late, by a script."""
-    open_dashboard(page, voila_url)
-    fetched = page.evaluate(SCRIPT_FETCHES)
-    by_link = [f["address"] for f in fetched if f["by"] == "link"]
-    assert any("/voila/labextensions/@jupyter-widgets/jupyterlab-manager/static/remoteEntry." in a for a in by_link)
-    late = [f["address"] for f in fetched if f["by"] == "script" and "/voila/labextensions/" in f["address"]]
-    assert not late, late  # every extension's entry and chunk came from the head
-    assert len({f["address"] for f in fetched}) == len(fetched), fetched  # nothing fetched twice
-    assert_clean(page)
