@@ -500,6 +500,8 @@ def main() -> int:
                              "dashboard.first_render.phases.md")
     parser.add_argument("--gzip-off", action="store_true",
                         help="with --first-render-only: also this tree with its server's gzip turned off")
+    parser.add_argument("--also", action="append", default=[], metavar="REF",
+                        help="with --first-render-only: also measure this git revision (after --baseline); may be repeated")
     parser.add_argument("--interleave", action="store_true",
                         help="with --first-render-only: every variant's server up at once, their rounds in turn")
     parser.add_argument("--variant", action="append", default=[], metavar="NAME:OPTIONS",
@@ -880,6 +882,7 @@ def first_render_table(rows: list[dict]) -> list[str]:
 def first_render_main(args) -> int:
     rows = []
     codes = [(args.baseline, args.baseline, ())] if args.baseline else []
+    codes += [(ref, ref, ()) for ref in args.also]
     codes.append((None, "this tree", ()))
     if args.gzip_off:
         codes.append((None, "this tree, gzip off", ("--DashboardVoila.compress=False",)))
