@@ -79,14 +79,15 @@ class BeaconShutdownHandler(VoilaShutdownKernelHandler):
 class CachedGZip(tornado.web.GZipContentEncoding):
     """tornado's gzip, with each of Voilà's static files compressed once per server instead of once per request.
 
-    A first visit fetches about 5.4 MB of Voilà's and the lab extensions' JavaScript and CSS; compressing it
-    again for every page costs the server's one thread about half a second while the page waits for it
-    (benchmarks/results/dashboard.first_render.*). A static file's ETag is the hash of its content, so the
-    file's address and ETag name its compressed bytes for as long as the server runs; what is kept is bounded by
-    the installed files. Anything else (the page, the API, a range or a HEAD request) is compressed as tornado
+    A first visit fetches about 5.4 MB of Voilà's and the lab extensions' JavaScript and CSS, then plotly.js;
+    compressing them again for every page costs the server's one thread about half a second while the page
+    waits for it (docs/architecture.md). A static file's ETag is the hash of its content, so the file's address
+    and ETag name its compressed bytes for as long as the server runs; what is kept is bounded by the
+    installed files. Anything else (the page, the API, a range or a HEAD request) is compressed as tornado
     does it."""
 
-    STATIC = ("/voila/static/", "/voila/templates/", "/voila/labextensions/")
+    # Voilà's, the lab extensions' and plotly.js (4.85 MB, once per browser, right after its first render)
+    STATIC = ("/voila/static/", "/voila/templates/", "/voila/labextensions/", f"/voila/{PLOTLY_JS_PATH}")
     _compressed: dict[tuple[str, str], bytes] = {}
 
     def __init__(self, request) -> None:

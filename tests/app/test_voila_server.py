@@ -170,6 +170,10 @@ def _through(transform_class, path: str, body: bytes, etag: str, chunk: int = 65
     return sent
 
 
+def _no_compression(*args, **kwargs):
+    raise AssertionError("compressed again")
+
+
 def test_a_static_file_is_compressed_once_and_sent_whole_again(monkeypatch):
     from explorer.app.voila_server import CachedGZip
 
@@ -178,10 +182,7 @@ def test_a_static_file_is_compressed_once_and_sent_whole_again(monkeypatch):
     first = _through(CachedGZip, "/voila/static/1.voila.js", body, '"abc"')
     assert gzip.decompress(first) == body
 
-    def no_compression(*args, **kwargs):
-        raise AssertionError("compressed again")
-
-    monkeypatch.setattr(gzip, "GzipFile", no_compression)
+    monkeypatch.setattr(gzip, "GzipFile", _no_compression)
     assert _through(CachedGZip, "/voila/static/1.voila.js", body, '"abc"') == first
     # another content (another ETag) under the same address, or a file the cache does not cover, is compressed
     for path, etag in (("/voila/static/1.voila.js", '"def"'), ("/api/kernels", '"abc"')):
@@ -211,3 +212,17 @@ def test_the_page_names_the_javascript_it_will_need_and_the_server_has_it(tmp_pa
         assert b'rel="preload"' not in _get(url + "/")[2]  # off unless asked for: it measured no faster
     finally:
         _stop(process)
+
+
+def test_plotly_js_is_compressed_once_too(server, monkeypatch):
+    """4.85 MB, asked for by every new browser right after its first render, while the same server thread
+    carries the page's widget messages."""
+    from explorer.app.voila_server import CachedGZip
+
+    monkeypatch.setattr(CachedGZip, "_compressed", {})
+    body = plotly.offline.get_plotlyjs().encode()
+    first = _through(CachedGZip, f"/voila/{PLOTLY_JS_PATH}", body, '"p"')
+    monkeypatch.setattr(gzip, "GzipFile", _no_compression)
+    assert _through(CachedGZip, f"/voila/{PLOTLY_JS_PATH}", body, '"p"') == first
+    status, headers, wire = _get(server + PLOTLY_URL, **{"Accept-Encoding": "gzip"})  # the real server agrees
+    assert status == 200 and headers.get("Content-Encoding") == "gzip" and gzip.decompress(wire) == body
