@@ -18,7 +18,11 @@ page downloads before it: HTTP by resource, the same files gzipped, and the webs
 (dashboard.first_render.md, or `--output NAME`). `--floor` adds a page of two widgets served with the same
 voila.json: what the first render costs before any of our code. Each repeat is a first visit in a fresh
 browser and a reload of it; the server is the tree's own (explorer.app.voila_server where it has one).
-`--phases` says where the floor page's time goes (dashboard.first_render.phases.md).
+`--phases` says where the floor page's time goes (dashboard.first_render.phases.md). The first render is timed
+by the page's own clock (RENDER_WATCH), with Playwright's polled time beside it. `--variant "NAME: OPTIONS"`
+adds this tree served with other server options, `--also REF` another revision, and `--interleave` keeps every
+variant's server up and takes their rounds in turn, so that a shared machine's changing load weighs on all
+alike (dashboard.first_render.interleaved*.md).
 
 `--baseline REF` measures the code of a git revision (checked out into a temporary worktree: its
 notebook, voila.json and package) in the same run, before the working tree, so that the table compares
