@@ -4,6 +4,7 @@ plotly's package folder served. A real server, without a pre-heated kernel, so t
 from __future__ import annotations
 
 import gzip
+import http.client
 import json
 import os
 import re
@@ -33,22 +34,26 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(*options: str, notebook: Path = ROOT / "notebooks" / "dashboard.ipynb"):
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "explorer.app.voila_server", str(notebook),
-         f"--port={port}", "--no-browser", "--Voila.ip=127.0.0.1", "--VoilaConfiguration.preheat_kernel=False",
-         *options], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/voila/static/voila.js", timeout=2)
-            return process, url
-        except OSError:
-            assert process.poll() is None, "the server exited"
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.3)
+def _serve(*options: str, notebook: Path = ROOT / "notebooks" / "dashboard.ipynb", attempts: int = 3):
+    """The dashboard's server on a free port. Between choosing the port and the server binding it, another
+    process (a kernel's ZMQ socket, on a shared machine) can take it: the server then exits, and what answers
+    there is not HTTP; another port is tried."""
+    for _ in range(attempts):
+        port = _free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "explorer.app.voila_server", str(notebook),
+             f"--port={port}", "--no-browser", "--Voila.ip=127.0.0.1", "--VoilaConfiguration.preheat_kernel=False",
+             *options], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while process.poll() is None:
+            try:
+                urllib.request.urlopen(f"{url}/voila/static/voila.js", timeout=2)
+                return process, url
+            except (OSError, http.client.HTTPException):
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.3)
+    raise AssertionError(f"the server exited {attempts} times")
 
 
 def _stop(process: subprocess.Popen) -> None:
