@@ -37,13 +37,14 @@ def _free_port() -> int:
 def _serve(*options: str, notebook: Path = ROOT / "notebooks" / "dashboard.ipynb", attempts: int = 3):
     """The dashboard's server on a free port. Between choosing the port and the server binding it, another
     process (a kernel's ZMQ socket, on a shared machine) can take it: the server then exits, and what answers
-    there is not HTTP; another port is tried."""
+    there is not HTTP; another port is tried (the server is told not to move to a port of its own choosing)."""
     for _ in range(attempts):
         port = _free_port()
         process = subprocess.Popen(
             [sys.executable, "-m", "explorer.app.voila_server", str(notebook),
-             f"--port={port}", "--no-browser", "--Voila.ip=127.0.0.1", "--VoilaConfiguration.preheat_kernel=False",
-             *options], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+             f"--port={port}", "--Voila.port_retries=0", "--no-browser", "--Voila.ip=127.0.0.1",
+             "--VoilaConfiguration.preheat_kernel=False", *options],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 90
         while process.poll() is None:
@@ -51,7 +52,9 @@ def _serve(*options: str, notebook: Path = ROOT / "notebooks" / "dashboard.ipynb
                 urllib.request.urlopen(f"{url}/voila/static/voila.js", timeout=2)
                 return process, url
             except (OSError, http.client.HTTPException):
-                assert time.monotonic() < deadline, "the server did not start"
+                if time.monotonic() > deadline:
+                    _stop(process)
+                    raise AssertionError("the server did not start") from None
                 time.sleep(0.3)
     raise AssertionError(f"the server exited {attempts} times")
 
