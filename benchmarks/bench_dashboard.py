@@ -18,7 +18,11 @@ page downloads before it: HTTP by resource, the same files gzipped, and the webs
 (dashboard.first_render.md, or `--output NAME`). `--floor` adds a page of two widgets served with the same
 voila.json: what the first render costs before any of our code. Each repeat is a first visit in a fresh
 browser and a reload of it; the server is the tree's own (explorer.app.voila_server where it has one).
-`--phases` says where the floor page's time goes (dashboard.first_render.phases.md).
+`--phases` says where the floor page's time goes (dashboard.first_render.phases.md). The first render is timed
+by the page's own clock (RENDER_WATCH), with Playwright's polled time beside it. `--variant "NAME: OPTIONS"`
+adds this tree served with other server options, `--also REF` another revision, and `--interleave` keeps every
+variant's server up and takes their rounds in turn, so that a shared machine's changing load weighs on all
+alike (dashboard.first_render.interleaved*.md).
 
 `--baseline REF` measures the code of a git revision (checked out into a temporary worktree: its
 notebook, voila.json and package) in the same run, before the working tree, so that the table compares
@@ -534,6 +538,13 @@ def main() -> int:
                              "dashboard.first_render.phases.md")
     parser.add_argument("--gzip-off", action="store_true",
                         help="with --first-render-only: also this tree with its server's gzip turned off")
+    parser.add_argument("--also", action="append", default=[], metavar="REF",
+                        help="with --first-render-only: also measure this git revision (after --baseline); may be repeated")
+    parser.add_argument("--interleave", action="store_true",
+                        help="with --first-render-only: every variant's server up at once, their rounds in turn")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME:OPTIONS",
+                        help="with --first-render-only: also this tree served with these server options "
+                             "(split on spaces), named NAME in the table; may be repeated")
     args = parser.parse_args()
     if args.kernel_only:
         return kernel_main(args)
@@ -585,10 +596,25 @@ def dashboard_server(code: Path) -> str:
     return "explorer.app.voila_server" if (code / "explorer" / "app" / "voila_server.py").exists() else "voila"
 
 
-def visit(page, go, plotly_expected: bool) -> dict:
-    """One page load (`go`: a first visit or a reload) up to the first complete render, then until plotly.js
-    is on the page: seconds, HTTP bytes before the render (decoded, by file; on the wire in all), the
-    websocket's bytes before it, and what the whole load sent by the time plotly.js ran."""
+# The first render as the page itself sees it: the first animation frame in which the count and the funnel
+# are laid out (ms from the navigation's start). Playwright's own checks poll at growing intervals (up to
+# 500 ms apart) and run on the page's main thread, so a render followed by busy script is seen late.
+RENDER_WATCH = """(() => {
+  const shown = (selector) => { const el = document.querySelector(selector); return el && el.getClientRects().length > 0; };
+  const tick = () => {
+    if (shown(".te-count b") && shown(".te-funnel")) window.__teRenderedAt = performance.now();
+    else requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+})();"""
+
+
+def visit(page, go, plotly_expected: bool, bodies_too: bool = True) -> dict:
+    """One page load (`go`: a first visit or a reload; the page has RENDER_WATCH) up to the first complete
+    render, then until plotly.js is on the page: seconds (the page's own clock, and as Playwright's checks saw
+    it), HTTP bytes before the render (decoded, by file; on the wire in all), the websocket's bytes before it,
+    and what the whole load sent by the time plotly.js ran. `bodies_too`: also read every response's body
+    (the decoded bytes by file), which keeps the browser busy during the load: one round does it."""
     sizes: dict[str, int] = {}
     bodies: dict[str, bytes] = {}
     frames: list[int] = []
@@ -603,16 +629,20 @@ def visit(page, go, plotly_expected: bool) -> dict:
     def on_websocket(ws):
         ws.on("framereceived", lambda payload: frames.append(len(payload)))
 
-    page.on("response", record)
+    if bodies_too:
+        page.on("response", record)
     page.on("websocket", on_websocket)
     started = time.perf_counter()
     go(page)
     try:
         expect(page.locator(".te-count b").first).to_be_visible(timeout=RENDER_TIMEOUT_MS)
         expect(page.locator(".te-funnel").first).to_be_visible(timeout=RENDER_TIMEOUT_MS)
-        elapsed = time.perf_counter() - started
-    except AssertionError:
-        elapsed, plotly_expected = float("inf"), False
+        polled = time.perf_counter() - started
+        page.wait_for_function("() => window.__teRenderedAt !== undefined", timeout=RENDER_TIMEOUT_MS)
+        elapsed = page.evaluate("() => window.__teRenderedAt") / 1000
+    except (AssertionError, PlaywrightTimeout):
+        elapsed = polled = float("inf")
+        plotly_expected = False
     wire, websocket, before = sum(page.evaluate(WIRE_BYTES).values()), sum(frames), dict(bodies)
     http = by_resource(dict(sizes))
     plotly_after = None
@@ -623,68 +653,101 @@ def visit(page, go, plotly_expected: bool) -> dict:
             plotly_after = round(1000 * (time.perf_counter() - started))
         except PlaywrightTimeout:  # say so in the table rather than lose the run
             plotly_after = float("inf")
-    page.remove_listener("response", record)
+    if bodies_too:
+        page.remove_listener("response", record)
     page.remove_listener("websocket", on_websocket)
-    return {"seconds": round(elapsed, 2), "http": http, "wire": wire, "websocket": websocket, "bodies": before,
+    return {"seconds": round(elapsed, 2), "seconds_polled": round(polled, 2), "http": http, "wire": wire, "websocket": websocket, "bodies": before,
             "plotly_after_ms": plotly_after,
             "with_plotly": {"wire": sum(page.evaluate(WIRE_BYTES).values()), "websocket": sum(frames)}}
 
 
-def first_render(code: Path, trial: str, n: int, repeats: int, browser, server: str | None = None,
-                 options: tuple[str, ...] = ()) -> dict:
-    """`repeats` times: a first visit in a fresh browser (empty cache), then a reload of the same page, each
-    taking a pre-heated kernel (the next load waits until the pool has refilled): seconds to the first
-    complete render, what the page downloaded before it (HTTP by resource, decoded and on the wire, and the
-    websocket's messages), when plotly.js was on the page after the render, and all the load had sent by
-    then. `server`: the module that serves (default: the tree's own, dashboard_server), with `options`."""
-    query = scenario_for(trial, n).to_query() if n else ""
-    server = server or dashboard_server(code)
-    process, url, ready, ready_s = start_voila(code, query, preheat=True, server=server, options=options)
-    loads: dict[str, list[dict]] = {"first": [], "reload": []}
+class FirstRenders:
+    """One server (`code`'s dashboard for `trial` at `n` subjects, pre-heated) and its first renders.
 
-    def refilled():
+    Each `round()` is a first visit in a fresh browser (empty cache), then a reload of the same page, each taking a
+    pre-heated kernel (the next load waits until the pool has refilled): seconds to the first complete render,
+    what the page downloaded before it (HTTP by resource, decoded and on the wire, and the websocket's messages),
+    when plotly.js was on the page after the render, and all the load had sent by then. `server`: the module that
+    serves (default: the tree's own, dashboard_server), with `options`. Several of them can be open at once and
+    their rounds taken in turn (first_render_main --interleave), so that a machine whose load changes during the
+    run weighs on every variant alike."""
+
+    def __init__(self, code: Path, trial: str, n: int, server: str | None = None, options: tuple[str, ...] = ()):
+        self.trial, self.n, self.options = trial, n, options
+        self.server = server or dashboard_server(code)
+        query = scenario_for(trial, n).to_query() if n else ""
+        self.process, self.url, self.ready, self.ready_s = start_voila(code, query, preheat=True, server=self.server,
+                                                                       options=options)
+        self.loads: dict[str, list[dict]] = {"first": [], "reload": []}
+        self.load_average: list[float] = []  # the machine's, as each round began
+        self.refilled()
+
+    def refilled(self) -> None:
         deadline = time.monotonic() + 600
-        while not ready.exists() and time.monotonic() < deadline:
+        while not self.ready.exists() and time.monotonic() < deadline:
             time.sleep(0.2)
         time.sleep(3)  # the pool's other kernel may still be running its notebook
-        ready.unlink(missing_ok=True)
+        self.ready.unlink(missing_ok=True)
 
+    def round(self, browser) -> None:
+        self.load_average.append(os.getloadavg()[0])
+        bodies_too = not self.loads["first"]  # the bytes by file: the first round
+        page = browser.new_page(viewport={"width": 1500, "height": 1000})  # its own context: no cache
+        page.add_init_script(RENDER_WATCH)  # for the reload too
+        self.loads["first"].append(visit(page, lambda p: p.goto(self.url + "/", wait_until="commit",
+                                                                timeout=TIMEOUT_MS), bool(self.n), bodies_too))
+        self.refilled()
+        self.loads["reload"].append(visit(page, lambda p: p.reload(wait_until="commit", timeout=TIMEOUT_MS),
+                                          bool(self.n), bodies_too))
+        page.close()
+        self.refilled()
+
+    def stop(self) -> None:
+        stop(self.process)
+
+    def result(self) -> dict:
+        loads = self.loads
+        # what a server that compresses (gzip level 6, as tornado's compress_response does) or a compressing
+        # proxy in front of it would send of the same files
+        gzipped = sum(len(gzip.compress(body, 6)) for body in loads["first"][0]["bodies"].values())
+        gc.collect()
+
+        def summary(kind: str) -> dict:
+            rows = loads[kind]
+            plotly = [r["plotly_after_ms"] for r in rows if r["plotly_after_ms"] is not None]
+            return {"first_render_s": {"median": round(statistics.median(r["seconds"] for r in rows), 2),
+                                       "all": [r["seconds"] for r in rows]},
+                    "first_render_polled_s": {"median": round(statistics.median(r["seconds_polled"] for r in rows), 2),
+                                              "all": [r["seconds_polled"] for r in rows]},
+                    "http_wire_bytes_first_render": int(statistics.median(r["wire"] for r in rows)),
+                    "websocket_bytes_first_render": int(statistics.median(r["websocket"] for r in rows)),
+                    "plotly_js_ready_after_render_ms": statistics.median(plotly) if plotly else None,
+                    "with_plotly_js": {k: int(statistics.median(r["with_plotly"][k] for r in rows))
+                                       for k in ("wire", "websocket")}}
+
+        first = summary("first")
+        return {"trial": self.trial, "subjects": self.n, "server": " ".join([self.server, *self.options]),
+                "server_start_to_ready_s": round(self.ready_s, 2),
+                "first_render_preheated_s": first["first_render_s"],
+                "first_render_polled_s": first["first_render_polled_s"],
+                "http_bytes_first_render": loads["first"][0]["http"], "http_bytes_first_render_gzipped": gzipped,
+                "http_wire_bytes_first_render": first["http_wire_bytes_first_render"],
+                "websocket_bytes_first_render": first["websocket_bytes_first_render"],
+                "plotly_js_ready_after_render_ms": first["plotly_js_ready_after_render_ms"],
+                "with_plotly_js": first["with_plotly_js"], "reload": summary("reload"),
+                "load_average_at_rounds": [round(x, 1) for x in self.load_average]}
+
+
+def first_render(code: Path, trial: str, n: int, repeats: int, browser, server: str | None = None,
+                 options: tuple[str, ...] = ()) -> dict:
+    """`repeats` rounds of FirstRenders on one server, then its result."""
+    renders = FirstRenders(code, trial, n, server, options)
     try:
-        refilled()
         for _ in range(repeats):
-            page = browser.new_page(viewport={"width": 1500, "height": 1000})  # its own context: no cache
-            loads["first"].append(visit(page, lambda p: p.goto(url + "/", wait_until="commit", timeout=TIMEOUT_MS),
-                                        bool(n)))
-            refilled()
-            loads["reload"].append(visit(page, lambda p: p.reload(wait_until="commit", timeout=TIMEOUT_MS), bool(n)))
-            page.close()
-            refilled()
+            renders.round(browser)
     finally:
-        stop(process)
-    # what a server that compresses (gzip level 6, as tornado's compress_response does) or a compressing
-    # proxy in front of it would send of the same files
-    gzipped = sum(len(gzip.compress(body, 6)) for body in loads["first"][-1]["bodies"].values())
-    gc.collect()
-
-    def summary(kind: str) -> dict:
-        rows = loads[kind]
-        plotly = [r["plotly_after_ms"] for r in rows if r["plotly_after_ms"] is not None]
-        return {"first_render_s": {"median": round(statistics.median(r["seconds"] for r in rows), 2),
-                                   "all": [r["seconds"] for r in rows]},
-                "http_wire_bytes_first_render": int(statistics.median(r["wire"] for r in rows)),
-                "websocket_bytes_first_render": int(statistics.median(r["websocket"] for r in rows)),
-                "plotly_js_ready_after_render_ms": statistics.median(plotly) if plotly else None,
-                "with_plotly_js": {k: int(statistics.median(r["with_plotly"][k] for r in rows))
-                                   for k in ("wire", "websocket")}}
-
-    first = summary("first")
-    return {"trial": trial, "subjects": n, "server": " ".join([server, *options]), "server_start_to_ready_s": round(ready_s, 2),
-            "first_render_preheated_s": first["first_render_s"],
-            "http_bytes_first_render": loads["first"][-1]["http"], "http_bytes_first_render_gzipped": gzipped,
-            "http_wire_bytes_first_render": first["http_wire_bytes_first_render"],
-            "websocket_bytes_first_render": first["websocket_bytes_first_render"],
-            "plotly_js_ready_after_render_ms": first["plotly_js_ready_after_render_ms"],
-            "with_plotly_js": first["with_plotly_js"], "reload": summary("reload")}
+        renders.stop()
+    return renders.result()
 
 
 # Where a first render's time goes, in the page's clock (ms from navigation): the page HTML; Voilà's
@@ -810,11 +873,13 @@ def _ms(value) -> str:
 
 
 def first_render_table(rows: list[dict]) -> list[str]:
-    lines = ["First visit (a fresh browser, nothing cached):", "",
-             "| code | server | trial | subjects | first render, pre-heated (s, median) | all (s) | HTTP bytes before "
+    lines = ["First visit (a fresh browser, nothing cached). The first render is the page's own clock (RENDER_WATCH): "
+             "the first frame with the count and funnel laid out, from the navigation's start; \"polled\" is when "
+             "Playwright's checks saw it (they poll at growing intervals and wait for the page's main thread).", "",
+             "| code | server | trial | subjects | first render, pre-heated (s, median) | all (s) | polled (s, median) | HTTP bytes before "
              "first render (decoded) | of which plotly.js | the same gzipped (level 6) | HTTP bytes on the wire "
              "before first render | websocket bytes before first render | plotly.js on the page after the render "
-             "(ms) | the load by then: HTTP on the wire + websocket |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "(ms) | the load by then: HTTP on the wire + websocket |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         http = r["http_bytes_first_render"]
         plotly = http["plotly.js (jupyterlab-plotly lab extension)"]["bytes"]
@@ -822,20 +887,23 @@ def first_render_table(rows: list[dict]) -> list[str]:
         by_then = f"{whole['wire']:,} + {whole['websocket']:,}" if whole else "–"
         lines.append(f"| {r['code']} | {r.get('server', 'voila')} | {r['trial']} | {subjects(r)} | "
                      f"{r['first_render_preheated_s']['median']} | {', '.join(map(str, r['first_render_preheated_s']['all']))} | "
+                     f"{r.get('first_render_polled_s', {}).get('median', '–')} | "
                      f"{sum(g['bytes'] for g in http.values()):,} | {plotly:,} | {r['http_bytes_first_render_gzipped']:,} | "
                      f"{r.get('http_wire_bytes_first_render', 0):,} | {r['websocket_bytes_first_render']:,} | "
                      f"{_ms(r['plotly_js_ready_after_render_ms'])} | "
                      f"{by_then} |")
     lines += ["", "Reload of the same page (the browser's cache as it left it):", "",
-              "| code | server | trial | subjects | first render, pre-heated (s, median) | all (s) | HTTP bytes on the "
-              "wire before first render | websocket bytes before first render | plotly.js on the page after the "
-              "render (ms) | the load by then: HTTP on the wire + websocket |", "|---|---|---|---|---|---|---|---|---|---|"]
+              "| code | server | trial | subjects | first render, pre-heated (s, median) | all (s) | polled (s, median) | "
+              "HTTP bytes on the wire before first render | websocket bytes before first render | plotly.js on the page "
+              "after the render (ms) | the load by then: HTTP on the wire + websocket |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if "reload" not in r:
             continue
         x = r["reload"]
         lines.append(f"| {r['code']} | {r.get('server', 'voila')} | {r['trial']} | {subjects(r)} | "
                      f"{x['first_render_s']['median']} | {', '.join(map(str, x['first_render_s']['all']))} | "
+                     f"{x.get('first_render_polled_s', {}).get('median', '–')} | "
                      f"{x['http_wire_bytes_first_render']:,} | {x['websocket_bytes_first_render']:,} | "
                      f"{_ms(x['plotly_js_ready_after_render_ms'])} | "
                      f"{x['with_plotly_js']['wire']:,} + {x['with_plotly_js']['websocket']:,} |")
@@ -852,9 +920,12 @@ def first_render_table(rows: list[dict]) -> list[str]:
 def first_render_main(args) -> int:
     rows = []
     codes = [(args.baseline, args.baseline, ())] if args.baseline else []
+    codes += [(ref, ref, ()) for ref in args.also]
     codes.append((None, "this tree", ()))
     if args.gzip_off:
         codes.append((None, "this tree, gzip off", ("--DashboardVoila.compress=False",)))
+    codes += [(None, f"this tree, {name}", tuple(options.split()))
+              for name, options in (variant.split(":", 1) for variant in args.variant)]
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         if args.floor:
@@ -866,6 +937,9 @@ def first_render_main(args) -> int:
                                  **first_render(code, "–", 0, args.repeats, browser, server=server)})
         for n in args.sizes:
             for trial in args.trials:
+                if args.interleave:
+                    rows += interleaved(codes, trial, n, args.repeats, browser)
+                    continue
                 for ref, name, options in codes:
                     print(f"first render, {name}: {trial} at {n:,} subjects...", file=sys.stderr, flush=True)
                     with checkout(ref) as code:
@@ -879,10 +953,37 @@ def first_render_main(args) -> int:
         {"machine": {"cpus": os.cpu_count(), "load_average_1m_at_end": round(load[0], 2)}, "results": rows,
          "targets": {"first_render_preheated_s": 1.5}}, indent=2) + "\n")
     lines = first_render_table(rows)
+    loads = [x for r in rows for x in r.get("load_average_at_rounds", [])]
+    if loads:
+        lines += ["", f"Load average (1 min) as the rounds began: {min(loads)}-{max(loads)}, median "
+                      f"{statistics.median(loads)}."]
+    if args.interleave:
+        lines = ["Every variant's server was up at once and the rounds (a first visit, then a reload) were taken in "
+                 "turn, variant after variant, so that the machine's load weighs on all alike.", "", *lines]
     (RESULTS / f"{args.output}.md").write_text("\n".join(lines) + f"\n\nLoad average at the end: "
                                                 f"{load[0]:.2f} on {os.cpu_count()} CPUs.\n")
     print("\n".join(lines))
     return 0
+
+
+def interleaved(codes: list, trial: str, n: int, repeats: int, browser) -> list[dict]:
+    """Every code's server up at once, a round of each in turn, `repeats` times: rows as first_render's."""
+    with contextlib.ExitStack() as stack:
+        renders = []
+        for ref, name, options in codes:
+            print(f"starting {name}: {trial} at {n:,} subjects...", file=sys.stderr, flush=True)
+            code = stack.enter_context(checkout(ref))
+            renders.append((name, FirstRenders(code, trial, n, options=options)))
+            stack.callback(renders[-1][1].stop)
+        for repeat in range(repeats):
+            for name, render in renders:
+                print(f"round {repeat + 1} of {repeats}, {name}: load {os.getloadavg()[0]:.1f}", file=sys.stderr,
+                      flush=True)
+                render.round(browser)
+        rows = [{"code": name, **render.result()} for name, render in renders]
+    for row in rows:
+        print(json.dumps(row), file=sys.stderr, flush=True)
+    return rows
 
 
 def kernel_main(args) -> int:

@@ -4,7 +4,10 @@ plotly's package folder served. A real server, without a pre-heated kernel, so t
 from __future__ import annotations
 
 import gzip
+import http.client
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -18,6 +21,7 @@ import plotly
 import plotly.offline
 import pytest
 from project_paths import ROOT
+from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
 
 from explorer.app.plotly_loader import PLOTLY_JS_PATH
 
@@ -30,22 +34,29 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(*options: str, notebook: Path = ROOT / "notebooks" / "dashboard.ipynb"):
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "explorer.app.voila_server", str(notebook),
-         f"--port={port}", "--no-browser", "--Voila.ip=127.0.0.1", "--VoilaConfiguration.preheat_kernel=False",
-         *options], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/voila/static/voila.js", timeout=2)
-            return process, url
-        except OSError:
-            assert process.poll() is None, "the server exited"
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.3)
+def _serve(*options: str, notebook: Path = ROOT / "notebooks" / "dashboard.ipynb", attempts: int = 3):
+    """The dashboard's server on a free port. Between choosing the port and the server binding it, another
+    process (a kernel's ZMQ socket, on a shared machine) can take it: the server then exits, and what answers
+    there is not HTTP; another port is tried (the server is told not to move to a port of its own choosing)."""
+    for _ in range(attempts):
+        port = _free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "explorer.app.voila_server", str(notebook),
+             f"--port={port}", "--Voila.port_retries=0", "--no-browser", "--Voila.ip=127.0.0.1",
+             "--VoilaConfiguration.preheat_kernel=False", *options],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while process.poll() is None:
+            try:
+                urllib.request.urlopen(f"{url}/voila/static/voila.js", timeout=2)
+                return process, url
+            except (OSError, http.client.HTTPException):
+                if time.monotonic() > deadline:
+                    _stop(process)
+                    raise AssertionError("the server did not start") from None
+                time.sleep(0.3)
+    raise AssertionError(f"the server exited {attempts} times")
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -107,18 +118,20 @@ def test_lab_extension_files_asked_for_by_content_hash_stay_cached(server):
     assert _get(base)[1]["Cache-Control"] == "no-cache"  # without its hash it may change: revalidated
 
 
-def test_a_closed_pages_kernel_is_shut_down_by_the_pages_own_request(tmp_path):
-    """The page asks for its kernel's shutdown with navigator.sendBeacon, which carries no XSRF token; plain
-    Voila 0.5 answers 403 and the kernel lives until the server stops (voila-dashboards/voila#1458)."""
-    import json
-    import re
-
-    notebook = tmp_path / "tiny.ipynb"
+def _tiny_notebook(folder: Path) -> Path:
+    """A one-cell notebook: a page Voilà renders in a moment."""
+    notebook = folder / "tiny.ipynb"
     notebook.write_text(json.dumps({
         "cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": ["x = 1"]}],
         "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
         "nbformat": 4, "nbformat_minor": 5}))
-    process, url = _serve(notebook=notebook)
+    return notebook
+
+
+def test_a_closed_pages_kernel_is_shut_down_by_the_pages_own_request(tmp_path):
+    """The page asks for its kernel's shutdown with navigator.sendBeacon, which carries no XSRF token; plain
+    Voila 0.5 answers 403 and the kernel lives until the server stops (voila-dashboards/voila#1458)."""
+    process, url = _serve("--DashboardVoila.shutdown_delay=4", notebook=_tiny_notebook(tmp_path))
     try:
         status, _, page = _get(url + "/")
         kernel = re.search(rb'"kernelId": "([0-9a-f-]{36})"', page).group(1).decode()
@@ -126,9 +139,98 @@ def test_a_closed_pages_kernel_is_shut_down_by_the_pages_own_request(tmp_path):
         beacon = urllib.request.Request(f"{url}/voila/api/shutdown/{kernel}", data=b"", method="POST")
         with urllib.request.urlopen(beacon, timeout=30) as response:  # no cookie, no X-XSRFToken: a beacon
             assert response.status == 204
+        # not at once: a reloaded page's first render does not share the CPU with the old kernel stopping
+        assert _get(f"{url}/api/kernels/{kernel}")[0] == 200
         deadline = time.monotonic() + 30
         while _get(f"{url}/api/kernels/{kernel}")[0] != 404:
             assert time.monotonic() < deadline, "the kernel is still running"
             time.sleep(0.3)
     finally:
         _stop(process)
+
+
+def test_the_page_links_nothing_outside_the_machine(tmp_path):
+    """Voilà's lab template links Font Awesome on cdn.jsdelivr.net and nbconvert's imports mermaid.js from
+    cdnjs; the dashboard's template (explorer/app/voila_template) keeps the page to its own server, and still
+    includes voila-style.js, which brings Font Awesome with it."""
+    process, url = _serve(notebook=_tiny_notebook(tmp_path))
+    try:
+        status, _, page = _get(url + "/")
+        assert status == 200
+        outside = re.findall(rb"""(?:src|href)=["'](?:https?:)?//[^"']+|import\(["']https?://[^"']+""", page)
+        assert not outside, outside
+        assert b"/voila/templates/lab/static/voila-style.js" in page
+    finally:
+        _stop(process)
+
+
+def _through(transform_class, path: str, body: bytes, etag: str, chunk: int = 65536) -> bytes:
+    """What a transform sends for a static file written in pieces, as tornado's StaticFileHandler writes it."""
+    request = HTTPServerRequest(start_line=RequestStartLine("GET", path, "HTTP/1.1"),
+                                headers=HTTPHeaders({"Host": "127.0.0.1", "Accept-Encoding": "gzip"}))
+    transform = transform_class(request)
+    headers = HTTPHeaders({"Content-Type": "application/javascript", "Etag": etag, "Content-Length": str(len(body))})
+    pieces = [body[i:i + chunk] for i in range(0, len(body), chunk)]
+    _, headers, sent = transform.transform_first_chunk(200, headers, pieces[0], False)
+    sent += b"".join(transform.transform_chunk(piece, False) for piece in pieces[1:])
+    sent += transform.transform_chunk(b"", True)
+    assert headers["Content-Encoding"] == "gzip" and "Content-Length" not in headers
+    return sent
+
+
+def _no_compression(*args, **kwargs):
+    raise AssertionError("compressed again")
+
+
+def test_a_static_file_is_compressed_once_and_sent_whole_again(monkeypatch):
+    from explorer.app.voila_server import CachedGZip
+
+    monkeypatch.setattr(CachedGZip, "_compressed", {})
+    body = (ROOT / "explorer" / "app" / "voila_server.py").read_bytes() * 40  # several pieces
+    first = _through(CachedGZip, "/voila/static/1.voila.js", body, '"abc"')
+    assert gzip.decompress(first) == body
+
+    monkeypatch.setattr(gzip, "GzipFile", _no_compression)
+    assert _through(CachedGZip, "/voila/static/1.voila.js", body, '"abc"') == first
+    # another content (another ETag) under the same address, or a file the cache does not cover, is compressed
+    for path, etag in (("/voila/static/1.voila.js", '"def"'), ("/api/kernels", '"abc"')):
+        with pytest.raises(AssertionError, match="compressed again"):
+            _through(CachedGZip, path, body, etag)
+
+
+def test_the_page_names_the_javascript_it_will_need_and_the_server_has_it(tmp_path):
+    """With --DashboardVoila.preload=True, explorer.app.voila_preload's addresses are in the page's head, and
+    each is a file the server serves: a wrong address would cost the page a useless download and still leave
+    the real one to a later wave."""
+    process, url = _serve("--DashboardVoila.preload=True", notebook=_tiny_notebook(tmp_path))
+    try:
+        _, _, page = _get(url + "/")
+        head = page.split(b"</head>")[0]
+        preloaded = re.findall(rb'<link rel="preload" as="script" href="([^"]+)">', head)
+        assert preloaded[0] == b"/voila/static/voila.js"
+        assert any(b"/voila/labextensions/@jupyter-widgets/jupyterlab-manager/static/remoteEntry." in a
+                   for a in preloaded)
+        assert head.index(b"voila-style.js") < head.index(b'rel="preload"')  # the page's own first
+        for address in preloaded:
+            assert _get(url + address.decode())[0] == 200, address
+    finally:
+        _stop(process)
+    process, url = _serve(notebook=_tiny_notebook(tmp_path))
+    try:
+        assert b'rel="preload"' not in _get(url + "/")[2]  # off unless asked for: it measured no faster
+    finally:
+        _stop(process)
+
+
+def test_plotly_js_is_compressed_once_too(server, monkeypatch):
+    """4.85 MB, asked for by every new browser right after its first render, while the same server thread
+    carries the page's widget messages."""
+    from explorer.app.voila_server import CachedGZip
+
+    monkeypatch.setattr(CachedGZip, "_compressed", {})
+    body = plotly.offline.get_plotlyjs().encode()
+    first = _through(CachedGZip, f"/voila/{PLOTLY_JS_PATH}", body, '"p"')
+    monkeypatch.setattr(gzip, "GzipFile", _no_compression)
+    assert _through(CachedGZip, f"/voila/{PLOTLY_JS_PATH}", body, '"p"') == first
+    status, headers, wire = _get(server + PLOTLY_URL, **{"Accept-Encoding": "gzip"})  # the real server agrees
+    assert status == 200 and headers.get("Content-Encoding") == "gzip" and gzip.decompress(wire) == body

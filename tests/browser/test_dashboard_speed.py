@@ -5,6 +5,7 @@ benchmarks/bench_dashboard.py, not asserted here."""
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 import pytest
 from dashboard_page import BASE, TIMEOUT, assert_clean, expected, open_dashboard, open_tab
@@ -159,4 +160,47 @@ def test_plotly_js_is_one_cacheable_file_that_a_reload_does_not_fetch_again(page
         # the widget channel carried the widgets, not plotly.js (4.85 MB)
         assert channel_bytes[0] < 2_000_000, (visit, channel_bytes[0])
         channel_bytes[0] = 0
+    assert_clean(page)
+
+
+def _off_machine(address: str) -> bool:
+    """Whether the browser sent a request to another machine (data: and blob: addresses are no request)."""
+    parts = urlsplit(address)
+    return parts.scheme in ("http", "https", "ws", "wss") and parts.hostname not in ("127.0.0.1", "localhost")
+
+
+# the icon's glyph and font as the page draws them, and the Font Awesome fonts the page has loaded
+ICON_FONT = """(selector) => {
+  const icon = document.querySelector(selector);
+  const before = icon && getComputedStyle(icon, "::before");
+  return { content: before ? before.content : null, family: before ? before.fontFamily : null,
+           loaded: [...document.fonts].filter((f) => f.family.includes("Font Awesome") && f.status === "loaded")
+                     .map((f) => f.family) };
+}"""
+
+
+def test_nothing_leaves_the_machine_and_the_icons_come_from_the_server(page: Page, voila_url):
+    """Offline, or served inside a clinic's network, the page must work without the internet: a whole load and
+    a tour of every tab (plotly.js and its charts included) sends no request to another machine. Voilà's lab
+    template linked Font Awesome from cdn.jsdelivr.net; the dashboard's own template (explorer.app.voila_server)
+    drops the links, and the icons still draw with the Font Awesome Voilà serves itself."""
+    off_machine: list[str] = []
+    page.on("request", lambda request: off_machine.append(request.url) if _off_machine(request.url) else None)
+    page.on("websocket", lambda ws: off_machine.append(ws.url) if _off_machine(ws.url) else None)
+    open_dashboard(page, voila_url)
+    page.wait_for_function("() => window.Plotly && window.Plotly.react", timeout=TIMEOUT)
+    for _ in range(2):  # a second pass reaches the tabs that opening another tab shows
+        for tab in page.get_by_role("tab").all():
+            if tab.is_visible():
+                tab.click()
+                page.wait_for_timeout(300)
+    expect(page.get_by_test_id("busy")).to_have_count(0, timeout=TIMEOUT)
+    page.wait_for_load_state("networkidle", timeout=TIMEOUT)
+    assert not off_machine, off_machine
+    open_tab(page, "Eligibility")
+    # a criterion's "move up" button (ipywidgets' icon="arrow-up": Font Awesome's glyph f062, solid)
+    drawn = page.evaluate(ICON_FONT, ".te-app .fa-arrow-up")
+    assert drawn["content"] == '"\uf062"', drawn
+    assert "Font Awesome 5 Free" in drawn["family"], drawn
+    assert "Font Awesome 5 Free" in drawn["loaded"], drawn
     assert_clean(page)
