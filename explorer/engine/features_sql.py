@@ -55,6 +55,7 @@ VIEWS = {name: f"te_feat_{name}" for name in ("subjects", "measurements", "event
 ROW, INDEX, BIRTH, DIAGNOSIS, TIME = "__row", "__index", "__birth", "__diagnosis", "__time"
 NS_PER_MINUTE = 60 * 10**9
 MINUTES_PER_DAY = 24 * 60
+HOMA_INPUTS = ("fasting_glucose", "fasting_insulin")  # HOMA-IR needs both from the same sample: their times are read
 
 
 # --- the tables, prepared ----------------------------------------------------------------------------
@@ -421,7 +422,9 @@ class FeatureQuery:
         window_ns = " ".join(f"WHEN {n} THEN {self.b.bind(int(np.int64(w * DAY_NS)))}"
                              for n, w in zip(names, windows, strict=True))
         value = f"CAST(m.{q('value')} AS {d.double})"
-        rows = (f"SELECT s.{q(ROW)} AS r, m.{q('variable')} AS v, {value} AS x, "
+        # the variable as its position (an integer key hashes and compares faster than its name)
+        position = " ".join(f"WHEN {n} THEN {j}" for j, n in enumerate(names))
+        rows = (f"SELECT s.{q(ROW)} AS r, CASE m.{q('variable')} {position} END AS v, {value} AS x, "
                 f"CAST(m.{q('ref_high')} AS {d.double}) AS u, m.{q(TIME)} AS t, s.{q(INDEX)} AS ix, "
                 f"CASE m.{q('variable')} {window_ns} END AS w "
                 f"FROM {q(VIEWS['measurements'])} m JOIN {q(VIEWS['subjects'])} s ON m.{q('subject_id')} = s.{q('subject_id')} "
@@ -433,23 +436,31 @@ class FeatureQuery:
             # several values at the latest time: their mean; all equal: that value exactly (as _mean_per_cell)
             return f"CASE WHEN MIN({x}) = MAX({x}) THEN MIN({x}) ELSE SUM({x}) / COUNT({x}) END"
 
+        # One GROUP BY of (subject, variable) finds the latest time in the window, whether any value lies
+        # before or after it, and how many lie in it; only where several do are the values at the latest
+        # time averaged in a second pass (a window over every row cost more than the rest of the step).
+        inside = "NOT after AND NOT before"
         self.ctes += [
             f"m_rows AS ({rows})",
             f"m_flag AS (SELECT r, v, x, u, t, t >= ix + {day} AS after, t < ix - w AS before FROM m_rows)",
-            "m_in AS (SELECT r, v, x, u, t, MAX(t) OVER (PARTITION BY r, v) AS lt FROM m_flag "
-            "WHERE NOT after AND NOT before)",
-            f"m_last AS (SELECT r, v, MAX(t) AS t, {same_time_mean('x')} AS x, {same_time_mean('u')} AS u "
-            "FROM m_in WHERE t = lt GROUP BY r, v)",
             "m_seen AS (SELECT r, v, MAX(CASE WHEN before THEN 1 ELSE 0 END) AS b, "
-            "MAX(CASE WHEN after THEN 1 ELSE 0 END) AS a FROM m_flag GROUP BY r, v)",
+            f"MAX(CASE WHEN after THEN 1 ELSE 0 END) AS a, MAX(CASE WHEN {inside} THEN t END) AS lt, "
+            f"SUM(CASE WHEN {inside} THEN 1 ELSE 0 END) AS n, MAX(CASE WHEN {inside} THEN x END) AS x1, "
+            f"MAX(CASE WHEN {inside} THEN u END) AS u1 FROM m_flag GROUP BY r, v)",
+            f"m_many AS (SELECT f.r, f.v, {same_time_mean('f.x')} AS x, {same_time_mean('f.u')} AS u "
+            "FROM m_flag f JOIN m_seen sn ON f.r = sn.r AND f.v = sn.v AND f.t = sn.lt WHERE sn.n > 1 "
+            "GROUP BY f.r, f.v)",
         ]
-        pivot = []
-        for j, n in enumerate(names):
-            for part, source in (("x", "l.x"), ("t", "l.t"), ("u", "l.u"), ("b", "sn.b"), ("a", "sn.a")):
-                pivot.append(f"MAX(CASE WHEN sn.v = {n} THEN {source} END) AS {part}{j}")
-        self.ctes.append(f"m_wide AS (SELECT sn.r, {', '.join(pivot)} FROM m_seen sn LEFT JOIN m_last l "
+        # the time is read only for HOMA-IR's same-sample rule, the reference limit only for an _uln variable
+        parts = {j: "xba" + ("t" if var in HOMA_INPUTS else "") + ("u" if f"{var}_uln" in self.catalogue else "")
+                 for j, var in enumerate(variables)}
+        sources = {"x": "(CASE WHEN sn.n > 1 THEN l.x ELSE sn.x1 END)", "t": "sn.lt",
+                   "u": "(CASE WHEN sn.n > 1 THEN l.u ELSE sn.u1 END)", "b": "sn.b", "a": "sn.a"}
+        pivot = [f"MAX(CASE WHEN sn.v = {j} THEN {sources[part]} END) AS {part}{j}"
+                 for j in range(len(variables)) for part in parts[j]]
+        self.ctes.append(f"m_wide AS (SELECT sn.r, {', '.join(pivot)} FROM m_seen sn LEFT JOIN m_many l "
                          "ON sn.r = l.r AND sn.v = l.v GROUP BY sn.r)")
-        cols = {f"m{part}{j}": f"mw.{part}{j}" for j in range(len(variables)) for part in "xtuba"}
+        cols = {f"m{part}{j}": f"mw.{part}{j}" for j in range(len(variables)) for part in parts[j]}
         self.layer(cols, join=f"LEFT JOIN m_wide mw ON mw.r = {self.last}.{q(ROW)}")
         uln_flags = self.flags({var: f"{q(f'mu{j}')} IS NOT NULL" for j, var in enumerate(variables)
                                 if f"{var}_uln" in self.catalogue})
@@ -463,7 +474,8 @@ class FeatureQuery:
                 self.reset(var)
             self.features[var] = column
             self.exists.setdefault(var, None)
-            self.times[var] = t
+            if var in HOMA_INPUTS:
+                self.times[var] = t
             missing = self.missing(column)
             seen = f"({x} IS NOT NULL OR {before} OR {after})"
             self.add_reason(var, f"{missing} AND {before}",
@@ -504,8 +516,8 @@ class FeatureQuery:
             steps.append(("bmi", bmi, given, [(implausible, "weight and height give an implausible BMI"),
                                               (f"NOT {implausible}",
                                                "no BMI, or weight and height, in the look-back window")]))
-        if "fasting_glucose" in f and "fasting_insulin" in f:
-            tg, ti = self.times.get("fasting_glucose"), self.times.get("fasting_insulin")
+        if all(var in f for var in HOMA_INPUTS):
+            tg, ti = (self.times.get(var) for var in HOMA_INPUTS)
             same = f"({tg} = {ti} OR ({tg} IS NULL AND {ti} IS NULL))" if tg and ti else "TRUE"
             on_insulin = f"COALESCE({f['on_insulin']}, FALSE)" if "on_insulin" in f else "FALSE"
             raw = f"({f['fasting_glucose']} * {f['fasting_insulin']} / {self.num(HOMA_IR_NORMALISER)})"
