@@ -216,14 +216,13 @@ def child_features(canonical: str, out: str, n: int) -> dict:
 
     from explorer.catalogue import default_catalogue
     from explorer.engine.features_sql import (
-        INDEX,
-        TIME,
         VIEWS,
         DuckRunner,
         FeatureQuery,
         _check_subjects,
         _used,
-        floor_day,
+        events_sql,
+        lookback_days_sql,
         plan_of,
     )
     from explorer.engine.sql import DUCKDB
@@ -264,19 +263,13 @@ def child_features(canonical: str, out: str, n: int) -> dict:
                 "(FORMAT parquet, ROW_GROUP_SIZE 131072)")
     raw.unlink()
     steps["features.parquet"] = time.perf_counter() - start - sum(steps.values())
-    # events and the look-back, as features_sql's _events and _lookback compute them, to the layout's tables
-    d = DUCKDB
+    # events and the look-back by features_sql's own SQL (its _events and _lookback), to the layout's tables
     if "events" in tables:
-        days = f"({floor_day('s.' + q(INDEX), d)} - {floor_day('e.' + q(TIME), d)})"
-        con.execute(f"COPY (SELECT s.{q('subject_id')} AS subject_id, e.{q('event')} AS event, CAST({days} AS DOUBLE) "
-                    f"AS days_before_index, e.{q('severity')} AS severity FROM {q(VIEWS['events'])} e JOIN "
-                    f"{q(VIEWS['subjects'])} s ON e.{q('subject_id')} = s.{q('subject_id')} WHERE e.{q(TIME)} IS NOT "
-                    f"NULL AND {days} >= 0) TO '{target / 'events.parquet'}' (FORMAT parquet)")
+        con.execute(f"COPY ({events_sql(DUCKDB, ordered=False)}) TO '{target / 'events.parquet'}' (FORMAT parquet)")
     if "event_history" in tables:
         names = [r[0] for r in con.execute(f"SELECT DISTINCT {q('event')} FROM {q(VIEWS['event_history'])} "
                                            "WHERE event IS NOT NULL ORDER BY 1").fetchall()]
-        days = f"({floor_day('s.' + q(INDEX), d)} - {floor_day('t.' + q(TIME), d)})"
-        value = f"(CASE WHEN {days} >= 0 THEN CAST({days} AS DOUBLE) END)"
+        value = lookback_days_sql(DUCKDB)
         pivot = ", ".join(f"MAX(CASE WHEN t.{q('event')} = $e{i} THEN {value} END) AS {q(name)}"
                           for i, name in enumerate(names))
         con.execute(f"COPY (SELECT s.{q('subject_id')} AS subject_id, {pivot} FROM {q(VIEWS['event_history'])} t "

@@ -614,20 +614,32 @@ class FeatureQuery:
 
 # --- events, event history, reported counts ----------------------------------------------------------
 
+def events_sql(dialect: Dialect, *, ordered: bool = True) -> str:
+    """The SELECT of the screening events (subject_id, event, days_before_index, severity) from the prepared
+    views: events with a time on or before the index date's day (`ordered`: in the source's row order)."""
+    q, d = dialect.quote, dialect
+    days = f"({floor_day('s.' + q(INDEX), d)} - {floor_day('e.' + q(TIME), d)})"
+    return (f"SELECT s.{q('subject_id')} AS subject_id, e.{q('event')} AS event, CAST({days} AS {d.double}) AS "
+            f"days_before_index, e.{q('severity')} AS severity FROM {q(VIEWS['events'])} e JOIN "
+            f"{q(VIEWS['subjects'])} s ON e.{q('subject_id')} = s.{q('subject_id')} WHERE e.{q(TIME)} IS NOT NULL "
+            f"AND {days} >= 0" + (f" ORDER BY e.{q(ROW)}" if ordered else ""))
+
+
+def lookback_days_sql(dialect: Dialect, history: str = "t", subject: str = "s") -> str:
+    """Days from an event_history row's recorded_from to its subject's index date; NULL when it starts after."""
+    q = dialect.quote
+    days = f"({floor_day(f'{subject}.' + q(INDEX), dialect)} - {floor_day(f'{history}.' + q(TIME), dialect)})"
+    return f"(CASE WHEN {days} >= 0 THEN CAST({days} AS {dialect.double}) END)"
+
+
 def _events(run, plan: Plan) -> pd.DataFrame:
     if "events" not in plan.tables:
         return empty_events()
-    q, d = run.dialect.quote, run.dialect
-    days = f"({floor_day('s.' + q(INDEX), d)} - {floor_day('e.' + q(TIME), d)})"
-    table = run.arrow(
-        f"SELECT s.{q('subject_id')} AS subject_id, e.{q('event')} AS event, CAST({days} AS {d.double}) AS days, "
-        f"e.{q('severity')} AS severity FROM {q(VIEWS['events'])} e JOIN {q(VIEWS['subjects'])} s "
-        f"ON e.{q('subject_id')} = s.{q('subject_id')} WHERE e.{q(TIME)} IS NOT NULL AND {days} >= 0 "
-        f"ORDER BY e.{q(ROW)}", {})
+    table = run.arrow(events_sql(run.dialect), {})
     return pd.DataFrame({
         "subject_id": pd.array(table.column("subject_id").to_pylist(), dtype="string"),
         "event": pd.array(table.column("event").to_pylist(), dtype="string"),
-        "days_before_index": table.column("days").to_numpy(zero_copy_only=False).astype("float64"),
+        "days_before_index": table.column("days_before_index").to_numpy(zero_copy_only=False).astype("float64"),
         "severity": pd.array(table.column("severity").to_pylist(), dtype="Int64"),
     })
 
@@ -728,9 +740,7 @@ def derive(run, tables: set[str], subject_columns: list[str], *, lookback_days: 
 
 def _lookback(run, plan: Plan, ids: pd.Index) -> pd.DataFrame | None:
     q = run.dialect.quote
-    days = f"({floor_day('s.' + q(INDEX), run.dialect)} - {floor_day('t.' + q(TIME), run.dialect)})"
-    value = f"(CASE WHEN {days} >= 0 THEN CAST({days} AS {run.dialect.double}) END)"
-    return _wide(run, plan, "event_history", [q("event")], value, ids, lambda event: str(event))
+    return _wide(run, plan, "event_history", [q("event")], lookback_days_sql(run.dialect), ids, lambda event: str(event))
 
 
 def _counts(run, plan: Plan, ids: pd.Index) -> pd.DataFrame | None:
