@@ -153,8 +153,12 @@ def _cgm(rng: random.Random, n: int) -> list[list[str]]:
              str(rng.choice([70, 100, 180, 250]))] for _ in range(rng.randint(1, 40))]
 
 
-def _write_csv(path: Path, header: str, rows: list[list[str]]) -> None:
-    path.write_text(header + "".join(",".join(r) + "\n" for r in rows), encoding="utf-8")
+def _write_csv(path: Path, header: str, rows: list[list[str]], encoding: str = "utf-8") -> None:
+    path.write_bytes((header + "".join(",".join(r) + "\n" for r in rows)).encode(encoding))
+
+
+# text a spreadsheet saves in a Windows code page or as "Unicode Text": no engine may read it as if it were UTF-8
+NOT_UTF8 = ["cp1252", "latin-1", "utf-16", "utf-32"]
 
 
 @dataclass
@@ -169,7 +173,7 @@ class DataCase:
 
 def data_case(rng: random.Random, folder: Path, n: int, cells: list[str] = CELLS) -> DataCase:
     """One generated canonical folder (mutated cells, duplicates, columns) or one broken file."""
-    kind = rng.choice(["cells", "cells", "cells", "duplicates", "columns", "whole_file", "whole_file"])
+    kind = rng.choice(["cells", "cells", "cells", "duplicates", "columns", "whole_file", "whole_file", "encoding"])
     if kind == "whole_file":
         name = rng.choice(["data.csv", "data.parquet", "data.xlsx", "data.zip", "shadow", "data.txt"])
         path = folder / f"case{n}_{name}"
@@ -212,9 +216,19 @@ def data_case(rng: random.Random, folder: Path, n: int, cells: list[str] = CELLS
     if kind == "columns":
         header_s, header_m, header_c = (h.replace(rng.choice(h.strip().split(",")), rng.choice(["", "x", "Subject_ID"]), 1)
                                         if rng.random() < 0.5 else h for h in (header_s, header_m, header_c))
-    _write_csv(target / "subjects.csv", header_s, subjects)
-    _write_csv(target / "measurements.csv", header_m, measurements)
-    _write_csv(target / "cgm.csv", header_c, cgm)
+    encodings = {"subjects": "utf-8", "measurements": "utf-8", "cgm": "utf-8"}
+    if kind == "encoding":
+        # one table saved in another encoding, with a character that is not ASCII in one of its cells
+        table, encoding = rng.choice(list(encodings)), rng.choice(NOT_UTF8)
+        rows = {"subjects": subjects, "measurements": measurements, "cgm": cgm}[table]
+        row = rng.choice(rows)
+        column = rng.randrange(len(row))
+        row[column] = rng.choice(["\u00b5mol/L", "M\u00e4nnlich", "f\u00e9minin", row[column] + "\u00b0"])
+        encodings[table] = encoding
+        must_fail = True
+    _write_csv(target / "subjects.csv", header_s, subjects, encodings["subjects"])
+    _write_csv(target / "measurements.csv", header_m, measurements, encodings["measurements"])
+    _write_csv(target / "cgm.csv", header_c, cgm, encodings["cgm"])
     return DataCase(target, None, len(subjects), True, tuple(must_report), must_fail)
 
 
@@ -260,7 +274,7 @@ def screening_case(rng: random.Random, folder: Path, n: int) -> ScreeningCase:
         "event_lookback": pd.DataFrame({"subject_id": ids, "severe_hypoglycemia": ["365"] * len(ids)}),
         "event_counts": pd.DataFrame({"subject_id": ids, "severe_hypoglycemia@365": ["1"] * len(ids)}),
     }
-    kind = rng.choice(["cell", "cell", "cell", "duplicate", "column"])
+    kind = rng.choice(["cell", "cell", "cell", "duplicate", "column", "encoding"])
     must_fail, what = False, kind
     if kind == "cell":
         (table, column), = rng.sample(list(EVENT_CELLS), 1)
@@ -278,9 +292,16 @@ def screening_case(rng: random.Random, folder: Path, n: int) -> ScreeningCase:
         tables[table] = tables[table].rename(columns={old: new})
         must_fail, what = True, f"{table}.{old} renamed {new}"
     fmt = rng.choice(["csv", "csv", "parquet"])
+    encoded = None
+    if kind == "encoding":  # one CSV table saved in a code page or UTF-16, a subject id not ASCII
+        fmt, encoded = "csv", (rng.choice(list(tables)), rng.choice(NOT_UTF8))
+        tables[encoded[0]].loc[0, "subject_id"] = ids[0] + "\u00e9"
+        tables["features"].loc[0, "subject_id"] = ids[0] + "\u00e9"
+        must_fail, what = True, f"{encoded[0]} saved as {encoded[1]}"
     for name, frame in tables.items():
         if fmt == "csv":
-            frame.to_csv(target / f"{name}.csv", index=False)
+            frame.to_csv(target / f"{name}.csv", index=False,
+                         encoding=encoded[1] if encoded and encoded[0] == name else "utf-8")
         else:  # a column of numbers where every cell is one, else text, as an exporter would write it
             for col in frame.columns:
                 numbers = pd.to_numeric(frame[col], errors="coerce")
@@ -374,7 +395,7 @@ def run_data(case: DataCase, limit: float) -> tuple[str, str]:
         if case.table_like and len(cohort.subjects) != case.subjects:
             return "silent_drop", f"{case.subjects} subjects written, {len(cohort.subjects)} loaded, no error"
         if case.must_fail:
-            return "silent_accept", "a full-width number loaded as a number"
+            return "silent_accept", "a full-width number, or a table not in UTF-8, loaded without a word"
         summary = report.summary()
         for expected in case.must_report:
             if expected not in summary:

@@ -48,12 +48,8 @@ def _source_columns(screening) -> set[str] | None:
     if isinstance(screening, Screening):
         return set(screening.features.columns)
     if isinstance(screening, (str, Path)):
-        from explorer.engine.layout import find_tables
-        features = find_tables(screening)["features"]
-        if features.suffix == ".parquet":
-            import pyarrow.parquet as pq
-            return set(pq.read_schema(features).names)
-        return set(pd.read_csv(features, nrows=0).columns)
+        from explorer.engine.layout import table_columns
+        return set(table_columns(screening)["features"])
     return None
 
 

@@ -39,6 +39,7 @@ from explorer.cohort.checks import (
     untyped_columns,
 )
 from explorer.cohort.compact import widened
+from explorer.cohort.loaders.readers import check_format
 from explorer.cohort.screening import Screening
 from explorer.errors import DataError
 from explorer.expr import is_reserved
@@ -151,8 +152,20 @@ def find_tables(directory: str | Path) -> dict[str, Path]:
 def _read(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
     if path.suffix == ".parquet":
         return pq.read_table(path, columns=columns).to_pandas()
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], usecols=columns)
-    return frame
+    check_format(path, "text")  # the loaders' refusals (empty, binary, not UTF-8), the same for every engine
+    return _csv(path, dtype=str, keep_default_na=False, na_values=[""], usecols=columns)
+
+
+def _csv(path: Path, **options) -> pd.DataFrame:
+    """pandas' reading of a screening CSV, its failures said as the file's (pandas' text can quote a line)."""
+    try:
+        return pd.read_csv(path, **options)
+    except pd.errors.EmptyDataError:
+        raise DataError("the file is empty", file=str(path)) from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
+        check_format(path, "text")  # names the line that is not UTF-8, if that is why
+        raise DataError(f"cannot be read as a comma-separated table ({type(err).__name__}); check its quoting "
+                        f"and that every row has the header's columns", file=str(path)) from None
 
 
 def check_columns(columns: Iterable[str], file: str, catalogue: Catalogue | None = None, *,
@@ -223,7 +236,7 @@ def read_features(directory: str | Path, columns: Iterable[str] | None = None,
 def _columns(path: Path) -> list[str]:
     if path.suffix == ".parquet":
         return pq.read_schema(path).names
-    return list(pd.read_csv(path, nrows=0).columns)
+    return list(_csv(path, nrows=0).columns)
 
 
 def table_columns(directory: str | Path) -> dict[str, list[str]]:

@@ -26,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 
 from explorer.catalogue import Catalogue, default_catalogue
+from explorer.cohort.loaders.readers import check_format
 from explorer.engine.histogram_sql import histogram_sql, n_words, specs_of, subjects_sql, unpack
 from explorer.engine.layout import find_tables, screening_tables
 from explorer.engine.patterns import Selection
@@ -210,6 +211,7 @@ class SparkBackend:
         try:
             if path.suffix == ".parquet":
                 return self.spark.read.parquet(local_path(path))
+            check_format(path, "text")  # Spark would read bytes that are not UTF-8 as U+FFFD, without a word
             return self.spark.read.option("header", True).csv(local_path(path))  # text; the SQL casts it
         except Exception as err:
             raise DataError(f"Spark cannot read it: {spark_error(err)}", file=str(path)) from None

@@ -139,7 +139,9 @@ def _record_from_study(ps: Mapping, source: str) -> RegistryRecord:
 # --- legacy XML (clinical_study) -------------------------------------------------------------------
 
 def record_from_xml(text: str, *, source: str = "<xml>") -> RegistryRecord:
-    if re.search(r"<!(DOCTYPE|ENTITY)", text[:5000]):
+    # Anywhere, not only in the first few kB: a long comment can push a DOCTYPE with an entity bomb down the file
+    # (expat stops the bomb, with a message about amplification that would not say why the file is refused).
+    if re.search(r"<!(DOCTYPE|ENTITY)", text):
         raise ImportFailure(f"{source}: XML with a DOCTYPE or entity declarations is not a registry record")
     try:
         root = ET.fromstring(text)

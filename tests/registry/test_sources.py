@@ -67,6 +67,8 @@ def test_ages_and_escapes():
     ("<clinical_study><id_info><nct_id>NCT1</nct_id>", "truncated"),
     ("<rss><channel/></rss>", "expected <clinical_study>"),
     ('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><clinical_study/>', "DOCTYPE"),
+    ('<?xml version="1.0"?><!--' + "x" * 9000 + '--><!DOCTYPE x [<!ENTITY a "aaaa">]><clinical_study>&a;'
+     "</clinical_study>", "DOCTYPE"),
     ("Just a shopping list\nmilk\neggs\n", "not a registry page"),
     ("   \n", "empty"),
 ])

@@ -8,6 +8,7 @@ researcher can find. Text formats are read with every cell as a string, so the l
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
@@ -33,6 +34,7 @@ _EXTENSION_FORMAT = {
 _FORMAT_NAMES = {"text": "a text (CSV) file", "parquet": "a Parquet file", "xlsx": "an Excel (.xlsx) workbook",
                  "xls": "an old Excel (.xls) workbook", "xpt": "a SAS transport (XPT) file",
                  "zip": "a ZIP archive", "binary": "a binary file", "empty": "an empty file",
+                 "utf16": "UTF-16 or UTF-32 text",
                  "damaged_zip": "a damaged ZIP container (an .xlsx is one)"}
 
 
@@ -55,6 +57,8 @@ def sniff(path: Path) -> str:
         return "xls"
     if head.startswith(b"HEADER RECORD*******LIBRARY HEADER RECORD"):
         return "xpt"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # the UTF-32 marks start with these too
+        return "utf16"
     if b"\x00" in head:
         return "binary"
     return "text"
@@ -74,10 +78,53 @@ def check_format(path: Path, expected: str | None = None) -> str:
         raise DataError("starts like a ZIP container (as .xlsx and .zip files do) but cannot be opened as one; "
                         "it is damaged or not what its name says: export it again", file=str(path))
     promised = expected or _EXTENSION_FORMAT.get(path.suffix.lower())
+    if actual == "utf16" and promised in (None, "text"):
+        raise DataError("is UTF-16 or UTF-32 text (Excel's 'Unicode Text' is saved so); every engine reads text "
+                        "tables as UTF-8: save it as 'CSV UTF-8' and load it again", file=str(path))
     if promised and actual != promised:
         raise DataError(f"the extension {path.suffix!r} promises {_FORMAT_NAMES[promised]}, but the content is "
                         f"{_FORMAT_NAMES[actual]}; rename the file or export it again", file=str(path))
+    if actual == "text":
+        # Checked here, before any engine reads the file, so that all of them refuse it alike: pandas would
+        # stop at the first bad byte, DuckDB with a page of its own text quoting the file, and Spark would
+        # silently read the replacement character U+FFFD into a unit ("?mol/L") or a category.
+        with open(path, "rb") as handle:
+            problem = utf8_problem(iter(lambda: handle.read(_CHUNK), b""))
+        if problem:
+            raise DataError(problem, file=str(path))
     return actual
+
+
+_CHUNK = 1 << 24  # 16 MB: decoding runs at about 1 GB/s, well below what reading the table costs any engine
+
+
+def utf8_problem(chunks) -> str | None:
+    """Where text given as byte chunks stops being UTF-8 (a BOM is allowed), said for a researcher; None if it is.
+
+    Spreadsheets on Windows save CSV in a local code page (Windows-1252 and others), where "µmol/L" or
+    "Männlich" are bytes that are not UTF-8. Guessing the code page could read a value as another, so the
+    file is refused with the line and the byte, and how to save it as UTF-8.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line, tail = 1, b""
+    for chunk in chunks:
+        try:
+            decoder.decode(chunk)
+        except UnicodeDecodeError as err:
+            bad = chunk[err.start:err.end]
+            line += chunk.count(b"\n", 0, err.start)
+            guess = bad.decode("cp1252", errors="replace")
+            return (f"line {line} is not UTF-8 text (byte {bad[:1].hex().upper()}, which Windows-1252 reads as "
+                    f"{guess[:1]!r}); every engine reads text tables as UTF-8: save the file as 'CSV UTF-8' "
+                    f"(Excel: File > Save As > CSV UTF-8) and load it again")
+        line += chunk.count(b"\n")
+        tail = chunk[-4:]
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return (f"the text ends inside a character (line {line}, last bytes {tail.hex().upper()}): the file is "
+                f"cut short or not UTF-8; export it again as 'CSV UTF-8'")
+    return None
 
 
 def read_table(path: Path | str, *, sheet: str | int = 0, sep: str | None = None) -> pd.DataFrame:
@@ -106,6 +153,9 @@ def read_text_bytes(data: bytes, *, name: str, usecols=None, sep: str | None = N
     """A text table from bytes (e.g. a member of a ZIP archive), read as strings with row numbers."""
     if not data.strip():
         raise DataError("the file is empty", file=name)
+    problem = utf8_problem([data])
+    if problem:
+        raise DataError(problem, file=name)
     sep = sep or _guess_separator(data[:65536].decode("utf-8", errors="replace"))
     try:
         frame = pd.read_csv(io.BytesIO(data), sep=sep, dtype=str, keep_default_na=False, na_values=[""],
