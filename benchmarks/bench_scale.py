@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import shutil
@@ -479,13 +480,25 @@ def run_child(kind: str, rest: list[str]) -> None:
 
 def growth(points: list[tuple[int, float]]) -> str:
     """How time grows with size: the exponent b of time ~ n^b between consecutive sizes."""
-    import math
     parts = []
     for (n0, t0), (n1, t1) in zip(points, points[1:], strict=False):
         if t0 > 0 and t1 > 0:
             parts.append(f"{n0:.0e} -> {n1:.0e}: x{t1 / t0:.1f} time for x{n1 / n0:.0f} subjects "
                          f"(n^{math.log(t1 / t0) / math.log(n1 / n0):.2f})")
     return "; ".join(parts) or "-"
+
+
+def fit(points: list[tuple[int, float]]) -> str:
+    """time = a * n^b by least squares on the logarithms of every size (not just consecutive pairs)."""
+    import numpy as np
+    points = [(n, t) for n, t in points if t > 0]
+    if len(points) < 2:
+        return "-"
+    x, y = np.log([n for n, _ in points]), np.log([t for _, t in points])
+    b, a = np.polyfit(x, y, 1)
+    per = math.exp(a) * 1e6 ** b
+    return (f"n^{b:.2f} over {len(points)} sizes ({points[0][0]:,} to {points[-1][0]:,}; {per:.1f} s at 10^6 on "
+            f"the fitted line, {per * 10 ** b:.0f} s at 10^7 and {per * 100 ** b:.0f} s at 10^8 if it holds)")
 
 
 def markdown(report: dict) -> str:
@@ -505,6 +518,10 @@ def markdown(report: dict) -> str:
         lines.append(f"| {row['n']:,} | {row['step']} | {time_text} | {rss} | {row.get('patterns', '-')} | {same} |")
     duck = [(r["n"], r["seconds"]) for r in report["rows"] if r["step"] == "DuckDB histogram" and "seconds" in r]
     cpu = [(r["n"], r["cpu_s"]) for r in report["rows"] if r["step"] == "DuckDB histogram" and "cpu_s" in r]
+    for step in dict.fromkeys(r["step"] for r in report["rows"] if "cpu_s" in r and "seconds" in r):
+        points = [(r["n"], r["cpu_s"]) for r in report["rows"] if r["step"] == step and "cpu_s" in r]
+        if len(points) > 1:
+            lines.append(f"Fit of CPU seconds against size, {step}: {fit(points)}.")
     lines += ["", f"DuckDB wall-clock time against size: {growth(duck)}.",
               f"DuckDB CPU time (all its threads, the work whatever the load) against size: {growth(cpu)}; "
               + ", ".join(f"{c:.1f} s at {n:,}" for n, c in cpu) + "."]
