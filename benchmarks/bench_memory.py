@@ -14,6 +14,12 @@ size times ten plus 1 GB, so that a run never takes the memory other work on the
         [--baseline main] [--out memory] [--quick]
 
 Writes benchmarks/results/<out>.json and <out>.md.
+
+    nice -n 10 .venv/bin/python benchmarks/bench_memory.py --edits FOLDER [--baseline REF] [--out edits_sql]
+
+times threshold edits over a screening folder instead (edits_runs): each parameter set three times in a row, so
+the first and the later edits of one criterion are apart, for the memory engine, DuckDB with the baseline code
+and DuckDB with this tree's, in one run.
 """
 
 from __future__ import annotations
@@ -247,6 +253,117 @@ def folder_markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+# --- threshold edits over a folder: first and later edits of one criterion (results/edits_sql.md) ---------------
+# three values per parameter, set one after another; criteria whose rules read events (I5, E10) fall back
+EDIT_RUNS = (("I1", "age_min", (18.0, 12.0, 6.0)), ("I2", "hba1c_min", (8.0, 7.0, 7.5)),
+             ("E9", "uric_acid_max", (500.0, 600.0, 540.0)), ("E5", "remission_min", (2.0, 0.5, 1.0)),
+             ("E4", "uln_multiple", (3.0, 2.5, 2.0)), ("I5", "duration_min", (2.0, 0.5, 1.0)))
+
+
+def edits_child(folder: str, engine: str) -> dict:
+    """A state over a screening folder with `engine`; each parameter of EDIT_RUNS set three times in a row: the
+    seconds of each edit, how the histogram answered it (explorer.engine.edit_histogram; absent before it), counts."""
+    from explorer.app.scenario import Scenario
+    from explorer.app.state import ExplorerState
+    from explorer.sources import DataSource
+
+    start = time.perf_counter()
+    state = ExplorerState(Scenario(trial=TRIAL, data=DataSource("path", path=folder, engine=engine)),
+                          with_baseline=False)
+    rows, shown = [], [dict(state.counts)]
+    opened = time.perf_counter() - start
+    for criterion, parameter, values in EDIT_RUNS:
+        for i, value in enumerate(values):
+            started, cpu = time.perf_counter(), time.process_time()  # CPU of every thread (DuckDB's too)
+            assert state.set_parameter(criterion, parameter, value), state.error
+            seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+            edits = getattr(state.matrix, "edits", None)
+            rows.append({"criterion": criterion, "parameter": parameter, "value": value, "edit": i + 1,
+                         "seconds": seconds, "cpu_s": cpu,
+                         "answer": getattr(edits, "last", "") if edits is not None else ""})
+            shown.append(dict(state.counts))
+    return {"folder": folder, "engine": engine, "open_s": opened, "edits": rows, "counts": shown,
+            "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+
+
+def edits_runs(folder: str, baseline: str, out: str) -> None:
+    """In one run, each in a fresh interpreter: the memory engine, DuckDB with the `baseline` code (every threshold
+    edit a full GROUP BY), DuckDB with this tree's (edit tables)."""
+    report = {"machine": machine(), "run": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "baseline": baseline,
+              "rows": []}
+    log = open(RESULTS / f"{out}.log", "w")  # noqa: SIM115 - the children's stderr, for the whole run
+    for label, engine, ref in (("memory", "memory", None), ("duckdb before", "duckdb", baseline),
+                               ("duckdb after", "duckdb", None)):
+        with checkout(ref) as code:
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(code), *filter(None, [os.environ.get("PYTHONPATH")])])}
+            done = subprocess.run([sys.executable, __file__, "--edits-child", folder, engine], capture_output=True,
+                                  text=True, cwd=code, env=env)
+        log.write(done.stderr)
+        if done.returncode != 0:
+            row = {"label": label, "error": (done.stderr.strip().splitlines() or ["?"])[-1]}
+        else:
+            row = {"label": label, **json.loads(done.stdout.strip().splitlines()[-1])}
+            first = next((r for r in report["rows"] if "counts" in r), None)
+            if first is not None:
+                row["same_counts"] = "yes" if row["counts"] == first["counts"] else "NO"
+        report["rows"].append(row)
+        print(json.dumps({k: v for k, v in row.items() if k not in ("counts", "edits")}), flush=True)
+        (RESULTS / f"{out}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        (RESULTS / f"{out}.md").write_text(edits_markdown(report), encoding="utf-8")
+    log.close()
+
+
+def edits_markdown(report: dict) -> str:
+    m = report["machine"]
+    runs = {r["label"]: r for r in report["rows"] if "edits" in r}
+    n = next((r["counts"][0].get("screened", 0) for r in runs.values()), 0)
+    lines = [f"# Threshold edits over a screening folder: first and later edits of one criterion ({TRIAL}, {n:,} "
+             "subjects)", "",
+             f"{m['machine']}, {m['cores']} cores, {m['memory_gb']} GB, Python {m['python']} | run {report['run']} | "
+             f"load average at start {m['load']} | one child at a time, under `nice -n 10` | before = "
+             f"`{report['baseline']}` (every edit a full GROUP BY), after = this tree (edit tables)", "",
+             "Each parameter is set to three values in a row (`ExplorerState.set_parameter`, the funnel included): "
+             "the first edit of a criterion, then the later two (their mean). Wall time moves with the machine's "
+             "load, which other work changes from one child to the next; CPU seconds (every thread of the process) "
+             "much less, so the ratios are of CPU, within this run.", "",
+             "| criterion.parameter | memory engine: wall / CPU | DuckDB before, first / later: wall (CPU) | "
+             "DuckDB after, first / later: wall (CPU) | later edits, CPU: before / after | later edits, CPU: after / "
+             "memory | how the after run answered |",
+             "|---|---:|---:|---:|---:|---:|---|"]
+
+    def times(label: str, criterion: str, key: str) -> list[float]:
+        return [e[key] for e in runs[label]["edits"] if e["criterion"] == criterion] if label in runs else []
+
+    def ms(value: float) -> str:
+        return f"{1000 * value:,.0f} ms"
+
+    for criterion, parameter, _ in EDIT_RUNS:
+        wall = {k: times(label, criterion, "seconds") for k, label in
+                (("mem", "memory"), ("before", "duckdb before"), ("after", "duckdb after"))}
+        cpu = {k: times(label, criterion, "cpu_s") for k, label in
+               (("mem", "memory"), ("before", "duckdb before"), ("after", "duckdb after"))}
+        if not all(wall.values()) or not all(cpu.values()):
+            continue
+        later = {k: sum(v[1:]) / len(v[1:]) for k, v in wall.items()}
+        later_cpu = {k: sum(v[1:]) / len(v[1:]) for k, v in cpu.items()}
+        mem_wall, mem_cpu = sum(wall["mem"]) / len(wall["mem"]), sum(cpu["mem"]) / len(cpu["mem"])
+        answers = [e["answer"] for e in runs["duckdb after"]["edits"] if e["criterion"] == criterion]
+        lines.append(f"| {criterion}.{parameter} | {ms(mem_wall)} / {ms(mem_cpu)} | "
+                     f"{ms(wall['before'][0])} ({ms(cpu['before'][0])}) / {ms(later['before'])} ({ms(later_cpu['before'])}) | "
+                     f"{ms(wall['after'][0])} ({ms(cpu['after'][0])}) / {ms(later['after'])} ({ms(later_cpu['after'])}) | "
+                     f"{later_cpu['before'] / later_cpu['after']:,.1f}x | {later_cpu['after'] / mem_cpu:.2f}x | "
+                     f"{' ; '.join(answers)} |")
+    lines += ["", "Open (funnel) and peak resident memory of each process:", ""]
+    for label, row in runs.items():
+        lines.append(f"- {label}: open {row['open_s']:.1f} s, peak {row['peak_mb']:,} MB"
+                     + (f", counts after every edit equal to the memory engine's: {row['same_counts']}"
+                        if "same_counts" in row else ""))
+    for row in report["rows"]:
+        if "error" in row:
+            lines.append(f"- {row['label']}: {row['error']}")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", type=float, default=[1e6, 1e7])
@@ -290,7 +407,17 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--folder-child":  # a state over a folder (folder_child)
+    if len(sys.argv) > 1 and sys.argv[1] == "--edits-child":  # threshold edits over a folder (edits_child)
+        print(json.dumps(edits_child(sys.argv[2], sys.argv[3])))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--edits":
+        # --edits FOLDER [--baseline REF] [--out edits_sql]: first and later threshold edits, before and after
+        edits_args = argparse.ArgumentParser(description="threshold edits over a screening folder")
+        edits_args.add_argument("folder")
+        edits_args.add_argument("--baseline", default="main")
+        edits_args.add_argument("--out", default="edits_sql")
+        parsed = edits_args.parse_args(sys.argv[2:])
+        edits_runs(parsed.folder, parsed.baseline, parsed.out)
+    elif len(sys.argv) > 1 and sys.argv[1] == "--folder-child":  # a state over a folder (folder_child)
         print(json.dumps(folder_child(sys.argv[2], sys.argv[3])))
     elif len(sys.argv) > 1 and sys.argv[1] == "--folders":
         # --folders F1 [F2 ...] [--engines memory duckdb spark] [--out memory_engines]: a run per folder and engine

@@ -399,9 +399,24 @@ class ExplorerState(HasTraits):
 
         key = f"sensitivity:{criterion}.{parameter}"
         if self.histogram_only:
-            raise self.engine_limit("The threshold curve (the eligible count across the cut-off's range)")
+            return self._cached(key, lambda: self._histogram_sensitivity(criterion, parameter))
         return self._cached(key, lambda: threshold_sensitivity(self.matrix, self.screening, criterion, parameter,
                                                                **self._selection()))
+
+    def _histogram_sensitivity(self, criterion: str, parameter: str):
+        """The threshold curve over a DuckDB or Spark source: the same analysis on subjects that stand in for
+        the cohort (the criterion's edit table repeated by its counts, HistogramMatrix.stand_in), so every count
+        is the cohort's; where no table answers (a rule that counts events, too many distinct values), the
+        view says the memory engine is needed."""
+        from explorer.analysis.sensitivity import threshold_sensitivity
+        from explorer.errors import DefinitionError
+
+        self._require(criterion)
+        try:
+            matrix, stand_in = self.matrix.stand_in(criterion)
+        except DefinitionError as err:
+            raise self.engine_limit(f"The threshold curve of {criterion} ({err.reason})") from None
+        return threshold_sensitivity(matrix, stand_in, criterion, parameter, **self._selection())
 
     def pin(self) -> None:
         """Keep the current scenario as A; further edits make B."""

@@ -50,18 +50,45 @@ def n_words(k: int) -> int:
     return max(1, -(-k // PER_WORD))
 
 
+def _words(packed: Sequence[tuple[int, object]]) -> list[str]:
+    """The packed words w0, w1, ...: the raw status of query criterion t{i} (its kind from the criterion)
+    at slot s of (i, criterion) in `packed`, two bits each, PER_WORD slots a word."""
+    words = []
+    for w in range(n_words(len(packed))):
+        terms = [f"CAST({status_sql(i, c.kind)} AS BIGINT) * {4 ** (s - w * PER_WORD)}"
+                 for s, (i, c) in enumerate(packed) if s // PER_WORD == w]
+        words.append(f"({' + '.join(terms) if terms else '0'}) AS w{w}")
+    return words
+
+
 def histogram_sql(criteria: Sequence, catalogue, schema: SourceSchema, dialect: Dialect) -> tuple[str, dict]:
     """The GROUP BY query: columns w0, w1, ... (packed raw statuses) and n (subjects with that pattern)."""
     inner, params = _query(criteria, catalogue, schema, dialect)
-    words = []
-    for w in range(n_words(len(criteria))):
-        terms = [f"CAST({status_sql(i, c.kind)} AS BIGINT) * {4 ** (i - w * PER_WORD)}"
-                 for i, c in enumerate(criteria) if i // PER_WORD == w]
-        words.append(f"({' + '.join(terms) if terms else '0'}) AS w{w}")
+    words = _words(list(enumerate(criteria)))
     names = ", ".join(f"w{w}" for w in range(len(words)))
     sql = (f"SELECT {names}, COUNT(*) AS n FROM (SELECT {', '.join(words)} FROM ({inner}) AS m) AS s "
            f"GROUP BY {names}")
     return sql, params
+
+
+def edit_table_sql(criteria: Sequence, j: int, variables: Sequence[str], catalogue, schema: SourceSchema,
+                   dialect: Dialect, limit: int) -> tuple[str, dict, list[str]]:
+    """One criterion's edit table (explorer.engine.edit_histogram): the packed raw statuses of every
+    computable criterion but criteria[j] (w0, w1, ...), the values of the `variables` it reads, typed and
+    cleaned as its rule reads them (v0, v1, ...: NULL kept as a value of its own), and n, grouped.
+
+    At most `limit` + 1 rows come back, so a caller sees a table too large without fetching all of it.
+    Returns (sql, params, the variables of v0, v1, ...): a variable the source lacks is left out (unknown
+    for every subject, as the rule reads it)."""
+    query = MatrixQuery(specs_of(criteria), catalogue, replace(schema, aligned=frozenset()), dialect)
+    kept = [v for v in variables if v in query.compiler.columns]
+    inner, params = query.sql(keep=kept)
+    words = _words([(i, c) for i, c in enumerate(criteria) if i != j])
+    values = [f"m.{dialect.quote(v)} AS v{n}" for n, v in enumerate(kept)]
+    names = ", ".join([f"w{w}" for w in range(len(words))] + [f"v{n}" for n in range(len(kept))])
+    sql = (f"SELECT {names}, COUNT(*) AS n FROM (SELECT {', '.join(words + values)} FROM ({inner}) AS m) AS s "
+           f"GROUP BY {names} LIMIT {int(limit) + 1}")
+    return sql, params, kept
 
 
 def unpack(words: np.ndarray, k: int) -> np.ndarray:
@@ -253,6 +280,22 @@ def duckdb_histogram(backend, criteria: Sequence, catalogue) -> tuple[np.ndarray
     return unpack(words, len(criteria)), np.asarray(found["n"], dtype=np.int64)
 
 
+def duckdb_edit_table(backend, criteria: Sequence, j: int, variables: Sequence[str], catalogue, limit: int):
+    """edit_table_sql run inside DuckDB: (an Arrow table of w0.., v0.., n; the variables of v0, v1, ...)."""
+    import duckdb
+
+    from explorer.errors import DataError
+    sql, params, kept = edit_table_sql(criteria, j, variables, catalogue, backend.schema, backend_dialect(backend),
+                                       limit)
+    try:
+        relation = backend.con.sql(sql, params=params)
+        # DuckDB 2.x names it to_arrow_table(), 1.x arrow()
+        return (relation.to_arrow_table() if hasattr(relation, "to_arrow_table") else relation.arrow()), kept
+    except duckdb.Error as err:
+        raise DataError(f"DuckDB could not count the values of criterion {criteria[j].id}: "
+                        f"{' '.join(str(err).split())}") from None
+
+
 def duckdb_subjects(backend, criteria: Sequence, computable: Sequence, selection: Selection, catalogue,
                     which: str = "eligible"):
     """The ids of subjects_sql, run inside DuckDB."""
@@ -274,4 +317,5 @@ def backend_dialect(backend) -> Dialect:
     return SPARK if getattr(backend, "name", "") == "spark" else DUCKDB
 
 
-__all__ = ["PER_WORD", "baseline_rows", "baseline_sql", "duckdb_aggregate", "duckdb_histogram", "duckdb_subjects", "histogram_sql", "status_sql", "subjects_sql", "unpack", "with_assumed"]
+__all__ = ["PER_WORD", "baseline_rows", "baseline_sql", "duckdb_aggregate", "duckdb_edit_table", "duckdb_histogram",
+           "edit_table_sql", "duckdb_subjects", "histogram_sql", "status_sql", "subjects_sql", "unpack", "with_assumed"]

@@ -27,7 +27,14 @@ import pyarrow as pa
 
 from explorer.catalogue import Catalogue, default_catalogue
 from explorer.cohort.loaders.readers import check_format
-from explorer.engine.histogram_sql import histogram_sql, n_words, specs_of, subjects_sql, unpack
+from explorer.engine.histogram_sql import (
+    edit_table_sql,
+    histogram_sql,
+    n_words,
+    specs_of,
+    subjects_sql,
+    unpack,
+)
 from explorer.engine.layout import find_tables, screening_tables
 from explorer.engine.patterns import Selection
 from explorer.engine.sql import SPARK, SourceSchema, matrix_query
@@ -282,6 +289,14 @@ class SparkBackend:
             np.zeros((0, n_words(len(criteria))), np.int64)
         counts = table.column("n").to_numpy(zero_copy_only=False).astype(np.int64)
         return unpack(words, len(criteria)), counts
+
+    def edit_table(self, criteria: Sequence[Any], j: int, variables: Sequence[str], catalogue: Catalogue | None,
+                   limit: int) -> tuple[pa.Table, list[str]]:
+        """Criterion criteria[j]'s edit table (explorer.engine.edit_histogram), grouped inside Spark: an Arrow
+        table of w0.., v0.., n (at most limit + 1 rows) and the variables of v0, v1, ..."""
+        sql, params, kept = edit_table_sql(list(criteria), j, variables, catalogue or self.catalogue, self.schema,
+                                           SPARK, limit)
+        return self._sql(sql, params, f"count the values of criterion {criteria[j].id}"), kept
 
     def subjects(self, criteria: Sequence[Any], computable: Sequence[Any], selection: Selection,
                  catalogue: Catalogue | None, which: str = "eligible") -> pd.Index:

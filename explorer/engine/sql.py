@@ -435,8 +435,10 @@ class MatrixQuery:
                f"SELECT r.{q(ROW)} AS subject_row, {columns} FROM ev JOIN r ON r.{q(ID)} = ev.{q(ID)}")
         return sql, binder.values
 
-    def sql(self, dense_events: str | None = None) -> tuple[str, dict[str, Any]]:
-        """The query; `dense_events` names a relation of the counts in features row order (see above).
+    def sql(self, dense_events: str | None = None, keep: Sequence[str] = ()) -> tuple[str, dict[str, Any]]:
+        """The query; `dense_events` names a relation of the counts in features row order (see above);
+        `keep` names features columns the criteria read, passed through as typed for them (the edit table
+        of explorer.engine.edit_histogram groups by them).
 
         Each table joined by position (schema.aligned) adds a column `misaligned_<table>`, true where
         its subject id is not the features' one: any true (or a row without `subject_row`) means the
@@ -476,7 +478,7 @@ class MatrixQuery:
             ctes.append(f"__te_l{k + 1} AS (SELECT *, {columns} FROM {relation})")
             relation = f"__te_l{k + 1}"
         codes = [f"{truth_code(c.text, d)} AS t{i}" for i, c in enumerate(self.conditions)]
-        select = ", ".join([f"{q(ROW)} AS subject_row", *codes, *checks])
+        select = ", ".join([f"{q(ROW)} AS subject_row", *codes, *checks, *(q(c) for c in keep)])
         return "WITH " + ",\n".join(ctes) + f"\nSELECT {select}\nFROM {relation}", binder.values
 
 

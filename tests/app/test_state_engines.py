@@ -107,7 +107,8 @@ def test_table_1_is_one_aggregate_query_with_the_memory_numbers(folder):
 
 def test_what_the_histogram_cannot_answer_is_said_never_guessed(folder):
     duck = state_on(DataSource("path", path=str(folder), engine="duckdb"))
-    for ask, what in ((lambda: duck.sensitivity("I2", "hba1c_min"), "threshold"), (duck.comparison, "comparison")):
+    # a rule that counts events has no edit table to stand in for the cohort (I2's curve: test_state_sensitivity_sql)
+    for ask, what in ((lambda: duck.sensitivity("E10", "window_days"), "threshold"), (duck.comparison, "comparison")):
         with pytest.raises(ExplorerError, match=f"{what}.*duckdb engine.*memory engine"):
             ask()
     from explorer.app.analysis_views import CompareView

@@ -1,0 +1,211 @@
+"""Threshold edits as arithmetic on a criterion's edit table (explorer.engine.edit_histogram): after any sequence of
+edits the histogram equals a fresh GROUP BY of the engine and the memory engine's, with values exactly at every new
+threshold for every comparator, NULLs, and the cases that must fall back to the engine."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pandas as pd
+import pytest
+from engine_cases import INJECTION
+from random_cohort import random_screening
+
+from explorer.cohort.screening import Screening
+from explorer.engine import evaluate
+from explorer.engine.edit_histogram import EditTables, rule_variables
+from explorer.engine.histogram import HistogramMatrix, evaluate_histogram
+from explorer.errors import DefinitionError
+from explorer.trial import trial_from_dict
+
+PCT = {"unit": "%", "min": 0, "max": 100}
+# one criterion per comparator and construct a threshold can sit in; E9 counts events (never from a table)
+CRITERIA = [
+    {"id": "GE", "kind": "inclusion", "expression": "hba1c >= a", "parameters": {"a": {"value": 7.5, **PCT}}},
+    {"id": "GT", "kind": "exclusion", "expression": "hba1c > a", "parameters": {"a": {"value": 11.0, **PCT}}},
+    {"id": "LE", "kind": "inclusion", "expression": "tir <= a or hba1c < b",
+     "parameters": {"a": {"value": 70.0, **PCT}, "b": {"value": 9.0, **PCT}}},
+    {"id": "EQ", "kind": "exclusion", "expression": "bmi == a", "parameters": {
+        "a": {"value": 30.0, "unit": "kg/m2", "min": 8, "max": 90}}},
+    {"id": "NE", "kind": "inclusion", "expression": "age != a or pregnant", "parameters": {
+        "a": {"value": 40.0, "unit": "years", "min": 0, "max": 120}}},
+    {"id": "CH", "kind": "inclusion", "expression": "a <= bmi <= b and diabetes_type in (\"T1D\", \"other\")",
+     "parameters": {"a": {"value": 18.0, "unit": "kg/m2", "min": 8, "max": 90},
+                    "b": {"value": 35.0, "unit": "kg/m2", "min": 8, "max": 90}}},
+    {"id": "RA", "kind": "exclusion", "expression": "alt >= m * alt_uln or not known(alt)",
+     "parameters": {"m": {"value": 2.0, "min": 0, "max": 10}}},
+    {"id": "SI", "kind": "inclusion", "expression": f"site in (\"a'b\", '{INJECTION}') or age >= a",
+     "parameters": {"a": {"value": 60.0, "unit": "years", "min": 0, "max": 120}}},
+    {"id": "PL", "kind": "inclusion", "text": "Consent"},
+    {"id": "CN", "kind": "exclusion", "expression": "count(severe_hypoglycemia, within_days=w) >= 1",
+     "parameters": {"w": {"value": 91, "unit": "days", "min": 0, "max": 730}}},
+]
+PARAMETERS = [(c["id"], p) for c in CRITERIA for p in c.get("parameters", {})]
+
+
+def make_trial(criteria=CRITERIA):
+    return trial_from_dict({"id": "EDITS", "title": "threshold edits",
+                            "criteria": [{"text": c["id"], **c} for c in criteria],
+                            "variables": {"site": {"kind": "category", "categories": ["a'b", INJECTION, "c"]}}})
+
+
+def boundary_screening() -> Screening:
+    """Values exactly at the thresholds the tests move to (and just beside them), NaN, NA, -0.0."""
+    nan = np.nan
+    hba1c = [7.5, 7.4, 7.6, 8.0, 11.0, 11.1, 9.0, nan, 6.0, 8.0, 7.5, nan, 12.0, 5.0]
+    n = len(hba1c)
+    ids = pd.Index([f"b{i:02d}" for i in range(n)], name="subject_id", dtype="string")
+    f = pd.DataFrame(index=ids)
+    f["hba1c"] = hba1c
+    f["tir"] = [70.0, 69.9, 70.1, nan, 50.0, 80.0, 70.0, 60.0, nan, 100.0, 0.0, 70.0, 55.0, 71.0]
+    f["bmi"] = [30.0, 18.0, 35.0, 35.1, 17.9, nan, 25.0, 30.0, 30.0, 22.0, 40.0, 18.0, nan, 33.0]
+    f["age"] = [40.0, 41.0, 39.0, nan, 40.0, 70.0, 18.0, 40.0, 25.0, nan, 60.0, 40.0, 33.0, 12.0]
+    f["alt"] = [80.0, 79.0, nan, 0.0, 120.0, 40.0, -0.0, 81.0, 20.0, 60.0, nan, 100.0, 30.0, 90.0]
+    f["alt_uln"] = [40.0, 40.0, 40.0, 40.0, 40.0, nan, 30.0, 40.0, 10.0, 30.0, 40.0, 50.0, 15.0, 45.0]
+    f["pregnant"] = pd.array([False, True, None, False, False, None, True, False, None, False, False, True, None,
+                              False], dtype="boolean")
+    f["diabetes_type"] = pd.array(["T1D", "T2D", "other", None, "T1D", "T1D", "none", "T1D", "other", None, "T1D",
+                                   "T2D", "T1D", "other"], dtype="string")
+    # the trial's own category, with quotes, SQL text and a value outside its categories (unknown)
+    f["site"] = pd.array(["a'b", INJECTION, "c", None, "zzz", "a'b", "c", INJECTION, None, "c", "a'b", "c", "c", "zzz"],
+                         dtype="string")
+    return Screening(f, source="boundaries", checked=True)
+
+
+def memory_histogram(trial, screening) -> HistogramMatrix:
+    return HistogramMatrix.of(evaluate(trial, screening))
+
+
+def assert_same(a: HistogramMatrix, b: HistogramMatrix, what: str) -> None:
+    assert a.ids == b.ids, what
+    pd.testing.assert_frame_equal(a.to_frame(), b.to_frame(), obj=what)
+
+
+def check_edits(matrix: HistogramMatrix, screening, edits, *, fresh_every: bool = True) -> HistogramMatrix:
+    """Apply the edits one by one; each result equals a fresh GROUP BY and the memory engine's histogram."""
+    trial = matrix.trial
+    for criterion, parameter, value in edits:
+        trial = trial.with_parameter(criterion, parameter, value)
+        matrix = matrix.with_trial(trial)
+        what = f"{criterion}.{parameter} = {value} ({matrix.edits.last})"
+        assert_same(matrix, memory_histogram(trial, screening), what)
+        if fresh_every:
+            assert_same(matrix, evaluate_histogram(trial, None, backend=matrix.backend), what)
+    return matrix
+
+
+def test_every_comparator_at_its_boundaries_equals_a_fresh_count_and_the_memory_engine():
+    screening = boundary_screening()
+    matrix = evaluate_histogram(make_trial(), screening, "duckdb")
+    assert_same(matrix, memory_histogram(make_trial(), screening), "start")
+    edits = [("GE", "a", 8.0), ("GE", "a", 7.6), ("GE", "a", 7.4), ("GT", "a", 11.1), ("GT", "a", 9.0),
+             ("LE", "a", 69.9), ("LE", "b", 7.5), ("LE", "a", 100.0), ("EQ", "a", 18.0), ("EQ", "a", 35.0),
+             ("NE", "a", 41.0), ("NE", "a", 12.0), ("CH", "a", 30.0), ("CH", "b", 30.0), ("CH", "a", 35.1),
+             ("RA", "m", 3.0), ("RA", "m", 0.0), ("RA", "m", 2.5), ("SI", "a", 40.0), ("SI", "a", 12.0)]
+    answers = []
+    for edit in edits:
+        matrix = check_edits(matrix, screening, [edit])
+        answers.append(matrix.edits.last)
+    # the first edit of a criterion takes its table, the next ones (same others) are arithmetic on it
+    assert answers[:3] == ["new table", "table", "table"]
+    assert answers[3:5] == ["new table", "table"]
+    assert answers[-5:] == ["new table", "table", "table", "new table", "table"]
+
+
+def test_an_edit_table_keeps_null_as_its_own_value_and_leaves_out_a_variable_the_source_lacks():
+    screening = boundary_screening()
+    lacking = Screening(screening.features.drop(columns=["tir"]), source="no tir")
+    matrix = evaluate_histogram(make_trial(), lacking, "duckdb")
+    matrix = check_edits(matrix, lacking, [("LE", "b", 8.0), ("LE", "b", 11.0), ("LE", "a", 0.0)])
+    (table,) = [t for t in matrix.edits._tables.values()]
+    assert list(table.values.columns) == ["hba1c"]  # tir is absent: unknown for everyone, as the rule reads it
+    assert table.values["hba1c"].isna().any()
+    assert table.counts.sum() == len(screening.features)
+
+
+def test_random_edit_sequences_on_random_cohorts_equal_a_fresh_count_and_the_memory_engine():
+    for seed in range(3):
+        screening = random_screening(400, seed, missing=0.2)
+        rng = random.Random(seed)
+        matrix = evaluate_histogram(make_trial(), screening, "duckdb")
+        edits = []
+        for _ in range(14):
+            criterion, parameter = rng.choice(PARAMETERS)
+            spec = make_trial().criterion(criterion).parameters[parameter]
+            column = rule_variables(make_trial().criterion(criterion), make_trial().catalogue)
+            observed = screening.features[column[0]].dropna().to_numpy() if column else []
+            # mostly values some subject has exactly (boundaries), else anywhere in the range
+            if len(observed) and rng.random() < 0.7 and spec.min <= (v := float(rng.choice(list(observed)))) <= spec.max:
+                value = v
+            else:
+                value = round(rng.uniform(spec.min, spec.max), 1)
+            edits.append((criterion, parameter, value))
+        check_edits(matrix, screening, edits)
+
+
+def test_rules_that_count_events_too_large_tables_and_several_changes_are_counted_by_the_engine():
+    screening = random_screening(300, 7)
+    trial = make_trial()
+    matrix = evaluate_histogram(trial, screening, "duckdb")
+    matrix = check_edits(matrix, screening, [("CN", "w", 365)])
+    assert matrix.edits.last == "the rule counts events"
+    both = matrix.trial.with_parameter("GE", "a", 9.0).with_parameter("GT", "a", 9.5)
+    edited = matrix.with_trial(both)
+    assert matrix.edits.last == "2 criteria changed"
+    assert_same(edited, memory_histogram(both, screening), "two at once")
+
+    small = evaluate_histogram(trial, screening, "duckdb", edits=EditTables(limit=5))
+    small = check_edits(small, screening, [("GE", "a", 8.0), ("GE", "a", 9.0)])
+    assert small.edits.last == "the edit table has more than 5 rows"
+
+
+def test_a_table_taken_before_another_criterion_changed_is_not_used():
+    screening = random_screening(300, 11)
+    matrix = evaluate_histogram(make_trial(), screening, "duckdb")
+    matrix = check_edits(matrix, screening, [("GE", "a", 8.0)], fresh_every=False)
+    matrix = check_edits(matrix, screening, [("GT", "a", 9.0)], fresh_every=False)
+    # GE's table holds GT's old statuses: a new one is taken, and then used
+    matrix = check_edits(matrix, screening, [("GE", "a", 6.5)], fresh_every=False)
+    assert matrix.edits.last == "new table"
+    check_edits(matrix, screening, [("GE", "a", 7.0)], fresh_every=False)
+    assert matrix.edits.last == "table"
+
+
+def test_edits_that_change_no_rule_keep_the_histogram():
+    screening = boundary_screening()
+    matrix = evaluate_histogram(make_trial(), screening, "duckdb")
+    relabelled = matrix.trial.with_criterion("GE", label="HbA1c", unknown="fail")
+    kept = matrix.with_trial(relabelled)
+    assert kept.histogram is matrix.histogram and kept.criterion("GE").unknown == "fail"
+
+
+def test_threshold_edits_on_spark_equal_the_memory_engine(spark):
+    screening = boundary_screening()
+    matrix = evaluate_histogram(make_trial(), screening, "spark", spark=spark)
+    edits = [("GE", "a", 8.0), ("GE", "a", 7.6), ("CH", "a", 30.0), ("CH", "b", 30.0)]
+    matrix = check_edits(matrix, screening, edits, fresh_every=False)
+    assert matrix.edits.last == "table"
+    assert_same(matrix, evaluate_histogram(matrix.trial, None, backend=matrix.backend), "fresh Spark count")
+
+
+def test_the_stand_in_gives_the_memory_engines_threshold_curves_and_refuses_what_it_cannot_answer():
+    from explorer.analysis.sensitivity import threshold_sensitivity
+
+    screening = boundary_screening()
+    matrix = evaluate_histogram(make_trial(), screening, "duckdb").with_policies(unknown={"LE": "pass"})
+    memory = evaluate(make_trial(), screening).with_policies(unknown={"LE": "pass"})
+    for criterion, parameter in (("GE", "a"), ("LE", "b"), ("CH", "a"), ("RA", "m")):
+        stand_in, values = matrix.stand_in(criterion)
+        assert stand_in.n_subjects == len(screening.features)
+        for enabled in (None, ["GE", "CH", criterion, "NE"]):
+            a = threshold_sensitivity(memory, screening, criterion, parameter, enabled=enabled)
+            b = threshold_sensitivity(stand_in, values, criterion, parameter, enabled=enabled)
+            pd.testing.assert_frame_equal(a.curve, b.curve, obj=f"{criterion} curve")
+            assert (a.pool, a.unknown, a.below, a.above) == (b.pool, b.unknown, b.below, b.above)
+            if a.histogram is not None:
+                pd.testing.assert_frame_equal(a.histogram, b.histogram, obj=f"{criterion} histogram")
+    with pytest.raises(DefinitionError, match="counts events"):
+        matrix.stand_in("CN")
+    with pytest.raises(DefinitionError, match="stands 14 subjects in.*limit is 5"):
+        matrix.edits.stand_in(matrix.trial, "GE", matrix.criteria, matrix.backend, limit=5)
