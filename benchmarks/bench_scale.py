@@ -283,6 +283,87 @@ def child_features(canonical: str, out: str, n: int) -> dict:
             "steps": {k: round(v, 1) for k, v in steps.items()}, "parquet_mb": round(size / 1e6, 1)}
 
 
+def child_query(canonical: str) -> dict:
+    """The feature query alone over prepared canonical tables (COPY to a Parquet file): its CPU over all DuckDB
+    threads, imports left out, with the code first on PYTHONPATH (query_cpu_runs)."""
+    import resource
+
+    import duckdb
+
+    from explorer.catalogue import default_catalogue
+    from explorer.engine.features_sql import VIEWS, DuckRunner, FeatureQuery, _used, plan_of
+    from explorer.engine.sql import DUCKDB
+
+    catalogue, q, folder = default_catalogue(), DUCKDB.quote, Path(canonical)
+    con = duckdb.connect(":memory:")
+    duckdb_settings(con, str(folder.parent / "spill"))
+    tables = set()
+    for path in sorted(folder.glob("*.parquet")):
+        con.execute(f"CREATE VIEW {q(VIEWS[path.stem])} AS SELECT * FROM read_parquet('{path}')")
+        tables.add(path.stem)
+    cpu, start = time.process_time(), time.perf_counter()
+    subject_columns = [r[0] for r in con.execute(f"DESCRIBE {q(VIEWS['subjects'])}").fetchall()]
+    sql, params = FeatureQuery(plan_of(DuckRunner(con), catalogue, tables, subject_columns), catalogue, DUCKDB).sql()
+    out = folder.parent / "query_out.parquet"
+    con.execute(f"COPY ({sql}) TO '{out}' (FORMAT parquet)", _used(sql, params, DUCKDB))
+    rows = con.execute(f"SELECT COUNT(*) FROM read_parquet('{out}')").fetchone()[0]
+    out.unlink()
+    import explorer
+    return {"seconds": time.perf_counter() - start, "cpu_s": time.process_time() - cpu, "rows": rows,
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "explorer_from": str(Path(explorer.__file__).parents[1])}  # which code ran (PYTHONPATH first)
+
+
+def query_cpu_runs(args) -> int:
+    """The feature query with this code and with `--baseline`'s, alternated `--rounds` times on one prepared
+    canonical folder of `--size` subjects, each run a fresh process: the same-run comparison of its CPU."""
+    import statistics
+
+    from _common import checkout
+
+    report = {"run": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": _machine(), "rows": [],
+              "baseline": args.baseline, "size": int(args.size)}
+    work = Path(args.work)
+    folder = work / "canonical"
+    log = open(RESULTS / f"{args.out}.log", "w")  # noqa: SIM115
+    try:
+        lines, _, error = run_measured(["write_canonical", str(int(args.size)), str(folder), "1"], log, 3600.0)
+        if error:
+            raise SystemExit(f"writing the folder failed: {error}")
+        with checkout(args.baseline) as base:
+            for round_ in range(args.rounds):
+                for label, code in ((f"baseline {args.baseline}", base), ("this code", ROOT)):
+                    os.environ["PYTHONPATH"] = str(code)
+                    lines, _, error = run_measured(["query", str(folder)], log, 3600.0)
+                    report["rows"].append({"code": label, "round": round_, **(lines[-1] if lines and not error
+                                                                                else {"error": error})})
+                    (RESULTS / f"{args.out}.json").write_text(json.dumps(report, indent=2) + "\n")
+    finally:
+        os.environ.pop("PYTHONPATH", None)
+        log.close()
+        shutil.rmtree(work, ignore_errors=True)
+    lines = [f"# The feature query's CPU, {report['size']:,} subjects, this code against {args.baseline}", "",
+             f"Run {report['run']}, load average at start {report['machine']['load']}, each run a fresh process "
+             "under the caller's nice, the two codes alternated on one folder.", "",
+             "| code | CPU per run | median CPU | median wall | peak RSS | rows |", "|---|---|---:|---:|---:|---:|"]
+    medians = {}
+    for label in dict.fromkeys(r["code"] for r in report["rows"]):
+        runs = [r for r in report["rows"] if r["code"] == label and "cpu_s" in r]
+        if not runs:
+            continue
+        medians[label] = statistics.median(r["cpu_s"] for r in runs)
+        per_run = ", ".join(f"{r['cpu_s']:.2f}" for r in runs)
+        lines.append(f"| {label} | {per_run} s | {medians[label]:.2f} s | "
+                     f"{statistics.median(r['seconds'] for r in runs):.1f} s | "
+                     f"{max(r['peak_mb'] for r in runs):,.0f} MB | {runs[0]['rows']:,} |")
+    if len(medians) == 2:
+        base_cpu, this_cpu = medians.values()
+        lines += ["", f"This code / baseline, median CPU: x{this_cpu / base_cpu:.2f}."]
+    (RESULTS / f"{args.out}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
 def child_memory(n: int) -> dict:
     """The memory engine's histogram of the cohort a single piece holds (n <= CHUNK: seed SEED, no id prefix)."""
     from explorer.cohort.synthetic.screening_table import generate_screening
@@ -468,6 +549,8 @@ def run_child(kind: str, rest: list[str]) -> None:
         print(json.dumps(write_canonical(int(rest[0]), rest[1], *map(int, rest[2:3]))))
     elif kind == "memory":
         print(json.dumps(child_memory(int(rest[0]))))
+    elif kind == "query":
+        print(json.dumps(child_query(rest[0])))
     elif kind == "features":
         print(json.dumps(child_features(rest[0], rest[1], int(rest[2]))))
     elif kind == "duckdb":
@@ -789,6 +872,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--work", default="/tmp/bench-scale-writer")
         parser.add_argument("--out", default="scale_writer")
         return writer_runs(parser.parse_args(argv[1:]))
+    if argv and argv[0] == "--query-cpu":
+        parser = argparse.ArgumentParser(description="the feature query's CPU, this code against a baseline")
+        parser.add_argument("--size", type=float, default=1e5)
+        parser.add_argument("--rounds", type=int, default=3)
+        parser.add_argument("--baseline", default="main")
+        parser.add_argument("--work", default="/tmp/bench-scale-query")
+        parser.add_argument("--out", default="scale_big_query")
+        return query_cpu_runs(parser.parse_args(argv[1:]))
     if argv and argv[0] == "--canonical":
         parser = argparse.ArgumentParser(description="canonical tables -> features -> histogram, in DuckDB")
         parser.add_argument("--sizes", nargs="+", type=float, default=[1e6, 1e7, 3e7, 1e8])
