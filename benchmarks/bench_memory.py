@@ -38,6 +38,7 @@ from _common import RESULTS, checkout, machine, mem_available_gb
 TRIAL = "NCT06196996"
 POPULATION = "t1d"
 SEED = 0
+STEP_MARK = "bench-memory step: "  # a folder child's step on its stderr
 
 
 def _resident_mb() -> float:
@@ -169,6 +170,8 @@ def folder_child(folder: str, engine: str) -> dict:
         steps.append({"step": name, "resident_mb": round(_resident_mb()),
                       "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
                       "children_mb": _jvm_rss_mb(), "seconds": round(time.perf_counter() - start, 1)})
+        # each step as it ends, so a run stopped at its time limit keeps what it measured (folder_runs)
+        print(STEP_MARK + json.dumps(steps[-1]), file=sys.stderr, flush=True)
 
     step("imports")
     state = ExplorerState(Scenario(trial=TRIAL, data=DataSource("path", path=folder, engine=engine)),
@@ -186,15 +189,25 @@ def folder_child(folder: str, engine: str) -> dict:
             "counts": shown}
 
 
-def folder_runs(folders: list[str], engines: list[str], out: str) -> None:
-    """Each folder with each engine in a fresh interpreter; counts compared with the first engine's."""
+def folder_runs(folders: list[str], engines: list[str], out: str, timeout: float | None = None) -> None:
+    """Each folder with each engine in a fresh interpreter; counts compared with the first engine's. A child
+    still running after `timeout` seconds is stopped; its row keeps the steps it had finished."""
     report = {"machine": machine(), "run": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "rows": []}
     log = open(RESULTS / f"{out}.log", "w")  # noqa: SIM115 - the children's stderr, for the whole run
     for folder in folders:
         first = None
         for engine in engines:
-            done = subprocess.run([sys.executable, __file__, "--folder-child", folder, engine], capture_output=True,
-                                  text=True, cwd=Path(__file__).parent)
+            try:
+                done = subprocess.run([sys.executable, __file__, "--folder-child", folder, engine],
+                                      capture_output=True, text=True, cwd=Path(__file__).parent, timeout=timeout)
+            except subprocess.TimeoutExpired as stopped:
+                err = stopped.stderr.decode() if isinstance(stopped.stderr, bytes) else (stopped.stderr or "")
+                log.write(err)
+                steps = [json.loads(line[len(STEP_MARK):]) for line in err.splitlines() if line.startswith(STEP_MARK)]
+                report["rows"].append({"folder": folder, "engine": engine, "steps": steps,
+                                       "error": f"stopped after {timeout:.0f} s, {len(steps)} steps done"})
+                print(json.dumps(report["rows"][-1]), flush=True)
+                continue
             log.write(done.stderr)
             if done.returncode != 0:
                 row = {"folder": folder, "engine": engine, "error": (done.stderr.strip().splitlines() or ["?"])[-1]}
@@ -221,7 +234,10 @@ def folder_markdown(report: dict) -> str:
              "|---|---|---|---:|---:|---:|---:|---:|---|"]
     for row in report["rows"]:
         if "error" in row:
-            lines.append(f"| {row['folder']} | {row['engine']} | {row['error']} | | | | | | |")
+            last = row.get("steps") or [{}]
+            lines.append(f"| {row['folder']} | {row['engine']} | {row['error']} | {last[-1].get('peak_mb', '-')} MB "
+                         f"(so far) | {last[-1].get('resident_mb', '-')} MB (last step) | "
+                         f"{last[-1].get('children_mb', '-')} MB | | | |")
             continue
         s = row["steps"]
         edits = [b["seconds"] - a["seconds"] for a, b in zip(s[1:], s[2:], strict=False)]
@@ -409,8 +425,9 @@ if __name__ == "__main__":
         folders_args.add_argument("folders", nargs="+")
         folders_args.add_argument("--engines", nargs="+", default=["memory", "duckdb"])
         folders_args.add_argument("--out", default="memory_engines")
+        folders_args.add_argument("--timeout", type=float, default=None, help="seconds a child may run")
         parsed = folders_args.parse_args(sys.argv[2:])
-        folder_runs(parsed.folders, parsed.engines, parsed.out)
+        folder_runs(parsed.folders, parsed.engines, parsed.out, parsed.timeout)
     elif len(sys.argv) > 1 and sys.argv[1] == "--child":
         # the measured code (this tree or the baseline's worktree) comes first on PYTHONPATH (run_child)
         print(json.dumps(child(int(sys.argv[2]), sys.argv[3])))

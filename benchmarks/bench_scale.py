@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import shutil
@@ -216,14 +217,13 @@ def child_features(canonical: str, out: str, n: int) -> dict:
 
     from explorer.catalogue import default_catalogue
     from explorer.engine.features_sql import (
-        INDEX,
-        TIME,
         VIEWS,
         DuckRunner,
         FeatureQuery,
         _check_subjects,
         _used,
-        floor_day,
+        events_sql,
+        lookback_days_sql,
         plan_of,
     )
     from explorer.engine.sql import DUCKDB
@@ -264,19 +264,13 @@ def child_features(canonical: str, out: str, n: int) -> dict:
                 "(FORMAT parquet, ROW_GROUP_SIZE 131072)")
     raw.unlink()
     steps["features.parquet"] = time.perf_counter() - start - sum(steps.values())
-    # events and the look-back, as features_sql's _events and _lookback compute them, to the layout's tables
-    d = DUCKDB
+    # events and the look-back by features_sql's own SQL (its _events and _lookback), to the layout's tables
     if "events" in tables:
-        days = f"({floor_day('s.' + q(INDEX), d)} - {floor_day('e.' + q(TIME), d)})"
-        con.execute(f"COPY (SELECT s.{q('subject_id')} AS subject_id, e.{q('event')} AS event, CAST({days} AS DOUBLE) "
-                    f"AS days_before_index, e.{q('severity')} AS severity FROM {q(VIEWS['events'])} e JOIN "
-                    f"{q(VIEWS['subjects'])} s ON e.{q('subject_id')} = s.{q('subject_id')} WHERE e.{q(TIME)} IS NOT "
-                    f"NULL AND {days} >= 0) TO '{target / 'events.parquet'}' (FORMAT parquet)")
+        con.execute(f"COPY ({events_sql(DUCKDB, ordered=False)}) TO '{target / 'events.parquet'}' (FORMAT parquet)")
     if "event_history" in tables:
         names = [r[0] for r in con.execute(f"SELECT DISTINCT {q('event')} FROM {q(VIEWS['event_history'])} "
                                            "WHERE event IS NOT NULL ORDER BY 1").fetchall()]
-        days = f"({floor_day('s.' + q(INDEX), d)} - {floor_day('t.' + q(TIME), d)})"
-        value = f"(CASE WHEN {days} >= 0 THEN CAST({days} AS DOUBLE) END)"
+        value = lookback_days_sql(DUCKDB)
         pivot = ", ".join(f"MAX(CASE WHEN t.{q('event')} = $e{i} THEN {value} END) AS {q(name)}"
                           for i, name in enumerate(names))
         con.execute(f"COPY (SELECT s.{q('subject_id')} AS subject_id, {pivot} FROM {q(VIEWS['event_history'])} t "
@@ -287,6 +281,87 @@ def child_features(canonical: str, out: str, n: int) -> dict:
     size = sum(p.stat().st_size for p in target.glob("*.parquet"))
     return {"n": n, "seconds": time.perf_counter() - start, "cpu_s": time.process_time() - cpu,
             "steps": {k: round(v, 1) for k, v in steps.items()}, "parquet_mb": round(size / 1e6, 1)}
+
+
+def child_query(canonical: str) -> dict:
+    """The feature query alone over prepared canonical tables (COPY to a Parquet file): its CPU over all DuckDB
+    threads, imports left out, with the code first on PYTHONPATH (query_cpu_runs)."""
+    import resource
+
+    import duckdb
+
+    from explorer.catalogue import default_catalogue
+    from explorer.engine.features_sql import VIEWS, DuckRunner, FeatureQuery, _used, plan_of
+    from explorer.engine.sql import DUCKDB
+
+    catalogue, q, folder = default_catalogue(), DUCKDB.quote, Path(canonical)
+    con = duckdb.connect(":memory:")
+    duckdb_settings(con, str(folder.parent / "spill"))
+    tables = set()
+    for path in sorted(folder.glob("*.parquet")):
+        con.execute(f"CREATE VIEW {q(VIEWS[path.stem])} AS SELECT * FROM read_parquet('{path}')")
+        tables.add(path.stem)
+    cpu, start = time.process_time(), time.perf_counter()
+    subject_columns = [r[0] for r in con.execute(f"DESCRIBE {q(VIEWS['subjects'])}").fetchall()]
+    sql, params = FeatureQuery(plan_of(DuckRunner(con), catalogue, tables, subject_columns), catalogue, DUCKDB).sql()
+    out = folder.parent / "query_out.parquet"
+    con.execute(f"COPY ({sql}) TO '{out}' (FORMAT parquet)", _used(sql, params, DUCKDB))
+    rows = con.execute(f"SELECT COUNT(*) FROM read_parquet('{out}')").fetchone()[0]
+    out.unlink()
+    import explorer
+    return {"seconds": time.perf_counter() - start, "cpu_s": time.process_time() - cpu, "rows": rows,
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "explorer_from": str(Path(explorer.__file__).parents[1])}  # which code ran (PYTHONPATH first)
+
+
+def query_cpu_runs(args) -> int:
+    """The feature query with this code and with `--baseline`'s, alternated `--rounds` times on one prepared
+    canonical folder of `--size` subjects, each run a fresh process: the same-run comparison of its CPU."""
+    import statistics
+
+    from _common import checkout
+
+    report = {"run": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": _machine(), "rows": [],
+              "baseline": args.baseline, "size": int(args.size)}
+    work = Path(args.work)
+    folder = work / "canonical"
+    log = open(RESULTS / f"{args.out}.log", "w")  # noqa: SIM115
+    try:
+        lines, _, error = run_measured(["write_canonical", str(int(args.size)), str(folder), "1"], log, 3600.0)
+        if error:
+            raise SystemExit(f"writing the folder failed: {error}")
+        with checkout(args.baseline) as base:
+            for round_ in range(args.rounds):
+                for label, code in ((f"baseline {args.baseline}", base), ("this code", ROOT)):
+                    os.environ["PYTHONPATH"] = str(code)
+                    lines, _, error = run_measured(["query", str(folder)], log, 3600.0)
+                    report["rows"].append({"code": label, "round": round_, **(lines[-1] if lines and not error
+                                                                                else {"error": error})})
+                    (RESULTS / f"{args.out}.json").write_text(json.dumps(report, indent=2) + "\n")
+    finally:
+        os.environ.pop("PYTHONPATH", None)
+        log.close()
+        shutil.rmtree(work, ignore_errors=True)
+    lines = [f"# The feature query's CPU, {report['size']:,} subjects, this code against {args.baseline}", "",
+             f"Run {report['run']}, load average at start {report['machine']['load']}, each run a fresh process "
+             "under the caller's nice, the two codes alternated on one folder.", "",
+             "| code | CPU per run | median CPU | median wall | peak RSS | rows |", "|---|---|---:|---:|---:|---:|"]
+    medians = {}
+    for label in dict.fromkeys(r["code"] for r in report["rows"]):
+        runs = [r for r in report["rows"] if r["code"] == label and "cpu_s" in r]
+        if not runs:
+            continue
+        medians[label] = statistics.median(r["cpu_s"] for r in runs)
+        per_run = ", ".join(f"{r['cpu_s']:.2f}" for r in runs)
+        lines.append(f"| {label} | {per_run} s | {medians[label]:.2f} s | "
+                     f"{statistics.median(r['seconds'] for r in runs):.1f} s | "
+                     f"{max(r['peak_mb'] for r in runs):,.0f} MB | {runs[0]['rows']:,} |")
+    if len(medians) == 2:
+        base_cpu, this_cpu = medians.values()
+        lines += ["", f"This code / baseline, median CPU: x{this_cpu / base_cpu:.2f}."]
+    (RESULTS / f"{args.out}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
 
 
 def child_memory(n: int) -> dict:
@@ -474,6 +549,8 @@ def run_child(kind: str, rest: list[str]) -> None:
         print(json.dumps(write_canonical(int(rest[0]), rest[1], *map(int, rest[2:3]))))
     elif kind == "memory":
         print(json.dumps(child_memory(int(rest[0]))))
+    elif kind == "query":
+        print(json.dumps(child_query(rest[0])))
     elif kind == "features":
         print(json.dumps(child_features(rest[0], rest[1], int(rest[2]))))
     elif kind == "duckdb":
@@ -486,13 +563,25 @@ def run_child(kind: str, rest: list[str]) -> None:
 
 def growth(points: list[tuple[int, float]]) -> str:
     """How time grows with size: the exponent b of time ~ n^b between consecutive sizes."""
-    import math
     parts = []
     for (n0, t0), (n1, t1) in zip(points, points[1:], strict=False):
         if t0 > 0 and t1 > 0:
             parts.append(f"{n0:.0e} -> {n1:.0e}: x{t1 / t0:.1f} time for x{n1 / n0:.0f} subjects "
                          f"(n^{math.log(t1 / t0) / math.log(n1 / n0):.2f})")
     return "; ".join(parts) or "-"
+
+
+def fit(points: list[tuple[int, float]]) -> str:
+    """time = a * n^b by least squares on the logarithms of every size (not just consecutive pairs)."""
+    import numpy as np
+    points = [(n, t) for n, t in points if t > 0]
+    if len(points) < 2:
+        return "-"
+    x, y = np.log([n for n, _ in points]), np.log([t for _, t in points])
+    b, a = np.polyfit(x, y, 1)
+    per = math.exp(a) * 1e6 ** b
+    return (f"n^{b:.2f} over {len(points)} sizes ({points[0][0]:,} to {points[-1][0]:,}; {per:.1f} s at 10^6 on "
+            f"the fitted line, {per * 10 ** b:.0f} s at 10^7 and {per * 100 ** b:.0f} s at 10^8 if it holds)")
 
 
 def markdown(report: dict) -> str:
@@ -512,6 +601,10 @@ def markdown(report: dict) -> str:
         lines.append(f"| {row['n']:,} | {row['step']} | {time_text} | {rss} | {row.get('patterns', '-')} | {same} |")
     duck = [(r["n"], r["seconds"]) for r in report["rows"] if r["step"] == "DuckDB histogram" and "seconds" in r]
     cpu = [(r["n"], r["cpu_s"]) for r in report["rows"] if r["step"] == "DuckDB histogram" and "cpu_s" in r]
+    for step in dict.fromkeys(r["step"] for r in report["rows"] if "cpu_s" in r and "seconds" in r):
+        points = [(r["n"], r["cpu_s"]) for r in report["rows"] if r["step"] == step and "cpu_s" in r]
+        if len(points) > 1:
+            lines.append(f"Fit of CPU seconds against size, {step}: {fit(points)}.")
     lines += ["", f"DuckDB wall-clock time against size: {growth(duck)}.",
               f"DuckDB CPU time (all its threads, the work whatever the load) against size: {growth(cpu)}; "
               + ", ".join(f"{c:.1f} s at {n:,}" for n, c in cpu) + "."]
@@ -779,6 +872,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--work", default="/tmp/bench-scale-writer")
         parser.add_argument("--out", default="scale_writer")
         return writer_runs(parser.parse_args(argv[1:]))
+    if argv and argv[0] == "--query-cpu":
+        parser = argparse.ArgumentParser(description="the feature query's CPU, this code against a baseline")
+        parser.add_argument("--size", type=float, default=1e5)
+        parser.add_argument("--rounds", type=int, default=3)
+        parser.add_argument("--baseline", default="main")
+        parser.add_argument("--work", default="/tmp/bench-scale-query")
+        parser.add_argument("--out", default="scale_big_query")
+        return query_cpu_runs(parser.parse_args(argv[1:]))
     if argv and argv[0] == "--canonical":
         parser = argparse.ArgumentParser(description="canonical tables -> features -> histogram, in DuckDB")
         parser.add_argument("--sizes", nargs="+", type=float, default=[1e6, 1e7, 3e7, 1e8])

@@ -20,6 +20,7 @@ Entry points: `register(con, folder)` fills the views in a DuckDB connection (wh
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -246,7 +247,8 @@ class Draft:
         run = self.run
         raw = self.raw(column)
         if self.types[column].startswith(TIME_TYPES):  # a typed column (Parquet): wall-clock time as stored
-            sql = f"CAST({raw} AS TIMESTAMP)"
+            zone = parquet_zone(self.file, column)
+            sql = f"CAST({raw} AS TIMESTAMP)" if zone is None else self.wall_clock(raw, zone, column)
             # parse_dates' bounds: nanosecond datetimes span 1677-2262, beyond that a date is a typo
             for bound, what in ((f"> {run.timestamp(pd.Timestamp.max.floor('us'))}", "date in the future"),
                                 (f"< {run.timestamp(pd.Timestamp.min.ceil('us'))}", "date before 1678")):
@@ -266,11 +268,38 @@ class Draft:
         run.bad_dates(f"{self.relation} r", column, completed, file=self.file)
         return run.date(completed)
 
+    def wall_clock(self, raw: str, zone: str, column: str) -> str:
+        """A time-zone-aware timestamp as the wall-clock time in its column's own zone (parse_dates' rule: the
+        clock the patient lived by), not converted to UTC or to the session's zone."""
+        if isinstance(self.run.engine, SparkTables):  # the session's zone is UTC (SparkTables)
+            return f"from_utc_timestamp({raw}, {literal(zone)})"
+        offset = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", zone)
+        if offset:  # a fixed offset: DuckDB's zones are names only
+            minutes = (1 if offset[1] == "+" else -1) * (int(offset[2]) * 60 + int(offset[3]))
+            return f"(timezone('UTC', {raw}) + to_minutes({minutes}))"
+        known = self.run.engine.rows(f"SELECT COUNT(*) FROM pg_timezone_names() WHERE name = {literal(zone)}")[0][0]
+        if not known:
+            raise DataError(f"timestamps in the time zone {zone!r}, which DuckDB does not know; write them as "
+                            "wall-clock times (a timestamp without a zone) or ISO 8601 text", file=self.file,
+                            column=column)
+        return f"timezone({literal(zone)}, {raw})"
+
     def step(self, stem: str, columns: Mapping[str, str]) -> str:
         """The drafted columns as a new step (with the source row number)."""
         q = self.q
         selected = "".join(f", {sql} AS {q(name)}" for name, sql in columns.items())
         return self.run.table(stem, f"SELECT r.{ORDER}{selected} FROM {self.relation} r {' '.join(self.joins)}")
+
+
+def parquet_zone(file: str, column: str) -> str | None:
+    """The time zone of a Parquet file's timestamp column as pyarrow (so pandas, so the loader) reads it: the zone
+    the writer recorded, "UTC" for an instant stored without one; None for a wall-clock (naive) timestamp.
+    DuckDB and Spark read only the instant, so the zone is taken from the file's own schema."""
+    import pyarrow.parquet as pq
+
+    fields = {field.name.strip().lower(): field.type for field in pq.read_schema(file)}
+    kind = fields.get(column.strip().lower())
+    return kind.tz if kind is not None and pa.types.is_timestamp(kind) else None
 
 
 # --- the tables, as load_canonical reads them ----------------------------------------------------------

@@ -55,6 +55,7 @@ VIEWS = {name: f"te_feat_{name}" for name in ("subjects", "measurements", "event
 ROW, INDEX, BIRTH, DIAGNOSIS, TIME = "__row", "__index", "__birth", "__diagnosis", "__time"
 NS_PER_MINUTE = 60 * 10**9
 MINUTES_PER_DAY = 24 * 60
+HOMA_INPUTS = ("fasting_glucose", "fasting_insulin")  # HOMA-IR needs both from the same sample: their times are read
 
 
 # --- the tables, prepared ----------------------------------------------------------------------------
@@ -421,7 +422,9 @@ class FeatureQuery:
         window_ns = " ".join(f"WHEN {n} THEN {self.b.bind(int(np.int64(w * DAY_NS)))}"
                              for n, w in zip(names, windows, strict=True))
         value = f"CAST(m.{q('value')} AS {d.double})"
-        rows = (f"SELECT s.{q(ROW)} AS r, m.{q('variable')} AS v, {value} AS x, "
+        # the variable as its position (an integer key hashes and compares faster than its name)
+        position = " ".join(f"WHEN {n} THEN {j}" for j, n in enumerate(names))
+        rows = (f"SELECT s.{q(ROW)} AS r, CASE m.{q('variable')} {position} END AS v, {value} AS x, "
                 f"CAST(m.{q('ref_high')} AS {d.double}) AS u, m.{q(TIME)} AS t, s.{q(INDEX)} AS ix, "
                 f"CASE m.{q('variable')} {window_ns} END AS w "
                 f"FROM {q(VIEWS['measurements'])} m JOIN {q(VIEWS['subjects'])} s ON m.{q('subject_id')} = s.{q('subject_id')} "
@@ -433,23 +436,31 @@ class FeatureQuery:
             # several values at the latest time: their mean; all equal: that value exactly (as _mean_per_cell)
             return f"CASE WHEN MIN({x}) = MAX({x}) THEN MIN({x}) ELSE SUM({x}) / COUNT({x}) END"
 
+        # One GROUP BY of (subject, variable) finds the latest time in the window, whether any value lies
+        # before or after it, and how many lie in it; only where several do are the values at the latest
+        # time averaged in a second pass (a window over every row cost more than the rest of the step).
+        inside = "NOT after AND NOT before"
         self.ctes += [
             f"m_rows AS ({rows})",
             f"m_flag AS (SELECT r, v, x, u, t, t >= ix + {day} AS after, t < ix - w AS before FROM m_rows)",
-            "m_in AS (SELECT r, v, x, u, t, MAX(t) OVER (PARTITION BY r, v) AS lt FROM m_flag "
-            "WHERE NOT after AND NOT before)",
-            f"m_last AS (SELECT r, v, MAX(t) AS t, {same_time_mean('x')} AS x, {same_time_mean('u')} AS u "
-            "FROM m_in WHERE t = lt GROUP BY r, v)",
             "m_seen AS (SELECT r, v, MAX(CASE WHEN before THEN 1 ELSE 0 END) AS b, "
-            "MAX(CASE WHEN after THEN 1 ELSE 0 END) AS a FROM m_flag GROUP BY r, v)",
+            f"MAX(CASE WHEN after THEN 1 ELSE 0 END) AS a, MAX(CASE WHEN {inside} THEN t END) AS lt, "
+            f"SUM(CASE WHEN {inside} THEN 1 ELSE 0 END) AS n, MAX(CASE WHEN {inside} THEN x END) AS x1, "
+            f"MAX(CASE WHEN {inside} THEN u END) AS u1 FROM m_flag GROUP BY r, v)",
+            f"m_many AS (SELECT f.r, f.v, {same_time_mean('f.x')} AS x, {same_time_mean('f.u')} AS u "
+            "FROM m_flag f JOIN m_seen sn ON f.r = sn.r AND f.v = sn.v AND f.t = sn.lt WHERE sn.n > 1 "
+            "GROUP BY f.r, f.v)",
         ]
-        pivot = []
-        for j, n in enumerate(names):
-            for part, source in (("x", "l.x"), ("t", "l.t"), ("u", "l.u"), ("b", "sn.b"), ("a", "sn.a")):
-                pivot.append(f"MAX(CASE WHEN sn.v = {n} THEN {source} END) AS {part}{j}")
-        self.ctes.append(f"m_wide AS (SELECT sn.r, {', '.join(pivot)} FROM m_seen sn LEFT JOIN m_last l "
+        # the time is read only for HOMA-IR's same-sample rule, the reference limit only for an _uln variable
+        parts = {j: "xba" + ("t" if var in HOMA_INPUTS else "") + ("u" if f"{var}_uln" in self.catalogue else "")
+                 for j, var in enumerate(variables)}
+        sources = {"x": "(CASE WHEN sn.n > 1 THEN l.x ELSE sn.x1 END)", "t": "sn.lt",
+                   "u": "(CASE WHEN sn.n > 1 THEN l.u ELSE sn.u1 END)", "b": "sn.b", "a": "sn.a"}
+        pivot = [f"MAX(CASE WHEN sn.v = {j} THEN {sources[part]} END) AS {part}{j}"
+                 for j in range(len(variables)) for part in parts[j]]
+        self.ctes.append(f"m_wide AS (SELECT sn.r, {', '.join(pivot)} FROM m_seen sn LEFT JOIN m_many l "
                          "ON sn.r = l.r AND sn.v = l.v GROUP BY sn.r)")
-        cols = {f"m{part}{j}": f"mw.{part}{j}" for j in range(len(variables)) for part in "xtuba"}
+        cols = {f"m{part}{j}": f"mw.{part}{j}" for j in range(len(variables)) for part in parts[j]}
         self.layer(cols, join=f"LEFT JOIN m_wide mw ON mw.r = {self.last}.{q(ROW)}")
         uln_flags = self.flags({var: f"{q(f'mu{j}')} IS NOT NULL" for j, var in enumerate(variables)
                                 if f"{var}_uln" in self.catalogue})
@@ -463,7 +474,8 @@ class FeatureQuery:
                 self.reset(var)
             self.features[var] = column
             self.exists.setdefault(var, None)
-            self.times[var] = t
+            if var in HOMA_INPUTS:
+                self.times[var] = t
             missing = self.missing(column)
             seen = f"({x} IS NOT NULL OR {before} OR {after})"
             self.add_reason(var, f"{missing} AND {before}",
@@ -504,8 +516,8 @@ class FeatureQuery:
             steps.append(("bmi", bmi, given, [(implausible, "weight and height give an implausible BMI"),
                                               (f"NOT {implausible}",
                                                "no BMI, or weight and height, in the look-back window")]))
-        if "fasting_glucose" in f and "fasting_insulin" in f:
-            tg, ti = self.times.get("fasting_glucose"), self.times.get("fasting_insulin")
+        if all(var in f for var in HOMA_INPUTS):
+            tg, ti = (self.times.get(var) for var in HOMA_INPUTS)
             same = f"({tg} = {ti} OR ({tg} IS NULL AND {ti} IS NULL))" if tg and ti else "TRUE"
             on_insulin = f"COALESCE({f['on_insulin']}, FALSE)" if "on_insulin" in f else "FALSE"
             raw = f"({f['fasting_glucose']} * {f['fasting_insulin']} / {self.num(HOMA_IR_NORMALISER)})"
@@ -602,20 +614,32 @@ class FeatureQuery:
 
 # --- events, event history, reported counts ----------------------------------------------------------
 
+def events_sql(dialect: Dialect, *, ordered: bool = True) -> str:
+    """The SELECT of the screening events (subject_id, event, days_before_index, severity) from the prepared
+    views: events with a time on or before the index date's day (`ordered`: in the source's row order)."""
+    q, d = dialect.quote, dialect
+    days = f"({floor_day('s.' + q(INDEX), d)} - {floor_day('e.' + q(TIME), d)})"
+    return (f"SELECT s.{q('subject_id')} AS subject_id, e.{q('event')} AS event, CAST({days} AS {d.double}) AS "
+            f"days_before_index, e.{q('severity')} AS severity FROM {q(VIEWS['events'])} e JOIN "
+            f"{q(VIEWS['subjects'])} s ON e.{q('subject_id')} = s.{q('subject_id')} WHERE e.{q(TIME)} IS NOT NULL "
+            f"AND {days} >= 0" + (f" ORDER BY e.{q(ROW)}" if ordered else ""))
+
+
+def lookback_days_sql(dialect: Dialect, history: str = "t", subject: str = "s") -> str:
+    """Days from an event_history row's recorded_from to its subject's index date; NULL when it starts after."""
+    q = dialect.quote
+    days = f"({floor_day(f'{subject}.' + q(INDEX), dialect)} - {floor_day(f'{history}.' + q(TIME), dialect)})"
+    return f"(CASE WHEN {days} >= 0 THEN CAST({days} AS {dialect.double}) END)"
+
+
 def _events(run, plan: Plan) -> pd.DataFrame:
     if "events" not in plan.tables:
         return empty_events()
-    q, d = run.dialect.quote, run.dialect
-    days = f"({floor_day('s.' + q(INDEX), d)} - {floor_day('e.' + q(TIME), d)})"
-    table = run.arrow(
-        f"SELECT s.{q('subject_id')} AS subject_id, e.{q('event')} AS event, CAST({days} AS {d.double}) AS days, "
-        f"e.{q('severity')} AS severity FROM {q(VIEWS['events'])} e JOIN {q(VIEWS['subjects'])} s "
-        f"ON e.{q('subject_id')} = s.{q('subject_id')} WHERE e.{q(TIME)} IS NOT NULL AND {days} >= 0 "
-        f"ORDER BY e.{q(ROW)}", {})
+    table = run.arrow(events_sql(run.dialect), {})
     return pd.DataFrame({
         "subject_id": pd.array(table.column("subject_id").to_pylist(), dtype="string"),
         "event": pd.array(table.column("event").to_pylist(), dtype="string"),
-        "days_before_index": table.column("days").to_numpy(zero_copy_only=False).astype("float64"),
+        "days_before_index": table.column("days_before_index").to_numpy(zero_copy_only=False).astype("float64"),
         "severity": pd.array(table.column("severity").to_pylist(), dtype="Int64"),
     })
 
@@ -716,9 +740,7 @@ def derive(run, tables: set[str], subject_columns: list[str], *, lookback_days: 
 
 def _lookback(run, plan: Plan, ids: pd.Index) -> pd.DataFrame | None:
     q = run.dialect.quote
-    days = f"({floor_day('s.' + q(INDEX), run.dialect)} - {floor_day('t.' + q(TIME), run.dialect)})"
-    value = f"(CASE WHEN {days} >= 0 THEN CAST({days} AS {run.dialect.double}) END)"
-    return _wide(run, plan, "event_history", [q("event")], value, ids, lambda event: str(event))
+    return _wide(run, plan, "event_history", [q("event")], lookback_days_sql(run.dialect), ids, lambda event: str(event))
 
 
 def _counts(run, plan: Plan, ids: pd.Index) -> pd.DataFrame | None:

@@ -242,3 +242,73 @@ def test_spark_reads_the_messy_fixture_in_place(spark, folder):
     got, report = canonical_screening_sql(folder, engine="spark", spark=spark)
     assert_same_screening(expected, got)
     assert report.summary() == expected_report.summary()
+
+
+# --- times with a time zone -------------------------------------------------------------------------------------
+
+# A zone per table: with daylight-saving time (Paris, New York), a fixed offset, UTC.
+ZONES = {"subjects": "UTC", "measurements": "+05:00", "events": "America/New_York", "cgm": "Europe/Paris",
+         "event_history": "Asia/Kolkata"}
+TIME_COLUMNS = ("time", "birth_date", "diagnosis_date", "index_date", "recorded_from")
+
+
+def zoned_exports(tmp_path: Path, fmt: str) -> tuple[Path, Path]:
+    """The same synthetic tables twice: naive wall-clock times, and those wall-clock times in ZONES (rows whose
+    clock time a daylight-saving change skips or repeats left out of both)."""
+    naive, zoned = tmp_path / "naive", tmp_path / f"zoned_{fmt}"
+    write_cohort(generate_cohort("t1d", 60, seed=7, cgm_readings=400), naive, format="parquet")
+    zoned.mkdir()
+    for path in naive.glob("*.parquet"):
+        table = pd.read_parquet(path)
+        keep = pd.Series(True, index=table.index)
+        for column in TIME_COLUMNS:
+            if column in table.columns:
+                aware = table[column].dt.tz_localize(ZONES[path.stem], ambiguous="NaT", nonexistent="NaT")
+                keep &= aware.notna() | table[column].isna()
+                table[column] = aware
+        table = table[keep]
+        # microseconds: Spark refuses Parquet's nanosecond timestamps, zoned or not
+        if fmt == "parquet":
+            table.to_parquet(zoned / path.name, coerce_timestamps="us")
+        else:
+            table.to_csv(zoned / f"{path.stem}.csv", index=False)
+        pd.read_parquet(path)[keep].to_parquet(path, coerce_timestamps="us")
+    return naive, zoned
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_times_with_a_time_zone_are_the_wall_clock_times_as_the_loader_reads_them(tmp_path, fmt):
+    """The loader keeps a zoned time's wall-clock time in its own zone (parse_dates): a Parquet timestamp with a
+    zone is stored as a UTC instant, which DuckDB converted to UTC (or the session's zone) before; CSV's offsets
+    are dropped from the text."""
+    naive, zoned = zoned_exports(tmp_path, fmt)
+    if fmt == "parquet":
+        assert str(pd.read_parquet(zoned / "cgm.parquet")["time"].dt.tz) == "Europe/Paris"
+    else:
+        assert "+05:00" in (zoned / "measurements.csv").read_text()
+    assert_same(zoned)
+    expected, _ = pandas_path(naive)
+    got, _ = canonical_screening_sql(zoned)
+    assert_same_screening(expected, got)
+
+
+def test_spark_reads_parquet_times_with_a_time_zone_as_wall_clock_times(spark, tmp_path):
+    naive, zoned = zoned_exports(tmp_path, "parquet")
+    expected, _ = pandas_path(naive)
+    got, _ = canonical_screening_sql(zoned, engine="spark", spark=spark)
+    assert_same_screening(expected, got)
+
+
+def test_a_time_zone_duckdb_does_not_know_is_refused_naming_the_file_and_column(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    naive, zoned = zoned_exports(tmp_path, "parquet")
+    table = pq.read_table(zoned / "events.parquet")
+    at = table.schema.get_field_index("time")
+    table = table.set_column(at, pa.field("time", pa.timestamp("us", tz="America/New_York")),
+                             table["time"].cast(pa.timestamp("us", tz="America/New_York")))
+    schema = table.schema.set(at, pa.field("time", pa.timestamp("us", tz="Mars/Olympus_Mons")))
+    pq.write_table(pa.Table.from_arrays(table.columns, schema=schema), zoned / "events.parquet")
+    with pytest.raises(DataError, match=r"events\.parquet, column 'time': timestamps in the time zone 'Mars/Olympus_Mons'"):
+        canonical_screening_sql(zoned)
