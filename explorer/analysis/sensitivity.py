@@ -27,6 +27,7 @@ import pandas as pd
 
 from explorer import expr
 from explorer.analysis.rules import compared_variable, sole_comparison, split_chains, substituted
+from explorer.cohort.compact import float_values
 from explorer.engine import eligible_mask, evaluate
 from explorer.errors import DefinitionError
 
@@ -171,9 +172,7 @@ def _variable_values(screening, variable: str) -> np.ndarray:
     features = screening.features
     if variable not in features.columns:  # absent from the source: unknown for every subject
         return np.full(len(features), np.nan)
-    if features[variable].dtype == np.float64:  # the Screening contract's dtype: no conversion, no copy
-        return features[variable].to_numpy()
-    return pd.to_numeric(features[variable], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    return float_values(features[variable])
 
 
 # --- the two ways of computing the curve ------------------------------------------------------------------

@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from explorer.catalogue import Catalogue
-from explorer.cohort.compact import as_floats, is_number_levels, number_levels
+from explorer.cohort.compact import float_values, is_number_levels
 from explorer.cohort.lookup import arrow_text, positions
 from explorer.errors import DataError
 
@@ -102,8 +102,7 @@ def _numbers(values: pd.Series, *, file: str | None, column: str, rows, rule: st
     """Finite numbers (optionally whole, within [low, high]) or empty; anything else names its rows."""
     if pd.api.types.is_bool_dtype(values):
         raise DataError(f"true/false where {rule} belong", file=file, column=column)
-    numbers = (as_floats(*number_levels(values)) if is_number_levels(values.dtype)  # compact: no value parsing
-               else pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan))
+    numbers = float_values(values)
     given = values.notna().to_numpy()  # an empty cell is unknown; " " is text that is not a number
     with np.errstate(invalid="ignore"):
         bad = (np.isnan(numbers) & given) | np.isinf(numbers)

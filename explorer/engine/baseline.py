@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from explorer.catalogue import default_catalogue
+from explorer.cohort.compact import float_values
 from explorer.engine.bits import from_bits
 from explorer.engine.stats import final_bits
 from explorer.errors import DefinitionError
@@ -110,8 +111,7 @@ def _column(kind: str, column: pd.Series | None, n: int, categories: Sequence[st
     """A variable as its statistics read it: floats (NaN unknown), or small codes (booleans: 1 true,
     0 false; categories: the level's position; -1 unknown)."""
     if kind == "number":
-        return (np.full(n, np.nan) if column is None
-                else pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan))
+        return np.full(n, np.nan) if column is None else float_values(column)
     if column is None:
         return np.full(n, -1, dtype=np.int8)
     if kind == "boolean":

@@ -99,3 +99,18 @@ def test_an_opened_synthetic_source_holds_compact_numbers():
 
     opened = open_source(DataSource(kind="synthetic", population="t1d", n=300, seed=1))
     assert is_number_levels(opened.screening.features["hba1c"].dtype)
+
+
+def test_float_values_reads_every_form_of_a_number_column_as_the_same_float64():
+    from explorer.cohort.compact import float_values
+    raw = np.array([7.0, 6.95, np.nan, -0.0, 1e-300, 7.0])
+    wide = pd.Series(raw)
+    assert np.shares_memory(float_values(wide), wide.to_numpy())  # float64 is used as it is, not copied
+    np.testing.assert_array_equal(float_values(wide), raw)
+    compact = pd.Series(compact_number(raw))
+    assert is_number_levels(compact.dtype)  # the form the statistics were slow on
+    got = float_values(compact)
+    np.testing.assert_array_equal(got, raw)
+    assert got.dtype == np.float64
+    text = pd.Series(["7", "6.95", None, "-0", "1e-300", "seven"], dtype=object)
+    np.testing.assert_array_equal(float_values(text), np.array([7.0, 6.95, np.nan, -0.0, 1e-300, np.nan]))
