@@ -210,10 +210,25 @@ def duckdb_settings(con, spill: str) -> None:
     con.execute("SET preserve_insertion_order = false")
 
 
+
+def canonical_views(folder: Path, spill: Path):
+    """A DuckDB connection (the bench's settings) with each canonical Parquet table of `folder` as features_sql's
+    view, and the names of the tables present."""
+    import duckdb
+
+    from explorer.engine.features_sql import VIEWS
+    from explorer.engine.sql import DUCKDB
+    con = duckdb.connect(":memory:")
+    duckdb_settings(con, str(spill))
+    tables = set()
+    for path in sorted(folder.glob("*.parquet")):
+        con.execute(f"CREATE VIEW {DUCKDB.quote(VIEWS[path.stem])} AS SELECT * FROM read_parquet('{path}')")
+        tables.add(path.stem)
+    return con, tables
+
 def child_features(canonical: str, out: str, n: int) -> dict:
     """Screening features derived in DuckDB from the prepared canonical Parquet tables (features_sql's query
     over views of the files, nothing loaded into Python), written as a screening folder (layout)."""
-    import duckdb
 
     from explorer.catalogue import default_catalogue
     from explorer.engine.features_sql import (
@@ -231,12 +246,7 @@ def child_features(canonical: str, out: str, n: int) -> dict:
     catalogue, q = default_catalogue(), DUCKDB.quote
     folder, target = Path(canonical), Path(out)
     target.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(":memory:")
-    duckdb_settings(con, str(target.parent / "spill"))
-    tables = set()
-    for path in sorted(folder.glob("*.parquet")):
-        con.execute(f"CREATE VIEW {q(VIEWS[path.stem])} AS SELECT * FROM read_parquet('{path}')")
-        tables.add(path.stem)
+    con, tables = canonical_views(folder, target.parent / "spill")
     run = DuckRunner(con)
     cpu, start, steps = time.process_time(), time.perf_counter(), {}
     _check_subjects(run)
@@ -288,19 +298,12 @@ def child_query(canonical: str) -> dict:
     threads, imports left out, with the code first on PYTHONPATH (query_cpu_runs)."""
     import resource
 
-    import duckdb
-
     from explorer.catalogue import default_catalogue
     from explorer.engine.features_sql import VIEWS, DuckRunner, FeatureQuery, _used, plan_of
     from explorer.engine.sql import DUCKDB
 
     catalogue, q, folder = default_catalogue(), DUCKDB.quote, Path(canonical)
-    con = duckdb.connect(":memory:")
-    duckdb_settings(con, str(folder.parent / "spill"))
-    tables = set()
-    for path in sorted(folder.glob("*.parquet")):
-        con.execute(f"CREATE VIEW {q(VIEWS[path.stem])} AS SELECT * FROM read_parquet('{path}')")
-        tables.add(path.stem)
+    con, tables = canonical_views(folder, folder.parent / "spill")
     cpu, start = time.process_time(), time.perf_counter()
     subject_columns = [r[0] for r in con.execute(f"DESCRIBE {q(VIEWS['subjects'])}").fetchall()]
     sql, params = FeatureQuery(plan_of(DuckRunner(con), catalogue, tables, subject_columns), catalogue, DUCKDB).sql()
