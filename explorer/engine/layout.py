@@ -39,7 +39,7 @@ from explorer.cohort.checks import (
     untyped_columns,
 )
 from explorer.cohort.compact import widened
-from explorer.cohort.loaders.readers import check_format
+from explorer.cohort.loaders.readers import check_format, check_utf8
 from explorer.cohort.screening import Screening
 from explorer.errors import DataError
 from explorer.expr import is_reserved
@@ -152,7 +152,7 @@ def find_tables(directory: str | Path) -> dict[str, Path]:
 def _read(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
     if path.suffix == ".parquet":
         return pq.read_table(path, columns=columns).to_pandas()
-    check_format(path, "text")  # the loaders' refusals (empty, binary, not UTF-8), the same for every engine
+    check_format(path, "text")  # the loaders' refusals (empty, binary, UTF-16), the same for every engine
     return _csv(path, dtype=str, keep_default_na=False, na_values=[""], usecols=columns)
 
 
@@ -162,8 +162,10 @@ def _csv(path: Path, **options) -> pd.DataFrame:
         return pd.read_csv(path, **options)
     except pd.errors.EmptyDataError:
         raise DataError("the file is empty", file=str(path)) from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
-        check_format(path, "text")  # names the line that is not UTF-8, if that is why
+    except UnicodeDecodeError:
+        check_utf8(path)  # raises, naming the line and the byte
+        raise DataError("cannot be decoded as UTF-8 text; save it as 'CSV UTF-8'", file=str(path)) from None
+    except (pd.errors.ParserError, ValueError) as err:
         raise DataError(f"cannot be read as a comma-separated table ({type(err).__name__}); check its quoting "
                         f"and that every row has the header's columns", file=str(path)) from None
 

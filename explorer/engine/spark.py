@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 
 from explorer.catalogue import Catalogue, default_catalogue
-from explorer.cohort.loaders.readers import check_format
+from explorer.cohort.loaders.readers import check_format, check_utf8
 from explorer.engine.histogram_sql import (
     edit_table_sql,
     histogram_sql,
@@ -218,7 +218,8 @@ class SparkBackend:
         try:
             if path.suffix == ".parquet":
                 return self.spark.read.parquet(local_path(path))
-            check_format(path, "text")  # Spark would read bytes that are not UTF-8 as U+FFFD, without a word
+            check_format(path, "text")
+            check_utf8(path)  # Spark would read bytes that are not UTF-8 as U+FFFD, without a word
             return self.spark.read.option("header", True).csv(local_path(path))  # text; the SQL casts it
         except Exception as err:
             raise DataError(f"Spark cannot read it: {spark_error(err)}", file=str(path)) from None

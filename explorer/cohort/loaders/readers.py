@@ -84,15 +84,21 @@ def check_format(path: Path, expected: str | None = None) -> str:
     if promised and actual != promised:
         raise DataError(f"the extension {path.suffix!r} promises {_FORMAT_NAMES[promised]}, but the content is "
                         f"{_FORMAT_NAMES[actual]}; rename the file or export it again", file=str(path))
-    if actual == "text":
-        # Checked here, before any engine reads the file, so that all of them refuse it alike: pandas would
-        # stop at the first bad byte, DuckDB with a page of its own text quoting the file, and Spark would
-        # silently read the replacement character U+FFFD into a unit ("?mol/L") or a category.
-        with open(path, "rb") as handle:
-            problem = utf8_problem(iter(lambda: handle.read(_CHUNK), b""))
-        if problem:
-            raise DataError(problem, file=str(path))
     return actual
+
+
+def check_utf8(path: Path) -> None:
+    """A DataError naming the line and byte where a text file stops being UTF-8; nothing if it is UTF-8.
+
+    pandas finds a bad byte itself while it reads (its readers call this then, for the message); an engine
+    that reads text where it lies is given the file only after this check, so that every engine refuses it
+    alike: DuckDB would stop with a page of its own text quoting the file, and Spark would silently read the
+    replacement character U+FFFD into a unit ("?mol/L") or a category.
+    """
+    with open(path, "rb") as handle:
+        problem = utf8_problem(iter(lambda: handle.read(_CHUNK), b""))
+    if problem:
+        raise DataError(problem, file=str(path))
 
 
 _CHUNK = 1 << 24  # 16 MB: decoding runs at about 1 GB/s, well below what reading the table costs any engine
@@ -153,14 +159,13 @@ def read_text_bytes(data: bytes, *, name: str, usecols=None, sep: str | None = N
     """A text table from bytes (e.g. a member of a ZIP archive), read as strings with row numbers."""
     if not data.strip():
         raise DataError("the file is empty", file=name)
-    problem = utf8_problem([data])
-    if problem:
-        raise DataError(problem, file=name)
     sep = sep or _guess_separator(data[:65536].decode("utf-8", errors="replace"))
     try:
         frame = pd.read_csv(io.BytesIO(data), sep=sep, dtype=str, keep_default_na=False, na_values=[""],
                             usecols=usecols, encoding="utf-8-sig")
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
+    except UnicodeDecodeError:
+        raise DataError(utf8_problem([data]), file=name) from None
+    except (pd.errors.ParserError, ValueError) as err:
         raise DataError(f"cannot be read as a delimited text table ({type(err).__name__}{_line_of(err)}); "
                         "check its separator and quoting", file=name) from None
     return _numbered(frame, Path(name))
@@ -191,7 +196,10 @@ def _read_text(path: Path, sep: str | None) -> pd.DataFrame:
         return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
     except pd.errors.EmptyDataError:
         raise DataError("the file is empty", file=str(path)) from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
+    except UnicodeDecodeError:
+        check_utf8(path)  # raises, naming the line and the byte
+        raise DataError("cannot be decoded as UTF-8 text; save it as 'CSV UTF-8'", file=str(path)) from None
+    except (pd.errors.ParserError, ValueError) as err:
         # pandas' message can quote a line of the file; say only where and why
         raise DataError(f"cannot be read as a delimited text table ({type(err).__name__}{_line_of(err)}); "
                         "check its separator and quoting", file=str(path)) from None
