@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from explorer.catalogue import Catalogue, default_catalogue
 
 # re-exported: the truth codes (1 true, 0 false, 2 unknown) have the status codes' values
-from explorer.cohort.compact import NumberLevels, as_floats, is_number_levels, number_levels
+from explorer.cohort.compact import NumberLevels, as_floats, float_values, is_number_levels, number_levels
 from explorer.cohort.lookup import arrow_text, positions
 from explorer.cohort.screening import Screening
 from explorer.engine.layout import check_columns, check_screening_tables
@@ -126,11 +126,9 @@ class MemoryContext:
             if not present:
                 return np.full(self.n, np.nan)
             column = features[name]
-            if column.dtype == np.float64:  # the contract's dtype: use it as it is, no conversion
-                return column.to_numpy()
             if is_number_levels(column.dtype):  # compact: compared level by level, never widened and kept
                 return Levels(*number_levels(column))
-            return pd.to_numeric(column, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+            return float_values(column)  # float64, the contract's dtype, as it is; anything else parsed
         if var.kind == "boolean":
             if not present:
                 return Truth(np.zeros(self.n, bool), np.zeros(self.n, bool))
