@@ -515,7 +515,8 @@ class Function:
     engine (explorer.engine.memory, explorer.engine.sql) implements every name in FUNCTIONS from it."""
 
     name: str
-    args: tuple[str, ...]        # kinds of the positional arguments: "number", "value" (not an event), "event"
+    args: tuple[str, ...]        # kinds of the positional arguments: "number", "value" (not an event), "event",
+    #                              "count" (a whole number written as such), "boolean" (a condition)
     result: str                  # "number" or "boolean"
     help: str
     variadic: bool = False       # the last argument may repeat
@@ -537,7 +538,17 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
              same_unit=True),
     Function("max", ("number", "number"), "number", "max(a, b, ...): the largest value", variadic=True,
              same_unit=True),
+    # "at least two of the following": true once n conditions are true, false once more than k - n are false
+    # (n can no longer be reached), unknown in between; so an unknown never decides, as with "and" / "or"
+    Function("at_least", ("count", "boolean", "boolean"), "boolean",
+             "at_least(n, a, b, ...): true when at least n of the conditions are true, false when more than "
+             "(conditions - n) are false, else unknown", variadic=True, strict=False),
 )}
+
+
+def at_least_count(call: Call) -> int:
+    """The n of a (checked) at_least(n, ...) call."""
+    return int(call.args[0].value)
 
 
 def count_window(call: Call, params: Mapping[str, float]) -> float:
@@ -724,6 +735,9 @@ class _Checker:
             self.check_days(node, name)
         kinds = func.args + func.args[-1:] * (n - need)
         types = [self.check_argument(func, arg, kind) for arg, kind in zip(node.args, kinds, strict=True)]
+        if "count" in func.args and not 1 <= node.args[0].value <= n - 1:
+            self.fail(node.args[0], f"{func.name}({_to_text(node.args[0])}, ...) of {n - 1} conditions: the number "
+                                    f"must be from 1 to {n - 1}")
         if func.result == "boolean":
             return Type("boolean")
         if not func.same_unit:
@@ -735,6 +749,10 @@ class _Checker:
         return Type("number", unit=next(iter(sorted(defined - {"?"}) or sorted(defined)), None))
 
     def check_argument(self, func: Function, arg: Node, kind: str) -> Type:
+        if kind == "count":
+            return self.check_count(func, arg)
+        if kind == "boolean":
+            return self.expect_boolean(arg, f"{func.name}()")
         if kind == "number":
             return self.expect_number(arg, f"{func.name}()")
         if kind == "event":
@@ -753,6 +771,13 @@ class _Checker:
         if t.kind == "event":
             self.fail(arg, f"{func.name}() of an event: use count(event, within_days=N) instead")
         return t
+
+    def check_count(self, func: Function, arg: Node) -> Type:
+        """at_least's n: a whole number written in the rule (engines compile it as a constant), 1 to the number of
+        conditions it is applied to."""
+        if not (isinstance(arg, Num) and float(arg.value).is_integer()):
+            self.fail(arg, f"{func.name}() takes a whole number first, e.g. at_least(2, a, b, c)")
+        return Type("number", unit=None)
 
     def check_days(self, node: Call, name: str) -> None:
         window = node.kwarg(name)

@@ -298,3 +298,22 @@ def test_every_function_is_declared_once_and_implemented_by_each_engine():
     assert set(FUNCTIONS) == set(_IMPLEMENTATIONS) == set(_SQL_FUNCTIONS)
     for func in FUNCTIONS.values():
         assert func.help.startswith(f"{func.name}(") and func.result in ("number", "boolean")
+
+
+def test_at_least_takes_a_whole_count_then_conditions():
+    tree = compile_expression("at_least(2, pregnant, lactating, hba1c > 8)")
+    assert to_text(tree) == "at_least(2, pregnant, lactating, hba1c > 8)"
+    assert names(tree) == {"pregnant", "lactating", "hba1c"}
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("at_least(0, pregnant, lactating)", "from 1 to 2"),
+    ("at_least(3, pregnant, lactating)", "from 1 to 2"),
+    ("at_least(1.5, pregnant, lactating)", "whole number"),
+    ("at_least(n_min, pregnant, lactating)", "whole number"),
+    ("at_least(1, pregnant, hba1c)", "true/false condition"),
+    ("at_least(1, pregnant)", "or more"),
+])
+def test_at_least_refuses_what_it_cannot_count(text, message):
+    with pytest.raises(ExpressionError, match=message):
+        compile_expression(text, parameters={"n_min": None})

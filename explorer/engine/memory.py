@@ -38,6 +38,7 @@ from explorer.expr import (
     Not,
     Num,
     Str,
+    at_least_count,
     count_column,
     count_window,
 )
@@ -375,10 +376,18 @@ class Evaluator:
             result = reduce(result, self.number(a))
         return result
 
+    def at_least(self, node: Call) -> Truth:
+        """True where n conditions are true; false where more than k - n are false; unknown otherwise."""
+        n, conditions = at_least_count(node), [self.truth(a) for a in node.args[1:]]
+        passes = np.sum([t.value for t in conditions], axis=0, dtype=np.int32)
+        fails = np.sum([t.known & ~t.value for t in conditions], axis=0, dtype=np.int32)
+        value = passes >= n
+        return Truth(value, value | (fails > len(conditions) - n))
+
 
 # one implementation per function of explorer.expr.FUNCTIONS (tests check that the names agree)
 _IMPLEMENTATIONS = {"count": Evaluator.count, "known": Evaluator.known, "abs": Evaluator.absolute,
-                    "min": Evaluator.extreme, "max": Evaluator.extreme}
+                    "min": Evaluator.extreme, "max": Evaluator.extreme, "at_least": Evaluator.at_least}
 
 
 def evaluate_expression(tree: Node, screening: Screening | MemoryContext,

@@ -43,6 +43,7 @@ from explorer.expr import (
     Not,
     Num,
     Str,
+    at_least_count,
     count_column,
     count_window,
     is_reserved,
@@ -363,10 +364,20 @@ class Compiler:
             return d.null(d.double)
         return parts[0] if len(parts) == 1 else f"COALESCE({', '.join(parts)})"
 
+    def at_least(self, node: Call) -> Sql:
+        """The memory engine's rule: TRUE once n conditions are true, FALSE once more than k - n are false, else
+        NULL. Each condition is read twice (counted true, counted false), so each is bound as a column first."""
+        n, conditions = at_least_count(node), [self.bind(self.sql(a)) for a in node.args[1:]]
+        passes = " + ".join(f"(CASE WHEN {c.text} THEN 1 ELSE 0 END)" for c in conditions)
+        fails = " + ".join(f"(CASE WHEN NOT {c.text} THEN 1 ELSE 0 END)" for c in conditions)
+        text = (f"(CASE WHEN ({passes}) >= {self.binder.bind(float(n))} THEN TRUE "
+                f"WHEN ({fails}) > {self.binder.bind(float(len(conditions) - n))} THEN FALSE END)")
+        return Sql(text, max(c.level for c in conditions))
+
 
 # one compilation per function of the language (tests check that the names are FUNCTIONS')
 _SQL_FUNCTIONS = {"count": Compiler.count_call, "known": Compiler.known, "abs": Compiler.absolute,
-                  "min": Compiler.extreme, "max": Compiler.extreme}
+                  "min": Compiler.extreme, "max": Compiler.extreme, "at_least": Compiler.at_least}
 
 
 @dataclass(frozen=True)

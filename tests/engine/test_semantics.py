@@ -136,3 +136,26 @@ def test_non_numbers_from_arithmetic_are_unknown_and_infinities_are_ordered(recw
     assert codes("alt * alt_uln > 1e300", data) == [T, T, F, T]  # overflow is +inf, larger than any number
     assert codes("known(alt - alt_uln)", data) == [F, T, T, T]
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]  # nothing reaches stderr
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_at_least_is_unknown_exactly_when_the_unknowns_could_decide(n):
+    """at_least(n, a, b, c) on every three-valued input: true (false) when every way of filling in the unknowns
+    gives true (false), unknown when filling them in could give either, as "and" and "or" do."""
+    combos = list(itertools.product([T, F, U], repeat=3))
+    data = screening(pregnant=[VALUES[a] for a, _, _ in combos], lactating=[VALUES[b] for _, b, _ in combos],
+                     smoking_history=[VALUES[c] for _, _, c in combos])
+
+    def by_completion(combo):
+        outcomes = {sum(filled) >= n for filled in itertools.product(*[[True, False] if x == U else [x == T]
+                                                                        for x in combo])}
+        return U if len(outcomes) == 2 else (T if outcomes == {True} else F)
+
+    assert codes(f"at_least({n}, pregnant, lactating, smoking_history)", data) == [by_completion(c) for c in combos]
+
+
+def test_at_least_of_one_is_or_and_of_all_is_and():
+    combos = list(itertools.product([T, F, U], repeat=2))
+    data = screening(pregnant=[VALUES[a] for a, _ in combos], lactating=[VALUES[b] for _, b in combos])
+    assert codes("at_least(1, pregnant, lactating)", data) == codes("pregnant or lactating", data)
+    assert codes("at_least(2, pregnant, lactating)", data) == codes("pregnant and lactating", data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from cohort_helpers import screening
 from engine_cases import (
     CONSTRUCTS,
     INJECTION,
@@ -456,3 +457,29 @@ def test_typed_parquet_numbers_nan_is_unknown_and_infinity_refused(tmp_path, eng
     with pytest.raises(DataError, match="not finite numbers") as info:
         evaluate(trial, bad, engine=engine)
     assert info.value.rows == ["b"]
+
+
+# --- at_least(n, ...): "N of the following", three-valued in every engine ------------------------------------
+
+TRI = st.sampled_from([True, False, None])
+AT_LEAST_RULES = ["at_least(1, pregnant, lactating, hba1c > 8)", "at_least(2, pregnant, lactating, hba1c > 8)",
+                  "at_least(3, pregnant, lactating, hba1c > 8)", "at_least(2, pregnant, not lactating)",
+                  "not at_least(2, pregnant, lactating or hba1c > 8, at_least(1, smoking_history, alcohol_abuse))"]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=st.lists(st.tuples(TRI, TRI, TRI, TRI, TRI), min_size=1, max_size=12), rule=st.sampled_from(AT_LEAST_RULES))
+def test_at_least_gives_the_same_statuses_in_memory_and_duckdb(rows, rule):
+    columns = dict(zip(("pregnant", "lactating", "smoking_history", "alcohol_abuse"), zip(*rows, strict=True),
+                       strict=False))
+    hba1c = [None if r[4] is None else (9.0 if r[4] else 7.0) for r in rows]
+    data = screening(**{k: list(v) for k, v in columns.items()}, hba1c=hba1c)
+    trial = one_rule_trial(rule)
+    assert_same_matrix(evaluate(trial, data), evaluate(trial, data, engine="duckdb"))
+
+
+def test_at_least_binds_each_condition_once_and_its_numbers():
+    text, values = condition_sql(compile_expression("at_least(2, hba1c > 7.25, pregnant, lactating)"), CAT)
+    assert "7.25" not in text and 7.25 in values.values() and 2.0 in values.values()
+    # each condition is read twice (counted true, counted false): a comparison is written once, as a bound column
+    assert text.count('"hba1c"') == 1
