@@ -75,6 +75,7 @@ CONSTRUCTS = {
     "own_variable": f"site in (\"a'b\", '{INJECTION}')",
     "sex": 'sex == "female"',
     "constant": "true",
+    "at_least": "at_least(2, pregnant, lactating, hba1c > 8)",
 }
 
 
