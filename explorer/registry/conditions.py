@@ -15,8 +15,10 @@ logic an unknown C keeps the threshold deciding where it passes for both groups,
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
+from explorer import expr
 from explorer.registry import trees
 from explorer.registry.model import Rule
 
@@ -80,4 +82,56 @@ def conditioned(text: str, kind: str, rules: list[Rule]) -> list[Rule]:
                 else trees.all_of([group.tree, threshold.tree]))
         merged = _merged(text, [threshold, group], tree, threshold, group)
         out = [merged if r is threshold else r for r in out if r is not group]
+    return out
+
+
+# --- the group a pregnancy rule already states ------------------------------------------------------------------
+# "For women of childbearing potential, a negative pregnancy test", "Not pregnant for female subjects", "For females,
+# pregnancy or breast-feeding": the pregnancy rules (readings._pregnancy_rule) already hold only for women, and a
+# negative test only for women who could be pregnant. A condition naming that group adds nothing; one naming women
+# of childbearing potential for a rule that does not state it is the condition C of the module docstring.
+_FEMALE = r"(?:wom[ae]n|females?|girls|(?:female|women)\s+(?:subjects?|participants?|patients?|volunteers?))"
+_POTENTIAL = r"(?:child[\s-]?bearing|reproductive)\s+potential(?:\s*\((?:WOCBP|FOCBP)\))?"
+_GROUP = rf"(?:an?\s+|all\s+)?{_FEMALE}(?P<potential>\s+(?:and\s+)?(?:of\s+|with\s+)?{_POTENTIAL})?"
+_GROUP_AFTER = re.compile(rf"\s*(?:\(\s*(?:(?:if|for|in)\s+)?|,?\s*(?:if|for|in)\s+){_GROUP}\s*\)?(?=\s*(?:[.;,]|$))",
+                          re.I)
+# words between a group named first and its rule: "If female, has a negative ...", "For women ..., a negative urine
+# or serum ..."; anything else (a further condition, another noun) and the group may belong to something else
+_GROUP_GAP = re.compile(r"(?:\s*(?:(?:a|an|the|has|have|must|should|be|is|are|required|negative|confirmed|documented|"
+                        r"known|current|currently|urine|serum|blood|result|of|or)\b|[,:])\s*){0,8}", re.I)
+
+
+def _pregnancy_rule(rule: Rule) -> bool:
+    return rule.tree is not None and bool(rule.variable) and set(rule.variable.split("+")) <= {"pregnant", "lactating"}
+
+
+def pregnancy_groups(text: str, kind: str, rules: list[Rule]) -> list[Rule]:
+    """The pregnancy rules, each with a group named for it ("for women", "if of childbearing potential") stated."""
+    out = []
+    for rule in rules:
+        if not _pregnancy_rule(rule) or rule.applies_to:
+            out.append(rule)
+            continue
+        clause_start = max(text.rfind(s, 0, rule.span[0]) for s in (". ", "; ", "\n")) + 1
+        before = None
+        for m in re.finditer(rf"(?:if|for|in|among)\s+{_GROUP}", text[clause_start:rule.span[0]], re.I):
+            if _GROUP_GAP.fullmatch(text, clause_start + m.end(), rule.span[0]):
+                before = (clause_start + m.start(), clause_start + m.end(), m)
+                break
+        after = _GROUP_AFTER.match(text, rule.span[1])
+        if before is None and after is None:
+            out.append(rule)
+            continue
+        group = before[2] if before else after
+        span = (before[0], rule.span[1]) if before else (rule.span[0], after.end())
+        group_span = before[:2] if before else (after.start(), after.end())
+        tree, note = rule.tree, rule.note
+        if group.group("potential") and "childbearing_potential" not in expr.names(rule.tree):
+            # the rule holds for women; the text for those who could be pregnant: C = childbearing_potential
+            potential = trees.name("childbearing_potential")
+            tree = (trees.any_of([trees.negate(potential), rule.tree]) if kind == "inclusion"
+                    else trees.all_of([potential, rule.tree]))
+            note = (note + "; " if note else "") + "holds only for women of childbearing potential, as the text says"
+        out.append(dataclasses.replace(rule, tree=tree, span=span, source=text[span[0]:span[1]], note=note,
+                                       applies_to="female", group_span=group_span))
     return out

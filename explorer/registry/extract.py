@@ -141,6 +141,7 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
     rules = readings.merge_sex_specific(text, kind, rules)
     rules = readings.subject_sex(text, kind, rules)
     rules = conditions.conditioned(text, kind, rules)
+    rules = conditions.pregnancy_groups(text, kind, rules)
     rules, faithful_notes, left_out, unsafe = faithful.qualified_concepts(text, kind, rules, connector)
     notes += faithful_notes
     rules, example_notes, example_left_out = examples.examples_read(text, kind, rules)
@@ -238,6 +239,7 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
              for s in ([p for p in pregnancy if r.span[0] <= p[0] and p[1] <= r.span[1]]
                        if set(r.variable.split("+")) <= {"pregnant", "lactating"} else [r.span])]
     spans += [(m.start, m.end) for m in mentions if m.variables]
+    spans += [r.group_span for r in rules if r.group_span]  # "for women of childbearing potential": stated
     negation_cues = [m.span() for m in re.finditer(r"\b(?:not|no|non|negative|without|neither|nor)\b", text, re.I)]
     uncovered = uncovered_text(text, spans + negation_cues, rules)
     if unread:

@@ -62,6 +62,7 @@ class Rule:
     note: str = ""
     thresholds: tuple[Threshold, ...] = ()
     applies_to: str = ""          # "male" / "female": a threshold the text states for one sex only
+    group_span: tuple[int, int] | None = None  # the words naming the group a rule holds for ("for women ..."), read
 
     @property
     def expression(self) -> str:

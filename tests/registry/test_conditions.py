@@ -70,3 +70,46 @@ def test_an_age_limit_for_a_group_is_not_left_to_the_registry_age_fields():
     e = extract("Age 16 years or older for patients with type 1 diabetes", "inclusion", skip_variables=("age",))
     assert not e.skipped
     assert e.expression == 'not diabetes_type == "T1D" or age >= age_min'
+
+
+# --- a group the pregnancy rule already states (conditions.pregnancy_groups) ------------------------------------
+
+def test_a_negative_test_required_of_women_who_could_be_pregnant_is_the_test_rule_itself():
+    # was: non-computable ("a threshold applies only under a condition"), though the rule holds for that group only
+    e = extract("If a woman and of reproductive potential, has a negative serum pregnancy test", "inclusion")
+    assert e.status == "computable", e.notes
+    assert _decide(e, sex="male", childbearing_potential=None, pregnant=None) is True
+    assert _decide(e, sex="female", childbearing_potential=False, pregnant=None) is True
+    assert _decide(e, sex="female", childbearing_potential=True, pregnant=True) is False
+    assert _decide(e, sex=None, childbearing_potential=True, pregnant=True) is None  # sex unknown: unknown
+
+
+def test_a_group_after_the_rule_in_brackets_or_with_for():
+    e = extract("Must not be breast-feeding (for female participants)", "inclusion")
+    assert e.status == "computable", e.notes
+    assert _decide(e, sex="male", lactating=None) is True
+    assert _decide(e, sex="female", lactating=True) is False
+
+
+def test_an_exclusion_for_women_of_childbearing_potential_states_that_condition():
+    e = extract("For females of child-bearing potential, lactation", "exclusion")
+    assert e.status == "computable", e.notes
+    # lactating women who cannot become pregnant are not excluded by this text
+    assert _decide(e, sex="female", childbearing_potential=False, lactating=True) is False
+    assert _decide(e, sex="female", childbearing_potential=True, lactating=True) is True
+    assert _decide(e, sex="female", childbearing_potential=None, lactating=True) is None
+
+
+def test_an_inclusion_for_women_of_childbearing_potential_binds_only_them():
+    e = extract("Not currently nursing (in women of childbearing potential)", "inclusion")
+    assert e.status == "computable", e.notes
+    assert _decide(e, sex="female", childbearing_potential=False, lactating=True) is True
+    assert _decide(e, sex="female", childbearing_potential=True, lactating=True) is False
+
+
+def test_a_group_with_more_to_it_than_sex_and_potential_stays_a_condition():
+    # "women over 40" and "women with diabetes" are not the group the pregnancy rule states
+    for text in ("For women older than 40 years, pregnancy", "For women with lupus, pregnancy or lactation",
+                 "For women of childbearing age, a negative pregnancy test"):
+        e = extract(text, "exclusion" if "lupus" in text or "older" in text else "inclusion")
+        assert e.expression is None, (text, e.expression)
