@@ -160,7 +160,19 @@ def _heads_defined_by_value(text: str, rules: list[Rule]) -> list[tuple[int, int
     return out
 
 
-def uncovered_text(text: str, spans: list[tuple[int, int]], rules: list[Rule]) -> str:
+# stop words that still name a condition when no rule reads them: "HbA1c > 9% in diabetic patients" says who, and a rule
+# that leaves the diabetes out is named as leaving it out (the words stay out of the count of what is left over)
+NAMED_STOP_WORDS = frozenset({"diabetes", "diabetic", "diabetics"})
+
+
+def unread_named_stop_words(text: str, spans: list[tuple[int, int]], rules: list[Rule]) -> list[str]:
+    """The NAMED_STOP_WORDS no rule reads, in the order of the text (each once)."""
+    words = uncovered_text(text, spans, rules, keep=NAMED_STOP_WORDS).split()
+    return list(dict.fromkeys(w for w in words if w.lower() in NAMED_STOP_WORDS))
+
+
+def uncovered_text(text: str, spans: list[tuple[int, int]], rules: list[Rule], keep: frozenset[str] = frozenset()
+                   ) -> str:
     masked = list(text)
     for start, end in spans + _defined_heads(text, rules) + _heads_defined_by_value(text, rules):
         for i in range(start, min(end, len(masked))):
@@ -185,7 +197,8 @@ def uncovered_text(text: str, spans: list[tuple[int, int]], rules: list[Rule]) -
     prefixes = {w[:6] for w in extra if len(w) >= 6}
     words = [w for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}|\b(?:if|or)\b", rest)
              if w.lower() != "or"
-             and w.lower() not in lexicon.UNCOVERED_STOP_WORDS and w.lower() not in extra and w.lower()[:6] not in prefixes]
+             and (w.lower() in keep or w.lower() not in lexicon.UNCOVERED_STOP_WORDS)
+             and w.lower() not in extra and w.lower()[:6] not in prefixes]
     return " ".join(words)
 
 

@@ -33,6 +33,7 @@ from explorer.registry.combine import (
     same_variable_conflict,
     uncovered_text,
     unread_alternative,
+    unread_named_stop_words,
     window_in_last_alternative,
 )
 from explorer.registry.mentions import variable_mentions
@@ -308,6 +309,14 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
         else:
             confidence = min(confidence, CAPS["changes_who_qualifies"])
             notes.append(f"the rest of the criterion ({uncovered!r}) may change who qualifies")
+    named = unread_named_stop_words(text, spans + negation_cues, rules)
+    if named and status in {"computable", "partial"} and not any(
+            w.lower() in " ".join(notes).lower() for w in named):
+        # "diabetes" adds nothing to the count of words left over (it is the setting of most criteria here), but a
+        # rule that does not read it says less than the text: named, like any other part left out
+        status = "partial"
+        confidence = min(confidence, CAPS["partial_safe"])
+        notes.append(f"partial: leaves out {' '.join(named)!r}")
     if confidence < MIN_CONFIDENCE:
         return Extraction(None, {}, tuple(rules), confidence, "candidate", tuple(notes), candidate=expression,
                           uncovered=uncovered, skipped=skipped, unstated=tuple(comparator_unstated))

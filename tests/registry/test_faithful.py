@@ -1208,3 +1208,21 @@ def test_a_definition_ends_at_its_and_or():
     # was: "defined as ..." hid the unread alternative "or serum albumin < 28 g/L": fewer excluded, nothing named
     e = extract("Hepatic impairment defined as total bilirubin > 3 mg/dL or serum albumin < 28 g/L", "exclusion")
     assert e.expression == "bilirubin > bilirubin_max" and "albumin" in e.uncovered, (e.expression, e.uncovered)
+
+
+# --- "diabetes" is no word to leave out unnamed (combine.NAMED_STOP_WORDS) --------------------------------------
+
+def test_a_diabetes_term_no_rule_reads_is_named_as_left_out():
+    # was: computable with nothing named; "diabetes" is a stop word of the leftover count, so it was never named
+    for text, kind in (("Glycated haemoglobin from 7% to 10% in diabetic adults", "inclusion"),
+                       ("BMI over 40 kg/m2 in non-diabetic volunteers", "exclusion")):
+        e = extract(text, kind)
+        assert e.status == "partial" and e.expression is not None, (text, e.notes)
+        assert any("leaves out" in n and "diabetic" in n for n in e.notes), e.notes
+
+
+def test_a_diabetes_term_a_rule_reads_is_not_named():
+    for text in ("Type 1 diabetes with HbA1c above 8%", "Duration of diabetes of at least 3 years"):
+        e = extract(text, "inclusion")
+        assert e.status == "computable", (text, e.notes)
+        assert not any("leaves out" in n for n in e.notes)
