@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from explorer.registry import lexicon
+
 MAX_CRITERIA = 500  # a 100 KB wall of text still yields a bounded list
 
 
@@ -204,7 +206,10 @@ def _ends_item(current: _Item, line: str) -> bool:
 def _merged_into_parent(item: _Item) -> bool:
     """Alternatives ("one of the following:") in an inclusion list form one criterion; in an exclusion list
     each alternative excludes on its own, so they stay separate."""
-    return bool(item.children) and item.kind != "exclusion" and bool(_ONE_OF.search(item.text))
+    # "at least two of the following:" is one criterion in both lists: no alternative alone includes or excludes
+    # (read as one rule by counted.py)
+    return bool(item.children) and ((item.kind != "exclusion" and bool(_ONE_OF.search(item.text)))
+                                    or bool(lexicon.N_OF_FOLLOWING.search(item.text)))
 
 
 def _descendants(item: _Item) -> list[_Item]:

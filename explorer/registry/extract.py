@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-from explorer.registry import conditions, examples, faithful, lexicon, readings, trees
+from explorer.registry import conditions, counted, examples, faithful, lexicon, readings, trees
 from explorer.registry.attach import attach, clause_before
 from explorer.registry.combine import (
     CONDITION_AFTER,
@@ -156,7 +156,10 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
         left_out.append(f"{' '.join(m.group(0).split())} (a quota on the enrolled group, no one's criterion)")
     skipped = tuple(r for r in rules if r.variable in skip_variables)
     rules = [r for r in rules if r.variable not in skip_variables]
-    unstated = faithful.unstated_parts(text, kind, rules)
+    count = counted.at_least_of_following(text, kind, rules, combine)
+    unstated = faithful.unstated_parts(text, kind, rules, count_read=count is not None)
+    if count is not None and count.problem:
+        unstated.append(count.problem)
     if unstated:
         notes += unstated
         unsafe = True
@@ -228,6 +231,9 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
     notes += bracket_notes
     unsafe = unsafe or bracket_unsafe
     tree, mixed = combine(text, kind, rules)
+    if count is not None and count.tree is not None:
+        tree, mixed = count.tree, False  # each alternative was joined by its own connectors (counted.py)
+        left_out += list(count.left_out)
     expression = trees.text(tree)
     parameters: dict = {}
     for r in rules:

@@ -217,7 +217,7 @@ def _touches_past_a_later_alternative(text: str, m: re.Match, rules: list) -> bo
                 and w.lower() not in {"and", "any", "the", "who", "are", "those", "with"}]) < 2
 
 
-def unstated_parts(text: str, kind: str, rules: list) -> list[str]:
+def unstated_parts(text: str, kind: str, rules: list, *, count_read: bool = False) -> list[str]:
     """Reasons the rules, joined, could not state the criterion: exceptions, counts of criteria, alternatives."""
     if not rules:
         return []
@@ -240,7 +240,7 @@ def unstated_parts(text: str, kind: str, rules: list) -> list[str]:
     if both:
         notes.append(f"{both[0]!r} is read both as present and as absent; not computable")
     m = lexicon.N_OF_FOLLOWING.search(text)
-    if m:
+    if m and not count_read:  # counted.py reads "at least n of the following", or says why it cannot
         notes.append(f"{m.group(0)!r}: a count of criteria cannot be expressed; not computable")
     m = lexicon.ANY_OF_FOLLOWING.search(text)
     if m and kind == "inclusion":

@@ -471,7 +471,7 @@ EXCEPTIONS = re.compile(
 # "two of the following": a count of criteria the expression language cannot state.
 N_OF_FOLLOWING = re.compile(
     r"\b(?:(?:at\s+least|any|a\s+minimum\s+of)\s+)?(?:two|three|four|five|[2-9])\s+(?:or\s+more\s+)?"
-    r"(?:of\s+the\s+following|(?:of\s+)?(?:these|the\s+below|the\s+criteria))\b", re.I)
+    r"(?:of\s+the\s+following\b|(?:of\s+)?(?:these|the\s+below|the\s+criteria)\b|of\s*:)", re.I)
 ANY_OF_FOLLOWING = re.compile(
     r"\b(?:any|one|either|at\s+least\s+one|one\s+or\s+more)\s+(?:\w+\s+)?of\s+(?:the\s+)?(?:following|these|below)"
     r"\b|\bany\s+of\s*:", re.I)

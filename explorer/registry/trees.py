@@ -53,6 +53,11 @@ def all_of(nodes) -> expr.Node:
     return _joined("and", nodes)
 
 
+def at_least(n: int, nodes) -> expr.Node:
+    """`at_least(n, a, b, ...)`: "n of the following"."""
+    return expr.Call("at_least", (expr.Num(float(n)), *nodes), ())
+
+
 def negate(node: expr.Node) -> expr.Node:
     return expr.Not(node)
 
