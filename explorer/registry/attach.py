@@ -47,7 +47,9 @@ _GAP_OK = re.compile(
     r"have|has|had|with|\(\w+\)|\w{2,6}\)|serum|plasma|blood|total|test|score|index|between|from|ratio|to\s+be|"
     r"ranging|ranged|averag(?:e|ing)|"
     r"elevated|elevation|increased|reduced|decreased|documented|most|recent|current|within|range|dl|mg|"
-    r"and|or|(?:in|for)\s+(?:men|women|males?|females?))[\s:,(\[\])=]*){0,8}$", re.I)
+    r"and|or|(?:in|for)\s+(?:men|women|males?|females?)|"
+    # "> 1.5 mg/dL (men) / > 1.4 mg/dL (women)": one limit per sex, the slash between them
+    r"\(\s*(?:men|women|males?|females?)\s*\)\s*/)[\s:,(\[\])=]*){0,8}$", re.I)
 
 
 def _gap_clean(gap: str) -> bool:

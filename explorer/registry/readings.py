@@ -169,7 +169,9 @@ def numeric_rules(text: str, kind: str, item: Attached, names: ParameterNames) -
         if len(ops) == 2 and (ops[0] in (">", ">=")) == (ops[1] in (">", ">=")):
             pair = SEX_PAIR.match(text[v.end:v.end + 60])
             if pair and len(variables) == 1:
-                return _per_sex(kind, var_name, found, pair, span, source, confidence, names), notes
+                # the rule reads the pair of sexes too ("in males and females, respectively")
+                paired = (span[0], max(span[1], v.end + pair.end()))
+                return _per_sex(kind, var_name, found, pair, paired, text[paired[0]:paired[1]], confidence, names), notes
             return [], [f"{source!r}: two bounds in the same direction; not read"]
         if len(pieces) == 2 and ops[0] in ("<", "<=") and "or" in text[v.start:v.end].lower():
             atoms.append(trees.any_of(pieces))  # "< 18 or > 40": outside the range
@@ -199,7 +201,7 @@ def numeric_rules(text: str, kind: str, item: Attached, names: ParameterNames) -
 
 # "1.5 and 1.4 mg/dL in men and women (respectively)"; "> 2.5 mg/dL in men"
 SEX_PAIR = re.compile(r"\s*,?\s*(?:respectively\s*,?\s*)?(?:in|for)\s+(?P<a>men|males?|women|females?)\s+and\s+"
-                      r"(?P<b>men|males?|women|females?)\b", re.I)
+                      r"(?P<b>men|males?|women|females?)\b(?:\s*,?\s*respectively\b)?", re.I)
 # a sex word after a bracket, comma or "or"/"and", not the criterion's subject (subject_sex reads that)
 SEX_BEFORE = re.compile(r"(?:[(\[,;:]|\b(?:or|and))\s*(?P<sex>men|males?|women|females?)\s+(?:with|having)\s+"
                         r"(?:an?\s+|the\s+)?$", re.I)

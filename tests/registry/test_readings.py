@@ -35,3 +35,25 @@ def test_tests_joined_by_and_under_one_multiple_are_read_as_either_and_the_note_
     assert "joins them with 'and'" not in " ".join(r.note for r in either.rules)
     assert "any one excludes" in " ".join(r.note for r in either.rules)
     assert joined.expression.count(" or ") == 1 == either.expression.count(" or ")
+
+
+def _per_subject(e, **subject):
+    return evaluate(expr.parse(e.expression), subject, {k: v["value"] for k, v in e.parameters.items()})
+
+
+def test_limits_per_sex_separated_by_a_slash_each_bind_their_sex():
+    # was: the second limit unread ("values not read"), the criterion non-computable
+    e = extract("Serum creatinine above 1.6 mg/dL (men) / above 1.3 mg/dL (women)", "exclusion")
+    assert e.status == "computable", e.notes
+    # 1.5 mg/dL (133 umol/L) is over the women's limit only; an unknown sex stays unknown
+    assert _per_subject(e, sex="female", creatinine=133.0) is True
+    assert _per_subject(e, sex="male", creatinine=133.0) is False
+    assert _per_subject(e, sex=None, creatinine=133.0) is None
+
+
+def test_respectively_after_a_pair_of_sexes_is_read_with_the_pair():
+    # was: partial, "leaves out 'respectively'"
+    e = extract("eGFR at least 55 and at least 50 mL/min/1.73 m2 for men and women, respectively", "inclusion")
+    assert e.status == "computable", e.notes
+    assert _per_subject(e, sex="female", egfr=52.0) is True
+    assert _per_subject(e, sex="male", egfr=52.0) is False
