@@ -210,11 +210,23 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
     # a value of a read variable that could not be read (a unit not known, no comparator) is named, not taken for
     # another group's limit
     failed_values = [a.value for a in failed]
+    # "age =18 and <75 years" (Chia's flattened >=), "BMI 25 and < 35": a bare number right after a variable a rule
+    # reads, with no comparator and no unit, is no rule (attach skips it), but it is that variable's other limit:
+    # unread and named, never silently dropped (draw 20261235, #28)
+    bare = [v for v in values if v.form == "bare" and not any(v.units) and not v.uln and not v.unknown_unit
+            and not any(s0 < v.end and v.start < e0 for s0, e0 in used)
+            and any(m.variables and re.fullmatch(r"[\s:=]*(?:of\s+)?", text[m.end:v.start])
+                    for m in mentions if m.end <= v.start)]
+    unread += [v for v in bare if v not in unread]
+    failed_values += bare
     for v in failed_values:
         # "Aged < 1 or = 6 years": an unread value joined to a rule by "or" is an alternative an inclusion would fail
         # (by "and", a requirement an exclusion would drop); named is not enough
         before = [r for r in rules if r.span[1] <= v.start]
         joint = re.match(r"[\s,;]*(and\s*/\s*or|or|and)\b", text[max(r.span[1] for r in before):v.start]) if before else None
+        after = [r for r in rules if r.span[0] >= v.end]
+        if joint is None and after:  # "BMI 25 or BMI < 20": the joint after the value
+            joint = re.match(r"[\s,;]*(and\s*/\s*or|or|and)\b", text[v.end:min(r.span[0] for r in after)])
         if joint and (joint.group(1) != "and") == (kind == "inclusion"):
             unsafe = True
             notes.append(f"the value {text[v.start:v.end]!r} is not read and is joined to the rule by "

@@ -1226,3 +1226,19 @@ def test_a_diabetes_term_a_rule_reads_is_not_named():
         e = extract(text, "inclusion")
         assert e.status == "computable", (text, e.notes)
         assert not any("leaves out" in n for n in e.notes)
+
+
+# --- a bare number after a variable, beside a rule, is named (draw 20261235, #28) -------------------------------
+
+def test_a_bare_limit_beside_a_read_one_is_named_never_dropped():
+    # was: `age < age_max`, computable, nothing named: the lower limit (Chia's flattened ">=") silently gone
+    e = extract("aged =21 and <70 years", "inclusion")
+    assert e.expression == "age < age_max" and e.status == "partial"
+    assert "21" in e.uncovered
+
+
+def test_a_bare_value_joined_by_and_to_an_exclusion_rule_blocks_it():
+    # excluding every BMI over 40 whatever the age would exclude people the text keeps
+    e = extract("Age 70 and BMI over 40 kg/m2", "exclusion")
+    assert e.expression is None
+    assert any("'70' is not read and is joined to the rule by 'and'" in n for n in e.notes), e.notes
