@@ -402,6 +402,11 @@ _COUNT_AFTER = re.compile(
     rf"(?:severe\s+)?(?:events?|episodes?)\b", re.I)
 
 
+# the words of a trial_participation mention that name no particular kind of study
+_ANY_TRIAL_WORDS = {"in", "any", "other", "another", "an", "a", "clinical", "investigational", "interventional", "research",
+                    "trial", "trials", "study", "studies"}
+
+
 def event_rules(text: str, kind: str, names: ParameterNames) -> tuple[list[Rule], list[str]]:
     _, _, _, events = compiled_terms()
     rules, notes = [], []
@@ -411,6 +416,15 @@ def event_rules(text: str, kind: str, names: ParameterNames) -> tuple[list[Rule]
             if any(m.start() < e and m.end() > s for s, e in seen):
                 continue
             seen.append((m.start(), m.end()))
+            kind_words = [w for w in re.findall(r"[A-Za-z]+", m.group(0)) if w.lower() not in _ANY_TRIAL_WORDS
+                          and not re.match(r"participat|enrol", w, re.I)]
+            if event == "trial_participation" and kind_words:
+                # "another therapeutic drug study", "an observational study": a kind of study the catalogue's event (any
+                # interventional trial) is not; read as it, an exclusion would exclude people the text keeps
+                # (draw 20261236, #40)
+                notes.append(f"{m.group(0)!r}: a kind of study ({' '.join(kind_words)!r}) the catalogue's "
+                             f"{event} does not tell apart; not read")
+                continue
             after = text[m.end():m.end() + 80]
             if re.match(r"\s*(?:is\s+|was\s+)?defined", after, re.I) or text[max(0, m.start() - 1):m.start()] == "(":
                 continue  # "(severe hypoglycemia defined as ...)" explains a term, it is no requirement

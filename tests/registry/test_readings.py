@@ -57,3 +57,13 @@ def test_respectively_after_a_pair_of_sexes_is_read_with_the_pair():
     assert e.status == "computable", e.notes
     assert _per_subject(e, sex="female", egfr=52.0) is True
     assert _per_subject(e, sex="male", egfr=52.0) is False
+
+
+def test_a_study_of_a_particular_kind_is_not_read_as_any_interventional_trial():
+    # was: count(trial_participation, within_days=60) (draw 20261236, #40): it excluded people in a device or
+    # behavioural trial, whom the text keeps
+    e = extract("Participation in another vaccine study within 60 days", "exclusion")
+    assert e.expression is None
+    assert any("a kind of study" in n and "vaccine" in n for n in e.notes), e.notes
+    e = extract("Participation in another interventional study within 60 days", "exclusion")
+    assert e.expression == "count(trial_participation, within_days=60) >= trial_participation_max"
