@@ -292,6 +292,11 @@ def subject_sex(text: str, kind: str, rules: list[Rule]) -> list[Rule]:
 
 
 _PREGNANCY = {"pregnant", "lactating"}
+# the words before a pregnancy mention that make it a time ("smoking during pregnancy", "relapse during the last trimester
+# of pregnancy"); "women in the 2nd trimester of pregnancy" are pregnant now, and stay read
+_PREGNANCY_AS_TIME = re.compile(r"\b(?:during|throughout)\s+(?:the\s+|her\s+|their\s+|a\s+)?(?:(?:current|previous|prior|last|"
+                                r"first|second|third|index|this|early|late)\s+)?(?:(?:trimester|weeks?|months?)\s+of\s+)?$",
+                                re.I)
 
 
 def concept_rules(text: str, kind: str, values_spans: list[tuple[int, int]]) -> tuple[list[Rule], list[str], list]:
@@ -331,6 +336,12 @@ def concept_rules(text: str, kind: str, values_spans: list[tuple[int, int]]) -> 
             continue
         positive = not neg or bool(requirement)
         note = "negated wording in an exclusion list read as a requirement (who has it is excluded)" if requirement else ""
+        if expression == "pregnant" and _PREGNANCY_AS_TIME.search(text[:start]):
+            # "relapse during the last trimester of pregnancy": a time, not someone pregnant now; read as pregnant, an
+            # exclusion would exclude every pregnant woman (draw 20261237, #14)
+            notes.append(f"{source!r} names a time ({text[max(0, start - 30):end].strip()!r}), not a current "
+                         "pregnancy; not read")
+            continue
         if expression in _PREGNANCY:
             pregnancy.append((start, end, expression, source, positive, note))
             continue

@@ -67,3 +67,14 @@ def test_a_study_of_a_particular_kind_is_not_read_as_any_interventional_trial():
     assert any("a kind of study" in n and "vaccine" in n for n in e.notes), e.notes
     e = extract("Participation in another interventional study within 60 days", "exclusion")
     assert e.expression == "count(trial_participation, within_days=60) >= trial_participation_max"
+
+
+def test_pregnancy_named_as_a_time_is_not_a_current_pregnancy():
+    # was: `sex == "female" and pregnant` (draw 20261237, #14): in an exclusion it excluded every pregnant woman
+    for text in ("Alcohol use during the second trimester of pregnancy", "Any opioid use throughout pregnancy"):
+        e = extract(text, "exclusion")
+        assert e.expression is None, (text, e.expression)
+        assert any("names a time" in n for n in e.notes), e.notes
+    assert extract("Currently pregnant", "exclusion").expression == 'sex == "female" and pregnant'
+    # a trimester that says who is pregnant now is still read (an inclusion that admits every pregnancy, named)
+    assert extract("Singleton gestation in the second trimester of pregnancy", "inclusion").expression is not None
