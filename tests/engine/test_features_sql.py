@@ -386,3 +386,10 @@ def test_a_full_temporary_folder_is_one_line_saying_what_to_do(tmp_path, monkeyp
     with pytest.raises(DataError, match=f"ran out of room for its temporary files.*{TEMP_LIMIT_ENV}") as raised:
         DuckRunner(con).arrow("SELECT i, md5(i::VARCHAR) AS h FROM range(3000000) t(i) ORDER BY h", {})
     assert "\n" not in str(raised.value)
+
+
+def test_spark_derives_the_pandas_features_over_tiny_subject_ranges(spark, handmade):
+    cohort, expected = handmade
+    got = screening_features_sql(cohort, engine="spark", spark=spark, lookback_days={"hba1c": 90, "default": 365},
+                                 range_subjects=3)
+    assert_same_screening(expected, got)
