@@ -20,6 +20,10 @@ derivation uses). Nothing else is derived from CGM at the index date, so nothing
 Tables go in as a Cohort, whatever loader read it (`cohort_tables` hands them over as Arrow, times as
 nanoseconds); the query reads only the prepared views named in `VIEWS`, so any source that fills those
 views (a Parquet folder read in place, Spark tables) can be derived the same way.
+
+Large cohorts are derived over ranges of subject ids (`derive_ranges`, RANGE_SUBJECTS a query), each range's
+bounds filtering every table, so no query outgrows its memory; `write_screening_folder` writes the ranges to a
+screening folder without passing through Python.
 """
 
 from __future__ import annotations
@@ -779,7 +783,7 @@ def derive_ranges(run, plan: Plan, catalogue: Catalogue, write, *, lookback_days
     The result equals the query over all subjects at once (tests/engine/test_features_sql.py)."""
     ranges = subject_ranges(run, size)
 
-    def statement(bounds, fixed=None) -> tuple[str, dict[str, Any]]:
+    def statement(bounds, fixed=None) -> tuple[FeatureQuery, str, dict[str, Any]]:
         query = FeatureQuery(plan, catalogue, run.dialect, lookback_days=lookback_days, cgm_days=cgm_days,
                              subjects=bounds, fixed_flags=fixed)
         sql, params = query.sql()
