@@ -194,8 +194,11 @@ def write_canonical(n: int, folder: str, workers: int = 2) -> dict:
     from explorer.cohort.synthetic.chunks import write_parquet_pieces
 
     start = time.perf_counter()
+    # sorted by subject_id (the pieces come in id order: c0000-, c0001-, ...), so a range of subjects is a few
+    # row groups of each file and DuckDB skips the rest by their statistics
     files = write_parquet_pieces(Path(folder), n, partial(canonical_piece, -(-n // CHUNK)), piece=CHUNK,
-                                 workers=workers, log=lambda line: print(line, file=sys.stderr, flush=True))
+                                 workers=workers, log=lambda line: print(line, file=sys.stderr, flush=True),
+                                 sort_by="subject_id")
     import pyarrow.parquet as pq
     rows = {name: pq.ParquetFile(Path(folder) / name).metadata.num_rows for name in files}
     return {"n": n, "write_s": time.perf_counter() - start, "parquet_mb": round(sum(files.values()) / 1e6, 1),
@@ -205,8 +208,10 @@ def write_canonical(n: int, folder: str, workers: int = 2) -> dict:
 def duckdb_settings(con, spill: str) -> None:
     """What the size runs set on DuckDB: a memory limit (it spills to `spill` past it) and no insertion
     order (a GROUP BY or a COPY of 10^8 rows need not keep it)."""
+    from explorer.engine.duck import limit_spill
+
     con.execute(f"SET memory_limit = '{os.environ.get('BENCH_DUCK_MEMORY', DUCK_MEMORY)}'")
-    con.execute(f"SET temp_directory = '{spill}'")
+    limit_spill(con, spill)  # the engine's cap: a spill stops with an error before the disk fills
     con.execute("SET preserve_insertion_order = false")
 
 
@@ -226,71 +231,37 @@ def canonical_views(folder: Path, spill: Path):
         tables.add(path.stem)
     return con, tables
 
-def child_features(canonical: str, out: str, n: int) -> dict:
-    """Screening features derived in DuckDB from the prepared canonical Parquet tables (features_sql's query
-    over views of the files, nothing loaded into Python), written as a screening folder (layout)."""
-
-    from explorer.catalogue import default_catalogue
-    from explorer.engine.features_sql import (
-        VIEWS,
-        DuckRunner,
-        FeatureQuery,
-        _check_subjects,
-        _used,
-        events_sql,
-        lookback_days_sql,
-        plan_of,
-    )
+def child_features(canonical: str, out: str, n: int, range_subjects: int) -> dict:
+    """Screening features derived in DuckDB from the prepared canonical Parquet tables, written as a screening
+    folder by features_sql.write_screening_folder over ranges of `range_subjects` subjects (0: one query over
+    everyone), nothing loaded into Python; the temporary folder's largest size is sampled every second."""
+    from explorer.engine.features_sql import VIEWS, write_screening_folder
     from explorer.engine.sql import DUCKDB
 
-    catalogue, q = default_catalogue(), DUCKDB.quote
     folder, target = Path(canonical), Path(out)
-    target.mkdir(parents=True, exist_ok=True)
-    con, tables = canonical_views(folder, target.parent / "spill")
-    run = DuckRunner(con)
-    cpu, start, steps = time.process_time(), time.perf_counter(), {}
-    _check_subjects(run)
-    subject_columns = [r[0] for r in con.execute(f"DESCRIBE {q(VIEWS['subjects'])}").fetchall()]
-    plan = plan_of(run, catalogue, tables, subject_columns)
-    sql, params = FeatureQuery(plan, catalogue, DUCKDB).sql()
-    raw = target.parent / "features_raw.parquet"
-    con.execute(f"COPY ({sql}) TO '{raw}' (FORMAT parquet)", _used(sql, params, DUCKDB))
-    steps["feature query"] = time.perf_counter() - start
-    columns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{raw}')").fetchall()]
-    flags = [c for c in columns if c.startswith("x_")]
-    exists = dict(zip(flags, con.execute(f"SELECT {', '.join(q(c) for c in flags)} FROM read_parquet('{raw}') "
-                                         "LIMIT 1").fetchone() if flags else [], strict=True))
-    types = {"number": "DOUBLE", "boolean": "BOOLEAN", "category": "VARCHAR"}
-    select = [q("subject_id")]
-    for c in columns:
-        name = c[2:]
-        if c.startswith("v_") and exists.get("x_" + name, True):
-            kind = catalogue[name].kind
-            value = f"CAST({q(c)} AS {types[kind]})"
-            if kind == "number":  # the layout's unknown is null, whatever the derivation used
-                value = f"(CASE WHEN isnan({value}) THEN NULL ELSE {value} END)"
-            select.append(f"{value} AS {q(name)}")
-    con.execute(f"COPY (SELECT {', '.join(select)} FROM read_parquet('{raw}')) TO '{target / 'features.parquet'}' "
-                "(FORMAT parquet, ROW_GROUP_SIZE 131072)")
-    raw.unlink()
-    steps["features.parquet"] = time.perf_counter() - start - sum(steps.values())
-    # events and the look-back by features_sql's own SQL (its _events and _lookback), to the layout's tables
-    if "events" in tables:
-        con.execute(f"COPY ({events_sql(DUCKDB, ordered=False)}) TO '{target / 'events.parquet'}' (FORMAT parquet)")
-    if "event_history" in tables:
-        names = [r[0] for r in con.execute(f"SELECT DISTINCT {q('event')} FROM {q(VIEWS['event_history'])} "
-                                           "WHERE event IS NOT NULL ORDER BY 1").fetchall()]
-        value = lookback_days_sql(DUCKDB)
-        pivot = ", ".join(f"MAX(CASE WHEN t.{q('event')} = $e{i} THEN {value} END) AS {q(name)}"
-                          for i, name in enumerate(names))
-        con.execute(f"COPY (SELECT s.{q('subject_id')} AS subject_id, {pivot} FROM {q(VIEWS['event_history'])} t "
-                    f"JOIN {q(VIEWS['subjects'])} s ON t.{q('subject_id')} = s.{q('subject_id')} "
-                    f"GROUP BY s.{q('subject_id')}) TO '{target / 'event_lookback.parquet'}' (FORMAT parquet)",
-                    {f"e{i}": name for i, name in enumerate(names)})
-    steps["events and look-back"] = time.perf_counter() - start - sum(steps.values())
+    spill = target.parent / "spill"
+    con, tables = canonical_views(folder, spill)
+    peak_temp, done = [0], threading.Event()
+
+    def sample() -> None:
+        while not done.wait(1.0):
+            size = sum(p.stat().st_size for p in spill.rglob("*") if p.is_file()) if spill.exists() else 0
+            peak_temp[0] = max(peak_temp[0], size)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    cpu, start = time.process_time(), time.perf_counter()
+    subject_columns = [r[0] for r in con.execute(f"DESCRIBE {DUCKDB.quote(VIEWS['subjects'])}").fetchall()]
+    try:
+        write_screening_folder(con, tables, subject_columns, target, range_subjects=range_subjects or max(n, 1),
+                               progress=True, source=str(folder))
+    finally:
+        done.set()
+        sampler.join()
     size = sum(p.stat().st_size for p in target.glob("*.parquet"))
     return {"n": n, "seconds": time.perf_counter() - start, "cpu_s": time.process_time() - cpu,
-            "steps": {k: round(v, 1) for k, v in steps.items()}, "parquet_mb": round(size / 1e6, 1)}
+            "range_subjects": range_subjects, "peak_temp_mb": round(peak_temp[0] / 1e6, 1),
+            "parquet_mb": round(size / 1e6, 1)}
 
 
 def child_query(canonical: str) -> dict:
@@ -555,7 +526,7 @@ def run_child(kind: str, rest: list[str]) -> None:
     elif kind == "query":
         print(json.dumps(child_query(rest[0])))
     elif kind == "features":
-        print(json.dumps(child_features(rest[0], rest[1], int(rest[2]))))
+        print(json.dumps(child_features(rest[0], rest[1], int(rest[2]), int(rest[3]))))
     elif kind == "duckdb":
         print(json.dumps(child_duckdb(rest[0], int(rest[1]))))
     else:
@@ -654,15 +625,23 @@ def canonical_runs(args) -> int:
                 if need_gb > free - 10:
                     report["not_run"].append(f"{n:,} subjects (projected {need_gb:.0f} GB of Parquet, {free:.0f} GB free)")
                     continue
-            canonical, screening = str(work / f"canonical_{n}"), str(work / f"screening_{n}")
+            canonical = str(work / f"canonical_{n}")
             total, used = 0.0, 0
-            steps = [("write canonical tables (chunked)", ["write_canonical", str(n), canonical, str(args.workers)]),
-                     ("features in DuckDB SQL -> screening folder", ["features", canonical, screening, str(n)]),
-                     ("DuckDB histogram", ["duckdb", screening, str(n)])]
-            for step, child_args in steps:
+            steps = [("write canonical tables (chunked, sorted by subject_id)",
+                      ["write_canonical", str(n), canonical, str(args.workers)], None)]
+            for r in args.ranges:  # 0: one query over every subject
+                screening = str(work / f"screening_{n}_{r}")
+                what = f"ranges of {r:,}" if r else "one query"
+                steps += [(f"features in DuckDB SQL -> screening folder ({what})",
+                           ["features", canonical, screening, str(n), str(r)], None),
+                          (f"DuckDB histogram ({what})", ["duckdb", screening, str(n)], screening)]
+            histograms = []
+            for step, child_args, remove in steps:
                 print(f"{time.strftime('%H:%M:%S')} {n:,}: {step}", file=sys.stderr, flush=True)
+                load_before = os.getloadavg()[0]
                 lines, peak, error = run_measured(child_args, log, min(24 * 3600.0, max(1.0, deadline - time.time())))
-                row = {"n": n, "step": step, "peak_rss_mb": peak}
+                row = {"n": n, "step": step, "peak_rss_mb": peak,
+                       "load": f"{load_before:.1f} -> {os.getloadavg()[0]:.1f}"}
                 if lines and not error:
                     result = lines[-1]
                     row.update({k: v for k, v in result.items() if k not in ("n", "write_s")})
@@ -671,27 +650,33 @@ def canonical_runs(args) -> int:
                 else:
                     row["error"] = error
                 report["rows"].append(row)
+                if "checksum" in row:
+                    histograms.append(row)
+                    if len(histograms) > 1:
+                        row["identical"] = (row["checksum"] == histograms[0]["checksum"]
+                                            and row["final_counts"] == histograms[0]["final_counts"])
                 save(report, args.out)
                 if error:
                     break
                 if step.startswith("write"):
                     used = sum(p.stat().st_size for p in Path(canonical).glob("*.parquet"))
+                elif remove is not None:
+                    used = max(used, used + sum(p.stat().st_size for p in Path(remove).glob("*.parquet")))
+                    shutil.rmtree(remove, ignore_errors=True)
             else:
-                used += sum(p.stat().st_size for p in Path(screening).glob("*.parquet"))
                 if n <= CHUNK:  # the same subjects drawn straight into memory and evaluated there
                     lines, peak, error = run_measured(["memory", str(n)], log, min(24 * 3600.0, max(1.0, deadline - time.time())))
-                    duck = report["rows"][-1]
                     row = {"n": n, "step": "memory engine, same cohort (check)", "peak_rss_mb": peak,
                            **({"error": error} if error or not lines else
                               {"seconds": lines[-1]["seconds"], "cpu_s": lines[-1]["cpu_s"],
                                "patterns": lines[-1]["patterns"],
-                               "identical": lines[-1]["checksum"] == duck.get("checksum")
-                               and lines[-1]["final_counts"] == duck.get("final_counts")})}
+                               "identical": all(lines[-1]["checksum"] == h.get("checksum")
+                                                and lines[-1]["final_counts"] == h.get("final_counts")
+                                                for h in histograms)})}
                     report["rows"].append(row)
                 last = {"n": n, "seconds": total, "bytes": used}
                 report["rows"].append({"n": n, "step": "total", "seconds": total, "bytes_per_subject": used / n})
             shutil.rmtree(canonical, ignore_errors=True)
-            shutil.rmtree(screening, ignore_errors=True)
             save(report, args.out)
             if last is None or last["n"] != n:  # this size failed or was stopped: a larger one has no projection
                 report["not_run"] += [f"{int(s):,} subjects ({n:,} did not finish)" for s in args.sizes if s > n]
@@ -891,6 +876,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--work", default="/tmp/bench-scale-canonical", help="folder for the Parquet (removed after)")
         parser.add_argument("--out", default="scale_canonical")
         parser.add_argument("--duck-memory", default=DUCK_MEMORY, help="DuckDB's memory_limit in the feature step")
+        from explorer.engine.features_sql import RANGE_SUBJECTS
+
+        parser.add_argument("--ranges", nargs="+", type=int, default=[RANGE_SUBJECTS],
+                            help="subjects per feature query, each a run of its own (0: one query)")
         return canonical_runs(parser.parse_args(argv[1:]))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", type=float, default=[1e6, 1e7, 1e8])

@@ -15,6 +15,9 @@ This module sits below explorer.app and explorer.cli and above explorer.cohort a
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +33,10 @@ from explorer.engine.layout import read_screening
 from explorer.errors import DataError, DefinitionError
 
 MAX_SYNTHETIC = 10_000_000
+# Above this many subjects a canonical folder opened with --engine duckdb becomes a screening folder in the
+# system's temp folder (removed at exit), written range by range, instead of a Screening in memory (features
+# and missing reasons of 10^6 subjects take gigabytes of pandas; the folder keeps no missing reasons)
+FOLDER_ABOVE = 1_000_000
 NOT_FOUND = ("no such file or folder; give the path of a data file or folder the loaders read "
              "(CSV/Parquet, SDTM, OMOP, CGM) or a screening folder")
 
@@ -155,7 +162,8 @@ def open_source(source: DataSource, *, catalogue: Catalogue | None = None, read_
     the same features as the pandas derivation; `engine_options`: its Spark `master` or `spark` session).
     An OMOP CDM folder with engine "duckdb" or "spark", or a DuckDB database file, is read in place by that
     engine (explorer.engine.omop_sql: no pandas Cohort; `cohort` is then None), and so is a folder of
-    canonical tables (explorer.engine.canonical_sql).
+    canonical tables (explorer.engine.canonical_sql); with duckdb, read_folder=False and more than
+    FOLDER_ABOVE subjects, its screening is written to a temporary screening folder, given as a Path.
     """
     source = source.validate()
     read_folder = source.engine == "memory" if read_folder is None else read_folder
@@ -186,6 +194,15 @@ def open_source(source: DataSource, *, catalogue: Catalogue | None = None, read_
                                                catalogue=catalogue, on_invalid=on_invalid, **engine_options)
         return OpenedSource(source, screening, None, report)
     if engine in ("duckdb", "spark") and screen and path.is_dir() and detect(path) == "canonical":
+        if engine == "duckdb" and not read_folder:
+            from explorer.engine.canonical_sql import canonical_screening_folder, count_subjects
+
+            if count_subjects(path) > FOLDER_ABOVE:  # too many for a Screening in memory: a folder DuckDB reads
+                out = Path(tempfile.mkdtemp(prefix="trial-explorer-screening-"))
+                atexit.register(shutil.rmtree, out, True)
+                out, report = canonical_screening_folder(path, out, catalogue=catalogue, on_invalid=on_invalid,
+                                                         progress=progress)
+                return OpenedSource(source, out, None, report)
         from explorer.engine.canonical_sql import canonical_screening_sql  # DuckDB / PySpark only when asked
 
         screening, report = canonical_screening_sql(path, engine=engine, catalogue=catalogue, on_invalid=on_invalid,

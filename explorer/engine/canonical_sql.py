@@ -14,8 +14,10 @@ distinct (variable, unit) pair, through omop_sql.convert_units). Only plain numb
 are cast in SQL. When a loader function refuses a distinct text, its own error is raised again naming the
 file's first rows that hold the refused texts.
 
-Entry points: `register(con, folder)` fills the views in a DuckDB connection (what a benchmark calls), and
-`canonical_screening_sql(folder, engine=...)` gives the Screening and the load report.
+Entry points: `register(con, folder)` fills the views in a DuckDB connection (what a benchmark calls),
+`canonical_screening_sql(folder, engine=...)` gives the Screening and the load report, and
+`canonical_screening_folder(folder, out)` writes the screening as a folder range by range instead (cohorts
+whose features do not fit in memory: nothing passes through pandas).
 """
 
 from __future__ import annotations
@@ -54,8 +56,9 @@ from explorer.cohort.loaders.readers import check_format, check_utf8
 from explorer.cohort.loaders.report import LoadReport
 from explorer.cohort.screening import Screening
 from explorer.cohort.values import MISSING_TOKENS, PLAIN_NUMBER, parse_cell, parse_numbers
-from explorer.engine.features_sql import VIEWS
+from explorer.engine.features_sql import RANGE_SUBJECTS, VIEWS, write_screening_folder
 from explorer.engine.omop_sql import (
+    MEMORY_LIMIT,
     ORDER,
     TEXT_SUFFIXES,
     DuckTables,
@@ -603,3 +606,55 @@ def canonical_screening_sql(folder: str | Path, *, engine: str = "duckdb", on_in
 
     return screening_in_place(folder, build, what="the canonical tables", engine=engine, lookback_days=lookback_days,
                               cgm_days=cgm_days, catalogue=catalogue, con=con, spark=spark, master=master)
+
+
+def count_subjects(folder: str | Path) -> int:
+    """The rows of a canonical folder's subjects table, as DuckDB counts them (a Parquet file's footer says)."""
+    import duckdb
+
+    from explorer.engine.duck import literal_path
+
+    path = table_files(Path(folder)).get("subjects")
+    if path is None:
+        return 0
+    reader = "read_parquet" if path.suffix.lower() == ".parquet" else "read_csv"
+    with duckdb.connect(":memory:") as con:
+        try:
+            return int(con.execute(f"SELECT COUNT(*) FROM {reader}({literal(literal_path(path))})").fetchone()[0])
+        except duckdb.Error:
+            return 0  # unreadable here: the reader that opens it says why, with the loader's message
+
+
+def canonical_screening_folder(folder: str | Path, out: str | Path, *, on_invalid: str = "raise",
+                               lookback_days: float | Mapping[str, float] = 365, cgm_days: float = 14,
+                               catalogue: Catalogue | None = None, range_subjects: int = RANGE_SUBJECTS,
+                               progress: bool = False) -> tuple[Path, LoadReport]:
+    """A canonical folder read in place by DuckDB (the loader's checks, as canonical_screening_sql) and its
+    screening written to the folder `out` range by range (features_sql.write_screening_folder), with the load
+    report. DuckDB keeps to omop_sql.MEMORY_LIMIT and spills, within a cap, to a temporary folder of its own."""
+    import shutil
+    import tempfile
+
+    import duckdb
+
+    from explorer.engine.duck import limit_spill, spill_error
+
+    spill = tempfile.mkdtemp(prefix="trial-explorer-duckdb-")
+    con = duckdb.connect(":memory:", config={"memory_limit": MEMORY_LIMIT})
+    try:
+        limit_spill(con, spill)
+        con.execute("SET enable_progress_bar = false")  # DuckDB's bar goes to stdout, into the CLI's JSON
+        con.execute("SET preserve_insertion_order = false")
+        names, built, report = load_canonical_sql(folder, DuckTables(con), on_invalid=on_invalid,
+                                                  features_catalogue=catalogue)
+        target = write_screening_folder(con, built, names, out, lookback_days=lookback_days, cgm_days=cgm_days,
+                                        catalogue=catalogue, range_subjects=range_subjects, progress=progress,
+                                        source=str(folder))
+        return target, report
+    except duckdb.Error as err:
+        first = " ".join(str(err).split())
+        raise DataError(spill_error(err) or f"duckdb could not read the canonical tables: {first}",
+                        file=str(folder)) from None
+    finally:
+        con.close()
+        shutil.rmtree(spill, ignore_errors=True)

@@ -43,6 +43,10 @@ DENSE_EVENTS = "__te_event_counts_by_row"
 # memory to spare (or a query DuckDB cannot spill) raises it without code: TRIAL_EXPLORER_DUCKDB_MEMORY=8GB.
 MEMORY_ENV = "TRIAL_EXPLORER_DUCKDB_MEMORY"
 MEMORY_LIMIT = "1GB"
+# DuckDB's temporary folder may otherwise grow to 90 % of the free disk: a spill stops with a clear error
+# while this much of the disk is still free (or at TRIAL_EXPLORER_DUCKDB_TEMP_LIMIT, e.g. 20GB, when set)
+TEMP_LIMIT_ENV = "TRIAL_EXPLORER_DUCKDB_TEMP_LIMIT"
+DISK_KEPT_FREE = 5 * 2**30
 CHECK_BATCH = 1 << 20  # rows of an event table checked at a time (explorer.cohort.checks' pandas rules)
 
 
@@ -365,6 +369,35 @@ class DuckDBBackend:
 
     def close(self) -> None:
         self.con.close()
+
+
+def limit_spill(con: Any, directory: str | Path) -> str:
+    """Set DuckDB's temporary folder and cap it, so that a query spilling past it stops with an error
+    (spill_error) instead of filling the disk; returns the cap as DuckDB was given it."""
+    import shutil
+
+    folder = Path(directory)
+    limit = os.environ.get(TEMP_LIMIT_ENV)
+    if limit is not None and not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", limit):
+        raise DataError(f"DuckDB temporary folder limit {limit!r} (environment variable {TEMP_LIMIT_ENV}); "
+                        "write it like '20GB'")
+    if limit is None:
+        existing = next(p for p in (folder, *folder.parents) if p.exists())
+        free = shutil.disk_usage(existing).free
+        limit = f"{max(free - DISK_KEPT_FREE, 0) // 2**20}MiB"
+    con.execute(f"SET temp_directory = '{str(folder).replace(chr(39), chr(39) * 2)}'")
+    con.execute(f"SET max_temp_directory_size = '{limit}'")
+    return limit
+
+
+def spill_error(err: Exception) -> str | None:
+    """What to do, in one line, when DuckDB stopped because its temporary folder reached its cap or the disk
+    is full; None for any other error."""
+    text = " ".join(str(err).split())
+    if "max_temp_directory_size" in text or "No space left on device" in text:
+        return (f"DuckDB ran out of room for its temporary files ({text[:160]}); free disk space, point TMPDIR at "
+                f"a larger disk, set {TEMP_LIMIT_ENV} (e.g. 50GB), or raise {MEMORY_ENV} so less is spilled")
+    return None
 
 
 def _spill_directory() -> str:

@@ -20,13 +20,19 @@ derivation uses). Nothing else is derived from CGM at the index date, so nothing
 Tables go in as a Cohort, whatever loader read it (`cohort_tables` hands them over as Arrow, times as
 nanoseconds); the query reads only the prepared views named in `VIEWS`, so any source that fills those
 views (a Parquet folder read in place, Spark tables) can be derived the same way.
+
+Large cohorts are derived over ranges of subject ids (`derive_ranges`, RANGE_SUBJECTS a query), each range's
+bounds filtering every table, so no query outgrows its memory; `write_screening_folder` writes the ranges to a
+screening folder without passing through Python.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -55,6 +61,9 @@ VIEWS = {name: f"te_feat_{name}" for name in ("subjects", "measurements", "event
 ROW, INDEX, BIRTH, DIAGNOSIS, TIME = "__row", "__index", "__birth", "__diagnosis", "__time"
 NS_PER_MINUTE = 60 * 10**9
 MINUTES_PER_DAY = 24 * 60
+# Subjects whose features one query derives (derive_ranges): the query's time grew linearly up to 3*10^5
+# subjects and faster beyond, where DuckDB spilled (benchmarks/results/scale_big.md)
+RANGE_SUBJECTS = 250_000
 HOMA_INPUTS = ("fasting_glucose", "fasting_insulin")  # HOMA-IR needs both from the same sample: their times are read
 
 
@@ -155,7 +164,21 @@ class DuckRunner:
             # DuckDB 2.x names it to_arrow_table(), 1.x arrow()
             return relation.to_arrow_table() if hasattr(relation, "to_arrow_table") else relation.arrow()
         except self._error as err:
-            raise DataError(f"DuckDB could not derive the screening features: {' '.join(str(err).split())}") from None
+            raise self._failed(err) from None
+
+    def execute(self, sql: str, params: Mapping[str, Any]) -> None:
+        """A statement without a result (a COPY to a file)."""
+        try:
+            self.con.execute(sql, dict(params))
+        except self._error as err:
+            raise self._failed(err) from None
+
+    @staticmethod
+    def _failed(err: Exception) -> DataError:
+        from explorer.engine.duck import spill_error
+
+        return DataError(spill_error(err) or
+                         f"DuckDB could not derive the screening features: {' '.join(str(err).split())}")
 
 
 class SparkRunner:
@@ -245,8 +268,14 @@ class FeatureQuery:
     """
 
     def __init__(self, plan: Plan, catalogue: Catalogue, dialect: Dialect, *,
-                 lookback_days: float | Mapping[str, float] = 365, cgm_days: float = 14):
+                 lookback_days: float | Mapping[str, float] = 365, cgm_days: float = 14,
+                 subjects: tuple[str | None, str | None] = (None, None),
+                 fixed_flags: Mapping[str, int] | None = None):
         self.plan, self.catalogue, self.d = plan, catalogue, dialect
+        # a range [low, high) of subject ids read from every table (None: open on that side), and the
+        # cohort-wide flags to use instead of this range's own (see derive_ranges)
+        self.subjects, self.fixed_flags = subjects, fixed_flags
+        self.flag_columns: list[str] = []
         self.lookback_days, self.cgm_days = lookback_days, float(cgm_days)
         self.b = Binder(dialect, "f")
         self.q = dialect.quote
@@ -260,6 +289,15 @@ class FeatureQuery:
         self.settled: set[str] = set()  # feature expressions that are columns already
 
     # --- helpers --------------------------------------------------------------------------------
+    def view(self, name: str) -> str:
+        """A prepared view, only the rows of this query's subject range (a filter the engine pushes down to the
+        scan of each table, so a range reads only its own rows)."""
+        table = self.q(VIEWS[name])
+        low, high = self.subjects
+        bounds = ([f"{self.q('subject_id')} >= {self.text(low)}"] if low is not None else []) + (
+            [f"{self.q('subject_id')} < {self.text(high)}"] if high is not None else [])
+        return f"(SELECT * FROM {table} WHERE {' AND '.join(bounds)})" if bounds else table
+
     def num(self, value: float) -> str:
         return self.b.bind(float(value))
 
@@ -319,7 +357,14 @@ class FeatureQuery:
         """One-row aggregates (1 when the condition holds for any subject) joined onto every subject."""
         if not conditions:
             return {}
+        # a range is derived with the cohort's flags only if no flag reads another (derive_ranges)
+        assert not any(self.q(c) in cond for c in self.flag_columns for cond in conditions.values()), \
+            "a flag condition reads an earlier flag"
         names = {key: self._column() for key in conditions}
+        self.flag_columns += names.values()
+        if self.fixed_flags is not None:
+            self.layer({names[k]: str(int(self.fixed_flags[names[k]])) for k in conditions})
+            return {key: self.q(name) for key, name in names.items()}
         # the layer is read twice (the aggregate and the join): computed once, not twice
         if self.ctes and self.ctes[-1].startswith(f"{self.last} AS ("):
             self.ctes[-1] = self.ctes[-1].replace(f"{self.last} AS (", f"{self.last} AS {self.d.materialized}(", 1)
@@ -331,8 +376,8 @@ class FeatureQuery:
 
     # --- the steps of explorer.cohort.features -----------------------------------------------------
     def sql(self) -> tuple[str, dict[str, Any]]:
-        q, v = self.q, VIEWS
-        self.ctes.append(f"s_base AS (SELECT * FROM {q(v['subjects'])})")
+        q = self.q
+        self.ctes.append(f"s_base AS (SELECT * FROM {self.view('subjects')})")
         self._static()
         self._age()
         self._duration()
@@ -355,6 +400,8 @@ class FeatureQuery:
                 name = f"r{len(self.reason_columns)}"
                 self.reason_columns[name] = (var, reason)
                 outputs.append(f"{sql} AS {q(name)}")
+        for name in self.flag_columns:  # the same on every row: read from the first (derive_ranges)
+            outputs.append(f"{q(name)} AS {q('g_' + name)}")
         with_ = f"WITH {', '.join(self.ctes)} " if self.ctes else ""
         # no ORDER BY: sorting hundreds of columns costs more than placing the rows by __row afterwards
         sql = f"{with_}SELECT {', '.join(outputs)} FROM {self.last}"
@@ -427,7 +474,7 @@ class FeatureQuery:
         rows = (f"SELECT s.{q(ROW)} AS r, CASE m.{q('variable')} {position} END AS v, {value} AS x, "
                 f"CAST(m.{q('ref_high')} AS {d.double}) AS u, m.{q(TIME)} AS t, s.{q(INDEX)} AS ix, "
                 f"CASE m.{q('variable')} {window_ns} END AS w "
-                f"FROM {q(VIEWS['measurements'])} m JOIN {q(VIEWS['subjects'])} s ON m.{q('subject_id')} = s.{q('subject_id')} "
+                f"FROM {self.view('measurements')} m JOIN {self.view('subjects')} s ON m.{q('subject_id')} = s.{q('subject_id')} "
                 f"WHERE m.{q('variable')} IN ({', '.join(names)}) AND {value} IS NOT NULL AND NOT {d.isnan(value)} "
                 f"AND m.{q(TIME)} IS NOT NULL")
         day = str(DAY_NS)
@@ -558,7 +605,7 @@ class FeatureQuery:
         hundred = self.num(100.0)
         self.ctes += [
             f"c_rows AS (SELECT s.{q(ROW)} AS r, c.{q(TIME)} AS t, {glucose} AS g, s.{q(INDEX)} AS ix "
-            f"FROM {q(VIEWS['cgm'])} c JOIN {q(VIEWS['subjects'])} s ON c.{q('subject_id')} = s.{q('subject_id')} "
+            f"FROM {self.view('cgm')} c JOIN {self.view('subjects')} s ON c.{q('subject_id')} = s.{q('subject_id')} "
             f"WHERE c.{q(TIME)} IS NOT NULL AND {glucose} IS NOT NULL AND NOT {d.isnan(glucose)})",
             "c_has AS (SELECT r, COUNT(*) AS readings FROM c_rows GROUP BY r)",
             f"c_win AS (SELECT r, t, g, CAST(t - LAG(t) OVER (PARTITION BY r ORDER BY t) AS {d.double}) / {minute} "
@@ -694,6 +741,8 @@ def _used(sql: str, params: Mapping[str, Any], dialect: Dialect) -> dict[str, An
 def _check_subjects(run) -> None:
     q = run.dialect.quote
     t = q(VIEWS["subjects"])
+    if run.arrow(f"SELECT COUNT(*) AS n FROM {t} WHERE {q('subject_id')} IS NULL", {}).column("n")[0].as_py():
+        raise DataError("a subject has no subject_id; give every subject one", column="subject_id")
     if run.arrow(f"SELECT COUNT(*) AS n FROM {t} WHERE {q(INDEX)} IS NULL", {}).column("n")[0].as_py():
         raise DataError("every subject needs an index_date to derive screening features", column="index_date")
     repeated = run.arrow(f"SELECT {q('subject_id')} AS id FROM {t} GROUP BY {q('subject_id')} HAVING COUNT(*) > 1 "
@@ -702,15 +751,93 @@ def _check_subjects(run) -> None:
         raise DataError("duplicate subject ids", column="subject_id", rows=repeated)
 
 
+def subject_ranges(run, size: int = RANGE_SUBJECTS) -> list[tuple[str | None, str | None]]:
+    """Bounds [low, high) that split the subjects view into ranges of `size` subjects in subject_id order.
+
+    The bounds are subject ids themselves (every `size`-th in the engine's order of the ids), the first range
+    open below and the last open above, so every subject lies in exactly one range whatever its id looks
+    like; one range (None, None) when there are at most `size` subjects."""
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise DataError(f"a range of subjects must hold at least one subject, not {size!r}")
+    q = run.dialect.quote
+    subject = q("subject_id")
+    n = run.arrow(f"SELECT COUNT(*) AS n FROM {q(VIEWS['subjects'])}", {}).column("n")[0].as_py()
+    if n <= size:
+        return [(None, None)]
+    found = run.arrow(f"SELECT id FROM (SELECT {subject} AS id, row_number() OVER (ORDER BY {subject}) AS k "
+                      f"FROM {q(VIEWS['subjects'])}) x WHERE k > 1 AND (k - 1) % {size} = 0 ORDER BY id", {})
+    bounds = found.column("id").to_pylist()
+    return list(zip([None, *bounds], [*bounds, None], strict=True))
+
+
+def derive_ranges(run, plan: Plan, catalogue: Catalogue, write, *, lookback_days: float | Mapping[str, float] = 365,
+                  cgm_days: float = 14, size: int = RANGE_SUBJECTS, progress: bool = False) -> FeatureQuery:
+    """Run the feature query over subject ranges of `size` subjects, handing each range's statement to
+    `write(index, sql, params)`, which runs it, keeps its rows and returns the flags of its first row
+    ({flag column: value}, the `g_` columns). Returns the last query (its reason columns name the output).
+
+    Every feature depends on one subject's rows, except the flags (one-row aggregates such as "is there any
+    ULN among the latest labs", which the pandas derivation decides on the whole cohort). A flag is an "any"
+    over subjects and no flag reads another, so the cohort's flags are the OR of the ranges' flags; a range
+    whose own flags differ from the cohort's is derived again with the cohort's fixed (write overwrites it).
+    The result equals the query over all subjects at once (tests/engine/test_features_sql.py)."""
+    ranges = subject_ranges(run, size)
+
+    def statement(bounds, fixed=None) -> tuple[FeatureQuery, str, dict[str, Any]]:
+        query = FeatureQuery(plan, catalogue, run.dialect, lookback_days=lookback_days, cgm_days=cgm_days,
+                             subjects=bounds, fixed_flags=fixed)
+        sql, params = query.sql()
+        return query, sql, _used(sql, params, run.dialect)
+
+    bar = None
+    if progress and len(ranges) > 1:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(ranges), unit="range", desc=f"features ({size:,} subjects a range)")
+    flags: list[dict[str, int]] = []
+    try:
+        for index, bounds in enumerate(ranges):
+            query, sql, params = statement(bounds)
+            flags.append(write(index, sql, params))
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    cohort = {name: max(int(f.get(name) or 0) for f in flags) for name in query.flag_columns}
+    for index, bounds in enumerate(ranges):
+        if any(int(flags[index].get(name) or 0) != value for name, value in cohort.items()):
+            query, sql, params = statement(bounds, cohort)
+            write(index, sql, params)
+    return query
+
+
+def first_row_flags(table: pa.Table) -> dict[str, int]:
+    """The flags a range's result carries (its `g_` columns, the same on every row)."""
+    if not len(table):
+        return {}
+    return {name[2:]: table.column(name)[0].as_py() for name in table.column_names if name.startswith("g_")}
+
+
 def derive(run, tables: set[str], subject_columns: list[str], *, lookback_days: float | Mapping[str, float] = 365,
-           cgm_days: float = 14, catalogue: Catalogue | None = None, source: str = "") -> Screening:
-    """The Screening of the prepared views `VIEWS` registered in `run`'s engine (see cohort_tables)."""
+           cgm_days: float = 14, catalogue: Catalogue | None = None, source: str = "",
+           range_subjects: int = RANGE_SUBJECTS, progress: bool = False) -> Screening:
+    """The Screening of the prepared views `VIEWS` registered in `run`'s engine (see cohort_tables), derived
+    over ranges of `range_subjects` subjects (derive_ranges; a progress bar per range when `progress`)."""
     catalogue = catalogue or default_catalogue()
     _check_subjects(run)
     plan = plan_of(run, catalogue, tables, subject_columns)
-    query = FeatureQuery(plan, catalogue, run.dialect, lookback_days=lookback_days, cgm_days=cgm_days)
-    sql, params = query.sql()
-    result = run.arrow(sql, _used(sql, params, run.dialect))
+    parts: dict[int, pa.Table] = {}
+
+    def keep(index: int, sql: str, params: dict[str, Any]) -> dict[str, int]:
+        parts[index] = run.arrow(sql, params)
+        return first_row_flags(parts[index])
+
+    query = derive_ranges(run, plan, catalogue, keep, lookback_days=lookback_days, cgm_days=cgm_days,
+                          size=range_subjects, progress=progress)
+    result = parts[0] if len(parts) == 1 else pa.concat_tables([parts[i] for i in sorted(parts)],
+                                                               promote_options="permissive")
+    parts.clear()
     rows = result.column(ROW).to_numpy()
     if len(rows) and not np.all(rows[1:] > rows[:-1]):
         result = result.take(pa.array(np.argsort(rows, kind="stable")))
@@ -770,10 +897,12 @@ def _reasons(result: pa.Table, columns: Mapping[str, tuple[str, str]], ids: pd.I
 
 
 def screening_features_sql(cohort: Cohort, *, engine: str = "duckdb", lookback_days: float | Mapping[str, float] = 365,
-                           cgm_days: float = 14, catalogue: Catalogue | None = None, **options: Any) -> Screening:
+                           cgm_days: float = 14, catalogue: Catalogue | None = None,
+                           range_subjects: int = RANGE_SUBJECTS, **options: Any) -> Screening:
     """The Screening of a Cohort with its features derived by SQL in DuckDB or Spark (as the pandas derivation).
 
     `options`: `con` (a DuckDB connection) or `spark` / `master` (a Spark session or master URL).
+    `range_subjects`: subjects per query (derive_ranges).
     """
     catalogue = catalogue or default_catalogue()
     tables = cohort_tables(cohort, catalogue)
@@ -782,7 +911,99 @@ def screening_features_sql(cohort: Cohort, *, engine: str = "duckdb", lookback_d
         run.register(VIEWS[name], table)
     try:
         return derive(run, set(tables), tables["subjects"].column_names, lookback_days=lookback_days,
-                      cgm_days=cgm_days, catalogue=catalogue, source=cohort.source)
+                      cgm_days=cgm_days, catalogue=catalogue, source=cohort.source, range_subjects=range_subjects)
     finally:
         if isinstance(run, SparkRunner):
             run.close()
+
+
+# --- a screening folder written range by range (cohorts larger than memory) ----------------------------
+
+LAYOUT_TYPES = {"number": "DOUBLE", "boolean": "BOOLEAN", "category": "VARCHAR"}
+
+
+def write_screening_folder(con: Any, tables: set[str], subject_columns: list[str], out: str | Path, *,
+                           lookback_days: float | Mapping[str, float] = 365, cgm_days: float = 14,
+                           catalogue: Catalogue | None = None, range_subjects: int = RANGE_SUBJECTS,
+                           progress: bool = False, source: str = "") -> Path:
+    """The screening features of the prepared views in the DuckDB connection `con`, written as a screening
+    folder (explorer.engine.layout) without passing through Python: each subject range's query (derive_ranges)
+    is copied to a Parquet file of its own, then the files become features.parquet; the events and the event
+    look-back are copied by the SQL `derive` uses. The missing reasons are not written (a folder has none)."""
+    from explorer.engine.layout import FORMAT, MANIFEST, ROW_GROUP_SIZE
+
+    catalogue = catalogue or default_catalogue()
+    run = DuckRunner(con)
+    q = DUCKDB.quote
+    target = Path(out)
+    parts = target / ".feature_ranges"
+    parts.mkdir(parents=True, exist_ok=True)
+    _check_subjects(run)
+    plan = plan_of(run, catalogue, tables, subject_columns)
+
+    def copy(index: int, sql: str, params: dict[str, Any]) -> dict[str, int]:
+        part = parts / f"range-{index:06d}.parquet"
+        run.execute(f"COPY ({sql}) TO {_path(part)} (FORMAT parquet)", params)
+        return first_row_flags(con.sql(f"SELECT * FROM read_parquet({_path(part)}) LIMIT 1").to_arrow_table())
+
+    derive_ranges(run, plan, catalogue, copy, lookback_days=lookback_days, cgm_days=cgm_days, size=range_subjects,
+                  progress=progress)
+    every = _path(parts / "range-*.parquet")
+    columns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet({every})").fetchall()]
+    flags = [c for c in columns if c.startswith("x_")]
+    exists = dict(zip(flags, con.execute(f"SELECT {', '.join(q(c) for c in flags)} FROM read_parquet({every}) "
+                                         "LIMIT 1").fetchone() if flags else [], strict=True))
+    select = [q("subject_id")]
+    for column in columns:
+        name = column[2:]
+        if column.startswith("v_") and exists.get("x_" + name, True):
+            value = f"CAST({q(column)} AS {LAYOUT_TYPES[catalogue[name].kind]})"
+            if catalogue[name].kind == "number":  # the layout's unknown is NULL, whatever the derivation used
+                value = f"(CASE WHEN isnan({value}) THEN NULL ELSE {value} END)"
+            select.append(f"{value} AS {q(name)}")
+    # in the order of the ranges (subject ids), not the source's: a folder's subjects have no order to keep
+    run.execute(f"COPY (SELECT {', '.join(select)} FROM read_parquet({every})) TO "
+                f"{_path(target / 'features.parquet')} (FORMAT parquet, ROW_GROUP_SIZE {ROW_GROUP_SIZE})", {})
+    for part in parts.iterdir():
+        part.unlink()
+    parts.rmdir()
+    if "events" in plan.tables:
+        run.execute(f"COPY ({events_sql(DUCKDB, ordered=False)}) TO {_path(target / 'events.parquet')} "
+                    "(FORMAT parquet)", {})
+    aligned = []
+    for name, view, keys, value in (
+            ("event_lookback", "event_history", [q("event")], lookback_days_sql(DUCKDB)),
+            ("event_counts", "event_counts", [q("event"), q("within_days")],
+             f"(CASE WHEN NOT isnan(t.{q('count')}) THEN t.{q('count')} END)")):
+        if view in plan.tables:
+            _copy_wide(run, view, keys, value, target / f"{name}.parquet")
+            aligned.append(name)
+    files = {p.name: p.stat().st_size for p in sorted(target.glob("*.parquet"))}
+    manifest = {"format": FORMAT, "subjects": run.arrow(f"SELECT COUNT(*) AS n FROM {q(VIEWS['subjects'])}", {})
+                .column("n")[0].as_py(), "source": source, "files": files, "aligned": []}
+    (target / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return target
+
+
+def _path(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _copy_wide(run: DuckRunner, view: str, key_sql: list[str], value: str, target: Path) -> None:
+    """`_wide`'s table (one column per key, the max per subject) copied by DuckDB to a Parquet file, one row
+    per subject with a value (the layout's look-back and counts tables need not hold every subject)."""
+    q = DUCKDB.quote
+    keys = ", ".join(f"t.{k}" for k in key_sql)
+    found = run.arrow(f"SELECT {keys}, MIN(t.{q(ROW)}) AS first FROM {q(VIEWS[view])} t GROUP BY {keys} "
+                      "ORDER BY first", {}).drop_columns(["first"]).to_pylist()
+    columns, params = {}, {}
+    for i, row in enumerate(found):
+        label = "@".join([str(row["event"])] + ([f"{float(row['within_days']):g}"] if "within_days" in row else []))
+        match = " AND ".join(f"t.{q(k)} IS NOT DISTINCT FROM $k{i}_{k}" for k in row)
+        params.update({f"k{i}_{k}": v for k, v in row.items()})
+        columns.setdefault(label, []).append(f"MAX(CASE WHEN {match} THEN {value} END)")
+    pivot = ", ".join(f"{parts[0] if len(parts) == 1 else 'greatest(' + ', '.join(parts) + ')'} AS {q(label)}"
+                      for label, parts in columns.items())
+    run.execute(f"COPY (SELECT s.{q('subject_id')} AS subject_id, {pivot} FROM {q(VIEWS[view])} t "
+                f"JOIN {q(VIEWS['subjects'])} s ON t.{q('subject_id')} = s.{q('subject_id')} "
+                f"GROUP BY s.{q('subject_id')}) TO {_path(target)} (FORMAT parquet)", params)

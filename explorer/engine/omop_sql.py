@@ -53,7 +53,7 @@ from explorer.cohort.loaders.readers import FIRST_DATA_ROW
 from explorer.cohort.loaders.report import LoadReport
 from explorer.cohort.screening import Screening
 from explorer.cohort.units import canonical_unit, conversion, exact_conversion, report_precision
-from explorer.engine.duck import literal_path
+from explorer.engine.duck import limit_spill, literal_path, spill_error
 from explorer.engine.features_sql import VIEWS, DuckRunner, SparkRunner, derive
 from explorer.engine.spark import arrow_frame, local_path
 from explorer.engine.sql import DUCKDB, SPARK
@@ -955,7 +955,8 @@ def screening_in_place(path: str | Path, build, *, what: str, engine: str = "duc
             # The steps copy the tables a few times: DuckDB holds them within MEMORY_LIMIT and spills the rest
             # to a folder of its own (by default it takes 80 % of RAM, and an in-memory database spills into
             # the working directory). The progress bar goes off: DuckDB draws it on stdout, into the CLI's JSON.
-            con = duckdb.connect(":memory:", config={"memory_limit": MEMORY_LIMIT, "temp_directory": spill})
+            con = duckdb.connect(":memory:", config={"memory_limit": MEMORY_LIMIT})
+            limit_spill(con, spill)  # a spill stops with spill_error's line before the disk is full
             con.execute("SET enable_progress_bar = false").fetchall()
         tables: DuckTables | SparkTables = DuckTables(con)
         errors: tuple = (duckdb.Error,)
@@ -976,7 +977,7 @@ def screening_in_place(path: str | Path, build, *, what: str, engine: str = "duc
         return screening, report
     except errors as err:
         first = " ".join(str(err).split()) if engine == "duckdb" else str(err).splitlines()[0]
-        raise DataError(f"{engine} could not read {what}: {first}", file=str(path)) from None
+        raise DataError(spill_error(err) or f"{engine} could not read {what}: {first}", file=str(path)) from None
     finally:
         tables.close()
         if own:

@@ -12,14 +12,28 @@ import json
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from screening_compare import assert_same_screening, assert_same_statuses
 
+from explorer.catalogue import default_catalogue
 from explorer.cohort.features import screening_features
 from explorer.cohort.loaders import load
 from explorer.cohort.synthetic.canonical_tables import generate_cohort
 from explorer.cohort.tables import Cohort
-from explorer.engine.features_sql import FeatureQuery, Plan, screening_features_sql
+from explorer.engine import final_counts
+from explorer.engine.features_sql import (
+    VIEWS,
+    DuckRunner,
+    FeatureQuery,
+    Plan,
+    _used,
+    cohort_tables,
+    plan_of,
+    screening_features_sql,
+    subject_ranges,
+    write_screening_folder,
+)
 from explorer.engine.sql import DUCKDB
 from explorer.errors import DataError
 from explorer.trial import load_trial
@@ -244,3 +258,138 @@ def test_funnel_with_spark_equals_memory_on_the_shared_datasets(spark, capsys, s
         path = shared_data / relative
         if path.exists():
             assert funnel_json(capsys, path, "spark") == funnel_json(capsys, path, "memory"), name
+
+
+# --- derivation over subject ranges (cohorts larger than one query) -------------------------------------
+
+@pytest.mark.parametrize("size", [1, 2, 3, 6])
+def test_features_over_tiny_subject_ranges_equal_the_pandas_derivation(handmade, size):
+    # the hand-made cohort's flags (a ULN among the latest labs, a derived BMI filling a given one's gaps) hold
+    # for some ranges only: each range must be derived again with the cohort's flags
+    cohort, expected = handmade
+    got = screening_features_sql(cohort, engine="duckdb", lookback_days={"hba1c": 90, "default": 365},
+                                 range_subjects=size)
+    assert_same_screening(expected, got)
+
+
+def odd_ids(cohort: Cohort) -> Cohort:
+    """The cohort's subjects renamed to ids whose text order is not their number order: digits of several
+    lengths, upper and lower case, quotes, spaces and non-ASCII letters."""
+    kinds = ["9", "10", "b", "B", "a'b", "é", " x", "Z-1", "z", "100"]
+    ids = cohort.subjects["subject_id"].astype(str)
+    new = {old: f"{kinds[i % len(kinds)]}{i}" for i, old in enumerate(ids)}
+
+    def renamed(frame):
+        if frame is None:
+            return None
+        return frame.assign(subject_id=pd.array(frame["subject_id"].astype(str).map(new), dtype="string"))
+
+    return Cohort(renamed(cohort.subjects), renamed(cohort.measurements), renamed(cohort.events),
+                  renamed(cohort.cgm), source="odd ids", event_history=renamed(cohort.event_history),
+                  event_counts=renamed(cohort.event_counts))
+
+
+def test_features_over_ranges_of_text_ids_equal_one_query_and_the_pandas_derivation():
+    cohort = odd_ids(generate_cohort("t1d", 120, seed=11))
+    expected = screening_features(cohort)
+    whole = screening_features_sql(cohort, engine="duckdb", range_subjects=10**6)
+    ranged = screening_features_sql(cohort, engine="duckdb", range_subjects=7)
+    assert_same_screening(expected, whole)
+    assert_same_screening(expected, ranged)
+    assert_same_statuses(expected, ranged)
+
+
+def test_subject_ranges_put_every_subject_in_exactly_one_range():
+    import duckdb
+
+    ids = ["9", "10", "b", "B", "a'b", "é", " x", "", "Z-1", "z", "100", "ä", "1"]
+    con = duckdb.connect()
+    con.register(VIEWS["subjects"], pa.table({"subject_id": ids}))
+    run = DuckRunner(con)
+    for size in (1, 2, 5, 12, 13, 50):
+        ranges = subject_ranges(run, size)
+        assert len(ranges) == -(-len(ids) // size)
+        members = []
+        for low, high in ranges:
+            where = " AND ".join([*(["subject_id >= $low"] if low is not None else []),
+                                  *(["subject_id < $high"] if high is not None else [])]) or "TRUE"
+            params = {k: v for k, v in (("low", low), ("high", high)) if v is not None}
+            found = [r[0] for r in con.execute(f"SELECT subject_id FROM {VIEWS['subjects']} WHERE {where}",
+                                               params).fetchall()]
+            assert 0 < len(found) <= size
+            members += found
+        assert sorted(members) == sorted(ids)  # each once: none lost, none twice
+
+
+def test_the_range_filter_reaches_every_parquet_scan(tmp_path):
+    """DuckDB reads only a range's rows: the bounds are pushed down to the scan of each table, where Parquet's
+    row-group statistics can skip the groups outside them."""
+    import duckdb
+    import pyarrow.parquet as pq
+
+    catalogue = default_catalogue()
+    tables = cohort_tables(generate_cohort("t1d", 60, seed=1), catalogue)
+    con = duckdb.connect()
+    for name, table in tables.items():
+        pq.write_table(table, tmp_path / f"{name}.parquet")
+        con.execute(f"CREATE VIEW {DUCKDB.quote(VIEWS[name])} AS SELECT * FROM read_parquet('{tmp_path / name}.parquet')")
+    plan = plan_of(DuckRunner(con), catalogue, set(tables), tables["subjects"].column_names)
+    ids = sorted(tables["subjects"]["subject_id"].to_pylist())
+    sql, params = FeatureQuery(plan, catalogue, DUCKDB, subjects=(ids[10], ids[20])).sql()
+    explained = json.loads(con.execute("EXPLAIN (FORMAT json) " + sql, _used(sql, params, DUCKDB)).fetchall()[0][1])
+
+    def scans(node):
+        if node.get("name") == "READ_PARQUET":
+            yield node["extra_info"]
+        for child in node.get("children", []):
+            yield from scans(child)
+
+    found = [info for root in explained for info in scans(root)]
+    assert len(found) >= len(tables)  # subjects is read more than once (it is joined to each table)
+    bounds = f"(subject_id >= '{ids[10]}') AND (subject_id < '{ids[20]}')"
+    for info in found:
+        assert bounds in json.dumps(info.get("Filters")), info
+
+
+def test_a_screening_folder_written_range_by_range_gives_the_memory_engines_histogram(tmp_path):
+    import duckdb
+
+    from explorer.engine.histogram import evaluate_histogram
+
+    catalogue = default_catalogue()
+    cohort = generate_cohort("t1d", 300, seed=5)
+    tables = cohort_tables(cohort, catalogue)
+    con = duckdb.connect()
+    for name, table in tables.items():
+        con.register(VIEWS[name], table)
+    folder = write_screening_folder(con, set(tables), tables["subjects"].column_names, tmp_path / "screening",
+                                    range_subjects=40)
+    assert not (folder / ".feature_ranges").exists()
+    trial = load_trial("NCT06196996")
+    expected = evaluate_histogram(trial, screening_features(cohort), "memory")
+    got = evaluate_histogram(trial, folder, "duckdb")
+    assert final_counts(got) == final_counts(expected)
+    assert sorted(zip(map(tuple, got.histogram.patterns.tolist()), got.histogram.counts.tolist(), strict=True)) == \
+        sorted(zip(map(tuple, expected.histogram.patterns.tolist()), expected.histogram.counts.tolist(), strict=True))
+
+
+def test_a_full_temporary_folder_is_one_line_saying_what_to_do(tmp_path, monkeypatch):
+    import duckdb
+
+    from explorer.engine.duck import TEMP_LIMIT_ENV, limit_spill
+
+    monkeypatch.setenv(TEMP_LIMIT_ENV, "1MB")
+    con = duckdb.connect()
+    con.execute("SET memory_limit = '20MB'")
+    con.execute("SET threads = 1")
+    assert limit_spill(con, tmp_path / "spill") == "1MB"
+    with pytest.raises(DataError, match=f"ran out of room for its temporary files.*{TEMP_LIMIT_ENV}") as raised:
+        DuckRunner(con).arrow("SELECT i, md5(i::VARCHAR) AS h FROM range(3000000) t(i) ORDER BY h", {})
+    assert "\n" not in str(raised.value)
+
+
+def test_spark_derives_the_pandas_features_over_tiny_subject_ranges(spark, handmade):
+    cohort, expected = handmade
+    got = screening_features_sql(cohort, engine="spark", spark=spark, lookback_days={"hba1c": 90, "default": 365},
+                                 range_subjects=3)
+    assert_same_screening(expected, got)

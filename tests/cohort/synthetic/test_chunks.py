@@ -65,3 +65,29 @@ def test_workers_follow_the_idle_cores(monkeypatch, cores, load, workers):
     monkeypatch.setattr(os, "cpu_count", lambda: cores)
     monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
     assert idle_workers() == workers
+
+
+def _reversed_piece(index: int, start: int, size: int) -> dict:
+    """Rows in reverse subject order, two rows a subject (their order within a subject must survive)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from explorer.cohort.synthetic.chunks import subject_ids
+
+    ids = subject_ids("t1d", start, start + size)
+    order = np.repeat(np.arange(size)[::-1], 2)
+    return {"rows": pa.table({"subject_id": ids.take(pa.array(order)),
+                              "k": pa.array(np.tile([1, 0], size))})}
+
+
+def test_sorted_pieces_make_sorted_files_whose_row_groups_cover_disjoint_ids(tmp_path):
+    write_parquet_pieces(tmp_path, 1_000, _reversed_piece, piece=300, workers=1, progress=False, row_group_size=100,
+                         sort_by="subject_id")
+    table = pq.read_table(tmp_path / "rows.parquet")
+    ids = table["subject_id"].to_pylist()
+    assert ids == sorted(ids) and len(set(ids)) == 1_000
+    assert table["k"].to_pylist() == [1, 0] * 1_000  # stable: a subject's rows keep their order
+    meta = pq.ParquetFile(tmp_path / "rows.parquet").metadata
+    bounds = [(meta.row_group(g).column(0).statistics.min, meta.row_group(g).column(0).statistics.max)
+              for g in range(meta.num_row_groups)]
+    assert all(high < low for (_, high), (low, _) in zip(bounds, bounds[1:], strict=False))
