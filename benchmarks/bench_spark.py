@@ -156,13 +156,13 @@ def bench_spark(folder: str, warm: str, n: int, partitions: list[int]) -> dict:
         h = evaluate_histogram(trial, None, backend=backend)
         seconds = time.perf_counter() - start
         py1, jvm1 = process_figures(), process_figures(jvm)
-        runs.append({"partitions": p, "load": load(), "spark_histogram_s": seconds, "python_cpu_s": py1["cpu_s"] - py0["cpu_s"],
+        runs.append({"partitions": p, "load": load(), "spark_histogram_s": seconds,
+                     "python_cpu_s": py1["cpu_s"] - py0["cpu_s"],
                      "jvm_cpu_s": jvm1["cpu_s"] - jvm0["cpu_s"], "python_peak_mb": py1["peak_mb"],
                      "jvm_peak_mb": jvm1["peak_mb"], "jvm_rss_after_mb": jvm1["rss_mb"],
                      "jvm_read_mb": jvm1["read_mb"] - jvm0["read_mb"],
                      "jvm_written_mb": jvm1["written_mb"] - jvm0["written_mb"],
                      "final_counts": final_counts(h), "checksum": checksum(h)})
-        print(json.dumps(runs[-1], default=float), file=sys.stderr, flush=True)  # kept if a later run is stopped
         backend.close()
     heap = jvm_heap(jvm)
     spark.stop()
