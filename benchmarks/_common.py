@@ -93,3 +93,64 @@ def checkout(ref: str | None):
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=ROOT, capture_output=True)
         shutil.rmtree(folder.parent, ignore_errors=True)
+
+
+
+# --- one process's figures from /proc: Spark's JVM is a child of the Python driver, and the driver's
+# ru_maxrss and process_time leave it out -----------------------------------------------------------
+
+def descendants(pid: int | None = None) -> list[int]:
+    """The ids of a process's live descendants (this process's by default), e.g. Spark's JVM."""
+    found, stack = [], [os.getpid() if pid is None else pid]
+    while stack:
+        parent = stack.pop()
+        try:
+            with open(f"/proc/{parent}/task/{parent}/children") as f:
+                kids = [int(k) for k in f.read().split()]
+        except OSError:
+            continue
+        found.extend(kids)
+        stack.extend(kids)
+    return found
+
+
+def process_figures(pid: int | None = None) -> dict:
+    """CPU seconds (user + system), resident and peak resident MB (VmRSS, VmHWM) and the bytes read and
+    written (rchar/wchar: files, Spark's shuffle and spill files included, whether or not the page cache
+    kept them off the disk) of one process, this one by default."""
+    where = f"/proc/{'self' if pid is None else pid}"
+    with open(f"{where}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    with open(f"{where}/status") as f:
+        status = {k: v.split()[0] for k, _, v in (line.partition(":") for line in f) if k in ("VmRSS", "VmHWM")}
+    with open(f"{where}/io") as f:
+        io = {k: int(v) for k, _, v in (line.partition(":") for line in f)}
+    return {"cpu_s": (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"),
+            "rss_mb": int(status.get("VmRSS", 0)) / 1024, "peak_mb": int(status.get("VmHWM", 0)) / 1024,
+            "read_mb": io.get("rchar", 0) / 1e6, "written_mb": io.get("wchar", 0) / 1e6}
+
+
+def reset_peak(pid: int | None = None) -> None:
+    """Start a process's peak resident size (VmHWM) again from its current size (Linux's clear_refs "5"),
+    so that one session's successive runs each report their own peak."""
+    with open(f"/proc/{'self' if pid is None else pid}/clear_refs", "w") as f:
+        f.write("5")
+
+
+def jvm_pid() -> int | None:
+    """The Java process among this process's descendants (a local Spark session's JVM), if any."""
+    for pid in descendants():
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip() == "java":
+                    return pid
+        except OSError:
+            continue
+    return None
+
+
+def jvm_heap(pid: int) -> str:
+    """The JVM's -Xmx (its heap limit) as launched: what bounds a local Spark driver's memory."""
+    with open(f"/proc/{pid}/cmdline") as f:
+        args = f.read().split("\0")
+    return next((a[4:] for a in args if a.startswith("-Xmx")), "JVM default")

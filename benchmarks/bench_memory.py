@@ -33,7 +33,16 @@ import sys
 import time
 from pathlib import Path
 
-from _common import RESULTS, checkout, machine, mem_available_gb
+from _common import (
+    RESULTS,
+    checkout,
+    descendants,
+    jvm_heap,
+    jvm_pid,
+    machine,
+    mem_available_gb,
+    process_figures,
+)
 
 TRIAL = "NCT06196996"
 POPULATION = "t1d"
@@ -117,7 +126,7 @@ def markdown(report: dict) -> str:
                      f"{last['resident_mb']:,} MB | {mb('features_mb')} ({held.get('features_columns', '-')} "
                      f"columns) | {mb('events_mb')} | {mb('missing_reasons_mb')} | {last['seconds']:.0f} s | "
                      f"{row.get('same_counts', '-')} |")
-    lines += ["", "Per step (resident / peak so far, MB):", ""]
+    lines += ["", "Per step (resident / peak so far, MB; the JVM's apart):", ""]
     for row in report["rows"]:
         if "steps" in row:
             parts = "; ".join(f"{s['step']}: {s['resident_mb']:,} / {s['peak_mb']:,}" for s in row["steps"])
@@ -137,24 +146,16 @@ FOLDER_EDITS = (("toggle", "I2", False), ("toggle", "E3", False), ("toggle", "I2
                 ("threshold", "I1", "age_min", 6.3), ("threshold", "I1", "age_min", 6.6))
 
 
-def _jvm_rss_mb() -> float:
-    """Resident MB of this process's descendants (Spark's JVM), which ru_maxrss of this process leaves out."""
-    total, stack = 0, [os.getpid()]
-    while stack:
-        pid = stack.pop()
+def _children_mb() -> tuple[float, float]:
+    """Resident and peak resident MB (VmRSS, VmHWM) of this process's descendants (Spark's JVM), which
+    ru_maxrss of this process leaves out."""
+    figures = []
+    for pid in descendants():
         try:
-            with open(f"/proc/{pid}/task/{pid}/children") as f:
-                kids = [int(k) for k in f.read().split()]
-        except OSError:
+            figures.append(process_figures(pid))
+        except OSError:  # a descendant that ended meanwhile
             continue
-        for kid in kids:
-            try:
-                with open(f"/proc/{kid}/status") as f:
-                    total += next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
-            except (OSError, StopIteration):
-                pass
-        stack.extend(kids)
-    return round(total)
+    return round(sum(f["rss_mb"] for f in figures)), round(sum(f["peak_mb"] for f in figures))
 
 
 def folder_child(folder: str, engine: str) -> dict:
@@ -167,9 +168,11 @@ def folder_child(folder: str, engine: str) -> dict:
     steps, start = [], time.perf_counter()
 
     def step(name: str) -> None:
+        children, children_peak = _children_mb()
         steps.append({"step": name, "resident_mb": round(_resident_mb()),
                       "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-                      "children_mb": _jvm_rss_mb(), "seconds": round(time.perf_counter() - start, 1)})
+                      "children_mb": children, "children_peak_mb": children_peak,
+                      "seconds": round(time.perf_counter() - start, 1)})
         # each step as it ends, so a run stopped at its time limit keeps what it measured (folder_runs)
         print(STEP_MARK + json.dumps(steps[-1]), file=sys.stderr, flush=True)
 
@@ -185,8 +188,9 @@ def folder_child(folder: str, engine: str) -> dict:
             state.set_parameter(edit[1], edit[2], edit[3])
         shown.append(dict(state.counts))
         step(" ".join(map(str, edit)))
+    jvm = jvm_pid()
     return {"folder": folder, "engine": engine, "matrix": type(state.matrix).__name__, "steps": steps,
-            "counts": shown}
+            "counts": shown, **({"jvm_heap": jvm_heap(jvm)} if jvm else {})}
 
 
 def folder_runs(folders: list[str], engines: list[str], out: str, timeout: float | None = None) -> None:
@@ -230,26 +234,30 @@ def folder_markdown(report: dict) -> str:
              f"{m['machine']}, {m['cores']} cores, {m['memory_gb']} GB, Python {m['python']} | run {report['run']} | "
              f"load average at start {m['load']} | one child at a time, under `nice -n 10`", "",
              "| folder | engine | held | peak resident (Python process) | resident after the edits | "
-             "JVM resident (after) | open | each edit | counts equal to the first engine's |",
-             "|---|---|---|---:|---:|---:|---:|---:|---|"]
+             "JVM resident (after) | JVM peak resident | JVM heap limit | open | each edit | "
+             "counts equal to the first engine's |",
+             "|---|---|---|---:|---:|---:|---:|---|---:|---:|---|"]
     for row in report["rows"]:
         if "error" in row:
             last = row.get("steps") or [{}]
             lines.append(f"| {row['folder']} | {row['engine']} | {row['error']} | {last[-1].get('peak_mb', '-')} MB "
                          f"(so far) | {last[-1].get('resident_mb', '-')} MB (last step) | "
-                         f"{last[-1].get('children_mb', '-')} MB | | | |")
+                         f"{last[-1].get('children_mb', '-')} MB | {last[-1].get('children_peak_mb', '-')} MB | | | | |")
             continue
         s = row["steps"]
         edits = [b["seconds"] - a["seconds"] for a, b in zip(s[1:], s[2:], strict=False)]
         lines.append(f"| {row['folder']} ({row['counts'][0].get('screened', 0):,}) | {row['engine']} | {row['matrix']} | "
                      f"**{s[-1]['peak_mb']:,} MB** | {s[-1]['resident_mb']:,} MB | {s[-1]['children_mb']:,} MB | "
+                     f"{s[-1].get('children_peak_mb', '-'):,} MB | {row.get('jvm_heap', '-')} | "
                      f"{s[1]['seconds'] - s[0]['seconds']:.1f} s | {min(edits):.1f}-{max(edits):.1f} s | "
                      f"{row.get('same_counts', '(first)')} |")
-    lines += ["", "Per step (resident / peak so far, MB):", ""]
+    lines += ["", "Per step (resident / peak so far, MB; the JVM's apart):", ""]
     for row in report["rows"]:
         if "steps" in row:
             lines.append(f"- {row['folder']} {row['engine']}: " + "; ".join(
-                f"{s['step']}: {s['resident_mb']:,} / {s['peak_mb']:,}" for s in row["steps"]))
+                f"{s['step']}: {s['resident_mb']:,} / {s['peak_mb']:,}"
+                + (f" (JVM {s['children_mb']:,} / {s['children_peak_mb']:,})" if s.get("children_mb") else "")
+                for s in row["steps"]))
     return "\n".join(lines) + "\n"
 
 

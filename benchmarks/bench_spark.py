@@ -1,6 +1,7 @@
 """Benchmark the histogram interface and the Spark engine (NCT06196996 on the synthetic t1d population).
 
-    .venv/bin/python benchmarks/bench_spark.py [--sizes 1e6 1e7] [--partitions 1 2 4 8] [--spark-sizes 1e6]
+    flock /tmp/te-bench.lock nice -n 10 .venv/bin/python benchmarks/bench_spark.py [--sizes 1e6 1e7]
+        [--spark-sizes 1e6 1e7] [--partitions 2 8 32 128] [--memory-sizes 1e6] [--folder 1e7=/tmp/s1e7] [--warm F]
 
 Measures, in one run so that the ratios compare like with like:
 - toggle -> funnel on the pattern histogram (a HistogramMatrix), at each size, beside the same toggle on
@@ -9,17 +10,25 @@ Measures, in one run so that the ratios compare like with like:
 - DuckDB over Parquet -> histogram: time, distinct patterns, and the peak resident memory of a process
   that holds the cohort only as its histogram;
 - Spark local over the same Parquet -> histogram, by partition count (input splits and shuffle
-  partitions), with the counts checked identical to DuckDB's.
+  partitions): wall, CPU and peak resident size of the Python driver and of the JVM apart, and what the
+  JVM read and wrote, with the counts checked identical to DuckDB's (the run fails otherwise).
 Each measurement runs in its own interpreter (its peak RSS is its own). The Parquet folders are written
-by bench_engine.py's writer (generated once per size, in a temporary folder).
+by bench_scale.py's chunked writer (once per size, in a temporary folder), or given with --folder.
 
 Writes benchmarks/results/spark.json and spark.md (--out names another stem).
+
+    flock /tmp/te-bench.lock nice -n 10 .venv/bin/python benchmarks/bench_spark.py --canonical [--size 1e6]
+
+writes the synthetic canonical tables (the canonical loader's layout) and takes them to the status histogram in
+DuckDB and then in Spark (canonical_sql reading them in place, features_sql deriving the features, the histogram
+over the screening derived): benchmarks/results/spark_canonical.{json,md}.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -27,16 +36,17 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 from _common import (  # sibling modules (run as a file)
     RESULTS,
     ROOT,
+    SEED,
     child,
     cohort,
     machine,
     peak_rss_mb,
     shown,
 )
+from bench_scale import checksum  # one comparison of histograms for both scripts
 from pandas_chain import PandasChain
 
 from explorer.engine import evaluate, final_counts, funnel
@@ -47,6 +57,12 @@ from explorer.trial import load_trial
 TRIAL = "NCT06196996"
 POPULATION = "t1d"
 ROUNDS = 3
+WARM = 100_000  # subjects in the warm-up folder
+
+
+def load() -> str:
+    """The 1-minute load average now: the figures beside it were measured on a shared machine."""
+    return f"{os.getloadavg()[0]:.1f}"
 
 
 def toggles(matrix, rounds: int = ROUNDS) -> float:
@@ -72,13 +88,6 @@ def histogram_counts(matrix, rounds: int = ROUNDS) -> float:
             funnel_counts(matrix.histogram, select(matrix.criteria, enabled={c: c != cid for c in ids}))
             times.append(time.perf_counter() - start)
     return statistics.median(times)
-
-
-def histogram_checksum(matrix) -> list:
-    """The histogram as sorted (pattern, count) rows, to compare engines."""
-    h = matrix.histogram
-    rows = sorted((tuple(int(x) for x in p), int(c)) for p, c in zip(h.patterns, h.counts, strict=True))
-    return [int(np.int64(hash(tuple(rows)) & 0x7FFFFFFF)), len(rows)]
 
 
 # --- children -----------------------------------------------------------------------------------------
@@ -116,50 +125,117 @@ def bench_duckdb_histogram(folder: str, n: int) -> dict:
     return {"n": n, "duckdb_histogram_s": seconds, "duckdb_cpu_s": time.process_time() - cpu,
             "patterns": len(h.histogram.counts), "histogram_toggle_ms": toggles(h) * 1e3,
             "histogram_counts_ms": histogram_counts(h) * 1e3,
-            "final_counts": final_counts(h), "checksum": histogram_checksum(h), "peak_rss_mb": peak_rss_mb()}
+            "final_counts": final_counts(h), "checksum": checksum(h), "peak_rss_mb": peak_rss_mb()}
 
 
-def bench_spark(folder: str, n: int, partitions: list[int]) -> dict:
+def bench_spark(folder: str, warm: str, n: int, partitions: list[int]) -> dict:
+    """One local[*] session: warmed by a histogram of the small `warm` folder (the first query of a session
+    compiles code for seconds), then one histogram of `folder` per partition count. Each run: wall time, the
+    CPU of the Python driver and of the JVM apart, each one's peak resident size during that run (VmHWM,
+    reset before it), and what the JVM read and wrote (Parquet in; shuffle and spill files out)."""
+    from _common import jvm_heap, jvm_pid, process_figures, reset_peak
+
     from explorer.engine.spark import SparkBackend, spark_session
     trial = load_trial(TRIAL)
     start = time.perf_counter()
     spark = spark_session("local[*]")
     spark.sparkContext.setLogLevel("ERROR")
     startup = time.perf_counter() - start
-    computable = [c for c in trial.criteria if c.computable]
-    warm = SparkBackend(folder, trial.catalogue, spark=spark)
+    jvm = jvm_pid()
+    if jvm is None:
+        raise SystemExit("no JVM among this process's children: is the session local?")
     start = time.perf_counter()
-    warm.status_histogram(computable)  # JIT and codegen warm-up: the first query of a session is slower
+    evaluate_histogram(trial, warm, "spark", spark=spark)
     first = time.perf_counter() - start
     runs = []
     for p in partitions:
         backend = SparkBackend(folder, trial.catalogue, spark=spark, partitions=p)
+        reset_peak(), reset_peak(jvm)
+        py0, jvm0 = process_figures(), process_figures(jvm)
         start = time.perf_counter()
         h = evaluate_histogram(trial, None, backend=backend)
         seconds = time.perf_counter() - start
-        runs.append({"partitions": p, "spark_histogram_s": seconds, "final_counts": final_counts(h),
-                     "checksum": histogram_checksum(h)})
+        py1, jvm1 = process_figures(), process_figures(jvm)
+        runs.append({"partitions": p, "load": load(), "spark_histogram_s": seconds,
+                     "python_cpu_s": py1["cpu_s"] - py0["cpu_s"],
+                     "jvm_cpu_s": jvm1["cpu_s"] - jvm0["cpu_s"], "python_peak_mb": py1["peak_mb"],
+                     "jvm_peak_mb": jvm1["peak_mb"], "jvm_rss_after_mb": jvm1["rss_mb"],
+                     "jvm_read_mb": jvm1["read_mb"] - jvm0["read_mb"],
+                     "jvm_written_mb": jvm1["written_mb"] - jvm0["written_mb"],
+                     "final_counts": final_counts(h), "checksum": checksum(h)})
         backend.close()
+    heap = jvm_heap(jvm)
     spark.stop()
-    return {"n": n, "spark_startup_s": startup, "spark_first_query_s": first, "runs": runs,
-            "driver_peak_rss_mb": peak_rss_mb()}
+    return {"n": n, "spark_startup_s": startup, "spark_first_query_s": first, "warm_folder": warm, "runs": runs,
+            "jvm_heap": heap, "driver_peak_rss_mb": peak_rss_mb()}
+
+
+def write_canonical(n: int, folder: str) -> dict:
+    """The synthetic cohort's canonical tables (the canonical loader's layout, in one piece: 10^6 at most)."""
+    import pyarrow.parquet as pq
+
+    from explorer.cohort.synthetic.canonical_tables import generate_cohort, write_cohort
+
+    start = time.perf_counter()
+    files = write_cohort(generate_cohort(POPULATION, n, seed=SEED), folder, "parquet")
+    for path in files.values():  # pandas writes nanosecond timestamps, which Spark refuses (PARQUET_TYPE_ILLEGAL)
+        pq.write_table(pq.read_table(path), path, coerce_timestamps="us", allow_truncated_timestamps=True)
+    return {"n": n, "write_s": time.perf_counter() - start,
+            "parquet_mb": round(sum(p.stat().st_size for p in files.values()) / 1e6, 1)}
+
+
+def bench_canonical(folder: str, n: int, engine: str) -> dict:
+    """Canonical tables read in place -> screening features derived by SQL -> status histogram, all in one
+    engine (the canonical SQL loader, features_sql, then the histogram over the screening it derived)."""
+    from _common import jvm_pid, process_figures
+
+    from explorer.engine.canonical_sql import canonical_screening_sql
+    trial = load_trial(TRIAL)
+    options, jvm = {}, None
+    if engine == "spark":
+        from explorer.engine.spark import spark_session
+        options["spark"] = spark_session("local[*]")
+        options["spark"].sparkContext.setLogLevel("ERROR")
+        jvm = jvm_pid()
+    py0, jvm0 = process_figures(), process_figures(jvm) if jvm else None
+    start = time.perf_counter()
+    screening, _ = canonical_screening_sql(folder, engine=engine, catalogue=trial.catalogue, **options)
+    features_s = time.perf_counter() - start
+    h = evaluate_histogram(trial, screening, engine, **options)
+    seconds = time.perf_counter() - start
+    py1, jvm1 = process_figures(), process_figures(jvm) if jvm else None
+    return {"n": n, "engine": engine, "load": load(), "features_s": features_s, "seconds": seconds,
+            "python_cpu_s": py1["cpu_s"] - py0["cpu_s"], "python_peak_mb": py1["peak_mb"],
+            **({"jvm_cpu_s": jvm1["cpu_s"] - jvm0["cpu_s"], "jvm_peak_mb": jvm1["peak_mb"],
+                "jvm_written_mb": jvm1["written_mb"] - jvm0["written_mb"]} if jvm else {}),
+            "final_counts": final_counts(h), "checksum": checksum(h)}
 
 
 def run_child(kind: str, rest: list[str]) -> None:
     if kind == "memory":
         result = bench_memory(int(rest[0]))
+    elif kind == "canonical":
+        result = write_canonical(int(rest[0]), rest[1])
+    elif kind in ("canonical-duckdb", "canonical-spark"):
+        result = bench_canonical(rest[0], int(rest[1]), kind.split("-")[1])
     elif kind == "duckdb":
         result = bench_duckdb_histogram(rest[0], int(rest[1]))
     else:
-        result = bench_spark(rest[0], int(rest[1]), [int(p) for p in rest[2:]])
+        result = bench_spark(rest[0], rest[1], int(rest[2]), [int(p) for p in rest[3:]])
     print(json.dumps(result, default=float))
 
 
 def write_folder(n: int, folder: str) -> dict:
-    written = child(ROOT / "benchmarks" / "bench_engine.py", ["write", POPULATION, str(n), folder])
+    """The synthetic cohort as a screening folder, by bench_scale's chunked writer (pieces of 10^6, one worker)."""
+    written = child(ROOT / "benchmarks" / "bench_scale.py", ["write", str(n), folder, "1"], timeout=7200)
     if "error" in written:
         raise SystemExit(f"writing the {n:,} cohort failed: {written['error']}")
     return written
+
+
+def same_as_duckdb(run: dict, duck: dict) -> bool:
+    """A Spark histogram equals DuckDB's on the same folder: the same sorted (pattern, count) rows and final counts."""
+    return run["checksum"] == duck.get("checksum") and run["final_counts"] == duck.get("final_counts")
 
 
 # --- report -----------------------------------------------------------------------------------------
@@ -186,24 +262,72 @@ def markdown(report: dict) -> str:
                      f"{shown(mem.get('pandas_chain_s'), 's')} | {'-' if ratio is None else ratio} | "
                      f"{d.get('peak_rss_mb', 0):.0f} MB / {shown(mem.get('peak_rss_mb'), 'MB', 0)} |")
     lines += ["", "## Cohort -> status histogram", "",
-              "| subjects | engine | partitions | time | identical to DuckDB |", "|---:|---|---:|---:|---|"]
+              "| subjects | engine | partitions | wall | CPU: Python / JVM | CPU per subject | peak resident: Python / "
+              "JVM | JVM read / written | written per subject | load (1 min) | identical to DuckDB |",
+              "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for size in report["sizes"]:
-        d = size.get("duckdb", {})
+        n, d = size["n"], size.get("duckdb", {})
         if "duckdb_histogram_s" in d:
-            lines.append(f"| {size['n']:,} | DuckDB | threads: {m['cores']} | {d['duckdb_histogram_s']:.2f} s "
-                         f"(CPU {d['duckdb_cpu_s']:.2f} s in Python) | - |")
+            lines.append(f"| {n:,} | DuckDB | threads: {m['cores']} | {d['duckdb_histogram_s']:.1f} s | "
+                         f"{d['duckdb_cpu_s']:.1f} s (all in Python's process) | {d['duckdb_cpu_s'] / n * 1e6:.1f} us | "
+                         f"{d['peak_rss_mb']:,.0f} MB / - | - | - | {d.get('load', '-')} | (reference) |")
+        elif d:
+            lines.append(f"| {n:,} | DuckDB | - | error: {d.get('error')} | | | | | | | |")
         s = size.get("spark")
         if s and "runs" in s:
-            lines.append(f"| {size['n']:,} | Spark local[*] (start-up {s['spark_startup_s']:.1f} s) | first query | "
-                         f"{s['spark_first_query_s']:.2f} s | - |")
+            lines.append(f"| {n:,} | Spark local[*], heap {s['jvm_heap']} | start-up {s['spark_startup_s']:.1f} s, "
+                         f"warm-up query (10^5) {s['spark_first_query_s']:.1f} s | | | | | | | {s.get('load', '-')} | |")
             for run in s["runs"]:
-                same = run["checksum"] == d.get("checksum") and run["final_counts"] == d.get("final_counts")
-                lines.append(f"| {size['n']:,} | Spark local[*] | {run['partitions']} | "
-                             f"{run['spark_histogram_s']:.2f} s | {'yes' if same else 'NO'} |")
+                cpu = run["python_cpu_s"] + run["jvm_cpu_s"]
+                lines.append(f"| {n:,} | Spark local[*] | {run['partitions']} | {run['spark_histogram_s']:.1f} s | "
+                             f"{run['python_cpu_s']:.1f} / {run['jvm_cpu_s']:.1f} s | {cpu / n * 1e6:.1f} us | "
+                             f"{run['python_peak_mb']:,.0f} / {run['jvm_peak_mb']:,.0f} MB | "
+                             f"{run['jvm_read_mb']:,.0f} / {run['jvm_written_mb']:,.0f} MB | "
+                             f"{run['jvm_written_mb'] * 1e6 / n:,.0f} B | {run.get('load', '-')} | "
+                             f"{'yes' if same_as_duckdb(run, d) else 'NO'} |")
         elif s:
-            lines.append(f"| {size['n']:,} | Spark | - | error: {s.get('error')} | - |")
+            lines.append(f"| {n:,} | Spark | - | error: {s.get('error')} | | | | | | | |")
     lines += ["", "## Notes", ""] + [f"- {note}" for note in report["notes"]]
     return "\n".join(lines) + "\n"
+
+
+def canonical_runs(n: int, out: str, work: str) -> int:
+    """Canonical tables -> features -> histogram at one size, in DuckDB and then in Spark, each a fresh process;
+    the histograms must be equal."""
+    folder = str(Path(work) / f"canonical{n}")
+    report = {"run": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
+              "write": child(__file__, ["canonical", str(n), folder], timeout=7200), "rows": []}
+    try:
+        for engine in ("duckdb", "spark"):
+            print(f"n={n:,}: canonical -> histogram in {engine}", file=sys.stderr, flush=True)
+            report["rows"].append(child(__file__, [f"canonical-{engine}", folder, str(n)], timeout=7200))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    duck, spark = report["rows"]
+    same = "checksum" in spark and same_as_duckdb(spark, duck)
+    lines = [f"# Canonical tables -> screening features -> status histogram, DuckDB and Spark ({TRIAL}, synthetic "
+             f"{POPULATION}, {n:,} subjects)", "",
+             f"run {report['run']} | load average at start {report['machine']['load']} | each engine in a fresh "
+             f"process under `nice -n 10` | canonical Parquet {report['write'].get('parquet_mb', '-')} MB, written in "
+             f"{report['write'].get('write_s', 0):.0f} s", "",
+             "| engine | features (wall) | features + histogram (wall) | CPU: Python / JVM | peak resident: Python / JVM "
+             "| JVM written | load (1 min, after) | histogram equal to DuckDB's |", "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for row in report["rows"]:
+        if "error" in row:
+            lines.append(f"| ? | error: {row['error']} | | | | | | |")
+            continue
+        lines.append(f"| {row['engine']} | {row['features_s']:.1f} s | {row['seconds']:.1f} s | "
+                     f"{row['python_cpu_s']:.1f} / {shown(row.get('jvm_cpu_s'), 's', 1)} | "
+                     f"{row['python_peak_mb']:,.0f} / {shown(row.get('jvm_peak_mb'), 'MB', 0)} | "
+                     f"{shown(row.get('jvm_written_mb'), 'MB', 0)} | {row['load']} | "
+                     f"{'(reference)' if row is duck else ('yes' if same else 'NO')} |")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{out}.json").write_text(json.dumps(report, indent=2, default=float) + "\n")
+    (RESULTS / f"{out}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    if not same:
+        raise SystemExit(f"Spark's histogram from the canonical tables differs from DuckDB's (or failed): {spark}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -211,34 +335,56 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "--child":
         run_child(argv[1], argv[2:])
         return 0
+    if argv and argv[0] == "--canonical":
+        parser = argparse.ArgumentParser(description="canonical tables -> features -> histogram, DuckDB and Spark")
+        parser.add_argument("--size", type=float, default=1e6)
+        parser.add_argument("--work", default=tempfile.gettempdir())
+        parser.add_argument("--out", default="spark_canonical")
+        args = parser.parse_args(argv[1:])
+        return canonical_runs(int(args.size), args.out, args.work)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", type=float, default=[1e6, 1e7])
     parser.add_argument("--memory-sizes", nargs="*", type=float, default=[1e6],
                         help="sizes at which the memory engine runs too (13.5 GB at 10^7: see engine.md)")
     parser.add_argument("--spark-sizes", nargs="*", type=float, default=[1e6])
-    parser.add_argument("--partitions", nargs="+", type=int, default=[1, 2, 4, 8])
+    parser.add_argument("--partitions", nargs="+", type=int, default=[2, 8, 32, 128])
+    parser.add_argument("--folder", action="append", default=[], metavar="SIZE=PATH",
+                        help="a screening folder already written for that size (kept after the run), e.g. 1e7=/tmp/s1e7")
+    parser.add_argument("--warm", default=None, help="the 10^5 folder of Spark's warm-up query (written if not given)")
     parser.add_argument("--out", default="spark", help="results file stem in benchmarks/results/")
     args = parser.parse_args(argv)
-    report = {"run": time.strftime("%Y-%m-%d %H:%M"), "sizes": [], "machine": machine()}
+    given = {int(float(size)): path for size, _, path in (f.partition("=") for f in args.folder)}
+    report = {"run": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "sizes": [], "machine": machine()}
     work = Path(tempfile.mkdtemp(prefix="bench-spark-"))
+    mismatches = []
     try:
+        warm = args.warm
+        if args.spark_sizes and warm is None:
+            warm = str(work / "warm")
+            write_folder(WARM, warm)
         for size in args.sizes:
             n = int(size)
-            folder = str(work / f"n{n}")
-            print(f"n={n:,}: writing Parquet", file=sys.stderr, flush=True)
-            entry = {"n": n, "write": write_folder(n, folder)}
+            folder = given.get(n) or str(work / f"n{n}")
+            entry = {"n": n}
+            if n not in given:
+                print(f"n={n:,}: writing Parquet", file=sys.stderr, flush=True)
+                entry["write"] = write_folder(n, folder)
             print(f"n={n:,}: DuckDB histogram", file=sys.stderr, flush=True)
-            entry["duckdb"] = child(__file__, ["duckdb", folder, str(n)])
+            entry["duckdb"] = {**child(__file__, ["duckdb", folder, str(n)]), "load": load()}
             if size in args.memory_sizes:
                 print(f"n={n:,}: memory engine", file=sys.stderr, flush=True)
                 entry["memory"] = child(__file__, ["memory", str(n)])
             if size in args.spark_sizes:
                 print(f"n={n:,}: Spark by partitions {args.partitions}", file=sys.stderr, flush=True)
-                entry["spark"] = child(__file__, ["spark", folder, str(n), *map(str, args.partitions)], timeout=7200)
+                entry["spark"] = {"load": load(), **child(__file__, ["spark", folder, warm, str(n),
+                                                                    *map(str, args.partitions)], timeout=7200)}
+                mismatches += [f"{n:,} with {run['partitions']} partitions"
+                               for run in entry["spark"].get("runs", []) if not same_as_duckdb(run, entry["duckdb"])]
             report["sizes"].append(entry)
             if n == 10 ** 6 and "pandas_chain_s" in entry.get("memory", {}):
                 report["pandas_chain_1e6_s"] = entry["memory"]["pandas_chain_s"]
-            shutil.rmtree(folder, ignore_errors=True)
+            if n not in given:
+                shutil.rmtree(folder, ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report["notes"] = [
@@ -250,13 +396,21 @@ def main(argv: list[str] | None = None) -> int:
         "peak RSS of the histogram-only process includes DuckDB's working memory while it groups; "
         "the memory engine's column is a process holding the whole matrix and the cohort",
         "Spark partitions: spark.sql.files.maxPartitionBytes set to split features.parquet into that many "
-        "input splits (row groups of 131,072 rows bound how many are real) and as many shuffle partitions",
+        "input splits (row groups of 131,072 rows bound how many are real: 8 at 10^6, 77 at 10^7) and as many "
+        "shuffle partitions (spark.sql.shuffle.partitions)",
+        "Spark CPU and memory: the Python driver and the JVM apart, from /proc (user + system CPU; VmHWM, the "
+        "peak resident size, reset before each run); JVM read / written are its rchar / wchar over the run: "
+        "the Parquet it read, the shuffle and spill files it wrote and read back (page cache or disk)",
+        "Spark's session is warmed by one histogram of a 10^5 folder first (the first query compiles code); "
+        "the script stops with an error if any Spark histogram differs from DuckDB's on the same folder",
         "wall-clock times on a 2-core machine shared with other work (load average above)",
     ]
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{args.out}.json").write_text(json.dumps(report, indent=2, default=float) + "\n")
     (RESULTS / f"{args.out}.md").write_text(markdown(report))
     print(markdown(report))
+    if mismatches:  # the engines must agree: a run that differs is a bug, not a figure
+        raise SystemExit(f"Spark's histogram differs from DuckDB's at {', '.join(mismatches)}")
     return 0
 
 

@@ -41,6 +41,7 @@ from explorer.engine.sql import SPARK, SourceSchema, matrix_query
 from explorer.errors import DataError
 
 MASTER_ENV = "TRIAL_EXPLORER_SPARK_MASTER"
+LOCAL_DRIVER_MEMORY = "1g"  # the JVM heap of a local session (spark_session)
 CONNECT_TIMEOUT = 10.0  # seconds to wait for a Spark Connect server to accept a connection
 ROW = "__row"
 TABLES = ("features", "events", "event_lookback", "event_counts")
@@ -71,6 +72,10 @@ def spark_session(master: str | None = None, *, shuffle_partitions: int | None =
         if master.startswith("local"):
             partitions = shuffle_partitions or max(2, os.cpu_count() or 2)
             builder = builder.config("spark.sql.shuffle.partitions", str(partitions))
+            # a local session's JVM runs beside the dashboard's Python process: a 1 GB heap, whatever a
+            # spark-defaults.conf says, kept the two under 2 GB together at 10^7 subjects (docs/engine.md,
+            # "Memory"); the histogram streams the Parquet and groups in it, so it needs no more
+            builder = builder.config("spark.driver.memory", LOCAL_DRIVER_MEMORY)
     try:
         session = builder.appName("trial-explorer").getOrCreate()
     except Exception as err:  # PySpark raises its own runtime errors when the JVM or the server is missing

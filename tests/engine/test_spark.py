@@ -26,7 +26,7 @@ from explorer.engine import evaluate, final_counts, funnel, impact, overlap, sha
 from explorer.engine.bits import from_bits
 from explorer.engine.histogram import HistogramMatrix, evaluate_histogram
 from explorer.engine.matrix import ENGINES, make_backend
-from explorer.engine.spark import MASTER_ENV, spark_master
+from explorer.engine.spark import LOCAL_DRIVER_MEMORY, MASTER_ENV, spark_master
 from explorer.engine.stats import final_bits
 from explorer.errors import DataError, DefinitionError
 from explorer.trial import load_trial, trial_from_dict
@@ -193,6 +193,13 @@ def test_spark_matches_on_a_synthetic_cohort_by_partitions(spark, tmp_path):
     h = evaluate_histogram(T1D, tmp_path, "spark", spark=spark, partitions=3)
     pd.testing.assert_frame_equal(histogram_frame(h), histogram_frame(memory))
     assert_same_statistics(memory, h)
+
+
+def test_a_local_session_bounds_its_jvm_heap(spark):
+    # the dashboard's 2 GB at 10^7 subjects counts on the local JVM's heap staying at 1 GB (docs/engine.md)
+    assert spark.sparkContext.getConf().get("spark.driver.memory") == LOCAL_DRIVER_MEMORY == "1g"
+    heap = spark.sparkContext._jvm.java.lang.Runtime.getRuntime().maxMemory()  # the JVM's own -Xmx, as launched
+    assert 0.5 * 1024 ** 3 < heap <= 1024 ** 3
 
 
 def test_spark_errors_name_what_to_fix(spark, tmp_path):
