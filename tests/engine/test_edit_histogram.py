@@ -20,7 +20,8 @@ from explorer.errors import DefinitionError
 from explorer.trial import trial_from_dict
 
 PCT = {"unit": "%", "min": 0, "max": 100}
-# one criterion per comparator and construct a threshold can sit in; E9 counts events (never from a table)
+# one criterion per comparator and construct a threshold can sit in; CN and CK count events (the count is a value
+# column of the table at one window: a new window takes a new table)
 CRITERIA = [
     {"id": "GE", "kind": "inclusion", "expression": "hba1c >= a", "parameters": {"a": {"value": 7.5, **PCT}}},
     {"id": "GT", "kind": "exclusion", "expression": "hba1c > a", "parameters": {"a": {"value": 11.0, **PCT}}},
@@ -40,6 +41,9 @@ CRITERIA = [
     {"id": "PL", "kind": "inclusion", "text": "Consent"},
     {"id": "CN", "kind": "exclusion", "expression": "count(severe_hypoglycemia, within_days=w) >= 1",
      "parameters": {"w": {"value": 91, "unit": "days", "min": 0, "max": 730}}},
+    {"id": "CK", "kind": "inclusion", "expression": "count(severe_hypoglycemia, within_days=w) >= k or hba1c > a",
+     "parameters": {"w": {"value": 365, "unit": "days", "min": 0, "max": 730}, "k": {"value": 2, "min": 0, "max": 20},
+                    "a": {"value": 12.0, **PCT}}},
 ]
 PARAMETERS = [(c["id"], p) for c in CRITERIA for p in c.get("parameters", {})]
 
@@ -144,12 +148,10 @@ def test_random_edit_sequences_on_random_cohorts_equal_a_fresh_count_and_the_mem
         check_edits(matrix, screening, edits)
 
 
-def test_rules_that_count_events_too_large_tables_and_several_changes_are_counted_by_the_engine():
+def test_too_large_tables_and_several_changes_are_counted_by_the_engine():
     screening = random_screening(300, 7)
     trial = make_trial()
     matrix = evaluate_histogram(trial, screening, "duckdb")
-    matrix = check_edits(matrix, screening, [("CN", "w", 365)])
-    assert matrix.edits.last == "the rule counts events"
     both = matrix.trial.with_parameter("GE", "a", 9.0).with_parameter("GT", "a", 9.5)
     edited = matrix.with_trial(both)
     assert matrix.edits.last == "2 criteria changed"
@@ -209,3 +211,58 @@ def test_the_stand_in_gives_the_memory_engines_threshold_curves_and_refuses_what
         matrix.stand_in("CN")
     with pytest.raises(DefinitionError, match="stands 14 subjects in.*limit is 5"):
         matrix.edits.stand_in(matrix.trial, "GE", matrix.criteria, matrix.backend, limit=5)
+
+
+def counting_screening() -> Screening:
+    """Events exactly at and just past the windows the tests move to, histories shorter than, equal to and
+    longer than each window (or absent), and counts the source reports where the history is too short."""
+    nan = np.nan
+    # (days of history, days before index of each severe hypoglycaemia, reported count @365, hba1c)
+    rows = [(365, [365], nan, 7.0), (365, [366], nan, 7.0), (364, [10], nan, 7.0), (364, [10], 3.0, 7.0),
+            (nan, [], nan, 13.0), (nan, [], 0.0, 7.0), (730, [1, 2, 365, 366, 730], nan, 7.0), (730, [], nan, nan),
+            (91, [91, 91], nan, 7.0), (90, [1, 1], 1.0, 7.0), (1000, [0, 0, 0], nan, 12.0), (365, [365, 365], 9.0, 7.0)]
+    ids = pd.Index([f"c{i:02d}" for i in range(len(rows))], name="subject_id", dtype="string")
+    f = pd.DataFrame({"hba1c": [r[3] for r in rows]}, index=ids)
+    days = [(ids[i], d) for i, r in enumerate(rows) for d in r[1]]
+    events = pd.DataFrame({"subject_id": pd.array([i for i, _ in days], dtype="string"),
+                           "event": pd.array(["severe_hypoglycemia"] * len(days), dtype="string"),
+                           "days_before_index": [float(d) for _, d in days]})
+    lookback = pd.DataFrame({"severe_hypoglycemia": [float(r[0]) for r in rows]}, index=ids)
+    reported = pd.DataFrame({"severe_hypoglycemia@365": [r[2] for r in rows]}, index=ids)
+    return Screening(f, events, lookback, reported, source="counts").validate()
+
+
+def test_a_count_threshold_is_arithmetic_on_the_counts_at_the_boundaries_and_a_window_takes_a_new_table():
+    screening = counting_screening()
+    trial = make_trial()
+    matrix = evaluate_histogram(trial, screening, "duckdb")
+    assert_same(matrix, memory_histogram(trial, screening), "start")
+    answers = []
+    for edit in [("CK", "k", 1), ("CK", "k", 3), ("CK", "k", 0), ("CK", "a", 11.0), ("CK", "k", 9),
+                 ("CK", "w", 366), ("CK", "k", 2), ("CK", "k", 5), ("CK", "w", 365), ("CK", "k", 4),
+                 ("CN", "w", 730), ("CN", "w", 90), ("CK", "w", 0), ("CK", "k", 1)]:
+        matrix = check_edits(matrix, screening, [edit])
+        answers.append(matrix.edits.last)
+    # the count's threshold and the other threshold are arithmetic on one table per window; a window edit
+    # takes the table of its window (kept: back at 365 days the first table answers again)
+    assert answers == ["new table", "table", "table", "table", "table", "new table", "table", "table",
+                       "table", "table", "new table", "new table", "new table", "table"]
+    (table,) = [t for k, t in matrix.edits._tables.items() if k[0][-1][-1] == (("w", 0.0),)]
+    # unknown (NULL kept) where no history covers the window and no count is reported: at 0 days the two without a
+    # history; at 365 days the 364- and 91-day histories without a reported count and the subject without either
+    # (a reported count fills in for the others)
+    assert table.counts[table.event_counts["severe_hypoglycemia@0"].isna().to_numpy()].sum() == 2
+    (wide,) = [t for k, t in matrix.edits._tables.items() if k[0][-1][-1] == (("w", 365.0),)]
+    unknown = wide.event_counts["severe_hypoglycemia@365"].isna().to_numpy()
+    assert wide.counts[unknown].sum() == 3 and wide.counts.sum() == len(screening.features)
+
+
+def test_count_edits_on_random_cohorts_with_unknown_histories_equal_a_fresh_count_and_the_memory_engine():
+    for seed in range(2):
+        screening = random_screening(400, 20 + seed, missing=0.2)
+        rng = random.Random(seed)
+        matrix = evaluate_histogram(make_trial(), screening, "duckdb")
+        edits = [("CK", rng.choice(["k", "k", "k", "w", "a"]), 0) for _ in range(10)]
+        edits = [(c, p, {"k": rng.randint(0, 4), "w": rng.choice([91, 365, 400, 100]),
+                         "a": round(rng.uniform(6, 13), 1)}[p]) for c, p, _ in edits]
+        check_edits(matrix, screening, edits)
