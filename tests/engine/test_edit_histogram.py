@@ -5,6 +5,8 @@ threshold for every comparator, NULLs, and the cases that must fall back to the 
 from __future__ import annotations
 
 import random
+import threading
+import time
 
 import numpy as np
 import pandas as pd
@@ -14,9 +16,10 @@ from random_cohort import random_screening
 
 from explorer.cohort.screening import Screening
 from explorer.engine import evaluate
-from explorer.engine.edit_histogram import EditTables, rule_variables
+from explorer.engine.duck import DuckDBBackend
+from explorer.engine.edit_histogram import WARMER, EditTables, editable, rule_variables
 from explorer.engine.histogram import HistogramMatrix, evaluate_histogram
-from explorer.errors import DefinitionError
+from explorer.errors import DataError, DefinitionError
 from explorer.trial import trial_from_dict
 
 PCT = {"unit": "%", "min": 0, "max": 100}
@@ -266,3 +269,103 @@ def test_count_edits_on_random_cohorts_with_unknown_histories_equal_a_fresh_coun
         edits = [(c, p, {"k": rng.randint(0, 4), "w": rng.choice([91, 365, 400, 100]),
                          "a": round(rng.uniform(6, 13), 1)}[p]) for c, p, _ in edits]
         check_edits(matrix, screening, edits)
+
+
+# --- warm-up: tables taken in the background, never a wrong or stale answer -----------------------------------
+
+@pytest.fixture
+def warmer():
+    yield WARMER
+    WARMER.stop()
+    assert WARMER.wait_idle(timeout=60)
+
+
+class Gated:
+    """A DuckDB backend whose edit tables are recorded, and whose first warm-up query waits for a gate."""
+
+    def __init__(self, backend):
+        self.inner, self.calls, self.gate, self.waiting = backend, [], threading.Event(), threading.Event()
+        self.fail_if_interrupted = False
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def edit_table(self, criteria, j, variables, catalogue, limit, con=None):
+        background = con is not None
+        self.calls.append((criteria[j].id, background, tuple(c.parameter_values().get("a") for c in criteria)))
+        if background and not self.gate.is_set():
+            self.waiting.set()
+            self.gate.wait(60)
+            if self.fail_if_interrupted and WARMER._interrupted:
+                raise DataError("interrupted")  # what an interrupted DuckDB query raises, through duckdb_edit_table
+        return self.inner.edit_table(criteria, j, variables, catalogue, limit, con=con)
+
+
+def editable_ids(trial):
+    return [c.id for c in trial.criteria if editable(c)]
+
+
+def test_warm_up_takes_every_editable_criterions_table_and_the_edits_are_then_arithmetic(warmer):
+    screening = random_screening(300, 5, missing=0.2)
+    trial = make_trial()
+    matrix = evaluate_histogram(trial, screening, "duckdb", warm=True)
+    assert matrix.edits.wait_warm(timeout=60)
+    # every criterion with a threshold; not PL (no rule) nor CN (only a window: any window may come next)
+    assert editable_ids(trial) == [c["id"] for c in CRITERIA if c["id"] not in ("PL", "CN")]
+    assert matrix.edits.warmed(trial) == editable_ids(trial)
+    for edit in [("GE", "a", 8.0), ("CK", "k", 1)]:
+        matrix = check_edits(matrix, screening, [edit])
+        assert matrix.edits.last == "table", edit
+        # each edit warms the new state: every other criterion's table is taken again for it
+        assert matrix.edits.wait_warm(timeout=60)
+        assert matrix.edits.warmed(matrix.trial) == editable_ids(trial)
+    # a window edit is not warmed ahead (any window may come): it takes its table, then warms the others
+    matrix = check_edits(matrix, screening, [("CK", "w", 91)])
+    assert matrix.edits.last == "new table"
+
+
+def test_an_edit_waits_for_the_table_the_warm_up_is_taking_and_a_newer_state_supersedes_the_warm_up(warmer):
+    screening = boundary_screening()
+    trial = make_trial()
+    gated = Gated(DuckDBBackend(screening, trial.catalogue))
+    matrix = evaluate_histogram(trial, None, backend=gated, warm=True)
+    assert gated.waiting.wait(30)  # the warm-up is taking GE's table, held at the gate
+    threading.Timer(0.5, gated.gate.set).start()
+    edited = check_edits(matrix, screening, [("GE", "a", 8.0)])
+    assert edited.edits.last == "warmed table"
+    assert [c[:2] for c in gated.calls if c[0] == "GE"] == [("GE", True)]  # taken once, by the warm-up
+    # a newer state (GT edited) supersedes the warm-up of the first: no table of it is taken after the switch
+    gated2 = Gated(DuckDBBackend(screening, trial.catalogue))
+    matrix = evaluate_histogram(trial, None, backend=gated2, warm=True)
+    assert gated2.waiting.wait(30)
+    moved = check_edits(matrix, screening, [("GT", "a", 9.0)], fresh_every=False)
+    gated2.gate.set()
+    assert moved.edits.wait_warm(timeout=60)
+    background = [c for c in gated2.calls if c[1]]
+    assert background[0][0] == "GE" and background[0][2][1] == 11.0  # the one in flight at the switch
+    assert all(c[2][1] == 9.0 for c in background[1:])  # then only the new state's tables
+    assert moved.edits.warmed(moved.trial) == editable_ids(trial)
+
+
+def test_an_interrupted_warm_up_query_is_taken_again_after_the_edit_and_the_budget_bounds_the_tables(warmer):
+    screening = boundary_screening()
+    trial = make_trial()
+    gated = Gated(DuckDBBackend(screening, trial.catalogue))
+    gated.fail_if_interrupted = True
+    matrix = evaluate_histogram(trial, None, backend=gated, warm=True)
+    assert gated.waiting.wait(30)
+    with WARMER.foreground():  # an edit's query: the warm-up's is interrupted and waits
+        gated.gate.set()
+        time.sleep(0.3)
+        assert matrix.edits.warmed(trial) == []
+    assert matrix.edits.wait_warm(timeout=60)
+    assert [c[0] for c in gated.calls[:2]] == ["GE", "GE"]  # taken again after the edit
+    assert matrix.edits.warmed(trial) == editable_ids(trial)
+
+    small = evaluate_histogram(trial, screening, "duckdb", edits=EditTables(budget=1, warm=True))
+    assert small.edits.wait_warm(timeout=60)
+    assert small.edits.warmed(trial) == ["GE"]  # the budget was spent by the first table: the warm-up stopped
+    small = check_edits(small, screening, [("RA", "m", 3.0)], fresh_every=False)
+    assert small.edits.last == "new table"
+    assert small.edits.wait_warm(timeout=60)
+    assert small.edits.warmed(small.trial) == ["RA"]  # the edit's own table evicted the least recently used
