@@ -65,6 +65,9 @@ MAX_EDIT_ROWS = 1_000_000  # rows of one edit table (about 30 MB of numbers); ab
 # bytes of edit tables kept per source: a DuckDB state at 10^7 held about 1.45 GB resident without them
 # (docs/engine.md, "Memory"), and it must stay under 2 GB; 256 MB hold several tables of MAX_EDIT_ROWS
 CACHE_BYTES = 256 << 20
+# seconds a trial state must stay before its tables are warmed: a slider dragged through ten values is ten states,
+# and each would start up to one GROUP BY per criterion (1.3 s of CPU each at 10^6 subjects) for nothing
+WARM_DELAY = 2.0
 _TOO_LARGE = "too large"
 
 
@@ -339,14 +342,15 @@ class Warmer:
     """The one background thread that warms edit tables (EditTables.warm), at the lowest priority.
 
     One request at a time: a newer one (another trial state, another source) supersedes the one running,
-    which stops before its next table. While an edit runs in the foreground (`foreground()`), the warm-up
+    which stops before its next table; a request starts after `delay` seconds without a newer one. While an edit runs in the foreground (`foreground()`), the warm-up
     waits, and its DuckDB query is interrupted and taken again afterwards: the user's query never queues
     behind a warm-up. The thread is nice 19; DuckDB's own worker threads are shared with the foreground query,
     hence the interruption. Spark runs the warm-up's query beside the foreground one (a Spark session takes
     jobs from several threads).
     """
 
-    def __init__(self):
+    def __init__(self, delay: float = WARM_DELAY):
+        self.delay = delay
         self._cond = threading.Condition()
         self._job: tuple | None = None  # (generation, edits, trial, backend)
         self._generation = 0
@@ -395,6 +399,9 @@ class Warmer:
             with self._cond:
                 self._cond.wait_for(lambda: self._job is not None)
                 generation, edits, trial, backend = self._job
+                # a state that lasts `delay` seconds is warmed; a newer request within them replaces it
+                if self._cond.wait_for(lambda g=generation: self._generation != g, timeout=self.delay):
+                    continue
             self._warm(generation, edits, trial, backend)
             with self._cond:
                 if self._generation == generation:
@@ -450,5 +457,5 @@ WARMER = Warmer()
 atexit.register(WARMER.stop)
 
 
-__all__ = ["CACHE_BYTES", "MAX_EDIT_ROWS", "MAX_STAND_IN", "WARMER", "EditTable", "EditTables", "Warmer", "edit_table",
+__all__ = ["CACHE_BYTES", "MAX_EDIT_ROWS", "MAX_STAND_IN", "WARMER", "WARM_DELAY", "EditTable", "EditTables", "Warmer", "edit_table",
            "editable", "rule_key", "rule_variables", "table_key", "trial_key", "window_parameters"]

@@ -274,7 +274,8 @@ def test_count_edits_on_random_cohorts_with_unknown_histories_equal_a_fresh_coun
 # --- warm-up: tables taken in the background, never a wrong or stale answer -----------------------------------
 
 @pytest.fixture
-def warmer():
+def warmer(monkeypatch):
+    monkeypatch.setattr(WARMER, "delay", 0.05)  # the tests wait for the warm-up themselves
     yield WARMER
     WARMER.stop()
     assert WARMER.wait_idle(timeout=60)
@@ -369,3 +370,18 @@ def test_an_interrupted_warm_up_query_is_taken_again_after_the_edit_and_the_budg
     assert small.edits.last == "new table"
     assert small.edits.wait_warm(timeout=60)
     assert small.edits.warmed(small.trial) == ["RA"]  # the edit's own table evicted the least recently used
+
+
+def test_a_state_replaced_within_the_delay_is_never_warmed(warmer):
+    screening = boundary_screening()
+    trial = make_trial()
+    warmer.delay = 1.0
+    gated = Gated(DuckDBBackend(screening, trial.catalogue))
+    gated.gate.set()
+    matrix = evaluate_histogram(trial, None, backend=gated, warm=True)
+    for value in (8.0, 8.5, 9.0):  # a slider dragged: each value a new state, within the delay of the last
+        matrix = matrix.with_trial(matrix.trial.with_parameter("GT", "a", value))
+    assert matrix.edits.wait_warm(timeout=60)
+    background = [c for c in gated.calls if c[1]]
+    assert background and all(c[2][1] == 9.0 for c in background)  # only the state that stayed
+    assert matrix.edits.warmed(matrix.trial) == editable_ids(trial)
