@@ -43,7 +43,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -53,7 +53,7 @@ import pyarrow as pa
 from explorer.cohort.screening import Screening
 from explorer.engine.histogram_sql import count_windows, duckdb_edit_table, n_words, unpack, with_assumed
 from explorer.engine.matrix import EligibilityMatrix
-from explorer.engine.memory import MemoryBackend
+from explorer.engine.memory import MemoryBackend, MemoryContext
 from explorer.engine.status import status_from_truth
 from explorer.errors import DefinitionError
 from explorer.expr import Call, Name, walk
@@ -121,6 +121,13 @@ class EditTable:
     counts: np.ndarray     # (m,) int64
     # (m rows) the rule's counts of events as the event_counts columns "event@days" (NaN: not knowable), or None
     event_counts: pd.DataFrame | None = None
+    # each pattern of the others' rank among them by its columns before `position` and by those from it on:
+    # with the edited status between the two, the rank of a whole pattern in _merge's order, without sorting rows
+    prefix: np.ndarray | None = None
+    suffix: np.ndarray | None = None
+    # the memory engine over the value rows, kept: it prepares each column once (a new one per edit cost 17 ms of
+    # a 30 ms edit at 10^6, building the Screening's empty events); its caches are keyed by column, not by values
+    _memory: dict = field(default_factory=dict, compare=False, repr=False)
 
     def screening(self, criterion: Any) -> Screening:
         """The value rows as a Screening (checked where the source was read) for the memory engine: a count is
@@ -128,26 +135,63 @@ class EditTable:
         return Screening(self.values, event_counts=self.event_counts,
                          source=f"the edit table of criterion {criterion.id}", checked=True)
 
+    def memory(self, criterion: Any, catalogue: Any) -> MemoryBackend:
+        """The memory engine over the value rows, one per table (each edit's trial brings its own catalogue
+        object, with the same variables: the table's key holds them)."""
+        backend = self._memory.get("backend")
+        if backend is None:
+            backend = self._memory["backend"] = MemoryBackend(_KeptColumns(self.screening(criterion), catalogue))
+        return backend
+
     @property
     def nbytes(self) -> int:
         """Memory held (what CACHE_BYTES bounds)."""
         frames = [f for f in (self.values, self.event_counts) if f is not None]
-        return int(self.others.nbytes + self.groups.nbytes + self.counts.nbytes
-                   + sum(f.memory_usage(deep=True).sum() for f in frames))
+        backend = self._memory.get("backend")
+        # the memory engine's prepared columns (a number column is the frame's own array: counted twice, safely)
+        prepared = [] if backend is None else list(backend.context._kept.values())
+        arrays = [a for p in prepared for a in ([p] if isinstance(p, np.ndarray) else vars(p).values())
+                  if isinstance(a, np.ndarray)]
+        return int(self.others.nbytes + self.groups.nbytes + self.counts.nbytes + self.prefix.nbytes
+                   + self.suffix.nbytes + sum(f.memory_usage(deep=True).sum() for f in frames)
+                   + sum(a.nbytes for a in arrays))
 
     def histogram(self, criterion: Any, catalogue: Any) -> tuple[np.ndarray, np.ndarray]:
-        """(raw status patterns of the computable criteria, counts) with `criterion` at its new values."""
+        """(raw status patterns of the computable criteria, counts) with `criterion` at its new values: distinct
+        patterns, in the order explorer.engine.histogram._merge puts them (rows sorted column by column)."""
         status = self.statuses(criterion, catalogue)
         # (pattern of the others, new status) -> subjects: one weighted bincount over the rows, no hashing
-        sums = np.bincount(self.groups * 4 + status, weights=self.counts, minlength=4 * len(self.others))
+        g = len(self.others)
+        sums = np.bincount(self.groups * 4 + status, weights=self.counts, minlength=4 * g)
         found = np.flatnonzero(sums)
-        patterns = np.insert(self.others[found // 4], self.position, (found % 4).astype(np.int8), axis=1)
+        rows, codes = found // 4, found % 4
+        # rows are distinct (others, status) pairs: ordering them needs one argsort of an int64 rank (< 4 g^2),
+        # not _merge's hashing and lexsort of whole patterns
+        order = np.argsort((self.prefix[rows] * 4 + codes) * g + self.suffix[rows], kind="stable")
+        rows, codes, found = rows[order], codes[order], found[order]
+        patterns = np.insert(self.others[rows], self.position, codes.astype(np.int8), axis=1)
         return patterns, sums[found].astype(np.int64)
 
     def statuses(self, criterion: Any, catalogue: Any) -> np.ndarray:
         """The criterion's raw status on each row, evaluated by the memory engine."""
-        truth = MemoryBackend(self.screening(criterion), catalogue).truth_codes([criterion], catalogue)[0]
+        truth = self.memory(criterion, catalogue).truth_codes([criterion], catalogue)[0]
         return status_from_truth(truth, criterion.kind)
+
+
+class _KeptColumns(MemoryContext):
+    """The memory engine's context over an edit table's rows, keeping every prepared column: the cohort's keeps
+    booleans' truth arrays only while evaluating (two more bytes a subject each: 0.5 GB at 10^7), a table's rows
+    are at most MAX_EDIT_ROWS, and rebuilding them was most of an edit of a rule with five booleans (I5)."""
+
+    def __init__(self, screening: Screening, catalogue: Any):
+        super().__init__(screening, catalogue)
+        self._kept: dict[str, Any] = {}
+
+    def column(self, name: str):
+        kept = self._kept.get(name)
+        if kept is None:
+            kept = self._kept[name] = super().column(name)
+        return kept
 
 
 def edit_table(backend: Any, computable: Sequence[Any], j: int, variables: Sequence[str], catalogue: Any,
@@ -176,8 +220,22 @@ def edit_table(backend: Any, computable: Sequence[Any], j: int, variables: Seque
         distinct = np.asarray(distinct).reshape(-1, 1)
     else:
         distinct, groups = np.unique(words, axis=0, return_inverse=True)
-    return EditTable(j, unpack(distinct, k), np.asarray(groups, dtype=np.int64).ravel(), values,
-                     _int64(found.column("n")), event_counts)
+    others = unpack(distinct, k)
+    return EditTable(j, others, np.asarray(groups, dtype=np.int64).ravel(), values, _int64(found.column("n")),
+                     event_counts, _dense_ranks(others[:, :j]), _dense_ranks(others[:, j:]))
+
+
+def _dense_ranks(rows: np.ndarray) -> np.ndarray:
+    """Each row's rank among the distinct rows, sorted column by column (equal rows share a rank)."""
+    if rows.shape[1] == 0 or len(rows) == 0:
+        return np.zeros(len(rows), dtype=np.int64)
+    order = np.lexsort(rows.T[::-1])  # the last key sorts first: column 0 first
+    ordered = rows[order]
+    new = np.ones(len(rows), dtype=bool)
+    new[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
+    ranks = np.empty(len(rows), dtype=np.int64)
+    ranks[order] = np.cumsum(new) - 1
+    return ranks
 
 
 def _int64(column: pa.ChunkedArray) -> np.ndarray:

@@ -70,14 +70,17 @@ def evaluate_histogram(trial: Any, source: Any, engine: str = "memory", *, backe
 
 
 def _matrix(trial: Any, patterns: np.ndarray, counts: np.ndarray, backend: Any,
-            edits: EditTables | None) -> HistogramMatrix:
+            edits: EditTables | None, merged: bool = False) -> HistogramMatrix:
     """The matrix of the computable criteria's (patterns, counts), with the non-computable ones ASSUMED; the
-    tables of this trial state are warmed next when the source's tables warm."""
+    tables of this trial state are warmed next when the source's tables warm. `merged`: the patterns are
+    distinct and in _merge's order already (an edit table's, EditTable.histogram); a constant ASSUMED column
+    changes neither."""
     infos = [CriterionInfo.of(c) for c in trial.criteria]
     full = with_assumed(patterns, [info.computable for info in infos])
     if edits is not None and edits.warming:
         edits.warm(trial, backend)
-    return HistogramMatrix(_merge(full, counts), infos, trial=trial, backend=backend, edits=edits)
+    histogram = PatternHistogram(full, counts, _NO_SUBJECTS) if merged else _merge(full, counts)
+    return HistogramMatrix(histogram, infos, trial=trial, backend=backend, edits=edits)
 
 
 def _backend(engine: str, source: Any, trial: Any, **options: Any) -> Any:
@@ -151,7 +154,7 @@ class HistogramMatrix(CriteriaHeld):
         if self.edits is not None and self.trial is not None:
             edited = self.edits.edited(self.trial, trial, self.backend)
             if edited is not None:
-                return _matrix(trial, *edited, self.backend, self.edits)
+                return _matrix(trial, *edited, self.backend, self.edits, merged=True)
         with WARMER.foreground():  # the warm-up's query steps aside for this count
             return evaluate_histogram(trial, None, backend=self.backend, edits=self.edits)
 
