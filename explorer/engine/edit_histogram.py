@@ -399,12 +399,12 @@ class EditTables:
 class Warmer:
     """The one background thread that warms edit tables (EditTables.warm), at the lowest priority.
 
-    One request at a time: a newer one (another trial state, another source) supersedes the one running,
-    which stops before its next table; a request starts after `delay` seconds without a newer one. While an edit runs in the foreground (`foreground()`), the warm-up
-    waits, and its DuckDB query is interrupted and taken again afterwards: the user's query never queues
-    behind a warm-up. The thread is nice 19; DuckDB's own worker threads are shared with the foreground query,
-    hence the interruption. Spark runs the warm-up's query beside the foreground one (a Spark session takes
-    jobs from several threads).
+    One request at a time: a newer one (another trial state, another source) supersedes the one running, whose
+    query is interrupted; a request starts after `delay` seconds without a newer one. While an edit runs in the
+    foreground (`foreground()`), the warm-up waits, and its DuckDB query is interrupted and taken again afterwards:
+    the user's query never queues behind a warm-up. The thread is nice 19, but DuckDB's own worker threads are
+    shared with the foreground query, hence the interruption. Spark runs the warm-up's query beside the foreground
+    one (a Spark session takes jobs from several threads).
     """
 
     def __init__(self, delay: float = WARM_DELAY):
@@ -422,6 +422,7 @@ class Warmer:
         with self._cond:
             self._generation += 1
             self._job = (self._generation, edits, trial, backend)
+            self._interrupt()  # the running query is of an older state or source: its table would not be used
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="edit-table warm-up", daemon=True)
                 self._thread.start()
