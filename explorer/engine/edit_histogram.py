@@ -146,15 +146,18 @@ class EditTable:
     @property
     def nbytes(self) -> int:
         """Memory held (what CACHE_BYTES bounds)."""
-        frames = [f for f in (self.values, self.event_counts) if f is not None]
+        base = self._memory.get("nbytes")
+        if base is None:  # measured once: a deep measure of text columns walks every value
+            frames = [f for f in (self.values, self.event_counts) if f is not None]
+            base = self._memory["nbytes"] = int(
+                self.others.nbytes + self.groups.nbytes + self.counts.nbytes + self.prefix.nbytes
+                + self.suffix.nbytes + sum(f.memory_usage(deep=True).sum() for f in frames))
         backend = self._memory.get("backend")
         # the memory engine's prepared columns (a number column is the frame's own array: counted twice, safely)
         prepared = [] if backend is None else list(backend.context._kept.values())
         arrays = [a for p in prepared for a in ([p] if isinstance(p, np.ndarray) else vars(p).values())
                   if isinstance(a, np.ndarray)]
-        return int(self.others.nbytes + self.groups.nbytes + self.counts.nbytes + self.prefix.nbytes
-                   + self.suffix.nbytes + sum(f.memory_usage(deep=True).sum() for f in frames)
-                   + sum(a.nbytes for a in arrays))
+        return base + sum(a.nbytes for a in arrays)
 
     def histogram(self, criterion: Any, catalogue: Any) -> tuple[np.ndarray, np.ndarray]:
         """(raw status patterns of the computable criteria, counts) with `criterion` at its new values: distinct
@@ -313,7 +316,7 @@ class EditTables:
                     break
                 taking = self._pending.get(key)
                 if taking is None:
-                    if background and self._nbytes() >= self.budget:
+                    if background and not self._room(trial):
                         return "the edit tables' memory budget is spent", "budget"
                     done = self._pending[key] = threading.Event()
                     break
@@ -338,6 +341,19 @@ class EditTables:
         if table is _TOO_LARGE:
             return f"the edit table has more than {self.limit:,} rows", how
         return table, how
+
+    def _room(self, trial: Any) -> bool:
+        """Whether the warm-up may take another table for `trial`: tables of other states (older edits) are
+        dropped, least recently used first, while the budget is spent; the current state's are kept."""
+        if self._nbytes() < self.budget:
+            return True
+        computable = [c for c in trial.criteria if c.computable]
+        current = {table_key(computable, j, trial) for j, c in enumerate(computable) if editable(c)}
+        for key in [k for k in self._tables if k not in current]:
+            del self._tables[key]
+            if self._nbytes() < self.budget:
+                return True
+        return False
 
     def _evict(self, keep: tuple) -> None:
         """Drop the least recently used tables (never `keep`, the one just taken) while over the budget."""

@@ -370,6 +370,12 @@ def test_an_interrupted_warm_up_query_is_taken_again_after_the_edit_and_the_budg
     assert small.edits.last == "new table"
     assert small.edits.wait_warm(timeout=60)
     assert small.edits.warmed(small.trial) == ["RA"]  # the edit's own table evicted the least recently used
+    # a state reached without a table (two criteria at once): the warm-up drops the older state's tables for it
+    both = small.trial.with_parameter("GE", "a", 9.0).with_parameter("GT", "a", 9.5)
+    small = small.with_trial(both)
+    assert small.edits.last == "2 criteria changed"
+    assert small.edits.wait_warm(timeout=60)
+    assert small.edits.warmed(both) == ["GE"] and len(small.edits._tables) == 1
 
 
 def test_a_state_replaced_within_the_delay_is_never_warmed(warmer):
