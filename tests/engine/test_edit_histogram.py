@@ -391,3 +391,15 @@ def test_a_state_replaced_within_the_delay_is_never_warmed(warmer):
     background = [c for c in gated.calls if c[1]]
     assert background and all(c[2][1] == 9.0 for c in background)  # only the state that stayed
     assert matrix.edits.warmed(matrix.trial) == editable_ids(trial)
+
+
+def test_the_warm_up_takes_spark_tables_from_its_own_thread(spark, warmer):
+    screening = counting_screening()
+    trial = make_trial([c for c in CRITERIA if c["id"] in ("GE", "RA", "CN", "CK")])
+    matrix = evaluate_histogram(trial, screening, "spark", spark=spark, warm=True)
+    assert matrix.edits.wait_warm(timeout=300)
+    assert matrix.edits.warmed(trial) == ["GE", "RA", "CK"]
+    for edit in [("CK", "k", 1), ("GE", "a", 7.0)]:
+        matrix = check_edits(matrix, screening, [edit], fresh_every=False)
+        assert matrix.edits.last == "table"
+        assert matrix.edits.wait_warm(timeout=300)  # the new state's tables (GE's after CK's edit)
