@@ -4,7 +4,8 @@ A DuckDB or Spark source leaves the subjects where they lie; the state holds onl
 histogram (explorer.engine.histogram). A new value of criterion c's parameter would need the engine to
 group every subject again. Instead, the engine returns c's *edit table* once: one row per distinct
 
-    (raw statuses of every other computable criterion, the values of the variables c's rule reads) -> count
+    (raw statuses of every other computable criterion, the values of the variables c's rule reads,
+     the counts of events it reads at their windows) -> count
 
 (NULL kept as a value of its own; explorer.engine.histogram_sql.edit_table_sql). Any later value of c's
 parameters is evaluated on those value rows by the memory engine itself (MemoryBackend over a small
@@ -25,14 +26,15 @@ The table is exact, never an approximation, and is used only when it answers the
 Otherwise the engine groups the whole cohort again, as before. Edits that change no rule (labels, the
 order of the funnel, switches, unknown policies) keep the histogram as it is.
 
-Warm-up (EditTables.warm): after a DuckDB or Spark source opens, and after each edit, one background thread
-takes the tables of the criteria with editable thresholds ahead of the user, in the trial's order, on a
-connection of its own (a DuckDB cursor: a connection is not safe across threads). A newer warm-up request
-(another trial state or source) supersedes the one running; an edit that needs the engine interrupts the
-warm-up's query and the warm-up resumes after it; an edit whose table is being warmed waits for it. The
-tables' keys hold every other criterion's rule, so a table is never used for a state it was not taken for.
-The tables of a source share CACHE_BYTES; warm-ups stop at that budget, an edit's own table evicts the
-least recently used.
+Warm-up (EditTables.warm, asked for by the dashboard's state): once a trial state has lasted WARM_DELAY
+seconds (after the source opens, after each edit), one background thread takes the tables of the criteria
+with thresholds ahead of the user, in the trial's order, on a connection of its own (a DuckDB cursor: a
+connection is not safe across threads). A newer request (another trial state or source) supersedes the one
+running; an edit that needs the engine interrupts the warm-up's query and the warm-up takes it again after;
+an edit whose table is being warmed waits for it. The tables' keys hold every other criterion's rule and
+values, so a table is never used for a state it was not taken for. The tables of a source share
+CACHE_BYTES: the warm-up drops older states' tables, then stops; an edit's own table evicts the least
+recently used.
 """
 
 from __future__ import annotations
