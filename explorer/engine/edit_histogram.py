@@ -433,6 +433,7 @@ class Warmer:
         self._busy = 0                  # foreground sections running
         self._con: Any = None           # the connection of the warm-up's running query
         self._interrupted = False
+        self._parked = False            # the thread waits for a request (stop(wait=...) waits for this)
         self._thread: threading.Thread | None = None
         self.taken: list[str] = []      # criteria whose tables warm-ups took, in order (benchmarks, tests)
 
@@ -446,13 +447,16 @@ class Warmer:
                 self._thread.start()
             self._cond.notify_all()
 
-    def stop(self) -> None:
-        """Forget the request and interrupt its query (at exit, and for tests)."""
+    def stop(self, wait: float = 0.0) -> None:
+        """Forget the request and interrupt its query (for tests); `wait`: up to that many seconds until no query
+        of the warm-up runs (at exit: a daemon thread stopped inside DuckDB aborts the interpreter)."""
         with self._cond:
             self._generation += 1
             self._job = None
             self._interrupt()
             self._cond.notify_all()
+            if wait and self._thread is not None:
+                self._cond.wait_for(lambda: self._parked or not self._thread.is_alive(), timeout=wait)
 
     def wait_idle(self, edits: EditTables | None = None, timeout: float | None = None) -> bool:
         with self._cond:
@@ -474,7 +478,10 @@ class Warmer:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
         while True:
             with self._cond:
+                self._parked = True  # waiting for work, in no query: the interpreter may exit (stop)
+                self._cond.notify_all()
                 self._cond.wait_for(lambda: self._job is not None)
+                self._parked = False
                 generation, edits, trial, backend = self._job
                 # a state that lasts `delay` seconds is warmed; a newer request within them replaces it
                 if self._cond.wait_for(lambda g=generation: self._generation != g, timeout=self.delay):
@@ -531,7 +538,7 @@ class _Foreground:
 
 
 WARMER = Warmer()
-atexit.register(WARMER.stop)
+atexit.register(WARMER.stop, wait=30.0)
 
 
 __all__ = ["CACHE_BYTES", "MAX_EDIT_ROWS", "MAX_STAND_IN", "WARMER", "WARM_DELAY", "EditTable", "EditTables", "Warmer", "edit_table",

@@ -4,6 +4,7 @@ threshold for every comparator, NULLs, and the cases that must fall back to the 
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -403,3 +404,34 @@ def test_the_warm_up_takes_spark_tables_from_its_own_thread(spark, warmer):
         matrix = check_edits(matrix, screening, [edit], fresh_every=False)
         assert matrix.edits.last == "table"
         assert matrix.edits.wait_warm(timeout=300)  # the new state's tables (GE's after CK's edit)
+
+
+EXIT_MID_WARM_UP = """
+import sys, time
+from explorer.engine import edit_histogram
+from explorer.engine.histogram import evaluate_histogram
+from random_cohort import random_screening
+from tests_trial import make_trial
+edit_histogram.WARMER.delay = 0
+matrix = evaluate_histogram(make_trial(), random_screening(20000, 1, missing=0.2), "duckdb", warm=True)
+time.sleep(float(sys.argv[1]))
+print(edit_histogram.WARMER.taken)
+"""
+
+
+@pytest.mark.parametrize("seconds", [0.3])
+def test_the_interpreter_exits_cleanly_in_the_middle_of_a_warm_up(tmp_path, seconds):
+    """A daemon thread stopped inside DuckDB at exit aborts the interpreter (exit code 134); the warm-up's query
+    is interrupted and the thread parked first."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tests = Path(__file__).resolve().parents[1]
+    (tmp_path / "tests_trial.py").write_text(
+        "from test_edit_histogram import make_trial\n", encoding="utf-8")
+    env = {"PYTHONPATH": os.pathsep.join([str(tmp_path), str(tests), str(tests / "engine"),
+                                          str(tests.parent)]), "PATH": os.environ.get("PATH", "")}
+    done = subprocess.run([sys.executable, "-c", EXIT_MID_WARM_UP, str(seconds)], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
