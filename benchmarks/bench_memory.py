@@ -262,15 +262,26 @@ def folder_markdown(report: dict) -> str:
 
 
 # --- threshold edits over a folder: first and later edits of one criterion (results/edits_sql.md) ---------------
-# three values per parameter, set one after another; criteria whose rules read events (I5, E10) fall back
-EDIT_RUNS = (("I1", "age_min", (18.0, 12.0, 6.0)), ("I2", "hba1c_min", (8.0, 7.0, 7.5)),
-             ("E9", "uric_acid_max", (500.0, 600.0, 540.0)), ("E5", "remission_min", (2.0, 0.5, 1.0)),
-             ("E4", "uln_multiple", (3.0, 2.5, 2.0)), ("I5", "duration_min", (2.0, 0.5, 1.0)))
+# three values per parameter, set one after another, the last away from the trial's value (so the next criterion's
+# table is one of a new state, which the warm-up must take again); I5's she_year_min is a count's threshold
+# (arithmetic on a table since the count became a value column), E10's window_days a count's window (a new table
+# per window)
+EDIT_RUNS = (("I1", "age_min", (18.0, 12.0, 10.0)), ("I2", "hba1c_min", (8.0, 7.0, 7.2)),
+             ("E9", "uric_acid_max", (500.0, 600.0, 560.0)), ("E5", "remission_min", (2.0, 0.5, 1.5)),
+             ("E4", "uln_multiple", (3.0, 2.5, 3.5)), ("I5", "duration_min", (2.0, 0.5, 1.5)),
+             ("I5", "she_year_min", (1.0, 3.0, 4.0)), ("E10", "window_days", (180.0, 365.0, 91.0)))
+EDIT_MODES = {"memory": "memory", "duckdb before": "duckdb", "duckdb after": "duckdb"}
 
 
 def edits_child(folder: str, engine: str) -> dict:
     """A state over a screening folder with `engine`; each parameter of EDIT_RUNS set three times in a row: the
-    seconds of each edit, how the histogram answered it (explorer.engine.edit_histogram; absent before it), counts."""
+    seconds of each edit, how the histogram answered it (explorer.engine.edit_histogram; absent before it), counts.
+
+    Where the state warms its edit tables (EditTables.wait_warm exists), the child waits for the warm-up after the
+    source opens and before the first edit of each parameter (untimed, but its wall and CPU seconds are recorded):
+    a user who looks at the funnel for as long as the warm-up takes before moving to the next criterion. Timed edits
+    of one parameter follow each other within milliseconds, under the warm-up's delay (WARM_DELAY), so its queries
+    do not run during them; CPU seconds are the whole process's, the warm-up thread's included."""
     from explorer.app.scenario import Scenario
     from explorer.app.state import ExplorerState
     from explorer.sources import DataSource
@@ -278,9 +289,20 @@ def edits_child(folder: str, engine: str) -> dict:
     start = time.perf_counter()
     state = ExplorerState(Scenario(trial=TRIAL, data=DataSource("path", path=folder, engine=engine)),
                           with_baseline=False)
-    rows, shown = [], [dict(state.counts)]
+    rows, shown, warms = [], [dict(state.counts)], []
     opened = time.perf_counter() - start
+
+    def warm() -> None:
+        edits = getattr(state.matrix, "edits", None)
+        if edits is None or not hasattr(edits, "wait_warm"):
+            return
+        started, cpu = time.perf_counter(), time.process_time()
+        edits.wait_warm()
+        warms.append({"seconds": time.perf_counter() - started, "cpu_s": time.process_time() - cpu,
+                      "tables_mb": edits.nbytes / 2**20, "resident_mb": _resident_mb()})
+
     for criterion, parameter, values in EDIT_RUNS:
+        warm()
         for i, value in enumerate(values):
             started, cpu = time.perf_counter(), time.process_time()  # CPU of every thread (DuckDB's too)
             assert state.set_parameter(criterion, parameter, value), state.error
@@ -290,20 +312,21 @@ def edits_child(folder: str, engine: str) -> dict:
                          "seconds": seconds, "cpu_s": cpu,
                          "answer": getattr(edits, "last", "") if edits is not None else ""})
             shown.append(dict(state.counts))
-    return {"folder": folder, "engine": engine, "open_s": opened, "edits": rows, "counts": shown,
+    return {"folder": folder, "engine": engine, "open_s": opened, "edits": rows, "counts": shown, "warms": warms,
             "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
 
 
 def edits_runs(folder: str, baseline: str, out: str) -> None:
-    """In one run, each in a fresh interpreter: the memory engine, DuckDB with the `baseline` code (every threshold
-    edit a full GROUP BY), DuckDB with this tree's (edit tables)."""
+    """In one run, each in a fresh interpreter: the memory engine, DuckDB with the `baseline` code, DuckDB with
+    this tree's (edit tables warmed ahead)."""
     report = {"machine": machine(), "run": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "baseline": baseline,
               "rows": []}
     log = open(RESULTS / f"{out}.log", "w")  # noqa: SIM115 - the children's stderr, for the whole run
-    for label, engine, ref in (("memory", "memory", None), ("duckdb before", "duckdb", baseline),
-                               ("duckdb after", "duckdb", None)):
+    for label, engine in EDIT_MODES.items():
+        ref = baseline if label == "duckdb before" else None
         with checkout(ref) as code:
             env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(code), *filter(None, [os.environ.get("PYTHONPATH")])])}
+            load = os.getloadavg()
             done = subprocess.run([sys.executable, __file__, "--edits-child", folder, engine], capture_output=True,
                                   text=True, cwd=code, env=env)
         log.write(done.stderr)
@@ -314,6 +337,7 @@ def edits_runs(folder: str, baseline: str, out: str) -> None:
             first = next((r for r in report["rows"] if "counts" in r), None)
             if first is not None:
                 row["same_counts"] = "yes" if row["counts"] == first["counts"] else "NO"
+        row["load"] = [round(x, 1) for x in (*load, *os.getloadavg())]  # at the child's start and end
         report["rows"].append(row)
         print(json.dumps({k: v for k, v in row.items() if k not in ("counts", "edits")}), flush=True)
         (RESULTS / f"{out}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
@@ -329,43 +353,51 @@ def edits_markdown(report: dict) -> str:
              "subjects)", "",
              f"{m['machine']}, {m['cores']} cores, {m['memory_gb']} GB, Python {m['python']} | run {report['run']} | "
              f"load average at start {m['load']} | one child at a time, under `nice -n 10` | before = "
-             f"`{report['baseline']}` (every edit a full GROUP BY), after = this tree (edit tables)", "",
+             f"`{report['baseline']}` (edit tables from the second edit of a criterion; a rule that counts events "
+             "always a GROUP BY), after = this tree (counts as value columns, tables warmed ahead)", "",
              "Each parameter is set to three values in a row (`ExplorerState.set_parameter`, the funnel included): "
-             "the first edit of a criterion, then the later two (their mean). Wall time moves with the machine's "
-             "load, which other work changes from one child to the next; CPU seconds (every thread of the process) "
-             "much less, so the ratios are of CPU, within this run.", "",
+             "the first edit of a criterion, then the later two (their mean). In the after run the child waits for "
+             "the warm-up after the source opens and before each parameter's first edit (below). Wall time moves "
+             "with the machine's load; CPU seconds (every thread of the process) much less, so the ratios are of "
+             "CPU, within this run.", "",
              "| criterion.parameter | memory engine: wall / CPU | DuckDB before, first / later: wall (CPU) | "
-             "DuckDB after, first / later: wall (CPU) | later edits, CPU: before / after | later edits, CPU: after / "
-             "memory | how the after run answered |",
-             "|---|---:|---:|---:|---:|---:|---|"]
+             "DuckDB after, first / later: wall (CPU) | first edit, CPU: before / after | later edits, CPU: "
+             "before / after | later edits, CPU: after / memory | how the after run answered |",
+             "|---|---:|---:|---:|---:|---:|---:|---|"]
 
-    def times(label: str, criterion: str, key: str) -> list[float]:
-        return [e[key] for e in runs[label]["edits"] if e["criterion"] == criterion] if label in runs else []
+    def times(label: str, criterion: str, parameter: str, key: str) -> list[float]:
+        return [e[key] for e in runs[label]["edits"] if (e["criterion"], e["parameter"]) == (criterion, parameter)] \
+            if label in runs else []
 
     def ms(value: float) -> str:
         return f"{1000 * value:,.0f} ms"
 
+    labels = (("mem", "memory"), ("before", "duckdb before"), ("after", "duckdb after"))
     for criterion, parameter, _ in EDIT_RUNS:
-        wall = {k: times(label, criterion, "seconds") for k, label in
-                (("mem", "memory"), ("before", "duckdb before"), ("after", "duckdb after"))}
-        cpu = {k: times(label, criterion, "cpu_s") for k, label in
-               (("mem", "memory"), ("before", "duckdb before"), ("after", "duckdb after"))}
+        wall = {k: times(label, criterion, parameter, "seconds") for k, label in labels}
+        cpu = {k: times(label, criterion, parameter, "cpu_s") for k, label in labels}
         if not all(wall.values()) or not all(cpu.values()):
             continue
         later = {k: sum(v[1:]) / len(v[1:]) for k, v in wall.items()}
         later_cpu = {k: sum(v[1:]) / len(v[1:]) for k, v in cpu.items()}
         mem_wall, mem_cpu = sum(wall["mem"]) / len(wall["mem"]), sum(cpu["mem"]) / len(cpu["mem"])
-        answers = [e["answer"] for e in runs["duckdb after"]["edits"] if e["criterion"] == criterion]
+        answers = [e["answer"] for e in runs["duckdb after"]["edits"]
+                   if (e["criterion"], e["parameter"]) == (criterion, parameter)]
         lines.append(f"| {criterion}.{parameter} | {ms(mem_wall)} / {ms(mem_cpu)} | "
                      f"{ms(wall['before'][0])} ({ms(cpu['before'][0])}) / {ms(later['before'])} ({ms(later_cpu['before'])}) | "
                      f"{ms(wall['after'][0])} ({ms(cpu['after'][0])}) / {ms(later['after'])} ({ms(later_cpu['after'])}) | "
-                     f"{later_cpu['before'] / later_cpu['after']:,.1f}x | {later_cpu['after'] / mem_cpu:.2f}x | "
-                     f"{' ; '.join(answers)} |")
-    lines += ["", "Open (funnel) and peak resident memory of each process:", ""]
+                     f"{cpu['before'][0] / cpu['after'][0]:,.1f}x | {later_cpu['before'] / later_cpu['after']:,.1f}x | "
+                     f"{later_cpu['after'] / mem_cpu:.2f}x | {' ; '.join(answers)} |")
+    lines += ["", "Open (funnel), warm-ups and peak resident memory of each process (load average: 1/5/15 min at "
+              "the child's start, then at its end):", ""]
     for label, row in runs.items():
-        lines.append(f"- {label}: open {row['open_s']:.1f} s, peak {row['peak_mb']:,} MB"
+        lines.append(f"- {label}: open {row['open_s']:.1f} s, peak {row['peak_mb']:,} MB, load {row.get('load')}"
                      + (f", counts after every edit equal to the memory engine's: {row['same_counts']}"
                         if "same_counts" in row else ""))
+        for i, w in enumerate(row.get("warms", [])):
+            when = "after the source opened" if i == 0 else f"before {EDIT_RUNS[i][0]}.{EDIT_RUNS[i][1]}"
+            lines.append(f"  - warm-up {when}: {w['seconds']:.1f} s wall, {w['cpu_s']:.1f} s CPU; tables held "
+                         f"{w['tables_mb']:.0f} MB, resident {w['resident_mb']:,.0f} MB")
     for row in report["rows"]:
         if "error" in row:
             lines.append(f"- {row['label']}: {row['error']}")

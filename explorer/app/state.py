@@ -544,6 +544,8 @@ class ExplorerState(HasTraits):
             return engine.evaluate(trial, screening)
         from explorer.engine.histogram import evaluate_histogram
         options = {"master": source.master} if source.master else {}
+        # the dashboard's edit tables are taken in the background (explorer.engine.edit_histogram, "Warm-up")
+        options["warm"] = True
         return evaluate_histogram(trial, screening, source.engine, **options)
 
     @property

@@ -23,6 +23,7 @@ import pandas as pd
 import pyarrow as pa
 
 from explorer.catalogue import Catalogue, default_catalogue
+from explorer.engine.histogram_sql import duckdb_edit_table
 from explorer.engine.layout import (
     BOOLEAN_TEXT,
     aligned_tables,
@@ -315,6 +316,19 @@ class DuckDBBackend:
         for name, table in self._arrow_tables.items():
             cursor.register(name, table)
         return cursor
+
+    def worker_cursor(self) -> duckdb.DuckDBPyConnection:
+        """A connection to this source for one other thread (a DuckDB connection is not safe across threads;
+        a cursor is another connection to the same database). The caller closes it; `interrupt()` stops its
+        query (explorer.engine.edit_histogram's warm-up yields to an edit that way)."""
+        return self._cursor()
+
+    def edit_table(self, criteria: Sequence[Any], j: int, variables: Sequence[str], catalogue: Catalogue | None,
+                   limit: int, con: duckdb.DuckDBPyConnection | None = None) -> tuple[pa.Table, list[str]]:
+        """Criterion criteria[j]'s edit table (explorer.engine.edit_histogram), grouped inside DuckDB on `con`
+        (a worker_cursor() for another thread) or this backend's connection: an Arrow table of w0.., v0.., n
+        (at most limit + 1 rows) and what v0, v1, ... are."""
+        return duckdb_edit_table(self, list(criteria), j, variables, catalogue or self.catalogue, limit, con)
 
     def _evaluate(self, specs: Sequence[CriterionSQL], catalogue: Catalogue, n: int,
                   con: duckdb.DuckDBPyConnection) -> list[np.ndarray]:

@@ -4,7 +4,8 @@ A DuckDB or Spark source leaves the subjects where they lie; the state holds onl
 histogram (explorer.engine.histogram). A new value of criterion c's parameter would need the engine to
 group every subject again. Instead, the engine returns c's *edit table* once: one row per distinct
 
-    (raw statuses of every other computable criterion, the values of the variables c's rule reads) -> count
+    (raw statuses of every other computable criterion, the values of the variables c's rule reads,
+     the counts of events it reads at their windows) -> count
 
 (NULL kept as a value of its own; explorer.engine.histogram_sql.edit_table_sql). Any later value of c's
 parameters is evaluated on those value rows by the memory engine itself (MemoryBackend over a small
@@ -16,20 +17,35 @@ The table is exact, never an approximation, and is used only when it answers the
 - one computable criterion changed since the matrix (several: the engine counts again), every other
   criterion as it was when the table was taken (criterion, kind, rule and parameter values; the trial's
   own variables), and the criteria in the same order;
-- the rule reads only number, boolean and category variables: count(event, within_days=...) needs the
-  events, which the table does not carry (a window parameter changes which events count);
+- a count(event, within_days=N) the rule reads is a value column like a number (the count in that window,
+  NULL where the history is shorter than the window and the source reports no count), so an edit of the
+  count's threshold is arithmetic; the window is part of the table's key (the table holds the counts of
+  one window), so a new window takes a new table, and then later edits at that window use it;
 - the table has at most MAX_EDIT_ROWS rows (many distinct continuous values times many patterns of the
   others would make it as large as the cohort); a table found too large is remembered as such.
 Otherwise the engine groups the whole cohort again, as before. Edits that change no rule (labels, the
 order of the funnel, switches, unknown policies) keep the histogram as it is.
+
+Warm-up (EditTables.warm, asked for by the dashboard's state): once a trial state has lasted WARM_DELAY
+seconds (after the source opens, after each edit), one background thread takes the tables of the criteria
+with thresholds ahead of the user, in the trial's order, on a connection of its own (a DuckDB cursor: a
+connection is not safe across threads). A newer request (another trial state or source) supersedes the one
+running; an edit that needs the engine interrupts the warm-up's query and the warm-up takes it again after;
+an edit whose table is being warmed waits for it. The tables' keys hold every other criterion's rule and
+values, so a table is never used for a state it was not taken for. The tables of a source share
+CACHE_BYTES: the warm-up drops older states' tables, then stops; an edit's own table evicts the least
+recently used.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -37,9 +53,9 @@ import pandas as pd
 import pyarrow as pa
 
 from explorer.cohort.screening import Screening
-from explorer.engine.histogram_sql import duckdb_edit_table, n_words, unpack, with_assumed
+from explorer.engine.histogram_sql import count_windows, duckdb_edit_table, n_words, unpack, with_assumed
 from explorer.engine.matrix import EligibilityMatrix
-from explorer.engine.memory import MemoryBackend
+from explorer.engine.memory import MemoryBackend, MemoryContext
 from explorer.engine.status import status_from_truth
 from explorer.errors import DefinitionError
 from explorer.expr import Call, Name, walk
@@ -48,7 +64,12 @@ from explorer.expr import Call, Name, walk
 # the memory engine's state at 10^6; a larger cohort on DuckDB or Spark keeps to its memory budget instead
 MAX_STAND_IN = 5_000_000
 MAX_EDIT_ROWS = 1_000_000  # rows of one edit table (about 30 MB of numbers); above it the engine counts (docs/engine.md)
-KEEP_TABLES = 4            # edit tables kept per source (the criteria edited last)
+# bytes of edit tables kept per source: a DuckDB state at 10^7 held about 1.45 GB resident without them
+# (docs/engine.md, "Memory"), and it must stay under 2 GB; 256 MB hold several tables of MAX_EDIT_ROWS
+CACHE_BYTES = 256 << 20
+# seconds a trial state must stay before its tables are warmed: a slider dragged through ten values is ten states,
+# and each would start up to one GROUP BY per criterion (1.3 s of CPU each at 10^6 subjects) for nothing
+WARM_DELAY = 2.0
 _TOO_LARGE = "too large"
 
 
@@ -63,14 +84,32 @@ def trial_key(trial: Any) -> tuple:
     return (tuple(rule_key(c) for c in trial.criteria), repr(sorted(trial.variables.items())))
 
 
-def rule_variables(criterion: Any, catalogue: Any) -> list[str] | None:
-    """The feature variables the criterion's rule reads, or None when an edit table cannot represent the rule
-    (it counts events: their windows are not in the table)."""
-    tree = criterion.tree
-    if any(isinstance(node, Call) and node.func == "count" for node in walk(tree)):
-        return None
-    names = {node.name for node in walk(tree) if isinstance(node, Name)} - set(criterion.parameters)
+def rule_variables(criterion: Any, catalogue: Any) -> list[str]:
+    """The feature variables (number, boolean, category) the criterion's rule reads; its counts of events are
+    count_windows'."""
+    names = {node.name for node in walk(criterion.tree) if isinstance(node, Name)} - set(criterion.parameters)
     return sorted(n for n in names if n in catalogue and catalogue[n].kind in ("number", "boolean", "category"))
+
+
+def window_parameters(criterion: Any) -> set[str]:
+    """The parameters that set a count's window (within_days=w): a table holds the counts of one window."""
+    return {window.name for node in walk(criterion.tree) if isinstance(node, Call) and node.func == "count"
+            for window in [node.kwarg("within_days")] if isinstance(window, Name)}
+
+
+def table_key(computable: Sequence[Any], j: int, trial: Any) -> tuple:
+    """What computable[j]'s edit table depends on: every other criterion's rule and values, its own rule and
+    parameter names (any values: the table answers them all) and window values, the trial's variables."""
+    c = computable[j]
+    windows = tuple(sorted((name, value) for name, value in c.parameter_values().items()
+                           if name in window_parameters(c)))
+    own = (c.id, c.kind, c.expression, tuple(sorted(c.parameters)), windows)
+    return (tuple(rule_key(x) if i != j else own for i, x in enumerate(computable)), trial_key(trial)[1])
+
+
+def editable(criterion: Any) -> bool:
+    """A criterion whose thresholds an edit table answers: computable, with a parameter that is not a window."""
+    return bool(criterion.computable and set(criterion.parameters) - window_parameters(criterion))
 
 
 @dataclass(frozen=True)
@@ -82,30 +121,91 @@ class EditTable:
     groups: np.ndarray     # (m,) each row's pattern of the others (a row of `others`)
     values: pd.DataFrame   # (m rows) the variables, typed as the Screening contract; absent ones left out
     counts: np.ndarray     # (m,) int64
+    # (m rows) the rule's counts of events as the event_counts columns "event@days" (NaN: not knowable), or None
+    event_counts: pd.DataFrame | None = None
+    # each pattern of the others' rank among them by its columns before `position` and by those from it on:
+    # with the edited status between the two, the rank of a whole pattern in _merge's order, without sorting rows
+    prefix: np.ndarray | None = None
+    suffix: np.ndarray | None = None
+    # the memory engine over the value rows, kept: it prepares each column once (a new one per edit cost 17 ms of
+    # a 30 ms edit at 10^6, building the Screening's empty events); its caches are keyed by column, not by values
+    _memory: dict = field(default_factory=dict, compare=False, repr=False)
 
     def screening(self, criterion: Any) -> Screening:
-        """The value rows as a Screening (checked where the source was read) for the memory engine."""
-        return Screening(self.values, source=f"the edit table of criterion {criterion.id}", checked=True)
+        """The value rows as a Screening (checked where the source was read) for the memory engine: a count is
+        read from event_counts, as the memory engine reads a count a source reports."""
+        return Screening(self.values, event_counts=self.event_counts,
+                         source=f"the edit table of criterion {criterion.id}", checked=True)
+
+    def memory(self, criterion: Any, catalogue: Any) -> MemoryBackend:
+        """The memory engine over the value rows, one per table (each edit's trial brings its own catalogue
+        object, with the same variables: the table's key holds them)."""
+        backend = self._memory.get("backend")
+        if backend is None:
+            backend = self._memory["backend"] = MemoryBackend(_KeptColumns(self.screening(criterion), catalogue))
+        return backend
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held (what CACHE_BYTES bounds)."""
+        base = self._memory.get("nbytes")
+        if base is None:  # measured once: a deep measure of text columns walks every value
+            frames = [f for f in (self.values, self.event_counts) if f is not None]
+            base = self._memory["nbytes"] = int(
+                self.others.nbytes + self.groups.nbytes + self.counts.nbytes + self.prefix.nbytes
+                + self.suffix.nbytes + sum(f.memory_usage(deep=True).sum() for f in frames))
+        backend = self._memory.get("backend")
+        # the memory engine's prepared columns (a number column is the frame's own array: counted twice, safely)
+        prepared = [] if backend is None else list(backend.context._kept.values())
+        arrays = [a for p in prepared for a in ([p] if isinstance(p, np.ndarray) else vars(p).values())
+                  if isinstance(a, np.ndarray)]
+        return base + sum(a.nbytes for a in arrays)
 
     def histogram(self, criterion: Any, catalogue: Any) -> tuple[np.ndarray, np.ndarray]:
-        """(raw status patterns of the computable criteria, counts) with `criterion` at its new values."""
+        """(raw status patterns of the computable criteria, counts) with `criterion` at its new values: distinct
+        patterns, in the order explorer.engine.histogram._merge puts them (rows sorted column by column)."""
         status = self.statuses(criterion, catalogue)
         # (pattern of the others, new status) -> subjects: one weighted bincount over the rows, no hashing
-        sums = np.bincount(self.groups * 4 + status, weights=self.counts, minlength=4 * len(self.others))
+        g = len(self.others)
+        sums = np.bincount(self.groups * 4 + status, weights=self.counts, minlength=4 * g)
         found = np.flatnonzero(sums)
-        patterns = np.insert(self.others[found // 4], self.position, (found % 4).astype(np.int8), axis=1)
+        rows, codes = found // 4, found % 4
+        # rows are distinct (others, status) pairs: ordering them needs one argsort of an int64 rank (< 4 g^2),
+        # not _merge's hashing and lexsort of whole patterns
+        order = np.argsort((self.prefix[rows] * 4 + codes) * g + self.suffix[rows], kind="stable")
+        rows, codes, found = rows[order], codes[order], found[order]
+        patterns = np.insert(self.others[rows], self.position, codes.astype(np.int8), axis=1)
         return patterns, sums[found].astype(np.int64)
 
     def statuses(self, criterion: Any, catalogue: Any) -> np.ndarray:
         """The criterion's raw status on each row, evaluated by the memory engine."""
-        truth = MemoryBackend(self.screening(criterion), catalogue).truth_codes([criterion], catalogue)[0]
+        truth = self.memory(criterion, catalogue).truth_codes([criterion], catalogue)[0]
         return status_from_truth(truth, criterion.kind)
 
 
+class _KeptColumns(MemoryContext):
+    """The memory engine's context over an edit table's rows, keeping every prepared column: the cohort's keeps
+    booleans' truth arrays only while evaluating (two more bytes a subject each: 0.5 GB at 10^7), a table's rows
+    are at most MAX_EDIT_ROWS, and rebuilding them was most of an edit of a rule with five booleans (I5)."""
+
+    def __init__(self, screening: Screening, catalogue: Any):
+        super().__init__(screening, catalogue)
+        self._kept: dict[str, Any] = {}
+
+    def column(self, name: str):
+        kept = self._kept.get(name)
+        if kept is None:
+            kept = self._kept[name] = super().column(name)
+        return kept
+
+
 def edit_table(backend: Any, computable: Sequence[Any], j: int, variables: Sequence[str], catalogue: Any,
-               limit: int = MAX_EDIT_ROWS) -> EditTable | None:
-    """Criterion computable[j]'s edit table from the engine, or None when it has more than `limit` rows."""
-    if hasattr(backend, "edit_table"):
+               limit: int = MAX_EDIT_ROWS, con: Any = None) -> EditTable | None:
+    """Criterion computable[j]'s edit table from the engine (on `con`, a DuckDB worker cursor, when given), or
+    None when it has more than `limit` rows."""
+    if con is not None:
+        found, kept = backend.edit_table(computable, j, variables, catalogue, limit, con=con)
+    elif hasattr(backend, "edit_table"):
         found, kept = backend.edit_table(computable, j, variables, catalogue, limit)
     else:
         found, kept = duckdb_edit_table(backend, computable, j, variables, catalogue, limit)
@@ -114,15 +214,33 @@ def edit_table(backend: Any, computable: Sequence[Any], j: int, variables: Seque
     k = len(computable) - 1
     words = np.column_stack([_int64(found.column(f"w{w}")) for w in range(n_words(k))]) if found.num_rows else \
         np.zeros((0, n_words(k)), np.int64)
+    index = pd.RangeIndex(found.num_rows, name="subject_id")
     values = pd.DataFrame({name: _typed(found.column(f"v{n}"), catalogue[name].kind)
-                           for n, name in enumerate(kept)}, index=pd.RangeIndex(found.num_rows, name="subject_id"))
+                           for n, name in enumerate(kept) if "@" not in name}, index=index)
+    # "event@days": a count (explorer.expr.count_column); a variable's name never holds "@"
+    counted = {name: _typed(found.column(f"v{n}"), "number") for n, name in enumerate(kept) if "@" in name}
+    event_counts = pd.DataFrame(counted, index=index) if counted else None
     if words.shape[1] == 1:  # up to 31 other criteria: one word, hashed by pandas
         groups, distinct = pd.factorize(words[:, 0])
         distinct = np.asarray(distinct).reshape(-1, 1)
     else:
         distinct, groups = np.unique(words, axis=0, return_inverse=True)
-    return EditTable(j, unpack(distinct, k), np.asarray(groups, dtype=np.int64).ravel(), values,
-                     _int64(found.column("n")))
+    others = unpack(distinct, k)
+    return EditTable(j, others, np.asarray(groups, dtype=np.int64).ravel(), values, _int64(found.column("n")),
+                     event_counts, _dense_ranks(others[:, :j]), _dense_ranks(others[:, j:]))
+
+
+def _dense_ranks(rows: np.ndarray) -> np.ndarray:
+    """Each row's rank among the distinct rows, sorted column by column (equal rows share a rank)."""
+    if rows.shape[1] == 0 or len(rows) == 0:
+        return np.zeros(len(rows), dtype=np.int64)
+    order = np.lexsort(rows.T[::-1])  # the last key sorts first: column 0 first
+    ordered = rows[order]
+    new = np.ones(len(rows), dtype=bool)
+    new[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
+    ranks = np.empty(len(rows), dtype=np.int64)
+    ranks[order] = np.cumsum(new) - 1
+    return ranks
 
 
 def _int64(column: pa.ChunkedArray) -> np.ndarray:
@@ -141,15 +259,26 @@ def _typed(column: pa.ChunkedArray, kind: str):
 class EditTables:
     """The edit tables of one source (shared by the matrices of its edits), and when they answer an edit.
 
-    Widget callbacks may call from more than one thread: the tables are immutable and the dictionary is
-    changed under a lock; two threads taking the same table at once both get a correct one.
+    Widget callbacks and the warm-up thread may call at once: the tables are immutable, the dictionary is
+    changed under a lock, and a table being taken is taken once (a second caller waits for it).
+    `warm=True` (the dashboard's state asks for it) warms the tables ahead of the edits (see the module).
     """
 
-    def __init__(self, limit: int = MAX_EDIT_ROWS, keep: int = KEEP_TABLES):
-        self.limit, self.keep = limit, keep
+    def __init__(self, limit: int = MAX_EDIT_ROWS, budget: int = CACHE_BYTES, warm: bool = False):
+        self.limit, self.budget, self.warming = limit, budget, warm
         self._tables: OrderedDict[tuple, EditTable | str] = OrderedDict()
+        self._pending: dict[tuple, threading.Event] = {}
         self._lock = threading.Lock()
         self.last = ""  # how the last edit was answered: "table", "new table", or why the engine counted
+
+    @property
+    def nbytes(self) -> int:
+        """Memory the kept tables hold (bounded by `budget`)."""
+        with self._lock:
+            return self._nbytes()
+
+    def _nbytes(self) -> int:
+        return sum(t.nbytes for t in self._tables.values() if isinstance(t, EditTable))
 
     def edited(self, old_trial: Any, new_trial: Any, backend: Any) -> tuple[np.ndarray, np.ndarray] | None:
         """(raw status patterns of new_trial's computable criteria, counts), or None: the engine must count."""
@@ -166,35 +295,91 @@ class EditTables:
             return None
         j = changed[0]
         criterion, catalogue = computable[j], new_trial.catalogue
-        table = self._table(new_trial, j, backend)
+        table, self.last = self._table(new_trial, j, backend)
         if isinstance(table, str):
             self.last = table
             return None
         return table.histogram(criterion, catalogue)
 
-    def _table(self, trial: Any, j: int, backend: Any) -> EditTable | str:
-        """The edit table of the trial's j-th computable criterion, kept or taken now; or why there is none.
-        Sets `last` to "table" (kept) or "new table" (taken)."""
+    def _table(self, trial: Any, j: int, backend: Any, *, con: Any = None,
+               background: bool = False) -> tuple[EditTable | str, str]:
+        """(the edit table of the trial's j-th computable criterion, or why there is none; how it was had:
+        "table" kept, "warmed table" waited for while the warm-up took it, "new table" taken now).
+        `background`: the warm-up's call, on its own connection `con`; it takes nothing past the budget."""
         computable = [c for c in trial.criteria if c.computable]
         variables = rule_variables(computable[j], trial.catalogue)
-        if variables is None:
-            return "the rule counts events"
-        # the table holds for every value of this criterion's parameters, while the others stay as they are
-        key = (tuple(rule_key(c) if i != j else (c.id, c.kind, c.expression, tuple(sorted(c.parameters)))
-                     for i, c in enumerate(computable)), trial_key(trial)[1])
-        with self._lock:
-            table = self._tables.get(key)
-            if table is not None:
-                self._tables.move_to_end(key)
-        self.last = "table"
-        if table is None:
-            table = edit_table(backend, computable, j, variables, trial.catalogue, self.limit) or _TOO_LARGE
-            self.last = "new table"
+        key = table_key(computable, j, trial)
+        how = "table"
+        while True:
             with self._lock:
-                self._tables[key] = table
-                while len(self._tables) > self.keep:
-                    self._tables.popitem(last=False)
-        return f"the edit table has more than {self.limit:,} rows" if table is _TOO_LARGE else table
+                table = self._tables.get(key)
+                if table is not None:
+                    self._tables.move_to_end(key)
+                    break
+                taking = self._pending.get(key)
+                if taking is None:
+                    if background and not self._room(trial):
+                        return "the edit tables' memory budget is spent", "budget"
+                    done = self._pending[key] = threading.Event()
+                    break
+            taking.wait()  # another thread (the warm-up) is taking this very table: never twice at once
+            how = "warmed table"
+        if table is None:
+            try:
+                if background:
+                    table = edit_table(backend, computable, j, variables, trial.catalogue, self.limit, con)
+                else:
+                    with WARMER.foreground():
+                        table = edit_table(backend, computable, j, variables, trial.catalogue, self.limit)
+                table = table or _TOO_LARGE
+                with self._lock:
+                    self._tables[key] = table
+                    self._evict(keep=key)
+            finally:
+                with self._lock:
+                    del self._pending[key]
+                done.set()
+            how = "new table"
+        if table is _TOO_LARGE:
+            return f"the edit table has more than {self.limit:,} rows", how
+        return table, how
+
+    def _room(self, trial: Any) -> bool:
+        """Whether the warm-up may take another table for `trial`: tables of other states (older edits) are
+        dropped, least recently used first, while the budget is spent; the current state's are kept."""
+        if self._nbytes() < self.budget:
+            return True
+        computable = [c for c in trial.criteria if c.computable]
+        current = {table_key(computable, j, trial) for j, c in enumerate(computable) if editable(c)}
+        for key in [k for k in self._tables if k not in current]:
+            del self._tables[key]
+            if self._nbytes() < self.budget:
+                return True
+        return False
+
+    def _evict(self, keep: tuple) -> None:
+        """Drop the least recently used tables (never `keep`, the one just taken) while over the budget."""
+        for key in list(self._tables):
+            if self._nbytes() <= self.budget:
+                break
+            if key != keep:
+                del self._tables[key]
+
+    # --- warm-up ------------------------------------------------------------------------------------
+    def warm(self, trial: Any, backend: Any) -> None:
+        """Take, in the background, the tables of the trial's editable criteria not yet kept (superseding any
+        warm-up running, of this source or another)."""
+        WARMER.submit(self, trial, backend)
+
+    def wait_warm(self, timeout: float | None = None) -> bool:
+        """Wait until no warm-up of these tables runs; False if `timeout` seconds passed first."""
+        return WARMER.wait_idle(self, timeout)
+
+    def warmed(self, trial: Any) -> list[str]:
+        """The editable criteria of the trial whose table is kept now."""
+        computable = [c for c in trial.criteria if c.computable]
+        with self._lock:
+            return [c.id for j, c in enumerate(computable) if table_key(computable, j, trial) in self._tables]
 
     def stand_in(self, trial: Any, criterion_id: str, criteria: Sequence[Any], backend: Any,
                  limit: int = MAX_STAND_IN) -> tuple[EligibilityMatrix, Screening]:
@@ -208,7 +393,10 @@ class EditTables:
         if not positions:
             raise DefinitionError(f"criterion {criterion_id} has no rule the data can decide", criterion=criterion_id)
         j = positions[0]
-        table = self._table(trial, j, backend)
+        if count_windows(computable[j]):
+            raise DefinitionError("its threshold analysis over this source needs the events: the rule counts events",
+                                  criterion=criterion_id)
+        table, _ = self._table(trial, j, backend)
         if isinstance(table, str):
             raise DefinitionError(f"its threshold analysis over this source needs the criterion's edit table, and "
                                   f"{table}", criterion=criterion_id)
@@ -226,5 +414,132 @@ class EditTables:
         return matrix, Screening(values, source=table.screening(criterion).source, checked=True)
 
 
-__all__ = ["KEEP_TABLES", "MAX_EDIT_ROWS", "MAX_STAND_IN", "EditTable", "EditTables", "edit_table", "rule_key", "rule_variables",
-           "trial_key"]
+class Warmer:
+    """The one background thread that warms edit tables (EditTables.warm), at the lowest priority.
+
+    One request at a time: a newer one (another trial state, another source) supersedes the one running, whose
+    query is interrupted; a request starts after `delay` seconds without a newer one. While an edit runs in the
+    foreground (`foreground()`), the warm-up waits, and its DuckDB query is interrupted and taken again afterwards:
+    the user's query never queues behind a warm-up. The thread is nice 19, but DuckDB's own worker threads are
+    shared with the foreground query, hence the interruption. Spark runs the warm-up's query beside the foreground
+    one (a Spark session takes jobs from several threads).
+    """
+
+    def __init__(self, delay: float = WARM_DELAY):
+        self.delay = delay
+        self._cond = threading.Condition()
+        self._job: tuple | None = None  # (generation, edits, trial, backend)
+        self._generation = 0
+        self._busy = 0                  # foreground sections running
+        self._con: Any = None           # the connection of the warm-up's running query
+        self._interrupted = False
+        self._parked = False            # the thread waits for a request (stop(wait=...) waits for this)
+        self._thread: threading.Thread | None = None
+        self.taken: list[str] = []      # criteria whose tables warm-ups took, in order (benchmarks, tests)
+
+    def submit(self, edits: EditTables, trial: Any, backend: Any) -> None:
+        with self._cond:
+            self._generation += 1
+            self._job = (self._generation, edits, trial, backend)
+            self._interrupt()  # the running query is of an older state or source: its table would not be used
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="edit-table warm-up", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def stop(self, wait: float = 0.0) -> None:
+        """Forget the request and interrupt its query (for tests); `wait`: up to that many seconds until no query
+        of the warm-up runs (at exit: a daemon thread stopped inside DuckDB aborts the interpreter)."""
+        with self._cond:
+            self._generation += 1
+            self._job = None
+            self._interrupt()
+            self._cond.notify_all()
+            if wait and self._thread is not None:
+                self._cond.wait_for(lambda: self._parked or not self._thread.is_alive(), timeout=wait)
+
+    def wait_idle(self, edits: EditTables | None = None, timeout: float | None = None) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: self._job is None or (edits is not None and self._job[1] is not edits),
+                                       timeout)
+
+    def foreground(self) -> _Foreground:
+        """A context in which an edit has the engine to itself."""
+        return _Foreground(self)
+
+    def _interrupt(self) -> None:
+        if self._con is not None:
+            self._interrupted = True
+            with contextlib.suppress(Exception):  # the query may have just ended: nothing to stop then
+                self._con.interrupt()
+
+    def _run(self) -> None:
+        with contextlib.suppress(AttributeError, OSError):  # this thread only (Linux: a thread id is a pid here)
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        while True:
+            with self._cond:
+                self._parked = True  # waiting for work, in no query: the interpreter may exit (stop)
+                self._cond.notify_all()
+                self._cond.wait_for(lambda: self._job is not None)
+                self._parked = False
+                generation, edits, trial, backend = self._job
+                # a state that lasts `delay` seconds is warmed; a newer request within them replaces it
+                if self._cond.wait_for(lambda g=generation: self._generation != g, timeout=self.delay):
+                    continue
+            self._warm(generation, edits, trial, backend)
+            with self._cond:
+                if self._generation == generation:
+                    self._job = None
+                self._cond.notify_all()
+
+    def _warm(self, generation: int, edits: EditTables, trial: Any, backend: Any) -> None:
+        computable = [c for c in trial.criteria if c.computable]
+        for j, criterion in enumerate(computable):
+            if not editable(criterion):
+                continue
+            while True:
+                with self._cond:
+                    self._cond.wait_for(lambda: not self._busy or self._generation != generation)
+                    if self._generation != generation:
+                        return
+                    con = backend.worker_cursor() if hasattr(backend, "worker_cursor") else None
+                    self._con, self._interrupted = con, False
+                try:
+                    answer, how = edits._table(trial, j, backend, con=con, background=True)
+                    if how == "budget":
+                        return
+                    if how == "new table":
+                        self.taken.append(criterion.id)
+                    break
+                except Exception:  # noqa: BLE001 - a warm-up never fails an edit: the edit takes its table itself
+                    with self._cond:
+                        if not self._interrupted:
+                            break  # a real error: skipped here, the edit meets it and reports it
+                finally:
+                    with self._cond:
+                        self._con = None
+                    if con is not None:
+                        con.close()
+
+
+class _Foreground:
+    def __init__(self, warmer: Warmer):
+        self.warmer = warmer
+
+    def __enter__(self) -> None:
+        with self.warmer._cond:
+            self.warmer._busy += 1
+            self.warmer._interrupt()
+
+    def __exit__(self, *exc: object) -> None:
+        with self.warmer._cond:
+            self.warmer._busy -= 1
+            self.warmer._cond.notify_all()
+
+
+WARMER = Warmer()
+atexit.register(WARMER.stop, wait=30.0)
+
+
+__all__ = ["CACHE_BYTES", "MAX_EDIT_ROWS", "MAX_STAND_IN", "WARMER", "WARM_DELAY", "EditTable", "EditTables", "Warmer", "edit_table",
+           "editable", "rule_key", "rule_variables", "table_key", "trial_key", "window_parameters"]

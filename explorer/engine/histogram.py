@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from explorer.engine.edit_histogram import EditTables, trial_key
+from explorer.engine.edit_histogram import WARMER, EditTables, trial_key
 from explorer.engine.histogram_sql import duckdb_histogram, duckdb_subjects, with_assumed
 from explorer.engine.matrix import CriteriaHeld, CriterionInfo, EligibilityMatrix, make_backend
 from explorer.engine.patterns import PatternHistogram, histogram, pack, select
@@ -56,24 +56,31 @@ def engine_histogram(backend: Any, criteria: Sequence[Any], catalogue: Any) -> t
 
 
 def evaluate_histogram(trial: Any, source: Any, engine: str = "memory", *, backend: Any = None,
-                       edits: EditTables | None = None, **options: Any) -> HistogramMatrix:
+                       edits: EditTables | None = None, warm: bool = False, **options: Any) -> HistogramMatrix:
     """The trial's status histogram over a cohort (a Screening or a layout folder), from the named engine
     (`options` go to it, e.g. spark's master= or partitions=), or from an existing `backend`. `edits`: the
-    source's edit tables, kept for the matrices of later edits (a new set for an SQL engine by default)."""
+    source's edit tables, kept for the matrices of later edits (a new set for an SQL engine by default);
+    `warm`: a new set warms its tables in the background, after this and after every edit (EditTables.warm)."""
     backend = backend if backend is not None else _backend(engine, source, trial, **options)
     computable = [c for c in trial.criteria if c.computable]
     patterns, counts = engine_histogram(backend, computable, trial.catalogue)
     if edits is None and getattr(backend, "name", "") in ("duckdb", "spark"):
-        edits = EditTables()
+        edits = EditTables(warm=warm)
     return _matrix(trial, patterns, counts, backend, edits)
 
 
 def _matrix(trial: Any, patterns: np.ndarray, counts: np.ndarray, backend: Any,
-            edits: EditTables | None) -> HistogramMatrix:
-    """The matrix of the computable criteria's (patterns, counts), with the non-computable ones ASSUMED."""
+            edits: EditTables | None, merged: bool = False) -> HistogramMatrix:
+    """The matrix of the computable criteria's (patterns, counts), with the non-computable ones ASSUMED; the
+    tables of this trial state are warmed next when the source's tables warm. `merged`: the patterns are
+    distinct and in _merge's order already (an edit table's, EditTable.histogram); a constant ASSUMED column
+    changes neither."""
     infos = [CriterionInfo.of(c) for c in trial.criteria]
     full = with_assumed(patterns, [info.computable for info in infos])
-    return HistogramMatrix(_merge(full, counts), infos, trial=trial, backend=backend, edits=edits)
+    if edits is not None and edits.warming:
+        edits.warm(trial, backend)
+    histogram = PatternHistogram(full, counts, _NO_SUBJECTS) if merged else _merge(full, counts)
+    return HistogramMatrix(histogram, infos, trial=trial, backend=backend, edits=edits)
 
 
 def _backend(engine: str, source: Any, trial: Any, **options: Any) -> Any:
@@ -147,8 +154,9 @@ class HistogramMatrix(CriteriaHeld):
         if self.edits is not None and self.trial is not None:
             edited = self.edits.edited(self.trial, trial, self.backend)
             if edited is not None:
-                return _matrix(trial, *edited, self.backend, self.edits)
-        return evaluate_histogram(trial, None, backend=self.backend, edits=self.edits)
+                return _matrix(trial, *edited, self.backend, self.edits, merged=True)
+        with WARMER.foreground():  # the warm-up's query steps aside for this count
+            return evaluate_histogram(trial, None, backend=self.backend, edits=self.edits)
 
     def stand_in(self, criterion_id: str) -> tuple[EligibilityMatrix, Any]:
         """(EligibilityMatrix, Screening) of subjects that stand in for the cohort in an analysis of one

@@ -22,6 +22,7 @@ from explorer.engine.patterns import Selection
 from explorer.engine.sql import CriterionSQL, Dialect, MatrixQuery, SourceSchema
 from explorer.engine.status import ASSUMED, FAIL, PASS, UNKNOWN
 from explorer.errors import DefinitionError
+from explorer.expr import Call, count_column, count_window, walk
 
 PER_WORD = 31  # 2 bits each: 62 bits of a signed BIGINT, so every packed word is >= 0
 
@@ -71,20 +72,40 @@ def histogram_sql(criteria: Sequence, catalogue, schema: SourceSchema, dialect: 
     return sql, params
 
 
+def count_windows(criterion) -> list[tuple[str, float]]:
+    """The (event, window in days) of every count(event, within_days=...) in the criterion's rule, at its
+    parameters' current values."""
+    params = criterion.parameter_values()
+    return sorted({(node.args[0].name, count_window(node, params)) for node in walk(criterion.tree)
+                   if isinstance(node, Call) and node.func == "count"})
+
+
 def edit_table_sql(criteria: Sequence, j: int, variables: Sequence[str], catalogue, schema: SourceSchema,
                    dialect: Dialect, limit: int) -> tuple[str, dict, list[str]]:
     """One criterion's edit table (explorer.engine.edit_histogram): the packed raw statuses of every
     computable criterion but criteria[j] (w0, w1, ...), the values of the `variables` it reads, typed and
-    cleaned as its rule reads them (v0, v1, ...: NULL kept as a value of its own), and n, grouped.
+    cleaned as its rule reads them, then each count(event, within_days=N) it reads at its current window
+    (v0, v1, ...: NULL kept as a value of its own: a count is NULL where the history is shorter than the
+    window and the source reports no count for it), and n, grouped.
 
     At most `limit` + 1 rows come back, so a caller sees a table too large without fetching all of it.
-    Returns (sql, params, the variables of v0, v1, ...): a variable the source lacks is left out (unknown
-    for every subject, as the rule reads it)."""
+    Returns (sql, params, what v0, v1, ... are): a variable's name, or a count's event_counts column name
+    ("event@days", explorer.expr.count_column); a variable the source lacks is left out (unknown for every
+    subject, as the rule reads it)."""
     query = MatrixQuery(specs_of(criteria), catalogue, replace(schema, aligned=frozenset()), dialect)
     kept = [v for v in variables if v in query.compiler.columns]
-    inner, params = query.sql(keep=kept)
+    # the count's own compiled text (the rule's, so the same lookback and reported-count rule), over the
+    # engine's count columns passed through the matrix query; compiled before query.sql() binds its values
+    windows = count_windows(criteria[j])
+    counted = [query.compiler.count(event, days) for event, days in windows]
+    compiler = query.compiler
+    passed = [name[1:-1] for name in (*compiler.lookback.values(), *compiler.counts.values(),
+                                      *compiler.given_counts.values())]  # unquoted: sql() quotes `keep`
+    inner, params = query.sql(keep=[*kept, *passed])
     words = _words([(i, c) for i, c in enumerate(criteria) if i != j])
     values = [f"m.{dialect.quote(v)} AS v{n}" for n, v in enumerate(kept)]
+    values += [f"CAST({text} AS {dialect.double}) AS v{len(kept) + n}" for n, text in enumerate(counted)]
+    kept = kept + [count_column(event, days) for event, days in windows]
     names = ", ".join([f"w{w}" for w in range(len(words))] + [f"v{n}" for n in range(len(kept))])
     sql = (f"SELECT {names}, COUNT(*) AS n FROM (SELECT {', '.join(words + values)} FROM ({inner}) AS m) AS s "
            f"GROUP BY {names} LIMIT {int(limit) + 1}")
@@ -280,15 +301,17 @@ def duckdb_histogram(backend, criteria: Sequence, catalogue) -> tuple[np.ndarray
     return unpack(words, len(criteria)), np.asarray(found["n"], dtype=np.int64)
 
 
-def duckdb_edit_table(backend, criteria: Sequence, j: int, variables: Sequence[str], catalogue, limit: int):
-    """edit_table_sql run inside DuckDB: (an Arrow table of w0.., v0.., n; the variables of v0, v1, ...)."""
+def duckdb_edit_table(backend, criteria: Sequence, j: int, variables: Sequence[str], catalogue, limit: int,
+                      con=None):
+    """edit_table_sql run inside DuckDB (on `con`, else the backend's connection): (an Arrow table of w0.., v0..,
+    n; what v0, v1, ... are)."""
     import duckdb
 
     from explorer.errors import DataError
     sql, params, kept = edit_table_sql(criteria, j, variables, catalogue, backend.schema, backend_dialect(backend),
                                        limit)
     try:
-        relation = backend.con.sql(sql, params=params)
+        relation = (con or backend.con).sql(sql, params=params)
         # DuckDB 2.x names it to_arrow_table(), 1.x arrow()
         return (relation.to_arrow_table() if hasattr(relation, "to_arrow_table") else relation.arrow()), kept
     except duckdb.Error as err:
@@ -317,5 +340,5 @@ def backend_dialect(backend) -> Dialect:
     return SPARK if getattr(backend, "name", "") == "spark" else DUCKDB
 
 
-__all__ = ["PER_WORD", "baseline_rows", "baseline_sql", "duckdb_aggregate", "duckdb_edit_table", "duckdb_histogram",
+__all__ = ["PER_WORD", "baseline_rows", "baseline_sql", "count_windows", "duckdb_aggregate", "duckdb_edit_table", "duckdb_histogram",
            "edit_table_sql", "duckdb_subjects", "histogram_sql", "status_sql", "subjects_sql", "unpack", "with_assumed"]

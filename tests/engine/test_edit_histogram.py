@@ -4,7 +4,10 @@ threshold for every comparator, NULLs, and the cases that must fall back to the 
 
 from __future__ import annotations
 
+import os
 import random
+import threading
+import time
 
 import numpy as np
 import pandas as pd
@@ -14,13 +17,15 @@ from random_cohort import random_screening
 
 from explorer.cohort.screening import Screening
 from explorer.engine import evaluate
-from explorer.engine.edit_histogram import EditTables, rule_variables
+from explorer.engine.duck import DuckDBBackend
+from explorer.engine.edit_histogram import WARMER, EditTables, editable, rule_variables
 from explorer.engine.histogram import HistogramMatrix, evaluate_histogram
-from explorer.errors import DefinitionError
+from explorer.errors import DataError, DefinitionError
 from explorer.trial import trial_from_dict
 
 PCT = {"unit": "%", "min": 0, "max": 100}
-# one criterion per comparator and construct a threshold can sit in; E9 counts events (never from a table)
+# one criterion per comparator and construct a threshold can sit in; CN and CK count events (the count is a value
+# column of the table at one window: a new window takes a new table)
 CRITERIA = [
     {"id": "GE", "kind": "inclusion", "expression": "hba1c >= a", "parameters": {"a": {"value": 7.5, **PCT}}},
     {"id": "GT", "kind": "exclusion", "expression": "hba1c > a", "parameters": {"a": {"value": 11.0, **PCT}}},
@@ -40,6 +45,9 @@ CRITERIA = [
     {"id": "PL", "kind": "inclusion", "text": "Consent"},
     {"id": "CN", "kind": "exclusion", "expression": "count(severe_hypoglycemia, within_days=w) >= 1",
      "parameters": {"w": {"value": 91, "unit": "days", "min": 0, "max": 730}}},
+    {"id": "CK", "kind": "inclusion", "expression": "count(severe_hypoglycemia, within_days=w) >= k or hba1c > a",
+     "parameters": {"w": {"value": 365, "unit": "days", "min": 0, "max": 730}, "k": {"value": 2, "min": 0, "max": 20},
+                    "a": {"value": 12.0, **PCT}}},
 ]
 PARAMETERS = [(c["id"], p) for c in CRITERIA for p in c.get("parameters", {})]
 
@@ -144,12 +152,10 @@ def test_random_edit_sequences_on_random_cohorts_equal_a_fresh_count_and_the_mem
         check_edits(matrix, screening, edits)
 
 
-def test_rules_that_count_events_too_large_tables_and_several_changes_are_counted_by_the_engine():
+def test_too_large_tables_and_several_changes_are_counted_by_the_engine():
     screening = random_screening(300, 7)
     trial = make_trial()
     matrix = evaluate_histogram(trial, screening, "duckdb")
-    matrix = check_edits(matrix, screening, [("CN", "w", 365)])
-    assert matrix.edits.last == "the rule counts events"
     both = matrix.trial.with_parameter("GE", "a", 9.0).with_parameter("GT", "a", 9.5)
     edited = matrix.with_trial(both)
     assert matrix.edits.last == "2 criteria changed"
@@ -209,3 +215,223 @@ def test_the_stand_in_gives_the_memory_engines_threshold_curves_and_refuses_what
         matrix.stand_in("CN")
     with pytest.raises(DefinitionError, match="stands 14 subjects in.*limit is 5"):
         matrix.edits.stand_in(matrix.trial, "GE", matrix.criteria, matrix.backend, limit=5)
+
+
+def counting_screening() -> Screening:
+    """Events exactly at and just past the windows the tests move to, histories shorter than, equal to and
+    longer than each window (or absent), and counts the source reports where the history is too short."""
+    nan = np.nan
+    # (days of history, days before index of each severe hypoglycaemia, reported count @365, hba1c)
+    rows = [(365, [365], nan, 7.0), (365, [366], nan, 7.0), (364, [10], nan, 7.0), (364, [10], 3.0, 7.0),
+            (nan, [], nan, 13.0), (nan, [], 0.0, 7.0), (730, [1, 2, 365, 366, 730], nan, 7.0), (730, [], nan, nan),
+            (91, [91, 91], nan, 7.0), (90, [1, 1], 1.0, 7.0), (1000, [0, 0, 0], nan, 12.0), (365, [365, 365], 9.0, 7.0)]
+    ids = pd.Index([f"c{i:02d}" for i in range(len(rows))], name="subject_id", dtype="string")
+    f = pd.DataFrame({"hba1c": [r[3] for r in rows]}, index=ids)
+    days = [(ids[i], d) for i, r in enumerate(rows) for d in r[1]]
+    events = pd.DataFrame({"subject_id": pd.array([i for i, _ in days], dtype="string"),
+                           "event": pd.array(["severe_hypoglycemia"] * len(days), dtype="string"),
+                           "days_before_index": [float(d) for _, d in days]})
+    lookback = pd.DataFrame({"severe_hypoglycemia": [float(r[0]) for r in rows]}, index=ids)
+    reported = pd.DataFrame({"severe_hypoglycemia@365": [r[2] for r in rows]}, index=ids)
+    return Screening(f, events, lookback, reported, source="counts").validate()
+
+
+def test_a_count_threshold_is_arithmetic_on_the_counts_at_the_boundaries_and_a_window_takes_a_new_table():
+    screening = counting_screening()
+    trial = make_trial()
+    matrix = evaluate_histogram(trial, screening, "duckdb")
+    assert_same(matrix, memory_histogram(trial, screening), "start")
+    answers = []
+    for edit in [("CK", "k", 1), ("CK", "k", 3), ("CK", "k", 0), ("CK", "a", 11.0), ("CK", "k", 9),
+                 ("CK", "w", 366), ("CK", "k", 2), ("CK", "k", 5), ("CK", "w", 365), ("CK", "k", 4),
+                 ("CN", "w", 730), ("CN", "w", 90), ("CK", "w", 0), ("CK", "k", 1)]:
+        matrix = check_edits(matrix, screening, [edit])
+        answers.append(matrix.edits.last)
+    # the count's threshold and the other threshold are arithmetic on one table per window; a window edit
+    # takes the table of its window (kept: back at 365 days the first table answers again)
+    assert answers == ["new table", "table", "table", "table", "table", "new table", "table", "table",
+                       "table", "table", "new table", "new table", "new table", "table"]
+    (table,) = [t for k, t in matrix.edits._tables.items() if k[0][-1][-1] == (("w", 0.0),)]
+    # unknown (NULL kept) where no history covers the window and no count is reported: at 0 days the two without a
+    # history; at 365 days the 364- and 91-day histories without a reported count and the subject without either
+    # (a reported count fills in for the others)
+    assert table.counts[table.event_counts["severe_hypoglycemia@0"].isna().to_numpy()].sum() == 2
+    (wide,) = [t for k, t in matrix.edits._tables.items() if k[0][-1][-1] == (("w", 365.0),)]
+    unknown = wide.event_counts["severe_hypoglycemia@365"].isna().to_numpy()
+    assert wide.counts[unknown].sum() == 3 and wide.counts.sum() == len(screening.features)
+
+
+def test_count_edits_on_random_cohorts_with_unknown_histories_equal_a_fresh_count_and_the_memory_engine():
+    for seed in range(2):
+        screening = random_screening(400, 20 + seed, missing=0.2)
+        rng = random.Random(seed)
+        matrix = evaluate_histogram(make_trial(), screening, "duckdb")
+        edits = [("CK", rng.choice(["k", "k", "k", "w", "a"]), 0) for _ in range(10)]
+        edits = [(c, p, {"k": rng.randint(0, 4), "w": rng.choice([91, 365, 400, 100]),
+                         "a": round(rng.uniform(6, 13), 1)}[p]) for c, p, _ in edits]
+        check_edits(matrix, screening, edits)
+
+
+# --- warm-up: tables taken in the background, never a wrong or stale answer -----------------------------------
+
+@pytest.fixture
+def warmer(monkeypatch):
+    monkeypatch.setattr(WARMER, "delay", 0.05)  # the tests wait for the warm-up themselves
+    yield WARMER
+    WARMER.stop()
+    assert WARMER.wait_idle(timeout=60)
+
+
+class Gated:
+    """A DuckDB backend whose edit tables are recorded, and whose first warm-up query waits for a gate."""
+
+    def __init__(self, backend):
+        self.inner, self.calls, self.gate, self.waiting = backend, [], threading.Event(), threading.Event()
+        self.fail_if_interrupted = False
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def edit_table(self, criteria, j, variables, catalogue, limit, con=None):
+        background = con is not None
+        self.calls.append((criteria[j].id, background, tuple(c.parameter_values().get("a") for c in criteria)))
+        if background and not self.gate.is_set():
+            self.waiting.set()
+            self.gate.wait(60)
+            if self.fail_if_interrupted and WARMER._interrupted:
+                raise DataError("interrupted")  # what an interrupted DuckDB query raises, through duckdb_edit_table
+        return self.inner.edit_table(criteria, j, variables, catalogue, limit, con=con)
+
+
+def editable_ids(trial):
+    return [c.id for c in trial.criteria if editable(c)]
+
+
+def test_warm_up_takes_every_editable_criterions_table_and_the_edits_are_then_arithmetic(warmer):
+    screening = random_screening(300, 5, missing=0.2)
+    trial = make_trial()
+    matrix = evaluate_histogram(trial, screening, "duckdb", warm=True)
+    assert matrix.edits.wait_warm(timeout=60)
+    # every criterion with a threshold; not PL (no rule) nor CN (only a window: any window may come next)
+    assert editable_ids(trial) == [c["id"] for c in CRITERIA if c["id"] not in ("PL", "CN")]
+    assert matrix.edits.warmed(trial) == editable_ids(trial)
+    for edit in [("GE", "a", 8.0), ("CK", "k", 1)]:
+        matrix = check_edits(matrix, screening, [edit])
+        assert matrix.edits.last == "table", edit
+        # each edit warms the new state: every other criterion's table is taken again for it
+        assert matrix.edits.wait_warm(timeout=60)
+        assert matrix.edits.warmed(matrix.trial) == editable_ids(trial)
+    # a window edit is not warmed ahead (any window may come): it takes its table, then warms the others
+    matrix = check_edits(matrix, screening, [("CK", "w", 91)])
+    assert matrix.edits.last == "new table"
+
+
+def test_an_edit_waits_for_the_table_the_warm_up_is_taking_and_a_newer_state_supersedes_the_warm_up(warmer):
+    screening = boundary_screening()
+    trial = make_trial()
+    gated = Gated(DuckDBBackend(screening, trial.catalogue))
+    matrix = evaluate_histogram(trial, None, backend=gated, warm=True)
+    assert gated.waiting.wait(30)  # the warm-up is taking GE's table, held at the gate
+    threading.Timer(0.5, gated.gate.set).start()
+    edited = check_edits(matrix, screening, [("GE", "a", 8.0)])
+    assert edited.edits.last == "warmed table"
+    assert [c[:2] for c in gated.calls if c[0] == "GE"] == [("GE", True)]  # taken once, by the warm-up
+    # a newer state (GT edited) supersedes the warm-up of the first: no table of it is taken after the switch
+    gated2 = Gated(DuckDBBackend(screening, trial.catalogue))
+    matrix = evaluate_histogram(trial, None, backend=gated2, warm=True)
+    assert gated2.waiting.wait(30)
+    moved = check_edits(matrix, screening, [("GT", "a", 9.0)], fresh_every=False)
+    gated2.gate.set()
+    assert moved.edits.wait_warm(timeout=60)
+    background = [c for c in gated2.calls if c[1]]
+    assert background[0][0] == "GE" and background[0][2][1] == 11.0  # the one in flight at the switch
+    assert all(c[2][1] == 9.0 for c in background[1:])  # then only the new state's tables
+    assert moved.edits.warmed(moved.trial) == editable_ids(trial)
+
+
+def test_an_interrupted_warm_up_query_is_taken_again_after_the_edit_and_the_budget_bounds_the_tables(warmer):
+    screening = boundary_screening()
+    trial = make_trial()
+    gated = Gated(DuckDBBackend(screening, trial.catalogue))
+    gated.fail_if_interrupted = True
+    matrix = evaluate_histogram(trial, None, backend=gated, warm=True)
+    assert gated.waiting.wait(30)
+    with WARMER.foreground():  # an edit's query: the warm-up's is interrupted and waits
+        gated.gate.set()
+        time.sleep(0.3)
+        assert matrix.edits.warmed(trial) == []
+    assert matrix.edits.wait_warm(timeout=60)
+    assert [c[0] for c in gated.calls[:2]] == ["GE", "GE"]  # taken again after the edit
+    assert matrix.edits.warmed(trial) == editable_ids(trial)
+
+    small = evaluate_histogram(trial, screening, "duckdb", edits=EditTables(budget=1, warm=True))
+    assert small.edits.wait_warm(timeout=60)
+    assert small.edits.warmed(trial) == ["GE"]  # the budget was spent by the first table: the warm-up stopped
+    small = check_edits(small, screening, [("RA", "m", 3.0)], fresh_every=False)
+    assert small.edits.last == "new table"
+    assert small.edits.wait_warm(timeout=60)
+    assert small.edits.warmed(small.trial) == ["RA"]  # the edit's own table evicted the least recently used
+    # a state reached without a table (two criteria at once): the warm-up drops the older state's tables for it
+    both = small.trial.with_parameter("GE", "a", 9.0).with_parameter("GT", "a", 9.5)
+    small = small.with_trial(both)
+    assert small.edits.last == "2 criteria changed"
+    assert small.edits.wait_warm(timeout=60)
+    assert small.edits.warmed(both) == ["GE"] and len(small.edits._tables) == 1
+
+
+def test_a_state_replaced_within_the_delay_is_never_warmed(warmer):
+    screening = boundary_screening()
+    trial = make_trial()
+    warmer.delay = 1.0
+    gated = Gated(DuckDBBackend(screening, trial.catalogue))
+    gated.gate.set()
+    matrix = evaluate_histogram(trial, None, backend=gated, warm=True)
+    for value in (8.0, 8.5, 9.0):  # a slider dragged: each value a new state, within the delay of the last
+        matrix = matrix.with_trial(matrix.trial.with_parameter("GT", "a", value))
+    assert matrix.edits.wait_warm(timeout=60)
+    background = [c for c in gated.calls if c[1]]
+    assert background and all(c[2][1] == 9.0 for c in background)  # only the state that stayed
+    assert matrix.edits.warmed(matrix.trial) == editable_ids(trial)
+
+
+def test_the_warm_up_takes_spark_tables_from_its_own_thread(spark, warmer):
+    screening = counting_screening()
+    trial = make_trial([c for c in CRITERIA if c["id"] in ("GE", "RA", "CN", "CK")])
+    matrix = evaluate_histogram(trial, screening, "spark", spark=spark, warm=True)
+    assert matrix.edits.wait_warm(timeout=300)
+    assert matrix.edits.warmed(trial) == ["GE", "RA", "CK"]
+    for edit in [("CK", "k", 1), ("GE", "a", 7.0)]:
+        matrix = check_edits(matrix, screening, [edit], fresh_every=False)
+        assert matrix.edits.last == "table"
+        assert matrix.edits.wait_warm(timeout=300)  # the new state's tables (GE's after CK's edit)
+
+
+EXIT_MID_WARM_UP = """
+import sys, time
+from explorer.engine import edit_histogram
+from explorer.engine.histogram import evaluate_histogram
+from random_cohort import random_screening
+from tests_trial import make_trial
+edit_histogram.WARMER.delay = 0
+matrix = evaluate_histogram(make_trial(), random_screening(20000, 1, missing=0.2), "duckdb", warm=True)
+time.sleep(float(sys.argv[1]))
+print(edit_histogram.WARMER.taken)
+"""
+
+
+@pytest.mark.parametrize("seconds", [0.3])
+def test_the_interpreter_exits_cleanly_in_the_middle_of_a_warm_up(tmp_path, seconds):
+    """A daemon thread stopped inside DuckDB at exit aborts the interpreter (exit code 134); the warm-up's query
+    is interrupted and the thread parked first."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tests = Path(__file__).resolve().parents[1]
+    (tmp_path / "tests_trial.py").write_text(
+        "from test_edit_histogram import make_trial\n", encoding="utf-8")
+    env = {"PYTHONPATH": os.pathsep.join([str(tmp_path), str(tests), str(tests / "engine"),
+                                          str(tests.parent)]), "PATH": os.environ.get("PATH", "")}
+    done = subprocess.run([sys.executable, "-c", EXIT_MID_WARM_UP, str(seconds)], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
