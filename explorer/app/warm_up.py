@@ -35,10 +35,12 @@ class OutcomePreparer:
     (outcomes of one scenario are never shown for another: the cache key and the revision decide).
     """
 
-    def __init__(self, state, page=None, settle_s: float = SETTLE_S, working=lambda: False):
+    def __init__(self, state, page=None, settle_s: float | None = None, working=lambda: False):
         """`page`: the widget whose initial_query_sent says the page has rendered (None: start now);
-        `working()`: whether the dashboard is drawing something (then the wait starts again)."""
-        self._state, self._settle_s, self._working = state, settle_s, working
+        `settle_s`: the quiet wait (default SETTLE_S); `working()`: whether the dashboard is drawing something
+        (then the wait starts again)."""
+        self._state, self._working = state, working
+        self._settle_s = SETTLE_S if settle_s is None else settle_s
         self._timer: threading.Timer | None = None
         self._guard = threading.Lock()
         self.prepared = 0  # how many settled scenarios were handed to prepare (tests, benchmarks)

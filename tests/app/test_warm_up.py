@@ -68,3 +68,18 @@ def test_it_waits_while_the_dashboard_draws(fresh):
     settled(preparer, 1)
     assert fresh.outcomes.computations == 1
     preparer.stop()
+
+
+def test_the_served_dashboard_prepares_once_its_page_has_rendered(fresh, monkeypatch):
+    from explorer.app import warm_up
+    from explorer.app.dashboard import Dashboard
+
+    monkeypatch.setattr(warm_up, "SETTLE_S", SETTLE_S)
+    dashboard = Dashboard(fresh).show()
+    preparer = dashboard.outcome_preparer
+    time.sleep(3 * SETTLE_S)
+    assert preparer.prepared == 0  # the page has not said it rendered
+    dashboard.url.initial_query_sent = True
+    settled(preparer, 1)
+    assert fresh.outcomes.computations == 1
+    preparer.stop()
