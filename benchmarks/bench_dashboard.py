@@ -24,6 +24,10 @@ adds this tree served with other server options, `--also REF` another revision, 
 variant's server up and takes their rounds in turn, so that a shared machine's changing load weighs on all
 alike (dashboard.first_render.interleaved*.md).
 
+`--tabs-only` measures each tab's first chart on the registered scenario and the Outcomes tab on edited
+scenarios, opened at once and after the scenario settled (explorer.app.warm_up.OutcomePreparer), with an
+edit's update while a prepare runs (dashboard.tabs.md).
+
 `--baseline REF` measures the code of a git revision (checked out into a temporary worktree: its
 notebook, voila.json and package) in the same run, before the working tree, so that the table compares
 the two under the same machine load.
@@ -260,6 +264,8 @@ WATCH = """([selector, tab]) => {
     if (window.__te.shown === null && targets.some(el => visible(el) && el.getBoundingClientRect().height > 0))
       window.__te.shown = now;
     if (window.__te.shown !== null && (window.__te.idle !== null || window.__te.busy === null)) return;
+    // no chart changed (e.g. a figure the same for both scenarios) once all is drawn: stop after 10 s more
+    if (window.__te.idle !== null && now > window.__te.idle + 10000) { window.__te.shown = -1; return; }
     requestAnimationFrame(tick);
   };
   requestAnimationFrame(tick);
@@ -280,6 +286,82 @@ def first_charts(page) -> dict:
                     "page_indicator_ms": None if seen.get("pending") is None else round(seen["pending"]),
                     "indicator_gone_ms": None if seen["idle"] is None else round(seen["idle"])}
     page.get_by_role("tab", name="Eligibility", exact=True).click()
+    return out
+
+
+# WATCH for the Outcomes tab reopened on another scenario: its figures of the scenario before are still on the
+# page until the kernel replaces them, so the first chart counts only once a plot's traces differ from theirs.
+WATCH_NEW_CHART = """() => {
+  let t0 = performance.now();
+  document.addEventListener("pointerdown", (event) => { t0 = event.timeStamp; }, {capture: true, once: true});
+  const plots = () => [...document.querySelectorAll(".te-app .te-outcomes .js-plotly-plot")];
+  const traces = (el) => JSON.stringify((el.data || []).map((t) => [t.x, t.y]));
+  const before = new Map(plots().map((el) => [el, traces(el)]));
+  window.__te = {busy: null, idle: null, shown: null};
+  const visible = (el) => el && el.offsetParent !== null && getComputedStyle(el).visibility === "visible";
+  const tick = () => {
+    const now = performance.now() - t0;
+    const busy = document.querySelector(".te-busy");
+    if (window.__te.busy === null && visible(busy)) window.__te.busy = now;
+    if (window.__te.busy !== null && window.__te.idle === null && !busy) window.__te.idle = now;
+    if (window.__te.shown === null && plots().some((el) => visible(el) && el.getBoundingClientRect().height > 0
+                                                   && (!before.has(el) || before.get(el) !== traces(el))))
+      window.__te.shown = now;
+    if (window.__te.shown !== null && (window.__te.idle !== null || window.__te.busy === null)) return;
+    // no chart changed (e.g. a figure the same for both scenarios) once all is drawn: stop after 10 s more
+    if (window.__te.idle !== null && now > window.__te.idle + 10000) { window.__te.shown = -1; return; }
+    requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+}"""
+# How long the page waits after an edit before opening Outcomes "settled": the dashboard's OutcomePreparer waits
+# 1 s of quiet (explorer.app.warm_up.SETTLE_S), then computes about 1 s at 10^6 subjects on a quiet machine.
+SETTLED_S = 6
+
+
+def outcomes_after_edits(page, state: ExplorerState) -> dict:
+    """The Outcomes tab's first chart on edited scenarios, each new (a threshold value not typed before): opened
+    right after the edit, and opened after SETTLED_S of quiet; and an edit's update while the scenario before
+    it was being prepared (1.3 s after an edit). The page is left on the Eligibility tab."""
+    criterion, parameter, label, values = threshold_values(state, 7)
+    now = state.trial.criterion(criterion).parameters[parameter].value  # typed last: its outcomes may be cached
+    values = [v for v in values if v != now][:6]
+    field = page.get_by_role("spinbutton", name=label, exact=True)
+
+    def edit(value):
+        state.set_parameter(criterion, parameter, value)
+
+        def type_value():
+            field.fill(f"{value:g}")
+            field.press("Enter")
+
+        return timed_update(page, type_value, f"{state.counts['eligible']:,}")
+
+    def open_outcomes():
+        page.evaluate(WATCH_NEW_CHART)
+        page.get_by_role("tab", name="Outcomes", exact=True).click()
+        page.wait_for_function("() => window.__te.shown !== null && (window.__te.busy === null || window.__te.idle !== null)",
+                               polling="raf", timeout=TIMEOUT_MS)
+        seen = page.evaluate("() => window.__te")
+        page.get_by_role("tab", name="Eligibility", exact=True).click()
+        first = None if seen["shown"] < 0 else round(seen["shown"])
+        return first, None if seen["idle"] is None else round(seen["idle"])
+
+    out = {"edited_now_ms": [], "edited_settled_ms": [], "edit_during_prepare_ms": [], "edited_now_all_ms": [],
+           "edited_settled_all_ms": []}
+    for k in range(2):
+        edit(values[3 * k])
+        first, everything = open_outcomes()
+        out["edited_now_ms"].append(first)
+        out["edited_now_all_ms"].append(everything)
+        edit(values[3 * k + 1])
+        time.sleep(SETTLED_S)
+        first, everything = open_outcomes()
+        out["edited_settled_ms"].append(first)
+        out["edited_settled_all_ms"].append(everything)
+        time.sleep(1.3)  # the scenario left by the tab settles: its prepare (if any) is under way...
+        out["edit_during_prepare_ms"].append(round(edit(values[3 * k + 2])))  # ...when the next edit comes
+        time.sleep(SETTLED_S)
     return out
 
 
@@ -386,6 +468,85 @@ def measure(code: Path, trial: str, n: int, repeats: int, browser, cold: bool) -
     del state
     gc.collect()
     return result
+
+
+def measure_tabs(code: Path, trial: str, n: int, browser) -> dict:
+    """`--tabs-only`: each tab's first chart on the registered scenario, once the pool's refill has settled,
+    then the Outcomes tab on edited scenarios (outcomes_after_edits)."""
+    base = scenario_for(trial, n)
+    state = ExplorerState(base, with_baseline=False)
+    result: dict = {"trial": trial, "subjects": n}
+    process, url, ready, _ = start_voila(code, base.to_query(), preheat=True)
+    try:
+        ready.unlink()
+        _, page = open_page(browser, url + "/", {})
+        deadline = time.monotonic() + 600
+        while not ready.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(REFILL_WARM_UP_S)
+        result["tabs"] = first_charts(page)
+        result["outcomes_edited"] = outcomes_after_edits(page, state)
+        page.close()
+    finally:
+        stop(process)
+    result["load_average_1m"] = round(os.getloadavg()[0], 2)
+    del state
+    gc.collect()
+    return result
+
+
+def tabs_table(rows: list[dict]) -> list[str]:
+    lines = ["First chart per tab on the registered scenario (ms from the tab click, tabs opened in this order, the "
+             "refilled pool settled first; the loading indicator's first visible frame in brackets):", "",
+             "| code | trial | subjects | load | " + " | ".join(TAB_FIRST) + " |",
+             "|---|---|---|---|" + "---|" * len(TAB_FIRST)]
+    for r in rows:
+        cells = [f"{r['tabs'][t]['first_chart_ms']}" + ("" if r["tabs"][t]["indicator_ms"] is None
+                                                        else f" ({r['tabs'][t]['indicator_ms']})") for t in TAB_FIRST]
+        lines.append(f"| {r['code']} | {r['trial']} | {r['subjects']:,} | {r['load_average_1m']} | "
+                     + " | ".join(cells) + " |")
+    lines += ["", f"The Outcomes tab's first chart on an edited scenario (a threshold typed; each a new scenario): "
+              f"opened right after the edit, and after {SETTLED_S} s of quiet; and an edit's click-to-update while the "
+              "scenario before it was being prepared (1.3 s after that one's edit). ms, each try:", "",
+              "| code | trial | subjects | Outcomes, edited, opened at once: first new chart (all drawn) | Outcomes, "
+              f"edited, opened after {SETTLED_S} s: first new chart (all drawn) | edit to update during a prepare |",
+              "|---|---|---|---|---|---|"]
+
+    def both(first, everything):
+        return ", ".join(f"{'–' if a is None else a} ({'–' if b is None else b})"
+                         for a, b in zip(first, everything, strict=True))
+
+    for r in rows:
+        o = r["outcomes_edited"]
+        lines.append(f"| {r['code']} | {r['trial']} | {r['subjects']:,} | {both(o['edited_now_ms'], o['edited_now_all_ms'])} | "
+                     f"{both(o['edited_settled_ms'], o['edited_settled_all_ms'])} | "
+                     f"{', '.join(map(str, o['edit_during_prepare_ms']))} |")
+    return lines
+
+
+def tabs_main(args) -> int:
+    rows = []
+    codes = ([(args.baseline, args.baseline)] if args.baseline else []) + [(None, "this tree")]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        for n in args.sizes:
+            for trial in args.trials:
+                for ref, name in codes:
+                    print(f"measuring tabs, {name}: {trial} at {n:,} subjects...", file=sys.stderr, flush=True)
+                    with checkout(ref) as code:
+                        rows.append({"code": name, **measure_tabs(code, trial, n, browser)})
+                    print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+        browser.close()
+    load = os.getloadavg()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "dashboard.tabs.json").write_text(json.dumps({"machine": {"cpus": os.cpu_count(),
+                                                                         "load_average_1m_at_end": round(load[0], 2)},
+                                                             "results": rows}, indent=2) + "\n")
+    lines = tabs_table(rows)
+    (RESULTS / "dashboard.tabs.md").write_text("\n".join(lines) + f"\n\nLoad average at the end: {load[0]:.2f} "
+                                               f"on {os.cpu_count()} CPUs.\n")
+    print("\n".join(lines))
+    return 0
 
 
 def table(rows: list[dict]) -> list[str]:
@@ -545,7 +706,12 @@ def main() -> int:
     parser.add_argument("--variant", action="append", default=[], metavar="NAME:OPTIONS",
                         help="with --first-render-only: also this tree served with these server options "
                              "(split on spaces), named NAME in the table; may be repeated")
+    parser.add_argument("--tabs-only", action="store_true",
+                        help="measure only each tab's first chart and the Outcomes tab on edited scenarios: "
+                             "dashboard.tabs.md")
     args = parser.parse_args()
+    if args.tabs_only:
+        return tabs_main(args)
     if args.kernel_only:
         return kernel_main(args)
     if args.phases:

@@ -197,6 +197,121 @@ def bench_trial_measures(n_subjects: int, repeats: int) -> dict[str, float]:
     return timings
 
 
+# --- the Outcomes tab in the dashboard's kernel code (in process, no browser) -------------------------------
+# Run in a child interpreter with the measured code first on its path, so that a git revision
+# (`--baseline REF`) is measured in the same run. Every edited scenario is new (a criterion switched off that
+# changes the eligible count), so its outcomes are not in the cache.
+TAB_CHILD = r"""
+import json, statistics, sys, threading, time
+from explorer.app.dashboard import Dashboard
+from explorer.app.scenario import DataSource, Scenario
+from explorer.app.state import ExplorerState
+from explorer.cohort.synthetic.trial_match import population_for
+from explorer.trial import load_trial
+try:
+    from explorer.app.warm_up import OutcomePreparer
+except ImportError:  # code from before the preparer
+    OutcomePreparer = None
+trial, n, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+state = ExplorerState(Scenario(trial=trial, data=DataSource("synthetic", population_for(load_trial(trial)), n, 0)),
+                      with_baseline=False)
+d = Dashboard(state, address=False)
+outcomes_tab = list(d.tabs.titles).index("Outcomes")
+def ms(action):
+    started = time.perf_counter(); action(); return 1000 * (time.perf_counter() - started)
+def open_outcomes():
+    return ms(lambda: setattr(d.tabs, "selected_index", outcomes_tab))
+def back():
+    d.tabs.selected_index = 0
+boxes = {c: row._toggle for c, row in d.criteria._rows.items()}
+# criteria whose switching off changes the eligible count: each gives a new scenario
+edits = []
+for c in reversed(state.order):
+    if state.enabled(c):
+        before = state.counts["eligible"]
+        boxes[c].value = False
+        if state.counts["eligible"] not in (before, 0):
+            edits.append(c)
+        boxes[c].value = True
+edits = edits[: 3 * repeats]
+out = {"registered_ms": open_outcomes(), "criteria": len(edits)}
+back()
+def edited_opening(c, wait):
+    click = ms(lambda: setattr(boxes[c], "value", False))
+    wait()
+    opened = open_outcomes()
+    back()
+    boxes[c].value = True
+    return click, opened
+idle = []
+for c in edits[:repeats]:
+    idle.append(edited_opening(c, lambda: None))
+out["edited_ms"] = [round(o) for _, o in idle]
+out["click_idle_ms"] = [round(k) for k, _ in idle]
+if OutcomePreparer is not None:
+    preparer = OutcomePreparer(state, working=lambda: d._working > 0)
+    def settled():
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            busy = any(t.name == "warm-up outcomes" and t.is_alive() for t in threading.enumerate())
+            if not busy and state.outcomes.key() in state.outcomes._cache:
+                return
+            time.sleep(0.01)
+    prepared = [edited_opening(c, settled) for c in edits[repeats:2 * repeats]]
+    out["edited_prepared_ms"] = [round(o) for _, o in prepared]
+    # a click while a prepare runs: the prepare starts SETTLE_S after the edit; click 0.2 s into it
+    from explorer.app.warm_up import SETTLE_S
+    during = []
+    for c in edits[2 * repeats:3 * repeats]:
+        boxes[c].value = False
+        time.sleep(SETTLE_S + 0.2)
+        assert any(t.name == "warm-up outcomes" and t.is_alive() for t in threading.enumerate()), "no prepare running"
+        during.append(ms(lambda: setattr(boxes[c], "value", True)))
+        settled()
+    out["click_during_prepare_ms"] = [round(k) for k in during]
+    preparer.stop()
+print("RESULT" + json.dumps(out))
+"""
+
+
+def bench_tab(trial: str, n: int, repeats: int, baseline: str | None) -> list[dict]:
+    """The TAB_CHILD measurement for the baseline revision (if any), then this tree, in the same run."""
+    import subprocess
+    import sys
+
+    from _common import checkout  # a sibling module: this file runs as a script from benchmarks/
+
+    rows = []
+    for ref in ([baseline] if baseline else []) + [None]:
+        with checkout(ref) as code:
+            env = {**os.environ, "PYTHONPATH": str(code)}
+            done = subprocess.run([sys.executable, "-c", TAB_CHILD, trial, str(n), str(repeats)], env=env,
+                                  cwd=str(code), capture_output=True, text=True, check=False)
+            line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT")), None)
+            if line is None:
+                raise RuntimeError(f"the tab measurement failed: {done.stderr[-3000:]}")
+            rows.append({"code": ref or "this tree", "trial": trial, "subjects": n,
+                         "load_average": round(os.getloadavg()[0], 2), **json.loads(line.removeprefix("RESULT"))})
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def tab_table(rows: list[dict]) -> list[str]:
+    def median(values):
+        return "–" if not values else f"{int(np.median(values))}"
+
+    lines = ["| code | trial | subjects | load | registered (ms) | edited (ms, median) | edited, prepared (ms, median) "
+             "| click, idle (ms, median) | click during a prepare (ms, median; all) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        during = r.get("click_during_prepare_ms", [])
+        lines.append(f"| {r['code']} | {r['trial']} | {r['subjects']:,} | {r['load_average']} | "
+                     f"{round(r['registered_ms'])} | {median(r['edited_ms'])} | {median(r.get('edited_prepared_ms', []))} | "
+                     f"{median(r['click_idle_ms'])} | {median(during)}" + (f" ({', '.join(map(str, during))})"
+                                                                       if during else "") + " |")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
@@ -206,7 +321,26 @@ def main(argv: list[str] | None = None) -> dict:
                         default=["summaries", "cgm", "trial"])
     parser.add_argument("--repeats", type=int, default=3, help="runs per step below 10^5 (best is kept)")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--tab", action="store_true",
+                        help="only the Outcomes tab in the dashboard's code at --tab-sizes: registered vs edited scenario, "
+                             "with and without prepared outcomes, and clicks during a prepare (outcomes.tab.md)")
+    parser.add_argument("--tab-sizes", type=int, nargs="+", default=[1_000_000])
+    parser.add_argument("--tab-trials", nargs="+", default=["NCT06196996", "NCT01142050"])
+    parser.add_argument("--baseline", metavar="REF", help="with --tab: also this git revision, first, in the same run")
     args = parser.parse_args(argv)
+    if args.tab:
+        rows = [row for n in args.tab_sizes for trial in args.tab_trials
+                for row in bench_tab(trial, n, args.repeats, args.baseline)]
+        lines = tab_table(rows)
+        (RESULTS.parent / "outcomes.tab.json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+        (RESULTS.parent / "outcomes.tab.md").write_text(
+            "The Outcomes tab's opening in the dashboard's own code, in process (no browser, no widget messages): "
+            "on the registered scenario, on an edited one (a criterion switched off; each a new scenario), and "
+            "on an edited one whose outcomes OutcomePreparer computed in the background; a criterion click when "
+            "idle and while a prepare runs. `benchmarks/bench_outcomes.py --tab --baseline REF`.\n\n"
+            + "\n".join(lines) + "\n", encoding="utf-8")
+        print("\n".join(lines))
+        return {"tab": rows}
 
     previous = json.loads(args.output.read_text(encoding="utf-8")) if args.output.is_file() else {}
     results = {

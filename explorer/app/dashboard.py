@@ -39,6 +39,7 @@ from explorer.app.views import (
     guarded,
     warm_up_figures,
 )
+from explorer.app.warm_up import OutcomePreparer
 from explorer.app.widgets import STYLE, UrlSync
 from explorer.errors import ExplorerError
 
@@ -247,6 +248,8 @@ class Dashboard(w.VBox):
         display(self)
         # after the first paint, in the background: the first chart of a tab then costs its own work only
         threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
+        # a settled scenario's outcomes, computed in the background once the page has rendered
+        self.outcome_preparer = OutcomePreparer(self.state, page=self.url, working=lambda: self._working > 0)
         signal_ready()
         return self
 

@@ -19,6 +19,7 @@ from collections import OrderedDict
 import pandas as pd
 
 from explorer.cohort.lookup import positions as positions_in
+from explorer.cohort.lookup import rows_of_sorted
 from explorer.cohort.screening import Screening
 from explorer.cohort.synthetic import enrolment
 from explorer.errors import DataError
@@ -53,9 +54,10 @@ class OutcomeState:
         self.allocation = "trial"
         self.computations = 0  # how many times outcomes were computed (not taken from the cache)
         self._aligned: tuple[Screening, frozenset[str]] | None = None  # see _aligned_tables
-        # results() and prepare() (the warm-up's thread) take turns: a tab opened during the warm-up waits for
-        # its result instead of computing the same outcomes beside it
+        # guards the cache and _pending: prepare() (a background thread) computes outside it, and results()
+        # waits for a prepare of its own scenario instead of computing the same outcomes beside it
         self._lock = threading.RLock()
+        self._pending: tuple[tuple, threading.Event] | None = None  # (key, done) of a prepare() under way
 
     # --- the simulation's choices ---------------------------------------------------------------------
     @property
@@ -102,12 +104,20 @@ class OutcomeState:
 
     # --- results ----------------------------------------------------------------------------------------
     def results(self) -> OutcomeResults | None:
-        """The enrolled subjects' outcomes (None when no one is eligible), computed when the key changed."""
+        """The enrolled subjects' outcomes (None when no one is eligible), computed when the key changed.
+
+        If prepare() is computing this very scenario in the background, this waits for it rather than
+        computing the same outcomes beside it; a prepare of another scenario is not waited for (it stops
+        at its next check, see _compute)."""
         with self._lock:
             enrolled = self.enrolled()
             if not len(enrolled):
                 return None
             key = self.key(enrolled)
+            pending = self._pending if self._pending is not None and self._pending[0] == key else None
+        if pending is not None:
+            pending[1].wait()
+        with self._lock:
             if key not in self._cache:
                 self._keep(key, self._compute(enrolled))
             self._cache.move_to_end(key)
@@ -118,7 +128,8 @@ class OutcomeState:
         background thread), so that opening the Outcomes tab on it only draws.
 
         The state may move meanwhile (an edit on the main thread): what was read could then mix two
-        scenarios, so the result is kept only if the state's revision is the same after as before.
+        scenarios, so the result is kept only if the state's revision is the same after as before, and the
+        computation stops early once the revision has moved (it is another scenario's by then).
         """
         revision = self._state.revision
         with self._lock:
@@ -126,11 +137,21 @@ class OutcomeState:
             if not len(enrolled):
                 return
             key = self.key(enrolled)
-            if key in self._cache:
+            if key in self._cache or self._pending is not None:
                 return
-            results = self._compute(enrolled)
-            if self._state.revision == revision:
-                self._keep(key, results)
+            done = threading.Event()
+            self._pending = (key, done)
+        try:
+            results = self._compute(enrolled, current=lambda: self._state.revision == revision)
+            with self._lock:
+                if self._state.revision == revision:
+                    self._keep(key, results)
+        except _Superseded:
+            pass
+        finally:
+            with self._lock:
+                self._pending = None
+            done.set()
 
     def _keep(self, key: tuple, results: OutcomeResults) -> None:
         self._cache[key] = results
@@ -138,17 +159,21 @@ class OutcomeState:
         while len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
 
-    def _compute(self, enrolled: pd.Index) -> OutcomeResults:
+    def _compute(self, enrolled: pd.Index, current=lambda: True) -> OutcomeResults:
+        """`current()` says whether these outcomes are still wanted (prepare's scenario is still the state's);
+        it is asked between the stages, which raise _Superseded when it says no."""
         s = self._state
         # Everything below reads the enrolled subjects' rows only: given the whole screening, the events of
         # the year before baseline were counted for all 10^6 subjects and then reindexed (2.8 s, issue 17).
         screening = self._enrolled_screening(enrolled)
+        _check(current)
         if self.uses_real_data:
             cohort = enrolment.cohort_subset(s.cohort, enrolled)
         else:
             seed = s.scenario.data.seed if s.scenario.data.kind == "synthetic" else 0
             cohort = enrolment.simulate_outcomes(s.trial, screening, enrolled, model=self.model,
                                                  arm=ALLOCATIONS[self.allocation], seed=seed)
+        _check(current)
         return outcome_measures(s.trial, cohort, screening=screening, on_missing="skip")
 
     def _enrolled_screening(self, enrolled: pd.Index) -> Screening:
@@ -194,6 +219,15 @@ class OutcomeState:
         return table[table["endpoint"].astype(str) == endpoint]
 
 
+class _Superseded(Exception):
+    """prepare()'s scenario is no longer the state's: its outcomes would be thrown away, so it stops."""
+
+
+def _check(current) -> None:
+    if not current():
+        raise _Superseded
+
+
 def aligned_tables(screening: Screening) -> frozenset[str]:
     """The per-subject tables whose rows are in the features' order (their rows can be taken by position)."""
     ids = screening.features.index
@@ -218,7 +252,11 @@ def rows_at(screening: Screening, positions, aligned: frozenset[str] = frozenset
             return None
         return frame.iloc[positions].set_axis(ids) if name in aligned else frame.reindex(ids)
 
-    # Arrow's lookup over the 10^6 subjects' events: half the time of pandas' isin on Arrow strings
-    events = screening.events[positions_in(screening.events["subject_id"], ids) >= 0]
+    # events in subject order (the generator's) are found by binary search of the enrolled ids; otherwise
+    # Arrow's lookup over the 10^6 subjects' events, half the time of pandas' isin on Arrow strings
+    chosen = rows_of_sorted(screening.events["subject_id"], ids)
+    if chosen is None:
+        chosen = positions_in(screening.events["subject_id"], ids) >= 0
+    events = screening.events[chosen]
     return Screening(features=features, events=events, event_lookback=rows("event_lookback"),
                      event_counts=rows("event_counts"), source=screening.source)

@@ -1,10 +1,18 @@
-"""Plotly's first use made cheap: one small figure of each kind built and serialised ahead of any chart."""
+"""Work done ahead of a tab's first chart: plotly's first use, and the current scenario's outcomes once the
+dashboard has been quiet for a moment."""
 
 from __future__ import annotations
+
+import contextlib
+import threading
 
 import plotly.graph_objects as go
 
 from explorer.app.widgets import plotly_bundle
+
+# How long the scenario must stay as it is before its outcomes are computed ahead: a researcher clicking
+# through criteria should not pay for every scenario passed on the way (benchmarks/results/outcomes.prepare.md).
+SETTLE_S = 1.0
 
 
 def warm_up_figures() -> None:
@@ -15,3 +23,66 @@ def warm_up_figures() -> None:
     fig = go.Figure([go.Bar(x=[1], y=["a"], orientation="h"), go.Scatter(x=[1], y=[1])])
     fig.update_layout(template=TEMPLATE, title="warm-up")
     plotly_bundle(fig)
+
+
+class OutcomePreparer:
+    """Computes the current scenario's outcomes (OutcomeState.prepare) on a background thread once the
+    scenario has settled: SETTLE_S after the page's first render (`page`'s initial_query_sent), and after
+    each edit with no other edit within SETTLE_S. The Outcomes tab then only draws.
+
+    Not at start-up: run from the pre-heated kernel's warm-up, it made the first render about 2x slower
+    (benchmarks/results/dashboard.kernel.md). An edit meanwhile makes prepare stop and keep nothing
+    (outcomes of one scenario are never shown for another: the cache key and the revision decide).
+    """
+
+    def __init__(self, state, page=None, settle_s: float | None = None, working=lambda: False):
+        """`page`: the widget whose initial_query_sent says the page has rendered (None: start now);
+        `settle_s`: the quiet wait (default SETTLE_S); `working()`: whether the dashboard is drawing something
+        (then the wait starts again)."""
+        self._state, self._working = state, working
+        self._settle_s = SETTLE_S if settle_s is None else settle_s
+        self._timer: threading.Timer | None = None
+        self._guard = threading.Lock()
+        self.prepared = 0  # how many settled scenarios were handed to prepare (tests, benchmarks)
+        self._started = page is None or page.initial_query_sent
+        if not self._started:
+            page.observe(self._page_rendered, "initial_query_sent")
+        state.observe(lambda _: self.schedule(), "revision")
+        if self._started:
+            self.schedule()
+
+    def _page_rendered(self, change) -> None:
+        if change["new"] and not self._started:
+            self._started = True
+            self.schedule()
+
+    def schedule(self) -> None:
+        """(Re)start the wait: the scenario current now is prepared if nothing changes for SETTLE_S."""
+        if not self._started:
+            return
+        with self._guard:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = threading.Timer(self._settle_s, self._run, args=(self._state.revision,))
+            self._timer.name = "warm-up outcomes"
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _run(self, revision: int) -> None:
+        state = self._state
+        if state.revision != revision:  # moved on: the edit's own wait follows
+            return
+        if state.busy or self._working():  # a tab is drawing: the kernel is not idle yet
+            self.schedule()
+            return
+        self.prepared += 1
+        # a guess ahead of time: the tab computes the same outcomes when opened and reports any problem with
+        # them there (widgets.guarded), so nothing from this thread reaches the page
+        with contextlib.suppress(Exception):
+            state.outcomes.prepare()
+
+    def stop(self) -> None:
+        with self._guard:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._started = False

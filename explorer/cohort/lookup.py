@@ -38,6 +38,24 @@ def positions(values, universe) -> np.ndarray:
     return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
+def rows_of_sorted(values, keys) -> np.ndarray | None:
+    """Which of `values` (in increasing order, e.g. a generator's events by subject) equal one of `keys`,
+    as a boolean mask, found by binary search of the keys in the values' text buffer: a few ms where
+    positions() searched every value (0.15 s for 10^6 events). None when either is not fixed-width text
+    or the values are not in order (use positions())."""
+    values, keys = arrow_text(values), arrow_text(keys)
+    width = _fixed_width(values)
+    if not width or _fixed_width(keys) != width:
+        return None
+    if len(values) > 1 and not pc.all(pc.less_equal(values[:-1], values[1:]), skip_nulls=False).as_py():
+        return None
+    text, wanted = _as_bytes(values, width), _as_bytes(keys, width)
+    begin, end = np.searchsorted(text, wanted, side="left"), np.searchsorted(text, wanted, side="right")
+    # +1 where a key's run of rows begins, -1 where it ends: the running sum is inside a run
+    edges = np.bincount(begin, minlength=len(text) + 1) - np.bincount(end, minlength=len(text) + 1)
+    return np.cumsum(edges[:-1]) > 0
+
+
 _BLOCK = 1 << 20
 
 

@@ -84,8 +84,8 @@ def test_prepared_outcomes_are_the_ones_the_tab_then_takes(fresh):
 def test_outcomes_prepared_while_the_state_moved_are_not_kept(fresh):
     compute = fresh.outcomes._compute
 
-    def edited_meanwhile(enrolled):
-        results = compute(enrolled)
+    def edited_meanwhile(enrolled, **options):
+        results = compute(enrolled, **options)
         fresh.toggle("E7", False)  # what an edit on the main thread does while the warm-up computes
         return results
 
@@ -98,10 +98,10 @@ def test_a_tab_opened_during_the_warm_up_waits_for_its_outcomes(fresh):
     started, release = threading.Event(), threading.Event()
     compute = fresh.outcomes._compute
 
-    def slow(enrolled):
+    def slow(enrolled, **options):
         started.set()
         release.wait(60)
-        return compute(enrolled)
+        return compute(enrolled, **options)
 
     fresh.outcomes._compute = slow
     warm = threading.Thread(target=fresh.outcomes.prepare)
@@ -116,3 +116,47 @@ def test_a_tab_opened_during_the_warm_up_waits_for_its_outcomes(fresh):
     warm.join(120)
     asking.join(120)
     assert fresh.outcomes.computations == 1 and got[0] is fresh.outcomes.results()
+
+
+def test_a_prepare_overtaken_by_an_edit_stops_before_the_measures(fresh, monkeypatch):
+    from explorer.app import outcome_state
+
+    simulate, measured = enrolment.simulate_outcomes, []
+
+    def edited_while_simulating(*args, **kwargs):
+        cohort = simulate(*args, **kwargs)
+        fresh.toggle("E7", False)  # the main thread's edit, while the background thread simulates
+        return cohort
+
+    monkeypatch.setattr(enrolment, "simulate_outcomes", edited_while_simulating)
+    monkeypatch.setattr(outcome_state, "outcome_measures", lambda *a, **k: measured.append(1))
+    fresh.outcomes.prepare()
+    assert not measured and fresh.outcomes.computations == 0 and fresh.outcomes._pending is None
+
+
+def test_a_tab_opened_on_another_scenario_does_not_wait_for_a_stale_prepare(fresh):
+    started, release = threading.Event(), threading.Event()
+    compute = fresh.outcomes._compute
+
+    def slow_when_prepared(enrolled, **options):
+        if "current" in options:  # prepare's call: held until released
+            started.set()
+            release.wait(60)
+        return compute(enrolled, **options)
+
+    fresh.outcomes._compute = slow_when_prepared
+    warm = threading.Thread(target=fresh.outcomes.prepare)
+    warm.start()
+    assert started.wait(60)
+    fresh.toggle("E7", False)  # another scenario: the prepare under way is of no use to it
+    got = []
+    asking = threading.Thread(target=lambda: got.append(fresh.outcomes.results()))
+    asking.start()
+    asking.join(60)
+    finished_first = not asking.is_alive()
+    release.set()
+    warm.join(120)
+    asking.join(120)
+    assert finished_first  # computed its own outcomes while the stale prepare was still held
+    assert fresh.outcomes.computations == 1 and got[0] is fresh.outcomes.results()
+    assert got[0].subjects["subject_id"].tolist() == list(fresh.outcomes.enrolled())

@@ -52,3 +52,21 @@ def test_non_ascii_ids_of_one_byte_length_are_ordered_by_bytes_as_arrow_orders_t
     universe = [u for u in universe if len(u.encode()) == 2]
     values = ["zz", "é", "xx", "\u00e0"]
     np.testing.assert_array_equal(positions(values, universe), _hashed(values, universe))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_rows_of_sorted_values_are_those_the_lookup_finds(seed):
+    rng = np.random.default_rng(seed)
+    values = _ids(np.sort(rng.integers(0, 3_000, rng.integers(1, 5_000))))  # a subject's rows together, some many
+    keys = _ids(rng.permutation(np.unique(rng.integers(0, 3_500, rng.integers(1, 500)))))  # some with no row
+    np.testing.assert_array_equal(lookup.rows_of_sorted(values, keys), positions(values, keys) >= 0)
+
+
+@pytest.mark.parametrize("values, keys", [
+    (["b", "a"], ["a"]),          # values not in order
+    (["a", "bb"], ["a"]),         # lengths differ
+    (["a", "b"], ["aa"]),         # keys of another length
+    (["a", None], ["a"]),         # a missing value
+], ids=["unsorted", "lengths", "key-length", "null"])
+def test_rows_of_values_it_cannot_search_are_left_to_the_lookup(values, keys):
+    assert lookup.rows_of_sorted(values, keys) is None
