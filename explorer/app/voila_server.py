@@ -19,6 +19,8 @@ additions, both for the page's weight (issue 17):
   explorer.app.voila_preload), so the browser fetches them in its first wave instead of in dependent ones.
 - nothing leaves the machine: the page is Voilà's lab template without its Font Awesome links to a CDN
   (explorer/app/voila_template/index.html.j2 says why that loses no icon).
+- the kernels Voilà pre-heats build the dashboard's state at low CPU priority (`preheat_nice`,
+  explorer.app.preheat), so that refilling the pool never slows a visitor's clicks in the kernel they took.
 - a closed or reloaded page's kernel is shut down (Voilà 0.5 refuses the page's own request: see
   BeaconShutdownHandler), instead of living, with its cohort, until the server stops.
 
@@ -29,6 +31,7 @@ PlotlyLibrary sends plotly.js over the widget channel instead.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 
@@ -40,6 +43,7 @@ from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
 
 from explorer.app.plotly_loader import PLOTLY_JS_PATH
 from explorer.app.plotly_static import announce, plotly_js_handler
+from explorer.app.preheat import PREHEAT_NICE_VARIABLE
 from explorer.app.voila_preload import preload_addresses
 
 TEMPLATE = Path(__file__).parent / "voila_template"
@@ -127,6 +131,10 @@ class DashboardVoila(Voila):
     # measured no faster at 10 s (dashboard.first_render.interleaved_final.md: reload 2.23 s, 2.37 s at once)
     shutdown_delay = traitlets.Float(0.0, config=True,
                                      help="seconds between a closed page's request and its kernel's shutdown")
+    # a refill at 10^6 is about 5 s of CPU for the state, started 8 s after a visitor took a kernel, while they
+    # click (benchmarks/results/dashboard.click.md); 0 builds at full priority
+    preheat_nice = traitlets.Int(19, config=True,
+                                 help="nice value added to a pre-heated kernel's dashboard build (0: none)")
 
     def initialize(self, argv=None) -> None:
         super().initialize(argv)
@@ -137,6 +145,7 @@ class DashboardVoila(Voila):
             config.resources = {**resources, "trial_explorer_preload": preload_addresses(
                 self.base_url, self.voila_configuration, self.static_paths)}
         announce()  # the kernels, started after this, inherit it: their PlotlyLibrary points the page at the file
+        os.environ[PREHEAT_NICE_VARIABLE] = str(self.preheat_nice)
 
     def setup_template_dirs(self) -> None:
         super().setup_template_dirs()

@@ -234,3 +234,21 @@ def test_plotly_js_is_compressed_once_too(server, monkeypatch):
     assert _through(CachedGZip, f"/voila/{PLOTLY_JS_PATH}", body, '"p"') == first
     status, headers, wire = _get(server + PLOTLY_URL, **{"Accept-Encoding": "gzip"})  # the real server agrees
     assert status == 200 and headers.get("Content-Encoding") == "gzip" and gzip.decompress(wire) == body
+
+
+def test_the_kernels_are_told_of_plotly_js_and_of_the_pre_heated_builds_priority(tmp_path):
+    """The server's environment is its kernels': PlotlyLibrary finds the static file by it, and a pool kernel's
+    dashboard build its nice value (explorer.app.preheat), 19 unless the server is told otherwise."""
+    notebook = tmp_path / "environment.ipynb"
+    notebook.write_text(json.dumps({
+        "cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                   "source": ["import os\n", "print('told', os.environ.get('TRIAL_EXPLORER_PLOTLY_JS'),"
+                              " os.environ.get('TRIAL_EXPLORER_PREHEAT_NICE'))"]}],
+        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+        "nbformat": 4, "nbformat_minor": 5}))
+    for options, nice in (((), "19"), (("--DashboardVoila.preheat_nice=0",), "0")):
+        process, url = _serve(*options, notebook=notebook)
+        try:
+            assert f"told {PLOTLY_JS_PATH} {nice}".encode() in _get(url + "/")[2]
+        finally:
+            _stop(process)
