@@ -71,9 +71,8 @@ TRIALS = ["NCT06196996", "NCT01142050"]
 TAB_FIRST = {"Impact": ".js-plotly-plot", "Overlap": ".js-plotly-plot", "Baseline": ".te-table",
              "Thresholds": ".js-plotly-plot", "Compare": ".te-table", "Outcomes": ".js-plotly-plot"}
 TIMEOUT_MS = 600_000
-# after the refilled kernel's ready file: its background warm-up (plotly's first figure, 1-2 s of CPU under
-# load) still runs, and would share the 2 cores with the clicks timed
-REFILL_WARM_UP_S = 8
+# voila.json's kernel pool: its size, and how long after a page takes a kernel Voila starts refilling it
+POOL_SIZE, FILL_DELAY_S = 2, 8.0
 
 
 def free_port() -> int:
@@ -324,25 +323,29 @@ def measure(code: Path, trial: str, n: int, repeats: int, browser, cold: bool) -
     toggled = toggle_criterion(state)
     criterion, parameter, label, values = threshold_values(state, repeats)
 
-    process, url, ready, ready_s = start_voila(code, base.to_query(), preheat=True)
+    process, url, ready, ready_s = start_voila(code, base.to_query(), preheat=True, server=dashboard_server(code))
+    cpu = KernelCpu(process.pid)
     try:
         result["server_start_to_ready_s"] = round(ready_s, 2)
-        ready.unlink()  # the kernel Voila starts to refill its pool touches it again once it has run
+        # the ready file says one kernel has run the notebook; the pool's second may still run it
+        cpu.settled(POOL_SIZE)
+        pool = set(cpu.kernels())
         sizes: dict[str, int] = {}
         frames: dict[str, int] = {}
         elapsed, page = open_page(browser, url + "/", sizes, frames)
+        opened = time.monotonic()
         result["first_render_preheated_s"] = round(elapsed, 2)
         result["bytes_first_render"] = weight(sizes)
-        # Right after a page takes the pre-heated kernel, Voila runs the notebook again in a new kernel
-        # to refill its pool; on 2 cores that competes with the page. Time one click during the refill,
-        # then wait for it and time the rest in the steady state a researcher works in.
+        # After a page takes the pre-heated kernel, Voila starts a new one to refill its pool (fill_delay, 8 s)
+        # and runs the notebook in it, while the visitor clicks. Time one click once the refill kernel is there,
+        # then wait until every kernel is quiet and the pool full, and time the rest (ClickRounds times many
+        # clicks in both phases: `--clicks`).
         box = page.get_by_role("checkbox", name=re.compile(rf"^{toggled} "))
+        while time.monotonic() < opened + FILL_DELAY_S + 4 and not set(cpu.kernels()) - pool:
+            time.sleep(0.1)
         state.toggle(toggled, False)
         result["click_during_pool_refill_ms"] = round(timed_update(page, box.click, f"{state.counts['eligible']:,}"))
-        deadline = time.monotonic() + 600
-        while not ready.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        time.sleep(REFILL_WARM_UP_S)
+        cpu.settled(POOL_SIZE + 1)
 
         toggles, thresholds, messages = [], [], []
         for i in range(repeats):
@@ -373,6 +376,7 @@ def measure(code: Path, trial: str, n: int, repeats: int, browser, cold: bool) -
         result["bytes_all_tabs"] = weight(sizes)
         page.close()
     finally:
+        cpu.stop()
         stop(process)
 
     if cold:
@@ -517,6 +521,88 @@ def kernel_table(rows: list[dict]) -> list[str]:
     return lines
 
 
+# --- where the page's script time goes in a pre-heated first render (`--profile`) ---------------------------
+
+def _profile_self_ms(profile: dict, start_us: float = 0.0) -> tuple[dict[str, float], dict[str, float]]:
+    """Self time (ms) of a V8 CPU profile's samples taken after `start_us` (profile clock), by script file and by
+    function ("name (file:line)")."""
+    nodes = {node["id"]: node for node in profile["nodes"]}
+    by_file: dict[str, float] = {}
+    by_function: dict[str, float] = {}
+    now = profile["startTime"]
+    for sample, delta in zip(profile["samples"], profile["timeDeltas"], strict=True):
+        now += delta
+        if now < start_us:
+            continue
+        frame = nodes[sample]["callFrame"]
+        url = frame["url"].split("?")[0].rsplit("/", 1)[-1] or f"({frame['functionName'] or 'program'})"
+        name = f"{frame['functionName'] or '(anonymous)'} ({url}:{frame['lineNumber'] + 1})"
+        by_file[url] = by_file.get(url, 0.0) + delta / 1000
+        by_function[name] = by_function.get(name, 0.0) + delta / 1000
+    return by_file, by_function
+
+
+def profile_main(args) -> int:
+    """`--profile`: a V8 CPU profile (Chrome DevTools Protocol) of `--repeats` pre-heated first visits of this tree
+    (and each `--variant`): the page's script time by file and by function, from the navigation to the render."""
+    codes = [("this tree", ())] + [(f"this tree, {name}", tuple(options.split()))
+                                   for name, options in (variant.split(":", 1) for variant in args.variant)]
+    rows = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        for name, options in codes:
+            renders = FirstRenders(ROOT, args.trials[0], args.sizes[0], options=options)
+            try:
+                # one visit first, unprofiled: the server compresses its static files once (CachedGZip), for the
+                # first browser that asks, and every later visitor is served from that
+                page = browser.new_page()
+                page.goto(renders.url + "/", wait_until="commit", timeout=TIMEOUT_MS)
+                expect(page.locator(".te-funnel").first).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+                page.close()
+                renders.refilled()
+                for _ in range(args.repeats):
+                    page = browser.new_page(viewport={"width": 1500, "height": 1000})
+                    page.add_init_script(RENDER_WATCH)
+                    page.add_init_script(PHASES_INIT)
+                    cdp = page.context.new_cdp_session(page)
+                    cdp.send("Profiler.enable")
+                    cdp.send("Profiler.setSamplingInterval", {"interval": 500})
+                    cdp.send("Profiler.start")
+                    page.goto(renders.url + "/", wait_until="commit", timeout=TIMEOUT_MS)
+                    page.wait_for_function("() => window.__teRenderedAt !== undefined", timeout=RENDER_TIMEOUT_MS)
+                    profile = cdp.send("Profiler.stop")["profile"]
+                    moments = page.evaluate(PHASES)
+                    by_file, by_function = _profile_self_ms(profile)
+                    rows.append({"code": name, "render_ms": round(page.evaluate("() => window.__teRenderedAt")),
+                                 "moments": {k: round(v) for k, v in moments.items()},
+                                 "by_file": dict(sorted(by_file.items(), key=lambda kv: -kv[1])[:15]),
+                                 "by_function": dict(sorted(by_function.items(), key=lambda kv: -kv[1])[:25])})
+                    print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+                    page.close()
+                    renders.refilled()
+            finally:
+                renders.stop()
+        browser.close()
+    load = os.getloadavg()
+    lines = ["A V8 CPU profile of each pre-heated first visit (fresh browser; the server's second visitor), from before the navigation to the first "
+             "frame with the count and the funnel (RENDER_WATCH): the page's self time by script file and by function "
+             "(ms, sampled every 0.5 ms), and the moments of PHASES (ms from the navigation).", ""]
+    for r in rows:
+        lines += [f"## {r['code']}: render at {r['render_ms']} ms", "", "Moments: " + ", ".join(
+            f"{k} {v}" for k, v in r["moments"].items()), "", "| file | self ms |", "|---|---|"]
+        lines += [f"| {k} | {v:.0f} |" for k, v in r["by_file"].items()]
+        lines += ["", "| function | self ms |", "|---|---|"] + [f"| {k} | {v:.0f} |" for k, v in r["by_function"].items()]
+        lines.append("")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{args.output}.json").write_text(json.dumps({"machine": {"cpus": os.cpu_count(),
+                                                 "load_average_1m_at_end": round(load[0], 2)}, "results": rows},
+                                                 indent=2) + "\n")
+    (RESULTS / f"{args.output}.md").write_text("\n".join(lines) + f"\nLoad average at the end: {load[0]:.2f} on "
+                                                f"{os.cpu_count()} CPUs.\n")
+    print("\n".join(lines))
+    return 0
+
+
 # --- clicks while Voilà refills its pool, and after (`--clicks`: dashboard.click.md) --------------------------
 
 class KernelCpu:
@@ -584,8 +670,8 @@ class ClickRounds:
 
     PACE_S = 0.3
 
-    def __init__(self, code: Path, state: ExplorerState, toggled: str, options: tuple[str, ...], pool: int = 2,
-                 fill_delay: float = 8.0):
+    def __init__(self, code: Path, state: ExplorerState, toggled: str, options: tuple[str, ...],
+                 pool: int = POOL_SIZE, fill_delay: float = FILL_DELAY_S):
         self.pool, self.fill_delay, self.state, self.toggled = pool, fill_delay, state, toggled
         base = state.scenario
         self.process, self.url, self.ready, _ = start_voila(code, base.to_query(), preheat=True,
@@ -734,6 +820,9 @@ def main() -> int:
                         help="with --first-render-only: also measure this git revision (after --baseline); may be repeated")
     parser.add_argument("--interleave", action="store_true",
                         help="with --first-render-only: every variant's server up at once, their rounds in turn")
+    parser.add_argument("--profile", action="store_true",
+                        help="a V8 CPU profile of pre-heated first visits (this tree and each --variant, the first "
+                             "trial and size): dashboard.first_render.profile.md")
     parser.add_argument("--clicks", type=int, default=0, metavar="N",
                         help="measure only clicks, N per phase, during and after Voila's pool refill, every variant's "
                              "server up at once and their rounds (`--repeats`) in turn: dashboard.click.md")
@@ -747,6 +836,10 @@ def main() -> int:
         return phases_main(args)
     if args.first_render_only:
         return first_render_main(args)
+    if args.profile:
+        if args.output == "dashboard.first_render":
+            args.output = "dashboard.first_render.profile"
+        return profile_main(args)
     if args.clicks:
         if args.output == "dashboard.first_render":
             args.output = "dashboard.click"
