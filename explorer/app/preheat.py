@@ -8,8 +8,9 @@ their own kernel, and on 2 cores the two compete (benchmarks/results/dashboard.c
 thread on Linux), and waits for it: the kernel's main thread, which serves the visitor once the kernel is
 taken, keeps its priority. Lowering a priority is one-way without privilege, which is why it is never the main
 thread's. It acts only in a kernel Voilà pre-heats (`VOILA_PREHEAT`, set by Voilà for its pool kernels) when the
-dashboard's server asks for it (`PREHEAT_NICE_VARIABLE`, explorer.app.voila_server); a visitor who waits for
-their kernel, a notebook or a test builds at full priority.
+dashboard's server asks for it (`PREHEAT_NICE_VARIABLE`, explorer.app.voila_server, which asks for its refills:
+the pool's first kernels, started with the server, build while nobody clicks); a visitor who waits for their
+kernel, a notebook or a test builds at full priority.
 """
 
 from __future__ import annotations

@@ -19,8 +19,9 @@ additions, both for the page's weight (issue 17):
   explorer.app.voila_preload), so the browser fetches them in its first wave instead of in dependent ones.
 - nothing leaves the machine: the page is Voilà's lab template without its Font Awesome links to a CDN
   (explorer/app/voila_template/index.html.j2 says why that loses no icon).
-- the kernels Voilà pre-heats build the dashboard's state at low CPU priority (`preheat_nice`,
-  explorer.app.preheat), so that refilling the pool never slows a visitor's clicks in the kernel they took.
+- the kernels Voilà pre-heats to refill its pool build the dashboard's state at low CPU priority
+  (`preheat_nice`, explorer.app.preheat), so that a refill never slows a visitor's clicks in the kernel they
+  took; the pool's first kernels, started with the server, build at full priority.
 - a closed or reloaded page's kernel is shut down (Voilà 0.5 refuses the page's own request: see
   BeaconShutdownHandler), instead of living, with its cohort, until the server stops.
 
@@ -145,7 +146,6 @@ class DashboardVoila(Voila):
             config.resources = {**resources, "trial_explorer_preload": preload_addresses(
                 self.base_url, self.voila_configuration, self.static_paths)}
         announce()  # the kernels, started after this, inherit it: their PlotlyLibrary points the page at the file
-        os.environ[PREHEAT_NICE_VARIABLE] = str(self.preheat_nice)
 
     def setup_template_dirs(self) -> None:
         super().setup_template_dirs()
@@ -154,8 +154,10 @@ class DashboardVoila(Voila):
             self.template_paths.insert(0, str(TEMPLATE))
 
     def init_settings(self) -> dict:
-        settings = super().init_settings()
+        settings = super().init_settings()  # makes the kernel manager, which starts the pool's first kernels
         settings[SHUTDOWN_DELAY] = self.shutdown_delay
+        # after those: they run at full priority, since no visitor clicks yet, and every refill inherits this
+        os.environ[PREHEAT_NICE_VARIABLE] = str(self.preheat_nice)
         return settings
 
     def init_handlers(self) -> list:
