@@ -24,6 +24,9 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@# an editable install leaves out pyproject's data-files: put the server extension's config where a wheel puts it
+	@mkdir -p $(VENV)/etc/jupyter/jupyter_server_config.d
+	cp jupyter-config/jupyter_server_config.d/trial_explorer.json $(VENV)/etc/jupyter/jupyter_server_config.d/
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 

@@ -75,9 +75,8 @@ TRIALS = ["NCT06196996", "NCT01142050"]
 TAB_FIRST = {"Impact": ".js-plotly-plot", "Overlap": ".js-plotly-plot", "Baseline": ".te-table",
              "Thresholds": ".js-plotly-plot", "Compare": ".te-table", "Outcomes": ".js-plotly-plot"}
 TIMEOUT_MS = 600_000
-# after the refilled kernel's ready file: its background warm-up (plotly's first figure, 1-2 s of CPU under
-# load) still runs, and would share the 2 cores with the clicks timed
-REFILL_WARM_UP_S = 8
+# voila.json's kernel pool: its size, and how long after a page takes a kernel Voila starts refilling it
+POOL_SIZE, FILL_DELAY_S = 2, 8.0
 
 
 def free_port() -> int:
@@ -406,25 +405,29 @@ def measure(code: Path, trial: str, n: int, repeats: int, browser, cold: bool) -
     toggled = toggle_criterion(state)
     criterion, parameter, label, values = threshold_values(state, repeats)
 
-    process, url, ready, ready_s = start_voila(code, base.to_query(), preheat=True)
+    process, url, ready, ready_s = start_voila(code, base.to_query(), preheat=True, server=dashboard_server(code))
+    cpu = KernelCpu(process.pid)
     try:
         result["server_start_to_ready_s"] = round(ready_s, 2)
-        ready.unlink()  # the kernel Voila starts to refill its pool touches it again once it has run
+        # the ready file says one kernel has run the notebook; the pool's second may still run it
+        cpu.settled(POOL_SIZE)
+        pool = set(cpu.kernels())
         sizes: dict[str, int] = {}
         frames: dict[str, int] = {}
         elapsed, page = open_page(browser, url + "/", sizes, frames)
+        opened = time.monotonic()
         result["first_render_preheated_s"] = round(elapsed, 2)
         result["bytes_first_render"] = weight(sizes)
-        # Right after a page takes the pre-heated kernel, Voila runs the notebook again in a new kernel
-        # to refill its pool; on 2 cores that competes with the page. Time one click during the refill,
-        # then wait for it and time the rest in the steady state a researcher works in.
+        # After a page takes the pre-heated kernel, Voila starts a new one to refill its pool (fill_delay, 8 s)
+        # and runs the notebook in it, while the visitor clicks. Time one click once the refill kernel is there,
+        # then wait until every kernel is quiet and the pool full, and time the rest (ClickRounds times many
+        # clicks in both phases: `--clicks`).
         box = page.get_by_role("checkbox", name=re.compile(rf"^{toggled} "))
+        while time.monotonic() < opened + FILL_DELAY_S + 4 and not set(cpu.kernels()) - pool:
+            time.sleep(0.1)
         state.toggle(toggled, False)
         result["click_during_pool_refill_ms"] = round(timed_update(page, box.click, f"{state.counts['eligible']:,}"))
-        deadline = time.monotonic() + 600
-        while not ready.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        time.sleep(REFILL_WARM_UP_S)
+        cpu.settled(POOL_SIZE + 1)
 
         toggles, thresholds, messages = [], [], []
         for i in range(repeats):
@@ -455,6 +458,7 @@ def measure(code: Path, trial: str, n: int, repeats: int, browser, cold: bool) -
         result["bytes_all_tabs"] = weight(sizes)
         page.close()
     finally:
+        cpu.stop()
         stop(process)
 
     if cold:
@@ -678,6 +682,280 @@ def kernel_table(rows: list[dict]) -> list[str]:
     return lines
 
 
+# --- where the page's script time goes in a pre-heated first render (`--profile`) ---------------------------
+
+def _profile_self_ms(profile: dict, start_us: float = 0.0) -> tuple[dict[str, float], dict[str, float]]:
+    """Self time (ms) of a V8 CPU profile's samples taken after `start_us` (profile clock), by script file and by
+    function ("name (file:line)")."""
+    nodes = {node["id"]: node for node in profile["nodes"]}
+    by_file: dict[str, float] = {}
+    by_function: dict[str, float] = {}
+    now = profile["startTime"]
+    for sample, delta in zip(profile["samples"], profile["timeDeltas"], strict=True):
+        now += delta
+        if now < start_us:
+            continue
+        frame = nodes[sample]["callFrame"]
+        url = frame["url"].split("?")[0].rsplit("/", 1)[-1] or f"({frame['functionName'] or 'program'})"
+        name = f"{frame['functionName'] or '(anonymous)'} ({url}:{frame['lineNumber'] + 1})"
+        by_file[url] = by_file.get(url, 0.0) + delta / 1000
+        by_function[name] = by_function.get(name, 0.0) + delta / 1000
+    return by_file, by_function
+
+
+def profile_main(args) -> int:
+    """`--profile`: a V8 CPU profile (Chrome DevTools Protocol) of `--repeats` pre-heated first visits of this tree
+    (and each `--variant`): the page's script time by file and by function, from the navigation to the render."""
+    codes = [("this tree", ())] + [(f"this tree, {name}", tuple(options.split()))
+                                   for name, options in (variant.split(":", 1) for variant in args.variant)]
+    rows = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        for name, options in codes:
+            renders = FirstRenders(ROOT, args.trials[0], args.sizes[0], options=options)
+            try:
+                # one visit first, unprofiled: the server compresses its static files once (CachedGZip), for the
+                # first browser that asks, and every later visitor is served from that
+                page = browser.new_page()
+                page.goto(renders.url + "/", wait_until="commit", timeout=TIMEOUT_MS)
+                expect(page.locator(".te-funnel").first).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+                page.close()
+                renders.refilled()
+                for _ in range(args.repeats):
+                    page = browser.new_page(viewport={"width": 1500, "height": 1000})
+                    page.add_init_script(RENDER_WATCH)
+                    page.add_init_script(PHASES_INIT)
+                    cdp = page.context.new_cdp_session(page)
+                    cdp.send("Profiler.enable")
+                    cdp.send("Profiler.setSamplingInterval", {"interval": 500})
+                    cdp.send("Profiler.start")
+                    page.goto(renders.url + "/", wait_until="commit", timeout=TIMEOUT_MS)
+                    page.wait_for_function("() => window.__teRenderedAt !== undefined", timeout=RENDER_TIMEOUT_MS)
+                    profile = cdp.send("Profiler.stop")["profile"]
+                    moments = page.evaluate(PHASES)
+                    by_file, by_function = _profile_self_ms(profile)
+                    rows.append({"code": name, "render_ms": round(page.evaluate("() => window.__teRenderedAt")),
+                                 "moments": {k: round(v) for k, v in moments.items()},
+                                 "by_file": dict(sorted(by_file.items(), key=lambda kv: -kv[1])[:15]),
+                                 "by_function": dict(sorted(by_function.items(), key=lambda kv: -kv[1])[:25])})
+                    print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+                    page.close()
+                    renders.refilled()
+            finally:
+                renders.stop()
+        browser.close()
+    load = os.getloadavg()
+    lines = ["A V8 CPU profile of each pre-heated first visit (fresh browser; the server's second visitor), from before the navigation to the first "
+             "frame with the count and the funnel (RENDER_WATCH): the page's self time by script file and by function "
+             "(ms, sampled every 0.5 ms), and the moments of PHASES (ms from the navigation).", ""]
+    for r in rows:
+        lines += [f"## {r['code']}: render at {r['render_ms']} ms", "", "Moments: " + ", ".join(
+            f"{k} {v}" for k, v in r["moments"].items()), "", "| file | self ms |", "|---|---|"]
+        lines += [f"| {k} | {v:.0f} |" for k, v in r["by_file"].items()]
+        lines += ["", "| function | self ms |", "|---|---|"] + [f"| {k} | {v:.0f} |" for k, v in r["by_function"].items()]
+        lines.append("")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{args.output}.json").write_text(json.dumps({"machine": {"cpus": os.cpu_count(),
+                                                 "load_average_1m_at_end": round(load[0], 2)}, "results": rows},
+                                                 indent=2) + "\n")
+    (RESULTS / f"{args.output}.md").write_text("\n".join(lines) + f"\nLoad average at the end: {load[0]:.2f} on "
+                                                f"{os.cpu_count()} CPUs.\n")
+    print("\n".join(lines))
+    return 0
+
+
+# --- clicks while Voilà refills its pool, and after (`--clicks`: dashboard.click.md) --------------------------
+
+class KernelCpu:
+    """The CPU time of every kernel a server started, sampled every 50 ms from /proc (psutil) in a thread:
+    which kernel worked while a click was timed, and when each kernel process appeared."""
+
+    def __init__(self, server_pid: int):
+        import psutil
+        self._psutil, self.server = psutil, psutil.Process(server_pid)
+        self.samples: list[tuple[float, dict[int, float]]] = []
+        self.appeared: dict[int, float] = {}  # kernel pid -> perf_counter when first seen
+        self.ids: dict[int, str] = {}  # kernel pid -> kernel id (from its connection file's name)
+        self._stop = False
+        self._thread = __import__("threading").Thread(target=self._run, name="kernel-cpu", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop:
+            now, cpu = time.perf_counter(), {}
+            with contextlib.suppress(self._psutil.Error):
+                for child in self.server.children(recursive=True):
+                    with contextlib.suppress(self._psutil.Error):
+                        times = child.cpu_times()
+                        cpu[child.pid] = times.user + times.system
+                        if child.pid not in self.ids:
+                            found = re.search(r"kernel-([0-9a-f-]+)\.json", " ".join(child.cmdline()))
+                            self.ids[child.pid] = found.group(1) if found else ""
+                            self.appeared.setdefault(child.pid, now)
+            self.samples.append((now, cpu))
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self._stop = True
+        self._thread.join()
+
+    def kernels(self) -> dict[int, str]:
+        """The kernels alive at the last sample: pid -> kernel id."""
+        return {pid: self.ids.get(pid, "") for pid in (self.samples[-1][1] if self.samples else {})}
+
+    def used(self, start: float, end: float, exclude: str = "") -> float:
+        """CPU seconds the kernels other than `exclude` (a kernel id) used between two perf_counter times."""
+        before = next((cpu for t, cpu in reversed(self.samples) if t <= start), {})
+        after = next((cpu for t, cpu in self.samples if t >= end), self.samples[-1][1] if self.samples else {})
+        return sum(max(0.0, after[pid] - before.get(pid, 0.0)) for pid in after if self.ids.get(pid) != exclude)
+
+    def settled(self, kernels: int, quiet_s: float = 2.0, timeout_s: float = 600) -> None:
+        """Wait until `kernels` kernel processes run and together used under 5% of a CPU for `quiet_s`."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            now = time.perf_counter()
+            if len(self.kernels()) == kernels and self.used(now - quiet_s, now) < 0.05 * quiet_s:
+                return
+        raise RuntimeError(f"the server's kernels did not settle within {timeout_s} s")
+
+
+class ClickRounds:
+    """One server (`code`'s dashboard for `trial` at `n` subjects, pre-heated, the tree's own server with
+    `options`) and its click rounds. Each `round()` opens a page on a pre-heated kernel, which makes Voilà refill
+    its pool after `fill_delay` s, then clicks a criterion `clicks` times from the moment the refill kernel
+    appears (or `fill_delay` + 1 s, if it does not), one click every PACE_S, as a visitor exploring does; then waits
+    until every kernel is quiet and the pool full, and clicks as many times again. Every click records the CPU the
+    other kernels used while it was timed (KernelCpu), so that a click is known to have shared the machine with the
+    refill or not. The page is then closed and its kernel shut down."""
+
+    PACE_S = 0.3
+
+    def __init__(self, code: Path, state: ExplorerState, toggled: str, options: tuple[str, ...],
+                 pool: int = POOL_SIZE, fill_delay: float = FILL_DELAY_S):
+        self.pool, self.fill_delay, self.state, self.toggled = pool, fill_delay, state, toggled
+        base = state.scenario
+        self.process, self.url, self.ready, _ = start_voila(code, base.to_query(), preheat=True,
+                                                             server=dashboard_server(code), options=options)
+        self.cpu = KernelCpu(self.process.pid)
+        self.cpu.settled(pool)
+        self.rows: list[dict] = []  # one per click: phase, ms, the other kernels' CPU ms while it was timed
+        self.renders: list[float] = []
+
+    def _clicks(self, page, box, kernel: str, phase: str, count: int, round_no: int) -> None:
+        for _ in range(count):
+            self.state.toggle(self.toggled, not self.state.enabled(self.toggled))
+            started = time.perf_counter()
+            ms = timed_update(page, box.click, f"{self.state.counts['eligible']:,}")
+            ended = time.perf_counter()
+            self.rows.append({"round": round_no, "phase": phase, "ms": round(ms, 1),
+                              "others_cpu_ms": round(1000 * self.cpu.used(started, ended, exclude=kernel)),
+                              "load": round(os.getloadavg()[0], 1)})
+            time.sleep(self.PACE_S)
+
+    def round(self, browser, clicks: int, round_no: int) -> None:
+        kernels_before = set(self.cpu.kernels())
+        page = browser.new_page(viewport={"width": 1500, "height": 1000})
+        sockets: list[str] = []
+        page.on("websocket", lambda ws: sockets.append(ws.url))
+        opened = time.perf_counter()
+        page.goto(self.url + "/", wait_until="commit", timeout=TIMEOUT_MS)
+        expect(page.locator(".te-funnel").first).to_be_visible(timeout=TIMEOUT_MS)
+        self.renders.append(round(time.perf_counter() - opened, 2))
+        kernel = next(re.search(r"/api/kernels/([0-9a-f-]+)/", url).group(1) for url in sockets if "/api/kernels/" in url)
+        box = page.get_by_role("checkbox", name=re.compile(rf"^{self.toggled} "))
+        if self.state.enabled(self.toggled) != box.is_checked():  # the page opened on the server's scenario
+            self.state.toggle(self.toggled, box.is_checked())
+        # what a visitor meets a few seconds in: the refill kernel starting and running the notebook
+        deadline = opened + self.fill_delay + 4
+        while time.perf_counter() < deadline and not set(self.cpu.kernels()) - kernels_before:
+            time.sleep(0.1)
+        self._clicks(page, box, kernel, "during refill", clicks, round_no)
+        self.cpu.settled(self.pool + 1)
+        self._clicks(page, box, kernel, "after refill", clicks, round_no)
+        page.close()
+        with contextlib.suppress(OSError):  # what the page's beforeunload beacon asks for
+            urllib.request.urlopen(urllib.request.Request(f"{self.url}/voila/api/shutdown/{kernel}", data=b"",
+                                                          method="POST"), timeout=30)
+        self.cpu.settled(self.pool)
+
+    def stop(self) -> None:
+        self.cpu.stop()
+        stop(self.process)
+
+    def result(self) -> dict:
+        def summary(rows: list[dict]) -> dict:
+            ms = [r["ms"] for r in rows]
+            return {"clicks": len(ms), "median_ms": round(statistics.median(ms)) if ms else None,
+                    "all_ms": [round(x) for x in ms]}
+
+        out = {phase: summary([r for r in self.rows if r["phase"] == phase])
+               for phase in ("during refill", "after refill")}
+        # whatever the phase: the clicks another kernel worked during (>= 20 ms of its CPU), and those it did not
+        out["other kernel busy"] = summary([r for r in self.rows if r["others_cpu_ms"] >= 20])
+        out["other kernels idle"] = summary([r for r in self.rows if r["others_cpu_ms"] < 20])
+        return {"first_renders_s": self.renders, "clicks": out, "rows": self.rows}
+
+
+def clicks_main(args) -> int:
+    """`--clicks`: every variant's server up at once, their rounds in turn (ClickRounds)."""
+    codes = [(args.baseline, args.baseline, ())] if args.baseline else []
+    codes.append((None, "this tree", ()))
+    codes += [(None, f"this tree, {name}", tuple(options.split()))
+              for name, options in (variant.split(":", 1) for variant in args.variant)]
+    rows = []
+    with sync_playwright() as pw, contextlib.ExitStack() as stack:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        for n in args.sizes:
+            for trial in args.trials:
+                servers = []
+                state = ExplorerState(scenario_for(trial, n), with_baseline=False)  # the counts to wait for
+                toggled = toggle_criterion(state)
+                for ref, name, options in codes:
+                    print(f"starting {name}: {trial} at {n:,} subjects...", file=sys.stderr, flush=True)
+                    servers.append((name, ClickRounds(stack.enter_context(checkout(ref)), state, toggled, options)))
+                    stack.callback(servers[-1][1].stop)
+                for repeat in range(args.repeats):
+                    for name, server in servers:
+                        print(f"round {repeat + 1} of {args.repeats}, {name}: load {os.getloadavg()[0]:.1f}",
+                              file=sys.stderr, flush=True)
+                        server.round(browser, args.clicks, repeat + 1)
+                rows += [{"code": name, "trial": trial, "subjects": n, **server.result()} for name, server in servers]
+                for row in rows[-len(servers):]:
+                    print(json.dumps({k: v for k, v in row.items() if k != "rows"}), file=sys.stderr, flush=True)
+        browser.close()
+    load = os.getloadavg()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{args.output}.json").write_text(json.dumps(
+        {"machine": {"cpus": os.cpu_count(), "load_average_1m_at_end": round(load[0], 2)}, "results": rows,
+         "targets": {"click_to_update_ms_at_1e6": 50}}, indent=2) + "\n")
+    lines = click_table(rows)
+    (RESULTS / f"{args.output}.md").write_text("\n".join(lines) + f"\n\nLoad average at the end: {load[0]:.2f} "
+                                                f"on {os.cpu_count()} CPUs.\n")
+    print("\n".join(lines))
+    return 0
+
+
+def click_table(rows: list[dict]) -> list[str]:
+    phases = ("during refill", "after refill", "other kernel busy", "other kernels idle")
+    lines = ["Click to updated funnel (ms, median, clicks in brackets), every variant's server up at once and their "
+             "rounds taken in turn. \"during refill\": clicks from the moment Voilà's refill kernel appeared after the "
+             "page took its kernel; \"after refill\": once every kernel was quiet and the pool full again. \"other "
+             "kernel busy\": the clicks, of either phase, during which another kernel used >= 20 ms of CPU.", "",
+             "| code | trial | subjects | " + " | ".join(phases) + " | load (1 min) during the clicks |",
+             "|---|---|---|" + "---|" * len(phases) + "---|"]
+    for r in rows:
+        loads = [x["load"] for x in r["rows"]]
+        cells = [f"{r['clicks'][p]['median_ms']} ({r['clicks'][p]['clicks']})" for p in phases]
+        lines.append(f"| {r['code']} | {r['trial']} | {r['subjects']:,} | " + " | ".join(cells)
+                     + f" | {min(loads)}-{max(loads)} |")
+    lines += ["", "Every click (round, phase, ms, the other kernels' CPU ms while it was timed):", ""]
+    for r in rows:
+        lines.append(f"- {r['code']}: " + "; ".join(f"{x['round']} {x['phase'].split()[0]} {round(x['ms'])} "
+                                                    f"({x['others_cpu_ms']})" for x in r["rows"]))
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
@@ -703,8 +981,14 @@ def main() -> int:
                         help="with --first-render-only: also measure this git revision (after --baseline); may be repeated")
     parser.add_argument("--interleave", action="store_true",
                         help="with --first-render-only: every variant's server up at once, their rounds in turn")
+    parser.add_argument("--profile", action="store_true",
+                        help="a V8 CPU profile of pre-heated first visits (this tree and each --variant, the first "
+                             "trial and size): dashboard.first_render.profile.md")
+    parser.add_argument("--clicks", type=int, default=0, metavar="N",
+                        help="measure only clicks, N per phase, during and after Voila's pool refill, every variant's "
+                             "server up at once and their rounds (`--repeats`) in turn: dashboard.click.md")
     parser.add_argument("--variant", action="append", default=[], metavar="NAME:OPTIONS",
-                        help="with --first-render-only: also this tree served with these server options "
+                        help="with --first-render-only or --clicks: also this tree served with these server options "
                              "(split on spaces), named NAME in the table; may be repeated")
     parser.add_argument("--tabs-only", action="store_true",
                         help="measure only each tab's first chart and the Outcomes tab on edited scenarios: "
@@ -718,6 +1002,14 @@ def main() -> int:
         return phases_main(args)
     if args.first_render_only:
         return first_render_main(args)
+    if args.profile:
+        if args.output == "dashboard.first_render":
+            args.output = "dashboard.first_render.profile"
+        return profile_main(args)
+    if args.clicks:
+        if args.output == "dashboard.first_render":
+            args.output = "dashboard.click"
+        return clicks_main(args)
     rows = []
     codes = [(args.baseline, args.baseline)] if args.baseline else []
     codes.append((None, "this tree"))

@@ -23,6 +23,7 @@ from explorer.app.analysis_views import (
 from explorer.app.folders import BASE_DIR_VARIABLE, ROOTS_VARIABLE, served_roots
 from explorer.app.outcome_view import OutcomePanel
 from explorer.app.pending import PendingIndicator
+from explorer.app.preheat import low_priority
 from explorer.app.scenario import DataSource, Scenario
 from explorer.app.state import ExplorerState
 from explorer.app.views import (
@@ -110,7 +111,8 @@ class Dashboard(w.VBox):
             # a served dashboard reads data and trial files only under its allowed folders
             roots = served_roots()
             try:
-                state = ExplorerState(scenario or initial_scenario(), roots=roots)
+                # a pool kernel builds at low priority: a visitor's clicks in another kernel go first
+                state = low_priority(lambda: ExplorerState(scenario or initial_scenario(), roots=roots))
             except ExplorerError as err:  # a bad link: open the default view and say what was wrong
                 state = ExplorerState(Scenario(data=DataSource("synthetic", "t1d", DEFAULT_N, 0)), roots=roots)
                 state.error = f"Could not open the requested view: {err}"

@@ -10,7 +10,8 @@ voila.json denies that extension (`extension_denylist`), so the dashboard draws 
   as a figure is drawn. Where the dashboard's server (explorer.app.voila_server) serves plotly.js as a
   static file, it says so to its kernels (PLOTLY_JS_VARIABLE) and the page loads that file, with the plotly
   version in its address: the browser keeps it (a ten-year max-age and an ETag), so a reload or a second
-  page downloads nothing. Elsewhere (JupyterLab, a plain `voila`), or if that file cannot be loaded, the
+  page downloads nothing. JupyterLab's server does the same once the package is installed (the server
+  extension explorer.app.plotly_static). Elsewhere (a plain `voila`), or if that file cannot be loaded, the
   library carries plotly.js from the installed plotly package (`plotly.offline.get_plotlyjs`, the same
   file) over the widget channel when the page asks for it (`requested`), or, without the static file, when
   the first figure is made. Either way the browser runs it once per page, as a script, which defines
@@ -31,8 +32,8 @@ import plotly
 import plotly.offline
 import traitlets
 
-# Where the page finds plotly.js beside Voilà's own files (relative to the page's `data-base-url`, Voilà's
-# address + "voila/"), when the server serves it (explorer.app.voila_server).
+# Where the page finds plotly.js beside Voilà's own files (relative to the server's base URL + "voila/": Voilà's
+# page's `data-base-url`), when the server serves it (explorer.app.plotly_static: Voilà's and JupyterLab's).
 PLOTLY_JS_PATH = "trial-explorer/plotly.min.js"
 # Set by that server for its kernels (they inherit its environment): the path above, or absent.
 PLOTLY_JS_VARIABLE = "TRIAL_EXPLORER_PLOTLY_JS"
@@ -79,11 +80,24 @@ function ask(model) {
   model.save_changes();
 }
 
-// The server's static copy, under the page's Voila address; null where there is none.
+// The server's static copy at "<the server's base URL>voila/" + static_path (explorer.app.plotly_static serves
+// it there for Voila and for JupyterLab); null where the kernel was told of none or the page has no base URL.
+function voilaBase() {
+  const body = document.body;
+  if (body && body.dataset.voila !== undefined && body.dataset.baseUrl) return body.dataset.baseUrl;  // "<base>voila/"
+  const config = document.getElementById("jupyter-config-data");  // JupyterLab's page (and Notebook 7's)
+  try {
+    const base = config && JSON.parse(config.textContent).baseUrl;
+    return base ? `${base.replace(/\\/?$/, "/")}voila/` : null;
+  } catch (error) {
+    return null;
+  }
+}
+
 function staticUrl(model) {
   const path = model.get("static_path");
-  const base = document.body && document.body.dataset.voila !== undefined && document.body.dataset.baseUrl;
-  return path && base ? `${base}${path}?v=${encodeURIComponent(model.get("version"))}` : null;
+  const base = path && voilaBase();
+  return base ? `${base}${path}?v=${encodeURIComponent(model.get("version"))}` : null;
 }
 
 // Once per page: plotly.js by the cheapest way the page has.

@@ -4,7 +4,8 @@
 additions, both for the page's weight (issue 17):
 
 - plotly.js (the installed plotly package's `plotly.min.js`, 4.85 MB, what `plotly.offline.get_plotlyjs`
-  reads) at `voila/trial-explorer/plotly.min.js`. `PlotlyLibrary` (explorer.app.plotly_loader) asks for it
+  reads) at `voila/trial-explorer/plotly.min.js` (explorer.app.plotly_static, which JupyterLab's server loads as
+  an extension for the same address). `PlotlyLibrary` (explorer.app.plotly_loader) asks for it
   with the plotly version in the address (`?v=`), which tornado's StaticFileHandler answers with a ten-year
   max-age and an ETag: a browser downloads it once per plotly version, not once per page load as over the
   widget channel. The route names one file; nothing else of the package folder is served.
@@ -18,33 +19,34 @@ additions, both for the page's weight (issue 17):
   explorer.app.voila_preload), so the browser fetches them in its first wave instead of in dependent ones.
 - nothing leaves the machine: the page is Voilà's lab template without its Font Awesome links to a CDN
   (explorer/app/voila_template/index.html.j2 says why that loses no icon).
+- the kernels Voilà pre-heats to refill its pool build the dashboard's state at low CPU priority
+  (`preheat_nice`, explorer.app.preheat), so that a refill never slows a visitor's clicks in the kernel they
+  took; the pool's first kernels, started with the server, build at full priority.
 - a closed or reloaded page's kernel is shut down (Voilà 0.5 refuses the page's own request: see
   BeaconShutdownHandler), instead of living, with its cohort, until the server stops.
 
-Everything else is Voilà's, with voila.json read as usual. Under another front end (JupyterLab, a plain
-`voila`) the route is absent and PlotlyLibrary sends plotly.js over the widget channel instead.
+Everything else is Voilà's, with voila.json read as usual. Under a plain `voila` the route is absent and
+PlotlyLibrary sends plotly.js over the widget channel instead.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import re
 import sys
 from pathlib import Path
 
-import plotly
 import tornado.web
 import traitlets
 from jupyter_core.utils import ensure_async
-from jupyter_server.utils import url_path_join
 from voila.app import Voila
 from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
 
-from explorer.app.plotly_loader import PLOTLY_JS_PATH, PLOTLY_JS_VARIABLE
+from explorer.app.plotly_loader import PLOTLY_JS_PATH
+from explorer.app.plotly_static import announce, plotly_js_handler
+from explorer.app.preheat import PREHEAT_NICE_VARIABLE
 from explorer.app.voila_preload import preload_addresses
 
-PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 TEMPLATE = Path(__file__).parent / "voila_template"
 SHUTDOWN_DELAY = "trial_explorer_shutdown_delay"  # the tornado setting BeaconShutdownHandler reads
 
@@ -130,6 +132,10 @@ class DashboardVoila(Voila):
     # measured no faster at 10 s (dashboard.first_render.interleaved_final.md: reload 2.23 s, 2.37 s at once)
     shutdown_delay = traitlets.Float(0.0, config=True,
                                      help="seconds between a closed page's request and its kernel's shutdown")
+    # a refill at 10^6 is about 5 s of CPU for the state, started 8 s after a visitor took a kernel, while they
+    # click (benchmarks/results/dashboard.click.md); 0 builds at full priority
+    preheat_nice = traitlets.Int(19, config=True,
+                                 help="nice value added to a pre-heated kernel's dashboard build (0: none)")
 
     def initialize(self, argv=None) -> None:
         super().initialize(argv)
@@ -139,8 +145,7 @@ class DashboardVoila(Voila):
             resources = config.resources if isinstance(config.get("resources"), dict) else {}
             config.resources = {**resources, "trial_explorer_preload": preload_addresses(
                 self.base_url, self.voila_configuration, self.static_paths)}
-        # the kernels, started after this, inherit it: their PlotlyLibrary points the page at the file
-        os.environ[PLOTLY_JS_VARIABLE] = PLOTLY_JS_PATH
+        announce()  # the kernels, started after this, inherit it: their PlotlyLibrary points the page at the file
 
     def setup_template_dirs(self) -> None:
         super().setup_template_dirs()
@@ -149,16 +154,16 @@ class DashboardVoila(Voila):
             self.template_paths.insert(0, str(TEMPLATE))
 
     def init_settings(self) -> dict:
-        settings = super().init_settings()
+        settings = super().init_settings()  # makes the kernel manager, which starts the pool's first kernels
         settings[SHUTDOWN_DELAY] = self.shutdown_delay
+        # after those: they run at full priority, since no visitor clicks yet, and every refill inherits this
+        os.environ[PREHEAT_NICE_VARIABLE] = str(self.preheat_nice)
         return settings
 
     def init_handlers(self) -> list:
         handlers = super().init_handlers()
         # first: Voilà's last handler, the notebook itself, takes every address it is asked for
-        folder, name = PLOTLY_JS_PATH.rsplit("/", 1)
-        route = url_path_join(self.server_url, "voila", folder, f"({re.escape(name)})")
-        handlers.insert(0, (route, tornado.web.StaticFileHandler, {"path": str(PLOTLY_JS.parent)}))
+        handlers.insert(0, plotly_js_handler(self.server_url))
         # Voilà has the browser revalidate every lab extension file on every page load ("no_cache_paths"),
         # about 20 requests before a reload can render. A file asked for with its content hash (`?v=`) cannot
         # change under that address: it keeps jupyter_server's long max-age; the rest still revalidates.

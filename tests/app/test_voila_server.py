@@ -1,5 +1,5 @@
 """The dashboard's Voilà (explorer.app.voila_server): plotly.js as one cacheable file, gzip, nothing else of
-plotly's package folder served. A real server, without a pre-heated kernel, so that no notebook runs."""
+plotly's package folder served. A real server, without a pre-heated kernel unless a test asks for one (a tiny notebook then)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(*options: str, notebook: Path = ROOT / "notebooks" / "dashboard.ipynb", attempts: int = 3):
+def _serve(*options: str, notebook: Path = ROOT / "notebooks" / "dashboard.ipynb", attempts: int = 3,
+           preheat: bool = False):
     """The dashboard's server on a free port. Between choosing the port and the server binding it, another
     process (a kernel's ZMQ socket, on a shared machine) can take it: the server then exits, and what answers
     there is not HTTP; another port is tried (the server is told not to move to a port of its own choosing)."""
@@ -43,7 +44,7 @@ def _serve(*options: str, notebook: Path = ROOT / "notebooks" / "dashboard.ipynb
         process = subprocess.Popen(
             [sys.executable, "-m", "explorer.app.voila_server", str(notebook),
              f"--port={port}", "--Voila.port_retries=0", "--no-browser", "--Voila.ip=127.0.0.1",
-             "--VoilaConfiguration.preheat_kernel=False", *options],
+             f"--VoilaConfiguration.preheat_kernel={preheat}", *options],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 90
@@ -234,3 +235,34 @@ def test_plotly_js_is_compressed_once_too(server, monkeypatch):
     assert _through(CachedGZip, f"/voila/{PLOTLY_JS_PATH}", body, '"p"') == first
     status, headers, wire = _get(server + PLOTLY_URL, **{"Accept-Encoding": "gzip"})  # the real server agrees
     assert status == 200 and headers.get("Content-Encoding") == "gzip" and gzip.decompress(wire) == body
+
+
+def test_the_kernels_are_told_of_plotly_js_and_of_the_pre_heated_builds_priority(tmp_path):
+    """The server's environment is its kernels': PlotlyLibrary finds the static file by it, and a pool kernel's
+    dashboard build its nice value (explorer.app.preheat), 19 unless the server is told otherwise."""
+    notebook = tmp_path / "environment.ipynb"
+    notebook.write_text(json.dumps({
+        "cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                   "source": ["import os\n", "print('told', os.environ.get('TRIAL_EXPLORER_PLOTLY_JS'),"
+                              " os.environ.get('TRIAL_EXPLORER_PREHEAT_NICE'))"]}],
+        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+        "nbformat": 4, "nbformat_minor": 5}))
+    for options, nice in (((), "19"), (("--DashboardVoila.preheat_nice=0",), "0")):
+        process, url = _serve(*options, notebook=notebook)
+        try:
+            assert f"told {PLOTLY_JS_PATH} {nice}".encode() in _get(url + "/")[2]
+        finally:
+            _stop(process)
+    # pre-heated: the pool's first two kernels build at full priority (nobody clicks yet), its refills at 19
+    process, url = _serve("--VoilaKernelManager.fill_delay=0", notebook=notebook, preheat=True)
+    try:
+        told = []
+        for _ in range(3):
+            deadline = time.monotonic() + 60
+            while not (page := _get(url + "/")[2]).count(b"told"):  # a kernel still running: the page waits
+                assert time.monotonic() < deadline
+                time.sleep(0.5)
+            told.append(re.search(rb"told (\S+) (\S+)", page).group(2).decode())
+        assert told == ["None", "None", "19"]
+    finally:
+        _stop(process)

@@ -1,7 +1,8 @@
 """The tour notebooks as a new user runs them: JupyterLab in Chromium, Run All, then look at the page.
 
 No explorer shows its error banner, no cell shows a traceback, every plotly figure is drawn, and in 02 a
-click on a criterion changes the explorer's funnel to the engine's count. Screenshots of 02 and 03 after
+click on a criterion changes the explorer's funnel to the engine's count, and its chart draws without plotly.js
+sent over the widget channel. Screenshots of 02 and 03 after
 Run All go to test-artifacts/ (and, by scripts/screenshots.py's notes, into docs/figures).
 """
 
@@ -116,6 +117,8 @@ def test_run_all_shows_no_error_and_draws_every_figure(page: Page, lab_url, note
 
 
 def test_explorer_notebook_runs_and_its_controls_recount(page: Page, lab_url):
+    frames = []  # the websocket messages' sizes
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(len(payload))))
     run_all(page, lab_url, "02_eligibility_explorer.ipynb")
     assert_no_errors(page, "02")
     assert_figures_drawn(page, 1)  # the CONSORT diagram
@@ -133,3 +136,7 @@ def test_explorer_notebook_runs_and_its_controls_recount(page: Page, lab_url):
     explorer.get_by_role("tab", name="Impact", exact=True).click()
     chart = explorer.locator(".js-plotly-plot >> visible=true").first
     expect(chart.locator(".main-svg").first).to_be_attached(timeout=60_000)
+    # plotly.js never came over the widget channel (a 4.85 MB message ahead of the first chart): this page has
+    # it from plotly's lab extension, and a page without it fetches the server's static file
+    # (test_jupyterlab_plotly.py)
+    assert max(frames) < 2_000_000, f"a {max(frames):,}-byte message reached the page"
