@@ -172,14 +172,10 @@ def bench_spark(folder: str, warm: str, n: int, partitions: list[int]) -> dict:
 
 def write_canonical(n: int, folder: str) -> dict:
     """The synthetic cohort's canonical tables (the canonical loader's layout, in one piece: 10^6 at most)."""
-    import pyarrow.parquet as pq
-
     from explorer.cohort.synthetic.canonical_tables import generate_cohort, write_cohort
 
     start = time.perf_counter()
-    files = write_cohort(generate_cohort(POPULATION, n, seed=SEED), folder, "parquet")
-    for path in files.values():  # pandas writes nanosecond timestamps, which Spark refuses (PARQUET_TYPE_ILLEGAL)
-        pq.write_table(pq.read_table(path), path, coerce_timestamps="us", allow_truncated_timestamps=True)
+    files = write_cohort(generate_cohort(POPULATION, n, seed=SEED), folder, "parquet")  # nanoseconds, as pandas
     return {"n": n, "write_s": time.perf_counter() - start,
             "parquet_mb": round(sum(p.stat().st_size for p in files.values()) / 1e6, 1)}
 

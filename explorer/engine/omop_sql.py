@@ -55,7 +55,7 @@ from explorer.cohort.screening import Screening
 from explorer.cohort.units import canonical_unit, conversion, exact_conversion, report_precision
 from explorer.engine.duck import limit_spill, literal_path, spill_error
 from explorer.engine.features_sql import VIEWS, DuckRunner, SparkRunner, derive
-from explorer.engine.spark import arrow_frame, local_path
+from explorer.engine.spark import arrow_frame, local_path, read_parquet
 from explorer.engine.sql import DUCKDB, SPARK
 from explorer.errors import DataError, UnitError
 
@@ -221,13 +221,16 @@ class SparkTables:
         from pyspark.sql import Window
         from pyspark.sql import functions as F
 
-        reader = self.spark.read
-        frame = reader.option("header", True).csv(local_path(path)) if path.suffix.lower() in TEXT_SUFFIXES \
-            else reader.parquet(local_path(path))
-        frame = frame.toDF(*[c.strip().lower() for c in frame.columns])
-        # one file is read in order, partition after partition: this id grows with the file's row
-        order = Window.orderBy(F.monotonically_increasing_id())
-        self._keep(name, frame.withColumn(ORDER, F.row_number().over(order) + (FIRST_DATA_ROW - 1)))
+        def keep(frame) -> None:
+            frame = frame.toDF(*[c.strip().lower() for c in frame.columns])
+            # one file is read in order, partition after partition: this id grows with the file's row
+            order = Window.orderBy(F.monotonically_increasing_id())
+            self._keep(name, frame.withColumn(ORDER, F.row_number().over(order) + (FIRST_DATA_ROW - 1)))
+
+        if path.suffix.lower() in TEXT_SUFFIXES:
+            keep(self.spark.read.option("header", True).csv(local_path(path)))
+        else:
+            read_parquet(self.spark, path, keep)
 
     def columns(self, relation: str) -> list[str]:
         return self.spark.table(relation).columns

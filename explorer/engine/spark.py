@@ -138,6 +138,50 @@ def local_path(path: Path | str) -> str:
     return re.sub(r"([\\\[\]{}*?])", r"\\\1", str(Path(path).resolve()))
 
 
+NANOS_AS_LONG = "spark.sql.legacy.parquet.nanosAsLong"
+
+
+def nanosecond_columns(path: Path | str) -> dict[str, bool]:
+    """A Parquet file's timestamp columns stored in nanoseconds (pandas' and pyarrow's default), each with
+    whether it is an instant (written with a time zone): Spark has no nanosecond timestamp and refuses such a
+    column (PARQUET_TYPE_ILLEGAL). Read from the file's footer only."""
+    import pyarrow.parquet as pq
+
+    return {f.name: f.type.tz is not None for f in pq.read_schema(path)
+            if pa.types.is_timestamp(f.type) and f.type.unit == "ns"}
+
+
+def read_parquet(spark: Any, path: Path | str, keep: Any) -> None:
+    """Reads one Parquet file and hands the frame to `keep`, which must compute it (a checkpoint) before it
+    returns. Nanosecond timestamps are read as their integer count (Spark's nanosAsLong) and turned into the
+    timestamps Spark gives a microsecond column, floored to the microsecond (exact before 1970 too): a
+    wall-clock time stays a wall-clock time (TIMESTAMP_NTZ), an instant an instant. So a file pandas wrote
+    with its defaults reads as one written in microseconds. The two settings this needs (nanosAsLong, and UTC
+    for turning an instant's count into its wall-clock time) hold only while the file is read."""
+    nanos = nanosecond_columns(path)
+    if not nanos:
+        keep(spark.read.parquet(local_path(path)))
+        return
+    settings = {NANOS_AS_LONG: "true", "spark.sql.session.timeZone": "UTC"}
+    before = {key: spark.conf.get(key) for key in settings}
+    for key, value in settings.items():
+        spark.conf.set(key, value)
+    try:
+        frame = spark.read.parquet(local_path(path))
+        columns = []
+        for name in frame.columns:
+            quoted = "`" + name.replace("`", "``") + "`"
+            if name not in nanos:
+                columns.append(quoted)
+                continue
+            instant = f"timestamp_micros(({quoted} - pmod({quoted}, 1000)) div 1000)"
+            columns.append(f"{instant if nanos[name] else f'CAST({instant} AS TIMESTAMP_NTZ)'} AS {quoted}")
+        keep(frame.selectExpr(*columns))
+    finally:
+        for key, value in before.items():
+            spark.conf.set(key, value)
+
+
 class SparkBackend:
     """Evaluates criteria with Spark SQL over a layout folder, a Screening or named Spark tables."""
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from screening_compare import assert_same_screening, assert_same_statuses
 
@@ -252,9 +253,10 @@ ZONES = {"subjects": "UTC", "measurements": "+05:00", "events": "America/New_Yor
 TIME_COLUMNS = ("time", "birth_date", "diagnosis_date", "index_date", "recorded_from")
 
 
-def zoned_exports(tmp_path: Path, fmt: str) -> tuple[Path, Path]:
+def zoned_exports(tmp_path: Path, fmt: str, unit: str = "us") -> tuple[Path, Path]:
     """The same synthetic tables twice: naive wall-clock times, and those wall-clock times in ZONES (rows whose
-    clock time a daylight-saving change skips or repeats left out of both)."""
+    clock time a daylight-saving change skips or repeats left out of both); Parquet timestamps in `unit` ("ns"
+    is pandas' default)."""
     naive, zoned = tmp_path / "naive", tmp_path / f"zoned_{fmt}"
     write_cohort(generate_cohort("t1d", 60, seed=7, cgm_readings=400), naive, format="parquet")
     zoned.mkdir()
@@ -267,12 +269,12 @@ def zoned_exports(tmp_path: Path, fmt: str) -> tuple[Path, Path]:
                 keep &= aware.notna() | table[column].isna()
                 table[column] = aware
         table = table[keep]
-        # microseconds: Spark refuses Parquet's nanosecond timestamps, zoned or not
+        coerce = {} if unit == "ns" else {"coerce_timestamps": unit, "allow_truncated_timestamps": True}
         if fmt == "parquet":
-            table.to_parquet(zoned / path.name, coerce_timestamps="us")
+            table.to_parquet(zoned / path.name, **coerce)
         else:
             table.to_csv(zoned / f"{path.stem}.csv", index=False)
-        pd.read_parquet(path)[keep].to_parquet(path, coerce_timestamps="us")
+        pd.read_parquet(path)[keep].to_parquet(path, **coerce)
     return naive, zoned
 
 
@@ -301,7 +303,6 @@ def test_spark_reads_parquet_times_with_a_time_zone_as_wall_clock_times(spark, t
 
 def test_a_time_zone_duckdb_does_not_know_is_refused_naming_the_file_and_column(tmp_path):
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     naive, zoned = zoned_exports(tmp_path, "parquet")
     table = pq.read_table(zoned / "events.parquet")
@@ -345,3 +346,18 @@ def test_count_subjects_reads_csv_and_parquet_folders(folder, tmp_path):
 
     write_cohort(generate_cohort("t1d", 40, seed=1), tmp_path / "p", format="parquet")
     assert count_subjects(folder) == 3 and count_subjects(tmp_path / "p") == 40
+
+
+def test_spark_reads_pandas_nanosecond_timestamps_naive_and_zoned(spark, tmp_path):
+    """pandas writes Parquet timestamps in nanoseconds, which Spark has no type for (it refused the project's own
+    `write_cohort` export with PARQUET_TYPE_ILLEGAL): read as counts and floored to the microsecond, they give
+    the loader's features, wall-clock times (birth dates before 1970 among them) and zoned instants alike."""
+    naive, zoned = zoned_exports(tmp_path, "parquet", unit="ns")
+    assert str(pq.read_schema(naive / "subjects.parquet").field("birth_date").type) == "timestamp[ns]"
+    assert str(pq.read_schema(zoned / "cgm.parquet").field("time").type) == "timestamp[ns, tz=Europe/Paris]"
+    assert (pd.read_parquet(naive / "subjects.parquet")["birth_date"] < "1970-01-01").any()
+    expected, _ = pandas_path(naive)
+    for folder in (naive, zoned):
+        got, _ = canonical_screening_sql(folder, engine="spark", spark=spark)
+        assert_same_screening(expected, got)
+    assert spark.conf.get("spark.sql.legacy.parquet.nanosAsLong") == "false"  # set only while a file is read
