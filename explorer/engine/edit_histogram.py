@@ -26,9 +26,9 @@ The table is exact, never an approximation, and is used only when it answers the
 Otherwise the engine groups the whole cohort again, as before. Edits that change no rule (labels, the
 order of the funnel, switches, unknown policies) keep the histogram as it is.
 
-Warm-up (EditTables.warm, asked for by the dashboard's state): once a trial state has lasted WARM_DELAY
-seconds (after the source opens, after each edit), one background thread takes the tables of the criteria
-with thresholds ahead of the user, in the trial's order, on a connection of its own (a DuckDB cursor: a
+Warm-up (EditTables.warm, asked for by the dashboard's state; scheduled by explorer.engine.edit_warmup): once
+a trial state has lasted WARM_DELAY seconds (after the source opens, after each edit), one background thread
+takes the tables of the criteria with thresholds ahead of the user, in the trial's order, on a connection of its own (a DuckDB cursor: a
 connection is not safe across threads). A newer request (another trial state or source) supersedes the one
 running; an edit that needs the engine interrupts the warm-up's query and the warm-up takes it again after;
 an edit whose table is being warmed waits for it. The tables' keys hold every other criterion's rule and
@@ -39,9 +39,6 @@ recently used.
 
 from __future__ import annotations
 
-import atexit
-import contextlib
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -53,6 +50,7 @@ import pandas as pd
 import pyarrow as pa
 
 from explorer.cohort.screening import Screening
+from explorer.engine.edit_warmup import WARMER
 from explorer.engine.histogram_sql import count_windows, duckdb_edit_table, n_words, unpack, with_assumed
 from explorer.engine.matrix import EligibilityMatrix
 from explorer.engine.memory import MemoryBackend, MemoryContext
@@ -67,9 +65,6 @@ MAX_EDIT_ROWS = 1_000_000  # rows of one edit table (about 30 MB of numbers); ab
 # bytes of edit tables kept per source: a DuckDB state at 10^7 held about 1.45 GB resident without them
 # (docs/engine.md, "Memory"), and it must stay under 2 GB; 256 MB hold several tables of MAX_EDIT_ROWS
 CACHE_BYTES = 256 << 20
-# seconds a trial state must stay before its tables are warmed: a slider dragged through ten values is ten states,
-# and each would start up to one GROUP BY per criterion (1.3 s of CPU each at 10^6 subjects) for nothing
-WARM_DELAY = 2.0
 _TOO_LARGE = "too large"
 
 
@@ -375,6 +370,17 @@ class EditTables:
         """Wait until no warm-up of these tables runs; False if `timeout` seconds passed first."""
         return WARMER.wait_idle(self, timeout)
 
+    def warm_positions(self, trial: Any) -> list[tuple[int, str]]:
+        """(position among the computable criteria, id) of the trial's criteria a warm-up takes tables for, in
+        the trial's order: those with a threshold to edit."""
+        computable = [c for c in trial.criteria if c.computable]
+        return [(j, c.id) for j, c in enumerate(computable) if editable(c)]
+
+    def take_in_background(self, trial: Any, j: int, backend: Any, con: Any) -> str:
+        """The warm-up's call: the j-th computable criterion's table on the warm-up's connection `con`, within
+        the budget; how it went ("table" already kept, "new table", "warmed table", "budget" spent)."""
+        return self._table(trial, j, backend, con=con, background=True)[1]
+
     def warmed(self, trial: Any) -> list[str]:
         """The editable criteria of the trial whose table is kept now."""
         computable = [c for c in trial.criteria if c.computable]
@@ -414,132 +420,5 @@ class EditTables:
         return matrix, Screening(values, source=table.screening(criterion).source, checked=True)
 
 
-class Warmer:
-    """The one background thread that warms edit tables (EditTables.warm), at the lowest priority.
-
-    One request at a time: a newer one (another trial state, another source) supersedes the one running, whose
-    query is interrupted; a request starts after `delay` seconds without a newer one. While an edit runs in the
-    foreground (`foreground()`), the warm-up waits, and its DuckDB query is interrupted and taken again afterwards:
-    the user's query never queues behind a warm-up. The thread is nice 19, but DuckDB's own worker threads are
-    shared with the foreground query, hence the interruption. Spark runs the warm-up's query beside the foreground
-    one (a Spark session takes jobs from several threads).
-    """
-
-    def __init__(self, delay: float = WARM_DELAY):
-        self.delay = delay
-        self._cond = threading.Condition()
-        self._job: tuple | None = None  # (generation, edits, trial, backend)
-        self._generation = 0
-        self._busy = 0                  # foreground sections running
-        self._con: Any = None           # the connection of the warm-up's running query
-        self._interrupted = False
-        self._parked = False            # the thread waits for a request (stop(wait=...) waits for this)
-        self._thread: threading.Thread | None = None
-        self.taken: list[str] = []      # criteria whose tables warm-ups took, in order (benchmarks, tests)
-
-    def submit(self, edits: EditTables, trial: Any, backend: Any) -> None:
-        with self._cond:
-            self._generation += 1
-            self._job = (self._generation, edits, trial, backend)
-            self._interrupt()  # the running query is of an older state or source: its table would not be used
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="edit-table warm-up", daemon=True)
-                self._thread.start()
-            self._cond.notify_all()
-
-    def stop(self, wait: float = 0.0) -> None:
-        """Forget the request and interrupt its query (for tests); `wait`: up to that many seconds until no query
-        of the warm-up runs (at exit: a daemon thread stopped inside DuckDB aborts the interpreter)."""
-        with self._cond:
-            self._generation += 1
-            self._job = None
-            self._interrupt()
-            self._cond.notify_all()
-            if wait and self._thread is not None:
-                self._cond.wait_for(lambda: self._parked or not self._thread.is_alive(), timeout=wait)
-
-    def wait_idle(self, edits: EditTables | None = None, timeout: float | None = None) -> bool:
-        with self._cond:
-            return self._cond.wait_for(lambda: self._job is None or (edits is not None and self._job[1] is not edits),
-                                       timeout)
-
-    def foreground(self) -> _Foreground:
-        """A context in which an edit has the engine to itself."""
-        return _Foreground(self)
-
-    def _interrupt(self) -> None:
-        if self._con is not None:
-            self._interrupted = True
-            with contextlib.suppress(Exception):  # the query may have just ended: nothing to stop then
-                self._con.interrupt()
-
-    def _run(self) -> None:
-        with contextlib.suppress(AttributeError, OSError):  # this thread only (Linux: a thread id is a pid here)
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-        while True:
-            with self._cond:
-                self._parked = True  # waiting for work, in no query: the interpreter may exit (stop)
-                self._cond.notify_all()
-                self._cond.wait_for(lambda: self._job is not None)
-                self._parked = False
-                generation, edits, trial, backend = self._job
-                # a state that lasts `delay` seconds is warmed; a newer request within them replaces it
-                if self._cond.wait_for(lambda g=generation: self._generation != g, timeout=self.delay):
-                    continue
-            self._warm(generation, edits, trial, backend)
-            with self._cond:
-                if self._generation == generation:
-                    self._job = None
-                self._cond.notify_all()
-
-    def _warm(self, generation: int, edits: EditTables, trial: Any, backend: Any) -> None:
-        computable = [c for c in trial.criteria if c.computable]
-        for j, criterion in enumerate(computable):
-            if not editable(criterion):
-                continue
-            while True:
-                with self._cond:
-                    self._cond.wait_for(lambda: not self._busy or self._generation != generation)
-                    if self._generation != generation:
-                        return
-                    con = backend.worker_cursor() if hasattr(backend, "worker_cursor") else None
-                    self._con, self._interrupted = con, False
-                try:
-                    answer, how = edits._table(trial, j, backend, con=con, background=True)
-                    if how == "budget":
-                        return
-                    if how == "new table":
-                        self.taken.append(criterion.id)
-                    break
-                except Exception:  # noqa: BLE001 - a warm-up never fails an edit: the edit takes its table itself
-                    with self._cond:
-                        if not self._interrupted:
-                            break  # a real error: skipped here, the edit meets it and reports it
-                finally:
-                    with self._cond:
-                        self._con = None
-                    if con is not None:
-                        con.close()
-
-
-class _Foreground:
-    def __init__(self, warmer: Warmer):
-        self.warmer = warmer
-
-    def __enter__(self) -> None:
-        with self.warmer._cond:
-            self.warmer._busy += 1
-            self.warmer._interrupt()
-
-    def __exit__(self, *exc: object) -> None:
-        with self.warmer._cond:
-            self.warmer._busy -= 1
-            self.warmer._cond.notify_all()
-
-
-WARMER = Warmer()
-atexit.register(WARMER.stop, wait=30.0)
-
-
-__all__ = ["CACHE_BYTES", "MAX_EDIT_ROWS", "MAX_STAND_IN", "WARMER", "WARM_DELAY", "EditTable", "EditTables", "Warmer", "edit_table",
-           "editable", "rule_key", "rule_variables", "table_key", "trial_key", "window_parameters"]
+__all__ = ["CACHE_BYTES", "MAX_EDIT_ROWS", "MAX_STAND_IN", "EditTable", "EditTables", "edit_table", "editable",
+           "rule_key", "rule_variables", "table_key", "trial_key", "window_parameters"]

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from explorer.engine.edit_histogram import WARMER, EditTables, trial_key
+from explorer.engine.edit_histogram import EditTables, trial_key
+from explorer.engine.edit_warmup import WARMER
 from explorer.engine.histogram_sql import duckdb_histogram, duckdb_subjects, with_assumed
 from explorer.engine.matrix import CriteriaHeld, CriterionInfo, EligibilityMatrix, make_backend
 from explorer.engine.patterns import PatternHistogram, histogram, pack, select

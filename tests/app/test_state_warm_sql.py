@@ -11,7 +11,8 @@ from explorer.app.scenario import Scenario
 from explorer.app.state import ExplorerState
 from explorer.cohort.synthetic.screening_table import generate_screening
 from explorer.engine import write_screening
-from explorer.engine.edit_histogram import WARMER, editable
+from explorer.engine.edit_histogram import editable
+from explorer.engine.edit_warmup import WARMER
 from explorer.sources import DataSource
 
 

@@ -18,7 +18,8 @@ from random_cohort import random_screening
 from explorer.cohort.screening import Screening
 from explorer.engine import evaluate
 from explorer.engine.duck import DuckDBBackend
-from explorer.engine.edit_histogram import WARMER, EditTables, editable, rule_variables
+from explorer.engine.edit_histogram import EditTables, editable, rule_variables
+from explorer.engine.edit_warmup import WARMER
 from explorer.engine.histogram import HistogramMatrix, evaluate_histogram
 from explorer.errors import DataError, DefinitionError
 from explorer.trial import trial_from_dict
@@ -408,14 +409,14 @@ def test_the_warm_up_takes_spark_tables_from_its_own_thread(spark, warmer):
 
 EXIT_MID_WARM_UP = """
 import sys, time
-from explorer.engine import edit_histogram
+from explorer.engine import edit_warmup
 from explorer.engine.histogram import evaluate_histogram
 from random_cohort import random_screening
 from tests_trial import make_trial
-edit_histogram.WARMER.delay = 0
+edit_warmup.WARMER.delay = 0
 matrix = evaluate_histogram(make_trial(), random_screening(20000, 1, missing=0.2), "duckdb", warm=True)
 time.sleep(float(sys.argv[1]))
-print(edit_histogram.WARMER.taken)
+print(edit_warmup.WARMER.taken)
 """
 
 
