@@ -1,4 +1,4 @@
-"""A pre-heated kernel builds its dashboard at low CPU priority, so that it never slows a visitor's clicks.
+"""A pre-heated kernel can build its dashboard at low CPU priority, so that it does not compete with a visitor's clicks.
 
 Voilà refills its kernel pool after a page takes a kernel: the new kernel runs the dashboard notebook, which
 at 10^6 subjects is about 5 s of CPU for the state alone, while the visitor who just arrived starts clicking in
@@ -8,7 +8,8 @@ their own kernel, and on 2 cores the two compete (benchmarks/results/dashboard.c
 thread on Linux), and waits for it: the kernel's main thread, which serves the visitor once the kernel is
 taken, keeps its priority. Lowering a priority is one-way without privilege, which is why it is never the main
 thread's. It acts only in a kernel Voilà pre-heats (`VOILA_PREHEAT`, set by Voilà for its pool kernels) when the
-dashboard's server asks for it (`PREHEAT_NICE_VARIABLE`, explorer.app.voila_server, which asks for its refills:
+dashboard's server asks for it (`PREHEAT_NICE_VARIABLE`, explorer.app.voila_server; off by default, since it
+measured no faster clicks at 10^6, benchmarks/results/dashboard.click.md; when on, it asks for its refills:
 the pool's first kernels, started with the server, build while nobody clicks); a visitor who waits for their
 kernel, a notebook or a test builds at full priority.
 """

@@ -19,9 +19,9 @@ additions, both for the page's weight (issue 17):
   explorer.app.voila_preload), so the browser fetches them in its first wave instead of in dependent ones.
 - nothing leaves the machine: the page is Voilà's lab template without its Font Awesome links to a CDN
   (explorer/app/voila_template/index.html.j2 says why that loses no icon).
-- the kernels Voilà pre-heats to refill its pool build the dashboard's state at low CPU priority
-  (`preheat_nice`, explorer.app.preheat), so that a refill never slows a visitor's clicks in the kernel they
-  took; the pool's first kernels, started with the server, build at full priority.
+- on request (`preheat_nice`, off by default: measured no faster), the kernels Voilà pre-heats to refill its
+  pool build the dashboard's state at low CPU priority (explorer.app.preheat); the pool's first kernels,
+  started with the server, build at full priority.
 - a closed or reloaded page's kernel is shut down (Voilà 0.5 refuses the page's own request: see
   BeaconShutdownHandler), instead of living, with its cohort, until the server stops.
 
@@ -133,8 +133,9 @@ class DashboardVoila(Voila):
     shutdown_delay = traitlets.Float(0.0, config=True,
                                      help="seconds between a closed page's request and its kernel's shutdown")
     # a refill at 10^6 is about 5 s of CPU for the state, started 8 s after a visitor took a kernel, while they
-    # click (benchmarks/results/dashboard.click.md); 0 builds at full priority
-    preheat_nice = traitlets.Int(19, config=True,
+    # click; building it at nice 19 measured no faster clicks (77 against 78 ms during the refill, 16 clicks
+    # each, same run: benchmarks/results/dashboard.click.md), so it is off (0) unless asked for
+    preheat_nice = traitlets.Int(0, config=True,
                                  help="nice value added to a pre-heated kernel's dashboard build (0: none)")
 
     def initialize(self, argv=None) -> None:

@@ -239,7 +239,7 @@ def test_plotly_js_is_compressed_once_too(server, monkeypatch):
 
 def test_the_kernels_are_told_of_plotly_js_and_of_the_pre_heated_builds_priority(tmp_path):
     """The server's environment is its kernels': PlotlyLibrary finds the static file by it, and a pool kernel's
-    dashboard build its nice value (explorer.app.preheat), 19 unless the server is told otherwise."""
+    dashboard build its nice value (explorer.app.preheat), 0 unless the server is told otherwise."""
     notebook = tmp_path / "environment.ipynb"
     notebook.write_text(json.dumps({
         "cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
@@ -247,14 +247,15 @@ def test_the_kernels_are_told_of_plotly_js_and_of_the_pre_heated_builds_priority
                               " os.environ.get('TRIAL_EXPLORER_PREHEAT_NICE'))"]}],
         "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
         "nbformat": 4, "nbformat_minor": 5}))
-    for options, nice in (((), "19"), (("--DashboardVoila.preheat_nice=0",), "0")):
+    for options, nice in (((), "0"), (("--DashboardVoila.preheat_nice=19",), "19")):
         process, url = _serve(*options, notebook=notebook)
         try:
             assert f"told {PLOTLY_JS_PATH} {nice}".encode() in _get(url + "/")[2]
         finally:
             _stop(process)
     # pre-heated: the pool's first two kernels build at full priority (nobody clicks yet), its refills at 19
-    process, url = _serve("--VoilaKernelManager.fill_delay=0", notebook=notebook, preheat=True)
+    process, url = _serve("--VoilaKernelManager.fill_delay=0", "--DashboardVoila.preheat_nice=19", notebook=notebook,
+                          preheat=True)
     try:
         told = []
         for _ in range(3):
