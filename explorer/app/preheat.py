@@ -9,9 +9,8 @@ thread on Linux), and waits for it: the kernel's main thread, which serves the v
 taken, keeps its priority. Lowering a priority is one-way without privilege, which is why it is never the main
 thread's. It acts only in a kernel Voilà pre-heats (`VOILA_PREHEAT`, set by Voilà for its pool kernels) when the
 dashboard's server asks for it (`PREHEAT_NICE_VARIABLE`, explorer.app.voila_server; off by default, since it
-measured no faster clicks at 10^6, benchmarks/results/dashboard.click.md; when on, it asks for its refills:
-the pool's first kernels, started with the server, build while nobody clicks); a visitor who waits for their
-kernel, a notebook or a test builds at full priority.
+measured no faster clicks at 10^6, benchmarks/results/dashboard.click.md; when on, for every pool kernel); a
+visitor who waits for their kernel, a notebook or a test builds at full priority.
 """
 
 from __future__ import annotations

@@ -20,8 +20,7 @@ additions, both for the page's weight (issue 17):
 - nothing leaves the machine: the page is Voilà's lab template without its Font Awesome links to a CDN
   (explorer/app/voila_template/index.html.j2 says why that loses no icon).
 - on request (`preheat_nice`, off by default: measured no faster), the kernels Voilà pre-heats to refill its
-  pool build the dashboard's state at low CPU priority (explorer.app.preheat); the pool's first kernels,
-  started with the server, build at full priority.
+  pool build the dashboard's state at low CPU priority (explorer.app.preheat).
 - a closed or reloaded page's kernel is shut down (Voilà 0.5 refuses the page's own request: see
   BeaconShutdownHandler), instead of living, with its cohort, until the server stops.
 
@@ -155,10 +154,11 @@ class DashboardVoila(Voila):
             self.template_paths.insert(0, str(TEMPLATE))
 
     def init_settings(self) -> dict:
-        settings = super().init_settings()  # makes the kernel manager, which starts the pool's first kernels
-        settings[SHUTDOWN_DELAY] = self.shutdown_delay
-        # after those: they run at full priority, since no visitor clicks yet, and every refill inherits this
+        # before the kernel manager exists: every pool kernel inherits it (the pool's first kernels are started
+        # on the event loop, so setting it after them would not keep them out: a race, not a rule)
         os.environ[PREHEAT_NICE_VARIABLE] = str(self.preheat_nice)
+        settings = super().init_settings()
+        settings[SHUTDOWN_DELAY] = self.shutdown_delay
         return settings
 
     def init_handlers(self) -> list:

@@ -253,7 +253,7 @@ def test_the_kernels_are_told_of_plotly_js_and_of_the_pre_heated_builds_priority
             assert f"told {PLOTLY_JS_PATH} {nice}".encode() in _get(url + "/")[2]
         finally:
             _stop(process)
-    # pre-heated: the pool's first two kernels build at full priority (nobody clicks yet), its refills at 19
+    # pre-heated: every pool kernel, the first two and the refill, builds at 19 when asked
     process, url = _serve("--VoilaKernelManager.fill_delay=0", "--DashboardVoila.preheat_nice=19", notebook=notebook,
                           preheat=True)
     try:
@@ -264,6 +264,6 @@ def test_the_kernels_are_told_of_plotly_js_and_of_the_pre_heated_builds_priority
                 assert time.monotonic() < deadline
                 time.sleep(0.5)
             told.append(re.search(rb"told (\S+) (\S+)", page).group(2).decode())
-        assert told == ["None", "None", "19"]
+        assert told == ["19", "19", "19"]
     finally:
         _stop(process)
