@@ -81,6 +81,10 @@ def _two_values_joined_by_and(text: str, a: Rule, b: Rule, between: str) -> bool
     return bool(own_value) and re.fullmatch(r"\s*and\s+", between) is not None  # "A, and B" is a list
 
 
+# a bare comma between two rules, nothing else
+_COMMA_GAP = re.compile(r"\s*,\s*")
+
+
 def _is_list_gap(text: str, a: Rule, b: Rule) -> bool:
     between = re.sub(r"\([^()]{0,15}\)", " ", text[a.span[1]:b.span[0]])
     return bool(re.fullmatch(r"[\s,()\[\]/]*(?:(?:and\s*/\s*or|or|and)\s*)?[\s,()\[\]/]*", between))
@@ -95,6 +99,12 @@ def combine(text: str, kind: str, rules: list[Rule]) -> tuple[expr.Node, bool]:
     if len(rules) == 1:
         return rules[0].tree, False
     connectors = [connector(text, a, b, kind) for a, b in zip(rules, rules[1:], strict=False)]
+    # "A, B, or C" / "A, B or C": the commas of a list that ends in "or" are "or" too (an inclusion reads a bare comma
+    # as "and"; read so here, "SBP >= 140, DBP >= 90, or treated" required SBP >= 140 of everyone)
+    for i in range(len(connectors) - 2, -1, -1):
+        if connectors[i] == "and" and connectors[i + 1] == "or" and _is_list_gap(text, rules[i + 1], rules[i + 2]) \
+                and _COMMA_GAP.fullmatch(re.sub(r"\([^()]{0,15}\)", " ", text[rules[i].span[1]:rules[i + 1].span[0]])):
+            connectors[i] = "or"
     # 1. lists joined by "or" become one unit
     units: list[list[expr.Node]] = [[rules[0].tree]]
     unit_connectors: list[str] = []
@@ -253,7 +263,9 @@ def unread_alternative(text: str, rules: list[Rule], uncovered: str) -> str | No
     # or a bracket holding the rule closes ("(SBP >= 140 or DBP >= 90) or treated")
     after_rule = re.compile(r"[\s,;)\]]*(?:\([^()]{0,15}\))?[\s,;)\]]*(?:or|either|and\s*/\s*or)\s+(?:[\w-]+\s+){0,4}",
                             re.I)
-    before_rule = re.compile(r"[\s,;]+(?:or|and\s*/\s*or)[\s,;]+", re.I)
+    # the word may be followed by a few words of its own ("creatinine within normal limits or ...")
+    # or by its limit with a bracketed abbreviation ("creatinine less than upper limit of normal (ULN) or CrCl ...")
+    before_rule = re.compile(r"(?:[\s,;]+[\w-]+){0,6}?(?:\s*\([^()]{0,15}\))?[\s,;]+(?:or|and\s*/\s*or)[\s,;]+", re.I)
     # "A, B, C, or D": a comma between items is an "or" when the list ends in one (after the rule, same sentence)
     comma = re.compile(r"[\s,;]*,[\s,;]*")
     for w in dict.fromkeys(re.findall(r"[A-Za-z][A-Za-z'-]{2,}", uncovered)):

@@ -257,12 +257,21 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
     spans = [s for r in rules + list(skipped)
              for s in ([p for p in pregnancy if r.span[0] <= p[0] and p[1] <= r.span[1]]
                        if set(r.variable.split("+")) <= {"pregnant", "lactating"} else [r.span])]
-    spans += [(m.start, m.end) for m in mentions if m.variables]
+    # a variable named but read by no rule ("serum creatinine within normal limits or CrCl >= 60") is an unread part,
+    # never a covered word: covered, an inclusion would drop that alternative and fail people the text admits
+    read_variables = {name for r in rules + list(skipped)
+                      for name in re.findall(r"[a-z_][a-z0-9_]*", " ".join([r.variable] + [t.variable for t in r.thresholds]))}
+    spans += [(m.start, m.end) for m in mentions if m.variables and set(m.variables) & read_variables]
     spans += [r.group_span for r in rules if r.group_span]  # "for women of childbearing potential": stated
     negation_cues = [m.span() for m in re.finditer(r"\b(?:not|no|non|negative|without|neither|nor)\b", text, re.I)]
     uncovered = uncovered_text(text, spans + negation_cues, rules)
     if unread:
         uncovered = (uncovered + " " + " ".join(text[v.start:v.end] for v in unread)).strip()
+    # its words may be a read rule's too ("creatinine" of "creatinine clearance"): the unread mention is named apart
+    named_apart = [w for m in mentions if m.variables and not set(m.variables) & read_variables
+                   for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", m.text)
+                   if w.lower() not in lexicon.UNCOVERED_STOP_WORDS and w not in uncovered.split()]
+    uncovered = " ".join([uncovered] + named_apart).strip()
     leftover = len(uncovered.split()) + 2 * len(unread)
     if mixed:
         confidence = min(confidence, CAPS["mixed_and_or"])

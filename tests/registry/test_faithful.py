@@ -1242,3 +1242,28 @@ def test_a_bare_value_joined_by_and_to_an_exclusion_rule_blocks_it():
     e = extract("Age 70 and BMI over 40 kg/m2", "exclusion")
     assert e.expression is None
     assert any("'70' is not read and is joined to the rule by 'and'" in n for n in e.notes), e.notes
+
+
+# --- round 7: a variable named that no rule reads, and lists "A, B, or C" ------------------------------------------
+
+def test_a_named_lab_no_rule_reads_is_an_alternative_an_inclusion_cannot_drop():
+    # was: `hba1c > 7`, computable and whole: "creatinine" counted as read because a variable was named there
+    e = extract("Serum creatinine within the normal range or HbA1c over 7%", "inclusion")
+    assert e.expression is None
+    assert any("creatinine" in n for n in e.notes)
+
+
+def test_a_lab_named_inside_another_variable_name_is_still_unread():
+    # "creatinine" of "creatinine clearance" is read by the clearance rule; the serum creatinine before "or" is not
+    e = extract("Adequate kidney function: serum creatinine below the upper limit of normal (ULN) or creatinine "
+                "clearance of 60 mL/min or more", "inclusion")
+    assert e.expression is None, e.expression
+
+
+def test_a_comma_list_ending_in_or_is_a_list_of_alternatives():
+    # was: `systolic_bp >= 140 and (diastolic_bp >= 90 or hba1c > 6.5)`: everyone under 140 systolic failed
+    e = extract("SBP of 140 mmHg or above, DBP of 90 mmHg or above, or HbA1c over 6.5%", "inclusion")
+    assert e.expression == ("systolic_bp >= systolic_bp_min or diastolic_bp >= diastolic_bp_min "
+                            "or hba1c > hba1c_min")
+    # without a closing "or", an inclusion's comma still joins requirements
+    assert extract("Age 30-60 years, BMI 27-40 kg/m2", "inclusion").expression.count(" and ") == 3
