@@ -38,7 +38,7 @@ def _variables(rule: Rule) -> set[str]:
     return {t.variable for t in rule.thresholds}
 
 
-def _merged(text: str, rules: list[Rule], tree, threshold: Rule, group: Rule, note: str = "") -> Rule:
+def merged_rule(text: str, rules: list[Rule], tree, threshold: Rule, group: Rule, note: str = "") -> Rule:
     span = (min(r.span[0] for r in rules), max(r.span[1] for r in rules))
     parameters: dict = {}
     for r in rules:
@@ -73,14 +73,14 @@ def conditioned(text: str, kind: str, rules: list[Rule]) -> list[Rule]:
             first = general[-1]
             tree = trees.any_of([trees.all_of([group.tree, threshold.tree]),
                                  trees.all_of([trees.negate(group.tree), first.tree])])
-            merged = _merged(text, [first, threshold, group], tree, threshold, group)
+            merged = merged_rule(text, [first, threshold, group], tree, threshold, group)
             out = [merged if r is first else r for r in out if r is not threshold and r is not group]
             continue
         if same:
             continue  # another limit of the same variable, not the general one just before: not guessed
         tree = (trees.any_of([trees.negate(group.tree), threshold.tree]) if kind == "inclusion"
                 else trees.all_of([group.tree, threshold.tree]))
-        merged = _merged(text, [threshold, group], tree, threshold, group)
+        merged = merged_rule(text, [threshold, group], tree, threshold, group)
         out = [merged if r is threshold else r for r in out if r is not group]
     return out
 
@@ -114,7 +114,7 @@ def excepted(text: str, kind: str, rules: list[Rule]) -> tuple[list[Rule], list[
             continue
         tree = (trees.all_of([trees.negate(group.tree), threshold.tree]) if kind == "exclusion"
                 else trees.any_of([group.tree, threshold.tree]))
-        merged = _merged(text, [threshold, group], tree, threshold, group,
+        merged = merged_rule(text, [threshold, group], tree, threshold, group,
                          f"everyone with {group.source!r} is excepted from {threshold.source!r}")
         out = [merged if r is threshold else r for r in out if r is not group]
         if m.group("cause"):

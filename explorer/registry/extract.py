@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-from explorer.registry import conditions, counted, examples, faithful, lexicon, readings, trees
+from explorer.registry import conditions, counted, examples, faithful, group_limits, lexicon, readings, trees
 from explorer.registry.attach import attach, clause_before
 from explorer.registry.combine import (
     CONDITION_AFTER,
@@ -141,6 +141,7 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
     rules = readings.merge_diagnosis_and_duration(text, rules)
     rules = readings.merge_sex_specific(text, kind, rules)
     rules = readings.subject_sex(text, kind, rules)
+    rules = group_limits.group_first_limits(text, kind, rules, values, mentions, names)
     rules = conditions.conditioned(text, kind, rules)
     rules, excepted_left_out = conditions.excepted(text, kind, rules)
     rules = conditions.pregnancy_groups(text, kind, rules)
