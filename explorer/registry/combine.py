@@ -253,7 +253,19 @@ def conjoined_unread(text: str, rules: list[Rule], uncovered: str) -> str | None
         clause = re.split(r"[;.](?:\s|$)", text[start:end])[0]
         if unread & {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", clause)}:
             return " ".join((m.group(0) + clause).split())
+    for r in rules:
+        # the rule as the object of "with" / "during" after an unread head: "Hypertension with pregnancy" is a
+        # pregnant woman with hypertension, not every pregnant woman (draw 20261239, #38)
+        since = max((o.span[1] for o in rules if o.span[1] <= r.span[0]), default=0)  # no other rule in the head
+        m = _CONJOINED_BEFORE.search(text[since:r.span[0]])
+        if m and unread & {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", m.group("head"))}:
+            return " ".join(m.group(0).split())
     return None
+
+
+_CONJOINED_BEFORE = re.compile(
+    r"(?P<head>[A-Za-z][\w'-]*(?:\s+[\w'-]+){0,3})\s+(?:with|during|in|complicat\w*\s+by|accompanied\s+by|"
+    r"associated\s+with)\s+(?:(?:an?|the|a\s+current|current|ongoing)\s+)?$", re.I)
 
 
 def unread_alternative(text: str, rules: list[Rule], uncovered: str) -> str | None:

@@ -264,14 +264,19 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
     # never a covered word: covered, an inclusion would drop that alternative and fail people the text admits
     read_variables = {name for r in rules + list(skipped)
                       for name in re.findall(r"[a-z_][a-z0-9_]*", " ".join([r.variable] + [t.variable for t in r.thresholds]))}
-    spans += [(m.start, m.end) for m in mentions if m.variables and set(m.variables) & read_variables]
+    def read_mention(m) -> bool:
+        # its variable is read, or a rule holds it (a unit may turn "insulin requirement" into a dose per kg)
+        return bool(set(m.variables) & read_variables) or any(
+            r.span[0] <= m.start and m.end <= r.span[1] for r in rules + list(skipped))
+
+    spans += [(m.start, m.end) for m in mentions if m.variables and read_mention(m)]
     spans += [r.group_span for r in rules if r.group_span]  # "for women of childbearing potential": stated
     negation_cues = [m.span() for m in re.finditer(r"\b(?:not|no|non|negative|without|neither|nor)\b", text, re.I)]
     uncovered = uncovered_text(text, spans + negation_cues, rules)
     if unread:
         uncovered = (uncovered + " " + " ".join(text[v.start:v.end] for v in unread)).strip()
     # its words may be a read rule's too ("creatinine" of "creatinine clearance"): the unread mention is named apart
-    named_apart = [w for m in mentions if m.variables and not set(m.variables) & read_variables
+    named_apart = [w for m in mentions if m.variables and not read_mention(m)
                    for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", m.text)
                    if w.lower() not in lexicon.UNCOVERED_STOP_WORDS and w not in uncovered.split()]
     uncovered = " ".join([uncovered] + named_apart).strip()
