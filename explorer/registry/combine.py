@@ -255,10 +255,14 @@ def conjoined_unread(text: str, rules: list[Rule], uncovered: str) -> str | None
             return " ".join((m.group(0) + clause).split())
     for r in rules:
         # the rule as the object of "with" / "during" after an unread head: "Hypertension with pregnancy" is a
-        # pregnant woman with hypertension, not every pregnant woman (draw 20261239, #38)
+        # pregnant woman with hypertension, not every pregnant woman (draw 20261239, #38). Only a condition: a value
+        # after "with" defines its head ("hypertension with systolic BP > 160"), and an infection "with HIV" is HIV
+        if r.thresholds:
+            continue
         since = max((o.span[1] for o in rules if o.span[1] <= r.span[0]), default=0)  # no other rule in the head
         m = _CONJOINED_BEFORE.search(text[since:r.span[0]])
-        if m and unread & {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", m.group("head"))}:
+        if m and not re.search(r"infect", m.group("head"), re.I) \
+                and unread & {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", m.group("head"))}:
             return " ".join(m.group(0).split())
     return None
 
