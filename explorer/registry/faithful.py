@@ -224,8 +224,8 @@ def unstated_parts(text: str, kind: str, rules: list, *, count_read: bool = Fals
     notes = []
     if kind == "inclusion" and lexicon.INELIGIBLE.search(text):
         notes.append("an inclusion that says who is ineligible states an exclusion; not computable")
-    subgroup = lexicon.SUBGROUP_REQUIREMENT.match(text)
-    if subgroup and kind == "inclusion":
+    subgroup = lexicon.SUBGROUP_REQUIREMENT.match(text) or lexicon.SUBGROUP_HEADING.match(text)
+    if subgroup and kind == "inclusion" and not any(r.applies_to for r in rules):
         notes.append(f"the requirement holds only for a subgroup ({' '.join(subgroup.group(0).split())!r}); "
                      "not computable")
     # a group a rule states (conditions.conditioned: "for patients on insulin") is no exception left unread

@@ -430,6 +430,9 @@ SUBGROUP_REQUIREMENT = re.compile(
     r"^\W*(?:patients|subjects|participants|those)\s+(?:with|who\s+have|who\s+are|on|receiving)\s+"
     r"(?![^.;,]{0,30}(?:child-?\s?bearing|reproductive|fertile))"
     r"[^.;,]{1,60}?\s+(?:must|should|need\s+to|are\s+required\s+to)\b", re.I)
+# "For healthy individuals: ... aged 18 or above", "In the control group: ...": a heading that names the group an
+# inclusion holds for; read for everyone it would fail the other participants the text does not bind (draw 20261241)
+SUBGROUP_HEADING = re.compile(r"^\W*(?:for|in|among)\s+(?:the\s+|all\s+)?[^:;,.()]{1,40}?\s*:", re.I)
 # Catalogue variables that hold only a current state: a past one ("a history of a positive HBsAg test", "previous
 # active tuberculosis") is not recorded, so reading the past as them leaves out everyone who has cleared it
 CURRENT_STATE_ONLY: frozenset[str] = frozenset({"hepatitis_b", "hepatitis_active", "tuberculosis_active",

@@ -1286,3 +1286,13 @@ def test_a_mention_a_rule_holds_under_another_variable_is_read():
     # "insulin requirement" names insulin_dose; its unit makes it the dose per kg: not an unread part
     e = extract("Daily insulin requirement above 1.2 U/kg/day", "exclusion")
     assert e.status == "computable", e.notes
+
+
+def test_an_inclusion_under_a_heading_naming_its_group_binds_only_that_group():
+    # draw 20261241, #25: "For healthy individuals: ... aged 18 or above" was `age >= 18` for every participant
+    e = extract("In the control group: volunteers aged 30 to 60 years without chronic disease", "inclusion")
+    assert e.expression is None
+    assert any("subgroup" in n for n in e.notes)
+    # a heading the rule states itself (the pregnancy rule's own women of childbearing potential) is read
+    e = extract("For women of childbearing potential: a negative urine pregnancy test", "inclusion")
+    assert e.expression == 'sex == "male" or not childbearing_potential or not pregnant'
