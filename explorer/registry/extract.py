@@ -220,6 +220,15 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
             and not any(s0 < v.end and v.start < e0 for s0, e0 in used)
             and any(m.variables and re.fullmatch(r"[\s:=]*(?:of\s+)?", text[m.end:v.start])
                     for m in mentions if m.end <= v.start)]
+    # the same with a unit ("eGFR =20 mL/min and <60 mL/min", draw 20261242 #8): a value whose comparator is not
+    # stated, right after a variable a rule reads, lies inside that rule's span (variable .. its own value), so it
+    # looked read; it is that variable's other limit, unread
+    read_value_spans = [(a.value.start, a.value.end) for a in attached if a not in failed and not no_comparator(a.value)]
+    bare += [v for v in unstated_values if v not in bare
+             and not any(s0 < v.end and v.start < e0 for s0, e0 in read_value_spans)
+             and any(m.variables and re.fullmatch(r"[\s:=]*(?:of\s+)?", text[m.end:v.start])
+                     and any(r.span[0] <= m.start and v.end <= r.span[1] for r in rules)
+                     for m in mentions if m.end <= v.start)]
     unread += [v for v in bare if v not in unread]
     failed_values += bare
     for v in failed_values:
@@ -230,6 +239,9 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
         after = [r for r in rules if r.span[0] >= v.end]
         if joint is None and after:  # "BMI 25 or BMI < 20": the joint after the value
             joint = re.match(r"[\s,;]*(and\s*/\s*or|or|and)\b", text[v.end:min(r.span[0] for r in after)])
+        later = [s0 for s0, _ in read_value_spans if s0 >= v.end]
+        if joint is None and later:  # "HbA1c = 7 % or < 10 %": inside the rule's span, before the rule's own value
+            joint = re.match(r"[\s,;]*(and\s*/\s*or|or|and)\b", text[v.end:min(later)])
         if joint and (joint.group(1) != "and") == (kind == "inclusion"):
             unsafe = True
             notes.append(f"the value {text[v.start:v.end]!r} is not read and is joined to the rule by "

@@ -1296,3 +1296,18 @@ def test_an_inclusion_under_a_heading_naming_its_group_binds_only_that_group():
     # a heading the rule states itself (the pregnancy rule's own women of childbearing potential) is read
     e = extract("For women of childbearing potential: a negative urine pregnancy test", "inclusion")
     assert e.expression == 'sex == "male" or not childbearing_potential or not pregnant'
+
+
+def test_a_limit_without_comparator_before_the_rules_own_value_is_named_not_dropped():
+    # draw 20261242, #8: "eGFR =20 mL/min and <60 mL/min" (Chia's flattened >=) was `egfr < 60`, computable and
+    # whole: the lower limit lay inside the rule's span (from the variable to its own value) and looked read
+    e = extract("Creatinine clearance =30 mL/min and <90 mL/min", "inclusion")
+    assert e.status == "partial" and any("30 mL/min" in n for n in e.notes)
+    # joined by "or" in an inclusion, it is an alternative the rule would fail: not computable
+    assert extract("BMI = 25 kg/m2 or < 35 kg/m2", "inclusion").expression is None
+
+
+def test_a_heading_naming_women_over_a_pregnancy_rule_is_the_rules_own_group():
+    e = extract("For female participants: a negative urine pregnancy test at screening", "inclusion")
+    assert e.expression is not None and "pregnant" in e.expression
+    assert extract("For female participants: age 18 to 40 years", "inclusion").expression is None
