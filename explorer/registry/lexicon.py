@@ -87,7 +87,7 @@ UNMAPPED_TERMS: list[str] = [
     r"(?:direct|indirect|(?:un)?conjugated)\s+bilirubin", r"h(?:a)?emoglobin(?!\s*a1c)",
     r"(?<![mM][mM][\s.])(?<![mM][mM])\bHgb?\b",  # "mm Hg" is a unit, not haemoglobin
     r"triglycerides?", r"cholesterol", r"\bLDL\b", r"\bHDL\b", r"\bTSH\b", r"platelets?(?:\s+count)?", r"\bWBC\b",
-    r"white\s+blood\s+cells?", r"calcium", r"albumin(?:uria)?", r"proteinuria", r"creatinine\s+clearance",
+    r"white\s+blood\s+cells?", r"calcium", r"albumin(?:uria)?", r"proteinuria",
     r"\bQTc?\b", r"ejection\s+fraction", r"potassium", r"sodium", r"testosterone", r"vitamin\s+D", r"25-OHD",
     r"\bOGTT\b", r"oral\s+glucose\s+tolerance\s+test", r"alkaline\s+phosphatase", r"\bALP\b", r"\bGGT\b",
     r"\bPRA\b", r"panel[- ]reactive", r"neutrophils?", r"lymphocytes?", r"\bINR\b", r"lipase", r"amylase",
