@@ -167,7 +167,7 @@ def test_omop_standard_concepts_map_to_them(fixtures_dir, tmp_path):
 
 
 def test_the_synthetic_cohorts_leave_them_unknown():
-    # not generated (no calibrated source for them): a rule on them is unknown for every synthetic subject, never
+    # not generated (screening_table.NOT_GENERATED): a rule on them is unknown for every synthetic subject, never
     # a pass or fail invented by the generator
     from explorer.cohort.synthetic.screening_table import generate_screening
     data = generate_screening("t2d", 50, seed=4)
