@@ -637,7 +637,7 @@ def canonical_screening_folder(folder: str | Path, out: str | Path, *, on_invali
 
     import duckdb
 
-    from explorer.engine.duck import limit_spill, spill_error
+    from explorer.engine.duck import csv_error, limit_spill, spill_error
 
     spill = tempfile.mkdtemp(prefix="trial-explorer-duckdb-")
     con = duckdb.connect(":memory:", config={"memory_limit": MEMORY_LIMIT})
@@ -653,7 +653,7 @@ def canonical_screening_folder(folder: str | Path, out: str | Path, *, on_invali
         return target, report
     except duckdb.Error as err:
         first = " ".join(str(err).split())
-        raise DataError(spill_error(err) or f"duckdb could not read the canonical tables: {first}",
+        raise DataError(spill_error(err) or csv_error(err) or f"duckdb could not read the canonical tables: {first}",
                         file=str(folder)) from None
     finally:
         con.close()
