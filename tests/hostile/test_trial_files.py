@@ -63,7 +63,7 @@ DECLARED = {"my_number": {"kind": "number", "unit": "1"}, "my_flag": {"kind": "b
 
 def _histogram(matrix) -> list:
     h = matrix.histogram
-    return sorted(zip(map(tuple, h.patterns.tolist()), h.counts.tolist()))
+    return sorted(zip(map(tuple, h.patterns.tolist()), h.counts.tolist(), strict=True))
 
 
 @pytest.fixture(scope="module")
