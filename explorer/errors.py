@@ -74,6 +74,7 @@ class DataError(ExplorerError):
     def __init__(self, message: str, *, file: str | None = None, column: str | None = None,
                  rows: list | None = None):
         message = _clipped(message)
+        self.reason = message  # without the place, for an error that re-locates it
         self.file, self.column, self.rows = file, column, [_clipped(r) if isinstance(r, str) else r for r in rows or []]
         where = ", ".join(
             part for part in (
