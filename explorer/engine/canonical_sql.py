@@ -650,6 +650,7 @@ def canonical_screening_folder(folder: str | Path, out: str | Path, *, on_invali
         target = write_screening_folder(con, built, names, out, lookback_days=lookback_days, cgm_days=cgm_days,
                                         catalogue=catalogue, range_subjects=range_subjects, progress=progress,
                                         source=str(folder))
+        _check_written(target, folder, catalogue)
         return target, report
     except duckdb.Error as err:
         first = " ".join(str(err).split())
@@ -658,3 +659,16 @@ def canonical_screening_folder(folder: str | Path, out: str | Path, *, on_invali
     finally:
         con.close()
         shutil.rmtree(spill, ignore_errors=True)
+
+
+def _check_written(target: Path, folder: str | Path, catalogue: Catalogue | None) -> None:
+    """The checks a read of the written screening folder makes, made now and naming the canonical folder the user
+    gave: a derived value outside its range (an age of 124 from a birth date in 1900) named the temporary folder's
+    features.parquet, when the folder was first evaluated."""
+    from explorer.engine.duck import DuckDBBackend
+
+    try:
+        DuckDBBackend(target, catalogue).close()
+    except DataError as err:
+        raise DataError(f"in the screening features derived from it: {err.reason}", file=str(folder),
+                        column=err.column, rows=err.rows) from None
