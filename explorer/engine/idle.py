@@ -21,6 +21,11 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+# Set by the dashboard's server (explorer.app.voila_server, `idle_nice`) for its kernels: the background thread's
+# nice value; unset or not a number: NICE
+IDLE_NICE_VARIABLE = "TRIAL_EXPLORER_IDLE_NICE"
+NICE = 19
+
 # seconds without a foreground section before background work starts: a click's own redraw and the page's next
 # input (a double click, a value typed) come within it (benchmarks/results/dashboard.click.md)
 QUIET_S = 0.3
@@ -80,7 +85,7 @@ class IdleScheduler:
     """See the module. `quiet`: seconds without foreground before the kernel counts as idle; `nice`: the
     background thread's nice value (Linux: per thread)."""
 
-    def __init__(self, quiet: float = QUIET_S, nice: int = 19):
+    def __init__(self, quiet: float = QUIET_S, nice: int = NICE):
         self.quiet, self.nice = quiet, nice
         self._cond = threading.Condition()
         self._jobs: dict[str, _Job] = {}
@@ -177,7 +182,8 @@ class IdleScheduler:
 
     def _loop(self) -> None:
         with contextlib.suppress(AttributeError, OSError):  # this thread only (Linux: a thread id is a pid here)
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.nice)
+            thread = threading.get_native_id()  # never above the process's own priority (a nice process stays so)
+            os.setpriority(os.PRIO_PROCESS, thread, max(self.nice, os.getpriority(os.PRIO_PROCESS, thread)))
         while True:
             with self._cond:
                 job = self._next()
@@ -200,7 +206,15 @@ class IdleScheduler:
                     self._cond.notify_all()
 
 
-IDLE = IdleScheduler()
+def configured_nice() -> int:
+    """The background thread's nice value this process was started with (IDLE_NICE_VARIABLE), else NICE."""
+    try:
+        return max(0, int(os.environ.get(IDLE_NICE_VARIABLE, NICE)))
+    except ValueError:  # a server's setting, never a visitor's input
+        return NICE
 
 
-__all__ = ["IDLE", "QUIET_S", "IdleScheduler", "Task"]
+IDLE = IdleScheduler(nice=configured_nice())
+
+
+__all__ = ["IDLE", "IDLE_NICE_VARIABLE", "QUIET_S", "IdleScheduler", "Task", "configured_nice"]

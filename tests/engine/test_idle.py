@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from explorer.engine.idle import IdleScheduler
+from explorer.engine.idle import IDLE_NICE_VARIABLE, NICE, IdleScheduler, configured_nice
 
 QUIET = 0.1
 
@@ -153,3 +153,21 @@ def test_cancel_forgets_a_waiting_job_and_waits_for_a_running_one(idle):
     assert finished == [True] and not idle.pending("job") and not idle.pending("a")
     time.sleep(0.4)
     assert "a" not in idle.ran
+
+
+def test_the_background_threads_nice_value_is_the_servers_or_19(monkeypatch):
+    monkeypatch.delenv(IDLE_NICE_VARIABLE, raising=False)
+    assert configured_nice() == NICE == 19
+    for told, nice in (("0", 0), ("7", 7), ("-5", 0), ("fast", NICE)):
+        monkeypatch.setenv(IDLE_NICE_VARIABLE, told)
+        assert configured_nice() == nice
+
+
+def test_jobs_run_on_a_thread_of_that_nice_value():
+    import os
+
+    scheduler, seen = IdleScheduler(quiet=0.0, nice=19), []
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    scheduler.submit("job", lambda task: seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+    assert scheduler.wait_done("job", timeout=10)
+    assert base < 19 and seen == [19]
