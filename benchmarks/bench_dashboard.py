@@ -603,26 +603,39 @@ for i in range({repeats}):
     cpu.append(1000 * (time.process_time() - started_cpu))  # the kernel's own work: what others' load hides less
     messages.append((len(sent), sum(sent)))
 ipywidgets.Widget._send = _send
+# clicks {pace} s apart: each lands on the kernel's background work for the scenario before it (the Outcomes
+# tab's preparation starts 1 s after an edit); the main thread sleeps in between, as a kernel waiting for input
+background, background_cpu = [], []
+for i in range({repeats} if {pace} else 0):
+    time.sleep({pace})
+    started, started_cpu = time.perf_counter(), time.process_time()
+    box.value = not box.value
+    background.append(1000 * (time.perf_counter() - started))
+    background_cpu.append(1000 * (time.process_time() - started_cpu))  # the whole process's: both threads
 tabs = {{}}
 for title in {tabs!r}:
     started = time.perf_counter()
     d.tabs.selected_index = list(d.tabs.titles).index(title)
     tabs[title] = round(1000 * (time.perf_counter() - started))
-# the Outcomes tab on the opening scenario (a warm-up may have computed its outcomes)
-d.tabs.selected_index = 0
-d.state.restore(opening)
-started = time.perf_counter()
-d.tabs.selected_index = list(d.tabs.titles).index("Outcomes")
-opening_ms = round(1000 * (time.perf_counter() - started))
+opening_ms = None
+if {tabs!r}:  # the Outcomes tab on the opening scenario (a warm-up may have computed its outcomes)
+    d.tabs.selected_index = 0
+    d.state.restore(opening)
+    started = time.perf_counter()
+    d.tabs.selected_index = list(d.tabs.titles).index("Outcomes")
+    opening_ms = round(1000 * (time.perf_counter() - started))
 print("RESULT" + json.dumps({{"click_ms": round(statistics.median(clicks), 1), "tabs_ms": tabs,
                              "click_cpu_ms": round(statistics.median(cpu), 1),
                              "outcomes_opening_ms": opening_ms,
-                             "click_messages": list(messages[len(messages) // 2])}}))
+                             "click_messages": list(messages[len(messages) // 2]),
+                             "background_click_ms": [round(x, 1) for x in background],
+                             "background_click_cpu_ms": [round(x, 1) for x in background_cpu]}}))
 """
 
 
-def kernel_side(code: Path, trial: str, n: int, repeats: int) -> dict:
-    """The kernel's share of a click and of a tab's first opening, in a kernel running `code`'s package."""
+def kernel_side(code: Path, trial: str, n: int, repeats: int, pace: float = 0.0) -> dict:
+    """The kernel's share of a click and of a tab's first opening, in a kernel running `code`'s package; with
+    `pace`, instead of the tabs, as many clicks `pace` seconds apart (landing on the kernel's background work)."""
     from jupyter_client.manager import start_new_kernel
 
     base = scenario_for(trial, n)
@@ -635,7 +648,8 @@ def kernel_side(code: Path, trial: str, n: int, repeats: int) -> dict:
     printed: list[str] = []
     try:
         client.execute_interactive(
-            KERNEL_CODE.format(query=base.to_query(), toggled=toggled, repeats=repeats, tabs=list(TAB_FIRST)),
+            KERNEL_CODE.format(query=base.to_query(), toggled=toggled, repeats=repeats, pace=pace,
+                               tabs=[] if pace else list(TAB_FIRST)),
             timeout=1800, output_hook=lambda m: printed.append(m["content"].get("text", ""))
             if m["msg_type"] == "stream" else None)
     finally:
@@ -662,6 +676,22 @@ def kernel_table(rows: list[dict]) -> list[str]:
                      f"{k.get('click_cpu_ms', '–')} | {count} / {size:,} | "
                      + " | ".join(str(k["tabs_ms"][t]) for t in TAB_FIRST)
                      + f" | {k.get('outcomes_opening_ms', '–')} |")
+    return lines
+
+
+def background_table(rows: list[dict]) -> list[str]:
+    lines = ["Kernel side (a Jupyter kernel of the code measured, no browser): a click with nothing running beside it "
+             "(clicks back to back), and a click landing on the background work for the scenario before it (clicks "
+             "--background-pace s apart): wall ms (median, and every click), and the process's CPU ms for the latter "
+             "(both threads):", "",
+             "| code | trial | subjects | click, nothing beside it | click on background work | every such click | "
+             "its CPU (process) |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        k = r["kernel"]
+        lines.append(f"| {r['code']} | {r['trial']} | {r['subjects']:,} | {k['click_ms']} | "
+                     f"{round(statistics.median(k['background_click_ms']), 1)} | "
+                     f"{', '.join(str(round(x)) for x in k['background_click_ms'])} | "
+                     f"{round(statistics.median(k['background_click_cpu_ms']), 1)} |")
     return lines
 
 
@@ -1088,7 +1118,7 @@ def main() -> int:
                         help="measure only each tab's first chart and the Outcomes tab on edited scenarios: "
                              "dashboard.tabs.md")
     parser.add_argument("--background-pace", type=float, default=0.0, metavar="S",
-                        help="with --clicks: then as many clicks S seconds apart, each landing on the kernel's "
+                        help="with --clicks or --kernel-only: (then) as many clicks S seconds apart, each landing on the kernel's "
                              "background work for the scenario before it (2: the Outcomes tab's preparation)")
     parser.add_argument("--trace", type=int, default=0, metavar="N",
                         help="N clicks on a settled page, each split into its phases (page, socket, kernel): "
@@ -1556,15 +1586,17 @@ def kernel_main(args) -> int:
                 print(f"kernel side, {name}: {trial} at {n:,} subjects...", file=sys.stderr, flush=True)
                 with checkout(ref) as code:
                     rows.append({"code": name, "trial": trial, "subjects": n,
-                                 "kernel": kernel_side(code, trial, n, args.repeats)})
+                                 "kernel": kernel_side(code, trial, n, args.repeats, args.background_pace)})
                 print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     load = os.getloadavg()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "dashboard.kernel.json").write_text(json.dumps(
+    output = ("dashboard.kernel.background" if args.background_pace else "dashboard.kernel") \
+        if args.output == "dashboard.first_render" else args.output
+    (RESULTS / f"{output}.json").write_text(json.dumps(
         {"machine": {"cpus": os.cpu_count(), "load_average_1m_at_end": round(load[0], 2)}, "results": rows},
         indent=2) + "\n")
-    lines = kernel_table(rows)
-    (RESULTS / "dashboard.kernel.md").write_text("\n".join(lines).lstrip() + f"\n\nLoad average at the end: "
+    lines = background_table(rows) if args.background_pace else kernel_table(rows)
+    (RESULTS / f"{output}.md").write_text("\n".join(lines).lstrip() + f"\n\nLoad average at the end: "
                                                   f"{load[0]:.2f} on {os.cpu_count()} CPUs.\n")
     print("\n".join(lines))
     return 0
