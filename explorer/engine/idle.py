@@ -18,6 +18,7 @@ import contextlib
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -94,7 +95,7 @@ class IdleScheduler:
         self._foreground = 0
         self._last_foreground = float("-inf")  # monotonic time the last foreground section ended
         self._thread: threading.Thread | None = None
-        self.ran: list[str] = []  # names of the jobs run, in order (tests, benchmarks)
+        self.ran: deque[str] = deque(maxlen=1000)  # names of the last jobs run, in order (tests, benchmarks)
 
     # --- clients ---------------------------------------------------------------------------------------------
     def submit(self, name: str, run: Callable[[Task], object], *, delay: float = 0.0, priority: int = 0,

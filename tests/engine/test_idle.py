@@ -121,7 +121,7 @@ def test_jobs_due_together_run_one_at_a_time_lowest_priority_first(idle):
         idle.submit("b", job("b"), priority=1)
         idle.submit("a", job("a"), priority=0)
     assert idle.wait_done("a", timeout=10) and idle.wait_done("b", timeout=10)
-    assert order == ["a", "b"] and idle.ran[-2:] == ["a", "b"]
+    assert order == ["a", "b"] and list(idle.ran)[-2:] == ["a", "b"]
 
 
 def test_a_job_not_ready_when_due_waits_its_delay_again_and_a_failing_job_leaves_the_thread_working(idle):
