@@ -1,15 +1,16 @@
 """When the kernel is idle, and the one background thread that runs work only then (the edit tables' warm-up,
 explorer.engine.edit_warmup; the Outcomes tab's preparation, explorer.app.warm_up).
 
-The kernel serves one visitor's requests on its main thread; work done ahead of them shares its two cores and its
-GIL. So background work is owned here, not by each client:
+The kernel serves one visitor's requests on its main thread; work done ahead of them shares the machine's cores and
+the process's GIL with them. So background work is owned here, not by each client:
   - a *foreground* section (`IDLE.foreground()`: a widget callback, an engine count) marks the kernel busy; while
     one runs, no background job starts, and the running one waits at its next `Task.pause()`; an engine's section
     also interrupts it (its `Task.interrupting` hook, e.g. a DuckDB query's interrupt);
   - the kernel is *idle* once no foreground section has run for `quiet` seconds;
   - a job (`submit(name, run, delay=...)`) runs once it has waited `delay` seconds without a newer job of the same
     name (a newer one supersedes it, running or not: it is interrupted and its `Task.cancelled` turns true) and the
-    kernel is idle; among jobs due, the lowest `priority` first; one at a time, on one thread at nice 19.
+    kernel is idle; among jobs due, the lowest `priority` first; one at a time, on one thread at nice 19 (the
+    server's `idle_nice` otherwise). A click landing on a job: benchmarks/results/dashboard.kernel.background.md.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from dataclasses import dataclass, field
 IDLE_NICE_VARIABLE = "TRIAL_EXPLORER_IDLE_NICE"
 NICE = 19
 
-# seconds without a foreground section before background work starts: a click's own redraw and the page's next
-# input (a double click, a value typed) come within it (benchmarks/results/dashboard.click.md)
+# seconds without a foreground section before background work starts: a click's redraws that follow its callback
+# (the address, a tab's figure) and the next keystroke of a value being typed come within it (chosen, not tuned)
 QUIET_S = 0.3
 
 
