@@ -290,10 +290,13 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def canonical_runs(n: int, out: str, work: str, partitions: list[int] | None = None) -> int:
+def canonical_runs(n: int, out: str, work: str, partitions: list[int] | None = None,
+                   timeout: float = 7200) -> int:
     """Canonical tables -> features -> histogram at one size, in DuckDB and then in Spark (once per shuffle
     partition count in `partitions`; none: the session's default), each a fresh process; the histograms must be
-    equal."""
+    equal. A run still going after `timeout` seconds is stopped and its row says so."""
+    import subprocess
+
     folder = str(Path(work) / f"canonical{n}")
     report = {"run": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
               "write": child(__file__, ["canonical", str(n), folder], timeout=7200), "rows": []}
@@ -301,7 +304,11 @@ def canonical_runs(n: int, out: str, work: str, partitions: list[int] | None = N
         runs = [("duckdb", [])] + [("spark", extra) for extra in ([[str(p)] for p in partitions or []] or [[]])]
         for engine, extra in runs:
             print(f"n={n:,}: canonical -> histogram in {engine} {' '.join(extra)}", file=sys.stderr, flush=True)
-            report["rows"].append(child(__file__, [f"canonical-{engine}", folder, str(n), *extra], timeout=7200))
+            try:
+                report["rows"].append(child(__file__, [f"canonical-{engine}", folder, str(n), *extra], timeout=timeout))
+            except subprocess.TimeoutExpired:
+                report["rows"].append({"engine": engine, "partitions": extra, "load": load(),
+                                       "error": f"stopped after {timeout:.0f} s"})
             RESULTS.mkdir(parents=True, exist_ok=True)  # after every run: a run stopped later keeps what it measured
             (RESULTS / f"{out}.json").write_text(json.dumps(report, indent=2, default=float) + "\n")
     finally:
@@ -319,7 +326,8 @@ def canonical_runs(n: int, out: str, work: str, partitions: list[int] | None = N
              "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for row, equal in zip(report["rows"], [None, *same_each], strict=True):
         if "error" in row:
-            lines.append(f"| ? | | error: {row['error']} | | | | | | |")
+            lines.append(f"| {row.get('engine', '?')} | {' '.join(row.get('partitions') or [])} | error: {row['error']} "
+                         f"| | | | | {row.get('load', '')} | |")
             continue
         shuffle = "-" if row["engine"] == "duckdb" else (row.get("partitions") or "default (one per core)")
         lines.append(f"| {row['engine']} | {shuffle} | {row['features_s']:.1f} s | {row['seconds']:.1f} s | "
@@ -346,10 +354,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--size", type=float, default=1e6)
         parser.add_argument("--work", default=tempfile.gettempdir())
         parser.add_argument("--out", default="spark_canonical")
+        parser.add_argument("--timeout", type=float, default=7200, help="seconds one engine's run may take")
         parser.add_argument("--partitions", nargs="*", type=int, default=[],
                             help="Spark shuffle partition counts, a run each (none: the session's default)")
         args = parser.parse_args(argv[1:])
-        return canonical_runs(int(args.size), args.out, args.work, args.partitions)
+        return canonical_runs(int(args.size), args.out, args.work, args.partitions, args.timeout)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", type=float, default=[1e6, 1e7])
     parser.add_argument("--memory-sizes", nargs="*", type=float, default=[1e6],
