@@ -214,20 +214,19 @@ def folder_runs(folders: list[str], engines: list[str], out: str, timeout: float
                 err = stopped.stderr.decode() if isinstance(stopped.stderr, bytes) else (stopped.stderr or "")
                 log.write(err)
                 steps = [json.loads(line[len(STEP_MARK):]) for line in err.splitlines() if line.startswith(STEP_MARK)]
-                report["rows"].append({"folder": folder, "engine": engine, "steps": steps,
-                                       "error": f"stopped after {timeout:.0f} s, {len(steps)} steps done"})
-                print(json.dumps(report["rows"][-1]), flush=True)
-                continue
-            log.write(done.stderr)
-            if done.returncode != 0:
-                row = {"folder": folder, "engine": engine, "error": (done.stderr.strip().splitlines() or ["?"])[-1]}
+                row = {"folder": folder, "engine": engine, "steps": steps,
+                       "error": f"stopped after {timeout:.0f} s, {len(steps)} steps done"}
             else:
-                row = json.loads(done.stdout.strip().splitlines()[-1])
-                if first is None:
-                    first = row["counts"]
+                log.write(done.stderr)
+                if done.returncode != 0:
+                    row = {"folder": folder, "engine": engine, "error": (done.stderr.strip().splitlines() or ["?"])[-1]}
                 else:
-                    row["same_counts"] = "yes" if row["counts"] == first else "NO"
-            report["rows"].append(row)
+                    row = json.loads(done.stdout.strip().splitlines()[-1])
+                    if first is None:
+                        first = row["counts"]
+                    else:
+                        row["same_counts"] = "yes" if row["counts"] == first else "NO"
+            report["rows"].append(row)  # saved below whatever happened, a stopped child's steps too
             print(json.dumps({k: v for k, v in row.items() if k != "counts"}), flush=True)
             (RESULTS / f"{out}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
             (RESULTS / f"{out}.md").write_text(folder_markdown(report), encoding="utf-8")
