@@ -49,7 +49,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from explorer.catalogue import Variable
 from explorer.cohort.screening import Screening
+from explorer.engine.edit_rule import OPEN, EditRule, decided_name, edit_rule, open_name, part_name
 from explorer.engine.edit_warmup import WARMER
 from explorer.engine.histogram_sql import count_windows, duckdb_edit_table, n_words, unpack, with_assumed
 from explorer.engine.matrix import EligibilityMatrix
@@ -122,6 +124,10 @@ class EditTable:
     # with the edited status between the two, the rank of a whole pattern in _merge's order, without sorting rows
     prefix: np.ndarray | None = None
     suffix: np.ndarray | None = None
+    # (m rows) the truth codes of the rule's parameter-free parts and decided comparisons (explorer.engine.edit_rule:
+    # __te_part<k>, __te_atom<m>), and the rule over them; None: the table holds the values themselves
+    codes: pd.DataFrame | None = None
+    rule: EditRule | None = None
     # the memory engine over the value rows, kept: it prepares each column once (a new one per edit cost 17 ms of
     # a 30 ms edit at 10^6, building the Screening's empty events); its caches are keyed by column, not by values
     _memory: dict = field(default_factory=dict, compare=False, repr=False)
@@ -129,15 +135,36 @@ class EditTable:
     def screening(self, criterion: Any) -> Screening:
         """The value rows as a Screening (checked where the source was read) for the memory engine: a count is
         read from event_counts, as the memory engine reads a count a source reports."""
-        return Screening(self.values, event_counts=self.event_counts,
+        values = self.values
+        if self.rule is not None:  # the parts and atoms as boolean columns (NA: unknown) the rule's tree reads
+            extra = {}
+            for k in range(len(self.rule.parts)):
+                extra[part_name(k)] = _truth(self.codes[f"__te_part{k}"].to_numpy())
+            for m in range(len(self.rule.atoms)):
+                code = self.codes[f"__te_atom{m}"].to_numpy()
+                extra[open_name(m)] = pd.array(code == OPEN, dtype="boolean")
+                extra[decided_name(m)] = _truth(code)
+            values = pd.concat([values, pd.DataFrame(extra, index=values.index)], axis=1)
+        return Screening(values, event_counts=self.event_counts,
                          source=f"the edit table of criterion {criterion.id}", checked=True)
+
+    def catalogue(self, catalogue: Any) -> Any:
+        """The trial's catalogue with the parts' and atoms' boolean columns (kept: the table's key holds it)."""
+        if self.rule is None:
+            return catalogue
+        kept = self._memory.get("catalogue")
+        if kept is None:
+            kept = self._memory["catalogue"] = catalogue.extended(
+                Variable(name, "boolean", role="edit table") for name in self.rule.columns())
+        return kept
 
     def memory(self, criterion: Any, catalogue: Any) -> MemoryBackend:
         """The memory engine over the value rows, one per table (each edit's trial brings its own catalogue
         object, with the same variables: the table's key holds them)."""
         backend = self._memory.get("backend")
         if backend is None:
-            backend = self._memory["backend"] = MemoryBackend(_KeptColumns(self.screening(criterion), catalogue))
+            backend = self._memory["backend"] = MemoryBackend(
+                _KeptColumns(self.screening(criterion), self.catalogue(catalogue)))
         return backend
 
     @property
@@ -145,7 +172,7 @@ class EditTable:
         """Memory held (what CACHE_BYTES bounds)."""
         base = self._memory.get("nbytes")
         if base is None:  # measured once: a deep measure of text columns walks every value
-            frames = [f for f in (self.values, self.event_counts) if f is not None]
+            frames = [f for f in (self.values, self.event_counts, self.codes) if f is not None]
             base = self._memory["nbytes"] = int(
                 self.others.nbytes + self.groups.nbytes + self.counts.nbytes + self.prefix.nbytes
                 + self.suffix.nbytes + sum(f.memory_usage(deep=True).sum() for f in frames))
@@ -174,8 +201,29 @@ class EditTable:
 
     def statuses(self, criterion: Any, catalogue: Any) -> np.ndarray:
         """The criterion's raw status on each row, evaluated by the memory engine."""
-        truth = self.memory(criterion, catalogue).truth_codes([criterion], catalogue)[0]
+        evaluated = criterion if self.rule is None else _Rewritten(criterion.id, self.rule.tree,
+                                                                  criterion.parameter_values())
+        truth = self.memory(criterion, catalogue).truth_codes([evaluated], self.catalogue(catalogue))[0]
         return status_from_truth(truth, criterion.kind)
+
+
+@dataclass(frozen=True)
+class _Rewritten:
+    """A criterion's rule over its table's part and atom columns, as the memory engine evaluates a criterion."""
+
+    id: str
+    tree: Any
+    values: dict
+
+    def parameter_values(self) -> dict:
+        return self.values
+
+
+def _truth(code: np.ndarray):
+    """Truth codes (1 true, 0 false, else unknown) as a nullable boolean column."""
+    out = pd.array(code == 1, dtype="boolean")
+    out[(code != 0) & (code != 1)] = pd.NA
+    return out
 
 
 class _KeptColumns(MemoryContext):
@@ -195,15 +243,17 @@ class _KeptColumns(MemoryContext):
 
 
 def edit_table(backend: Any, computable: Sequence[Any], j: int, variables: Sequence[str], catalogue: Any,
-               limit: int = MAX_EDIT_ROWS, con: Any = None) -> EditTable | None:
+               limit: int = MAX_EDIT_ROWS, con: Any = None, reduce: bool = True) -> EditTable | None:
     """Criterion computable[j]'s edit table from the engine (on `con`, a DuckDB worker cursor, when given), or
-    None when it has more than `limit` rows."""
+    None when it has more than `limit` rows. `reduce`: parts and decided comparisons as truth codes
+    (explorer.engine.edit_rule); off, the table keeps every value the rule reads (a threshold analysis)."""
+    options = {} if reduce else {"reduce": False}
     if con is not None:
-        found, kept = backend.edit_table(computable, j, variables, catalogue, limit, con=con)
+        found, kept = backend.edit_table(computable, j, variables, catalogue, limit, con=con, **options)
     elif hasattr(backend, "edit_table"):
-        found, kept = backend.edit_table(computable, j, variables, catalogue, limit)
+        found, kept = backend.edit_table(computable, j, variables, catalogue, limit, **options)
     else:
-        found, kept = duckdb_edit_table(backend, computable, j, variables, catalogue, limit)
+        found, kept = duckdb_edit_table(backend, computable, j, variables, catalogue, limit, **options)
     if found.num_rows > limit:
         return None
     k = len(computable) - 1
@@ -211,7 +261,11 @@ def edit_table(backend: Any, computable: Sequence[Any], j: int, variables: Seque
         np.zeros((0, n_words(k)), np.int64)
     index = pd.RangeIndex(found.num_rows, name="subject_id")
     values = pd.DataFrame({name: _typed(found.column(f"v{n}"), catalogue[name].kind)
-                           for n, name in enumerate(kept) if "@" not in name}, index=index)
+                           for n, name in enumerate(kept) if "@" not in name and not name.startswith("__te_")},
+                          index=index)
+    coded = {name: np.asarray(found.column(f"v{n}").to_numpy(), dtype=np.int8)
+             for n, name in enumerate(kept) if name.startswith("__te_")}
+    codes = pd.DataFrame(coded, index=index) if reduce else None
     # "event@days": a count (explorer.expr.count_column); a variable's name never holds "@"
     counted = {name: _typed(found.column(f"v{n}"), "number") for n, name in enumerate(kept) if "@" in name}
     event_counts = pd.DataFrame(counted, index=index) if counted else None
@@ -222,7 +276,8 @@ def edit_table(backend: Any, computable: Sequence[Any], j: int, variables: Seque
         distinct, groups = np.unique(words, axis=0, return_inverse=True)
     others = unpack(distinct, k)
     return EditTable(j, others, np.asarray(groups, dtype=np.int64).ravel(), values, _int64(found.column("n")),
-                     event_counts, _dense_ranks(others[:, :j]), _dense_ranks(others[:, j:]))
+                     event_counts, _dense_ranks(others[:, :j]), _dense_ranks(others[:, j:]), codes,
+                     edit_rule(computable[j], catalogue) if reduce else None)
 
 
 def _dense_ranks(rows: np.ndarray) -> np.ndarray:
@@ -296,14 +351,14 @@ class EditTables:
             return None
         return table.histogram(criterion, catalogue)
 
-    def _table(self, trial: Any, j: int, backend: Any, *, con: Any = None,
-               background: bool = False) -> tuple[EditTable | str, str]:
+    def _table(self, trial: Any, j: int, backend: Any, *, con: Any = None, background: bool = False,
+               reduce: bool = True) -> tuple[EditTable | str, str]:
         """(the edit table of the trial's j-th computable criterion, or why there is none; how it was had:
         "table" kept, "warmed table" waited for while the warm-up took it, "new table" taken now).
         `background`: the warm-up's call, on its own connection `con`; it takes nothing past the budget."""
         computable = [c for c in trial.criteria if c.computable]
         variables = rule_variables(computable[j], trial.catalogue)
-        key = table_key(computable, j, trial)
+        key = table_key(computable, j, trial) if reduce else (table_key(computable, j, trial), "values")
         how = "table"
         while True:
             with self._lock:
@@ -322,10 +377,11 @@ class EditTables:
         if table is None:
             try:
                 if background:
-                    table = edit_table(backend, computable, j, variables, trial.catalogue, self.limit, con)
+                    table = edit_table(backend, computable, j, variables, trial.catalogue, self.limit, con, reduce)
                 else:
                     with WARMER.foreground():
-                        table = edit_table(backend, computable, j, variables, trial.catalogue, self.limit)
+                        table = edit_table(backend, computable, j, variables, trial.catalogue, self.limit,
+                                           reduce=reduce)
                 table = table or _TOO_LARGE
                 with self._lock:
                     self._tables[key] = table
@@ -402,7 +458,7 @@ class EditTables:
         if count_windows(computable[j]):
             raise DefinitionError("its threshold analysis over this source needs the events: the rule counts events",
                                   criterion=criterion_id)
-        table, _ = self._table(trial, j, backend)
+        table, _ = self._table(trial, j, backend, reduce=False)  # the values themselves, not their truths
         if isinstance(table, str):
             raise DefinitionError(f"its threshold analysis over this source needs the criterion's edit table, and "
                                   f"{table}", criterion=criterion_id)
