@@ -19,8 +19,13 @@ The table is exact, never an approximation, and is used only when it answers the
   own variables), and the criteria in the same order;
 - a count(event, within_days=N) the rule reads is a value column like a number (the count in that window,
   NULL where the history is shorter than the window and the source reports no count), so an edit of the
-  count's threshold is arithmetic; the window is part of the table's key (the table holds the counts of
-  one window), so a new window takes a new table, and then later edits at that window use it;
+  count's threshold is arithmetic; a count whose window is a parameter (within_days=w) keeps instead its
+  look-back and the days before the index date of its latest events, as many as its comparisons read
+  (explorer.engine.edit_rule.window_counts), so a new window is arithmetic too: the count at W is the latest
+  events within W where the history covers W, the count the source reports at W, else unknown (where its
+  comparisons are of another form, the window is part of the table's key and a new window takes a new table);
+- of the rule, the table keeps each parameter-free part as its truth and each comparison decided over its
+  parameter's whole allowed range as its truth, not the values they read (explorer.engine.edit_rule);
 - the table has at most MAX_EDIT_ROWS rows (many distinct continuous values times many patterns of the
   others would make it as large as the cohort); a table found too large is remembered as such.
 Otherwise the engine groups the whole cohort again, as before. Edits that change no rule (labels, the
@@ -51,14 +56,30 @@ import pyarrow as pa
 
 from explorer.catalogue import Variable
 from explorer.cohort.screening import Screening
-from explorer.engine.edit_rule import OPEN, EditRule, decided_name, edit_rule, open_name, part_name
+from explorer.engine.edit_rule import (
+    OPEN,
+    EditRule,
+    WindowCount,
+    decided_name,
+    edit_rule,
+    open_name,
+    part_name,
+    window_counts,
+)
 from explorer.engine.edit_warmup import WARMER
-from explorer.engine.histogram_sql import count_windows, duckdb_edit_table, n_words, unpack, with_assumed
+from explorer.engine.histogram_sql import (
+    count_windows,
+    duckdb_edit_table,
+    n_words,
+    unpack,
+    window_column,
+    with_assumed,
+)
 from explorer.engine.matrix import EligibilityMatrix
 from explorer.engine.memory import MemoryBackend, MemoryContext
 from explorer.engine.status import status_from_truth
 from explorer.errors import DefinitionError
-from explorer.expr import Call, Name, walk
+from explorer.expr import Call, Name, count_column, walk
 
 # subjects a threshold analysis stands in for the cohort (EditTables.stand_in): 10^6 cost about as much memory as
 # the memory engine's state at 10^6; a larger cohort on DuckDB or Spark keeps to its memory budget instead
@@ -98,15 +119,18 @@ def table_key(computable: Sequence[Any], j: int, trial: Any) -> tuple:
     """What computable[j]'s edit table depends on: every other criterion's rule and values, its own rule and
     parameter names (any values: the table answers them all) and window values, the trial's variables."""
     c = computable[j]
-    windows = tuple(sorted((name, value) for name, value in c.parameter_values().items()
-                           if name in window_parameters(c)))
+    # a table of the latest events answers every window (window_counts); else it holds the counts of one
+    windows = () if window_counts(c) else tuple(sorted((name, value) for name, value in c.parameter_values().items()
+                                                       if name in window_parameters(c)))
     own = (c.id, c.kind, c.expression, tuple(sorted(c.parameters)), windows)
     return (tuple(rule_key(x) if i != j else own for i, x in enumerate(computable)), trial_key(trial)[1])
 
 
 def editable(criterion: Any) -> bool:
-    """A criterion whose thresholds an edit table answers: computable, with a parameter that is not a window."""
-    return bool(criterion.computable and set(criterion.parameters) - window_parameters(criterion))
+    """A criterion whose thresholds an edit table answers: computable, with a parameter that is not a window, or
+    windows the table's latest events answer."""
+    return bool(criterion.computable and (set(criterion.parameters) - window_parameters(criterion)
+                                          or window_counts(criterion)))
 
 
 @dataclass(frozen=True)
@@ -128,6 +152,9 @@ class EditTable:
     # __te_part<k>, __te_atom<m>), and the rule over them; None: the table holds the values themselves
     codes: pd.DataFrame | None = None
     rule: EditRule | None = None
+    # (m rows) each count with a window parameter: its look-back and latest events' days (histogram_sql.window_column)
+    windows: pd.DataFrame | None = None
+    moving: tuple[WindowCount, ...] = ()
     # the memory engine over the value rows, kept: it prepares each column once (a new one per edit cost 17 ms of
     # a 30 ms edit at 10^6, building the Screening's empty events); its caches are keyed by column, not by values
     _memory: dict = field(default_factory=dict, compare=False, repr=False)
@@ -145,8 +172,27 @@ class EditTable:
                 extra[open_name(m)] = pd.array(code == OPEN, dtype="boolean")
                 extra[decided_name(m)] = _truth(code)
             values = pd.concat([values, pd.DataFrame(extra, index=values.index)], axis=1)
-        return Screening(values, event_counts=self.event_counts,
+        return Screening(values, event_counts=self._counts_at(criterion),
                          source=f"the edit table of criterion {criterion.id}", checked=True)
+
+    def _counts_at(self, criterion: Any) -> pd.DataFrame | None:
+        """The counts the rule reads, those with a window parameter at the criterion's windows: the latest events
+        within the window where the look-back covers it (Compiler.count's rule), else unknown."""
+        if not self.moving:
+            return self.event_counts
+        current = criterion.parameter_values()
+        counts = {} if self.event_counts is None else dict(self.event_counts.items())
+        for c, count in enumerate(self.moving):
+            window = float(current[count.parameter])
+            within = sum((self.windows[window_column(c, f"d{i + 1}")].to_numpy() <= window).astype(np.int64)
+                         for i in range(count.latest)) if count.latest else np.zeros(len(self.counts), np.int64)
+            covered = self.windows[window_column(c, "lookback")].to_numpy() >= window  # NaN: not covered
+            prefix = window_column(c, "at")
+            reported = {count_column(count.event, float(name[len(prefix):])): self.windows[name].to_numpy()
+                        for name in self.windows.columns if name.startswith(prefix)}
+            column = count_column(count.event, window)
+            counts[column] = reported[column] if column in reported else np.where(covered, within, np.nan)
+        return pd.DataFrame(counts, index=self.values.index)
 
     def catalogue(self, catalogue: Any) -> Any:
         """The trial's catalogue with the parts' and atoms' boolean columns (kept: the table's key holds it)."""
@@ -161,10 +207,15 @@ class EditTable:
     def memory(self, criterion: Any, catalogue: Any) -> MemoryBackend:
         """The memory engine over the value rows, one per table (each edit's trial brings its own catalogue
         object, with the same variables: the table's key holds them)."""
+        # a window's counts are columns of their own: a new window, a new engine (the last one kept)
+        windows = tuple(criterion.parameter_values()[c.parameter] for c in self.moving)
+        if self._memory.get("windows") != windows:
+            self._memory.pop("backend", None)
         backend = self._memory.get("backend")
         if backend is None:
             backend = self._memory["backend"] = MemoryBackend(
                 _KeptColumns(self.screening(criterion), self.catalogue(catalogue)))
+            self._memory["windows"] = windows
         return backend
 
     @property
@@ -172,7 +223,7 @@ class EditTable:
         """Memory held (what CACHE_BYTES bounds)."""
         base = self._memory.get("nbytes")
         if base is None:  # measured once: a deep measure of text columns walks every value
-            frames = [f for f in (self.values, self.event_counts, self.codes) if f is not None]
+            frames = [f for f in (self.values, self.event_counts, self.codes, self.windows) if f is not None]
             base = self._memory["nbytes"] = int(
                 self.others.nbytes + self.groups.nbytes + self.counts.nbytes + self.prefix.nbytes
                 + self.suffix.nbytes + sum(f.memory_usage(deep=True).sum() for f in frames))
@@ -260,14 +311,17 @@ def edit_table(backend: Any, computable: Sequence[Any], j: int, variables: Seque
     words = np.column_stack([_int64(found.column(f"w{w}")) for w in range(n_words(k))]) if found.num_rows else \
         np.zeros((0, n_words(k)), np.int64)
     index = pd.RangeIndex(found.num_rows, name="subject_id")
+    windows = pd.DataFrame({name: _typed(found.column(f"v{n}"), "number")
+                            for n, name in enumerate(kept) if name.startswith("window#")}, index=index)
+    kept = [name if not name.startswith("window#") else "" for name in kept]
     values = pd.DataFrame({name: _typed(found.column(f"v{n}"), catalogue[name].kind)
-                           for n, name in enumerate(kept) if "@" not in name and not name.startswith("__te_")},
+                           for n, name in enumerate(kept) if name and "@" not in name and not name.startswith("__te_")},
                           index=index)
     coded = {name: np.asarray(found.column(f"v{n}").to_numpy(), dtype=np.int8)
              for n, name in enumerate(kept) if name.startswith("__te_")}
     codes = pd.DataFrame(coded, index=index) if reduce else None
     # "event@days": a count (explorer.expr.count_column); a variable's name never holds "@"
-    counted = {name: _typed(found.column(f"v{n}"), "number") for n, name in enumerate(kept) if "@" in name}
+    counted = {name: _typed(found.column(f"v{n}"), "number") for n, name in enumerate(kept) if name and "@" in name}
     event_counts = pd.DataFrame(counted, index=index) if counted else None
     if words.shape[1] == 1:  # up to 31 other criteria: one word, hashed by pandas
         groups, distinct = pd.factorize(words[:, 0])
@@ -277,7 +331,8 @@ def edit_table(backend: Any, computable: Sequence[Any], j: int, variables: Seque
     others = unpack(distinct, k)
     return EditTable(j, others, np.asarray(groups, dtype=np.int64).ravel(), values, _int64(found.column("n")),
                      event_counts, _dense_ranks(others[:, :j]), _dense_ranks(others[:, j:]), codes,
-                     edit_rule(computable[j], catalogue) if reduce else None)
+                     edit_rule(computable[j], catalogue) if reduce else None, windows if len(windows.columns) else None,
+                     window_counts(computable[j]) or ())
 
 
 def _dense_ranks(rows: np.ndarray) -> np.ndarray:

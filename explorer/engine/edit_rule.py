@@ -23,10 +23,11 @@ so a decided comparison holds at every value a later edit can set.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
-from explorer.expr import Arith, Bool, BoolOp, Call, Compare, In, Name, Neg, Node, Not, names, walk
+from explorer.expr import Arith, Bool, BoolOp, Call, Compare, In, Name, Neg, Node, Not, Num, names, walk
 
 OPEN = 3  # an atom's code where its truth depends on the parameter: its values are kept
 MONOTONE = ("<", "<=", ">", ">=")
@@ -145,4 +146,51 @@ def _linear(node: Node, parameter: str) -> bool:
     return False
 
 
-__all__ = ["OPEN", "Atom", "EditRule", "decided_name", "edit_rule", "open_name", "part_name"]
+@dataclass(frozen=True)
+class WindowCount:
+    """A count(event, within_days=p) whose window p is a parameter. Its table keeps, per subject, the event's
+    look-back and the days before the index date of the `latest` most recent events: the count at any window W is
+    then how many of those are within W (where the history covers W), exact up to `latest`, and the rule's
+    comparisons of the count read no further (`latest` is the largest threshold they compare it with, one more
+    unless the comparison is `count >= k`)."""
+
+    event: str
+    parameter: str
+    latest: int
+
+
+def window_counts(criterion: Any) -> tuple[WindowCount, ...] | None:
+    """The rule's counts with a window parameter, or None when one is read otherwise than compared with a number
+    or a parameter (its table then holds the count at one window, as before)."""
+    latest: dict[tuple[str, str], int] = {}
+    compared: set[int] = set()
+    for node in walk(criterion.tree):
+        if not (isinstance(node, Compare) and len(node.ops) == 1):
+            continue
+        for side, (count, other) in enumerate((node.operands, node.operands[::-1])):
+            window = count.kwarg("within_days") if isinstance(count, Call) and count.func == "count" else None
+            if not isinstance(window, Name):
+                continue
+            if isinstance(other, Num):
+                largest = other.value
+            elif isinstance(other, Name) and other.name in criterion.parameters:
+                largest = criterion.parameters[other.name].max
+            else:
+                return None
+            at_least = node.ops[0] == (">=", "<=")[side]  # count >= k, or k <= count
+            needed = max(0, math.ceil(largest) if at_least else math.floor(largest) + 1)
+            key = (count.args[0].name, window.name)
+            latest[key] = max(latest.get(key, 0), needed)
+            compared.add(id(count))
+    for node in walk(criterion.tree):
+        if not (isinstance(node, Call) and node.func == "count"):
+            continue
+        if isinstance(node.kwarg("within_days"), Name):
+            if id(node) not in compared:
+                return None
+        elif any(event == node.args[0].name for event, _ in latest):
+            return None  # the same event at a fixed window too: its column would be the capped count's at times
+    return tuple(WindowCount(event, parameter, k) for (event, parameter), k in sorted(latest.items()))
+
+
+__all__ = ["OPEN", "Atom", "EditRule", "WindowCount", "window_counts", "decided_name", "edit_rule", "open_name", "part_name"]

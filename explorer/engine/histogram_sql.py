@@ -18,9 +18,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from explorer.engine.edit_rule import OPEN, EditRule, edit_rule
+from explorer.engine.edit_rule import OPEN, EditRule, edit_rule, window_counts
 from explorer.engine.patterns import Selection
-from explorer.engine.sql import CriterionSQL, Dialect, MatrixQuery, SourceSchema
+from explorer.engine.sql import ID, Binder, CriterionSQL, Dialect, MatrixQuery, SourceSchema
 from explorer.engine.status import ASSUMED, FAIL, PASS, UNKNOWN
 from explorer.errors import DefinitionError
 from explorer.expr import Call, Name, children, count_column, count_window, names, walk
@@ -111,6 +111,10 @@ def edit_table_sql(criteria: Sequence, j: int, variables: Sequence[str], catalog
                       for bound in (bounds.min, bounds.max)]
     query = MatrixQuery(specs, catalogue, replace(schema, aligned=frozenset()), dialect)
     windows = count_windows(criterion)
+    moving = window_counts(criterion) or ()
+    if moving:  # counts whose window is a parameter: look-back and latest events instead (_window_columns)
+        current = criterion.parameter_values()
+        windows = [w for w in windows if w not in {(c.event, float(current[c.parameter])) for c in moving}]
     if rule is not None:  # only what the rule reads outside its parts
         read = names(rule.tree)
         variables = [v for v in variables if v in read]
@@ -120,12 +124,19 @@ def edit_table_sql(criteria: Sequence, j: int, variables: Sequence[str], catalog
     # engine's count columns passed through the matrix query; compiled before query.sql() binds its values
     counted = [query.compiler.count(event, days) for event, days in windows]
     compiler = query.compiler
+    # a window count at a window the source reports a count for: the count there, as the rule reads it
+    reported = {(c, at): compiler.count(count.event, at) for c, count in enumerate(moving)
+                for at in reported_windows(count.event, schema)}
     passed = [name[1:-1] for name in (*compiler.lookback.values(), *compiler.counts.values(),
                                       *compiler.given_counts.values())]  # unquoted: sql() quotes `keep`
-    inner, params = query.sql(keep=[*kept, *passed])
+    inner, params = query.sql(keep=[*kept, *passed, ID])
     words = _words([(i, c) for i, c in enumerate(criteria) if i != j])
     values = [f"m.{dialect.quote(v)}" for v in kept] + [f"CAST({text} AS {dialect.double})" for text in counted]
     names_of = kept + [count_column(event, days) for event, days in windows]
+    joins = ""
+    if moving:
+        extra, extra_names, joins, bound = _window_columns(moving, criterion, compiler, schema, dialect, reported)
+        values, names_of, params = values + extra, names_of + extra_names, {**params, **bound}
     codes: list[str] = []
     if rule is not None:
         values, codes = _reduced(rule, criterion, n, values, names_of, windows)
@@ -133,9 +144,62 @@ def edit_table_sql(criteria: Sequence, j: int, variables: Sequence[str], catalog
             [f"__te_atom{m}" for m in range(len(rule.atoms))]
     columns = [f"{v} AS v{i}" for i, v in enumerate(values + codes)]
     grouped = ", ".join([f"w{w}" for w in range(len(words))] + [f"v{i}" for i in range(len(columns))])
-    sql = (f"SELECT {grouped}, COUNT(*) AS n FROM (SELECT {', '.join(words + columns)} FROM ({inner}) AS m) AS s "
-           f"GROUP BY {grouped} LIMIT {int(limit) + 1}")
+    sql = (f"SELECT {grouped}, COUNT(*) AS n FROM (SELECT {', '.join(words + columns)} FROM ({inner}) AS m{joins}) "
+           f"AS s GROUP BY {grouped} LIMIT {int(limit) + 1}")
     return sql, params, names_of
+
+
+def window_column(c: int, what: str) -> str:
+    """The name of a window count's column in an edit table: its look-back ("lookback") or its i-th latest event's
+    days before the index date ("d1", "d2", ...)."""
+    return f"window#{c}#{what}"
+
+
+def _window_columns(moving, criterion, compiler, schema: SourceSchema, dialect: Dialect, reported: dict
+                    ) -> tuple[list[str], list[str], str, dict]:
+    """For each count with a window parameter: its look-back, then the days before the index date of its `latest`
+    most recent events (NULL: none), both clamped to the window's allowed range, where a value past it reads as the
+    range's end does; and the count at each window the source reports a count for (`reported`: its compiled text).
+    The count at a window W is that count, else the events within W where the look-back covers W, as Compiler.count
+    reads it (explorer.engine.edit_histogram puts it together). Returns (columns, names, joins, bound values)."""
+    d, q = dialect, dialect.quote
+    binder = Binder(dialect, prefix="te_window_")
+    values, names_of, joins = [], [], []
+    for c, count in enumerate(moving):
+        bounds = criterion.parameters[count.parameter]
+        low, high = binder.bind(float(bounds.min)), binder.bind(float(bounds.max))
+        lookback = compiler.lookback.get(count.event)  # registered by the criterion's own count
+        if lookback is None:  # no look-back: unknown at every window (Compiler.count)
+            values.append(d.null(d.double))
+        else:
+            values.append(f"(CASE WHEN m.{lookback} >= {high} THEN {high} WHEN m.{lookback} < {low} "
+                          f"THEN {low} - 1 ELSE CAST(m.{lookback} AS {d.double}) END)")
+        names_of.append(window_column(c, "lookback"))
+        for at in reported_windows(count.event, schema):
+            values.append(f"CAST({reported[(c, at)]} AS {d.double})")
+            names_of.append(window_column(c, f"at{at}"))
+        days = d.number_column(q("days_before_index"))
+        if schema.events and count.latest:
+            subject = f"CAST({q('subject_id')} AS {d.text})"
+            latest = ", ".join(f"MIN(CASE WHEN {q('__te_rank')} = {i + 1} THEN {q('__te_days')} END) AS d{i + 1}"
+                               for i in range(count.latest))
+            joins.append(
+                f" LEFT JOIN (SELECT {q(ID)}, {latest} FROM (SELECT {subject} AS {q(ID)}, "
+                f"CASE WHEN {days} < {low} THEN {low} ELSE CAST({days} AS {d.double}) END AS {q('__te_days')}, "
+                f"ROW_NUMBER() OVER (PARTITION BY {subject} ORDER BY {days}) AS {q('__te_rank')} "
+                f"FROM {q(schema.tables['events'])} WHERE CAST({q('event')} AS {d.text}) = "
+                f"{binder.bind(count.event)} AND {days} <= {high}) AS e WHERE {q('__te_rank')} <= {count.latest} "
+                f"GROUP BY {q(ID)}) AS k{c} ON k{c}.{q(ID)} = m.{q(ID)}")
+            values += [f"k{c}.d{i + 1}" for i in range(count.latest)]
+        else:  # no events table: a full history with no events (Compiler.count), or no event needed
+            values += [d.null(d.double)] * count.latest
+        names_of += [window_column(c, f"d{i + 1}") for i in range(count.latest)]
+    return values, names_of, "".join(joins), binder.values
+
+
+def reported_windows(event: str, schema: SourceSchema) -> list[float]:
+    """The windows of the event's counts the source reports (event_counts columns "event@days")."""
+    return sorted(float(column.split("@", 1)[1]) for column in schema.event_counts if column.startswith(f"{event}@"))
 
 
 def _windows(tree, criterion) -> set[tuple[str, float]]:

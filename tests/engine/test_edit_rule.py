@@ -14,7 +14,7 @@ from explorer.cohort.screening import Screening
 from explorer.engine import evaluate
 from explorer.engine.duck import DuckDBBackend
 from explorer.engine.edit_histogram import edit_table, rule_variables
-from explorer.engine.edit_rule import edit_rule
+from explorer.engine.edit_rule import edit_rule, window_counts
 from explorer.engine.histogram import HistogramMatrix, evaluate_histogram
 from explorer.trial import trial_from_dict
 
@@ -126,3 +126,54 @@ def test_the_threshold_analysis_still_reads_the_values_themselves():
     matrix = evaluate_histogram(trial, screening, "duckdb")
     _, stand_in = matrix.stand_in("UL")
     assert sorted(stand_in.features["alt"]) == sorted(screening.features["alt"])
+
+
+WINDOWS = [
+    {"id": "TP", "kind": "exclusion", "expression": "count(severe_hypoglycemia, within_days=w) >= 1",
+     "parameters": {"w": {"value": 91, "unit": "days", "min": 0, "max": 730}}},
+    {"id": "GT", "kind": "inclusion", "expression": "count(severe_hypoglycemia, within_days=w) > k or hba1c >= a",
+     "parameters": {"w": {"value": 365, "unit": "days", "min": 30, "max": 500},
+                    "k": {"value": 1, "unit": "events", "min": 0, "max": 3},
+                    "a": {"value": 9, "unit": "%", "min": 5, "max": 12}}},
+    {"id": "LE", "kind": "inclusion", "expression": "2 <= count(severe_hypoglycemia, within_days=w)",
+     "parameters": {"w": {"value": 200, "unit": "days", "min": 0, "max": 800}}},
+]
+
+
+def test_a_count_with_a_window_parameter_keeps_as_many_latest_events_as_its_comparisons_read():
+    trial = trial_from_dict({"id": "W", "title": "w", "criteria": [{"text": c["id"], **c} for c in WINDOWS]})
+    assert [(w.event, w.parameter, w.latest) for c in trial.criteria for w in window_counts(c)] == [
+        ("severe_hypoglycemia", "w", 1), ("severe_hypoglycemia", "w", 4), ("severe_hypoglycemia", "w", 2)]
+    # read otherwise than compared with a number or a parameter: no table of latest events
+    other = trial_from_dict({"id": "X", "title": "x", "criteria": [{
+        "id": "S", "kind": "inclusion", "text": "s",
+        "expression": "count(severe_hypoglycemia, within_days=w) >= count(severe_hypoglycemia, within_days=30)",
+        "parameters": {"w": {"value": 91, "unit": "days", "min": 0, "max": 730}}}]})
+    assert window_counts(other.criterion("S")) is None
+
+
+def test_random_window_edits_equal_a_fresh_count_and_the_memory_engine_without_counting_again():
+    trial = trial_from_dict({"id": "W", "title": "w", "criteria": [{"text": c["id"], **c} for c in WINDOWS]})
+    for seed in range(3):
+        # events on whole days 0-800, histories of 30-1000 days or none, counts reported at 91 and 365 days
+        screening = random_screening(400, 60 + seed, missing=0.2, events_per_subject=1.5)
+        rng = random.Random(seed)
+        matrix = evaluate_histogram(trial, screening, "duckdb")
+        edited, answers = trial, []
+        days = sorted(set(screening.events["days_before_index"]))
+        for _ in range(14):
+            criterion = rng.choice(WINDOWS)
+            spec = criterion["parameters"]["w"]
+            w = rng.choice([spec["min"], spec["max"], 91, 365, 30, 100, 400, rng.choice(days),
+                            rng.choice(days) - 1, round(rng.uniform(spec["min"], spec["max"]), 1)])
+            w = min(max(w, spec["min"]), spec["max"])
+            edited = edited.with_parameter(criterion["id"], "w", w)
+            if criterion["id"] == "GT" and rng.random() < 0.5:  # then its count's threshold, at that window
+                matrix = matrix.with_trial(edited)
+                edited = edited.with_parameter("GT", "k", rng.choice([0, 1, 2, 3]))
+            matrix = matrix.with_trial(edited)
+            answers.append(matrix.edits.last)
+            what = f"seed {seed}: {criterion['id']}.w = {w} ({matrix.edits.last})"
+            assert_same(matrix, HistogramMatrix.of(evaluate(edited, screening)), what)
+            assert_same(matrix, evaluate_histogram(edited, None, backend=matrix.backend), what)
+        assert answers.count("table") >= 3, answers  # a new window is arithmetic on the kept table
