@@ -325,7 +325,7 @@ class DuckDBBackend:
 
     def edit_table(self, criteria: Sequence[Any], j: int, variables: Sequence[str], catalogue: Catalogue | None,
                    limit: int, con: duckdb.DuckDBPyConnection | None = None,
-                   reduce: bool = True) -> tuple[pa.Table, list[str]]:
+                   reduce: bool | str = True) -> tuple[pa.Table, list[str]]:
         """Criterion criteria[j]'s edit table (explorer.engine.edit_histogram), grouped inside DuckDB on `con`
         (a worker_cursor() for another thread) or this backend's connection: an Arrow table of w0.., v0.., n
         (at most limit + 1 rows) and what v0, v1, ... are."""

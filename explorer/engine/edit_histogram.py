@@ -62,6 +62,7 @@ from explorer.engine.edit_rule import (
     WindowCount,
     decided_name,
     edit_rule,
+    free_parameters,
     open_name,
     part_name,
     window_counts,
@@ -115,22 +116,29 @@ def window_parameters(criterion: Any) -> set[str]:
             for window in [node.kwarg("within_days")] if isinstance(window, Name)}
 
 
-def table_key(computable: Sequence[Any], j: int, trial: Any) -> tuple:
-    """What computable[j]'s edit table depends on: every other criterion's rule and values, its own rule and
-    parameter names (any values: the table answers them all) and window values, the trial's variables."""
+def table_key(computable: Sequence[Any], j: int, trial: Any, free: str | None = None) -> tuple:
+    """What computable[j]'s edit table for edits of its `free` parameter (None: of any) depends on: every other
+    criterion's rule and values, its own rule, the values of its parameters the table does not answer (the fixed
+    ones, and a window whose table holds the counts of one window), the trial's variables."""
     c = computable[j]
-    # a table of the latest events answers every window (window_counts); else it holds the counts of one
-    windows = () if window_counts(c) else tuple(sorted((name, value) for name, value in c.parameter_values().items()
-                                                       if name in window_parameters(c)))
-    own = (c.id, c.kind, c.expression, tuple(sorted(c.parameters)), windows)
+    answered = free_parameters(c, free) - window_parameters(c) | {w.parameter for w in window_counts(c, free) or ()}
+    fixed = tuple(sorted((name, value) for name, value in c.parameter_values().items() if name not in answered))
+    own = (c.id, c.kind, c.expression, tuple(sorted(answered)), fixed, free)
     return (tuple(rule_key(x) if i != j else own for i, x in enumerate(computable)), trial_key(trial)[1])
 
 
+def edit_parameters(criterion: Any) -> list[str]:
+    """The parameters whose edits a table of their own answers: a threshold, or a window the table's latest events
+    answer (window_counts)."""
+    if not criterion.computable:
+        return []
+    return [p for p in sorted(criterion.parameters)
+            if p not in window_parameters(criterion) or window_counts(criterion, p)]
+
+
 def editable(criterion: Any) -> bool:
-    """A criterion whose thresholds an edit table answers: computable, with a parameter that is not a window, or
-    windows the table's latest events answer."""
-    return bool(criterion.computable and (set(criterion.parameters) - window_parameters(criterion)
-                                          or window_counts(criterion)))
+    """A criterion whose thresholds an edit table answers (edit_parameters)."""
+    return bool(edit_parameters(criterion))
 
 
 @dataclass(frozen=True)
@@ -277,6 +285,10 @@ def _truth(code: np.ndarray):
     return out
 
 
+def _reason(table: EditTable | str, limit: int) -> EditTable | str:
+    return f"the edit table has more than {limit:,} rows" if table is _TOO_LARGE else table
+
+
 class _KeptColumns(MemoryContext):
     """The memory engine's context over an edit table's rows, keeping every prepared column: the cohort's keeps
     booleans' truth arrays only while evaluating (two more bytes a subject each: 0.5 GB at 10^7), a table's rows
@@ -294,11 +306,14 @@ class _KeptColumns(MemoryContext):
 
 
 def edit_table(backend: Any, computable: Sequence[Any], j: int, variables: Sequence[str], catalogue: Any,
-               limit: int = MAX_EDIT_ROWS, con: Any = None, reduce: bool = True) -> EditTable | None:
+               limit: int = MAX_EDIT_ROWS, con: Any = None, reduce: bool = True,
+               free: str | None = None) -> EditTable | None:
     """Criterion computable[j]'s edit table from the engine (on `con`, a DuckDB worker cursor, when given), or
     None when it has more than `limit` rows. `reduce`: parts and decided comparisons as truth codes
-    (explorer.engine.edit_rule); off, the table keeps every value the rule reads (a threshold analysis)."""
-    options = {} if reduce else {"reduce": False}
+    (explorer.engine.edit_rule); off, the table keeps every value the rule reads (a threshold analysis). `free`:
+    the one parameter the table answers (the others fixed at their values), or None: every one."""
+    option = (free or True) if reduce else False
+    options = {} if option is True else {"reduce": option}
     if con is not None:
         found, kept = backend.edit_table(computable, j, variables, catalogue, limit, con=con, **options)
     elif hasattr(backend, "edit_table"):
@@ -331,8 +346,8 @@ def edit_table(backend: Any, computable: Sequence[Any], j: int, variables: Seque
     others = unpack(distinct, k)
     return EditTable(j, others, np.asarray(groups, dtype=np.int64).ravel(), values, _int64(found.column("n")),
                      event_counts, _dense_ranks(others[:, :j]), _dense_ranks(others[:, j:]), codes,
-                     edit_rule(computable[j], catalogue) if reduce else None, windows if len(windows.columns) else None,
-                     window_counts(computable[j]) or ())
+                     edit_rule(computable[j], catalogue, free) if reduce else None,
+                     windows if len(windows.columns) else None, (window_counts(computable[j], free) or ()) if reduce else ())
 
 
 def _dense_ranks(rows: np.ndarray) -> np.ndarray:
@@ -400,20 +415,27 @@ class EditTables:
             return None
         j = changed[0]
         criterion, catalogue = computable[j], new_trial.catalogue
+        before = old_trial.criterion(criterion.id).parameter_values()
+        moved = [p for p, value in criterion.parameter_values().items() if before.get(p) != value]
+        # one parameter moved (a control's edit): where the table of all parameters is too large, its own table,
+        # with the criterion's other parameters fixed in it, is smaller (they are read as parts)
+        free = moved[0] if len(moved) == 1 and moved[0] in edit_parameters(criterion) else None
         table, self.last = self._table(new_trial, j, backend)
+        if table is _TOO_LARGE and free is not None:
+            table, self.last = self._table(new_trial, j, backend, free=free)
         if isinstance(table, str):
-            self.last = table
+            self.last = _reason(table, self.limit)
             return None
         return table.histogram(criterion, catalogue)
 
     def _table(self, trial: Any, j: int, backend: Any, *, con: Any = None, background: bool = False,
-               reduce: bool = True) -> tuple[EditTable | str, str]:
+               reduce: bool = True, free: str | None = None) -> tuple[EditTable | str, str]:
         """(the edit table of the trial's j-th computable criterion, or why there is none; how it was had:
         "table" kept, "warmed table" waited for while the warm-up took it, "new table" taken now).
         `background`: the warm-up's call, on its own connection `con`; it takes nothing past the budget."""
         computable = [c for c in trial.criteria if c.computable]
         variables = rule_variables(computable[j], trial.catalogue)
-        key = table_key(computable, j, trial) if reduce else (table_key(computable, j, trial), "values")
+        key = table_key(computable, j, trial, free) if reduce else (table_key(computable, j, trial), "values")
         how = "table"
         while True:
             with self._lock:
@@ -432,11 +454,12 @@ class EditTables:
         if table is None:
             try:
                 if background:
-                    table = edit_table(backend, computable, j, variables, trial.catalogue, self.limit, con, reduce)
+                    table = edit_table(backend, computable, j, variables, trial.catalogue, self.limit, con, reduce,
+                                       free)
                 else:
                     with WARMER.foreground():
                         table = edit_table(backend, computable, j, variables, trial.catalogue, self.limit,
-                                           reduce=reduce)
+                                           reduce=reduce, free=free)
                 table = table or _TOO_LARGE
                 with self._lock:
                     self._tables[key] = table
@@ -446,8 +469,6 @@ class EditTables:
                     del self._pending[key]
                 done.set()
             how = "new table"
-        if table is _TOO_LARGE:
-            return f"the edit table has more than {self.limit:,} rows", how
         return table, how
 
     def _room(self, trial: Any) -> bool:
@@ -456,7 +477,8 @@ class EditTables:
         if self._nbytes() < self.budget:
             return True
         computable = [c for c in trial.criteria if c.computable]
-        current = {table_key(computable, j, trial) for j, c in enumerate(computable) if editable(c)}
+        current = {table_key(computable, j, trial, p) for j, c in enumerate(computable) if editable(c)
+                   for p in (None, *edit_parameters(c))}
         for key in [k for k in self._tables if k not in current]:
             del self._tables[key]
             if self._nbytes() < self.budget:
@@ -488,15 +510,28 @@ class EditTables:
         return [(j, c.id) for j, c in enumerate(computable) if editable(c)]
 
     def take_in_background(self, trial: Any, j: int, backend: Any, con: Any) -> str:
-        """The warm-up's call: the j-th computable criterion's table on the warm-up's connection `con`, within
-        the budget; how it went ("table" already kept, "new table", "warmed table", "budget" spent)."""
-        return self._table(trial, j, backend, con=con, background=True)[1]
+        """The warm-up's call: the j-th computable criterion's table on the warm-up's connection `con` (where it is
+        too large, one per parameter), within the budget; how it went ("table" already kept, "new table", "warmed
+        table", "budget" spent: the criterion's later tables are not taken)."""
+        table, how = self._table(trial, j, backend, con=con, background=True)
+        if table is _TOO_LARGE:  # then each parameter's own table (EditTables.edited)
+            computable = [c for c in trial.criteria if c.computable]
+            for parameter in edit_parameters(computable[j]):
+                how = self._table(trial, j, backend, con=con, background=True, free=parameter)[1]
+                if how == "budget":
+                    break
+        return how
 
     def warmed(self, trial: Any) -> list[str]:
         """The editable criteria of the trial whose table is kept now."""
         computable = [c for c in trial.criteria if c.computable]
         with self._lock:
-            return [c.id for j, c in enumerate(computable) if table_key(computable, j, trial) in self._tables]
+            return [c.id for j, c in enumerate(computable) if editable(c) and self._kept(computable, j, trial)]
+
+    def _kept(self, computable: Sequence[Any], j: int, trial: Any) -> bool:
+        table = self._tables.get(table_key(computable, j, trial))
+        return table is not None and (table is not _TOO_LARGE or all(
+            table_key(computable, j, trial, p) in self._tables for p in edit_parameters(computable[j])))
 
     def stand_in(self, trial: Any, criterion_id: str, criteria: Sequence[Any], backend: Any,
                  limit: int = MAX_STAND_IN) -> tuple[EligibilityMatrix, Screening]:
@@ -514,6 +549,7 @@ class EditTables:
             raise DefinitionError("its threshold analysis over this source needs the events: the rule counts events",
                                   criterion=criterion_id)
         table, _ = self._table(trial, j, backend, reduce=False)  # the values themselves, not their truths
+        table = _reason(table, self.limit)
         if isinstance(table, str):
             raise DefinitionError(f"its threshold analysis over this source needs the criterion's edit table, and "
                                   f"{table}", criterion=criterion_id)
@@ -531,5 +567,6 @@ class EditTables:
         return matrix, Screening(values, source=table.screening(criterion).source, checked=True)
 
 
-__all__ = ["CACHE_BYTES", "MAX_EDIT_ROWS", "MAX_STAND_IN", "EditTable", "EditTables", "edit_table", "editable",
+__all__ = ["CACHE_BYTES", "MAX_EDIT_ROWS", "MAX_STAND_IN", "EditTable", "EditTables", "edit_parameters", "edit_table",
+           "editable",
            "rule_key", "rule_variables", "table_key", "trial_key", "window_parameters"]

@@ -69,9 +69,16 @@ def decided_name(m: int) -> str:
     return f"edit#decided{m}"
 
 
-def edit_rule(criterion: Any, catalogue: Any) -> EditRule:
-    """The parts and atoms of the criterion's rule, and the rule over them."""
-    parameters = set(criterion.parameters)
+def free_parameters(criterion: Any, free: str | None) -> set[str]:
+    """The parameters a table answers every value of: `free` alone (the others are fixed at their values, like
+    anything parameter-free), or all of them (None)."""
+    return set(criterion.parameters) if free is None else {free}
+
+
+def edit_rule(criterion: Any, catalogue: Any, free: str | None = None) -> EditRule:
+    """The parts and atoms of the criterion's rule, and the rule over them, for edits of the `free` parameter (every
+    parameter: None); a fixed parameter is read at its value, as a part."""
+    parameters = free_parameters(criterion, free)
     parts: list[Node] = []
     atoms: list[Atom] = []
 
@@ -159,9 +166,10 @@ class WindowCount:
     latest: int
 
 
-def window_counts(criterion: Any) -> tuple[WindowCount, ...] | None:
-    """The rule's counts with a window parameter, or None when one is read otherwise than compared with a number
-    or a parameter (its table then holds the count at one window, as before)."""
+def window_counts(criterion: Any, free: str | None = None) -> tuple[WindowCount, ...] | None:
+    """The rule's counts whose window is a `free` parameter (every parameter: None), or None when one is read
+    otherwise than compared with a number or a parameter (its table then holds the count at one window)."""
+    moving = free_parameters(criterion, free)
     latest: dict[tuple[str, str], int] = {}
     compared: set[int] = set()
     for node in walk(criterion.tree):
@@ -169,7 +177,7 @@ def window_counts(criterion: Any) -> tuple[WindowCount, ...] | None:
             continue
         for side, (count, other) in enumerate((node.operands, node.operands[::-1])):
             window = count.kwarg("within_days") if isinstance(count, Call) and count.func == "count" else None
-            if not isinstance(window, Name):
+            if not (isinstance(window, Name) and window.name in moving):
                 continue
             if isinstance(other, Num):
                 largest = other.value
@@ -185,7 +193,8 @@ def window_counts(criterion: Any) -> tuple[WindowCount, ...] | None:
     for node in walk(criterion.tree):
         if not (isinstance(node, Call) and node.func == "count"):
             continue
-        if isinstance(node.kwarg("within_days"), Name):
+        window = node.kwarg("within_days")
+        if isinstance(window, Name) and window.name in moving:
             if id(node) not in compared:
                 return None
         elif any(event == node.args[0].name for event, _ in latest):
@@ -193,4 +202,4 @@ def window_counts(criterion: Any) -> tuple[WindowCount, ...] | None:
     return tuple(WindowCount(event, parameter, k) for (event, parameter), k in sorted(latest.items()))
 
 
-__all__ = ["OPEN", "Atom", "EditRule", "WindowCount", "window_counts", "decided_name", "edit_rule", "open_name", "part_name"]
+__all__ = ["OPEN", "Atom", "EditRule", "WindowCount", "free_parameters", "window_counts", "decided_name", "edit_rule", "open_name", "part_name"]

@@ -82,7 +82,7 @@ def count_windows(criterion) -> list[tuple[str, float]]:
 
 
 def edit_table_sql(criteria: Sequence, j: int, variables: Sequence[str], catalogue, schema: SourceSchema,
-                   dialect: Dialect, limit: int, reduce: bool = True) -> tuple[str, dict, list[str]]:
+                   dialect: Dialect, limit: int, reduce: bool | str = True) -> tuple[str, dict, list[str]]:
     """One criterion's edit table (explorer.engine.edit_histogram): the packed raw statuses of every
     computable criterion but criteria[j] (w0, w1, ...), the values of the `variables` it reads, typed and
     cleaned as its rule reads them, then each count(event, within_days=N) it reads at its current window
@@ -92,14 +92,16 @@ def edit_table_sql(criteria: Sequence, j: int, variables: Sequence[str], catalog
     `reduce` (explorer.engine.edit_rule): each parameter-free part of the rule is one truth code column instead
     of the values it reads, each comparison decided over its parameter's allowed range is its truth code (OPEN
     where undecided), and a value only decided comparisons read is NULL where they are decided (every value is
-    NULL where the rule is decided whole). Off for a threshold analysis, which needs the values themselves.
+    NULL where the rule is decided whole); a parameter's name: for edits of that parameter only, the others
+    fixed at their values (read as parts). Off for a threshold analysis, which needs the values themselves.
 
     At most `limit` + 1 rows come back, so a caller sees a table too large without fetching all of it.
     Returns (sql, params, what v0, v1, ... are): a variable's name, a count's event_counts column name
     ("event@days", explorer.expr.count_column), or a part's or atom's code column (__te_part<k>, __te_atom<m>);
     a variable the source lacks is left out (unknown for every subject, as the rule reads it)."""
     criterion = criteria[j]
-    rule = edit_rule(criterion, catalogue) if reduce else None
+    free = reduce if isinstance(reduce, str) else None
+    rule = edit_rule(criterion, catalogue, free) if reduce else None
     specs = specs_of(criteria)
     n = len(specs)
     if rule is not None:
@@ -111,7 +113,7 @@ def edit_table_sql(criteria: Sequence, j: int, variables: Sequence[str], catalog
                       for bound in (bounds.min, bounds.max)]
     query = MatrixQuery(specs, catalogue, replace(schema, aligned=frozenset()), dialect)
     windows = count_windows(criterion)
-    moving = window_counts(criterion) or ()
+    moving = (window_counts(criterion, free) or ()) if reduce else ()
     if moving:  # counts whose window is a parameter: look-back and latest events instead (_window_columns)
         current = criterion.parameter_values()
         windows = [w for w in windows if w not in {(c.event, float(current[c.parameter])) for c in moving}]
@@ -449,7 +451,7 @@ def duckdb_histogram(backend, criteria: Sequence, catalogue) -> tuple[np.ndarray
 
 
 def duckdb_edit_table(backend, criteria: Sequence, j: int, variables: Sequence[str], catalogue, limit: int,
-                      con=None, reduce: bool = True):
+                      con=None, reduce: bool | str = True):
     """edit_table_sql run inside DuckDB (on `con`, else the backend's connection): (an Arrow table of w0.., v0..,
     n; what v0, v1, ... are)."""
     import duckdb

@@ -177,3 +177,28 @@ def test_random_window_edits_equal_a_fresh_count_and_the_memory_engine_without_c
             assert_same(matrix, HistogramMatrix.of(evaluate(edited, screening)), what)
             assert_same(matrix, evaluate_histogram(edited, None, backend=matrix.backend), what)
         assert answers.count("table") >= 3, answers  # a new window is arithmetic on the kept table
+
+
+def test_where_a_criterions_table_is_too_large_each_parameter_has_its_own_with_the_others_fixed():
+    from explorer.engine.edit_histogram import EditTables
+    screening = random_screening(600, 70, missing=0.1)
+    trial = trial_from_dict({"id": "OR", "title": "or", "criteria": [
+        {"id": "HT", "kind": "inclusion", "text": "HT", "expression": "hba1c >= a or tir < b",
+         "parameters": {"a": {"value": 7.5, "unit": "%", "min": 5, "max": 12},
+                        "b": {"value": 70, "unit": "%", "min": 10, "max": 100}}},
+        {"id": "AG", "kind": "inclusion", "text": "AG", "expression": "age >= 18"}]})
+    backend = DuckDBBackend(screening, trial.catalogue)
+    computable = [c for c in trial.criteria if c.computable]
+    variables = rule_variables(computable[0], trial.catalogue)
+    rows = {free: len(edit_table(backend, computable, 0, variables, trial.catalogue, free=free).counts)
+            for free in (None, "a", "b")}
+    assert max(rows["a"], rows["b"]) < rows[None]
+    matrix = evaluate_histogram(trial, screening, "duckdb", edits=EditTables(limit=max(rows["a"], rows["b"])))
+    edited, answers = trial, []
+    for parameter, value in [("a", 8.0), ("a", 6.5), ("b", 40.0), ("b", 90.0), ("a", 12.0)]:
+        edited = edited.with_parameter("HT", parameter, value)
+        matrix = matrix.with_trial(edited)
+        answers.append(matrix.edits.last)
+        assert_same(matrix, HistogramMatrix.of(evaluate(edited, screening)), f"{parameter} = {value}")
+    # a's table holds b's value: after b moved, a's edit takes a's table again
+    assert answers == ["new table", "table", "new table", "table", "new table"]
