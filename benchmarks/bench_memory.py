@@ -264,8 +264,8 @@ def folder_markdown(report: dict) -> str:
 # --- threshold edits over a folder: first and later edits of one criterion (results/edits_sql.md) ---------------
 # three values per parameter, set one after another, the last away from the trial's value (so the next criterion's
 # table is one of a new state, which the warm-up must take again); I5's she_year_min is a count's threshold
-# (arithmetic on a table since the count became a value column), E10's window_days a count's window (a new table
-# per window)
+# (arithmetic on a table since the count became a value column), E10's window_days a count's window (a table of the
+# latest events since edit_rule.window_counts)
 EDIT_RUNS = (("I1", "age_min", (18.0, 12.0, 10.0)), ("I2", "hba1c_min", (8.0, 7.0, 7.2)),
              ("E9", "uric_acid_max", (500.0, 600.0, 560.0)), ("E5", "remission_min", (2.0, 0.5, 1.5)),
              ("E4", "uln_multiple", (3.0, 2.5, 3.5)), ("I5", "duration_min", (2.0, 0.5, 1.5)),
@@ -353,8 +353,8 @@ def edits_markdown(report: dict) -> str:
              "subjects)", "",
              f"{m['machine']}, {m['cores']} cores, {m['memory_gb']} GB, Python {m['python']} | run {report['run']} | "
              f"load average at start {m['load']} | one child at a time, under `nice -n 10` | before = "
-             f"`{report['baseline']}` (edit tables from the second edit of a criterion; a rule that counts events "
-             "always a GROUP BY), after = this tree (counts as value columns, tables warmed ahead)", "",
+             f"`{report['baseline']}`, after = this tree (edit tables warmed ahead, keeping of a rule only what can "
+             "change its status, a count's window as its latest events: explorer.engine.edit_rule)", "",
              "Each parameter is set to three values in a row (`ExplorerState.set_parameter`, the funnel included): "
              "the first edit of a criterion, then the later two (their mean). In the after run the child waits for "
              "the warm-up after the source opens and before each parameter's first edit (below). Wall time moves "
