@@ -13,8 +13,9 @@ from random_cohort import random_screening
 from explorer.cohort.screening import Screening
 from explorer.engine import evaluate
 from explorer.engine.duck import DuckDBBackend
-from explorer.engine.edit_histogram import edit_table, rule_variables
+from explorer.engine.edit_histogram import EditTables, edit_table, rule_variables
 from explorer.engine.edit_rule import edit_rule, window_counts
+from explorer.engine.edit_warmup import WARMER
 from explorer.engine.histogram import HistogramMatrix, evaluate_histogram
 from explorer.trial import trial_from_dict
 
@@ -179,14 +180,17 @@ def test_random_window_edits_equal_a_fresh_count_and_the_memory_engine_without_c
         assert answers.count("table") >= 3, answers  # a new window is arithmetic on the kept table
 
 
-def test_where_a_criterions_table_is_too_large_each_parameter_has_its_own_with_the_others_fixed():
-    from explorer.engine.edit_histogram import EditTables
-    screening = random_screening(600, 70, missing=0.1)
-    trial = trial_from_dict({"id": "OR", "title": "or", "criteria": [
+def or_trial():
+    return trial_from_dict({"id": "OR", "title": "or", "criteria": [
         {"id": "HT", "kind": "inclusion", "text": "HT", "expression": "hba1c >= a or tir < b",
          "parameters": {"a": {"value": 7.5, "unit": "%", "min": 5, "max": 12},
                         "b": {"value": 70, "unit": "%", "min": 10, "max": 100}}},
         {"id": "AG", "kind": "inclusion", "text": "AG", "expression": "age >= 18"}]})
+
+
+def test_where_a_criterions_table_is_too_large_each_parameter_has_its_own_with_the_others_fixed():
+    screening = random_screening(600, 70, missing=0.1)
+    trial = or_trial()
     backend = DuckDBBackend(screening, trial.catalogue)
     computable = [c for c in trial.criteria if c.computable]
     variables = rule_variables(computable[0], trial.catalogue)
@@ -202,3 +206,27 @@ def test_where_a_criterions_table_is_too_large_each_parameter_has_its_own_with_t
         assert_same(matrix, HistogramMatrix.of(evaluate(edited, screening)), f"{parameter} = {value}")
     # a's table holds b's value: after b moved, a's edit takes a's table again
     assert answers == ["new table", "table", "new table", "table", "new table"]
+
+
+def test_the_warm_up_takes_each_parameters_table_where_the_criterions_is_too_large(monkeypatch):
+    monkeypatch.setattr(WARMER, "delay", 0.05)
+    screening = random_screening(600, 70, missing=0.1)
+    trial = or_trial()
+    backend = DuckDBBackend(screening, trial.catalogue)
+    variables = rule_variables(trial.criterion("HT"), trial.catalogue)
+    computable = [c for c in trial.criteria if c.computable]
+    rows = {free: len(edit_table(backend, computable, 0, variables, trial.catalogue, free=free).counts)
+            for free in (None, "a", "b")}
+    try:
+        matrix = evaluate_histogram(trial, screening, "duckdb", edits=EditTables(limit=max(rows["a"], rows["b"]),
+                                                                                 warm=True))
+        assert matrix.edits.wait_warm(timeout=60)
+        assert matrix.edits.warmed(trial) == ["HT"]
+        for parameter, value in [("b", 45.0), ("b", 80.0)]:  # each parameter's table was taken ahead
+            edited = matrix.trial.with_parameter("HT", parameter, value)
+            matrix = matrix.with_trial(edited)
+            assert matrix.edits.last == "table"
+            assert_same(matrix, HistogramMatrix.of(evaluate(edited, screening)), f"{parameter} = {value}")
+    finally:
+        WARMER.stop()
+        assert WARMER.wait_idle(timeout=60)
