@@ -20,6 +20,10 @@ Writes benchmarks/results/<out>.json and <out>.md.
 times threshold edits over a screening folder instead (edits_runs): each parameter set three times in a row, so
 the first and the later edits of one criterion are apart, for the memory engine, DuckDB with the baseline code
 and DuckDB with this tree's, in one run.
+
+    nice -n 10 .venv/bin/python benchmarks/bench_memory.py --table-sizes FOLDER [--baseline REF] [--out NAME]
+
+counts the rows of each edit table of the bundled trials over a folder (table_sizes_runs).
 """
 
 from __future__ import annotations
@@ -404,6 +408,71 @@ def edits_markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+# --- edit-table sizes over a folder (results/edits_sql_<size>.md) ------------------------------------------------
+TABLE_TRIALS = ("NCT06196996", "NCT01142050")
+
+
+def table_sizes_child(folder: str) -> dict:
+    """Rows of each editable criterion's edit table (every parameter free), and where it passes MAX_EDIT_ROWS (or
+    with --all-parameters) each parameter's own; code without per-parameter tables measures the first only."""
+    from explorer.engine import edit_histogram as eh
+    from explorer.engine.duck import DuckDBBackend
+    from explorer.trial import load_trial
+
+    rows = []
+    for ref in TABLE_TRIALS:
+        trial = load_trial(ref)
+        backend = DuckDBBackend(folder, trial.catalogue)
+        computable = [c for c in trial.criteria if c.computable]
+        for j, c in enumerate(computable):
+            if not eh.editable(c):
+                continue
+            for free in (None, *getattr(eh, "edit_parameters", lambda c: [])(c)):
+                cpu = time.process_time()
+                options = {} if free is None else {"free": free}
+                table = eh.edit_table(backend, computable, j, eh.rule_variables(c, trial.catalogue), trial.catalogue,
+                                      limit=10**9, **options)
+                rows.append({"trial": ref, "criterion": c.id, "free": free or "every parameter",
+                             "rows": len(table.counts), "mb": table.nbytes / 2**20,
+                             "cpu_s": time.process_time() - cpu})
+                if free is None and (len(table.counts) <= eh.MAX_EDIT_ROWS and not os.environ.get("ALL_PARAMETERS")):
+                    break
+    return {"folder": folder, "rows": rows, "limit": 1_000_000}
+
+
+def table_sizes_runs(folder: str, baseline: str | None, out: str) -> None:
+    """The edit-table sizes of `baseline` (if given) and this tree, one fresh interpreter each, in one run."""
+    report = {"machine": machine(), "run": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "runs": []}
+    for label, ref in ([("before", baseline)] if baseline else []) + [("after", None)]:
+        with checkout(ref) as code:
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(code), *filter(None, [os.environ.get("PYTHONPATH")])])}
+            load = os.getloadavg()
+            done = subprocess.run([sys.executable, __file__, "--table-sizes-child", folder], capture_output=True,
+                                  text=True, cwd=code, env=env)
+        row = {"label": label, "code": ref or "this tree", "load": [round(x, 1) for x in (*load, *os.getloadavg())]}
+        row.update(json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else
+                   {"error": (done.stderr.strip().splitlines() or ["?"])[-1]})
+        report["runs"].append(row)
+        (RESULTS / f"{out}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        (RESULTS / f"{out}.md").write_text(table_sizes_markdown(report), encoding="utf-8")
+
+
+def table_sizes_markdown(report: dict) -> str:
+    lines = [f"# Edit-table sizes ({', '.join(TABLE_TRIALS)}; MAX_EDIT_ROWS = 1,000,000 rows)", "",
+             f"run {report['run']} | one child at a time | rows are counts (deterministic), CPU is the child's "
+             "(DuckDB's threads included) at the load average shown", "",
+             "| code | trial | criterion | table for edits of | rows | fits | MB held | CPU |", "|---|---|---|---|---:|---|---:|---:|"]
+    for run in report["runs"]:
+        for r in run.get("rows", []):
+            lines.append(f"| {run['code']} | {r['trial']} | {r['criterion']} | {r['free']} | {r['rows']:,} | "
+                         f"{'yes' if r['rows'] <= 1_000_000 else '**no**'} | {r['mb']:,.1f} | {r['cpu_s']:.1f} s |")
+    lines.append("")
+    for run in report["runs"]:
+        lines.append(f"- {run['code']}: folder {run.get('folder', '?')}, load average (1/5/15 min at start, then end) "
+                     f"{run['load']}" + (f"; error: {run['error']}" if "error" in run else ""))
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", type=float, default=[1e6, 1e7])
@@ -457,6 +526,16 @@ if __name__ == "__main__":
         edits_args.add_argument("--out", default="edits_sql")
         parsed = edits_args.parse_args(sys.argv[2:])
         edits_runs(parsed.folder, parsed.baseline, parsed.out)
+    elif len(sys.argv) > 1 and sys.argv[1] == "--table-sizes-child":
+        print(json.dumps(table_sizes_child(sys.argv[2])))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--table-sizes":
+        # --table-sizes FOLDER [--baseline REF] [--out edits_sql_tables]: rows of each edit table, before and after
+        sizes_args = argparse.ArgumentParser(description="edit-table sizes over a screening folder")
+        sizes_args.add_argument("folder")
+        sizes_args.add_argument("--baseline", default=None)
+        sizes_args.add_argument("--out", default="edits_sql_tables")
+        parsed = sizes_args.parse_args(sys.argv[2:])
+        table_sizes_runs(parsed.folder, parsed.baseline, parsed.out)
     elif len(sys.argv) > 1 and sys.argv[1] == "--folder-child":  # a state over a folder (folder_child)
         print(json.dumps(folder_child(sys.argv[2], sys.argv[3])))
     elif len(sys.argv) > 1 and sys.argv[1] == "--folders":
