@@ -505,7 +505,7 @@ class EditTables:
 
     def warm_positions(self, trial: Any) -> list[tuple[int, str]]:
         """(position among the computable criteria, id) of the trial's criteria a warm-up takes tables for, in
-        the trial's order: those with a threshold to edit."""
+        the trial's order: those with a threshold or a window to edit (edit_parameters)."""
         computable = [c for c in trial.criteria if c.computable]
         return [(j, c.id) for j, c in enumerate(computable) if editable(c)]
 

@@ -139,9 +139,10 @@ def _atom_parameter(node: Node, parameters: set[str]) -> str | None:
 
 
 def _linear(node: Node, parameter: str) -> bool:
-    """The operand is p, -p, p + x, x + p, p - x, x - p, p * x, x * p or p / x (x free of p): monotone in p."""
-    if node == Name(parameter) or (isinstance(node, Name) and node.name == parameter):
-        return True
+    """The operand is p, -p, p + x, x + p, p - x, x - p, p * x, x * p or p / x (p occurs once in the comparison, so
+    x is free of it): monotone in p, so the comparison's truth changes at most once over p's range."""
+    if isinstance(node, Name):
+        return node.name == parameter
     if isinstance(node, Neg):
         return _linear(node.operand, parameter)
     if isinstance(node, Arith):
