@@ -242,11 +242,17 @@ def timed_update(page, action, expected_text: str) -> float:
     return 1000 * (time.perf_counter() - started) if shown < 0 else shown
 
 
-# Watches, on every animation frame from the tab's pointer press, for the loading indicator being
-# visible and for the target (the tab's first chart or table) being on screen.
-WATCH = """([selector, tab]) => {
+# Watches, on every animation frame from the tab's pointer press, for the loading indicator being visible and
+# for the target (`selector`: the tab's first chart or table) being on screen once `tab` is selected. `fresh`: a
+# target counts only if it was not on the page when the watch began or its traces changed since (the Outcomes tab
+# reopened on another scenario shows the scenario before's figures until the kernel replaces them).
+WATCH = """([selector, tab, fresh]) => {
   let t0 = performance.now();  // then the tab's pointer press, when the page sees it
   document.addEventListener("pointerdown", (event) => { t0 = event.timeStamp; }, {capture: true, once: true});
+  const targets = () => [...document.querySelectorAll(".te-app " + selector)];
+  const traces = (el) => JSON.stringify((el.data || []).map((t) => [t.x, t.y]));
+  const before = new Map(fresh ? targets().map((el) => [el, traces(el)]) : []);
+  const isNew = (el) => !fresh || !before.has(el) || before.get(el) !== traces(el);
   window.__te = {busy: null, idle: null, shown: null, pending: null};
   const visible = (el) => el && el.offsetParent !== null && getComputedStyle(el).visibility === "visible";
   const tick = () => {
@@ -259,8 +265,8 @@ WATCH = """([selector, tab]) => {
     if (window.__te.pending === null && pending && !pending.hidden) window.__te.pending = now;
     const current = document.querySelector('.te-app [role="tab"][aria-selected="true"]');
     if (!current || current.textContent.trim() !== tab) { requestAnimationFrame(tick); return; }
-    const targets = [...document.querySelectorAll(".te-app " + selector)];
-    if (window.__te.shown === null && targets.some(el => visible(el) && el.getBoundingClientRect().height > 0))
+    if (window.__te.shown === null
+        && targets().some(el => visible(el) && el.getBoundingClientRect().height > 0 && isNew(el)))
       window.__te.shown = now;
     if (window.__te.shown !== null && (window.__te.idle !== null || window.__te.busy === null)) return;
     // no chart changed (e.g. a figure the same for both scenarios) once all is drawn: stop after 10 s more
@@ -271,15 +277,20 @@ WATCH = """([selector, tab]) => {
 }"""
 
 
+def watched_tab(page, tab: str, selector: str, fresh: bool = False) -> dict:
+    """Click `tab` under WATCH: ms from the press to its target and to the indicator's coming and going."""
+    page.evaluate(WATCH, [selector, tab, fresh])
+    page.get_by_role("tab", name=tab, exact=True).click()
+    page.wait_for_function("() => window.__te.shown !== null && (window.__te.busy === null || window.__te.idle !== null)",
+                           polling="raf", timeout=TIMEOUT_MS)
+    return page.evaluate("() => window.__te")
+
+
 def first_charts(page) -> dict:
     """Each results tab, in order: click to its first chart or table, and to the loading indicator."""
     out = {}
     for tab, selector in TAB_FIRST.items():
-        page.evaluate(WATCH, [selector, tab])
-        page.get_by_role("tab", name=tab, exact=True).click()
-        page.wait_for_function("() => window.__te.shown !== null && (window.__te.busy === null || window.__te.idle !== null)",
-                               polling="raf", timeout=TIMEOUT_MS)
-        seen = page.evaluate("() => window.__te")
+        seen = watched_tab(page, tab, selector)
         out[tab] = {"first_chart_ms": round(seen["shown"]),
                     "indicator_ms": None if seen["busy"] is None else round(seen["busy"]),
                     "page_indicator_ms": None if seen.get("pending") is None else round(seen["pending"]),
@@ -288,31 +299,6 @@ def first_charts(page) -> dict:
     return out
 
 
-# WATCH for the Outcomes tab reopened on another scenario: its figures of the scenario before are still on the
-# page until the kernel replaces them, so the first chart counts only once a plot's traces differ from theirs.
-WATCH_NEW_CHART = """() => {
-  let t0 = performance.now();
-  document.addEventListener("pointerdown", (event) => { t0 = event.timeStamp; }, {capture: true, once: true});
-  const plots = () => [...document.querySelectorAll(".te-app .te-outcomes .js-plotly-plot")];
-  const traces = (el) => JSON.stringify((el.data || []).map((t) => [t.x, t.y]));
-  const before = new Map(plots().map((el) => [el, traces(el)]));
-  window.__te = {busy: null, idle: null, shown: null};
-  const visible = (el) => el && el.offsetParent !== null && getComputedStyle(el).visibility === "visible";
-  const tick = () => {
-    const now = performance.now() - t0;
-    const busy = document.querySelector(".te-busy");
-    if (window.__te.busy === null && visible(busy)) window.__te.busy = now;
-    if (window.__te.busy !== null && window.__te.idle === null && !busy) window.__te.idle = now;
-    if (window.__te.shown === null && plots().some((el) => visible(el) && el.getBoundingClientRect().height > 0
-                                                   && (!before.has(el) || before.get(el) !== traces(el))))
-      window.__te.shown = now;
-    if (window.__te.shown !== null && (window.__te.idle !== null || window.__te.busy === null)) return;
-    // no chart changed (e.g. a figure the same for both scenarios) once all is drawn: stop after 10 s more
-    if (window.__te.idle !== null && now > window.__te.idle + 10000) { window.__te.shown = -1; return; }
-    requestAnimationFrame(tick);
-  };
-  requestAnimationFrame(tick);
-}"""
 # How long the page waits after an edit before opening Outcomes "settled": the dashboard's OutcomePreparer waits
 # 1 s of quiet (explorer.app.warm_up.SETTLE_S), then computes about 1 s at 10^6 subjects on a quiet machine.
 SETTLED_S = 6
@@ -337,11 +323,7 @@ def outcomes_after_edits(page, state: ExplorerState) -> dict:
         return timed_update(page, type_value, f"{state.counts['eligible']:,}")
 
     def open_outcomes():
-        page.evaluate(WATCH_NEW_CHART)
-        page.get_by_role("tab", name="Outcomes", exact=True).click()
-        page.wait_for_function("() => window.__te.shown !== null && (window.__te.busy === null || window.__te.idle !== null)",
-                               polling="raf", timeout=TIMEOUT_MS)
-        seen = page.evaluate("() => window.__te")
+        seen = watched_tab(page, "Outcomes", ".te-outcomes .js-plotly-plot", fresh=True)
         page.get_by_role("tab", name="Eligibility", exact=True).click()
         first = None if seen["shown"] < 0 else round(seen["shown"])
         return first, None if seen["idle"] is None else round(seen["idle"])
@@ -602,6 +584,8 @@ time.sleep(3)  # what a page has before its first click
 for thread in threading.enumerate():  # the warm-ups a kernel starts before and after a page comes
     if thread.name.startswith("warm-up"):
         thread.join(300)
+if hasattr(getattr(d, "outcome_preparer", None), "wait"):  # the preparation as a job of the idle-time scheduler
+    d.outcome_preparer.wait(300)
 opening = d.state.scenario
 box = d.criteria._rows[{toggled!r}]._toggle
 sent = []  # the widget messages the kernel sends to the page (count, bytes of their JSON)
@@ -619,26 +603,39 @@ for i in range({repeats}):
     cpu.append(1000 * (time.process_time() - started_cpu))  # the kernel's own work: what others' load hides less
     messages.append((len(sent), sum(sent)))
 ipywidgets.Widget._send = _send
+# clicks {pace} s apart: each lands on the kernel's background work for the scenario before it (the Outcomes
+# tab's preparation starts 1 s after an edit); the main thread sleeps in between, as a kernel waiting for input
+background, background_cpu = [], []
+for i in range({repeats} if {pace} else 0):
+    time.sleep({pace})
+    started, started_cpu = time.perf_counter(), time.process_time()
+    box.value = not box.value
+    background.append(1000 * (time.perf_counter() - started))
+    background_cpu.append(1000 * (time.process_time() - started_cpu))  # the whole process's: both threads
 tabs = {{}}
 for title in {tabs!r}:
     started = time.perf_counter()
     d.tabs.selected_index = list(d.tabs.titles).index(title)
     tabs[title] = round(1000 * (time.perf_counter() - started))
-# the Outcomes tab on the opening scenario (a warm-up may have computed its outcomes)
-d.tabs.selected_index = 0
-d.state.restore(opening)
-started = time.perf_counter()
-d.tabs.selected_index = list(d.tabs.titles).index("Outcomes")
-opening_ms = round(1000 * (time.perf_counter() - started))
+opening_ms = None
+if {tabs!r}:  # the Outcomes tab on the opening scenario (a warm-up may have computed its outcomes)
+    d.tabs.selected_index = 0
+    d.state.restore(opening)
+    started = time.perf_counter()
+    d.tabs.selected_index = list(d.tabs.titles).index("Outcomes")
+    opening_ms = round(1000 * (time.perf_counter() - started))
 print("RESULT" + json.dumps({{"click_ms": round(statistics.median(clicks), 1), "tabs_ms": tabs,
                              "click_cpu_ms": round(statistics.median(cpu), 1),
                              "outcomes_opening_ms": opening_ms,
-                             "click_messages": list(messages[len(messages) // 2])}}))
+                             "click_messages": list(messages[len(messages) // 2]),
+                             "background_click_ms": [round(x, 1) for x in background],
+                             "background_click_cpu_ms": [round(x, 1) for x in background_cpu]}}))
 """
 
 
-def kernel_side(code: Path, trial: str, n: int, repeats: int) -> dict:
-    """The kernel's share of a click and of a tab's first opening, in a kernel running `code`'s package."""
+def kernel_side(code: Path, trial: str, n: int, repeats: int, pace: float = 0.0) -> dict:
+    """The kernel's share of a click and of a tab's first opening, in a kernel running `code`'s package; with
+    `pace`, instead of the tabs, as many clicks `pace` seconds apart (landing on the kernel's background work)."""
     from jupyter_client.manager import start_new_kernel
 
     base = scenario_for(trial, n)
@@ -651,7 +648,8 @@ def kernel_side(code: Path, trial: str, n: int, repeats: int) -> dict:
     printed: list[str] = []
     try:
         client.execute_interactive(
-            KERNEL_CODE.format(query=base.to_query(), toggled=toggled, repeats=repeats, tabs=list(TAB_FIRST)),
+            KERNEL_CODE.format(query=base.to_query(), toggled=toggled, repeats=repeats, pace=pace,
+                               tabs=[] if pace else list(TAB_FIRST)),
             timeout=1800, output_hook=lambda m: printed.append(m["content"].get("text", ""))
             if m["msg_type"] == "stream" else None)
     finally:
@@ -678,6 +676,22 @@ def kernel_table(rows: list[dict]) -> list[str]:
                      f"{k.get('click_cpu_ms', '–')} | {count} / {size:,} | "
                      + " | ".join(str(k["tabs_ms"][t]) for t in TAB_FIRST)
                      + f" | {k.get('outcomes_opening_ms', '–')} |")
+    return lines
+
+
+def background_table(rows: list[dict]) -> list[str]:
+    lines = ["Kernel side (a Jupyter kernel of the code measured, no browser): a click with nothing running beside it "
+             "(clicks back to back), and a click landing on the background work for the scenario before it (clicks "
+             "--background-pace s apart): wall ms (median, and every click), and the process's CPU ms for the latter "
+             "(both threads):", "",
+             "| code | trial | subjects | click, nothing beside it | click on background work | every such click | "
+             "its CPU (process) |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        k = r["kernel"]
+        lines.append(f"| {r['code']} | {r['trial']} | {r['subjects']:,} | {k['click_ms']} | "
+                     f"{round(statistics.median(k['background_click_ms']), 1)} | "
+                     f"{', '.join(str(round(x)) for x in k['background_click_ms'])} | "
+                     f"{round(statistics.median(k['background_click_cpu_ms']), 1)} |")
     return lines
 
 
@@ -831,8 +845,9 @@ class ClickRounds:
     PACE_S = 0.3
 
     def __init__(self, code: Path, state: ExplorerState, toggled: str, options: tuple[str, ...],
-                 pool: int = POOL_SIZE, fill_delay: float = FILL_DELAY_S):
+                 pool: int = POOL_SIZE, fill_delay: float = FILL_DELAY_S, background_pace: float = 0.0):
         self.pool, self.fill_delay, self.state, self.toggled = pool, fill_delay, state, toggled
+        self.background_pace = background_pace
         base = state.scenario
         self.process, self.url, self.ready, _ = start_voila(code, base.to_query(), preheat=True,
                                                              server=dashboard_server(code), options=options)
@@ -841,7 +856,7 @@ class ClickRounds:
         self.rows: list[dict] = []  # one per click: phase, ms, the other kernels' CPU ms while it was timed
         self.renders: list[float] = []
 
-    def _clicks(self, page, box, kernel: str, phase: str, count: int, round_no: int) -> None:
+    def _clicks(self, page, box, kernel: str, phase: str, count: int, round_no: int, pace: float = PACE_S) -> None:
         for _ in range(count):
             self.state.toggle(self.toggled, not self.state.enabled(self.toggled))
             started = time.perf_counter()
@@ -850,7 +865,7 @@ class ClickRounds:
             self.rows.append({"round": round_no, "phase": phase, "ms": round(ms, 1),
                               "others_cpu_ms": round(1000 * self.cpu.used(started, ended, exclude=kernel)),
                               "load": round(os.getloadavg()[0], 1)})
-            time.sleep(self.PACE_S)
+            time.sleep(pace)
 
     def round(self, browser, clicks: int, round_no: int) -> None:
         kernels_before = set(self.cpu.kernels())
@@ -872,6 +887,9 @@ class ClickRounds:
         self._clicks(page, box, kernel, "during refill", clicks, round_no)
         self.cpu.settled(self.pool + 1)
         self._clicks(page, box, kernel, "after refill", clicks, round_no)
+        if self.background_pace:  # each click lands while the kernel prepares the scenario before it
+            time.sleep(self.background_pace)
+            self._clicks(page, box, kernel, "background work", clicks, round_no, self.background_pace)
         page.close()
         with contextlib.suppress(OSError):  # what the page's beforeunload beacon asks for
             urllib.request.urlopen(urllib.request.Request(f"{self.url}/voila/api/shutdown/{kernel}", data=b"",
@@ -889,7 +907,7 @@ class ClickRounds:
                     "all_ms": [round(x) for x in ms]}
 
         out = {phase: summary([r for r in self.rows if r["phase"] == phase])
-               for phase in ("during refill", "after refill")}
+               for phase in ("during refill", "after refill", "background work")}
         # whatever the phase: the clicks another kernel worked during (>= 20 ms of its CPU), and those it did not
         out["other kernel busy"] = summary([r for r in self.rows if r["others_cpu_ms"] >= 20])
         out["other kernels idle"] = summary([r for r in self.rows if r["others_cpu_ms"] < 20])
@@ -899,6 +917,7 @@ class ClickRounds:
 def clicks_main(args) -> int:
     """`--clicks`: every variant's server up at once, their rounds in turn (ClickRounds)."""
     codes = [(args.baseline, args.baseline, ())] if args.baseline else []
+    codes += [(ref, ref, ()) for ref in args.also]
     codes.append((None, "this tree", ()))
     codes += [(None, f"this tree, {name}", tuple(options.split()))
               for name, options in (variant.split(":", 1) for variant in args.variant)]
@@ -912,7 +931,8 @@ def clicks_main(args) -> int:
                 toggled = toggle_criterion(state)
                 for ref, name, options in codes:
                     print(f"starting {name}: {trial} at {n:,} subjects...", file=sys.stderr, flush=True)
-                    servers.append((name, ClickRounds(stack.enter_context(checkout(ref)), state, toggled, options)))
+                    servers.append((name, ClickRounds(stack.enter_context(checkout(ref)), state, toggled, options,
+                                                      background_pace=args.background_pace)))
                     stack.callback(servers[-1][1].stop)
                 for repeat in range(args.repeats):
                     for name, server in servers:
@@ -935,17 +955,121 @@ def clicks_main(args) -> int:
     return 0
 
 
+# --- where one click's milliseconds go (`--trace N`: dashboard.click.trace.md) --------------------------------
+
+# Records every websocket message the page sends and receives, in the page's clock, with its Jupyter message type,
+# its comm method and its header's date (the kernel's clock for what the kernel sends; the same machine's clock).
+# Installed before the page's own script, so that it sees the kernel's socket and runs before the page's handler.
+WS_TRACE = """(() => {
+  const log = window.__teWs = [];
+  const Native = window.WebSocket;
+  const text = (data) => typeof data === "string" ? data
+    : new TextDecoder().decode(data instanceof ArrayBuffer ? data : (data.buffer || new ArrayBuffer(0)));
+  const info = (dir, data) => {
+    const t = text(data), get = (re) => { const m = re.exec(t); return m ? m[1] : null; };
+    return {dir, t: performance.now(), type: get(/"msg_type":\\s*"(\\w+)"/), date: get(/"date":\\s*"([^"]+)"/),
+            state: get(/"execution_state":\\s*"(\\w+)"/), method: get(/"method":\\s*"(\\w+)"/), bytes: t.length};
+  };
+  class Traced extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", (event) => log.push(info("in", event.data)));
+    }
+    send(data) { log.push(info("out", data)); return super.send(data); }
+  }
+  window.WebSocket = Traced;
+  window.__teOrigin = performance.timeOrigin;
+})();"""
+
+
+def click_phases(log: list[dict], origin: float, input_at: float, shown_at: float) -> dict:
+    """One click's timeline from the page's websocket log (WS_TRACE), in ms from the input event: the page sends
+    its update, the kernel starts on it (status busy), sends its first and last widget update, ends (status idle),
+    the page receives the last update, and the page shows the new count."""
+    def kernel_ms(entry: dict) -> float:  # the kernel's clock (ISO date of the message header) in page ms
+        from datetime import datetime
+        return datetime.fromisoformat(entry["date"].replace("Z", "+00:00")).timestamp() * 1000 - origin - input_at
+
+    sent = next(e for e in log if e["dir"] == "out" and e["t"] >= input_at and e["method"] == "update")
+    after = [e for e in log if e["t"] >= sent["t"] and e["dir"] == "in"]
+    busy = next(e for e in after if e["state"] == "busy")
+    idle = next(e for e in after if e["state"] == "idle" and e["t"] >= busy["t"])
+    updates = [e for e in after if e["type"] == "comm_msg" and e["t"] <= idle["t"] + 1]
+    return {"page sends": round(sent["t"] - input_at, 1), "kernel busy": round(kernel_ms(busy), 1),
+            "kernel first update": round(kernel_ms(updates[0]), 1) if updates else None,
+            "kernel last update": round(kernel_ms(updates[-1]), 1) if updates else None,
+            "kernel idle": round(kernel_ms(idle), 1),
+            "page has last update": round(updates[-1]["t"] - input_at, 1) if updates else None,
+            "page shows": round(shown_at, 1), "messages in": len(after), "bytes in": sum(e["bytes"] for e in after)}
+
+
+def trace_main(args) -> int:
+    """`--trace N`: N paced clicks on one pre-heated page of each code, each split into its phases (click_phases)."""
+    codes = [(args.baseline, args.baseline)] if args.baseline else []
+    codes.append((None, "this tree"))
+    rows = []
+    with sync_playwright() as pw, contextlib.ExitStack() as stack:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        for n in args.sizes:
+            for trial in args.trials:
+                state = ExplorerState(scenario_for(trial, n), with_baseline=False)
+                toggled = toggle_criterion(state)
+                for ref, name in codes:
+                    print(f"tracing {name}: {trial} at {n:,} subjects...", file=sys.stderr, flush=True)
+                    server = ClickRounds(stack.enter_context(checkout(ref)), state, toggled, ())
+                    page = browser.new_page(viewport={"width": 1500, "height": 1000})
+                    page.add_init_script(WS_TRACE)
+                    page.goto(server.url + "/", wait_until="commit", timeout=TIMEOUT_MS)
+                    expect(page.locator(".te-funnel").first).to_be_visible(timeout=TIMEOUT_MS)
+                    server.cpu.settled(POOL_SIZE + 1)  # the refill done: clicks on a quiet kernel set
+                    box = page.get_by_role("checkbox", name=re.compile(rf"^{toggled} "))
+                    if state.enabled(toggled) != box.is_checked():
+                        state.toggle(toggled, box.is_checked())
+                    clicks = []
+                    for _ in range(args.trace):
+                        state.toggle(toggled, not state.enabled(toggled))
+                        page.evaluate("() => { window.__teWs.length = 0; }")
+                        shown = timed_update(page, box.click, f"{state.counts['eligible']:,}")
+                        time.sleep(1.5)  # every message of the click in, and its background work started
+                        log, origin, input_at = page.evaluate("() => [window.__teWs, window.__teOrigin, window.__te_input]")
+                        clicks.append(click_phases(log, origin, input_at, shown))
+                    page.close()
+                    server.stop()
+                    phases = {key: round(statistics.median(c[key] for c in clicks), 1) for key in clicks[0]
+                              if all(c[key] is not None for c in clicks)}
+                    rows.append({"code": name, "trial": trial, "subjects": n, "median": phases, "clicks": clicks,
+                                 "load": round(os.getloadavg()[0], 1)})
+                    print(json.dumps({k: v for k, v in rows[-1].items() if k != "clicks"}), file=sys.stderr, flush=True)
+        browser.close()
+    output = "dashboard.click.trace" if args.output == "dashboard.first_render" else args.output
+    (RESULTS / f"{output}.json").write_text(json.dumps({"machine": {"cpus": os.cpu_count()}, "results": rows},
+                                                       indent=2) + "\n")
+    keys = list(rows[0]["median"])
+    lines = ["One click's phases, ms from the input event (median of the clicks; the kernel's times are its messages' "
+             "header dates, the page's from its own clock):", "",
+             "| code | trial | subjects | " + " | ".join(keys) + " | load |", "|---|---|---|" + "---|" * (len(keys) + 1)]
+    lines += [f"| {r['code']} | {r['trial']} | {r['subjects']:,} | " + " | ".join(str(r["median"].get(k, "–"))
+                                                                           for k in keys) + f" | {r['load']} |"
+              for r in rows]
+    (RESULTS / f"{output}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
 def click_table(rows: list[dict]) -> list[str]:
-    phases = ("during refill", "after refill", "other kernel busy", "other kernels idle")
+    phases = ("during refill", "after refill", "background work", "other kernel busy", "other kernels idle")
     lines = ["Click to updated funnel (ms, median, clicks in brackets), every variant's server up at once and their "
              "rounds taken in turn. \"during refill\": clicks from the moment Voilà's refill kernel appeared after the "
-             "page took its kernel; \"after refill\": once every kernel was quiet and the pool full again. \"other "
+             "page took its kernel; \"after refill\": once every kernel was quiet and the pool full again; \"background work\" "
+             "(with --background-pace S): then clicks S seconds apart, each landing on the kernel's idle-time work for the "
+             "scenario before it (the Outcomes tab's preparation, 1 s after an edit). \"other "
              "kernel busy\": the clicks, of either phase, during which another kernel used >= 20 ms of CPU.", "",
              "| code | trial | subjects | " + " | ".join(phases) + " | load (1 min) during the clicks |",
              "|---|---|---|" + "---|" * len(phases) + "---|"]
     for r in rows:
         loads = [x["load"] for x in r["rows"]]
-        cells = [f"{r['clicks'][p]['median_ms']} ({r['clicks'][p]['clicks']})" for p in phases]
+        cells = [f"{r['clicks'][p]['median_ms']} ({r['clicks'][p]['clicks']})" if p in r["clicks"] else "–"
+                 for p in phases]
         lines.append(f"| {r['code']} | {r['trial']} | {r['subjects']:,} | " + " | ".join(cells)
                      + f" | {min(loads)}-{max(loads)} |")
     lines += ["", "Every click (round, phase, ms, the other kernels' CPU ms while it was timed):", ""]
@@ -977,7 +1101,8 @@ def main() -> int:
     parser.add_argument("--gzip-off", action="store_true",
                         help="with --first-render-only: also this tree with its server's gzip turned off")
     parser.add_argument("--also", action="append", default=[], metavar="REF",
-                        help="with --first-render-only: also measure this git revision (after --baseline); may be repeated")
+                        help="with --first-render-only or --clicks: also measure this git revision (after --baseline); "
+                             "may be repeated")
     parser.add_argument("--interleave", action="store_true",
                         help="with --first-render-only: every variant's server up at once, their rounds in turn")
     parser.add_argument("--profile", action="store_true",
@@ -992,7 +1117,15 @@ def main() -> int:
     parser.add_argument("--tabs-only", action="store_true",
                         help="measure only each tab's first chart and the Outcomes tab on edited scenarios: "
                              "dashboard.tabs.md")
+    parser.add_argument("--background-pace", type=float, default=0.0, metavar="S",
+                        help="with --clicks or --kernel-only: (then) as many clicks S seconds apart, each landing on the kernel's "
+                             "background work for the scenario before it (2: the Outcomes tab's preparation)")
+    parser.add_argument("--trace", type=int, default=0, metavar="N",
+                        help="N clicks on a settled page, each split into its phases (page, socket, kernel): "
+                             "dashboard.click.trace.md")
     args = parser.parse_args()
+    if args.trace:
+        return trace_main(args)
     if args.tabs_only:
         return tabs_main(args)
     if args.kernel_only:
@@ -1453,15 +1586,17 @@ def kernel_main(args) -> int:
                 print(f"kernel side, {name}: {trial} at {n:,} subjects...", file=sys.stderr, flush=True)
                 with checkout(ref) as code:
                     rows.append({"code": name, "trial": trial, "subjects": n,
-                                 "kernel": kernel_side(code, trial, n, args.repeats)})
+                                 "kernel": kernel_side(code, trial, n, args.repeats, args.background_pace)})
                 print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     load = os.getloadavg()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "dashboard.kernel.json").write_text(json.dumps(
+    output = ("dashboard.kernel.background" if args.background_pace else "dashboard.kernel") \
+        if args.output == "dashboard.first_render" else args.output
+    (RESULTS / f"{output}.json").write_text(json.dumps(
         {"machine": {"cpus": os.cpu_count(), "load_average_1m_at_end": round(load[0], 2)}, "results": rows},
         indent=2) + "\n")
-    lines = kernel_table(rows)
-    (RESULTS / "dashboard.kernel.md").write_text("\n".join(lines).lstrip() + f"\n\nLoad average at the end: "
+    lines = background_table(rows) if args.background_pace else kernel_table(rows)
+    (RESULTS / f"{output}.md").write_text("\n".join(lines).lstrip() + f"\n\nLoad average at the end: "
                                                   f"{load[0]:.2f} on {os.cpu_count()} CPUs.\n")
     print("\n".join(lines))
     return 0

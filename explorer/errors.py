@@ -6,6 +6,8 @@ so a researcher can fix the input without reading code.
 
 from __future__ import annotations
 
+import re
+
 
 class ExplorerError(Exception):
     """Base class of every error the explorer raises on bad input."""
@@ -55,16 +57,29 @@ class ExpressionError(DefinitionError):
                           file=file or self.file, criterion=criterion or self.criterion)
 
 
+# A message quotes cells and ids from the data, and a cell of 10^8 characters made a 100 MB message: a run of
+# more than LONGEST_RUN non-blank characters (longer than any path) is cut to its first LONGEST_QUOTED
+LONGEST_RUN, LONGEST_QUOTED = 500, 80
+
+
+def _clipped(text: str) -> str:
+    """`text` with every run of more than LONGEST_RUN non-blank characters cut, saying how long it was."""
+    return re.sub(rf"\S{{{LONGEST_RUN + 1},}}",
+                  lambda m: f"{m.group()[:LONGEST_QUOTED]}... ({len(m.group()):,} characters)", text)
+
+
 class DataError(ExplorerError):
     """Subject data cannot be read as the canonical model says."""
 
     def __init__(self, message: str, *, file: str | None = None, column: str | None = None,
                  rows: list | None = None):
-        self.file, self.column, self.rows = file, column, list(rows or [])
+        message = _clipped(message)
+        self.reason = message  # without the place, for an error that re-locates it
+        self.file, self.column, self.rows = file, column, [_clipped(r) if isinstance(r, str) else r for r in rows or []]
         where = ", ".join(
             part for part in (
                 f"file {file}" if file else "",
-                f"column {column!r}" if column else "",
+                f"column {_clipped(repr(column))}" if column else "",
                 f"rows {', '.join(map(str, self.rows[:5]))}{' ...' if len(self.rows) > 5 else ''}"
                 if self.rows else "",
             ) if part

@@ -9,6 +9,7 @@ the functions in FUNCTIONS are accepted, and nothing is ever passed to eval/exec
 from __future__ import annotations
 
 import difflib
+import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -78,7 +79,8 @@ _IN: "in"
 TRUE: "true"
 FALSE: "false"
 NAME: /[A-Za-z_][A-Za-z0-9_]*/
-NUMBER: /(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?/
+# ASCII digits only: Python's \d also matches "７" or "٧", which a reader of the rule may not see as numbers
+NUMBER: /([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?/
 STRING: /"[^"\\\n]*"|'[^'\\\n]*'/
 %ignore /[ \t\r\n]+/
 """
@@ -355,6 +357,10 @@ def _syntax_message(err: UnexpectedInput, text: str) -> tuple[str, int]:
             hint = "; use '==' to compare"
         elif char == "!":
             hint = "; write 'not' or '!='"
+        elif not char.isascii():  # a lookalike pasted from a document: "а" (Cyrillic), "＞", "７", a no-break space
+            plain = unicodedata.normalize("NFKC", char)
+            hint = (f" ({unicodedata.name(char, f'U+{ord(char):04X}')}, not an ASCII character); "
+                    + (f"write {plain!r}" if plain.isascii() and plain else "retype it"))
         return f"unexpected character {char!r}{hint}", err.pos_in_stream
     if isinstance(err, UnexpectedEOF):
         return "the expression ends too early", len(text)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -88,6 +89,10 @@ class Parameter(_Model):
 
     @model_validator(mode="after")
     def _within_range(self) -> Parameter:
+        # a slider, a sensitivity curve and a SQL literal need a finite range: inf or +-1e308 made NaN grids
+        if not all(math.isfinite(v) for v in (self.value, self.min, self.max, self.max - self.min)):
+            raise ValueError(f"value {self.value:g} and range [{self.min:g}, {self.max:g}] must be finite numbers "
+                             "with a finite span; give the variable's plausible range")
         if self.min > self.max:
             raise ValueError(f"min ({self.min:g}) is larger than max ({self.max:g})")
         if not self.min <= self.value <= self.max:

@@ -388,3 +388,105 @@ def run(seeds, *, seconds: float = 20.0, on_case=None) -> Counter:
             if on_case is not None:
                 on_case(case, outcome, detail)
     return counts
+
+
+# --- canonical folders through every path to a histogram --------------------------------------------------------
+
+CANONICAL_BAD = ("disagree", "refused_one", "refused_otherwise", "raw_exception", "hang", "exhaustion")
+CANONICAL_TRIALS = ("NCT06196996", "NCT01142050")
+
+
+def _histograms(trials, screening, engine: str) -> list:
+    from explorer.engine.histogram import evaluate_histogram
+
+    out = []
+    for trial in trials:
+        h = evaluate_histogram(trial, screening, engine).histogram
+        out.append(sorted(zip(map(tuple, h.patterns.tolist()), h.counts.tolist(), strict=True)))
+    return out
+
+
+def canonical_paths(folder: Path, out: Path, *, on_invalid: str, range_subjects: int, spark=None) -> dict:
+    """{path name: function giving both bundled trials' status histograms} for every way a canonical folder
+    reaches an engine: the pandas loader and derivation (memory), DuckDB in place, DuckDB range by range into a
+    screening folder read in place (ranges of `range_subjects`, so ranges split the cohort), and Spark in place."""
+    from explorer.cohort.features import screening_features
+    from explorer.cohort.loaders import load_canonical
+    from explorer.engine.canonical_sql import canonical_screening_folder, canonical_screening_sql
+    from explorer.trial import load_trial
+
+    trials = [load_trial(t) for t in CANONICAL_TRIALS]
+    paths = {
+        "memory": lambda: _histograms(trials, screening_features(load_canonical(folder, on_invalid=on_invalid).cohort),
+                                      "memory"),
+        "duckdb": lambda: _histograms(trials, canonical_screening_sql(folder, on_invalid=on_invalid)[0], "memory"),
+        "duckdb_ranges": lambda: _histograms(trials, canonical_screening_folder(
+            folder, out, on_invalid=on_invalid, range_subjects=range_subjects)[0], "duckdb"),
+    }
+    if spark is not None:
+        paths["spark"] = lambda: _histograms(trials, canonical_screening_sql(folder, engine="spark", spark=spark,
+                                                                             on_invalid=on_invalid)[0], "memory")
+    return paths
+
+
+def run_canonical_case(seed: int, workdir: Path, *, seconds: float = 60.0, spark=None) -> tuple[str, str]:
+    """(outcome, detail) of one hostile canonical folder (random_cohort.write_hostile_canonical) on every path:
+
+        agree               the same histograms for both bundled trials on every path
+        refused_alike       every path refused it with a project error (`detail` the first path's message)
+        refused_same_place  every path refused it naming the same file and column, in other words
+        refused_otherwise   every path refused it, naming different places (`detail` each message)
+        refused_one         some paths refused it, others evaluated it
+        disagree            different histograms
+        raw_exception / hang / exhaustion   as in run_case
+    """
+    from random_cohort import write_hostile_canonical
+
+    rng = random.Random(seed)
+    folder = write_hostile_canonical(workdir / f"canonical{seed}", seed)
+    on_invalid = rng.choice(["raise", "reject"])
+    paths = canonical_paths(folder, workdir / f"screening{seed}", on_invalid=on_invalid,
+                            range_subjects=rng.choice([1, 2, 3]), spark=spark)
+    results: dict[str, object] = {}
+    try:
+        with time_limit(seconds):
+            for name, run_path in paths.items():
+                try:
+                    results[name] = run_path()
+                except ExplorerError as err:
+                    results[name] = err
+    except Hang:
+        return "hang", f"over {seconds} s"
+    except MemoryError:
+        return "exhaustion", "MemoryError"
+    except Exception as err:  # noqa: BLE001 - classifying every raw exception is the point
+        frame = traceback.extract_tb(err.__traceback__)[-1]
+        return "raw_exception", (f"{name}: {type(err).__name__} at {Path(frame.filename).name}:{frame.lineno}: "
+                                 f"{str(err)[:160]}")
+    refused = {name: r for name, r in results.items() if isinstance(r, ExplorerError)}
+    if len(refused) == len(results):
+        messages = {name: str(r).split("\n")[0].replace(str(workdir), "") for name, r in refused.items()}
+        if len(set(messages.values())) == 1:
+            return "refused_alike", next(iter(messages.values()))[:200]
+        places = {(type(r).__name__, getattr(r, "file", None), getattr(r, "column", None)) for r in refused.values()}
+        return "refused_same_place" if len(places) == 1 else "refused_otherwise", " | ".join(
+            f"{k}: {v[:160]}" for k, v in messages.items())
+    if refused:
+        return "refused_one", " | ".join(f"{k}: {str(v).split(chr(10))[0][:160]}" for k, v in refused.items())
+    first = next(iter(results.values()))
+    if any(r != first for r in results.values()):
+        return "disagree", f"on_invalid={on_invalid}: " + ", ".join(
+            name for name, r in results.items() if r != first)
+    return "agree", ""
+
+
+def run_canonical(seeds, *, seconds: float = 60.0, spark=None, on_case=None) -> Counter:
+    """Run the hostile canonical cases of these seeds; `on_case(seed, outcome, detail)` sees each one."""
+    counts: Counter = Counter()
+    with tempfile.TemporaryDirectory(prefix="trial-explorer-hostile-") as tmp:
+        for seed in seeds:
+            outcome, detail = run_canonical_case(seed, Path(tmp), seconds=seconds, spark=spark)
+            counts[outcome] += 1
+            if on_case is not None:
+                on_case(seed, outcome, detail)
+    return counts

@@ -144,11 +144,14 @@ def _grid(param, grid: Iterable[float] | None) -> np.ndarray:
     else:
         span = param.max - param.min
         step = param.step or (span / 100 if span else 1.0)
-        count = int(np.floor(span / step + 1e-9)) + 1
-        if count > MAX_GRID_POINTS:
-            count = MAX_GRID_POINTS
-        # multiples of the step from the minimum, as the control offers them (rounded against float drift)
-        values = np.round(param.min + step * np.arange(count), 10) if count > 1 else np.array([param.min])
+        steps = span / step
+        if steps < MAX_GRID_POINTS:
+            count = int(np.floor(steps + 1e-9)) + 1
+            # multiples of the step from the minimum, as the control offers them (rounded against float drift)
+            values = np.round(param.min + step * np.arange(count), 10) if count > 1 else np.array([param.min])
+        else:  # a step too fine for the range (5e-324 makes `steps` infinite): the whole range, evenly coarsened;
+            # MAX_GRID_POINTS multiples of the step covered only the range's start
+            values = np.linspace(param.min, param.max, MAX_GRID_POINTS)
         values = np.append(values, param.max)
     return np.unique(np.append(values, float(param.value)))
 

@@ -36,8 +36,9 @@ def _data_lines(scenario: Scenario) -> tuple[list[str], list[str]]:
     path = Path(data.path).expanduser()
     # the dashboard reads a relative path from the folder it was started in; the script may run elsewhere
     path = path if path.is_absolute() else base_dir() / path
-    return (["from explorer.cohort.features import screening_features", "from explorer.cohort.loaders import load"],
-            [f"screening = screening_features(load({str(path)!r}).cohort)"])
+    # open_source, as the state opens it: a screening folder or a DuckDB file is no folder the loaders read
+    return (["from explorer.sources import DataSource, open_source"],
+            [f"screening = open_source(DataSource('path', path={str(path)!r})).screening"])
 
 
 def _cells(scenario: Scenario, trial: Trial, trial_file: str | Path | None) -> list[tuple[str, str]]:

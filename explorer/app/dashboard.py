@@ -42,6 +42,7 @@ from explorer.app.views import (
 )
 from explorer.app.warm_up import OutcomePreparer
 from explorer.app.widgets import STYLE, UrlSync
+from explorer.engine.idle import IDLE
 from explorer.errors import ExplorerError
 
 # Size of the built-in synthetic cohort the dashboard opens with (TRIAL_EXPLORER_N overrides it)
@@ -185,7 +186,8 @@ class Dashboard(w.VBox):
         self._working += 1
         self.summary.show_busy(True)
         try:
-            yield
+            with IDLE.foreground(interrupt=False):  # a tab drawing: the kernel's background work waits
+                yield
         finally:
             self._working -= 1
             if not self._working:

@@ -125,7 +125,7 @@ class Scenario:
         if self.order:
             query.append(("order", ",".join(self.order)))
         for criterion, parameter, value in self.settings:
-            query.append(("set", f"{criterion}.{parameter}:{value:g}"))
+            query.append(("set", f"{criterion}.{parameter}:{_number(value)}"))
         for criterion, policy in self.policies:
             query.append(("unknown", f"{criterion}:{policy}"))
         default_k, default_method = default_protection(self.data)
@@ -165,3 +165,10 @@ class Scenario:
             )
         except ValueError as err:
             raise DefinitionError(f"cannot read the page address: {err}") from None
+
+
+def _number(value: float) -> str:
+    """A threshold as the address writes it: "70" for a whole number, otherwise the shortest text that reads
+    back as the same float (repr). "{:g}" kept six digits, so a link to 7.123456789 opened 7.12346: counts
+    that were not the scenario's."""
+    return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)

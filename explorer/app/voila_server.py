@@ -21,6 +21,7 @@ additions, both for the page's weight (issue 17):
   (explorer/app/voila_template/index.html.j2 says why that loses no icon).
 - on request (`preheat_nice`, off by default: measured no faster), the kernels Voilà pre-heats to refill its
   pool build the dashboard's state at low CPU priority (explorer.app.preheat).
+- the kernels' background work (explorer.engine.idle) runs at the nice value `idle_nice` (default 19).
 - a closed or reloaded page's kernel is shut down (Voilà 0.5 refuses the page's own request: see
   BeaconShutdownHandler), instead of living, with its cohort, until the server stops.
 
@@ -45,6 +46,7 @@ from explorer.app.plotly_loader import PLOTLY_JS_PATH
 from explorer.app.plotly_static import announce, plotly_js_handler
 from explorer.app.preheat import PREHEAT_NICE_VARIABLE
 from explorer.app.voila_preload import preload_addresses
+from explorer.engine.idle import IDLE_NICE_VARIABLE, NICE
 
 TEMPLATE = Path(__file__).parent / "voila_template"
 SHUTDOWN_DELAY = "trial_explorer_shutdown_delay"  # the tornado setting BeaconShutdownHandler reads
@@ -137,6 +139,11 @@ class DashboardVoila(Voila):
     preheat_nice = traitlets.Int(0, config=True,
                                  help="nice value added to a pre-heated kernel's dashboard build (0: none)")
 
+    # the kernels' idle-time work (explorer.engine.idle: edit-table warm-ups, the Outcomes tab's preparation) runs on
+    # one thread at this nice value; a thread that holds the GIL at nice 19 on a busy machine can keep a click
+    # waiting for it (benchmarks/results/dashboard.click*.md compares the two)
+    idle_nice = traitlets.Int(NICE, config=True, help="nice value of each kernel's background work thread")
+
     def initialize(self, argv=None) -> None:
         super().initialize(argv)
         if self.preload and self.voila_configuration.template == "lab":
@@ -157,6 +164,7 @@ class DashboardVoila(Voila):
         # before the kernel manager exists: every pool kernel inherits it (the pool's first kernels are started
         # on the event loop, so setting it after them would not keep them out: a race, not a rule)
         os.environ[PREHEAT_NICE_VARIABLE] = str(self.preheat_nice)
+        os.environ[IDLE_NICE_VARIABLE] = str(self.idle_nice)
         settings = super().init_settings()
         settings[SHUTDOWN_DELAY] = self.shutdown_delay
         return settings

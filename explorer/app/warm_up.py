@@ -1,18 +1,21 @@
 """Work done ahead of a tab's first chart: plotly's first use, and the current scenario's outcomes once the
-dashboard has been quiet for a moment."""
+dashboard has been quiet for a moment (a client of the kernel's idle-time scheduler, explorer.engine.idle)."""
 
 from __future__ import annotations
 
 import contextlib
-import threading
 
 import plotly.graph_objects as go
 
 from explorer.app.widgets import plotly_bundle
+from explorer.engine.idle import IDLE, IdleScheduler, Task
 
 # How long the scenario must stay as it is before its outcomes are computed ahead: a researcher clicking
 # through criteria should not pay for every scenario passed on the way (benchmarks/results/outcomes.prepare.md).
 SETTLE_S = 1.0
+# its rank among the kernel's background jobs (explorer.engine.idle; lower runs first): after the edit tables'
+# warm-up, since the next input on the page is more likely an edit than the Outcomes tab
+PRIORITY = 1
 
 
 def warm_up_figures() -> None:
@@ -26,23 +29,23 @@ def warm_up_figures() -> None:
 
 
 class OutcomePreparer:
-    """Computes the current scenario's outcomes (OutcomeState.prepare) on a background thread once the
-    scenario has settled: SETTLE_S after the page's first render (`page`'s initial_query_sent), and after
-    each edit with no other edit within SETTLE_S. The Outcomes tab then only draws.
+    """Computes the current scenario's outcomes (OutcomeState.prepare) in the kernel's idle time
+    (explorer.engine.idle) once the scenario has settled: SETTLE_S after the page's first render (`page`'s
+    initial_query_sent), and after each edit with no other edit within SETTLE_S. The Outcomes tab then only draws.
 
     Not at start-up: run from the pre-heated kernel's warm-up, it made the first render about 2x slower
     (benchmarks/results/dashboard.kernel.md). An edit meanwhile makes prepare stop and keep nothing
     (outcomes of one scenario are never shown for another: the cache key and the revision decide).
     """
 
-    def __init__(self, state, page=None, settle_s: float | None = None, working=lambda: False):
+    def __init__(self, state, page=None, settle_s: float | None = None, working=lambda: False,
+                 scheduler: IdleScheduler = IDLE):
         """`page`: the widget whose initial_query_sent says the page has rendered (None: start now);
         `settle_s`: the quiet wait (default SETTLE_S); `working()`: whether the dashboard is drawing something
         (then the wait starts again)."""
-        self._state, self._working = state, working
+        self._state, self._working, self._scheduler = state, working, scheduler
         self._settle_s = SETTLE_S if settle_s is None else settle_s
-        self._timer: threading.Timer | None = None
-        self._guard = threading.Lock()
+        self.name = f"outcomes {id(self):x}"  # the scheduler's name for this dashboard's job (one per state)
         self.prepared = 0  # how many settled scenarios were handed to prepare (tests, benchmarks)
         self._started = page is None or page.initial_query_sent
         if not self._started:
@@ -60,29 +63,23 @@ class OutcomePreparer:
         """(Re)start the wait: the scenario current now is prepared if nothing changes for SETTLE_S."""
         if not self._started:
             return
-        with self._guard:
-            if self._timer is not None:
-                self._timer.cancel()
-            self._timer = threading.Timer(self._settle_s, self._run, args=(self._state.revision,))
-            self._timer.name = "warm-up outcomes"
-            self._timer.daemon = True
-            self._timer.start()
+        revision = self._state.revision
+        self._scheduler.submit(self.name, lambda task: self._run(task, revision), delay=self._settle_s,
+                               priority=PRIORITY, ready=lambda: not (self._state.busy or self._working()))
 
-    def _run(self, revision: int) -> None:
-        state = self._state
-        if state.revision != revision:  # moved on: the edit's own wait follows
-            return
-        if state.busy or self._working():  # a tab is drawing: the kernel is not idle yet
-            self.schedule()
+    def _run(self, task: Task, revision: int) -> None:
+        if task.cancelled or self._state.revision != revision:  # moved on: the edit's own job follows
             return
         self.prepared += 1
         # a guess ahead of time: the tab computes the same outcomes when opened and reports any problem with
         # them there (widgets.guarded), so nothing from this thread reaches the page
         with contextlib.suppress(Exception):
-            state.outcomes.prepare()
+            self._state.outcomes.prepare()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until no preparation waits or runs; False on timeout (tests, benchmarks)."""
+        return self._scheduler.wait_done(self.name, timeout)
 
     def stop(self) -> None:
-        with self._guard:
-            if self._timer is not None:
-                self._timer.cancel()
-            self._started = False
+        self._started = False
+        self._scheduler.cancel(self.name)

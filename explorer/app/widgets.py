@@ -18,6 +18,7 @@ import traitlets
 from IPython.display import display
 
 from explorer.app.plotly_loader import PlotlyFigure
+from explorer.engine.idle import IDLE
 from explorer.errors import ExplorerError
 
 
@@ -168,9 +169,13 @@ STYLE = """
 
 
 def guarded(state, action):
-    """Run a view callback; anything unexpected becomes the state's `error`, a readable message, never a dead widget."""
+    """Run a view callback; anything unexpected becomes the state's `error`, a readable message, never a dead widget.
+
+    A callback is what the visitor waits for: the kernel's background work waits meanwhile (explorer.engine.idle);
+    a query in flight is let finish, the engine interrupts it if it needs to."""
     try:
-        action()
+        with IDLE.foreground(interrupt=False):
+            action()
     except ExplorerError as err:
         state.error = str(err)
     except Exception as err:  # a bug: say so in the page instead of a traceback in the log

@@ -637,7 +637,7 @@ def canonical_screening_folder(folder: str | Path, out: str | Path, *, on_invali
 
     import duckdb
 
-    from explorer.engine.duck import limit_spill, spill_error
+    from explorer.engine.duck import csv_error, limit_spill, spill_error
 
     spill = tempfile.mkdtemp(prefix="trial-explorer-duckdb-")
     con = duckdb.connect(":memory:", config={"memory_limit": MEMORY_LIMIT})
@@ -650,11 +650,25 @@ def canonical_screening_folder(folder: str | Path, out: str | Path, *, on_invali
         target = write_screening_folder(con, built, names, out, lookback_days=lookback_days, cgm_days=cgm_days,
                                         catalogue=catalogue, range_subjects=range_subjects, progress=progress,
                                         source=str(folder))
+        _check_written(target, folder, catalogue)
         return target, report
     except duckdb.Error as err:
         first = " ".join(str(err).split())
-        raise DataError(spill_error(err) or f"duckdb could not read the canonical tables: {first}",
+        raise DataError(spill_error(err) or csv_error(err) or f"duckdb could not read the canonical tables: {first}",
                         file=str(folder)) from None
     finally:
         con.close()
         shutil.rmtree(spill, ignore_errors=True)
+
+
+def _check_written(target: Path, folder: str | Path, catalogue: Catalogue | None) -> None:
+    """The checks a read of the written screening folder makes, made now and naming the canonical folder the user
+    gave: a derived value outside its range (an age of 124 from a birth date in 1900) named the temporary folder's
+    features.parquet, when the folder was first evaluated."""
+    from explorer.engine.duck import DuckDBBackend
+
+    try:
+        DuckDBBackend(target, catalogue).close()
+    except DataError as err:
+        raise DataError(f"in the screening features derived from it: {err.reason}", file=str(folder),
+                        column=err.column, rows=err.rows) from None

@@ -415,6 +415,22 @@ def spill_error(err: Exception) -> str | None:
     return None
 
 
+def csv_error(err: Exception) -> str | None:
+    """One line for DuckDB's error on a CSV file, naming the file and never quoting it (DuckDB's message holds
+    the offending line, 10^8 characters of it for one long cell); None for any other error."""
+    text = str(err)
+    if "CSV Error" not in text:
+        return None
+    file = re.search(r"^\s*file = (.+)$", text, re.MULTILINE)
+    name = Path(file.group(1).strip()).name if file else "a CSV file"
+    size = re.search(r"Maximum line size of (\d+) bytes", text)
+    if size:
+        return (f"{name} has a line longer than {int(size.group(1)):,} bytes, which no cell of a table needs (a "
+                "quote left open joins the lines after it, or a cell holds a whole document); fix that line")
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("Original Line")]
+    return f"{name} cannot be read as CSV: {lines[1] if len(lines) > 1 else 'check its separator and quoting'}"
+
+
 def _spill_directory() -> str:
     import tempfile
     return str(Path(tempfile.gettempdir()) / "trial-explorer-duckdb").replace("'", "''")

@@ -53,7 +53,7 @@ from explorer.cohort.loaders.readers import FIRST_DATA_ROW
 from explorer.cohort.loaders.report import LoadReport
 from explorer.cohort.screening import Screening
 from explorer.cohort.units import canonical_unit, conversion, exact_conversion, report_precision
-from explorer.engine.duck import limit_spill, literal_path, spill_error
+from explorer.engine.duck import csv_error, limit_spill, literal_path, spill_error
 from explorer.engine.features_sql import VIEWS, DuckRunner, SparkRunner, derive
 from explorer.engine.spark import arrow_frame, local_path, read_parquet
 from explorer.engine.sql import DUCKDB, SPARK
@@ -980,7 +980,7 @@ def screening_in_place(path: str | Path, build, *, what: str, engine: str = "duc
         return screening, report
     except errors as err:
         first = " ".join(str(err).split()) if engine == "duckdb" else str(err).splitlines()[0]
-        raise DataError(spill_error(err) or f"{engine} could not read {what}: {first}", file=str(path)) from None
+        raise DataError(spill_error(err) or csv_error(err) or f"{engine} could not read {what}: {first}", file=str(path)) from None
     finally:
         tables.close()
         if own:

@@ -120,7 +120,7 @@ def test_a_trial_from_a_file_needs_its_file(tmp_path):
 def test_a_relative_data_path_is_written_as_the_dashboard_reads_it(monkeypatch, tmp_path):
     monkeypatch.setenv("TRIAL_EXPLORER_BASE_DIR", str(tmp_path))
     code = scenario_code(Scenario(trial="NCT06196996", data=DataSource("path", path="cohort/canonical")))
-    assert f"load({str(tmp_path.resolve() / 'cohort' / 'canonical')!r})" in code
+    assert f"path={str(tmp_path.resolve() / 'cohort' / 'canonical')!r}" in code
 
 
 def test_the_downloaded_notebook_runs_and_prints_the_state_counts(tmp_path):

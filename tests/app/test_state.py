@@ -44,6 +44,13 @@ def test_scenario_round_trips_through_query_and_json():
     assert Scenario.from_query("") == Scenario()
 
 
+@pytest.mark.parametrize("value", [7.123456789, 0.1 + 0.2, 1e-7, 123456789.5, 2.5e20, -3.0, 70.0])
+def test_a_link_opens_the_threshold_it_was_made_from(value):
+    # "{:g}" kept six digits: a link to hba1c_max 7.123456789 opened 7.12346 and showed other counts
+    scenario = T2D.with_setting("I3", "age_max", value)
+    assert Scenario.from_query(scenario.to_query()).settings == scenario.settings
+
+
 @pytest.mark.parametrize("query, fragment", [
     ("data=synthetic:t3d:10:0", "population"),
     ("data=nonsense", "cannot read data source"),

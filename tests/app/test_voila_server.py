@@ -237,20 +237,23 @@ def test_plotly_js_is_compressed_once_too(server, monkeypatch):
     assert status == 200 and headers.get("Content-Encoding") == "gzip" and gzip.decompress(wire) == body
 
 
-def test_the_kernels_are_told_of_plotly_js_and_of_the_pre_heated_builds_priority(tmp_path):
+def test_the_kernels_are_told_of_plotly_js_and_of_the_pre_heated_builds_and_the_idle_works_priority(tmp_path):
     """The server's environment is its kernels': PlotlyLibrary finds the static file by it, and a pool kernel's
     dashboard build its nice value (explorer.app.preheat), 0 unless the server is told otherwise."""
     notebook = tmp_path / "environment.ipynb"
     notebook.write_text(json.dumps({
         "cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
                    "source": ["import os\n", "print('told', os.environ.get('TRIAL_EXPLORER_PLOTLY_JS'),"
-                              " os.environ.get('TRIAL_EXPLORER_PREHEAT_NICE'))"]}],
+                              " os.environ.get('TRIAL_EXPLORER_PREHEAT_NICE'),"
+                              " os.environ.get('TRIAL_EXPLORER_IDLE_NICE'))"]}],
         "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
         "nbformat": 4, "nbformat_minor": 5}))
-    for options, nice in (((), "0"), (("--DashboardVoila.preheat_nice=19",), "19")):
+    # and the thread of its background work (explorer.engine.idle) its own, 19 unless told otherwise
+    for options, nice, idle in (((), "0", "19"), (("--DashboardVoila.preheat_nice=19", "--DashboardVoila.idle_nice=0"),
+                                                  "19", "0")):
         process, url = _serve(*options, notebook=notebook)
         try:
-            assert f"told {PLOTLY_JS_PATH} {nice}".encode() in _get(url + "/")[2]
+            assert f"told {PLOTLY_JS_PATH} {nice} {idle}".encode() in _get(url + "/")[2]
         finally:
             _stop(process)
     # pre-heated: every pool kernel, the first two and the refill, builds at 19 when asked

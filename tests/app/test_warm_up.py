@@ -3,7 +3,6 @@ render and after the last of a run of edits, never for a scenario the state has 
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
@@ -26,12 +25,12 @@ def fresh():
 
 
 def settled(preparer: OutcomePreparer, prepared: int, timeout: float = 60) -> None:
-    """Wait until `prepared` scenarios were handed to prepare and its thread has finished."""
+    """Wait until `prepared` scenarios were handed to prepare and its job has finished."""
     deadline = time.monotonic() + timeout
-    while preparer.prepared < prepared or any(t.name == "warm-up outcomes" and t.is_alive()
-                                              for t in threading.enumerate()):
+    while preparer.prepared < prepared:
         assert time.monotonic() < deadline, "the preparer did not settle"
         time.sleep(0.02)
+    assert preparer.wait(timeout), "the preparer did not settle"
 
 
 def test_nothing_is_prepared_before_the_page_has_rendered(fresh):

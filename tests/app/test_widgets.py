@@ -1,11 +1,14 @@
-"""The small widget helpers: frame_rows gives what itertuples gives; html_table's cells."""
+"""The small widget helpers: frame_rows gives what itertuples gives; html_table's cells; guarded callbacks."""
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 import pandas as pd
 
-from explorer.app.widgets import frame_rows, html_table, rows_table
+from explorer.app.widgets import frame_rows, guarded, html_table, rows_table
+from explorer.engine.idle import IDLE, QUIET_S
 
 
 def _mixed() -> pd.DataFrame:
@@ -40,3 +43,18 @@ def test_html_table_formats_each_kind_of_cell():
 def test_html_table_says_how_many_rows_it_left_out():
     table = html_table(pd.DataFrame({"x": range(5)}), max_rows=2)
     assert table.count("<tr>") == 3 and "3 more rows not shown" in table
+
+
+def test_a_view_callback_is_foreground_work_the_kernels_background_jobs_wait_for():
+    class State:
+        error = ""
+
+    seen = []
+    guarded(State(), lambda: seen.append(IDLE.idle()))
+    assert seen == [False]  # while it runs
+    assert not IDLE.idle()  # and for the quiet time after it
+    time.sleep(QUIET_S + 0.05)
+    assert IDLE.idle()
+    state = State()
+    guarded(state, lambda: 1 / 0)  # a bug still becomes the state's error, and the foreground ends
+    assert "ZeroDivisionError" in state.error and not IDLE._foreground
