@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from dataclasses import replace
 
 import nbformat
 import numpy as np
 import pandas as pd
 import pytest
+from exported_code import run_exported
 from project_paths import FIXTURES
 
 from explorer.app.code_export import scenario_code, scenario_notebook
@@ -22,17 +20,6 @@ from explorer.trial import load_trial
 FIXTURE_COHORT = FIXTURES / "cohort" / "canonical"
 
 # runs each exported file unmodified (runpy) and reports the numbers it left behind
-RUNNER = """
-import json, runpy, sys
-out = []
-for path in sys.argv[1:]:
-    g = runpy.run_path(path)
-    funnel = g["funnel"]
-    out.append({"counts": g["counts"], "funnel": json.loads(funnel.to_json(orient="split", index=False))})
-print(json.dumps(out))
-"""
-
-
 def _random_scenario(rng: np.random.Generator, trial_id: str, population: str) -> Scenario:
     trial = load_trial(trial_id)
     ids = [c.id for c in trial.criteria]
@@ -67,15 +54,7 @@ def _frame(payload: dict) -> pd.DataFrame:
 
 def test_exported_code_reproduces_the_state_numbers_for_random_scenarios(tmp_path):
     scenarios = _scenarios()
-    paths = []
-    for i, scenario in enumerate(scenarios):
-        path = tmp_path / f"scenario_{i}.py"
-        path.write_text(scenario_code(scenario))
-        paths.append(str(path))
-    done = subprocess.run([sys.executable, "-c", RUNNER, *paths], capture_output=True, text=True, timeout=240,
-                          cwd=tmp_path)
-    assert done.returncode == 0, done.stderr[-2000:]
-    results = json.loads(done.stdout.strip().splitlines()[-1])
+    results = run_exported(scenarios, tmp_path)
     for scenario, got in zip(scenarios, results, strict=True):
         state = ExplorerState(scenario, with_baseline=False)
         assert got["counts"] == state.counts, scenario.to_query()

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import ast
 import io
-import json
 import shutil
-import subprocess
-import sys
 import tokenize
 
 import numpy as np
 import pytest
+from exported_code import run_exported
 from project_paths import FIXTURES
 
 from explorer.app.code_export import scenario_code
@@ -29,12 +27,6 @@ from explorer.trial import load_trial
 HOSTILE_FOLDER = "we'ird \"dir\" ü 名 $HOME `id`\nline two \\ end"
 
 # runs each exported script as written and prints the counts it computed
-RUNNER = """
-import json, runpy, sys
-print(json.dumps([runpy.run_path(path)["counts"] for path in sys.argv[1:]]))
-"""
-
-
 def _every_kind_of_setting(scenario: Scenario, rng: np.random.Generator) -> Scenario:
     """Every parameter of the trial set to a random allowed value: values, counts, windows and ULN multiples."""
     for criterion in load_trial(scenario.trial).criteria:
@@ -64,18 +56,9 @@ def test_exported_code_reproduces_the_numbers_of_a_screening_folder_and_a_canoni
         for folder in sources.values():
             scenarios.append(_every_kind_of_setting(Scenario(trial=trial, data=DataSource("path", path=str(folder))),
                                                     rng))
-    paths = []
-    for i, scenario in enumerate(scenarios):
-        assert scenario.settings, "every parameter was set"
-        path = tmp_path / f"scenario_{i}.py"
-        path.write_text(scenario_code(scenario))
-        paths.append(str(path))
-    done = subprocess.run([sys.executable, "-c", RUNNER, *paths], capture_output=True, text=True, timeout=240,
-                          cwd=tmp_path)
-    assert done.returncode == 0, done.stderr[-2000:]
-    got = json.loads(done.stdout.strip().splitlines()[-1])
-    for scenario, counts in zip(scenarios, got, strict=True):
-        assert counts == ExplorerState(scenario, with_baseline=False).counts, scenario.to_query()
+    assert all(scenario.settings for scenario in scenarios), "every parameter was set"
+    for scenario, got in zip(scenarios, run_exported(scenarios, tmp_path), strict=True):
+        assert got["counts"] == ExplorerState(scenario, with_baseline=False).counts, scenario.to_query()
 
 
 @pytest.mark.parametrize("kind", ["canonical", "screening"])
