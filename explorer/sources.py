@@ -185,7 +185,8 @@ def open_source(source: DataSource, *, catalogue: Catalogue | None = None, read_
     if is_screening_folder(path):
         if not read_folder:
             return OpenedSource(source, path)
-        return OpenedSource(source, read_screening(path, catalogue=catalogue))
+        # number columns as level codes, as for a synthetic source: every consumer of an opened source reads them
+        return OpenedSource(source, read_screening(path, catalogue=catalogue, compact=True))
     in_place = _omop_in_place(path, engine, screen)
     if in_place:
         from explorer.engine.omop_sql import omop_screening_sql  # DuckDB / PySpark only when asked

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -77,3 +78,22 @@ def test_relative_paths_are_read_from_base_dir(cohort_folder, tmp_path):
 def test_text_form_round_trips():
     for source in (DataSource("synthetic", "t2d", 1234, 7), DataSource("path", path="/data/x")):
         assert DataSource.from_text(source.to_text()) == source
+
+
+@pytest.mark.parametrize("file_format", ["csv", "parquet"])
+def test_a_screening_folder_opened_for_memory_holds_its_numbers_compact_and_exact(tmp_path, file_format):
+    # a 10^7 folder held as float64 took 6.6 GB resident (memory_1e7_engines.md); as level codes the values are the
+    # same bit for bit, so every count is too
+    from explorer.cohort.compact import is_number_levels
+    from explorer.engine import evaluate, final_counts, read_screening
+
+    screening = generate_screening("t1d", 400, seed=11)
+    write_screening(screening, tmp_path, format=file_format)
+    opened = open_source(DataSource("path", path=str(tmp_path)))
+    wide = read_screening(tmp_path)
+    numbers = [c for c in wide.features.columns if wide.features[c].dtype == "float64"]
+    assert numbers and all(is_number_levels(opened.screening.features[c].dtype) for c in numbers)
+    pd.testing.assert_frame_equal(widened(opened.screening.features), wide.features)
+    trial = load_trial("NCT06196996")
+    compact, floats = evaluate(trial, opened.screening), evaluate(trial, wide)
+    assert np.array_equal(compact.codes, floats.codes) and final_counts(compact) == final_counts(floats)

@@ -101,6 +101,14 @@ def compact_number(values) -> pd.Categorical | np.ndarray:
     return levels.finish()
 
 
+def compacted(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with every float64 column as level codes (compact_number), other columns as they are. A new
+    frame: once the caller drops the old one, its float64 block (8 bytes a subject per column) is freed."""
+    columns = {name: compact_number(frame[name].to_numpy()) if frame[name].dtype == np.float64 else frame[name]
+               for name in frame.columns}
+    return pd.DataFrame(columns, index=frame.index, columns=frame.columns, copy=False)
+
+
 def is_number_levels(dtype) -> bool:
     """Whether a column's dtype is the compact number form: a Categorical of float64 levels."""
     return isinstance(dtype, pd.CategoricalDtype) and dtype.categories.dtype == np.float64

@@ -38,7 +38,7 @@ from explorer.cohort.checks import (
     typed_per_subject,
     untyped_columns,
 )
-from explorer.cohort.compact import widened
+from explorer.cohort.compact import compacted, widened
 from explorer.cohort.loaders.readers import check_format, check_utf8
 from explorer.cohort.screening import Screening
 from explorer.errors import DataError
@@ -257,14 +257,20 @@ def missing_reasons(frame: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
                          "reason": pd.Categorical(frame["reason"].astype(str))}).reset_index(drop=True)
 
 
-def read_screening(directory: str | Path, catalogue: Catalogue | None = None) -> Screening:
+def read_screening(directory: str | Path, catalogue: Catalogue | None = None, *, compact: bool = False) -> Screening:
     """Load a layout folder into memory as a Screening (the in-memory engine's input), every table checked
-    and typed by Screening.validate: the contract is checked at the edge, the same for both engines."""
+    and typed by Screening.validate: the contract is checked at the edge, the same for both engines.
+
+    `compact=True` holds number columns as level codes (explorer.cohort.compact: the same float64 values, bit for
+    bit), as an opened synthetic source does: a 10^7 folder's features took 6.6 GB resident as float64."""
     catalogue = catalogue or default_catalogue()
     paths = find_tables(directory)
     raw = _read(paths["features"])
     check_columns(raw.columns, str(paths["features"]), catalogue)
     features = typed_features(raw, catalogue, file=str(paths["features"]))
+    del raw  # the Arrow-read frame: not held while the typed one is compacted
+    if compact:
+        features = compacted(features)
     tables = {}
     for name in ("events", "event_lookback", "event_counts"):
         if name in paths:
