@@ -142,6 +142,7 @@ def markdown(report: dict) -> str:
 
 # --- a state over a screening folder read in place (DuckDB, Spark) against the memory engine ----------------
 
+WARM_TIMEOUT = 1800.0  # seconds the folder child waits for the edit tables' warm-up after the last edit
 FOLDER_EDITS = (("toggle", "I2", False), ("toggle", "E3", False), ("toggle", "I2", True),
                 ("threshold", "I1", "age_min", 6.3), ("threshold", "I1", "age_min", 6.6))
 
@@ -188,6 +189,11 @@ def folder_child(folder: str, engine: str) -> dict:
             state.set_parameter(edit[1], edit[2], edit[3])
         shown.append(dict(state.counts))
         step(" ".join(map(str, edit)))
+    # as a user holds it: the state has stood, so the background warm-up has taken its edit tables (up to 256 MB
+    # a source); the memory engine has none to take and returns at once
+    from explorer.engine.edit_warmup import WARMER
+    warmed = WARMER.wait_idle(timeout=WARM_TIMEOUT)
+    step("warm caches (edit tables taken)" if warmed else f"warm-up still running after {WARM_TIMEOUT:.0f} s")
     jvm = jvm_pid()
     return {"folder": folder, "engine": engine, "matrix": type(state.matrix).__name__, "steps": steps,
             "counts": shown, **({"jvm_heap": jvm_heap(jvm)} if jvm else {})}
@@ -208,20 +214,19 @@ def folder_runs(folders: list[str], engines: list[str], out: str, timeout: float
                 err = stopped.stderr.decode() if isinstance(stopped.stderr, bytes) else (stopped.stderr or "")
                 log.write(err)
                 steps = [json.loads(line[len(STEP_MARK):]) for line in err.splitlines() if line.startswith(STEP_MARK)]
-                report["rows"].append({"folder": folder, "engine": engine, "steps": steps,
-                                       "error": f"stopped after {timeout:.0f} s, {len(steps)} steps done"})
-                print(json.dumps(report["rows"][-1]), flush=True)
-                continue
-            log.write(done.stderr)
-            if done.returncode != 0:
-                row = {"folder": folder, "engine": engine, "error": (done.stderr.strip().splitlines() or ["?"])[-1]}
+                row = {"folder": folder, "engine": engine, "steps": steps,
+                       "error": f"stopped after {timeout:.0f} s, {len(steps)} steps done"}
             else:
-                row = json.loads(done.stdout.strip().splitlines()[-1])
-                if first is None:
-                    first = row["counts"]
+                log.write(done.stderr)
+                if done.returncode != 0:
+                    row = {"folder": folder, "engine": engine, "error": (done.stderr.strip().splitlines() or ["?"])[-1]}
                 else:
-                    row["same_counts"] = "yes" if row["counts"] == first else "NO"
-            report["rows"].append(row)
+                    row = json.loads(done.stdout.strip().splitlines()[-1])
+                    if first is None:
+                        first = row["counts"]
+                    else:
+                        row["same_counts"] = "yes" if row["counts"] == first else "NO"
+            report["rows"].append(row)  # saved below whatever happened, a stopped child's steps too
             print(json.dumps({k: v for k, v in row.items() if k != "counts"}), flush=True)
             (RESULTS / f"{out}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
             (RESULTS / f"{out}.md").write_text(folder_markdown(report), encoding="utf-8")
@@ -234,21 +239,23 @@ def folder_markdown(report: dict) -> str:
              f"{m['machine']}, {m['cores']} cores, {m['memory_gb']} GB, Python {m['python']} | run {report['run']} | "
              f"load average at start {m['load']} | one child at a time, under `nice -n 10`", "",
              "| folder | engine | held | peak resident (Python process) | resident after the edits | "
-             "JVM resident (after) | JVM peak resident | JVM heap limit | open | each edit | "
-             "counts equal to the first engine's |",
-             "|---|---|---|---:|---:|---:|---:|---|---:|---:|---|"]
+             "JVM resident (after) | JVM peak resident | Python + JVM resident (after) | JVM heap limit | open | "
+             "each edit | counts equal to the first engine's |",
+             "|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|---|"]
     for row in report["rows"]:
         if "error" in row:
             last = row.get("steps") or [{}]
             lines.append(f"| {row['folder']} | {row['engine']} | {row['error']} | {last[-1].get('peak_mb', '-')} MB "
                          f"(so far) | {last[-1].get('resident_mb', '-')} MB (last step) | "
-                         f"{last[-1].get('children_mb', '-')} MB | {last[-1].get('children_peak_mb', '-')} MB | | | | |")
+                         f"{last[-1].get('children_mb', '-')} MB | {last[-1].get('children_peak_mb', '-')} MB | | | | | |")
             continue
         s = row["steps"]
-        edits = [b["seconds"] - a["seconds"] for a, b in zip(s[1:], s[2:], strict=False)]
+        edited = s[1:2 + len(FOLDER_EDITS)]  # the state built, then one step per edit (the warm-up's wait apart)
+        edits = [b["seconds"] - a["seconds"] for a, b in zip(edited, edited[1:], strict=False)]
         lines.append(f"| {row['folder']} ({row['counts'][0].get('screened', 0):,}) | {row['engine']} | {row['matrix']} | "
                      f"**{s[-1]['peak_mb']:,} MB** | {s[-1]['resident_mb']:,} MB | {s[-1]['children_mb']:,} MB | "
-                     f"{s[-1].get('children_peak_mb', '-'):,} MB | {row.get('jvm_heap', '-')} | "
+                     f"{s[-1].get('children_peak_mb', '-'):,} MB | "
+                     f"**{s[-1]['resident_mb'] + s[-1]['children_mb']:,} MB** | {row.get('jvm_heap', '-')} | "
                      f"{s[1]['seconds'] - s[0]['seconds']:.1f} s | {min(edits):.1f}-{max(edits):.1f} s | "
                      f"{row.get('same_counts', '(first)')} |")
     lines += ["", "Per step (resident / peak so far, MB; the JVM's apart):", ""]

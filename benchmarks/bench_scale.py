@@ -87,8 +87,14 @@ def _tree_cpu_s(root: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def run_measured(args: list[str], log, timeout: float, python: str = sys.executable) -> tuple[list[dict], float, str]:
-    """Run a child; returns (its JSON lines, peak tree RSS in MB, error text or "")."""
+DISK_FLOOR_GB = 8.0  # a child writing under the work folder is stopped when less than this is free there:
+# the disk is shared by several engineers' runs, so no run of ours may fill it
+
+
+def run_measured(args: list[str], log, timeout: float, python: str = sys.executable,
+                 disk: Path | None = None) -> tuple[list[dict], float, str]:
+    """Run a child; returns (its JSON lines, peak tree RSS in MB, error text or ""). With `disk`, the child is
+    killed as soon as less than DISK_FLOOR_GB is free on that folder's file system (checked with the memory)."""
     import resource
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -96,10 +102,16 @@ def run_measured(args: list[str], log, timeout: float, python: str = sys.executa
                             stderr=log, text=True, cwd=ROOT)
     peak = [0]
     done = threading.Event()
+    low_disk = [""]
 
     def sample():
         while not done.is_set():
             peak[0] = max(peak[0], _tree_rss_kb(proc.pid))
+            if disk is not None and not low_disk[0]:
+                free = shutil.disk_usage(disk).free / 1e9
+                if free < DISK_FLOOR_GB:
+                    low_disk[0] = f"stopped: {free:.1f} GB free on {disk}, under the floor of {DISK_FLOOR_GB:.0f} GB"
+                    proc.kill()
             done.wait(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -116,6 +128,7 @@ def run_measured(args: list[str], log, timeout: float, python: str = sys.executa
         error = f"stopped at the deadline after {timeout:.0f} s"
     done.set()
     sampler.join()
+    error = low_disk[0] or error
     after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the child and every process it waited for (workers)
     if lines:
         lines[-1]["tree_cpu_s"] = round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 1)
@@ -639,7 +652,8 @@ def canonical_runs(args) -> int:
             for step, child_args, remove in steps:
                 print(f"{time.strftime('%H:%M:%S')} {n:,}: {step}", file=sys.stderr, flush=True)
                 load_before = os.getloadavg()[0]
-                lines, peak, error = run_measured(child_args, log, min(24 * 3600.0, max(1.0, deadline - time.time())))
+                lines, peak, error = run_measured(child_args, log, min(24 * 3600.0, max(1.0, deadline - time.time())),
+                                                  disk=work)
                 row = {"n": n, "step": step, "peak_rss_mb": peak,
                        "load": f"{load_before:.1f} -> {os.getloadavg()[0]:.1f}"}
                 if lines and not error:

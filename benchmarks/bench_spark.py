@@ -18,10 +18,11 @@ by bench_scale.py's chunked writer (once per size, in a temporary folder), or gi
 Writes benchmarks/results/spark.json and spark.md (--out names another stem).
 
     flock /tmp/te-bench.lock nice -n 10 .venv/bin/python benchmarks/bench_spark.py --canonical [--size 1e6]
+        [--partitions 2 8 32]
 
 writes the synthetic canonical tables (the canonical loader's layout) and takes them to the status histogram in
 DuckDB and then in Spark (canonical_sql reading them in place, features_sql deriving the features, the histogram
-over the screening derived): benchmarks/results/spark_canonical.{json,md}.
+over the screening derived), Spark once per shuffle partition count: benchmarks/results/spark_canonical.{json,md}.
 """
 
 from __future__ import annotations
@@ -180,9 +181,10 @@ def write_canonical(n: int, folder: str) -> dict:
             "parquet_mb": round(sum(p.stat().st_size for p in files.values()) / 1e6, 1)}
 
 
-def bench_canonical(folder: str, n: int, engine: str) -> dict:
+def bench_canonical(folder: str, n: int, engine: str, partitions: int | None = None) -> dict:
     """Canonical tables read in place -> screening features derived by SQL -> status histogram, all in one
-    engine (the canonical SQL loader, features_sql, then the histogram over the screening it derived)."""
+    engine (the canonical SQL loader, features_sql, then the histogram over the screening it derived); Spark
+    with `partitions` shuffle partitions (None: the local session's default, one per core)."""
     from _common import jvm_pid, process_figures
 
     from explorer.engine.canonical_sql import canonical_screening_sql
@@ -190,7 +192,7 @@ def bench_canonical(folder: str, n: int, engine: str) -> dict:
     options, jvm = {}, None
     if engine == "spark":
         from explorer.engine.spark import spark_session
-        options["spark"] = spark_session("local[*]")
+        options["spark"] = spark_session("local[*]", shuffle_partitions=partitions)
         options["spark"].sparkContext.setLogLevel("ERROR")
         jvm = jvm_pid()
     py0, jvm0 = process_figures(), process_figures(jvm) if jvm else None
@@ -200,7 +202,8 @@ def bench_canonical(folder: str, n: int, engine: str) -> dict:
     h = evaluate_histogram(trial, screening, engine, **options)
     seconds = time.perf_counter() - start
     py1, jvm1 = process_figures(), process_figures(jvm) if jvm else None
-    return {"n": n, "engine": engine, "load": load(), "features_s": features_s, "seconds": seconds,
+    return {"n": n, "engine": engine, "partitions": partitions, "load": load(), "features_s": features_s,
+            "seconds": seconds,
             "python_cpu_s": py1["cpu_s"] - py0["cpu_s"], "python_peak_mb": py1["peak_mb"],
             **({"jvm_cpu_s": jvm1["cpu_s"] - jvm0["cpu_s"], "jvm_peak_mb": jvm1["peak_mb"],
                 "jvm_written_mb": jvm1["written_mb"] - jvm0["written_mb"]} if jvm else {}),
@@ -213,7 +216,7 @@ def run_child(kind: str, rest: list[str]) -> None:
     elif kind == "canonical":
         result = write_canonical(int(rest[0]), rest[1])
     elif kind in ("canonical-duckdb", "canonical-spark"):
-        result = bench_canonical(rest[0], int(rest[1]), kind.split("-")[1])
+        result = bench_canonical(rest[0], int(rest[1]), kind.split("-")[1], *map(int, rest[2:3]))
     elif kind == "duckdb":
         result = bench_duckdb_histogram(rest[0], int(rest[1]))
     else:
@@ -287,42 +290,57 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def canonical_runs(n: int, out: str, work: str) -> int:
-    """Canonical tables -> features -> histogram at one size, in DuckDB and then in Spark, each a fresh process;
-    the histograms must be equal."""
+def canonical_runs(n: int, out: str, work: str, partitions: list[int] | None = None,
+                   timeout: float = 7200) -> int:
+    """Canonical tables -> features -> histogram at one size, in DuckDB and then in Spark (once per shuffle
+    partition count in `partitions`; none: the session's default), each a fresh process; the histograms must be
+    equal. A run still going after `timeout` seconds is stopped and its row says so."""
+    import subprocess
+
     folder = str(Path(work) / f"canonical{n}")
     report = {"run": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
               "write": child(__file__, ["canonical", str(n), folder], timeout=7200), "rows": []}
     try:
-        for engine in ("duckdb", "spark"):
-            print(f"n={n:,}: canonical -> histogram in {engine}", file=sys.stderr, flush=True)
-            report["rows"].append(child(__file__, [f"canonical-{engine}", folder, str(n)], timeout=7200))
+        runs = [("duckdb", [])] + [("spark", extra) for extra in ([[str(p)] for p in partitions or []] or [[]])]
+        for engine, extra in runs:
+            print(f"n={n:,}: canonical -> histogram in {engine} {' '.join(extra)}", file=sys.stderr, flush=True)
+            try:
+                report["rows"].append(child(__file__, [f"canonical-{engine}", folder, str(n), *extra], timeout=timeout))
+            except subprocess.TimeoutExpired:
+                report["rows"].append({"engine": engine, "partitions": extra, "load": load(),
+                                       "error": f"stopped after {timeout:.0f} s"})
+            RESULTS.mkdir(parents=True, exist_ok=True)  # after every run: a run stopped later keeps what it measured
+            (RESULTS / f"{out}.json").write_text(json.dumps(report, indent=2, default=float) + "\n")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    duck, spark = report["rows"]
-    same = "checksum" in spark and same_as_duckdb(spark, duck)
+    duck, sparks = report["rows"][0], report["rows"][1:]
+    same_each = ["checksum" in spark and same_as_duckdb(spark, duck) for spark in sparks]
+    same = all(same_each)
     lines = [f"# Canonical tables -> screening features -> status histogram, DuckDB and Spark ({TRIAL}, synthetic "
              f"{POPULATION}, {n:,} subjects)", "",
              f"run {report['run']} | load average at start {report['machine']['load']} | each engine in a fresh "
              f"process under `nice -n 10` | canonical Parquet {report['write'].get('parquet_mb', '-')} MB, written in "
              f"{report['write'].get('write_s', 0):.0f} s", "",
-             "| engine | features (wall) | features + histogram (wall) | CPU: Python / JVM | peak resident: Python / JVM "
-             "| JVM written | load (1 min, after) | histogram equal to DuckDB's |", "|---|---:|---:|---:|---:|---:|---:|---|"]
-    for row in report["rows"]:
+             "| engine | shuffle partitions | features (wall) | features + histogram (wall) | CPU: Python / JVM | "
+             "peak resident: Python / JVM | JVM written | load (1 min, after) | histogram equal to DuckDB's |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for row, equal in zip(report["rows"], [None, *same_each], strict=True):
         if "error" in row:
-            lines.append(f"| ? | error: {row['error']} | | | | | | |")
+            lines.append(f"| {row.get('engine', '?')} | {' '.join(row.get('partitions') or [])} | error: {row['error']} "
+                         f"| | | | | {row.get('load', '')} | |")
             continue
-        lines.append(f"| {row['engine']} | {row['features_s']:.1f} s | {row['seconds']:.1f} s | "
+        shuffle = "-" if row["engine"] == "duckdb" else (row.get("partitions") or "default (one per core)")
+        lines.append(f"| {row['engine']} | {shuffle} | {row['features_s']:.1f} s | {row['seconds']:.1f} s | "
                      f"{row['python_cpu_s']:.1f} / {shown(row.get('jvm_cpu_s'), 's', 1)} | "
                      f"{row['python_peak_mb']:,.0f} / {shown(row.get('jvm_peak_mb'), 'MB', 0)} | "
                      f"{shown(row.get('jvm_written_mb'), 'MB', 0)} | {row['load']} | "
-                     f"{'(reference)' if row is duck else ('yes' if same else 'NO')} |")
+                     f"{'(reference)' if equal is None else ('yes' if equal else 'NO')} |")
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{out}.json").write_text(json.dumps(report, indent=2, default=float) + "\n")
     (RESULTS / f"{out}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     if not same:
-        raise SystemExit(f"Spark's histogram from the canonical tables differs from DuckDB's (or failed): {spark}")
+        raise SystemExit(f"Spark's histogram from the canonical tables differs from DuckDB's (or failed): {sparks}")
     return 0
 
 
@@ -336,8 +354,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--size", type=float, default=1e6)
         parser.add_argument("--work", default=tempfile.gettempdir())
         parser.add_argument("--out", default="spark_canonical")
+        parser.add_argument("--timeout", type=float, default=7200, help="seconds one engine's run may take")
+        parser.add_argument("--partitions", nargs="*", type=int, default=[],
+                            help="Spark shuffle partition counts, a run each (none: the session's default)")
         args = parser.parse_args(argv[1:])
-        return canonical_runs(int(args.size), args.out, args.work)
+        return canonical_runs(int(args.size), args.out, args.work, args.partitions, args.timeout)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", type=float, default=[1e6, 1e7])
     parser.add_argument("--memory-sizes", nargs="*", type=float, default=[1e6],

@@ -68,6 +68,7 @@ _ALIASES: dict[str, str] = {
     # time and others
     "years": "years", "year": "years", "yr": "years", "yrs": "years", "y": "years", "a": "years",
     "ml/min/1.73m2": "mL/min/1.73m2", "ml/min/{1.73_m2}": "mL/min/1.73m2", "ml/min/1.73": "mL/min/1.73m2",
+    "ml/min": "mL/min", "ml/minute": "mL/min",  # creatinine clearance (not per 1.73 m2)
     "u/day": "U/day", "iu/day": "U/day", "units/day": "U/day", "u/d": "U/day",
     "u/kg/day": "U/kg/day", "iu/kg/day": "U/kg/day", "u/kg/d": "U/kg/day",
     "%/min": "%/min", "%ofmaxdose": "% of max dose",

@@ -81,6 +81,10 @@ def _two_values_joined_by_and(text: str, a: Rule, b: Rule, between: str) -> bool
     return bool(own_value) and re.fullmatch(r"\s*and\s+", between) is not None  # "A, and B" is a list
 
 
+# a bare comma between two rules, nothing else
+_COMMA_GAP = re.compile(r"\s*,\s*")
+
+
 def _is_list_gap(text: str, a: Rule, b: Rule) -> bool:
     between = re.sub(r"\([^()]{0,15}\)", " ", text[a.span[1]:b.span[0]])
     return bool(re.fullmatch(r"[\s,()\[\]/]*(?:(?:and\s*/\s*or|or|and)\s*)?[\s,()\[\]/]*", between))
@@ -95,6 +99,12 @@ def combine(text: str, kind: str, rules: list[Rule]) -> tuple[expr.Node, bool]:
     if len(rules) == 1:
         return rules[0].tree, False
     connectors = [connector(text, a, b, kind) for a, b in zip(rules, rules[1:], strict=False)]
+    # "A, B, or C" / "A, B or C": the commas of a list that ends in "or" are "or" too (an inclusion reads a bare comma
+    # as "and"; read so here, "SBP >= 140, DBP >= 90, or treated" required SBP >= 140 of everyone)
+    for i in range(len(connectors) - 2, -1, -1):
+        if connectors[i] == "and" and connectors[i + 1] == "or" and _is_list_gap(text, rules[i + 1], rules[i + 2]) \
+                and _COMMA_GAP.fullmatch(re.sub(r"\([^()]{0,15}\)", " ", text[rules[i].span[1]:rules[i + 1].span[0]])):
+            connectors[i] = "or"
     # 1. lists joined by "or" become one unit
     units: list[list[expr.Node]] = [[rules[0].tree]]
     unit_connectors: list[str] = []
@@ -243,7 +253,23 @@ def conjoined_unread(text: str, rules: list[Rule], uncovered: str) -> str | None
         clause = re.split(r"[;.](?:\s|$)", text[start:end])[0]
         if unread & {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", clause)}:
             return " ".join((m.group(0) + clause).split())
+    for r in rules:
+        # the rule as the object of "with" / "during" after an unread head: "Hypertension with pregnancy" is a
+        # pregnant woman with hypertension, not every pregnant woman (draw 20261239, #38). Only a condition: a value
+        # after "with" defines its head ("hypertension with systolic BP > 160"), and an infection "with HIV" is HIV
+        if r.thresholds:
+            continue
+        since = max((o.span[1] for o in rules if o.span[1] <= r.span[0]), default=0)  # no other rule in the head
+        m = _CONJOINED_BEFORE.search(text[since:r.span[0]])
+        if m and not re.search(r"infect", m.group("head"), re.I) \
+                and unread & {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", m.group("head"))}:
+            return " ".join(m.group(0).split())
     return None
+
+
+_CONJOINED_BEFORE = re.compile(
+    r"(?P<head>[A-Za-z][\w'-]*(?:\s+[\w'-]+){0,3})\s+(?:with|during|in|complicat\w*\s+by|accompanied\s+by|"
+    r"associated\s+with)\s+(?:(?:an?|the|a\s+current|current|ongoing)\s+)?$", re.I)
 
 
 def unread_alternative(text: str, rules: list[Rule], uncovered: str) -> str | None:
@@ -253,7 +279,9 @@ def unread_alternative(text: str, rules: list[Rule], uncovered: str) -> str | No
     # or a bracket holding the rule closes ("(SBP >= 140 or DBP >= 90) or treated")
     after_rule = re.compile(r"[\s,;)\]]*(?:\([^()]{0,15}\))?[\s,;)\]]*(?:or|either|and\s*/\s*or)\s+(?:[\w-]+\s+){0,4}",
                             re.I)
-    before_rule = re.compile(r"[\s,;]+(?:or|and\s*/\s*or)[\s,;]+", re.I)
+    # the word may be followed by a few words of its own ("creatinine within normal limits or ...")
+    # or by its limit with a bracketed abbreviation ("creatinine less than upper limit of normal (ULN) or CrCl ...")
+    before_rule = re.compile(r"(?:[\s,;]+[\w-]+){0,6}?(?:\s*\([^()]{0,15}\))?[\s,;]+(?:or|and\s*/\s*or)[\s,;]+", re.I)
     # "A, B, C, or D": a comma between items is an "or" when the list ends in one (after the rule, same sentence)
     comma = re.compile(r"[\s,;]*,[\s,;]*")
     for w in dict.fromkeys(re.findall(r"[A-Za-z][A-Za-z'-]{2,}", uncovered)):

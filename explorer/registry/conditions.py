@@ -38,7 +38,7 @@ def _variables(rule: Rule) -> set[str]:
     return {t.variable for t in rule.thresholds}
 
 
-def _merged(text: str, rules: list[Rule], tree, threshold: Rule, group: Rule) -> Rule:
+def merged_rule(text: str, rules: list[Rule], tree, threshold: Rule, group: Rule, note: str = "") -> Rule:
     span = (min(r.span[0] for r in rules), max(r.span[1] for r in rules))
     parameters: dict = {}
     for r in rules:
@@ -47,7 +47,7 @@ def _merged(text: str, rules: list[Rule], tree, threshold: Rule, group: Rule) ->
     # both variables name the rule: an age limit for a group is no general age limit the registry's fields cover
     return Rule(f"{threshold.variable}+{group.variable}", tree, parameters, span, text[span[0]:span[1]], min(r.confidence for r in rules),
                 threshold.comparator, threshold.value, threshold.unit, threshold.source_value, threshold.source_unit,
-                f"the threshold {threshold.source!r} holds only for people with {group.source!r}", thresholds,
+                note or f"the threshold {threshold.source!r} holds only for people with {group.source!r}", thresholds,
                 applies_to=group.source)
 
 
@@ -73,16 +73,54 @@ def conditioned(text: str, kind: str, rules: list[Rule]) -> list[Rule]:
             first = general[-1]
             tree = trees.any_of([trees.all_of([group.tree, threshold.tree]),
                                  trees.all_of([trees.negate(group.tree), first.tree])])
-            merged = _merged(text, [first, threshold, group], tree, threshold, group)
+            merged = merged_rule(text, [first, threshold, group], tree, threshold, group)
             out = [merged if r is first else r for r in out if r is not threshold and r is not group]
             continue
         if same:
             continue  # another limit of the same variable, not the general one just before: not guessed
         tree = (trees.any_of([trees.negate(group.tree), threshold.tree]) if kind == "inclusion"
                 else trees.all_of([group.tree, threshold.tree]))
-        merged = _merged(text, [threshold, group], tree, threshold, group)
+        merged = merged_rule(text, [threshold, group], tree, threshold, group)
         out = [merged if r is threshold else r for r in out if r is not group]
     return out
+
+
+# --- a group excepted from a threshold: "bilirubin > 1.5 x ULN unless the subject has Gilbert's syndrome" -----------
+# Everyone with C is excepted: an exclusion excludes `not C and threshold`, an inclusion requires `C or threshold`.
+# "unless due to C" excepts a value C explains; the rule cannot tell the cause, so it excepts everyone with C and names
+# that (in both kinds it admits more people than the text, never fewer).
+_UNLESS = re.compile(
+    r"\s*,?\s*[(\[]?\s*(?:unless|except(?:\s+(?:in|for))?|other\s+than\s+in)\s+"
+    r"(?:(?:the\s+)?(?:patients?|subjects?|participants?|persons?|those|individuals?)\s+(?:with|who\s+(?:has|have|is|are))\s+|"
+    r"(?:the\s+)?(?:patient|subject|participant|person)\s+(?:has|is)\s+|"
+    r"(?P<cause>(?:(?:it|this)\s+is\s+)?(?:due\s+to|caused\s+by|attributable\s+to|attributed\s+to|secondary\s+to|"
+    r"explained\s+by|related\s+to)\s+))?"
+    r"(?:(?:an?|known|documented|confirmed|diagnosed|a\s+(?:known\s+)?diagnosis\s+of)\s+)*", re.I)
+
+
+def excepted(text: str, kind: str, rules: list[Rule]) -> tuple[list[Rule], list[str]]:
+    """The rules, each threshold followed by "unless C" (C a catalogue concept ending the clause) merged with C;
+    and what is left out (the cause, for "unless due to C")."""
+    out, left_out = list(rules), []
+    for group in list(rules):
+        if group not in out or group.tree is None or group.thresholds or not _CLAUSE_END.match(text, group.span[1]):
+            continue
+        before = [r for r in out if r.span[1] <= group.span[0] and r.thresholds and r is not group]
+        if not before:
+            continue
+        threshold = max(before, key=lambda r: r.span[1])
+        m = _UNLESS.match(text, threshold.span[1])
+        if m is None or m.end() != group.span[0] or threshold.applies_to:
+            continue
+        tree = (trees.all_of([trees.negate(group.tree), threshold.tree]) if kind == "exclusion"
+                else trees.any_of([group.tree, threshold.tree]))
+        merged = merged_rule(text, [threshold, group], tree, threshold, group,
+                         f"everyone with {group.source!r} is excepted from {threshold.source!r}")
+        out = [merged if r is threshold else r for r in out if r is not group]
+        if m.group("cause"):
+            left_out.append(f"whether the value is {' '.join(m.group('cause').split())} {group.source} "
+                            "(everyone with it is excepted)")
+    return out, left_out
 
 
 # --- the group a pregnancy rule already states ------------------------------------------------------------------

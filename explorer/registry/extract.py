@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-from explorer.registry import conditions, counted, examples, faithful, lexicon, readings, trees
+from explorer.registry import conditions, counted, examples, faithful, group_limits, lexicon, readings, trees
 from explorer.registry.attach import attach, clause_before
 from explorer.registry.combine import (
     CONDITION_AFTER,
@@ -141,10 +141,13 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
     rules = readings.merge_diagnosis_and_duration(text, rules)
     rules = readings.merge_sex_specific(text, kind, rules)
     rules = readings.subject_sex(text, kind, rules)
+    rules = group_limits.group_first_limits(text, kind, rules, values, mentions, names)
     rules = conditions.conditioned(text, kind, rules)
+    rules, excepted_left_out = conditions.excepted(text, kind, rules)
     rules = conditions.pregnancy_groups(text, kind, rules)
     rules, faithful_notes, left_out, unsafe = faithful.qualified_concepts(text, kind, rules, connector)
     notes += faithful_notes
+    left_out += excepted_left_out
     rules, example_notes, example_left_out = examples.examples_read(text, kind, rules)
     notes += example_notes
     left_out += example_left_out
@@ -217,6 +220,15 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
             and not any(s0 < v.end and v.start < e0 for s0, e0 in used)
             and any(m.variables and re.fullmatch(r"[\s:=]*(?:of\s+)?", text[m.end:v.start])
                     for m in mentions if m.end <= v.start)]
+    # the same with a unit ("eGFR =20 mL/min and <60 mL/min", draw 20261242 #8): a value whose comparator is not
+    # stated, right after a variable a rule reads, lies inside that rule's span (variable .. its own value), so it
+    # looked read; it is that variable's other limit, unread
+    read_value_spans = [(a.value.start, a.value.end) for a in attached if a not in failed and not no_comparator(a.value)]
+    bare += [v for v in unstated_values if v not in bare
+             and not any(s0 < v.end and v.start < e0 for s0, e0 in read_value_spans)
+             and any(m.variables and re.fullmatch(r"[\s:=]*(?:of\s+)?", text[m.end:v.start])
+                     and any(r.span[0] <= m.start and v.end <= r.span[1] for r in rules)
+                     for m in mentions if m.end <= v.start)]
     unread += [v for v in bare if v not in unread]
     failed_values += bare
     for v in failed_values:
@@ -227,6 +239,9 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
         after = [r for r in rules if r.span[0] >= v.end]
         if joint is None and after:  # "BMI 25 or BMI < 20": the joint after the value
             joint = re.match(r"[\s,;]*(and\s*/\s*or|or|and)\b", text[v.end:min(r.span[0] for r in after)])
+        later = [s0 for s0, _ in read_value_spans if s0 >= v.end]
+        if joint is None and later:  # "HbA1c = 7 % or < 10 %": inside the rule's span, before the rule's own value
+            joint = re.match(r"[\s,;]*(and\s*/\s*or|or|and)\b", text[v.end:min(later)])
         if joint and (joint.group(1) != "and") == (kind == "inclusion"):
             unsafe = True
             notes.append(f"the value {text[v.start:v.end]!r} is not read and is joined to the rule by "
@@ -257,12 +272,26 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
     spans = [s for r in rules + list(skipped)
              for s in ([p for p in pregnancy if r.span[0] <= p[0] and p[1] <= r.span[1]]
                        if set(r.variable.split("+")) <= {"pregnant", "lactating"} else [r.span])]
-    spans += [(m.start, m.end) for m in mentions if m.variables]
+    # a variable named but read by no rule ("serum creatinine within normal limits or CrCl >= 60") is an unread part,
+    # never a covered word: covered, an inclusion would drop that alternative and fail people the text admits
+    read_variables = {name for r in rules + list(skipped)
+                      for name in re.findall(r"[a-z_][a-z0-9_]*", " ".join([r.variable] + [t.variable for t in r.thresholds]))}
+    def read_mention(m) -> bool:
+        # its variable is read, or a rule holds it (a unit may turn "insulin requirement" into a dose per kg)
+        return bool(set(m.variables) & read_variables) or any(
+            r.span[0] <= m.start and m.end <= r.span[1] for r in rules + list(skipped))
+
+    spans += [(m.start, m.end) for m in mentions if m.variables and read_mention(m)]
     spans += [r.group_span for r in rules if r.group_span]  # "for women of childbearing potential": stated
     negation_cues = [m.span() for m in re.finditer(r"\b(?:not|no|non|negative|without|neither|nor)\b", text, re.I)]
     uncovered = uncovered_text(text, spans + negation_cues, rules)
     if unread:
         uncovered = (uncovered + " " + " ".join(text[v.start:v.end] for v in unread)).strip()
+    # its words may be a read rule's too ("creatinine" of "creatinine clearance"): the unread mention is named apart
+    named_apart = [w for m in mentions if m.variables and not read_mention(m)
+                   for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", m.text)
+                   if w.lower() not in lexicon.UNCOVERED_STOP_WORDS and w not in uncovered.split()]
+    uncovered = " ".join([uncovered] + named_apart).strip()
     leftover = len(uncovered.split()) + 2 * len(unread)
     if mixed:
         confidence = min(confidence, CAPS["mixed_and_or"])

@@ -224,8 +224,11 @@ def unstated_parts(text: str, kind: str, rules: list, *, count_read: bool = Fals
     notes = []
     if kind == "inclusion" and lexicon.INELIGIBLE.search(text):
         notes.append("an inclusion that says who is ineligible states an exclusion; not computable")
-    subgroup = lexicon.SUBGROUP_REQUIREMENT.match(text)
-    if subgroup and kind == "inclusion":
+    subgroup = lexicon.SUBGROUP_REQUIREMENT.match(text) or lexicon.SUBGROUP_HEADING.match(text)
+    # "For female patients: ... a negative pregnancy test": the pregnancy rules hold for women only already
+    women_only = subgroup is not None and re.search(r"\b(?:wom[ae]n|females?)\b", subgroup.group(0), re.I) and all(
+        set(expr.names(r.tree)) <= {"sex", "pregnant", "lactating", "childbearing_potential"} for r in rules)
+    if subgroup and kind == "inclusion" and not women_only and not any(r.applies_to for r in rules):
         notes.append(f"the requirement holds only for a subgroup ({' '.join(subgroup.group(0).split())!r}); "
                      "not computable")
     # a group a rule states (conditions.conditioned: "for patients on insulin") is no exception left unread

@@ -35,6 +35,9 @@ NUMERIC_TERMS: dict[str, list[str]] = {
     "egfr": [r"\beGFR\b", r"estimated\s+glomerular\s+filtration\s+rate", r"glomerular\s+filtration\s+rate",
              r"\bGFR\b"],
     "creatinine": [r"(?:serum\s+|plasma\s+)?creatinine(?!\s+(?:clearance|ratio|kinase))"],
+    # clearance in mL/min, not per 1.73 m2: measured, or estimated by Cockcroft-Gault (the catalogue's description)
+    "creatinine_clearance": [r"(?:calculated\s+|estimated\s+|measured\s+)?creatinine\s+clearance(?:\s+rate)?",
+                             r"\bCr\s?Cl\b", r"\bCLcr\b"],
     "alt": [r"\bALT\b", r"\bSGPT\b", r"alanine\s+(?:amino)?transferase", r"alanine\s+(?:amino)?transaminase"],
     "ast": [r"\bAST\b", r"\bSGOT\b", r"aspartate\s+(?:amino)?transferase", r"aspartate\s+(?:amino)?transaminase"],
     # direct (conjugated) and indirect bilirubin are fractions, not the total the catalogue holds
@@ -84,7 +87,7 @@ UNMAPPED_TERMS: list[str] = [
     r"(?:direct|indirect|(?:un)?conjugated)\s+bilirubin", r"h(?:a)?emoglobin(?!\s*a1c)",
     r"(?<![mM][mM][\s.])(?<![mM][mM])\bHgb?\b",  # "mm Hg" is a unit, not haemoglobin
     r"triglycerides?", r"cholesterol", r"\bLDL\b", r"\bHDL\b", r"\bTSH\b", r"platelets?(?:\s+count)?", r"\bWBC\b",
-    r"white\s+blood\s+cells?", r"calcium", r"albumin(?:uria)?", r"proteinuria", r"creatinine\s+clearance",
+    r"white\s+blood\s+cells?", r"calcium", r"albumin(?:uria)?", r"proteinuria",
     r"\bQTc?\b", r"ejection\s+fraction", r"potassium", r"sodium", r"testosterone", r"vitamin\s+D", r"25-OHD",
     r"\bOGTT\b", r"oral\s+glucose\s+tolerance\s+test", r"alkaline\s+phosphatase", r"\bALP\b", r"\bGGT\b",
     r"\bPRA\b", r"panel[- ]reactive", r"neutrophils?", r"lymphocytes?", r"\bINR\b", r"lipase", r"amylase",
@@ -100,8 +103,9 @@ UNIT_SPELLINGS: dict[str, list[str]] = {
     "mL/min/1.73m2": [r"m[lL]\s*/\s*min\s*(?:/|per)\s*1\.73\s*m(?:2|²|\^2)", r"ml/min/1\.73m2",
                       r"m(?:illi)?lit(?:er|re)s?\s*(?:/|per)\s*min(?:ute)?s?\s*(?:/|per)\s*1\.73\s*"
                       r"(?:m(?:2|²|\^2)|(?:square\s+)?met(?:er|re)s?(?:\s+squared)?)"],
-    "mL/min": [r"m[lL]\s*/\s*min(?:ute)?", r"m(?:[lL]|illilit(?:er|re)s?)\s+per\s+min(?:ute)?",
-               r"cc\s*(?:/|per)\s*min(?:ute)?"],
+    # never the start of a rate per body surface ("ml/min/m2" is no clearance in mL/min)
+    "mL/min": [r"(?:m[lL]\s*/\s*min(?:ute)?|m(?:[lL]|illilit(?:er|re)s?)\s+per\s+min(?:ute)?|cc\s*(?:/|per)\s*min(?:ute)?)"
+               r"(?!\s*(?:/|per)\s*(?:1\.73|m\s*(?:2|²|\^2)|square|body))"],
     "U/kg/day": [r"(?:i?u|units?)\s*/\s*kg\s*(?:/|per)\s*d(?:ay)?", r"(?:i?u|units?)\s+per\s+kg\s+per\s+day",
                  r"(?:i?u|units?)\s*/\s*kg"],
     "U/day": [r"(?:i?u|units?)\s*(?:/|per)\s*d(?:ay)?"],
@@ -179,6 +183,7 @@ CONVERSIONS: dict[str, dict[str, object]] = {
     "bmi": {"kg/m2": 1.0},
     "weight": {"kg": 1.0, "lb": 0.45359237},
     "egfr": {"mL/min/1.73m2": 1.0, "mL/min": 1.0},
+    "creatinine_clearance": {"mL/min": 1.0},
     "creatinine": {"umol/L": 1.0, "mg/dL": 88.42, "mmol/L": 1000.0},
     "alt": {"U/L": 1.0},
     "ast": {"U/L": 1.0},
@@ -201,6 +206,7 @@ DEFAULT_UNITS: dict[str, list[tuple[float, float, str, float]]] = {
     "systolic_bp": [(50, 300, "mmHg", 0.9)],
     "diastolic_bp": [(20, 200, "mmHg", 0.9)],
     "egfr": [(0, 250, "mL/min/1.73m2", 0.85)],
+    "creatinine_clearance": [(0, 250, "mL/min", 0.85)],
     "fasting_glucose": [(1, 35, "mmol/L", 0.6), (40, 900, "mg/dL", 0.6)],
     "random_glucose": [(1, 35, "mmol/L", 0.6), (40, 900, "mg/dL", 0.6)],
     "creatinine": [(0.1, 15, "mg/dL", 0.6), (20, 3000, "umol/L", 0.6)],
@@ -230,7 +236,7 @@ SLIDERS: dict[str, Slider] = {
     "random_cpeptide": Slider(0, 10, 0.01, "random C-peptide"),
     "fasting_insulin": Slider(0, 100, 1, "fasting insulin"), "insulin_dose": Slider(0, 300, 1, "insulin dose"),
     "insulin_dose_per_kg": Slider(0, 3, 0.05, "insulin dose per kg"), "weight": Slider(20, 250, 0.5, "weight"),
-    "egfr": Slider(0, 150, 1, "eGFR"), "creatinine": Slider(20, 1000, 1, "creatinine"),
+    "egfr": Slider(0, 150, 1, "eGFR"), "creatinine_clearance": Slider(0, 150, 1, "creatinine clearance"), "creatinine": Slider(20, 1000, 1, "creatinine"),
     "alt": Slider(0, 1000, 1, "ALT"), "ast": Slider(0, 1000, 1, "AST"), "bilirubin": Slider(0, 500, 1, "bilirubin"),
     "systolic_bp": Slider(80, 220, 1, "systolic BP"), "diastolic_bp": Slider(40, 140, 1, "diastolic BP"),
     "tir": Slider(0, 100, 1, "TIR"), "uric_acid": Slider(100, 900, 10, "uric acid"),
@@ -311,6 +317,14 @@ CONCEPTS: list[tuple[str, list[str]]] = [
     ('cancer_status != "none"', [r"(?<!family\s)(?:history\s+of|prior|previous|past)\s+(?:(?:a|any)\s+)?(?:prior\s+)?"
                                   r"(?:cancers?|malignanc(?:y|ies)|malignant\s+(?:tumou?rs?|neoplasms?|diseases?))"
                                   r"(?=\s*(?:[.;,]|$|\bor\b|\band\b))"]),
+    # taking any blood-pressure drug; a number of drugs ("three or more antihypertensive drugs") is not read as it
+    ("antihypertensive_treatment", [r"(?:(?:currently\s+)?(?:treat(?:ment|ed)\s+with|taking|receiving|using|use\s+of|on)"
+                                    r"\s+(?:an?\s+|any\s+)?)anti-?\s?hypertensive\s+(?:drugs?|medications?|medicines?|"
+                                    r"agents?|therapy|treatment)"]),
+    # "extra hepatic metastasis" is one outside the liver
+    ("liver_metastases", [r"(?<!extra)(?<!extra\s)(?<!extra-)(?:liver|hepatic)\s+metasta(?:sis|ses|tic\s+disease)", r"metasta(?:sis|ses)\s+(?:to|in)\s+"
+                                                                                      r"the\s+liver"]),
+    ("gilbert_syndrome", [r"gilbert(?:['’]?s)?(?:\s+(?:syndrome|disease))?"]),
     ("on_insulin", [r"(?:currently\s+)?(?:treated\s+with|using|uses|on)\s+insulin(?!\s+(?:pump|dose))",
                     r"insulin[- ]treated"]),
 ]
@@ -378,6 +392,9 @@ HISTORICAL = re.compile(r"\b(?:history\s+of|previous(?:ly)?|prior|past|ever\s+ha
 EVENTS: dict[str, list[str]] = {
     "severe_hypoglycemia": [r"severe\s+hypoglyc(?:a)?emi(?:a|c)(?:\s+(?:events?|episodes?|reactions?))?",
                             r"(?:episodes?|events?)\s+of\s+severe\s+hypoglyc(?:a)?emia"],
+    # a dated history of the event: "myocardial infarction within the last 6 months"
+    "myocardial_infarction": [r"(?:acute\s+)?myocardial\s+infarctions?", r"\bMI\b", r"heart\s+attacks?"],
+    "stroke": [r"(?:ischa?emic\s+|h(?:a)?emorrhagic\s+)?strokes?(?!\s+volume)", r"cerebrovascular\s+accidents?", r"\bCVA\b"],
     "trial_participation": [r"(?:participat\w+|enrol\w+)\s+(?:in\s+)?(?:any\s+(?:other\s+)?|another\s+|other\s+|an\s+)"
                             r"(?:\w+\s+){0,2}(?:clinical\s+|investigational\s+|interventional\s+)?(?:trials?|stud(?:y|ies))"],
 }
@@ -413,6 +430,9 @@ SUBGROUP_REQUIREMENT = re.compile(
     r"^\W*(?:patients|subjects|participants|those)\s+(?:with|who\s+have|who\s+are|on|receiving)\s+"
     r"(?![^.;,]{0,30}(?:child-?\s?bearing|reproductive|fertile))"
     r"[^.;,]{1,60}?\s+(?:must|should|need\s+to|are\s+required\s+to)\b", re.I)
+# "For healthy individuals: ... aged 18 or above", "In the control group: ...": a heading that names the group an
+# inclusion holds for; read for everyone it would fail the other participants the text does not bind (draw 20261241)
+SUBGROUP_HEADING = re.compile(r"^\W*(?:for|in|among)\s+(?:the\s+|all\s+)?[^:;,.()]{1,40}?\s*:", re.I)
 # Catalogue variables that hold only a current state: a past one ("a history of a positive HBsAg test", "previous
 # active tuberculosis") is not recorded, so reading the past as them leaves out everyone who has cleared it
 CURRENT_STATE_ONLY: frozenset[str] = frozenset({"hepatitis_b", "hepatitis_active", "tuberculosis_active",

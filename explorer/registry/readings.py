@@ -413,6 +413,11 @@ _COUNT_AFTER = re.compile(
     rf"(?:severe\s+)?(?:events?|episodes?)\b", re.I)
 
 
+# between an event and its window: another item of a list after "or", "and", a comma or a slash ("3 or more" is a
+# count; "severe hypoglycaemia, within 6 months" and "... during the study or within 3 months" name no other item)
+_ANOTHER_ITEM = re.compile(r"(?:[,;/]|\b(?:and|or)\b(?!\s+more\b))\s*[A-Za-z]", re.I)
+
+
 # the words of a trial_participation mention that name no particular kind of study
 _ANY_TRIAL_WORDS = {"in", "any", "other", "another", "an", "a", "clinical", "investigational", "interventional", "research",
                     "trial", "trials", "study", "studies"}
@@ -442,6 +447,12 @@ def event_rules(text: str, kind: str, names: ParameterNames) -> tuple[list[Rule]
             window = _WINDOW.search(after)
             if not window or window.start() > 40:
                 notes.append(f"{m.group(0)!r}: no time window; not read")
+                continue
+            if _ANOTHER_ITEM.search(after[:window.start()]):
+                # "stroke or myocardial infarction within 6 months": the window may belong to the last item only;
+                # read for this one too, an exclusion would keep a stroke of any date (no longer "history of")
+                notes.append(f"{m.group(0)!r}: the time window follows another item "
+                             f"({after[:window.start()].strip()!r}) and may be that item's only; not read")
                 continue
             n = window.group("n")
             unit = (window.group("u") or window.group("u2") or "").lower().rstrip("s")

@@ -113,3 +113,36 @@ def test_a_group_with_more_to_it_than_sex_and_potential_stays_a_condition():
                  "For women of childbearing age, a negative pregnancy test"):
         e = extract(text, "exclusion" if "lupus" in text or "older" in text else "inclusion")
         assert e.expression is None, (text, e.expression)
+
+
+# --- a group excepted from a threshold ("unless C"), round 7 -------------------------------------------------------
+
+def test_an_exclusion_threshold_unless_a_group_excludes_everyone_else_over_it():
+    # was: non-computable ("an exception the rule cannot state"): Gilbert's syndrome was no catalogue variable
+    e = extract("Serum bilirubin above 2 x ULN, unless the participant has Gilbert's syndrome", "exclusion")
+    assert e.status == "computable", e.notes
+    subject = {"bilirubin": 50.0, "bilirubin_uln": 20.0}                      # 2.5 x ULN
+    assert _decide(e, **subject, gilbert_syndrome=False) is True            # excluded
+    assert _decide(e, **subject, gilbert_syndrome=True) is False            # excepted
+    assert _decide(e, **subject, gilbert_syndrome=None) is None
+    assert _decide(e, bilirubin=30.0, bilirubin_uln=20.0, gilbert_syndrome=None) is False  # under the limit anyway
+
+
+def test_an_inclusion_threshold_except_for_a_group_is_either():
+    e = extract("ALT at most 3 x ULN, except for subjects with liver metastases", "inclusion")
+    assert e.status == "computable", e.notes
+    assert _decide(e, alt=200.0, alt_uln=40.0, liver_metastases=True) is True
+    assert _decide(e, alt=200.0, alt_uln=40.0, liver_metastases=False) is False
+
+
+def test_unless_due_to_a_group_names_the_cause_it_cannot_tell():
+    # the rule excepts everyone with Gilbert's syndrome, also one whose high bilirubin has another cause: named
+    e = extract("Total bilirubin over 1.5 x ULN unless caused by Gilbert syndrome", "exclusion")
+    assert e.status == "partial"
+    assert any("caused by Gilbert syndrome" in n for n in e.notes)
+
+
+def test_unless_with_more_words_after_the_group_is_not_merged():
+    # "unless Gilbert's syndrome is documented and ..." : the clause goes on, the group is not all of it
+    e = extract("Total bilirubin over 1.5 x ULN unless Gilbert's syndrome and direct bilirubin is normal", "exclusion")
+    assert e.expression is None or "gilbert_syndrome" not in e.expression

@@ -78,3 +78,30 @@ def test_pregnancy_named_as_a_time_is_not_a_current_pregnancy():
     assert extract("Currently pregnant", "exclusion").expression == 'sex == "female" and pregnant'
     # a trimester that says who is pregnant now is still read (an inclusion that admits every pregnancy, named)
     assert extract("Singleton gestation in the second trimester of pregnancy", "inclusion").expression is not None
+
+
+# --- dated histories of catalogue events (round 7): count(event, within_days=N) -------------------------------------
+
+def test_a_myocardial_infarction_within_a_window_is_a_dated_count():
+    e = extract("Heart attack during the last 3 months", "exclusion")
+    assert e.expression == "count(myocardial_infarction, within_days=91) >= myocardial_infarction_max"
+    assert e.parameters["myocardial_infarction_max"]["value"] == 1
+
+
+def test_a_stroke_within_a_window_is_a_dated_count():
+    e = extract("Cerebrovascular accident within the past 12 months", "exclusion")
+    assert e.expression == "count(stroke, within_days=365) >= stroke_max"
+
+
+def test_a_window_after_another_item_is_not_taken_for_an_earlier_event():
+    # "stroke, or heart attack within 6 months": the window may be the heart attack's only; read for the stroke too,
+    # the exclusion would keep everyone whose stroke was longer ago, which the text excludes
+    e = extract("Prior stroke, or heart attack within 6 months of screening", "exclusion")
+    assert "stroke" not in (e.expression or "")
+    assert "count(myocardial_infarction, within_days=182)" in e.expression
+    assert e.status == "partial" and "stroke" in " ".join(e.notes)
+
+
+def test_a_comma_before_the_window_of_one_event_is_no_other_item():
+    e = extract("More than two episodes of severe hypoglycaemia, within 1 year before screening", "exclusion")
+    assert e.expression is not None and "count(severe_hypoglycemia, within_days=365)" in e.expression

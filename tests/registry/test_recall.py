@@ -221,9 +221,14 @@ def test_creatinine_as_a_multiple_of_the_uln_is_read_with_the_labs_own_uln():
 
 def test_an_unread_alternative_after_a_bracketed_abbreviation_keeps_an_inclusion_non_computable():
     # the ULN rule ends before "(ULN)"; the "or" after it still offers an alternative the rule cannot hold
+    # (round 7: creatinine clearance became a catalogue variable, so the alternative here is one it still lacks)
+    e = extract("Creatinine no more than 1.5 x upper limit of normal (ULN), or cystatin C based clearance of 60 "
+                "mL/min or more", "inclusion")
+    assert e.expression is None
+    # read as a variable now, the same alternative is held by the rule
     e = extract("Creatinine no more than 1.5 x upper limit of normal (ULN), or creatinine clearance of 60 mL/min "
                 "or more", "inclusion")
-    assert e.expression is None
+    assert e.expression == "creatinine <= uln_multiple * creatinine_uln or creatinine_clearance >= creatinine_clearance_min"
 
 
 @pytest.mark.parametrize("text, kind, expected", [
@@ -404,3 +409,78 @@ def test_a_time_window_after_a_history_flag_still_blocks_it():
 ])
 def test_a_sign_inside_a_between_range_states_that_bound(text, expected):
     assert thresholds(text) == expected
+
+
+# --- seventh round: criteria on catalogue variables added for them (issue 16, round 7) ----------------------------
+
+def _values(e):
+    return {k: v["value"] for k, v in e.parameters.items()}
+
+
+@pytest.mark.parametrize("text, kind, expected", [
+    ("Creatinine clearance below 45 mL/min (Cockcroft-Gault)", "exclusion",
+     {("creatinine_clearance", "<", 45, "mL/min")}),
+    ("estimated CrCl of at least 50 ml per minute", "inclusion", {("creatinine_clearance", ">=", 50, "mL/min")}),
+    ("measured creatinine clearance >= 70 cc/min", "inclusion", {("creatinine_clearance", ">=", 70, "mL/min")}),
+])
+def test_creatinine_clearance_is_its_own_variable_in_ml_per_minute(text, kind, expected):
+    assert thresholds(text, kind) == expected
+
+
+def test_a_clearance_per_body_surface_is_not_read_as_one_in_ml_per_minute():
+    # "mL/min/m2" and "mL/min/1.73 m2" are rates per body surface: neither is the catalogue's clearance
+    for text in ("Creatinine clearance under 50 ml/min/m2", "CrCl below 45 mL/min/1.73 m2"):
+        e = extract(text, "exclusion")
+        assert e.expression is None, (text, e.expression)
+
+
+def test_creatinine_or_its_clearance_keeps_both_alternatives_of_an_inclusion():
+    # was: non-computable (the clearance was no variable, an alternative left out)
+    e = extract("Serum creatinine up to 1.8 mg/dL or creatinine clearance above 55 mL/min", "inclusion")
+    assert e.status == "computable", e.notes
+    tree = expr.parse(e.expression)
+    assert evaluate(tree, {"creatinine": 200.0, "creatinine_clearance": 60.0}, _values(e)) is True
+    assert evaluate(tree, {"creatinine": 200.0, "creatinine_clearance": 50.0}, _values(e)) is False
+    assert evaluate(tree, {"creatinine": 100.0, "creatinine_clearance": None}, _values(e)) is True
+
+
+def test_treatment_for_blood_pressure_is_an_alternative_the_rule_holds():
+    # was: non-computable ("or treatment with antihypertensive drugs" was an unread alternative of an inclusion)
+    e = extract("Hypertension, i.e. SBP of 140 mmHg or more, DBP of 90 mmHg or more, or receiving antihypertensive "
+                "medication", "inclusion")
+    assert e.status == "computable", e.notes
+    tree = expr.parse(e.expression)
+    assert evaluate(tree, {"systolic_bp": 120, "diastolic_bp": 70, "antihypertensive_treatment": True},
+                    _values(e)) is True
+    assert evaluate(tree, {"systolic_bp": 120, "diastolic_bp": 70, "antihypertensive_treatment": False},
+                    _values(e)) is False
+    assert evaluate(tree, {"systolic_bp": 120, "diastolic_bp": 70, "antihypertensive_treatment": None},
+                    _values(e)) is None
+
+
+def test_a_count_of_antihypertensive_drugs_is_not_read_as_any_treatment():
+    # "on three or more drugs" is resistant hypertension, not anyone treated
+    e = extract("Blood pressure above 150/95 mmHg while taking four or more antihypertensive agents", "exclusion")
+    assert "antihypertensive_treatment" not in (e.expression or "") + (e.candidate or "")
+
+
+@pytest.mark.parametrize("text, group", [
+    ("AST ≤ 3 x ULN (AST ≤ 5 x ULN for subjects with hepatic metastases)", "liver_metastases"),
+    ("Total bilirubin ≤ 1.5 x ULN (total bilirubin ≤ 3 x ULN in participants with Gilbert syndrome)",
+     "gilbert_syndrome"),
+])
+def test_a_liver_limit_for_a_named_group_gives_each_group_its_limit(text, group):
+    # was: non-computable ("a threshold under a condition"): neither group was a catalogue variable
+    e = extract(text, "inclusion")
+    assert e.status == "computable", e.notes
+    tree = expr.parse(e.expression)
+    lab = "ast" if text.startswith("AST") else "bilirubin"
+    subject = {lab: (4.0 if lab == "ast" else 2.5) * 20, f"{lab}_uln": 20.0}
+    assert evaluate(tree, {**subject, group: True}, _values(e)) is True     # within the group's limit
+    assert evaluate(tree, {**subject, group: False}, _values(e)) is False   # over everyone else's
+    assert evaluate(tree, {**subject, group: None}, _values(e)) is None     # unknown group: unknown
+
+
+def test_metastases_outside_the_liver_are_no_liver_metastases():
+    e = extract("Portal vein thrombosis, or extra-hepatic metastases", "exclusion")
+    assert "liver_metastases" not in (e.expression or "")

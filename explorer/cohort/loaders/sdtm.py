@@ -47,7 +47,7 @@ SUFFIXES = (".xpt", ".csv", ".parquet")
 # LBTESTCD -> variable (CDISC Controlled Terminology test codes). Tests whose meaning depends on the
 # fasting state are in FASTING_DEPENDENT.
 LAB_CODES = {"ALT": "alt", "AST": "ast", "BILI": "bilirubin", "CREAT": "creatinine", "URATE": "uric_acid",
-             "HBA1C": "hba1c", "HBA1CHGB": "hba1c"}
+             "HBA1C": "hba1c", "HBA1CHGB": "hba1c", "CREATCLR": "creatinine_clearance"}
 FASTING_DEPENDENT = {"GLUC": ("fasting_glucose", "random_glucose"),
                      "CPEPTIDE": ("fasting_cpeptide", "random_cpeptide"),
                      "INSULIN": ("fasting_insulin", None)}
