@@ -32,7 +32,6 @@ import pandas as pd
 import pyarrow as pa
 
 from explorer.catalogue import Catalogue, default_catalogue
-from explorer.cohort.features import DAY_NS, FROM_DATES
 from explorer.cohort.features import SUBJECT_FIELDS as FEATURE_SUBJECT_FIELDS
 from explorer.cohort.loaders.canonical import (
     SUBJECT_FIELDS,
@@ -45,7 +44,6 @@ from explorer.cohort.loaders.common import (
     CGM_OUTSIDE,
     CGM_RANGE,
     Boundary,
-    check_from_dates,
     check_unique_ids,
     loader_catalogue,
     normalise_boolean,
@@ -66,6 +64,7 @@ from explorer.engine.omop_sql import (
     DuckTables,
     SparkTables,
     SqlLoad,
+    check_from_dates_sql,
     check_ranges,
     check_times,
     convert_units,
@@ -492,31 +491,8 @@ def _check_subjects(run: SqlLoad, subjects: str, file: str, columns: list[str]) 
         if found:
             raise DataError(f"age {found[0][0]:g} is impossible (must lie in [{low:g}, {high:g}] years)",
                             file=file, column="age", rows=[r for _, r in found])
-    _check_from_dates(run, subjects, file, columns)
-
-
-def _check_from_dates(run: SqlLoad, subjects: str, file: str, columns: list[str]) -> None:
-    """common.check_from_dates on the rows whose dates can give a value outside its plausible range: the rule
-    itself is the loader's, run on the few rows more than the range's top in 365-day years (or less than its
-    bottom in 366-day years) before the index date, a superset of those outside."""
-    catalogue = run.boundary.catalogue
-    dated = [(feature, column) for feature, (column, _, _) in FROM_DATES.items()
-             if column in columns and feature in catalogue and catalogue[feature].range]
-    if not dated:
-        return
-    near = []
-    for feature, column in dated:
-        low, high = catalogue[feature].range
-        days = f"(({run.ns('index_date')} - {run.ns(column)}) / {float(DAY_NS)!r})"
-        near.append(f"COALESCE({days} > {high * 365.0!r} OR {days} < {low * 366.0!r}, FALSE)")
-    dates = ["index_date", *(column for _, column in dated)]
-    found = run.engine.rows(f"SELECT subject_id, {', '.join(dates)}, {ORDER} FROM {subjects} "
-                            f"WHERE {' OR '.join(near)} ORDER BY {ORDER}")
-    frame = pd.DataFrame({"subject_id": pd.array([r[0] for r in found], dtype="string"),
-                          **{column: pd.to_datetime(pd.Series([r[i + 1] for r in found], dtype=object))
-                             .astype("datetime64[ns]").to_numpy() for i, column in enumerate(dates)}},
-                         index=[r[-1] for r in found])
-    check_from_dates(frame, run.boundary, file=file)
+    check_from_dates_sql(run, subjects, file, {c: c for c in ("index_date", "birth_date", "diagnosis_date")
+                                               if c in columns})
 
 
 def _orphans(run: SqlLoad, table: str, subjects: str, file: str) -> str:
