@@ -375,13 +375,17 @@ PLACEHOLDERS = {  # column: (old subject row start, new one, row, subject, the d
 }
 
 
-@pytest.fixture(params=list(PLACEHOLDERS))
-def placeholder(request, fixtures_dir, tmp_path) -> tuple[Path, str]:
+def placeholder_folder(fixtures_dir: Path, tmp_path: Path, column: str) -> Path:
     target = tmp_path / "placeholder"
     shutil.copytree(fixtures_dir / "cohort" / "canonical", target)
-    old, new, *_ = PLACEHOLDERS[request.param]
+    old, new, *_ = PLACEHOLDERS[column]
     replace(target / "subjects.csv", old, new)
-    return target, request.param
+    return target
+
+
+@pytest.fixture(params=list(PLACEHOLDERS))
+def placeholder(request, fixtures_dir, tmp_path) -> tuple[Path, str]:
+    return placeholder_folder(fixtures_dir, tmp_path, request.param), request.param
 
 
 def test_a_placeholder_date_is_refused_naming_the_date_column_on_every_path(placeholder, tmp_path):
@@ -420,3 +424,16 @@ def test_with_reject_a_placeholder_date_gives_an_unknown_value_alike_on_every_pa
     assert histograms["duckdb"] == histograms["memory"] and histograms["duckdb_ranges"] == histograms["memory"]
     ranged = read_screening(tmp_path / "screening").features
     pd.testing.assert_frame_equal(ranged[expected.features.columns], expected.features, check_dtype=False)
+
+
+def test_spark_refuses_or_makes_unknown_a_placeholder_date_as_the_loader_does(spark, fixtures_dir, tmp_path):
+    folder = placeholder_folder(fixtures_dir, tmp_path, "birth_date")  # one case: a Spark derivation is slow
+    with pytest.raises(DataError) as expected:
+        pandas_path(folder)
+    with pytest.raises(DataError) as got:
+        canonical_screening_sql(folder, engine="spark", spark=spark)
+    assert str(got.value) == str(expected.value)
+    expected_screening, expected_report = pandas_path(folder, on_invalid="reject")
+    screening, report = canonical_screening_sql(folder, engine="spark", spark=spark, on_invalid="reject")
+    assert_same_screening(expected_screening, screening)
+    assert report.summary() == expected_report.summary()
