@@ -20,6 +20,10 @@ Writes benchmarks/results/<out>.json and <out>.md.
 times threshold edits over a screening folder instead (edits_runs): each parameter set three times in a row, so
 the first and the later edits of one criterion are apart, for the memory engine, DuckDB with the baseline code
 and DuckDB with this tree's, in one run.
+
+    nice -n 10 .venv/bin/python benchmarks/bench_memory.py --table-sizes FOLDER [--baseline REF] [--out NAME]
+
+counts the rows of each edit table of the bundled trials over a folder (table_sizes_runs).
 """
 
 from __future__ import annotations
@@ -271,8 +275,8 @@ def folder_markdown(report: dict) -> str:
 # --- threshold edits over a folder: first and later edits of one criterion (results/edits_sql.md) ---------------
 # three values per parameter, set one after another, the last away from the trial's value (so the next criterion's
 # table is one of a new state, which the warm-up must take again); I5's she_year_min is a count's threshold
-# (arithmetic on a table since the count became a value column), E10's window_days a count's window (a new table
-# per window)
+# (arithmetic on a table since the count became a value column), E10's window_days a count's window (a table of the
+# latest events since edit_rule.window_counts)
 EDIT_RUNS = (("I1", "age_min", (18.0, 12.0, 10.0)), ("I2", "hba1c_min", (8.0, 7.0, 7.2)),
              ("E9", "uric_acid_max", (500.0, 600.0, 560.0)), ("E5", "remission_min", (2.0, 0.5, 1.5)),
              ("E4", "uln_multiple", (3.0, 2.5, 3.5)), ("I5", "duration_min", (2.0, 0.5, 1.5)),
@@ -360,8 +364,8 @@ def edits_markdown(report: dict) -> str:
              "subjects)", "",
              f"{m['machine']}, {m['cores']} cores, {m['memory_gb']} GB, Python {m['python']} | run {report['run']} | "
              f"load average at start {m['load']} | one child at a time, under `nice -n 10` | before = "
-             f"`{report['baseline']}` (edit tables from the second edit of a criterion; a rule that counts events "
-             "always a GROUP BY), after = this tree (counts as value columns, tables warmed ahead)", "",
+             f"`{report['baseline']}`, after = this tree (edit tables warmed ahead, keeping of a rule only what can "
+             "change its status, a count's window as its latest events: explorer.engine.edit_rule)", "",
              "Each parameter is set to three values in a row (`ExplorerState.set_parameter`, the funnel included): "
              "the first edit of a criterion, then the later two (their mean). In the after run the child waits for "
              "the warm-up after the source opens and before each parameter's first edit (below). Wall time moves "
@@ -408,6 +412,71 @@ def edits_markdown(report: dict) -> str:
     for row in report["rows"]:
         if "error" in row:
             lines.append(f"- {row['label']}: {row['error']}")
+    return "\n".join(lines) + "\n"
+
+
+# --- edit-table sizes over a folder (results/edits_sql_<size>.md) ------------------------------------------------
+TABLE_TRIALS = ("NCT06196996", "NCT01142050")
+
+
+def table_sizes_child(folder: str) -> dict:
+    """Rows of each editable criterion's edit table (every parameter free), and where it passes MAX_EDIT_ROWS (or
+    with --all-parameters) each parameter's own; code without per-parameter tables measures the first only."""
+    from explorer.engine import edit_histogram as eh
+    from explorer.engine.duck import DuckDBBackend
+    from explorer.trial import load_trial
+
+    rows = []
+    for ref in TABLE_TRIALS:
+        trial = load_trial(ref)
+        backend = DuckDBBackend(folder, trial.catalogue)
+        computable = [c for c in trial.criteria if c.computable]
+        for j, c in enumerate(computable):
+            if not eh.editable(c):
+                continue
+            for free in (None, *getattr(eh, "edit_parameters", lambda c: [])(c)):
+                cpu = time.process_time()
+                options = {} if free is None else {"free": free}
+                table = eh.edit_table(backend, computable, j, eh.rule_variables(c, trial.catalogue), trial.catalogue,
+                                      limit=10**9, **options)
+                rows.append({"trial": ref, "criterion": c.id, "free": free or "every parameter",
+                             "rows": len(table.counts), "mb": table.nbytes / 2**20,
+                             "cpu_s": time.process_time() - cpu})
+                if free is None and (len(table.counts) <= eh.MAX_EDIT_ROWS and not os.environ.get("ALL_PARAMETERS")):
+                    break
+    return {"folder": folder, "rows": rows, "limit": 1_000_000}
+
+
+def table_sizes_runs(folder: str, baseline: str | None, out: str) -> None:
+    """The edit-table sizes of `baseline` (if given) and this tree, one fresh interpreter each, in one run."""
+    report = {"machine": machine(), "run": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "runs": []}
+    for label, ref in ([("before", baseline)] if baseline else []) + [("after", None)]:
+        with checkout(ref) as code:
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(code), *filter(None, [os.environ.get("PYTHONPATH")])])}
+            load = os.getloadavg()
+            done = subprocess.run([sys.executable, __file__, "--table-sizes-child", folder], capture_output=True,
+                                  text=True, cwd=code, env=env)
+        row = {"label": label, "code": ref or "this tree", "load": [round(x, 1) for x in (*load, *os.getloadavg())]}
+        row.update(json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else
+                   {"error": (done.stderr.strip().splitlines() or ["?"])[-1]})
+        report["runs"].append(row)
+        (RESULTS / f"{out}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        (RESULTS / f"{out}.md").write_text(table_sizes_markdown(report), encoding="utf-8")
+
+
+def table_sizes_markdown(report: dict) -> str:
+    lines = [f"# Edit-table sizes ({', '.join(TABLE_TRIALS)}; MAX_EDIT_ROWS = 1,000,000 rows)", "",
+             f"run {report['run']} | one child at a time | rows are counts (deterministic), CPU is the child's "
+             "(DuckDB's threads included) at the load average shown", "",
+             "| code | trial | criterion | table for edits of | rows | fits | MB held | CPU |", "|---|---|---|---|---:|---|---:|---:|"]
+    for run in report["runs"]:
+        for r in run.get("rows", []):
+            lines.append(f"| {run['code']} | {r['trial']} | {r['criterion']} | {r['free']} | {r['rows']:,} | "
+                         f"{'yes' if r['rows'] <= 1_000_000 else '**no**'} | {r['mb']:,.1f} | {r['cpu_s']:.1f} s |")
+    lines.append("")
+    for run in report["runs"]:
+        lines.append(f"- {run['code']}: folder {run.get('folder', '?')}, load average (1/5/15 min at start, then end) "
+                     f"{run['load']}" + (f"; error: {run['error']}" if "error" in run else ""))
     return "\n".join(lines) + "\n"
 
 
@@ -464,6 +533,16 @@ if __name__ == "__main__":
         edits_args.add_argument("--out", default="edits_sql")
         parsed = edits_args.parse_args(sys.argv[2:])
         edits_runs(parsed.folder, parsed.baseline, parsed.out)
+    elif len(sys.argv) > 1 and sys.argv[1] == "--table-sizes-child":
+        print(json.dumps(table_sizes_child(sys.argv[2])))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--table-sizes":
+        # --table-sizes FOLDER [--baseline REF] [--out edits_sql_tables]: rows of each edit table, before and after
+        sizes_args = argparse.ArgumentParser(description="edit-table sizes over a screening folder")
+        sizes_args.add_argument("folder")
+        sizes_args.add_argument("--baseline", default=None)
+        sizes_args.add_argument("--out", default="edits_sql_tables")
+        parsed = sizes_args.parse_args(sys.argv[2:])
+        table_sizes_runs(parsed.folder, parsed.baseline, parsed.out)
     elif len(sys.argv) > 1 and sys.argv[1] == "--folder-child":  # a state over a folder (folder_child)
         print(json.dumps(folder_child(sys.argv[2], sys.argv[3])))
     elif len(sys.argv) > 1 and sys.argv[1] == "--folders":

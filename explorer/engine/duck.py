@@ -324,11 +324,12 @@ class DuckDBBackend:
         return self._cursor()
 
     def edit_table(self, criteria: Sequence[Any], j: int, variables: Sequence[str], catalogue: Catalogue | None,
-                   limit: int, con: duckdb.DuckDBPyConnection | None = None) -> tuple[pa.Table, list[str]]:
+                   limit: int, con: duckdb.DuckDBPyConnection | None = None,
+                   reduce: bool | str = True) -> tuple[pa.Table, list[str]]:
         """Criterion criteria[j]'s edit table (explorer.engine.edit_histogram), grouped inside DuckDB on `con`
         (a worker_cursor() for another thread) or this backend's connection: an Arrow table of w0.., v0.., n
         (at most limit + 1 rows) and what v0, v1, ... are."""
-        return duckdb_edit_table(self, list(criteria), j, variables, catalogue or self.catalogue, limit, con)
+        return duckdb_edit_table(self, list(criteria), j, variables, catalogue or self.catalogue, limit, con, reduce)
 
     def _evaluate(self, specs: Sequence[CriterionSQL], catalogue: Catalogue, n: int,
                   con: duckdb.DuckDBPyConnection) -> list[np.ndarray]:

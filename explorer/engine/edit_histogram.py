@@ -19,8 +19,13 @@ The table is exact, never an approximation, and is used only when it answers the
   own variables), and the criteria in the same order;
 - a count(event, within_days=N) the rule reads is a value column like a number (the count in that window,
   NULL where the history is shorter than the window and the source reports no count), so an edit of the
-  count's threshold is arithmetic; the window is part of the table's key (the table holds the counts of
-  one window), so a new window takes a new table, and then later edits at that window use it;
+  count's threshold is arithmetic; a count whose window is a parameter (within_days=w) keeps instead its
+  look-back and the days before the index date of its latest events, as many as its comparisons read
+  (explorer.engine.edit_rule.window_counts), so a new window is arithmetic too: the count at W is the latest
+  events within W where the history covers W, the count the source reports at W, else unknown (where its
+  comparisons are of another form, the window is part of the table's key and a new window takes a new table);
+- of the rule, the table keeps each parameter-free part as its truth and each comparison decided over its
+  parameter's whole allowed range as its truth, not the values they read (explorer.engine.edit_rule);
 - the table has at most MAX_EDIT_ROWS rows (many distinct continuous values times many patterns of the
   others would make it as large as the cohort); a table found too large is remembered as such.
 Otherwise the engine groups the whole cohort again, as before. Edits that change no rule (labels, the
@@ -49,14 +54,33 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from explorer.catalogue import Variable
 from explorer.cohort.screening import Screening
+from explorer.engine.edit_rule import (
+    OPEN,
+    EditRule,
+    WindowCount,
+    decided_name,
+    edit_rule,
+    free_parameters,
+    open_name,
+    part_name,
+    window_counts,
+)
 from explorer.engine.edit_warmup import WARMER
-from explorer.engine.histogram_sql import count_windows, duckdb_edit_table, n_words, unpack, with_assumed
+from explorer.engine.histogram_sql import (
+    count_windows,
+    duckdb_edit_table,
+    n_words,
+    unpack,
+    window_column,
+    with_assumed,
+)
 from explorer.engine.matrix import EligibilityMatrix
 from explorer.engine.memory import MemoryBackend, MemoryContext
 from explorer.engine.status import status_from_truth
 from explorer.errors import DefinitionError
-from explorer.expr import Call, Name, walk
+from explorer.expr import Call, Name, count_column, walk
 
 # subjects a threshold analysis stands in for the cohort (EditTables.stand_in): 10^6 cost about as much memory as
 # the memory engine's state at 10^6; a larger cohort on DuckDB or Spark keeps to its memory budget instead
@@ -92,19 +116,29 @@ def window_parameters(criterion: Any) -> set[str]:
             for window in [node.kwarg("within_days")] if isinstance(window, Name)}
 
 
-def table_key(computable: Sequence[Any], j: int, trial: Any) -> tuple:
-    """What computable[j]'s edit table depends on: every other criterion's rule and values, its own rule and
-    parameter names (any values: the table answers them all) and window values, the trial's variables."""
+def table_key(computable: Sequence[Any], j: int, trial: Any, free: str | None = None) -> tuple:
+    """What computable[j]'s edit table for edits of its `free` parameter (None: of any) depends on: every other
+    criterion's rule and values, its own rule, the values of its parameters the table does not answer (the fixed
+    ones, and a window whose table holds the counts of one window), the trial's variables."""
     c = computable[j]
-    windows = tuple(sorted((name, value) for name, value in c.parameter_values().items()
-                           if name in window_parameters(c)))
-    own = (c.id, c.kind, c.expression, tuple(sorted(c.parameters)), windows)
+    answered = free_parameters(c, free) - window_parameters(c) | {w.parameter for w in window_counts(c, free) or ()}
+    fixed = tuple(sorted((name, value) for name, value in c.parameter_values().items() if name not in answered))
+    own = (c.id, c.kind, c.expression, tuple(sorted(answered)), fixed, free)
     return (tuple(rule_key(x) if i != j else own for i, x in enumerate(computable)), trial_key(trial)[1])
 
 
+def edit_parameters(criterion: Any) -> list[str]:
+    """The parameters whose edits a table of their own answers: a threshold, or a window the table's latest events
+    answer (window_counts)."""
+    if not criterion.computable:
+        return []
+    return [p for p in sorted(criterion.parameters)
+            if p not in window_parameters(criterion) or window_counts(criterion, p)]
+
+
 def editable(criterion: Any) -> bool:
-    """A criterion whose thresholds an edit table answers: computable, with a parameter that is not a window."""
-    return bool(criterion.computable and set(criterion.parameters) - window_parameters(criterion))
+    """A criterion whose thresholds an edit table answers (edit_parameters)."""
+    return bool(edit_parameters(criterion))
 
 
 @dataclass(frozen=True)
@@ -122,6 +156,13 @@ class EditTable:
     # with the edited status between the two, the rank of a whole pattern in _merge's order, without sorting rows
     prefix: np.ndarray | None = None
     suffix: np.ndarray | None = None
+    # (m rows) the truth codes of the rule's parameter-free parts and decided comparisons (explorer.engine.edit_rule:
+    # __te_part<k>, __te_atom<m>), and the rule over them; None: the table holds the values themselves
+    codes: pd.DataFrame | None = None
+    rule: EditRule | None = None
+    # (m rows) each count with a window parameter: its look-back and latest events' days (histogram_sql.window_column)
+    windows: pd.DataFrame | None = None
+    moving: tuple[WindowCount, ...] = ()
     # the memory engine over the value rows, kept: it prepares each column once (a new one per edit cost 17 ms of
     # a 30 ms edit at 10^6, building the Screening's empty events); its caches are keyed by column, not by values
     _memory: dict = field(default_factory=dict, compare=False, repr=False)
@@ -129,15 +170,60 @@ class EditTable:
     def screening(self, criterion: Any) -> Screening:
         """The value rows as a Screening (checked where the source was read) for the memory engine: a count is
         read from event_counts, as the memory engine reads a count a source reports."""
-        return Screening(self.values, event_counts=self.event_counts,
+        values = self.values
+        if self.rule is not None:  # the parts and atoms as boolean columns (NA: unknown) the rule's tree reads
+            extra = {}
+            for k in range(len(self.rule.parts)):
+                extra[part_name(k)] = _truth(self.codes[f"__te_part{k}"].to_numpy())
+            for m in range(len(self.rule.atoms)):
+                code = self.codes[f"__te_atom{m}"].to_numpy()
+                extra[open_name(m)] = pd.array(code == OPEN, dtype="boolean")
+                extra[decided_name(m)] = _truth(code)
+            values = pd.concat([values, pd.DataFrame(extra, index=values.index)], axis=1)
+        return Screening(values, event_counts=self._counts_at(criterion),
                          source=f"the edit table of criterion {criterion.id}", checked=True)
+
+    def _counts_at(self, criterion: Any) -> pd.DataFrame | None:
+        """The counts the rule reads, those with a window parameter at the criterion's windows: the latest events
+        within the window where the look-back covers it (Compiler.count's rule), else unknown."""
+        if not self.moving:
+            return self.event_counts
+        current = criterion.parameter_values()
+        counts = {} if self.event_counts is None else dict(self.event_counts.items())
+        for c, count in enumerate(self.moving):
+            window = float(current[count.parameter])
+            within = sum((self.windows[window_column(c, f"d{i + 1}")].to_numpy() <= window).astype(np.int64)
+                         for i in range(count.latest)) if count.latest else np.zeros(len(self.counts), np.int64)
+            covered = self.windows[window_column(c, "lookback")].to_numpy() >= window  # NaN: not covered
+            prefix = window_column(c, "at")
+            reported = {count_column(count.event, float(name[len(prefix):])): self.windows[name].to_numpy()
+                        for name in self.windows.columns if name.startswith(prefix)}
+            column = count_column(count.event, window)
+            counts[column] = reported[column] if column in reported else np.where(covered, within, np.nan)
+        return pd.DataFrame(counts, index=self.values.index)
+
+    def catalogue(self, catalogue: Any) -> Any:
+        """The trial's catalogue with the parts' and atoms' boolean columns (kept: the table's key holds it)."""
+        if self.rule is None:
+            return catalogue
+        kept = self._memory.get("catalogue")
+        if kept is None:
+            kept = self._memory["catalogue"] = catalogue.extended(
+                Variable(name, "boolean", role="edit table") for name in self.rule.columns())
+        return kept
 
     def memory(self, criterion: Any, catalogue: Any) -> MemoryBackend:
         """The memory engine over the value rows, one per table (each edit's trial brings its own catalogue
         object, with the same variables: the table's key holds them)."""
+        # a window's counts are columns of their own: a new window, a new engine (the last one kept)
+        windows = tuple(criterion.parameter_values()[c.parameter] for c in self.moving)
+        if self._memory.get("windows") != windows:
+            self._memory.pop("backend", None)
         backend = self._memory.get("backend")
         if backend is None:
-            backend = self._memory["backend"] = MemoryBackend(_KeptColumns(self.screening(criterion), catalogue))
+            backend = self._memory["backend"] = MemoryBackend(
+                _KeptColumns(self.screening(criterion), self.catalogue(catalogue)))
+            self._memory["windows"] = windows
         return backend
 
     @property
@@ -145,7 +231,7 @@ class EditTable:
         """Memory held (what CACHE_BYTES bounds)."""
         base = self._memory.get("nbytes")
         if base is None:  # measured once: a deep measure of text columns walks every value
-            frames = [f for f in (self.values, self.event_counts) if f is not None]
+            frames = [f for f in (self.values, self.event_counts, self.codes, self.windows) if f is not None]
             base = self._memory["nbytes"] = int(
                 self.others.nbytes + self.groups.nbytes + self.counts.nbytes + self.prefix.nbytes
                 + self.suffix.nbytes + sum(f.memory_usage(deep=True).sum() for f in frames))
@@ -174,8 +260,33 @@ class EditTable:
 
     def statuses(self, criterion: Any, catalogue: Any) -> np.ndarray:
         """The criterion's raw status on each row, evaluated by the memory engine."""
-        truth = self.memory(criterion, catalogue).truth_codes([criterion], catalogue)[0]
+        evaluated = criterion if self.rule is None else _Rewritten(criterion.id, self.rule.tree,
+                                                                  criterion.parameter_values())
+        truth = self.memory(criterion, catalogue).truth_codes([evaluated], self.catalogue(catalogue))[0]
         return status_from_truth(truth, criterion.kind)
+
+
+@dataclass(frozen=True)
+class _Rewritten:
+    """A criterion's rule over its table's part and atom columns, as the memory engine evaluates a criterion."""
+
+    id: str
+    tree: Any
+    values: dict
+
+    def parameter_values(self) -> dict:
+        return self.values
+
+
+def _truth(code: np.ndarray):
+    """Truth codes (1 true, 0 false, else unknown) as a nullable boolean column."""
+    out = pd.array(code == 1, dtype="boolean")
+    out[(code != 0) & (code != 1)] = pd.NA
+    return out
+
+
+def _reason(table: EditTable | str, limit: int) -> EditTable | str:
+    return f"the edit table has more than {limit:,} rows" if table is _TOO_LARGE else table
 
 
 class _KeptColumns(MemoryContext):
@@ -195,25 +306,37 @@ class _KeptColumns(MemoryContext):
 
 
 def edit_table(backend: Any, computable: Sequence[Any], j: int, variables: Sequence[str], catalogue: Any,
-               limit: int = MAX_EDIT_ROWS, con: Any = None) -> EditTable | None:
+               limit: int = MAX_EDIT_ROWS, con: Any = None, reduce: bool = True,
+               free: str | None = None) -> EditTable | None:
     """Criterion computable[j]'s edit table from the engine (on `con`, a DuckDB worker cursor, when given), or
-    None when it has more than `limit` rows."""
+    None when it has more than `limit` rows. `reduce`: parts and decided comparisons as truth codes
+    (explorer.engine.edit_rule); off, the table keeps every value the rule reads (a threshold analysis). `free`:
+    the one parameter the table answers (the others fixed at their values), or None: every one."""
+    option = (free or True) if reduce else False
+    options = {} if option is True else {"reduce": option}
     if con is not None:
-        found, kept = backend.edit_table(computable, j, variables, catalogue, limit, con=con)
+        found, kept = backend.edit_table(computable, j, variables, catalogue, limit, con=con, **options)
     elif hasattr(backend, "edit_table"):
-        found, kept = backend.edit_table(computable, j, variables, catalogue, limit)
+        found, kept = backend.edit_table(computable, j, variables, catalogue, limit, **options)
     else:
-        found, kept = duckdb_edit_table(backend, computable, j, variables, catalogue, limit)
+        found, kept = duckdb_edit_table(backend, computable, j, variables, catalogue, limit, **options)
     if found.num_rows > limit:
         return None
     k = len(computable) - 1
     words = np.column_stack([_int64(found.column(f"w{w}")) for w in range(n_words(k))]) if found.num_rows else \
         np.zeros((0, n_words(k)), np.int64)
     index = pd.RangeIndex(found.num_rows, name="subject_id")
+    windows = pd.DataFrame({name: _typed(found.column(f"v{n}"), "number")
+                            for n, name in enumerate(kept) if name.startswith("window#")}, index=index)
+    kept = [name if not name.startswith("window#") else "" for name in kept]
     values = pd.DataFrame({name: _typed(found.column(f"v{n}"), catalogue[name].kind)
-                           for n, name in enumerate(kept) if "@" not in name}, index=index)
+                           for n, name in enumerate(kept) if name and "@" not in name and not name.startswith("__te_")},
+                          index=index)
+    coded = {name: np.asarray(found.column(f"v{n}").to_numpy(), dtype=np.int8)
+             for n, name in enumerate(kept) if name.startswith("__te_")}
+    codes = pd.DataFrame(coded, index=index) if reduce else None
     # "event@days": a count (explorer.expr.count_column); a variable's name never holds "@"
-    counted = {name: _typed(found.column(f"v{n}"), "number") for n, name in enumerate(kept) if "@" in name}
+    counted = {name: _typed(found.column(f"v{n}"), "number") for n, name in enumerate(kept) if name and "@" in name}
     event_counts = pd.DataFrame(counted, index=index) if counted else None
     if words.shape[1] == 1:  # up to 31 other criteria: one word, hashed by pandas
         groups, distinct = pd.factorize(words[:, 0])
@@ -222,7 +345,9 @@ def edit_table(backend: Any, computable: Sequence[Any], j: int, variables: Seque
         distinct, groups = np.unique(words, axis=0, return_inverse=True)
     others = unpack(distinct, k)
     return EditTable(j, others, np.asarray(groups, dtype=np.int64).ravel(), values, _int64(found.column("n")),
-                     event_counts, _dense_ranks(others[:, :j]), _dense_ranks(others[:, j:]))
+                     event_counts, _dense_ranks(others[:, :j]), _dense_ranks(others[:, j:]), codes,
+                     edit_rule(computable[j], catalogue, free) if reduce else None,
+                     windows if len(windows.columns) else None, (window_counts(computable[j], free) or ()) if reduce else ())
 
 
 def _dense_ranks(rows: np.ndarray) -> np.ndarray:
@@ -290,20 +415,27 @@ class EditTables:
             return None
         j = changed[0]
         criterion, catalogue = computable[j], new_trial.catalogue
+        before = old_trial.criterion(criterion.id).parameter_values()
+        moved = [p for p, value in criterion.parameter_values().items() if before.get(p) != value]
+        # one parameter moved (a control's edit): where the table of all parameters is too large, its own table,
+        # with the criterion's other parameters fixed in it, is smaller (they are read as parts)
+        free = moved[0] if len(moved) == 1 and moved[0] in edit_parameters(criterion) else None
         table, self.last = self._table(new_trial, j, backend)
+        if table is _TOO_LARGE and free is not None:
+            table, self.last = self._table(new_trial, j, backend, free=free)
         if isinstance(table, str):
-            self.last = table
+            self.last = _reason(table, self.limit)
             return None
         return table.histogram(criterion, catalogue)
 
-    def _table(self, trial: Any, j: int, backend: Any, *, con: Any = None,
-               background: bool = False) -> tuple[EditTable | str, str]:
+    def _table(self, trial: Any, j: int, backend: Any, *, con: Any = None, background: bool = False,
+               reduce: bool = True, free: str | None = None) -> tuple[EditTable | str, str]:
         """(the edit table of the trial's j-th computable criterion, or why there is none; how it was had:
         "table" kept, "warmed table" waited for while the warm-up took it, "new table" taken now).
         `background`: the warm-up's call, on its own connection `con`; it takes nothing past the budget."""
         computable = [c for c in trial.criteria if c.computable]
         variables = rule_variables(computable[j], trial.catalogue)
-        key = table_key(computable, j, trial)
+        key = table_key(computable, j, trial, free) if reduce else (table_key(computable, j, trial), "values")
         how = "table"
         while True:
             with self._lock:
@@ -322,10 +454,12 @@ class EditTables:
         if table is None:
             try:
                 if background:
-                    table = edit_table(backend, computable, j, variables, trial.catalogue, self.limit, con)
+                    table = edit_table(backend, computable, j, variables, trial.catalogue, self.limit, con, reduce,
+                                       free)
                 else:
                     with WARMER.foreground():
-                        table = edit_table(backend, computable, j, variables, trial.catalogue, self.limit)
+                        table = edit_table(backend, computable, j, variables, trial.catalogue, self.limit,
+                                           reduce=reduce, free=free)
                 table = table or _TOO_LARGE
                 with self._lock:
                     self._tables[key] = table
@@ -335,8 +469,6 @@ class EditTables:
                     del self._pending[key]
                 done.set()
             how = "new table"
-        if table is _TOO_LARGE:
-            return f"the edit table has more than {self.limit:,} rows", how
         return table, how
 
     def _room(self, trial: Any) -> bool:
@@ -345,7 +477,8 @@ class EditTables:
         if self._nbytes() < self.budget:
             return True
         computable = [c for c in trial.criteria if c.computable]
-        current = {table_key(computable, j, trial) for j, c in enumerate(computable) if editable(c)}
+        current = {table_key(computable, j, trial, p) for j, c in enumerate(computable) if editable(c)
+                   for p in (None, *edit_parameters(c))}
         for key in [k for k in self._tables if k not in current]:
             del self._tables[key]
             if self._nbytes() < self.budget:
@@ -372,20 +505,33 @@ class EditTables:
 
     def warm_positions(self, trial: Any) -> list[tuple[int, str]]:
         """(position among the computable criteria, id) of the trial's criteria a warm-up takes tables for, in
-        the trial's order: those with a threshold to edit."""
+        the trial's order: those with a threshold or a window to edit (edit_parameters)."""
         computable = [c for c in trial.criteria if c.computable]
         return [(j, c.id) for j, c in enumerate(computable) if editable(c)]
 
     def take_in_background(self, trial: Any, j: int, backend: Any, con: Any) -> str:
-        """The warm-up's call: the j-th computable criterion's table on the warm-up's connection `con`, within
-        the budget; how it went ("table" already kept, "new table", "warmed table", "budget" spent)."""
-        return self._table(trial, j, backend, con=con, background=True)[1]
+        """The warm-up's call: the j-th computable criterion's table on the warm-up's connection `con` (where it is
+        too large, one per parameter), within the budget; how it went ("table" already kept, "new table", "warmed
+        table", "budget" spent: the criterion's later tables are not taken)."""
+        table, how = self._table(trial, j, backend, con=con, background=True)
+        if table is _TOO_LARGE:  # then each parameter's own table (EditTables.edited)
+            computable = [c for c in trial.criteria if c.computable]
+            for parameter in edit_parameters(computable[j]):
+                how = self._table(trial, j, backend, con=con, background=True, free=parameter)[1]
+                if how == "budget":
+                    break
+        return how
 
     def warmed(self, trial: Any) -> list[str]:
         """The editable criteria of the trial whose table is kept now."""
         computable = [c for c in trial.criteria if c.computable]
         with self._lock:
-            return [c.id for j, c in enumerate(computable) if table_key(computable, j, trial) in self._tables]
+            return [c.id for j, c in enumerate(computable) if editable(c) and self._kept(computable, j, trial)]
+
+    def _kept(self, computable: Sequence[Any], j: int, trial: Any) -> bool:
+        table = self._tables.get(table_key(computable, j, trial))
+        return table is not None and (table is not _TOO_LARGE or all(
+            table_key(computable, j, trial, p) in self._tables for p in edit_parameters(computable[j])))
 
     def stand_in(self, trial: Any, criterion_id: str, criteria: Sequence[Any], backend: Any,
                  limit: int = MAX_STAND_IN) -> tuple[EligibilityMatrix, Screening]:
@@ -402,7 +548,8 @@ class EditTables:
         if count_windows(computable[j]):
             raise DefinitionError("its threshold analysis over this source needs the events: the rule counts events",
                                   criterion=criterion_id)
-        table, _ = self._table(trial, j, backend)
+        table, _ = self._table(trial, j, backend, reduce=False)  # the values themselves, not their truths
+        table = _reason(table, self.limit)
         if isinstance(table, str):
             raise DefinitionError(f"its threshold analysis over this source needs the criterion's edit table, and "
                                   f"{table}", criterion=criterion_id)
@@ -420,5 +567,6 @@ class EditTables:
         return matrix, Screening(values, source=table.screening(criterion).source, checked=True)
 
 
-__all__ = ["CACHE_BYTES", "MAX_EDIT_ROWS", "MAX_STAND_IN", "EditTable", "EditTables", "edit_table", "editable",
+__all__ = ["CACHE_BYTES", "MAX_EDIT_ROWS", "MAX_STAND_IN", "EditTable", "EditTables", "edit_parameters", "edit_table",
+           "editable",
            "rule_key", "rule_variables", "table_key", "trial_key", "window_parameters"]

@@ -951,8 +951,9 @@ def write_screening_folder(con: Any, tables: set[str], subject_columns: list[str
                            progress: bool = False, source: str = "") -> Path:
     """The screening features of the prepared views in the DuckDB connection `con`, written as a screening
     folder (explorer.engine.layout) without passing through Python: each subject range's query (derive_ranges)
-    is copied to a Parquet file of its own, then the files become features.parquet; the events and the event
-    look-back are copied by the SQL `derive` uses. The missing reasons are not written (a folder has none)."""
+    is copied to a Parquet file of its own, then the files become features.parquet, and their reason columns
+    missing_reasons.parquet (subject_id, variable, reason: the long table `derive` gives, explorer.engine.layout
+    reads it back); the events and the event look-back are copied by the SQL `derive` uses."""
     from explorer.engine.layout import FORMAT, MANIFEST, ROW_GROUP_SIZE
 
     catalogue = catalogue or default_catalogue()
@@ -969,8 +970,8 @@ def write_screening_folder(con: Any, tables: set[str], subject_columns: list[str
         run.execute(f"COPY ({sql}) TO {_path(part)} (FORMAT parquet)", params)
         return first_row_flags(con.sql(f"SELECT * FROM read_parquet({_path(part)}) LIMIT 1").to_arrow_table())
 
-    derive_ranges(run, plan, catalogue, copy, lookback_days=lookback_days, cgm_days=cgm_days, size=range_subjects,
-                  progress=progress)
+    query = derive_ranges(run, plan, catalogue, copy, lookback_days=lookback_days, cgm_days=cgm_days,
+                          size=range_subjects, progress=progress)
     every = _path(parts / "range-*.parquet")
     columns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet({every})").fetchall()]
     flags = [c for c in columns if c.startswith("x_")]
@@ -987,6 +988,7 @@ def write_screening_folder(con: Any, tables: set[str], subject_columns: list[str
     # in the order of the ranges (subject ids), not the source's: a folder's subjects have no order to keep
     run.execute(f"COPY (SELECT {', '.join(select)} FROM read_parquet({every})) TO "
                 f"{_path(target / 'features.parquet')} (FORMAT parquet, ROW_GROUP_SIZE {ROW_GROUP_SIZE})", {})
+    _copy_reasons(run, query.reason_columns, every, target / "missing_reasons.parquet")
     for part in parts.iterdir():
         part.unlink()
     parts.rmdir()
@@ -1006,6 +1008,22 @@ def write_screening_folder(con: Any, tables: set[str], subject_columns: list[str
                 .column("n")[0].as_py(), "source": source, "files": files, "aligned": []}
     (target / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return target
+
+
+def _copy_reasons(run: DuckRunner, columns: Mapping[str, tuple[str, str]], every: str, target: Path) -> None:
+    """The ranges' reason columns (each a condition per subject) as the long table of _reasons, copied by DuckDB:
+    one row per subject, variable and reason that holds. Every range's query has the same reason columns (one
+    plan; the flags change their conditions, not which there are). The texts are bound, never pasted."""
+    q = DUCKDB.quote
+    selects, params = [], {}
+    for k, (name, (variable, reason)) in enumerate(columns.items()):
+        params.update({f"rv{k}": variable, f"rr{k}": reason})
+        selects.append(f"SELECT {q('subject_id')} AS subject_id, CAST($rv{k} AS VARCHAR) AS variable, "
+                       f"CAST($rr{k} AS VARCHAR) AS reason FROM read_parquet({every}) WHERE {q(name)}")
+    if not selects:
+        selects.append(f"SELECT {q('subject_id')} AS subject_id, CAST(NULL AS VARCHAR) AS variable, "
+                       f"CAST(NULL AS VARCHAR) AS reason FROM read_parquet({every}) WHERE FALSE")
+    run.execute(f"COPY ({' UNION ALL '.join(selects)}) TO {_path(target)} (FORMAT parquet)", params)
 
 
 def _path(path: Path) -> str:

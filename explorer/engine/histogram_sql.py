@@ -18,11 +18,12 @@ from dataclasses import replace
 
 import numpy as np
 
+from explorer.engine.edit_rule import OPEN, EditRule, edit_rule, window_counts
 from explorer.engine.patterns import Selection
-from explorer.engine.sql import CriterionSQL, Dialect, MatrixQuery, SourceSchema
+from explorer.engine.sql import ID, Binder, CriterionSQL, Dialect, MatrixQuery, SourceSchema
 from explorer.engine.status import ASSUMED, FAIL, PASS, UNKNOWN
 from explorer.errors import DefinitionError
-from explorer.expr import Call, count_column, count_window, walk
+from explorer.expr import Call, Name, children, count_column, count_window, names, walk
 
 PER_WORD = 31  # 2 bits each: 62 bits of a signed BIGINT, so every packed word is >= 0
 
@@ -81,35 +82,183 @@ def count_windows(criterion) -> list[tuple[str, float]]:
 
 
 def edit_table_sql(criteria: Sequence, j: int, variables: Sequence[str], catalogue, schema: SourceSchema,
-                   dialect: Dialect, limit: int) -> tuple[str, dict, list[str]]:
+                   dialect: Dialect, limit: int, reduce: bool | str = True) -> tuple[str, dict, list[str]]:
     """One criterion's edit table (explorer.engine.edit_histogram): the packed raw statuses of every
     computable criterion but criteria[j] (w0, w1, ...), the values of the `variables` it reads, typed and
     cleaned as its rule reads them, then each count(event, within_days=N) it reads at its current window
     (v0, v1, ...: NULL kept as a value of its own: a count is NULL where the history is shorter than the
     window and the source reports no count for it), and n, grouped.
 
+    `reduce` (explorer.engine.edit_rule): each parameter-free part of the rule is one truth code column instead
+    of the values it reads, each comparison decided over its parameter's allowed range is its truth code (OPEN
+    where undecided), and a value only decided comparisons read is NULL where they are decided (every value is
+    NULL where the rule is decided whole); a parameter's name: for edits of that parameter only, the others
+    fixed at their values (read as parts). Off for a threshold analysis, which needs the values themselves.
+
     At most `limit` + 1 rows come back, so a caller sees a table too large without fetching all of it.
-    Returns (sql, params, what v0, v1, ... are): a variable's name, or a count's event_counts column name
-    ("event@days", explorer.expr.count_column); a variable the source lacks is left out (unknown for every
-    subject, as the rule reads it)."""
-    query = MatrixQuery(specs_of(criteria), catalogue, replace(schema, aligned=frozenset()), dialect)
+    Returns (sql, params, what v0, v1, ... are): a variable's name, a count's event_counts column name
+    ("event@days", explorer.expr.count_column), or a part's or atom's code column (__te_part<k>, __te_atom<m>);
+    a variable the source lacks is left out (unknown for every subject, as the rule reads it)."""
+    criterion = criteria[j]
+    free = reduce if isinstance(reduce, str) else None
+    rule = edit_rule(criterion, catalogue, free) if reduce else None
+    specs = specs_of(criteria)
+    n = len(specs)
+    if rule is not None:
+        params, text = criterion.parameter_values(), criterion.expression or ""
+        specs += [CriterionSQL(criterion.id, part, params, text) for part in rule.parts]
+        for atom in rule.atoms:
+            bounds = criterion.parameters[atom.parameter]
+            specs += [CriterionSQL(criterion.id, atom.node, {**params, atom.parameter: bound}, text)
+                      for bound in (bounds.min, bounds.max)]
+    query = MatrixQuery(specs, catalogue, replace(schema, aligned=frozenset()), dialect)
+    windows = count_windows(criterion)
+    moving = (window_counts(criterion, free) or ()) if reduce else ()
+    if moving:  # counts whose window is a parameter: look-back and latest events instead (_window_columns)
+        current = criterion.parameter_values()
+        windows = [w for w in windows if w not in {(c.event, float(current[c.parameter])) for c in moving}]
+    if rule is not None:  # only what the rule reads outside its parts
+        read = names(rule.tree)
+        variables = [v for v in variables if v in read]
+        windows = [w for w in windows if w in _windows(rule.tree, criterion)]
     kept = [v for v in variables if v in query.compiler.columns]
     # the count's own compiled text (the rule's, so the same lookback and reported-count rule), over the
     # engine's count columns passed through the matrix query; compiled before query.sql() binds its values
-    windows = count_windows(criteria[j])
     counted = [query.compiler.count(event, days) for event, days in windows]
     compiler = query.compiler
+    # a window count at a window the source reports a count for: the count there, as the rule reads it
+    reported = {(c, at): compiler.count(count.event, at) for c, count in enumerate(moving)
+                for at in reported_windows(count.event, schema)}
     passed = [name[1:-1] for name in (*compiler.lookback.values(), *compiler.counts.values(),
                                       *compiler.given_counts.values())]  # unquoted: sql() quotes `keep`
-    inner, params = query.sql(keep=[*kept, *passed])
+    inner, params = query.sql(keep=[*kept, *passed, ID])
     words = _words([(i, c) for i, c in enumerate(criteria) if i != j])
-    values = [f"m.{dialect.quote(v)} AS v{n}" for n, v in enumerate(kept)]
-    values += [f"CAST({text} AS {dialect.double}) AS v{len(kept) + n}" for n, text in enumerate(counted)]
-    kept = kept + [count_column(event, days) for event, days in windows]
-    names = ", ".join([f"w{w}" for w in range(len(words))] + [f"v{n}" for n in range(len(kept))])
-    sql = (f"SELECT {names}, COUNT(*) AS n FROM (SELECT {', '.join(words + values)} FROM ({inner}) AS m) AS s "
-           f"GROUP BY {names} LIMIT {int(limit) + 1}")
-    return sql, params, kept
+    values = [f"m.{dialect.quote(v)}" for v in kept] + [f"CAST({text} AS {dialect.double})" for text in counted]
+    names_of = kept + [count_column(event, days) for event, days in windows]
+    joins = ""
+    if moving:
+        extra, extra_names, joins, bound = _window_columns(moving, criterion, compiler, schema, dialect, reported)
+        values, names_of, params = values + extra, names_of + extra_names, {**params, **bound}
+    codes: list[str] = []
+    if rule is not None:
+        values, codes = _reduced(rule, criterion, n, values, names_of, windows)
+        names_of = names_of + [f"__te_part{k}" for k in range(len(rule.parts))] + \
+            [f"__te_atom{m}" for m in range(len(rule.atoms))]
+    columns = [f"{v} AS v{i}" for i, v in enumerate(values + codes)]
+    grouped = ", ".join([f"w{w}" for w in range(len(words))] + [f"v{i}" for i in range(len(columns))])
+    sql = (f"SELECT {grouped}, COUNT(*) AS n FROM (SELECT {', '.join(words + columns)} FROM ({inner}) AS m{joins}) "
+           f"AS s GROUP BY {grouped} LIMIT {int(limit) + 1}")
+    return sql, params, names_of
+
+
+def window_column(c: int, what: str) -> str:
+    """The name of a window count's column in an edit table: its look-back ("lookback") or its i-th latest event's
+    days before the index date ("d1", "d2", ...)."""
+    return f"window#{c}#{what}"
+
+
+def _window_columns(moving, criterion, compiler, schema: SourceSchema, dialect: Dialect, reported: dict
+                    ) -> tuple[list[str], list[str], str, dict]:
+    """For each count with a window parameter: its look-back, then the days before the index date of its `latest`
+    most recent events (NULL: none), both clamped to the window's allowed range, where a value past it reads as the
+    range's end does; and the count at each window the source reports a count for (`reported`: its compiled text).
+    The count at a window W is that count, else the events within W where the look-back covers W, as Compiler.count
+    reads it (explorer.engine.edit_histogram puts it together). Returns (columns, names, joins, bound values)."""
+    d, q = dialect, dialect.quote
+    binder = Binder(dialect, prefix="te_window_")
+    values, names_of, joins = [], [], []
+    for c, count in enumerate(moving):
+        bounds = criterion.parameters[count.parameter]
+        low, high = binder.bind(float(bounds.min)), binder.bind(float(bounds.max))
+        lookback = compiler.lookback.get(count.event)  # registered by the criterion's own count
+        if lookback is None:  # no look-back: unknown at every window (Compiler.count)
+            values.append(d.null(d.double))
+        else:
+            values.append(f"(CASE WHEN m.{lookback} >= {high} THEN {high} WHEN m.{lookback} < {low} "
+                          f"THEN {low} - 1 ELSE CAST(m.{lookback} AS {d.double}) END)")
+        names_of.append(window_column(c, "lookback"))
+        for at in reported_windows(count.event, schema):
+            values.append(f"CAST({reported[(c, at)]} AS {d.double})")
+            names_of.append(window_column(c, f"at{at}"))
+        days = d.number_column(q("days_before_index"))
+        if schema.events and count.latest:
+            subject = f"CAST({q('subject_id')} AS {d.text})"
+            latest = ", ".join(f"MIN(CASE WHEN {q('__te_rank')} = {i + 1} THEN {q('__te_days')} END) AS d{i + 1}"
+                               for i in range(count.latest))
+            joins.append(
+                f" LEFT JOIN (SELECT {q(ID)}, {latest} FROM (SELECT {subject} AS {q(ID)}, "
+                f"CASE WHEN {days} < {low} THEN {low} ELSE CAST({days} AS {d.double}) END AS {q('__te_days')}, "
+                f"ROW_NUMBER() OVER (PARTITION BY {subject} ORDER BY {days}) AS {q('__te_rank')} "
+                f"FROM {q(schema.tables['events'])} WHERE CAST({q('event')} AS {d.text}) = "
+                f"{binder.bind(count.event)} AND {days} <= {high}) AS e WHERE {q('__te_rank')} <= {count.latest} "
+                f"GROUP BY {q(ID)}) AS k{c} ON k{c}.{q(ID)} = m.{q(ID)}")
+            values += [f"k{c}.d{i + 1}" for i in range(count.latest)]
+        else:  # no events table: a full history with no events (Compiler.count), or no event needed
+            values += [d.null(d.double)] * count.latest
+        names_of += [window_column(c, f"d{i + 1}") for i in range(count.latest)]
+    return values, names_of, "".join(joins), binder.values
+
+
+def reported_windows(event: str, schema: SourceSchema) -> list[float]:
+    """The windows of the event's counts the source reports (event_counts columns "event@days")."""
+    return sorted(float(column.split("@", 1)[1]) for column in schema.event_counts if column.startswith(f"{event}@"))
+
+
+def _windows(tree, criterion) -> set[tuple[str, float]]:
+    params = criterion.parameter_values()
+    return {(node.args[0].name, count_window(node, params)) for node in walk(tree)
+            if isinstance(node, Call) and node.func == "count"}
+
+
+def _reduced(rule: EditRule, criterion, n: int, values: list[str], names_of: list[str],
+             windows: list[tuple[str, float]]) -> tuple[list[str], list[str]]:
+    """The value columns with NULL where nothing reads them, and the parts' and atoms' code columns (truth codes
+    t<n>.. of the matrix query: the parts, then each atom at its parameter's minimum and maximum)."""
+    parts = [f"m.t{n + k}" for k in range(len(rule.parts))]
+    low = [f"m.t{n + len(parts) + 2 * a}" for a in range(len(rule.atoms))]
+    high = [f"m.t{n + len(parts) + 2 * a + 1}" for a in range(len(rule.atoms))]
+    decided = [f"({lo} = {hi})" for lo, hi in zip(low, high, strict=True)]
+    # a root `and` with a false operand (a root `or` with a true one) decides the rule whole
+    whole = {"and": 0, "or": 1}.get(rule.root or "")
+    dead = [f"{parts[k]} = {whole}" for k in rule.top_parts] + \
+        [f"({low[a]} = {whole} AND {high[a]} = {whole})" for a in rule.top_atoms] if whole is not None else []
+    dead_sql = f"({' OR '.join(dead)})" if dead else None
+    outside = _names_outside(rule, criterion)
+    out = []
+    for value, name in zip(values, names_of, strict=True):
+        key = _count_key(name, windows)
+        readers = [a for a, atom in enumerate(rule.atoms)
+                   if (key in _windows(atom.node, criterion) if key else name in names(atom.node))]
+        unread = [] if (key in outside if key else name in outside) or not readers else \
+            [" AND ".join(decided[a] for a in readers)]
+        when = ([dead_sql] if dead_sql else []) + unread
+        out.append(f"CASE WHEN {' OR '.join(when)} THEN NULL ELSE {value} END" if when else value)
+    codes = [f"CASE WHEN {dead_sql} THEN {whole} ELSE {p} END" if dead_sql else p for p in parts]
+    for a in range(len(rule.atoms)):
+        atom = f"CASE WHEN {decided[a]} THEN {low[a]} ELSE {OPEN} END"
+        codes.append(f"CASE WHEN {dead_sql} THEN {whole} ELSE {atom} END" if dead_sql else atom)
+    return out, codes
+
+
+def _count_key(name: str, windows: list[tuple[str, float]]) -> tuple[str, float] | None:
+    return next((w for w in windows if count_column(*w) == name), None)
+
+
+def _names_outside(rule: EditRule, criterion) -> set:
+    """The names and count windows the rule reads outside its atoms (parts are columns already)."""
+    atoms = [a.node for a in rule.atoms]
+    found: set = set()
+    stack = [rule.tree]
+    while stack:
+        node = stack.pop()
+        if any(node is a for a in atoms):
+            continue
+        if isinstance(node, Name):
+            found.add(node.name)
+        if isinstance(node, Call) and node.func == "count":
+            found |= _windows(node, criterion)
+        stack.extend(children(node))
+    return found
 
 
 def unpack(words: np.ndarray, k: int) -> np.ndarray:
@@ -302,14 +451,14 @@ def duckdb_histogram(backend, criteria: Sequence, catalogue) -> tuple[np.ndarray
 
 
 def duckdb_edit_table(backend, criteria: Sequence, j: int, variables: Sequence[str], catalogue, limit: int,
-                      con=None):
+                      con=None, reduce: bool | str = True):
     """edit_table_sql run inside DuckDB (on `con`, else the backend's connection): (an Arrow table of w0.., v0..,
     n; what v0, v1, ... are)."""
     import duckdb
 
     from explorer.errors import DataError
     sql, params, kept = edit_table_sql(criteria, j, variables, catalogue, backend.schema, backend_dialect(backend),
-                                       limit)
+                                       limit, reduce)
     try:
         relation = (con or backend.con).sql(sql, params=params)
         # DuckDB 2.x names it to_arrow_table(), 1.x arrow()

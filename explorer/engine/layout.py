@@ -246,6 +246,17 @@ def table_columns(directory: str | Path) -> dict[str, list[str]]:
     return {name: _columns(path) for name, path in find_tables(directory).items()}
 
 
+REASONS = "missing_reasons.parquet"
+
+
+def missing_reasons(frame: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
+    """A folder's missing reasons as the Screening's long table (subject_id, variable, reason), its subjects'."""
+    frame = frame[frame["subject_id"].isin(ids)]
+    return pd.DataFrame({"subject_id": pd.Categorical(frame["subject_id"].astype(str), categories=ids),
+                         "variable": pd.Categorical(frame["variable"].astype(str)),
+                         "reason": pd.Categorical(frame["reason"].astype(str))}).reset_index(drop=True)
+
+
 def read_screening(directory: str | Path, catalogue: Catalogue | None = None) -> Screening:
     """Load a layout folder into memory as a Screening (the in-memory engine's input), every table checked
     and typed by Screening.validate: the contract is checked at the edge, the same for both engines."""
@@ -261,6 +272,9 @@ def read_screening(directory: str | Path, catalogue: Catalogue | None = None) ->
             frame = _read(paths[name])
             tables[name] = (typed_events(frame, features.index, catalogue, file=file) if name == "events" else
                             typed_per_subject(frame, name, features.index, catalogue, file=file))
+    reasons = Path(directory) / REASONS  # written by features_sql.write_screening_folder: why a value is unknown
+    if reasons.is_file():
+        tables["missing_reasons"] = missing_reasons(_read(reasons), features.index)
     source = str(directory)
     manifest = Path(directory) / MANIFEST
     if manifest.is_file():

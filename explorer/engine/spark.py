@@ -341,11 +341,11 @@ class SparkBackend:
         return unpack(words, len(criteria)), counts
 
     def edit_table(self, criteria: Sequence[Any], j: int, variables: Sequence[str], catalogue: Catalogue | None,
-                   limit: int) -> tuple[pa.Table, list[str]]:
+                   limit: int, reduce: bool | str = True) -> tuple[pa.Table, list[str]]:
         """Criterion criteria[j]'s edit table (explorer.engine.edit_histogram), grouped inside Spark: an Arrow
         table of w0.., v0.., n (at most limit + 1 rows) and the variables of v0, v1, ..."""
         sql, params, kept = edit_table_sql(list(criteria), j, variables, catalogue or self.catalogue, self.schema,
-                                           SPARK, limit)
+                                           SPARK, limit, reduce)
         return self._sql(sql, params, f"count the values of criterion {criteria[j].id}"), kept
 
     def subjects(self, criteria: Sequence[Any], computable: Sequence[Any], selection: Selection,

@@ -342,6 +342,15 @@ def test_a_large_folder_becomes_a_screening_folder_and_its_funnel_equals_memory(
     for data, expected in memory.items():
         assert funnel_json(capsys, data, "duckdb") == expected
     assert len(written) == 2 and all((out / "features.parquet").is_file() for out in written)
+    # and why each unknown is unknown, as the memory engine's derivation says (explorer.engine.layout reads it)
+    from explorer.engine.layout import read_screening
+
+    for data, out in zip(memory, written, strict=True):
+        expected = screening_features(load(data).cohort).missing_reasons
+        got = read_screening(out).missing_reasons
+        rows = [sorted(zip(*(r[c].astype(str) for c in ("subject_id", "variable", "reason")), strict=True))
+                for r in (got, expected)]
+        assert rows[0] and rows[0] == rows[1]
 
 
 def test_count_subjects_reads_csv_and_parquet_folders(folder, tmp_path):

@@ -237,7 +237,7 @@ def counting_screening() -> Screening:
     return Screening(f, events, lookback, reported, source="counts").validate()
 
 
-def test_a_count_threshold_is_arithmetic_on_the_counts_at_the_boundaries_and_a_window_takes_a_new_table():
+def test_a_count_threshold_and_its_window_are_arithmetic_on_the_latest_events_at_the_boundaries():
     screening = counting_screening()
     trial = make_trial()
     matrix = evaluate_histogram(trial, screening, "duckdb")
@@ -248,18 +248,18 @@ def test_a_count_threshold_is_arithmetic_on_the_counts_at_the_boundaries_and_a_w
                  ("CN", "w", 730), ("CN", "w", 90), ("CK", "w", 0), ("CK", "k", 1)]:
         matrix = check_edits(matrix, screening, [edit])
         answers.append(matrix.edits.last)
-    # the count's threshold and the other threshold are arithmetic on one table per window; a window edit
-    # takes the table of its window (kept: back at 365 days the first table answers again)
-    assert answers == ["new table", "table", "table", "table", "table", "new table", "table", "table",
-                       "table", "table", "new table", "new table", "new table", "table"]
-    (table,) = [t for k, t in matrix.edits._tables.items() if k[0][-1][-1] == (("w", 0.0),)]
+    # the count's threshold, its window and the other threshold are arithmetic on one table (its latest events:
+    # edit_rule.window_counts); CK's table is taken again once CN (one of the others) changed
+    assert answers == ["new table", "table", "table", "table", "table", "table", "table", "table",
+                       "table", "table", "new table", "table", "new table", "table"]
+    table = [t for k, t in matrix.edits._tables.items() if k[0][-1][0] == "CK" and len(k[0][-1]) == 6][-1]
     # unknown (NULL kept) where no history covers the window and no count is reported: at 0 days the two without a
     # history; at 365 days the 364- and 91-day histories without a reported count and the subject without either
     # (a reported count fills in for the others)
-    assert table.counts[table.event_counts["severe_hypoglycemia@0"].isna().to_numpy()].sum() == 2
-    (wide,) = [t for k, t in matrix.edits._tables.items() if k[0][-1][-1] == (("w", 365.0),)]
-    unknown = wide.event_counts["severe_hypoglycemia@365"].isna().to_numpy()
-    assert wide.counts[unknown].sum() == 3 and wide.counts.sum() == len(screening.features)
+    at = {w: table._counts_at(matrix.trial.with_parameter("CK", "w", w).criterion("CK")) for w in (0, 365)}
+    assert table.counts[at[0]["severe_hypoglycemia@0"].isna().to_numpy()].sum() == 2
+    unknown = at[365]["severe_hypoglycemia@365"].isna().to_numpy()
+    assert table.counts[unknown].sum() == 3 and table.counts.sum() == len(screening.features)
 
 
 def test_count_edits_on_random_cohorts_with_unknown_histories_equal_a_fresh_count_and_the_memory_engine():
@@ -313,8 +313,8 @@ def test_warm_up_takes_every_editable_criterions_table_and_the_edits_are_then_ar
     trial = make_trial()
     matrix = evaluate_histogram(trial, screening, "duckdb", warm=True)
     assert matrix.edits.wait_warm(timeout=60)
-    # every criterion with a threshold; not PL (no rule) nor CN (only a window: any window may come next)
-    assert editable_ids(trial) == [c["id"] for c in CRITERIA if c["id"] not in ("PL", "CN")]
+    # every criterion with a threshold or a window (its table keeps the latest events); not PL (no rule)
+    assert editable_ids(trial) == [c["id"] for c in CRITERIA if c["id"] != "PL"]
     assert matrix.edits.warmed(trial) == editable_ids(trial)
     for edit in [("GE", "a", 8.0), ("CK", "k", 1)]:
         matrix = check_edits(matrix, screening, [edit])
@@ -322,9 +322,9 @@ def test_warm_up_takes_every_editable_criterions_table_and_the_edits_are_then_ar
         # each edit warms the new state: every other criterion's table is taken again for it
         assert matrix.edits.wait_warm(timeout=60)
         assert matrix.edits.warmed(matrix.trial) == editable_ids(trial)
-    # a window edit is not warmed ahead (any window may come): it takes its table, then warms the others
+    # a window edit is arithmetic on the warmed table too (edit_rule.window_counts)
     matrix = check_edits(matrix, screening, [("CK", "w", 91)])
-    assert matrix.edits.last == "new table"
+    assert matrix.edits.last == "table"
 
 
 def test_an_edit_waits_for_the_table_the_warm_up_is_taking_and_a_newer_state_supersedes_the_warm_up(warmer):
@@ -400,8 +400,8 @@ def test_the_warm_up_takes_spark_tables_from_its_own_thread(spark, warmer):
     trial = make_trial([c for c in CRITERIA if c["id"] in ("GE", "RA", "CN", "CK")])
     matrix = evaluate_histogram(trial, screening, "spark", spark=spark, warm=True)
     assert matrix.edits.wait_warm(timeout=300)
-    assert matrix.edits.warmed(trial) == ["GE", "RA", "CK"]
-    for edit in [("CK", "k", 1), ("GE", "a", 7.0)]:
+    assert matrix.edits.warmed(trial) == ["GE", "RA", "CN", "CK"]  # CN's window: its latest events
+    for edit in [("CK", "k", 1), ("CN", "w", 364), ("GE", "a", 7.0)]:
         matrix = check_edits(matrix, screening, [edit], fresh_every=False)
         assert matrix.edits.last == "table"
         assert matrix.edits.wait_warm(timeout=300)  # the new state's tables (GE's after CK's edit)

@@ -373,6 +373,30 @@ def test_a_screening_folder_written_range_by_range_gives_the_memory_engines_hist
         sorted(zip(map(tuple, expected.histogram.patterns.tolist()), expected.histogram.counts.tolist(), strict=True))
 
 
+def reason_rows(reasons: pd.DataFrame) -> list[tuple[str, str, str]]:
+    return sorted(zip(reasons["subject_id"].astype(str), reasons["variable"].astype(str),
+                      reasons["reason"].astype(str), strict=True))
+
+
+@pytest.mark.parametrize("size", [1, 3, 1000])
+def test_a_screening_folder_written_range_by_range_keeps_the_pandas_derivations_missing_reasons(tmp_path, handmade,
+                                                                                                size):
+    import duckdb
+
+    from explorer.engine.layout import read_screening
+
+    cohort, expected = handmade
+    tables = cohort_tables(cohort, default_catalogue())
+    con = duckdb.connect()
+    for name, table in tables.items():
+        con.register(VIEWS[name], table)
+    folder = write_screening_folder(con, set(tables), tables["subjects"].column_names, tmp_path / "screening",
+                                    lookback_days={"hba1c": 90, "default": 365}, range_subjects=size)
+    got = read_screening(folder).missing_reasons
+    assert len(got) and reason_rows(got) == reason_rows(expected.missing_reasons)
+    assert list(got["subject_id"].cat.categories) == list(read_screening(folder).features.index)
+
+
 def test_a_full_temporary_folder_is_one_line_saying_what_to_do(tmp_path, monkeypatch):
     import duckdb
 
