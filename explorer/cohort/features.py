@@ -7,6 +7,9 @@ Rules (docs/data.md, "Screening features"):
   29 February turns a year older on 1 March in other years), else the subjects table's `age` rounded
   down to whole years.
 - diabetes_duration: (index date - diagnosis date) in years, else a static `diabetes_duration` column.
+- a date that gives an age or duration outside the catalogue's plausible range (a placeholder birth date
+  1900-01-01 gives 124 years) gives no value: unknown, with the reason (FROM_DATES); the loaders refuse
+  such dates unless on_invalid="reject".
 - static subject columns that are catalogue variables (sex, diabetes_type, hiv_positive, ...) as they are.
 - measurements: for each catalogue number variable, the latest value measured within the look-back
   window: from `lookback_days` before the index date through the end of the index day (several values
@@ -112,8 +115,8 @@ def screening_features(cohort: Cohort, *, lookback_days: float | Mapping[str, fl
     features: dict[str, object] = {}
 
     _static(subjects, catalogue, features, reasons)
-    _age(subjects, index_ns, features, reasons)
-    _duration(subjects, index_ns, features, reasons)
+    _age(subjects, index_ns, catalogue, features, reasons)
+    _duration(subjects, index_ns, catalogue, features, reasons)
     times = _latest_measurements(cohort.measurements, ids, index_ns, lookback_days, catalogue, features, reasons)
     _derived(features, times, catalogue, reasons, len(ids))
     if len(cohort.cgm):
@@ -181,31 +184,29 @@ def _static(subjects: pd.DataFrame, catalogue: Catalogue, features: dict, reason
         reasons.add(values.isna().to_numpy(), column, "not recorded in the source")
 
 
-def _age(subjects: pd.DataFrame, index_ns: np.ndarray, features: dict, reasons: _Reasons) -> None:
-    n = len(subjects)
-    age = np.full(n, np.nan)
-    if "birth_date" in subjects.columns:
-        birth = _ns(subjects["birth_date"])
-        known = birth != _NAT
-        age[known] = completed_years(birth[known].astype("datetime64[ns]"), index_ns[known].astype("datetime64[ns]"))
+def _age(subjects: pd.DataFrame, index_ns: np.ndarray, catalogue: Catalogue, features: dict,
+         reasons: _Reasons) -> None:
+    derived = from_dates(subjects, index_ns)
+    age = derived.get("age", np.full(len(subjects), np.nan))
+    outside = _outside(age, catalogue, "age")
+    age[outside] = np.nan  # a placeholder birth date gives no age; a given `age` may still fill it
     if "age" in subjects.columns:
         given = np.floor(subjects["age"].to_numpy(dtype="float64", na_value=np.nan))
         age = np.where(np.isnan(age), given, age)
     if "birth_date" in subjects.columns or "age" in subjects.columns:
         features["age"] = age
-        reasons.add(np.isnan(age), "age", "no birth date or age in the source")
+        if outside.any():
+            reasons.add(np.isnan(age) & outside, "age", outside_reason("age", catalogue))
+        reasons.add(np.isnan(age) & ~outside, "age", "no birth date or age in the source")
 
 
-def _duration(subjects: pd.DataFrame, index_ns: np.ndarray, features: dict, reasons: _Reasons) -> None:
-    n = len(subjects)
-    duration = np.full(n, np.nan)
-    after = np.zeros(n, bool)
-    if "diagnosis_date" in subjects.columns:
-        diagnosed = _ns(subjects["diagnosis_date"])
-        known = diagnosed != _NAT
-        duration[known] = (index_ns[known] - diagnosed[known]) / DAY_NS / DAYS_PER_YEAR
-        after = known & (duration < 0)
-        duration[after] = np.nan
+def _duration(subjects: pd.DataFrame, index_ns: np.ndarray, catalogue: Catalogue, features: dict,
+              reasons: _Reasons) -> None:
+    duration = from_dates(subjects, index_ns).get("diabetes_duration", np.full(len(subjects), np.nan))
+    after = duration < 0
+    duration[after] = np.nan
+    outside = _outside(duration, catalogue, "diabetes_duration")
+    duration[outside] = np.nan
     if "diabetes_duration" in features:
         given = np.asarray(features["diabetes_duration"], dtype="float64")
         duration = np.where(np.isnan(duration), given, duration)
@@ -213,8 +214,75 @@ def _duration(subjects: pd.DataFrame, index_ns: np.ndarray, features: dict, reas
         features["diabetes_duration"] = duration
         reasons.reset("diabetes_duration")
         reasons.add(after, "diabetes_duration", "diagnosis date after the index date")
-        reasons.add(np.isnan(duration) & ~after, "diabetes_duration",
+        if outside.any():
+            reasons.add(np.isnan(duration) & outside, "diabetes_duration",
+                        outside_reason("diabetes_duration", catalogue))
+        reasons.add(np.isnan(duration) & ~after & ~outside, "diabetes_duration",
                     "no diagnosis date or diabetes duration in the source")
+
+
+# --- numbers derived from a subject's dates ------------------------------------------------------------
+# Exports often code an unknown date as a placeholder (1900-01-01), which gives an age of 124. Such a value
+# is refused at load naming the date column (loaders.common.check_from_dates), or, with on_invalid="reject",
+# counted there and unknown here with outside_reason; never pass or fail. features_sql derives the same.
+FROM_DATES = {"age": ("birth_date", "an age", "ages"),
+              "diabetes_duration": ("diagnosis_date", "a diabetes duration", "durations")}
+
+
+def from_dates(subjects: pd.DataFrame, index_ns: np.ndarray) -> dict[str, np.ndarray]:
+    """The numbers FROM_DATES derives from the subjects' dates at their index dates (NaN where a date is missing)."""
+    out = {}
+    if "birth_date" in subjects.columns:
+        birth = _ns(subjects["birth_date"])
+        known = birth != _NAT
+        age = np.full(len(subjects), np.nan)
+        age[known] = completed_years(birth[known].astype("datetime64[ns]"), index_ns[known].astype("datetime64[ns]"))
+        out["age"] = age
+    if "diagnosis_date" in subjects.columns:
+        diagnosed = _ns(subjects["diagnosis_date"])
+        known = diagnosed != _NAT
+        duration = np.full(len(subjects), np.nan)
+        duration[known] = (index_ns[known] - diagnosed[known]) / DAY_NS / DAYS_PER_YEAR
+        out["diabetes_duration"] = duration
+    return out
+
+
+def _outside(values: np.ndarray, catalogue: Catalogue, feature: str) -> np.ndarray:
+    """Where a derived value lies outside the feature's plausible range (NaN is not outside)."""
+    var = catalogue.get(feature)
+    if var is None or not var.range:
+        return np.zeros(len(values), bool)
+    with np.errstate(invalid="ignore"):
+        return (values < var.range[0]) | (values > var.range[1])
+
+
+def outside_from_dates(subjects: pd.DataFrame, catalogue: Catalogue) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per FROM_DATES feature the subjects have a date for: (derived values, where outside the plausible range).
+
+    A date after the index date is not counted here: the loaders refuse it with its own message."""
+    derived = from_dates(subjects, _ns(subjects["index_date"]))
+    return {feature: (values, _outside(values, catalogue, feature) & ~(values < 0))
+            for feature, values in derived.items()}
+
+
+def outside_reason(feature: str, catalogue: Catalogue) -> str:
+    """The missing reason of a value FROM_DATES derives outside its plausible range (the dashboard's "why unknown")."""
+    column, what, _ = FROM_DATES[feature]
+    var = catalogue[feature]
+    return (f"the {column.replace('_', ' ')} gives {what} outside the plausible {var.range[0]:g}-{var.range[1]:g} "
+            f"{var.unit} (a placeholder for an unknown date?)")
+
+
+def outside_message(feature: str, catalogue: Catalogue, *, subject: str, date: pd.Timestamp, value: float,
+                    index_date: pd.Timestamp, count: int) -> str:
+    """The load error for dates giving values outside the plausible range: the first subject, and what to do."""
+    column, what, plural = FROM_DATES[feature]
+    var = catalogue[feature]
+    more = f" (and {count - 1} more subject{'s' if count > 2 else ''})" if count > 1 else ""
+    return (f"subject {subject!r}: {column} {date.date()} gives {what} of {value:.4g} at the index date "
+            f"{index_date.date()}, outside the plausible {var.range[0]:g}-{var.range[1]:g} {var.unit}{more}; "
+            f"correct or blank the {column.replace('_', ' ')} ({date.date()} is often a placeholder for unknown), "
+            f"or load with on_invalid='reject' to treat such {plural} as unknown")
 
 
 # --- measurements ----------------------------------------------------------------------------------

@@ -64,6 +64,7 @@ from explorer.engine.omop_sql import (
     DuckTables,
     SparkTables,
     SqlLoad,
+    check_from_dates_sql,
     check_ranges,
     check_times,
     convert_units,
@@ -490,6 +491,8 @@ def _check_subjects(run: SqlLoad, subjects: str, file: str, columns: list[str]) 
         if found:
             raise DataError(f"age {found[0][0]:g} is impossible (must lie in [{low:g}, {high:g}] years)",
                             file=file, column="age", rows=[r for _, r in found])
+    check_from_dates_sql(run, subjects, file, {c: c for c in ("index_date", "birth_date", "diagnosis_date")
+                                               if c in columns})
 
 
 def _orphans(run: SqlLoad, table: str, subjects: str, file: str) -> str:

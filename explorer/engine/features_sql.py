@@ -49,7 +49,15 @@ from explorer.clinical.cgm import (
     glucose_management_indicator,
 )
 from explorer.clinical.homa import HOMA_IR_NORMALISER, NOT_VALID_ON_INSULIN
-from explorer.cohort.features import CGM_METRICS, DAY_NS, DAYS_PER_YEAR, SUBJECT_FIELDS, _ns, _typed
+from explorer.cohort.features import (
+    CGM_METRICS,
+    DAY_NS,
+    DAYS_PER_YEAR,
+    SUBJECT_FIELDS,
+    _ns,
+    _typed,
+    outside_reason,
+)
 from explorer.cohort.screening import Screening, empty_events
 from explorer.cohort.tables import Cohort
 from explorer.engine.sql import DUCKDB, SPARK, Binder, Dialect
@@ -420,39 +428,54 @@ class FeatureQuery:
         cols = self.plan.subject_columns
         if BIRTH not in cols and "age" not in cols:
             return
-        parts = []
+        parts, outside = [], "FALSE"
         if BIRTH in cols:
             birth = self.d.date_of_day(self.floor_day(f"s_base.{self.q(BIRTH)}"))
             at = self.d.date_of_day(self.floor_day(f"s_base.{self.q(INDEX)}"))
             before = (f"(month({at}) < month({birth}) OR (month({at}) = month({birth}) AND "
                       f"dayofmonth({at}) < dayofmonth({birth})))")
-            parts.append(f"CAST(year({at}) - year({birth}) - CASE WHEN {before} THEN 1 ELSE 0 END AS {self.d.double})")
+            derived = f"CAST(year({at}) - year({birth}) - CASE WHEN {before} THEN 1 ELSE 0 END AS {self.d.double})"
+            outside = self.outside(derived, "age")
+            parts.append(f"(CASE WHEN {outside} THEN NULL ELSE {derived} END)")
         if "age" in cols:
             parts.append(f"floor(CAST(s_base.{self.q('age')} AS {self.d.double}))")
         age = parts[0] if len(parts) == 1 else f"COALESCE({', '.join(parts)})"
         self.features["age"] = age
         self.exists["age"] = None
-        self.add_reason("age", self.missing(age), "no birth date or age in the source")
+        if outside != "FALSE":
+            self.add_reason("age", f"{self.missing(age)} AND {outside}", outside_reason("age", self.catalogue))
+        self.add_reason("age", f"{self.missing(age)} AND NOT {outside}", "no birth date or age in the source")
+
+    def outside(self, derived: str, feature: str) -> str:
+        """features._outside in SQL: where a value derived from a date lies outside the plausible range."""
+        var = self.catalogue.get(feature)
+        if var is None or not var.range:
+            return "FALSE"
+        return f"COALESCE({derived} < {self.num(var.range[0])} OR {derived} > {self.num(var.range[1])}, FALSE)"
 
     def _duration(self) -> None:
         cols = self.plan.subject_columns
         given = self.features.get("diabetes_duration")
         if DIAGNOSIS not in cols and given is None:
             return
-        after = "FALSE"
+        after = outside = "FALSE"
         duration = self.null()
         if DIAGNOSIS in cols:
             ix, dg = f"s_base.{self.q(INDEX)}", f"s_base.{self.q(DIAGNOSIS)}"
             raw = f"(CAST({ix} - {dg} AS {self.d.double}) / {self.num(DAY_NS)} / {self.num(DAYS_PER_YEAR)})"
             after = f"COALESCE({raw} < 0, FALSE)"
-            duration = f"(CASE WHEN {raw} < 0 THEN NULL ELSE {raw} END)"
+            outside = f"(NOT {after} AND {self.outside(raw, 'diabetes_duration')})"
+            duration = f"(CASE WHEN {raw} < 0 OR {outside} THEN NULL ELSE {raw} END)"
         if given is not None:
             duration = f"COALESCE({duration}, {given})"
         self.features["diabetes_duration"] = duration
         self.exists["diabetes_duration"] = None
         self.reset("diabetes_duration")
         self.add_reason("diabetes_duration", after, "diagnosis date after the index date")
-        self.add_reason("diabetes_duration", f"{self.missing(duration)} AND NOT {after}",
+        if outside != "FALSE":
+            self.add_reason("diabetes_duration", f"{self.missing(duration)} AND {outside}",
+                            outside_reason("diabetes_duration", self.catalogue))
+        self.add_reason("diabetes_duration", f"{self.missing(duration)} AND NOT {after} AND NOT {outside}",
                         "no diagnosis date or diabetes duration in the source")
 
     def _windows(self) -> list[float]:

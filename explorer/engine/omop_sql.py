@@ -37,11 +37,12 @@ import pandas as pd
 import pyarrow as pa
 
 from explorer.catalogue import Catalogue, default_catalogue
-from explorer.cohort.features import DAY_NS, SUBJECT_FIELDS
+from explorer.cohort.features import DAY_NS, FROM_DATES, SUBJECT_FIELDS
 from explorer.cohort.loaders import omop
 from explorer.cohort.loaders.common import (
     UTC_OFFSET,
     Boundary,
+    check_from_dates,
     check_unique_ids,
     loader_catalogue,
     outside_range,
@@ -810,6 +811,33 @@ def _subjects_checks(run: SqlLoad, subjects: str, file: str, static: list[str]) 
         rows = run.column(f"SELECT {ORDER} FROM {t} WHERE {sql} < birth ORDER BY {ORDER} LIMIT 10")
         if rows:
             raise DataError(f"{column} is before the birth date", file=file, column=column, rows=rows)
+    check_from_dates_sql(run, t, file, {"index_date": "ix", "birth_date": "birth", **{c: c for c in static
+                                                                                   if c == "diagnosis_date"}})
+
+
+def check_from_dates_sql(run: SqlLoad, subjects: str, file: str, dates: Mapping[str, str]) -> None:
+    """common.check_from_dates on the rows whose dates can give a value outside its plausible range (an age of 124
+    from a placeholder birth date): the rule itself is the loader's, run on the rows more than the range's top in
+    365-day years (or less than its bottom in 366-day years) before the index date, a superset of those outside.
+    `dates` maps index_date and the date columns the subjects have to their SQL."""
+    catalogue = run.boundary.catalogue
+    dated = [(feature, column) for feature, (column, _, _) in FROM_DATES.items()
+             if column in dates and feature in catalogue and catalogue[feature].range]
+    if not dated:
+        return
+    near = []
+    for feature, column in dated:
+        low, high = catalogue[feature].range
+        days = f"(({run.ns(dates['index_date'])} - {run.ns(dates[column])}) / {float(DAY_NS)!r})"
+        near.append(f"COALESCE({days} > {high * 365.0!r} OR {days} < {low * 366.0!r}, FALSE)")
+    columns = ["index_date", *(column for _, column in dated)]
+    found = run.engine.rows(f"SELECT subject_id, {', '.join(dates[c] for c in columns)}, {ORDER} FROM {subjects} "
+                            f"WHERE {' OR '.join(near)} ORDER BY {ORDER}")
+    frame = pd.DataFrame({"subject_id": pd.array([r[0] for r in found], dtype="string"),
+                          **{column: pd.to_datetime(pd.Series([r[i + 1] for r in found], dtype=object))
+                             .astype("datetime64[ns]").to_numpy() for i, column in enumerate(columns)}},
+                         index=[r[-1] for r in found])
+    check_from_dates(frame, run.boundary, file=file)
 
 
 def check_times(run: SqlLoad, table: str, subjects: str, file: str, column: str, rows: str) -> str:

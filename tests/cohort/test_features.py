@@ -237,3 +237,25 @@ def test_same_time_measurements_give_their_mean_whatever_the_row_order():
     for order in (rows, rows[::-1]):
         f = screening_features(Cohort(subjects=subjects(), measurements=measurements(order))).features
         assert f.loc["A", "systolic_bp"] == 120.0
+
+
+def test_an_age_outside_the_plausible_range_is_unknown_with_its_reason_never_pass_or_fail():
+    """A placeholder birth date (1900-01-01) gave an age of 124, which the screening contract refused for the whole
+    cohort. Now that age is unknown (the loaders refuse or count such dates: tests/engine/test_canonical_sql.py),
+    and a criterion on age is unknown for the subject; 120 years is still an age, a given `age` still fills in."""
+    from explorer.engine.matrix import evaluate
+    from explorer.trial import trial_from_dict
+
+    frame = subjects(birth_date=pd.to_datetime(["1904-03-01", "1900-01-01", "1903-03-01"]),
+                     age=[np.nan, np.nan, 70.0], diagnosis_date=pd.to_datetime(["1910-01-01", None, None]))
+    s = screening_features(Cohort(subjects=frame))
+    assert s.features.loc["A", "age"] == 120.0
+    assert np.isnan(s.features.loc["B", "age"])
+    assert s.features.loc["C", "age"] == 70.0  # 121 by the birth date: the given age fills in
+    assert reasons_of(s, "age") == {"B": "the birth date gives an age outside the plausible 0-120 years (a "
+                                         "placeholder for an unknown date?)"}
+    assert np.isnan(s.features.loc["A", "diabetes_duration"])  # 114 years since diagnosis: outside 0-100
+    assert reasons_of(s, "diabetes_duration")["A"].startswith("the diagnosis date gives a diabetes duration outside")
+    trial = trial_from_dict({"id": "AGE", "title": "age", "criteria": [
+        {"id": "adult", "kind": "inclusion", "text": "adult", "expression": "age >= 18"}]})
+    assert evaluate(trial, s).to_frame(names=True).loc["B", "adult"] == "unknown"

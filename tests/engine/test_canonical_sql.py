@@ -16,13 +16,16 @@ import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from engine_fuzz import canonical_paths
 from screening_compare import assert_same_screening, assert_same_statuses
 
-from explorer.cohort.features import screening_features
+from explorer.catalogue import default_catalogue
+from explorer.cohort.features import outside_reason, screening_features
 from explorer.cohort.loaders import load, load_canonical
 from explorer.cohort.synthetic.canonical_tables import generate_cohort, write_cohort
 from explorer.engine.canonical_sql import canonical_screening_sql, register
 from explorer.engine.features_sql import DuckRunner, derive
+from explorer.engine.layout import read_screening
 from explorer.errors import DataError
 
 # Cells the loader has a rule for, added to the canonical fixture: missing markers, censored values, partial
@@ -370,3 +373,77 @@ def test_spark_reads_pandas_nanosecond_timestamps_naive_and_zoned(spark, tmp_pat
         got, _ = canonical_screening_sql(folder, engine="spark", spark=spark)
         assert_same_screening(expected, got)
     assert spark.conf.get("spark.sql.legacy.parquet.nanosAsLong") == "false"  # set only while a file is read
+
+
+# --- a placeholder date: an age or duration outside the plausible range -----------------------------------------
+# Exports code an unknown birth date as 1900-01-01, an age of 124: every path refused the whole folder naming
+# column `age`, also with on_invalid="reject". Now the date column is named; with "reject" the value is unknown.
+PLACEHOLDERS = {  # column: (old subject row start, new one, row, subject, the derived value as the message says it)
+    "birth_date": ("A1,female,1980-05-01", "A1,female,1900-01-01", 2, "A1", "an age of 124"),
+    "diagnosis_date": ("A3,male,,,", "A3,male,,1900-01-01,", 4, "A3", "a diabetes duration of 124.2"),
+}
+
+
+def placeholder_folder(fixtures_dir: Path, tmp_path: Path, column: str) -> Path:
+    target = tmp_path / "placeholder"
+    shutil.copytree(fixtures_dir / "cohort" / "canonical", target)
+    old, new, *_ = PLACEHOLDERS[column]
+    replace(target / "subjects.csv", old, new)
+    return target
+
+
+@pytest.fixture(params=list(PLACEHOLDERS))
+def placeholder(request, fixtures_dir, tmp_path) -> tuple[Path, str]:
+    return placeholder_folder(fixtures_dir, tmp_path, request.param), request.param
+
+
+def test_a_placeholder_date_is_refused_naming_the_date_column_on_every_path(placeholder, tmp_path):
+    folder, column = placeholder
+    _, _, row, subject, value = PLACEHOLDERS[column]
+    errors = {}
+    for name, path in canonical_paths(folder, tmp_path / "screening", on_invalid="raise", range_subjects=1).items():
+        with pytest.raises(DataError) as caught:
+            path()
+        errors[name] = caught.value
+    for error in errors.values():
+        assert (error.file, error.column, error.rows) == (str(folder / "subjects.csv"), column, [row])
+        assert f"subject '{subject}': {column} 1900-01-01 gives {value} at the index date 2024-03-01, outside the " \
+               "plausible" in error.reason
+        assert "1900-01-01 is often a placeholder for unknown" in error.reason
+        assert "on_invalid='reject'" in error.reason
+    assert len({str(e) for e in errors.values()}) == 1, errors
+
+
+def test_with_reject_a_placeholder_date_gives_an_unknown_value_alike_on_every_path(placeholder, tmp_path):
+    folder, column = placeholder
+    _, new, _, subject, _ = PLACEHOLDERS[column]
+    feature = {"birth_date": "age", "diagnosis_date": "diabetes_duration"}[column]
+    expected, report = pandas_path(folder, on_invalid="reject")
+    reasons = expected.missing_reasons.astype(str)
+    mine = reasons[(reasons["subject_id"] == subject) & (reasons["variable"] == feature)]["reason"].tolist()
+    assert mine == [outside_reason(feature, default_catalogue())]  # the dashboard's "why unknown"
+    assert report.conversions[f"{column}: {mine[0]} -> {feature} unknown"] == 1
+    blank = tmp_path / "blank"  # the same folder with the date left empty: every other value is kept
+    shutil.copytree(folder, blank)
+    replace(blank / "subjects.csv", new, new.replace("1900-01-01", ""))
+    pd.testing.assert_frame_equal(expected.features, pandas_path(blank)[0].features)
+    assert_same(folder, on_invalid="reject")  # features, reasons, statuses and the load report, DuckDB in place
+    histograms = {name: path() for name, path in
+                  canonical_paths(folder, tmp_path / "screening", on_invalid="reject", range_subjects=1).items()}
+    assert histograms["duckdb"] == histograms["memory"] and histograms["duckdb_ranges"] == histograms["memory"]
+    ranged = read_screening(tmp_path / "screening").features  # ranges are written in any order
+    pd.testing.assert_frame_equal(ranged.loc[expected.features.index, expected.features.columns], expected.features,
+                                  check_dtype=False)
+
+
+def test_spark_refuses_or_makes_unknown_a_placeholder_date_as_the_loader_does(spark, fixtures_dir, tmp_path):
+    folder = placeholder_folder(fixtures_dir, tmp_path, "birth_date")  # one case: a Spark derivation is slow
+    with pytest.raises(DataError) as expected:
+        pandas_path(folder)
+    with pytest.raises(DataError) as got:
+        canonical_screening_sql(folder, engine="spark", spark=spark)
+    assert str(got.value) == str(expected.value)
+    expected_screening, expected_report = pandas_path(folder, on_invalid="reject")
+    screening, report = canonical_screening_sql(folder, engine="spark", spark=spark, on_invalid="reject")
+    assert_same_screening(expected_screening, screening)
+    assert report.summary() == expected_report.summary()

@@ -185,6 +185,8 @@ BREAKAGES = {
     "unit of another quantity": ("MEASUREMENT", ("0,6.0,0,%", "0,6.0,0,mg/dL"), UnitError),
     "value out of range": ("MEASUREMENT", ("0,6.4,0,%", "0,64,0,%"), DataError),
     "duplicate person ids": ("PERSON", ("4,0,1990", "3,0,1990"), DataError),
+    # an age of 120+ at the index date: refused naming birth_date; with "reject" an unknown age, counted alike
+    "placeholder birth date": ("PERSON", ("4,0,1990,1,2,1990-01-02", "4,0,1890,1,1,1890-01-01"), DataError),
     "date not ISO 8601": ("CONDITION_OCCURRENCE", ("2016-02-01", "02/01/2016"), DataError),
     "measurement of an unknown person": ("MEASUREMENT", ("8,4,3004410", "8,9,3004410"), DataError),
     "measurement before birth": ("MEASUREMENT", ("2022-06-01,2022-06-01 08:00:00,0,6.0",
@@ -207,7 +209,7 @@ def test_a_breakage_gives_the_loaders_error(tmp_path, name):
 
 
 @pytest.mark.parametrize("name", ["value out of range", "measurement of an unknown person", "event after today",
-                                  "measurement before birth"])
+                                  "measurement before birth", "placeholder birth date"])
 def test_rejected_rows_are_the_loaders(tmp_path, name):
     table, change, _ = BREAKAGES[name]
     path = write_cdm(tmp_path / "cdm", {table: change})

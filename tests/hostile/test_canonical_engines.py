@@ -31,13 +31,15 @@ def test_hostile_canonical_folders_agree_on_every_path():
 @pytest.mark.parametrize("column, value", [("birth_date", "1900-02-28")])
 def test_a_derived_value_out_of_range_names_the_folder_the_user_gave_on_the_ranged_path(tmp_path, column, value):
     """A birth date in 1900 derives an age of 124: the ranged path's error named its temporary screening
-    folder's features.parquet, and only when the folder was first evaluated."""
+    folder's features.parquet, and only when the folder was first evaluated; then the folder the user gave and
+    column `age`, which the user's files do not have. Now it names their subjects file and the date column."""
     folder = tmp_path / "canonical"
     shutil.copytree(FIXTURES / "cohort" / "canonical", folder)
     text = (folder / "subjects.csv").read_text()
     (folder / "subjects.csv").write_text(text.replace("1980-05-01", value, 1))
     with pytest.raises(DataError) as caught:
         canonical_screening_folder(folder, tmp_path / "screening", range_subjects=1)
-    assert caught.value.file == str(folder) and caught.value.column == "age"
-    assert "plausible range [0.0, 120.0] years" in str(caught.value)
+    assert caught.value.file == str(folder / "subjects.csv") and caught.value.column == column
+    assert f"{column} {value} gives an age of 124 at the index date 2024-03-01, outside the plausible 0-120 " \
+           "years" in str(caught.value)
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from explorer.catalogue import Catalogue, Variable, default_catalogue
+from explorer.cohort.features import FROM_DATES, outside_from_dates, outside_message, outside_reason
 from explorer.cohort.tables import (
     CGM_COLUMNS,
     EVENT_COLUMNS,
@@ -420,6 +421,26 @@ def _check_subjects(subjects: pd.DataFrame, boundary: Boundary, *, file: str) ->
         if bad.any():
             raise DataError(f"age {age[bad][0]:g} is impossible (must lie in [{low:g}, {high:g}] years)",
                             file=file, column="age", rows=subjects.index[bad][:10].tolist())
+    check_from_dates(subjects, boundary, file=file)
+
+
+def check_from_dates(subjects: pd.DataFrame, boundary: Boundary, *, file: str) -> None:
+    """A date that gives an age or duration outside its plausible range (a placeholder birth date 1900-01-01: an age
+    of 124) is an error naming the date column; with on_invalid="reject" it is counted, and the derived value is
+    unknown with its reason (features.FROM_DATES), every other value of the subject kept. `subjects` is indexed by
+    source row; canonical_sql passes the candidate rows of its folder."""
+    for feature, (values, outside) in outside_from_dates(subjects, boundary.catalogue).items():
+        if not outside.any():
+            continue
+        column = FROM_DATES[feature][0]
+        if boundary.on_invalid == "raise":
+            first = int(np.flatnonzero(outside)[0])
+            message = outside_message(feature, boundary.catalogue, subject=str(subjects["subject_id"].iloc[first]),
+                                      date=subjects[column].iloc[first], value=float(values[first]),
+                                      index_date=subjects["index_date"].iloc[first], count=int(outside.sum()))
+            raise DataError(message, file=file, column=column, rows=subjects.index[outside][:10].tolist())
+        boundary.report.convert(f"{column}: {outside_reason(feature, boundary.catalogue)} -> {feature} unknown",
+                                int(outside.sum()))
 
 
 def check_unique_ids(ids: pd.Series, *, file: str, column: str = "subject_id") -> None:
