@@ -51,19 +51,29 @@ def merged_rule(text: str, rules: list[Rule], tree, threshold: Rule, group: Rule
                 applies_to=group.source)
 
 
+def _threshold_linked(text: str, group: Rule, rules: list[Rule], link: re.Pattern) -> tuple[Rule, re.Match] | None:
+    """The threshold rule just before `group` and the match of `link` ("for", "unless", ...) joining the two, when
+    that link runs exactly from the threshold's end to the group's start and the threshold has no group of its own."""
+    before = [r for r in rules if r.span[1] <= group.span[0] and r.thresholds and r is not group]
+    if not before:
+        return None
+    threshold = max(before, key=lambda r: r.span[1])
+    match = link.match(text, threshold.span[1])
+    if match is None or match.end() != group.span[0] or threshold.applies_to:
+        return None
+    return threshold, match
+
+
 def conditioned(text: str, kind: str, rules: list[Rule]) -> list[Rule]:
     """The rules, with each threshold stated for a group the catalogue names merged with that group's rule."""
     out = list(rules)
     for group in list(rules):
         if group not in out or group.tree is None or not _CLAUSE_END.match(text, group.span[1]):
             continue
-        before = [r for r in out if r.span[1] <= group.span[0] and r.thresholds and r is not group]
-        if not before:
+        found = _threshold_linked(text, group, out, _INTRO)
+        if found is None:
             continue
-        threshold = max(before, key=lambda r: r.span[1])
-        intro = _INTRO.match(text, threshold.span[1])
-        if intro is None or intro.end() != group.span[0] or threshold.applies_to:
-            continue
+        threshold, _ = found
         # the group's own limit after a general one of the same variables: each group its limit
         general = [r for r in out if r.span[1] <= threshold.span[0] and _variables(r) == _variables(threshold)
                    and not r.applies_to]
@@ -105,13 +115,10 @@ def excepted(text: str, kind: str, rules: list[Rule]) -> tuple[list[Rule], list[
     for group in list(rules):
         if group not in out or group.tree is None or group.thresholds or not _CLAUSE_END.match(text, group.span[1]):
             continue
-        before = [r for r in out if r.span[1] <= group.span[0] and r.thresholds and r is not group]
-        if not before:
+        found = _threshold_linked(text, group, out, _UNLESS)
+        if found is None:
             continue
-        threshold = max(before, key=lambda r: r.span[1])
-        m = _UNLESS.match(text, threshold.span[1])
-        if m is None or m.end() != group.span[0] or threshold.applies_to:
-            continue
+        threshold, m = found
         tree = (trees.all_of([trees.negate(group.tree), threshold.tree]) if kind == "exclusion"
                 else trees.any_of([group.tree, threshold.tree]))
         merged = merged_rule(text, [threshold, group], tree, threshold, group,
