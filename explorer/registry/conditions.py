@@ -6,7 +6,8 @@ When the group is itself read as a rule C (a catalogue concept, or an age), the 
 - an inclusion requires the threshold of the group only: `not C or threshold`;
 - an exclusion excludes only the group over it: `C and threshold`;
 - a general threshold followed by the group's own ("HbA1c <= 8.5% (<= 9.5% for subjects on insulin)") gives each
-  their limit: `C and group_threshold or not C and general_threshold`, in both kinds.
+  their limit: `C and group_threshold or not C and general_threshold or group_threshold and general_threshold`, in
+  both kinds (the last term decides a value beyond both limits when C is unknown: trees.per_group).
 
 The condition must end the clause: anything unread after it ("for patients with C who ...") leaves the group
 partly unread, and the pair is not merged (the criterion then stays non-computable, as before). Under three-valued
@@ -81,8 +82,9 @@ def conditioned(text: str, kind: str, rules: list[Rule]) -> list[Rule]:
         if general and same == [general[-1]] and _ALTERNATIVE_GAP.fullmatch(text, general[-1].span[1],
                                                                              threshold.span[0]):
             first = general[-1]
-            tree = trees.any_of([trees.all_of([group.tree, threshold.tree]),
-                                 trees.all_of([trees.negate(group.tree), first.tree])])
+            # C or not C: exhaustive, so a value beyond both limits is decided whatever C (trees.per_group)
+            tree = trees.per_group([(group.tree, threshold.tree), (trees.negate(group.tree), first.tree)],
+                                   exhaustive=True)
             merged = merged_rule(text, [first, threshold, group], tree, threshold, group)
             out = [merged if r is first else r for r in out if r is not threshold and r is not group]
             continue

@@ -4,7 +4,8 @@ ULN)".
 
 The bracketed value has no variable of its own (or repeats the general rule's), so it is the general rule's variables'
 limit for the group C (a catalogue concept). Both limits then hold, each for its group, in both kinds:
-`C and group_limit or not C and general_limit` (conditions.py reads the same pair written value first, group after).
+`C and group_limit or not C and general_limit or group_limit and general_limit` (trees.per_group; conditions.py reads
+the same pair written value first, group after).
 Anything else in the bracket (another condition, another variable, a value of another unit) and it is not read: the
 criterion stays as it was (non-computable, "another value in the same unit").
 """
@@ -56,8 +57,8 @@ def group_first_limits(text: str, kind: str, rules: list[Rule], values: list[Val
             end = limit.span[1] if limit is not None else 0
         if limit is None or not _CLOSE.match(text, end) or _directions(limit) != _directions(general):
             continue  # "HbA1c 7-10% (for type 1: < 8%)": which of the range's limits the group's replaces is a guess
-        tree = trees.any_of([trees.all_of([group.tree, limit.tree]),
-                             trees.all_of([trees.negate(group.tree), general.tree])])
+        # C or not C: exhaustive, so a value beyond both limits is decided whatever C (trees.per_group)
+        tree = trees.per_group([(group.tree, limit.tree), (trees.negate(group.tree), general.tree)], exhaustive=True)
         merged = conditions.merged_rule(text, [general, group, limit], tree, limit, group)
         end = _CLOSE.match(text, end).end()
         merged = dataclasses.replace(merged, span=(merged.span[0], end), source=text[merged.span[0]:end])
