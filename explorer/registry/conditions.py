@@ -25,7 +25,7 @@ from explorer.registry.model import Rule
 
 # the words between a threshold and the rule naming its group; the group's rule may start with its own verb
 # ("on insulin", "treated with insulin"), so the introduction may stop before "with" / "on"
-_INTRO = re.compile(
+GROUP_INTRO = _INTRO = re.compile(
     r"\s*,?\s*[(\[]?\s*(?:only\s+)?(?:in|for|among)\s+(?:(?:a|an|the|all)\s+)?"
     r"(?:persons?|people|patients?|subjects?|participants?|those|individuals?|adults?)\s*"
     r"(?:(?:with|who\s+(?:have|has|are)|having|receiving|taking)\s+(?:(?:an?|known|a\s+diagnosis\s+of)\s+)?)?", re.I)
@@ -59,8 +59,9 @@ def _threshold_linked(text: str, group: Rule, rules: list[Rule], link: re.Patter
     if not before:
         return None
     threshold = max(before, key=lambda r: r.span[1])
-    match = link.match(text, threshold.span[1])
-    if match is None or match.end() != group.span[0] or threshold.applies_to:
+    # fullmatch, not match: the link may give back a verb the group's own rule starts with ("receiving insulin")
+    match = link.fullmatch(text, threshold.span[1], group.span[0])
+    if match is None or threshold.applies_to:
         return None
     return threshold, match
 

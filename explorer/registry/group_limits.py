@@ -66,6 +66,44 @@ def group_first_limits(text: str, kind: str, rules: list[Rule], values: list[Val
     return out
 
 
+# from the end of the general rule to the group's bare value: an opening bracket
+_BEFORE_VALUE = re.compile(r"\s*[(\[]\s*")
+
+
+def value_first_limits(text: str, kind: str, rules: list[Rule], values: list[Value], mentions: list[Mention],
+                       names: ParameterNames) -> list[Rule]:
+    """The rules, with each general limit followed by a bracketed "(value for group C)" merged into one rule:
+    "HbA1c <= 8.5% (<= 9.5% for subjects on insulin)", "HbA1c of 8.5% or less (9.5% or less for participants treated
+    with insulin)". The bare value is read as the general rule's variables' limit for C, as `group_first_limits`
+    reads "(C: value)"; the value restated with its variable is conditions.conditioned's case."""
+    out = list(rules)
+    for group in list(rules):
+        if group not in out or group.tree is None or group.thresholds:
+            continue
+        linked = [(v, m) for v in values if v.end <= group.span[0]
+                  for m in [conditions.GROUP_INTRO.fullmatch(text, v.end, group.span[0])] if m is not None]
+        if not linked:
+            continue
+        value, _ = linked[-1]
+        before = [r for r in out if r.span[1] <= value.start and r.thresholds and not r.applies_to]
+        if not before:
+            continue
+        general = max(before, key=lambda r: r.span[1])
+        opening = _BEFORE_VALUE.match(text, general.span[1])
+        close = _CLOSE.match(text, group.span[1])
+        if opening is None or opening.end() != value.start or close is None:
+            continue
+        limit = _bare_limit(text, kind, general, value.start, out, values, mentions, names)
+        if limit is None or _directions(limit) != _directions(general):
+            continue  # a range's two limits, or a limit of another direction: which one the group's replaces is a guess
+        # C or not C: exhaustive, so a value beyond both limits is decided whatever C (trees.per_group)
+        tree = trees.per_group([(group.tree, limit.tree), (trees.negate(group.tree), general.tree)], exhaustive=True)
+        merged = conditions.merged_rule(text, [general, limit, group], tree, limit, group)
+        merged = dataclasses.replace(merged, span=(merged.span[0], close.end()), source=text[merged.span[0]:close.end()])
+        out = [merged if r is general else r for r in out if r is not group]
+    return out
+
+
 def _directions(rule: Rule) -> list[tuple[str, str]]:
     """Each threshold's variable and direction ("<" or ">"): a group's limit replaces a general one of the same form."""
     return sorted((t.variable, t.comparator[:1]) for t in rule.thresholds)
