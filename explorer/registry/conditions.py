@@ -66,6 +66,16 @@ def _threshold_linked(text: str, group: Rule, rules: list[Rule], link: re.Patter
     return threshold, match
 
 
+# a threshold listed after another: "A, B", "A or B", "A and/or B"
+_LIST_JOINT = re.compile(r"\s*[,;.]?\s*(?:and\s*/\s*or|or|and)?\s*", re.I)  # "." also: "mm Hg. and/or"
+
+
+def _listed_before(text: str, threshold: Rule, rules: list[Rule]) -> bool:
+    """Whether another threshold is joined to `threshold` just before it, so a group named after both may be theirs."""
+    before = [r for r in rules if r.span[1] <= threshold.span[0] and r.thresholds and r is not threshold]
+    return bool(before) and _LIST_JOINT.fullmatch(text, max(r.span[1] for r in before), threshold.span[0]) is not None
+
+
 def conditioned(text: str, kind: str, rules: list[Rule]) -> list[Rule]:
     """The rules, with each threshold stated for a group the catalogue names merged with that group's rule."""
     out = list(rules)
@@ -91,6 +101,8 @@ def conditioned(text: str, kind: str, rules: list[Rule]) -> list[Rule]:
             continue
         if same:
             continue  # another limit of the same variable, not the general one just before: not guessed
+        if _listed_before(text, threshold, out):
+            continue  # "SBP > 180 and/or DBP > 100 in patients receiving C": C may bind both or the last; not guessed
         tree = (trees.any_of([trees.negate(group.tree), threshold.tree]) if kind == "inclusion"
                 else trees.all_of([group.tree, threshold.tree]))
         merged = merged_rule(text, [threshold, group], tree, threshold, group)

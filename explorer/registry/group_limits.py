@@ -57,11 +57,7 @@ def group_first_limits(text: str, kind: str, rules: list[Rule], values: list[Val
             end = limit.span[1] if limit is not None else 0
         if limit is None or not _CLOSE.match(text, end) or _directions(limit) != _directions(general):
             continue  # "HbA1c 7-10% (for type 1: < 8%)": which of the range's limits the group's replaces is a guess
-        # C or not C: exhaustive, so a value beyond both limits is decided whatever C (trees.per_group)
-        tree = trees.per_group([(group.tree, limit.tree), (trees.negate(group.tree), general.tree)], exhaustive=True)
-        merged = conditions.merged_rule(text, [general, group, limit], tree, limit, group)
-        end = _CLOSE.match(text, end).end()
-        merged = dataclasses.replace(merged, span=(merged.span[0], end), source=text[merged.span[0]:end])
+        merged = _each_group_its_limit(text, general, limit, group, _CLOSE.match(text, end).end())
         out = [merged if r is general else r for r in out if r is not group and r is not limit]
     return out
 
@@ -96,12 +92,17 @@ def value_first_limits(text: str, kind: str, rules: list[Rule], values: list[Val
         limit = _bare_limit(text, kind, general, value.start, out, values, mentions, names)
         if limit is None or _directions(limit) != _directions(general):
             continue  # a range's two limits, or a limit of another direction: which one the group's replaces is a guess
-        # C or not C: exhaustive, so a value beyond both limits is decided whatever C (trees.per_group)
-        tree = trees.per_group([(group.tree, limit.tree), (trees.negate(group.tree), general.tree)], exhaustive=True)
-        merged = conditions.merged_rule(text, [general, limit, group], tree, limit, group)
-        merged = dataclasses.replace(merged, span=(merged.span[0], close.end()), source=text[merged.span[0]:close.end()])
+        merged = _each_group_its_limit(text, general, limit, group, close.end())
         out = [merged if r is general else r for r in out if r is not group]
     return out
+
+
+def _each_group_its_limit(text: str, general: Rule, limit: Rule, group: Rule, end: int) -> Rule:
+    """One rule, `C and limit or not C and general or limit and general`, spanning the text up to `end` (the closing
+    bracket). C or not C is exhaustive, so a value beyond both limits is decided whatever C (trees.per_group)."""
+    tree = trees.per_group([(group.tree, limit.tree), (trees.negate(group.tree), general.tree)], exhaustive=True)
+    merged = conditions.merged_rule(text, [general, group, limit], tree, limit, group)
+    return dataclasses.replace(merged, span=(merged.span[0], end), source=text[merged.span[0]:end])
 
 
 def _directions(rule: Rule) -> list[tuple[str, str]]:

@@ -131,6 +131,10 @@ ROWS = [
     ("HbA1c under 9% for participants receiving insulin", "inclusion", T(("hba1c", "<", 9, "%"))),
     ("HbA1c 7-10% (< 8% for patients with type 1 diabetes)", "inclusion", NotWhole("8%")),
     ("On insulin therapy for at least 6 months", "inclusion", NotWhole("6 months")),
+    # a group after two listed thresholds may bind both or the last: not guessed (found in the Chia diff of this round)
+    ("systolic blood pressure > 160 mmHg or diastolic blood pressure > 100 mmHg for patients on antihypertensive treatment",
+     "exclusion", NotWhole()),
+    ("SBP above 150 mmHg and/or DBP above 95 mmHg in subjects taking insulin", "exclusion", NotWhole()),
     # --- diabetes duration and time conditions ----------------------------------------------------------------------
     ("Diabetes duration of at least 1 year", "inclusion", T(("diabetes_duration", ">=", 1, "years"))),
     ("diagnosed with type 1 diabetes for at least 12 months", "inclusion", T(("diabetes_duration", ">=", 1, "years"))),
