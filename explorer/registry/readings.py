@@ -278,7 +278,7 @@ def merge_sex_specific(text: str, kind: str, rules: list[Rule]) -> list[Rule]:
         if len(limits) == 1 and kind == "inclusion":
             # a threshold for one sex only: an inclusion does not constrain the other sex
             (sex,) = limits
-            limits = {sex: limits[sex], ("female" if sex == "male" else "male"): None}
+            limits = {("female" if sex == "male" else "male"): None, sex: limits[sex]}  # printed as main did
             note = f"applies to {sex}s only"
         out.append(dataclasses.replace(rule, tree=_sex_limits_tree(limits), note=note))
     return out

@@ -123,3 +123,23 @@ def test_the_source_check_covers_the_consensus_term():
     assert check_rule(rule) is None
     # the consensus term repeats the rule's own limits: a number it compares with must still be in the text
     assert "1.4" in check_rule(dataclasses.replace(rule, source="Serum creatinine > 1.5 mg/dL (men)"))
+
+
+def test_a_catalogue_with_another_sex_level_gets_no_consensus_term(monkeypatch):
+    from explorer.catalogue import Catalogue, default_catalogue, variable_from_dict
+    from explorer.registry import readings
+
+    base = default_catalogue()
+    three = Catalogue({**base.variables, "sex": variable_from_dict(
+        "sex", {"kind": "category", "categories": ["female", "male", "intersex"], "role": "screening"})})
+    monkeypatch.setattr(readings, "default_catalogue", lambda: three)
+    readings.sexes_exhaustive.cache_clear()
+    try:
+        e = extract("Serum creatinine > 1.5 mg/dL (men) or > 1.4 mg/dL (women)", "exclusion")
+        # a third level takes neither limit: "beyond both" no longer decides an unknown sex
+        assert e.expression == ('sex == "male" and creatinine > creatinine_max or '
+                                'sex == "female" and creatinine > creatinine_max_2')
+        e = extract("Uric acid below 7 mg/dL in males", "inclusion")
+        assert e.expression == 'sex == "female" or sex == "male" and uric_acid < uric_acid_max'
+    finally:
+        readings.sexes_exhaustive.cache_clear()
