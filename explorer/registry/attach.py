@@ -41,8 +41,9 @@ def clause_before(text: str, start: int) -> str:
     return clause[-60:]
 
 
+# words between a variable and its value; "de" is French ("âgés de 18 à 65 ans", "HbA1c de 7 à 10 %")
 _GAP_OK = re.compile(
-    r"^[\s:,(\[\])=]*(?:(?:of|is|was|are|were|that|which|level|levels|value|values|concentrations?|count|measured|measurement|at|"
+    r"^[\s:,(\[\])=]*(?:(?:of|de|is|was|are|were|that|which|level|levels|value|values|concentrations?|count|measured|measurement|at|"
     r"screening|baseline|in|the|a|an|range|result|results|by|central|laboratory|lab|local|than|be|should|must|"
     r"have|has|had|with|\(\w+\)|\w{2,6}\)|serum|plasma|blood|total|test|score|index|between|from|ratio|to\s+be|"
     r"ranging|ranged|averag(?:e|ing)|"

@@ -6,7 +6,8 @@ When the group is itself read as a rule C (a catalogue concept, or an age), the 
 - an inclusion requires the threshold of the group only: `not C or threshold`;
 - an exclusion excludes only the group over it: `C and threshold`;
 - a general threshold followed by the group's own ("HbA1c <= 8.5% (<= 9.5% for subjects on insulin)") gives each
-  their limit: `C and group_threshold or not C and general_threshold`, in both kinds.
+  their limit: `C and group_threshold or not C and general_threshold or group_threshold and general_threshold`, in
+  both kinds (the last term decides a value beyond both limits when C is unknown: trees.per_group).
 
 The condition must end the clause: anything unread after it ("for patients with C who ...") leaves the group
 partly unread, and the pair is not merged (the criterion then stays non-computable, as before). Under three-valued
@@ -24,7 +25,7 @@ from explorer.registry.model import Rule
 
 # the words between a threshold and the rule naming its group; the group's rule may start with its own verb
 # ("on insulin", "treated with insulin"), so the introduction may stop before "with" / "on"
-_INTRO = re.compile(
+GROUP_INTRO = _INTRO = re.compile(
     r"\s*,?\s*[(\[]?\s*(?:only\s+)?(?:in|for|among)\s+(?:(?:a|an|the|all)\s+)?"
     r"(?:persons?|people|patients?|subjects?|participants?|those|individuals?|adults?)\s*"
     r"(?:(?:with|who\s+(?:have|has|are)|having|receiving|taking)\s+(?:(?:an?|known|a\s+diagnosis\s+of)\s+)?)?", re.I)
@@ -58,10 +59,21 @@ def _threshold_linked(text: str, group: Rule, rules: list[Rule], link: re.Patter
     if not before:
         return None
     threshold = max(before, key=lambda r: r.span[1])
-    match = link.match(text, threshold.span[1])
-    if match is None or match.end() != group.span[0] or threshold.applies_to:
+    # fullmatch, not match: the link may give back a verb the group's own rule starts with ("receiving insulin")
+    match = link.fullmatch(text, threshold.span[1], group.span[0])
+    if match is None or threshold.applies_to:
         return None
     return threshold, match
+
+
+# a threshold listed after another: "A, B", "A or B", "A and/or B"
+_LIST_JOINT = re.compile(r"\s*[,;.]?\s*(?:and\s*/\s*or|or|and)?\s*", re.I)  # "." also: "mm Hg. and/or"
+
+
+def _listed_before(text: str, threshold: Rule, rules: list[Rule]) -> bool:
+    """Whether another threshold is joined to `threshold` just before it, so a group named after both may be theirs."""
+    before = [r for r in rules if r.span[1] <= threshold.span[0] and r.thresholds and r is not threshold]
+    return bool(before) and _LIST_JOINT.fullmatch(text, max(r.span[1] for r in before), threshold.span[0]) is not None
 
 
 def conditioned(text: str, kind: str, rules: list[Rule]) -> list[Rule]:
@@ -81,13 +93,16 @@ def conditioned(text: str, kind: str, rules: list[Rule]) -> list[Rule]:
         if general and same == [general[-1]] and _ALTERNATIVE_GAP.fullmatch(text, general[-1].span[1],
                                                                              threshold.span[0]):
             first = general[-1]
-            tree = trees.any_of([trees.all_of([group.tree, threshold.tree]),
-                                 trees.all_of([trees.negate(group.tree), first.tree])])
+            # C or not C: exhaustive, so a value beyond both limits is decided whatever C (trees.per_group)
+            tree = trees.per_group([(group.tree, threshold.tree), (trees.negate(group.tree), first.tree)],
+                                   exhaustive=True)
             merged = merged_rule(text, [first, threshold, group], tree, threshold, group)
             out = [merged if r is first else r for r in out if r is not threshold and r is not group]
             continue
         if same:
             continue  # another limit of the same variable, not the general one just before: not guessed
+        if _listed_before(text, threshold, out):
+            continue  # "SBP > 180 and/or DBP > 100 in patients receiving C": C may bind both or the last; not guessed
         tree = (trees.any_of([trees.negate(group.tree), threshold.tree]) if kind == "inclusion"
                 else trees.all_of([group.tree, threshold.tree]))
         merged = merged_rule(text, [threshold, group], tree, threshold, group)

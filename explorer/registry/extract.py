@@ -142,6 +142,7 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
     rules = readings.merge_sex_specific(text, kind, rules)
     rules = readings.subject_sex(text, kind, rules)
     rules = group_limits.group_first_limits(text, kind, rules, values, mentions, names)
+    rules = group_limits.value_first_limits(text, kind, rules, values, mentions, names)
     rules = conditions.conditioned(text, kind, rules)
     rules, excepted_left_out = conditions.excepted(text, kind, rules)
     rules = conditions.pregnancy_groups(text, kind, rules)

@@ -4,7 +4,8 @@ ULN)".
 
 The bracketed value has no variable of its own (or repeats the general rule's), so it is the general rule's variables'
 limit for the group C (a catalogue concept). Both limits then hold, each for its group, in both kinds:
-`C and group_limit or not C and general_limit` (conditions.py reads the same pair written value first, group after).
+`C and group_limit or not C and general_limit or group_limit and general_limit` (trees.per_group; conditions.py reads
+the same pair written value first, group after).
 Anything else in the bracket (another condition, another variable, a value of another unit) and it is not read: the
 criterion stays as it was (non-computable, "another value in the same unit").
 """
@@ -56,13 +57,52 @@ def group_first_limits(text: str, kind: str, rules: list[Rule], values: list[Val
             end = limit.span[1] if limit is not None else 0
         if limit is None or not _CLOSE.match(text, end) or _directions(limit) != _directions(general):
             continue  # "HbA1c 7-10% (for type 1: < 8%)": which of the range's limits the group's replaces is a guess
-        tree = trees.any_of([trees.all_of([group.tree, limit.tree]),
-                             trees.all_of([trees.negate(group.tree), general.tree])])
-        merged = conditions.merged_rule(text, [general, group, limit], tree, limit, group)
-        end = _CLOSE.match(text, end).end()
-        merged = dataclasses.replace(merged, span=(merged.span[0], end), source=text[merged.span[0]:end])
+        merged = _each_group_its_limit(text, general, limit, group, _CLOSE.match(text, end).end())
         out = [merged if r is general else r for r in out if r is not group and r is not limit]
     return out
+
+
+# from the end of the general rule to the group's bare value: an opening bracket
+_BEFORE_VALUE = re.compile(r"\s*[(\[]\s*")
+
+
+def value_first_limits(text: str, kind: str, rules: list[Rule], values: list[Value], mentions: list[Mention],
+                       names: ParameterNames) -> list[Rule]:
+    """The rules, with each general limit followed by a bracketed "(value for group C)" merged into one rule:
+    "HbA1c <= 8.5% (<= 9.5% for subjects on insulin)", "HbA1c of 8.5% or less (9.5% or less for participants treated
+    with insulin)". The bare value is read as the general rule's variables' limit for C, as `group_first_limits`
+    reads "(C: value)"; the value restated with its variable is conditions.conditioned's case."""
+    out = list(rules)
+    for group in list(rules):
+        if group not in out or group.tree is None or group.thresholds:
+            continue
+        linked = [(v, m) for v in values if v.end <= group.span[0]
+                  for m in [conditions.GROUP_INTRO.fullmatch(text, v.end, group.span[0])] if m is not None]
+        if not linked:
+            continue
+        value, _ = linked[-1]
+        before = [r for r in out if r.span[1] <= value.start and r.thresholds and not r.applies_to]
+        if not before:
+            continue
+        general = max(before, key=lambda r: r.span[1])
+        opening = _BEFORE_VALUE.match(text, general.span[1])
+        close = _CLOSE.match(text, group.span[1])
+        if opening is None or opening.end() != value.start or close is None:
+            continue
+        limit = _bare_limit(text, kind, general, value.start, out, values, mentions, names)
+        if limit is None or _directions(limit) != _directions(general):
+            continue  # a range's two limits, or a limit of another direction: which one the group's replaces is a guess
+        merged = _each_group_its_limit(text, general, limit, group, close.end())
+        out = [merged if r is general else r for r in out if r is not group]
+    return out
+
+
+def _each_group_its_limit(text: str, general: Rule, limit: Rule, group: Rule, end: int) -> Rule:
+    """One rule, `C and limit or not C and general or limit and general`, spanning the text up to `end` (the closing
+    bracket). C or not C is exhaustive, so a value beyond both limits is decided whatever C (trees.per_group)."""
+    tree = trees.per_group([(group.tree, limit.tree), (trees.negate(group.tree), general.tree)], exhaustive=True)
+    merged = conditions.merged_rule(text, [general, group, limit], tree, limit, group)
+    return dataclasses.replace(merged, span=(merged.span[0], end), source=text[merged.span[0]:end])
 
 
 def _directions(rule: Rule) -> list[tuple[str, str]]:

@@ -46,7 +46,8 @@ NUMERIC_TERMS: dict[str, list[str]] = {
     "diastolic_bp": [r"diastolic(?:\s+blood)?(?:\s+pressure|\s+BP\b)?", r"\bDBP\b"],
     "tir": [r"time\s+in\s+(?:target\s+)?range", r"\bTIR\b"],
     "uric_acid": [r"(?:serum\s+)?uric\s+acid", r"(?:serum\s+)?urate"],
-    "age": [r"(?<![a-z])age[ds]?(?![a-z])"],
+    # French too ("Âge ≥ 18 ans", "âgés de 18 à 65 ans"): the unit "ans" is read, so is the word it follows
+    "age": [r"(?<![a-zà-ÿ])(?:age[ds]?|âge|[aâ]gée?s?)(?![a-zà-ÿ])"],
 }
 # Names that stand for several variables sharing one threshold ("LFTs > 2x ULN": ALT or AST).
 GROUP_TERMS: dict[tuple[str, ...], list[str]] = {
@@ -101,7 +102,7 @@ UNMAPPED_TERMS: list[str] = [
 # canonical unit -> spellings, longest first within the compiled pattern
 UNIT_SPELLINGS: dict[str, list[str]] = {
     "mL/min/1.73m2": [r"m[lL]\s*/\s*min\s*(?:/|per)\s*1\.73\s*m(?:2|²|\^2)", r"ml/min/1\.73m2",
-                      r"m(?:illi)?lit(?:er|re)s?\s*(?:/|per)\s*min(?:ute)?s?\s*(?:/|per)\s*1\.73\s*"
+                      r"m(?:[lL]|(?:illi)?lit(?:er|re)s?)\s*(?:/|per)\s*min(?:ute)?s?\s*(?:/|per)\s*1\.73\s*"
                       r"(?:m(?:2|²|\^2)|(?:square\s+)?met(?:er|re)s?(?:\s+squared)?)"],
     # never the start of a rate per body surface ("ml/min/m2" is no clearance in mL/min)
     "mL/min": [r"(?:m[lL]\s*/\s*min(?:ute)?|m(?:[lL]|illilit(?:er|re)s?)\s+per\s+min(?:ute)?|cc\s*(?:/|per)\s*min(?:ute)?)"
@@ -325,7 +326,9 @@ CONCEPTS: list[tuple[str, list[str]]] = [
     ("liver_metastases", [r"(?<!extra)(?<!extra\s)(?<!extra-)(?:liver|hepatic)\s+metasta(?:sis|ses|tic\s+disease)", r"metasta(?:sis|ses)\s+(?:to|in)\s+"
                                                                                       r"the\s+liver"]),
     ("gilbert_syndrome", [r"gilbert(?:['’]?s)?(?:\s+(?:syndrome|disease))?"]),
-    ("on_insulin", [r"(?:currently\s+)?(?:treated\s+with|using|uses|on)\s+insulin(?!\s+(?:pump|dose))",
+    # current use: "receiving insulin (therapy)", "taking insulin"; never "requiring insulin" (a need, not a use)
+    ("on_insulin", [r"(?:currently\s+)?(?:treated\s+with|using|uses|on|receiving|taking)\s+insulin"
+                    r"(?:\s+(?:therapy|treatment))?(?!\s+(?:pump|dose))",
                     r"insulin[- ]treated"]),
 ]
 # Wording around a concept that changes what it means; the concept is then not taken as present.
@@ -539,6 +542,8 @@ CONFIDENCE_CAPS: dict[str, float] = {
 # part of a criterion its rules did not read
 UNCOVERED_STOP_WORDS: frozenset[str] = frozenset({
     "formula", "equation",  # how a value is estimated ("by the Cockcroft-Gault formula"), not a condition
+    # how a blood pressure is taken ("sitting BP below 160/100", "resting blood pressure"), not who qualifies
+    "sitting", "seated", "resting", "rest", "supine",
     "gender", "sex", "sexes",  # "of either sex": who may take part, not a condition
     "a", "an", "the", "and", "or", "of", "with", "without", "to", "in", "on", "at", "for", "by", "as", "be",
     "is", "are", "was", "were", "been", "being", "has", "have", "had", "having", "must", "should", "will",

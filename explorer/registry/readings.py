@@ -3,7 +3,9 @@ and diabetes duration, each an explorer.expr tree with named parameters in catal
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from functools import cache
 
 from explorer import expr
 from explorer.catalogue import default_catalogue
@@ -230,43 +232,56 @@ def _per_sex(kind: str, variable: str, found: list[Threshold], pair: re.Match, s
     return out
 
 
+@cache
+def sexes_exhaustive(named: frozenset[str]) -> bool:
+    """Whether the sexes `named` are every level the catalogue's `sex` has: only then is "not male" "female", and a
+    value beyond both sexes' limits decided whatever the (unknown) sex."""
+    variable = default_catalogue().get("sex")
+    return variable is not None and set(variable.categories) == set(named)
+
+
+def _sex_limits_tree(limits: dict[str, object | None]) -> object:
+    """`sex == s1 and L1 or sex == s2 and L2`, with the consensus term where the sexes are the catalogue's two."""
+    exhaustive = sexes_exhaustive(frozenset(limits))
+    return trees.per_group([(trees.equals("sex", sex), limit) for sex, limit in limits.items()], exhaustive=exhaustive)
+
+
 def merge_sex_specific(text: str, kind: str, rules: list[Rule]) -> list[Rule]:
-    """Thresholds stated per sex become one rule: `sex == "male" and x > a or sex == "female" and x > b`.
+    """Thresholds stated per sex become one rule: `sex == "male" and x > a or sex == "female" and x > b or x > a and
+    x > b`.
 
     Whatever connector the text uses between them ("and" or "or"), each subject is one sex, so the
-    disjunction of (sex and threshold) is what the text says, for inclusions and exclusions alike. A
-    threshold stated for one sex only constrains that sex: an inclusion lets the other sex through, an
-    exclusion excludes only that sex.
+    disjunction of (sex and threshold) is what the text says, for inclusions and exclusions alike; the last term
+    decides a value beyond both limits when the sex is unknown (trees.per_group). A threshold stated for one sex
+    only constrains that sex: an inclusion lets the other sex through (`sex == "female" or x > a`), an exclusion
+    excludes only that sex (`sex == "male" and x > a`).
     """
-    out: list[Rule] = []
+    merged: list[tuple[Rule, dict]] = []  # each rule with its limit per sex, the tree built once at the end
     for rule in rules:
-        last = out[-1] if out else None
+        last, limits = merged[-1] if merged else (None, {})
         if (rule.applies_to and last is not None and last.applies_to and last.variable == rule.variable
-                and rule.applies_to not in last.applies_to.split("+")):
+                and rule.applies_to not in limits):
             span = (min(last.span[0], rule.span[0]), max(last.span[1], rule.span[1]))
-            tree = trees.any_of([last.tree, trees.all_of([trees.equals("sex", rule.applies_to), rule.tree])])
-            out[-1] = Rule(rule.variable, tree, {**last.parameters, **rule.parameters}, span, text[span[0]:span[1]],
-                           min(last.confidence, rule.confidence), last.comparator, last.value, last.unit,
-                           last.source_value, last.source_unit, "thresholds differ by sex",
-                           last.thresholds + rule.thresholds, applies_to=f"{last.applies_to}+{rule.applies_to}")
+            merged[-1] = (Rule(rule.variable, last.tree, {**last.parameters, **rule.parameters}, span,
+                               text[span[0]:span[1]], min(last.confidence, rule.confidence), last.comparator,
+                               last.value, last.unit, last.source_value, last.source_unit, "thresholds differ by sex",
+                               last.thresholds + rule.thresholds, applies_to=f"{last.applies_to}+{rule.applies_to}"),
+                          {**limits, rule.applies_to: rule.tree})
             continue
-        if rule.applies_to:
-            rule = Rule(rule.variable, trees.all_of([trees.equals("sex", rule.applies_to), rule.tree]),
-                        rule.parameters, rule.span, rule.source, rule.confidence, rule.comparator, rule.value,
-                        rule.unit, rule.source_value, rule.source_unit, rule.note, rule.thresholds,
-                        applies_to=rule.applies_to)
-        out.append(rule)
-    # a threshold for one sex only: an inclusion does not constrain the other sex
-    final = []
-    for rule in out:
-        if rule.applies_to in {"male", "female"} and kind == "inclusion":
-            other = "female" if rule.applies_to == "male" else "male"
-            rule = Rule(rule.variable, trees.any_of([trees.equals("sex", other), rule.tree]), rule.parameters,
-                        rule.span, rule.source, rule.confidence, rule.comparator, rule.value, rule.unit,
-                        rule.source_value, rule.source_unit, f"applies to {rule.applies_to}s only", rule.thresholds,
-                        applies_to=rule.applies_to)
-        final.append(rule)
-    return final
+        merged.append((rule, {rule.applies_to: rule.tree} if rule.applies_to else {}))
+    out = []
+    for rule, limits in merged:
+        if not limits:
+            out.append(rule)
+            continue
+        note = rule.note
+        if len(limits) == 1 and kind == "inclusion":
+            # a threshold for one sex only: an inclusion does not constrain the other sex
+            (sex,) = limits
+            limits = {("female" if sex == "male" else "male"): None, sex: limits[sex]}  # printed as main did
+            note = f"applies to {sex}s only"
+        out.append(dataclasses.replace(rule, tree=_sex_limits_tree(limits), note=note))
+    return out
 
 
 def subject_sex(text: str, kind: str, rules: list[Rule]) -> list[Rule]:

@@ -62,6 +62,33 @@ def negate(node: expr.Node) -> expr.Node:
     return expr.Not(node)
 
 
+def per_group(limits, *, exhaustive: bool) -> expr.Node:
+    """One limit per group, `C1 and L1 or C2 and L2`; a group whose limit is None is not constrained (`C1 or ...`).
+
+    Under three-valued logic `C1 and L1 or C2 and L2` stays unknown when the group is, even where the value decides:
+    creatinine 3.0 with limits 1.5 (men) and 1.4 (women) is beyond both, whatever the sex. When the groups are
+    exhaustive (C and not C; both sexes of a catalogue that has exactly those two), every completion of the group
+    takes one of the limits, so "beyond every limit" decides alone: the consensus term `L1 and L2` adds it. With it
+    the disjunction holds all its prime implicants, and Kleene evaluation equals the completion semantics (true when
+    true for every completion of the unknowns, false when false for every one). In two-valued logic the term
+    changes nothing (it is implied by the others). A group without a limit makes the consensus the other limits
+    alone; a single limit absorbs its own group's term: `sex == "female" or x > a`. Exact for two groups (every
+    use here); with more, the sharpness is not claimed.
+    """
+    limits = list(limits)
+    if not limits:
+        raise ValueError("per_group needs at least one group")
+    stated = [limit for _, limit in limits if limit is not None]
+    if not exhaustive or not stated:
+        return any_of([group if limit is None else all_of([group, limit]) for group, limit in limits])
+    free = [group for group, limit in limits if limit is None]
+    if len(stated) == 1 and free:
+        # the free groups, then the one limit: it holds for everyone else, and absorbs its own group's term
+        return any_of([*free, stated[0]])
+    return any_of([*(group if limit is None else all_of([group, limit]) for group, limit in limits),
+                   all_of(stated)])
+
+
 @cache
 def concept(text: str) -> expr.Node:
     """A concept's expression as the lexicon writes it (our own data, parsed by the expression grammar)."""

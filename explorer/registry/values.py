@@ -28,8 +28,9 @@ CMP_PHRASES: list[tuple[str, str]] = [
            r"greater"),
     ("<", r"(?:less|lower)\s+than\s*\(\s*<\s*\)|<|＜|less\s+than|lower\s+than|younger\s+than|below|under|fewer\s+than|inferior\s+to"),
 ]
-_TRAIL_PHRASES = [(">=", r"(?:of\s+age\s+)?(?:or|and)\s+(?:more|greater|higher|above|older|over|longer)|\+"),
-                  ("<=", r"or\s+(?:less|lower|below|younger|fewer|under)|and\s+(?:under|younger|below)")]
+# French too: "18 ans ou plus" / "et plus" (or more), "65 ans ou moins" (or less)
+_TRAIL_PHRASES = [(">=", r"(?:of\s+age\s+)?(?:or|and)\s+(?:more|greater|higher|above|older|over|longer)|(?:ou|et)\s+plus|\+"),
+                  ("<=", r"or\s+(?:less|lower|below|younger|fewer|under)|and\s+(?:under|younger|below)|ou\s+moins")]
 
 
 def cmp_group(name: str) -> str:
@@ -73,8 +74,9 @@ _ULN = rf"(?P<uln>\s*{lexicon.ULN_PATTERN})?"
 # an inclusive sign written inside a "between" range ("between ages >=18 and 65"): the range's own bounds, restated
 _AT_LEAST, _AT_MOST = r"(?:(?P<lo>>=|≥|=>|>)\s*)?", r"(?:(?P<hi><=|≤|=<|<)\s*)?"
 _VALUE_PATTERNS: list[tuple[str, re.Pattern]] = [
-    ("between", re.compile(rf"\bbetween(?:,?\s+and\s+including,?)?\s+{_AT_LEAST}{_num('a', words=True)}{_unit_group('ua')}"
-                           rf"\s*(?:and|-|–|to)\s*{_AT_MOST}{_num('b')}"
+    # French too: "entre 18 et 65 ans"
+    ("between", re.compile(rf"\b(?:between|entre)(?:,?\s+and\s+including,?)?\s+{_AT_LEAST}{_num('a', words=True)}"
+                           rf"{_unit_group('ua')}\s*(?:and|et|-|–|to)\s*{_AT_MOST}{_num('b')}"
                            rf"{_unit_group('ub')}{_ULN}", re.I)),
     ("fromto", re.compile(rf"\bfrom\s+{_num('a')}{_unit_group('ua')}\s*(?:to|-|–)\s*{_num('b')}{_unit_group('ub')}",
                           re.I)),
@@ -90,7 +92,7 @@ _VALUE_PATTERNS: list[tuple[str, re.Pattern]] = [
     # a pair is blood pressure with its unit, or two- or three-digit numbers after a comparator ("above 140/90")
     ("bp", re.compile(rf"{cmp_group('c')}?\s*{_num('a')}\s*/\s*{_num('b')}\s*(?P<u>mm\s*hg)|"
                       rf"{cmp_group('c2')}\s*(?P<a2>\d{{2,3}})\s*/\s*(?P<b2>\d{{2,3}})(?![\d/])", re.I)),
-    ("dash", re.compile(rf"{_num('a')}{_unit_group('ua')}\s*(?:-|–|—|to|through)\s*{_num('b')}{_unit_group('ub')}{_ULN}",
+    ("dash", re.compile(rf"{_num('a')}{_unit_group('ua')}\s*(?:-|–|—|to|through|à)\s*{_num('b')}{_unit_group('ub')}{_ULN}",
                         re.I)),
     # a multiple of the ULN bounded in words after it or before it ("3x ULN or higher", "within 2 times the ULN")
     ("ulnwithin", re.compile(rf"\bwithin\s+{_num('a', words=True)}\s*(?P<uln>{lexicon.ULN_PATTERN})", re.I)),
