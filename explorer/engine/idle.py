@@ -80,7 +80,7 @@ class Task:
         s = self._scheduler
         with s._cond:
             while not self.cancelled and not s._idle_now():
-                s._cond.wait(s._until_idle())
+                s._wait_for_idle(s._until_idle())
             return not self.cancelled
 
     @contextlib.contextmanager
@@ -143,7 +143,7 @@ class Task:
                     self._patience_epoch = s._epoch  # run beside this section from now on
                     break
                 waited = True
-                s._cond.wait(min(left, s._until_idle() or left))
+                s._wait_for_idle(min(left, s._until_idle() or left))
             self.gave_way += waited
             self._attention = (abort and self._superseded) or (
                 not s._idle_now() and self._patience_epoch != s._epoch and not self._awaited)
@@ -182,6 +182,13 @@ class IdleScheduler:
         self._foreground = 0
         self._epoch = 0  # foreground sections begun (a yielding job's patience is per section)
         self._last_foreground = float("-inf")  # monotonic time the last foreground section ended
+        # Wake-ups of the idle thread are kept to those that change what it does: it runs at nice 19, and a thread
+        # woken takes the GIL, which the main thread, asked to drop it, waits to see taken, by a thread the machine
+        # may not schedule for tens of ms (a click took 89 ms against 69 before the scheduler existed, quiet machine,
+        # benchmarks/results/dashboard.click.quiet.md). So: when the idle thread will wake by itself (-inf: it is not
+        # waiting for a job to be due), and how many threads wait for the end of the foreground.
+        self._wake_at = float("-inf")
+        self._idle_waiters = 0
         self._thread: threading.Thread | None = None
         self.ran: deque[str] = deque(maxlen=1000)  # names of the last jobs run, in order (tests, benchmarks)
 
@@ -194,14 +201,19 @@ class IdleScheduler:
         with self._cond:
             generation = self._generations.get(name, 0) + 1
             self._generations[name] = generation
-            self._jobs[name] = _Job(priority, time.monotonic() + delay, generation, name, run, delay, ready)
-            if self._running is not None and self._running.name == name:
+            due = time.monotonic() + delay
+            self._jobs[name] = _Job(priority, due, generation, name, run, delay, ready)
+            superseding = self._running is not None and self._running.name == name
+            if superseding:
                 self._running._superseded = True
                 self._running._stop()
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._loop, name="idle-time work", daemon=True)
                 self._thread.start()
-            self._cond.notify_all()
+            # only when it changes something for a waiting thread: a click submits jobs, and waking the idle thread
+            # then makes it take the GIL in the middle of the click (see _wake_at)
+            if superseding or due < self._wake_at:
+                self._cond.notify_all()
 
     def cancel(self, name: str, wait: float = 0.0) -> None:
         """Forget `name`'s job and interrupt it if it runs; `wait`: up to that many seconds until it has returned
@@ -246,7 +258,8 @@ class IdleScheduler:
             with self._cond:
                 self._foreground -= 1
                 self._last_foreground = time.monotonic()
-                self._cond.notify_all()
+                if not self._foreground and self._idle_waiters:
+                    self._cond.notify_all()
 
     def idle(self) -> bool:
         with self._cond:
@@ -272,7 +285,23 @@ class IdleScheduler:
             waits = [job.due - now for job in self._jobs.values() if job.due > now]
             if due:
                 waits.append(self._until_idle())
-            self._cond.wait(min((w for w in waits if w is not None), default=None))
+            timeout = min((w for w in waits if w is not None), default=None)
+            self._wake_at = float("inf") if timeout is None else now + timeout
+            try:
+                if due:  # a job waits for the foreground's end
+                    self._wait_for_idle(timeout)
+                else:
+                    self._cond.wait(timeout)
+            finally:
+                self._wake_at = float("-inf")
+
+    def _wait_for_idle(self, timeout: float | None) -> None:
+        """Wait (under the lock) for `timeout` s or the end of the foreground (None: for the end)."""
+        self._idle_waiters += 1
+        try:
+            self._cond.wait(timeout)
+        finally:
+            self._idle_waiters -= 1
 
     def _loop(self) -> None:
         with contextlib.suppress(AttributeError, OSError):  # this thread only (Linux: a thread id is a pid here)

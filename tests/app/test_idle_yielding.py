@@ -146,3 +146,28 @@ def test_a_job_inside_a_cached_property_does_not_wait_there(scheduler, monkeypat
         started = time.monotonic()
         Slow([0], 0.0).value  # the class's lock (3.11): free once the job's property is computed
         assert time.monotonic() - started < 5
+
+
+def test_a_click_does_not_wake_the_idle_thread():
+    """A click is foreground sections and jobs submitted again for later: none of it changes what the idle thread
+    waits for, and waking it (nice 19) made the click wait for it to take the GIL."""
+    s = IdleScheduler(quiet=0.05, nice=0)
+    s.submit("job", lambda task: None, delay=30)
+    time.sleep(0.1)  # the idle thread now waits for the job to be due
+    woken, notify = [], s._cond.notify_all
+    s._cond.notify_all = lambda: (woken.append(1), notify())
+    for _ in range(5):
+        with s.foreground(interrupt=False):
+            s.submit("job", lambda task: None, delay=30)
+    assert not woken
+    s.submit("job", lambda task: None, delay=0)  # due sooner than the thread will look: it is told
+    assert woken and s.wait_done("job", 10)
+
+
+def test_a_due_job_waiting_for_the_foreground_starts_once_it_ends():
+    s, ran = IdleScheduler(quiet=0.05, nice=0), threading.Event()
+    with s.foreground():
+        s.submit("job", lambda task: ran.set())
+        time.sleep(0.2)
+        assert not ran.is_set()
+    assert ran.wait(5)
