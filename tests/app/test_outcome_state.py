@@ -36,15 +36,19 @@ def whole_screening_results(state: ExplorerState) -> OutcomeResults:
     return outcome_measures(state.trial, cohort, screening=state.screening, on_missing="skip")
 
 
-def test_the_enrolled_rows_are_what_the_whole_screening_gives(state):
-    results, expected = state.outcomes.results(), whole_screening_results(state)
-    assert len(results.subjects) >= 10
+def assert_same_results(results: OutcomeResults, expected: OutcomeResults) -> None:
     for field in fields(OutcomeResults):
         got, want = getattr(results, field.name), getattr(expected, field.name)
         if isinstance(want, pd.DataFrame):
             pd.testing.assert_frame_equal(got, want, obj=field.name)
         else:
             assert got == want, field.name
+
+
+def test_the_enrolled_rows_are_what_the_whole_screening_gives(state):
+    results, expected = state.outcomes.results(), whole_screening_results(state)
+    assert len(results.subjects) >= 10
+    assert_same_results(results, expected)
 
 
 def test_rows_by_position_are_the_screening_subset(state):
@@ -191,12 +195,7 @@ def test_prepared_outcomes_are_the_same_when_foreground_sections_interrupt_them_
     assert fresh.outcomes.computations == 1
     prepared, expected = fresh.outcomes.results(), whole_screening_results(fresh)
     assert fresh.outcomes.computations == 1  # the prepared outcomes were kept, and are these
-    for field in fields(OutcomeResults):
-        got, want = getattr(prepared, field.name), getattr(expected, field.name)
-        if isinstance(want, pd.DataFrame):
-            pd.testing.assert_frame_equal(got, want, obj=field.name)
-        else:
-            assert got == want, field.name
+    assert_same_results(prepared, expected)
 
 
 def test_a_tab_drawing_in_the_foreground_is_not_kept_waiting_by_the_prepare_it_waits_for(fresh, monkeypatch):
