@@ -136,8 +136,8 @@ class Task:
         with s._cond:
             waited = False
             deadline = time.monotonic() + PATIENCE_S
-            while (not s._idle_now() and not self._awaited and not (abort and self._superseded)
-                   and self._patience_epoch != s._epoch):
+            # superseded meanwhile: it still waits for the idle kernel, and stops then (stopping is work too)
+            while not s._idle_now() and not self._awaited and self._patience_epoch != s._epoch:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     self._patience_epoch = s._epoch  # run beside this section from now on
@@ -212,7 +212,8 @@ class IdleScheduler:
                 self._thread.start()
             # only when it changes something for a waiting thread: a click submits jobs, and waking the idle thread
             # then makes it take the GIL in the middle of the click (see _wake_at)
-            if superseding or due < self._wake_at:
+            # (a job superseded while the kernel is busy waits for idle anyway: it learns it then)
+            if (superseding and self._idle_now()) or due < self._wake_at:
                 self._cond.notify_all()
 
     def cancel(self, name: str, wait: float = 0.0) -> None:

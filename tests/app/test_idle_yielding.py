@@ -171,3 +171,13 @@ def test_a_due_job_waiting_for_the_foreground_starts_once_it_ends():
         time.sleep(0.2)
         assert not ran.is_set()
     assert ran.wait(5)
+
+
+def test_a_job_superseded_during_a_click_stops_only_once_the_click_is_over(scheduler):
+    """Stopping is work on the idle thread (the exception's way out): never during the click that superseded it."""
+    job = Job(scheduler, abort=True)
+    with scheduler.foreground():
+        time.sleep(0.01)
+        scheduler.submit("job", lambda task: None)  # the click's edit: a newer job
+        assert not job.ended.wait(0.2)
+    assert job.ended.wait(5) and job.cancelled
