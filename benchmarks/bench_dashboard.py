@@ -1006,6 +1006,7 @@ def click_phases(log: list[dict], origin: float, input_at: float, shown_at: floa
 def trace_main(args) -> int:
     """`--trace N`: N paced clicks on one pre-heated page of each code, each split into its phases (click_phases)."""
     codes = [(args.baseline, args.baseline)] if args.baseline else []
+    codes += [(ref, ref) for ref in args.also]
     codes.append((None, "this tree"))
     rows = []
     with sync_playwright() as pw, contextlib.ExitStack() as stack:
@@ -1101,7 +1102,8 @@ def main() -> int:
     parser.add_argument("--gzip-off", action="store_true",
                         help="with --first-render-only: also this tree with its server's gzip turned off")
     parser.add_argument("--also", action="append", default=[], metavar="REF",
-                        help="with --first-render-only or --clicks: also measure this git revision (after --baseline); "
+                        help="with --first-render-only, --clicks or --trace: also measure this git revision (after "
+                             "--baseline); "
                              "may be repeated")
     parser.add_argument("--interleave", action="store_true",
                         help="with --first-render-only: every variant's server up at once, their rounds in turn")

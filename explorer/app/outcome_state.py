@@ -13,6 +13,7 @@ A few keys are kept, so going back to an earlier eligible set is instant.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import OrderedDict
 
@@ -22,6 +23,7 @@ from explorer.cohort.lookup import positions as positions_in
 from explorer.cohort.lookup import rows_of_sorted
 from explorer.cohort.screening import Screening
 from explorer.cohort.synthetic import enrolment
+from explorer.engine.idle import Cancelled, Task
 from explorer.errors import DataError
 from explorer.outcomes.measures import (
     OutcomeResults,
@@ -57,7 +59,8 @@ class OutcomeState:
         # guards the cache and _pending: prepare() (a background thread) computes outside it, and results()
         # waits for a prepare of its own scenario instead of computing the same outcomes beside it
         self._lock = threading.RLock()
-        self._pending: tuple[tuple, threading.Event] | None = None  # (key, done) of a prepare() under way
+        # (key, done, task) of a prepare() under way; task: the idle-time job it runs in, if any (see prepare)
+        self._pending: tuple[tuple, threading.Event, Task | None] | None = None
 
     # --- the simulation's choices ---------------------------------------------------------------------
     @property
@@ -116,20 +119,26 @@ class OutcomeState:
             key = self.key(enrolled)
             pending = self._pending if self._pending is not None and self._pending[0] == key else None
         if pending is not None:
-            pending[1].wait()
+            # the prepare gives way to the foreground (this caller's, often): it must not while this waits for it
+            with pending[2].awaited() if pending[2] is not None else contextlib.nullcontext():
+                pending[1].wait()
         with self._lock:
             if key not in self._cache:
                 self._keep(key, self._compute(enrolled))
             self._cache.move_to_end(key)
             return self._cache[key]
 
-    def prepare(self) -> None:
+    def prepare(self, task: Task | None = None) -> None:
         """Compute the current scenario's outcomes ahead of anyone asking (explorer.app.warm_up, from a
         background thread), so that opening the Outcomes tab on it only draws.
 
         The state may move meanwhile (an edit on the main thread): what was read could then mix two
         scenarios, so the result is kept only if the state's revision is the same after as before, and the
         computation stops early once the revision has moved (it is another scenario's by then).
+
+        `task`: the idle-time job this runs in (explorer.engine.idle). The computation then gives way to any
+        foreground section at its next Python call (Task.yielding: its stages take up to 2 s at 10^6 subjects,
+        a click landing on one would wait for its GIL) and stops there once the job is superseded.
         """
         revision = self._state.revision
         with self._lock:
@@ -140,13 +149,14 @@ class OutcomeState:
             if key in self._cache or self._pending is not None:
                 return
             done = threading.Event()
-            self._pending = (key, done)
+            self._pending = (key, done, task)
         try:
-            results = self._compute(enrolled, current=lambda: self._state.revision == revision)
+            with task.yielding(abort=True) if task is not None else contextlib.nullcontext():
+                results = self._compute(enrolled, current=lambda: self._state.revision == revision)
             with self._lock:
                 if self._state.revision == revision:
                     self._keep(key, results)
-        except _Superseded:
+        except (_Superseded, Cancelled):
             pass
         finally:
             with self._lock:

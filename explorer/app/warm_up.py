@@ -74,7 +74,7 @@ class OutcomePreparer:
         # a guess ahead of time: the tab computes the same outcomes when opened and reports any problem with
         # them there (widgets.guarded), so nothing from this thread reaches the page
         with contextlib.suppress(Exception):
-            self._state.outcomes.prepare()
+            self._state.outcomes.prepare(task)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until no preparation waits or runs; False on timeout (tests, benchmarks)."""

@@ -4,6 +4,7 @@ position, issue 17), are the numbers the whole screening gives."""
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import fields, replace
 
 import pandas as pd
@@ -35,15 +36,19 @@ def whole_screening_results(state: ExplorerState) -> OutcomeResults:
     return outcome_measures(state.trial, cohort, screening=state.screening, on_missing="skip")
 
 
-def test_the_enrolled_rows_are_what_the_whole_screening_gives(state):
-    results, expected = state.outcomes.results(), whole_screening_results(state)
-    assert len(results.subjects) >= 10
+def assert_same_results(results: OutcomeResults, expected: OutcomeResults) -> None:
     for field in fields(OutcomeResults):
         got, want = getattr(results, field.name), getattr(expected, field.name)
         if isinstance(want, pd.DataFrame):
             pd.testing.assert_frame_equal(got, want, obj=field.name)
         else:
             assert got == want, field.name
+
+
+def test_the_enrolled_rows_are_what_the_whole_screening_gives(state):
+    results, expected = state.outcomes.results(), whole_screening_results(state)
+    assert len(results.subjects) >= 10
+    assert_same_results(results, expected)
 
 
 def test_rows_by_position_are_the_screening_subset(state):
@@ -160,3 +165,75 @@ def test_a_tab_opened_on_another_scenario_does_not_wait_for_a_stale_prepare(fres
     assert finished_first  # computed its own outcomes while the stale prepare was still held
     assert fresh.outcomes.computations == 1 and got[0] is fresh.outcomes.results()
     assert got[0].subjects["subject_id"].tolist() == list(fresh.outcomes.enrolled())
+
+
+def prepare_as_a_job(state: ExplorerState, scheduler) -> dict:
+    """Run state.outcomes.prepare as the idle-time job it is in the dashboard; what the job saw."""
+    seen = {}
+
+    def run(task):
+        seen["task"] = task
+        state.outcomes.prepare(task)
+
+    scheduler.submit("outcomes", run)
+    return seen
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_prepared_outcomes_are_the_same_when_foreground_sections_interrupt_them_anywhere(fresh, seed):
+    import random
+
+    from explorer.engine.idle import IdleScheduler
+
+    scheduler, rng = IdleScheduler(quiet=0.005, nice=0), random.Random(seed)
+    seen = prepare_as_a_job(fresh, scheduler)
+    while scheduler.pending("outcomes"):  # clicks at random moments, each holding the kernel for a while
+        time.sleep(rng.uniform(0, 0.05))
+        with scheduler.foreground(interrupt=rng.random() < 0.5):
+            time.sleep(rng.uniform(0, 0.02))
+    assert seen["task"].gave_way >= 1  # the sections did land on the computation
+    assert fresh.outcomes.computations == 1
+    prepared, expected = fresh.outcomes.results(), whole_screening_results(fresh)
+    assert fresh.outcomes.computations == 1  # the prepared outcomes were kept, and are these
+    assert_same_results(prepared, expected)
+
+
+def test_a_tab_drawing_in_the_foreground_is_not_kept_waiting_by_the_prepare_it_waits_for(fresh, monkeypatch):
+    from explorer.engine import idle
+    from explorer.engine.idle import IdleScheduler
+
+    monkeypatch.setattr(idle, "PATIENCE_S", 60.0)  # only Task.awaited may let the prepare run
+    scheduler = IdleScheduler(quiet=0.05, nice=0)
+    prepare_as_a_job(fresh, scheduler)
+    while fresh.outcomes._pending is None:
+        time.sleep(0.001)
+    with scheduler.foreground():  # the Outcomes tab opening: it waits for the prepare of its own scenario
+        started = time.monotonic()
+        results = fresh.outcomes.results()
+        assert time.monotonic() - started < 30
+    assert fresh.outcomes.computations == 1 and results is fresh.outcomes.results()
+
+
+def test_a_superseded_prepare_stops_at_its_next_call(fresh, monkeypatch):
+    from explorer.app import outcome_state
+    from explorer.engine.idle import IdleScheduler
+
+    simulating = threading.Event()
+
+    def endless(*args, **kwargs):  # a stage that would take minutes
+        simulating.set()
+        until = time.monotonic() + 120
+        while time.monotonic() < until:
+            abs(1)
+        raise AssertionError("not stopped")
+
+    monkeypatch.setattr(enrolment, "simulate_outcomes", endless)
+    monkeypatch.setattr(outcome_state.enrolment, "simulate_outcomes", endless)
+    scheduler = IdleScheduler(quiet=0.05, nice=0)
+    prepare_as_a_job(fresh, scheduler)
+    assert simulating.wait(60)
+    started = time.monotonic()
+    scheduler.submit("outcomes", lambda task: None)  # the next edit's job
+    assert scheduler.wait_done("outcomes", 10)
+    assert time.monotonic() - started < 5
+    assert fresh.outcomes.computations == 0 and fresh.outcomes._pending is None
