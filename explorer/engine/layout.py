@@ -343,6 +343,8 @@ def reasons_frame(table: pa.Table, ids: pd.Index) -> pd.DataFrame:
     subject (features row), variable and reason: the same rows whichever engine read them."""
     frame = table.to_pandas()
     frame = frame.sort_values(["r", "variable", "reason"], kind="stable")
+    if ids.dtype != pd.StringDtype():  # the ids as read_screening types them (check_ids): pandas "string"
+        ids = pd.Index(pd.array(ids, dtype="string"), name="subject_id")
     return missing_reasons(frame.drop(columns="r"), ids)
 
 
