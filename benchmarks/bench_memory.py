@@ -52,6 +52,7 @@ TRIAL = "NCT06196996"
 POPULATION = "t1d"
 SEED = 0
 STEP_MARK = "bench-memory step: "  # a folder child's step on its stderr
+EDIT_MARK = "bench-memory edit: "  # an edits child's edit on its stderr
 
 
 def _resident_mb() -> float:
@@ -339,6 +340,8 @@ def edits_child(folder: str, engine: str, criteria: list[str] | None = None) -> 
             rows.append({"criterion": criterion, "parameter": parameter, "value": value, "edit": i + 1,
                          "seconds": seconds, "cpu_s": cpu,
                          "answer": getattr(edits, "last", "") if edits is not None else ""})
+            # each edit as it ends, so a run stopped at its time limit keeps what it measured (edits_by_size_runs)
+            print(EDIT_MARK + json.dumps(rows[-1]), file=sys.stderr, flush=True)
             shown.append(dict(state.counts))
     return {"folder": folder, "engine": engine, "open_s": opened, "edits": rows, "counts": shown, "warms": warms,
             "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
@@ -432,7 +435,7 @@ def edits_markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def edits_by_size_runs(runs: list[str], criteria: list[str], out: str) -> None:
+def edits_by_size_runs(runs: list[str], criteria: list[str], out: str, timeout: float | None = None) -> None:
     """Threshold edits of `criteria` (first and later) for each LABEL=ENGINE:FOLDER in `runs`, this tree's code,
     one fresh interpreter each, in one run: e.g. DuckDB at 10^7 beside the memory engine and DuckDB at 10^6."""
     report = {"machine": machine(), "run": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "rows": [],
@@ -442,13 +445,21 @@ def edits_by_size_runs(runs: list[str], criteria: list[str], out: str) -> None:
         label, rest = spec.split("=", 1)
         engine, folder = rest.split(":", 1)
         load = os.getloadavg()
-        done = subprocess.run([sys.executable, __file__, "--edits-child", folder, engine, *criteria],
-                              capture_output=True, text=True, cwd=Path(__file__).parent)
-        log.write(done.stderr)
-        if done.returncode != 0:
-            row = {"label": label, "error": (done.stderr.strip().splitlines() or ["?"])[-1]}
+        try:
+            done = subprocess.run([sys.executable, __file__, "--edits-child", folder, engine, *criteria],
+                                  capture_output=True, text=True, cwd=Path(__file__).parent, timeout=timeout)
+        except subprocess.TimeoutExpired as stopped:
+            err = stopped.stderr.decode() if isinstance(stopped.stderr, bytes) else (stopped.stderr or "")
+            log.write(err)
+            edits = [json.loads(line[len(EDIT_MARK):]) for line in err.splitlines() if line.startswith(EDIT_MARK)]
+            row = {"label": label, "folder": folder, "engine": engine, "edits": edits, "stopped": True,
+                   "error": f"stopped after {timeout:.0f} s, {len(edits)} edits done"}
         else:
-            row = {"label": label, **json.loads(done.stdout.strip().splitlines()[-1])}
+            log.write(done.stderr)
+            if done.returncode != 0:
+                row = {"label": label, "error": (done.stderr.strip().splitlines() or ["?"])[-1]}
+            else:
+                row = {"label": label, **json.loads(done.stdout.strip().splitlines()[-1])}
         row["load"] = [round(x, 1) for x in (*load, *os.getloadavg())]  # at the child's start and end
         report["rows"].append(row)
         print(json.dumps({k: v for k, v in row.items() if k not in ("counts", "edits")}), flush=True)
@@ -483,11 +494,12 @@ def edits_by_size_markdown(report: dict) -> str:
 
     for criterion, parameter, _ in EDIT_RUNS:
         cells = [of(r, criterion, parameter) for r in runs]
-        if not cells or not all(cells):
+        if not any(cells):
             continue
         text = [f"{ms(e[0]['seconds'])} ({ms(e[0]['cpu_s'])}) / {ms(later(e, 'seconds'))} ({ms(later(e, 'cpu_s'))})"
-                for e in cells]
-        ratios = [f"{later(e, 'cpu_s') / max(later(cells[0], 'cpu_s'), 1e-9):,.1f}x" for e in cells[1:]]
+                if len(e) > 1 else "-" for e in cells]  # "-": not reached before a stopped run's limit
+        ratios = [f"{later(e, 'cpu_s') / max(later(cells[0], 'cpu_s'), 1e-9):,.1f}x" if len(e) > 1 and len(cells[0]) > 1
+                  else "-" for e in cells[1:]]
         lines.append(f"| {criterion}.{parameter} | " + " | ".join(text + ratios) + " |")
     lines += ["", "How each edit was answered (explorer.engine.edit_histogram: table = from the warmed edit table):", ""]
     for r in runs:
@@ -496,13 +508,16 @@ def edits_by_size_markdown(report: dict) -> str:
     lines += ["", "Open (funnel), warm-ups and peak resident memory of each process (load average: 1/5/15 min at "
               "the child's start, then at its end):", ""]
     for r in runs:
+        if r.get("stopped"):
+            lines.append(f"- {r['label']} ({r['engine']}): {r['error']}, load {r.get('load')}")
+            continue
         lines.append(f"- {r['label']} ({r['counts'][0].get('screened', 0):,} subjects, {r['engine']}): open "
                      f"{r['open_s']:.1f} s, peak {r['peak_mb']:,} MB, load {r.get('load')}")
         for w in r.get("warms", []):
             lines.append(f"  - warm-up: {w['seconds']:.1f} s wall, {w['cpu_s']:.1f} s CPU; tables held "
                          f"{w['tables_mb']:.0f} MB, resident {w['resident_mb']:,.0f} MB")
     for row in report["rows"]:
-        if "error" in row:
+        if "error" in row and not row.get("stopped"):
             lines.append(f"- {row['label']}: {row['error']}")
     return "\n".join(lines) + "\n"
 
@@ -623,8 +638,9 @@ if __name__ == "__main__":
         by_size.add_argument("runs", nargs="+", help="LABEL=ENGINE:FOLDER, e.g. 'DuckDB 10^7=duckdb:/tmp/s1e7'")
         by_size.add_argument("--criteria", nargs="*", default=[])
         by_size.add_argument("--out", default="edits_sql_sizes")
+        by_size.add_argument("--timeout", type=float, default=None, help="seconds a child may run")
         parsed = by_size.parse_args(sys.argv[2:])
-        edits_by_size_runs(parsed.runs, parsed.criteria, parsed.out)
+        edits_by_size_runs(parsed.runs, parsed.criteria, parsed.out, parsed.timeout)
     elif len(sys.argv) > 1 and sys.argv[1] == "--edits":
         # --edits FOLDER [--baseline REF] [--out edits_sql]: first and later threshold edits, before and after
         edits_args = argparse.ArgumentParser(description="threshold edits over a screening folder")
