@@ -368,12 +368,17 @@ def edits_runs(folder: str, baseline: str, out: str) -> None:
             first = next((r for r in report["rows"] if "counts" in r), None)
             if first is not None:
                 row["same_counts"] = "yes" if row["counts"] == first["counts"] else "NO"
-        row["load"] = [round(x, 1) for x in (*load, *os.getloadavg())]  # at the child's start and end
-        report["rows"].append(row)
-        print(json.dumps({k: v for k, v in row.items() if k not in ("counts", "edits")}), flush=True)
-        (RESULTS / f"{out}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-        (RESULTS / f"{out}.md").write_text(edits_markdown(report), encoding="utf-8")
+        _save_edit_row(report, row, load, out, edits_markdown)
     log.close()
+
+
+def _save_edit_row(report: dict, row: dict, load: tuple, out: str, markdown) -> None:
+    """An edits child's row with the load at its start and end, saved at once (a later stop keeps it)."""
+    row["load"] = [round(x, 1) for x in (*load, *os.getloadavg())]
+    report["rows"].append(row)
+    print(json.dumps({k: v for k, v in row.items() if k not in ("counts", "edits")}), flush=True)
+    (RESULTS / f"{out}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    (RESULTS / f"{out}.md").write_text(markdown(report), encoding="utf-8")
 
 
 def edits_markdown(report: dict) -> str:
@@ -460,11 +465,7 @@ def edits_by_size_runs(runs: list[str], criteria: list[str], out: str, timeout: 
                 row = {"label": label, "error": (done.stderr.strip().splitlines() or ["?"])[-1]}
             else:
                 row = {"label": label, **json.loads(done.stdout.strip().splitlines()[-1])}
-        row["load"] = [round(x, 1) for x in (*load, *os.getloadavg())]  # at the child's start and end
-        report["rows"].append(row)
-        print(json.dumps({k: v for k, v in row.items() if k not in ("counts", "edits")}), flush=True)
-        (RESULTS / f"{out}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-        (RESULTS / f"{out}.md").write_text(edits_by_size_markdown(report), encoding="utf-8")
+        _save_edit_row(report, row, load, out, edits_by_size_markdown)
     log.close()
 
 
