@@ -52,6 +52,7 @@ TRIAL = "NCT06196996"
 POPULATION = "t1d"
 SEED = 0
 STEP_MARK = "bench-memory step: "  # a folder child's step on its stderr
+EDIT_MARK = "bench-memory edit: "  # an edits child's edit on its stderr
 
 
 def _resident_mb() -> float:
@@ -203,38 +204,53 @@ def folder_child(folder: str, engine: str) -> dict:
             "counts": shown, **({"jvm_heap": jvm_heap(jvm)} if jvm else {})}
 
 
-def folder_runs(folders: list[str], engines: list[str], out: str, timeout: float | None = None) -> None:
+def folder_runs(folders: list[str], engines: list[str], out: str, timeout: float | None = None,
+                baseline: str | None = None) -> None:
     """Each folder with each engine in a fresh interpreter; counts compared with the first engine's. A child
-    still running after `timeout` seconds is stopped; its row keeps the steps it had finished."""
-    report = {"machine": machine(), "run": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "rows": []}
+    still running after `timeout` seconds is stopped; its row keeps the steps it had finished. With `baseline`
+    (a git revision), each engine runs first with that revision's code (its package first on PYTHONPATH), then
+    with this tree's: before and after in one run."""
+    report = {"machine": machine(), "run": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "rows": [],
+              "baseline": baseline}
     log = open(RESULTS / f"{out}.log", "w")  # noqa: SIM115 - the children's stderr, for the whole run
-    for folder in folders:
-        first = None
-        for engine in engines:
-            try:
-                done = subprocess.run([sys.executable, __file__, "--folder-child", folder, engine],
-                                      capture_output=True, text=True, cwd=Path(__file__).parent, timeout=timeout)
-            except subprocess.TimeoutExpired as stopped:
-                err = stopped.stderr.decode() if isinstance(stopped.stderr, bytes) else (stopped.stderr or "")
-                log.write(err)
-                steps = [json.loads(line[len(STEP_MARK):]) for line in err.splitlines() if line.startswith(STEP_MARK)]
-                row = {"folder": folder, "engine": engine, "steps": steps,
-                       "error": f"stopped after {timeout:.0f} s, {len(steps)} steps done"}
-            else:
-                log.write(done.stderr)
-                if done.returncode != 0:
-                    row = {"folder": folder, "engine": engine, "error": (done.stderr.strip().splitlines() or ["?"])[-1]}
-                else:
-                    row = json.loads(done.stdout.strip().splitlines()[-1])
-                    if first is None:
-                        first = row["counts"]
-                    else:
-                        row["same_counts"] = "yes" if row["counts"] == first else "NO"
-            report["rows"].append(row)  # saved below whatever happened, a stopped child's steps too
-            print(json.dumps({k: v for k, v in row.items() if k != "counts"}), flush=True)
-            (RESULTS / f"{out}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-            (RESULTS / f"{out}.md").write_text(folder_markdown(report), encoding="utf-8")
+    with checkout(baseline) as before:
+        codes = ([(f" (before: {baseline})", before)] if baseline else []) + [("", None)]
+        for folder in folders:
+            for engine in engines:
+                for label, code in codes:
+                    _folder_run(report, log, folder, engine, label, code, timeout, out)
     log.close()
+
+
+def _folder_run(report: dict, log, folder: str, engine: str, label: str, code: Path | None,
+                timeout: float | None, out: str) -> None:
+    env = dict(os.environ)
+    if code is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(code), *filter(None, [os.environ.get("PYTHONPATH")])])
+    first = next((r["counts"] for r in report["rows"] if r["folder"] == folder and "counts" in r), None)
+    try:
+        done = subprocess.run([sys.executable, __file__, "--folder-child", folder, engine],
+                              capture_output=True, text=True, cwd=Path(__file__).parent, timeout=timeout,
+                              env=env)
+    except subprocess.TimeoutExpired as stopped:
+        err = stopped.stderr.decode() if isinstance(stopped.stderr, bytes) else (stopped.stderr or "")
+        log.write(err)
+        steps = [json.loads(line[len(STEP_MARK):]) for line in err.splitlines() if line.startswith(STEP_MARK)]
+        row = {"folder": folder, "engine": engine, "steps": steps,
+               "error": f"stopped after {timeout:.0f} s, {len(steps)} steps done"}
+    else:
+        log.write(done.stderr)
+        if done.returncode != 0:
+            row = {"folder": folder, "engine": engine, "error": (done.stderr.strip().splitlines() or ["?"])[-1]}
+        else:
+            row = json.loads(done.stdout.strip().splitlines()[-1])
+            if first is not None:
+                row["same_counts"] = "yes" if row["counts"] == first else "NO"
+    row["engine"] = engine + label
+    report["rows"].append(row)  # saved below whatever happened, a stopped child's steps too
+    print(json.dumps({k: v for k, v in row.items() if k != "counts"}), flush=True)
+    (RESULTS / f"{out}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    (RESULTS / f"{out}.md").write_text(folder_markdown(report), encoding="utf-8")
 
 
 def folder_markdown(report: dict) -> str:
@@ -284,7 +300,7 @@ EDIT_RUNS = (("I1", "age_min", (18.0, 12.0, 10.0)), ("I2", "hba1c_min", (8.0, 7.
 EDIT_MODES = {"memory": "memory", "duckdb before": "duckdb", "duckdb after": "duckdb"}
 
 
-def edits_child(folder: str, engine: str) -> dict:
+def edits_child(folder: str, engine: str, criteria: list[str] | None = None) -> dict:
     """A state over a screening folder with `engine`; each parameter of EDIT_RUNS set three times in a row: the
     seconds of each edit, how the histogram answered it (explorer.engine.edit_histogram; absent before it), counts.
 
@@ -313,6 +329,8 @@ def edits_child(folder: str, engine: str) -> dict:
                       "tables_mb": edits.nbytes / 2**20, "resident_mb": _resident_mb()})
 
     for criterion, parameter, values in EDIT_RUNS:
+        if criteria and criterion not in criteria:
+            continue
         warm()
         for i, value in enumerate(values):
             started, cpu = time.perf_counter(), time.process_time()  # CPU of every thread (DuckDB's too)
@@ -322,6 +340,8 @@ def edits_child(folder: str, engine: str) -> dict:
             rows.append({"criterion": criterion, "parameter": parameter, "value": value, "edit": i + 1,
                          "seconds": seconds, "cpu_s": cpu,
                          "answer": getattr(edits, "last", "") if edits is not None else ""})
+            # each edit as it ends, so a run stopped at its time limit keeps what it measured (edits_by_size_runs)
+            print(EDIT_MARK + json.dumps(rows[-1]), file=sys.stderr, flush=True)
             shown.append(dict(state.counts))
     return {"folder": folder, "engine": engine, "open_s": opened, "edits": rows, "counts": shown, "warms": warms,
             "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
@@ -348,12 +368,17 @@ def edits_runs(folder: str, baseline: str, out: str) -> None:
             first = next((r for r in report["rows"] if "counts" in r), None)
             if first is not None:
                 row["same_counts"] = "yes" if row["counts"] == first["counts"] else "NO"
-        row["load"] = [round(x, 1) for x in (*load, *os.getloadavg())]  # at the child's start and end
-        report["rows"].append(row)
-        print(json.dumps({k: v for k, v in row.items() if k not in ("counts", "edits")}), flush=True)
-        (RESULTS / f"{out}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-        (RESULTS / f"{out}.md").write_text(edits_markdown(report), encoding="utf-8")
+        _save_edit_row(report, row, load, out, edits_markdown)
     log.close()
+
+
+def _save_edit_row(report: dict, row: dict, load: tuple, out: str, markdown) -> None:
+    """An edits child's row with the load at its start and end, saved at once (a later stop keeps it)."""
+    row["load"] = [round(x, 1) for x in (*load, *os.getloadavg())]
+    report["rows"].append(row)
+    print(json.dumps({k: v for k, v in row.items() if k not in ("counts", "edits")}), flush=True)
+    (RESULTS / f"{out}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    (RESULTS / f"{out}.md").write_text(markdown(report), encoding="utf-8")
 
 
 def edits_markdown(report: dict) -> str:
@@ -411,6 +436,89 @@ def edits_markdown(report: dict) -> str:
                          f"{w['tables_mb']:.0f} MB, resident {w['resident_mb']:,.0f} MB")
     for row in report["rows"]:
         if "error" in row:
+            lines.append(f"- {row['label']}: {row['error']}")
+    return "\n".join(lines) + "\n"
+
+
+def edits_by_size_runs(runs: list[str], criteria: list[str], out: str, timeout: float | None = None) -> None:
+    """Threshold edits of `criteria` (first and later) for each LABEL=ENGINE:FOLDER in `runs`, this tree's code,
+    one fresh interpreter each, in one run: e.g. DuckDB at 10^7 beside the memory engine and DuckDB at 10^6."""
+    report = {"machine": machine(), "run": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "rows": [],
+              "criteria": criteria, "runs": runs}
+    log = open(RESULTS / f"{out}.log", "w")  # noqa: SIM115 - the children's stderr, for the whole run
+    for spec in runs:
+        label, rest = spec.split("=", 1)
+        engine, folder = rest.split(":", 1)
+        load = os.getloadavg()
+        try:
+            done = subprocess.run([sys.executable, __file__, "--edits-child", folder, engine, *criteria],
+                                  capture_output=True, text=True, cwd=Path(__file__).parent, timeout=timeout)
+        except subprocess.TimeoutExpired as stopped:
+            err = stopped.stderr.decode() if isinstance(stopped.stderr, bytes) else (stopped.stderr or "")
+            log.write(err)
+            edits = [json.loads(line[len(EDIT_MARK):]) for line in err.splitlines() if line.startswith(EDIT_MARK)]
+            row = {"label": label, "folder": folder, "engine": engine, "edits": edits, "stopped": True,
+                   "error": f"stopped after {timeout:.0f} s, {len(edits)} edits done"}
+        else:
+            log.write(done.stderr)
+            if done.returncode != 0:
+                row = {"label": label, "error": (done.stderr.strip().splitlines() or ["?"])[-1]}
+            else:
+                row = {"label": label, **json.loads(done.stdout.strip().splitlines()[-1])}
+        _save_edit_row(report, row, load, out, edits_by_size_markdown)
+    log.close()
+
+
+def edits_by_size_markdown(report: dict) -> str:
+    m = report["machine"]
+    runs = [r for r in report["rows"] if "edits" in r]
+    lines = [f"# Threshold edits by cohort size and engine: first and later edits of one criterion ({TRIAL})", "",
+             f"{m['machine']}, {m['cores']} cores, {m['memory_gb']} GB, Python {m['python']} | run {report['run']} | "
+             f"load average at start {m['load']} | one child at a time, under `nice -n 10` and the benchmark lock | "
+             f"this tree's code for every run", "",
+             "Each parameter is set to three values in a row (`ExplorerState.set_parameter`, the funnel included): "
+             "the first edit, then the later two (their mean); the child waits for the warm-up after the source opens "
+             "and before each parameter's first edit (edits_child). Wall (CPU of every thread of the process). The "
+             "ratio columns are of CPU against the first run of the table, measured in the same run.", "",
+             "| criterion.parameter | " + " | ".join(f"{r['label']}: first / later" for r in runs)
+             + "".join(f" | later, CPU: {r['label']} / {runs[0]['label']}" for r in runs[1:]) + " |",
+             "|---|" + "---:|" * (len(runs) + max(0, len(runs) - 1))]
+
+    def of(row: dict, criterion: str, parameter: str) -> list[dict]:
+        return [e for e in row["edits"] if (e["criterion"], e["parameter"]) == (criterion, parameter)]
+
+    def ms(value: float) -> str:
+        return f"{1000 * value:,.0f} ms"
+
+    def later(edits: list[dict], key: str) -> float:
+        return sum(e[key] for e in edits[1:]) / max(1, len(edits[1:]))
+
+    for criterion, parameter, _ in EDIT_RUNS:
+        cells = [of(r, criterion, parameter) for r in runs]
+        if not any(cells):
+            continue
+        text = [f"{ms(e[0]['seconds'])} ({ms(e[0]['cpu_s'])}) / {ms(later(e, 'seconds'))} ({ms(later(e, 'cpu_s'))})"
+                if len(e) > 1 else "-" for e in cells]  # "-": not reached before a stopped run's limit
+        ratios = [f"{later(e, 'cpu_s') / max(later(cells[0], 'cpu_s'), 1e-9):,.1f}x" if len(e) > 1 and len(cells[0]) > 1
+                  else "-" for e in cells[1:]]
+        lines.append(f"| {criterion}.{parameter} | " + " | ".join(text + ratios) + " |")
+    lines += ["", "How each edit was answered (explorer.engine.edit_histogram: table = from the warmed edit table):", ""]
+    for r in runs:
+        lines.append(f"- {r['label']}: " + "; ".join(f"{e['criterion']}.{e['parameter']} {e['answer'] or '-'}"
+                                                      for e in r["edits"] if e["edit"] == 1))
+    lines += ["", "Open (funnel), warm-ups and peak resident memory of each process (load average: 1/5/15 min at "
+              "the child's start, then at its end):", ""]
+    for r in runs:
+        if r.get("stopped"):
+            lines.append(f"- {r['label']} ({r['engine']}): {r['error']}, load {r.get('load')}")
+            continue
+        lines.append(f"- {r['label']} ({r['counts'][0].get('screened', 0):,} subjects, {r['engine']}): open "
+                     f"{r['open_s']:.1f} s, peak {r['peak_mb']:,} MB, load {r.get('load')}")
+        for w in r.get("warms", []):
+            lines.append(f"  - warm-up: {w['seconds']:.1f} s wall, {w['cpu_s']:.1f} s CPU; tables held "
+                         f"{w['tables_mb']:.0f} MB, resident {w['resident_mb']:,.0f} MB")
+    for row in report["rows"]:
+        if "error" in row and not row.get("stopped"):
             lines.append(f"- {row['label']}: {row['error']}")
     return "\n".join(lines) + "\n"
 
@@ -524,7 +632,16 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--edits-child":  # threshold edits over a folder (edits_child)
-        print(json.dumps(edits_child(sys.argv[2], sys.argv[3])))
+        print(json.dumps(edits_child(sys.argv[2], sys.argv[3], sys.argv[4:] or None)))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--edits-by-size":
+        # --edits-by-size LABEL=ENGINE:FOLDER ... [--criteria I2 E4] [--out edits_sql_1e7]
+        by_size = argparse.ArgumentParser(description="threshold edits by cohort size and engine")
+        by_size.add_argument("runs", nargs="+", help="LABEL=ENGINE:FOLDER, e.g. 'DuckDB 10^7=duckdb:/tmp/s1e7'")
+        by_size.add_argument("--criteria", nargs="*", default=[])
+        by_size.add_argument("--out", default="edits_sql_sizes")
+        by_size.add_argument("--timeout", type=float, default=None, help="seconds a child may run")
+        parsed = by_size.parse_args(sys.argv[2:])
+        edits_by_size_runs(parsed.runs, parsed.criteria, parsed.out, parsed.timeout)
     elif len(sys.argv) > 1 and sys.argv[1] == "--edits":
         # --edits FOLDER [--baseline REF] [--out edits_sql]: first and later threshold edits, before and after
         edits_args = argparse.ArgumentParser(description="threshold edits over a screening folder")
@@ -552,8 +669,9 @@ if __name__ == "__main__":
         folders_args.add_argument("--engines", nargs="+", default=["memory", "duckdb"])
         folders_args.add_argument("--out", default="memory_engines")
         folders_args.add_argument("--timeout", type=float, default=None, help="seconds a child may run")
+        folders_args.add_argument("--baseline", default=None, help="a git revision run first, engine by engine")
         parsed = folders_args.parse_args(sys.argv[2:])
-        folder_runs(parsed.folders, parsed.engines, parsed.out, parsed.timeout)
+        folder_runs(parsed.folders, parsed.engines, parsed.out, parsed.timeout, parsed.baseline)
     elif len(sys.argv) > 1 and sys.argv[1] == "--child":
         # the measured code (this tree or the baseline's worktree) comes first on PYTHONPATH (run_child)
         print(json.dumps(child(int(sys.argv[2]), sys.argv[3])))

@@ -162,33 +162,40 @@ def typed_features(frame: pd.DataFrame, catalogue: Catalogue, *, file: str | Non
     out = {}
     for col in columns:
         values = pd.Series(frame[col].array, index=index, copy=False)  # by position: the index may repeat
-        var = catalogue.get(col)
-        if var is None:
-            if undeclared == "refuse":
-                raise DataError(f"{col!r} is not a catalogue variable; rename it or declare it in the trial's "
-                                "variables", file=file, column=col)
-            out[col] = frame[col].to_numpy()
-            continue
-        if var.kind == "number":
-            low, high = var.range if var.range is not None else (None, None)
-            out[col] = _numbers(values, file=file, column=col, rows=index, rule="finite numbers",
-                                low=low, high=high, unit=var.unit or "")
-        elif var.kind == "boolean":
-            out[col] = _booleans(values, file=file, column=col, rows=index)
-        elif var.kind == "category":
-            text = values.astype("string")
-            bad = (text.notna() & ~text.isin(var.categories)).to_numpy(dtype=bool, na_value=False)
-            if bad.any():
-                raise DataError(f"values {_quoted(text[bad])} are not among {list(var.categories)}", file=file,
-                                column=col, rows=index[bad].tolist())
-            out[col] = pd.array(text, dtype="string")
-        else:
-            raise DataError(f"event {col!r} belongs in the events table, not in features", file=file, column=col)
+        out[col] = typed_feature(values, col, catalogue, file=file, undeclared=undeclared)
         if typed:
             del out[col]
     if typed:
         return frame  # already typed: no copy of a million rows
     return pd.DataFrame(out, index=index, columns=columns)
+
+
+def typed_feature(values: pd.Series, col: str, catalogue: Catalogue, *, file: str | None,
+                  undeclared: str = "refuse"):
+    """One features column checked and typed (typed_features' work on one column, for a reader that takes a
+    file column by column): float64 numbers, nullable booleans or string categories; rows named by the
+    index of `values` (the subject ids, already checked)."""
+    index = values.index
+    var = catalogue.get(col)
+    if var is None:
+        if undeclared == "refuse":
+            raise DataError(f"{col!r} is not a catalogue variable; rename it or declare it in the trial's "
+                            "variables", file=file, column=col)
+        return values.to_numpy()
+    if var.kind == "number":
+        low, high = var.range if var.range is not None else (None, None)
+        return _numbers(values, file=file, column=col, rows=index, rule="finite numbers",
+                        low=low, high=high, unit=var.unit or "")
+    if var.kind == "boolean":
+        return _booleans(values, file=file, column=col, rows=index)
+    if var.kind == "category":
+        text = values.astype("string")
+        bad = (text.notna() & ~text.isin(var.categories)).to_numpy(dtype=bool, na_value=False)
+        if bad.any():
+            raise DataError(f"values {_quoted(text[bad])} are not among {list(var.categories)}", file=file,
+                            column=col, rows=index[bad].tolist())
+        return pd.array(text, dtype="string")
+    raise DataError(f"event {col!r} belongs in the events table, not in features", file=file, column=col)
 
 
 def untyped_columns(frame: pd.DataFrame, catalogue: Catalogue) -> list[str]:

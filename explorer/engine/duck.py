@@ -26,12 +26,17 @@ from explorer.catalogue import Catalogue, default_catalogue
 from explorer.engine.histogram_sql import duckdb_edit_table
 from explorer.engine.layout import (
     BOOLEAN_TEXT,
+    REASONS,
     aligned_tables,
     check_columns,
     check_event_files,
+    check_reason_columns,
     check_screening_tables,
     find_tables,
     read_screening,
+    reason_counts_sql,
+    reasons_frame,
+    reasons_sql,
     screening_tables,
 )
 from explorer.engine.sql import DUCKDB, ROW, CriterionSQL, MatrixQuery, SourceSchema, matrix_query
@@ -39,6 +44,7 @@ from explorer.errors import DataError
 from explorer.expr import Call, walk
 
 DENSE_EVENTS = "__te_event_counts_by_row"
+REASONS_VIEW = "__te_missing_reasons"
 # DuckDB's own default is 80 % of the machine; a dashboard holding a 10^7 cohort must stay under 2 GB in all
 # (docs/engine.md, "Memory"), and DuckDB spills what does not fit. A researcher with
 # memory to spare (or a query DuckDB cannot spill) raises it without code: TRIAL_EXPLORER_DUCKDB_MEMORY=8GB.
@@ -85,6 +91,7 @@ class DuckDBBackend:
         self._arrow_tables: dict[str, pa.Table] = {}
         self._lock = threading.Lock()
         self._formats: dict[str, str] = {}
+        self._reasons: str | None = None  # the view of the source's missing reasons, when it has them
         self.schema = self._register(source)
         self._subject_ids: pd.Index | None = None
         self._n: int | None = None
@@ -129,6 +136,7 @@ class DuckDBBackend:
             columns[name] = list(relation.columns)
         if "subject_id" not in columns["features"]:
             raise DataError("features has no subject_id column", file=str(folder), column="subject_id")
+        self._register_reasons(folder / REASONS)
         self._check_features(paths["features"], tables["features"], schema)
         self._check_event_files(paths, tables)
         for name in ("event_lookback", "event_counts"):
@@ -246,7 +254,23 @@ class DuckDBBackend:
             self.con.register(tables[name], table)
             self._arrow_tables[tables[name]] = table
             columns[name] = table.column_names
+        if getattr(screening, "missing_reasons", None) is not None:
+            reasons = pa.Table.from_pandas(screening.missing_reasons, preserve_index=False)
+            self.con.register(REASONS_VIEW, reasons)
+            self._arrow_tables[REASONS_VIEW], self._reasons = reasons, REASONS_VIEW
         return ROW, columns
+
+    def _register_reasons(self, path: Path) -> None:
+        """The folder's missing_reasons.parquet (features_sql.write_screening_folder's), read in place."""
+        if not path.is_file():
+            return
+        try:
+            relation = self.con.read_parquet(literal_path(path))
+        except duckdb.Error as err:
+            raise DataError(f"DuckDB cannot read it: {' '.join(str(err).split())}", file=str(path)) from None
+        check_reason_columns(relation.columns, str(path))
+        relation.create_view(REASONS_VIEW)
+        self._reasons = REASONS_VIEW
 
     # --- the Backend protocol ----------------------------------------------------------------------
     def _rows(self) -> int:
@@ -381,6 +405,25 @@ class DuckDBBackend:
             dense[column] = values
         con.register(DENSE_EVENTS, pa.table(dense))
         return DENSE_EVENTS
+
+    # --- why values are unknown ------------------------------------------------------------------
+    def missing_reasons(self) -> pd.DataFrame | None:
+        """The source's missing reasons as the memory engine's Screening holds them (layout.missing_reasons'
+        form, rows by subject, variable and reason: layout.ordered_reasons), None when it has none."""
+        if self._reasons is None:
+            return None
+        t = self.schema.tables
+        return reasons_frame(self._arrow(reasons_sql(DUCKDB, self._reasons, t["features"], self.schema.row_column)),
+                             self.subject_ids())
+
+    def reason_counts(self) -> dict[tuple[str, str], int]:
+        """{(variable, reason): subjects}, counted by DuckDB (only the counts leave it); {} without reasons."""
+        if self._reasons is None:
+            return {}
+        t = self.schema.tables
+        rows = self._arrow(reason_counts_sql(DUCKDB, self._reasons, t["features"], self.schema.row_column))
+        return {(v, r): int(n) for v, r, n in zip(*(rows.column(c).to_pylist() for c in rows.column_names),
+                                                   strict=True)}
 
     def close(self) -> None:
         self.con.close()

@@ -33,12 +33,14 @@ import pyarrow.parquet as pq
 from explorer.catalogue import Catalogue, default_catalogue
 from explorer.cohort.checks import (
     BOOLEAN_TEXT,  # noqa: F401 - the DuckDB engine's checks read it from here
+    check_ids,
     typed_events,
+    typed_feature,
     typed_features,
     typed_per_subject,
     untyped_columns,
 )
-from explorer.cohort.compact import compacted, widened
+from explorer.cohort.compact import compact_number, widened
 from explorer.cohort.loaders.readers import check_format, check_utf8
 from explorer.cohort.screening import Screening
 from explorer.errors import DataError
@@ -246,15 +248,122 @@ def table_columns(directory: str | Path) -> dict[str, list[str]]:
     return {name: _columns(path) for name, path in find_tables(directory).items()}
 
 
+class _ColumnReader:
+    """A features file's columns one at a time: a Parquet file's from disk (pyarrow reads one column of every
+    row group), a CSV's from the whole file read as text (CSV has no column access; such folders are small)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        if path.suffix == ".parquet":
+            self.parquet = pq.ParquetFile(path)
+            schema = self.parquet.schema_arrow
+            # a pandas index written into the file (df.to_parquet with an index) was the frame's index, never a
+            # column: the reading of the whole table left it out of the columns the same way
+            meta = schema.pandas_metadata or {}
+            index = {c for c in meta.get("index_columns", []) if isinstance(c, str)}
+            self.names = [name for name in schema.names if name not in index]
+            self.frame = None
+        else:
+            self.parquet = None
+            self.frame = _read(path)
+            self.names = list(self.frame.columns)
+
+    def column(self, name: str) -> pd.Series:
+        if self.frame is not None:
+            return self.frame[name]
+        # the same conversion as the whole table's to_pandas (dtypes, nulls), for this column alone
+        return self.parquet.read(columns=[name]).to_pandas()[name]
+
+
+def _features_by_column(path: Path, catalogue: Catalogue, *, compact: bool) -> pd.DataFrame:
+    """The features file checked and typed as typed_features does (the same checks, in the same order, the
+    same messages), read and typed one column at a time, each number column compacted as it arrives
+    (`compact`): the peak is what is held plus one column, not the whole file as Arrow, pandas and typed
+    copies at once (10.7 GB at 10^7 subjects for 6.6 GB held)."""
+    reader = _ColumnReader(path)
+    file = str(path)
+    check_columns(reader.names, file, catalogue)
+    if "subject_id" not in reader.names:
+        raise DataError("features has no subject_id column (or index)", file=file, column="subject_id")
+    index = check_ids(reader.column("subject_id"), file=file, table="features")
+    columns = [c for c in reader.names if c != "subject_id"]
+    out = {}
+    for col in columns:
+        values = pd.Series(reader.column(col).array, index=index, copy=False)  # by position
+        typed = typed_feature(values, col, catalogue, file=file)
+        del values  # the column as read: let go before the next one is read
+        out[col] = compact_number(typed) if compact and isinstance(typed, np.ndarray) \
+            and typed.dtype == np.float64 else typed
+    # copy=False: no consolidation of the float64 columns into one block (a second copy of them all)
+    return pd.DataFrame(out, index=index, columns=columns, copy=False)
+
+
 REASONS = "missing_reasons.parquet"
 
 
-def missing_reasons(frame: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
+REASON_COLUMNS = ("subject_id", "variable", "reason")
+
+
+def check_reason_columns(columns: Iterable[str], file: str) -> None:
+    """The columns every engine reads of a missing_reasons file, named when absent."""
+    absent = [c for c in REASON_COLUMNS if c not in set(columns)]
+    if absent:
+        raise DataError(f"missing reasons need the columns {list(REASON_COLUMNS)}; {absent} absent (the file "
+                        "features_sql.write_screening_folder writes has them; delete the file to open the folder "
+                        "without reasons)", file=file, column=absent[0])
+
+
+def missing_reasons(frame: pd.DataFrame, ids: pd.Index, file: str = REASONS) -> pd.DataFrame:
     """A folder's missing reasons as the Screening's long table (subject_id, variable, reason), its subjects'."""
+    check_reason_columns(frame.columns, file)
     frame = frame[frame["subject_id"].isin(ids)]
     return pd.DataFrame({"subject_id": pd.Categorical(frame["subject_id"].astype(str), categories=ids),
                          "variable": pd.Categorical(frame["variable"].astype(str)),
                          "reason": pd.Categorical(frame["reason"].astype(str))}).reset_index(drop=True)
+
+
+def reasons_sql(dialect, reasons: str, features: str, row_column: str) -> str:
+    """The SQL engines' reading of missing reasons: a folder's reasons of the features' subjects (those of
+    other subjects are left out, as missing_reasons does), each with its subject's features row."""
+    q, text = dialect.quote, dialect.text
+    return (f"SELECT f.{q(row_column)} AS r, CAST(m.{q('subject_id')} AS {text}) AS subject_id, "
+            f"CAST(m.{q('variable')} AS {text}) AS variable, CAST(m.{q('reason')} AS {text}) AS reason "
+            f"FROM {q(reasons)} m JOIN {q(features)} f "
+            f"ON CAST(m.{q('subject_id')} AS {text}) = CAST(f.{q('subject_id')} AS {text})")
+
+
+def reason_counts_sql(dialect, reasons: str, features: str, row_column: str) -> str:
+    """Subjects' reasons counted by (variable, reason) where the data lies: only the counts come back."""
+    return (f"SELECT variable, reason, COUNT(*) AS subjects FROM ({reasons_sql(dialect, reasons, features, row_column)}) "
+            f"t GROUP BY variable, reason")
+
+
+def reasons_frame(table: pa.Table, ids: pd.Index) -> pd.DataFrame:
+    """The rows reasons_sql returned as the Screening's long table (missing_reasons' form), ordered by
+    subject (features row), variable and reason: the same rows whichever engine read them."""
+    frame = table.to_pandas()
+    frame = frame.sort_values(["r", "variable", "reason"], kind="stable")
+    if ids.dtype != pd.StringDtype():  # the ids as read_screening types them (check_ids): pandas "string"
+        ids = pd.Index(pd.array(ids, dtype="string"), name="subject_id")
+    return missing_reasons(frame.drop(columns="r"), ids)
+
+
+def ordered_reasons(reasons: pd.DataFrame | None) -> pd.DataFrame | None:
+    """A Screening's missing reasons in reasons_frame's order (subject in features order, variable, reason),
+    so that the memory engine's and the SQL engines' tables compare row for row."""
+    if reasons is None:
+        return None
+    order = np.lexsort((reasons["reason"].astype(str), reasons["variable"].astype(str),
+                        reasons["subject_id"].cat.codes))
+    return reasons.iloc[order].reset_index(drop=True)
+
+
+def reason_counts(reasons: pd.DataFrame | None) -> dict[tuple[str, str], int]:
+    """{(variable, reason): subjects} of a Screening's missing reasons (what the SQL engines count in place)."""
+    if reasons is None:
+        return {}
+    counts = reasons.groupby(["variable", "reason"], observed=True).size()
+    return {(str(v), str(r)): int(n) for (v, r), n in counts.items() if n}
 
 
 def read_screening(directory: str | Path, catalogue: Catalogue | None = None, *, compact: bool = False) -> Screening:
@@ -265,12 +374,7 @@ def read_screening(directory: str | Path, catalogue: Catalogue | None = None, *,
     bit), as an opened synthetic source does: a 10^7 folder's features took 6.6 GB resident as float64."""
     catalogue = catalogue or default_catalogue()
     paths = find_tables(directory)
-    raw = _read(paths["features"])
-    check_columns(raw.columns, str(paths["features"]), catalogue)
-    features = typed_features(raw, catalogue, file=str(paths["features"]))
-    del raw  # the Arrow-read frame: not held while the typed one is compacted
-    if compact:
-        features = compacted(features)
+    features = _features_by_column(paths["features"], catalogue, compact=compact)
     tables = {}
     for name in ("events", "event_lookback", "event_counts"):
         if name in paths:
@@ -280,7 +384,7 @@ def read_screening(directory: str | Path, catalogue: Catalogue | None = None, *,
                             typed_per_subject(frame, name, features.index, catalogue, file=file))
     reasons = Path(directory) / REASONS  # written by features_sql.write_screening_folder: why a value is unknown
     if reasons.is_file():
-        tables["missing_reasons"] = missing_reasons(_read(reasons), features.index)
+        tables["missing_reasons"] = missing_reasons(_read(reasons), features.index, str(reasons))
     source = str(directory)
     manifest = Path(directory) / MANIFEST
     if manifest.is_file():

@@ -35,7 +35,15 @@ from explorer.engine.histogram_sql import (
     subjects_sql,
     unpack,
 )
-from explorer.engine.layout import find_tables, screening_tables
+from explorer.engine.layout import (
+    REASONS,
+    check_reason_columns,
+    find_tables,
+    reason_counts_sql,
+    reasons_frame,
+    reasons_sql,
+    screening_tables,
+)
 from explorer.engine.patterns import Selection
 from explorer.engine.sql import SPARK, SourceSchema, matrix_query
 from explorer.errors import DataError
@@ -194,7 +202,8 @@ class SparkBackend:
         self.source = source
         self.partitions = partitions
         # view names of their own, so that several backends can share one session
-        self.tables = {t: f"te_{uuid.uuid4().hex[:10]}_{t}" for t in TABLES}
+        self.tables = {t: f"te_{uuid.uuid4().hex[:10]}_{t}" for t in (*TABLES, "missing_reasons")}
+        self._reasons: str | None = None  # the view of the source's missing reasons, when it has them
         self.schema = self._register(source)
         self._subject_ids: pd.Index | None = None
         self._order: np.ndarray | None = None
@@ -243,6 +252,9 @@ class SparkBackend:
                 if name == "features":
                     table = table.append_column(ROW, pa.array(np.arange(table.num_rows, dtype=np.int64)))
                 frames[name] = arrow_frame(self.spark, table)
+        reasons = self._reasons_frame(source)
+        if reasons is not None:
+            frames["missing_reasons"] = reasons
         columns = {}
         for name, frame in frames.items():
             try:  # Spark Connect reads lazily: a missing or unreadable file is found here, not at read time
@@ -256,12 +268,33 @@ class SparkBackend:
         if "subject_id" not in columns["features"]:
             raise DataError("features has no subject_id column", file=str(source) if isinstance(source, (str, Path))
                             else None, column="subject_id")
+        if "missing_reasons" in columns:
+            check_reason_columns(columns["missing_reasons"], f"{source}/{REASONS}")
+            self._reasons = self.tables["missing_reasons"]
         return SourceSchema(
             features=frozenset(c for c in columns["features"] if c not in ("subject_id", ROW)),
             events="events" in columns,
             event_lookback=frozenset(c for c in columns.get("event_lookback", []) if c != "subject_id"),
             event_counts=frozenset(c for c in columns.get("event_counts", []) if c != "subject_id"),
             row_column=ROW, tables=dict(self.tables))
+
+    def _reasons_frame(self, source: Any):
+        """The source's missing reasons as a Spark frame (a folder's missing_reasons.parquet, a Screening's
+        table), or None."""
+        if isinstance(source, str) and "://" in source:
+            try:
+                frame = self.spark.read.parquet(f"{source.rstrip('/')}/{REASONS}")
+                frame.columns  # noqa: B018 (read lazily: asking the schema reads the file)
+                return frame
+            except Exception:  # no reasons in that folder
+                return None
+        if isinstance(source, (str, Path)):
+            path = Path(source) / REASONS
+            return self._read(path) if path.is_file() else None
+        if isinstance(source, Mapping) or getattr(source, "missing_reasons", None) is None:
+            return None
+        reasons = source.missing_reasons
+        return arrow_frame(self.spark, pa.Table.from_pandas(reasons.astype(str), preserve_index=False))
 
     def _read(self, path: Path):
         try:
@@ -355,6 +388,23 @@ class SparkBackend:
                                    SPARK, which)
         table = self._sql(sql, params, "select the subjects")
         return pd.Index(pd.array(table.column("subject_id").to_pylist(), dtype="string"), name="subject_id")
+
+    # --- why values are unknown ------------------------------------------------------------------
+    def missing_reasons(self) -> pd.DataFrame | None:
+        """The source's missing reasons in the memory engine's form (as DuckDBBackend.missing_reasons)."""
+        if self._reasons is None:
+            return None
+        sql = reasons_sql(SPARK, self._reasons, self.tables["features"], ROW)
+        return reasons_frame(self._sql(sql, {}, "read the missing reasons"), self.subject_ids())
+
+    def reason_counts(self) -> dict[tuple[str, str], int]:
+        """{(variable, reason): subjects}, counted inside Spark; {} without reasons."""
+        if self._reasons is None:
+            return {}
+        rows = self._sql(reason_counts_sql(SPARK, self._reasons, self.tables["features"], ROW), {},
+                         "count the missing reasons")
+        return {(v, r): int(n) for v, r, n in zip(*(rows.column(c).to_pylist() for c in rows.column_names),
+                                                   strict=True)}
 
     def close(self) -> None:
         """Drop this backend's views (the session stays: it is shared)."""
