@@ -91,6 +91,8 @@ class Boundary:
             self.report.convert(f"{column}: {message} -> unknown", int(mask.sum()))
         else:
             self.report.reject(table_name(file), f"{column}: {message}", int(mask.sum()))
+        self.report.record_invalid(file=file, column=column, problem=message, rows=frame.index[mask],
+                                   made_unknown=cells)
         return frame[~mask]
 
 
@@ -439,8 +441,9 @@ def check_from_dates(subjects: pd.DataFrame, boundary: Boundary, *, file: str) -
                                       date=subjects[column].iloc[first], value=float(values[first]),
                                       index_date=subjects["index_date"].iloc[first], count=int(outside.sum()))
             raise DataError(message, file=file, column=column, rows=subjects.index[outside][:10].tolist())
-        boundary.report.convert(f"{column}: {outside_reason(feature, boundary.catalogue)} -> {feature} unknown",
-                                int(outside.sum()))
+        reason = f"{outside_reason(feature, boundary.catalogue)} -> {feature} unknown"
+        boundary.report.convert(f"{column}: {reason}", int(outside.sum()))
+        boundary.report.record_invalid(file=file, column=column, problem=reason, rows=subjects.index[outside])
 
 
 def check_unique_ids(ids: pd.Series, *, file: str, column: str = "subject_id") -> None:

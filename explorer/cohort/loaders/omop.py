@@ -44,7 +44,7 @@ from .common import (
     subjects_frame,
     table_name,
 )
-from .readers import check_format, read_table, read_text_bytes, read_zip_member
+from .readers import NoRows, check_format, read_as_absent, read_table, read_text_bytes, read_zip_member
 from .report import Loaded, LoadReport
 
 GENDER = {"8532": "female", "8507": "male"}
@@ -87,16 +87,21 @@ class _Source:
     def has(self, table: str) -> bool:
         return table in self.files or table in self.members
 
+    def forget(self, table: str) -> None:
+        """Treat a table as absent (a header-only one: no rows to read)."""
+        self.files.pop(table, None)
+        self.members.pop(table, None)
+
     def where(self, table: str) -> str:
         return str(self.files[table]) if table in self.files else f"{self.path}!{self.members[table]}"
 
     def read(self, table: str) -> pd.DataFrame:
         wanted = USECOLS[table]
         if table in self.files:
-            frame = read_table(self.files[table])
+            frame = read_table(self.files[table], subjects=table == "person")
         else:
             data = read_zip_member(self.path, self.members[table])
-            frame = read_text_bytes(data, name=self.where(table),
+            frame = read_text_bytes(data, name=self.where(table), subjects=table == "person",
                                     usecols=lambda c: c.strip().lower() in wanted)
         frame.columns = [c.strip().lower() for c in frame.columns]
         return frame
@@ -120,10 +125,19 @@ def load_omop(path: str | Path, *, mapping: str | Path | dict | None = None,
     report = LoadReport(source=str(path), kind="omop")
     boundary = Boundary(report, on_invalid, loader_catalogue(catalogue))
     check_mapping(spec, boundary.catalogue, source=str(mapping) if isinstance(mapping, str | Path) else "OMOP mapping")
-    raw = {t: source.read(t) for t in TABLES if source.has(t)}
-    for t, frame in raw.items():
+    raw = {}
+    for t in (t for t in TABLES if source.has(t)):
+        try:
+            raw[t] = source.read(t)
+        except NoRows:
+            if t in ("person", "concept"):  # no subjects; no concept can be mapped
+                raise
+            # as an absent table: no measurements (or conditions...), so criteria on them are unknown
+            read_as_absent(report, table_name(source.where(t)), t)
+            source.forget(t)
+            continue
         if t != "concept":
-            report.read(table_name(source.where(t)), len(frame))
+            report.read(table_name(source.where(t)), len(raw[t]))
     concepts = raw["concept"]
     require_columns(concepts, USECOLS["concept"], file=source.where("concept"))
     concepts = concepts.assign(key=concepts["vocabulary_id"].str.strip() + " " + concepts["concept_code"].str.strip())

@@ -133,12 +133,13 @@ def utf8_problem(chunks) -> str | None:
     return None
 
 
-def read_table(path: Path | str, *, sheet: str | int = 0, sep: str | None = None) -> pd.DataFrame:
+def read_table(path: Path | str, *, sheet: str | int = 0, sep: str | None = None,
+               subjects: bool = False) -> pd.DataFrame:
     """A table from CSV/TSV/pipe-delimited text, Parquet, Excel or SAS XPT, with spreadsheet row numbers.
 
     Text is read with every cell as a string (no type guessing, nothing turned into NaN except truly
     empty cells). Raises DataError for an empty file, a header without rows, or content that does not
-    match the extension.
+    match the extension; NoRows for a header-only table (`subjects=True`: one row per subject, said so).
     """
     path = Path(path)
     fmt = check_format(path)
@@ -152,10 +153,11 @@ def read_table(path: Path | str, *, sheet: str | int = 0, sep: str | None = None
         frame = _read_xpt(path)
     else:
         raise DataError(f"cannot read {_FORMAT_NAMES[fmt]} as a table", file=str(path))
-    return _numbered(frame, path)
+    return _numbered(frame, path, NO_SUBJECTS if subjects else NO_ROWS)
 
 
-def read_text_bytes(data: bytes, *, name: str, usecols=None, sep: str | None = None) -> pd.DataFrame:
+def read_text_bytes(data: bytes, *, name: str, usecols=None, sep: str | None = None,
+                    subjects: bool = False) -> pd.DataFrame:
     """A text table from bytes (e.g. a member of a ZIP archive), read as strings with row numbers."""
     if not data.strip():
         raise DataError("the file is empty", file=name)
@@ -168,7 +170,7 @@ def read_text_bytes(data: bytes, *, name: str, usecols=None, sep: str | None = N
     except (pd.errors.ParserError, ValueError) as err:
         raise DataError(f"cannot be read as a delimited text table ({type(err).__name__}{_line_of(err)}); "
                         "check its separator and quoting", file=name) from None
-    return _numbered(frame, Path(name))
+    return _numbered(frame, Path(name), NO_SUBJECTS if subjects else NO_ROWS)
 
 
 def zip_members(path: Path) -> dict[str, str]:
@@ -265,10 +267,43 @@ def _read_xpt(path: Path) -> pd.DataFrame:
         raise DataError(f"cannot be read as a SAS transport (XPT) file: {err}", file=str(path)) from None
 
 
-def _numbered(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
-    if len(frame.columns) == 0 or len(frame) == 0:
-        raise DataError("the file has a header but no rows" if len(frame.columns) else "the file is empty",
-                        file=str(path))
+# The one wording of a header-only table, in every loader and engine (canonical_sql, omop_sql too).
+NO_ROWS = "the file has a header but no rows; export it again with its rows (was the export filtered or cut off?)"
+NO_SUBJECTS = ("the file has a header but no rows: no subjects, and 0 subjects give no funnel; export it again with "
+               "its rows (was the export filtered or cut off?)")
+
+
+class NoRows(DataError):
+    """A table with a header and no rows. Loaders that read a table of subjects let it stop the load; a table of
+    measurements, events or CGM with no rows is read as none of them (read_tables)."""
+
+
+def read_tables(paths: dict[str, Path], *, subjects: str, report, **options) -> dict[str, pd.DataFrame]:
+    """Each table of a multi-table source, by key. The `subjects` table must have rows (NoRows, naming it); any
+    other header-only table is left out with a note in the report, as if absent: no measurements (or events...),
+    so criteria that need them are unknown, as for a subject without rows in the table."""
+    tables = {}
+    for key, path in paths.items():
+        try:
+            tables[key] = read_table(path, subjects=key == subjects, **options)
+        except NoRows:
+            if key == subjects:
+                raise
+            read_as_absent(report, Path(path).name, key)
+    return tables
+
+
+def read_as_absent(report, name: str, table: str) -> None:
+    """Count a header-only table (0 rows read) and say in the report that it is read as absent."""
+    report.read(name, 0)
+    report.note(f"{name} has a header but no rows: read as no {table} rows (criteria that need them are unknown)")
+
+
+def _numbered(frame: pd.DataFrame, path: Path, no_rows: str = NO_ROWS) -> pd.DataFrame:
+    if len(frame.columns) == 0:
+        raise DataError("the file is empty", file=str(path))
+    if len(frame) == 0:
+        raise NoRows(no_rows, file=str(path))
     frame.columns = [str(c).strip() for c in frame.columns]
     frame.index = pd.RangeIndex(FIRST_DATA_ROW, FIRST_DATA_ROW + len(frame), name="row")
     return frame
