@@ -50,7 +50,7 @@ from explorer.cohort.loaders.common import (
     require_columns,
     table_name,
 )
-from explorer.cohort.loaders.readers import FIRST_DATA_ROW
+from explorer.cohort.loaders.readers import FIRST_DATA_ROW, NO_ROWS, NO_SUBJECTS, read_as_absent
 from explorer.cohort.loaders.report import LoadReport
 from explorer.cohort.screening import Screening
 from explorer.cohort.units import canonical_unit, conversion, exact_conversion, report_precision
@@ -888,8 +888,16 @@ def load_omop_sql(path: str | Path, engine: DuckTables | SparkTables, *, mapping
                        source=str(mapping) if isinstance(mapping, str | Path) else "OMOP mapping")
     run = SqlLoad(engine, cdm, boundary, features_catalogue or default_catalogue())
     for table in omop.TABLES:  # the loader's order, so the reports read alike
-        if table != "concept" and cdm.has(table):
-            report.read(table_name(cdm.where(table)), run.one(f"SELECT COUNT(*) FROM {cdm.relations[table]}"))
+        if not cdm.has(table):
+            continue
+        n = run.one(f"SELECT COUNT(*) FROM {cdm.relations[table]}")
+        if not n:  # as the loader: no persons (or concepts) stop the load, any other table is as if absent
+            if table in ("person", "concept"):
+                raise DataError(NO_SUBJECTS if table == "person" else NO_ROWS, file=cdm.where(table))
+            read_as_absent(report, table_name(cdm.where(table)), table)
+            del cdm.relations[table], cdm.files[table]
+        elif table != "concept":
+            report.read(table_name(cdm.where(table)), n)
     _rule_tables(run, spec, _concepts(run, spec))
     persons = _persons(run, index_date=index_date)
     measurements = _measurements(run) if cdm.has("measurement") else None

@@ -188,18 +188,21 @@ RATIO_CHECKED_ABOVE = 64 * 2**20  # small members may compress as they like: the
 MAX_ZIP_MEMBER = 4 * 2**30
 
 
+def check_unpacked_size(info: zipfile.ZipInfo, path: Path, what_to_do: str) -> None:
+    """A DataError when a ZIP member's declared size says it is a bomb (zipfile stops reading at the declared
+    size, so a header that lies cannot make it unpack more)."""
+    ratio = info.file_size / max(info.compress_size, 1)
+    if info.file_size > MAX_ZIP_MEMBER or (info.file_size > RATIO_CHECKED_ABOVE and ratio > MAX_ZIP_RATIO):
+        raise DataError(f"member {info.filename} unpacks to {info.file_size:,} bytes ({ratio:,.0f} times its packed "
+                        f"size), more than a table of real data (at most {MAX_ZIP_MEMBER:,} bytes, "
+                        f"{MAX_ZIP_RATIO} times); {what_to_do}", file=str(path))
+
+
 def read_zip_member(path: Path, member: str) -> bytes:
-    """The bytes of one member of a ZIP archive, refused when its declared size says it is a bomb (zipfile stops
-    reading at the declared size, so a header that lies cannot make it unpack more)."""
+    """The bytes of one member of a ZIP archive, refused when its declared size says it is a bomb."""
     try:
         with zipfile.ZipFile(path) as archive:
-            info = archive.getinfo(member)
-            ratio = info.file_size / max(info.compress_size, 1)
-            if info.file_size > MAX_ZIP_MEMBER or (info.file_size > RATIO_CHECKED_ABOVE and ratio > MAX_ZIP_RATIO):
-                raise DataError(f"member {member} unpacks to {info.file_size:,} bytes ({ratio:,.0f} times its packed "
-                                f"size), more than a table of real data (at most {MAX_ZIP_MEMBER:,} bytes, "
-                                f"{MAX_ZIP_RATIO} times); unzip the archive yourself and give the folder",
-                                file=str(path))
+            check_unpacked_size(archive.getinfo(member), path, "unzip the archive yourself and give the folder")
             return archive.read(member)
     except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as err:
         raise DataError(f"member {member} of the archive cannot be read ({type(err).__name__}); the archive is "
@@ -245,9 +248,59 @@ def _read_parquet(path: Path) -> pd.DataFrame:
                         "write it again", file=str(path)) from None
 
 
+# Excel's own limit: a sheet cannot hold more rows (Excel 2007 and later)
+EXCEL_MAX_ROWS = 1_048_576
+# Rows without a value after the last one that has one: formatting dragged down a column leaves thousands;
+# millions are a workbook made to exhaust the reader (each row costs the reader time and memory).
+MAX_TRAILING_EMPTY_ROWS = 100_000
+EXCEL_INSTEAD = "open it in Excel, delete the rows below the table and save it, or export the sheet as CSV UTF-8"
+
+
+def _check_workbook(path: Path, sheet: str | int) -> int:
+    """Refuse an .xlsx built to exhaust memory before pandas reads it; the number of rows up to the last that
+    holds a value (header included), so pandas reads no further.
+
+    An .xlsx is a ZIP container: each part is checked as any ZIP member (check_unpacked_size). Then the sheet
+    is streamed by openpyxl in read-only mode (constant memory): more rows than Excel allows, or more than
+    MAX_TRAILING_EMPTY_ROWS rows without a value after the table, are refused as soon as they are seen.
+    """
+    import openpyxl
+
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            check_unpacked_size(info, path, EXCEL_INSTEAD)
+    book = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
+    try:
+        names = book.sheetnames
+        name = sheet if isinstance(sheet, str) else (names[sheet] if -len(names) <= sheet < len(names) else None)
+        if name not in names:
+            raise DataError(f"no sheet {sheet!r} in the workbook; its sheets: {names[:20]}", file=str(path))
+        worksheet = book[name]
+        worksheet.reset_dimensions()  # as pandas does: the declared size can be wrong, and pandas reads past it
+        last_filled, trailing = 0, 0
+        for number, values in enumerate(worksheet.iter_rows(values_only=True), start=1):
+            if number > EXCEL_MAX_ROWS:
+                raise DataError(f"sheet {name!r} has more than {EXCEL_MAX_ROWS:,} rows, more than Excel allows: "
+                                f"the workbook is damaged or made to exhaust the reader; {EXCEL_INSTEAD}",
+                                file=str(path))
+            if any(v is not None and v != "" for v in values):
+                last_filled, trailing = number, 0
+            else:
+                trailing += 1
+                if trailing > MAX_TRAILING_EMPTY_ROWS:
+                    raise DataError(f"sheet {name!r} has more than {MAX_TRAILING_EMPTY_ROWS:,} rows without a value "
+                                    f"after row {last_filled:,} (formatted but empty rows); {EXCEL_INSTEAD}",
+                                    file=str(path))
+        return last_filled
+    finally:
+        book.close()
+
+
 def _read_excel(path: Path, sheet: str | int) -> pd.DataFrame:
     try:
-        frame = pd.read_excel(path, sheet_name=sheet, dtype=object)
+        filled = _check_workbook(path, sheet) if sniff(path) == "xlsx" else None
+        frame = pd.read_excel(path, sheet_name=sheet, dtype=object,
+                              nrows=None if filled is None else max(filled - 1, 0))
     except ImportError as err:
         raise DataError(f"reading Excel needs an extra package: {err}", file=str(path)) from None
     except ValueError as err:  # e.g. a sheet that does not exist
