@@ -474,6 +474,14 @@ def _persons(run: SqlLoad, *, index_date) -> str:
     report.convert("birth date: month or day missing -> middle of the period",
                    run.one(f"SELECT COUNT(*) FROM {p0} WHERE birth_given IS NULL AND birth_parts IS NOT NULL "
                            "AND partial"))
+
+    def read_from(rows: list) -> str:  # the PERSON fields errors name for these rows, as the loader names them
+        wanted = ", ".join(str(int(r)) for r in rows[:1000])
+        known = {r[0]: r[1:] for r in engine.rows(
+            f"SELECT {ORDER}, {given} IS NOT NULL, {month} IS NOT NULL, {day} IS NOT NULL FROM {person} "
+            f"WHERE {ORDER} IN ({wanted})")}
+        return omop.either(omop.birth_fields(*known[r]) for r in rows[:1000])
+    run.boundary.source_fields["birth_date"] = read_from
     joins, index = [], "CAST(NULL AS TIMESTAMP)"
     periods = None
     if cdm.has("observation_period"):

@@ -9,6 +9,7 @@ with `on_invalid="reject"`, drops the offending rows and counts them in the load
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -72,6 +73,13 @@ class Boundary:
     on_invalid: OnInvalid = "raise"
     catalogue: Catalogue = field(default_factory=loader_catalogue)
     now: pd.Timestamp = field(default_factory=lambda: pd.Timestamp.now().normalize() + pd.Timedelta(days=1))
+    # the source's own field(s) a canonical column was read from, given its source rows (OMOP's birth_date is
+    # year_of_birth, month_of_birth, day_of_birth or birth_datetime): errors name what the researcher's file has
+    source_fields: dict[str, Callable[[list], str]] = field(default_factory=dict)
+
+    def field_name(self, column: str, rows: list) -> str:
+        """The name errors give `column` for these source rows."""
+        return self.source_fields[column](rows) if column in self.source_fields else column
 
     def invalid(self, frame: pd.DataFrame, mask, *, file: str, column: str, message: str,
                 cells: bool = False) -> pd.DataFrame:
@@ -435,15 +443,19 @@ def check_from_dates(subjects: pd.DataFrame, boundary: Boundary, *, file: str) -
         if not outside.any():
             continue
         column = FROM_DATES[feature][0]
+        rows = subjects.index[outside].tolist()
         if boundary.on_invalid == "raise":
             first = int(np.flatnonzero(outside)[0])
+            named = boundary.field_name(column, rows[:1])
             message = outside_message(feature, boundary.catalogue, subject=str(subjects["subject_id"].iloc[first]),
                                       date=subjects[column].iloc[first], value=float(values[first]),
-                                      index_date=subjects["index_date"].iloc[first], count=int(outside.sum()))
-            raise DataError(message, file=file, column=column, rows=subjects.index[outside][:10].tolist())
-        reason = f"{outside_reason(feature, boundary.catalogue)} -> {feature} unknown"
-        boundary.report.convert(f"{column}: {reason}", int(outside.sum()))
-        boundary.report.record_invalid(file=file, column=column, problem=reason, rows=subjects.index[outside])
+                                      index_date=subjects["index_date"].iloc[first], count=int(outside.sum()),
+                                      named=named)
+            raise DataError(message, file=file, column=named, rows=rows[:10])
+        named = boundary.field_name(column, rows)
+        reason = f"{outside_reason(feature, boundary.catalogue, named=named)} -> {feature} unknown"
+        boundary.report.convert(f"{named}: {reason}", len(rows))
+        boundary.report.record_invalid(file=file, column=named, problem=reason, rows=rows)
 
 
 def check_unique_ids(ids: pd.Series, *, file: str, column: str = "subject_id") -> None:

@@ -196,6 +196,19 @@ def concept_ids(spec_section: dict, by_key: pd.Series) -> dict[str, list[dict]]:
     return out
 
 
+def birth_fields(given: bool, month: bool, day: bool) -> str:
+    """The PERSON fields a birth date is read from: birth_datetime where it is given, else year_of_birth with the
+    month_of_birth and day_of_birth given beside it (errors name these, not the canonical birth_date)."""
+    if given:
+        return "birth_datetime"
+    return "/".join(["year_of_birth"] + ["month_of_birth"] * bool(month) + ["day_of_birth"] * bool(day))
+
+
+def either(names) -> str:
+    """Field names of several rows as one text: 'birth_datetime or year_of_birth' (first seen first)."""
+    return " or ".join(dict.fromkeys(names))
+
+
 def _persons(raw, source: _Source, boundary: Boundary, *, index_date) -> tuple[pd.DataFrame, pd.Series]:
     person = raw["person"]
     file = source.where("person")
@@ -214,6 +227,10 @@ def _persons(raw, source: _Source, boundary: Boundary, *, index_date) -> tuple[p
     imputed = birth.isna() & from_parts.notna() & (pd.Series(month, index=person.index).isna()
                                                    | pd.Series(day, index=person.index).isna())
     report.convert("birth date: month or day missing -> middle of the period", int(imputed.sum()))
+    read_from = pd.Series([birth_fields(*known) for known in zip(birth.notna(), pd.Series(month, index=person.index)
+                                                                   .notna(), pd.Series(day, index=person.index).notna(),
+                                                                   strict=True)], index=person.index)
+    boundary.source_fields["birth_date"] = lambda rows: either(read_from.loc[rows])
     birth = birth.fillna(from_parts)
 
     period_start = pd.Series(dtype="datetime64[ns]")
