@@ -52,7 +52,7 @@ from explorer.cohort.loaders.common import (
     require_columns,
     table_name,
 )
-from explorer.cohort.loaders.readers import NO_SUBJECTS, check_format, check_utf8, read_as_absent
+from explorer.cohort.loaders.readers import NO_SUBJECTS, check_format, check_header, check_utf8, read_as_absent
 from explorer.cohort.loaders.report import LoadReport
 from explorer.cohort.screening import Screening
 from explorer.cohort.values import MISSING_TOKENS, PLAIN_NUMBER, parse_cell, parse_numbers
@@ -94,6 +94,7 @@ class Folder:
             check_format(path)  # the loader's refusal of an empty file or one whose content is not its extension
             if path.suffix.lower() in TEXT_SUFFIXES:
                 check_utf8(path)  # the engines would refuse it otherwise, or (Spark) read it without a word
+                check_header(path)  # a column named twice: the loader's refusal
             engine.scan(path, f"te_canon_{table}")
             self.relations[table] = f"te_canon_{table}"
             if path.suffix.lower() in TEXT_SUFFIXES and isinstance(engine, DuckTables):

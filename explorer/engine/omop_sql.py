@@ -50,7 +50,7 @@ from explorer.cohort.loaders.common import (
     require_columns,
     table_name,
 )
-from explorer.cohort.loaders.readers import FIRST_DATA_ROW, NO_ROWS, NO_SUBJECTS, read_as_absent
+from explorer.cohort.loaders.readers import FIRST_DATA_ROW, NO_ROWS, NO_SUBJECTS, check_header, read_as_absent
 from explorer.cohort.loaders.report import LoadReport
 from explorer.cohort.screening import Screening
 from explorer.cohort.units import canonical_unit, conversion, exact_conversion, report_precision
@@ -289,6 +289,8 @@ class Cdm:
                     continue
                 if table in self.relations:
                     raise DataError(f"table {table!r} is given twice; keep one file", file=str(path))
+                if p.suffix.lower() in TEXT_SUFFIXES:
+                    check_header(p)  # a column named twice: the loader's refusal
                 engine.scan(p, f"te_cdm_{table}")
                 self.relations[table], self.files[table] = f"te_cdm_{table}", str(p)
         elif path.is_file() and path.suffix.lower() in DATABASE_SUFFIXES:

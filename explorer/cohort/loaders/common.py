@@ -138,7 +138,8 @@ def parse_dates(series: pd.Series, *, file: str, column: str) -> pd.Series:
         bad = text.notna() & out.isna()
         if bad.any():
             examples = ", ".join(repr(v) for v in text[bad].unique()[:3])
-            raise DataError(f"not an ISO 8601 date (YYYY-MM-DD[ HH:MM[:SS]]): {examples}", file=file,
+            raise DataError(f"not an ISO 8601 date (YYYY-MM-DD[ HH:MM[:SS]]): {examples}"
+                            f"{excel_serial_hint(text[bad].iloc[0])}", file=file,
                             column=column, rows=series.index[bad.to_numpy()][:10].tolist())
     # Nanosecond datetimes span 1677-2262; beyond that a date is a typo (e.g. 2999), not a measurement.
     late, early = (out > pd.Timestamp.max).to_numpy(), (out < pd.Timestamp.min).to_numpy()
@@ -147,6 +148,26 @@ def parse_dates(series: pd.Series, *, file: str, column: str) -> pd.Series:
             raise DataError(f"{what} ({out[bad].iloc[0]})", file=file, column=column,
                             rows=series.index[bad][:10].tolist())
     return out.astype("datetime64[ns]")
+
+
+# Excel stores a date as days since 1899-12-30 (its 1900 date system); a column not formatted as dates is
+# exported as these numbers. 10,000 is 1927-05-18 and 2,958,465 is 9999-12-31: five to seven digits.
+EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+EXCEL_SERIALS = (10_000, 2_958_465)
+
+
+def excel_serial_hint(value: str) -> str:
+    """What to do when a date cell holds an Excel serial number ('45352' is 2024-03-01); "" otherwise.
+    Never read as a date: a workbook may use the 1904 date system, four years apart."""
+    try:
+        serial = float(value)
+    except ValueError:
+        return ""
+    if not EXCEL_SERIALS[0] <= serial <= EXCEL_SERIALS[1]:
+        return ""
+    day = (EXCEL_EPOCH + pd.Timedelta(days=serial)).date()
+    return (f"; {value!r} looks like an Excel date serial number ({day} in Excel's usual 1900 date system): format "
+            "the column as dates (YYYY-MM-DD) in the spreadsheet and export it again")
 
 
 def dates(series: pd.Series, *, file: str, column: str, report: LoadReport) -> pd.Series:

@@ -161,7 +161,9 @@ def read_text_bytes(data: bytes, *, name: str, usecols=None, sep: str | None = N
     """A text table from bytes (e.g. a member of a ZIP archive), read as strings with row numbers."""
     if not data.strip():
         raise DataError("the file is empty", file=name)
-    sep = sep or _guess_separator(data[:65536].decode("utf-8", errors="replace"))
+    sample = data[:65536].decode("utf-8-sig", errors="replace")
+    sep = sep or _guess_separator(sample)
+    unique_columns(_header(sample, sep), name)
     try:
         frame = pd.read_csv(io.BytesIO(data), sep=sep, dtype=str, keep_default_na=False, na_values=[""],
                             usecols=usecols, encoding="utf-8-sig")
@@ -209,10 +211,40 @@ def read_zip_member(path: Path, member: str) -> bytes:
                         "damaged: download or zip it again", file=str(path)) from None
 
 
+def check_header(path: Path, sep: str | None = None) -> None:
+    """A DataError when a text table's header names a column twice (for engines that read the file in place)."""
+    with open(path, encoding="utf-8-sig", errors="replace") as handle:
+        sample = handle.read(65536)
+    unique_columns(_header(sample, sep or _guess_separator(sample)), path)
+
+
+def unique_columns(names, path: Path | str) -> None:
+    """A DataError naming a column the header gives twice, blanks aside. pandas would read the second as
+    'value.1' and every engine its own way, so which one a loader read would depend on the path taken."""
+    places: dict[str, list[int]] = {}
+    for number, name in enumerate(names, start=1):
+        if name is not None and str(name).strip():
+            places.setdefault(str(name).strip(), []).append(number)
+    for name, numbers in places.items():
+        if len(numbers) > 1:
+            raise DataError(f"the header names column {name!r} {len(numbers)} times (columns "
+                            f"{', '.join(map(str, numbers))}); a loader cannot tell which to read: rename or "
+                            "remove the others", file=str(path), column=name)
+
+
+def _header(sample: str, sep: str) -> list[str]:
+    """The header row as written (pandas renames a repeated name: 'value', 'value.1')."""
+    try:
+        return next(csv.reader(io.StringIO(sample), delimiter=sep))
+    except (StopIteration, csv.Error):
+        return []
+
+
 def _read_text(path: Path, sep: str | None) -> pd.DataFrame:
     with open(path, encoding="utf-8-sig", errors="replace") as handle:
         sample = handle.read(65536)
     sep = sep or _guess_separator(sample)
+    unique_columns(_header(sample, sep), path)
     try:
         return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
     except pd.errors.EmptyDataError:
@@ -279,6 +311,8 @@ def _check_workbook(path: Path, sheet: str | int) -> int:
         worksheet.reset_dimensions()  # as pandas does: the declared size can be wrong, and pandas reads past it
         last_filled, trailing = 0, 0
         for number, values in enumerate(worksheet.iter_rows(values_only=True), start=1):
+            if number == 1:
+                unique_columns(values, path)
             if number > EXCEL_MAX_ROWS:
                 raise DataError(f"sheet {name!r} has more than {EXCEL_MAX_ROWS:,} rows, more than Excel allows: "
                                 f"the workbook is damaged or made to exhaust the reader; {EXCEL_INSTEAD}",
@@ -358,5 +392,6 @@ def _numbered(frame: pd.DataFrame, path: Path, no_rows: str = NO_ROWS) -> pd.Dat
     if len(frame) == 0:
         raise NoRows(no_rows, file=str(path))
     frame.columns = [str(c).strip() for c in frame.columns]
+    unique_columns(frame.columns, path)  # 'value' and 'value ' (Parquet, or any format) are one name once stripped
     frame.index = pd.RangeIndex(FIRST_DATA_ROW, FIRST_DATA_ROW + len(frame), name="row")
     return frame
