@@ -28,14 +28,15 @@ def folder(tmp_path):
     return tmp_path
 
 
+def widgets(root):
+    """The widget and everything inside it, depth first."""
+    yield root
+    for child in getattr(root, "children", ()):
+        yield from widgets(child)
+
+
 def button(panel, label):
-    stack = [panel]
-    while stack:
-        widget = stack.pop()
-        if getattr(widget, "description", None) == label and hasattr(widget, "click"):
-            return widget
-        stack.extend(getattr(widget, "children", ()))
-    raise AssertionError(f"no button {label!r}")
+    return next(w for w in widgets(panel) if getattr(w, "description", None) == label and hasattr(w, "click"))
 
 
 def panel_on_synthetic():
