@@ -115,3 +115,14 @@ def test_an_empty_or_binary_table_is_refused_naming_it(tmp_path, kind, table, co
     with pytest.raises(DataError) as err:
         load(path, **options)
     assert str(err.value).startswith(f"file {folder / table}") and said in str(err.value)
+
+
+def test_a_subject_in_two_summaries_is_refused_naming_both_files(tmp_path):
+    """The Shanghai release splits its subjects over a T1DM and a T2DM summary: one id in both is one subject
+    twice; the error names both files and their rows, not the rows of the tables once joined."""
+    folder = copy("shanghai", tmp_path)
+    shutil.copy(folder / "Shanghai_T1DM_Summary.csv", folder / "Shanghai_T2DM_Summary.csv")
+    with pytest.raises(DataError) as err:
+        load(folder)
+    assert str(err.value).startswith("column 'subject_id': subject id '9001' is in Shanghai_T1DM_Summary.csv row 3 "
+                                     "and Shanghai_T2DM_Summary.csv row 3")

@@ -488,6 +488,21 @@ def check_unique_ids(ids: pd.Series, *, file: str, column: str = "subject_id") -
                         column=column, rows=ids.index[duplicated.to_numpy()][:10].tolist())
 
 
+def check_ids_across(ids_by_file: dict[str, pd.Series], *, column: str = "subject_id") -> None:
+    """Each subject in one table of subjects only (a dataset split into several summaries): a DataError naming the
+    first id given in two files, both files and rows (`ids` indexed by source row). Within a file, check_unique_ids."""
+    stacked = pd.concat({file: ids.astype("string") for file, ids in ids_by_file.items()}, names=["file", "row"])
+    owners = stacked.reset_index().drop_duplicates(["file", stacked.name or 0])
+    value = owners.columns[-1]
+    repeated = owners[owners.duplicated(value, keep=False)]
+    if len(repeated):
+        first = repeated[value].iloc[0]
+        where = repeated[repeated[value] == first]
+        places = " and ".join(f"{table_name(f)} row {r}" for f, r in zip(where["file"], where["row"], strict=True))
+        raise DataError(f"subject id {first!r} is in {places} ({repeated[value].nunique()} id(s) in more than one "
+                        "file); each subject must appear in one table of subjects", column=column)
+
+
 def _check_times(table: pd.DataFrame, column: str, birth: pd.Series | None, boundary: Boundary, *,
                  file: str) -> pd.DataFrame:
     times = table[column]

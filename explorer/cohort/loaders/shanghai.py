@@ -32,7 +32,7 @@ from explorer.catalogue import Catalogue
 from explorer.errors import DataError
 
 from .cgm import cgm_readings
-from .common import Boundary, OnInvalid, finish_cgm, finish_cohort, loader_catalogue, numbers
+from .common import Boundary, OnInvalid, check_ids_across, finish_cgm, finish_cohort, loader_catalogue, numbers
 from .readers import read_table, read_tables
 from .report import Loaded, LoadReport
 from .wide import ColumnRule, Field, WideMapping, wide_tables
@@ -113,6 +113,7 @@ def load_shanghai(path: str | Path, *, cgm: str | Path | None = None, on_invalid
     report.note("diabetes duration -> diagnosis date; Hypoglycemic Agents -> on_insulin; pack-years -> smoking_history")
     report.note("index date: the day after the last CGM reading" if cgm is not None
                 else "index date: the latest recording date (no CGM file given)")
+    check_ids_across({str(file): table["subject_id"] for file, table in zip(files, subjects, strict=True)})
     subjects = pd.concat(subjects, ignore_index=True)
     # Recordings without CGM readings get no CGM-based index date; a patient with CGM keeps theirs.
     cohort = finish_cohort(subjects, boundary, file=str(path), source=str(path),
