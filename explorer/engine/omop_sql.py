@@ -51,7 +51,7 @@ from explorer.cohort.loaders.common import (
     table_name,
 )
 from explorer.cohort.loaders.readers import FIRST_DATA_ROW, NO_ROWS, NO_SUBJECTS, check_header, read_as_absent
-from explorer.cohort.loaders.report import LoadReport
+from explorer.cohort.loaders.report import FIRST_ROWS_KEPT, LoadReport
 from explorer.cohort.screening import Screening
 from explorer.cohort.units import canonical_unit, conversion, exact_conversion, report_precision
 from explorer.engine.duck import csv_error, limit_spill, literal_path, spill_error
@@ -401,6 +401,9 @@ class SqlLoad:
             raise DataError(message, file=file, column=column,
                             rows=self.column(f"SELECT {rows} FROM {table} WHERE {condition} ORDER BY {rows} LIMIT 10"))
         self.report.reject(table_name(file), f"{column}: {message}", n)
+        self.report.record_invalid(file=file, column=column, problem=message, made_unknown=False, count=n,
+                                   rows=self.column(f"SELECT {rows} FROM {table} WHERE {condition} ORDER BY {rows} "
+                                                    f"LIMIT {FIRST_ROWS_KEPT}"))
         return self.table("kept", f"SELECT * FROM {table} WHERE NOT COALESCE({condition}, FALSE)")
 
     def register(self, name: str, columns: dict[str, pa.Array]) -> str:

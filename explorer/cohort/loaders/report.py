@@ -86,11 +86,13 @@ class LoadReport:
                 shown = label(str(key)) if label else str(key)
                 target[shown] = target.get(shown, 0) + int(n)
 
-    def record_invalid(self, *, file: str, column: str, problem: str, rows, made_unknown: bool = True) -> None:
-        """Where on_invalid="reject" turned values unknown or left rows out (first FIRST_ROWS_KEPT rows kept)."""
+    def record_invalid(self, *, file: str, column: str, problem: str, rows, made_unknown: bool = True,
+                       count: int | None = None) -> None:
+        """Where on_invalid="reject" turned values unknown or left rows out (first FIRST_ROWS_KEPT rows kept);
+        `count` when `rows` are only the first of them."""
         rows = list(rows)
         if rows:
-            self.invalid.append(InvalidValues(str(file), str(column), problem, len(rows),
+            self.invalid.append(InvalidValues(str(file), str(column), problem, count or len(rows),
                                               tuple(rows[:FIRST_ROWS_KEPT]), made_unknown))
 
     def note(self, text: str) -> None:
