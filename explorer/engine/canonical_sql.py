@@ -52,7 +52,13 @@ from explorer.cohort.loaders.common import (
     require_columns,
     table_name,
 )
-from explorer.cohort.loaders.readers import NO_SUBJECTS, check_format, check_header, check_utf8, read_as_absent
+from explorer.cohort.loaders.readers import (
+    NO_SUBJECTS,
+    check_format,
+    check_header,
+    check_utf8,
+    read_as_absent,
+)
 from explorer.cohort.loaders.report import LoadReport
 from explorer.cohort.screening import Screening
 from explorer.cohort.values import MISSING_TOKENS, PLAIN_NUMBER, parse_cell, parse_numbers

@@ -32,7 +32,7 @@ from .common import (
     require_columns,
     subjects_frame,
 )
-from .readers import read_table, read_tables
+from .readers import read_tables
 from .report import Loaded, LoadReport
 
 TABLES = ("subjects", "measurements", "events", "cgm", "event_history", "event_counts")

@@ -38,7 +38,7 @@ from .common import (
     require_columns,
     subjects_frame,
 )
-from .readers import read_table, read_tables
+from .readers import read_tables
 from .report import Loaded, LoadReport
 
 DOMAINS = ("dm", "lb", "vs", "mh")

@@ -32,7 +32,15 @@ from explorer.catalogue import Catalogue
 from explorer.errors import DataError
 
 from .cgm import cgm_readings
-from .common import Boundary, OnInvalid, check_ids_across, finish_cgm, finish_cohort, loader_catalogue, numbers
+from .common import (
+    Boundary,
+    OnInvalid,
+    check_ids_across,
+    finish_cgm,
+    finish_cohort,
+    loader_catalogue,
+    numbers,
+)
 from .readers import read_table, read_tables
 from .report import Loaded, LoadReport
 from .wide import ColumnRule, Field, WideMapping, wide_tables
