@@ -33,6 +33,7 @@ from explorer.engine.layout import read_screening
 from explorer.errors import DataError, DefinitionError
 
 MAX_SYNTHETIC = 10_000_000
+ON_INVALID = ("raise", "reject")  # the loaders' choices (explorer.cohort.loaders.common.OnInvalid)
 # Above this many subjects a canonical folder opened with --engine duckdb becomes a screening folder in the
 # system's temp folder (removed at exit), written range by range, instead of a Screening in memory (features
 # and missing reasons of 10^6 subjects take gigabytes of pandas; the folder keeps no missing reasons)
@@ -54,6 +55,8 @@ class DataSource:
     path: str = ""
     engine: str = "memory"
     master: str = ""
+    # what the loaders do with an invalid value: "raise" (refuse the load) or "reject" (unknown, counted)
+    on_invalid: str = "raise"
 
     def validate(self) -> DataSource:
         from explorer.engine.matrix import ENGINES
@@ -62,6 +65,8 @@ class DataSource:
         if self.master and self.engine != "spark":
             raise DefinitionError(f"a Spark master ({self.master}) is for the spark engine, not {self.engine}",
                                   field="engine")
+        if self.on_invalid not in ON_INVALID:
+            raise DefinitionError(f"on_invalid {self.on_invalid!r}; use one of {list(ON_INVALID)}", field="on_invalid")
         if self.kind == "synthetic":
             if self.population not in POPULATIONS:
                 raise DefinitionError(f"population {self.population!r}; use one of {list(POPULATIONS)}",
@@ -77,22 +82,24 @@ class DataSource:
 
     def to_text(self) -> str:
         text = f"synthetic:{self.population}:{self.n}:{self.seed}" if self.kind == "synthetic" else f"path:{self.path}"
-        if self.engine == "memory":
+        if self.engine == "memory" and self.on_invalid == "raise":
             return text
         # the engine goes in front ("engine=spark,master=sc://h:15002;path:/data"): a path may hold anything
-        return f"engine={self.engine}{f',master={self.master}' if self.master else ''};{text}"
+        return (f"engine={self.engine}{f',master={self.master}' if self.master else ''}"
+                f"{f',on_invalid={self.on_invalid}' if self.on_invalid != 'raise' else ''};{text}")
 
     @classmethod
     def from_text(cls, text: str) -> DataSource:
         if text.startswith("engine="):
             head, _, rest = text.partition(";")
             settings = dict(part.partition("=")[::2] for part in head.split(","))
-            unknown = set(settings) - {"engine", "master"}
+            unknown = set(settings) - {"engine", "master", "on_invalid"}
             if unknown or not rest:
                 raise DefinitionError(f"cannot read data source {text!r}; expected engine=NAME[,master=URL];"
                                       "synthetic:... or ...;path:...", field="data")
             from dataclasses import replace
-            return replace(cls.from_text(rest), engine=settings["engine"], master=settings.get("master", "")).validate()
+            return replace(cls.from_text(rest), engine=settings["engine"], master=settings.get("master", ""),
+                           on_invalid=settings.get("on_invalid", "raise")).validate()
         kind, _, rest = text.partition(":")
         if kind == "synthetic":
             parts = rest.split(":")
@@ -147,14 +154,14 @@ def is_screening_folder(path: str | Path) -> bool:
 
 
 def open_source(source: DataSource, *, catalogue: Catalogue | None = None, read_folder: bool | None = None,
-                on_invalid: str = "raise", screen: bool = True, base_dir: str | Path | None = None,
+                on_invalid: str | None = None, screen: bool = True, base_dir: str | Path | None = None,
                 progress: bool = False, engine: str = "memory", **engine_options) -> OpenedSource:
     """The screening of a data source (and, for data the loaders read, its cohort and load report).
 
     `catalogue`: the variables the screening features are typed and derived by (a trial's
     `trial.catalogue`; default: the bundled catalogue). `read_folder=False` leaves a screening folder on
     disk, for engines that read it in place (default: read it for the memory engine only). `on_invalid`: the loaders' choice for implausible
-    values, "raise" or "reject" (made unknown and counted in the report). `screen=False` skips deriving
+    values, "raise" or "reject" (made unknown and counted in the report); default: the source's own `on_invalid`. `screen=False` skips deriving
     the screening features of data the loaders read (the outcomes of everyone need only the tables).
     `base_dir`: where a relative path is read from (default: the working directory).
     `progress` shows a bar while a synthetic population is drawn. `engine` "duckdb" or "spark" derives
@@ -166,6 +173,7 @@ def open_source(source: DataSource, *, catalogue: Catalogue | None = None, read_
     FOLDER_ABOVE subjects, its screening is written to a temporary screening folder, given as a Path.
     """
     source = source.validate()
+    on_invalid = on_invalid or source.on_invalid
     read_folder = source.engine == "memory" if read_folder is None else read_folder
     if source.kind == "synthetic":
         from explorer.cohort.synthetic import generate_screening  # the generator's imports are heavy

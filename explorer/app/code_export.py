@@ -38,7 +38,8 @@ def _data_lines(scenario: Scenario) -> tuple[list[str], list[str]]:
     path = path if path.is_absolute() else base_dir() / path
     # open_source, as the state opens it: a screening folder or a DuckDB file is no folder the loaders read
     return (["from explorer.sources import DataSource, open_source"],
-            [f"screening = open_source(DataSource('path', path={str(path)!r})).screening"])
+            [f"screening = open_source(DataSource('path', path={str(path)!r}"
+             f"{f', on_invalid={data.on_invalid!r}' if data.on_invalid != 'raise' else ''})).screening"])
 
 
 def _cells(scenario: Scenario, trial: Trial, trial_file: str | Path | None) -> list[tuple[str, str]]:

@@ -13,6 +13,7 @@ from explorer.app.scenario import DataSource
 from explorer.app.state import ExplorerState
 from explorer.app.upload import FilePicker
 from explorer.app.widgets import guarded, html_table
+from explorer.cohort.loaders.common import table_name
 
 
 def absent_html(state: ExplorerState) -> str:
@@ -25,6 +26,24 @@ def absent_html(state: ExplorerState) -> str:
                     f"{html.escape(state.shown_count(r['unknown']))} of {html.escape(state.shown_count(r['subjects']))}</li>"
                     for r in rows)
     return f"<ul class='te-absent' data-testid='absent-variables'>{items}</ul>"
+
+
+# The loaders' on_invalid choices as a researcher reads them (explorer.sources.ON_INVALID; default first)
+ON_INVALID_CHOICES = (("stop with an error naming the file, column and rows", "raise"),
+                      ("treat invalid values as unknown, and list them", "reject"))
+
+
+def invalid_html(report) -> str:
+    """Where on_invalid="reject" made values unknown or left rows out: file, column, how many, first rows, why."""
+    if not report.invalid:
+        return ""
+    rows = [{"file": table_name(v.file), "column": v.column, "values": f"{v.count:,}",
+             "first rows": ", ".join(map(str, v.rows)) + (" ..." if v.count > len(v.rows) else ""),
+             "made": "unknown" if v.made_unknown else "row left out", "why": v.problem} for v in report.invalid]
+    total = sum(v.count for v in report.invalid)
+    return (f"<div data-testid='invalid-values'><b>{total:,} invalid value(s) treated as unknown</b> "
+            "<span class='te-muted'>(criteria on them are unknown for those subjects; rows count from the "
+            f"header, row 1)</span>{html_table(pd.DataFrame(rows))}</div>")
 
 
 def data_report_html(state: ExplorerState) -> str:
@@ -44,6 +63,7 @@ def data_report_html(state: ExplorerState) -> str:
             f"{html.escape(report.kind)} from {html.escape(str(report.source))}</span>"
             f"{html_table(pd.DataFrame(rows))}"
             + (f"<b>Values converted or read specially</b><ul>{conversions}</ul>" if conversions else "")
+            + invalid_html(report)
             + (f"<b>Notes</b><ul>{notes}</ul>" if notes else "")
             + (f"<b>Criteria this dataset cannot decide</b>{absent}" if absent else "") + "</div>")
 
@@ -75,10 +95,12 @@ class DataPanel(w.VBox):
                             description="Path", layout=w.Layout(width="520px"),
                             tooltip=f"relative paths are read from {base_dir()}")
         load = w.Button(description="Load real data")
-        load.on_click(lambda _: guarded(state, lambda: state.select_data(DataSource("path", path=self._path.value.strip(),
-                                                                                    **self._engine_choice()))))
+        load.on_click(lambda _: guarded(state, lambda: state.select_data(self._real_data(self._path.value.strip()))))
         self._upload = FilePicker(accept=".csv,.parquet,.xpt,.zip,.yaml,.xlsx,.txt", multiple=True,
                                   description="Upload data", testid="upload-data")
+        # what the loaders do with an invalid value (a placeholder birth date, HbA1c 90 %): the API's choice
+        self._on_invalid = w.Dropdown(options=ON_INVALID_CHOICES, value=data.on_invalid, description="Invalid values",
+                                      layout=w.Layout(width="460px"), style={"description_width": "initial"})
         self._report = w.HTML()
         self._upload.on_upload(lambda saved: guarded(state, lambda: self._uploaded(saved())))
         super().__init__([
@@ -87,6 +109,7 @@ class DataPanel(w.VBox):
             w.HTML("<b>Real data</b> <span class='te-muted'>(a file or folder the loaders read; see docs/data.md; "
                    f"relative paths are read from {html.escape(str(base_dir()))})</span>"),
             w.HBox([self._path, load, self._upload], layout=w.Layout(flex_flow="row wrap")),
+            self._on_invalid,
             w.HTML("<b>Engine</b> <span class='te-muted'>DuckDB and Spark keep the subjects where the data lie and "
                    "send back only the count of each status pattern: funnel, impact, Shapley and overlap as in "
                    "memory; eligible ids are a query; table 1, threshold curves and comparisons need the memory "
@@ -102,12 +125,16 @@ class DataPanel(w.VBox):
     def _uploaded(self, paths: list[Path]) -> None:
         self._state.allow(paths[0].parent)
         target = paths[0] if len(paths) == 1 else paths[0].parent
-        self._state.select_data(DataSource("path", path=str(target), **self._engine_choice()))
+        self._state.select_data(self._real_data(str(target)))
+
+    def _real_data(self, path: str) -> DataSource:
+        return DataSource("path", path=path, on_invalid=self._on_invalid.value, **self._engine_choice())
 
     def refresh(self) -> None:
         self._report.value = data_report_html(self._state)
         data = self._state.scenario.data
-        for widget, value in ((self._engine, data.engine), (self._master, data.master)):
+        for widget, value in ((self._engine, data.engine), (self._master, data.master),
+                              (self._on_invalid, data.on_invalid)):
             if widget.value != value:
                 widget.value = value
         if data.kind == "synthetic":

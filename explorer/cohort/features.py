@@ -265,18 +265,21 @@ def outside_from_dates(subjects: pd.DataFrame, catalogue: Catalogue) -> dict[str
             for feature, values in derived.items()}
 
 
-def outside_reason(feature: str, catalogue: Catalogue) -> str:
-    """The missing reason of a value FROM_DATES derives outside its plausible range (the dashboard's "why unknown")."""
+def outside_reason(feature: str, catalogue: Catalogue, *, named: str | None = None) -> str:
+    """The missing reason of a value FROM_DATES derives outside its plausible range (the dashboard's "why unknown").
+    `named`: the source's own field(s) for the date (OMOP's year_of_birth...), if not the canonical column."""
     column, what, _ = FROM_DATES[feature]
+    column = named or column
     var = catalogue[feature]
     return (f"the {column.replace('_', ' ')} gives {what} outside the plausible {var.range[0]:g}-{var.range[1]:g} "
             f"{var.unit} (a placeholder for an unknown date?)")
 
 
 def outside_message(feature: str, catalogue: Catalogue, *, subject: str, date: pd.Timestamp, value: float,
-                    index_date: pd.Timestamp, count: int) -> str:
+                    index_date: pd.Timestamp, count: int, named: str | None = None) -> str:
     """The load error for dates giving values outside the plausible range: the first subject, and what to do."""
     column, what, plural = FROM_DATES[feature]
+    column = named or column
     var = catalogue[feature]
     more = f" (and {count - 1} more subject{'s' if count > 2 else ''})" if count > 1 else ""
     return (f"subject {subject!r}: {column} {date.date()} gives {what} of {value:.4g} at the index date "

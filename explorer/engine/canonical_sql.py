@@ -52,7 +52,13 @@ from explorer.cohort.loaders.common import (
     require_columns,
     table_name,
 )
-from explorer.cohort.loaders.readers import check_format, check_utf8
+from explorer.cohort.loaders.readers import (
+    NO_SUBJECTS,
+    check_format,
+    check_header,
+    check_utf8,
+    read_as_absent,
+)
 from explorer.cohort.loaders.report import LoadReport
 from explorer.cohort.screening import Screening
 from explorer.cohort.values import MISSING_TOKENS, PLAIN_NUMBER, parse_cell, parse_numbers
@@ -94,6 +100,7 @@ class Folder:
             check_format(path)  # the loader's refusal of an empty file or one whose content is not its extension
             if path.suffix.lower() in TEXT_SUFFIXES:
                 check_utf8(path)  # the engines would refuse it otherwise, or (Spark) read it without a word
+                check_header(path)  # a column named twice: the loader's refusal
             engine.scan(path, f"te_canon_{table}")
             self.relations[table] = f"te_canon_{table}"
             if path.suffix.lower() in TEXT_SUFFIXES and isinstance(engine, DuckTables):
@@ -512,10 +519,14 @@ def load_canonical_sql(folder: str | Path, engine: DuckTables | SparkTables, *, 
     report = LoadReport(source=str(folder), kind="canonical")
     boundary = Boundary(report, on_invalid, loader_catalogue())
     run = SqlLoad(engine, tables, boundary, features_catalogue or default_catalogue())
-    for table, path in tables.files.items():
+    for table, path in list(tables.files.items()):
         n = run.one(f"SELECT COUNT(*) FROM {tables.relations[table]}")
-        if not n:  # readers._numbered
-            raise DataError("the file has a header but no rows", file=str(path))
+        if not n:  # as readers.read_tables: no subjects stop the load, any other table is as if absent
+            if table == "subjects":
+                raise DataError(NO_SUBJECTS, file=str(path))
+            read_as_absent(report, path.name, table)
+            del tables.files[table], tables.relations[table]
+            continue
         report.read(path.name, n)
 
     subjects, columns = _subjects(run, tables)

@@ -50,8 +50,8 @@ from explorer.cohort.loaders.common import (
     require_columns,
     table_name,
 )
-from explorer.cohort.loaders.readers import FIRST_DATA_ROW
-from explorer.cohort.loaders.report import LoadReport
+from explorer.cohort.loaders.readers import FIRST_DATA_ROW, NO_ROWS, NO_SUBJECTS, check_header, read_as_absent
+from explorer.cohort.loaders.report import FIRST_ROWS_KEPT, LoadReport
 from explorer.cohort.screening import Screening
 from explorer.cohort.units import canonical_unit, conversion, exact_conversion, report_precision
 from explorer.engine.duck import csv_error, limit_spill, literal_path, spill_error
@@ -289,6 +289,8 @@ class Cdm:
                     continue
                 if table in self.relations:
                     raise DataError(f"table {table!r} is given twice; keep one file", file=str(path))
+                if p.suffix.lower() in TEXT_SUFFIXES:
+                    check_header(p)  # a column named twice: the loader's refusal
                 engine.scan(p, f"te_cdm_{table}")
                 self.relations[table], self.files[table] = f"te_cdm_{table}", str(p)
         elif path.is_file() and path.suffix.lower() in DATABASE_SUFFIXES:
@@ -399,6 +401,9 @@ class SqlLoad:
             raise DataError(message, file=file, column=column,
                             rows=self.column(f"SELECT {rows} FROM {table} WHERE {condition} ORDER BY {rows} LIMIT 10"))
         self.report.reject(table_name(file), f"{column}: {message}", n)
+        self.report.record_invalid(file=file, column=column, problem=message, made_unknown=False, count=n,
+                                   rows=self.column(f"SELECT {rows} FROM {table} WHERE {condition} ORDER BY {rows} "
+                                                    f"LIMIT {FIRST_ROWS_KEPT}"))
         return self.table("kept", f"SELECT * FROM {table} WHERE NOT COALESCE({condition}, FALSE)")
 
     def register(self, name: str, columns: dict[str, pa.Array]) -> str:
@@ -474,6 +479,14 @@ def _persons(run: SqlLoad, *, index_date) -> str:
     report.convert("birth date: month or day missing -> middle of the period",
                    run.one(f"SELECT COUNT(*) FROM {p0} WHERE birth_given IS NULL AND birth_parts IS NOT NULL "
                            "AND partial"))
+
+    def read_from(rows: list) -> str:  # the PERSON fields errors name for these rows, as the loader names them
+        wanted = ", ".join(str(int(r)) for r in rows[:1000])
+        known = {r[0]: r[1:] for r in engine.rows(
+            f"SELECT {ORDER}, {given} IS NOT NULL, {month} IS NOT NULL, {day} IS NOT NULL FROM {person} "
+            f"WHERE {ORDER} IN ({wanted})")}
+        return omop.either(omop.birth_fields(*known[r]) for r in rows[:1000])
+    run.boundary.source_fields["birth_date"] = read_from
     joins, index = [], "CAST(NULL AS TIMESTAMP)"
     periods = None
     if cdm.has("observation_period"):
@@ -888,8 +901,16 @@ def load_omop_sql(path: str | Path, engine: DuckTables | SparkTables, *, mapping
                        source=str(mapping) if isinstance(mapping, str | Path) else "OMOP mapping")
     run = SqlLoad(engine, cdm, boundary, features_catalogue or default_catalogue())
     for table in omop.TABLES:  # the loader's order, so the reports read alike
-        if table != "concept" and cdm.has(table):
-            report.read(table_name(cdm.where(table)), run.one(f"SELECT COUNT(*) FROM {cdm.relations[table]}"))
+        if not cdm.has(table):
+            continue
+        n = run.one(f"SELECT COUNT(*) FROM {cdm.relations[table]}")
+        if not n:  # as the loader: no persons (or concepts) stop the load, any other table is as if absent
+            if table in ("person", "concept"):
+                raise DataError(NO_SUBJECTS if table == "person" else NO_ROWS, file=cdm.where(table))
+            read_as_absent(report, table_name(cdm.where(table)), table)
+            del cdm.relations[table], cdm.files[table]
+        elif table != "concept":
+            report.read(table_name(cdm.where(table)), n)
     _rule_tables(run, spec, _concepts(run, spec))
     persons = _persons(run, index_date=index_date)
     measurements = _measurements(run) if cdm.has("measurement") else None

@@ -35,6 +35,18 @@ def test_a_file_over_the_upload_limit_is_refused_before_it_is_sent(page: Page, v
     # the view it had stays
     expect(eligible_count(page)).to_have_text(f"{ExplorerState(BASE).counts['eligible']:,}")
 
+    # a small upload with a placeholder birth date, with invalid values treated as unknown: it loads and the
+    # page lists where they were (tests/app/test_data_panel.py checks the state behind it)
+    from app.test_data_panel import MEASUREMENTS, SUBJECTS
+    for name, text in (("subjects.csv", SUBJECTS), ("measurements.csv", MEASUREMENTS)):
+        (tmp_path / name).write_text(text)
+    page.get_by_label("Invalid values").select_option(label="treat invalid values as unknown, and list them")
+    page.get_by_test_id("upload-data").set_input_files([tmp_path / "subjects.csv", tmp_path / "measurements.csv"])
+    shown = page.get_by_test_id("invalid-values")
+    expect(shown).to_contain_text("2 invalid value(s) treated as unknown", timeout=60_000)
+    expect(shown).to_contain_text("birth_date")
+    expect(shown).to_contain_text("measurements.csv")
+
 
 def test_a_screening_folder_well_below_the_limit_arrives_whole_and_loads(page: Page, voila_url, tmp_path):
     folder = write_screening(generate_screening("t1d", 30_000, seed=11), tmp_path / "screening", format="csv")

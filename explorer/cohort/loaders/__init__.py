@@ -88,7 +88,7 @@ def detect(path: Path) -> str:
         raise DataError("a ZIP archive without an OMOP PERSON table; pass kind=", file=str(path))
     if fmt == "xpt":
         raise DataError("a single XPT domain; point load() at the folder of SDTM domains", file=str(path))
-    columns = set(read_table(path).columns)
+    columns = set(read_table(path, subjects=True).columns)  # a single table is one of subjects (or readings)
     if {"Patient Number", "HbA1c (mmol/mol)"} <= columns:
         return "shanghai"
     lower = {c.lower() for c in columns}

@@ -32,7 +32,7 @@ from .common import (
     require_columns,
     subjects_frame,
 )
-from .readers import read_table
+from .readers import read_tables
 from .report import Loaded, LoadReport
 
 TABLES = ("subjects", "measurements", "events", "cgm", "event_history", "event_counts")
@@ -67,9 +67,10 @@ def load_canonical(folder: str | Path, *, on_invalid: OnInvalid = "raise",
     require_subjects(files, folder)
     report = LoadReport(source=str(folder), kind="canonical")
     boundary = Boundary(report, on_invalid, loader_catalogue(catalogue))
-    raw = {table: read_table(path) for table, path in files.items()}
+    raw = read_tables(files, subjects="subjects", report=report)
     for table, frame in raw.items():
         report.read(files[table].name, len(frame))
+    files = {table: files[table] for table in raw}  # a header-only table is as if absent
 
     subjects = _subjects(raw["subjects"], boundary, file=str(files["subjects"]))
     tables = {}

@@ -70,7 +70,7 @@ def load_cgm(path: str | Path, *, unit: str = "mg/dL", id_column: str | None = N
     "<40" and ">400" carry their own limit.
     """
     path = Path(path)
-    frame = read_table(path)
+    frame = read_table(path, subjects=True)
     report = LoadReport(source=str(path), kind="cgm")
     boundary = Boundary(report, on_invalid, loader_catalogue(catalogue))
     report.read(path.name, len(frame))

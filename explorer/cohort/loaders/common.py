@@ -9,6 +9,7 @@ with `on_invalid="reject"`, drops the offending rows and counts them in the load
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -72,6 +73,13 @@ class Boundary:
     on_invalid: OnInvalid = "raise"
     catalogue: Catalogue = field(default_factory=loader_catalogue)
     now: pd.Timestamp = field(default_factory=lambda: pd.Timestamp.now().normalize() + pd.Timedelta(days=1))
+    # the source's own field(s) a canonical column was read from, given its source rows (OMOP's birth_date is
+    # year_of_birth, month_of_birth, day_of_birth or birth_datetime): errors name what the researcher's file has
+    source_fields: dict[str, Callable[[list], str]] = field(default_factory=dict)
+
+    def field_name(self, column: str, rows: list) -> str:
+        """The name errors give `column` for these source rows."""
+        return self.source_fields[column](rows) if column in self.source_fields else column
 
     def invalid(self, frame: pd.DataFrame, mask, *, file: str, column: str, message: str,
                 cells: bool = False) -> pd.DataFrame:
@@ -91,6 +99,8 @@ class Boundary:
             self.report.convert(f"{column}: {message} -> unknown", int(mask.sum()))
         else:
             self.report.reject(table_name(file), f"{column}: {message}", int(mask.sum()))
+        self.report.record_invalid(file=file, column=column, problem=message, rows=frame.index[mask],
+                                   made_unknown=cells)
         return frame[~mask]
 
 
@@ -128,7 +138,8 @@ def parse_dates(series: pd.Series, *, file: str, column: str) -> pd.Series:
         bad = text.notna() & out.isna()
         if bad.any():
             examples = ", ".join(repr(v) for v in text[bad].unique()[:3])
-            raise DataError(f"not an ISO 8601 date (YYYY-MM-DD[ HH:MM[:SS]]): {examples}", file=file,
+            raise DataError(f"not an ISO 8601 date (YYYY-MM-DD[ HH:MM[:SS]]): {examples}"
+                            f"{excel_serial_hint(text[bad].iloc[0])}", file=file,
                             column=column, rows=series.index[bad.to_numpy()][:10].tolist())
     # Nanosecond datetimes span 1677-2262; beyond that a date is a typo (e.g. 2999), not a measurement.
     late, early = (out > pd.Timestamp.max).to_numpy(), (out < pd.Timestamp.min).to_numpy()
@@ -137,6 +148,26 @@ def parse_dates(series: pd.Series, *, file: str, column: str) -> pd.Series:
             raise DataError(f"{what} ({out[bad].iloc[0]})", file=file, column=column,
                             rows=series.index[bad][:10].tolist())
     return out.astype("datetime64[ns]")
+
+
+# Excel stores a date as days since 1899-12-30 (its 1900 date system); a column not formatted as dates is
+# exported as these numbers. 10,000 is 1927-05-18 and 2,958,465 is 9999-12-31: five to seven digits.
+EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+EXCEL_SERIALS = (10_000, 2_958_465)
+
+
+def excel_serial_hint(value: str) -> str:
+    """What to do when a date cell holds an Excel serial number ('45352' is 2024-03-01); "" otherwise.
+    Never read as a date: a workbook may use the 1904 date system, four years apart."""
+    try:
+        serial = float(value)
+    except ValueError:
+        return ""
+    if not EXCEL_SERIALS[0] <= serial <= EXCEL_SERIALS[1]:
+        return ""
+    day = (EXCEL_EPOCH + pd.Timedelta(days=serial)).date()
+    return (f"; {value!r} looks like an Excel date serial number ({day} in Excel's usual 1900 date system): format "
+            "the column as dates (YYYY-MM-DD) in the spreadsheet and export it again")
 
 
 def dates(series: pd.Series, *, file: str, column: str, report: LoadReport) -> pd.Series:
@@ -433,14 +464,19 @@ def check_from_dates(subjects: pd.DataFrame, boundary: Boundary, *, file: str) -
         if not outside.any():
             continue
         column = FROM_DATES[feature][0]
+        rows = subjects.index[outside].tolist()
         if boundary.on_invalid == "raise":
             first = int(np.flatnonzero(outside)[0])
+            named = boundary.field_name(column, rows[:1])
             message = outside_message(feature, boundary.catalogue, subject=str(subjects["subject_id"].iloc[first]),
                                       date=subjects[column].iloc[first], value=float(values[first]),
-                                      index_date=subjects["index_date"].iloc[first], count=int(outside.sum()))
-            raise DataError(message, file=file, column=column, rows=subjects.index[outside][:10].tolist())
-        boundary.report.convert(f"{column}: {outside_reason(feature, boundary.catalogue)} -> {feature} unknown",
-                                int(outside.sum()))
+                                      index_date=subjects["index_date"].iloc[first], count=int(outside.sum()),
+                                      named=named)
+            raise DataError(message, file=file, column=named, rows=rows[:10])
+        named = boundary.field_name(column, rows)
+        reason = f"{outside_reason(feature, boundary.catalogue, named=named)} -> {feature} unknown"
+        boundary.report.convert(f"{named}: {reason}", len(rows))
+        boundary.report.record_invalid(file=file, column=named, problem=reason, rows=rows)
 
 
 def check_unique_ids(ids: pd.Series, *, file: str, column: str = "subject_id") -> None:
@@ -450,6 +486,21 @@ def check_unique_ids(ids: pd.Series, *, file: str, column: str = "subject_id") -
         dup = sorted(set(ids[duplicated].astype(str)))[:5]
         raise DataError(f"duplicate subject ids {dup}; each subject must appear once", file=file,
                         column=column, rows=ids.index[duplicated.to_numpy()][:10].tolist())
+
+
+def check_ids_across(ids_by_file: dict[str, pd.Series], *, column: str = "subject_id") -> None:
+    """Each subject in one table of subjects only (a dataset split into several summaries): a DataError naming the
+    first id given in two files, both files and rows (`ids` indexed by source row). Within a file, check_unique_ids."""
+    stacked = pd.concat({file: ids.astype("string") for file, ids in ids_by_file.items()}, names=["file", "row"])
+    owners = stacked.reset_index().drop_duplicates(["file", stacked.name or 0])
+    value = owners.columns[-1]
+    repeated = owners[owners.duplicated(value, keep=False)]
+    if len(repeated):
+        first = repeated[value].iloc[0]
+        where = repeated[repeated[value] == first]
+        places = " and ".join(f"{table_name(f)} row {r}" for f, r in zip(where["file"], where["row"], strict=True))
+        raise DataError(f"subject id {first!r} is in {places} ({repeated[value].nunique()} id(s) in more than one "
+                        "file); each subject must appear in one table of subjects", column=column)
 
 
 def _check_times(table: pd.DataFrame, column: str, birth: pd.Series | None, boundary: Boundary, *,

@@ -44,7 +44,7 @@ from .common import (
     subjects_frame,
     table_name,
 )
-from .readers import check_format, read_table, read_text_bytes, read_zip_member
+from .readers import NoRows, check_format, read_as_absent, read_table, read_text_bytes, read_zip_member
 from .report import Loaded, LoadReport
 
 GENDER = {"8532": "female", "8507": "male"}
@@ -87,16 +87,21 @@ class _Source:
     def has(self, table: str) -> bool:
         return table in self.files or table in self.members
 
+    def forget(self, table: str) -> None:
+        """Treat a table as absent (a header-only one: no rows to read)."""
+        self.files.pop(table, None)
+        self.members.pop(table, None)
+
     def where(self, table: str) -> str:
         return str(self.files[table]) if table in self.files else f"{self.path}!{self.members[table]}"
 
     def read(self, table: str) -> pd.DataFrame:
         wanted = USECOLS[table]
         if table in self.files:
-            frame = read_table(self.files[table])
+            frame = read_table(self.files[table], subjects=table == "person")
         else:
             data = read_zip_member(self.path, self.members[table])
-            frame = read_text_bytes(data, name=self.where(table),
+            frame = read_text_bytes(data, name=self.where(table), subjects=table == "person",
                                     usecols=lambda c: c.strip().lower() in wanted)
         frame.columns = [c.strip().lower() for c in frame.columns]
         return frame
@@ -120,10 +125,19 @@ def load_omop(path: str | Path, *, mapping: str | Path | dict | None = None,
     report = LoadReport(source=str(path), kind="omop")
     boundary = Boundary(report, on_invalid, loader_catalogue(catalogue))
     check_mapping(spec, boundary.catalogue, source=str(mapping) if isinstance(mapping, str | Path) else "OMOP mapping")
-    raw = {t: source.read(t) for t in TABLES if source.has(t)}
-    for t, frame in raw.items():
+    raw = {}
+    for t in (t for t in TABLES if source.has(t)):
+        try:
+            raw[t] = source.read(t)
+        except NoRows:
+            if t in ("person", "concept"):  # no subjects; no concept can be mapped
+                raise
+            # as an absent table: no measurements (or conditions...), so criteria on them are unknown
+            read_as_absent(report, table_name(source.where(t)), t)
+            source.forget(t)
+            continue
         if t != "concept":
-            report.read(table_name(source.where(t)), len(frame))
+            report.read(table_name(source.where(t)), len(raw[t]))
     concepts = raw["concept"]
     require_columns(concepts, USECOLS["concept"], file=source.where("concept"))
     concepts = concepts.assign(key=concepts["vocabulary_id"].str.strip() + " " + concepts["concept_code"].str.strip())
@@ -182,6 +196,19 @@ def concept_ids(spec_section: dict, by_key: pd.Series) -> dict[str, list[dict]]:
     return out
 
 
+def birth_fields(given: bool, month: bool, day: bool) -> str:
+    """The PERSON fields a birth date is read from: birth_datetime where it is given, else year_of_birth with the
+    month_of_birth and day_of_birth given beside it (errors name these, not the canonical birth_date)."""
+    if given:
+        return "birth_datetime"
+    return "/".join(["year_of_birth"] + ["month_of_birth"] * bool(month) + ["day_of_birth"] * bool(day))
+
+
+def either(names) -> str:
+    """Field names of several rows as one text: 'birth_datetime or year_of_birth' (first seen first)."""
+    return " or ".join(dict.fromkeys(names))
+
+
 def _persons(raw, source: _Source, boundary: Boundary, *, index_date) -> tuple[pd.DataFrame, pd.Series]:
     person = raw["person"]
     file = source.where("person")
@@ -200,6 +227,10 @@ def _persons(raw, source: _Source, boundary: Boundary, *, index_date) -> tuple[p
     imputed = birth.isna() & from_parts.notna() & (pd.Series(month, index=person.index).isna()
                                                    | pd.Series(day, index=person.index).isna())
     report.convert("birth date: month or day missing -> middle of the period", int(imputed.sum()))
+    read_from = pd.Series([birth_fields(*known) for known in zip(birth.notna(), pd.Series(month, index=person.index)
+                                                                   .notna(), pd.Series(day, index=person.index).notna(),
+                                                                   strict=True)], index=person.index)
+    boundary.source_fields["birth_date"] = lambda rows: either(read_from.loc[rows])
     birth = birth.fillna(from_parts)
 
     period_start = pd.Series(dtype="datetime64[ns]")

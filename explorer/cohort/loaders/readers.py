@@ -133,12 +133,13 @@ def utf8_problem(chunks) -> str | None:
     return None
 
 
-def read_table(path: Path | str, *, sheet: str | int = 0, sep: str | None = None) -> pd.DataFrame:
+def read_table(path: Path | str, *, sheet: str | int = 0, sep: str | None = None,
+               subjects: bool = False) -> pd.DataFrame:
     """A table from CSV/TSV/pipe-delimited text, Parquet, Excel or SAS XPT, with spreadsheet row numbers.
 
     Text is read with every cell as a string (no type guessing, nothing turned into NaN except truly
     empty cells). Raises DataError for an empty file, a header without rows, or content that does not
-    match the extension.
+    match the extension; NoRows for a header-only table (`subjects=True`: one row per subject, said so).
     """
     path = Path(path)
     fmt = check_format(path)
@@ -152,14 +153,17 @@ def read_table(path: Path | str, *, sheet: str | int = 0, sep: str | None = None
         frame = _read_xpt(path)
     else:
         raise DataError(f"cannot read {_FORMAT_NAMES[fmt]} as a table", file=str(path))
-    return _numbered(frame, path)
+    return _numbered(frame, path, NO_SUBJECTS if subjects else NO_ROWS)
 
 
-def read_text_bytes(data: bytes, *, name: str, usecols=None, sep: str | None = None) -> pd.DataFrame:
+def read_text_bytes(data: bytes, *, name: str, usecols=None, sep: str | None = None,
+                    subjects: bool = False) -> pd.DataFrame:
     """A text table from bytes (e.g. a member of a ZIP archive), read as strings with row numbers."""
     if not data.strip():
         raise DataError("the file is empty", file=name)
-    sep = sep or _guess_separator(data[:65536].decode("utf-8", errors="replace"))
+    sample = data[:65536].decode("utf-8-sig", errors="replace")
+    sep = sep or _guess_separator(sample)
+    unique_columns(_header(sample, sep), name)
     try:
         frame = pd.read_csv(io.BytesIO(data), sep=sep, dtype=str, keep_default_na=False, na_values=[""],
                             usecols=usecols, encoding="utf-8-sig")
@@ -168,7 +172,7 @@ def read_text_bytes(data: bytes, *, name: str, usecols=None, sep: str | None = N
     except (pd.errors.ParserError, ValueError) as err:
         raise DataError(f"cannot be read as a delimited text table ({type(err).__name__}{_line_of(err)}); "
                         "check its separator and quoting", file=name) from None
-    return _numbered(frame, Path(name))
+    return _numbered(frame, Path(name), NO_SUBJECTS if subjects else NO_ROWS)
 
 
 def zip_members(path: Path) -> dict[str, str]:
@@ -186,28 +190,61 @@ RATIO_CHECKED_ABOVE = 64 * 2**20  # small members may compress as they like: the
 MAX_ZIP_MEMBER = 4 * 2**30
 
 
+def check_unpacked_size(info: zipfile.ZipInfo, path: Path, what_to_do: str) -> None:
+    """A DataError when a ZIP member's declared size says it is a bomb (zipfile stops reading at the declared
+    size, so a header that lies cannot make it unpack more)."""
+    ratio = info.file_size / max(info.compress_size, 1)
+    if info.file_size > MAX_ZIP_MEMBER or (info.file_size > RATIO_CHECKED_ABOVE and ratio > MAX_ZIP_RATIO):
+        raise DataError(f"member {info.filename} unpacks to {info.file_size:,} bytes ({ratio:,.0f} times its packed "
+                        f"size), more than a table of real data (at most {MAX_ZIP_MEMBER:,} bytes, "
+                        f"{MAX_ZIP_RATIO} times); {what_to_do}", file=str(path))
+
+
 def read_zip_member(path: Path, member: str) -> bytes:
-    """The bytes of one member of a ZIP archive, refused when its declared size says it is a bomb (zipfile stops
-    reading at the declared size, so a header that lies cannot make it unpack more)."""
+    """The bytes of one member of a ZIP archive, refused when its declared size says it is a bomb."""
     try:
         with zipfile.ZipFile(path) as archive:
-            info = archive.getinfo(member)
-            ratio = info.file_size / max(info.compress_size, 1)
-            if info.file_size > MAX_ZIP_MEMBER or (info.file_size > RATIO_CHECKED_ABOVE and ratio > MAX_ZIP_RATIO):
-                raise DataError(f"member {member} unpacks to {info.file_size:,} bytes ({ratio:,.0f} times its packed "
-                                f"size), more than a table of real data (at most {MAX_ZIP_MEMBER:,} bytes, "
-                                f"{MAX_ZIP_RATIO} times); unzip the archive yourself and give the folder",
-                                file=str(path))
+            check_unpacked_size(archive.getinfo(member), path, "unzip the archive yourself and give the folder")
             return archive.read(member)
     except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as err:
         raise DataError(f"member {member} of the archive cannot be read ({type(err).__name__}); the archive is "
                         "damaged: download or zip it again", file=str(path)) from None
 
 
+def check_header(path: Path, sep: str | None = None) -> None:
+    """A DataError when a text table's header names a column twice (for engines that read the file in place)."""
+    with open(path, encoding="utf-8-sig", errors="replace") as handle:
+        sample = handle.read(65536)
+    unique_columns(_header(sample, sep or _guess_separator(sample)), path)
+
+
+def unique_columns(names, path: Path | str) -> None:
+    """A DataError naming a column the header gives twice, blanks aside. pandas would read the second as
+    'value.1' and every engine its own way, so which one a loader read would depend on the path taken."""
+    places: dict[str, list[int]] = {}
+    for number, name in enumerate(names, start=1):
+        if name is not None and str(name).strip():
+            places.setdefault(str(name).strip(), []).append(number)
+    for name, numbers in places.items():
+        if len(numbers) > 1:
+            raise DataError(f"the header names column {name!r} {len(numbers)} times (columns "
+                            f"{', '.join(map(str, numbers))}); a loader cannot tell which to read: rename or "
+                            "remove the others", file=str(path), column=name)
+
+
+def _header(sample: str, sep: str) -> list[str]:
+    """The header row as written (pandas renames a repeated name: 'value', 'value.1')."""
+    try:
+        return next(csv.reader(io.StringIO(sample), delimiter=sep))
+    except (StopIteration, csv.Error):
+        return []
+
+
 def _read_text(path: Path, sep: str | None) -> pd.DataFrame:
     with open(path, encoding="utf-8-sig", errors="replace") as handle:
         sample = handle.read(65536)
     sep = sep or _guess_separator(sample)
+    unique_columns(_header(sample, sep), path)
     try:
         return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
     except pd.errors.EmptyDataError:
@@ -243,9 +280,61 @@ def _read_parquet(path: Path) -> pd.DataFrame:
                         "write it again", file=str(path)) from None
 
 
+# Excel's own limit: a sheet cannot hold more rows (Excel 2007 and later)
+EXCEL_MAX_ROWS = 1_048_576
+# Rows without a value after the last one that has one: formatting dragged down a column leaves thousands;
+# millions are a workbook made to exhaust the reader (each row costs the reader time and memory).
+MAX_TRAILING_EMPTY_ROWS = 100_000
+EXCEL_INSTEAD = "open it in Excel, delete the rows below the table and save it, or export the sheet as CSV UTF-8"
+
+
+def _check_workbook(path: Path, sheet: str | int) -> int:
+    """Refuse an .xlsx built to exhaust memory before pandas reads it; the number of rows up to the last that
+    holds a value (header included), so pandas reads no further.
+
+    An .xlsx is a ZIP container: each part is checked as any ZIP member (check_unpacked_size). Then the sheet
+    is streamed by openpyxl in read-only mode (constant memory): more rows than Excel allows, or more than
+    MAX_TRAILING_EMPTY_ROWS rows without a value after the table, are refused as soon as they are seen.
+    """
+    import openpyxl
+
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            check_unpacked_size(info, path, EXCEL_INSTEAD)
+    book = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
+    try:
+        names = book.sheetnames
+        name = sheet if isinstance(sheet, str) else (names[sheet] if -len(names) <= sheet < len(names) else None)
+        if name not in names:
+            raise DataError(f"no sheet {sheet!r} in the workbook; its sheets: {names[:20]}", file=str(path))
+        worksheet = book[name]
+        worksheet.reset_dimensions()  # as pandas does: the declared size can be wrong, and pandas reads past it
+        last_filled, trailing = 0, 0
+        for number, values in enumerate(worksheet.iter_rows(values_only=True), start=1):
+            if number == 1:
+                unique_columns(values, path)
+            if number > EXCEL_MAX_ROWS:
+                raise DataError(f"sheet {name!r} has more than {EXCEL_MAX_ROWS:,} rows, more than Excel allows: "
+                                f"the workbook is damaged or made to exhaust the reader; {EXCEL_INSTEAD}",
+                                file=str(path))
+            if any(v is not None and v != "" for v in values):
+                last_filled, trailing = number, 0
+            else:
+                trailing += 1
+                if trailing > MAX_TRAILING_EMPTY_ROWS:
+                    raise DataError(f"sheet {name!r} has more than {MAX_TRAILING_EMPTY_ROWS:,} rows without a value "
+                                    f"after row {last_filled:,} (formatted but empty rows); {EXCEL_INSTEAD}",
+                                    file=str(path))
+        return last_filled
+    finally:
+        book.close()
+
+
 def _read_excel(path: Path, sheet: str | int) -> pd.DataFrame:
     try:
-        frame = pd.read_excel(path, sheet_name=sheet, dtype=object)
+        filled = _check_workbook(path, sheet) if sniff(path) == "xlsx" else None
+        frame = pd.read_excel(path, sheet_name=sheet, dtype=object,
+                              nrows=None if filled is None else max(filled - 1, 0))
     except ImportError as err:
         raise DataError(f"reading Excel needs an extra package: {err}", file=str(path)) from None
     except ValueError as err:  # e.g. a sheet that does not exist
@@ -265,10 +354,44 @@ def _read_xpt(path: Path) -> pd.DataFrame:
         raise DataError(f"cannot be read as a SAS transport (XPT) file: {err}", file=str(path)) from None
 
 
-def _numbered(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
-    if len(frame.columns) == 0 or len(frame) == 0:
-        raise DataError("the file has a header but no rows" if len(frame.columns) else "the file is empty",
-                        file=str(path))
+# The one wording of a header-only table, in every loader and engine (canonical_sql, omop_sql too).
+NO_ROWS = "the file has a header but no rows; export it again with its rows (was the export filtered or cut off?)"
+NO_SUBJECTS = ("the file has a header but no rows: no subjects, and 0 subjects give no funnel; export it again with "
+               "its rows (was the export filtered or cut off?)")
+
+
+class NoRows(DataError):
+    """A table with a header and no rows. Loaders that read a table of subjects let it stop the load; a table of
+    measurements, events or CGM with no rows is read as none of them (read_tables)."""
+
+
+def read_tables(paths: dict[str, Path], *, subjects: str, report, **options) -> dict[str, pd.DataFrame]:
+    """Each table of a multi-table source, by key. The `subjects` table must have rows (NoRows, naming it); any
+    other header-only table is left out with a note in the report, as if absent: no measurements (or events...),
+    so criteria that need them are unknown, as for a subject without rows in the table."""
+    tables = {}
+    for key, path in paths.items():
+        try:
+            tables[key] = read_table(path, subjects=key == subjects, **options)
+        except NoRows:
+            if key == subjects:
+                raise
+            read_as_absent(report, Path(path).name, key)
+    return tables
+
+
+def read_as_absent(report, name: str, table: str) -> None:
+    """Count a header-only table (0 rows read) and say in the report that it is read as absent."""
+    report.read(name, 0)
+    report.note(f"{name} has a header but no rows: read as no {table} rows (criteria that need them are unknown)")
+
+
+def _numbered(frame: pd.DataFrame, path: Path, no_rows: str = NO_ROWS) -> pd.DataFrame:
+    if len(frame.columns) == 0:
+        raise DataError("the file is empty", file=str(path))
+    if len(frame) == 0:
+        raise NoRows(no_rows, file=str(path))
     frame.columns = [str(c).strip() for c in frame.columns]
+    unique_columns(frame.columns, path)  # 'value' and 'value ' (Parquet, or any format) are one name once stripped
     frame.index = pd.RangeIndex(FIRST_DATA_ROW, FIRST_DATA_ROW + len(frame), name="row")
     return frame

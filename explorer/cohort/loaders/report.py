@@ -15,6 +15,8 @@ import pandas as pd
 
 from explorer.cohort.tables import Cohort
 
+FIRST_ROWS_KEPT = 5  # rows of each kind of invalid value a report lists: enough to find the pattern
+
 
 @dataclass
 class TableCounts:
@@ -25,6 +27,19 @@ class TableCounts:
     @property
     def rows_rejected(self) -> int:
         return sum(self.rejected.values())
+
+
+@dataclass(frozen=True)
+class InvalidValues:
+    """Invalid values that on_invalid="reject" made unknown (or whose rows it left out), and where they are:
+    the file, its column, the problem, how many and the first source rows, so a researcher can look them up."""
+
+    file: str
+    column: str
+    problem: str
+    count: int
+    rows: tuple = ()
+    made_unknown: bool = True  # False: the whole source row was left out (e.g. a measurement)
 
 
 @dataclass
@@ -38,6 +53,7 @@ class LoadReport:
     unmapped: dict[str, dict[str, int]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    invalid: list[InvalidValues] = field(default_factory=list)
 
     # --- building --------------------------------------------------------------------------------
     def table(self, name: str) -> TableCounts:
@@ -69,6 +85,15 @@ class LoadReport:
             for key, n in counts.items():
                 shown = label(str(key)) if label else str(key)
                 target[shown] = target.get(shown, 0) + int(n)
+
+    def record_invalid(self, *, file: str, column: str, problem: str, rows, made_unknown: bool = True,
+                       count: int | None = None) -> None:
+        """Where on_invalid="reject" turned values unknown or left rows out (first FIRST_ROWS_KEPT rows kept);
+        `count` when `rows` are only the first of them."""
+        rows = list(rows)
+        if rows:
+            self.invalid.append(InvalidValues(str(file), str(column), problem, count or len(rows),
+                                              tuple(rows[:FIRST_ROWS_KEPT]), made_unknown))
 
     def note(self, text: str) -> None:
         self.notes.append(text)
@@ -104,6 +129,8 @@ class LoadReport:
             top = sorted(counts.items(), key=lambda kv: -kv[1])
             shown = ", ".join(f"{k} ({n})" for k, n in top[:12]) + (" ..." if len(top) > 12 else "")
             lines.append(f"  not mapped in {where}: {shown}")
+        lines += [f"  invalid: {v.count} in {v.file} column {v.column} (rows {', '.join(map(str, v.rows))}"
+                  f"{' ...' if v.count > len(v.rows) else ''}): {v.problem}" for v in self.invalid]
         lines += [f"  note: {text}" for text in self.notes]
         lines += [f"  warning: {text}" for text in self.warnings]
         return "\n".join(lines)

@@ -38,7 +38,7 @@ from .common import (
     require_columns,
     subjects_frame,
 )
-from .readers import read_table
+from .readers import read_tables
 from .report import Loaded, LoadReport
 
 DOMAINS = ("dm", "lb", "vs", "mh")
@@ -83,7 +83,7 @@ def load_sdtm(folder: str | Path, *, files: dict[str, str | Path] | None = None,
         raise DataError("no DM domain (dm.xpt or dm.csv) found; DM is required", file=str(folder))
     report = LoadReport(source=str(folder), kind="sdtm")
     boundary = Boundary(report, on_invalid, loader_catalogue(catalogue))
-    raw = {d: read_table(p) for d, p in paths.items()}
+    raw = read_tables(paths, subjects="dm", report=report)
     for d, frame in raw.items():
         report.read(paths[d].name, len(frame))
 

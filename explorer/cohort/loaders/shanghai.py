@@ -32,8 +32,16 @@ from explorer.catalogue import Catalogue
 from explorer.errors import DataError
 
 from .cgm import cgm_readings
-from .common import Boundary, OnInvalid, finish_cgm, finish_cohort, loader_catalogue, numbers
-from .readers import read_table
+from .common import (
+    Boundary,
+    OnInvalid,
+    check_ids_across,
+    finish_cgm,
+    finish_cohort,
+    loader_catalogue,
+    numbers,
+)
+from .readers import read_table, read_tables
 from .report import Loaded, LoadReport
 from .wide import ColumnRule, Field, WideMapping, wide_tables
 
@@ -86,8 +94,9 @@ def load_shanghai(path: str | Path, *, cgm: str | Path | None = None, on_invalid
     boundary = Boundary(report, on_invalid, loader_catalogue(catalogue))
 
     readings = None
-    if cgm is not None:
-        frame = read_table(cgm)
+    # a header-only CGM file is read as no readings (noted), as in the other loaders
+    frame = None if cgm is None else read_tables({"CGM": Path(cgm)}, subjects="", report=report).get("CGM")
+    if frame is not None:
         report.read(Path(cgm).name, len(frame))
         recording = frame["id"].astype("string").str.strip() if "id" in frame.columns else None
         if recording is None:
@@ -99,7 +108,7 @@ def load_shanghai(path: str | Path, *, cgm: str | Path | None = None, on_invalid
 
     subjects, measurements = [], []
     for file in files:
-        frame = _normalised_headers(read_table(file))
+        frame = _normalised_headers(read_table(file, subjects=True))
         report.read(file.name, len(frame))
         prepared = _prepared(frame, boundary, file=str(file), last_reading=last_reading)
         tables = wide_tables(prepared, _mapping(frame), boundary, file=str(file),
@@ -112,6 +121,7 @@ def load_shanghai(path: str | Path, *, cgm: str | Path | None = None, on_invalid
     report.note("diabetes duration -> diagnosis date; Hypoglycemic Agents -> on_insulin; pack-years -> smoking_history")
     report.note("index date: the day after the last CGM reading" if cgm is not None
                 else "index date: the latest recording date (no CGM file given)")
+    check_ids_across({str(file): table["subject_id"] for file, table in zip(files, subjects, strict=True)})
     subjects = pd.concat(subjects, ignore_index=True)
     # Recordings without CGM readings get no CGM-based index date; a patient with CGM keeps theirs.
     cohort = finish_cohort(subjects, boundary, file=str(path), source=str(path),

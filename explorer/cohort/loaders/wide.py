@@ -202,7 +202,7 @@ def load_wide(path: str | Path | None = None, mapping: str | Path | dict | WideM
             raise DataError("the mapping does not name the data `file:`; pass the data path", file=mapping_source)
         path = base / spec.file
     path = Path(path)
-    frame = read_table(path, sheet=spec.sheet, sep=spec.sep)
+    frame = read_table(path, sheet=spec.sheet, sep=spec.sep, subjects=True)
     report = LoadReport(source=str(path), kind="wide")
     boundary = Boundary(report, on_invalid, loader_catalogue(catalogue))
     report.read(path.name, len(frame))

@@ -174,10 +174,14 @@ def test_empty_file(canonical):
 
 
 def test_header_without_rows(canonical):
+    """No events is a table of events with no rows (noted); no subjects stops the load (tests/hostile/test_empty_tables)."""
     (canonical / "events.csv").write_text("subject_id,time,event,severity\n")
-    with pytest.raises(DataError, match="header but no rows") as err:
+    cohort, report = load_canonical(canonical)
+    assert cohort.events.empty and "events.csv has a header but no rows" in report.notes[0]
+    (canonical / "subjects.csv").write_text("subject_id,index_date\n")
+    with pytest.raises(DataError, match="header but no rows: no subjects") as err:
         load_canonical(canonical)
-    assert "events.csv" in str(err.value)
+    assert "subjects.csv" in str(err.value)
 
 
 def test_unknown_unit(canonical):
