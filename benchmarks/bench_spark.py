@@ -210,6 +210,208 @@ def bench_canonical(folder: str, n: int, engine: str, partitions: int | None = N
             "final_counts": final_counts(h), "checksum": checksum(h)}
 
 
+# --- where Spark's time goes (a timing log of every statement the canonical path runs) -------------------
+
+# the load's generic helpers: a call is labelled by the first caller above them (the step that asked)
+HELPERS = {"rows", "one", "column", "table", "then", "invalid", "_keep", "view", "register", "scan", "arrow",
+           "_distinct", "_lookup", "step", "bad_dates", "_names", "execute", "timed"}
+
+
+def _caller() -> str:
+    """The explorer step that issued a statement: the first frame above the engines' generic helpers, with the
+    helper it went through ("canonical_sql._cgm via invalid")."""
+    frame, via = sys._getframe(2), None
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        name = frame.f_code.co_name
+        if module.startswith("explorer."):
+            if name not in HELPERS:
+                return f"{module.rsplit('.', 1)[-1]}.{name}" + (f" via {via}" if via else "")
+            via = via or name
+        frame = frame.f_back
+    return "?"
+
+
+def _phase() -> str:
+    """load (the canonical SQL loader's steps), derive (features_sql), histogram (the status histogram)."""
+    frame = sys._getframe(2)
+    names = set()
+    while frame is not None:
+        names.add(frame.f_code.co_name)
+        frame = frame.f_back
+    for phase, marker in (("histogram", "evaluate_histogram"), ("derive", "derive"), ("load", "load_canonical_sql")):
+        if marker in names:
+            return phase
+    return "other"
+
+
+class StatementLog:
+    """Wraps the Spark engine's entry points (SparkTables' queries, checkpoints and uploads, SparkRunner's queries
+    and uploads, SparkBackend's queries) so that each statement is timed: wall seconds, the JVM's CPU seconds
+    (from /proc), the rows it moved, and for a query run by SparkRunner the split between Spark's analysis,
+    its optimiser and planner, and the execution with the transfer to Arrow."""
+
+    def __init__(self, jvm: int):
+        self.jvm, self.entries, self.depth = jvm, [], 0
+
+    def _record(self, kind: str, sql: str, start: float, cpu0: float, rows: int | None, **extra) -> None:
+        from _common import process_figures
+        self.depth -= 1
+        if self.depth:  # a statement inside another (an upload's checkpoint): its time is the outer one's
+            return
+        self.entries.append({"phase": _phase(), "caller": _caller(), "kind": kind,
+                             "wall_s": time.perf_counter() - start,
+                             "jvm_cpu_s": process_figures(self.jvm)["cpu_s"] - cpu0, "rows": rows,
+                             "sql_chars": len(sql), "sql": " ".join(sql.split())[:160], **extra})
+
+    def _start(self) -> tuple[float, float]:
+        from _common import process_figures
+        self.depth += 1
+        return time.perf_counter(), process_figures(self.jvm)["cpu_s"]
+
+    def install(self) -> None:
+        from explorer.engine import features_sql, omop_sql
+        from explorer.engine import spark as spark_module
+        log = self
+
+        tables, runner, backend = omop_sql.SparkTables, features_sql.SparkRunner, spark_module.SparkBackend
+        plain = {"rows": tables.rows, "keep": tables._keep, "upload": tables.register, "arrow": runner.arrow,
+                 "runner_register": runner.register, "backend_sql": backend._sql}
+        staged = getattr(runner, "features", None)  # a runner that runs the feature query its own way
+
+        def rows(self, sql):
+            start, cpu = log._start()
+            out = plain["rows"](self, sql)
+            log._record("query (collect)", sql, start, cpu, len(out))
+            return out
+
+        def keep(self, name, frame):
+            start, cpu = log._start()
+            plain["keep"](self, name, frame)
+            log._record("checkpoint", name, start, cpu, None, partitions=self.frames[-1].rdd.getNumPartitions())
+
+        def upload(self, name, table):
+            start, cpu = log._start()
+            plain["upload"](self, name, table)
+            log._record("upload (Python -> JVM)", name, start, cpu, table.num_rows)
+
+        def arrow(self, sql, params):
+            # SparkRunner.arrow is one spark.sql(...).toArrow(): timed here in its three parts
+            start, cpu = log._start()
+            frame = self.spark.sql(sql, args=dict(params))
+            analysed = time.perf_counter()
+            frame._jdf.queryExecution().executedPlan()  # the optimiser and the physical planner
+            planned = time.perf_counter()
+            out = frame.toArrow()
+            log._record("query (toArrow)", sql, start, cpu, out.num_rows, columns=out.num_columns,
+                        analyse_s=analysed - start, plan_s=planned - analysed, execute_s=time.perf_counter() - planned)
+            return out
+
+        def runner_register(self, name, table):
+            start, cpu = log._start()
+            plain["runner_register"](self, name, table)
+            log._record("upload (Python -> JVM)", name, start, cpu, table.num_rows)
+
+        def backend_sql(self, sql, params, what):
+            start, cpu = log._start()
+            out = plain["backend_sql"](self, sql, params, what)
+            log._record("query (toArrow)", sql, start, cpu, out.num_rows, columns=out.num_columns)
+            return out
+
+        def features(self, query, sql, params):
+            start, cpu = log._start()
+            out = staged(self, query, sql, params)
+            log._record("feature query (CTEs read twice checkpointed)", sql, start, cpu, out.num_rows,
+                        columns=out.num_columns)
+            return out
+
+        if staged is not None:
+            runner.features = features
+        tables.rows, tables._keep, tables.register = rows, keep, upload
+        runner.arrow, runner.register, backend._sql = arrow, runner_register, backend_sql
+
+
+def bench_profile(folder: str, n: int, partitions: int | None = None) -> dict:
+    """bench_canonical in Spark with every statement timed (StatementLog): where the time goes."""
+    from _common import jvm_pid, process_figures
+
+    from explorer.engine.canonical_sql import canonical_screening_sql
+    from explorer.engine.spark import spark_session
+    trial = load_trial(TRIAL)
+    spark = spark_session("local[*]", shuffle_partitions=partitions)
+    spark.sparkContext.setLogLevel("ERROR")
+    jvm = jvm_pid()
+    log = StatementLog(jvm)
+    log.install()
+    py0, jvm0 = process_figures(), process_figures(jvm)
+    start = time.perf_counter()
+    screening, _ = canonical_screening_sql(folder, engine="spark", catalogue=trial.catalogue, spark=spark)
+    features_s = time.perf_counter() - start
+    h = evaluate_histogram(trial, screening, "spark", spark=spark)
+    seconds = time.perf_counter() - start
+    py1, jvm1 = process_figures(), process_figures(jvm)
+    return {"n": n, "engine": "spark", "partitions": partitions, "load": load(), "features_s": features_s,
+            "seconds": seconds, "python_cpu_s": py1["cpu_s"] - py0["cpu_s"], "jvm_cpu_s": jvm1["cpu_s"] - jvm0["cpu_s"],
+            "jvm_written_mb": jvm1["written_mb"] - jvm0["written_mb"], "final_counts": final_counts(h),
+            "checksum": checksum(h), "statements": log.entries}
+
+
+def profile_markdown(n: int, report: dict) -> str:
+    """The timing log as tables: by phase and kind, by step, and the slowest statements."""
+    rows = report["rows"]
+    lines = [f"# Where Spark's time goes: canonical tables -> features -> histogram ({TRIAL}, synthetic {POPULATION}, "
+             f"{n:,} subjects)", "",
+             f"run {report['run']} | load average at start {report['machine']['load']} | "
+             f"`bench_spark.py --canonical --profile --size {n:g}` | canonical Parquet "
+             f"{report['write'].get('parquet_mb', '-')} MB", ""]
+    for row in rows:
+        label = row.get("label", row.get("engine"))
+        if "error" in row:
+            lines += [f"## {label}: error: {row['error']}", ""]
+            continue
+        lines += [f"## {label}", "",
+                  f"features {row['features_s']:.1f} s, features + histogram {row['seconds']:.1f} s wall; CPU: Python "
+                  f"{row['python_cpu_s']:.1f} s / JVM {shown(row.get('jvm_cpu_s'), 's', 1)}; JVM written "
+                  f"{shown(row.get('jvm_written_mb'), 'MB', 0)}; load after {row['load']}", ""]
+        statements = row.get("statements")
+        if not statements:
+            continue
+        groups: dict = {}
+        for e in statements:
+            g = groups.setdefault((e["phase"], e["kind"]), [0, 0.0, 0.0, 0])
+            g[0] += 1
+            g[1] += e["wall_s"]
+            g[2] += e["jvm_cpu_s"]
+            g[3] += e["rows"] or 0
+        total = sum(e["wall_s"] for e in statements)
+        lines += [f"{len(statements)} statements, {total:.1f} s of wall time in them "
+                  f"({total / row['seconds']:.0%} of the run).", "",
+                  "| phase | kind | statements | wall | share | JVM CPU | rows moved |", "|---|---|---:|---:|---:|---:|---:|"]
+        for (phase, kind), (k, wall, cpu, moved) in sorted(groups.items(), key=lambda x: -x[1][1]):
+            lines.append(f"| {phase} | {kind} | {k} | {wall:.1f} s | {wall / row['seconds']:.0%} | {cpu:.1f} s | "
+                         f"{moved:,} |")
+        steps: dict = {}
+        for e in statements:
+            g = steps.setdefault(e["caller"], [0, 0.0, 0.0])
+            g[0] += 1
+            g[1] += e["wall_s"]
+            g[2] += e["jvm_cpu_s"]
+        lines += ["", "By the step that issued them (the 15 costliest):", "",
+                  "| step | statements | wall | JVM CPU |", "|---|---:|---:|---:|"]
+        for caller, (k, wall, cpu) in sorted(steps.items(), key=lambda x: -x[1][1])[:15]:
+            lines.append(f"| `{caller}` | {k} | {wall:.1f} s | {cpu:.1f} s |")
+        lines += ["", "The 12 slowest statements:", "",
+                  "| phase | step | kind | wall (analyse / plan / execute) | JVM CPU | rows x columns | SQL characters |",
+                  "|---|---|---|---:|---:|---:|---:|"]
+        for e in sorted(statements, key=lambda x: -x["wall_s"])[:12]:
+            split = (f" ({e['analyse_s']:.1f} / {e['plan_s']:.1f} / {e['execute_s']:.1f})" if "plan_s" in e else "")
+            shape = f"{e['rows'] or 0:,}" + (f" x {e['columns']}" if "columns" in e else "")
+            lines.append(f"| {e['phase']} | `{e['caller']}` | {e['kind']} | {e['wall_s']:.1f} s{split} | "
+                         f"{e['jvm_cpu_s']:.1f} s | {shape} | {e['sql_chars']:,} |")
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
 def run_child(kind: str, rest: list[str]) -> None:
     if kind == "memory":
         result = bench_memory(int(rest[0]))
@@ -217,6 +419,8 @@ def run_child(kind: str, rest: list[str]) -> None:
         result = write_canonical(int(rest[0]), rest[1])
     elif kind in ("canonical-duckdb", "canonical-spark"):
         result = bench_canonical(rest[0], int(rest[1]), kind.split("-")[1], *map(int, rest[2:3]))
+    elif kind == "canonical-profile":
+        result = bench_profile(rest[0], int(rest[1]), *map(int, rest[2:3]))
     elif kind == "duckdb":
         result = bench_duckdb_histogram(rest[0], int(rest[1]))
     else:
@@ -344,6 +548,54 @@ def canonical_runs(n: int, out: str, work: str, partitions: list[int] | None = N
     return 0
 
 
+def profile_runs(n: int, out: str, work: str, baselines: list[str], timeout: float) -> int:
+    """The canonical path at one size with every Spark statement timed: DuckDB (the reference histogram), then Spark
+    with each baseline revision's code (its package first on PYTHONPATH, as bench_memory does) and with this
+    tree's, each a fresh process, in one run. Writes benchmarks/results/{out}.{json,md}."""
+    import subprocess
+
+    from _common import checkout
+
+    folder = str(Path(work) / f"canonical{n}")
+    report = {"run": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
+              "write": child(__file__, ["canonical", str(n), folder], timeout=7200), "rows": []}
+
+    def measured(label: str, args: list[str], code: Path | None = None) -> None:
+        print(f"n={n:,}: {label}", file=sys.stderr, flush=True)
+        env = dict(os.environ)
+        if code is not None:
+            env["PYTHONPATH"] = os.pathsep.join([str(code), *filter(None, [os.environ.get("PYTHONPATH")])])
+        try:
+            done = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True,
+                                  timeout=timeout, cwd=ROOT, env=env)
+            row = (json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else
+                   {"error": (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]})
+        except subprocess.TimeoutExpired:
+            row = {"error": f"stopped after {timeout:.0f} s", "load": load()}
+        report["rows"].append({"label": label, **row})
+        RESULTS.mkdir(parents=True, exist_ok=True)  # after every run: a run stopped later keeps what it measured
+        (RESULTS / f"{out}.json").write_text(json.dumps(report, indent=2, default=float) + "\n")
+
+    try:
+        measured("duckdb (reference)", ["canonical-duckdb", folder, str(n)])
+        for ref in baselines:
+            with checkout(ref) as code:
+                measured(f"spark, {ref}'s code", ["canonical-profile", folder, str(n)], code)
+        measured("spark, this tree", ["canonical-profile", folder, str(n)])
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    duck = report["rows"][0]
+    for row in report["rows"][1:]:
+        row["same_as_duckdb"] = "checksum" in row and same_as_duckdb(row, duck)
+    text = profile_markdown(n, report)
+    text += "\n" + "\n".join(f"- {row['label']}: histogram {'identical to' if row.get('same_as_duckdb') else 'NOT'} "
+                              f"DuckDB's" for row in report["rows"][1:]) + "\n"
+    (RESULTS / f"{out}.json").write_text(json.dumps(report, indent=2, default=float) + "\n")
+    (RESULTS / f"{out}.md").write_text(text)
+    print(text)
+    return 0 if all(row.get("same_as_duckdb") for row in report["rows"][1:]) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "--child":
@@ -357,7 +609,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--timeout", type=float, default=7200, help="seconds one engine's run may take")
         parser.add_argument("--partitions", nargs="*", type=int, default=[],
                             help="Spark shuffle partition counts, a run each (none: the session's default)")
+        parser.add_argument("--profile", action="store_true",
+                            help="time every Spark statement (results: --out, e.g. spark_canonical_profile)")
+        parser.add_argument("--baseline", action="append", default=[], metavar="REF",
+                            help="with --profile: also run that revision's code first, in the same run")
         args = parser.parse_args(argv[1:])
+        if args.profile:
+            return profile_runs(int(args.size), args.out, args.work, args.baseline, args.timeout)
         return canonical_runs(int(args.size), args.out, args.work, args.partitions, args.timeout)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", type=float, default=[1e6, 1e7])

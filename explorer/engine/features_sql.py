@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,6 +175,10 @@ class DuckRunner:
         except self._error as err:
             raise self._failed(err) from None
 
+    def features(self, query: FeatureQuery, sql: str, params: Mapping[str, Any]) -> pa.Table:
+        """The feature query's rows (its SQL as is: DuckDB computes a MATERIALIZED CTE once)."""
+        return self.arrow(sql, params)
+
     def execute(self, sql: str, params: Mapping[str, Any]) -> None:
         """A statement without a result (a COPY to a file)."""
         try:
@@ -214,9 +219,55 @@ class SparkRunner:
             from explorer.engine.spark import spark_error  # without the JVM stack trace Spark Connect appends
             raise DataError(f"Spark could not derive the screening features: {spark_error(err)}") from None
 
+    def features(self, query: FeatureQuery, sql: str, params: Mapping[str, Any]) -> pa.Table:
+        """The feature query's rows, each CTE that later steps read more than once computed once.
+
+        Spark inlines every deterministic CTE at each place it is read, and a flags layer reads the layer
+        before it twice (its one-row aggregate, then the join): each flags layer doubled everything below it,
+        the measurement and CGM steps included, and the plan Catalyst optimised with it
+        (benchmarks/results/spark_canonical_profile.md). So such a CTE is computed on its own, checkpointed
+        (kept in the JVM, its lineage cut) and read from there, as DuckDB's MATERIALIZED does; the rest of
+        the statement is unchanged, and nothing but the result passes through Python."""
+        steps = query.steps()
+        token = uuid.uuid4().hex[:10]
+        bodies: dict[str, str] = {}
+        kept: list[tuple[str, Any]] = []
+        try:
+            for i, (name, body) in enumerate(steps):
+                later = [b for _, b in steps[i + 1:]] + [query.select]
+                bodies[name] = body
+                if reads(name, later) > 1:
+                    view = f"te_feat_{token}_{name}"
+                    statement = f"WITH {_with(bodies)} SELECT * FROM {name}"
+                    frame = self._sql(statement, params).localCheckpoint()
+                    frame.createOrReplaceTempView(view)
+                    kept.append((view, frame))
+                    bodies[name] = f"SELECT * FROM {view}"
+            return self._sql(f"WITH {_with(bodies)} {query.select}" if bodies else query.select, params).toArrow()
+        except Exception as err:  # PySpark raises its own analysis and runtime errors
+            from explorer.engine.spark import spark_error
+            raise DataError(f"Spark could not derive the screening features: {spark_error(err)}") from None
+        finally:
+            for view, frame in kept:
+                self.spark.catalog.dropTempView(view)
+                frame.unpersist()
+
+    def _sql(self, sql: str, params: Mapping[str, Any]):
+        return self.spark.sql(sql, args=_used(sql, params, self.dialect))
+
     def close(self) -> None:
         for view in self.views:
             self.spark.catalog.dropTempView(view)
+
+
+def reads(name: str, bodies: list[str]) -> int:
+    """How many times the SELECTs read the relation `name` (FROM or JOIN it)."""
+    pattern = re.compile(rf"\b(?:FROM|JOIN)\s+{re.escape(name)}\b")
+    return sum(len(pattern.findall(body)) for body in bodies)
+
+
+def _with(bodies: Mapping[str, str]) -> str:
+    return ", ".join(f"{name} AS ({body})" for name, body in bodies.items())
 
 
 def runner(engine: str, **options: Any) -> DuckRunner | SparkRunner:
@@ -412,8 +463,18 @@ class FeatureQuery:
             outputs.append(f"{q(name)} AS {q('g_' + name)}")
         with_ = f"WITH {', '.join(self.ctes)} " if self.ctes else ""
         # no ORDER BY: sorting hundreds of columns costs more than placing the rows by __row afterwards
-        sql = f"{with_}SELECT {', '.join(outputs)} FROM {self.last}"
-        return sql, dict(self.b.values)
+        self.select = f"SELECT {', '.join(outputs)} FROM {self.last}"
+        return f"{with_}{self.select}", dict(self.b.values)
+
+    def steps(self) -> list[tuple[str, str]]:
+        """The query's common table expressions as (name, SELECT), in order (after `sql()`); `select` reads them."""
+        found = []
+        for cte in self.ctes:
+            name, _, rest = cte.partition(" AS ")
+            body = rest.removeprefix(self.d.materialized) if self.d.materialized else rest
+            assert body.startswith("(") and body.endswith(")"), f"not a CTE of this class: {cte[:80]}"
+            found.append((name, body[1:-1]))
+        return found
 
     def _static(self) -> None:
         for column in self.plan.subject_columns:
@@ -796,7 +857,7 @@ def subject_ranges(run, size: int = RANGE_SUBJECTS) -> list[tuple[str | None, st
 def derive_ranges(run, plan: Plan, catalogue: Catalogue, write, *, lookback_days: float | Mapping[str, float] = 365,
                   cgm_days: float = 14, size: int = RANGE_SUBJECTS, progress: bool = False) -> FeatureQuery:
     """Run the feature query over subject ranges of `size` subjects, handing each range's statement to
-    `write(index, sql, params)`, which runs it, keeps its rows and returns the flags of its first row
+    `write(index, sql, params, query)`, which runs it, keeps its rows and returns the flags of its first row
     ({flag column: value}, the `g_` columns). Returns the last query (its reason columns name the output).
 
     Every feature depends on one subject's rows, except the flags (one-row aggregates such as "is there any
@@ -821,7 +882,7 @@ def derive_ranges(run, plan: Plan, catalogue: Catalogue, write, *, lookback_days
     try:
         for index, bounds in enumerate(ranges):
             query, sql, params = statement(bounds)
-            flags.append(write(index, sql, params))
+            flags.append(write(index, sql, params, query))
             if bar is not None:
                 bar.update(1)
     finally:
@@ -831,7 +892,7 @@ def derive_ranges(run, plan: Plan, catalogue: Catalogue, write, *, lookback_days
     for index, bounds in enumerate(ranges):
         if any(int(flags[index].get(name) or 0) != value for name, value in cohort.items()):
             query, sql, params = statement(bounds, cohort)
-            write(index, sql, params)
+            write(index, sql, params, query)
     return query
 
 
@@ -852,8 +913,8 @@ def derive(run, tables: set[str], subject_columns: list[str], *, lookback_days: 
     plan = plan_of(run, catalogue, tables, subject_columns)
     parts: dict[int, pa.Table] = {}
 
-    def keep(index: int, sql: str, params: dict[str, Any]) -> dict[str, int]:
-        parts[index] = run.arrow(sql, params)
+    def keep(index: int, sql: str, params: dict[str, Any], query: FeatureQuery) -> dict[str, int]:
+        parts[index] = run.features(query, sql, params)
         return first_row_flags(parts[index])
 
     query = derive_ranges(run, plan, catalogue, keep, lookback_days=lookback_days, cgm_days=cgm_days,
@@ -965,7 +1026,7 @@ def write_screening_folder(con: Any, tables: set[str], subject_columns: list[str
     _check_subjects(run)
     plan = plan_of(run, catalogue, tables, subject_columns)
 
-    def copy(index: int, sql: str, params: dict[str, Any]) -> dict[str, int]:
+    def copy(index: int, sql: str, params: dict[str, Any], _query: FeatureQuery) -> dict[str, int]:
         part = parts / f"range-{index:06d}.parquet"
         run.execute(f"COPY ({sql}) TO {_path(part)} (FORMAT parquet)", params)
         return first_row_flags(con.sql(f"SELECT * FROM read_parquet({_path(part)}) LIMIT 1").to_arrow_table())
