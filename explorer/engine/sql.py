@@ -88,7 +88,8 @@ class Dialect:
         return f"COUNT(*) FILTER (WHERE {condition})"
 
     # --- hooks of the feature derivation (explorer.engine.features_sql) ---
-    materialized = "MATERIALIZED "  # a CTE read twice is computed once (Spark decides that itself)
+    materialized = "MATERIALIZED "  # a CTE read twice is computed once (Spark has no such hint: it inlines a CTE at
+    # every read, so features_sql.SparkRunner checkpoints the CTEs read more than once)
 
     def int_div(self, a: str, b: str) -> str:
         """Integer division of BIGINTs (exact when b divides a; DuckDB's `/` would give a DOUBLE)."""
@@ -139,7 +140,7 @@ class SparkDialect(Dialect):
     def count_if(self, condition: str) -> str:
         return f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)"
 
-    materialized = ""
+    materialized = ""  # no hint in Spark SQL; see DuckDB's dialect
 
     def int_div(self, a: str, b: str) -> str:
         return f"({a} div {b})"
