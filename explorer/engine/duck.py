@@ -34,6 +34,7 @@ from explorer.engine.layout import (
     check_screening_tables,
     find_tables,
     read_screening,
+    reason_counts_of_rows,
     reason_counts_sql,
     reasons_frame,
     reasons_sql,
@@ -422,8 +423,7 @@ class DuckDBBackend:
             return {}
         t = self.schema.tables
         rows = self._arrow(reason_counts_sql(DUCKDB, self._reasons, t["features"], self.schema.row_column))
-        return {(v, r): int(n) for v, r, n in zip(*(rows.column(c).to_pylist() for c in rows.column_names),
-                                                   strict=True)}
+        return reason_counts_of_rows(rows)
 
     def close(self) -> None:
         self.con.close()

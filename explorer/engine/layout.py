@@ -338,6 +338,12 @@ def reason_counts_sql(dialect, reasons: str, features: str, row_column: str) -> 
             f"t GROUP BY variable, reason")
 
 
+def reason_counts_of_rows(table: pa.Table) -> dict[tuple[str, str], int]:
+    """{(variable, reason): subjects} from reason_counts_sql's rows, whichever engine counted them."""
+    columns = (table.column(c).to_pylist() for c in table.column_names)
+    return {(v, r): int(n) for v, r, n in zip(*columns, strict=True)}
+
+
 def reasons_frame(table: pa.Table, ids: pd.Index) -> pd.DataFrame:
     """The rows reasons_sql returned as the Screening's long table (missing_reasons' form), ordered by
     subject (features row), variable and reason: the same rows whichever engine read them."""

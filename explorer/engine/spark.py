@@ -39,6 +39,7 @@ from explorer.engine.layout import (
     REASONS,
     check_reason_columns,
     find_tables,
+    reason_counts_of_rows,
     reason_counts_sql,
     reasons_frame,
     reasons_sql,
@@ -403,8 +404,7 @@ class SparkBackend:
             return {}
         rows = self._sql(reason_counts_sql(SPARK, self._reasons, self.tables["features"], ROW), {},
                          "count the missing reasons")
-        return {(v, r): int(n) for v, r, n in zip(*(rows.column(c).to_pylist() for c in rows.column_names),
-                                                   strict=True)}
+        return reason_counts_of_rows(rows)
 
     def close(self) -> None:
         """Drop this backend's views (the session stays: it is shared)."""
