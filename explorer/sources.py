@@ -38,6 +38,8 @@ ON_INVALID = ("raise", "reject")  # the loaders' choices (explorer.cohort.loader
 # system's temp folder (removed at exit), written range by range, instead of a Screening in memory (features
 # and missing reasons of 10^6 subjects take gigabytes of pandas; the folder keeps no missing reasons)
 FOLDER_ABOVE = 1_000_000
+# a synthetic population keeps why its values are unknown up to this size (14 MB at 10^5; 1.4 GB at 10^7)
+SYNTHETIC_REASONS_UP_TO = 100_000
 NOT_FOUND = ("no such file or folder; give the path of a data file or folder the loaders read "
              "(CSV/Parquet, SDTM, OMOP, CGM) or a screening folder")
 
@@ -178,11 +180,12 @@ def open_source(source: DataSource, *, catalogue: Catalogue | None = None, read_
     if source.kind == "synthetic":
         from explorer.cohort.synthetic import generate_screening  # the generator's imports are heavy
 
-        # without the table of why values are unknown (~14 rows a subject, 1.4 GB at 10^7): nothing that
-        # opens a data source reads it; generate_screening gives it when asked. Number columns as level codes
-        # (compact): every consumer of an opened source reads them, and a 10^7 state stays under 4 GB
+        # the table of why values are unknown (~14 rows a subject) only up to SYNTHETIC_REASONS_UP_TO subjects:
+        # the Data tab lists it, but at 10^7 it would hold 1.4 GB. Number columns as level codes (compact):
+        # every consumer of an opened source reads them, and a 10^7 state stays under 4 GB
         return OpenedSource(source, generate_screening(source.population, source.n, seed=source.seed,
-                                                       progress=progress, missing_reasons=False, compact=True))
+                                                       progress=progress, compact=True,
+                                                       missing_reasons=source.n <= SYNTHETIC_REASONS_UP_TO))
     path = Path(source.path).expanduser()
     if base_dir is not None and not path.is_absolute():
         path = Path(base_dir) / path

@@ -14,6 +14,7 @@ from explorer.app.state import ExplorerState
 from explorer.app.upload import FilePicker
 from explorer.app.widgets import guarded, html_table
 from explorer.cohort.loaders.common import table_name
+from explorer.sources import SYNTHETIC_REASONS_UP_TO
 
 
 def absent_html(state: ExplorerState) -> str:
@@ -66,6 +67,29 @@ def data_report_html(state: ExplorerState) -> str:
             + invalid_html(report)
             + (f"<b>Notes</b><ul>{notes}</ul>" if notes else "")
             + (f"<b>Criteria this dataset cannot decide</b>{absent}" if absent else "") + "</div>")
+
+
+def reasons_html(state: ExplorerState) -> str:
+    """Why the criteria's values are unknown: subjects per criterion, variable and reason, as the source's
+    derivation recorded them (collapsed; nothing for a source that records none)."""
+    frame = state.unknown_reasons()
+    data = state.scenario.data
+    synthetic = data.kind == "synthetic"
+    if frame.empty:
+        return (f"<p class='te-muted' data-testid='unknown-reasons'>Why values are unknown is not kept for synthetic "
+                f"populations above {SYNTHETIC_REASONS_UP_TO:,} subjects.</p>"
+                if synthetic and data.n > SYNTHETIC_REASONS_UP_TO else "")
+    report = state.load_report
+    # a measurement row left out as invalid is, to the derivation, a measurement that never was: say so
+    # rather than let "never measured" pass for the whole truth
+    caveat = ("<p class='te-muted' data-testid='reasons-caveat'>Rows left out as invalid (listed above) count here "
+              "as not measured.</p>" if report is not None and any(not v.made_unknown for v in report.invalid)
+              else "")
+    return (f"<details class='te-reasons' data-testid='unknown-reasons'><summary><b>Why values are unknown</b> "
+            f"<span class='te-muted'>({'simulated with the synthetic population; ' if synthetic else ''}"
+            f"{frame['variable'].nunique()} variables of the criteria; subjects of the whole "
+            "screened cohort per reason, whichever step they reached)</span></summary>"
+            f"{caveat}{html_table(frame)}</details>")
 
 
 class DataPanel(w.VBox):
@@ -131,7 +155,7 @@ class DataPanel(w.VBox):
         return DataSource("path", path=path, on_invalid=self._on_invalid.value, **self._engine_choice())
 
     def refresh(self) -> None:
-        self._report.value = data_report_html(self._state)
+        self._report.value = data_report_html(self._state) + reasons_html(self._state)
         data = self._state.scenario.data
         for widget, value in ((self._engine, data.engine), (self._master, data.master),
                               (self._on_invalid, data.on_invalid)):

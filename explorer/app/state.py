@@ -408,6 +408,30 @@ class ExplorerState(HasTraits):
                 rows.setdefault(row["criterion"], {**row, "labs": []})["labs"].append(lab)
         return [{k: v for k, v in row.items() if k != "variable"} for row in rows.values()]
 
+    # --- why values are unknown: the reasons the source's derivation recorded, per criterion variable
+    def unknown_reasons(self) -> pd.DataFrame:
+        """Subjects per (criterion, variable, reason) whose value of that variable is missing for that reason
+        (explorer.analysis.unknown_reasons), under small-cell protection; empty when the source records no
+        reasons (a synthetic population above sources.SYNTHETIC_REASONS_UP_TO). DuckDB and Spark count them in place."""
+        from explorer.analysis.unknown_reasons import COLUMNS, unknown_reasons
+
+        if self.matrix is None:  # no data opened yet (or it failed): nothing to explain
+            return pd.DataFrame(columns=COLUMNS)
+        # the counts change only with the data (not with a toggle or an edit): counted once per source
+        source = self.matrix.backend if self.histogram_only else self.screening
+        cached = getattr(self, "_reason_counts", None)
+        if cached is None or cached[0] is not source:
+            self._reason_counts = (source, self._count_reasons(source))
+        return self.protected(unknown_reasons(self.trial, self._reason_counts[1], self.matrix.n_subjects))
+
+    def _count_reasons(self, source) -> dict[tuple[str, str], int]:
+        if self.histogram_only:
+            counted = getattr(source, "reason_counts", None)  # the SQL backends; {} without a reasons table
+            return counted() if counted is not None else {}
+        from explorer.engine.layout import reason_counts
+
+        return reason_counts(getattr(source, "missing_reasons", None))
+
     # --- what researchers ask next (explorer.analysis), computed on demand and cached per change ---------
     def sensitivity(self, criterion: str, parameter: str):
         """How the eligible count moves with one threshold (explorer.analysis.sensitivity), for this scenario."""

@@ -97,7 +97,8 @@ def aligned(frame: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
 
 
 def write_screening(screening: Screening, directory: str | Path, *, format: str = "parquet") -> Path:
-    """Write a Screening in the layout (Parquet by default, or CSV); returns the folder."""
+    """Write a Screening in the layout (Parquet by default, or CSV); returns the folder. A Parquet folder keeps
+    the Screening's missing reasons (missing_reasons.parquet)."""
     if format not in ("parquet", "csv"):
         raise DataError(f"format {format!r}; use 'parquet' or 'csv'")
     if not screening.checked:  # a folder holds only what a folder may hold: the same checks, before writing
@@ -112,6 +113,14 @@ def write_screening(screening: Screening, directory: str | Path, *, format: str 
             pq.write_table(table, path, row_group_size=ROW_GROUP_SIZE)
         else:
             table.to_pandas().to_csv(path, index=False)
+        files[path.name] = path.stat().st_size
+    reasons = getattr(screening, "missing_reasons", None)
+    if reasons is not None and format == "parquet":
+        # why values are unknown travels with the folder (every engine reads it back: read_screening,
+        # DuckDB and Spark in place); a CSV folder has no reader for it and leaves it out
+        path = folder / REASONS
+        pq.write_table(pa.Table.from_pandas(reasons[list(REASON_COLUMNS)], preserve_index=False), path,
+                       row_group_size=ROW_GROUP_SIZE)
         files[path.name] = path.stat().st_size
     manifest = {"format": FORMAT, "subjects": len(screening), "source": screening.source, "files": files,
                 "aligned": [t for t in ("event_lookback", "event_counts") if f"{t}.{format}" in files]}

@@ -3,6 +3,8 @@ missing_reasons.parquet (features_sql.write_screening_folder writes it) and give
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -57,7 +59,7 @@ def test_duckdb_gives_the_reasons_of_an_in_memory_screening_and_of_a_csv_folder(
 
 
 def test_a_folder_without_reasons_has_none_in_any_engine(tmp_path, screening):
-    plain = write_screening(screening, tmp_path / "plain")
+    plain = write_screening(dataclasses.replace(screening, missing_reasons=None), tmp_path / "plain")
     assert read_screening(plain).missing_reasons is None
     assert DuckDBBackend(plain).missing_reasons() is None and DuckDBBackend(plain).reason_counts() == {}
 
