@@ -1,0 +1,82 @@
+"""Round 9: the classes found by sorting Chia's missed thresholds by cause (import_quality.md, "Ninth round"), each
+in several variants written for this test (word order, punctuation, units, comparator words).
+
+Classes: a value restated in another unit in brackets (HbA1c % and mmol/mol, glucose and creatinine in mass and molar
+units); units written with negative exponents ("mmol L-1", "kg·m⁻²"); comparator words with a slash ("greater
+than/equal to") or spelled out ("up to and including"); multiples of the ULN "above" it. Rows that must stay as they
+were guard the limits of each class: a restatement that does not agree, or in the same unit, is another limit.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from explorer.registry.extract import extract
+from tests.registry.test_phrasings_round8 import T, NotWhole, Partial, verdict
+
+AGE, ULN, EGFR_UNIT = "age", "x ULN", "mL/min/1.73m2"
+
+ROWS = [
+    # --- a value restated in another unit, in brackets ---------------------------------------------------------------
+    ("HbA1c of at least 7.5% (58 mmol/mol)", "inclusion", T(("hba1c", ">=", 7.5, "%"))),
+    ("Glycated haemoglobin ≤ 10.0 % (86 mmol/mol) at screening", "inclusion", T(("hba1c", "<=", 10, "%"))),
+    ("HbA1c > 9% [75 mmol/mol]", "exclusion", T(("hba1c", ">", 9, "%"))),
+    ("HbA1c 53-86 mmol/mol (7.0-10.0%)", "inclusion", T(("hba1c", ">=", 7, "%"), ("hba1c", "<=", 10, "%"))),
+    ("HbA1c between 6.5% (48 mmol/mol) and 9.5% (80 mmol/mol), inclusive", "inclusion",
+     T(("hba1c", ">=", 6.5, "%"), ("hba1c", "<=", 9.5, "%"))),
+    ("HbA1c ≥ 7.0% and ≤ 11.0% (≥ 53 and ≤ 97 mmol/mol)", "inclusion",
+     T(("hba1c", ">=", 7, "%"), ("hba1c", "<=", 11, "%"))),
+    ("HbA1c < 64 mmol/mol (8.0%)", "inclusion", T(("hba1c", "<", 8, "%"))),
+    ("HbA1c ≥ 7.5 % (58 mmol/mol IFCC)", "inclusion", T(("hba1c", ">=", 7.5, "%"))),
+    ("Fasting plasma glucose above 13.3 mmol/L (240 mg/dL)", "exclusion", T(("fasting_glucose", ">", 13.3, "mmol/L"))),
+    ("fasting glucose ≥ 126 mg/dl (7.0 mmol/l)", "inclusion", T(("fasting_glucose", ">=", 7.0, "mmol/L"))),
+    ("serum creatinine ≥ 1.7 mg/dL (150 µmol/L)", "exclusion", T(("creatinine", ">=", 150.3, "umol/L"))),
+    ("fasting C-peptide ≥ 0.6 ng/mL (0.2 nmol/L)", "inclusion", T(("fasting_cpeptide", ">=", 0.2, "nmol/L"))),
+    # not the same limit: a typo, or the same unit twice, is another limit and stays named, never silently dropped
+    ("HbA1c ≥ 7.0% (64 mmol/mol)", "inclusion", Partial(T(("hba1c", ">=", 7, "%")), "64 mmol/mol")),
+    ("HbA1c ≤ 9.0% (≤ 10.0% for participants on insulin)", "inclusion",
+     T(("hba1c", "<=", 9, "%"), ("hba1c", "<=", 10, "%"))),
+    ("HbA1c ≥ 7.5% (< 58 mmol/mol)", "inclusion", NotWhole()),
+    # --- units with negative exponents -------------------------------------------------------------------------------
+    ("fasting plasma glucose > 11.1 mmol L-1", "exclusion", T(("fasting_glucose", ">", 11.1, "mmol/L"))),
+    ("Fasting glucose of 7.0 mmol·L⁻¹ or higher", "inclusion", T(("fasting_glucose", ">=", 7.0, "mmol/L"))),
+    ("serum creatinine above 140 µmol l-1", "exclusion", T(("creatinine", ">", 140, "umol/L"))),
+    ("body mass index 27–40 kg m−2", "inclusion", T(("bmi", ">=", 27, "kg/m2"), ("bmi", "<=", 40, "kg/m2"))),
+    ("BMI below 45 kg·m-2", "inclusion", T(("bmi", "<", 45, "kg/m2"))),
+    ("eGFR < 60 ml min-1 1.73 m-2", "exclusion", T(("egfr", "<", 60, EGFR_UNIT))),
+    ("eGFR of at least 45 mL·min⁻¹·(1.73 m²)⁻¹", "inclusion", NotWhole()),  # an exponent outside the bracket: unread
+    ("estimated GFR ≥ 30 mL min−1 (1.73 m−2)", "inclusion", T(("egfr", ">=", 30, EGFR_UNIT))),
+    ("fasting C-peptide > 0.1 nmol.l-1", "inclusion", T(("fasting_cpeptide", ">", 0.1, "nmol/L"))),
+    # --- comparator words ----------------------------------------------------------------------------------------
+    ("Age greater than/equal to 40 years", "inclusion", T((AGE, ">=", 40, "years"))),
+    ("HbA1c less than/equal to 10.5%", "inclusion", T(("hba1c", "<=", 10.5, "%"))),
+    ("BMI greater than / equals to 25 kg/m2", "inclusion", T(("bmi", ">=", 25, "kg/m2"))),
+    ("HbA1c up to and including 9.0 %", "inclusion", T(("hba1c", "<=", 9, "%"))),
+    ("Aged up to and including 75 years", "inclusion", T((AGE, "<=", 75, "years"))),
+    # --- multiples of the ULN "above" it ------------------------------------------------------------------------------
+    ("ALT ≥ 2.5 times above the upper limit of normal", "exclusion", T(("alt", ">=", 2.5, ULN))),
+    ("AST or ALT more than 3 times above ULN", "exclusion", T(("ast", ">", 3, ULN), ("alt", ">", 3, ULN))),
+    ("total bilirubin two times or more above the upper limit of normal", "exclusion", T(("bilirubin", ">=", 2, ULN))),
+    ("ALT 3 fold or higher above the ULN", "exclusion", T(("alt", ">=", 3, ULN))),
+    # no comparator: read as nothing (a multiple of the ULN alone is no limit)
+    ("ALT three times above the ULN", "exclusion", NotWhole()),
+]
+
+
+@pytest.mark.parametrize(("text", "kind", "expected"), ROWS, ids=[r[0][:50] for r in ROWS])
+def test_phrasing(text, kind, expected):
+    assert verdict(text, kind, expected) == ""
+
+
+def test_a_restatement_is_part_of_the_rule_source():
+    """The bracket read with the value is in the rule's source, so the check 'every number occurs in its source'
+    and the report show it as read."""
+    e = extract("HbA1c ≥ 7.5% (58 mmol/mol) at screening", "inclusion")
+    assert e.status == "computable"
+    assert e.rules[0].source == "HbA1c ≥ 7.5% (58 mmol/mol)"
+
+
+def test_a_restatement_joins_only_its_own_variable():
+    """'(7.0 mmol/L)' after an HbA1c in % agrees with no conversion of HbA1c: never read as a restatement."""
+    e = extract("HbA1c ≥ 7.0% (7.0 mmol/L)", "inclusion")
+    assert e.status != "computable"
