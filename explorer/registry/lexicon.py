@@ -76,6 +76,10 @@ PANELS: dict[str, tuple[str, ...]] = {
 DEFINED_BY_VALUE: dict[str, tuple[str, ...]] = {
     r"(?:renal|kidney)\s+(?:failure|insufficiency|impairment|dysfunction|disease)": ("egfr", "creatinine"),
     r"(?:hepatic|liver)\s+(?:dysfunction|impairment|injury)": ("alt", "ast", "bilirubin"),
+    # the same heads worded as an impaired function: "Impaired renal function defined as eGFR < 45"
+    r"(?:impaired|reduced|decreased)\s+(?:renal|kidney)\s+function|(?:renal|kidney)\s+function\s+impairment":
+        ("egfr", "creatinine"),
+    r"impaired\s+(?:hepatic|liver)\s+function|(?:hepatic|liver)\s+function\s+impairment": ("alt", "ast", "bilirubin"),
 }
 DEFINED_BY_VALUE_FRAME = (
     r"(?:^|(?<=[;:,(])|(?<=\bwith\s)|(?<=\bof\s))\s*(?P<head>(?:(?:severe|serious|significant|clinically\s+significant|"

@@ -32,6 +32,9 @@ ROWS = [
     ("fasting glucose ≥ 126 mg/dl (7.0 mmol/l)", "inclusion", T(("fasting_glucose", ">=", 7.0, "mmol/L"))),
     ("serum creatinine ≥ 1.7 mg/dL (150 µmol/L)", "exclusion", T(("creatinine", ">=", 150.3, "umol/L"))),
     ("fasting C-peptide ≥ 0.6 ng/mL (0.2 nmol/L)", "inclusion", T(("fasting_cpeptide", ">=", 0.2, "nmol/L"))),
+    ("HbA1c ≥ 7.5% (≥ 58 mmol/mol) and ≤ 10.5% (≤ 91 mmol/mol)", "inclusion",
+     T(("hba1c", ">=", 7.5, "%"), ("hba1c", "<=", 10.5, "%"))),
+    ("body weight of at least 45 kg (99 lb)", "inclusion", T(("weight", ">=", 45, "kg"))),
     # not the same limit: a typo, or the same unit twice, is another limit and stays named, never silently dropped
     ("HbA1c ≥ 7.0% (64 mmol/mol)", "inclusion", Partial(T(("hba1c", ">=", 7, "%")), "64 mmol/mol")),
     ("HbA1c ≤ 9.0% (≤ 10.0% for participants on insulin)", "inclusion",
@@ -58,6 +61,12 @@ ROWS = [
     ("AST or ALT more than 3 times above ULN", "exclusion", T(("ast", ">", 3, ULN), ("alt", ">", 3, ULN))),
     ("total bilirubin two times or more above the upper limit of normal", "exclusion", T(("bilirubin", ">=", 2, ULN))),
     ("ALT 3 fold or higher above the ULN", "exclusion", T(("alt", ">=", 3, ULN))),
+    # --- an organ's impaired function defined by its value ------------------------------------------------------
+    ("Impaired renal function, defined as eGFR below 45 mL/min/1.73 m2", "exclusion", T(("egfr", "<", 45, EGFR_UNIT))),
+    ("Reduced kidney function with an eGFR < 30 mL/min/1.73m²", "exclusion", T(("egfr", "<", 30, EGFR_UNIT))),
+    ("Impaired liver function defined as ALT > 3 x ULN", "exclusion", T(("alt", ">", 3, ULN))),
+    # a severity the value does not state stays a part not read
+    ("Acute impaired renal function defined as eGFR < 45 mL/min/1.73 m2", "exclusion", NotWhole()),
     # no comparator: read as nothing (a multiple of the ULN alone is no limit)
     ("ALT three times above the ULN", "exclusion", NotWhole()),
 ]
