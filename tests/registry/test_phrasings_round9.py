@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 
+from explorer.registry import faithful
 from explorer.registry.extract import extract
 from tests.registry.test_phrasings_round8 import T, NotWhole, Partial, verdict
 
@@ -89,3 +90,11 @@ def test_a_restatement_joins_only_its_own_variable():
     """'(7.0 mmol/L)' after an HbA1c in % agrees with no conversion of HbA1c: never read as a restatement."""
     e = extract("HbA1c ≥ 7.0% (7.0 mmol/L)", "inclusion")
     assert e.status != "computable"
+
+
+@pytest.mark.parametrize(("text", "kind"), [(r[0], r[1]) for r in ROWS], ids=[r[0][:50] for r in ROWS])
+def test_every_rule_read_passes_the_source_check(text, kind):
+    """Never more than the text: every variable and number of each rule occurs in its source span, the restated
+    bracket included."""
+    for rule in extract(text, kind).rules:
+        assert faithful.check_rule(rule) is None, rule
