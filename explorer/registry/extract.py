@@ -21,7 +21,17 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from explorer.registry import conditions, counted, equivalents, examples, faithful, group_limits, lexicon, readings, trees
+from explorer.registry import (
+    conditions,
+    counted,
+    equivalents,
+    examples,
+    faithful,
+    group_limits,
+    lexicon,
+    readings,
+    trees,
+)
 from explorer.registry.attach import attach, clause_before
 from explorer.registry.combine import (
     CONDITION_AFTER,

@@ -13,7 +13,7 @@ import pytest
 
 from explorer.registry import faithful
 from explorer.registry.extract import extract
-from tests.registry.test_phrasings_round8 import T, NotWhole, Partial, verdict
+from tests.registry.test_phrasings_round8 import NotWhole, Partial, T, verdict
 
 AGE, ULN, EGFR_UNIT = "age", "x ULN", "mL/min/1.73m2"
 
