@@ -668,6 +668,14 @@ def markdown_sample(rows: list[dict], seed: int, sources: str, pool: int) -> str
     return "\n".join(lines) + "\n"
 
 
+def _class_table(head: str, classes: dict[str, dict[str, int]], families: list[str]) -> list[str]:
+    """A markdown table: one row per class, its total and its count per family."""
+    lines = [f"| {head} | " + " | ".join(families) + " |", "|---|---|" + "---|" * len(families)]
+    for name, row in classes.items():
+        lines.append(f"| {name} | {sum(row.values())} | " + " | ".join(str(row.get(f, 0)) for f in families) + " |")
+    return lines
+
+
 def markdown_chia(result: dict) -> str:
     s = result["summary"]
     t = s["total"]
@@ -695,29 +703,17 @@ def markdown_chia(result: dict) -> str:
               + f") and {untimed} are glucose values whose timing (fasting, after a meal, random) it does not state. Both "
                 f"are read and never computable. Read recall without them: "
                 f"{_ratio(t['read']['right'] - unstated - untimed, t['gold'])}."]
-    if result.get("miss_classes"):
-        families = list(result["families"])
-        lines += ["", "Gold items not read, by class (`miss_class`: decided from the annotated text alone):", "",
-                  "| class | misses | " + " | ".join(families) + " |", "|---|---|" + "---|" * len(families)]
-        for name, row in result["miss_classes"].items():
-            lines.append(f"| {name} | {sum(row.values())} | " + " | ".join(str(row.get(f, 0)) for f in families)
-                         + " |")
-    if result.get("cause_classes"):
-        families = list(result["families"])
-        lines += ["", "Gold items no computable rule holds, by cause (`cause_class`: read and left non-computable, by what "
-                      "blocked it; or not read, by the first class the annotated text falls in):", "",
-                  "| cause | items | " + " | ".join(families) + " |", "|---|---|" + "---|" * len(families)]
-        for name, row in result["cause_classes"].items():
-            lines.append(f"| {name} | {sum(row.values())} | " + " | ".join(str(row.get(f, 0)) for f in families)
-                         + " |")
-    if result.get("not_computable_classes"):
-        families = list(result["families"])
-        lines += ["", "Right readings (comparator stated) left out of computable rules, by why (`why_class`: the first "
-                      "class the criterion's notes fall in):", "",
-                  "| why | readings | " + " | ".join(families) + " |", "|---|---|" + "---|" * len(families)]
-        for name, row in result["not_computable_classes"].items():
-            lines.append(f"| {name} | {sum(row.values())} | " + " | ".join(str(row.get(f, 0)) for f in families)
-                         + " |")
+    for key, head, intro in [
+            ("miss_classes", "class | misses", "Gold items not read, by class (`miss_class`: decided from the annotated "
+                                               "text alone):"),
+            ("cause_classes", "cause | items", "Gold items no computable rule holds, by cause (`cause_class`: read and "
+                                               "left non-computable, by what blocked it; or not read, by the first "
+                                               "class the annotated text falls in):"),
+            ("not_computable_classes", "why | readings", "Right readings (comparator stated) left out of computable "
+                                                         "rules, by why (`why_class`: the first class the criterion's "
+                                                         "notes fall in):")]:
+        if result.get(key):
+            lines += ["", intro, ""] + _class_table(head, result[key], list(result["families"]))
     return "\n".join(lines) + "\n"
 
 
