@@ -343,6 +343,11 @@ CONCEPTS: list[tuple[str, list[str]]] = [
                     r"(?:\s+(?:therapy|treatment))?(?!\s+(?:pump|dose))",
                     r"insulin[- ]treated"]),
 ]
+# "bilirubin > 1.5 x ULN (except Gilbert's syndrome)": a concept right after "except" that follows a limit is the group
+# excepted from that limit (conditions.excepted reads it), not something else set apart like "malignancy except basal
+# cell carcinoma" (NOT_A_MENTION)
+EXCEPTED_FROM_LIMIT = re.compile(r"(?:\d|%|\bULN|\bUNL|\bnormal|/\s*d?[lL]|\bHg)\s*[,;]?\s*[(\[]?\s*except(?:\s+(?:in|for))?\s+$",
+                                 re.I)
 # Wording around a concept that changes what it means; the concept is then not taken as present.
 NOT_A_MENTION = re.compile(
     r"(?:other\s+than|except(?:\s+for)?|apart\s+from|excluding|exclusion\s+of|outside(?:\s+of)?)\s+(?:\w+\s+){0,1}$|"

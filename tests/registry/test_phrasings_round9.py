@@ -3,7 +3,8 @@ in several variants written for this test (word order, punctuation, units, compa
 
 Classes: a value restated in another unit in brackets (HbA1c % and mmol/mol, glucose and creatinine in mass and molar
 units); units written with negative exponents ("mmol L-1", "kg·m⁻²"); comparator words with a slash ("greater
-than/equal to") or spelled out ("up to and including"); multiples of the ULN "above" it. Rows that must stay as they
+than/equal to") or spelled out ("up to and including"); multiples of the ULN "above" it; an organ's impaired function
+defined by its value; a group excepted from a limit ("bilirubin > 1.5 x ULN (except Gilbert's syndrome)"). Rows that must stay as they
 were guard the limits of each class: a restatement that does not agree, or in the same unit, is another limit.
 """
 
@@ -68,6 +69,14 @@ ROWS = [
     ("Impaired liver function defined as ALT > 3 x ULN", "exclusion", T(("alt", ">", 3, ULN))),
     # a severity the value does not state stays a part not read
     ("Acute impaired renal function defined as eGFR < 45 mL/min/1.73 m2", "exclusion", NotWhole()),
+    # --- a group excepted from a limit by "except", without "patients with" --------------------------------------------
+    ("Total bilirubin > 2 x ULN (except Gilbert's syndrome)", "exclusion",
+     T(("bilirubin", ">", 2, ULN))),
+    ("serum bilirubin above 1.5 times the ULN, except Gilbert syndrome", "exclusion", T(("bilirubin", ">", 1.5, ULN))),
+    ("AST > 5 x ULN [except liver metastases]", "exclusion", T(("ast", ">", 5, ULN))),
+    ("Total bilirubin ≤ 1.5 × ULN (except Gilbert's disease)", "inclusion", T(("bilirubin", "<=", 1.5, ULN))),
+    # "except" after no limit sets something else apart: never read as the concept
+    ("Any malignancy except Gilbert's syndrome", "exclusion", NotWhole(never="gilbert_syndrome")),
     # no comparator: read as nothing (a multiple of the ULN alone is no limit)
     ("ALT three times above the ULN", "exclusion", NotWhole()),
 ]
@@ -98,3 +107,12 @@ def test_every_rule_read_passes_the_source_check(text, kind):
     bracket included."""
     for rule in extract(text, kind).rules:
         assert faithful.check_rule(rule) is None, rule
+
+
+@pytest.mark.parametrize(("text", "kind", "expected"), [
+    ("Total bilirubin > 2 x ULN (except Gilbert's syndrome)", "exclusion", "not gilbert_syndrome and bilirubin"),
+    ("AST > 5 x ULN [except liver metastases]", "exclusion", "not liver_metastases and ast"),
+    ("Total bilirubin ≤ 1.5 × ULN (except Gilbert's disease)", "inclusion", "gilbert_syndrome or bilirubin"),
+])
+def test_the_excepted_group_is_in_the_rule(text, kind, expected):
+    assert extract(text, kind).expression.startswith(expected)
