@@ -4,7 +4,8 @@ in several variants written for this test (word order, punctuation, units, compa
 Classes: a value restated in another unit in brackets (HbA1c % and mmol/mol, glucose and creatinine in mass and molar
 units); units written with negative exponents ("mmol L-1", "kg·m⁻²"); comparator words with a slash ("greater
 than/equal to") or spelled out ("up to and including"); multiples of the ULN "above" it; an organ's impaired function
-defined by its value; a group excepted from a limit ("bilirubin > 1.5 x ULN (except Gilbert's syndrome)"). Rows that must stay as they
+defined by its value; a group excepted from a limit ("bilirubin > 1.5 x ULN (except Gilbert's syndrome)"); an
+alternative in brackets opening with "or", which is no definition (the draw of this round, #32). Rows that must stay as they
 were guard the limits of each class: a restatement that does not agree, or in the same unit, is another limit.
 """
 
@@ -77,6 +78,11 @@ ROWS = [
     ("Total bilirubin ≤ 1.5 × ULN (except Gilbert's disease)", "inclusion", T(("bilirubin", "<=", 1.5, ULN))),
     # "except" after no limit sets something else apart: never read as the concept
     ("Any malignancy except Gilbert's syndrome", "exclusion", NotWhole(never="gilbert_syndrome")),
+    # --- an alternative in brackets opening with "or" is no definition: left out, and named --------------------------
+    ("Pregnant (or anticipate pregnancy during the study period) or lactating women", "exclusion",
+     Partial(T(), "anticipate")),
+    ("Pregnant (or planning a pregnancy) or breastfeeding", "exclusion", Partial(T(), "planning")),
+    ("Women who are pregnant [or who expect to conceive during the trial]", "exclusion", Partial(T(), "conceive")),
     # no comparator: read as nothing (a multiple of the ULN alone is no limit)
     ("ALT three times above the ULN", "exclusion", NotWhole()),
 ]
