@@ -429,10 +429,12 @@ def evaluate_chia(lines: list[ChiaLine], *, sample: int = 0, seed: int = 0, reco
     # "comparator" | "timing" -> family -> right readings the text leaves that part out of (registry/unstated.py)
     unstated: dict[str, dict[str, int]] = {}
     not_computable: dict[str, dict[str, int]] = {}  # why_class -> family -> right readings left non-computable
+    causes: dict[str, dict[str, int]] = {}  # cause_class -> family -> gold items no computable rule holds
     for line in lines:
         for g in line.gold:
             counts[g.family]["gold"] += 1
         items = readings(line)
+        read_by: dict[int, dict] = {}  # id(gold item) -> the reading that read it (at the "read" level)
         for level in ("read", "computable"):
             open_gold = list(line.gold)
             for item in items:
@@ -443,6 +445,8 @@ def evaluate_chia(lines: list[ChiaLine], *, sample: int = 0, seed: int = 0, reco
                 if hit is not None:
                     counts[item["family"]][level][0] += 1
                     open_gold.remove(hit)
+                    if level == "read":
+                        read_by[id(hit)] = item
                     if level == "read" and not item.get("comparator_stated", True):
                         by_family = unstated.setdefault(item["unread_part"], {})
                         by_family[item["family"]] = by_family.get(item["family"], 0) + 1
@@ -458,6 +462,10 @@ def evaluate_chia(lines: list[ChiaLine], *, sample: int = 0, seed: int = 0, reco
             if level == "read":
                 missed += [{"trial": line.trial, "kind": line.kind, "line": line.index, "family": g.family, "gold": g.text,
                             "text": line.text} for g in open_gold]
+            else:  # every gold item no computable rule holds, by its cause (cause_class)
+                for g in open_gold:
+                    row = causes.setdefault(cause_class(g, line.text, read_by.get(id(g))), {})
+                    row[g.family] = row.get(g.family, 0) + 1
         if any(i["computable"] for i in items):
             computable_criteria.append(line)
     families = {}
@@ -475,6 +483,7 @@ def evaluate_chia(lines: list[ChiaLine], *, sample: int = 0, seed: int = 0, reco
     result = {"summary": {"lines": len(lines), "trials": len({(ln.trial) for ln in lines}), "total": total},
               "families": families, "miss_classes": count_miss_classes(missed),
               "not_computable_classes": dict(sorted(not_computable.items(), key=lambda kv: -sum(kv[1].values()))),
+              "cause_classes": dict(sorted(causes.items(), key=lambda kv: -sum(kv[1].values()))),
               "wrong": wrong, "missed": missed}
     if sample:
         result["sample"], result["sample_pool"] = sample_rules(lines, sample, seed, records)
@@ -536,6 +545,47 @@ def why_class(notes) -> str:
         if any(re.search(pattern, n) for n in notes):
             return name
     return "other"
+
+
+# why a gold item is in no computable rule, when nothing read it: the first class its annotated text (or, for the
+# shape of the sentence, its line) falls in. Decided from the text alone, in this order; counted, never tuned to lines.
+_NOT_THE_VARIABLE = re.compile(  # Chia tags these with a family's word, but they are another measure
+    r"\b(?:drop|fall|diameter|speed|ambulatory|ABPM|mean\s+(?:arterial\s+)?(?:blood\s+)?pressure|wedge|atrial|"
+    r"ventricular|ratio|increase|drinks?|units?/week|life\s+expectancy|born|postnatal|gestation\w*|percentile|"
+    r"onset|relative|Epidermal)\b", re.I)
+_SUBGROUP = re.compile(r"\b(?:for|in)\s+(?:men|women|males?|females?|persons|patients|subjects|children|Singapore)\b|"
+                       r"\b(?:men|women|males?|females?)\b\s*[:,]?\s*[<>=≤≥]?\s*\d|\bif\b|\bexcept\b|\bunless\b", re.I)
+_VALUE_FORM = re.compile(r"\d\s*[-–]\s*\d|\d\s+(?:to|through)\s+\d|\bbetween\b|[<>≤≥=]\s*\d[^<>≤≥=]*\band\b\s*[<>≤≥=]"
+                         r"|\d\s*/\s*\d|±|\d\s*[eE]\d", re.I)
+_UNIT_ODD = re.compile(r"\d\s*(?:m\b|mo\b|y\b|ys\b|hours?|mol/ml|kg\s*/\s*mm|mL/min(?!\s*/\s*1\.73)|mm\b|/1\.7m|"
+                       r"\.S|mg⁄dL|kg\.m)", re.I)
+_COMPARATOR_WORDS = re.compile(r"/\s*equals?|\bfrom\b|\bup\s+to\b|\bfactor\b|\bor\s+more\s+above\b|\babove\s+the\b"
+                               r"|\bminimum\b|\bprior\b", re.I)
+_LIST = re.compile(r"[,;]|\b(?:and|or)\b")
+
+
+def cause_class(gold: GoldItem, line_text: str, reading: dict | None) -> str:
+    """Why a gold item is in no computable rule: read but left non-computable (and what blocked it), or not read
+    (and the first class of _NOT_THE_VARIABLE .. _LIST its annotated text falls in)."""
+    if reading is not None:
+        if not reading.get("comparator_stated", True):
+            return ("read, left non-computable: " + ("no comparator stated (Chia's flattened '=' or none)"
+                                                      if reading.get("unread_part") == "comparator" else
+                                                      "glucose timing not stated"))
+        return "read, left non-computable: " + why_class(reading.get("why", ()))
+    base = miss_class(gold.family, gold.text)
+    if gold.family == "pregnancy" or base != "comparator stated":
+        return "not read: " + base
+    for name, pattern, where in [
+            ("variable not in the catalogue (another measure under the family's word)", _NOT_THE_VARIABLE, gold.text),
+            ("unit not read or not converted", _UNIT_ODD, gold.text),
+            ("value form (a range, 'x to y', a pair, ±, scientific notation)", _VALUE_FORM, gold.text),
+            ("comparator words", _COMPARATOR_WORDS, gold.text),
+            ("a limit for a subgroup or under a condition", _SUBGROUP, line_text),
+            ("list or 'any of' structure", _LIST, gold.text)]:
+        if pattern.search(where):
+            return "not read: " + name
+    return "not read: phrasing (the variable's words or the sentence's shape)"
 
 
 def count_miss_classes(missed: list[dict]) -> dict[str, dict[str, int]]:
@@ -618,6 +668,14 @@ def markdown_sample(rows: list[dict], seed: int, sources: str, pool: int) -> str
     return "\n".join(lines) + "\n"
 
 
+def _class_table(head: str, classes: dict[str, dict[str, int]], families: list[str]) -> list[str]:
+    """A markdown table: one row per class, its total and its count per family."""
+    lines = [f"| {head} | " + " | ".join(families) + " |", "|---|---|" + "---|" * len(families)]
+    for name, row in classes.items():
+        lines.append(f"| {name} | {sum(row.values())} | " + " | ".join(str(row.get(f, 0)) for f in families) + " |")
+    return lines
+
+
 def markdown_chia(result: dict) -> str:
     s = result["summary"]
     t = s["total"]
@@ -645,21 +703,17 @@ def markdown_chia(result: dict) -> str:
               + f") and {untimed} are glucose values whose timing (fasting, after a meal, random) it does not state. Both "
                 f"are read and never computable. Read recall without them: "
                 f"{_ratio(t['read']['right'] - unstated - untimed, t['gold'])}."]
-    if result.get("miss_classes"):
-        families = list(result["families"])
-        lines += ["", "Gold items not read, by class (`miss_class`: decided from the annotated text alone):", "",
-                  "| class | misses | " + " | ".join(families) + " |", "|---|---|" + "---|" * len(families)]
-        for name, row in result["miss_classes"].items():
-            lines.append(f"| {name} | {sum(row.values())} | " + " | ".join(str(row.get(f, 0)) for f in families)
-                         + " |")
-    if result.get("not_computable_classes"):
-        families = list(result["families"])
-        lines += ["", "Right readings (comparator stated) left out of computable rules, by why (`why_class`: the first "
-                      "class the criterion's notes fall in):", "",
-                  "| why | readings | " + " | ".join(families) + " |", "|---|---|" + "---|" * len(families)]
-        for name, row in result["not_computable_classes"].items():
-            lines.append(f"| {name} | {sum(row.values())} | " + " | ".join(str(row.get(f, 0)) for f in families)
-                         + " |")
+    for key, head, intro in [
+            ("miss_classes", "class | misses", "Gold items not read, by class (`miss_class`: decided from the annotated "
+                                               "text alone):"),
+            ("cause_classes", "cause | items", "Gold items no computable rule holds, by cause (`cause_class`: read and "
+                                               "left non-computable, by what blocked it; or not read, by the first "
+                                               "class the annotated text falls in):"),
+            ("not_computable_classes", "why | readings", "Right readings (comparator stated) left out of computable "
+                                                         "rules, by why (`why_class`: the first class the criterion's "
+                                                         "notes fall in):")]:
+        if result.get(key):
+            lines += ["", intro, ""] + _class_table(head, result[key], list(result["families"]))
     return "\n".join(lines) + "\n"
 
 

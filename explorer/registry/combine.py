@@ -181,16 +181,22 @@ def unread_named_stop_words(text: str, spans: list[tuple[int, int]], rules: list
     return list(dict.fromkeys(w for w in words if w.lower() in NAMED_STOP_WORDS))
 
 
+_OPENS_ALTERNATIVE = re.compile(r"[(\[]\s*(?:or|and\s*/\s*or|either)\b", re.I)
+
+
 def uncovered_text(text: str, spans: list[tuple[int, int]], rules: list[Rule], keep: frozenset[str] = frozenset()
                    ) -> str:
     masked = list(text)
     for start, end in spans + _defined_heads(text, rules) + _heads_defined_by_value(text, rules):
         for i in range(start, min(end, len(masked))):
             masked[i] = " "
-    # a bracket that holds a rule lists alternatives read from it ("STI (chlamydia or syphilis)"), no definition
+    # a bracket that holds a rule lists alternatives read from it ("STI (chlamydia or syphilis)"), no definition; nor
+    # is one that opens with "or" ("Pregnant (or anticipate pregnancy during the study) or lactating"): another
+    # alternative, whose words are left out unless a rule reads them
     inside = [r.span for r in rules]
     for m in _DEFINITION.finditer("".join(masked)):
-        if m.group(0).startswith(("(", "[")) and any(m.start() <= a < m.end() for a, _ in inside):
+        if m.group(0).startswith(("(", "[")) and (any(m.start() <= a < m.end() for a, _ in inside)
+                                                  or _OPENS_ALTERNATIVE.match(m.group(0))):
             continue
         end = m.end()
         if m.group("reference"):

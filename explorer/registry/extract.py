@@ -18,9 +18,20 @@ The pipeline is small and readable, one module per step:
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
-from explorer.registry import conditions, counted, examples, faithful, group_limits, lexicon, readings, trees
+from explorer.registry import (
+    conditions,
+    counted,
+    equivalents,
+    examples,
+    faithful,
+    group_limits,
+    lexicon,
+    readings,
+    trees,
+)
 from explorer.registry.attach import attach, clause_before
 from explorer.registry.combine import (
     CONDITION_AFTER,
@@ -88,6 +99,27 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
     Rules for `skip_variables` are read (and returned in `skipped`) but left out of the expression: the
     registry's structured age fields take precedence over an age in the text.
     """
+    if not text or not text.strip() or len(text) > MAX_CRITERION_CHARS:
+        return _extract(text, kind, skip_variables=skip_variables)
+    # a value restated in another unit in brackets ("HbA1c >= 7.5% (58 mmol/mol)") is read with the value before it:
+    # the rest of the reading sees blanks there (offsets unchanged); each rule's source is the text as written
+    restated = equivalents.restatements(text, variable_mentions(text), find_values(text))
+    if not restated:
+        return _extract(text, kind, skip_variables=skip_variables)
+    result = _extract(equivalents.blank(text, restated), kind, skip_variables=skip_variables)
+
+    def as_written(rule: Rule) -> Rule:
+        start, end = rule.span
+        for s, e in restated:  # the bracket right after a rule is part of what it read
+            if end <= s and not text[end:s].strip():
+                end = e
+        return dataclasses.replace(rule, span=(start, end), source=text[start:end])
+
+    return dataclasses.replace(result, rules=tuple(as_written(r) for r in result.rules),
+                               skipped=tuple(as_written(r) for r in result.skipped))
+
+
+def _extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Extraction:
     if not text or not text.strip():
         return Extraction(None, {}, (), 0.0, "none", ("empty criterion",))
     if len(text) > MAX_CRITERION_CHARS:

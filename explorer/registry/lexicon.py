@@ -76,6 +76,10 @@ PANELS: dict[str, tuple[str, ...]] = {
 DEFINED_BY_VALUE: dict[str, tuple[str, ...]] = {
     r"(?:renal|kidney)\s+(?:failure|insufficiency|impairment|dysfunction|disease)": ("egfr", "creatinine"),
     r"(?:hepatic|liver)\s+(?:dysfunction|impairment|injury)": ("alt", "ast", "bilirubin"),
+    # the same heads worded as an impaired function: "Impaired renal function defined as eGFR < 45"
+    r"(?:impaired|reduced|decreased)\s+(?:renal|kidney)\s+function|(?:renal|kidney)\s+function\s+impairment":
+        ("egfr", "creatinine"),
+    r"impaired\s+(?:hepatic|liver)\s+function|(?:hepatic|liver)\s+function\s+impairment": ("alt", "ast", "bilirubin"),
 }
 DEFINED_BY_VALUE_FRAME = (
     r"(?:^|(?<=[;:,(])|(?<=\bwith\s)|(?<=\bof\s))\s*(?P<head>(?:(?:severe|serious|significant|clinically\s+significant|"
@@ -99,11 +103,18 @@ UNMAPPED_TERMS: list[str] = [
 ]
 
 # --- units -----------------------------------------------------------------------------------------
+# a unit written with negative exponents ("mmol L-1", "mmol·L⁻¹", "kg m–2"): the exponent's minus as hyphen, en dash,
+# the minus sign or superscript; the product as a space, a dot or a middle dot
+_PER = r"\s*[.·]?\s*"
+_INV1 = r"\s*(?:\^?\s*[-–−]\s*1|⁻¹)(?![\d.])"
+_INV2 = r"\s*(?:\^?\s*[-–−]\s*2|⁻²)(?![\d.])"
 # canonical unit -> spellings, longest first within the compiled pattern
 UNIT_SPELLINGS: dict[str, list[str]] = {
     "mL/min/1.73m2": [r"m[lL]\s*/\s*min\s*(?:/|per)\s*1\.73\s*m(?:2|²|\^2)", r"ml/min/1\.73m2",
                       r"m(?:[lL]|(?:illi)?lit(?:er|re)s?)\s*(?:/|per)\s*min(?:ute)?s?\s*(?:/|per)\s*1\.73\s*"
-                      r"(?:m(?:2|²|\^2)|(?:square\s+)?met(?:er|re)s?(?:\s+squared)?)"],
+                      r"(?:m(?:2|²|\^2)|(?:square\s+)?met(?:er|re)s?(?:\s+squared)?)",
+                      rf"m[lL]{_PER}min{_INV1}{_PER}(?:\(\s*1\.73\s*m{_INV2}\s*\)|\(?\s*1\.73\s*m{_INV2}|"
+                      r"(?:/|per)\s*1\.73\s*m(?:2|²|\^2))"],
     # never the start of a rate per body surface ("ml/min/m2" is no clearance in mL/min)
     "mL/min": [r"(?:m[lL]\s*/\s*min(?:ute)?|m(?:[lL]|illilit(?:er|re)s?)\s+per\s+min(?:ute)?|cc\s*(?:/|per)\s*min(?:ute)?)"
                r"(?!\s*(?:/|per)\s*(?:1\.73|m\s*(?:2|²|\^2)|square|body))"],
@@ -111,18 +122,18 @@ UNIT_SPELLINGS: dict[str, list[str]] = {
                  r"(?:i?u|units?)\s*/\s*kg"],
     "U/day": [r"(?:i?u|units?)\s*(?:/|per)\s*d(?:ay)?"],
     "mmol/mol": [r"mmol\s*/\s*mol"],
-    "mg/dL": [r"mg\s*/\s*d[lL]", r"mg\s*%", r"milligrams?\s+per\s+deciliter"],
-    "mmol/L": [r"mmol\s*/\s*[lL]", r"millimoles?\s+per\s+lit(?:er|re)"],
-    "umol/L": [r"[uµμ]mol\s*/\s*[lL]", r"micromol(?:es)?\s*(?:/|per)\s*lit(?:er|re)", r"micromol\s*/\s*[lL]"],
-    "nmol/L": [r"nmol\s*/\s*[lL]"],
+    "mg/dL": [r"mg\s*/\s*d[lL]", rf"mg{_PER}d[lL]{_INV1}", r"mg\s*%", r"milligrams?\s+per\s+deciliter"],
+    "mmol/L": [r"mmol\s*/\s*[lL]", rf"mmol{_PER}[lL]{_INV1}", r"millimoles?\s+per\s+lit(?:er|re)"],
+    "umol/L": [r"[uµμ]mol\s*/\s*[lL]", rf"[uµμ]mol{_PER}[lL]{_INV1}", r"micromol(?:es)?\s*(?:/|per)\s*lit(?:er|re)", r"micromol\s*/\s*[lL]"],
+    "nmol/L": [r"nmol\s*/\s*[lL]", rf"nmol{_PER}[lL]{_INV1}"],
     "pmol/mL": [r"pmol\s*/\s*m[lL]"],
-    "pmol/L": [r"pmol\s*/\s*[lL]", r"pmol(?![a-z/])"],
+    "pmol/L": [r"pmol\s*/\s*[lL]", rf"pmol{_PER}[lL]{_INV1}", r"pmol(?![a-z/])"],
     "ng/mL": [r"ng\s*/\s*m[lL]"],
     "microU/mL": [r"(?:[uµμ]|micro)i?u\s*/\s*m[lL]", r"mi?u\s*/\s*[lL]"],
     "U/L": [r"i?u\s*/\s*[lL]", r"units?\s*/\s*[lL]"],
     "kg/m2": [r"(?:kg|㎏)\s*/\s*(?:m(?:2|²|\^2)|㎡|sq\.?\s*m)", r"kilograms?\s+per\s+square\s+met(?:er|re)",
               r"kilograms?\s+per\s+met(?:er|re)s?\s+squared?",
-              r"kg\s*[.·]\s*m\s*(?:-2|⁻²|\^-2)"],
+              rf"kg{_PER}m{_INV2}"],
     "kg": [r"kg(?![a-z/])", r"㎏", r"kilograms?"],
     "lb": [r"lbs?(?![a-z])", r"pounds?"],
     "mmHg": [r"mm\.?\s*hg", r"millimet(?:er|re)s?\s+of\s+mercury"],
@@ -135,7 +146,8 @@ UNIT_SPELLINGS: dict[str, list[str]] = {
 # "2 x ULN", "2.5 times the upper limit of normal", ">2-fold", "1.5 times the ULRR"
 ULN_PATTERN = (r"(?:(?:x|×|\*|times?|-?folds?)?\s*(?:the\s+)?normal\s+(?:values?|range)\b|"
                r"(?:x|×|\*|times?|-?folds?)\s*(?:the\s+)?normal\b(?!\s+(?:upper|limit))|"
-               r"(?:x|×|\*|times?|-?folds?)?\s*(?:of\s+)?(?:the\s+)?(?:institutional\s+|local\s+)?"
+               # "3 times above the ULN": a multiple of the ULN, as the text's comparator (before it) says
+               r"(?:(?:x|×|\*|times?|-?folds?)(?:\s+(?:above|over))?)?\s*(?:of\s+)?(?:the\s+)?(?:institutional\s+|local\s+)?"
                r"(?:(?:ULN|UNL|ULRR)(?![A-Za-z])|upper\s+limits?\s+of\s+(?:the\s+)?(?:normal|reference)(?:\s+range)?(?:\s+\(?ULRR\)?)?"
                r"|upper\s+normal\s+limits?|upper\s+limit\s+of\s+the\s+reference"
                r"|(?:highest|upper)\s+(?:normal\s+)?reference\s+(?:value|limit)|normal\s+upper\s+limits?))")
@@ -331,6 +343,11 @@ CONCEPTS: list[tuple[str, list[str]]] = [
                     r"(?:\s+(?:therapy|treatment))?(?!\s+(?:pump|dose))",
                     r"insulin[- ]treated"]),
 ]
+# "bilirubin > 1.5 x ULN (except Gilbert's syndrome)": a concept right after "except" that follows a limit is the group
+# excepted from that limit (conditions.excepted reads it), not something else set apart like "malignancy except basal
+# cell carcinoma" (NOT_A_MENTION)
+EXCEPTED_FROM_LIMIT = re.compile(r"(?:\d|%|\bULN|\bUNL|\bnormal|/\s*d?[lL]|\bHg)\s*[,;]?\s*[(\[]?\s*except(?:\s+(?:in|for))?\s+$",
+                                 re.I)
 # Wording around a concept that changes what it means; the concept is then not taken as present.
 NOT_A_MENTION = re.compile(
     r"(?:other\s+than|except(?:\s+for)?|apart\s+from|excluding|exclusion\s+of|outside(?:\s+of)?)\s+(?:\w+\s+){0,1}$|"

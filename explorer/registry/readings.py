@@ -320,7 +320,8 @@ def concept_rules(text: str, kind: str, values_spans: list[tuple[int, int]]) -> 
     found = []
     for pattern, expression in concepts:
         for m in pattern.finditer(text):
-            if lexicon.NOT_A_MENTION.search(text[max(0, m.start() - 60):m.start()]) or \
+            before = text[max(0, m.start() - 60):m.start()]
+            if lexicon.NOT_A_MENTION.search(before) and not lexicon.EXCEPTED_FROM_LIMIT.search(before) or \
                     (lexicon.NOT_A_MENTION_AFTER.match(text[m.end():m.end() + 30]) and not _result_before(text, m.start())) \
                     or _names_a_test(text, m.end()) \
                     or lexicon.AS_A_CAUSE.search(text[max(0, m.start() - 150):m.start()]):

@@ -15,11 +15,14 @@ from explorer.registry.model import Value
 NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![,\d])|\d+,\d{1,2}(?![\d,])|\d+(?:\.\d+)?(?!,\d)|\.\d+"
 WORD_NUM = "|".join(sorted((w for w in lexicon.NUMBER_WORDS if len(w) > 2), key=len, reverse=True))
 CMP_PHRASES: list[tuple[str, str]] = [
-    (">=", r"(?:greater|more|higher)\s+than\s+or\s+equal(?:\s+to)?\s*\(\s*(?:≥|>=)\s*\)|>\s*_|(?:not|no)\s+(?:younger|lower|less)\s+than|at\s+or\s+(?:above|over|greater\s+than|higher\s+than|more\s+than)|≥\s*or\s*=|>\s*or\s*=|>\s*/\s*=|≥|≧|⩾|>=|=>|greater\s+than\s+or\s+equal(?:\s+to)?|"
+    # "greater than/equal to", "greater than/equals to": the slash stands for "or"
+    (">=", r"(?:greater|more|higher)\s+than\s*/\s*equals?(?:\s+to)?|"
+           r"(?:greater|more|higher)\s+than\s+or\s+equal(?:\s+to)?\s*\(\s*(?:≥|>=)\s*\)|>\s*_|(?:not|no)\s+(?:younger|lower|less)\s+than|at\s+or\s+(?:above|over|greater\s+than|higher\s+than|more\s+than)|≥\s*or\s*=|>\s*or\s*=|>\s*/\s*=|≥|≧|⩾|>=|=>|greater\s+than\s+or\s+equal(?:\s+to)?|"
            r"more\s+than\s+or\s+equal(?:\s+to)?|higher\s+than\s+or\s+equal(?:\s+to)?|equal\s+to\s+or\s+(?:greater|more|higher)\s+than|"
            r"equal\s+or\s+(?:greater|more)\s+than|equal\s+or\s+superior\s+to|=\s*/\s*>|at\s+least|no\s+less\s+than|not\s+less\s+than|(?:a\s+)?minimum\s+of|"
            r"not\s+below|not\s+lower\s+than"),
-    ("<=", r"(?:less|lower)\s+than\s+or\s+equal(?:\s+to)?\s*\(\s*(?:≤|<=)\s*\)|<\s*_|(?:not|no)\s+(?:older|higher|more|greater)\s+than|at\s+or\s+(?:below|under|less\s+than|lower\s+than)|≤\s*or\s*=|<\s*or\s*=|<\s*/\s*=|≤|≦|⩽|<=|=<|less\s+than\s+or\s+equal(?:\s+to)?|lower\s+than\s+or\s+equal(?:\s+to)?|"
+    ("<=", r"(?:less|lower)\s+than\s*/\s*equals?(?:\s+to)?|up\s+to\s+and\s+including|"
+           r"(?:less|lower)\s+than\s+or\s+equal(?:\s+to)?\s*\(\s*(?:≤|<=)\s*\)|<\s*_|(?:not|no)\s+(?:older|higher|more|greater)\s+than|at\s+or\s+(?:below|under|less\s+than|lower\s+than)|≤\s*or\s*=|<\s*or\s*=|<\s*/\s*=|≤|≦|⩽|<=|=<|less\s+than\s+or\s+equal(?:\s+to)?|lower\s+than\s+or\s+equal(?:\s+to)?|"
            r"equal\s+to\s+or\s+(?:less|lower)\s+than|equal\s+or\s+less\s+than|equal\s+or\s+inferior\s+to|=\s*/\s*<|no\s+more\s+than|not\s+more\s+than|"
            r"not\s+exceeding|not\s+to\s+exceed|no\s+greater\s+than|not\s+greater\s+than|no\s+higher\s+than|at\s+most|"
            r"up\s+to|(?:a\s+)?maximum\s+of|not\s+above"),
@@ -98,6 +101,8 @@ _VALUE_PATTERNS: list[tuple[str, re.Pattern]] = [
     ("ulnwithin", re.compile(rf"\bwithin\s+{_num('a', words=True)}\s*(?P<uln>{lexicon.ULN_PATTERN})", re.I)),
     ("ulntrail", re.compile(rf"{_num('a', words=True)}\s*(?P<uln>{lexicon.ULN_PATTERN})\s*"
                             rf"(?P<t>or\s+(?:more|greater|higher|above))\b", re.I)),
+    ("ulntrail", re.compile(rf"{_num('a', words=True)}\s*{lexicon.FOLD_PATTERN}\s+(?P<t>or\s+(?:more|greater|higher))\s+"
+                            rf"(?P<uln>(?:above|over)\s+{lexicon.ULN_PATTERN})", re.I)),
     ("cmp", re.compile(rf"{cmp_group('c')}\s*(?:than\s+)?(?:(?:the\s+)?age\s+(?:of\s+)?)?{_num('a', words=True)}{_unit_group('ua')}{_ULN}", re.I)),
     ("trail", re.compile(rf"{_num('a', words=True)}{_unit_group('ua')}\s*(?P<t>{'|'.join(p for _, p in _TRAIL_PHRASES)})",
                          re.I)),

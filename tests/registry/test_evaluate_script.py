@@ -182,3 +182,31 @@ def test_right_readings_left_non_computable_are_counted_by_why(tmp_path, fixture
     assert result["summary"]["total"]["computable"]["right"] == 1
     assert result["not_computable_classes"] == {"an exception or 'N of the following' the rule cannot state": {"kidney": 1}}
     assert "left out of computable rules, by why" in md
+
+
+@pytest.mark.parametrize("family, gold, line, reading, expected", [
+    ("age", "Age 30 years", "Age 30 years", {"comparator_stated": False, "unread_part": "comparator"},
+     "read, left non-computable: no comparator stated (Chia's flattened '=' or none)"),
+    ("kidney", "creatinine > 2 mg/dL", "creatinine > 2 mg/dL for patients on dialysis",
+     {"why": ("a threshold applies only under a condition (if/for/except); not read as a general rule",)},
+     "read, left non-computable: a threshold under a condition (if, for a group, except)"),
+    ("blood pressure", "systolic drop > 20 mmHg", "orthostatic: systolic drop > 20 mmHg", None,
+     "not read: variable not in the catalogue (another measure under the family's word)"),
+    ("bmi", "BMI > 35 kg/ mm", "BMI > 35 kg/ mm", None, "not read: unit not read or not converted"),
+    ("age", "Women 40-60 years", "Women 40-60 years", None,
+     "not read: value form (a range, 'x to y', a pair, ±, scientific notation)"),
+    ("age", "age greater than/equal to 18", "age greater than/equal to 18", None, "not read: comparator words"),
+    ("age", "over 50", "over 50 if on insulin", None, "not read: a limit for a subgroup or under a condition"),
+    ("age", "Age = 18", "Age = 18", None, "not read: comparator flattened to '=' by Chia"),
+])
+def test_gold_items_no_computable_rule_holds_are_put_in_cause_classes(family, gold, line, reading, expected):
+    module = _script_module()
+    item = module.GoldItem(0, family, 1.0, gold)
+    assert module.cause_class(item, line, reading) == expected
+
+
+def test_the_cause_table_is_written(tmp_path, fixtures_dir):
+    result, md = _run(tmp_path, fixtures_dir / "registry" / "chia_why")
+    assert sum(sum(row.values()) for row in result["cause_classes"].values()) == \
+        result["summary"]["total"]["gold"] - result["summary"]["total"]["computable"]["right"]
+    assert "by cause" in md

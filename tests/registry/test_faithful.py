@@ -206,7 +206,11 @@ def test_an_exception_to_another_term_of_an_exclusion_leaves_the_rule_alone():
     e = extract(text, "exclusion")
     assert "alt >= uln_multiple * alt_uln" in (e.expression or e.candidate or "")
     assert not any("exception" in n for n in e.notes)
+    # an exception of the rule's own limit is read as the group excepted from it (round 9; "unless" already was)
     e = extract("Bilirubin above 1.5 x ULN (except Gilbert's syndrome)", "exclusion")
+    assert e.expression == "not gilbert_syndrome and bilirubin > uln_multiple * bilirubin_uln"
+    # one the catalogue cannot name stays an exception the rule cannot state
+    e = extract("Bilirubin above 1.5 x ULN (except if due to haemolysis)", "exclusion")
     assert e.expression is None and any("exception" in n for n in e.notes)
 
 
