@@ -9,12 +9,17 @@ more distinct values than int16 codes can address (a continuous, unrounded value
 
 `NumberLevels` builds the codes chunk by chunk, so a generator never holds the column as float64 too;
 `compact_number` does it for a whole array; `number_levels` reads a column back as (levels, codes).
+`compact_text` holds a text column of few distinct values (an events table's event names) the same way: a
+Categorical of its texts, 1 byte a row where each row's own text took 20-30.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
+
+from explorer.cohort.lookup import arrow_text
 
 MAX_LEVELS = np.iinfo(np.int16).max  # codes 0..32766 and -1 (unknown) fit int16: 2 bytes a subject at most
 
@@ -99,6 +104,16 @@ def compact_number(values) -> pd.Categorical | np.ndarray:
     levels = NumberLevels(len(values))
     levels.add(0, values)
     return levels.finish()
+
+
+def compact_text(values) -> pd.Categorical:
+    """A text column as a Categorical of its distinct texts (missing: code -1), in the smallest integer codes;
+    every value reads back as the same text. Encoded by Arrow's hash of the texts (no Python string a row)."""
+    encoded = pc.dictionary_encode(arrow_text(values))
+    names = encoded.dictionary.to_pylist()
+    width = next(t for t in (np.int8, np.int16, np.int32, np.int64) if len(names) <= np.iinfo(t).max)
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(width)
+    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(pd.Index(names, dtype="string")))
 
 
 def compacted(frame: pd.DataFrame) -> pd.DataFrame:
