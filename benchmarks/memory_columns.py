@@ -106,6 +106,17 @@ def _buffer_bytes(array, seen: set[int]) -> int:
     return int(base.nbytes)
 
 
+def _form(dtype) -> str:
+    """How a column is held, in words: what its bytes a subject depend on."""
+    import pandas as pd
+
+    if isinstance(dtype, pd.CategoricalDtype):
+        return "number level codes" if dtype.categories.dtype == "float64" else "text level codes"
+    if isinstance(dtype, pd.StringDtype):
+        return "text"
+    return str(dtype)
+
+
 def held_objects(root, name: str = "state") -> dict[str, int]:
     """{path: bytes} of every NumPy array, pandas column / index and Arrow buffer reachable from `root`
     (attributes, dicts, sequences, dataclass fields), each buffer counted once, at the first path that reaches
@@ -154,9 +165,9 @@ def held_objects(root, name: str = "state") -> dict[str, int]:
         if isinstance(obj, np.ndarray):
             add(path, _buffer_bytes(obj, buffers))
         elif isinstance(obj, pd.DataFrame):
-            for col in obj.columns:
-                pandas_array(f"{path}[{col}]", obj[col].array if not isinstance(obj[col].dtype, np.dtype)
-                             else obj[col].to_numpy())
+            for col in obj.columns:  # a table's columns summed by the form they are held in
+                pandas_array(f"{path}[{_form(obj[col].dtype)}]", obj[col].array
+                             if not isinstance(obj[col].dtype, np.dtype) else obj[col].to_numpy())
             visit(path + ".index", obj.index, depth + 1)
         elif isinstance(obj, pd.RangeIndex):
             return  # no array: start, stop and step
@@ -205,8 +216,8 @@ def _group(path: str) -> str:
     """A path's class: the table or cache it belongs to (columns of one table together)."""
     import re
 
-    path = re.sub(r"\[\d+\]", "[i]", path)
-    return path.split("[")[0] if ".features[" not in path else path
+    path = re.sub(r"\[\d+\]", "[i]", path).replace("state._trait_values.matrix.backend.context.", "")
+    return path.replace("state._trait_values.", "")
 
 
 def folder_markdown(folder: str, runs: dict[str, dict]) -> str:
@@ -223,7 +234,8 @@ def folder_markdown(folder: str, runs: dict[str, dict]) -> str:
         for path, size in run["held"].items():
             groups.setdefault(_group(path), {}).setdefault(label, 0)
             groups[_group(path)][label] += size
-    order = sorted(groups, key=lambda g: -max(groups[g].values()))
+    # what holds under 0.05 bytes a subject in every run (level tables, the funnel) is left out of the rows
+    order = sorted((g for g in groups if max(groups[g].values()) >= 0.05 * n), key=lambda g: -max(groups[g].values()))
     for group in order:
         cells = [f"{groups[group].get(c, 0) / n:.2f} | {groups[group].get(c, 0) / n * 10:,.0f}" for c in labels]
         lines.append(f"| {group} | " + " | ".join(cells) + " |")

@@ -69,7 +69,8 @@ def _arrow(frame: pd.DataFrame) -> pa.Table:
 
 def screening_tables(screening: Screening) -> dict[str, pa.Table]:
     """The Screening's tables as Arrow tables in the layout's columns (absent optional tables left out)."""
-    # compact numbers (explorer.cohort.compact) as float64: the SQL engines read the columns they always read
+    # compact numbers and texts (explorer.cohort.compact) as float64 and strings: the SQL engines read the columns
+    # they always read
     tables = {"features": _arrow(_with_ids(widened(screening.features)))}
     events = screening.events
     if events is not None:
@@ -294,8 +295,12 @@ def _features_by_column(path: Path, catalogue: Catalogue, *, compact: bool) -> p
         values = pd.Series(reader.column(col).array, index=index, copy=False)  # by position
         typed = typed_feature(values, col, catalogue, file=file)
         del values  # the column as read: let go before the next one is read
-        out[col] = compact_number(typed) if compact and isinstance(typed, np.ndarray) \
-            and typed.dtype == np.float64 else typed
+        if compact and isinstance(typed, np.ndarray) and typed.dtype == np.float64:
+            typed = compact_number(typed)
+        elif compact and isinstance(typed.dtype, pd.StringDtype) and catalogue.get(col) is not None \
+                and catalogue[col].kind == "category":
+            typed = compact_text(typed)  # a few levels: 1 byte a subject instead of its text (11-13 bytes)
+        out[col] = typed
     # copy=False: no consolidation of the float64 columns into one block (a second copy of them all)
     return pd.DataFrame(out, index=index, columns=columns, copy=False)
 
@@ -394,8 +399,8 @@ def read_screening(directory: str | Path, catalogue: Catalogue | None = None, *,
     and typed by Screening.validate: the contract is checked at the edge, the same for both engines.
 
     `compact=True` holds number columns as level codes (explorer.cohort.compact: the same float64 values, bit for
-    bit), as an opened synthetic source does: a 10^7 folder's features took 6.6 GB resident as float64; and the
-    events' names as a Categorical (compact_text: 1 byte an event instead of 27). Per-subject tables written in
+    bit), as an opened synthetic source does: a 10^7 folder's features took 6.6 GB resident as float64; and
+    category columns and the events' names as Categoricals (compact_text: 1 byte a row instead of 11-27). Per-subject tables written in
     the features' order share the features' index (_keyed_by) whether compact or not."""
     catalogue = catalogue or default_catalogue()
     paths = find_tables(directory)

@@ -143,7 +143,11 @@ class MemoryContext:
             # lookup is several times faster than building a Categorical from strings
             # kept for the session: int8 while the categories allow it (10 MB at 10^7 subjects instead of 20)
             small = len(var.categories) <= np.iinfo(np.int8).max
-            codes = positions(features[name], list(var.categories)).astype(np.int8 if small else np.int16)
+            column = features[name]
+            if isinstance(column.dtype, pd.CategoricalDtype):  # read_screening's compact text: its levels looked up
+                at = np.append(positions(column.cat.categories, list(var.categories)), -1)
+                return Categorical(at[column.array.codes].astype(np.int8 if small else np.int16), var.categories)
+            codes = positions(column, list(var.categories)).astype(np.int8 if small else np.int16)
             return Categorical(codes, var.categories)
         raise ExpressionError(f"{name} is an event; use count({name}, within_days=N)")
 
