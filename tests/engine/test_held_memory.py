@@ -17,8 +17,11 @@ import pytest
 from explorer.catalogue import default_catalogue
 from explorer.cohort.compact import compact_text, is_number_levels
 from explorer.cohort.screening import Screening
+from explorer.cohort.synthetic import generate_outcomes
+from explorer.cohort.synthetic.enrolment import screening_subset
 from explorer.cohort.synthetic.screening_table import generate_screening
-from explorer.engine import evaluate, read_screening, write_screening
+from explorer.engine import evaluate, funnel, read_screening, write_screening
+from explorer.engine.baseline import baseline_table, eligible_mask
 from explorer.engine.memory import MemoryContext
 from explorer.trial import bundled_trials, load_trial
 
@@ -67,11 +70,15 @@ def test_a_folder_read_for_the_memory_engine_holds_no_more_than_its_column_kinds
 
 
 def _hostile_screening(seed: int) -> Screening:
-    """A synthetic cohort made hostile: unknown lookbacks, lookbacks of 0 and 10^300 days, events on the index
-    day and 10^300 days before it, subjects with dozens of events, reported counts beside the lookbacks."""
+    """A synthetic cohort made hostile: unknown categories, unknown lookbacks, lookbacks of 0 and 10^300 days,
+    events on the index day and 10^300 days before it, subjects with dozens of events, reported counts beside the
+    lookbacks."""
     rng = np.random.default_rng(seed)
     s = generate_screening("t1d", 2000, seed=seed, missing_reasons=False)
     ids = s.features.index
+    features = s.features.copy()
+    for name in ("sex", "diabetes_type", "cancer_status"):
+        features.loc[rng.random(len(ids)) < 0.1, name] = pd.NA
     lookback = s.event_lookback.copy()
     for col in lookback.columns:
         values = lookback[col].to_numpy(copy=True)
@@ -90,7 +97,7 @@ def _hostile_screening(seed: int) -> Screening:
     counts = pd.DataFrame({"severe_hypoglycemia@365": np.where(rng.random(len(ids)) < 0.3, np.nan,
                                                                 rng.integers(0, 5, len(ids)).astype(float))},
                           index=ids)
-    return Screening(s.features, events=events, event_lookback=lookback, event_counts=counts).validate()
+    return Screening(features, events=events, event_lookback=lookback, event_counts=counts).validate()
 
 
 def _plain_reading(folder) -> Screening:
@@ -113,10 +120,18 @@ def test_statuses_and_counts_equal_the_plain_reading_for_hostile_cohorts(tmp_pat
     compact, plain = read_screening(folder, compact=True), _plain_reading(folder)
     assert (compact.event_lookback.index is compact.features.index) != shuffled
     assert isinstance(compact.events["event"].dtype, pd.CategoricalDtype)
+    assert all(isinstance(compact.features[c].dtype, pd.CategoricalDtype) for c in ("sex", "cancer_status"))
     for trial_id in bundled_trials():
         trial = load_trial(trial_id)
         got, expected = evaluate(trial, compact), evaluate(trial, plain)
         assert np.array_equal(got.codes, expected.codes), trial_id
+        pd.testing.assert_frame_equal(funnel(got), funnel(expected))
+        pd.testing.assert_frame_equal(baseline_table(got, compact), baseline_table(expected, plain))
+    ids = compact.features.index[eligible_mask(got, possibly=True)][:100]
+    enrolled = (generate_outcomes(screening_subset(compact, ids), "islet", seed=3),
+                generate_outcomes(screening_subset(plain, ids), "islet", seed=3))
+    for table in ("subjects", "measurements", "events"):
+        pd.testing.assert_frame_equal(getattr(enrolled[0], table), getattr(enrolled[1], table))
     ours, theirs = MemoryContext(compact), MemoryContext(plain)
     for event in EVENTS:
         for window in (0.0, 1.0, 90.0, 365.0, 1e300):
