@@ -34,7 +34,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -228,15 +228,14 @@ class SparkRunner:
         (benchmarks/results/spark_canonical_profile.md). So such a CTE is computed on its own, checkpointed
         (kept in the JVM, its lineage cut) and read from there, as DuckDB's MATERIALIZED does; the rest of
         the statement is unchanged, and nothing but the result passes through Python."""
-        steps = query.steps()
+        readers = query.readers()  # as the query kept them while building its steps: no SQL is parsed
         token = uuid.uuid4().hex[:10]
         bodies: dict[str, str] = {}
         kept: list[tuple[str, Any]] = []
         try:
-            for i, (name, body) in enumerate(steps):
-                later = [b for _, b in steps[i + 1:]] + [query.select]
+            for name, body, _, _ in query.steps():
                 bodies[name] = body
-                if reads(name, later) > 1:
+                if readers[name] > 1:
                     view = f"te_feat_{token}_{name}"
                     statement = f"WITH {_with(bodies)} SELECT * FROM {name}"
                     frame = self._sql(statement, params).localCheckpoint()
@@ -258,12 +257,6 @@ class SparkRunner:
     def close(self) -> None:
         for view in self.views:
             self.spark.catalog.dropTempView(view)
-
-
-def reads(name: str, bodies: list[str]) -> int:
-    """How many times the SELECTs read the relation `name` (FROM or JOIN it)."""
-    pattern = re.compile(rf"\b(?:FROM|JOIN)\s+{re.escape(name)}\b")
-    return sum(len(pattern.findall(body)) for body in bodies)
 
 
 def _with(bodies: Mapping[str, str]) -> str:
@@ -293,6 +286,20 @@ class Plan:
     subject_columns: tuple[str, ...]
     variables: tuple[str, ...]  # number variables with measurements, in catalogue order
     tables: frozenset[str]
+
+
+class Step(NamedTuple):
+    """One common table expression of the feature query, kept as it is built: its name, its SELECT, the earlier
+    steps that SELECT reads (a step named once per FROM or JOIN of it: the flags layer reads the layer below
+    twice), and whether DuckDB is asked to compute it once (MATERIALIZED, for a step read twice)."""
+
+    name: str
+    body: str
+    reads: tuple[str, ...] = ()
+    materialized: bool = False
+
+    def sql(self, dialect: Dialect) -> str:
+        return f"{self.name} AS {dialect.materialized if self.materialized else ''}({self.body})"
 
 
 class _Sym:
@@ -338,8 +345,9 @@ class FeatureQuery:
         self.lookback_days, self.cgm_days = lookback_days, float(cgm_days)
         self.b = Binder(dialect, "f")
         self.q = dialect.quote
-        self.ctes: list[str] = []
+        self._steps: list[Step] = []
         self.last = "s_base"
+        self.select_reads: tuple[str, ...] = ()  # the steps the final SELECT reads (after sql())
         self.features: dict[str, str] = {}
         self.exists: dict[str, str | None] = {}
         self.reasons: dict[str, list[tuple[str, str]]] = {}  # variable -> (condition, reason text)
@@ -387,10 +395,20 @@ class FeatureQuery:
         self.n_columns += 1
         return f"c{self.n_columns}"
 
-    def layer(self, columns: Mapping[str, str], join: str = "") -> None:
-        name = f"s{len(self.ctes)}"
+    def step(self, name: str, body: str, reads: tuple[str, ...] = ()) -> None:
+        """Add a common table expression; `reads`: the earlier steps its body reads, once per FROM or JOIN."""
+        self._steps.append(Step(name, body, reads))
+
+    @property
+    def ctes(self) -> list[str]:
+        """The steps as the WITH clause lists them (`name AS (SELECT ...)`)."""
+        return [step.sql(self.d) for step in self._steps]
+
+    def layer(self, columns: Mapping[str, str], join: str = "", join_reads: tuple[str, ...] = ()) -> None:
+        """A new step: the last one's columns and `columns`; `join_reads`: the steps `join` reads."""
+        name = f"s{len(self._steps)}"
         selected = ", ".join([f"{self.last}.*"] + [f"{sql} AS {self.q(col)}" for col, sql in columns.items()])
-        self.ctes.append(f"{name} AS (SELECT {selected} FROM {self.last} {join})")
+        self.step(name, f"SELECT {selected} FROM {self.last} {join}", (self.last, *join_reads))
         self.last = name
 
     def _settle(self) -> None:
@@ -425,18 +443,18 @@ class FeatureQuery:
             self.layer({names[k]: str(int(self.fixed_flags[names[k]])) for k in conditions})
             return {key: self.q(name) for key, name in names.items()}
         # the layer is read twice (the aggregate and the join): computed once, not twice
-        if self.ctes and self.ctes[-1].startswith(f"{self.last} AS ("):
-            self.ctes[-1] = self.ctes[-1].replace(f"{self.last} AS (", f"{self.last} AS {self.d.materialized}(", 1)
+        if self._steps and self._steps[-1].name == self.last:
+            self._steps[-1] = self._steps[-1]._replace(materialized=True)
         aggregates = ", ".join(f"MAX(CASE WHEN {cond} THEN 1 ELSE 0 END) AS {self.q(names[key])}"
                                for key, cond in conditions.items())
         self.layer({names[k]: f"g.{self.q(names[k])}" for k in conditions},
-                   join=f"CROSS JOIN (SELECT {aggregates} FROM {self.last}) g")
+                   join=f"CROSS JOIN (SELECT {aggregates} FROM {self.last}) g", join_reads=(self.last,))
         return {key: self.q(name) for key, name in names.items()}
 
     # --- the steps of explorer.cohort.features -----------------------------------------------------
     def sql(self) -> tuple[str, dict[str, Any]]:
         q = self.q
-        self.ctes.append(f"s_base AS (SELECT * FROM {self.view('subjects')})")
+        self.step("s_base", f"SELECT * FROM {self.view('subjects')}")
         self._static()
         self._age()
         self._duration()
@@ -464,17 +482,19 @@ class FeatureQuery:
         with_ = f"WITH {', '.join(self.ctes)} " if self.ctes else ""
         # no ORDER BY: sorting hundreds of columns costs more than placing the rows by __row afterwards
         self.select = f"SELECT {', '.join(outputs)} FROM {self.last}"
+        self.select_reads = (self.last,)
         return f"{with_}{self.select}", dict(self.b.values)
 
-    def steps(self) -> list[tuple[str, str]]:
-        """The query's common table expressions as (name, SELECT), in order (after `sql()`); `select` reads them."""
-        found = []
-        for cte in self.ctes:
-            name, _, rest = cte.partition(" AS ")
-            body = rest.removeprefix(self.d.materialized) if self.d.materialized else rest
-            assert body.startswith("(") and body.endswith(")"), f"not a CTE of this class: {cte[:80]}"
-            found.append((name, body[1:-1]))
-        return found
+    def steps(self) -> list[Step]:
+        """The query's common table expressions in order, as built (after `sql()`); `select` reads them."""
+        return list(self._steps)
+
+    def readers(self) -> dict[str, int]:
+        """How many times the later steps and the final SELECT read each step (a step reads only earlier ones)."""
+        counts = {step.name: 0 for step in self._steps}
+        for name in [n for step in self._steps for n in step.reads] + list(self.select_reads):
+            counts[name] += 1
+        return counts
 
     def _static(self) -> None:
         for column in self.plan.subject_columns:
@@ -571,17 +591,16 @@ class FeatureQuery:
         # before or after it, and how many lie in it; only where several do are the values at the latest
         # time averaged in a second pass (a window over every row cost more than the rest of the step).
         inside = "NOT after AND NOT before"
-        self.ctes += [
-            f"m_rows AS ({rows})",
-            f"m_flag AS (SELECT r, v, x, u, t, t >= ix + {day} AS after, t < ix - w AS before FROM m_rows)",
-            "m_seen AS (SELECT r, v, MAX(CASE WHEN before THEN 1 ELSE 0 END) AS b, "
-            f"MAX(CASE WHEN after THEN 1 ELSE 0 END) AS a, MAX(CASE WHEN {inside} THEN t END) AS lt, "
-            f"SUM(CASE WHEN {inside} THEN 1 ELSE 0 END) AS n, MAX(CASE WHEN {inside} THEN x END) AS x1, "
-            f"MAX(CASE WHEN {inside} THEN u END) AS u1 FROM m_flag GROUP BY r, v)",
-            f"m_many AS (SELECT f.r, f.v, {same_time_mean('f.x')} AS x, {same_time_mean('f.u')} AS u "
-            "FROM m_flag f JOIN m_seen sn ON f.r = sn.r AND f.v = sn.v AND f.t = sn.lt WHERE sn.n > 1 "
-            "GROUP BY f.r, f.v)",
-        ]
+        self.step("m_rows", rows)
+        self.step("m_flag", f"SELECT r, v, x, u, t, t >= ix + {day} AS after, t < ix - w AS before FROM m_rows",
+                  ("m_rows",))
+        self.step("m_seen", "SELECT r, v, MAX(CASE WHEN before THEN 1 ELSE 0 END) AS b, "
+                  f"MAX(CASE WHEN after THEN 1 ELSE 0 END) AS a, MAX(CASE WHEN {inside} THEN t END) AS lt, "
+                  f"SUM(CASE WHEN {inside} THEN 1 ELSE 0 END) AS n, MAX(CASE WHEN {inside} THEN x END) AS x1, "
+                  f"MAX(CASE WHEN {inside} THEN u END) AS u1 FROM m_flag GROUP BY r, v", ("m_flag",))
+        self.step("m_many", f"SELECT f.r, f.v, {same_time_mean('f.x')} AS x, {same_time_mean('f.u')} AS u "
+                  "FROM m_flag f JOIN m_seen sn ON f.r = sn.r AND f.v = sn.v AND f.t = sn.lt WHERE sn.n > 1 "
+                  "GROUP BY f.r, f.v", ("m_flag", "m_seen"))
         # the time is read only for HOMA-IR's same-sample rule, the reference limit only for an _uln variable
         parts = {j: "xba" + ("t" if var in HOMA_INPUTS else "") + ("u" if f"{var}_uln" in self.catalogue else "")
                  for j, var in enumerate(variables)}
@@ -589,10 +608,10 @@ class FeatureQuery:
                    "u": "(CASE WHEN sn.n > 1 THEN l.u ELSE sn.u1 END)", "b": "sn.b", "a": "sn.a"}
         pivot = [f"MAX(CASE WHEN sn.v = {j} THEN {sources[part]} END) AS {part}{j}"
                  for j in range(len(variables)) for part in parts[j]]
-        self.ctes.append(f"m_wide AS (SELECT sn.r, {', '.join(pivot)} FROM m_seen sn LEFT JOIN m_many l "
-                         "ON sn.r = l.r AND sn.v = l.v GROUP BY sn.r)")
+        self.step("m_wide", f"SELECT sn.r, {', '.join(pivot)} FROM m_seen sn LEFT JOIN m_many l "
+                  "ON sn.r = l.r AND sn.v = l.v GROUP BY sn.r", ("m_seen", "m_many"))
         cols = {f"m{part}{j}": f"mw.{part}{j}" for j in range(len(variables)) for part in parts[j]}
-        self.layer(cols, join=f"LEFT JOIN m_wide mw ON mw.r = {self.last}.{q(ROW)}")
+        self.layer(cols, join=f"LEFT JOIN m_wide mw ON mw.r = {self.last}.{q(ROW)}", join_reads=("m_wide",))
         uln_flags = self.flags({var: f"{q(f'mu{j}')} IS NOT NULL" for j, var in enumerate(variables)
                                 if f"{var}_uln" in self.catalogue})
         self.times = {}
@@ -687,21 +706,19 @@ class FeatureQuery:
         window_ns = self.b.bind(int(self.cgm_days * DAY_NS))
         minute = self.num(NS_PER_MINUTE)
         hundred = self.num(100.0)
-        self.ctes += [
-            f"c_rows AS (SELECT s.{q(ROW)} AS r, c.{q(TIME)} AS t, {glucose} AS g, s.{q(INDEX)} AS ix "
-            f"FROM {self.view('cgm')} c JOIN {self.view('subjects')} s ON c.{q('subject_id')} = s.{q('subject_id')} "
-            f"WHERE c.{q(TIME)} IS NOT NULL AND {glucose} IS NOT NULL AND NOT {d.isnan(glucose)})",
-            "c_has AS (SELECT r, COUNT(*) AS readings FROM c_rows GROUP BY r)",
-            f"c_win AS (SELECT r, t, g, CAST(t - LAG(t) OVER (PARTITION BY r ORDER BY t) AS {d.double}) / {minute} "
-            f"AS step, SUM(g) OVER (PARTITION BY r) / COUNT(*) OVER (PARTITION BY r) AS mean "
-            f"FROM c_rows WHERE t < ix AND t >= ix - {window_ns})",
-            "c_agg AS (SELECT r, COUNT(*) AS n, SUM(g) / COUNT(*) AS mean, "
-            f"sqrt(SUM((g - mean) * (g - mean)) / (COUNT(*) - 1)) AS sd, {d.median('step')} AS median_step, "
-            f"SUM(CASE WHEN g < {VERY_LOW} THEN 1 ELSE 0 END) AS n54, SUM(CASE WHEN g < {LOW} THEN 1 ELSE 0 END) AS n70, "
-            f"SUM(CASE WHEN g >= {LOW} AND g <= {HIGH} THEN 1 ELSE 0 END) AS nin, "
-            f"SUM(CASE WHEN g > {HIGH} THEN 1 ELSE 0 END) AS n180, SUM(CASE WHEN g > {VERY_HIGH} THEN 1 ELSE 0 END) "
-            "AS n250 FROM c_win GROUP BY r)",
-        ]
+        self.step("c_rows", f"SELECT s.{q(ROW)} AS r, c.{q(TIME)} AS t, {glucose} AS g, s.{q(INDEX)} AS ix "
+                  f"FROM {self.view('cgm')} c JOIN {self.view('subjects')} s ON c.{q('subject_id')} = s.{q('subject_id')} "
+                  f"WHERE c.{q(TIME)} IS NOT NULL AND {glucose} IS NOT NULL AND NOT {d.isnan(glucose)}")
+        self.step("c_has", "SELECT r, COUNT(*) AS readings FROM c_rows GROUP BY r", ("c_rows",))
+        self.step("c_win", f"SELECT r, t, g, CAST(t - LAG(t) OVER (PARTITION BY r ORDER BY t) AS {d.double}) / {minute} "
+                  f"AS step, SUM(g) OVER (PARTITION BY r) / COUNT(*) OVER (PARTITION BY r) AS mean "
+                  f"FROM c_rows WHERE t < ix AND t >= ix - {window_ns}", ("c_rows",))
+        self.step("c_agg", "SELECT r, COUNT(*) AS n, SUM(g) / COUNT(*) AS mean, "
+                  f"sqrt(SUM((g - mean) * (g - mean)) / (COUNT(*) - 1)) AS sd, {d.median('step')} AS median_step, "
+                  f"SUM(CASE WHEN g < {VERY_LOW} THEN 1 ELSE 0 END) AS n54, SUM(CASE WHEN g < {LOW} THEN 1 ELSE 0 END) AS n70, "
+                  f"SUM(CASE WHEN g >= {LOW} AND g <= {HIGH} THEN 1 ELSE 0 END) AS nin, "
+                  f"SUM(CASE WHEN g > {HIGH} THEN 1 ELSE 0 END) AS n180, SUM(CASE WHEN g > {VERY_HIGH} THEN 1 ELSE 0 END) "
+                  "AS n250 FROM c_win GROUP BY r", ("c_win",))
         interval = f"(CASE WHEN {d.round_even('ca.median_step')} > 0 THEN {d.round_even('ca.median_step')} END)"
         active = (f"({hundred} * ca.n / ({self.num(self.cgm_days)} * {MINUTES_PER_DAY} / {interval}))")
         self.layer({"cg_has": "(ch.r IS NOT NULL)",
@@ -711,7 +728,7 @@ class FeatureQuery:
                     "cg_n54": "ca.n54", "cg_n70": "ca.n70", "cg_nin": "ca.nin", "cg_n180": "ca.n180",
                     "cg_n250": "ca.n250"},
                    join=f"LEFT JOIN c_has ch ON ch.r = {self.last}.{q(ROW)} "
-                        f"LEFT JOIN c_agg ca ON ca.r = {self.last}.{q(ROW)}")
+                        f"LEFT JOIN c_agg ca ON ca.r = {self.last}.{q(ROW)}", join_reads=("c_has", "c_agg"))
         has, active_now = q("cg_has"), q("cg_active")
         sufficient = f"COALESCE({active_now} >= {self.num(MIN_ACTIVE_PERCENT)}, FALSE)"
 

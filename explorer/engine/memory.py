@@ -143,7 +143,11 @@ class MemoryContext:
             # lookup is several times faster than building a Categorical from strings
             # kept for the session: int8 while the categories allow it (10 MB at 10^7 subjects instead of 20)
             small = len(var.categories) <= np.iinfo(np.int8).max
-            codes = positions(features[name], list(var.categories)).astype(np.int8 if small else np.int16)
+            column = features[name]
+            if isinstance(column.dtype, pd.CategoricalDtype):  # read_screening's compact text: its levels looked up
+                at = np.append(positions(column.cat.categories, list(var.categories)), -1)
+                return Categorical(at[column.array.codes].astype(np.int8 if small else np.int16), var.categories)
+            codes = positions(column, list(var.categories)).astype(np.int8 if small else np.int16)
             return Categorical(codes, var.categories)
         raise ExpressionError(f"{name} is an event; use count({name}, within_days=N)")
 
@@ -169,10 +173,14 @@ class MemoryContext:
         """The events table reduced once to integer codes: (event code, event names, subject row, days)."""
         if self._event_index is None:
             events = self.screening.events
-            encoded = pc.dictionary_encode(arrow_text(events["event"]))
-            # the smallest exact dtypes: kept for the session, so at 10^7 subjects int64 would cost 0.1 GB more
-            codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int32)
-            names = encoded.dictionary.to_pylist()
+            if isinstance(events["event"].dtype, pd.CategoricalDtype):  # read_screening's compact events: coded
+                codes = events["event"].array.codes  # the column's own codes (-1 missing), not a copy
+                names = [str(name) for name in events["event"].cat.categories]
+            else:
+                encoded = pc.dictionary_encode(arrow_text(events["event"]))
+                # the smallest exact dtypes: kept for the session, so at 10^7 subjects int64 would cost 0.1 GB more
+                codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int32)
+                names = encoded.dictionary.to_pylist()
             # row of each event's subject in the features table; -1 for subjects not screened
             rows = positions(events["subject_id"], self.screening.features.index)
             rows = rows.astype(np.int32) if self.n < np.iinfo(np.int32).max else rows
