@@ -46,6 +46,7 @@ from explorer.cohort.loaders.common import (
     INFINITE_IN_NUMBERS,
     TEXT_IN_NUMBERS,
     Boundary,
+    check_text_cells,
     check_unique_ids,
     loader_catalogue,
     normalise_boolean,
@@ -63,7 +64,7 @@ from explorer.cohort.loaders.readers import (
 )
 from explorer.cohort.loaders.report import FIRST_ROWS_KEPT, LoadReport
 from explorer.cohort.screening import Screening
-from explorer.cohort.values import MISSING_TOKENS, PLAIN_NUMBER, parse_cell, parse_numbers
+from explorer.cohort.values import MISSING_TOKENS, PLAIN_NUMBER, parse_cell
 from explorer.engine.features_sql import RANGE_SUBJECTS, VIEWS, write_screening_folder
 from explorer.engine.omop_sql import (
     MEMORY_LIMIT,
@@ -82,7 +83,7 @@ from explorer.engine.omop_sql import (
     typed_columns,
     warn_without_uln,
 )
-from explorer.errors import DataError
+from explorer.errors import ROWS_SHOWN, DataError
 
 NUMBER_TYPES = ("DOUBLE", "FLOAT", "REAL", "DECIMAL", "INT", "BIGINT", "SMALLINT", "TINYINT", "HUGEINT",
                 "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT", "LONG", "SHORT", "BYTE")
@@ -152,8 +153,9 @@ class Draft:
         detail = err.reason  # the message without its place
         wanted = ", ".join(literal(t) for t in refused)
         rows = self.run.column(f"SELECT r.{ORDER} FROM {self.relation} r WHERE {text} IN ({wanted}) "
-                               f"ORDER BY r.{ORDER} LIMIT 10")
-        return type(err)(detail, file=err.file, column=err.column, rows=rows)
+                               f"ORDER BY r.{ORDER} LIMIT {ROWS_SHOWN}")
+        count = self.run.one(f"SELECT COUNT(*) FROM {self.relation} r WHERE {text} IN ({wanted})")
+        return type(err)(detail, file=err.file, column=err.column, rows=rows, count=count)
 
     def _lookup(self, text: str, keys: list[str], columns: dict[str, pa.Array]) -> tuple[str, str]:
         """Register a small table (key -> columns) and join it on `text`; returns its alias and name."""
@@ -183,10 +185,16 @@ class Draft:
         if self.types[column].startswith(NUMBER_TYPES):  # a typed column (Parquet): the loader's numeric path
             x = f"CAST({self.raw(column)} AS DOUBLE)"
             infinite = f"abs({x}) > {FINITE}"
-            rows = run.column(f"SELECT r.{ORDER} FROM {self.relation} r WHERE {infinite} ORDER BY r.{ORDER} LIMIT 10")
+            rows = run.column(f"SELECT r.{ORDER} FROM {self.relation} r WHERE {infinite} ORDER BY r.{ORDER} "
+                              f"LIMIT {ROWS_SHOWN}")
             if rows and not self._made_unknown(column, infinite, INFINITE_IN_NUMBERS):
-                # raised by the loader's own function, with these rows
-                parse_numbers(pd.Series(np.inf, index=rows), column=column, file=file, kind=kind)
+                # raised by the loader's own function, with these rows and their count
+                count = run.one(f"SELECT COUNT(*) FROM {self.relation} r WHERE {infinite}")
+                try:
+                    check_text_cells(pd.Series(np.inf, index=rows), np.full(len(rows), np.nan), file=file,
+                                     column=column)
+                except DataError as err:
+                    raise DataError(err.reason, file=file, column=column, rows=rows, count=count) from None
             missing = f"({x} IS NULL OR {run.engine.dialect.isnan(x)})"
             counts["missing"] = run.one(f"SELECT {run.count(missing)} FROM {self.relation} r")
             sql = f"(CASE WHEN {missing} OR {infinite} THEN NULL ELSE {x} END)"
@@ -199,9 +207,10 @@ class Draft:
             refused = [k for k, (_, _, rule) in zip(keys, cells, strict=True) if rule == "text"]
             wanted = ", ".join(literal(t) for t in refused)
             if refused and not self._made_unknown(column, f"{text} IN ({wanted})", TEXT_IN_NUMBERS):
-                # the loader's message (examples, hint) from its own function, on the distinct texts
+                # the loader's message (examples, hint) from its own function, on the refused distinct texts
                 try:
-                    parse_numbers(pd.Series(keys, dtype="string"), column=column, file=file, kind=kind)
+                    check_text_cells(pd.Series(refused, dtype="string"), np.full(len(refused), np.nan), file=file,
+                                     column=column)
                 except DataError as err:
                     raise self._again(err, text, refused) from None
             counts["missing"] = run.one(f"SELECT COUNT(*) FROM {self.relation} r WHERE {text} IS NULL")

@@ -129,7 +129,8 @@ def _subjects(frame: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.DataF
         bad = (values < var.range[0]) | (values > var.range[1]) if var.range else np.zeros(len(values), bool)
         if bad.any():  # always refused (every engine does): collected with the file's other problems
             found(subjects.index, bad, file=file, column=column, values=pd.Series(values, index=subjects.index),
-                  problem=subject_outside_range(var, values[bad][0]), rejectable=False)
+                  problem=subject_outside_range(var, values[bad][0]), rejectable=False,
+                  alone=subject_outside_range(var, values[bad][0]))
             subjects[column] = subjects[column].mask(bad)
     return subjects
 

@@ -100,7 +100,8 @@ class Boundary:
         if self.on_invalid == "raise":
             if problems.collecting():  # kept with the load's other problems; the rows are left out meanwhile
                 values = frame[column] if column in frame.columns else None
-                problems.found(frame.index, mask, file=file, column=column, problem=message, values=values)
+                problems.found(frame.index, mask, file=file, column=column, problem=message, values=values,
+                               alone=message)
                 return frame[~mask]
             raise DataError(message, file=file, column=column, rows=frame.index[mask][:20].tolist(),
                             count=int(mask.sum()))
@@ -146,14 +147,17 @@ def parse_dates(series: pd.Series, *, file: str, column: str) -> pd.Series:
                             "ISO 8601 (YYYY-MM-DD[ HH:MM[:SS]][+HH:MM])", file=file, column=column) from None
         bad = (text.notna() & out.isna()).to_numpy()
         if bad.any():
+            hint = excel_serial_hint(text[bad].iloc[0])
+            examples = ", ".join(repr(v) for v in text[bad].unique()[:3])
             problems.found(series.index, bad, file=file, column=column, values=text,
-                           problem=f"not an ISO 8601 date (YYYY-MM-DD[ HH:MM[:SS]])"
-                                   f"{excel_serial_hint(text[bad].iloc[0])}", rejectable=False)
+                           problem=f"not an ISO 8601 date (YYYY-MM-DD[ HH:MM[:SS]]){hint}", rejectable=False,
+                           alone=f"not an ISO 8601 date (YYYY-MM-DD[ HH:MM[:SS]]): {examples}{hint}")
     # Nanosecond datetimes span 1677-2262; beyond that a date is a typo (e.g. 2999), not a measurement.
     late, early = (out > pd.Timestamp.max).to_numpy(), (out < pd.Timestamp.min).to_numpy()
     for bad, what in ((late, "date in the future"), (early, "date before 1678")):
-        problems.found(series.index, bad, file=file, column=column, problem=what, values=out.astype(str),
-                       rejectable=False)
+        if bad.any():
+            problems.found(series.index, bad, file=file, column=column, problem=what, values=out.astype(str),
+                           rejectable=False, alone=f"{what} ({out[bad].iloc[0]})")
         out = out.mask(bad)
     return out.astype("datetime64[ns]")
 
@@ -206,9 +210,10 @@ def normalise_sex(series: pd.Series, *, file: str, column: str) -> pd.Series:
     mapped = text.map(SEX_VALUES)
     unknown = text.isna() | (text == "") | text.isin(SEX_UNKNOWN)
     bad = (mapped.isna() & ~unknown).to_numpy()
-    problems.found(series.index, bad, file=file, column=column, values=text,
-                   problem="sex must be female/male (or F/M, or a marker of unknown such as 'unknown')",
-                   rejectable=False)
+    if bad.any():
+        problems.found(series.index, bad, file=file, column=column, values=text, rejectable=False,
+                       problem="sex must be female/male (or F/M, or a marker of unknown such as 'unknown')",
+                       alone=f"sex must be female/male (or F/M); got {sorted(set(text[bad]))[:5]}")
     return mapped.astype("string")
 
 
@@ -222,8 +227,10 @@ def normalise_boolean(series: pd.Series, *, file: str, column: str,
     missing = text.isna() | text.isin({"", "na", "n/a", "/", "unknown", "unk", "nan"})
     mapped = text.map(mapping)
     bad = (mapped.isna() & ~missing).to_numpy()
-    problems.found(series.index, bad, file=file, column=column, values=text,
-                   problem="not a yes/no value (true/false, yes/no, 1/0, positive/negative)", rejectable=False)
+    if bad.any():
+        problems.found(series.index, bad, file=file, column=column, values=text, rejectable=False,
+                       problem="not a yes/no value (true/false, yes/no, 1/0, positive/negative)",
+                       alone=f"not a yes/no value: {sorted(set(text[bad]))[:5]}")
     return mapped.astype("boolean")
 
 
@@ -236,8 +243,11 @@ def normalise_category(series: pd.Series, variable: Variable, *, file: str, colu
     missing = text.isna() | text.isin({"", "na", "n/a", "/", "unknown", "unk"})
     mapped = text.map(mapping)
     bad = (mapped.isna() & ~missing).to_numpy()
-    problems.found(series.index, bad, file=file, column=column, values=text,
-                   problem=f"{variable.name} must be one of {list(variable.categories)[:12]}", rejectable=False)
+    if bad.any():
+        problems.found(series.index, bad, file=file, column=column, values=text, rejectable=False,
+                       problem=f"{variable.name} must be one of {list(variable.categories)[:12]}",
+                       alone=f"{variable.name} must be one of {list(variable.categories)}; got "
+                             f"{sorted(set(text[bad]))[:5]}")
     return mapped.astype("string")
 
 
@@ -316,6 +326,7 @@ def finish_measurements(draft: pd.DataFrame, boundary: Boundary, *, file: str, c
     for what, n in counts.items():
         boundary.report.convert(f"unit {what}", n)
     converted = check_ranges(converted, boundary, file=file, cells=cells)
+    check_upper_limits(converted, boundary, file=file)
     keys = ["subject_id", "time", "variable"] + (["visit"] if "visit" in converted.columns else [])
     converted = drop_duplicates(converted, keys, "value", boundary, file=file, cells=cells,
                                 what="measurement", column="value", conflicts="report")
@@ -338,6 +349,29 @@ def check_ranges(measurements: pd.DataFrame, boundary: Boundary, *, file: str,
         measurements = boundary.invalid(measurements, outside, file=file, column=value_column, message=message,
                                         cells=cells)
     return measurements
+
+
+def check_upper_limits(measurements: pd.DataFrame, boundary: Boundary, *, file: str) -> None:
+    """A reference upper limit (ref_high, after unit conversion) outside the range of the lab's `<variable>_uln`
+    (an ALT limit of 40 U/L given on a creatinine row in mg/dL: 3,537 umol/L) is refused naming the file, ref_high
+    and rows, whatever on_invalid says: it becomes the subject's ULN, and every engine refuses that feature."""
+    if "ref_high" not in measurements.columns or measurements.empty:
+        return
+    ranges = {v.name[:-4]: v.range for v in boundary.catalogue if v.name.endswith("_uln") and v.range}
+    variables = measurements["variable"].astype("string")
+    low = variables.map({k: r[0] for k, r in ranges.items()}).astype("float64").to_numpy()
+    high = variables.map({k: r[1] for k, r in ranges.items()}).astype("float64").to_numpy()
+    limit = measurements["ref_high"].to_numpy(dtype="float64", na_value=np.nan)
+    outside = (limit < low) | (limit > high)
+    if outside.any():
+        first = int(np.flatnonzero(outside)[0])
+        var = boundary.catalogue[f"{variables.iloc[first]}_uln"]
+        problems.found(measurements.index, outside, file=file, column="ref_high", rejectable=False,
+                       values=pd.Series(limit, index=measurements.index).map("{:g}".format),
+                       problem=f"an upper limit of normal outside the plausible range of {var.name} "
+                               f"[{var.range[0]:g}, {var.range[1]:g}] {var.unit} (after unit conversion; first: "
+                               f"{variables.iloc[first]} {limit[first]:g} {var.unit}); is it another lab's limit, "
+                               "or in another unit than the value?")
 
 
 def outside_range(var: Variable, value: float, on_invalid: OnInvalid) -> str:

@@ -45,6 +45,7 @@ class Problem:
     values: tuple = ()
     rejectable: bool = True  # on_invalid="reject" would read the cells as unknown
     advice: str = ""         # what fixes this problem in particular (said after the values)
+    alone: str = ""          # the message when it is the load's only problem (the SQL loads raise the same words)
 
     def line(self) -> str:
         cells = ", ".join(f"{row} {value!r}" if value is not None else str(row)
@@ -63,11 +64,9 @@ class Collector:
     seen: dict[tuple[str, str], set] = field(default_factory=dict)
 
     def error(self) -> DataError:
-        hint = REJECT_HINT if all(p.rejectable for p in self.problems) else "fix them"
         if len(self.problems) == 1:
-            p = self.problems[0]
-            return DataError(f"{_with_values(p)}; {hint}", file=p.file, column=p.column, rows=list(p.rows),
-                             count=p.count)
+            return single_error(self.problems[0])
+        hint = REJECT_HINT if all(p.rejectable for p in self.problems) else "fix them"
         total = sum(p.count for p in self.problems)
         shown = self.problems[:MAX_PROBLEMS_LISTED]
         more = (f" ... and {len(self.problems) - len(shown)} more column(s)"
@@ -112,7 +111,7 @@ def adopt(boundary) -> None:
 
 
 def found(index: pd.Index, bad, *, file: str, column: str, problem: str, values=None,
-          made_unknown: bool = True, rejectable: bool = True, advice: str = "") -> None:
+          made_unknown: bool = True, rejectable: bool = True, advice: str = "", alone: str = "") -> None:
     """Cells at `bad` (a boolean mask over `index`, the source rows) are invalid: raise now (no collecting
     loader), keep the problem (on_invalid="raise", or a problem that is not `rejectable`) or count them as
     unknown (on_invalid="reject"). The caller reads them as missing (or leaves their rows out:
@@ -131,11 +130,10 @@ def found(index: pd.Index, bad, *, file: str, column: str, problem: str, values=
              else [None] * min(len(rows), MAX_ROWS_LISTED))
     shown = [None if v is None else _short(v) for v in shown]
     item = Problem(str(file), str(column), problem, int(bad.sum()), tuple(rows[:MAX_ROWS_LISTED].tolist()),
-                   tuple(shown), rejectable, advice)
+                   tuple(shown), rejectable, advice, alone)
     boundary = collector.boundary if collector is not None else None
     if boundary is None:
-        raise DataError(_with_values(item, quoted=False), file=str(file), column=str(column), rows=list(item.rows),
-                        count=item.count)
+        raise single_error(item)
     if boundary.on_invalid == "reject" and rejectable:
         reason = f"{problem} -> unknown" if made_unknown else problem
         if made_unknown:
@@ -148,6 +146,14 @@ def found(index: pd.Index, bad, *, file: str, column: str, problem: str, values=
         return
     collector.problems.append(item)
     collector.seen.setdefault((str(file), str(column)), set()).update(rows.tolist())
+
+
+def single_error(p: Problem) -> DataError:
+    """The error of one problem: the same words whether it was collected or raised at once (the SQL loads)."""
+    if p.alone:
+        return DataError(p.alone, file=p.file, column=p.column, rows=list(p.rows), count=p.count)
+    return DataError(f"{_with_values(p)}; {REJECT_HINT if p.rejectable else 'fix them'}", file=p.file,
+                     column=p.column, rows=list(p.rows), count=p.count)
 
 
 def collecting() -> bool:
