@@ -89,3 +89,22 @@ def test_an_xlsx_sheet_is_read_once(tmp_path, monkeypatch):
     monkeypatch.setattr(openpyxl, "load_workbook", lambda *a, **k: opened.append(a) or real(*a, **k))
     readers.read_table(path)
     assert len(opened) == 1
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_a_table_cut_off_inside_its_last_row_is_refused(tmp_path, engine):
+    """Found by the format sweep: a subjects table cut inside its last row loaded that subject with blanks
+    (pandas pads short rows), so criteria on the lost fields became unknown without a word."""
+    import shutil
+
+    from explorer.engine.canonical_sql import canonical_screening_sql
+
+    folder = Path(shutil.copytree(Path(__file__).parents[1] / "fixtures" / "cohort" / "canonical", tmp_path / "c"))
+    path = folder / "measurements.csv"
+    text = path.read_bytes().rstrip(b"\n")
+    path.write_bytes(text[: text.rindex(b",") - 3])  # the last row loses its last fields, and its line end
+    with pytest.raises(DataError) as err:
+        load(folder) if engine == "pandas" else canonical_screening_sql(folder)
+    assert str(err.value).startswith(f"file {path}: the file ends inside a row: its last line (")
+    path.write_bytes(text)  # no line end after a whole row: a common export, read as it is
+    assert len(load(folder).cohort.measurements) > 0

@@ -229,10 +229,38 @@ def read_zip_member(path: Path, member: str) -> bytes:
 
 
 def check_header(path: Path, sep: str | None = None) -> None:
-    """A DataError when a text table's header names a column twice (for engines that read the file in place)."""
+    """A DataError when a text table's header names a column twice, or its last row is cut off (for engines
+    that read the file in place, as for pandas)."""
     with open(path, encoding="utf-8-sig", errors="replace") as handle:
         sample = handle.read(65536)
-    unique_columns(_header(sample, sep or _guess_separator(sample)), path)
+    sep = sep or _guess_separator(sample)
+    header = _header(sample, sep)
+    unique_columns(header, path)
+    check_last_row(path, sep, len(header))
+
+
+def check_last_row(path: Path, sep: str, width: int) -> None:
+    """A DataError when the file ends inside a row: no line end after it and fewer fields than the header.
+    Every reader pads such a row with blanks, so a table cut off in transfer or by a full disk would lose its last
+    values without a word ("7.5" cut to "7" cannot be seen; a row cut before its last column can)."""
+    with open(path, "rb") as handle:
+        handle.seek(max(0, path.stat().st_size - 65536))
+        tail = handle.read()
+    if not tail or tail.endswith((b"\n", b"\r")):
+        return
+    last = tail.rsplit(b"\n", 1)[-1].decode("utf-8", errors="replace")
+    if "\n" not in tail.decode("utf-8", errors="replace") and path.stat().st_size > len(tail):
+        return  # a last line longer than the tail read: not judged
+    try:
+        fields = next(csv.reader([last], delimiter=sep))
+    except (StopIteration, csv.Error):
+        return
+    if len(fields) < width:
+        line = tail.count(b"\n") if path.stat().st_size <= len(tail) else None
+        where = f"its last line ({line + 1})" if line is not None else "its last line"
+        raise DataError(f"the file ends inside a row: {where} has {len(fields)} of the header's {width} fields and "
+                        "no line end, so it was cut off (an interrupted download or copy, a full disk?); export or "
+                        "copy it again", file=str(path))
 
 
 def unique_columns(names, path: Path | str) -> None:
@@ -261,7 +289,9 @@ def _read_text(path: Path, sep: str | None) -> pd.DataFrame:
     with open(path, encoding="utf-8-sig", errors="replace") as handle:
         sample = handle.read(65536)
     sep = sep or _guess_separator(sample)
-    unique_columns(_header(sample, sep), path)
+    header = _header(sample, sep)
+    unique_columns(header, path)
+    check_last_row(path, sep, len(header))
     try:
         return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
     except pd.errors.EmptyDataError:
