@@ -91,6 +91,8 @@ class DataError(ExplorerError):
             ) if part
         )
         super().__init__(f"{where}: {message}" if where else message)
+        # every (file, column) the error is about: one, or each problem of a load listed together
+        self.places: tuple[tuple[str | None, str | None], ...] = ((file, column),)
 
 
 class UnitError(DataError):

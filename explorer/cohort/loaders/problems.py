@@ -73,9 +73,11 @@ class Collector:
                 if len(self.problems) > len(shown) else "")
         files = sorted({p.file for p in self.problems})
         # one line (the command line and the dashboard show errors so), each problem numbered
-        return DataError(f"{total:,} invalid value(s) in {len(self.problems)} column(s) of {', '.join(files)}; "
-                         f"{hint}: " + " ".join(f"({n}) {p.line()};" for n, p in enumerate(shown, 1)) + more,
-                         file=self.problems[0].file)
+        error = DataError(f"{total:,} invalid value(s) in {len(self.problems)} column(s) of {', '.join(files)}; "
+                          f"{hint}: " + " ".join(f"({n}) {p.line()};" for n, p in enumerate(shown, 1)) + more,
+                          file=self.problems[0].file)
+        error.places = tuple((p.file, p.column) for p in self.problems)
+        return error
 
 
 _ACTIVE: ContextVar[Collector | None] = ContextVar("loader_problems", default=None)
