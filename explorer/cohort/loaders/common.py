@@ -446,6 +446,7 @@ def finish_cohort(subjects: pd.DataFrame, boundary: Boundary, *, file: str,
 
     `files` names the file each table came from (for error messages); `file` is the default.
     """
+    problems.raise_collected()  # the cells' problems first: the checks below would repeat them as consequences
     files = files or {}
     sfile = files.get("subjects", file)
     _check_subjects(subjects, boundary, file=sfile)

@@ -12,7 +12,8 @@ that is neither) calls `found(...)` instead of raising at the first bad column:
 
 Outside a decorated loader (the SQL readers call the same checks) `found` raises at once, as before.
 A problem found after another was kept (e.g. "index date is missing" where a date was unreadable) is
-often its consequence, so the kept problems are what is raised.
+often its consequence, so the kept problems are what is raised; for the same reason the problems of the cells
+are raised before the checks between tables (finish_cohort), whose own problems are then collected together.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ from explorer.errors import DataError
 MAX_ROWS_LISTED = 20   # rows (with their values) an error lists per column; the count says how many in all
 MAX_PROBLEMS_LISTED = 30  # columns an error lists; a file with more has a systematic problem (wrong separator)
 VALUE_SHOWN = 24       # characters of a cell value quoted
-REJECT_HINT = ("fix them, or load with on_invalid='reject' (trial-explorer --on-invalid reject; the Data tab's "
-               "'treat as unknown') to treat them as unknown and keep everything else")
+REJECT_HINT = ("fix them, or load with on_invalid='reject' (trial-explorer --on-invalid reject; in the dashboard, "
+               "the Data tab's 'Invalid values' choice) to treat them as unknown and keep everything else")
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,15 @@ def single_error(p: Problem) -> DataError:
         return DataError(p.alone, file=p.file, column=p.column, rows=list(p.rows), count=p.count)
     return DataError(f"{_with_values(p)}; {REJECT_HINT if p.rejectable else 'fix them'}", file=p.file,
                      column=p.column, rows=list(p.rows), count=p.count)
+
+
+def raise_collected() -> None:
+    """Raise the problems collected so far. finish_cohort calls it before the checks between tables: a cell read
+    as missing because it was invalid would otherwise come back as their consequence (an unreadable event date
+    as "time is missing")."""
+    collector = _ACTIVE.get()
+    if collector is not None and collector.problems:
+        raise collector.error()
 
 
 def collecting() -> bool:
