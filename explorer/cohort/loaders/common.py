@@ -281,13 +281,13 @@ def check_text_cells(series: pd.Series, values: np.ndarray, *, file: str, column
     if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
         bad = np.isinf(series.to_numpy(dtype="float64", na_value=np.nan))
         problems.found(series.index, bad, file=file, column=column, values=series.astype(str),
-                       problem=INFINITE_IN_NUMBERS, advice="a missing value is a blank cell or NA")
+                       problem=INFINITE_IN_NUMBERS, advice="blank or NA for a missing value")
         return
     text = series.astype("string").str.strip()
     bad = (np.isnan(values) & text.notna().to_numpy() & ~text.str.lower().isin(MISSING_TOKENS).to_numpy())
     if bad.any():
         problems.found(series.index, bad, file=file, column=column, values=text, problem=TEXT_IN_NUMBERS,
-                       advice=f"{_number_hint(text[bad])}a missing value is a blank cell or NA")
+                       advice=f"{_number_hint(text[bad])}blank or NA for a missing value")
 
 
 def _number_hint(cells: pd.Series) -> str:

@@ -30,8 +30,8 @@ from explorer.errors import DataError
 MAX_ROWS_LISTED = 20   # rows (with their values) an error lists per column; the count says how many in all
 MAX_PROBLEMS_LISTED = 30  # columns an error lists; a file with more has a systematic problem (wrong separator)
 VALUE_SHOWN = 24       # characters of a cell value quoted
-REJECT_HINT = ("fix them, or load with on_invalid='reject' (trial-explorer --on-invalid reject; in the dashboard, "
-               "the Data tab's 'Invalid values' choice) to treat them as unknown and keep everything else")
+# short: an error is one line (the Data tab's "Invalid values" choice is the same option)
+REJECT_HINT = "fix them, or load with on_invalid='reject' (--on-invalid reject) to read them as unknown"
 
 
 @dataclass(frozen=True)
