@@ -66,7 +66,7 @@ def test_the_rows_listed_are_bounded_and_the_count_is_exact(tmp_path):
         load(folder)
     message = str(err.value)
     assert err.value.column == "value" and len(err.value.rows) == MAX_ROWS_LISTED and err.value.count == 57
-    assert f"... (57 in all)" in message and "text in a numeric column ('x0', 'x1', 'x2', 'x3', 'x4' ...)" in message
+    assert "... (57 in all)" in message and "text in a numeric column ('x0', 'x1', 'x2', 'x3', 'x4' ...)" in message
     assert "on_invalid='reject'" in message and len(message) < 2_000
 
 
