@@ -68,23 +68,31 @@ def _clipped(text: str) -> str:
                   lambda m: f"{m.group()[:LONGEST_QUOTED]}... ({len(m.group()):,} characters)", text)
 
 
+ROWS_SHOWN = 20  # rows a data error lists: enough to find the pattern, bounded whatever the file holds
+
+
 class DataError(ExplorerError):
     """Subject data cannot be read as the canonical model says."""
 
     def __init__(self, message: str, *, file: str | None = None, column: str | None = None,
-                 rows: list | None = None):
+                 rows: list | None = None, count: int | None = None):
         message = _clipped(message)
         self.reason = message  # without the place, for an error that re-locates it
         self.file, self.column, self.rows = file, column, [_clipped(r) if isinstance(r, str) else r for r in rows or []]
+        # `count`: how many rows in all, when `rows` are only the first of them
+        self.count = max(count or 0, len(self.rows))
+        shown = self.rows[:ROWS_SHOWN]
+        more = f" ... ({self.count:,} in all)" if self.count > len(shown) else ""
         where = ", ".join(
             part for part in (
                 f"file {file}" if file else "",
                 f"column {_clipped(repr(column))}" if column else "",
-                f"rows {', '.join(map(str, self.rows[:5]))}{' ...' if len(self.rows) > 5 else ''}"
-                if self.rows else "",
+                f"rows {', '.join(map(str, shown))}{more}" if self.rows else "",
             ) if part
         )
         super().__init__(f"{where}: {message}" if where else message)
+        # every (file, column) the error is about: one, or each problem of a load listed together
+        self.places: tuple[tuple[str | None, str | None], ...] = ((file, column),)
 
 
 class UnitError(DataError):

@@ -14,6 +14,13 @@ DataError) of one line that names the file. Anything else is a defect, counted b
     echo            an error that shows the contents of a file that is not a table
     disagree        a screening folder one engine evaluates and the other refuses
 
+Data folders also come as Parquet or Excel tables, with a byte-order mark, ';' separators and decimal commas,
+mixed date formats, repeated ids, a column dropped, renamed or given twice, a cell of 2*10^5 characters, a
+table cut off mid-line, and `NaN`/`inf`/`1e308`/`-0` values (FORMATS). A data load that succeeds is screened
+and evaluated against a bundled trial: every status must be pass, fail, unknown or assumed, and the final
+counts must add up to the subjects screened (class `inconsistent` otherwise). A project error must name the
+file, and the column it holds where it holds one (else `unlocated`).
+
 Screening folders (every third case) carry a mutation in their event tables (events, event_lookback,
 event_counts): each is evaluated by both engines and must load only when the mutation is valid.
 
@@ -32,7 +39,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFECTS = ("raw_exception", "hang", "silent_drop", "silent_accept", "unlocated", "echo", "disagree")
+DEFECTS = ("raw_exception", "hang", "silent_drop", "silent_accept", "unlocated", "echo", "disagree", "inconsistent")
 SECRET = "SECRET-7f3a-DO-NOT-SHOW"
 
 # --- trial files -----------------------------------------------------------------------------------
@@ -144,7 +151,7 @@ def _measurements(rng: random.Random, n: int) -> list[list[str]]:
                                             ("fasting_glucose", "mg/dL", "126"), ("alt", "U/L", "40"),
                                             ("creatinine", "mg/dL", "1.5"), ("weight", "lb", "154")])
         rows.append([f"S{rng.randrange(n)}", f"2024-0{rng.randint(1, 2)}-0{rng.randint(1, 9)}", variable, value,
-                     unit, "", rng.choice(["", "40"])])
+                     unit, "", rng.choice(["", "40"]) if variable == "alt" or rng.random() < 0.1 else ""])
     return rows
 
 
@@ -168,12 +175,16 @@ class DataCase:
     subjects: int          # subject rows written (a successful load must keep them all)
     table_like: bool       # False: a file that is not a table (its contents must never be shown)
     must_report: tuple[str, ...] = ()   # if it loads, each of these must appear in the load report
-    must_fail: bool = False             # it must not load (a full-width number in a numeric column)
+    must_fail: bool = False             # it must not load (a table not in UTF-8, a date that is no date)
+    # text in a number cell: refused with on_invalid="raise"; "reject" must list it in the report as unknown
+    text_in_numbers: bool = False
+    what: str = ""  # the mutation, named in a defect's detail
 
 
 def data_case(rng: random.Random, folder: Path, n: int, cells: list[str] = CELLS) -> DataCase:
     """One generated canonical folder (mutated cells, duplicates, columns) or one broken file."""
-    kind = rng.choice(["cells", "cells", "cells", "duplicates", "columns", "whole_file", "whole_file", "encoding"])
+    kind = rng.choice(["cells", "cells", "cells", "duplicates", "columns", "whole_file", "whole_file", "encoding",
+                       "format", "format", "format"])
     if kind == "whole_file":
         name = rng.choice(["data.csv", "data.parquet", "data.xlsx", "data.zip", "shadow", "data.txt"])
         path = folder / f"case{n}_{name}"
@@ -189,15 +200,17 @@ def data_case(rng: random.Random, folder: Path, n: int, cells: list[str] = CELLS
     n_subjects = rng.randint(1, 6)
     subjects, measurements, cgm = _subjects(rng, n_subjects), _measurements(rng, n_subjects), _cgm(rng, n_subjects)
     must_report: list[str] = []
-    must_fail = False
+    must_fail = text_in_numbers = False
+    if kind == "format":
+        return format_case(rng, target, subjects, measurements, cgm)
     if kind == "cells":
         for _ in range(rng.randint(1, 4)):
             table = rng.choice([subjects, measurements, cgm])
             row = rng.choice(table)
             column, cell = rng.randrange(len(row)), rng.choice(cells)
             row[column] = cell
-            numeric = (table is measurements and column == 3) or (table is cgm and column == 2)
-            must_fail |= numeric and cell in ("\uff17.\uff15", "\u0661\u0662")
+            text_in_numbers |= table is measurements and column == 3 and cell in ("\uff17.\uff15", "\u0661\u0662")
+            must_fail |= table is cgm and column == 2 and cell in ("\uff17.\uff15", "\u0661\u0662")
             if table is measurements and column == 1 and cell in ("2024-03", "2024"):
                 must_report.append("partial date")
     elif kind == "duplicates":
@@ -229,7 +242,79 @@ def data_case(rng: random.Random, folder: Path, n: int, cells: list[str] = CELLS
     _write_csv(target / "subjects.csv", header_s, subjects, encodings["subjects"])
     _write_csv(target / "measurements.csv", header_m, measurements, encodings["measurements"])
     _write_csv(target / "cgm.csv", header_c, cgm, encodings["cgm"])
-    return DataCase(target, None, len(subjects), True, tuple(must_report), must_fail)
+    return DataCase(target, None, len(subjects), True, tuple(must_report), must_fail, text_in_numbers)
+
+
+HEADER_S, HEADER_M, HEADER_C = (SUBJECTS.strip().split(","), ["subject_id", "time", "variable", "value", "unit",
+                                "ref_low", "ref_high"], ["subject_id", "time", "glucose"])
+FORMATS = ("parquet", "xlsx", "bom", "semicolon", "decimal_comma", "truncated", "huge", "mixed_dates",
+           "repeated_id", "drop_column", "rename_column", "repeat_column", "special_numbers")
+
+
+def format_case(rng: random.Random, target: Path, subjects, measurements, cgm) -> DataCase:
+    """A canonical folder with one mutation of FORMATS: the tables' format or layout, or cells of a kind."""
+    import pandas as pd
+
+    mutation = rng.choice(FORMATS)
+    tables = {"subjects": (HEADER_S, subjects), "measurements": (HEADER_M, measurements), "cgm": (HEADER_C, cgm)}
+    must_fail = text_in_numbers = False
+    if mutation == "special_numbers":
+        for row in rng.sample(measurements, min(len(measurements), rng.randint(1, 3))):
+            row[3] = rng.choice(["NaN", "inf", "-inf", "1e308", "-0", "1e-320", "+0.0"])
+            text_in_numbers |= row[3] in ("inf", "-inf")
+    elif mutation == "decimal_comma":
+        row = rng.choice(measurements)
+        row[3] = row[3].replace(".", ",") if "." in row[3] else row[3] + ",5"
+        text_in_numbers = True
+    elif mutation == "mixed_dates":
+        rng.choice(subjects)[4] = rng.choice(["03/01/2024", "1 March 2024", "01.03.2024", "2024-3-1 noon"])
+        must_fail = True
+    elif mutation == "repeated_id":
+        subjects.append([subjects[0][0]] + subjects[-1][1:])
+        must_fail = True
+    elif mutation == "huge":
+        header, rows = tables[rng.choice(list(tables))]
+        row = rng.choice(rows)
+        row[rng.randrange(len(row))] = rng.choice(["x", "9", "\u00e9", " "]) * 200_000
+    files = {}
+    for name, (header, rows) in tables.items():
+        header = list(header)
+        if mutation == "drop_column" and rng.random() < 0.5:
+            gone = rng.randrange(len(header))
+            header, rows = header[:gone] + header[gone + 1:], [r[:gone] + r[gone + 1:] for r in rows]
+        elif mutation == "rename_column" and rng.random() < 0.5:
+            header[rng.randrange(len(header))] = rng.choice(["Subject ID", "VALUE", "zeit", "", "subject_id "])
+        elif mutation == "repeat_column" and rng.random() < 0.5:
+            where = rng.randrange(len(header))
+            header, rows = header + [header[where]], [r + [r[where]] for r in rows]
+        files[name] = (header, rows)
+    if mutation == "xlsx":
+        # a spreadsheet of subjects, read through a wide mapping that names its columns
+        header, rows = files["subjects"]
+        pd.DataFrame(rows, columns=header).to_excel(target / "subjects.xlsx", index=False)
+        mapping = target / "mapping.yaml"
+        mapping.write_text("file: subjects.xlsx\nsubject_id: subject_id\nindex_date: index_date\nsex: sex\n"
+                           "birth_date: birth_date\ncolumns:\n  diabetes_type: {variable: diabetes_type}\n"
+                           "  hiv_positive: {variable: hiv_positive}\nignore: [diagnosis_date]\n")
+        return DataCase(mapping, "wide", len(subjects), True, (), must_fail, text_in_numbers, mutation)
+    for name, (header, rows) in files.items():
+        if mutation == "parquet" and len(set(header)) == len(header):
+            typed = pd.DataFrame(rows, columns=header)
+            for column in typed.columns:
+                numbers = pd.to_numeric(typed[column], errors="coerce")
+                if numbers.notna().all() and rng.random() < 0.7:
+                    typed[column] = numbers  # a typed column, as an export writes it
+            typed.to_parquet(target / f"{name}.parquet", index=False)
+            continue
+        sep = ";" if mutation == "semicolon" else ","
+        text = sep.join(header) + "\n" + "".join(sep.join(r) + "\n" for r in rows)
+        data = text.encode("utf-8")
+        if mutation == "bom":
+            data = b"\xef\xbb\xbf" + data
+        if mutation == "truncated" and name == rng.choice(list(files)):
+            data = data[: rng.randint(1, max(1, len(data) - 1))]
+        (target / f"{name}.csv").write_bytes(data)
+    return DataCase(target, None, len(subjects), True, (), must_fail, text_in_numbers, mutation)
 
 
 # --- screening folders with event tables ----------------------------------------------------------
@@ -369,7 +454,30 @@ def classify_error(err: BaseException, path: Path, table_like: bool) -> str:
         return "echo"
     if path.name not in message:
         return "unlocated"
+    column = getattr(err, "column", None)
+    if column and str(column)[:40] not in message:
+        return "unlocated"
     return "clear_error"
+
+
+def inconsistent(cohort) -> str:
+    """Why a loaded cohort's screening is not three-valued and consistent, or "" (the bundled trial on it)."""
+    import numpy as np
+
+    from explorer.cohort.features import screening_features
+    from explorer.engine import evaluate, final_counts
+    from explorer.trial import load_trial
+
+    trial = load_trial("NCT06196996")
+    matrix = evaluate(trial, screening_features(cohort, catalogue=trial.catalogue))
+    codes = matrix.codes
+    if not np.isin(codes, (0, 1, 2, 3)).all():
+        return f"statuses outside pass/fail/unknown/assumed: {sorted(set(np.unique(codes)) - {0, 1, 2, 3})}"
+    counts = final_counts(matrix)
+    if counts["screened"] != len(cohort.subjects) or \
+            counts["eligible"] + counts["possibly_eligible"] + counts["excluded"] != counts["screened"]:
+        return f"final counts do not add up: {counts} for {len(cohort.subjects)} subjects"
+    return ""
 
 
 def run_trial(path: Path, limit: float, must_refuse: bool = False) -> tuple[str, str]:
@@ -395,8 +503,15 @@ def run_data(case: DataCase, limit: float) -> tuple[str, str]:
         if case.table_like and len(cohort.subjects) != case.subjects:
             return "silent_drop", f"{case.subjects} subjects written, {len(cohort.subjects)} loaded, no error"
         if case.must_fail:
-            return "silent_accept", "a full-width number, or a table not in UTF-8, loaded without a word"
+            return "silent_accept", f"{case.what}: a table not in UTF-8, or a bad date or id, loaded without a word"
         summary = report.summary()
+        if case.text_in_numbers and "on_invalid" not in options:
+            return "silent_accept", "text in a number cell loaded with on_invalid='raise'"
+        if case.text_in_numbers and "in a numeric column -> unknown" not in summary:
+            return "silent_accept", "text in a number cell made unknown without a line in the load report"
+        problem = inconsistent(cohort)
+        if problem:
+            return "inconsistent", problem
         for expected in case.must_report:
             if expected not in summary:
                 return "silent_accept", f"{expected!r} is not in the load report"
@@ -404,7 +519,8 @@ def run_data(case: DataCase, limit: float) -> tuple[str, str]:
     except BaseException as err:  # noqa: BLE001
         if isinstance(err, KeyboardInterrupt):
             raise
-        return classify_error(err, case.path, case.table_like), f"{type(err).__name__}: {str(err)[:160]}"
+        return (classify_error(err, case.path, case.table_like),
+                f"{case.what + ': ' if case.what else ''}{type(err).__name__}: {str(err)[:160]}")
 
 
 def fuzz(seed: int, *, cases: int | None = None, seconds: float | None = None, limit: float = 5.0,

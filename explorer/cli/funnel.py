@@ -15,6 +15,7 @@ from explorer.cli.options import (
     add_source_options,
     engine_options,
     source_from,
+    write_load_report,
 )
 from explorer.cli.output import records
 from explorer.engine.matrix import evaluate
@@ -49,7 +50,8 @@ def _final_frame(counts: dict[str, int]) -> pd.DataFrame:
 
 
 def run_funnel(args: argparse.Namespace) -> None:
-    """Real data's implausible values are rejected (made unknown) and counted in the load report (stderr)."""
+    """Real data's invalid values stop the run (--on-invalid raise) or are made unknown and listed in the load
+    report on stderr (reject)."""
     from explorer.sources import open_source
 
     if args.min_cell is not None and args.min_cell < 0:
@@ -58,15 +60,14 @@ def run_funnel(args: argparse.Namespace) -> None:
     options = engine_options(args)
     # with --engine duckdb/spark the features of real data are derived in that engine too
     opened = open_source(source_from(args, trial), catalogue=trial.catalogue,
-                         read_folder=args.engine == "memory", on_invalid="reject", engine=args.engine, **options)
+                         read_folder=args.engine == "memory", engine=args.engine, **options)
     matrix = evaluate(trial, opened.screening, engine=args.engine, **options)
     min_cell, method = args.min_cell, args.cell_method
     protection = Protection(min_cell or 0, method)
     steps = protection.table(funnel(matrix))[FUNNEL_COLUMNS]
     effects = protection.table(impact(matrix))[IMPACT_COLUMNS]
     final = protection.table(_final_frame(final_counts(matrix)))
-    if opened.report is not None:  # after the work, so a failed run prints only its error line
-        sys.stderr.write(opened.report.summary() + "\n")
+    write_load_report(opened.report)
     out = sys.stdout
     if args.format == "json":
         header = {"trial": trial.id, "source": opened.label, "engine": args.engine, "subjects": matrix.n_subjects,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -40,6 +41,19 @@ def add_source_options(parser: argparse.ArgumentParser, *, synthetic_help: str, 
     source.add_argument("--data", metavar="PATH", help=data_help)
     parser.add_argument("--seed", type=int, default=0, help=seed_help)
     parser.add_argument("--population", choices=POPULATION_NAMES, help="synthetic population (default: the trial's)")
+    add_invalid_option(parser)
+
+
+def add_invalid_option(parser: argparse.ArgumentParser) -> None:
+    """--on-invalid raise|reject: what the loaders do with an invalid value of real data (the API's choice and
+    default, explorer.sources.ON_INVALID); what "reject" made unknown is listed on stderr after the run."""
+    from explorer.sources import ON_INVALID
+
+    parser.add_argument("--on-invalid", choices=ON_INVALID, default=ON_INVALID[0], dest="on_invalid",
+                        help="with --data: what an invalid value does (text in a number cell, a date that is no date, "
+                             "a value outside its plausible range): raise stops with one error listing every such "
+                             "value (file, column, rows; the default); reject treats them as unknown, keeps "
+                             "everything else and lists on stderr how many were made unknown and where")
 
 
 def add_engine_options(parser: argparse.ArgumentParser) -> None:
@@ -58,7 +72,14 @@ def source_from(args: argparse.Namespace, trial) -> DataSource:
 
     if args.synthetic is not None:
         return DataSource("synthetic", args.population or population_for(trial), args.synthetic, args.seed)
-    return DataSource("path", path=args.data)
+    return DataSource("path", path=args.data, on_invalid=args.on_invalid)
+
+
+def write_load_report(report) -> None:
+    """The load report of real data on stderr (what was read, kept, rejected; every value made unknown, with its
+    file, column and first rows), after the work, so that a failed run prints only its error line."""
+    if report is not None:
+        sys.stderr.write(report.summary() + "\n")
 
 
 def engine_options(args: argparse.Namespace) -> dict[str, str]:

@@ -18,7 +18,13 @@ import sys
 
 import pandas as pd
 
-from explorer.cli.options import add_command, add_format_option, add_source_options, source_from
+from explorer.cli.options import (
+    add_command,
+    add_format_option,
+    add_source_options,
+    source_from,
+    write_load_report,
+)
 from explorer.cli.output import format_table, records
 from explorer.cohort.synthetic.enrolment import DEFAULT_MAX_ENROLLED, MODEL_CHOICES
 from explorer.errors import DataError
@@ -59,11 +65,12 @@ def run_outcomes(args: argparse.Namespace) -> None:
     from explorer.outcomes.measures import outcome_measures
 
     trial = load_trial(args.trial)
-    cohort, screening, header = _cohort(trial, args)
+    cohort, screening, header, report = _cohort(trial, args)
     results = outcome_measures(trial, cohort, outcomes=args.outcome, screening=screening,
                                on_missing="skip" if args.skip_missing else "raise")
     by = [args.by] if args.by else []
     tables = _tables(results, by)
+    write_load_report(report)
     for note in (*results.notes, *(f"skipped {o}: {why}" for o, why in results.skipped.items())):
         print(f"note: {note}", file=sys.stderr)
     if args.format == "json":
@@ -89,7 +96,7 @@ def _eligible(trial, screening) -> pd.Index:
 
 
 def _cohort(trial, args: argparse.Namespace):
-    """(cohort, screening or None, header) for --synthetic or --data."""
+    """(cohort, screening or None, header, load report or None) for --synthetic or --data."""
     from explorer.cohort.synthetic import enrolment
     from explorer.sources import open_source
 
@@ -103,7 +110,7 @@ def _cohort(trial, args: argparse.Namespace):
                                              arm=ALLOCATIONS[args.allocation], seed=args.seed)
         return cohort, screening, {
             "trial": trial.id, "source": f"synthetic, seed {args.seed}", "screened": len(screening),
-            "eligible": len(eligible), "enrolled": len(enrolled), "model": model}
+            "eligible": len(eligible), "enrolled": len(enrolled), "model": model}, None
     opened = open_source(source, catalogue=trial.catalogue, screen=args.eligible_only)
     cohort = opened.cohort
     if cohort is None:
@@ -117,7 +124,7 @@ def _cohort(trial, args: argparse.Namespace):
                             "run without --eligible-only to see everyone's outcomes")
         cohort = enrolment.cohort_subset(cohort, eligible)
         header["eligible"] = len(eligible)
-    return cohort, None, header
+    return cohort, None, header, opened.report
 
 
 def _tables(results, by: list[str]) -> dict[str, pd.DataFrame]:

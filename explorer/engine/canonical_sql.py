@@ -43,7 +43,10 @@ from explorer.cohort.loaders.cgm import SENSOR_RANGE_MG_DL, sensor_glucose
 from explorer.cohort.loaders.common import (
     CGM_OUTSIDE,
     CGM_RANGE,
+    INFINITE_IN_NUMBERS,
+    TEXT_IN_NUMBERS,
     Boundary,
+    check_text_cells,
     check_unique_ids,
     loader_catalogue,
     normalise_boolean,
@@ -59,9 +62,9 @@ from explorer.cohort.loaders.readers import (
     check_utf8,
     read_as_absent,
 )
-from explorer.cohort.loaders.report import LoadReport
+from explorer.cohort.loaders.report import FIRST_ROWS_KEPT, LoadReport
 from explorer.cohort.screening import Screening
-from explorer.cohort.values import MISSING_TOKENS, PLAIN_NUMBER, parse_cell, parse_numbers
+from explorer.cohort.values import MISSING_TOKENS, PLAIN_NUMBER, parse_cell
 from explorer.engine.features_sql import RANGE_SUBJECTS, VIEWS, write_screening_folder
 from explorer.engine.omop_sql import (
     MEMORY_LIMIT,
@@ -80,7 +83,7 @@ from explorer.engine.omop_sql import (
     typed_columns,
     warn_without_uln,
 )
-from explorer.errors import DataError
+from explorer.errors import ROWS_SHOWN, DataError
 
 NUMBER_TYPES = ("DOUBLE", "FLOAT", "REAL", "DECIMAL", "INT", "BIGINT", "SMALLINT", "TINYINT", "HUGEINT",
                 "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT", "LONG", "SHORT", "BYTE")
@@ -147,12 +150,12 @@ class Draft:
 
     def _again(self, err: DataError, text: str, refused: list[str]) -> DataError:
         """The loader function's error about distinct texts, naming the first source rows that hold them."""
-        prefix = len(str(DataError("", file=err.file, column=err.column, rows=err.rows)))
-        detail = str(err)[prefix:] if err.file or err.column or err.rows else str(err)
+        detail = err.reason  # the message without its place
         wanted = ", ".join(literal(t) for t in refused)
         rows = self.run.column(f"SELECT r.{ORDER} FROM {self.relation} r WHERE {text} IN ({wanted}) "
-                               f"ORDER BY r.{ORDER} LIMIT 10")
-        return type(err)(detail, file=err.file, column=err.column, rows=rows)
+                               f"ORDER BY r.{ORDER} LIMIT {ROWS_SHOWN}")
+        count = self.run.one(f"SELECT COUNT(*) FROM {self.relation} r WHERE {text} IN ({wanted})")
+        return type(err)(detail, file=err.file, column=err.column, rows=rows, count=count)
 
     def _lookup(self, text: str, keys: list[str], columns: dict[str, pa.Array]) -> tuple[str, str]:
         """Register a small table (key -> columns) and join it on `text`; returns its alias and name."""
@@ -182,12 +185,19 @@ class Draft:
         if self.types[column].startswith(NUMBER_TYPES):  # a typed column (Parquet): the loader's numeric path
             x = f"CAST({self.raw(column)} AS DOUBLE)"
             infinite = f"abs({x}) > {FINITE}"
-            rows = run.column(f"SELECT r.{ORDER} FROM {self.relation} r WHERE {infinite} ORDER BY r.{ORDER} LIMIT 10")
-            if rows:  # raised by the loader's own function, with these rows
-                parse_numbers(pd.Series(np.inf, index=rows), column=column, file=file, kind=kind)
+            rows = run.column(f"SELECT r.{ORDER} FROM {self.relation} r WHERE {infinite} ORDER BY r.{ORDER} "
+                              f"LIMIT {ROWS_SHOWN}")
+            if rows and not self._made_unknown(column, infinite, INFINITE_IN_NUMBERS):
+                # raised by the loader's own function, with these rows and their count
+                count = run.one(f"SELECT COUNT(*) FROM {self.relation} r WHERE {infinite}")
+                try:
+                    check_text_cells(pd.Series(np.inf, index=rows), np.full(len(rows), np.nan), file=file,
+                                     column=column)
+                except DataError as err:
+                    raise DataError(err.reason, file=file, column=column, rows=rows, count=count) from None
             missing = f"({x} IS NULL OR {run.engine.dialect.isnan(x)})"
             counts["missing"] = run.one(f"SELECT {run.count(missing)} FROM {self.relation} r")
-            sql = f"(CASE WHEN {missing} THEN NULL ELSE {x} END)"
+            sql = f"(CASE WHEN {missing} OR {infinite} THEN NULL ELSE {x} END)"
         else:
             text = self.trimmed(column)
             plain = (f"({run.engine.matches(text, PLAIN_NUMBER)} AND "
@@ -195,9 +205,12 @@ class Draft:
             keys = self._distinct(text, f"NOT COALESCE({plain}, FALSE)")
             cells = [parse_cell(k.strip(), kind, MISSING_TOKENS) for k in keys]
             refused = [k for k, (_, _, rule) in zip(keys, cells, strict=True) if rule == "text"]
-            if refused:  # the loader's message (examples, hint) from its own function, on the distinct texts
+            wanted = ", ".join(literal(t) for t in refused)
+            if refused and not self._made_unknown(column, f"{text} IN ({wanted})", TEXT_IN_NUMBERS):
+                # the loader's message (examples, hint) from its own function, on the refused distinct texts
                 try:
-                    parse_numbers(pd.Series(keys, dtype="string"), column=column, file=file, kind=kind)
+                    check_text_cells(pd.Series(refused, dtype="string"), np.full(len(refused), np.nan), file=file,
+                                     column=column)
                 except DataError as err:
                     raise self._again(err, text, refused) from None
             counts["missing"] = run.one(f"SELECT COUNT(*) FROM {self.relation} r WHERE {text} IS NULL")
@@ -209,13 +222,28 @@ class Draft:
                 found = run.engine.rows(f"SELECT k.rule, COUNT(*) FROM {self.relation} r JOIN "
                                         f"{table} k ON k.key = {text} GROUP BY k.rule")
                 for rule, n in found:
-                    counts[rule] = counts.get(rule, 0) + int(n)
+                    if rule != "text":  # made unknown above, and counted there
+                        counts[rule] = counts.get(rule, 0) + int(n)
                 sql = f"(CASE WHEN {plain} THEN CAST({text} AS DOUBLE) ELSE {alias}.value END)"
         if report:
             for rule in sorted(counts):  # the loader reports them in np.unique's (sorted) order
                 if rule != "numeric" and (count_missing or rule != "missing"):
                     run.report.convert(f"{column}: {rule}", counts[rule])
         return sql
+
+    def _made_unknown(self, column: str, condition: str, problem: str) -> bool:
+        """With on_invalid="reject", the cells where `condition` holds are unknown, counted and listed as the
+        loaders' problems.found does it; False with "raise" (the caller raises the loader's error)."""
+        run = self.run
+        if run.boundary.on_invalid != "reject":
+            return False
+        n = run.one(f"SELECT COUNT(*) FROM {self.relation} r WHERE {condition}")
+        rows = run.column(f"SELECT r.{ORDER} FROM {self.relation} r WHERE {condition} ORDER BY r.{ORDER} "
+                          f"LIMIT {FIRST_ROWS_KEPT}")
+        reason = f"{problem} -> unknown"
+        run.report.convert(f"{column}: {reason}", n)
+        run.report.record_invalid(file=self.file, column=column, problem=reason, rows=rows, count=n)
+        return True
 
     def glucose(self, column: str) -> str:
         """loaders.cgm.sensor_glucose (mg/dL): its words and censored readings at the sensor's limits."""

@@ -32,6 +32,7 @@ from .common import (
     require_columns,
     subjects_frame,
 )
+from .problems import collects_problems, found
 from .readers import read_tables
 from .report import Loaded, LoadReport
 
@@ -59,6 +60,7 @@ def require_subjects(files: dict[str, Path], folder: Path) -> None:
         raise DataError("no subjects table (subjects.csv or subjects.parquet) in the folder", file=str(folder))
 
 
+@collects_problems
 def load_canonical(folder: str | Path, *, on_invalid: OnInvalid = "raise",
                    catalogue: Catalogue | None = None) -> Loaded:
     """Read a canonical-layout folder into a Cohort and a LoadReport."""
@@ -125,9 +127,11 @@ def _subjects(frame: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.DataF
         var = catalogue[column]
         values = subjects[column].to_numpy(dtype="float64", na_value=np.nan)
         bad = (values < var.range[0]) | (values > var.range[1]) if var.range else np.zeros(len(values), bool)
-        if bad.any():
-            raise DataError(subject_outside_range(var, values[bad][0]), file=file, column=column,
-                            rows=subjects.index[bad][:10].tolist())
+        if bad.any():  # always refused (every engine does): collected with the file's other problems
+            found(subjects.index, bad, file=file, column=column, values=pd.Series(values, index=subjects.index),
+                  problem=subject_outside_range(var, values[bad][0]), rejectable=False,
+                  alone=subject_outside_range(var, values[bad][0]))
+            subjects[column] = subjects[column].mask(bad)
     return subjects
 
 

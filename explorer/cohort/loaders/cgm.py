@@ -33,6 +33,7 @@ from .common import (
     parse_dates,
     subjects_frame,
 )
+from .problems import collects_problems
 from .readers import read_table
 from .report import Loaded, LoadReport
 
@@ -58,6 +59,7 @@ def find_column(frame: pd.DataFrame, given: str | None, candidates, *, what: str
                     file=file, column=what)
 
 
+@collects_problems
 def load_cgm(path: str | Path, *, unit: str = "mg/dL", id_column: str | None = None,
              time_column: str | None = None, glucose_column: str | None = None,
              index_date: str | pd.Timestamp | Mapping | None = None, on_invalid: OnInvalid = "raise",

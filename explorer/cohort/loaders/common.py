@@ -28,9 +28,10 @@ from explorer.cohort.tables import (
     empty,
 )
 from explorer.cohort.units import to_catalogue_units
-from explorer.cohort.values import parse_numbers
+from explorer.cohort.values import MISSING_TOKENS, parse_numbers
 from explorer.errors import DataError
 
+from . import problems
 from .report import LoadReport
 
 OnInvalid = Literal["raise", "reject"]
@@ -77,6 +78,9 @@ class Boundary:
     # year_of_birth, month_of_birth, day_of_birth or birth_datetime): errors name what the researcher's file has
     source_fields: dict[str, Callable[[list], str]] = field(default_factory=dict)
 
+    def __post_init__(self):
+        problems.adopt(self)  # inside a collecting loader, this boundary judges the problems it collects
+
     def field_name(self, column: str, rows: list) -> str:
         """The name errors give `column` for these source rows."""
         return self.source_fields[column](rows) if column in self.source_fields else column
@@ -94,7 +98,13 @@ class Boundary:
         if "source_column" in frame.columns:  # name the column of the source file, not the draft's
             column = str(frame["source_column"].to_numpy()[mask][0])
         if self.on_invalid == "raise":
-            raise DataError(message, file=file, column=column, rows=frame.index[mask][:10].tolist())
+            if problems.collecting():  # kept with the load's other problems; the rows are left out meanwhile
+                values = frame[column] if column in frame.columns else None
+                problems.found(frame.index, mask, file=file, column=column, problem=message, values=values,
+                               alone=message)
+                return frame[~mask]
+            raise DataError(message, file=file, column=column, rows=frame.index[mask][:20].tolist(),
+                            count=int(mask.sum()))
         if cells:
             self.report.convert(f"{column}: {message} -> unknown", int(mask.sum()))
         else:
@@ -135,18 +145,20 @@ def parse_dates(series: pd.Series, *, file: str, column: str) -> pd.Series:
         except (ValueError, TypeError, OverflowError) as error:  # pandas refuses the column as a whole
             raise DataError(f"dates cannot be read together ({str(error).splitlines()[0]}); write them as "
                             "ISO 8601 (YYYY-MM-DD[ HH:MM[:SS]][+HH:MM])", file=file, column=column) from None
-        bad = text.notna() & out.isna()
+        bad = (text.notna() & out.isna()).to_numpy()
         if bad.any():
+            hint = excel_serial_hint(text[bad].iloc[0])
             examples = ", ".join(repr(v) for v in text[bad].unique()[:3])
-            raise DataError(f"not an ISO 8601 date (YYYY-MM-DD[ HH:MM[:SS]]): {examples}"
-                            f"{excel_serial_hint(text[bad].iloc[0])}", file=file,
-                            column=column, rows=series.index[bad.to_numpy()][:10].tolist())
+            problems.found(series.index, bad, file=file, column=column, values=text,
+                           problem=f"not an ISO 8601 date (YYYY-MM-DD[ HH:MM[:SS]]){hint}", rejectable=False,
+                           alone=f"not an ISO 8601 date (YYYY-MM-DD[ HH:MM[:SS]]): {examples}{hint}")
     # Nanosecond datetimes span 1677-2262; beyond that a date is a typo (e.g. 2999), not a measurement.
     late, early = (out > pd.Timestamp.max).to_numpy(), (out < pd.Timestamp.min).to_numpy()
     for bad, what in ((late, "date in the future"), (early, "date before 1678")):
         if bad.any():
-            raise DataError(f"{what} ({out[bad].iloc[0]})", file=file, column=column,
-                            rows=series.index[bad][:10].tolist())
+            problems.found(series.index, bad, file=file, column=column, problem=what, values=out.astype(str),
+                           rejectable=False, alone=f"{what} ({out[bad].iloc[0]})")
+        out = out.mask(bad)
     return out.astype("datetime64[ns]")
 
 
@@ -197,10 +209,11 @@ def normalise_sex(series: pd.Series, *, file: str, column: str) -> pd.Series:
     text = series.astype("string").str.strip().str.lower()
     mapped = text.map(SEX_VALUES)
     unknown = text.isna() | (text == "") | text.isin(SEX_UNKNOWN)
-    bad = mapped.isna() & ~unknown
+    bad = (mapped.isna() & ~unknown).to_numpy()
     if bad.any():
-        raise DataError(f"sex must be female/male (or F/M); got {sorted(set(text[bad]))[:5]}", file=file,
-                        column=column, rows=series.index[bad.to_numpy()][:10].tolist())
+        problems.found(series.index, bad, file=file, column=column, values=text, rejectable=False,
+                       problem="sex must be female/male (or F/M, or a marker of unknown such as 'unknown')",
+                       alone=f"sex must be female/male (or F/M); got {sorted(set(text[bad]))[:5]}")
     return mapped.astype("string")
 
 
@@ -213,10 +226,11 @@ def normalise_boolean(series: pd.Series, *, file: str, column: str,
     text = series.astype("string").str.strip().str.lower()
     missing = text.isna() | text.isin({"", "na", "n/a", "/", "unknown", "unk", "nan"})
     mapped = text.map(mapping)
-    bad = mapped.isna() & ~missing
+    bad = (mapped.isna() & ~missing).to_numpy()
     if bad.any():
-        raise DataError(f"not a yes/no value: {sorted(set(text[bad]))[:5]}", file=file, column=column,
-                        rows=series.index[bad.to_numpy()][:10].tolist())
+        problems.found(series.index, bad, file=file, column=column, values=text, rejectable=False,
+                       problem="not a yes/no value (true/false, yes/no, 1/0, positive/negative)",
+                       alone=f"not a yes/no value: {sorted(set(text[bad]))[:5]}")
     return mapped.astype("boolean")
 
 
@@ -228,11 +242,12 @@ def normalise_category(series: pd.Series, variable: Variable, *, file: str, colu
     text = series.astype("string").str.strip().str.lower()
     missing = text.isna() | text.isin({"", "na", "n/a", "/", "unknown", "unk"})
     mapped = text.map(mapping)
-    bad = mapped.isna() & ~missing
+    bad = (mapped.isna() & ~missing).to_numpy()
     if bad.any():
-        raise DataError(f"{variable.name} must be one of {list(variable.categories)}; got "
-                        f"{sorted(set(text[bad]))[:5]}", file=file, column=column,
-                        rows=series.index[bad.to_numpy()][:10].tolist())
+        problems.found(series.index, bad, file=file, column=column, values=text, rejectable=False,
+                       problem=f"{variable.name} must be one of {list(variable.categories)[:12]}",
+                       alone=f"{variable.name} must be one of {list(variable.categories)}; got "
+                             f"{sorted(set(text[bad]))[:5]}")
     return mapped.astype("string")
 
 
@@ -244,12 +259,49 @@ def numbers(series: pd.Series, *, file: str, column: str, report: LoadReport, la
     `count_missing=False` for optional columns, and for long tables whose rows without a value are
     counted as rejected rows instead.
     """
-    parsed = parse_numbers(series, column=column, file=file, kind=kind, on_text=on_text,
+    judged_here = on_text == "raise" and problems.collecting()
+    parsed = parse_numbers(series, column=column, file=file, kind=kind, on_text="unknown" if judged_here else on_text,
                            normalise_digits=normalise_digits)
     for rule, n in parsed.counts.items():
-        if rule != "numeric" and (count_missing or rule != "missing"):
+        if rule != "numeric" and (count_missing or rule != "missing") and not (judged_here and rule == "text_as_unknown"):
             report.convert(f"{label or column}: {rule}", n)
+    if judged_here:
+        check_text_cells(series, parsed.values, file=file, column=column)
     return parsed.values
+
+
+# What a number cell that cannot be read is, in the pandas loaders and the SQL loads alike (engine.canonical_sql)
+TEXT_IN_NUMBERS = "text in a numeric column"
+INFINITE_IN_NUMBERS = "infinite value in a numeric column"
+
+
+def check_text_cells(series: pd.Series, values: np.ndarray, *, file: str, column: str) -> None:
+    """Cells of a number column read as unknown that are neither blank nor a missing marker (text, "7,5", inf):
+    problems.found, saying what would fix the commonest spellings."""
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        bad = np.isinf(series.to_numpy(dtype="float64", na_value=np.nan))
+        problems.found(series.index, bad, file=file, column=column, values=series.astype(str),
+                       problem=INFINITE_IN_NUMBERS, advice="blank or NA for a missing value")
+        return
+    text = series.astype("string").str.strip()
+    bad = (np.isnan(values) & text.notna().to_numpy() & ~text.str.lower().isin(MISSING_TOKENS).to_numpy())
+    if bad.any():
+        problems.found(series.index, bad, file=file, column=column, values=text, problem=TEXT_IN_NUMBERS,
+                       advice=f"{_number_hint(text[bad])}blank or NA for a missing value")
+
+
+def _number_hint(cells: pd.Series) -> str:
+    """What the unreadable number cells most likely are, said so that the fix is plain."""
+    cells = cells.astype(str)
+    if cells.str.fullmatch(r"-?[0-9]+,[0-9]+").any():
+        return "a decimal comma, as in '7,5', is not read: write '7.5'; was the file saved with a ';' separator?; "
+    if cells.str.fullmatch(r"-?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?").any():
+        return "thousands separators, as in '1,234', are not read: write '1234'; "
+    if cells.map(lambda c: any(ch.isdigit() and not ch.isascii() for ch in c)).any():
+        return "non-ASCII digits, e.g. full-width, are not read as numbers: retype them as 0-9; "
+    if cells.str.fullmatch(r"(?i)[+-]?(inf|infinity|nan)|.*e[+]?[0-9]{3,}").any():
+        return "infinite or overflowing numbers are not measurements; "
+    return ""
 
 
 # --- the tables ------------------------------------------------------------------------------------
@@ -274,6 +326,7 @@ def finish_measurements(draft: pd.DataFrame, boundary: Boundary, *, file: str, c
     for what, n in counts.items():
         boundary.report.convert(f"unit {what}", n)
     converted = check_ranges(converted, boundary, file=file, cells=cells)
+    check_upper_limits(converted, boundary, file=file)
     keys = ["subject_id", "time", "variable"] + (["visit"] if "visit" in converted.columns else [])
     converted = drop_duplicates(converted, keys, "value", boundary, file=file, cells=cells,
                                 what="measurement", column="value", conflicts="report")
@@ -296,6 +349,29 @@ def check_ranges(measurements: pd.DataFrame, boundary: Boundary, *, file: str,
         measurements = boundary.invalid(measurements, outside, file=file, column=value_column, message=message,
                                         cells=cells)
     return measurements
+
+
+def check_upper_limits(measurements: pd.DataFrame, boundary: Boundary, *, file: str) -> None:
+    """A reference upper limit (ref_high, after unit conversion) outside the range of the lab's `<variable>_uln`
+    (an ALT limit of 40 U/L given on a creatinine row in mg/dL: 3,537 umol/L) is refused naming the file, ref_high
+    and rows, whatever on_invalid says: it becomes the subject's ULN, and every engine refuses that feature."""
+    if "ref_high" not in measurements.columns or measurements.empty:
+        return
+    ranges = {v.name[:-4]: v.range for v in boundary.catalogue if v.name.endswith("_uln") and v.range}
+    variables = measurements["variable"].astype("string")
+    low = variables.map({k: r[0] for k, r in ranges.items()}).astype("float64").to_numpy()
+    high = variables.map({k: r[1] for k, r in ranges.items()}).astype("float64").to_numpy()
+    limit = measurements["ref_high"].to_numpy(dtype="float64", na_value=np.nan)
+    outside = (limit < low) | (limit > high)
+    if outside.any():
+        first = int(np.flatnonzero(outside)[0])
+        var = boundary.catalogue[f"{variables.iloc[first]}_uln"]
+        problems.found(measurements.index, outside, file=file, column="ref_high", rejectable=False,
+                       values=pd.Series(limit, index=measurements.index).map("{:g}".format),
+                       problem=f"an upper limit of normal outside the plausible range of {var.name} "
+                               f"[{var.range[0]:g}, {var.range[1]:g}] {var.unit} (after unit conversion; first: "
+                               f"{variables.iloc[first]} {limit[first]:g} {var.unit}); is it another lab's limit, "
+                               "or in another unit than the value?")
 
 
 def outside_range(var: Variable, value: float, on_invalid: OnInvalid) -> str:
@@ -370,6 +446,7 @@ def finish_cohort(subjects: pd.DataFrame, boundary: Boundary, *, file: str,
 
     `files` names the file each table came from (for error messages); `file` is the default.
     """
+    problems.raise_collected()  # the cells' problems first: the checks below would repeat them as consequences
     files = files or {}
     sfile = files.get("subjects", file)
     _check_subjects(subjects, boundary, file=sfile)

@@ -44,6 +44,7 @@ from .common import (
     subjects_frame,
     table_name,
 )
+from .problems import collects_problems
 from .readers import NoRows, check_format, read_as_absent, read_table, read_text_bytes, read_zip_member
 from .report import Loaded, LoadReport
 
@@ -112,6 +113,7 @@ def default_mapping() -> dict:
     return load_yaml(text)
 
 
+@collects_problems
 def load_omop(path: str | Path, *, mapping: str | Path | dict | None = None,
               index_date: str | pd.Timestamp | Mapping | None = None, on_invalid: OnInvalid = "raise",
               catalogue: Catalogue | None = None) -> Loaded:

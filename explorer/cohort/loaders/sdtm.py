@@ -38,6 +38,7 @@ from .common import (
     require_columns,
     subjects_frame,
 )
+from .problems import collects_problems
 from .readers import read_tables
 from .report import Loaded, LoadReport
 
@@ -74,6 +75,7 @@ def domain_files(folder: Path, files: dict[str, str | Path] | None = None) -> di
     return found
 
 
+@collects_problems
 def load_sdtm(folder: str | Path, *, files: dict[str, str | Path] | None = None, mh_complete: bool = False,
               on_invalid: OnInvalid = "raise", catalogue: Catalogue | None = None) -> Loaded:
     """Read SDTM domains from a folder (or the explicit `files`, e.g. {"dm": "dm_metabolic.csv", ...})."""

@@ -41,6 +41,7 @@ from .common import (
     loader_catalogue,
     numbers,
 )
+from .problems import collects_problems
 from .readers import read_table, read_tables
 from .report import Loaded, LoadReport
 from .wide import ColumnRule, Field, WideMapping, wide_tables
@@ -83,6 +84,7 @@ INSULIN = re.compile(r"insulin|humulin|novolin|gansulin|humalog|novolog|novorapi
                      r"aspart|lispro|glulisine", re.IGNORECASE)
 
 
+@collects_problems
 def load_shanghai(path: str | Path, *, cgm: str | Path | None = None, on_invalid: OnInvalid = "raise",
                   catalogue: Catalogue | None = None) -> Loaded:
     """Read one summary CSV, or a folder with both, optionally with the long CGM file (shanghai_cgm_long.csv)."""

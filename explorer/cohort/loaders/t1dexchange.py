@@ -41,6 +41,7 @@ from .common import (
     require_columns,
     subjects_frame,
 )
+from .problems import collects_problems
 from .readers import read_table
 from .report import Loaded, LoadReport
 
@@ -51,6 +52,7 @@ ANALYTES = {"HBA1C": ("hba1c", "%"), "CPEP": ("random_cpeptide", None), "GLU": (
 SEVERE_HYPO = "severe_hypoglycemia"
 
 
+@collects_problems
 def load_t1d_exchange(folder: str | Path, *, enrollment_date: str = "2014-01-01", on_invalid: OnInvalid = "raise",
                       catalogue: Catalogue | None = None) -> Loaded:
     """Read the study folder (the four tables above; the other questionnaires are not used)."""

@@ -57,6 +57,7 @@ from .common import (
     require_columns,
     subjects_frame,
 )
+from .problems import collects_problems
 from .readers import read_table
 from .report import Loaded, LoadReport
 
@@ -184,6 +185,7 @@ def parse_mapping(data: dict, *, source: str = "mapping") -> WideMapping:
         raise DataError(f"{first['msg']} (in {len(err.errors())} place(s))", file=source, column=where) from None
 
 
+@collects_problems
 def load_wide(path: str | Path | None = None, mapping: str | Path | dict | WideMapping | None = None, *,
               on_invalid: OnInvalid = "raise", catalogue: Catalogue | None = None) -> Loaded:
     """Read a wide table with its mapping. `path` may be omitted when the mapping file names `file:`."""
