@@ -21,6 +21,9 @@ Rules (docs/data.md, "Censored and categorical values"):
   (counts are integers), ">=k" -> k, "<k" or "<=k" -> 0, each counted as `open_range`. The lower bound
   is conservative for "count >= k" criteria: a subject is counted as having at least k events only when
   the source says so for certain; a subject reported as "5 - 9" fails ">= 6" rather than passing on a guess.
+- Exact quantities (kind="exact": an age, a window in days, a severity grade) take no censored form: "<18"
+  in an age column is text (an age "below 18" lies anywhere in [0, 18); half the limit would make a 17-year-old
+  nine and pass "age >= 6" on a guess).
 - Anything else is text in a numeric column: a DataError naming the file, column and first rows, or,
   with `on_text="unknown"`, NaN counted as `text_as_unknown` (a documented conversion, reported).
 """
@@ -51,7 +54,7 @@ _PLAIN = re.compile(PLAIN_NUMBER)
 _CENSORED = re.compile(rf"^(?P<op><=|>=|<|>|≤|≥)\s*(?P<limit>{_NUMBER})$")
 _RANGE = re.compile(rf"^(?P<low>{_NUMBER})\s*(?:-|–|to)\s*(?P<high>{_NUMBER})$", re.IGNORECASE)
 
-Kind = Literal["measurement", "count", "reading"]
+Kind = Literal["measurement", "count", "reading", "exact"]
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,8 @@ def parse_cell(cell: str, kind: Kind, missing_tokens: frozenset[str]) -> tuple[f
         value = float(cell)
         return (value, 0, "numeric") if np.isfinite(value) else (np.nan, 0, "text")  # "1e999" overflows
     if m := _CENSORED.match(cell):
+        if kind == "exact":  # an age or a day count is not a lab result: "<18" is no number, never 9
+            return np.nan, 0, "text"
         op, limit = m["op"].replace("≤", "<=").replace("≥", ">="), float(m["limit"])
         if not np.isfinite(limit):
             return np.nan, 0, "text"

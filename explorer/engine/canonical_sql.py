@@ -357,7 +357,7 @@ def _subjects(run: SqlLoad, folder: Folder) -> tuple[str, list[str]]:
     if d.has("sex"):
         out["sex"] = d.mapped("sex", lambda s: normalise_sex(s, file=file, column="sex"), pa.string())
     if d.has("age"):
-        out["age"] = d.numbers("age")
+        out["age"] = d.numbers("age", kind="exact")
     ignored = []
     for column in d.columns:
         if column in SUBJECT_FIELDS:
@@ -421,7 +421,8 @@ def _events(run: SqlLoad, folder: Folder) -> str:
     d = Draft(run, folder.relations["events"], file)
     require_columns(pd.DataFrame(columns=d.columns), ["subject_id", "time", "event"], file=file, what="events table")
     draft = {"subject_id": d.trimmed("subject_id"), "time": d.dates("time"), "event": d.trimmed("event"),
-             "severity": d.numbers("severity", count_missing=False) if d.has("severity") else "CAST(NULL AS DOUBLE)"}
+             "severity": (d.numbers("severity", count_missing=False, kind="exact") if d.has("severity")
+                          else "CAST(NULL AS DOUBLE)")}
     if d.has("visit"):
         draft["visit"] = f"CAST({d.raw('visit')} AS STRING)"
     step = d.step("events", draft)
@@ -476,7 +477,7 @@ def _event_counts(run: SqlLoad, folder: Folder) -> str:
     require_columns(pd.DataFrame(columns=d.columns), ["subject_id", "event", "within_days", "count"], file=file,
                     what="event_counts table")
     step = d.step("counts", {"subject_id": d.trimmed("subject_id"), "event": d.trimmed("event"),
-                             "within_days": d.numbers("within_days"), "count": d.numbers("count", kind="count")})
+                             "within_days": d.numbers("within_days", kind="exact"), "count": d.numbers("count", kind="count")})
     known = _names(run, "events", run.boundary.catalogue.names("event"))
     step = run.invalid(step, f"NOT COALESCE(event IN (SELECT name FROM {known}), FALSE)", file=file, column="event",
                        message="not a catalogue event")

@@ -104,7 +104,7 @@ def _subjects(frame: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.DataF
     if "sex" in frame.columns:
         out["sex"] = normalise_sex(frame["sex"], file=file, column="sex")
     if "age" in frame.columns:
-        out["age"] = numbers(frame["age"], file=file, column="age", report=boundary.report)
+        out["age"] = numbers(frame["age"], file=file, column="age", report=boundary.report, kind="exact")
     ignored = []
     for column in frame.columns:
         if column in SUBJECT_FIELDS:
@@ -168,7 +168,8 @@ def _events(frame: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.DataFra
         "time": dates(frame["time"], file=file, column="time", report=boundary.report),
         "event": frame["event"].astype("string").str.strip(),
     }, index=frame.index)
-    severity = (numbers(frame["severity"], file=file, column="severity", report=boundary.report, count_missing=False)
+    severity = (numbers(frame["severity"], file=file, column="severity", report=boundary.report, count_missing=False,
+                        kind="exact")
                 if "severity" in frame.columns else np.full(len(frame), np.nan))
     fractional = ~np.isnan(severity) & (severity != np.round(severity))
     if fractional.any():
@@ -214,7 +215,7 @@ def _event_counts(frame: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.D
     draft = pd.DataFrame({
         "subject_id": frame["subject_id"].astype("string").str.strip(),
         "event": frame["event"].astype("string").str.strip(),
-        "within_days": numbers(frame["within_days"], file=file, column="within_days", report=report),
+        "within_days": numbers(frame["within_days"], file=file, column="within_days", report=report, kind="exact"),
         "count": numbers(frame["count"], file=file, column="count", report=report, kind="count"),
     }, index=frame.index)
     unknown = ~draft["event"].isin(boundary.catalogue.names("event"))

@@ -301,6 +301,9 @@ def _number_hint(cells: pd.Series) -> str:
         return "non-ASCII digits, e.g. full-width, are not read as numbers: retype them as 0-9; "
     if cells.str.fullmatch(r"(?i)[+-]?(inf|infinity|nan)|.*e[+]?[0-9]{3,}").any():
         return "infinite or overflowing numbers are not measurements; "
+    if cells.str.fullmatch(r"\s*(<=?|>=?|≤|≥)\s*[0-9.]+\s*").any():
+        # only exact quantities (an age, a window in days) refuse a limit: lab columns read it as censored
+        return "a limit such as '<18' is not a value here (an age or a count of days is exact): give the value; "
     return ""
 
 

@@ -130,7 +130,7 @@ def _dm(dm: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.DataFrame:
     if "BRTHDTC" in dm.columns:
         columns["birth_date"] = parse_partial_dates(dm["BRTHDTC"], file=file, column="BRTHDTC", report=report)
     if "AGE" in dm.columns:
-        age = numbers(dm["AGE"], file=file, column="AGE", report=report)
+        age = numbers(dm["AGE"], file=file, column="AGE", report=report, kind="exact")
         if "AGEU" in dm.columns:
             unit = dm["AGEU"].astype("string").str.strip().str.upper()
             factor = unit.map(AGE_UNITS)

@@ -246,7 +246,7 @@ def wide_tables(frame: pd.DataFrame, spec: WideMapping, boundary: Boundary, *, f
         columns["diagnosis_date"] = _field_dates(frame, spec.diagnosis_date, file=file, name="diagnosis_date", report=report)
     if spec.age:
         columns["age"] = _numbers(_labelled(frame, spec.age), file=file, column=spec.age.column or "age",
-                                  report=report)
+                                  report=report, kind="exact")
 
     measurements, counts = [], []
     for column, rule in spec.columns.items():
