@@ -13,7 +13,7 @@ from explorer.app.scenario import DataSource
 from explorer.app.state import ExplorerState
 from explorer.app.upload import FilePicker
 from explorer.app.widgets import guarded, html_table
-from explorer.cohort.loaders.common import table_name
+from explorer.cohort.loaders.report import table_name
 from explorer.sources import SYNTHETIC_REASONS_UP_TO
 
 

@@ -32,7 +32,7 @@ from explorer.cohort.values import MISSING_TOKENS, parse_numbers
 from explorer.errors import DataError
 
 from . import problems
-from .report import LoadReport
+from .report import LoadReport, table_name
 
 OnInvalid = Literal["raise", "reject"]
 
@@ -112,11 +112,6 @@ class Boundary:
         self.report.record_invalid(file=file, column=column, problem=message, rows=frame.index[mask],
                                    made_unknown=cells)
         return frame[~mask]
-
-
-def table_name(file: str) -> str:
-    """The name a load report uses for a source table: the file name, without folders or the archive."""
-    return str(file).replace("\\", "/").replace("!", "/").rsplit("/", 1)[-1]
 
 
 # --- cell conversions ------------------------------------------------------------------------------

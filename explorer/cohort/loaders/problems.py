@@ -27,6 +27,8 @@ import pandas as pd
 
 from explorer.errors import DataError
 
+from .report import table_name
+
 MAX_ROWS_LISTED = 20   # rows (with their values) an error lists per column; the count says how many in all
 MAX_PROBLEMS_LISTED = 30  # columns an error lists; a file with more has a systematic problem (wrong separator)
 VALUE_SHOWN = 24       # characters of a cell value quoted
@@ -142,7 +144,6 @@ def found(index: pd.Index, bad, *, file: str, column: str, problem: str, values=
         if made_unknown:
             boundary.report.convert(f"{column}: {reason}", item.count)
         else:
-            from .common import table_name
             boundary.report.reject(table_name(file), f"{column}: {reason}", item.count)
         boundary.report.record_invalid(file=str(file), column=str(column), problem=reason, rows=rows,
                                        made_unknown=made_unknown, count=item.count)

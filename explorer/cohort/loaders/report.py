@@ -144,3 +144,8 @@ class Loaded(NamedTuple):
 
     cohort: Cohort
     report: LoadReport
+
+
+def table_name(file: str) -> str:
+    """The name a load report uses for a source table: the file name, without folders or the archive."""
+    return str(file).replace("\\", "/").replace("!", "/").rsplit("/", 1)[-1]
