@@ -76,11 +76,15 @@ def run_dashboard(args: argparse.Namespace) -> int:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
 
-    def on_sigterm(*_) -> None:
+    def on_stop_signal(*_) -> None:
         stop()
         raise SystemExit(0)
 
-    signal.signal(signal.SIGTERM, on_sigterm)
+    # SIGINT too, explicitly: a process started in the background of a script inherits SIGINT *ignored*, and
+    # Python then raises no KeyboardInterrupt, so Ctrl-C or `kill -INT` left the dashboard and its Voila
+    # running (tests/cli/test_dashboard.py, run as a background job). Jupyter's server does the same.
+    signal.signal(signal.SIGTERM, on_stop_signal)
+    signal.signal(signal.SIGINT, on_stop_signal)
 
     def relay() -> None:
         # Voila's own "running at" line comes before its pre-heated kernel is ready (see signal_ready),
@@ -96,6 +100,6 @@ def run_dashboard(args: argparse.Namespace) -> int:
         if ready.exists():
             print(f"Trial Explorer dashboard: {url}  (Ctrl-C to stop)", flush=True)
         return process.wait()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # a Ctrl-C before the handlers above were installed
         stop()
         return 0
