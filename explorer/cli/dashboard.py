@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -50,6 +52,8 @@ def run_dashboard(args: argparse.Namespace) -> int:
     notebook = find_notebook(args.notebook)
     root = notebook.parents[1]  # voila.json lives at the project root and is read from the cwd
     ready = Path(tempfile.mkdtemp(prefix="trial-explorer-")) / "ready"
+    # removed on every way out (the stop signals raise SystemExit): each start used to leave a folder in /tmp
+    atexit.register(shutil.rmtree, ready.parent, True)
 
     # the page reads relative paths from where the command was started, and only under the allowed folders
     started_in = Path.cwd().resolve()

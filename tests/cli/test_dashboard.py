@@ -33,11 +33,13 @@ def _ignore_sigint() -> None:
 # the CLI ignored the signal and the test's clean-up orphaned its Voila)
 @pytest.mark.parametrize(("stop_with", "started"), [(signal.SIGTERM, "foreground"), (signal.SIGINT, "foreground"),
                                                    (signal.SIGINT, "background")])
-def test_stopping_the_dashboard_stops_voila(stop_with, started):
+def test_stopping_the_dashboard_stops_voila(stop_with, started, tmp_path):
     port = _free_port()
+    tmp = tmp_path / "tmp"  # the CLI's own temporary folder, to see what it leaves there
+    tmp.mkdir()
     process = subprocess.Popen([sys.executable, "-m", "explorer.cli", "dashboard", "--port", str(port), "--n", "500"],
                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env={**os.environ, "TRIAL_EXPLORER_READY_FILE": ""},
+                               env={**os.environ, "TRIAL_EXPLORER_READY_FILE": "", "TMPDIR": str(tmp)},
                                preexec_fn=_ignore_sigint if started == "background" else None)
     try:
         deadline = time.monotonic() + 90
@@ -51,6 +53,7 @@ def test_stopping_the_dashboard_stops_voila(stop_with, started):
         while _listening(port) and time.monotonic() < deadline:
             time.sleep(0.3)
         assert not _listening(port), "Voila still listens after the dashboard stopped"
+        assert not set(tmp.glob("trial-explorer-*")), "the dashboard left its ready-file folder behind"
     finally:
         if process.poll() is None:  # SIGTERM first: the CLI then stops its Voila, which SIGKILL would orphan
             process.terminate()
