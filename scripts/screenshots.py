@@ -1,6 +1,7 @@
 """Screenshots of the dashboard for the docs: the criteria panel of both bundled trials at 1440x900 and
 1024x768, and the analysis views (Thresholds, Compare, Representativeness, Relaxed criteria, the
-sensitivity beside a threshold) on the islet trial with E7 switched off. Starts its own Voila server
+sensitivity beside a threshold) on the islet trial with E7 switched off, and the Data tab's reasons for
+unknown values. Starts its own Voila server
 (as the browser tests do).
 
     .venv/bin/python scripts/screenshots.py [--out docs/figures]
@@ -108,7 +109,20 @@ def analysis_views(browser, url: str, n: int, out: Path) -> None:
         path = out / name
         panel.screenshot(path=str(path))
         print(path)
+    unknown_reasons_view(page, out)
     page.close()
+
+
+def unknown_reasons_view(page, out: Path) -> None:
+    """The Data tab's "Why values are unknown" table, opened (per criterion, variable and reason)."""
+    page.get_by_role("tab", name="Data", exact=True).click()
+    reasons = page.locator("details[data-testid='unknown-reasons']").first
+    reasons.wait_for(timeout=120_000)
+    reasons.locator("summary").click()
+    page.wait_for_timeout(800)
+    path = out / "view_unknown_reasons.png"
+    reasons.screenshot(path=str(path))
+    print(path)
 
 
 if __name__ == "__main__":
