@@ -47,6 +47,7 @@ from explorer.clinical.cgm import MIN_ACTIVE_PERCENT, cgm_metrics  # the one def
 from explorer.clinical.homa import NOT_VALID_ON_INSULIN, homa_ir, treated_with_insulin
 from explorer.cohort.screening import Screening, empty_events
 from explorer.cohort.tables import Cohort
+from explorer.cohort.values import censored_bounds, censored_reason
 from explorer.errors import DataError
 
 DAY_NS = 86_400 * 10**9
@@ -96,6 +97,56 @@ class _Reasons:
         })
 
 
+class _Intervals:
+    """Censored features: per variable, the subjects whose chosen value was given as a limit, with the closed
+    bounds of the interval its true value lies in and the reason a criterion may be unknown because of it.
+    Only variables with a censored value have an entry: the others cost nothing."""
+
+    def __init__(self, ids: pd.Index):
+        self.ids = ids
+        self.by_variable: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def set(self, variable: str, positions: np.ndarray, low: np.ndarray, high: np.ndarray, reasons) -> None:
+        if positions.size:
+            self.by_variable[variable] = (positions, low, high, np.broadcast_to(np.asarray(reasons, dtype=object),
+                                                                                positions.shape))
+        else:
+            self.by_variable.pop(variable, None)
+
+    def dense(self, variable: str, values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """(low, high) over every subject (the value itself where exact), or None when nothing is censored."""
+        if variable not in self.by_variable:
+            return None
+        positions, low, high, _ = self.by_variable[variable]
+        lows, highs = np.array(values, dtype="float64"), np.array(values, dtype="float64")
+        lows[positions], highs[positions] = low, high
+        return lows, highs
+
+    def frame(self) -> pd.DataFrame | None:
+        if not self.by_variable:
+            return None
+        items = sorted(self.by_variable.items())
+        positions = np.concatenate([p for _, (p, *_) in items])
+        variables = [v for v, _ in items]
+        return pd.DataFrame({
+            "subject_id": pd.Categorical.from_codes(positions, categories=self.ids),
+            "variable": pd.Categorical.from_codes(np.repeat(np.arange(len(variables)), [len(p) for _, (p, *_) in items]),
+                                                  categories=variables),
+            "low": np.concatenate([lo for _, (_, lo, _, _) in items]),
+            "high": np.concatenate([hi for _, (_, _, hi, _) in items]),
+        })
+
+    def add_reasons(self, reasons: _Reasons) -> None:
+        """Each censored value's reason among the missing reasons, which every engine counts per variable (the
+        unknown-reasons table): it says why a criterion *may* be unknown, since a threshold outside the
+        interval still decides it."""
+        for variable, (positions, _, _, texts) in self.by_variable.items():
+            for text in pd.unique(texts):
+                mask = np.zeros(len(self.ids), bool)
+                mask[positions[texts == text]] = True
+                reasons.add(mask, variable, str(text))
+
+
 def screening_features(cohort: Cohort, *, lookback_days: float | Mapping[str, float] = 365, cgm_days: float = 14,
                        catalogue: Catalogue | None = None) -> Screening:
     """The Screening (features, events, event look-back and counts, missing reasons) of a cohort.
@@ -112,16 +163,19 @@ def screening_features(cohort: Cohort, *, lookback_days: float | Mapping[str, fl
                         rows=ids[ids.duplicated()].unique().tolist()[:10])
     index_ns = _ns(subjects["index_date"])
     reasons = _Reasons(ids)
+    intervals = _Intervals(ids)
     features: dict[str, object] = {}
 
     _static(subjects, catalogue, features, reasons)
     _age(subjects, index_ns, catalogue, features, reasons)
     _duration(subjects, index_ns, catalogue, features, reasons)
-    times = _latest_measurements(cohort.measurements, ids, index_ns, lookback_days, catalogue, features, reasons)
-    _derived(features, times, catalogue, reasons, len(ids))
+    times = _latest_measurements(cohort.measurements, ids, index_ns, lookback_days, catalogue, features, reasons,
+                                 intervals)
+    _derived(features, times, catalogue, reasons, len(ids), intervals)
     if len(cohort.cgm):
         _cgm(cohort.cgm, ids, index_ns, cgm_days, features, reasons)
 
+    intervals.add_reasons(reasons)
     frame = pd.DataFrame(_typed(features, catalogue), index=ids)
     frame = frame[[c for c in catalogue.names() if c in frame.columns]]
     screening = Screening(
@@ -131,6 +185,7 @@ def screening_features(cohort: Cohort, *, lookback_days: float | Mapping[str, fl
         event_counts=_counts(cohort.event_counts, ids),
         missing_reasons=reasons.frame(),
         source=cohort.source,
+        censored=intervals.frame(),
     )
     return screening.validate(catalogue)
 
@@ -291,7 +346,8 @@ def outside_message(feature: str, catalogue: Catalogue, *, subject: str, date: p
 # --- measurements ----------------------------------------------------------------------------------
 
 def _latest_measurements(measurements: pd.DataFrame, ids: pd.Index, index_ns: np.ndarray, lookback_days,
-                         catalogue: Catalogue, features: dict, reasons: _Reasons) -> dict[str, np.ndarray]:
+                         catalogue: Catalogue, features: dict, reasons: _Reasons,
+                         intervals: _Intervals | None = None) -> dict[str, np.ndarray]:
     """Latest value per subject and number variable within the window; returns the chosen times."""
     n = len(ids)
     if measurements is None or measurements.empty:
@@ -344,9 +400,14 @@ def _latest_measurements(measurements: pd.DataFrame, ids: pd.Index, index_ns: np
     seen_before, seen_after = seen_before.reshape(n, n_vars), seen_after.reshape(n, n_vars)
     seen = has.reshape(n, n_vars) | seen_before | seen_after
 
+    censored = _latest_intervals(measurements, keep, var_code, value, inside_rows[reaches], inside_cells[reaches],
+                                 present, catalogue, n) if intervals is not None else {}
+
     times = {}
     for j, variable in enumerate(present):
         column = latest[:, j]
+        if variable in censored:
+            intervals.set(variable, *censored[variable])
         if variable in features:  # a static column of the same variable fills the gaps
             column = np.where(np.isnan(column), np.asarray(features[variable], dtype="float64"), column)
             reasons.reset(variable)
@@ -368,6 +429,50 @@ def _latest_measurements(measurements: pd.DataFrame, ids: pd.Index, index_ns: np
             reasons.add(np.isnan(uln) & ~missing, uln_name, f"the latest {variable} has no reference range")
             reasons.add(np.isnan(uln) & missing, uln_name, f"no {variable} in the look-back window")
     return times
+
+
+def _latest_intervals(measurements: pd.DataFrame, keep: np.ndarray, var_code: np.ndarray, value: np.ndarray,
+                      rows: np.ndarray, cells: np.ndarray, present: list[str], catalogue: Catalogue,
+                      n: int) -> dict[str, tuple]:
+    """Per variable with a censored chosen value: (subject positions, low, high, reasons) of the cells whose
+    latest value was given as a limit. Several rows at the latest time give the mean of their bounds (the mean
+    is monotone in each value, so the bounds are exact). Nothing is done for a table without censored values."""
+    if "censored" not in measurements.columns:
+        return {}
+    code = measurements["censored"].to_numpy(dtype="float64", na_value=0)[keep].astype(np.int8)
+    if not code[rows].any():
+        return {}
+    limit = measurements["limit"].to_numpy(dtype="float64", na_value=np.nan)[keep]
+    floors = np.array([censoring_floor(catalogue, v) for v in present])[var_code]
+    low, high = censored_bounds(value, code, limit, floors)
+    n_vars = len(present)
+    cell_low = _mean_per_cell(cells, low[rows], n * n_vars).reshape(n, n_vars)
+    cell_high = _mean_per_cell(cells, high[rows], n * n_vars).reshape(n, n_vars)
+    # the limit a cell was reported with, for the reason (several censored rows at one time: the last one's)
+    cell_code = np.zeros(n * n_vars, np.int8)
+    cell_limit = np.full(n * n_vars, np.nan)
+    censored_rows = rows[code[rows] != 0]
+    censored_cells = cells[code[rows] != 0]
+    cell_code[censored_cells] = code[censored_rows]
+    cell_limit[censored_cells] = limit[censored_rows]
+    cell_code, cell_limit = cell_code.reshape(n, n_vars), cell_limit.reshape(n, n_vars)
+    out = {}
+    for j, variable in enumerate(present):
+        positions = np.flatnonzero(cell_low[:, j] != cell_high[:, j])  # NaN != NaN: cells without a value are NaN
+        positions = positions[~np.isnan(cell_low[positions, j])]
+        if positions.size:
+            unit = catalogue[variable].unit
+            texts = pd.Series(list(zip(cell_code[positions, j].tolist(), cell_limit[positions, j].tolist())))
+            reasons = texts.map(lambda cl, unit=unit: censored_reason(cl[0], cl[1], unit)).to_numpy(dtype=object)
+            out[variable] = (positions, cell_low[positions, j], cell_high[positions, j], reasons)
+    return out
+
+
+def censoring_floor(catalogue: Catalogue, variable: str) -> float:
+    """The least value a censored "<L" of the variable can be: 0, or -inf where its plausible range allows
+    negative values."""
+    var = catalogue.get(variable)
+    return -np.inf if var is not None and var.range and var.range[0] < 0 else 0.0
 
 
 def _mean_per_cell(cells: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
@@ -392,9 +497,32 @@ def _windows(lookback_days, variables: list[str]) -> np.ndarray:
     return np.full(len(variables), float(lookback_days))
 
 
-def _derived(features: dict, times: dict, catalogue: Catalogue, reasons: _Reasons, n: int) -> None:
+def _derived(features: dict, times: dict, catalogue: Catalogue, reasons: _Reasons, n: int,
+             intervals: _Intervals | None = None) -> None:
     def known(name):
         return np.asarray(features[name], dtype="float64") if name in features else np.full(n, np.nan)
+
+    def bounds(name, formula, inputs, derived):
+        """The interval of a derived value whose inputs were censored: the formula at every corner of their
+        intervals (the formulas here are monotone in each input, so the extremes are at corners)."""
+        if intervals is None:
+            return
+        dense = {i: intervals.dense(i, known(i)) for i in inputs}
+        censored = [i for i in inputs if dense[i] is not None]
+        if not censored:
+            return
+        corners = []
+        for corner in np.ndindex(*(2,) * len(censored)):
+            values = {i: known(i) for i in inputs}
+            values.update({i: dense[i][side] for i, side in zip(censored, corner, strict=True)})
+            with np.errstate(all="ignore"):
+                corners.append(formula(*(values[i] for i in inputs)))
+        with np.errstate(all="ignore"):
+            low, high = np.min(corners, axis=0), np.max(corners, axis=0)
+        positions = np.flatnonzero(derived & ~np.isnan(low) & ~np.isnan(high) & (low != high))
+        intervals.set(name, positions, low[positions], high[positions],
+                      f"derived from a censored {' and '.join(censored)}: unknown where a threshold lies inside "
+                      "the range its limits allow")
 
     if "weight" in features and "height" in features:
         bmi = known("weight") / (known("height") / 100.0) ** 2
@@ -405,6 +533,7 @@ def _derived(features: dict, times: dict, catalogue: Catalogue, reasons: _Reason
         fill = np.isnan(given) & ~np.isnan(bmi)
         if fill.any() or "bmi" not in features:
             features["bmi"] = np.where(np.isnan(given), bmi, given)
+            bounds("bmi", lambda w, h: w / (h / 100.0) ** 2, ("weight", "height"), np.isnan(given) & ~np.isnan(bmi))
             reasons.reset("bmi")
             missing = np.isnan(features["bmi"])
             reasons.add(missing & implausible, "bmi", "weight and height give an implausible BMI")
@@ -419,6 +548,8 @@ def _derived(features: dict, times: dict, catalogue: Catalogue, reasons: _Reason
         given = known("homa_ir")
         if "homa_ir" not in features or (np.isnan(given) & ~np.isnan(homa)).any():
             features["homa_ir"] = np.where(np.isnan(given), homa, given)
+            bounds("homa_ir", lambda g, i: homa_ir(g, i, on_insulin), ("fasting_glucose", "fasting_insulin"),
+                   np.isnan(given) & ~np.isnan(homa))
             reasons.reset("homa_ir")
             missing = np.isnan(features["homa_ir"])
             reasons.add(missing & on_insulin, "homa_ir", NOT_VALID_ON_INSULIN)
@@ -432,6 +563,8 @@ def _derived(features: dict, times: dict, catalogue: Catalogue, reasons: _Reason
         given = known("insulin_dose_per_kg")
         if "insulin_dose_per_kg" not in features or (np.isnan(given) & ~np.isnan(per_kg)).any():
             features["insulin_dose_per_kg"] = np.where(np.isnan(given), per_kg, given)
+            bounds("insulin_dose_per_kg", lambda d, w: d / w, ("insulin_dose", "weight"),
+                   np.isnan(given) & ~np.isnan(per_kg))
             reasons.reset("insulin_dose_per_kg")
             reasons.add(np.isnan(features["insulin_dose_per_kg"]), "insulin_dose_per_kg",
                         "no insulin dose and weight in the look-back window")
