@@ -1,0 +1,129 @@
+"""Censored lab values ("<0.017", ">600") are decided on their interval by every engine (docs/engine.md,
+"Censored values"): a comparison whose outcome differs across the interval is unknown, one decided over the
+whole interval is decided as before. Handmade cohort: limits below, at and above the thresholds, both
+directions, "<", "<=", ">", ">=", a chain and a derived feature (HOMA-IR)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from explorer.cohort.features import screening_features
+from explorer.cohort.loaders.canonical import load_canonical
+from explorer.engine import read_screening, write_screening
+from explorer.engine.duck import DuckDBBackend
+from explorer.engine.memory import MemoryBackend
+from explorer.expr import parse
+
+SUBJECTS = ["below_1ngml", "below_or_at_033", "exact_050", "below_0017", "above_600", "at_or_above_600",
+            "exact_glucose_8"]
+MEASUREMENTS = """subject_id,time,variable,value,unit
+below_1ngml,2024-01-01,fasting_cpeptide,<1.0,ng/mL
+below_or_at_033,2024-01-01,fasting_cpeptide,<=0.33,nmol/L
+exact_050,2024-01-01,fasting_cpeptide,0.5,nmol/L
+below_0017,2024-01-01,fasting_cpeptide,<0.017,nmol/L
+above_600,2024-01-01,fasting_glucose,>600,mg/dL
+above_600,2024-01-01,fasting_insulin,10,uU/mL
+at_or_above_600,2024-01-01,fasting_glucose,>=33.3,mmol/L
+exact_glucose_8,2024-01-01,fasting_glucose,8,mmol/L
+exact_glucose_8,2024-01-01,fasting_insulin,<2,uU/mL
+"""
+
+P, F, U = 1, 0, 2
+# expected truth codes per subject, in SUBJECTS order ("<1.0 ng/mL" is "<0.33 nmol/L": [0, 0.33))
+EXPECTED = {
+    "fasting_cpeptide >= 0.3": [U, U, P, F, U, U, U],     # the closing note's case: inside [0, 0.33): unknown
+    "fasting_cpeptide >= 0.33": [F, U, P, F, U, U, U],    # at the limit: "<" fails for certain, "<=" does not
+    "fasting_cpeptide > 0.33": [F, F, P, F, U, U, U],
+    "fasting_cpeptide < 0.33": [P, U, F, P, U, U, U],
+    "fasting_cpeptide <= 0.33": [P, P, F, P, U, U, U],
+    "fasting_cpeptide < 0.5": [P, P, F, P, U, U, U],      # above the limit: decided as before
+    "fasting_cpeptide < 0.01": [U, U, F, U, U, U, U],     # below the limit: unknown
+    "fasting_cpeptide >= 0.017": [U, U, P, F, U, U, U],
+    "0.1 <= fasting_cpeptide <= 0.2": [U, U, F, F, U, U, U],  # a range inside the interval: never decided
+    "fasting_glucose > 33.3": [U, U, U, U, P, U, F],
+    "fasting_glucose >= 33.3": [U, U, U, U, P, P, F],
+    "fasting_glucose > 20": [U, U, U, U, P, P, F],
+    "fasting_glucose < 40": [U, U, U, U, U, U, P],
+    "homa_ir > 5": [U, U, U, U, P, U, F],   # >33.3 mmol/L x 10 / 22.5 > 14.8; 8 x [0, 2) / 22.5 < 0.72
+    "homa_ir < 1": [U, U, U, U, F, U, P],                  # 8 x [0, 2) / 22.5 < 0.72
+    "homa_ir >= 0.5": [U, U, U, U, P, U, U],
+}
+
+
+@pytest.fixture(scope="module")
+def screening(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("censored")
+    rows = "\n".join(f"{s},{'F' if i % 2 else 'M'},2024-01-10,1980-01-01" for i, s in enumerate(SUBJECTS))
+    (folder / "subjects.csv").write_text("subject_id,sex,index_date,birth_date\n" + rows + "\n")
+    (folder / "measurements.csv").write_text(MEASUREMENTS)
+    return screening_features(load_canonical(folder).cohort)
+
+
+def criteria():
+    return [SimpleNamespace(id=f"c{i}", tree=parse(text), expression=text, parameter_values=dict)
+            for i, text in enumerate(EXPECTED)]
+
+
+def codes(backend) -> dict[str, list[int]]:
+    return {text: list(map(int, c)) for text, c in zip(EXPECTED, backend.truth_codes(criteria()), strict=True)}
+
+
+def test_the_memory_engine_decides_on_the_interval(screening):
+    assert list(screening.features.index) == SUBJECTS
+    assert codes(MemoryBackend(screening)) == EXPECTED
+
+
+def test_the_point_value_stays_for_displays(screening):
+    # half the limit (Hornung & Reed 1990) for "<", the limit for ">": what histograms and statistics read
+    cpeptide = screening.features["fasting_cpeptide"]
+    assert cpeptide["below_0017"] == pytest.approx(0.0085)
+    assert screening.features["fasting_glucose"]["above_600"] == pytest.approx(33.3)
+
+
+def test_only_censored_values_have_intervals(screening):
+    table = screening.censored
+    assert sorted(set(table["variable"].astype(str))) == ["fasting_cpeptide", "fasting_glucose", "fasting_insulin",
+                                                          "homa_ir"]
+    assert len(table) == 8  # 4 C-peptides, 2 glucoses, 1 insulin, 1 HOMA-IR from >600; exact values have none
+    low = dict(zip(table["subject_id"].astype(str) + "/" + table["variable"].astype(str), table["low"], strict=True))
+    high = dict(zip(table["subject_id"].astype(str) + "/" + table["variable"].astype(str), table["high"], strict=True))
+    assert low["below_0017/fasting_cpeptide"] == 0 and high["below_0017/fasting_cpeptide"] < 0.017
+    assert high["below_or_at_033/fasting_cpeptide"] == 0.33
+    assert low["at_or_above_600/fasting_glucose"] == 33.3 and high["at_or_above_600/fasting_glucose"] == np.inf
+
+
+def test_the_reason_names_the_limit(screening):
+    reasons = screening.missing_reasons
+    mine = reasons[(reasons["subject_id"].astype(str) == "below_1ngml")
+                   & (reasons["variable"].astype(str) == "fasting_cpeptide")]["reason"].astype(str).tolist()
+    assert mine == ["censored below the limit of quantification (<0.33 nmol/L): unknown where a threshold lies "
+                    "inside the interval"]
+    homa = reasons[(reasons["subject_id"].astype(str) == "above_600") & (reasons["variable"].astype(str) == "homa_ir")]
+    assert homa["reason"].astype(str).str.startswith("derived from a censored fasting_glucose").all()
+
+
+def test_duckdb_agrees_on_a_screening_and_on_a_folder(screening, tmp_path):
+    assert codes(DuckDBBackend(screening)) == EXPECTED
+    folder = write_screening(screening, tmp_path / "screening")
+    assert codes(DuckDBBackend(folder)) == EXPECTED
+    assert codes(MemoryBackend(read_screening(folder))) == EXPECTED
+
+
+def test_a_source_without_censored_values_has_no_interval_table(tmp_path):
+    (tmp_path / "subjects.csv").write_text("subject_id,sex,index_date\na,F,2024-01-10\n")
+    (tmp_path / "measurements.csv").write_text("subject_id,time,variable,value,unit\n"
+                                               "a,2024-01-01,fasting_cpeptide,0.2,nmol/L\n")
+    loaded = load_canonical(tmp_path).cohort
+    assert "censored" not in loaded.measurements.columns and "limit" not in loaded.measurements.columns
+    assert screening_features(loaded).censored is None
+
+
+def test_spark_agrees(spark, screening, tmp_path):
+    from explorer.engine.spark import SparkBackend
+
+    assert codes(SparkBackend(screening, spark=spark)) == EXPECTED
+    folder = write_screening(screening, tmp_path / "screening")
+    assert codes(SparkBackend(folder, spark=spark)) == EXPECTED
