@@ -97,7 +97,7 @@ class _Reasons:
         })
 
 
-class _Intervals:
+class Intervals:
     """Censored features: per variable, the subjects whose chosen value was given as a limit, with the closed
     bounds of the interval its true value lies in and the reason a criterion may be unknown because of it.
     Only variables with a censored value have an entry: the others cost nothing."""
@@ -136,6 +136,12 @@ class _Intervals:
             "high": np.concatenate([hi for _, (_, _, hi, _) in items]),
         })
 
+    def reasons_frame(self) -> pd.DataFrame:
+        """The censored values' reasons as a long table of missing reasons (add_reasons' rows)."""
+        reasons = _Reasons(self.ids)
+        self.add_reasons(reasons)
+        return reasons.frame()
+
     def add_reasons(self, reasons: _Reasons) -> None:
         """Each censored value's reason among the missing reasons, which every engine counts per variable (the
         unknown-reasons table): it says why a criterion *may* be unknown, since a threshold outside the
@@ -163,7 +169,7 @@ def screening_features(cohort: Cohort, *, lookback_days: float | Mapping[str, fl
                         rows=ids[ids.duplicated()].unique().tolist()[:10])
     index_ns = _ns(subjects["index_date"])
     reasons = _Reasons(ids)
-    intervals = _Intervals(ids)
+    intervals = Intervals(ids)
     features: dict[str, object] = {}
 
     _static(subjects, catalogue, features, reasons)
@@ -171,7 +177,8 @@ def screening_features(cohort: Cohort, *, lookback_days: float | Mapping[str, fl
     _duration(subjects, index_ns, catalogue, features, reasons)
     times = _latest_measurements(cohort.measurements, ids, index_ns, lookback_days, catalogue, features, reasons,
                                  intervals)
-    _derived(features, times, catalogue, reasons, len(ids), intervals)
+    _derived(features, times, catalogue, reasons, len(ids))
+    derived_intervals(lambda name: features.get(name), intervals)
     if len(cohort.cgm):
         _cgm(cohort.cgm, ids, index_ns, cgm_days, features, reasons)
 
@@ -347,7 +354,7 @@ def outside_message(feature: str, catalogue: Catalogue, *, subject: str, date: p
 
 def _latest_measurements(measurements: pd.DataFrame, ids: pd.Index, index_ns: np.ndarray, lookback_days,
                          catalogue: Catalogue, features: dict, reasons: _Reasons,
-                         intervals: _Intervals | None = None) -> dict[str, np.ndarray]:
+                         intervals: Intervals | None = None) -> dict[str, np.ndarray]:
     """Latest value per subject and number variable within the window; returns the chosen times."""
     n = len(ids)
     if measurements is None or measurements.empty:
@@ -435,37 +442,91 @@ def _latest_intervals(measurements: pd.DataFrame, keep: np.ndarray, var_code: np
                       rows: np.ndarray, cells: np.ndarray, present: list[str], catalogue: Catalogue,
                       n: int) -> dict[str, tuple]:
     """Per variable with a censored chosen value: (subject positions, low, high, reasons) of the cells whose
-    latest value was given as a limit. Several rows at the latest time give the mean of their bounds (the mean
-    is monotone in each value, so the bounds are exact). Nothing is done for a table without censored values."""
+    latest value was given as a limit (cell_intervals). Nothing is done for a table without censored values."""
     if "censored" not in measurements.columns:
         return {}
     code = measurements["censored"].to_numpy(dtype="float64", na_value=0)[keep].astype(np.int8)
     if not code[rows].any():
         return {}
     limit = measurements["limit"].to_numpy(dtype="float64", na_value=np.nan)[keep]
-    floors = np.array([censoring_floor(catalogue, v) for v in present])[var_code]
-    low, high = censored_bounds(value, code, limit, floors)
     n_vars = len(present)
-    cell_low = _mean_per_cell(cells, low[rows], n * n_vars).reshape(n, n_vars)
-    cell_high = _mean_per_cell(cells, high[rows], n * n_vars).reshape(n, n_vars)
+    return cell_intervals(cells // n_vars, var_code[rows], value[rows], code[rows], limit[rows], present, catalogue)
+
+
+def cell_intervals(subject: np.ndarray, variable: np.ndarray, value: np.ndarray, code: np.ndarray, limit: np.ndarray,
+                   present: list[str], catalogue: Catalogue) -> dict[str, tuple]:
+    """The intervals of the chosen values, from the rows at each (subject, variable)'s latest time (`variable`:
+    positions in `present`): {variable: (subjects, low, high, reasons)} for the cells with a censored row.
+
+    Several rows at the latest time give the mean of their bounds (the point value's rule, _mean_per_cell; the
+    mean is monotone in each value, so the bounds are exact). The SQL derivation (engine.features_sql) selects
+    the same rows and calls this: one rule for every engine."""
+    n_vars = len(present)
+    floors = np.array([censoring_floor(catalogue, v) for v in present])[variable]
+    low, high = censored_bounds(value, code, limit, floors)
+    cells = subject.astype(np.int64) * n_vars + variable
+    censored_cells = np.unique(cells[code != 0])
+    local = np.searchsorted(censored_cells, cells)
+    local = np.where((local < len(censored_cells)) & (censored_cells[np.minimum(local, len(censored_cells) - 1)]
+                                                      == cells), local, -1)
+    mine = local >= 0
+    size = len(censored_cells)
+    cell_low = _mean_per_cell(local[mine], low[mine], size)
+    cell_high = _mean_per_cell(local[mine], high[mine], size)
     # the limit a cell was reported with, for the reason (several censored rows at one time: the last one's)
-    cell_code = np.zeros(n * n_vars, np.int8)
-    cell_limit = np.full(n * n_vars, np.nan)
-    censored_rows = rows[code[rows] != 0]
-    censored_cells = cells[code[rows] != 0]
-    cell_code[censored_cells] = code[censored_rows]
-    cell_limit[censored_cells] = limit[censored_rows]
-    cell_code, cell_limit = cell_code.reshape(n, n_vars), cell_limit.reshape(n, n_vars)
+    cell_code, cell_limit = np.zeros(size, np.int8), np.full(size, np.nan)
+    given = mine & (code != 0)
+    cell_code[local[given]], cell_limit[local[given]] = code[given], limit[given]
     out = {}
-    for j, variable in enumerate(present):
-        positions = np.flatnonzero(cell_low[:, j] != cell_high[:, j])  # NaN != NaN: cells without a value are NaN
-        positions = positions[~np.isnan(cell_low[positions, j])]
-        if positions.size:
-            unit = catalogue[variable].unit
-            texts = pd.Series(list(zip(cell_code[positions, j].tolist(), cell_limit[positions, j].tolist())))
-            reasons = texts.map(lambda cl, unit=unit: censored_reason(cl[0], cl[1], unit)).to_numpy(dtype=object)
-            out[variable] = (positions, cell_low[positions, j], cell_high[positions, j], reasons)
+    for j, name in enumerate(present):
+        here = np.flatnonzero((censored_cells % n_vars == j) & (cell_low != cell_high) & ~np.isnan(cell_low))
+        if here.size:
+            unit = catalogue[name].unit
+            reasons = np.array([censored_reason(c, lim, unit) for c, lim in zip(cell_code[here].tolist(),
+                                                                                 cell_limit[here].tolist(),
+                                                                                 strict=True)], dtype=object)
+            out[name] = (censored_cells[here] // n_vars, cell_low[here], cell_high[here], reasons)
     return out
+
+
+# Derived features and their formulas, each monotone in every input over the plausible ranges (weights, heights,
+# glucose, insulin and doses are positive), so a formula's extremes over its inputs' intervals are at corners.
+DERIVED_FORMULAS = {
+    "bmi": (("weight", "height"), lambda weight, height: weight / (height / 100.0) ** 2),
+    "homa_ir": (("fasting_glucose", "fasting_insulin"), lambda glucose, insulin: homa_ir(glucose, insulin)),
+    "insulin_dose_per_kg": (("insulin_dose", "weight"), lambda dose, weight: dose / weight),
+}
+
+
+def derived_intervals(column, intervals: Intervals) -> None:
+    """Intervals of the derived features computed from a censored input: the formula at every corner of the
+    inputs' intervals (min and max), where the feature's value is the formula of the inputs' point values (it
+    was derived from them, not given by the source). `column(name)`: the feature's values or None."""
+    for name, (inputs, formula) in DERIVED_FORMULAS.items():
+        value = column(name)
+        if value is None or not any(i in intervals.by_variable for i in inputs):
+            continue
+        points = [column(i) for i in inputs]
+        if any(p is None for p in points):
+            continue
+        value = np.asarray(value, dtype="float64")
+        points = [np.asarray(p, dtype="float64") for p in points]
+        censored = [k for k, i in enumerate(inputs) if i in intervals.by_variable]
+        dense = {k: intervals.dense(inputs[k], points[k]) for k in censored}
+        with np.errstate(all="ignore"):
+            derived = ~np.isnan(value) & np.isclose(value, formula(*points), rtol=1e-9, atol=0)
+            corners = []
+            for corner in np.ndindex(*(2,) * len(censored)):
+                args = list(points)
+                for k, side in zip(censored, corner, strict=True):
+                    args[k] = dense[k][side]
+                corners.append(formula(*args))
+            low, high = np.min(corners, axis=0), np.max(corners, axis=0)
+        positions = np.flatnonzero(derived & ~np.isnan(low) & ~np.isnan(high) & (low != high))
+        names = " and ".join(inputs[k] for k in censored)
+        intervals.set(name, positions, low[positions], high[positions],
+                      f"derived from a censored {names}: unknown where a threshold lies inside the range its "
+                      "limits allow")
 
 
 def censoring_floor(catalogue: Catalogue, variable: str) -> float:
@@ -497,32 +558,9 @@ def _windows(lookback_days, variables: list[str]) -> np.ndarray:
     return np.full(len(variables), float(lookback_days))
 
 
-def _derived(features: dict, times: dict, catalogue: Catalogue, reasons: _Reasons, n: int,
-             intervals: _Intervals | None = None) -> None:
+def _derived(features: dict, times: dict, catalogue: Catalogue, reasons: _Reasons, n: int) -> None:
     def known(name):
         return np.asarray(features[name], dtype="float64") if name in features else np.full(n, np.nan)
-
-    def bounds(name, formula, inputs, derived):
-        """The interval of a derived value whose inputs were censored: the formula at every corner of their
-        intervals (the formulas here are monotone in each input, so the extremes are at corners)."""
-        if intervals is None:
-            return
-        dense = {i: intervals.dense(i, known(i)) for i in inputs}
-        censored = [i for i in inputs if dense[i] is not None]
-        if not censored:
-            return
-        corners = []
-        for corner in np.ndindex(*(2,) * len(censored)):
-            values = {i: known(i) for i in inputs}
-            values.update({i: dense[i][side] for i, side in zip(censored, corner, strict=True)})
-            with np.errstate(all="ignore"):
-                corners.append(formula(*(values[i] for i in inputs)))
-        with np.errstate(all="ignore"):
-            low, high = np.min(corners, axis=0), np.max(corners, axis=0)
-        positions = np.flatnonzero(derived & ~np.isnan(low) & ~np.isnan(high) & (low != high))
-        intervals.set(name, positions, low[positions], high[positions],
-                      f"derived from a censored {' and '.join(censored)}: unknown where a threshold lies inside "
-                      "the range its limits allow")
 
     if "weight" in features and "height" in features:
         bmi = known("weight") / (known("height") / 100.0) ** 2
@@ -533,7 +571,6 @@ def _derived(features: dict, times: dict, catalogue: Catalogue, reasons: _Reason
         fill = np.isnan(given) & ~np.isnan(bmi)
         if fill.any() or "bmi" not in features:
             features["bmi"] = np.where(np.isnan(given), bmi, given)
-            bounds("bmi", lambda w, h: w / (h / 100.0) ** 2, ("weight", "height"), np.isnan(given) & ~np.isnan(bmi))
             reasons.reset("bmi")
             missing = np.isnan(features["bmi"])
             reasons.add(missing & implausible, "bmi", "weight and height give an implausible BMI")
@@ -548,8 +585,6 @@ def _derived(features: dict, times: dict, catalogue: Catalogue, reasons: _Reason
         given = known("homa_ir")
         if "homa_ir" not in features or (np.isnan(given) & ~np.isnan(homa)).any():
             features["homa_ir"] = np.where(np.isnan(given), homa, given)
-            bounds("homa_ir", lambda g, i: homa_ir(g, i, on_insulin), ("fasting_glucose", "fasting_insulin"),
-                   np.isnan(given) & ~np.isnan(homa))
             reasons.reset("homa_ir")
             missing = np.isnan(features["homa_ir"])
             reasons.add(missing & on_insulin, "homa_ir", NOT_VALID_ON_INSULIN)
@@ -563,8 +598,6 @@ def _derived(features: dict, times: dict, catalogue: Catalogue, reasons: _Reason
         given = known("insulin_dose_per_kg")
         if "insulin_dose_per_kg" not in features or (np.isnan(given) & ~np.isnan(per_kg)).any():
             features["insulin_dose_per_kg"] = np.where(np.isnan(given), per_kg, given)
-            bounds("insulin_dose_per_kg", lambda d, w: d / w, ("insulin_dose", "weight"),
-                   np.isnan(given) & ~np.isnan(per_kg))
             reasons.reset("insulin_dose_per_kg")
             reasons.add(np.isnan(features["insulin_dose_per_kg"]), "insulin_dose_per_kg",
                         "no insulin dose and weight in the look-back window")

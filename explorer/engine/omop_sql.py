@@ -589,11 +589,12 @@ def _measurements(run: SqlLoad) -> str:
 
 
 def convert_units(run: SqlLoad, table: str, file: str, column: str = "value_as_number",
-                  keep: tuple[str, ...] = ()) -> str:
+                  keep: tuple[str, ...] = (), censored: bool = False) -> str:
     """explorer.cohort.units.to_catalogue_units over the distinct (variable, unit) pairs, applied in SQL.
 
-    `table` has te_src, subject_id, time, variable, value, unit, ref_low, ref_high; a unit that cannot be
-    converted is the loader's UnitError naming `column` (the source column of the unit) and the first rows.
+    `table` has te_src, subject_id, time, variable, value, unit, ref_low, ref_high (and `censored`, `limit` when
+    `censored`); a unit that cannot be converted is the loader's UnitError naming `column` (the source column of
+    the unit) and the first rows.
     """
     catalogue = run.boundary.catalogue
     pairs = run.engine.rows(f"SELECT variable, COALESCE(unit, '') AS unit, MIN({ORDER}) AS first_row, COUNT(*) AS n "
@@ -618,12 +619,15 @@ def convert_units(run: SqlLoad, table: str, file: str, column: str = "value_as_n
         "scale": pa.array([r[2] for r in rows], type=pa.float64()),
         "offset_": pa.array([r[3] for r in rows], type=pa.float64()),
         "decimals": pa.array([r[4] for r in rows], type=pa.int64())})
-    converted = {c: f"(CASE WHEN u.variable IS NULL THEN m.{c} ELSE "
-                    f"{rounded(f'(u.scale * m.{c} + u.offset_)', 'u.decimals')} END) AS {c}"
-                 for c in ("value", "ref_low", "ref_high")}
-    kept = "".join(f", m.{c}" for c in keep)
+    q = run.engine.dialect.quote
+    # a censored value's limit is converted with it (loaders.common.finish_measurements does the same)
+    converted = {c: f"(CASE WHEN u.variable IS NULL THEN m.{q(c)} ELSE "
+                    f"{rounded(f'(u.scale * m.{q(c)} + u.offset_)', 'u.decimals')} END) AS {q(c)}"
+                 for c in ("value", "ref_low", "ref_high", *(("limit",) if censored else ()))}
+    kept = "".join(f", m.{c}" for c in keep) + (", m.censored" if censored else "")
+    extra = f", {converted['limit']}" if censored else ""
     return run.table("m", f"SELECT m.{ORDER}, m.subject_id, m.time, m.variable{kept}, {converted['value']}, "
-                          f"{converted['ref_low']}, {converted['ref_high']} FROM {table} m LEFT JOIN {factors} u "
+                          f"{converted['ref_low']}, {converted['ref_high']}{extra} FROM {table} m LEFT JOIN {factors} u "
                           "ON u.variable = m.variable AND u.unit = COALESCE(m.unit, '')")
 
 
