@@ -111,18 +111,16 @@ class MemoryContext:
         self._counts: dict[tuple[str, float], Levels | np.ndarray] = {}
         self._aligned: dict[tuple[str, str], np.ndarray] = {}
         self._event_index: tuple[np.ndarray, pd.Index, np.ndarray, np.ndarray] | None = None
-        self._intervals = censored_intervals(screening)
-
-    @property
-    def censored_variables(self) -> frozenset[str]:
-        """Variables with at least one censored value: only their comparisons are evaluated on intervals."""
-        return frozenset(self._intervals)
+        self._intervals: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self.censored_variables = censored_variables(screening)  # only their comparisons are decided on intervals
 
     def bound(self, name: str, side: int) -> np.ndarray:
         """The variable's values with its censored ones replaced by their low (side 0) or high (1) bound;
         made for one comparison and not kept (a float64 column a variable)."""
         values = self.column(name)
         values = np.array(values.floats() if isinstance(values, Levels) else values, dtype="float64")
+        if name not in self._intervals:  # the subjects' rows looked up once, when a criterion first reads it
+            self._intervals[name] = censored_intervals(self.screening, name)
         rows, low, high = self._intervals[name]
         values[rows] = high if side else low
         return values
@@ -270,19 +268,33 @@ class MemoryContext:
             yield start, result
 
 
-def censored_intervals(screening: Screening) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """{variable: (feature rows, low, high)} of the Screening's censored values (explorer.cohort.screening)."""
+def censored_variables(screening: Screening) -> frozenset[str]:
+    """The variables with censored values in the Screening (explorer.cohort.screening: its `censored` table)."""
     table = getattr(screening, "censored", None)
     if table is None or not len(table):
-        return {}
-    rows = positions(table["subject_id"].astype("string"), screening.features.index)
+        return frozenset()
+    variables = table["variable"]
+    if isinstance(variables.dtype, pd.CategoricalDtype):  # the derivation's form: no string per row
+        present = np.bincount(variables.cat.codes.to_numpy()[variables.cat.codes.to_numpy() >= 0],
+                              minlength=len(variables.cat.categories)) > 0
+        return frozenset(str(v) for v in variables.cat.categories[present])
+    return frozenset(str(v) for v in pd.unique(variables.astype(str)))
+
+
+def censored_intervals(screening: Screening, variable: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(feature rows, low, high) of one variable's censored values in the Screening."""
+    table = screening.censored
+    mine = (table["variable"] == variable).to_numpy(dtype=bool)
+    ids = table["subject_id"][mine]
+    if isinstance(ids.dtype, pd.CategoricalDtype) and ids.cat.categories.equals(screening.features.index):
+        rows = ids.cat.codes.to_numpy().astype(np.int64)  # the derivation's own categories: the codes are the rows
+    else:
+        rows = positions(ids.astype("string"), screening.features.index)
     if (rows < 0).any():
         raise DataError("the censored table names subjects the features do not have; rebuild the screening",
                         file=screening.source or None, column="subject_id",
                         rows=np.flatnonzero(rows < 0)[:10].tolist())
-    variables = table["variable"].astype("string").to_numpy(dtype=object)
-    low, high = table["low"].to_numpy(dtype="float64"), table["high"].to_numpy(dtype="float64")
-    return {str(v): (rows[variables == v], low[variables == v], high[variables == v]) for v in pd.unique(variables)}
+    return rows, table["low"].to_numpy(dtype="float64")[mine], table["high"].to_numpy(dtype="float64")[mine]
 
 
 def agreed(truths: list[Truth]) -> Truth:

@@ -13,14 +13,17 @@ import pytest
 from explorer.cohort.features import screening_features
 from explorer.cohort.loaders.canonical import load_canonical
 from explorer.engine import read_screening, write_screening
+from explorer.engine.canonical_sql import canonical_screening_folder, canonical_screening_sql
 from explorer.engine.duck import DuckDBBackend
+from explorer.engine.features_sql import screening_features_sql
+from explorer.engine.layout import ordered_reasons
 from explorer.engine.memory import MemoryBackend
 from explorer.expr import parse
 
-SUBJECTS = ["below_1ngml", "below_or_at_033", "exact_050", "below_0017", "above_600", "at_or_above_600",
-            "exact_glucose_8"]
+SUBJECTS = ["below_033", "below_or_at_033", "exact_050", "below_0017", "above_600", "at_or_above_600",
+            "exact_glucose_8", "below_1ngml"]
 MEASUREMENTS = """subject_id,time,variable,value,unit
-below_1ngml,2024-01-01,fasting_cpeptide,<1.0,ng/mL
+below_033,2024-01-01,fasting_cpeptide,<0.33,nmol/L
 below_or_at_033,2024-01-01,fasting_cpeptide,<=0.33,nmol/L
 exact_050,2024-01-01,fasting_cpeptide,0.5,nmol/L
 below_0017,2024-01-01,fasting_cpeptide,<0.017,nmol/L
@@ -29,27 +32,29 @@ above_600,2024-01-01,fasting_insulin,10,uU/mL
 at_or_above_600,2024-01-01,fasting_glucose,>=33.3,mmol/L
 exact_glucose_8,2024-01-01,fasting_glucose,8,mmol/L
 exact_glucose_8,2024-01-01,fasting_insulin,<2,uU/mL
+below_1ngml,2024-01-01,fasting_cpeptide,<1.0,ng/mL
 """
 
 P, F, U = 1, 0, 2
-# expected truth codes per subject, in SUBJECTS order ("<1.0 ng/mL" is "<0.33 nmol/L": [0, 0.33))
+# expected truth codes per subject, in SUBJECTS order ("<1.0 ng/mL" is [0, 0.331) nmol/L: the limit is converted
+# unrounded, so a threshold at 0.33 lies inside it)
 EXPECTED = {
-    "fasting_cpeptide >= 0.3": [U, U, P, F, U, U, U],     # the closing note's case: inside [0, 0.33): unknown
-    "fasting_cpeptide >= 0.33": [F, U, P, F, U, U, U],    # at the limit: "<" fails for certain, "<=" does not
-    "fasting_cpeptide > 0.33": [F, F, P, F, U, U, U],
-    "fasting_cpeptide < 0.33": [P, U, F, P, U, U, U],
-    "fasting_cpeptide <= 0.33": [P, P, F, P, U, U, U],
-    "fasting_cpeptide < 0.5": [P, P, F, P, U, U, U],      # above the limit: decided as before
-    "fasting_cpeptide < 0.01": [U, U, F, U, U, U, U],     # below the limit: unknown
-    "fasting_cpeptide >= 0.017": [U, U, P, F, U, U, U],
-    "0.1 <= fasting_cpeptide <= 0.2": [U, U, F, F, U, U, U],  # a range inside the interval: never decided
-    "fasting_glucose > 33.3": [U, U, U, U, P, U, F],
-    "fasting_glucose >= 33.3": [U, U, U, U, P, P, F],
-    "fasting_glucose > 20": [U, U, U, U, P, P, F],
-    "fasting_glucose < 40": [U, U, U, U, U, U, P],
-    "homa_ir > 5": [U, U, U, U, P, U, F],   # >33.3 mmol/L x 10 / 22.5 > 14.8; 8 x [0, 2) / 22.5 < 0.72
-    "homa_ir < 1": [U, U, U, U, F, U, P],                  # 8 x [0, 2) / 22.5 < 0.72
-    "homa_ir >= 0.5": [U, U, U, U, P, U, U],
+    "fasting_cpeptide >= 0.3": [U, U, P, F, U, U, U, U],     # the closing note's case: inside [0, 0.33): unknown
+    "fasting_cpeptide >= 0.33": [F, U, P, F, U, U, U, U],    # at the limit: "<" fails for certain, "<=" does not
+    "fasting_cpeptide > 0.33": [F, F, P, F, U, U, U, U],
+    "fasting_cpeptide < 0.33": [P, U, F, P, U, U, U, U],
+    "fasting_cpeptide <= 0.33": [P, P, F, P, U, U, U, U],
+    "fasting_cpeptide < 0.5": [P, P, F, P, U, U, U, P],      # above the limit: decided as before
+    "fasting_cpeptide < 0.01": [U, U, F, U, U, U, U, U],     # below the limit: unknown
+    "fasting_cpeptide >= 0.017": [U, U, P, F, U, U, U, U],
+    "0.1 <= fasting_cpeptide <= 0.2": [U, U, F, F, U, U, U, U],  # a range inside the interval: never decided
+    "fasting_glucose > 33.3": [U, U, U, U, P, U, F, U],
+    "fasting_glucose >= 33.3": [U, U, U, U, P, P, F, U],
+    "fasting_glucose > 20": [U, U, U, U, P, P, F, U],
+    "fasting_glucose < 40": [U, U, U, U, U, U, P, U],
+    "homa_ir > 5": [U, U, U, U, P, U, F, U],   # >33.3 mmol/L x 10 / 22.5 > 14.8; 8 x [0, 2) / 22.5 < 0.72
+    "homa_ir < 1": [U, U, U, U, F, U, P, U],                  # 8 x [0, 2) / 22.5 < 0.72
+    "homa_ir >= 0.5": [U, U, U, U, P, U, U, U],
 }
 
 
@@ -87,7 +92,7 @@ def test_only_censored_values_have_intervals(screening):
     table = screening.censored
     assert sorted(set(table["variable"].astype(str))) == ["fasting_cpeptide", "fasting_glucose", "fasting_insulin",
                                                           "homa_ir"]
-    assert len(table) == 8  # 4 C-peptides, 2 glucoses, 1 insulin, 1 HOMA-IR from >600; exact values have none
+    assert len(table) == 9  # 5 C-peptides, 2 glucoses, 1 insulin, 1 HOMA-IR from >600; exact values have none
     low = dict(zip(table["subject_id"].astype(str) + "/" + table["variable"].astype(str), table["low"], strict=True))
     high = dict(zip(table["subject_id"].astype(str) + "/" + table["variable"].astype(str), table["high"], strict=True))
     assert low["below_0017/fasting_cpeptide"] == 0 and high["below_0017/fasting_cpeptide"] < 0.017
@@ -97,7 +102,7 @@ def test_only_censored_values_have_intervals(screening):
 
 def test_the_reason_names_the_limit(screening):
     reasons = screening.missing_reasons
-    mine = reasons[(reasons["subject_id"].astype(str) == "below_1ngml")
+    mine = reasons[(reasons["subject_id"].astype(str) == "below_033")
                    & (reasons["variable"].astype(str) == "fasting_cpeptide")]["reason"].astype(str).tolist()
     assert mine == ["censored below the limit of quantification (<0.33 nmol/L): unknown where a threshold lies "
                     "inside the interval"]
@@ -127,3 +132,70 @@ def test_spark_agrees(spark, screening, tmp_path):
     assert codes(SparkBackend(screening, spark=spark)) == EXPECTED
     folder = write_screening(screening, tmp_path / "screening")
     assert codes(SparkBackend(folder, spark=spark)) == EXPECTED
+
+
+@pytest.fixture(scope="module")
+def canonical_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("censored_canonical")
+    rows = "\n".join(f"{s},{'F' if i % 2 else 'M'},2024-01-10,1980-01-01" for i, s in enumerate(SUBJECTS))
+    (folder / "subjects.csv").write_text("subject_id,sex,index_date,birth_date\n" + rows + "\n")
+    (folder / "measurements.csv").write_text(MEASUREMENTS)
+    return folder
+
+
+def same_intervals(a, b) -> None:
+    def rows(s):
+        t = s.censored
+        return sorted(zip(t["subject_id"].astype(str), t["variable"].astype(str), t["low"], t["high"], strict=True))
+    assert rows(a) == rows(b)
+    assert ordered_reasons(a.missing_reasons).astype(str).reset_index(drop=True).equals(
+        ordered_reasons(b.missing_reasons).astype(str).reset_index(drop=True))
+
+
+def test_the_sql_derivations_give_the_same_intervals_and_reasons(screening, canonical_folder, tmp_path):
+    # a Cohort's tables derived in DuckDB, canonical tables read in place, and written range by range to a folder
+    same_intervals(screening, screening_features_sql(load_canonical(canonical_folder).cohort))
+    in_place, _ = canonical_screening_sql(canonical_folder)
+    same_intervals(screening, in_place)
+    assert codes(DuckDBBackend(in_place)) == EXPECTED
+    folder, _ = canonical_screening_folder(canonical_folder, tmp_path / "written")
+    same_intervals(screening, read_screening(folder))
+    assert codes(DuckDBBackend(folder)) == EXPECTED
+
+
+def test_spark_derives_the_same_intervals(spark, screening, canonical_folder):
+    same_intervals(screening, screening_features_sql(load_canonical(canonical_folder).cohort, engine="spark",
+                                                     spark=spark))
+
+
+def test_an_omop_operator_gives_an_interval_in_both_loaders(tmp_path):
+    # "<" 0.5 mg/dL creatinine (operator_concept_id 4171756) is [0, 44.21) umol/L: the limit converted unrounded
+    import importlib.util
+    from pathlib import Path
+
+    from explorer.engine.omop_sql import omop_screening_sql
+
+    # the handmade CDM of test_omop_sql (its person 2 has a creatinine with operator "<")
+    spec = importlib.util.spec_from_file_location("omop_cases", Path(__file__).with_name("test_omop_sql.py"))
+    cases = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cases)
+    pandas_path = cases.pandas_path
+    cdm = cases.write_cdm(tmp_path)
+    pandas, _ = pandas_path(cdm)
+    in_place, _ = omop_screening_sql(cdm)
+    same_intervals(pandas, in_place)
+    table = pandas.censored
+    assert table["variable"].astype(str).tolist() == ["creatinine"]
+    assert table["high"].iloc[0] == pytest.approx(0.5 * 88.42, rel=1e-9) and table["low"].iloc[0] == 0
+    rule = [SimpleNamespace(id="c", tree=parse("creatinine < 30"), expression="creatinine < 30",
+                            parameter_values=dict)]
+    person = list(pandas.features.index).index("2")
+    for backend in (MemoryBackend(pandas), DuckDBBackend(in_place)):
+        assert backend.truth_codes(rule)[0][person] == U  # 22 (half the limit) passed "< 30" on a guess
+
+
+def test_edits_of_a_rule_reading_censored_values_are_counted_by_the_engine(screening):
+    from explorer.engine.edit_histogram import censored_variables
+
+    assert censored_variables(DuckDBBackend(screening)) >= {"fasting_cpeptide", "homa_ir"}
+    assert censored_variables(MemoryBackend(screening)) >= {"fasting_cpeptide", "homa_ir"}

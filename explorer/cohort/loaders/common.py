@@ -339,7 +339,8 @@ def finish_measurements(draft: pd.DataFrame, boundary: Boundary, *, file: str, c
                              message="not a number variable of the catalogue", cells=cells)
     # a censored value's limit is converted with it (the limit is what decides a criterion)
     converted, counts = to_catalogue_units(draft, catalogue=boundary.catalogue, file=file,
-                                           value_columns=("value", "ref_low", "ref_high", "limit"))
+                                           value_columns=("value", "ref_low", "ref_high", "limit"),
+                                           unrounded=("limit",))
     for what, n in counts.items():
         boundary.report.convert(f"unit {what}", n)
     converted = check_ranges(converted, boundary, file=file, cells=cells)
