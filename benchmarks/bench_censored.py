@@ -21,7 +21,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from _common import RESULTS, machine, peak_rss_mb
 

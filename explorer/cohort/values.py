@@ -8,12 +8,12 @@ Rules (docs/data.md, "Censored and categorical values"):
   are digits: full-width "１２" (or other scripts' digits) and numbers too large for a float are text,
   unless `normalise_digits=True` asks for them to be read (NFKC), counted as `normalised_digits`.
 - Censored measurements (kind="measurement"):
-  "<L" or "<=L" (below the limit of quantification) -> L / 2, counted as `below_limit`. The true value
-  lies in [0, L); L / 2 (Hornung & Reed, Appl Occup Environ Hyg 1990;5:46) gives the right answer for
-  every criterion threshold at or above L (e.g. C-peptide "<0.017" nmol/L against "< 0.3"), which is
-  where screening thresholds sit; below L nothing could.
-  ">U" or ">=U" (above the measuring range, e.g. a meter's "HI" of 600 mg/dL) -> U, counted as
-  `above_limit`; right for every threshold below U.
+  "<L" or "<=L" (below the limit of quantification) -> L / 2, counted as `below_limit`; ">U" or ">=U" (above
+  the measuring range, e.g. a meter's "HI" of 600 mg/dL) -> U, counted as `above_limit`. These point values
+  (Hornung & Reed, Appl Occup Environ Hyg 1990;5:46) are for displays and statistics only: the censoring code
+  (CENSORING: "<" [0, L), "<=" [0, L], ">" (U, +inf), ">=" [U, +inf)) and the limit travel with the value,
+  and every engine decides a criterion on the interval (censored_bounds): unknown where the outcome differs
+  across it, so "<0.33" C-peptide against ">= 0.3" is unknown, not a fail on the guess 0.165.
 - Censored sensor readings (kind="reading", CGM): "<L" -> L and ">U" -> U, the limits of the sensor's
   reporting range (a CGM's "LO" is a reading at its 40 mg/dL floor, not somewhere in [0, 40)), counted as
   `below_limit` / `above_limit`.

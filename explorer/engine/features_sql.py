@@ -52,14 +52,14 @@ from explorer.clinical.cgm import (
 from explorer.clinical.homa import HOMA_IR_NORMALISER, NOT_VALID_ON_INSULIN
 from explorer.cohort.features import (
     CGM_METRICS,
-    Intervals,
-    cell_intervals,
-    derived_intervals,
     DAY_NS,
     DAYS_PER_YEAR,
     SUBJECT_FIELDS,
+    Intervals,
     _ns,
     _typed,
+    cell_intervals,
+    derived_intervals,
     outside_reason,
 )
 from explorer.cohort.lookup import positions

@@ -42,9 +42,9 @@ from explorer.expr import (
     Str,
     at_least_count,
     chain_steps,
-    names,
     count_column,
     count_window,
+    names,
 )
 
 

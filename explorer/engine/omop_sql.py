@@ -53,8 +53,8 @@ from explorer.cohort.loaders.common import (
 from explorer.cohort.loaders.readers import FIRST_DATA_ROW, NO_ROWS, NO_SUBJECTS, check_header, read_as_absent
 from explorer.cohort.loaders.report import FIRST_ROWS_KEPT, LoadReport
 from explorer.cohort.screening import Screening
-from explorer.cohort.values import CENSORING
 from explorer.cohort.units import canonical_unit, conversion, exact_conversion, report_precision
+from explorer.cohort.values import CENSORING
 from explorer.engine.duck import csv_error, limit_spill, literal_path, spill_error
 from explorer.engine.features_sql import VIEWS, DuckRunner, SparkRunner, derive
 from explorer.engine.spark import arrow_frame, local_path, read_parquet

@@ -59,12 +59,17 @@ EXPECTED = {
 
 
 @pytest.fixture(scope="module")
-def screening(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("censored")
+def canonical_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("censored_canonical")
     rows = "\n".join(f"{s},{'F' if i % 2 else 'M'},2024-01-10,1980-01-01" for i, s in enumerate(SUBJECTS))
     (folder / "subjects.csv").write_text("subject_id,sex,index_date,birth_date\n" + rows + "\n")
     (folder / "measurements.csv").write_text(MEASUREMENTS)
-    return screening_features(load_canonical(folder).cohort)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def screening(canonical_folder):
+    return screening_features(load_canonical(canonical_folder).cohort)
 
 
 def criteria():
@@ -132,15 +137,6 @@ def test_spark_agrees(spark, screening, tmp_path):
     assert codes(SparkBackend(screening, spark=spark)) == EXPECTED
     folder = write_screening(screening, tmp_path / "screening")
     assert codes(SparkBackend(folder, spark=spark)) == EXPECTED
-
-
-@pytest.fixture(scope="module")
-def canonical_folder(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("censored_canonical")
-    rows = "\n".join(f"{s},{'F' if i % 2 else 'M'},2024-01-10,1980-01-01" for i, s in enumerate(SUBJECTS))
-    (folder / "subjects.csv").write_text("subject_id,sex,index_date,birth_date\n" + rows + "\n")
-    (folder / "measurements.csv").write_text(MEASUREMENTS)
-    return folder
 
 
 def same_intervals(a, b) -> None:

@@ -30,8 +30,8 @@ import pandas as pd
 import yaml
 
 from explorer.catalogue import Catalogue
-from explorer.errors import DataError
 from explorer.cohort.values import CENSORING
+from explorer.errors import DataError
 from explorer.strict_input import load_yaml
 
 from .common import (
