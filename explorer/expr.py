@@ -209,6 +209,13 @@ def chain_steps(node: Compare) -> list[Compare]:
                                                                   strict=False)]
 
 
+def is_monotone_test(node: Node) -> bool:
+    """Whether a comparison's truth is monotone in the values it reads (<, <=, >, >=), so that the ends of a
+    censored value's interval decide it; == / != / in are not (x == 0.1 can hold inside [0, 0.33) though
+    neither end equals 0.1): engines make them unknown wherever a value they read is censored."""
+    return isinstance(node, Compare) and all(op in ("<", "<=", ">", ">=") for op in node.ops)
+
+
 def depth_and_size(node, kids=children) -> tuple[int, int]:
     """(levels, nodes) of a tree, iteratively, so a tree too deep to recurse into can still be measured."""
     deepest, size, stack = 0, 0, [(node, 1)]

@@ -44,6 +44,7 @@ from explorer.expr import (
     chain_steps,
     count_column,
     count_window,
+    is_monotone_test,
     names,
 )
 
@@ -329,11 +330,16 @@ class Evaluator:
             for step in steps[1:]:
                 result = result & step
             return result
-        truths = []
+        truths, inside = [], np.zeros(self.ctx.n, dtype=bool)
         for corner in np.ndindex(*(2,) * len(censored)):
             fixed = {name: self.ctx.bound(name, side) for name, side in zip(censored, corner, strict=True)}
             truths.append(Evaluator(self.ctx, self.params, fixed).eval(node))
-        return agreed(truths)
+            if not any(corner):
+                inside = np.logical_or.reduce([fixed[name] != self.ctx.bound(name, 1) for name in censored])
+        result = agreed(truths)
+        if not is_monotone_test(node):  # x == 0.1 holds inside [0, 0.33) though neither end equals it
+            result = Truth(result.value & ~inside, result.known & ~inside)
+        return result
 
     def truth(self, node: Node) -> Truth:
         result = self.eval(node)

@@ -55,6 +55,9 @@ EXPECTED = {
     "homa_ir > 5": [U, U, U, U, P, U, F, U],   # >33.3 mmol/L x 10 / 22.5 > 14.8; 8 x [0, 2) / 22.5 < 0.72
     "homa_ir < 1": [U, U, U, U, F, U, P, U],                  # 8 x [0, 2) / 22.5 < 0.72
     "homa_ir >= 0.5": [U, U, U, U, P, U, U, U],
+    "fasting_cpeptide == 0.1": [U, U, F, U, U, U, U, U],  # 0.1 may be the value, though neither end is
+    "fasting_cpeptide != 0.5": [U, U, F, U, U, U, U, U],
+    "fasting_glucose * 18.1 >= 600 or fasting_cpeptide < 0.5": [P, P, U, P, P, P, U, P],  # >33.3 x 18.1 > 602
 }
 
 
