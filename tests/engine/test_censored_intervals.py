@@ -198,3 +198,17 @@ def test_edits_of_a_rule_reading_censored_values_are_counted_by_the_engine(scree
 
     assert censored_variables(DuckDBBackend(screening)) >= {"fasting_cpeptide", "homa_ir"}
     assert censored_variables(MemoryBackend(screening)) >= {"fasting_cpeptide", "homa_ir"}
+
+
+def test_an_sdtm_character_result_gives_an_interval(fixtures_dir):
+    # LBSTRESC "<3.42" umol/L bilirubin: half the limit for displays, [0, 3.42) for criteria
+    from explorer.cohort.loaders import load_sdtm
+
+    cohort, _ = load_sdtm(fixtures_dir / "cohort" / "sdtm")
+    screening = screening_features(cohort)
+    table = screening.censored
+    mine = table[(table["subject_id"].astype(str) == "D-002") & (table["variable"].astype(str) == "bilirubin")]
+    assert len(mine) == 1 and mine["low"].iloc[0] == 0 and mine["high"].iloc[0] == np.nextafter(3.42, 0)
+    assert screening.features.loc["D-002", "bilirubin"] == pytest.approx(1.71)
+    rule = [SimpleNamespace(id="c", tree=parse("bilirubin < 2"), expression="bilirubin < 2", parameter_values=dict)]
+    assert MemoryBackend(screening).truth_codes(rule)[0][list(screening.features.index).index("D-002")] == U
