@@ -212,3 +212,19 @@ def test_an_sdtm_character_result_gives_an_interval(fixtures_dir):
     assert screening.features.loc["D-002", "bilirubin"] == pytest.approx(1.71)
     rule = [SimpleNamespace(id="c", tree=parse("bilirubin < 2"), expression="bilirubin < 2", parameter_values=dict)]
     assert MemoryBackend(screening).truth_codes(rule)[0][list(screening.features.index).index("D-002")] == U
+
+
+def test_a_wide_export_keeps_the_limit_of_one_column_and_not_of_the_others(tmp_path):
+    from explorer.cohort.loaders.wide import load_wide
+
+    (tmp_path / "export.csv").write_text("Patient ID,Visit date,Sex,C-peptide (nmol/L),FPG (mg/dL)\n"
+                                         "P01,2024-01-10,F,<0.33,150\nP02,2024-01-12,M,0.5,>600\n")
+    mapping = {"file": "export.csv", "subject_id": "Patient ID", "index_date": "Visit date", "sex": "Sex",
+               "columns": {"C-peptide (nmol/L)": {"variable": "fasting_cpeptide", "unit": "nmol/L"},
+                           "FPG (mg/dL)": {"variable": "fasting_glucose", "unit": "mg/dL"}}}
+    cohort, _ = load_wide(tmp_path / "export.csv", mapping)
+    screening = screening_features(cohort)
+    rules = [SimpleNamespace(id=f"c{i}", tree=parse(t), expression=t, parameter_values=dict)
+             for i, t in enumerate(["fasting_cpeptide >= 0.3", "fasting_glucose > 20"])]
+    first, second = MemoryBackend(screening).truth_codes(rules)
+    assert first.tolist() == [U, P] and second.tolist() == [F, P]

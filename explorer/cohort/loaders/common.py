@@ -350,6 +350,8 @@ def finish_measurements(draft: pd.DataFrame, boundary: Boundary, *, file: str, c
                                 what="measurement", column="value", conflicts="report")
     columns = list(MEASUREMENT_COLUMNS) + (["visit"] if "visit" in converted.columns else [])
     censoring = {c: t for c, t in CENSORING_COLUMNS.items() if c in converted.columns}
+    if "censored" in converted.columns:  # rows of sources (wide columns) without any censored value: exact
+        converted["censored"] = converted["censored"].fillna(0)
     out = converted[columns + list(censoring)].astype(
         {**MEASUREMENT_COLUMNS, **({"visit": "string"} if "visit" in columns else {}), **censoring})
     return out
