@@ -11,6 +11,7 @@ For each it reports the evaluation time of NCT06196996's criteria (memory engine
 the peak resident memory of the child and the counts (eligible, unknown per criterion), with the load average.
 
     flock /tmp/te-bench.lock nice -n 10 .venv/bin/python benchmarks/bench_censored.py [--n 1000000] [--out censored]
+        [--quick]
 """
 
 from __future__ import annotations
@@ -82,8 +83,9 @@ def main() -> None:
     parser.add_argument("--n", type=float, default=1e6)
     parser.add_argument("--out", default="censored")
     parser.add_argument("--child", nargs=2)
+    parser.add_argument("--quick", action="store_true", help="2,000 subjects: checks that the benchmark runs")
     args = parser.parse_args()
-    n = int(args.n)
+    n = 2000 if args.quick else int(args.n)
     if args.child:
         print(json.dumps(run_child(n, *args.child)))
         return
