@@ -202,6 +202,20 @@ def names(node: Node) -> set[str]:
     return {n.name for n in walk(node) if isinstance(n, Name)}
 
 
+def chain_steps(node: Compare) -> list[Compare]:
+    """The single comparisons of a chain (`7 <= hba1c <= 10`: `7 <= hba1c` and `hba1c <= 10`), whose
+    conjunction it is; engines that decide comparisons on a censored value's interval decide each step."""
+    return [Compare((op,), (a, b), node.span) for op, a, b in zip(node.ops, node.operands, node.operands[1:],
+                                                                  strict=False)]
+
+
+def is_monotone_test(node: Node) -> bool:
+    """Whether a comparison's truth is monotone in the values it reads (<, <=, >, >=), so that the ends of a
+    censored value's interval decide it; == / != / in are not (x == 0.1 can hold inside [0, 0.33) though
+    neither end equals 0.1): engines make them unknown wherever a value they read is censored."""
+    return isinstance(node, Compare) and all(op in ("<", "<=", ">", ">=") for op in node.ops)
+
+
 def depth_and_size(node, kids=children) -> tuple[int, int]:
     """(levels, nodes) of a tree, iteratively, so a tree too deep to recurse into can still be measured."""
     deepest, size, stack = 0, 0, [(node, 1)]

@@ -8,6 +8,11 @@ variable whose feature is missing (Screening.missing_reasons; a screening folder
 the engines count them where the data lies ({(variable, reason): subjects}: explorer.engine.layout.reason_counts,
 DuckDBBackend.reason_counts, SparkBackend.reason_counts), and this module lays those counts out per criterion.
 
+A censored value ("<0.017") is not missing, but a criterion whose threshold lies inside its interval is unknown
+for it: the derivation records a reason for each censored value ("censored below the limit of quantification
+(<0.017 nmol/L): unknown where a threshold lies inside the interval"). Reasons are per variable, so that row
+counts every subject whose value is censored, including those a threshold outside the interval decides.
+
 The counts are of the whole screened cohort, not of the subjects still in the funnel: a reason says why a
 value is missing, whichever step the subject reached.
 """

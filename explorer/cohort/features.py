@@ -47,6 +47,7 @@ from explorer.clinical.cgm import MIN_ACTIVE_PERCENT, cgm_metrics  # the one def
 from explorer.clinical.homa import NOT_VALID_ON_INSULIN, homa_ir, treated_with_insulin
 from explorer.cohort.screening import Screening, empty_events
 from explorer.cohort.tables import Cohort
+from explorer.cohort.values import censored_bounds, censored_reason
 from explorer.errors import DataError
 
 DAY_NS = 86_400 * 10**9
@@ -96,6 +97,62 @@ class _Reasons:
         })
 
 
+class Intervals:
+    """Censored features: per variable, the subjects whose chosen value was given as a limit, with the closed
+    bounds of the interval its true value lies in and the reason a criterion may be unknown because of it.
+    Only variables with a censored value have an entry: the others cost nothing."""
+
+    def __init__(self, ids: pd.Index):
+        self.ids = ids
+        self.by_variable: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def set(self, variable: str, positions: np.ndarray, low: np.ndarray, high: np.ndarray, reasons) -> None:
+        if positions.size:
+            self.by_variable[variable] = (positions, low, high, np.broadcast_to(np.asarray(reasons, dtype=object),
+                                                                                positions.shape))
+        else:
+            self.by_variable.pop(variable, None)
+
+    def dense(self, variable: str, values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """(low, high) over every subject (the value itself where exact), or None when nothing is censored."""
+        if variable not in self.by_variable:
+            return None
+        positions, low, high, _ = self.by_variable[variable]
+        lows, highs = np.array(values, dtype="float64"), np.array(values, dtype="float64")
+        lows[positions], highs[positions] = low, high
+        return lows, highs
+
+    def frame(self) -> pd.DataFrame | None:
+        if not self.by_variable:
+            return None
+        items = sorted(self.by_variable.items())
+        positions = np.concatenate([p for _, (p, *_) in items])
+        variables = [v for v, _ in items]
+        return pd.DataFrame({
+            "subject_id": pd.Categorical.from_codes(positions, categories=self.ids),
+            "variable": pd.Categorical.from_codes(np.repeat(np.arange(len(variables)), [len(p) for _, (p, *_) in items]),
+                                                  categories=variables),
+            "low": np.concatenate([lo for _, (_, lo, _, _) in items]),
+            "high": np.concatenate([hi for _, (_, _, hi, _) in items]),
+        })
+
+    def reasons_frame(self) -> pd.DataFrame:
+        """The censored values' reasons as a long table of missing reasons (add_reasons' rows)."""
+        reasons = _Reasons(self.ids)
+        self.add_reasons(reasons)
+        return reasons.frame()
+
+    def add_reasons(self, reasons: _Reasons) -> None:
+        """Each censored value's reason among the missing reasons, which every engine counts per variable (the
+        unknown-reasons table): it says why a criterion *may* be unknown, since a threshold outside the
+        interval still decides it."""
+        for variable, (positions, _, _, texts) in self.by_variable.items():
+            for text in pd.unique(texts):
+                mask = np.zeros(len(self.ids), bool)
+                mask[positions[texts == text]] = True
+                reasons.add(mask, variable, str(text))
+
+
 def screening_features(cohort: Cohort, *, lookback_days: float | Mapping[str, float] = 365, cgm_days: float = 14,
                        catalogue: Catalogue | None = None) -> Screening:
     """The Screening (features, events, event look-back and counts, missing reasons) of a cohort.
@@ -112,16 +169,20 @@ def screening_features(cohort: Cohort, *, lookback_days: float | Mapping[str, fl
                         rows=ids[ids.duplicated()].unique().tolist()[:10])
     index_ns = _ns(subjects["index_date"])
     reasons = _Reasons(ids)
+    intervals = Intervals(ids)
     features: dict[str, object] = {}
 
     _static(subjects, catalogue, features, reasons)
     _age(subjects, index_ns, catalogue, features, reasons)
     _duration(subjects, index_ns, catalogue, features, reasons)
-    times = _latest_measurements(cohort.measurements, ids, index_ns, lookback_days, catalogue, features, reasons)
+    times = _latest_measurements(cohort.measurements, ids, index_ns, lookback_days, catalogue, features, reasons,
+                                 intervals)
     _derived(features, times, catalogue, reasons, len(ids))
+    derived_intervals(lambda name: features.get(name), intervals)
     if len(cohort.cgm):
         _cgm(cohort.cgm, ids, index_ns, cgm_days, features, reasons)
 
+    intervals.add_reasons(reasons)
     frame = pd.DataFrame(_typed(features, catalogue), index=ids)
     frame = frame[[c for c in catalogue.names() if c in frame.columns]]
     screening = Screening(
@@ -131,6 +192,7 @@ def screening_features(cohort: Cohort, *, lookback_days: float | Mapping[str, fl
         event_counts=_counts(cohort.event_counts, ids),
         missing_reasons=reasons.frame(),
         source=cohort.source,
+        censored=intervals.frame(),
     )
     return screening.validate(catalogue)
 
@@ -291,7 +353,8 @@ def outside_message(feature: str, catalogue: Catalogue, *, subject: str, date: p
 # --- measurements ----------------------------------------------------------------------------------
 
 def _latest_measurements(measurements: pd.DataFrame, ids: pd.Index, index_ns: np.ndarray, lookback_days,
-                         catalogue: Catalogue, features: dict, reasons: _Reasons) -> dict[str, np.ndarray]:
+                         catalogue: Catalogue, features: dict, reasons: _Reasons,
+                         intervals: Intervals | None = None) -> dict[str, np.ndarray]:
     """Latest value per subject and number variable within the window; returns the chosen times."""
     n = len(ids)
     if measurements is None or measurements.empty:
@@ -344,9 +407,14 @@ def _latest_measurements(measurements: pd.DataFrame, ids: pd.Index, index_ns: np
     seen_before, seen_after = seen_before.reshape(n, n_vars), seen_after.reshape(n, n_vars)
     seen = has.reshape(n, n_vars) | seen_before | seen_after
 
+    censored = _latest_intervals(measurements, keep, var_code, value, inside_rows[reaches], inside_cells[reaches],
+                                 present, catalogue, n) if intervals is not None else {}
+
     times = {}
     for j, variable in enumerate(present):
         column = latest[:, j]
+        if variable in censored:
+            intervals.set(variable, *censored[variable])
         if variable in features:  # a static column of the same variable fills the gaps
             column = np.where(np.isnan(column), np.asarray(features[variable], dtype="float64"), column)
             reasons.reset(variable)
@@ -368,6 +436,104 @@ def _latest_measurements(measurements: pd.DataFrame, ids: pd.Index, index_ns: np
             reasons.add(np.isnan(uln) & ~missing, uln_name, f"the latest {variable} has no reference range")
             reasons.add(np.isnan(uln) & missing, uln_name, f"no {variable} in the look-back window")
     return times
+
+
+def _latest_intervals(measurements: pd.DataFrame, keep: np.ndarray, var_code: np.ndarray, value: np.ndarray,
+                      rows: np.ndarray, cells: np.ndarray, present: list[str], catalogue: Catalogue,
+                      n: int) -> dict[str, tuple]:
+    """Per variable with a censored chosen value: (subject positions, low, high, reasons) of the cells whose
+    latest value was given as a limit (cell_intervals). Nothing is done for a table without censored values."""
+    if "censored" not in measurements.columns:
+        return {}
+    code = measurements["censored"].to_numpy(dtype="float64", na_value=0)[keep].astype(np.int8)
+    if not code[rows].any():
+        return {}
+    limit = measurements["limit"].to_numpy(dtype="float64", na_value=np.nan)[keep]
+    n_vars = len(present)
+    return cell_intervals(cells // n_vars, var_code[rows], value[rows], code[rows], limit[rows], present, catalogue)
+
+
+def cell_intervals(subject: np.ndarray, variable: np.ndarray, value: np.ndarray, code: np.ndarray, limit: np.ndarray,
+                   present: list[str], catalogue: Catalogue) -> dict[str, tuple]:
+    """The intervals of the chosen values, from the rows at each (subject, variable)'s latest time (`variable`:
+    positions in `present`): {variable: (subjects, low, high, reasons)} for the cells with a censored row.
+
+    Several rows at the latest time give the mean of their bounds (the point value's rule, _mean_per_cell; the
+    mean is monotone in each value, so the bounds are exact). The SQL derivation (engine.features_sql) selects
+    the same rows and calls this: one rule for every engine."""
+    n_vars = len(present)
+    floors = np.array([censoring_floor(catalogue, v) for v in present])[variable]
+    low, high = censored_bounds(value, code, limit, floors)
+    cells = subject.astype(np.int64) * n_vars + variable
+    censored_cells = np.unique(cells[code != 0])
+    local = np.searchsorted(censored_cells, cells)
+    local = np.where((local < len(censored_cells)) & (censored_cells[np.minimum(local, len(censored_cells) - 1)]
+                                                      == cells), local, -1)
+    mine = local >= 0
+    size = len(censored_cells)
+    cell_low = _mean_per_cell(local[mine], low[mine], size)
+    cell_high = _mean_per_cell(local[mine], high[mine], size)
+    # the limit a cell was reported with, for the reason (several censored rows at one time: the last one's)
+    cell_code, cell_limit = np.zeros(size, np.int8), np.full(size, np.nan)
+    given = mine & (code != 0)
+    cell_code[local[given]], cell_limit[local[given]] = code[given], limit[given]
+    out = {}
+    for j, name in enumerate(present):
+        here = np.flatnonzero((censored_cells % n_vars == j) & (cell_low != cell_high) & ~np.isnan(cell_low))
+        if here.size:
+            unit = catalogue[name].unit
+            reasons = np.array([censored_reason(c, lim, unit) for c, lim in zip(cell_code[here].tolist(),
+                                                                                 cell_limit[here].tolist(),
+                                                                                 strict=True)], dtype=object)
+            out[name] = (censored_cells[here] // n_vars, cell_low[here], cell_high[here], reasons)
+    return out
+
+
+# Derived features and their formulas, each monotone in every input over the plausible ranges (weights, heights,
+# glucose, insulin and doses are positive), so a formula's extremes over its inputs' intervals are at corners.
+DERIVED_FORMULAS = {
+    "bmi": (("weight", "height"), lambda weight, height: weight / (height / 100.0) ** 2),
+    "homa_ir": (("fasting_glucose", "fasting_insulin"), lambda glucose, insulin: homa_ir(glucose, insulin)),
+    "insulin_dose_per_kg": (("insulin_dose", "weight"), lambda dose, weight: dose / weight),
+}
+
+
+def derived_intervals(column, intervals: Intervals) -> None:
+    """Intervals of the derived features computed from a censored input: the formula at every corner of the
+    inputs' intervals (min and max), where the feature's value is the formula of the inputs' point values (it
+    was derived from them, not given by the source). `column(name)`: the feature's values or None."""
+    for name, (inputs, formula) in DERIVED_FORMULAS.items():
+        value = column(name)
+        if value is None or not any(i in intervals.by_variable for i in inputs):
+            continue
+        points = [column(i) for i in inputs]
+        if any(p is None for p in points):
+            continue
+        value = np.asarray(value, dtype="float64")
+        points = [np.asarray(p, dtype="float64") for p in points]
+        censored = [k for k, i in enumerate(inputs) if i in intervals.by_variable]
+        dense = {k: intervals.dense(inputs[k], points[k]) for k in censored}
+        with np.errstate(all="ignore"):
+            derived = ~np.isnan(value) & np.isclose(value, formula(*points), rtol=1e-9, atol=0)
+            corners = []
+            for corner in np.ndindex(*(2,) * len(censored)):
+                args = list(points)
+                for k, side in zip(censored, corner, strict=True):
+                    args[k] = dense[k][side]
+                corners.append(formula(*args))
+            low, high = np.min(corners, axis=0), np.max(corners, axis=0)
+        positions = np.flatnonzero(derived & ~np.isnan(low) & ~np.isnan(high) & (low != high))
+        names = " and ".join(inputs[k] for k in censored)
+        intervals.set(name, positions, low[positions], high[positions],
+                      f"derived from a censored {names}: unknown where a threshold lies inside the range its "
+                      "limits allow")
+
+
+def censoring_floor(catalogue: Catalogue, variable: str) -> float:
+    """The least value a censored "<L" of the variable can be: 0, or -inf where its plausible range allows
+    negative values."""
+    var = catalogue.get(variable)
+    return -np.inf if var is not None and var.range and var.range[0] < 0 else 0.0
 
 
 def _mean_per_cell(cells: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:

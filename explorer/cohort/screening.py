@@ -21,6 +21,10 @@ trusts it.
                     per "event@days" (e.g. "severe_hypoglycemia@365"); float (NaN = unknown). Used when the
                     events table cannot answer count(e, within_days=days).
     missing_reasons long table subject_id, variable, reason: why a feature is unknown (optional).
+    censored        long table subject_id, variable, low, high, reason: the interval a censored feature's true
+                    value lies in (closed bounds, explorer.cohort.values.censored_bounds), one row per censored
+                    (subject, variable) only; the feature keeps its point value for displays. Engines decide a
+                    criterion on the interval: unknown where its outcome differs across it (optional).
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ class Screening:
     event_counts: pd.DataFrame | None = None
     missing_reasons: pd.DataFrame | None = None
     source: str = ""
+    censored: pd.DataFrame | None = None
     # set by validate(): every value was checked, so an engine need not check again (a copy that keeps
     # fewer subjects, as dataclasses.replace makes, stays checked: dropping rows makes no value bad)
     checked: bool = field(default=False, repr=False, compare=False)

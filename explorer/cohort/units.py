@@ -256,11 +256,12 @@ def convert_between(values, *, quantity: str, source: str, target: str) -> np.nd
 
 
 def to_catalogue_units(measurements: pd.DataFrame, *, catalogue: Catalogue | None = None,
-                       file: str | None = None, value_columns=("value", "ref_low", "ref_high")
-                       ) -> tuple[pd.DataFrame, dict[str, int]]:
+                       file: str | None = None, value_columns=("value", "ref_low", "ref_high"),
+                       unrounded: tuple[str, ...] = ()) -> tuple[pd.DataFrame, dict[str, int]]:
     """A long measurements table with every value (and reference limit) in its variable's catalogue unit.
 
-    Groups rows by (variable, unit) so the work is one vectorised multiply per group. Returns the
+    Groups rows by (variable, unit) so the work is one vectorised multiply per group; `unrounded` columns are
+    converted without rounding to the reported precision (a censored value's limit). Returns the
     converted table (unit column = catalogue unit) and counts of converted rows per "variable: from -> to".
     Raises UnitError naming the file, the 'unit' column and the first rows of an unknown or
     inconsistent unit.
@@ -286,7 +287,9 @@ def to_catalogue_units(measurements: pd.DataFrame, *, catalogue: Catalogue | Non
         if (scale, offset) != (1.0, 0.0):
             decimals = report_precision(variable, target, catalogue=catalogue)
             for c in columns:
-                arrays[c][positions] = convert_values(arrays[c][positions], scale, offset, decimals)
+                # a censored value's limit is not a reported value: rounding it would move the interval's end
+                arrays[c][positions] = (arrays[c][positions] * scale + offset if c in unrounded else
+                                        convert_values(arrays[c][positions], scale, offset, decimals))
             label = f"{variable}: {canonical_unit(unit)} -> {target}"
             counts[label] = counts.get(label, 0) + len(positions)
         new_units[positions] = target

@@ -8,12 +8,12 @@ Rules (docs/data.md, "Censored and categorical values"):
   are digits: full-width "１２" (or other scripts' digits) and numbers too large for a float are text,
   unless `normalise_digits=True` asks for them to be read (NFKC), counted as `normalised_digits`.
 - Censored measurements (kind="measurement"):
-  "<L" or "<=L" (below the limit of quantification) -> L / 2, counted as `below_limit`. The true value
-  lies in [0, L); L / 2 (Hornung & Reed, Appl Occup Environ Hyg 1990;5:46) gives the right answer for
-  every criterion threshold at or above L (e.g. C-peptide "<0.017" nmol/L against "< 0.3"), which is
-  where screening thresholds sit; below L nothing could.
-  ">U" or ">=U" (above the measuring range, e.g. a meter's "HI" of 600 mg/dL) -> U, counted as
-  `above_limit`; right for every threshold below U.
+  "<L" or "<=L" (below the limit of quantification) -> L / 2, counted as `below_limit`; ">U" or ">=U" (above
+  the measuring range, e.g. a meter's "HI" of 600 mg/dL) -> U, counted as `above_limit`. These point values
+  (Hornung & Reed, Appl Occup Environ Hyg 1990;5:46) are for displays and statistics only: the censoring code
+  (CENSORING: "<" [0, L), "<=" [0, L], ">" (U, +inf), ">=" [U, +inf)) and the limit travel with the value,
+  and every engine decides a criterion on the interval (censored_bounds): unknown where the outcome differs
+  across it, so "<0.33" C-peptide against ">= 0.3" is unknown, not a fail on the guess 0.165.
 - Censored sensor readings (kind="reading", CGM): "<L" -> L and ">U" -> U, the limits of the sensor's
   reporting range (a CGM's "LO" is a reading at its 40 mg/dL floor, not somewhere in [0, 40)), counted as
   `below_limit` / `above_limit`.
@@ -56,14 +56,28 @@ _RANGE = re.compile(rf"^(?P<low>{_NUMBER})\s*(?:-|–|to)\s*(?P<high>{_NUMBER})$
 
 Kind = Literal["measurement", "count", "reading", "exact"]
 
+# Censoring codes (int8; 0 = exact): the sign says below / above, and the interval the true value lies in is
+# "<L" [floor, L), "<=L" [floor, L], ">U" (U, +inf), ">=U" [U, +inf). Engines decide criteria on the interval
+# (censored_bounds), not on the point value, which stays for displays and statistics.
+BELOW, BELOW_OR_AT, ABOVE, AT_OR_ABOVE = -1, -2, 1, 2
+CENSORING = {"<": BELOW, "<=": BELOW_OR_AT, ">": ABOVE, ">=": AT_OR_ABOVE}
+SYMBOL = {code: op for op, code in CENSORING.items()}
+# optional columns of a canonical measurements table (present only when some value is censored): the code and
+# the limit as given, in the row's unit (converted with the value)
+CENSORING_COLUMNS = {"censored": "int8", "limit": "float64"}
+
 
 @dataclass(frozen=True)
 class ParsedNumbers:
     """Numbers parsed from raw cells: values, how each was read, and counts per rule."""
 
     values: np.ndarray            # float64; NaN = unknown
-    censored: np.ndarray          # int8: -1 below a limit, +1 above a limit, 0 exact or missing
+    censored: np.ndarray          # int8 censoring codes (BELOW "<", BELOW_OR_AT "<=", ABOVE ">", AT_OR_ABOVE ">="), 0 exact
     counts: dict[str, int] = field(default_factory=dict)
+
+    def limits(self, kind: Kind = "measurement") -> np.ndarray:
+        """The limit each censored value was given as (NaN where exact), from the point value and its code."""
+        return censored_limits(self.values, self.censored, kind)
 
 
 def parse_numbers(raw: pd.Series, *, column: str, file: str | None = None, kind: Kind = "measurement",
@@ -137,14 +151,47 @@ def parse_cell(cell: str, kind: Kind, missing_tokens: frozenset[str]) -> tuple[f
         if kind == "count":
             low = {"<": 0.0, "<=": 0.0, ">": np.floor(limit) + 1, ">=": np.ceil(limit)}[op]
             return low, 0, "open_range"
-        if op.startswith("<"):
-            return (limit if kind == "reading" else limit / 2), -1, "below_limit"
-        return limit, 1, "above_limit"
+        code = CENSORING[op]
+        if code < 0:
+            return (limit if kind == "reading" else limit / 2), code, "below_limit"
+        return limit, code, "above_limit"
     if kind == "count" and (m := _RANGE.match(cell)):
         low, high = float(m["low"]), float(m["high"])
         if low <= high and np.isfinite(high):
             return low, 0, "range"
     return np.nan, 0, "text"
+
+
+def censored_limits(values: np.ndarray, censored: np.ndarray, kind: Kind = "measurement") -> np.ndarray:
+    """The limit L or U of each censored value (NaN where exact): a measurement below L was stored as L / 2."""
+    halved = (censored < 0) if kind == "measurement" else np.zeros(len(censored), bool)
+    return np.where(censored == 0, np.nan, np.where(halved, 2 * values, values))
+
+
+def censored_bounds(values: np.ndarray, censored: np.ndarray, limits: np.ndarray,
+                    floor: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Closed bounds [low, high] of the interval each value lies in (the value itself where exact).
+
+    An open end is the next float inside it ("<0.33" -> high = the float just below 0.33), so a comparison
+    with any threshold is decided exactly by comparing both bounds: x >= 0.33 fails over [0, 0.33), and
+    x >= 0.3 differs at the two bounds (unknown). `floor` is the least value the quantity can take (0 for a
+    concentration; -inf for one that can be negative)."""
+    values = np.asarray(values, dtype="float64")
+    censored = np.asarray(censored)
+    limits = np.asarray(limits, dtype="float64")
+    low = np.where(censored < 0, floor, np.where(censored == ABOVE, np.nextafter(limits, np.inf),
+                                                np.where(censored == AT_OR_ABOVE, limits, values)))
+    high = np.where(censored > 0, np.inf, np.where(censored == BELOW, np.nextafter(limits, -np.inf),
+                                                   np.where(censored == BELOW_OR_AT, limits, values)))
+    return low, high
+
+
+def censored_reason(code: int, limit: float, unit: str) -> str:
+    """Why a criterion on a censored value may be unknown (the unknown-reasons table's wording). The reason
+    belongs to the value, not to a criterion: a threshold outside the interval still decides the criterion."""
+    where = "below the limit of quantification" if code < 0 else "above the measuring range"
+    return (f"censored {where} ({SYMBOL.get(int(code), '?')}{limit:g} {unit}): unknown where a threshold lies "
+            "inside the interval")
 
 
 def _non_ascii_digit(text: str) -> bool:

@@ -64,7 +64,7 @@ from explorer.cohort.loaders.readers import (
 )
 from explorer.cohort.loaders.report import FIRST_ROWS_KEPT, LoadReport
 from explorer.cohort.screening import Screening
-from explorer.cohort.values import MISSING_TOKENS, PLAIN_NUMBER, parse_cell
+from explorer.cohort.values import MISSING_TOKENS, PLAIN_NUMBER, censored_limits, parse_cell
 from explorer.engine.features_sql import RANGE_SUBJECTS, VIEWS, write_screening_folder
 from explorer.engine.omop_sql import (
     MEMORY_LIMIT,
@@ -131,6 +131,7 @@ class Draft:
         self.columns = [c for c in self.types if c != ORDER]
         self.joins: list[str] = []
         self.q = run.engine.dialect.quote
+        self.censoring: dict[str, tuple[str, str]] = {}  # column -> (censoring code, limit) SQL, when any is censored
 
     def has(self, column: str) -> bool:
         return column in self.types
@@ -216,9 +217,17 @@ class Draft:
             counts["missing"] = run.one(f"SELECT COUNT(*) FROM {self.relation} r WHERE {text} IS NULL")
             sql = f"(CASE WHEN {plain} THEN CAST({text} AS DOUBLE) END)"
             if keys:
+                codes = [int(c) for _, c, _ in cells]
+                values = np.array([v for v, _, _ in cells], dtype="float64")
+                limits = censored_limits(values, np.array(codes, dtype=np.int8), kind)
                 alias, table = self._lookup(text, keys, {
-                    "value": pa.array([None if np.isnan(v) else float(v) for v, _, _ in cells], type=pa.float64()),
-                    "rule": pa.array([rule for _, _, rule in cells], type=pa.string())})
+                    "value": pa.array([None if np.isnan(v) else float(v) for v in values], type=pa.float64()),
+                    "rule": pa.array([rule for _, _, rule in cells], type=pa.string()),
+                    "censored": pa.array(codes, type=pa.int8()),
+                    "limit": pa.array([None if np.isnan(v) else float(v) for v in limits], type=pa.float64())})
+                if any(codes):  # values given as limits ("<0.017"): their code and limit travel with the value
+                    self.censoring[column] = (f"CAST(COALESCE({alias}.censored, 0) AS TINYINT)",
+                                              f"{alias}.{self.q('limit')}")
                 found = run.engine.rows(f"SELECT k.rule, COUNT(*) FROM {self.relation} r JOIN "
                                         f"{table} k ON k.key = {text} GROUP BY k.rule")
                 for rule, n in found:
@@ -388,7 +397,7 @@ def _subjects(run: SqlLoad, folder: Folder) -> tuple[str, list[str]]:
     return subjects, list(out)
 
 
-def _measurements(run: SqlLoad, folder: Folder) -> tuple[str, bool]:
+def _measurements(run: SqlLoad, folder: Folder) -> tuple[str, bool, bool]:
     file = folder.where("measurements")
     d = Draft(run, folder.relations["measurements"], file)
     require_columns(pd.DataFrame(columns=d.columns), ["subject_id", "time", "variable", "value", "unit"], file=file,
@@ -397,6 +406,9 @@ def _measurements(run: SqlLoad, folder: Folder) -> tuple[str, bool]:
              "value": d.numbers("value", count_missing=False), "unit": d.trimmed("unit")}
     for column in ("ref_low", "ref_high"):
         draft[column] = d.numbers(column, count_missing=False) if d.has(column) else "CAST(NULL AS DOUBLE)"
+    censored = "value" in d.censoring
+    if censored:
+        draft["censored"], draft["limit"] = d.censoring["value"]
     visit = d.has("visit")
     if visit:
         draft["visit"] = f"CAST({d.raw('visit')} AS STRING)"
@@ -410,10 +422,10 @@ def _measurements(run: SqlLoad, folder: Folder) -> tuple[str, bool]:
     step = run.then(step, run.invalid(step, f"NOT COALESCE(variable IN (SELECT name FROM {numbers}), FALSE)",
                                       file=file, column="variable", message="not a number variable of the catalogue"))
     keep = ("visit",) if visit else ()
-    step = run.then(step, convert_units(run, step, file, column="unit", keep=keep))
+    step = run.then(step, convert_units(run, step, file, column="unit", keep=keep, censored=censored))
     step = run.then(step, check_ranges(run, step, file, column="value"))
     count_repeats(run, step, file, keys=("subject_id", "time", "variable") + keep)
-    return step, visit
+    return step, visit, censored
 
 
 def _events(run: SqlLoad, folder: Folder) -> str:
@@ -560,9 +572,9 @@ def load_canonical_sql(folder: str | Path, engine: DuckTables | SparkTables, *, 
 
     subjects, columns = _subjects(run, tables)
     drafted: dict[str, str] = {}
-    visit = False
+    visit = censored = False
     if tables.has("measurements"):
-        drafted["measurements"], visit = _measurements(run, tables)
+        drafted["measurements"], visit, censored = _measurements(run, tables)
     for table, draft in (("events", _events), ("cgm", _cgm), ("event_history", _event_history),
                          ("event_counts", _event_counts)):
         if tables.has(table):
@@ -584,10 +596,11 @@ def load_canonical_sql(folder: str | Path, engine: DuckTables | SparkTables, *, 
     report.kept(Path(sfile).name, run.one(f"SELECT COUNT(*) FROM {checked_subjects}"))
     for table, step in drafted.items():
         report.kept(tables.files[table].name, run.one(f"SELECT COUNT(*) FROM {step}"))
-    return _views(run, checked_subjects, columns, drafted)
+    return _views(run, checked_subjects, columns, drafted, censored)
 
 
-def _views(run: SqlLoad, subjects: str, columns: list[str], drafted: dict[str, str]) -> tuple[list[str], set[str],
+def _views(run: SqlLoad, subjects: str, columns: list[str], drafted: dict[str, str],
+           censored: bool = False) -> tuple[list[str], set[str],
                                                                                               LoadReport]:
     """features_sql's views, with cohort_tables' columns and order."""
     catalogue, engine, q = run.features, run.engine, run.engine.dialect.quote
@@ -608,7 +621,8 @@ def _views(run: SqlLoad, subjects: str, columns: list[str], drafted: dict[str, s
     engine.view(VIEWS["subjects"], f"SELECT {', '.join(selected)} FROM {subjects}")
     tables = {"subjects"}
     bodies = {
-        "measurements": f"SELECT subject_id, variable, value, ref_high, {run.ns('time')} AS {q('__time')}",
+        "measurements": f"SELECT subject_id, variable, value, ref_high, {run.ns('time')} AS {q('__time')}"
+                        + (f", censored, {q('limit')}" if censored else ""),
         "events": f"SELECT row_number() OVER (ORDER BY {ORDER}) - 1 AS {q('__row')}, subject_id, event, "
                   f"CAST(severity AS BIGINT) AS severity, {run.ns('time')} AS {q('__time')}",
         "cgm": f"SELECT subject_id, glucose, {run.ns('time')} AS {q('__time')}",

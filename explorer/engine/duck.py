@@ -26,8 +26,10 @@ from explorer.catalogue import Catalogue, default_catalogue
 from explorer.engine.histogram_sql import duckdb_edit_table
 from explorer.engine.layout import (
     BOOLEAN_TEXT,
+    CENSORED,
     REASONS,
     aligned_tables,
+    censored_table,
     check_columns,
     check_event_files,
     check_reason_columns,
@@ -110,6 +112,7 @@ class DuckDBBackend:
         else:
             aligned = {"event_lookback", "event_counts"}  # screening_tables puts them in features order
         return SourceSchema(
+            censored=self._censored_variables(tables),
             aligned=frozenset(aligned),
             features=frozenset(c for c in columns.get("features", []) if c not in ("subject_id", row_column)),
             events="events" in columns,
@@ -138,6 +141,13 @@ class DuckDBBackend:
         if "subject_id" not in columns["features"]:
             raise DataError("features has no subject_id column", file=str(folder), column="subject_id")
         self._register_reasons(folder / REASONS)
+        if (folder / CENSORED).is_file():  # the intervals of censored values, read in place
+            try:
+                relation = self.con.read_parquet(literal_path(folder / CENSORED))
+            except duckdb.Error as err:
+                raise DataError(f"DuckDB cannot read it: {' '.join(str(err).split())}",
+                                file=str(folder / CENSORED)) from None
+            relation.create_view(tables["censored"])
         self._check_features(paths["features"], tables["features"], schema)
         self._check_event_files(paths, tables)
         for name in ("event_lookback", "event_counts"):
@@ -255,11 +265,24 @@ class DuckDBBackend:
             self.con.register(tables[name], table)
             self._arrow_tables[tables[name]] = table
             columns[name] = table.column_names
+        censored = censored_table(screening)
+        if censored is not None:
+            self.con.register(tables["censored"], censored)
+            self._arrow_tables[tables["censored"]] = censored
         if getattr(screening, "missing_reasons", None) is not None:
             reasons = pa.Table.from_pandas(screening.missing_reasons, preserve_index=False)
             self.con.register(REASONS_VIEW, reasons)
             self._arrow_tables[REASONS_VIEW], self._reasons = reasons, REASONS_VIEW
         return ROW, columns
+
+    def _censored_variables(self, tables: dict) -> frozenset[str]:
+        """The variables the source's censored table (if any) has intervals of: only their comparisons are
+        decided on intervals."""
+        try:
+            rows = self.con.execute(f'SELECT DISTINCT CAST("variable" AS VARCHAR) FROM "{tables["censored"]}"').fetchall()
+        except duckdb.CatalogException:
+            return frozenset()
+        return frozenset(str(r[0]) for r in rows)
 
     def _register_reasons(self, path: Path) -> None:
         """The folder's missing_reasons.parquet (features_sql.write_screening_folder's), read in place."""

@@ -103,6 +103,15 @@ def trial_key(trial: Any) -> tuple:
     return (tuple(rule_key(c) for c in trial.criteria), repr(sorted(trial.variables.items())))
 
 
+def censored_variables(backend: Any) -> frozenset[str]:
+    """The variables with censored values in the backend's source (memory, DuckDB or Spark)."""
+    context = getattr(backend, "context", None)
+    if context is not None:
+        return context.censored_variables
+    schema = getattr(backend, "schema", None)
+    return getattr(schema, "censored", frozenset())
+
+
 def rule_variables(criterion: Any, catalogue: Any) -> list[str]:
     """The feature variables (number, boolean, category) the criterion's rule reads; its counts of events are
     count_windows'."""
@@ -435,6 +444,9 @@ class EditTables:
         `background`: the warm-up's call, on its own connection `con`; it takes nothing past the budget."""
         computable = [c for c in trial.criteria if c.computable]
         variables = rule_variables(computable[j], trial.catalogue)
+        if set(variables) & censored_variables(backend):
+            # an edit table keeps the point values; a censored value is decided on its interval: the engine counts
+            return "the rule reads censored values", "censored"
         key = table_key(computable, j, trial, free) if reduce else (table_key(computable, j, trial), "values")
         how = "table"
         while True:

@@ -55,10 +55,14 @@ from explorer.cohort.features import (
     DAY_NS,
     DAYS_PER_YEAR,
     SUBJECT_FIELDS,
+    Intervals,
     _ns,
     _typed,
+    cell_intervals,
+    derived_intervals,
     outside_reason,
 )
+from explorer.cohort.lookup import positions
 from explorer.cohort.screening import Screening, empty_events
 from explorer.cohort.tables import Cohort
 from explorer.engine.sql import DUCKDB, SPARK, Binder, Dialect
@@ -122,7 +126,10 @@ def cohort_tables(cohort: Cohort, catalogue: Catalogue) -> dict[str, pa.Table]:
             "subject_id": _strings(m["subject_id"]), "variable": _strings(m["variable"]),
             "value": _floats(m["value"]),
             "ref_high": _floats(m["ref_high"] if "ref_high" in m.columns else np.full(len(m), np.nan)),
-            TIME: _ns_array(m["time"])})
+            TIME: _ns_array(m["time"]),
+            # a censored value's code and limit, only when the source has any (values.CENSORING_COLUMNS)
+            **({"censored": pa.array(m["censored"].to_numpy(dtype="int8"), pa.int8()), "limit": _floats(m["limit"])}
+               if "censored" in m.columns else {})})
     c = cohort.cgm
     if c is not None and len(c):
         tables["cgm"] = pa.table({"subject_id": _strings(c["subject_id"]), "glucose": _floats(c["glucose"]),
@@ -286,6 +293,7 @@ class Plan:
     subject_columns: tuple[str, ...]
     variables: tuple[str, ...]  # number variables with measurements, in catalogue order
     tables: frozenset[str]
+    censored: bool = False      # the measurements view has censored values (its `censored` and `limit` columns)
 
 
 class Step(NamedTuple):
@@ -831,6 +839,10 @@ def plan_of(run, catalogue: Catalogue, tables: set[str], subject_columns: list[s
         found = run.arrow(f"SELECT DISTINCT {q('variable')} AS v FROM {q(VIEWS['measurements'])}", {})
         in_source = {v for v in found.column("v").to_pylist() if v is not None}
         variables = tuple(v for v in catalogue.names("number") if v in in_source)
+        columns = run.arrow(f"SELECT * FROM {q(VIEWS['measurements'])} LIMIT 0", {}).column_names
+        censored = "censored" in columns and bool(run.arrow(
+            f"SELECT COUNT(*) AS n FROM {q(VIEWS['measurements'])} WHERE {q('censored')} <> 0", {}).column("n")[0].as_py())
+        return Plan(tuple(subject_columns), variables, frozenset(tables), censored)
     return Plan(tuple(subject_columns), variables, frozenset(tables))
 
 
@@ -955,15 +967,78 @@ def derive(run, tables: set[str], subject_columns: list[str], *, lookback_days: 
                 **({"na_value": np.nan} if catalogue[name[2:]].kind == "number" else {}))
     frame = pd.DataFrame(_typed(features, catalogue), index=ids)
     frame = frame[[c for c in catalogue.names() if c in frame.columns]]
+    reasons = _reasons(result, query.reason_columns, ids)
+    censored, censored_reasons = censored_intervals_sql(run, plan, catalogue, lookback_days, ids,
+                                                        lambda name: features.get(name))
+    if censored_reasons is not None:
+        reasons = _joined_reasons(reasons, censored_reasons, ids)
     screening = Screening(
         features=frame,
         events=_events(run, plan),
         event_lookback=_lookback(run, plan, ids),
         event_counts=_counts(run, plan, ids),
-        missing_reasons=_reasons(result, query.reason_columns, ids),
+        missing_reasons=reasons,
         source=source,
+        censored=censored,
     )
     return screening.validate(catalogue)
+
+
+def censored_rows_sql(plan: Plan, dialect: Dialect, windows: list[float]) -> tuple[str, dict[str, Any]]:
+    """The rows at the latest time in the look-back window of each (subject, variable) cell that has a censored
+    one there (subject id, variable position, value, code, limit): what features.cell_intervals needs. The
+    window and the latest-time rule are FeatureQuery._measurements'; a separate query, run only for a source with
+    censored values, so the feature query of every other source is unchanged."""
+    q, d, b = dialect.quote, dialect, Binder(dialect, "z")
+    names = [b.bind(var) for var in plan.variables]
+    window_ns = " ".join(f"WHEN {n} THEN {b.bind(int(np.int64(w * DAY_NS)))}" for n, w in zip(names, windows, strict=True))
+    position = " ".join(f"WHEN {n} THEN {j}" for j, n in enumerate(names))
+    value = f"CAST(m.{q('value')} AS {d.double})"
+    rows = (f"SELECT s.{q(ROW)} AS r, CASE m.{q('variable')} {position} END AS v, {value} AS x, "
+            f"CAST(COALESCE(m.{q('censored')}, 0) AS INT) AS c, CAST(m.{q('limit')} AS {d.double}) AS l, "
+            f"m.{q(TIME)} AS t FROM {q(VIEWS['measurements'])} m JOIN {q(VIEWS['subjects'])} s "
+            f"ON m.{q('subject_id')} = s.{q('subject_id')} "
+            f"WHERE m.{q('variable')} IN ({', '.join(names)}) AND {value} IS NOT NULL AND NOT {d.isnan(value)} "
+            f"AND m.{q(TIME)} IS NOT NULL AND m.{q(TIME)} < s.{q(INDEX)} + {DAY_NS} "
+            f"AND m.{q(TIME)} >= s.{q(INDEX)} - CASE m.{q('variable')} {window_ns} END")
+    sql = (f"WITH z_rows AS ({rows}), "
+           "z_latest AS (SELECT r, v, MAX(t) AS lt FROM z_rows GROUP BY r, v), "
+           "z_at AS (SELECT z.r, z.v, z.x, z.c, z.l FROM z_rows z JOIN z_latest a ON z.r = a.r AND z.v = a.v "
+           "AND z.t = a.lt), "
+           "z_cells AS (SELECT r, v FROM z_at GROUP BY r, v HAVING MAX(ABS(c)) > 0) "
+           f"SELECT s.{q('subject_id')} AS id, z.v, z.x, z.c, z.l FROM z_at z JOIN z_cells k ON z.r = k.r AND z.v = k.v "
+           f"JOIN {q(VIEWS['subjects'])} s ON s.{q(ROW)} = z.r")
+    return sql, dict(b.values)
+
+
+def censored_intervals_sql(run, plan: Plan, catalogue: Catalogue, lookback_days, ids: pd.Index,
+                           column) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """(Screening.censored, the censored values' reasons) of a source derived by SQL: the latest censored rows
+    from the engine, their intervals by the pandas derivation's own functions (features.cell_intervals,
+    features.derived_intervals; `column(name)`: a derived feature's values). (None, None) without any."""
+    if not plan.censored or not plan.variables:
+        return None, None
+    days = lookback_days
+    if isinstance(days, Mapping):
+        default = float(days.get("default", 365))
+        windows = [float(days.get(var, default)) for var in plan.variables]
+    else:
+        windows = [float(days)] * len(plan.variables)
+    sql, params = censored_rows_sql(plan, run.dialect, windows)
+    found = run.arrow(sql, _used(sql, params, run.dialect))
+    intervals = Intervals(ids)
+    if found.num_rows:
+        def array(name, dtype):
+            return found.column(name).to_numpy(zero_copy_only=False).astype(dtype)
+        limits = found.column("l").to_pandas().to_numpy(dtype="float64", na_value=np.nan)
+        subjects = positions(found.column("id"), ids)  # the features' order, whichever the engine returned
+        for variable, item in cell_intervals(subjects, array("v", np.int64), array("x", "float64"),
+                                             array("c", np.int8), limits, list(plan.variables), catalogue).items():
+            intervals.set(variable, *item)
+    derived_intervals(column, intervals)
+    if not intervals.by_variable:
+        return None, None
+    return intervals.frame(), intervals.reasons_frame()
 
 
 def _lookback(run, plan: Plan, ids: pd.Index) -> pd.DataFrame | None:
@@ -994,6 +1069,19 @@ def _reasons(result: pa.Table, columns: Mapping[str, tuple[str, str]], ids: pd.I
         "subject_id": pd.Categorical.from_codes(np.concatenate(positions), categories=ids),
         "variable": pd.Categorical(np.concatenate(variables)),
         "reason": pd.Categorical(np.concatenate(reasons)),
+    })
+
+
+def _joined_reasons(first: pd.DataFrame, second: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
+    """Two long tables of missing reasons as one (categorical columns over the features' ids)."""
+    return pd.DataFrame({
+        "subject_id": pd.Categorical.from_codes(np.concatenate([first["subject_id"].cat.codes.to_numpy(),
+                                                                second["subject_id"].cat.codes.to_numpy()]),
+                                                categories=ids),
+        "variable": pd.Categorical(np.concatenate([first["variable"].astype(str).to_numpy(dtype=object),
+                                                   second["variable"].astype(str).to_numpy(dtype=object)])),
+        "reason": pd.Categorical(np.concatenate([first["reason"].astype(str).to_numpy(dtype=object),
+                                                 second["reason"].astype(str).to_numpy(dtype=object)])),
     })
 
 
@@ -1067,6 +1155,7 @@ def write_screening_folder(con: Any, tables: set[str], subject_columns: list[str
     run.execute(f"COPY (SELECT {', '.join(select)} FROM read_parquet({every})) TO "
                 f"{_path(target / 'features.parquet')} (FORMAT parquet, ROW_GROUP_SIZE {ROW_GROUP_SIZE})", {})
     _copy_reasons(run, query.reason_columns, every, target / "missing_reasons.parquet")
+    _write_censored(run, plan, catalogue, lookback_days, target)
     for part in parts.iterdir():
         part.unlink()
     parts.rmdir()
@@ -1086,6 +1175,38 @@ def write_screening_folder(con: Any, tables: set[str], subject_columns: list[str
                 .column("n")[0].as_py(), "source": source, "files": files, "aligned": []}
     (target / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return target
+
+
+def _write_censored(run: DuckRunner, plan: Plan, catalogue: Catalogue, lookback_days, target: Path) -> None:
+    """A written folder's censored.parquet (explorer.engine.layout.CENSORED) and its values' reasons appended to
+    missing_reasons.parquet, for a source with censored values: the features are read back only for the few
+    columns a derived interval needs."""
+    if not plan.censored:
+        return
+    import pyarrow.parquet as pq
+
+    from explorer.engine.layout import CENSORED, censored_table
+
+    features = target / "features.parquet"
+    ids = pd.Index(pd.array(pq.read_table(features, columns=["subject_id"]).column(0).to_pylist(), dtype="string"))
+    names = set(pq.read_schema(features).names)
+
+    def column(name: str):
+        if name not in names:
+            return None
+        return pq.read_table(features, columns=[name]).column(0).to_pandas().to_numpy(dtype="float64",
+                                                                                      na_value=np.nan)
+
+    censored, reasons = censored_intervals_sql(run, plan, catalogue, lookback_days, ids, column)
+    if censored is None:
+        return
+    pq.write_table(censored_table(Screening(pd.DataFrame(index=ids), censored=censored)), target / CENSORED)
+    path = target / "missing_reasons.parquet"
+    before = pq.read_table(path)
+    added = pa.table({"subject_id": pa.array(reasons["subject_id"].astype(str).to_numpy(), before.schema.field(0).type),
+                      "variable": pa.array(reasons["variable"].astype(str).to_numpy(), pa.string()),
+                      "reason": pa.array(reasons["reason"].astype(str).to_numpy(), pa.string())})
+    pq.write_table(pa.concat_tables([before, added.cast(before.schema)]), path)
 
 
 def _copy_reasons(run: DuckRunner, columns: Mapping[str, tuple[str, str]], every: str, target: Path) -> None:

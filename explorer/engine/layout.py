@@ -125,6 +125,11 @@ def write_screening(screening: Screening, directory: str | Path, *, format: str 
         pq.write_table(pa.Table.from_pandas(reasons[list(REASON_COLUMNS)], preserve_index=False), path,
                        row_group_size=ROW_GROUP_SIZE)
         files[path.name] = path.stat().st_size
+    censored = censored_table(screening)
+    if censored is not None and format == "parquet":  # the intervals criteria are decided on travel with it
+        path = folder / CENSORED
+        pq.write_table(censored, path, row_group_size=ROW_GROUP_SIZE)
+        files[path.name] = path.stat().st_size
     manifest = {"format": FORMAT, "subjects": len(screening), "source": screening.source, "files": files,
                 "aligned": [t for t in ("event_lookback", "event_counts") if f"{t}.{format}" in files]}
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
@@ -315,6 +320,33 @@ def _features_by_column(path: Path, catalogue: Catalogue, *, compact: bool) -> p
 
 
 REASONS = "missing_reasons.parquet"
+CENSORED = "censored.parquet"  # Screening.censored: the intervals of censored values, written when there are any
+CENSORED_COLUMNS = ("subject_id", "variable", "low", "high")
+
+
+def censored_table(screening: Screening) -> pa.Table | None:
+    """The Screening's censored intervals as an Arrow table (ids and variables as text), None when it has none."""
+    frame = getattr(screening, "censored", None)
+    if frame is None or not len(frame):
+        return None
+    return pa.table({"subject_id": pa.array(frame["subject_id"].astype(str).to_numpy(), pa.string()),
+                     "variable": pa.array(frame["variable"].astype(str).to_numpy(), pa.string()),
+                     "low": pa.array(frame["low"].to_numpy(dtype="float64")),
+                     "high": pa.array(frame["high"].to_numpy(dtype="float64"))})
+
+
+def read_censored(path: Path, ids: pd.Index) -> pd.DataFrame:
+    """A folder's censored.parquet as Screening.censored (its subjects'), the columns checked."""
+    frame = _read(path)
+    absent = [c for c in CENSORED_COLUMNS if c not in frame.columns]
+    if absent:
+        raise DataError(f"censored intervals need the columns {list(CENSORED_COLUMNS)}; {absent} absent",
+                        file=str(path), column=absent[0])
+    frame = frame[frame["subject_id"].isin(ids)]
+    return pd.DataFrame({"subject_id": pd.Categorical(frame["subject_id"].astype(str), categories=ids),
+                         "variable": pd.Categorical(frame["variable"].astype(str)),
+                         "low": frame["low"].to_numpy(dtype="float64"),
+                         "high": frame["high"].to_numpy(dtype="float64")})
 
 
 REASON_COLUMNS = ("subject_id", "variable", "reason")
@@ -429,6 +461,9 @@ def read_screening(directory: str | Path, catalogue: Catalogue | None = None, *,
     reasons = Path(directory) / REASONS  # written by features_sql.write_screening_folder: why a value is unknown
     if reasons.is_file():
         tables["missing_reasons"] = missing_reasons(_read(reasons), features.index, str(reasons))
+    censored = Path(directory) / CENSORED
+    if censored.is_file():
+        tables["censored"] = read_censored(censored, features.index)
     source = str(directory)
     manifest = Path(directory) / MANIFEST
     if manifest.is_file():

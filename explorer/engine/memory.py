@@ -1,7 +1,9 @@
 """In-memory engine: evaluate an expression tree over a Screening into three-valued NumPy masks.
 
 Kleene's strong three-valued logic, so missing data is reported as unknown instead of silently
-passing or failing a subject. A truth value is two boolean arrays: `value` (true and known) and
+passing or failing a subject. A censored value ("<0.017") is an interval (Screening.censored): a comparison that
+reads one is evaluated at the interval's bounds (every corner, when it reads several) and is unknown where the
+answers differ (decide_on_intervals); variables without censored values take no part in it. A truth value is two boolean arrays: `value` (true and known) and
 `known`. Columns are converted once per Screening and cached, so re-evaluating one criterion after a
 parameter change costs only the arithmetic of that criterion.
 """
@@ -24,7 +26,7 @@ from explorer.cohort.lookup import arrow_text, positions
 from explorer.cohort.screening import Screening
 from explorer.engine.layout import check_columns, check_screening_tables
 from explorer.engine.status import FAIL, PASS, UNKNOWN  # noqa: F401
-from explorer.errors import ExpressionError
+from explorer.errors import DataError, ExpressionError
 from explorer.expr import (
     Arith,
     Bool,
@@ -39,8 +41,11 @@ from explorer.expr import (
     Num,
     Str,
     at_least_count,
+    chain_steps,
     count_column,
     count_window,
+    is_monotone_test,
+    names,
 )
 
 
@@ -107,6 +112,19 @@ class MemoryContext:
         self._counts: dict[tuple[str, float], Levels | np.ndarray] = {}
         self._aligned: dict[tuple[str, str], np.ndarray] = {}
         self._event_index: tuple[np.ndarray, pd.Index, np.ndarray, np.ndarray] | None = None
+        self._intervals: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self.censored_variables = censored_variables(screening)  # only their comparisons are decided on intervals
+
+    def bound(self, name: str, side: int) -> np.ndarray:
+        """The variable's values with its censored ones replaced by their low (side 0) or high (1) bound;
+        made for one comparison and not kept (a float64 column a variable)."""
+        values = self.column(name)
+        values = np.array(values.floats() if isinstance(values, Levels) else values, dtype="float64")
+        if name not in self._intervals:  # the subjects' rows looked up once, when a criterion first reads it
+            self._intervals[name] = censored_intervals(self.screening, name)
+        rows, low, high = self._intervals[name]
+        values[rows] = high if side else low
+        return values
 
     def column(self, name: str):
         if name in self._columns:
@@ -251,11 +269,77 @@ class MemoryContext:
             yield start, result
 
 
-class Evaluator:
-    """Evaluates one tree; `params` gives the criterion's parameter values by name."""
+def censored_variables(screening: Screening) -> frozenset[str]:
+    """The variables with censored values in the Screening (explorer.cohort.screening: its `censored` table)."""
+    table = getattr(screening, "censored", None)
+    if table is None or not len(table):
+        return frozenset()
+    variables = table["variable"]
+    if isinstance(variables.dtype, pd.CategoricalDtype):  # the derivation's form: no string per row
+        present = np.bincount(variables.cat.codes.to_numpy()[variables.cat.codes.to_numpy() >= 0],
+                              minlength=len(variables.cat.categories)) > 0
+        return frozenset(str(v) for v in variables.cat.categories[present])
+    return frozenset(str(v) for v in pd.unique(variables.astype(str)))
 
-    def __init__(self, context: MemoryContext, params: Mapping[str, float]):
-        self.ctx, self.params = context, params
+
+def censored_intervals(screening: Screening, variable: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(feature rows, low, high) of one variable's censored values in the Screening."""
+    table = screening.censored
+    mine = (table["variable"] == variable).to_numpy(dtype=bool)
+    ids = table["subject_id"][mine]
+    if isinstance(ids.dtype, pd.CategoricalDtype) and ids.cat.categories.equals(screening.features.index):
+        rows = ids.cat.codes.to_numpy().astype(np.int64)  # the derivation's own categories: the codes are the rows
+    else:
+        rows = positions(ids.astype("string"), screening.features.index)
+    if (rows < 0).any():
+        raise DataError("the censored table names subjects the features do not have; rebuild the screening",
+                        file=screening.source or None, column="subject_id",
+                        rows=np.flatnonzero(rows < 0)[:10].tolist())
+    return rows, table["low"].to_numpy(dtype="float64")[mine], table["high"].to_numpy(dtype="float64")[mine]
+
+
+def agreed(truths: list[Truth]) -> Truth:
+    """The truth where every one of `truths` gives the same answer, unknown where any two differ."""
+    first = truths[0]
+    same = np.ones(len(first.value), dtype=bool)
+    for other in truths[1:]:
+        same &= (other.value == first.value) & (other.known == first.known)
+    return Truth(first.value & same, first.known & same)
+
+
+class Evaluator:
+    """Evaluates one tree; `params` gives the criterion's parameter values by name. `bounds`: censored variables
+    fixed at one corner of their intervals ({name: values}), while a comparison is decided on intervals."""
+
+    def __init__(self, context: MemoryContext, params: Mapping[str, float],
+                 bounds: Mapping[str, np.ndarray] | None = None):
+        self.ctx, self.params, self.bounds = context, params, bounds or {}
+
+    def decide_on_intervals(self, node: Node) -> Truth | None:
+        """A comparison reading censored variables: its truth at every corner of their intervals, unknown where
+        they differ (exact for comparisons monotone in each variable, which are the catalogue's formulas and a
+        chain's steps; docs/engine.md says what it does with others). None when it reads no censored value."""
+        if self.bounds or not self.ctx.censored_variables:
+            return None
+        censored = sorted((names(node) - set(self.params)) & self.ctx.censored_variables)
+        if not censored:
+            return None
+        if isinstance(node, Compare) and len(node.ops) > 1:  # a chain: each step on its own (0.1 <= x <= 0.2)
+            steps = [self.eval(step) for step in chain_steps(node)]
+            result = steps[0]
+            for step in steps[1:]:
+                result = result & step
+            return result
+        truths, inside = [], np.zeros(self.ctx.n, dtype=bool)
+        for corner in np.ndindex(*(2,) * len(censored)):
+            fixed = {name: self.ctx.bound(name, side) for name, side in zip(censored, corner, strict=True)}
+            truths.append(Evaluator(self.ctx, self.params, fixed).eval(node))
+            if not any(corner):
+                inside = np.logical_or.reduce([fixed[name] != self.ctx.bound(name, 1) for name in censored])
+        result = agreed(truths)
+        if not is_monotone_test(node):  # x == 0.1 holds inside [0, 0.33) though neither end equals it
+            result = Truth(result.value & ~inside, result.known & ~inside)
+        return result
 
     def truth(self, node: Node) -> Truth:
         result = self.eval(node)
@@ -274,6 +358,8 @@ class Evaluator:
             case Name(name=n):
                 if n in self.params:
                     return float(self.params[n])
+                if n in self.bounds:
+                    return self.bounds[n]
                 return self.ctx.column(n)
             case Neg(operand=o):
                 return -self.number(o)
@@ -292,6 +378,8 @@ class Evaluator:
                     return np.where(b == 0, np.nan, a / b) if np.ndim(a) or np.ndim(b) else (
                         np.nan if b == 0 else a / b)
             case Compare(ops=ops, operands=operands):
+                if (decided := self.decide_on_intervals(node)) is not None:
+                    return decided
                 values = [self.eval(o) for o in operands]
                 result = None
                 for op, a, b in zip(ops, values, values[1:], strict=False):
@@ -299,6 +387,8 @@ class Evaluator:
                     result = step if result is None else result & step
                 return result
             case In(operand=o, values=values, negated=negated):
+                if (decided := self.decide_on_intervals(node)) is not None:
+                    return decided
                 a = self.eval(o)
                 result = Truth.constant(False, self.ctx.n)
                 for v in values:

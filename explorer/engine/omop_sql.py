@@ -54,6 +54,7 @@ from explorer.cohort.loaders.readers import FIRST_DATA_ROW, NO_ROWS, NO_SUBJECTS
 from explorer.cohort.loaders.report import FIRST_ROWS_KEPT, LoadReport
 from explorer.cohort.screening import Screening
 from explorer.cohort.units import canonical_unit, conversion, exact_conversion, report_precision
+from explorer.cohort.values import CENSORING
 from explorer.engine.duck import csv_error, limit_spill, literal_path, spill_error
 from explorer.engine.features_sql import VIEWS, DuckRunner, SparkRunner, derive
 from explorer.engine.spark import arrow_frame, local_path, read_parquet
@@ -563,6 +564,9 @@ def _measurements(run: SqlLoad) -> str:
     below = f"COALESCE({operator} IN ({', '.join(map(literal, below_ops))}), FALSE)"
     above = f"COALESCE({operator} IN ({', '.join(map(literal, above_ops))}), FALSE)"
     n_below, n_above = run.engine.rows(f"SELECT {run.count(below)}, {run.count(above)} FROM {mapped}")[0]
+    censored = bool(n_below or n_above)  # the operator's code and the limit (value_as_number) travel with the value
+    code = "CAST(CASE " + " ".join(f"WHEN {operator} = {literal(k)} THEN {CENSORING[v]}" for k, v in omop.OPERATORS.items()
+                                   if v in CENSORING) + " ELSE 0 END AS TINYINT)"
     report.convert("measurement: operator '<' (below limit) -> half the limit", int(n_below or 0))
     report.convert("measurement: operator '>' (above limit) -> the limit", int(n_above or 0))
     source_unit = text_cell("m.unit_source_value") if "unit_source_value" in columns else "CAST(NULL AS STRING)"
@@ -577,23 +581,28 @@ def _measurements(run: SqlLoad) -> str:
                              f"COALESCE({when}, {text_cell('m.measurement_date')}) AS time_text, m.te_variable AS variable, "
                              f"(CASE WHEN {below} "
                              f"THEN {value} / 2 ELSE {value} END) AS value, {unit} AS unit, {ref['low']} AS ref_low, "
-                             f"{ref['high']} AS ref_high FROM {mapped} m {join}")
+                             f"{ref['high']} AS ref_high"
+                             + (f", {code} AS censored, (CASE WHEN {below} OR {above} THEN {value} END) AS "
+                                f"{run.engine.dialect.quote('limit')}" if censored else "")
+                             + f" FROM {mapped} m {join}")
     run.bad_dates(drafted, "measurement_datetime", "time_text", file=file)
     report.reject(name, "value_as_number blank", run.one(f"SELECT COUNT(*) FROM {drafted} WHERE value IS NULL"))
+    kept = f", censored, {run.engine.dialect.quote('limit')}" if censored else ""
     dated = run.table("m", f"SELECT {ORDER}, subject_id, {run.date('time_text')} AS time, variable, value, unit, "
-                           f"ref_low, ref_high FROM {drafted} WHERE value IS NOT NULL")
-    converted = check_ranges(run, convert_units(run, dated, file), file)
+                           f"ref_low, ref_high{kept} FROM {drafted} WHERE value IS NOT NULL")
+    converted = check_ranges(run, convert_units(run, dated, file, censored=censored), file)
     count_repeats(run, converted, file)
     report.kept(name, run.one(f"SELECT COUNT(*) FROM {converted}"))
     return converted
 
 
 def convert_units(run: SqlLoad, table: str, file: str, column: str = "value_as_number",
-                  keep: tuple[str, ...] = ()) -> str:
+                  keep: tuple[str, ...] = (), censored: bool = False) -> str:
     """explorer.cohort.units.to_catalogue_units over the distinct (variable, unit) pairs, applied in SQL.
 
-    `table` has te_src, subject_id, time, variable, value, unit, ref_low, ref_high; a unit that cannot be
-    converted is the loader's UnitError naming `column` (the source column of the unit) and the first rows.
+    `table` has te_src, subject_id, time, variable, value, unit, ref_low, ref_high (and `censored`, `limit` when
+    `censored`); a unit that cannot be converted is the loader's UnitError naming `column` (the source column of
+    the unit) and the first rows.
     """
     catalogue = run.boundary.catalogue
     pairs = run.engine.rows(f"SELECT variable, COALESCE(unit, '') AS unit, MIN({ORDER}) AS first_row, COUNT(*) AS n "
@@ -618,12 +627,18 @@ def convert_units(run: SqlLoad, table: str, file: str, column: str = "value_as_n
         "scale": pa.array([r[2] for r in rows], type=pa.float64()),
         "offset_": pa.array([r[3] for r in rows], type=pa.float64()),
         "decimals": pa.array([r[4] for r in rows], type=pa.int64())})
-    converted = {c: f"(CASE WHEN u.variable IS NULL THEN m.{c} ELSE "
-                    f"{rounded(f'(u.scale * m.{c} + u.offset_)', 'u.decimals')} END) AS {c}"
+    q = run.engine.dialect.quote
+    # a censored value's limit is converted with it (loaders.common.finish_measurements does the same)
+    converted = {c: f"(CASE WHEN u.variable IS NULL THEN m.{q(c)} ELSE "
+                    f"{rounded(f'(u.scale * m.{q(c)} + u.offset_)', 'u.decimals')} END) AS {q(c)}"
                  for c in ("value", "ref_low", "ref_high")}
-    kept = "".join(f", m.{c}" for c in keep)
+    if censored:  # the limit unrounded, as units.to_catalogue_units(unrounded=("limit",))
+        converted["limit"] = (f"(CASE WHEN u.variable IS NULL THEN m.{q('limit')} ELSE "
+                              f"u.scale * m.{q('limit')} + u.offset_ END) AS {q('limit')}")
+    kept = "".join(f", m.{c}" for c in keep) + (", m.censored" if censored else "")
+    extra = f", {converted['limit']}" if censored else ""
     return run.table("m", f"SELECT m.{ORDER}, m.subject_id, m.time, m.variable{kept}, {converted['value']}, "
-                          f"{converted['ref_low']}, {converted['ref_high']} FROM {table} m LEFT JOIN {factors} u "
+                          f"{converted['ref_low']}, {converted['ref_high']}{extra} FROM {table} m LEFT JOIN {factors} u "
                           "ON u.variable = m.variable AND u.unit = COALESCE(m.unit, '')")
 
 
@@ -952,8 +967,9 @@ def _canonical(run: SqlLoad, subjects: str, static: list[str], measurements: str
     engine.table(VIEWS["subjects"], f"SELECT {', '.join(columns)} FROM {subjects}")
     tables = {"subjects"}
     if measurements is not None and run.one(f"SELECT COUNT(*) FROM {measurements}"):
+        censoring = f", censored, {q('limit')}" if "censored" in engine.types(measurements) else ""
         engine.table(VIEWS["measurements"], f"SELECT subject_id, variable, value, ref_high, {run.ns('time')} AS "
-                                            f"{q('__time')} FROM {measurements}")
+                                            f"{q('__time')}{censoring} FROM {measurements}")
         tables.add("measurements")
     if run.one(f"SELECT COUNT(*) FROM {events}"):
         engine.table(VIEWS["events"], f"SELECT row_number() OVER (ORDER BY pos) - 1 AS {q('__row')}, subject_id, "

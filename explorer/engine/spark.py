@@ -36,7 +36,9 @@ from explorer.engine.histogram_sql import (
     unpack,
 )
 from explorer.engine.layout import (
+    CENSORED,
     REASONS,
+    censored_table,
     check_reason_columns,
     find_tables,
     reason_counts_of_rows,
@@ -203,7 +205,7 @@ class SparkBackend:
         self.source = source
         self.partitions = partitions
         # view names of their own, so that several backends can share one session
-        self.tables = {t: f"te_{uuid.uuid4().hex[:10]}_{t}" for t in (*TABLES, "missing_reasons")}
+        self.tables = {t: f"te_{uuid.uuid4().hex[:10]}_{t}" for t in (*TABLES, "missing_reasons", "censored")}
         self._reasons: str | None = None  # the view of the source's missing reasons, when it has them
         self.schema = self._register(source)
         self._subject_ids: pd.Index | None = None
@@ -256,6 +258,9 @@ class SparkBackend:
         reasons = self._reasons_frame(source)
         if reasons is not None:
             frames["missing_reasons"] = reasons
+        censored = self._censored_frame(source)
+        if censored is not None:
+            frames["censored"] = censored
         columns = {}
         for name, frame in frames.items():
             try:  # Spark Connect reads lazily: a missing or unreadable file is found here, not at read time
@@ -272,12 +277,33 @@ class SparkBackend:
         if "missing_reasons" in columns:
             check_reason_columns(columns["missing_reasons"], f"{source}/{REASONS}")
             self._reasons = self.tables["missing_reasons"]
+        censored_variables = frozenset(str(r[0]) for r in frames["censored"].select("variable").distinct().collect()
+                                       ) if "censored" in frames else frozenset()
         return SourceSchema(
+            censored=censored_variables,
             features=frozenset(c for c in columns["features"] if c not in ("subject_id", ROW)),
             events="events" in columns,
             event_lookback=frozenset(c for c in columns.get("event_lookback", []) if c != "subject_id"),
             event_counts=frozenset(c for c in columns.get("event_counts", []) if c != "subject_id"),
             row_column=ROW, tables=dict(self.tables))
+
+    def _censored_frame(self, source: Any):
+        """The source's censored intervals (a folder's censored.parquet, a Screening's table) as a Spark frame,
+        or None."""
+        if isinstance(source, str) and "://" in source:
+            try:
+                frame = self.spark.read.parquet(f"{source.rstrip('/')}/{CENSORED}")
+                frame.columns  # noqa: B018 (read lazily: asking the schema reads the file)
+                return frame
+            except Exception:  # no censored values in that folder
+                return None
+        if isinstance(source, (str, Path)):
+            path = Path(source) / CENSORED
+            return self._read(path) if path.is_file() else None
+        if isinstance(source, Mapping):
+            return None
+        table = censored_table(source)
+        return None if table is None else arrow_frame(self.spark, table)
 
     def _reasons_frame(self, source: Any):
         """The source's missing reasons as a Spark frame (a folder's missing_reasons.parquet, a Screening's

@@ -23,6 +23,7 @@ to the subject's row number, so the result can be put back in the source's row o
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -44,9 +45,12 @@ from explorer.expr import (
     Num,
     Str,
     at_least_count,
+    chain_steps,
     count_column,
     count_window,
+    is_monotone_test,
     is_reserved,
+    names,
 )
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -195,7 +199,8 @@ class SourceSchema:
     aligned: frozenset[str] = frozenset()  # per-subject tables believed to be in features row order
     tables: Mapping[str, str] = field(default_factory=lambda: {
         "features": "features_src", "events": "events_src", "event_lookback": "event_lookback_src",
-        "event_counts": "event_counts_src"})
+        "event_counts": "event_counts_src", "censored": "censored_src"})
+    censored: frozenset[str] = frozenset()  # variables with censored values (the censored table's intervals)
 
 
 @dataclass(frozen=True)
@@ -226,6 +231,8 @@ class Compiler:
         self.layers: list[list[tuple[str, str]]] = []   # layers[k]: (column, sql) computed over level k
         self.params: Mapping[str, float] = {}
         self.text = ""
+        self.bounded: dict[str, tuple[str, str]] = {}   # censored variable -> its (low, high) columns from `cz`
+        self.corner: dict[str, int] = {}                # while a comparison is compiled at a corner: side by name
 
     def condition(self, tree: Node, params: Mapping[str, float], *, text: str = "") -> Sql:
         self.params, self.text = params, text
@@ -279,6 +286,10 @@ class Compiler:
                 if n not in self.schema.features:
                     return Sql(d.null({"number": d.double, "boolean": d.boolean}.get(var.kind, d.text)), simple=True)
                 self.columns.add(n)
+                if n in self.corner:  # the censored value's bound at this corner, the value itself where exact
+                    k = len(self.bounded)
+                    low, high = self.bounded.setdefault(n, (d.quote(f"__te_lo{k}"), d.quote(f"__te_hi{k}")))
+                    return Sql(f"COALESCE({high if self.corner[n] else low}, {quoted})", simple=True)
                 return Sql(quoted, simple=True)
             case Neg(operand=o):
                 x = self.sql(o)
@@ -292,6 +303,8 @@ class Compiler:
                 # with infinities from overflow, + - * / can give NaN
                 return Sql(f"({a.text} {op} {b.text})", max(a.level, b.level), nan=True)
             case Compare(ops=ops, operands=operands):
+                if (decided := self.on_intervals(node)) is not None:
+                    return decided
                 values = [self.operand(o) for o in operands]
                 # a chain names its inner operands twice: bind them
                 values = [v if i in (0, len(values) - 1) else self.bind(v) for i, v in enumerate(values)]
@@ -299,6 +312,8 @@ class Compiler:
                 text = steps[0] if len(steps) == 1 else "(" + " AND ".join(steps) + ")"
                 return Sql(text, max(v.level for v in values))
             case In(operand=o, values=values, negated=negated):
+                if (decided := self.on_intervals(node)) is not None:
+                    return decided
                 x = self.operand(o)
                 inside = f"({x.text} IN ({', '.join(self.sql(v).text for v in values)}))"
                 return Sql(f"(NOT {inside})" if negated else inside, x.level)
@@ -312,6 +327,32 @@ class Compiler:
             case Call():
                 return _SQL_FUNCTIONS[node.func](self, node)
         self.fail(node, f"cannot compile {node!r} to SQL")
+
+    def on_intervals(self, node: Compare | In) -> Sql | None:
+        """The memory engine's rule (memory.Evaluator.decide_on_intervals): a comparison reading censored
+        variables compiled at every corner of their intervals, each bound as a column; NULL (unknown) where
+        the corners' truth codes differ. None when it reads none (no cost for the others)."""
+        if self.corner or not self.schema.censored:
+            return None
+        censored = sorted((names(node) - set(self.params)) & self.schema.censored & self.schema.features)
+        if not censored:
+            return None
+        if isinstance(node, Compare) and len(node.ops) > 1:  # a chain: each step on its own
+            steps = [self.sql(step) for step in chain_steps(node)]
+            return Sql("(" + " AND ".join(p.text for p in steps) + ")", max(p.level for p in steps))
+        corners = []
+        for corner in itertools.product((0, 1), repeat=len(censored)):
+            self.corner = dict(zip(censored, corner, strict=True))
+            try:
+                corners.append(self.bind(self.sql(node)))
+            finally:
+                self.corner = {}
+        codes = [truth_code(c.text, self.dialect) for c in corners]
+        agree = " AND ".join(f"{codes[0]} = {code}" for code in codes[1:])
+        if not is_monotone_test(node):  # == / != / in: unknown wherever a value it reads is censored
+            exact = " AND ".join(f"{self.bounded[name][0]} IS NULL" for name in censored)
+            agree = f"{agree} AND {exact}"
+        return Sql(f"(CASE WHEN {agree} THEN {corners[0].text} END)", max(c.level for c in corners))
 
     def operand(self, node: Node) -> Sql:
         """A value about to be compared or tested: NaN made NULL first."""
@@ -482,6 +523,17 @@ class MatrixQuery:
                 checks.append(f"{q('__te_misaligned_' + table)} AS misaligned_{table}")
             else:
                 joins.append(f"LEFT JOIN {alias} ON {alias}.{q(ID)} = f.{q(ID)}")
+        if self.compiler.bounded:
+            # the censored variables' bounds, one row per subject with any (few: no cost for the others)
+            wanted = ", ".join(binder.bind(v) for v in sorted(self.compiler.bounded))
+            pivot = ", ".join(
+                f"MAX(CASE WHEN {q('variable')} = {binder.bind(v)} THEN {d.number_column(q(side))} END) AS {alias}"
+                for v, aliases in sorted(self.compiler.bounded.items()) for side, alias in zip(("low", "high"), aliases,
+                                                                                               strict=True))
+            ctes.append(f"cz AS (SELECT CAST({q('subject_id')} AS {d.text}) AS {q(ID)}, {pivot} "
+                        f"FROM {q(t['censored'])} WHERE CAST({q('variable')} AS {d.text}) IN ({wanted}) GROUP BY 1)")
+            select += [f"cz.{alias}" for aliases in self.compiler.bounded.values() for alias in aliases]
+            joins.append(f"LEFT JOIN cz ON cz.{q(ID)} = f.{q(ID)}")
         # positional joins first: a hash join may reorder the rows they pair by position
         ctes.append(f"__te_j AS (SELECT {', '.join(select)} FROM f " + " ".join(positional + joins) + ")")
         relation = "__te_j"

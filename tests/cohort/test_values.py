@@ -20,7 +20,8 @@ def test_plain_numbers_and_missing_markers():
 def test_censored_measurements_below_half_limit_above_limit():
     parsed = parse_numbers(pd.Series(["<0.017", "<=0.2", ">600", "≥ 40", "0.5"]), column="cpep")
     assert parsed.values == pytest.approx([0.0085, 0.1, 600.0, 40.0, 0.5])
-    assert parsed.censored.tolist() == [-1, -1, 1, 1, 0]
+    # the codes keep whether the limit itself is inside: "<" -1, "<=" -2, ">" 1, ">=" 2 (values.CENSORING)
+    assert parsed.censored.tolist() == [-1, -2, 1, 2, 0]
     assert parsed.counts == {"below_limit": 2, "above_limit": 2, "numeric": 1}
 
 

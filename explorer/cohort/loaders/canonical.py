@@ -29,8 +29,10 @@ from .common import (
     normalise_category,
     normalise_sex,
     numbers,
+    parsed_numbers,
     require_columns,
     subjects_frame,
+    with_censoring,
 )
 from .problems import collects_problems, found
 from .readers import read_tables
@@ -148,9 +150,11 @@ def _measurements(frame: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.D
         "subject_id": frame["subject_id"].astype("string").str.strip(),
         "time": dates(frame["time"], file=file, column="time", report=boundary.report),
         "variable": frame["variable"].astype("string").str.strip(),
-        "value": numbers(frame["value"], file=file, column="value", report=report, count_missing=False),
+        "value": (value := parsed_numbers(frame["value"], file=file, column="value", report=report,
+                                          count_missing=False)).values,
         "unit": frame["unit"].astype("string").str.strip(),
     }, index=frame.index)
+    draft = with_censoring(draft, value)
     for column in ("ref_low", "ref_high"):
         if column in frame.columns:
             draft[column] = numbers(frame[column], file=file, column=column, report=report, count_missing=False)

@@ -28,7 +28,7 @@ from explorer.cohort.tables import (
     empty,
 )
 from explorer.cohort.units import to_catalogue_units
-from explorer.cohort.values import MISSING_TOKENS, parse_numbers
+from explorer.cohort.values import CENSORING_COLUMNS, MISSING_TOKENS, ParsedNumbers, parse_numbers
 from explorer.errors import DataError
 
 from . import problems
@@ -254,6 +254,14 @@ def numbers(series: pd.Series, *, file: str, column: str, report: LoadReport, la
     `count_missing=False` for optional columns, and for long tables whose rows without a value are
     counted as rejected rows instead.
     """
+    return parsed_numbers(series, file=file, column=column, report=report, label=label, kind=kind, on_text=on_text,
+                          count_missing=count_missing, normalise_digits=normalise_digits).values
+
+
+def parsed_numbers(series: pd.Series, *, file: str, column: str, report: LoadReport, label: str | None = None,
+                   kind: str = "measurement", on_text: str = "raise", count_missing: bool = True,
+                   normalise_digits: bool = False) -> ParsedNumbers:
+    """`numbers`, keeping how each value was read: the censoring codes of limits such as "<0.017"."""
     judged_here = on_text == "raise" and problems.collecting()
     parsed = parse_numbers(series, column=column, file=file, kind=kind, on_text="unknown" if judged_here else on_text,
                            normalise_digits=normalise_digits)
@@ -262,7 +270,16 @@ def numbers(series: pd.Series, *, file: str, column: str, report: LoadReport, la
             report.convert(f"{label or column}: {rule}", n)
     if judged_here:
         check_text_cells(series, parsed.values, file=file, column=column)
-    return parsed.values
+    return parsed
+
+
+def with_censoring(draft: pd.DataFrame, parsed: ParsedNumbers, kind: str = "measurement") -> pd.DataFrame:
+    """Draft measurement rows with the optional `censored` (code) and `limit` columns, only when some value was
+    given as a limit: a source without any pays nothing (docs/data.md, "Censored and categorical values")."""
+    if parsed.censored.any():
+        draft["censored"] = parsed.censored
+        draft["limit"] = parsed.limits(kind)
+    return draft
 
 
 # What a number cell that cannot be read is, in the pandas loaders and the SQL loads alike (engine.canonical_sql)
@@ -320,7 +337,10 @@ def finish_measurements(draft: pd.DataFrame, boundary: Boundary, *, file: str, c
     unknown = ~draft["variable"].isin(boundary.catalogue.names("number"))
     draft = boundary.invalid(draft, unknown.to_numpy(), file=file, column="variable",
                              message="not a number variable of the catalogue", cells=cells)
-    converted, counts = to_catalogue_units(draft, catalogue=boundary.catalogue, file=file)
+    # a censored value's limit is converted with it (the limit is what decides a criterion)
+    converted, counts = to_catalogue_units(draft, catalogue=boundary.catalogue, file=file,
+                                           value_columns=("value", "ref_low", "ref_high", "limit"),
+                                           unrounded=("limit",))
     for what, n in counts.items():
         boundary.report.convert(f"unit {what}", n)
     converted = check_ranges(converted, boundary, file=file, cells=cells)
@@ -329,7 +349,11 @@ def finish_measurements(draft: pd.DataFrame, boundary: Boundary, *, file: str, c
     converted = drop_duplicates(converted, keys, "value", boundary, file=file, cells=cells,
                                 what="measurement", column="value", conflicts="report")
     columns = list(MEASUREMENT_COLUMNS) + (["visit"] if "visit" in converted.columns else [])
-    out = converted[columns].astype({**MEASUREMENT_COLUMNS, **({"visit": "string"} if "visit" in columns else {})})
+    censoring = {c: t for c, t in CENSORING_COLUMNS.items() if c in converted.columns}
+    if "censored" in converted.columns:  # rows of sources (wide columns) without any censored value: exact
+        converted["censored"] = converted["censored"].fillna(0)
+    out = converted[columns + list(censoring)].astype(
+        {**MEASUREMENT_COLUMNS, **({"visit": "string"} if "visit" in columns else {}), **censoring})
     return out
 
 

@@ -9,7 +9,8 @@ Standard concepts map to catalogue variables through omop_concepts.yaml (or the 
 - index date: the end of the person's latest observation period, or the death date if earlier; or the
   `index_date` given (one date, or a mapping person_id -> date).
 - measurements: value_as_number in the unit of unit_concept_id (UCUM code), else unit_source_value;
-  operator_concept_id "<" / ">" make censored values (below -> half the limit, as everywhere); the
+  operator_concept_id "<" / ">" make censored values (below -> half the limit, as everywhere, with the code
+  and limit kept for the interval criteria are decided on); the
   range_low / range_high of the row are the lab's reference range (range_high = ULN).
 - conditions, observations, drugs: as omop_concepts.yaml documents; absence of a record while the
   person is observed means false ("none" for diabetes_type), the usual OHDSI assumption.
@@ -29,6 +30,7 @@ import pandas as pd
 import yaml
 
 from explorer.catalogue import Catalogue
+from explorer.cohort.values import CENSORING
 from explorer.errors import DataError
 from explorer.strict_input import load_yaml
 
@@ -301,7 +303,9 @@ def _measurements(frame, section: dict, by_key, names, codes, source: _Source, b
     operator = frame["operator_concept_id"].astype("string").str.strip().map(OPERATORS) \
         if "operator_concept_id" in frame.columns else pd.Series(pd.NA, index=frame.index)
     below = operator.isin(["<", "<="]).to_numpy()
+    limit = value
     value = np.where(below, value / 2, value)
+    code = operator.map(CENSORING).fillna(0).to_numpy(dtype="int8")
     report.convert("measurement: operator '<' (below limit) -> half the limit", int(below.sum()))
     report.convert("measurement: operator '>' (above limit) -> the limit", int(operator.isin([">", ">="]).sum()))
 
@@ -316,6 +320,8 @@ def _measurements(frame, section: dict, by_key, names, codes, source: _Source, b
         "ref_high": pd.to_numeric(frame.get("range_high"), errors="coerce") if "range_high" in frame else np.nan,
         "source_column": "value_as_number",
     }, index=frame.index)
+    if code.any():  # the operator's interval is what decides a criterion (values.CENSORING)
+        draft["censored"], draft["limit"] = code, np.where(code != 0, limit, np.nan)
     missing = np.isnan(value)
     report.reject(name, "value_as_number blank", int(missing.sum()))
     out = finish_measurements(draft[~missing], boundary, file=file)

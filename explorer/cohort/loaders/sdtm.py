@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from explorer.catalogue import Catalogue
+from explorer.cohort.values import ParsedNumbers
 from explorer.errors import DataError
 
 from .common import (
@@ -35,8 +36,10 @@ from .common import (
     loader_catalogue,
     normalise_sex,
     numbers,
+    parsed_numbers,
     require_columns,
     subjects_frame,
+    with_censoring,
 )
 from .problems import collects_problems
 from .readers import read_tables
@@ -165,7 +168,8 @@ def _lb(lb: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.DataFrame:
     report.reject(name, "test not mapped to a catalogue variable", int((~mapped).sum()))
     lb, variable = lb[mapped], variable[mapped]
 
-    value = _standard_result(lb, "LB", file=file, report=report)
+    result = _standard_result(lb, "LB", file=file, report=report)
+    value = result.values
     unit_column = "LBSTRESU" if "LBSTRESU" in lb.columns else None
     if unit_column is None:
         raise DataError("LB needs LBSTRESU (the unit of the standard result)", file=file, column="LBSTRESU")
@@ -183,6 +187,7 @@ def _lb(lb: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.DataFrame:
     }, index=lb.index)
     if "VISIT" in lb.columns:
         draft["visit"] = lb["VISIT"].astype("string")
+    draft = with_censoring(draft, result)
     missing = draft["value"].isna().to_numpy()
     report.reject(name, "no result (LBSTRESN/LBSTRESC blank)", int(missing.sum()))
     out = finish_measurements(draft[~missing], boundary, file=file)
@@ -190,19 +195,23 @@ def _lb(lb: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.DataFrame:
     return out
 
 
-def _standard_result(frame: pd.DataFrame, prefix: str, *, file: str, report) -> np.ndarray:
-    """LBSTRESN where numeric; else LBSTRESC parsed (censored values such as "<3.42" -> 1.71, counted)."""
+def _standard_result(frame: pd.DataFrame, prefix: str, *, file: str, report) -> ParsedNumbers:
+    """LBSTRESN where numeric; else LBSTRESC parsed (censored values such as "<3.42" -> 1.71, counted, with
+    their censoring code kept for the interval)."""
     numeric = numbers(frame[f"{prefix}STRESN"], file=file, column=f"{prefix}STRESN", report=report,
                       label=f"{prefix}STRESN", count_missing=False) \
         if f"{prefix}STRESN" in frame.columns else np.full(len(frame), np.nan)
+    censored = np.zeros(len(frame), np.int8)
     if f"{prefix}STRESC" in frame.columns:
         blank = np.isnan(numeric)
         if blank.any():
-            character = numbers(frame[f"{prefix}STRESC"][blank], file=file, column=f"{prefix}STRESC",
-                                report=report, label=f"{prefix}STRESC (character result)", count_missing=False)
+            character = parsed_numbers(frame[f"{prefix}STRESC"][blank], file=file, column=f"{prefix}STRESC",
+                                       report=report, label=f"{prefix}STRESC (character result)",
+                                       count_missing=False)
             numeric = numeric.copy()
-            numeric[blank] = character
-    return numeric
+            numeric[blank] = character.values
+            censored[blank] = character.censored
+    return ParsedNumbers(numeric, censored)
 
 
 def _vs(vs: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.DataFrame:
@@ -217,9 +226,10 @@ def _vs(vs: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.DataFrame:
     draft = pd.DataFrame({
         "subject_id": vs["USUBJID"].astype("string").str.strip(),
         "time": parse_partial_dates(vs["VSDTC"], file=file, column="VSDTC", report=report),
-        "variable": variable, "value": _standard_result(vs, "VS", file=file, report=report),
+        "variable": variable, "value": (result := _standard_result(vs, "VS", file=file, report=report)).values,
         "unit": vs["VSSTRESU"].astype("string").str.strip(), "source_column": "VSSTRESN",
     }, index=vs.index)
+    draft = with_censoring(draft, result)
     missing = draft["value"].isna().to_numpy()
     report.reject(name, "no result (VSSTRESN blank)", int(missing.sum()))
     out = finish_measurements(draft[~missing], boundary, file=file)

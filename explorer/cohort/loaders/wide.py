@@ -54,8 +54,10 @@ from .common import (
     normalise_sex,
     numbers,
     parse_dates,
+    parsed_numbers,
     require_columns,
     subjects_frame,
+    with_censoring,
 )
 from .problems import collects_problems
 from .readers import read_table
@@ -353,13 +355,13 @@ def _numbers(cells: pd.Series, *, file: str, column: str, report: LoadReport, on
 
 
 def _measurement(frame, ids, time, column: str, rule: ColumnRule, report: LoadReport, *, file: str) -> pd.DataFrame:
-    values = _numbers(frame[column], file=file, column=column, report=report, on_text=rule.on_text,
-                      normalise_digits=rule.digits == "normalise",
-                      label=rule.variable)
+    parsed = parsed_numbers(frame[column], file=file, column=column, report=report, on_text=rule.on_text,
+                            normalise_digits=rule.digits == "normalise", label=rule.variable)
     unit = (frame[rule.unit_column].astype("string").str.strip() if rule.unit_column
             else pd.Series(rule.unit, index=frame.index, dtype="string"))
-    draft = pd.DataFrame({"subject_id": ids, "time": time, "variable": rule.variable, "value": values,
+    draft = pd.DataFrame({"subject_id": ids, "time": time, "variable": rule.variable, "value": parsed.values,
                           "unit": unit, "source_column": column}, index=frame.index)
+    draft = with_censoring(draft, parsed)  # "<0.017": its code and limit, for the interval
     for name in ("ref_low", "ref_high"):
         limit = getattr(rule, name)
         if limit is not None and limit.column is not None:
