@@ -209,6 +209,12 @@ def chain_steps(node: Compare) -> list[Compare]:
                                                                   strict=False)]
 
 
+# a comparison reading more censored variables than this is not evaluated at its 2^k corners (64 here) by any
+# engine (a hostile rule reading dozens would exhaust time, and SQL text grows as 2^k): it is decided on the point
+# values and unknown wherever one of the values it reads is censored (sound, if less sharp)
+MAX_CORNER_VARIABLES = 6
+
+
 def is_monotone_test(node: Node) -> bool:
     """Whether a comparison's truth is monotone in the values it reads (<, <=, >, >=), so that the ends of a
     censored value's interval decide it; == / != / in are not (x == 0.1 can hold inside [0, 0.33) though

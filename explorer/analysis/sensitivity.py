@@ -13,7 +13,9 @@ f(false) per subject, and a subject whose x is unknown has the status it has now
 on the grid (how many grid values lie below its x) is found once by binary search, O(n log G), and the
 subjects for whom f(true) and f(false) differ are ordered by place (radix sort, O(n)); the counts at all
 G points are then one cumulative sum of their pool membership, O(n + G) per curve. Any other use of p (`count(e, within_days=p)`, `x >= p * y`, p used
-twice) is evaluated exactly at each point, on the pool only, with one engine call for the whole grid.
+twice) is evaluated exactly at each point, on the pool only, with one engine call for the whole grid, and so
+is a comparison with a variable that has censored values ("<0.017"): the engine decides those on their interval
+(unknown where p lies inside it), which a subject's one place on the grid cannot say.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from explorer import expr
 from explorer.analysis.rules import compared_variable, sole_comparison, split_chains, substituted
 from explorer.cohort.compact import float_values
 from explorer.engine import eligible_mask, evaluate
+from explorer.engine.memory import censored_variables
 from explorer.errors import DefinitionError
 
 DEFAULT_BINS = 30
@@ -106,6 +109,10 @@ def threshold_sensitivity(matrix, screening, criterion: str, parameter: str, *,
 
     tree = split_chains(spec.tree)
     atom = sole_comparison(tree, parameter, spec, trial.catalogue)
+    if atom is not None and atom[0] in censored_variables(screening):
+        # a censored value ("<0.017") is decided on its interval: the threshold's place inside it makes the
+        # subject unknown, which one sorted place per subject cannot say; the engine's own evaluation can
+        atom = None
     if atom is not None:
         variable, op = atom
         counts = _single_comparison_curve(matrix, screening, spec, tree, parameter, op, variable, values, policy, so_far, pool)
@@ -195,7 +202,12 @@ def _masks(sub, criterion_id: str, policy: str) -> tuple[np.ndarray, np.ndarray]
 def _narrow(screening, tree, rows: np.ndarray):
     """The screening with only the rows of the pool and the columns the rule reads: evaluating it costs less."""
     columns = [n for n in expr.names(tree) if n in screening.features.columns]
-    return dataclasses.replace(screening, features=screening.features[columns].iloc[rows])
+    features = screening.features[columns].iloc[rows]
+    censored = getattr(screening, "censored", None)
+    if censored is not None and len(censored):  # the intervals of the pool's subjects only, in its terms
+        censored = censored[censored["subject_id"].astype(str).isin(features.index.astype(str)).to_numpy(dtype=bool)]
+        censored = censored.assign(subject_id=censored["subject_id"].astype(str))
+    return dataclasses.replace(screening, features=features, censored=censored)
 
 
 def _uses_events(tree) -> bool:

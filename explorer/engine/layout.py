@@ -126,7 +126,9 @@ def write_screening(screening: Screening, directory: str | Path, *, format: str 
                        row_group_size=ROW_GROUP_SIZE)
         files[path.name] = path.stat().st_size
     censored = censored_table(screening)
-    if censored is not None and format == "parquet":  # the intervals criteria are decided on travel with it
+    # the intervals criteria are decided on travel with the folder, a CSV one too (as Parquet: every engine
+    # reads it back whatever the folder's format); without them a CSV folder decided on half the limit
+    if censored is not None:
         path = folder / CENSORED
         pq.write_table(censored, path, row_group_size=ROW_GROUP_SIZE)
         files[path.name] = path.stat().st_size

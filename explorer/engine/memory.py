@@ -28,6 +28,7 @@ from explorer.engine.layout import check_columns, check_screening_tables
 from explorer.engine.status import FAIL, PASS, UNKNOWN  # noqa: F401
 from explorer.errors import DataError, ExpressionError
 from explorer.expr import (
+    MAX_CORNER_VARIABLES,
     Arith,
     Bool,
     BoolOp,
@@ -115,16 +116,21 @@ class MemoryContext:
         self._intervals: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self.censored_variables = censored_variables(screening)  # only their comparisons are decided on intervals
 
-    def bound(self, name: str, side: int) -> np.ndarray:
-        """The variable's values with its censored ones replaced by their low (side 0) or high (1) bound;
-        made for one comparison and not kept (a float64 column a variable)."""
+    def bound(self, name: str, side: int | None) -> np.ndarray:
+        """The variable's values with its censored ones replaced by their low (side 0) or high (1) bound, or
+        kept as they are (None: the point values); made for one comparison and not kept (a float64 column)."""
         values = self.column(name)
         values = np.array(values.floats() if isinstance(values, Levels) else values, dtype="float64")
-        if name not in self._intervals:  # the subjects' rows looked up once, when a criterion first reads it
-            self._intervals[name] = censored_intervals(self.screening, name)
-        rows, low, high = self._intervals[name]
+        if side is None:
+            return values
+        rows, low, high = self.intervals(name)
         values[rows] = high if side else low
         return values
+
+    def intervals(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if name not in self._intervals:  # the subjects' rows looked up once, when a criterion first reads it
+            self._intervals[name] = censored_intervals(self.screening, name)
+        return self._intervals[name]
 
     def column(self, name: str):
         if name in self._columns:
@@ -330,6 +336,15 @@ class Evaluator:
             for step in steps[1:]:
                 result = result & step
             return result
+        if len(censored) > MAX_CORNER_VARIABLES:
+            # 2^k corners would exhaust time and memory (a rule reading dozens of censored variables): decided
+            # on the point values, unknown wherever a value it reads is censored (sound, if less sharp)
+            plain = Evaluator(self.ctx, self.params, {name: self.ctx.bound(name, None) for name in censored})
+            result = plain.truth(node)
+            inside = np.zeros(self.ctx.n, dtype=bool)
+            for name in censored:
+                inside[self.ctx.intervals(name)[0]] = True
+            return Truth(result.value & ~inside, result.known & ~inside)
         truths, inside = [], np.zeros(self.ctx.n, dtype=bool)
         for corner in np.ndindex(*(2,) * len(censored)):
             fixed = {name: self.ctx.bound(name, side) for name, side in zip(censored, corner, strict=True)}

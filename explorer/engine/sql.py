@@ -32,6 +32,7 @@ from typing import Any
 from explorer.catalogue import Catalogue
 from explorer.errors import ExpressionError
 from explorer.expr import (
+    MAX_CORNER_VARIABLES,
     Arith,
     Bool,
     BoolOp,
@@ -289,6 +290,8 @@ class Compiler:
                 if n in self.corner:  # the censored value's bound at this corner, the value itself where exact
                     k = len(self.bounded)
                     low, high = self.bounded.setdefault(n, (d.quote(f"__te_lo{k}"), d.quote(f"__te_hi{k}")))
+                    if self.corner[n] < 0:
+                        return Sql(quoted, simple=True)
                     return Sql(f"COALESCE({high if self.corner[n] else low}, {quoted})", simple=True)
                 return Sql(quoted, simple=True)
             case Neg(operand=o):
@@ -340,6 +343,14 @@ class Compiler:
         if isinstance(node, Compare) and len(node.ops) > 1:  # a chain: each step on its own
             steps = [self.sql(step) for step in chain_steps(node)]
             return Sql("(" + " AND ".join(p.text for p in steps) + ")", max(p.level for p in steps))
+        if len(censored) > MAX_CORNER_VARIABLES:  # the memory engine's rule: point values, unknown where censored
+            self.corner = {name: -1 for name in censored}  # -1: the point value, the bound columns only joined
+            try:
+                plain = self.bind(self.sql(node))
+            finally:
+                self.corner = {}
+            exact = " AND ".join(f"{self.bounded[name][0]} IS NULL" for name in censored)
+            return Sql(f"(CASE WHEN {exact} THEN {plain.text} END)", plain.level)
         corners = []
         for corner in itertools.product((0, 1), repeat=len(censored)):
             self.corner = dict(zip(censored, corner, strict=True))

@@ -208,3 +208,27 @@ def test_curves_on_a_real_cohort_equal_brute_force(shared_data):
         for value in result.curve["value"].iloc[::5]:
             expected = _brute(matrix, criterion, parameter, value, None, None)
             assert result.at(value) == {k: expected[k] for k in ("eligible", "possibly_eligible", "remaining")}
+
+
+@pytest.mark.parametrize("ids_as", ["categorical", "text"])
+def test_curves_over_censored_values_equal_the_engine_which_decides_them_on_intervals(ids_as):
+    # "<L" values lie in [0, L): a cut-off inside that interval leaves the subject unknown in the engine; the
+    # curve's one-place-per-subject shortcut read the half limit and disagreed (failed before)
+    trial = trial_from_yaml(TOY)
+    screening = _toy_screening()
+    rng = np.random.default_rng(3)
+    features = screening.features.copy()
+    rows = []
+    for variable, limit in (("hba1c", 7.0), ("bmi", 30.0)):
+        known = np.flatnonzero(features[variable].notna().to_numpy())
+        below = rng.choice(known, len(known) // 4, replace=False)
+        features.iloc[below, features.columns.get_loc(variable)] = limit / 2
+        rows += [(features.index[i], variable, 0.0, np.nextafter(limit, 0)) for i in below]
+    frame = pd.DataFrame(rows, columns=["subject_id", "variable", "low", "high"])
+    if ids_as == "categorical":
+        frame["subject_id"] = pd.Categorical(frame["subject_id"], categories=features.index)
+    screening = Screening(features, censored=frame.assign(reason="censored below the limit"))
+    matrix = evaluate(trial, screening)
+    assert _check(matrix, screening, trial, np.random.default_rng(RNG_SEED), rounds=3) > 50
+    assert threshold_sensitivity(matrix, screening, "A", "hba1c_min").method == "exact re-evaluation"
+    assert threshold_sensitivity(matrix, screening, "C", "age_min").method == "single comparison"

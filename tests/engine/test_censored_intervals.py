@@ -125,6 +125,14 @@ def test_duckdb_agrees_on_a_screening_and_on_a_folder(screening, tmp_path):
     assert codes(MemoryBackend(read_screening(folder))) == EXPECTED
 
 
+def test_a_csv_folder_keeps_the_intervals_too(screening, tmp_path):
+    # a CSV layout folder used to leave the intervals out: read back, it decided "<0.33" on half the limit
+    folder = write_screening(screening, tmp_path / "screening_csv", format="csv")
+    assert (folder / "censored.parquet").is_file()
+    assert codes(MemoryBackend(read_screening(folder))) == EXPECTED
+    assert codes(DuckDBBackend(folder)) == EXPECTED
+
+
 def test_a_source_without_censored_values_has_no_interval_table(tmp_path):
     (tmp_path / "subjects.csv").write_text("subject_id,sex,index_date\na,F,2024-01-10\n")
     (tmp_path / "measurements.csv").write_text("subject_id,time,variable,value,unit\n"
@@ -228,3 +236,49 @@ def test_a_wide_export_keeps_the_limit_of_one_column_and_not_of_the_others(tmp_p
              for i, t in enumerate(["fasting_cpeptide >= 0.3", "fasting_glucose > 20"])]
     first, second = MemoryBackend(screening).truth_codes(rules)
     assert first.tolist() == [U, P] and second.tolist() == [F, P]
+
+
+def test_a_subset_of_the_screening_keeps_its_subjects_intervals(screening):
+    # enrolment's subset (the outcomes read it) used to drop the censored table: "<0.33" was half the limit again
+    from explorer.cohort.synthetic.enrolment import screening_subset
+
+    chosen = ["exact_glucose_8", "below_033", "above_600"]
+    subset = screening_subset(screening, chosen)
+    assert sorted(set(subset.censored["subject_id"].astype(str))) == sorted(chosen)
+    where = [SUBJECTS.index(s) for s in chosen]
+    assert codes(MemoryBackend(subset)) == {text: [want[i] for i in where] for text, want in EXPECTED.items()}
+
+
+def test_a_rule_reading_many_censored_variables_is_unknown_where_any_is_censored_on_both_engines():
+    # 2^k corners for k censored variables would exhaust time and memory (and SQL text) on a hostile rule;
+    # above expr.MAX_CORNER_VARIABLES both engines decide on the point values and leave censored subjects unknown
+    import pandas as pd
+
+    from explorer.catalogue import default_catalogue
+    from explorer.cohort.screening import Screening
+    from explorer.expr import MAX_CORNER_VARIABLES
+
+    variables = ["hba1c", "bmi", "egfr", "fasting_glucose", "fasting_insulin", "fasting_cpeptide", "alt", "ast",
+                 "creatinine", "weight"][:MAX_CORNER_VARIABLES + 2]
+    rng = np.random.default_rng(11)
+    n = 300
+    ids = pd.Index([f"s{i}" for i in range(n)], name="subject_id")
+    catalogue = default_catalogue()
+    ranges = {v: catalogue.variables[v].range for v in variables}  # plausible ranges: the values must pass checks
+    features = pd.DataFrame({v: rng.uniform(lo + (hi - lo) * 0.2, lo + (hi - lo) * 0.4, n)
+                             for v, (lo, hi) in ranges.items()}, index=ids)
+    rows = [(ids[i], v, ranges[v][0], ranges[v][0] + (ranges[v][1] - ranges[v][0]) * 0.1)
+            for v in variables for i in np.flatnonzero(rng.random(n) < 0.05)]
+    for subject, variable, low, high in rows:
+        features.loc[subject, variable] = (low + high) / 2
+    censored = pd.DataFrame(rows, columns=["subject_id", "variable", "low", "high"]).assign(reason="censored")
+    screening = Screening(features, censored=censored)
+    middle = sum(lo + (hi - lo) * 0.3 for lo, hi in ranges.values())
+    text = " + ".join(variables) + f" > {middle:.6f}"
+    rule = [SimpleNamespace(id="c0", tree=parse(text), expression=text, parameter_values=dict)]
+    memory = MemoryBackend(screening).truth_codes(rule)[0]
+    duckdb = DuckDBBackend(screening).truth_codes(rule)[0]
+    assert list(map(int, memory)) == list(map(int, duckdb))
+    any_censored = features.index.isin(censored["subject_id"])
+    assert (memory[any_censored] == U).all() and (memory[~any_censored] != U).all()
+    assert len(set(memory[~any_censored].tolist())) == 2  # both pass and fail among the others

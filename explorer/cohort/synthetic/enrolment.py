@@ -56,8 +56,12 @@ def screening_subset(screening: Screening, ids: Sequence[str] | pd.Index) -> Scr
     reasons = screening.missing_reasons
     if reasons is not None:
         reasons = reasons[reasons["subject_id"].isin(ids).to_numpy(dtype=bool, na_value=False)]
+    censored = screening.censored  # the intervals of censored values go with their subjects (the engines read them)
+    if censored is not None:
+        censored = censored[censored["subject_id"].isin(ids).to_numpy(dtype=bool, na_value=False)]
     return Screening(features=screening.features.loc[ids], events=events, event_lookback=rows(screening.event_lookback),
-                     event_counts=rows(screening.event_counts), missing_reasons=reasons, source=screening.source)
+                     event_counts=rows(screening.event_counts), missing_reasons=reasons, censored=censored,
+                     source=screening.source)
 
 
 def cohort_subset(cohort: Cohort, ids: Sequence[str] | pd.Index) -> Cohort:
