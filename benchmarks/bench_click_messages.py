@@ -2,7 +2,8 @@
 
 For each code (the working tree, and `--baseline REF` checked out beside it, measured in the same run), each
 trial and size, a fresh interpreter builds the dashboard as Voilà serves it (page address widget included, no
-browser), then clicks a criterion's checkbox the way the page does: an "update" comm message handled by the
+browser; its page indicator told, as the page tells it, that it follows the kernel), then clicks a criterion's
+checkbox the way the page does: an "update" comm message handled by the
 checkbox (ipywidgets echoes it back). Every widget message the kernel would send is counted with the size of
 its JSON (ipywidgets sends only the traits that changed). Two criteria are clicked: one late in the funnel (the
 one bench_dashboard.py clicks: few steps change) and the first that changes the count (every step changes).
@@ -37,6 +38,10 @@ CHILD = textwrap.dedent("""
     scenario = Scenario(trial=trial, data=DataSource("synthetic", population_for(load_trial(trial)), n, 0))
     d = Dashboard(scenario=scenario)
     s = d.state
+    pending = getattr(d, "pending", None)
+    if pending is not None and "following" in pending.keys:  # what the served page says once it has rendered
+        pending._handle_msg({{"content": {{"data": {{"method": "update", "state": {{"following": True}},
+                                                  "buffer_paths": []}}}}, "buffers": []}})
 
     def changes_count(cid):
         before = s.counts["eligible"]

@@ -157,12 +157,18 @@ class Dashboard(w.VBox):
 
         # the page's own indicator: within 100 ms of any input the kernel has not answered (issue 17)
         self.pending = PendingIndicator()
+        self.pending.observe(self._page_follows, "following")
         super().__init__([w.HTML(STYLE), self.pending, self.summary, self.trial_picker, self.tabs,
                           *([self.url] if self.url is not None else [])])
         self.add_class("te-app")
         self.refresh()
         if self.url is not None:
             self.url.query = s.scenario.to_query()
+
+    def _page_follows(self, change) -> None:
+        """The page's own loading indicator follows the kernel: the header's is left out from now on."""
+        self.summary.page_shows_busy = bool(change["new"])
+        self.summary.show_busy()
 
     def _opened_with(self, change) -> None:
         query = change["new"]

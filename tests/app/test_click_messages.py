@@ -138,3 +138,21 @@ def test_the_trial_picker_follows_the_state_without_listing_trials_on_every_clic
     d.trial_picker._syncing = False
     d.state.toggle("I1", False)
     assert d.trial_picker._dropdown.value == "NCT01142050"
+
+
+def test_once_the_page_follows_the_kernel_a_click_sends_no_loading_indicator(sent):
+    """The page's own indicator (explorer.app.pending) says it follows the kernel's requests: the header's
+    indicator, two of a click's messages, is then left out; without it (another front end) it stays."""
+    d = Dashboard(ExplorerState(BASE), address=True)
+    click(d, "E7")
+    assert [m for m in sent if m[0] == "HTML" and m[2] < 150]  # the indicator's on and off
+    d.pending._handle_msg({"content": {"data": {"method": "update", "state": {"following": True},
+                                                "buffer_paths": []}}, "buffers": []})
+    sent.clear()
+    click(d, "E7")
+    assert [m[0] for m in sent] == ["Checkbox", "FunnelChart", "HTML", "UrlSync"], sent  # echo, funnel, header, address
+    assert d.summary._busy.value == "" and d.health() == []
+    shown = []
+    d.summary._busy.observe(lambda change: shown.append(change["new"]), "value")
+    d.tabs.selected_index = d.tabs.titles.index("Impact")  # a tab drawing: covered by the page's indicator too
+    assert shown == [] and "<td>E8</td>" in d.impact._table.value
