@@ -25,21 +25,21 @@ def _percent(value) -> str:
 
 
 def funnel_data(funnel: pd.DataFrame, protection: Protection = NO_PROTECTION, *,
-                off: list[tuple[int, str, str]] = (), rows: list[tuple] | None = None) -> tuple[list, list]:
-    """What the page needs to draw the funnel: `labels`, one [criterion id, label] per row in the order shown (the screened row first, id ""), and `steps`, each row's numbers as text and its bars' widths in
-    % of the screened (STEP_FIELDS), or None for a switched-off criterion, which stays in the funnel greyed as
-    "off".
+                off: list[tuple[int, str, str]] = ()) -> tuple[list, list]:
+    """What the page needs to draw the funnel: `labels`, one [criterion id, label] per row in the order shown
+    (the screened row first, id ""), and `steps`, each row's numbers as text and its bars' widths in % of the
+    screened (STEP_FIELDS), or None for a switched-off criterion, which stays in the funnel greyed as "off".
 
     `funnel` is the protected funnel (explorer.engine.stats.funnel after the scenario's protection); every
     count goes through `protection.text`, so a blanked cell reads "<k" and nothing else decides how a count is
     shown; the bars' widths come from the same protected counts. `off` lists switched-off criteria as (position
-    among the enabled steps, id, label). `rows`: the funnel's rows as widgets.frame_rows gives them.
+    among the enabled steps, id, label).
 
     Labels and numbers are apart because a click changes only numbers: ipywidgets sends a trait only when
-    its value changed, so a toggle sends the counts (about 1 kB at 20 criteria) and not the labels. The widths
-    have one decimal: a tenth of a percent is under a pixel of the bar.
+    its value changed, so a toggle sends the counts (about 1.6 kB at 20 criteria) and not the labels. The
+    widths have one decimal: a tenth of a percent is under a pixel of the bar.
     """
-    rows_in = frame_rows(funnel) if rows is None else rows
+    rows_in = frame_rows(funnel)  # all columns: selecting the ten used first costs more than converting all
     start = rows_in[0].remaining
     start = 0.0 if pd.isna(start) else float(start)
 

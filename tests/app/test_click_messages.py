@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 
 import ipywidgets
+import pandas as pd
 import pytest
 
 from explorer import engine
 from explorer.app.dashboard import Dashboard
-from explorer.app.funnel_view import STEP_FIELDS, FunnelChart
+from explorer.app.funnel_view import STEP_FIELDS, FunnelChart, funnel_data
 from explorer.app.scenario import DataSource, Scenario
 from explorer.app.state import ExplorerState, enabled_ids, funnel_order
 
@@ -156,3 +157,18 @@ def test_once_the_page_follows_the_kernel_a_click_sends_no_loading_indicator(sen
     d.summary._busy.observe(lambda change: shown.append(change["new"]), "value")
     d.tabs.selected_index = d.tabs.titles.index("Impact")  # a tab drawing: covered by the page's indicator too
     assert shown == [] and "<td>E8</td>" in d.impact._table.value
+
+
+def test_an_empty_cohort_draws_empty_bars_and_dashes():
+    """No one screened (an empty dataset): no bar width divides by zero, unknown percentages read as a dash."""
+    nan = float("nan")
+    frame = pd.DataFrame({"step": [0, 1], "criterion": [None, "I1"], "label": ["Screened", "Age <b>6</b>"],
+                          "policy": [None, "unknown"], "eligible": [0, 0], "possibly_eligible": [0, 0],
+                          "remaining": [0, 0], "excluded": [0, 0], "remaining_pct_start": [nan, nan],
+                          "remaining_pct_previous": [nan, nan]})
+    labels, steps = funnel_data(frame, off=[(1, "E1", "Off one"), (1, "E2", "Off two")])
+    assert labels == [["", "Screened"], ["I1", "Age <b>6</b>"], ["E1", "Off one"], ["E2", "Off two"]]
+    assert steps[2:] == [None, None]
+    assert [steps[1][FIELDS[f]] for f in ("remaining", "pct_start", "excluded", "eligible_width")] == ["0", "\u2013",
+                                                                                                     "0", 0.0]
+    assert steps[0][FIELDS["excluded"]] == "" and steps[0][FIELDS["policy"]] == "\u2013"
