@@ -146,6 +146,11 @@ class FunnelChart(anywidget.AnyWidget):
         steps.forEach((s, i) => {
           const r = rows[i];
           if (!r) return;
+          if (s !== null) last = s;
+          // only the steps whose numbers changed touch the page (a late criterion's toggle: its few last steps)
+          const key = JSON.stringify(s);
+          if (r.shown === key) return;
+          r.shown = key;
           const off = s === null;
           r.row.classList.toggle("te-off", off);
           r.bar.replaceChildren(...(off ? [] : [r.eligible, r.possibly]));
@@ -154,7 +159,6 @@ class FunnelChart(anywidget.AnyWidget):
             r.excluded.replaceChildren();
             return;
           }
-          last = s;
           r.eligible.style.width = s[F.eligibleWidth] + "%";
           r.possibly.style.width = s[F.possiblyWidth] + "%";
           r.text.replaceChildren(node("b", null, s[F.remaining]), (s[F.pctStart].endsWith("%") ? " (" + s[F.pctStart] + ")" : "")

@@ -35,3 +35,27 @@ def test_a_click_brings_the_engines_counts_and_no_header_indicator(page: Page, v
     assert page.evaluate("() => window.__busyAdded") == 0
     expect(page.get_by_test_id("pending")).to_be_hidden()
     assert_clean(page)
+
+
+# Records the funnel rows (their criterion ids) whose content or attributes a click changes.
+WATCH_ROWS = """() => { window.__rowsChanged = new Set();
+    new MutationObserver((records) => {
+        for (const r of records) {
+            const target = r.target.nodeType === 1 ? r.target : r.target.parentElement;
+            const row = target && target.closest('.te-frow');
+            if (row) window.__rowsChanged.add(row.dataset.criterion);
+        }
+    }).observe(document.querySelector('.te-funnel'), {childList: true, subtree: true, attributes: true,
+                                                      characterData: true}); }"""
+
+
+def test_a_late_criterions_click_touches_only_the_funnel_rows_it_changes(page: Page, voila_url):
+    open_dashboard(page, voila_url)
+    page.evaluate(WATCH_ROWS)
+    page.get_by_role("checkbox", name=re.compile(r"^E13 ")).click()
+    want = f"{expected(BASE.with_enabled('E13', False))['eligible']:,}"
+    expect(page.locator(".te-funnel")).to_have_attribute("data-final-eligible", want, timeout=TIMEOUT)
+    page.wait_for_timeout(300)
+    changed = set(page.evaluate("() => [...window.__rowsChanged]"))
+    assert "E13" in changed and changed <= {"E13", "E14"}, changed  # the steps before E13 keep their numbers
+    expect(page.locator(".te-funnel .te-frow.te-off")).to_contain_text("E13")
