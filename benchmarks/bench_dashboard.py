@@ -253,7 +253,7 @@ WATCH = """([selector, tab, fresh]) => {
   const traces = (el) => JSON.stringify((el.data || []).map((t) => [t.x, t.y]));
   const before = new Map(fresh ? targets().map((el) => [el, traces(el)]) : []);
   const isNew = (el) => !fresh || !before.has(el) || before.get(el) !== traces(el);
-  window.__te = {busy: null, idle: null, shown: null, pending: null};
+  window.__te = {busy: null, idle: null, shown: null, pending: null, pendingGone: null};
   const visible = (el) => el && el.offsetParent !== null && getComputedStyle(el).visibility === "visible";
   const tick = () => {
     const now = performance.now() - t0;
@@ -263,14 +263,21 @@ WATCH = """([selector, tab, fresh]) => {
     // the page's own indicator (explorer.app.pending; position: fixed, so no offsetParent)
     const pending = document.querySelector(".te-pending");
     if (window.__te.pending === null && pending && !pending.hidden) window.__te.pending = now;
+    if (window.__te.pending !== null && window.__te.pendingGone === null && pending && pending.hidden)
+      window.__te.pendingGone = now;
     const current = document.querySelector('.te-app [role="tab"][aria-selected="true"]');
     if (!current || current.textContent.trim() !== tab) { requestAnimationFrame(tick); return; }
     if (window.__te.shown === null
         && targets().some(el => visible(el) && el.getBoundingClientRect().height > 0 && isNew(el)))
       window.__te.shown = now;
     if (window.__te.shown !== null && (window.__te.idle !== null || window.__te.busy === null)) return;
-    // no chart changed (e.g. a figure the same for both scenarios) once all is drawn: stop after 10 s more
-    if (window.__te.idle !== null && now > window.__te.idle + 10000) { window.__te.shown = -1; return; }
+    // no chart changed (e.g. a figure the same for both scenarios) once all is drawn: stop after 10 s more. "All
+    // drawn": the header's indicator gone, or the page's (explorer.app.pending), where the header's is not sent
+    // because the page's follows the kernel; neither shown (answered within 70 ms): 60 s after the press
+    const done = window.__te.idle !== null ? window.__te.idle : window.__te.pendingGone;
+    if ((done !== null && now > done + 10000) || (window.__te.shown === null && now > 60000)) {
+      window.__te.shown = -1; return;
+    }
     requestAnimationFrame(tick);
   };
   requestAnimationFrame(tick);

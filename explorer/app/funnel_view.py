@@ -1,88 +1,205 @@
-"""The attrition funnel: an HTML bar chart with exact counts and the same numbers as a table."""
+"""The attrition funnel: bars with exact counts, and the same numbers as a table, drawn in the page from the
+counts the kernel sends (FunnelChart)."""
 
 from __future__ import annotations
 
-import html
-
+import anywidget
 import ipywidgets as w
 import pandas as pd
+import traitlets
 
 from explorer.app.state import ExplorerState
-from explorer.app.tables import percent_text
-from explorer.app.widgets import frame_rows, rows_table
+from explorer.app.widgets import frame_rows
 from explorer.engine.privacy import NO_PROTECTION, Protection
 
+TABLE_COLUMNS = ["step", "criterion", "label", "remaining", "% of screened", "% of previous", "excluded here",
+                 "eligible", "possibly eligible", "counting unknowns as"]
+# the fields of one step as FunnelChart.steps sends them (the page's script reads them by these positions)
+STEP_FIELDS = ("step", "remaining", "pct_start", "pct_previous", "excluded", "eligible", "possibly", "policy",
+               "eligible_width", "possibly_width")
+DASH = "\u2013"
 
-def funnel_html(funnel: pd.DataFrame, protection: Protection = NO_PROTECTION, *,
-                off: list[tuple[int, str, str]] = (), rows: list[tuple] | None = None) -> str:
-    """The funnel as an HTML bar chart: one row per step, eligible (dark) and possibly eligible (light).
+
+def _percent(value) -> str:
+    return DASH if pd.isna(value) else f"{value:.1f}%"
+
+
+def funnel_data(funnel: pd.DataFrame, protection: Protection = NO_PROTECTION, *,
+                off: list[tuple[int, str, str]] = ()) -> tuple[list, list]:
+    """What the page needs to draw the funnel: `labels`, one [criterion id, label] per row in the order shown
+    (the screened row first, id ""), and `steps`, each row's numbers as text and its bars' widths in % of the
+    screened (STEP_FIELDS), or None for a switched-off criterion, which stays in the funnel greyed as "off".
 
     `funnel` is the protected funnel (explorer.engine.stats.funnel after the scenario's protection); every
-    number goes through `protection.text`, so a blanked cell reads "<k" and nothing else decides how a
-    count is shown. `off` lists switched-off criteria as (position among the steps, id, label): they stay
-    visible as greyed "off" rows, so the funnel explains itself. `rows`: the funnel's rows as
-    widgets.frame_rows gives them, when the caller has them already.
+    count goes through `protection.text`, so a blanked cell reads "<k" and nothing else decides how a count is
+    shown; the bars' widths come from the same protected counts. `off` lists switched-off criteria as (position
+    among the enabled steps, id, label).
 
-    Drawn as HTML rather than a plotly figure so that an update is one small widget message that the
-    browser paints at once (a new plotly figure per click costs 300-400 ms to serialise and render);
-    the plotly version (explorer.plots.eligibility.funnel_figure) is what exports and notebooks use.
+    Labels and numbers are apart because a click changes only numbers: ipywidgets sends a trait only when
+    its value changed, so a toggle sends the counts (about 1.6 kB at 20 criteria) and not the labels. The
+    widths have one decimal: a tenth of a percent is under a pixel of the bar.
     """
-    rows_in = frame_rows(funnel) if rows is None else rows
+    rows_in = frame_rows(funnel)  # all columns: selecting the ten used first costs more than converting all
     start = rows_in[0].remaining
     start = 0.0 if pd.isna(start) else float(start)
 
     def count(value) -> str:
-        return html.escape(protection.text(value))
+        return protection.text(value)
 
     def width(value) -> float:
-        return 0.0 if pd.isna(value) or not start else 100.0 * float(value) / start
+        return 0.0 if pd.isna(value) or not start else round(100.0 * float(value) / start, 1)
 
-    rows = []
+    labels: list[list[str]] = []
+    steps: list[list | None] = []
     for r in rows_in:
-        label = html.escape(("" if pd.isna(r.criterion) else f"{r.criterion} ") + str(r.label))
-        eligible, possibly = width(r.eligible), width(r.possibly_eligible)
-        share = "" if pd.isna(r.remaining) or not start else f" ({100 * float(r.remaining) / start:.1f}%)"
-        if r.step == 0:
-            excluded = ""
-        elif not pd.isna(r.excluded) and float(r.excluded) == 0:
-            excluded = "<span class='te-muted'>0</span>"
-        else:
-            excluded = f"<span class='te-muted'>&minus;{count(r.excluded)}</span>"
-        rows.append(
-            f"<div class='te-frow' data-criterion='{html.escape('' if pd.isna(r.criterion) else str(r.criterion))}'>"
-            f"<div class='te-flabel' title='{label}'>{label}</div>"
-            f"<div class='te-fcell'><div class='te-fbar'><span class='te-fel' style='width:{eligible:.2f}%'></span>"
-            f"<span class='te-fpo' style='width:{possibly:.2f}%'></span></div>"
-            f"<div class='te-ftext'><b>{count(r.remaining)}</b>{share} &middot; eligible {count(r.eligible)}"
-            f" &middot; possibly {count(r.possibly_eligible)}</div></div>"
-            f"<div class='te-fexcl'>{excluded}</div></div>")
-    for position, criterion, text in sorted(off, key=lambda item: item[0], reverse=True):
-        label = html.escape(f"{criterion} {text}")
-        rows.insert(position + 1,
-                    f"<div class='te-frow te-off' data-criterion='{html.escape(criterion)}'>"
-                    f"<div class='te-flabel' title='{label}'>{label}</div>"
-                    f"<div class='te-fcell'><div class='te-fbar'></div><div class='te-ftext'>off: not applied</div></div>"
-                    f"<div class='te-fexcl'></div></div>")
-    return (f"<div class='te-funnel' data-final-eligible='{count(rows_in[-1].eligible)}'>"
-            f"<div class='te-flegend'><span class='te-fel te-key'></span> eligible "
-            f"<span class='te-fpo te-key'></span> possibly eligible (unknown on a step so far) "
-            f"<span class='te-muted'>&middot; right: excluded at the step</span></div>{''.join(rows)}</div>")
+        labels.append(["" if pd.isna(r.criterion) else str(r.criterion), str(r.label)])
+        steps.append([int(r.step), count(r.remaining), _percent(r.remaining_pct_start),
+                      _percent(r.remaining_pct_previous), "" if r.step == 0 else count(r.excluded),
+                      count(r.eligible), count(r.possibly_eligible), r.policy if isinstance(r.policy, str) else DASH,
+                      width(r.eligible), width(r.possibly_eligible)])
+    # in funnel order: two switched-off criteria side by side keep theirs (inserting from the end reversed them)
+    for inserted, (position, criterion, text) in enumerate(sorted(off, key=lambda item: item[0])):
+        labels.insert(position + 1 + inserted, [criterion, text])
+        steps.insert(position + 1 + inserted, None)
+    return labels, steps
 
 
-TABLE_COLUMNS = ["step", "criterion", "label", "remaining", "% of screened", "% of previous", "excluded here",
-                 "eligible", "possibly eligible", "counting unknowns as"]
+class FunnelChart(anywidget.AnyWidget):
+    """The funnel drawn by the page from `labels` and `steps` (funnel_data), or `message` in its place.
+
+    Before, the kernel sent the bars (9.7 kB of HTML) and the table (3.7 kB) whole on every click; now a click
+    sends the changed counts, and the page updates the rows it has in place. The table under the bars is laid
+    out only while it is open (a <details>), from the same numbers: opening it sends nothing. Every text is put in
+    with textContent, never as HTML: labels come from trial files. The bars' classes are the page's STYLE.
+    """
+
+    _esm = """
+    const F = {step: 0, remaining: 1, pctStart: 2, pctPrevious: 3, excluded: 4, eligible: 5, possibly: 6,
+               policy: 7, eligibleWidth: 8, possiblyWidth: 9};
+    const COLUMNS = %COLUMNS%;
+    function node(tag, cls, text) {
+      const e = document.createElement(tag);
+      if (cls) e.className = cls;
+      if (text !== undefined) e.textContent = text;
+      return e;
+    }
+    function render({ model, el }) {
+      const note = node("p", "te-muted");
+      const funnel = node("div", "te-funnel");
+      const legend = node("div", "te-flegend");
+      legend.append(node("span", "te-fel te-key"), " eligible ", node("span", "te-fpo te-key"),
+                    " possibly eligible (unknown on a step so far) ",
+                    node("span", "te-muted", "\\u00b7 right: excluded at the step"));
+      const list = node("div");
+      funnel.append(legend, list);
+      const details = node("details", "te-ftable");
+      details.append(node("summary", "te-muted", "The same numbers as a table"));
+      const tableBox = node("div");
+      details.append(tableBox);
+      el.append(note, funnel, details);
+      let rows = [];
+      const build = () => {
+        rows = model.get("labels").map(([criterion, label]) => {
+          const row = node("div", "te-frow");
+          row.dataset.criterion = criterion;
+          const name = criterion ? criterion + " " + label : label;
+          const title = node("div", "te-flabel", name);
+          title.title = name;
+          const cell = node("div", "te-fcell"), bar = node("div", "te-fbar");
+          const eligible = node("span", "te-fel"), possibly = node("span", "te-fpo");
+          bar.append(eligible, possibly);
+          const text = node("div", "te-ftext"), excluded = node("div", "te-fexcl");
+          cell.append(bar, text);
+          row.append(title, cell, excluded);
+          return {row, bar, eligible, possibly, text, excluded, criterion, label};
+        });
+        list.replaceChildren(...rows.map((r) => r.row));
+      };
+      const table = () => {
+        const t = node("table", "te-table");
+        t.dataset.testid = "funnel-table";
+        const head = node("tr");
+        COLUMNS.forEach((c) => head.append(node("th", null, c)));
+        const body = node("tbody");
+        model.get("steps").forEach((s, i) => {
+          const r = rows[i];
+          if (!r) return;
+          const cells = s === null ? ["off", r.criterion, r.label, "", "", "", "", "", "", "switched off"]
+            : [s[F.step].toLocaleString("en-US"), r.criterion || "\\u2013", r.label, s[F.remaining], s[F.pctStart],
+               s[F.pctPrevious], s[F.excluded], s[F.eligible], s[F.possibly], s[F.policy]];
+          const tr = node("tr");
+          cells.forEach((c) => tr.append(node("td", null, c)));
+          body.append(tr);
+        });
+        const thead = node("thead");
+        thead.append(head);
+        t.append(thead, body);
+        tableBox.replaceChildren(t);
+      };
+      const fill = () => {
+        const message = model.get("message"), steps = model.get("steps");
+        note.textContent = message;
+        note.hidden = !message;
+        note.classList.toggle("te-concealed", !!message);  // what the page's tests wait to be gone
+        funnel.hidden = details.hidden = !!message;
+        let last = null;
+        steps.forEach((s, i) => {
+          const r = rows[i];
+          if (!r) return;
+          if (s !== null) last = s;
+          // only the steps whose numbers changed touch the page (a late criterion's toggle: its few last steps)
+          const key = JSON.stringify(s);
+          if (r.shown === key) return;
+          r.shown = key;
+          const off = s === null;
+          r.row.classList.toggle("te-off", off);
+          r.bar.replaceChildren(...(off ? [] : [r.eligible, r.possibly]));
+          if (off) {
+            r.text.textContent = "off: not applied";
+            r.excluded.replaceChildren();
+            return;
+          }
+          r.eligible.style.width = s[F.eligibleWidth] + "%";
+          r.possibly.style.width = s[F.possiblyWidth] + "%";
+          r.text.replaceChildren(node("b", null, s[F.remaining]), (s[F.pctStart].endsWith("%") ? " (" + s[F.pctStart] + ")" : "")
+            + " \\u00b7 eligible " + s[F.eligible] + " \\u00b7 possibly " + s[F.possibly]);
+          const excluded = s[F.step] === 0 ? [] : s[F.excluded] === "0" ? [node("span", "te-muted", "0")]
+            : [node("span", "te-muted", "\\u2212" + s[F.excluded])];
+          r.excluded.replaceChildren(...excluded);
+        });
+        if (last) funnel.dataset.finalEligible = last[F.eligible];
+        else delete funnel.dataset.finalEligible;
+        if (details.open) table();
+      };
+      details.addEventListener("toggle", () => { if (details.open) table(); else tableBox.replaceChildren(); });
+      build();
+      fill();
+      model.on("change:labels", () => { build(); fill(); });
+      model.on("change:steps", fill);
+      model.on("change:message", fill);
+    }
+    export default { render };
+    """.replace("%COLUMNS%", str(TABLE_COLUMNS).replace("'", '"'))
+    labels = traitlets.List().tag(sync=True)
+    steps = traitlets.List().tag(sync=True)
+    message = traitlets.Unicode("").tag(sync=True)
 
 
 class FunnelView(w.VBox):
-    """The attrition funnel as bars with exact counts, and the same numbers as a table."""
+    """The attrition funnel as bars with exact counts, and the same numbers as a table (FunnelChart)."""
 
     def __init__(self, state: ExplorerState):
         self._state = state
-        self._bars = w.HTML()
-        self._table = w.HTML()
+        self.chart = FunnelChart()
+        self.shown_revision: int | None = None
         super().__init__([w.HTML("<b>Attrition funnel</b> <span class='te-muted'>subjects remaining after each "
                                  "enabled criterion, in order; lighter: status unknown (missing data)</span>"),
-                          self._bars, self._table])
+                          self.chart])
+
+    @property
+    def drawn(self) -> bool:
+        """True when the chart shows counts (not a message in their place)."""
+        return bool(self.chart.steps) and not self.chart.message
 
     def refresh(self) -> None:
         s = self._state
@@ -91,22 +208,17 @@ class FunnelView(w.VBox):
             return
         funnel = s.protected(s.funnel).copy(deep=False)
         funnel.attrs = {}  # pandas deep-copies attrs on every row and column access: 3/4 of a redraw (issue 17)
-        shown = s.shown_count
         order = s.order  # computed once: each step's position counts the enabled criteria before it
         off = [(sum(1 for c in order[:order.index(cid)] if s.enabled(c)), cid, label) for cid, label in s.switched_off]
-        records = frame_rows(funnel)
-        self._bars.value = funnel_html(funnel, s.protection, off=off, rows=records)
-        # the table's cells as tuples, straight to HTML: a DataFrame built per click only to be taken apart
-        # again cost more than the rest of the redraw (issue 17)
-        rows = [(r.step, "" if pd.isna(r.criterion) else r.criterion, r.label, shown(r.remaining),
-                 percent_text(r.remaining_pct_start), percent_text(r.remaining_pct_previous),
-                 "" if r.step == 0 else shown(r.excluded), shown(r.eligible), shown(r.possibly_eligible),
-                 r.policy or "") for r in records]
-        rows += [("off", cid, label, "", "", "", "", "", "", "switched off") for _, cid, label in off]
-        self._table.value = rows_table(TABLE_COLUMNS, rows)
+        labels, steps = funnel_data(funnel, s.protection, off=off)
+        with self.chart.hold_sync():  # what changed goes in one message
+            self.chart.labels = labels
+            self.chart.steps = steps
+            self.chart.message = ""
         self.shown_revision = s.revision
 
     def blank(self) -> None:
         self.shown_revision = None
-        self._bars.value = "<p class='te-muted te-concealed'>computing protected counts&hellip;</p>"
-        self._table.value = ""
+        with self.chart.hold_sync():  # no count of the previous scenario stays in the page, even hidden
+            self.chart.labels, self.chart.steps = [], []
+            self.chart.message = "computing protected counts\u2026"

@@ -9,7 +9,9 @@ inside the dashboard, or when a request is sent, it shows itself after SHOW_AFTE
 been answered by then. A quick update never flickers; nothing waits on the kernel to show it.
 
 Where the page has no kernel connection to follow (another front end), it stays hidden and the header's
-indicator is the only one.
+indicator is the only one. Where it has one, it says so (`following`), and the kernel leaves the header's
+indicator out: one indicator is enough, and this one costs no message (issue 17: the header's was two of a
+click's seven widget messages).
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ class PendingIndicator(anywidget.AnyWidget):
       const badge = el.firstChild;
       const kernel = model.widget_manager && model.widget_manager.kernel;
       if (!kernel || !kernel.anyMessage || !kernel.iopubMessage) return;
+      if (!model.get("following")) {  // the header's indicator is then left out (SummaryBar.show_busy)
+        model.set("following", true);
+        model.save_changes();
+      }
       const delay = model.get("show_after_ms");
       const app = el.closest(".te-app") || document.body;
       const pending = new Set();  // requests sent to the kernel and not yet closed by its "idle" status
@@ -72,3 +78,6 @@ class PendingIndicator(anywidget.AnyWidget):
     .te-pending[hidden] { display: none; }
     """
     show_after_ms = traitlets.Int(SHOW_AFTER_MS).tag(sync=True)
+    # set by the page once this indicator follows the kernel's requests: every action the page asks for is then
+    # covered here, and the kernel need not send the header's indicator on and off (two messages per click)
+    following = traitlets.Bool(False).tag(sync=True)

@@ -22,6 +22,7 @@ class SummaryBar(w.VBox):
         self._why = w.HTML()
         self._uln = w.HTML()  # "x ULN" criteria no ULN in the data can decide
         self.shown_revision: int | None = None  # the state revision the header shows
+        self.page_shows_busy = False  # the page's own indicator follows the kernel (explorer.app.pending)
         super().__init__([self._title, w.HBox([self._counts, self._busy]), self._why, self._uln, self._error])
         self.add_class("te-summary")
 
@@ -71,7 +72,8 @@ class SummaryBar(w.VBox):
 
     def show_busy(self, on: bool | None = None) -> None:
         """The loading indicator: on while the state computes (or `on`, for work the dashboard does around
-        it). The page shows it only once it has lasted 80 ms (CSS .te-busy), so quick updates never flicker."""
-        on = self._state.busy if on is None else on
+        it). The page shows it only once it has lasted 80 ms (CSS .te-busy), so quick updates never flicker.
+        Left out while the page's own indicator follows the kernel (`page_shows_busy`): it covers the same work."""
+        on = (self._state.busy if on is None else on) and not self.page_shows_busy
         self._busy.value = ("<span class='te-busy' data-testid='busy'>working&hellip;</span>"
                             if on else "")

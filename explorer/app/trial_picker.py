@@ -17,6 +17,7 @@ class TrialPicker(w.HBox):
         self._dropdown = w.Dropdown(options=state.trial_choices, value=state.trial.id, description="Trial",
                                     layout=w.Layout(width="260px"))
         self._syncing = False  # True while refresh() updates the dropdown: not a user's choice
+        self._shown = None  # the trial (as loaded) whose choices the dropdown shows
         self._dropdown.observe(lambda ch: guarded(state, lambda: self._switch(ch["new"])), "value")
         self._path = w.Text(placeholder="path/to/trial.yaml", description="or file",
                             layout=w.Layout(width="320px"))
@@ -37,6 +38,8 @@ class TrialPicker(w.HBox):
 
     def refresh(self) -> None:
         s = self._state
+        if self._shown is s.base_trial and self._dropdown.value == s.trial.id:
+            return  # an edit of the same trial: the choices (a folder listing, per click before) stand
         self._syncing = True  # new options reset the value in between: that is not a trial switch
         try:
             if tuple(self._dropdown.options) != tuple(s.trial_choices):
@@ -45,3 +48,4 @@ class TrialPicker(w.HBox):
                 self._dropdown.value = s.trial.id
         finally:
             self._syncing = False
+        self._shown = s.base_trial

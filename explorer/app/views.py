@@ -6,7 +6,7 @@ over the trial's criteria (no hand-written blocks).
 
     summary_bar      the header: title, eligible counts, status, errors, loading indicator
     criteria_view    the criteria panel (one row per criterion) and the look its rows share
-    funnel_view      the attrition funnel (HTML bars and table)
+    funnel_view      the attrition funnel (bars and table drawn in the page from the counts)
     impact_view      per-criterion impact and Shapley shares
     overlap_view     the overlap of exclusions
     baseline_view    table 1
@@ -28,7 +28,7 @@ from explorer.app.criteria_view import (
 )
 from explorer.app.data_panel import DataPanel, absent_html, data_report_html
 from explorer.app.export_panel import ExportPanel
-from explorer.app.funnel_view import FunnelView, funnel_html
+from explorer.app.funnel_view import FunnelChart, FunnelView, funnel_data
 from explorer.app.impact_view import ImpactView
 from explorer.app.overlap_view import OverlapView
 from explorer.app.scenario_panel import ScenarioPanel
@@ -38,6 +38,6 @@ from explorer.app.warm_up import warm_up_figures
 from explorer.app.widgets import guarded
 
 __all__ = ["POLICY_OPTIONS", "BaselineView", "CriteriaPanel", "CriterionRow", "DataPanel", "ExportPanel",
-           "FunnelView", "ImpactView", "OverlapView", "RowLook", "ScenarioPanel", "SummaryBar", "TrialPicker",
-           "absent_html", "data_report_html", "display_unit", "funnel_html", "guarded", "readable_text",
+           "FunnelChart", "FunnelView", "ImpactView", "OverlapView", "RowLook", "ScenarioPanel", "SummaryBar", "TrialPicker",
+           "absent_html", "data_report_html", "display_unit", "funnel_data", "guarded", "readable_text",
            "warm_up_figures"]

@@ -76,7 +76,7 @@ def test_a_click_switches_the_loading_indicator_on_once_and_off_once_after_every
     ex = explore("NCT06196996", n=2000)
     shown = []
     ex.summary._busy.observe(lambda change: shown.append(("busy", bool(change["new"]))), "value")
-    ex.funnel._bars.observe(lambda _: shown.append(("funnel", ex.state.busy)), "value")
+    ex.funnel.chart.observe(lambda _: shown.append(("funnel", ex.state.busy)), "steps")
     ex.summary._counts.observe(lambda _: shown.append(("counts", ex.state.busy)), "value")
     ex.state.toggle("E7", False)
     assert [event for event in shown if event[0] == "busy"] == [("busy", True), ("busy", False)]

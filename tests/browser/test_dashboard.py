@@ -37,10 +37,17 @@ def test_toggling_a_criterion_updates_funnel_and_count(page: Page, voila_url):
     # 19 steps and the screened row, and E7 still shown, greyed, as "off"
     expect(page.locator(".te-funnel .te-frow")).to_have_count(21)
     expect(page.locator(".te-funnel .te-frow.te-off")).to_contain_text("E7")
-    # the funnel table no longer has the E7 step, and its last step is the new pool
-    funnel_rows = page.locator(".te-table").first.locator("tbody tr")
+    # the funnel table (laid out when opened) has the same rows, E7 marked off, and ends at the new pool
+    page.get_by_text("The same numbers as a table").click()
+    funnel_rows = page.get_by_test_id("funnel-table").locator("tbody tr")
     expect(funnel_rows).to_have_count(21, timeout=10_000)  # screened + 19 enabled criteria + E7 marked off
+    expect(funnel_rows.filter(has_text="switched off")).to_contain_text("E7")
+    expect(funnel_rows.last).to_contain_text(f"{want['eligible']:,}")
     assert "off=E7" in page.url
+    # and follows the next click while open
+    page.get_by_role("checkbox", name=re.compile(r"^E7 ")).click()
+    expect(funnel_rows).to_have_count(21, timeout=10_000)
+    expect(funnel_rows.filter(has_text="switched off")).to_have_count(0, timeout=10_000)
     assert_clean(page)
 
 
