@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -215,11 +215,20 @@ def chain_steps(node: Compare) -> list[Compare]:
 MAX_CORNER_VARIABLES = 6
 
 
-def is_monotone_test(node: Node) -> bool:
-    """Whether a comparison's truth is monotone in the values it reads (<, <=, >, >=), so that the ends of a
-    censored value's interval decide it; == / != / in are not (x == 0.1 can hold inside [0, 0.33) though
-    neither end equals 0.1): engines make them unknown wherever a value they read is censored."""
-    return isinstance(node, Compare) and all(op in ("<", "<=", ">", ">=") for op in node.ops)
+def is_monotone_test(node: Node, censored: Iterable[str] = ()) -> bool:
+    """Whether a comparison's truth is monotone in each of the `censored` values it reads, so that the ends of
+    their intervals decide it. Not so for == / != / in (x == 0.1 can hold inside [0, 0.33) though neither end
+    equals 0.1), for abs() of a censored value (abs(x - 0.1) < 0.05 holds near 0.1 and at neither end), nor for
+    a censored value read twice (x * (x - 1) dips below 0 between 0 and 1): engines make those unknown wherever
+    a value they read is censored. Every other operator and function (+, -, * and / of the catalogue's
+    non-negative quantities, min, max) is monotone in each argument."""
+    if not (isinstance(node, Compare) and all(op in ("<", "<=", ">", ">=") for op in node.ops)):
+        return False
+    censored = set(censored)
+    reads = [n.name for n in walk(node) if isinstance(n, Name) and n.name in censored]
+    if len(reads) != len(set(reads)):
+        return False
+    return not any(isinstance(n, Call) and n.func == "abs" and names(n) & censored for n in walk(node))
 
 
 def depth_and_size(node, kids=children) -> tuple[int, int]:

@@ -352,7 +352,7 @@ class Evaluator:
             if not any(corner):
                 inside = np.logical_or.reduce([fixed[name] != self.ctx.bound(name, 1) for name in censored])
         result = agreed(truths)
-        if not is_monotone_test(node):  # x == 0.1 holds inside [0, 0.33) though neither end equals it
+        if not is_monotone_test(node, censored):  # x == 0.1 holds inside [0, 0.33), at neither end
             result = Truth(result.value & ~inside, result.known & ~inside)
         return result
 

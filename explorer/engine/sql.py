@@ -360,7 +360,7 @@ class Compiler:
                 self.corner = {}
         codes = [truth_code(c.text, self.dialect) for c in corners]
         agree = " AND ".join(f"{codes[0]} = {code}" for code in codes[1:])
-        if not is_monotone_test(node):  # == / != / in: unknown wherever a value it reads is censored
+        if not is_monotone_test(node, censored):  # ==, abs(): unknown wherever a value it reads is censored
             exact = " AND ".join(f"{self.bounded[name][0]} IS NULL" for name in censored)
             agree = f"{agree} AND {exact}"
         return Sql(f"(CASE WHEN {agree} THEN {corners[0].text} END)", max(c.level for c in corners))

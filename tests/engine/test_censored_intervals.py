@@ -57,6 +57,10 @@ EXPECTED = {
     "homa_ir >= 0.5": [U, U, U, U, P, U, U, U],
     "fasting_cpeptide == 0.1": [U, U, F, U, U, U, U, U],  # 0.1 may be the value, though neither end is
     "fasting_cpeptide != 0.5": [U, U, F, U, U, U, U, U],
+    # not monotone: true near 0.1, false at both ends of [0, 0.33) (the corners said false); below_0017's |x - 0.1|
+    # is never < 0.05, but the rule is sound rather than sharp there: unknown wherever the value is censored
+    "abs(fasting_cpeptide - 0.1) < 0.05": [U, U, F, U, U, U, U, U],
+    "fasting_cpeptide * (fasting_cpeptide - 0.2) < 0": [U, U, F, U, U, U, U, U],  # x(x - 0.2) dips below 0 inside
     "fasting_glucose * 18.1 >= 600 or fasting_cpeptide < 0.5": [P, P, U, P, P, P, U, P],  # >33.3 x 18.1 > 602
 }
 
