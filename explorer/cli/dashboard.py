@@ -51,7 +51,7 @@ def run_dashboard(args: argparse.Namespace) -> int:
 
     notebook = find_notebook(args.notebook)
     root = notebook.parents[1]  # voila.json lives at the project root and is read from the cwd
-    ready = Path(tempfile.mkdtemp(prefix="trial-explorer-")) / "ready"
+    ready = Path(tempfile.mkdtemp(prefix="trial-explorer-ready-")) / "ready"
     # removed on every way out (the stop signals raise SystemExit): each start used to leave a folder in /tmp
     atexit.register(shutil.rmtree, ready.parent, True)
 
