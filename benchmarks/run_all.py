@@ -34,6 +34,7 @@ QUICK_ARGS = {
     "cgm_metrics": ["--sizes", "100"],
     "sensitivity": ["--sizes", "1e4", "--repeat", "1"],
     "spark": ["--sizes", "1e4", "--memory-sizes", "--spark-sizes", "1e4", "--partitions", "1"],
+    "click_messages": ["--sizes", "1000", "--trials", "NCT06196996", "--clicks", "2"],
 }
 
 
