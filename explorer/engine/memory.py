@@ -340,21 +340,22 @@ class Evaluator:
             # 2^k corners would exhaust time and memory (a rule reading dozens of censored variables): decided
             # on the point values, unknown wherever a value it reads is censored (sound, if less sharp)
             plain = Evaluator(self.ctx, self.params, {name: self.ctx.bound(name, None) for name in censored})
-            result = plain.truth(node)
-            inside = np.zeros(self.ctx.n, dtype=bool)
-            for name in censored:
-                inside[self.ctx.intervals(name)[0]] = True
-            return Truth(result.value & ~inside, result.known & ~inside)
-        truths, inside = [], np.zeros(self.ctx.n, dtype=bool)
+            return self._unknown_where_censored(plain.truth(node), censored)
+        truths = []
         for corner in np.ndindex(*(2,) * len(censored)):
             fixed = {name: self.ctx.bound(name, side) for name, side in zip(censored, corner, strict=True)}
             truths.append(Evaluator(self.ctx, self.params, fixed).eval(node))
-            if not any(corner):
-                inside = np.logical_or.reduce([fixed[name] != self.ctx.bound(name, 1) for name in censored])
         result = agreed(truths)
         if not is_monotone_test(node, censored):  # x == 0.1 holds inside [0, 0.33), at neither end
-            result = Truth(result.value & ~inside, result.known & ~inside)
+            result = self._unknown_where_censored(result, censored)
         return result
+
+    def _unknown_where_censored(self, result: Truth, censored: list[str]) -> Truth:
+        """`result` made unknown for every subject with a censored value among `censored` (as SQL's `low IS NULL`)."""
+        inside = np.zeros(self.ctx.n, dtype=bool)
+        for name in censored:
+            inside[self.ctx.intervals(name)[0]] = True
+        return Truth(result.value & ~inside, result.known & ~inside)
 
     def truth(self, node: Node) -> Truth:
         result = self.eval(node)
