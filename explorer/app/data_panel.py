@@ -80,10 +80,12 @@ def reasons_html(state: ExplorerState) -> str:
                 f"populations above {SYNTHETIC_REASONS_UP_TO:,} subjects.</p>"
                 if synthetic and data.n > SYNTHETIC_REASONS_UP_TO else "")
     report = state.load_report
-    # a measurement row left out as invalid is, to the derivation, a measurement that never was: say so
-    # rather than let "never measured" pass for the whole truth
+    # a row left out as invalid is, to the derivation, a row that never was (a measurement value outside its
+    # plausible range excepted: Cohort.unusable keeps it as measured without a usable value): say so rather than
+    # let "never measured" pass for the whole truth
     caveat = ("<p class='te-muted' data-testid='reasons-caveat'>Rows left out as invalid (listed above) count here "
-              "as not measured.</p>" if report is not None and any(not v.made_unknown for v in report.invalid)
+              "as not recorded, except measurement values outside their plausible range, which count as measured "
+              "without a usable value.</p>" if report is not None and any(not v.made_unknown for v in report.invalid)
               else "")
     return (f"<details class='te-reasons' data-testid='unknown-reasons'><summary><b>Why values are unknown</b> "
             f"<span class='te-muted'>({'simulated with the synthetic population; ' if synthetic else ''}"

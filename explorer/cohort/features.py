@@ -54,6 +54,8 @@ DAY_NS = 86_400 * 10**9
 DAYS_PER_YEAR = 365.25
 CGM_METRICS = ("tir", "tbr_70", "tbr_54", "tar_180", "tar_250", "cgm_mean", "cgm_cv", "gmi")
 SUBJECT_FIELDS = {"subject_id", "birth_date", "diagnosis_date", "index_date", "age"}
+# the reason of a value measured in the look-back window whose every row there had no usable value (Cohort.unusable)
+UNUSABLE_REASON = "measured in the look-back window, but without a usable value (blank, not a number or rejected at load)"
 
 
 class _Reasons:
@@ -176,7 +178,7 @@ def screening_features(cohort: Cohort, *, lookback_days: float | Mapping[str, fl
     _age(subjects, index_ns, catalogue, features, reasons)
     _duration(subjects, index_ns, catalogue, features, reasons)
     times = _latest_measurements(cohort.measurements, ids, index_ns, lookback_days, catalogue, features, reasons,
-                                 intervals)
+                                 intervals, unusable=cohort.unusable)
     _derived(features, times, catalogue, reasons, len(ids))
     derived_intervals(lambda name: features.get(name), intervals)
     if len(cohort.cgm):
@@ -354,14 +356,21 @@ def outside_message(feature: str, catalogue: Catalogue, *, subject: str, date: p
 
 def _latest_measurements(measurements: pd.DataFrame, ids: pd.Index, index_ns: np.ndarray, lookback_days,
                          catalogue: Catalogue, features: dict, reasons: _Reasons,
-                         intervals: Intervals | None = None) -> dict[str, np.ndarray]:
-    """Latest value per subject and number variable within the window; returns the chosen times."""
+                         intervals: Intervals | None = None,
+                         unusable: pd.DataFrame | None = None) -> dict[str, np.ndarray]:
+    """Latest value per subject and number variable within the window; returns the chosen times.
+
+    `unusable` (Cohort.unusable): rows measured without a usable value. They decide nothing, but a subject with
+    one in the window is "measured ... without a usable value", not "never measured" (features_sql says the same).
+    """
     n = len(ids)
     if measurements is None or measurements.empty:
         return {}
     numbers = catalogue.names("number")
     variables = measurements["variable"]
     in_source = set(pd.Series(variables).astype("string").unique())
+    if unusable is not None and len(unusable):  # measured, if never with a usable value: its reasons say so
+        in_source |= set(unusable["variable"].astype("string").unique())
     present = [v for v in numbers if v in in_source]
     if not present:
         return {}
@@ -405,7 +414,10 @@ def _latest_measurements(measurements: pd.DataFrame, ids: pd.Index, index_ns: np
     latest, latest_uln = latest.reshape(n, n_vars), latest_uln.reshape(n, n_vars)
     latest_time = latest_time.reshape(n, n_vars)
     seen_before, seen_after = seen_before.reshape(n, n_vars), seen_after.reshape(n, n_vars)
-    seen = has.reshape(n, n_vars) | seen_before | seen_after
+    void_before, void_after, void_inside = _unusable_cells(unusable, ids, index_ns, window, present)
+    seen_before |= void_before
+    seen_after |= void_after
+    seen = has.reshape(n, n_vars) | seen_before | seen_after | void_inside
 
     censored = _latest_intervals(measurements, keep, var_code, value, inside_rows[reaches], inside_cells[reaches],
                                  present, catalogue, n) if intervals is not None else {}
@@ -422,10 +434,14 @@ def _latest_measurements(measurements: pd.DataFrame, ids: pd.Index, index_ns: np
         times[variable] = latest_time[:, j]
         missing = np.isnan(column)
         days = window[j]
+        no_value = missing & void_inside[:, j]
+        reasons.add(no_value, variable, UNUSABLE_REASON)
+        missing = missing & ~no_value
         reasons.add(missing & seen_before[:, j], variable,
                     f"last measured more than {days:g} days before the index date")
         reasons.add(missing & seen[:, j] & ~seen_before[:, j], variable, "measured only after the index date")
         reasons.add(missing & ~seen[:, j], variable, "never measured")
+        missing = np.isnan(column)
         uln_name = f"{variable}_uln"
         if uln_name in catalogue and not np.isnan(latest_uln[:, j]).all():
             uln = latest_uln[:, j]
@@ -436,6 +452,27 @@ def _latest_measurements(measurements: pd.DataFrame, ids: pd.Index, index_ns: np
             reasons.add(np.isnan(uln) & ~missing, uln_name, f"the latest {variable} has no reference range")
             reasons.add(np.isnan(uln) & missing, uln_name, f"no {variable} in the look-back window")
     return times
+
+
+def _unusable_cells(unusable: pd.DataFrame | None, ids: pd.Index, index_ns: np.ndarray, window: np.ndarray,
+                    present: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(before the window, after the index day, inside the window) per (subject, variable) cell, for the rows
+    measured without a usable value; all False where the source has none."""
+    n, n_vars = len(ids), len(present)
+    flags = [np.zeros((n, n_vars), bool) for _ in range(3)]
+    if unusable is None or unusable.empty:
+        return tuple(flags)
+    var_code = _codes(unusable["variable"], pd.Index(present))
+    subject = _codes(unusable["subject_id"], ids)
+    time = _ns(unusable["time"])
+    keep = (var_code >= 0) & (subject >= 0) & (time != _NAT)
+    var_code, subject, time = var_code[keep], subject[keep], time[keep]
+    index_of_row = index_ns[subject]
+    after = time >= index_of_row + DAY_NS
+    before = time < index_of_row - (window[var_code] * DAY_NS).astype(np.int64)
+    for flag, rows in zip(flags, (before, after, ~before & ~after), strict=True):
+        flag[subject[rows], var_code[rows]] = True
+    return tuple(flags)
 
 
 def _latest_intervals(measurements: pd.DataFrame, keep: np.ndarray, var_code: np.ndarray, value: np.ndarray,

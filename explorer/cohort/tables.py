@@ -18,6 +18,10 @@ event_history subject_id, event (catalogue event name), recorded_from (datetime)
               the source does not record that event for the subject (every count is unknown).
 event_counts  subject_id, event, within_days (float), count (float, NaN = unknown): counts reported by
               sources without event dates (e.g. "severe hypoglycaemia in the last year" from a survey).
+unusable      subject_id, time, variable: measurement rows of the source that name a catalogue number
+              variable but carry no usable value (blank, not a number, or rejected at load as outside the
+              plausible range). They decide nothing; they let "why unknown" say "measured in the look-back
+              window, but no usable value" instead of "never measured".
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ EVENT_COLUMNS = {"subject_id": "string", "time": "datetime64[ns]", "event": "str
 CGM_COLUMNS = {"subject_id": "string", "time": "datetime64[ns]", "glucose": "float64"}
 EVENT_HISTORY_COLUMNS = {"subject_id": "string", "event": "string", "recorded_from": "datetime64[ns]"}
 EVENT_COUNT_COLUMNS = {"subject_id": "string", "event": "string", "within_days": "float64", "count": "float64"}
+UNUSABLE_COLUMNS = {"subject_id": "string", "time": "datetime64[ns]", "variable": "string"}
 
 
 def empty(columns: dict[str, str]) -> pd.DataFrame:
@@ -50,3 +55,4 @@ class Cohort:
     source: str = ""
     event_history: pd.DataFrame = field(default_factory=lambda: empty(EVENT_HISTORY_COLUMNS))
     event_counts: pd.DataFrame = field(default_factory=lambda: empty(EVENT_COUNT_COLUMNS))
+    unusable: pd.DataFrame = field(default_factory=lambda: empty(UNUSABLE_COLUMNS))

@@ -414,8 +414,10 @@ def _measurements(run: SqlLoad, folder: Folder) -> tuple[str, bool, bool]:
         draft["visit"] = f"CAST({d.raw('visit')} AS STRING)"
     step = d.step("m", draft)
     name = table_name(file)
-    run.report.reject(name, "value missing (unknown; no row needed)",
-                      run.one(f"SELECT COUNT(*) FROM {step} WHERE value IS NULL"))
+    blank = run.one(f"SELECT COUNT(*) FROM {step} WHERE value IS NULL")
+    run.report.reject(name, "value missing (unknown; no row needed)", blank)
+    if blank:
+        run.set_aside(step, "value IS NULL")
     step = run.then(step, run.table("m", f"SELECT * FROM {step} WHERE value IS NOT NULL"))
     # common.finish_measurements
     numbers = _names(run, "numbers", run.boundary.catalogue.names("number"))
@@ -635,6 +637,8 @@ def _views(run: SqlLoad, subjects: str, columns: list[str], drafted: dict[str, s
         if run.one(f"SELECT COUNT(*) FROM {step}"):
             engine.view(VIEWS[table], f"{bodies[table]} FROM {step}")
             tables.add(table)
+    if run.unusable_view(subjects):
+        tables.add("unusable")
     return names, tables, run.report
 
 

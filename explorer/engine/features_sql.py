@@ -55,6 +55,7 @@ from explorer.cohort.features import (
     DAY_NS,
     DAYS_PER_YEAR,
     SUBJECT_FIELDS,
+    UNUSABLE_REASON,
     Intervals,
     _ns,
     _typed,
@@ -70,7 +71,7 @@ from explorer.errors import DataError
 
 # The prepared views the query reads (names the engine registers) and their columns.
 VIEWS = {name: f"te_feat_{name}" for name in ("subjects", "measurements", "events", "cgm", "event_history",
-                                               "event_counts")}
+                                               "event_counts", "unusable")}
 ROW, INDEX, BIRTH, DIAGNOSIS, TIME = "__row", "__index", "__birth", "__diagnosis", "__time"
 NS_PER_MINUTE = 60 * 10**9
 MINUTES_PER_DAY = 24 * 60
@@ -146,6 +147,10 @@ def cohort_tables(cohort: Cohort, catalogue: Catalogue) -> dict[str, pa.Table]:
         tables["event_history"] = pa.table({
             ROW: pa.array(np.arange(len(h), dtype=np.int64)), "subject_id": _strings(h["subject_id"]),
             "event": _strings(h["event"]), TIME: _ns_array(h["recorded_from"])})
+    v = cohort.unusable
+    if v is not None and len(v):  # measured without a usable value: for the missing reasons only
+        tables["unusable"] = pa.table({"subject_id": _strings(v["subject_id"]), "variable": _strings(v["variable"]),
+                                       TIME: _ns_array(v["time"])})
     k = cohort.event_counts
     if k is not None and len(k):
         tables["event_counts"] = pa.table({
@@ -620,6 +625,7 @@ class FeatureQuery:
                   "ON sn.r = l.r AND sn.v = l.v GROUP BY sn.r", ("m_seen", "m_many"))
         cols = {f"m{part}{j}": f"mw.{part}{j}" for j in range(len(variables)) for part in parts[j]}
         self.layer(cols, join=f"LEFT JOIN m_wide mw ON mw.r = {self.last}.{q(ROW)}", join_reads=("m_wide",))
+        void = "unusable" in self.plan.tables and self._unusable(names, window_ns, position)
         uln_flags = self.flags({var: f"{q(f'mu{j}')} IS NOT NULL" for j, var in enumerate(variables)
                                 if f"{var}_uln" in self.catalogue})
         self.times = {}
@@ -636,10 +642,18 @@ class FeatureQuery:
                 self.times[var] = t
             missing = self.missing(column)
             seen = f"({x} IS NOT NULL OR {before} OR {after})"
-            self.add_reason(var, f"{missing} AND {before}",
+            unmeasured = missing
+            if void:  # rows without a usable value count as measured (cohort.features._latest_measurements)
+                before = f"({before} OR COALESCE({q(f'vb{j}')}, 0) = 1)"
+                after = f"({after} OR COALESCE({q(f'va{j}')}, 0) = 1)"
+                no_value = f"COALESCE({q(f'vz{j}')}, 0) = 1"
+                seen = f"({x} IS NOT NULL OR {before} OR {after} OR {no_value})"
+                self.add_reason(var, f"{missing} AND {no_value}", UNUSABLE_REASON)
+                unmeasured = f"{missing} AND NOT {no_value}"
+            self.add_reason(var, f"{unmeasured} AND {before}",
                             f"last measured more than {windows[j]:g} days before the index date")
-            self.add_reason(var, f"{missing} AND {seen} AND NOT {before}", "measured only after the index date")
-            self.add_reason(var, f"{missing} AND NOT {seen}", "never measured")
+            self.add_reason(var, f"{unmeasured} AND {seen} AND NOT {before}", "measured only after the index date")
+            self.add_reason(var, f"{unmeasured} AND NOT {seen}", "never measured")
             uln_name = f"{var}_uln"
             if var not in uln_flags:
                 continue
@@ -656,6 +670,22 @@ class FeatureQuery:
                             f"the latest {var} has no reference range")
             self.add_reason(uln_name, f"{flag} = 1 AND {uln} IS NULL AND {missing}",
                             f"no {var} in the look-back window")
+
+    def _unusable(self, names: list[str], window_ns: str, position: str) -> bool:
+        """Per (subject, variable): rows measured without a usable value before the window (vb), after the index
+        day (va) and inside it (vz), as columns of a new layer (cohort.features._unusable_cells)."""
+        q, day = self.q, str(DAY_NS)
+        self.step("v_rows", f"SELECT s.{q(ROW)} AS r, CASE u.{q('variable')} {position} END AS v, u.{q(TIME)} AS t, "
+                  f"s.{q(INDEX)} AS ix, CASE u.{q('variable')} {window_ns} END AS w "
+                  f"FROM {self.view('unusable')} u JOIN {self.view('subjects')} s ON u.{q('subject_id')} = "
+                  f"s.{q('subject_id')} WHERE u.{q('variable')} IN ({', '.join(names)}) AND u.{q(TIME)} IS NOT NULL")
+        flags = {"b": "t < ix - w", "a": f"t >= ix + {day}", "z": f"t >= ix - w AND t < ix + {day}"}
+        pivot = [f"MAX(CASE WHEN v = {j} AND {condition} THEN 1 ELSE 0 END) AS {flag}{j}"
+                 for j in range(len(names)) for flag, condition in flags.items()]
+        self.step("v_wide", f"SELECT r, {', '.join(pivot)} FROM v_rows GROUP BY r", ("v_rows",))
+        cols = {f"v{flag}{j}": f"vw.{flag}{j}" for j in range(len(names)) for flag in flags}
+        self.layer(cols, join=f"LEFT JOIN v_wide vw ON vw.r = {self.last}.{q(ROW)}", join_reads=("v_wide",))
+        return True
 
     def _range(self, var: str, sql: str) -> tuple[str, str]:
         """(the value made NULL outside the variable's plausible range, the implausible condition)."""
@@ -838,6 +868,9 @@ def plan_of(run, catalogue: Catalogue, tables: set[str], subject_columns: list[s
         q = run.dialect.quote
         found = run.arrow(f"SELECT DISTINCT {q('variable')} AS v FROM {q(VIEWS['measurements'])}", {})
         in_source = {v for v in found.column("v").to_pylist() if v is not None}
+        if "unusable" in tables:  # measured, if never with a usable value (cohort.features._latest_measurements)
+            found = run.arrow(f"SELECT DISTINCT {q('variable')} AS v FROM {q(VIEWS['unusable'])}", {})
+            in_source |= {v for v in found.column("v").to_pylist() if v is not None}
         variables = tuple(v for v in catalogue.names("number") if v in in_source)
         columns = run.arrow(f"SELECT * FROM {q(VIEWS['measurements'])} LIMIT 0", {}).column_names
         censored = "censored" in columns and bool(run.arrow(

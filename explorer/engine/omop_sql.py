@@ -329,6 +329,8 @@ class SqlLoad:
     boundary: Boundary
     features: Catalogue  # the catalogue the screening features are typed by (a trial's)
     steps: int = field(default=0)
+    # tables of measurement rows without a usable value (subject_id, time, variable): Boundary.unusable in SQL
+    unusable: list[str] = field(default_factory=list)
 
     @property
     def now(self) -> pd.Timestamp:
@@ -391,6 +393,30 @@ class SqlLoad:
         if new != old and old.startswith("te_omop_"):
             self.engine.drop(old)
         return new
+
+    def set_aside(self, table: str, condition: str, time: str = "time") -> None:
+        """Keep the measurement rows of `table` matching `condition` as measured without a usable value
+        (Boundary.set_aside); `time` is their time as a TIMESTAMP expression."""
+        self.unusable.append(self.table("unusable", f"SELECT subject_id, {time} AS time, variable FROM {table} "
+                                                    f"WHERE {condition}"))
+
+    def unusable_view(self, subjects: str) -> bool:
+        """features_sql's `unusable` view: the rows set aside, of known subjects and number variables, dated
+        (common.finish_cohort's Cohort.unusable); False when there are none."""
+        if not self.unusable:
+            return False
+        q = self.engine.dialect.quote
+        numbers = self.register("te_omop_unusable_names", {
+            "name": pa.array(self.boundary.catalogue.names("number"), type=pa.string())})
+        rows = " UNION ALL ".join(f"SELECT subject_id, time, variable FROM {t}" for t in self.unusable)
+        kept = self.table("unusable", f"SELECT DISTINCT u.subject_id, u.variable, {self.ns('u.time')} AS {q('__time')} "
+                                      f"FROM ({rows}) u WHERE u.time IS NOT NULL "
+                                      f"AND u.variable IN (SELECT name FROM {numbers}) "
+                                      f"AND u.subject_id IN (SELECT subject_id FROM {subjects})")
+        if not self.one(f"SELECT COUNT(*) FROM {kept}"):
+            return False
+        self.engine.view(VIEWS["unusable"], f"SELECT * FROM {kept}")
+        return True
 
     def invalid(self, table: str, condition: str, *, file: str, column: str, message: str,
                 rows: str = ORDER) -> str:
@@ -586,7 +612,10 @@ def _measurements(run: SqlLoad) -> str:
                                 f"{run.engine.dialect.quote('limit')}" if censored else "")
                              + f" FROM {mapped} m {join}")
     run.bad_dates(drafted, "measurement_datetime", "time_text", file=file)
-    report.reject(name, "value_as_number blank", run.one(f"SELECT COUNT(*) FROM {drafted} WHERE value IS NULL"))
+    blank = run.one(f"SELECT COUNT(*) FROM {drafted} WHERE value IS NULL")
+    report.reject(name, "value_as_number blank", blank)
+    if blank:
+        run.set_aside(drafted, "value IS NULL", time=run.date("time_text"))
     kept = f", censored, {run.engine.dialect.quote('limit')}" if censored else ""
     dated = run.table("m", f"SELECT {ORDER}, subject_id, {run.date('time_text')} AS time, variable, value, unit, "
                            f"ref_low, ref_high{kept} FROM {drafted} WHERE value IS NOT NULL")
@@ -662,6 +691,8 @@ def check_ranges(run: SqlLoad, table: str, file: str, column: str = "value_as_nu
     first = run.engine.rows(f"SELECT variable, value FROM {checked} WHERE outside ORDER BY {ORDER} LIMIT 1")
     if first:
         message = outside_range(catalogue[first[0][0]], first[0][1], run.boundary.on_invalid)
+        if run.boundary.on_invalid == "reject":  # measured, but the value is not usable (common.check_ranges)
+            run.set_aside(checked, "outside")
         # the loader names the source column of the value (Boundary.invalid reads it from the draft)
         checked = run.invalid(checked, "outside", file=file, column=column, message=message)
     return checked
@@ -971,6 +1002,8 @@ def _canonical(run: SqlLoad, subjects: str, static: list[str], measurements: str
         engine.table(VIEWS["measurements"], f"SELECT subject_id, variable, value, ref_high, {run.ns('time')} AS "
                                             f"{q('__time')}{censoring} FROM {measurements}")
         tables.add("measurements")
+    if run.unusable_view(subjects):
+        tables.add("unusable")
     if run.one(f"SELECT COUNT(*) FROM {events}"):
         engine.table(VIEWS["events"], f"SELECT row_number() OVER (ORDER BY pos) - 1 AS {q('__row')}, subject_id, "
                                       f"event, CAST(NULL AS BIGINT) AS severity, {run.ns('time')} AS {q('__time')} "

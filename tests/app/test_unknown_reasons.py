@@ -8,6 +8,7 @@ import pytest
 
 from explorer.analysis.unknown_reasons import COLUMNS, criterion_variables, unknown_reasons
 from explorer.app.data_panel import reasons_html
+from explorer.cohort.features import UNUSABLE_REASON
 from explorer.app.scenario import DataSource, Scenario
 from explorer.app.state import ExplorerState
 from explorer.sources import SYNTHETIC_REASONS_UP_TO
@@ -58,7 +59,8 @@ def test_each_subjects_reason_is_counted_and_the_engines_agree(folder):
     frame = memory.unknown_reasons()
     rows = {(r.variable, r.reason): r.subjects for r in frame.itertuples() if r.criterion in ("I1", "I2")}
     assert rows[("hba1c", "last measured more than 365 days before the index date")] == 1       # C3
-    assert rows[("hba1c", "never measured")] == 2                                                 # D4, and B2
+    assert rows[("hba1c", "never measured")] == 1                                                 # D4
+    assert rows[("hba1c", UNUSABLE_REASON)] == 1   # B2: its 95 % was measured, then rejected (was "never measured")
     assert sum(n for (v, why), n in rows.items() if v == "age" and "plausible" in why) == 1        # A1
     pd.testing.assert_frame_equal(frame, duck.unknown_reasons())
 
@@ -80,7 +82,7 @@ def test_small_counts_are_blanked_under_protection(folder):
 def test_the_data_tab_lists_the_reasons_and_says_what_invalid_rows_became(folder):
     page = reasons_html(state_on(folder))
     assert "data-testid='unknown-reasons'" in page and "never measured" in page
-    assert "reasons-caveat" in page  # B2's HbA1c row was left out as invalid: it counts as not measured
+    assert "reasons-caveat" in page and "without a usable value" in page  # B2's HbA1c row was left out as invalid
 
 
 def test_a_synthetic_population_says_its_reasons_are_simulated_and_drops_them_when_large():

@@ -20,10 +20,10 @@ from engine_fuzz import canonical_paths
 from screening_compare import assert_same_screening, assert_same_statuses
 
 from explorer.catalogue import default_catalogue
-from explorer.cohort.features import outside_reason, screening_features
+from explorer.cohort.features import UNUSABLE_REASON, outside_reason, screening_features
 from explorer.cohort.loaders import load, load_canonical
 from explorer.cohort.synthetic.canonical_tables import generate_cohort, write_cohort
-from explorer.engine.canonical_sql import canonical_screening_sql, register
+from explorer.engine.canonical_sql import canonical_screening_folder, canonical_screening_sql, register
 from explorer.engine.features_sql import DuckRunner, derive
 from explorer.engine.layout import read_screening
 from explorer.errors import DataError
@@ -127,6 +127,24 @@ def test_register_fills_the_views_a_benchmark_derives_from(tmp_path):
     columns, views, report = register(con, out)
     assert "measurements" in views and report.kind == "canonical"
     assert_same_screening(expected, derive(DuckRunner(con), views, columns, source=str(out)))
+
+
+def test_a_measurement_without_a_usable_value_is_said_so_alike_on_every_path(folder, tmp_path):
+    """A1's C-peptide of 2024-02-01 is "NA" and, rejected, A2's creatinine of 95 mg/dL is implausible: both were
+    measured in the window, so neither is "never measured" (it was, before: the loaders dropped the rows)."""
+    replace(folder / "measurements.csv", "creatinine,1.0,mg/dL", "creatinine,95,mg/dL")
+    expected, _ = pandas_path(folder, on_invalid="reject")
+    why = expected.missing_reasons.astype(str).set_index(["subject_id", "variable"])["reason"]
+    assert why["A1", "fasting_cpeptide"] == why["A2", "creatinine"] == UNUSABLE_REASON
+    assert why["A3", "creatinine"] == "never measured"
+    assert_same(folder, on_invalid="reject")
+    # range by range into a screening folder (ranges of one subject), as a large folder is read
+    screening = read_screening(canonical_screening_folder(folder, tmp_path / "screening", on_invalid="reject",
+                                                          range_subjects=1)[0])
+    pd.testing.assert_frame_equal(screening.missing_reasons.astype(str).sort_values(["subject_id", "variable"])
+                                  .reset_index(drop=True),
+                                  expected.missing_reasons.astype(str).sort_values(["subject_id", "variable"])
+                                  .reset_index(drop=True))
 
 
 # --- the loader's errors and rejects ------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import pytest
 from screening_compare import assert_same_screening, assert_same_statuses
 
 from explorer.catalogue import default_catalogue
-from explorer.cohort.features import screening_features
+from explorer.cohort.features import UNUSABLE_REASON, screening_features
 from explorer.cohort.loaders import load
 from explorer.cohort.synthetic.canonical_tables import generate_cohort
 from explorer.cohort.tables import Cohort
@@ -82,6 +82,7 @@ def handmade_cohort() -> Cohort:
         ("A", "2024-02-01", "insulin_dose", 35.0, np.nan),
         ("A", "2024-02-01", "alt", 30.0, 40.0), ("B", "2024-02-01", "alt", 31.0, 40.0), ("B", "2024-02-01", "alt", 33.0, 50.0),
         ("C", "2024-02-01", "alt", 25.0, np.nan), ("E", "2023-01-01", "alt", 22.0, 35.0),
+        ("E", "2023-01-01", "hba1c", 7.0, np.nan),  # before the window; a row without a usable value lies in it
         ("D", "1969-06-01", "hba1c", 8.5, np.nan), ("D", "1969-06-29 23:59", "alt", 12.0, 41.0),
         ("F", "2025-02-01", "hba1c", 6.5, np.nan), ("G", "2024-02-20", "creatinine", 80.0, np.nan),
         ("G", "2024-02-20", "hba1c", np.nan, np.nan), ("Z", "2024-02-20", "hba1c", 7.0, np.nan),  # unknown subject
@@ -120,7 +121,16 @@ def handmade_cohort() -> Cohort:
         "event": pd.array(["severe_hypoglycemia"] * 3, dtype="string"),
         "within_days": [365.0, 365.0, 730.0], "count": [2.0, np.nan, 1.0],
     })
-    return Cohort(subjects, measurements, events, cgm, source="handmade", event_history=history, event_counts=counts)
+    # measured without a usable value (blank or rejected at load): E's HbA1c in the window (its older value lies
+    # before the window), D's creatinine before its window, F's ALT after its index day; an
+    # unknown subject, an undated row and a variable without measurements decide nothing
+    u = [("E", "2024-02-01", "hba1c"), ("D", "1960-01-01", "creatinine"),
+         ("F", "2025-03-05", "alt"), ("Z", "2024-02-01", "hba1c"), ("C", None, "hba1c"), ("A", "2024-02-01", "tir")]
+    unusable = pd.DataFrame(u, columns=["subject_id", "time", "variable"])
+    unusable = unusable.assign(time=pd.to_datetime(unusable["time"], format="ISO8601")).astype(
+        {"subject_id": "string", "variable": "string"})
+    return Cohort(subjects, measurements, events, cgm, source="handmade", event_history=history, event_counts=counts,
+                  unusable=unusable)
 
 
 @pytest.fixture(scope="module")
@@ -137,8 +147,13 @@ def test_the_handmade_cohort_exercises_every_branch(handmade):
                  "never measured", "weight and height give an implausible BMI", "not valid under insulin treatment",
                  "no fasting glucose and insulin from the same sample in the look-back window",
                  "diagnosis date after the index date", "too few readings to infer the sensor interval",
-                 "the latest alt has no reference range", "no CGM data"):
+                 "the latest alt has no reference range", "no CGM data", UNUSABLE_REASON):
         assert text in reasons, text
+    why = expected.missing_reasons.astype(str).set_index(["subject_id", "variable"])["reason"]
+    assert why["E", "hba1c"] == UNUSABLE_REASON  # not "last measured more than 90 days before"
+    assert why["D", "creatinine"] == "last measured more than 365 days before the index date"
+    assert why["F", "alt"] == "measured only after the index date"
+    assert why["C", "hba1c"] == "measured only after the index date"  # its undated row counts for nothing
     assert any(r.startswith("CGM insufficient") for r in reasons)
     f = expected.features
     assert f.loc["A", "tir"] == f.loc["A", "tir"]  # A's CGM is sufficient: a number, not NaN

@@ -162,7 +162,7 @@ def _measurements(frame: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.D
         draft["visit"] = frame["visit"].astype("string")
     missing = draft["value"].isna().to_numpy()
     report.reject(name, "value missing (unknown; no row needed)", int(missing.sum()))
-    return finish_measurements(draft[~missing], boundary, file=file)
+    return finish_measurements(boundary.set_aside(draft, missing), boundary, file=file)
 
 
 def _events(frame: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.DataFrame:

@@ -24,6 +24,7 @@ from explorer.cohort.tables import (
     EVENT_COUNT_COLUMNS,
     EVENT_HISTORY_COLUMNS,
     MEASUREMENT_COLUMNS,
+    UNUSABLE_COLUMNS,
     Cohort,
     empty,
 )
@@ -77,6 +78,9 @@ class Boundary:
     # the source's own field(s) a canonical column was read from, given its source rows (OMOP's birth_date is
     # year_of_birth, month_of_birth, day_of_birth or birth_datetime): errors name what the researcher's file has
     source_fields: dict[str, Callable[[list], str]] = field(default_factory=dict)
+    # measurement rows without a usable value (blank, not a number, rejected as implausible): they decide nothing,
+    # but Cohort.unusable keeps where and when they were, so "why unknown" can say so (finish_cohort)
+    unusable: list[pd.DataFrame] = field(default_factory=list)
 
     def __post_init__(self):
         problems.adopt(self)  # inside a collecting loader, this boundary judges the problems it collects
@@ -84,6 +88,13 @@ class Boundary:
     def field_name(self, column: str, rows: list) -> str:
         """The name errors give `column` for these source rows."""
         return self.source_fields[column](rows) if column in self.source_fields else column
+
+    def set_aside(self, draft: pd.DataFrame, mask) -> pd.DataFrame:
+        """`draft` (measurement rows) without the rows in `mask`, kept as measured without a usable value."""
+        mask = np.asarray(mask, dtype=bool)
+        if mask.any():
+            self.unusable.append(draft.loc[mask, list(UNUSABLE_COLUMNS)])
+        return draft[~mask]
 
     def invalid(self, frame: pd.DataFrame, mask, *, file: str, column: str, message: str,
                 cells: bool = False) -> pd.DataFrame:
@@ -368,6 +379,8 @@ def check_ranges(measurements: pd.DataFrame, boundary: Boundary, *, file: str,
     if outside.any():
         first = np.flatnonzero(outside)[0]
         message = outside_range(boundary.catalogue[variables.iloc[first]], value[first], boundary.on_invalid)
+        if boundary.on_invalid == "reject":  # measured, but the value is not usable
+            boundary.set_aside(measurements, outside)
         measurements = boundary.invalid(measurements, outside, file=file, column=value_column, message=message,
                                         cells=cells)
     return measurements
@@ -494,7 +507,18 @@ def finish_cohort(subjects: pd.DataFrame, boundary: Boundary, *, file: str,
         tables[name] = table.reset_index(drop=True)
     subjects = subjects.reset_index(drop=True)
     _warn_without_uln(tables["measurements"], subjects, boundary)
-    return Cohort(subjects=subjects, source=source or file, **tables)
+    return Cohort(subjects=subjects, source=source or file, unusable=_unusable(boundary, known_ids), **tables)
+
+
+def _unusable(boundary: Boundary, known_ids: pd.Index) -> pd.DataFrame:
+    """The rows set aside as measured without a usable value, of known subjects, number variables and dated."""
+    if not boundary.unusable:
+        return empty(UNUSABLE_COLUMNS)
+    rows = pd.concat(boundary.unusable, ignore_index=True)
+    rows = rows.astype({"subject_id": "string", "variable": "string"})
+    keep = (rows["subject_id"].isin(known_ids) & rows["variable"].isin(boundary.catalogue.names("number"))
+            & pd.to_datetime(rows["time"], errors="coerce").notna())
+    return rows[keep.to_numpy()].astype(UNUSABLE_COLUMNS).drop_duplicates().reset_index(drop=True)
 
 
 def _warn_without_uln(measurements: pd.DataFrame, subjects: pd.DataFrame, boundary: Boundary) -> None:

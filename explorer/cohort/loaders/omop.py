@@ -324,7 +324,7 @@ def _measurements(frame, section: dict, by_key, names, codes, source: _Source, b
         draft["censored"], draft["limit"] = code, np.where(code != 0, limit, np.nan)
     missing = np.isnan(value)
     report.reject(name, "value_as_number blank", int(missing.sum()))
-    out = finish_measurements(draft[~missing], boundary, file=file)
+    out = finish_measurements(boundary.set_aside(draft, missing), boundary, file=file)
     report.kept(name, len(out))
     return out
 

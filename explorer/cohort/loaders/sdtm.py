@@ -190,7 +190,7 @@ def _lb(lb: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.DataFrame:
     draft = with_censoring(draft, result)
     missing = draft["value"].isna().to_numpy()
     report.reject(name, "no result (LBSTRESN/LBSTRESC blank)", int(missing.sum()))
-    out = finish_measurements(draft[~missing], boundary, file=file)
+    out = finish_measurements(boundary.set_aside(draft, missing), boundary, file=file)
     report.kept(name, len(out))
     return out
 
@@ -232,7 +232,7 @@ def _vs(vs: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.DataFrame:
     draft = with_censoring(draft, result)
     missing = draft["value"].isna().to_numpy()
     report.reject(name, "no result (VSSTRESN blank)", int(missing.sum()))
-    out = finish_measurements(draft[~missing], boundary, file=file)
+    out = finish_measurements(boundary.set_aside(draft, missing), boundary, file=file)
     report.kept(name, len(out))
     return out
 

@@ -155,7 +155,7 @@ def _sample_measurements(samples: pd.DataFrame, ids: pd.Series, visit: pd.Dateti
     }, index=samples.index)
     missing = draft["value"].isna().to_numpy()
     boundary.report.reject(name, "result missing", int(missing.sum()))
-    out = finish_measurements(draft[~missing], boundary, file=file)
+    out = finish_measurements(boundary.set_aside(draft, missing), boundary, file=file)
     boundary.report.kept(name, len(out))
     boundary.report.convert("hba1c: unit blank in the file, read as % (central lab NGSP)",
                             int((analyte[~missing] == "HBA1C").sum()))

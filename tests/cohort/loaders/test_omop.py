@@ -116,3 +116,18 @@ def test_omop_mapping_errors_name_the_rule(omop, tmp_path):
     assert "concepts.yaml" in str(err.value) and "condition.SNOMED 44054006" in str(err.value)
     with pytest.raises(DataError, match="not a catalogue number"):
         load_omop(omop, mapping={"measurement": {"LOINC 4548-4": {"variable": "pregnant"}}})
+
+
+def test_a_blank_value_as_number_is_kept_as_measured_without_a_usable_value(omop):
+    """Person 3's HbA1c of 2022-05-01 is blank: it decides nothing, and it is kept as measured (pandas and DuckDB)."""
+    from explorer.cohort.features import UNUSABLE_REASON, screening_features
+    from explorer.engine.omop_sql import omop_screening_sql
+
+    cohort, _ = load_omop(omop)
+    assert cohort.unusable[["subject_id", "variable"]].astype(str).values.tolist() == [["3", "hba1c"]]
+    expected = screening_features(cohort).missing_reasons.astype(str)
+    assert expected.set_index(["subject_id", "variable"])["reason"]["3", "hba1c"] == UNUSABLE_REASON
+    got = omop_screening_sql(omop)[0].missing_reasons.astype(str)
+    key = ["subject_id", "variable", "reason"]
+    pd.testing.assert_frame_equal(got.sort_values(key).reset_index(drop=True),
+                                  expected.sort_values(key).reset_index(drop=True))

@@ -189,3 +189,12 @@ def test_cdisc_pilot_metabolic_domains(shared_data):
     m = cohort.measurements
     first = m[(m["subject_id"] == "01-701-1015") & (m["variable"] == "hba1c")].sort_values("time")
     assert first["value"].iloc[0] == pytest.approx(7.9, abs=0.01)  # LBORRES 7.9 % -> 62.8 mmol/mol -> 7.9 %
+
+
+def test_a_blank_lab_result_is_kept_as_measured_without_a_usable_value(sdtm):
+    """D-003's ALT of 2020-01-25 has no result: it decides nothing, but ALT was measured (not "never measured")."""
+    cohort, _ = load_sdtm(sdtm)
+    assert cohort.unusable[["subject_id", "variable"]].astype(str).values.tolist() == [["D-003", "alt"]]
+    assert str(cohort.unusable["time"].iloc[0]) == "2020-01-25 09:00:00"
+    why = screening_features(cohort).missing_reasons.astype(str).set_index(["subject_id", "variable"])["reason"]
+    assert why["D-003", "alt"].startswith("measured in the look-back window, but without a usable value")
