@@ -8,9 +8,9 @@ import pytest
 
 from explorer.analysis.unknown_reasons import COLUMNS, criterion_variables, unknown_reasons
 from explorer.app.data_panel import reasons_html
-from explorer.cohort.features import UNUSABLE_REASON
 from explorer.app.scenario import DataSource, Scenario
 from explorer.app.state import ExplorerState
+from explorer.cohort.features import UNUSABLE_REASON
 from explorer.sources import SYNTHETIC_REASONS_UP_TO
 from explorer.trial import load_trial
 
