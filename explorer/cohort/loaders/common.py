@@ -492,6 +492,10 @@ def finish_cohort(subjects: pd.DataFrame, boundary: Boundary, *, file: str,
         "event_history": event_history if event_history is not None else empty(EVENT_HISTORY_COLUMNS),
         "event_counts": event_counts if event_counts is not None else empty(EVENT_COUNT_COLUMNS),
     }
+    m = tables["measurements"]
+    if "censored" in m.columns and m["censored"].isna().any():  # tables of one source stacked, some without limits
+        tables["measurements"] = m.assign(censored=m["censored"].fillna(0)).astype(
+            {c: t for c, t in CENSORING_COLUMNS.items() if c in m.columns})
     known_ids = pd.Index(subjects["subject_id"].astype("string"))
     birth = subjects.set_index("subject_id")["birth_date"] if "birth_date" in subjects.columns else None
     for name, table in tables.items():

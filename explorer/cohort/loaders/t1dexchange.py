@@ -17,7 +17,8 @@ C-peptide, glucose, creatinine; long form). Source-specific decisions (docs/data
   blank and NumSHSinceT1DDiag is 0 (the questionnaire skips the question), the count is 0.
 - HbA1c has no unit in the file; the central lab reports NGSP % (values 5-14), so % is used.
 - The blood sample is not fasting: C-peptide and glucose go to random_cpeptide / random_glucose, not to
-  the fasting variables. C-peptide "<0.017" nmol/L is below the assay's limit (-> 0.0085, counted).
+  the fasting variables. C-peptide "<0.017" nmol/L is below the assay's limit (-> 0.0085, counted, with its interval [0, 0.017):
+  a criterion whose threshold lies inside it is unknown for that subject, as with every other source).
 """
 
 from __future__ import annotations
@@ -38,8 +39,10 @@ from .common import (
     loader_catalogue,
     normalise_sex,
     numbers,
+    parsed_numbers,
     require_columns,
     subjects_frame,
+    with_censoring,
 )
 from .problems import collects_problems
 from .readers import read_table
@@ -142,8 +145,9 @@ def _sample_measurements(samples: pd.DataFrame, ids: pd.Series, visit: pd.Dateti
     boundary.report.reject(name, "analyte not mapped to a catalogue variable", int((~known).sum()))
     samples = samples[known]
     analyte = analyte[known]
-    values = numbers(samples["Value"], file=file, column="Value", report=boundary.report, label="lab value",
-                     count_missing=False)
+    parsed = parsed_numbers(samples["Value"], file=file, column="Value", report=boundary.report, label="lab value",
+                            count_missing=False)
+    values = parsed.values
     unit_in_row = samples["Units"].astype("string").str.strip()
     fixed_unit = analyte.map({k: u for k, (_, u) in ANALYTES.items()}).astype("string")
     subject = samples["PtID"].astype("string").str.strip()
@@ -153,6 +157,7 @@ def _sample_measurements(samples: pd.DataFrame, ids: pd.Series, visit: pd.Dateti
         "variable": analyte.map({k: v for k, (v, _) in ANALYTES.items()}),
         "value": values, "unit": fixed_unit.fillna(unit_in_row), "source_column": "Value",
     }, index=samples.index)
+    draft = with_censoring(draft, parsed)  # "<0.017": its code and limit, for the interval
     missing = draft["value"].isna().to_numpy()
     boundary.report.reject(name, "result missing", int(missing.sum()))
     out = finish_measurements(boundary.set_aside(draft, missing), boundary, file=file)

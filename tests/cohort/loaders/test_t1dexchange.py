@@ -31,6 +31,12 @@ def test_t1d_exchange_fixture(fixtures_dir):
     counts = s.event_counts["severe_hypoglycemia@365"]
     assert counts.loc["11"] == 10 and counts.loc["12"] == 0 and counts.loc["13"] == 20 and np.isnan(counts.loc["14"])
     assert "age" not in s.features.columns  # not in the public files
+    # "<0.017" is the interval [0, 0.017), not the point 0.0085 (it was, before): a threshold inside it is unknown
+    interval = s.censored.set_index(["subject_id", "variable"]).loc[("11", "random_cpeptide")]
+    assert interval["low"] == 0.0 and interval["high"] == np.nextafter(0.017, 0)
+    assert s.censored[["subject_id", "variable"]].values.tolist() == [["11", "random_cpeptide"]]
+    # a blank glucose result is a measurement without a usable value, not "never measured"
+    assert cohort.unusable[["subject_id", "variable"]].astype(str).values.tolist() == [["12", "random_glucose"]]
 
 
 def test_t1d_exchange_missing_table(fixtures_dir, tmp_path):
@@ -69,3 +75,5 @@ def test_weinstock_real_tables(shared_data):
     assert counts.notna().sum() == 201  # 168 answered + 33 skipped because never had one
     assert (counts >= 1).sum() == 101 and (counts == 20).sum() == 10  # ">19" -> 20
     assert s.features["hba1c"].between(5, 12).sum() > 190
+    assert len(s.censored) == (s.censored["variable"] == "random_cpeptide").sum() > 0  # each an interval below 0.017
+    assert (s.censored["high"] < 0.017).all() and (s.censored["low"] == 0).all()
