@@ -397,12 +397,19 @@ CANONICAL_TRIALS = ("NCT06196996", "NCT01142050")
 
 
 def _histograms(trials, screening, engine: str) -> list:
+    """Both trials' status histograms, and the subjects per (variable, missing reason): why a value is unknown must
+    agree on every path too (the Data tab's table), not only the statuses."""
     from explorer.engine.histogram import evaluate_histogram
+    from explorer.engine.layout import read_screening
 
     out = []
     for trial in trials:
         h = evaluate_histogram(trial, screening, engine).histogram
         out.append(sorted(zip(map(tuple, h.patterns.tolist()), h.counts.tolist(), strict=True)))
+    reasons = (screening if hasattr(screening, "missing_reasons") else read_screening(screening)).missing_reasons
+    if reasons is not None and len(reasons):
+        counts = reasons.astype(str).groupby(["variable", "reason"]).size()
+        out.append(sorted(counts.items()))
     return out
 
 
