@@ -188,6 +188,8 @@ def numeric_rules(text: str, kind: str, item: Attached, names: ParameterNames) -
     note = ""
     if v.form in {"between", "fromto", "dash", "chain"} or (len(v.ops) == 2):
         note = "range read with both limits inclusive" if v.form in {"between", "fromto", "dash"} else ""
+        if v.form == "flatpair":
+            note = "two limits each written '=' (a flattened >= or <=): read as the range from the lower to the higher"
     if read_unit and unit and read_unit != unit:
         note = (note + "; " if note else "") + f"converted from {read_unit}"
     sex = SEX_AFTER.match(text[v.end:v.end + 30]) if len(variables) == 1 else None
