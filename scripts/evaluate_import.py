@@ -211,9 +211,9 @@ class GoldItem:
     family: str
     number: float | None     # None for a family scored per line (pregnancy)
     text: str
-    # pregnancy, scored per line: every pregnancy word of the line (text is the first), so that a line is judged
-    # inexpressible only when none of them is a current pregnancy ("Pregnant or planning a pregnancy" is expressible)
-    mentions: tuple[str, ...] = ()
+    # pregnancy, scored per line: whether some pregnancy word of the line names a current pregnancy or lactation
+    # (names_current_pregnancy); "Pregnant or planning a pregnancy" does, "Desire to become pregnant" does not
+    current: bool = True
     before: str = ""         # the line's words right before the annotated value ("> " of "> 18 years old")
     entity: str = ""         # the annotated entity the value hangs on ("age", "systolic")
 
@@ -320,12 +320,15 @@ def read_file_pair(trial: str, kind: str, text: str, ann: str) -> list[ChiaLine]
                 for number in numbers_of(entities[a2][3]):
                     gold.setdefault(line, []).append(GoldItem(line, "diabetes duration", number,
                                                               f"{etext} {entities[a2][3]}"))
-    pregnancy_words: dict[int, list[str]] = {}
-    for etype, start, _, etext in entities.values():
+    pregnancy_words: dict[int, list[tuple[str, bool]]] = {}
+    for etype, start, end, etext in entities.values():
         if etype != "Negation" and re.search(FAMILY_TERMS["pregnancy"], etext, re.I):
-            pregnancy_words.setdefault(line_of(start), []).append(etext)
+            line = line_of(start)
+            pregnancy_words.setdefault(line, []).append(
+                (etext, names_current_pregnancy(lines[line], start - starts[line], end - starts[line])))
     for line, words in pregnancy_words.items():
-        gold.setdefault(line, []).append(GoldItem(line, "pregnancy", None, words[0], tuple(words)))
+        gold.setdefault(line, []).append(GoldItem(line, "pregnancy", None, words[0][0],
+                                                  current=any(current for _, current in words)))
     targets = {a2 for rel, _, a2 in relations if rel == "Has_value"}
     unlinked: dict[int, list[float]] = {}
     for key, (etype, start, _, etext) in entities.items():
@@ -647,8 +650,7 @@ def inexpressible(gold: GoldItem, line_gold: tuple[GoldItem, ...] = ()) -> str:
     ("Age = 18 years", "systolic 180 mm Hg": a minimum, a maximum or the value itself). Two values stay expressible
     ("= 18 and = 50 years" is a range), and so does a pair ("=140/90 mmHg", conservatively)."""
     if gold.family == "pregnancy":
-        words = gold.mentions or (gold.text,)
-        return "a pregnancy other than a current one" if not any(map(_names_current_pregnancy, words)) else ""
+        return "" if gold.current else "a pregnancy other than a current one"
     if _NOT_THE_VARIABLE.search(gold.text):
         return "another measure under the family's word"
     # another value of the same entity word on the line may be the other end of a range ("= 14 years of age and = 60
@@ -664,16 +666,17 @@ def inexpressible(gold: GoldItem, line_gold: tuple[GoldItem, ...] = ()) -> str:
 _SEPARATOR = re.compile(r"[,;.()/]|\b(?:or|and)\b", re.I)
 
 
-def _names_current_pregnancy(entity_text: str) -> bool:
-    """True when some pregnancy word of an annotated entity is not qualified as another pregnancy by the words of its
-    own phrase (up to four before it, four after it, not past a comma or an "or"): Chia marks whole sentences
-    ("Pregnant or lactating women, or women who plan to become pregnant"), so the entity as a whole is no guide,
-    but "pregnant" standing alone in it is a current pregnancy; "Singleton pregnancy", "plan to become pregnant",
-    "pregnancy loss" are not."""
-    for m in _PREGNANCY_WORDS.finditer(entity_text):
-        before = _SEPARATOR.split(entity_text[:m.start()])[-1].split()[-4:]
-        after = _SEPARATOR.split(entity_text[m.end():])[0].split()[:4]
-        if not _NOT_CURRENT_PREGNANCY.search(" ".join(before + after)):
+def names_current_pregnancy(line: str, start: int, end: int) -> bool:
+    """True when some pregnancy word inside the annotated span line[start:end] is not qualified as another pregnancy
+    by the words of its own phrase in the line (up to four before it and four after it, not past a comma, a slash or
+    an "or"). Chia marks whole sentences ("Pregnant or lactating women, or women who plan to become pregnant") as well
+    as lone words whose qualifier is another entity ("wish for pregnancy"), so neither the entity's text nor the line
+    as a whole is a guide; "pregnant" standing alone is a current pregnancy, while "Singleton pregnancy", "plan to
+    become pregnant", "pregnancy loss", "nursing home" and "sodium lactate" are not."""
+    for m in _PREGNANCY_WORDS.finditer(line, start, end):
+        before = _SEPARATOR.split(line[:m.start()])[-1].split()[-4:]
+        after = _SEPARATOR.split(line[m.end():])[0].split()[:4]
+        if not _NOT_CURRENT_PREGNANCY.search(" ".join(before + [m.group(0)] + after)):
             return True
     return False
 

@@ -50,7 +50,7 @@ from explorer.registry.combine import (
 from explorer.registry.mentions import variable_mentions
 from explorer.registry.model import Extraction, Mention, Rule, Threshold, Value
 from explorer.registry.unstated import no_comparator, unstated_thresholds
-from explorer.registry.values import find_values, for_kind
+from explorer.registry.values import find_values
 
 __all__ = ["MIN_CONFIDENCE", "Extraction", "Mention", "Rule", "Threshold", "Value", "extract", "find_values",
            "latin_script", "looks_english", "variable_mentions"]
@@ -137,7 +137,7 @@ def _extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> E
     def outside(span: tuple[int, int]) -> bool:
         return not any(s0 <= span[0] < e0 for s0, e0 in not_criteria)
 
-    values = [v for v in for_kind(find_values(text), kind) if outside((v.start, v.end))]
+    values = [v for v in find_values(text, flattened_pairs=kind == "inclusion") if outside((v.start, v.end))]
     attached, attach_notes = attach(text, mentions, values)
     notes += attach_notes
     # values with no comparator stated ("Age 18 years") or an untimed glucose: reported, never made computable

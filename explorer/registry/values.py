@@ -7,7 +7,6 @@ Comparators in symbols and words, ranges written the usual ways ("7.0-10.0%", "b
 
 from __future__ import annotations
 
-import dataclasses
 import re
 
 from explorer.registry import lexicon
@@ -91,7 +90,7 @@ _VALUE_PATTERNS: list[tuple[str, re.Pattern]] = [
                            rf"{_unit_group('ub')}{_ULN}", re.I)),
     # two limits each after a flattened "=" or the second after a written upper sign, joined by "and" or a comma
     # ("Age = 18 years and = 50 years", "age =18 and <75 years", "Ages =18 years old, < 80 years old"): read as the
-    # range [a, b] only when a < b, in inclusions (for_kind): the only reading in which both numbers matter
+    # range [a, b] only when a < b, in inclusions (find_values): the only reading in which both numbers matter
     ("flatpair", re.compile(rf"{FLATTENED}\s*{_num('a')}{_unit_group('ua')}(?:\s+(?:of\s+age|old))?"
                             rf"\s*(?:,?\s*and\b|,)\s*(?:{FLATTENED}|(?P<cb><=|≤|=<|<|less\s+than|under|below))"
                             rf"\s*{_num('b')}{_unit_group('ub')}{_ULN}", re.I)),
@@ -153,12 +152,17 @@ def _unit_after(text: str, end: int) -> str:
     return word
 
 
-def find_values(text: str) -> list[Value]:
+def find_values(text: str, *, flattened_pairs: bool = True) -> list[Value]:
+    """Every value of the text, first form first (_VALUE_PATTERNS). `flattened_pairs=False` leaves out the pair of
+    limits each written "=" ("= 18 and = 50 years"): a range in an inclusion, but an exclusion so written may mean
+    either end ("under 18 or over 50"), so there each value is read alone (without a comparator: unstated.py)."""
     # the fraction slash of "mg⁄dL" is a slash; one character for one, so every offset stays the text's
     text = text.replace("\u2044", "/")
     values: list[Value] = []
     occupied: list[tuple[int, int]] = []
     for form, pattern in _VALUE_PATTERNS:
+        if form == "flatpair" and not flattened_pairs:
+            continue
         for m in pattern.finditer(text):
             start, end = m.start(), m.end()
             while end > start and text[end - 1].isspace():
@@ -218,11 +222,3 @@ def find_values(text: str) -> list[Value]:
             values.append(Value(start, end, form, ops, numbers, units, uln, unknown))
     return sorted(values, key=lambda v: v.start)
 
-
-def for_kind(values: list[Value], kind: str) -> list[Value]:
-    """The values as a criterion of `kind` can read them: a pair of flattened limits ("= 18 and = 50 years") is a
-    range in an inclusion, but an exclusion so written may mean either end ("under 18 or over 50"), so there it keeps
-    no comparator (read, never computable: unstated.py)."""
-    if kind == "inclusion":
-        return values
-    return [dataclasses.replace(v, ops=("",) * len(v.ops)) if v.form == "flatpair" else v for v in values]
