@@ -534,7 +534,7 @@ NOT_A_SUBTYPE = {"of", "with", "or", "and", "any", "known", "history", "signific
                  "uncontrolled", "unstable", "evidence", "presence", "no", "without", "has", "have", "had"}
 # a criterion whose subject names one sex: "Women under the age of 18", "Male patients with HIV"
 SUBJECT_SEX = re.compile(r"^\W*(?:(?:any|all|adult|elderly|older|young|postmenopausal|premenopausal|healthy)\s+)?"
-                         r"(?P<sex>women|woman|females?|men|man|males?|girls|boys)\b(?!\s*(?:and|or|/|,)\s*\w)", re.I)
+                         r"(?P<sex>women|woman|females?|men|man|males?|girls|boys)\b(?!\s*(?:and\s*/\s*or|and|or|&|/|,|\+)\s*\w)", re.I)
 MALE_WORDS = {"male", "males", "men", "man", "boys", "boy"}
 FEMALE_WORDS = {"female", "females", "women", "woman", "girls", "girl"}
 # variables a rule may name without the text naming them: pregnancy applies to women only

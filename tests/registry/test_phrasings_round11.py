@@ -74,3 +74,28 @@ def test_an_exclusion_pair_is_still_reported_as_read():
     """Not computable, but not silent: both values are read and named as values without a comparator."""
     e = extract("Age = 30 years and = 75 years", "exclusion")
     assert sorted(t.value for t in e.unstated) == [30, 75]
+
+
+# --- an inclusion whose subject is one sex holds for that sex only (draw 20261311, #3) ------------------------------
+
+@pytest.mark.parametrize(("text", "sex"), [
+    ("Male participants between 18 and 40 years-old", "male"),  # was `age >= age_min and age <= age_max`: admits women
+    ("Women aged 30 to 60 years", "female"),
+    ("Healthy men 20-45 years of age", "male"),
+    ("Postmenopausal women at least 50 years old", "female"),
+])
+def test_an_inclusion_of_one_sex_states_the_sex(text, sex):
+    expression = extract(text, "inclusion").expression
+    assert expression is not None and expression.startswith(f'sex == "{sex}" and age'), expression
+
+
+@pytest.mark.parametrize("text", [
+    "Men and women aged 18 to 65 years",
+    "Male & female patients aged 18-70 years",
+    "Healthy male and/or female subjects aged 18 to 55 years",  # was `sex == "male"` in an exclusion's reading too
+    "Males or females, 18 to 75 years old",
+])
+def test_both_sexes_named_add_no_sex(text):
+    for kind in ("inclusion", "exclusion"):
+        expression = extract(text, kind).expression or ""
+        assert "sex" not in expression.split(), (kind, expression)
