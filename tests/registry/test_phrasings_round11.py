@@ -83,6 +83,7 @@ def test_an_exclusion_pair_is_still_reported_as_read():
     ("Women aged 30 to 60 years", "female"),
     ("Healthy men 20-45 years of age", "male"),
     ("Postmenopausal women at least 50 years old", "female"),
+    ("Female, age =18 and =45 years", "female"),                # a comma before what is not another sex or group
 ])
 def test_an_inclusion_of_one_sex_states_the_sex(text, sex):
     expression = extract(text, "inclusion").expression
@@ -94,6 +95,7 @@ def test_an_inclusion_of_one_sex_states_the_sex(text, sex):
     "Male & female patients aged 18-70 years",
     "Healthy male and/or female subjects aged 18 to 55 years",  # was `sex == "male"` in an exclusion's reading too
     "Males or females, 18 to 75 years old",
+    "Male, female or transgender, aged 18-65 years",
 ])
 def test_both_sexes_named_add_no_sex(text):
     for kind in ("inclusion", "exclusion"):
