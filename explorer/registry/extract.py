@@ -103,7 +103,8 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
         return _extract(text, kind, skip_variables=skip_variables)
     # a value restated in another unit in brackets ("HbA1c >= 7.5% (58 mmol/mol)") is read with the value before it:
     # the rest of the reading sees blanks there (offsets unchanged); each rule's source is the text as written
-    restated = equivalents.restatements(text, variable_mentions(text), find_values(text))
+    restated = equivalents.restatements(text, variable_mentions(text),
+                                        find_values(text, flattened_pairs=kind == "inclusion"))
     if not restated:
         return _extract(text, kind, skip_variables=skip_variables)
     result = _extract(equivalents.blank(text, restated), kind, skip_variables=skip_variables)
