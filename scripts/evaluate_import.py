@@ -211,6 +211,11 @@ class GoldItem:
     family: str
     number: float | None     # None for a family scored per line (pregnancy)
     text: str
+    # pregnancy, scored per line: whether some pregnancy word of the line names a current pregnancy or lactation
+    # (names_current_pregnancy); "Pregnant or planning a pregnancy" does, "Desire to become pregnant" does not
+    current: bool = True
+    before: str = ""         # the line's words right before the annotated value ("> " of "> 18 years old")
+    entity: str = ""         # the annotated entity the value hangs on ("age", "systolic")
 
 
 @dataclass(frozen=True)
@@ -304,7 +309,9 @@ def read_file_pair(trial: str, kind: str, text: str, ann: str) -> list[ChiaLine]
         for number in numbers_of(vtext):
             if any(g.family == family and g.number == number for g in gold.get(line, [])):
                 continue  # "AST or ALT > 3 x ULN": one value in the text, however many entities share it
-            gold.setdefault(line, []).append(GoldItem(line, family, number, f"{etext} {vtext}"))
+            gold.setdefault(line, []).append(GoldItem(line, family, number, f"{etext} {vtext}",
+                                                      before=text[max(starts[line], vstart - 20):vstart],
+                                                      entity=etext.strip().lower()))
     for rel, a1, a2 in relations:  # "diabetes for more than 5 years": the duration hangs on the condition
         if rel == "Has_temporal" and a1 in entities and a2 in entities:
             etype, start, _, etext = entities[a1]
@@ -313,11 +320,15 @@ def read_file_pair(trial: str, kind: str, text: str, ann: str) -> list[ChiaLine]
                 for number in numbers_of(entities[a2][3]):
                     gold.setdefault(line, []).append(GoldItem(line, "diabetes duration", number,
                                                               f"{etext} {entities[a2][3]}"))
-    for etype, start, _, etext in entities.values():
+    pregnancy_words: dict[int, list[tuple[str, bool]]] = {}
+    for etype, start, end, etext in entities.values():
         if etype != "Negation" and re.search(FAMILY_TERMS["pregnancy"], etext, re.I):
             line = line_of(start)
-            if not any(g.family == "pregnancy" for g in gold.get(line, [])):
-                gold.setdefault(line, []).append(GoldItem(line, "pregnancy", None, etext))
+            pregnancy_words.setdefault(line, []).append(
+                (etext, names_current_pregnancy(lines[line], start - starts[line], end - starts[line])))
+    for line, words in pregnancy_words.items():
+        gold.setdefault(line, []).append(GoldItem(line, "pregnancy", None, words[0][0],
+                                                  current=any(current for _, current in words)))
     targets = {a2 for rel, _, a2 in relations if rel == "Has_value"}
     unlinked: dict[int, list[float]] = {}
     for key, (etype, start, _, etext) in entities.items():
@@ -424,15 +435,23 @@ def _match(item: dict, gold: list[GoldItem]) -> GoldItem | None:
 
 def evaluate_chia(lines: list[ChiaLine], *, sample: int = 0, seed: int = 0, records: list[Path] = ()) -> dict:
     # [right, extracted, of the rest: readings the gold is silent on (a Value no relation joins, pregnancy unmarked)]
-    counts = {f: {"gold": 0, "read": [0, 0, 0], "computable": [0, 0, 0]} for f in FAMILY_TERMS}
+    counts = {f: {"gold": 0, "read": [0, 0, 0], "computable": [0, 0, 0],
+                  "expressible": [0, 0], "held_inexpressible": 0} for f in FAMILY_TERMS}
+    inexpressible_classes: dict[str, dict[str, int]] = {}  # reason -> family -> gold items (inexpressible())
     wrong, missed, computable_criteria = [], [], []
     # "comparator" | "timing" -> family -> right readings the text leaves that part out of (registry/unstated.py)
     unstated: dict[str, dict[str, int]] = {}
     not_computable: dict[str, dict[str, int]] = {}  # why_class -> family -> right readings left non-computable
     causes: dict[str, dict[str, int]] = {}  # cause_class -> family -> gold items no computable rule holds
     for line in lines:
+        reasons = {id(g): inexpressible(g, line.gold) for g in line.gold}
         for g in line.gold:
             counts[g.family]["gold"] += 1
+            if reasons[id(g)]:
+                row = inexpressible_classes.setdefault(reasons[id(g)], {})
+                row[g.family] = row.get(g.family, 0) + 1
+            else:
+                counts[g.family]["expressible"][1] += 1
         items = readings(line)
         read_by: dict[int, dict] = {}  # id(gold item) -> the reading that read it (at the "read" level)
         for level in ("read", "computable"):
@@ -447,6 +466,10 @@ def evaluate_chia(lines: list[ChiaLine], *, sample: int = 0, seed: int = 0, reco
                     open_gold.remove(hit)
                     if level == "read":
                         read_by[id(hit)] = item
+                    elif reasons[id(hit)]:
+                        counts[item["family"]]["held_inexpressible"] += 1
+                    else:
+                        counts[item["family"]]["expressible"][0] += 1
                     if level == "read" and not item.get("comparator_stated", True):
                         by_family = unstated.setdefault(item["unread_part"], {})
                         by_family[item["family"]] = by_family.get(item["family"], 0) + 1
@@ -473,15 +496,19 @@ def evaluate_chia(lines: list[ChiaLine], *, sample: int = 0, seed: int = 0, reco
         families[family] = {"gold": c["gold"]}
         for level in ("read", "computable"):
             families[family][level] = _level(*c[level], c["gold"])
+        families[family]["expressible"] = _expressible(*c["expressible"], c["held_inexpressible"])
     total = {"gold": sum(c["gold"] for c in counts.values())}
     for level in ("read", "computable"):
         total[level] = _level(*(sum(c[level][i] for c in counts.values()) for i in range(3)), total["gold"])
+    total["expressible"] = _expressible(*(sum(c["expressible"][i] for c in counts.values()) for i in range(2)),
+                                        sum(c["held_inexpressible"] for c in counts.values()))
     for part in ("comparator", "timing"):
         total["read"][f"right_{part}_unstated"] = sum(unstated.get(part, {}).values())
         for family, n in unstated.get(part, {}).items():
             families[family]["read"][f"right_{part}_unstated"] = n
     result = {"summary": {"lines": len(lines), "trials": len({(ln.trial) for ln in lines}), "total": total},
               "families": families, "miss_classes": count_miss_classes(missed),
+              "inexpressible_classes": dict(sorted(inexpressible_classes.items(), key=lambda kv: -sum(kv[1].values()))),
               "not_computable_classes": dict(sorted(not_computable.items(), key=lambda kv: -sum(kv[1].values()))),
               "cause_classes": dict(sorted(causes.items(), key=lambda kv: -sum(kv[1].values()))),
               "wrong": wrong, "missed": missed}
@@ -551,7 +578,7 @@ def why_class(notes) -> str:
 # shape of the sentence, its line) falls in. Decided from the text alone, in this order; counted, never tuned to lines.
 _NOT_THE_VARIABLE = re.compile(  # Chia tags these with a family's word, but they are another measure
     r"\b(?:drop|fall|diameter|speed|ambulatory|ABPM|mean\s+(?:arterial\s+)?(?:blood\s+)?pressure|wedge|atrial|"
-    r"ventricular|ratio|increase|drinks?|units?/week|life\s+expectancy|born|postnatal|gestation\w*|percentile|"
+    r"ventricular|ratio|increase|drinks?|units?/week|life\s+expectancy|born|gestation\w*|percentile|"
     r"onset|relative|Epidermal)\b", re.I)
 _SUBGROUP = re.compile(r"\b(?:for|in)\s+(?:men|women|males?|females?|persons|patients|subjects|children|Singapore)\b|"
                        r"\b(?:men|women|males?|females?)\b\s*[:,]?\s*[<>=≤≥]?\s*\d|\bif\b|\bexcept\b|\bunless\b", re.I)
@@ -606,6 +633,58 @@ def gold_silent(line: ChiaLine, item: dict) -> str:
     if item["family"] == "pregnancy" and line.pregnancy_unannotated:
         return "pregnancy not marked"
     return ""
+
+
+# a comparator written right before an annotated value, outside its span ("> 18 years old")
+_STATED_BEFORE = re.compile(r"(?:[<>≤≥＜＞]|\b(?:over|under|above|below|greater\s+than|less\s+than|more\s+than|"
+                            r"older\s+than|younger\s+than|at\s+least|up\s+to|between|from)\b)\s*$", re.I)
+
+
+def inexpressible(gold: GoldItem, line_gold: tuple[GoldItem, ...] = ()) -> str:
+    """Why no computable rule could hold this gold item without saying more than its text ("" when one could).
+
+    Decided from the annotated text alone, never from what the importer read, so the denominator does not grade the
+    importer against itself: a pregnancy that is not a current one (planned, multiple, ectopic, a partner's: the
+    catalogue has current pregnancy and lactation only), another measure Chia tagged with a family's word (a drop, a
+    diameter, ambulatory pressure), and a single value with no comparator once Chia's flattened "=" is set aside
+    ("Age = 18 years", "systolic 180 mm Hg": a minimum, a maximum or the value itself). Two values stay expressible
+    ("= 18 and = 50 years" is a range), and so does a pair ("=140/90 mmHg", conservatively)."""
+    if gold.family == "pregnancy":
+        return "" if gold.current else "a pregnancy other than a current one"
+    if _NOT_THE_VARIABLE.search(gold.text):
+        return "another measure under the family's word"
+    # another value of the same entity word on the line may be the other end of a range ("= 14 years of age and = 60
+    # years of age", annotated as two items): expressible ("systolic 180, diastolic 95" are two entities: not)
+    other_end = any(o.family == gold.family and o.entity == gold.entity and o.number != gold.number
+                    for o in line_gold)
+    if not _STATED.search(gold.text) and not _STATED_BEFORE.search(gold.before) and len(numbers_of(gold.text)) <= 1 \
+            and not other_end:
+        return "one value and no comparator (or only Chia's flattened '=')"
+    return ""
+
+
+_SEPARATOR = re.compile(r"[,;.()/]|\b(?:or|and)\b", re.I)
+
+
+def names_current_pregnancy(line: str, start: int, end: int) -> bool:
+    """True when some pregnancy word inside the annotated span line[start:end] is not qualified as another pregnancy
+    by the words of its own phrase in the line (up to four before it and four after it, not past a comma, a slash or
+    an "or"). Chia marks whole sentences ("Pregnant or lactating women, or women who plan to become pregnant") as well
+    as lone words whose qualifier is another entity ("wish for pregnancy"), so neither the entity's text nor the line
+    as a whole is a guide; "pregnant" standing alone is a current pregnancy, while "Singleton pregnancy", "plan to
+    become pregnant", "pregnancy loss", "nursing home" and "sodium lactate" are not."""
+    for m in _PREGNANCY_WORDS.finditer(line, start, end):
+        before = _SEPARATOR.split(line[:m.start()])[-1].split()[-4:]
+        after = _SEPARATOR.split(line[m.end():])[0].split()[:4]
+        if not _NOT_CURRENT_PREGNANCY.search(" ".join(before + [m.group(0)] + after)):
+            return True
+    return False
+
+
+def _expressible(right: int, gold: int, held_inexpressible: int) -> dict:
+    """Computable recall over the gold items a computable rule could express (inexpressible()); a computable
+    reading of an item judged inexpressible is counted apart (it says more than its text, or the judgement errs)."""
+    return {"right": right, "gold": gold, "recall": _ratio(right, gold), "held_inexpressible": held_inexpressible}
 
 
 def _level(right: int, extracted: int, silent: int, gold: int) -> dict:
@@ -694,6 +773,15 @@ def markdown_chia(result: dict) -> str:
                      f"({r['right']}/{r['extracted']}) [{r['precision_without_gold_silent']}, {r['gold_silent']}] | "
                      f"{c['recall']} ({c['right']}) | {c['precision']} ({c['right']}/{c['extracted']}) "
                      f"[{c['precision_without_gold_silent']}, {c['gold_silent']}] |")
+    lines += ["", "Computable recall over the gold items a computable rule could express (`inexpressible`: decided "
+                  "from the annotated text alone; the old definition, over every gold item, is the table's "
+                  "'computable: recall'):", "",
+              "| family | gold | expressible | computable recall (old: over all gold) | computable recall over "
+              "expressible | inexpressible items held by a computable rule |", "|---|---|---|---|---|---|"]
+    for family, f in list(result["families"].items()) + [("all", t)]:
+        x = f["expressible"]
+        lines.append(f"| {family} | {f['gold']} | {x['gold']} | {f['computable']['recall']} ({f['computable']['right']}) "
+                     f"| {x['recall']} ({x['right']}) | {x['held_inexpressible']} |")
     unstated = t["read"].get("right_comparator_unstated", 0)
     untimed = t["read"].get("right_timing_unstated", 0)
     lines += ["", f"Of the {t['read']['right']} right readings, {unstated} ({_ratio(unstated, t['gold']) or 0} of the gold) "
@@ -704,6 +792,8 @@ def markdown_chia(result: dict) -> str:
                 f"are read and never computable. Read recall without them: "
                 f"{_ratio(t['read']['right'] - unstated - untimed, t['gold'])}."]
     for key, head, intro in [
+            ("inexpressible_classes", "reason | items", "Gold items no computable rule could express without "
+                                                          "saying more than its text, by reason (`inexpressible`):"),
             ("miss_classes", "class | misses", "Gold items not read, by class (`miss_class`: decided from the annotated "
                                                "text alone):"),
             ("cause_classes", "cause | items", "Gold items no computable rule holds, by cause (`cause_class`: read and "

@@ -103,7 +103,8 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
         return _extract(text, kind, skip_variables=skip_variables)
     # a value restated in another unit in brackets ("HbA1c >= 7.5% (58 mmol/mol)") is read with the value before it:
     # the rest of the reading sees blanks there (offsets unchanged); each rule's source is the text as written
-    restated = equivalents.restatements(text, variable_mentions(text), find_values(text))
+    restated = equivalents.restatements(text, variable_mentions(text),
+                                        find_values(text, flattened_pairs=kind == "inclusion"))
     if not restated:
         return _extract(text, kind, skip_variables=skip_variables)
     result = _extract(equivalents.blank(text, restated), kind, skip_variables=skip_variables)
@@ -137,7 +138,7 @@ def _extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> E
     def outside(span: tuple[int, int]) -> bool:
         return not any(s0 <= span[0] < e0 for s0, e0 in not_criteria)
 
-    values = [v for v in find_values(text) if outside((v.start, v.end))]
+    values = [v for v in find_values(text, flattened_pairs=kind == "inclusion") if outside((v.start, v.end))]
     attached, attach_notes = attach(text, mentions, values)
     notes += attach_notes
     # values with no comparator stated ("Age 18 years") or an untimed glucose: reported, never made computable

@@ -534,7 +534,10 @@ NOT_A_SUBTYPE = {"of", "with", "or", "and", "any", "known", "history", "signific
                  "uncontrolled", "unstable", "evidence", "presence", "no", "without", "has", "have", "had"}
 # a criterion whose subject names one sex: "Women under the age of 18", "Male patients with HIV"
 SUBJECT_SEX = re.compile(r"^\W*(?:(?:any|all|adult|elderly|older|young|postmenopausal|premenopausal|healthy)\s+)?"
-                         r"(?P<sex>women|woman|females?|men|man|males?|girls|boys)\b(?!\s*(?:and|or|/|,)\s*\w)", re.I)
+                         r"(?P<sex>women|woman|females?|men|man|males?|girls|boys)\b(?!\s*(?:and\s*/\s*or|and|or|&|/|\+)\s*\w)"
+                         # "Female, aged 18 to 45" is about women; "Male, female or ..." and "Women, children" are not
+                         r"(?!\s*,\s*(?:and\s+|or\s+)?(?:wom[ae]n|females?|m[ae]n|males?|girls?|boys?|children|"
+                         r"adolescents?|infants?|adults?|persons?|people|patients?|subjects?)\b)", re.I)
 MALE_WORDS = {"male", "males", "men", "man", "boys", "boy"}
 FEMALE_WORDS = {"female", "females", "women", "woman", "girls", "girl"}
 # variables a rule may name without the text naming them: pregnancy applies to women only

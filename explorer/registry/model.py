@@ -20,7 +20,7 @@ class Mention:
 class Value:
     start: int
     end: int
-    form: str                    # between | fromto | cmprange | bp | dash | cmp | trail | bare
+    form: str                    # between | fromto | flatpair | cmprange | bp | dash | cmp | trail | bare
     ops: tuple[str, ...]         # one op, or two for a range (">=", "<=")
     numbers: tuple[float, ...]
     units: tuple[str | None, ...]

@@ -188,6 +188,8 @@ def numeric_rules(text: str, kind: str, item: Attached, names: ParameterNames) -
     note = ""
     if v.form in {"between", "fromto", "dash", "chain"} or (len(v.ops) == 2):
         note = "range read with both limits inclusive" if v.form in {"between", "fromto", "dash"} else ""
+        if v.form == "flatpair":
+            note = "two limits each written '=' (a flattened >= or <=): read as the range from the lower to the higher"
     if read_unit and unit and read_unit != unit:
         note = (note + "; " if note else "") + f"converted from {read_unit}"
     sex = SEX_AFTER.match(text[v.end:v.end + 30]) if len(variables) == 1 else None
@@ -285,13 +287,14 @@ def merge_sex_specific(text: str, kind: str, rules: list[Rule]) -> list[Rule]:
 
 
 def subject_sex(text: str, kind: str, rules: list[Rule]) -> list[Rule]:
-    """An exclusion whose subject is one sex excludes only that sex: `sex == "female" and age < age_min`.
+    """A criterion whose subject is one sex holds for that sex only: `sex == "female" and age < age_min`.
 
-    Read without the sex, "Women under the age of 18" would also exclude boys, whom the text does not name.
-    (An inclusion read without it only admits more people; the structured sex field states the sex there.)
+    Read without the sex, the exclusion "Women under the age of 18" would also exclude boys, whom the text does not
+    name, and the inclusion "Male participants between 18 and 40 years" would admit women, whom it does not (a
+    registry's structured sex field may say so too, but text without one, as in Chia or a pasted list, does not).
     """
     m = lexicon.SUBJECT_SEX.match(text)
-    if kind != "exclusion" or m is None:
+    if m is None:
         return rules
     word = m.group("sex").lower()
     sex = "male" if word in lexicon.MALE_WORDS else "female"

@@ -74,13 +74,26 @@ def _num(name: str, words: bool = False) -> str:
 
 
 _ULN = rf"(?P<uln>\s*{lexicon.ULN_PATTERN})?"
-# an inclusive sign written inside a "between" range ("between ages >=18 and 65"): the range's own bounds, restated
-_AT_LEAST, _AT_MOST = r"(?:(?P<lo>>=|≥|=>|>)\s*)?", r"(?:(?P<hi><=|≤|=<|<)\s*)?"
+# an "=" standing alone before a number, where some corpora flattened ">=" and "<=" (Chia: "aged =18 to =65 years");
+# never part of a written sign ("<=", "=>", "=/<")
+FLATTENED = r"(?<![<>≤≥=!/])=(?![<>=/])"
+# an inclusive sign written inside a "between" range ("between ages >=18 and 65"): the range's own bounds, restated;
+# a flattened "=" there says only that the bound is inclusive ("between =12 and 16 years")
+_AT_LEAST = rf"(?:(?P<lo>>=|≥|=>|>|{FLATTENED})\s*)?"
+_AT_MOST = rf"(?:(?P<hi><=|≤|=<|<|{FLATTENED})\s*)?"
+# the upper bound of a range ("=18 to =65 years", "18 to =65"): "to" or a dash gives the direction, "=" the inclusion
+_FLAT_TO = rf"(?:{FLATTENED}\s*)?"
 _VALUE_PATTERNS: list[tuple[str, re.Pattern]] = [
     # French too: "entre 18 et 65 ans"
     ("between", re.compile(rf"\b(?:between|entre)(?:,?\s+and\s+including,?)?\s+{_AT_LEAST}{_num('a', words=True)}"
                            rf"{_unit_group('ua')}\s*(?:and|et|-|–|to)\s*{_AT_MOST}{_num('b')}"
                            rf"{_unit_group('ub')}{_ULN}", re.I)),
+    # two limits each after a flattened "=" or the second after a written upper sign, joined by "and" or a comma
+    # ("Age = 18 years and = 50 years", "age =18 and <75 years", "Ages =18 years old, < 80 years old"): read as the
+    # range [a, b] only when a < b, in inclusions (find_values): the only reading in which both numbers matter
+    ("flatpair", re.compile(rf"{FLATTENED}\s*{_num('a')}{_unit_group('ua')}(?:\s+(?:of\s+age|old))?"
+                            rf"\s*(?:,?\s*and\b|,)\s*(?:{FLATTENED}|(?P<cb><=|≤|=<|<|less\s+than|under|below))"
+                            rf"\s*{_num('b')}{_unit_group('ub')}{_ULN}", re.I)),
     ("fromto", re.compile(rf"\bfrom\s+{_num('a')}{_unit_group('ua')}\s*(?:to|-|–)\s*{_num('b')}{_unit_group('ub')}",
                           re.I)),
     ("cmprange", re.compile(rf"{cmp_group('ca')}\s*{_num('a')}{_unit_group('ua')}\s*(?:,?\s*(?:and|but)\s+|,\s*|\s*-\s*)"
@@ -95,7 +108,7 @@ _VALUE_PATTERNS: list[tuple[str, re.Pattern]] = [
     # a pair is blood pressure with its unit, or two- or three-digit numbers after a comparator ("above 140/90")
     ("bp", re.compile(rf"{cmp_group('c')}?\s*{_num('a')}\s*/\s*{_num('b')}\s*(?P<u>mm\s*hg)|"
                       rf"{cmp_group('c2')}\s*(?P<a2>\d{{2,3}})\s*/\s*(?P<b2>\d{{2,3}})(?![\d/])", re.I)),
-    ("dash", re.compile(rf"{_num('a')}{_unit_group('ua')}\s*(?:-|–|—|to|through|à)\s*{_num('b')}{_unit_group('ub')}{_ULN}",
+    ("dash", re.compile(rf"{_num('a')}{_unit_group('ua')}\s*(?:-|–|—|to|through|à)\s*{_FLAT_TO}{_num('b')}{_unit_group('ub')}{_ULN}",
                         re.I)),
     # a multiple of the ULN bounded in words after it or before it ("3x ULN or higher", "within 2 times the ULN")
     ("ulnwithin", re.compile(rf"\bwithin\s+{_num('a', words=True)}\s*(?P<uln>{lexicon.ULN_PATTERN})", re.I)),
@@ -139,12 +152,17 @@ def _unit_after(text: str, end: int) -> str:
     return word
 
 
-def find_values(text: str) -> list[Value]:
+def find_values(text: str, *, flattened_pairs: bool = True) -> list[Value]:
+    """Every value of the text, first form first (_VALUE_PATTERNS). `flattened_pairs=False` leaves out the pair of
+    limits each written "=" ("= 18 and = 50 years"): a range in an inclusion, but an exclusion so written may mean
+    either end ("under 18 or over 50"), so there each value is read alone (without a comparator: unstated.py)."""
     # the fraction slash of "mg⁄dL" is a slash; one character for one, so every offset stays the text's
     text = text.replace("\u2044", "/")
     values: list[Value] = []
     occupied: list[tuple[int, int]] = []
     for form, pattern in _VALUE_PATTERNS:
+        if form == "flatpair" and not flattened_pairs:
+            continue
         for m in pattern.finditer(text):
             start, end = m.start(), m.end()
             while end > start and text[end - 1].isspace():
@@ -168,13 +186,19 @@ def find_values(text: str) -> list[Value]:
             elif form == "dashcmp":
                 ops = (op_of(g["ca"]) if g.get("ca") else ">=", op_of(g["cb"]))  # ">18 to < 90": both as written
             elif form in {"between", "fromto", "dash", "ages"}:
-                # a sign written inside "between" states that bound as written ("between >18 and 65": over 18)
-                ops = (op_of(g["lo"]) if g.get("lo") else ">=", op_of(g["hi"]) if g.get("hi") else "<=")
+                # a sign written inside "between" states that bound as written ("between >18 and 65": over 18); a
+                # flattened "=" states only that it is inclusive, as a range's bounds are
+                ops = (op_of(g["lo"]) if g.get("lo") and g["lo"] != "=" else ">=",
+                       op_of(g["hi"]) if g.get("hi") and g["hi"] != "=" else "<=")
                 if len(numbers) == 2 and numbers[0] > numbers[1]:
                     if g.get("lo") or g.get("hi"):
                         continue  # a sign on a range written high to low: which bound it states is a guess
                     numbers = (numbers[1], numbers[0])
                     units = tuple(reversed(units))
+            elif form == "flatpair":
+                if len(numbers) != 2 or numbers[0] >= numbers[1] or (all(units) and units[0] != units[1]):
+                    continue  # "= 65 and = 18": which is the minimum is a guess; other forms read each alone
+                ops = (">=", op_of(g["cb"]) if g.get("cb") else "<=")
             elif form == "cmprange":
                 ops = (op_of(g["ca"]), op_of(g["cb"]))
             elif form == "cmpto":
@@ -197,3 +221,4 @@ def find_values(text: str) -> list[Value]:
             occupied.append((start, end))
             values.append(Value(start, end, form, ops, numbers, units, uln, unknown))
     return sorted(values, key=lambda v: v.start)
+

@@ -210,3 +210,49 @@ def test_the_cause_table_is_written(tmp_path, fixtures_dir):
     assert sum(sum(row.values()) for row in result["cause_classes"].values()) == \
         result["summary"]["total"]["gold"] - result["summary"]["total"]["computable"]["right"]
     assert "by cause" in md
+
+
+# --- round 11: the denominator of computable recall holds only what a computable rule could express --------------
+
+@pytest.mark.parametrize(("line", "span", "expected"), [
+    ("Pregnant or planning a pregnancy", (0, 32), True),          # "Pregnant" stands alone: a current pregnancy
+    ("Desire to become pregnant during the study", (0, 42), False),
+    ("Lives in a nursing home", (11, 18), False),                  # Chia's "nursing" of a nursing home
+    ("Women with a singleton pregnancy", (13, 32), False),
+    ("Negative pregnancy test at screening", (0, 23), True),
+    ("wish for pregnancy within the next year", (9, 18), False),   # the entity is the word; its qualifier is not
+    ("Female planning/being pregnant", (7, 30), True),             # a slash parts two alternatives
+])
+def test_a_pregnancy_word_is_current_unless_its_own_phrase_qualifies_it(line, span, expected):
+    assert _script_module().names_current_pregnancy(line, *span) is expected
+
+
+def _gold(family, number, text, **extra):
+    return _script_module().GoldItem(0, family, number, text, **extra)
+
+
+@pytest.mark.parametrize(("item", "line_gold", "expressible"), [
+    (_gold("age", 18.0, "Age = 18 years", entity="age"), (), False),        # a minimum, a maximum or the value?
+    (_gold("age", 18.0, "old 18 years", before="> "), (), True),            # the sign is outside the annotated value
+    (_gold("age", 18.0, "Age = 18 years and = 50 years"), (), True),        # two limits: a range
+    (_gold("age", 14.0, "age = 14 years", entity="age"),                    # the other end is another item
+     (_gold("age", 60.0, "age = 60 years", entity="age"),), True),
+    (_gold("blood pressure", 180.0, "systolic 180 mm Hg", entity="systolic"),
+     (_gold("blood pressure", 95.0, "diastolic 95 mm Hg", entity="diastolic"),), False),
+    (_gold("blood pressure", 20.0, "systolic drop > 20 mmHg"), (), False),  # another measure
+    (_gold("age", 18.0, "Age >= 18 years"), (), True),
+    (_gold("pregnancy", None, "planning pregnancy", current=False), (), False),
+    (_gold("pregnancy", None, "pregnant"), (), True),
+])
+def test_gold_a_computable_rule_could_not_express_is_judged_from_the_gold_alone(item, line_gold, expressible):
+    assert (_script_module().inexpressible(item, (item, *line_gold)) == "") is expressible
+
+
+def test_recall_over_expressible_gold_is_reported_beside_the_old_definition(tmp_path, fixtures_dir):
+    result, md = _run(tmp_path, fixtures_dir / "registry" / "chia_why")
+    total = result["summary"]["total"]
+    judged_out = sum(sum(row.values()) for row in result["inexpressible_classes"].values())
+    assert total["expressible"]["gold"] + judged_out == total["gold"]
+    # every computable right reading is counted once: on an expressible item, or apart
+    assert total["expressible"]["right"] + total["expressible"]["held_inexpressible"] == total["computable"]["right"]
+    assert "computable recall over expressible" in md

@@ -1246,10 +1246,15 @@ def test_a_diabetes_term_a_rule_reads_is_not_named():
 # --- a bare number after a variable, beside a rule, is named (draw 20261235, #28) -------------------------------
 
 def test_a_bare_limit_beside_a_read_one_is_named_never_dropped():
-    # was: `age < age_max`, computable, nothing named: the lower limit (Chia's flattened ">=") silently gone
-    e = extract("aged =21 and <70 years", "inclusion")
+    # was: `age < age_max`, computable, nothing named: the lower limit (Chia's flattened ">=") silently gone.
+    # Round 11 reads the inclusion's pair as its range (test_phrasings_round11.py); "aged 21 and <70" has no "=" and
+    # an exclusion's "=21 and <70" may mean either end: the bare limit stays named, never dropped
+    e = extract("aged 21 and <70 years", "inclusion")
     assert e.expression == "age < age_max" and e.status == "partial"
     assert "21" in e.uncovered
+    e = extract("aged =21 and <70 years", "exclusion")
+    assert e.expression is None
+    assert any("'21' is not read" in n for n in e.notes), e.notes
 
 
 def test_a_bare_value_joined_by_and_to_an_exclusion_rule_blocks_it():
@@ -1313,8 +1318,12 @@ def test_an_inclusion_under_a_heading_naming_its_group_binds_only_that_group():
 def test_a_limit_without_comparator_before_the_rules_own_value_is_named_not_dropped():
     # draw 20261242, #8: "eGFR =20 mL/min and <60 mL/min" (Chia's flattened >=) was `egfr < 60`, computable and
     # whole: the lower limit lay inside the rule's span (from the variable to its own value) and looked read
-    e = extract("Creatinine clearance =30 mL/min and <90 mL/min", "inclusion")
+    # (round 11: with "=" in an inclusion the pair is the range, test_phrasings_round11.py; without "=", or in an
+    # exclusion, where either end may be meant, the limit stays named)
+    e = extract("Creatinine clearance 30 mL/min and <90 mL/min", "inclusion")
     assert e.status == "partial" and any("30 mL/min" in n for n in e.notes)
+    e = extract("Creatinine clearance =30 mL/min and <90 mL/min", "exclusion")
+    assert e.expression is None and any("30 mL/min" in n for n in e.notes)
     # joined by "or" in an inclusion, it is an alternative the rule would fail: not computable
     assert extract("BMI = 25 kg/m2 or < 35 kg/m2", "inclusion").expression is None
 
