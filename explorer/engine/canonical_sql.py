@@ -702,7 +702,7 @@ def _views(run: SqlLoad, subjects: str, columns: list[str], drafted: dict[str, s
         selected.append(item)
         names.append(column)
     # views over the last steps: the feature query reads them where they are, without another copy
-    engine.view(VIEWS["subjects"], f"SELECT {', '.join(selected)} FROM {subjects}")
+    engine.view(VIEWS["subjects"], f"SELECT {', '.join(selected)} FROM {subjects}", once=True)
     tables = {"subjects"}
     # an event table's __row only orders its rows (features_sql reads it in ORDER BY and MIN): the source row
     # number does, without numbering the table again (in Spark a window over the whole table is one partition)

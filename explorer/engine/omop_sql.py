@@ -117,8 +117,9 @@ class DuckTables:
     def table(self, name: str, select: str) -> None:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {select}").fetchall()
 
-    def view(self, name: str, select: str) -> None:
-        """A step computed each time it is read: no copy (the last projections, read by the feature query)."""
+    def view(self, name: str, select: str, *, once: bool = False) -> None:
+        """A step computed each time it is read: no copy (the last projections, read by the feature query).
+        `once` (a step costly to recompute, e.g. numbered by a window) matters to Spark, not to DuckDB."""
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {select}").fetchall()
 
     def drop(self, name: str) -> None:
@@ -206,8 +207,17 @@ class SparkTables:
     def table(self, name: str, select: str) -> None:
         self._keep(name, self.spark.sql(select))
 
-    def view(self, name: str, select: str) -> None:
-        self.table(name, select)  # checkpointed: a Spark view would replan every step before it
+    def view(self, name: str, select: str, *, once: bool = False) -> None:
+        """A projection of a checkpointed step, planned again where it is read and not copied (the measurements
+        and CGM, the largest tables, would be written once more); `once`: computed and checkpointed now, for
+        a step that is costly to recompute at each read (the subjects, numbered by a window over the table)."""
+        if once:
+            self.table(name, select)
+            return
+        frame = self.spark.sql(select)
+        frame.createOrReplaceTempView(name)
+        self.views.append(name)
+        self.frames.append(frame)
 
     def drop(self, name: str) -> None:
         if name in self.views:
