@@ -23,6 +23,12 @@ Writes benchmarks/results/spark.json and spark.md (--out names another stem).
 writes the synthetic canonical tables (the canonical loader's layout) and takes them to the status histogram in
 DuckDB and then in Spark (canonical_sql reading them in place, features_sql deriving the features, the histogram
 over the screening derived), Spark once per shuffle partition count: benchmarks/results/spark_canonical.{json,md}.
+
+    .venv/bin/python benchmarks/bench_spark.py --runs-report RUNS.jsonl OUT
+
+writes benchmarks/results/OUT.{json,md} from runs made one by one (`--child canonical-duckdb FOLDER N`,
+`--child canonical-profile FOLDER N`, each by main's code or this branch's, one JSON line a run with its label,
+code, start and load): how main-vs-branch comparisons on one folder are reported.
 """
 
 from __future__ import annotations
