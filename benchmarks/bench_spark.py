@@ -23,6 +23,12 @@ Writes benchmarks/results/spark.json and spark.md (--out names another stem).
 writes the synthetic canonical tables (the canonical loader's layout) and takes them to the status histogram in
 DuckDB and then in Spark (canonical_sql reading them in place, features_sql deriving the features, the histogram
 over the screening derived), Spark once per shuffle partition count: benchmarks/results/spark_canonical.{json,md}.
+
+    .venv/bin/python benchmarks/bench_spark.py --runs-report RUNS.jsonl OUT
+
+writes benchmarks/results/OUT.{json,md} from runs made one by one (`--child canonical-duckdb FOLDER N`,
+`--child canonical-profile FOLDER N`, each by main's code or this branch's, one JSON line a run with its label,
+code, start and load): how main-vs-branch comparisons on one folder are reported.
 """
 
 from __future__ import annotations
@@ -596,11 +602,53 @@ def profile_runs(n: int, out: str, work: str, baselines: list[str], timeout: flo
     return 0 if all(row.get("same_as_duckdb") for row in report["rows"][1:]) else 1
 
 
+def runs_report(path: str, out: str) -> int:
+    """benchmarks/results/{out}.md from a file of runs, one JSON object a line ({label, code, start, load_before,
+    load_after, row}: `row` is a child's result, e.g. `--child canonical-duckdb FOLDER N` or `canonical-profile`),
+    made by a shell loop that runs main's code and this branch's one after another under the lock on the same
+    folders: per size, each run's wall, CPU and counts against DuckDB's, then each Spark run's statement profile."""
+    runs = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    sizes = sorted({r["row"]["n"] for r in runs if "n" in r["row"]}, reverse=True)
+    lines = [f"# Canonical tables -> features -> histogram, main's code against this branch's ({TRIAL}, synthetic "
+             f"{POPULATION})", "", "Each run a fresh process under `nice -n 10`, one after another under the benchmark "
+             "lock on the same canonical Parquet folder per size; load average (1 min) before and after each.", ""]
+    for n in sizes:
+        at = [r for r in runs if r["row"].get("n") == n or (r["label"].endswith(f"_{n}") and "n" not in r["row"])]
+        duck = next((r["row"] for r in at if r["row"].get("engine") == "duckdb" and "checksum" in r["row"]), {})
+        lines += [f"## {n:,} subjects", "",
+                  "| run | code | start (UTC) | features (wall) | features + histogram (wall) | CPU: Python / JVM | "
+                  "load before / after | statements | histogram equal to DuckDB's |",
+                  "|---|---|---|---:|---:|---:|---:|---:|---|"]
+        for r in at:
+            row = r["row"]
+            if "error" in row:
+                lines.append(f"| {r['label']} | {r['code']} | {r['start']} | error: {row['error']} | | | "
+                             f"{r['load_before']} / {r['load_after']} | | |")
+                continue
+            same = "(reference)" if row["engine"] == "duckdb" else ("yes" if same_as_duckdb(row, duck) else "NO")
+            lines.append(f"| {r['label']} | {r['code']} | {r['start']} | {row['features_s']:.1f} s | "
+                         f"{row['seconds']:.1f} s | {row['python_cpu_s']:.1f} / {shown(row.get('jvm_cpu_s'), 's', 1)} | "
+                         f"{r['load_before']} / {r['load_after']} | {len(row.get('statements') or []) or '-'} | {same} |")
+        lines.append("")
+        for r in at:
+            if r["row"].get("statements"):
+                report = {"rows": [{"label": f"{r['label']} ({r['code']}'s code)", **r["row"]}], "run": r["start"],
+                          "machine": {"load": r["load_before"]}, "write": {}}
+                lines += profile_markdown(n, report).splitlines()[4:]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{out}.json").write_text(json.dumps(runs, indent=2, default=float) + "\n")
+    (RESULTS / f"{out}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "--child":
         run_child(argv[1], argv[2:])
         return 0
+    if argv and argv[0] == "--runs-report":  # --runs-report RUNS.jsonl OUT
+        return runs_report(argv[1], argv[2])
     if argv and argv[0] == "--canonical":
         parser = argparse.ArgumentParser(description="canonical tables -> features -> histogram, DuckDB and Spark")
         parser.add_argument("--size", type=float, default=1e6)

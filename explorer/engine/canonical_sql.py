@@ -132,6 +132,11 @@ class Draft:
         self.joins: list[str] = []
         self.q = run.engine.dialect.quote
         self.censoring: dict[str, tuple[str, str]] = {}  # column -> (censoring code, limit) SQL, when any is censored
+        # Spark runs each statement as a job of its own (0.5-1 s whatever the table): what every typed number
+        # column needs counted is asked in one statement, and the distinct texts of many columns in another
+        self._number_counts: dict[str, tuple[int, int]] | None = None
+        self._texts: dict[tuple[str, str], list[str]] = {}
+        self._mapped: dict[str, list[tuple[str, str, list[str], pa.Array]]] = {}  # value type -> lookups to join
 
     def has(self, column: str) -> bool:
         return column in self.types
@@ -145,9 +150,41 @@ class Draft:
 
     def _distinct(self, text: str, where: str = "TRUE") -> list[str]:
         """The distinct texts of a column in order of first appearance (the loader's factorize order)."""
-        return [t for t, _ in self.run.engine.rows(
-            f"SELECT t, MIN(o) AS first FROM (SELECT {text} AS t, r.{ORDER} AS o FROM {self.relation} r "
-            f"WHERE {text} IS NOT NULL AND {where}) x GROUP BY t ORDER BY first")]
+        if (text, where) not in self._texts:
+            self.read_texts([(text, where)])
+        return self._texts[(text, where)]
+
+    def read_texts(self, wanted: list[tuple[str, str]]) -> None:
+        """The distinct texts (`_distinct`) of several (text, where) pairs, read in one statement."""
+        wanted = [w for w in dict.fromkeys(wanted) if w not in self._texts]
+        if not wanted:
+            return
+        parts = [f"SELECT {k} AS k, {text} AS t, r.{ORDER} AS o FROM {self.relation} r WHERE {text} IS NOT NULL "
+                 f"AND {where}" for k, (text, where) in enumerate(wanted)]
+        found: dict[int, list[str]] = {k: [] for k in range(len(wanted))}
+        for k, t, _ in self.run.engine.rows(f"SELECT k, t, MIN(o) AS first FROM ({' UNION ALL '.join(parts)}) x "
+                                            "GROUP BY k, t ORDER BY k, first"):
+            found[int(k)].append(t)
+        for k, pair in enumerate(wanted):
+            self._texts[pair] = found[k]
+
+    def mapped_texts(self, columns: list[str]) -> None:
+        """Read at once the distinct texts that `mapped` will ask of these columns."""
+        self.read_texts([(f"CAST({self.raw(c)} AS STRING)", "TRUE") for c in columns if self.has(c)])
+
+    def _typed_number(self, column: str) -> tuple[str, str, str]:
+        """A typed number column's value, its 'beyond the largest double' and its 'missing' conditions."""
+        x = f"CAST({self.raw(column)} AS DOUBLE)"
+        return x, f"abs({x}) > {FINITE}", f"({x} IS NULL OR {self.run.engine.dialect.isnan(x)})"
+
+    def number_counts(self, column: str) -> tuple[int, int]:
+        """(infinite, missing) cells of a typed number column; every typed number column's counted at once."""
+        if self._number_counts is None:
+            typed = [c for c in self.columns if self.types[c].startswith(NUMBER_TYPES)]
+            conditions = [cond for c in typed for cond in self._typed_number(c)[1:]]
+            counted = self.run.counts(f"{self.relation} r", conditions)
+            self._number_counts = {c: (counted[2 * i], counted[2 * i + 1]) for i, c in enumerate(typed)}
+        return self._number_counts[column]
 
     def _again(self, err: DataError, text: str, refused: list[str]) -> DataError:
         """The loader function's error about distinct texts, naming the first source rows that hold them."""
@@ -175,8 +212,23 @@ class Draft:
         except DataError as err:  # err.rows are positions among the distinct texts
             raise self._again(err, text, [keys[i] for i in err.rows]) from None
         values = pa.array(pd.Series(values).astype(object).where(pd.notna(values), None).tolist(), type=arrow_type)
-        alias, _ = self._lookup(text, keys, {"value": values})
+        # registered with the other mapped columns of its type when the step is made: one upload for them all
+        alias = f"k{len(self.joins)}"
+        self.joins.append("")  # its join, written by step()
+        self._mapped.setdefault(str(arrow_type), []).append((alias, text, keys, values))
         return f"{alias}.value"
+
+    def _mapped_joins(self) -> None:
+        """The lookups of the mapped columns, one table per value type (column number, key, value), joined
+        once per column: in Spark each upload is a job of its own, and a table of subjects has dozens."""
+        for kind, lookups in self._mapped.items():
+            name = self.run.register(f"te_canon_lookup_{self.run.steps}_{kind}", {
+                "col": pa.array([i for i, (_, _, keys, _) in enumerate(lookups) for _ in keys], type=pa.int32()),
+                "key": pa.array([k for _, _, keys, _ in lookups for k in keys], type=pa.string()),
+                "value": pa.concat_arrays([values for *_, values in lookups]) if lookups else pa.array([])})
+            for i, (alias, text, _, _) in enumerate(lookups):
+                self.joins[int(alias[1:])] = f"LEFT JOIN {name} {alias} ON {alias}.col = {i} AND {alias}.key = {text}"
+        self._mapped.clear()
 
     def numbers(self, column: str, *, kind: str = "measurement", count_missing: bool = True,
                 report: bool = True) -> str:
@@ -184,10 +236,10 @@ class Draft:
         run, file = self.run, self.file
         counts: dict[str, int] = {}
         if self.types[column].startswith(NUMBER_TYPES):  # a typed column (Parquet): the loader's numeric path
-            x = f"CAST({self.raw(column)} AS DOUBLE)"
-            infinite = f"abs({x}) > {FINITE}"
+            x, infinite, missing = self._typed_number(column)
+            n_infinite, n_missing = self.number_counts(column)
             rows = run.column(f"SELECT r.{ORDER} FROM {self.relation} r WHERE {infinite} ORDER BY r.{ORDER} "
-                              f"LIMIT {ROWS_SHOWN}")
+                              f"LIMIT {ROWS_SHOWN}") if n_infinite else []
             if rows and not self._made_unknown(column, infinite, INFINITE_IN_NUMBERS):
                 # raised by the loader's own function, with these rows and their count
                 count = run.one(f"SELECT COUNT(*) FROM {self.relation} r WHERE {infinite}")
@@ -196,8 +248,7 @@ class Draft:
                                      column=column)
                 except DataError as err:
                     raise DataError(err.reason, file=file, column=column, rows=rows, count=count) from None
-            missing = f"({x} IS NULL OR {run.engine.dialect.isnan(x)})"
-            counts["missing"] = run.one(f"SELECT {run.count(missing)} FROM {self.relation} r")
+            counts["missing"] = n_missing
             sql = f"(CASE WHEN {missing} OR {infinite} THEN NULL ELSE {x} END)"
         else:
             text = self.trimmed(column)
@@ -300,10 +351,12 @@ class Draft:
             zone = parquet_zone(self.file, column)
             sql = f"CAST({raw} AS TIMESTAMP)" if zone is None else self.wall_clock(raw, zone, column)
             # parse_dates' bounds: nanosecond datetimes span 1677-2262, beyond that a date is a typo
-            for bound, what in ((f"> {run.timestamp(pd.Timestamp.max.floor('us'))}", "date in the future"),
-                                (f"< {run.timestamp(pd.Timestamp.min.ceil('us'))}", "date before 1678")):
-                found = run.engine.rows(f"SELECT {sql}, r.{ORDER} FROM {self.relation} r WHERE {sql} {bound} "
-                                        f"ORDER BY r.{ORDER} LIMIT 10")
+            bounds = ((f"> {run.timestamp(pd.Timestamp.max.floor('us'))}", "date in the future"),
+                      (f"< {run.timestamp(pd.Timestamp.min.ceil('us'))}", "date before 1678"))
+            beyond = run.counts(f"{self.relation} r", [f"{sql} {bound}" for bound, _ in bounds])
+            for (bound, what), n in zip(bounds, beyond, strict=True):
+                found = n and run.engine.rows(f"SELECT {sql}, r.{ORDER} FROM {self.relation} r WHERE {sql} "
+                                              f"{bound} ORDER BY r.{ORDER} LIMIT 10")
                 if found:
                     raise DataError(f"{what} ({found[0][0]})", file=self.file, column=column,
                                     rows=[r for _, r in found])
@@ -337,6 +390,7 @@ class Draft:
     def step(self, stem: str, columns: Mapping[str, str]) -> str:
         """The drafted columns as a new step (with the source row number)."""
         q = self.q
+        self._mapped_joins()
         selected = "".join(f", {sql} AS {q(name)}" for name, sql in columns.items())
         return self.run.table(stem, f"SELECT r.{ORDER}{selected} FROM {self.relation} r {' '.join(self.joins)}")
 
@@ -367,6 +421,8 @@ def _subjects(run: SqlLoad, folder: Folder) -> tuple[str, list[str]]:
         out["sex"] = d.mapped("sex", lambda s: normalise_sex(s, file=file, column="sex"), pa.string())
     if d.has("age"):
         out["age"] = d.numbers("age", kind="exact")
+    d.mapped_texts(["sex", *(c for c in d.columns if c not in SUBJECT_FIELDS and catalogue.get(c) is not None
+                             and catalogue[c].kind in ("boolean", "category"))])
     ignored = []
     for column in d.columns:
         if column in SUBJECT_FIELDS:
@@ -385,9 +441,11 @@ def _subjects(run: SqlLoad, folder: Folder) -> tuple[str, list[str]]:
         run.report.count_unmapped(f"{Path(file).name} columns (not catalogue variables)", pd.Series(ignored))
     subjects = d.step("subjects", out)
     q = run.engine.dialect.quote
-    for column in out:  # canonical._subjects: a number outside its plausible range is an error
-        var = catalogue.get(column)
-        if var is None or var.kind != "number" or not var.range:
+    ranged = [(column, catalogue[column]) for column in out if catalogue.get(column) is not None
+              and catalogue[column].kind == "number" and catalogue[column].range]
+    outside = run.counts(subjects, [f"{q(c)} < {v.range[0]!r} OR {q(c)} > {v.range[1]!r}" for c, v in ranged])
+    for (column, var), n in zip(ranged, outside, strict=True):  # canonical._subjects: outside its range is an error
+        if not n:
             continue
         found = run.engine.rows(f"SELECT {q(column)}, {ORDER} FROM {subjects} WHERE {q(column)} < {var.range[0]!r} "
                                 f"OR {q(column)} > {var.range[1]!r} ORDER BY {ORDER} LIMIT 10")
@@ -510,32 +568,46 @@ def _names(run: SqlLoad, what: str, names: list[str]) -> str:
 def _check_subjects(run: SqlLoad, subjects: str, file: str, columns: list[str]) -> None:
     """common._check_subjects, in its order and with its messages."""
     one_of = run.column
-
-    def first(condition: str) -> list:
-        return one_of(f"SELECT {ORDER} FROM {subjects} WHERE {condition} ORDER BY {ORDER} LIMIT 10")
-
-    if rows := first("subject_id IS NULL"):
-        raise DataError("subject id is missing", file=file, column="subject_id", rows=rows)
-    repeated = run.engine.rows(f"SELECT subject_id, {ORDER} FROM {subjects} WHERE subject_id IN (SELECT subject_id "
-                               f"FROM {subjects} GROUP BY subject_id HAVING COUNT(*) > 1) ORDER BY {ORDER}")
-    check_unique_ids(pd.Series([i for i, _ in repeated], index=[r for _, r in repeated], dtype="string"), file=file)
-    if rows := first("index_date IS NULL"):
-        raise DataError("index (screening) date is missing", file=file, column="index_date", rows=rows)
     dated = [c for c in ("birth_date", "diagnosis_date", "index_date") if c in columns]
+    low, high = run.boundary.catalogue["age"].range
+    # every check's rows counted in one statement (a Spark job each would cost 0.5-1 s); only a check that some
+    # row fails is asked again, for its first rows, in the loader's order
+    conditions = {"no id": "subject_id IS NULL", "no index": "index_date IS NULL",
+                  **{f"future {c}": f"{c} > {run.timestamp(run.now)}" for c in dated},
+                  **{f"before birth {c}": f"{c} < birth_date" for c in ("diagnosis_date", "index_date")
+                     if "birth_date" in columns and c in columns},
+                  **({"after index": "diagnosis_date > index_date"} if "diagnosis_date" in columns else {}),
+                  **({"age": f"age < {low!r} OR age > {high!r}"} if "age" in columns else {})}
+    *counted, distinct = run.engine.rows(f"SELECT {', '.join(run.count(c) for c in conditions.values())}"
+                                         f"{', ' if conditions else ''}COUNT(*) - COUNT(DISTINCT subject_id) "
+                                         f"FROM {subjects}")[0]
+    failing = {name for name, n in zip(conditions, counted, strict=True) if n}
+
+    def first(name: str) -> list:
+        if name not in failing:
+            return []
+        return one_of(f"SELECT {ORDER} FROM {subjects} WHERE {conditions[name]} ORDER BY {ORDER} LIMIT 10")
+
+    if rows := first("no id"):
+        raise DataError("subject id is missing", file=file, column="subject_id", rows=rows)
+    if distinct:
+        repeated = run.engine.rows(f"SELECT subject_id, {ORDER} FROM {subjects} WHERE subject_id IN (SELECT "
+                                   f"subject_id FROM {subjects} GROUP BY subject_id HAVING COUNT(*) > 1) ORDER BY {ORDER}")
+        check_unique_ids(pd.Series([i for i, _ in repeated], index=[r for _, r in repeated], dtype="string"), file=file)
+    if rows := first("no index"):
+        raise DataError("index (screening) date is missing", file=file, column="index_date", rows=rows)
     for column in dated:
-        found = run.engine.rows(f"SELECT {column}, {ORDER} FROM {subjects} WHERE {column} > "
-                                f"{run.timestamp(run.now)} ORDER BY {ORDER} LIMIT 10")
+        found = f"future {column}" in failing and run.engine.rows(
+            f"SELECT {column}, {ORDER} FROM {subjects} WHERE {conditions[f'future {column}']} ORDER BY {ORDER} LIMIT 10")
         if found:
             raise DataError(f"date in the future ({pd.Timestamp(found[0][0]).date()})", file=file, column=column,
                             rows=[r for _, r in found])
-    if "birth_date" in columns:
-        for column in ("diagnosis_date", "index_date"):
-            if column in columns and (rows := first(f"{column} < birth_date")):
-                raise DataError(f"{column} is before the birth date", file=file, column=column, rows=rows)
-    if "diagnosis_date" in columns and (rows := first("diagnosis_date > index_date")):
+    for column in ("diagnosis_date", "index_date"):
+        if rows := first(f"before birth {column}"):
+            raise DataError(f"{column} is before the birth date", file=file, column=column, rows=rows)
+    if rows := first("after index"):
         raise DataError("diagnosis date is after the index date", file=file, column="diagnosis_date", rows=rows)
-    if "age" in columns:
-        low, high = run.boundary.catalogue["age"].range
+    if "age" in failing:
         found = run.engine.rows(f"SELECT age, {ORDER} FROM {subjects} WHERE age < {low!r} OR age > {high!r} "
                                 f"ORDER BY {ORDER} LIMIT 10")
         if found:
@@ -562,8 +634,9 @@ def load_canonical_sql(folder: str | Path, engine: DuckTables | SparkTables, *, 
     report = LoadReport(source=str(folder), kind="canonical")
     boundary = Boundary(report, on_invalid, loader_catalogue())
     run = SqlLoad(engine, tables, boundary, features_catalogue or default_catalogue())
+    read = row_counts(run, tables.relations)
     for table, path in list(tables.files.items()):
-        n = run.one(f"SELECT COUNT(*) FROM {tables.relations[table]}")
+        n = read[table]
         if not n:  # as readers.read_tables: no subjects stop the load, any other table is as if absent
             if table == "subjects":
                 raise DataError(NO_SUBJECTS, file=str(path))
@@ -595,16 +668,27 @@ def load_canonical_sql(folder: str | Path, engine: DuckTables | SparkTables, *, 
             drafted[table] = run.then(step, check_times(run, step, checked_subjects, file, column, ORDER))
     if "measurements" in drafted:
         warn_without_uln(run, drafted["measurements"], tuple(columns))
-    report.kept(Path(sfile).name, run.one(f"SELECT COUNT(*) FROM {checked_subjects}"))
-    for table, step in drafted.items():
-        report.kept(tables.files[table].name, run.one(f"SELECT COUNT(*) FROM {step}"))
-    return _views(run, checked_subjects, columns, drafted, censored)
+    kept = row_counts(run, {"subjects": checked_subjects, **drafted})
+    report.kept(Path(sfile).name, kept["subjects"])
+    for table in drafted:
+        report.kept(tables.files[table].name, kept[table])
+    return _views(run, checked_subjects, columns, drafted, censored, kept)
+
+
+def row_counts(run: SqlLoad, relations: Mapping[str, str]) -> dict[str, int]:
+    """The rows of each relation, counted in one statement (in Spark a statement is a job: 0.5-1 s each)."""
+    if not relations:
+        return {}
+    names = list(relations)
+    found = run.engine.rows(" UNION ALL ".join(f"SELECT {k} AS k, COUNT(*) AS n FROM {relations[name]}"
+                                               for k, name in enumerate(names)))
+    return {names[int(k)]: int(n) for k, n in found}
 
 
 def _views(run: SqlLoad, subjects: str, columns: list[str], drafted: dict[str, str],
-           censored: bool = False) -> tuple[list[str], set[str],
-                                                                                              LoadReport]:
-    """features_sql's views, with cohort_tables' columns and order."""
+           censored: bool = False, sizes: Mapping[str, int] | None = None) -> tuple[list[str], set[str], LoadReport]:
+    """features_sql's views, with cohort_tables' columns and order (`sizes`: the drafted tables' rows, when
+    counted already)."""
     catalogue, engine, q = run.features, run.engine, run.engine.dialect.quote
     selected = ["subject_id", f"row_number() OVER (ORDER BY {ORDER}) - 1 AS {q('__row')}",
                 f"{run.ns('index_date')} AS {q('__index')}"]
@@ -620,21 +704,24 @@ def _views(run: SqlLoad, subjects: str, columns: list[str], drafted: dict[str, s
         selected.append(item)
         names.append(column)
     # views over the last steps: the feature query reads them where they are, without another copy
-    engine.view(VIEWS["subjects"], f"SELECT {', '.join(selected)} FROM {subjects}")
+    engine.view(VIEWS["subjects"], f"SELECT {', '.join(selected)} FROM {subjects}", once=True)
     tables = {"subjects"}
+    # an event table's __row only orders its rows (features_sql reads it in ORDER BY and MIN): the source row
+    # number does, without numbering the table again (in Spark a window over the whole table is one partition)
     bodies = {
         "measurements": f"SELECT subject_id, variable, value, ref_high, {run.ns('time')} AS {q('__time')}"
                         + (f", censored, {q('limit')}" if censored else ""),
-        "events": f"SELECT row_number() OVER (ORDER BY {ORDER}) - 1 AS {q('__row')}, subject_id, event, "
+        "events": f"SELECT {ORDER} AS {q('__row')}, subject_id, event, "
                   f"CAST(severity AS BIGINT) AS severity, {run.ns('time')} AS {q('__time')}",
         "cgm": f"SELECT subject_id, glucose, {run.ns('time')} AS {q('__time')}",
-        "event_history": f"SELECT row_number() OVER (ORDER BY {ORDER}) - 1 AS {q('__row')}, subject_id, event, "
+        "event_history": f"SELECT {ORDER} AS {q('__row')}, subject_id, event, "
                          f"{run.ns('time')} AS {q('__time')}",
-        "event_counts": f"SELECT row_number() OVER (ORDER BY {ORDER}) - 1 AS {q('__row')}, subject_id, event, "
+        "event_counts": f"SELECT {ORDER} AS {q('__row')}, subject_id, event, "
                         f"within_days, {q('count')}",
     }
+    sizes = sizes if sizes is not None else row_counts(run, drafted)
     for table, step in drafted.items():
-        if run.one(f"SELECT COUNT(*) FROM {step}"):
+        if sizes[table]:
             engine.view(VIEWS[table], f"{bodies[table]} FROM {step}")
             tables.add(table)
     if run.unusable_view(subjects):

@@ -117,8 +117,9 @@ class DuckTables:
     def table(self, name: str, select: str) -> None:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {select}").fetchall()
 
-    def view(self, name: str, select: str) -> None:
-        """A step computed each time it is read: no copy (the last projections, read by the feature query)."""
+    def view(self, name: str, select: str, *, once: bool = False) -> None:
+        """A step computed each time it is read: no copy (the last projections, read by the feature query).
+        `once` (a step costly to recompute, e.g. numbered by a window) matters to Spark, not to DuckDB."""
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {select}").fetchall()
 
     def drop(self, name: str) -> None:
@@ -206,8 +207,17 @@ class SparkTables:
     def table(self, name: str, select: str) -> None:
         self._keep(name, self.spark.sql(select))
 
-    def view(self, name: str, select: str) -> None:
-        self.table(name, select)  # checkpointed: a Spark view would replan every step before it
+    def view(self, name: str, select: str, *, once: bool = False) -> None:
+        """A projection of a checkpointed step, planned again where it is read and not copied (the measurements
+        and CGM, the largest tables, would be written once more); `once`: computed and checkpointed now, for
+        a step that is costly to recompute at each read (the subjects, numbered by a window over the table)."""
+        if once:
+            self.table(name, select)
+            return
+        frame = self.spark.sql(select)
+        frame.createOrReplaceTempView(name)
+        self.views.append(name)
+        self.frames.append(frame)
 
     def drop(self, name: str) -> None:
         if name in self.views:
@@ -223,16 +233,21 @@ class SparkTables:
         from pyspark.sql import Window
         from pyspark.sql import functions as F
 
-        def keep(frame) -> None:
-            frame = frame.toDF(*[c.strip().lower() for c in frame.columns])
-            # one file is read in order, partition after partition: this id grows with the file's row
+        def lower(frame):
+            return frame.toDF(*[c if c == ORDER else c.strip().lower() for c in frame.columns])
+
+        def numbered(frame) -> None:
+            frame = lower(frame)
+            # one file is read in order, partition after partition: this id grows with the file's row. A window
+            # over the whole table sorts it in one partition (CSV has no row index to read instead)
             order = Window.orderBy(F.monotonically_increasing_id())
             self._keep(name, frame.withColumn(ORDER, F.row_number().over(order) + (FIRST_DATA_ROW - 1)))
 
         if path.suffix.lower() in TEXT_SUFFIXES:
-            keep(self.spark.read.option("header", True).csv(local_path(path)))
-        else:
-            read_parquet(self.spark, path, keep)
+            numbered(self.spark.read.option("header", True).csv(local_path(path)))
+        else:  # the row number is read from the file, as DuckDB's file_row_number: no sort, no single partition
+            read_parquet(self.spark, path, lambda frame: self._keep(name, lower(frame)), row=ORDER,
+                         first=FIRST_DATA_ROW)
 
     def columns(self, relation: str) -> list[str]:
         return self.spark.table(relation).columns
@@ -357,6 +372,15 @@ class SqlLoad:
     def count(self, condition: str) -> str:
         return f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)"
 
+    def counts(self, relation: str, conditions: list[str]) -> list[int]:
+        """How many rows of `relation` meet each condition, in one statement. Spark runs each statement as a job
+        (0.5-1 s whatever the table), so checks count their conditions together first and look closer only
+        where one holds."""
+        if not conditions:
+            return []
+        return [int(v or 0) for v in self.engine.rows(
+            f"SELECT {', '.join(self.count(c) for c in conditions)} FROM {relation}")[0]]
+
     def one(self, sql: str):
         value = self.engine.rows(sql)[0][0]
         return 0 if value is None else value
@@ -419,9 +443,10 @@ class SqlLoad:
         return True
 
     def invalid(self, table: str, condition: str, *, file: str, column: str, message: str,
-                rows: str = ORDER) -> str:
-        """Boundary.invalid in SQL: raise naming the first rows, or drop and count them (the new step's name)."""
-        n = self.one(f"SELECT COUNT(*) FROM {table} WHERE {condition}")
+                rows: str = ORDER, n: int | None = None) -> str:
+        """Boundary.invalid in SQL: raise naming the first rows, or drop and count them (the new step's name).
+        `n`: the rows meeting the condition, when the caller counted them already."""
+        n = self.one(f"SELECT COUNT(*) FROM {table} WHERE {condition}") if n is None else n
         if not n:
             return table
         if self.boundary.on_invalid == "raise":
@@ -903,14 +928,19 @@ def check_times(run: SqlLoad, table: str, subjects: str, file: str, column: str,
     """common.finish_cohort's per-table checks: known subject, time present, not in the future, not before birth."""
     with_birth = run.table("timed", f"SELECT t.*, s.birth AS te_birth, s.subject_id IS NOT NULL AS te_known "
                                     f"FROM {table} t LEFT JOIN {subjects} s ON s.subject_id = t.subject_id")
-    checked = run.then(with_birth, run.invalid(with_birth, "NOT te_known", file=file, column="subject_id",
-                                                message="subject id not in the subjects table", rows=rows))
-    checked = run.then(checked, run.invalid(checked, "time IS NULL", file=file, column=column,
-                                            message="time is missing", rows=rows))
-    checked = run.then(checked, run.invalid(checked, f"time > {run.timestamp(run.now)}", file=file, column=column,
-                                            message="date in the future", rows=rows))
-    return run.then(checked, run.invalid(checked, "time < te_birth", file=file, column=column,
-                                         message="date before the birth date", rows=rows))
+    checks = (("NOT te_known", "subject_id", "subject id not in the subjects table"),
+              ("time IS NULL", column, "time is missing"),
+              (f"time > {run.timestamp(run.now)}", column, "date in the future"),
+              ("time < te_birth", column, "date before the birth date"))
+    # counted together on the joined rows: a check that no row fails there fails none after the others drop
+    # rows, so only the checks some row fails are asked again, in the loader's order, on what is left
+    failing = run.counts(with_birth, [condition for condition, _, _ in checks])
+    checked = with_birth
+    for (condition, named, message), n in zip(checks, failing, strict=True):
+        if n:
+            checked = run.then(checked, run.invalid(checked, condition, file=file, column=named, message=message,
+                                                    rows=rows, n=n if checked == with_birth else None))
+    return checked
 
 
 def warn_without_uln(run: SqlLoad, measurements: str, subject_columns: tuple[str, ...] = ()) -> None:

@@ -162,16 +162,20 @@ def nanosecond_columns(path: Path | str) -> dict[str, bool]:
             if pa.types.is_timestamp(f.type) and f.type.unit == "ns"}
 
 
-def read_parquet(spark: Any, path: Path | str, keep: Any) -> None:
+def read_parquet(spark: Any, path: Path | str, keep: Any, *, row: str | None = None, first: int = 0) -> None:
     """Reads one Parquet file and hands the frame to `keep`, which must compute it (a checkpoint) before it
-    returns. Nanosecond timestamps are read as their integer count (Spark's nanosAsLong) and turned into the
+    returns. With `row`, the frame has a column of that name: the row's position in the file plus `first`
+    (Parquet's `_metadata.row_index`: read with the row, so no sort is needed to number the rows, and each
+    input split keeps its own). Nanosecond timestamps are read as their integer count (Spark's nanosAsLong) and turned into the
     timestamps Spark gives a microsecond column, floored to the microsecond (exact before 1970 too): a
     wall-clock time stays a wall-clock time (TIMESTAMP_NTZ), an instant an instant. So a file pandas wrote
     with its defaults reads as one written in microseconds. The two settings this needs (nanosAsLong, and UTC
     for turning an instant's count into its wall-clock time) hold only while the file is read."""
     nanos = nanosecond_columns(path)
+    numbered = [] if row is None else [f"_metadata.row_index + {int(first)} AS `{row}`"]
     if not nanos:
-        keep(spark.read.parquet(local_path(path)))
+        frame = spark.read.parquet(local_path(path))
+        keep(frame.selectExpr("*", *numbered) if numbered else frame)
         return
     settings = {NANOS_AS_LONG: "true", "spark.sql.session.timeZone": "UTC"}
     before = {key: spark.conf.get(key) for key in settings}
@@ -187,7 +191,7 @@ def read_parquet(spark: Any, path: Path | str, keep: Any) -> None:
                 continue
             instant = f"timestamp_micros(({quoted} - pmod({quoted}, 1000)) div 1000)"
             columns.append(f"{instant if nanos[name] else f'CAST({instant} AS TIMESTAMP_NTZ)'} AS {quoted}")
-        keep(frame.selectExpr(*columns))
+        keep(frame.selectExpr(*columns, *numbered))
     finally:
         for key, value in before.items():
             spark.conf.set(key, value)
