@@ -170,12 +170,19 @@ class CriterionRow(w.VBox):
 
 
 class CriteriaPanel(w.VBox):
-    """The criteria of the current trial in funnel order, generated from the trial."""
+    """The criteria of the current trial in funnel order, generated from the trial.
 
-    def __init__(self, state: ExplorerState):
+    `rows_later`: build the rows only when `show_rows()` is called. The rows are most of the first screen's
+    widget models (about 300 of 340 for a trial of 20 criteria), and every model that exists when the page
+    connects is in the state the page must receive and build before it draws anything; the served dashboard
+    builds them once the page has drawn the count and the funnel (Dashboard's `criteria_after_render`)."""
+
+    def __init__(self, state: ExplorerState, *, rows_later: bool = False):
         self._state = state
+        self._waiting = rows_later
         self._rows: dict[str, CriterionRow] = {}
-        self._look = RowLook()  # one Layout and style per kind of widget, for every row of every trial
+        # one Layout and style per kind of widget, for every row of every trial; made with the first row
+        self._look: RowLook | None = None
         self._key = None
         self._all_on = w.Button(description="enable all", layout=w.Layout(width="auto"))
         self._computable_only = w.Button(description="computable only", layout=w.Layout(width="auto"),
@@ -187,7 +194,8 @@ class CriteriaPanel(w.VBox):
                                 *(c.id for c in state.trial.criteria if not c.computable)])))))
         # no inner scroll area: the page scrolls (the counts stay in view, the header is sticky), so no
         # criterion is hidden in a box at a notebook's width
-        self._list = w.VBox()
+        self._list = w.VBox([w.HTML("<span class='te-muted te-criteria-loading'>Loading the criteria&hellip;</span>")]
+                            if rows_later else [])
         # a protected scenario being computed: the open sensitivity panels hide their counts too (all or nothing)
         state.observe(lambda ch: self._conceal() if ch["new"] else None, "concealed")
         super().__init__([w.HTML("<b>Criteria</b> <span class='te-muted'>(toggle, edit thresholds, reorder)</span>"),
@@ -197,16 +205,31 @@ class CriteriaPanel(w.VBox):
         for row in self._rows.values():
             row.draw_sensitivity()  # blanks every open panel while the state is concealed
 
+    @property
+    def waiting(self) -> bool:
+        """The rows are not built yet (`rows_later`, until `show_rows()`)."""
+        return self._waiting
+
+    def show_rows(self) -> None:
+        """Build and show the rows of a panel made with `rows_later` (nothing if they are shown already)."""
+        if self._waiting:
+            self._waiting = False
+            self.refresh()
+
     def show_sensitivity(self, criterion: str, parameter: str, shown: bool = True) -> None:
         """Open (or close) the sensitivity beside one threshold, as its button does (notebooks, tests)."""
+        self.show_rows()
         self._rows[criterion]._open[parameter].value = shown
 
     def refresh(self) -> None:
+        if self._waiting:  # built from the state current when they are shown
+            return
         s = self._state
         key = (s.base_trial.id, id(s.base_trial), tuple(s.order))
         if key != self._key:  # a new trial or a new order: rebuild the rows (kept for reuse)
             if self._key is None or self._key[:2] != key[:2]:
                 self._rows = {}
+            self._look = self._look or RowLook()
             for cid in s.order:
                 if cid not in self._rows:
                     self._rows[cid] = CriterionRow(s, cid, self._look)

@@ -11,7 +11,7 @@ from project_paths import ROOT
 from explorer import engine
 from explorer.app import explore
 from explorer.app.pending import PendingIndicator
-from explorer.app.scenario import DataSource
+from explorer.app.scenario import DataSource, Scenario
 from explorer.app.widgets import STYLE
 from explorer.cohort.synthetic import generate_screening
 from explorer.errors import DataError
@@ -159,3 +159,63 @@ def test_a_tab_opened_later_shows_the_scenario_current_then():
     assert ex.overlap.stale is False and ex.health() == []
     ex.tabs.selected_index = ex.tabs.titles.index("Impact")
     assert "<td>E8</td>" in ex.impact._table.value and "<td>E7</td>" not in ex.impact._table.value
+
+
+# The served dashboard's first screen once the criteria's rows wait for the page (NCT06196996): 91 models,
+# 82 kB of state, against 341 models and 230 kB with the rows (issue 17, first render)
+SERVED_FIRST_SCREEN_MODELS = 120
+
+
+def _served(trial: str = "NCT06196996"):
+    from explorer.app.dashboard import Dashboard
+    from explorer.app.state import ExplorerState
+
+    state = ExplorerState(Scenario(trial=trial, data=DataSource("synthetic", "t1d", 2000, 0)))
+    box = {}
+    built = _widgets_built_by(lambda: box.setdefault("d", Dashboard(state, criteria_after_render=True)))
+    return box["d"], built
+
+
+def test_the_served_dashboard_sends_the_criteria_rows_after_the_page_has_drawn_it():
+    """Issue 17: the rows (about 300 models) are not in the state the page builds before its first render;
+    the page's first message (PendingIndicator following the kernel) brings them, drawn from the state."""
+    dashboard, built = _served()
+    assert built <= SERVED_FIRST_SCREEN_MODELS, f"{built} widget models before the first render"
+    assert dashboard.criteria.waiting and not dashboard.criteria._rows
+    assert "Loading the criteria" in dashboard.criteria._list.children[0].value
+    assert dashboard.health() == []  # the header and the funnel are drawn and current meanwhile
+    dashboard.state.toggle("E7", False)  # an edit before the rows are shown: they show it
+    rows = _widgets_built_by(lambda: _painted(dashboard))
+    assert rows > 200 and not dashboard.criteria.waiting
+    assert list(dashboard.criteria._rows) == list(dashboard.state.order)
+    assert [row.criterion_id for row in dashboard.criteria._list.children] == list(dashboard.state.order)
+    assert dashboard.criteria._rows["E7"]._toggle.value is False
+    assert dashboard.criteria._rows["E8"]._toggle.value is True
+    assert _widgets_built_by(lambda: _painted(dashboard)) == 0  # once only (a second view, a reload)
+    assert dashboard.health() == []
+
+
+def _painted(dashboard) -> None:
+    """What the page's funnel sends in its first frame laid out (FunnelChart's script)."""
+    dashboard.funnel.chart._handle_custom_msg({"event": "painted"}, [])
+
+
+def test_the_served_dashboard_waits_for_the_funnel_not_for_other_messages():
+    dashboard, _ = _served("NCT01142050")
+    dashboard.pending.following = True  # the page's first message: its indicator, drawn before the funnel
+    dashboard.url.initial_query_sent = True
+    dashboard.funnel.chart._handle_custom_msg({"event": "something else"}, [])
+    assert dashboard.criteria.waiting
+    _painted(dashboard)
+    assert not dashboard.criteria.waiting
+    assert list(dashboard.criteria._rows) == list(dashboard.state.order)
+
+
+def test_the_notebook_voila_serves_waits_for_the_page_before_the_rows():
+    source = "".join(json.loads((ROOT / "notebooks" / "dashboard.ipynb").read_text())["cells"][0]["source"])
+    assert "Dashboard(criteria_after_render=True).show()" in source
+
+
+def test_a_notebook_explorer_builds_its_rows_at_once():
+    ex = explore("NCT06196996", n=2000)
+    assert not ex.criteria.waiting and list(ex.criteria._rows) == list(ex.state.order)
