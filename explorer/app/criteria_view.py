@@ -172,17 +172,18 @@ class CriterionRow(w.VBox):
 class CriteriaPanel(w.VBox):
     """The criteria of the current trial in funnel order, generated from the trial.
 
-    `rows_later`: build the rows only when `show_rows()` is called. The rows are most of the first screen's
-    widget models (about 300 of 340 for a trial of 20 criteria), and every model that exists when the page
-    connects is in the state the page must receive and build before it draws anything; the served dashboard
-    builds them once the page has drawn the count and the funnel (Dashboard's `criteria_after_render`)."""
+    `rows_later`: put the rows in the panel only when `show_rows()` is called. The rows are most of the first
+    screen's widgets (about 250 of 340 for a trial of 20 criteria), and the page draws every view of the
+    dashboard's tree before the count and the funnel show; the served dashboard shows them once the page has
+    laid out the funnel (Dashboard's `criteria_after_render`). The rows are built at once all the same: their
+    models reach the page with the rest of the state, in one message, and showing them later is one update
+    of the list (building them later sent one message per widget: 253, which took the page 0.8-10 s)."""
 
     def __init__(self, state: ExplorerState, *, rows_later: bool = False):
         self._state = state
         self._waiting = rows_later
         self._rows: dict[str, CriterionRow] = {}
-        # one Layout and style per kind of widget, for every row of every trial; made with the first row
-        self._look: RowLook | None = None
+        self._look = RowLook()  # one Layout and style per kind of widget, for every row of every trial
         self._key = None
         self._all_on = w.Button(description="enable all", layout=w.Layout(width="auto"))
         self._computable_only = w.Button(description="computable only", layout=w.Layout(width="auto"),
@@ -207,14 +208,14 @@ class CriteriaPanel(w.VBox):
 
     @property
     def waiting(self) -> bool:
-        """The rows are not built yet (`rows_later`, until `show_rows()`)."""
+        """The rows are not in the panel yet (`rows_later`, until `show_rows()`)."""
         return self._waiting
 
     def show_rows(self) -> None:
-        """Build and show the rows of a panel made with `rows_later` (nothing if they are shown already)."""
+        """Put the rows of a panel made with `rows_later` in it (nothing if they are shown already)."""
         if self._waiting:
             self._waiting = False
-            self.refresh()
+            self._list.children = [self._rows[cid] for cid in self._state.order]
 
     def show_sensitivity(self, criterion: str, parameter: str, shown: bool = True) -> None:
         """Open (or close) the sensitivity beside one threshold, as its button does (notebooks, tests)."""
@@ -222,18 +223,16 @@ class CriteriaPanel(w.VBox):
         self._rows[criterion]._open[parameter].value = shown
 
     def refresh(self) -> None:
-        if self._waiting:  # built from the state current when they are shown
-            return
         s = self._state
         key = (s.base_trial.id, id(s.base_trial), tuple(s.order))
         if key != self._key:  # a new trial or a new order: rebuild the rows (kept for reuse)
             if self._key is None or self._key[:2] != key[:2]:
                 self._rows = {}
-            self._look = self._look or RowLook()
             for cid in s.order:
                 if cid not in self._rows:
                     self._rows[cid] = CriterionRow(s, cid, self._look)
-            self._list.children = [self._rows[cid] for cid in s.order]
+            if not self._waiting:
+                self._list.children = [self._rows[cid] for cid in s.order]
             self._key = key
         for row in self._rows.values():
             row.sync()

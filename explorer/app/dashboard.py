@@ -176,15 +176,13 @@ class Dashboard(w.VBox):
     def _page_rendered(self) -> None:
         """The page has laid out the funnel: now the criteria's rows (issue 17, first render).
 
-        A pre-heated kernel builds the dashboard before any page exists, and Voilà's page receives every
-        widget model the kernel holds, in one message, and builds them all before it draws any. The rows are
-        about 300 of the 340 models of the first screen; built once the funnel (the page's slowest view of the
-        first screen: its script is loaded then) has been laid out, they reach the page after the counts
-        (benchmarks/results/dashboard.first_render.phases.md). A message the page sends, not a page-side
-        trait: nothing of it is in the state a page receives."""
+        Voilà's page draws the views of the whole widget tree before the count and the funnel show; the rows
+        are about 250 of the 340 views of the first screen. Their models are already on the page (they came
+        with the rest of the state): showing them is one message, and the page draws them after the counts
+        (benchmarks/results/dashboard.first_render.phases11b.md). The page's signal is a message, not a trait:
+        nothing of it is in the state a page receives."""
         if self.criteria.waiting:
-            with self.working():
-                guarded(self.state, self.criteria.show_rows)
+            guarded(self.state, self.criteria.show_rows)
 
     def _opened_with(self, change) -> None:
         query = change["new"]

@@ -161,38 +161,12 @@ def test_a_tab_opened_later_shows_the_scenario_current_then():
     assert "<td>E8</td>" in ex.impact._table.value and "<td>E7</td>" not in ex.impact._table.value
 
 
-# The served dashboard's first screen once the criteria's rows wait for the page (NCT06196996): 91 models,
-# 82 kB of state, against 341 models and 230 kB with the rows (issue 17, first render)
-SERVED_FIRST_SCREEN_MODELS = 120
-
-
 def _served(trial: str = "NCT06196996"):
     from explorer.app.dashboard import Dashboard
     from explorer.app.state import ExplorerState
 
     state = ExplorerState(Scenario(trial=trial, data=DataSource("synthetic", "t1d", 2000, 0)))
-    box = {}
-    built = _widgets_built_by(lambda: box.setdefault("d", Dashboard(state, criteria_after_render=True)))
-    return box["d"], built
-
-
-def test_the_served_dashboard_sends_the_criteria_rows_after_the_page_has_drawn_it():
-    """Issue 17: the rows (about 300 models) are not in the state the page builds before its first render;
-    the page's first message (PendingIndicator following the kernel) brings them, drawn from the state."""
-    dashboard, built = _served()
-    assert built <= SERVED_FIRST_SCREEN_MODELS, f"{built} widget models before the first render"
-    assert dashboard.criteria.waiting and not dashboard.criteria._rows
-    assert "Loading the criteria" in dashboard.criteria._list.children[0].value
-    assert dashboard.health() == []  # the header and the funnel are drawn and current meanwhile
-    dashboard.state.toggle("E7", False)  # an edit before the rows are shown: they show it
-    rows = _widgets_built_by(lambda: _painted(dashboard))
-    assert rows > 200 and not dashboard.criteria.waiting
-    assert list(dashboard.criteria._rows) == list(dashboard.state.order)
-    assert [row.criterion_id for row in dashboard.criteria._list.children] == list(dashboard.state.order)
-    assert dashboard.criteria._rows["E7"]._toggle.value is False
-    assert dashboard.criteria._rows["E8"]._toggle.value is True
-    assert _widgets_built_by(lambda: _painted(dashboard)) == 0  # once only (a second view, a reload)
-    assert dashboard.health() == []
+    return Dashboard(state, criteria_after_render=True)
 
 
 def _painted(dashboard) -> None:
@@ -200,15 +174,45 @@ def _painted(dashboard) -> None:
     dashboard.funnel.chart._handle_custom_msg({"event": "painted"}, [])
 
 
+def _views(widget) -> int:
+    """How many views the page draws for `widget`: itself and every widget in its children, recursively."""
+    return 1 + sum(_views(child) for child in getattr(widget, "children", ()))
+
+
+def test_the_served_dashboard_shows_the_criteria_rows_after_the_page_has_laid_out_the_funnel():
+    """Issue 17, first render: the page draws every view of the tree before the counts show; the criteria's
+    rows (about 250 of the first screen's views) join the tree once the funnel is laid out, in one message,
+    and show the scenario current then."""
+    dashboard = _served()
+    assert dashboard.criteria.waiting and "Loading the criteria" in dashboard.criteria._list.children[0].value
+    before = _views(dashboard)
+    assert before < 120, f"{before} views before the first render"
+    assert dashboard.health() == []  # the header and the funnel are drawn and current meanwhile
+    dashboard.state.toggle("E7", False)  # an edit before the rows are shown: they show it
+    dashboard.state.move("E8", -1)
+    sent = []
+    dashboard.criteria._list.comm.send = lambda data, *args, **kwargs: sent.append(data)
+    built = _widgets_built_by(lambda: _painted(dashboard))
+    assert built == 0 and len(sent) == 1 and "children" in sent[0]["state"]  # one update of the list
+    assert not dashboard.criteria.waiting and _views(dashboard) > before + 200
+    assert [row.criterion_id for row in dashboard.criteria._list.children] == list(dashboard.state.order)
+    assert dashboard.criteria._rows["E7"]._toggle.value is False
+    assert dashboard.criteria._rows["E8"]._toggle.value is True
+    _painted(dashboard)  # a second view of the funnel (a reload in JupyterLab): nothing more
+    assert len(sent) == 1 and dashboard.health() == []
+
+
 def test_the_served_dashboard_waits_for_the_funnel_not_for_other_messages():
-    dashboard, _ = _served("NCT01142050")
+    dashboard = _served("NCT01142050")
     dashboard.pending.following = True  # the page's first message: its indicator, drawn before the funnel
     dashboard.url.initial_query_sent = True
     dashboard.funnel.chart._handle_custom_msg({"event": "something else"}, [])
     assert dashboard.criteria.waiting
+    dashboard.state.set_disabled([dashboard.state.order[0]])
     _painted(dashboard)
     assert not dashboard.criteria.waiting
-    assert list(dashboard.criteria._rows) == list(dashboard.state.order)
+    assert [row.criterion_id for row in dashboard.criteria._list.children] == list(dashboard.state.order)
+    assert dashboard.criteria._rows[dashboard.state.order[0]]._toggle.value is False
 
 
 def test_the_notebook_voila_serves_waits_for_the_page_before_the_rows():
