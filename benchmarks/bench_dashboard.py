@@ -153,7 +153,10 @@ def open_page(browser, url: str, sizes: dict[str, int], frames: dict[str, int] |
     page.goto(url, wait_until="commit", timeout=TIMEOUT_MS)
     expect(page.locator(".te-count b").first).to_be_visible(timeout=TIMEOUT_MS)
     expect(page.locator(".te-funnel").first).to_be_visible(timeout=TIMEOUT_MS)
-    return time.perf_counter() - started, page
+    elapsed = time.perf_counter() - started
+    # the criteria's rows, which the served dashboard sends once the page has drawn the funnel: what the clicks need
+    expect(page.locator(".te-criterion-text").first).to_be_visible(timeout=TIMEOUT_MS)
+    return elapsed, page
 
 
 def weight(sizes: dict[str, int]) -> dict[str, int]:
@@ -530,12 +533,13 @@ def tabs_main(args) -> int:
                     print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
         browser.close()
     load = os.getloadavg()
+    output = "dashboard.tabs" if args.output == "dashboard.first_render" else args.output
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "dashboard.tabs.json").write_text(json.dumps({"machine": {"cpus": os.cpu_count(),
+    (RESULTS / f"{output}.json").write_text(json.dumps({"machine": {"cpus": os.cpu_count(),
                                                                          "load_average_1m_at_end": round(load[0], 2)},
                                                              "results": rows}, indent=2) + "\n")
     lines = tabs_table(rows)
-    (RESULTS / "dashboard.tabs.md").write_text("\n".join(lines) + f"\n\nLoad average at the end: {load[0]:.2f} "
+    (RESULTS / f"{output}.md").write_text("\n".join(lines) + f"\n\nLoad average at the end: {load[0]:.2f} "
                                                f"on {os.cpu_count()} CPUs.\n")
     print("\n".join(lines))
     return 0
@@ -1198,11 +1202,15 @@ def dashboard_server(code: Path) -> str:
 # The first render as the page itself sees it: the first animation frame in which the count and the funnel
 # are laid out (ms from the navigation's start). Playwright's own checks poll at growing intervals (up to
 # 500 ms apart) and run on the page's main thread, so a render followed by busy script is seen late.
+# `__teCriteriaAt`: the first frame with a criterion's row too (the served dashboard sends the rows once the
+# page has drawn the counts: Dashboard's `criteria_after_render`).
 RENDER_WATCH = """(() => {
   const shown = (selector) => { const el = document.querySelector(selector); return el && el.getClientRects().length > 0; };
   const tick = () => {
-    if (shown(".te-count b") && shown(".te-funnel")) window.__teRenderedAt = performance.now();
-    else requestAnimationFrame(tick);
+    if (window.__teRenderedAt === undefined && shown(".te-count b") && shown(".te-funnel"))
+      window.__teRenderedAt = performance.now();
+    if (window.__teCriteriaAt === undefined && shown(".te-criterion-text")) window.__teCriteriaAt = performance.now();
+    if (window.__teRenderedAt === undefined || window.__teCriteriaAt === undefined) requestAnimationFrame(tick);
   };
   requestAnimationFrame(tick);
 })();"""
@@ -1239,8 +1247,12 @@ def visit(page, go, plotly_expected: bool, bodies_too: bool = True) -> dict:
         polled = time.perf_counter() - started
         page.wait_for_function("() => window.__teRenderedAt !== undefined", timeout=RENDER_TIMEOUT_MS)
         elapsed = page.evaluate("() => window.__teRenderedAt") / 1000
+        criteria = float("nan")
+        if plotly_expected:  # the dashboard (the floor page has no criteria)
+            page.wait_for_function("() => window.__teCriteriaAt !== undefined", timeout=RENDER_TIMEOUT_MS)
+            criteria = page.evaluate("() => window.__teCriteriaAt") / 1000
     except (AssertionError, PlaywrightTimeout):
-        elapsed = polled = float("inf")
+        elapsed = polled = criteria = float("inf")
         plotly_expected = False
     wire, websocket, before = sum(page.evaluate(WIRE_BYTES).values()), sum(frames), dict(bodies)
     http = by_resource(dict(sizes))
@@ -1255,7 +1267,8 @@ def visit(page, go, plotly_expected: bool, bodies_too: bool = True) -> dict:
     if bodies_too:
         page.remove_listener("response", record)
     page.remove_listener("websocket", on_websocket)
-    return {"seconds": round(elapsed, 2), "seconds_polled": round(polled, 2), "http": http, "wire": wire, "websocket": websocket, "bodies": before,
+    return {"seconds": round(elapsed, 2), "seconds_polled": round(polled, 2), "criteria_seconds": round(criteria, 2),
+            "http": http, "wire": wire, "websocket": websocket, "bodies": before,
             "plotly_after_ms": plotly_after,
             "with_plotly": {"wire": sum(page.evaluate(WIRE_BYTES).values()), "websocket": sum(frames)}}
 
@@ -1318,6 +1331,8 @@ class FirstRenders:
                                        "all": [r["seconds"] for r in rows]},
                     "first_render_polled_s": {"median": round(statistics.median(r["seconds_polled"] for r in rows), 2),
                                               "all": [r["seconds_polled"] for r in rows]},
+                    "criteria_shown_s": {"median": round(statistics.median(r["criteria_seconds"] for r in rows), 2),
+                                         "all": [r["criteria_seconds"] for r in rows]},
                     "http_wire_bytes_first_render": int(statistics.median(r["wire"] for r in rows)),
                     "websocket_bytes_first_render": int(statistics.median(r["websocket"] for r in rows)),
                     "plotly_js_ready_after_render_ms": statistics.median(plotly) if plotly else None,
@@ -1328,7 +1343,7 @@ class FirstRenders:
         return {"trial": self.trial, "subjects": self.n, "server": " ".join([self.server, *self.options]),
                 "server_start_to_ready_s": round(self.ready_s, 2),
                 "first_render_preheated_s": first["first_render_s"],
-                "first_render_polled_s": first["first_render_polled_s"],
+                "first_render_polled_s": first["first_render_polled_s"], "criteria_shown_s": first["criteria_shown_s"],
                 "http_bytes_first_render": loads["first"][0]["http"], "http_bytes_first_render_gzipped": gzipped,
                 "http_wire_bytes_first_render": first["http_wire_bytes_first_render"],
                 "websocket_bytes_first_render": first["websocket_bytes_first_render"],
@@ -1349,92 +1364,174 @@ def first_render(code: Path, trial: str, n: int, repeats: int, browser, server: 
     return renders.result()
 
 
-# Where a first render's time goes, in the page's clock (ms from navigation): the page HTML; Voilà's
-# application (voila/static) and the lab extensions fetched before the page asks for its kernel; the kernel
-# request; the chunks fetched after it (loaded lazily); the websocket opened, first sent and first answered;
-# the render. `long_tasks_ms`: the main thread's tasks over 50 ms (script evaluation, layout), summed.
-PHASES_INIT = """window.__teLongTasks = [];
-new PerformanceObserver((list) => list.getEntries().forEach((e) => window.__teLongTasks.push(e.duration)))
-  .observe({ type: "longtask", buffered: true });"""
+# Where a first render's time goes, in the page's own clock (ms from the navigation's start), for the floor page
+# and the dashboard in the same run (`--phases`, dashboard.first_render.phases.md):
+#   html               the page's HTML received (Navigation Timing responseEnd)
+#   css_fetched        the last stylesheet fetched before the page's scripts run (the lab theme, voila-style)
+#   load_event         the window's load event: Voilà's application starts only then (its main() listens for it),
+#                      after every script, stylesheet and image the HTML names has arrived
+#   app_fetched        the last of Voilà's own chunks (voila/static) fetched before the kernel is asked for
+#   extensions_fetched the last lab extension file (ipywidgets, anywidget, Voilà's widget manager) before it
+#   kernel_requested   the page asks the server for its (pre-heated) kernel
+#   websocket_open     the kernel's websocket open
+#   kernel_ready       the kernel's first kernel_info_reply on it
+#   states_requested   the widget manager asks for every widget's state (comm_open on jupyter.widget.control)
+#   states_received    the answer (the largest message before the render): `states_kb` its size
+#   first_view         the first widget view in the page (a .jupyter-widgets element)
+#   render             the count and the funnel laid out (RENDER_WATCH)
+#   criteria_shown     the first criterion's row in the page (the served dashboard sends the rows after the
+#                      page has drawn the counts: Dashboard's `criteria_after_render`)
+# plus `scripts` (files / kB decoded), `script_ms_before_kernel` and `script_ms_after_kernel`: the main thread's
+# long tasks (over 50 ms: script evaluation, style and layout) before and after the kernel request, summed.
+PHASES_INIT = r"""(() => {
+  const p = window.__tePhases = { longTasks: [], sent: [], received: [] };
+  new PerformanceObserver((list) => list.getEntries().forEach((e) => p.longTasks.push([e.startTime, e.duration])))
+    .observe({ type: "longtask", buffered: true });
+  const kind = (data) => {  // the message's type and, for a comm_open, its target: from the first 4 kB of its text
+    let text = "";
+    try { text = typeof data === "string" ? data.slice(0, 4096)
+                : new TextDecoder().decode(new Uint8Array(data instanceof ArrayBuffer ? data : data.buffer).slice(0, 4096)); }
+    catch (e) { return "?"; }
+    const type = (text.match(/"msg_type"\s*:\s*"(\w+)"/) || [])[1] || "?";
+    const target = (text.match(/"target_name"\s*:\s*"([\w.]+)"/) || [])[1];
+    return target ? `${type}:${target}` : type;
+  };
+  const size = (data) => typeof data === "string" ? data.length : (data.byteLength ?? data.size ?? 0);
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      if (String(args[0]).includes("/api/kernels/")) {
+        p.created ??= performance.now();
+        this.addEventListener("open", () => { p.open ??= performance.now(); });
+        this.addEventListener("message", (e) => p.received.push([performance.now(), size(e.data), kind(e.data)]));
+      }
+    }
+    send(data) {
+      if (String(this.url).includes("/api/kernels/")) p.sent.push([performance.now(), size(data), kind(data)]);
+      return super.send(data);
+    }
+  };
+  new MutationObserver((records, observer) => {
+    if (p.firstView === undefined && document.querySelector(".jupyter-widgets")) p.firstView = performance.now();
+    if (p.criteria === undefined && document.querySelector(".te-criterion-text")) p.criteria = performance.now();
+    if (p.firstView !== undefined && p.criteria !== undefined) observer.disconnect();
+  }).observe(document, { childList: true, subtree: true });
+})();"""
 PHASES = """() => {
+  const p = window.__tePhases, nav = performance.getEntriesByType("navigation")[0];
   const res = performance.getEntriesByType("resource");
   const end = (keep) => Math.max(0, ...res.filter(keep).map((r) => r.responseEnd));
-  const kernel = Math.min(1e9, ...res.filter((r) => r.name.includes("/api/kernels/")).map((r) => r.startTime));
+  const kernel = Math.min(1e9, ...res.filter((r) => r.name.includes("/api/kernels")).map((r) => r.startTime));
+  const render = window.__teRenderedAt ?? NaN;
+  const before = p.received.filter(([t]) => t <= render);
+  const states = before.reduce((a, b) => (b[1] > a[1] ? b : a), [NaN, 0, ""]);
+  const first = (list, type) => (list.find(([, , k]) => k.startsWith(type)) || [NaN])[0];
+  const scripts = res.filter((r) => r.initiatorType === "script" || /\\.js(\\?|$)/.test(r.name));
+  const busy = (from, to) => p.longTasks.filter(([t]) => t >= from && t < to).reduce((a, [, d]) => a + d, 0);
   return {
-    html: performance.getEntriesByType("navigation")[0].responseEnd,
-    voila_app_fetched: end((r) => r.name.includes("/voila/static/") && r.startTime < kernel),
-    lab_extensions_fetched: end((r) => r.name.includes("/voila/labextensions/") && r.startTime < kernel),
+    html: nav.responseEnd,
+    css_fetched: end((r) => /\\.css(\\?|$)/.test(r.name) || r.name.includes("voila-style")),
+    load_event: nav.loadEventStart,
+    app_fetched: end((r) => r.name.includes("/voila/static/") && r.startTime < kernel),
+    extensions_fetched: end((r) => r.name.includes("/voila/labextensions/") && r.startTime < kernel),
     kernel_requested: kernel,
-    lazy_chunks_fetched: end((r) => r.startTime >= kernel && /\\.js(\\?|$)/.test(r.name)),
-    long_tasks_ms: window.__teLongTasks.reduce((a, b) => a + b, 0),
+    websocket_open: p.open ?? NaN,
+    kernel_ready: first(p.received, "kernel_info_reply"),
+    states_requested: first(p.sent, "comm_open:jupyter.widget.control"),
+    states_received: states[0],
+    states_kb: states[1] / 1000,
+    messages_before_render: before.length,
+    kb_received_before_render: before.reduce((a, [, s]) => a + s, 0) / 1000,
+    first_view: p.firstView ?? NaN,
+    render,
+    criteria_shown: p.criteria ?? NaN,
+    scripts: scripts.length,
+    scripts_kb: scripts.reduce((a, r) => a + r.decodedBodySize, 0) / 1000,
+    script_ms_before_kernel: busy(0, kernel),
+    script_ms_after_kernel: busy(kernel, render),
   };
 }"""
 
 
-def phases(code: Path, trial: str, n: int, repeats: int, browser, server: str) -> dict:
-    """`repeats` times, a first visit (fresh browser) and a reload: the moments of PHASES, the websocket's
-    (opened, first frame sent, first received) and the render; medians."""
+def phases(code: Path, trial: str, n: int, repeats: int, browser, server: str,
+           options: tuple[str, ...] = ()) -> dict:
+    """`repeats` times, a first visit (fresh browser) and a reload: the moments of PHASES; medians and all."""
     query = scenario_for(trial, n).to_query() if n else ""
-    process, url, ready, _ = start_voila(code, query, preheat=True, server=server)
+    process, url, ready, _ = start_voila(code, query, preheat=True, server=server, options=options)
     loads: dict[str, list[dict]] = {"first": [], "reload": []}
     try:
         for _ in range(repeats):
             page = browser.new_page(viewport={"width": 1500, "height": 1000})
             page.add_init_script(PHASES_INIT)
+            page.add_init_script(RENDER_WATCH)
             for kind in loads:
                 while not ready.exists():
                     time.sleep(0.2)
                 time.sleep(3)  # the pool's other kernel may still be running its notebook
                 ready.unlink(missing_ok=True)
-                socket_at: dict[str, float] = {}
-
-                def on_websocket(ws, socket_at=socket_at):
-                    socket_at.setdefault("websocket_open", time.perf_counter())
-                    ws.on("framesent", lambda _: socket_at.setdefault("first_sent", time.perf_counter()))
-                    ws.on("framereceived", lambda _: socket_at.setdefault("first_received", time.perf_counter()))
-
-                page.on("websocket", on_websocket)
-                started = time.perf_counter()
                 if kind == "first":
                     page.goto(url + "/", wait_until="commit", timeout=TIMEOUT_MS)
                 else:
                     page.reload(wait_until="commit", timeout=TIMEOUT_MS)
-                expect(page.locator(".te-count b").first).to_be_visible(timeout=RENDER_TIMEOUT_MS)
-                expect(page.locator(".te-funnel").first).to_be_visible(timeout=RENDER_TIMEOUT_MS)
-                row = {**page.evaluate(PHASES), **{k: 1000 * (v - started) for k, v in socket_at.items()},
-                       "render": 1000 * (time.perf_counter() - started)}
-                loads[kind].append({k: round(v) for k, v in row.items()})
-                page.remove_listener("websocket", on_websocket)
+                page.wait_for_function("() => window.__teRenderedAt !== undefined", timeout=RENDER_TIMEOUT_MS)
+                page.wait_for_function("() => document.readyState === 'complete'", timeout=RENDER_TIMEOUT_MS)
+                if n:
+                    page.wait_for_function("() => window.__tePhases.criteria !== undefined", timeout=RENDER_TIMEOUT_MS)
+                loads[kind].append({"load_average": os.getloadavg()[0], **page.evaluate(PHASES)})
             page.close()
     finally:
         stop(process)
-    return {"trial": trial, "subjects": n, "server": server,
-            **{kind: {k: statistics.median(r.get(k, 0) for r in rows) for k in rows[0]}
-               for kind, rows in loads.items()}}
+
+    def median(rows: list[dict], key: str) -> float:
+        values = [r[key] for r in rows if r[key] == r[key]]  # NaN: the moment did not happen
+        return round(statistics.median(values), 1) if values else float("nan")
+
+    return {"trial": trial, "subjects": n, "server": " ".join([server, *options]),
+            **{kind: {k: median(rows, k) for k in rows[0]} for kind, rows in loads.items()}, "all": loads}
 
 
 def phases_main(args) -> int:
+    """The floor page and the dashboard (each trial and size asked for), each code (`--baseline`, this tree,
+    `--variant`s), one after another: the moments of PHASES, first visit and reload."""
+    codes = [(args.baseline, args.baseline, ())] if args.baseline else []
+    codes.append((None, "this tree", ()))
+    codes += [(None, f"this tree, {name}", tuple(options.split()))
+              for name, options in (variant.split(":", 1) for variant in args.variant)]
     rows = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        for server in dict.fromkeys(["voila", dashboard_server(ROOT)]):
-            print(f"phases, the floor (two widgets, {server})...", file=sys.stderr, flush=True)
-            with floor_code() as code:
-                rows.append({"code": "floor: two widgets", **phases(code, "–", 0, args.repeats, browser, server)})
+        for ref, name, options in codes:
+            with checkout(ref) as code:
+                print(f"phases, {name}: the floor (two widgets)...", file=sys.stderr, flush=True)
+                with floor_code(code) as floor:
+                    rows.append({"code": f"{name}: floor (two widgets)",
+                                 **phases(floor, "–", 0, args.repeats, browser, dashboard_server(code), options)})
+                for n in args.sizes:
+                    for trial in args.trials:
+                        print(f"phases, {name}: {trial} at {n:,}...", file=sys.stderr, flush=True)
+                        rows.append({"code": name, **phases(code, trial, n, args.repeats, browser,
+                                                            dashboard_server(code), options)})
         browser.close()
     load = os.getloadavg()
-    keys = list(rows[0]["first"])
-    lines = ["Moments of a first render (ms from navigation, medians; see PHASES in bench_dashboard.py):", "",
-             "| code | server | load | " + " | ".join(keys) + " |", "|---|---|---|" + "---|" * len(keys)]
+    keys = [k for k in rows[0]["first"] if k != "load_average"]
+    lines = ["Moments of a first render, ms from the navigation's start in the page's own clock (medians; "
+             "PHASES in bench_dashboard.py says what each is):", "",
+             "| code | trial | subjects | visit | load | " + " | ".join(keys) + " |",
+             "|---|---|---|---|---|" + "---|" * len(keys)]
     for r in rows:
         for kind in ("first", "reload"):
-            lines.append(f"| {r['code']} | {r['server']} | {kind} | " + " | ".join(str(round(r[kind][k])) for k in keys) + " |")
+            lines.append(f"| {r['code']} | {r['trial']} | {subjects(r)} | {kind} | {r[kind]['load_average']:.1f} | "
+                         + " | ".join(f"{r[kind][k]:.0f}" if k not in ("states_kb", "scripts_kb",
+                                                                       "kb_received_before_render")
+                                      else f"{r[kind][k]:.1f}" for k in keys) + " |")
+    output = "dashboard.first_render.phases" if args.output == "dashboard.first_render" else args.output
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "dashboard.first_render.phases.json").write_text(json.dumps(
+    (RESULTS / f"{output}.json").write_text(json.dumps(
         {"machine": {"cpus": os.cpu_count(), "load_average_1m_at_end": round(load[0], 2)}, "results": rows},
         indent=2) + "\n")
-    (RESULTS / "dashboard.first_render.phases.md").write_text("\n".join(lines) + f"\n\nLoad average at the end: "
-                                                              f"{load[0]:.2f} on {os.cpu_count()} CPUs.\n")
+    (RESULTS / f"{output}.md").write_text("\n".join(lines) + f"\n\nLoad average at the end: "
+                                          f"{load[0]:.2f} on {os.cpu_count()} CPUs.\n")
     print("\n".join(lines))
     return 0
 
@@ -1452,11 +1549,13 @@ FLOOR_NOTEBOOK = {
 
 
 @contextlib.contextmanager
-def floor_code():
+def floor_code(code: Path = ROOT):
+    """The floor page in a folder of its own, with `code`'s voila.json."""
     folder = Path(tempfile.mkdtemp(prefix="bench-dashboard-floor-"))
     (folder / "notebooks").mkdir()
     (folder / "notebooks" / "dashboard.ipynb").write_text(json.dumps(FLOOR_NOTEBOOK))
-    shutil.copy(ROOT / "voila.json", folder / "voila.json")
+    shutil.copy(code / "voila.json", folder / "voila.json")
+    (folder / "explorer").symlink_to(code / "explorer")  # the server module of `code`, first on PYTHONPATH
     try:
         yield folder
     finally:
@@ -1475,10 +1574,10 @@ def first_render_table(rows: list[dict]) -> list[str]:
     lines = ["First visit (a fresh browser, nothing cached). The first render is the page's own clock (RENDER_WATCH): "
              "the first frame with the count and funnel laid out, from the navigation's start; \"polled\" is when "
              "Playwright's checks saw it (they poll at growing intervals and wait for the page's main thread).", "",
-             "| code | server | trial | subjects | first render, pre-heated (s, median) | all (s) | polled (s, median) | HTTP bytes before "
+             "| code | server | trial | subjects | first render, pre-heated (s, median) | all (s) | criteria's rows shown (s, median) | polled (s, median) | HTTP bytes before "
              "first render (decoded) | of which plotly.js | the same gzipped (level 6) | HTTP bytes on the wire "
              "before first render | websocket bytes before first render | plotly.js on the page after the render "
-             "(ms) | the load by then: HTTP on the wire + websocket |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "(ms) | the load by then: HTTP on the wire + websocket |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         http = r["http_bytes_first_render"]
         plotly = http["plotly.js (jupyterlab-plotly lab extension)"]["bytes"]
@@ -1486,22 +1585,24 @@ def first_render_table(rows: list[dict]) -> list[str]:
         by_then = f"{whole['wire']:,} + {whole['websocket']:,}" if whole else "–"
         lines.append(f"| {r['code']} | {r.get('server', 'voila')} | {r['trial']} | {subjects(r)} | "
                      f"{r['first_render_preheated_s']['median']} | {', '.join(map(str, r['first_render_preheated_s']['all']))} | "
+                     f"{r.get('criteria_shown_s', {}).get('median', '–')} | "
                      f"{r.get('first_render_polled_s', {}).get('median', '–')} | "
                      f"{sum(g['bytes'] for g in http.values()):,} | {plotly:,} | {r['http_bytes_first_render_gzipped']:,} | "
                      f"{r.get('http_wire_bytes_first_render', 0):,} | {r['websocket_bytes_first_render']:,} | "
                      f"{_ms(r['plotly_js_ready_after_render_ms'])} | "
                      f"{by_then} |")
     lines += ["", "Reload of the same page (the browser's cache as it left it):", "",
-              "| code | server | trial | subjects | first render, pre-heated (s, median) | all (s) | polled (s, median) | "
+              "| code | server | trial | subjects | first render, pre-heated (s, median) | all (s) | criteria's rows shown (s, median) | polled (s, median) | "
               "HTTP bytes on the wire before first render | websocket bytes before first render | plotly.js on the page "
               "after the render (ms) | the load by then: HTTP on the wire + websocket |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if "reload" not in r:
             continue
         x = r["reload"]
         lines.append(f"| {r['code']} | {r.get('server', 'voila')} | {r['trial']} | {subjects(r)} | "
                      f"{x['first_render_s']['median']} | {', '.join(map(str, x['first_render_s']['all']))} | "
+                     f"{x.get('criteria_shown_s', {}).get('median', '–')} | "
                      f"{x.get('first_render_polled_s', {}).get('median', '–')} | "
                      f"{x['http_wire_bytes_first_render']:,} | {x['websocket_bytes_first_render']:,} | "
                      f"{_ms(x['plotly_js_ready_after_render_ms'])} | "

@@ -64,6 +64,7 @@ def main() -> None:
                     page = browser.new_page(viewport={"width": width, "height": height})
                     page.goto(f"{url}/?trial={trial}&data=synthetic:{population}:{args.n}:0", timeout=120_000)
                     page.locator(".te-funnel").first.wait_for(timeout=120_000)
+                    page.locator(".te-criterion-text").first.wait_for(timeout=120_000)  # the rows come after the funnel
                     page.wait_for_timeout(1500)
                     path = out / f"criteria_{trial}_{name}.png"
                     page.screenshot(path=str(path))

@@ -170,10 +170,18 @@ class CriterionRow(w.VBox):
 
 
 class CriteriaPanel(w.VBox):
-    """The criteria of the current trial in funnel order, generated from the trial."""
+    """The criteria of the current trial in funnel order, generated from the trial.
 
-    def __init__(self, state: ExplorerState):
+    `rows_later`: put the rows in the panel only when `show_rows()` is called. The rows are most of the first
+    screen's widgets (about 250 of 340 for a trial of 20 criteria), and the page draws every view of the
+    dashboard's tree before the count and the funnel show; the served dashboard shows them once the page has
+    laid out the funnel (Dashboard's `criteria_after_render`). The rows are built at once all the same: their
+    models reach the page with the rest of the state, in one message, and showing them later is one update
+    of the list (building them later sent one message per widget: 253, which took the page 0.8-10 s)."""
+
+    def __init__(self, state: ExplorerState, *, rows_later: bool = False):
         self._state = state
+        self._waiting = rows_later
         self._rows: dict[str, CriterionRow] = {}
         self._look = RowLook()  # one Layout and style per kind of widget, for every row of every trial
         self._key = None
@@ -187,7 +195,8 @@ class CriteriaPanel(w.VBox):
                                 *(c.id for c in state.trial.criteria if not c.computable)])))))
         # no inner scroll area: the page scrolls (the counts stay in view, the header is sticky), so no
         # criterion is hidden in a box at a notebook's width
-        self._list = w.VBox()
+        self._list = w.VBox([w.HTML("<span class='te-muted te-criteria-loading'>Loading the criteria&hellip;</span>")]
+                            if rows_later else [])
         # a protected scenario being computed: the open sensitivity panels hide their counts too (all or nothing)
         state.observe(lambda ch: self._conceal() if ch["new"] else None, "concealed")
         super().__init__([w.HTML("<b>Criteria</b> <span class='te-muted'>(toggle, edit thresholds, reorder)</span>"),
@@ -197,8 +206,20 @@ class CriteriaPanel(w.VBox):
         for row in self._rows.values():
             row.draw_sensitivity()  # blanks every open panel while the state is concealed
 
+    @property
+    def waiting(self) -> bool:
+        """The rows are not in the panel yet (`rows_later`, until `show_rows()`)."""
+        return self._waiting
+
+    def show_rows(self) -> None:
+        """Put the rows of a panel made with `rows_later` in it (nothing if they are shown already)."""
+        if self._waiting:
+            self._waiting = False
+            self._list.children = [self._rows[cid] for cid in self._state.order]
+
     def show_sensitivity(self, criterion: str, parameter: str, shown: bool = True) -> None:
         """Open (or close) the sensitivity beside one threshold, as its button does (notebooks, tests)."""
+        self.show_rows()
         self._rows[criterion]._open[parameter].value = shown
 
     def refresh(self) -> None:
@@ -210,7 +231,8 @@ class CriteriaPanel(w.VBox):
             for cid in s.order:
                 if cid not in self._rows:
                     self._rows[cid] = CriterionRow(s, cid, self._look)
-            self._list.children = [self._rows[cid] for cid in s.order]
+            if not self._waiting:
+                self._list.children = [self._rows[cid] for cid in s.order]
             self._key = key
         for row in self._rows.values():
             row.sync()

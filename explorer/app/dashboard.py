@@ -107,9 +107,10 @@ class Dashboard(w.VBox):
     scenario_panel = _TabView()
 
     def __init__(self, state: ExplorerState | None = None, *, scenario: Scenario | None = None,
-                 address: bool = True):
+                 address: bool = True, criteria_after_render: bool = False):
         """`address`: keep the browser's address in step with the scenario (the served dashboard); a
-        notebook's explorer leaves JupyterLab's address alone."""
+        notebook's explorer leaves JupyterLab's address alone. `criteria_after_render`: build the criteria's
+        rows only once the page has drawn the dashboard (the served dashboard; see `_page_rendered`)."""
         if state is None:
             # a served dashboard reads data and trial files only under its allowed folders
             roots = served_roots()
@@ -126,7 +127,7 @@ class Dashboard(w.VBox):
         # sends only what it shows (issue 17; benchmarks/results/dashboard.first_render.lazytabs.md).
         self.summary = SummaryBar(s)
         self.trial_picker = TrialPicker(s)
-        self.criteria = CriteriaPanel(s)
+        self.criteria = CriteriaPanel(s, rows_later=criteria_after_render)
         self.funnel = FunnelView(s)
         self._built: dict[str, w.Widget] = {"summary": self.summary, "trial_picker": self.trial_picker,
                                             "criteria": self.criteria, "funnel": self.funnel}
@@ -158,6 +159,8 @@ class Dashboard(w.VBox):
         # the page's own indicator: within 100 ms of any input the kernel has not answered (issue 17)
         self.pending = PendingIndicator()
         self.pending.observe(self._page_follows, "following")
+        if criteria_after_render:
+            self.funnel.chart.on_painted(self._page_rendered)
         super().__init__([w.HTML(STYLE), self.pending, self.summary, self.trial_picker, self.tabs,
                           *([self.url] if self.url is not None else [])])
         self.add_class("te-app")
@@ -169,6 +172,17 @@ class Dashboard(w.VBox):
         """The page's own loading indicator follows the kernel: the header's is left out from now on."""
         self.summary.page_shows_busy = bool(change["new"])
         self.summary.show_busy()
+
+    def _page_rendered(self) -> None:
+        """The page has laid out the funnel: now the criteria's rows (issue 17, first render).
+
+        Voilà's page draws the views of the whole widget tree before the count and the funnel show; the rows
+        are about 250 of the 340 views of the first screen. Their models are already on the page (they came
+        with the rest of the state): showing them is one message, and the page draws them after the counts
+        (benchmarks/results/dashboard.first_render.phases11b.md). The page's signal is a message, not a trait:
+        nothing of it is in the state a page receives."""
+        if self.criteria.waiting:
+            guarded(self.state, self.criteria.show_rows)
 
     def _opened_with(self, change) -> None:
         query = change["new"]

@@ -177,12 +177,24 @@ class FunnelChart(anywidget.AnyWidget):
       model.on("change:labels", () => { build(); fill(); });
       model.on("change:steps", fill);
       model.on("change:message", fill);
+      // the first frame with the funnel laid out: the kernel then sends what it held back for the first render
+      // (Dashboard's criteria_after_render); after about 5 s of frames without a layout (a hidden output), anyway
+      let frames = 0;
+      const painted = () => {
+        if ((el.isConnected && el.getClientRects().length > 0) || ++frames > 300) model.send({ event: "painted" });
+        else requestAnimationFrame(painted);
+      };
+      requestAnimationFrame(painted);
     }
     export default { render };
     """.replace("%COLUMNS%", str(TABLE_COLUMNS).replace("'", '"'))
     labels = traitlets.List().tag(sync=True)
     steps = traitlets.List().tag(sync=True)
     message = traitlets.Unicode("").tag(sync=True)
+
+    def on_painted(self, callback) -> None:
+        """Call `callback()` when a page has laid out this chart (its view's first frame; a message, no state)."""
+        self.on_msg(lambda _, content, buffers: callback() if content.get("event") == "painted" else None)
 
 
 class FunnelView(w.VBox):

@@ -11,7 +11,7 @@ from project_paths import ROOT
 from explorer import engine
 from explorer.app import explore
 from explorer.app.pending import PendingIndicator
-from explorer.app.scenario import DataSource
+from explorer.app.scenario import DataSource, Scenario
 from explorer.app.widgets import STYLE
 from explorer.cohort.synthetic import generate_screening
 from explorer.errors import DataError
@@ -159,3 +159,67 @@ def test_a_tab_opened_later_shows_the_scenario_current_then():
     assert ex.overlap.stale is False and ex.health() == []
     ex.tabs.selected_index = ex.tabs.titles.index("Impact")
     assert "<td>E8</td>" in ex.impact._table.value and "<td>E7</td>" not in ex.impact._table.value
+
+
+def _served(trial: str = "NCT06196996"):
+    from explorer.app.dashboard import Dashboard
+    from explorer.app.state import ExplorerState
+
+    state = ExplorerState(Scenario(trial=trial, data=DataSource("synthetic", "t1d", 2000, 0)))
+    return Dashboard(state, criteria_after_render=True)
+
+
+def _painted(dashboard) -> None:
+    """What the page's funnel sends in its first frame laid out (FunnelChart's script)."""
+    dashboard.funnel.chart._handle_custom_msg({"event": "painted"}, [])
+
+
+def _views(widget) -> int:
+    """How many views the page draws for `widget`: itself and every widget in its children, recursively."""
+    return 1 + sum(_views(child) for child in getattr(widget, "children", ()))
+
+
+def test_the_served_dashboard_shows_the_criteria_rows_after_the_page_has_laid_out_the_funnel():
+    """Issue 17, first render: the page draws every view of the tree before the counts show; the criteria's
+    rows (about 250 of the first screen's views) join the tree once the funnel is laid out, in one message,
+    and show the scenario current then."""
+    dashboard = _served()
+    assert dashboard.criteria.waiting and "Loading the criteria" in dashboard.criteria._list.children[0].value
+    before = _views(dashboard)
+    assert before < 120, f"{before} views before the first render"
+    assert dashboard.health() == []  # the header and the funnel are drawn and current meanwhile
+    dashboard.state.toggle("E7", False)  # an edit before the rows are shown: they show it
+    dashboard.state.move("E8", -1)
+    sent = []
+    dashboard.criteria._list.comm.send = lambda data, *args, **kwargs: sent.append(data)
+    built = _widgets_built_by(lambda: _painted(dashboard))
+    assert built == 0 and len(sent) == 1 and "children" in sent[0]["state"]  # one update of the list
+    assert not dashboard.criteria.waiting and _views(dashboard) > before + 200
+    assert [row.criterion_id for row in dashboard.criteria._list.children] == list(dashboard.state.order)
+    assert dashboard.criteria._rows["E7"]._toggle.value is False
+    assert dashboard.criteria._rows["E8"]._toggle.value is True
+    _painted(dashboard)  # a second view of the funnel (a reload in JupyterLab): nothing more
+    assert len(sent) == 1 and dashboard.health() == []
+
+
+def test_the_served_dashboard_waits_for_the_funnel_not_for_other_messages():
+    dashboard = _served("NCT01142050")
+    dashboard.pending.following = True  # the page's first message: its indicator, drawn before the funnel
+    dashboard.url.initial_query_sent = True
+    dashboard.funnel.chart._handle_custom_msg({"event": "something else"}, [])
+    assert dashboard.criteria.waiting
+    dashboard.state.set_disabled([dashboard.state.order[0]])
+    _painted(dashboard)
+    assert not dashboard.criteria.waiting
+    assert [row.criterion_id for row in dashboard.criteria._list.children] == list(dashboard.state.order)
+    assert dashboard.criteria._rows[dashboard.state.order[0]]._toggle.value is False
+
+
+def test_the_notebook_voila_serves_waits_for_the_page_before_the_rows():
+    source = "".join(json.loads((ROOT / "notebooks" / "dashboard.ipynb").read_text())["cells"][0]["source"])
+    assert "Dashboard(criteria_after_render=True).show()" in source
+
+
+def test_a_notebook_explorer_builds_its_rows_at_once():
+    ex = explore("NCT06196996", n=2000)
+    assert not ex.criteria.waiting and list(ex.criteria._rows) == list(ex.state.order)

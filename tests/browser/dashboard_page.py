@@ -22,9 +22,13 @@ def expected(scenario: Scenario) -> dict:
 
 
 def open_dashboard(page: Page, url: str, query: str = "") -> None:
+    """Open the served dashboard and wait for all of its first screen: the counts and the funnel, then the
+    criteria's rows, which the kernel sends once the page has drawn those (Dashboard's criteria_after_render)."""
     page.goto(f"{url}/{'?' + query if query else ''}", wait_until="commit", timeout=TIMEOUT)
     expect(page.locator(".te-count b").first).to_be_visible(timeout=TIMEOUT)
     expect(page.locator(".te-funnel").first).to_be_visible(timeout=TIMEOUT)
+    expect(page.locator(".te-criterion-text").first).to_be_visible(timeout=TIMEOUT)
+    expect(page.locator(".te-criteria-loading")).to_have_count(0, timeout=TIMEOUT)
 
 
 def eligible_count(page: Page):

@@ -87,6 +87,7 @@ def test_every_address_reopens_the_same_view(page: Page, voila_url, context):
         shown = steady_view(page)
         fresh.goto(address, wait_until="commit", timeout=TIMEOUT)
         expect(fresh.locator(".te-funnel").first).to_be_visible(timeout=TIMEOUT)
+        expect(fresh.locator(".te-criterion-text").first).to_be_visible(timeout=TIMEOUT)  # sent after the funnel
         expect(fresh.locator(".te-count b").first).to_have_text(shown["counts"][0], timeout=TIMEOUT)
         reopened = steady_view(fresh)
         assert reopened == shown, f"edit {edits} ({action}): {address} reopens another view"

@@ -11,6 +11,8 @@ import pytest
 from dashboard_page import BASE, TIMEOUT, assert_clean, expected, open_dashboard, open_tab
 from playwright.sync_api import Page, expect
 
+from explorer.app.state import ExplorerState
+
 pytestmark = pytest.mark.browser
 
 # what each results tab shows first: a plotly chart, or a table where the tab has no chart
@@ -214,3 +216,33 @@ def test_nothing_leaves_the_machine_and_the_icons_come_from_the_server(page: Pag
     assert "Font Awesome 5 Free" in drawn["family"], drawn
     assert "Font Awesome 5 Free" in drawn["loaded"], drawn
     assert_clean(page)
+
+
+def test_the_first_render_draws_the_counts_and_funnel_before_the_criteria_rows(page: Page, voila_url):
+    """Issue 17, first render: the page draws every view of the widget tree before anything shows; the
+    criteria's rows (about 250 of the first screen's 340 views) join the tree once the page has laid out the
+    funnel (Dashboard's criteria_after_render), then every criterion has its row and works."""
+    page.add_init_script(AT_RENDER)
+    open_dashboard(page, voila_url)
+    at_render = page.evaluate("() => window.__teAtRender")
+    assert at_render == {"rows": 0, "loading": True}, at_render  # counts and funnel first, the rows after
+    expect(page.locator(".te-criterion-text")).to_have_count(len(ExplorerState(BASE).order), timeout=TIMEOUT)
+    shown = page.locator(".te-count b").first.inner_text()
+    assert shown == f"{expected(BASE)['eligible']:,}"
+    page.get_by_role("checkbox", name=re.compile(r"^E1 ")).first.uncheck()
+    expect(page.locator(".te-count b").first).not_to_have_text(shown, timeout=TIMEOUT)
+    assert_clean(page)
+
+
+# What the page holds in the first frame with the count and the funnel laid out: the criteria's rows, and
+# whether the panel says it is loading them
+AT_RENDER = """(() => {
+  const shown = (s) => { const el = document.querySelector(s); return el && el.getClientRects().length > 0; };
+  const tick = () => {
+    if (shown(".te-count b") && shown(".te-funnel"))
+      window.__teAtRender = { rows: document.querySelectorAll(".te-criterion-text").length,
+                              loading: !!document.querySelector(".te-criteria-loading") };
+    else requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+})();"""
