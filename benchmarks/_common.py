@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import statistics
@@ -70,12 +71,22 @@ def shown(value, unit: str, digits: int = 3) -> str:
 
 def child(script: str | Path, args: list[str], timeout: float = 3600) -> dict:
     """Run `script --child ARGS` in a fresh interpreter (its own peak memory); it prints one JSON line last.
-    A failure comes back as {"error": its last line of stderr}."""
+    A failure comes back as {"error": the last line of stderr that names an error (a JVM's stack trace ends in
+    "at ..." frames, which say nothing)}."""
     done = subprocess.run([sys.executable, str(script), "--child", *args], capture_output=True, text=True,
                           timeout=timeout, cwd=ROOT)
     if done.returncode != 0:
-        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"}
+        return {"error": failure_line(done.stderr) or f"exit {done.returncode}"}
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def failure_line(stderr: str) -> str:
+    """The line of a failed child's stderr that says what failed: the last naming an Error or Exception, else the
+    last that is not a stack frame."""
+    lines = [line.strip() for line in stderr.splitlines()
+             if line.strip() and not line.strip().startswith(("at ", "... "))]
+    named = [line for line in lines if re.search(r"(Error|Exception)\b", line)]
+    return (named or lines or [""])[-1]
 
 
 @contextlib.contextmanager
