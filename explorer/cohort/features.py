@@ -386,11 +386,7 @@ def _latest_measurements(measurements: pd.DataFrame, ids: pd.Index, index_ns: np
         if "ref_high" in measurements.columns else np.full(len(value), np.nan)
 
     window = _windows(lookback_days, present)
-    index_of_row = index_ns[subject]
-    end = index_of_row + DAY_NS  # the whole index day counts
-    start = index_of_row - (window[var_code] * DAY_NS).astype(np.int64)
-    after = time >= end
-    before = time < start
+    before, after = _outside_window(time, index_ns[subject], window[var_code])
     inside = ~after & ~before
 
     n_vars = len(present)
@@ -434,14 +430,12 @@ def _latest_measurements(measurements: pd.DataFrame, ids: pd.Index, index_ns: np
         times[variable] = latest_time[:, j]
         missing = np.isnan(column)
         days = window[j]
-        no_value = missing & void_inside[:, j]
-        reasons.add(no_value, variable, UNUSABLE_REASON)
-        missing = missing & ~no_value
-        reasons.add(missing & seen_before[:, j], variable,
+        reasons.add(missing & void_inside[:, j], variable, UNUSABLE_REASON)
+        unmeasured = missing & ~void_inside[:, j]
+        reasons.add(unmeasured & seen_before[:, j], variable,
                     f"last measured more than {days:g} days before the index date")
-        reasons.add(missing & seen[:, j] & ~seen_before[:, j], variable, "measured only after the index date")
-        reasons.add(missing & ~seen[:, j], variable, "never measured")
-        missing = np.isnan(column)
+        reasons.add(unmeasured & seen[:, j] & ~seen_before[:, j], variable, "measured only after the index date")
+        reasons.add(unmeasured & ~seen[:, j], variable, "never measured")
         uln_name = f"{variable}_uln"
         if uln_name in catalogue and not np.isnan(latest_uln[:, j]).all():
             uln = latest_uln[:, j]
@@ -452,6 +446,11 @@ def _latest_measurements(measurements: pd.DataFrame, ids: pd.Index, index_ns: np
             reasons.add(np.isnan(uln) & ~missing, uln_name, f"the latest {variable} has no reference range")
             reasons.add(np.isnan(uln) & missing, uln_name, f"no {variable} in the look-back window")
     return times
+
+
+def _outside_window(time: np.ndarray, index: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(before the look-back window, after the index day) of each row: the whole index day counts."""
+    return time < index - (days * DAY_NS).astype(np.int64), time >= index + DAY_NS
 
 
 def _unusable_cells(unusable: pd.DataFrame | None, ids: pd.Index, index_ns: np.ndarray, window: np.ndarray,
@@ -467,9 +466,7 @@ def _unusable_cells(unusable: pd.DataFrame | None, ids: pd.Index, index_ns: np.n
     time = _ns(unusable["time"])
     keep = (var_code >= 0) & (subject >= 0) & (time != _NAT)
     var_code, subject, time = var_code[keep], subject[keep], time[keep]
-    index_of_row = index_ns[subject]
-    after = time >= index_of_row + DAY_NS
-    before = time < index_of_row - (window[var_code] * DAY_NS).astype(np.int64)
+    before, after = _outside_window(time, index_ns[subject], window[var_code])
     for flag, rows in zip(flags, (before, after, ~before & ~after), strict=True):
         flag[subject[rows], var_code[rows]] = True
     return tuple(flags)

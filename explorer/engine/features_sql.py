@@ -625,7 +625,9 @@ class FeatureQuery:
                   "ON sn.r = l.r AND sn.v = l.v GROUP BY sn.r", ("m_seen", "m_many"))
         cols = {f"m{part}{j}": f"mw.{part}{j}" for j in range(len(variables)) for part in parts[j]}
         self.layer(cols, join=f"LEFT JOIN m_wide mw ON mw.r = {self.last}.{q(ROW)}", join_reads=("m_wide",))
-        void = "unusable" in self.plan.tables and self._unusable(names, window_ns, position)
+        void = "unusable" in self.plan.tables
+        if void:
+            self._unusable(names, window_ns, position)
         uln_flags = self.flags({var: f"{q(f'mu{j}')} IS NOT NULL" for j, var in enumerate(variables)
                                 if f"{var}_uln" in self.catalogue})
         self.times = {}
@@ -671,7 +673,7 @@ class FeatureQuery:
             self.add_reason(uln_name, f"{flag} = 1 AND {uln} IS NULL AND {missing}",
                             f"no {var} in the look-back window")
 
-    def _unusable(self, names: list[str], window_ns: str, position: str) -> bool:
+    def _unusable(self, names: list[str], window_ns: str, position: str) -> None:
         """Per (subject, variable): rows measured without a usable value before the window (vb), after the index
         day (va) and inside it (vz), as columns of a new layer (cohort.features._unusable_cells)."""
         q, day = self.q, str(DAY_NS)
@@ -685,7 +687,6 @@ class FeatureQuery:
         self.step("v_wide", f"SELECT r, {', '.join(pivot)} FROM v_rows GROUP BY r", ("v_rows",))
         cols = {f"v{flag}{j}": f"vw.{flag}{j}" for j in range(len(names)) for flag in flags}
         self.layer(cols, join=f"LEFT JOIN v_wide vw ON vw.r = {self.last}.{q(ROW)}", join_reads=("v_wide",))
-        return True
 
     def _range(self, var: str, sql: str) -> tuple[str, str]:
         """(the value made NULL outside the variable's plausible range, the implausible condition)."""
@@ -866,10 +867,10 @@ def plan_of(run, catalogue: Catalogue, tables: set[str], subject_columns: list[s
     variables: tuple[str, ...] = ()
     if "measurements" in tables:
         q = run.dialect.quote
-        found = run.arrow(f"SELECT DISTINCT {q('variable')} AS v FROM {q(VIEWS['measurements'])}", {})
-        in_source = {v for v in found.column("v").to_pylist() if v is not None}
-        if "unusable" in tables:  # measured, if never with a usable value (cohort.features._latest_measurements)
-            found = run.arrow(f"SELECT DISTINCT {q('variable')} AS v FROM {q(VIEWS['unusable'])}", {})
+        in_source = set()
+        # a variable measured only without a usable value is in the source too (cohort.features)
+        for view in ("measurements", "unusable") if "unusable" in tables else ("measurements",):
+            found = run.arrow(f"SELECT DISTINCT {q('variable')} AS v FROM {q(VIEWS[view])}", {})
             in_source |= {v for v in found.column("v").to_pylist() if v is not None}
         variables = tuple(v for v in catalogue.names("number") if v in in_source)
         columns = run.arrow(f"SELECT * FROM {q(VIEWS['measurements'])} LIMIT 0", {}).column_names
