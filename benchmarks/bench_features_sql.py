@@ -14,6 +14,14 @@ both). The histograms are checked identical. Ratios are DuckDB over pandas in th
 
 Writes benchmarks/results/features_sql.json and features_sql.md.
 
+    nice -n 10 .venv/bin/python benchmarks/bench_features_sql.py --blank-share 0.3 --sizes 1e5 --out features_sql_blank
+
+also measures both paths on a copy of each folder where that share of the measurement rows (drawn at random,
+seeded) has no value: the rows a loader sets aside as without a usable value (Cohort.unusable), which both
+derivations then read to say "measured in the look-back window, but without a usable value". What that layer costs
+is the blank copy's time over the clean folder's, per path, in the same run (the histograms of the blank copy are
+checked identical between the paths too).
+
     nice -n 10 .venv/bin/python benchmarks/bench_features_sql.py --funnel --base /tmp/main-checkout [--sizes 1e6]
 
 `--funnel` measures what a user runs instead: `trial-explorer funnel NCT06196996 --data <folder> --engine duckdb`
@@ -88,6 +96,25 @@ def measure(path: str, folder: Path) -> dict:
     return {"load_s": loaded - start, "features_s": derived - loaded, "histogram_s": done - derived,
             "total_s": done - loaded, "peak_rss_mb": peak_rss_mb(), "rss_after_load_mb": rss_loaded,
             "patterns": int(len(histogram.counts)), "subjects": int(histogram.counts.sum()), "digest": digest}
+
+
+def blanked(folder: Path, share: float, out: Path) -> int:
+    """A copy of the canonical folder `folder` in `out` with `share` of its measurement rows' values blank
+    (null), drawn with a fixed seed; returns how many rows were blanked."""
+    import shutil
+
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    shutil.copytree(folder, out)
+    table = pq.read_table(folder / "measurements.parquet")
+    blank = np.random.default_rng(20261207).random(table.num_rows) < share
+    value = table.column("value")
+    kept = pc.if_else(pa.array(~blank), value, pa.nulls(table.num_rows, value.type))
+    pq.write_table(table.set_column(table.column_names.index("value"), "value", kept), out / "measurements.parquet")
+    return int(blank.sum())
 
 
 def child(path: str, folder: Path) -> dict:
@@ -203,6 +230,22 @@ def markdown(results: dict) -> str:
                          f"{r['peak_rss_mb']:,.0f} | {r['rss_after_load_mb']:,.0f} | {r['patterns']:,} |")
     lines += ["", "Loading the Parquet tables (the same code for both paths) is not in the totals: "
               + ", ".join(f"{s['n']:,}: {s['pandas']['load_s']:.1f} s" for s in results["sizes"]) + "."]
+    blank = [s for s in results["sizes"] if "blank" in s]
+    if blank:
+        lines += ["", f"## Rows without a usable value: {results['blank_share']:.0%} of the measurement rows blank",
+                  "", "The same folder with that share of measurement values set to null (a seeded draw): the rows "
+                  "the loader sets aside (Cohort.unusable) and both derivations read. Ratio: blank copy / clean "
+                  "folder, per path, same run.", "",
+                  "| subjects | rows blanked | path | features s (clean -> blank) | total s (clean -> blank) | "
+                  "ratio (total) | peak RSS MB (clean -> blank) | patterns (clean -> blank) |",
+                  "|---:|---:|---|---:|---:|---:|---:|---:|"]
+        for size in blank:
+            for name in ("pandas", "duckdb"):
+                c, b = size[name], size["blank"][name]
+                lines.append(f"| {size['n']:,} | {size['blank']['rows']:,} | {name} | {c['features_s']:.1f} -> "
+                             f"{b['features_s']:.1f} | {c['total_s']:.1f} -> {b['total_s']:.1f} | "
+                             f"{b['total_s'] / c['total_s']:.2f}x | {c['peak_rss_mb']:,.0f} -> "
+                             f"{b['peak_rss_mb']:,.0f} | {c['patterns']:,} -> {b['patterns']:,} |")
     return "\n".join(lines) + "\n"
 
 
@@ -211,6 +254,8 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", type=float, default=[1e5, 1e6])
     parser.add_argument("--quick", action="store_true", help="10^4 subjects only (a smoke run)")
     parser.add_argument("--out", default="features_sql")
+    parser.add_argument("--blank-share", type=float, default=0.0,
+                        help="also measure a copy with this share of measurement values blank (e.g. 0.3)")
     parser.add_argument("--funnel", action="store_true", help="time `funnel --engine duckdb`: --base code vs this")
     parser.add_argument("--base", help="with --funnel: a checkout of the code to compare against (e.g. main)")
     parser.add_argument("--base-label", help="with --funnel: how the results name --base (e.g. a commit)")
@@ -224,16 +269,24 @@ def main() -> None:
         return
     sizes = [10_000] if args.quick else [int(s) for s in args.sizes]
     results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores", "date": time.strftime("%Y-%m-%d"),
-               "load": f"{os.getloadavg()[0]:.1f}", "sizes": []}
+               "load": f"{os.getloadavg()[0]:.1f}", "sizes": [], "blank_share": args.blank_share}
     for n in sizes:
         with tempfile.TemporaryDirectory() as tmp:
-            folder = Path(tmp)
+            folder = Path(tmp) / "clean"
             row = {"n": n, **generate(n, folder)}
-            for path in ("pandas", "duckdb"):
+            blank = {"rows": blanked(folder, args.blank_share, Path(tmp) / "blank")} if args.blank_share else None
+            for path in ("pandas", "duckdb"):  # clean and blank one after the other: the same load for both
                 row[path] = child(path, folder)
                 print(n, path, {k: v for k, v in row[path].items() if k != "digest"}, flush=True)
+                if blank is not None:
+                    blank[path] = child(path, Path(tmp) / "blank")
+                    print(n, path, "blank", {k: v for k, v in blank[path].items() if k != "digest"}, flush=True)
             if row["pandas"]["digest"] != row["duckdb"]["digest"]:
                 raise SystemExit(f"histograms differ at {n:,} subjects")
+            if blank is not None:
+                if blank["pandas"]["digest"] != blank["duckdb"]["digest"]:
+                    raise SystemExit(f"histograms of the blank copy differ at {n:,} subjects")
+                row["blank"] = blank
             results["sizes"].append(row)
     RESULTS.mkdir(parents=True, exist_ok=True)
     if not args.quick:

@@ -13,10 +13,14 @@ selection of subject ids, or, for an in-memory EligibilityMatrix, one truth code
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
+import shutil
 import socket
+import tempfile
 import uuid
+import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,12 +45,15 @@ from explorer.engine.layout import (
     censored_table,
     check_reason_columns,
     find_tables,
+    ordered_reasons,
     reason_counts_of_rows,
     reason_counts_sql,
     reasons_frame,
     reasons_sql,
     screening_tables,
+    write_screening,
 )
+from explorer.engine.layout import reason_counts as count_reasons
 from explorer.engine.patterns import Selection
 from explorer.engine.sql import SPARK, SourceSchema, matrix_query
 from explorer.errors import DataError
@@ -211,11 +218,40 @@ class SparkBackend:
         # view names of their own, so that several backends can share one session
         self.tables = {t: f"te_{uuid.uuid4().hex[:10]}_{t}" for t in (*TABLES, "missing_reasons", "censored")}
         self._reasons: str | None = None  # the view of the source's missing reasons, when it has them
-        self.schema = self._register(source)
+        # an in-memory Screening's reasons stay in Python: they are already in this process, and uploading them
+        # (about 14 rows a subject) filled the local session's 1 GB heap at 3*10^5 subjects
+        self._held_reasons: pd.DataFrame | None = None
+        self._spilled: Path | None = None  # the temporary folder an in-memory Screening is read from
+        self.schema = self._register(self._on_disk(source))
         self._subject_ids: pd.Index | None = None
         self._order: np.ndarray | None = None
 
     # --- sources -----------------------------------------------------------------------------
+    def _on_disk(self, source: Any) -> Any:
+        """An in-memory Screening given to a local session, written to a temporary screening folder that Spark
+        scans: uploaded from Python it is held whole in the JVM's heap (1 GB, LOCAL_DRIVER_MEMORY), which the
+        features of a few 10^5 subjects fill; read from Parquet, Spark streams it like any folder. Its missing
+        reasons stay in Python (missing_reasons, reason_counts). Any other source, or a session whose executors
+        may not see this machine's disk (Spark Connect, a cluster), as given."""
+        if isinstance(source, (str, Path, Mapping)) or not self._local():
+            return source
+        if getattr(source, "missing_reasons", None) is not None:
+            self._held_reasons = source.missing_reasons
+            source = dataclasses.replace(source, missing_reasons=None)
+        folder = Path(tempfile.mkdtemp(prefix="trial-explorer-spark-"))
+        weakref.finalize(self, shutil.rmtree, folder, True)  # the views die with the backend, then the files
+        self._spilled = write_screening(source, folder / "screening")
+        return self._spilled
+
+    def _local(self) -> bool:
+        """Whether the session runs on this machine (a classic session with a local master)."""
+        if type(self.spark).__module__.startswith("pyspark.sql.connect"):
+            return False
+        try:
+            return str(self.spark.sparkContext.master).startswith("local")
+        except Exception:  # no SparkContext to ask: treat it as remote
+            return False
+
     def _register(self, source: Any) -> SourceSchema:
         from pyspark.sql import functions as F
 
@@ -322,10 +358,9 @@ class SparkBackend:
         if isinstance(source, (str, Path)):
             path = Path(source) / REASONS
             return self._read(path) if path.is_file() else None
-        if isinstance(source, Mapping) or getattr(source, "missing_reasons", None) is None:
-            return None
-        reasons = source.missing_reasons
-        return arrow_frame(self.spark, pa.Table.from_pandas(reasons.astype(str), preserve_index=False))
+        if not isinstance(source, Mapping) and self._held_reasons is None:  # an in-memory Screening: counted
+            self._held_reasons = getattr(source, "missing_reasons", None)       # here, not uploaded
+        return None
 
     def _read(self, path: Path):
         try:
@@ -423,13 +458,18 @@ class SparkBackend:
     # --- why values are unknown ------------------------------------------------------------------
     def missing_reasons(self) -> pd.DataFrame | None:
         """The source's missing reasons in the memory engine's form (as DuckDBBackend.missing_reasons)."""
+        if self._held_reasons is not None:
+            return ordered_reasons(self._held_reasons)
         if self._reasons is None:
             return None
         sql = reasons_sql(SPARK, self._reasons, self.tables["features"], ROW)
         return reasons_frame(self._sql(sql, {}, "read the missing reasons"), self.subject_ids())
 
     def reason_counts(self) -> dict[tuple[str, str], int]:
-        """{(variable, reason): subjects}, counted inside Spark; {} without reasons."""
+        """{(variable, reason): subjects}, counted inside Spark (an in-memory source's here); {} without
+        reasons."""
+        if self._held_reasons is not None:
+            return count_reasons(self._held_reasons)
         if self._reasons is None:
             return {}
         rows = self._sql(reason_counts_sql(SPARK, self._reasons, self.tables["features"], ROW), {},

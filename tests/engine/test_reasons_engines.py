@@ -81,3 +81,45 @@ def test_spark_gives_the_memory_engines_reasons_for_a_folder(spark, folder):
         assert backend.reason_counts() == reason_counts(read_screening(folder).missing_reasons)
     finally:
         backend.close()
+
+
+def test_spark_gives_the_reasons_of_an_in_memory_screening_without_uploading_them(spark, folder, screening):
+    """A Screening held in this process keeps its reasons here: uploaded as text (about 14 rows a subject) they
+    filled the local session's 1 GB heap at 3*10^5 subjects (benchmarks/results/spark_canonical_11_3e5.md)."""
+    from explorer.engine.spark import SparkBackend
+
+    held = read_screening(folder)
+    backend = SparkBackend(held, spark=spark)
+    try:
+        assert backend.tables["missing_reasons"] not in {t.name for t in spark.catalog.listTables()}
+        pd.testing.assert_frame_equal(backend.missing_reasons(), DuckDBBackend(held).missing_reasons())
+        pd.testing.assert_frame_equal(backend.missing_reasons(), memory_reasons(folder))
+        assert backend.reason_counts() == reason_counts(held.missing_reasons)
+    finally:
+        backend.close()
+    plain = SparkBackend(dataclasses.replace(screening, missing_reasons=None), spark=spark)
+    try:
+        assert plain.missing_reasons() is None and plain.reason_counts() == {}
+    finally:
+        plain.close()
+
+
+def test_a_local_session_scans_an_in_memory_screening_from_disk_and_removes_the_files(spark, folder):
+    """Uploaded from Python, a Screening's features were held whole in the JVM's 1 GB heap; a local session now
+    scans them from a temporary Parquet folder (as any folder), which goes when the backend goes."""
+    import gc
+    from pathlib import Path
+
+    from explorer.engine.spark import SparkBackend
+
+    held = read_screening(folder)
+    backend = SparkBackend(held, spark=spark)
+    files = spark.table(backend.tables["features"]).inputFiles()
+    assert len(files) == 1 and files[0].endswith("features.parquet")
+    spilled = Path(files[0].removeprefix("file:")).parent
+    assert spilled.is_dir() and not (spilled / REASONS).exists()  # the reasons stay in Python
+    assert backend.subject_ids().equals(held.features.index.astype("string"))
+    backend.close()
+    del backend
+    gc.collect()
+    assert not spilled.exists()
