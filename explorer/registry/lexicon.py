@@ -533,7 +533,8 @@ NOT_A_SUBTYPE = {"of", "with", "or", "and", "any", "known", "history", "signific
                  "clinically", "relevant", "major", "the", "a", "an", "other", "documented", "current", "active",
                  "uncontrolled", "unstable", "evidence", "presence", "no", "without", "has", "have", "had"}
 # a criterion whose subject names one sex: "Women under the age of 18", "Male patients with HIV"
-SUBJECT_SEX = re.compile(r"^\W*(?:(?:any|all|adult|elderly|older|young|postmenopausal|premenopausal|healthy)\s+)?"
+# one describing word may come first ("Asymptomatic women", "Obese men"), never a negation ("No women ...")
+SUBJECT_SEX = re.compile(r"^\W*(?:(?!(?:no|not|non|nor|neither|without|except|other|both)\b)[a-z][a-z-]+\s+)?"
                          r"(?P<sex>women|woman|females?|men|man|males?|girls|boys)\b(?!\s*(?:and\s*/\s*or|and|or|&|/|\+)\s*\w)"
                          # "Female, aged 18 to 45" is about women; "Male, female or ..." and "Women, children" are not
                          r"(?!\s*,\s*(?:and\s+|or\s+)?(?:wom[ae]n|females?|m[ae]n|males?|girls?|boys?|children|"

@@ -10,7 +10,7 @@ from functools import cache
 from explorer import expr
 from explorer.catalogue import default_catalogue
 from explorer.registry import lexicon, trees
-from explorer.registry.attach import TIME_UNITS, Attached, convert
+from explorer.registry.attach import TIME_UNITS, Attached, age_could_end, clause_before, convert
 from explorer.registry.mentions import compiled_terms, non_overlapping
 from explorer.registry.model import Rule, Threshold, Value
 from explorer.registry.negation import negated_spans
@@ -571,7 +571,8 @@ def duration_rules(text: str, kind: str, values: list[Value], attached: list[Att
     rules, notes = [], []
     for v in values:
         unit_written = next((u for u in v.units if u), None)
-        if id(v) in used or unit_written not in TIME_UNITS or v.ops == ("",) or len(v.numbers) != len(v.ops):
+        if id(v) in used or unit_written not in TIME_UNITS or v.ops == ("",) or len(v.numbers) != len(v.ops) \
+                or v.form == "from":  # a starting age ("from 18 years"), never a duration
             continue
         before = text[max(0, v.start - 80):v.start]
         m = re.search(r"(?:diabetes(?:\s+mellitus)?|\bT[12]DM?\b|\bIDDM\b|\bNIDDM\b|onset\s+of\s+diabetes|"
@@ -588,6 +589,11 @@ def duration_rules(text: str, kind: str, values: list[Value], attached: list[Att
             continue
         if _AGE_AT_DIAGNOSIS.search(before):
             continue  # "age at diagnosis of diabetes under 40 years" is an age, not a time since diagnosis
+        clause = clause_before(text, v.start)
+        if named is None and not _DURATION_CUE.search(clause) and age_could_end(clause, text, v):
+            notes.append(f"{text[v.start:v.end]!r} follows the name of the diabetes with no word of time, in a clause "
+                         "about people: it may be their age or the diabetes' duration; not read")
+            continue
         thresholds, trees_, params = [], [], {}
         for op, number in zip(v.ops, v.numbers, strict=True):
             value, unit, conf, problem = convert("diabetes_duration", number, unit_written, v.numbers)
@@ -611,4 +617,6 @@ def duration_rules(text: str, kind: str, values: list[Value], attached: list[Att
 _DIABETES = re.compile(r"diabet|\bT[12]DM?\b|\bN?IDDM\b", re.I)
 _DISEASE_DURATION = re.compile(r"(?:(?:disease|illness)\s+duration(?:\s+(?:of|is))?|\bonset(?:\s+(?:of\s+)?(?:at\s+least|more\s+than))?)"
                                r"\s*(?:of\s+)?(?::\s*)?$", re.I)
+# a word that makes a limit after the diabetes its duration ("T2DM for 5 years", "diagnosed with T2D >= 1 year")
+_DURATION_CUE = re.compile(r"\b(?:for|since|of|durations?|diagnos\w*|known|history|onset|lasting|had)\b|:", re.I)
 _AGE_AT_DIAGNOSIS = re.compile(r"\bage\s+(?:at|of)\s+(?:the\s+)?(?:diagnosis|onset)\b", re.I)
