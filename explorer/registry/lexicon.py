@@ -398,6 +398,9 @@ PREGNANCY_SUBTYPES = re.compile(
     r"term|preterm|planned|unplanned|first|second|third|previous|prior)[\s-]+(?:\w+\s+)?$"
     # a complication of pregnancy ("hypertensive disorders of pregnancy") is not every pregnancy
     r"|\b(?:disorders?|diseases?|complications?|loss(?:es)?|termination)\s+(?:of|in|during)\s+(?:the\s+)?$", re.I)
+# "Current or planned pregnancy", "existing or planned pregnancy": two kinds joined, the first the current pregnancy
+CURRENT_OR_KIND = re.compile(r"\b(?:current(?:ly)?|present|existing|ongoing|confirmed|known)\s+(?:or|and\s*/\s*or)\s+"
+                             r"(?P<kind>(?:planned|intended|desired|anticipated|possible|suspected|future)[\s-]+)", re.I)
 # Before a measurement: a value in the past, which the catalogue's current value does not record.
 # Before a measurement: a value under treatment ("treated systolic blood pressure > 155"), which the catalogue's
 # value (treated or not) does not tell apart.

@@ -153,7 +153,13 @@ def numeric_rules(text: str, kind: str, item: Attached, names: ParameterNames) -
             units[1] = units[0]
         pieces = []
         # "under 18 or over 50" in an exclusion: the trial's own minimum and maximum, not a range's low and high
-        outside = len(ops) == 2 and ops[0] in ("<", "<=") and "or" in text[v.start:v.end].lower()
+        either = len(ops) == 2 and ops[0] in ("<", "<=") and ops[1] in (">", ">=")
+        written_or = "or" in text[v.start:v.end].lower()
+        # "BMI < 35 and > 60" in an exclusion: no one is below 35 and above 60 at once, and an exclusion's "and" lists
+        # what excludes, so each limit excludes (as "< 35 or > 60"); in an inclusion it stays unread (below)
+        impossible_and = either and not written_or and kind == "exclusion" and len(numbers) == 2 \
+            and _ordered(v, numbers)
+        outside = either and (written_or or impossible_and)
         for op, number, unit in zip(ops, numbers, units, strict=False):
             value, read_unit, conf, problem = convert(var_name, number, unit, numbers)
             if problem:
@@ -166,7 +172,7 @@ def numeric_rules(text: str, kind: str, item: Attached, names: ParameterNames) -
             found.append(Threshold(var_name, op, value, default_catalogue()[var_name].unit, number, read_unit))
             if first_rule is None:
                 first_rule = (op, value, default_catalogue()[var_name].unit, number, read_unit)
-        if len(ops) == 2 and ops[0] in ("<", "<=") and ops[1] in (">", ">=") and "or" not in text[v.start:v.end]:
+        if either and not outside:
             return [], [f"{source!r}: below one limit and above a higher one at once; not read"]
         if len(ops) == 2 and (ops[0] in (">", ">=")) == (ops[1] in (">", ">=")):
             pair = SEX_PAIR.match(text[v.end:v.end + 60])
@@ -175,7 +181,7 @@ def numeric_rules(text: str, kind: str, item: Attached, names: ParameterNames) -
                 paired = (span[0], max(span[1], v.end + pair.end()))
                 return _per_sex(kind, var_name, found, pair, paired, text[paired[0]:paired[1]], confidence, names), notes
             return [], [f"{source!r}: two bounds in the same direction; not read"]
-        if len(pieces) == 2 and ops[0] in ("<", "<=") and "or" in text[v.start:v.end].lower():
+        if len(pieces) == 2 and outside:
             atoms.append(trees.any_of(pieces))  # "< 18 or > 40": outside the range
         else:
             atoms.append(trees.all_of(pieces))
@@ -190,6 +196,9 @@ def numeric_rules(text: str, kind: str, item: Attached, names: ParameterNames) -
         note = "range read with both limits inclusive" if v.form in {"between", "fromto", "dash"} else ""
         if v.form == "flatpair":
             note = "two limits each written '=' (a flattened >= or <=): read as the range from the lower to the higher"
+    if impossible_and:
+        note = ("'and' between a lower and a higher limit in an exclusion: read as either excluding (no one is "
+                "below the one and above the other at once)")
     if read_unit and unit and read_unit != unit:
         note = (note + "; " if note else "") + f"converted from {read_unit}"
     sex = SEX_AFTER.match(text[v.end:v.end + 30]) if len(variables) == 1 else None
@@ -286,6 +295,12 @@ def merge_sex_specific(text: str, kind: str, rules: list[Rule]) -> list[Rule]:
     return out
 
 
+def _ordered(v: Value, numbers: tuple[float, ...]) -> bool:
+    """The first limit is the lower one (in one unit, or with the unit written once)."""
+    units = [u for u in v.units if u]
+    return len(set(units)) <= 1 and numbers[0] < numbers[1]
+
+
 def subject_sex(text: str, kind: str, rules: list[Rule]) -> list[Rule]:
     """A criterion whose subject is one sex holds for that sex only: `sex == "female" and age < age_min`.
 
@@ -317,6 +332,13 @@ _PREGNANCY_AS_TIME = re.compile(r"\b(?:during|throughout)\s+(?:the\s+|her\s+|the
                                 re.I)
 
 
+def _not_a_mention(before: str) -> bool:
+    """NOT_A_MENTION, except a plan joined to the current state ("current or planned pregnancy (or breastfeeding)"):
+    the current one is read, the plan named as left out (faithful.py)."""
+    m = lexicon.NOT_A_MENTION.search(before)
+    return m is not None and not any(c.start("kind") == m.start() for c in lexicon.CURRENT_OR_KIND.finditer(before))
+
+
 def concept_rules(text: str, kind: str, values_spans: list[tuple[int, int]]) -> tuple[list[Rule], list[str], list]:
     """Boolean and category concepts, with NegEx deciding which are negated."""
     _, _, concepts, _ = compiled_terms()
@@ -324,7 +346,7 @@ def concept_rules(text: str, kind: str, values_spans: list[tuple[int, int]]) -> 
     for pattern, expression in concepts:
         for m in pattern.finditer(text):
             before = text[max(0, m.start() - 60):m.start()]
-            if lexicon.NOT_A_MENTION.search(before) and not lexicon.EXCEPTED_FROM_LIMIT.search(before) or \
+            if _not_a_mention(before) and not lexicon.EXCEPTED_FROM_LIMIT.search(before) or \
                     (lexicon.NOT_A_MENTION_AFTER.match(text[m.end():m.end() + 30]) and not _result_before(text, m.start())) \
                     or _names_a_test(text, m.end()) \
                     or lexicon.AS_A_CAUSE.search(text[max(0, m.start() - 150):m.start()]):
