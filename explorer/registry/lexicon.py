@@ -97,6 +97,9 @@ UNMAPPED_TERMS: list[str] = [
     r"\bOGTT\b", r"oral\s+glucose\s+tolerance\s+test", r"alkaline\s+phosphatase", r"\bALP\b", r"\bGGT\b",
     r"\bPRA\b", r"panel[- ]reactive", r"neutrophils?", r"lymphocytes?", r"\bINR\b", r"lipase", r"amylase",
     r"insulin(?!\s+(?:dose|requirement))", r"ketones?", r"gold\s+score", r"clarke\s+score", r"hypoglyc\w+",
+    # vital signs other than the blood pressure the catalogue holds: "SBP < 80 mmHg / mean arterial pressure < 50 mmHg"
+    r"mean\s+arterial\s+(?:blood\s+)?pressure", r"\bMAP\b", r"pulse\s+pressure", r"heart\s+rate", r"pulse\s+rate",
+    r"respiratory\s+rate",
     # durations and prognoses the catalogue does not record: "life expectancy < 5 years" is no age
     r"life\s+expectancy", r"(?:expected\s+)?survival", r"prognosis", r"amenorrh(?:o)?ea", r"menopaus\w*",
     r"post-?menopausal", r"menstrua\w+",
@@ -536,8 +539,10 @@ NOT_A_SUBTYPE = {"of", "with", "or", "and", "any", "known", "history", "signific
                  "clinically", "relevant", "major", "the", "a", "an", "other", "documented", "current", "active",
                  "uncontrolled", "unstable", "evidence", "presence", "no", "without", "has", "have", "had"}
 # a criterion whose subject names one sex: "Women under the age of 18", "Male patients with HIV"
-# one describing word may come first ("Asymptomatic women", "Obese men"), never a negation ("No women ...")
-SUBJECT_SEX = re.compile(r"^\W*(?:(?!(?:no|not|non|nor|neither|without|except|other|both)\b)[a-z][a-z-]+\s+)?"
+# one describing word may come first ("Asymptomatic women", "Obese men"), never a negation ("No women ..."), nor a
+# pregnancy word (its own rule names the sex already: "Pregnant women with HIV")
+SUBJECT_SEX = re.compile(r"^\W*(?:(?!(?:no|not|non|nor|neither|without|except|other|both|pregnant|lactating|nursing|"
+                         r"breast-?feeding)\b)[a-z][a-z-]+\s+)?"
                          r"(?P<sex>women|woman|females?|men|man|males?|girls|boys)\b(?!\s*(?:and\s*/\s*or|and|or|&|/|\+)\s*\w)"
                          # "Female, aged 18 to 45" is about women; "Male, female or ..." and "Women, children" are not
                          r"(?!\s*,\s*(?:and\s+|or\s+)?(?:wom[ae]n|females?|m[ae]n|males?|girls?|boys?|children|"

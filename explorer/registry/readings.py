@@ -160,6 +160,8 @@ def numeric_rules(text: str, kind: str, item: Attached, names: ParameterNames) -
         impossible_and = either and not written_or and kind == "exclusion" and len(numbers) == 2 \
             and _ordered(v, numbers)
         outside = either and (written_or or impossible_and)
+        # "< 18 years and >= 12 years": below the higher limit and above the lower one is a range, written high first
+        high_first = either and not written_or and len(numbers) == 2 and _ordered(v, (numbers[1], numbers[0]))
         for op, number, unit in zip(ops, numbers, units, strict=False):
             value, read_unit, conf, problem = convert(var_name, number, unit, numbers)
             if problem:
@@ -172,7 +174,7 @@ def numeric_rules(text: str, kind: str, item: Attached, names: ParameterNames) -
             found.append(Threshold(var_name, op, value, default_catalogue()[var_name].unit, number, read_unit))
             if first_rule is None:
                 first_rule = (op, value, default_catalogue()[var_name].unit, number, read_unit)
-        if either and not outside:
+        if either and not outside and not high_first:
             return [], [f"{source!r}: below one limit and above a higher one at once; not read"]
         if len(ops) == 2 and (ops[0] in (">", ">=")) == (ops[1] in (">", ">=")):
             pair = SEX_PAIR.match(text[v.end:v.end + 60])

@@ -9,6 +9,9 @@ variants per class, diabetes-trial wording among them), and the edges that must 
   read as age >= 5 and age <= 0.5);
 - "BMI below 18 and above 35" in an exclusion: each limit excludes (no one is both), said in the rule's note;
 - "current or planned pregnancy": the current one is read, the plan named as left out;
+- "< 70 and > 40 years": a range written high first (main left it unread in both kinds);
+- mean arterial pressure, heart rate and other vital signs are measurements the catalogue lacks: their values are
+  theirs, not another limit of the blood pressure beside them;
 - a limit in years after the bare name of the diabetes, in a clause about people ("Patients with type 2 diabetes
   between 18 and 75 years"), may be the age or the diabetes' duration: neither is read (main read a duration of
   18 to 75 years, which no one in a diabetes trial has).
@@ -48,6 +51,13 @@ ROWS = [
      T(("bmi", "<", 18, "kg/m2"), ("bmi", ">", 35, "kg/m2"))),
     ("Aged < 21 and > 70 years", "exclusion", T((AGE, "<", 21, "years"), (AGE, ">", 70, "years"))),
     ("HbA1c < 6.5% and > 11%", "exclusion", T(("hba1c", "<", 6.5, "%"), ("hba1c", ">", 11, "%"))),
+    # --- below the higher limit and above the lower one: a range written high first (both kinds) ----------------------------
+    ("Age < 70 and > 40 years", "inclusion", T((AGE, "<", 70, "years"), (AGE, ">", 40, "years"))),
+    ("HbA1c < 10.5% and >= 7.5%", "inclusion", T(("hba1c", "<", 10.5, "%"), ("hba1c", ">=", 7.5, "%"))),
+    ("BMI < 45 and > 40 kg/m2", "exclusion", T(("bmi", "<", 45, "kg/m2"), ("bmi", ">", 40, "kg/m2"))),
+    # --- another vital sign's value is not a blood pressure limit for some people ---------------------------------------------
+    ("Systolic blood pressure < 85 mmHg or mean arterial pressure < 60 mmHg", "exclusion",
+     Partial(T(("systolic_bp", "<", 85, "mmHg")), "mean arterial")),
     # --- the current pregnancy, joined to a planned one --------------------------------------------------------------------
     ("Current or planned pregnancy, or breast-feeding", "exclusion", Partial(T(), "planned")),
     ("Existing or planned pregnancy", "exclusion", Partial(T(), "planned")),
