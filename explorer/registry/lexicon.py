@@ -34,10 +34,12 @@ NUMERIC_TERMS: dict[str, list[str]] = {
                r"(?<![a-z])weight(?!\s+(?:gain|loss|change|reduction|management|\[))"],
     "egfr": [r"\beGFR\b", r"estimated\s+glomerular\s+filtration\s+rate", r"glomerular\s+filtration\s+rate",
              r"\bGFR\b"],
-    "creatinine": [r"(?:serum\s+|plasma\s+)?creatinine(?!\s+(?:clearance|ratio|kinase))"],
+    "creatinine": [r"(?<!clearance\s)(?<!clearance\sof\s)(?:serum\s+|plasma\s+)?creatinine(?!\s+(?:clearance|ratio|kinase))"],
     # clearance in mL/min, not per 1.73 m2: measured, or estimated by Cockcroft-Gault (the catalogue's description)
     "creatinine_clearance": [r"(?:calculated\s+|estimated\s+|measured\s+)?creatinine\s+clearance(?:\s+rate)?",
-                             r"\bCr\s?Cl\b", r"\bCLcr\b"],
+                             r"\bCr\s?Cl\b", r"\bCLcr\b",
+                             # the French and Spanish word order, in English text too: "clearance (of) creatinine"
+                             r"clearance\s+(?:of\s+)?creatinine"],
     "alt": [r"\bALT\b", r"\bSGPT\b", r"alanine\s+(?:amino)?transferase", r"alanine\s+(?:amino)?transaminase"],
     "ast": [r"\bAST\b", r"\bSGOT\b", r"aspartate\s+(?:amino)?transferase", r"aspartate\s+(?:amino)?transaminase"],
     # direct (conjugated) and indirect bilirubin are fractions, not the total the catalogue holds

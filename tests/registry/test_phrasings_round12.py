@@ -10,6 +10,7 @@ variants per class, diabetes-trial wording among them), and the edges that must 
 - "BMI below 18 and above 35" in an exclusion: each limit excludes (no one is both), said in the rule's note;
 - "current or planned pregnancy": the current one is read, the plan named as left out;
 - "< 70 and > 40 years": a range written high first (main left it unread in both kinds);
+- "clearance (of) creatinine" (the French and Spanish word order) is the creatinine clearance;
 - mean arterial pressure, heart rate and other vital signs are measurements the catalogue lacks: their values are
   theirs, not another limit of the blood pressure beside them;
 - a limit in years after the bare name of the diabetes, in a clause about people ("Patients with type 2 diabetes
@@ -58,6 +59,9 @@ ROWS = [
     # --- another vital sign's value is not a blood pressure limit for some people ---------------------------------------------
     ("Systolic blood pressure < 85 mmHg or mean arterial pressure < 60 mmHg", "exclusion",
      Partial(T(("systolic_bp", "<", 85, "mmHg")), "mean arterial")),
+    # --- "clearance (of) creatinine": the creatinine clearance, never the serum creatinine --------------------------------------
+    ("Clearance of creatinine below 50 mL/min", "exclusion", T(("creatinine_clearance", "<", 50, "mL/min"))),
+    ("Clearance creatinine ≥ 60 ml/min", "inclusion", T(("creatinine_clearance", ">=", 60, "mL/min"))),
     # --- the current pregnancy, joined to a planned one --------------------------------------------------------------------
     ("Current or planned pregnancy, or breast-feeding", "exclusion", Partial(T(), "planned")),
     ("Existing or planned pregnancy", "exclusion", Partial(T(), "planned")),
