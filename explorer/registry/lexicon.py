@@ -541,10 +541,12 @@ NOT_A_SUBTYPE = {"of", "with", "or", "and", "any", "known", "history", "signific
                  "clinically", "relevant", "major", "the", "a", "an", "other", "documented", "current", "active",
                  "uncontrolled", "unstable", "evidence", "presence", "no", "without", "has", "have", "had"}
 # a criterion whose subject names one sex: "Women under the age of 18", "Male patients with HIV"
-# one describing word may come first ("Asymptomatic women", "Obese men"), never a negation ("No women ..."), nor a
-# pregnancy word (its own rule names the sex already: "Pregnant women with HIV")
-SUBJECT_SEX = re.compile(r"^\W*(?:(?!(?:no|not|non|nor|neither|without|except|other|both|pregnant|lactating|nursing|"
-                         r"breast-?feeding)\b)[a-z][a-z-]+\s+)?"
+# up to three describing words may come first ("Asymptomatic women", "HIV- uninfected women", "Obese adolescent girls"),
+# never a negation ("No women ..."), a word that makes the sex part of another phrase ("Partners of women", "Cancer in
+# men"), nor a pregnancy word (its own rule names the sex already: "Pregnant women with HIV")
+SUBJECT_SEX = re.compile(r"^\W*(?:(?!(?:no|not|non(?!-)|nor|neither|without|except|other|both|pregnant|lactating|nursing|"
+                         r"breast-?feeding|of|in|with|for|and|or|to|than|from|by|who|whose|their|partners?|wives|"
+                         r"husbands|mothers?|fathers?)\b)[a-z0-9][a-z0-9-]*\s+){0,3}"
                          r"(?P<sex>women|woman|females?|men|man|males?|girls|boys)\b(?!\s*(?:and\s*/\s*or|and|or|&|/|\+)\s*\w)"
                          # "Female, aged 18 to 45" is about women; "Male, female or ..." and "Women, children" are not
                          r"(?!\s*,\s*(?:and\s+|or\s+)?(?:wom[ae]n|females?|m[ae]n|males?|girls?|boys?|children|"

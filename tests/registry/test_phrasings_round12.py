@@ -129,6 +129,24 @@ def test_a_one_sex_clause_about_people_keeps_its_sex():
     assert e.expression == "sex == \"female\" and age >= age_min and age <= age_max"
 
 
+# --- draw 20261312, #48: "HIV- uninfected women desiring PrEP" was `not hiv_positive`, admitting men the text does not
+# name; a criterion whose subject is one sex after up to three describing words holds for that sex only -----------------
+@pytest.mark.parametrize(("text", "kind", "expression"), [
+    ("HIV-negative sexually active women seeking contraception", "inclusion", 'sex == "female" and not hiv_positive'),
+    ("Sexually active adult women aged 18-45 years", "inclusion",
+     'sex == "female" and age >= age_min and age <= age_max'),
+    ("Type 2 diabetic men aged 40-70 years", "inclusion", 'sex == "male" and age >= age_min and age <= age_max'),
+    ("Non-pregnant women aged 18-40", "inclusion",
+     '(sex == "male" or not pregnant) and sex == "female" and age >= age_min and age <= age_max'),
+    # the sex is another phrase's, or both sexes are named: no sex is added
+    ("Partners of women aged 18-40", "inclusion", None),
+    ("Healthy male or female volunteers aged 18-45 years", "inclusion", "age >= age_min and age <= age_max"),
+])
+def test_a_one_sex_subject_after_describing_words(text, kind, expression):
+    e = extract(text, kind)
+    assert (e.expression if expression is not None else ("sex" in (e.expression or ""))) == (expression or False)
+
+
 def test_the_current_pregnancy_is_read_and_the_plan_named():
     e = extract("Current or planned pregnancy, or breast-feeding", "exclusion")
     assert e.expression == "sex == \"female\" and (pregnant or lactating)"
