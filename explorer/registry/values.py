@@ -224,9 +224,7 @@ def find_values(text: str, *, flattened_pairs: bool = True) -> list[Value]:
                 ops = (op_of(g["ca"]), "<=")
             elif form == "ulnwithin":
                 ops = ("<=",)
-            elif form == "ulntrail":
-                ops = (">=",)
-            elif form == "from":
+            elif form in ("ulntrail", "from"):  # "3x ULN or higher", "from 18 years": lower limits
                 ops = (">=",)
             elif form == "cmp":
                 ops = (op_of(g["c"]),)
