@@ -439,6 +439,7 @@ def evaluate_chia(lines: list[ChiaLine], *, sample: int = 0, seed: int = 0, reco
                   "expressible": [0, 0], "held_inexpressible": 0} for f in FAMILY_TERMS}
     inexpressible_classes: dict[str, dict[str, int]] = {}  # reason -> family -> gold items (inexpressible())
     wrong, missed, computable_criteria = [], [], []
+    uncomputable = []  # every gold item no computable rule holds, with its cause (written with --details only)
     # "comparator" | "timing" -> family -> right readings the text leaves that part out of (registry/unstated.py)
     unstated: dict[str, dict[str, int]] = {}
     not_computable: dict[str, dict[str, int]] = {}  # why_class -> family -> right readings left non-computable
@@ -487,8 +488,11 @@ def evaluate_chia(lines: list[ChiaLine], *, sample: int = 0, seed: int = 0, reco
                             "text": line.text} for g in open_gold]
             else:  # every gold item no computable rule holds, by its cause (cause_class)
                 for g in open_gold:
-                    row = causes.setdefault(cause_class(g, line.text, read_by.get(id(g))), {})
+                    cause = cause_class(g, line.text, read_by.get(id(g)))
+                    row = causes.setdefault(cause, {})
                     row[g.family] = row.get(g.family, 0) + 1
+                    uncomputable.append({"trial": line.trial, "kind": line.kind, "line": line.index, "family": g.family,
+                                         "gold": g.text, "cause": cause, "text": line.text})
         if any(i["computable"] for i in items):
             computable_criteria.append(line)
     families = {}
@@ -511,7 +515,7 @@ def evaluate_chia(lines: list[ChiaLine], *, sample: int = 0, seed: int = 0, reco
               "inexpressible_classes": dict(sorted(inexpressible_classes.items(), key=lambda kv: -sum(kv[1].values()))),
               "not_computable_classes": dict(sorted(not_computable.items(), key=lambda kv: -sum(kv[1].values()))),
               "cause_classes": dict(sorted(causes.items(), key=lambda kv: -sum(kv[1].values()))),
-              "wrong": wrong, "missed": missed}
+              "wrong": wrong, "missed": missed, "uncomputable": uncomputable}
     if sample:
         result["sample"], result["sample_pool"] = sample_rules(lines, sample, seed, records)
     return result
@@ -949,7 +953,7 @@ def main(argv: list[str] | None = None) -> int:
                                                                   result["sample_pool"]),
                                                   encoding="utf-8")
         if not args.details:
-            result = {k: v for k, v in result.items() if k not in {"wrong", "missed"}}
+            result = {k: v for k, v in result.items() if k not in {"wrong", "missed", "uncomputable"}}
         _write(result, markdown_chia(result), args)
         return 0
     if not args.paths:

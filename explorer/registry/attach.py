@@ -20,8 +20,8 @@ _AGE_TAIL = re.compile(r"^\s*(?:old|of\s+age|years?\s+old|or\s+older|and\s+older
 TIME_UNITS = {"years", "months", "weeks", "days"}
 _AGE_ALONE = re.compile(r"[\W\d_]*(?:(?:patients?|subjects?|participants?|persons?|people|individuals?|adults?|children|"
                         r"men|women|males?|females?|aged?|aging|volunteers?|healthy|and|or|of|be|must|are|is|were|was|who|"
-                        r"between|from|years?|adolescents?|infants?|boys?|girls?|recipients?|donors?|either|sex|"
-                        r"gender)[\W\d_]*)*", re.I)
+                        r"between|from|years?|adolescents?|infants?|boys?|girls?|recipients?|donors?|either|both|sex(?:es)?|"
+                        r"genders?)[\W\d_]*)*", re.I)
 _AGE_ALONE_AFTER = re.compile(r"\s*(?:$|[.;,()]|at\s|on\s+the\s+day|when\b|old\b|(?:of\s+)?ages?\b|inclusive\b|(?:or|and)\b)",
                               re.I)
 # "Children 2-5 years with ...", "Patients over 18 years weighing ...": after a noun for people, a limit in
@@ -30,6 +30,39 @@ _PERSON = re.compile(r"\b(?:patients?|subjects?|participants?|persons?|people|in
                      r"men|women|males?|females?|volunteers?|adolescents?|infants?|boys?|girls?)\b", re.I)
 _PERSON_AFTER = re.compile(r"\s*(?:with|who|whose|undergoing|admitted|scheduled|presenting|weighing|having|"
                            r"requiring|referred|attending|hospitali[sz]ed|diagnosed)\b", re.I)
+# "Asymptomatic women 45-68 years", "Pediatric patients (under 18 years)", "male patients with androgenetic alopecia
+# between 18 years and 60 years": a clause led by a noun for people (after at most two describing words), then only
+# words for people (rest empty) or a description with no number, comparator or word of time, is about the people,
+# so a limit in years ending it is their age. After a description the limit must state its direction ("between",
+# a comparator): "women with diabetes 5-10 years" may be the diabetes' duration.
+_PEOPLE = (r"(?:patients?|subjects?|participants?|persons?|people|individuals?|adults?|children|men|women|males?|"
+           r"females?|volunteers?|adolescents?|infants?|boys?|girls?)\b")
+_PERSON_LED = re.compile(rf"[\W\d_]*(?:(?:[a-z][\w-]*)\s+){{0,2}}?{_PEOPLE}(?P<rest>.*)", re.I | re.S)
+_DESCRIBED = re.compile(rf"(?:\s*{_PEOPLE})*[\s,(]*(?:with|who\s+(?:have|has|are|is)|having|undergoing|suffering\s+from)\s[^\d<>≤≥=;:]*", re.I)
+_TIME_WORDS = re.compile(r"\b(?:recent\w*|last|past|previous\w*|ago|"
+                         r"for|since|durations?|diagnos\w*|history|onset|known|lasting|during|within|after|before|"
+                         r"prior|ago|treated|treatment|therapy|from|of|at|on|in)\W*$|\b(?:durations?|onset|since|history|"
+                         r"diagnos\w*|years?|months?|weeks?|days?)\b", re.I)
+
+
+def age_could_end(clause: str, text: str, v: Value) -> bool:
+    """'Patients with type 2 diabetes between 18 and 75 years': a limit in years ending a clause about people may be
+    their age (readings.duration_rules then leaves a duration reading of it unread)."""
+    return ("years" in v.units and bool(_PERSON.search(clause)) and bool(_AGE_ALONE_AFTER.match(text[v.end:])))
+
+
+def _person_led_age(clause: str, v: Value) -> bool:
+    m = _PERSON_LED.fullmatch(clause)
+    if m is None:
+        return False
+    rest = m.group("rest")
+    if _AGE_ALONE.fullmatch(rest):
+        return True
+    # an open bracket after a description qualifies its last word: "with recent (less than 3 years) use of drugs"
+    return (v.form in ("between", "cmp", "cmprange", "trail", "from") and bool(_DESCRIBED.fullmatch(rest))
+            and not _TIME_WORDS.search(rest) and not re.search(r"[(\[][^)\]]*$", rest))
+
+
 _AGE_WORDS = re.compile(r"\b(?:old|older|younger)\b", re.I)
 _AGE_OF = re.compile(r"\bage\s+(?:of\s+)?\d", re.I)
 _DURATION_OF = re.compile(r"\s*(?:of|since|after|without|from|following|on)\s+(?!age\b)(?!the\s+age\b)"
@@ -156,7 +189,8 @@ def attach(text: str, mentions: list[Mention], values: list[Value]) -> tuple[lis
                 attached.append(Attached(v, [Mention(v.start, v.end, ("age",), "age")]))
                 continue
             clause = clause_before(text, v.start)
-            if v.form == "ages" or ("years" in v.units and v.ops != ("",) and _AGE_ALONE.fullmatch(clause)
+            if v.form == "ages" or ("years" in v.units and v.ops != ("",)
+                                    and (_AGE_ALONE.fullmatch(clause) or _person_led_age(clause, v))
                                     and (_AGE_ALONE_AFTER.match(text[v.end:])
                                          or (_PERSON.search(clause) and _PERSON_AFTER.match(text[v.end:])))
                                     and not _one_sex(clause, text)):

@@ -85,7 +85,13 @@ def _reading_vs_text(text: str, rule, others: list) -> tuple[str, str] | None:
     """How the concept reading compares with the words it came from: ("broader" | "narrower" | "unknown", why),
     or None when it says the same."""
     if "pregnant" in rule.variable.split("+"):
-        kind_of = lexicon.PREGNANCY_SUBTYPES.search(text[max(0, rule.span[0] - 30):rule.span[0]])
+        before = text[max(0, rule.span[0] - 40):rule.span[0]]
+        kind_of = lexicon.PREGNANCY_SUBTYPES.search(before)
+        current = next((c for c in lexicon.CURRENT_OR_KIND.finditer(before) if c.end() == len(before)), None) \
+            if kind_of else None
+        if current:
+            # "current or planned pregnancy": the current one (what `pregnant` records) or a kind it cannot tell
+            return "narrower", f"{' '.join(current.group('kind').split())} pregnancy (an alternative not read)"
         if kind_of:
             return "broader", " ".join(kind_of.group(0).split()) + " pregnancy"
         kind_after = lexicon.PREGNANCY_KIND_AFTER.match(text[rule.span[1]:rule.span[1] + 60])

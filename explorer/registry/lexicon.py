@@ -34,10 +34,12 @@ NUMERIC_TERMS: dict[str, list[str]] = {
                r"(?<![a-z])weight(?!\s+(?:gain|loss|change|reduction|management|\[))"],
     "egfr": [r"\beGFR\b", r"estimated\s+glomerular\s+filtration\s+rate", r"glomerular\s+filtration\s+rate",
              r"\bGFR\b"],
-    "creatinine": [r"(?:serum\s+|plasma\s+)?creatinine(?!\s+(?:clearance|ratio|kinase))"],
+    "creatinine": [r"(?<!clearance\s)(?<!clearance\sof\s)(?:serum\s+|plasma\s+)?creatinine(?!\s+(?:clearance|ratio|kinase))"],
     # clearance in mL/min, not per 1.73 m2: measured, or estimated by Cockcroft-Gault (the catalogue's description)
     "creatinine_clearance": [r"(?:calculated\s+|estimated\s+|measured\s+)?creatinine\s+clearance(?:\s+rate)?",
-                             r"\bCr\s?Cl\b", r"\bCLcr\b"],
+                             r"\bCr\s?Cl\b", r"\bCLcr\b",
+                             # the French and Spanish word order, in English text too: "clearance (of) creatinine"
+                             r"clearance\s+(?:of\s+)?creatinine"],
     "alt": [r"\bALT\b", r"\bSGPT\b", r"alanine\s+(?:amino)?transferase", r"alanine\s+(?:amino)?transaminase"],
     "ast": [r"\bAST\b", r"\bSGOT\b", r"aspartate\s+(?:amino)?transferase", r"aspartate\s+(?:amino)?transaminase"],
     # direct (conjugated) and indirect bilirubin are fractions, not the total the catalogue holds
@@ -97,6 +99,9 @@ UNMAPPED_TERMS: list[str] = [
     r"\bOGTT\b", r"oral\s+glucose\s+tolerance\s+test", r"alkaline\s+phosphatase", r"\bALP\b", r"\bGGT\b",
     r"\bPRA\b", r"panel[- ]reactive", r"neutrophils?", r"lymphocytes?", r"\bINR\b", r"lipase", r"amylase",
     r"insulin(?!\s+(?:dose|requirement))", r"ketones?", r"gold\s+score", r"clarke\s+score", r"hypoglyc\w+",
+    # vital signs other than the blood pressure the catalogue holds: "SBP < 80 mmHg / mean arterial pressure < 50 mmHg"
+    r"mean\s+arterial\s+(?:blood\s+)?pressure", r"\bMAP\b", r"pulse\s+pressure", r"heart\s+rate", r"pulse\s+rate",
+    r"respiratory\s+rate",
     # durations and prognoses the catalogue does not record: "life expectancy < 5 years" is no age
     r"life\s+expectancy", r"(?:expected\s+)?survival", r"prognosis", r"amenorrh(?:o)?ea", r"menopaus\w*",
     r"post-?menopausal", r"menstrua\w+",
@@ -398,6 +403,9 @@ PREGNANCY_SUBTYPES = re.compile(
     r"term|preterm|planned|unplanned|first|second|third|previous|prior)[\s-]+(?:\w+\s+)?$"
     # a complication of pregnancy ("hypertensive disorders of pregnancy") is not every pregnancy
     r"|\b(?:disorders?|diseases?|complications?|loss(?:es)?|termination)\s+(?:of|in|during)\s+(?:the\s+)?$", re.I)
+# "Current or planned pregnancy", "existing or planned pregnancy": two kinds joined, the first the current pregnancy
+CURRENT_OR_KIND = re.compile(r"\b(?:current(?:ly)?|present|existing|ongoing|confirmed|known)\s+(?:or|and\s*/\s*or)\s+"
+                             r"(?P<kind>(?:planned|intended|desired|anticipated|possible|suspected|future)[\s-]+)", re.I)
 # Before a measurement: a value in the past, which the catalogue's current value does not record.
 # Before a measurement: a value under treatment ("treated systolic blood pressure > 155"), which the catalogue's
 # value (treated or not) does not tell apart.
@@ -533,7 +541,12 @@ NOT_A_SUBTYPE = {"of", "with", "or", "and", "any", "known", "history", "signific
                  "clinically", "relevant", "major", "the", "a", "an", "other", "documented", "current", "active",
                  "uncontrolled", "unstable", "evidence", "presence", "no", "without", "has", "have", "had"}
 # a criterion whose subject names one sex: "Women under the age of 18", "Male patients with HIV"
-SUBJECT_SEX = re.compile(r"^\W*(?:(?:any|all|adult|elderly|older|young|postmenopausal|premenopausal|healthy)\s+)?"
+# up to three describing words may come first ("Asymptomatic women", "HIV- uninfected women", "Obese adolescent girls"),
+# never a negation ("No women ..."), a word that makes the sex part of another phrase ("Partners of women", "Cancer in
+# men"), nor a pregnancy word (its own rule names the sex already: "Pregnant women with HIV")
+SUBJECT_SEX = re.compile(r"^\W*(?:(?!(?:no|not|non(?!-)|nor|neither|without|except|other|both|pregnant|lactating|nursing|"
+                         r"breast-?feeding|of|in|with|for|and|or|to|than|from|by|who|whose|their|partners?|wives|"
+                         r"husbands|mothers?|fathers?)\b)[a-z0-9][a-z0-9-]*\s+){0,3}"
                          r"(?P<sex>women|woman|females?|men|man|males?|girls|boys)\b(?!\s*(?:and\s*/\s*or|and|or|&|/|\+)\s*\w)"
                          # "Female, aged 18 to 45" is about women; "Male, female or ..." and "Women, children" are not
                          r"(?!\s*,\s*(?:and\s+|or\s+)?(?:wom[ae]n|females?|m[ae]n|males?|girls?|boys?|children|"

@@ -66,8 +66,15 @@ def negated_spans(text: str, spans: Sequence[tuple[int, int]]) -> list[bool]:
     return result
 
 
+# "non-" glued to a word negates that word only: "non-MR compatible implants, pregnancy or claustrophobia" lists
+# pregnancy as an exclusion; NegEx would carry the cue's scope to the end of the sentence
+_GLUED_NON = re.compile(r"\bnon-(?=\w)", re.I)
+
+
 def _negex(text: str, spans: Sequence[tuple[int, int]]) -> list[bool]:
     nlp = _pipeline()
+    glued = {m.end() for m in _GLUED_NON.finditer(text)}
+    text = _GLUED_NON.sub(lambda m: " " * len(m.group(0)), text)  # same length: offsets hold
     doc = nlp.make_doc(text)
     entities, index_of = [], {}
     taken: set[int] = set()
@@ -81,9 +88,9 @@ def _negex(text: str, spans: Sequence[tuple[int, int]]) -> list[bool]:
     doc.ents = sorted(entities, key=lambda s: s.start)
     for _, component in nlp.pipeline:
         doc = component(doc)
-    result = [False] * len(spans)
+    result = [start in glued for start, _ in spans]  # "non-pregnant": the cue's own word
     for ent in doc.ents:
         i = index_of.get((ent.start, ent.end))
         if i is not None:
-            result[i] = bool(ent._.negex)
+            result[i] = result[i] or bool(ent._.negex)
     return result

@@ -10,7 +10,7 @@ from functools import cache
 from explorer import expr
 from explorer.catalogue import default_catalogue
 from explorer.registry import lexicon, trees
-from explorer.registry.attach import TIME_UNITS, Attached, convert
+from explorer.registry.attach import TIME_UNITS, Attached, age_could_end, clause_before, convert
 from explorer.registry.mentions import compiled_terms, non_overlapping
 from explorer.registry.model import Rule, Threshold, Value
 from explorer.registry.negation import negated_spans
@@ -153,7 +153,15 @@ def numeric_rules(text: str, kind: str, item: Attached, names: ParameterNames) -
             units[1] = units[0]
         pieces = []
         # "under 18 or over 50" in an exclusion: the trial's own minimum and maximum, not a range's low and high
-        outside = len(ops) == 2 and ops[0] in ("<", "<=") and "or" in text[v.start:v.end].lower()
+        either = len(ops) == 2 and ops[0] in ("<", "<=") and ops[1] in (">", ">=")
+        written_or = "or" in text[v.start:v.end].lower()
+        # "BMI < 35 and > 60" in an exclusion: no one is below 35 and above 60 at once, and an exclusion's "and" lists
+        # what excludes, so each limit excludes (as "< 35 or > 60"); in an inclusion it stays unread (below)
+        impossible_and = either and not written_or and kind == "exclusion" and len(numbers) == 2 \
+            and _ordered(v, numbers)
+        outside = either and (written_or or impossible_and)
+        # "< 18 years and >= 12 years": below the higher limit and above the lower one is a range, written high first
+        high_first = either and not written_or and len(numbers) == 2 and _ordered(v, (numbers[1], numbers[0]))
         for op, number, unit in zip(ops, numbers, units, strict=False):
             value, read_unit, conf, problem = convert(var_name, number, unit, numbers)
             if problem:
@@ -166,7 +174,7 @@ def numeric_rules(text: str, kind: str, item: Attached, names: ParameterNames) -
             found.append(Threshold(var_name, op, value, default_catalogue()[var_name].unit, number, read_unit))
             if first_rule is None:
                 first_rule = (op, value, default_catalogue()[var_name].unit, number, read_unit)
-        if len(ops) == 2 and ops[0] in ("<", "<=") and ops[1] in (">", ">=") and "or" not in text[v.start:v.end]:
+        if either and not outside and not high_first:
             return [], [f"{source!r}: below one limit and above a higher one at once; not read"]
         if len(ops) == 2 and (ops[0] in (">", ">=")) == (ops[1] in (">", ">=")):
             pair = SEX_PAIR.match(text[v.end:v.end + 60])
@@ -175,7 +183,7 @@ def numeric_rules(text: str, kind: str, item: Attached, names: ParameterNames) -
                 paired = (span[0], max(span[1], v.end + pair.end()))
                 return _per_sex(kind, var_name, found, pair, paired, text[paired[0]:paired[1]], confidence, names), notes
             return [], [f"{source!r}: two bounds in the same direction; not read"]
-        if len(pieces) == 2 and ops[0] in ("<", "<=") and "or" in text[v.start:v.end].lower():
+        if len(pieces) == 2 and outside:
             atoms.append(trees.any_of(pieces))  # "< 18 or > 40": outside the range
         else:
             atoms.append(trees.all_of(pieces))
@@ -190,6 +198,9 @@ def numeric_rules(text: str, kind: str, item: Attached, names: ParameterNames) -
         note = "range read with both limits inclusive" if v.form in {"between", "fromto", "dash"} else ""
         if v.form == "flatpair":
             note = "two limits each written '=' (a flattened >= or <=): read as the range from the lower to the higher"
+    if impossible_and:
+        note = ("'and' between a lower and a higher limit in an exclusion: read as either excluding (no one is "
+                "below the one and above the other at once)")
     if read_unit and unit and read_unit != unit:
         note = (note + "; " if note else "") + f"converted from {read_unit}"
     sex = SEX_AFTER.match(text[v.end:v.end + 30]) if len(variables) == 1 else None
@@ -286,6 +297,12 @@ def merge_sex_specific(text: str, kind: str, rules: list[Rule]) -> list[Rule]:
     return out
 
 
+def _ordered(v: Value, numbers: tuple[float, ...]) -> bool:
+    """The first limit is the lower one (in one unit, or with the unit written once)."""
+    units = [u for u in v.units if u]
+    return len(set(units)) <= 1 and numbers[0] < numbers[1]
+
+
 def subject_sex(text: str, kind: str, rules: list[Rule]) -> list[Rule]:
     """A criterion whose subject is one sex holds for that sex only: `sex == "female" and age < age_min`.
 
@@ -317,6 +334,13 @@ _PREGNANCY_AS_TIME = re.compile(r"\b(?:during|throughout)\s+(?:the\s+|her\s+|the
                                 re.I)
 
 
+def _not_a_mention(before: str) -> bool:
+    """NOT_A_MENTION, except a plan joined to the current state ("current or planned pregnancy (or breastfeeding)"):
+    the current one is read, the plan named as left out (faithful.py)."""
+    m = lexicon.NOT_A_MENTION.search(before)
+    return m is not None and not any(c.start("kind") == m.start() for c in lexicon.CURRENT_OR_KIND.finditer(before))
+
+
 def concept_rules(text: str, kind: str, values_spans: list[tuple[int, int]]) -> tuple[list[Rule], list[str], list]:
     """Boolean and category concepts, with NegEx deciding which are negated."""
     _, _, concepts, _ = compiled_terms()
@@ -324,7 +348,7 @@ def concept_rules(text: str, kind: str, values_spans: list[tuple[int, int]]) -> 
     for pattern, expression in concepts:
         for m in pattern.finditer(text):
             before = text[max(0, m.start() - 60):m.start()]
-            if lexicon.NOT_A_MENTION.search(before) and not lexicon.EXCEPTED_FROM_LIMIT.search(before) or \
+            if _not_a_mention(before) and not lexicon.EXCEPTED_FROM_LIMIT.search(before) or \
                     (lexicon.NOT_A_MENTION_AFTER.match(text[m.end():m.end() + 30]) and not _result_before(text, m.start())) \
                     or _names_a_test(text, m.end()) \
                     or lexicon.AS_A_CAUSE.search(text[max(0, m.start() - 150):m.start()]):
@@ -571,7 +595,8 @@ def duration_rules(text: str, kind: str, values: list[Value], attached: list[Att
     rules, notes = [], []
     for v in values:
         unit_written = next((u for u in v.units if u), None)
-        if id(v) in used or unit_written not in TIME_UNITS or v.ops == ("",) or len(v.numbers) != len(v.ops):
+        if id(v) in used or unit_written not in TIME_UNITS or v.ops == ("",) or len(v.numbers) != len(v.ops) \
+                or v.form == "from":  # a starting age ("from 18 years"), never a duration
             continue
         before = text[max(0, v.start - 80):v.start]
         m = re.search(r"(?:diabetes(?:\s+mellitus)?|\bT[12]DM?\b|\bIDDM\b|\bNIDDM\b|onset\s+of\s+diabetes|"
@@ -588,6 +613,11 @@ def duration_rules(text: str, kind: str, values: list[Value], attached: list[Att
             continue
         if _AGE_AT_DIAGNOSIS.search(before):
             continue  # "age at diagnosis of diabetes under 40 years" is an age, not a time since diagnosis
+        clause = clause_before(text, v.start)
+        if named is None and not _DURATION_CUE.search(clause) and age_could_end(clause, text, v):
+            notes.append(f"{text[v.start:v.end]!r} follows the name of the diabetes with no word of time, in a clause "
+                         "about people: it may be their age or the diabetes' duration; not read")
+            continue
         thresholds, trees_, params = [], [], {}
         for op, number in zip(v.ops, v.numbers, strict=True):
             value, unit, conf, problem = convert("diabetes_duration", number, unit_written, v.numbers)
@@ -611,4 +641,6 @@ def duration_rules(text: str, kind: str, values: list[Value], attached: list[Att
 _DIABETES = re.compile(r"diabet|\bT[12]DM?\b|\bN?IDDM\b", re.I)
 _DISEASE_DURATION = re.compile(r"(?:(?:disease|illness)\s+duration(?:\s+(?:of|is))?|\bonset(?:\s+(?:of\s+)?(?:at\s+least|more\s+than))?)"
                                r"\s*(?:of\s+)?(?::\s*)?$", re.I)
+# a word that makes a limit after the diabetes its duration ("T2DM for 5 years", "diagnosed with T2D >= 1 year")
+_DURATION_CUE = re.compile(r"\b(?:for|since|of|durations?|diagnos\w*|known|history|onset|lasting|had)\b|:", re.I)
 _AGE_AT_DIAGNOSIS = re.compile(r"\bage\s+(?:at|of)\s+(?:the\s+)?(?:diagnosis|onset)\b", re.I)

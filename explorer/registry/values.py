@@ -96,6 +96,12 @@ _VALUE_PATTERNS: list[tuple[str, re.Pattern]] = [
                             rf"\s*{_num('b')}{_unit_group('ub')}{_ULN}", re.I)),
     ("fromto", re.compile(rf"\bfrom\s+{_num('a')}{_unit_group('ua')}\s*(?:to|-|–)\s*{_num('b')}{_unit_group('ub')}",
                           re.I)),
+    # a starting age alone ("Individuals of both sexes from 18 years with ...", "from the age of 16"): a lower bound;
+    # only in years or months, never before "to", "until" or a time word ("from 2 years before screening": attach.py
+    # and readings.py take it as an age or not at all)
+    ("from", re.compile(rf"\bfrom\s+(?:the\s+age\s+of\s+)?{_num('a')}\s*(?P<ua>years?|yrs?|months?)(?![A-Za-z])"
+                        rf"(?!\s*(?:to|-|–|until|till|through|up|and\s+(?:up|under|below|less)|or\s+(?:less|under|younger)|"
+                        rf"before|after|prior|ago|since)\b)", re.I)),
     ("cmprange", re.compile(rf"{cmp_group('ca')}\s*{_num('a')}{_unit_group('ua')}\s*(?:,?\s*(?:and|but)\s+|,\s*|\s*-\s*)"
                             rf"(?:also\s+)?{cmp_group('cb')}\s*{_num('b')}{_unit_group('ub')}{_ULN}", re.I)),
     ("ages", re.compile(rf"\b(?:between\s+(?:the\s+)?ages?|ages)\s+(?:of\s+)?{_AT_LEAST}{_num('a')}{_unit_group('ua')}"
@@ -152,6 +158,17 @@ def _unit_after(text: str, end: int) -> str:
     return word
 
 
+# days in a unit of time: a range's two ends in different units ("from 6 months to 5 years") are ordered by what they
+# mean, not by the numbers written (6 > 5, but 6 months < 5 years)
+_DAYS_IN = {"years": 365.25, "months": 30.4375, "weeks": 7.0, "days": 1.0}
+
+
+def _in_common_unit(numbers: tuple[float, ...], units: tuple[str | None, ...]) -> tuple[float, ...]:
+    if len(units) == 2 and units[0] in _DAYS_IN and units[1] in _DAYS_IN:
+        return tuple(n * _DAYS_IN[u] for n, u in zip(numbers, units, strict=True))
+    return numbers
+
+
 def find_values(text: str, *, flattened_pairs: bool = True) -> list[Value]:
     """Every value of the text, first form first (_VALUE_PATTERNS). `flattened_pairs=False` leaves out the pair of
     limits each written "=" ("= 18 and = 50 years"): a range in an inclusion, but an exclusion so written may mean
@@ -190,7 +207,7 @@ def find_values(text: str, *, flattened_pairs: bool = True) -> list[Value]:
                 # flattened "=" states only that it is inclusive, as a range's bounds are
                 ops = (op_of(g["lo"]) if g.get("lo") and g["lo"] != "=" else ">=",
                        op_of(g["hi"]) if g.get("hi") and g["hi"] != "=" else "<=")
-                if len(numbers) == 2 and numbers[0] > numbers[1]:
+                if len(numbers) == 2 and _in_common_unit(numbers, units)[0] > _in_common_unit(numbers, units)[1]:
                     if g.get("lo") or g.get("hi"):
                         continue  # a sign on a range written high to low: which bound it states is a guess
                     numbers = (numbers[1], numbers[0])
@@ -207,7 +224,7 @@ def find_values(text: str, *, flattened_pairs: bool = True) -> list[Value]:
                 ops = (op_of(g["ca"]), "<=")
             elif form == "ulnwithin":
                 ops = ("<=",)
-            elif form == "ulntrail":
+            elif form in ("ulntrail", "from"):  # "3x ULN or higher", "from 18 years": lower limits
                 ops = (">=",)
             elif form == "cmp":
                 ops = (op_of(g["c"]),)

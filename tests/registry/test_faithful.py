@@ -351,8 +351,13 @@ def test_a_misuse_limited_to_months_before_screening_is_not_any_history():
     assert extract("Drug abuse in the 12 months before screening", "exclusion").expression is None
 
 
-def test_an_impossible_range_is_not_read():
-    assert extract("BMI below 30 and above 55 kg/m2", "exclusion").expression is None
+def test_an_impossible_range_is_not_read_as_a_range():
+    # round 12: in an exclusion each limit excludes ("and" lists what excludes; no one is both), said in the note;
+    # in an inclusion it stays unread
+    result = extract("BMI below 30 and above 55 kg/m2", "exclusion")
+    assert result.expression == "bmi < bmi_min or bmi > bmi_max"
+    assert "read as either" in result.rules[0].note
+    assert extract("BMI below 30 and above 55 kg/m2", "inclusion").expression is None
 
 
 # --- found by the seventh hand-checked sample (sentences written afresh) -------------------------------------
