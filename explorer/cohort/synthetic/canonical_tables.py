@@ -7,6 +7,9 @@ params) the features derived at the index date equal the fast path's:
   times are whole days (midnight), so nothing measured "on the index day" falls after the index date;
 - CGM users have their 14-day summary metrics as measurement rows dated on the index day; the first
   `cgm_readings` CGM users also get the 5-minute readings, which reproduce those metrics;
+- a value below an assay's detection limit (C-peptide "<0.017" nmol/L) is written as the loaders keep it: its
+  point (L / 2) in `value`, with the canonical `censored` code and `limit` columns (values.CENSORING_COLUMNS,
+  present only when some value is censored), so every loader and engine reads it back as the interval;
 - booleans and categories are static columns of the subjects table; dates are whole days, the index date
   at midnight, so ages and durations are exact;
 - events are dated whole days before the index date; `event_history` says from when records are complete.
@@ -30,6 +33,7 @@ from explorer.cohort.synthetic.record import Draw, category_labels
 from explorer.cohort.synthetic.screening_table import EVENT_NAMES
 from explorer.cohort.synthetic.streams import Streams
 from explorer.cohort.tables import Cohort
+from explorer.cohort.values import BELOW, CENSORING_COLUMNS, SYMBOL, subject_censoring
 from explorer.errors import DataError
 
 NS_PER_DAY = 86_400 * 1_000_000_000
@@ -95,6 +99,8 @@ def write_cohort(cohort: Cohort, out_dir: str | Path, format: str = "parquet") -
         frame = getattr(cohort, table, None)
         if frame is None or (table != "subjects" and frame.empty):
             continue
+        if table == "subjects":
+            frame = _censored_as_text(frame)
         path = out / f"{table}.{format}"
         if format == "parquet":
             frame.to_parquet(path, index=False)
@@ -102,6 +108,24 @@ def write_cohort(cohort: Cohort, out_dir: str | Path, format: str = "parquet") -
             frame.to_csv(path, index=False, date_format="%Y-%m-%dT%H:%M:%S")
         written[table] = path
     return written
+
+
+def _censored_as_text(subjects: pd.DataFrame) -> pd.DataFrame:
+    """A loaded subjects table's censored cells ("<5", kept as a point with companion columns, values.
+    subject_censoring) written back as the text a lab gives, so every reader of the folder finds the interval."""
+    out = subjects
+    for column in subjects.columns:
+        code_column, limit_column = subject_censoring(column)
+        if code_column not in subjects.columns:
+            continue
+        code = subjects[code_column].to_numpy(dtype="float64", na_value=np.nan)
+        limit = subjects[limit_column].to_numpy(dtype="float64", na_value=np.nan)
+        values = subjects[column].to_numpy(dtype="float64", na_value=np.nan)
+        text = [None if np.isnan(v) else repr(float(v)) for v in values]
+        for i in np.flatnonzero(~np.isnan(code) & ~np.isnan(limit)):
+            text[i] = f"{SYMBOL[int(code[i])]}{float(limit[i])!r}"
+        out = out.drop(columns=[code_column, limit_column]).assign(**{column: pd.array(text, dtype="string")})
+    return out[[c for c in subjects.columns if c in out.columns]]
 
 
 # --- per-chunk pieces -------------------------------------------------------------------------------
@@ -129,11 +153,15 @@ def _measurement_rows(d: Draw, start: int, names: list[str], ids: pa.Array) -> d
     days = np.zeros((d.n, len(names)), np.int64)
     low = np.full((d.n, len(names)), np.nan)
     high = np.full((d.n, len(names)), np.nan)
+    limit = np.full((d.n, len(names)), np.nan)  # the detection limit of a value reported below it, else NaN
     for code, name in present:
         grid[:, code] = d.numbers[name]
         days[:, code] = d.measured_days_before[name]
         lo, hi = d.ref_ranges.get(name, FIXED_RANGES.get(name, (np.nan, np.nan)))
         low[:, code], high[:, code] = lo, hi
+        if name in d.below_limit:
+            positions, lim = d.below_limit[name]
+            limit[positions, code] = lim
     flat = np.flatnonzero(~np.isnan(grid.ravel()))
     subject, code = np.divmod(flat, len(names))
     index_ns = d.index_day.astype(np.int64) * NS_PER_DAY
@@ -144,6 +172,7 @@ def _measurement_rows(d: Draw, start: int, names: list[str], ids: pa.Array) -> d
         "value": grid.ravel()[flat],
         "ref_low": low.ravel()[flat],
         "ref_high": high.ravel()[flat],
+        "limit": limit.ravel()[flat],
     }
 
 
@@ -193,6 +222,10 @@ def _measurements_table(parts: list[dict], names: list[str], units: list[str]) -
         from explorer.cohort.tables import MEASUREMENT_COLUMNS, empty
         return empty(MEASUREMENT_COLUMNS)
     code = np.concatenate([p["code"] for p in parts])
+    limit = np.concatenate([p["limit"] for p in parts])
+    below = ~np.isnan(limit)
+    censoring = {"censored": np.where(below, BELOW, 0).astype(CENSORING_COLUMNS["censored"]), "limit": limit} \
+        if below.any() else {}  # as a loader's table: the columns only when some value is censored
     return pd.DataFrame({
         "subject_id": pd.arrays.ArrowStringArray(pa.chunked_array([p["subject_id"] for p in parts], pa.string())),
         "time": np.concatenate([p["time"] for p in parts]).astype("datetime64[ns]"),
@@ -201,6 +234,7 @@ def _measurements_table(parts: list[dict], names: list[str], units: list[str]) -
         "unit": _labels(units, code),
         "ref_low": np.concatenate([p["ref_low"] for p in parts]),
         "ref_high": np.concatenate([p["ref_high"] for p in parts]),
+        **censoring,
     }, copy=False)
 
 
