@@ -177,26 +177,31 @@ def _censored_rows(below: dict[str, list[tuple[np.ndarray, float]]]) -> list[Cen
 def _censored_table(censored: list[CensoredRows], index: pd.Index) -> pd.DataFrame | None:
     """Screening.censored: one row per censored subject and variable, the closed bounds a loader keeps
     (values.censored_bounds: "<L" is [floor, the float below L]). Every column categorical (ids, variables and
-    the few distinct bounds): ~7 bytes a row, where a T1D clinic has about one censored C-peptide a subject."""
+    the few distinct bounds, one pair per limit), built from codes without a float64 column: ~7 bytes a row,
+    where a T1D clinic has about one censored C-peptide a subject."""
     if not censored:
         return None
     catalogue = default_catalogue()
     names = sorted({name for name, *_ in censored})
-    subject = np.concatenate([positions for _, positions, _, _ in censored])
-    lows, highs = [], []
-    for name, positions, limit, _ in censored:
-        size = len(positions)
-        low, high = censored_bounds(np.full(size, limit / 2), np.full(size, BELOW, np.int8), np.full(size, limit),
+    bounds = []  # (low, high) of each block: its rows share them
+    for name, _, limit, _ in censored:
+        low, high = censored_bounds(np.array([limit / 2]), np.array([BELOW], np.int8), np.array([limit]),
                                     censoring_floor(catalogue, name))
-        lows.append(low)
-        highs.append(high)
-    variable = np.concatenate([np.full(len(p), names.index(name), np.int8) for name, p, _, _ in censored])
+        bounds.append((float(low[0]), float(high[0])))
+    sizes = [len(positions) for _, positions, _, _ in censored]
+
+    def levels(side: int) -> pd.Categorical:
+        values = sorted({b[side] for b in bounds})
+        codes = np.repeat(np.array([values.index(b[side]) for b in bounds], np.int8), sizes)
+        return pd.Categorical.from_codes(codes, categories=pd.Index(values, dtype=np.float64))
+
     return pd.DataFrame({
-        "subject_id": pd.Categorical.from_codes(subject, dtype=pd.CategoricalDtype(index)),
-        "variable": pd.Categorical.from_codes(variable, categories=names),
-        # a few distinct bounds (one per limit): categories of float64, read as float64 by every engine
-        "low": pd.Categorical(np.concatenate(lows)),
-        "high": pd.Categorical(np.concatenate(highs)),
+        "subject_id": pd.Categorical.from_codes(np.concatenate([p for _, p, _, _ in censored]),
+                                                dtype=pd.CategoricalDtype(index)),
+        "variable": pd.Categorical.from_codes(
+            np.repeat(np.array([names.index(name) for name, *_ in censored], np.int8), sizes), categories=names),
+        "low": levels(0),
+        "high": levels(1),
     }, copy=False)
 
 
