@@ -66,7 +66,14 @@ from explorer.cohort.loaders.readers import (
 )
 from explorer.cohort.loaders.report import FIRST_ROWS_KEPT, LoadReport
 from explorer.cohort.screening import Screening
-from explorer.cohort.values import MISSING_TOKENS, PLAIN_NUMBER, censored_limits, censoring_codes, parse_cell, subject_censoring
+from explorer.cohort.values import (
+    MISSING_TOKENS,
+    PLAIN_NUMBER,
+    censored_limits,
+    censoring_codes,
+    parse_cell,
+    subject_censoring,
+)
 from explorer.engine.features_sql import RANGE_SUBJECTS, VIEWS, write_screening_folder
 from explorer.engine.omop_sql import (
     MEMORY_LIMIT,

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from explorer.catalogue import default_catalogue
 from explorer.cohort.features import screening_features
 from explorer.cohort.loaders.canonical import load_canonical
 from explorer.cohort.synthetic import generate_cohort, generate_screening, write_cohort
@@ -18,9 +19,8 @@ from explorer.engine.canonical_sql import canonical_screening_sql
 from explorer.engine.duck import DuckDBBackend
 from explorer.engine.histogram import engine_histogram
 from explorer.engine.memory import MemoryBackend
-from explorer.expr import parse
-from explorer.catalogue import default_catalogue
 from explorer.errors import DataError
+from explorer.expr import parse
 
 P, F, U = 1, 0, 2
 LIMIT = 0.017
