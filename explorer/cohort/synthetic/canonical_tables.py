@@ -153,18 +153,18 @@ def _measurement_rows(d: Draw, start: int, names: list[str], ids: pa.Array) -> d
     days = np.zeros((d.n, len(names)), np.int64)
     low = np.full((d.n, len(names)), np.nan)
     high = np.full((d.n, len(names)), np.nan)
-    limit = np.full((d.n, len(names)), np.nan)  # the detection limit of a value reported below it, else NaN
     for code, name in present:
         grid[:, code] = d.numbers[name]
         days[:, code] = d.measured_days_before[name]
         lo, hi = d.ref_ranges.get(name, FIXED_RANGES.get(name, (np.nan, np.nan)))
         low[:, code], high[:, code] = lo, hi
-        if name in d.below_limit:
-            positions, lim = d.below_limit[name]
-            limit[positions, code] = lim
     flat = np.flatnonzero(~np.isnan(grid.ravel()))
     subject, code = np.divmod(flat, len(names))
     index_ns = d.index_day.astype(np.int64) * NS_PER_DAY
+    # values reported below a detection limit: their rows among this chunk's and the limit (only those rows:
+    # a full-length limit column is made once, at the end)
+    below = [(np.searchsorted(flat, positions * len(names) + j), lim) for j, name in present
+             if name in d.below_limit for positions, lim in [d.below_limit[name]]]
     return {
         "subject_id": ids.take(pa.array(subject + start)),
         "time": index_ns[subject] - days.ravel()[flat] * NS_PER_DAY,
@@ -172,7 +172,7 @@ def _measurement_rows(d: Draw, start: int, names: list[str], ids: pa.Array) -> d
         "value": grid.ravel()[flat],
         "ref_low": low.ravel()[flat],
         "ref_high": high.ravel()[flat],
-        "limit": limit.ravel()[flat],
+        "below": below,
     }
 
 
@@ -222,10 +222,16 @@ def _measurements_table(parts: list[dict], names: list[str], units: list[str]) -
         from explorer.cohort.tables import MEASUREMENT_COLUMNS, empty
         return empty(MEASUREMENT_COLUMNS)
     code = np.concatenate([p["code"] for p in parts])
-    limit = np.concatenate([p["limit"] for p in parts])
-    below = ~np.isnan(limit)
-    censoring = {"censored": np.where(below, BELOW, 0).astype(CENSORING_COLUMNS["censored"]), "limit": limit} \
-        if below.any() else {}  # as a loader's table: the columns only when some value is censored
+    censoring = {}  # as a loader's table: the censored and limit columns only when some value is censored
+    if any(len(rows) for p in parts for rows, _ in p["below"]):
+        censored = np.zeros(len(code), CENSORING_COLUMNS["censored"])
+        limit = np.full(len(code), np.nan)
+        offset = 0
+        for p in parts:
+            for rows, lim in p["below"]:
+                censored[offset + rows], limit[offset + rows] = BELOW, lim
+            offset += len(p["code"])
+        censoring = {"censored": censored, "limit": limit}
     return pd.DataFrame({
         "subject_id": pd.arrays.ArrowStringArray(pa.chunked_array([p["subject_id"] for p in parts], pa.string())),
         "time": np.concatenate([p["time"] for p in parts]).astype("datetime64[ns]"),
