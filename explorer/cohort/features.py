@@ -47,7 +47,7 @@ from explorer.clinical.cgm import MIN_ACTIVE_PERCENT, cgm_metrics  # the one def
 from explorer.clinical.homa import NOT_VALID_ON_INSULIN, homa_ir, treated_with_insulin
 from explorer.cohort.screening import Screening, empty_events
 from explorer.cohort.tables import Cohort
-from explorer.cohort.values import censored_bounds, censored_reason
+from explorer.cohort.values import censored_bounds, censored_reason, subject_censoring
 from explorer.errors import DataError
 
 DAY_NS = 86_400 * 10**9
@@ -180,6 +180,9 @@ def screening_features(cohort: Cohort, *, lookback_days: float | Mapping[str, fl
     times = _latest_measurements(cohort.measurements, ids, index_ns, lookback_days, catalogue, features, reasons,
                                  intervals, unusable=cohort.unusable)
     _derived(features, times, catalogue, reasons, len(ids))
+    for variable, cells in static_censored_cells(subjects, catalogue).items():
+        add_static_intervals(intervals, variable, *cells, np.asarray(features.get(variable), dtype="float64"),
+                             catalogue)
     derived_intervals(lambda name: features.get(name), intervals)
     if len(cohort.cgm):
         _cgm(cohort.cgm, ids, index_ns, cgm_days, features, reasons)
@@ -530,6 +533,45 @@ DERIVED_FORMULAS = {
     "homa_ir": (("fasting_glucose", "fasting_insulin"), lambda glucose, insulin: homa_ir(glucose, insulin)),
     "insulin_dose_per_kg": (("insulin_dose", "weight"), lambda dose, weight: dose / weight),
 }
+
+
+def static_censored_cells(subjects: pd.DataFrame, catalogue: Catalogue) -> dict[str, tuple]:
+    """Per number variable of a subjects table with a censored cell ("<5"; values.subject_censoring's companion
+    columns): (subject positions, point values, codes, limits) of those cells."""
+    out = {}
+    for column in subjects.columns:
+        var = catalogue.get(column)
+        code_column, limit_column = subject_censoring(column)
+        if var is None or var.kind != "number" or code_column not in subjects.columns:
+            continue
+        code = subjects[code_column].to_numpy(dtype="float64", na_value=np.nan)
+        points = subjects[column].to_numpy(dtype="float64", na_value=np.nan)
+        positions = np.flatnonzero(~np.isnan(code) & (code != 0) & ~np.isnan(points))
+        out[column] = (positions, points[positions], code[positions].astype(np.int8),
+                       subjects[limit_column].to_numpy(dtype="float64", na_value=np.nan)[positions])
+    return out
+
+
+def add_static_intervals(intervals: Intervals, variable: str, positions: np.ndarray, points: np.ndarray,
+                         codes: np.ndarray, limits: np.ndarray, feature: np.ndarray, catalogue: Catalogue) -> None:
+    """The intervals of a subject column's censored cells, where that cell is the feature's value: a measurement
+    of the same variable wins over the subject column (it fills only the gaps), so a subject keeps the cell's
+    interval only where it has no measured interval and its feature is the cell's point. (A measured exact
+    value equal to the point by chance keeps the interval: unknown where a threshold lies inside it, never a
+    wrong decision.) The SQL derivation (engine.features_sql) calls this too: one rule for every engine."""
+    keep = feature[positions] == points
+    existing = intervals.by_variable.get(variable)
+    if existing is not None:
+        keep &= ~np.isin(positions, existing[0])
+    if not keep.any():
+        return
+    found = cell_intervals(positions[keep], np.zeros(int(keep.sum()), np.int64), points[keep], codes[keep],
+                           limits[keep], [variable], catalogue).get(variable)
+    if found is None:
+        return
+    if existing is not None:
+        found = tuple(np.concatenate([a, b]) for a, b in zip(existing, found, strict=True))
+    intervals.set(variable, *found)
 
 
 def derived_intervals(column, intervals: Intervals) -> None:

@@ -162,6 +162,51 @@ def parse_cell(cell: str, kind: Kind, missing_tokens: frozenset[str]) -> tuple[f
     return np.nan, 0, "text"
 
 
+def subject_censoring(column: str) -> tuple[str, str]:
+    """The companion columns a subjects table carries for a number column with a censored cell ("<5"): the
+    censoring code and the limit, NaN where the cell is exact (so a wide source's rows of one subject agree
+    wherever one is blank). Internal ("__"): no catalogue variable, and the SQL derivation's subject columns
+    starting so are not features."""
+    return f"__censored__{column}", f"__limit__{column}"
+
+
+def subject_censoring_columns(column: str, parsed: ParsedNumbers) -> dict[str, np.ndarray]:
+    """The companion columns (subject_censoring) of one parsed subject column, none when no cell is censored."""
+    if not parsed.censored.any():
+        return {}
+    code, limit = subject_censoring(column)
+    given = parsed.censored != 0
+    return {code: np.where(given, parsed.censored.astype("float64"), np.nan),
+            limit: np.where(given, parsed.limits(), np.nan)}
+
+
+def censoring_codes(cells: pd.Series, *, file: str | None = None, column: str = "censored") -> np.ndarray:
+    """A canonical table's `censored` column as int8 codes: blank 0 (exact), a code (-2, -1, 0, 1, 2) or its
+    symbol ("<", "<=", ">", ">="). Anything else is a DataError naming the rows (positions in `cells`)."""
+    def code(cell) -> int | None:
+        if cell is None or pd.isna(cell) or str(cell).strip() == "":
+            return 0
+        text = str(cell).strip().replace("≤", "<=").replace("≥", ">=")
+        if text in CENSORING:
+            return CENSORING[text]
+        try:
+            number = float(text)
+        except ValueError:
+            return None
+        return int(number) if number in (0, *SYMBOL) else None
+
+    texts = pd.Series(cells, dtype=object)
+    codes, uniques = pd.factorize(texts, use_na_sentinel=True)
+    decided = [code(u) for u in uniques]
+    bad = np.flatnonzero(np.isin(codes, [i for i, c in enumerate(decided) if c is None]))
+    if bad.size:
+        raise DataError(f"censoring code {str(texts.iloc[bad[0]])!r} is none of {sorted(CENSORING)} or "
+                        f"{sorted((0, *SYMBOL))}; fix the cells (blank for an exact value)",
+                        file=file, column=column, rows=bad[:10].tolist())
+    table = np.array([0 if c is None else c for c in decided] + [0], dtype=np.int8)  # NA (-1) -> the last: 0
+    return table[codes]
+
+
 def censored_limits(values: np.ndarray, censored: np.ndarray, kind: Kind = "measurement") -> np.ndarray:
     """The limit L or U of each censored value (NaN where exact): a measurement below L was stored as L / 2."""
     halved = (censored < 0) if kind == "measurement" else np.zeros(len(censored), bool)

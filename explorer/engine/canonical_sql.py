@@ -34,6 +34,8 @@ import pyarrow as pa
 from explorer.catalogue import Catalogue, default_catalogue
 from explorer.cohort.features import SUBJECT_FIELDS as FEATURE_SUBJECT_FIELDS
 from explorer.cohort.loaders.canonical import (
+    LIMIT_NEEDED,
+    POINT_DISAGREES,
     SUBJECT_FIELDS,
     require_subjects,
     subject_outside_range,
@@ -64,7 +66,14 @@ from explorer.cohort.loaders.readers import (
 )
 from explorer.cohort.loaders.report import FIRST_ROWS_KEPT, LoadReport
 from explorer.cohort.screening import Screening
-from explorer.cohort.values import MISSING_TOKENS, PLAIN_NUMBER, censored_limits, parse_cell
+from explorer.cohort.values import (
+    MISSING_TOKENS,
+    PLAIN_NUMBER,
+    censored_limits,
+    censoring_codes,
+    parse_cell,
+    subject_censoring,
+)
 from explorer.engine.features_sql import RANGE_SUBJECTS, VIEWS, write_screening_folder
 from explorer.engine.omop_sql import (
     MEMORY_LIMIT,
@@ -437,6 +446,11 @@ def _subjects(run: SqlLoad, folder: Folder) -> tuple[str, list[str]]:
                                    pa.string())
         else:
             out[column] = d.numbers(column)
+            if column in d.censoring:  # "<5": its code and limit, NULL where exact (canonical._subjects)
+                code, limit = d.censoring[column]
+                code_column, limit_column = subject_censoring(column)
+                out[code_column] = f"CAST(NULLIF({code}, 0) AS DOUBLE)"
+                out[limit_column] = f"(CASE WHEN {code} <> 0 THEN {limit} END)"
     if ignored:
         run.report.count_unmapped(f"{Path(file).name} columns (not catalogue variables)", pd.Series(ignored))
     subjects = d.step("subjects", out)
@@ -467,10 +481,18 @@ def _measurements(run: SqlLoad, folder: Folder) -> tuple[str, bool, bool]:
     censored = "value" in d.censoring
     if censored:
         draft["censored"], draft["limit"] = d.censoring["value"]
+    given = d.has("censored") or d.has("limit")
+    if given:  # canonical._given_censoring: the file's own censored and limit columns
+        require_columns(pd.DataFrame(columns=d.columns), ["censored", "limit"], file=file,
+                        what="measurements table with censored values")
+        draft["given_censored"] = d.mapped("censored", lambda s: pd.Series(censoring_codes(s, file=file)), pa.int8())
+        draft["given_limit"] = d.numbers("limit", kind="exact", count_missing=False)
     visit = d.has("visit")
     if visit:
         draft["visit"] = f"CAST({d.raw('visit')} AS STRING)"
     step = d.step("m", draft)
+    if given:
+        step, censored = _given_censoring(run, step, file, censored, list(draft)), True
     name = table_name(file)
     blank = run.one(f"SELECT COUNT(*) FROM {step} WHERE value IS NULL")
     run.report.reject(name, "value missing (unknown; no row needed)", blank)
@@ -486,6 +508,31 @@ def _measurements(run: SqlLoad, folder: Folder) -> tuple[str, bool, bool]:
     step = run.then(step, check_ranges(run, step, file, column="value"))
     count_repeats(run, step, file, keys=("subject_id", "time", "variable") + keep)
     return step, visit, censored
+
+
+def _given_censoring(run: SqlLoad, step: str, file: str, from_text: bool, columns: list[str]) -> str:
+    """canonical._given_censoring over the drafted rows: a censored row needs its limit and a blank value or the
+    point (the same refusals), then its value is the point and its code and limit those given."""
+    code, limit = "COALESCE(given_censored, 0)", "given_limit"
+    point = f"(CASE WHEN {code} < 0 THEN {limit} / 2 ELSE {limit} END)"
+    for column, problem, where in (
+            ("limit", LIMIT_NEEDED, f"{code} <> 0 AND {limit} IS NULL"),
+            ("value", POINT_DISAGREES, f"{code} <> 0 AND value IS NOT NULL AND abs(value - {point}) > 1e-9 * abs({point})")):
+        rows = run.column(f"SELECT {ORDER} FROM {step} WHERE {where} ORDER BY {ORDER} LIMIT {ROWS_SHOWN}")
+        if rows:
+            raise DataError(problem, file=file, column=column, rows=rows,
+                            count=run.one(f"SELECT COUNT(*) FROM {step} WHERE {where}"))
+    below, above = run.counts(step, [f"{code} < 0", f"{code} > 0"])
+    run.report.convert("value: below_limit", below)
+    run.report.convert("value: above_limit", above)
+    text_code, text_limit = ("COALESCE(censored, 0)", run.engine.dialect.quote("limit")) if from_text else \
+        ("0", "CAST(NULL AS DOUBLE)")
+    q = run.engine.dialect.quote
+    kept = ", ".join(q(c) for c in columns if c not in ("value", "censored", "limit", "given_censored", "given_limit"))
+    return run.then(step, run.table("m", (
+        f"SELECT {ORDER}, {kept}, CASE WHEN {code} <> 0 THEN {point} ELSE value END AS value, "
+        f"CAST(CASE WHEN {code} <> 0 THEN {code} ELSE {text_code} END AS TINYINT) AS censored, "
+        f"CASE WHEN {code} <> 0 THEN {limit} ELSE {text_limit} END AS {q('limit')} FROM {step}")))
 
 
 def _events(run: SqlLoad, folder: Folder) -> str:
@@ -703,6 +750,10 @@ def _views(run: SqlLoad, subjects: str, columns: list[str], drafted: dict[str, s
     for item, column in typed_columns(q, catalogue, columns, FEATURE_SUBJECT_FIELDS):
         selected.append(item)
         names.append(column)
+        for companion in subject_censoring(column):  # a censored cell's code and limit ("<5"), when any
+            if companion in columns:
+                selected.append(f"CAST({q(companion)} AS DOUBLE) AS {q(companion)}")
+                names.append(companion)
     # views over the last steps: the feature query reads them where they are, without another copy
     engine.view(VIEWS["subjects"], f"SELECT {', '.join(selected)} FROM {subjects}", once=True)
     tables = {"subjects"}

@@ -59,6 +59,7 @@ from explorer.cohort.features import (
     Intervals,
     _ns,
     _typed,
+    add_static_intervals,
     cell_intervals,
     derived_intervals,
     outside_reason,
@@ -66,6 +67,7 @@ from explorer.cohort.features import (
 from explorer.cohort.lookup import positions
 from explorer.cohort.screening import Screening, empty_events
 from explorer.cohort.tables import Cohort
+from explorer.cohort.values import subject_censoring
 from explorer.engine.sql import DUCKDB, SPARK, Binder, Dialect
 from explorer.errors import DataError
 
@@ -116,6 +118,9 @@ def cohort_tables(cohort: Cohort, catalogue: Catalogue) -> dict[str, pa.Table]:
             continue
         if var.kind == "number":
             columns[column] = _floats(s[column])
+            for companion in subject_censoring(column):  # a censored cell's code and limit ("<5")
+                if companion in s.columns:
+                    columns[companion] = _floats(s[companion])
         elif var.kind == "boolean":
             columns[column] = pa.array(pd.array(s[column].to_numpy(dtype=object), dtype="boolean"), type=pa.bool_())
         else:
@@ -299,6 +304,8 @@ class Plan:
     variables: tuple[str, ...]  # number variables with measurements, in catalogue order
     tables: frozenset[str]
     censored: bool = False      # the measurements view has censored values (its `censored` and `limit` columns)
+    # number variables of subject columns with a censored cell ("<5"): their companion columns are subject columns
+    static_censored: tuple[str, ...] = ()
 
 
 class Step(NamedTuple):
@@ -865,6 +872,8 @@ def _wide(run, plan: Plan, view: str, key_sql: list[str], value: str, ids: pd.In
 
 def plan_of(run, catalogue: Catalogue, tables: set[str], subject_columns: list[str]) -> Plan:
     variables: tuple[str, ...] = ()
+    static = tuple(c for c in subject_columns if catalogue.get(c) is not None and catalogue[c].kind == "number"
+                   and all(companion in subject_columns for companion in subject_censoring(c)))
     if "measurements" in tables:
         q = run.dialect.quote
         in_source = set()
@@ -876,8 +885,8 @@ def plan_of(run, catalogue: Catalogue, tables: set[str], subject_columns: list[s
         columns = run.arrow(f"SELECT * FROM {q(VIEWS['measurements'])} LIMIT 0", {}).column_names
         censored = "censored" in columns and bool(run.arrow(
             f"SELECT COUNT(*) AS n FROM {q(VIEWS['measurements'])} WHERE {q('censored')} <> 0", {}).column("n")[0].as_py())
-        return Plan(tuple(subject_columns), variables, frozenset(tables), censored)
-    return Plan(tuple(subject_columns), variables, frozenset(tables))
+        return Plan(tuple(subject_columns), variables, frozenset(tables), censored, static)
+    return Plan(tuple(subject_columns), variables, frozenset(tables), static_censored=static)
 
 
 def _used(sql: str, params: Mapping[str, Any], dialect: Dialect) -> dict[str, Any]:
@@ -1050,8 +1059,35 @@ def censored_intervals_sql(run, plan: Plan, catalogue: Catalogue, lookback_days,
     """(Screening.censored, the censored values' reasons) of a source derived by SQL: the latest censored rows
     from the engine, their intervals by the pandas derivation's own functions (features.cell_intervals,
     features.derived_intervals; `column(name)`: a derived feature's values). (None, None) without any."""
-    if not plan.censored or not plan.variables:
+    measured = plan.censored and bool(plan.variables)
+    if not measured and not plan.static_censored:
         return None, None
+    intervals = Intervals(ids)
+    if measured:
+        _measured_intervals(run, plan, catalogue, lookback_days, ids, intervals)
+    q = run.dialect.quote
+    for variable in plan.static_censored:  # subject columns' censored cells (cohort.features, the same rule)
+        code, limit = subject_censoring(variable)
+        found = run.arrow(f"SELECT {q('subject_id')} AS id, CAST({q(variable)} AS {run.dialect.double}) AS x, "
+                          f"CAST({q(code)} AS INT) AS c, CAST({q(limit)} AS {run.dialect.double}) AS l "
+                          f"FROM {q(VIEWS['subjects'])} WHERE {q(code)} IS NOT NULL AND {q(code)} <> 0 "
+                          f"AND {q(variable)} IS NOT NULL", {})
+        feature = column(variable)
+        if found.num_rows and feature is not None:
+            add_static_intervals(intervals, variable, positions(found.column("id"), ids),
+                                 found.column("x").to_numpy(zero_copy_only=False).astype("float64"),
+                                 found.column("c").to_numpy(zero_copy_only=False).astype(np.int8),
+                                 found.column("l").to_pandas().to_numpy(dtype="float64", na_value=np.nan),
+                                 np.asarray(feature, dtype="float64"), catalogue)
+    derived_intervals(column, intervals)
+    if not intervals.by_variable:
+        return None, None
+    return intervals.frame(), intervals.reasons_frame()
+
+
+def _measured_intervals(run, plan: Plan, catalogue: Catalogue, lookback_days, ids: pd.Index,
+                        intervals: Intervals) -> None:
+    """The intervals of the latest measured values given as limits (features.cell_intervals' rule)."""
     days = lookback_days
     if isinstance(days, Mapping):
         default = float(days.get("default", 365))
@@ -1060,7 +1096,6 @@ def censored_intervals_sql(run, plan: Plan, catalogue: Catalogue, lookback_days,
         windows = [float(days)] * len(plan.variables)
     sql, params = censored_rows_sql(plan, run.dialect, windows)
     found = run.arrow(sql, _used(sql, params, run.dialect))
-    intervals = Intervals(ids)
     if found.num_rows:
         def array(name, dtype):
             return found.column(name).to_numpy(zero_copy_only=False).astype(dtype)
@@ -1069,10 +1104,6 @@ def censored_intervals_sql(run, plan: Plan, catalogue: Catalogue, lookback_days,
         for variable, item in cell_intervals(subjects, array("v", np.int64), array("x", "float64"),
                                              array("c", np.int8), limits, list(plan.variables), catalogue).items():
             intervals.set(variable, *item)
-    derived_intervals(column, intervals)
-    if not intervals.by_variable:
-        return None, None
-    return intervals.frame(), intervals.reasons_frame()
 
 
 def _lookback(run, plan: Plan, ids: pd.Index) -> pd.DataFrame | None:
@@ -1215,7 +1246,7 @@ def _write_censored(run: DuckRunner, plan: Plan, catalogue: Catalogue, lookback_
     """A written folder's censored.parquet (explorer.engine.layout.CENSORED) and its values' reasons appended to
     missing_reasons.parquet, for a source with censored values: the features are read back only for the few
     columns a derived interval needs."""
-    if not plan.censored:
+    if not plan.censored and not plan.static_censored:
         return
     import pyarrow.parquet as pq
 

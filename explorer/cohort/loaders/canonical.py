@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from explorer.catalogue import Catalogue, Variable
+from explorer.cohort.values import censoring_codes, subject_censoring_columns
 from explorer.errors import DataError
 
 from .cgm import SENSOR_RANGE_MG_DL, sensor_glucose
@@ -119,7 +120,9 @@ def _subjects(frame: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.DataF
         elif var.kind == "category":
             out[column] = normalise_category(frame[column], var, file=file, column=column)
         else:
-            out[column] = numbers(frame[column], file=file, column=column, report=boundary.report)
+            parsed = parsed_numbers(frame[column], file=file, column=column, report=boundary.report)
+            out[column] = parsed.values
+            out.update(subject_censoring_columns(column, parsed))  # "<5": its interval, as a measurement's
     if ignored:
         boundary.report.count_unmapped(f"{Path(file).name} columns (not catalogue variables)",
                                        pd.Series(ignored))
@@ -155,6 +158,8 @@ def _measurements(frame: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.D
         "unit": frame["unit"].astype("string").str.strip(),
     }, index=frame.index)
     draft = with_censoring(draft, value)
+    if "censored" in frame.columns or "limit" in frame.columns:
+        draft = _given_censoring(draft, frame, report, file=file)
     for column in ("ref_low", "ref_high"):
         if column in frame.columns:
             draft[column] = numbers(frame[column], file=file, column=column, report=report, count_missing=False)
@@ -163,6 +168,46 @@ def _measurements(frame: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.D
     missing = draft["value"].isna().to_numpy()
     report.reject(name, "value missing (unknown; no row needed)", int(missing.sum()))
     return finish_measurements(boundary.set_aside(draft, missing), boundary, file=file)
+
+
+# a censored row's value and limit that disagree (what _given_censoring and canonical_sql refuse alike)
+LIMIT_NEEDED = "a censored value (censored column not 0) needs its limit; give the limit in the limit column"
+POINT_DISAGREES = ("the value disagrees with its censored limit: leave it blank or write the point the loaders keep "
+                   "(half the limit below, the limit above)")
+
+
+def censored_point(code: np.ndarray, limit: np.ndarray) -> np.ndarray:
+    """The point the loaders keep for a value given as a limit (values.parse_cell): L / 2 below, U above."""
+    return np.where(code < 0, limit / 2, limit)
+
+
+def point_disagrees(value: np.ndarray, point: np.ndarray) -> np.ndarray:
+    """A given value that is not the censored row's point (float noise of a written and read-back point allowed)."""
+    return ~np.isnan(value) & ~np.isnan(point) & ~np.isclose(value, point, rtol=1e-9, atol=0)
+
+
+def _given_censoring(draft: pd.DataFrame, frame: pd.DataFrame, report: LoadReport, *, file: str) -> pd.DataFrame:
+    """The canonical `censored` (code or symbol) and `limit` columns of a measurements file, as the loaders keep a
+    value given as "<L": what write_cohort writes for a cohort with censored values, so it reads back as
+    intervals. A censored row needs its limit, and its value is blank or the point (refused otherwise)."""
+    require_columns(frame, ["censored", "limit"], file=file, what="measurements table with censored values")
+    code = censoring_codes(frame["censored"], file=file)
+    limit = numbers(frame["limit"], file=file, column="limit", report=report, kind="exact", count_missing=False)
+    given = code != 0
+    found(frame.index, given & np.isnan(limit), file=file, column="limit", problem=LIMIT_NEEDED, rejectable=False,
+          values=frame["limit"])
+    point = censored_point(code, limit)
+    value = draft["value"].to_numpy(dtype="float64")
+    found(frame.index, given & point_disagrees(value, point), file=file, column="value", problem=POINT_DISAGREES,
+          rejectable=False, values=frame["value"])
+    if not given.any():
+        return draft
+    text_code = draft["censored"].to_numpy() if "censored" in draft.columns else np.zeros(len(draft), np.int8)
+    text_limit = draft["limit"].to_numpy() if "limit" in draft.columns else np.full(len(draft), np.nan)
+    for rule, rows in (("below_limit", given & (code < 0)), ("above_limit", given & (code > 0))):
+        report.convert(f"value: {rule}", int(rows.sum()))
+    return draft.assign(value=np.where(given, point, value), censored=np.where(given, code, text_code).astype(np.int8),
+                        limit=np.where(given, limit, text_limit))
 
 
 def _events(frame: pd.DataFrame, boundary: Boundary, *, file: str) -> pd.DataFrame:

@@ -39,6 +39,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from explorer.catalogue import Catalogue
 from explorer.cohort.units import conversion, convert
+from explorer.cohort.values import subject_censoring_columns
 from explorer.errors import DataError
 from explorer.strict_input import RefusedInput, load_yaml
 
@@ -262,9 +263,12 @@ def wide_tables(frame: pd.DataFrame, spec: WideMapping, boundary: Boundary, *, f
         elif var.kind == "category":
             columns[var.name] = normalise_category(cells, var, file=file, column=column)
         elif rule.static or (rule.static is None and var.name in STATIC_BY_DEFAULT):
-            columns[var.name] = _numbers(cells, file=file, column=column, report=report, on_text=rule.on_text,
-                                         normalise_digits=rule.digits == "normalise",
-                                         label=var.name)
+            # an age takes no censored form ("<18" is text), as the `age` field and the canonical subjects' age
+            parsed = parsed_numbers(cells, file=file, column=column, report=report, on_text=rule.on_text,
+                                    normalise_digits=rule.digits == "normalise", label=var.name,
+                                    kind="exact" if var.name == "age" else "measurement")
+            columns[var.name] = parsed.values
+            columns.update(subject_censoring_columns(var.name, parsed))  # "<5": its interval, as a measurement's
         else:
             time = dates(frame[rule.measured_at], file=file, column=rule.measured_at, report=report) \
                 if rule.measured_at else measured_at

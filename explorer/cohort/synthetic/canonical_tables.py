@@ -7,6 +7,9 @@ params) the features derived at the index date equal the fast path's:
   times are whole days (midnight), so nothing measured "on the index day" falls after the index date;
 - CGM users have their 14-day summary metrics as measurement rows dated on the index day; the first
   `cgm_readings` CGM users also get the 5-minute readings, which reproduce those metrics;
+- a value below an assay's detection limit (C-peptide "<0.017" nmol/L) is written as the loaders keep it: its
+  point (L / 2) in `value`, with the canonical `censored` code and `limit` columns (values.CENSORING_COLUMNS,
+  present only when some value is censored), so every loader and engine reads it back as the interval;
 - booleans and categories are static columns of the subjects table; dates are whole days, the index date
   at midnight, so ages and durations are exact;
 - events are dated whole days before the index date; `event_history` says from when records are complete.
@@ -30,6 +33,7 @@ from explorer.cohort.synthetic.record import Draw, category_labels
 from explorer.cohort.synthetic.screening_table import EVENT_NAMES
 from explorer.cohort.synthetic.streams import Streams
 from explorer.cohort.tables import Cohort
+from explorer.cohort.values import BELOW, CENSORING_COLUMNS, SYMBOL, subject_censoring
 from explorer.errors import DataError
 
 NS_PER_DAY = 86_400 * 1_000_000_000
@@ -95,6 +99,8 @@ def write_cohort(cohort: Cohort, out_dir: str | Path, format: str = "parquet") -
         frame = getattr(cohort, table, None)
         if frame is None or (table != "subjects" and frame.empty):
             continue
+        if table == "subjects":
+            frame = _censored_as_text(frame)
         path = out / f"{table}.{format}"
         if format == "parquet":
             frame.to_parquet(path, index=False)
@@ -102,6 +108,24 @@ def write_cohort(cohort: Cohort, out_dir: str | Path, format: str = "parquet") -
             frame.to_csv(path, index=False, date_format="%Y-%m-%dT%H:%M:%S")
         written[table] = path
     return written
+
+
+def _censored_as_text(subjects: pd.DataFrame) -> pd.DataFrame:
+    """A loaded subjects table's censored cells ("<5", kept as a point with companion columns, values.
+    subject_censoring) written back as the text a lab gives, so every reader of the folder finds the interval."""
+    out = subjects
+    for column in subjects.columns:
+        code_column, limit_column = subject_censoring(column)
+        if code_column not in subjects.columns:
+            continue
+        code = subjects[code_column].to_numpy(dtype="float64", na_value=np.nan)
+        limit = subjects[limit_column].to_numpy(dtype="float64", na_value=np.nan)
+        values = subjects[column].to_numpy(dtype="float64", na_value=np.nan)
+        text = [None if np.isnan(v) else repr(float(v)) for v in values]
+        for i in np.flatnonzero(~np.isnan(code) & ~np.isnan(limit)):
+            text[i] = f"{SYMBOL[int(code[i])]}{float(limit[i])!r}"
+        out = out.drop(columns=[code_column, limit_column]).assign(**{column: pd.array(text, dtype="string")})
+    return out[[c for c in subjects.columns if c in out.columns]]
 
 
 # --- per-chunk pieces -------------------------------------------------------------------------------
@@ -137,6 +161,10 @@ def _measurement_rows(d: Draw, start: int, names: list[str], ids: pa.Array) -> d
     flat = np.flatnonzero(~np.isnan(grid.ravel()))
     subject, code = np.divmod(flat, len(names))
     index_ns = d.index_day.astype(np.int64) * NS_PER_DAY
+    # values reported below a detection limit: their rows among this chunk's and the limit (only those rows:
+    # a full-length limit column is made once, at the end)
+    below = [(np.searchsorted(flat, positions * len(names) + j), lim) for j, name in present
+             if name in d.below_limit for positions, lim in [d.below_limit[name]]]
     return {
         "subject_id": ids.take(pa.array(subject + start)),
         "time": index_ns[subject] - days.ravel()[flat] * NS_PER_DAY,
@@ -144,6 +172,7 @@ def _measurement_rows(d: Draw, start: int, names: list[str], ids: pa.Array) -> d
         "value": grid.ravel()[flat],
         "ref_low": low.ravel()[flat],
         "ref_high": high.ravel()[flat],
+        "below": below,
     }
 
 
@@ -193,6 +222,16 @@ def _measurements_table(parts: list[dict], names: list[str], units: list[str]) -
         from explorer.cohort.tables import MEASUREMENT_COLUMNS, empty
         return empty(MEASUREMENT_COLUMNS)
     code = np.concatenate([p["code"] for p in parts])
+    censoring = {}  # as a loader's table: the censored and limit columns only when some value is censored
+    if any(len(rows) for p in parts for rows, _ in p["below"]):
+        censored = np.zeros(len(code), CENSORING_COLUMNS["censored"])
+        limit = np.full(len(code), np.nan)
+        offset = 0
+        for p in parts:
+            for rows, lim in p["below"]:
+                censored[offset + rows], limit[offset + rows] = BELOW, lim
+            offset += len(p["code"])
+        censoring = {"censored": censored, "limit": limit}
     return pd.DataFrame({
         "subject_id": pd.arrays.ArrowStringArray(pa.chunked_array([p["subject_id"] for p in parts], pa.string())),
         "time": np.concatenate([p["time"] for p in parts]).astype("datetime64[ns]"),
@@ -201,6 +240,7 @@ def _measurements_table(parts: list[dict], names: list[str], units: list[str]) -
         "unit": _labels(units, code),
         "ref_low": np.concatenate([p["ref_low"] for p in parts]),
         "ref_high": np.concatenate([p["ref_high"] for p in parts]),
+        **censoring,
     }, copy=False)
 
 

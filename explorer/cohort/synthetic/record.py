@@ -52,15 +52,23 @@ class Draw:
     events: dict[str, Events] = field(default_factory=dict)
     lookback: dict[str, np.ndarray] = field(default_factory=dict)
     latent: dict[str, np.ndarray] = field(default_factory=dict)  # model truths used by outcomes and tests
+    # variable -> (positions reported as "<limit", the limit): what a lab gives below its assay's limit; the
+    # number keeps the point L / 2 for displays and outcomes, the screening the interval (Screening.censored)
+    below_limit: dict[str, tuple[np.ndarray, float]] = field(default_factory=dict)
 
     def set_number(self, name: str, values: np.ndarray, known: np.ndarray | None = None, reason: str = NOT_MEASURED,
-                   *, decimals: int | None = None) -> None:
+                   *, decimals: int | None = None, detection_limit: float | None = None) -> None:
+        """`detection_limit`: a value below it is reported as "<limit" (kept as its point, L / 2, and as censored)."""
         values = np.asarray(values, dtype=float)
         if decimals is not None:
             values = round_to(values, decimals)
         if known is not None:
             values = np.where(known, values, np.nan)
             self.reasons[name] = reason
+        if detection_limit is not None:
+            below = values < detection_limit  # NaN (unknown) compares False
+            self.below_limit[name] = (np.flatnonzero(below), float(detection_limit))
+            values = np.where(below, detection_limit / 2, values)
         self.numbers[name] = values
 
     def set_boolean(self, name: str, values: np.ndarray, known: np.ndarray | None = None,

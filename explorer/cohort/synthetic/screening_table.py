@@ -18,10 +18,12 @@ import pyarrow as pa
 
 from explorer.catalogue import default_catalogue
 from explorer.cohort.compact import NumberLevels, as_floats
+from explorer.cohort.features import censoring_floor
 from explorer.cohort.screening import Screening
 from explorer.cohort.synthetic.chunks import check_size, draw_chunks, subject_ids
 from explorer.cohort.synthetic.params import PopulationParams
 from explorer.cohort.synthetic.record import NOT_RECORDED, Draw, category_labels
+from explorer.cohort.values import BELOW, censored_bounds, censored_reason
 
 EVENT_NAMES = ("severe_hypoglycemia", "trial_participation")
 # Catalogue screening variables the generator leaves absent, so unknown for every subject: no calibrated source for
@@ -56,9 +58,12 @@ def generate_screening(population: str, n: int, seed: int = 0,
     lookback: dict[str, np.ndarray] = {e: np.full(n, np.nan) for e in EVENT_NAMES}
     reasons: dict[str, str] = {}
     other_reasons: list[str] = []
+    below: dict[str, list[tuple[np.ndarray, float]]] = {}  # variable -> (subject positions, limit) per chunk
     for start, d in draw_chunks(population, n, seed, params, progress):
         _fill_columns(columns, d, start, n, other_reasons)
         reasons.update(d.reasons)
+        for name, (positions, limit) in d.below_limit.items():
+            below.setdefault(name, []).append(((positions + start).astype(np.int32), limit))
         for name in EVENT_NAMES:
             ev = d.events[name]
             events[name].append((ev.subject + start, ev.days_before))
@@ -71,12 +76,15 @@ def generate_screening(population: str, n: int, seed: int = 0,
     order = [v for v in default_catalogue().names() if v in columns]
     features = pd.DataFrame({name: _as_array(name, columns[name], compact) for name in order}, index=index,
                             copy=False)
+    censored = _censored_rows(below)
     return Screening(
         features=features,
         events=_events_table(events, ids),
         event_lookback=pd.DataFrame(lookback, index=index, copy=False),
-        missing_reasons=_missing_reasons(order, columns, reasons, other_reasons, index) if missing_reasons else None,
+        missing_reasons=_missing_reasons(order, columns, reasons, other_reasons, index, censored)
+        if missing_reasons else None,
         source=f"synthetic:{population}:n={n}:seed={seed}",
+        censored=_censored_table(censored, index),
     ).validate()  # checked once here, so the engines and every narrowed copy need not check it again
 
 
@@ -149,17 +157,68 @@ def _events_table(events: dict[str, list[tuple[np.ndarray, np.ndarray]]], ids: p
     }, copy=False)
 
 
+# One variable's values reported below a detection limit: (variable, subject positions, limit, reason)
+CensoredRows = tuple[str, np.ndarray, float, str]
+
+
+def _censored_rows(below: dict[str, list[tuple[np.ndarray, float]]]) -> list[CensoredRows]:
+    """Per variable and limit, the subjects whose value a lab reported as "<limit", with the reason a loader
+    gives such a value (values.censored_reason): what a canonical table's "<0.017" cell becomes."""
+    catalogue = default_catalogue()
+    rows = []
+    for name in sorted(below):
+        for limit in sorted({lim for _, lim in below[name]}):
+            positions = np.concatenate([p for p, lim in below[name] if lim == limit])
+            if positions.size:
+                rows.append((name, positions, limit, censored_reason(BELOW, limit, catalogue[name].unit)))
+    return rows
+
+
+def _censored_table(censored: list[CensoredRows], index: pd.Index) -> pd.DataFrame | None:
+    """Screening.censored: one row per censored subject and variable, the closed bounds a loader keeps
+    (values.censored_bounds: "<L" is [floor, the float below L]). Every column categorical (ids, variables and
+    the few distinct bounds, one pair per limit), built from codes without a float64 column: ~7 bytes a row,
+    where a T1D clinic has about one censored C-peptide a subject."""
+    if not censored:
+        return None
+    catalogue = default_catalogue()
+    names = sorted({name for name, *_ in censored})
+    bounds = []  # (low, high) of each block: its rows share them
+    for name, _, limit, _ in censored:
+        low, high = censored_bounds(np.array([limit / 2]), np.array([BELOW], np.int8), np.array([limit]),
+                                    censoring_floor(catalogue, name))
+        bounds.append((float(low[0]), float(high[0])))
+    sizes = [len(positions) for _, positions, _, _ in censored]
+
+    def levels(side: int) -> pd.Categorical:
+        values = sorted({b[side] for b in bounds})
+        codes = np.repeat(np.array([values.index(b[side]) for b in bounds], np.int8), sizes)
+        return pd.Categorical.from_codes(codes, categories=pd.Index(values, dtype=np.float64))
+
+    return pd.DataFrame({
+        "subject_id": pd.Categorical.from_codes(np.concatenate([p for _, p, _, _ in censored]),
+                                                dtype=pd.CategoricalDtype(index)),
+        "variable": pd.Categorical.from_codes(
+            np.repeat(np.array([names.index(name) for name, *_ in censored], np.int8), sizes), categories=names),
+        "low": levels(0),
+        "high": levels(1),
+    }, copy=False)
+
+
 def _missing_reasons(order: list[str], columns: dict[str, _Column], reasons: dict[str, str], other: list[str],
-                     index: pd.Index) -> pd.DataFrame:
-    """One row per unknown value; categorical columns keep it to ~7 bytes a row."""
+                     index: pd.Index, censored: list[CensoredRows]) -> pd.DataFrame:
+    """One row per unknown value, then one per censored value (why a criterion on it may be unknown, as the
+    loaders' derivation adds it); categorical columns keep it to ~7 bytes a row."""
     masks = [(name, _unknown(columns[name])) for name in order]
     counts = [int(mask.sum()) for _, mask in masks]
-    total = sum(counts)
+    total = sum(counts) + sum(len(p) for _, p, _, _ in censored)
     subject = np.empty(total, np.int32)  # filled in place: no concatenation copies
     variable = np.empty(total, np.int8)
     reason = np.empty(total, np.int8)
     names = [name for (name, _), k in zip(masks, counts, strict=True) if k]
-    labels = sorted({reasons.get(v, NOT_RECORDED) for v in names} | set(other))
+    names += [name for name, *_ in censored if name not in names]
+    labels = sorted({reasons.get(v, NOT_RECORDED) for v, k in zip(order, counts, strict=True) if k}
+                    | set(other) | {text for *_, text in censored})
     at = 0
     for (name, mask), k in zip(masks, counts, strict=True):
         if k:
@@ -173,6 +232,10 @@ def _missing_reasons(order: list[str], columns: dict[str, _Column], reasons: dic
                 mapped = np.array([labels.index(r) for r in other], np.int8)
                 reason[at:at + k] = np.where(codes >= 0, mapped[np.maximum(codes, 0)], reason[at:at + k])
             at += k
+    for name, positions, _, text in censored:
+        k = len(positions)
+        subject[at:at + k], variable[at:at + k], reason[at:at + k] = positions, names.index(name), labels.index(text)
+        at += k
     return pd.DataFrame({
         "subject_id": pd.Categorical.from_codes(subject, dtype=pd.CategoricalDtype(index)),
         "variable": pd.Categorical.from_codes(variable, categories=names),

@@ -134,8 +134,12 @@ def set_cgm(d: Draw, s: Streams, user: np.ndarray, hba1c_true: np.ndarray, gap_s
     d.latent["cgm_sufficient"] = sufficient
 
 
+CPEPTIDE_DETECTION_LIMIT = 0.017  # nmol/L, the T1D Exchange assay's (Davis 2015); the T1D clinic's parameter
+
+
 def censor_low(values: np.ndarray, limit: float) -> np.ndarray:
-    """Below the assay's limit a lab reports '<limit'; stored as half the limit (a common convention)."""
+    """Below the assay's limit a lab reports '<limit': half the limit (Hornung & Reed 1990), the point outcome
+    trajectories and displays use (a screening value keeps its interval too: Draw.set_number's detection_limit)."""
     return np.where(values < limit, limit / 2, values)
 
 
@@ -148,7 +152,7 @@ def set_random_samples(d: Draw, p: PopulationParams, s: Streams, hba1c_true: np.
                  p.recorded_random_glucose, d.n), decimals=1)
     cp = cpep_fasting * np.exp(np.log((1 + stimulation_ratio) / 2) + 0.3 * s("random_cpeptide").standard_normal(d.n))
     known = ~fasting_cp_known & bernoulli(s("random_cpeptide_known"), p.recorded_random_cpeptide, d.n)
-    d.set_number("random_cpeptide", censor_low(round_to(np.clip(cp, 0, 15), 3), 0.017), known)
+    d.set_number("random_cpeptide", round_to(np.clip(cp, 0, 15), 3), known, detection_limit=CPEPTIDE_DETECTION_LIMIT)
     d.measured_days_before["random_glucose"] = panel_days
     d.measured_days_before["random_cpeptide"] = panel_days
 

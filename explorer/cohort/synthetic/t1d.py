@@ -129,8 +129,8 @@ def draw_t1d(p: T1DClinicParams, s: Streams, m: int) -> Draw:
     cp_post_known = cp_known & bernoulli(s("cpeptide_post_known"), p.recorded_postmeal_share, m)
     cpep_post = cpep_true * np.exp(np.log(p.cpeptide_stimulation_ratio) + 0.3 * s("cpeptide_post").standard_normal(m))
     lim = p.cpeptide_detection_limit
-    d.set_number("fasting_cpeptide", shared.censor_low(round_to(np.clip(cpep_true, 0, 10), 3), lim), cp_known)
-    d.set_number("postmeal_cpeptide", shared.censor_low(round_to(np.clip(cpep_post, 0, 15), 3), lim), cp_post_known)
+    d.set_number("fasting_cpeptide", round_to(np.clip(cpep_true, 0, 10), 3), cp_known, detection_limit=lim)
+    d.set_number("postmeal_cpeptide", round_to(np.clip(cpep_post, 0, 15), 3), cp_post_known, detection_limit=lim)
 
     # --- insulin dose (ISPAD 2018; residual secretion lowers the need) ---
     per_kg = np.where(age < 10, p.insulin_per_kg_child, np.where(age < 18, p.insulin_per_kg_puberty,

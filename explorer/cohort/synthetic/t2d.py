@@ -112,8 +112,9 @@ def draw_t2d(p: T2DClinicParams, s: Streams, m: int) -> Draw:
     cp_post_known = cp_known & bernoulli(s("cpeptide_post_known"), p.recorded_postmeal_share, m)
     cpep_post = cpep_true * np.exp(np.log(p.cpeptide_stimulation_ratio) - 0.3 * secretion_deficit
                                    + 0.3 * s("cpeptide_post").standard_normal(m))
-    d.set_number("fasting_cpeptide", shared.censor_low(round_to(np.clip(cpep_true, 0, 10), 3), 0.017), cp_known)
-    d.set_number("postmeal_cpeptide", shared.censor_low(round_to(np.clip(cpep_post, 0, 15), 3), 0.017), cp_post_known)
+    lim = shared.CPEPTIDE_DETECTION_LIMIT
+    d.set_number("fasting_cpeptide", round_to(np.clip(cpep_true, 0, 10), 3), cp_known, detection_limit=lim)
+    d.set_number("postmeal_cpeptide", round_to(np.clip(cpep_post, 0, 15), 3), cp_post_known, detection_limit=lim)
     # insulin resistance lowers hepatic insulin clearance: a lower C-peptide / insulin ratio
     molar_ratio = p.cpeptide_insulin_molar_ratio * np.exp(-0.3 * resistance + 0.2 * s("molar_ratio").standard_normal(m))
     exo = np.where(on_insulin, 0.2 * dose * np.exp(0.5 * s("exogenous_insulin").standard_normal(m)), 0.0)
