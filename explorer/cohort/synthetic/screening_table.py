@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from explorer.catalogue import default_catalogue
-from explorer.cohort.compact import NumberLevels, as_floats
+from explorer.cohort.compact import NumberLevels, as_floats, ids_dtype
 from explorer.cohort.features import censoring_floor
 from explorer.cohort.screening import Screening
 from explorer.cohort.synthetic.chunks import check_size, draw_chunks, subject_ids
@@ -197,7 +197,7 @@ def _censored_table(censored: list[CensoredRows], index: pd.Index) -> pd.DataFra
 
     return pd.DataFrame({
         "subject_id": pd.Categorical.from_codes(np.concatenate([p for _, p, _, _ in censored]),
-                                                dtype=pd.CategoricalDtype(index)),
+                                                dtype=ids_dtype(index)),
         "variable": pd.Categorical.from_codes(
             np.repeat(np.array([names.index(name) for name, *_ in censored], np.int8), sizes), categories=names),
         "low": levels(0),
@@ -237,7 +237,7 @@ def _missing_reasons(order: list[str], columns: dict[str, _Column], reasons: dic
         subject[at:at + k], variable[at:at + k], reason[at:at + k] = positions, names.index(name), labels.index(text)
         at += k
     return pd.DataFrame({
-        "subject_id": pd.Categorical.from_codes(subject, dtype=pd.CategoricalDtype(index)),
+        "subject_id": pd.Categorical.from_codes(subject, dtype=ids_dtype(index)),
         "variable": pd.Categorical.from_codes(variable, categories=names),
         "reason": pd.Categorical.from_codes(reason, categories=labels),
     }, copy=False)
