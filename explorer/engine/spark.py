@@ -233,10 +233,12 @@ class SparkBackend:
         features of a few 10^5 subjects fill; read from Parquet, Spark streams it like any folder. Its missing
         reasons stay in Python (missing_reasons, reason_counts). Any other source, or a session whose executors
         may not see this machine's disk (Spark Connect, a cluster), as given."""
-        if isinstance(source, (str, Path, Mapping)) or not self._local():
+        if isinstance(source, (str, Path, Mapping)):
             return source
-        if getattr(source, "missing_reasons", None) is not None:
-            self._held_reasons = source.missing_reasons
+        self._held_reasons = getattr(source, "missing_reasons", None)  # counted here, whatever the session
+        if not self._local():
+            return source
+        if self._held_reasons is not None:
             source = dataclasses.replace(source, missing_reasons=None)
         folder = Path(tempfile.mkdtemp(prefix="trial-explorer-spark-"))
         weakref.finalize(self, shutil.rmtree, folder, True)  # the views die with the backend, then the files
@@ -346,8 +348,8 @@ class SparkBackend:
         return None if table is None else arrow_frame(self.spark, table)
 
     def _reasons_frame(self, source: Any):
-        """The source's missing reasons as a Spark frame (a folder's missing_reasons.parquet, a Screening's
-        table), or None."""
+        """A folder's missing_reasons.parquet as a Spark frame, or None (an in-memory Screening's reasons stay in
+        Python: _on_disk)."""
         if isinstance(source, str) and "://" in source:
             try:
                 frame = self.spark.read.parquet(f"{source.rstrip('/')}/{REASONS}")
@@ -358,9 +360,7 @@ class SparkBackend:
         if isinstance(source, (str, Path)):
             path = Path(source) / REASONS
             return self._read(path) if path.is_file() else None
-        if not isinstance(source, Mapping) and self._held_reasons is None:  # an in-memory Screening: counted
-            self._held_reasons = getattr(source, "missing_reasons", None)       # here, not uploaded
-        return None
+        return None  # named tables have none; an in-memory Screening's are held in Python (_on_disk)
 
     def _read(self, path: Path):
         try:
