@@ -28,6 +28,7 @@ from explorer.registry import (
     examples,
     faithful,
     group_limits,
+    groups,
     lexicon,
     readings,
     trees,
@@ -93,21 +94,25 @@ def looks_english(text: str) -> bool:
     return common / len(words) >= 0.06
 
 
-def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Extraction:
+def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = (), enrolled_sex: str | None = None
+            ) -> Extraction:
     """Read one criterion. `kind` is "inclusion" or "exclusion" (an exclusion's expression says who is excluded).
 
     Rules for `skip_variables` are read (and returned in `skipped`) but left out of the expression: the
-    registry's structured age fields take precedence over an age in the text.
+    registry's structured age fields take precedence over an age in the text. `enrolled_sex` is the registry's sex
+    field ("all", "female", "male"; None when there is none): it decides whom a criterion about one named sex applies
+    to (groups.py).
     """
     if not text or not text.strip() or len(text) > MAX_CRITERION_CHARS:
-        return _extract(text, kind, skip_variables=skip_variables)
+        return _extract(text, kind, skip_variables=skip_variables, enrolled_sex=enrolled_sex)
     # a value restated in another unit in brackets ("HbA1c >= 7.5% (58 mmol/mol)") is read with the value before it:
     # the rest of the reading sees blanks there (offsets unchanged); each rule's source is the text as written
     restated = equivalents.restatements(text, variable_mentions(text),
                                         find_values(text, flattened_pairs=kind == "inclusion"))
     if not restated:
-        return _extract(text, kind, skip_variables=skip_variables)
-    result = _extract(equivalents.blank(text, restated), kind, skip_variables=skip_variables)
+        return _extract(text, kind, skip_variables=skip_variables, enrolled_sex=enrolled_sex)
+    result = _extract(equivalents.blank(text, restated), kind, skip_variables=skip_variables,
+                      enrolled_sex=enrolled_sex)
 
     def as_written(rule: Rule) -> Rule:
         start, end = rule.span
@@ -120,7 +125,8 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Ex
                                skipped=tuple(as_written(r) for r in result.skipped))
 
 
-def _extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> Extraction:
+def _extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = (), enrolled_sex: str | None = None
+             ) -> Extraction:
     if not text or not text.strip():
         return Extraction(None, {}, (), 0.0, "none", ("empty criterion",))
     if len(text) > MAX_CRITERION_CHARS:
@@ -179,9 +185,11 @@ def _extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> E
     rules = conditions.conditioned(text, kind, rules)
     rules, excepted_left_out = conditions.excepted(text, kind, rules)
     rules = conditions.pregnancy_groups(text, kind, rules)
+    rules, group_notes, group_left_out = groups.read_for_enrolled_sex(text, kind, rules, enrolled_sex)
+    notes = group_notes + notes  # first: the report shortens a long note, and this one says whom the rule admits
     rules, faithful_notes, left_out, unsafe = faithful.qualified_concepts(text, kind, rules, connector)
     notes += faithful_notes
-    left_out += excepted_left_out
+    left_out += excepted_left_out + group_left_out
     rules, example_notes, example_left_out = examples.examples_read(text, kind, rules)
     notes += example_notes
     left_out += example_left_out
@@ -292,6 +300,8 @@ def _extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = ()) -> E
     notes += bracket_notes
     unsafe = unsafe or bracket_unsafe
     tree, mixed = combine(text, kind, rules)
+    if group_notes:
+        tree = trees.factor_common(tree)  # the named group, carried by each rule, is stated once
     if count is not None and count.tree is not None:
         tree, mixed = count.tree, False  # each alternative was joined by its own connectors (counted.py)
         left_out += list(count.left_out)

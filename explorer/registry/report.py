@@ -49,10 +49,11 @@ def render_report(report: ImportReport, fmt: str = "table", *, width: int = 60) 
     warnings = [f"warning: {w}" for w in report.warnings]
     if fmt == "markdown":
         lines = [f"**{head}**", ""] + [f"- {w}" for w in warnings] + ([""] if warnings else [])
-        lines += ["| id | kind | status | conf. | expression | text |", "|---|---|---|---|---|---|"]
+        lines += ["| id | kind | status | conf. | expression | text | notes |", "|---|---|---|---|---|---|---|"]
         for r in rows:
             cells = [r["id"], r["kind"], r["status"], f"{r['confidence']:.2f}", f"`{r['expression']}`"
-                     if r["expression"] else "", _short(r["text"], 90)]
+                     if r["expression"] else "", _short(r["text"], 90),
+                     _short(r["notes"], 240) if r["status"] != "structured" else ""]
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         return "\n".join(lines) + "\n"
     lines = [head] + warnings

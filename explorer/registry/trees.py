@@ -39,7 +39,9 @@ def _joined(op: str, nodes) -> expr.Node:
     flat: list[expr.Node] = []
     for node in nodes:
         # "a or (b or c)" is "a or b or c": flatten so the printed text has no needless brackets
-        flat.extend(node.operands if isinstance(node, expr.BoolOp) and node.op == op else (node,))
+        for operand in node.operands if isinstance(node, expr.BoolOp) and node.op == op else (node,):
+            if operand not in flat:  # "a and a" is "a": one group named for two rules is stated once
+                flat.append(operand)
     if not flat:
         raise ValueError(f"nothing to join with {op!r}")
     return flat[0] if len(flat) == 1 else expr.BoolOp(op, tuple(flat))
@@ -56,6 +58,25 @@ def all_of(nodes) -> expr.Node:
 def at_least(n: int, nodes) -> expr.Node:
     """`at_least(n, a, b, ...)`: "n of the following"."""
     return expr.Call("at_least", (expr.Num(float(n)), *nodes), ())
+
+
+def factor_common(node: expr.Node) -> expr.Node:
+    """`(c or a) and (c or b)` is `c or a and b`, and `c and a or c and b` is `c and (a or b)` (distributive in
+    three-valued logic too): a term every operand shares is stated once. Used for the group a criterion names
+    (groups.py), which each of its rules carries."""
+    if not isinstance(node, expr.BoolOp):
+        return node
+    operands = [factor_common(o) for o in node.operands]
+    dual = "or" if node.op == "and" else "and"
+    if len(operands) > 1 and all(isinstance(o, expr.BoolOp) and o.op == dual for o in operands):
+        common = [c for c in operands[0].operands if all(c in o.operands for o in operands[1:])]
+        if common:
+            rests = [[x for x in o.operands if x not in common] for o in operands]
+            if all(rests):
+                inner = _joined(node.op, [_joined(dual, r) for r in rests])
+                return _joined(dual, [*common, inner])
+            return _joined(dual, common)  # one operand is the common terms alone: it absorbs the others
+    return _joined(node.op, operands)
 
 
 def negate(node: expr.Node) -> expr.Node:

@@ -88,8 +88,10 @@ GUARDS = [
      "diabetes_type == \"T2D\" and diabetes_duration >= diabetes_duration_min"),
     ("Patients with a diabetes duration between 1 and 15 years", "inclusion",
      "diabetes_duration >= diabetes_duration_min and diabetes_duration <= diabetes_duration_max"),
-    ("Non-pregnant and non-lactating women", "inclusion", "sex == \"male\" or not (pregnant or lactating)"),
-    ("Women who are not pregnant or breastfeeding", "inclusion", "sex == \"male\" or not (pregnant or lactating)"),
+    # round 13: text alone (no registry sex field) names women only: the narrowest reading, partial, group named
+    # (test_phrasings_round13.py reads them with each sex field)
+    ("Non-pregnant and non-lactating women", "inclusion", "sex == \"female\" and not (pregnant or lactating)"),
+    ("Women who are not pregnant or breastfeeding", "inclusion", "sex == \"female\" and not (pregnant or lactating)"),
     ("Age 18 to 75 years", "inclusion", "age >= age_min and age <= age_max"),
 ]
 
@@ -137,7 +139,8 @@ def test_a_one_sex_clause_about_people_keeps_its_sex():
      'sex == "female" and age >= age_min and age <= age_max'),
     ("Type 2 diabetic men aged 40-70 years", "inclusion", 'sex == "male" and age >= age_min and age <= age_max'),
     ("Non-pregnant women aged 18-40", "inclusion",
-     '(sex == "male" or not pregnant) and sex == "female" and age >= age_min and age <= age_max'),
+     # round 13: the group stated once (trees join equal terms once; the same rule as before)
+     'sex == "female" and not pregnant and age >= age_min and age <= age_max'),
     # the sex is another phrase's, or both sexes are named: no sex is added
     ("Partners of women aged 18-40", "inclusion", None),
     ("Healthy male or female volunteers aged 18-45 years", "inclusion", "age >= age_min and age <= age_max"),

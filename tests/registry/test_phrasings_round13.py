@@ -1,0 +1,137 @@
+"""Round 13: a rule about one named sex never silently admits or excludes the other (groups.py).
+
+"Non-pregnant and non-lactating women" (an inclusion) was read `sex == "male" or not (pregnant or lactating)` from its
+text alone: men, whom it does not name, were admitted without a word, while "Male participants between 18 and 40" was
+read `sex == "male" and ...`, excluding women without a word. Now the registry's sex field decides, and the rule says
+which reading it took: a trial of that sex only, the group is everyone (`sex == "female" and X`); a trial of all
+sexes, the item applies to the named sex and the other passes (`sex == "male" or X`, noted); no field, the narrowest
+reading, partial, with the group named as left out. Rows written afresh for this test, diabetes wording among them.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from explorer.registry import faithful, import_trial, render_report
+from explorer.registry.extract import extract
+from explorer.registry.groups import named_group
+
+FEMALE_ONLY = [
+    # (text, inclusion expression for a women-only trial, for an all-sexes trial)
+    ("Non-pregnant and non-lactating women",
+     'sex == "female" and not (pregnant or lactating)', 'sex == "male" or not (pregnant or lactating)'),
+    ("Women who are neither pregnant nor breast-feeding",
+     'sex == "female" and not (pregnant or lactating)', 'sex == "male" or not (pregnant or lactating)'),
+    ("Females must not be nursing an infant",
+     'sex == "female" and not lactating', 'sex == "male" or not lactating'),
+    ("Women aged 30 to 65 years with type 2 diabetes",
+     None, None),  # the diabetes is read too; checked below through the sex term only
+    ("Female patients older than 40 years",
+     'sex == "female" and age > age_min', 'sex == "male" or age > age_min'),
+]
+
+
+@pytest.mark.parametrize(("text", "only", "every"), FEMALE_ONLY, ids=[r[0][:40] for r in FEMALE_ONLY])
+def test_a_women_item_is_read_by_the_sexes_the_trial_enrols(text, only, every):
+    women = extract(text, "inclusion", enrolled_sex="female")
+    everyone = extract(text, "inclusion", enrolled_sex="all")
+    unknown = extract(text, "inclusion")
+    if only is not None:
+        assert women.expression == only and everyone.expression == every
+    assert women.expression.startswith('sex == "female" and')
+    assert everyone.expression.startswith('sex == "male" or')
+    # the reading is said, where the report shows it (first note)
+    assert "enrols all sexes" in everyone.notes[0] and "men pass" in everyone.notes[0]
+    assert "enrols women only" in women.notes[0]
+    # no sex field: the narrowest reading (an inclusion never broader than its text), partial, the group named
+    assert unknown.expression.startswith('sex == "female" and') and unknown.status == "partial"
+    assert any("men are not named in the text" in n for n in unknown.notes)
+
+
+def test_a_men_item_in_a_trial_of_all_sexes_lets_women_pass():
+    text = "Male participants aged 35 to 70 years"
+    assert extract(text, "inclusion", enrolled_sex="all").expression == \
+        'sex == "female" or age >= age_min and age <= age_max'
+    assert extract(text, "inclusion", enrolled_sex="male").expression == \
+        'sex == "male" and age >= age_min and age <= age_max'
+    e = extract(text, "inclusion")
+    assert e.expression == 'sex == "male" and age >= age_min and age <= age_max' and e.status == "partial"
+    assert any("women are not named in the text" in n for n in e.notes)
+
+
+def test_an_exclusion_about_one_sex_excludes_that_sex_only_whatever_the_trial_enrols():
+    for sex in (None, "all", "female", "male"):
+        e = extract("Pregnant or breastfeeding women", "exclusion", enrolled_sex=sex)
+        assert e.expression == 'sex == "female" and (pregnant or lactating)'
+        e = extract("Postmenopausal women with a BMI above 40 kg/m2", "exclusion", enrolled_sex=sex)
+        assert e.expression is None or e.expression.startswith('sex == "female" and')
+
+
+def test_women_who_could_become_pregnant_are_a_condition_so_everyone_else_passes():
+    # the text makes the group a condition (women who cannot become pregnant pass): men pass too, with or without field
+    for sex in (None, "all", "female"):
+        e = extract("Women of childbearing potential must have a negative urine pregnancy test", "inclusion",
+                    enrolled_sex=sex)
+        assert e.expression == 'sex == "male" or not childbearing_potential or not pregnant'
+        assert "who could become pregnant" in e.notes[0]
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    # negative cases: no group of one sex as the subject, nothing changes with the field
+    ("Not pregnant or nursing", "inclusion"),                       # pregnancy alone names no group
+    ("Male or female, 18 to 65 years of age", "inclusion"),         # both sexes
+    ("Men and women aged 40-75 years", "inclusion"),
+    ("Pregnant partners of male participants", "exclusion"),        # someone else than the participant
+    ("Female hormone replacement therapy within 3 months", "exclusion"),  # an adjective of a thing
+    ("History of breast cancer in women", "exclusion"),             # a group inside another phrase
+    ("Haemoglobin below 12 g/dL in women or 13 g/dL in men", "exclusion"),  # per-sex limits (merge_sex_specific)
+    ("For women of childbearing potential, a negative pregnancy test", "inclusion"),  # a condition, stated
+])
+def test_no_named_group_means_no_change(text, kind):
+    readings = {extract(text, kind, enrolled_sex=sex).expression for sex in (None, "all", "female", "male")}
+    assert len(readings) == 1
+
+
+def test_the_group_reaches_only_its_own_phrase():
+    # the age is the children's, not the women's
+    e = extract("Pregnant women and young children aged under 18 years", "exclusion")
+    assert e.expression == 'sex == "female" and pregnant or age < age_min'
+    # a clause after a semicolon is another item
+    e = extract("Age 18 years or older; women must not be pregnant", "inclusion", enrolled_sex="all")
+    assert e.expression == 'age >= age_min and (sex == "male" or not pregnant)'
+    assert named_group("Partners of women aged 18-40") is None
+    assert named_group("Patients with diabetes in men") is None
+
+
+def _study(sex: str | None, criteria: str) -> dict:
+    eligibility = {"eligibilityCriteria": criteria, "minimumAge": "18 Years"}
+    if sex is not None:
+        eligibility["sex"] = sex
+    return {"protocolSection": {
+        "identificationModule": {"nctId": "NCT09999913", "briefTitle": "A trial written for this test"},
+        "eligibilityModule": eligibility}}
+
+
+@pytest.mark.parametrize(("sex", "expected", "note"), [
+    ("ALL", 'sex == "male" or not (pregnant or lactating)', "enrols all sexes"),
+    ("FEMALE", 'sex == "female" and not (pregnant or lactating)', "enrols women only"),
+    (None, 'sex == "female" and not (pregnant or lactating)', "men are not named in the text"),
+])
+def test_the_record_sex_field_decides_and_the_report_says_so(tmp_path, sex, expected, note):
+    path = tmp_path / "study.json"
+    path.write_text(json.dumps(_study(sex, "Inclusion Criteria:\n\n* Non-pregnant, non-lactating women\n* HbA1c "
+                                           "7.0% to 10.5%\n\nExclusion Criteria:\n\n* eGFR below 30")))
+    trial, report = import_trial(path)
+    criterion = trial.criterion("I1")
+    assert criterion.expression == expected and note in criterion.note
+    assert note in render_report(report)
+    assert note in render_report(report, "markdown")
+
+
+def test_every_group_reading_passes_the_source_check():
+    for text, *_ in FEMALE_ONLY:
+        for sex in (None, "all", "female", "male"):
+            for rule in extract(text, "inclusion", enrolled_sex=sex).rules:
+                assert not faithful.check_rule(rule)
