@@ -64,20 +64,25 @@ def group_first_limits(text: str, kind: str, rules: list[Rule], values: list[Val
 
 # from the end of the general rule to the group's bare value: an opening bracket
 _BEFORE_VALUE = re.compile(r"\s*[(\[]\s*")
+# a group named by a condition rather than by people: "(< 3 x ULN if Gilbert's syndrome)", "(<= 5 x ULN in case of
+# liver metastases)"; the group is still a read concept and the bracket closes right after it
+_CONDITION_INTRO = re.compile(r"\s*,?\s*(?:if|when|in\s+(?:the\s+)?(?:case|presence)\s+of)\s+(?:(?:known|documented|"
+                              r"there\s+is|there\s+are|a|an)\s+)*", re.I)
 
 
 def value_first_limits(text: str, kind: str, rules: list[Rule], values: list[Value], mentions: list[Mention],
                        names: ParameterNames) -> list[Rule]:
     """The rules, with each general limit followed by a bracketed "(value for group C)" merged into one rule:
     "HbA1c <= 8.5% (<= 9.5% for subjects on insulin)", "HbA1c of 8.5% or less (9.5% or less for participants treated
-    with insulin)". The bare value is read as the general rule's variables' limit for C, as `group_first_limits`
+    with insulin)", "bilirubin < 1.5 x ULN (< 3 x ULN if Gilbert's syndrome)". The bare value is read as the general rule's variables' limit for C, as `group_first_limits`
     reads "(C: value)"; the value restated with its variable is conditions.conditioned's case."""
     out = list(rules)
     for group in list(rules):
         if group not in out or group.tree is None or group.thresholds:
             continue
         linked = [(v, m) for v in values if v.end <= group.span[0]
-                  for m in [conditions.GROUP_INTRO.fullmatch(text, v.end, group.span[0])] if m is not None]
+                  for m in [conditions.GROUP_INTRO.fullmatch(text, v.end, group.span[0])
+                            or _CONDITION_INTRO.fullmatch(text, v.end, group.span[0])] if m is not None]
         if not linked:
             continue
         value, _ = linked[-1]

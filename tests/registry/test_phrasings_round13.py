@@ -135,3 +135,27 @@ def test_every_group_reading_passes_the_source_check():
         for sex in (None, "all", "female", "male"):
             for rule in extract(text, "inclusion", enrolled_sex=sex).rules:
                 assert not faithful.check_rule(rule)
+
+
+# --- a group's own limit in brackets, the group named by a condition ("if", "in case of") -----------------------------
+@pytest.mark.parametrize(("text", "kind", "group"), [
+    ("Serum bilirubin < 1.5 x ULN (< 3 x ULN if Gilbert's syndrome)", "inclusion", "gilbert_syndrome"),
+    ("Total bilirubin ≤ 1.5 × ULN (≤ 3 × ULN in case of Gilbert syndrome)", "inclusion", "gilbert_syndrome"),
+    ("AST or ALT above 3 x ULN (above 5 x ULN if liver metastases)", "exclusion", "liver_metastases"),
+    ("HbA1c of 8.0% or less (9.0% or less if treated with insulin)", "inclusion", "on_insulin"),
+])
+def test_a_groups_own_limit_under_if_is_stated_per_group(text, kind, group):
+    # was: non-computable ("a threshold applies only under a condition"), although each group's limit is stated
+    e = extract(text, kind)
+    assert e.status == "computable" and e.expression.startswith(f"{group} and ")
+    assert f"not {group} and " in e.expression
+    assert all(not faithful.check_rule(r) for r in e.rules)
+
+
+@pytest.mark.parametrize("text", [
+    "Bilirubin < 1.5 x ULN (< 3 x ULN if Gilbert's syndrome is suspected)",  # more than the group: a suspicion
+    "Bilirubin < 1.5 x ULN (> 3 x ULN if Gilbert's syndrome)",               # another direction: not a group's limit
+    "ALT ≤ 2.5 × ULN (≤ 5 × ULN when liver metastases are present)",          # words after the group
+])
+def test_a_bracket_that_says_more_than_a_group_stays_unread(text):
+    assert extract(text, "inclusion").expression is None
