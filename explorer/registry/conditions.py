@@ -29,6 +29,11 @@ GROUP_INTRO = _INTRO = re.compile(
     r"\s*,?\s*[(\[]?\s*(?:only\s+)?(?:in|for|among)\s+(?:(?:a|an|the|all)\s+)?"
     r"(?:persons?|people|patients?|subjects?|participants?|those|individuals?|adults?)\s*"
     r"(?:(?:with|who\s+(?:have|has|are)|having|receiving|taking)\s+(?:(?:an?|known|a\s+diagnosis\s+of)\s+)?)?", re.I)
+# a group named by a condition, after the threshold: "SBP > 160 mmHg if on antihypertensive treatment", "eGFR < 45
+# when treated with metformin", "in case of liver metastases"; the same pair as "for patients on C" when C is read
+_IF_INTRO = re.compile(r"\s*,?\s*(?:only\s+)?(?:if|when|in\s+(?:the\s+)?case\s+of)\s+(?:(?:the\s+)?(?:patients?|subjects?|"
+                       r"participants?|persons?)\s+(?:is|are|has|have)\s+)?(?:(?:on|known|documented|an?)\s+)*", re.I)
+_CONDITION_LINK = re.compile(rf"(?:{_INTRO.pattern})|(?:{_IF_INTRO.pattern})", re.I)
 # after the group's rule: the clause ends (a closing bracket, a full stop or semicolon, the end of the criterion)
 _CLAUSE_END = re.compile(r"\s*[)\]]?\s*(?:[.;]|$)")
 # a general threshold, then the group's in brackets or after a comma / "or"
@@ -82,7 +87,7 @@ def conditioned(text: str, kind: str, rules: list[Rule]) -> list[Rule]:
     for group in list(rules):
         if group not in out or group.tree is None or not _CLAUSE_END.match(text, group.span[1]):
             continue
-        found = _threshold_linked(text, group, out, _INTRO)
+        found = _threshold_linked(text, group, out, _CONDITION_LINK)
         if found is None:
             continue
         threshold, _ = found

@@ -159,3 +159,26 @@ def test_a_groups_own_limit_under_if_is_stated_per_group(text, kind, group):
 ])
 def test_a_bracket_that_says_more_than_a_group_stays_unread(text):
     assert extract(text, "inclusion").expression is None
+
+
+# --- a threshold under a condition the catalogue reads: "X if C" is the pair "X for patients with C" -----------------
+@pytest.mark.parametrize(("text", "kind", "expected"), [
+    ("HbA1c above 10.5% if on insulin", "exclusion", "on_insulin and hba1c > hba1c_max"),
+    ("HbA1c of 9.5% or less when treated with insulin", "inclusion", "not on_insulin or hba1c <= hba1c_max"),
+    ("Systolic blood pressure over 150 mmHg if on antihypertensive treatment", "exclusion",
+     "antihypertensive_treatment and systolic_bp > systolic_bp_max"),
+    ("eGFR below 45 mL/min/1.73 m2 in case of liver metastases", "exclusion", "liver_metastases and egfr < egfr_min"),
+])
+def test_a_threshold_under_if_a_read_condition_holds_for_that_group_only(text, kind, expected):
+    # was: non-computable ("a threshold applies only under a condition")
+    e = extract(text, kind)
+    assert e.expression == expected and e.status == "computable"
+
+
+@pytest.mark.parametrize("text", [
+    "HbA1c above 10.5% if possible",                                       # no group: a hedge
+    "HbA1c above 10.5% or BMI over 40 kg/m2 if on insulin",                 # binds the last or both: not guessed
+    "Systolic blood pressure over 150 mmHg if on antihypertensive treatment and taking aspirin",  # more than C
+])
+def test_a_condition_that_is_not_one_read_group_stays_unread(text):
+    assert extract(text, "exclusion").expression is None
