@@ -71,6 +71,11 @@ _QUOTA = re.compile(r"\b(?:at\s+least|up\s+to|no\s+more\s+than|not\s+more\s+than
                     r"(?:population|participants|subjects|patients|sample|cohort|enrollment|enrolment)\b[^.;]*", re.I)
 
 
+# between a variable and its first limit written without a comparator: "age =18", "BMI of 25", "Age from 18 and under
+# 65 years", "HbA1c from 7% and not more than 10%" (that limit is unread, never silently dropped)
+_FIRST_LIMIT_GAP = re.compile(r"[\s:=]*(?:(?:of|from|starting\s+(?:at|from))\s+)?", re.I)
+
+
 def latin_script(text: str) -> bool:
     letters = re.findall(r"[^\W\d_]", text)
     return not letters or sum(1 for c in letters if c.isascii() or c in "µμéèàçñäöüïëâêîôû") / len(letters) >= 0.8
@@ -260,7 +265,7 @@ def _extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = (), enro
     # unread and named, never silently dropped (draw 20261235, #28)
     bare = [v for v in values if v.form == "bare" and not any(v.units) and not v.uln and not v.unknown_unit
             and not any(s0 < v.end and v.start < e0 for s0, e0 in used)
-            and any(m.variables and re.fullmatch(r"[\s:=]*(?:of\s+)?", text[m.end:v.start])
+            and any(m.variables and _FIRST_LIMIT_GAP.fullmatch(text[m.end:v.start])
                     for m in mentions if m.end <= v.start)]
     # the same with a unit ("eGFR =20 mL/min and <60 mL/min", draw 20261242 #8): a value whose comparator is not
     # stated, right after a variable a rule reads, lies inside that rule's span (variable .. its own value), so it
@@ -268,7 +273,7 @@ def _extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = (), enro
     read_value_spans = [(a.value.start, a.value.end) for a in attached if a not in failed and not no_comparator(a.value)]
     bare += [v for v in unstated_values if v not in bare
              and not any(s0 < v.end and v.start < e0 for s0, e0 in read_value_spans)
-             and any(m.variables and re.fullmatch(r"[\s:=]*(?:of\s+)?", text[m.end:v.start])
+             and any(m.variables and _FIRST_LIMIT_GAP.fullmatch(text[m.end:v.start])
                      and any(r.span[0] <= m.start and v.end <= r.span[1] for r in rules)
                      for m in mentions if m.end <= v.start)]
     unread += [v for v in bare if v not in unread]

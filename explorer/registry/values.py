@@ -94,8 +94,9 @@ _VALUE_PATTERNS: list[tuple[str, re.Pattern]] = [
     ("flatpair", re.compile(rf"{FLATTENED}\s*{_num('a')}{_unit_group('ua')}(?:\s+(?:of\s+age|old))?"
                             rf"\s*(?:,?\s*and\b|,)\s*(?:{FLATTENED}|(?P<cb><=|≤|=<|<|less\s+than|under|below))"
                             rf"\s*{_num('b')}{_unit_group('ub')}{_ULN}", re.I)),
-    ("fromto", re.compile(rf"\bfrom\s+{_num('a')}{_unit_group('ua')}\s*(?:to|-|–)\s*{_num('b')}{_unit_group('ub')}",
-                          re.I)),
+    # "from 7% to 10%", "from 7% up to (and including) 10%", "from 18 until 65 years": both ends inclusive
+    ("fromto", re.compile(rf"\bfrom\s+{_num('a')}{_unit_group('ua')}\s*(?:to|-|–|up\s+to(?:\s+and\s+including)?|"
+                          rf"through|until|till)\s*{_num('b')}{_unit_group('ub')}", re.I)),
     # a starting age alone ("Individuals of both sexes from 18 years with ...", "from the age of 16"): a lower bound;
     # only in years or months, never before "to", "until" or a time word ("from 2 years before screening": attach.py
     # and readings.py take it as an age or not at all)

@@ -182,3 +182,26 @@ def test_a_threshold_under_if_a_read_condition_holds_for_that_group_only(text, k
 ])
 def test_a_condition_that_is_not_one_read_group_stays_unread(text):
     assert extract(text, "exclusion").expression is None
+
+
+# --- "from X up to Y": a range; a first limit after "from" without a comparator is never silently dropped -------------
+@pytest.mark.parametrize(("text", "expected"), [
+    ("HbA1c from 7.5% up to 10%", "hba1c >= hba1c_min and hba1c <= hba1c_max"),
+    ("Body mass index from 25 up to and including 40 kg/m2", "bmi >= bmi_min and bmi <= bmi_max"),
+    ("Age from 30 until 70 years", "age >= age_min and age <= age_max"),
+])
+def test_from_up_to_is_a_range(text, expected):
+    # was: "HbA1c from 7% up to 10%" read as hba1c <= hba1c_max alone, computable (broader than the inclusion)
+    e = extract(text, "inclusion")
+    assert e.expression == expected and e.status == "computable"
+
+
+@pytest.mark.parametrize("text", ["HbA1c from 7% and not more than 10%", "Age from 21 and under 60 years"])
+def test_a_first_limit_after_from_is_named_when_unread(text):
+    # was: computable with the upper limit only, the lower one dropped unsaid
+    e = extract(text, "inclusion")
+    assert e.status != "computable"
+
+
+def test_from_before_a_time_is_no_range():
+    assert extract("Insulin therapy from 2 years up to 10 years before screening", "inclusion").expression is None
