@@ -200,9 +200,11 @@ _WORD_NUMBERS = {"twice": 2.0, "double": 2.0, "three times": 3.0, "two times": 2
 _TIME = re.compile(r"\b(?:years?|yrs?|months?|weeks?|old|older|younger|aged?|ages)\b|\d\s*y\b", re.I)
 _SEX = re.compile(r"^(?:men|women|males?|females?|boys?|girls?)$", re.I)
 _PREGNANCY_WORDS = re.compile(r"\bpregnan\w*|\blactat\w*|\bbreast[- ]?feed\w*|\bnursing\b", re.I)
-# numbers that belong to a unit, not to a threshold: "mL/min/1.73 m2", "x 10^9/L"
+# numbers that belong to a unit, not to a threshold: "mL/min/1.73 m2", "x 10^9/L", the square of "kg/m^2", "kg.m-2",
+# "kg m⁻²" (round 13: they were counted as gold thresholds of 2, which no reading can match)
 # (a power of ten needs its caret or its "x": "100 mmHg" is a hundred, not 10^0)
-_UNIT_NUMBERS = re.compile(r"1[.,]73\s*m(?:2|²|\^2)?|(?:[x×*]\s*)10\s*\^?\s*\d+|10\s*\^\s*\d+|10\s*[eE]\d+|m2\b|m²", re.I)
+_UNIT_NUMBERS = re.compile(r"1[.,]73\s*m(?:2|²|\^2)?|(?:[x×*]\s*)10\s*\^?\s*\d+|10\s*\^\s*\d+|10\s*[eE]\d+|m2\b|m²|"
+                           r"(?<=[a-zA-Z])\s*\^\s*-?\s*2\b|(?<=m)\s*[-−⁻]\s*[2²]\b|m⁻²", re.I)
 
 
 @dataclass(frozen=True)

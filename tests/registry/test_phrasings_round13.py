@@ -10,9 +10,12 @@ reading, partial, with the group named as left out. Rows written afresh for this
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 
 import pytest
+from project_paths import ROOT
 
 from explorer.registry import faithful, import_trial, render_report
 from explorer.registry.extract import extract
@@ -205,3 +208,19 @@ def test_a_first_limit_after_from_is_named_when_unread(text):
 
 def test_from_before_a_time_is_no_range():
     assert extract("Insulin therapy from 2 years up to 10 years before screening", "inclusion").expression is None
+
+
+# --- the evaluation script: the square of a unit is no gold threshold ------------------------------------------------
+@pytest.mark.parametrize(("value", "numbers"), [
+    ("> 30 kg.m-2", [30.0]), ("19 - 24.9 kg/m^2", [19.0, 24.9]), ("30 kg m⁻²", [30.0]),
+    ("< 30 mL/min/1.73m^2", [30.0]),
+    # negative cases: the numbers of a range and a power of ten's mantissa stay
+    ("18-64", [18.0, 64.0]), ("1.5 x 10^9/L", [1.5]), ("2-3 m", [2.0, 3.0]),
+])
+def test_the_square_of_a_unit_is_no_gold_number(value, numbers):
+    # was: "kg.m-2" and "kg/m^2" gave a gold threshold of 2 besides the real one, a miss no reading could match
+    spec = importlib.util.spec_from_file_location("evaluate_import_r13", ROOT / "scripts" / "evaluate_import.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    assert module.numbers_of(value) == numbers
