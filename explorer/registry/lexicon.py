@@ -19,7 +19,10 @@ NUMERIC_TERMS: dict[str, list[str]] = {
     "fasting_glucose": [r"fast(?:ing)?\s+(?:plasma\s+|serum\s+|blood\s+|fingerstick\s+|capillary\s+|venous\s+)*"
                         r"(?:glucose|sugar)(?:\s+level)?", r"\bFPG\b", r"\bFBG\b", r"\bFSG\b", r"\bFBS\b"],
     "random_glucose": [r"(?:random|casual|non-?fasting)\s+(?:plasma\s+|serum\s+|blood\s+|capillary\s+|venous\s+)*"
-                       r"(?:glucose|sugar)(?:\s+levels?)?", r"\bRBG\b", r"\bRPG\b"],
+                       r"(?:glucose|sugar)(?:\s+levels?)?", r"\bRBG\b", r"\bRPG\b",
+                       # "plasma glucose at any time" (the diagnostic criterion's wording of a random glucose)
+                       r"(?:(?:plasma|serum|blood|capillary|venous)\s+)*(?:glucose|sugar)(?:\s+levels?)?\s+"
+                       r"(?:(?:measured|taken)\s+)?(?:at\s+any\s+time(?:\s+of\s+(?:the\s+)?day)?|at\s+random)"],
     "postmeal_glucose": [r"(?:2|two)[- ]?h(?:ours?|r)?\s+post[- ]?(?:prandial|meal)\s+(?:plasma\s+|blood\s+)?glucose",
                          r"post[- ]?(?:prandial|meal)\s+(?:plasma\s+|blood\s+)?(?:glucose|sugar)", r"\bPPG\b",
                          r"\bPBG\b"],

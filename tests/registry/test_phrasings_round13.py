@@ -224,3 +224,32 @@ def test_the_square_of_a_unit_is_no_gold_number(value, numbers):
     sys.modules[spec.name] = module  # its dataclasses look their module up
     spec.loader.exec_module(module)
     assert module.numbers_of(value) == numbers
+
+
+# --- "greater or equal than", "less or equal to": >= and <= in non-native wording ----------------------------------
+@pytest.mark.parametrize(("text", "expected"), [
+    ("HbA1c greater or equal than 7.5%", "hba1c >= hba1c_min"),
+    ("Creatinine clearance more or equal to 45 mL/min", "creatinine_clearance >= creatinine_clearance_min"),
+    ("Age superior or equal to 40 years", "age >= age_min"),
+    ("BMI less or equal to 32 kg/m2", "bmi <= bmi_max"),
+    ("HbA1c lower or equal than 9%", "hba1c <= hba1c_max"),
+])
+def test_or_equal_without_than_is_read(text, expected):
+    # was: not read ("values not read")
+    e = extract(text, "inclusion")
+    assert e.expression == expected and e.status == "computable"
+
+
+# --- a random glucose written as the diagnostic criterion words it ---------------------------------------------------
+@pytest.mark.parametrize(("text", "kind", "expected"), [
+    ("Plasma glucose at any time of 11.1 mmol/L or more", "inclusion", "random_glucose >= random_glucose_min"),
+    ("Blood glucose measured at any time of the day above 250 mg/dL", "exclusion",
+     "random_glucose > random_glucose_max"),
+])
+def test_glucose_at_any_time_is_a_random_glucose(text, kind, expected):
+    assert extract(text, kind).expression == expected
+
+
+def test_a_glucose_of_unstated_timing_stays_unread():
+    # negative case: no fasting, random or meal word: the timing is not stated (unstated.py)
+    assert extract("Plasma glucose above 250 mg/dL", "exclusion").expression is None
