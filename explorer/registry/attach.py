@@ -78,7 +78,9 @@ def clause_before(text: str, start: int) -> str:
 _GAP_OK = re.compile(
     r"^[\s:,(\[\])=]*(?:(?:of|de|is|was|are|were|that|which|level|levels|value|values|concentrations?|count|measured|measurement|at|"
     r"screening|baseline|in|the|a|an|range|result|results|by|central|laboratory|lab|local|than|be|should|must|"
-    r"have|has|had|with|\(\w+\)|\w{2,6}\)|serum|plasma|blood|total|test|score|index|between|from|ratio|to\s+be|"
+    r"have|has|had|with|\(\w+\)|\w{2,6}\)|"
+    # the method named in brackets: "Estimated GFR (CKD-EPI) >= 45", "CrCl (Cockcroft-Gault formula) < 50"
+    r"\((?:CKD[- ]?EPI|MDRD|Cockcroft[- ]Gault|C-G|IFCC|NGSP|DCCT)(?:\s+(?:formula|equation))?\)|serum|plasma|blood|total|test|score|index|between|from|ratio|to\s+be|"
     r"ranging|ranged|averag(?:e|ing)|"
     r"elevated|elevation|increased|reduced|decreased|documented|most|recent|current|within|range|dl|mg|"
     r"and|or|(?:in|for)\s+(?:men|women|males?|females?)|"
@@ -126,7 +128,7 @@ def _list_before(text: str, mentions: list[Mention], index: int) -> list[Mention
     j = index - 1
     while j >= 0:
         between = text[mentions[j].end:out[0].start]
-        if re.fullmatch(r"\s*(?:\([^()]{0,12}\))?\s*(?:,|,?\s*and|,?\s*or|/)\s*", between):
+        if re.fullmatch(r"\s*(?:\([^()]{0,12}\))?\s*(?:,|,?\s*and\s*/\s*or|,?\s*and|,?\s*or|/)\s*", between):
             out.insert(0, mentions[j])
             j -= 1
         else:

@@ -253,3 +253,23 @@ def test_glucose_at_any_time_is_a_random_glucose(text, kind, expected):
 def test_a_glucose_of_unstated_timing_stays_unread():
     # negative case: no fasting, random or meal word: the timing is not stated (unstated.py)
     assert extract("Plasma glucose above 250 mg/dL", "exclusion").expression is None
+
+
+# --- a lab list joined by "and/or" shares its value; a method named in brackets between a lab and its value ----------
+@pytest.mark.parametrize(("text", "kind", "expected"), [
+    ("AST and/or ALT above 3 x ULN", "exclusion", "ast > uln_multiple * ast_uln or alt > uln_multiple * alt_uln"),
+    ("Serum ALT and/or AST ≤ 2 × ULN", "inclusion", "alt <= uln_multiple * alt_uln and ast <= uln_multiple * ast_uln"),
+    ("Estimated GFR (CKD-EPI) of 60 mL/min/1.73 m² or more", "inclusion", "egfr >= egfr_min"),
+    ("eGFR (MDRD) below 45 mL/min/1.73m2", "exclusion", "egfr < egfr_min"),
+    ("Creatinine clearance (Cockcroft-Gault formula) < 40 mL/min", "exclusion",
+     "creatinine_clearance < creatinine_clearance_min"),
+])
+def test_and_or_lists_and_bracketed_methods(text, kind, expected):
+    # was: "AST and/or ALT" read the last lab only (the first dropped), a bracketed method name blocked the value
+    e = extract(text, kind)
+    assert e.expression == expected and e.status == "computable"
+
+
+def test_a_bracket_that_is_no_method_still_blocks_the_value():
+    # negative case: a condition in brackets between a lab and its value is not skipped
+    assert extract("eGFR (if on metformin) below 45 mL/min/1.73m2", "exclusion").expression != "egfr < egfr_min"
