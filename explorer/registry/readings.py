@@ -609,6 +609,9 @@ def duration_rules(text: str, kind: str, values: list[Value], attached: list[Att
             # the rule's text runs from the diabetes it is the duration of
             named = [d for d in _DIABETES.finditer(text[:v.start]) if v.start - d.start() <= 80]
             m = _DISEASE_DURATION.search(before) if named else None
+            if m and re.search(r"insulin|treat|therap|pump|dose|drug|medic|metformin|regimen|agent|stable",
+                               text[named[-1].end():v.start], re.I):
+                m = None  # "T2D on metformin at a stable dose for a duration of 3 months": the treatment's
         if not m or re.search(r"insulin|treat|therapy|pump", before[m.start():], re.I):
             continue
         if _AGE_AT_DIAGNOSIS.search(before):
@@ -639,7 +642,9 @@ def duration_rules(text: str, kind: str, values: list[Value], attached: list[Att
 
 
 _DIABETES = re.compile(r"diabet|\bT[12]DM?\b|\bN?IDDM\b", re.I)
-_DISEASE_DURATION = re.compile(r"(?:(?:disease|illness)\s+duration(?:\s+(?:of|is))?|\bonset(?:\s+(?:of\s+)?(?:at\s+least|more\s+than))?)"
+# "with (a) duration of more than 1 year" after the diabetes names its duration too; a treatment's duration does not
+# (the words from the diabetes on are checked for one: duration_rules)
+_DISEASE_DURATION = re.compile(r"(?:(?:(?:disease|illness|diabetes)\s+)?duration(?:\s+(?:of|is))?|\bonset(?:\s+(?:of\s+)?(?:at\s+least|more\s+than))?)"
                                r"\s*(?:of\s+)?(?::\s*)?$", re.I)
 # a word that makes a limit after the diabetes its duration ("T2DM for 5 years", "diagnosed with T2D >= 1 year")
 _DURATION_CUE = re.compile(r"\b(?:for|since|of|durations?|diagnos\w*|known|history|onset|lasting|had)\b|:", re.I)

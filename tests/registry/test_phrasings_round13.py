@@ -273,3 +273,20 @@ def test_and_or_lists_and_bracketed_methods(text, kind, expected):
 def test_a_bracket_that_is_no_method_still_blocks_the_value():
     # negative case: a condition in brackets between a lab and its value is not skipped
     assert extract("eGFR (if on metformin) below 45 mL/min/1.73m2", "exclusion").expression != "egfr < egfr_min"
+
+
+# --- "<diabetes> with (a) duration of ...": the diabetes' duration -------------------------------------------------
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Type 1 diabetes mellitus with duration > 2 years",
+     'diabetes_type == "T1D" and diabetes_duration > diabetes_duration_min'),
+    ("Type 2 diabetes with a duration of at least 6 months",
+     'diabetes_type == "T2D" and diabetes_duration >= diabetes_duration_min'),
+])
+def test_a_duration_after_the_diabetes_is_its_duration(text, expected):
+    # was: partial, diabetes_type only, the duration named as unread
+    assert extract(text, "inclusion").expression == expected
+
+
+def test_a_treatments_duration_is_not_the_diabetes():
+    e = extract("Type 2 diabetes treated with metformin for a duration of at least 3 months", "inclusion")
+    assert "diabetes_duration" not in (e.expression or "")
