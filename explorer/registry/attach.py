@@ -64,6 +64,11 @@ def _person_led_age(clause: str, v: Value) -> bool:
 
 
 _AGE_WORDS = re.compile(r"\b(?:old|older|younger)\b", re.I)
+# "Patients older than 70": only an age is older or younger than a bare number (its years implied), as in "Adults
+# (18 and older)"
+_OLDER_THAN = re.compile(r"(?:older|younger)\s+than\s", re.I)
+# ... said of people, or of no one named ("Lesions older than 3" is the age of a thing)
+_PEOPLE_BEFORE = re.compile(rf"\W*(?:(?:[\w-]+\s+){{0,3}}{_PEOPLE}\s*(?:(?:who|that)\s+(?:are|is)\s+|being\s+)?)?", re.I)
 _AGE_OF = re.compile(r"\bage\s+(?:of\s+)?\d", re.I)
 _DURATION_OF = re.compile(r"\s*(?:of|since|after|without|from|following|on)\s+(?!age\b)(?!the\s+age\b)"
                           r"(?!the\s+(?:day|date|time)\s+of\b)[a-z]", re.I)
@@ -185,7 +190,10 @@ def attach(text: str, mentions: list[Mention], values: list[Value]) -> tuple[lis
                     continue
             if lone:
                 continue
-            if v.form == "trail" and not any(v.units) and not v.uln and _AGE_WORDS.search(text[v.start:v.end]) \
+            if v.form in {"trail", "cmp"} and not any(v.units) and not v.uln and not v.unknown_unit \
+                    and (v.form == "trail" or _OLDER_THAN.match(text, v.start)
+                         and _PEOPLE_BEFORE.fullmatch(clause_before(text, v.start))) \
+                    and _AGE_WORDS.search(text[v.start:v.end]) \
                     and not re.search(r"onset|diagnos|since|duration|for\s*$", text[max(0, v.start - 40):v.start], re.I):
                 # "Adults (18 and older)": only an age is older or younger; its years are implied
                 attached.append(Attached(v, [Mention(v.start, v.end, ("age",), "age")]))

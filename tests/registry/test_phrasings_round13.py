@@ -290,3 +290,21 @@ def test_a_duration_after_the_diabetes_is_its_duration(text, expected):
 def test_a_treatments_duration_is_not_the_diabetes():
     e = extract("Type 2 diabetes treated with metformin for a duration of at least 3 months", "inclusion")
     assert "diabetes_duration" not in (e.expression or "")
+
+
+# --- "older/younger than N" said of people, without a unit: an age in years ------------------------------------------
+@pytest.mark.parametrize(("text", "kind", "expected"), [
+    ("Patients older than 75", "exclusion", "age > age_max"),
+    ("Participants who are younger than 21", "exclusion", "age < age_min"),
+    ("Older than 65", "exclusion", "age > age_max"),
+])
+def test_older_than_a_bare_number_is_an_age(text, kind, expected):
+    # was: not read (no unit)
+    e = extract(text, kind)
+    assert e.expression == expected
+    assert [t.unit for r in e.rules for t in r.thresholds] == ["years"]
+
+
+@pytest.mark.parametrize("text", ["Lesions older than 3", "Diabetes onset older than 30"])
+def test_older_than_said_of_a_thing_is_no_age(text):
+    assert extract(text, "exclusion").expression is None
