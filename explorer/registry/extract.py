@@ -151,6 +151,7 @@ def _extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = (), enro
 
     values = [v for v in find_values(text, flattened_pairs=kind == "inclusion") if outside((v.start, v.end))]
     attached, attach_notes = attach(text, mentions, values)
+    attached = readings.shared_sex_comparator(text, attached)
     notes += attach_notes
     # values with no comparator stated ("Age 18 years") or an untimed glucose: reported, never made computable
     comparator_unstated, unstated_notes, unstated_values = unstated_thresholds(text, attached)

@@ -224,6 +224,30 @@ SEX_AFTER = re.compile(r"\s*,?\s*(?:(?:in|for)\s+(?P<sex>men|males?|women|female
                        r"\(\s*(?:(?:in|for)\s+)?(?P<sex2>men|males?|women|females?)\s*\))", re.I)
 
 
+# between a limit stated for one sex and the other sex's bare value: "above 1.5 mg/dL for men and 1.4 mg/dL for women"
+_NEXT_SEX_GAP = re.compile(r"\s*,?\s*(?:in|for)\s+(?P<sex>men|males?|women|females?)\s*(?:,\s*)?(?:and|or|,|;)\s*", re.I)
+
+
+def shared_sex_comparator(text: str, attached: list) -> list:
+    """'Serum creatinine above 1.5 mg/dL for men and 1.4 mg/dL for women': the second sex's value shares the first's
+    comparator (the sentence states it once). Only a single comparator, the same variables, the other sex named right
+    after the value, and nothing else between; merge_sex_specific then reads the pair per sex."""
+    out = list(attached)
+    for i in range(1, len(out)):
+        first, second = out[i - 1], out[i]
+        v1, v2 = first.value, second.value
+        if len(v1.ops) != 1 or not v1.ops[0] or any(v2.ops) or len(v2.numbers) != 1 or v1.uln != v2.uln:
+            continue
+        if {n for m in first.mentions for n in m.variables} != {n for m in second.mentions for n in m.variables}:
+            continue
+        gap = _NEXT_SEX_GAP.fullmatch(text, v1.end, v2.start)
+        after = SEX_AFTER.match(text[v2.end:v2.end + 30])
+        if gap is None or after is None or _sex(gap.group("sex")) == _sex(after.group("sex") or after.group("sex2")):
+            continue
+        out[i] = dataclasses.replace(second, value=dataclasses.replace(v2, ops=v1.ops, form="cmp"))
+    return out
+
+
 def _sex(word: str) -> str:
     return "male" if word.lower() in {"men", "male", "males"} else "female"
 

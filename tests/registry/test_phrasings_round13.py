@@ -308,3 +308,23 @@ def test_older_than_a_bare_number_is_an_age(text, kind, expected):
 @pytest.mark.parametrize("text", ["Lesions older than 3", "Diabetes onset older than 30"])
 def test_older_than_said_of_a_thing_is_no_age(text):
     assert extract(text, "exclusion").expression is None
+
+
+# --- one comparator for both sexes' limits: "above 1.5 mg/dL for men and 1.4 mg/dL for women" --------------------------
+@pytest.mark.parametrize(("text", "op"), [
+    ("Serum creatinine above 1.6 mg/dl for men and 1.3 mg/dl for women", ">"),
+    ("Creatinine ≥ 1.5 mg/dL in males or 1.4 mg/dL in females", ">="),
+])
+def test_the_second_sex_shares_the_first_comparator(text, op):
+    # was: non-computable, the second value without comparator
+    e = extract(text, "exclusion")
+    assert e.expression == (f'sex == "male" and creatinine {op} creatinine_max or sex == "female" and creatinine {op} '
+                            f'creatinine_max_2 or creatinine {op} creatinine_max and creatinine {op} creatinine_max_2')
+
+
+@pytest.mark.parametrize("text", [
+    "Serum creatinine above 1.5 mg/dl for men and 1.4 mg/dl for men",  # the same sex twice
+    "Creatinine above 1.5 mg/dl for men and 1.4 mg/dl",                 # the second value names no sex
+])
+def test_no_shared_comparator_without_the_other_sex(text):
+    assert extract(text, "exclusion").expression is None
