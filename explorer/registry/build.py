@@ -208,14 +208,14 @@ def _text_criteria(raw: list[RawCriterion], record: RegistryRecord, has_structur
         if not english:
             extraction = Extraction(None, {}, (), 0.0, "rejected", ("not read: the record is not in English",))
         elif item.kind == "unknown":
-            extraction = extract(item.text, "inclusion", enrolled_sex=record.sex)
+            extraction = extract(item.text, "inclusion", enrolled_sex=record.sex, minimum_age=record.minimum_age)
             extra.append("No 'Inclusion'/'Exclusion' heading precedes this criterion, so its kind is unknown; "
                          "it is listed as inclusion and left non-computable")
             extraction = Extraction(None, {}, extraction.rules, extraction.confidence, "candidate",
                                     extraction.notes, candidate=extraction.expression or extraction.candidate)
         else:
             extraction = extract(item.text, kind, skip_variables=("age",) if has_structured_age else (),
-                                 enrolled_sex=record.sex)
+                                 enrolled_sex=record.sex, minimum_age=record.minimum_age)
         if item.context:
             extra.append(f"Listed under: '{item.context}'")
         if item.kind != "unknown":

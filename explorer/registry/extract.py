@@ -99,25 +99,27 @@ def looks_english(text: str) -> bool:
     return common / len(words) >= 0.06
 
 
-def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = (), enrolled_sex: str | None = None
-            ) -> Extraction:
+def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = (), enrolled_sex: str | None = None,
+            minimum_age: float | None = None) -> Extraction:
     """Read one criterion. `kind` is "inclusion" or "exclusion" (an exclusion's expression says who is excluded).
 
     Rules for `skip_variables` are read (and returned in `skipped`) but left out of the expression: the
     registry's structured age fields take precedence over an age in the text. `enrolled_sex` is the registry's sex
     field ("all", "female", "male"; None when there is none): it decides whom a criterion about one named sex applies
-    to (groups.py).
+    to, and `minimum_age` (the registry's, in years) whether "adults" names everyone the trial enrols (groups.py).
     """
     if not text or not text.strip() or len(text) > MAX_CRITERION_CHARS:
-        return _extract(text, kind, skip_variables=skip_variables, enrolled_sex=enrolled_sex)
+        return _extract(text, kind, skip_variables=skip_variables, enrolled_sex=enrolled_sex,
+                        minimum_age=minimum_age)
     # a value restated in another unit in brackets ("HbA1c >= 7.5% (58 mmol/mol)") is read with the value before it:
     # the rest of the reading sees blanks there (offsets unchanged); each rule's source is the text as written
     restated = equivalents.restatements(text, variable_mentions(text),
                                         find_values(text, flattened_pairs=kind == "inclusion"))
     if not restated:
-        return _extract(text, kind, skip_variables=skip_variables, enrolled_sex=enrolled_sex)
+        return _extract(text, kind, skip_variables=skip_variables, enrolled_sex=enrolled_sex,
+                        minimum_age=minimum_age)
     result = _extract(equivalents.blank(text, restated), kind, skip_variables=skip_variables,
-                      enrolled_sex=enrolled_sex)
+                      enrolled_sex=enrolled_sex, minimum_age=minimum_age)
 
     def as_written(rule: Rule) -> Rule:
         start, end = rule.span
@@ -130,8 +132,8 @@ def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = (), enrol
                                skipped=tuple(as_written(r) for r in result.skipped))
 
 
-def _extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = (), enrolled_sex: str | None = None
-             ) -> Extraction:
+def _extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = (), enrolled_sex: str | None = None,
+             minimum_age: float | None = None) -> Extraction:
     if not text or not text.strip():
         return Extraction(None, {}, (), 0.0, "none", ("empty criterion",))
     if len(text) > MAX_CRITERION_CHARS:
@@ -192,6 +194,9 @@ def _extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = (), enro
     rules, excepted_left_out = conditions.excepted(text, kind, rules)
     rules = conditions.pregnancy_groups(text, kind, rules)
     rules, group_notes, group_left_out = groups.read_for_enrolled_sex(text, kind, rules, enrolled_sex)
+    adult_notes, adult_left_out = groups.read_for_enrolled_ages(text, rules, minimum_age)
+    group_notes += adult_notes
+    group_left_out += adult_left_out
     notes = group_notes + notes  # first: the report shortens a long note, and this one says whom the rule admits
     rules, faithful_notes, left_out, unsafe = faithful.qualified_concepts(text, kind, rules, connector)
     notes += faithful_notes

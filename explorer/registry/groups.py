@@ -143,3 +143,24 @@ def read_for_enrolled_sex(text: str, kind: str, rules: list[Rule], enrolled_sex:
                      f"read as applying to {named}; {unnamed} pass"], []
     return out, [], [f"whom it applies to: {named}; {unnamed} are not named in the text and no registry sex field "
                      f"says whether the trial enrols them (read as admitting {named} only)"]
+
+
+# --- adults named as the subject --------------------------------------------------------------------------------------
+# "Adults with BMI >= 30 kg/m2", "Adult patients with HbA1c 7-10%": the text names adults only. "adults" is one of the
+# words a rule's coverage does not count (lexicon.UNCOVERED_STOP_WORDS), so without this step the group was dropped
+# unsaid; other age groups ("Children with ...", "Adolescents ...") are named as left out already.
+_ADULTS = re.compile(r"^\W*(?:(?!(?:of|in|for|with|no|not|non)\b)[\w-]+\s+){0,2}?adults?\b", re.I)
+ADULT_AGE = 18.0
+
+
+def read_for_enrolled_ages(text: str, rules: list[Rule], minimum_age: float | None
+                           ) -> tuple[list[str], list[str]]:
+    """Notes and parts left out for a criterion whose subject is adults, decided by the registry's minimum age: a
+    trial that enrols adults only makes the word add nothing; otherwise younger people are not named by the text and
+    the group is named as left out (the rule holds for everyone it reads)."""
+    if not rules or not _ADULTS.match(text) or any("age" in expr.names(r.tree) for r in rules if r.tree is not None):
+        return [], []
+    if minimum_age is not None and minimum_age >= ADULT_AGE:
+        return [f"the trial enrols adults only (registry minimum age {minimum_age:g} years): 'adults' adds nothing"], []
+    return [], ["whom it applies to: adults; younger people are not named in the text and the registry's minimum age "
+                "does not limit the trial to adults"]

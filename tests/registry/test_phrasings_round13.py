@@ -328,3 +328,21 @@ def test_the_second_sex_shares_the_first_comparator(text, op):
 ])
 def test_no_shared_comparator_without_the_other_sex(text):
     assert extract(text, "exclusion").expression is None
+
+
+# --- adults named as the subject: the registry's minimum age decides whether the word adds anything ----------------
+@pytest.mark.parametrize("text", ["Adults with BMI of 32 kg/m2 or more", "Adults with type 1 diabetes"])
+def test_adults_as_the_subject(text):
+    # was: computable with "adults" dropped unsaid (the word is not counted as left over)
+    unknown = extract(text, "inclusion")
+    assert unknown.status == "partial" and any("adults; younger people are not named" in n for n in unknown.notes)
+    younger = extract(text, "inclusion", minimum_age=12)
+    assert younger.status == "partial"
+    adults_only = extract(text, "inclusion", minimum_age=18)
+    assert adults_only.status == "computable" and "enrols adults only" in adults_only.notes[0]
+    assert adults_only.expression == unknown.expression
+
+
+def test_adults_with_their_age_stated_need_no_group():
+    e = extract("Adults (18 years or older) with BMI of 32 kg/m2 or more", "inclusion")
+    assert e.status == "computable" and e.expression == "age >= age_min and bmi >= bmi_min"
