@@ -106,7 +106,8 @@ def read_for_enrolled_sex(text: str, kind: str, rules: list[Rule], enrolled_sex:
         return rules, [], []
     sex, clause_start, clause_end = group
     word = SEX_GROUP.search(text, clause_start)
-    potential = bool(word and _POTENTIAL.match(text, word.end()))
+    qualifier = _POTENTIAL.match(text, word.end()) if word else None
+    potential = qualifier is not None
     other = "male" if sex == "female" else "female"
     named, unnamed = _PLURAL[sex], _PLURAL[other]
     out, changed, conditional = [], False, False
@@ -120,7 +121,13 @@ def read_for_enrolled_sex(text: str, kind: str, rules: list[Rule], enrolled_sex:
         if kind == "inclusion" and ("childbearing_potential" in expr.names(inner) or potential):
             # "Women who could become pregnant need a negative test": the text itself makes the group a condition
             # (women who cannot become pregnant pass), so the other sex passes too, whatever the trial enrols
+            if "childbearing_potential" not in expr.names(inner):
+                inner = trees.any_of([trees.negate(trees.name("childbearing_potential")), inner])
             tree, conditional = trees.any_of([trees.equals("sex", other), inner]), True
+            if qualifier is not None:  # the group's words are read: "women of childbearing potential"
+                out.append(dataclasses.replace(rule, tree=tree, group_span=(word.start(), qualifier.end())))
+                changed = True
+                continue
         elif kind == "inclusion" and enrolled_sex in {"all", other}:
             tree = trees.any_of([trees.equals("sex", other), inner])
         else:

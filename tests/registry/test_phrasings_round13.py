@@ -346,3 +346,14 @@ def test_adults_as_the_subject(text):
 def test_adults_with_their_age_stated_need_no_group():
     e = extract("Adults (18 years or older) with BMI of 32 kg/m2 or more", "inclusion")
     assert e.status == "computable" and e.expression == "age >= age_min and bmi >= bmi_min"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Women of childbearing potential who are neither pregnant nor lactating",
+     'sex == "male" or not childbearing_potential or not (pregnant or lactating)'),
+    ("Women of child-bearing potential must not be nursing", 'sex == "male" or not childbearing_potential or not lactating'),
+])
+def test_women_of_childbearing_potential_state_the_condition(text, expected):
+    # was: sex == "male" or not (...), partial, "childbearing potential" named as left out although it is the group
+    e = extract(text, "inclusion", enrolled_sex="all")
+    assert e.expression == expected and e.status == "computable"
