@@ -30,7 +30,9 @@ _PEOPLE = (r"subjects?|patients?|participants?|volunteers?|adults?|children|adol
            r"smokers?|athletes?|veterans?|residents?|workers?|students?|inpatients?|outpatients?")
 # a word naming people of one sex; "female"/"male" only before a noun for people or where a phrase ends ("Female,
 # aged 18-45", "postmenopausal female."), never as the adjective of a thing ("female hormone therapy")
-SEX_GROUP = re.compile(rf"\b(?P<word>wom[ae]n|m[ae]n|girls?|boys?|females|males|(?:fe)?male(?=\s+(?:{_PEOPLE})\b|"
+# "MEN 2" / "MEN2A" is multiple endocrine neoplasia, never men
+_NOT_MEN = r"(?!\s*-?\s*(?:[12][ab]?|II[ab]?)\b)"
+SEX_GROUP = re.compile(rf"\b(?P<word>wom[ae]n|m[ae]n{_NOT_MEN}|girls?|boys?|females|males|(?:fe)?male(?=\s+(?:{_PEOPLE})\b|"
                        r"\s*(?:[,.;:)]|$)))\b", re.I)
 # the text names someone else than the participant by sex, or both sexes: not a group of participants of one sex
 _NOT_A_GROUP = re.compile(r"\b(?:partners?|spouses?|wives|wife|husbands?|mothers?|fathers?|born\s+to|offspring|"
@@ -43,7 +45,7 @@ _SUBJECT_PREFIX = re.compile(r"^\W*(?:(?!(?:of|in|for|among|if|with|to|than|from
                              r"other|their|as|at|on)\b)[\w-]+(?:\s*[,/&]\s*|\s+)){0,6}$", re.I)
 _CLAUSE_BREAK = re.compile(r";|\.\s|\n")
 # any word for a sex, as a noun or an adjective: a criterion naming both ("Male or female, aged 18-65") names no group
-_ANY_SEX_WORD = re.compile(r"\b(?:wom[ae]n|m[ae]n|girls?|boys?|(?:fe)?males?)\b", re.I)
+_ANY_SEX_WORD = re.compile(rf"\b(?:wom[ae]n|m[ae]n{_NOT_MEN}|girls?|boys?|(?:fe)?males?)\b", re.I)
 
 
 # another group of people listed after the named one ends its reach

@@ -357,3 +357,9 @@ def test_women_of_childbearing_potential_state_the_condition(text, expected):
     # was: sex == "male" or not (...), partial, "childbearing potential" named as left out although it is the group
     e = extract(text, "inclusion", enrolled_sex="all")
     assert e.expression == expected and e.status == "computable"
+
+
+def test_multiple_endocrine_neoplasia_is_no_group_of_men():
+    assert named_group("MEN 2 or medullary thyroid carcinoma with calcitonin above 50 ng/L") is None
+    assert named_group("MEN2A in a first-degree relative") is None
+    assert named_group("Men aged 40 to 70 years") == ("male", 0, len("Men aged 40 to 70 years"))
