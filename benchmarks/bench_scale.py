@@ -246,9 +246,10 @@ def canonical_views(folder: Path, spill: Path):
 
 def child_features(canonical: str, out: str, n: int, range_subjects: int) -> dict:
     """Screening features derived in DuckDB from the prepared canonical Parquet tables, written as a screening
-    folder by features_sql.write_screening_folder over ranges of `range_subjects` subjects (0: one query over
+    folder by folder_writer.write_screening_folder over ranges of `range_subjects` subjects (0: one query over
     everyone), nothing loaded into Python; the temporary folder's largest size is sampled every second."""
-    from explorer.engine.features_sql import VIEWS, write_screening_folder
+    from explorer.engine.features_sql import VIEWS
+    from explorer.engine.folder_writer import write_screening_folder
     from explorer.engine.sql import DUCKDB
 
     folder, target = Path(canonical), Path(out)

@@ -18,7 +18,7 @@ by bench_scale.py's chunked writer (once per size, in a temporary folder), or gi
 Writes benchmarks/results/spark.json and spark.md (--out names another stem).
 
     flock /tmp/te-bench.lock nice -n 10 .venv/bin/python benchmarks/bench_spark.py --canonical [--size 1e6]
-        [--partitions 2 8 32]
+        [--partitions 2 8 32] [--written-folder]
 
 writes the synthetic canonical tables (the canonical loader's layout) and takes them to the status histogram in
 DuckDB and then in Spark (canonical_sql reading them in place, features_sql deriving the features, the histogram
@@ -193,9 +193,11 @@ def bench_canonical(folder: str, n: int, engine: str, partitions: int | None = N
     with `partitions` shuffle partitions (None: the local session's default, one per core)."""
     from _common import jvm_pid, process_figures
 
-    from explorer.engine.canonical_sql import canonical_screening_sql
+    from explorer.engine.canonical_sql import canonical_screening_folder, canonical_screening_sql
     trial = load_trial(TRIAL)
     options, jvm = {}, None
+    written = engine == "spark-folder"  # Spark writes the screening folder range by range (folder_writer)
+    engine = "spark" if written else engine
     if engine == "spark":
         from explorer.engine.spark import spark_session
         options["spark"] = spark_session("local[*]", shuffle_partitions=partitions)
@@ -203,12 +205,20 @@ def bench_canonical(folder: str, n: int, engine: str, partitions: int | None = N
         jvm = jvm_pid()
     py0, jvm0 = process_figures(), process_figures(jvm) if jvm else None
     start = time.perf_counter()
-    screening, _ = canonical_screening_sql(folder, engine=engine, catalogue=trial.catalogue, **options)
+    if written:
+        out = Path(tempfile.mkdtemp(prefix="bench-spark-folder-"))
+        screening, _ = canonical_screening_folder(folder, out / "screening", engine="spark",
+                                                  catalogue=trial.catalogue, **options)
+    else:
+        screening, _ = canonical_screening_sql(folder, engine=engine, catalogue=trial.catalogue, **options)
     features_s = time.perf_counter() - start
     h = evaluate_histogram(trial, screening, engine, **options)
+    if written:
+        shutil.rmtree(out, ignore_errors=True)
     seconds = time.perf_counter() - start
     py1, jvm1 = process_figures(), process_figures(jvm) if jvm else None
-    return {"n": n, "engine": engine, "partitions": partitions, "load": load(), "features_s": features_s,
+    return {"n": n, "engine": "spark, folder written by Spark" if written else engine, "partitions": partitions,
+            "load": load(), "features_s": features_s,
             "seconds": seconds,
             "python_cpu_s": py1["cpu_s"] - py0["cpu_s"], "python_peak_mb": py1["peak_mb"],
             **({"jvm_cpu_s": jvm1["cpu_s"] - jvm0["cpu_s"], "jvm_peak_mb": jvm1["peak_mb"],
@@ -423,8 +433,8 @@ def run_child(kind: str, rest: list[str]) -> None:
         result = bench_memory(int(rest[0]))
     elif kind == "canonical":
         result = write_canonical(int(rest[0]), rest[1])
-    elif kind in ("canonical-duckdb", "canonical-spark"):
-        result = bench_canonical(rest[0], int(rest[1]), kind.split("-")[1], *map(int, rest[2:3]))
+    elif kind in ("canonical-duckdb", "canonical-spark", "canonical-spark-folder"):
+        result = bench_canonical(rest[0], int(rest[1]), kind.split("-", 1)[1], *map(int, rest[2:3]))
     elif kind == "canonical-profile":
         result = bench_profile(rest[0], int(rest[1]), *map(int, rest[2:3]))
     elif kind == "duckdb":
@@ -501,17 +511,21 @@ def markdown(report: dict) -> str:
 
 
 def canonical_runs(n: int, out: str, work: str, partitions: list[int] | None = None,
-                   timeout: float = 7200) -> int:
+                   timeout: float = 7200, written_folder: bool = False) -> int:
     """Canonical tables -> features -> histogram at one size, in DuckDB and then in Spark (once per shuffle
     partition count in `partitions`; none: the session's default), each a fresh process; the histograms must be
-    equal. A run still going after `timeout` seconds is stopped and its row says so."""
+    equal. `written_folder`: each Spark run also with the screening folder written by Spark (folder_writer, the
+    path of a large folder) after the one derived in memory. A run still going after `timeout` seconds is stopped
+    and its row says so."""
     import subprocess
 
     folder = str(Path(work) / f"canonical{n}")
     report = {"run": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
               "write": child(__file__, ["canonical", str(n), folder], timeout=7200), "rows": []}
     try:
-        runs = [("duckdb", [])] + [("spark", extra) for extra in ([[str(p)] for p in partitions or []] or [[]])]
+        sparks = ["spark", "spark-folder"] if written_folder else ["spark"]
+        runs = [("duckdb", [])] + [(engine, extra) for extra in ([[str(p)] for p in partitions or []] or [[]])
+                                   for engine in sparks]
         for engine, extra in runs:
             print(f"n={n:,}: canonical -> histogram in {engine} {' '.join(extra)}", file=sys.stderr, flush=True)
             try:
@@ -657,6 +671,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--timeout", type=float, default=7200, help="seconds one engine's run may take")
         parser.add_argument("--partitions", nargs="*", type=int, default=[],
                             help="Spark shuffle partition counts, a run each (none: the session's default)")
+        parser.add_argument("--written-folder", action="store_true",
+                            help="each Spark run also with the screening folder written by Spark, in the same run")
         parser.add_argument("--profile", action="store_true",
                             help="time every Spark statement (results: --out, e.g. spark_canonical_profile)")
         parser.add_argument("--baseline", action="append", default=[], metavar="REF",
@@ -664,7 +680,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv[1:])
         if args.profile:
             return profile_runs(int(args.size), args.out, args.work, args.baseline, args.timeout)
-        return canonical_runs(int(args.size), args.out, args.work, args.partitions, args.timeout)
+        return canonical_runs(int(args.size), args.out, args.work, args.partitions, args.timeout, args.written_folder)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", type=float, default=[1e6, 1e7])
     parser.add_argument("--memory-sizes", nargs="*", type=float, default=[1e6],

@@ -171,8 +171,8 @@ def open_source(source: DataSource, *, catalogue: Catalogue | None = None, read_
     the same features as the pandas derivation; `engine_options`: its Spark `master` or `spark` session).
     An OMOP CDM folder with engine "duckdb" or "spark", or a DuckDB database file, is read in place by that
     engine (explorer.engine.omop_sql: no pandas Cohort; `cohort` is then None), and so is a folder of
-    canonical tables (explorer.engine.canonical_sql); with duckdb, read_folder=False and more than
-    FOLDER_ABOVE subjects, its screening is written to a temporary screening folder, given as a Path.
+    canonical tables (explorer.engine.canonical_sql); with duckdb or a local Spark session, read_folder=False and
+    more than FOLDER_ABOVE subjects, its screening is written to a temporary screening folder, given as a Path.
     """
     source = source.validate()
     on_invalid = on_invalid or source.on_invalid
@@ -206,14 +206,17 @@ def open_source(source: DataSource, *, catalogue: Catalogue | None = None, read_
                                                catalogue=catalogue, on_invalid=on_invalid, **engine_options)
         return OpenedSource(source, screening, None, report)
     if engine in ("duckdb", "spark") and screen and path.is_dir() and detect(path) == "canonical":
-        if engine == "duckdb" and not read_folder:
+        if not read_folder:
             from explorer.engine.canonical_sql import canonical_screening_folder, count_subjects
 
-            if count_subjects(path) > FOLDER_ABOVE:  # too many for a Screening in memory: a folder DuckDB reads
+            # too many for a Screening in memory: a folder the engine reads, written by DuckDB or a local Spark
+            # session (a cluster's executors would write where they run: it derives in memory, as below)
+            if count_subjects(path) > FOLDER_ABOVE and (engine == "duckdb" or _local_spark(engine_options)):
                 out = Path(tempfile.mkdtemp(prefix="trial-explorer-screening-"))
                 atexit.register(shutil.rmtree, out, True)
                 out, report = canonical_screening_folder(path, out, catalogue=catalogue, on_invalid=on_invalid,
-                                                         progress=progress)
+                                                         progress=progress, engine=engine,
+                                                         **({} if engine == "duckdb" else engine_options))
                 return OpenedSource(source, out, None, report)
         from explorer.engine.canonical_sql import canonical_screening_sql  # DuckDB / PySpark only when asked
 
@@ -230,6 +233,16 @@ def open_source(source: DataSource, *, catalogue: Catalogue | None = None, read_
     else:
         screening = screening_features(loaded.cohort, catalogue=catalogue)
     return OpenedSource(source, screening, loaded.cohort, loaded.report)
+
+
+def _local_spark(engine_options: dict) -> bool:
+    """Whether the Spark session of `engine_options` (given, else the one at its `master`, started now and kept
+    in them for the reader) runs on this machine."""
+    from explorer.engine.spark import is_local, spark_session
+
+    if engine_options.get("spark") is None:
+        engine_options["spark"] = spark_session(engine_options.get("master"))
+    return is_local(engine_options["spark"])
 
 
 def _omop_in_place(path: Path, engine: str, screen: bool) -> bool:

@@ -74,7 +74,8 @@ from explorer.cohort.values import (
     parse_cell,
     subject_censoring,
 )
-from explorer.engine.features_sql import RANGE_SUBJECTS, VIEWS, write_screening_folder
+from explorer.engine.features_sql import RANGE_SUBJECTS, VIEWS
+from explorer.engine.folder_writer import write_screening_folder
 from explorer.engine.omop_sql import (
     MEMORY_LIMIT,
     ORDER,
@@ -827,12 +828,22 @@ def count_subjects(folder: str | Path) -> int:
 def canonical_screening_folder(folder: str | Path, out: str | Path, *, on_invalid: str = "raise",
                                lookback_days: float | Mapping[str, float] = 365, cgm_days: float = 14,
                                catalogue: Catalogue | None = None, range_subjects: int = RANGE_SUBJECTS,
-                               progress: bool = False) -> tuple[Path, LoadReport]:
+                               progress: bool = False, engine: str = "duckdb", spark: Any = None,
+                               master: str | None = None) -> tuple[Path, LoadReport]:
     """A canonical folder read in place by DuckDB (the loader's checks, as canonical_screening_sql) and its
-    screening written to the folder `out` range by range (features_sql.write_screening_folder), with the load
-    report. DuckDB keeps to omop_sql.MEMORY_LIMIT and spills, within a cap, to a temporary folder of its own."""
+    screening written to the folder `out` range by range (folder_writer.write_screening_folder), with the load
+    report. DuckDB keeps to omop_sql.MEMORY_LIMIT and spills, within a cap, to a temporary folder of its own.
+    `engine` "spark": read and derived by a local Spark session instead (`spark`, else one at `master`)."""
     import shutil
     import tempfile
+
+    if engine == "spark":
+        return _spark_screening_folder(folder, out, on_invalid=on_invalid, lookback_days=lookback_days,
+                                       cgm_days=cgm_days, catalogue=catalogue, range_subjects=range_subjects,
+                                       progress=progress, spark=spark, master=master)
+    if engine != "duckdb":
+        raise DataError(f"the canonical tables are written to a screening folder by duckdb or spark, not {engine!r}",
+                        file=str(folder))
 
     import duckdb
 
@@ -858,6 +869,35 @@ def canonical_screening_folder(folder: str | Path, out: str | Path, *, on_invali
     finally:
         con.close()
         shutil.rmtree(spill, ignore_errors=True)
+
+
+def _spark_screening_folder(folder: str | Path, out: str | Path, *, on_invalid: str, lookback_days, cgm_days: float,
+                            catalogue: Catalogue | None, range_subjects: int, progress: bool, spark: Any,
+                            master: str | None) -> tuple[Path, LoadReport]:
+    """canonical_screening_folder in a local Spark session: Spark reads the tables, derives each range's features
+    and writes them (features_sql.SparkRunner.write), so they never pass through the Python driver (which held
+    7.2 GB at 10^6 subjects when the features came back to it: benchmarks/results/spark_canonical_12_1e6.md)."""
+    from pyspark.errors import PySparkException
+
+    from explorer.engine.spark import is_local, spark_error, spark_session
+
+    session = spark if spark is not None else spark_session(master)
+    if not is_local(session):
+        raise DataError("a screening folder is written on this machine, by a local Spark session only (a cluster's "
+                        "executors write where they run); derive the features in memory, or give a local master",
+                        file=str(folder))
+    tables = SparkTables(session)
+    try:
+        names, built, report = load_canonical_sql(folder, tables, on_invalid=on_invalid, features_catalogue=catalogue)
+        target = write_screening_folder(tables.runner(), built, names, out, lookback_days=lookback_days,
+                                        cgm_days=cgm_days, catalogue=catalogue, range_subjects=range_subjects,
+                                        progress=progress, source=str(folder))
+        _check_written(target, folder, catalogue)
+        return target, report
+    except PySparkException as err:
+        raise DataError(f"spark could not read the canonical tables: {spark_error(err)}", file=str(folder)) from None
+    finally:
+        tables.close()
 
 
 def _check_written(target: Path, folder: str | Path, catalogue: Catalogue | None) -> None:

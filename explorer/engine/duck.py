@@ -285,7 +285,7 @@ class DuckDBBackend:
         return frozenset(str(r[0]) for r in rows)
 
     def _register_reasons(self, path: Path) -> None:
-        """The folder's missing_reasons.parquet (features_sql.write_screening_folder's), read in place."""
+        """The folder's missing_reasons.parquet (folder_writer.write_screening_folder's), read in place."""
         if not path.is_file():
             return
         try:

@@ -22,16 +22,18 @@ nanoseconds); the query reads only the prepared views named in `VIEWS`, so any s
 views (a Parquet folder read in place, Spark tables) can be derived the same way.
 
 Large cohorts are derived over ranges of subject ids (`derive_ranges`, RANGE_SUBJECTS a query), each range's
-bounds filtering every table, so no query outgrows its memory; `write_screening_folder` writes the ranges to a
-screening folder without passing through Python.
+bounds filtering every table, so no query outgrows its memory; explorer.engine.folder_writer writes the ranges
+to a screening folder without passing through Python.
 """
 
 from __future__ import annotations
 
-import json
 import re
+import shutil
+import tempfile
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -196,6 +198,10 @@ class DuckRunner:
         """The feature query's rows (its SQL as is: DuckDB computes a MATERIALIZED CTE once)."""
         return self.arrow(sql, params)
 
+    def write(self, sql: str, params: Mapping[str, Any], path: Path, query: FeatureQuery | None = None) -> None:
+        """The statement's rows written to the Parquet file `path` (DuckDB's COPY: nothing passes through Python)."""
+        self.execute(f"COPY ({sql}) TO {sql_path(path)} (FORMAT parquet)", params)
+
     def execute(self, sql: str, params: Mapping[str, Any]) -> None:
         """A statement without a result (a COPY to a file)."""
         try:
@@ -237,14 +243,43 @@ class SparkRunner:
             raise DataError(f"Spark could not derive the screening features: {spark_error(err)}") from None
 
     def features(self, query: FeatureQuery, sql: str, params: Mapping[str, Any]) -> pa.Table:
-        """The feature query's rows, each CTE that later steps read more than once computed once.
+        """The feature query's rows (see _checkpointed), brought to Python as Arrow."""
+        with self._checkpointed(query, sql, params) as frame:
+            return self._spark_call(frame.toArrow)
+
+    def write(self, sql: str, params: Mapping[str, Any], path: Path, query: FeatureQuery | None = None) -> None:
+        """The statement's rows (a feature query's when `query` is given) written to the Parquet file `path` on
+        this machine without passing through Python: Spark writes its part files to a folder of its own, and
+        DuckDB copies them into the one file the screening folder's layout names. For a local session only:
+        a cluster's executors write where they run (explorer.engine.spark.is_local)."""
+        parts = Path(tempfile.mkdtemp(prefix="trial-explorer-spark-rows-"))
+        try:
+            with self._checkpointed(query, sql, params) as frame:
+                self._spark_call(lambda: frame.write.mode("overwrite").parquet(str(parts / "rows")))
+                files = sorted((parts / "rows").glob("*.parquet"))
+                if not files:  # no rows and no file: the schema alone, from Spark's empty result
+                    import pyarrow.parquet as pq
+
+                    pq.write_table(self._spark_call(frame.limit(0).toArrow), path)
+                    return
+            copy_parquet(files, path)
+        finally:
+            shutil.rmtree(parts, ignore_errors=True)
+
+    @contextmanager
+    def _checkpointed(self, query: FeatureQuery | None, sql: str, params: Mapping[str, Any]) -> Iterator[Any]:
+        """The statement as a DataFrame, each CTE of a feature query that later steps read more than once
+        computed once (any other statement as it is).
 
         Spark inlines every deterministic CTE at each place it is read, and a flags layer reads the layer
         before it twice (its one-row aggregate, then the join): each flags layer doubled everything below it,
         the measurement and CGM steps included, and the plan Catalyst optimised with it
         (benchmarks/results/spark_canonical_profile.md). So such a CTE is computed on its own, checkpointed
         (kept in the JVM, its lineage cut) and read from there, as DuckDB's MATERIALIZED does; the rest of
-        the statement is unchanged, and nothing but the result passes through Python."""
+        the statement is unchanged. The views are dropped when the block ends."""
+        if query is None:
+            yield self._spark_call(lambda: self._sql(sql, params))
+            return
         readers = query.readers()  # as the query kept them while building its steps: no SQL is parsed
         token = uuid.uuid4().hex[:10]
         bodies: dict[str, str] = {}
@@ -255,18 +290,26 @@ class SparkRunner:
                 if readers[name] > 1:
                     view = f"te_feat_{token}_{name}"
                     statement = f"WITH {_with(bodies)} SELECT * FROM {name}"
-                    frame = self._sql(statement, params).localCheckpoint()
+                    frame = self._spark_call(lambda s=statement: self._sql(s, params).localCheckpoint())
                     frame.createOrReplaceTempView(view)
                     kept.append((view, frame))
                     bodies[name] = f"SELECT * FROM {view}"
-            return self._sql(f"WITH {_with(bodies)} {query.select}" if bodies else query.select, params).toArrow()
-        except Exception as err:  # PySpark raises its own analysis and runtime errors
-            from explorer.engine.spark import spark_error
-            raise DataError(f"Spark could not derive the screening features: {spark_error(err)}") from None
+            yield self._spark_call(lambda: self._sql(f"WITH {_with(bodies)} {query.select}" if bodies
+                                                     else query.select, params))
         finally:
             for view, frame in kept:
                 self.spark.catalog.dropTempView(view)
                 frame.unpersist()
+
+    @staticmethod
+    def _spark_call(call):
+        try:
+            return call()
+        except DataError:
+            raise
+        except Exception as err:  # PySpark raises its own analysis and runtime errors
+            from explorer.engine.spark import spark_error  # without the JVM stack trace Spark Connect appends
+            raise DataError(f"Spark could not derive the screening features: {spark_error(err)}") from None
 
     def _sql(self, sql: str, params: Mapping[str, Any]):
         return self.spark.sql(sql, args=_used(sql, params, self.dialect))
@@ -278,6 +321,24 @@ class SparkRunner:
 
 def _with(bodies: Mapping[str, str]) -> str:
     return ", ".join(f"{name} AS ({body})" for name, body in bodies.items())
+
+
+def sql_path(path: Path | str) -> str:
+    """A file path as a DuckDB string literal."""
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def copy_parquet(files: list[Path], path: Path) -> None:
+    """Parquet files (one table's parts, same columns) copied into the one file `path` by DuckDB, which streams
+    them within its memory limit."""
+    import duckdb
+
+    from explorer.engine.duck import MEMORY_LIMIT
+
+    with duckdb.connect(":memory:", config={"memory_limit": MEMORY_LIMIT}) as con:
+        con.execute("SET enable_progress_bar = false")
+        con.execute(f"COPY (SELECT * FROM read_parquet([{', '.join(sql_path(f) for f in files)}])) "
+                    f"TO {sql_path(path)} (FORMAT parquet)")
 
 
 def runner(engine: str, **options: Any) -> DuckRunner | SparkRunner:
@@ -1169,146 +1230,3 @@ def screening_features_sql(cohort: Cohort, *, engine: str = "duckdb", lookback_d
     finally:
         if isinstance(run, SparkRunner):
             run.close()
-
-
-# --- a screening folder written range by range (cohorts larger than memory) ----------------------------
-
-LAYOUT_TYPES = {"number": "DOUBLE", "boolean": "BOOLEAN", "category": "VARCHAR"}
-
-
-def write_screening_folder(con: Any, tables: set[str], subject_columns: list[str], out: str | Path, *,
-                           lookback_days: float | Mapping[str, float] = 365, cgm_days: float = 14,
-                           catalogue: Catalogue | None = None, range_subjects: int = RANGE_SUBJECTS,
-                           progress: bool = False, source: str = "") -> Path:
-    """The screening features of the prepared views in the DuckDB connection `con`, written as a screening
-    folder (explorer.engine.layout) without passing through Python: each subject range's query (derive_ranges)
-    is copied to a Parquet file of its own, then the files become features.parquet, and their reason columns
-    missing_reasons.parquet (subject_id, variable, reason: the long table `derive` gives, explorer.engine.layout
-    reads it back); the events and the event look-back are copied by the SQL `derive` uses."""
-    from explorer.engine.layout import FORMAT, MANIFEST, ROW_GROUP_SIZE
-
-    catalogue = catalogue or default_catalogue()
-    run = DuckRunner(con)
-    q = DUCKDB.quote
-    target = Path(out)
-    parts = target / ".feature_ranges"
-    parts.mkdir(parents=True, exist_ok=True)
-    _check_subjects(run)
-    plan = plan_of(run, catalogue, tables, subject_columns)
-
-    def copy(index: int, sql: str, params: dict[str, Any], _query: FeatureQuery) -> dict[str, int]:
-        part = parts / f"range-{index:06d}.parquet"
-        run.execute(f"COPY ({sql}) TO {_path(part)} (FORMAT parquet)", params)
-        return first_row_flags(con.sql(f"SELECT * FROM read_parquet({_path(part)}) LIMIT 1").to_arrow_table())
-
-    query = derive_ranges(run, plan, catalogue, copy, lookback_days=lookback_days, cgm_days=cgm_days,
-                          size=range_subjects, progress=progress)
-    every = _path(parts / "range-*.parquet")
-    columns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet({every})").fetchall()]
-    flags = [c for c in columns if c.startswith("x_")]
-    exists = dict(zip(flags, con.execute(f"SELECT {', '.join(q(c) for c in flags)} FROM read_parquet({every}) "
-                                         "LIMIT 1").fetchone() if flags else [], strict=True))
-    select = [q("subject_id")]
-    for column in columns:
-        name = column[2:]
-        if column.startswith("v_") and exists.get("x_" + name, True):
-            value = f"CAST({q(column)} AS {LAYOUT_TYPES[catalogue[name].kind]})"
-            if catalogue[name].kind == "number":  # the layout's unknown is NULL, whatever the derivation used
-                value = f"(CASE WHEN isnan({value}) THEN NULL ELSE {value} END)"
-            select.append(f"{value} AS {q(name)}")
-    # in the order of the ranges (subject ids), not the source's: a folder's subjects have no order to keep
-    run.execute(f"COPY (SELECT {', '.join(select)} FROM read_parquet({every})) TO "
-                f"{_path(target / 'features.parquet')} (FORMAT parquet, ROW_GROUP_SIZE {ROW_GROUP_SIZE})", {})
-    _copy_reasons(run, query.reason_columns, every, target / "missing_reasons.parquet")
-    _write_censored(run, plan, catalogue, lookback_days, target)
-    for part in parts.iterdir():
-        part.unlink()
-    parts.rmdir()
-    if "events" in plan.tables:
-        run.execute(f"COPY ({events_sql(DUCKDB, ordered=False)}) TO {_path(target / 'events.parquet')} "
-                    "(FORMAT parquet)", {})
-    aligned = []
-    for name, view, keys, value in (
-            ("event_lookback", "event_history", [q("event")], lookback_days_sql(DUCKDB)),
-            ("event_counts", "event_counts", [q("event"), q("within_days")],
-             f"(CASE WHEN NOT isnan(t.{q('count')}) THEN t.{q('count')} END)")):
-        if view in plan.tables:
-            _copy_wide(run, view, keys, value, target / f"{name}.parquet")
-            aligned.append(name)
-    files = {p.name: p.stat().st_size for p in sorted(target.glob("*.parquet"))}
-    manifest = {"format": FORMAT, "subjects": run.arrow(f"SELECT COUNT(*) AS n FROM {q(VIEWS['subjects'])}", {})
-                .column("n")[0].as_py(), "source": source, "files": files, "aligned": []}
-    (target / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    return target
-
-
-def _write_censored(run: DuckRunner, plan: Plan, catalogue: Catalogue, lookback_days, target: Path) -> None:
-    """A written folder's censored.parquet (explorer.engine.layout.CENSORED) and its values' reasons appended to
-    missing_reasons.parquet, for a source with censored values: the features are read back only for the few
-    columns a derived interval needs."""
-    if not plan.censored and not plan.static_censored:
-        return
-    import pyarrow.parquet as pq
-
-    from explorer.engine.layout import CENSORED, censored_table
-
-    features = target / "features.parquet"
-    ids = pd.Index(pd.array(pq.read_table(features, columns=["subject_id"]).column(0).to_pylist(), dtype="string"))
-    names = set(pq.read_schema(features).names)
-
-    def column(name: str):
-        if name not in names:
-            return None
-        return pq.read_table(features, columns=[name]).column(0).to_pandas().to_numpy(dtype="float64",
-                                                                                      na_value=np.nan)
-
-    censored, reasons = censored_intervals_sql(run, plan, catalogue, lookback_days, ids, column)
-    if censored is None:
-        return
-    pq.write_table(censored_table(Screening(pd.DataFrame(index=ids), censored=censored)), target / CENSORED)
-    path = target / "missing_reasons.parquet"
-    before = pq.read_table(path)
-    added = pa.table({"subject_id": pa.array(reasons["subject_id"].astype(str).to_numpy(), before.schema.field(0).type),
-                      "variable": pa.array(reasons["variable"].astype(str).to_numpy(), pa.string()),
-                      "reason": pa.array(reasons["reason"].astype(str).to_numpy(), pa.string())})
-    pq.write_table(pa.concat_tables([before, added.cast(before.schema)]), path)
-
-
-def _copy_reasons(run: DuckRunner, columns: Mapping[str, tuple[str, str]], every: str, target: Path) -> None:
-    """The ranges' reason columns (each a condition per subject) as the long table of _reasons, copied by DuckDB:
-    one row per subject, variable and reason that holds. Every range's query has the same reason columns (one
-    plan; the flags change their conditions, not which there are). The texts are bound, never pasted."""
-    q = DUCKDB.quote
-    selects, params = [], {}
-    for k, (name, (variable, reason)) in enumerate(columns.items()):
-        params.update({f"rv{k}": variable, f"rr{k}": reason})
-        selects.append(f"SELECT {q('subject_id')} AS subject_id, CAST($rv{k} AS VARCHAR) AS variable, "
-                       f"CAST($rr{k} AS VARCHAR) AS reason FROM read_parquet({every}) WHERE {q(name)}")
-    if not selects:
-        selects.append(f"SELECT {q('subject_id')} AS subject_id, CAST(NULL AS VARCHAR) AS variable, "
-                       f"CAST(NULL AS VARCHAR) AS reason FROM read_parquet({every}) WHERE FALSE")
-    run.execute(f"COPY ({' UNION ALL '.join(selects)}) TO {_path(target)} (FORMAT parquet)", params)
-
-
-def _path(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
-
-
-def _copy_wide(run: DuckRunner, view: str, key_sql: list[str], value: str, target: Path) -> None:
-    """`_wide`'s table (one column per key, the max per subject) copied by DuckDB to a Parquet file, one row
-    per subject with a value (the layout's look-back and counts tables need not hold every subject)."""
-    q = DUCKDB.quote
-    keys = ", ".join(f"t.{k}" for k in key_sql)
-    found = run.arrow(f"SELECT {keys}, MIN(t.{q(ROW)}) AS first FROM {q(VIEWS[view])} t GROUP BY {keys} "
-                      "ORDER BY first", {}).drop_columns(["first"]).to_pylist()
-    columns, params = {}, {}
-    for i, row in enumerate(found):
-        label = "@".join([str(row["event"])] + ([f"{float(row['within_days']):g}"] if "within_days" in row else []))
-        match = " AND ".join(f"t.{q(k)} IS NOT DISTINCT FROM $k{i}_{k}" for k in row)
-        params.update({f"k{i}_{k}": v for k, v in row.items()})
-        columns.setdefault(label, []).append(f"MAX(CASE WHEN {match} THEN {value} END)")
-    pivot = ", ".join(f"{parts[0] if len(parts) == 1 else 'greatest(' + ', '.join(parts) + ')'} AS {q(label)}"
-                      for label, parts in columns.items())
-    run.execute(f"COPY (SELECT s.{q('subject_id')} AS subject_id, {pivot} FROM {q(VIEWS[view])} t "
-                f"JOIN {q(VIEWS['subjects'])} s ON t.{q('subject_id')} = s.{q('subject_id')} "
-                f"GROUP BY s.{q('subject_id')}) TO {_path(target)} (FORMAT parquet)", params)

@@ -379,7 +379,7 @@ def check_reason_columns(columns: Iterable[str], file: str) -> None:
     absent = [c for c in REASON_COLUMNS if c not in set(columns)]
     if absent:
         raise DataError(f"missing reasons need the columns {list(REASON_COLUMNS)}; {absent} absent (the file "
-                        "features_sql.write_screening_folder writes has them; delete the file to open the folder "
+                        "folder_writer.write_screening_folder writes has them; delete the file to open the folder "
                         "without reasons)", file=file, column=absent[0])
 
 
@@ -480,7 +480,7 @@ def read_screening(directory: str | Path, catalogue: Catalogue | None = None, *,
             else:
                 tables[name] = typed_per_subject(_keyed_by(frame, features.index), name, features.index, catalogue,
                                                  file=file)
-    reasons = Path(directory) / REASONS  # written by features_sql.write_screening_folder: why a value is unknown
+    reasons = Path(directory) / REASONS  # written by folder_writer.write_screening_folder: why a value is unknown
     if reasons.is_file():
         tables["missing_reasons"] = missing_reasons(_read(reasons), features.index, str(reasons))
     censored = Path(directory) / CENSORED

@@ -105,6 +105,17 @@ def spark_session(master: str | None = None, *, shuffle_partitions: int | None =
     return session
 
 
+def is_local(spark: Any) -> bool:
+    """Whether the session runs on this machine (a classic session with a local master): its executors read and
+    write this machine's files."""
+    if type(spark).__module__.startswith("pyspark.sql.connect"):
+        return False
+    try:
+        return str(spark.sparkContext.master).startswith("local")
+    except Exception:  # no SparkContext to ask: treat it as remote
+        return False
+
+
 def check_connect_server(master: str) -> None:
     """Refuse a Spark Connect address that is malformed or where no server listens, in one line.
 
@@ -246,13 +257,7 @@ class SparkBackend:
         return self._spilled
 
     def _local(self) -> bool:
-        """Whether the session runs on this machine (a classic session with a local master)."""
-        if type(self.spark).__module__.startswith("pyspark.sql.connect"):
-            return False
-        try:
-            return str(self.spark.sparkContext.master).startswith("local")
-        except Exception:  # no SparkContext to ask: treat it as remote
-            return False
+        return is_local(self.spark)
 
     def _register(self, source: Any) -> SourceSchema:
         from pyspark.sql import functions as F

@@ -32,8 +32,8 @@ from explorer.engine.features_sql import (
     plan_of,
     screening_features_sql,
     subject_ranges,
-    write_screening_folder,
 )
+from explorer.engine.folder_writer import write_screening_folder
 from explorer.engine.sql import DUCKDB
 from explorer.errors import DataError
 from explorer.trial import load_trial

@@ -1,5 +1,5 @@
 """Why values are unknown, whichever engine reads the folder: the DuckDB and Spark engines read a folder's
-missing_reasons.parquet (features_sql.write_screening_folder writes it) and give the memory engine's reasons."""
+missing_reasons.parquet (folder_writer.write_screening_folder writes it) and give the memory engine's reasons."""
 
 from __future__ import annotations
 
