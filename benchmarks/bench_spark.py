@@ -18,7 +18,7 @@ by bench_scale.py's chunked writer (once per size, in a temporary folder), or gi
 Writes benchmarks/results/spark.json and spark.md (--out names another stem).
 
     flock /tmp/te-bench.lock nice -n 10 .venv/bin/python benchmarks/bench_spark.py --canonical [--size 1e6]
-        [--partitions 2 8 32] [--written-folder]
+        [--partitions 2 8 32] [--paths memory folder]
 
 writes the synthetic canonical tables (the canonical loader's layout) and takes them to the status histogram in
 DuckDB and then in Spark (canonical_sql reading them in place, features_sql deriving the features, the histogram
@@ -511,19 +511,19 @@ def markdown(report: dict) -> str:
 
 
 def canonical_runs(n: int, out: str, work: str, partitions: list[int] | None = None,
-                   timeout: float = 7200, written_folder: bool = False) -> int:
+                   timeout: float = 7200, paths: tuple[str, ...] = ("memory",)) -> int:
     """Canonical tables -> features -> histogram at one size, in DuckDB and then in Spark (once per shuffle
     partition count in `partitions`; none: the session's default), each a fresh process; the histograms must be
-    equal. `written_folder`: each Spark run also with the screening folder written by Spark (folder_writer, the
-    path of a large folder) after the one derived in memory. A run still going after `timeout` seconds is stopped
-    and its row says so."""
+    equal. `paths`: Spark's ways to the features, a run each: "memory" (derived into a Screening in the driver) and
+    "folder" (the screening folder written by Spark range by range, folder_writer: the path of a large folder). A
+    run still going after `timeout` seconds is stopped and its row says so."""
     import subprocess
 
     folder = str(Path(work) / f"canonical{n}")
     report = {"run": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
               "write": child(__file__, ["canonical", str(n), folder], timeout=7200), "rows": []}
     try:
-        sparks = ["spark", "spark-folder"] if written_folder else ["spark"]
+        sparks = [{"memory": "spark", "folder": "spark-folder"}[path] for path in paths]
         runs = [("duckdb", [])] + [(engine, extra) for extra in ([[str(p)] for p in partitions or []] or [[]])
                                    for engine in sparks]
         for engine, extra in runs:
@@ -671,8 +671,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--timeout", type=float, default=7200, help="seconds one engine's run may take")
         parser.add_argument("--partitions", nargs="*", type=int, default=[],
                             help="Spark shuffle partition counts, a run each (none: the session's default)")
-        parser.add_argument("--written-folder", action="store_true",
-                            help="each Spark run also with the screening folder written by Spark, in the same run")
+        parser.add_argument("--paths", nargs="+", choices=["memory", "folder"], default=["memory"],
+                            help="Spark's ways to the features, a run each: derived in memory, or the screening "
+                                 "folder written by Spark")
         parser.add_argument("--profile", action="store_true",
                             help="time every Spark statement (results: --out, e.g. spark_canonical_profile)")
         parser.add_argument("--baseline", action="append", default=[], metavar="REF",
@@ -680,7 +681,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv[1:])
         if args.profile:
             return profile_runs(int(args.size), args.out, args.work, args.baseline, args.timeout)
-        return canonical_runs(int(args.size), args.out, args.work, args.partitions, args.timeout, args.written_folder)
+        return canonical_runs(int(args.size), args.out, args.work, args.partitions, args.timeout, tuple(args.paths))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", type=float, default=[1e6, 1e7])
     parser.add_argument("--memory-sizes", nargs="*", type=float, default=[1e6],
