@@ -111,3 +111,33 @@ def test_a_session_that_is_not_local_does_not_write_a_folder(canonical, tmp_path
     opened = open_source(DataSource(kind="path", path=str(canonical), engine="spark"), read_folder=False,
                          engine="spark", spark=object())
     assert derived == [canonical] and opened.screening is None
+
+
+def shapes(fixtures_dir, root):
+    """Folders whose tables differ in kind: subjects alone, and the hand-made fixture (CSV, text cells) without
+    events."""
+    import shutil
+
+    fixture = fixtures_dir / "cohort" / "canonical"
+    alone = root / "subjects_only"
+    alone.mkdir()
+    shutil.copy(fixture / "subjects.csv", alone / "subjects.csv")
+    no_events = root / "no_events"
+    shutil.copytree(fixture, no_events)
+    for path in no_events.glob("events.*"):
+        path.unlink()
+    return {"subjects only": alone, "no events": no_events}
+
+
+def test_spark_writes_the_same_folder_whatever_tables_there_are(spark, fixtures_dir, tmp_path):
+    """A table the folder lacks gives columns Spark may type as NULL (void), which it cannot write as Parquet;
+    every shape writes and equals DuckDB's folder."""
+    for name, source in shapes(fixtures_dir, tmp_path).items():
+        duck = read_screening(canonical_screening_folder(source, tmp_path / name / "duck")[0])
+        written = read_screening(canonical_screening_folder(source, tmp_path / name / "spark", engine="spark",
+                                                            spark=spark)[0])
+        pd.testing.assert_frame_equal(by_subject(written.features), by_subject(duck.features), check_exact=False,
+                                      rtol=1e-12, obj=name)
+        assert rows(ordered_reasons(written.missing_reasons), ["subject_id", "variable", "reason"]) == \
+            rows(ordered_reasons(duck.missing_reasons), ["subject_id", "variable", "reason"]), name
+        assert rows(written.events, ["subject_id", "event"]) == rows(duck.events, ["subject_id", "event"]), name
