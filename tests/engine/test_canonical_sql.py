@@ -7,7 +7,6 @@ error for every breakage the loader names.
 
 from __future__ import annotations
 
-import json
 import shutil
 import zipfile
 from pathlib import Path
@@ -16,6 +15,7 @@ import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from cli_json import funnel_json
 from engine_fuzz import canonical_paths
 from screening_compare import assert_same_screening, assert_same_statuses
 
@@ -197,17 +197,6 @@ def test_rejected_rows_are_the_loaders(folder, name):
 
 
 # --- trial-explorer funnel --engine duckdb equals --engine memory ------------------------------------------
-
-def funnel_json(capsys, data, engine: str) -> dict:
-    from explorer.cli.entry import main
-
-    code = main(["funnel", "NCT06196996", "--data", str(data), "--engine", engine, "--format", "json"])
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
-    out = json.loads(captured.out)
-    assert out.pop("engine") == engine
-    return out
-
 
 def no_pandas_loader(*args, **kwargs):
     raise AssertionError("the in-place path must not load the canonical tables through pandas")

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from cli_json import funnel_json
 from screening_compare import assert_same_screening, assert_same_statuses
 
 from explorer.catalogue import default_catalogue
@@ -232,17 +233,6 @@ def test_duckdb_derives_the_pandas_features_of_each_shared_dataset(shared_data, 
 
 
 # --- trial-explorer funnel --engine duckdb / spark on canonical tables --------------------------------
-
-def funnel_json(capsys, data, engine: str) -> dict:
-    from explorer.cli.entry import main
-
-    code = main(["funnel", "NCT06196996", "--data", str(data), "--engine", engine, "--format", "json"])
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
-    out = json.loads(captured.out)
-    assert out.pop("engine") == engine
-    return out
-
 
 @pytest.fixture(scope="module")
 def synthetic_folder(tmp_path_factory):

@@ -8,6 +8,7 @@ import json
 
 import pandas as pd
 import pytest
+from cli_json import funnel_json
 
 from explorer.cohort.synthetic.canonical_tables import generate_cohort, write_cohort
 from explorer.engine.canonical_sql import canonical_screening_folder
@@ -72,18 +73,9 @@ def test_a_large_canonical_folder_with_engine_spark_is_written_by_spark_and_coun
     """Above sources.FOLDER_ABOVE subjects a local Spark session derives into a temporary screening folder (it
     derived in memory, the driver peaking at 7.2 GB for 10^6 subjects); the funnel equals the memory engine's."""
     import explorer.sources as sources
-    from explorer.cli.entry import main
     from explorer.engine import canonical_sql
 
-    def funnel(engine: str) -> dict:
-        code = main(["funnel", "NCT06196996", "--data", str(canonical), "--engine", engine, "--format", "json"])
-        captured = capsys.readouterr()
-        assert code == 0, captured.err
-        out = json.loads(captured.out)
-        assert out.pop("engine") == engine
-        return out
-
-    expected = funnel("memory")
+    expected = funnel_json(capsys, canonical, "memory")
     written, original = [], canonical_sql.canonical_screening_folder
 
     def recorded(path, out, **options):
@@ -92,7 +84,7 @@ def test_a_large_canonical_folder_with_engine_spark_is_written_by_spark_and_coun
 
     monkeypatch.setattr(sources, "FOLDER_ABOVE", 2)
     monkeypatch.setattr(canonical_sql, "canonical_screening_folder", recorded)
-    assert funnel("spark") == expected
+    assert funnel_json(capsys, canonical, "spark") == expected
     assert [engine for _, engine in written] == ["spark"] and (written[0][0] / "features.parquet").is_file()
 
 
