@@ -172,7 +172,8 @@ def open_source(source: DataSource, *, catalogue: Catalogue | None = None, read_
     An OMOP CDM folder with engine "duckdb" or "spark", or a DuckDB database file, is read in place by that
     engine (explorer.engine.omop_sql: no pandas Cohort; `cohort` is then None), and so is a folder of
     canonical tables (explorer.engine.canonical_sql); with duckdb or a local Spark session, read_folder=False and
-    more than FOLDER_ABOVE subjects, its screening is written to a temporary screening folder, given as a Path.
+    more than FOLDER_ABOVE subjects (persons), either's screening is written to a temporary screening folder,
+    given as a Path.
     """
     source = source.validate()
     on_invalid = on_invalid or source.on_invalid
@@ -202,8 +203,19 @@ def open_source(source: DataSource, *, catalogue: Catalogue | None = None, read_
     if in_place:
         from explorer.engine.omop_sql import omop_screening_sql  # DuckDB / PySpark only when asked
 
-        screening, report = omop_screening_sql(path, engine="spark" if engine == "spark" else "duckdb",
-                                               catalogue=catalogue, on_invalid=on_invalid, **engine_options)
+        # more than FOLDER_ABOVE persons: written to a folder the engine reads, as a canonical folder below
+        to_folder = not read_folder and (engine == "duckdb" or (engine == "spark" and _local_spark(engine_options)))
+        out = Path(tempfile.mkdtemp(prefix="trial-explorer-screening-")) if to_folder else None
+        try:
+            screening, report = omop_screening_sql(path, engine="spark" if engine == "spark" else "duckdb",
+                                                   catalogue=catalogue, on_invalid=on_invalid, folder=out,
+                                                   folder_above=FOLDER_ABOVE if to_folder else None,
+                                                   progress=progress, **engine_options)
+        finally:
+            if out is not None and not (out / "features.parquet").is_file():
+                shutil.rmtree(out, ignore_errors=True)
+        if isinstance(screening, Path):
+            atexit.register(shutil.rmtree, out, True)
         return OpenedSource(source, screening, None, report)
     if engine in ("duckdb", "spark") and screen and path.is_dir() and detect(path) == "canonical":
         if not read_folder:

@@ -75,7 +75,7 @@ from explorer.cohort.values import (
     subject_censoring,
 )
 from explorer.engine.features_sql import RANGE_SUBJECTS, VIEWS
-from explorer.engine.folder_writer import write_screening_folder
+from explorer.engine.folder_writer import check_written, write_screening_folder
 from explorer.engine.omop_sql import (
     MEMORY_LIMIT,
     ORDER,
@@ -860,7 +860,7 @@ def canonical_screening_folder(folder: str | Path, out: str | Path, *, on_invali
         target = write_screening_folder(con, built, names, out, lookback_days=lookback_days, cgm_days=cgm_days,
                                         catalogue=catalogue, range_subjects=range_subjects, progress=progress,
                                         source=str(folder))
-        _check_written(target, folder, catalogue)
+        check_written(target, folder, catalogue)
         return target, report
     except duckdb.Error as err:
         first = " ".join(str(err).split())
@@ -892,22 +892,9 @@ def _spark_screening_folder(folder: str | Path, out: str | Path, *, on_invalid: 
         target = write_screening_folder(tables.runner(), built, names, out, lookback_days=lookback_days,
                                         cgm_days=cgm_days, catalogue=catalogue, range_subjects=range_subjects,
                                         progress=progress, source=str(folder))
-        _check_written(target, folder, catalogue)
+        check_written(target, folder, catalogue)
         return target, report
     except PySparkException as err:
         raise DataError(f"spark could not read the canonical tables: {spark_error(err)}", file=str(folder)) from None
     finally:
         tables.close()
-
-
-def _check_written(target: Path, folder: str | Path, catalogue: Catalogue | None) -> None:
-    """The checks a read of the written screening folder makes, made now and naming the canonical folder the user
-    gave: a derived value outside its range (an age of 124 from a birth date in 1900) named the temporary folder's
-    features.parquet, when the folder was first evaluated."""
-    from explorer.engine.duck import DuckDBBackend
-
-    try:
-        DuckDBBackend(target, catalogue).close()
-    except DataError as err:
-        raise DataError(f"in the screening features derived from it: {err.reason}", file=str(folder),
-                        column=err.column, rows=err.rows) from None

@@ -39,6 +39,7 @@ from explorer.engine.features_sql import (
     sql_path,
 )
 from explorer.engine.sql import DUCKDB
+from explorer.errors import DataError
 
 LAYOUT_TYPES = {"number": "DOUBLE", "boolean": "BOOLEAN", "category": "VARCHAR"}
 
@@ -210,3 +211,16 @@ def _write_wide(run: DuckRunner | SparkRunner, view: str, key_sql: list[str], va
     run.write(f"SELECT s.{q('subject_id')} AS subject_id, {pivot} FROM {q(VIEWS[view])} t "
               f"JOIN {q(VIEWS['subjects'])} s ON t.{q('subject_id')} = s.{q('subject_id')} "
               f"GROUP BY s.{q('subject_id')}", params, target)
+
+
+def check_written(target: Path, folder: str | Path, catalogue: Catalogue | None) -> None:
+    """The checks a read of the written screening folder makes, made now and naming the source the user gave (the
+    canonical folder, the OMOP CDM): a derived value outside its range (an age of 124 from a birth date in 1900) named the temporary folder's
+    features.parquet, when the folder was first evaluated."""
+    from explorer.engine.duck import DuckDBBackend
+
+    try:
+        DuckDBBackend(target, catalogue).close()
+    except DataError as err:
+        raise DataError(f"in the screening features derived from it: {err.reason}", file=str(folder),
+                        column=err.column, rows=err.rows) from None

@@ -57,6 +57,7 @@ from explorer.cohort.units import canonical_unit, conversion, exact_conversion, 
 from explorer.cohort.values import CENSORING
 from explorer.engine.duck import csv_error, limit_spill, literal_path, spill_error
 from explorer.engine.features_sql import VIEWS, DuckRunner, SparkRunner, derive
+from explorer.engine.folder_writer import check_written, write_screening_folder
 from explorer.engine.spark import arrow_frame, local_path, read_parquet
 from explorer.engine.sql import DUCKDB, SPARK
 from explorer.errors import DataError, UnitError
@@ -1050,12 +1051,14 @@ def omop_screening_sql(path: str | Path, *, engine: str = "duckdb", mapping: str
                        index_date: str | pd.Timestamp | Mapping | None = None, on_invalid: str = "raise",
                        lookback_days: float | Mapping[str, float] = 365, cgm_days: float = 14,
                        catalogue: Catalogue | None = None, con: Any = None, spark: Any = None,
-                       master: str | None = None) -> tuple[Screening, LoadReport]:
+                       master: str | None = None, folder: Path | None = None, folder_above: int | None = None,
+                       progress: bool = False) -> tuple[Screening | Path, LoadReport]:
     """The screening of an OMOP CDM read in place (features derived by features_sql), and its load report.
 
     `catalogue`: the variables the features are typed and derived by (a trial's); the CDM is read, as by
     the loader, against the bundled catalogue. `con`: a DuckDB connection; `spark` / `master`: a Spark
-    session or master URL.
+    session or master URL. With `folder` and more than `folder_above` persons, the screening is written there
+    range by range and the folder returned (screening_in_place).
     """
     if engine == "spark" and Path(path).suffix.lower() in DATABASE_SUFFIXES:  # said before Spark starts
         SparkTables.attach(None, Path(path))
@@ -1065,17 +1068,22 @@ def omop_screening_sql(path: str | Path, *, engine: str = "duckdb", mapping: str
                              features_catalogue=catalogue)
 
     return screening_in_place(path, build, what="the OMOP CDM", engine=engine, lookback_days=lookback_days,
-                              cgm_days=cgm_days, catalogue=catalogue, con=con, spark=spark, master=master)
+                              cgm_days=cgm_days, catalogue=catalogue, con=con, spark=spark, master=master,
+                              folder=folder, folder_above=folder_above, progress=progress)
 
 
 def screening_in_place(path: str | Path, build, *, what: str, engine: str = "duckdb",
                        lookback_days: float | Mapping[str, float] = 365, cgm_days: float = 14,
                        catalogue: Catalogue | None = None, con: Any = None, spark: Any = None,
-                       master: str | None = None) -> tuple[Screening, LoadReport]:
+                       master: str | None = None, folder: Path | None = None, folder_above: int | None = None,
+                       progress: bool = False) -> tuple[Screening | Path, LoadReport]:
     """The Screening derived by features_sql from the views `build(tables)` fills, in DuckDB or Spark.
 
     `build` takes DuckTables or SparkTables and returns (subject columns, tables with rows, load report);
-    an engine's own error becomes one DataError line naming `what` and the path.
+    an engine's own error becomes one DataError line naming `what` and the path. With `folder` and more than
+    `folder_above` subjects, the screening is written to `folder` range by range (folder_writer: by DuckDB, or
+    by a local Spark session; a cluster's session derives in memory) and the folder is returned instead: a
+    Screening of 10^6 subjects held 7-8 GB while it was made.
     """
     if engine == "duckdb":
         import duckdb
@@ -1103,7 +1111,15 @@ def screening_in_place(path: str | Path, build, *, what: str, engine: str = "duc
         raise DataError(f"{what} is read in place by duckdb or spark, not {engine!r}", file=str(path))
     try:
         names, built, report = build(tables)
-        screening = derive(tables.runner(), built, names, lookback_days=lookback_days, cgm_days=cgm_days,
+        run = tables.runner()
+        if folder is not None and folder_above is not None and _writes_folder(run) and \
+                run.arrow(f"SELECT COUNT(*) AS n FROM {run.dialect.quote(VIEWS['subjects'])}", {}).column("n")[0]\
+                .as_py() > folder_above:
+            target = write_screening_folder(run, built, names, folder, lookback_days=lookback_days, cgm_days=cgm_days,
+                                            catalogue=catalogue, progress=progress, source=str(path))
+            check_written(target, path, catalogue)
+            return target, report
+        screening = derive(run, built, names, lookback_days=lookback_days, cgm_days=cgm_days,
                            catalogue=catalogue or default_catalogue(), source=str(path))
         return screening, report
     except errors as err:
@@ -1114,3 +1130,10 @@ def screening_in_place(path: str | Path, build, *, what: str, engine: str = "duc
         if own:
             tables.con.close()
             shutil.rmtree(spill, ignore_errors=True)
+
+
+def _writes_folder(run: DuckRunner | SparkRunner) -> bool:
+    """Whether the engine can write a screening folder on this machine (DuckDB, or a local Spark session)."""
+    from explorer.engine.spark import is_local
+
+    return isinstance(run, DuckRunner) or is_local(run.spark)

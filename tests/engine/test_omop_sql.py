@@ -318,3 +318,53 @@ def test_spark_reads_the_handmade_cdm_in_place(spark, cdm):
     got, report = omop_screening_sql(cdm, engine="spark", spark=spark, mapping=event_mapping())
     assert_same_screening(expected, got)
     assert report.summary() == expected_report.summary()
+
+
+# --- a CDM of more persons than a Screening in memory should hold: written to a screening folder -------------
+
+def sorted_screening(screening):
+    """A screening's tables in subject order and its features' columns by name (a folder's subjects are in the
+    order of its ranges, its columns in the derivation's)."""
+    import dataclasses
+
+    order = screening.features.index.argsort()
+    aligned = {t: getattr(screening, t).sort_index() for t in ("event_lookback", "event_counts")
+               if getattr(screening, t) is not None}
+    events = screening.events.sort_values(list(screening.events.columns)).reset_index(drop=True)
+    features = screening.features.iloc[order]
+    return dataclasses.replace(screening, features=features[sorted(features.columns)], events=events, **aligned)
+
+
+def test_a_large_cdm_is_written_to_a_screening_folder_and_counts_as_memory(capsys, cdm, monkeypatch, tmp_path):
+    """Above sources.FOLDER_ABOVE persons, --engine duckdb writes the CDM's screening range by range to a temporary
+    folder and evaluates it in place (it was derived into a Screening in memory: 7-8 GB at 10^6 subjects): the
+    funnel equals the memory engine's, and the folder the in-memory derivation."""
+    import explorer.sources as sources
+    from explorer.engine import omop_sql
+    from explorer.engine.layout import read_screening
+
+    memory = funnel_json(capsys, cdm, "memory")
+    written, original = [], omop_sql.write_screening_folder
+
+    def recorded(*args, **options):
+        written.append(args[3])
+        return original(*args, **options)
+
+    monkeypatch.setattr(omop_sql, "write_screening_folder", recorded)
+    monkeypatch.setattr(sources, "FOLDER_ABOVE", 2)
+    assert funnel_json(capsys, cdm, "duckdb") == memory
+    assert len(written) == 1
+    expected, report = omop_screening_sql(cdm)
+    folder, folder_report = omop_screening_sql(cdm, folder=tmp_path / "screening", folder_above=0)
+    assert folder == tmp_path / "screening" and folder_report.summary() == report.summary()
+    assert_same_screening(sorted_screening(expected), sorted_screening(read_screening(folder)))
+    # at or below the threshold the Screening stays in memory, as before
+    assert not isinstance(omop_screening_sql(cdm, folder=tmp_path / "small", folder_above=10**6)[0], Path)
+
+
+def test_spark_writes_the_cdm_folder_duckdb_derives(spark, cdm, tmp_path):
+    from explorer.engine.layout import read_screening
+
+    expected, _ = omop_screening_sql(cdm)
+    folder, _ = omop_screening_sql(cdm, engine="spark", spark=spark, folder=tmp_path / "screening", folder_above=0)
+    assert_same_screening(sorted_screening(expected), sorted_screening(read_screening(folder)))
