@@ -236,11 +236,7 @@ class SparkRunner:
         self.views.append(name)
 
     def arrow(self, sql: str, params: Mapping[str, Any]) -> pa.Table:
-        try:
-            return self.spark.sql(sql, args=dict(params)).toArrow()
-        except Exception as err:  # PySpark raises its own analysis and runtime errors
-            from explorer.engine.spark import spark_error  # without the JVM stack trace Spark Connect appends
-            raise DataError(f"Spark could not derive the screening features: {spark_error(err)}") from None
+        return self._spark_call(lambda: self.spark.sql(sql, args=dict(params)).toArrow())
 
     def features(self, query: FeatureQuery, sql: str, params: Mapping[str, Any]) -> pa.Table:
         """The feature query's rows (see _checkpointed), brought to Python as Arrow."""

@@ -12,7 +12,8 @@ by DuckDB on this machine, which is why a Spark session must be local here (expl
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -93,28 +94,21 @@ def write_screening_folder(engine: Any, tables: set[str], subject_columns: list[
     return target
 
 
-class _files_reader:
+@contextmanager
+def _files_reader(run: DuckRunner | SparkRunner) -> Iterator[Any]:
     """The DuckDB connection that reads the ranges' files back: the runner's own for DuckDB (its memory limit
     and spill folder), else one of its own within duck.MEMORY_LIMIT, closed at the end."""
+    if isinstance(run, DuckRunner):
+        yield run.con
+        return
+    import duckdb
 
-    def __init__(self, run: DuckRunner | SparkRunner):
-        self.run, self.con = run, None
+    from explorer.engine.duck import MEMORY_LIMIT
 
-    def __enter__(self):
-        if isinstance(self.run, DuckRunner):
-            return self.run.con
-        import duckdb
-
-        from explorer.engine.duck import MEMORY_LIMIT
-
-        self.con = duckdb.connect(":memory:", config={"memory_limit": MEMORY_LIMIT})
-        self.con.execute("SET enable_progress_bar = false")
-        self.con.execute("SET preserve_insertion_order = false")
-        return self.con
-
-    def __exit__(self, *_) -> None:
-        if self.con is not None:
-            self.con.close()
+    with duckdb.connect(":memory:", config={"memory_limit": MEMORY_LIMIT}) as con:
+        con.execute("SET enable_progress_bar = false")
+        con.execute("SET preserve_insertion_order = false")
+        yield con
 
 
 def _assemble(con: Any, query: FeatureQuery, catalogue: Catalogue, every: str, target: Path,
