@@ -60,6 +60,7 @@ from explorer.errors import DataError
 
 MASTER_ENV = "TRIAL_EXPLORER_SPARK_MASTER"
 LOCAL_DRIVER_MEMORY = "1g"  # the JVM heap of a local session (spark_session)
+SPILL_MERGE_FACTOR = 16  # spill files a local session's task merges at once (spark_session)
 CONNECT_TIMEOUT = 10.0  # seconds to wait for a Spark Connect server to accept a connection
 ROW = "__row"
 TABLES = ("features", "events", "event_lookback", "event_counts")
@@ -94,6 +95,11 @@ def spark_session(master: str | None = None, *, shuffle_partitions: int | None =
             # spark-defaults.conf says, kept the two under 2 GB together at 10^7 subjects (docs/engine.md,
             # "Memory"); the histogram streams the Parquet and groups in it, so it needs no more
             builder = builder.config("spark.driver.memory", LOCAL_DRIVER_MEMORY)
+            # A large aggregation in that heap spills often, and Spark opens every spill file of a task at once
+            # to merge them, each reader with a buffer of 1-3 MB outside its memory accounting: deriving 10^6
+            # subjects' features ran out of the heap there (benchmarks/results/spark_canonical_13_1e6_folder.md).
+            # Spark >= 4.2 merges in rounds of at most this many files (older versions ignore the key).
+            builder = builder.config("spark.unsafe.sorter.spill.merge.factor", str(SPILL_MERGE_FACTOR))
     try:
         session = builder.appName("trial-explorer").getOrCreate()
     except Exception as err:  # PySpark raises its own runtime errors when the JVM or the server is missing
