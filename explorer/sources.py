@@ -199,41 +199,30 @@ def open_source(source: DataSource, *, catalogue: Catalogue | None = None, read_
             return OpenedSource(source, path)
         # number columns as level codes, as for a synthetic source: every consumer of an opened source reads them
         return OpenedSource(source, read_screening(path, catalogue=catalogue, compact=True))
-    in_place = _omop_in_place(path, engine, screen)
+    in_place = _in_place(path, engine, screen)
     if in_place:
-        from explorer.engine.omop_sql import omop_screening_sql  # DuckDB / PySpark only when asked
-
-        # more than FOLDER_ABOVE persons: written to a folder the engine reads, as a canonical folder below
+        # DuckDB / PySpark only when asked
+        if in_place == "omop":
+            from explorer.engine.omop_sql import omop_screening_sql as read_in_place
+        else:
+            from explorer.engine.canonical_sql import canonical_screening_sql as read_in_place
+        # more than FOLDER_ABOVE subjects (persons): written to a temporary folder the engine reads, by DuckDB
+        # or a local Spark session (a cluster's executors would write where they run: it derives in memory)
         to_folder = not read_folder and (engine == "duckdb" or (engine == "spark" and _local_spark(engine_options)))
         out = Path(tempfile.mkdtemp(prefix="trial-explorer-screening-")) if to_folder else None
         try:
-            screening, report = omop_screening_sql(path, engine="spark" if engine == "spark" else "duckdb",
-                                                   catalogue=catalogue, on_invalid=on_invalid, folder=out,
-                                                   folder_above=FOLDER_ABOVE if to_folder else None,
-                                                   progress=progress, **engine_options)
-        finally:
-            if out is not None and not (out / "features.parquet").is_file():
+            screening, report = read_in_place(path, engine="spark" if engine == "spark" else "duckdb",
+                                              catalogue=catalogue, on_invalid=on_invalid, out=out,
+                                              out_above=FOLDER_ABOVE if to_folder else None, progress=progress,
+                                              **engine_options)
+        except BaseException:  # a folder written and then refused (check_written) is not left behind
+            if out is not None:
                 shutil.rmtree(out, ignore_errors=True)
+            raise
         if isinstance(screening, Path):
             atexit.register(shutil.rmtree, out, True)
-        return OpenedSource(source, screening, None, report)
-    if engine in ("duckdb", "spark") and screen and path.is_dir() and detect(path) == "canonical":
-        if not read_folder:
-            from explorer.engine.canonical_sql import canonical_screening_folder, count_subjects
-
-            # too many for a Screening in memory: a folder the engine reads, written by DuckDB or a local Spark
-            # session (a cluster's executors would write where they run: it derives in memory, as below)
-            if count_subjects(path) > FOLDER_ABOVE and (engine == "duckdb" or _local_spark(engine_options)):
-                out = Path(tempfile.mkdtemp(prefix="trial-explorer-screening-"))
-                atexit.register(shutil.rmtree, out, True)
-                out, report = canonical_screening_folder(path, out, catalogue=catalogue, on_invalid=on_invalid,
-                                                         progress=progress, engine=engine,
-                                                         **({} if engine == "duckdb" else engine_options))
-                return OpenedSource(source, out, None, report)
-        from explorer.engine.canonical_sql import canonical_screening_sql  # DuckDB / PySpark only when asked
-
-        screening, report = canonical_screening_sql(path, engine=engine, catalogue=catalogue, on_invalid=on_invalid,
-                                                    **engine_options)
+        elif out is not None:
+            shutil.rmtree(out, ignore_errors=True)
         return OpenedSource(source, screening, None, report)
     loaded = load(path, on_invalid=on_invalid)
     if not screen:
@@ -257,14 +246,18 @@ def _local_spark(engine_options: dict) -> bool:
     return is_local(engine_options["spark"])
 
 
-def _omop_in_place(path: Path, engine: str, screen: bool) -> bool:
-    """Whether DuckDB or Spark reads an OMOP CDM where it lies (explorer.engine.omop_sql) instead of the pandas
-    loader: a CDM folder with --engine duckdb|spark, and a DuckDB database file (no pandas loader reads one)."""
+def _in_place(path: Path, engine: str, screen: bool) -> str | None:
+    """What DuckDB or Spark reads where it lies instead of the pandas loaders: "omop" for an OMOP CDM folder with
+    --engine duckdb|spark and for a DuckDB database file (no pandas loader reads one; explorer.engine.omop_sql),
+    "canonical" for a folder of canonical tables with --engine duckdb|spark (explorer.engine.canonical_sql)."""
     from explorer.engine.omop_sql import DATABASE_SUFFIXES  # no DuckDB import: only its file names
 
     if path.is_file() and path.suffix.lower() in DATABASE_SUFFIXES:
         if not screen or engine == "spark":
             raise DataError("a DuckDB database is read in place by DuckDB for screening only; its outcomes and the "
                             "spark engine need the CDM as CSV files (a folder or ZIP archive)", file=str(path))
-        return True
-    return engine in ("duckdb", "spark") and screen and path.is_dir() and detect(path) == "omop"
+        return "omop"
+    if engine in ("duckdb", "spark") and screen and path.is_dir():
+        kind = detect(path)
+        return kind if kind in ("omop", "canonical") else None
+    return None

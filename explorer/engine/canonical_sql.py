@@ -75,9 +75,7 @@ from explorer.cohort.values import (
     subject_censoring,
 )
 from explorer.engine.features_sql import RANGE_SUBJECTS, VIEWS
-from explorer.engine.folder_writer import check_written, write_screening_folder
 from explorer.engine.omop_sql import (
-    MEMORY_LIMIT,
     ORDER,
     TEXT_SUFFIXES,
     DuckTables,
@@ -794,35 +792,22 @@ def register(con: Any, folder: str | Path, *, on_invalid: str = "raise",
 def canonical_screening_sql(folder: str | Path, *, engine: str = "duckdb", on_invalid: str = "raise",
                             lookback_days: float | Mapping[str, float] = 365, cgm_days: float = 14,
                             catalogue: Catalogue | None = None, con: Any = None, spark: Any = None,
-                            master: str | None = None) -> tuple[Screening, LoadReport]:
+                            master: str | None = None, out: Path | None = None, out_above: int | None = None,
+                            range_subjects: int = RANGE_SUBJECTS, progress: bool = False
+                            ) -> tuple[Screening | Path, LoadReport]:
     """The screening of a canonical folder read in place (features derived by features_sql), and its load report.
 
     `catalogue`: the variables the features are typed and derived by (a trial's); the folder is read, as by
     the loader, against the bundled catalogue. `con`: a DuckDB connection; `spark` / `master`: a Spark
-    session or master URL.
+    session or master URL. With `out` and more than `out_above` subjects, the screening is written to the
+    folder `out` range by range and that folder returned (omop_sql.screening_in_place, as for an OMOP CDM).
     """
     def build(tables: DuckTables | SparkTables):
         return load_canonical_sql(folder, tables, on_invalid=on_invalid, features_catalogue=catalogue)
 
     return screening_in_place(folder, build, what="the canonical tables", engine=engine, lookback_days=lookback_days,
-                              cgm_days=cgm_days, catalogue=catalogue, con=con, spark=spark, master=master)
-
-
-def count_subjects(folder: str | Path) -> int:
-    """The rows of a canonical folder's subjects table, as DuckDB counts them (a Parquet file's footer says)."""
-    import duckdb
-
-    from explorer.engine.duck import literal_path
-
-    path = table_files(Path(folder)).get("subjects")
-    if path is None:
-        return 0
-    reader = "read_parquet" if path.suffix.lower() == ".parquet" else "read_csv"
-    with duckdb.connect(":memory:") as con:
-        try:
-            return int(con.execute(f"SELECT COUNT(*) FROM {reader}({literal(literal_path(path))})").fetchone()[0])
-        except duckdb.Error:
-            return 0  # unreadable here: the reader that opens it says why, with the loader's message
+                              cgm_days=cgm_days, catalogue=catalogue, con=con, spark=spark, master=master,
+                              folder=out, folder_above=out_above, range_subjects=range_subjects, progress=progress)
 
 
 def canonical_screening_folder(folder: str | Path, out: str | Path, *, on_invalid: str = "raise",
@@ -830,71 +815,22 @@ def canonical_screening_folder(folder: str | Path, out: str | Path, *, on_invali
                                catalogue: Catalogue | None = None, range_subjects: int = RANGE_SUBJECTS,
                                progress: bool = False, engine: str = "duckdb", spark: Any = None,
                                master: str | None = None) -> tuple[Path, LoadReport]:
-    """A canonical folder read in place by DuckDB (the loader's checks, as canonical_screening_sql) and its
-    screening written to the folder `out` range by range (folder_writer.write_screening_folder), with the load
-    report. DuckDB keeps to omop_sql.MEMORY_LIMIT and spills, within a cap, to a temporary folder of its own.
-    `engine` "spark": read and derived by a local Spark session instead (`spark`, else one at `master`)."""
-    import shutil
-    import tempfile
-
+    """A canonical folder read in place (the loader's checks, as canonical_screening_sql) and its screening
+    written to the folder `out` range by range (folder_writer.write_screening_folder) whatever its size, with
+    the load report. DuckDB keeps to omop_sql.MEMORY_LIMIT and spills, within a cap, to a temporary folder of
+    its own; `engine` "spark": read, derived and written by a local Spark session (`spark`, else one at
+    `master`), so the features never pass through the Python driver (which held 7.2 GB at 10^6 subjects when
+    they came back to it: benchmarks/results/spark_canonical_12_1e6.md)."""
     if engine == "spark":
-        return _spark_screening_folder(folder, out, on_invalid=on_invalid, lookback_days=lookback_days,
-                                       cgm_days=cgm_days, catalogue=catalogue, range_subjects=range_subjects,
-                                       progress=progress, spark=spark, master=master)
-    if engine != "duckdb":
-        raise DataError(f"the canonical tables are written to a screening folder by duckdb or spark, not {engine!r}",
-                        file=str(folder))
+        from explorer.engine.spark import is_local, spark_session
 
-    import duckdb
-
-    from explorer.engine.duck import csv_error, limit_spill, spill_error
-
-    spill = tempfile.mkdtemp(prefix="trial-explorer-duckdb-")
-    con = duckdb.connect(":memory:", config={"memory_limit": MEMORY_LIMIT})
-    try:
-        limit_spill(con, spill)
-        con.execute("SET enable_progress_bar = false")  # DuckDB's bar goes to stdout, into the CLI's JSON
-        con.execute("SET preserve_insertion_order = false")
-        names, built, report = load_canonical_sql(folder, DuckTables(con), on_invalid=on_invalid,
-                                                  features_catalogue=catalogue)
-        target = write_screening_folder(con, built, names, out, lookback_days=lookback_days, cgm_days=cgm_days,
-                                        catalogue=catalogue, range_subjects=range_subjects, progress=progress,
-                                        source=str(folder))
-        check_written(target, folder, catalogue)
-        return target, report
-    except duckdb.Error as err:
-        first = " ".join(str(err).split())
-        raise DataError(spill_error(err) or csv_error(err) or f"duckdb could not read the canonical tables: {first}",
-                        file=str(folder)) from None
-    finally:
-        con.close()
-        shutil.rmtree(spill, ignore_errors=True)
-
-
-def _spark_screening_folder(folder: str | Path, out: str | Path, *, on_invalid: str, lookback_days, cgm_days: float,
-                            catalogue: Catalogue | None, range_subjects: int, progress: bool, spark: Any,
-                            master: str | None) -> tuple[Path, LoadReport]:
-    """canonical_screening_folder in a local Spark session: Spark reads the tables, derives each range's features
-    and writes them (features_sql.SparkRunner.write), so they never pass through the Python driver (which held
-    7.2 GB at 10^6 subjects when the features came back to it: benchmarks/results/spark_canonical_12_1e6.md)."""
-    from pyspark.errors import PySparkException
-
-    from explorer.engine.spark import is_local, spark_error, spark_session
-
-    session = spark if spark is not None else spark_session(master)
-    if not is_local(session):
-        raise DataError("a screening folder is written on this machine, by a local Spark session only (a cluster's "
-                        "executors write where they run); derive the features in memory, or give a local master",
-                        file=str(folder))
-    tables = SparkTables(session)
-    try:
-        names, built, report = load_canonical_sql(folder, tables, on_invalid=on_invalid, features_catalogue=catalogue)
-        target = write_screening_folder(tables.runner(), built, names, out, lookback_days=lookback_days,
-                                        cgm_days=cgm_days, catalogue=catalogue, range_subjects=range_subjects,
-                                        progress=progress, source=str(folder))
-        check_written(target, folder, catalogue)
-        return target, report
-    except PySparkException as err:
-        raise DataError(f"spark could not read the canonical tables: {spark_error(err)}", file=str(folder)) from None
-    finally:
-        tables.close()
+        spark = spark if spark is not None else spark_session(master)
+        if not is_local(spark):
+            raise DataError("a screening folder is written on this machine, by a local Spark session only (a "
+                            "cluster's executors write where they run); derive the features in memory, or give a "
+                            "local master", file=str(folder))
+    target, report = canonical_screening_sql(folder, engine=engine, on_invalid=on_invalid, lookback_days=lookback_days,
+                                             cgm_days=cgm_days, catalogue=catalogue, spark=spark, master=master,
+                                             out=Path(out), out_above=-1, range_subjects=range_subjects,
+                                             progress=progress)
+    return target, report

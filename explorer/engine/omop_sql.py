@@ -56,7 +56,7 @@ from explorer.cohort.screening import Screening
 from explorer.cohort.units import canonical_unit, conversion, exact_conversion, report_precision
 from explorer.cohort.values import CENSORING
 from explorer.engine.duck import csv_error, limit_spill, literal_path, spill_error
-from explorer.engine.features_sql import VIEWS, DuckRunner, SparkRunner, derive
+from explorer.engine.features_sql import RANGE_SUBJECTS, VIEWS, DuckRunner, SparkRunner, derive
 from explorer.engine.folder_writer import check_written, write_screening_folder
 from explorer.engine.spark import arrow_frame, local_path, read_parquet
 from explorer.engine.sql import DUCKDB, SPARK
@@ -1051,14 +1051,14 @@ def omop_screening_sql(path: str | Path, *, engine: str = "duckdb", mapping: str
                        index_date: str | pd.Timestamp | Mapping | None = None, on_invalid: str = "raise",
                        lookback_days: float | Mapping[str, float] = 365, cgm_days: float = 14,
                        catalogue: Catalogue | None = None, con: Any = None, spark: Any = None,
-                       master: str | None = None, folder: Path | None = None, folder_above: int | None = None,
+                       master: str | None = None, out: Path | None = None, out_above: int | None = None,
                        progress: bool = False) -> tuple[Screening | Path, LoadReport]:
     """The screening of an OMOP CDM read in place (features derived by features_sql), and its load report.
 
     `catalogue`: the variables the features are typed and derived by (a trial's); the CDM is read, as by
     the loader, against the bundled catalogue. `con`: a DuckDB connection; `spark` / `master`: a Spark
-    session or master URL. With `folder` and more than `folder_above` persons, the screening is written there
-    range by range and the folder returned (screening_in_place).
+    session or master URL. With `out` and more than `out_above` persons, the screening is written to the folder
+    `out` range by range and that folder returned (screening_in_place).
     """
     if engine == "spark" and Path(path).suffix.lower() in DATABASE_SUFFIXES:  # said before Spark starts
         SparkTables.attach(None, Path(path))
@@ -1069,21 +1069,23 @@ def omop_screening_sql(path: str | Path, *, engine: str = "duckdb", mapping: str
 
     return screening_in_place(path, build, what="the OMOP CDM", engine=engine, lookback_days=lookback_days,
                               cgm_days=cgm_days, catalogue=catalogue, con=con, spark=spark, master=master,
-                              folder=folder, folder_above=folder_above, progress=progress)
+                              folder=out, folder_above=out_above, progress=progress)
 
 
 def screening_in_place(path: str | Path, build, *, what: str, engine: str = "duckdb",
                        lookback_days: float | Mapping[str, float] = 365, cgm_days: float = 14,
                        catalogue: Catalogue | None = None, con: Any = None, spark: Any = None,
                        master: str | None = None, folder: Path | None = None, folder_above: int | None = None,
-                       progress: bool = False) -> tuple[Screening | Path, LoadReport]:
+                       range_subjects: int = RANGE_SUBJECTS, progress: bool = False
+                       ) -> tuple[Screening | Path, LoadReport]:
     """The Screening derived by features_sql from the views `build(tables)` fills, in DuckDB or Spark.
 
     `build` takes DuckTables or SparkTables and returns (subject columns, tables with rows, load report);
     an engine's own error becomes one DataError line naming `what` and the path. With `folder` and more than
-    `folder_above` subjects, the screening is written to `folder` range by range (folder_writer: by DuckDB, or
-    by a local Spark session; a cluster's session derives in memory) and the folder is returned instead: a
-    Screening of 10^6 subjects held 7-8 GB while it was made.
+    `folder_above` subjects (-1: any number), the screening is written to `folder` by ranges of
+    `range_subjects` (folder_writer: by DuckDB, or by a local Spark session; a cluster's session derives in
+    memory) and the folder is returned instead: a Screening of 10^6 subjects held 7-8 GB while it was made.
+    The OMOP CDM and the canonical tables (explorer.engine.canonical_sql) both come here.
     """
     if engine == "duckdb":
         import duckdb
@@ -1102,28 +1104,31 @@ def screening_in_place(path: str | Path, build, *, what: str, engine: str = "duc
     elif engine == "spark":
         from pyspark.errors import PySparkException
 
-        from explorer.engine.spark import spark_session
+        from explorer.engine.spark import spark_error, spark_session
 
         own = False
         tables = SparkTables(spark if spark is not None else spark_session(master))
         errors = (PySparkException,)
     else:
-        raise DataError(f"{what} is read in place by duckdb or spark, not {engine!r}", file=str(path))
+        raise DataError(f"{what} can be read in place by duckdb or spark, not {engine!r}", file=str(path))
     try:
         names, built, report = build(tables)
         run = tables.runner()
         if folder is not None and folder_above is not None and _writes_folder(run) and \
                 run.arrow(f"SELECT COUNT(*) AS n FROM {run.dialect.quote(VIEWS['subjects'])}", {}).column("n")[0]\
                 .as_py() > folder_above:
+            if own:  # a folder's subjects have no order to keep (folder_writer), and DuckDB holds less without
+                con.execute("SET preserve_insertion_order = false")
             target = write_screening_folder(run, built, names, folder, lookback_days=lookback_days, cgm_days=cgm_days,
-                                            catalogue=catalogue, progress=progress, source=str(path))
+                                            catalogue=catalogue, range_subjects=range_subjects, progress=progress,
+                                            source=str(path))
             check_written(target, path, catalogue)
             return target, report
         screening = derive(run, built, names, lookback_days=lookback_days, cgm_days=cgm_days,
                            catalogue=catalogue or default_catalogue(), source=str(path))
         return screening, report
     except errors as err:
-        first = " ".join(str(err).split()) if engine == "duckdb" else str(err).splitlines()[0]
+        first = " ".join(str(err).split()) if engine == "duckdb" else spark_error(err)
         raise DataError(spill_error(err) or csv_error(err) or f"{engine} could not read {what}: {first}", file=str(path)) from None
     finally:
         tables.close()

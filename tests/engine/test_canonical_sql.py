@@ -332,19 +332,19 @@ def test_a_large_folder_becomes_a_screening_folder_and_its_funnel_equals_memory(
     """Above sources.FOLDER_ABOVE subjects, --engine duckdb derives the features range by range into a temporary
     screening folder and evaluates it in place: the funnel equals the memory engine's (unknowns included)."""
     import explorer.sources as sources
-    from explorer.engine import canonical_sql
+    from explorer.engine import omop_sql
 
     synthetic = tmp_path / "synthetic"
     write_cohort(generate_cohort("t1d", 150, seed=9, cgm_readings=2), synthetic, format="parquet")
     memory = {data: funnel_json(capsys, data, "memory") for data in (folder, synthetic)}
-    written, original = [], canonical_sql.canonical_screening_folder
+    written, original = [], omop_sql.write_screening_folder
 
-    def small_ranges(path, out, **options):  # ranges of 7 subjects: the messy fixture's 3 in one, 150 in 22
+    def small_ranges(run, tables, names, out, **options):  # ranges of 7: the messy fixture's 3 in one, 150 in 22
         written.append(out)
-        return original(path, out, **{**options, "range_subjects": 7})
+        return original(run, tables, names, out, **{**options, "range_subjects": 7})
 
     monkeypatch.setattr(sources, "FOLDER_ABOVE", 2)
-    monkeypatch.setattr(canonical_sql, "canonical_screening_folder", small_ranges)
+    monkeypatch.setattr(omop_sql, "write_screening_folder", small_ranges)
     monkeypatch.setattr("explorer.sources.load", no_pandas_loader)
     for data, expected in memory.items():
         assert funnel_json(capsys, data, "duckdb") == expected
@@ -358,13 +358,6 @@ def test_a_large_folder_becomes_a_screening_folder_and_its_funnel_equals_memory(
         rows = [sorted(zip(*(r[c].astype(str) for c in ("subject_id", "variable", "reason")), strict=True))
                 for r in (got, expected)]
         assert rows[0] and rows[0] == rows[1]
-
-
-def test_count_subjects_reads_csv_and_parquet_folders(folder, tmp_path):
-    from explorer.engine.canonical_sql import count_subjects
-
-    write_cohort(generate_cohort("t1d", 40, seed=1), tmp_path / "p", format="parquet")
-    assert count_subjects(folder) == 3 and count_subjects(tmp_path / "p") == 40
 
 
 def test_spark_reads_pandas_nanosecond_timestamps_naive_and_zoned(spark, tmp_path):

@@ -355,16 +355,16 @@ def test_a_large_cdm_is_written_to_a_screening_folder_and_counts_as_memory(capsy
     assert funnel_json(capsys, cdm, "duckdb") == memory
     assert len(written) == 1
     expected, report = omop_screening_sql(cdm)
-    folder, folder_report = omop_screening_sql(cdm, folder=tmp_path / "screening", folder_above=0)
+    folder, folder_report = omop_screening_sql(cdm, out=tmp_path / "screening", out_above=0)
     assert folder == tmp_path / "screening" and folder_report.summary() == report.summary()
     assert_same_screening(sorted_screening(expected), sorted_screening(read_screening(folder)))
     # at or below the threshold the Screening stays in memory, as before
-    assert not isinstance(omop_screening_sql(cdm, folder=tmp_path / "small", folder_above=10**6)[0], Path)
+    assert not isinstance(omop_screening_sql(cdm, out=tmp_path / "small", out_above=10**6)[0], Path)
 
 
 def test_spark_writes_the_cdm_folder_duckdb_derives(spark, cdm, tmp_path):
     from explorer.engine.layout import read_screening
 
     expected, _ = omop_screening_sql(cdm)
-    folder, _ = omop_screening_sql(cdm, engine="spark", spark=spark, folder=tmp_path / "screening", folder_above=0)
+    folder, _ = omop_screening_sql(cdm, engine="spark", spark=spark, out=tmp_path / "screening", out_above=0)
     assert_same_screening(sorted_screening(expected), sorted_screening(read_screening(folder)))

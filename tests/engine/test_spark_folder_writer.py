@@ -73,19 +73,20 @@ def test_a_large_canonical_folder_with_engine_spark_is_written_by_spark_and_coun
     """Above sources.FOLDER_ABOVE subjects a local Spark session derives into a temporary screening folder (it
     derived in memory, the driver peaking at 7.2 GB for 10^6 subjects); the funnel equals the memory engine's."""
     import explorer.sources as sources
-    from explorer.engine import canonical_sql
+    from explorer.engine import omop_sql
+    from explorer.engine.features_sql import SparkRunner
 
     expected = funnel_json(capsys, canonical, "memory")
-    written, original = [], canonical_sql.canonical_screening_folder
+    written, original = [], omop_sql.write_screening_folder
 
-    def recorded(path, out, **options):
-        written.append((out, options.get("engine")))
-        return original(path, out, **{**options, "range_subjects": 100})
+    def recorded(run, tables, names, out, **options):
+        written.append((out, type(run)))
+        return original(run, tables, names, out, **{**options, "range_subjects": 100})
 
     monkeypatch.setattr(sources, "FOLDER_ABOVE", 2)
-    monkeypatch.setattr(canonical_sql, "canonical_screening_folder", recorded)
+    monkeypatch.setattr(omop_sql, "write_screening_folder", recorded)
     assert funnel_json(capsys, canonical, "spark") == expected
-    assert [engine for _, engine in written] == ["spark"] and (written[0][0] / "features.parquet").is_file()
+    assert [kind for _, kind in written] == [SparkRunner] and (written[0][0] / "features.parquet").is_file()
 
 
 def test_a_session_that_is_not_local_does_not_write_a_folder(canonical, tmp_path, monkeypatch):

@@ -43,3 +43,26 @@ def test_a_derived_value_out_of_range_names_the_folder_the_user_gave_on_the_rang
     assert f"{column} {value} gives an age of 124 at the index date 2024-03-01, outside the plausible 0-120 " \
            "years" in str(caught.value)
 
+
+
+def test_a_folder_refused_after_it_was_written_is_not_left_behind(tmp_path, monkeypatch):
+    """Above sources.FOLDER_ABOVE subjects the screening is written to a temporary folder, then checked
+    (check_written): a refusal there left the folder on disk until the process ended (canonical tables) or for
+    good (an OMOP CDM). Now the refusal removes it and still names the user's file."""
+    import tempfile
+
+    import explorer.sources as sources
+    from explorer.sources import DataSource, open_source
+
+    folder = tmp_path / "canonical"
+    shutil.copytree(FIXTURES / "cohort" / "canonical", folder)
+    text = (folder / "subjects.csv").read_text()
+    (folder / "subjects.csv").write_text(text.replace("1980-05-01", "1900-02-28", 1))
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    monkeypatch.setattr(sources, "FOLDER_ABOVE", 2)
+    with pytest.raises(DataError) as caught:
+        open_source(DataSource(kind="path", path=str(folder), engine="duckdb"), read_folder=False, engine="duckdb")
+    assert caught.value.file == str(folder / "subjects.csv") and "age of 124" in str(caught.value)
+    assert not list(temporary.glob("trial-explorer-screening-*"))
