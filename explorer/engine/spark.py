@@ -281,7 +281,7 @@ class SparkBackend:
             if "features" not in frames:
                 raise DataError("no features.parquet that Spark can read in this folder", file=source)
             self._features_bytes = None
-            frames["features"] = frames["features"].select("*", F.col("_metadata.row_index").alias(ROW))
+            frames["features"] = self._numbered(frames["features"])
         elif isinstance(source, (str, Path)):
             for name, path in find_tables(source).items():
                 frames[name] = self._read(path)
@@ -339,6 +339,25 @@ class SparkBackend:
             event_lookback=frozenset(c for c in columns.get("event_lookback", []) if c != "subject_id"),
             event_counts=frozenset(c for c in columns.get("event_counts", []) if c != "subject_id"),
             row_column=ROW, tables=dict(self.tables))
+
+    def _numbered(self, features: Any) -> Any:
+        """The features read from Parquet with ROW, each subject's position: its row's index in its file after
+        the rows of the files before it (by name). A table Spark writes on a cluster is a folder of part files,
+        whose row indices each start at 0: as the position, the row index alone gave several subjects the same
+        one, and the subject ids and the statuses (each sorted by it) came back in different orders."""
+        from pyspark.sql import functions as F
+
+        located = features.select("*", F.col("_metadata.row_index").alias(ROW))
+        if len(features.inputFiles()) <= 1:
+            return located
+        file, offset = "__file", "__offset"
+        counts = sorted((str(r[0]), int(r[1])) for r in features.groupBy(F.col("_metadata.file_path").alias(file))
+                        .count().collect())  # one row a file
+        starts = [sum(n for _, n in counts[:i]) for i in range(len(counts))]
+        table = self.spark.createDataFrame([(path, start) for (path, _), start in zip(counts, starts, strict=True)],
+                                           f"{file} string, {offset} long")
+        return (located.withColumn(file, F.col("_metadata.file_path")).join(F.broadcast(table), file)
+                .select(*features.columns, (F.col(ROW) + F.col(offset)).alias(ROW)))
 
     def _censored_frame(self, source: Any):
         """The source's censored intervals (a folder's censored.parquet, a Screening's table) as a Spark frame,

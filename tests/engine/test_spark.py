@@ -26,7 +26,7 @@ from explorer.engine import evaluate, final_counts, funnel, impact, overlap, sha
 from explorer.engine.bits import from_bits
 from explorer.engine.histogram import HistogramMatrix, evaluate_histogram
 from explorer.engine.matrix import ENGINES, make_backend
-from explorer.engine.spark import LOCAL_DRIVER_MEMORY, MASTER_ENV, spark_master
+from explorer.engine.spark import LOCAL_DRIVER_MEMORY, MASTER_ENV, SPILL_MERGE_FACTOR, spark_master
 from explorer.engine.stats import final_bits
 from explorer.errors import DataError, DefinitionError
 from explorer.trial import load_trial, trial_from_dict
@@ -195,9 +195,38 @@ def test_spark_matches_on_a_synthetic_cohort_by_partitions(spark, tmp_path):
     assert_same_statistics(memory, h)
 
 
+def test_a_features_table_in_several_files_keeps_each_subject_its_own_statuses(spark, tmp_path):
+    """A features table Spark wrote (a folder of part files, as on a cluster's storage) numbers its subjects
+    across the files: each file's row index starts at 0, and as the subject's position it gave several subjects
+    the same one, so the ids and the statuses came back in different orders."""
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    data = random_screening(600, seed=8, missing=0.2)
+    write_screening(data, tmp_path / "one")
+    folder = tmp_path / "parts"
+    shutil.copytree(tmp_path / "one", folder, ignore=shutil.ignore_patterns("features.parquet"))
+    spark.read.parquet(str(tmp_path / "one" / "features.parquet")).repartition(3).write.parquet(
+        str(folder / "features.parquet"))
+    assert len(list((folder / "features.parquet").glob("*.parquet"))) == 3
+    memory = evaluate(T1D, data)
+    parts = evaluate(T1D, f"file://{folder}", engine="spark", spark=spark)
+    # the files' subjects in their order (by file name), each file's rows in order
+    expected = [str(x) for f in sorted((folder / "features.parquet").glob("*.parquet"))
+                for x in pq.read_table(f, columns=["subject_id"]).column(0).to_pylist()]
+    assert [str(x) for x in parts.subject_ids] == expected
+    by_subject = {str(x): i for i, x in enumerate(memory.subject_ids)}
+    order = np.array([by_subject[x] for x in expected])
+    for cid, x, y in zip(memory.ids, memory.columns, parts.columns, strict=True):
+        assert np.array_equal(x[order], y), cid
+
+
 def test_a_local_session_bounds_its_jvm_heap(spark):
     # the dashboard's 2 GB at 10^7 subjects counts on the local JVM's heap staying at 1 GB (docs/engine.md)
     assert spark.sparkContext.getConf().get("spark.driver.memory") == LOCAL_DRIVER_MEMORY == "1g"
+    # and on a task merging few spill files at once (each reader's buffer is outside Spark's accounting)
+    assert spark.sparkContext.getConf().get("spark.unsafe.sorter.spill.merge.factor") == str(SPILL_MERGE_FACTOR)
     heap = spark.sparkContext._jvm.java.lang.Runtime.getRuntime().maxMemory()  # the JVM's own -Xmx, as launched
     assert 0.5 * 1024 ** 3 < heap <= 1024 ** 3
 
