@@ -166,6 +166,10 @@ def find_tables(directory: str | Path) -> dict[str, Path]:
                 found[name] = folder / f"{name}{suffix}"
                 break
     if "features" not in found:
+        if (folder / "features.parquet").is_dir():  # the way Spark writes a table: a folder of part files
+            raise DataError("features.parquet is a folder (part files, as Spark writes a table), not a file: join "
+                            "its parts into one file, or give the folder to the Spark engine as a URL "
+                            f"(file://{folder.resolve()})", file=str(folder))
         raise DataError("no features.parquet or features.csv in this folder", file=str(folder))
     return found
 

@@ -180,6 +180,13 @@ def test_layout_round_trip(tmp_path):
     assert back.features["pregnant"].isna().sum() == data.features["pregnant"].isna().sum()
     with pytest.raises(DataError, match="features"):
         find_tables(tmp_path)
+    # a table as Spark writes it, a folder of part files: said, with what to do (it was "no features.parquet")
+    parts = tmp_path / "parts" / "features.parquet"
+    parts.mkdir(parents=True)
+    (folder / "features.parquet").rename(parts / "part-00000.parquet")
+    with pytest.raises(DataError, match="features.parquet is a folder .* join its parts into one file, or give "
+                                        "the folder to the Spark engine as a URL"):
+        find_tables(tmp_path / "parts")
 
 
 def test_tables_in_features_order_are_joined_by_position_only_when_they_are(constructs, tmp_path):
