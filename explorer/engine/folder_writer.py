@@ -158,12 +158,25 @@ def _write_censored(run: DuckRunner | SparkRunner, plan: Plan, catalogue: Catalo
     if censored is None:
         return
     pq.write_table(censored_table(Screening(pd.DataFrame(index=ids), censored=censored)), target / CENSORED)
-    path = target / "missing_reasons.parquet"
-    before = pq.read_table(path)
-    added = pa.table({"subject_id": pa.array(reasons["subject_id"].astype(str).to_numpy(), before.schema.field(0).type),
+    _append_reasons(target / "missing_reasons.parquet", reasons)
+
+
+def _append_reasons(path: Path, reasons: pd.DataFrame) -> None:
+    """`reasons` (subject_id, variable, reason) added at the end of the Parquet file `path`, which is streamed
+    batch by batch into its new version: read whole, the reasons of 10^6 subjects (about 14 rows each) took
+    the Python process to 2.5 GB (benchmarks/results/spark_canonical_14_1e6_folder.md)."""
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path)
+    added = pa.table({"subject_id": pa.array(reasons["subject_id"].astype(str).to_numpy(), schema.field(0).type),
                       "variable": pa.array(reasons["variable"].astype(str).to_numpy(), pa.string()),
-                      "reason": pa.array(reasons["reason"].astype(str).to_numpy(), pa.string())})
-    pq.write_table(pa.concat_tables([before, added.cast(before.schema)]), path)
+                      "reason": pa.array(reasons["reason"].astype(str).to_numpy(), pa.string())}).cast(schema)
+    written = path.with_name(path.name + ".appending")
+    with pq.ParquetWriter(written, schema) as writer:
+        for batch in pq.ParquetFile(path).iter_batches():
+            writer.write_batch(batch)
+        writer.write_table(added)
+    written.replace(path)
 
 
 def _copy_reasons(con: Any, columns: Mapping[str, tuple[str, str]], every: str, target: Path) -> None:
