@@ -187,7 +187,8 @@ _OPENS_ALTERNATIVE = re.compile(r"[(\[]\s*(?:or|and\s*/\s*or|either)\b", re.I)
 def uncovered_text(text: str, spans: list[tuple[int, int]], rules: list[Rule], keep: frozenset[str] = frozenset()
                    ) -> str:
     masked = list(text)
-    for start, end in spans + _defined_heads(text, rules) + _heads_defined_by_value(text, rules):
+    methods = [m.span() for m in re.finditer(lexicon.KIDNEY_METHOD, text, re.I)] if rules else []
+    for start, end in spans + _defined_heads(text, rules) + _heads_defined_by_value(text, rules) + methods:
         for i in range(start, min(end, len(masked))):
             masked[i] = " "
     # a bracket that holds a rule lists alternatives read from it ("STI (chlamydia or syphilis)"), no definition; nor

@@ -191,6 +191,7 @@ def _extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = (), enro
     rules = group_limits.group_first_limits(text, kind, rules, values, mentions, names)
     rules = group_limits.value_first_limits(text, kind, rules, values, mentions, names)
     rules = conditions.conditioned(text, kind, rules)
+    rules, treatment_notes = conditions.under_treatment(text, kind, rules)
     rules, excepted_left_out = conditions.excepted(text, kind, rules)
     rules = conditions.pregnancy_groups(text, kind, rules)
     rules, group_notes, group_left_out = groups.read_for_enrolled_sex(text, kind, rules, enrolled_sex)
@@ -208,6 +209,10 @@ def _extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = (), enro
     left_out += panel_out
     notes += panel_notes
     unsafe = unsafe or panel_unsafe
+    member_out, member_notes, member_unsafe = faithful.unlisted_members(text, kind, attached, rules)
+    left_out += member_out
+    notes += member_notes
+    unsafe = unsafe or member_unsafe
     for m in _QUOTA.finditer(text):
         left_out.append(f"{' '.join(m.group(0).split())} (a quota on the enrolled group, no one's criterion)")
     skipped = tuple(r for r in rules if r.variable in skip_variables)
@@ -216,6 +221,7 @@ def _extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = (), enro
     unstated = faithful.unstated_parts(text, kind, rules, count_read=count is not None)
     if count is not None and count.problem:
         unstated.append(count.problem)
+    unstated += treatment_notes
     if unstated:
         notes += unstated
         unsafe = True

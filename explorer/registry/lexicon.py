@@ -17,7 +17,10 @@ NUMERIC_TERMS: dict[str, list[str]] = {
               r"glyc(?:os)?(?:yl)?ated\s+h(?:a)?(?:e)?moglobin(?:\s*\(?\s*(?:hb)?a1c\)?)?",
               r"h(?:a)?emoglobin\s+a1c", r"glycohemoglobin"],
     "fasting_glucose": [r"fast(?:ing)?\s+(?:plasma\s+|serum\s+|blood\s+|fingerstick\s+|capillary\s+|venous\s+)*"
-                        r"(?:glucose|sugar)(?:\s+level)?", r"\bFPG\b", r"\bFBG\b", r"\bFSG\b", r"\bFBS\b"],
+                        r"(?:glucose|sugar)(?:\s+level)?", r"\bFPG\b", r"\bFBG\b", r"\bFSG\b", r"\bFBS\b",
+                        # "fasting glycaemia", and the French "glycémie à jeun"
+                        r"fast(?:ing)?\s+(?:plasma\s+|blood\s+|capillary\s+|venous\s+)*glyc(?:a)?emia",
+                        r"glyc[ée]mie\s+(?:plasmatique\s+)?(?:à|a)\s+jeun"],
     "random_glucose": [r"(?:random|casual|non-?fasting)\s+(?:plasma\s+|serum\s+|blood\s+|capillary\s+|venous\s+)*"
                        r"(?:glucose|sugar)(?:\s+levels?)?", r"\bRBG\b", r"\bRPG\b",
                        # "plasma glucose at any time" (the diagnostic criterion's wording of a random glucose)
@@ -35,16 +38,24 @@ NUMERIC_TERMS: dict[str, list[str]] = {
     "bmi": [r"\bBMI\b", r"body[- ]mass[- ]index"],
     "weight": [r"(?:total\s+)?body\s+weight(?!\s+(?:gain|loss|change))",
                r"(?<![a-z])weight(?!\s+(?:gain|loss|change|reduction|management|\[))"],
-    "egfr": [r"\beGFR\b", r"estimated\s+glomerular\s+filtration\s+rate", r"glomerular\s+filtration\s+rate",
-             r"\bGFR\b"],
-    "creatinine": [r"(?<!clearance\s)(?<!clearance\sof\s)(?:serum\s+|plasma\s+)?creatinine(?!\s+(?:clearance|ratio|kinase))"],
+    # a calculated GFR is an estimate ("calculated GFR", "calculated glomerular filtration rate")
+    "egfr": [r"\beGFR\b", r"(?:estimated|calculated)\s+glomerular\s+filtration\s+rate", r"glomerular\s+filtration\s+rate",
+             r"(?:calculated\s+)?\bGFR\b"],
+    "creatinine": [r"(?<!clearance\s)(?<!clearance\sof\s)(?:serum\s+|plasma\s+)?creatinine(?!\s+(?:clearance|ratio|kinase))",
+                   # the abbreviation, capital C and small r only ("CR" is a complete response; "51Cr-EDTA" a tracer,
+                   # "CrCl" the clearance)
+                   r"(?<![\w-])(?:(?:serum|plasma|S)[\s.-]+)?(?-i:Cr)(?![\w-])(?!\s*Cl\b)"],
     # clearance in mL/min, not per 1.73 m2: measured, or estimated by Cockcroft-Gault (the catalogue's description)
     "creatinine_clearance": [r"(?:calculated\s+|estimated\s+|measured\s+)?creatinine\s+clearance(?:\s+rate)?",
-                             r"\bCr\s?Cl\b", r"\bCLcr\b",
+                             r"(?:(?:calculated|estimated|measured)\s+)?(?:\bCr\s?Cl\b|\bCLcr\b)",
                              # the French and Spanish word order, in English text too: "clearance (of) creatinine"
                              r"clearance\s+(?:of\s+)?creatinine"],
-    "alt": [r"\bALT\b", r"\bSGPT\b", r"alanine\s+(?:amino)?transferase", r"alanine\s+(?:amino)?transaminase"],
-    "ast": [r"\bAST\b", r"\bSGOT\b", r"aspartate\s+(?:amino)?transferase", r"aspartate\s+(?:amino)?transaminase"],
+    # GPT/GOT (glutamic pyruvic / oxaloacetic transaminase) and the European ALAT/ASAT; GOT in capitals only (never
+    # the verb "got")
+    "alt": [r"\bALT\b", r"\bSGPT\b", r"alanine\s+(?:amino)?transferase", r"alanine\s+(?:amino)?transaminase",
+            r"(?-i:\bS?GPT\b)", r"\bALAT\b"],
+    "ast": [r"\bAST\b", r"\bSGOT\b", r"aspartate\s+(?:amino)?transferase", r"aspartate\s+(?:amino)?transaminase",
+            r"(?-i:\bS?GOT\b)", r"\bASAT\b"],
     # direct (conjugated) and indirect bilirubin are fractions, not the total the catalogue holds
     "bilirubin": [r"(?<!direct\s)(?<!indirect\s)(?<!conjugated\s)(?:total\s+|serum\s+)?bilirubin"],
     "systolic_bp": [r"systolic(?:\s+blood)?(?:\s+pressure|\s+BP\b)?", r"\bSBP\b"],
@@ -85,12 +96,21 @@ DEFINED_BY_VALUE: dict[str, tuple[str, ...]] = {
     r"(?:impaired|reduced|decreased)\s+(?:renal|kidney)\s+function|(?:renal|kidney)\s+function\s+impairment":
         ("egfr", "creatinine"),
     r"impaired\s+(?:hepatic|liver)\s+function|(?:hepatic|liver)\s+function\s+impairment": ("alt", "ast", "bilirubin"),
+    # "Uncontrolled hypertension defined as SBP >= 160 mmHg or DBP >= 100 mmHg": the pressures say what it is
+    r"(?:(?:uncontrolled|poorly[\s-]+controlled|inadequately[\s-]+controlled|not\s+controlled|untreated|"
+    r"uncontrolled\s+or\s+untreated)\s+)?(?:arterial\s+)?hypertension": ("systolic_bp", "diastolic_bp"),
 }
 DEFINED_BY_VALUE_FRAME = (
     r"(?:^|(?<=[;:,(])|(?<=\bwith\s)|(?<=\bof\s))\s*(?P<head>(?:(?:severe|serious|significant|clinically\s+significant|"
     r"moderate(?:\s+(?:to|or)\s+severe)?|advanced|marked|known)\s+)?{organ})\s*,?\s*"
     r"(?:with|defined\s+(?:as|by)|manifested\s+by|as\s+(?:documented|evidenced|shown|defined|measured)\s+by|[:–-])\s*"
     r"(?:(?:a|an|the|estimated|calculated|serum|plasma)\s+){{0,3}}$")
+# How a kidney measure is estimated, before or after its name or value ("CKD-EPI eGFR", "eGFR by MDRD < 60", "< 60
+# mL/min/1.73 m2 according to MDRD", "calculated with the Cockcroft-Gault formula"): the method, no condition
+KIDNEY_METHOD = (r"(?:(?:as\s+)?(?:calculated|estimated|measured|determined|assessed)\s+)?"
+                 r"(?:(?:by|with|using|according\s+to|per|via)\s+)?(?:the\s+)?"
+                 r"(?<![\w-])(?:MDRD|CKD[- ]?EPI|Cockcroft[- ]+(?:and\s+)?Gault|C-G)(?![\w-])"
+                 r"(?:\s+(?:study\s+)?(?:formula|equation|method|scale|calculation))?")
 # Measurements the catalogue does not hold: recognised so their numbers are not pinned on a neighbour.
 UNMAPPED_TERMS: list[str] = [
     r"c[- ]?peptide", r"(?:blood\s+|plasma\s+|serum\s+|random\s+)?glucose",
@@ -100,6 +120,8 @@ UNMAPPED_TERMS: list[str] = [
     r"white\s+blood\s+cells?", r"calcium", r"albumin(?:uria)?", r"proteinuria",
     r"\bQTc?\b", r"ejection\s+fraction", r"potassium", r"sodium", r"testosterone", r"vitamin\s+D", r"25-OHD",
     r"\bOGTT\b", r"oral\s+glucose\s+tolerance\s+test", r"alkaline\s+phosphatase", r"\bALP\b", r"\bGGT\b",
+    # urea is not creatinine: "serum creatinine or BUN > 2 x ULN" shares a value with a test the catalogue lacks
+    r"\bBUN\b", r"(?:blood\s+|serum\s+|plasma\s+)?urea(?:\s+nitrogen)?",
     r"\bPRA\b", r"panel[- ]reactive", r"neutrophils?", r"lymphocytes?", r"\bINR\b", r"lipase", r"amylase",
     r"insulin(?!\s+(?:dose|requirement))", r"ketones?", r"gold\s+score", r"clarke\s+score", r"hypoglyc\w+",
     # vital signs other than the blood pressure the catalogue holds: "SBP < 80 mmHg / mean arterial pressure < 50 mmHg"
@@ -131,6 +153,7 @@ UNIT_SPELLINGS: dict[str, list[str]] = {
     "U/day": [r"(?:i?u|units?)\s*(?:/|per)\s*d(?:ay)?"],
     "mmol/mol": [r"mmol\s*/\s*mol"],
     "mg/dL": [r"mg\s*/\s*d[lL]", rf"mg{_PER}d[lL]{_INV1}", r"mg\s*%", r"milligrams?\s+per\s+deciliter"],
+    "g/L": [r"g\s*/\s*[lL](?![a-zA-Z])"],  # glucose in grams per litre ("glycémie à jeun > 1,26 g/L")
     "mmol/L": [r"mmol\s*/\s*[lL]", rf"mmol{_PER}[lL]{_INV1}", r"millimoles?\s+per\s+lit(?:er|re)"],
     "umol/L": [r"[uµμ]mol\s*/\s*[lL]", rf"[uµμ]mol{_PER}[lL]{_INV1}", r"micromol(?:es)?\s*(?:/|per)\s*lit(?:er|re)", r"micromol\s*/\s*[lL]"],
     "nmol/L": [r"nmol\s*/\s*[lL]", rf"nmol{_PER}[lL]{_INV1}"],
@@ -157,7 +180,7 @@ ULN_PATTERN = (r"(?:(?:x|×|\*|times?|-?folds?)?\s*(?:the\s+)?normal\s+(?:values
                # "3 times above the ULN": a multiple of the ULN, as the text's comparator (before it) says
                r"(?:(?:x|×|\*|times?|-?folds?)(?:\s+(?:above|over))?)?\s*(?:of\s+)?(?:the\s+)?(?:institutional\s+|local\s+)?"
                r"(?:(?:ULN|UNL|ULRR)(?![A-Za-z])|upper\s+limits?\s+of\s+(?:the\s+)?(?:normal|reference)(?:\s+range)?(?:\s+\(?ULRR\)?)?"
-               r"|upper\s+normal\s+limits?|upper\s+limit\s+of\s+the\s+reference"
+               r"|upper\s+normal\s+(?:limits?|values?)|upper\s+limits?\s+normal\b|upper\s+limit\s+of\s+the\s+reference"
                r"|(?:highest|upper)\s+(?:normal\s+)?reference\s+(?:value|limit)|normal\s+upper\s+limits?))")
 ULN_UNIT = "x ULN"  # the unit of a threshold written as a multiple of the upper limit of normal
 FOLD_PATTERN = r"(?:x|×|times|-?fold)"
@@ -192,9 +215,10 @@ _AGE_LIKE = {"years": 1.0, "months": 1 / 12, "weeks": 7 / 365.25, "days": 1 / 36
 # variable -> {unit: factor or function} into the catalogue unit (variables.yaml)
 CONVERSIONS: dict[str, dict[str, object]] = {
     "hba1c": {"%": 1.0, "mmol/mol": _ifcc_to_ngsp},
-    "fasting_glucose": {"mmol/L": 1.0, "mg/dL": 1 / 18.0},
-    "postmeal_glucose": {"mmol/L": 1.0, "mg/dL": 1 / 18.0},
-    "random_glucose": {"mmol/L": 1.0, "mg/dL": 1 / 18.0},
+    # 1 g/L is 100 mg/dL
+    "fasting_glucose": {"mmol/L": 1.0, "mg/dL": 1 / 18.0, "g/L": 100 / 18.0},
+    "postmeal_glucose": {"mmol/L": 1.0, "mg/dL": 1 / 18.0, "g/L": 100 / 18.0},
+    "random_glucose": {"mmol/L": 1.0, "mg/dL": 1 / 18.0, "g/L": 100 / 18.0},
     "fasting_cpeptide": {"nmol/L": 1.0, "pmol/mL": 1.0, "pmol/L": 0.001, "ng/mL": 0.331},
     "postmeal_cpeptide": {"nmol/L": 1.0, "pmol/mL": 1.0, "pmol/L": 0.001, "ng/mL": 0.331},
     "random_cpeptide": {"nmol/L": 1.0, "pmol/mL": 1.0, "pmol/L": 0.001, "ng/mL": 0.331},
