@@ -170,6 +170,20 @@ def _heads_defined_by_value(text: str, rules: list[Rule]) -> list[tuple[int, int
     return out
 
 
+def _raised_words(text: str, rules: list[Rule]) -> list[tuple[int, int]]:
+    """Spans of words saying a value is high right before a rule whose every limit is an upper one ("Elevated ALT (> 3
+    x ULN)", "Uncontrolled hypertension (>= 180/110 mmHg)"): lexicon.RAISED_BY_VALUE."""
+    out = []
+    for rule in rules:
+        # the rule is the measure alone ("Uncontrolled type 2 diabetes (HbA1c > 10.5%)" names a diagnosis first)
+        if rule.thresholds and all(t.comparator in (">", ">=") for t in rule.thresholds) and \
+                set(rule.variable.split("+")) <= {t.variable for t in rule.thresholds}:
+            m = lexicon.RAISED_BY_VALUE.search(text[:rule.span[0]])
+            if m:
+                out.append(m.span())
+    return out
+
+
 # stop words that still name a condition when no rule reads them: "HbA1c > 9% in diabetic patients" says who, and a rule
 # that leaves the diabetes out is named as leaving it out (the words stay out of the count of what is left over)
 NAMED_STOP_WORDS = frozenset({"diabetes", "diabetic", "diabetics"})
@@ -188,7 +202,8 @@ def uncovered_text(text: str, spans: list[tuple[int, int]], rules: list[Rule], k
                    ) -> str:
     masked = list(text)
     methods = [m.span() for m in re.finditer(lexicon.KIDNEY_METHOD, text, re.I)] if rules else []
-    for start, end in spans + _defined_heads(text, rules) + _heads_defined_by_value(text, rules) + methods:
+    for start, end in spans + _defined_heads(text, rules) + _heads_defined_by_value(text, rules) + methods + \
+            _raised_words(text, rules):
         for i in range(start, min(end, len(masked))):
             masked[i] = " "
     # a bracket that holds a rule lists alternatives read from it ("STI (chlamydia or syphilis)"), no definition; nor

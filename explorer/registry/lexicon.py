@@ -67,7 +67,7 @@ NUMERIC_TERMS: dict[str, list[str]] = {
 }
 # Names that stand for several variables sharing one threshold ("LFTs > 2x ULN": ALT or AST).
 GROUP_TERMS: dict[tuple[str, ...], list[str]] = {
-    ("alt", "ast"): [r"transaminases", r"aminotransferases", r"liver\s+enzymes?", r"hepatic\s+enzymes?",
+    ("alt", "ast"): [r"(?:(?:liver|hepatic|serum)\s+)?(?:transaminases|aminotransferases)", r"liver\s+enzymes?", r"hepatic\s+enzymes?",
                      # the singular used for the class ("serum aminotransferase 3x ULN"), not a named one
                      r"(?<!alanine\s)(?<!aspartate\s)(?<!oxalacetic\s)(?<!pyruvic\s)\b(?:aminotransferase|transaminase)\b",
                      r"\bLFTs?\b", r"liver\s+function\s+tests?"],
@@ -90,21 +90,31 @@ PANELS: dict[str, tuple[str, ...]] = {
 # nothing the rule leaves out. Only a head that opens its clause, with at most a severity word: "chronic", "acute",
 # "end-stage" or a stage say more than one value can (an acute injury is no chronic disease).
 DEFINED_BY_VALUE: dict[str, tuple[str, ...]] = {
-    r"(?:renal|kidney)\s+(?:failure|insufficiency|impairment|dysfunction|disease)": ("egfr", "creatinine"),
+    r"(?:renal|kidney)\s+(?:failure|insufficiency|impairment|dysfunction|disease)": ("egfr", "creatinine",
+                                                                                 "creatinine_clearance"),
     r"(?:hepatic|liver)\s+(?:dysfunction|impairment|injury)": ("alt", "ast", "bilirubin"),
     # the same heads worded as an impaired function: "Impaired renal function defined as eGFR < 45"
-    r"(?:impaired|reduced|decreased)\s+(?:renal|kidney)\s+function|(?:renal|kidney)\s+function\s+impairment":
-        ("egfr", "creatinine"),
-    r"impaired\s+(?:hepatic|liver)\s+function|(?:hepatic|liver)\s+function\s+impairment": ("alt", "ast", "bilirubin"),
+    r"(?:impaired|reduced|decreased|abnormal)\s+(?:renal|kidney)\s+function|(?:renal|kidney)\s+function\s+impairment":
+        ("egfr", "creatinine", "creatinine_clearance"),
+    r"(?:impaired|abnormal|deranged)\s+(?:hepatic|liver)\s+function(?:\s+tests?)?|(?:hepatic|liver)\s+function\s+impairment":
+        ("alt", "ast", "bilirubin"),
     # "Uncontrolled hypertension defined as SBP >= 160 mmHg or DBP >= 100 mmHg": the pressures say what it is
     r"(?:(?:uncontrolled|poorly[\s-]+controlled|inadequately[\s-]+controlled|not\s+controlled|untreated|"
     r"uncontrolled\s+or\s+untreated)\s+)?(?:arterial\s+)?hypertension": ("systolic_bp", "diastolic_bp"),
 }
 DEFINED_BY_VALUE_FRAME = (
-    r"(?:^|(?<=[;:,(])|(?<=\bwith\s)|(?<=\bof\s))\s*(?P<head>(?:(?:severe|serious|significant|clinically\s+significant|"
+    r"(?:^|(?<=[;:,(])|(?<=\bwith\s)|(?<=\bof\s))\s*(?P<head>(?:(?:severe|serious|significant(?:ly)?|clinically\s+significant|"
     r"moderate(?:\s+(?:to|or)\s+severe)?|advanced|marked|known)\s+)?{organ})\s*,?\s*"
     r"(?:with|defined\s+(?:as|by)|manifested\s+by|as\s+(?:documented|evidenced|shown|defined|measured)\s+by|[:–-])\s*"
     r"(?:(?:a|an|the|estimated|calculated|serum|plasma)\s+){{0,3}}$")
+# Words before a lab or a pressure that its upper limit states ("Elevated ALT (> 3 x ULN)", "Uncontrolled blood pressure
+# (> 160/95 mmHg)", "Severe uncontrolled hypertension (>= 180/110 mmHg)"): they say "high", and the value says how high,
+# so they add nothing a rule with ">" or ">=" leaves out. Never before a lower limit ("elevated ALT < 3 x ULN").
+RAISED_BY_VALUE = re.compile(
+    r"(?:^|(?<=[\s(\[;:,]))(?:(?:severe(?:ly)?|significant(?:ly)?|clinically\s+significant|marked(?:ly)?|persistent(?:ly)?|"
+    r"known)\s+)?(?:uncontrolled|poorly[\s-]+controlled|inadequately[\s-]+controlled|not\s+(?:well[\s-]+)?controlled|"
+    r"elevated|raised|increased|high|abnormal(?:ly\s+(?:high|elevated))?)\s+(?:(?:serum|plasma|blood|liver|hepatic)\s+)?$",
+    re.I)
 # How a kidney measure is estimated, before or after its name or value ("CKD-EPI eGFR", "eGFR by MDRD < 60", "< 60
 # mL/min/1.73 m2 according to MDRD", "calculated with the Cockcroft-Gault formula"): the method, no condition
 KIDNEY_METHOD = (r"(?:(?:as\s+)?(?:calculated|estimated|measured|determined|assessed)\s+)?"
@@ -179,7 +189,7 @@ ULN_PATTERN = (r"(?:(?:x|×|\*|times?|-?folds?)?\s*(?:the\s+)?normal\s+(?:values
                r"(?:x|×|\*|times?|-?folds?)\s*(?:the\s+)?normal\b(?!\s+(?:upper|limit))|"
                # "3 times above the ULN": a multiple of the ULN, as the text's comparator (before it) says
                r"(?:(?:x|×|\*|times?|-?folds?)(?:\s+(?:above|over))?)?\s*(?:of\s+)?(?:the\s+)?(?:institutional\s+|local\s+)?"
-               r"(?:(?:ULN|UNL|ULRR)(?![A-Za-z])|upper\s+limits?\s+of\s+(?:the\s+)?(?:normal|reference)(?:\s+range)?(?:\s+\(?ULRR\)?)?"
+               r"(?:(?:ULN|UNL|ULRR)(?![A-Za-z])|upper\s+limits?\s+of\s+(?:the\s+)?(?:normal|reference)(?:\s+(?:reference\s+)?range)?(?:\s+\(?ULRR\)?)?"
                r"|upper\s+normal\s+(?:limits?|values?)|upper\s+limits?\s+normal\b|upper\s+limit\s+of\s+the\s+reference"
                r"|(?:highest|upper)\s+(?:normal\s+)?reference\s+(?:value|limit)|normal\s+upper\s+limits?))")
 ULN_UNIT = "x ULN"  # the unit of a threshold written as a multiple of the upper limit of normal
@@ -622,4 +632,5 @@ UNCOVERED_STOP_WORDS: frozenset[str] = frozenset({
     "experiencing", "experience", "experienced", "undergoing", "suffering", "presenting", "show", "shows",
     "showing", "meet", "meets", "whose", "where", "there", "their", "they", "them", "his", "her", "its", "one",
     "two", "three", "past", "last", "previous", "preceding",
+    "randomisation", "randomization",  # when a value is measured ("at screening or randomisation"), like "screening"
 })

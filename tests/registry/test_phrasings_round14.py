@@ -214,3 +214,35 @@ def test_glucose_in_grams_per_litre(text, kind, expression, first):
 def test_grams_per_litre_guards(text):
     # an implausible glucose is refused; another measure in g/L reads nothing
     assert _read(text, "exclusion").expression is None
+
+
+# --- 8. words saying a value is high, before an upper limit that states how high ---------------------------------------
+RAISED = [
+    ("Elevated liver transaminases (> 3 times ULN)", "alt > uln_multiple * alt_uln or ast > uln_multiple * ast_uln"),
+    ("Uncontrolled blood pressure (> 165/95 mmHg)", "systolic_bp > systolic_bp_max or diastolic_bp > diastolic_bp_max"),
+    ("Severe uncontrolled hypertension (>= 180/110 mmHg)",
+     "systolic_bp >= systolic_bp_max or diastolic_bp >= diastolic_bp_max"),
+    ("Raised serum creatinine (> 160 µmol/L)", "creatinine > creatinine_max"),
+    ("Hepatic transaminases (ALT or AST) at least 3 x ULN", "alt >= uln_multiple * alt_uln or ast >= uln_multiple * ast_uln"),
+    ("Significantly abnormal liver function defined as ALT or AST > 3 x ULN",
+     "alt > uln_multiple * alt_uln or ast > uln_multiple * ast_uln"),
+    ("Renal failure with creatinine clearance < 30 mL/min", "creatinine_clearance < creatinine_clearance_min"),
+    ("ALT or AST >= 3.0 x the upper limit of the normal reference range",
+     "alt >= uln_multiple * alt_uln or ast >= uln_multiple * ast_uln"),
+    ("Systolic BP >= 180 mmHg or diastolic BP >= 110 mmHg at screening or randomisation",
+     "systolic_bp >= systolic_bp_max or diastolic_bp >= diastolic_bp_max"),
+]
+
+
+@pytest.mark.parametrize(("text", "expression"), RAISED, ids=[r[0][:40] for r in RAISED])
+def test_words_the_value_states_are_covered(text, expression):
+    result = _read(text, "exclusion")
+    assert result.expression == expression and result.status == "computable"
+
+
+@pytest.mark.parametrize("text", [
+    "Elevated ALT < 3 x ULN",                                        # a lower limit: "elevated" is not what it states
+    "Chronic renal failure with creatinine clearance < 30 mL/min",   # chronic says more than one value
+])
+def test_raised_word_guards(text):
+    assert _read(text, "exclusion").status != "computable"
