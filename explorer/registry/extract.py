@@ -99,8 +99,30 @@ def looks_english(text: str) -> bool:
     return common / len(words) >= 0.06
 
 
+# a sex named in square brackets after its limit ("creatinine >= 1.5 mg/dL [males] or >= 1.4 mg/dL [females]") is the
+# same as in round ones; read as such (one character for one, so every offset stays the text's)
+_SEX_IN_SQUARE_BRACKETS = re.compile(r"\[(\s*(?:males?|females?|men|women)\s*)\]", re.I)
+
+
 def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = (), enrolled_sex: str | None = None,
             minimum_age: float | None = None) -> Extraction:
+    """See _extract_as_written; a sex named in square brackets is read as in round ones, each rule's source is the
+    text as written."""
+    if not text or not _SEX_IN_SQUARE_BRACKETS.search(text):
+        return _extract_as_written(text, kind, skip_variables=skip_variables, enrolled_sex=enrolled_sex,
+                                   minimum_age=minimum_age)
+    result = _extract_as_written(_SEX_IN_SQUARE_BRACKETS.sub(r"(\1)", text), kind, skip_variables=skip_variables,
+                                 enrolled_sex=enrolled_sex, minimum_age=minimum_age)
+
+    def as_written(rule: Rule) -> Rule:
+        return dataclasses.replace(rule, source=text[rule.span[0]:rule.span[1]])
+
+    return dataclasses.replace(result, rules=tuple(as_written(r) for r in result.rules),
+                               skipped=tuple(as_written(r) for r in result.skipped))
+
+
+def _extract_as_written(text: str, kind: str, *, skip_variables: tuple[str, ...] = (),
+                        enrolled_sex: str | None = None, minimum_age: float | None = None) -> Extraction:
     """Read one criterion. `kind` is "inclusion" or "exclusion" (an exclusion's expression says who is excluded).
 
     Rules for `skip_variables` are read (and returned in `skipped`) but left out of the expression: the

@@ -119,7 +119,10 @@ RAISED_BY_VALUE = re.compile(
 # mL/min/1.73 m2 according to MDRD", "calculated with the Cockcroft-Gault formula"): the method, no condition
 KIDNEY_METHOD = (r"(?:(?:as\s+)?(?:calculated|estimated|measured|determined|assessed)\s+)?"
                  r"(?:(?:by|with|using|according\s+to|per|via)\s+)?(?:the\s+)?"
-                 r"(?<![\w-])(?:MDRD|CKD[- ]?EPI|Cockcroft[- ]+(?:and\s+)?Gault|C-G)(?![\w-])"
+                 r"(?<![\w-])(?:MDRD|CKD[- ]?EPI|Cockcroft[- ]+(?:and\s+)?Gault|C-G|"
+                 # the names spelled out, with the abbreviation after them or not
+                 r"Modification\s+of\s+Diet\s+in\s+Renal\s+Disease(?:\s*\(\s*MDRD\s*\))?|"
+                 r"Chronic\s+Kidney\s+Disease\s+Epidemiology\s+Collaboration(?:\s*\(\s*CKD[- ]?EPI\s*\))?)(?![\w-])"
                  r"(?:\s+(?:study\s+)?(?:formula|equation|method|scale|calculation))?")
 # Measurements the catalogue does not hold: recognised so their numbers are not pinned on a neighbour.
 UNMAPPED_TERMS: list[str] = [
@@ -152,7 +155,7 @@ _INV2 = r"\s*(?:\^?\s*[-–−]\s*2|⁻²)(?![\d.])"
 UNIT_SPELLINGS: dict[str, list[str]] = {
     "mL/min/1.73m2": [r"m[lL]\s*/\s*min\s*(?:/|per)\s*1\.73\s*m(?:2|²|\^2)", r"ml/min/1\.73m2",
                       r"m(?:[lL]|(?:illi)?lit(?:er|re)s?)\s*(?:/|per)\s*min(?:ute)?s?\s*(?:/|per)\s*1\.73\s*"
-                      r"(?:m(?:2|²|\^2)|(?:square\s+)?met(?:er|re)s?(?:\s+squared)?)",
+                      r"(?:m(?:2|²|\^2)|(?:square\s+)?met(?:er|re)s?(?:\s+squared)?|sq\.?\s*m(?![a-z]))",
                       rf"m[lL]{_PER}min{_INV1}{_PER}(?:\(\s*1\.73\s*m{_INV2}\s*\)|\(?\s*1\.73\s*m{_INV2}|"
                       r"(?:/|per)\s*1\.73\s*m(?:2|²|\^2))"],
     # never the start of a rate per body surface ("ml/min/m2" is no clearance in mL/min)

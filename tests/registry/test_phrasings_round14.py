@@ -246,3 +246,27 @@ def test_words_the_value_states_are_covered(text, expression):
 ])
 def test_raised_word_guards(text):
     assert _read(text, "exclusion").status != "computable"
+
+
+# --- 9. a sex in square brackets, "1.73 sq m", the estimating equation spelled out -------------------------------------
+def test_a_sex_in_square_brackets_is_read_as_in_round_ones():
+    text = "Serum creatinine > 1.6 mg/dL [men] or > 1.5 mg/dL [women]"
+    result = _read(text, "exclusion")
+    assert result.expression.startswith('sex == "male" and creatinine > creatinine_max or sex == "female"')
+    assert all("[" in r.source for r in result.rules)  # each source is the text as written
+
+
+@pytest.mark.parametrize("text", [
+    "eGFR below 45 ml/min/1.73 sq m",
+    "eGFR < 60 ml/min/1.73m2 calculated by the Modification of Diet in Renal Disease (MDRD) equation",
+    "eGFR < 30 mL/min/1.73 m2 (Chronic Kidney Disease Epidemiology Collaboration equation)",
+])
+def test_egfr_unit_and_equation_spellings(text):
+    result = _read(text, "exclusion")
+    assert result.expression == "egfr < egfr_min" and result.status == "computable"
+
+
+def test_square_brackets_with_other_words_are_unchanged():
+    # only a sex alone in square brackets is read as a group; another bracket keeps its meaning
+    result = _read("HbA1c > 10% [local laboratory]", "exclusion")
+    assert result.expression == "hba1c > hba1c_max" and result.rules[0].source == "HbA1c > 10%"
