@@ -39,7 +39,7 @@ NUMERIC_TERMS: dict[str, list[str]] = {
     "weight": [r"(?:total\s+)?body\s+weight(?!\s+(?:gain|loss|change))",
                r"(?<![a-z])weight(?!\s+(?:gain|loss|change|reduction|management|\[))"],
     # a calculated GFR is an estimate ("calculated GFR", "calculated glomerular filtration rate")
-    "egfr": [r"\beGFR\b", r"(?:estimated|calculated)\s+glomerular\s+filtration\s+rate", r"glomerular\s+filtration\s+rate",
+    "egfr": [r"(?:calculated\s+)?\beGFR\b", r"(?:estimated|calculated)\s+glomerular\s+filtration\s+rate", r"glomerular\s+filtration\s+rate",
              r"(?:calculated\s+)?\bGFR\b"],
     "creatinine": [r"(?<!clearance\s)(?<!clearance\sof\s)(?:serum\s+|plasma\s+)?creatinine(?!\s+(?:clearance|ratio|kinase))",
                    # the abbreviation, capital C and small r only ("CR" is a complete response; "51Cr-EDTA" a tracer,

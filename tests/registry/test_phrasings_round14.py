@@ -125,6 +125,7 @@ KIDNEY_METHODS = [
     ("Creatinine clearance (estimated by Cockcroft-Gault) under 50 ml/min", "exclusion",
      "creatinine_clearance < creatinine_clearance_min"),
     ("Calculated GFR < 30 ml/min/1.73m2", "exclusion", "egfr < egfr_min"),
+    ("Calculated eGFR of at least 45 mL/min/1.73 m2 (CKD-EPI)", "inclusion", "egfr >= egfr_min"),
 ]
 
 
