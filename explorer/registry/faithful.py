@@ -120,6 +120,13 @@ def _reading_vs_text(text: str, rule, others: list) -> tuple[str, str] | None:
     present = lexicon.CURRENT_WORD.search(past.group(0)) if past else None
     if past and lexicon.CURRENT_WORD.match(rule.source) and re.search(r"\b(?:and|or)\b|,", past.group(0)):
         present = True
+    both = lexicon.PAST_AND_PRESENT_BEFORE.search(text[max(0, rule.span[0] - 60):rule.span[0]])
+    if both and both.group("past") and not lexicon.CURRENT_WORD.match(rule.source):
+        both = None  # "previous or " before a concept that names no time of its own is another list
+    if both and rule.variable in lexicon.CURRENT_STATE_ONLY:
+        # "Past or present hepatitis B" read as the current infection leaves out the past one (draw 20261401 #26)
+        cue = both.group("cue") or f"{both.group('past')} or"
+        return "narrower", f"{' '.join(cue.split())} {rule.source} (the catalogue holds only the current state)"
     if past and rule.variable in lexicon.CURRENT_STATE_ONLY and not present:
         # "a history of a positive HBsAg test" read as the current infection leaves out those who cleared it
         return "narrower", f"{' '.join(past.group('cue').split())} ... {rule.source} (the catalogue holds only the current state)"

@@ -412,7 +412,8 @@ NOT_A_MENTION = re.compile(
     r"wish(?:es|ing|ed)?|want(?:s|ing|ed)?|willing|desir(?:e|es|ed|ing|ous)|hop(?:e|es|ing)\s+(?:for|to)|"
     r"contemplat(?:e|es|ing))\s+"
     r"(?:\w+\s+){0,4}$|become\s+$|(?:risk|prevention|family\s+member|family\s+history|relatives?|donors?|history\s+in)\s+"
-    r"(?:[\w,-]+\s+){0,7}$",
+    # the words up to the concept may be joined by slashes too ("Donor is sero-positive in HBV/HCV/HIV")
+    r"(?:[\w,-]+(?:\s+|\s*/\s*)){0,7}$",
     re.I)
 
 # Words after a concept that make it a modifier, not a condition the person has: "hepatitis B vaccine",
@@ -509,6 +510,14 @@ CURRENT_STATE_ONLY: frozenset[str] = frozenset({"hepatitis_b", "hepatitis_active
 # positive test for", "previously"); "prior to" is a time, not a past state
 PAST_BEFORE = re.compile(r"\b(?P<cue>history\s+of|previous(?:ly)?|past|ever\s+(?:had|been|tested|diagnosed)|prior(?!\s+to\b))"
                          r"\b[^.;:]{0,60}$", re.I)
+# the past and the present named together right before a concept ("Past or present hepatitis B", "current or previous
+# tuberculosis"): both times, so a reading of the current state leaves the past out
+PAST_AND_PRESENT_BEFORE = re.compile(
+    r"\b(?P<cue>(?:past|previous|prior|former)\s+(?:or|and/or|and)\s+(?:present|current|active|ongoing)|"
+    r"(?:present|current|active|ongoing)\s+(?:or|and/or|and)\s+(?:past|previous|prior|former))\s+(?:[\w-]+\s+){0,2}$|"
+    # the present word inside the concept's own words: "Previous or active tuberculosis"
+    r"\b(?P<past>past|previous|prior|former)\s+(?:or|and/or)\s+$",
+    re.I)
 # a word that brings the text back to the present ("history of stroke and active hepatitis B")
 CURRENT_WORD = re.compile(r"\b(?:active|current(?:ly)?|ongoing|present|now)\b", re.I)
 # Before a concept the catalogue records as a history ("History of alcohol abuse"): the current state only

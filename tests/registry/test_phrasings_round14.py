@@ -271,3 +271,28 @@ def test_square_brackets_with_other_words_are_unchanged():
     # only a sex alone in square brackets is read as a group; another bracket keeps its meaning
     result = _read("HbA1c > 10% [local laboratory]", "exclusion")
     assert result.expression == "hba1c > hba1c_max" and result.rules[0].source == "HbA1c > 10%"
+
+
+# --- 10. found by draw 20261401: another person's condition; the past and the present named together -----------------
+@pytest.mark.parametrize("text", [
+    "Donor is sero-positive in HBV/HCV/HIV or RPR.",      # the donor's serology, not the participant's (#31)
+    "Donor seropositive for HIV/HCV",
+])
+def test_a_donors_serology_is_not_the_participants(text):
+    result = _read(text, "exclusion")
+    assert not any(v in (result.expression or "") for v in ("hiv_positive", "hepatitis_c", "hepatitis_b"))
+
+
+@pytest.mark.parametrize("text", [
+    "Past or present hepatitis B infection (positive hepatitis B serology)",   # #26: was computable, the past unsaid
+    "Current or past hepatitis B infection",
+    "Previous or active tuberculosis",
+])
+def test_past_and_present_together_name_the_past(text):
+    result = _read(text, "exclusion")
+    if result.expression is not None:
+        assert result.status == "partial" and any("current state" in n for n in result.notes)
+
+
+def test_participants_own_slash_list_is_still_read():
+    assert _read("HBV/HCV/HIV infection", "exclusion").expression == "hepatitis_b or hepatitis_c or hiv_positive"
