@@ -181,11 +181,14 @@ def _extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = (), enro
     comparator_unstated, unstated_notes, unstated_values = unstated_thresholds(text, attached)
     notes += unstated_notes
     numeric: list[Rule] = []
+    refused: list[Value] = []  # values of a catalogue variable, with a comparator, that made no rule
     for item in attached:
         # a time value after a diabetes mention is the diabetes duration ("T1DM for at least 5 years")
         r, n = readings.numeric_rules(text, kind, item, names)
         numeric += r
         notes += n
+        if not r and n and any(m.variables for m in item.mentions) and not no_comparator(item.value):
+            refused.append(item.value)
     duration_rules, duration_notes = readings.duration_rules(text, kind, values, attached, names)
     numeric += duration_rules
     notes += duration_notes
@@ -294,6 +297,11 @@ def _extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = (), enro
     # a value of a read variable that could not be read (a unit not known, no comparator) is named, not taken for
     # another group's limit
     failed_values = [a.value for a in failed]
+    # a refused value inside another rule's span ("HbA1c < 2 or > 10%": 2 % is implausible, the rule spans from
+    # "HbA1c" to "10%") looked read: it is failed too, so it is named or makes the criterion unsafe below
+    inside = [v for v in refused if v not in failed_values
+              and any(r.span[0] <= v.start and v.end <= r.span[1] for r in rules)]
+    failed_values += inside
     # "age =18 and <75 years" (Chia's flattened >=), "BMI 25 and < 35": a bare number right after a variable a rule
     # reads, with no comparator and no unit, is no rule (attach skips it), but it is that variable's other limit:
     # unread and named, never silently dropped (draw 20261235, #28)
@@ -327,6 +335,10 @@ def _extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = (), enro
             unsafe = True
             notes.append(f"the value {text[v.start:v.end]!r} is not read and is joined to the rule by "
                          f"{joint.group(1)!r}; without it the rule would change who qualifies; not computable")
+        elif v in inside:
+            # inside a rule's span ("Body weight <50 or >120 kg" read as the upper limit only), it looked read: named
+            more = "admits more people" if kind == "inclusion" else "excludes fewer people"
+            left_out.append(f"{' '.join(text[v.start:v.end].split())} (a limit not read; the rule {more} than the text)")
     other = next((v for v in unread if v not in failed_values and (set(v.units) & read_units or (v.uln and same_lab(v)))),
                  None)
     if not rules:

@@ -296,3 +296,27 @@ def test_past_and_present_together_name_the_past(text):
 
 def test_participants_own_slash_list_is_still_read():
     assert _read("HBV/HCV/HIV infection", "exclusion").expression == "hepatitis_b or hepatitis_c or hiv_positive"
+
+
+# --- 11. found by draw 20261402: a bound without unit before one with it; a refused limit inside another rule's span --
+@pytest.mark.parametrize(("text", "kind", "expression"), [
+    ("Body weight <45 or >130 kg", "exclusion", "weight < weight_min or weight > weight_max"),   # #16: read as > 120 only
+    ("Weight < 100 or > 300 lb", "exclusion", "weight < weight_min or weight > weight_max"),
+    ("Weight >= 50 and <= 150 kg", "inclusion", "weight >= weight_min and weight <= weight_max"),
+])
+def test_a_bound_without_unit_shares_the_next_bounds_unit(text, kind, expression):
+    result = _read(text, kind)
+    assert result.expression == expression and result.status == "computable"
+
+
+def test_the_unit_is_shared_only_within_one_variable():
+    # "< 50" of weight has no unit of its own and the next bound is another variable's: not read, named
+    result = _read("Weight < 50 or BMI > 40 kg/m2", "exclusion")
+    assert result.expression == "bmi > bmi_max" and result.status == "partial"
+
+
+def test_a_refused_limit_inside_another_rules_span_is_named():
+    # 2 % is no plausible HbA1c: before, the rule "hba1c > 10" spanned it and was computable, the "< 2" lost unsaid
+    result = _read("HbA1c < 2 or > 10%", "exclusion")
+    assert result.expression == "hba1c > hba1c_max" and result.status == "partial"
+    assert any("< 2" in n and "excludes fewer" in n for n in result.notes)
