@@ -260,6 +260,28 @@ _CONJOINED_AFTER = re.compile(
     r"presenting|having|due\s+to|because|while|when)\b", re.I)
 
 
+_DEFINED_AS = re.compile(r"\b(?:is\s+|being\s+|was\s+)?(?:defined|characteri[sz]ed|diagnosed)\s+(?:as|by)\b", re.I)
+
+
+def defined_head_unread(text: str, rules: list[Rule], uncovered: str) -> str | None:
+    """The unread words a "defined as" names when every rule is a concept lying in its definition ("peripheral
+    neuropathy, defined as a patient with type 1 or type 2 diabetes ... causing decreased sensation"): what the text
+    excludes is the head, and a diagnosis in its definition is one of its conditions, not the head. None when the head
+    is read or covered, or when the definition is by value ("Obesity defined as BMI > 30": the measure is the head's
+    own, read as in lexicon.DEFINED_BY_VALUE)."""
+    unread = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", uncovered)}
+    if not unread or not rules:
+        return None
+    for m in _DEFINED_AS.finditer(text):
+        if not all(r.span[0] >= m.end() and not r.thresholds for r in rules):
+            continue
+        head = re.split(r"[;.]\s", text[:m.start()])[-1]
+        words = [w for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", head) if w.lower() in unread]
+        if words:
+            return " ".join(words)
+    return None
+
+
 def conjoined_unread(text: str, rules: list[Rule], uncovered: str) -> str | None:
     """The unread words a rule is tied to ("over 65 with heart failure"): the text needs both, so the rule
     alone excludes (in an exclusion) people the text keeps. None when nothing unread hangs on a rule."""

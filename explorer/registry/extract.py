@@ -41,6 +41,7 @@ from explorer.registry.combine import (
     combine,
     conjoined_unread,
     connector,
+    defined_head_unread,
     partial_is_safe,
     same_variable_conflict,
     uncovered_text,
@@ -412,6 +413,13 @@ def _extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = (), enro
     if text.count("(") > text.count(")") or text.count("[") > text.count("]"):
         confidence = min(confidence, CAPS["cut_off"])
         notes.append("the text looks cut off (a bracket is not closed); a list in it may be incomplete")
+    defined = defined_head_unread(text, rules, uncovered)
+    if defined and kind == "exclusion":
+        # "significant peripheral neuropathy, defined as a patient with type 1 or type 2 diabetes or similar ...
+        # causing decreased sensation": the rule reads what defines an unread head, which excludes whoever has it
+        unsafe = True
+        notes.append(f"the rule reads part of the definition of {defined!r}, which is not read; alone it would "
+                     "exclude people the text keeps; not computable")
     tied = conjoined_unread(text, rules, uncovered)
     if tied and kind == "exclusion":
         # "older than 70 years with renal impairment": excluding everyone over 70 excludes people the text keeps

@@ -320,3 +320,23 @@ def test_a_refused_limit_inside_another_rules_span_is_named():
     result = _read("HbA1c < 2 or > 10%", "exclusion")
     assert result.expression == "hba1c > hba1c_max" and result.status == "partial"
     assert any("< 2" in n and "excludes fewer" in n for n in result.notes)
+
+
+# --- 12. found by draw 20261403: a diagnosis inside the definition of an unread head ------------------------------------
+@pytest.mark.parametrize("text", [
+    # #12: read as "T1D or T2D", excluding every person with diabetes; the text excludes the neuropathy
+    "Subject has significant peripheral neuropathy, defined as a patient with type 1 or type 2 diabetes or a similar "
+    "condition causing decreased sensation in the feet",
+    "Gastroparesis, defined as a patient with type 2 diabetes and delayed gastric emptying",
+])
+def test_a_diagnosis_defining_an_unread_head_is_not_the_exclusion(text):
+    result = _read(text, "exclusion")
+    assert result.expression is None and any("part of the definition of" in n for n in result.notes)
+
+
+@pytest.mark.parametrize(("text", "expression"), [
+    ("Obesity defined as BMI > 40 kg/m2", "bmi > bmi_max"),                 # by value: read as before (partial)
+    ("Immunodeficiency, defined as HIV infection", "immunodeficiency or hiv_positive"),  # the head itself is read
+])
+def test_defined_head_guards(text, expression):
+    assert _read(text, "exclusion").expression == expression
