@@ -172,9 +172,10 @@ FAMILY_TERMS: dict[str, str] = {
     "glucose": r"glucose|\bfpg\b|\bfbg\b|\bfbs\b|blood\s+sugar|glyc(?:a)?emia",
     "bmi": r"\bbmi\b|body\s+mass\s+index",
     "blood pressure": r"blood\s+pressure|\b[sd]?bp\b|systolic|diastolic|hypertension|hypotension",
-    "kidney": r"creatinine(?!\s+clearance)|\begfr\b|\bgfr\b|glomerular\s+filtration",
+    # "Serum Cr" (capital C, small r: never "CR", a complete response, nor "CrCl")
+    "kidney": r"creatinine(?!\s+clearance)|\begfr\b|\bgfr\b|glomerular\s+filtration|(?-i:\bCr\b)(?!\s*Cl)",
     "liver x ULN": r"\balt\b|\bast\b|sgpt|sgot|transaminase|aminotransferase|bilirubin|liver\s+(?:enzymes|function)"
-                   r"|\blfts?\b|hepatic\s+(?:enzymes|function)",
+                   r"|\blfts?\b|hepatic\s+(?:enzymes|function)|(?-i:\bG[OP]T\b)|\bA[SL]AT\b",
     "C-peptide": r"\bc[- ]?peptide",  # not the "...c peptide" of "natriuretic peptide"
     "diabetes duration": r"diabet|\bt[12]dm?\b",
     "pregnancy": r"pregnan|lactat|breast[- ]?feed|nursing",
