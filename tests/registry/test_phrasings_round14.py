@@ -36,12 +36,6 @@ LAB_NAMES = [
 ]
 
 
-@pytest.mark.parametrize(("text", "kind", "expression"), LAB_NAMES, ids=[r[0][:40] for r in LAB_NAMES])
-def test_lab_name_variants_are_read(text, kind, expression):
-    result = _read(text, kind)
-    assert result.expression == expression and result.status == "computable"
-
-
 @pytest.mark.parametrize("text", [
     "CR rate < 30%",                      # a complete response, not creatinine
     "51Cr-EDTA clearance < 60 mL/min",    # a tracer
@@ -127,12 +121,6 @@ KIDNEY_METHODS = [
     ("Calculated GFR < 30 ml/min/1.73m2", "exclusion", "egfr < egfr_min"),
     ("Calculated eGFR of at least 45 mL/min/1.73 m2 (CKD-EPI)", "inclusion", "egfr >= egfr_min"),
 ]
-
-
-@pytest.mark.parametrize(("text", "kind", "expression"), KIDNEY_METHODS, ids=[r[0][:40] for r in KIDNEY_METHODS])
-def test_kidney_methods_are_covered(text, kind, expression):
-    result = _read(text, kind)
-    assert result.expression == expression and result.status == "computable"
 
 
 def test_kidney_method_guard_other_words_still_count():
@@ -235,12 +223,6 @@ RAISED = [
 ]
 
 
-@pytest.mark.parametrize(("text", "expression"), RAISED, ids=[r[0][:40] for r in RAISED])
-def test_words_the_value_states_are_covered(text, expression):
-    result = _read(text, "exclusion")
-    assert result.expression == expression and result.status == "computable"
-
-
 @pytest.mark.parametrize("text", [
     "Elevated ALT < 3 x ULN",                                        # a lower limit: "elevated" is not what it states
     "Chronic renal failure with creatinine clearance < 30 mL/min",   # chronic says more than one value
@@ -257,14 +239,23 @@ def test_a_sex_in_square_brackets_is_read_as_in_round_ones():
     assert all("[" in r.source for r in result.rules)  # each source is the text as written
 
 
-@pytest.mark.parametrize("text", [
-    "eGFR below 45 ml/min/1.73 sq m",
-    "eGFR < 60 ml/min/1.73m2 calculated by the Modification of Diet in Renal Disease (MDRD) equation",
-    "eGFR < 30 mL/min/1.73 m2 (Chronic Kidney Disease Epidemiology Collaboration equation)",
-])
-def test_egfr_unit_and_equation_spellings(text):
-    result = _read(text, "exclusion")
-    assert result.expression == "egfr < egfr_min" and result.status == "computable"
+EGFR_SPELLINGS = [
+    ("eGFR below 45 ml/min/1.73 sq m", "exclusion", "egfr < egfr_min"),
+    ("eGFR < 60 ml/min/1.73m2 calculated by the Modification of Diet in Renal Disease (MDRD) equation", "exclusion",
+     "egfr < egfr_min"),
+    ("eGFR < 30 mL/min/1.73 m2 (Chronic Kidney Disease Epidemiology Collaboration equation)", "exclusion",
+     "egfr < egfr_min"),
+]
+
+# every table of rows read whole: one test (lab names, kidney methods, words the value states, eGFR spellings)
+READ_WHOLE = LAB_NAMES + KIDNEY_METHODS + [(text, "exclusion", expression) for text, expression in RAISED] + \
+    EGFR_SPELLINGS
+
+
+@pytest.mark.parametrize(("text", "kind", "expression"), READ_WHOLE, ids=[r[0][:40] for r in READ_WHOLE])
+def test_read_whole_and_computable(text, kind, expression):
+    result = _read(text, kind)
+    assert result.expression == expression and result.status == "computable"
 
 
 def test_square_brackets_with_other_words_are_unchanged():
