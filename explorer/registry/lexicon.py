@@ -58,8 +58,12 @@ NUMERIC_TERMS: dict[str, list[str]] = {
             r"(?-i:\bS?GOT\b)", r"\bASAT\b"],
     # direct (conjugated) and indirect bilirubin are fractions, not the total the catalogue holds
     "bilirubin": [r"(?<!direct\s)(?<!indirect\s)(?<!conjugated\s)(?:total\s+|serum\s+)?bilirubin"],
-    "systolic_bp": [r"systolic(?:\s+blood)?(?:\s+pressure|\s+BP\b)?", r"\bSBP\b"],
-    "diastolic_bp": [r"diastolic(?:\s+blood)?(?:\s+pressure|\s+BP\b)?", r"\bDBP\b"],
+    # the mean of repeated readings is how the value is taken ("mean sitting SBP"); "mean arterial pressure" is another
+    # measure (UNMAPPED_TERMS)
+    "systolic_bp": [r"(?:(?:mean|average)\s+(?:(?:sitting|seated|resting|office|clinic)\s+)?)?"
+                    r"(?:systolic(?:\s+blood)?(?:\s+pressure|\s+BP\b)?|\bSBP\b)"],
+    "diastolic_bp": [r"(?:(?:mean|average)\s+(?:(?:sitting|seated|resting|office|clinic)\s+)?)?"
+                     r"(?:diastolic(?:\s+blood)?(?:\s+pressure|\s+BP\b)?|\bDBP\b)"],
     "tir": [r"time\s+in\s+(?:target\s+)?range", r"\bTIR\b"],
     "uric_acid": [r"(?:serum\s+)?uric\s+acid", r"(?:serum\s+)?urate"],
     # French too ("Âge ≥ 18 ans", "âgés de 18 à 65 ans"): the unit "ans" is read, so is the word it follows
@@ -192,7 +196,8 @@ ULN_PATTERN = (r"(?:(?:x|×|\*|times?|-?folds?)?\s*(?:the\s+)?normal\s+(?:values
                r"(?:x|×|\*|times?|-?folds?)\s*(?:the\s+)?normal\b(?!\s+(?:upper|limit))|"
                # "3 times above the ULN": a multiple of the ULN, as the text's comparator (before it) says
                r"(?:(?:x|×|\*|times?|-?folds?)(?:\s+(?:above|over))?)?\s*(?:of\s+)?(?:the\s+)?(?:institutional\s+|local\s+)?"
-               r"(?:(?:ULN|UNL|ULRR)(?![A-Za-z])|upper\s+limits?\s+of\s+(?:the\s+)?(?:normal|reference)(?:\s+(?:reference\s+)?range)?(?:\s+\(?ULRR\)?)?"
+               r"(?:(?:ULN|UNL|ULRR)(?![A-Za-z])|upper\s+limits?\s+of\s+(?:the\s+)?(?:(?:laboratory|lab|local|institutional)\s+)?"
+               r"(?:normal|reference)(?:\s+(?:reference\s+|values?\s+)?range)?(?:\s+\(?ULRR\)?)?"
                r"|upper\s+normal\s+(?:limits?|values?)|upper\s+limits?\s+normal\b|upper\s+limit\s+of\s+the\s+reference"
                r"|(?:highest|upper)\s+(?:normal\s+)?reference\s+(?:value|limit)|normal\s+upper\s+limits?))")
 ULN_UNIT = "x ULN"  # the unit of a threshold written as a multiple of the upper limit of normal
@@ -471,7 +476,7 @@ EVENTS: dict[str, list[str]] = {
 NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
                 "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "eighteen": 18, "twenty-four": 24, "a": 1, "an": 1,
                 # multiples of the upper limit of normal in words ("more than twice the ULN")
-                "twice": 2, "thrice": 3}
+                "twice": 2, "thrice": 3, "double": 2, "triple": 3}
 
 # outcome measures name variables more loosely than criteria do ("C-peptide" = fasting and stimulated)
 OUTCOME_TERMS: list[tuple[str, tuple[str, ...]]] = [
@@ -645,4 +650,5 @@ UNCOVERED_STOP_WORDS: frozenset[str] = frozenset({
     "showing", "meet", "meets", "whose", "where", "there", "their", "they", "them", "his", "her", "its", "one",
     "two", "three", "past", "last", "previous", "preceding",
     "randomisation", "randomization",  # when a value is measured ("at screening or randomisation"), like "screening"
+    "position",  # how a pressure is taken: "measured in sitting position"
 })

@@ -331,3 +331,27 @@ def test_a_diagnosis_defining_an_unread_head_is_not_the_exclusion(text):
 ])
 def test_defined_head_guards(text, expression):
     assert _read(text, "exclusion").expression == expression
+
+
+# --- 13. "double"/"triple" the ULN; the laboratory's reference range; how a pressure is taken --------------------------
+@pytest.mark.parametrize(("text", "expression", "multiple"), [
+    ("ALT or AST more than double the upper limit of normal", "alt > uln_multiple * alt_uln or ast > uln_multiple * ast_uln",
+     2.0),
+    ("Serum ALT > triple the upper limit of the normal value range", "alt > uln_multiple * alt_uln", 3.0),
+    ("Serum AST > 3 times the upper limit of the laboratory reference range", "ast > uln_multiple * ast_uln", 3.0),
+])
+def test_multiples_in_words_and_the_laboratory_range(text, expression, multiple):
+    result = _read(text, "exclusion")
+    assert result.expression == expression and result.status == "computable" and _multiple(result) == multiple
+
+
+def test_how_a_pressure_is_taken_is_no_condition():
+    result = _read("Mean sitting SBP >= 160 mmHg or mean sitting DBP >= 100 mmHg, measured in seated position",
+                   "exclusion")
+    assert result.expression == "systolic_bp >= systolic_bp_max or diastolic_bp >= diastolic_bp_max"
+    assert result.status == "computable"
+
+
+@pytest.mark.parametrize("text", ["Participation in a double-blind trial", "HbA1c more than double"])
+def test_double_is_a_multiple_only_of_a_limit(text):
+    assert "hba1c" not in (_read(text, "exclusion").expression or "")
