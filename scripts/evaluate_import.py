@@ -196,7 +196,7 @@ _NUMBER = re.compile(r"(?<![\d.])\d+(?:[.,]\d+)?|\b(?:one|two|three|four|five|si
                      r"\b(?!\s+times)", re.I)
 _SPELLED = {w: float(i) for i, w in enumerate(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
                                                 "nine", "ten", "eleven", "twelve"])}
-_WORD_NUMBERS = {"twice": 2.0, "double": 2.0, "three times": 3.0, "two times": 2.0}
+_WORD_NUMBERS = {"twice": 2.0, "double": 2.0, "three times": 3.0, "two times": 2.0, "triple": 3.0, "thrice": 3.0}
 # a Person entity holding a time ("women older than 35 years", "years or older", "45y"): the value is an age
 _TIME = re.compile(r"\b(?:years?|yrs?|months?|weeks?|old|older|younger|aged?|ages)\b|\d\s*y\b", re.I)
 _SEX = re.compile(r"^(?:men|women|males?|females?|boys?|girls?)$", re.I)
