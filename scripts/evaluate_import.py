@@ -172,9 +172,10 @@ FAMILY_TERMS: dict[str, str] = {
     "glucose": r"glucose|\bfpg\b|\bfbg\b|\bfbs\b|blood\s+sugar|glyc(?:a)?emia",
     "bmi": r"\bbmi\b|body\s+mass\s+index",
     "blood pressure": r"blood\s+pressure|\b[sd]?bp\b|systolic|diastolic|hypertension|hypotension",
-    "kidney": r"creatinine(?!\s+clearance)|\begfr\b|\bgfr\b|glomerular\s+filtration",
+    # "Serum Cr" (capital C, small r: never "CR", a complete response, nor "CrCl")
+    "kidney": r"creatinine(?!\s+clearance)|\begfr\b|\bgfr\b|glomerular\s+filtration|(?-i:\bCr\b)(?!\s*Cl)",
     "liver x ULN": r"\balt\b|\bast\b|sgpt|sgot|transaminase|aminotransferase|bilirubin|liver\s+(?:enzymes|function)"
-                   r"|\blfts?\b|hepatic\s+(?:enzymes|function)",
+                   r"|\blfts?\b|hepatic\s+(?:enzymes|function)|(?-i:\bG[OP]T\b)|\bA[SL]AT\b",
     "C-peptide": r"\bc[- ]?peptide",  # not the "...c peptide" of "natriuretic peptide"
     "diabetes duration": r"diabet|\bt[12]dm?\b",
     "pregnancy": r"pregnan|lactat|breast[- ]?feed|nursing",
@@ -195,7 +196,7 @@ _NUMBER = re.compile(r"(?<![\d.])\d+(?:[.,]\d+)?|\b(?:one|two|three|four|five|si
                      r"\b(?!\s+times)", re.I)
 _SPELLED = {w: float(i) for i, w in enumerate(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
                                                 "nine", "ten", "eleven", "twelve"])}
-_WORD_NUMBERS = {"twice": 2.0, "double": 2.0, "three times": 3.0, "two times": 2.0}
+_WORD_NUMBERS = {"twice": 2.0, "double": 2.0, "three times": 3.0, "two times": 2.0, "triple": 3.0, "thrice": 3.0}
 # a Person entity holding a time ("women older than 35 years", "years or older", "45y"): the value is an age
 _TIME = re.compile(r"\b(?:years?|yrs?|months?|weeks?|old|older|younger|aged?|ages)\b|\d\s*y\b", re.I)
 _SEX = re.compile(r"^(?:men|women|males?|females?|boys?|girls?)$", re.I)

@@ -85,7 +85,9 @@ _GAP_OK = re.compile(
     r"screening|baseline|in|the|a|an|range|result|results|by|central|laboratory|lab|local|than|be|should|must|"
     r"have|has|had|with|\(\w+\)|\w{2,6}\)|"
     # the method named in brackets: "Estimated GFR (CKD-EPI) >= 45", "CrCl (Cockcroft-Gault formula) < 50"
-    r"\((?:CKD[- ]?EPI|MDRD|Cockcroft[- ]Gault|C-G|IFCC|NGSP|DCCT)(?:\s+(?:formula|equation))?\)|serum|plasma|blood|total|test|score|index|between|from|ratio|to\s+be|"
+    r"\((?:CKD[- ]?EPI|MDRD|Cockcroft[- ]Gault|C-G|IFCC|NGSP|DCCT)(?:\s+(?:formula|equation))?\)|"
+    # ... or written out: "eGFR by MDRD < 60", "eGFR calculated using the CKD-EPI equation of < 45"
+    rf"{lexicon.KIDNEY_METHOD}|serum|plasma|blood|total|test|score|index|between|from|ratio|to\s+be|"
     r"ranging|ranged|averag(?:e|ing)|"
     r"elevated|elevation|increased|reduced|decreased|documented|most|recent|current|within|range|dl|mg|"
     r"and|or|(?:in|for)\s+(?:men|women|males?|females?)|"
@@ -224,6 +226,7 @@ def attach(text: str, mentions: list[Mention], values: list[Value]) -> tuple[lis
         shared = _list_before(text, mentions, chosen)
         attached.append(Attached(v, shared))
     attached = _share_age_unit(text, values, attached)
+    attached = _share_unit(text, attached)
     # a value before a bare comparator chain: "19≤BMI≤30" -> the two halves become one range
     merged: list[Attached] = []
     for a in attached:
@@ -293,6 +296,22 @@ def _share_age_unit(text: str, values: list[Value], attached: list[Attached]) ->
         joined = Value(v.start, following.end, "cmprange", v.ops + following.ops, v.numbers + following.numbers,
                        (unit, unit), False)
         out[out.index(partner)] = Attached(joined, partner.mentions)
+    return out
+
+
+def _share_unit(text: str, attached: list[Attached]) -> list[Attached]:
+    """'Body weight <50 or >120 kg': a bound without unit, joined by or/and to the next bound of the same mention
+    that has one, shares that unit (each keeps its own comparator). Without it the first bound was not read and an
+    exclusion lost it silently (draw 20261402 #16)."""
+    out = list(attached)
+    for i, (a, b) in enumerate(zip(attached, attached[1:], strict=False)):
+        if any(a.value.units) or a.value.uln or a.value.unknown_unit or len(a.value.ops) != 1 or a.value.ops == ("",) \
+                or len(b.value.units) != 1 or not b.value.units[0] or len(b.value.ops) != 1 or b.value.ops == ("",) \
+                or a.mentions != b.mentions or not a.mentions[0].variables or a.mentions[0].variables == ("age",) \
+                or not re.fullmatch(r"\s*,?\s*(?:or|and)\s*", text[a.value.end:b.value.start], re.I):
+            continue
+        v = a.value
+        out[i] = Attached(Value(v.start, v.end, v.form, v.ops, v.numbers, b.value.units, v.uln), a.mentions)
     return out
 
 

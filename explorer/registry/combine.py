@@ -170,6 +170,20 @@ def _heads_defined_by_value(text: str, rules: list[Rule]) -> list[tuple[int, int
     return out
 
 
+def _raised_words(text: str, rules: list[Rule]) -> list[tuple[int, int]]:
+    """Spans of words saying a value is high right before a rule whose every limit is an upper one ("Elevated ALT (> 3
+    x ULN)", "Uncontrolled hypertension (>= 180/110 mmHg)"): lexicon.RAISED_BY_VALUE."""
+    out = []
+    for rule in rules:
+        # the rule is the measure alone ("Uncontrolled type 2 diabetes (HbA1c > 10.5%)" names a diagnosis first)
+        if rule.thresholds and all(t.comparator in (">", ">=") for t in rule.thresholds) and \
+                set(rule.variable.split("+")) <= {t.variable for t in rule.thresholds}:
+            m = lexicon.RAISED_BY_VALUE.search(text[:rule.span[0]])
+            if m:
+                out.append(m.span())
+    return out
+
+
 # stop words that still name a condition when no rule reads them: "HbA1c > 9% in diabetic patients" says who, and a rule
 # that leaves the diabetes out is named as leaving it out (the words stay out of the count of what is left over)
 NAMED_STOP_WORDS = frozenset({"diabetes", "diabetic", "diabetics"})
@@ -187,7 +201,9 @@ _OPENS_ALTERNATIVE = re.compile(r"[(\[]\s*(?:or|and\s*/\s*or|either)\b", re.I)
 def uncovered_text(text: str, spans: list[tuple[int, int]], rules: list[Rule], keep: frozenset[str] = frozenset()
                    ) -> str:
     masked = list(text)
-    for start, end in spans + _defined_heads(text, rules) + _heads_defined_by_value(text, rules):
+    methods = [m.span() for m in re.finditer(lexicon.KIDNEY_METHOD, text, re.I)] if rules else []
+    for start, end in spans + _defined_heads(text, rules) + _heads_defined_by_value(text, rules) + methods + \
+            _raised_words(text, rules):
         for i in range(start, min(end, len(masked))):
             masked[i] = " "
     # a bracket that holds a rule lists alternatives read from it ("STI (chlamydia or syphilis)"), no definition; nor
@@ -242,6 +258,28 @@ def _joins_unread(text: str, masked: str, conjunctive: str) -> bool:
 _CONJOINED_AFTER = re.compile(
     r"^[\s,)\]]*(?:(?:of\s+age|years?\s+(?:of\s+age|old)|old|or\s+older|and\s+older)\s+){0,2}(?:with|without|who|whose|undergoing|requiring|receiving|treated|after|following|during|despite|scheduled|"
     r"presenting|having|due\s+to|because|while|when)\b", re.I)
+
+
+_DEFINED_AS = re.compile(r"\b(?:is\s+|being\s+|was\s+)?(?:defined|characteri[sz]ed|diagnosed)\s+(?:as|by)\b", re.I)
+
+
+def defined_head_unread(text: str, rules: list[Rule], uncovered: str) -> str | None:
+    """The unread words a "defined as" names when every rule is a concept lying in its definition ("peripheral
+    neuropathy, defined as a patient with type 1 or type 2 diabetes ... causing decreased sensation"): what the text
+    excludes is the head, and a diagnosis in its definition is one of its conditions, not the head. None when the head
+    is read or covered, or when the definition is by value ("Obesity defined as BMI > 30": the measure is the head's
+    own, read as in lexicon.DEFINED_BY_VALUE)."""
+    unread = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", uncovered)}
+    if not unread or not rules:
+        return None
+    for m in _DEFINED_AS.finditer(text):
+        if not all(r.span[0] >= m.end() and not r.thresholds for r in rules):
+            continue
+        head = re.split(r"[;.]\s", text[:m.start()])[-1]
+        words = [w for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", head) if w.lower() in unread]
+        if words:
+            return " ".join(words)
+    return None
 
 
 def conjoined_unread(text: str, rules: list[Rule], uncovered: str) -> str | None:

@@ -115,6 +115,61 @@ def conditioned(text: str, kind: str, rules: list[Rule]) -> list[Rule]:
     return out
 
 
+# --- a threshold measured under a treatment: "SBP > 180 mmHg on antihypertensive treatment", "HbA1c > 10% on insulin"
+# In an exclusion the text excludes only people on the treatment over the limit: `C and threshold`. Joined as a list
+# ("A or B"), the treatment would exclude everyone on it. A treatment after two or more thresholds ("SBP > 160 or DBP >
+# 100 mmHg on antihypertensive drugs") may bind both or the last: not guessed, the criterion stays non-computable.
+# An inclusion ("HbA1c 7-10% on insulin") requires both, which is how its list is joined already.
+TREATMENTS = frozenset({"on_insulin", "antihypertensive_treatment", "chronic_glucocorticoids"})
+_UNDER = re.compile(r"\s*,?\s*(?:(?:while|when|despite|though)\s+)?(?:(?:already|currently|being|still)\s+)*"
+                    r"(?:(?:on|under|despite|during|receiving|taking)\s+(?:(?:stable|current|ongoing|maximal|maximum|"
+                    r"optimal|optimi[sz]ed|full|an?)\s+)*)?", re.I)
+# the group's own words say it is a treatment taken ("on insulin", "receiving antihypertensive drugs")
+_TAKEN = re.compile(r"(?:currently\s+)?(?:on|receiving|taking|using|uses|treated|treatment|use)\b", re.I)
+
+
+def _under_treatment(text: str, group: Rule, rules: list[Rule]) -> Rule | None:
+    """The threshold rule right before a treatment's rule that it is measured under, or None."""
+    if group.variable not in TREATMENTS or group.tree is None:
+        return None
+    before = [r for r in rules if r.span[1] <= group.span[0] and r.thresholds and r is not group]
+    if not before:
+        return None
+    threshold = max(before, key=lambda r: r.span[1])
+    link = _UNDER.fullmatch(text, threshold.span[1], group.span[0])
+    if link is None or threshold.applies_to or threshold.variable in TREATMENTS:
+        return None
+    if not link.group(0).strip() and not _TAKEN.match(group.source):
+        return None  # "HbA1c > 10% insulin": no word says the value is taken under it
+    return threshold
+
+
+def under_treatment(text: str, kind: str, rules: list[Rule]) -> tuple[list[Rule], list[str]]:
+    """(rules, notes): in an exclusion each threshold measured under a treatment is merged with it (`C and
+    threshold`); one that follows another threshold of a list is not guessed, and its note makes the criterion
+    non-computable."""
+    if kind != "exclusion":
+        return rules, []
+    out = list(rules)
+    notes: list[str] = []
+    for group in list(rules):
+        if group not in out:
+            continue
+        threshold = _under_treatment(text, group, out)
+        if threshold is None:
+            continue
+        if _listed_before(text, threshold, out):
+            notes.append(f"{group.source!r} may bind every threshold listed before it or only the last; read "
+                         "either way it changes who is excluded; not computable")
+            continue
+        tree = trees.all_of([group.tree, threshold.tree])
+        merged = merged_rule(text, [threshold, group], tree, threshold, group,
+                             f"the threshold {threshold.source!r} is measured under {group.source!r}: only people "
+                             "on it are excluded")
+        out = [merged if r is threshold else r for r in out if r is not group]
+    return out, notes
+
+
 # --- a group excepted from a threshold: "bilirubin > 1.5 x ULN unless the subject has Gilbert's syndrome" -----------
 # Everyone with C is excepted: an exclusion excludes `not C and threshold`, an inclusion requires `C or threshold`.
 # "unless due to C" excepts a value C explains; the rule cannot tell the cause, so it excepts everyone with C and names

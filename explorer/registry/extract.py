@@ -41,6 +41,7 @@ from explorer.registry.combine import (
     combine,
     conjoined_unread,
     connector,
+    defined_head_unread,
     partial_is_safe,
     same_variable_conflict,
     uncovered_text,
@@ -99,8 +100,30 @@ def looks_english(text: str) -> bool:
     return common / len(words) >= 0.06
 
 
+# a sex named in square brackets after its limit ("creatinine >= 1.5 mg/dL [males] or >= 1.4 mg/dL [females]") is the
+# same as in round ones; read as such (one character for one, so every offset stays the text's)
+_SEX_IN_SQUARE_BRACKETS = re.compile(r"\[(\s*(?:males?|females?|men|women)\s*)\]", re.I)
+
+
 def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = (), enrolled_sex: str | None = None,
             minimum_age: float | None = None) -> Extraction:
+    """See _extract_as_written; a sex named in square brackets is read as in round ones, each rule's source is the
+    text as written."""
+    if not text or not _SEX_IN_SQUARE_BRACKETS.search(text):
+        return _extract_as_written(text, kind, skip_variables=skip_variables, enrolled_sex=enrolled_sex,
+                                   minimum_age=minimum_age)
+    result = _extract_as_written(_SEX_IN_SQUARE_BRACKETS.sub(r"(\1)", text), kind, skip_variables=skip_variables,
+                                 enrolled_sex=enrolled_sex, minimum_age=minimum_age)
+
+    def as_written(rule: Rule) -> Rule:
+        return dataclasses.replace(rule, source=text[rule.span[0]:rule.span[1]])
+
+    return dataclasses.replace(result, rules=tuple(as_written(r) for r in result.rules),
+                               skipped=tuple(as_written(r) for r in result.skipped))
+
+
+def _extract_as_written(text: str, kind: str, *, skip_variables: tuple[str, ...] = (),
+                        enrolled_sex: str | None = None, minimum_age: float | None = None) -> Extraction:
     """Read one criterion. `kind` is "inclusion" or "exclusion" (an exclusion's expression says who is excluded).
 
     Rules for `skip_variables` are read (and returned in `skipped`) but left out of the expression: the
@@ -159,11 +182,14 @@ def _extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = (), enro
     comparator_unstated, unstated_notes, unstated_values = unstated_thresholds(text, attached)
     notes += unstated_notes
     numeric: list[Rule] = []
+    refused: list[Value] = []  # values of a catalogue variable, with a comparator, that made no rule
     for item in attached:
         # a time value after a diabetes mention is the diabetes duration ("T1DM for at least 5 years")
         r, n = readings.numeric_rules(text, kind, item, names)
         numeric += r
         notes += n
+        if not r and n and any(m.variables for m in item.mentions) and not no_comparator(item.value):
+            refused.append(item.value)
     duration_rules, duration_notes = readings.duration_rules(text, kind, values, attached, names)
     numeric += duration_rules
     notes += duration_notes
@@ -191,6 +217,7 @@ def _extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = (), enro
     rules = group_limits.group_first_limits(text, kind, rules, values, mentions, names)
     rules = group_limits.value_first_limits(text, kind, rules, values, mentions, names)
     rules = conditions.conditioned(text, kind, rules)
+    rules, treatment_notes = conditions.under_treatment(text, kind, rules)
     rules, excepted_left_out = conditions.excepted(text, kind, rules)
     rules = conditions.pregnancy_groups(text, kind, rules)
     rules, group_notes, group_left_out = groups.read_for_enrolled_sex(text, kind, rules, enrolled_sex)
@@ -208,6 +235,10 @@ def _extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = (), enro
     left_out += panel_out
     notes += panel_notes
     unsafe = unsafe or panel_unsafe
+    member_out, member_notes, member_unsafe = faithful.unlisted_members(text, kind, attached, rules)
+    left_out += member_out
+    notes += member_notes
+    unsafe = unsafe or member_unsafe
     for m in _QUOTA.finditer(text):
         left_out.append(f"{' '.join(m.group(0).split())} (a quota on the enrolled group, no one's criterion)")
     skipped = tuple(r for r in rules if r.variable in skip_variables)
@@ -216,6 +247,7 @@ def _extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = (), enro
     unstated = faithful.unstated_parts(text, kind, rules, count_read=count is not None)
     if count is not None and count.problem:
         unstated.append(count.problem)
+    unstated += treatment_notes
     if unstated:
         notes += unstated
         unsafe = True
@@ -266,6 +298,11 @@ def _extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = (), enro
     # a value of a read variable that could not be read (a unit not known, no comparator) is named, not taken for
     # another group's limit
     failed_values = [a.value for a in failed]
+    # a refused value inside another rule's span ("HbA1c < 2 or > 10%": 2 % is implausible, the rule spans from
+    # "HbA1c" to "10%") looked read: it is failed too, so it is named or makes the criterion unsafe below
+    inside = [v for v in refused if v not in failed_values
+              and any(r.span[0] <= v.start and v.end <= r.span[1] for r in rules)]
+    failed_values += inside
     # "age =18 and <75 years" (Chia's flattened >=), "BMI 25 and < 35": a bare number right after a variable a rule
     # reads, with no comparator and no unit, is no rule (attach skips it), but it is that variable's other limit:
     # unread and named, never silently dropped (draw 20261235, #28)
@@ -299,6 +336,10 @@ def _extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = (), enro
             unsafe = True
             notes.append(f"the value {text[v.start:v.end]!r} is not read and is joined to the rule by "
                          f"{joint.group(1)!r}; without it the rule would change who qualifies; not computable")
+        elif v in inside:
+            # inside a rule's span ("Body weight <50 or >120 kg" read as the upper limit only), it looked read: named
+            more = "admits more people" if kind == "inclusion" else "excludes fewer people"
+            left_out.append(f"{' '.join(text[v.start:v.end].split())} (a limit not read; the rule {more} than the text)")
     other = next((v for v in unread if v not in failed_values and (set(v.units) & read_units or (v.uln and same_lab(v)))),
                  None)
     if not rules:
@@ -372,6 +413,13 @@ def _extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = (), enro
     if text.count("(") > text.count(")") or text.count("[") > text.count("]"):
         confidence = min(confidence, CAPS["cut_off"])
         notes.append("the text looks cut off (a bracket is not closed); a list in it may be incomplete")
+    defined = defined_head_unread(text, rules, uncovered)
+    if defined and kind == "exclusion":
+        # "significant peripheral neuropathy, defined as a patient with type 1 or type 2 diabetes or similar ...
+        # causing decreased sensation": the rule reads what defines an unread head, which excludes whoever has it
+        unsafe = True
+        notes.append(f"the rule reads part of the definition of {defined!r}, which is not read; alone it would "
+                     "exclude people the text keeps; not computable")
     tied = conjoined_unread(text, rules, uncovered)
     if tied and kind == "exclusion":
         # "older than 70 years with renal impairment": excluding everyone over 70 excludes people the text keeps

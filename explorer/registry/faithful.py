@@ -9,7 +9,9 @@ Four checks run on the rules read from one criterion, before they are joined:
 - exceptions ("bilirubin up to 3 x ULN may be enrolled"), "N of the following" and alternatives left
   unread ("any of the following" with only some read) make the reading unsafe: it could change who is
   eligible, so the criterion stays non-computable with the reason in its note;
-- a named panel read as some of its members ("liver function tests" as ALT or AST) names the members left out;
+- a named panel read as some of its members ("liver function tests" as ALT or AST) names the members left out, and
+  so does a list of tests sharing one value when some are not catalogue variables ("ALT, AST or alkaline
+  phosphatase > 3 x ULN");
 - every variable a rule names, and every number it compares with, must occur in the rule's own source text.
 """
 
@@ -118,6 +120,13 @@ def _reading_vs_text(text: str, rule, others: list) -> tuple[str, str] | None:
     present = lexicon.CURRENT_WORD.search(past.group(0)) if past else None
     if past and lexicon.CURRENT_WORD.match(rule.source) and re.search(r"\b(?:and|or)\b|,", past.group(0)):
         present = True
+    both = lexicon.PAST_AND_PRESENT_BEFORE.search(text[max(0, rule.span[0] - 60):rule.span[0]])
+    if both and both.group("past") and not lexicon.CURRENT_WORD.match(rule.source):
+        both = None  # "previous or " before a concept that names no time of its own is another list
+    if both and rule.variable in lexicon.CURRENT_STATE_ONLY:
+        # "Past or present hepatitis B" read as the current infection leaves out the past one (draw 20261401 #26)
+        cue = both.group("cue") or f"{both.group('past')} or"
+        return "narrower", f"{' '.join(cue.split())} {rule.source} (the catalogue holds only the current state)"
     if past and rule.variable in lexicon.CURRENT_STATE_ONLY and not present:
         # "a history of a positive HBsAg test" read as the current infection leaves out those who cleared it
         return "narrower", f"{' '.join(past.group('cue').split())} ... {rule.source} (the catalogue holds only the current state)"
@@ -327,6 +336,9 @@ _LIMIT_WORDS = re.compile(r"\b(?:up\s+to|at\s+(?:least|most)|no\s+(?:more|less|o
                           r"limit|only|under|over|older|younger|above|below|until)\b", re.I)
 # a pointer to elsewhere in a document, no limit of the criterion
 _REFERENCE = re.compile(r"\b(?:sections?|appendix|annex|table|figure|page|version|protocol|see)\b", re.I)
+# the name of the upper limit of normal written out, alone in a bracket after its abbreviation
+_ULN_SPELLED = re.compile(r"\s*(?:(?:ULN|UNL)\s*[,:=]?\s*)?(?:the\s+)?(?:upper\s+limits?\s+of\s+(?:the\s+)?(?:normal|reference)"
+                          r"(?:\s+(?:range|values?))?|upper\s+normal\s+limits?)\s*", re.I)
 _ALTERNATIVE = re.compile(r"^\W*(?:or|either|and\s*/\s*or|unless|except|otherwise)\b", re.I)
 
 
@@ -345,8 +357,8 @@ def unread_brackets(text: str, kind: str, rules: list, read: list[tuple[int, int
         numbers = [n for n in _BARE_NUMBER.finditer(inner)
                    if not any(s <= m.start() + 1 + n.start() < e for s, e in read)
                    and not re.fullmatch(r"(?:19|20)\d\d", n.group(0))]  # a year: "(Allen 2014)" cites a source
-        if not numbers and not _LIMIT_WORDS.search(inner) or _REFERENCE.search(inner):
-            continue
+        if not numbers and not _LIMIT_WORDS.search(inner) or _REFERENCE.search(inner) or _ULN_SPELLED.fullmatch(inner):
+            continue  # "3 x ULN (upper limit of normal)": the abbreviation spelled out, no limit of its own
         what = " ".join(m.group(0).split())
         alternative = bool(_ALTERNATIVE.match(inner))
         qualifies = any(r.span[1] <= m.start() and re.fullmatch(r"[\s,]*", text[r.span[1]:m.start()]) for r in rules)
@@ -397,4 +409,40 @@ def panel_left_out(text: str, kind: str, rules: list) -> tuple[list[str], list[s
             more = "admits more people" if kind == "inclusion" else "excludes fewer people"
             left_out.append(f"{', '.join(missing)} of the {' '.join(panel.group(0).split())} (the panel is read as "
                             f"{' and '.join(sorted(read))} only; the rule {more} than the text)")
+    return left_out, notes, unsafe
+
+
+_OR_JOIN = re.compile(r"\bor\b|/", re.I)
+_AND_JOIN = re.compile(r"\band\b(?!\s*/)|&", re.I)
+
+
+def unlisted_members(text: str, kind: str, attached: list, rules: list) -> tuple[list[str], list[str], bool]:
+    """(parts left out, notes, unsafe) for a list of tests sharing one value where some are no catalogue variable
+    ("serum creatinine or BUN > 2 x ULN", "ALT, AST or alkaline phosphatase > 3 x ULN"): the rule reads the others
+    only, so the tests it cannot read are named. An exclusion listed with "or" (or commas) excludes fewer people
+    without them, an inclusion listed with "and" admits more: both err on the side the text allows (partial). An
+    exclusion listed with "and" (all raised together) or an inclusion with "or" (any one enough) would err the other
+    way without them: not computable."""
+    left_out: list[str] = []
+    notes: list[str] = []
+    unsafe = False
+    for item in attached:
+        unread = [m for m in item.mentions if not m.variables]
+        if not unread or len(unread) == len(item.mentions):
+            continue
+        v = item.value
+        if not any(r.span[0] <= v.start and v.end <= r.span[1] for r in rules):
+            continue
+        joins = " ".join(text[a.end:b.start] for a, b in zip(item.mentions, item.mentions[1:], strict=False))
+        names = ", ".join(" ".join(m.text.split()) for m in unread)
+        value = " ".join(text[v.start:v.end].split())
+        if (kind == "exclusion" and _AND_JOIN.search(joins) and not _OR_JOIN.search(joins)) or \
+                (kind == "inclusion" and _OR_JOIN.search(joins)):
+            unsafe = True
+            notes.append(f"{names} shares the value {value!r} with the tests read but is no catalogue variable; "
+                         "without it the rule would change who qualifies; not computable")
+            continue
+        more = "admits more people" if kind == "inclusion" else "excludes fewer people"
+        left_out.append(f"{names} {value} (listed with the tests read, but no catalogue variable; the rule {more} "
+                        "than the text)")
     return left_out, notes, unsafe

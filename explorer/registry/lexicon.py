@@ -17,7 +17,10 @@ NUMERIC_TERMS: dict[str, list[str]] = {
               r"glyc(?:os)?(?:yl)?ated\s+h(?:a)?(?:e)?moglobin(?:\s*\(?\s*(?:hb)?a1c\)?)?",
               r"h(?:a)?emoglobin\s+a1c", r"glycohemoglobin"],
     "fasting_glucose": [r"fast(?:ing)?\s+(?:plasma\s+|serum\s+|blood\s+|fingerstick\s+|capillary\s+|venous\s+)*"
-                        r"(?:glucose|sugar)(?:\s+level)?", r"\bFPG\b", r"\bFBG\b", r"\bFSG\b", r"\bFBS\b"],
+                        r"(?:glucose|sugar)(?:\s+level)?", r"\bFPG\b", r"\bFBG\b", r"\bFSG\b", r"\bFBS\b",
+                        # "fasting glycaemia", and the French "glycémie à jeun"
+                        r"fast(?:ing)?\s+(?:plasma\s+|blood\s+|capillary\s+|venous\s+)*glyc(?:a)?emia",
+                        r"glyc[ée]mie\s+(?:plasmatique\s+)?(?:à|a)\s+jeun"],
     "random_glucose": [r"(?:random|casual|non-?fasting)\s+(?:plasma\s+|serum\s+|blood\s+|capillary\s+|venous\s+)*"
                        r"(?:glucose|sugar)(?:\s+levels?)?", r"\bRBG\b", r"\bRPG\b",
                        # "plasma glucose at any time" (the diagnostic criterion's wording of a random glucose)
@@ -35,20 +38,32 @@ NUMERIC_TERMS: dict[str, list[str]] = {
     "bmi": [r"\bBMI\b", r"body[- ]mass[- ]index"],
     "weight": [r"(?:total\s+)?body\s+weight(?!\s+(?:gain|loss|change))",
                r"(?<![a-z])weight(?!\s+(?:gain|loss|change|reduction|management|\[))"],
-    "egfr": [r"\beGFR\b", r"estimated\s+glomerular\s+filtration\s+rate", r"glomerular\s+filtration\s+rate",
-             r"\bGFR\b"],
-    "creatinine": [r"(?<!clearance\s)(?<!clearance\sof\s)(?:serum\s+|plasma\s+)?creatinine(?!\s+(?:clearance|ratio|kinase))"],
+    # a calculated GFR is an estimate ("calculated GFR", "calculated glomerular filtration rate")
+    "egfr": [r"(?:calculated\s+)?\beGFR\b", r"(?:estimated|calculated)\s+glomerular\s+filtration\s+rate", r"glomerular\s+filtration\s+rate",
+             r"(?:calculated\s+)?\bGFR\b"],
+    "creatinine": [r"(?<!clearance\s)(?<!clearance\sof\s)(?:serum\s+|plasma\s+)?creatinine(?!\s+(?:clearance|ratio|kinase))",
+                   # the abbreviation, capital C and small r only ("CR" is a complete response; "51Cr-EDTA" a tracer,
+                   # "CrCl" the clearance)
+                   r"(?<![\w-])(?:(?:serum|plasma|S)[\s.-]+)?(?-i:Cr)(?![\w-])(?!\s*Cl\b)"],
     # clearance in mL/min, not per 1.73 m2: measured, or estimated by Cockcroft-Gault (the catalogue's description)
     "creatinine_clearance": [r"(?:calculated\s+|estimated\s+|measured\s+)?creatinine\s+clearance(?:\s+rate)?",
-                             r"\bCr\s?Cl\b", r"\bCLcr\b",
+                             r"(?:(?:calculated|estimated|measured)\s+)?(?:\bCr\s?Cl\b|\bCLcr\b)",
                              # the French and Spanish word order, in English text too: "clearance (of) creatinine"
                              r"clearance\s+(?:of\s+)?creatinine"],
-    "alt": [r"\bALT\b", r"\bSGPT\b", r"alanine\s+(?:amino)?transferase", r"alanine\s+(?:amino)?transaminase"],
-    "ast": [r"\bAST\b", r"\bSGOT\b", r"aspartate\s+(?:amino)?transferase", r"aspartate\s+(?:amino)?transaminase"],
+    # GPT/GOT (glutamic pyruvic / oxaloacetic transaminase) and the European ALAT/ASAT; GOT in capitals only (never
+    # the verb "got")
+    "alt": [r"\bALT\b", r"\bSGPT\b", r"alanine\s+(?:amino)?transferase", r"alanine\s+(?:amino)?transaminase",
+            r"(?-i:\bS?GPT\b)", r"\bALAT\b"],
+    "ast": [r"\bAST\b", r"\bSGOT\b", r"aspartate\s+(?:amino)?transferase", r"aspartate\s+(?:amino)?transaminase",
+            r"(?-i:\bS?GOT\b)", r"\bASAT\b"],
     # direct (conjugated) and indirect bilirubin are fractions, not the total the catalogue holds
     "bilirubin": [r"(?<!direct\s)(?<!indirect\s)(?<!conjugated\s)(?:total\s+|serum\s+)?bilirubin"],
-    "systolic_bp": [r"systolic(?:\s+blood)?(?:\s+pressure|\s+BP\b)?", r"\bSBP\b"],
-    "diastolic_bp": [r"diastolic(?:\s+blood)?(?:\s+pressure|\s+BP\b)?", r"\bDBP\b"],
+    # the mean of repeated readings is how the value is taken ("mean sitting SBP"); "mean arterial pressure" is another
+    # measure (UNMAPPED_TERMS)
+    "systolic_bp": [r"(?:(?:mean|average)\s+(?:(?:sitting|seated|resting|office|clinic)\s+)?)?"
+                    r"(?:systolic(?:\s+blood)?(?:\s+pressure|\s+BP\b)?|\bSBP\b)"],
+    "diastolic_bp": [r"(?:(?:mean|average)\s+(?:(?:sitting|seated|resting|office|clinic)\s+)?)?"
+                     r"(?:diastolic(?:\s+blood)?(?:\s+pressure|\s+BP\b)?|\bDBP\b)"],
     "tir": [r"time\s+in\s+(?:target\s+)?range", r"\bTIR\b"],
     "uric_acid": [r"(?:serum\s+)?uric\s+acid", r"(?:serum\s+)?urate"],
     # French too ("Âge ≥ 18 ans", "âgés de 18 à 65 ans"): the unit "ans" is read, so is the word it follows
@@ -56,7 +71,7 @@ NUMERIC_TERMS: dict[str, list[str]] = {
 }
 # Names that stand for several variables sharing one threshold ("LFTs > 2x ULN": ALT or AST).
 GROUP_TERMS: dict[tuple[str, ...], list[str]] = {
-    ("alt", "ast"): [r"transaminases", r"aminotransferases", r"liver\s+enzymes?", r"hepatic\s+enzymes?",
+    ("alt", "ast"): [r"(?:(?:liver|hepatic|serum)\s+)?(?:transaminases|aminotransferases)", r"liver\s+enzymes?", r"hepatic\s+enzymes?",
                      # the singular used for the class ("serum aminotransferase 3x ULN"), not a named one
                      r"(?<!alanine\s)(?<!aspartate\s)(?<!oxalacetic\s)(?<!pyruvic\s)\b(?:aminotransferase|transaminase)\b",
                      r"\bLFTs?\b", r"liver\s+function\s+tests?"],
@@ -79,18 +94,40 @@ PANELS: dict[str, tuple[str, ...]] = {
 # nothing the rule leaves out. Only a head that opens its clause, with at most a severity word: "chronic", "acute",
 # "end-stage" or a stage say more than one value can (an acute injury is no chronic disease).
 DEFINED_BY_VALUE: dict[str, tuple[str, ...]] = {
-    r"(?:renal|kidney)\s+(?:failure|insufficiency|impairment|dysfunction|disease)": ("egfr", "creatinine"),
+    r"(?:renal|kidney)\s+(?:failure|insufficiency|impairment|dysfunction|disease)": ("egfr", "creatinine",
+                                                                                 "creatinine_clearance"),
     r"(?:hepatic|liver)\s+(?:dysfunction|impairment|injury)": ("alt", "ast", "bilirubin"),
     # the same heads worded as an impaired function: "Impaired renal function defined as eGFR < 45"
-    r"(?:impaired|reduced|decreased)\s+(?:renal|kidney)\s+function|(?:renal|kidney)\s+function\s+impairment":
-        ("egfr", "creatinine"),
-    r"impaired\s+(?:hepatic|liver)\s+function|(?:hepatic|liver)\s+function\s+impairment": ("alt", "ast", "bilirubin"),
+    r"(?:impaired|reduced|decreased|abnormal)\s+(?:renal|kidney)\s+function|(?:renal|kidney)\s+function\s+impairment":
+        ("egfr", "creatinine", "creatinine_clearance"),
+    r"(?:impaired|abnormal|deranged)\s+(?:hepatic|liver)\s+function(?:\s+tests?)?|(?:hepatic|liver)\s+function\s+impairment":
+        ("alt", "ast", "bilirubin"),
+    # "Uncontrolled hypertension defined as SBP >= 160 mmHg or DBP >= 100 mmHg": the pressures say what it is
+    r"(?:(?:uncontrolled|poorly[\s-]+controlled|inadequately[\s-]+controlled|not\s+controlled|untreated|"
+    r"uncontrolled\s+or\s+untreated)\s+)?(?:arterial\s+)?hypertension": ("systolic_bp", "diastolic_bp"),
 }
 DEFINED_BY_VALUE_FRAME = (
-    r"(?:^|(?<=[;:,(])|(?<=\bwith\s)|(?<=\bof\s))\s*(?P<head>(?:(?:severe|serious|significant|clinically\s+significant|"
+    r"(?:^|(?<=[;:,(])|(?<=\bwith\s)|(?<=\bof\s))\s*(?P<head>(?:(?:severe|serious|significant(?:ly)?|clinically\s+significant|"
     r"moderate(?:\s+(?:to|or)\s+severe)?|advanced|marked|known)\s+)?{organ})\s*,?\s*"
     r"(?:with|defined\s+(?:as|by)|manifested\s+by|as\s+(?:documented|evidenced|shown|defined|measured)\s+by|[:–-])\s*"
     r"(?:(?:a|an|the|estimated|calculated|serum|plasma)\s+){{0,3}}$")
+# Words before a lab or a pressure that its upper limit states ("Elevated ALT (> 3 x ULN)", "Uncontrolled blood pressure
+# (> 160/95 mmHg)", "Severe uncontrolled hypertension (>= 180/110 mmHg)"): they say "high", and the value says how high,
+# so they add nothing a rule with ">" or ">=" leaves out. Never before a lower limit ("elevated ALT < 3 x ULN").
+RAISED_BY_VALUE = re.compile(
+    r"(?:^|(?<=[\s(\[;:,]))(?:(?:severe(?:ly)?|significant(?:ly)?|clinically\s+significant|marked(?:ly)?|persistent(?:ly)?|"
+    r"known)\s+)?(?:uncontrolled|poorly[\s-]+controlled|inadequately[\s-]+controlled|not\s+(?:well[\s-]+)?controlled|"
+    r"elevated|raised|increased|high|abnormal(?:ly\s+(?:high|elevated))?)\s+(?:(?:serum|plasma|blood|liver|hepatic)\s+)?$",
+    re.I)
+# How a kidney measure is estimated, before or after its name or value ("CKD-EPI eGFR", "eGFR by MDRD < 60", "< 60
+# mL/min/1.73 m2 according to MDRD", "calculated with the Cockcroft-Gault formula"): the method, no condition
+KIDNEY_METHOD = (r"(?:(?:as\s+)?(?:calculated|estimated|measured|determined|assessed)\s+)?"
+                 r"(?:(?:by|with|using|according\s+to|per|via)\s+)?(?:the\s+)?"
+                 r"(?<![\w-])(?:MDRD|CKD[- ]?EPI|Cockcroft[- ]+(?:and\s+)?Gault|C-G|"
+                 # the names spelled out, with the abbreviation after them or not
+                 r"Modification\s+of\s+Diet\s+in\s+Renal\s+Disease(?:\s*\(\s*MDRD\s*\))?|"
+                 r"Chronic\s+Kidney\s+Disease\s+Epidemiology\s+Collaboration(?:\s*\(\s*CKD[- ]?EPI\s*\))?)(?![\w-])"
+                 r"(?:\s+(?:study\s+)?(?:formula|equation|method|scale|calculation))?")
 # Measurements the catalogue does not hold: recognised so their numbers are not pinned on a neighbour.
 UNMAPPED_TERMS: list[str] = [
     r"c[- ]?peptide", r"(?:blood\s+|plasma\s+|serum\s+|random\s+)?glucose",
@@ -100,6 +137,8 @@ UNMAPPED_TERMS: list[str] = [
     r"white\s+blood\s+cells?", r"calcium", r"albumin(?:uria)?", r"proteinuria",
     r"\bQTc?\b", r"ejection\s+fraction", r"potassium", r"sodium", r"testosterone", r"vitamin\s+D", r"25-OHD",
     r"\bOGTT\b", r"oral\s+glucose\s+tolerance\s+test", r"alkaline\s+phosphatase", r"\bALP\b", r"\bGGT\b",
+    # urea is not creatinine: "serum creatinine or BUN > 2 x ULN" shares a value with a test the catalogue lacks
+    r"\bBUN\b", r"(?:blood\s+|serum\s+|plasma\s+)?urea(?:\s+nitrogen)?",
     r"\bPRA\b", r"panel[- ]reactive", r"neutrophils?", r"lymphocytes?", r"\bINR\b", r"lipase", r"amylase",
     r"insulin(?!\s+(?:dose|requirement))", r"ketones?", r"gold\s+score", r"clarke\s+score", r"hypoglyc\w+",
     # vital signs other than the blood pressure the catalogue holds: "SBP < 80 mmHg / mean arterial pressure < 50 mmHg"
@@ -120,7 +159,7 @@ _INV2 = r"\s*(?:\^?\s*[-–−]\s*2|⁻²)(?![\d.])"
 UNIT_SPELLINGS: dict[str, list[str]] = {
     "mL/min/1.73m2": [r"m[lL]\s*/\s*min\s*(?:/|per)\s*1\.73\s*m(?:2|²|\^2)", r"ml/min/1\.73m2",
                       r"m(?:[lL]|(?:illi)?lit(?:er|re)s?)\s*(?:/|per)\s*min(?:ute)?s?\s*(?:/|per)\s*1\.73\s*"
-                      r"(?:m(?:2|²|\^2)|(?:square\s+)?met(?:er|re)s?(?:\s+squared)?)",
+                      r"(?:m(?:2|²|\^2)|(?:square\s+)?met(?:er|re)s?(?:\s+squared)?|sq\.?\s*m(?![a-z]))",
                       rf"m[lL]{_PER}min{_INV1}{_PER}(?:\(\s*1\.73\s*m{_INV2}\s*\)|\(?\s*1\.73\s*m{_INV2}|"
                       r"(?:/|per)\s*1\.73\s*m(?:2|²|\^2))"],
     # never the start of a rate per body surface ("ml/min/m2" is no clearance in mL/min)
@@ -131,6 +170,7 @@ UNIT_SPELLINGS: dict[str, list[str]] = {
     "U/day": [r"(?:i?u|units?)\s*(?:/|per)\s*d(?:ay)?"],
     "mmol/mol": [r"mmol\s*/\s*mol"],
     "mg/dL": [r"mg\s*/\s*d[lL]", rf"mg{_PER}d[lL]{_INV1}", r"mg\s*%", r"milligrams?\s+per\s+deciliter"],
+    "g/L": [r"g\s*/\s*[lL](?![a-zA-Z])"],  # glucose in grams per litre ("glycémie à jeun > 1,26 g/L")
     "mmol/L": [r"mmol\s*/\s*[lL]", rf"mmol{_PER}[lL]{_INV1}", r"millimoles?\s+per\s+lit(?:er|re)"],
     "umol/L": [r"[uµμ]mol\s*/\s*[lL]", rf"[uµμ]mol{_PER}[lL]{_INV1}", r"micromol(?:es)?\s*(?:/|per)\s*lit(?:er|re)", r"micromol\s*/\s*[lL]"],
     "nmol/L": [r"nmol\s*/\s*[lL]", rf"nmol{_PER}[lL]{_INV1}"],
@@ -156,8 +196,9 @@ ULN_PATTERN = (r"(?:(?:x|×|\*|times?|-?folds?)?\s*(?:the\s+)?normal\s+(?:values
                r"(?:x|×|\*|times?|-?folds?)\s*(?:the\s+)?normal\b(?!\s+(?:upper|limit))|"
                # "3 times above the ULN": a multiple of the ULN, as the text's comparator (before it) says
                r"(?:(?:x|×|\*|times?|-?folds?)(?:\s+(?:above|over))?)?\s*(?:of\s+)?(?:the\s+)?(?:institutional\s+|local\s+)?"
-               r"(?:(?:ULN|UNL|ULRR)(?![A-Za-z])|upper\s+limits?\s+of\s+(?:the\s+)?(?:normal|reference)(?:\s+range)?(?:\s+\(?ULRR\)?)?"
-               r"|upper\s+normal\s+limits?|upper\s+limit\s+of\s+the\s+reference"
+               r"(?:(?:ULN|UNL|ULRR)(?![A-Za-z])|upper\s+limits?\s+of\s+(?:the\s+)?(?:(?:laboratory|lab|local|institutional)\s+)?"
+               r"(?:normal|reference)(?:\s+(?:reference\s+|values?\s+)?range)?(?:\s+\(?ULRR\)?)?"
+               r"|upper\s+normal\s+(?:limits?|values?)|upper\s+limits?\s+normal\b|upper\s+limit\s+of\s+the\s+reference"
                r"|(?:highest|upper)\s+(?:normal\s+)?reference\s+(?:value|limit)|normal\s+upper\s+limits?))")
 ULN_UNIT = "x ULN"  # the unit of a threshold written as a multiple of the upper limit of normal
 FOLD_PATTERN = r"(?:x|×|times|-?fold)"
@@ -192,9 +233,10 @@ _AGE_LIKE = {"years": 1.0, "months": 1 / 12, "weeks": 7 / 365.25, "days": 1 / 36
 # variable -> {unit: factor or function} into the catalogue unit (variables.yaml)
 CONVERSIONS: dict[str, dict[str, object]] = {
     "hba1c": {"%": 1.0, "mmol/mol": _ifcc_to_ngsp},
-    "fasting_glucose": {"mmol/L": 1.0, "mg/dL": 1 / 18.0},
-    "postmeal_glucose": {"mmol/L": 1.0, "mg/dL": 1 / 18.0},
-    "random_glucose": {"mmol/L": 1.0, "mg/dL": 1 / 18.0},
+    # 1 g/L is 100 mg/dL
+    "fasting_glucose": {"mmol/L": 1.0, "mg/dL": 1 / 18.0, "g/L": 100 / 18.0},
+    "postmeal_glucose": {"mmol/L": 1.0, "mg/dL": 1 / 18.0, "g/L": 100 / 18.0},
+    "random_glucose": {"mmol/L": 1.0, "mg/dL": 1 / 18.0, "g/L": 100 / 18.0},
     "fasting_cpeptide": {"nmol/L": 1.0, "pmol/mL": 1.0, "pmol/L": 0.001, "ng/mL": 0.331},
     "postmeal_cpeptide": {"nmol/L": 1.0, "pmol/mL": 1.0, "pmol/L": 0.001, "ng/mL": 0.331},
     "random_cpeptide": {"nmol/L": 1.0, "pmol/mL": 1.0, "pmol/L": 0.001, "ng/mL": 0.331},
@@ -375,7 +417,8 @@ NOT_A_MENTION = re.compile(
     r"wish(?:es|ing|ed)?|want(?:s|ing|ed)?|willing|desir(?:e|es|ed|ing|ous)|hop(?:e|es|ing)\s+(?:for|to)|"
     r"contemplat(?:e|es|ing))\s+"
     r"(?:\w+\s+){0,4}$|become\s+$|(?:risk|prevention|family\s+member|family\s+history|relatives?|donors?|history\s+in)\s+"
-    r"(?:[\w,-]+\s+){0,7}$",
+    # the words up to the concept may be joined by slashes too ("Donor is sero-positive in HBV/HCV/HIV")
+    r"(?:[\w,-]+(?:\s+|\s*/\s*)){0,7}$",
     re.I)
 
 # Words after a concept that make it a modifier, not a condition the person has: "hepatitis B vaccine",
@@ -433,7 +476,7 @@ EVENTS: dict[str, list[str]] = {
 NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
                 "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "eighteen": 18, "twenty-four": 24, "a": 1, "an": 1,
                 # multiples of the upper limit of normal in words ("more than twice the ULN")
-                "twice": 2, "thrice": 3}
+                "twice": 2, "thrice": 3, "double": 2, "triple": 3}
 
 # outcome measures name variables more loosely than criteria do ("C-peptide" = fasting and stimulated)
 OUTCOME_TERMS: list[tuple[str, tuple[str, ...]]] = [
@@ -472,6 +515,14 @@ CURRENT_STATE_ONLY: frozenset[str] = frozenset({"hepatitis_b", "hepatitis_active
 # positive test for", "previously"); "prior to" is a time, not a past state
 PAST_BEFORE = re.compile(r"\b(?P<cue>history\s+of|previous(?:ly)?|past|ever\s+(?:had|been|tested|diagnosed)|prior(?!\s+to\b))"
                          r"\b[^.;:]{0,60}$", re.I)
+# the past and the present named together right before a concept ("Past or present hepatitis B", "current or previous
+# tuberculosis"): both times, so a reading of the current state leaves the past out
+PAST_AND_PRESENT_BEFORE = re.compile(
+    r"\b(?P<cue>(?:past|previous|prior|former)\s+(?:or|and/or|and)\s+(?:present|current|active|ongoing)|"
+    r"(?:present|current|active|ongoing)\s+(?:or|and/or|and)\s+(?:past|previous|prior|former))\s+(?:[\w-]+\s+){0,2}$|"
+    # the present word inside the concept's own words: "Previous or active tuberculosis"
+    r"\b(?P<past>past|previous|prior|former)\s+(?:or|and/or)\s+$",
+    re.I)
 # a word that brings the text back to the present ("history of stroke and active hepatitis B")
 CURRENT_WORD = re.compile(r"\b(?:active|current(?:ly)?|ongoing|present|now)\b", re.I)
 # Before a concept the catalogue records as a history ("History of alcohol abuse"): the current state only
@@ -598,4 +649,6 @@ UNCOVERED_STOP_WORDS: frozenset[str] = frozenset({
     "experiencing", "experience", "experienced", "undergoing", "suffering", "presenting", "show", "shows",
     "showing", "meet", "meets", "whose", "where", "there", "their", "they", "them", "his", "her", "its", "one",
     "two", "three", "past", "last", "previous", "preceding",
+    "randomisation", "randomization",  # when a value is measured ("at screening or randomisation"), like "screening"
+    "position",  # how a pressure is taken: "measured in sitting position"
 })

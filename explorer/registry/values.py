@@ -126,6 +126,11 @@ _VALUE_PATTERNS: list[tuple[str, re.Pattern]] = [
                             rf"(?P<t>or\s+(?:more|greater|higher|above))\b", re.I)),
     ("ulntrail", re.compile(rf"{_num('a', words=True)}\s*{lexicon.FOLD_PATTERN}\s+(?P<t>or\s+(?:more|greater|higher))\s+"
                             rf"(?P<uln>(?:above|over)\s+{lexicon.ULN_PATTERN})", re.I)),
+    # the multiple written after the limit's name: "ALT > ULN x 3", "AST ≥ 2 × the upper limit of normal" is above;
+    # "> ULN x 3" and "> 3 x ULN" say the same
+    ("ulnfirst", re.compile(rf"{cmp_group('c')}\s*(?:the\s+)?(?P<uln>ULN|UNL|upper\s+limits?\s+of\s+(?:the\s+)?normal)"
+                            rf"\s*(?:x|×|\*|times)\s*{_num('a', words=True)}(?![\d.,]*\d)(?!\s*(?:%|(?:{_UNIT}){_UNIT_WORD_GUARD}))",
+                            re.I)),
     ("cmp", re.compile(rf"{cmp_group('c')}\s*(?:than\s+)?(?:(?:the\s+)?age\s+(?:of\s+)?)?{_num('a', words=True)}{_unit_group('ua')}{_ULN}", re.I)),
     ("trail", re.compile(rf"{_num('a', words=True)}{_unit_group('ua')}\s*(?P<t>{'|'.join(p for _, p in _TRAIL_PHRASES)})",
                          re.I)),
@@ -230,7 +235,7 @@ def find_values(text: str, *, flattened_pairs: bool = True) -> list[Value]:
                 ops = ("<=",)
             elif form in ("ulntrail", "from"):  # "3x ULN or higher", "from 18 years": lower limits
                 ops = (">=",)
-            elif form == "cmp":
+            elif form in ("cmp", "ulnfirst"):
                 ops = (op_of(g["c"]),)
             elif form == "trail":
                 ops = (_trail_op(g["t"]),)
