@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import RESULTS, ROOT, machine, peak_rss_mb
+from _common import RESULTS, machine, peak_rss_mb
 
 ROWS_PER_SUBJECT = 14
 
@@ -42,7 +42,6 @@ def run_child(variant: str, path: Path) -> dict:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    sys.path.insert(0, str(ROOT))
     from explorer.engine.folder_writer import _append_reasons  # imported before the baseline is taken
 
     added = pd.DataFrame({"subject_id": ["S000000001"] * 1000, "variable": ["fasting_cpeptide"] * 1000,
