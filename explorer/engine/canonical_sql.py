@@ -829,8 +829,6 @@ def canonical_screening_folder(folder: str | Path, out: str | Path, *, on_invali
             raise DataError("a screening folder is written on this machine, by a local Spark session only (a "
                             "cluster's executors write where they run); derive the features in memory, or give a "
                             "local master", file=str(folder))
-    target, report = canonical_screening_sql(folder, engine=engine, on_invalid=on_invalid, lookback_days=lookback_days,
-                                             cgm_days=cgm_days, catalogue=catalogue, spark=spark, master=master,
-                                             out=Path(out), out_above=-1, range_subjects=range_subjects,
-                                             progress=progress)
-    return target, report
+    return canonical_screening_sql(folder, engine=engine, on_invalid=on_invalid, lookback_days=lookback_days,
+                                   cgm_days=cgm_days, catalogue=catalogue, spark=spark, master=master, out=Path(out),
+                                   out_above=-1, range_subjects=range_subjects, progress=progress)

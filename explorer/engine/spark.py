@@ -14,6 +14,7 @@ selection of subject ids, or, for an in-memory EligibilityMatrix, one truth code
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import re
 import shutil
@@ -353,7 +354,7 @@ class SparkBackend:
         file, offset = "__file", "__offset"
         counts = sorted((str(r[0]), int(r[1])) for r in features.groupBy(F.col("_metadata.file_path").alias(file))
                         .count().collect())  # one row a file
-        starts = [sum(n for _, n in counts[:i]) for i in range(len(counts))]
+        starts = itertools.accumulate((n for _, n in counts[:-1]), initial=0)  # rows of the files before each
         table = self.spark.createDataFrame([(path, start) for (path, _), start in zip(counts, starts, strict=True)],
                                            f"{file} string, {offset} long")
         return (located.withColumn(file, F.col("_metadata.file_path")).join(F.broadcast(table), file)
