@@ -1101,13 +1101,19 @@ def censored_rows_sql(plan: Plan, dialect: Dialect, windows: list[float]) -> tup
             f"WHERE m.{q('variable')} IN ({', '.join(names)}) AND {value} IS NOT NULL AND NOT {d.isnan(value)} "
             f"AND m.{q(TIME)} IS NOT NULL AND m.{q(TIME)} < s.{q(INDEX)} + {DAY_NS} "
             f"AND m.{q(TIME)} >= s.{q(INDEX)} - CASE m.{q('variable')} {window_ns} END")
+    # Only a cell with a censored row somewhere in its window can have one at its latest time: the cells are
+    # found first (few), and the latest time is taken over their rows alone, by windows over one read of them.
+    # Grouping every measurement row by cell and joining the groups back (the first way) shuffled all the rows
+    # twice in Spark, which inlines a CTE at each read: 41 of 348 JVM CPU-seconds of the canonical path at 10^5
+    # (benchmarks/results/spark_canonical_15_profile_1e5.md).
     sql = (f"WITH z_rows AS ({rows}), "
-           "z_latest AS (SELECT r, v, MAX(t) AS lt FROM z_rows GROUP BY r, v), "
-           "z_at AS (SELECT z.r, z.v, z.x, z.c, z.l FROM z_rows z JOIN z_latest a ON z.r = a.r AND z.v = a.v "
-           "AND z.t = a.lt), "
-           "z_cells AS (SELECT r, v FROM z_at GROUP BY r, v HAVING MAX(ABS(c)) > 0) "
-           f"SELECT s.{q('subject_id')} AS id, z.v, z.x, z.c, z.l FROM z_at z JOIN z_cells k ON z.r = k.r AND z.v = k.v "
-           f"JOIN {q(VIEWS['subjects'])} s ON s.{q(ROW)} = z.r")
+           "z_cand AS (SELECT DISTINCT r, v FROM z_rows WHERE c <> 0), "
+           "z_sel AS (SELECT z.r, z.v, z.x, z.c, z.l, z.t FROM z_rows z JOIN z_cand k ON z.r = k.r AND z.v = k.v), "
+           "z_latest AS (SELECT r, v, x, c, l, t = MAX(t) OVER (PARTITION BY r, v) AS latest FROM z_sel), "
+           # WHERE comes before the window: the largest code among the rows at the latest time
+           "z_at AS (SELECT r, v, x, c, l, MAX(ABS(c)) OVER (PARTITION BY r, v) AS mc FROM z_latest WHERE latest) "
+           f"SELECT s.{q('subject_id')} AS id, z.v, z.x, z.c, z.l FROM z_at z "
+           f"JOIN {q(VIEWS['subjects'])} s ON s.{q(ROW)} = z.r WHERE z.mc > 0")
     return sql, dict(b.values)
 
 

@@ -307,3 +307,33 @@ def test_censored_reasons_are_appended_to_the_file_without_losing_or_moving_a_ro
     got = pq.read_table(path).to_pydict()
     assert got == {c: rows[c] + added[c].tolist() for c in rows}
     assert [p.name for p in tmp_path.iterdir()] == ["missing_reasons.parquet"]
+
+
+def test_only_a_censored_value_at_the_latest_time_gives_an_interval_in_every_derivation(spark, tmp_path):
+    # several rows a cell: a censored value followed by an exact one is no interval, an exact one followed by a
+    # censored one is; two rows at the latest time, one censored, give the mean of their bounds; a censored value
+    # before the look-back window is not read at all (the SQL first keeps the cells with any censored row, then
+    # takes their latest time: each of these cells must come out as the pandas derivation has it)
+    subjects = ["later_exact", "later_censored", "same_time_mixed", "old_censored", "exact_only"]
+    (tmp_path / "subjects.csv").write_text("subject_id,sex,index_date,birth_date\n" + "\n".join(
+        f"{s},F,2024-01-10,1980-01-01" for s in subjects) + "\n")
+    (tmp_path / "measurements.csv").write_text(
+        "subject_id,time,variable,value,unit\n"
+        "later_exact,2023-12-01,fasting_cpeptide,<0.1,nmol/L\n"
+        "later_exact,2024-01-01,fasting_cpeptide,0.4,nmol/L\n"
+        "later_censored,2023-12-01,fasting_cpeptide,0.4,nmol/L\n"
+        "later_censored,2024-01-01,fasting_cpeptide,<0.1,nmol/L\n"
+        "same_time_mixed,2024-01-01,fasting_cpeptide,<0.1,nmol/L\n"
+        "same_time_mixed,2024-01-01,fasting_cpeptide,0.3,nmol/L\n"
+        "old_censored,2020-01-01,fasting_cpeptide,<0.1,nmol/L\n"
+        "old_censored,2024-01-01,fasting_glucose,8,mmol/L\n"
+        "exact_only,2024-01-01,fasting_cpeptide,0.2,nmol/L\n")
+    expected = screening_features(load_canonical(tmp_path).cohort)
+    cells = sorted(zip(expected.censored["subject_id"].astype(str), expected.censored["low"],
+                       expected.censored["high"], strict=True))
+    assert [c[0] for c in cells] == ["later_censored", "same_time_mixed"]
+    assert cells[0][1:] == pytest.approx((0.0, 0.1)) and cells[1][1:] == pytest.approx((0.15, 0.2))
+    in_place, _ = canonical_screening_sql(tmp_path)
+    same_intervals(expected, in_place)
+    same_intervals(expected, screening_features_sql(load_canonical(tmp_path).cohort))
+    same_intervals(expected, canonical_screening_sql(tmp_path, engine="spark", spark=spark)[0])
