@@ -447,3 +447,16 @@ def test_spark_refuses_or_makes_unknown_a_placeholder_date_as_the_loader_does(sp
     screening, report = canonical_screening_sql(folder, engine="spark", spark=spark, on_invalid="reject")
     assert_same_screening(expected_screening, screening)
     assert report.summary() == expected_report.summary()
+
+
+def test_repeated_labs_are_warned_about_only_where_their_values_differ(folder):
+    # equal repeats are counted, not warned about; a different value (one of three) names its variable, as the
+    # loader does (the SQL tells them apart by the least and greatest value of a group)
+    replace(folder / "measurements.csv", "A1,2024-02-01,weight,72,kg,,",
+            "A1,2024-02-01,weight,72,kg,,\nA1,2024-02-01,weight,72.0,kg,,\nA2,2024-02-15,hba1c,7.0,%,,\n"
+            "A2,2024-02-15,hba1c,7.0,%,,\nA2,2024-02-15,hba1c,7.2,%,,\nA3,2024-01-05,height,170,cm,,\n"
+            "A3,2024-01-05,height,170,cm,,")
+    _, report = pandas_path(folder)
+    text = report.summary()
+    assert "repeated measurements at one time" in text and "hba1c" in text.split("with a different value")[1]
+    assert_same(folder)
