@@ -21,6 +21,8 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from explorer import expr
+
 from explorer.registry import (
     conditions,
     counted,
@@ -105,15 +107,40 @@ def looks_english(text: str) -> bool:
 _SEX_IN_SQUARE_BRACKETS = re.compile(r"\[(\s*(?:males?|females?|men|women)\s*)\]", re.I)
 
 
+# "Minimum age of 18 years", "maximum age: 65": the word before the name is the comparator; read as "age minimum of
+# 18" (the two words swapped, same length, so every offset stays the text's)
+_LIMIT_BEFORE_AGE = re.compile(r"\b(minimum|maximum)(\s+)(age)\b", re.I)
+
+
+def _as_read(text: str) -> str:
+    """The text with the spellings above rewritten one character for one (offsets unchanged)."""
+    text = _SEX_IN_SQUARE_BRACKETS.sub(r"(\1)", text)
+    return _LIMIT_BEFORE_AGE.sub(lambda m: m.group(3) + m.group(2) + m.group(1), text)
+
+
+# "If female, must not be pregnant or lactating", "For women: not pregnant": a leading condition naming women, before a
+# rule on pregnancy or lactation only, which already holds for women only (`sex == "male" or not pregnant`, `sex ==
+# "female" and pregnant`): the condition adds nothing to it. Any other rule under it stays conditional.
+_IF_WOMEN = re.compile(r"\W*(?:if|for|in)\s+(?:(?:a|the|all)\s+)?(?:females?|wom[ae]n|female\s+(?:patients?|subjects?|"
+                       r"participants?))\s*[,:]\s*", re.I)
+_PREGNANCY_NAMES = {"sex", "pregnant", "lactating", "childbearing_potential"}
+
+
+def _pregnancy_of_women(text: str, rule: Rule) -> bool:
+    return (_IF_WOMEN.match(text) is not None and rule.tree is not None
+            and set(expr.names(rule.tree)) <= _PREGNANCY_NAMES and "sex" in expr.names(rule.tree))
+
+
 def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = (), enrolled_sex: str | None = None,
             minimum_age: float | None = None) -> Extraction:
-    """See _extract_as_written; a sex named in square brackets is read as in round ones, each rule's source is the
-    text as written."""
-    if not text or not _SEX_IN_SQUARE_BRACKETS.search(text):
+    """See _extract_as_written; a sex named in square brackets is read as in round ones, a minimum or maximum before
+    "age" as after it; each rule's source is the text as written."""
+    read = _as_read(text) if text else text
+    if read == text:
         return _extract_as_written(text, kind, skip_variables=skip_variables, enrolled_sex=enrolled_sex,
                                    minimum_age=minimum_age)
-    result = _extract_as_written(_SEX_IN_SQUARE_BRACKETS.sub(r"(\1)", text), kind, skip_variables=skip_variables,
-                                 enrolled_sex=enrolled_sex, minimum_age=minimum_age)
+    result = _extract_as_written(read, kind, skip_variables=skip_variables, enrolled_sex=enrolled_sex,
+                                 minimum_age=minimum_age)
 
     def as_written(rule: Rule) -> Rule:
         return dataclasses.replace(rule, source=text[rule.span[0]:rule.span[1]])
@@ -264,8 +291,9 @@ def _extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = (), enro
     def is_conditional(r: Rule) -> bool:
         if r.applies_to:
             return False  # a threshold per sex is read as such (merge_sex_specific)
-        return bool(CONDITIONAL.search(clause_before(text, r.span[0]))
-                    or CONDITION_AFTER.match(text[r.span[1]:r.span[1] + 40]))
+        prefix = _IF_WOMEN.match(text) if _pregnancy_of_women(text, r) else None
+        clause = clause_before(" " * prefix.end() + text[prefix.end():] if prefix else text, r.span[0])
+        return bool(CONDITIONAL.search(clause) or CONDITION_AFTER.match(text[r.span[1]:r.span[1] + 40]))
 
     conditional = [r for r in rules if is_conditional(r)]
     if any(is_conditional(r) for r in skipped):
@@ -281,7 +309,12 @@ def _extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = (), enro
     used = [(a.value.start, a.value.end) for a in attached if a not in failed and not no_comparator(a.value)] + \
         read_spans
     unread = [v for v in values if not any(s0 < v.end and v.start < e0 for s0, e0 in used)
-              and (any(v.units) or v.uln or (v.unknown_unit and v.form != "bare"))
+              and (any(v.units) or v.uln or (v.unknown_unit and v.form != "bare")
+                   # "Patients > 18 with type 2 diabetes": a stated limit without unit is a limit of something too;
+                   # dropped silently, the rule would admit more people than the text
+                   or (v.form == "cmp" and v.ops[0] in (">", ">=", "<", "<=")
+                       # ... but "at least two of the following" counts the items (counted.py)
+                       and not re.match(r"\s*(?:out\s+)?of\b", text[v.end:], re.I)))
               and not re.fullmatch(r"\s*[(\[]\s*", text[max(0, v.start - 3):v.start][-3:] or " ")]
     if [v for v in unread if v not in unstated_values]:
         notes.append("values not read: " + ", ".join(repr(text[v.start:v.end]) for v in unread
