@@ -112,13 +112,18 @@ _GAP_OK = re.compile(
     rf"{lexicon.KIDNEY_METHOD}|serum|plasma|blood|total|test|score|index|between|from|ratio|to\s+be|"
     r"ranging|ranged|averag(?:e|ing)|"
     r"elevated|elevation|increased|reduced|decreased|documented|most|recent|current|within|range|dl|mg|"
-    r"and|or|(?:in|for)\s+(?:men|women|males?|females?)|"
+    r"and|or|(?:in|for)\s+(?:men|women|males?|females?)|(?:(?<=[:,;(])|(?<=[:,;(]\s))(?:men|women|males?|females?)\s*:?|"
     # "> 1.5 mg/dL (men) / > 1.4 mg/dL (women)": one limit per sex, the slash between them
     r"\(\s*(?:men|women|males?|females?)\s*\)\s*/)[\s:,(\[\])=]*){0,8}$", re.I)
 
 
+# "(>= 1.5 mg/dL for men; >= 1.4 mg/dL for women)": a semicolon after one sex's limit parts it from the other's
+_AFTER_ONE_SEX = re.compile(r"\s*(?:(?:in|for)\s+)?(?:men|women|males?|females?)\s*\)?\s*;\s*", re.I)
+
+
 def _gap_clean(gap: str) -> bool:
-    return len(gap) <= 70 and ";" not in gap and not re.search(r"\.\s", gap) and bool(_GAP_OK.match(gap))
+    return len(gap) <= 70 and (";" not in gap or bool(_AFTER_ONE_SEX.fullmatch(gap))) \
+        and not re.search(r"\.\s", gap) and bool(_GAP_OK.match(gap.replace(";", ",")))
 
 
 _NO_LIMIT = re.compile(r"[<>≤≥=]|\d")  # a comparator or a number (a unit's exponent is taken out first)
