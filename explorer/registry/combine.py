@@ -379,7 +379,7 @@ _QUALIFYING_START = re.compile(
     r"prior|history|recent|uncontrolled|controlled|poorly|severe|mild|moderate|significant|clinically|active|"
     r"chronic|acute|stable|unstable|first|second|third|early|late|grade|class|stage|type|nyha|[\d<>≤≥=(\[])\b",
     re.I)
-_LIST_SEPARATOR = re.compile(r"\s*[,;]\s*(?:(?:and\s*/\s*or|and|or)\b\s*)?")
+_LIST_SEPARATOR = re.compile(r"[,;]\s*(?:(?:and\s*/\s*or|and|or)\b\s*)?")
 
 
 def own_list_items(text: str, kind: str, uncovered: str, rules: list[Rule]) -> bool:
@@ -413,8 +413,9 @@ def own_list_items(text: str, kind: str, uncovered: str, rules: list[Rule]) -> b
         if {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", "".join(masked[lo:hi]))} & unread:
             return False  # the item holds an unread word: it may qualify the rule
         read_items.add(i)
-    if not read_items or len(read_items) == len(bounds):
-        return False
+    if not read_items or len(read_items) == len(bounds) or any(
+            not any(r.span[0] < bounds[i][1] and bounds[i][0] < r.span[1] for i in read_items) for r in rules):
+        return False  # every item read, or a rule in no item
     others = "".join(text[lo:hi] + " " for i, (lo, hi) in enumerate(bounds) if i not in read_items)
     if re.search(r"\b(?:if|unless|except|other\s+than|provided|only|when|whether)\b", others, re.I) \
             or TIME_QUALIFIER.search(others):

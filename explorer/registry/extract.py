@@ -121,8 +121,11 @@ def _as_read(text: str) -> str:
 # "If female, must not be pregnant or lactating", "For women: not pregnant": a leading condition naming women, before a
 # rule on pregnancy or lactation only, which already holds for women only (`sex == "male" or not pregnant`, `sex ==
 # "female" and pregnant`): the condition adds nothing to it. Any other rule under it stays conditional.
-_IF_WOMEN = re.compile(r"\W*(?:if|for|in)\s+(?:(?:a|the|all)\s+)?(?:females?|wom[ae]n|female\s+(?:patients?|subjects?|"
-                       r"participants?))\s*[,:]\s*", re.I)
+_IF_WOMEN = re.compile(r"\W*(?:(?:if|for|in)\s+(?:(?:a|the|all)\s+)?(?:females?|wom[ae]n|female\s+(?:patients?|subjects?|"
+                       r"participants?))|(?:females?|wom[ae]n)\s+only)\s*[,:]\s*", re.I)
+# "HbA1c > 10% in men and women", "for both males and females": both sexes together are everyone, no condition
+_BOTH_SEXES = re.compile(r"\b(?:in|for)\s+(?:both\s+)?(?:men|women|males?|females?)\s*(?:and\s*/\s*or|and|or|&|/)\s*"
+                         r"(?:men|women|males?|females?)\b", re.I)
 _PREGNANCY_NAMES = {"sex", "pregnant", "lactating", "childbearing_potential"}
 
 
@@ -292,8 +295,9 @@ def _extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = (), enro
         if r.applies_to:
             return False  # a threshold per sex is read as such (merge_sex_specific)
         prefix = _IF_WOMEN.match(text) if _pregnancy_of_women(text, r) else None
-        clause = clause_before(" " * prefix.end() + text[prefix.end():] if prefix else text, r.span[0])
-        return bool(CONDITIONAL.search(clause) or CONDITION_AFTER.match(text[r.span[1]:r.span[1] + 40]))
+        everyone = _BOTH_SEXES.sub(lambda m: " " * len(m.group(0)), text)  # same length: offsets hold
+        clause = clause_before(" " * prefix.end() + everyone[prefix.end():] if prefix else everyone, r.span[0])
+        return bool(CONDITIONAL.search(clause) or CONDITION_AFTER.match(everyone[r.span[1]:r.span[1] + 40]))
 
     conditional = [r for r in rules if is_conditional(r)]
     if any(is_conditional(r) for r in skipped):
