@@ -74,7 +74,7 @@ _DURATION_OF = re.compile(r"\s*(?:of|since|after|without|from|following|on)\s+(?
                           r"(?!the\s+(?:day|date|time)\s+of\b)[a-z]", re.I)
 
 
-# "Adults (>= 18)", "Adults over 18", "Adult patients > 18 with ...": a comparator and a whole number without unit,
+# "Adults (>= 18)", "Adults over 18 and under 75", "Adults 18-70": a comparator (or a range) and whole numbers without unit,
 # right after "adult(s)" (the word that says it is an age; at most a noun for people, "aged" or an opening bracket
 # between), ending the clause or followed by what describes them, is their age in years. "Patients > 18" names no
 # age ("Patients with > 2 ..."): not read.
@@ -85,7 +85,8 @@ _BARE_AGE_AFTER = re.compile(r"\s*(?:$|[.;,)]|(?:with|who|and|or|undergoing|diag
 
 def _bare_age_after_adults(text: str, v: Value) -> Mention | None:
     """The mention "adults ... <value>" when the value is such an age, else None."""
-    if v.form != "cmp" or any(v.units) or v.uln or v.unknown_unit or v.ops[0] == "" \
+    if v.form not in ("cmp", "cmprange", "between", "dash", "fromto") or any(v.units) or v.uln or v.unknown_unit \
+            or "" in v.ops \
             or not all(float(n).is_integer() and 1 <= n <= 120 for n in v.numbers) \
             or not _BARE_AGE_AFTER.match(text[v.end:]):
         return None
@@ -104,7 +105,9 @@ def clause_before(text: str, start: int) -> str:
 # words between a variable and its value; "de" is French ("âgés de 18 à 65 ans", "HbA1c de 7 à 10 %")
 _GAP_OK = re.compile(
     r"^[\s:,(\[\])=]*(?:(?:of|de|is|was|are|were|that|which|level|levels|value|values|concentrations?|count|measured|measurement|at|"
-    r"screening|baseline|enrol(?:l)?ment|entry|inclusion|randomi[sz]ation|registration|in|the|a|an|range|result|results|by|central|laboratory|lab|local|than|be|should|must|"
+    r"screening|baseline|enrol(?:l)?ment|entry|inclusion|randomi[sz]ation|registration|in|the|a|an|range|"
+    # the registry's own label: "Ages eligible for study: 18 years to 65 years", "Age limits: 18-65"
+    r"eligible(?:\s+for\s+(?:the\s+)?study)?|limits?|result|results|by|central|laboratory|lab|local|than|be|should|must|"
     r"have|has|had|with|\(\w+\)|\w{2,6}\)|"
     # the method named in brackets: "Estimated GFR (CKD-EPI) >= 45", "CrCl (Cockcroft-Gault formula) < 50"
     r"\((?:CKD[- ]?EPI|MDRD|Cockcroft[- ]Gault|C-G|IFCC|NGSP|DCCT)(?:\s+(?:formula|equation))?\)|"

@@ -128,6 +128,8 @@ def test_minimum_age_guards(text):
     ("Adults (≥ 18)", "age >= age_min"),
     ("Adults over 18", "age > age_min"),
     ("Adult patients (>= 18) with type 2 diabetes", "age >= age_min and diabetes_type == \"T2D\""),
+    ("Adults over 18 and under 75", "age > age_min and age < age_max"),
+    ("Adults 18-70", "age >= age_min and age <= age_max"),
 ])
 def test_a_bare_limit_on_adults_is_their_age(text, expression):
     result = _read(text, "inclusion")
@@ -139,6 +141,8 @@ def test_a_bare_limit_on_adults_is_their_age(text, expression):
     ("Patients > 18", "inclusion"),              # no word says age: named, not read
     ("Adults with > 2 hypoglycaemic events", "inclusion"),
     ("Adults (≥ 18.5)", "inclusion"),           # no whole number of years
+    ("Adults 2-3 times a week", "inclusion"),    # a frequency, not an age
+    ("Adults 18-70 kg", "inclusion"),            # a unit of its own
 ])
 def test_bare_limit_guards(text, kind):
     assert "age" not in (_read(text, kind).expression or "")
@@ -149,6 +153,9 @@ def test_bare_limit_guards(text, kind):
     ("Age at enrollment: 18-65 years", "age >= age_min and age <= age_max"),
     ("Age at randomisation ≥ 18 years", "age >= age_min"),
     ("HbA1c at entry 7.0-10.0%", "hba1c >= hba1c_min and hba1c <= hba1c_max"),
+    # the registry's own label
+    ("Ages Eligible for Study: 18 Years to 75 Years", "age >= age_min and age <= age_max"),
+    ("Age limits: 18 to 70 years", "age >= age_min and age <= age_max"),
 ])
 def test_a_time_of_enrolment_is_no_gap(text, expression):
     assert _read(text, "inclusion").expression == expression
