@@ -35,7 +35,7 @@ from explorer.registry import (
     readings,
     trees,
 )
-from explorer.registry.attach import attach, clause_before
+from explorer.registry.attach import TIME_UNITS, attach, clause_before
 from explorer.registry.combine import (
     CONDITION_AFTER,
     CONDITIONAL,
@@ -126,6 +126,25 @@ _IF_WOMEN = re.compile(r"\W*(?:(?:if|for|in)\s+(?:(?:a|the|all)\s+)?(?:females?|
 # "HbA1c > 10% in men and women", "for both males and females": both sexes together are everyone, no condition
 _BOTH_SEXES = re.compile(r"\b(?:in|for)\s+(?:both\s+)?(?:men|women|males?|females?)\s*(?:and\s*/\s*or|and|or|&|/)\s*"
                          r"(?:men|women|males?|females?)\b", re.I)
+# a window that reaches today ("within the past 6 months", "in the last year"), which a current pregnancy lies in; never
+# a pregnancy or lactation that is over ("ended", "stopped", "delivered", "postpartum", "terminated", "ago") nor a
+# "recent" one (it may mean after the birth)
+_WINDOW_HOLDS_NOW = re.compile(r"\b(?:within|(?:in|during)\s+the\s+(?:past|last|preceding))\b", re.I)
+_PREGNANCY_OVER = re.compile(r"\b(?:end(?:ed|ing|s)?|stop(?:ped|ping|s)?|ceased?|termin\w*|deliver\w*|post-?partum|"
+                             r"after|since|ago|birth|recent\w*|miscarr\w*|abort\w*|wean\w*|previous\w*|former\w*|"
+                             r"prior)\b", re.I)
+def _pregnancy_window(text: str, kind: str, rules: list[Rule]) -> tuple[int, int] | None:
+    """The span of a window reaching today in an exclusion whose undated rules are all pregnancy or lactation
+    ("Pregnancy within the past 6 months"), else None."""
+    window = _WINDOW_HOLDS_NOW.search(text)
+    undated = [r for r in rules if r.comparator is None and r.tree is not None]
+    if kind != "exclusion" or window is None or not undated or _PREGNANCY_OVER.search(text) \
+            or not all(set(expr.names(r.tree)) <= _PREGNANCY_NAMES for r in undated):
+        return None
+    phrase = re.match(r"[^,;.()]*?(?=\s+(?:and\s*/\s*or|or|and)\b|[,;.()]|$)", text[window.start():]).group(0)
+    return window.start(), window.start() + len(phrase)
+
+
 _PREGNANCY_NAMES = {"sex", "pregnant", "lactating", "childbearing_potential"}
 
 
@@ -320,6 +339,10 @@ def _extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = (), enro
                        # ... but "at least two of the following" counts the items (counted.py)
                        and not re.match(r"\s*(?:out\s+)?of\b", text[v.end:], re.I)))
               and not re.fullmatch(r"\s*[(\[]\s*", text[max(0, v.start - 3):v.start][-3:] or " ")]
+    pregnancy_window = _pregnancy_window(text, kind, rules)
+    if pregnancy_window is not None:  # its length of time is named with the window, below
+        unread = [v for v in unread if not (set(v.units) <= TIME_UNITS and pregnancy_window[0] <= v.start
+                                            and v.end <= pregnancy_window[1])]
     if [v for v in unread if v not in unstated_values]:
         notes.append("values not read: " + ", ".join(repr(text[v.start:v.end]) for v in unread
                                                      if v not in unstated_values))
@@ -441,12 +464,20 @@ def _extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = (), enro
     if same_variable_conflict(rules):
         confidence = min(confidence, CAPS["conflicting_thresholds"])
         notes.append("the same variable has different thresholds under different conditions")
+    window = TIME_QUALIFIER.search(text)
     if kind == "exclusion" and not any(r.unit == "events" or r.variable == "cancer_status" for r in rules) \
-            and TIME_QUALIFIER.search(text) and any(r.comparator is None for r in rules) \
+            and window and any(r.comparator is None for r in rules) \
             and not window_in_last_alternative(text, uncovered, rules):
-        # "history of drug abuse within the past 2 years": the catalogue's history flag has no date
-        confidence = min(confidence, CAPS["time_window"])
-        notes.append("the text limits a history to a time window the catalogue variable does not record")
+        if pregnancy_window is not None:
+            # "Pregnancy within the past 6 months": the current pregnancy (or lactation) is one of the states the
+            # window holds, so excluding it excludes fewer people than the text; the window is named
+            phrase = text[pregnancy_window[0]:pregnancy_window[1]]
+            left_out.append(f"the time window {phrase!r} (the catalogue records current pregnancy and "
+                            "lactation only; the rule excludes fewer people than the text)")
+        else:
+            # "history of drug abuse within the past 2 years": the catalogue's history flag has no date
+            confidence = min(confidence, CAPS["time_window"])
+            notes.append("the text limits a history to a time window the catalogue variable does not record")
     if text.count("(") > text.count(")") or text.count("[") > text.count("]"):
         confidence = min(confidence, CAPS["cut_off"])
         notes.append("the text looks cut off (a bracket is not closed); a list in it may be incomplete")

@@ -249,3 +249,26 @@ def test_both_sexes_name_everyone(text, kind, expression):
 
 def test_one_sex_after_the_value_still_names_that_sex():
     assert _read("HbA1c > 10% in men", "exclusion").expression == 'sex == "male" and hba1c > hba1c_max'
+
+
+# --- 10. a pregnancy within a window reaching today: the current one is read, the window named -----------------------
+@pytest.mark.parametrize(("text", "expression"), [
+    ("Pregnancy or lactation within the last 12 months", 'sex == "female" and (pregnant or lactating)'),
+    ("Breast-feeding within the past 3 months", 'sex == "female" and lactating'),
+    ("Pregnancy in the last 12 months", 'sex == "female" and pregnant'),
+])
+def test_a_current_pregnancy_lies_in_a_window_reaching_today(text, expression):
+    result = _read(text, "exclusion")
+    assert (result.status, result.expression) == ("partial", expression), result.notes
+    assert any("time window" in n for n in result.notes)
+
+
+@pytest.mark.parametrize("text", [
+    "Pregnancy ended within the past 3 months",          # over: a current pregnancy is not in it
+    "Lactation stopped within 2 months",
+    "Recent pregnancy",                                   # may mean after the birth
+    "Pregnancy or drug abuse within the past year",      # the window may date the history flag
+    "History of drug abuse within the past 2 years",
+])
+def test_pregnancy_window_guards(text):
+    assert _read(text, "exclusion").status not in ("computable", "partial")
