@@ -136,10 +136,15 @@ _PREGNANCY_OVER = re.compile(r"\b(?:end(?:ed|ing|s)?|stop(?:ped|ping|s)?|ceased?
 def _pregnancy_window(text: str, kind: str, rules: list[Rule]) -> tuple[int, int] | None:
     """The span of a window reaching today in an exclusion whose undated rules are all pregnancy or lactation
     ("Pregnancy within the past 6 months"), else None."""
-    window = _WINDOW_HOLDS_NOW.search(text)
     undated = [r for r in rules if r.comparator is None and r.tree is not None]
-    if kind != "exclusion" or window is None or not undated or _PREGNANCY_OVER.search(text) \
+    if kind != "exclusion" or not undated or _PREGNANCY_OVER.search(text) \
             or not all(set(expr.names(r.tree)) <= _PREGNANCY_NAMES for r in undated):
+        return None
+    # the window right after the pregnancy's own words ("Pregnancy or lactation within the last 12 months"), never one
+    # that dates another item of the list ("Pregnancy, or substance abuse during the last 3 months")
+    window = next((w for w in _WINDOW_HOLDS_NOW.finditer(text)
+                   if any(re.fullmatch(r"[\s\w'-]{0,25}", text[r.span[1]:w.start()]) for r in undated)), None)
+    if window is None:
         return None
     phrase = re.match(r"[^,;.()]*?(?=\s+(?:and\s*/\s*or|or|and)\b|[,;.()]|$)", text[window.start():]).group(0)
     return window.start(), window.start() + len(phrase)

@@ -272,3 +272,8 @@ def test_a_current_pregnancy_lies_in_a_window_reaching_today(text, expression):
 ])
 def test_pregnancy_window_guards(text):
     assert _read(text, "exclusion").status not in ("computable", "partial")
+
+
+def test_a_window_on_another_item_is_not_the_pregnancy_s():
+    result = _read("Pregnancy, or substance abuse during the last 3 months", "exclusion")
+    assert not any("time window" in n and "pregnancy" in n for n in result.notes)
