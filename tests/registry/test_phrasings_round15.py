@@ -277,3 +277,9 @@ def test_pregnancy_window_guards(text):
 def test_a_window_on_another_item_is_not_the_pregnancy_s():
     result = _read("Pregnancy, or substance abuse during the last 3 months", "exclusion")
     assert not any("time window" in n and "pregnancy" in n for n in result.notes)
+
+
+def test_a_window_before_the_pregnancy_is_not_the_pregnancy_s():
+    # Chia NCT02339844: the window dates the substance abuse, listed long before the pregnancy
+    result = _read("Major surgery during the last 3 months, head injury, pacemaker, pregnancy", "exclusion")
+    assert not any("time window" in n and "pregnancy" in n for n in result.notes)
