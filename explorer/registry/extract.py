@@ -143,7 +143,8 @@ def _pregnancy_window(text: str, kind: str, rules: list[Rule]) -> tuple[int, int
     # the window right after the pregnancy's own words ("Pregnancy or lactation within the last 12 months"), never one
     # that dates another item of the list ("Pregnancy, or substance abuse during the last 3 months")
     window = next((w for w in _WINDOW_HOLDS_NOW.finditer(text)
-                   if any(w.start() >= r.span[1] and re.fullmatch(r"[\s\w'-]{0,25}", text[r.span[1]:w.start()])
+                   if any(r.span[0] < w.start() and (w.start() < r.span[1]  # inside the rule's own words, or after
+                                                       or re.fullmatch(r"[\s\w'-]{0,25}", text[r.span[1]:w.start()]))
                           for r in undated)), None)
     if window is None:
         return None

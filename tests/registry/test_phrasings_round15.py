@@ -256,6 +256,8 @@ def test_one_sex_after_the_value_still_names_that_sex():
     ("Pregnancy or lactation within the last 12 months", 'sex == "female" and (pregnant or lactating)'),
     ("Breast-feeding within the past 3 months", 'sex == "female" and lactating'),
     ("Pregnancy in the last 12 months", 'sex == "female" and pregnant'),
+    # the window between the two mentions the rule reads (Chia NCT01846507)
+    ("Pregnancy within the past 6 months and/or breast-feeding", 'sex == "female" and (pregnant or lactating)'),
 ])
 def test_a_current_pregnancy_lies_in_a_window_reaching_today(text, expression):
     result = _read(text, "exclusion")
