@@ -22,7 +22,6 @@ import dataclasses
 import re
 
 from explorer import expr
-
 from explorer.registry import (
     conditions,
     counted,
