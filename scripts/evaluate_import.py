@@ -495,7 +495,8 @@ def evaluate_chia(lines: list[ChiaLine], *, sample: int = 0, seed: int = 0, reco
                     row = causes.setdefault(cause, {})
                     row[g.family] = row.get(g.family, 0) + 1
                     uncomputable.append({"trial": line.trial, "kind": line.kind, "line": line.index, "family": g.family,
-                                         "gold": g.text, "cause": cause, "text": line.text})
+                                         "gold": g.text, "cause": cause, "inexpressible": reasons[id(g)],
+                                         "text": line.text})
         if any(i["computable"] for i in items):
             computable_criteria.append(line)
     families = {}

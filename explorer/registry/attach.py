@@ -74,6 +74,29 @@ _DURATION_OF = re.compile(r"\s*(?:of|since|after|without|from|following|on)\s+(?
                           r"(?!the\s+(?:day|date|time)\s+of\b)[a-z]", re.I)
 
 
+# "Adults (>= 18)", "Adults over 18 and under 75", "Adults 18-70": a comparator (or a range) and whole numbers without unit,
+# right after "adult(s)" (the word that says it is an age; at most a noun for people, "aged" or an opening bracket
+# between), ending the clause or followed by what describes them, is their age in years. "Patients > 18" names no
+# age ("Patients with > 2 ..."): not read.
+_ADULTS_JUST_BEFORE = re.compile(r"\badults?(?:\s+(?:patients?|subjects?|participants?|volunteers?|men|women|males?|"
+                                 r"females?|individuals?|persons?|people))?(?:\s+(?:aged?|of\s+age))?[\s(]*$", re.I)
+_BARE_AGE_AFTER = re.compile(r"\s*(?:$|[.;,)]|(?:with|who|and|or|undergoing|diagnosed|having)\b)", re.I)
+
+
+def _bare_age_after_adults(text: str, v: Value) -> Mention | None:
+    """The mention "adults ... <value>" when the value is such an age, else None."""
+    if v.form not in ("cmp", "cmprange", "between", "dash", "fromto") or any(v.units) or v.uln or v.unknown_unit \
+            or "" in v.ops \
+            or not all(float(n).is_integer() and 1 <= n <= 120 for n in v.numbers) \
+            or not _BARE_AGE_AFTER.match(text[v.end:]):
+        return None
+    m = _ADULTS_JUST_BEFORE.search(text[max(0, v.start - 60):v.start])
+    if m is None:
+        return None
+    start = max(0, v.start - 60) + m.start()
+    return Mention(start, v.end, ("age",), text[start:v.end])
+
+
 def clause_before(text: str, start: int) -> str:
     clause = re.split(r"[;.]\s|,\s(?=(?:and|or)\b)", text[:start])[-1]
     return clause[-60:]
@@ -82,7 +105,9 @@ def clause_before(text: str, start: int) -> str:
 # words between a variable and its value; "de" is French ("âgés de 18 à 65 ans", "HbA1c de 7 à 10 %")
 _GAP_OK = re.compile(
     r"^[\s:,(\[\])=]*(?:(?:of|de|is|was|are|were|that|which|level|levels|value|values|concentrations?|count|measured|measurement|at|"
-    r"screening|baseline|in|the|a|an|range|result|results|by|central|laboratory|lab|local|than|be|should|must|"
+    r"screening|baseline|enrol(?:l)?ment|entry|inclusion|randomi[sz]ation|registration|in|the|a|an|range|"
+    # the registry's own label: "Ages eligible for study: 18 years to 65 years", "Age limits: 18-65"
+    r"eligible(?:\s+for\s+(?:the\s+)?study)?|limits?|result|results|by|central|laboratory|lab|local|than|be|should|must|"
     r"have|has|had|with|\(\w+\)|\w{2,6}\)|"
     # the method named in brackets: "Estimated GFR (CKD-EPI) >= 45", "CrCl (Cockcroft-Gault formula) < 50"
     r"\((?:CKD[- ]?EPI|MDRD|Cockcroft[- ]Gault|C-G|IFCC|NGSP|DCCT)(?:\s+(?:formula|equation))?\)|"
@@ -90,13 +115,18 @@ _GAP_OK = re.compile(
     rf"{lexicon.KIDNEY_METHOD}|serum|plasma|blood|total|test|score|index|between|from|ratio|to\s+be|"
     r"ranging|ranged|averag(?:e|ing)|"
     r"elevated|elevation|increased|reduced|decreased|documented|most|recent|current|within|range|dl|mg|"
-    r"and|or|(?:in|for)\s+(?:men|women|males?|females?)|"
+    r"and|or|(?:in|for)\s+(?:men|women|males?|females?)|(?:(?<=[:,;(])|(?<=[:,;(]\s))(?:men|women|males?|females?)\s*:?|"
     # "> 1.5 mg/dL (men) / > 1.4 mg/dL (women)": one limit per sex, the slash between them
     r"\(\s*(?:men|women|males?|females?)\s*\)\s*/)[\s:,(\[\])=]*){0,8}$", re.I)
 
 
+# "(>= 1.5 mg/dL for men; >= 1.4 mg/dL for women)": a semicolon after one sex's limit parts it from the other's
+_AFTER_ONE_SEX = re.compile(r"\s*(?:(?:in|for)\s+)?(?:men|women|males?|females?)\s*\)?\s*;\s*", re.I)
+
+
 def _gap_clean(gap: str) -> bool:
-    return len(gap) <= 70 and ";" not in gap and not re.search(r"\.\s", gap) and bool(_GAP_OK.match(gap))
+    return len(gap) <= 70 and (";" not in gap or bool(_AFTER_ONE_SEX.fullmatch(gap))) \
+        and not re.search(r"\.\s", gap) and bool(_GAP_OK.match(gap.replace(";", ",")))
 
 
 _NO_LIMIT = re.compile(r"[<>≤≥=]|\d")  # a comparator or a number (a unit's exponent is taken out first)
@@ -199,6 +229,11 @@ def attach(text: str, mentions: list[Mention], values: list[Value]) -> tuple[lis
                     and not re.search(r"onset|diagnos|since|duration|for\s*$", text[max(0, v.start - 40):v.start], re.I):
                 # "Adults (18 and older)": only an age is older or younger; its years are implied
                 attached.append(Attached(v, [Mention(v.start, v.end, ("age",), "age")]))
+                continue
+            adults = _bare_age_after_adults(text, v)
+            if adults is not None:
+                # "Adults (>= 18)", "Adults over 18": a bare limit on the adults themselves
+                attached.append(Attached(v, [adults]))
                 continue
             clause = clause_before(text, v.start)
             if v.form == "ages" or ("years" in v.units and v.ops != ("",)

@@ -368,12 +368,71 @@ def window_in_last_alternative(text: str, uncovered: str, rules: list[Rule]) -> 
         m.start() >= end for m in TIME_QUALIFIER.finditer(text))
 
 
+# a list item that begins with one of these qualifies what stands before it ("Pregnancy, confirmed by a test",
+# "Hypertension, uncontrolled", "..., if ...") rather than naming one more way to be excluded
+_QUALIFYING_START = re.compile(
+    r"(?:with|without|despite|after|following|requiring|required|needing|due|because|while|both|if|unless|except\w*|"
+    r"excluding|including|include[sd]?|such|e\.?g|i\.?e|especially|particularly|namely|like|which|who|whose|that|"
+    r"when|where|whether|in|on|at|for|during|within|before|under|over|not|no|only|as|defined|treated|untreated|"
+    r"confirmed|caused|secondary|associated|related|complicated|by|from|to|of|than|but|other|all|any|either|"
+    r"provided|considered|judged|according|per|currently|current|known|suspected|documented|planned|previous|"
+    r"prior|history|recent|uncontrolled|controlled|poorly|severe|mild|moderate|significant|clinically|active|"
+    r"chronic|acute|stable|unstable|first|second|third|early|late|grade|class|stage|type|nyha|[\d<>≤≥=(\[])\b",
+    re.I)
+_LIST_SEPARATOR = re.compile(r"[,;]\s*(?:(?:and\s*/\s*or|and|or)\b\s*)?")
+
+
+def own_list_items(text: str, kind: str, uncovered: str, rules: list[Rule]) -> bool:
+    """'Pregnancy, coagulopathy, renal failure, hepatic insufficiency' (an exclusion): every rule lies in list items
+    (parted by commas or semicolons) that hold nothing unread, and what is unread lies in items of its own. Each item
+    is one more way to be excluded, so the rule kept excludes fewer than the text, never others; an unread item's own
+    "with" or "failure" belongs to it. Not when an item may qualify the items before it (one starting with a
+    qualifying word: "Hypertension, uncontrolled", "..., if ..."), nor with a condition or a time window anywhere
+    outside the read items (it may bind the whole list)."""
+    if kind != "exclusion" or not rules:
+        return False
+    # brackets blanked (same length): a comma inside one parts no items
+    flat = re.sub(r"\((?:[^()]|\([^()]*\))*\)|\[[^\[\]]*\]", lambda m: " " * len(m.group(0)), text)
+    bounds, start = [], 0
+    for m in _LIST_SEPARATOR.finditer(flat):
+        if m.start() > start:
+            bounds.append((start, m.start()))
+        start = m.end()
+    if start < len(text.rstrip(" .")):
+        bounds.append((start, len(text.rstrip(" ."))))
+    if len(bounds) < 2:
+        return False
+    unread = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", uncovered)}
+    read_items = set()
+    masked = list(text)
+    for r in rules:  # one rule may span several items ("Pregnancy, breastfeeding")
+        masked[r.span[0]:r.span[1]] = " " * (r.span[1] - r.span[0])
+    for i, (lo, hi) in enumerate(bounds):
+        if not any(r.span[0] < hi and lo < r.span[1] for r in rules):
+            continue
+        if {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", "".join(masked[lo:hi]))} & unread:
+            return False  # the item holds an unread word: it may qualify the rule
+        read_items.add(i)
+    if not read_items or len(read_items) == len(bounds) or any(
+            not any(r.span[0] < bounds[i][1] and bounds[i][0] < r.span[1] for i in read_items) for r in rules):
+        return False  # every item read, or a rule in no item
+    others = "".join(text[lo:hi] + " " for i, (lo, hi) in enumerate(bounds) if i not in read_items)
+    if re.search(r"\b(?:if|unless|except|other\s+than|provided|only|when|whether)\b", others, re.I) \
+            or TIME_QUALIFIER.search(others):
+        return False
+    first_read = min(read_items)
+    return not any(_QUALIFYING_START.match(text[lo:hi].strip()) for i, (lo, hi) in enumerate(bounds)
+                   if i > first_read and i not in read_items) \
+        and not any(_QUALIFYING_START.match(text[bounds[i][0]:bounds[i][1]].strip()) for i in read_items if i > 0)
+
+
 def partial_is_safe(text: str, kind: str, uncovered: str, rules: list[Rule]) -> bool:
     """Leaving part of a criterion out is safe when that part is one more requirement (inclusion) or one
     more way to be excluded (exclusion): the rule kept then never contradicts the text."""
     conditional = r"\b(?:if|unless|except|other\s+than|provided|only|when|whether)\b"
     conjunctive = r"\b(?:with|without|despite|after|following|failure|requiring|required|due\s+to|because|while|both)\b"
-    if kind == "exclusion" and _only_a_last_alternative(text, uncovered, rules):
+    if kind == "exclusion" and (_only_a_last_alternative(text, uncovered, rules)
+                                or own_list_items(text, kind, uncovered, rules)):
         return True  # its own "if" or "with" belongs to it; leaving it out only leaves one way to be excluded
     low = uncovered.lower()
     # "... enrolled in another study and is < 2 months old": "and" with a verb joins a second condition on the

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from explorer import expr
 from explorer.registry import (
     conditions,
     counted,
@@ -33,7 +34,7 @@ from explorer.registry import (
     readings,
     trees,
 )
-from explorer.registry.attach import attach, clause_before
+from explorer.registry.attach import TIME_UNITS, attach, clause_before
 from explorer.registry.combine import (
     CONDITION_AFTER,
     CONDITIONAL,
@@ -105,15 +106,69 @@ def looks_english(text: str) -> bool:
 _SEX_IN_SQUARE_BRACKETS = re.compile(r"\[(\s*(?:males?|females?|men|women)\s*)\]", re.I)
 
 
+# "Minimum age of 18 years", "maximum age: 65": the word before the name is the comparator; read as "age minimum of
+# 18" (the two words swapped, same length, so every offset stays the text's)
+_LIMIT_BEFORE_AGE = re.compile(r"\b(minimum|maximum)(\s+)(age)\b", re.I)
+
+
+def _as_read(text: str) -> str:
+    """The text with the spellings above rewritten one character for one (offsets unchanged)."""
+    text = _SEX_IN_SQUARE_BRACKETS.sub(r"(\1)", text)
+    return _LIMIT_BEFORE_AGE.sub(lambda m: m.group(3) + m.group(2) + m.group(1), text)
+
+
+# "If female, must not be pregnant or lactating", "For women: not pregnant": a leading condition naming women, before a
+# rule on pregnancy or lactation only, which already holds for women only (`sex == "male" or not pregnant`, `sex ==
+# "female" and pregnant`): the condition adds nothing to it. Any other rule under it stays conditional.
+_IF_WOMEN = re.compile(r"\W*(?:(?:if|for|in)\s+(?:(?:a|the|all)\s+)?(?:females?|wom[ae]n|female\s+(?:patients?|subjects?|"
+                       r"participants?))|(?:females?|wom[ae]n)\s+only)\s*[,:]\s*", re.I)
+# "HbA1c > 10% in men and women", "for both males and females": both sexes together are everyone, no condition
+_BOTH_SEXES = re.compile(r"\b(?:in|for)\s+(?:both\s+)?(?:men|women|males?|females?)\s*(?:and\s*/\s*or|and|or|&|/)\s*"
+                         r"(?:men|women|males?|females?)\b", re.I)
+# a window that reaches today ("within the past 6 months", "in the last year"), which a current pregnancy lies in; never
+# a pregnancy or lactation that is over ("ended", "stopped", "delivered", "postpartum", "terminated", "ago") nor a
+# "recent" one (it may mean after the birth)
+_WINDOW_HOLDS_NOW = re.compile(r"\b(?:within|(?:in|during)\s+the\s+(?:past|last|preceding))\b", re.I)
+_PREGNANCY_OVER = re.compile(r"\b(?:end(?:ed|ing|s)?|stop(?:ped|ping|s)?|ceased?|termin\w*|deliver\w*|post-?partum|"
+                             r"after|since|ago|birth|recent\w*|miscarr\w*|abort\w*|wean\w*|previous\w*|former\w*|"
+                             r"prior)\b", re.I)
+def _pregnancy_window(text: str, kind: str, rules: list[Rule]) -> tuple[int, int] | None:
+    """The span of a window reaching today in an exclusion whose undated rules are all pregnancy or lactation
+    ("Pregnancy within the past 6 months"), else None."""
+    undated = [r for r in rules if r.comparator is None and r.tree is not None]
+    if kind != "exclusion" or not undated or _PREGNANCY_OVER.search(text) \
+            or not all(set(expr.names(r.tree)) <= _PREGNANCY_NAMES for r in undated):
+        return None
+    # the window right after the pregnancy's own words ("Pregnancy or lactation within the last 12 months"), never one
+    # that dates another item of the list ("Pregnancy, or substance abuse during the last 3 months")
+    window = next((w for w in _WINDOW_HOLDS_NOW.finditer(text)
+                   if any(r.span[0] < w.start() and (w.start() < r.span[1]  # inside the rule's own words, or after
+                                                       or re.fullmatch(r"[\s\w'-]{0,25}", text[r.span[1]:w.start()]))
+                          for r in undated)), None)
+    if window is None:
+        return None
+    phrase = re.match(r"[^,;.()]*?(?=\s+(?:and\s*/\s*or|or|and)\b|[,;.()]|$)", text[window.start():]).group(0)
+    return window.start(), window.start() + len(phrase)
+
+
+_PREGNANCY_NAMES = {"sex", "pregnant", "lactating", "childbearing_potential"}
+
+
+def _pregnancy_of_women(text: str, rule: Rule) -> bool:
+    return (_IF_WOMEN.match(text) is not None and rule.tree is not None
+            and set(expr.names(rule.tree)) <= _PREGNANCY_NAMES and "sex" in expr.names(rule.tree))
+
+
 def extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = (), enrolled_sex: str | None = None,
             minimum_age: float | None = None) -> Extraction:
-    """See _extract_as_written; a sex named in square brackets is read as in round ones, each rule's source is the
-    text as written."""
-    if not text or not _SEX_IN_SQUARE_BRACKETS.search(text):
+    """See _extract_as_written; a sex named in square brackets is read as in round ones, a minimum or maximum before
+    "age" as after it; each rule's source is the text as written."""
+    read = _as_read(text) if text else text
+    if read == text:
         return _extract_as_written(text, kind, skip_variables=skip_variables, enrolled_sex=enrolled_sex,
                                    minimum_age=minimum_age)
-    result = _extract_as_written(_SEX_IN_SQUARE_BRACKETS.sub(r"(\1)", text), kind, skip_variables=skip_variables,
-                                 enrolled_sex=enrolled_sex, minimum_age=minimum_age)
+    result = _extract_as_written(read, kind, skip_variables=skip_variables, enrolled_sex=enrolled_sex,
+                                 minimum_age=minimum_age)
 
     def as_written(rule: Rule) -> Rule:
         return dataclasses.replace(rule, source=text[rule.span[0]:rule.span[1]])
@@ -264,8 +319,10 @@ def _extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = (), enro
     def is_conditional(r: Rule) -> bool:
         if r.applies_to:
             return False  # a threshold per sex is read as such (merge_sex_specific)
-        return bool(CONDITIONAL.search(clause_before(text, r.span[0]))
-                    or CONDITION_AFTER.match(text[r.span[1]:r.span[1] + 40]))
+        prefix = _IF_WOMEN.match(text) if _pregnancy_of_women(text, r) else None
+        everyone = _BOTH_SEXES.sub(lambda m: " " * len(m.group(0)), text)  # same length: offsets hold
+        clause = clause_before(" " * prefix.end() + everyone[prefix.end():] if prefix else everyone, r.span[0])
+        return bool(CONDITIONAL.search(clause) or CONDITION_AFTER.match(everyone[r.span[1]:r.span[1] + 40]))
 
     conditional = [r for r in rules if is_conditional(r)]
     if any(is_conditional(r) for r in skipped):
@@ -281,8 +338,17 @@ def _extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = (), enro
     used = [(a.value.start, a.value.end) for a in attached if a not in failed and not no_comparator(a.value)] + \
         read_spans
     unread = [v for v in values if not any(s0 < v.end and v.start < e0 for s0, e0 in used)
-              and (any(v.units) or v.uln or (v.unknown_unit and v.form != "bare"))
+              and (any(v.units) or v.uln or (v.unknown_unit and v.form != "bare")
+                   # "Patients > 18 with type 2 diabetes": a stated limit without unit is a limit of something too;
+                   # dropped silently, the rule would admit more people than the text
+                   or (v.form == "cmp" and v.ops[0] in (">", ">=", "<", "<=")
+                       # ... but "at least two of the following" counts the items (counted.py)
+                       and not re.match(r"\s*(?:out\s+)?of\b", text[v.end:], re.I)))
               and not re.fullmatch(r"\s*[(\[]\s*", text[max(0, v.start - 3):v.start][-3:] or " ")]
+    pregnancy_window = _pregnancy_window(text, kind, rules)
+    if pregnancy_window is not None:  # its length of time is named with the window, below
+        unread = [v for v in unread if not (set(v.units) <= TIME_UNITS and pregnancy_window[0] <= v.start
+                                            and v.end <= pregnancy_window[1])]
     if [v for v in unread if v not in unstated_values]:
         notes.append("values not read: " + ", ".join(repr(text[v.start:v.end]) for v in unread
                                                      if v not in unstated_values))
@@ -404,12 +470,20 @@ def _extract(text: str, kind: str, *, skip_variables: tuple[str, ...] = (), enro
     if same_variable_conflict(rules):
         confidence = min(confidence, CAPS["conflicting_thresholds"])
         notes.append("the same variable has different thresholds under different conditions")
+    window = TIME_QUALIFIER.search(text)
     if kind == "exclusion" and not any(r.unit == "events" or r.variable == "cancer_status" for r in rules) \
-            and TIME_QUALIFIER.search(text) and any(r.comparator is None for r in rules) \
+            and window and any(r.comparator is None for r in rules) \
             and not window_in_last_alternative(text, uncovered, rules):
-        # "history of drug abuse within the past 2 years": the catalogue's history flag has no date
-        confidence = min(confidence, CAPS["time_window"])
-        notes.append("the text limits a history to a time window the catalogue variable does not record")
+        if pregnancy_window is not None:
+            # "Pregnancy within the past 6 months": the current pregnancy (or lactation) is one of the states the
+            # window holds, so excluding it excludes fewer people than the text; the window is named
+            phrase = text[pregnancy_window[0]:pregnancy_window[1]]
+            left_out.append(f"the time window {phrase!r} (the catalogue records current pregnancy and "
+                            "lactation only; the rule excludes fewer people than the text)")
+        else:
+            # "history of drug abuse within the past 2 years": the catalogue's history flag has no date
+            confidence = min(confidence, CAPS["time_window"])
+            notes.append("the text limits a history to a time window the catalogue variable does not record")
     if text.count("(") > text.count(")") or text.count("[") > text.count("]"):
         confidence = min(confidence, CAPS["cut_off"])
         notes.append("the text looks cut off (a bracket is not closed); a list in it may be incomplete")

@@ -16,7 +16,10 @@ EXTRA_PRECEDING = ["negative", "non", "non-", "free of", "must not", "should not
 EXTRA_PSEUDO = ["not limited to", "no more than", "not more than", "no less than", "not less than",
                 "not exceeding", "not to exceed", "no greater than", "not greater than", "not only"]
 EXTRA_FOLLOWING = ["negative", "-negative", "not detected", "not detectable", "undetectable"]  # "HBsAg negative"
-EXTRA_TERMINATION = ["but", "except", "other than", "unless", "however", "although", "whereas", ";", "with the exception"]
+EXTRA_TERMINATION = ["but", "except", "other than", "unless", "however", "although", "whereas", ";", "with the exception",
+                     # "women of childbearing potential without (not using) contraception, pregnancy or lactation":
+                     # the cue negates the contraception; what the list names after it is excluded, not negated
+                     "contraception", "contraceptive", "contraceptives", "birth control", "anticonception"]
 
 
 @cache

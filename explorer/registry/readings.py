@@ -205,10 +205,15 @@ def numeric_rules(text: str, kind: str, item: Attached, names: ParameterNames) -
         note = (note + "; " if note else "") + f"converted from {read_unit}"
     sex = SEX_AFTER.match(text[v.end:v.end + 30]) if len(variables) == 1 else None
     word = (sex.group("sex") or sex.group("sex2")) if sex else None
+    if sex and both_sexes(text, v.end + sex.start("sex" if sex.group("sex") else "sex2"),
+                          v.end + sex.end("sex" if sex.group("sex") else "sex2")):
+        word = None  # "HbA1c > 10% in men and women": everyone, not men
     if word is None and len(variables) == 1:
         # "(women with a BMI > 35 or men with a BMI > 42)": the sex names whom this threshold is for
         before = SEX_BEFORE.search(text[:span[0]])
-        word = before.group("sex") if before else None
+        word = before.group("sex") if before and not both_sexes(text, before.start("sex"), before.end("sex")) else None
+    if word is None and len(variables) == 1:
+        word = sex_before_value(text, span[0], v.start, v.end)
     rules.append(Rule(variable, expression, params, span, source, 0.95 * confidence, op, value, unit, number,
                       read_unit, note, tuple(found), applies_to=_sex(word) if word else ""))
     return rules, notes
@@ -222,6 +227,42 @@ SEX_BEFORE = re.compile(r"(?:[(\[,;:]|\b(?:or|and))\s*(?P<sex>men|males?|women|f
                         r"(?:an?\s+|the\s+)?$", re.I)
 SEX_AFTER = re.compile(r"\s*,?\s*(?:(?:in|for)\s+(?P<sex>men|males?|women|females?)\b|"
                        r"\(\s*(?:(?:in|for)\s+)?(?P<sex2>men|males?|women|females?)\s*\))", re.I)
+
+
+_SEX_WORD = r"(?:men|women|males?|females?)"
+_JOINED_BEFORE = re.compile(rf"\b{_SEX_WORD}\s*(?:and\s*/\s*or|and|or|&|/|,)\s*(?:both\s+)?$", re.I)
+_JOINED_AFTER = re.compile(rf"\s*(?:and\s*/\s*or|and|or|&|/)\s*{_SEX_WORD}\b", re.I)
+
+
+def both_sexes(text: str, start: int, end: int) -> bool:
+    """Whether the sex word at text[start:end] is joined to the other ("men and women", "male or female"): together
+    they name everyone, never one sex (main read "HbA1c > 10% in men and women" as excluding men only)."""
+    return bool(_JOINED_BEFORE.search(text[:start]) or _JOINED_AFTER.match(text, end))
+
+
+# the sex named right before the value, after the name ("Serum creatinine: men > 1.5 mg/dL, women > 1.4 mg/dL") or
+# before it with a colon ("Males: creatinine > 1.5 mg/dL; females: creatinine > 1.4 mg/dL")
+_SEX_JUST_BEFORE = re.compile(r"(?:^|[\s(\[,;:]|\b(?:or|and))\s*(?P<sex>men|males?|women|females?)\s*:?\s*$", re.I)
+_SEX_LEADS = re.compile(r"(?:^|[(\[,;]|\b(?:or|and))\s*(?P<sex>men|males?|women|females?)\s*(?::|\s(?:with|having)\b)",
+                        re.I)
+
+
+def sex_before_value(text: str, span_start: int, start: int, end: int) -> str | None:
+    """The sex word naming whom a value is for, written before it: in the rule's own words between the name and the
+    value, or leading the clause with a colon or "with". Only when the text names the other sex too, so a criterion
+    about one sex ("Women with BMI > 30") is left to groups.py, which reads whom it applies to."""
+    inside = _SEX_JUST_BEFORE.search(text[span_start:start])
+    leading = None if inside is not None else next(reversed(list(_SEX_LEADS.finditer(text[:span_start] + " "))), None)
+    if leading is not None and text[leading.end():span_start].strip(" :"):
+        leading = None  # words between the sex and the name: "Women over 40 with ..." is about more than the sex
+    found = inside or leading
+    if found is None:
+        return None
+    offset = span_start if inside is not None else 0
+    if both_sexes(text, offset + found.start("sex"), offset + found.end("sex")):
+        return None
+    other = "women|females?" if _sex(found.group("sex")) == "male" else "men|males?"
+    return found.group("sex") if re.search(rf"\b(?:{other})\b", text, re.I) else None
 
 
 # between a limit stated for one sex and the other sex's bare value: "above 1.5 mg/dL for men and 1.4 mg/dL for women"

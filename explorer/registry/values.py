@@ -20,6 +20,8 @@ CMP_PHRASES: list[tuple[str, str]] = [
            r"(?:greater|more|higher)\s+than\s+or\s+equal(?:\s+to)?\s*\(\s*(?:≥|>=)\s*\)|>\s*_|(?:not|no)\s+(?:younger|lower|less)\s+than|at\s+or\s+(?:above|over|greater\s+than|higher\s+than|more\s+than)|≥\s*or\s*=|>\s*or\s*=|>\s*/\s*=|≥|≧|⩾|>=|=>|greater\s+than\s+or\s+equal(?:\s+to)?|"
            r"more\s+than\s+or\s+equal(?:\s+to)?|higher\s+than\s+or\s+equal(?:\s+to)?|equal\s+to\s+or\s+(?:greater|more|higher)\s+than|"
            r"equal\s+or\s+(?:greater|more)\s+than|equal\s+or\s+superior\s+to|=\s*/\s*>|at\s+least|no\s+less\s+than|not\s+less\s+than|(?:a\s+)?minimum\s+of|"
+           # "age minimum 18 years", "age minimum: 18" (read from "Minimum age ...", extract._LIMIT_BEFORE_AGE)
+           r"minimum\s*:|minimum\b|"
            r"not\s+below|not\s+lower\s+than|"
            # "greater or equal than 7%", "superior or equal to 18" (non-native wording of >=)
            r"(?:greater|more|higher|superior)\s+or\s+equal(?:\s+(?:than|to))?"),
@@ -27,7 +29,7 @@ CMP_PHRASES: list[tuple[str, str]] = [
            r"(?:less|lower)\s+than\s+or\s+equal(?:\s+to)?\s*\(\s*(?:≤|<=)\s*\)|<\s*_|(?:not|no)\s+(?:older|higher|more|greater)\s+than|at\s+or\s+(?:below|under|less\s+than|lower\s+than)|≤\s*or\s*=|<\s*or\s*=|<\s*/\s*=|≤|≦|⩽|<=|=<|less\s+than\s+or\s+equal(?:\s+to)?|lower\s+than\s+or\s+equal(?:\s+to)?|"
            r"equal\s+to\s+or\s+(?:less|lower)\s+than|equal\s+or\s+less\s+than|equal\s+or\s+inferior\s+to|=\s*/\s*<|no\s+more\s+than|not\s+more\s+than|"
            r"not\s+exceeding|not\s+to\s+exceed|no\s+greater\s+than|not\s+greater\s+than|no\s+higher\s+than|at\s+most|"
-           r"up\s+to|(?:a\s+)?maximum\s+of|not\s+above|"
+           r"up\s+to|(?:a\s+)?maximum\s+of|maximum\s*:|maximum\b|not\s+above|"
            r"(?:less|lower|smaller|inferior)\s+or\s+equal(?:\s+(?:than|to))?"),
     (">", r"(?:greater|more|higher)\s+than\s*\(\s*>\s*\)|>|＞|greater\s+than|more\s+than|higher\s+than|older\s+than|above|over|exceeding|exceeds?|in\s+excess\s+of|elevated\s+>|superior\s+to|"
            # "than" dropped ("Fasting glucose greater 150 mg/dL"): only ever before the number (values.cmp)
