@@ -53,7 +53,9 @@ def run_child(variant: str, path: Path) -> dict:
         table = pa.table({c: pa.array(added[c].to_numpy(), pa.string()) for c in added}).cast(before.schema)
         pq.write_table(pa.concat_tables([before, table]), path)
     else:
-        _append_reasons(path, added)
+        extra = path.with_name("added.parquet")
+        pq.write_table(pa.Table.from_pandas(added, preserve_index=False), extra)
+        _append_reasons(path, extra)
     seconds = time.perf_counter() - started
     return {"variant": variant, "seconds": round(seconds, 2), "peak_above_mb": round(peak_rss_mb() - held, 1),
             "rows": pq.ParquetFile(path).metadata.num_rows}

@@ -599,10 +599,16 @@ def derived_intervals(column, intervals: Intervals) -> None:
                 corners.append(formula(*args))
             low, high = np.min(corners, axis=0), np.max(corners, axis=0)
         positions = np.flatnonzero(derived & ~np.isnan(low) & ~np.isnan(high) & (low != high))
-        names = " and ".join(inputs[k] for k in censored)
-        intervals.set(name, positions, low[positions], high[positions],
-                      f"derived from a censored {names}: unknown where a threshold lies inside the range its "
-                      "limits allow")
+        # the inputs censored for this subject, not for anyone: the text must not depend on the other subjects
+        # derived with it (a writer derives one range of subjects at a time)
+        which = np.zeros(len(intervals.ids), np.int64)  # a bit per censored input
+        for bit, k in enumerate(censored):
+            which[intervals.by_variable[inputs[k]][0]] |= 1 << bit
+        combos, at = np.unique(which[positions], return_inverse=True)
+        texts = np.array([f"derived from a censored {' and '.join(inputs[k] for bit, k in enumerate(censored) if combo >> bit & 1)}"
+                          ": unknown where a threshold lies inside the range its limits allow" for combo in combos],
+                         dtype=object)
+        intervals.set(name, positions, low[positions], high[positions], texts[at.reshape(-1)] if len(at) else texts[:0])
 
 
 def censoring_floor(catalogue: Catalogue, variable: str) -> float:

@@ -1084,19 +1084,31 @@ def derive(run, tables: set[str], subject_columns: list[str], *, lookback_days: 
     return screening.validate(catalogue)
 
 
-def censored_rows_sql(plan: Plan, dialect: Dialect, windows: list[float]) -> tuple[str, dict[str, Any]]:
+def _in_range(table: str, subjects: tuple[str | None, str | None], b: Binder) -> str:
+    """A prepared view, only the subjects of the range [low, high) (None: open), as FeatureQuery.view does."""
+    q = b.dialect.quote
+    low, high = subjects
+    bounds = ([f"{q('subject_id')} >= {b.bind(str(low))}"] if low is not None else []) + (
+        [f"{q('subject_id')} < {b.bind(str(high))}"] if high is not None else [])
+    return f"(SELECT * FROM {q(VIEWS[table])} WHERE {' AND '.join(bounds)})" if bounds else q(VIEWS[table])
+
+
+def censored_rows_sql(plan: Plan, dialect: Dialect, windows: list[float],
+                      subjects: tuple[str | None, str | None] = (None, None)) -> tuple[str, dict[str, Any]]:
     """The rows at the latest time in the look-back window of each (subject, variable) cell that has a censored
     one there (subject id, variable position, value, code, limit): what features.cell_intervals needs. The
     window and the latest-time rule are FeatureQuery._measurements'; a separate query, run only for a source with
-    censored values, so the feature query of every other source is unchanged."""
+    censored values, so the feature query of every other source is unchanged. `subjects`: only the subjects of
+    that range (subject_ranges' bounds)."""
     q, d, b = dialect.quote, dialect, Binder(dialect, "z")
+    measurements, people = _in_range("measurements", subjects, b), _in_range("subjects", subjects, b)
     names = [b.bind(var) for var in plan.variables]
     window_ns = " ".join(f"WHEN {n} THEN {b.bind(int(np.int64(w * DAY_NS)))}" for n, w in zip(names, windows, strict=True))
     position = " ".join(f"WHEN {n} THEN {j}" for j, n in enumerate(names))
     value = f"CAST(m.{q('value')} AS {d.double})"
     rows = (f"SELECT s.{q(ROW)} AS r, CASE m.{q('variable')} {position} END AS v, {value} AS x, "
             f"CAST(COALESCE(m.{q('censored')}, 0) AS INT) AS c, CAST(m.{q('limit')} AS {d.double}) AS l, "
-            f"m.{q(TIME)} AS t FROM {q(VIEWS['measurements'])} m JOIN {q(VIEWS['subjects'])} s "
+            f"m.{q(TIME)} AS t FROM {measurements} m JOIN {people} s "
             f"ON m.{q('subject_id')} = s.{q('subject_id')} "
             f"WHERE m.{q('variable')} IN ({', '.join(names)}) AND {value} IS NOT NULL AND NOT {d.isnan(value)} "
             f"AND m.{q(TIME)} IS NOT NULL AND m.{q(TIME)} < s.{q(INDEX)} + {DAY_NS} "
@@ -1113,28 +1125,32 @@ def censored_rows_sql(plan: Plan, dialect: Dialect, windows: list[float]) -> tup
            # WHERE comes before the window: the largest code among the rows at the latest time
            "z_at AS (SELECT r, v, x, c, l, MAX(ABS(c)) OVER (PARTITION BY r, v) AS mc FROM z_latest WHERE latest) "
            f"SELECT s.{q('subject_id')} AS id, z.v, z.x, z.c, z.l FROM z_at z "
-           f"JOIN {q(VIEWS['subjects'])} s ON s.{q(ROW)} = z.r WHERE z.mc > 0")
+           f"JOIN {people} s ON s.{q(ROW)} = z.r WHERE z.mc > 0")
     return sql, dict(b.values)
 
 
-def censored_intervals_sql(run, plan: Plan, catalogue: Catalogue, lookback_days, ids: pd.Index,
-                           column) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+def censored_intervals_sql(run, plan: Plan, catalogue: Catalogue, lookback_days, ids: pd.Index, column,
+                           subjects: tuple[str | None, str | None] = (None, None)
+                           ) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """(Screening.censored, the censored values' reasons) of a source derived by SQL: the latest censored rows
     from the engine, their intervals by the pandas derivation's own functions (features.cell_intervals,
-    features.derived_intervals; `column(name)`: a derived feature's values). (None, None) without any."""
+    features.derived_intervals; `column(name)`: a derived feature's values). (None, None) without any.
+    `subjects`: only the subjects of that range (`ids` and `column` then hold that range's subjects alone), so a
+    writer holds one range at a time (folder_writer._write_censored)."""
     measured = plan.censored and bool(plan.variables)
     if not measured and not plan.static_censored:
         return None, None
     intervals = Intervals(ids)
     if measured:
-        _measured_intervals(run, plan, catalogue, lookback_days, ids, intervals)
+        _measured_intervals(run, plan, catalogue, lookback_days, ids, intervals, subjects)
     q = run.dialect.quote
     for variable in plan.static_censored:  # subject columns' censored cells (cohort.features, the same rule)
         code, limit = subject_censoring(variable)
+        b = Binder(run.dialect, "y")
         found = run.arrow(f"SELECT {q('subject_id')} AS id, CAST({q(variable)} AS {run.dialect.double}) AS x, "
                           f"CAST({q(code)} AS INT) AS c, CAST({q(limit)} AS {run.dialect.double}) AS l "
-                          f"FROM {q(VIEWS['subjects'])} WHERE {q(code)} IS NOT NULL AND {q(code)} <> 0 "
-                          f"AND {q(variable)} IS NOT NULL", {})
+                          f"FROM {_in_range('subjects', subjects, b)} t WHERE {q(code)} IS NOT NULL AND {q(code)} <> 0 "
+                          f"AND {q(variable)} IS NOT NULL", dict(b.values))
         feature = column(variable)
         if found.num_rows and feature is not None:
             add_static_intervals(intervals, variable, positions(found.column("id"), ids),
@@ -1149,7 +1165,7 @@ def censored_intervals_sql(run, plan: Plan, catalogue: Catalogue, lookback_days,
 
 
 def _measured_intervals(run, plan: Plan, catalogue: Catalogue, lookback_days, ids: pd.Index,
-                        intervals: Intervals) -> None:
+                        intervals: Intervals, subjects: tuple[str | None, str | None] = (None, None)) -> None:
     """The intervals of the latest measured values given as limits (features.cell_intervals' rule)."""
     days = lookback_days
     if isinstance(days, Mapping):
@@ -1157,7 +1173,7 @@ def _measured_intervals(run, plan: Plan, catalogue: Catalogue, lookback_days, id
         windows = [float(days.get(var, default)) for var in plan.variables]
     else:
         windows = [float(days)] * len(plan.variables)
-    sql, params = censored_rows_sql(plan, run.dialect, windows)
+    sql, params = censored_rows_sql(plan, run.dialect, windows, subjects)
     found = run.arrow(sql, _used(sql, params, run.dialect))
     if found.num_rows:
         def array(name, dtype):

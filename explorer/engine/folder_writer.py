@@ -38,6 +38,7 @@ from explorer.engine.features_sql import (
     lookback_days_sql,
     plan_of,
     sql_path,
+    subject_ranges,
 )
 from explorer.engine.sql import DUCKDB
 from explorer.errors import DataError
@@ -74,7 +75,7 @@ def write_screening_folder(engine: Any, tables: set[str], subject_columns: list[
         query = derive_ranges(run, plan, catalogue, write, lookback_days=lookback_days, cgm_days=cgm_days,
                               size=range_subjects, progress=progress)
         _assemble(files, query, catalogue, sql_path(parts / "range-*.parquet"), target, ROW_GROUP_SIZE)
-    _write_censored(run, plan, catalogue, lookback_days, target)
+    _write_censored(run, plan, catalogue, lookback_days, target, range_subjects)
     for part in parts.iterdir():
         part.unlink()
     parts.rmdir()
@@ -134,48 +135,94 @@ def _assemble(con: Any, query: FeatureQuery, catalogue: Catalogue, every: str, t
 
 
 def _write_censored(run: DuckRunner | SparkRunner, plan: Plan, catalogue: Catalogue, lookback_days,
-                    target: Path) -> None:
+                    target: Path, range_subjects: int = RANGE_SUBJECTS) -> None:
     """A written folder's censored.parquet (explorer.engine.layout.CENSORED) and its values' reasons appended to
-    missing_reasons.parquet, for a source with censored values: the features are read back only for the few
-    columns a derived interval needs."""
+    missing_reasons.parquet, for a source with censored values, one range of subjects at a time (the ranges
+    the features were derived by): the features are read back only for that range and the few columns a derived
+    interval needs. Over the whole cohort at once, the subject ids alone (as Python text) took the writer of 3·10^7
+    subjects past 5 GB (benchmarks/results/scale_canonical_15_3e7.md)."""
     if not plan.censored and not plan.static_censored:
         return
-    import pyarrow.parquet as pq
+    import pyarrow.dataset as ds
 
     from explorer.engine.layout import CENSORED, censored_table
 
-    features = target / "features.parquet"
-    ids = pd.Index(pd.array(pq.read_table(features, columns=["subject_id"]).column(0).to_pylist(), dtype="string"))
-    names = set(pq.read_schema(features).names)
+    features = ds.dataset(target / "features.parquet")
+    names = set(features.schema.names)
+    censored_path, extra_reasons = target / CENSORED, target / "missing_reasons.parquet.censored"
+    writers: dict[Path, Any] = {}
+    try:
+        for bounds in subject_ranges(run, range_subjects):
+            where = _id_range(bounds)
+            ids = pd.Index(pd.array(features.to_table(columns=["subject_id"], filter=where).column(0).to_pylist(),
+                                    dtype="string"))
+            if not len(ids):
+                continue
 
-    def column(name: str):
-        if name not in names:
-            return None
-        return pq.read_table(features, columns=[name]).column(0).to_pandas().to_numpy(dtype="float64",
-                                                                                      na_value=np.nan)
+            def column(name: str, where=where):
+                if name not in names:
+                    return None
+                return features.to_table(columns=[name], filter=where).column(0).to_pandas().to_numpy(
+                    dtype="float64", na_value=np.nan)
 
-    censored, reasons = censored_intervals_sql(run, plan, catalogue, lookback_days, ids, column)
-    if censored is None:
+            censored, reasons = censored_intervals_sql(run, plan, catalogue, lookback_days, ids, column, bounds)
+            if censored is None:
+                continue
+            _write_part(writers, censored_path, censored_table(Screening(pd.DataFrame(index=ids), censored=censored)))
+            _write_part(writers, extra_reasons, _reasons_table(reasons))
+    finally:
+        for writer in writers.values():
+            writer.close()
+    if extra_reasons.exists():
+        _append_reasons(target / "missing_reasons.parquet", extra_reasons)
+        extra_reasons.unlink()
+
+
+def _id_range(bounds: tuple[str | None, str | None]):
+    """An Arrow filter for subject ids in [low, high) (None: open), which compares text byte by byte as the
+    engines' ORDER BY did when subject_ranges drew the bounds."""
+    import pyarrow.dataset as ds
+
+    low, high = bounds
+    where = ds.scalar(True)
+    if low is not None:
+        where = where & (ds.field("subject_id") >= low)
+    if high is not None:
+        where = where & (ds.field("subject_id") < high)
+    return where
+
+
+def _write_part(writers: dict[Path, Any], path: Path, table: pa.Table | None) -> None:
+    """`table` appended to the Parquet file `path`, whose writer is opened by its first table."""
+    import pyarrow.parquet as pq
+
+    if table is None or not table.num_rows:
         return
-    pq.write_table(censored_table(Screening(pd.DataFrame(index=ids), censored=censored)), target / CENSORED)
-    _append_reasons(target / "missing_reasons.parquet", reasons)
+    if path not in writers:
+        writers[path] = pq.ParquetWriter(path, table.schema)
+    writers[path].write_table(table.cast(writers[path].schema))
 
 
-def _append_reasons(path: Path, reasons: pd.DataFrame) -> None:
-    """`reasons` (subject_id, variable, reason) added at the end of the Parquet file `path`, which is streamed
-    batch by batch into its new version: read whole, the reasons of 10^6 subjects (about 14 rows each) took
-    the Python process to 2.5 GB (benchmarks/results/spark_canonical_14_1e6_folder.md)."""
+def _reasons_table(reasons: pd.DataFrame | None) -> pa.Table | None:
+    if reasons is None or not len(reasons):
+        return None
+    return pa.table({"subject_id": pa.array(reasons["subject_id"].astype(str).to_numpy(), pa.string()),
+                     "variable": pa.array(reasons["variable"].astype(str).to_numpy(), pa.string()),
+                     "reason": pa.array(reasons["reason"].astype(str).to_numpy(), pa.string())})
+
+
+def _append_reasons(path: Path, added: Path) -> None:
+    """The rows of the Parquet file `added` (subject_id, variable, reason) put at the end of the Parquet file
+    `path`; both are streamed batch by batch into its new version: read whole, the reasons of 10^6 subjects (about
+    14 rows each) took the Python process to 2.5 GB (benchmarks/results/spark_canonical_14_1e6_folder.md)."""
     import pyarrow.parquet as pq
 
     schema = pq.read_schema(path)
-    added = pa.table({"subject_id": pa.array(reasons["subject_id"].astype(str).to_numpy(), schema.field(0).type),
-                      "variable": pa.array(reasons["variable"].astype(str).to_numpy(), pa.string()),
-                      "reason": pa.array(reasons["reason"].astype(str).to_numpy(), pa.string())}).cast(schema)
     written = path.with_name(path.name + ".appending")
     with pq.ParquetWriter(written, schema) as writer:
-        for batch in pq.ParquetFile(path).iter_batches():
-            writer.write_batch(batch)
-        writer.write_table(added)
+        for source in (path, added):
+            for batch in pq.ParquetFile(source).iter_batches():
+                writer.write_table(pa.Table.from_batches([batch]).cast(schema))
     written.replace(path)
 
 

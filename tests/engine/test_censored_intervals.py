@@ -120,8 +120,13 @@ def test_the_reason_names_the_limit(screening):
                    & (reasons["variable"].astype(str) == "fasting_cpeptide")]["reason"].astype(str).tolist()
     assert mine == ["censored below the limit of quantification (<0.33 nmol/L): unknown where a threshold lies "
                     "inside the interval"]
-    homa = reasons[(reasons["subject_id"].astype(str) == "above_600") & (reasons["variable"].astype(str) == "homa_ir")]
-    assert homa["reason"].astype(str).str.startswith("derived from a censored fasting_glucose").all()
+    homa = reasons[(reasons["variable"].astype(str) == "homa_ir")
+                   & reasons["reason"].astype(str).str.startswith("derived from a censored")]
+    homa = dict(zip(homa["subject_id"].astype(str), homa["reason"].astype(str).str.split(":").str[0], strict=True))
+    # each subject's own censored input is named, not every input censored for someone in the cohort (the text
+    # said "fasting_glucose and fasting_insulin" for both, and a folder written by ranges said otherwise)
+    assert homa == {"above_600": "derived from a censored fasting_glucose",
+                    "exact_glucose_8": "derived from a censored fasting_insulin"}
 
 
 def test_duckdb_agrees_on_a_screening_and_on_a_folder(screening, tmp_path):
@@ -174,6 +179,21 @@ def test_the_sql_derivations_give_the_same_intervals_and_reasons(screening, cano
     folder, _ = canonical_screening_folder(canonical_folder, tmp_path / "written")
     same_intervals(screening, read_screening(folder))
     assert codes(DuckDBBackend(folder)) == EXPECTED
+    # the intervals are written one range of subjects at a time, as the features are: ranges of 3 (and of 1)
+    # (a folder written by ranges holds its subjects in subject id order: the rows are compared as sets)
+    def rows(s):
+        t, r = s.censored, s.missing_reasons
+        return (sorted(zip(t["subject_id"].astype(str), t["variable"].astype(str), t["low"], t["high"], strict=True)),
+                sorted(zip(r["subject_id"].astype(str), r["variable"].astype(str), r["reason"].astype(str), strict=True)))
+
+    for size in (3, 1):
+        folder, _ = canonical_screening_folder(canonical_folder, tmp_path / f"ranges_{size}", range_subjects=size)
+        assert rows(read_screening(folder)) == rows(screening)
+        order = DuckDBBackend(folder).subject_ids().astype(str).tolist()
+        assert sorted(order) == sorted(SUBJECTS)
+        assert {text: [got[order.index(s)] for s in SUBJECTS] for text, got in codes(DuckDBBackend(folder)).items()} \
+            == EXPECTED
+        assert not list(folder.glob("*.censored")) and not list(folder.glob("*.appending"))
 
 
 def test_spark_derives_the_same_intervals(spark, screening, canonical_folder):
@@ -303,10 +323,12 @@ def test_censored_reasons_are_appended_to_the_file_without_losing_or_moving_a_ro
     pq.write_table(pa.table(rows), path, row_group_size=1000)  # three row groups
     added = pd.DataFrame({"subject_id": ["S7", "S9"], "variable": ["fasting_cpeptide"] * 2,
                           "reason": ["below the assay's limit"] * 2})
-    _append_reasons(path, added)
+    extra = tmp_path / "added.parquet"
+    pq.write_table(pa.Table.from_pandas(added, preserve_index=False), extra)
+    _append_reasons(path, extra)
     got = pq.read_table(path).to_pydict()
     assert got == {c: rows[c] + added[c].tolist() for c in rows}
-    assert [p.name for p in tmp_path.iterdir()] == ["missing_reasons.parquet"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["added.parquet", "missing_reasons.parquet"]
 
 
 def test_only_a_censored_value_at_the_latest_time_gives_an_interval_in_every_derivation(spark, tmp_path):
