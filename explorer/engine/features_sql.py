@@ -436,11 +436,7 @@ class FeatureQuery:
     def view(self, name: str) -> str:
         """A prepared view, only the rows of this query's subject range (a filter the engine pushes down to the
         scan of each table, so a range reads only its own rows)."""
-        table = self.q(VIEWS[name])
-        low, high = self.subjects
-        bounds = ([f"{self.q('subject_id')} >= {self.text(low)}"] if low is not None else []) + (
-            [f"{self.q('subject_id')} < {self.text(high)}"] if high is not None else [])
-        return f"(SELECT * FROM {table} WHERE {' AND '.join(bounds)})" if bounds else table
+        return _in_range(name, self.subjects, self.b)
 
     def num(self, value: float) -> str:
         return self.b.bind(float(value))
@@ -1085,7 +1081,7 @@ def derive(run, tables: set[str], subject_columns: list[str], *, lookback_days: 
 
 
 def _in_range(table: str, subjects: tuple[str | None, str | None], b: Binder) -> str:
-    """A prepared view, only the subjects of the range [low, high) (None: open), as FeatureQuery.view does."""
+    """A prepared view, only the subjects of the range [low, high) (None: open; the bounds bound in `b`)."""
     q = b.dialect.quote
     low, high = subjects
     bounds = ([f"{q('subject_id')} >= {b.bind(str(low))}"] if low is not None else []) + (
